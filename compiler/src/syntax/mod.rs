@@ -1,0 +1,7 @@
+//! Text to syntax tree. pest's types (`Rule`, `Pair`, `Pairs`, its errors) never leave this
+//! module: the parser converts them to [`ast`] nodes and [`Diagnostic`]s at once.
+
+pub mod ast;
+mod parser;
+
+pub use parser::parse;

@@ -1,0 +1,1 @@
+//! Placeholder: units and dimensions are being written.
