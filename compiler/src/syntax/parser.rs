@@ -71,7 +71,7 @@ fn parse_item(
                 Ok(mut pairs) => pairs
                     .next()
                     .and_then(|p| p.into_inner().next())
-                    .filter(|p| scan::skip_trivia(text, start + p.as_span().end()) == error_at),
+                    .filter(|p| scan::skip_trivia(text, start + build::end_of(p)) == error_at),
                 Err(_) => None,
             }
         }

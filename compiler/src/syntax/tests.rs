@@ -353,3 +353,270 @@ fn small_stacks_are_enough() {
         assert!(diags.is_empty(), "{diags:?}");
     }
 }
+
+/// Each broken input with its rendered diagnostics, in one snapshot.
+fn render_cases(cases: &[&str]) -> String {
+    let mut out = String::new();
+    for text in cases {
+        let (_, rendered, _) = rendered(text);
+        out.push_str(&format!("=== {text:?}\n{rendered}\n"));
+    }
+    out
+}
+
+#[test]
+fn syntax_errors_read_like_a_compiler() {
+    let out = render_cases(&[
+        "param x = }",
+        "param x = ",
+        "param x = 1 +\nfn f(x: mV) -> mV { x }",
+        "density d { param g: S/cm2 = 1 foo bar }",
+        "density d { stat a: mV }",
+        "density d { il = gl * (v - el) ? }",
+        "density d { ion na { read ena, write } }",
+        "gate m { alpha = 1 }",
+        "cell c { insert hh soma }",
+        "cell c { detector at soma(0.5) -20 mV }",
+        "network n { connect a -> b { weight = 1 } }",
+        "network n { probe v = v at c[0].soma(0.5) }",
+        "simulation { dt = 0.025 ms,, }",
+        "fn f(x) { x }",
+        "param x = if a { 1 }",
+        "param x = f\n(1)",
+        "morphology m { section a at }",
+        "cell c { } }",
+        "hello world\nparam x = 1",
+        "param x = 1 2",
+        "param x = a ☃",
+        "param x = \u{1b}",
+        "kinetic { a <-> b (1, 2) }",
+        "density k { kinetic { a <-> b (1) } }",
+        "density k { on event(w) { A += w } }",
+        "param x = 1 /* never closed",
+    ]);
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn invalid_numbers_and_strings() {
+    let out = render_cases(&[
+        "param x = 1e999",
+        "param x = 1e999 mV + 2e400",
+        "density k { kinetic { 99999999999 a <-> b (1, 2) } }",
+        "import \"never closed\nparam x = 1",
+        "network n { probe \"bad \\q escape\" = v at c[0].s(0.5) }",
+        "import \"a\\\"b\\\\c\"",
+    ]);
+    insta::assert_snapshot!(out);
+}
+
+const ALL_CONSTRUCTS: &str = r#"import hh
+import "channels/kdr.syl"
+param rings = 1
+param w: uS = 0.05 in [0 uS, inf]
+fn lin(x: 1, y: mV) -> mV { let a = 2; a * x * y }
+fn one() { 1 }
+point syn {
+    param tau: ms = 2 ms
+    state A: uS
+    state B: uS = 0 uS
+    ion ca { read eca, cai, write ica }
+    ion k
+    ion na { write ina }
+    current i
+    let g = B - A
+    A' = -A / tau
+    B' = -B / tau, i = g * (v - 0 mV)
+    electrode current ie = 0 nA
+    kinetic {
+        c1 <-> c2 (2 * a, b)
+        2 c + d <-> o (kf, kb)
+        conserve c1 + c2 + o = 1
+    }
+    on event(w: uS) { A += w, B -= w * 2
+        C = 0 uS }
+    initial { A = 0 uS, B = 0 uS }
+    fn inner(x: 1/ms) -> 1/ms { x }
+    gate m { inf = 1, tau = 1 ms }
+}
+morphology tree {
+    section soma { length = 20 um, diam = 20 um, type = soma }
+    section dend at soma { length = 100 um }
+    section tip at dend(0.5)
+    region both = soma + dend
+}
+morphology swcm = swc("a.swc") { d_lambda = 0.1, region basal = dend + apic }
+morphology bare = swc("b.swc")
+cell c1 {
+    morphology = tree
+    cm in dend = 2 uF/cm2
+    insert hh in all { gnabar = 0.012 S/cm2 }
+    insert pas in dend
+    species na { reversal = 55 mV }
+    synapse s = syn at soma(0.5) { tau = 1 ms }
+    synapse s2 = syn at dend
+    detector at soma(0.5) threshold -20 mV
+}
+cell c2 { morphology { section soma { length = 10 um } } }
+cell c3 { morphology = swc("c.swc") { d_lambda = 0.1 } }
+network net {
+    population cells = c1[rings * 10]
+    connect cells -> cells.s ring(10) { weight = 0.05 uS, delay = 1 ms }
+    connect cells[0] -> cells[1].s { weight = w }
+    connect cells[0 .. 5] -> cells[5 .. 10 by 1].s all_to_all
+    connect cells -> cells.s random(p = 0.1, seed = 1)
+    source kick = spikes(1 ms, 5 ms)
+    source reg = regular(start = 0 ms, interval = 10 ms)
+    stimulus clamp = iclamp at cells[0].soma(0.5) { del = 5 ms }
+    probe "v" = v at cells[0].soma(0.5)
+    probe "m" = hh.m at cells[0].soma(0.5)
+    probe "i" = cells[1].s.i
+    probe "ci" = clamp.i
+    record spikes
+}
+simulation { dt = 0.025 ms, duration = 100 ms, temperature = 6.3 degC
+    backend = cpu, precision = f64, network = net }
+"#;
+
+#[test]
+fn every_construct_parses() {
+    let file = parse_ok(ALL_CONSTRUCTS);
+    insta::assert_debug_snapshot!(file);
+}
+
+#[test]
+fn doc_comments_attach_to_declarations() {
+    let text = "/// A cell.\n///   indented\n///\n//// not a doc\ncell c {}\n\n/// Orphan.\n\n// plain\nparam p = 1\n\
+                /// One.\n/// Two.\ndensity d {\n    /// The conductance.\n    param g: S/cm2 = 1  /// ignored: g has one\n    \
+                state s: mV   /// Trailing.\n    let a = 1\n}\nparam q = 2 /// Q.\n";
+    let file = parse_ok(text);
+    let docs: Vec<Option<&str>> = file
+        .items
+        .iter()
+        .map(|i| match i {
+            Item::Cell(c) => c.doc.as_deref(),
+            Item::Param(p) => p.doc.as_deref(),
+            Item::Mechanism(m) => m.doc.as_deref(),
+            _ => unreachable!(),
+        })
+        .collect();
+    // `////` is an ordinary comment and ends the block; a blank line or `//` line separates.
+    assert_eq!(docs, [None, None, Some("One.\nTwo."), Some("Q.")]);
+    let text = "/// A cell.\n///   indented\n///\ncell c {}";
+    let Item::Cell(c) = &parse_ok(text).items[0] else { panic!() };
+    assert_eq!(c.doc.as_deref(), Some("A cell.\n  indented\n"));
+    let Item::Mechanism(d) = &file.items[2] else { panic!() };
+    let member_docs: Vec<Option<&str>> = d
+        .members
+        .iter()
+        .map(|m| match m {
+            Member::Param(p) => p.doc.as_deref(),
+            Member::State(s) => s.doc.as_deref(),
+            Member::Let(l) => l.doc.as_deref(),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(member_docs, [Some("The conductance."), Some("Trailing."), None]);
+}
+
+#[test]
+fn a_broken_item_does_not_hide_the_others() {
+    let text = "param a = 1\n\ncell broken {\n    cm = = 2\n}\n\nparam b = 2\n";
+    let (file, out, diags) = rendered(text);
+    let names: Vec<String> = file.items.iter().map(item_name).collect();
+    assert_eq!(names, ["param a", "param b"]);
+    assert_eq!(diags.len(), 1);
+    insta::assert_snapshot!(out);
+
+    // An unclosed item is cut at the next item keyword in column 0.
+    let text = "cell c {\n    cm = 1 uF/cm2\n\nnetwork n { record spikes }\nsimulation { dt = 1 ms }\n";
+    let (file, _, diags) = rendered(text);
+    assert_eq!(file.items.iter().map(item_name).collect::<Vec<_>>(), ["network n", "simulation "]);
+    assert_eq!(diags.len(), 1);
+    assert_eq!(diags[0].message, "expected one of `,`, `}`, a member or an operator, found `network`");
+
+    // Stray text between items is one error; the item before it is kept.
+    let text = "param a = x\ngarbage here\nparam b = 2";
+    let (file, _, diags) = rendered(text);
+    assert_eq!(file.items.len(), 2);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+
+    // Several broken items: one error each.
+    let text = "param a = \nparam b = )\nparam c = 3\nfn f( { }\n";
+    let (file, _, diags) = rendered(text);
+    assert_eq!(file.items.len(), 1);
+    assert_eq!(diags.len(), 3);
+}
+
+#[test]
+fn units_and_keywords() {
+    assert_eq!(expr_of("0.0003 S/cm2"), "0.0003[S/cm2]");
+    // Keywords are never units.
+    let file = parse_ok("param g: S/cm2 = 0.0003 in [0, inf]");
+    let Item::Param(p) = &file.items[0] else { panic!() };
+    assert_eq!(sexpr(&p.default), "0.0003");
+    assert_eq!(p.unit.as_ref().unwrap().text, "S/cm2");
+    let file = parse_ok("network n { connect k -> c[0 .. 10 by 10].s }");
+    let Item::Network(n) = &file.items[0] else { panic!() };
+    let NetworkMember::Connect(c) = &n.members[0] else { panic!() };
+    let Some(Index::Range { start, end, step: Some(step) }) = &c.target.index else { panic!() };
+    assert_eq!((sexpr(start), sexpr(end), sexpr(step)), ("0".into(), "10".into(), "10".into()));
+    let file = parse_ok("cell c { detector at soma(0.5) threshold -20 mV }");
+    let Item::Cell(c) = &file.items[0] else { panic!() };
+    let CellMember::Detector(d) = &c.members[0] else { panic!() };
+    assert_eq!(sexpr(&d.threshold), "(neg 20[mV])");
+    // A unit is on its number's line, and is not the next property's key.
+    for text in ["gate m { alpha = 0.1\n beta = 2 }", "gate m { alpha = 0.1 beta = 2 }"] {
+        let file = parse_ok(&format!("density d {{ {text} }}"));
+        let Item::Mechanism(d) = &file.items[0] else { panic!() };
+        let Member::Gate(g) = &d.members[0] else { panic!() };
+        assert_eq!(g.props.len(), 2, "{text}");
+        assert_eq!(sexpr(&g.props[0].value), "0.1");
+    }
+    // Unit expressions in type positions.
+    let file = parse_ok("fn f(x: mV, r: 1/ms, n: 1, c: mol/m^3) -> um^3*s^-1 { x }");
+    let Item::Function(f) = &file.items[0] else { panic!() };
+    let units: Vec<&str> = f.params.iter().map(|p| p.unit.text.as_str()).collect();
+    assert_eq!(units, ["mV", "1/ms", "1", "mol/m^3"]);
+    assert_eq!(f.result.as_ref().unwrap().text, "um^3*s^-1");
+    // Numbers.
+    assert_eq!(expr_of("12 + 0.5 + .5 + 1e-3 + 2.5E+4"), "(+ (+ (+ (+ 12 0.5) 0.5) 0.001) 25000)");
+    // `1/ms` is a number divided by a name; `2 mV*x` is one unit.
+    assert_eq!(expr_of("1/ms"), "(/ 1 ms)");
+    assert_eq!(expr_of("2 mV*x"), "2[mV*x]");
+    assert_eq!(expr_of("2 in2"), "2[in2]");
+    assert_eq!(expr_of("2 inch"), "2[inch]");
+}
+
+/// `SYL=path cargo test -p sylva-compiler dump -- --ignored --nocapture` prints a file's tree
+/// and diagnostics.
+#[test]
+#[ignore]
+fn dump() {
+    let text = std::fs::read_to_string(std::env::var("SYL").unwrap()).unwrap();
+    let (file, out, _) = rendered(&text);
+    println!("{file:#?}\n{out}");
+}
+
+/// No span of the tree starts or ends with whitespace or a comment.
+#[test]
+fn spans_are_tight() {
+    let file = parse_ok(ALL_CONSTRUCTS);
+    let debug = format!("{file:?}");
+    let mut rest = debug.as_str();
+    let mut count = 0;
+    const KEY: &str = "Span { file: FileId(0), start: ";
+    while let Some(i) = rest.find(KEY) {
+        rest = &rest[i + KEY.len()..];
+        let start: usize = rest[..rest.find(',').unwrap()].parse().unwrap();
+        let j = rest.find("end: ").unwrap();
+        rest = &rest[j + 5..];
+        let end: usize = rest[..rest.find(' ').unwrap()].parse().unwrap();
+        let text = &ALL_CONSTRUCTS[start..end];
+        assert!(!text.is_empty(), "empty span at {start}");
+        assert_eq!(text.trim(), text, "span {start}..{end}");
+        assert!(!text.ends_with("//") && !text.contains("///"), "span {start}..{end}: {text:?}");
+        count += 1;
+    }
+    assert!(count > 300);
+}

@@ -9,6 +9,24 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 use crate::syntax::ast::*;
 
+/// Where a pair's text really ends. pest lets a rule that ends in an optional part (`range?`)
+/// swallow the whitespace and comments before it; every token is a pair of its own, so the end
+/// of the last token is the end of the text.
+pub(super) fn end_of(pair: &Pair<Rule>) -> usize {
+    let mut pair = pair.clone();
+    loop {
+        // Compound-atomic rules have no implicit whitespace, and their last inner pair may not be
+        // their last token (the closing quote of a string).
+        if matches!(pair.as_rule(), Rule::string | Rule::number_lit) {
+            return pair.as_span().end();
+        }
+        match pair.clone().into_inner().last() {
+            Some(last) => pair = last,
+            None => return pair.as_span().end(),
+        }
+    }
+}
+
 /// The state of building one item.
 pub(super) struct Ctx<'t> {
     pub file: FileId,
@@ -24,8 +42,7 @@ pub(super) struct Ctx<'t> {
 
 impl Ctx<'_> {
     pub(super) fn span(&self, pair: &Pair<Rule>) -> Span {
-        let s = pair.as_span();
-        Span::new(self.file, self.offset + s.start()..self.offset + s.end())
+        Span::new(self.file, self.offset + pair.as_span().start()..self.offset + end_of(pair))
     }
 
     pub(super) fn ident(&self, pair: &Pair<Rule>) -> Ident {

@@ -46,6 +46,10 @@ pub(super) fn expected_list(rules: &[Rule]) -> String {
             }
         }
     }
+    // Where an expression may start, its possible first tokens say no more than "an expression".
+    if words.contains(&"an expression") {
+        words.retain(|w| !["`if`", "`{`", "`(`", "`inf`", "a name", "a number"].contains(w));
+    }
     let rank = |w: &str| match w {
         _ if w.starts_with('`') => 0,
         "an operator" => 2,

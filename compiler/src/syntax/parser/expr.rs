@@ -81,8 +81,7 @@ struct Loc {
 
 impl Loc {
     fn span(self, pair: &Pair<Rule>) -> Span {
-        let s = pair.as_span();
-        Span::new(self.file, self.offset + s.start()..self.offset + s.end())
+        Span::new(self.file, self.offset + pair.as_span().start()..self.offset + super::build::end_of(pair))
     }
 }
 
