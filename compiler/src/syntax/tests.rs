@@ -144,10 +144,13 @@ fn the_hh_example_in_detail() {
             ),
             Member::Let(l) => format!("let {} = {}", l.name.name, sexpr(&l.value)),
             Member::Gate(g) => {
-                let props: Vec<String> = g.props.iter().map(|p| format!("{} = {}", p.key.name, sexpr(&p.value))).collect();
+                let props: Vec<String> =
+                    g.props.iter().map(|p| format!("{} = {}", p.key.name, sexpr(&p.value))).collect();
                 format!("gate {} {{ {} }}", g.name.name, props.join(", "))
             }
-            Member::Assign(a) => format!("{}{} = {}", if a.electrode { "electrode " } else { "" }, a.target.name, sexpr(&a.value)),
+            Member::Assign(a) => {
+                format!("{}{} = {}", if a.electrode { "electrode " } else { "" }, a.target.name, sexpr(&a.value))
+            }
             other => format!("{other:?}"),
         });
     }
@@ -281,25 +284,111 @@ impl Lcg {
 #[test]
 fn garbage_never_panics() {
     const PIECES: &[&str] = &[
-        "param", "fn", "density", "point", "cell", "network", "simulation", "morphology", "species", "import",
-        "state", "gate", "let", "ion", "read", "write", "current", "electrode", "kinetic", "conserve", "on",
-        "event", "initial", "section", "region", "swc", "insert", "synapse", "detector", "threshold",
-        "population", "connect", "source", "stimulus", "probe", "record", "spikes", "in", "at", "by", "if",
-        "else", "inf", "x", "mV", "S/cm2", "1", "0.5", "1e999", ".5", "2e", "\"s\"", "\"a\\q\"", "\"", "{",
-        "}", "(", ")", "[", "]", ",", ";", ":", "=", "==", "+=", "-=", "->", "<->", "..", ".", "'", "+", "-",
-        "*", "/", "^", "<", ">", "!", "&&", "||", "//", "///", "/*", "*/", "\n", " ", "\t", "µ", "é", "\0",
-        "\u{FEFF}", "☃",
+        "param",
+        "fn",
+        "density",
+        "point",
+        "cell",
+        "network",
+        "simulation",
+        "morphology",
+        "species",
+        "import",
+        "state",
+        "gate",
+        "let",
+        "ion",
+        "read",
+        "write",
+        "current",
+        "electrode",
+        "kinetic",
+        "conserve",
+        "on",
+        "event",
+        "initial",
+        "section",
+        "region",
+        "swc",
+        "insert",
+        "synapse",
+        "detector",
+        "threshold",
+        "population",
+        "connect",
+        "source",
+        "stimulus",
+        "probe",
+        "record",
+        "spikes",
+        "in",
+        "at",
+        "by",
+        "if",
+        "else",
+        "inf",
+        "x",
+        "mV",
+        "S/cm2",
+        "1",
+        "0.5",
+        "1e999",
+        ".5",
+        "2e",
+        "\"s\"",
+        "\"a\\q\"",
+        "\"",
+        "{",
+        "}",
+        "(",
+        ")",
+        "[",
+        "]",
+        ",",
+        ";",
+        ":",
+        "=",
+        "==",
+        "+=",
+        "-=",
+        "->",
+        "<->",
+        "..",
+        ".",
+        "'",
+        "+",
+        "-",
+        "*",
+        "/",
+        "^",
+        "<",
+        ">",
+        "!",
+        "&&",
+        "||",
+        "//",
+        "///",
+        "/*",
+        "*/",
+        "\n",
+        " ",
+        "\t",
+        "µ",
+        "é",
+        "\0",
+        "\u{FEFF}",
+        "☃",
     ];
     let mut rng = Lcg(0x5eed);
     for _ in 0..3000 {
         let len = rng.next() % 40;
         let mut text = String::new();
         for _ in 0..len {
-            if rng.next() % 10 == 0 {
+            if rng.next().is_multiple_of(10) {
                 text.push(char::from_u32(rng.next() % 0x2FF).unwrap_or('?'));
             } else {
                 text.push_str(PIECES[rng.next() as usize % PIECES.len()]);
-                if rng.next() % 2 == 0 {
+                if rng.next().is_multiple_of(2) {
                     text.push(' ');
                 }
             }

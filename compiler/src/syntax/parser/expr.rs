@@ -192,7 +192,9 @@ impl Ctx<'_> {
                 _ => {}
             }
         }
-        let Some(mut result) = blocks.pop() else { return placeholder(span) };
+        let Some(mut result) = blocks.pop() else {
+            return placeholder(span);
+        };
         while let (Some(cond), Some(then), Some(start)) = (conds.pop(), blocks.pop(), ifs.pop()) {
             let span = Span { file: self.file, start, end };
             result = Expr {
@@ -220,7 +222,9 @@ impl Ctx<'_> {
                 _ => {}
             }
         }
-        let Some(mut result) = result else { return placeholder(span) };
+        let Some(mut result) = result else {
+            return placeholder(span);
+        };
         if lets.is_empty() {
             result.span = span;
             return result;
