@@ -709,3 +709,22 @@ fn spans_are_tight() {
     }
     assert!(count > 300);
 }
+
+#[test]
+fn member_keywords_are_names_where_a_name_fits() {
+    let file = parse_ok(
+        "network n { population cell = c[2]\n probe \"v\" = v at cell[0].soma(0.5)\n probe \"i\" = clamp.current }\n\
+         density d { current = 1 mA/cm2\n state' = -state / 1 ms\n state state: mV }",
+    );
+    assert_eq!(file.items.len(), 2);
+    let Item::Mechanism(d) = &file.items[1] else { panic!() };
+    assert!(matches!(&d.members[0], Member::Assign(a) if a.target.name == "current"));
+    assert!(matches!(&d.members[1], Member::Ode(o) if o.state.name == "state"));
+    assert!(matches!(&d.members[2], Member::State(s) if s.name.name == "state"));
+    // Words that could stand where a name does are never names.
+    for text in
+        ["param in = 1", "param x = if", "network n { connect a -> b.s source }", "density d { ion na { read write } }"]
+    {
+        assert_eq!(errors(text).len(), 1, "{text}");
+    }
+}
