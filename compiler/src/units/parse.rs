@@ -178,6 +178,13 @@ impl<'a> Parser<'a> {
                     None => error("unclosed `(` in unit", start..start + 1),
                 });
             }
+            if self.peek().is_some_and(|c| c.is_ascii_digit()) {
+                let digits = self.digits();
+                return Err(error(
+                    format!("write `^{digits}` for a power of a parenthesised unit"),
+                    start..self.pos,
+                ));
+            }
             let exact = match self.power(start)? {
                 Some(n) => inner.powi(n).ok_or_else(|| overflow(start..self.pos))?,
                 None => inner,
@@ -319,8 +326,9 @@ const HINTS: &[(&str, &str)] = &[
 ];
 
 /// The closest valid atom to an unknown name: a known misspelling, then a case-insensitive
-/// match, then the nearest by edit distance (1 for names up to 4 characters, 2 beyond;
-/// none for single characters), ties going to the more common unit.
+/// match, then the nearest by edit distance ignoring case (1 for names up to 4 characters,
+/// 2 beyond; none for single characters), ties going to the closer case, then to the more
+/// common unit.
 pub(crate) fn suggest(name: &str) -> Option<String> {
     if let Some((_, s)) = HINTS.iter().find(|(h, _)| *h == name) {
         return Some(s.to_string());
@@ -336,7 +344,8 @@ pub(crate) fn suggest(name: &str) -> Option<String> {
         2..=4 => 1,
         _ => 2,
     };
-    let mut best: Option<(usize, &String)> = None;
+    let mut best: Option<((usize, usize), &String)> = None;
+    let lower: Vec<char> = lower.chars().collect();
     let mut other = Vec::new();
     for k in known {
         other.clear();
@@ -344,8 +353,12 @@ pub(crate) fn suggest(name: &str) -> Option<String> {
         if other.len().abs_diff(chars.len()) > limit {
             continue;
         }
-        let d = edit_distance(&chars, &other);
-        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
+        // Distance ignoring case decides; distance with case breaks ties (`mvv`: `mV`).
+        let exact = edit_distance(&chars, &other);
+        other.clear();
+        other.extend(k.to_lowercase().chars());
+        let d = (edit_distance(&lower, &other), exact);
+        if d.0 <= limit && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, k));
         }
     }

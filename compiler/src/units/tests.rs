@@ -261,6 +261,9 @@ fn errors_point_at_the_atom_and_suggest() {
     assert_eq!(err("MOHM").suggestion.as_deref(), Some("MOhm"));
     assert_eq!(err("uf/cm2").suggestion.as_deref(), Some("uF"));
     assert_eq!(err("mVV").suggestion.as_deref(), Some("mV"));
+    assert_eq!(err("mvv").suggestion.as_deref(), Some("mV"));
+    assert_eq!(err("mSS").suggestion.as_deref(), Some("mS"));
+    assert_eq!(err("q").suggestion, None);
     assert_eq!(err("degc").suggestion.as_deref(), Some("degC"));
     assert_eq!(err("mdegC").suggestion.as_deref(), Some("degC"));
     assert!(err("mdegC").message.contains("takes no prefix"));
@@ -304,7 +307,8 @@ fn malformed_units() {
     assert_eq!(err("mV)").message, "unmatched `)` in unit");
     assert_eq!(err("()").range, 1..2);
     assert_eq!(err("(mV)(ms)").range, 4..5);
-    assert_eq!(err("(mV)2").range, 4..5);
+    assert_eq!(err("(mV)2").range, 0..5);
+    assert!(err("(mV)2").message.contains("`^2`"));
     assert!(err(&"(".repeat(100)).message.contains("nested"));
     assert_eq!(err("mV//ms").range, 3..4);
     assert_eq!(err("mV^^2").range, 0..3);
