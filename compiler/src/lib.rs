@@ -2,6 +2,7 @@
 //! terminal, no clock, no GPU. Whoever drives it supplies the text of every file.
 
 pub mod diagnostics;
+pub mod morph;
 pub mod render;
 pub mod source;
 pub mod syntax;
