@@ -56,15 +56,21 @@ pub fn compile(db: &mut SourceDb, root: FileId, loader: &mut dyn Loader, overrid
     files.sort_by_key(|(f, _)| (*f != root, f.0));
     let swc_files = load_swc(db, loader, &files);
     let overrides = parse_overrides(db, overrides, &mut diags);
-    let user_files: Vec<FileId> = files.iter().map(|(f, _)| *f).filter(|f| !stdlib::is_std_file(&db.get(*f).name)).collect();
-    let input = check::Input { db, files: &files, user_files: &user_files, swc_files: &swc_files, overrides: &overrides };
+    let user_files: Vec<FileId> =
+        files.iter().map(|(f, _)| *f).filter(|f| !stdlib::is_std_file(&db.get(*f).name)).collect();
+    let input =
+        check::Input { db, files: &files, user_files: &user_files, swc_files: &swc_files, overrides: &overrides };
     let model = check::check(&input, &mut diags);
     let model = model.and_then(|m| match ir::validate(&m) {
         Ok(()) => Some(m),
         Err(problems) => {
             // The checker let an invalid model through: a compiler bug, not a user error.
             for p in problems {
-                diags.push(Diagnostic::error(Code::InternalError, Span { file: root, start: 0, end: 0 }, format!("internal compiler error: {p}")));
+                diags.push(Diagnostic::error(
+                    Code::InternalError,
+                    Span { file: root, start: 0, end: 0 },
+                    format!("internal compiler error: {p}"),
+                ));
             }
             None
         }
@@ -80,17 +86,29 @@ fn stdlib_file(db: &mut SourceDb, module: &str) -> Option<FileId> {
     Some(db.add(name, stdlib::source(module)?))
 }
 
-fn resolve_import(db: &mut SourceDb, loader: &mut dyn Loader, import: &ast::Import, diags: &mut Diagnostics) -> Option<FileId> {
+fn resolve_import(
+    db: &mut SourceDb,
+    loader: &mut dyn Loader,
+    import: &ast::Import,
+    diags: &mut Diagnostics,
+) -> Option<FileId> {
     match &import.target {
         ast::ImportTarget::Std(name) => {
             let found = stdlib_file(db, &name.name);
             if found.is_none() {
-                let mut d = Diagnostic::error(Code::UnknownModule, name.span, format!("no standard-library module `{}`", name.name))
-                    .label("unknown module");
+                let mut d = Diagnostic::error(
+                    Code::UnknownModule,
+                    name.span,
+                    format!("no standard-library module `{}`", name.name),
+                )
+                .label("unknown module");
                 if let Some(s) = did_you_mean(&name.name, stdlib::names()) {
                     d = d.help(format!("did you mean `{s}`?"));
                 } else {
-                    d = d.note(format!("the modules are {}", stdlib::names().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")));
+                    d = d.note(format!(
+                        "the modules are {}",
+                        stdlib::names().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                    ));
                 }
                 diags.push(d);
             }
@@ -105,9 +123,13 @@ fn resolve_import(db: &mut SourceDb, loader: &mut dyn Loader, import: &ast::Impo
                 Ok(text) => Some(db.add(resolved, text)),
                 Err(why) => {
                     diags.push(
-                        Diagnostic::error(Code::UnknownModule, path.span, format!("cannot import `{}`: {why}", path.value))
-                            .label("imported here")
-                            .note(format!("looked for `{resolved}`")),
+                        Diagnostic::error(
+                            Code::UnknownModule,
+                            path.span,
+                            format!("cannot import `{}`: {why}", path.value),
+                        )
+                        .label("imported here")
+                        .note(format!("looked for `{resolved}`")),
                     );
                     None
                 }
@@ -184,7 +206,10 @@ fn parse_overrides(db: &mut SourceDb, raw: &[String], diags: &mut Diagnostics) -
         let whole = Span { file, start: offset, end: offset + text.len() as u32 };
         offset += text.len() as u32 + 1;
         let Some((name, value)) = text.split_once('=') else {
-            diags.push(Diagnostic::error(Code::InvalidOverride, whole, format!("`--set {text}` is not `name=value`")).help("for example `--set rings=10`"));
+            diags.push(
+                Diagnostic::error(Code::InvalidOverride, whole, format!("`--set {text}` is not `name=value`"))
+                    .help("for example `--set rings=10`"),
+            );
             continue;
         };
         let name_span = Span { file, start: whole.start, end: whole.start + name.len() as u32 };
@@ -192,7 +217,11 @@ fn parse_overrides(db: &mut SourceDb, raw: &[String], diags: &mut Diagnostics) -
         let value = value.trim();
         let split = value
             .char_indices()
-            .find(|(i, c)| c.is_alphabetic() && !(matches!(c, 'e' | 'E') && value[i + 1..].starts_with(|d: char| d.is_ascii_digit() || d == '-' || d == '+')))
+            .find(|(i, c)| {
+                c.is_alphabetic()
+                    && !(matches!(c, 'e' | 'E')
+                        && value[i + 1..].starts_with(|d: char| d.is_ascii_digit() || d == '-' || d == '+'))
+            })
             .map_or(value.len(), |(i, _)| i);
         let (number, unit) = value.split_at(split);
         match number.trim().parse::<f64>() {
@@ -204,8 +233,12 @@ fn parse_overrides(db: &mut SourceDb, raw: &[String], diags: &mut Diagnostics) -
                 value_span,
             }),
             _ => diags.push(
-                Diagnostic::error(Code::InvalidOverride, value_span, format!("`--set {text}`: `{value}` is not a number with an optional unit"))
-                    .help("for example `--set weight=0.05uS`"),
+                Diagnostic::error(
+                    Code::InvalidOverride,
+                    value_span,
+                    format!("`--set {text}`: `{value}` is not a number with an optional unit"),
+                )
+                .help("for example `--set weight=0.05uS`"),
             ),
         }
     }

@@ -20,9 +20,17 @@ pub(crate) struct Mechanisms<'m> {
 
 impl Mechanisms<'_> {
     /// Looks up a mechanism of the wanted kind, reporting what is wrong otherwise.
-    pub fn expect(&self, globals: &Globals<'_>, diags: &mut Diagnostics, name: &ast::Ident, kind: ir::MechanismKind) -> Option<MechId> {
+    pub fn expect(
+        &self,
+        globals: &Globals<'_>,
+        diags: &mut Diagnostics,
+        name: &ast::Ident,
+        kind: ir::MechanismKind,
+    ) -> Option<MechId> {
         let Some(&id) = self.by_name.get(&name.name) else {
-            let mut d = Diagnostic::error(Code::UndefinedName, name.span, format!("cannot find mechanism `{}`", name.name)).label("not a mechanism");
+            let mut d =
+                Diagnostic::error(Code::UndefinedName, name.span, format!("cannot find mechanism `{}`", name.name))
+                    .label("not a mechanism");
             if globals.items.contains_key(&name.name) {
                 d = d.note(format!("`{}` is defined, but it is not a mechanism", name.name));
             } else if let Some(s) = did_you_mean(&name.name, self.by_name.keys().map(String::as_str)) {
@@ -51,17 +59,31 @@ impl Mechanisms<'_> {
     }
 
     /// Parameter values of a placement: the defaults overridden by `props`.
-    pub fn param_values(&self, globals: &Globals<'_>, diags: &mut Diagnostics, id: MechId, props: &[ast::Property], base: &mut [f64]) {
+    pub fn param_values(
+        &self,
+        globals: &Globals<'_>,
+        diags: &mut Diagnostics,
+        id: MechId,
+        props: &[ast::Property],
+        base: &mut [f64],
+    ) {
         let mechanism = &self.list[id.index()];
         for prop in props {
             let Some(index) = mechanism.params.iter().position(|p| p.name == prop.key.name) else {
                 let names: Vec<&str> = mechanism.params.iter().map(|p| p.name.as_str()).collect();
-                let mut d = Diagnostic::error(Code::UnknownProperty, prop.key.span, format!("`{}` has no parameter `{}`", mechanism.name, prop.key.name))
-                    .label("unknown parameter");
+                let mut d = Diagnostic::error(
+                    Code::UnknownProperty,
+                    prop.key.span,
+                    format!("`{}` has no parameter `{}`", mechanism.name, prop.key.name),
+                )
+                .label("unknown parameter");
                 if let Some(s) = did_you_mean(&prop.key.name, names.iter().copied()) {
                     d = d.help(format!("did you mean `{s}`?"));
                 } else if !names.is_empty() {
-                    d = d.help(format!("its parameters are {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")));
+                    d = d.help(format!(
+                        "its parameters are {}",
+                        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                    ));
                 }
                 diags.push(d);
                 continue;
@@ -72,9 +94,13 @@ impl Mechanisms<'_> {
             if let Some(value) = eval_in_unit(globals, diags, &prop.value, unit, false, &what) {
                 if !(param.min..=param.max).contains(&value) {
                     diags.push(
-                        Diagnostic::error(Code::OutOfRange, prop.value.span, format!("{what} is outside its allowed range"))
-                            .label(format!("allowed: [{}, {}] in internal units", param.min, param.max))
-                            .secondary(param.span, "range declared here"),
+                        Diagnostic::error(
+                            Code::OutOfRange,
+                            prop.value.span,
+                            format!("{what} is outside its allowed range"),
+                        )
+                        .label(format!("allowed: [{}, {}] in internal units", param.min, param.max))
+                        .secondary(param.span, "range declared here"),
                     );
                 }
                 base[index] = value;
@@ -98,8 +124,12 @@ pub(crate) fn check(
                 Some(ItemRef::Morphology(m)) => (Some(m), name.span),
                 _ => {
                     let known = globals.names_where(|i| matches!(i, ItemRef::Morphology(_)));
-                    let mut d = Diagnostic::error(Code::UndefinedName, name.span, format!("cannot find morphology `{}`", name.name))
-                        .label("not a morphology");
+                    let mut d = Diagnostic::error(
+                        Code::UndefinedName,
+                        name.span,
+                        format!("cannot find morphology `{}`", name.name),
+                    )
+                    .label("not a morphology");
                     if let Some(s) = did_you_mean(&name.name, known) {
                         d = d.help(format!("a morphology with a similar name exists: `{s}`"));
                     }
@@ -119,8 +149,12 @@ pub(crate) fn check(
     let Some(morph) = morph else {
         if !cell.members.iter().any(|m| matches!(m, ast::CellMember::MorphologyRef(_))) {
             diags.push(
-                Diagnostic::error(Code::MissingProperty, cell.name.span, format!("cell `{}` has no morphology", cell.name.name))
-                    .help("add `morphology = name` or an inline `morphology { section soma { … } }`"),
+                Diagnostic::error(
+                    Code::MissingProperty,
+                    cell.name.span,
+                    format!("cell `{}` has no morphology", cell.name.name),
+                )
+                .help("add `morphology = name` or an inline `morphology { section soma { … } }`"),
             );
         }
         return None;
@@ -149,11 +183,19 @@ pub(crate) fn check(
         };
         let Some(value) = eval_in_unit(globals, diags, &prop.value, unit, false, &format!("`{key}`")) else { continue };
         match target {
-            None if region.is_some() => diags.push(Diagnostic::error(Code::UnknownProperty, prop.key.span, "`v_init` is set for the whole cell")),
+            None if region.is_some() => diags.push(Diagnostic::error(
+                Code::UnknownProperty,
+                prop.key.span,
+                "`v_init` is set for the whole cell",
+            )),
             None => v_init = value,
             Some(list) => {
                 if value <= 0.0 {
-                    diags.push(Diagnostic::error(Code::OutOfRange, prop.value.span, format!("`{key}` must be positive")));
+                    diags.push(Diagnostic::error(
+                        Code::OutOfRange,
+                        prop.value.span,
+                        format!("`{key}` must be positive"),
+                    ));
                     continue;
                 }
                 let which = match region {
@@ -174,13 +216,16 @@ pub(crate) fn check(
         spec.cm_uf_cm2 = cm[i] / uf_cm2;
     }
     let tree = morphology::discretize(diags, &sections, cell.name.span)?;
-    let node_cm: Vec<f64> = tree.nodes.iter().map(|n| if n.area_um2 > 0.0 { cm[n.section as usize] } else { 0.0 }).collect();
+    let node_cm: Vec<f64> =
+        tree.nodes.iter().map(|n| if n.area_um2 > 0.0 { cm[n.section as usize] } else { 0.0 }).collect();
 
     // Density mechanisms: per mechanism, per node, the parameter values.
     let mut placed: Vec<(MechId, HashMap<u32, Vec<f64>>)> = Vec::new();
     for member in &cell.members {
         let ast::CellMember::Insert(insert) = member else { continue };
-        let Some(id) = mechanisms.expect(globals, diags, &insert.mechanism, ir::MechanismKind::Density) else { continue };
+        let Some(id) = mechanisms.expect(globals, diags, &insert.mechanism, ir::MechanismKind::Density) else {
+            continue;
+        };
         let Some(region) = region_sections(diags, &sections, &insert.region) else { continue };
         let defaults: Vec<f64> = mechanisms.list[id.index()].params.iter().map(|p| p.default).collect();
         let slot = match placed.iter().position(|(m, _)| *m == id) {
@@ -231,8 +276,12 @@ pub(crate) fn check(
             match cell_species.iter_mut().find(|x| x.name == s.name.name) {
                 Some(existing) => super::species::apply(globals, diags, s, existing),
                 None => diags.push(
-                    Diagnostic::error(Code::IonNotProvided, s.name.span, format!("no ion species `{}` to override", s.name.name))
-                        .help("declare it at top level with `species`"),
+                    Diagnostic::error(
+                        Code::IonNotProvided,
+                        s.name.span,
+                        format!("no ion species `{}` to override", s.name.name),
+                    )
+                    .help("declare it at top level with `species`"),
                 ),
             }
         }
@@ -245,21 +294,35 @@ pub(crate) fn check(
             ast::CellMember::Synapse(p) => {
                 if let Some(previous) = synapses.iter().find(|s| s.name == p.name.name) {
                     diags.push(
-                        Diagnostic::error(Code::DuplicateName, p.name.span, format!("synapse `{}` is defined more than once", p.name.name))
-                            .secondary(previous.span, "first defined here"),
+                        Diagnostic::error(
+                            Code::DuplicateName,
+                            p.name.span,
+                            format!("synapse `{}` is defined more than once", p.name.name),
+                        )
+                        .secondary(previous.span, "first defined here"),
                     );
                     continue;
                 }
-                let Some(id) = mechanisms.expect(globals, diags, &p.mechanism, ir::MechanismKind::Point) else { continue };
+                let Some(id) = mechanisms.expect(globals, diags, &p.mechanism, ir::MechanismKind::Point) else {
+                    continue;
+                };
                 let Some(node) = location_node(globals, diags, &sections, &tree, &p.at) else { continue };
                 let mut params: Vec<f64> = mechanisms.list[id.index()].params.iter().map(|p| p.default).collect();
                 mechanisms.param_values(globals, diags, id, &p.props, &mut params);
-                synapses.push(ir::PointInstance { name: p.name.name.clone(), mechanism: id, node, params, span: p.span });
+                synapses.push(ir::PointInstance {
+                    name: p.name.name.clone(),
+                    mechanism: id,
+                    node,
+                    params,
+                    span: p.span,
+                });
             }
             ast::CellMember::Detector(d) => {
                 let Some(node) = location_node(globals, diags, &sections, &tree, &d.at) else { continue };
                 let unit = Unit { dim: Dimension::VOLTAGE, scale: 1.0 };
-                let Some(threshold) = eval_in_unit(globals, diags, &d.threshold, unit, false, "the threshold") else { continue };
+                let Some(threshold) = eval_in_unit(globals, diags, &d.threshold, unit, false, "the threshold") else {
+                    continue;
+                };
                 if detector.is_some() {
                     diags.push(Diagnostic::error(Code::DuplicateName, d.span, "a cell has only one spike detector"));
                 }
@@ -302,8 +365,12 @@ pub(crate) fn location_node(
     at: &ast::Location,
 ) -> Option<u32> {
     let Some(section) = sections.section(&at.section.name) else {
-        let mut d = Diagnostic::error(Code::UnknownRegion, at.section.span, format!("no section `{}` in this cell", at.section.name))
-            .label("unknown section");
+        let mut d = Diagnostic::error(
+            Code::UnknownRegion,
+            at.section.span,
+            format!("no section `{}` in this cell", at.section.name),
+        )
+        .label("unknown section");
         if let Some(s) = did_you_mean(&at.section.name, sections.section_names()) {
             d = d.help(format!("a section with a similar name exists: `{s}`"));
         }

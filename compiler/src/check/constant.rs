@@ -33,7 +33,11 @@ pub(crate) fn eval_in_unit(
 }
 
 /// Evaluates a constant expression; its dimension is `None` for a bare zero.
-pub(crate) fn eval(globals: &Globals<'_>, diags: &mut Diagnostics, expr: &ast::Expr) -> Option<(f64, Option<Dimension>)> {
+pub(crate) fn eval(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    expr: &ast::Expr,
+) -> Option<(f64, Option<Dimension>)> {
     let mut arena = ExprArena::new();
     let mut scope = Scope::default();
     let errors_before = diags.error_count();
@@ -44,7 +48,10 @@ pub(crate) fn eval(globals: &Globals<'_>, diags: &mut Diagnostics, expr: &ast::E
     match arena.constant(value.id) {
         Some(c) => Some((c, value.dim)),
         None => {
-            diags.push(Diagnostic::error(Code::NonConstant, expr.span, "this value must be a constant").label("not known before the simulation starts"));
+            diags.push(
+                Diagnostic::error(Code::NonConstant, expr.span, "this value must be a constant")
+                    .label("not known before the simulation starts"),
+            );
             None
         }
     }
@@ -55,8 +62,12 @@ pub(crate) fn eval_count(globals: &Globals<'_>, diags: &mut Diagnostics, expr: &
     let value = eval_in_unit(globals, diags, expr, Unit::ONE, false, what)?;
     if value < 0.0 || value.fract() != 0.0 || value > u32::MAX as f64 {
         diags.push(
-            Diagnostic::error(Code::OutOfRange, expr.span, format!("{what} must be a whole number from 0 to {}", u32::MAX))
-                .label(format!("this is {value}")),
+            Diagnostic::error(
+                Code::OutOfRange,
+                expr.span,
+                format!("{what} must be a whole number from 0 to {}", u32::MAX),
+            )
+            .label(format!("this is {value}")),
         );
         return None;
     }

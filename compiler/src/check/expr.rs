@@ -23,7 +23,6 @@ pub(crate) struct Value {
 #[derive(Clone, Debug)]
 pub(crate) enum Symbol {
     Leaf(Expr, Dimension),
-    Value(Value),
     /// A `let` of the mechanism, lowered on first use (index into `Scope::lets`).
     Let(usize),
 }
@@ -84,14 +83,6 @@ impl<'a, 's> Lower<'a, 's> {
     /// Binds a local name (function parameters, block `let`s) until `pop_locals`.
     pub fn push_local(&mut self, name: &str, value: Value) {
         self.locals.push((name.to_string(), value));
-    }
-
-    pub fn pop_locals(&mut self, to: usize) {
-        self.locals.truncate(to);
-    }
-
-    pub fn locals_len(&self) -> usize {
-        self.locals.len()
     }
 
     /// Lowers an expression and checks that it has dimension `expected` (`what` names the
@@ -169,7 +160,6 @@ impl<'a, 's> Lower<'a, 's> {
         {
             return match symbol {
                 Symbol::Leaf(leaf, dim) => Value { id: self.arena.leaf(leaf), dim: Some(dim) },
-                Symbol::Value(value) => value,
                 Symbol::Let(index) => self.lower_let(index, ident.span),
             };
         }
@@ -206,8 +196,12 @@ impl<'a, 's> Lower<'a, 's> {
         let name = self.scope.lets[index].name;
         if self.scope.lets[index].in_progress {
             self.report(
-                Diagnostic::error(Code::CyclicDefinition, name.span, format!("`{}` is defined in terms of itself", name.name))
-                    .secondary(use_span, "used here while being defined"),
+                Diagnostic::error(
+                    Code::CyclicDefinition,
+                    name.span,
+                    format!("`{}` is defined in terms of itself", name.name),
+                )
+                .secondary(use_span, "used here while being defined"),
             );
             let v = self.unknown();
             self.scope.lets[index].lowered = Some(v);
@@ -247,7 +241,12 @@ impl<'a, 's> Lower<'a, 's> {
             ast::BinaryOp::Sub => (BinaryOp::Sub, self.unify(a, b, rhs.span, &what)),
             ast::BinaryOp::Mul => (BinaryOp::Mul, a.dim.zip(b.dim).map(|(x, y)| x.mul(y))),
             ast::BinaryOp::Div => (BinaryOp::Div, a.dim.zip(b.dim).map(|(x, y)| x.div(y))),
-            ast::BinaryOp::Lt | ast::BinaryOp::Le | ast::BinaryOp::Gt | ast::BinaryOp::Ge | ast::BinaryOp::Eq | ast::BinaryOp::Ne => {
+            ast::BinaryOp::Lt
+            | ast::BinaryOp::Le
+            | ast::BinaryOp::Gt
+            | ast::BinaryOp::Ge
+            | ast::BinaryOp::Eq
+            | ast::BinaryOp::Ne => {
                 self.unify(a, b, rhs.span, &what);
                 let ir = match op {
                     ast::BinaryOp::Lt => BinaryOp::Lt,
@@ -276,7 +275,11 @@ impl<'a, 's> Lower<'a, 's> {
                 let dim = match base.dim.map(|d| d.powi(n)) {
                     Some(Some(d)) => Some(d),
                     Some(None) => {
-                        self.report(Diagnostic::error(Code::DimensionMismatch, span, "the dimension of this power is too large"));
+                        self.report(Diagnostic::error(
+                            Code::DimensionMismatch,
+                            span,
+                            "the dimension of this power is too large",
+                        ));
                         None
                     }
                     None => None,
@@ -285,9 +288,13 @@ impl<'a, 's> Lower<'a, 's> {
             }
             (Some(d), None) if !d.is_none() => {
                 self.report(
-                    Diagnostic::error(Code::NonIntegerPower, exponent.span, "a quantity with units can only be raised to a constant integer power")
-                        .label("not a constant integer")
-                        .note(format!("the base is {}", d.describe())),
+                    Diagnostic::error(
+                        Code::NonIntegerPower,
+                        exponent.span,
+                        "a quantity with units can only be raised to a constant integer power",
+                    )
+                    .label("not a constant integer")
+                    .note(format!("the base is {}", d.describe())),
                 );
                 self.unknown()
             }
@@ -330,9 +337,13 @@ impl<'a, 's> Lower<'a, 's> {
                 && !d.is_none()
             {
                 this.report(
-                    Diagnostic::error(Code::DimensionedTranscendental, args[i].span, format!("`{name}` needs a dimensionless argument"))
-                        .label(format!("this is {}", d.describe()))
-                        .help("divide by a quantity of the same unit, for example `v / 1 mV`"),
+                    Diagnostic::error(
+                        Code::DimensionedTranscendental,
+                        args[i].span,
+                        format!("`{name}` needs a dimensionless argument"),
+                    )
+                    .label(format!("this is {}", d.describe()))
+                    .help("divide by a quantity of the same unit, for example `v / 1 mV`"),
                 );
             }
         };
@@ -364,7 +375,7 @@ impl<'a, 's> Lower<'a, 's> {
             }
             "sqrt" => {
                 let dim = match v[0].dim {
-                    Some(d) => match d.sqrt() {
+                    Some(d) => match dimension_sqrt(d) {
                         Some(r) => Some(r),
                         None => {
                             self.report(Diagnostic::error(
@@ -420,20 +431,32 @@ impl<'a, 's> Lower<'a, 's> {
     fn inline(&mut self, function: &ast::Function, callee: &ast::Ident, args: &[ast::Expr], span: Span) -> Value {
         let values: Vec<Value> = args.iter().map(|a| self.lower(a)).collect();
         if values.len() != function.params.len() {
-            self.report(wrong_count(callee, function.params.len(), values.len(), span).secondary(function.name.span, "defined here"));
+            self.report(
+                wrong_count(callee, function.params.len(), values.len(), span)
+                    .secondary(function.name.span, "defined here"),
+            );
             return self.unknown();
         }
         if self.calls.iter().any(|c| *c == function.name.name) {
             self.report(
-                Diagnostic::error(Code::CyclicDefinition, callee.span, format!("function `{}` calls itself", function.name.name))
-                    .secondary(function.name.span, "defined here")
-                    .note("functions are inlined and may not be recursive"),
+                Diagnostic::error(
+                    Code::CyclicDefinition,
+                    callee.span,
+                    format!("function `{}` calls itself", function.name.name),
+                )
+                .secondary(function.name.span, "defined here")
+                .note("functions are inlined and may not be recursive"),
             );
             return self.unknown();
         }
         for ((param, value), arg) in function.params.iter().zip(&values).zip(args) {
             if let Ok(unit) = units::parse_unit(&param.unit.text) {
-                self.require(*value, unit.dim, arg.span, &format!("argument `{}` of `{}`", param.name.name, function.name.name));
+                self.require(
+                    *value,
+                    unit.dim,
+                    arg.span,
+                    &format!("argument `{}` of `{}`", param.name.name, function.name.name),
+                );
             }
         }
         let mark = self.locals.len();
@@ -472,8 +495,11 @@ pub(crate) fn parse_unit(unit: &ast::UnitExpr) -> Result<units::Unit, Diagnostic
 }
 
 pub(crate) fn mismatch(span: Span, expected: Dimension, found: Dimension, what: &str) -> Diagnostic {
-    Diagnostic::error(Code::DimensionMismatch, span, format!("mismatched dimensions in {what}"))
-        .label(format!("expected {}, found {}", expected.describe(), found.describe()))
+    Diagnostic::error(Code::DimensionMismatch, span, format!("mismatched dimensions in {what}")).label(format!(
+        "expected {}, found {}",
+        expected.describe(),
+        found.describe()
+    ))
 }
 
 fn wrong_count(callee: &ast::Ident, expected: usize, found: usize, span: Span) -> Diagnostic {
@@ -481,7 +507,12 @@ fn wrong_count(callee: &ast::Ident, expected: usize, found: usize, span: Span) -
     Diagnostic::error(
         Code::WrongArgumentCount,
         span,
-        format!("`{}` takes {expected} argument{} but {found} {} given", callee.name, plural(expected), if found == 1 { "was" } else { "were" }),
+        format!(
+            "`{}` takes {expected} argument{} but {found} {} given",
+            callee.name,
+            plural(expected),
+            if found == 1 { "was" } else { "were" }
+        ),
     )
     .label(format!("expected {expected} argument{}", plural(expected)))
 }
@@ -520,4 +551,9 @@ fn constant(name: &str) -> Option<(f64, Dimension)> {
     let (_, value, unit) = CONSTANTS.iter().find(|(n, _, _)| *n == name)?;
     let unit = units::parse_unit(unit).ok()?;
     Some((value * unit.scale, unit.dim))
+}
+
+/// The square root of a dimension, when every exponent is even.
+fn dimension_sqrt(d: Dimension) -> Option<Dimension> {
+    d.0.iter().all(|e| e % 2 == 0).then(|| Dimension(d.0.map(|e| e / 2)))
 }

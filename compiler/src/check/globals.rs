@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
-use crate::source::{FileId, SourceDb, Span};
+use crate::source::{FileId, SourceDb};
 use crate::syntax::ast;
 use crate::units::Dimension;
 
@@ -14,7 +14,6 @@ use crate::units::Dimension;
 pub(crate) struct ParamValue {
     pub value: f64,
     pub dim: Dimension,
-    pub span: Span,
 }
 
 /// Something with a name at top level.
@@ -100,9 +99,13 @@ impl<'a> Globals<'a> {
                 let name = item_ref.name();
                 if let Some(previous) = globals.items.get(&name.name) {
                     diags.push(
-                        Diagnostic::error(Code::DuplicateName, name.span, format!("`{}` is defined more than once", name.name))
-                            .label(format!("{} redefined here", item_ref.kind()))
-                            .secondary(previous.name().span, format!("first defined here as a {}", previous.kind())),
+                        Diagnostic::error(
+                            Code::DuplicateName,
+                            name.span,
+                            format!("`{}` is defined more than once", name.name),
+                        )
+                        .label(format!("{} redefined here", item_ref.kind()))
+                        .secondary(previous.name().span, format!("first defined here as a {}", previous.kind())),
                     );
                     continue;
                 }

@@ -7,18 +7,29 @@ use crate::units::Dimension;
 
 use super::expr::Lower;
 
-pub(crate) fn check(lower: &mut Lower<'_, '_>, k: &ast::Kinetic, states: &mut [ir::State]) -> Option<ir::KineticScheme> {
+pub(crate) fn check(
+    lower: &mut Lower<'_, '_>,
+    k: &ast::Kinetic,
+    states: &mut [ir::State],
+) -> Option<ir::KineticScheme> {
     let mut members: Vec<u32> = Vec::new();
     let mut reactions = Vec::new();
     let mut dim: Option<Dimension> = None;
     let mut ok = true;
-    let mut side = |lower: &mut Lower<'_, '_>, reactants: &[ast::Reactant], members: &mut Vec<u32>, dim: &mut Option<Dimension>| {
+    let mut side = |lower: &mut Lower<'_, '_>,
+                    reactants: &[ast::Reactant],
+                    members: &mut Vec<u32>,
+                    dim: &mut Option<Dimension>| {
         let mut out = Vec::new();
         for r in reactants {
             let Some(index) = states.iter().position(|s| s.name == r.state.name) else {
                 lower.diags.push(
-                    Diagnostic::error(Code::InvalidKinetic, r.state.span, format!("`{}` is not a state of this mechanism", r.state.name))
-                        .help(format!("declare it: `state {}: 1`", r.state.name)),
+                    Diagnostic::error(
+                        Code::InvalidKinetic,
+                        r.state.span,
+                        format!("`{}` is not a state of this mechanism", r.state.name),
+                    )
+                    .help(format!("declare it: `state {}: 1`", r.state.name)),
                 );
                 ok = false;
                 continue;
@@ -28,8 +39,16 @@ pub(crate) fn check(lower: &mut Lower<'_, '_>, k: &ast::Kinetic, states: &mut [i
                 None => *dim = Some(state_dim),
                 Some(d) if *d != state_dim => {
                     lower.diags.push(
-                        Diagnostic::error(Code::InvalidKinetic, r.state.span, "all states of a kinetic scheme must have the same unit")
-                            .label(format!("this is {}, the others are {}", state_dim.describe(), d.describe())),
+                        Diagnostic::error(
+                            Code::InvalidKinetic,
+                            r.state.span,
+                            "all states of a kinetic scheme must have the same unit",
+                        )
+                        .label(format!(
+                            "this is {}, the others are {}",
+                            state_dim.describe(),
+                            d.describe()
+                        )),
                     );
                     ok = false;
                 }
@@ -47,7 +66,10 @@ pub(crate) fn check(lower: &mut Lower<'_, '_>, k: &ast::Kinetic, states: &mut [i
         let rhs = side(lower, &reaction.rhs, &mut members, &mut dim);
         let state_dim = dim.unwrap_or(Dimension::NONE);
         let rate = |order: u32| {
-            Dimension::TIME.powi(-1).and_then(|r| state_dim.powi(1 - order as i32).map(|c| r.mul(c))).unwrap_or(Dimension::NONE)
+            Dimension::TIME
+                .powi(-1)
+                .and_then(|r| state_dim.powi(1 - order as i32).map(|c| r.mul(c)))
+                .unwrap_or(Dimension::NONE)
         };
         let order = |side: &[(u32, u32)]| side.iter().map(|(_, n)| *n).sum::<u32>().max(1);
         let forward = lower.expect(&reaction.forward, rate(order(&lhs)), "the forward rate");
@@ -57,7 +79,11 @@ pub(crate) fn check(lower: &mut Lower<'_, '_>, k: &ast::Kinetic, states: &mut [i
     let mut conserve = None;
     for c in &k.conserves {
         if conserve.is_some() {
-            lower.diags.push(Diagnostic::error(Code::InvalidKinetic, c.span, "a kinetic scheme can conserve only one total"));
+            lower.diags.push(Diagnostic::error(
+                Code::InvalidKinetic,
+                c.span,
+                "a kinetic scheme can conserve only one total",
+            ));
             continue;
         }
         let mut list = Vec::new();
@@ -66,8 +92,12 @@ pub(crate) fn check(lower: &mut Lower<'_, '_>, k: &ast::Kinetic, states: &mut [i
                 Some(i) if members.contains(&(i as u32)) => list.push(i as u32),
                 _ => {
                     lower.diags.push(
-                        Diagnostic::error(Code::InvalidKinetic, s.span, format!("`{}` is not a state of this kinetic scheme", s.name))
-                            .label("not in any reaction"),
+                        Diagnostic::error(
+                            Code::InvalidKinetic,
+                            s.span,
+                            format!("`{}` is not a state of this kinetic scheme", s.name),
+                        )
+                        .label("not in any reaction"),
                     );
                     ok = false;
                 }
@@ -81,8 +111,12 @@ pub(crate) fn check(lower: &mut Lower<'_, '_>, k: &ast::Kinetic, states: &mut [i
         let state = &mut states[index as usize];
         if state.dynamics != Dynamics::Constant {
             lower.diags.push(
-                Diagnostic::error(Code::DuplicateDynamics, k.span, format!("state `{}` is in a kinetic scheme and has another equation", state.name))
-                    .secondary(state.span, "declared here"),
+                Diagnostic::error(
+                    Code::DuplicateDynamics,
+                    k.span,
+                    format!("state `{}` is in a kinetic scheme and has another equation", state.name),
+                )
+                .secondary(state.span, "declared here"),
             );
             ok = false;
         } else {

@@ -120,7 +120,15 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
         let index = states.len() as u32;
         scope.symbols.insert(name.name.clone(), Symbol::Leaf(Expr::State(index), dim));
         let writes_ion = concentration_writes.iter().find(|w| w.0 == name.name).map(|w| (w.1, w.2));
-        states.push(ir::State { name: name.name.clone(), dim, init: zero, dynamics: Dynamics::Constant, writes_ion, doc, span });
+        states.push(ir::State {
+            name: name.name.clone(),
+            dim,
+            init: zero,
+            dynamics: Dynamics::Constant,
+            writes_ion,
+            doc,
+            span,
+        });
         state_inits.push(init);
     }
     for (name, ion, var, span) in &concentration_writes {
@@ -192,7 +200,11 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
                 }
                 ast::Member::Kinetic(k) => {
                     if kinetic.is_some() {
-                        lower.diags.push(Diagnostic::error(Code::InvalidKinetic, k.span, "a mechanism can have only one kinetic scheme"));
+                        lower.diags.push(Diagnostic::error(
+                            Code::InvalidKinetic,
+                            k.span,
+                            "a mechanism can have only one kinetic scheme",
+                        ));
                         continue;
                     }
                     kinetic = super::kinetic::check(&mut lower, k, &mut states);
@@ -205,8 +217,12 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
                     };
                     if out_currents.iter().any(|c: &ir::Current| c.name == a.target.name) {
                         lower.diags.push(
-                            Diagnostic::error(Code::DuplicateName, a.target.span, format!("current `{}` is assigned twice", a.target.name))
-                                .label("second assignment"),
+                            Diagnostic::error(
+                                Code::DuplicateName,
+                                a.target.span,
+                                format!("current `{}` is assigned twice", a.target.name),
+                            )
+                            .label("second assignment"),
                         );
                         continue;
                     }
@@ -230,14 +246,22 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
                         continue;
                     }
                     if event.is_some() {
-                        lower.diags.push(Diagnostic::error(Code::DuplicateName, e.span, "a mechanism can have only one event handler"));
+                        lower.diags.push(Diagnostic::error(
+                            Code::DuplicateName,
+                            e.span,
+                            "a mechanism can have only one event handler",
+                        ));
                         continue;
                     }
                     event = Some(event_handler(&mut lower, e, &states));
                 }
                 ast::Member::Initial(i) => {
                     if initial.is_some() {
-                        lower.diags.push(Diagnostic::error(Code::DuplicateName, i.span, "a mechanism can have only one `initial` block"));
+                        lower.diags.push(Diagnostic::error(
+                            Code::DuplicateName,
+                            i.span,
+                            "a mechanism can have only one `initial` block",
+                        ));
                     }
                     initial = Some(i);
                 }
@@ -248,8 +272,12 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
         for (name, slot) in &currents {
             if !out_currents.iter().any(|c| c.name == *name) {
                 lower.diags.push(
-                    Diagnostic::error(Code::MissingProperty, slot.span, format!("current `{name}` is declared but never assigned"))
-                        .help(format!("assign it in the mechanism: `{name} = …`")),
+                    Diagnostic::error(
+                        Code::MissingProperty,
+                        slot.span,
+                        format!("current `{name}` is declared but never assigned"),
+                    )
+                    .help(format!("assign it in the mechanism: `{name} = …`")),
                 );
             }
         }
@@ -293,14 +321,21 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
 
     // Every state needs something that changes it.
     for state in &states {
-        let changed_by_event = event.as_ref().is_some_and(|e: &ir::EventHandler| {
-            e.assigns.iter().any(|(s, _)| states[*s as usize].name == state.name)
-        });
+        let changed_by_event = event
+            .as_ref()
+            .is_some_and(|e: &ir::EventHandler| e.assigns.iter().any(|(s, _)| states[*s as usize].name == state.name));
         if state.dynamics == Dynamics::Constant && !changed_by_event {
             cx.diags.push(
-                Diagnostic::error(Code::StateWithoutDynamics, state.span, format!("state `{}` has no dynamics", state.name))
-                    .label("declared here")
-                    .help(format!("give it an equation such as `{}' = …`, a gate, a kinetic scheme or an event that changes it", state.name)),
+                Diagnostic::error(
+                    Code::StateWithoutDynamics,
+                    state.span,
+                    format!("state `{}` has no dynamics", state.name),
+                )
+                .label("declared here")
+                .help(format!(
+                    "give it an equation such as `{}' = …`, a gate, a kinetic scheme or an event that changes it",
+                    state.name
+                )),
             );
         }
     }
@@ -387,15 +422,31 @@ impl Collect<'_, '_, '_> {
             min = eval_in_unit(self.globals, self.diags, &range.lo, unit, true, &what).unwrap_or(min);
             max = eval_in_unit(self.globals, self.diags, &range.hi, unit, true, &what).unwrap_or(max);
             if min > max {
-                self.diags.push(Diagnostic::error(Code::OutOfRange, range.span, "the lower bound is above the upper bound"));
+                self.diags.push(Diagnostic::error(
+                    Code::OutOfRange,
+                    range.span,
+                    "the lower bound is above the upper bound",
+                ));
             } else if !(min..=max).contains(&default) {
                 self.diags.push(
-                    Diagnostic::error(Code::OutOfRange, p.default.span, format!("the default of `{}` is outside its range", p.name.name))
-                        .secondary(range.span, "allowed range"),
+                    Diagnostic::error(
+                        Code::OutOfRange,
+                        p.default.span,
+                        format!("the default of `{}` is outside its range", p.name.name),
+                    )
+                    .secondary(range.span, "allowed range"),
                 );
             }
         }
-        Some(ir::Param { name: p.name.name.clone(), dim: unit.dim, default, min, max, doc: p.doc.clone(), span: p.span })
+        Some(ir::Param {
+            name: p.name.name.clone(),
+            dim: unit.dim,
+            default,
+            min,
+            max,
+            doc: p.doc.clone(),
+            span: p.span,
+        })
     }
 
     fn ion(&mut self, use_: &ast::IonUse) -> Option<ir::IonUse> {
@@ -404,12 +455,18 @@ impl Collect<'_, '_, '_> {
             Some(ItemRef::Species(_)) => {}
             _ => {
                 let species = self.globals.names_where(|i| matches!(i, ItemRef::Species(_)));
-                let mut d = Diagnostic::error(Code::IonNotProvided, use_.ion.span, format!("no ion species `{name}` is declared"))
-                    .label("unknown ion");
+                let mut d = Diagnostic::error(
+                    Code::IonNotProvided,
+                    use_.ion.span,
+                    format!("no ion species `{name}` is declared"),
+                )
+                .label("unknown ion");
                 if let Some(s) = did_you_mean(name, species) {
                     d = d.help(format!("a species with a similar name exists: `{s}`"));
                 } else {
-                    d = d.help(format!("declare it: `species {name} {{ charge = 1, reversal = 0 mV, inside = 1 mM, outside = 1 mM }}`"));
+                    d = d.help(format!(
+                        "declare it: `species {name} {{ charge = 1, reversal = 0 mV, inside = 1 mM, outside = 1 mM }}`"
+                    ));
                 }
                 self.diags.push(d);
                 return None;
@@ -421,15 +478,26 @@ impl Collect<'_, '_, '_> {
             for ident in list.iter() {
                 match ion_var(name, &ident.name) {
                     Some((IonVar::Reversal, _)) if writing => self.diags.push(
-                        Diagnostic::error(Code::NotAssignable, ident.span, format!("the reversal potential `{}` cannot be written", ident.name))
-                            .help("it follows from the species (a constant or the Nernst equation)"),
+                        Diagnostic::error(
+                            Code::NotAssignable,
+                            ident.span,
+                            format!("the reversal potential `{}` cannot be written", ident.name),
+                        )
+                        .help("it follows from the species (a constant or the Nernst equation)"),
                     ),
                     Some((var, _)) => out.push(var),
                     None => {
                         let valid = [format!("e{name}"), format!("{name}i"), format!("{name}o"), format!("i{name}")];
                         self.diags.push(
-                            Diagnostic::error(Code::UndefinedName, ident.span, format!("`{}` is not a variable of ion `{name}`", ident.name))
-                                .help(format!("the variables of `{name}` are {}", valid.map(|v| format!("`{v}`")).join(", "))),
+                            Diagnostic::error(
+                                Code::UndefinedName,
+                                ident.span,
+                                format!("`{}` is not a variable of ion `{name}`", ident.name),
+                            )
+                            .help(format!(
+                                "the variables of `{name}` are {}",
+                                valid.map(|v| format!("`{v}`")).join(", ")
+                            )),
                         );
                     }
                 }
@@ -459,8 +527,9 @@ fn state_index(states: &[ir::State], name: &ast::Ident) -> Option<u32> {
 }
 
 fn not_a_state(name: &ast::Ident, states: &[ir::State]) -> Diagnostic {
-    let mut d = Diagnostic::error(Code::NotAssignable, name.span, format!("`{}` is not a state of this mechanism", name.name))
-        .label("not a state");
+    let mut d =
+        Diagnostic::error(Code::NotAssignable, name.span, format!("`{}` is not a state of this mechanism", name.name))
+            .label("not a state");
     if let Some(s) = did_you_mean(&name.name, states.iter().map(|s| s.name.as_str())) {
         d = d.help(format!("a state with a similar name exists: `{s}`"));
     }
@@ -468,8 +537,12 @@ fn not_a_state(name: &ast::Ident, states: &[ir::State]) -> Diagnostic {
 }
 
 fn not_a_current(name: &ast::Ident, currents: &HashMap<String, CurrentSlot>) -> Diagnostic {
-    let mut d = Diagnostic::error(Code::NotAssignable, name.span, format!("`{}` is not a current of this mechanism", name.name))
-        .label("cannot be assigned");
+    let mut d = Diagnostic::error(
+        Code::NotAssignable,
+        name.span,
+        format!("`{}` is not a current of this mechanism", name.name),
+    )
+    .label("cannot be assigned");
     if let Some(s) = did_you_mean(&name.name, currents.keys().map(String::as_str)) {
         d = d.help(format!("a current with a similar name exists: `{s}`"));
     } else {
@@ -484,8 +557,12 @@ fn not_a_current(name: &ast::Ident, currents: &HashMap<String, CurrentSlot>) -> 
 fn set_dynamics(lower: &mut Lower<'_, '_>, state: &mut ir::State, dynamics: Dynamics, span: Span) {
     if state.dynamics != Dynamics::Constant {
         lower.diags.push(
-            Diagnostic::error(Code::DuplicateDynamics, span, format!("state `{}` has more than one equation", state.name))
-                .secondary(state.span, "declared here"),
+            Diagnostic::error(
+                Code::DuplicateDynamics,
+                span,
+                format!("state `{}` has more than one equation", state.name),
+            )
+            .secondary(state.span, "declared here"),
         );
         return;
     }
@@ -519,8 +596,9 @@ fn gate(lower: &mut Lower<'_, '_>, g: &ast::Gate) -> Option<Dynamics> {
             "inf" | "q10" => Dimension::NONE,
             "tau" => Dimension::TIME,
             _ => {
-                let mut d = Diagnostic::error(Code::UnknownProperty, prop.key.span, format!("gates have no property `{key}`"))
-                    .help("a gate takes `alpha` and `beta`, or `inf` and `tau`, and optionally `q10`");
+                let mut d =
+                    Diagnostic::error(Code::UnknownProperty, prop.key.span, format!("gates have no property `{key}`"))
+                        .help("a gate takes `alpha` and `beta`, or `inf` and `tau`, and optionally `q10`");
                 if let Some(s) = did_you_mean(key, ["alpha", "beta", "inf", "tau", "q10"]) {
                     d = d.help(format!("did you mean `{s}`?"));
                 }
@@ -554,8 +632,12 @@ fn gate(lower: &mut Lower<'_, '_>, g: &ast::Gate) -> Option<Dynamics> {
         }
         _ => {
             lower.diags.push(
-                Diagnostic::error(Code::InvalidGate, g.name.span, format!("gate `{}` needs either `alpha` and `beta`, or `inf` and `tau`", g.name.name))
-                    .label("incomplete gate"),
+                Diagnostic::error(
+                    Code::InvalidGate,
+                    g.name.span,
+                    format!("gate `{}` needs either `alpha` and `beta`, or `inf` and `tau`", g.name.name),
+                )
+                .label("incomplete gate"),
             );
             return None;
         }

@@ -121,7 +121,8 @@ fn warn_unused(input: &Input<'_>, globals: &globals::Globals<'_>, diags: &mut Di
                         .filter(|(f, _)| input.db.get(*f).name == import_name(input.db, import))
                         .map(|(f, _)| *f)
                         .collect();
-                    let any_used = globals.defined_in.iter().any(|(name, f)| module_files.contains(f) && used.contains(name));
+                    let any_used =
+                        globals.defined_in.iter().any(|(name, f)| module_files.contains(f) && used.contains(name));
                     if !module_files.is_empty() && !any_used {
                         diags.push(
                             Diagnostic::warning(Code::UnusedImport, import.span, "unused import")
@@ -131,8 +132,12 @@ fn warn_unused(input: &Input<'_>, globals: &globals::Globals<'_>, diags: &mut Di
                     }
                 }
                 ast::Item::Param(p) if !used.contains(&p.name.name) => diags.push(
-                    Diagnostic::warning(Code::UnusedParameter, p.name.span, format!("parameter `{}` is never used", p.name.name))
-                        .help("remove it, or use it in the model"),
+                    Diagnostic::warning(
+                        Code::UnusedParameter,
+                        p.name.span,
+                        format!("parameter `{}` is never used", p.name.name),
+                    )
+                    .help("remove it, or use it in the model"),
                 ),
                 _ => {}
             }

@@ -28,7 +28,8 @@ impl Sections {
     pub fn section(&self, name: &str) -> Option<usize> {
         self.specs.iter().position(|s| s.name == name).or_else(|| {
             // `soma` names `soma[0]` of an SWC cell when it has only one soma section.
-            let indexed: Vec<usize> = (0..self.specs.len()).filter(|&i| self.specs[i].name.starts_with(&format!("{name}["))).collect();
+            let indexed: Vec<usize> =
+                (0..self.specs.len()).filter(|&i| self.specs[i].name.starts_with(&format!("{name}["))).collect();
             (indexed.len() == 1).then(|| indexed[0])
         })
     }
@@ -76,8 +77,12 @@ fn tree(
     for (i, s) in sections.iter().enumerate() {
         if let Some(&previous) = index.get(s.name.name.as_str()) {
             diags.push(
-                Diagnostic::error(Code::DuplicateName, s.name.span, format!("section `{}` is defined more than once", s.name.name))
-                    .secondary(sections[previous].name.span, "first defined here"),
+                Diagnostic::error(
+                    Code::DuplicateName,
+                    s.name.span,
+                    format!("section `{}` is defined more than once", s.name.name),
+                )
+                .secondary(sections[previous].name.span, "first defined here"),
             );
         } else {
             index.insert(&s.name.name, i);
@@ -91,8 +96,12 @@ fn tree(
     for s in &sections {
         let parent = s.parent.as_ref().and_then(|at| {
             let Some(&p) = index.get(at.section.name.as_str()) else {
-                let mut d = Diagnostic::error(Code::MissingParent, at.section.span, format!("no section `{}` to attach `{}` to", at.section.name, s.name.name))
-                    .label("not a section of this morphology");
+                let mut d = Diagnostic::error(
+                    Code::MissingParent,
+                    at.section.span,
+                    format!("no section `{}` to attach `{}` to", at.section.name, s.name.name),
+                )
+                .label("not a section of this morphology");
                 if let Some(c) = did_you_mean(&at.section.name, index.keys().copied()) {
                     d = d.help(format!("a section with a similar name exists: `{c}`"));
                 }
@@ -159,8 +168,12 @@ fn section_spec(
                     && v <= 0.0
                 {
                     diags.push(
-                        Diagnostic::error(Code::NonPositiveGeometry, prop.value.span, format!("`{key}` must be positive"))
-                            .label(format!("this is {v} um")),
+                        Diagnostic::error(
+                            Code::NonPositiveGeometry,
+                            prop.value.span,
+                            format!("`{key}` must be positive"),
+                        )
+                        .label(format!("this is {v} um")),
                     );
                 }
                 let slot = if key == "length" { &mut length } else { &mut diam };
@@ -170,8 +183,12 @@ fn section_spec(
                 if let Some(n) = eval_in_unit(globals, diags, &prop.value, Unit::ONE, false, "`nseg`") {
                     if n < 1.0 || n.fract() != 0.0 || n > 1e6 {
                         diags.push(
-                            Diagnostic::error(Code::NonPositiveGeometry, prop.value.span, "`nseg` must be a whole number from 1 to 1000000")
-                                .label(format!("this is {n}")),
+                            Diagnostic::error(
+                                Code::NonPositiveGeometry,
+                                prop.value.span,
+                                "`nseg` must be a whole number from 1 to 1000000",
+                            )
+                            .label(format!("this is {n}")),
                         );
                     } else {
                         nseg = Some(n as u32);
@@ -186,14 +203,22 @@ fn section_spec(
                 }
             }
             "type" => kind = section_kind(diags, &prop.value).unwrap_or(kind),
-            _ => diags.push(unknown_property(&prop.key, "sections", &["length", "diam", "nseg", "d_lambda", "frequency", "type"])),
+            _ => diags.push(unknown_property(
+                &prop.key,
+                "sections",
+                &["length", "diam", "nseg", "d_lambda", "frequency", "type"],
+            )),
         }
     }
     for (value, what) in [(length, "length"), (diam, "diam")] {
         if value.is_none() && !s.props.iter().any(|p| p.key.name == what) {
             diags.push(
-                Diagnostic::error(Code::MissingProperty, s.name.span, format!("section `{}` has no `{what}`", s.name.name))
-                    .help(format!("add `{what} = … um`")),
+                Diagnostic::error(
+                    Code::MissingProperty,
+                    s.name.span,
+                    format!("section `{}` has no `{what}`", s.name.name),
+                )
+                .help(format!("add `{what} = … um`")),
             );
         }
     }
@@ -202,7 +227,11 @@ fn section_spec(
         (None, Some(d)) => Nseg::DLambda { d_lambda: d, frequency_hz: frequency },
         (None, None) => Nseg::Fixed(1),
         (Some(_), Some(_)) => {
-            diags.push(Diagnostic::error(Code::DuplicateName, s.name.span, "give either `nseg` or `d_lambda`, not both"));
+            diags.push(Diagnostic::error(
+                Code::DuplicateName,
+                s.name.span,
+                "give either `nseg` or `d_lambda`, not both",
+            ));
             Nseg::Fixed(1)
         }
     };
@@ -220,7 +249,11 @@ fn section_spec(
 fn positive(globals: &Globals<'_>, diags: &mut Diagnostics, prop: &ast::Property, unit: Unit) -> Option<f64> {
     let value = eval_in_unit(globals, diags, &prop.value, unit, false, &format!("`{}`", prop.key.name))?;
     if value <= 0.0 {
-        diags.push(Diagnostic::error(Code::NonPositiveGeometry, prop.value.span, format!("`{}` must be positive", prop.key.name)));
+        diags.push(Diagnostic::error(
+            Code::NonPositiveGeometry,
+            prop.value.span,
+            format!("`{}` must be positive", prop.key.name),
+        ));
         return None;
     }
     Some(value)
@@ -237,18 +270,26 @@ fn section_kind(diags: &mut Diagnostics, value: &ast::Expr) -> Option<SectionKin
         }
     }
     diags.push(
-        Diagnostic::error(Code::UnknownProperty, value.span, "a section type is one of `soma`, `axon`, `dend` or `apic`")
-            .label("unknown section type"),
+        Diagnostic::error(
+            Code::UnknownProperty,
+            value.span,
+            "a section type is one of `soma`, `axon`, `dend` or `apic`",
+        )
+        .label("unknown section type"),
     );
     None
 }
 
 pub(crate) fn unknown_property(key: &ast::Ident, what: &str, valid: &[&str]) -> Diagnostic {
-    let mut d = Diagnostic::error(Code::UnknownProperty, key.span, format!("{what} have no property `{}`", key.name)).label("unknown property");
+    let mut d = Diagnostic::error(Code::UnknownProperty, key.span, format!("{what} have no property `{}`", key.name))
+        .label("unknown property");
     if let Some(s) = did_you_mean(&key.name, valid.iter().copied()) {
         d = d.help(format!("did you mean `{s}`?"));
     } else {
-        d = d.help(format!("the properties are {}", valid.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")));
+        d = d.help(format!(
+            "the properties are {}",
+            valid.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+        ));
     }
     d
 }
@@ -293,14 +334,22 @@ fn add_regions(diags: &mut Diagnostics, out: &mut Sections, defs: &[ast::RegionD
         }
         list.sort_unstable();
         list.dedup();
-        if out.regions.insert(def.name.name.clone(), list).is_some() && out.specs.iter().any(|s| s.name == def.name.name) {
-            diags.push(Diagnostic::error(Code::DuplicateName, def.name.span, format!("region `{}` has the name of a section", def.name.name)));
+        if out.regions.insert(def.name.name.clone(), list).is_some()
+            && out.specs.iter().any(|s| s.name == def.name.name)
+        {
+            diags.push(Diagnostic::error(
+                Code::DuplicateName,
+                def.name.span,
+                format!("region `{}` has the name of a section", def.name.name),
+            ));
         }
     }
 }
 
 pub(crate) fn unknown_region<'n>(name: &ast::Ident, known: impl IntoIterator<Item = &'n str>) -> Diagnostic {
-    let mut d = Diagnostic::error(Code::UnknownRegion, name.span, format!("no region `{}` in this morphology", name.name)).label("unknown region");
+    let mut d =
+        Diagnostic::error(Code::UnknownRegion, name.span, format!("no region `{}` in this morphology", name.name))
+            .label("unknown region");
     if let Some(s) = did_you_mean(&name.name, known) {
         d = d.help(format!("a region with a similar name exists: `{s}`"));
     } else {
@@ -319,11 +368,19 @@ fn swc(
     let file = match swc_files.get(&(path.span.file, path.value.clone())) {
         Some(Ok(file)) => *file,
         Some(Err(why)) => {
-            diags.push(Diagnostic::error(Code::SwcError, path.span, format!("cannot read SWC file `{}`: {why}", path.value)));
+            diags.push(Diagnostic::error(
+                Code::SwcError,
+                path.span,
+                format!("cannot read SWC file `{}`: {why}", path.value),
+            ));
             return None;
         }
         None => {
-            diags.push(Diagnostic::error(Code::SwcError, path.span, format!("SWC file `{}` was not loaded", path.value)));
+            diags.push(Diagnostic::error(
+                Code::SwcError,
+                path.span,
+                format!("SWC file `{}` was not loaded", path.value),
+            ));
             return None;
         }
     };
@@ -339,7 +396,11 @@ fn swc(
                 {
                     nseg = Nseg::Fixed(n as u32);
                 } else {
-                    diags.push(Diagnostic::error(Code::NonPositiveGeometry, prop.value.span, "`nseg` must be a whole number of at least 1"));
+                    diags.push(Diagnostic::error(
+                        Code::NonPositiveGeometry,
+                        prop.value.span,
+                        "`nseg` must be a whole number of at least 1",
+                    ));
                 }
             }
             "d_lambda" => d_lambda = positive(globals, diags, prop, Unit::ONE),
@@ -369,11 +430,8 @@ fn swc(
         }
     };
     diags.extend(cell.warnings.iter().cloned());
-    let specs: Vec<SectionSpec> = cell
-        .sections
-        .iter()
-        .map(|s| s.to_spec(nseg, DEFAULT_RA_OHM_CM, DEFAULT_CM_UF_CM2))
-        .collect();
+    let specs: Vec<SectionSpec> =
+        cell.sections.iter().map(|s| s.to_spec(nseg, DEFAULT_RA_OHM_CM, DEFAULT_CM_UF_CM2)).collect();
     let spans = cell.sections.iter().map(|s| s.span).collect();
     let mut out = Sections { specs, spans, regions: HashMap::new() };
     default_regions(&mut out);

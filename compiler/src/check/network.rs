@@ -30,8 +30,14 @@ pub(crate) fn check(
     for member in &network.members {
         match member {
             ast::NetworkMember::Population(p) => {
-                if out.populations.iter().any(|x| x.name == p.name.name) || out.sources.iter().any(|x| x.name == p.name.name) {
-                    diags.push(Diagnostic::error(Code::DuplicateName, p.name.span, format!("`{}` is defined more than once in this network", p.name.name)));
+                if out.populations.iter().any(|x| x.name == p.name.name)
+                    || out.sources.iter().any(|x| x.name == p.name.name)
+                {
+                    diags.push(Diagnostic::error(
+                        Code::DuplicateName,
+                        p.name.span,
+                        format!("`{}` is defined more than once in this network", p.name.name),
+                    ));
                     continue;
                 }
                 let Some(count) = eval_count(globals, diags, &p.count, "a population size") else { continue };
@@ -39,7 +45,12 @@ pub(crate) fn check(
                     Some((_, Some(id))) => *id,
                     Some((_, None)) => continue,
                     None => {
-                        let mut d = Diagnostic::error(Code::UndefinedName, p.cell.span, format!("cannot find cell `{}`", p.cell.name)).label("not a cell");
+                        let mut d = Diagnostic::error(
+                            Code::UndefinedName,
+                            p.cell.span,
+                            format!("cannot find cell `{}`", p.cell.name),
+                        )
+                        .label("not a cell");
                         if let Some(s) = did_you_mean(&p.cell.name, cells.cells.iter().map(|(n, _)| n.as_str())) {
                             d = d.help(format!("a cell with a similar name exists: `{s}`"));
                         }
@@ -49,10 +60,20 @@ pub(crate) fn check(
                 };
                 globals.mark_used(&p.cell.name);
                 if next_gid + count > u64::from(u32::MAX) {
-                    diags.push(Diagnostic::error(Code::OutOfRange, p.count.span, "the network has more than 4294967295 cells"));
+                    diags.push(Diagnostic::error(
+                        Code::OutOfRange,
+                        p.count.span,
+                        "the network has more than 4294967295 cells",
+                    ));
                     continue;
                 }
-                out.populations.push(ir::Population { name: p.name.name.clone(), cell, first_gid: next_gid as u32, count: count as u32, span: p.span });
+                out.populations.push(ir::Population {
+                    name: p.name.name.clone(),
+                    cell,
+                    first_gid: next_gid as u32,
+                    count: count as u32,
+                    span: p.span,
+                });
                 next_gid += count;
             }
             ast::NetworkMember::Source(s) => {
@@ -71,15 +92,29 @@ pub(crate) fn check(
                 }
             }
             ast::NetworkMember::Stimulus(s) => {
-                let Some(mechanism) = mechanisms.expect(globals, diags, &s.mechanism, ir::MechanismKind::Point) else { continue };
+                let Some(mechanism) = mechanisms.expect(globals, diags, &s.mechanism, ir::MechanismKind::Point) else {
+                    continue;
+                };
                 let Some((gid, node)) = cell_location(globals, diags, cells, &out, &s.at) else { continue };
-                let mut params: Vec<f64> = mechanisms.list[mechanism.index()].params.iter().map(|p| p.default).collect();
+                let mut params: Vec<f64> =
+                    mechanisms.list[mechanism.index()].params.iter().map(|p| p.default).collect();
                 mechanisms.param_values(globals, diags, mechanism, &s.props, &mut params);
-                out.stimuli.push(ir::Stimulus { name: s.name.name.clone(), mechanism, gid, node, params, span: s.span });
+                out.stimuli.push(ir::Stimulus {
+                    name: s.name.name.clone(),
+                    mechanism,
+                    gid,
+                    node,
+                    params,
+                    span: s.span,
+                });
             }
             ast::NetworkMember::Probe(p) => {
                 if out.probes.iter().any(|x| x.label == p.label.value) {
-                    diags.push(Diagnostic::error(Code::DuplicateName, p.label.span, format!("probe \"{}\" is defined more than once", p.label.value)));
+                    diags.push(Diagnostic::error(
+                        Code::DuplicateName,
+                        p.label.span,
+                        format!("probe \"{}\" is defined more than once", p.label.value),
+                    ));
                     continue;
                 }
                 if let Some(probe) = probe(globals, diags, mechanisms, cells, &out, p) {
@@ -108,7 +143,11 @@ fn source_kind(globals: &Globals<'_>, diags: &mut Diagnostics, call: &ast::Call)
                 let valid: Vec<&str> = keys.iter().map(|(k, _, _)| *k).collect();
                 match &arg.name {
                     Some(n) => diags.push(unknown_property(n, &format!("`{}` sources", call.name.name), &valid)),
-                    None => diags.push(Diagnostic::error(Code::WrongArgumentCount, arg.span, format!("`{}` takes {} arguments", call.name.name, keys.len()))),
+                    None => diags.push(Diagnostic::error(
+                        Code::WrongArgumentCount,
+                        arg.span,
+                        format!("`{}` takes {} arguments", call.name.name, keys.len()),
+                    )),
                 }
                 ok = false;
                 continue;
@@ -119,7 +158,11 @@ fn source_kind(globals: &Globals<'_>, diags: &mut Diagnostics, call: &ast::Call)
         }
         for ((key, _, _), v) in keys.iter().zip(&values) {
             if v.is_none() && ok {
-                diags.push(Diagnostic::error(Code::MissingProperty, call.span, format!("`{}` needs `{key}`", call.name.name)));
+                diags.push(Diagnostic::error(
+                    Code::MissingProperty,
+                    call.span,
+                    format!("`{}` needs `{key}`", call.name.name),
+                ));
                 ok = false;
             }
         }
@@ -135,7 +178,8 @@ fn source_kind(globals: &Globals<'_>, diags: &mut Diagnostics, call: &ast::Call)
             Some(ir::SourceKind::Times(times))
         }
         "regular" => {
-            let v = named(diags, &[("start", ms, Some(0.0)), ("interval", ms, None), ("stop", ms, Some(f64::INFINITY))])?;
+            let v =
+                named(diags, &[("start", ms, Some(0.0)), ("interval", ms, None), ("stop", ms, Some(f64::INFINITY))])?;
             if v[1] <= 0.0 {
                 diags.push(Diagnostic::error(Code::OutOfRange, call.span, "the interval must be positive"));
                 return None;
@@ -143,9 +187,21 @@ fn source_kind(globals: &Globals<'_>, diags: &mut Diagnostics, call: &ast::Call)
             Some(ir::SourceKind::Regular { start: v[0], interval: v[1], stop: v[2] })
         }
         "poisson" => {
-            let v = named(diags, &[("rate", rate, None), ("seed", Unit::ONE, Some(1.0)), ("start", ms, Some(0.0)), ("stop", ms, Some(f64::INFINITY))])?;
+            let v = named(
+                diags,
+                &[
+                    ("rate", rate, None),
+                    ("seed", Unit::ONE, Some(1.0)),
+                    ("start", ms, Some(0.0)),
+                    ("stop", ms, Some(f64::INFINITY)),
+                ],
+            )?;
             if v[0] < 0.0 || v[1] < 0.0 || v[1].fract() != 0.0 {
-                diags.push(Diagnostic::error(Code::OutOfRange, call.span, "the rate must be non-negative and the seed a whole number"));
+                diags.push(Diagnostic::error(
+                    Code::OutOfRange,
+                    call.span,
+                    "the rate must be non-negative and the seed a whole number",
+                ));
                 return None;
             }
             Some(ir::SourceKind::Poisson { rate: v[0], seed: v[1] as u64, start: v[2], stop: v[3] })
@@ -168,18 +224,32 @@ enum Selected {
     Source(u32),
 }
 
-fn select(globals: &Globals<'_>, diags: &mut Diagnostics, network: &ir::Network, sel: &ast::Selection) -> Option<Selected> {
+fn select(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    network: &ir::Network,
+    sel: &ast::Selection,
+) -> Option<Selected> {
     if let Some(i) = network.sources.iter().position(|s| s.name == sel.name.name) {
         if sel.index.is_some() {
-            diags.push(Diagnostic::error(Code::IndexOutOfRange, sel.span, "a spike source is a single source and takes no index"));
+            diags.push(Diagnostic::error(
+                Code::IndexOutOfRange,
+                sel.span,
+                "a spike source is a single source and takes no index",
+            ));
             return None;
         }
         return Some(Selected::Source(i as u32));
     }
     let Some(p) = network.populations.iter().position(|x| x.name == sel.name.name) else {
-        let names = network.populations.iter().map(|p| p.name.as_str()).chain(network.sources.iter().map(|s| s.name.as_str()));
-        let mut d = Diagnostic::error(Code::UnknownPopulation, sel.name.span, format!("no population or source `{}` in this network", sel.name.name))
-            .label("unknown population");
+        let names =
+            network.populations.iter().map(|p| p.name.as_str()).chain(network.sources.iter().map(|s| s.name.as_str()));
+        let mut d = Diagnostic::error(
+            Code::UnknownPopulation,
+            sel.name.span,
+            format!("no population or source `{}` in this network", sel.name.name),
+        )
+        .label("unknown population");
         if let Some(s) = did_you_mean(&sel.name.name, names) {
             d = d.help(format!("did you mean `{s}`?"));
         }
@@ -209,8 +279,16 @@ fn select(globals: &Globals<'_>, diags: &mut Diagnostics, network: &ir::Network,
     };
     if end > u64::from(count) || start > end {
         diags.push(
-            Diagnostic::error(Code::IndexOutOfRange, span, format!("cell index out of range for population `{}`", sel.name.name))
-                .label(format!("`{}` has {count} cells (indices 0 to {})", sel.name.name, count.saturating_sub(1))),
+            Diagnostic::error(
+                Code::IndexOutOfRange,
+                span,
+                format!("cell index out of range for population `{}`", sel.name.name),
+            )
+            .label(format!(
+                "`{}` has {count} cells (indices 0 to {})",
+                sel.name.name,
+                count.saturating_sub(1)
+            )),
         );
         return None;
     }
@@ -221,7 +299,10 @@ fn single(diags: &mut Diagnostics, network: &ir::Network, selected: Selected, sp
     match selected {
         Selected::Cells(r) if r.len() == 1 => Some(network.populations[r.population as usize].first_gid + r.start),
         _ => {
-            diags.push(Diagnostic::error(Code::IndexOutOfRange, span, "this needs exactly one cell").help("select one cell, such as `cells[0]`"));
+            diags.push(
+                Diagnostic::error(Code::IndexOutOfRange, span, "this needs exactly one cell")
+                    .help("select one cell, such as `cells[0]`"),
+            );
             None
         }
     }
@@ -240,8 +321,12 @@ fn cell_location(
     let section = match cell.section_names.iter().position(|n| *n == at.at.section.name) {
         Some(s) => s,
         None => {
-            let mut d = Diagnostic::error(Code::UnknownRegion, at.at.section.span, format!("cell `{}` has no section `{}`", cell.name, at.at.section.name))
-                .label("unknown section");
+            let mut d = Diagnostic::error(
+                Code::UnknownRegion,
+                at.at.section.span,
+                format!("cell `{}` has no section `{}`", cell.name, at.at.section.name),
+            )
+            .label("unknown section");
             if let Some(s) = did_you_mean(&at.at.section.name, cell.section_names.iter().map(String::as_str)) {
                 d = d.help(format!("a section with a similar name exists: `{s}`"));
             }
@@ -257,7 +342,11 @@ fn cell_location(
 }
 
 fn cell_of<'c>(cells: &CellTypes<'c>, network: &ir::Network, gid: u32) -> &'c ir::Cell {
-    let p = network.populations.iter().find(|p| gid >= p.first_gid && gid < p.first_gid + p.count).expect("gid from a selection");
+    let p = network
+        .populations
+        .iter()
+        .find(|p| gid >= p.first_gid && gid < p.first_gid + p.count)
+        .expect("gid from a selection");
     &cells.list[p.cell.index()]
 }
 
@@ -273,17 +362,28 @@ fn connect(
     let target = select(globals, diags, network, &c.target);
     let (source, target) = (source?, target?);
     let Selected::Cells(target) = target else {
-        diags.push(Diagnostic::error(Code::InvalidConnection, c.target.span, "a spike source cannot receive connections"));
+        diags.push(Diagnostic::error(
+            Code::InvalidConnection,
+            c.target.span,
+            "a spike source cannot receive connections",
+        ));
         return None;
     };
     let cell = &cells.list[network.populations[target.population as usize].cell.index()];
     let Some(synapse) = cell.synapses.iter().position(|s| s.name == c.synapse.name) else {
-        let mut d = Diagnostic::error(Code::InvalidConnection, c.synapse.span, format!("cell `{}` has no synapse `{}`", cell.name, c.synapse.name))
-            .label("unknown synapse");
+        let mut d = Diagnostic::error(
+            Code::InvalidConnection,
+            c.synapse.span,
+            format!("cell `{}` has no synapse `{}`", cell.name, c.synapse.name),
+        )
+        .label("unknown synapse");
         if let Some(s) = did_you_mean(&c.synapse.name, cell.synapses.iter().map(|s| s.name.as_str())) {
             d = d.help(format!("a synapse with a similar name exists: `{s}`"));
         } else {
-            d = d.help(format!("declare it in cell `{}`: `synapse {} = exp2syn at soma(0.5)`", cell.name, c.synapse.name));
+            d = d.help(format!(
+                "declare it in cell `{}`: `synapse {} = exp2syn at soma(0.5)`",
+                cell.name, c.synapse.name
+            ));
         }
         diags.push(d);
         return None;
@@ -291,8 +391,12 @@ fn connect(
     let mechanism = &mechanisms.list[cell.synapses[synapse].mechanism.index()];
     let Some(event) = &mechanism.event else {
         diags.push(
-            Diagnostic::error(Code::InvalidConnection, c.synapse.span, format!("synapse `{}` ({}) has no event handler", c.synapse.name, mechanism.name))
-                .help("a connection target needs `on event(w: …) { … }` in its mechanism"),
+            Diagnostic::error(
+                Code::InvalidConnection,
+                c.synapse.span,
+                format!("synapse `{}` ({}) has no event handler", c.synapse.name, mechanism.name),
+            )
+            .help("a connection target needs `on event(w: …) { … }` in its mechanism"),
         );
         return None;
     };
@@ -300,9 +404,25 @@ fn connect(
     let mut delay = None;
     for prop in &c.props {
         match prop.key.name.as_str() {
-            "weight" => weight = eval_in_unit(globals, diags, &prop.value, Unit { dim: event.weight_dim, scale: 1.0 }, false, "the weight"),
+            "weight" => {
+                weight = eval_in_unit(
+                    globals,
+                    diags,
+                    &prop.value,
+                    Unit { dim: event.weight_dim, scale: 1.0 },
+                    false,
+                    "the weight",
+                )
+            }
             "delay" => {
-                delay = eval_in_unit(globals, diags, &prop.value, Unit { dim: Dimension::TIME, scale: 1.0 }, false, "the delay");
+                delay = eval_in_unit(
+                    globals,
+                    diags,
+                    &prop.value,
+                    Unit { dim: Dimension::TIME, scale: 1.0 },
+                    false,
+                    "the delay",
+                );
                 if delay.is_some_and(|d| d < 0.0) {
                     diags.push(Diagnostic::error(Code::OutOfRange, prop.value.span, "a delay cannot be negative"));
                     delay = None;
@@ -313,7 +433,10 @@ fn connect(
     }
     for (value, key) in [(weight.is_some(), "weight"), (delay.is_some(), "delay")] {
         if !value && !c.props.iter().any(|p| p.key.name == key) {
-            diags.push(Diagnostic::error(Code::MissingProperty, c.span, format!("this connection has no `{key}`")).help(format!("add `{{ {key} = … }}`")));
+            diags.push(
+                Diagnostic::error(Code::MissingProperty, c.span, format!("this connection has no `{key}`"))
+                    .help(format!("add `{{ {key} = … }}`")),
+            );
         }
     }
     let presynaptic = match source {
@@ -328,26 +451,46 @@ fn connect(
         let source_cell = &cells.list[network.populations[r.population as usize].cell.index()];
         if source_cell.detector.is_none() {
             diags.push(
-                Diagnostic::error(Code::InvalidConnection, c.source.span, format!("cell `{}` has no spike detector", source_cell.name))
-                    .help("add `detector at soma(0.5) threshold -20 mV` to the cell"),
+                Diagnostic::error(
+                    Code::InvalidConnection,
+                    c.source.span,
+                    format!("cell `{}` has no spike detector", source_cell.name),
+                )
+                .help("add `detector at soma(0.5) threshold -20 mV` to the cell"),
             );
             return None;
         }
     }
     let rule = match &c.rule {
         None if source_len == 1 || source_len == target.len() => {
-            if source_len == 1 { ir::Rule::AllToAll } else { ir::Rule::OneToOne }
+            if source_len == 1 {
+                ir::Rule::AllToAll
+            } else {
+                ir::Rule::OneToOne
+            }
         }
         None => {
             diags.push(
-                Diagnostic::error(Code::InvalidConnection, c.span, format!("{source_len} sources and {} targets need a connection rule", target.len()))
-                    .help("add a rule: `one_to_one`, `all_to_all`, `ring(n)` or `random(p = …, seed = …)`"),
+                Diagnostic::error(
+                    Code::InvalidConnection,
+                    c.span,
+                    format!("{source_len} sources and {} targets need a connection rule", target.len()),
+                )
+                .help("add a rule: `one_to_one`, `all_to_all`, `ring(n)` or `random(p = …, seed = …)`"),
             );
             return None;
         }
         Some(rule) => connection_rule(globals, diags, rule, source_len, target.len(), presynaptic, target)?,
     };
-    Some(ir::Connection { source: presynaptic, target, synapse: synapse as u32, rule, weight: weight?, delay: delay?, span: c.span })
+    Some(ir::Connection {
+        source: presynaptic,
+        target,
+        synapse: synapse as u32,
+        rule,
+        weight: weight?,
+        delay: delay?,
+        span: c.span,
+    })
 }
 
 fn connection_rule(
@@ -360,23 +503,36 @@ fn connection_rule(
     target: CellRange,
 ) -> Option<ir::Rule> {
     let arg = |diags: &mut Diagnostics, name: &str, i: usize| -> Option<&ast::Expr> {
-        let found = rule.args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == name)).or_else(|| rule.args.get(i).filter(|a| a.name.is_none()));
+        let found = rule
+            .args
+            .iter()
+            .find(|a| a.name.as_ref().is_some_and(|n| n.name == name))
+            .or_else(|| rule.args.get(i).filter(|a| a.name.is_none()));
         if found.is_none() {
-            diags.push(Diagnostic::error(Code::MissingProperty, rule.span, format!("`{}` needs `{name}`", rule.name.name)));
+            diags.push(Diagnostic::error(
+                Code::MissingProperty,
+                rule.span,
+                format!("`{}` needs `{name}`", rule.name.name),
+            ));
         }
         found.map(|a| &a.value)
     };
     match rule.name.name.as_str() {
         "one_to_one" => {
             if source_len != target_len {
-                diags.push(Diagnostic::error(Code::InvalidConnection, rule.span, format!("`one_to_one` needs as many sources as targets, not {source_len} and {target_len}")));
+                diags.push(Diagnostic::error(
+                    Code::InvalidConnection,
+                    rule.span,
+                    format!("`one_to_one` needs as many sources as targets, not {source_len} and {target_len}"),
+                ));
                 return None;
             }
             Some(ir::Rule::OneToOne)
         }
         "all_to_all" => Some(ir::Rule::AllToAll),
         "ring" => {
-            let n = eval_count(globals, diags, arg(diags, "n", 0)?, "the ring size")?;
+            let n = arg(diags, "n", 0)?;
+            let n = eval_count(globals, diags, n, "the ring size")?;
             if Presynaptic::Cells(target) != source || n == 0 || u64::from(target_len) % n != 0 {
                 diags.push(
                     Diagnostic::error(Code::InvalidConnection, rule.span, "`ring(n)` connects a selection to itself in groups of n cells")
@@ -387,8 +543,9 @@ fn connection_rule(
             Some(ir::Rule::Ring(n as u32))
         }
         "random" => {
-            let p = eval_in_unit(globals, diags, arg(diags, "p", 0)?, Unit::ONE, false, "the probability")?;
-            let seed = eval_count(globals, diags, arg(diags, "seed", 1)?, "the seed")?;
+            let (p, seed) = (arg(diags, "p", 0)?, arg(diags, "seed", 1)?);
+            let p = eval_in_unit(globals, diags, p, Unit::ONE, false, "the probability")?;
+            let seed = eval_count(globals, diags, seed, "the seed")?;
             if !(0.0..=1.0).contains(&p) {
                 diags.push(Diagnostic::error(Code::OutOfRange, rule.span, "the probability must be between 0 and 1"));
                 return None;
@@ -421,7 +578,11 @@ fn probe(
         let (gid, node) = cell_location(globals, diags, cells, network, at)?;
         let head = &p.head.name;
         if p.head.index.is_some() {
-            diags.push(Diagnostic::error(Code::WrongKind, p.head.span, "a quantity measured at a location takes no cell index"));
+            diags.push(Diagnostic::error(
+                Code::WrongKind,
+                p.head.span,
+                "a quantity measured at a location takes no cell index",
+            ));
             return None;
         }
         let target = match (head.name.as_str(), p.path.as_slice()) {
@@ -429,13 +590,23 @@ fn probe(
             (_, [var]) => {
                 let cell = cell_of(cells, network, gid);
                 let Some(mechanism) = mechanisms.by_name.get(&head.name) else {
-                    diags.push(Diagnostic::error(Code::UndefinedName, head.span, format!("cannot find mechanism `{}`", head.name)));
+                    diags.push(Diagnostic::error(
+                        Code::UndefinedName,
+                        head.span,
+                        format!("cannot find mechanism `{}`", head.name),
+                    ));
                     return None;
                 };
-                let Some(instance) = cell.density.iter().position(|d| d.mechanism == *mechanism && d.nodes.binary_search(&node).is_ok()) else {
+                let Some(instance) =
+                    cell.density.iter().position(|d| d.mechanism == *mechanism && d.nodes.binary_search(&node).is_ok())
+                else {
                     diags.push(
-                        Diagnostic::error(Code::WrongKind, head.span, format!("`{}` is not inserted at this location of cell `{}`", head.name, cell.name))
-                            .secondary(at.span, "this location"),
+                        Diagnostic::error(
+                            Code::WrongKind,
+                            head.span,
+                            format!("`{}` is not inserted at this location of cell `{}`", head.name, cell.name),
+                        )
+                        .secondary(at.span, "this location"),
                     );
                     return None;
                 };
@@ -460,21 +631,34 @@ fn probe(
             return None;
         };
         let var = variable(diags, &mechanisms.list[stimulus.mechanism.index()], var)?;
-        return Some(ir::Probe { label, gid: stimulus.gid, target: ProbeTarget::Stimulus { index: index as u32, var }, span: p.span });
+        return Some(ir::Probe {
+            label,
+            gid: stimulus.gid,
+            target: ProbeTarget::Stimulus { index: index as u32, var },
+            span: p.span,
+        });
     }
     // `pop[i].synapse.var`.
     let selected = select(globals, diags, network, &p.head)?;
     let gid = single(diags, network, selected, p.head.span)?;
     let [synapse, var] = p.path.as_slice() else {
         diags.push(
-            Diagnostic::error(Code::WrongKind, p.span, "write `population[i].synapse.variable`, or `quantity at population[i].section(x)`")
-                .help("for example `probe \"syn_i\" = cells[1].syn.i` or `probe \"v\" = v at cells[0].soma(0.5)`"),
+            Diagnostic::error(
+                Code::WrongKind,
+                p.span,
+                "write `population[i].synapse.variable`, or `quantity at population[i].section(x)`",
+            )
+            .help("for example `probe \"syn_i\" = cells[1].syn.i` or `probe \"v\" = v at cells[0].soma(0.5)`"),
         );
         return None;
     };
     let cell = cell_of(cells, network, gid);
     let Some(index) = cell.synapses.iter().position(|s| s.name == synapse.name) else {
-        diags.push(Diagnostic::error(Code::UndefinedName, synapse.span, format!("cell `{}` has no synapse `{}`", cell.name, synapse.name)));
+        diags.push(Diagnostic::error(
+            Code::UndefinedName,
+            synapse.span,
+            format!("cell `{}` has no synapse `{}`", cell.name, synapse.name),
+        ));
         return None;
     };
     let var = variable(diags, &mechanisms.list[cell.synapses[index].mechanism.index()], var)?;
@@ -496,8 +680,14 @@ fn variable(diags: &mut Diagnostics, m: &ir::Mechanism, name: &ast::Ident) -> Op
     if let Some(i) = m.params.iter().position(|s| s.name == n) {
         return Some(Var::Param(i as u32));
     }
-    let names = m.states.iter().map(|s| s.name.as_str()).chain(m.derived.iter().map(|s| s.name.as_str())).chain(m.currents.iter().map(|s| s.name.as_str()));
-    let mut d = Diagnostic::error(Code::UndefinedName, name.span, format!("`{}` has no variable `{n}`", m.name)).label("unknown variable");
+    let names = m
+        .states
+        .iter()
+        .map(|s| s.name.as_str())
+        .chain(m.derived.iter().map(|s| s.name.as_str()))
+        .chain(m.currents.iter().map(|s| s.name.as_str()));
+    let mut d = Diagnostic::error(Code::UndefinedName, name.span, format!("`{}` has no variable `{n}`", m.name))
+        .label("unknown variable");
     if let Some(s) = did_you_mean(n, names) {
         d = d.help(format!("did you mean `{s}`?"));
     }

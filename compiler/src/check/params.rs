@@ -20,7 +20,11 @@ pub struct Override {
     pub value_span: Span,
 }
 
-pub(crate) fn evaluate(globals: &mut Globals<'_>, diags: &mut Diagnostics, overrides: &[Override]) -> Vec<ir::GlobalParam> {
+pub(crate) fn evaluate(
+    globals: &mut Globals<'_>,
+    diags: &mut Diagnostics,
+    overrides: &[Override],
+) -> Vec<ir::GlobalParam> {
     let params: Vec<_> = globals
         .order
         .iter()
@@ -50,7 +54,8 @@ pub(crate) fn evaluate(globals: &mut Globals<'_>, diags: &mut Diagnostics, overr
                 },
                 None => Unit::ONE,
             };
-            let mut value = eval_in_unit(globals, diags, &p.default, unit, true, &format!("the value of `{}`", p.name.name));
+            let mut value =
+                eval_in_unit(globals, diags, &p.default, unit, true, &format!("the value of `{}`", p.name.name));
             let dim = match (&p.unit, value) {
                 (None, Some(_)) => crate::check::constant::eval(globals, &mut Diagnostics::new(), &p.default)
                     .and_then(|(_, d)| d)
@@ -61,15 +66,19 @@ pub(crate) fn evaluate(globals: &mut Globals<'_>, diags: &mut Diagnostics, overr
                 value = apply_override(diags, o, dim, unit).or(value);
             }
             if let Some(v) = value {
-                globals.params.insert(p.name.name.clone(), ParamValue { value: v, dim, span: p.span });
+                globals.params.insert(p.name.name.clone(), ParamValue { value: v, dim });
                 out.push(ir::GlobalParam { name: p.name.name.clone(), value: v, dim, span: p.span });
             }
         }
         if next.is_empty() || next.len() == before {
             for p in &next {
                 diags.push(
-                    Diagnostic::error(Code::CyclicDefinition, p.name.span, format!("parameter `{}` depends on itself", p.name.name))
-                        .label("part of a cycle of parameters"),
+                    Diagnostic::error(
+                        Code::CyclicDefinition,
+                        p.name.span,
+                        format!("parameter `{}` depends on itself", p.name.name),
+                    )
+                    .label("part of a cycle of parameters"),
                 );
             }
             break;
@@ -78,8 +87,12 @@ pub(crate) fn evaluate(globals: &mut Globals<'_>, diags: &mut Diagnostics, overr
     }
     for o in overrides {
         if !params.iter().any(|p| p.name.name == o.name) {
-            let mut d = Diagnostic::error(Code::InvalidOverride, o.name_span, format!("`--set {}`: the model has no parameter `{}`", o.name, o.name))
-                .label("unknown parameter");
+            let mut d = Diagnostic::error(
+                Code::InvalidOverride,
+                o.name_span,
+                format!("`--set {}`: the model has no parameter `{}`", o.name, o.name),
+            )
+            .label("unknown parameter");
             if let Some(s) = did_you_mean(&o.name, params.iter().map(|p| p.name.name.as_str())) {
                 d = d.help(format!("did you mean `{s}`?"));
             } else if params.is_empty() {
@@ -91,7 +104,11 @@ pub(crate) fn evaluate(globals: &mut Globals<'_>, diags: &mut Diagnostics, overr
     out
 }
 
-fn next_names<'a>(next: &[&'a crate::syntax::ast::Param], all: &[&'a crate::syntax::ast::Param], globals: &Globals<'_>) -> Vec<String> {
+fn next_names<'a>(
+    next: &[&'a crate::syntax::ast::Param],
+    all: &[&'a crate::syntax::ast::Param],
+    globals: &Globals<'_>,
+) -> Vec<String> {
     all.iter()
         .filter(|p| !globals.params.contains_key(&p.name.name) || next.iter().any(|n| n.name.name == p.name.name))
         .map(|p| p.name.name.clone())
@@ -137,15 +154,23 @@ fn apply_override(diags: &mut Diagnostics, o: &Override, dim: crate::units::Dime
         Some(text) => match crate::units::parse_unit(text) {
             Ok(u) => u,
             Err(e) => {
-                diags.push(Diagnostic::error(Code::InvalidOverride, o.value_span, format!("`--set {}`: {}", o.name, e.message)));
+                diags.push(Diagnostic::error(
+                    Code::InvalidOverride,
+                    o.value_span,
+                    format!("`--set {}`: {}", o.name, e.message),
+                ));
                 return None;
             }
         },
     };
     if unit.dim != dim {
         diags.push(
-            Diagnostic::error(Code::InvalidOverride, o.value_span, format!("`--set {}`: mismatched dimensions", o.name))
-                .label(format!("expected {}, found {}", dim.describe(), unit.dim.describe())),
+            Diagnostic::error(
+                Code::InvalidOverride,
+                o.value_span,
+                format!("`--set {}`: mismatched dimensions", o.name),
+            )
+            .label(format!("expected {}, found {}", dim.describe(), unit.dim.describe())),
         );
         return None;
     }

@@ -17,19 +17,27 @@ pub(crate) fn check<'a>(
     diags: &mut Diagnostics,
     networks: &[&'a ast::Network],
 ) -> (ir::Simulation, Option<&'a ast::Network>) {
-    let mut sim = ir::Simulation { dt: 0.025, duration: 0.0, celsius: 6.3, backend: Backend::Cpu, precision: Precision::F64 };
+    let mut sim =
+        ir::Simulation { dt: 0.025, duration: 0.0, celsius: 6.3, backend: Backend::Cpu, precision: Precision::F64 };
     let mut chosen: Option<&ast::Network> = None;
     let Some(block) = globals.simulations.first() else {
         if let Some(n) = networks.first() {
             diags.push(
-                Diagnostic::error(Code::InvalidSimulation, n.name.span, "this model has a network but no `simulation` block")
-                    .help("add `simulation { dt = 0.025 ms, duration = 100 ms }`"),
+                Diagnostic::error(
+                    Code::InvalidSimulation,
+                    n.name.span,
+                    "this model has a network but no `simulation` block",
+                )
+                .help("add `simulation { dt = 0.025 ms, duration = 100 ms }`"),
             );
         }
         return (sim, None);
     };
     for extra in globals.simulations.iter().skip(1) {
-        diags.push(Diagnostic::error(Code::DuplicateName, extra.span, "a model has only one `simulation` block").secondary(block.span, "the first one"));
+        diags.push(
+            Diagnostic::error(Code::DuplicateName, extra.span, "a model has only one `simulation` block")
+                .secondary(block.span, "the first one"),
+        );
     }
     let time = Unit { dim: Dimension::TIME, scale: 1.0 };
     let mut have_duration = false;
@@ -39,7 +47,11 @@ pub(crate) fn check<'a>(
             "dt" | "duration" => {
                 if let Some(v) = eval_in_unit(globals, diags, &prop.value, time, false, &format!("`{key}`")) {
                     if v <= 0.0 || !v.is_finite() {
-                        diags.push(Diagnostic::error(Code::InvalidSimulation, prop.value.span, format!("`{key}` must be positive")));
+                        diags.push(Diagnostic::error(
+                            Code::InvalidSimulation,
+                            prop.value.span,
+                            format!("`{key}` must be positive"),
+                        ));
                     } else if key == "dt" {
                         sim.dt = v;
                     } else {
@@ -57,12 +69,20 @@ pub(crate) fn check<'a>(
             "backend" => match word(&prop.value) {
                 Some("cpu") => sim.backend = Backend::Cpu,
                 Some("gpu") => sim.backend = Backend::Gpu,
-                _ => diags.push(Diagnostic::error(Code::InvalidSimulation, prop.value.span, "the backend is `cpu` or `gpu`")),
+                _ => diags.push(Diagnostic::error(
+                    Code::InvalidSimulation,
+                    prop.value.span,
+                    "the backend is `cpu` or `gpu`",
+                )),
             },
             "precision" => match word(&prop.value) {
                 Some("f64") => sim.precision = Precision::F64,
                 Some("f32") => sim.precision = Precision::F32,
-                _ => diags.push(Diagnostic::error(Code::InvalidSimulation, prop.value.span, "the precision is `f64` or `f32`")),
+                _ => diags.push(Diagnostic::error(
+                    Code::InvalidSimulation,
+                    prop.value.span,
+                    "the precision is `f64` or `f32`",
+                )),
             },
             "network" => match &prop.value.kind {
                 ast::ExprKind::Name(n) => match networks.iter().find(|x| x.name.name == n.name) {
@@ -71,28 +91,47 @@ pub(crate) fn check<'a>(
                         chosen = Some(found);
                     }
                     None => {
-                        let mut d = Diagnostic::error(Code::UndefinedName, n.span, format!("cannot find network `{}`", n.name));
+                        let mut d =
+                            Diagnostic::error(Code::UndefinedName, n.span, format!("cannot find network `{}`", n.name));
                         if let Some(s) = did_you_mean(&n.name, networks.iter().map(|x| x.name.name.as_str())) {
                             d = d.help(format!("did you mean `{s}`?"));
                         }
                         diags.push(d);
                     }
                 },
-                _ => diags.push(Diagnostic::error(Code::InvalidSimulation, prop.value.span, "write the name of a network")),
+                _ => diags.push(Diagnostic::error(
+                    Code::InvalidSimulation,
+                    prop.value.span,
+                    "write the name of a network",
+                )),
             },
-            _ => diags.push(unknown_property(&prop.key, "simulations", &["dt", "duration", "temperature", "backend", "precision", "network"])),
+            _ => diags.push(unknown_property(
+                &prop.key,
+                "simulations",
+                &["dt", "duration", "temperature", "backend", "precision", "network"],
+            )),
         }
     }
     if !have_duration && !block.props.iter().any(|p| p.key.name == "duration") {
-        diags.push(Diagnostic::error(Code::InvalidSimulation, block.span, "the simulation has no `duration`").help("add `duration = 100 ms`"));
+        diags.push(
+            Diagnostic::error(Code::InvalidSimulation, block.span, "the simulation has no `duration`")
+                .help("add `duration = 100 ms`"),
+        );
     }
     if chosen.is_none() && !block.props.iter().any(|p| p.key.name == "network") {
         match networks {
-            [] => diags.push(Diagnostic::error(Code::InvalidSimulation, block.span, "there is no network to simulate").help("add a `network { … }`")),
+            [] => diags.push(
+                Diagnostic::error(Code::InvalidSimulation, block.span, "there is no network to simulate")
+                    .help("add a `network { … }`"),
+            ),
             [only] => chosen = Some(only),
             [first, ..] => diags.push(
-                Diagnostic::error(Code::InvalidSimulation, block.span, "the model has several networks; say which one to simulate")
-                    .help(format!("add `network = {}`", first.name.name)),
+                Diagnostic::error(
+                    Code::InvalidSimulation,
+                    block.span,
+                    "the model has several networks; say which one to simulate",
+                )
+                .help(format!("add `network = {}`", first.name.name)),
             ),
         }
     }

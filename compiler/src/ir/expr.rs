@@ -278,7 +278,12 @@ impl ExprArena {
 
     /// Copies `id` from another arena into this one, mapping leaves through `leaf`
     /// (used to inline and to substitute).
-    pub fn import(&mut self, from: &ExprArena, id: ExprId, leaf: &mut dyn FnMut(&mut ExprArena, Expr) -> ExprId) -> ExprId {
+    pub fn import(
+        &mut self,
+        from: &ExprArena,
+        id: ExprId,
+        leaf: &mut dyn FnMut(&mut ExprArena, Expr) -> ExprId,
+    ) -> ExprId {
         let mut map: HashMap<ExprId, ExprId> = HashMap::new();
         self.import_rec(from, id, leaf, &mut map)
     }
@@ -359,7 +364,9 @@ impl ExprArena {
         } else {
             match self.get(id) {
                 e if e == wrt => self.constant_expr(1.0),
-                Expr::Const(_) | Expr::Param(_) | Expr::State(_) | Expr::Builtin(_) | Expr::Ion(..) | Expr::Weight => zero,
+                Expr::Const(_) | Expr::Param(_) | Expr::State(_) | Expr::Builtin(_) | Expr::Ion(..) | Expr::Weight => {
+                    zero
+                }
                 Expr::Unary(op, a) => {
                     let da = self.derivative_rec(a, wrt, memo);
                     let outer = match op {

@@ -317,7 +317,10 @@ pub enum Rule {
     AllToAll,
     /// Cell i to cell i + 1 within consecutive groups of `n` (wrapping in the group).
     Ring(u32),
-    Random { p: f64, seed: u64 },
+    Random {
+        p: f64,
+        seed: u64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -352,11 +355,23 @@ pub struct Probe {
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ProbeTarget {
-    Voltage { node: u32 },
+    Voltage {
+        node: u32,
+    },
     /// A variable of density instance `instance` of the cell, at `node`.
-    Density { instance: u32, node: u32, var: Var },
-    Synapse { index: u32, var: Var },
-    Stimulus { index: u32, var: Var },
+    Density {
+        instance: u32,
+        node: u32,
+        var: Var,
+    },
+    Synapse {
+        index: u32,
+        var: Var,
+    },
+    Stimulus {
+        index: u32,
+        var: Var,
+    },
 }
 
 /// A readable quantity of a mechanism.

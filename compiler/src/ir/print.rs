@@ -126,7 +126,9 @@ fn mechanism(out: &mut String, id: MechId, m: &Mechanism) {
     for s in &m.states {
         let init = ssa.name(s.init);
         let dynamics = match s.dynamics {
-            Dynamics::Exponential { inf, tau } => format!("exponential inf = {}, tau = {}", ssa.name(inf), ssa.name(tau)),
+            Dynamics::Exponential { inf, tau } => {
+                format!("exponential inf = {}, tau = {}", ssa.name(inf), ssa.name(tau))
+            }
             Dynamics::Ode { rhs } => format!("ode rhs = {}", ssa.name(rhs)),
             Dynamics::Kinetic => "kinetic".to_string(),
             Dynamics::Constant => "constant".to_string(),
@@ -139,11 +141,18 @@ fn mechanism(out: &mut String, id: MechId, m: &Mechanism) {
     for c in &m.currents {
         let ion = c.ion.map_or("non-specific".to_string(), |i| format!("ion {}", m.ions[i as usize].species));
         let electrode = if c.electrode { "electrode " } else { "" };
-        roots.push(format!("  {electrode}current {} ({ion}) = {}, di/dv = {}", c.name, ssa.name(c.value), ssa.name(c.conductance)));
+        roots.push(format!(
+            "  {electrode}current {} ({ion}) = {}, di/dv = {}",
+            c.name,
+            ssa.name(c.value),
+            ssa.name(c.conductance)
+        ));
     }
     if let Some(k) = &m.kinetic {
         for r in &k.reactions {
-            let side = |list: &[(u32, u32)]| list.iter().map(|(s, n)| format!("{n}*{}", m.states[*s as usize].name)).collect::<Vec<_>>().join(" + ");
+            let side = |list: &[(u32, u32)]| {
+                list.iter().map(|(s, n)| format!("{n}*{}", m.states[*s as usize].name)).collect::<Vec<_>>().join(" + ")
+            };
             let (f, b) = (ssa.name(r.forward), ssa.name(r.backward));
             roots.push(format!("  reaction {} <-> {} ({f}, {b})", side(&r.lhs), side(&r.rhs)));
         }
@@ -197,11 +206,16 @@ fn cell(out: &mut String, model: &Model, id: CellId, c: &Cell) {
         let _ = writeln!(out, "  insert {} on nodes {:?} {{ {} }}", m.name, compress(&d.nodes), params.join(", "));
     }
     for s in &c.synapses {
-        let _ = writeln!(out, "  synapse {} = {} at node {}", s.name, model.mechanisms[s.mechanism.index()].name, s.node);
+        let _ =
+            writeln!(out, "  synapse {} = {} at node {}", s.name, model.mechanisms[s.mechanism.index()].name, s.node);
     }
     for sp in &c.species {
         let reversal = sp.reversal.map_or("nernst".to_string(), |e| format!("{e} mV"));
-        let _ = writeln!(out, "  species {} charge {} reversal {reversal} inside {} mM outside {} mM", sp.name, sp.charge, sp.inside, sp.outside);
+        let _ = writeln!(
+            out,
+            "  species {} charge {} reversal {reversal} inside {} mM outside {} mM",
+            sp.name, sp.charge, sp.inside, sp.outside
+        );
     }
     if let Some(d) = &c.detector {
         let _ = writeln!(out, "  detector at node {} threshold {} mV", d.node, d.threshold);
@@ -230,16 +244,36 @@ fn network(out: &mut String, model: &Model) {
     }
     let _ = writeln!(out, "\nnetwork {}", net.name);
     for p in &net.populations {
-        let _ = writeln!(out, "  population {} = {}[{}] gids {}..{}", p.name, p.cell, p.count, p.first_gid, p.first_gid + p.count);
+        let _ = writeln!(
+            out,
+            "  population {} = {}[{}] gids {}..{}",
+            p.name,
+            p.cell,
+            p.count,
+            p.first_gid,
+            p.first_gid + p.count
+        );
     }
     for s in &net.sources {
         let _ = writeln!(out, "  source {} = {:?}", s.name, s.kind);
     }
     for c in &net.connections {
-        let _ = writeln!(out, "  connect {:?} -> {:?} synapse {} {:?} weight {} delay {} ms", c.source, c.target, c.synapse, c.rule, c.weight, c.delay);
+        let _ = writeln!(
+            out,
+            "  connect {:?} -> {:?} synapse {} {:?} weight {} delay {} ms",
+            c.source, c.target, c.synapse, c.rule, c.weight, c.delay
+        );
     }
     for s in &net.stimuli {
-        let _ = writeln!(out, "  stimulus {} = {} at gid {} node {} params {:?}", s.name, model.mechanisms[s.mechanism.index()].name, s.gid, s.node, s.params);
+        let _ = writeln!(
+            out,
+            "  stimulus {} = {} at gid {} node {} params {:?}",
+            s.name,
+            model.mechanisms[s.mechanism.index()].name,
+            s.gid,
+            s.node,
+            s.params
+        );
     }
     for p in &net.probes {
         let _ = writeln!(out, "  probe {:?} gid {} {:?}", p.label, p.gid, p.target);

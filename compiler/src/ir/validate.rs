@@ -45,7 +45,10 @@ pub fn validate(model: &Model) -> Result<(), Vec<String>> {
         }
         for c in &mech.currents {
             check(expr_ok(c.value) && expr_ok(c.conductance), format!("mech{m}: current {} out of range", c.name));
-            check(c.ion.is_none_or(|i| (i as usize) < mech.ions.len()), format!("mech{m}: current {} has a missing ion", c.name));
+            check(
+                c.ion.is_none_or(|i| (i as usize) < mech.ions.len()),
+                format!("mech{m}: current {} has a missing ion", c.name),
+            );
         }
         if let Some(k) = &mech.kinetic {
             for &s in &k.states {
@@ -56,10 +59,16 @@ pub fn validate(model: &Model) -> Result<(), Vec<String>> {
             }
             for r in &k.reactions {
                 check(expr_ok(r.forward) && expr_ok(r.backward), format!("mech{m}: reaction rate out of range"));
-                check(r.lhs.iter().chain(&r.rhs).all(|(s, _)| k.states.contains(s)), format!("mech{m}: reaction uses a state outside the scheme"));
+                check(
+                    r.lhs.iter().chain(&r.rhs).all(|(s, _)| k.states.contains(s)),
+                    format!("mech{m}: reaction uses a state outside the scheme"),
+                );
             }
             if let Some((states, total)) = &k.conserve {
-                check(expr_ok(*total) && states.iter().all(|s| k.states.contains(s)), format!("mech{m}: conserve out of range"));
+                check(
+                    expr_ok(*total) && states.iter().all(|s| k.states.contains(s)),
+                    format!("mech{m}: conserve out of range"),
+                );
             }
         }
         if let Some(e) = &mech.event {
@@ -80,10 +89,22 @@ pub fn validate(model: &Model) -> Result<(), Vec<String>> {
         }
         check(cell.cm.len() == nodes as usize, format!("cell{c}: cm has {} entries for {nodes} nodes", cell.cm.len()));
         for (k, d) in cell.density.iter().enumerate() {
-            check(mech_kind(d.mechanism) == Some(MechanismKind::Density), format!("cell{c}: density instance {k} is not a density mechanism"));
-            check(d.nodes.windows(2).all(|w| w[0] < w[1]), format!("cell{c}: density instance {k} nodes not ascending"));
-            check(d.nodes.iter().all(|&n| n < nodes && cell.tree.nodes[n as usize].area_um2 > 0.0), format!("cell{c}: density instance {k} on a node without membrane"));
-            check(d.params.len() == params_of(d.mechanism), format!("cell{c}: density instance {k} has the wrong parameter count"));
+            check(
+                mech_kind(d.mechanism) == Some(MechanismKind::Density),
+                format!("cell{c}: density instance {k} is not a density mechanism"),
+            );
+            check(
+                d.nodes.windows(2).all(|w| w[0] < w[1]),
+                format!("cell{c}: density instance {k} nodes not ascending"),
+            );
+            check(
+                d.nodes.iter().all(|&n| n < nodes && cell.tree.nodes[n as usize].area_um2 > 0.0),
+                format!("cell{c}: density instance {k} on a node without membrane"),
+            );
+            check(
+                d.params.len() == params_of(d.mechanism),
+                format!("cell{c}: density instance {k} has the wrong parameter count"),
+            );
             check(
                 d.params.iter().all(|p| match p {
                     ParamValue::Uniform(_) => true,
@@ -93,8 +114,14 @@ pub fn validate(model: &Model) -> Result<(), Vec<String>> {
             );
         }
         for s in &cell.synapses {
-            check(mech_kind(s.mechanism) == Some(MechanismKind::Point) && s.node < nodes, format!("cell{c}: synapse {} invalid", s.name));
-            check(s.params.len() == params_of(s.mechanism), format!("cell{c}: synapse {} has the wrong parameter count", s.name));
+            check(
+                mech_kind(s.mechanism) == Some(MechanismKind::Point) && s.node < nodes,
+                format!("cell{c}: synapse {} invalid", s.name),
+            );
+            check(
+                s.params.len() == params_of(s.mechanism),
+                format!("cell{c}: synapse {} has the wrong parameter count", s.name),
+            );
         }
         if let Some(d) = &cell.detector {
             check(d.node < nodes, format!("cell{c}: detector node out of range"));
@@ -112,7 +139,9 @@ pub fn validate(model: &Model) -> Result<(), Vec<String>> {
     for (i, conn) in net.connections.iter().enumerate() {
         match conn.source {
             Presynaptic::Cells(r) => check(range_ok(&r), format!("connection {i}: source range invalid")),
-            Presynaptic::Source(s) => check((s as usize) < net.sources.len(), format!("connection {i}: missing source")),
+            Presynaptic::Source(s) => {
+                check((s as usize) < net.sources.len(), format!("connection {i}: missing source"))
+            }
         }
         check(range_ok(&conn.target), format!("connection {i}: target range invalid"));
         if range_ok(&conn.target) {
@@ -123,8 +152,14 @@ pub fn validate(model: &Model) -> Result<(), Vec<String>> {
     }
     let cell_of = |gid: u32| model.locate_gid(gid).map(|(p, _)| &model.cells[p.cell.index()]);
     for s in &net.stimuli {
-        check(cell_of(s.gid).is_some_and(|c| (s.node as usize) < c.tree.nodes.len()), format!("stimulus {} location invalid", s.name));
-        check(mech_kind(s.mechanism) == Some(MechanismKind::Point), format!("stimulus {} is not a point mechanism", s.name));
+        check(
+            cell_of(s.gid).is_some_and(|c| (s.node as usize) < c.tree.nodes.len()),
+            format!("stimulus {} location invalid", s.name),
+        );
+        check(
+            mech_kind(s.mechanism) == Some(MechanismKind::Point),
+            format!("stimulus {} is not a point mechanism", s.name),
+        );
     }
     for p in &net.probes {
         let Some(cell) = cell_of(p.gid) else {
@@ -146,8 +181,12 @@ pub fn validate(model: &Model) -> Result<(), Vec<String>> {
                 .density
                 .get(instance as usize)
                 .is_some_and(|d| d.nodes.binary_search(&node).is_ok() && var_ok(d.mechanism, var)),
-            ProbeTarget::Synapse { index, var } => cell.synapses.get(index as usize).is_some_and(|s| var_ok(s.mechanism, var)),
-            ProbeTarget::Stimulus { index, var } => net.stimuli.get(index as usize).is_some_and(|s| s.gid == p.gid && var_ok(s.mechanism, var)),
+            ProbeTarget::Synapse { index, var } => {
+                cell.synapses.get(index as usize).is_some_and(|s| var_ok(s.mechanism, var))
+            }
+            ProbeTarget::Stimulus { index, var } => {
+                net.stimuli.get(index as usize).is_some_and(|s| s.gid == p.gid && var_ok(s.mechanism, var))
+            }
         };
         check(ok, format!("probe {} target invalid", p.label));
     }

@@ -79,11 +79,7 @@ pub enum MorphError {
     LocationOutOfRange { section: usize, x: f64 },
     /// A length, diameter, segment count, Ra, cm or d_lambda parameter that is not positive
     /// (or not finite). `what` names the quantity.
-    NonPositive {
-        section: usize,
-        what: &'static str,
-        value: f64,
-    },
+    NonPositive { section: usize, what: &'static str, value: f64 },
     /// A `Points` geometry with fewer than two samples.
     TooFewPoints { section: usize, count: usize },
 }
@@ -92,15 +88,11 @@ impl MorphError {
     /// The diagnostic code the caller should report this under.
     pub fn code(&self) -> Code {
         match self {
-            MorphError::Empty | MorphError::NoRoot | MorphError::MultipleRoots { .. } => {
-                Code::RootCount
-            }
+            MorphError::Empty | MorphError::NoRoot | MorphError::MultipleRoots { .. } => Code::RootCount,
             MorphError::MissingParent { .. } => Code::MissingParent,
             MorphError::Cycle { .. } => Code::MorphologyCycle,
             MorphError::LocationOutOfRange { .. } => Code::LocationOutOfRange,
-            MorphError::NonPositive { .. } | MorphError::TooFewPoints { .. } => {
-                Code::NonPositiveGeometry
-            }
+            MorphError::NonPositive { .. } | MorphError::TooFewPoints { .. } => Code::NonPositiveGeometry,
         }
     }
 
@@ -108,9 +100,7 @@ impl MorphError {
     pub fn message(&self, name: impl Fn(usize) -> String) -> String {
         match self {
             MorphError::Empty => "the morphology has no sections".to_string(),
-            MorphError::NoRoot => {
-                "every section is attached to another one, so there is no root section".to_string()
-            }
+            MorphError::NoRoot => "every section is attached to another one, so there is no root section".to_string(),
             MorphError::MultipleRoots { roots } => {
                 let names: Vec<String> = roots.iter().map(|&r| format!("`{}`", name(r))).collect();
                 format!(
@@ -120,40 +110,20 @@ impl MorphError {
                 )
             }
             MorphError::MissingParent { section, parent } => {
-                format!(
-                    "section `{}` is attached to section #{parent}, which does not exist",
-                    name(*section)
-                )
+                format!("section `{}` is attached to section #{parent}, which does not exist", name(*section))
             }
             MorphError::Cycle { sections } => {
-                let names: Vec<String> =
-                    sections.iter().map(|&s| format!("`{}`", name(s))).collect();
-                format!(
-                    "sections {} are attached to each other in a cycle",
-                    names.join(" -> ")
-                )
+                let names: Vec<String> = sections.iter().map(|&s| format!("`{}`", name(s))).collect();
+                format!("sections {} are attached to each other in a cycle", names.join(" -> "))
             }
             MorphError::LocationOutOfRange { section, x } => {
-                format!(
-                    "section `{}` is attached at x = {x}, outside [0, 1]",
-                    name(*section)
-                )
+                format!("section `{}` is attached at x = {x}, outside [0, 1]", name(*section))
             }
-            MorphError::NonPositive {
-                section,
-                what,
-                value,
-            } => {
-                format!(
-                    "section `{}` has {what} = {value}, which must be positive",
-                    name(*section)
-                )
+            MorphError::NonPositive { section, what, value } => {
+                format!("section `{}` has {what} = {value}, which must be positive", name(*section))
             }
             MorphError::TooFewPoints { section, count } => {
-                format!(
-                    "section `{}` has {count} 3-D point(s); a section needs at least two",
-                    name(*section)
-                )
+                format!("section `{}` has {count} 3-D point(s); a section needs at least two", name(*section))
             }
         }
     }
@@ -280,9 +250,7 @@ pub fn discretize(sections: &[SectionSpec]) -> Result<CableTree, Vec<MorphError>
     if !errors.is_empty() {
         return Err(errors);
     }
-    let roots: Vec<usize> = (0..sections.len())
-        .filter(|&i| sections[i].parent.is_none())
-        .collect();
+    let roots: Vec<usize> = (0..sections.len()).filter(|&i| sections[i].parent.is_none()).collect();
     let root = match roots.len() {
         0 => return Err(vec![MorphError::NoRoot]),
         1 => roots[0],
@@ -374,10 +342,7 @@ pub fn discretize(sections: &[SectionSpec]) -> Result<CableTree, Vec<MorphError>
     }
     let mut tree = CableTree {
         nodes,
-        sections: layout
-            .into_iter()
-            .map(|l| l.expect("every section numbered"))
-            .collect(),
+        sections: layout.into_iter().map(|l| l.expect("every section numbered")).collect(),
         section_order: order.iter().map(|&s| s as u32).collect(),
         root: root as u32,
     };
@@ -391,11 +356,7 @@ pub fn discretize(sections: &[SectionSpec]) -> Result<CableTree, Vec<MorphError>
 fn validate_section(i: usize, s: &SectionSpec, count: usize, errors: &mut Vec<MorphError>) {
     let mut positive = |what: &'static str, value: f64| {
         if !(value > 0.0 && value.is_finite()) {
-            errors.push(MorphError::NonPositive {
-                section: i,
-                what,
-                value,
-            });
+            errors.push(MorphError::NonPositive { section: i, what, value });
         }
     };
     positive("Ra", s.ra_ohm_cm);
@@ -409,10 +370,7 @@ fn validate_section(i: usize, s: &SectionSpec, count: usize, errors: &mut Vec<Mo
             for p in points {
                 positive("3-D point diam", p.diam);
             }
-            if points
-                .iter()
-                .any(|p| !(p.x.is_finite() && p.y.is_finite() && p.z.is_finite()))
-            {
+            if points.iter().any(|p| !(p.x.is_finite() && p.y.is_finite() && p.z.is_finite())) {
                 positive("3-D point coordinate", f64::NAN);
             }
             if points.len() >= 2 {
@@ -423,10 +381,7 @@ fn validate_section(i: usize, s: &SectionSpec, count: usize, errors: &mut Vec<Mo
     }
     match s.nseg {
         Nseg::Fixed(n) => positive("nseg", n as f64),
-        Nseg::DLambda {
-            d_lambda,
-            frequency_hz,
-        } => {
+        Nseg::DLambda { d_lambda, frequency_hz } => {
             positive("d_lambda", d_lambda);
             positive("d_lambda frequency", frequency_hz);
         }
@@ -434,17 +389,11 @@ fn validate_section(i: usize, s: &SectionSpec, count: usize, errors: &mut Vec<Mo
     if let Geometry::Points(points) = &s.geometry
         && points.len() < 2
     {
-        errors.push(MorphError::TooFewPoints {
-            section: i,
-            count: points.len(),
-        });
+        errors.push(MorphError::TooFewPoints { section: i, count: points.len() });
     }
     if let Some((p, x)) = s.parent {
         if p >= count {
-            errors.push(MorphError::MissingParent {
-                section: i,
-                parent: p,
-            });
+            errors.push(MorphError::MissingParent { section: i, parent: p });
         }
         if !(0.0..=1.0).contains(&x) {
             errors.push(MorphError::LocationOutOfRange { section: i, x });
@@ -470,16 +419,11 @@ fn find_cycles(sections: &[SectionSpec], reached: &[usize]) -> Vec<MorphError> {
         while !on_path[s] && !done[s] {
             on_path[s] = true;
             path.push(s);
-            s = sections[s]
-                .parent
-                .expect("unreached sections have parents")
-                .0;
+            s = sections[s].parent.expect("unreached sections have parents").0;
         }
         if on_path[s] {
             let at = path.iter().position(|&p| p == s).unwrap();
-            errors.push(MorphError::Cycle {
-                sections: path[at..].to_vec(),
-            });
+            errors.push(MorphError::Cycle { sections: path[at..].to_vec() });
         }
         for p in path {
             done[p] = true;
@@ -513,9 +457,7 @@ fn pt3d(points: &[Point3]) -> (Vec<f64>, Vec<f64>) {
 fn lambda_f(spec: &SectionSpec, frequency_hz: f64) -> f64 {
     let (ra, cm) = (spec.ra_ohm_cm, spec.cm_uf_cm2);
     match &spec.geometry {
-        Geometry::Cylinder { diam_um, .. } => {
-            1e5 * (diam_um / (4.0 * PI * frequency_hz * ra * cm)).sqrt()
-        }
+        Geometry::Cylinder { diam_um, .. } => 1e5 * (diam_um / (4.0 * PI * frequency_hz * ra * cm)).sqrt(),
         Geometry::Points(points) => {
             let (arcs, d) = pt3d(points);
             let mut lam = 0.0;
@@ -532,10 +474,7 @@ fn lambda_f(spec: &SectionSpec, frequency_hz: f64) -> f64 {
 pub fn nseg_for(spec: &SectionSpec) -> u32 {
     match spec.nseg {
         Nseg::Fixed(n) => n,
-        Nseg::DLambda {
-            d_lambda,
-            frequency_hz,
-        } => {
+        Nseg::DLambda { d_lambda, frequency_hz } => {
             let length = match &spec.geometry {
                 Geometry::Cylinder { length_um, .. } => *length_um,
                 Geometry::Points(points) => *pt3d(points).0.last().unwrap(),
@@ -600,11 +539,7 @@ fn integrate_points(points: &[Point3], n: usize, ra: f64) -> SegGeom {
                 let (xj, xjp) = (arcs[j], arcs[jp]);
                 let (x2, y2, jnext);
                 if xjp > sip || jp == npt - 1 {
-                    let frac = if (xjp - xj).abs() < 1e-10 {
-                        1.0
-                    } else {
-                        (sip - xj) / (xjp - xj)
-                    };
+                    let frac = if (xjp - xj).abs() < 1e-10 { 1.0 } else { (sip - xj) / (xjp - xj) };
                     x2 = sip;
                     y2 = (1.0 - frac) * d[j] + frac * d[jp];
                     jnext = j;

@@ -12,8 +12,7 @@ mod cable;
 mod swc;
 
 pub use cable::{
-    CableTree, Geometry, MorphError, Node, Nseg, Point3, SectionKind, SectionNodes, SectionSpec,
-    discretize, nseg_for,
+    CableTree, Geometry, MorphError, Node, Nseg, Point3, SectionKind, SectionNodes, SectionSpec, discretize, nseg_for,
 };
 pub use swc::{SwcCell, SwcOptions, SwcSample, SwcSection, parse_swc, swc_to_sections};
 

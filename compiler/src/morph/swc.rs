@@ -36,9 +36,7 @@ pub struct SwcOptions {
 
 impl Default for SwcOptions {
     fn default() -> SwcOptions {
-        SwcOptions {
-            neuron_g_rounding: true,
-        }
+        SwcOptions { neuron_g_rounding: true }
     }
 }
 
@@ -121,25 +119,15 @@ pub fn parse_swc(file: FileId, text: &str) -> (Vec<SwcSample>, Vec<Diagnostic>) 
         }
         if fields.len() < 7 {
             diagnostics.push(
-                swc_error(
-                    line_span,
-                    format!(
-                        "an SWC sample needs 7 fields, this line has {}",
-                        fields.len()
-                    ),
-                )
-                .label("expected `id type x y z radius parent`"),
+                swc_error(line_span, format!("an SWC sample needs 7 fields, this line has {}", fields.len()))
+                    .label("expected `id type x y z radius parent`"),
             );
             continue;
         }
         if fields.len() > 7 {
             diagnostics.push(
-                Diagnostic::warning(
-                    Code::SwcError,
-                    fields[7].1.to(fields[fields.len() - 1].1),
-                    "extra fields ignored",
-                )
-                .note("an SWC sample has 7 fields: `id type x y z radius parent`"),
+                Diagnostic::warning(Code::SwcError, fields[7].1.to(fields[fields.len() - 1].1), "extra fields ignored")
+                    .note("an SWC sample has 7 fields: `id type x y z radius parent`"),
             );
         }
         let mut values = [0.0; 7];
@@ -151,11 +139,8 @@ pub fn parse_swc(file: FileId, text: &str) -> (Vec<SwcSample>, Vec<Diagnostic>) 
                 Ok(v) if v.is_finite() => values[k] = v,
                 _ => {
                     diagnostics.push(
-                        swc_error(
-                            span,
-                            format!("the {} field `{word}` is not a number", NAMES[k]),
-                        )
-                        .label("expected a number"),
+                        swc_error(span, format!("the {} field `{word}` is not a number", NAMES[k]))
+                            .label("expected a number"),
                     );
                     ok = false;
                 }
@@ -178,10 +163,7 @@ pub fn parse_swc(file: FileId, text: &str) -> (Vec<SwcSample>, Vec<Diagnostic>) 
         }
         let id = values[0] as i64;
         if id < 0 {
-            diagnostics.push(swc_error(
-                fields[0].1,
-                format!("sample id {id} is negative"),
-            ));
+            diagnostics.push(swc_error(fields[0].1, format!("sample id {id} is negative")));
             continue;
         }
         if values[1] < 0.0 {
@@ -193,14 +175,8 @@ pub fn parse_swc(file: FileId, text: &str) -> (Vec<SwcSample>, Vec<Diagnostic>) 
         }
         if values[5] <= 0.0 {
             diagnostics.push(
-                swc_error(
-                    fields[5].1,
-                    format!(
-                        "sample {id} has radius {}; radii must be positive",
-                        fields[5].0
-                    ),
-                )
-                .label("not positive"),
+                swc_error(fields[5].1, format!("sample {id} has radius {}; radii must be positive", fields[5].0))
+                    .label("not positive"),
             );
             continue;
         }
@@ -223,10 +199,7 @@ pub fn parse_swc(file: FileId, text: &str) -> (Vec<SwcSample>, Vec<Diagnostic>) 
 fn check_tree(file: FileId, samples: &[SwcSample]) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     if samples.is_empty() {
-        diagnostics.push(swc_error(
-            Span::new(file, 0..0),
-            "the SWC file contains no samples",
-        ));
+        diagnostics.push(swc_error(Span::new(file, 0..0), "the SWC file contains no samples"));
         return diagnostics;
     }
     let mut by_id: HashMap<i64, &SwcSample> = HashMap::new();
@@ -251,19 +224,19 @@ fn check_tree(file: FileId, samples: &[SwcSample]) -> Vec<Diagnostic> {
                     .label("unknown parent"),
             ),
             Some(p) if s.parent >= s.id => diagnostics.push(
-                swc_error(s.span, format!("sample {} refers to parent {}, which is not defined before it", s.id, s.parent))
-                    .secondary(p.span, "the parent")
-                    .note("NEURON's Import3d requires every parent id to be smaller than the id of its child"),
+                swc_error(
+                    s.span,
+                    format!("sample {} refers to parent {}, which is not defined before it", s.id, s.parent),
+                )
+                .secondary(p.span, "the parent")
+                .note("NEURON's Import3d requires every parent id to be smaller than the id of its child"),
             ),
             Some(_) => {}
         }
     }
     let roots: Vec<&SwcSample> = samples.iter().filter(|s| s.parent < 0).collect();
     if roots.is_empty() {
-        diagnostics.push(swc_error(
-            samples[0].span,
-            "the SWC file has no root sample (one with parent -1)",
-        ));
+        diagnostics.push(swc_error(samples[0].span, "the SWC file has no root sample (one with parent -1)"));
     }
     for r in roots.iter().skip(1) {
         diagnostics.push(
@@ -327,15 +300,8 @@ struct Draft {
 /// Groups samples into sections as NEURON's Import3d does. The samples need not be sorted;
 /// they are processed in id order. Fails with the same diagnostics as [`parse_swc`]'s tree
 /// check if the samples do not form one tree.
-pub fn swc_to_sections(
-    file: FileId,
-    samples: &[SwcSample],
-    options: &SwcOptions,
-) -> Result<SwcCell, Vec<Diagnostic>> {
-    let errors: Vec<Diagnostic> = check_tree(file, samples)
-        .into_iter()
-        .filter(|d| d.is_error())
-        .collect();
+pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions) -> Result<SwcCell, Vec<Diagnostic>> {
+    let errors: Vec<Diagnostic> = check_tree(file, samples).into_iter().filter(|d| d.is_error()).collect();
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -343,10 +309,7 @@ pub fn swc_to_sections(
     pts.sort_by_key(|s| s.id);
     let n = pts.len();
     let index: HashMap<i64, usize> = pts.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
-    let mut parent: Vec<Option<usize>> = pts
-        .iter()
-        .map(|s| (s.parent >= 0).then(|| index[&s.parent]))
-        .collect();
+    let mut parent: Vec<Option<usize>> = pts.iter().map(|s| (s.parent >= 0).then(|| index[&s.parent])).collect();
     let ty: Vec<u32> = pts.iter().map(|s| s.swc_type).collect();
     let diam: Vec<f64> = pts.iter().map(|s| s.radius * 2.0).collect();
 
@@ -386,9 +349,7 @@ pub fn swc_to_sections(
     }
     // check_soma3geom: the NeuroMorpho 3-point sphere.
     let mut soma3geom = false;
-    let dist = |a: &SwcSample, b: &SwcSample| {
-        ((a.x - b.x).powi(2) + (a.y - b.y).powi(2) + (a.z - b.z).powi(2)).sqrt()
-    };
+    let dist = |a: &SwcSample, b: &SwcSample| ((a.x - b.x).powi(2) + (a.y - b.y).powi(2) + (a.z - b.z).powi(2)).sqrt();
     if nsoma == 3
         && n >= 3
         && parent[1] == Some(0)
@@ -407,11 +368,7 @@ pub fn swc_to_sections(
     // Adjacent soma parent and child: the parent does not end a section unless it has more
     // than one soma child (the root point never ends one this way).
     for i in 0..n.saturating_sub(1) {
-        if ty[i] == 1
-            && ty[i + 1] == 1
-            && parent[i + 1] == Some(i)
-            && !(i != 0 && nchild_soma[i] > 1)
-        {
+        if ty[i] == 1 && ty[i + 1] == 1 && parent[i + 1] == Some(i) && !(i != 0 && nchild_soma[i] > 1) {
             nchild[i] = 100;
         }
     }
@@ -448,11 +405,8 @@ pub fn swc_to_sections(
         let ptype = ty[drafts[psec].first];
         let den_con_soma = ptype == 1 && ty[first] != 1;
         // Import3d's psec.d.size: the root holds its own points, others also the parent copy.
-        let psize = if psec == 0 {
-            drafts[0].last - drafts[0].first + 1
-        } else {
-            drafts[psec].last - drafts[psec].first + 2
-        };
+        let psize =
+            if psec == 0 { drafts[0].last - drafts[0].first + 1 } else { drafts[psec].last - drafts[psec].first + 2 };
         let mut x = 1.0;
         let mut skip = false;
         let mut handled = false;
@@ -469,8 +423,7 @@ pub fn swc_to_sections(
             }
         }
         if !handled && ptype == 1 {
-            let limit =
-                drafts[psec].first as isize + psize as isize + if psec == 0 { -1 } else { -2 };
+            let limit = drafts[psec].first as isize + psize as isize + if psec == 0 { -1 } else { -2 };
             if (pp as isize) < limit {
                 // Interior point of a multi-point soma.
                 x = 0.5;
@@ -482,11 +435,7 @@ pub fn swc_to_sections(
         if connect2prox[first] {
             x = 0.0;
         }
-        let parent_point_diam = if ptype == 1 && ty[first] != 1 {
-            diam[first]
-        } else {
-            diam[pp]
-        };
+        let parent_point_diam = if ptype == 1 && ty[first] != 1 { diam[first] } else { diam[pp] };
         drafts.push(Draft {
             first,
             last,
@@ -507,9 +456,7 @@ pub fn swc_to_sections(
         if d.skip_parent_point {
             idx.remove(0);
         }
-        let same_place = |a: usize, b: usize| {
-            pts[a].x == pts[b].x && pts[a].y == pts[b].y && pts[a].z == pts[b].z
-        };
+        let same_place = |a: usize, b: usize| pts[a].x == pts[b].x && pts[a].y == pts[b].y && pts[a].z == pts[b].z;
         let remove = idx.len() <= 1 || (idx.len() == 2 && same_place(idx[0], idx[1]));
         if remove {
             alive[k] = false;
@@ -548,44 +495,19 @@ pub fn swc_to_sections(
         if let Some(pp) = d.parent_point
             && !d.skip_parent_point
         {
-            raw.push(Point3 {
-                x: pts[pp].x,
-                y: pts[pp].y,
-                z: pts[pp].z,
-                diam: d.parent_point_diam,
-            });
+            raw.push(Point3 { x: pts[pp].x, y: pts[pp].y, z: pts[pp].z, diam: d.parent_point_diam });
         }
         for i in d.first..=d.last {
-            raw.push(Point3 {
-                x: pts[i].x,
-                y: pts[i].y,
-                z: pts[i].z,
-                diam: diam[i],
-            });
+            raw.push(Point3 { x: pts[i].x, y: pts[i].y, z: pts[i].z, diam: diam[i] });
         }
         if raw.len() == 1 {
             // sphere_rep: a one-point section becomes a cylinder along x with L = diam.
             let p = raw[0];
-            raw = vec![
-                Point3 {
-                    x: p.x - p.diam / 2.0,
-                    ..p
-                },
-                p,
-                Point3 {
-                    x: p.x + p.diam / 2.0,
-                    ..p
-                },
-            ];
+            raw = vec![Point3 { x: p.x - p.diam / 2.0, ..p }, p, Point3 { x: p.x + p.diam / 2.0, ..p }];
         }
         let points = raw
             .into_iter()
-            .map(|p| Point3 {
-                x: round(p.x),
-                y: round(p.y),
-                z: round(p.z),
-                diam: round(p.diam),
-            })
+            .map(|p| Point3 { x: round(p.x), y: round(p.y), z: round(p.z), diam: round(p.diam) })
             .collect();
         let base = type_name(t);
         sections.push(SwcSection {

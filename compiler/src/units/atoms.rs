@@ -38,13 +38,7 @@ pub(crate) struct Base {
 }
 
 const fn base(name: &'static str, dim: Dimension, exp10: i64) -> Base {
-    Base {
-        name,
-        dim,
-        mantissa: 1.0,
-        exp10,
-        prefixable: true,
-    }
+    Base { name, dim, mantissa: 1.0, exp10, prefixable: true }
 }
 
 /// Every base unit. Internal units: µg, µm, ms, nA, K, amol; the scales follow.
@@ -79,13 +73,7 @@ pub(crate) const BASES: &[Base] = &[
     base("W", Dimension::POWER, 12),     // J/s
     base("N", Dimension::FORCE, 9),      // kg m s-2 = 1e9*1e6*1e-6
     base("Pa", Dimension::PRESSURE, -3), // N/m2 = 1e9/1e12
-    Base {
-        name: "min",
-        dim: Dimension::TIME,
-        mantissa: 6.0,
-        exp10: 4,
-        prefixable: false,
-    },
+    Base { name: "min", dim: Dimension::TIME, mantissa: 6.0, exp10: 4, prefixable: false },
 ];
 
 /// A unit whose scale is kept exact as `mantissa * 10^exp10` while it is being built.
@@ -97,11 +85,7 @@ pub(crate) struct Exact {
 }
 
 impl Exact {
-    pub const ONE: Exact = Exact {
-        dim: Dimension::NONE,
-        mantissa: 1.0,
-        exp10: 0,
-    };
+    pub const ONE: Exact = Exact { dim: Dimension::NONE, mantissa: 1.0, exp10: 0 };
 
     pub fn mul(self, o: Exact) -> Option<Exact> {
         Some(Exact {
@@ -121,11 +105,7 @@ impl Exact {
 
     pub fn powi(self, n: i64) -> Option<Exact> {
         let n32 = i32::try_from(n).ok()?;
-        Some(Exact {
-            dim: self.dim.powi(n32)?,
-            mantissa: self.mantissa.powi(n32),
-            exp10: self.exp10.saturating_mul(n),
-        })
+        Some(Exact { dim: self.dim.powi(n32)?, mantissa: self.mantissa.powi(n32), exp10: self.exp10.saturating_mul(n) })
     }
 
     /// The unit, or `None` if the scale is not a positive normal `f64`.
@@ -137,10 +117,7 @@ impl Exact {
             let half = self.exp10 / 2;
             self.mantissa * pow10(half) * pow10(self.exp10 - half)
         };
-        (scale.is_normal() && scale > 0.0).then_some(Unit {
-            dim: self.dim,
-            scale,
-        })
+        (scale.is_normal() && scale > 0.0).then_some(Unit { dim: self.dim, scale })
     }
 }
 
@@ -160,22 +137,14 @@ fn find_base(name: &str) -> Option<&'static Base> {
 /// the metre, `M` molar, `Pa` the pascal, `min` the minute).
 pub(crate) fn resolve_name(name: &str) -> Result<Exact, NameError> {
     if let Some(b) = find_base(name) {
-        return Ok(Exact {
-            dim: b.dim,
-            mantissa: b.mantissa,
-            exp10: b.exp10,
-        });
+        return Ok(Exact { dim: b.dim, mantissa: b.mantissa, exp10: b.exp10 });
     }
     for &(p, e) in PREFIXES {
         if let Some(b) = name.strip_prefix(p).and_then(find_base) {
             if !b.prefixable {
                 return Err(NameError::NoPrefix(b.name));
             }
-            return Ok(Exact {
-                dim: b.dim,
-                mantissa: b.mantissa,
-                exp10: b.exp10 + e,
-            });
+            return Ok(Exact { dim: b.dim, mantissa: b.mantissa, exp10: b.exp10 + e });
         }
     }
     Err(NameError::Unknown)
@@ -183,10 +152,10 @@ pub(crate) fn resolve_name(name: &str) -> Result<Exact, NameError> {
 
 /// The units most models use, listed first (completion order and did-you-mean ties).
 const COMMON: &[&str] = &[
-    "mV", "ms", "um", "nA", "mA", "uS", "mS", "S", "nF", "uF", "pF", "MOhm", "ohm", "mM", "uM",
-    "nM", "degC", "K", "cm", "mm", "nm", "m", "s", "us", "V", "pA", "uA", "A", "nS", "pS", "F",
-    "Mohm", "kOhm", "Ohm", "M", "mol", "mmol", "umol", "L", "l", "mL", "ml", "Hz", "kHz", "C", "J",
-    "W", "N", "Pa", "g", "mg", "ug", "kg", "min", "µm", "µs", "µS", "µF", "µM", "mho",
+    "mV", "ms", "um", "nA", "mA", "uS", "mS", "S", "nF", "uF", "pF", "MOhm", "ohm", "mM", "uM", "nM", "degC", "K",
+    "cm", "mm", "nm", "m", "s", "us", "V", "pA", "uA", "A", "nS", "pS", "F", "Mohm", "kOhm", "Ohm", "M", "mol", "mmol",
+    "umol", "L", "l", "mL", "ml", "Hz", "kHz", "C", "J", "W", "N", "Pa", "g", "mg", "ug", "kg", "min", "µm", "µs",
+    "µS", "µF", "µM", "mho",
 ];
 
 /// Every unit atom name users may write, prefixes applied (`mV`, `um`, `µm`, `MOhm`, ...),

@@ -43,8 +43,7 @@ const fn dim(m: i8, l: i8, t: i8, i: i8, th: i8, n: i8) -> Dimension {
 
 impl Dimension {
     /// The names of the base dimensions, in the order of the exponents.
-    pub const BASE_NAMES: [&'static str; 6] =
-        ["mass", "length", "time", "current", "temperature", "amount"];
+    pub const BASE_NAMES: [&'static str; 6] = ["mass", "length", "time", "current", "temperature", "amount"];
 
     /// Dimensionless.
     pub const NONE: Dimension = dim(0, 0, 0, 0, 0, 0);
@@ -195,9 +194,7 @@ impl Dimension {
     /// The factor from [`Dimension::display_unit`] to internal units: a value `x` in internal
     /// units reads `x / display_scale()` in the display unit (1e-2 for S/cm2, 1 for mV).
     pub fn display_scale(self) -> f64 {
-        parse_unit(&self.display_unit())
-            .map(|u| u.scale)
-            .unwrap_or(1.0)
+        parse_unit(&self.display_unit()).map(|u| u.scale).unwrap_or(1.0)
     }
 }
 
@@ -218,10 +215,7 @@ pub struct Unit {
 
 impl Unit {
     /// The dimensionless unit `1`.
-    pub const ONE: Unit = Unit {
-        dim: Dimension::NONE,
-        scale: 1.0,
-    };
+    pub const ONE: Unit = Unit { dim: Dimension::NONE, scale: 1.0 };
 
     pub const fn new(dim: Dimension, scale: f64) -> Unit {
         Unit { dim, scale }
@@ -232,19 +226,13 @@ impl Unit {
     /// [`Dimension::mul`]; see [`Unit::checked_mul`].
     #[allow(clippy::should_implement_trait)] // the operator traits are implemented too
     pub fn mul(self, o: Unit) -> Unit {
-        Unit {
-            dim: self.dim.mul(o.dim),
-            scale: snap(self.scale * o.scale),
-        }
+        Unit { dim: self.dim.mul(o.dim), scale: snap(self.scale * o.scale) }
     }
 
     /// The quotient, snapped and saturating like [`Unit::mul`].
     #[allow(clippy::should_implement_trait)] // the operator traits are implemented too
     pub fn div(self, o: Unit) -> Unit {
-        Unit {
-            dim: self.dim.div(o.dim),
-            scale: snap(self.scale / o.scale),
-        }
+        Unit { dim: self.dim.div(o.dim), scale: snap(self.scale / o.scale) }
     }
 
     /// The product, or `None` if an exponent overflows or the scale is not a finite,
@@ -329,9 +317,5 @@ pub(crate) fn snap(x: f64) -> f64 {
     let Ok(s) = format!("{x:.14e}").parse::<f64>() else {
         return x;
     };
-    if (s - x).abs() <= 4.0 * f64::EPSILON * x.abs() {
-        s
-    } else {
-        x
-    }
+    if (s - x).abs() <= 4.0 * f64::EPSILON * x.abs() { s } else { x }
 }

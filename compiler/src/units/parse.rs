@@ -41,11 +41,7 @@ impl fmt::Display for UnitError {
 impl std::error::Error for UnitError {}
 
 fn error(message: impl Into<String>, range: Range<usize>) -> UnitError {
-    UnitError {
-        message: message.into(),
-        range,
-        suggestion: None,
-    }
+    UnitError { message: message.into(), range, suggestion: None }
 }
 
 /// Parses a unit as written in a model: `S/cm2`, `mV`, `ohm*cm`, `1`, `1/ms`, `um^3`,
@@ -55,26 +51,13 @@ pub fn parse_unit(text: &str) -> Result<Unit, UnitError> {
     if text.is_empty() {
         return Err(error("empty unit", 0..0));
     }
-    let mut p = Parser {
-        text,
-        pos: 0,
-        depth: 0,
-    };
+    let mut p = Parser { text, pos: 0, depth: 0 };
     let exact = p.product()?;
     if let Some(c) = p.peek() {
         let at = p.pos..p.pos + c.len_utf8();
-        return Err(if c == ')' {
-            error("unmatched `)` in unit", at)
-        } else {
-            p.unexpected(c)
-        });
+        return Err(if c == ')' { error("unmatched `)` in unit", at) } else { p.unexpected(c) });
     }
-    exact.to_unit().ok_or_else(|| {
-        error(
-            format!("the scale of `{text}` is out of range"),
-            0..text.len(),
-        )
-    })
+    exact.to_unit().ok_or_else(|| error(format!("the scale of `{text}` is out of range"), 0..text.len()))
 }
 
 /// Looks up a single atom, such as a bare `ms` or `cm2` in an expression: a name with an
@@ -83,11 +66,7 @@ pub fn lookup_atom(name: &str) -> Option<Unit> {
     if name.is_empty() || !name.chars().next().is_some_and(is_name_char) {
         return None;
     }
-    let mut p = Parser {
-        text: name,
-        pos: 0,
-        depth: 0,
-    };
+    let mut p = Parser { text: name, pos: 0, depth: 0 };
     let exact = p.atom().ok()?;
     if p.pos != name.len() {
         return None;
@@ -142,12 +121,8 @@ impl<'a> Parser<'a> {
                 return Ok(acc);
             };
             let (f, range) = self.factor(false)?;
-            acc = if div { acc.div(f) } else { acc.mul(f) }.ok_or_else(|| {
-                error(
-                    "unit exponent out of range (a power above 127 or below -128)",
-                    range,
-                )
-            })?;
+            acc = if div { acc.div(f) } else { acc.mul(f) }
+                .ok_or_else(|| error("unit exponent out of range (a power above 127 or below -128)", range))?;
         }
     }
 
@@ -163,10 +138,7 @@ impl<'a> Parser<'a> {
         };
         if c == '(' {
             if self.depth >= MAX_DEPTH {
-                return Err(error(
-                    "too many nested parentheses in unit",
-                    start..start + 1,
-                ));
+                return Err(error("too many nested parentheses in unit", start..start + 1));
             }
             self.pos += 1;
             self.depth += 1;
@@ -180,10 +152,7 @@ impl<'a> Parser<'a> {
             }
             if self.peek().is_some_and(|c| c.is_ascii_digit()) {
                 let digits = self.digits();
-                return Err(error(
-                    format!("write `^{digits}` for a power of a parenthesised unit"),
-                    start..self.pos,
-                ));
+                return Err(error(format!("write `^{digits}` for a power of a parenthesised unit"), start..self.pos));
             }
             let exact = match self.power(start)? {
                 Some(n) => inner.powi(n).ok_or_else(|| overflow(start..self.pos))?,
@@ -200,9 +169,7 @@ impl<'a> Parser<'a> {
             let message = if digits == "1" {
                 "`1` may only begin a unit, as in `1/ms`".to_string()
             } else {
-                format!(
-                    "unexpected number `{digits}` in unit (only `1`, as in `1/ms`, may stand for no unit)"
-                )
+                format!("unexpected number `{digits}` in unit (only `1`, as in `1/ms`, may stand for no unit)")
             };
             return Err(error(message, range));
         }
@@ -243,11 +210,7 @@ impl<'a> Parser<'a> {
     /// `[prefix] base [digits | ^ [-] digits]`; the parser stands on a name character.
     fn atom(&mut self) -> Result<Exact, UnitError> {
         let start = self.pos;
-        let len: usize = self.text[start..]
-            .chars()
-            .take_while(|&c| is_name_char(c))
-            .map(char::len_utf8)
-            .sum();
+        let len: usize = self.text[start..].chars().take_while(|&c| is_name_char(c)).map(char::len_utf8).sum();
         self.pos += len;
         let name_range = start..self.pos;
         let text = self.text;
@@ -267,17 +230,11 @@ impl<'a> Parser<'a> {
 }
 
 fn parse_power(digits: &str) -> Option<i64> {
-    digits
-        .parse::<i64>()
-        .ok()
-        .filter(|&n| n <= i64::from(i32::MAX))
+    digits.parse::<i64>().ok().filter(|&n| n <= i64::from(i32::MAX))
 }
 
 fn overflow(range: Range<usize>) -> UnitError {
-    error(
-        "unit exponent out of range (a power above 127 or below -128)",
-        range,
-    )
+    error("unit exponent out of range (a power above 127 or below -128)", range)
 }
 
 fn name_error(name: &str, e: NameError, range: Range<usize>) -> UnitError {
@@ -290,15 +247,9 @@ fn name_error(name: &str, e: NameError, range: Range<usize>) -> UnitError {
         NameError::Unknown => {
             let mut message = format!("unknown unit `{name}`");
             if matches!(name, "h" | "hr" | "hour" | "hours") {
-                message.push_str(
-                    " (`h` is only the hecto prefix; there is no hour, use `min`, `s` or `ms`)",
-                );
+                message.push_str(" (`h` is only the hecto prefix; there is no hour, use `min`, `s` or `ms`)");
             }
-            UnitError {
-                message,
-                range,
-                suggestion: suggest(name),
-            }
+            UnitError { message, range, suggestion: suggest(name) }
         }
     }
 }
@@ -377,9 +328,7 @@ fn edit_distance(a: &[char], b: &[char]) -> usize {
                 i
             } else {
                 let cost = usize::from(a[i - 1] != b[j - 1]);
-                let mut v = (d[(i - 1) * w + j] + 1)
-                    .min(d[i * w + j - 1] + 1)
-                    .min(d[(i - 1) * w + j - 1] + cost);
+                let mut v = (d[(i - 1) * w + j] + 1).min(d[i * w + j - 1] + 1).min(d[(i - 1) * w + j - 1] + cost);
                 if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                     v = v.min(d[(i - 2) * w + j - 2] + 1);
                 }

@@ -11,10 +11,7 @@ fn scale(text: &str) -> f64 {
 
 fn assert_close(text: &str, got: f64, want: f64) {
     let rel = ((got - want) / want).abs();
-    assert!(
-        rel <= 1e-15,
-        "`{text}`: got {got:e}, want {want:e} (relative error {rel:e})"
-    );
+    assert!(rel <= 1e-15, "`{text}`: got {got:e}, want {want:e} (relative error {rel:e})");
 }
 
 #[track_caller]
@@ -133,10 +130,7 @@ fn rt_over_f_is_the_thermal_voltage_in_mv() {
     let r = 8.314462618 * scale("J/mol/K");
     let t = 300.0 * scale("K");
     let f = 96485.33212 * scale("C/mol");
-    let u = parse_unit("J/mol/K")
-        .unwrap()
-        .mul(parse_unit("K").unwrap())
-        .div(parse_unit("C/mol").unwrap());
+    let u = parse_unit("J/mol/K").unwrap().mul(parse_unit("K").unwrap()).div(parse_unit("C/mol").unwrap());
     assert_eq!(u.dim, Dimension::VOLTAGE);
     let vt = r * t / f;
     assert!((vt - 25.852).abs() < 1e-3, "RT/F = {vt}");
@@ -197,9 +191,7 @@ fn known_units_all_parse_and_are_unique() {
         assert!(lookup_atom(k).is_some(), "`{k}` listed but not an atom");
         assert!(parse_unit(k).is_ok(), "`{k}` listed but does not parse");
     }
-    for must in [
-        "mV", "mM", "uM", "nA", "pA", "uS", "nS", "mS", "MOhm", "Mohm", "kHz", "um", "µm",
-    ] {
+    for must in ["mV", "mM", "uM", "nA", "pA", "uS", "nS", "mS", "MOhm", "Mohm", "kHz", "um", "µm"] {
         assert!(known.contains(&must), "{must}");
     }
     assert_eq!(known[0], "mV");
@@ -208,15 +200,10 @@ fn known_units_all_parse_and_are_unique() {
 
 #[test]
 fn lookup_atom_takes_one_atom_only() {
-    assert_eq!(
-        lookup_atom("ms"),
-        Some(Unit::ONE.mul(Unit::new(Dimension::TIME, 1.0)))
-    );
+    assert_eq!(lookup_atom("ms"), Some(Unit::ONE.mul(Unit::new(Dimension::TIME, 1.0))));
     assert_eq!(lookup_atom("cm2").map(|u| u.dim), Some(Dimension::AREA));
     assert_eq!(lookup_atom("s^-1").map(|u| u.scale), Some(1e-3));
-    for bad in [
-        "", "1", "mV*ms", "mV/ms", "h", "hour", "x", "mV ", " mV", "(mV)", "2ms", "m^",
-    ] {
+    for bad in ["", "1", "mV*ms", "mV/ms", "h", "hour", "x", "mV ", " mV", "(mV)", "2ms", "m^"] {
         assert_eq!(lookup_atom(bad), None, "`{bad}`");
     }
 }
@@ -226,10 +213,7 @@ fn err(text: &str) -> UnitError {
     match parse_unit(text) {
         Ok(u) => panic!("`{text}` parsed as {u:?}"),
         Err(e) => {
-            assert!(
-                e.range.start <= e.range.end && e.range.end <= text.len(),
-                "{e:?}"
-            );
+            assert!(e.range.start <= e.range.end && e.range.end <= text.len(), "{e:?}");
             assert!(text.is_char_boundary(e.range.start) && text.is_char_boundary(e.range.end));
             e
         }
@@ -270,10 +254,7 @@ fn errors_point_at_the_atom_and_suggest() {
     assert!(err("kmin").message.contains("takes no prefix"));
     assert!(err("h").message.contains("hecto"));
     assert!(parse_unit("S/cm").is_ok());
-    assert_eq!(
-        parse_unit("S/cm").unwrap().dim,
-        Dimension::CONDUCTANCE.div(Dimension::LENGTH)
-    );
+    assert_eq!(parse_unit("S/cm").unwrap().dim, Dimension::CONDUCTANCE.div(Dimension::LENGTH));
 }
 
 #[test]
@@ -288,10 +269,7 @@ fn malformed_units() {
     assert_eq!(err("cm^+2").range, 0..3);
 
     let e = err("mV/");
-    assert_eq!(
-        (e.message.as_str(), e.range),
-        ("expected a unit after `/`", 3..3)
-    );
+    assert_eq!((e.message.as_str(), e.range), ("expected a unit after `/`", 3..3));
     assert_eq!(err("mV*").message, "expected a unit after `*`");
     assert_eq!(err("*mV").range, 0..1);
     assert_eq!(err("/ms").message, "expected a unit before `/`");
@@ -316,14 +294,8 @@ fn malformed_units() {
 
 #[test]
 fn powers_and_overflow() {
-    assert_eq!(
-        parse_unit("um^127").unwrap().dim,
-        Dimension([0, 127, 0, 0, 0, 0])
-    );
-    assert_eq!(
-        parse_unit("um^-128").unwrap().dim,
-        Dimension([0, -128, 0, 0, 0, 0])
-    );
+    assert_eq!(parse_unit("um^127").unwrap().dim, Dimension([0, 127, 0, 0, 0, 0]));
+    assert_eq!(parse_unit("um^-128").unwrap().dim, Dimension([0, -128, 0, 0, 0, 0]));
     let e = err("m^200");
     assert_eq!(e.range, 0..5);
     assert!(e.message.contains("out of range"));
@@ -336,15 +308,9 @@ fn powers_and_overflow() {
     assert!(err("Tm^100/fm^100").message.contains("scale"));
     assert_eq!(parse_unit("m0").unwrap(), Unit::ONE);
 
-    assert_eq!(
-        Dimension::LENGTH.powi(127),
-        Some(Dimension([0, 127, 0, 0, 0, 0]))
-    );
+    assert_eq!(Dimension::LENGTH.powi(127), Some(Dimension([0, 127, 0, 0, 0, 0])));
     assert_eq!(Dimension::LENGTH.powi(128), None);
-    assert_eq!(
-        Dimension::VOLTAGE.powi(-2),
-        Some(Dimension([-2, -4, 6, 2, 0, 0]))
-    );
+    assert_eq!(Dimension::VOLTAGE.powi(-2), Some(Dimension([-2, -4, 6, 2, 0, 0])));
     assert_eq!(Dimension::VOLTAGE.powi(i32::MAX), None);
     assert_eq!(Dimension::NONE.powi(i32::MAX), Some(Dimension::NONE));
     let big = Dimension([100, 0, 0, 0, 0, 0]);
@@ -359,35 +325,20 @@ fn powers_and_overflow() {
 #[test]
 fn describe_and_display() {
     use Dimension as D;
-    assert_eq!(
-        D::CONDUCTANCE_DENSITY.describe(),
-        "a conductance density (S/cm2)"
-    );
+    assert_eq!(D::CONDUCTANCE_DENSITY.describe(), "a conductance density (S/cm2)");
     assert_eq!(D::CURRENT.describe(), "a current (nA)");
     assert_eq!(D::NONE.describe(), "a dimensionless number");
     assert_eq!(D::NONE.display_unit(), "1");
     assert_eq!(D::AREA.describe(), "an area (um2)");
     assert_eq!(D::ENERGY.describe(), "an energy (J)");
     assert_eq!(D::AMOUNT.describe(), "an amount of substance (mol)");
-    assert_eq!(
-        D::SPECIFIC_RESISTANCE.describe(),
-        "a specific axial resistance (ohm*cm)"
-    );
+    assert_eq!(D::SPECIFIC_RESISTANCE.describe(), "a specific axial resistance (ohm*cm)");
     assert_eq!(D::RATE.describe(), "a rate (1/ms)");
     assert_eq!(D::TEMPERATURE.describe(), "a temperature (degC)");
-    assert_eq!(
-        D::MOLAR_HEAT_CAPACITY.describe(),
-        "a molar heat capacity (J/mol/K)"
-    );
-    assert_eq!(
-        D::RATE_PER_VOLTAGE.describe(),
-        "a rate per voltage (1/(ms*mV))"
-    );
+    assert_eq!(D::MOLAR_HEAT_CAPACITY.describe(), "a molar heat capacity (J/mol/K)");
+    assert_eq!(D::RATE_PER_VOLTAGE.describe(), "a rate per voltage (1/(ms*mV))");
     assert_eq!(D::VOLTAGE.mul(D::TIME).describe(), "a quantity in mV*ms");
-    assert_eq!(
-        D::VOLTAGE.mul(D::TIME).div(D::AREA).display_unit(),
-        "mV*ms/um2"
-    );
+    assert_eq!(D::VOLTAGE.mul(D::TIME).div(D::AREA).display_unit(), "mV*ms/um2");
     assert_eq!(D::CONDUCTANCE.div(D::LENGTH).display_unit(), "nA/(mV*um)");
     assert_eq!(D::VOLTAGE.powi(2).unwrap().to_string(), "mV2");
     assert_eq!(D::VOLTAGE.div(D::TEMPERATURE).to_string(), "mV/K");
@@ -395,10 +346,7 @@ fn describe_and_display() {
     assert_eq!(D::RATE.powi(2).unwrap().to_string(), "1/ms2");
     assert_eq!(D::AMOUNT.div(D::TIME).to_string(), "mM*um3/ms");
     assert_eq!(format!("{}", D::CONCENTRATION), "mM");
-    assert_eq!(
-        D::CONDUCTANCE_DENSITY.quantity_name(),
-        Some("conductance density")
-    );
+    assert_eq!(D::CONDUCTANCE_DENSITY.quantity_name(), Some("conductance density"));
     assert_eq!(D::CONDUCTANCE_DENSITY.display_scale(), 1e-2);
     assert_eq!(D::VOLTAGE.mul(D::TIME).display_scale(), 1.0);
 }
@@ -431,10 +379,7 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
@@ -488,16 +433,11 @@ fn fuzz_never_panics() {
     let mut rng = Lcg(12345);
     for _ in 0..20_000 {
         let n = (rng.next() % 10) as usize;
-        let text: String = (0..n)
-            .map(|_| PIECES[(rng.next() as usize) % PIECES.len()])
-            .collect();
+        let text: String = (0..n).map(|_| PIECES[(rng.next() as usize) % PIECES.len()]).collect();
         match parse_unit(&text) {
             Ok(u) => assert!(u.scale.is_normal() && u.scale > 0.0, "`{text}`: {u:?}"),
             Err(e) => {
-                assert!(
-                    e.range.start <= e.range.end && e.range.end <= text.len(),
-                    "`{text}`"
-                );
+                assert!(e.range.start <= e.range.end && e.range.end <= text.len(), "`{text}`");
                 assert!(text.is_char_boundary(e.range.start), "`{text}` {e:?}");
                 assert!(text.is_char_boundary(e.range.end), "`{text}` {e:?}");
                 assert!(!e.message.is_empty());
@@ -509,9 +449,7 @@ fn fuzz_never_panics() {
     // Raw random characters too.
     for _ in 0..5_000 {
         let n = (rng.next() % 8) as usize;
-        let text: String = (0..n)
-            .map(|_| char::from_u32((rng.next() % 0x3000) as u32).unwrap_or('?'))
-            .collect();
+        let text: String = (0..n).map(|_| char::from_u32((rng.next() % 0x3000) as u32).unwrap_or('?')).collect();
         let _ = parse_unit(&text);
         let _ = lookup_atom(&text);
     }
