@@ -31,7 +31,8 @@ fn reference_examples_have_probes_named_like_the_reference_columns() {
     for case in ["hh_soma", "passive_cable", "ball_and_stick", "y_tree", "syn_pair"] {
         let (_, compilation) = compile_file(&format!("examples/neuron/{case}.syl"), &[]);
         let model = compilation.model.unwrap_or_else(|| panic!("{case} compiles"));
-        let header = std::fs::read_to_string(sylva_tests::repo().join(format!("tests/data/neuron/{case}/trace.csv"))).expect("reference data");
+        let header = std::fs::read_to_string(sylva_tests::repo().join(format!("tests/data/neuron/{case}/trace.csv")))
+            .expect("reference data");
         let columns: Vec<&str> = header.lines().next().expect("header").split(',').skip(1).collect();
         let probes: Vec<&str> = model.network.probes.iter().map(|p| p.label.as_str()).collect();
         assert_eq!(probes, columns, "{case}");

@@ -22,8 +22,12 @@ impl Rng {
     }
 }
 
-const UNITS: &[&str] = &["mV", "ms", "um", "nA", "uS", "S/cm2", "mM", "degC", "ohm*cm", "uF/cm2", "1", "Hz", "mv", "xyz"];
-const GARBAGE: &[&str] = &["{", "}", "(", ")", "[", "]", "<->", "'", "\"", "\u{0}", "\u{feff}", "é", "1e999", "-", ",", "=", "..", "by", "at", "\n"];
+const UNITS: &[&str] =
+    &["mV", "ms", "um", "nA", "uS", "S/cm2", "mM", "degC", "ohm*cm", "uF/cm2", "1", "Hz", "mv", "xyz"];
+const GARBAGE: &[&str] = &[
+    "{", "}", "(", ")", "[", "]", "<->", "'", "\"", "\u{0}", "\u{feff}", "é", "1e999", "-", ",", "=", "..", "by", "at",
+    "\n",
+];
 
 fn mutate(text: &str, rng: &mut Rng) -> String {
     let mut s = text.to_string();
@@ -90,7 +94,10 @@ fn mutated_examples_never_panic_and_spans_stay_in_their_files() {
             (f, text)
         })
         .collect();
-    sources.extend(sylva_compiler::stdlib::names().map(|n| (format!("{n}.syl"), sylva_compiler::stdlib::source(n).expect("exists").to_string())));
+    sources.extend(
+        sylva_compiler::stdlib::names()
+            .map(|n| (format!("{n}.syl"), sylva_compiler::stdlib::source(n).expect("exists").to_string())),
+    );
     let mut rng = Rng(0x5EED);
     let mut with_errors = 0;
     for case in 0..cases {
@@ -100,7 +107,10 @@ fn mutated_examples_never_panic_and_spans_stay_in_their_files() {
         let (db, compilation) = result.unwrap_or_else(|_| panic!("case {case} of {name} panicked; input:\n{mutated}"));
         for d in &compilation.diagnostics {
             let file = db.get(d.primary.span.file);
-            assert!(d.primary.span.end as usize <= file.text.len() && d.primary.span.start <= d.primary.span.end, "case {case}: span out of file: {d:?}");
+            assert!(
+                d.primary.span.end as usize <= file.text.len() && d.primary.span.start <= d.primary.span.end,
+                "case {case}: span out of file: {d:?}"
+            );
             assert!(!d.message.is_empty());
         }
         // Rendering must work for every diagnostic too.

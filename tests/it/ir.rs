@@ -43,7 +43,8 @@ fn hh_conductance_is_the_symbolic_derivative_of_its_current() {
             }
         };
         for v in [-80.0, -65.0, -20.0, 30.0] {
-            let fd = (hh.exprs.eval(current.value, &leaf(v + 1e-4)) - hh.exprs.eval(current.value, &leaf(v - 1e-4))) / 2e-4;
+            let fd =
+                (hh.exprs.eval(current.value, &leaf(v + 1e-4)) - hh.exprs.eval(current.value, &leaf(v - 1e-4))) / 2e-4;
             let exact = hh.exprs.eval(current.conductance, &leaf(v));
             assert!((fd - exact).abs() <= 1e-7 * (1.0 + exact.abs()), "{} at {v}: {fd} vs {exact}", current.name);
         }

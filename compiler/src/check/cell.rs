@@ -41,7 +41,7 @@ impl Mechanisms<'_> {
             diags.push(d);
             return None;
         };
-        globals.mark_used(&name.name);
+        globals.mark_used(&name.name, name.span.file);
         let mechanism = &self.list[id.index()];
         if mechanism.kind != kind {
             let (is, wanted) = match kind {
@@ -120,7 +120,7 @@ pub(crate) fn check(
     let mut morph: Option<&ast::Morphology> = None;
     for member in &cell.members {
         let (found, span) = match member {
-            ast::CellMember::MorphologyRef(name) => match globals.get(&name.name) {
+            ast::CellMember::MorphologyRef(name) => match globals.get(&name.name, name.span.file) {
                 Some(ItemRef::Morphology(m)) => (Some(m), name.span),
                 _ => {
                     let known = globals.names_where(|i| matches!(i, ItemRef::Morphology(_)));

@@ -163,7 +163,7 @@ impl<'a, 's> Lower<'a, 's> {
                 Symbol::Let(index) => self.lower_let(index, ident.span),
             };
         }
-        if let Some(param) = self.globals.param(name) {
+        if let Some(param) = self.globals.param(name, ident.span.file) {
             return self.constant(param.value, param.dim);
         }
         if let Some((value, dim)) = constant(name) {
@@ -305,7 +305,7 @@ impl<'a, 's> Lower<'a, 's> {
     fn call(&mut self, callee: &ast::Ident, args: &[ast::Expr], span: Span) -> Value {
         let name = callee.name.as_str();
         let local = self.scope.functions.get(name).copied();
-        if let Some(function) = local.or_else(|| self.globals.function(name)) {
+        if let Some(function) = local.or_else(|| self.globals.function(name, callee.span.file)) {
             return self.inline(function, callee, args, span);
         }
         let Some(arity) = builtin_arity(name) else {

@@ -62,8 +62,8 @@ pub(crate) struct Globals<'a> {
     pub order: Vec<ItemRef<'a>>,
     pub params: HashMap<String, ParamValue>,
     pub simulations: Vec<&'a ast::Simulation>,
-    /// Names used from each file, for unused-import and unused-parameter warnings.
-    pub used: RefCell<HashSet<String>>,
+    /// (name, file it is used from), for unused-import and unused-parameter warnings.
+    pub used: RefCell<HashSet<(String, FileId)>>,
     /// Which file defines each item.
     pub defined_in: HashMap<String, FileId>,
 }
@@ -117,14 +117,18 @@ impl<'a> Globals<'a> {
         globals
     }
 
-    pub fn mark_used(&self, name: &str) {
-        self.used.borrow_mut().insert(name.to_string());
+    pub fn mark_used(&self, name: &str, from: FileId) {
+        self.used.borrow_mut().insert((name.to_string(), from));
     }
 
-    pub fn param(&self, name: &str) -> Option<&ParamValue> {
+    pub fn is_used(&self, name: &str) -> bool {
+        self.used.borrow().iter().any(|(n, _)| n == name)
+    }
+
+    pub fn param(&self, name: &str, from: FileId) -> Option<&ParamValue> {
         let p = self.params.get(name);
         if p.is_some() {
-            self.mark_used(name);
+            self.mark_used(name, from);
         }
         p
     }
@@ -133,10 +137,10 @@ impl<'a> Globals<'a> {
         self.params.keys().map(String::as_str)
     }
 
-    pub fn function(&self, name: &str) -> Option<&'a ast::Function> {
+    pub fn function(&self, name: &str, from: FileId) -> Option<&'a ast::Function> {
         match self.items.get(name) {
             Some(ItemRef::Function(f)) => {
-                self.mark_used(name);
+                self.mark_used(name, from);
                 Some(f)
             }
             _ => None,
@@ -147,10 +151,10 @@ impl<'a> Globals<'a> {
         self.items.iter().filter(|(_, i)| matches!(i, ItemRef::Function(_))).map(|(n, _)| n.as_str())
     }
 
-    pub fn get(&self, name: &str) -> Option<ItemRef<'a>> {
+    pub fn get(&self, name: &str, from: FileId) -> Option<ItemRef<'a>> {
         let item = self.items.get(name).copied();
         if item.is_some() {
-            self.mark_used(name);
+            self.mark_used(name, from);
         }
         item
     }

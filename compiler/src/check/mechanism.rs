@@ -451,7 +451,7 @@ impl Collect<'_, '_, '_> {
 
     fn ion(&mut self, use_: &ast::IonUse) -> Option<ir::IonUse> {
         let name = &use_.ion.name;
-        match self.globals.get(name) {
+        match self.globals.get(name, use_.ion.span.file) {
             Some(ItemRef::Species(_)) => {}
             _ => {
                 let species = self.globals.names_where(|i| matches!(i, ItemRef::Species(_)));

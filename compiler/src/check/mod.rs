@@ -76,7 +76,7 @@ pub fn check(input: &Input<'_>, diags: &mut Diagnostics) -> Option<ir::Model> {
     // Named morphologies that no cell uses are still checked.
     for item in &globals.order {
         if let globals::ItemRef::Morphology(m) = item
-            && !globals.used.borrow().contains(&m.name.as_ref().expect("named").name)
+            && !globals.is_used(&m.name.as_ref().expect("named").name)
         {
             morphology::sections(&globals, diags, m, input.swc_files)
                 .and_then(|s| morphology::discretize(diags, &s, m.span));
@@ -121,8 +121,10 @@ fn warn_unused(input: &Input<'_>, globals: &globals::Globals<'_>, diags: &mut Di
                         .filter(|(f, _)| input.db.get(*f).name == import_name(input.db, import))
                         .map(|(f, _)| *f)
                         .collect();
-                    let any_used =
-                        globals.defined_in.iter().any(|(name, f)| module_files.contains(f) && used.contains(name));
+                    let any_used = globals
+                        .defined_in
+                        .iter()
+                        .any(|(name, f)| module_files.contains(f) && used.contains(&(name.clone(), *file)));
                     if !module_files.is_empty() && !any_used {
                         diags.push(
                             Diagnostic::warning(Code::UnusedImport, import.span, "unused import")
@@ -131,7 +133,7 @@ fn warn_unused(input: &Input<'_>, globals: &globals::Globals<'_>, diags: &mut Di
                         );
                     }
                 }
-                ast::Item::Param(p) if !used.contains(&p.name.name) => diags.push(
+                ast::Item::Param(p) if !used.iter().any(|(n, _)| *n == p.name.name) => diags.push(
                     Diagnostic::warning(
                         Code::UnusedParameter,
                         p.name.span,

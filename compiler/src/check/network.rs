@@ -58,7 +58,7 @@ pub(crate) fn check(
                         continue;
                     }
                 };
-                globals.mark_used(&p.cell.name);
+                globals.mark_used(&p.cell.name, p.cell.span.file);
                 if next_gid + count > u64::from(u32::MAX) {
                     diags.push(Diagnostic::error(
                         Code::OutOfRange,

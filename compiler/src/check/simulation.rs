@@ -87,7 +87,7 @@ pub(crate) fn check<'a>(
             "network" => match &prop.value.kind {
                 ast::ExprKind::Name(n) => match networks.iter().find(|x| x.name.name == n.name) {
                     Some(found) => {
-                        globals.mark_used(&n.name);
+                        globals.mark_used(&n.name, n.span.file);
                         chosen = Some(found);
                     }
                     None => {

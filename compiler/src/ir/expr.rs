@@ -220,8 +220,10 @@ impl ExprArena {
         if let (Some(x), Some(y)) = (ca, cb) {
             return self.constant_expr(eval_binary(op, x, y));
         }
-        // Identities that are exact in floating point.
+        // Identities: exact in floating point, except that a product with zero is taken to be
+        // zero (the other factor is finite wherever the model is meaningful).
         match (op, ca, cb) {
+            (BinaryOp::Mul, Some(z), _) | (BinaryOp::Mul, _, Some(z)) if z == 0.0 => return self.constant_expr(0.0),
             (BinaryOp::Add, Some(z), _) if z == 0.0 => return b,
             (BinaryOp::Add | BinaryOp::Sub, _, Some(z)) if z == 0.0 => return a,
             (BinaryOp::Sub, Some(z), _) if z == 0.0 => return self.unary(UnaryOp::Neg, b),

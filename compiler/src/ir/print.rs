@@ -31,8 +31,18 @@ pub fn print(model: &Model) -> String {
 
 fn quantity(value: f64, dim: crate::units::Dimension) -> String {
     let unit = dim.display_unit();
-    let shown = value / dim.display_scale();
-    if unit == "1" { format!("{shown}") } else { format!("{shown} {unit}") }
+    let shown = number(value / dim.display_scale());
+    if unit == "1" { shown } else { format!("{shown} {unit}") }
+}
+
+/// A number with at most 12 significant digits, so unit conversions do not show their last bit.
+fn number(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let text = format!("{x:.11e}");
+    let parsed: f64 = text.parse().unwrap_or(x);
+    format!("{parsed}")
 }
 
 /// Renumbers reachable expressions.
@@ -114,7 +124,7 @@ fn mechanism(out: &mut String, id: MechId, m: &Mechanism) {
         let range = if p.min == f64::NEG_INFINITY && p.max == f64::INFINITY {
             String::new()
         } else {
-            format!(" in [{}, {}]", p.min / p.dim.display_scale(), p.max / p.dim.display_scale())
+            format!(" in [{}, {}]", number(p.min / p.dim.display_scale()), number(p.max / p.dim.display_scale()))
         };
         let _ = writeln!(out, "  param {}: {} = {}{range}", p.name, p.dim.display_unit(), quantity(p.default, p.dim));
     }

@@ -27,10 +27,11 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
     let mut items = Vec::new();
     if text.len() > MAX_FILE_LEN {
         let end = text.chars().next().map_or(0, char::len_utf8);
-        diags.push(
-            Diagnostic::error(Code::Syntax, Span::new(file, 0..end), "file too large")
-                .label(format!("this file has {} bytes; the limit is {} MiB", text.len(), MAX_FILE_LEN >> 20)),
-        );
+        diags.push(Diagnostic::error(Code::Syntax, Span::new(file, 0..end), "file too large").label(format!(
+            "this file has {} bytes; the limit is {} MiB",
+            text.len(),
+            MAX_FILE_LEN >> 20
+        )));
         return (ast::File { items }, diags);
     }
     let scan = scan::scan(file, text);
@@ -76,7 +77,11 @@ fn parse_item(
     let item = pair.and_then(|p| ctx.item(p));
     if item.is_none() && ctx.diags.is_empty() {
         let (range, found) = scan::token_at(text, start);
-        ctx.diags.push(Diagnostic::error(Code::Syntax, Span::new(file, range), format!("cannot parse the item at {found}")));
+        ctx.diags.push(Diagnostic::error(
+            Code::Syntax,
+            Span::new(file, range),
+            format!("cannot parse the item at {found}"),
+        ));
     }
     let item = if ctx.broken { None } else { item };
     (item, ctx.diags)

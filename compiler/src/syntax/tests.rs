@@ -144,10 +144,13 @@ fn the_hh_example_in_detail() {
             ),
             Member::Let(l) => format!("let {} = {}", l.name.name, sexpr(&l.value)),
             Member::Gate(g) => {
-                let props: Vec<String> = g.props.iter().map(|p| format!("{} = {}", p.key.name, sexpr(&p.value))).collect();
+                let props: Vec<String> =
+                    g.props.iter().map(|p| format!("{} = {}", p.key.name, sexpr(&p.value))).collect();
                 format!("gate {} {{ {} }}", g.name.name, props.join(", "))
             }
-            Member::Assign(a) => format!("{}{} = {}", if a.electrode { "electrode " } else { "" }, a.target.name, sexpr(&a.value)),
+            Member::Assign(a) => {
+                format!("{}{} = {}", if a.electrode { "electrode " } else { "" }, a.target.name, sexpr(&a.value))
+            }
             other => format!("{other:?}"),
         });
     }

@@ -287,13 +287,7 @@ impl Ctx<'_> {
         }
         let mut sides = sides.into_iter();
         let mut rates = rates.into_iter();
-        Some(Reaction {
-            lhs: sides.next()?,
-            rhs: sides.next()?,
-            forward: rates.next()?,
-            backward: rates.next()?,
-            span,
-        })
+        Some(Reaction { lhs: sides.next()?, rhs: sides.next()?, forward: rates.next()?, backward: rates.next()?, span })
     }
 
     fn count(&mut self, pair: &Pair<Rule>) -> u32 {
@@ -586,13 +580,9 @@ impl Ctx<'_> {
                 props,
                 span,
             }),
-            Rule::probe => NetworkMember::Probe(Probe {
-                label: label?,
-                head: selections.next()?,
-                path: names.collect(),
-                at,
-                span,
-            }),
+            Rule::probe => {
+                NetworkMember::Probe(Probe { label: label?, head: selections.next()?, path: names.collect(), at, span })
+            }
             _ => return None,
         })
     }

@@ -156,7 +156,7 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         statement => &["a statement"],
         arg => &["an argument"],
         // Silent rules: pest never reports them.
-        WHITESPACE | COMMENT | inline_ws | ident_start | ident_char | word | reserved | unit_letter
-        | unit_atom | prefix_op | infix_op | primary | item => &[],
+        WHITESPACE | COMMENT | inline_ws | ident_start | ident_char | word | reserved | unit_letter | unit_atom
+        | prefix_op | infix_op | primary | item => &[],
     }
 }

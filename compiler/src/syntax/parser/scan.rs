@@ -131,16 +131,15 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
 
     // Records an error for the current item (the first one only), or for the file when no
     // item has started yet.
-    let report = |errors: &mut Vec<Option<Diagnostic>>, diags: &mut Vec<Diagnostic>, d: Diagnostic| {
-        match errors.last_mut() {
+    let report =
+        |errors: &mut Vec<Option<Diagnostic>>, diags: &mut Vec<Diagnostic>, d: Diagnostic| match errors.last_mut() {
             Some(slot) => {
                 if slot.is_none() {
                     *slot = Some(d);
                 }
             }
             None => diags.push(d),
-        }
-    };
+        };
 
     loop {
         if i >= n {
@@ -195,8 +194,9 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
                         i = close + 2;
                     }
                     None => {
-                        let d = Diagnostic::error(Code::Syntax, Span::new(file, i..i + 2), "unterminated block comment")
-                            .label("this comment has no `*/`");
+                        let d =
+                            Diagnostic::error(Code::Syntax, Span::new(file, i..i + 2), "unterminated block comment")
+                                .label("this comment has no `*/`");
                         report(&mut errors, &mut diags, d);
                         i = n;
                     }
@@ -208,12 +208,9 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
                     match bytes.get(j) {
                         None | Some(b'\n') => {
                             let end = if j > i + 1 { j } else { i + 1 };
-                            let d = Diagnostic::error(
-                                Code::InvalidString,
-                                Span::new(file, i..end),
-                                "unterminated string",
-                            )
-                            .label("this string has no closing `\"` on its line");
+                            let d =
+                                Diagnostic::error(Code::InvalidString, Span::new(file, i..end), "unterminated string")
+                                    .label("this string has no closing `\"` on its line");
                             report(&mut errors, &mut diags, d);
                             break;
                         }
