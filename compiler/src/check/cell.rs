@@ -159,7 +159,10 @@ pub(crate) fn check(
         }
         return None;
     };
-    let mut sections = morphology::sections(globals, diags, morph, swc_files)?;
+    let Some(mut sections) = morphology::sections(globals, diags, morph, swc_files) else {
+        check_placements_without_tree(cell, globals, diags, mechanisms);
+        return None;
+    };
 
     // Membrane properties: a default for all, then per-region overrides in order.
     let specific_r = Unit { dim: Dimension::SPECIFIC_RESISTANCE, scale: 1.0 };
@@ -215,7 +218,10 @@ pub(crate) fn check(
         spec.ra_ohm_cm = ra[i] / ohm_cm;
         spec.cm_uf_cm2 = cm[i] / uf_cm2;
     }
-    let tree = morphology::discretize(diags, &sections, cell.name.span)?;
+    let Some(tree) = morphology::discretize(diags, &sections, cell.name.span) else {
+        check_placements_without_tree(cell, globals, diags, mechanisms);
+        return None;
+    };
     let node_cm: Vec<f64> =
         tree.nodes.iter().map(|n| if n.area_um2 > 0.0 { cm[n.section as usize] } else { 0.0 }).collect();
 
@@ -382,4 +388,25 @@ pub(crate) fn location_node(
         None => 0.5,
     };
     Some(tree.node_at(section, x))
+}
+
+/// When the morphology is broken, still checks the mechanisms and parameters placed, so their
+/// mistakes are reported in the same run.
+fn check_placements_without_tree(
+    cell: &ast::Cell,
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    mechanisms: &Mechanisms<'_>,
+) {
+    for member in &cell.members {
+        let (name, props, kind) = match member {
+            ast::CellMember::Insert(i) => (&i.mechanism, &i.props, ir::MechanismKind::Density),
+            ast::CellMember::Synapse(p) => (&p.mechanism, &p.props, ir::MechanismKind::Point),
+            _ => continue,
+        };
+        if let Some(id) = mechanisms.expect(globals, diags, name, kind) {
+            let mut values = vec![0.0; mechanisms.list[id.index()].params.len()];
+            mechanisms.param_values(globals, diags, id, props, &mut values);
+        }
+    }
 }

@@ -26,6 +26,8 @@ pub(crate) fn check(
 ) -> ir::Network {
     let mut out = ir::Network { name: network.name.name.clone(), ..ir::Network::default() };
     let mut next_gid: u64 = 0;
+    // Populations of cells that failed to check: uses of them are not reported again.
+    let mut broken: Vec<&str> = Vec::new();
     // Pass 1: populations and sources, so members may refer to later ones.
     for member in &network.members {
         match member {
@@ -43,7 +45,10 @@ pub(crate) fn check(
                 let Some(count) = eval_count(globals, diags, &p.count, "a population size") else { continue };
                 let cell = match cells.cells.iter().find(|(n, _)| *n == p.cell.name) {
                     Some((_, Some(id))) => *id,
-                    Some((_, None)) => continue,
+                    Some((_, None)) => {
+                        broken.push(&p.name.name);
+                        continue;
+                    }
                     None => {
                         let mut d = Diagnostic::error(
                             Code::UndefinedName,
@@ -84,7 +89,9 @@ pub(crate) fn check(
             _ => {}
         }
     }
+    let mut members = Diagnostics::new();
     for member in &network.members {
+        let diags = &mut members;
         match member {
             ast::NetworkMember::Connect(c) => {
                 if let Some(connection) = connect(globals, diags, mechanisms, cells, &out, c) {
@@ -123,6 +130,14 @@ pub(crate) fn check(
             }
             ast::NetworkMember::RecordSpikes(_) => out.record_spikes = true,
             _ => {}
+        }
+    }
+    // An unknown population that is a broken one was reported where it broke.
+    for d in members.into_sorted() {
+        let about_broken =
+            d.code == Code::UnknownPopulation && broken.iter().any(|b| d.message.contains(&format!("`{b}`")));
+        if !about_broken {
+            diags.push(d);
         }
     }
     out
