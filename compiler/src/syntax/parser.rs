@@ -41,7 +41,10 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
             diags.push(error);
             continue;
         }
-        let (item, item_diags) = parse_item(file, text, &scan.docs, chunk.start, chunk.end);
+        // pest and the builder are recursive: 200 nested brackets need about a megabyte of stack
+        // in a debug build, so make sure that much is there.
+        let (item, item_diags) =
+            stacker::maybe_grow(4 << 20, 8 << 20, || parse_item(file, text, &scan.docs, chunk.start, chunk.end));
         diags.extend(item_diags);
         items.extend(item);
     }

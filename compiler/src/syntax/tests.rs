@@ -218,3 +218,227 @@ fn spans_cover_their_text() {
     assert_eq!(slice(unit.span), "mV");
     assert_eq!(slice(p.range.as_ref().unwrap().span), "in [0, inf]");
 }
+
+fn errors(text: &str) -> Vec<Diagnostic> {
+    parse(FileId(0), text).1
+}
+
+#[test]
+fn deep_nesting_is_one_error_and_no_crash() {
+    let deep = "(".repeat(100_000);
+    let diags = errors(&deep);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0].code, Code::Syntax);
+
+    for body in [
+        format!("param x = {}1", "(".repeat(100_000)),
+        format!("param x = {}1{}", "(".repeat(100_000), ")".repeat(100_000)),
+        format!("fn f() -> 1 {}", "{".repeat(100_000)),
+        format!("cell c {{ cm = {}", "f(".repeat(50_000)),
+    ] {
+        let (file, diags) = parse(FileId(0), &body);
+        assert!(file.items.is_empty());
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].message, "nesting too deep");
+    }
+    // Just inside the limit: parses.
+    let ok = format!("param x = {}1{}", "(".repeat(200), ")".repeat(200));
+    assert_eq!(parse(FileId(0), &ok).0.items.len(), 1);
+    let ok = format!("param x = {}1{}", "[(".repeat(100), ")]".repeat(100));
+    assert_eq!(errors(&ok).len(), 1);
+}
+
+#[test]
+fn long_operator_chains_are_bounded() {
+    for text in [
+        format!("param x = {}1", "-".repeat(100_000)),
+        format!("param x = {}1", "!".repeat(100_000)),
+        format!("param x = 1{}", " + 1".repeat(100_000)),
+        format!("param x = 2{}", "^2".repeat(100_000)),
+        format!("param x = if a {{ 1 }}{} else {{ 2 }}", " else if a { 1 }".repeat(50_000)),
+        format!("param x = {}1{}", "-(".repeat(199), ")".repeat(199)),
+    ] {
+        let (file, diags) = parse(FileId(0), &text);
+        if diags.is_empty() {
+            assert_eq!(file.items.len(), 1);
+        } else {
+            assert_eq!(diags.len(), 1, "{diags:?}");
+            assert!(file.items.is_empty());
+        }
+    }
+    // A long but reasonable chain parses.
+    let text = format!("param x = 1{}", " + 1".repeat(400));
+    assert!(errors(&text).is_empty());
+}
+
+/// A small deterministic generator (no dependency).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u32 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) as u32
+    }
+}
+
+#[test]
+fn garbage_never_panics() {
+    const PIECES: &[&str] = &[
+        "param",
+        "fn",
+        "density",
+        "point",
+        "cell",
+        "network",
+        "simulation",
+        "morphology",
+        "species",
+        "import",
+        "state",
+        "gate",
+        "let",
+        "ion",
+        "read",
+        "write",
+        "current",
+        "electrode",
+        "kinetic",
+        "conserve",
+        "on",
+        "event",
+        "initial",
+        "section",
+        "region",
+        "swc",
+        "insert",
+        "synapse",
+        "detector",
+        "threshold",
+        "population",
+        "connect",
+        "source",
+        "stimulus",
+        "probe",
+        "record",
+        "spikes",
+        "in",
+        "at",
+        "by",
+        "if",
+        "else",
+        "inf",
+        "x",
+        "mV",
+        "S/cm2",
+        "1",
+        "0.5",
+        "1e999",
+        ".5",
+        "2e",
+        "\"s\"",
+        "\"a\\q\"",
+        "\"",
+        "{",
+        "}",
+        "(",
+        ")",
+        "[",
+        "]",
+        ",",
+        ";",
+        ":",
+        "=",
+        "==",
+        "+=",
+        "-=",
+        "->",
+        "<->",
+        "..",
+        ".",
+        "'",
+        "+",
+        "-",
+        "*",
+        "/",
+        "^",
+        "<",
+        ">",
+        "!",
+        "&&",
+        "||",
+        "//",
+        "///",
+        "/*",
+        "*/",
+        "\n",
+        " ",
+        "\t",
+        "µ",
+        "é",
+        "\0",
+        "\u{FEFF}",
+        "☃",
+    ];
+    let mut rng = Lcg(0x5eed);
+    for _ in 0..3000 {
+        let len = rng.next() % 40;
+        let mut text = String::new();
+        for _ in 0..len {
+            if rng.next() % 10 == 0 {
+                text.push(char::from_u32(rng.next() % 0x2FF).unwrap_or('?'));
+            } else {
+                text.push_str(PIECES[rng.next() as usize % PIECES.len()]);
+                if rng.next() % 2 == 0 {
+                    text.push(' ');
+                }
+            }
+        }
+        let (_, diags) = parse(FileId(0), &text);
+        for d in &diags {
+            assert!(d.primary.span.end as usize <= text.len() && d.primary.span.start <= d.primary.span.end);
+            assert!(text.is_char_boundary(d.primary.span.start as usize));
+            assert!(text.is_char_boundary(d.primary.span.end as usize));
+        }
+        // Rendering must work on whatever was reported.
+        let mut db = SourceDb::new();
+        let id = db.add("g.syl", text.clone());
+        let (_, diags) = parse(id, &text);
+        let _ = render(&db, &diags, false);
+    }
+}
+
+#[test]
+fn truncated_examples_never_panic() {
+    let all: String = doc_blocks().concat();
+    let mut cut = 0;
+    while cut < all.len() {
+        if all.is_char_boundary(cut) {
+            let _ = parse(FileId(0), &all[..cut]);
+            let _ = parse(FileId(0), &all[cut..]);
+        }
+        cut += 13;
+    }
+}
+
+/// Deep but accepted input on a small stack: the parser grows its stack where it must.
+#[test]
+fn small_stacks_are_enough() {
+    let cases = vec![
+        format!("param x = {}1{}", "(".repeat(200), ")".repeat(200)),
+        format!("param x = {}1{}", "f(".repeat(200), ")".repeat(200)),
+        format!("param x = {}1{}", "{ let a = 1; ".repeat(150), "}".repeat(150)),
+        format!("param x = {}1{}", "if a { ".repeat(150), " } else { 2 }".repeat(150)),
+        format!("param x = {}1", "-".repeat(490)),
+        format!("param x = 1{}", "^2".repeat(490)),
+        format!("cell c {{ cm = {}1{} }}", "(".repeat(199), ")".repeat(199)),
+    ];
+    for text in cases {
+        let diags = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || parse(FileId(0), &text).1)
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(diags.is_empty(), "{diags:?}");
+    }
+}

@@ -14,7 +14,7 @@ use crate::syntax::ast::{self, BinaryOp, Expr, ExprKind, UnaryOp};
 
 /// The deepest expression tree the parser builds (operators, calls, conditionals and
 /// parentheses all count).
-pub(super) const MAX_EXPR_DEPTH: usize = 1000;
+pub(super) const MAX_EXPR_DEPTH: usize = 500;
 
 /// Lowest to highest: `||`, `&&`, comparisons, `+ -`, `* /`, unary `- !`, `^` (right).
 static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
@@ -94,6 +94,10 @@ fn placeholder(span: Span) -> Expr {
 impl Ctx<'_> {
     /// Builds an `expr` pair at tree depth `depth`.
     pub(super) fn expr(&mut self, pair: Pair<Rule>, depth: usize) -> Expr {
+        stacker::maybe_grow(256 << 10, 4 << 20, || self.expr_here(pair, depth))
+    }
+
+    fn expr_here(&mut self, pair: Pair<Rule>, depth: usize) -> Expr {
         let span = self.span(&pair);
         if pair.as_rule() != Rule::expr {
             return self.primary(pair, depth);
@@ -119,7 +123,9 @@ impl Ctx<'_> {
     }
 
     fn too_deep(&mut self, span: Span) -> Expr {
-        self.broken = true;
+        if std::mem::replace(&mut self.broken, true) {
+            return placeholder(span);
+        }
         self.diags.push(
             Diagnostic::error(Code::Syntax, span, "expression too deeply nested")
                 .label(format!("this expression is more than {MAX_EXPR_DEPTH} operations deep"))

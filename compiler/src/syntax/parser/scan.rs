@@ -130,15 +130,18 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
     let mut i = 0;
 
     // Records an error for the current item (the first one only), or for the file when no
-    // item has started yet.
+    // item has started yet and no stray text is reported there.
     let report =
-        |errors: &mut Vec<Option<Diagnostic>>, diags: &mut Vec<Diagnostic>, d: Diagnostic| match errors.last_mut() {
+        |errors: &mut Vec<Option<Diagnostic>>, diags: &mut Vec<Diagnostic>, stray: bool, d: Diagnostic| match errors
+            .last_mut()
+        {
             Some(slot) => {
                 if slot.is_none() {
                     *slot = Some(d);
                 }
             }
-            None => diags.push(d),
+            None if !stray => diags.push(d),
+            None => {}
         };
 
     loop {
@@ -197,12 +200,15 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
                         let d =
                             Diagnostic::error(Code::Syntax, Span::new(file, i..i + 2), "unterminated block comment")
                                 .label("this comment has no `*/`");
-                        report(&mut errors, &mut diags, d);
+                        report(&mut errors, &mut diags, stray.is_some(), d);
                         i = n;
                     }
                 }
             }
             b'"' => {
+                if stray.is_none() && starts.is_empty() {
+                    stray = Some(i);
+                }
                 let mut j = i + 1;
                 loop {
                     match bytes.get(j) {
@@ -211,7 +217,7 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
                             let d =
                                 Diagnostic::error(Code::InvalidString, Span::new(file, i..end), "unterminated string")
                                     .label("this string has no closing `\"` on its line");
-                            report(&mut errors, &mut diags, d);
+                            report(&mut errors, &mut diags, stray.is_some(), d);
                             break;
                         }
                         Some(b'\\') if bytes.get(j + 1).is_some_and(|&b| b != b'\n') => j += 2,
@@ -222,19 +228,19 @@ pub(super) fn scan(file: FileId, text: &str) -> Scan {
                         Some(_) => j += 1,
                     }
                 }
-                if stray.is_none() && starts.is_empty() {
-                    stray = Some(i);
-                }
                 line_blank = false;
                 i = j;
                 token = false;
             }
             b'(' | b'[' | b'{' => {
+                if stray.is_none() && starts.is_empty() {
+                    stray = Some(i);
+                }
                 depth += 1;
                 if depth == MAX_NESTING + 1 {
                     let d = Diagnostic::error(Code::Syntax, Span::new(file, i..i + 1), "nesting too deep")
                         .label(format!("more than {MAX_NESTING} nested brackets"));
-                    report(&mut errors, &mut diags, d);
+                    report(&mut errors, &mut diags, stray.is_some(), d);
                 }
                 i += 1;
             }
