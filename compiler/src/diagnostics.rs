@@ -82,7 +82,7 @@ codes! {
     // Warnings (W0xxx).
     UnusedImport = "W0001": "an import that nothing uses",
     UnusedParameter = "W0002": "a parameter that nothing uses",
-    UnusedDefinition = "W0003": "a definition that nothing uses",
+    UnusedDefinition = "W0003": "a function that nothing uses",
     // Bugs in the compiler itself.
     InternalError = "E9999": "an internal compiler error",
 }

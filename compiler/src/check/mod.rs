@@ -133,6 +133,14 @@ fn warn_unused(input: &Input<'_>, globals: &globals::Globals<'_>, diags: &mut Di
                         );
                     }
                 }
+                ast::Item::Function(f) if !used.iter().any(|(n, _)| *n == f.name.name) => diags.push(
+                    Diagnostic::warning(
+                        Code::UnusedDefinition,
+                        f.name.span,
+                        format!("function `{}` is never used", f.name.name),
+                    )
+                    .help("remove it, or call it from a mechanism"),
+                ),
                 ast::Item::Param(p) if !used.iter().any(|(n, _)| *n == p.name.name) => diags.push(
                     Diagnostic::warning(
                         Code::UnusedParameter,
