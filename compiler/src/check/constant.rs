@@ -48,10 +48,12 @@ pub(crate) fn eval(
     match arena.constant(value.id) {
         Some(c) => Some((c, value.dim)),
         None => {
-            diags.push(
-                Diagnostic::error(Code::NonConstant, expr.span, "this value must be a constant")
-                    .label("not known before the simulation starts"),
-            );
+            // Constant scopes hold only constants, so folding always succeeds.
+            diags.push(Diagnostic::error(
+                Code::InternalError,
+                expr.span,
+                "internal compiler error: a constant expression did not fold",
+            ));
             None
         }
     }

@@ -175,6 +175,8 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
     let mut kinetic = None;
     let mut event = None;
     let mut initial: Option<&ast::Initial> = None;
+    // Gates already reported as incomplete are not reported again as states without dynamics.
+    let mut broken_gates: Vec<u32> = Vec::new();
     {
         let diags = &mut *cx.diags;
         let mut lower = Lower::new(&mut arena, diags, globals, &mut scope);
@@ -182,8 +184,9 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
             match member {
                 ast::Member::Gate(g) => {
                     let index = states.iter().position(|s| s.name == g.name.name).expect("gates are states") as u32;
-                    if let Some(dynamics) = gate(&mut lower, g) {
-                        set_dynamics(&mut lower, &mut states[index as usize], dynamics, g.span);
+                    match gate(&mut lower, g) {
+                        Some(dynamics) => set_dynamics(&mut lower, &mut states[index as usize], dynamics, g.span),
+                        None => broken_gates.push(index),
                     }
                 }
                 ast::Member::Ode(ode) => {
@@ -320,7 +323,10 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
     }
 
     // Every state needs something that changes it.
-    for state in &states {
+    for (index, state) in states.iter().enumerate() {
+        if broken_gates.contains(&(index as u32)) {
+            continue;
+        }
         let changed_by_event = event
             .as_ref()
             .is_some_and(|e: &ir::EventHandler| e.assigns.iter().any(|(s, _)| states[*s as usize].name == state.name));

@@ -120,6 +120,8 @@ pub(crate) fn check<'a>(
     }
     if chosen.is_none() && !block.props.iter().any(|p| p.key.name == "network") {
         match networks {
+            // A network that failed to parse was reported already.
+            [] if diags.iter().any(|d| d.code == Code::Syntax) => {}
             [] => diags.push(
                 Diagnostic::error(Code::InvalidSimulation, block.span, "there is no network to simulate")
                     .help("add a `network { … }`"),
