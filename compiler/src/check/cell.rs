@@ -257,6 +257,8 @@ pub(crate) fn check(
     }
     let density = placed
         .into_iter()
+        // A region without sections (an SWC cell without an axon) places nothing.
+        .filter(|(_, per_node)| !per_node.is_empty())
         .map(|(mechanism, per_node)| {
             let mut nodes: Vec<u32> = per_node.keys().copied().collect();
             nodes.sort_unstable();
