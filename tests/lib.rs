@@ -1,1 +1,60 @@
-//! Shared helpers for the integration tests live in `it/`.
+//! Shared helpers for the integration tests: compiling files from the repository with an
+//! in-memory view of the file system rooted at the repository.
+
+use std::path::{Path, PathBuf};
+
+use sylva_compiler::diagnostics::Diagnostic;
+use sylva_compiler::source::SourceDb;
+use sylva_compiler::{Compilation, Loader, compile};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is in the repository").to_path_buf()
+}
+
+/// Reads files relative to the repository root.
+pub struct RepoLoader;
+
+impl Loader for RepoLoader {
+    fn read(&mut self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(repo().join(path)).map_err(|e| e.to_string())
+    }
+}
+
+/// Compiles a file given relative to the repository root.
+pub fn compile_file(path: &str, overrides: &[String]) -> (SourceDb, Compilation) {
+    let text = std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+    compile_text(path, &text, overrides)
+}
+
+/// Compiles text as if it were the file `name` of the repository.
+pub fn compile_text(name: &str, text: &str, overrides: &[String]) -> (SourceDb, Compilation) {
+    let mut db = SourceDb::new();
+    let root = db.add(name, text);
+    let compilation = compile(&mut db, root, &mut RepoLoader, overrides);
+    (db, compilation)
+}
+
+pub fn render(db: &SourceDb, diagnostics: &[Diagnostic]) -> String {
+    sylva_compiler::render::render(db, diagnostics, false)
+}
+
+/// Every file below `dir` (relative to the repository) with the extension `ext`, sorted.
+pub fn files_with_extension(dir: &str, ext: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![repo().join(dir)];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == ext) {
+                let relative = path.strip_prefix(repo()).expect("below the repository");
+                out.push(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -63,7 +63,6 @@ codes! {
     InvalidKinetic = "E0406": "a malformed kinetic scheme",
     EventInDensity = "E0407": "an event handler in a density mechanism",
     DuplicateDynamics = "E0408": "a state with more than one equation",
-    NonConstant = "E0409": "an expression that must be constant",
     // Morphology and SWC (E05xx).
     MissingParent = "E0501": "a section attached to a section that does not exist",
     LocationOutOfRange = "E0502": "a location outside [0, 1]",
@@ -82,7 +81,9 @@ codes! {
     // Warnings (W0xxx).
     UnusedImport = "W0001": "an import that nothing uses",
     UnusedParameter = "W0002": "a parameter that nothing uses",
-    UnusedDefinition = "W0003": "a definition that nothing uses",
+    UnusedDefinition = "W0003": "a function that nothing uses",
+    // Bugs in the compiler itself.
+    InternalError = "E9999": "an internal compiler error",
 }
 
 /// A labelled span.

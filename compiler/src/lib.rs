@@ -1,8 +1,16 @@
 //! The Sylva compiler: model text to a checked, validated IR. Pure: no file system, no
-//! terminal, no clock, no GPU. Whoever drives it supplies the text of every file.
+//! terminal, no clock, no GPU. Whoever drives it supplies the text of every file through a
+//! [`driver::Loader`].
 
+pub mod check;
 pub mod diagnostics;
+pub mod driver;
+pub mod ir;
+pub mod morph;
 pub mod render;
 pub mod source;
+pub mod stdlib;
 pub mod syntax;
 pub mod units;
+
+pub use driver::{Compilation, Loader, compile};

@@ -14,9 +14,8 @@ pub fn to_codespan(diagnostic: &Diagnostic) -> cs::Diagnostic<FileId> {
         Severity::Warning => cs::Severity::Warning,
     };
     let primary = &diagnostic.primary;
-    let mut labels = vec![
-        cs::Label::primary(primary.span.file, primary.span.range()).with_message(primary.message.clone()),
-    ];
+    let mut labels =
+        vec![cs::Label::primary(primary.span.file, primary.span.range()).with_message(primary.message.clone())];
     labels.extend(
         diagnostic
             .secondary

@@ -42,9 +42,7 @@ pub struct SourceFile {
 impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> SourceFile {
         let text = text.into();
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
         SourceFile { name: name.into(), text, line_starts }
     }
 
@@ -136,9 +134,7 @@ impl<'a> codespan_reporting::files::Files<'a> for SourceDb {
 
     fn line_range(&'a self, id: FileId, line: usize) -> Result<Range<usize>, codespan_reporting::files::Error> {
         let file = self.files.get(id.0 as usize).ok_or(codespan_reporting::files::Error::FileMissing)?;
-        file.line_range(line).ok_or(codespan_reporting::files::Error::LineTooLarge {
-            given: line,
-            max: file.line_starts.len() - 1,
-        })
+        file.line_range(line)
+            .ok_or(codespan_reporting::files::Error::LineTooLarge { given: line, max: file.line_starts.len() - 1 })
     }
 }

@@ -330,7 +330,10 @@ pub enum CellMember {
     /// An inline `morphology { … }`.
     Morphology(Morphology),
     /// `cm = 1 uF/cm2`, `Ra = …`, `v_init = …`, or `cm in dend = …` (then `region` is set).
-    Property { prop: Property, region: Option<Ident> },
+    Property {
+        prop: Property,
+        region: Option<Ident>,
+    },
     /// `insert hh in soma { gnabar = 0.1 S/cm2 }`.
     Insert(Insert),
     Species(Species),
@@ -488,14 +491,27 @@ pub struct Expr {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ExprKind {
     /// `0.12 S/cm2`, `3`, `inf`. `value` is the number as written (before unit conversion).
-    Number { value: f64, unit: Option<UnitExpr> },
+    Number {
+        value: f64,
+        unit: Option<UnitExpr>,
+    },
     Name(Ident),
     Unary(UnaryOp, Box<Expr>),
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
-    Call { callee: Ident, args: Vec<Expr> },
-    If { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+    Call {
+        callee: Ident,
+        args: Vec<Expr>,
+    },
+    If {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
     /// `{ let a = …; let b = …; result }`.
-    Block { lets: Vec<Let>, result: Box<Expr> },
+    Block {
+        lets: Vec<Let>,
+        result: Box<Expr>,
+    },
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,414 @@
+//! Cells: a morphology, membrane properties, mechanisms placed by region, ion species,
+//! synapses and a spike detector, to an [`ir::Cell`] on the discretized tree.
+
+use std::collections::HashMap;
+
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::ir::{self, MechId};
+use crate::syntax::ast;
+use crate::units::{Dimension, Unit};
+
+use super::constant::eval_in_unit;
+use super::globals::{Globals, ItemRef};
+use super::morphology::{self, Sections, SwcFiles, location_x, unknown_property};
+
+/// The checked mechanisms, by name.
+pub(crate) struct Mechanisms<'m> {
+    pub list: &'m [ir::Mechanism],
+    pub by_name: HashMap<String, MechId>,
+}
+
+impl Mechanisms<'_> {
+    /// Looks up a mechanism of the wanted kind, reporting what is wrong otherwise.
+    pub fn expect(
+        &self,
+        globals: &Globals<'_>,
+        diags: &mut Diagnostics,
+        name: &ast::Ident,
+        kind: ir::MechanismKind,
+    ) -> Option<MechId> {
+        let Some(&id) = self.by_name.get(&name.name) else {
+            let mut d =
+                Diagnostic::error(Code::UndefinedName, name.span, format!("cannot find mechanism `{}`", name.name))
+                    .label("not a mechanism");
+            if globals.items.contains_key(&name.name) {
+                d = d.note(format!("`{}` is defined, but it is not a mechanism", name.name));
+            } else if let Some(s) = did_you_mean(&name.name, self.by_name.keys().map(String::as_str)) {
+                d = d.help(format!("a mechanism with a similar name exists: `{s}`"));
+            } else {
+                d = d.help(format!("is an `import {}` missing?", name.name));
+            }
+            diags.push(d);
+            return None;
+        };
+        globals.mark_used(&name.name, name.span.file);
+        let mechanism = &self.list[id.index()];
+        if mechanism.kind != kind {
+            let (is, wanted) = match kind {
+                ir::MechanismKind::Point => ("a density mechanism", "a point mechanism (a synapse or stimulus)"),
+                ir::MechanismKind::Density => ("a point mechanism", "a density mechanism (inserted in a region)"),
+            };
+            diags.push(
+                Diagnostic::error(Code::WrongMechanismKind, name.span, format!("`{}` is {is}", name.name))
+                    .label(format!("expected {wanted}"))
+                    .secondary(mechanism.span, "defined here"),
+            );
+            return None;
+        }
+        Some(id)
+    }
+
+    /// Parameter values of a placement: the defaults overridden by `props`.
+    pub fn param_values(
+        &self,
+        globals: &Globals<'_>,
+        diags: &mut Diagnostics,
+        id: MechId,
+        props: &[ast::Property],
+        base: &mut [f64],
+    ) {
+        let mechanism = &self.list[id.index()];
+        for prop in props {
+            let Some(index) = mechanism.params.iter().position(|p| p.name == prop.key.name) else {
+                let names: Vec<&str> = mechanism.params.iter().map(|p| p.name.as_str()).collect();
+                let mut d = Diagnostic::error(
+                    Code::UnknownProperty,
+                    prop.key.span,
+                    format!("`{}` has no parameter `{}`", mechanism.name, prop.key.name),
+                )
+                .label("unknown parameter");
+                if let Some(s) = did_you_mean(&prop.key.name, names.iter().copied()) {
+                    d = d.help(format!("did you mean `{s}`?"));
+                } else if !names.is_empty() {
+                    d = d.help(format!(
+                        "its parameters are {}",
+                        names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                diags.push(d);
+                continue;
+            };
+            let param = &mechanism.params[index];
+            let unit = Unit { dim: param.dim, scale: 1.0 };
+            let what = format!("parameter `{}` of `{}`", param.name, mechanism.name);
+            if let Some(value) = eval_in_unit(globals, diags, &prop.value, unit, false, &what) {
+                if !(param.min..=param.max).contains(&value) {
+                    diags.push(
+                        Diagnostic::error(
+                            Code::OutOfRange,
+                            prop.value.span,
+                            format!("{what} is outside its allowed range"),
+                        )
+                        .label(format!("allowed: [{}, {}] in internal units", param.min, param.max))
+                        .secondary(param.span, "range declared here"),
+                    );
+                }
+                base[index] = value;
+            }
+        }
+    }
+}
+
+pub(crate) fn check(
+    cell: &ast::Cell,
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    mechanisms: &Mechanisms<'_>,
+    species: &[ir::Species],
+    swc_files: &SwcFiles,
+) -> Option<ir::Cell> {
+    let mut morph: Option<&ast::Morphology> = None;
+    for member in &cell.members {
+        let (found, span) = match member {
+            ast::CellMember::MorphologyRef(name) => match globals.get(&name.name, name.span.file) {
+                Some(ItemRef::Morphology(m)) => (Some(m), name.span),
+                _ => {
+                    let known = globals.names_where(|i| matches!(i, ItemRef::Morphology(_)));
+                    let mut d = Diagnostic::error(
+                        Code::UndefinedName,
+                        name.span,
+                        format!("cannot find morphology `{}`", name.name),
+                    )
+                    .label("not a morphology");
+                    if let Some(s) = did_you_mean(&name.name, known) {
+                        d = d.help(format!("a morphology with a similar name exists: `{s}`"));
+                    }
+                    diags.push(d);
+                    (None, name.span)
+                }
+            },
+            ast::CellMember::Morphology(m) => (Some(m), m.span),
+            _ => continue,
+        };
+        if morph.is_some() {
+            diags.push(Diagnostic::error(Code::DuplicateName, span, "a cell has only one morphology"));
+        } else if found.is_some() {
+            morph = found;
+        }
+    }
+    let Some(morph) = morph else {
+        if !cell.members.iter().any(|m| matches!(m, ast::CellMember::MorphologyRef(_))) {
+            diags.push(
+                Diagnostic::error(
+                    Code::MissingProperty,
+                    cell.name.span,
+                    format!("cell `{}` has no morphology", cell.name.name),
+                )
+                .help("add `morphology = name` or an inline `morphology { section soma { … } }`"),
+            );
+        }
+        return None;
+    };
+    let Some(mut sections) = morphology::sections(globals, diags, morph, swc_files) else {
+        check_placements_without_tree(cell, globals, diags, mechanisms);
+        return None;
+    };
+
+    // Membrane properties: a default for all, then per-region overrides in order.
+    let specific_r = Unit { dim: Dimension::SPECIFIC_RESISTANCE, scale: 1.0 };
+    let specific_c = Unit { dim: Dimension::SPECIFIC_CAPACITANCE, scale: 1.0 };
+    let ohm_cm = crate::units::parse_unit("ohm*cm").expect("valid unit").scale;
+    let uf_cm2 = crate::units::parse_unit("uF/cm2").expect("valid unit").scale;
+    let mut v_init = -65.0;
+    let mut ra = vec![35.4 * ohm_cm; sections.specs.len()];
+    let mut cm = vec![uf_cm2; sections.specs.len()];
+    for member in &cell.members {
+        let ast::CellMember::Property { prop, region } = member else { continue };
+        let key = prop.key.name.as_str();
+        let (unit, target) = match key {
+            "cm" => (specific_c, Some(&mut cm)),
+            "Ra" => (specific_r, Some(&mut ra)),
+            "v_init" => (Unit { dim: Dimension::VOLTAGE, scale: 1.0 }, None),
+            _ => {
+                diags.push(unknown_property(&prop.key, "cells", &["cm", "Ra", "v_init"]));
+                continue;
+            }
+        };
+        let Some(value) = eval_in_unit(globals, diags, &prop.value, unit, false, &format!("`{key}`")) else { continue };
+        match target {
+            None if region.is_some() => diags.push(Diagnostic::error(
+                Code::UnknownProperty,
+                prop.key.span,
+                "`v_init` is set for the whole cell",
+            )),
+            None => v_init = value,
+            Some(list) => {
+                if value <= 0.0 {
+                    diags.push(Diagnostic::error(
+                        Code::OutOfRange,
+                        prop.value.span,
+                        format!("`{key}` must be positive"),
+                    ));
+                    continue;
+                }
+                let which = match region {
+                    None => (0..sections.specs.len()).collect(),
+                    Some(r) => match region_sections(diags, &sections, r) {
+                        Some(list) => list,
+                        None => continue,
+                    },
+                };
+                for s in which {
+                    list[s] = value;
+                }
+            }
+        }
+    }
+    for (i, spec) in sections.specs.iter_mut().enumerate() {
+        spec.ra_ohm_cm = ra[i] / ohm_cm;
+        spec.cm_uf_cm2 = cm[i] / uf_cm2;
+    }
+    let Some(tree) = morphology::discretize(diags, &sections, cell.name.span) else {
+        check_placements_without_tree(cell, globals, diags, mechanisms);
+        return None;
+    };
+    let node_cm: Vec<f64> =
+        tree.nodes.iter().map(|n| if n.area_um2 > 0.0 { cm[n.section as usize] } else { 0.0 }).collect();
+
+    // Density mechanisms: per mechanism, per node, the parameter values.
+    let mut placed: Vec<(MechId, HashMap<u32, Vec<f64>>)> = Vec::new();
+    for member in &cell.members {
+        let ast::CellMember::Insert(insert) = member else { continue };
+        let Some(id) = mechanisms.expect(globals, diags, &insert.mechanism, ir::MechanismKind::Density) else {
+            continue;
+        };
+        let Some(region) = region_sections(diags, &sections, &insert.region) else { continue };
+        let defaults: Vec<f64> = mechanisms.list[id.index()].params.iter().map(|p| p.default).collect();
+        let slot = match placed.iter().position(|(m, _)| *m == id) {
+            Some(i) => i,
+            None => {
+                placed.push((id, HashMap::new()));
+                placed.len() - 1
+            }
+        };
+        // Each node keeps the values it had and takes the ones this insert sets (as NEURON).
+        let mut overrides = vec![f64::NAN; defaults.len()];
+        mechanisms.param_values(globals, diags, id, &insert.props, &mut overrides);
+        for s in region {
+            for &node in &tree.sections[s].centres {
+                let values = placed[slot].1.entry(node).or_insert_with(|| defaults.clone());
+                for (v, o) in values.iter_mut().zip(&overrides) {
+                    if !o.is_nan() {
+                        *v = *o;
+                    }
+                }
+            }
+        }
+    }
+    let density = placed
+        .into_iter()
+        // A region without sections (an SWC cell without an axon) places nothing.
+        .filter(|(_, per_node)| !per_node.is_empty())
+        .map(|(mechanism, per_node)| {
+            let mut nodes: Vec<u32> = per_node.keys().copied().collect();
+            nodes.sort_unstable();
+            let count = mechanisms.list[mechanism.index()].params.len();
+            let params = (0..count)
+                .map(|p| {
+                    let values: Vec<f64> = nodes.iter().map(|n| per_node[n][p]).collect();
+                    if values.iter().all(|v| v.to_bits() == values[0].to_bits()) {
+                        ir::ParamValue::Uniform(values[0])
+                    } else {
+                        ir::ParamValue::PerNode(values)
+                    }
+                })
+                .collect();
+            ir::DensityInstance { mechanism, nodes, params }
+        })
+        .collect();
+
+    // Species: the global ones with this cell's overrides.
+    let mut cell_species = species.to_vec();
+    for member in &cell.members {
+        if let ast::CellMember::Species(s) = member {
+            match cell_species.iter_mut().find(|x| x.name == s.name.name) {
+                Some(existing) => super::species::apply(globals, diags, s, existing),
+                None => diags.push(
+                    Diagnostic::error(
+                        Code::IonNotProvided,
+                        s.name.span,
+                        format!("no ion species `{}` to override", s.name.name),
+                    )
+                    .help("declare it at top level with `species`"),
+                ),
+            }
+        }
+    }
+
+    let mut synapses: Vec<ir::PointInstance> = Vec::new();
+    let mut detector = None;
+    for member in &cell.members {
+        match member {
+            ast::CellMember::Synapse(p) => {
+                if let Some(previous) = synapses.iter().find(|s| s.name == p.name.name) {
+                    diags.push(
+                        Diagnostic::error(
+                            Code::DuplicateName,
+                            p.name.span,
+                            format!("synapse `{}` is defined more than once", p.name.name),
+                        )
+                        .secondary(previous.span, "first defined here"),
+                    );
+                    continue;
+                }
+                let Some(id) = mechanisms.expect(globals, diags, &p.mechanism, ir::MechanismKind::Point) else {
+                    continue;
+                };
+                let Some(node) = location_node(globals, diags, &sections, &tree, &p.at) else { continue };
+                let mut params: Vec<f64> = mechanisms.list[id.index()].params.iter().map(|p| p.default).collect();
+                mechanisms.param_values(globals, diags, id, &p.props, &mut params);
+                synapses.push(ir::PointInstance {
+                    name: p.name.name.clone(),
+                    mechanism: id,
+                    node,
+                    params,
+                    span: p.span,
+                });
+            }
+            ast::CellMember::Detector(d) => {
+                let Some(node) = location_node(globals, diags, &sections, &tree, &d.at) else { continue };
+                let unit = Unit { dim: Dimension::VOLTAGE, scale: 1.0 };
+                let Some(threshold) = eval_in_unit(globals, diags, &d.threshold, unit, false, "the threshold") else {
+                    continue;
+                };
+                if detector.is_some() {
+                    diags.push(Diagnostic::error(Code::DuplicateName, d.span, "a cell has only one spike detector"));
+                }
+                detector = Some(ir::Detector { node, threshold, span: d.span });
+            }
+            _ => {}
+        }
+    }
+
+    Some(ir::Cell {
+        name: cell.name.name.clone(),
+        span: cell.span,
+        section_names: sections.specs.iter().map(|s| s.name.clone()).collect(),
+        tree,
+        cm: node_cm,
+        v_init,
+        species: cell_species,
+        density,
+        synapses,
+        detector,
+    })
+}
+
+fn region_sections(diags: &mut Diagnostics, sections: &Sections, name: &ast::Ident) -> Option<Vec<usize>> {
+    match sections.regions.get(&name.name) {
+        Some(list) => Some(list.clone()),
+        None => {
+            diags.push(morphology::unknown_region(name, sections.regions.keys().map(String::as_str)));
+            None
+        }
+    }
+}
+
+/// The node of `section(x)` (x defaults to 0.5).
+pub(crate) fn location_node(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    sections: &Sections,
+    tree: &crate::morph::CableTree,
+    at: &ast::Location,
+) -> Option<u32> {
+    let Some(section) = sections.section(&at.section.name) else {
+        let mut d = Diagnostic::error(
+            Code::UnknownRegion,
+            at.section.span,
+            format!("no section `{}` in this cell", at.section.name),
+        )
+        .label("unknown section");
+        if let Some(s) = did_you_mean(&at.section.name, sections.section_names()) {
+            d = d.help(format!("a section with a similar name exists: `{s}`"));
+        }
+        diags.push(d);
+        return None;
+    };
+    let x = match &at.x {
+        Some(x) => location_x(globals, diags, x)?,
+        None => 0.5,
+    };
+    Some(tree.node_at(section, x))
+}
+
+/// When the morphology is broken, still checks the mechanisms and parameters placed, so their
+/// mistakes are reported in the same run.
+fn check_placements_without_tree(
+    cell: &ast::Cell,
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    mechanisms: &Mechanisms<'_>,
+) {
+    for member in &cell.members {
+        let (name, props, kind) = match member {
+            ast::CellMember::Insert(i) => (&i.mechanism, &i.props, ir::MechanismKind::Density),
+            ast::CellMember::Synapse(p) => (&p.mechanism, &p.props, ir::MechanismKind::Point),
+            _ => continue,
+        };
+        if let Some(id) = mechanisms.expect(globals, diags, name, kind) {
+            let mut values = vec![0.0; mechanisms.list[id.index()].params.len()];
+            mechanisms.param_values(globals, diags, id, props, &mut values);
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! Compile-time constants: parameter defaults, placement values, network sizes. They may use
+//! top-level parameters, named constants and units, but nothing that varies in time.
+
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
+use crate::ir::expr::ExprArena;
+use crate::syntax::ast;
+use crate::units::{Dimension, Unit};
+
+use super::expr::{Lower, Scope, mismatch};
+use super::globals::Globals;
+
+/// Evaluates a constant expression of dimension `unit.dim`. When `bare_in_unit` is set, a
+/// dimensionless result is read as a number in `unit` (`param g: S/cm2 = 0.12`). Returns `None`
+/// after reporting an error.
+pub(crate) fn eval_in_unit(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    expr: &ast::Expr,
+    unit: Unit,
+    bare_in_unit: bool,
+    what: &str,
+) -> Option<f64> {
+    let (value, dim) = eval(globals, diags, expr)?;
+    match dim {
+        None => Some(value * if bare_in_unit { unit.scale } else { 1.0 }),
+        Some(d) if d == unit.dim => Some(value),
+        Some(d) if d.is_none() && bare_in_unit => Some(value * unit.scale),
+        Some(d) => {
+            diags.push(mismatch(expr.span, unit.dim, d, what));
+            None
+        }
+    }
+}
+
+/// Evaluates a constant expression; its dimension is `None` for a bare zero.
+pub(crate) fn eval(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    expr: &ast::Expr,
+) -> Option<(f64, Option<Dimension>)> {
+    let mut arena = ExprArena::new();
+    let mut scope = Scope::default();
+    let errors_before = diags.error_count();
+    let value = Lower::new(&mut arena, diags, globals, &mut scope).lower(expr);
+    if diags.error_count() > errors_before {
+        return None;
+    }
+    match arena.constant(value.id) {
+        Some(c) => Some((c, value.dim)),
+        None => {
+            // Constant scopes hold only constants, so folding always succeeds.
+            diags.push(Diagnostic::error(
+                Code::InternalError,
+                expr.span,
+                "internal compiler error: a constant expression did not fold",
+            ));
+            None
+        }
+    }
+}
+
+/// Evaluates a non-negative integer (counts, indices, seeds).
+pub(crate) fn eval_count(globals: &Globals<'_>, diags: &mut Diagnostics, expr: &ast::Expr, what: &str) -> Option<u64> {
+    let value = eval_in_unit(globals, diags, expr, Unit::ONE, false, what)?;
+    if value < 0.0 || value.fract() != 0.0 || value > u32::MAX as f64 {
+        diags.push(
+            Diagnostic::error(
+                Code::OutOfRange,
+                expr.span,
+                format!("{what} must be a whole number from 0 to {}", u32::MAX),
+            )
+            .label(format!("this is {value}")),
+        );
+        return None;
+    }
+    Some(value as u64)
+}

@@ -1,0 +1,695 @@
+//! Mechanisms: members to IR kinetics. Names are collected first (so members may appear in
+//! any order), then every expression is lowered into the mechanism's arena.
+
+use std::collections::HashMap;
+
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::ir::expr::{Builtin, Expr, ExprArena, ExprId, IonVar};
+use crate::ir::{self, Dynamics};
+use crate::source::Span;
+use crate::syntax::ast;
+use crate::units::{Dimension, Unit};
+
+use super::constant::eval_in_unit;
+use super::expr::{LetSlot, Lower, Scope, Symbol, Value, parse_unit};
+use super::globals::{Globals, ItemRef};
+
+/// Names every mechanism can read, with their dimensions.
+fn builtins(kind: ast::MechanismKind) -> Vec<(&'static str, Builtin, Dimension)> {
+    let mut list = vec![
+        ("v", Builtin::V, Dimension::VOLTAGE),
+        ("t", Builtin::T, Dimension::TIME),
+        ("dt", Builtin::Dt, Dimension::TIME),
+        ("celsius", Builtin::Celsius, Dimension::TEMPERATURE),
+        ("diam", Builtin::Diam, Dimension::LENGTH),
+    ];
+    if kind == ast::MechanismKind::Point {
+        list.push(("area", Builtin::Area, Dimension::AREA));
+    }
+    list
+}
+
+/// What a current name refers to.
+#[derive(Copy, Clone)]
+struct CurrentSlot {
+    ion: Option<u32>,
+    span: Span,
+}
+
+pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagnostics) -> ir::Mechanism {
+    let mut cx = Collect { globals, diags, names: HashMap::new() };
+    let mut scope = Scope::default();
+    for (name, builtin, dim) in builtins(m.kind) {
+        scope.symbols.insert(name.to_string(), Symbol::Leaf(Expr::Builtin(builtin), dim));
+    }
+
+    // Parameters.
+    let mut params = Vec::new();
+    for member in &m.members {
+        if let ast::Member::Param(p) = member {
+            let index = params.len() as u32;
+            if let Some(param) = cx.param(p) {
+                cx.declare(&p.name, "parameter");
+                scope.symbols.insert(p.name.name.clone(), Symbol::Leaf(Expr::Param(index), param.dim));
+                params.push(param);
+            }
+        }
+    }
+
+    // Ions and currents.
+    let mut ions = Vec::new();
+    let mut currents: HashMap<String, CurrentSlot> = HashMap::new();
+    let mut concentration_writes: Vec<(String, u32, IonVar, Span)> = Vec::new();
+    for member in &m.members {
+        match member {
+            ast::Member::Ion(use_) => {
+                let index = ions.len() as u32;
+                let Some(ion) = cx.ion(use_) else { continue };
+                for read in &use_.reads {
+                    if let Some((var, dim)) = ion_var(&ion.species, &read.name) {
+                        cx.declare(read, "ion variable");
+                        scope.symbols.insert(read.name.clone(), Symbol::Leaf(Expr::Ion(index, var), dim));
+                    }
+                }
+                for write in &use_.writes {
+                    match ion_var(&ion.species, &write.name) {
+                        Some((IonVar::Current, _)) => {
+                            currents.insert(write.name.clone(), CurrentSlot { ion: Some(index), span: write.span });
+                        }
+                        Some((var @ (IonVar::Inside | IonVar::Outside), _)) => {
+                            concentration_writes.push((write.name.clone(), index, var, write.span));
+                        }
+                        _ => {}
+                    }
+                }
+                ions.push(ion);
+            }
+            ast::Member::Current(name) => {
+                cx.declare(name, "current");
+                currents.insert(name.name.clone(), CurrentSlot { ion: None, span: name.span });
+            }
+            ast::Member::Assign(a) if a.electrode => {
+                cx.declare(&a.target, "current");
+                currents.insert(a.target.name.clone(), CurrentSlot { ion: None, span: a.target.span });
+            }
+            _ => {}
+        }
+    }
+
+    // States: declared ones, gates, and concentrations the mechanism writes.
+    let mut states: Vec<ir::State> = Vec::new();
+    let mut state_inits: Vec<Option<&ast::Expr>> = Vec::new();
+    let mut arena = ExprArena::new();
+    let zero = arena.constant_expr(0.0);
+    for member in &m.members {
+        let (name, dim, init, doc, span) = match member {
+            ast::Member::State(s) => {
+                let dim = match parse_unit(&s.unit) {
+                    Ok(u) => u.dim,
+                    Err(d) => {
+                        cx.diags.push(d);
+                        Dimension::NONE
+                    }
+                };
+                (&s.name, dim, s.init.as_ref(), s.doc.clone(), s.span)
+            }
+            ast::Member::Gate(g) => (&g.name, Dimension::NONE, None, g.doc.clone(), g.span),
+            _ => continue,
+        };
+        cx.declare(name, "state");
+        let index = states.len() as u32;
+        scope.symbols.insert(name.name.clone(), Symbol::Leaf(Expr::State(index), dim));
+        let writes_ion = concentration_writes.iter().find(|w| w.0 == name.name).map(|w| (w.1, w.2));
+        states.push(ir::State {
+            name: name.name.clone(),
+            dim,
+            init: zero,
+            dynamics: Dynamics::Constant,
+            writes_ion,
+            doc,
+            span,
+        });
+        state_inits.push(init);
+    }
+    for (name, ion, var, span) in &concentration_writes {
+        if states.iter().any(|s| s.name == *name) {
+            continue;
+        }
+        cx.declare(&ast::Ident { name: name.clone(), span: *span }, "state");
+        let index = states.len() as u32;
+        scope.symbols.insert(name.clone(), Symbol::Leaf(Expr::State(index), Dimension::CONCENTRATION));
+        let init = arena.leaf(Expr::Ion(*ion, *var));
+        states.push(ir::State {
+            name: name.clone(),
+            dim: Dimension::CONCENTRATION,
+            init,
+            dynamics: Dynamics::Constant,
+            writes_ion: Some((*ion, *var)),
+            doc: None,
+            span: *span,
+        });
+        state_inits.push(None);
+    }
+
+    // Derived values and local functions.
+    for member in &m.members {
+        match member {
+            ast::Member::Let(l) => {
+                cx.declare(&l.name, "derived value");
+                scope.symbols.insert(l.name.name.clone(), Symbol::Let(scope.lets.len()));
+                scope.lets.push(LetSlot { name: &l.name, value: &l.value, lowered: None, in_progress: false });
+            }
+            ast::Member::Function(f) => {
+                cx.declare(&f.name, "function");
+                scope.functions.insert(f.name.name.clone(), f);
+            }
+            _ => {}
+        }
+    }
+
+    let current_dim = match m.kind {
+        ast::MechanismKind::Density => Dimension::CURRENT_DENSITY,
+        ast::MechanismKind::Point => Dimension::CURRENT,
+    };
+    let mut out_currents = Vec::new();
+    let mut kinetic = None;
+    let mut event = None;
+    let mut initial: Option<&ast::Initial> = None;
+    // Gates already reported as incomplete are not reported again as states without dynamics.
+    let mut broken_gates: Vec<u32> = Vec::new();
+    {
+        let diags = &mut *cx.diags;
+        let mut lower = Lower::new(&mut arena, diags, globals, &mut scope);
+        for member in &m.members {
+            match member {
+                ast::Member::Gate(g) => {
+                    let index = states.iter().position(|s| s.name == g.name.name).expect("gates are states") as u32;
+                    match gate(&mut lower, g) {
+                        Some(dynamics) => set_dynamics(&mut lower, &mut states[index as usize], dynamics, g.span),
+                        None => broken_gates.push(index),
+                    }
+                }
+                ast::Member::Ode(ode) => {
+                    let Some(index) = state_index(&states, &ode.state) else {
+                        lower.diags.push(not_a_state(&ode.state, &states));
+                        lower.lower(&ode.rhs);
+                        continue;
+                    };
+                    let state = &states[index as usize];
+                    let expected = state.dim.div(Dimension::TIME);
+                    let rhs = lower.expect(&ode.rhs, expected, &format!("the equation of `{}`", state.name));
+                    let dynamics = classify_ode(lower.arena, index, rhs.id);
+                    set_dynamics(&mut lower, &mut states[index as usize], dynamics, ode.span);
+                }
+                ast::Member::Kinetic(k) => {
+                    if kinetic.is_some() {
+                        lower.diags.push(Diagnostic::error(
+                            Code::InvalidKinetic,
+                            k.span,
+                            "a mechanism can have only one kinetic scheme",
+                        ));
+                        continue;
+                    }
+                    kinetic = super::kinetic::check(&mut lower, k, &mut states);
+                }
+                ast::Member::Assign(a) => {
+                    let Some(slot) = currents.get(&a.target.name).copied() else {
+                        lower.diags.push(not_a_current(&a.target, &currents));
+                        lower.lower(&a.value);
+                        continue;
+                    };
+                    if out_currents.iter().any(|c: &ir::Current| c.name == a.target.name) {
+                        lower.diags.push(
+                            Diagnostic::error(
+                                Code::DuplicateName,
+                                a.target.span,
+                                format!("current `{}` is assigned twice", a.target.name),
+                            )
+                            .label("second assignment"),
+                        );
+                        continue;
+                    }
+                    let value = lower.expect(&a.value, current_dim, &format!("current `{}`", a.target.name));
+                    let conductance = lower.arena.derivative(value.id, Expr::Builtin(Builtin::V));
+                    out_currents.push(ir::Current {
+                        name: a.target.name.clone(),
+                        ion: slot.ion,
+                        value: value.id,
+                        conductance,
+                        electrode: a.electrode,
+                        span: a.span,
+                    });
+                }
+                ast::Member::OnEvent(e) => {
+                    if m.kind == ast::MechanismKind::Density {
+                        lower.diags.push(
+                            Diagnostic::error(Code::EventInDensity, e.span, "a density mechanism cannot handle events")
+                                .help("declare it as `point` to place it as a synapse"),
+                        );
+                        continue;
+                    }
+                    if event.is_some() {
+                        lower.diags.push(Diagnostic::error(
+                            Code::DuplicateName,
+                            e.span,
+                            "a mechanism can have only one event handler",
+                        ));
+                        continue;
+                    }
+                    event = Some(event_handler(&mut lower, e, &states));
+                }
+                ast::Member::Initial(i) => {
+                    if initial.is_some() {
+                        lower.diags.push(Diagnostic::error(
+                            Code::DuplicateName,
+                            i.span,
+                            "a mechanism can have only one `initial` block",
+                        ));
+                    }
+                    initial = Some(i);
+                }
+                _ => {}
+            }
+        }
+        // Currents declared as written but never assigned.
+        for (name, slot) in &currents {
+            if !out_currents.iter().any(|c| c.name == *name) {
+                lower.diags.push(
+                    Diagnostic::error(
+                        Code::MissingProperty,
+                        slot.span,
+                        format!("current `{name}` is declared but never assigned"),
+                    )
+                    .help(format!("assign it in the mechanism: `{name} = …`")),
+                );
+            }
+        }
+        out_currents.sort_by_key(|c| c.span.start);
+
+        // Initial values: the declared ones, then gates at steady state, then `initial`.
+        let mut inits: Vec<ExprId> = Vec::with_capacity(states.len());
+        for (state, init) in states.iter().zip(&state_inits) {
+            let value = match (init, state.dynamics) {
+                (Some(expr), _) => lower.expect(expr, state.dim, &format!("the initial value of `{}`", state.name)).id,
+                (None, Dynamics::Exponential { inf, .. }) if state.writes_ion.is_none() => inf,
+                (None, _) => state.init,
+            };
+            inits.push(value);
+        }
+        // Initial values may read other states' initial values.
+        let snapshot: Vec<ExprId> = inits.clone();
+        for value in inits.iter_mut() {
+            for (j, init_j) in snapshot.iter().enumerate() {
+                *value = lower.arena.substitute(*value, Expr::State(j as u32), *init_j);
+            }
+        }
+        if let Some(block) = initial {
+            for stmt in &block.body {
+                let Some(index) = state_index(&states, &stmt.target) else {
+                    lower.diags.push(not_a_state(&stmt.target, &states));
+                    continue;
+                };
+                let dim = states[index as usize].dim;
+                let mut value = assignment(&mut lower, stmt, dim, index);
+                for (j, init_j) in inits.iter().enumerate() {
+                    value = lower.arena.substitute(value, Expr::State(j as u32), *init_j);
+                }
+                inits[index as usize] = value;
+            }
+        }
+        for (state, init) in states.iter_mut().zip(inits) {
+            state.init = init;
+        }
+    }
+
+    // Every state needs something that changes it.
+    for (index, state) in states.iter().enumerate() {
+        if broken_gates.contains(&(index as u32)) {
+            continue;
+        }
+        let changed_by_event = event
+            .as_ref()
+            .is_some_and(|e: &ir::EventHandler| e.assigns.iter().any(|(s, _)| states[*s as usize].name == state.name));
+        if state.dynamics == Dynamics::Constant && !changed_by_event {
+            cx.diags.push(
+                Diagnostic::error(
+                    Code::StateWithoutDynamics,
+                    state.span,
+                    format!("state `{}` has no dynamics", state.name),
+                )
+                .label("declared here")
+                .help(format!(
+                    "give it an equation such as `{}' = …`, a gate, a kinetic scheme or an event that changes it",
+                    state.name
+                )),
+            );
+        }
+    }
+
+    // Lower every derived value, also those nothing uses, so their errors are reported.
+    let mut derived = Vec::new();
+    {
+        let mut lower = Lower::new(&mut arena, cx.diags, globals, &mut scope);
+        for member in &m.members {
+            if let ast::Member::Let(l) = member {
+                // Lowering the name lowers the let once and shares it with every use.
+                let value = lower.lower(&ast::Expr { kind: ast::ExprKind::Name(l.name.clone()), span: l.name.span });
+                derived.push(ir::Derived {
+                    name: l.name.name.clone(),
+                    dim: value.dim.unwrap_or(Dimension::NONE),
+                    value: value.id,
+                    span: l.span,
+                });
+            }
+        }
+    }
+
+    ir::Mechanism {
+        name: m.name.name.clone(),
+        kind: match m.kind {
+            ast::MechanismKind::Density => ir::MechanismKind::Density,
+            ast::MechanismKind::Point => ir::MechanismKind::Point,
+        },
+        doc: m.doc.clone(),
+        span: m.span,
+        exprs: arena,
+        params,
+        states,
+        derived,
+        ions,
+        currents: out_currents,
+        kinetic,
+        event,
+    }
+}
+
+struct Collect<'g, 'd, 'a> {
+    globals: &'g Globals<'a>,
+    diags: &'d mut Diagnostics,
+    names: HashMap<String, (Span, &'static str)>,
+}
+
+impl Collect<'_, '_, '_> {
+    /// Records a member name; a second member of the same name is an error.
+    fn declare(&mut self, name: &ast::Ident, kind: &'static str) {
+        if let Some((previous, previous_kind)) = self.names.get(&name.name) {
+            self.diags.push(
+                Diagnostic::error(Code::DuplicateName, name.span, format!("`{}` is defined more than once", name.name))
+                    .label(format!("{kind} redefined here"))
+                    .secondary(*previous, format!("first defined here as a {previous_kind}")),
+            );
+        } else if matches!(name.name.as_str(), "v" | "t" | "dt" | "celsius" | "diam" | "area") {
+            self.diags.push(
+                Diagnostic::error(Code::DuplicateName, name.span, format!("`{}` is a built-in name", name.name))
+                    .label("cannot be redefined")
+                    .help("choose another name"),
+            );
+        } else {
+            self.names.insert(name.name.clone(), (name.span, kind));
+        }
+    }
+
+    fn param(&mut self, p: &ast::Param) -> Option<ir::Param> {
+        let unit = match &p.unit {
+            Some(u) => match parse_unit(u) {
+                Ok(unit) => unit,
+                Err(d) => {
+                    self.diags.push(d);
+                    return None;
+                }
+            },
+            None => Unit::ONE,
+        };
+        let what = format!("the default of `{}`", p.name.name);
+        let default = eval_in_unit(self.globals, self.diags, &p.default, unit, true, &what)?;
+        let (mut min, mut max) = (f64::NEG_INFINITY, f64::INFINITY);
+        if let Some(range) = &p.range {
+            let what = format!("the range of `{}`", p.name.name);
+            min = eval_in_unit(self.globals, self.diags, &range.lo, unit, true, &what).unwrap_or(min);
+            max = eval_in_unit(self.globals, self.diags, &range.hi, unit, true, &what).unwrap_or(max);
+            if min > max {
+                self.diags.push(Diagnostic::error(
+                    Code::OutOfRange,
+                    range.span,
+                    "the lower bound is above the upper bound",
+                ));
+            } else if !(min..=max).contains(&default) {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::OutOfRange,
+                        p.default.span,
+                        format!("the default of `{}` is outside its range", p.name.name),
+                    )
+                    .secondary(range.span, "allowed range"),
+                );
+            }
+        }
+        Some(ir::Param {
+            name: p.name.name.clone(),
+            dim: unit.dim,
+            default,
+            min,
+            max,
+            doc: p.doc.clone(),
+            span: p.span,
+        })
+    }
+
+    fn ion(&mut self, use_: &ast::IonUse) -> Option<ir::IonUse> {
+        let name = &use_.ion.name;
+        match self.globals.get(name, use_.ion.span.file) {
+            Some(ItemRef::Species(_)) => {}
+            _ => {
+                let species = self.globals.names_where(|i| matches!(i, ItemRef::Species(_)));
+                let mut d = Diagnostic::error(
+                    Code::IonNotProvided,
+                    use_.ion.span,
+                    format!("no ion species `{name}` is declared"),
+                )
+                .label("unknown ion");
+                if let Some(s) = did_you_mean(name, species) {
+                    d = d.help(format!("a species with a similar name exists: `{s}`"));
+                } else {
+                    d = d.help(format!(
+                        "declare it: `species {name} {{ charge = 1, reversal = 0 mV, inside = 1 mM, outside = 1 mM }}`"
+                    ));
+                }
+                self.diags.push(d);
+                return None;
+            }
+        }
+        let mut reads = Vec::new();
+        let mut writes = Vec::new();
+        for (list, out, writing) in [(&use_.reads, &mut reads, false), (&use_.writes, &mut writes, true)] {
+            for ident in list.iter() {
+                match ion_var(name, &ident.name) {
+                    Some((IonVar::Reversal, _)) if writing => self.diags.push(
+                        Diagnostic::error(
+                            Code::NotAssignable,
+                            ident.span,
+                            format!("the reversal potential `{}` cannot be written", ident.name),
+                        )
+                        .help("it follows from the species (a constant or the Nernst equation)"),
+                    ),
+                    Some((var, _)) => out.push(var),
+                    None => {
+                        let valid = [format!("e{name}"), format!("{name}i"), format!("{name}o"), format!("i{name}")];
+                        self.diags.push(
+                            Diagnostic::error(
+                                Code::UndefinedName,
+                                ident.span,
+                                format!("`{}` is not a variable of ion `{name}`", ident.name),
+                            )
+                            .help(format!(
+                                "the variables of `{name}` are {}",
+                                valid.map(|v| format!("`{v}`")).join(", ")
+                            )),
+                        );
+                    }
+                }
+            }
+        }
+        Some(ir::IonUse { species: name.clone(), reads, writes, span: use_.span })
+    }
+}
+
+/// `ena` → reversal, `nai` → inside, `nao` → outside, `ina` → current.
+fn ion_var(ion: &str, name: &str) -> Option<(IonVar, Dimension)> {
+    if name == format!("e{ion}") {
+        Some((IonVar::Reversal, Dimension::VOLTAGE))
+    } else if name == format!("{ion}i") {
+        Some((IonVar::Inside, Dimension::CONCENTRATION))
+    } else if name == format!("{ion}o") {
+        Some((IonVar::Outside, Dimension::CONCENTRATION))
+    } else if name == format!("i{ion}") {
+        Some((IonVar::Current, Dimension::CURRENT_DENSITY))
+    } else {
+        None
+    }
+}
+
+fn state_index(states: &[ir::State], name: &ast::Ident) -> Option<u32> {
+    states.iter().position(|s| s.name == name.name).map(|i| i as u32)
+}
+
+fn not_a_state(name: &ast::Ident, states: &[ir::State]) -> Diagnostic {
+    let mut d =
+        Diagnostic::error(Code::NotAssignable, name.span, format!("`{}` is not a state of this mechanism", name.name))
+            .label("not a state");
+    if let Some(s) = did_you_mean(&name.name, states.iter().map(|s| s.name.as_str())) {
+        d = d.help(format!("a state with a similar name exists: `{s}`"));
+    }
+    d
+}
+
+fn not_a_current(name: &ast::Ident, currents: &HashMap<String, CurrentSlot>) -> Diagnostic {
+    let mut d = Diagnostic::error(
+        Code::NotAssignable,
+        name.span,
+        format!("`{}` is not a current of this mechanism", name.name),
+    )
+    .label("cannot be assigned");
+    if let Some(s) = did_you_mean(&name.name, currents.keys().map(String::as_str)) {
+        d = d.help(format!("a current with a similar name exists: `{s}`"));
+    } else {
+        d = d.help(format!(
+            "declare it with `current {}` (non-specific) or write it through an ion: `ion na {{ write ina }}`",
+            name.name
+        ));
+    }
+    d
+}
+
+fn set_dynamics(lower: &mut Lower<'_, '_>, state: &mut ir::State, dynamics: Dynamics, span: Span) {
+    if state.dynamics != Dynamics::Constant {
+        lower.diags.push(
+            Diagnostic::error(
+                Code::DuplicateDynamics,
+                span,
+                format!("state `{}` has more than one equation", state.name),
+            )
+            .secondary(state.span, "declared here"),
+        );
+        return;
+    }
+    state.dynamics = dynamics;
+}
+
+/// `x' = rhs`: linear in x gives the exact exponential update, else a general ODE.
+fn classify_ode(arena: &mut ExprArena, state: u32, rhs: ExprId) -> Dynamics {
+    let x = Expr::State(state);
+    let slope = arena.derivative(rhs, x);
+    if arena.depends_on(slope, x) || arena.constant(slope) == Some(0.0) {
+        return Dynamics::Ode { rhs };
+    }
+    // rhs = a + b x  ⇒  inf = -a/b, tau = -1/b.
+    let zero = arena.constant_expr(0.0);
+    let a = arena.substitute(rhs, x, zero);
+    let na = arena.neg(a);
+    let inf = arena.div(na, slope);
+    let m1 = arena.constant_expr(-1.0);
+    let tau = arena.div(m1, slope);
+    Dynamics::Exponential { inf, tau }
+}
+
+fn gate(lower: &mut Lower<'_, '_>, g: &ast::Gate) -> Option<Dynamics> {
+    let mut props: HashMap<&str, (Value, Span)> = HashMap::new();
+    let rate = Dimension::TIME.powi(-1).expect("small power");
+    for prop in &g.props {
+        let key = prop.key.name.as_str();
+        let expected = match key {
+            "alpha" | "beta" => rate,
+            "inf" | "q10" => Dimension::NONE,
+            "tau" => Dimension::TIME,
+            _ => {
+                let mut d =
+                    Diagnostic::error(Code::UnknownProperty, prop.key.span, format!("gates have no property `{key}`"))
+                        .help("a gate takes `alpha` and `beta`, or `inf` and `tau`, and optionally `q10`");
+                if let Some(s) = did_you_mean(key, ["alpha", "beta", "inf", "tau", "q10"]) {
+                    d = d.help(format!("did you mean `{s}`?"));
+                }
+                lower.diags.push(d);
+                continue;
+            }
+        };
+        let value = lower.expect(&prop.value, expected, &format!("`{key}` of gate `{}`", g.name.name));
+        if props.insert(key, (value, prop.span)).is_some() {
+            lower.diags.push(Diagnostic::error(Code::DuplicateName, prop.key.span, format!("`{key}` is given twice")));
+        }
+    }
+    let q10 = props.get("q10").map(|(v, _)| v.id);
+    let (inf, tau) = match (props.get("alpha"), props.get("beta"), props.get("inf"), props.get("tau")) {
+        (Some((a, _)), Some((b, _)), None, None) => {
+            let sum = lower.arena.add(a.id, b.id);
+            let inf = lower.arena.div(a.id, sum);
+            let scaled = match q10 {
+                Some(q) => lower.arena.mul(q, sum),
+                None => sum,
+            };
+            let one = lower.arena.constant_expr(1.0);
+            (inf, lower.arena.div(one, scaled))
+        }
+        (None, None, Some((inf, _)), Some((tau, _))) => {
+            let tau = match q10 {
+                Some(q) => lower.arena.div(tau.id, q),
+                None => tau.id,
+            };
+            (inf.id, tau)
+        }
+        _ => {
+            lower.diags.push(
+                Diagnostic::error(
+                    Code::InvalidGate,
+                    g.name.span,
+                    format!("gate `{}` needs either `alpha` and `beta`, or `inf` and `tau`", g.name.name),
+                )
+                .label("incomplete gate"),
+            );
+            return None;
+        }
+    };
+    Some(Dynamics::Exponential { inf, tau })
+}
+
+/// One `x = e`, `x += e` or `x -= e`; returns the new value of state `index`.
+fn assignment(lower: &mut Lower<'_, '_>, stmt: &ast::Stmt, dim: Dimension, index: u32) -> ExprId {
+    let value = lower.expect(&stmt.value, dim, &format!("the assignment to `{}`", stmt.target.name));
+    let old = lower.arena.leaf(Expr::State(index));
+    match stmt.op {
+        ast::AssignOp::Set => value.id,
+        ast::AssignOp::Add => lower.arena.add(old, value.id),
+        ast::AssignOp::Sub => lower.arena.sub(old, value.id),
+    }
+}
+
+fn event_handler(lower: &mut Lower<'_, '_>, e: &ast::OnEvent, states: &[ir::State]) -> ir::EventHandler {
+    let weight_dim = match parse_unit(&e.unit) {
+        Ok(u) => u.dim,
+        Err(d) => {
+            lower.diags.push(d);
+            Dimension::NONE
+        }
+    };
+    let shadowed = lower.scope.symbols.insert(e.weight.name.clone(), Symbol::Leaf(Expr::Weight, weight_dim));
+    // Statements run in order: later ones see the values earlier ones assigned.
+    let mut assigns: Vec<(u32, ExprId)> = Vec::new();
+    for stmt in &e.body {
+        let Some(index) = state_index(states, &stmt.target) else {
+            lower.diags.push(not_a_state(&stmt.target, states));
+            continue;
+        };
+        let mut value = assignment(lower, stmt, states[index as usize].dim, index);
+        for (s, v) in &assigns {
+            value = lower.arena.substitute(value, Expr::State(*s), *v);
+        }
+        match assigns.iter_mut().find(|(s, _)| *s == index) {
+            Some(slot) => slot.1 = value,
+            None => assigns.push((index, value)),
+        }
+    }
+    match shadowed {
+        Some(previous) => lower.scope.symbols.insert(e.weight.name.clone(), previous),
+        None => lower.scope.symbols.remove(&e.weight.name),
+    };
+    ir::EventHandler { weight_dim, assigns, span: e.span }
+}

@@ -1,0 +1,463 @@
+//! Morphologies: inline section trees and SWC imports to section lists for
+//! [`crate::morph::discretize`], with regions. Checked per cell, because the d_lambda rule
+//! and the axial resistances need the cell's `cm` and `Ra`.
+
+use std::collections::HashMap;
+
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::morph::{self, Geometry, Nseg, SectionKind, SectionSpec};
+use crate::source::{FileId, Span};
+use crate::syntax::ast;
+use crate::units::{Dimension, Unit};
+
+use super::constant::{eval, eval_in_unit};
+use super::globals::Globals;
+
+/// SWC files the driver loaded: (model file, path as written) to the loaded file or why not.
+pub type SwcFiles = HashMap<(FileId, String), Result<FileId, String>>;
+
+/// A morphology ready to discretize, with what is needed to resolve names in it.
+pub(crate) struct Sections {
+    pub specs: Vec<SectionSpec>,
+    pub spans: Vec<Span>,
+    /// Region name to section indices (sections, SWC types, `all` and user regions).
+    pub regions: HashMap<String, Vec<usize>>,
+}
+
+impl Sections {
+    pub fn section(&self, name: &str) -> Option<usize> {
+        self.specs.iter().position(|s| s.name == name).or_else(|| {
+            // `soma` names `soma[0]` of an SWC cell when it has only one soma section.
+            let indexed: Vec<usize> =
+                (0..self.specs.len()).filter(|&i| self.specs[i].name.starts_with(&format!("{name}["))).collect();
+            (indexed.len() == 1).then(|| indexed[0])
+        })
+    }
+
+    pub fn section_names(&self) -> impl Iterator<Item = &str> {
+        self.specs.iter().map(|s| s.name.as_str())
+    }
+}
+
+/// NEURON's defaults, replaced by the cell's `Ra` and `cm` before discretizing.
+const DEFAULT_RA_OHM_CM: f64 = 35.4;
+const DEFAULT_CM_UF_CM2: f64 = 1.0;
+
+pub(crate) fn sections(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    morphology: &ast::Morphology,
+    swc_files: &SwcFiles,
+) -> Option<Sections> {
+    match &morphology.body {
+        ast::MorphologyBody::Tree(members) => tree(globals, diags, morphology.span, members),
+        ast::MorphologyBody::Swc { path, props, regions } => {
+            let mut out = swc(globals, diags, path, props, swc_files)?;
+            add_regions(diags, &mut out, regions);
+            Some(out)
+        }
+    }
+}
+
+fn tree(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    span: Span,
+    members: &[ast::MorphologyMember],
+) -> Option<Sections> {
+    let sections: Vec<&ast::Section> = members
+        .iter()
+        .filter_map(|m| match m {
+            ast::MorphologyMember::Section(s) => Some(s),
+            ast::MorphologyMember::Region(_) => None,
+        })
+        .collect();
+    let errors_before = diags.error_count();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for (i, s) in sections.iter().enumerate() {
+        if let Some(&previous) = index.get(s.name.name.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    Code::DuplicateName,
+                    s.name.span,
+                    format!("section `{}` is defined more than once", s.name.name),
+                )
+                .secondary(sections[previous].name.span, "first defined here"),
+            );
+        } else {
+            index.insert(&s.name.name, i);
+        }
+    }
+    if sections.is_empty() {
+        diags.push(Diagnostic::error(Code::RootCount, span, "this morphology has no sections"));
+        return None;
+    }
+    let mut specs = Vec::new();
+    for s in &sections {
+        let parent = s.parent.as_ref().and_then(|at| {
+            let Some(&p) = index.get(at.section.name.as_str()) else {
+                let mut d = Diagnostic::error(
+                    Code::MissingParent,
+                    at.section.span,
+                    format!("no section `{}` to attach `{}` to", at.section.name, s.name.name),
+                )
+                .label("not a section of this morphology");
+                if let Some(c) = did_you_mean(&at.section.name, index.keys().copied()) {
+                    d = d.help(format!("a section with a similar name exists: `{c}`"));
+                }
+                diags.push(d);
+                return None;
+            };
+            let x = match &at.x {
+                Some(x) => location_x(globals, diags, x)?,
+                None => 1.0,
+            };
+            Some((p, x))
+        });
+        specs.push(section_spec(globals, diags, s, parent));
+    }
+    if diags.error_count() > errors_before {
+        return None;
+    }
+    let mut out = Sections { specs, spans: sections.iter().map(|s| s.name.span).collect(), regions: HashMap::new() };
+    default_regions(&mut out);
+    let defs: Vec<ast::RegionDef> = members
+        .iter()
+        .filter_map(|m| match m {
+            ast::MorphologyMember::Region(r) => Some(r.clone()),
+            ast::MorphologyMember::Section(_) => None,
+        })
+        .collect();
+    add_regions(diags, &mut out, &defs);
+    Some(out)
+}
+
+/// A location `x` on a section: a dimensionless constant in [0, 1].
+pub(crate) fn location_x(globals: &Globals<'_>, diags: &mut Diagnostics, x: &ast::Expr) -> Option<f64> {
+    let value = eval_in_unit(globals, diags, x, Unit::ONE, false, "a location on a section")?;
+    if !(0.0..=1.0).contains(&value) {
+        diags.push(
+            Diagnostic::error(Code::LocationOutOfRange, x.span, format!("location {value} is outside the section"))
+                .label("must be between 0 and 1")
+                .note("0 is the section's start and 1 its end"),
+        );
+        return None;
+    }
+    Some(value)
+}
+
+fn section_spec(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    s: &ast::Section,
+    parent: Option<(usize, f64)>,
+) -> SectionSpec {
+    let mut length = None;
+    let mut diam = None;
+    let mut nseg = None;
+    let mut d_lambda = None;
+    let mut frequency = 100.0;
+    let mut kind = if s.name.name == "soma" { SectionKind::Soma } else { SectionKind::Dend };
+    let um = Unit { dim: Dimension::LENGTH, scale: 1.0 };
+    for prop in &s.props {
+        let key = prop.key.name.as_str();
+        match key {
+            "length" | "diam" => {
+                let value = eval_in_unit(globals, diags, &prop.value, um, false, &format!("`{key}`"));
+                if let Some(v) = value
+                    && v <= 0.0
+                {
+                    diags.push(
+                        Diagnostic::error(
+                            Code::NonPositiveGeometry,
+                            prop.value.span,
+                            format!("`{key}` must be positive"),
+                        )
+                        .label(format!("this is {v} um")),
+                    );
+                }
+                let slot = if key == "length" { &mut length } else { &mut diam };
+                *slot = value.filter(|v| *v > 0.0);
+            }
+            "nseg" => {
+                if let Some(n) = eval_in_unit(globals, diags, &prop.value, Unit::ONE, false, "`nseg`") {
+                    if n < 1.0 || n.fract() != 0.0 || n > 1e6 {
+                        diags.push(
+                            Diagnostic::error(
+                                Code::NonPositiveGeometry,
+                                prop.value.span,
+                                "`nseg` must be a whole number from 1 to 1000000",
+                            )
+                            .label(format!("this is {n}")),
+                        );
+                    } else {
+                        nseg = Some(n as u32);
+                    }
+                }
+            }
+            "d_lambda" => d_lambda = positive(globals, diags, prop, Unit::ONE),
+            "frequency" => {
+                let hz = Unit { dim: Dimension::TIME.powi(-1).expect("small"), scale: 1e-3 };
+                if let Some(f) = positive(globals, diags, prop, hz) {
+                    frequency = f / hz.scale;
+                }
+            }
+            "type" => kind = section_kind(diags, &prop.value).unwrap_or(kind),
+            _ => diags.push(unknown_property(
+                &prop.key,
+                "sections",
+                &["length", "diam", "nseg", "d_lambda", "frequency", "type"],
+            )),
+        }
+    }
+    for (value, what) in [(length, "length"), (diam, "diam")] {
+        if value.is_none() && !s.props.iter().any(|p| p.key.name == what) {
+            diags.push(
+                Diagnostic::error(
+                    Code::MissingProperty,
+                    s.name.span,
+                    format!("section `{}` has no `{what}`", s.name.name),
+                )
+                .help(format!("add `{what} = … um`")),
+            );
+        }
+    }
+    let nseg = match (nseg, d_lambda) {
+        (Some(n), None) => Nseg::Fixed(n),
+        (None, Some(d)) => Nseg::DLambda { d_lambda: d, frequency_hz: frequency },
+        (None, None) => Nseg::Fixed(1),
+        (Some(_), Some(_)) => {
+            diags.push(Diagnostic::error(
+                Code::DuplicateName,
+                s.name.span,
+                "give either `nseg` or `d_lambda`, not both",
+            ));
+            Nseg::Fixed(1)
+        }
+    };
+    SectionSpec {
+        name: s.name.name.clone(),
+        parent,
+        geometry: Geometry::Cylinder { length_um: length.unwrap_or(1.0), diam_um: diam.unwrap_or(1.0) },
+        nseg,
+        ra_ohm_cm: DEFAULT_RA_OHM_CM,
+        cm_uf_cm2: DEFAULT_CM_UF_CM2,
+        kind,
+    }
+}
+
+fn positive(globals: &Globals<'_>, diags: &mut Diagnostics, prop: &ast::Property, unit: Unit) -> Option<f64> {
+    let value = eval_in_unit(globals, diags, &prop.value, unit, false, &format!("`{}`", prop.key.name))?;
+    if value <= 0.0 {
+        diags.push(Diagnostic::error(
+            Code::NonPositiveGeometry,
+            prop.value.span,
+            format!("`{}` must be positive", prop.key.name),
+        ));
+        return None;
+    }
+    Some(value)
+}
+
+fn section_kind(diags: &mut Diagnostics, value: &ast::Expr) -> Option<SectionKind> {
+    if let ast::ExprKind::Name(n) = &value.kind {
+        match n.name.as_str() {
+            "soma" => return Some(SectionKind::Soma),
+            "axon" => return Some(SectionKind::Axon),
+            "dend" => return Some(SectionKind::Dend),
+            "apic" => return Some(SectionKind::Apic),
+            _ => {}
+        }
+    }
+    diags.push(
+        Diagnostic::error(
+            Code::UnknownProperty,
+            value.span,
+            "a section type is one of `soma`, `axon`, `dend` or `apic`",
+        )
+        .label("unknown section type"),
+    );
+    None
+}
+
+pub(crate) fn unknown_property(key: &ast::Ident, what: &str, valid: &[&str]) -> Diagnostic {
+    let mut d = Diagnostic::error(Code::UnknownProperty, key.span, format!("{what} have no property `{}`", key.name))
+        .label("unknown property");
+    if let Some(s) = did_you_mean(&key.name, valid.iter().copied()) {
+        d = d.help(format!("did you mean `{s}`?"));
+    } else {
+        d = d.help(format!(
+            "the properties are {}",
+            valid.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    d
+}
+
+fn kind_name(kind: SectionKind) -> Option<&'static str> {
+    match kind {
+        SectionKind::Soma => Some("soma"),
+        SectionKind::Axon => Some("axon"),
+        SectionKind::Dend => Some("dend"),
+        SectionKind::Apic => Some("apic"),
+        SectionKind::Other(_) => None,
+    }
+}
+
+fn default_regions(out: &mut Sections) {
+    out.regions.insert("all".to_string(), (0..out.specs.len()).collect());
+    for kind in ["soma", "axon", "dend", "apic"] {
+        let list: Vec<usize> = (0..out.specs.len()).filter(|&i| kind_name(out.specs[i].kind) == Some(kind)).collect();
+        out.regions.insert(kind.to_string(), list);
+    }
+    for (i, spec) in out.specs.iter().enumerate() {
+        out.regions.insert(spec.name.clone(), vec![i]);
+        // SWC sections `dend[3]` also join the region of their base name.
+        if let Some(base) = spec.name.split('[').next().filter(|b| *b != spec.name) {
+            out.regions.entry(base.to_string()).or_default().push(i);
+        }
+    }
+    for list in out.regions.values_mut() {
+        list.sort_unstable();
+        list.dedup();
+    }
+}
+
+fn add_regions(diags: &mut Diagnostics, out: &mut Sections, defs: &[ast::RegionDef]) {
+    for def in defs {
+        let mut list = Vec::new();
+        for part in &def.parts {
+            match out.regions.get(&part.name) {
+                Some(sections) => list.extend(sections.iter().copied()),
+                None => diags.push(unknown_region(part, out.regions.keys().map(String::as_str))),
+            }
+        }
+        list.sort_unstable();
+        list.dedup();
+        if out.regions.insert(def.name.name.clone(), list).is_some()
+            && out.specs.iter().any(|s| s.name == def.name.name)
+        {
+            diags.push(Diagnostic::error(
+                Code::DuplicateName,
+                def.name.span,
+                format!("region `{}` has the name of a section", def.name.name),
+            ));
+        }
+    }
+}
+
+pub(crate) fn unknown_region<'n>(name: &ast::Ident, known: impl IntoIterator<Item = &'n str>) -> Diagnostic {
+    let mut d =
+        Diagnostic::error(Code::UnknownRegion, name.span, format!("no region `{}` in this morphology", name.name))
+            .label("unknown region");
+    if let Some(s) = did_you_mean(&name.name, known) {
+        d = d.help(format!("a region with a similar name exists: `{s}`"));
+    } else {
+        d = d.note("regions are `all`, section names, `soma`, `axon`, `dend`, `apic` and `region` definitions");
+    }
+    d
+}
+
+fn swc(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    path: &ast::StringLit,
+    props: &[ast::Property],
+    swc_files: &SwcFiles,
+) -> Option<Sections> {
+    let file = match swc_files.get(&(path.span.file, path.value.clone())) {
+        Some(Ok(file)) => *file,
+        Some(Err(why)) => {
+            diags.push(Diagnostic::error(
+                Code::SwcError,
+                path.span,
+                format!("cannot read SWC file `{}`: {why}", path.value),
+            ));
+            return None;
+        }
+        None => {
+            diags.push(Diagnostic::error(
+                Code::SwcError,
+                path.span,
+                format!("SWC file `{}` was not loaded", path.value),
+            ));
+            return None;
+        }
+    };
+    let mut nseg = Nseg::Fixed(1);
+    let mut frequency = 100.0;
+    let mut d_lambda = None;
+    for prop in props {
+        match prop.key.name.as_str() {
+            "nseg" => {
+                if let Some((n, _)) = eval(globals, diags, &prop.value)
+                    && n >= 1.0
+                    && n.fract() == 0.0
+                {
+                    nseg = Nseg::Fixed(n as u32);
+                } else {
+                    diags.push(Diagnostic::error(
+                        Code::NonPositiveGeometry,
+                        prop.value.span,
+                        "`nseg` must be a whole number of at least 1",
+                    ));
+                }
+            }
+            "d_lambda" => d_lambda = positive(globals, diags, prop, Unit::ONE),
+            "frequency" => {
+                let hz = Unit { dim: Dimension::TIME.powi(-1).expect("small"), scale: 1e-3 };
+                if let Some(f) = positive(globals, diags, prop, hz) {
+                    frequency = f / hz.scale;
+                }
+            }
+            _ => diags.push(unknown_property(&prop.key, "SWC morphologies", &["nseg", "d_lambda", "frequency"])),
+        }
+    }
+    if let Some(d) = d_lambda {
+        nseg = Nseg::DLambda { d_lambda: d, frequency_hz: frequency };
+    }
+    let (samples, errors) = morph::parse_swc(file, &globals.sources.get(file).text);
+    let failed = errors.iter().any(|d| d.is_error());
+    diags.extend(errors);
+    if failed {
+        return None;
+    }
+    let cell = match morph::swc_to_sections(file, &samples, &morph::SwcOptions::default()) {
+        Ok(cell) => cell,
+        Err(errors) => {
+            diags.extend(errors);
+            return None;
+        }
+    };
+    diags.extend(cell.warnings.iter().cloned());
+    let specs: Vec<SectionSpec> =
+        cell.sections.iter().map(|s| s.to_spec(nseg, DEFAULT_RA_OHM_CM, DEFAULT_CM_UF_CM2)).collect();
+    let spans = cell.sections.iter().map(|s| s.span).collect();
+    let mut out = Sections { specs, spans, regions: HashMap::new() };
+    default_regions(&mut out);
+    Some(out)
+}
+
+/// Discretizes, turning structural problems into diagnostics at the sections' names.
+pub(crate) fn discretize(diags: &mut Diagnostics, sections: &Sections, fallback: Span) -> Option<morph::CableTree> {
+    match morph::discretize(&sections.specs) {
+        Ok(tree) => Some(tree),
+        Err(errors) => {
+            for e in errors {
+                let at = match &e {
+                    morph::MorphError::MissingParent { section, .. }
+                    | morph::MorphError::LocationOutOfRange { section, .. }
+                    | morph::MorphError::NonPositive { section, .. }
+                    | morph::MorphError::TooFewPoints { section, .. } => sections.spans.get(*section).copied(),
+                    morph::MorphError::Cycle { sections: list } | morph::MorphError::MultipleRoots { roots: list } => {
+                        list.first().and_then(|s| sections.spans.get(*s).copied())
+                    }
+                    morph::MorphError::Empty | morph::MorphError::NoRoot => None,
+                };
+                let message = e.message(|i| sections.specs.get(i).map_or_else(|| format!("#{i}"), |s| s.name.clone()));
+                diags.push(Diagnostic::error(e.code(), at.unwrap_or(fallback), message));
+            }
+            None
+        }
+    }
+}

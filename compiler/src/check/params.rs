@@ -1,0 +1,178 @@
+//! Top-level parameters: evaluated in dependency order, with `--set` overrides applied.
+
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::ir;
+use crate::source::Span;
+use crate::units::Unit;
+
+use super::constant::eval_in_unit;
+use super::expr::parse_unit;
+use super::globals::{Globals, ItemRef, ParamValue};
+
+/// `--set name=value`: the value already parsed, with a span in a `<command line>` file.
+#[derive(Clone, Debug)]
+pub struct Override {
+    pub name: String,
+    pub name_span: Span,
+    /// The value as a number and optional unit text.
+    pub value: f64,
+    pub unit: Option<String>,
+    pub value_span: Span,
+}
+
+pub(crate) fn evaluate(
+    globals: &mut Globals<'_>,
+    diags: &mut Diagnostics,
+    overrides: &[Override],
+) -> Vec<ir::GlobalParam> {
+    let params: Vec<_> = globals
+        .order
+        .iter()
+        .filter_map(|i| match i {
+            ItemRef::Param(p) => Some(*p),
+            _ => None,
+        })
+        .collect();
+    // Parameters may use earlier ones; evaluate repeatedly until nothing more resolves.
+    let mut pending: Vec<_> = params.clone();
+    let mut out = Vec::new();
+    loop {
+        let before = pending.len();
+        let mut next = Vec::new();
+        for p in pending {
+            if references_pending(p, &next_names(&next, &params, globals)) {
+                next.push(p);
+                continue;
+            }
+            let unit = match &p.unit {
+                Some(u) => match parse_unit(u) {
+                    Ok(unit) => unit,
+                    Err(d) => {
+                        diags.push(d);
+                        continue;
+                    }
+                },
+                None => Unit::ONE,
+            };
+            let mut value =
+                eval_in_unit(globals, diags, &p.default, unit, true, &format!("the value of `{}`", p.name.name));
+            let dim = match (&p.unit, value) {
+                (None, Some(_)) => crate::check::constant::eval(globals, &mut Diagnostics::new(), &p.default)
+                    .and_then(|(_, d)| d)
+                    .unwrap_or(unit.dim),
+                _ => unit.dim,
+            };
+            if let Some(o) = overrides.iter().find(|o| o.name == p.name.name) {
+                value = apply_override(diags, o, dim, unit).or(value);
+            }
+            if let Some(v) = value {
+                globals.params.insert(p.name.name.clone(), ParamValue { value: v, dim });
+                out.push(ir::GlobalParam { name: p.name.name.clone(), value: v, dim, span: p.span });
+            }
+        }
+        if next.is_empty() || next.len() == before {
+            for p in &next {
+                diags.push(
+                    Diagnostic::error(
+                        Code::CyclicDefinition,
+                        p.name.span,
+                        format!("parameter `{}` depends on itself", p.name.name),
+                    )
+                    .label("part of a cycle of parameters"),
+                );
+            }
+            break;
+        }
+        pending = next;
+    }
+    for o in overrides {
+        if !params.iter().any(|p| p.name.name == o.name) {
+            let mut d = Diagnostic::error(
+                Code::InvalidOverride,
+                o.name_span,
+                format!("`--set {}`: the model has no parameter `{}`", o.name, o.name),
+            )
+            .label("unknown parameter");
+            if let Some(s) = did_you_mean(&o.name, params.iter().map(|p| p.name.name.as_str())) {
+                d = d.help(format!("did you mean `{s}`?"));
+            } else if params.is_empty() {
+                d = d.note("this model declares no top-level `param`");
+            }
+            diags.push(d);
+        }
+    }
+    out
+}
+
+fn next_names<'a>(
+    next: &[&'a crate::syntax::ast::Param],
+    all: &[&'a crate::syntax::ast::Param],
+    globals: &Globals<'_>,
+) -> Vec<String> {
+    all.iter()
+        .filter(|p| !globals.params.contains_key(&p.name.name) || next.iter().any(|n| n.name.name == p.name.name))
+        .map(|p| p.name.name.clone())
+        .collect()
+}
+
+/// Whether `p`'s value names a parameter that is not evaluated yet (other than itself).
+fn references_pending(p: &crate::syntax::ast::Param, unresolved: &[String]) -> bool {
+    let mut names = Vec::new();
+    collect_names(&p.default, &mut names);
+    names.iter().any(|n| *n != p.name.name && unresolved.contains(n)) || names.contains(&p.name.name)
+}
+
+fn collect_names(expr: &crate::syntax::ast::Expr, out: &mut Vec<String>) {
+    use crate::syntax::ast::ExprKind;
+    match &expr.kind {
+        ExprKind::Number { .. } => {}
+        ExprKind::Name(n) => out.push(n.name.clone()),
+        ExprKind::Unary(_, a) => collect_names(a, out),
+        ExprKind::Binary(_, a, b) => {
+            collect_names(a, out);
+            collect_names(b, out);
+        }
+        ExprKind::Call { args, .. } => args.iter().for_each(|a| collect_names(a, out)),
+        ExprKind::If { cond, then, otherwise } => {
+            collect_names(cond, out);
+            collect_names(then, out);
+            collect_names(otherwise, out);
+        }
+        ExprKind::Block { lets, result } => {
+            lets.iter().for_each(|l| collect_names(&l.value, out));
+            collect_names(result, out);
+        }
+    }
+}
+
+fn apply_override(diags: &mut Diagnostics, o: &Override, dim: crate::units::Dimension, declared: Unit) -> Option<f64> {
+    let unit = match &o.unit {
+        None => {
+            // A bare number is in the parameter's declared unit.
+            return Some(o.value * declared.scale);
+        }
+        Some(text) => match crate::units::parse_unit(text) {
+            Ok(u) => u,
+            Err(e) => {
+                diags.push(Diagnostic::error(
+                    Code::InvalidOverride,
+                    o.value_span,
+                    format!("`--set {}`: {}", o.name, e.message),
+                ));
+                return None;
+            }
+        },
+    };
+    if unit.dim != dim {
+        diags.push(
+            Diagnostic::error(
+                Code::InvalidOverride,
+                o.value_span,
+                format!("`--set {}`: mismatched dimensions", o.name),
+            )
+            .label(format!("expected {}, found {}", dim.describe(), unit.dim.describe())),
+        );
+        return None;
+    }
+    Some(o.value * unit.scale)
+}

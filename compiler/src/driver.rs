@@ -1,0 +1,259 @@
+//! The compilation driver: parses the root file, follows imports (the standard library from
+//! memory, other files through a [`Loader`]), loads SWC files, and runs the checker.
+//! The caller's loader is the only way anything outside reaches the compiler.
+
+use std::collections::HashMap;
+
+use crate::check::{self, Override, SwcFiles};
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::ir;
+use crate::source::{FileId, SourceDb, Span};
+use crate::stdlib;
+use crate::syntax::{self, ast};
+
+/// Reads files for the compiler (from disk in the CLI, from memory in tests and the editor).
+pub trait Loader {
+    /// The text of the file at `path` (as the driver resolved it), or why it cannot be read.
+    fn read(&mut self, path: &str) -> Result<String, String>;
+}
+
+/// The result of a compilation: the IR when there are no errors, and every diagnostic.
+pub struct Compilation {
+    pub model: Option<ir::Model>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub files: Vec<(FileId, ast::File)>,
+}
+
+impl Compilation {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Compiles `root` (already in `db`). `overrides` are `--set` arguments, `name=value`.
+pub fn compile(db: &mut SourceDb, root: FileId, loader: &mut dyn Loader, overrides: &[String]) -> Compilation {
+    let mut diags = Diagnostics::new();
+    let mut files: Vec<(FileId, ast::File)> = Vec::new();
+    let mut queue = vec![root];
+    let prelude = stdlib_file(db, stdlib::PRELUDE).expect("the prelude exists");
+    queue.push(prelude);
+    while let Some(file) = queue.pop() {
+        if files.iter().any(|(f, _)| *f == file) {
+            continue;
+        }
+        let (parsed, errors) = syntax::parse(file, &db.get(file).text);
+        diags.extend(errors);
+        for item in &parsed.items {
+            if let ast::Item::Import(import) = item
+                && let Some(target) = resolve_import(db, loader, import, &mut diags)
+            {
+                queue.push(target);
+            }
+        }
+        files.push((file, parsed));
+    }
+    // Root first, then the rest in load order.
+    files.sort_by_key(|(f, _)| (*f != root, f.0));
+    let swc_files = load_swc(db, loader, &files);
+    let overrides = parse_overrides(db, overrides, &mut diags);
+    let user_files: Vec<FileId> =
+        files.iter().map(|(f, _)| *f).filter(|f| !stdlib::is_std_file(&db.get(*f).name)).collect();
+    let input =
+        check::Input { db, files: &files, user_files: &user_files, swc_files: &swc_files, overrides: &overrides };
+    let model = check::check(&input, &mut diags);
+    let model = model.and_then(|m| match ir::validate(&m) {
+        Ok(()) => Some(m),
+        Err(problems) => {
+            // The checker let an invalid model through: a compiler bug, not a user error.
+            for p in problems {
+                diags.push(Diagnostic::error(
+                    Code::InternalError,
+                    Span { file: root, start: 0, end: 0 },
+                    format!("internal compiler error: {p}"),
+                ));
+            }
+            None
+        }
+    });
+    Compilation { model, diagnostics: diags.into_sorted(), files }
+}
+
+fn stdlib_file(db: &mut SourceDb, module: &str) -> Option<FileId> {
+    let name = stdlib::file_name(module);
+    if let Some(id) = db.find(&name) {
+        return Some(id);
+    }
+    Some(db.add(name, stdlib::source(module)?))
+}
+
+fn resolve_import(
+    db: &mut SourceDb,
+    loader: &mut dyn Loader,
+    import: &ast::Import,
+    diags: &mut Diagnostics,
+) -> Option<FileId> {
+    match &import.target {
+        ast::ImportTarget::Std(name) => {
+            let found = stdlib_file(db, &name.name);
+            if found.is_none() {
+                let mut d = Diagnostic::error(
+                    Code::UnknownModule,
+                    name.span,
+                    format!("no standard-library module `{}`", name.name),
+                )
+                .label("unknown module");
+                if let Some(s) = did_you_mean(&name.name, stdlib::names()) {
+                    d = d.help(format!("did you mean `{s}`?"));
+                } else {
+                    d = d.note(format!(
+                        "the modules are {}",
+                        stdlib::names().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                diags.push(d);
+            }
+            found
+        }
+        ast::ImportTarget::File(path) => {
+            let resolved = resolve_relative(&db.get(import.span.file).name, &path.value);
+            if let Some(id) = db.find(&resolved) {
+                return Some(id);
+            }
+            match loader.read(&resolved) {
+                Ok(text) => Some(db.add(resolved, text)),
+                Err(why) => {
+                    diags.push(
+                        Diagnostic::error(
+                            Code::UnknownModule,
+                            path.span,
+                            format!("cannot import `{}`: {why}", path.value),
+                        )
+                        .label("imported here")
+                        .note(format!("looked for `{resolved}`")),
+                    );
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// `path` relative to the directory of the file named `from` (already relative to the
+/// working directory), normalised.
+pub fn resolve_relative(from: &str, path: &str) -> String {
+    if path.starts_with('/') || stdlib::is_std_file(from) {
+        return path.to_string();
+    }
+    let dir = from.rsplit_once('/').map_or("", |(d, _)| d);
+    let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
+    parts.join("/")
+}
+
+fn load_swc(db: &mut SourceDb, loader: &mut dyn Loader, files: &[(FileId, ast::File)]) -> SwcFiles {
+    let mut out: SwcFiles = HashMap::new();
+    let mut paths = Vec::new();
+    for (file, parsed) in files {
+        for item in &parsed.items {
+            match item {
+                ast::Item::Morphology(m) => paths.extend(swc_path(m).map(|p| (*file, p.clone()))),
+                ast::Item::Cell(c) => {
+                    for member in &c.members {
+                        if let ast::CellMember::Morphology(m) = member {
+                            paths.extend(swc_path(m).map(|p| (*file, p.clone())));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for (file, path) in paths {
+        let resolved = resolve_relative(&db.get(file).name, &path);
+        let loaded = match db.find(&resolved) {
+            Some(id) => Ok(id),
+            None => loader.read(&resolved).map(|text| db.add(resolved, text)),
+        };
+        out.insert((file, path), loaded);
+    }
+    out
+}
+
+fn swc_path(m: &ast::Morphology) -> Option<&String> {
+    match &m.body {
+        ast::MorphologyBody::Swc { path, .. } => Some(&path.value),
+        ast::MorphologyBody::Tree(_) => None,
+    }
+}
+
+/// `name=value` with value a number and an optional unit (`weight=0.05uS`, `rings=10`).
+fn parse_overrides(db: &mut SourceDb, raw: &[String], diags: &mut Diagnostics) -> Vec<Override> {
+    if raw.is_empty() {
+        return Vec::new();
+    }
+    let file = db.add("<command line>", raw.join("\n"));
+    let mut offset = 0u32;
+    let mut out = Vec::new();
+    for text in raw {
+        let whole = Span { file, start: offset, end: offset + text.len() as u32 };
+        offset += text.len() as u32 + 1;
+        let Some((name, value)) = text.split_once('=') else {
+            diags.push(
+                Diagnostic::error(Code::InvalidOverride, whole, format!("`--set {text}` is not `name=value`"))
+                    .help("for example `--set rings=10`"),
+            );
+            continue;
+        };
+        let name_span = Span { file, start: whole.start, end: whole.start + name.len() as u32 };
+        let value_span = Span { file, start: name_span.end + 1, end: whole.end };
+        let value = value.trim();
+        let split = value
+            .char_indices()
+            .find(|(i, c)| {
+                c.is_alphabetic()
+                    && !(matches!(c, 'e' | 'E')
+                        && value[i + 1..].starts_with(|d: char| d.is_ascii_digit() || d == '-' || d == '+'))
+            })
+            .map_or(value.len(), |(i, _)| i);
+        let (number, unit) = value.split_at(split);
+        match number.trim().parse::<f64>() {
+            Ok(v) if v.is_finite() => out.push(Override {
+                name: name.trim().to_string(),
+                name_span,
+                value: v,
+                unit: Some(unit.trim().to_string()).filter(|u| !u.is_empty()),
+                value_span,
+            }),
+            _ => diags.push(
+                Diagnostic::error(
+                    Code::InvalidOverride,
+                    value_span,
+                    format!("`--set {text}`: `{value}` is not a number with an optional unit"),
+                )
+                .help("for example `--set weight=0.05uS`"),
+            ),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::resolve_relative;
+
+    #[test]
+    fn imports_resolve_relative_to_the_importing_file() {
+        assert_eq!(resolve_relative("examples/a.syl", "lib/b.syl"), "examples/lib/b.syl");
+        assert_eq!(resolve_relative("examples/x/a.syl", "../b.syl"), "examples/b.syl");
+        assert_eq!(resolve_relative("a.syl", "./b.syl"), "b.syl");
+        assert_eq!(resolve_relative("../m/a.syl", "../b.syl"), "../b.syl");
+    }
+}

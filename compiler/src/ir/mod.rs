@@ -1,0 +1,421 @@
+//! The intermediate representation: what the back ends consume. Arenas with typed handles
+//! and spans; every value in internal units; every cross-reference points at an entity that
+//! exists (checked once by [`validate`], after which back ends index without checks).
+//!
+//! * Kinetics: per [`Mechanism`], an expression DAG ([`expr::ExprArena`]), parameters,
+//!   states with their dynamics (exact exponential update, general ODE or kinetic scheme),
+//!   currents with their symbolic conductance dI/dv, the event handler and initial values.
+//! * Topology: per [`Cell`], the compartment tree as a parent array (parent before child).
+//! * Placement: mechanisms on nodes with their parameter values.
+//! * Network: populations, connection rules, spike sources, stimuli, probes.
+
+pub mod expr;
+mod print;
+mod validate;
+
+pub use print::print;
+pub use validate::validate;
+
+use crate::morph::CableTree;
+use crate::source::Span;
+use crate::units::Dimension;
+use expr::{ExprArena, ExprId, IonVar};
+
+macro_rules! handle {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u32);
+
+        impl $name {
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!($prefix, "{}"), self.0)
+            }
+        }
+    };
+}
+
+handle!(
+    /// A mechanism of [`Model::mechanisms`].
+    MechId,
+    "mech"
+);
+handle!(
+    /// A cell type of [`Model::cells`].
+    CellId,
+    "cell"
+);
+
+/// A whole checked model.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub mechanisms: Vec<Mechanism>,
+    pub cells: Vec<Cell>,
+    pub network: Network,
+    pub simulation: Simulation,
+    /// Top-level parameters after `--set` overrides, in internal units.
+    pub params: Vec<GlobalParam>,
+}
+
+#[derive(Clone, Debug)]
+pub struct GlobalParam {
+    pub name: String,
+    pub value: f64,
+    pub dim: Dimension,
+    pub span: Span,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MechanismKind {
+    Density,
+    Point,
+}
+
+#[derive(Clone, Debug)]
+pub struct Mechanism {
+    pub name: String,
+    pub kind: MechanismKind,
+    pub doc: Option<String>,
+    pub span: Span,
+    pub exprs: ExprArena,
+    pub params: Vec<Param>,
+    pub states: Vec<State>,
+    /// Derived values (`let`), already inlined where used; kept for probes and hover.
+    pub derived: Vec<Derived>,
+    pub ions: Vec<IonUse>,
+    pub currents: Vec<Current>,
+    pub kinetic: Option<KineticScheme>,
+    pub event: Option<EventHandler>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: String,
+    pub dim: Dimension,
+    pub default: f64,
+    pub min: f64,
+    pub max: f64,
+    pub doc: Option<String>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct State {
+    pub name: String,
+    pub dim: Dimension,
+    /// The value at initialisation (may read `v`, parameters, ions and other states'
+    /// initial values already substituted).
+    pub init: ExprId,
+    pub dynamics: Dynamics,
+    /// Set when the state is an ion concentration this mechanism writes (`cai`).
+    pub writes_ion: Option<(u32, IonVar)>,
+    pub doc: Option<String>,
+    pub span: Span,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum Dynamics {
+    /// `x' = (inf - x) / tau`, advanced exactly over a step with the new voltage (NEURON's
+    /// cnexp): `x <- inf + (x - inf) * exp(-dt / tau)`.
+    Exponential { inf: ExprId, tau: ExprId },
+    /// A nonlinear ODE `x' = rhs`, advanced by one backward-Euler Newton step.
+    Ode { rhs: ExprId },
+    /// Part of the mechanism's kinetic scheme.
+    Kinetic,
+    /// Changed only by events and initialisation.
+    Constant,
+}
+
+#[derive(Clone, Debug)]
+pub struct Derived {
+    pub name: String,
+    pub dim: Dimension,
+    pub value: ExprId,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct IonUse {
+    pub species: String,
+    pub reads: Vec<IonVar>,
+    pub writes: Vec<IonVar>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Current {
+    pub name: String,
+    /// The ion use this current belongs to, `None` for a non-specific current.
+    pub ion: Option<u32>,
+    /// Outward current (density mechanisms: nA/µm²; point mechanisms: nA). Electrode
+    /// currents are stored as written (injected, positive depolarizing).
+    pub value: ExprId,
+    /// d(value)/dv, derived symbolically.
+    pub conductance: ExprId,
+    pub electrode: bool,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct KineticScheme {
+    /// The states of the scheme, in declaration order.
+    pub states: Vec<u32>,
+    pub reactions: Vec<Reaction>,
+    /// `sum of states = total`; at most one.
+    pub conserve: Option<(Vec<u32>, ExprId)>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Reaction {
+    /// (state, stoichiometric count) on each side.
+    pub lhs: Vec<(u32, u32)>,
+    pub rhs: Vec<(u32, u32)>,
+    pub forward: ExprId,
+    pub backward: ExprId,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct EventHandler {
+    pub weight_dim: Dimension,
+    /// New values of states, all computed from the values before the event.
+    pub assigns: Vec<(u32, ExprId)>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Species {
+    pub name: String,
+    pub charge: i32,
+    /// `None` means the Nernst potential from the concentrations.
+    pub reversal: Option<f64>,
+    pub inside: f64,
+    pub outside: f64,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Cell {
+    pub name: String,
+    pub span: Span,
+    pub tree: CableTree,
+    pub section_names: Vec<String>,
+    /// Specific capacitance per node (internal units, nF/µm²).
+    pub cm: Vec<f64>,
+    pub v_init: f64,
+    pub species: Vec<Species>,
+    pub density: Vec<DensityInstance>,
+    pub synapses: Vec<PointInstance>,
+    pub detector: Option<Detector>,
+}
+
+#[derive(Clone, Debug)]
+pub struct DensityInstance {
+    pub mechanism: MechId,
+    /// Nodes with membrane, ascending.
+    pub nodes: Vec<u32>,
+    /// One entry per mechanism parameter.
+    pub params: Vec<ParamValue>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ParamValue {
+    Uniform(f64),
+    /// One value per node of the instance.
+    PerNode(Vec<f64>),
+}
+
+#[derive(Clone, Debug)]
+pub struct PointInstance {
+    pub name: String,
+    pub mechanism: MechId,
+    pub node: u32,
+    pub params: Vec<f64>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Detector {
+    pub node: u32,
+    pub threshold: f64,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Network {
+    pub name: String,
+    pub populations: Vec<Population>,
+    pub sources: Vec<SpikeSource>,
+    pub connections: Vec<Connection>,
+    pub stimuli: Vec<Stimulus>,
+    pub probes: Vec<Probe>,
+    pub record_spikes: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Population {
+    pub name: String,
+    pub cell: CellId,
+    pub first_gid: u32,
+    pub count: u32,
+    pub span: Span,
+}
+
+/// Cells `start, start + step, …` (below `end`) of a population.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct CellRange {
+    pub population: u32,
+    pub start: u32,
+    pub end: u32,
+    pub step: u32,
+}
+
+impl CellRange {
+    pub fn len(&self) -> u32 {
+        if self.end <= self.start { 0 } else { (self.end - self.start).div_ceil(self.step) }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u32> + use<> {
+        (self.start..self.end).step_by(self.step as usize)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct SpikeSource {
+    pub name: String,
+    pub kind: SourceKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SourceKind {
+    Times(Vec<f64>),
+    Regular { start: f64, interval: f64, stop: f64 },
+    Poisson { rate: f64, seed: u64, start: f64, stop: f64 },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Presynaptic {
+    Cells(CellRange),
+    Source(u32),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum Rule {
+    OneToOne,
+    AllToAll,
+    /// Cell i to cell i + 1 within consecutive groups of `n` (wrapping in the group).
+    Ring(u32),
+    Random {
+        p: f64,
+        seed: u64,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub source: Presynaptic,
+    pub target: CellRange,
+    /// Index into the target cell type's `synapses`.
+    pub synapse: u32,
+    pub rule: Rule,
+    pub weight: f64,
+    pub delay: f64,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Stimulus {
+    pub name: String,
+    pub mechanism: MechId,
+    pub gid: u32,
+    pub node: u32,
+    pub params: Vec<f64>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Probe {
+    pub label: String,
+    pub gid: u32,
+    pub target: ProbeTarget,
+    pub span: Span,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ProbeTarget {
+    Voltage {
+        node: u32,
+    },
+    /// A variable of density instance `instance` of the cell, at `node`.
+    Density {
+        instance: u32,
+        node: u32,
+        var: Var,
+    },
+    Synapse {
+        index: u32,
+        var: Var,
+    },
+    Stimulus {
+        index: u32,
+        var: Var,
+    },
+}
+
+/// A readable quantity of a mechanism.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Var {
+    State(u32),
+    Derived(u32),
+    Param(u32),
+    Current(u32),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Cpu,
+    Gpu,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Precision {
+    F32,
+    F64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Simulation {
+    pub dt: f64,
+    pub duration: f64,
+    pub celsius: f64,
+    pub backend: Backend,
+    pub precision: Precision,
+}
+
+impl Model {
+    /// Total number of cells in the network.
+    pub fn cell_count(&self) -> u32 {
+        self.network.populations.iter().map(|p| p.count).sum()
+    }
+
+    /// The population and index within it of a gid.
+    pub fn locate_gid(&self, gid: u32) -> Option<(&Population, u32)> {
+        self.network
+            .populations
+            .iter()
+            .find(|p| gid >= p.first_gid && gid < p.first_gid + p.count)
+            .map(|p| (p, gid - p.first_gid))
+    }
+}

@@ -1,0 +1,294 @@
+//! `sylva compile --emit ir`: the IR as readable text. Expressions are printed in SSA form,
+//! only those reachable from the mechanism's roots, renumbered in order of first use, so the
+//! dump is stable and reviewable. Quantities are shown in their display units.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use super::expr::{Builtin, Expr, ExprArena, ExprId, IonVar};
+use super::*;
+
+pub fn print(model: &Model) -> String {
+    let mut out = String::new();
+    for p in &model.params {
+        let _ = writeln!(out, "param {} = {}", p.name, quantity(p.value, p.dim));
+    }
+    for (i, m) in model.mechanisms.iter().enumerate() {
+        mechanism(&mut out, MechId(i as u32), m);
+    }
+    for (i, c) in model.cells.iter().enumerate() {
+        cell(&mut out, model, CellId(i as u32), c);
+    }
+    network(&mut out, model);
+    let s = &model.simulation;
+    let _ = writeln!(
+        out,
+        "simulation dt = {} ms, duration = {} ms, temperature = {} degC, backend = {:?}, precision = {:?}",
+        s.dt, s.duration, s.celsius, s.backend, s.precision
+    );
+    out
+}
+
+fn quantity(value: f64, dim: crate::units::Dimension) -> String {
+    let unit = dim.display_unit();
+    let shown = number(value / dim.display_scale());
+    if unit == "1" { shown } else { format!("{shown} {unit}") }
+}
+
+/// A number with at most 12 significant digits, so unit conversions do not show their last bit.
+fn number(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return format!("{x}");
+    }
+    let text = format!("{x:.11e}");
+    let parsed: f64 = text.parse().unwrap_or(x);
+    format!("{parsed}")
+}
+
+/// Renumbers reachable expressions.
+struct Ssa<'a> {
+    arena: &'a ExprArena,
+    names: HashMap<ExprId, usize>,
+    lines: Vec<String>,
+    mech: &'a Mechanism,
+}
+
+impl Ssa<'_> {
+    fn name(&mut self, id: ExprId) -> String {
+        if let Some(c) = self.arena.constant(id) {
+            return format!("{c:?}");
+        }
+        if let Some(n) = self.names.get(&id) {
+            return format!("%{n}");
+        }
+        let e = self.arena.get(id);
+        let text = match e {
+            Expr::Const(c) => format!("{c:?}"),
+            Expr::Param(i) => return format!("param.{}", self.mech.params[i as usize].name),
+            Expr::State(i) => return format!("state.{}", self.mech.states[i as usize].name),
+            Expr::Builtin(b) => {
+                return match b {
+                    Builtin::V => "v",
+                    Builtin::T => "t",
+                    Builtin::Dt => "dt",
+                    Builtin::Celsius => "celsius",
+                    Builtin::Area => "area",
+                    Builtin::Diam => "diam",
+                }
+                .to_string();
+            }
+            Expr::Ion(i, var) => {
+                let ion = &self.mech.ions[i as usize].species;
+                return match var {
+                    IonVar::Reversal => format!("ion.e{ion}"),
+                    IonVar::Inside => format!("ion.{ion}i"),
+                    IonVar::Outside => format!("ion.{ion}o"),
+                    IonVar::Current => format!("ion.i{ion}"),
+                };
+            }
+            Expr::Weight => return "weight".to_string(),
+            Expr::Unary(op, a) => {
+                let a = self.name(a);
+                format!("{} {a}", op.name())
+            }
+            Expr::Binary(op, a, b) => {
+                let a = self.name(a);
+                let b = self.name(b);
+                format!("{} {a}, {b}", op.name())
+            }
+            Expr::Powi(a, n) => {
+                let a = self.name(a);
+                format!("powi {a}, {n}")
+            }
+            Expr::Select(c, a, b) => {
+                let c = self.name(c);
+                let a = self.name(a);
+                let b = self.name(b);
+                format!("select {c}, {a}, {b}")
+            }
+        };
+        let n = self.lines.len();
+        self.lines.push(format!("    %{n} = {text}"));
+        self.names.insert(id, n);
+        format!("%{n}")
+    }
+}
+
+fn mechanism(out: &mut String, id: MechId, m: &Mechanism) {
+    let kind = match m.kind {
+        MechanismKind::Density => "density",
+        MechanismKind::Point => "point",
+    };
+    let _ = writeln!(out, "\n{id} = {kind} {}", m.name);
+    for p in &m.params {
+        let range = if p.min == f64::NEG_INFINITY && p.max == f64::INFINITY {
+            String::new()
+        } else {
+            format!(" in [{}, {}]", number(p.min / p.dim.display_scale()), number(p.max / p.dim.display_scale()))
+        };
+        let _ = writeln!(out, "  param {}: {} = {}{range}", p.name, p.dim.display_unit(), quantity(p.default, p.dim));
+    }
+    for u in &m.ions {
+        let _ = writeln!(out, "  ion {} reads {:?} writes {:?}", u.species, u.reads, u.writes);
+    }
+    let mut ssa = Ssa { arena: &m.exprs, names: HashMap::new(), lines: Vec::new(), mech: m };
+    let mut roots = Vec::new();
+    for s in &m.states {
+        let init = ssa.name(s.init);
+        let dynamics = match s.dynamics {
+            Dynamics::Exponential { inf, tau } => {
+                format!("exponential inf = {}, tau = {}", ssa.name(inf), ssa.name(tau))
+            }
+            Dynamics::Ode { rhs } => format!("ode rhs = {}", ssa.name(rhs)),
+            Dynamics::Kinetic => "kinetic".to_string(),
+            Dynamics::Constant => "constant".to_string(),
+        };
+        roots.push(format!("  state {}: {}, init = {init}, {dynamics}", s.name, s.dim.display_unit()));
+    }
+    for d in &m.derived {
+        roots.push(format!("  let {}: {} = {}", d.name, d.dim.display_unit(), ssa.name(d.value)));
+    }
+    for c in &m.currents {
+        let ion = c.ion.map_or("non-specific".to_string(), |i| format!("ion {}", m.ions[i as usize].species));
+        let electrode = if c.electrode { "electrode " } else { "" };
+        roots.push(format!(
+            "  {electrode}current {} ({ion}) = {}, di/dv = {}",
+            c.name,
+            ssa.name(c.value),
+            ssa.name(c.conductance)
+        ));
+    }
+    if let Some(k) = &m.kinetic {
+        for r in &k.reactions {
+            let side = |list: &[(u32, u32)]| {
+                list.iter().map(|(s, n)| format!("{n}*{}", m.states[*s as usize].name)).collect::<Vec<_>>().join(" + ")
+            };
+            let (f, b) = (ssa.name(r.forward), ssa.name(r.backward));
+            roots.push(format!("  reaction {} <-> {} ({f}, {b})", side(&r.lhs), side(&r.rhs)));
+        }
+        if let Some((states, total)) = &k.conserve {
+            let names: Vec<&str> = states.iter().map(|s| m.states[*s as usize].name.as_str()).collect();
+            roots.push(format!("  conserve {} = {}", names.join(" + "), ssa.name(*total)));
+        }
+    }
+    if let Some(e) = &m.event {
+        for (s, v) in &e.assigns {
+            roots.push(format!("  on event: {} = {}", m.states[*s as usize].name, ssa.name(*v)));
+        }
+    }
+    if !ssa.lines.is_empty() {
+        let _ = writeln!(out, "  exprs:");
+        for line in &ssa.lines {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    for r in roots {
+        let _ = writeln!(out, "{r}");
+    }
+}
+
+fn cell(out: &mut String, model: &Model, id: CellId, c: &Cell) {
+    let _ = writeln!(out, "\n{id} = cell {}: {} nodes, v_init = {} mV", c.name, c.tree.nodes.len(), c.v_init);
+    let _ = writeln!(out, "  node parent section(x)  area um2  ri MOhm  cm uF/cm2");
+    for (i, n) in c.tree.nodes.iter().enumerate() {
+        let parent = n.parent.map_or("-".to_string(), |p| p.to_string());
+        let _ = writeln!(
+            out,
+            "  {i:>4} {parent:>6} {}({:.4})  {:.6}  {:.6}  {}",
+            c.section_names[n.section as usize],
+            n.x,
+            n.area_um2,
+            n.r_to_parent_mohm,
+            c.cm[i] / 1e-5
+        );
+    }
+    for d in &c.density {
+        let m = &model.mechanisms[d.mechanism.index()];
+        let params: Vec<String> = m
+            .params
+            .iter()
+            .zip(&d.params)
+            .map(|(p, v)| match v {
+                ParamValue::Uniform(x) => format!("{} = {}", p.name, quantity(*x, p.dim)),
+                ParamValue::PerNode(list) => format!("{} = per node ({} values)", p.name, list.len()),
+            })
+            .collect();
+        let _ = writeln!(out, "  insert {} on nodes {:?} {{ {} }}", m.name, compress(&d.nodes), params.join(", "));
+    }
+    for s in &c.synapses {
+        let _ =
+            writeln!(out, "  synapse {} = {} at node {}", s.name, model.mechanisms[s.mechanism.index()].name, s.node);
+    }
+    for sp in &c.species {
+        let reversal = sp.reversal.map_or("nernst".to_string(), |e| format!("{e} mV"));
+        let _ = writeln!(
+            out,
+            "  species {} charge {} reversal {reversal} inside {} mM outside {} mM",
+            sp.name, sp.charge, sp.inside, sp.outside
+        );
+    }
+    if let Some(d) = &c.detector {
+        let _ = writeln!(out, "  detector at node {} threshold {} mV", d.node, d.threshold);
+    }
+}
+
+/// `[1, 2, 3, 7]` as `1..=3, 7`.
+fn compress(nodes: &[u32]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < nodes.len() {
+        let mut j = i;
+        while j + 1 < nodes.len() && nodes[j + 1] == nodes[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j > i { format!("{}..={}", nodes[i], nodes[j]) } else { nodes[i].to_string() });
+        i = j + 1;
+    }
+    parts.join(", ")
+}
+
+fn network(out: &mut String, model: &Model) {
+    let net = &model.network;
+    if net.populations.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nnetwork {}", net.name);
+    for p in &net.populations {
+        let _ = writeln!(
+            out,
+            "  population {} = {}[{}] gids {}..{}",
+            p.name,
+            p.cell,
+            p.count,
+            p.first_gid,
+            p.first_gid + p.count
+        );
+    }
+    for s in &net.sources {
+        let _ = writeln!(out, "  source {} = {:?}", s.name, s.kind);
+    }
+    for c in &net.connections {
+        let _ = writeln!(
+            out,
+            "  connect {:?} -> {:?} synapse {} {:?} weight {} delay {} ms",
+            c.source, c.target, c.synapse, c.rule, c.weight, c.delay
+        );
+    }
+    for s in &net.stimuli {
+        let _ = writeln!(
+            out,
+            "  stimulus {} = {} at gid {} node {} params {:?}",
+            s.name,
+            model.mechanisms[s.mechanism.index()].name,
+            s.gid,
+            s.node,
+            s.params
+        );
+    }
+    for p in &net.probes {
+        let _ = writeln!(out, "  probe {:?} gid {} {:?}", p.label, p.gid, p.target);
+    }
+    if net.record_spikes {
+        let _ = writeln!(out, "  record spikes");
+    }
+}

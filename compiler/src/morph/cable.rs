@@ -1,0 +1,582 @@
+//! Sections to a cable tree of nodes, exactly as NEURON discretizes them.
+//!
+//! See `docs/morphology.md` for the rules; the comments here only point at them.
+
+use std::f64::consts::PI;
+
+use crate::diagnostics::Code;
+
+/// One 3-D sample along a section (µm). `diam` is the diameter, not the radius.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Point3 {
+    pub x: f64,
+    pub y: f64,
+    pub z: f64,
+    pub diam: f64,
+}
+
+/// The shape of one section.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Geometry {
+    /// A uniform cylinder (NEURON's `L` and `diam` without 3-D points).
+    Cylinder { length_um: f64, diam_um: f64 },
+    /// 3-D samples along the section (NEURON's `pt3dadd`); consecutive samples are frusta.
+    /// The section length is the arc length of the samples.
+    Points(Vec<Point3>),
+}
+
+/// How many segments a section gets.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum Nseg {
+    Fixed(u32),
+    /// NEURON's d_lambda rule (`fixnseg.hoc`): the odd number of segments such that none is
+    /// longer than `d_lambda` times the AC length constant at `frequency_hz`.
+    DLambda {
+        d_lambda: f64,
+        frequency_hz: f64,
+    },
+}
+
+/// What a section is, for region selection (`soma`, `axon`, `dend`, `apic` in SWC terms).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SectionKind {
+    Soma,
+    Axon,
+    Dend,
+    Apic,
+    /// Any other SWC type code.
+    Other(u32),
+}
+
+/// One section as the caller resolved it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SectionSpec {
+    pub name: String,
+    /// Index of the parent section in the same list (any order) and the location `x` on the
+    /// parent that this section's `x = 0` end attaches to. `None` for the root.
+    pub parent: Option<(usize, f64)>,
+    pub geometry: Geometry,
+    pub nseg: Nseg,
+    pub ra_ohm_cm: f64,
+    pub cm_uf_cm2: f64,
+    pub kind: SectionKind,
+}
+
+/// A problem with the section list. Indices refer to the input list.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MorphError {
+    /// The list is empty.
+    Empty,
+    /// Every section has a parent.
+    NoRoot,
+    /// More than one section has no parent.
+    MultipleRoots { roots: Vec<usize> },
+    /// `parent` is not an index into the list.
+    MissingParent { section: usize, parent: usize },
+    /// These sections attach to each other in a cycle (listed in parent order).
+    Cycle { sections: Vec<usize> },
+    /// The attachment location on the parent is outside `[0, 1]` (or not a number).
+    LocationOutOfRange { section: usize, x: f64 },
+    /// A length, diameter, segment count, Ra, cm or d_lambda parameter that is not positive
+    /// (or not finite). `what` names the quantity.
+    NonPositive { section: usize, what: &'static str, value: f64 },
+    /// A `Points` geometry with fewer than two samples.
+    TooFewPoints { section: usize, count: usize },
+}
+
+impl MorphError {
+    /// The diagnostic code the caller should report this under.
+    pub fn code(&self) -> Code {
+        match self {
+            MorphError::Empty | MorphError::NoRoot | MorphError::MultipleRoots { .. } => Code::RootCount,
+            MorphError::MissingParent { .. } => Code::MissingParent,
+            MorphError::Cycle { .. } => Code::MorphologyCycle,
+            MorphError::LocationOutOfRange { .. } => Code::LocationOutOfRange,
+            MorphError::NonPositive { .. } | MorphError::TooFewPoints { .. } => Code::NonPositiveGeometry,
+        }
+    }
+
+    /// A message in the compiler's style, naming sections through `name`.
+    pub fn message(&self, name: impl Fn(usize) -> String) -> String {
+        match self {
+            MorphError::Empty => "the morphology has no sections".to_string(),
+            MorphError::NoRoot => "every section is attached to another one, so there is no root section".to_string(),
+            MorphError::MultipleRoots { roots } => {
+                let names: Vec<String> = roots.iter().map(|&r| format!("`{}`", name(r))).collect();
+                format!(
+                    "the morphology has {} root sections ({}); a cell needs exactly one",
+                    roots.len(),
+                    names.join(", ")
+                )
+            }
+            MorphError::MissingParent { section, parent } => {
+                format!("section `{}` is attached to section #{parent}, which does not exist", name(*section))
+            }
+            MorphError::Cycle { sections } => {
+                let names: Vec<String> = sections.iter().map(|&s| format!("`{}`", name(s))).collect();
+                format!("sections {} are attached to each other in a cycle", names.join(" -> "))
+            }
+            MorphError::LocationOutOfRange { section, x } => {
+                format!("section `{}` is attached at x = {x}, outside [0, 1]", name(*section))
+            }
+            MorphError::NonPositive { section, what, value } => {
+                format!("section `{}` has {what} = {value}, which must be positive", name(*section))
+            }
+            MorphError::TooFewPoints { section, count } => {
+                format!("section `{}` has {count} 3-D point(s); a section needs at least two", name(*section))
+            }
+        }
+    }
+}
+
+/// One node of the cable tree (one unknown voltage).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    /// The node this one is joined to, always a smaller index. `None` only for node 0.
+    pub parent: Option<u32>,
+    /// Membrane area (µm²); 0 for the zero-area end nodes.
+    pub area_um2: f64,
+    /// Axial resistance to `parent` (MΩ), the sum of the half-segment resistances between
+    /// them (NEURON's `seg.ri()`). 0 for node 0.
+    pub r_to_parent_mohm: f64,
+    /// The section that owns the node (for a connection node, the parent section).
+    pub section: u32,
+    /// Position on `section`: `(i + 0.5)/nseg` for centres, 0 or 1 for end nodes.
+    pub x: f64,
+    /// Path distance (µm) along the tree from the root section's midpoint (`root(0.5)`).
+    pub distance_um: f64,
+}
+
+/// Where one section's nodes are.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SectionNodes {
+    pub nseg: u32,
+    /// Section length (µm): `L`, or the arc length of the 3-D points.
+    pub length_um: f64,
+    /// The node at x = 0: for the root its own zero-area node, for a child the parent's
+    /// connection node.
+    pub start: u32,
+    /// Segment centre nodes, from x = 0 to x = 1.
+    pub centres: Vec<u32>,
+    /// The zero-area node at x = 1.
+    pub end: u32,
+    /// Diameter of each segment (µm): `diam`, or for 3-D points the segment average.
+    pub seg_diam_um: Vec<f64>,
+    /// Parent section and attachment location, as given.
+    pub parent: Option<(u32, f64)>,
+    pub kind: SectionKind,
+}
+
+/// The discretized cell.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CableTree {
+    /// Nodes numbered parent-before-child; node 0 is the root section's x = 0 end.
+    pub nodes: Vec<Node>,
+    /// Per input section, in input order.
+    pub sections: Vec<SectionNodes>,
+    /// The order in which sections were numbered (depth-first from the root).
+    pub section_order: Vec<u32>,
+    /// Index of the root section.
+    pub root: u32,
+}
+
+impl CableTree {
+    /// The node that NEURON uses for `sec(x)`: x = 0 is the section's start node (for a child,
+    /// the parent's connection node), x = 1 its end node, otherwise the centre of segment
+    /// `min(floor(x*nseg), nseg - 1)`. `x` is clamped to [0, 1].
+    pub fn node_at(&self, section: usize, x: f64) -> u32 {
+        let s = &self.sections[section];
+        debug_assert!((0.0..=1.0).contains(&x), "x = {x} outside [0, 1]");
+        if x <= 0.0 {
+            s.start
+        } else if x >= 1.0 {
+            s.end
+        } else {
+            s.centres[segment_index(x, s.nseg)]
+        }
+    }
+
+    pub fn section_length(&self, section: usize) -> f64 {
+        self.sections[section].length_um
+    }
+
+    /// NEURON's `sec(x).diam`: the diameter of the segment containing x (at x = 0 the first
+    /// segment, at x = 1 the last).
+    pub fn section_diam_at(&self, section: usize, x: f64) -> f64 {
+        let s = &self.sections[section];
+        s.seg_diam_um[segment_index(x.clamp(0.0, 1.0), s.nseg)]
+    }
+
+    /// Path distance (µm) from `root(0.5)` to the point x of a section, along the sections
+    /// (attachment at the exact parent location, not at the parent's node).
+    pub fn path_distance_um(&self, section: usize, x: f64) -> f64 {
+        let s = &self.sections[section];
+        match s.parent {
+            None => (x - 0.5).abs() * s.length_um,
+            Some((p, px)) => self.path_distance_um(p as usize, px) + x * s.length_um,
+        }
+    }
+
+    /// Total membrane area (µm²).
+    pub fn total_area_um2(&self) -> f64 {
+        self.nodes.iter().map(|n| n.area_um2).sum()
+    }
+}
+
+/// NEURON's segment index for an interior location.
+fn segment_index(x: f64, nseg: u32) -> usize {
+    ((x * nseg as f64) as usize).min(nseg as usize - 1)
+}
+
+/// Per-section electrical geometry, before numbering.
+struct SegGeom {
+    length: f64,
+    area: Vec<f64>,
+    r_left: Vec<f64>,
+    r_right: Vec<f64>,
+    diam: Vec<f64>,
+}
+
+/// Builds the cable tree. Returns every problem found (the caller turns them into
+/// diagnostics); names and references are assumed resolved.
+pub fn discretize(sections: &[SectionSpec]) -> Result<CableTree, Vec<MorphError>> {
+    if sections.is_empty() {
+        return Err(vec![MorphError::Empty]);
+    }
+    let mut errors = Vec::new();
+    for (i, s) in sections.iter().enumerate() {
+        validate_section(i, s, sections.len(), &mut errors);
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let roots: Vec<usize> = (0..sections.len()).filter(|&i| sections[i].parent.is_none()).collect();
+    let root = match roots.len() {
+        0 => return Err(vec![MorphError::NoRoot]),
+        1 => roots[0],
+        _ => return Err(vec![MorphError::MultipleRoots { roots }]),
+    };
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); sections.len()];
+    for (i, s) in sections.iter().enumerate() {
+        if let Some((p, _)) = s.parent {
+            children[p].push(i);
+        }
+    }
+    // Depth-first preorder, children in input order.
+    let mut order = Vec::with_capacity(sections.len());
+    let mut stack = vec![root];
+    while let Some(s) = stack.pop() {
+        order.push(s);
+        stack.extend(children[s].iter().rev());
+    }
+    if order.len() < sections.len() {
+        return Err(find_cycles(sections, &order));
+    }
+
+    let geoms: Vec<SegGeom> = sections.iter().map(seg_geom).collect();
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut layout: Vec<Option<SectionNodes>> = vec![None; sections.len()];
+    for &s in &order {
+        let spec = &sections[s];
+        let g = &geoms[s];
+        let n = g.area.len();
+        let start = match spec.parent {
+            None => {
+                nodes.push(Node {
+                    parent: None,
+                    area_um2: 0.0,
+                    r_to_parent_mohm: 0.0,
+                    section: s as u32,
+                    x: 0.0,
+                    distance_um: 0.0,
+                });
+                0
+            }
+            Some((p, px)) => {
+                let pl = layout[p].as_ref().expect("parent numbered first");
+                if px <= 0.0 {
+                    pl.start
+                } else if px >= 1.0 {
+                    pl.end
+                } else {
+                    pl.centres[segment_index(px, pl.nseg)]
+                }
+            }
+        };
+        let mut centres = Vec::with_capacity(n);
+        let mut prev = start;
+        let mut r_prev_right = 0.0;
+        for i in 0..n {
+            let id = nodes.len() as u32;
+            nodes.push(Node {
+                parent: Some(prev),
+                area_um2: g.area[i],
+                r_to_parent_mohm: r_prev_right + g.r_left[i],
+                section: s as u32,
+                x: (i as f64 + 0.5) / n as f64,
+                distance_um: 0.0,
+            });
+            centres.push(id);
+            prev = id;
+            r_prev_right = g.r_right[i];
+        }
+        let end = nodes.len() as u32;
+        nodes.push(Node {
+            parent: Some(prev),
+            area_um2: 0.0,
+            r_to_parent_mohm: r_prev_right,
+            section: s as u32,
+            x: 1.0,
+            distance_um: 0.0,
+        });
+        layout[s] = Some(SectionNodes {
+            nseg: n as u32,
+            length_um: g.length,
+            start,
+            centres,
+            end,
+            seg_diam_um: g.diam.clone(),
+            parent: spec.parent.map(|(p, x)| (p as u32, x)),
+            kind: spec.kind,
+        });
+    }
+    let mut tree = CableTree {
+        nodes,
+        sections: layout.into_iter().map(|l| l.expect("every section numbered")).collect(),
+        section_order: order.iter().map(|&s| s as u32).collect(),
+        root: root as u32,
+    };
+    for i in 0..tree.nodes.len() {
+        let (s, x) = (tree.nodes[i].section as usize, tree.nodes[i].x);
+        tree.nodes[i].distance_um = tree.path_distance_um(s, x);
+    }
+    Ok(tree)
+}
+
+fn validate_section(i: usize, s: &SectionSpec, count: usize, errors: &mut Vec<MorphError>) {
+    let mut positive = |what: &'static str, value: f64| {
+        if !(value > 0.0 && value.is_finite()) {
+            errors.push(MorphError::NonPositive { section: i, what, value });
+        }
+    };
+    positive("Ra", s.ra_ohm_cm);
+    positive("cm", s.cm_uf_cm2);
+    match &s.geometry {
+        Geometry::Cylinder { length_um, diam_um } => {
+            positive("length", *length_um);
+            positive("diam", *diam_um);
+        }
+        Geometry::Points(points) => {
+            for p in points {
+                positive("3-D point diam", p.diam);
+            }
+            if points.iter().any(|p| !(p.x.is_finite() && p.y.is_finite() && p.z.is_finite())) {
+                positive("3-D point coordinate", f64::NAN);
+            }
+            if points.len() >= 2 {
+                let (arcs, _) = pt3d(points);
+                positive("length", *arcs.last().unwrap());
+            }
+        }
+    }
+    match s.nseg {
+        Nseg::Fixed(n) => positive("nseg", n as f64),
+        Nseg::DLambda { d_lambda, frequency_hz } => {
+            positive("d_lambda", d_lambda);
+            positive("d_lambda frequency", frequency_hz);
+        }
+    }
+    if let Geometry::Points(points) = &s.geometry
+        && points.len() < 2
+    {
+        errors.push(MorphError::TooFewPoints { section: i, count: points.len() });
+    }
+    if let Some((p, x)) = s.parent {
+        if p >= count {
+            errors.push(MorphError::MissingParent { section: i, parent: p });
+        }
+        if !(0.0..=1.0).contains(&x) {
+            errors.push(MorphError::LocationOutOfRange { section: i, x });
+        }
+    }
+}
+
+/// Sections not reachable from the root lie on or hang off a cycle; report each cycle once.
+fn find_cycles(sections: &[SectionSpec], reached: &[usize]) -> Vec<MorphError> {
+    let mut done = vec![false; sections.len()];
+    for &s in reached {
+        done[s] = true;
+    }
+    let mut errors = Vec::new();
+    for start in 0..sections.len() {
+        if done[start] {
+            continue;
+        }
+        // Walk up the parents until a section repeats.
+        let mut path = Vec::new();
+        let mut on_path = vec![false; sections.len()];
+        let mut s = start;
+        while !on_path[s] && !done[s] {
+            on_path[s] = true;
+            path.push(s);
+            s = sections[s].parent.expect("unreached sections have parents").0;
+        }
+        if on_path[s] {
+            let at = path.iter().position(|&p| p == s).unwrap();
+            errors.push(MorphError::Cycle { sections: path[at..].to_vec() });
+        }
+        for p in path {
+            done[p] = true;
+        }
+    }
+    errors
+}
+
+/// NEURON stores 3-D points as single-precision floats and accumulates the arc length in
+/// double precision from single-precision differences (`nrn_pt3dmodified`). Returns the arc
+/// length at each point and the diameters as NEURON reads them back.
+fn pt3d(points: &[Point3]) -> (Vec<f64>, Vec<f64>) {
+    let mut arcs = Vec::with_capacity(points.len());
+    let mut diams = Vec::with_capacity(points.len());
+    let mut arc = 0.0;
+    for (i, p) in points.iter().enumerate() {
+        if i > 0 {
+            let q = &points[i - 1];
+            let t1 = (p.x as f32 - q.x as f32) as f64;
+            let t2 = (p.y as f32 - q.y as f32) as f64;
+            let t3 = (p.z as f32 - q.z as f32) as f64;
+            arc += (t1 * t1 + t2 * t2 + t3 * t3).sqrt();
+        }
+        arcs.push(arc);
+        diams.push((p.diam as f32).abs() as f64);
+    }
+    (arcs, diams)
+}
+
+/// NEURON's `fixnseg.hoc` `lambda_f(freq)` in µm.
+fn lambda_f(spec: &SectionSpec, frequency_hz: f64) -> f64 {
+    let (ra, cm) = (spec.ra_ohm_cm, spec.cm_uf_cm2);
+    match &spec.geometry {
+        Geometry::Cylinder { diam_um, .. } => 1e5 * (diam_um / (4.0 * PI * frequency_hz * ra * cm)).sqrt(),
+        Geometry::Points(points) => {
+            let (arcs, d) = pt3d(points);
+            let mut lam = 0.0;
+            for i in 1..arcs.len() {
+                lam += (arcs[i] - arcs[i - 1]) / (d[i - 1] + d[i]).sqrt();
+            }
+            lam *= 2f64.sqrt() * 1e-5 * (4.0 * PI * frequency_hz * ra * cm).sqrt();
+            arcs[arcs.len() - 1] / lam
+        }
+    }
+}
+
+/// The segment count a section gets (the d_lambda rule evaluated where asked for).
+pub fn nseg_for(spec: &SectionSpec) -> u32 {
+    match spec.nseg {
+        Nseg::Fixed(n) => n,
+        Nseg::DLambda { d_lambda, frequency_hz } => {
+            let length = match &spec.geometry {
+                Geometry::Cylinder { length_um, .. } => *length_um,
+                Geometry::Points(points) => *pt3d(points).0.last().unwrap(),
+            };
+            ((length / (d_lambda * lambda_f(spec, frequency_hz)) + 0.9) / 2.0) as u32 * 2 + 1
+        }
+    }
+}
+
+fn seg_geom(spec: &SectionSpec) -> SegGeom {
+    let n = nseg_for(spec) as usize;
+    let ra = spec.ra_ohm_cm;
+    match &spec.geometry {
+        Geometry::Cylinder { length_um, diam_um } => {
+            // treeset.cpp nrn_area_ri, same operation order.
+            let (l, diam) = (*length_um, *diam_um);
+            let dx = l / n as f64;
+            let area = PI * diam * dx;
+            let half = 1e-2 * ra * (dx / 2.0) / (PI * diam * diam / 4.0);
+            SegGeom {
+                length: l,
+                area: vec![area; n],
+                r_left: vec![half; n],
+                r_right: vec![half; n],
+                diam: vec![diam; n],
+            }
+        }
+        Geometry::Points(points) => integrate_points(points, n, ra),
+    }
+}
+
+/// Trapezoidal integration over the 3-D points, as NEURON's `diam_from_list`: each segment
+/// is split into two halves at arc positions `i*ds`, `i*ds + ds/2`, `(i+1)*ds`; the points
+/// between are frusta, and a half ends inside a frustum with the diameter interpolated
+/// linearly in arc length. Per piece of length `delta` between diameters `d1`, `d2`:
+/// area `π (d1+d2)/2 · sqrt(delta² + ((d2-d1)/2)²)`, resistance `4 Ra delta / (π d1 d2)`
+/// (the exact integral of `4 Ra / (π d²)` over a linear taper), diameter average by
+/// the trapezoid rule.
+fn integrate_points(points: &[Point3], n: usize, ra: f64) -> SegGeom {
+    let (arcs, d) = pt3d(points);
+    let npt = arcs.len();
+    let ds = arcs[npt - 1] / n as f64;
+    let mut geom = SegGeom {
+        length: arcs[npt - 1],
+        area: Vec::with_capacity(n),
+        r_left: Vec::with_capacity(n),
+        r_right: Vec::with_capacity(n),
+        diam: Vec::with_capacity(n),
+    };
+    let mut j = 0;
+    let mut x1 = arcs[0];
+    let mut y1 = d[0];
+    for inode in 0..n {
+        let mut si = inode as f64 * ds;
+        let mut diam = 0.0;
+        let mut area = 0.0;
+        for ihalf in 0..2 {
+            let mut ri = 0.0;
+            let sip = si + ds / 2.0;
+            loop {
+                let jp = j + 1;
+                let (xj, xjp) = (arcs[j], arcs[jp]);
+                let (x2, y2, jnext);
+                if xjp > sip || jp == npt - 1 {
+                    let frac = if (xjp - xj).abs() < 1e-10 { 1.0 } else { (sip - xj) / (xjp - xj) };
+                    x2 = sip;
+                    y2 = (1.0 - frac) * d[j] + frac * d[jp];
+                    jnext = j;
+                } else {
+                    x2 = xjp;
+                    y2 = d[jp];
+                    jnext = jp;
+                }
+                let mut delta = x2 - x1;
+                diam += (y2 + y1) * delta;
+                if delta < 1e-15 {
+                    delta = 1e-15;
+                }
+                let mut temp = y2 * y1 / delta;
+                if temp == 0.0 {
+                    temp = 1e-15;
+                }
+                ri += 1.0 / temp;
+                let taper = 0.5 * (y2 - y1);
+                area += (y2 + y1) * (delta * delta + taper * taper).sqrt();
+                x1 = x2;
+                y1 = y2;
+                if j == jnext {
+                    break;
+                }
+                j = jnext;
+            }
+            let r = ri * ra / PI * (4.0 * 0.01);
+            if ihalf == 0 {
+                geom.r_left.push(r);
+            } else {
+                geom.r_right.push(r);
+            }
+            si = sip;
+        }
+        geom.diam.push(diam * (0.5 / ds));
+        geom.area.push(area * 0.5 * PI);
+    }
+    geom
+}

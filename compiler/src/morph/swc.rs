@@ -1,0 +1,526 @@
+//! SWC reading and NEURON Import3d's grouping of samples into sections.
+//!
+//! The grouping follows `read_swc.hoc` (`Import3d_SWC_read`: `mark_branch`, `sectionify`,
+//! `check_soma3geom`, `mksection`) and `import3d_gui.hoc` (`instantiate`, `chk_valid`,
+//! `sphere_rep`) of NEURON; `docs/morphology.md` states each rule.
+
+use std::collections::HashMap;
+
+use super::cable::{Geometry, Nseg, Point3, SectionKind, SectionSpec};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::source::{FileId, Span};
+
+/// One SWC line: `id type x y z radius parent`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SwcSample {
+    pub id: i64,
+    /// The SWC structure type (1 soma, 2 axon, 3 basal dendrite, 4 apical dendrite, ...).
+    pub swc_type: u32,
+    pub x: f64,
+    pub y: f64,
+    pub z: f64,
+    pub radius: f64,
+    /// The parent id; negative (conventionally -1) for the root.
+    pub parent: i64,
+    /// The sample's line in the SWC file (without the line break).
+    pub span: Span,
+}
+
+/// Options of the SWC import.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SwcOptions {
+    /// Round every coordinate and diameter to 6 significant digits before use, as NEURON's
+    /// hoc Import3d does when it writes `pt3dadd(%g, %g, %g, %g)` (default true).
+    pub neuron_g_rounding: bool,
+}
+
+impl Default for SwcOptions {
+    fn default() -> SwcOptions {
+        SwcOptions { neuron_g_rounding: true }
+    }
+}
+
+/// One section built from SWC samples.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SwcSection {
+    /// NEURON's name after Import3d: `soma[0]`, `dend[3]`, `apic[0]`, `axon[1]`,
+    /// `dend_5[0]` for type 5.
+    pub name: String,
+    /// The array name without the index: `soma`, `axon`, `dend`, `apic`, `dend_5`.
+    pub base: String,
+    /// The index within `base`, numbered in section order (file order of first samples).
+    pub index: u32,
+    pub swc_type: u32,
+    pub kind: SectionKind,
+    /// Parent section (index into the section list, always smaller) and location.
+    pub parent: Option<(usize, f64)>,
+    /// The 3-D points NEURON ends up with (after `%g` rounding when enabled).
+    pub points: Vec<Point3>,
+    /// Ids of the SWC samples this section owns (not the copied parent sample).
+    pub sample_ids: Vec<i64>,
+    /// The line of its first own sample.
+    pub span: Span,
+}
+
+impl SwcSection {
+    /// A [`SectionSpec`] with these points.
+    pub fn to_spec(&self, nseg: Nseg, ra_ohm_cm: f64, cm_uf_cm2: f64) -> SectionSpec {
+        SectionSpec {
+            name: self.name.clone(),
+            parent: self.parent,
+            geometry: Geometry::Points(self.points.clone()),
+            nseg,
+            ra_ohm_cm,
+            cm_uf_cm2,
+            kind: self.kind,
+        }
+    }
+}
+
+/// The result of [`swc_to_sections`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct SwcCell {
+    /// Root first; every parent before its children.
+    pub sections: Vec<SwcSection>,
+    /// Non-fatal findings (sections that NEURON drops, ...).
+    pub warnings: Vec<Diagnostic>,
+}
+
+fn swc_error(span: Span, message: impl Into<String>) -> Diagnostic {
+    Diagnostic::error(Code::SwcError, span, message)
+}
+
+/// Reads SWC text. Comments (`#` to the end of the line) and blank lines are skipped; every
+/// other line must hold seven numbers. Also checks the tree: unique ids, every parent defined
+/// with a smaller id (NEURON's rule), exactly one root. Samples are returned in file order;
+/// lines with errors are left out.
+pub fn parse_swc(file: FileId, text: &str) -> (Vec<SwcSample>, Vec<Diagnostic>) {
+    let mut samples = Vec::new();
+    let mut diagnostics = Vec::new();
+    let mut offset = 0;
+    for raw in text.split_inclusive('\n') {
+        let line_start = offset;
+        offset += raw.len();
+        let content = raw.trim_end_matches(['\n', '\r']);
+        let data = match content.find('#') {
+            Some(i) => &content[..i],
+            None => content,
+        };
+        if data.trim().is_empty() {
+            continue;
+        }
+        let line_span = Span::new(file, line_start..line_start + data.trim_end().len());
+        let mut fields = Vec::new();
+        let mut pos = 0;
+        for word in data.split_whitespace() {
+            let at = pos + data[pos..].find(word).expect("word is in the line");
+            pos = at + word.len();
+            fields.push((word, Span::new(file, line_start + at..line_start + pos)));
+        }
+        if fields.len() < 7 {
+            diagnostics.push(
+                swc_error(line_span, format!("an SWC sample needs 7 fields, this line has {}", fields.len()))
+                    .label("expected `id type x y z radius parent`"),
+            );
+            continue;
+        }
+        if fields.len() > 7 {
+            diagnostics.push(
+                Diagnostic::warning(Code::SwcError, fields[7].1.to(fields[fields.len() - 1].1), "extra fields ignored")
+                    .note("an SWC sample has 7 fields: `id type x y z radius parent`"),
+            );
+        }
+        let mut values = [0.0; 7];
+        let mut ok = true;
+        const NAMES: [&str; 7] = ["id", "type", "x", "y", "z", "radius", "parent"];
+        for k in 0..7 {
+            let (word, span) = fields[k];
+            match word.parse::<f64>() {
+                Ok(v) if v.is_finite() => values[k] = v,
+                _ => {
+                    diagnostics.push(
+                        swc_error(span, format!("the {} field `{word}` is not a number", NAMES[k]))
+                            .label("expected a number"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            continue;
+        }
+        for k in [0, 1, 6] {
+            if values[k].fract() != 0.0 || values[k].abs() > 1e15 {
+                diagnostics.push(swc_error(
+                    fields[k].1,
+                    format!("the {} field `{}` is not an integer", NAMES[k], fields[k].0),
+                ));
+                ok = false;
+            }
+        }
+        if !ok {
+            continue;
+        }
+        let id = values[0] as i64;
+        if id < 0 {
+            diagnostics.push(swc_error(fields[0].1, format!("sample id {id} is negative")));
+            continue;
+        }
+        if values[1] < 0.0 {
+            diagnostics.push(
+                swc_error(fields[1].1, format!("sample {id} has the negative type {}", values[1]))
+                    .note("SWC types are 0 (undefined), 1 (soma), 2 (axon), 3 (basal dendrite), 4 (apical dendrite) or a custom positive number"),
+            );
+            continue;
+        }
+        if values[5] <= 0.0 {
+            diagnostics.push(
+                swc_error(fields[5].1, format!("sample {id} has radius {}; radii must be positive", fields[5].0))
+                    .label("not positive"),
+            );
+            continue;
+        }
+        samples.push(SwcSample {
+            id,
+            swc_type: values[1] as u32,
+            x: values[2],
+            y: values[3],
+            z: values[4],
+            radius: values[5],
+            parent: values[6] as i64,
+            span: line_span,
+        });
+    }
+    diagnostics.extend(check_tree(file, &samples));
+    (samples, diagnostics)
+}
+
+/// Unique ids, parents defined with smaller ids, exactly one root.
+fn check_tree(file: FileId, samples: &[SwcSample]) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    if samples.is_empty() {
+        diagnostics.push(swc_error(Span::new(file, 0..0), "the SWC file contains no samples"));
+        return diagnostics;
+    }
+    let mut by_id: HashMap<i64, &SwcSample> = HashMap::new();
+    for s in samples {
+        if let Some(first) = by_id.get(&s.id) {
+            diagnostics.push(
+                swc_error(s.span, format!("sample id {} is defined twice", s.id))
+                    .label("second definition")
+                    .secondary(first.span, "first definition"),
+            );
+        } else {
+            by_id.insert(s.id, s);
+        }
+    }
+    for s in samples {
+        if s.parent < 0 {
+            continue;
+        }
+        match by_id.get(&s.parent) {
+            None => diagnostics.push(
+                swc_error(s.span, format!("sample {} refers to parent {}, which is not defined", s.id, s.parent))
+                    .label("unknown parent"),
+            ),
+            Some(p) if s.parent >= s.id => diagnostics.push(
+                swc_error(
+                    s.span,
+                    format!("sample {} refers to parent {}, which is not defined before it", s.id, s.parent),
+                )
+                .secondary(p.span, "the parent")
+                .note("NEURON's Import3d requires every parent id to be smaller than the id of its child"),
+            ),
+            Some(_) => {}
+        }
+    }
+    let roots: Vec<&SwcSample> = samples.iter().filter(|s| s.parent < 0).collect();
+    if roots.is_empty() {
+        diagnostics.push(swc_error(samples[0].span, "the SWC file has no root sample (one with parent -1)"));
+    }
+    for r in roots.iter().skip(1) {
+        diagnostics.push(
+            swc_error(
+                r.span,
+                format!(
+                    "sample {} is a second root (parent {}); the first root is sample {}",
+                    r.id, r.parent, roots[0].id
+                ),
+            )
+            .label("second root")
+            .secondary(roots[0].span, "first root")
+            .note("a cell is one tree; NEURON's Import3d rejects a file with several roots")
+            .help("split the file into one file per cell, or connect the trees"),
+        );
+    }
+    diagnostics
+}
+
+/// Import3d's 6-significant-digit `%g` text round trip.
+fn g6(v: f64) -> f64 {
+    format!("{v:.5e}").parse().expect("formatted float parses")
+}
+
+/// NEURON's `type2name`.
+fn type_name(t: u32) -> String {
+    match t {
+        1 => "soma".into(),
+        2 => "axon".into(),
+        3 => "dend".into(),
+        4 => "apic".into(),
+        t => format!("dend_{t}"),
+    }
+}
+
+fn kind_of(t: u32) -> SectionKind {
+    match t {
+        1 => SectionKind::Soma,
+        2 => SectionKind::Axon,
+        3 => SectionKind::Dend,
+        4 => SectionKind::Apic,
+        t => SectionKind::Other(t),
+    }
+}
+
+/// A section while it is being built: point indices (into the id-sorted samples).
+struct Draft {
+    /// First own point.
+    first: usize,
+    /// Own points, `first..=last`.
+    last: usize,
+    /// The copied parent point, if any (not for the root).
+    parent_point: Option<usize>,
+    /// Whether the copied parent point is left out (Import3d's `sec.first = 1`).
+    skip_parent_point: bool,
+    parent: Option<(usize, f64)>,
+    /// Diameter of the copied parent point.
+    parent_point_diam: f64,
+}
+
+/// Groups samples into sections as NEURON's Import3d does. The samples need not be sorted;
+/// they are processed in id order. Fails with the same diagnostics as [`parse_swc`]'s tree
+/// check if the samples do not form one tree.
+pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions) -> Result<SwcCell, Vec<Diagnostic>> {
+    let errors: Vec<Diagnostic> = check_tree(file, samples).into_iter().filter(|d| d.is_error()).collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut pts: Vec<&SwcSample> = samples.iter().collect();
+    pts.sort_by_key(|s| s.id);
+    let n = pts.len();
+    let index: HashMap<i64, usize> = pts.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+    let mut parent: Vec<Option<usize>> = pts.iter().map(|s| (s.parent >= 0).then(|| index[&s.parent])).collect();
+    let ty: Vec<u32> = pts.iter().map(|s| s.swc_type).collect();
+    let diam: Vec<f64> = pts.iter().map(|s| s.radius * 2.0).collect();
+
+    // mark_branch: child counts in hundredths. A contiguous child (the next sample) adds 100,
+    // any other child 101, a change of type 1 more; a point ends a section unless its count
+    // is exactly 100.
+    let mut nchild = vec![0u32; n];
+    let mut connect2prox = vec![false; n];
+    for i in 0..n {
+        let Some(p) = parent[i] else { continue };
+        nchild[p] += 100;
+        if p + 1 != i {
+            nchild[p] += 1;
+            // A branch from the first point of a dendrite that hangs off the soma connects to
+            // that dendrite's x = 0.
+            if p > 1 && ty[p] != 1 && parent[p].is_some_and(|pp| ty[pp] == 1) {
+                connect2prox[i] = true;
+                nchild[p] = 100;
+            }
+        }
+        if ty[p] != ty[i] {
+            nchild[p] += 1;
+        }
+    }
+    // Soma children of soma points.
+    let mut nchild_soma = vec![0u32; n];
+    let mut nsoma = usize::from(ty[0] == 1);
+    for i in 1..n {
+        if ty[i] == 1 {
+            nsoma += 1;
+            if let Some(p) = parent[i]
+                && ty[p] == 1
+            {
+                nchild_soma[p] += 1;
+            }
+        }
+    }
+    // check_soma3geom: the NeuroMorpho 3-point sphere.
+    let mut soma3geom = false;
+    let dist = |a: &SwcSample, b: &SwcSample| ((a.x - b.x).powi(2) + (a.y - b.y).powi(2) + (a.z - b.z).powi(2)).sqrt();
+    if nsoma == 3
+        && n >= 3
+        && parent[1] == Some(0)
+        && parent[2] == Some(0)
+        && nchild[1] == 0
+        && nchild[2] == 0
+        && diam[1] == diam[0]
+        && diam[2] == diam[0]
+        && ((dist(pts[1], pts[0]) + dist(pts[2], pts[0])) / diam[0] - 1.0).abs() < 0.01
+    {
+        soma3geom = true;
+        // Import3d re-parents the third point so the two outer points form one run; they are
+        // then discarded.
+        parent[2] = Some(1);
+    }
+    // Adjacent soma parent and child: the parent does not end a section unless it has more
+    // than one soma child (the root point never ends one this way).
+    for i in 0..n.saturating_sub(1) {
+        if ty[i] == 1 && ty[i + 1] == 1 && parent[i + 1] == Some(i) && !(i != 0 && nchild_soma[i] > 1) {
+            nchild[i] = 100;
+        }
+    }
+    // Sections are the runs of consecutive points ending where nchild != 100.
+    let mut point2sec = vec![0usize; n];
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut first = 0;
+    for i in 0..n {
+        point2sec[i] = runs.len();
+        if nchild[i] != 100 || i == n - 1 {
+            runs.push((first, i));
+            first = i + 1;
+        }
+    }
+
+    // mksection.
+    let mut drafts: Vec<Draft> = Vec::with_capacity(runs.len());
+    for (k, &(first, last)) in runs.iter().enumerate() {
+        if k == 0 {
+            let last = if soma3geom { 0 } else { last };
+            drafts.push(Draft {
+                first,
+                last,
+                parent_point: None,
+                skip_parent_point: false,
+                parent: None,
+                parent_point_diam: 0.0,
+            });
+            continue;
+        }
+        let own = last - first + 1;
+        let pp = parent[first].expect("a non-root section starts at a point with a parent");
+        let psec = point2sec[pp];
+        let ptype = ty[drafts[psec].first];
+        let den_con_soma = ptype == 1 && ty[first] != 1;
+        // Import3d's psec.d.size: the root holds its own points, others also the parent copy.
+        let psize =
+            if psec == 0 { drafts[0].last - drafts[0].first + 1 } else { drafts[psec].last - drafts[psec].first + 2 };
+        let mut x = 1.0;
+        let mut skip = false;
+        let mut handled = false;
+        if psec == 0 {
+            handled = true;
+            if den_con_soma && psize == 1 {
+                x = 0.5;
+                skip = own > 1;
+            } else if pp == drafts[0].first {
+                x = 0.0;
+                skip = ty[first] != 1 && nchild_soma[pp] > 1;
+            } else {
+                handled = false;
+            }
+        }
+        if !handled && ptype == 1 {
+            let limit = drafts[psec].first as isize + psize as isize + if psec == 0 { -1 } else { -2 };
+            if (pp as isize) < limit {
+                // Interior point of a multi-point soma.
+                x = 0.5;
+                skip = den_con_soma && own > 1;
+            } else if own > 1 && nchild_soma[pp] > 1 && ty[first] != 1 {
+                skip = true;
+            }
+        }
+        if connect2prox[first] {
+            x = 0.0;
+        }
+        let parent_point_diam = if ptype == 1 && ty[first] != 1 { diam[first] } else { diam[pp] };
+        drafts.push(Draft {
+            first,
+            last,
+            parent_point: Some(pp),
+            skip_parent_point: skip,
+            parent: Some((psec, x)),
+            parent_point_diam,
+        });
+    }
+
+    // chk_valid: drop non-root sections of one point, or of two points at the same place;
+    // their children move to their parent.
+    let mut warnings = Vec::new();
+    let mut alive = vec![true; drafts.len()];
+    for k in (1..drafts.len()).rev() {
+        let d = &drafts[k];
+        let mut idx: Vec<usize> = d.parent_point.into_iter().chain(d.first..=d.last).collect();
+        if d.skip_parent_point {
+            idx.remove(0);
+        }
+        let same_place = |a: usize, b: usize| pts[a].x == pts[b].x && pts[a].y == pts[b].y && pts[a].z == pts[b].z;
+        let remove = idx.len() <= 1 || (idx.len() == 2 && same_place(idx[0], idx[1]));
+        if remove {
+            alive[k] = false;
+            let new_parent = d.parent;
+            for c in drafts.iter_mut().skip(k + 1) {
+                if c.parent.is_some_and(|(p, _)| p == k) {
+                    c.parent = new_parent;
+                }
+            }
+            warnings.push(
+                Diagnostic::warning(
+                    Code::SwcError,
+                    pts[drafts[k].last].span,
+                    format!("the section ending at sample {} has zero length and is left out", pts[drafts[k].last].id),
+                )
+                .note("NEURON's Import3d removes such sections and reattaches their children to the parent"),
+            );
+        }
+    }
+
+    // Renumber, name and build the points.
+    let mut new_index = vec![usize::MAX; drafts.len()];
+    let mut counts: HashMap<u32, u32> = HashMap::new();
+    let mut sections = Vec::new();
+    let round = |v: f64| if options.neuron_g_rounding { g6(v) } else { v };
+    for (k, d) in drafts.iter().enumerate() {
+        if !alive[k] {
+            continue;
+        }
+        new_index[k] = sections.len();
+        let t = ty[d.first];
+        let count = counts.entry(t).or_insert(0);
+        let index = *count;
+        *count += 1;
+        let mut raw: Vec<Point3> = Vec::new();
+        if let Some(pp) = d.parent_point
+            && !d.skip_parent_point
+        {
+            raw.push(Point3 { x: pts[pp].x, y: pts[pp].y, z: pts[pp].z, diam: d.parent_point_diam });
+        }
+        for i in d.first..=d.last {
+            raw.push(Point3 { x: pts[i].x, y: pts[i].y, z: pts[i].z, diam: diam[i] });
+        }
+        if raw.len() == 1 {
+            // sphere_rep: a one-point section becomes a cylinder along x with L = diam.
+            let p = raw[0];
+            raw = vec![Point3 { x: p.x - p.diam / 2.0, ..p }, p, Point3 { x: p.x + p.diam / 2.0, ..p }];
+        }
+        let points = raw
+            .into_iter()
+            .map(|p| Point3 { x: round(p.x), y: round(p.y), z: round(p.z), diam: round(p.diam) })
+            .collect();
+        let base = type_name(t);
+        sections.push(SwcSection {
+            name: format!("{base}[{index}]"),
+            base,
+            index,
+            swc_type: t,
+            kind: kind_of(t),
+            parent: d.parent.map(|(p, x)| (new_index[p], x)),
+            points,
+            sample_ids: (d.first..=d.last).map(|i| pts[i].id).collect(),
+            span: pts[d.first].span,
+        });
+    }
+    Ok(SwcCell { sections, warnings })
+}

@@ -1,0 +1,33 @@
+//! The standard library: `.syl` files compiled into the binary, importable by name.
+
+/// (module name, source text).
+const MODULES: &[(&str, &str)] = &[
+    ("ions", include_str!("../stdlib/ions.syl")),
+    ("hh", include_str!("../stdlib/hh.syl")),
+    ("pas", include_str!("../stdlib/pas.syl")),
+    ("iclamp", include_str!("../stdlib/iclamp.syl")),
+    ("expsyn", include_str!("../stdlib/expsyn.syl")),
+    ("exp2syn", include_str!("../stdlib/exp2syn.syl")),
+    ("kinetic_k", include_str!("../stdlib/kinetic_k.syl")),
+    ("cadyn", include_str!("../stdlib/cadyn.syl")),
+];
+
+/// The module every file imports implicitly.
+pub const PRELUDE: &str = "ions";
+
+pub fn source(name: &str) -> Option<&'static str> {
+    MODULES.iter().find(|(n, _)| *n == name).map(|(_, text)| *text)
+}
+
+pub fn names() -> impl Iterator<Item = &'static str> {
+    MODULES.iter().map(|(n, _)| *n)
+}
+
+/// The name a standard-library module has in the source database and in diagnostics.
+pub fn file_name(module: &str) -> String {
+    format!("std/{module}.syl")
+}
+
+pub fn is_std_file(name: &str) -> bool {
+    name.starts_with("std/")
+}

@@ -1,1 +1,0 @@
-//! Placeholder: units and dimensions are being written.

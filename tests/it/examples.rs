@@ -1,0 +1,53 @@
+//! Every example and every standard-library module compiles without errors or warnings.
+
+use sylva_tests::{compile_file, files_with_extension, render};
+
+#[test]
+fn every_example_checks_cleanly() {
+    let files = files_with_extension("examples", "syl");
+    assert!(files.len() >= 9, "expected the shipped examples, found {files:?}");
+    let mut failures = Vec::new();
+    for file in &files {
+        let (db, compilation) = compile_file(file, &[]);
+        if !compilation.diagnostics.is_empty() || compilation.model.is_none() {
+            failures.push(format!("{file}:\n{}", render(&db, &compilation.diagnostics)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_stdlib_module_checks_cleanly() {
+    for module in sylva_compiler::stdlib::names() {
+        let text = format!("import {module}\n");
+        let (db, compilation) = sylva_tests::compile_text("stdlib_check.syl", &text, &[]);
+        let errors: Vec<_> = compilation.diagnostics.iter().filter(|d| d.is_error()).cloned().collect();
+        assert!(errors.is_empty(), "std module {module}:\n{}", render(&db, &errors));
+    }
+}
+
+#[test]
+fn reference_examples_have_probes_named_like_the_reference_columns() {
+    for case in ["hh_soma", "passive_cable", "ball_and_stick", "y_tree", "syn_pair"] {
+        let (_, compilation) = compile_file(&format!("examples/neuron/{case}.syl"), &[]);
+        let model = compilation.model.unwrap_or_else(|| panic!("{case} compiles"));
+        let header = std::fs::read_to_string(sylva_tests::repo().join(format!("tests/data/neuron/{case}/trace.csv")))
+            .expect("reference data");
+        let columns: Vec<&str> = header.lines().next().expect("header").split(',').skip(1).collect();
+        let probes: Vec<&str> = model.network.probes.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(probes, columns, "{case}");
+    }
+}
+
+#[test]
+fn ringtest_scales_with_the_rings_parameter() {
+    let (_, small) = compile_file("examples/bench/ringtest.syl", &[]);
+    let (_, big) = compile_file("examples/bench/ringtest.syl", &["rings=103".to_string()]);
+    let (small, big) = (small.model.expect("compiles"), big.model.expect("compiles"));
+    assert_eq!(small.cell_count(), 10);
+    assert_eq!(big.cell_count(), 1030);
+    // 1 soma + 6 branches of 16 segments per cell, as in the NEURON benchmark.
+    let cell = &big.cells[0];
+    let membrane = cell.tree.nodes.iter().filter(|n| n.area_um2 > 0.0).count();
+    assert_eq!(membrane, 97);
+}
