@@ -10,6 +10,7 @@
 //! * Network: populations, connection rules, spike sources, stimuli, probes.
 
 pub mod expr;
+pub mod kernel;
 mod print;
 mod validate;
 

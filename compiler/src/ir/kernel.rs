@@ -1,0 +1,321 @@
+//! Stage kernels: each mechanism lowered to the four programs the step schedule runs
+//! (`docs/ARCHITECTURE.md`, "Step schedule"). A kernel is an expression DAG plus an ordered
+//! list of writes; every value is computed from the state *before* the kernel, then the writes
+//! happen in order. The CPU interpreter, the Cranelift JIT and the GPU back end all execute
+//! exactly these programs, so they cannot disagree about the numerics of a mechanism.
+//!
+//! Leaves: `Param(i)` (per instance, unless specialised to a constant), `State(i)`, the
+//! builtins (`V`, `Area`, `Diam` are read at the instance's node), `Ion(u, var)` (read at the
+//! node from the species of ion use `u`) and `Weight` (event kernels only).
+
+use super::expr::{Builtin, Expr, ExprArena, ExprId, UnaryOp};
+use super::{Dynamics, Mechanism, MechanismKind};
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// At initialisation, after `v = v_init` and the ion values are set.
+    Init,
+    /// Membrane currents at v(t): accumulates into the node's right-hand side and diagonal.
+    Current,
+    /// States from t to t + dt with the new voltage.
+    Advance,
+    /// One event of weight `Weight` at one instance.
+    Event,
+}
+
+/// Where a kernel writes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Store into state `i` of the instance.
+    State(u32),
+    /// Store the value of current `i` (for probes).
+    Current(u32),
+    /// Store derived value `i` (for probes).
+    Derived(u32),
+    /// Add to the node's right-hand side (nA): minus the outward current.
+    NodeRhs,
+    /// Add to the node's diagonal (µS): the conductance dI/dv.
+    NodeDiagonal,
+    /// Add to the summed current density (nA/µm²) of the species of ion use `u` at the node.
+    IonCurrent(u32),
+    /// Store a concentration of the species of ion use `u` at the node (`Inside`/`Outside`).
+    IonConcentration(u32, super::expr::IonVar),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Write {
+    pub target: Target,
+    pub value: ExprId,
+}
+
+#[derive(Clone, Debug)]
+pub struct Kernel {
+    pub stage: Stage,
+    pub exprs: ExprArena,
+    pub writes: Vec<Write>,
+}
+
+/// The four kernels of a mechanism.
+#[derive(Clone, Debug)]
+pub struct Kernels {
+    pub init: Kernel,
+    pub current: Kernel,
+    pub advance: Kernel,
+    /// `None` for mechanisms without an event handler.
+    pub event: Option<Kernel>,
+}
+
+/// Lowers a mechanism. `stored_derived` are the derived values the current kernel stores
+/// (those that probes read).
+pub fn lower(m: &Mechanism, stored_derived: &[u32]) -> Kernels {
+    Kernels {
+        init: init(m),
+        current: current(m, stored_derived),
+        advance: advance(m),
+        event: m.event.as_ref().map(|e| {
+            let writes = e.assigns.iter().map(|(s, v)| Write { target: Target::State(*s), value: *v }).collect();
+            compact(Kernel { stage: Stage::Event, exprs: m.exprs.clone(), writes })
+        }),
+    }
+}
+
+fn init(m: &Mechanism) -> Kernel {
+    let mut writes: Vec<Write> = m.states.iter().enumerate().map(|(i, s)| Write { target: Target::State(i as u32), value: s.init }).collect();
+    concentration_writes(m, &mut writes, |i| m.states[i].init);
+    compact(Kernel { stage: Stage::Init, exprs: m.exprs.clone(), writes })
+}
+
+/// States that are ion concentrations also write the species' value at the node.
+fn concentration_writes(m: &Mechanism, writes: &mut Vec<Write>, value: impl Fn(usize) -> ExprId) {
+    for (i, s) in m.states.iter().enumerate() {
+        if let Some((ion, var)) = s.writes_ion {
+            writes.push(Write { target: Target::IonConcentration(ion, var), value: value(i) });
+        }
+    }
+}
+
+fn current(m: &Mechanism, stored_derived: &[u32]) -> Kernel {
+    let mut a = m.exprs.clone();
+    let mut writes = Vec::new();
+    let area = a.leaf(Expr::Builtin(Builtin::Area));
+    for (k, c) in m.currents.iter().enumerate() {
+        writes.push(Write { target: Target::Current(k as u32), value: c.value });
+        // Node totals in nA and µS: densities times the node's area.
+        let (total, slope) = match m.kind {
+            MechanismKind::Density => (a.mul(c.value, area), a.mul(c.conductance, area)),
+            MechanismKind::Point => (c.value, c.conductance),
+        };
+        let (rhs, diagonal) = if c.electrode {
+            // Injected current: positive depolarizes, so it adds to the right-hand side.
+            (total, a.neg(slope))
+        } else {
+            (a.neg(total), slope)
+        };
+        writes.push(Write { target: Target::NodeRhs, value: rhs });
+        writes.push(Write { target: Target::NodeDiagonal, value: diagonal });
+        if let Some(ion) = c.ion {
+            let density = match m.kind {
+                MechanismKind::Density => c.value,
+                MechanismKind::Point => a.div(c.value, area),
+            };
+            writes.push(Write { target: Target::IonCurrent(ion), value: density });
+        }
+    }
+    for &d in stored_derived {
+        writes.push(Write { target: Target::Derived(d), value: m.derived[d as usize].value });
+    }
+    compact(Kernel { stage: Stage::Current, exprs: a, writes })
+}
+
+fn advance(m: &Mechanism) -> Kernel {
+    let mut a = m.exprs.clone();
+    let mut next: Vec<Option<ExprId>> = vec![None; m.states.len()];
+    let dt = a.leaf(Expr::Builtin(Builtin::Dt));
+    for (i, s) in m.states.iter().enumerate() {
+        let x = a.leaf(Expr::State(i as u32));
+        next[i] = match s.dynamics {
+            Dynamics::Exponential { inf, tau } => {
+                // NEURON's cnexp: x + (1 - exp(-dt/tau)) * (inf - x).
+                let ndt = a.neg(dt);
+                let ratio = a.div(ndt, tau);
+                let e = a.unary(UnaryOp::Exp, ratio);
+                let one = a.constant_expr(1.0);
+                let factor = a.sub(one, e);
+                let gap = a.sub(inf, x);
+                let step = a.mul(factor, gap);
+                Some(a.add(x, step))
+            }
+            Dynamics::Ode { rhs } => {
+                // One Newton step of backward Euler: x + dt f / (1 - dt f').
+                let slope = a.derivative(rhs, Expr::State(i as u32));
+                let num = a.mul(dt, rhs);
+                let dts = a.mul(dt, slope);
+                let one = a.constant_expr(1.0);
+                let den = a.sub(one, dts);
+                let step = a.div(num, den);
+                Some(a.add(x, step))
+            }
+            Dynamics::Kinetic | Dynamics::Constant => None,
+        };
+    }
+    if let Some(k) = &m.kinetic {
+        for (state, value) in kinetic_step(&mut a, k) {
+            next[state as usize] = Some(value);
+        }
+    }
+    let mut writes: Vec<Write> = next
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|value| Write { target: Target::State(i as u32), value }))
+        .collect();
+    let finals: Vec<ExprId> = (0..m.states.len()).map(|i| next[i].unwrap_or_else(|| a.leaf(Expr::State(i as u32)))).collect();
+    concentration_writes(m, &mut writes, |i| finals[i]);
+    compact(Kernel { stage: Stage::Advance, exprs: a, writes })
+}
+
+/// Backward Euler for a kinetic scheme, as one Newton step: (I - dt J) Δ = dt f(x), with the
+/// last equation replaced by the conservation law when there is one. The small dense system is
+/// eliminated symbolically (no pivoting: I - dt J is an M-matrix for mass-action schemes).
+fn kinetic_step(a: &mut ExprArena, k: &super::KineticScheme) -> Vec<(u32, ExprId)> {
+    let n = k.states.len();
+    let position = |s: u32| k.states.iter().position(|x| *x == s).expect("scheme state");
+    let zero = a.constant_expr(0.0);
+    // f: the rate of change of each scheme state.
+    let mut f = vec![zero; n];
+    for r in &k.reactions {
+        let mut forward = r.forward;
+        for &(s, count) in &r.lhs {
+            let x = a.leaf(Expr::State(s));
+            let p = a.powi(x, count as i32);
+            forward = a.mul(forward, p);
+        }
+        let mut backward = r.backward;
+        for &(s, count) in &r.rhs {
+            let x = a.leaf(Expr::State(s));
+            let p = a.powi(x, count as i32);
+            backward = a.mul(backward, p);
+        }
+        let net = a.sub(forward, backward);
+        for &(s, count) in &r.lhs {
+            let c = a.constant_expr(f64::from(count));
+            let t = a.mul(c, net);
+            let i = position(s);
+            f[i] = a.sub(f[i], t);
+        }
+        for &(s, count) in &r.rhs {
+            let c = a.constant_expr(f64::from(count));
+            let t = a.mul(c, net);
+            let i = position(s);
+            f[i] = a.add(f[i], t);
+        }
+    }
+    let dt = a.leaf(Expr::Builtin(Builtin::Dt));
+    let one = a.constant_expr(1.0);
+    // Matrix M = I - dt J and right-hand side b = dt f.
+    let mut matrix = vec![vec![zero; n]; n];
+    let mut b = vec![zero; n];
+    for i in 0..n {
+        for j in 0..n {
+            let dij = a.derivative(f[i], Expr::State(k.states[j]));
+            let t = a.mul(dt, dij);
+            let identity = if i == j { one } else { zero };
+            matrix[i][j] = a.sub(identity, t);
+        }
+        b[i] = a.mul(dt, f[i]);
+    }
+    if let Some((states, total)) = &k.conserve {
+        // Σ (x + Δ) over the conserved states = total.
+        let last = n - 1;
+        let mut sum = zero;
+        for j in 0..n {
+            let member = states.contains(&k.states[j]);
+            matrix[last][j] = if member { one } else { zero };
+            if member {
+                let x = a.leaf(Expr::State(k.states[j]));
+                sum = a.add(sum, x);
+            }
+        }
+        b[last] = a.sub(*total, sum);
+    }
+    // Forward elimination and back substitution.
+    for p in 0..n {
+        for i in p + 1..n {
+            if a.constant(matrix[i][p]) == Some(0.0) {
+                continue;
+            }
+            let factor = a.div(matrix[i][p], matrix[p][p]);
+            for j in p..n {
+                let t = a.mul(factor, matrix[p][j]);
+                matrix[i][j] = a.sub(matrix[i][j], t);
+            }
+            let t = a.mul(factor, b[p]);
+            b[i] = a.sub(b[i], t);
+        }
+    }
+    let mut delta = vec![zero; n];
+    for i in (0..n).rev() {
+        let mut s = b[i];
+        for j in i + 1..n {
+            let t = a.mul(matrix[i][j], delta[j]);
+            s = a.sub(s, t);
+        }
+        delta[i] = a.div(s, matrix[i][i]);
+    }
+    (0..n)
+        .map(|i| {
+            let x = a.leaf(Expr::State(k.states[i]));
+            (k.states[i], a.add(x, delta[i]))
+        })
+        .collect()
+}
+
+/// Keeps only the expressions the writes reach, renumbered in order (back ends and dumps see
+/// no dead code).
+pub fn compact(kernel: Kernel) -> Kernel {
+    let mut exprs = ExprArena::new();
+    let mut map = std::collections::HashMap::new();
+    let writes = kernel
+        .writes
+        .iter()
+        .map(|w| {
+            let value = copy(&kernel.exprs, w.value, &mut exprs, &mut map);
+            Write { target: w.target, value }
+        })
+        .collect();
+    Kernel { stage: kernel.stage, exprs, writes }
+}
+
+fn copy(from: &ExprArena, id: ExprId, to: &mut ExprArena, map: &mut std::collections::HashMap<ExprId, ExprId>) -> ExprId {
+    if let Some(done) = map.get(&id) {
+        return *done;
+    }
+    let result = to.import(from, id, &mut |arena, leaf| arena.leaf(leaf));
+    map.insert(id, result);
+    result
+}
+
+/// Replaces leaves by constants (uniform parameters, `dt`, `celsius`) and folds, so the code a
+/// back end generates does per-instance work only.
+pub fn specialize(kernel: &Kernel, constant: &dyn Fn(Expr) -> Option<f64>) -> Kernel {
+    let mut exprs = ExprArena::new();
+    let mut map = std::collections::HashMap::new();
+    let writes = kernel
+        .writes
+        .iter()
+        .map(|w| {
+            let value = match map.get(&w.value) {
+                Some(v) => *v,
+                None => {
+                    let v = exprs.import(&kernel.exprs, w.value, &mut |arena, leaf| match constant(leaf) {
+                        Some(c) => arena.constant_expr(c),
+                        None => arena.leaf(leaf),
+                    });
+                    map.insert(w.value, v);
+                    v
+                }
+            };
+            Write { target: w.target, value }
+        })
+        .collect();
+    Kernel { stage: kernel.stage, exprs, writes }
+}
