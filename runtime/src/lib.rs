@@ -1,1 +1,3 @@
+//! The Sylva runtime: runs a checked model ([`sylva_compiler::ir::Model`]).
 
+pub mod cpu;

@@ -1,0 +1,3 @@
+//! The CPU engine.
+
+pub mod slots;

@@ -1,0 +1,41 @@
+//! The memory contract between the engine and the kernels it runs (interpreted or compiled):
+//! a kernel receives a table of pointers, one per [`Slot`], in the order of the block's slot
+//! list, plus the scalars `[t, dt, celsius]` and an instance range.
+//!
+//! Per-instance arrays are indexed by the instance, per-node arrays by `node_index[instance]`
+//! (a `u32` array). Every floating-point array holds the simulation precision (f64 here).
+
+use sylva_compiler::ir::expr::IonVar;
+
+/// One array a kernel may read or write.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Slot {
+    /// `u32` per instance: the node the instance sits on.
+    NodeIndex,
+    /// Per node: membrane voltage (mV).
+    Voltage,
+    /// Per node: right-hand side accumulator (nA).
+    Rhs,
+    /// Per node: diagonal accumulator (µS).
+    Diagonal,
+    /// Per node: membrane area (µm²).
+    Area,
+    /// Per node: diameter (µm).
+    Diam,
+    /// Per instance: parameter `i` (parameters not in the list are constants in the kernel).
+    Param(u32),
+    /// Per instance: state `i`.
+    State(u32),
+    /// Per instance: the value of current `i` (written by the current kernel).
+    Current(u32),
+    /// Per instance: derived value `i` (written by the current kernel when probed).
+    Derived(u32),
+    /// Per node: a variable of the species of the mechanism's ion use `u`.
+    Ion(u32, IonVar),
+}
+
+/// Indices into the scalar array every kernel receives.
+pub const SCALAR_T: usize = 0;
+pub const SCALAR_DT: usize = 1;
+pub const SCALAR_CELSIUS: usize = 2;
+pub const SCALAR_COUNT: usize = 3;
