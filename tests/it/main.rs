@@ -2,5 +2,6 @@
 
 mod diagnostics;
 mod examples;
+mod fidelity;
 mod fuzz;
 mod ir;

@@ -80,7 +80,8 @@ pub fn lower(m: &Mechanism, stored_derived: &[u32]) -> Kernels {
 }
 
 fn init(m: &Mechanism) -> Kernel {
-    let mut writes: Vec<Write> = m.states.iter().enumerate().map(|(i, s)| Write { target: Target::State(i as u32), value: s.init }).collect();
+    let mut writes: Vec<Write> =
+        m.states.iter().enumerate().map(|(i, s)| Write { target: Target::State(i as u32), value: s.init }).collect();
     concentration_writes(m, &mut writes, |i| m.states[i].init);
     compact(Kernel { stage: Stage::Init, exprs: m.exprs.clone(), writes })
 }
@@ -168,7 +169,8 @@ fn advance(m: &Mechanism) -> Kernel {
         .enumerate()
         .filter_map(|(i, v)| v.map(|value| Write { target: Target::State(i as u32), value }))
         .collect();
-    let finals: Vec<ExprId> = (0..m.states.len()).map(|i| next[i].unwrap_or_else(|| a.leaf(Expr::State(i as u32)))).collect();
+    let finals: Vec<ExprId> =
+        (0..m.states.len()).map(|i| next[i].unwrap_or_else(|| a.leaf(Expr::State(i as u32)))).collect();
     concentration_writes(m, &mut writes, |i| finals[i]);
     compact(Kernel { stage: Stage::Advance, exprs: a, writes })
 }
@@ -285,7 +287,12 @@ pub fn compact(kernel: Kernel) -> Kernel {
     Kernel { stage: kernel.stage, exprs, writes }
 }
 
-fn copy(from: &ExprArena, id: ExprId, to: &mut ExprArena, map: &mut std::collections::HashMap<ExprId, ExprId>) -> ExprId {
+fn copy(
+    from: &ExprArena,
+    id: ExprId,
+    to: &mut ExprArena,
+    map: &mut std::collections::HashMap<ExprId, ExprId>,
+) -> ExprId {
     if let Some(done) = map.get(&id) {
         return *done;
     }

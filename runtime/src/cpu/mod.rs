@@ -1,3 +1,9 @@
 //! The CPU engine.
 
+pub mod block;
+pub mod build;
+pub mod engine;
+pub mod events;
 pub mod slots;
+
+pub use engine::{Blowup, Simulation};

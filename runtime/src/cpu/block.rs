@@ -1,0 +1,214 @@
+//! Mechanism blocks: all instances of one placement of a mechanism across the network, in
+//! structure-of-arrays form, with their specialised kernels and an interpreter for them.
+
+use sylva_compiler::ir::expr::{Builtin, Expr, ExprArena, IonVar};
+use sylva_compiler::ir::kernel::{Kernel, Kernels, Target};
+
+use super::slots::{SCALAR_CELSIUS, SCALAR_DT, SCALAR_T, Slot};
+
+/// Per-node arrays shared by all blocks.
+#[derive(Clone, Debug, Default)]
+pub struct Nodes {
+    pub v: Vec<f64>,
+    pub rhs: Vec<f64>,
+    pub diagonal: Vec<f64>,
+    pub area: Vec<f64>,
+    pub diam: Vec<f64>,
+}
+
+/// Per-node arrays of one ion species.
+#[derive(Clone, Debug, Default)]
+pub struct IonArrays {
+    pub reversal: Vec<f64>,
+    pub inside: Vec<f64>,
+    pub outside: Vec<f64>,
+    pub current: Vec<f64>,
+}
+
+impl IonArrays {
+    pub fn get(&self, var: IonVar) -> &Vec<f64> {
+        match var {
+            IonVar::Reversal => &self.reversal,
+            IonVar::Inside => &self.inside,
+            IonVar::Outside => &self.outside,
+            IonVar::Current => &self.current,
+        }
+    }
+
+    pub fn get_mut(&mut self, var: IonVar) -> &mut Vec<f64> {
+        match var {
+            IonVar::Reversal => &mut self.reversal,
+            IonVar::Inside => &mut self.inside,
+            IonVar::Outside => &mut self.outside,
+            IonVar::Current => &mut self.current,
+        }
+    }
+}
+
+/// The instances of one mechanism placement.
+#[derive(Debug)]
+pub struct Block {
+    pub mechanism: u32,
+    pub node_index: Vec<u32>,
+    /// Per-instance parameters that are not constants in the kernels: (parameter, values).
+    pub params: Vec<(u32, Vec<f64>)>,
+    /// Constant parameters (baked into the kernels), for probes.
+    pub constant_params: Vec<(u32, f64)>,
+    pub states: Vec<Vec<f64>>,
+    pub currents: Vec<Vec<f64>>,
+    /// Stored derived values: (derived index, values).
+    pub derived: Vec<(u32, Vec<f64>)>,
+    /// The species index of each ion use of the mechanism.
+    pub species: Vec<usize>,
+    pub kernels: Kernels,
+}
+
+impl Block {
+    pub fn len(&self) -> usize {
+        self.node_index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.node_index.is_empty()
+    }
+
+    /// The slots the kernels of this block use, in table order.
+    pub fn slots(&self) -> Vec<Slot> {
+        let mut slots = vec![Slot::NodeIndex, Slot::Voltage, Slot::Rhs, Slot::Diagonal, Slot::Area, Slot::Diam];
+        slots.extend(self.params.iter().map(|(p, _)| Slot::Param(*p)));
+        slots.extend((0..self.states.len() as u32).map(Slot::State));
+        slots.extend((0..self.currents.len() as u32).map(Slot::Current));
+        slots.extend(self.derived.iter().map(|(d, _)| Slot::Derived(*d)));
+        for u in 0..self.species.len() as u32 {
+            for var in [IonVar::Reversal, IonVar::Inside, IonVar::Outside, IonVar::Current] {
+                slots.push(Slot::Ion(u, var));
+            }
+        }
+        slots
+    }
+
+    /// The pointer table for compiled kernels, in the order of [`Block::slots`]. The pointers
+    /// stay valid while no array is resized (arrays are sized once, when the block is built).
+    pub fn table(&mut self, nodes: &mut Nodes, ions: &mut [IonArrays]) -> Vec<*mut u8> {
+        let mut table: Vec<*mut u8> = vec![
+            self.node_index.as_mut_ptr().cast(),
+            nodes.v.as_mut_ptr().cast(),
+            nodes.rhs.as_mut_ptr().cast(),
+            nodes.diagonal.as_mut_ptr().cast(),
+            nodes.area.as_mut_ptr().cast(),
+            nodes.diam.as_mut_ptr().cast(),
+        ];
+        table.extend(self.params.iter_mut().map(|(_, v)| v.as_mut_ptr().cast::<u8>()));
+        table.extend(self.states.iter_mut().map(|v| v.as_mut_ptr().cast::<u8>()));
+        table.extend(self.currents.iter_mut().map(|v| v.as_mut_ptr().cast::<u8>()));
+        table.extend(self.derived.iter_mut().map(|(_, v)| v.as_mut_ptr().cast::<u8>()));
+        for &s in &self.species {
+            for var in [IonVar::Reversal, IonVar::Inside, IonVar::Outside, IonVar::Current] {
+                table.push(ions[s].get_mut(var).as_mut_ptr().cast());
+            }
+        }
+        table
+    }
+
+    /// Interprets `kernel` for instances `start..end` (the reference semantics every other
+    /// back end must reproduce bit for bit).
+    pub fn interpret(
+        &mut self,
+        kernel: &Kernel,
+        nodes: &mut Nodes,
+        ions: &mut [IonArrays],
+        scalars: &[f64],
+        start: usize,
+        end: usize,
+    ) {
+        let mut values = vec![0.0; kernel.exprs.len()];
+        for instance in start..end {
+            self.interpret_one(kernel, nodes, ions, scalars, instance, 0.0, &mut values);
+        }
+    }
+
+    /// Interprets the event kernel for one instance.
+    pub fn interpret_event(
+        &mut self,
+        kernel: &Kernel,
+        nodes: &mut Nodes,
+        ions: &mut [IonArrays],
+        scalars: &[f64],
+        instance: usize,
+        weight: f64,
+    ) {
+        let mut values = vec![0.0; kernel.exprs.len()];
+        self.interpret_one(kernel, nodes, ions, scalars, instance, weight, &mut values);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn interpret_one(
+        &mut self,
+        kernel: &Kernel,
+        nodes: &mut Nodes,
+        ions: &mut [IonArrays],
+        scalars: &[f64],
+        instance: usize,
+        weight: f64,
+        values: &mut [f64],
+    ) {
+        let node = self.node_index[instance] as usize;
+        evaluate(&kernel.exprs, values, |leaf| match leaf {
+            Expr::Param(p) => match self.params.iter().find(|(i, _)| *i == p) {
+                Some((_, v)) => v[instance],
+                None => self.constant_params.iter().find(|(i, _)| *i == p).map_or(f64::NAN, |(_, v)| *v),
+            },
+            Expr::State(s) => self.states[s as usize][instance],
+            Expr::Builtin(b) => match b {
+                Builtin::V => nodes.v[node],
+                Builtin::Area => nodes.area[node],
+                Builtin::Diam => nodes.diam[node],
+                Builtin::T => scalars[SCALAR_T],
+                Builtin::Dt => scalars[SCALAR_DT],
+                Builtin::Celsius => scalars[SCALAR_CELSIUS],
+            },
+            Expr::Ion(u, var) => ions[self.species[u as usize]].get(var)[node],
+            Expr::Weight => weight,
+            _ => f64::NAN,
+        });
+        for write in &kernel.writes {
+            let value = values[write.value.0 as usize];
+            match write.target {
+                Target::State(s) => self.states[s as usize][instance] = value,
+                Target::Current(c) => self.currents[c as usize][instance] = value,
+                Target::Derived(d) => {
+                    if let Some((_, v)) = self.derived.iter_mut().find(|(i, _)| *i == d) {
+                        v[instance] = value;
+                    }
+                }
+                Target::NodeRhs => nodes.rhs[node] += value,
+                Target::NodeDiagonal => nodes.diagonal[node] += value,
+                Target::IonCurrent(u) => ions[self.species[u as usize]].current[node] += value,
+                Target::IonConcentration(u, var) => ions[self.species[u as usize]].get_mut(var)[node] = value,
+            }
+        }
+    }
+}
+
+/// Evaluates every expression of a compacted arena in id order.
+fn evaluate(exprs: &ExprArena, values: &mut [f64], leaf: impl Fn(Expr) -> f64) {
+    use sylva_compiler::ir::expr::{eval_binary, eval_unary};
+    for (id, e) in exprs.iter() {
+        let v = |x: sylva_compiler::ir::expr::ExprId| values[x.0 as usize];
+        let value = match e {
+            Expr::Const(c) => c,
+            Expr::Unary(op, a) => eval_unary(op, v(a)),
+            Expr::Binary(op, a, b) => eval_binary(op, v(a), v(b)),
+            Expr::Powi(a, n) => v(a).powi(n),
+            Expr::Select(c, a, b) => {
+                if v(c) != 0.0 {
+                    v(a)
+                } else {
+                    v(b)
+                }
+            }
+            leaf_expr => leaf(leaf_expr),
+        };
+        values[id.0 as usize] = value;
+    }
+}

@@ -1,0 +1,273 @@
+//! The step schedule (NEURON's fixed step, `docs/ARCHITECTURE.md`): events, currents at
+//! v(t) with model time at the step midpoint, the Hines solve, states with the new voltage,
+//! recording and threshold detection.
+
+use sylva_compiler::ir::Model;
+use sylva_compiler::ir::kernel::Kernel;
+
+use super::block::Block;
+use super::build::{self, Built, ProbeSource};
+use super::events::{self, Queue, Target, Wiring};
+use super::slots::SCALAR_COUNT;
+
+/// A stopped run: which quantity went bad, where and when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blowup {
+    pub step: u64,
+    pub time: f64,
+    pub gid: u32,
+    pub node: usize,
+    pub value: f64,
+}
+
+pub struct Simulation {
+    built: Built,
+    wiring: Wiring,
+    queue: Queue,
+    dt: f64,
+    celsius: f64,
+    step: u64,
+    steps: u64,
+    /// Whether each detector's voltage was at or above threshold at the last check.
+    above: Vec<bool>,
+    pub spikes: Vec<(u32, f64)>,
+    pub times: Vec<f64>,
+    pub columns: Vec<Vec<f64>>,
+}
+
+impl Simulation {
+    pub fn new(model: &Model) -> Simulation {
+        let sim = &model.simulation;
+        let built = build::build(model, sim.dt, sim.celsius);
+        let wiring = events::wire(model);
+        let steps = (sim.duration / sim.dt).round() as u64;
+        let mut queue = Queue::default();
+        let mut this = Simulation {
+            above: vec![false; built.detectors.len()],
+            columns: vec![Vec::with_capacity(steps as usize + 1); built.probes.len()],
+            built,
+            wiring,
+            queue: Queue::default(),
+            dt: sim.dt,
+            celsius: sim.celsius,
+            step: 0,
+            steps,
+            spikes: Vec::new(),
+            times: Vec::with_capacity(steps as usize + 1),
+        };
+        for (s, source) in model.network.sources.iter().enumerate() {
+            for t in events::source_times(&source.kind, sim.duration) {
+                for c in &this.wiring.from_source[s] {
+                    let target = this.target(c.post_gid, c.synapse, c.weight, c.delay);
+                    queue.push(t + c.delay, target);
+                }
+            }
+        }
+        this.queue = queue;
+        this.initialize();
+        this
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.built.nodes.v.len()
+    }
+
+    fn target(&self, gid: u32, synapse: u32, weight: f64, delay: f64) -> Target {
+        let (block, instance) = self.built.synapse_blocks[&(gid, synapse)];
+        Target { block, instance, weight, delay }
+    }
+
+    fn scalars(&self, t: f64) -> [f64; SCALAR_COUNT] {
+        [t, self.dt, self.celsius]
+    }
+
+    fn run_stage(&mut self, pick: fn(&Block) -> &Kernel, t: f64) {
+        let scalars = self.scalars(t);
+        let b = &mut self.built;
+        for block in &mut b.blocks {
+            let kernel = pick(block).clone();
+            let n = block.len();
+            block.interpret(&kernel, &mut b.nodes, &mut b.ions, &scalars, 0, n);
+        }
+    }
+
+    fn initialize(&mut self) {
+        self.run_stage(|b| &b.kernels.init, 0.0);
+        self.update_reversals();
+        // Currents once at t = 0, so current and derived probes have a first value.
+        self.clear_accumulators();
+        self.run_stage(|b| &b.kernels.current, 0.0);
+        for (i, d) in self.built.detectors.iter().enumerate() {
+            self.above[i] = self.built.nodes.v[d.node] >= d.threshold;
+        }
+        self.record(0.0);
+    }
+
+    fn clear_accumulators(&mut self) {
+        let b = &mut self.built;
+        b.nodes.rhs.fill(0.0);
+        b.nodes.diagonal.fill(0.0);
+        for ion in &mut b.ions {
+            ion.current.fill(0.0);
+        }
+    }
+
+    fn update_reversals(&mut self) {
+        let b = &mut self.built;
+        for (s, (_, charge, nernst)) in b.species.iter().enumerate() {
+            if !*nernst {
+                continue;
+            }
+            let ion = &mut b.ions[s];
+            for n in 0..ion.reversal.len() {
+                if ion.inside[n] > 0.0 {
+                    ion.reversal[n] = build::nernst(*charge, self.celsius, ion.inside[n], ion.outside[n]);
+                }
+            }
+        }
+    }
+
+    /// Runs to the end; stops at the first non-finite voltage.
+    pub fn run(&mut self, mut progress: impl FnMut(u64, u64)) -> Result<(), Blowup> {
+        while self.step < self.steps {
+            self.advance_one()?;
+            if self.step % 256 == 0 {
+                progress(self.step, self.steps);
+            }
+        }
+        progress(self.steps, self.steps);
+        Ok(())
+    }
+
+    fn advance_one(&mut self) -> Result<(), Blowup> {
+        let t = self.step as f64 * self.dt;
+        // 1. Events due by the middle of the step.
+        while let Some((block, instance, weight)) = self.queue.pop_due(t + self.dt / 2.0) {
+            let scalars = self.scalars(t);
+            let b = &mut self.built;
+            let block = &mut b.blocks[block as usize];
+            if let Some(kernel) = block.kernels.event.clone() {
+                block.interpret_event(&kernel, &mut b.nodes, &mut b.ions, &scalars, instance as usize, weight);
+            }
+        }
+        // 2. Currents at v(t), model time at the midpoint.
+        self.clear_accumulators();
+        self.run_stage(|b| &b.kernels.current, t + self.dt / 2.0);
+        // 3. The cable equation, backward Euler: solve for the change of v.
+        self.solve();
+        // 4. States with the new voltage.
+        self.run_stage(|b| &b.kernels.advance, t + self.dt / 2.0);
+        self.update_reversals();
+        self.step += 1;
+        let t_next = self.step as f64 * self.dt;
+        self.check_finite(t_next)?;
+        self.record(t_next);
+        self.detect(t_next);
+        Ok(())
+    }
+
+    /// Assembles (C/dt + G + axial) Δv = rhs + axial currents and solves it on the tree
+    /// (Hines: eliminate children into parents from the last node up, then substitute down).
+    fn solve(&mut self) {
+        let b = &mut self.built;
+        let nodes = &mut b.nodes;
+        let cable = &b.cable;
+        let n = nodes.v.len();
+        for i in 0..n {
+            nodes.diagonal[i] += cable.capacitance[i] / self.dt;
+        }
+        for i in 0..n {
+            let p = cable.parent[i];
+            if p == u32::MAX {
+                continue;
+            }
+            let p = p as usize;
+            let g = cable.axial[i];
+            let current = g * (nodes.v[p] - nodes.v[i]);
+            nodes.rhs[i] += current;
+            nodes.rhs[p] -= current;
+            nodes.diagonal[i] += g;
+            nodes.diagonal[p] += g;
+        }
+        for i in (0..n).rev() {
+            let p = cable.parent[i];
+            if p == u32::MAX {
+                continue;
+            }
+            let p = p as usize;
+            let g = cable.axial[i];
+            let factor = g / nodes.diagonal[i];
+            nodes.diagonal[p] -= factor * g;
+            nodes.rhs[p] += factor * nodes.rhs[i];
+        }
+        for i in 0..n {
+            let p = cable.parent[i];
+            let dv = if p == u32::MAX {
+                nodes.rhs[i] / nodes.diagonal[i]
+            } else {
+                (nodes.rhs[i] + cable.axial[i] * nodes.rhs[p as usize]) / nodes.diagonal[i]
+            };
+            // rhs now holds Δv of the nodes already visited (parents come first).
+            nodes.rhs[i] = dv;
+        }
+        for i in 0..n {
+            nodes.v[i] += nodes.rhs[i];
+        }
+    }
+
+    fn check_finite(&self, time: f64) -> Result<(), Blowup> {
+        let v = &self.built.nodes.v;
+        if let Some(node) = v.iter().position(|x| !x.is_finite() || x.abs() > 1e6) {
+            let gid = self.built.cell_offset.partition_point(|&o| o <= node) as u32 - 1;
+            return Err(Blowup {
+                step: self.step,
+                time,
+                gid,
+                node: node - self.built.cell_offset[gid as usize],
+                value: v[node],
+            });
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, t: f64) {
+        self.times.push(t);
+        let b = &self.built;
+        for (column, probe) in self.columns.iter_mut().zip(&b.probes) {
+            column.push(match *probe {
+                ProbeSource::Voltage(n) => b.nodes.v[n],
+                ProbeSource::State { block, state, instance } => b.blocks[block].states[state][instance],
+                ProbeSource::Current { block, current, instance } => b.blocks[block].currents[current][instance],
+                ProbeSource::Derived { block, slot, instance } => b.blocks[block].derived[slot].1[instance],
+                ProbeSource::Param { block, param, instance } => {
+                    let blk = &b.blocks[block];
+                    match blk.params.iter().find(|(p, _)| *p == param) {
+                        Some((_, values)) => values[instance],
+                        None => blk.constant_params.iter().find(|(p, _)| *p == param).map_or(f64::NAN, |(_, v)| *v),
+                    }
+                }
+            });
+        }
+    }
+
+    /// Upward threshold crossings at the grid point, as NEURON's NetCon reports them.
+    fn detect(&mut self, t: f64) {
+        for i in 0..self.built.detectors.len() {
+            let d = &self.built.detectors[i];
+            let above = self.built.nodes.v[d.node] >= d.threshold;
+            if above && !self.above[i] {
+                let gid = d.gid;
+                self.spikes.push((gid, t));
+                for c in self.wiring.from_cell[gid as usize].clone() {
+                    let target = self.target(c.post_gid, c.synapse, c.weight, c.delay);
+                    self.queue.push(t + c.delay, target);
+                }
+            }
+            self.above[i] = above;
+        }
+    }
+}

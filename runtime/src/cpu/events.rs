@@ -1,0 +1,191 @@
+//! Spike events: a deterministic queue, the connection table, artificial spike sources.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use sylva_compiler::ir::{self, Presynaptic, Rule, SourceKind};
+
+/// Where an event goes: a block, an instance of it, and the weight.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Target {
+    pub block: u32,
+    pub instance: u32,
+    pub weight: f64,
+    pub delay: f64,
+}
+
+#[derive(Copy, Clone, Debug)]
+struct Queued {
+    time: f64,
+    /// Insertion order: equal times are delivered in the order they were queued.
+    seq: u64,
+    block: u32,
+    instance: u32,
+    weight: f64,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Queued {}
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Queued {
+    // Reversed: the heap pops the earliest event first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.time.total_cmp(&self.time).then(other.seq.cmp(&self.seq))
+    }
+}
+
+#[derive(Default)]
+pub struct Queue {
+    heap: BinaryHeap<Queued>,
+    seq: u64,
+}
+
+impl Queue {
+    pub fn push(&mut self, time: f64, target: Target) {
+        self.seq += 1;
+        self.heap.push(Queued {
+            time,
+            seq: self.seq,
+            block: target.block,
+            instance: target.instance,
+            weight: target.weight,
+        });
+    }
+
+    /// The next event due at or before `until`: (block, instance, weight).
+    pub fn pop_due(&mut self, until: f64) -> Option<(u32, u32, f64)> {
+        if self.heap.peek().is_some_and(|e| e.time <= until) {
+            self.heap.pop().map(|e| (e.block, e.instance, e.weight))
+        } else {
+            None
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for random rules and Poisson sources.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+}
+
+/// The spike times of an artificial source within [0, duration].
+pub fn source_times(kind: &SourceKind, duration: f64) -> Vec<f64> {
+    match kind {
+        SourceKind::Times(times) => times.iter().copied().filter(|t| *t <= duration).collect(),
+        SourceKind::Regular { start, interval, stop } => {
+            let mut out = Vec::new();
+            let mut k = 0u64;
+            loop {
+                let t = start + k as f64 * interval;
+                if t > stop.min(duration) {
+                    break;
+                }
+                out.push(t);
+                k += 1;
+            }
+            out
+        }
+        SourceKind::Poisson { rate, seed, start, stop } => {
+            let mut rng = Rng::new(*seed);
+            let mut out = Vec::new();
+            let mut t = *start;
+            if *rate <= 0.0 {
+                return out;
+            }
+            loop {
+                t += -(1.0 - rng.uniform()).ln() / rate;
+                if t > stop.min(duration) {
+                    break;
+                }
+                out.push(t);
+            }
+            out
+        }
+    }
+}
+
+/// Expands the connection rules to, per presynaptic gid, the list of (post gid, synapse,
+/// weight, delay), and per artificial source the same. Deterministic: in rule order, then
+/// source order, then target order.
+pub struct Wiring {
+    pub from_cell: Vec<Vec<Connection>>,
+    pub from_source: Vec<Vec<Connection>>,
+}
+
+#[derive(Copy, Clone, Debug)]
+pub struct Connection {
+    pub post_gid: u32,
+    pub synapse: u32,
+    pub weight: f64,
+    pub delay: f64,
+}
+
+pub fn wire(model: &ir::Model) -> Wiring {
+    let net = &model.network;
+    let cells = model.cell_count() as usize;
+    let mut from_cell = vec![Vec::new(); cells];
+    let mut from_source = vec![Vec::new(); net.sources.len()];
+    let gid = |r: &ir::CellRange, k: u32| net.populations[r.population as usize].first_gid + k;
+    for c in &net.connections {
+        let targets: Vec<u32> = c.target.iter().map(|k| gid(&c.target, k)).collect();
+        let sources: Vec<Option<u32>> = match c.source {
+            Presynaptic::Cells(r) => r.iter().map(|k| Some(gid(&r, k))).collect(),
+            Presynaptic::Source(_) => vec![None],
+        };
+        let mut rng = match c.rule {
+            Rule::Random { seed, .. } => Some(Rng::new(seed)),
+            _ => None,
+        };
+        for (si, source) in sources.iter().enumerate() {
+            let posts: Vec<u32> = match c.rule {
+                Rule::OneToOne => targets.get(si).copied().into_iter().collect(),
+                Rule::AllToAll => targets.clone(),
+                Rule::Ring(n) => {
+                    let n = n as usize;
+                    let group = si / n;
+                    vec![targets[group * n + (si % n + 1) % n]]
+                }
+                Rule::Random { p, .. } => {
+                    let rng = rng.as_mut().expect("seeded above");
+                    targets.iter().copied().filter(|_| rng.uniform() < p).collect()
+                }
+            };
+            let list: &mut Vec<Connection> = match (source, c.source) {
+                (Some(g), _) => &mut from_cell[*g as usize],
+                (None, Presynaptic::Source(s)) => &mut from_source[s as usize],
+                (None, Presynaptic::Cells(_)) => unreachable!("cell sources have gids"),
+            };
+            list.extend(posts.into_iter().map(|post_gid| Connection {
+                post_gid,
+                synapse: c.synapse,
+                weight: c.weight,
+                delay: c.delay,
+            }));
+        }
+    }
+    Wiring { from_cell, from_source }
+}
