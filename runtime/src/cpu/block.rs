@@ -61,6 +61,9 @@ pub struct Block {
     /// The species index of each ion use of the mechanism.
     pub species: Vec<usize>,
     pub kernels: Kernels,
+    /// The cells the instances belong to, ascending; each has `per_cell` consecutive instances.
+    pub gids: Vec<u32>,
+    pub per_cell: usize,
 }
 
 impl Block {
@@ -70,6 +73,13 @@ impl Block {
 
     pub fn is_empty(&self) -> bool {
         self.node_index.is_empty()
+    }
+
+    /// The instances that belong to cells `gids` (a range of gids).
+    pub fn instances_of(&self, gids: std::ops::Range<u32>) -> std::ops::Range<usize> {
+        let first = self.gids.partition_point(|g| *g < gids.start);
+        let last = self.gids.partition_point(|g| *g < gids.end);
+        first * self.per_cell..last * self.per_cell
     }
 
     /// The slots the kernels of this block use, in table order.

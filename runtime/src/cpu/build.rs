@@ -323,6 +323,8 @@ fn block(
         derived: stored.iter().map(|d| (*d, vec![0.0; n])).collect(),
         species,
         kernels,
+        gids: Vec::new(),
+        per_cell: 0,
     }
 }
 

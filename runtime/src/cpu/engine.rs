@@ -170,53 +170,11 @@ impl Simulation {
         Ok(())
     }
 
-    /// Assembles (C/dt + G + axial) Δv = rhs + axial currents and solves it on the tree
-    /// (Hines: eliminate children into parents from the last node up, then substitute down).
     fn solve(&mut self) {
         let b = &mut self.built;
+        let n = b.nodes.v.len();
         let nodes = &mut b.nodes;
-        let cable = &b.cable;
-        let n = nodes.v.len();
-        for i in 0..n {
-            nodes.diagonal[i] += cable.capacitance[i] / self.dt;
-        }
-        for i in 0..n {
-            let p = cable.parent[i];
-            if p == u32::MAX {
-                continue;
-            }
-            let p = p as usize;
-            let g = cable.axial[i];
-            let current = g * (nodes.v[p] - nodes.v[i]);
-            nodes.rhs[i] += current;
-            nodes.rhs[p] -= current;
-            nodes.diagonal[i] += g;
-            nodes.diagonal[p] += g;
-        }
-        for i in (0..n).rev() {
-            let p = cable.parent[i];
-            if p == u32::MAX {
-                continue;
-            }
-            let p = p as usize;
-            let g = cable.axial[i];
-            let factor = g / nodes.diagonal[i];
-            nodes.diagonal[p] -= factor * g;
-            nodes.rhs[p] += factor * nodes.rhs[i];
-        }
-        for i in 0..n {
-            let p = cable.parent[i];
-            let dv = if p == u32::MAX {
-                nodes.rhs[i] / nodes.diagonal[i]
-            } else {
-                (nodes.rhs[i] + cable.axial[i] * nodes.rhs[p as usize]) / nodes.diagonal[i]
-            };
-            // rhs now holds Δv of the nodes already visited (parents come first).
-            nodes.rhs[i] = dv;
-        }
-        for i in 0..n {
-            nodes.v[i] += nodes.rhs[i];
-        }
+        solve_range(&mut nodes.v, &mut nodes.rhs, &mut nodes.diagonal, &b.cable, 0, 0..n, self.dt);
     }
 
     fn check_finite(&self, time: f64) -> Result<(), Blowup> {
@@ -269,5 +227,56 @@ impl Simulation {
             }
             self.above[i] = above;
         }
+    }
+}
+
+/// Assembles (C/dt + G + axial) Δv = rhs + axial currents for the nodes `range` (whole cells)
+/// and solves it on the tree (Hines: eliminate children into parents from the last node up,
+/// then substitute down), then updates v. The slices start at node `offset`, so that disjoint
+/// ranges can be solved in parallel.
+pub(crate) fn solve_range(
+    v: &mut [f64],
+    rhs: &mut [f64],
+    diagonal: &mut [f64],
+    cable: &super::build::Cable,
+    offset: usize,
+    range: std::ops::Range<usize>,
+    dt: f64,
+) {
+    let local = |i: usize| i - offset;
+    for i in range.clone() {
+        diagonal[local(i)] += cable.capacitance[i] / dt;
+    }
+    for i in range.clone() {
+        let p = cable.parent[i];
+        if p == u32::MAX {
+            continue;
+        }
+        let (i, p, g) = (local(i), local(p as usize), cable.axial[i]);
+        let current = g * (v[p] - v[i]);
+        rhs[i] += current;
+        rhs[p] -= current;
+        diagonal[i] += g;
+        diagonal[p] += g;
+    }
+    for i in range.clone().rev() {
+        let p = cable.parent[i];
+        if p == u32::MAX {
+            continue;
+        }
+        let g = cable.axial[i];
+        let (i, p) = (local(i), local(p as usize));
+        let factor = g / diagonal[i];
+        diagonal[p] -= factor * g;
+        rhs[p] += factor * rhs[i];
+    }
+    // rhs becomes Δv, parents first (they have smaller indices).
+    for i in range.clone() {
+        let p = cable.parent[i];
+        let li = local(i);
+        rhs[li] = if p == u32::MAX { rhs[li] / diagonal[li] } else { (rhs[li] + cable.axial[i] * rhs[local(p as usize)]) / diagonal[li] };
+    }
+    for i in range {
+        v[local(i)] += rhs[local(i)];
     }
 }
