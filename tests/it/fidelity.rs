@@ -103,3 +103,18 @@ fn syn_pair_strong_synapse_matches_neuron() {
     let worst = check_case("syn_pair", &["weight=0.05uS".to_string()], "trace_w0.05.csv", "spikes_w0.05.csv");
     assert_within("syn_pair w0.05", &worst);
 }
+
+#[test]
+fn ringtest_spikes_match_neuron() {
+    let (_, compilation) = compile_file("examples/bench/ringtest.syl", &[]);
+    let model = compilation.model.expect("ringtest compiles");
+    let mut sim = Simulation::new(&model);
+    sim.run(|_, _| {}).expect("runs");
+    let expected = read_csv("tests/data/neuron/ringtest/spikes.csv");
+    assert_eq!(sim.spikes.len(), 60, "NEURON gives 60 spikes per ring");
+    assert_eq!(sim.spikes.len(), expected.rows.len());
+    for ((gid, t), row) in sim.spikes.iter().zip(&expected.rows) {
+        assert_eq!(f64::from(*gid), row[0]);
+        assert!((t - row[1]).abs() < 1e-6, "spike of gid {gid} at {t}, NEURON {}", row[1]);
+    }
+}
