@@ -214,31 +214,13 @@ fn parse_overrides(db: &mut SourceDb, raw: &[String], diags: &mut Diagnostics) -
         };
         let name_span = Span { file, start: whole.start, end: whole.start + name.len() as u32 };
         let value_span = Span { file, start: name_span.end + 1, end: whole.end };
-        let value = value.trim();
-        let split = value
-            .char_indices()
-            .find(|(i, c)| {
-                c.is_alphabetic()
-                    && !(matches!(c, 'e' | 'E')
-                        && value[i + 1..].starts_with(|d: char| d.is_ascii_digit() || d == '-' || d == '+'))
-            })
-            .map_or(value.len(), |(i, _)| i);
-        let (number, unit) = value.split_at(split);
-        match number.trim().parse::<f64>() {
-            Ok(v) if v.is_finite() => out.push(Override {
-                name: name.trim().to_string(),
-                name_span,
-                value: v,
-                unit: Some(unit.trim().to_string()).filter(|u| !u.is_empty()),
-                value_span,
-            }),
-            _ => diags.push(
-                Diagnostic::error(
-                    Code::InvalidOverride,
-                    value_span,
-                    format!("`--set {text}`: `{value}` is not a number with an optional unit"),
-                )
-                .help("for example `--set weight=0.05uS`"),
+        match crate::units::split_quantity(value) {
+            Ok((value, unit)) => {
+                out.push(Override { name: name.trim().to_string(), name_span, value, unit, value_span })
+            }
+            Err(why) => diags.push(
+                Diagnostic::error(Code::InvalidOverride, value_span, format!("`--set {text}`: {why}"))
+                    .help("for example `--set weight=0.05uS`"),
             ),
         }
     }

@@ -14,9 +14,9 @@ use super::globals::{Globals, ItemRef, ParamValue};
 pub struct Override {
     pub name: String,
     pub name_span: Span,
-    /// The value as a number and optional unit text.
+    /// The value as a number and its unit, if one was written.
     pub value: f64,
-    pub unit: Option<String>,
+    pub unit: Option<crate::units::Unit>,
     pub value_span: Span,
 }
 
@@ -146,23 +146,8 @@ fn collect_names(expr: &crate::syntax::ast::Expr, out: &mut Vec<String>) {
 }
 
 fn apply_override(diags: &mut Diagnostics, o: &Override, dim: crate::units::Dimension, declared: Unit) -> Option<f64> {
-    let unit = match &o.unit {
-        None => {
-            // A bare number is in the parameter's declared unit.
-            return Some(o.value * declared.scale);
-        }
-        Some(text) => match crate::units::parse_unit(text) {
-            Ok(u) => u,
-            Err(e) => {
-                diags.push(Diagnostic::error(
-                    Code::InvalidOverride,
-                    o.value_span,
-                    format!("`--set {}`: {}", o.name, e.message),
-                ));
-                return None;
-            }
-        },
-    };
+    // A bare number is in the parameter's declared unit.
+    let Some(unit) = o.unit else { return Some(o.value * declared.scale) };
     if unit.dim != dim {
         diags.push(
             Diagnostic::error(

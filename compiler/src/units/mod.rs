@@ -319,3 +319,28 @@ pub(crate) fn snap(x: f64) -> f64 {
     };
     if (s - x).abs() <= 4.0 * f64::EPSILON * x.abs() { s } else { x }
 }
+
+/// Splits a quantity written on the command line or in a run file, such as `0.05uS`,
+/// `0.05 uS`, `1e-3`, `10 ms`, into its number and its unit (if any).
+pub fn split_quantity(text: &str) -> Result<(f64, Option<Unit>), String> {
+    let text = text.trim();
+    // The number ends at the first letter that is not an exponent marker followed by a digit.
+    let split = text
+        .char_indices()
+        .find(|(i, c)| {
+            c.is_alphabetic()
+                && !(matches!(c, 'e' | 'E')
+                    && text[i + 1..].starts_with(|d: char| d.is_ascii_digit() || d == '-' || d == '+'))
+        })
+        .map_or(text.len(), |(i, _)| i);
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.trim().parse().map_err(|_| format!("`{text}` is not a number with an optional unit"))?;
+    if !value.is_finite() {
+        return Err(format!("`{text}` is not a finite number"));
+    }
+    let unit = unit.trim();
+    if unit.is_empty() {
+        return Ok((value, None));
+    }
+    parse_unit(unit).map(|u| (value, Some(u))).map_err(|e| e.message)
+}

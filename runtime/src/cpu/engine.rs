@@ -274,7 +274,11 @@ pub(crate) fn solve_range(
     for i in range.clone() {
         let p = cable.parent[i];
         let li = local(i);
-        rhs[li] = if p == u32::MAX { rhs[li] / diagonal[li] } else { (rhs[li] + cable.axial[i] * rhs[local(p as usize)]) / diagonal[li] };
+        rhs[li] = if p == u32::MAX {
+            rhs[li] / diagonal[li]
+        } else {
+            (rhs[li] + cable.axial[i] * rhs[local(p as usize)]) / diagonal[li]
+        };
     }
     for i in range {
         v[local(i)] += rhs[local(i)];
