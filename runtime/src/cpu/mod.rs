@@ -1,3 +1,4 @@
 //! The CPU engine.
 
+pub mod jit;
 pub mod slots;
