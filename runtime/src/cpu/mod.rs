@@ -4,6 +4,7 @@ pub mod block;
 pub mod build;
 pub mod engine;
 pub mod events;
+pub mod jit;
 pub mod slots;
 
 pub use engine::{Blowup, Simulation};
