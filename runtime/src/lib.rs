@@ -1,3 +1,4 @@
 //! The Sylva runtime: runs a checked model ([`sylva_compiler::ir::Model`]).
 
 pub mod cpu;
+pub mod output;

@@ -1,0 +1,188 @@
+//! `trace.svg` and `raster.svg`, drawn with `plotters`' SVG backend alone. No font library is
+//! linked: the SVG backend writes text as `<text>` elements that the viewer renders, and
+//! plotters only estimates text sizes for layout, so labels, ticks and the legend all work.
+
+use std::error::Error;
+use std::ops::Range;
+
+use plotters::prelude::*;
+
+use super::Recording;
+
+const SIZE: (u32, u32) = (1000, 600);
+/// Samples kept per line: long traces are reduced to the min and max of each bucket, which
+/// draws the same envelope at this resolution with a bounded file size.
+const MAX_POINTS: usize = 4000;
+/// Legend rows before the rest are summarised as "… N more".
+const MAX_LEGEND: usize = 20;
+
+type Res = Result<(), Box<dyn Error>>;
+
+/// One line per probe column, all on one chart, distinct colours and a legend.
+pub fn trace_svg(rec: &Recording) -> Result<String, String> {
+    let mut svg = String::new();
+    draw_trace(&mut svg, rec).map_err(|e| e.to_string())?;
+    Ok(svg)
+}
+
+/// Spike raster: a short vertical tick at (time, gid) for each spike.
+pub fn raster_svg(spikes: &[(u32, f64)]) -> Result<String, String> {
+    let mut svg = String::new();
+    draw_raster(&mut svg, spikes).map_err(|e| e.to_string())?;
+    Ok(svg)
+}
+
+fn draw_trace(svg: &mut String, rec: &Recording) -> Res {
+    let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let x = range(rec.times.iter().copied(), 0.0);
+    let y = range(rec.columns.iter().flatten().copied(), 0.05);
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Probes", ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x, y)?;
+    chart.configure_mesh().x_desc("t (ms)").y_desc("value").draw()?;
+    let n = rec.columns.len();
+    for (i, (label, column)) in rec.labels.iter().zip(&rec.columns).enumerate() {
+        let colour = colour(i);
+        let style = ShapeStyle::from(&colour).stroke_width(2);
+        let mut labelled = false;
+        for segment in segments(&rec.times, column) {
+            let series = chart.draw_series(LineSeries::new(segment, style))?;
+            let wants_label = i + 1 < MAX_LEGEND || (i + 1 == MAX_LEGEND && n == MAX_LEGEND);
+            if !labelled && wants_label {
+                series
+                    .label(label.as_str())
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+                labelled = true;
+            }
+        }
+    }
+    if n > MAX_LEGEND {
+        chart
+            .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
+            .label(format!("… {} more", n - (MAX_LEGEND - 1)))
+            .legend(|(x, y)| PathElement::new(vec![(x, y)], TRANSPARENT));
+    }
+    if n > 0 {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+fn draw_raster(svg: &mut String, spikes: &[(u32, f64)]) -> Res {
+    let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let x = range(spikes.iter().map(|s| s.1), 0.02);
+    let lo = spikes.iter().map(|s| s.0).min().unwrap_or(0) as f64;
+    let hi = spikes.iter().map(|s| s.0).max().unwrap_or(0) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Spikes", ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x, (lo - 0.5)..(hi + 0.5))?;
+    let whole = |y: &f64| {
+        if (y - y.round()).abs() < 1e-9 { format!("{}", y.round()) } else { String::new() }
+    };
+    chart
+        .configure_mesh()
+        .x_desc("t (ms)")
+        .y_desc("gid")
+        .y_label_formatter(&whole)
+        .draw()?;
+    let style = ShapeStyle::from(&BLACK).stroke_width(1);
+    chart.draw_series(spikes.iter().filter(|s| s.1.is_finite()).map(|&(gid, t)| {
+        let g = gid as f64;
+        PathElement::new(vec![(t, g - 0.4), (t, g + 0.4)], style)
+    }))?;
+    root.present()?;
+    Ok(())
+}
+
+/// The range of the finite values, widened by `pad` of its width (or by 1 when empty).
+fn range(values: impl Iterator<Item = f64>, pad: f64) -> Range<f64> {
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    if lo > hi {
+        0.0..1.0
+    } else if lo == hi {
+        (lo - 1.0)..(hi + 1.0)
+    } else {
+        let d = (hi - lo) * pad;
+        (lo - d)..(hi + d)
+    }
+}
+
+/// The line through `(times, values)`, broken where a value is not finite, with each bucket
+/// of samples reduced to its minimum and maximum (in time order) when the trace is long.
+fn segments(times: &[f64], values: &[f64]) -> Vec<Vec<(f64, f64)>> {
+    let bucket = times.len().div_ceil(MAX_POINTS / 2).max(1);
+    let mut out = Vec::new();
+    let mut current = Vec::new();
+    for start in (0..times.len()).step_by(bucket) {
+        let end = (start + bucket).min(times.len());
+        let (mut lo, mut hi) = (None::<usize>, None::<usize>);
+        for i in start..end {
+            if !(times[i].is_finite() && values[i].is_finite()) {
+                flush(&mut current, lo, hi, times, values);
+                (lo, hi) = (None, None);
+                if !current.is_empty() {
+                    out.push(std::mem::take(&mut current));
+                }
+                continue;
+            }
+            if lo.is_none_or(|l| values[i] < values[l]) {
+                lo = Some(i);
+            }
+            if hi.is_none_or(|h| values[i] > values[h]) {
+                hi = Some(i);
+            }
+        }
+        flush(&mut current, lo, hi, times, values);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+fn flush(line: &mut Vec<(f64, f64)>, lo: Option<usize>, hi: Option<usize>, t: &[f64], v: &[f64]) {
+    let (Some(a), Some(b)) = (lo, hi) else { return };
+    let (a, b) = (a.min(b), a.max(b));
+    line.push((t[a], v[a]));
+    if b != a {
+        line.push((t[b], v[b]));
+    }
+}
+
+/// Tableau 10, then evenly spread hues for further lines.
+fn colour(i: usize) -> RGBColor {
+    const TABLEAU: [(u8, u8, u8); 10] = [
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (214, 39, 40),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (127, 127, 127),
+        (188, 189, 34),
+        (23, 190, 207),
+    ];
+    if let Some(&(r, g, b)) = TABLEAU.get(i) {
+        return RGBColor(r, g, b);
+    }
+    let hue = (i as f64 * 0.618_033_988_75).fract();
+    let (r, g, b) = HSLColor(hue, 0.65, 0.45).rgb();
+    RGBColor(r, g, b)
+}
