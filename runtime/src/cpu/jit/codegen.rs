@@ -100,7 +100,13 @@ fn check(kernel: &Kernel, slots: &HashMap<Slot, usize>, live: &[bool]) -> Result
             return Err(JitError::BadExpression(format!("write {k} refers to expression {} of {n}", w.value.0)));
         }
         let (slot, index, _) = target_slot(w.target);
-        let need = |s: Slot| if slots.contains_key(&s) { Ok(()) } else { Err(JitError::MissingSlot { slot: s, user: format!("write target {:?}", w.target) }) };
+        let need = |s: Slot| {
+            if slots.contains_key(&s) {
+                Ok(())
+            } else {
+                Err(JitError::MissingSlot { slot: s, user: format!("write target {:?}", w.target) })
+            }
+        };
         need(slot)?;
         if let Index::Node = index {
             need(Slot::NodeIndex)?;
@@ -111,10 +117,19 @@ fn check(kernel: &Kernel, slots: &HashMap<Slot, usize>, live: &[bool]) -> Result
             continue;
         }
         if let Some(bad) = e.operands().find(|o| o.0 >= id.0) {
-            return Err(JitError::BadExpression(format!("expression {} has operand {} (operands must come first)", id.0, bad.0)));
+            return Err(JitError::BadExpression(format!(
+                "expression {} has operand {} (operands must come first)",
+                id.0, bad.0
+            )));
         }
         if let Some((slot, index)) = leaf_slot(e) {
-            let need = |s: Slot| if slots.contains_key(&s) { Ok(()) } else { Err(JitError::MissingSlot { slot: s, user: format!("leaf {e:?}") }) };
+            let need = |s: Slot| {
+                if slots.contains_key(&s) {
+                    Ok(())
+                } else {
+                    Err(JitError::MissingSlot { slot: s, user: format!("leaf {e:?}") })
+                }
+            };
             need(slot)?;
             if let Index::Node = index {
                 need(Slot::NodeIndex)?;
@@ -128,13 +143,14 @@ fn check(kernel: &Kernel, slots: &HashMap<Slot, usize>, live: &[bool]) -> Result
 }
 
 /// Builds the function of `kernel` into `func` (already given its signature and name).
+/// Returns the math functions it calls.
 pub(super) fn build(
     module: &mut dyn Module,
     func: &mut cranelift_codegen::ir::Function,
     kernel: &Kernel,
     slot_list: &[Slot],
     math: &HashMap<MathFn, FuncId>,
-) -> Result<(), JitError> {
+) -> Result<Vec<MathFn>, JitError> {
     // The first occurrence of a slot wins.
     let mut slots: HashMap<Slot, usize> = HashMap::new();
     for (k, s) in slot_list.iter().enumerate() {
@@ -162,7 +178,7 @@ pub(super) fn build(
         }
     }
     let mut math_refs: HashMap<MathFn, FuncRef> = HashMap::new();
-    for f in used_math {
+    for &f in &used_math {
         let id = math[&f];
         math_refs.insert(f, module.declare_func_in_func(id, b.func));
     }
@@ -349,7 +365,7 @@ pub(super) fn build(
     }
     b.seal_all_blocks();
     b.finalize(module.target_config());
-    Ok(())
+    Ok(used_math)
 }
 
 fn scalar_index(e: Expr) -> Option<usize> {
@@ -385,9 +401,8 @@ pub(super) fn declare_math(module: &mut dyn Module) -> Result<HashMap<MathFn, Fu
             sig.params.push(AbiParam::new(F64));
         }
         sig.returns.push(AbiParam::new(F64));
-        let id = module
-            .declare_function(f.symbol(), Linkage::Import, &sig)
-            .map_err(|e| JitError::Module(e.to_string()))?;
+        let id =
+            module.declare_function(f.symbol(), Linkage::Import, &sig).map_err(|e| JitError::Module(e.to_string()))?;
         ids.insert(f, id);
     }
     Ok(ids)

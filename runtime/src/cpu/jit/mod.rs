@@ -45,7 +45,9 @@ pub enum JitError {
 impl fmt::Display for JitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            JitError::MissingSlot { slot, user } => write!(f, "JIT: {user} needs slot {slot:?}, which the slot list lacks"),
+            JitError::MissingSlot { slot, user } => {
+                write!(f, "JIT: {user} needs slot {slot:?}, which the slot list lacks")
+            }
             JitError::WeightOutsideEvent => write!(f, "JIT: the event weight is read outside an event kernel"),
             JitError::BadExpression(what) => write!(f, "JIT: malformed kernel: {what}"),
             JitError::Isa(what) => write!(f, "JIT: cannot configure the host ISA: {what}"),
@@ -128,7 +130,8 @@ impl Drop for JitKernel {
 
 fn new_module() -> Result<JITModule, JitError> {
     let mut flags = settings::builder();
-    let set = |flags: &mut settings::Builder, k: &str, v: &str| flags.set(k, v).map_err(|e| JitError::Isa(e.to_string()));
+    let set =
+        |flags: &mut settings::Builder, k: &str, v: &str| flags.set(k, v).map_err(|e| JitError::Isa(e.to_string()));
     set(&mut flags, "opt_level", "speed")?;
     set(&mut flags, "use_colocated_libcalls", "false")?;
     set(&mut flags, "is_pic", "false")?;
@@ -144,23 +147,31 @@ fn new_module() -> Result<JITModule, JitError> {
 }
 
 /// Declares and builds the kernel's function in `module`.
-fn build(module: &mut JITModule, kernel: &Kernel, slots: &[Slot]) -> Result<(Context, cranelift_module::FuncId), JitError> {
+fn build(module: &mut JITModule, kernel: &Kernel, slots: &[Slot]) -> Result<Built, JitError> {
     let math = codegen::declare_math(module)?;
     let sig = codegen::signature(module, kernel.stage);
-    let id = module
-        .declare_function("kernel", Linkage::Export, &sig)
-        .map_err(|e| JitError::Module(e.to_string()))?;
+    let id = module.declare_function("kernel", Linkage::Export, &sig).map_err(|e| JitError::Module(e.to_string()))?;
     let mut ctx = module.make_context();
     ctx.func.signature = sig;
     ctx.func.name = UserFuncName::user(0, id.as_u32());
-    codegen::build(module, &mut ctx.func, kernel, slots, &math)?;
-    Ok((ctx, id))
+    let calls = codegen::build(module, &mut ctx.func, kernel, slots, &math)?
+        .into_iter()
+        .map(|f| (math[&f].as_u32(), f.symbol()))
+        .collect();
+    Ok(Built { ctx, id, calls })
+}
+
+struct Built {
+    ctx: Context,
+    id: cranelift_module::FuncId,
+    /// The imported functions the code calls: (user name index, symbol).
+    calls: Vec<(u32, &'static str)>,
 }
 
 /// Compiles a kernel for the slot list `slots` (the order of the pointer table).
 pub fn compile(kernel: &Kernel, slots: &[Slot]) -> Result<JitKernel, JitError> {
     let mut module = new_module()?;
-    let (mut ctx, id) = build(&mut module, kernel, slots)?;
+    let Built { mut ctx, id, .. } = build(&mut module, kernel, slots)?;
     module.define_function(id, &mut ctx).map_err(|e| JitError::Codegen(format!("{e:?}")))?;
     module.clear_context(&mut ctx);
     module.finalize_definitions().map_err(|e| JitError::Module(e.to_string()))?;
@@ -176,11 +187,24 @@ pub fn compile(kernel: &Kernel, slots: &[Slot]) -> Result<JitKernel, JitError> {
     Ok(JitKernel { module: Some(module), entry, stage: kernel.stage })
 }
 
-/// The Cranelift IR of the kernel's function, before optimisation (`sylva compile --emit clif`).
+/// The Cranelift IR of the kernel's function, before optimisation (`sylva compile --emit clif`),
+/// after comment lines naming the table entries and the called functions.
 pub fn clif_text(kernel: &Kernel, slots: &[Slot]) -> Result<String, JitError> {
     let mut module = new_module()?;
-    let (ctx, _) = build(&mut module, kernel, slots)?;
-    let text = ctx.func.display().to_string();
+    let built = build(&mut module, kernel, slots)?;
+    let mut text = format!(
+        "; {:?} kernel: (table, scalars, {})\n",
+        kernel.stage,
+        if kernel.stage == Stage::Event { "instance, weight" } else { "start, end" }
+    );
+    for (k, s) in slots.iter().enumerate() {
+        text += &format!("; table+{}: {s:?}\n", k * 8);
+    }
+    text += "; scalars+0: t, scalars+8: dt, scalars+16: celsius\n";
+    for (index, symbol) in &built.calls {
+        text += &format!("; u0:{index} = {symbol}\n");
+    }
+    text += &built.ctx.func.display().to_string();
     // Nothing was defined, so there is no code to free; dropping the module is enough.
     drop(module);
     Ok(text)

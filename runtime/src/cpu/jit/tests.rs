@@ -1,0 +1,509 @@
+//! The JIT against the reference semantics ([`ExprArena::eval`] with the kernel write rules),
+//! bit for bit.
+
+use std::collections::HashMap;
+
+use sylva_compiler::ir::expr::{BinaryOp, Builtin, Expr, ExprArena, ExprId, IonVar, UnaryOp};
+use sylva_compiler::ir::kernel::{self, Kernel, Stage, Target, Write};
+use sylva_compiler::ir::{Mechanism, Model};
+use sylva_compiler::source::SourceDb;
+use sylva_compiler::{Loader, compile as compile_model};
+
+use super::{JitError, clif_text, compile};
+use crate::cpu::slots::{SCALAR_COUNT, Slot};
+
+/// A small deterministic generator (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn uniform(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.unit()
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+struct NoFiles;
+
+impl Loader for NoFiles {
+    fn read(&mut self, path: &str) -> Result<String, String> {
+        Err(format!("no file {path} in this test"))
+    }
+}
+
+/// Every standard-library mechanism plus a user channel (sigmoid, `^2`, gates in inf/tau form).
+const MODEL: &str = r#"
+import hh
+import pas
+import iclamp
+import expsyn
+import exp2syn
+import kinetic_k
+import cadyn
+
+density cahva {
+    ion ca { read eca, write ica }
+    param gbar: S/cm2 = 2e-4 in [0, inf]
+    param vhalf: mV = -25
+    param slope: mV = 5 in [1e-9, inf]
+    gate m {
+        inf = sigmoid((v - vhalf) / slope)
+        tau = 0.5 ms + 2 ms * exp(-((v + 30 mV) / 20 mV) ^ 2)
+    }
+    gate h {
+        inf = 1 / (1 + exp((v + 45 mV) / 7 mV))
+        tau = 80 ms
+    }
+    let g = gbar * m * m * h
+    ica = g * (v - eca)
+}
+
+cell c {
+    morphology {
+        section soma { length = 20 um, diam = 20 um, nseg = 1 }
+    }
+    v_init = -65 mV
+    insert hh in soma
+    insert pas in soma
+    insert kinetic_k in soma
+    insert cahva in soma
+    insert cadyn in soma
+    synapse s1 = expsyn at soma(0.5)
+    synapse s2 = exp2syn at soma(0.5)
+}
+
+network main {
+    population cells = c[1]
+    stimulus clamp = iclamp at cells[0].soma(0.5) { del = 1 ms, dur = 1 ms, amp = 0.1 nA }
+}
+
+simulation {
+    dt = 0.025 ms
+    duration = 1 ms
+    temperature = 6.3 degC
+}
+"#;
+
+fn model() -> Model {
+    let mut db = SourceDb::new();
+    let root = db.add("jit_test.syl", MODEL);
+    let compilation = compile_model(&mut db, root, &mut NoFiles, &[]);
+    let render = sylva_compiler::render::render(&db, &compilation.diagnostics, false);
+    compilation.model.unwrap_or_else(|| panic!("the test model compiles:\n{render}"))
+}
+
+fn kernels_of(m: &Mechanism) -> Vec<Kernel> {
+    let all_derived: Vec<u32> = (0..m.derived.len() as u32).collect();
+    let k = kernel::lower(m, &all_derived);
+    let mut out = vec![k.init, k.current, k.advance];
+    out.extend(k.event);
+    out
+}
+
+fn leaf_slot(e: Expr) -> Option<Slot> {
+    match e {
+        Expr::Param(i) => Some(Slot::Param(i)),
+        Expr::State(i) => Some(Slot::State(i)),
+        Expr::Builtin(Builtin::V) => Some(Slot::Voltage),
+        Expr::Builtin(Builtin::Area) => Some(Slot::Area),
+        Expr::Builtin(Builtin::Diam) => Some(Slot::Diam),
+        Expr::Ion(u, v) => Some(Slot::Ion(u, v)),
+        _ => None,
+    }
+}
+
+/// (slot, whether the write accumulates).
+fn target_slot(t: Target) -> (Slot, bool) {
+    match t {
+        Target::State(i) => (Slot::State(i), false),
+        Target::Current(i) => (Slot::Current(i), false),
+        Target::Derived(i) => (Slot::Derived(i), false),
+        Target::NodeRhs => (Slot::Rhs, true),
+        Target::NodeDiagonal => (Slot::Diagonal, true),
+        Target::IonCurrent(u) => (Slot::Ion(u, IonVar::Current), true),
+        Target::IonConcentration(u, v) => (Slot::Ion(u, v), false),
+    }
+}
+
+fn is_per_node(s: Slot) -> bool {
+    matches!(s, Slot::Voltage | Slot::Rhs | Slot::Diagonal | Slot::Area | Slot::Diam | Slot::Ion(..))
+}
+
+/// The slots a kernel uses, in a scrambled order, with the node index somewhere in between.
+fn slots_of(k: &Kernel, rng: &mut Rng) -> Vec<Slot> {
+    let mut slots = vec![Slot::NodeIndex];
+    let mut add = |s: Slot| {
+        if !slots.contains(&s) {
+            slots.push(s);
+        }
+    };
+    for (_, e) in k.exprs.iter() {
+        if let Some(s) = leaf_slot(e) {
+            add(s);
+        }
+    }
+    for w in &k.writes {
+        add(target_slot(w.target).0);
+    }
+    for i in (1..slots.len()).rev() {
+        let j = rng.below(i + 1);
+        slots.swap(i, j);
+    }
+    slots
+}
+
+/// The memory of one block: every array of the slot list.
+#[derive(Clone)]
+struct Memory {
+    node_index: Vec<u32>,
+    arrays: HashMap<Slot, Vec<f64>>,
+    scalars: [f64; SCALAR_COUNT],
+}
+
+impl Memory {
+    fn random(slots: &[Slot], params: &[(f64, f64, f64)], instances: usize, nodes: usize, rng: &mut Rng) -> Memory {
+        // Every node gets at least one instance when there are enough; the rest share nodes.
+        let mut node_index: Vec<u32> = (0..instances).map(|i| (i % nodes) as u32).collect();
+        for i in (1..instances).rev() {
+            let j = rng.below(i + 1);
+            node_index.swap(i, j);
+        }
+        let mut arrays = HashMap::new();
+        for &s in slots {
+            if s == Slot::NodeIndex {
+                continue;
+            }
+            let len = if is_per_node(s) { nodes } else { instances };
+            let values = (0..len)
+                .map(|_| match s {
+                    Slot::Voltage => rng.uniform(-90.0, 50.0),
+                    Slot::Area => rng.uniform(50.0, 2000.0),
+                    Slot::Diam => rng.uniform(0.2, 20.0),
+                    Slot::Rhs | Slot::Diagonal => rng.uniform(-1.0, 1.0),
+                    Slot::Param(i) => {
+                        let (default, min, max) = params.get(i as usize).copied().unwrap_or((1.0, 0.0, 2.0));
+                        let x = if default == 0.0 { rng.uniform(0.0, 1.0) } else { default * rng.uniform(0.8, 1.2) };
+                        x.clamp(min, max)
+                    }
+                    Slot::State(_) => rng.unit(),
+                    Slot::Current(_) | Slot::Derived(_) => rng.uniform(-5.0, 5.0),
+                    Slot::Ion(_, IonVar::Reversal) => rng.uniform(-90.0, 130.0),
+                    Slot::Ion(_, IonVar::Inside) => rng.uniform(1e-5, 20.0),
+                    Slot::Ion(_, IonVar::Outside) => rng.uniform(1.0, 150.0),
+                    Slot::Ion(_, IonVar::Current) => rng.uniform(-1e-2, 1e-2),
+                    Slot::NodeIndex => unreachable!(),
+                })
+                .collect();
+            arrays.insert(s, values);
+        }
+        let scalars = [rng.uniform(0.0, 3.0), 0.025, rng.uniform(6.0, 37.0)];
+        Memory { node_index, arrays, scalars }
+    }
+
+    /// The pointer table in slot-list order.
+    fn table(&mut self, slots: &[Slot]) -> Vec<*mut u8> {
+        slots
+            .iter()
+            .map(|s| match s {
+                Slot::NodeIndex => self.node_index.as_mut_ptr() as *mut u8,
+                s => self.arrays.get_mut(s).expect("allocated").as_mut_ptr() as *mut u8,
+            })
+            .collect()
+    }
+
+    /// The reference: one instance, values from `eval` on the memory before its writes.
+    fn reference(&mut self, k: &Kernel, instance: usize, weight: f64) {
+        let node = self.node_index[instance] as usize;
+        let values: Vec<f64> = {
+            let leaf = |e: Expr| -> f64 {
+                match e {
+                    Expr::Builtin(Builtin::T) => self.scalars[0],
+                    Expr::Builtin(Builtin::Dt) => self.scalars[1],
+                    Expr::Builtin(Builtin::Celsius) => self.scalars[2],
+                    Expr::Weight => weight,
+                    e => {
+                        let s = leaf_slot(e).expect("a memory leaf");
+                        self.arrays[&s][if is_per_node(s) { node } else { instance }]
+                    }
+                }
+            };
+            k.writes.iter().map(|w| k.exprs.eval(w.value, &leaf)).collect()
+        };
+        for (w, v) in k.writes.iter().zip(values) {
+            let (s, accumulate) = target_slot(w.target);
+            let at = if is_per_node(s) { node } else { instance };
+            let cell = &mut self.arrays.get_mut(&s).expect("allocated")[at];
+            if accumulate {
+                *cell += v;
+            } else {
+                *cell = v;
+            }
+        }
+    }
+
+    fn assert_bit_identical(&self, other: &Memory, what: &str) {
+        for (s, a) in &self.arrays {
+            let b = &other.arrays[s];
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!(
+                    x.to_bits() == y.to_bits(),
+                    "{what}: slot {s:?}[{i}]: reference {x:e} ({:#x}), JIT {y:e} ({:#x})",
+                    x.to_bits(),
+                    y.to_bits()
+                );
+            }
+        }
+    }
+}
+
+/// Runs `k` through the JIT and through the reference on the same random memory; compares.
+fn check_kernel(k: &Kernel, params: &[(f64, f64, f64)], what: &str, rng: &mut Rng) {
+    const INSTANCES: usize = 300;
+    const NODES: usize = 120;
+    let slots = slots_of(k, rng);
+    let jit = compile(k, &slots).unwrap_or_else(|e| panic!("{what}: {e}"));
+    let mut reference = Memory::random(&slots, params, INSTANCES, NODES, rng);
+    let mut native = reference.clone();
+    let table = native.table(&slots);
+    if k.stage == Stage::Event {
+        for _ in 0..100 {
+            let instance = rng.below(INSTANCES);
+            let weight = rng.uniform(0.0, 0.1);
+            reference.reference(k, instance, weight);
+            // SAFETY: the table holds every slot the kernel was compiled with, sized for all
+            // instances and nodes.
+            unsafe { jit.run_event(table.as_ptr(), native.scalars.as_ptr(), instance, weight) };
+        }
+    } else {
+        // Two ranges, so that a non-zero start is exercised too.
+        for (start, end) in [(0, INSTANCES / 3), (INSTANCES / 3, INSTANCES), (5, 5)] {
+            for i in start..end {
+                reference.reference(k, i, 0.0);
+            }
+            // SAFETY: as above.
+            unsafe { jit.run(table.as_ptr(), native.scalars.as_ptr(), start, end) };
+        }
+    }
+    reference.assert_bit_identical(&native, what);
+}
+
+#[test]
+fn every_standard_mechanism_matches_eval_bit_for_bit() {
+    let model = model();
+    let mut rng = Rng(0x5eed);
+    let names: Vec<&str> = model.mechanisms.iter().map(|m| m.name.as_str()).collect();
+    for expected in ["hh", "pas", "iclamp", "expsyn", "exp2syn", "kinetic_k", "cadyn", "cahva"] {
+        assert!(names.contains(&expected), "{expected} in {names:?}");
+    }
+    for m in &model.mechanisms {
+        let params: Vec<(f64, f64, f64)> = m.params.iter().map(|p| (p.default, p.min, p.max)).collect();
+        for k in kernels_of(m) {
+            let what = format!("{} {:?}", m.name, k.stage);
+            for round in 0..3 {
+                check_kernel(&k, &params, &format!("{what} (round {round})"), &mut rng);
+            }
+        }
+    }
+}
+
+#[test]
+fn specialised_kernels_match_eval() {
+    let model = model();
+    let mut rng = Rng(42);
+    for m in &model.mechanisms {
+        let params: Vec<(f64, f64, f64)> = m.params.iter().map(|p| (p.default, p.min, p.max)).collect();
+        for k in kernels_of(m) {
+            // dt, celsius and the first parameter become constants, as the engine does.
+            let first = params.first().map(|p| p.0);
+            let special = kernel::specialize(&k, &|e| match e {
+                Expr::Builtin(Builtin::Dt) => Some(0.025),
+                Expr::Builtin(Builtin::Celsius) => Some(6.3),
+                Expr::Param(0) => first,
+                _ => None,
+            });
+            let special = kernel::compact(special);
+            check_kernel(&special, &params, &format!("{} {:?} specialised", m.name, k.stage), &mut rng);
+        }
+    }
+}
+
+/// A kernel with every operator, on values that include NaN, infinities and signed zeros.
+#[test]
+fn every_operator_matches_eval_on_special_values() {
+    let mut a = ExprArena::new();
+    let x = a.leaf(Expr::State(0));
+    let y = a.leaf(Expr::State(1));
+    let c = a.leaf(Expr::State(2));
+    let mut outputs: Vec<ExprId> = Vec::new();
+    for op in [
+        UnaryOp::Neg,
+        UnaryOp::Not,
+        UnaryOp::Exp,
+        UnaryOp::Log,
+        UnaryOp::Log10,
+        UnaryOp::Sqrt,
+        UnaryOp::Abs,
+        UnaryOp::Sin,
+        UnaryOp::Cos,
+        UnaryOp::Tanh,
+    ] {
+        outputs.push(a.unary(op, x));
+    }
+    for op in [
+        BinaryOp::Add,
+        BinaryOp::Sub,
+        BinaryOp::Mul,
+        BinaryOp::Div,
+        BinaryOp::Pow,
+        BinaryOp::Min,
+        BinaryOp::Max,
+        BinaryOp::Lt,
+        BinaryOp::Le,
+        BinaryOp::Gt,
+        BinaryOp::Ge,
+        BinaryOp::Eq,
+        BinaryOp::Ne,
+        BinaryOp::And,
+        BinaryOp::Or,
+    ] {
+        outputs.push(a.binary(op, x, y));
+        outputs.push(a.binary(op, y, x));
+    }
+    for n in [-31, -8, -7, -3, -2, -1, 2, 3, 4, 5, 7, 8, 13, 16, 31, 100, i32::MAX, i32::MIN] {
+        outputs.push(a.powi(x, n));
+    }
+    outputs.push(a.select(c, x, y));
+    let k = Kernel {
+        stage: Stage::Current,
+        writes: outputs
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Write { target: Target::Current(i as u32), value: *v })
+            .collect(),
+        exprs: a,
+    };
+    let specials = [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.5,
+        -2.5,
+        1.0000001,
+        3.7,
+        -700.0,
+        710.0,
+        1e-310,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        -f64::NAN,
+    ];
+    let slots: Vec<Slot> = [Slot::State(0), Slot::State(1), Slot::State(2)]
+        .into_iter()
+        .chain((0..outputs.len() as u32).map(Slot::Current))
+        .collect();
+    let instances = specials.len() * specials.len();
+    let mut reference = Memory {
+        node_index: vec![0; instances],
+        arrays: slots.iter().map(|s| (*s, vec![0.0; instances])).collect(),
+        scalars: [0.0, 0.025, 6.3],
+    };
+    let mut i = 0;
+    for &p in &specials {
+        for &q in &specials {
+            reference.arrays.get_mut(&Slot::State(0)).unwrap()[i] = p;
+            reference.arrays.get_mut(&Slot::State(1)).unwrap()[i] = q;
+            reference.arrays.get_mut(&Slot::State(2)).unwrap()[i] = specials[(i * 7) % specials.len()];
+            i += 1;
+        }
+    }
+    let mut native = reference.clone();
+    let table = native.table(&slots);
+    let jit = compile(&k, &slots).expect("compiles");
+    for i in 0..instances {
+        reference.reference(&k, i, 0.0);
+    }
+    // SAFETY: every slot is allocated for every instance; no per-node slot is used.
+    unsafe { jit.run(table.as_ptr(), native.scalars.as_ptr(), 0, instances) };
+    reference.assert_bit_identical(&native, "operators");
+}
+
+#[test]
+fn missing_slot_is_an_error_not_a_panic() {
+    let mut a = ExprArena::new();
+    let p = a.leaf(Expr::Param(3));
+    let v = a.leaf(Expr::Builtin(Builtin::V));
+    let s = a.add(p, v);
+    let k = Kernel { stage: Stage::Current, exprs: a, writes: vec![Write { target: Target::Current(0), value: s }] };
+    let err = compile(&k, &[Slot::NodeIndex, Slot::Voltage, Slot::Current(0)]).expect_err("Param(3) has no slot");
+    assert!(matches!(err, JitError::MissingSlot { slot: Slot::Param(3), .. }), "{err:?}");
+    assert!(err.to_string().contains("Param(3)"), "{err}");
+    // A per-node leaf without the node index.
+    let err = compile(&k, &[Slot::Param(3), Slot::Voltage, Slot::Current(0)]).expect_err("no node index");
+    assert!(matches!(err, JitError::MissingSlot { slot: Slot::NodeIndex, .. }), "{err:?}");
+    // The weight outside an event kernel.
+    let mut a = ExprArena::new();
+    let w = a.leaf(Expr::Weight);
+    let k = Kernel { stage: Stage::Advance, exprs: a, writes: vec![Write { target: Target::State(0), value: w }] };
+    assert_eq!(compile(&k, &[Slot::State(0)]).expect_err("weight"), JitError::WeightOutsideEvent);
+}
+
+#[test]
+fn clif_text_shows_the_function() {
+    let model = model();
+    let hh = model.mechanisms.iter().find(|m| m.name == "hh").expect("hh");
+    let mut rng = Rng(1);
+    for k in kernels_of(hh) {
+        let slots = slots_of(&k, &mut rng);
+        let text = clif_text(&k, &slots).expect("builds");
+        assert!(text.contains("function"), "{text}");
+        match k.stage {
+            Stage::Current => assert!(text.contains("sylva_pow"), "{text}"),
+            Stage::Advance => assert!(text.contains("sylva_exp"), "{text}"),
+            _ => {}
+        }
+    }
+}
+
+/// Compile time per kernel of every mechanism (printed; run with `--nocapture`).
+#[test]
+fn compile_times() {
+    let model = model();
+    let mut rng = Rng(2);
+    for m in &model.mechanisms {
+        for k in kernels_of(m) {
+            let slots = slots_of(&k, &mut rng);
+            let mut best = f64::INFINITY;
+            for _ in 0..5 {
+                let t = std::time::Instant::now();
+                let jit = compile(&k, &slots).expect("compiles");
+                best = best.min(t.elapsed().as_secs_f64() * 1e3);
+                drop(jit);
+            }
+            eprintln!(
+                "{} {:?}: {} expressions, {} writes, compile {best:.2} ms (best of 5)",
+                m.name,
+                k.stage,
+                k.exprs.len(),
+                k.writes.len()
+            );
+        }
+    }
+}
