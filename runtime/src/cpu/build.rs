@@ -195,6 +195,8 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
                 dt,
                 celsius,
             ));
+            let placed = blocks.last_mut().expect("just pushed");
+            (placed.gids, placed.per_cell) = (gids.clone(), d.nodes.len());
         }
         for (s, syn) in cell.synapses.iter().enumerate() {
             let m = &model.mechanisms[syn.mechanism.index()];
@@ -218,6 +220,8 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
                 dt,
                 celsius,
             ));
+            let placed = blocks.last_mut().expect("just pushed");
+            (placed.gids, placed.per_cell) = (gids.clone(), 1);
         }
     }
     for (i, stim) in net.stimuli.iter().enumerate() {
@@ -237,6 +241,8 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
             dt,
             celsius,
         ));
+        let placed = blocks.last_mut().expect("just pushed");
+        (placed.gids, placed.per_cell) = (vec![stim.gid], 1);
     }
 
     let probes = net

@@ -7,8 +7,25 @@ use sylva_compiler::ir::kernel::Kernel;
 
 use super::block::Block;
 use super::build::{self, Built, ProbeSource};
+use super::compiled::{self, Arrays, Chunk, CompiledBlock, IonPointers, Shared};
 use super::events::{self, Queue, Target, Wiring};
+use super::jit::JitError;
 use super::slots::SCALAR_COUNT;
+
+/// How to run.
+#[derive(Copy, Clone, Debug)]
+pub struct Options {
+    /// Worker threads across cells (1: the calling thread only).
+    pub threads: usize,
+    /// Interpret the kernels instead of compiling them (the reference semantics; slow).
+    pub interpret: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { threads: 1, interpret: false }
+    }
+}
 
 /// A stopped run: which quantity went bad, where and when.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +39,10 @@ pub struct Blowup {
 
 pub struct Simulation {
     built: Built,
+    /// `None` when interpreting.
+    compiled: Option<Vec<CompiledBlock>>,
+    chunks: Vec<Chunk>,
+    pool: Option<rayon::ThreadPool>,
     wiring: Wiring,
     queue: Queue,
     dt: f64,
@@ -36,13 +57,33 @@ pub struct Simulation {
 }
 
 impl Simulation {
-    pub fn new(model: &Model) -> Simulation {
+    /// Builds the simulation; a JIT failure is an internal error.
+    pub fn new(model: &Model, options: Options) -> Result<Simulation, JitError> {
         let sim = &model.simulation;
-        let built = build::build(model, sim.dt, sim.celsius);
+        let mut built = build::build(model, sim.dt, sim.celsius);
+        let compiled = if options.interpret {
+            None
+        } else {
+            let b = &mut built;
+            Some(
+                b.blocks
+                    .iter_mut()
+                    .map(|block| compiled::compile_block(block, &mut b.nodes, &mut b.ions))
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        };
+        let threads = options.threads.max(1);
+        let chunks = compiled::chunks(&built, if threads == 1 { 1 } else { threads * 4 });
+        let pool = (threads > 1 && !options.interpret)
+            .then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok())
+            .flatten();
         let wiring = events::wire(model);
         let steps = (sim.duration / sim.dt).round() as u64;
         let mut queue = Queue::default();
         let mut this = Simulation {
+            compiled,
+            chunks,
+            pool,
             above: vec![false; built.detectors.len()],
             columns: vec![Vec::with_capacity(steps as usize + 1); built.probes.len()],
             built,
@@ -65,7 +106,7 @@ impl Simulation {
         }
         this.queue = queue;
         this.initialize();
-        this
+        Ok(this)
     }
 
     pub fn steps(&self) -> u64 {
@@ -85,22 +126,38 @@ impl Simulation {
         [t, self.dt, self.celsius]
     }
 
-    fn run_stage(&mut self, pick: fn(&Block) -> &Kernel, t: f64) {
+    /// Runs one stage over every block, serially (initialisation, and the interpreter).
+    fn run_stage(
+        &mut self,
+        pick: fn(&Block) -> &Kernel,
+        pick_compiled: fn(&CompiledBlock) -> &super::jit::JitKernel,
+        t: f64,
+    ) {
         let scalars = self.scalars(t);
         let b = &mut self.built;
-        for block in &mut b.blocks {
-            let kernel = pick(block).clone();
-            let n = block.len();
-            block.interpret(&kernel, &mut b.nodes, &mut b.ions, &scalars, 0, n);
+        match &self.compiled {
+            Some(compiled) => {
+                for (block, c) in b.blocks.iter().zip(compiled) {
+                    // SAFETY: the table was built from this block's arrays, which never resize.
+                    unsafe { pick_compiled(c).run(c.table.as_ptr(), scalars.as_ptr(), 0, block.len()) };
+                }
+            }
+            None => {
+                for block in &mut b.blocks {
+                    let kernel = pick(block).clone();
+                    let n = block.len();
+                    block.interpret(&kernel, &mut b.nodes, &mut b.ions, &scalars, 0, n);
+                }
+            }
         }
     }
 
     fn initialize(&mut self) {
-        self.run_stage(|b| &b.kernels.init, 0.0);
+        self.run_stage(|b| &b.kernels.init, |c| &c.init, 0.0);
         self.update_reversals();
         // Currents once at t = 0, so current and derived probes have a first value.
         self.clear_accumulators();
-        self.run_stage(|b| &b.kernels.current, 0.0);
+        self.run_stage(|b| &b.kernels.current, |c| &c.current, 0.0);
         for (i, d) in self.built.detectors.iter().enumerate() {
             self.above[i] = self.built.nodes.v[d.node] >= d.threshold;
         }
@@ -149,25 +206,77 @@ impl Simulation {
         while let Some((block, instance, weight)) = self.queue.pop_due(t + self.dt / 2.0) {
             let scalars = self.scalars(t);
             let b = &mut self.built;
-            let block = &mut b.blocks[block as usize];
-            if let Some(kernel) = block.kernels.event.clone() {
-                block.interpret_event(&kernel, &mut b.nodes, &mut b.ions, &scalars, instance as usize, weight);
+            match &self.compiled {
+                Some(compiled) => {
+                    let c = &compiled[block as usize];
+                    if let Some(kernel) = &c.event {
+                        // SAFETY: as in `run_stage`; the instance is in range.
+                        unsafe { kernel.run_event(c.table.as_ptr(), scalars.as_ptr(), instance as usize, weight) };
+                    }
+                }
+                None => {
+                    let block = &mut b.blocks[block as usize];
+                    if let Some(kernel) = block.kernels.event.clone() {
+                        block.interpret_event(&kernel, &mut b.nodes, &mut b.ions, &scalars, instance as usize, weight);
+                    }
+                }
             }
         }
-        // 2. Currents at v(t), model time at the midpoint.
-        self.clear_accumulators();
-        self.run_stage(|b| &b.kernels.current, t + self.dt / 2.0);
-        // 3. The cable equation, backward Euler: solve for the change of v.
-        self.solve();
-        // 4. States with the new voltage.
-        self.run_stage(|b| &b.kernels.advance, t + self.dt / 2.0);
-        self.update_reversals();
+        let mid = t + self.dt / 2.0;
+        if self.compiled.is_some() {
+            // 2.-4. per chunk of cells, in parallel.
+            self.step_compiled(mid);
+        } else {
+            // 2. Currents at v(t), model time at the midpoint.
+            self.clear_accumulators();
+            self.run_stage(|b| &b.kernels.current, |c| &c.current, mid);
+            // 3. The cable equation, backward Euler: solve for the change of v.
+            self.solve();
+            // 4. States with the new voltage.
+            self.run_stage(|b| &b.kernels.advance, |c| &c.advance, mid);
+            self.update_reversals();
+        }
         self.step += 1;
         let t_next = self.step as f64 * self.dt;
         self.check_finite(t_next)?;
         self.record(t_next);
         self.detect(t_next);
         Ok(())
+    }
+
+    fn step_compiled(&mut self, mid: f64) {
+        let scalars = self.scalars(mid);
+        let (dt, celsius) = (self.dt, self.celsius);
+        let b = &mut self.built;
+        let ions = b
+            .ions
+            .iter_mut()
+            .zip(&b.species)
+            .map(|(ion, (_, charge, nernst))| IonPointers {
+                current: ion.current.as_mut_ptr(),
+                reversal: ion.reversal.as_mut_ptr(),
+                inside: ion.inside.as_ptr(),
+                outside: ion.outside.as_ptr(),
+                charge: *charge,
+                nernst: *nernst,
+            })
+            .collect();
+        let arrays = Arrays {
+            v: b.nodes.v.as_mut_ptr(),
+            rhs: b.nodes.rhs.as_mut_ptr(),
+            diagonal: b.nodes.diagonal.as_mut_ptr(),
+        };
+        let shared = Shared { blocks: self.compiled.as_deref().expect("compiled"), ions, arrays, cable: &b.cable };
+        let chunks = &self.chunks;
+        // SAFETY: chunks cover disjoint whole cells; see `compiled`.
+        let run = |chunk: &Chunk| unsafe { shared.step_chunk(chunk, &scalars, dt, celsius) };
+        match &self.pool {
+            Some(pool) => pool.install(|| {
+                use rayon::prelude::*;
+                chunks.par_iter().for_each(run);
+            }),
+            None => chunks.iter().for_each(run),
+        }
     }
 
     fn solve(&mut self) {

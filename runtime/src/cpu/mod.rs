@@ -2,9 +2,10 @@
 
 pub mod block;
 pub mod build;
+pub mod compiled;
 pub mod engine;
 pub mod events;
 pub mod jit;
 pub mod slots;
 
-pub use engine::{Blowup, Simulation};
+pub use engine::{Blowup, Options, Simulation};

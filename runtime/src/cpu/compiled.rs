@@ -1,0 +1,153 @@
+//! Compiled blocks and the parallel step: cells are split into chunks of whole cells, and
+//! each chunk runs currents, its Hines solve and the state update on its own thread. Every
+//! node belongs to one cell and every cell to one chunk, and accumulation into a node happens
+//! in block and instance order within its chunk, so results are bit-identical for any number
+//! of threads.
+
+use std::ops::Range;
+
+use sylva_compiler::ir::kernel::Kernel;
+
+use super::block::{Block, IonArrays, Nodes};
+use super::build::{Built, Cable};
+use super::jit::{self, JitError, JitKernel};
+
+/// The compiled kernels of one block and its pointer table.
+pub struct CompiledBlock {
+    pub init: JitKernel,
+    pub current: JitKernel,
+    pub advance: JitKernel,
+    pub event: Option<JitKernel>,
+    pub table: Vec<*mut u8>,
+}
+
+pub fn compile_block(block: &mut Block, nodes: &mut Nodes, ions: &mut [IonArrays]) -> Result<CompiledBlock, JitError> {
+    let slots = block.slots();
+    let compile = |k: &Kernel| jit::compile(k, &slots);
+    Ok(CompiledBlock {
+        init: compile(&block.kernels.init)?,
+        current: compile(&block.kernels.current)?,
+        advance: compile(&block.kernels.advance)?,
+        event: block.kernels.event.as_ref().map(compile).transpose()?,
+        table: block.table(nodes, ions),
+    })
+}
+
+/// A range of whole cells and, per block, the instances that belong to them.
+pub struct Chunk {
+    pub nodes: Range<usize>,
+    pub instances: Vec<Range<usize>>,
+}
+
+/// Splits the cells into about `count` chunks of similar node counts.
+pub fn chunks(built: &Built, count: usize) -> Vec<Chunk> {
+    let cells = built.cell_offset.len();
+    let total = built.nodes.v.len();
+    let end_of = |gid: usize| if gid + 1 < cells { built.cell_offset[gid + 1] } else { total };
+    let target = total.div_ceil(count.max(1)).max(1);
+    let mut out = Vec::new();
+    let mut first = 0;
+    while first < cells {
+        let mut last = first + 1;
+        while last < cells && end_of(last - 1) - built.cell_offset[first] < target {
+            last += 1;
+        }
+        let gids = first as u32..last as u32;
+        out.push(Chunk {
+            nodes: built.cell_offset[first]..end_of(last - 1),
+            instances: built.blocks.iter().map(|b| b.instances_of(gids.clone())).collect(),
+        });
+        first = last;
+    }
+    out
+}
+
+/// Raw views of the arrays a chunk step touches; chunks touch disjoint node ranges.
+#[derive(Copy, Clone)]
+pub struct Arrays {
+    pub v: *mut f64,
+    pub rhs: *mut f64,
+    pub diagonal: *mut f64,
+}
+
+// SAFETY: threads only touch disjoint node ranges (whole cells) through these pointers, and
+// compiled code is immutable; see the module documentation.
+unsafe impl Send for Arrays {}
+unsafe impl Sync for Arrays {}
+
+pub struct Shared<'a> {
+    pub blocks: &'a [CompiledBlock],
+    pub ions: Vec<IonPointers>,
+    pub arrays: Arrays,
+    pub cable: &'a Cable,
+}
+
+// SAFETY: as for `Arrays`.
+unsafe impl Sync for Shared<'_> {}
+
+/// Pointers to one species' arrays, and whether its reversal follows the Nernst equation.
+#[derive(Copy, Clone)]
+pub struct IonPointers {
+    pub current: *mut f64,
+    pub reversal: *mut f64,
+    pub inside: *const f64,
+    pub outside: *const f64,
+    pub charge: i32,
+    pub nernst: bool,
+}
+
+impl Shared<'_> {
+    /// One time step of one chunk, after event delivery: currents, solve, states, reversals.
+    ///
+    /// # Safety
+    /// The pointers must be valid for all nodes, and no other thread may touch this chunk's
+    /// nodes at the same time.
+    pub unsafe fn step_chunk(&self, chunk: &Chunk, scalars: &[f64; 3], dt: f64, celsius: f64) {
+        let range = chunk.nodes.clone();
+        let len = range.len();
+        // Kernels write through raw pointers, so no reference to these arrays may be alive
+        // while they run: zero through pointers, and borrow slices only for the solve.
+        // SAFETY: the caller guarantees the pointers and the exclusive node range.
+        unsafe {
+            std::ptr::write_bytes(self.arrays.rhs.add(range.start), 0, len);
+            std::ptr::write_bytes(self.arrays.diagonal.add(range.start), 0, len);
+            for ion in &self.ions {
+                std::ptr::write_bytes(ion.current.add(range.start), 0, len);
+            }
+        }
+        for (block, instances) in self.blocks.iter().zip(&chunk.instances) {
+            if !instances.is_empty() {
+                // SAFETY: the table matches the kernel's slots; instances are in range.
+                unsafe { block.current.run(block.table.as_ptr(), scalars.as_ptr(), instances.start, instances.end) };
+            }
+        }
+        {
+            // SAFETY: as above; the slices end before the next kernel runs.
+            let (v, rhs, diagonal) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(self.arrays.v.add(range.start), len),
+                    std::slice::from_raw_parts_mut(self.arrays.rhs.add(range.start), len),
+                    std::slice::from_raw_parts_mut(self.arrays.diagonal.add(range.start), len),
+                )
+            };
+            super::engine::solve_range(v, rhs, diagonal, self.cable, range.start, range.clone(), dt);
+        }
+        for (block, instances) in self.blocks.iter().zip(&chunk.instances) {
+            if !instances.is_empty() {
+                // SAFETY: as above.
+                unsafe { block.advance.run(block.table.as_ptr(), scalars.as_ptr(), instances.start, instances.end) };
+            }
+        }
+        for ion in self.ions.iter().filter(|i| i.nernst) {
+            for n in range.clone() {
+                // SAFETY: n is in this chunk's range.
+                unsafe {
+                    let inside = *ion.inside.add(n);
+                    if inside > 0.0 {
+                        *ion.reversal.add(n) = super::build::nernst(ion.charge, celsius, inside, *ion.outside.add(n));
+                    }
+                }
+            }
+        }
+    }
+}
