@@ -16,8 +16,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 /// A run file. Every key is optional; unknown keys are errors.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -39,9 +39,17 @@ pub struct RunConfig {
 /// Why a run file could not be read or understood.
 #[derive(Debug)]
 pub enum ConfigError {
-    Read { path: PathBuf, source: io::Error },
+    Read {
+        path: PathBuf,
+        source: io::Error,
+    },
     /// Bad YAML or a bad key/value; `line` and `column` are 1-based when known.
-    Invalid { path: Option<PathBuf>, line: Option<usize>, column: Option<usize>, message: String },
+    Invalid {
+        path: Option<PathBuf>,
+        line: Option<usize>,
+        column: Option<usize>,
+        message: String,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -99,8 +107,8 @@ pub fn parse_config(text: &str) -> Result<RunConfig, ConfigError> {
 
 /// Reads and parses the run file at `path`; errors name the path.
 pub fn load_config(path: &Path) -> Result<RunConfig, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
     parse_config(&text).map_err(|err| match err {
         ConfigError::Invalid { line, column, message, .. } => {
             ConfigError::Invalid { path: Some(path.to_path_buf()), line, column, message }

@@ -86,15 +86,10 @@ pub(crate) fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error
 pub fn prepare_dir(dir: &Path) -> Result<(), OutputError> {
     fs::create_dir_all(dir).map_err(io_err("create output directory", dir))?;
     let probe = dir.join(format!(".sylva-probe-{}.tmp", std::process::id()));
-    let written = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&probe)
-        .and_then(|mut f| {
-            f.write_all(b"sylva\n")?;
-            f.sync_all()
-        });
+    let written = OpenOptions::new().write(true).create(true).truncate(true).open(&probe).and_then(|mut f| {
+        f.write_all(b"sylva\n")?;
+        f.sync_all()
+    });
     let removed = fs::remove_file(&probe);
     written.map_err(io_err("write to output directory", dir))?;
     removed.map_err(io_err("remove probe file", &probe))
@@ -130,11 +125,7 @@ fn plot_err(path: &Path, message: String) -> OutputError {
 
 fn check(rec: &Recording) -> Result<(), OutputError> {
     if rec.labels.len() != rec.columns.len() {
-        return Err(OutputError::Recording(format!(
-            "{} labels but {} columns",
-            rec.labels.len(),
-            rec.columns.len()
-        )));
+        return Err(OutputError::Recording(format!("{} labels but {} columns", rec.labels.len(), rec.columns.len())));
     }
     for (label, column) in rec.labels.iter().zip(&rec.columns) {
         if column.len() != rec.times.len() {
@@ -164,9 +155,7 @@ pub(crate) fn write_atomic(
     let result = (|| {
         let file = File::create(&tmp).map_err(io_err("create", &tmp))?;
         let mut w = BufWriter::new(file);
-        body(&mut w)
-            .and_then(|()| w.flush())
-            .map_err(io_err("write", &tmp))?;
+        body(&mut w).and_then(|()| w.flush()).map_err(io_err("write", &tmp))?;
         let file = w.into_inner().map_err(|e| io_err("write", &tmp)(e.into_error()))?;
         file.sync_all().map_err(io_err("sync", &tmp))?;
         fs::rename(&tmp, path).map_err(io_err("rename into place", path))

@@ -55,9 +55,7 @@ fn draw_trace(svg: &mut String, rec: &Recording) -> Res {
             let series = chart.draw_series(LineSeries::new(points, style))?;
             let wants_label = i + 1 < MAX_LEGEND || (i + 1 == MAX_LEGEND && n == MAX_LEGEND);
             if !labelled && wants_label {
-                series
-                    .label(label.as_str())
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+                series.label(label.as_str()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
                 labelled = true;
             }
         }
@@ -95,12 +93,7 @@ fn draw_raster(svg: &mut String, spikes: &[(u32, f64)]) -> Res {
     let whole = |y: &f64| {
         if (y - y.round()).abs() < 1e-9 { format!("{}", y.round()) } else { String::new() }
     };
-    chart
-        .configure_mesh()
-        .x_desc("t (ms)")
-        .y_desc("gid")
-        .y_label_formatter(&whole)
-        .draw()?;
+    chart.configure_mesh().x_desc("t (ms)").y_desc("gid").y_label_formatter(&whole).draw()?;
     let style = ShapeStyle::from(&BLACK).stroke_width(1);
     chart.draw_series(spikes.iter().filter(|s| s.1.is_finite()).map(|&(gid, t)| {
         let g = gid as f64;

@@ -5,12 +5,7 @@ use super::*;
 
 fn sample() -> Recording {
     Recording {
-        labels: vec![
-            "soma.v".into(),
-            "dend[0](0.5).v, mV".into(),
-            "say \"hi\"".into(),
-            "two\nlines".into(),
-        ],
+        labels: vec!["soma.v".into(), "dend[0](0.5).v, mV".into(), "say \"hi\"".into(), "two\nlines".into()],
         times: vec![0.0, 0.025, 0.05, 0.1],
         columns: vec![
             vec![-65.0, -64.99999999999999, 1e-300, f64::MAX],
