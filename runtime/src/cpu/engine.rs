@@ -33,8 +33,11 @@ pub struct Blowup {
     pub step: u64,
     pub time: f64,
     pub gid: u32,
+    /// The node within its cell.
     pub node: usize,
     pub value: f64,
+    /// Mechanisms with a non-finite state at that node: (mechanism, state).
+    pub suspects: Vec<(u32, u32)>,
 }
 
 pub struct Simulation {
@@ -290,13 +293,18 @@ impl Simulation {
         let v = &self.built.nodes.v;
         if let Some(node) = v.iter().position(|x| !x.is_finite() || x.abs() > 1e6) {
             let gid = self.built.cell_offset.partition_point(|&o| o <= node) as u32 - 1;
-            return Err(Blowup {
-                step: self.step,
-                time,
-                gid,
-                node: node - self.built.cell_offset[gid as usize],
-                value: v[node],
-            });
+            let mut suspects = Vec::new();
+            for block in &self.built.blocks {
+                for (i, _) in block.node_index.iter().enumerate().filter(|(_, n)| **n as usize == node) {
+                    for (s, states) in block.states.iter().enumerate() {
+                        if !states[i].is_finite() && !suspects.contains(&(block.mechanism, s as u32)) {
+                            suspects.push((block.mechanism, s as u32));
+                        }
+                    }
+                }
+            }
+            let local = node - self.built.cell_offset[gid as usize];
+            return Err(Blowup { step: self.step, time, gid, node: local, value: v[node], suspects });
         }
         Ok(())
     }

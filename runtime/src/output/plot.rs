@@ -42,7 +42,7 @@ fn draw_trace(svg: &mut String, rec: &Recording) -> Res {
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(70)
-        .build_cartesian_2d(x, y)?;
+        .build_cartesian_2d(x.clone(), y.clone())?;
     chart.configure_mesh().x_desc("t (ms)").y_desc("value").draw()?;
     let n = rec.columns.len();
     for (i, (label, column)) in rec.labels.iter().zip(&rec.columns).enumerate() {
@@ -50,7 +50,9 @@ fn draw_trace(svg: &mut String, rec: &Recording) -> Res {
         let style = ShapeStyle::from(&colour).stroke_width(2);
         let mut labelled = false;
         for segment in segments(&rec.times, column) {
-            let series = chart.draw_series(LineSeries::new(segment, style))?;
+            // Off-range points (beyond ±1e300) would overflow plotters' pixel arithmetic.
+            let points = segment.into_iter().map(|(t, v)| (clamp(t, &x), clamp(v, &y)));
+            let series = chart.draw_series(LineSeries::new(points, style))?;
             let wants_label = i + 1 < MAX_LEGEND || (i + 1 == MAX_LEGEND && n == MAX_LEGEND);
             if !labelled && wants_label {
                 series.label(label.as_str()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
@@ -87,7 +89,7 @@ fn draw_raster(svg: &mut String, spikes: &[(u32, f64)]) -> Res {
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(70)
-        .build_cartesian_2d(x, (lo - 0.5)..(hi + 0.5))?;
+        .build_cartesian_2d(x.clone(), (lo - 0.5)..(hi + 0.5))?;
     let whole = |y: &f64| {
         if (y - y.round()).abs() < 1e-9 { format!("{}", y.round()) } else { String::new() }
     };
@@ -95,24 +97,40 @@ fn draw_raster(svg: &mut String, spikes: &[(u32, f64)]) -> Res {
     let style = ShapeStyle::from(&BLACK).stroke_width(1);
     chart.draw_series(spikes.iter().filter(|s| s.1.is_finite()).map(|&(gid, t)| {
         let g = gid as f64;
+        let t = clamp(t, &x);
         PathElement::new(vec![(t, g - 0.4), (t, g + 0.4)], style)
     }))?;
     root.present()?;
     Ok(())
 }
 
-/// The range of the finite values, widened by `pad` of its width (or by 1 when empty).
+/// The range of the finite values, widened by `pad` of its width. Kept within ±1e300 and at
+/// least a little wide, since plotters cannot place ticks on an infinite or vanishing range.
 fn range(values: impl Iterator<Item = f64>, pad: f64) -> Range<f64> {
+<<<<<<< HEAD
     let (lo, hi) =
         values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+=======
+    const LIMIT: f64 = 1e300;
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .map(|v| v.clamp(-LIMIT, LIMIT))
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
+>>>>>>> output
     if lo > hi {
-        0.0..1.0
-    } else if lo == hi {
-        (lo - 1.0)..(hi + 1.0)
-    } else {
-        let d = (hi - lo) * pad;
-        (lo - d)..(hi + d)
+        return 0.0..1.0;
     }
+    let least = (lo.abs().max(hi.abs()) * 1e-9).max(1e-12);
+    if hi - lo < least {
+        let mid = lo / 2.0 + hi / 2.0;
+        return (mid - least).max(-1.1 * LIMIT)..(mid + least).min(1.1 * LIMIT);
+    }
+    let d = (hi - lo) * pad;
+    (lo - d)..(hi + d)
+}
+
+fn clamp(v: f64, r: &Range<f64>) -> f64 {
+    v.clamp(r.start, r.end)
 }
 
 /// The line through `(times, values)`, broken where a value is not finite, with each bucket

@@ -1,1 +1,299 @@
+<<<<<<< HEAD
 
+=======
+use std::fs;
+use std::path::Path;
+
+use super::*;
+
+fn sample() -> Recording {
+    Recording {
+        labels: vec!["soma.v".into(), "dend[0](0.5).v, mV".into(), "say \"hi\"".into(), "two\nlines".into()],
+        times: vec![0.0, 0.025, 0.05, 0.1],
+        columns: vec![
+            vec![-65.0, -64.99999999999999, 1e-300, f64::MAX],
+            vec![-0.0, 0.1 + 0.2, f64::MIN_POSITIVE, 5e-324],
+            vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1.0 / 3.0],
+            vec![1e16, 123456789.123, -1e-5, 9.999e-6],
+        ],
+        spikes: vec![(0, 1.5), (3, 1.5), (1, 2.25)],
+    }
+}
+
+/// A minimal RFC 4180 reader: records of fields, quotes honoured.
+fn read_csv(text: &str) -> Vec<Vec<String>> {
+    let (mut rows, mut row, mut field) = (Vec::new(), Vec::new(), String::new());
+    let (mut quoted, mut chars) = (false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    assert!(field.is_empty() && row.is_empty(), "CSV must end with a newline");
+    rows
+}
+
+fn tmp_names(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect()
+}
+
+#[test]
+fn quoting_follows_rfc_4180() {
+    assert_eq!(quote_field("soma.v"), "soma.v");
+    assert_eq!(quote_field("with space"), "with space");
+    assert_eq!(quote_field("a,b"), "\"a,b\"");
+    assert_eq!(quote_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    assert_eq!(quote_field("x\ny"), "\"x\ny\"");
+    assert_eq!(quote_field("x\ry"), "\"x\ry\"");
+}
+
+#[test]
+fn numbers_are_short_and_exact() {
+    assert_eq!(format_number(-65.0), "-65");
+    assert_eq!(format_number(0.025), "0.025");
+    assert_eq!(format_number(-0.0), "-0");
+    assert_eq!(format_number(f64::NAN), "nan");
+    assert_eq!(format_number(f64::NEG_INFINITY), "-inf");
+    assert_eq!(format_number(1e-7), "1e-7");
+    assert_eq!(format_number(1e16), "1e16");
+    assert_eq!(format_number(123.5), "123.5");
+}
+
+#[test]
+fn trace_csv_round_trips_labels_and_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = sample();
+    let files = write_all(dir.path(), &rec, false).unwrap();
+    assert!(files.plots.is_empty());
+    let rows = read_csv(&fs::read_to_string(&files.trace_csv).unwrap());
+    let mut header = vec!["t".to_owned()];
+    header.extend(rec.labels.iter().cloned());
+    assert_eq!(rows[0], header);
+    assert_eq!(rows.len(), rec.times.len() + 1);
+    for (r, row) in rows[1..].iter().enumerate() {
+        let parsed: Vec<f64> = row.iter().map(|f| f.parse().unwrap()).collect();
+        assert_eq!(parsed[0].to_bits(), rec.times[r].to_bits());
+        for (c, column) in rec.columns.iter().enumerate() {
+            let (got, want) = (parsed[c + 1], column[r]);
+            if want.is_nan() {
+                assert!(got.is_nan(), "row {r} column {c}: {got}");
+            } else {
+                assert_eq!(got.to_bits(), want.to_bits(), "row {r} column {c}: {}", row[c + 1]);
+            }
+        }
+    }
+    assert!(rows[1][3] == "nan");
+}
+
+#[test]
+fn spikes_csv_has_header_and_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_all(dir.path(), &sample(), false).unwrap();
+    let text = fs::read_to_string(&files.spikes_csv).unwrap();
+    assert_eq!(text, "gid,time\n0,1.5\n3,1.5\n1,2.25\n");
+
+    let empty = Recording { spikes: vec![], ..sample() };
+    let files = write_all(dir.path(), &empty, true).unwrap();
+    assert_eq!(fs::read_to_string(&files.spikes_csv).unwrap(), "gid,time\n");
+    assert_eq!(files.plots, vec![dir.path().join("trace.svg")], "no raster without spikes");
+    assert!(!dir.path().join("raster.svg").exists());
+}
+
+#[test]
+fn writes_are_atomic_and_leave_no_temporaries() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("trace.csv"), "old").unwrap();
+    let files = write_all(dir.path(), &sample(), true).unwrap();
+    assert!(fs::read_to_string(&files.trace_csv).unwrap().starts_with("t,soma.v,"));
+    assert_eq!(tmp_names(dir.path()), Vec::<String>::new());
+
+    // A failing body leaves the old file alone and removes its temporary.
+    let path = dir.path().join("spikes.csv");
+    let before = fs::read(&path).unwrap();
+    let err = write_atomic(&path, |w| {
+        w.write_all(b"partial")?;
+        Err(io::Error::other("disk full"))
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("disk full"), "{err}");
+    assert_eq!(fs::read(&path).unwrap(), before);
+    assert_eq!(tmp_names(dir.path()), Vec::<String>::new());
+}
+
+#[test]
+fn prepare_dir_creates_nested_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a/b/out");
+    prepare_dir(&out).unwrap();
+    assert!(out.is_dir());
+    assert_eq!(fs::read_dir(&out).unwrap().count(), 0, "probe file must be removed");
+    prepare_dir(&out).unwrap();
+}
+
+#[test]
+fn prepare_dir_under_a_file_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain");
+    fs::write(&file, "x").unwrap();
+    let out = file.join("out");
+    let err = prepare_dir(&out).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("cannot create output directory"), "{msg}");
+    assert!(msg.contains(&out.display().to_string()), "{msg}");
+    assert!(msg.contains("os error"), "{msg}");
+    // The directory itself being a file fails too.
+    assert!(prepare_dir(&file).is_err());
+}
+
+#[test]
+fn malformed_recordings_are_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rec = sample();
+    rec.columns[1].pop();
+    let msg = write_all(dir.path(), &rec, true).unwrap_err().to_string();
+    assert!(msg.contains("dend[0](0.5).v, mV") && msg.contains("3 values for 4 times"), "{msg}");
+    rec.columns.pop();
+    assert!(write_all(dir.path(), &rec, true).is_err());
+}
+
+#[test]
+fn svg_plots_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_all(dir.path(), &sample(), true).unwrap();
+    assert_eq!(files.plots, vec![dir.path().join("trace.svg"), dir.path().join("raster.svg")]);
+    let trace = fs::read_to_string(&files.plots[0]).unwrap();
+    assert!(trace.contains("<svg"), "{trace}");
+    assert!(trace.contains("soma.v"), "legend names the probes");
+    assert!(trace.contains("say &quot;hi&quot;") || trace.contains("say \"hi\""));
+    assert!(trace.contains("t (ms)"));
+    let raster = fs::read_to_string(&files.plots[1]).unwrap();
+    assert!(raster.contains("<svg") && raster.contains("gid"));
+}
+
+#[test]
+fn long_and_odd_traces_plot_with_bounded_size() {
+    let n = 200_000;
+    let times: Vec<f64> = (0..n).map(|i| i as f64 * 0.025).collect();
+    let labels: Vec<String> = (0..30).map(|i| format!("cell[{i}].soma.v")).collect();
+    let columns: Vec<Vec<f64>> = (0..30)
+        .map(|c| {
+            times
+                .iter()
+                .enumerate()
+                .map(|(i, t)| if i % 5000 == 7 { f64::NAN } else { (t * 0.1 + c as f64).sin() })
+                .collect()
+        })
+        .collect();
+    let rec = Recording { labels, times, columns, spikes: vec![(7, 3.0)] };
+    let svg = plot::trace_svg(&rec).unwrap();
+    assert!(svg.len() < 30 * 1_000_000, "{} bytes", svg.len());
+    assert!(svg.contains("… 11 more"));
+    // Empty recordings still draw.
+    assert!(plot::trace_svg(&Recording::default()).unwrap().contains("<svg"));
+    assert!(plot::raster_svg(&[(5, 1.0)]).unwrap().contains("<svg"));
+}
+
+#[test]
+fn config_full_example() {
+    let text = "\
+# A run file
+dt: 0.01 ms
+duration: 50
+set:
+  weight: 0.05uS
+  rings: 10
+  scale: 0.5
+output: out/run1
+backend: cpu
+precision: f64
+plots: false
+";
+    let cfg = parse_config(text).unwrap();
+    assert_eq!(cfg.dt.as_deref(), Some("0.01 ms"));
+    assert_eq!(cfg.duration.as_deref(), Some("50"));
+    let set: Vec<_> = cfg.set.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(set, [("rings", "10"), ("scale", "0.5"), ("weight", "0.05uS")]);
+    assert_eq!(cfg.output.as_deref(), Some(Path::new("out/run1")));
+    assert_eq!(cfg.backend.as_deref(), Some("cpu"));
+    assert_eq!(cfg.precision.as_deref(), Some("f64"));
+    assert_eq!(cfg.plots, Some(false));
+
+    let flow = parse_config("dt: 0.01\nset: {weight: 0.05uS, rings: 10}\n").unwrap();
+    assert_eq!(flow.dt.as_deref(), Some("0.01"));
+    assert_eq!(flow.set["rings"], "10");
+    assert_eq!(parse_config("").unwrap(), RunConfig::default());
+    assert_eq!(parse_config("# nothing\n").unwrap(), RunConfig::default());
+    assert_eq!(parse_config("set:\n").unwrap().set.len(), 0);
+}
+
+#[test]
+fn config_unknown_key_names_key_and_line() {
+    let err = parse_config("dt: 0.01 ms\nduraton: 50 ms\n").unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("duraton"), "{msg}");
+    assert!(msg.contains("duration"), "lists the expected keys: {msg}");
+    match &err {
+        ConfigError::Invalid { line, .. } => assert_eq!(*line, Some(2), "{msg}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(msg.starts_with("<run file>:2:"), "{msg}");
+}
+
+#[test]
+fn config_bad_values_and_files() {
+    let msg = parse_config("set: {weight: [1, 2]}\n").unwrap_err().to_string();
+    assert!(msg.contains("number with an optional unit"), "{msg}");
+    let msg = parse_config("plots: maybe\n").unwrap_err().to_string();
+    assert!(msg.contains("plots") || msg.contains("bool"), "{msg}");
+    let msg = parse_config("dt: [\n").unwrap_err().to_string();
+    assert!(msg.starts_with("<run file>:"), "{msg}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("run.yaml");
+    let msg = load_config(&missing).unwrap_err().to_string();
+    assert!(msg.contains("run.yaml") && msg.contains("os error"), "{msg}");
+    fs::write(&missing, "dt: 1 ms\nbogus: 1\n").unwrap();
+    let msg = load_config(&missing).unwrap_err().to_string();
+    assert!(msg.starts_with(&format!("{}:2:", missing.display())), "{msg}");
+}
+
+#[test]
+fn extreme_values_plot_without_hanging() {
+    let cases: [&[f64]; 8] = [
+        &[f64::MAX, -f64::MAX],
+        &[0.0, 5e-324],
+        &[1e300, 1e300 * (1.0 + f64::EPSILON)],
+        &[-65.0, -65.0],
+        &[f64::NAN, f64::INFINITY],
+        &[1e-310, 2e-310],
+        &[-65.0, -65.0 + 1e-13],
+        &[0.0, 1e-15],
+    ];
+    for values in cases {
+        let rec = Recording {
+            labels: vec!["v".into()],
+            times: vec![0.0, 1e-300],
+            columns: vec![values.to_vec()],
+            spikes: vec![(u32::MAX, f64::MAX), (0, -1.0)],
+        };
+        assert!(plot::trace_svg(&rec).unwrap().contains("<svg"), "{values:?}");
+        assert!(plot::raster_svg(&rec.spikes).unwrap().contains("<svg"), "{values:?}");
+    }
+}
+>>>>>>> output

@@ -1,14 +1,18 @@
 //! The `sylva` command: the only place that knows about argv, files and terminals.
 //!
-//! Exit codes: 0 success, 1 the model has errors, 2 usage or I/O error; anything else is an
-//! internal error (a panic exits with 101), which no input may cause.
+//! Exit codes: 0 success, 1 the model has errors (or its simulation diverged), 2 usage or I/O
+//! error, 70 an internal error reported as such; a panic exits with 101. No input may cause
+//! the last two.
+
+mod run;
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use sylva_compiler::source::SourceDb;
+use sylva_compiler::diagnostics::Diagnostic;
+use sylva_compiler::source::{FileId, SourceDb};
 use sylva_compiler::{Loader, compile, ir, render};
 
 #[derive(Parser)]
@@ -46,6 +50,31 @@ enum Command {
         #[arg(long = "set", value_name = "NAME=VALUE")]
         overrides: Vec<String>,
     },
+    /// Compile and simulate a model; write trace.csv, spikes.csv and plots.
+    Run {
+        file: String,
+        /// Output directory (default: sylva-out/<model name>).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        overrides: Vec<String>,
+        /// A YAML run file (dt, duration, parameter overrides, outputs); see docs/outputs.md.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+        #[arg(long, value_enum)]
+        precision: Option<PrecisionArg>,
+        /// Worker threads across cells; results are identical for any number.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Do not draw trace.svg and raster.svg.
+        #[arg(long)]
+        no_plots: bool,
+        /// Interpret the kernels instead of compiling them (reference semantics; slow).
+        #[arg(long)]
+        interpret: bool,
+    },
 }
 
 #[derive(Copy, Clone, ValueEnum)]
@@ -54,6 +83,20 @@ enum Emit {
     Ast,
     /// The checked intermediate representation.
     Ir,
+    /// The Cranelift IR of every kernel of the CPU engine.
+    Clif,
+}
+
+#[derive(Copy, Clone, ValueEnum)]
+enum BackendArg {
+    Cpu,
+    Gpu,
+}
+
+#[derive(Copy, Clone, ValueEnum)]
+enum PrecisionArg {
+    F64,
+    F32,
 }
 
 /// Reads model, import and SWC files from disk.
@@ -65,8 +108,15 @@ impl Loader for FsLoader {
     }
 }
 
-/// A user-facing failure before compiling (usage or I/O): exit code 2.
-struct UsageError(String);
+/// Why a command failed.
+pub enum Failure {
+    /// The model has errors (already printed), or its simulation diverged: exit 1.
+    Model,
+    /// Usage or I/O: exit 2.
+    Usage(String),
+    /// A bug in Sylva: exit 70.
+    Internal(String),
+}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -84,37 +134,55 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Check { files, overrides } => check(files, overrides, colour),
         Command::Compile { file, emit, overrides } => compile_and_emit(file, *emit, overrides, colour),
+        Command::Run { file, out, overrides, config, backend, precision, threads, no_plots, interpret } => run::run(&run::RunArgs {
+            file,
+            out: out.as_deref(),
+            overrides,
+            config: config.as_deref(),
+            backend: backend.map(|b| match b {
+                BackendArg::Cpu => ir::Backend::Cpu,
+                BackendArg::Gpu => ir::Backend::Gpu,
+            }),
+            precision: precision.map(|p| match p {
+                PrecisionArg::F64 => ir::Precision::F64,
+                PrecisionArg::F32 => ir::Precision::F32,
+            }),
+            threads: (*threads).max(1),
+            plots: !no_plots,
+            interpret: *interpret,
+            colour,
+        }),
     };
     match result {
-        Ok(code) => code,
-        Err(UsageError(message)) => {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Model) => ExitCode::from(1),
+        Err(Failure::Usage(message)) => {
             eprintln!("error: {message}");
             ExitCode::from(2)
+        }
+        Err(Failure::Internal(message)) => {
+            eprintln!("internal error: {message}\nThis is a bug in Sylva; please report it with the model that caused it.");
+            ExitCode::from(70)
         }
     }
 }
 
-fn load_root(db: &mut SourceDb, file: &str) -> Result<sylva_compiler::source::FileId, UsageError> {
-    let text = std::fs::read(file).map_err(|e| UsageError(format!("cannot read `{file}`: {e}")))?;
-    let text = String::from_utf8(text).map_err(|_| UsageError(format!("`{file}` is not UTF-8 text")))?;
+fn load_root(db: &mut SourceDb, file: &str) -> Result<FileId, Failure> {
+    let text = std::fs::read(file).map_err(|e| Failure::Usage(format!("cannot read `{file}`: {e}")))?;
+    let text = String::from_utf8(text).map_err(|_| Failure::Usage(format!("`{file}` is not UTF-8 text")))?;
     let name = Path::new(file).to_string_lossy().replace('\\', "/");
     Ok(db.add(name, text))
 }
 
 /// Prints diagnostics and a summary line; returns whether there were errors.
-fn report(db: &SourceDb, diagnostics: &[sylva_compiler::diagnostics::Diagnostic], colour: bool) -> bool {
+fn report(db: &SourceDb, diagnostics: &[Diagnostic], colour: bool) -> bool {
     let text = render::render(db, diagnostics, colour);
     let mut stderr = std::io::stderr().lock();
     let _ = stderr.write_all(text.as_bytes());
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = diagnostics.len() - errors;
     if errors > 0 {
-        let _ = writeln!(
-            stderr,
-            "error: could not compile: {errors} error{}, {warnings} warning{}",
-            plural(errors),
-            plural(warnings)
-        );
+        let _ = writeln!(stderr, "error: could not compile: {errors} error{}, {warnings} warning{}", plural(errors), plural(warnings));
     }
     errors > 0
 }
@@ -123,40 +191,36 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn check(files: &[String], overrides: &[String], colour: bool) -> Result<ExitCode, UsageError> {
-    let mut failed = false;
-    for file in files {
-        let mut db = SourceDb::new();
-        let root = load_root(&mut db, file)?;
-        let compilation = compile(&mut db, root, &mut FsLoader, overrides);
-        failed |= report(&db, &compilation.diagnostics, colour);
-        if !compilation.has_errors() {
-            println!("{file}: ok{}", summary(compilation.model.as_ref()));
-        }
-    }
-    Ok(ExitCode::from(u8::from(failed)))
+/// Compiles a file, printing its diagnostics; the model when there are no errors.
+pub fn compile_root(file: &str, overrides: &[String], colour: bool) -> Result<ir::Model, Failure> {
+    let mut db = SourceDb::new();
+    let root = load_root(&mut db, file)?;
+    let compilation = compile(&mut db, root, &mut FsLoader, overrides);
+    report(&db, &compilation.diagnostics, colour);
+    compilation.model.ok_or(Failure::Model)
 }
 
-fn summary(model: Option<&ir::Model>) -> String {
-    let Some(model) = model else { return String::new() };
+fn check(files: &[String], overrides: &[String], colour: bool) -> Result<(), Failure> {
+    let mut failed = false;
+    for file in files {
+        match compile_root(file, overrides, colour) {
+            Ok(model) => println!("{file}: ok{}", summary(&model)),
+            Err(Failure::Model) => failed = true,
+            Err(other) => return Err(other),
+        }
+    }
+    if failed { Err(Failure::Model) } else { Ok(()) }
+}
+
+fn summary(model: &ir::Model) -> String {
     let cells = model.cell_count();
     if cells == 0 {
         return format!(" ({} mechanisms)", model.mechanisms.len());
     }
-    let compartments: u64 = model
-        .network
-        .populations
-        .iter()
-        .map(|p| {
-            let cell = &model.cells[p.cell.index()];
-            let membrane = cell.tree.nodes.iter().filter(|n| n.area_um2 > 0.0).count() as u64;
-            membrane * u64::from(p.count)
-        })
-        .sum();
-    format!(" ({cells} cells, {compartments} compartments, {} probes)", model.network.probes.len())
+    format!(" ({cells} cells, {} compartments, {} probes)", run::membrane_compartments(model), model.network.probes.len())
 }
 
-fn compile_and_emit(file: &str, emit: Emit, overrides: &[String], colour: bool) -> Result<ExitCode, UsageError> {
+fn compile_and_emit(file: &str, emit: Emit, overrides: &[String], colour: bool) -> Result<(), Failure> {
     let mut db = SourceDb::new();
     let root = load_root(&mut db, file)?;
     let compilation = compile(&mut db, root, &mut FsLoader, overrides);
@@ -172,6 +236,12 @@ fn compile_and_emit(file: &str, emit: Emit, overrides: &[String], colour: bool) 
                 let _ = stdout.write_all(ir::print(model).as_bytes());
             }
         }
+        Emit::Clif => {
+            if let Some(model) = &compilation.model {
+                let text = sylva_runtime::cpu::clif_text(model).map_err(|e| Failure::Internal(format!("code generation failed: {e}")))?;
+                let _ = stdout.write_all(text.as_bytes());
+            }
+        }
     }
-    Ok(ExitCode::from(u8::from(failed)))
+    if failed { Err(Failure::Model) } else { Ok(()) }
 }

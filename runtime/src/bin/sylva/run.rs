@@ -1,0 +1,166 @@
+//! `sylva run`: compile, simulate, write traces, spikes and plots, print a summary.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sylva_compiler::ir::{self, Backend, Precision};
+use sylva_compiler::units::{Dimension, split_quantity};
+use sylva_runtime::cpu::{Blowup, Options, Simulation};
+use sylva_runtime::output::{self, Recording};
+
+use crate::{Failure, compile_root};
+
+pub struct RunArgs<'a> {
+    pub file: &'a str,
+    pub out: Option<&'a Path>,
+    pub overrides: &'a [String],
+    pub config: Option<&'a Path>,
+    pub backend: Option<Backend>,
+    pub precision: Option<Precision>,
+    pub threads: usize,
+    pub plots: bool,
+    pub interpret: bool,
+    pub colour: bool,
+}
+
+pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
+    let started = Instant::now();
+    let config = match args.config {
+        Some(path) => Some(output::load_config(path).map_err(|e| Failure::Usage(e.to_string()))?),
+        None => None,
+    };
+    // Command-line settings win over the run file's: they come first.
+    let mut overrides = args.overrides.to_vec();
+    if let Some(c) = &config {
+        overrides.extend(c.set.iter().map(|(k, v)| format!("{k}={v}")));
+    }
+    let mut model = compile_root(args.file, &overrides, args.colour)?;
+    if let Some(c) = &config {
+        if let Some(dt) = &c.dt {
+            model.simulation.dt = time_setting("dt", dt)?;
+        }
+        if let Some(duration) = &c.duration {
+            model.simulation.duration = time_setting("duration", duration)?;
+        }
+        if let Some(b) = &c.backend {
+            model.simulation.backend = match b.as_str() {
+                "cpu" => Backend::Cpu,
+                "gpu" => Backend::Gpu,
+                _ => return Err(Failure::Usage(format!("run file: backend `{b}` is not `cpu` or `gpu`"))),
+            };
+        }
+        if let Some(p) = &c.precision {
+            model.simulation.precision = match p.as_str() {
+                "f64" => Precision::F64,
+                "f32" => Precision::F32,
+                _ => return Err(Failure::Usage(format!("run file: precision `{p}` is not `f64` or `f32`"))),
+            };
+        }
+    }
+    if let Some(b) = args.backend {
+        model.simulation.backend = b;
+    }
+    if let Some(p) = args.precision {
+        model.simulation.precision = p;
+    }
+    if model.cell_count() == 0 {
+        return Err(Failure::Usage(format!("`{}` has no network to simulate", args.file)));
+    }
+    if model.simulation.backend == Backend::Gpu {
+        return Err(Failure::Usage("the GPU engine is not available in this build yet; use `--backend cpu`".into()));
+    }
+    if model.simulation.precision == Precision::F32 {
+        return Err(Failure::Usage("the CPU engine computes in f64; `--precision f32` comes with the GPU engine".into()));
+    }
+    let plots = args.plots && config.as_ref().and_then(|c| c.plots).unwrap_or(true);
+    let out_dir: PathBuf = match (args.out, config.as_ref().and_then(|c| c.output.clone())) {
+        (Some(dir), _) => dir.to_path_buf(),
+        (None, Some(dir)) => dir,
+        (None, None) => Path::new("sylva-out").join(Path::new(args.file).file_stem().unwrap_or_default()),
+    };
+    // Fail before a long run, not after it.
+    output::prepare_dir(&out_dir).map_err(|e| Failure::Usage(e.to_string()))?;
+
+    let options = Options { threads: args.threads, interpret: args.interpret };
+    let mut sim = Simulation::new(&model, options).map_err(|e| Failure::Internal(format!("code generation failed: {e}")))?;
+    let compiled_at = Instant::now();
+    let progress = ProgressBar::with_draw_target(Some(sim.steps()), ProgressDrawTarget::hidden());
+    progress.set_style(ProgressStyle::with_template("{bar:40} {percent:>3}% {msg} eta {eta}").expect("valid template"));
+    let result = sim.run(|step, steps| {
+        // Only runs longer than about a second show a bar.
+        if progress.is_hidden() && compiled_at.elapsed() > Duration::from_secs(1) && step < steps {
+            progress.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        progress.set_position(step);
+    });
+    progress.finish_and_clear();
+    let run_time = compiled_at.elapsed();
+    if let Err(blowup) = result {
+        eprintln!("{}", describe_blowup(&model, &blowup));
+        return Err(Failure::Model);
+    }
+
+    let recording = Recording {
+        labels: model.network.probes.iter().map(|p| p.label.clone()).collect(),
+        times: sim.times.clone(),
+        columns: sim.columns.clone(),
+        spikes: sim.spikes.clone(),
+    };
+    let files = output::write_all(&out_dir, &recording, plots).map_err(|e| Failure::Usage(e.to_string()))?;
+
+    let compartments = membrane_compartments(&model);
+    let steps = sim.steps();
+    println!("{}: {} cells, {compartments} compartments, {steps} steps of {} ms", args.file, model.cell_count(), model.simulation.dt);
+    println!(
+        "  {} spikes; simulated in {:.3} s ({:.3e} compartment-steps/s, {} thread{}); {:.3} s in all",
+        sim.spikes.len(),
+        run_time.as_secs_f64(),
+        compartments as f64 * steps as f64 / run_time.as_secs_f64().max(1e-9),
+        args.threads,
+        if args.threads == 1 { "" } else { "s" },
+        started.elapsed().as_secs_f64()
+    );
+    let mut written = vec![files.trace_csv, files.spikes_csv];
+    written.extend(files.plots);
+    println!("  wrote {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    Ok(())
+}
+
+fn time_setting(name: &str, text: &str) -> Result<f64, Failure> {
+    match split_quantity(text) {
+        Ok((value, Some(unit))) if unit.dim == Dimension::TIME && value * unit.scale > 0.0 => Ok(value * unit.scale),
+        Ok((_, Some(unit))) if unit.dim != Dimension::TIME => {
+            Err(Failure::Usage(format!("run file: `{name}: {text}` is {}, not a time", unit.dim.describe())))
+        }
+        Ok((_, None)) => Err(Failure::Usage(format!("run file: `{name}: {text}` needs a unit, such as `{text} ms`"))),
+        Ok(_) => Err(Failure::Usage(format!("run file: `{name}` must be positive"))),
+        Err(why) => Err(Failure::Usage(format!("run file: `{name}`: {why}"))),
+    }
+}
+
+/// Compartments with membrane (NEURON's segments).
+pub fn membrane_compartments(model: &ir::Model) -> u64 {
+    model
+        .network
+        .populations
+        .iter()
+        .map(|p| model.cells[p.cell.index()].tree.nodes.iter().filter(|n| n.area_um2 > 0.0).count() as u64 * u64::from(p.count))
+        .sum()
+}
+
+fn describe_blowup(model: &ir::Model, b: &Blowup) -> String {
+    let (population, index) = model.locate_gid(b.gid).expect("gid of the run");
+    let cell = &model.cells[population.cell.index()];
+    let node = &cell.tree.nodes[b.node];
+    let mut text = format!(
+        "error: the simulation diverged: v = {} mV in cell `{}[{index}]` (gid {}) at `{}({:.4})`, t = {} ms (step {})",
+        b.value, population.name, b.gid, cell.section_names[node.section as usize], node.x, b.time, b.step
+    );
+    for (m, s) in &b.suspects {
+        let mechanism = &model.mechanisms[*m as usize];
+        text.push_str(&format!("\n  note: state `{}` of mechanism `{}` is not finite there", mechanism.states[*s as usize].name, mechanism.name));
+    }
+    text.push_str("\n  help: a smaller `dt`, or check the parameters of the mechanisms at that location");
+    text
+}
