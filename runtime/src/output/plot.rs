@@ -107,16 +107,11 @@ fn draw_raster(svg: &mut String, spikes: &[(u32, f64)]) -> Res {
 /// The range of the finite values, widened by `pad` of its width. Kept within ±1e300 and at
 /// least a little wide, since plotters cannot place ticks on an infinite or vanishing range.
 fn range(values: impl Iterator<Item = f64>, pad: f64) -> Range<f64> {
-<<<<<<< HEAD
-    let (lo, hi) =
-        values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
-=======
     const LIMIT: f64 = 1e300;
     let (lo, hi) = values
         .filter(|v| v.is_finite())
         .map(|v| v.clamp(-LIMIT, LIMIT))
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
->>>>>>> output
     if lo > hi {
         return 0.0..1.0;
     }

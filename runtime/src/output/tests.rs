@@ -1,6 +1,3 @@
-<<<<<<< HEAD
-
-=======
 use std::fs;
 use std::path::Path;
 
@@ -296,4 +293,3 @@ fn extreme_values_plot_without_hanging() {
         assert!(plot::raster_svg(&rec.spikes).unwrap().contains("<svg"), "{values:?}");
     }
 }
->>>>>>> output
