@@ -16,8 +16,8 @@ pub struct Cable {
     pub parent: Vec<u32>,
     /// Axial conductance to the parent (µS).
     pub axial: Vec<f64>,
-    /// Membrane capacitance of the node (nF).
-    pub capacitance: Vec<f64>,
+    /// Membrane capacitance of the node over the time step, C/dt (µS).
+    pub capacitance_dt: Vec<f64>,
 }
 
 /// Where a probe reads.
@@ -86,7 +86,7 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
             nodes.diam.push(cell.tree.section_diam_at(section, n.x));
             cable.parent.push(n.parent.map_or(u32::MAX, |p| (p as usize + offset) as u32));
             cable.axial.push(if n.r_to_parent_mohm > 0.0 { 1.0 / n.r_to_parent_mohm } else { 0.0 });
-            cable.capacitance.push(cell.cm[i] * n.area_um2);
+            cable.capacitance_dt.push(cell.cm[i] * n.area_um2 / dt);
         }
     }
     let total = nodes.v.len();

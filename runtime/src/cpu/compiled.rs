@@ -102,7 +102,7 @@ impl Shared<'_> {
     /// # Safety
     /// The pointers must be valid for all nodes, and no other thread may touch this chunk's
     /// nodes at the same time.
-    pub unsafe fn step_chunk(&self, chunk: &Chunk, scalars: &[f64; 3], dt: f64, celsius: f64) {
+    pub unsafe fn step_chunk(&self, chunk: &Chunk, scalars: &[f64; 3], celsius: f64) {
         let range = chunk.nodes.clone();
         let len = range.len();
         // Kernels write through raw pointers, so no reference to these arrays may be alive
@@ -130,7 +130,7 @@ impl Shared<'_> {
                     std::slice::from_raw_parts_mut(self.arrays.diagonal.add(range.start), len),
                 )
             };
-            super::engine::solve_range(v, rhs, diagonal, self.cable, range.start, range.clone(), dt);
+            super::engine::solve_range(v, rhs, diagonal, self.cable, range.start, range.clone());
         }
         for (block, instances) in self.blocks.iter().zip(&chunk.instances) {
             if !instances.is_empty() {

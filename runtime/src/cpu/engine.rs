@@ -249,7 +249,7 @@ impl Simulation {
 
     fn step_compiled(&mut self, mid: f64) {
         let scalars = self.scalars(mid);
-        let (dt, celsius) = (self.dt, self.celsius);
+        let celsius = self.celsius;
         let b = &mut self.built;
         let ions = b
             .ions
@@ -272,7 +272,7 @@ impl Simulation {
         let shared = Shared { blocks: self.compiled.as_deref().expect("compiled"), ions, arrays, cable: &b.cable };
         let chunks = &self.chunks;
         // SAFETY: chunks cover disjoint whole cells; see `compiled`.
-        let run = |chunk: &Chunk| unsafe { shared.step_chunk(chunk, &scalars, dt, celsius) };
+        let run = |chunk: &Chunk| unsafe { shared.step_chunk(chunk, &scalars, celsius) };
         match &self.pool {
             Some(pool) => pool.install(|| {
                 use rayon::prelude::*;
@@ -286,7 +286,7 @@ impl Simulation {
         let b = &mut self.built;
         let n = b.nodes.v.len();
         let nodes = &mut b.nodes;
-        solve_range(&mut nodes.v, &mut nodes.rhs, &mut nodes.diagonal, &b.cable, 0, 0..n, self.dt);
+        solve_range(&mut nodes.v, &mut nodes.rhs, &mut nodes.diagonal, &b.cable, 0, 0..n);
     }
 
     fn check_finite(&self, time: f64) -> Result<(), Blowup> {
@@ -358,23 +358,20 @@ pub(crate) fn solve_range(
     cable: &super::build::Cable,
     offset: usize,
     range: std::ops::Range<usize>,
-    dt: f64,
 ) {
     let local = |i: usize| i - offset;
     for i in range.clone() {
-        diagonal[local(i)] += cable.capacitance[i] / dt;
-    }
-    for i in range.clone() {
+        let li = local(i);
+        diagonal[li] += cable.capacitance_dt[i];
         let p = cable.parent[i];
-        if p == u32::MAX {
-            continue;
+        if p != u32::MAX {
+            let (lp, g) = (local(p as usize), cable.axial[i]);
+            let current = g * (v[lp] - v[li]);
+            rhs[li] += current;
+            rhs[lp] -= current;
+            diagonal[li] += g;
+            diagonal[lp] += g;
         }
-        let (i, p, g) = (local(i), local(p as usize), cable.axial[i]);
-        let current = g * (v[p] - v[i]);
-        rhs[i] += current;
-        rhs[p] -= current;
-        diagonal[i] += g;
-        diagonal[p] += g;
     }
     for i in range.clone().rev() {
         let p = cable.parent[i];
@@ -382,22 +379,21 @@ pub(crate) fn solve_range(
             continue;
         }
         let g = cable.axial[i];
-        let (i, p) = (local(i), local(p as usize));
-        let factor = g / diagonal[i];
-        diagonal[p] -= factor * g;
-        rhs[p] += factor * rhs[i];
+        let (li, lp) = (local(i), local(p as usize));
+        let factor = g / diagonal[li];
+        diagonal[lp] -= factor * g;
+        rhs[lp] += factor * rhs[li];
     }
     // rhs becomes Δv, parents first (they have smaller indices).
-    for i in range.clone() {
+    for i in range {
         let p = cable.parent[i];
         let li = local(i);
-        rhs[li] = if p == u32::MAX {
+        let dv = if p == u32::MAX {
             rhs[li] / diagonal[li]
         } else {
             (rhs[li] + cable.axial[i] * rhs[local(p as usize)]) / diagonal[li]
         };
-    }
-    for i in range {
-        v[local(i)] += rhs[local(i)];
+        rhs[li] = dv;
+        v[li] += dv;
     }
 }

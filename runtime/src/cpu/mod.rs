@@ -18,7 +18,12 @@ pub fn clif_text(model: &sylva_compiler::ir::Model) -> Result<String, jit::JitEr
         let name = &model.mechanisms[block.mechanism as usize].name;
         let slots = block.slots();
         let k = &block.kernels;
-        let stages = [("init", Some(&k.init)), ("current", Some(&k.current)), ("advance", Some(&k.advance)), ("event", k.event.as_ref())];
+        let stages = [
+            ("init", Some(&k.init)),
+            ("current", Some(&k.current)),
+            ("advance", Some(&k.advance)),
+            ("event", k.event.as_ref()),
+        ];
         for (stage, kernel) in stages {
             if let Some(kernel) = kernel {
                 out.push_str(&format!("; block {i}: {name}, {} instances, stage {stage}\n", block.len()));

@@ -134,24 +134,26 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Check { files, overrides } => check(files, overrides, colour),
         Command::Compile { file, emit, overrides } => compile_and_emit(file, *emit, overrides, colour),
-        Command::Run { file, out, overrides, config, backend, precision, threads, no_plots, interpret } => run::run(&run::RunArgs {
-            file,
-            out: out.as_deref(),
-            overrides,
-            config: config.as_deref(),
-            backend: backend.map(|b| match b {
-                BackendArg::Cpu => ir::Backend::Cpu,
-                BackendArg::Gpu => ir::Backend::Gpu,
-            }),
-            precision: precision.map(|p| match p {
-                PrecisionArg::F64 => ir::Precision::F64,
-                PrecisionArg::F32 => ir::Precision::F32,
-            }),
-            threads: (*threads).max(1),
-            plots: !no_plots,
-            interpret: *interpret,
-            colour,
-        }),
+        Command::Run { file, out, overrides, config, backend, precision, threads, no_plots, interpret } => {
+            run::run(&run::RunArgs {
+                file,
+                out: out.as_deref(),
+                overrides,
+                config: config.as_deref(),
+                backend: backend.map(|b| match b {
+                    BackendArg::Cpu => ir::Backend::Cpu,
+                    BackendArg::Gpu => ir::Backend::Gpu,
+                }),
+                precision: precision.map(|p| match p {
+                    PrecisionArg::F64 => ir::Precision::F64,
+                    PrecisionArg::F32 => ir::Precision::F32,
+                }),
+                threads: (*threads).max(1),
+                plots: !no_plots,
+                interpret: *interpret,
+                colour,
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -161,7 +163,9 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Err(Failure::Internal(message)) => {
-            eprintln!("internal error: {message}\nThis is a bug in Sylva; please report it with the model that caused it.");
+            eprintln!(
+                "internal error: {message}\nThis is a bug in Sylva; please report it with the model that caused it."
+            );
             ExitCode::from(70)
         }
     }
@@ -182,7 +186,12 @@ fn report(db: &SourceDb, diagnostics: &[Diagnostic], colour: bool) -> bool {
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = diagnostics.len() - errors;
     if errors > 0 {
-        let _ = writeln!(stderr, "error: could not compile: {errors} error{}, {warnings} warning{}", plural(errors), plural(warnings));
+        let _ = writeln!(
+            stderr,
+            "error: could not compile: {errors} error{}, {warnings} warning{}",
+            plural(errors),
+            plural(warnings)
+        );
     }
     errors > 0
 }
@@ -217,7 +226,11 @@ fn summary(model: &ir::Model) -> String {
     if cells == 0 {
         return format!(" ({} mechanisms)", model.mechanisms.len());
     }
-    format!(" ({cells} cells, {} compartments, {} probes)", run::membrane_compartments(model), model.network.probes.len())
+    format!(
+        " ({cells} cells, {} compartments, {} probes)",
+        run::membrane_compartments(model),
+        model.network.probes.len()
+    )
 }
 
 fn compile_and_emit(file: &str, emit: Emit, overrides: &[String], colour: bool) -> Result<(), Failure> {
@@ -238,7 +251,8 @@ fn compile_and_emit(file: &str, emit: Emit, overrides: &[String], colour: bool) 
         }
         Emit::Clif => {
             if let Some(model) = &compilation.model {
-                let text = sylva_runtime::cpu::clif_text(model).map_err(|e| Failure::Internal(format!("code generation failed: {e}")))?;
+                let text = sylva_runtime::cpu::clif_text(model)
+                    .map_err(|e| Failure::Internal(format!("code generation failed: {e}")))?;
                 let _ = stdout.write_all(text.as_bytes());
             }
         }

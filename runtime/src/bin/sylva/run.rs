@@ -71,7 +71,9 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
         return Err(Failure::Usage("the GPU engine is not available in this build yet; use `--backend cpu`".into()));
     }
     if model.simulation.precision == Precision::F32 {
-        return Err(Failure::Usage("the CPU engine computes in f64; `--precision f32` comes with the GPU engine".into()));
+        return Err(Failure::Usage(
+            "the CPU engine computes in f64; `--precision f32` comes with the GPU engine".into(),
+        ));
     }
     let plots = args.plots && config.as_ref().and_then(|c| c.plots).unwrap_or(true);
     let out_dir: PathBuf = match (args.out, config.as_ref().and_then(|c| c.output.clone())) {
@@ -83,7 +85,8 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
     output::prepare_dir(&out_dir).map_err(|e| Failure::Usage(e.to_string()))?;
 
     let options = Options { threads: args.threads, interpret: args.interpret };
-    let mut sim = Simulation::new(&model, options).map_err(|e| Failure::Internal(format!("code generation failed: {e}")))?;
+    let mut sim =
+        Simulation::new(&model, options).map_err(|e| Failure::Internal(format!("code generation failed: {e}")))?;
     let compiled_at = Instant::now();
     let progress = ProgressBar::with_draw_target(Some(sim.steps()), ProgressDrawTarget::hidden());
     progress.set_style(ProgressStyle::with_template("{bar:40} {percent:>3}% {msg} eta {eta}").expect("valid template"));
@@ -111,7 +114,12 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
 
     let compartments = membrane_compartments(&model);
     let steps = sim.steps();
-    println!("{}: {} cells, {compartments} compartments, {steps} steps of {} ms", args.file, model.cell_count(), model.simulation.dt);
+    println!(
+        "{}: {} cells, {compartments} compartments, {steps} steps of {} ms",
+        args.file,
+        model.cell_count(),
+        model.simulation.dt
+    );
     println!(
         "  {} spikes; simulated in {:.3} s ({:.3e} compartment-steps/s, {} thread{}); {:.3} s in all",
         sim.spikes.len(),
@@ -145,7 +153,10 @@ pub fn membrane_compartments(model: &ir::Model) -> u64 {
         .network
         .populations
         .iter()
-        .map(|p| model.cells[p.cell.index()].tree.nodes.iter().filter(|n| n.area_um2 > 0.0).count() as u64 * u64::from(p.count))
+        .map(|p| {
+            model.cells[p.cell.index()].tree.nodes.iter().filter(|n| n.area_um2 > 0.0).count() as u64
+                * u64::from(p.count)
+        })
         .sum()
 }
 
@@ -159,7 +170,10 @@ fn describe_blowup(model: &ir::Model, b: &Blowup) -> String {
     );
     for (m, s) in &b.suspects {
         let mechanism = &model.mechanisms[*m as usize];
-        text.push_str(&format!("\n  note: state `{}` of mechanism `{}` is not finite there", mechanism.states[*s as usize].name, mechanism.name));
+        text.push_str(&format!(
+            "\n  note: state `{}` of mechanism `{}` is not finite there",
+            mechanism.states[*s as usize].name, mechanism.name
+        ));
     }
     text.push_str("\n  help: a smaller `dt`, or check the parameters of the mechanisms at that location");
     text
