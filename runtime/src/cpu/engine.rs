@@ -36,8 +36,8 @@ pub struct Blowup {
     /// The node within its cell.
     pub node: usize,
     pub value: f64,
-    /// Mechanisms with a non-finite state at that node: (mechanism, state).
-    pub suspects: Vec<(u32, u32)>,
+    /// The mechanisms at that node, with a state that is not finite when there is one.
+    pub suspects: Vec<(u32, Option<u32>)>,
 }
 
 pub struct Simulation {
@@ -110,6 +110,13 @@ impl Simulation {
         this.queue = queue;
         this.initialize();
         Ok(this)
+    }
+
+    /// The time of grid point `n`: `n / (1/dt)` when 1/dt is a whole number (so 284 steps of
+    /// 0.025 ms are 7.1 ms, not 7.1000000000000005), otherwise `n * dt`.
+    pub fn time_of(&self, n: u64) -> f64 {
+        let per_ms = 1.0 / self.dt;
+        if per_ms == per_ms.round() { n as f64 / per_ms } else { n as f64 * self.dt }
     }
 
     pub fn steps(&self) -> u64 {
@@ -204,7 +211,7 @@ impl Simulation {
     }
 
     fn advance_one(&mut self) -> Result<(), Blowup> {
-        let t = self.step as f64 * self.dt;
+        let t = self.time_of(self.step);
         // 1. Events due by the middle of the step.
         while let Some((block, instance, weight)) = self.queue.pop_due(t + self.dt / 2.0) {
             let scalars = self.scalars(t);
@@ -240,7 +247,7 @@ impl Simulation {
             self.update_reversals();
         }
         self.step += 1;
-        let t_next = self.step as f64 * self.dt;
+        let t_next = self.time_of(self.step);
         self.check_finite(t_next)?;
         self.record(t_next);
         self.detect(t_next);
@@ -291,15 +298,27 @@ impl Simulation {
 
     fn check_finite(&self, time: f64) -> Result<(), Blowup> {
         let v = &self.built.nodes.v;
-        if let Some(node) = v.iter().position(|x| !x.is_finite() || x.abs() > 1e6) {
+        if v.iter().any(|x| !x.is_finite() || x.abs() > 1e6) {
+            // Report the worst node with membrane (where mechanisms are): the first non-finite
+            // one, or the largest |v|.
+            let area = &self.built.nodes.area;
+            let bad = |n: usize| !v[n].is_finite() || v[n].abs() > 1e6;
+            let membrane: Vec<usize> = (0..v.len()).filter(|&n| area[n] > 0.0 && bad(n)).collect();
+            let candidates = if membrane.is_empty() { (0..v.len()).filter(|&n| bad(n)).collect() } else { membrane };
+            let node = candidates.iter().copied().find(|&n| !v[n].is_finite()).unwrap_or_else(|| {
+                candidates.iter().copied().max_by(|&a, &b| v[a].abs().total_cmp(&v[b].abs())).expect("a bad node")
+            });
             let gid = self.built.cell_offset.partition_point(|&o| o <= node) as u32 - 1;
             let mut suspects = Vec::new();
             for block in &self.built.blocks {
                 for (i, _) in block.node_index.iter().enumerate().filter(|(_, n)| **n as usize == node) {
                     for (s, states) in block.states.iter().enumerate() {
-                        if !states[i].is_finite() && !suspects.contains(&(block.mechanism, s as u32)) {
-                            suspects.push((block.mechanism, s as u32));
+                        if !states[i].is_finite() && !suspects.contains(&(block.mechanism, Some(s as u32))) {
+                            suspects.push((block.mechanism, Some(s as u32)));
                         }
+                    }
+                    if !suspects.iter().any(|(m, _)| *m == block.mechanism) {
+                        suspects.push((block.mechanism, None));
                     }
                 }
             }

@@ -170,10 +170,13 @@ fn describe_blowup(model: &ir::Model, b: &Blowup) -> String {
     );
     for (m, s) in &b.suspects {
         let mechanism = &model.mechanisms[*m as usize];
-        text.push_str(&format!(
-            "\n  note: state `{}` of mechanism `{}` is not finite there",
-            mechanism.states[*s as usize].name, mechanism.name
-        ));
+        match s {
+            Some(s) => text.push_str(&format!(
+                "\n  note: state `{}` of mechanism `{}` is not finite there",
+                mechanism.states[*s as usize].name, mechanism.name
+            )),
+            None => text.push_str(&format!("\n  note: mechanism `{}` is inserted there", mechanism.name)),
+        }
     }
     text.push_str("\n  help: a smaller `dt`, or check the parameters of the mechanisms at that location");
     text

@@ -1,0 +1,108 @@
+//! The `sylva` binary end to end: exit codes, files written, error reports.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository").to_path_buf()
+}
+
+fn sylva(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sylva")).args(args).current_dir(repo()).output().expect("runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sylva-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn run_writes_traces_spikes_and_plots() {
+    let out = scratch("hh");
+    let result = sylva(&["run", "examples/neuron/hh_soma.syl", "-o", out.to_str().expect("utf-8")]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let trace = std::fs::read_to_string(out.join("trace.csv")).expect("trace.csv");
+    assert_eq!(trace.lines().next(), Some("t,soma_v"));
+    assert_eq!(trace.lines().count(), 2002, "header + 2001 rows, t = 0 … 50 ms");
+    let spikes = std::fs::read_to_string(out.join("spikes.csv")).expect("spikes.csv");
+    assert_eq!(spikes.lines().collect::<Vec<_>>(), ["gid,time", "0,6.4", "0,19.3", "0,31.85", "0,44.375"]);
+    assert!(std::fs::read_to_string(out.join("trace.svg")).expect("plot").contains("<svg"));
+    let summary = String::from_utf8_lossy(&result.stdout);
+    assert!(summary.contains("compartment-steps/s"), "{summary}");
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn run_file_and_set_override_the_model() {
+    let out = scratch("config");
+    std::fs::create_dir_all(&out).expect("dir");
+    let config = out.join("run.yaml");
+    std::fs::write(&config, "duration: 20 ms\nset:\n  weight: 0.05uS\nplots: false\n").expect("config");
+    let result = sylva(&[
+        "run",
+        "examples/neuron/syn_pair.syl",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "-o",
+        out.to_str().expect("utf-8"),
+    ]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let spikes = std::fs::read_to_string(out.join("spikes.csv")).expect("spikes.csv");
+    // With the strong synapse, cell 1 fires at 11.35 ms as in NEURON's w0.05 reference.
+    assert_eq!(spikes.lines().collect::<Vec<_>>(), ["gid,time", "0,7.1", "1,11.35"]);
+    assert!(!out.join("trace.svg").exists());
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn exit_codes_distinguish_model_errors_from_usage_errors() {
+    let broken = sylva(&["check", "tests/data/diagnostics/E0302.syl", "--color", "never"]);
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("E0302.syl:"));
+    let missing = sylva(&["check", "no/such/file.syl"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let usage = sylva(&["run"]);
+    assert_eq!(usage.status.code(), Some(2));
+    // An output directory under a regular file cannot be created: reported before the run.
+    let file = scratch("file");
+    std::fs::write(&file, "x").expect("file");
+    let unwritable = file.join("out");
+    let result = sylva(&["run", "examples/neuron/hh_soma.syl", "-o", unwritable.to_str().expect("utf-8")]);
+    assert_eq!(result.status.code(), Some(2), "{}", String::from_utf8_lossy(&result.stderr));
+    let _ = std::fs::remove_file(file);
+}
+
+#[test]
+fn a_diverging_model_names_the_place_time_and_mechanism() {
+    let dir = scratch("diverge");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let model = dir.join("diverge.syl");
+    std::fs::write(
+        &model,
+        "density runaway {\n    state x: 1 = 1\n    x' = x / 0.01 ms\n    current i\n    i = -x * 1 mA/cm2\n}\ncell c {\n    morphology { section soma { length = 10 um, diam = 10 um } }\n    insert runaway in soma\n}\nnetwork n {\n    population p = c[1]\n    probe \"v\" = v at p[0].soma(0.5)\n}\nsimulation { dt = 0.1 ms, duration = 10 ms }\n",
+    )
+    .expect("model");
+    let result = sylva(&["run", model.to_str().expect("utf-8"), "-o", dir.join("out").to_str().expect("utf-8")]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("diverged")
+            && stderr.contains("soma(0.5000)")
+            && stderr.contains("step")
+            && stderr.contains("`runaway`"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn emit_clif_prints_every_kernel() {
+    let result = sylva(&["compile", "examples/neuron/hh_soma.syl", "--emit", "clif"]);
+    assert!(result.status.success());
+    let text = String::from_utf8_lossy(&result.stdout);
+    for stage in ["stage init", "stage current", "stage advance"] {
+        assert!(text.contains(stage), "{stage} missing");
+    }
+    assert!(text.contains("block0: hh") || text.contains("block 0: hh"), "{}", &text[..200.min(text.len())]);
+}
