@@ -677,16 +677,6 @@ fn units_and_keywords() {
     assert_eq!(expr_of("2 inch"), "2[inch]");
 }
 
-/// `SYL=path cargo test -p sylva-compiler dump -- --ignored --nocapture` prints a file's tree
-/// and diagnostics.
-#[test]
-#[ignore]
-fn dump() {
-    let text = std::fs::read_to_string(std::env::var("SYL").unwrap()).unwrap();
-    let (file, out, _) = rendered(&text);
-    println!("{file:#?}\n{out}");
-}
-
 /// No span of the tree starts or ends with whitespace or a comment.
 #[test]
 fn spans_are_tight() {
