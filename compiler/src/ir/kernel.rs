@@ -65,12 +65,18 @@ pub struct Kernels {
     pub event: Option<Kernel>,
 }
 
-/// Lowers a mechanism. `stored_derived` are the derived values the current kernel stores
-/// (those that probes read).
-pub fn lower(m: &Mechanism, stored_derived: &[u32]) -> Kernels {
+/// The values the current kernel stores per instance, because probes read them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stored {
+    pub currents: Vec<u32>,
+    pub derived: Vec<u32>,
+}
+
+/// Lowers a mechanism; the current kernel stores the currents and derived values in `stored`.
+pub fn lower(m: &Mechanism, stored: &Stored) -> Kernels {
     Kernels {
         init: init(m),
-        current: current(m, stored_derived),
+        current: current(m, stored),
         advance: advance(m),
         event: m.event.as_ref().map(|e| {
             let writes = e.assigns.iter().map(|(s, v)| Write { target: Target::State(*s), value: *v }).collect();
@@ -95,12 +101,14 @@ fn concentration_writes(m: &Mechanism, writes: &mut Vec<Write>, value: impl Fn(u
     }
 }
 
-fn current(m: &Mechanism, stored_derived: &[u32]) -> Kernel {
+fn current(m: &Mechanism, stored: &Stored) -> Kernel {
     let mut a = m.exprs.clone();
     let mut writes = Vec::new();
     let area = a.leaf(Expr::Builtin(Builtin::Area));
     for (k, c) in m.currents.iter().enumerate() {
-        writes.push(Write { target: Target::Current(k as u32), value: c.value });
+        if stored.currents.contains(&(k as u32)) {
+            writes.push(Write { target: Target::Current(k as u32), value: c.value });
+        }
         // Node totals in nA and µS: densities times the node's area.
         let (total, slope) = match m.kind {
             MechanismKind::Density => (a.mul(c.value, area), a.mul(c.conductance, area)),
@@ -122,7 +130,7 @@ fn current(m: &Mechanism, stored_derived: &[u32]) -> Kernel {
             writes.push(Write { target: Target::IonCurrent(ion), value: density });
         }
     }
-    for &d in stored_derived {
+    for &d in &stored.derived {
         writes.push(Write { target: Target::Derived(d), value: m.derived[d as usize].value });
     }
     compact(Kernel { stage: Stage::Current, exprs: a, writes })

@@ -55,7 +55,8 @@ pub struct Block {
     /// Constant parameters (baked into the kernels), for probes.
     pub constant_params: Vec<(u32, f64)>,
     pub states: Vec<Vec<f64>>,
-    pub currents: Vec<Vec<f64>>,
+    /// Stored currents: (current index, values).
+    pub currents: Vec<(u32, Vec<f64>)>,
     /// Stored derived values: (derived index, values).
     pub derived: Vec<(u32, Vec<f64>)>,
     /// The species index of each ion use of the mechanism.
@@ -87,7 +88,7 @@ impl Block {
         let mut slots = vec![Slot::NodeIndex, Slot::Voltage, Slot::Rhs, Slot::Diagonal, Slot::Area, Slot::Diam];
         slots.extend(self.params.iter().map(|(p, _)| Slot::Param(*p)));
         slots.extend((0..self.states.len() as u32).map(Slot::State));
-        slots.extend((0..self.currents.len() as u32).map(Slot::Current));
+        slots.extend(self.currents.iter().map(|(c, _)| Slot::Current(*c)));
         slots.extend(self.derived.iter().map(|(d, _)| Slot::Derived(*d)));
         for u in 0..self.species.len() as u32 {
             for var in [IonVar::Reversal, IonVar::Inside, IonVar::Outside, IonVar::Current] {
@@ -110,7 +111,7 @@ impl Block {
         ];
         table.extend(self.params.iter_mut().map(|(_, v)| v.as_mut_ptr().cast::<u8>()));
         table.extend(self.states.iter_mut().map(|v| v.as_mut_ptr().cast::<u8>()));
-        table.extend(self.currents.iter_mut().map(|v| v.as_mut_ptr().cast::<u8>()));
+        table.extend(self.currents.iter_mut().map(|(_, v)| v.as_mut_ptr().cast::<u8>()));
         table.extend(self.derived.iter_mut().map(|(_, v)| v.as_mut_ptr().cast::<u8>()));
         for &s in &self.species {
             for var in [IonVar::Reversal, IonVar::Inside, IonVar::Outside, IonVar::Current] {
@@ -185,7 +186,11 @@ impl Block {
             let value = values[write.value.0 as usize];
             match write.target {
                 Target::State(s) => self.states[s as usize][instance] = value,
-                Target::Current(c) => self.currents[c as usize][instance] = value,
+                Target::Current(c) => {
+                    if let Some((_, v)) = self.currents.iter_mut().find(|(i, _)| *i == c) {
+                        v[instance] = value;
+                    }
+                }
                 Target::Derived(d) => {
                     if let Some((_, v)) = self.derived.iter_mut().find(|(i, _)| *i == d) {
                         v[instance] = value;

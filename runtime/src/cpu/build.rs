@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use sylva_compiler::ir::expr::{Builtin, Expr};
-use sylva_compiler::ir::kernel::{self, Kernels};
+use sylva_compiler::ir::kernel::{self, Kernels, Stored};
 use sylva_compiler::ir::{self, Model, ParamValue, ProbeTarget, Var};
 
 use super::block::{Block, IonArrays, Nodes};
@@ -25,7 +25,7 @@ pub struct Cable {
 pub enum ProbeSource {
     Voltage(usize),
     State { block: usize, state: usize, instance: usize },
-    Current { block: usize, current: usize, instance: usize },
+    Current { block: usize, slot: usize, instance: usize },
     Derived { block: usize, slot: usize, instance: usize },
     Param { block: usize, param: u32, instance: usize },
 }
@@ -131,7 +131,7 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
     }
 
     // Derived values that probes read, per placement.
-    let mut stored: HashMap<Placement, Vec<u32>> = HashMap::new();
+    let mut stored: HashMap<Placement, Stored> = HashMap::new();
     for p in &net.probes {
         let Some((pop, _)) = model.locate_gid(p.gid) else { continue };
         let cell = pop.cell.0;
@@ -141,11 +141,16 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
             ProbeTarget::Stimulus { index, var } => (Placement::Stimulus(index), var),
             ProbeTarget::Voltage { .. } => continue,
         };
-        if let Var::Derived(d) = var {
-            let list = stored.entry(placement).or_default();
-            if !list.contains(&d) {
-                list.push(d);
-            }
+        let entry = stored.entry(placement).or_default();
+        let list = match var {
+            Var::Derived(d) => Some((&mut entry.derived, d)),
+            Var::Current(c) => Some((&mut entry.currents, c)),
+            Var::State(_) | Var::Param(_) => None,
+        };
+        if let Some((list, i)) = list
+            && !list.contains(&i)
+        {
+            list.push(i);
         }
     }
 
@@ -266,7 +271,10 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
             let block = index[&placement];
             match var {
                 Var::State(s) => ProbeSource::State { block, state: s as usize, instance },
-                Var::Current(c) => ProbeSource::Current { block, current: c as usize, instance },
+                Var::Current(c) => {
+                    let slot = blocks[block].currents.iter().position(|(x, _)| *x == c).expect("stored for the probe");
+                    ProbeSource::Current { block, slot, instance }
+                }
                 Var::Derived(d) => {
                     let slot = blocks[block].derived.iter().position(|(x, _)| *x == d).expect("stored for the probe");
                     ProbeSource::Derived { block, slot, instance }
@@ -298,12 +306,12 @@ fn block(
     node_index: Vec<u32>,
     params: Vec<(u32, Vec<f64>)>,
     constant_params: Vec<(u32, f64)>,
-    stored: Option<&Vec<u32>>,
+    stored: Option<&Stored>,
     species: Vec<usize>,
     dt: f64,
     celsius: f64,
 ) -> Block {
-    let stored: Vec<u32> = stored.cloned().unwrap_or_default();
+    let stored: Stored = stored.cloned().unwrap_or_default();
     let lowered = kernel::lower(m, &stored);
     // Constants folded into the code: uniform parameters, dt and the temperature.
     let constant = |leaf: Expr| match leaf {
@@ -325,8 +333,8 @@ fn block(
         params,
         constant_params,
         states: vec![vec![0.0; n]; m.states.len()],
-        currents: vec![vec![0.0; n]; m.currents.len()],
-        derived: stored.iter().map(|d| (*d, vec![0.0; n])).collect(),
+        currents: stored.currents.iter().map(|c| (*c, vec![0.0; n])).collect(),
+        derived: stored.derived.iter().map(|d| (*d, vec![0.0; n])).collect(),
         species,
         kernels,
         gids: Vec::new(),

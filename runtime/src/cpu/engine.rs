@@ -335,7 +335,7 @@ impl Simulation {
             column.push(match *probe {
                 ProbeSource::Voltage(n) => b.nodes.v[n],
                 ProbeSource::State { block, state, instance } => b.blocks[block].states[state][instance],
-                ProbeSource::Current { block, current, instance } => b.blocks[block].currents[current][instance],
+                ProbeSource::Current { block, slot, instance } => b.blocks[block].currents[slot].1[instance],
                 ProbeSource::Derived { block, slot, instance } => b.blocks[block].derived[slot].1[instance],
                 ProbeSource::Param { block, param, instance } => {
                     let blk = &b.blocks[block];

@@ -107,8 +107,11 @@ fn model() -> Model {
 }
 
 fn kernels_of(m: &Mechanism) -> Vec<Kernel> {
-    let all_derived: Vec<u32> = (0..m.derived.len() as u32).collect();
-    let k = kernel::lower(m, &all_derived);
+    let stored = kernel::Stored {
+        currents: (0..m.currents.len() as u32).collect(),
+        derived: (0..m.derived.len() as u32).collect(),
+    };
+    let k = kernel::lower(m, &stored);
     let mut out = vec![k.init, k.current, k.advance];
     out.extend(k.event);
     out
