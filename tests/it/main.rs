@@ -5,3 +5,4 @@ mod examples;
 mod fidelity;
 mod fuzz;
 mod ir;
+mod network;
