@@ -99,10 +99,17 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
         for u in &m.ions {
             if !species.iter().any(|s| s.0 == u.species) {
                 let def = model.cells.iter().flat_map(|c| &c.species).find(|s| s.name == u.species);
+                // As NEURON: the reversal follows Nernst when asked for, or when any mechanism
+                // writes a concentration of the species.
+                let written = model.mechanisms.iter().any(|m| {
+                    m.states
+                        .iter()
+                        .any(|st| st.writes_ion.is_some_and(|(i, _)| m.ions[i as usize].species == u.species))
+                });
                 species.push((
                     u.species.clone(),
                     def.map_or(1, |s| s.charge),
-                    def.is_some_and(|s| s.reversal.is_none()),
+                    written || def.is_some_and(|s| s.reversal.is_none()),
                 ));
             }
         }
