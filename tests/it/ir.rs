@@ -50,3 +50,34 @@ fn hh_conductance_is_the_symbolic_derivative_of_its_current() {
         }
     }
 }
+
+#[test]
+fn parameters_can_vary_with_distance_from_the_root() {
+    let text = r#"
+import pas
+cell c {
+    morphology {
+        section soma { length = 20 um, diam = 20 um }
+        section dend at soma(1) { length = 400 um, diam = 2 um, nseg = 4 }
+    }
+    insert pas in all { g = 1e-4 S/cm2 * exp(distance / 100 um) }
+}
+"#;
+    let (db, compilation) = sylva_tests::compile_text("distance.syl", text, &[]);
+    let model = compilation.model.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let cell = &model.cells[0];
+    let pas = &cell.density[0];
+    let g = match &pas.params[0] {
+        sylva_compiler::ir::ParamValue::PerNode(values) => values.clone(),
+        other => panic!("expected per-node values, got {other:?}"),
+    };
+    let s_per_cm2 = sylva_compiler::units::parse_unit("S/cm2").expect("unit").scale;
+    for (node, value) in pas.nodes.iter().zip(&g) {
+        let d = cell.tree.nodes[*node as usize].distance_um;
+        let expected = 1e-4 * s_per_cm2 * (d / 100.0).exp();
+        assert!((value - expected).abs() <= 1e-12 * expected, "node {node} at {d} um: {value} vs {expected}");
+    }
+    // Soma centre at distance 0; dend centres at 10 + 50, 150, 250, 350 µm.
+    let distances: Vec<f64> = pas.nodes.iter().map(|n| cell.tree.nodes[*n as usize].distance_um).collect();
+    assert_eq!(distances, [0.0, 60.0, 160.0, 260.0, 360.0]);
+}

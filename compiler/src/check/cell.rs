@@ -8,7 +8,7 @@ use crate::ir::{self, MechId};
 use crate::syntax::ast;
 use crate::units::{Dimension, Unit};
 
-use super::constant::eval_in_unit;
+use super::constant::{eval_in_unit, eval_in_unit_with};
 use super::globals::{Globals, ItemRef};
 use super::morphology::{self, Sections, SwcFiles, location_x, unknown_property};
 
@@ -58,7 +58,9 @@ impl Mechanisms<'_> {
         Some(id)
     }
 
-    /// Parameter values of a placement: the defaults overridden by `props`.
+    /// Parameter values of a placement: the defaults overridden by `props`, whose expressions
+    /// may use `bindings` (`distance` for density mechanisms).
+    #[allow(clippy::too_many_arguments)]
     pub fn param_values(
         &self,
         globals: &Globals<'_>,
@@ -66,6 +68,7 @@ impl Mechanisms<'_> {
         id: MechId,
         props: &[ast::Property],
         base: &mut [f64],
+        bindings: &[(&str, f64, Dimension)],
     ) {
         let mechanism = &self.list[id.index()];
         for prop in props {
@@ -91,7 +94,7 @@ impl Mechanisms<'_> {
             let param = &mechanism.params[index];
             let unit = Unit { dim: param.dim, scale: 1.0 };
             let what = format!("parameter `{}` of `{}`", param.name, mechanism.name);
-            if let Some(value) = eval_in_unit(globals, diags, &prop.value, unit, false, &what) {
+            if let Some(value) = eval_in_unit_with(globals, diags, &prop.value, unit, false, &what, bindings) {
                 if !(param.min..=param.max).contains(&value) {
                     diags.push(
                         Diagnostic::error(
@@ -243,11 +246,27 @@ pub(crate) fn check(
         };
         // Each node keeps the values it had and takes the ones this insert sets (as NEURON).
         let mut overrides = vec![f64::NAN; defaults.len()];
-        mechanisms.param_values(globals, diags, id, &insert.props, &mut overrides);
+        mechanisms.param_values(
+            globals,
+            diags,
+            id,
+            &insert.props,
+            &mut overrides,
+            &[("distance", 0.0, Dimension::LENGTH)],
+        );
+        // Values that depend on `distance` (µm along the tree from the root's middle, NEURON's
+        // `h.distance()` from soma(0.5)) are evaluated per node; errors were reported above.
+        let varies = insert.props.iter().any(|p| mentions(&p.value, "distance"));
         for s in region {
             for &node in &tree.sections[s].centres {
+                let mut here = overrides.clone();
+                if varies {
+                    let distance = [("distance", tree.nodes[node as usize].distance_um, Dimension::LENGTH)];
+                    here.fill(f64::NAN);
+                    mechanisms.param_values(globals, &mut Diagnostics::new(), id, &insert.props, &mut here, &distance);
+                }
                 let values = placed[slot].1.entry(node).or_insert_with(|| defaults.clone());
-                for (v, o) in values.iter_mut().zip(&overrides) {
+                for (v, o) in values.iter_mut().zip(&here) {
                     if !o.is_nan() {
                         *v = *o;
                     }
@@ -316,7 +335,7 @@ pub(crate) fn check(
                 };
                 let Some(node) = location_node(globals, diags, &sections, &tree, &p.at) else { continue };
                 let mut params: Vec<f64> = mechanisms.list[id.index()].params.iter().map(|p| p.default).collect();
-                mechanisms.param_values(globals, diags, id, &p.props, &mut params);
+                mechanisms.param_values(globals, diags, id, &p.props, &mut params, &[]);
                 synapses.push(ir::PointInstance {
                     name: p.name.name.clone(),
                     mechanism: id,
@@ -408,7 +427,24 @@ fn check_placements_without_tree(
         };
         if let Some(id) = mechanisms.expect(globals, diags, name, kind) {
             let mut values = vec![0.0; mechanisms.list[id.index()].params.len()];
-            mechanisms.param_values(globals, diags, id, props, &mut values);
+            mechanisms.param_values(globals, diags, id, props, &mut values, &[]);
+        }
+    }
+}
+
+/// Whether an expression uses the name `name`.
+fn mentions(expr: &ast::Expr, name: &str) -> bool {
+    match &expr.kind {
+        ast::ExprKind::Number { .. } => false,
+        ast::ExprKind::Name(n) => n.name == name,
+        ast::ExprKind::Unary(_, a) => mentions(a, name),
+        ast::ExprKind::Binary(_, a, b) => mentions(a, name) || mentions(b, name),
+        ast::ExprKind::Call { args, .. } => args.iter().any(|a| mentions(a, name)),
+        ast::ExprKind::If { cond, then, otherwise } => {
+            mentions(cond, name) || mentions(then, name) || mentions(otherwise, name)
+        }
+        ast::ExprKind::Block { lets, result } => {
+            lets.iter().any(|l| mentions(&l.value, name)) || mentions(result, name)
         }
     }
 }

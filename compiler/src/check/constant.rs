@@ -20,7 +20,20 @@ pub(crate) fn eval_in_unit(
     bare_in_unit: bool,
     what: &str,
 ) -> Option<f64> {
-    let (value, dim) = eval(globals, diags, expr)?;
+    eval_in_unit_with(globals, diags, expr, unit, bare_in_unit, what, &[])
+}
+
+/// As [`eval_in_unit`], with extra names bound to values.
+pub(crate) fn eval_in_unit_with(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    expr: &ast::Expr,
+    unit: Unit,
+    bare_in_unit: bool,
+    what: &str,
+    bindings: &[(&str, f64, Dimension)],
+) -> Option<f64> {
+    let (value, dim) = eval_with(globals, diags, expr, bindings)?;
     match dim {
         None => Some(value * if bare_in_unit { unit.scale } else { 1.0 }),
         Some(d) if d == unit.dim => Some(value),
@@ -38,10 +51,25 @@ pub(crate) fn eval(
     diags: &mut Diagnostics,
     expr: &ast::Expr,
 ) -> Option<(f64, Option<Dimension>)> {
+    eval_with(globals, diags, expr, &[])
+}
+
+/// As [`eval`], with extra names bound to values (such as `distance` for placements).
+pub(crate) fn eval_with(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    expr: &ast::Expr,
+    bindings: &[(&str, f64, Dimension)],
+) -> Option<(f64, Option<Dimension>)> {
     let mut arena = ExprArena::new();
     let mut scope = Scope::default();
     let errors_before = diags.error_count();
-    let value = Lower::new(&mut arena, diags, globals, &mut scope).lower(expr);
+    let mut lower = Lower::new(&mut arena, diags, globals, &mut scope);
+    for (name, value, dim) in bindings {
+        let bound = lower.constant(*value, *dim);
+        lower.push_local(name, bound);
+    }
+    let value = lower.lower(expr);
     if diags.error_count() > errors_before {
         return None;
     }

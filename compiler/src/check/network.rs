@@ -105,7 +105,7 @@ pub(crate) fn check(
                 let Some((gid, node)) = cell_location(globals, diags, cells, &out, &s.at) else { continue };
                 let mut params: Vec<f64> =
                     mechanisms.list[mechanism.index()].params.iter().map(|p| p.default).collect();
-                mechanisms.param_values(globals, diags, mechanism, &s.props, &mut params);
+                mechanisms.param_values(globals, diags, mechanism, &s.props, &mut params, &[]);
                 out.stimuli.push(ir::Stimulus {
                     name: s.name.name.clone(),
                     mechanism,
