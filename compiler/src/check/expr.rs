@@ -437,7 +437,7 @@ impl<'a, 's> Lower<'a, 's> {
             );
             return self.unknown();
         }
-        if self.calls.iter().any(|c| *c == function.name.name) {
+        if self.calls.contains(&function.name.name) {
             self.report(
                 Diagnostic::error(
                     Code::CyclicDefinition,
@@ -481,6 +481,7 @@ impl<'a, 's> Lower<'a, 's> {
 }
 
 /// Parses a unit written in the model, as a diagnostic on failure.
+#[allow(clippy::result_large_err)] // A diagnostic is the error; it is built on a cold path.
 pub(crate) fn parse_unit(unit: &ast::UnitExpr) -> Result<units::Unit, Diagnostic> {
     units::parse_unit(&unit.text).map_err(|e| {
         let start = unit.span.start + e.range.start as u32;

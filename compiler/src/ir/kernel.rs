@@ -186,6 +186,8 @@ fn advance(m: &Mechanism) -> Kernel {
 /// Backward Euler for a kinetic scheme, as one Newton step: (I - dt J) Δ = dt f(x), with the
 /// last equation replaced by the conservation law when there is one. The small dense system is
 /// eliminated symbolically (no pivoting: I - dt J is an M-matrix for mass-action schemes).
+// Dense elimination reads clearest with indices.
+#[allow(clippy::needless_range_loop)]
 fn kinetic_step(a: &mut ExprArena, k: &super::KineticScheme) -> Vec<(u32, ExprId)> {
     let n = k.states.len();
     let position = |s: u32| k.states.iter().position(|x| *x == s).expect("scheme state");

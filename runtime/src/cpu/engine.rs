@@ -202,7 +202,7 @@ impl Simulation {
     pub fn run(&mut self, mut progress: impl FnMut(u64, u64)) -> Result<(), Blowup> {
         while self.step < self.steps {
             self.advance_one()?;
-            if self.step % 256 == 0 {
+            if self.step.is_multiple_of(256) {
                 progress(self.step, self.steps);
             }
         }
