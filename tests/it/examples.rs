@@ -28,7 +28,7 @@ fn every_stdlib_module_checks_cleanly() {
 
 #[test]
 fn reference_examples_have_probes_named_like_the_reference_columns() {
-    for case in ["hh_soma", "passive_cable", "ball_and_stick", "y_tree", "syn_pair"] {
+    for case in ["hh_soma", "passive_cable", "ball_and_stick", "y_tree", "syn_pair", "ca1_swc"] {
         let (_, compilation) = compile_file(&format!("examples/neuron/{case}.syl"), &[]);
         let model = compilation.model.unwrap_or_else(|| panic!("{case} compiles"));
         let header = std::fs::read_to_string(sylva_tests::repo().join(format!("tests/data/neuron/{case}/trace.csv")))

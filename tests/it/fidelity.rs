@@ -99,6 +99,12 @@ fn syn_pair_matches_neuron() {
 }
 
 #[test]
+fn ca1_reconstruction_from_swc_matches_neuron() {
+    let worst = check_case("ca1_swc", &[], "trace.csv", "spikes.csv");
+    assert_within("ca1_swc", &worst);
+}
+
+#[test]
 fn syn_pair_strong_synapse_matches_neuron() {
     let worst = check_case("syn_pair", &["weight=0.05uS".to_string()], "trace_w0.05.csv", "spikes_w0.05.csv");
     assert_within("syn_pair w0.05", &worst);

@@ -398,8 +398,8 @@ pub(crate) fn location_node(
             format!("no section `{}` in this cell", at.section.name),
         )
         .label("unknown section");
-        if let Some(s) = did_you_mean(&at.section.name, sections.section_names()) {
-            d = d.help(format!("a section with a similar name exists: `{s}`"));
+        if let Some(help) = morphology::section_help(sections.section_names(), &at.section.name) {
+            d = d.help(help);
         }
         diags.push(d);
         return None;

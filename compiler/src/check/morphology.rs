@@ -26,15 +26,10 @@ pub(crate) struct Sections {
 
 impl Sections {
     pub fn section(&self, name: &str) -> Option<usize> {
-        self.specs.iter().position(|s| s.name == name).or_else(|| {
-            // `soma` names `soma[0]` of an SWC cell when it has only one soma section.
-            let indexed: Vec<usize> =
-                (0..self.specs.len()).filter(|&i| self.specs[i].name.starts_with(&format!("{name}["))).collect();
-            (indexed.len() == 1).then(|| indexed[0])
-        })
+        find_section(self.specs.iter().map(|s| s.name.as_str()), name)
     }
 
-    pub fn section_names(&self) -> impl Iterator<Item = &str> {
+    pub fn section_names(&self) -> impl Iterator<Item = &str> + Clone {
         self.specs.iter().map(|s| s.name.as_str())
     }
 }
@@ -460,4 +455,33 @@ pub(crate) fn discretize(diags: &mut Diagnostics, sections: &Sections, fallback:
             None
         }
     }
+}
+
+/// A section by name; a base name such as `soma` also names `soma[0]` when the cell has only
+/// that one section of the array (SWC imports always make arrays).
+pub(crate) fn find_section<'n>(names: impl Iterator<Item = &'n str> + Clone, name: &str) -> Option<usize> {
+    names.clone().position(|s| s == name).or_else(|| {
+        let prefix = format!("{name}[");
+        let mut indexed = names.enumerate().filter(|(_, s)| s.starts_with(&prefix)).map(|(i, _)| i);
+        let first = indexed.next();
+        if indexed.next().is_none() { first } else { None }
+    })
+}
+
+/// Help for a section name that is not found: the sections of an array when the name is its
+/// base, else a similar name.
+pub(crate) fn section_help<'n>(names: impl Iterator<Item = &'n str> + Clone, name: &str) -> Option<String> {
+    let prefix = format!("{name}[");
+    let array: Vec<&str> = names.clone().filter(|s| s.starts_with(&prefix)).collect();
+    if !array.is_empty() {
+        let shown: Vec<String> = array.iter().take(4).map(|s| format!("`{s}`")).collect();
+        let more = if array.len() > 4 { format!(" and {} more", array.len() - 4) } else { String::new() };
+        return Some(format!(
+            "`{name}` is an array of {} sections ({}{more}); name one, such as `{}(0.5)`",
+            array.len(),
+            shown.join(", "),
+            array[0]
+        ));
+    }
+    did_you_mean(name, names).map(|s| format!("a section with a similar name exists: `{s}`"))
 }

@@ -333,7 +333,8 @@ fn cell_location(
     let selected = select(globals, diags, network, &at.cells)?;
     let gid = single(diags, network, selected, at.cells.span)?;
     let cell = cell_of(cells, network, gid);
-    let section = match cell.section_names.iter().position(|n| *n == at.at.section.name) {
+    let names = cell.section_names.iter().map(String::as_str);
+    let section = match super::morphology::find_section(names.clone(), &at.at.section.name) {
         Some(s) => s,
         None => {
             let mut d = Diagnostic::error(
@@ -342,8 +343,8 @@ fn cell_location(
                 format!("cell `{}` has no section `{}`", cell.name, at.at.section.name),
             )
             .label("unknown section");
-            if let Some(s) = did_you_mean(&at.at.section.name, cell.section_names.iter().map(String::as_str)) {
-                d = d.help(format!("a section with a similar name exists: `{s}`"));
+            if let Some(help) = super::morphology::section_help(names, &at.at.section.name) {
+                d = d.help(help);
             }
             diags.push(d);
             return None;

@@ -459,6 +459,13 @@ impl Ctx<'_> {
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::name => section = Some(self.ident(&p)),
+                Rule::section_index => {
+                    // `dend[3]` names one section of an SWC array: the index joins the name.
+                    if let Some(s) = section.as_mut() {
+                        s.name.push_str(p.as_str());
+                        s.span = s.span.to(self.span(&p));
+                    }
+                }
                 Rule::expr => x = Some(self.expr(p, 0)),
                 _ => {}
             }

@@ -152,6 +152,7 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         neg | not | expr | paren | call | if_expr | block | index => &["an expression"],
         property => &["a property"],
         location | cell_location => &["a location"],
+        section_index => &["a section index such as `[3]`"],
         fn_param => &["a parameter"],
         member | state | gate | ion | current_decl | electrode | ode | assignment | kinetic | cell_member
         | morphology_inline | morphology_ref | insert | synapse | detector | cell_property | network_member
