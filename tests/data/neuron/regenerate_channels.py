@@ -5,7 +5,7 @@ usage:
     python regenerate_channels.py [--out DIR] [CASE ...]
     python regenerate.py --compare DIR_A DIR_B        (the comparison lives in regenerate.py)
 
-Cases: cadyn ca_hva sk ih kinetic_k ca_sk (default: all of them).
+Cases: cadyn ca_hva ca_hva_eca sk ih kinetic_k ca_sk (default: all of them).
 
 The mechanisms are the .mod files in mod/ beside this script (each states the published source
 of its equations in its COMMENT). They are compiled once per run with `nrnivmodl` in a fresh
@@ -20,10 +20,12 @@ celsius: 34 degC for the cases built from the Hay et al. (2011) channels (cadyn,
 ih: those channels have no temperature dependence, but eca, from the Nernst equation, does);
 6.3 degC for the cases with hh (kinetic_k, ca_sk), hh's own temperature.
 
-Calcium: every case with Ca_HVA also has CaDynamics_E2, which WRITES cai, so NEURON computes
-eca = RT/(2F) ln(cao/cai) at every step (cao = 2 mM, cai starting at 5e-5 mM); this is also
-what Sylva's `species ca { reversal = nernst }` does, so no case depends on NEURON's rule that
-eca stays at 132.458 mV when nothing writes cai.
+Calcium: every case with Ca_HVA except ca_hva_eca also has CaDynamics_E2, which WRITES cai, so
+NEURON computes eca = RT/(2F) ln(cao/cai) at every step (cao = 2 mM, cai starting at 5e-5 mM);
+this is also what Sylva's `species ca { reversal = nernst }` does. ca_hva_eca is ca_hva without
+any calcium dynamics: there NEURON keeps eca at its default, 132.4579341637009 mV, for the
+whole run (it does not apply Nernst), and the Sylva model has to say so with
+`species ca { reversal = 132.4579341637009 mV }`. It is the only case that depends on that rule.
 """
 import argparse
 import os
@@ -38,7 +40,7 @@ sys.dont_write_bytecode = True  # no __pycache__ beside the references
 import regenerate as base  # noqa: E402  (helpers: section, iclamp, Run, neuron_init)
 
 MOD_DIR = os.path.join(HERE, "mod")
-CASES = ["cadyn", "ca_hva", "sk", "ih", "kinetic_k", "ca_sk"]
+CASES = ["cadyn", "ca_hva", "ca_hva_eca", "sk", "ih", "kinetic_k", "ca_sk"]
 
 
 def compile_mods():
@@ -93,6 +95,21 @@ def case_ca_hva(out):
     r.record("ca_hva_ica", soma(0.5).Ca_HVA._ref_ica)
     r.record("ca_hva_m", soma(0.5).Ca_HVA._ref_m)
     r.record("ca_hva_h", soma(0.5).Ca_HVA._ref_h)
+    r.run(150.0, v_init=-70.0)
+    r.write_trace(os.path.join(out, "trace.csv"))
+
+
+def case_ca_hva_eca(out):
+    """ca_hva without calcium dynamics: nothing writes cai, so eca stays at 132.458 mV."""
+    soma = soma_with([("pas", {"g": 5e-4, "e": -70.0}),
+                      ("Ca_HVA", {"gCa_HVAbar": 1e-4})])
+    stim = base.iclamp(soma(0.5), 10.0, 50.0, 0.3)
+    r = base.Run()
+    r.record("soma_v", soma(0.5)._ref_v)
+    r.record("ca_hva_ica", soma(0.5).Ca_HVA._ref_ica)
+    r.record("ca_hva_m", soma(0.5).Ca_HVA._ref_m)
+    r.record("ca_hva_h", soma(0.5).Ca_HVA._ref_h)
+    r.record("eca", soma(0.5)._ref_eca)
     r.run(150.0, v_init=-70.0)
     r.write_trace(os.path.join(out, "trace.csv"))
 
@@ -159,6 +176,7 @@ def case_ca_sk(out):
 JOBS = {
     "cadyn": (case_cadyn, 34.0),
     "ca_hva": (case_ca_hva, 34.0),
+    "ca_hva_eca": (case_ca_hva_eca, 34.0),
     "sk": (case_sk, 34.0),
     "ih": (case_ih, 34.0),
     "kinetic_k": (case_kinetic_k, 6.3),
