@@ -10,6 +10,9 @@ const MODULES: &[(&str, &str)] = &[
     ("exp2syn", include_str!("../stdlib/exp2syn.syl")),
     ("kinetic_k", include_str!("../stdlib/kinetic_k.syl")),
     ("cadyn", include_str!("../stdlib/cadyn.syl")),
+    ("ca_hva", include_str!("../stdlib/ca_hva.syl")),
+    ("sk", include_str!("../stdlib/sk.syl")),
+    ("ih", include_str!("../stdlib/ih.syl")),
 ];
 
 /// The module every file imports implicitly.
