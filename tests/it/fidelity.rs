@@ -98,6 +98,16 @@ fn syn_pair_matches_neuron() {
     assert_within("syn_pair", &worst);
 }
 
+/// The channels of the standard library beyond hh (Hay et al. 2011 Ca_HVA, SK_E2, Ih,
+/// CaDynamics_E2) and the Markov-scheme K channel, each against NEURON with its own mod file.
+#[test]
+fn standard_library_channels_match_neuron() {
+    for case in ["cadyn", "ca_hva", "ca_hva_eca", "sk", "ih", "kinetic_k", "ca_sk"] {
+        let worst = check_case(case, &[], "trace.csv", "spikes.csv");
+        assert_within(case, &worst);
+    }
+}
+
 #[test]
 fn ca1_reconstruction_from_swc_matches_neuron() {
     let worst = check_case("ca1_swc", &[], "trace.csv", "spikes.csv");

@@ -542,7 +542,8 @@ fn builtin_arity(name: &str) -> Option<usize> {
 
 /// Named physical constants, values in SI units converted through their unit text.
 pub(crate) const CONSTANTS: &[(&str, f64, &str)] = &[
-    ("FARADAY", 96485.33212, "C/mol"),
+    // NEURON 9's value (e × N_A as a double), so that models reproduce its numbers.
+    ("FARADAY", 96485.33212331001, "C/mol"),
     ("R", 8.314462618, "J/mol/K"),
     ("PI", std::f64::consts::PI, "1"),
     ("E", std::f64::consts::E, "1"),

@@ -601,8 +601,16 @@ fn probe(
             ));
             return None;
         }
-        let target = match (head.name.as_str(), p.path.as_slice()) {
-            ("v", []) => ProbeTarget::Voltage { node },
+        match (head.name.as_str(), p.path.as_slice()) {
+            ("v", []) => {
+                return Some(ir::Probe {
+                    label,
+                    gid,
+                    target: ProbeTarget::Voltage { node },
+                    dim: Dimension::VOLTAGE,
+                    span: p.span,
+                });
+            }
             (_, [var]) => {
                 let cell = cell_of(cells, network, gid);
                 let Some(mechanism) = mechanisms.by_name.get(&head.name) else {
@@ -627,7 +635,14 @@ fn probe(
                     return None;
                 };
                 let var = variable(diags, &mechanisms.list[mechanism.index()], var)?;
-                ProbeTarget::Density { instance: instance as u32, node, var }
+                let dim = var_dim(&mechanisms.list[mechanism.index()], var);
+                return Some(ir::Probe {
+                    label,
+                    gid,
+                    target: ProbeTarget::Density { instance: instance as u32, node, var },
+                    dim,
+                    span: p.span,
+                });
             }
             _ => {
                 diags.push(
@@ -637,7 +652,6 @@ fn probe(
                 return None;
             }
         };
-        return Some(ir::Probe { label, gid, target, span: p.span });
     }
     // `stimulus.var`.
     if let Some(index) = network.stimuli.iter().position(|s| s.name == p.head.name.name) {
@@ -646,11 +660,13 @@ fn probe(
             diags.push(Diagnostic::error(Code::WrongKind, p.span, "write `stimulus.variable`, such as `clamp.i`"));
             return None;
         };
-        let var = variable(diags, &mechanisms.list[stimulus.mechanism.index()], var)?;
+        let mechanism = &mechanisms.list[stimulus.mechanism.index()];
+        let var = variable(diags, mechanism, var)?;
         return Some(ir::Probe {
             label,
             gid: stimulus.gid,
             target: ProbeTarget::Stimulus { index: index as u32, var },
+            dim: var_dim(mechanism, var),
             span: p.span,
         });
     }
@@ -677,8 +693,23 @@ fn probe(
         ));
         return None;
     };
-    let var = variable(diags, &mechanisms.list[cell.synapses[index].mechanism.index()], var)?;
-    Some(ir::Probe { label, gid, target: ProbeTarget::Synapse { index: index as u32, var }, span: p.span })
+    let mechanism = &mechanisms.list[cell.synapses[index].mechanism.index()];
+    let var = variable(diags, mechanism, var)?;
+    let dim = var_dim(mechanism, var);
+    Some(ir::Probe { label, gid, target: ProbeTarget::Synapse { index: index as u32, var }, dim, span: p.span })
+}
+
+/// The dimension of a readable variable (currents: densities for density mechanisms).
+fn var_dim(m: &ir::Mechanism, var: Var) -> Dimension {
+    match var {
+        Var::State(i) => m.states[i as usize].dim,
+        Var::Derived(i) => m.derived[i as usize].dim,
+        Var::Param(i) => m.params[i as usize].dim,
+        Var::Current(_) => match m.kind {
+            ir::MechanismKind::Density => Dimension::CURRENT_DENSITY,
+            ir::MechanismKind::Point => Dimension::CURRENT,
+        },
+    }
 }
 
 /// A readable variable of a mechanism: a state, derived value, parameter or current.

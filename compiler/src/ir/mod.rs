@@ -351,6 +351,9 @@ pub struct Probe {
     pub label: String,
     pub gid: u32,
     pub target: ProbeTarget,
+    /// The dimension of the quantity: outputs show it in `dim.display_unit()` (mV, mA/cm2,
+    /// nA, uS, mM, …), not in internal units.
+    pub dim: Dimension,
     pub span: Span,
 }
 

@@ -44,6 +44,8 @@ pub struct Built {
     pub species: Vec<(String, i32, bool)>,
     pub blocks: Vec<Block>,
     pub probes: Vec<ProbeSource>,
+    /// Per probe, the factor from internal units to the unit shown (`Dimension::display_scale`).
+    pub probe_scales: Vec<f64>,
     pub detectors: Vec<Detector>,
     /// First node of each gid.
     pub cell_offset: Vec<usize>,
@@ -303,7 +305,8 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
         })
         .collect();
     let v_init = model.cells.iter().map(|c| c.v_init).collect();
-    Built { nodes, cable, ions, species, blocks, probes, detectors, cell_offset, synapse_blocks, v_init }
+    let probe_scales = net.probes.iter().map(|p| p.dim.display_scale()).collect();
+    Built { nodes, cable, ions, species, blocks, probes, probe_scales, detectors, cell_offset, synapse_blocks, v_init }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -353,6 +356,6 @@ fn block(
 pub fn nernst(charge: i32, celsius: f64, inside: f64, outside: f64) -> f64 {
     // R T / F in mV, with the 2019 SI values NEURON uses.
     const R: f64 = 8.314462618;
-    const FARADAY: f64 = 96485.33212;
+    const FARADAY: f64 = 96485.33212331001;
     1e3 * R * (celsius + 273.15) / (FARADAY * f64::from(charge)) * (outside / inside).ln()
 }

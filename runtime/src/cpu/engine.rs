@@ -331,8 +331,8 @@ impl Simulation {
     fn record(&mut self, t: f64) {
         self.times.push(t);
         let b = &self.built;
-        for (column, probe) in self.columns.iter_mut().zip(&b.probes) {
-            column.push(match *probe {
+        for ((column, probe), scale) in self.columns.iter_mut().zip(&b.probes).zip(&b.probe_scales) {
+            let value = match *probe {
                 ProbeSource::Voltage(n) => b.nodes.v[n],
                 ProbeSource::State { block, state, instance } => b.blocks[block].states[state][instance],
                 ProbeSource::Current { block, slot, instance } => b.blocks[block].currents[slot].1[instance],
@@ -344,7 +344,9 @@ impl Simulation {
                         None => blk.constant_params.iter().find(|(p, _)| *p == param).map_or(f64::NAN, |(_, v)| *v),
                     }
                 }
-            });
+            };
+            // Shown in the quantity's usual unit (mA/cm2 for current densities, …).
+            column.push(value / scale);
         }
     }
 
