@@ -108,6 +108,14 @@ fn standard_library_channels_match_neuron() {
     }
 }
 
+/// The realistic example: the CA1 reconstruction with hh, Ih rising with distance,
+/// Ca_HVA with calcium dynamics and SK (`examples/neuron/pyramidal.syl`).
+#[test]
+fn pyramidal_cell_matches_neuron() {
+    let worst = check_case("pyramidal", &[], "trace.csv", "spikes.csv");
+    assert_within("pyramidal", &worst);
+}
+
 #[test]
 fn ca1_reconstruction_from_swc_matches_neuron() {
     let worst = check_case("ca1_swc", &[], "trace.csv", "spikes.csv");
