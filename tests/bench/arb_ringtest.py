@@ -101,7 +101,9 @@ dd = A.partition_load_balance(rec, ctx)
 sim = A.simulation(rec, ctx, dd)
 sim.record(A.spike_recording.all)
 t1 = time.perf_counter()
+c1 = time.process_time()
 sim.run(a.tstop * U.ms, a.dt * U.ms)
+c2 = time.process_time()
 t2 = time.perf_counter()
 
 spk = sim.spikes()
@@ -112,6 +114,6 @@ for s in spk:
 ring0 = sorted(round(float(s[1]), 4) for s in spk if s[0][0] < N_PER_RING)
 print(json.dumps(dict(sim="arbor", version=A.__version__, threads=a.threads, rings=a.rings, ncell=ncell,
                       ncomp=97 * ncell, ncv=ncv_cell * ncell, steps=int(round(a.tstop / a.dt)),
-                      import_s=t0 - t_start, setup_s=t1 - t0, run_s=t2 - t1, nspikes=len(spk),
+                      import_s=t0 - t_start, setup_s=t1 - t0, run_s=t2 - t1, run_cpu_s=c2 - c1, nspikes=len(spk),
                       spikes_per_ring_min=min(per_ring), spikes_per_ring_max=max(per_ring),
                       spikes_ring0=ring0)))

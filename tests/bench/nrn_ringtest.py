@@ -94,7 +94,9 @@ fih = h.FInitializeHandler(lambda: [k.event(1.0) for k in kicks])  # delivered a
 pc.set_maxstep(10)
 h.finitialize(-65.0)
 t1 = time.perf_counter()
+c1 = time.process_time()
 pc.psolve(a.tstop)
+c2 = time.process_time()
 t2 = time.perf_counter()
 
 ncomp = sum(sec.nseg for sec in h.allsec())
@@ -105,5 +107,5 @@ for g in idv:
 ring0 = sorted(round(t, 4) for t, g in zip(tv, idv) if g < N_PER_RING)
 print(json.dumps(dict(sim="neuron", version=h.nrnversion(), threads=int(pc.nthread()), rings=a.rings,
                       ncell=ncell, ncomp=ncomp, steps=steps, import_s=t0 - t_start, setup_s=t1 - t0,
-                      run_s=t2 - t1, nspikes=int(tv.size()), spikes_per_ring_min=min(per_ring),
+                      run_s=t2 - t1, run_cpu_s=c2 - c1, nspikes=int(tv.size()), spikes_per_ring_min=min(per_ring),
                       spikes_per_ring_max=max(per_ring), spikes_ring0=ring0)))

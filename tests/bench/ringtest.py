@@ -17,10 +17,12 @@ Reported per simulator (median over the repeats):
   sim s      wall time of the simulation proper, setup excluded: Sylva's "simulated in" figure,
              NEURON's pc.psolve(), Arbor's sim.run()
   total s    wall time of the whole process (start-up, import, build, run, output)
-  c-steps/s  compartments x steps / sim s, with 97 compartments per cell for all three (Arbor
+  c-steps/s  compartments x steps / sim s (wall) and / sim CPU s, with 97 compartments per cell for all three (Arbor
              really solves 100 CVs per cell: it adds a zero-volume CV at each fork)
-  CPU s      user + system CPU time of the whole process, all threads (less sensitive than wall
-             time to other load on the machine)
+  sim CPU s  CPU time of the simulation proper (time.process_time() around the run for NEURON
+             and Arbor; Sylva's whole process, whose setup takes milliseconds; all threads)
+  total CPU s  user + system CPU time of the whole process, all threads
+             CPU times are much less sensitive than wall times to other load on the machine
   max RSS    peak resident set of the process (os.wait4 rusage; includes the Python interpreter
              for NEURON and Arbor)
   spikes/ring  spikes in 100 ms per ring (min-max over rings when they differ)
@@ -135,6 +137,16 @@ def run_one(args, sim, rings):
     raise ValueError(sim)
 
 
+def sim_cpu(r):
+    """CPU seconds of the simulation proper: measured around the run by the NEURON and Arbor
+    scripts; for Sylva the whole process (its setup takes a few ms)."""
+    return r.get("run_cpu_s", r["cpu_s"])
+
+
+def cmed(rs):
+    return statistics.median(sim_cpu(r) for r in rs)
+
+
 def fmt_time(s):
     return "%.3g" % s if s < 100 else "%.0f" % s
 
@@ -194,8 +206,8 @@ def main():
                 json.dump(raw, f, indent=1)
 
     lines = []
-    lines.append("| compartments | rings | simulator | sim s | total s | CPU s | c-steps/s | max RSS MB | spikes/ring |")
-    lines.append("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    lines.append("| compartments | rings | simulator | sim s | sim CPU s | total s | total CPU s | c-steps/s (wall) | c-steps/s (CPU) | max RSS MB | spikes/ring |")
+    lines.append("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for size, rings, runs, med in rows:
         ncomp = rings * COMP_PER_RING
         for s in sims:
@@ -203,9 +215,9 @@ def main():
             tot = statistics.median(r["total_s"] for r in rs)
             rss = statistics.median(r["maxrss_mb"] for r in rs)
             cpu = statistics.median(r["cpu_s"] for r in rs)
-            lines.append("| %s | %d | %s | %s | %s | %s | %.3g | %.0f | %s |" % (
-                "{:,}".format(ncomp), rings, LABEL[s], fmt_time(med[s]), fmt_time(tot), fmt_time(cpu),
-                ncomp * STEPS / med[s], rss, spikes_cell(rs)))
+            lines.append("| %s | %d | %s | %s | %s | %s | %s | %.3g | %.3g | %.0f | %s |" % (
+                "{:,}".format(ncomp), rings, LABEL[s], fmt_time(med[s]), fmt_time(cmed(rs)), fmt_time(tot),
+                fmt_time(cpu), ncomp * STEPS / med[s], ncomp * STEPS / cmed(rs), rss, spikes_cell(rs)))
     lines.append("")
     # ratios (other's time / Sylva's time: > 1 means Sylva is faster)
     pairs = [(o, sy) for sy in ("sylva1", "sylva2") if sy in sims for o in ("neuron", "arbor") if o in sims]
@@ -216,6 +228,16 @@ def main():
         lines.append("| ---: " * len(head) + "|")
         for size, rings, runs, med in rows:
             cells = ["{:,}".format(rings * COMP_PER_RING)] + ["%.2f" % (med[o] / med[sy]) for o, sy in pairs]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    # the same from CPU time (robust against other load on the machine); single-threaded runs only
+    pairs1 = [(o, "sylva1") for o in ("neuron", "arbor") if o in sims and "sylva1" in sims]
+    if pairs1:
+        head = ["compartments"] + ["Sylva 1t vs %s, CPU (t %s / t Sylva 1t)" % (SHORT[o], SHORT[o]) for o, _ in pairs1]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("| ---: " * len(head) + "|")
+        for size, rings, runs, med in rows:
+            cells = ["{:,}".format(rings * COMP_PER_RING)] + ["%.2f" % (cmed(runs[o]) / cmed(runs[sy])) for o, sy in pairs1]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     # spike-time agreement on ring 0 (first repeat)
