@@ -392,6 +392,8 @@ fn assert_neuron_sections(cell: &SwcCell, expect: &[(&str, f64, f64, f64)]) {
 }
 
 #[test]
+// NEURON's %.17g output, kept verbatim.
+#[allow(clippy::excessive_precision, clippy::approx_constant)]
 fn swc_non_somatic_branchpoint() {
     let cell = import("morph_non_somatic_branchpoint.swc");
     // The root sample is not soma, so its non-contiguous children attach at the root's x = 0
@@ -419,6 +421,8 @@ fn swc_non_somatic_branchpoint() {
 }
 
 #[test]
+// NEURON's %.17g output, kept verbatim.
+#[allow(clippy::excessive_precision, clippy::approx_constant)]
 fn swc_allen_matches_neuron() {
     let cell = import("morph_allen_485574832.swc");
     assert_eq!(cell.sections.len(), 99);
