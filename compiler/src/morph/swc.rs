@@ -29,8 +29,12 @@ pub struct SwcSample {
 /// Options of the SWC import.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SwcOptions {
-    /// Round every coordinate and diameter to 6 significant digits before use, as NEURON's
-    /// hoc Import3d does when it writes `pt3dadd(%g, %g, %g, %g)` (default true).
+    /// Reproduce the two text round trips of NEURON's hoc Import3d (default true):
+    /// `Import3d_SWC_read` reads every number with `sscanf("%f")`, i.e. as a single-precision
+    /// float (x, y, z and the radius are rounded to `f32` before anything else, the diameter
+    /// is then `2·r` in double precision), and `Import3d_GUI.instantiate` writes every 3-D
+    /// point with `pt3dadd(%.8g, %.8g, %.8g, %.8g)` (8 significant digits). Off: the values
+    /// are used as written in the file.
     pub neuron_g_rounding: bool,
 }
 
@@ -54,7 +58,7 @@ pub struct SwcSection {
     pub kind: SectionKind,
     /// Parent section (index into the section list, always smaller) and location.
     pub parent: Option<(usize, f64)>,
-    /// The 3-D points NEURON ends up with (after `%g` rounding when enabled).
+    /// The 3-D points NEURON ends up with (after the `%.8g` rounding when enabled).
     pub points: Vec<Point3>,
     /// Ids of the SWC samples this section owns (not the copied parent sample).
     pub sample_ids: Vec<i64>,
@@ -256,9 +260,9 @@ fn check_tree(file: FileId, samples: &[SwcSample]) -> Vec<Diagnostic> {
     diagnostics
 }
 
-/// Import3d's 6-significant-digit `%g` text round trip.
-fn g6(v: f64) -> f64 {
-    format!("{v:.5e}").parse().expect("formatted float parses")
+/// Import3d's 8-significant-digit `%.8g` text round trip (`import3d_gui.hoc`, `instantiate`).
+fn g8(v: f64) -> f64 {
+    format!("{v:.7e}").parse().expect("formatted float parses")
 }
 
 /// NEURON's `type2name`.
@@ -305,6 +309,18 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
     if !errors.is_empty() {
         return Err(errors);
     }
+    // read_swc.hoc's `sscanf("%f")` stores single-precision values.
+    let f32_read: Vec<SwcSample>;
+    let samples = if options.neuron_g_rounding {
+        let f = |v: f64| v as f32 as f64;
+        f32_read = samples
+            .iter()
+            .map(|s| SwcSample { x: f(s.x), y: f(s.y), z: f(s.z), radius: f(s.radius), ..s.clone() })
+            .collect();
+        &f32_read[..]
+    } else {
+        samples
+    };
     let mut pts: Vec<&SwcSample> = samples.iter().collect();
     pts.sort_by_key(|s| s.id);
     let n = pts.len();
@@ -325,7 +341,14 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
             nchild[p] += 1;
             // A branch from the first point of a dendrite that hangs off the soma connects to
             // that dendrite's x = 0.
-            if p > 1 && ty[p] != 1 && parent[p].is_some_and(|pp| ty[pp] == 1) {
+            if p > 1 {
+                if ty[p] != 1 && parent[p].is_some_and(|pp| ty[pp] == 1) {
+                    connect2prox[i] = true;
+                    nchild[p] = 100;
+                }
+            } else if p == 0 && ty[0] != 1 {
+                // A branch from a non-soma root sample attaches at the root's x = 0, and the
+                // root sample does not end the root section (`mark_branch`'s `p == 0` case).
                 connect2prox[i] = true;
                 nchild[p] = 100;
             }
@@ -481,7 +504,7 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
     let mut new_index = vec![usize::MAX; drafts.len()];
     let mut counts: HashMap<u32, u32> = HashMap::new();
     let mut sections = Vec::new();
-    let round = |v: f64| if options.neuron_g_rounding { g6(v) } else { v };
+    let round = |v: f64| if options.neuron_g_rounding { g8(v) } else { v };
     for (k, d) in drafts.iter().enumerate() {
         if !alive[k] {
             continue;

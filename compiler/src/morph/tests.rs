@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::f64::consts::PI;
 
 use super::*;
@@ -311,8 +312,9 @@ fn names(cell: &SwcCell) -> Vec<(&str, Option<(usize, f64)>)> {
     cell.sections.iter().map(|s| (s.name.as_str(), s.parent)).collect()
 }
 
-fn xyzd(s: &SwcSection) -> Vec<[f64; 4]> {
-    s.points.iter().map(|p| [p.x, p.y, p.z, p.diam]).collect()
+/// The points as NEURON stores them (`f32`), so that expectations can be written as decimals.
+fn xyzd(s: &SwcSection) -> Vec<[f32; 4]> {
+    s.points.iter().map(|p| [p.x as f32, p.y as f32, p.z as f32, p.diam as f32]).collect()
 }
 
 #[test]
@@ -361,23 +363,102 @@ fn swc_somatic_branchpoint() {
     assert_eq!(cell.sections[3].points.len(), 3);
 }
 
+/// Per-section NEURON 9.0.2 numbers (nseg = 1, Ra = 100 ohm*cm): (name, area um2, ri MOhm
+/// of the centre node, ri MOhm of the x = 1 node). Produced by
+///
+/// ```text
+/// /tmp/nrnvenv/bin/python -c "
+/// import sys
+/// from neuron import h
+/// h.load_file('import3d.hoc')
+/// r = h.Import3d_SWC_read(); r.input(sys.argv[1])
+/// h.Import3d_GUI(r, False).instantiate(None)
+/// secs = list(h.allsec())
+/// for s in secs: s.nseg = 1; s.Ra = 100
+/// print(len(secs), '%.17g' % sum(seg.area() for s in secs for seg in s))
+/// for s in secs: print(s.name(), s.parentseg(), '%.17g %.17g %.17g' % (s(0.5).area(), s(0.5).ri(), s(1).ri()))
+/// " tests/data/swc/FILE.swc
+/// ```
+#[track_caller]
+fn assert_neuron_sections(cell: &SwcCell, expect: &[(&str, f64, f64, f64)]) {
+    let t = tree_of(cell);
+    for &(name, area, ri, ri_end) in expect {
+        let i = cell.sections.iter().position(|s| s.name == name).unwrap_or_else(|| panic!("no {name}"));
+        let sn = &t.sections[i];
+        assert_close(t.nodes[sn.centres[0] as usize].area_um2, area, 1e-12);
+        assert_close(t.nodes[sn.centres[0] as usize].r_to_parent_mohm, ri, 1e-12);
+        assert_close(t.nodes[sn.end as usize].r_to_parent_mohm, ri_end, 1e-12);
+    }
+}
+
 #[test]
+// NEURON's %.17g output, kept verbatim.
+#[allow(clippy::excessive_precision, clippy::approx_constant)]
 fn swc_non_somatic_branchpoint() {
     let cell = import("morph_non_somatic_branchpoint.swc");
+    // The root sample is not soma, so its non-contiguous children attach at the root's x = 0
+    // and do not make it a branch point (`mark_branch`, `p == 0`): apic[0] is samples 1-2, not
+    // a one-point sphere.
     assert_eq!(
         names(&cell),
+        vec![("apic[0]", None), ("axon[0]", Some((0, 0.0))), ("apic[1]", Some((0, 0.0))), ("dend[0]", Some((0, 1.0)))]
+    );
+    assert_eq!(xyzd(&cell.sections[0]), vec![[0.0, 0.0, 0.0, 2.0], [1.0, 0.0, 0.0, 2.0]]);
+    assert_eq!(xyzd(&cell.sections[1]), vec![[0.0, 0.0, 0.0, 2.0], [0.0, -2.0, 0.0, 2.0], [0.0, -3.0, 0.0, 2.0]]);
+    assert_eq!(xyzd(&cell.sections[2]), vec![[0.0, 0.0, 0.0, 2.0], [-1.0, 0.0, 0.0, 2.0], [-2.0, 0.0, 0.0, 2.0]]);
+    assert_eq!(xyzd(&cell.sections[3]), vec![[1.0, 0.0, 0.0, 2.0], [5.0, 0.0, 0.0, 2.0], [6.0, 0.0, 0.0, 2.0]]);
+    // NEURON 9.0.2 (command at `assert_neuron_sections`): 4 sections, 69.115038378975456 um2.
+    assert_neuron_sections(
+        &cell,
+        &[
+            ("axon[0]", 18.849555921538759, 0.47746482927568606, 0.47746482927568606),
+            ("dend[0]", 31.415926535897931, 0.79577471545947676, 0.79577471545947676),
+            ("apic[0]", 6.2831853071795862, 0.15915494309189535, 0.15915494309189535),
+            ("apic[1]", 12.566370614359178, 0.31830988618379108, 0.31830988618379069),
+        ],
+    );
+    assert_close(tree_of(&cell).total_area_um2(), 69.115038378975456, 1e-12);
+}
+
+#[test]
+// NEURON's %.17g output, kept verbatim.
+#[allow(clippy::excessive_precision, clippy::approx_constant)]
+fn swc_allen_matches_neuron() {
+    let cell = import("morph_allen_485574832.swc");
+    assert_eq!(cell.sections.len(), 99);
+    // One-point soma of radius 6.0176 at x = 497.529: NEURON reads both as f32 (`sscanf %f`),
+    // takes d = 2r and x -+ d/2 in double, writes them with %.8g and stores f32.
+    assert_eq!(
+        xyzd(&cell.sections[0]),
         vec![
-            ("apic[0]", None),
-            ("apic[1]", Some((0, 0.0))),
-            ("axon[0]", Some((0, 0.0))),
-            ("apic[2]", Some((0, 0.0))),
-            ("dend[0]", Some((1, 1.0))),
+            [491.51139, 630.93091, 41.6346, 12.0352],
+            [497.529, 630.93091, 41.6346, 12.0352],
+            [503.5466, 630.93091, 41.6346, 12.0352]
         ]
     );
-    // A one-point root becomes the L = diam cylinder whatever its type.
-    assert_eq!(cell.sections[0].points.len(), 3);
-    assert_eq!(xyzd(&cell.sections[4]), vec![[1.0, 0.0, 0.0, 2.0], [5.0, 0.0, 0.0, 2.0], [6.0, 0.0, 0.0, 2.0]]);
-    tree_of(&cell);
+    // NEURON 9.0.2 (command at `assert_neuron_sections`): 99 sections, 6681.8924654509474 um2.
+    assert_neuron_sections(
+        &cell,
+        &[
+            ("soma[0]", 455.04791019620768, 0.052896559600192773, 0.052896559600192752),
+            ("axon[0]", 181.48172279903559, 147.32336241986906, 194.28269653088122),
+            ("dend[0]", 9.2372626989463402, 3.6450317044001501, 3.6450317044001501),
+            ("dend[39]", 40.004866298815088, 37.549881116287338, 99.934872736615546),
+            ("apic[0]", 56.158683077522056, 12.36716398105473, 17.973042192015729),
+            ("apic[1]", 37.07884865178049, 14.582377024580026, 12.727159623048557),
+            ("apic[54]", 63.074333647694338, 80.113144199424241, 100.85234499345792),
+            ("apic[56]", 47.915170623997803, 58.690739951725085, 94.471506103414299),
+        ],
+    );
+    let t = tree_of(&cell);
+    assert_close(t.total_area_um2(), 6681.8924654509474, 1e-12);
+    let parent = |n: &str| {
+        let s = cell.sections.iter().find(|s| s.name == n).unwrap();
+        s.parent.map(|(p, x)| (cell.sections[p].name.as_str(), x))
+    };
+    assert_eq!(parent("axon[0]"), Some(("soma[0]", 0.5)));
+    assert_eq!(parent("dend[39]"), Some(("dend[37]", 1.0)));
+    assert_eq!(parent("apic[56]"), Some(("apic[52]", 1.0)));
 }
 
 #[test]
@@ -513,8 +594,138 @@ fn swc_g_rounding() {
     let text = "1 1 497.529 630.9309 41.6346 6.0176 -1\n2 3 502.6473 631.234 42.0 0.4004 1\n3 3 503.789 631.3061 42.9313 0.4004 2\n";
     let (s, _) = parse_swc(FileId(0), text);
     let on = swc_to_sections(FileId(0), &s, &SwcOptions::default()).unwrap();
-    assert_eq!(on.sections[0].points[1].y, 630.931);
-    assert_eq!(on.sections[0].points[0].x, 491.511); // 497.529 - 6.0176 = 491.5114, printed with %g
+    // f32(630.9309) = 630.930908..., printed with %.8g.
+    assert_eq!(on.sections[0].points[1].y, 630.93091);
+    // f32(497.529) - f32(6.0176) = 491.5113916..., printed with %.8g.
+    assert_eq!(on.sections[0].points[0].x, 491.51139);
     let off = swc_to_sections(FileId(0), &s, &SwcOptions { neuron_g_rounding: false }).unwrap();
     assert_eq!(off.sections[0].points[1].y, 630.9309);
+}
+
+// ------------------------------------------- SWC against NEURON (tests/data/neuron/swc_areas.csv)
+
+/// One row of `tests/data/neuron/swc_areas.csv` (written by `tests/data/neuron/swc_areas.py`).
+struct NrnSection {
+    section: String,
+    parent: String,
+    parent_x: Option<f64>,
+    n3d: usize,
+    length: f64,
+    area: f64,
+    ri: f64,
+    ri_end: f64,
+}
+
+/// The reference rows per file, in file order; `None` for a file NEURON refused.
+fn neuron_swc_reference() -> Vec<(String, Option<Vec<NrnSection>>)> {
+    let path = format!("{}/../tests/data/neuron/swc_areas.csv", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("file,section,parent,parent_x,n3d,L,area,ri,ri_end"));
+    let mut files: Vec<(String, Option<Vec<NrnSection>>)> = Vec::new();
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        assert_eq!(f.len(), 9, "{line}");
+        if files.last().is_none_or(|(name, _)| name != f[0]) {
+            files.push((f[0].to_string(), (f[1] != "<error>").then(Vec::new)));
+        }
+        if f[1] == "<error>" {
+            continue;
+        }
+        let num = |s: &str| s.parse::<f64>().unwrap_or_else(|_| panic!("{line}"));
+        files.last_mut().unwrap().1.as_mut().unwrap().push(NrnSection {
+            section: f[1].into(),
+            parent: f[2].into(),
+            parent_x: (!f[3].is_empty()).then(|| num(f[3])),
+            n3d: f[4].parse().unwrap(),
+            length: num(f[5]),
+            area: num(f[6]),
+            ri: num(f[7]),
+            ri_end: num(f[8]),
+        });
+    }
+    files
+}
+
+/// Compares Sylva's import of `name` (nseg = 1, Ra = 100) with NEURON's sections; returns the
+/// mismatches (empty when all agree) and the largest relative difference of area and ri.
+fn compare_with_neuron(name: &str, nrn: &[NrnSection], rel: f64) -> (Vec<String>, f64) {
+    let cell = import(name);
+    let t = tree_of(&cell);
+    let mut bad = Vec::new();
+    let mut worst = 0.0f64;
+    if cell.sections.len() != nrn.len() {
+        bad.push(format!("{} sections, NEURON {}", cell.sections.len(), nrn.len()));
+    }
+    let by_name: HashMap<&str, usize> = cell.sections.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    for r in nrn {
+        let Some(&i) = by_name.get(r.section.as_str()) else {
+            bad.push(format!("{}: missing", r.section));
+            continue;
+        };
+        let s = &cell.sections[i];
+        let (parent, px) = match s.parent {
+            Some((p, x)) => (cell.sections[p].name.as_str(), Some(x)),
+            None => ("", None),
+        };
+        if parent != r.parent || px != r.parent_x {
+            bad.push(format!("{}: parent {parent}({px:?}), NEURON {}({:?})", r.section, r.parent, r.parent_x));
+        }
+        if s.points.len() != r.n3d {
+            bad.push(format!("{}: {} points, NEURON {}", r.section, s.points.len(), r.n3d));
+        }
+        let sn = &t.sections[i];
+        let area = t.nodes[sn.centres[0] as usize].area_um2;
+        let ri = t.nodes[sn.centres[0] as usize].r_to_parent_mohm;
+        let ri_end = t.nodes[sn.end as usize].r_to_parent_mohm;
+        for (what, ours, theirs) in [
+            ("L", t.section_length(i), r.length),
+            ("area", area, r.area),
+            ("ri", ri, r.ri),
+            ("ri_end", ri_end, r.ri_end),
+        ] {
+            let d = (ours - theirs).abs() / theirs.abs();
+            worst = worst.max(d);
+            if d > rel {
+                bad.push(format!("{}: {what} {ours:.17e}, NEURON {theirs:.17e} (rel {d:.1e})", r.section));
+            }
+        }
+    }
+    (bad, worst)
+}
+
+/// Every file of `tests/data/swc/` against NEURON 9.0.2's Import3d: same sections (names,
+/// parents, parent x, number of 3-D points) and the same length, area and both half-segment
+/// resistances per section, to a relative 1e-9.
+#[test]
+fn swc_all_files_match_neuron() {
+    let reference = neuron_swc_reference();
+    let mut on_disk: Vec<String> = std::fs::read_dir(format!("{}/../tests/data/swc", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".swc"))
+        .collect();
+    on_disk.sort();
+    let in_csv: Vec<String> = reference.iter().map(|(n, _)| n.clone()).collect();
+    assert_eq!(in_csv, on_disk, "regenerate tests/data/neuron/swc_areas.csv (swc_areas.py)");
+    let mut failures = Vec::new();
+    for (name, nrn) in &reference {
+        let Some(nrn) = nrn else {
+            // NEURON refused the file; so must Sylva.
+            let (samples, diags) = parse_swc(FileId(0), &read(name));
+            assert!(diags.iter().any(|d| d.is_error()), "{name}: NEURON rejects it, Sylva accepts it");
+            assert!(swc_to_sections(FileId(0), &samples, &SwcOptions::default()).is_err());
+            println!("{name}: rejected by both");
+            continue;
+        };
+        let (bad, worst) = compare_with_neuron(name, nrn, 1e-9);
+        println!("{name}: {} sections, largest relative difference {worst:.1e}", nrn.len());
+        for b in &bad {
+            println!("  {b}");
+        }
+        if !bad.is_empty() {
+            failures.push(format!("{name}: {} mismatches", bad.len()));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:?}");
 }
