@@ -1,0 +1,228 @@
+//! Software `exp`, `log`, `pow` and `log10` as naga helper functions. The f64 transcendental
+//! builtins are wrong on every driver (`docs/gpu.md`), so f64 code calls these; f32 code uses
+//! the builtins (accurate to a few f32 ulps).
+//!
+//! `exp` and `log` follow fdlibm (Sun Microsystems' freely distributable libm): Cody–Waite
+//! argument reduction by ln 2 with a split constant, a rational/minimax polynomial on the reduced
+//! argument and the scaling by `ldexp`, or the decomposition by `frexp` for `log`.
+
+use naga::{BinaryOperator as B, Expression, FunctionArgument, FunctionResult, Handle, MathFunction as M, Module};
+
+use super::builder::{Fb, H, Prec, Types, add_function};
+
+/// The helper functions of a module.
+#[derive(Copy, Clone)]
+pub struct MathFns {
+    pub exp: Handle<naga::Function>,
+    pub log: Handle<naga::Function>,
+    pub pow: Handle<naga::Function>,
+    pub log10: Handle<naga::Function>,
+}
+
+const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
+const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+const INV_LN2: f64 = 1.442_695_040_888_963_387_00;
+const P1: f64 = 1.666_666_666_666_660_190_37e-1;
+const P2: f64 = -2.777_777_777_701_559_338_42e-3;
+const P3: f64 = 6.613_756_321_437_934_361_17e-5;
+const P4: f64 = -1.653_390_220_546_525_153_90e-6;
+const P5: f64 = 4.138_136_797_057_238_460_39e-8;
+const LG1: f64 = 6.666_666_666_666_735_130e-1;
+const LG2: f64 = 3.999_999_999_940_941_908e-1;
+const LG3: f64 = 2.857_142_874_366_239_149e-1;
+const LG4: f64 = 2.222_219_843_214_978_396e-1;
+const LG5: f64 = 1.818_357_216_161_805_012e-1;
+const LG6: f64 = 1.531_383_769_920_937_332e-1;
+const LG7: f64 = 1.479_819_860_511_658_591e-1;
+
+fn signature(fb: &mut Fb, args: &[&str]) {
+    let real = fb.types.real;
+    for a in args {
+        fb.func.arguments.push(FunctionArgument { name: Some(a.to_string()), ty: real, binding: None });
+    }
+    fb.func.result = Some(FunctionResult { ty: real, binding: None });
+}
+
+pub fn add(module: &mut Module, types: Types, prec: Prec) -> MathFns {
+    if prec == Prec::F64 {
+        module.generate_predeclared_type(naga::PredeclaredType::FrexpResult { size: None, scalar: naga::Scalar::F64 });
+    }
+    let exp = add_function(module, exp_fn(types, prec));
+    let log = add_function(module, log_fn(types, prec));
+    let pow = add_function(module, pow_fn(types, prec, exp, log));
+    let log10 = add_function(module, log10_fn(types, prec, log));
+    MathFns { exp, log, pow, log10 }
+}
+
+/// Horner: c[0] + x (c[1] + x (c[2] + ...)).
+fn horner(fb: &mut Fb, x: H, c: &[f64]) -> H {
+    let mut acc = fb.f(*c.last().expect("coefficients"));
+    for &k in c[..c.len() - 1].iter().rev() {
+        let t = fb.mul(x, acc);
+        let kk = fb.f(k);
+        acc = fb.add(kk, t);
+    }
+    acc
+}
+
+fn exp_fn(types: Types, prec: Prec) -> naga::Function {
+    let mut fb = Fb::new(prec, types, "sylva_exp");
+    signature(&mut fb, &["x"]);
+    let x = fb.arg(0);
+    if prec == Prec::F32 {
+        let r = fb.math1(M::Exp, x);
+        fb.ret(Some(r));
+        return fb.finish();
+    }
+    let (lo_b, hi_b) = (fb.f(-746.0), fb.f(710.0));
+    let xc = fb.math3(M::Clamp, x, lo_b, hi_b);
+    let inv = fb.f(INV_LN2);
+    let scaled = fb.mul(xc, inv);
+    let k = fb.math1(M::Round, scaled);
+    let ln2hi = fb.f(LN2_HI);
+    let ln2lo = fb.f(LN2_LO);
+    let khi = fb.mul(k, ln2hi);
+    let hi = fb.sub(xc, khi);
+    let lo = fb.mul(k, ln2lo);
+    let r = fb.sub(hi, lo);
+    let t = fb.mul(r, r);
+    let poly = horner(&mut fb, t, &[P1, P2, P3, P4, P5]);
+    let tp = fb.mul(t, poly);
+    let c = fb.sub(r, tp);
+    // y = 1 - ((lo - (r c) / (2 - c)) - hi)
+    let rc = fb.mul(r, c);
+    let two = fb.f(2.0);
+    let den = fb.sub(two, c);
+    let q = fb.div(rc, den);
+    let a = fb.sub(lo, q);
+    let b = fb.sub(a, hi);
+    let one = fb.f(1.0);
+    let y = fb.sub(one, b);
+    // Scale in two halves so that neither factor over- or underflows on its own.
+    let ki = fb.to_i32(k);
+    let one_u = fb.u(1);
+    let k1 = fb.bin(B::ShiftRight, ki, one_u);
+    let k2 = fb.sub(ki, k1);
+    let y1 = fb.math2(M::Ldexp, y, k1);
+    let y2 = fb.math2(M::Ldexp, y1, k2);
+    // NaN in, NaN out (clamp may not propagate it).
+    let nan = fb.bin(B::NotEqual, x, x);
+    let res = fb.select(nan, x, y2);
+    fb.ret(Some(res));
+    fb.finish()
+}
+
+fn log_fn(types: Types, prec: Prec) -> naga::Function {
+    let mut fb = Fb::new(prec, types, "sylva_log");
+    signature(&mut fb, &["x"]);
+    let x = fb.arg(0);
+    if prec == Prec::F32 {
+        let r = fb.math1(M::Log, x);
+        fb.ret(Some(r));
+        return fb.finish();
+    }
+    let fr = fb.math1(M::Frexp, x);
+    let m0 = fb.e(Expression::AccessIndex { base: fr, index: 0 });
+    let e0 = fb.e(Expression::AccessIndex { base: fr, index: 1 });
+    // m in [sqrt(1/2), sqrt(2)).
+    let half_sqrt2 = fb.f(std::f64::consts::FRAC_1_SQRT_2);
+    let small = fb.bin(B::Less, m0, half_sqrt2);
+    let two = fb.f(2.0);
+    let m2 = fb.mul(m0, two);
+    let m = fb.select(small, m2, m0);
+    let one_i = fb.i(1);
+    let e1 = fb.sub(e0, one_i);
+    let e = fb.select(small, e1, e0);
+    let one = fb.f(1.0);
+    let f = fb.sub(m, one);
+    let half = fb.f(0.5);
+    let ff = fb.mul(f, f);
+    let hfsq = fb.mul(half, ff);
+    let twof = fb.add(two, f);
+    let s = fb.div(f, twof);
+    let z = fb.mul(s, s);
+    let w = fb.mul(z, z);
+    let p1 = horner(&mut fb, w, &[LG2, LG4, LG6]);
+    let t1 = fb.mul(w, p1);
+    let p2 = horner(&mut fb, w, &[LG1, LG3, LG5, LG7]);
+    let t2 = fb.mul(z, p2);
+    let r = fb.add(t2, t1);
+    let dk = fb.to_real(e);
+    let ln2hi = fb.f(LN2_HI);
+    let ln2lo = fb.f(LN2_LO);
+    // dk ln2_hi - ((hfsq - (s (hfsq + R) + dk ln2_lo)) - f)
+    let hr = fb.add(hfsq, r);
+    let shr = fb.mul(s, hr);
+    let dlo = fb.mul(dk, ln2lo);
+    let inner = fb.add(shr, dlo);
+    let a = fb.sub(hfsq, inner);
+    let b = fb.sub(a, f);
+    let dhi = fb.mul(dk, ln2hi);
+    let y = fb.sub(dhi, b);
+    // Special values: log(0) = -inf, log(x < 0) = NaN, log(inf) = inf, NaN stays NaN.
+    let zero = fb.f(0.0);
+    let xz = fb.mul(x, zero);
+    let m1 = fb.f(-1.0);
+    let ninf = fb.div(m1, xz);
+    let diff = fb.sub(x, x);
+    let nan = fb.div(diff, diff);
+    let is_zero = fb.bin(B::Equal, x, zero);
+    let is_neg = fb.bin(B::Less, x, zero);
+    let big = fb.f(f64::MAX);
+    let is_big = fb.bin(B::Greater, x, big);
+    let is_nan = fb.bin(B::NotEqual, x, x);
+    let r1 = fb.select(is_zero, ninf, y);
+    let r2 = fb.select(is_neg, nan, r1);
+    let r3 = fb.select(is_big, x, r2);
+    let r4 = fb.select(is_nan, x, r3);
+    fb.ret(Some(r4));
+    fb.finish()
+}
+
+fn pow_fn(types: Types, prec: Prec, exp: Handle<naga::Function>, log: Handle<naga::Function>) -> naga::Function {
+    let mut fb = Fb::new(prec, types, "sylva_pow");
+    signature(&mut fb, &["x", "y"]);
+    let x = fb.arg(0);
+    let y = fb.arg(1);
+    let ax = fb.math1(M::Abs, x);
+    let l = fb.call(log, vec![ax]);
+    let yl = fb.mul(y, l);
+    let r = fb.call(exp, vec![yl]);
+    // Negative bases: integer exponents only, with the sign of odd powers.
+    let fy = fb.math1(M::Floor, y);
+    let integer = fb.bin(B::Equal, fy, y);
+    let half = fb.f(0.5);
+    let hy = fb.mul(y, half);
+    let fhy = fb.math1(M::Floor, hy);
+    let not_even = fb.bin(B::NotEqual, fhy, hy);
+    let odd = fb.bin(B::LogicalAnd, integer, not_even);
+    let zero = fb.f(0.0);
+    let negative = fb.bin(B::Less, x, zero);
+    let flip = fb.bin(B::LogicalAnd, negative, odd);
+    let nr = fb.neg(r);
+    let r1 = fb.select(flip, nr, r);
+    let not_integer = fb.not(integer);
+    let bad = fb.bin(B::LogicalAnd, negative, not_integer);
+    let diff = fb.sub(x, x);
+    let nan = fb.div(diff, diff);
+    let r2 = fb.select(bad, nan, r1);
+    // x^0 = 1 and 1^y = 1 for every y, NaN included.
+    let one = fb.f(1.0);
+    let y0 = fb.bin(B::Equal, y, zero);
+    let x1 = fb.bin(B::Equal, x, one);
+    let unit = fb.bin(B::LogicalOr, y0, x1);
+    let r3 = fb.select(unit, one, r2);
+    fb.ret(Some(r3));
+    fb.finish()
+}
+
+fn log10_fn(types: Types, prec: Prec, log: Handle<naga::Function>) -> naga::Function {
+    let mut fb = Fb::new(prec, types, "sylva_log10");
+    signature(&mut fb, &["x"]);
+    let x = fb.arg(0);
+    let l = fb.call(log, vec![x]);
+    let k = fb.f(std::f64::consts::LOG10_E);
+    let r = fb.mul(l, k);
+    fb.ret(Some(r));
+    fb.finish()
+}
