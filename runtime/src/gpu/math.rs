@@ -4,7 +4,8 @@
 //!
 //! `exp` and `log` follow fdlibm (Sun Microsystems' freely distributable libm): Cody–Waite
 //! argument reduction by ln 2 with a split constant, a rational/minimax polynomial on the reduced
-//! argument and the scaling by `ldexp`, or the decomposition by `frexp` for `log`.
+//! argument and the scaling by `ldexp`; `log` decomposes x = m 2^e by an f32 estimate of
+//! the exponent, corrected exactly.
 
 use naga::{BinaryOperator as B, Expression, FunctionArgument, FunctionResult, Handle, MathFunction as M, Module};
 
@@ -44,9 +45,6 @@ fn signature(fb: &mut Fb, args: &[&str]) {
 }
 
 pub fn add(module: &mut Module, types: Types, prec: Prec) -> MathFns {
-    if prec == Prec::F64 {
-        module.generate_predeclared_type(naga::PredeclaredType::FrexpResult { size: None, scalar: naga::Scalar::F64 });
-    }
     let exp = add_function(module, exp_fn(types, prec));
     let log = add_function(module, log_fn(types, prec));
     let pow = add_function(module, pow_fn(types, prec, exp, log));
@@ -121,21 +119,57 @@ fn log_fn(types: Types, prec: Prec) -> naga::Function {
         fb.ret(Some(r));
         return fb.finish();
     }
-    let fr = fb.math1(M::Frexp, x);
-    let m0 = fb.e(Expression::AccessIndex { base: fr, index: 0 });
-    let e0 = fb.e(Expression::AccessIndex { base: fr, index: 1 });
-    // m in [sqrt(1/2), sqrt(2)).
-    let half_sqrt2 = fb.f(std::f64::consts::FRAC_1_SQRT_2);
-    let small = fb.bin(B::Less, m0, half_sqrt2);
-    let two = fb.f(2.0);
-    let m2 = fb.mul(m0, two);
-    let m = fb.select(small, m2, m0);
+    // x = m 2^e without frexp (its f64 form needs 64-bit integers): scale into the f32
+    // range exactly, estimate e from an f32 log2, then correct m into [1, 2) and finally into
+    // [sqrt(1/2), sqrt(2)).
+    let mut xs = x;
+    let mut adj = fb.i(0);
+    for _ in 0..5 {
+        let big_t = fb.f(2f64.powi(120));
+        let small_t = fb.f(2f64.powi(-120));
+        let down = fb.f(2f64.powi(-240));
+        let up = fb.f(2f64.powi(240));
+        let is_big = fb.bin(B::Greater, xs, big_t);
+        let is_small = fb.bin(B::Less, xs, small_t);
+        let xd = fb.mul(xs, down);
+        let xu = fb.mul(xs, up);
+        let x1 = fb.select(is_big, xd, xs);
+        xs = fb.select(is_small, xu, x1);
+        let p240 = fb.i(240);
+        let m240 = fb.i(-240);
+        let zero_i = fb.i(0);
+        let a1 = fb.select(is_big, p240, zero_i);
+        let a2 = fb.select(is_small, m240, a1);
+        adj = fb.add(adj, a2);
+    }
+    let x32 = fb.e(Expression::As { expr: xs, kind: naga::ScalarKind::Float, convert: Some(4) });
+    let l2 = fb.math1(M::Log2, x32);
+    let fl = fb.math1(M::Floor, l2);
+    let e_est = fb.to_i32(fl);
+    let ne = fb.neg(e_est);
+    let m_est = fb.math2(M::Ldexp, xs, ne);
     let one_i = fb.i(1);
-    let e1 = fb.sub(e0, one_i);
-    let e = fb.select(small, e1, e0);
+    let two = fb.f(2.0);
     let one = fb.f(1.0);
-    let f = fb.sub(m, one);
     let half = fb.f(0.5);
+    let too_big = fb.bin(B::GreaterEqual, m_est, two);
+    let mh = fb.mul(m_est, half);
+    let ep = fb.add(e_est, one_i);
+    let m1 = fb.select(too_big, mh, m_est);
+    let e1 = fb.select(too_big, ep, e_est);
+    let too_small = fb.bin(B::Less, m1, one);
+    let md = fb.mul(m1, two);
+    let em = fb.sub(e1, one_i);
+    let m2 = fb.select(too_small, md, m1);
+    let e2 = fb.select(too_small, em, e1);
+    let sqrt2 = fb.f(std::f64::consts::SQRT_2);
+    let over = fb.bin(B::GreaterEqual, m2, sqrt2);
+    let mo = fb.mul(m2, half);
+    let eo = fb.add(e2, one_i);
+    let m = fb.select(over, mo, m2);
+    let e3 = fb.select(over, eo, e2);
+    let e = fb.add(e3, adj);
+    let f = fb.sub(m, one);
     let ff = fb.mul(f, f);
     let hfsq = fb.mul(half, ff);
     let twof = fb.add(two, f);
