@@ -26,6 +26,25 @@ pub const BINDINGS: u32 = 7;
 /// instance)...].
 pub const CONTROL_HEADER: u32 = 2;
 
+/// Spike buffer, per gid: [count, first bad step + 1, steps done, spike steps...].
+pub const SPIKE_HEADER: u32 = 3;
+
+/// Loop iterations of one time step of a cell of this type, events and probes aside (each
+/// loop counts one more for its exit test). llvmpipe stops an invocation after 65535 loop
+/// iterations, so the window is sized with this on CPU adapters.
+pub fn loop_cost(layout: &Layout, ty: &TypeLayout) -> u64 {
+    let nn = u64::from(ty.nnodes) + 1;
+    let nernst = layout.nernst.iter().filter(|n| n.is_some()).count() as u64;
+    let mut cost = 2 + nn * (4 + nernst);
+    for b in &ty.blocks {
+        if b.per_cell > 1 {
+            let kernels = [&b.kernels.current, &b.kernels.advance].iter().filter(|k| !k.writes.is_empty()).count();
+            cost += kernels as u64 * (u64::from(b.per_cell) + 1);
+        }
+    }
+    cost
+}
+
 #[derive(Copy, Clone)]
 struct Globals {
     data: Handle<naga::GlobalVariable>,
@@ -151,11 +170,14 @@ impl Cx<'_> {
         let ev = fb.local(fb.types.uint, "ev");
         fb.store(ev, ev_start);
         let records = fb.u(CONTROL_HEADER + self.layout.ncells + 1);
-        let cap1 = fb.u(self.p.spike_cap + 2);
+        let cap1 = fb.u(self.p.spike_cap + SPIKE_HEADER);
         let spike_base = fb.mul(gid, cap1);
         fb.write(g.spikes, spike_base, zero_u);
         let bad_at = fb.add(spike_base, one_u);
         fb.write(g.spikes, bad_at, zero_u);
+        let two_u = fb.u(2);
+        let done_at = fb.add(spike_base, two_u);
+        fb.write(g.spikes, done_at, zero_u);
         fb.for_range(zero_u, nsteps, "s", |fb, s| {
             let step = fb.add(step0, s);
             let stepr = fb.to_real(step);
@@ -177,6 +199,9 @@ impl Cx<'_> {
             self.nernst(fb, c);
             self.detect(fb, c, s, spike_base);
             self.probes(fb, gid, s);
+            let one = fb.u(1);
+            let done = fb.add(s, one);
+            fb.write(g.spikes, done_at, done);
         });
     }
 
@@ -489,8 +514,8 @@ impl Cx<'_> {
             let cap = fb.u(self.p.spike_cap);
             let room = fb.bin(B::Less, count, cap);
             fb.if_(room, |fb| {
-                let two = fb.u(2);
-                let a = fb.add(spike_base, two);
+                let hdr = fb.u(SPIKE_HEADER);
+                let a = fb.add(spike_base, hdr);
                 let at = fb.add(a, count);
                 fb.write(g.spikes, at, s);
             });

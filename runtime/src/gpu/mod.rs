@@ -24,6 +24,10 @@ use layout::{Layout, ProbeLoc};
 /// Longest window (time steps per dispatch).
 pub const MAX_WINDOW: u32 = 400;
 
+/// Loop iterations per invocation and window on llvmpipe (it stops at 65535), leaving room
+/// for events.
+const LLVMPIPE_LOOP_BUDGET: u64 = 50_000;
+
 #[derive(Debug)]
 pub enum GpuError {
     NoAdapter,
@@ -167,6 +171,8 @@ struct Gpu {
     probes_back: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
     adapter: String,
+    /// A CPU implementation (llvmpipe): windows are limited by its loop limiter.
+    cpu_device: bool,
 }
 
 pub struct GpuSimulation {
@@ -219,7 +225,19 @@ impl GpuSimulation {
         let sim = &model.simulation;
         let steps = (sim.duration / sim.dt).round() as u64;
         let gpu = Gpu::new(&prepared, p)?;
-        let Prepared { built, layout, window, spike_cap, .. } = prepared;
+        let Prepared { built, layout, mut window, spike_cap, .. } = prepared;
+        if gpu.cpu_device {
+            // llvmpipe's loop limiter: keep a window well inside 65535 iterations per cell.
+            let cost = layout.types.iter().map(|t| codegen::loop_cost(&layout, t)).max().unwrap_or(1);
+            let probes = u64::from(layout.gpu_probes) + 1;
+            let fit = LLVMPIPE_LOOP_BUDGET / (cost + probes);
+            if fit == 0 {
+                return Err(GpuError::Unsupported(format!(
+                    "a cell needs {cost} loop iterations per step, more than llvmpipe allows per invocation"
+                )));
+            }
+            window = window.min(fit as u32);
+        }
         let wiring = events::wire(model);
         let mut queue = Queue::default();
         for (s, source) in model.network.sources.iter().enumerate() {
@@ -321,7 +339,17 @@ impl GpuSimulation {
         let (spike_bytes, probe_values) = self.gpu.dispatch(self.prec, &control, &weights, n, cols)?;
         let spk: Vec<u32> = bytemuck::cast_slice(&spike_bytes).to_vec();
         // Blow-ups first: the CPU engine stops at the first bad step.
-        let stride = self.spike_cap as usize + 2;
+        let stride = (self.spike_cap + codegen::SPIKE_HEADER) as usize;
+        for gid in 0..ncells {
+            let done = spk[gid * stride + 2];
+            if done != n {
+                return Err(GpuError::Device(format!(
+                    "the device stopped cell {gid}'s kernel after {done} of {n} steps of the window from {} ms \
+                     (llvmpipe ends an invocation after 65535 loop iterations)",
+                    self.step as f64 * dt
+                )));
+            }
+        }
         let mut bad: Option<(u32, u32)> = None;
         for gid in 0..ncells {
             let b = spk[gid * stride + 1];
@@ -349,7 +377,7 @@ impl GpuSimulation {
                 return Err(GpuError::SpikeOverflow { gid: gid as u32, window_start: self.step as f64 * dt });
             }
             for i in 0..count as usize {
-                fired.push((spk[gid * stride + 2 + i], gid as u32));
+                fired.push((spk[gid * stride + codegen::SPIKE_HEADER as usize + i], gid as u32));
             }
         }
         // Detection order of the CPU engine: by step, then by gid.
@@ -473,7 +501,7 @@ impl Gpu {
         }
         let control = storage_buffer(&device, "control", 4 * (u64::from(p.layout.ncells) + 64), wgpu::BufferUsages::empty());
         let weights = storage_buffer(&device, "weights", 64 * b, wgpu::BufferUsages::empty());
-        let spike_size = 4 * u64::from(p.layout.ncells) * (u64::from(p.spike_cap) + 2);
+        let spike_size = 4 * u64::from(p.layout.ncells) * u64::from(p.spike_cap + codegen::SPIKE_HEADER);
         let spikes = storage_buffer(&device, "spikes", spike_size, wgpu::BufferUsages::COPY_SRC);
         let probe_size = b * u64::from(p.window) * u64::from(p.layout.gpu_probes);
         let probes = storage_buffer(&device, "probes", probe_size, wgpu::BufferUsages::COPY_SRC);
@@ -504,6 +532,7 @@ impl Gpu {
             probes_back,
             bind_group,
             adapter: name,
+            cpu_device: info.device_type == wgpu::DeviceType::Cpu,
         })
     }
 

@@ -312,3 +312,20 @@ fn software_math_matches_std() {
         assert!(e <= 1e-13, "{name}: {e}");
     }
 }
+
+#[test]
+#[ignore]
+fn debug_case() {
+    let path = std::env::var("CASE").unwrap_or("examples/neuron/passive_cable.syl".into());
+    let m = model(&path, &[], std::env::var("DUR").ok().map(|d| d.parse().unwrap()));
+    let mut cpu = Simulation::new(&m, Options::default()).expect("cpu");
+    cpu.run(|_, _| {}).expect("cpu");
+    let mut gpu = GpuSimulation::with_window(&m, Precision::F64, std::env::var("W").map_or(400, |w| w.parse().unwrap())).expect("gpu");
+    let r = gpu.run(|_, _| {});
+    eprintln!("{r:?}");
+    for i in (0..cpu.times.len().min(gpu.times.len())).step_by(std::env::var("EVERY").map_or(4, |w| w.parse().unwrap())) {
+        let a: Vec<f64> = cpu.columns.iter().map(|c| c[i]).collect();
+        let b: Vec<f64> = gpu.columns.iter().map(|c| c[i]).collect();
+        eprintln!("{:.3} cpu {a:?}\n      gpu {b:?}", cpu.times[i]);
+    }
+}
