@@ -102,10 +102,14 @@ fn compare(case: &str, m: &Model, precision: Precision, below: f64) -> Option<(f
 }
 
 fn check(case: &str, path: &str, overrides: &[String], duration: Option<f64>) {
-    let m = model(path, overrides, duration);
-    let Some((dv, dts, nc, ng)) = compare(case, &m, Precision::F64, f64::INFINITY) else { return };
+    check_model(case, &model(path, overrides, duration));
+}
+
+fn check_model(case: &str, m: &Model) {
+    let m = m;
+    let Some((dv, dts, nc, ng)) = compare(case, m, Precision::F64, f64::INFINITY) else { return };
     let f64_ok = Outcome { max_dv: dv, spikes_ok: nc == ng && dts == 0.0 };
-    let Some((dv32, dts32, nc32, ng32)) = compare(case, &m, Precision::F32, -50.0) else { return };
+    let Some((dv32, dts32, nc32, ng32)) = compare(case, m, Precision::F32, -50.0) else { return };
     assert!(f64_ok.spikes_ok, "{case} f64: spikes differ ({nc} vs {ng}, max diff {dts})");
     assert!(f64_ok.max_dv <= 1e-6, "{case} f64: max |ΔV| {} mV", f64_ok.max_dv);
     assert_eq!(nc32, ng32, "{case} f32: spike counts");
@@ -145,7 +149,24 @@ fn syn_pair_strong_matches_cpu() {
 
 #[test]
 fn ringtest_matches_cpu() {
-    check("ringtest", "examples/bench/ringtest.syl", &[], Some(20.0));
+    // The example records no traces: probe the soma and a distal dendrite node of every cell,
+    // and a synaptic state, so that ΔV is measured.
+    let mut m = model("examples/bench/ringtest.syl", &[], Some(20.0));
+    let cell = &m.cells[0];
+    let soma = cell.detector.as_ref().expect("detector").node;
+    let tip = cell.tree.nodes.len() as u32 - 1;
+    let span = m.network.probes.first().map(|p| p.span).unwrap_or(cell.span);
+    for gid in 0..m.cell_count() {
+        for (name, node) in [("soma", soma), ("tip", tip)] {
+            m.network.probes.push(sylva_compiler::ir::Probe {
+                label: format!("cell{gid}_{name}_v"),
+                gid,
+                target: sylva_compiler::ir::ProbeTarget::Voltage { node },
+                span,
+            });
+        }
+    }
+    check_model("ringtest", &m);
 }
 
 #[test]
