@@ -37,7 +37,6 @@ impl Prec {
 pub struct Types {
     pub real: Handle<Type>,
     pub uint: Handle<Type>,
-    pub sint: Handle<Type>,
     pub boolean: Handle<Type>,
     pub real_array: Handle<Type>,
     pub uint_array: Handle<Type>,
@@ -49,13 +48,12 @@ impl Types {
         let mut ty = |inner: TypeInner| module.types.insert(Type { name: None, inner }, Span::UNDEFINED);
         let real = ty(TypeInner::Scalar(prec.scalar()));
         let uint = ty(TypeInner::Scalar(Scalar::U32));
-        let sint = ty(TypeInner::Scalar(Scalar::I32));
         let boolean = ty(TypeInner::Scalar(Scalar::BOOL));
         let real_array =
             ty(TypeInner::Array { base: real, size: naga::ArraySize::Dynamic, stride: prec.bytes() as u32 });
         let uint_array = ty(TypeInner::Array { base: uint, size: naga::ArraySize::Dynamic, stride: 4 });
         let uvec3 = ty(TypeInner::Vector { size: naga::VectorSize::Tri, scalar: Scalar::U32 });
-        Types { real, uint, sint, boolean, real_array, uint_array, uvec3 }
+        Types { real, uint, boolean, real_array, uint_array, uvec3 }
     }
 }
 

@@ -44,8 +44,6 @@ impl BlockLayout {
 }
 
 pub struct TypeLayout {
-    pub name: String,
-    pub gids: Vec<u32>,
     pub ncells: u32,
     pub nnodes: u32,
     pub v: u32,
@@ -95,10 +93,6 @@ pub struct Layout {
     /// `probe_pairs`.
     pub probe_offsets: u32,
     pub probe_pairs: u32,
-    /// Per gid: (type, rank).
-    pub home: Vec<(usize, u32)>,
-    /// Per CPU block: (type, index in the type's blocks).
-    pub block_home: Vec<(usize, usize)>,
     /// Per CPU block: offset in `meta` of its instances' local nodes.
     pub node_tables: Vec<u32>,
 }
@@ -244,8 +238,6 @@ pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuE
             });
         }
         types.push(TypeLayout {
-            name: cell.name.clone(),
-            gids,
             ncells: n as u32,
             nnodes: nn as u32,
             v,
@@ -349,8 +341,6 @@ pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuE
         gpu_probes: cols,
         probe_offsets,
         probe_pairs,
-        home,
-        block_home,
         node_tables,
     })
 }

@@ -350,3 +350,52 @@ fn debug_case() {
         eprintln!("{:.3} cpu {a:?}\n      gpu {b:?}", cpu.times[i]);
     }
 }
+
+#[test]
+fn windows_do_not_change_results() {
+    // Dispatching one step at a time or a whole window must give the same bits.
+    let m = model("examples/neuron/syn_pair.syl", &["weight=0.05uS".to_string()], Some(20.0));
+    let mut a = match GpuSimulation::with_window(&m, Precision::F64, 1) {
+        Ok(g) => g,
+        Err(e) if no_gpu(&e) => return,
+        Err(e) => panic!("{e}"),
+    };
+    a.run(|_, _| {}).expect("runs");
+    let mut b = GpuSimulation::new(&m, Precision::F64).expect("gpu");
+    b.run(|_, _| {}).expect("runs");
+    assert_eq!((a.window(), b.window()), (1, 40));
+    assert_eq!(a.columns, b.columns);
+    assert_eq!(a.spikes, b.spikes);
+}
+
+/// Timings of a bigger ring network (`--set rings=N`, default 10 rings = 100 cells), printed.
+#[test]
+#[ignore]
+fn ringtest_timing() {
+    let rings = std::env::var("RINGS").unwrap_or("10".into());
+    let m = model("examples/bench/ringtest.syl", &[format!("rings={rings}")], Some(100.0));
+    let t0 = Instant::now();
+    let mut cpu = Simulation::new(&m, Options::default()).expect("cpu");
+    cpu.run(|_, _| {}).expect("cpu");
+    let cpu_s = t0.elapsed().as_secs_f64();
+    for p in [Precision::F64, Precision::F32] {
+        let t0 = Instant::now();
+        let mut gpu = match GpuSimulation::new(&m, p) {
+            Ok(g) => g,
+            Err(e) if no_gpu(&e) => return,
+            Err(e) => panic!("{e}"),
+        };
+        let setup = t0.elapsed().as_secs_f64();
+        let t0 = Instant::now();
+        gpu.run(|_, _| {}).expect("gpu");
+        let run = t0.elapsed().as_secs_f64();
+        assert_eq!(gpu.spikes.len(), cpu.spikes.len());
+        eprintln!(
+            "ringtest rings={rings} ({} cells, 100 ms): cpu (1 thread) {cpu_s:.2} s; gpu {p:?} setup {setup:.2} s, run {run:.2} s, \
+             {} spikes, on {}",
+            m.cell_count(),
+            gpu.spikes.len(),
+            gpu.adapter()
+        );
+    }
+}
