@@ -66,7 +66,12 @@ pub struct Fb {
 
 impl Fb {
     pub fn new(prec: Prec, types: Types, name: &str) -> Fb {
-        Fb { prec, types, func: Function { name: Some(name.to_string()), ..Function::default() }, stack: vec![Block::new()] }
+        Fb {
+            prec,
+            types,
+            func: Function { name: Some(name.to_string()), ..Function::default() },
+            stack: vec![Block::new()],
+        }
     }
 
     /// Finishes the function.
@@ -197,10 +202,10 @@ impl Fb {
 
     /// A new local variable (uninitialised) and its pointer expression.
     pub fn local(&mut self, ty: Handle<Type>, name: &str) -> H {
-        let l = self.func.local_variables.append(
-            LocalVariable { name: Some(name.to_string()), ty, init: None },
-            Span::UNDEFINED,
-        );
+        let l = self
+            .func
+            .local_variables
+            .append(LocalVariable { name: Some(name.to_string()), ty, init: None }, Span::UNDEFINED);
         self.e(Expression::LocalVariable(l))
     }
 
@@ -284,11 +289,7 @@ pub fn storage(
     ty: Handle<Type>,
     write: bool,
 ) -> Handle<GlobalVariable> {
-    let access = if write {
-        naga::StorageAccess::LOAD | naga::StorageAccess::STORE
-    } else {
-        naga::StorageAccess::LOAD
-    };
+    let access = if write { naga::StorageAccess::LOAD | naga::StorageAccess::STORE } else { naga::StorageAccess::LOAD };
     globals.append(
         GlobalVariable {
             name: Some(name.to_string()),

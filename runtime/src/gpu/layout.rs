@@ -8,9 +8,9 @@
 //! * `shared` (read-only reals): area, diameter, C/dt, axial conductance, per-instance params.
 //! * `meta` (read-only u32): parents, instance nodes, gids of each type, the probe table.
 
+use sylva_compiler::ir::Model;
 use sylva_compiler::ir::expr::IonVar;
 use sylva_compiler::ir::kernel::Kernels;
-use sylva_compiler::ir::Model;
 
 use super::GpuError;
 use crate::cpu::build::{Built, ProbeSource};
@@ -75,7 +75,10 @@ pub fn ion_slot(var: IonVar) -> usize {
 #[derive(Copy, Clone, Debug)]
 pub enum ProbeLoc {
     /// GPU column `col`, read from `data[index]`.
-    Gpu { col: u32, index: u32 },
+    Gpu {
+        col: u32,
+        index: u32,
+    },
     Constant(f64),
 }
 
@@ -148,7 +151,9 @@ pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuE
         let first = built.cell_offset[gids[0] as usize];
         let parent = meta.len() as u32;
         meta.extend(
-            built.cable.parent[first..first + nn].iter().map(|p| if *p == u32::MAX { NO_PARENT } else { p - first as u32 }),
+            built.cable.parent[first..first + nn]
+                .iter()
+                .map(|p| if *p == u32::MAX { NO_PARENT } else { p - first as u32 }),
         );
         let gid = meta.len() as u32;
         meta.extend(&gids);

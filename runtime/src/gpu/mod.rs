@@ -31,7 +31,9 @@ const LLVMPIPE_LOOP_BUDGET: u64 = 50_000;
 #[derive(Debug)]
 pub enum GpuError {
     NoAdapter,
-    NoF64 { adapter: String },
+    NoF64 {
+        adapter: String,
+    },
     /// Generated code rejected by naga or by the driver.
     Shader(String),
     /// A model feature the GPU engine does not support yet.
@@ -39,9 +41,16 @@ pub enum GpuError {
     /// Buffer mapping or device failure.
     Device(String),
     /// More spikes of one cell in one window than the buffer holds.
-    SpikeOverflow { gid: u32, window_start: f64 },
+    SpikeOverflow {
+        gid: u32,
+        window_start: f64,
+    },
     /// A non-finite or huge voltage (as the CPU engine's check).
-    Blowup { gid: u32, step: u64, time: f64 },
+    Blowup {
+        gid: u32,
+        step: u64,
+        time: f64,
+    },
 }
 
 impl fmt::Display for GpuError {
@@ -61,7 +70,10 @@ impl fmt::Display for GpuError {
             GpuError::Unsupported(m) => write!(f, "not supported by the GPU engine: {m}"),
             GpuError::Device(m) => write!(f, "GPU device error: {m}"),
             GpuError::SpikeOverflow { gid, window_start } => {
-                write!(f, "cell {gid} spiked more often than the spike buffer holds in the window from {window_start} ms")
+                write!(
+                    f,
+                    "cell {gid} spiked more often than the spike buffer holds in the window from {window_start} ms"
+                )
             }
             GpuError::Blowup { gid, step, time } => {
                 write!(f, "the voltage of cell {gid} became non-finite or huge at step {step} (t = {time} ms)")
@@ -463,8 +475,8 @@ impl Gpu {
                 count: None,
             })
             .collect();
-        let layout =
-            device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some("sylva"), entries: &entries });
+        let layout = device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some("sylva"), entries: &entries });
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("sylva"),
             bind_group_layouts: &[Some(&layout)],
@@ -499,7 +511,8 @@ impl Gpu {
         if !p.layout.meta.is_empty() {
             queue.write_buffer(&meta, 0, bytemuck::cast_slice(&p.layout.meta));
         }
-        let control = storage_buffer(&device, "control", 4 * (u64::from(p.layout.ncells) + 64), wgpu::BufferUsages::empty());
+        let control =
+            storage_buffer(&device, "control", 4 * (u64::from(p.layout.ncells) + 64), wgpu::BufferUsages::empty());
         let weights = storage_buffer(&device, "weights", 64 * b, wgpu::BufferUsages::empty());
         let spike_size = 4 * u64::from(p.layout.ncells) * u64::from(p.spike_cap + codegen::SPIKE_HEADER);
         let spikes = storage_buffer(&device, "spikes", spike_size, wgpu::BufferUsages::COPY_SRC);
@@ -549,11 +562,13 @@ impl Gpu {
         let weight_bytes = to_bytes(prec, weights);
         let mut rebind = false;
         if control_bytes.len() as u64 > self.control.size() {
-            self.control = storage_buffer(&self.device, "control", control_bytes.len() as u64 * 2, wgpu::BufferUsages::empty());
+            self.control =
+                storage_buffer(&self.device, "control", control_bytes.len() as u64 * 2, wgpu::BufferUsages::empty());
             rebind = true;
         }
         if weight_bytes.len() as u64 > self.weights.size() {
-            self.weights = storage_buffer(&self.device, "weights", weight_bytes.len() as u64 * 2, wgpu::BufferUsages::empty());
+            self.weights =
+                storage_buffer(&self.device, "weights", weight_bytes.len() as u64 * 2, wgpu::BufferUsages::empty());
             rebind = true;
         }
         if rebind {
@@ -567,7 +582,8 @@ impl Gpu {
         self.queue.write_buffer(&self.weights, 0, &weight_bytes);
         let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("window") });
         {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            let mut pass =
+                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
             pass.set_bind_group(0, &self.bind_group, &[]);
             for (pipeline, groups) in &self.pipelines {
                 pass.set_pipeline(pipeline);
@@ -613,9 +629,7 @@ fn read(
     device
         .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
         .map_err(|e| GpuError::Device(e.to_string()))?;
-    rx.recv()
-        .map_err(|e| GpuError::Device(e.to_string()))?
-        .map_err(|e| GpuError::Device(e.to_string()))?;
+    rx.recv().map_err(|e| GpuError::Device(e.to_string()))?.map_err(|e| GpuError::Device(e.to_string()))?;
     let bytes = slice.get_mapped_range().map_err(|e| GpuError::Device(format!("{e:?}")))?.to_vec();
     buffer.unmap();
     Ok(bytes)

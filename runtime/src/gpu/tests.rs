@@ -175,7 +175,8 @@ fn wgsl_parses_back() {
         let m = model(path, &[], None);
         for p in [Precision::F64, Precision::F32] {
             let text = wgsl(&m, p).unwrap_or_else(|e| panic!("{path}: {e}"));
-            let module = naga::front::wgsl::parse_str(&text).unwrap_or_else(|e| panic!("{path}: {}", e.emit_to_string(&text)));
+            let module =
+                naga::front::wgsl::parse_str(&text).unwrap_or_else(|e| panic!("{path}: {}", e.emit_to_string(&text)));
             naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::FLOAT64)
                 .validate(&module)
                 .unwrap_or_else(|e| panic!("{path} {p:?}: {e:?}"));
@@ -341,10 +342,13 @@ fn debug_case() {
     let m = model(&path, &[], std::env::var("DUR").ok().map(|d| d.parse().unwrap()));
     let mut cpu = Simulation::new(&m, Options::default()).expect("cpu");
     cpu.run(|_, _| {}).expect("cpu");
-    let mut gpu = GpuSimulation::with_window(&m, Precision::F64, std::env::var("W").map_or(400, |w| w.parse().unwrap())).expect("gpu");
+    let mut gpu =
+        GpuSimulation::with_window(&m, Precision::F64, std::env::var("W").map_or(400, |w| w.parse().unwrap()))
+            .expect("gpu");
     let r = gpu.run(|_, _| {});
     eprintln!("{r:?}");
-    for i in (0..cpu.times.len().min(gpu.times.len())).step_by(std::env::var("EVERY").map_or(4, |w| w.parse().unwrap())) {
+    for i in (0..cpu.times.len().min(gpu.times.len())).step_by(std::env::var("EVERY").map_or(4, |w| w.parse().unwrap()))
+    {
         let a: Vec<f64> = cpu.columns.iter().map(|c| c[i]).collect();
         let b: Vec<f64> = gpu.columns.iter().map(|c| c[i]).collect();
         eprintln!("{:.3} cpu {a:?}\n      gpu {b:?}", cpu.times[i]);
