@@ -456,6 +456,37 @@ impl Gpu {
             ..Default::default()
         }))
         .map_err(|e| GpuError::Device(e.to_string()))?;
+        let limits = device.limits();
+        let b = prec.bytes();
+        let largest = [
+            p.layout.data.len() as u64 * b,
+            p.layout.shared.len() as u64 * b,
+            p.layout.meta.len() as u64 * 4,
+            4 * u64::from(p.layout.ncells) * u64::from(p.spike_cap + codegen::SPIKE_HEADER),
+            b * u64::from(p.window) * u64::from(p.layout.gpu_probes),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+        let binding_limit = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+        if largest > binding_limit {
+            return Err(GpuError::Unsupported(format!(
+                "the model needs a {largest}-byte buffer; '{name}' binds at most {binding_limit} bytes"
+            )));
+        }
+        if let Some(t) = p
+            .layout
+            .types
+            .iter()
+            .find(|t| t.ncells.div_ceil(codegen::WORKGROUP) > limits.max_compute_workgroups_per_dimension)
+        {
+            return Err(GpuError::Unsupported(format!(
+                "{} cells of one type exceed '{name}''s {} workgroups of {} per dispatch",
+                t.ncells,
+                limits.max_compute_workgroups_per_dimension,
+                codegen::WORKGROUP
+            )));
+        }
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("sylva"),
@@ -502,7 +533,6 @@ impl Gpu {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Shader(e.to_string()));
         }
-        let b = prec.bytes();
         let data = storage_buffer(&device, "data", p.layout.data.len() as u64 * b, wgpu::BufferUsages::empty());
         queue.write_buffer(&data, 0, &to_bytes(prec, &p.layout.data));
         let shared = storage_buffer(&device, "shared", p.layout.shared.len() as u64 * b, wgpu::BufferUsages::empty());
