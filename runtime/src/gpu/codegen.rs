@@ -667,20 +667,9 @@ impl Cx<'_> {
             UnaryOp::Log10 => fb.call(self.fns.log10, vec![x]),
             UnaryOp::Sqrt => fb.math1(M::Sqrt, x),
             UnaryOp::Abs => fb.math1(M::Abs, x),
-            UnaryOp::Sin | UnaryOp::Cos | UnaryOp::Tanh => {
-                if fb.prec == Prec::F64 {
-                    self.err = Some(GpuError::Unsupported(format!(
-                        "`{}` in f64 on the GPU (no software version yet; use f32 or the CPU engine)",
-                        op.name()
-                    )));
-                }
-                let fun = match op {
-                    UnaryOp::Sin => M::Sin,
-                    UnaryOp::Cos => M::Cos,
-                    _ => M::Tanh,
-                };
-                fb.math1(fun, x)
-            }
+            UnaryOp::Sin => fb.call(self.fns.sin, vec![x]),
+            UnaryOp::Cos => fb.call(self.fns.cos, vec![x]),
+            UnaryOp::Tanh => fb.call(self.fns.tanh, vec![x]),
         }
     }
 

@@ -18,6 +18,9 @@ pub struct MathFns {
     pub log: Handle<naga::Function>,
     pub pow: Handle<naga::Function>,
     pub log10: Handle<naga::Function>,
+    pub tanh: Handle<naga::Function>,
+    pub sin: Handle<naga::Function>,
+    pub cos: Handle<naga::Function>,
 }
 
 const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
@@ -49,7 +52,10 @@ pub fn add(module: &mut Module, types: Types, prec: Prec) -> MathFns {
     let log = add_function(module, log_fn(types, prec));
     let pow = add_function(module, pow_fn(types, prec, exp, log));
     let log10 = add_function(module, log10_fn(types, prec, log));
-    MathFns { exp, log, pow, log10 }
+    let tanh = add_function(module, tanh_fn(types, prec, exp));
+    let sin = add_function(module, trig_fn(types, prec, false));
+    let cos = add_function(module, trig_fn(types, prec, true));
+    MathFns { exp, log, pow, log10, tanh, sin, cos }
 }
 
 /// Horner: c[0] + x (c[1] + x (c[2] + ...)).
@@ -258,5 +264,117 @@ fn log10_fn(types: Types, prec: Prec, log: Handle<naga::Function>) -> naga::Func
     let k = fb.f(std::f64::consts::LOG10_E);
     let r = fb.mul(l, k);
     fb.ret(Some(r));
+    fb.finish()
+}
+
+/// 1/n! for n = 0..=max.
+fn inverse_factorials(max: usize) -> Vec<f64> {
+    let mut out = vec![1.0];
+    let mut f = 1.0f64;
+    for n in 1..=max {
+        f *= n as f64;
+        out.push(1.0 / f);
+    }
+    out
+}
+
+/// tanh: for |x| >= 0.625, (1 - e) / (1 + e) with e = exp(-2|x|); below, sinh by its Taylor
+/// series (9 terms) over cosh = sqrt(1 + sinh^2); the sign of x; ±1 beyond |x| = 22.
+fn tanh_fn(types: Types, prec: Prec, exp: Handle<naga::Function>) -> naga::Function {
+    let mut fb = Fb::new(prec, types, "sylva_tanh");
+    signature(&mut fb, &["x"]);
+    let x = fb.arg(0);
+    if prec == Prec::F32 {
+        let r = fb.math1(M::Tanh, x);
+        fb.ret(Some(r));
+        return fb.finish();
+    }
+    let ax = fb.math1(M::Abs, x);
+    let m2 = fb.f(-2.0);
+    let arg = fb.mul(m2, ax);
+    let e = fb.call(exp, vec![arg]);
+    let one = fb.f(1.0);
+    let num = fb.sub(one, e);
+    let den = fb.add(one, e);
+    let big = fb.div(num, den);
+    // sinh(a) = a (1 + a^2/3! + a^4/5! + ...)
+    let f = inverse_factorials(19);
+    let odd: Vec<f64> = (0..9).map(|k| f[2 * k + 1]).collect();
+    let a2 = fb.mul(ax, ax);
+    let p = horner(&mut fb, a2, &odd);
+    let sh = fb.mul(ax, p);
+    let sh2 = fb.mul(sh, sh);
+    let c2 = fb.add(one, sh2);
+    let ch = fb.math1(M::Sqrt, c2);
+    let small = fb.div(sh, ch);
+    let lim = fb.f(0.625);
+    let is_small = fb.bin(B::Less, ax, lim);
+    let t = fb.select(is_small, small, big);
+    let sat = fb.f(22.0);
+    let is_sat = fb.bin(B::Greater, ax, sat);
+    let t1 = fb.select(is_sat, one, t);
+    let zero = fb.f(0.0);
+    let neg = fb.bin(B::Less, x, zero);
+    let nt = fb.neg(t1);
+    let r = fb.select(neg, nt, t1);
+    let nan = fb.bin(B::NotEqual, x, x);
+    let r1 = fb.select(nan, x, r);
+    fb.ret(Some(r1));
+    fb.finish()
+}
+
+const PIO2_1: f64 = 1.570_796_326_734_125_614_17;
+const PIO2_2: f64 = 6.077_100_506_303_965_976_60e-11;
+const PIO2_3: f64 = 2.022_266_248_711_166_455_80e-21;
+
+/// sin or cos: k = round(2x/pi), r = x - k pi/2 with pi/2 in three parts (accurate for
+/// |x| < 2^20 pi/2), Taylor polynomials of sin and cos on |r| <= pi/4 (to r^19 and r^20), the
+/// quadrant from k mod 4.
+fn trig_fn(types: Types, prec: Prec, cosine: bool) -> naga::Function {
+    let mut fb = Fb::new(prec, types, if cosine { "sylva_cos" } else { "sylva_sin" });
+    signature(&mut fb, &["x"]);
+    let x = fb.arg(0);
+    if prec == Prec::F32 {
+        let r = fb.math1(if cosine { M::Cos } else { M::Sin }, x);
+        fb.ret(Some(r));
+        return fb.finish();
+    }
+    let two_over_pi = fb.f(std::f64::consts::FRAC_2_PI);
+    let q = fb.mul(x, two_over_pi);
+    let k = fb.math1(M::Round, q);
+    let p1 = fb.f(PIO2_1);
+    let p2 = fb.f(PIO2_2);
+    let p3 = fb.f(PIO2_3);
+    let t1 = fb.mul(k, p1);
+    let r1 = fb.sub(x, t1);
+    let t2 = fb.mul(k, p2);
+    let r2 = fb.sub(r1, t2);
+    let t3 = fb.mul(k, p3);
+    let r = fb.sub(r2, t3);
+    let f = inverse_factorials(20);
+    let rr = fb.mul(r, r);
+    // sin r = r (1 - r^2/3! + ...), cos r = 1 - r^2/2! + ...
+    let sin_c: Vec<f64> = (0..10).map(|j| if j % 2 == 0 { f[2 * j + 1] } else { -f[2 * j + 1] }).collect();
+    let cos_c: Vec<f64> = (0..11).map(|j| if j % 2 == 0 { f[2 * j] } else { -f[2 * j] }).collect();
+    let ps = horner(&mut fb, rr, &sin_c);
+    let s = fb.mul(r, ps);
+    let c = horner(&mut fb, rr, &cos_c);
+    let ki = fb.to_i32(k);
+    let three = fb.i(3);
+    let quadrant = fb.bin(B::And, ki, three);
+    let shift = fb.i(if cosine { 1 } else { 0 });
+    let qq = fb.add(quadrant, shift);
+    let quadrant = fb.bin(B::And, qq, three);
+    // quadrant (of sin): 0: s, 1: c, 2: -s, 3: -c
+    let one_i = fb.i(1);
+    let two_i = fb.i(2);
+    let odd = fb.bin(B::And, quadrant, one_i);
+    let is_odd = fb.bin(B::Equal, odd, one_i);
+    let v = fb.select(is_odd, c, s);
+    let hi = fb.bin(B::And, quadrant, two_i);
+    let is_neg = fb.bin(B::Equal, hi, two_i);
+    let nv = fb.neg(v);
+    let res = fb.select(is_neg, nv, v);
+    fb.ret(Some(res));
     fb.finish()
 }

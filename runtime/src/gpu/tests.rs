@@ -211,6 +211,9 @@ fn run_math(fun: &str, xs: &[f64], ys: &[f64]) -> Result<Vec<f64>, GpuError> {
         "exp" => fb.call(fns.exp, vec![x]),
         "log" => fb.call(fns.log, vec![x]),
         "log10" => fb.call(fns.log10, vec![x]),
+        "tanh" => fb.call(fns.tanh, vec![x]),
+        "sin" => fb.call(fns.sin, vec![x]),
+        "cos" => fb.call(fns.cos, vec![x]),
         _ => fb.call(fns.pow, vec![x, y]),
     };
     fb.write(output, i, r);
@@ -330,7 +333,24 @@ fn software_math_matches_std() {
     let px = points(n, 0.01, 10.0, 5);
     let py = points(n, -10.0, 10.0, 6);
     let e6 = max_rel("pow", &px, &py, |x, y| x.powf(y)).expect("adapter");
-    for (name, e) in [("exp", e1), ("exp small", e2), ("log", e3), ("log near 1", e4), ("log10", e5), ("pow", e6)] {
+    let tx = points(n, -30.0, 30.0, 7);
+    let e7 = max_rel("tanh", &tx, &zeros, |x, _| x.tanh()).expect("adapter");
+    let e8 = max_rel("tanh", &small, &zeros, |x, _| x.tanh()).expect("adapter");
+    let sx = points(n, -100.0, 100.0, 8);
+    let e9 = max_rel("sin", &sx, &zeros, |x, _| x.sin()).expect("adapter");
+    let e10 = max_rel("cos", &sx, &zeros, |x, _| x.cos()).expect("adapter");
+    for (name, e) in [
+        ("exp", e1),
+        ("exp small", e2),
+        ("log", e3),
+        ("log near 1", e4),
+        ("log10", e5),
+        ("pow", e6),
+        ("tanh", e7),
+        ("tanh small", e8),
+        ("sin", e9),
+        ("cos", e10),
+    ] {
         assert!(e <= 1e-13, "{name}: {e}");
     }
 }
