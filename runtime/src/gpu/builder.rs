@@ -172,11 +172,11 @@ impl Fb {
     }
 
     /// Converts a scalar to the real type.
-    pub fn to_real(&mut self, x: H) -> H {
+    pub fn real_of(&mut self, x: H) -> H {
         self.e(Expression::As { expr: x, kind: ScalarKind::Float, convert: Some(self.prec.bytes() as u8) })
     }
 
-    pub fn to_i32(&mut self, x: H) -> H {
+    pub fn i32_of(&mut self, x: H) -> H {
         self.e(Expression::As { expr: x, kind: ScalarKind::Sint, convert: Some(4) })
     }
 

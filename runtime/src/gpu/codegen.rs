@@ -6,7 +6,7 @@ use sylva_compiler::ir::expr::{BinaryOp, Builtin, Expr, UnaryOp};
 use sylva_compiler::ir::kernel::{Kernel, Target};
 
 use super::GpuError;
-use super::builder::{Fb, H, Prec, Types, add_function, storage};
+use super::builder::{Fb, H, Prec, Types, storage};
 use super::layout::{BlockLayout, Layout, NO_PARENT, TypeLayout, ion_slot};
 use super::math::{self, MathFns};
 
@@ -105,7 +105,6 @@ pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
             incoming_ray_payload: None,
         });
     }
-    let _ = add_function;
     Ok(module)
 }
 
@@ -180,7 +179,7 @@ impl Cx<'_> {
         fb.write(g.spikes, done_at, zero_u);
         fb.for_range(zero_u, nsteps, "s", |fb, s| {
             let step = fb.add(step0, s);
-            let stepr = fb.to_real(step);
+            let stepr = fb.real_of(step);
             let dt = fb.f(self.p.dt);
             let t = fb.mul(stepr, dt);
             let half = fb.f(self.p.dt / 2.0);
@@ -245,8 +244,7 @@ impl Cx<'_> {
         if b.per_cell == 1 {
             return fb.u(b.nodes[0]);
         }
-        // Instance nodes live in `meta` right after... simpler: a select chain is too long,
-        // so the nodes are read from the shared table.
+        // The local node of each instance, from the block's table in `meta`.
         let off = fb.u(self.node_table(b));
         let i = fb.add(off, k);
         fb.read(self.g.meta, i)

@@ -1,4 +1,4 @@
-//! Software `exp`, `log`, `pow` and `log10` as naga helper functions. The f64 transcendental
+//! Software `exp`, `log`, `pow`, `log10`, `tanh`, `sin` and `cos` as naga helper functions. The f64 transcendental
 //! builtins are wrong on every driver (`docs/gpu.md`), so f64 code calls these; f32 code uses
 //! the builtins (accurate to a few f32 ulps).
 //!
@@ -6,6 +6,9 @@
 //! argument reduction by ln 2 with a split constant, a rational/minimax polynomial on the reduced
 //! argument and the scaling by `ldexp`; `log` decomposes x = m 2^e by an f32 estimate of
 //! the exponent, corrected exactly.
+
+// The fdlibm constants are kept as published.
+#![allow(clippy::excessive_precision)]
 
 use naga::{BinaryOperator as B, Expression, FunctionArgument, FunctionResult, Handle, MathFunction as M, Module};
 
@@ -25,7 +28,7 @@ pub struct MathFns {
 
 const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
 const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
-const INV_LN2: f64 = 1.442_695_040_888_963_387_00;
+const INV_LN2: f64 = std::f64::consts::LOG2_E;
 const P1: f64 = 1.666_666_666_666_660_190_37e-1;
 const P2: f64 = -2.777_777_777_701_559_338_42e-3;
 const P3: f64 = 6.613_756_321_437_934_361_17e-5;
@@ -103,7 +106,7 @@ fn exp_fn(types: Types, prec: Prec) -> naga::Function {
     let one = fb.f(1.0);
     let y = fb.sub(one, b);
     // Scale in two halves so that neither factor over- or underflows on its own.
-    let ki = fb.to_i32(k);
+    let ki = fb.i32_of(k);
     let one_u = fb.u(1);
     let k1 = fb.bin(B::ShiftRight, ki, one_u);
     let k2 = fb.sub(ki, k1);
@@ -151,7 +154,7 @@ fn log_fn(types: Types, prec: Prec) -> naga::Function {
     let x32 = fb.e(Expression::As { expr: xs, kind: naga::ScalarKind::Float, convert: Some(4) });
     let l2 = fb.math1(M::Log2, x32);
     let fl = fb.math1(M::Floor, l2);
-    let e_est = fb.to_i32(fl);
+    let e_est = fb.i32_of(fl);
     let ne = fb.neg(e_est);
     let m_est = fb.math2(M::Ldexp, xs, ne);
     let one_i = fb.i(1);
@@ -187,7 +190,7 @@ fn log_fn(types: Types, prec: Prec) -> naga::Function {
     let p2 = horner(&mut fb, w, &[LG1, LG3, LG5, LG7]);
     let t2 = fb.mul(z, p2);
     let r = fb.add(t2, t1);
-    let dk = fb.to_real(e);
+    let dk = fb.real_of(e);
     let ln2hi = fb.f(LN2_HI);
     let ln2lo = fb.f(LN2_LO);
     // dk ln2_hi - ((hfsq - (s (hfsq + R) + dk ln2_lo)) - f)
@@ -359,7 +362,7 @@ fn trig_fn(types: Types, prec: Prec, cosine: bool) -> naga::Function {
     let ps = horner(&mut fb, rr, &sin_c);
     let s = fb.mul(r, ps);
     let c = horner(&mut fb, rr, &cos_c);
-    let ki = fb.to_i32(k);
+    let ki = fb.i32_of(k);
     let three = fb.i(3);
     let quadrant = fb.bin(B::And, ki, three);
     let shift = fb.i(if cosine { 1 } else { 0 });

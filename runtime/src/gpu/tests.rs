@@ -106,7 +106,6 @@ fn check(case: &str, path: &str, overrides: &[String], duration: Option<f64>) {
 }
 
 fn check_model(case: &str, m: &Model) {
-    let m = m;
     let Some((dv, dts, nc, ng)) = compare(case, m, Precision::F64, f64::INFINITY) else { return };
     let f64_ok = Outcome { max_dv: dv, spikes_ok: nc == ng && dts == 0.0 };
     let Some((dv32, dts32, nc32, ng32)) = compare(case, m, Precision::F32, -50.0) else { return };
