@@ -180,8 +180,15 @@ impl Cx<'_> {
         fb.for_range(zero_u, nsteps, "s", |fb, s| {
             let step = fb.add(step0, s);
             let stepr = fb.real_of(step);
-            let dt = fb.f(self.p.dt);
-            let t = fb.mul(stepr, dt);
+            // The CPU engine's `time_of`: n / (1/dt) when 1/dt is whole, else n dt.
+            let per_ms = 1.0 / self.p.dt;
+            let t = if per_ms == per_ms.round() {
+                let k = fb.f(per_ms);
+                fb.div(stepr, k)
+            } else {
+                let dt = fb.f(self.p.dt);
+                fb.mul(stepr, dt)
+            };
             let half = fb.f(self.p.dt / 2.0);
             let mid = fb.add(t, half);
             self.events(fb, c, s, ev, ev_end, records, t);
@@ -622,8 +629,10 @@ impl Cx<'_> {
                     fb.write(g.data, i, x);
                 }
                 Target::Current(k) => {
-                    let i = self.instance_index(fb, b, b.currents[k as usize], at);
-                    fb.write(g.data, i, x);
+                    if let Some((_, off)) = b.currents.iter().find(|(e, _)| *e == k) {
+                        let i = self.instance_index(fb, b, *off, at);
+                        fb.write(g.data, i, x);
+                    }
                 }
                 Target::Derived(d) => {
                     if let Some((_, off)) = b.derived.iter().find(|(e, _)| *e == d) {

@@ -29,7 +29,8 @@ pub struct BlockLayout {
     /// Per-instance parameters: (parameter, offset in `shared`).
     pub params: Vec<(u32, u32)>,
     pub states: Vec<u32>,
-    pub currents: Vec<u32>,
+    /// Stored currents: (current index, offset).
+    pub currents: Vec<(u32, u32)>,
     /// (derived index, offset).
     pub derived: Vec<(u32, u32)>,
     /// Species index of each ion use.
@@ -226,7 +227,7 @@ pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuE
                 off
             };
             let states = block.states.iter().map(&mut per_instance).collect();
-            let currents = block.currents.iter().map(&mut per_instance).collect();
+            let currents = block.currents.iter().map(|(c, values)| (*c, per_instance(values))).collect();
             let derived = block.derived.iter().map(|(d, values)| (*d, per_instance(values))).collect();
             block_home[b] = (ti, blocks.len());
             blocks.push(BlockLayout {
@@ -283,8 +284,8 @@ pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuE
             ProbeSource::State { block, state, instance } => {
                 inst(block, ty.blocks[block_home[block].1].states[state], instance)
             }
-            ProbeSource::Current { block, current, instance } => {
-                inst(block, ty.blocks[block_home[block].1].currents[current], instance)
+            ProbeSource::Current { block, slot, instance } => {
+                inst(block, ty.blocks[block_home[block].1].currents[slot].1, instance)
             }
             ProbeSource::Derived { block, slot, instance } => {
                 inst(block, ty.blocks[block_home[block].1].derived[slot].1, instance)
@@ -317,18 +318,8 @@ pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuE
             meta.push(*i);
         }
     }
-    let nernst = built
-        .species
-        .iter()
-        .map(|(_, charge, nernst)| {
-            nernst.then(|| {
-                const R: f64 = 8.314462618;
-                const FARADAY: f64 = 96485.33212;
-                // The same expression as `cpu::build::nernst`, up to the logarithm.
-                1e3 * R * (celsius + 273.15) / (FARADAY * f64::from(*charge))
-            })
-        })
-        .collect();
+    let nernst =
+        built.species.iter().map(|(_, charge, nernst)| nernst.then(|| nernst_factor(*charge, celsius))).collect();
     if data.is_empty() {
         data.push(0.0);
     }
@@ -348,4 +339,12 @@ pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuE
         probe_pairs,
         node_tables,
     })
+}
+
+/// RT/(zF) in mV: `cpu::build::nernst` is this times ln(outside/inside), evaluated in the same
+/// order (checked by a test).
+pub fn nernst_factor(charge: i32, celsius: f64) -> f64 {
+    const R: f64 = 8.314462618;
+    const FARADAY: f64 = 96485.33212331001;
+    1e3 * R * (celsius + 273.15) / (FARADAY * f64::from(charge))
 }

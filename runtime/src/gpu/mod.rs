@@ -194,6 +194,8 @@ pub struct GpuSimulation {
     /// Per CPU block: its gids and instances per cell.
     blocks: Vec<(Vec<u32>, usize)>,
     synapse_blocks: std::collections::HashMap<(u32, u32), (u32, u32)>,
+    /// Per probe, internal units per displayed unit.
+    probe_scales: Vec<f64>,
     wiring: Wiring,
     queue: Queue,
     dt: f64,
@@ -264,12 +266,15 @@ impl GpuSimulation {
         let columns = layout
             .probes
             .iter()
-            .map(|p| {
+            .zip(&built.probe_scales)
+            .map(|(p, scale)| {
                 let mut col = Vec::with_capacity(steps as usize + 1);
-                col.push(match *p {
-                    ProbeLoc::Gpu { index, .. } => round(p_of(precision), layout.data[index as usize]),
-                    ProbeLoc::Constant(v) => v,
-                });
+                col.push(
+                    match *p {
+                        ProbeLoc::Gpu { index, .. } => round(p_of(precision), layout.data[index as usize]),
+                        ProbeLoc::Constant(v) => v,
+                    } / scale,
+                );
                 col
             })
             .collect();
@@ -277,6 +282,7 @@ impl GpuSimulation {
             prec: p,
             gpu,
             blocks: built.blocks.iter().map(|b| (b.gids.clone(), b.per_cell)).collect(),
+            probe_scales: built.probe_scales.clone(),
             synapse_blocks: built.synapse_blocks,
             layout,
             wiring,
@@ -322,7 +328,7 @@ impl GpuSimulation {
         // Events of the window, per cell, in delivery order.
         let mut per_cell: Vec<Vec<(u32, u32, u32, f64)>> = vec![Vec::new(); ncells];
         for s in 0..n {
-            let t = (self.step + u64::from(s)) as f64 * dt;
+            let t = time_of(dt, self.step + u64::from(s));
             while let Some((block, instance, weight)) = self.queue.pop_due(t + dt / 2.0) {
                 let (gids, per) = &self.blocks[block as usize];
                 let gid = gids[instance as usize / per];
@@ -371,15 +377,18 @@ impl GpuSimulation {
         }
         if let Some((s, gid)) = bad {
             let step = self.step + u64::from(s);
-            return Err(GpuError::Blowup { gid, step, time: step as f64 * dt });
+            return Err(GpuError::Blowup { gid, step, time: time_of(dt, step) });
         }
         for s in 0..n as usize {
-            self.times.push((self.step + s as u64 + 1) as f64 * dt);
-            for (column, p) in self.columns.iter_mut().zip(&self.layout.probes) {
-                column.push(match *p {
-                    ProbeLoc::Gpu { col, .. } => probe_values[s * cols as usize + col as usize],
-                    ProbeLoc::Constant(v) => v,
-                });
+            self.times.push(time_of(dt, self.step + s as u64 + 1));
+            for ((column, p), scale) in self.columns.iter_mut().zip(&self.layout.probes).zip(&self.probe_scales) {
+                // Shown in the quantity's usual unit, as the CPU engine does.
+                column.push(
+                    match *p {
+                        ProbeLoc::Gpu { col, .. } => probe_values[s * cols as usize + col as usize],
+                        ProbeLoc::Constant(v) => v,
+                    } / scale,
+                );
             }
         }
         let mut fired: Vec<(u32, u32)> = Vec::new();
@@ -394,9 +403,9 @@ impl GpuSimulation {
         }
         // Detection order of the CPU engine: by step, then by gid.
         fired.sort_unstable();
-        let last_due = (self.step + u64::from(n) - 1) as f64 * dt + dt / 2.0;
+        let last_due = time_of(dt, self.step + u64::from(n) - 1) + dt / 2.0;
         for (s, gid) in fired {
-            let t = (self.step + u64::from(s) + 1) as f64 * dt;
+            let t = time_of(dt, self.step + u64::from(s) + 1);
             self.spikes.push((gid, t));
             for c in &self.wiring.from_cell[gid as usize] {
                 let (block, instance) = self.synapse_blocks[&(c.post_gid, c.synapse)];
@@ -412,6 +421,12 @@ impl GpuSimulation {
         self.step += u64::from(n);
         Ok(())
     }
+}
+
+/// The time of grid point `n`, as `cpu::Simulation::time_of`.
+fn time_of(dt: f64, n: u64) -> f64 {
+    let per_ms = 1.0 / dt;
+    if per_ms == per_ms.round() { n as f64 / per_ms } else { n as f64 * dt }
 }
 
 fn p_of(p: Precision) -> Prec {

@@ -137,6 +137,14 @@ fn y_tree_matches_cpu() {
 }
 
 #[test]
+fn biophysics_cases_match_cpu() {
+    // Calcium channels and dynamics (Nernst), SK, Ih, a kinetic scheme, an SWC cell.
+    for case in ["cadyn", "ca_hva", "ca_hva_eca", "ca_sk", "sk", "ih", "kinetic_k", "ca1_swc", "pyramidal"] {
+        check(case, &format!("examples/neuron/{case}.syl"), &[], None);
+    }
+}
+
+#[test]
 fn syn_pair_matches_cpu() {
     check("syn_pair", "examples/neuron/syn_pair.syl", &[], None);
 }
@@ -161,6 +169,7 @@ fn ringtest_matches_cpu() {
                 label: format!("cell{gid}_{name}_v"),
                 gid,
                 target: sylva_compiler::ir::ProbeTarget::Voltage { node },
+                dim: sylva_compiler::units::Dimension::VOLTAGE,
                 span,
             });
         }
@@ -420,5 +429,19 @@ fn ringtest_timing() {
             gpu.spikes.len(),
             gpu.adapter()
         );
+    }
+}
+
+#[test]
+fn nernst_factor_matches_the_cpu() {
+    let m = model("examples/neuron/hh_soma.syl", &[], None);
+    let built = crate::cpu::build::build(&m, 0.025, 6.3);
+    let layout = super::layout::layout(&m, &built, 6.3).expect("layout");
+    let _ = layout;
+    for charge in [1, 2, -1] {
+        for (i, o) in [(5e-5, 2.0), (10.0, 140.0), (54.4, 2.5)] {
+            let k = super::layout::nernst_factor(charge, 6.3);
+            assert_eq!(k * (o / i as f64).ln(), crate::cpu::build::nernst(charge, 6.3, i, o));
+        }
     }
 }
