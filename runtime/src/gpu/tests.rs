@@ -435,7 +435,7 @@ fn ringtest_timing() {
 #[test]
 fn nernst_factor_matches_the_cpu() {
     for charge in [1, 2, -1] {
-        for (i, o) in [(5e-5, 2.0), (10.0, 140.0), (54.4, 2.5)] {
+        for (i, o) in [(5e-5f64, 2.0f64), (10.0, 140.0), (54.4, 2.5)] {
             let k = super::layout::nernst_factor(charge, 6.3);
             assert_eq!(k * (o / i).ln(), crate::cpu::build::nernst(charge, 6.3, i, o));
         }
