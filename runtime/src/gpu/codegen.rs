@@ -1,0 +1,753 @@
+//! One compute entry point per cell type, built as naga IR: an invocation runs a window of
+//! time steps of one cell (events, currents, Hines solve, states, Nernst, detection, probes).
+
+use naga::{BinaryOperator as B, Handle, MathFunction as M, Module};
+use sylva_compiler::ir::expr::{BinaryOp, Builtin, Expr, UnaryOp};
+use sylva_compiler::ir::kernel::{Kernel, Target};
+
+use super::GpuError;
+use super::builder::{Fb, H, Prec, Types, storage};
+use super::layout::{BlockLayout, Layout, NO_PARENT, TypeLayout, ion_slot};
+use super::math::{self, MathFns};
+
+pub const WORKGROUP: u32 = 64;
+
+/// Bindings of group 0.
+pub const B_DATA: u32 = 0;
+pub const B_SHARED: u32 = 1;
+pub const B_META: u32 = 2;
+pub const B_CONTROL: u32 = 3;
+pub const B_WEIGHTS: u32 = 4;
+pub const B_SPIKES: u32 = 5;
+pub const B_PROBES: u32 = 6;
+pub const BINDINGS: u32 = 7;
+
+/// Control buffer: [step0, nsteps, event offsets by gid (ncells + 1), records (step, block,
+/// instance)...].
+pub const CONTROL_HEADER: u32 = 2;
+
+/// Spike buffer, per gid: [count, first bad step + 1, steps done, spike steps...].
+pub const SPIKE_HEADER: u32 = 3;
+
+/// Loop iterations of one time step of a cell of this type, events and probes aside (each
+/// loop counts one more for its exit test). llvmpipe stops an invocation after 65535 loop
+/// iterations, so the window is sized with this on CPU adapters.
+pub fn loop_cost(layout: &Layout, ty: &TypeLayout) -> u64 {
+    let nn = u64::from(ty.nnodes) + 1;
+    let nernst = layout.nernst.iter().filter(|n| n.is_some()).count() as u64;
+    let mut cost = 2 + nn * (4 + nernst);
+    for b in &ty.blocks {
+        if b.per_cell > 1 {
+            let kernels = [&b.kernels.current, &b.kernels.advance].iter().filter(|k| !k.writes.is_empty()).count();
+            cost += kernels as u64 * (u64::from(b.per_cell) + 1);
+        }
+    }
+    cost
+}
+
+#[derive(Copy, Clone)]
+struct Globals {
+    data: Handle<naga::GlobalVariable>,
+    shared: Handle<naga::GlobalVariable>,
+    meta: Handle<naga::GlobalVariable>,
+    control: Handle<naga::GlobalVariable>,
+    weights: Handle<naga::GlobalVariable>,
+    spikes: Handle<naga::GlobalVariable>,
+    probes: Handle<naga::GlobalVariable>,
+}
+
+/// Everything the generated code bakes in.
+pub struct Params {
+    pub prec: Prec,
+    pub dt: f64,
+    /// Per-cell spike capacity per window.
+    pub spike_cap: u32,
+}
+
+pub fn entry_name(t: usize) -> String {
+    format!("cell_type_{t}")
+}
+
+pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
+    let mut module = Module::default();
+    let types = Types::new(&mut module, p.prec);
+    let g = Globals {
+        data: storage(&mut module.global_variables, "data", B_DATA, types.real_array, true),
+        shared: storage(&mut module.global_variables, "shared", B_SHARED, types.real_array, false),
+        meta: storage(&mut module.global_variables, "meta", B_META, types.uint_array, false),
+        control: storage(&mut module.global_variables, "control", B_CONTROL, types.uint_array, false),
+        weights: storage(&mut module.global_variables, "weights", B_WEIGHTS, types.real_array, false),
+        spikes: storage(&mut module.global_variables, "spikes", B_SPIKES, types.uint_array, true),
+        probes: storage(&mut module.global_variables, "probes", B_PROBES, types.real_array, true),
+    };
+    let fns = math::add(&mut module, types, p.prec);
+    for (t, ty) in layout.types.iter().enumerate() {
+        let mut fb = Fb::new(p.prec, types, &entry_name(t));
+        fb.func.arguments.push(naga::FunctionArgument {
+            name: Some("gid".into()),
+            ty: types.uvec3,
+            binding: Some(naga::Binding::BuiltIn(naga::BuiltIn::GlobalInvocationId)),
+        });
+        let mut cx = Cx { g, fns, layout, ty, p, err: None };
+        cx.entry(&mut fb);
+        if let Some(e) = cx.err {
+            return Err(e);
+        }
+        module.entry_points.push(naga::EntryPoint {
+            name: entry_name(t),
+            stage: naga::ShaderStage::Compute,
+            early_depth_test: None,
+            workgroup_size: [WORKGROUP, 1, 1],
+            workgroup_size_overrides: None,
+            function: fb.finish(),
+            mesh_info: None,
+            task_payload: None,
+            incoming_ray_payload: None,
+        });
+    }
+    Ok(module)
+}
+
+struct Cx<'a> {
+    g: Globals,
+    fns: MathFns,
+    layout: &'a Layout,
+    ty: &'a TypeLayout,
+    p: &'a Params,
+    err: Option<GpuError>,
+}
+
+/// Per-invocation values a kernel needs.
+#[derive(Copy, Clone)]
+struct At {
+    c: H,
+    k: H,
+    node: H,
+    t: H,
+    weight: Option<H>,
+}
+
+impl Cx<'_> {
+    /// `off + j * ncells + c`.
+    fn node_index(&self, fb: &mut Fb, off: u32, j: H, c: H) -> H {
+        let n = fb.u(self.ty.ncells);
+        let jn = fb.mul(j, n);
+        let o = fb.u(off);
+        let a = fb.add(o, jn);
+        fb.add(a, c)
+    }
+
+    fn instance_index(&self, fb: &mut Fb, b: &BlockLayout, off: u32, at: &At) -> H {
+        let stride = fb.u(b.stride(self.ty.ncells));
+        let ks = fb.mul(at.k, stride);
+        let o = fb.u(off);
+        let a = fb.add(o, ks);
+        if b.only.is_some() { a } else { fb.add(a, at.c) }
+    }
+
+    fn entry(&mut self, fb: &mut Fb) {
+        let ty = self.ty;
+        let g = self.g;
+        let id = fb.arg(0);
+        let x = fb.e(naga::Expression::AccessIndex { base: id, index: 0 });
+        let n = fb.u(ty.ncells);
+        let out = fb.bin(B::GreaterEqual, x, n);
+        fb.if_(out, |fb| fb.ret(None));
+        let c = x;
+        let goff = fb.u(ty.gid);
+        let gi = fb.add(goff, c);
+        let gid = fb.read(g.meta, gi);
+        let zero_u = fb.u(0);
+        let one_u = fb.u(1);
+        let step0 = fb.read(g.control, zero_u);
+        let nsteps = fb.read(g.control, one_u);
+        let hdr = fb.u(CONTROL_HEADER);
+        let ev_at = fb.add(hdr, gid);
+        let ev_start = fb.read(g.control, ev_at);
+        let ev_at1 = fb.add(ev_at, one_u);
+        let ev_end = fb.read(g.control, ev_at1);
+        let ev = fb.local(fb.types.uint, "ev");
+        fb.store(ev, ev_start);
+        let records = fb.u(CONTROL_HEADER + self.layout.ncells + 1);
+        let cap1 = fb.u(self.p.spike_cap + SPIKE_HEADER);
+        let spike_base = fb.mul(gid, cap1);
+        fb.write(g.spikes, spike_base, zero_u);
+        let bad_at = fb.add(spike_base, one_u);
+        fb.write(g.spikes, bad_at, zero_u);
+        let two_u = fb.u(2);
+        let done_at = fb.add(spike_base, two_u);
+        fb.write(g.spikes, done_at, zero_u);
+        fb.for_range(zero_u, nsteps, "s", |fb, s| {
+            let step = fb.add(step0, s);
+            let stepr = fb.real_of(step);
+            // The CPU engine's `time_of`: n / (1/dt) when 1/dt is whole, else n dt.
+            let per_ms = 1.0 / self.p.dt;
+            let t = if per_ms == per_ms.round() {
+                let k = fb.f(per_ms);
+                fb.div(stepr, k)
+            } else {
+                let dt = fb.f(self.p.dt);
+                fb.mul(stepr, dt)
+            };
+            let half = fb.f(self.p.dt / 2.0);
+            let mid = fb.add(t, half);
+            self.events(fb, c, s, ev, ev_end, records, t);
+            self.zero(fb, c);
+            for b in &ty.blocks {
+                let k = b.kernels.current.clone();
+                self.instances(fb, b, c, mid, &k);
+            }
+            self.hines(fb, c, s, spike_base);
+            for b in &ty.blocks {
+                let k = b.kernels.advance.clone();
+                self.instances(fb, b, c, mid, &k);
+            }
+            self.nernst(fb, c);
+            self.detect(fb, c, s, spike_base);
+            self.probes(fb, gid, s);
+            let one = fb.u(1);
+            let done = fb.add(s, one);
+            fb.write(g.spikes, done_at, done);
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn events(&mut self, fb: &mut Fb, c: H, s: H, ev: H, ev_end: H, records: H, t: H) {
+        let g = self.g;
+        let with_events: Vec<&BlockLayout> = self.ty.blocks.iter().filter(|b| b.kernels.event.is_some()).collect();
+        fb.loop_(|fb| {
+            let e = fb.load(ev);
+            let done = fb.bin(B::GreaterEqual, e, ev_end);
+            fb.if_(done, |fb| fb.brk());
+            let three = fb.u(3);
+            let e3 = fb.mul(e, three);
+            let rec = fb.add(records, e3);
+            let rs = fb.read(g.control, rec);
+            let later = fb.bin(B::NotEqual, rs, s);
+            fb.if_(later, |fb| fb.brk());
+            let one = fb.u(1);
+            let two = fb.u(2);
+            let r1 = fb.add(rec, one);
+            let r2 = fb.add(rec, two);
+            let blk = fb.read(g.control, r1);
+            let k = fb.read(g.control, r2);
+            let w = fb.read(g.weights, e);
+            for b in &with_events {
+                let id = fb.u(b.block as u32);
+                let hit = fb.bin(B::Equal, blk, id);
+                let kernel = b.kernels.event.clone().expect("filtered");
+                fb.if_(hit, |fb| {
+                    let node = self.node_of(fb, b, k);
+                    let at = At { c, k, node, t, weight: Some(w) };
+                    self.kernel(fb, b, &kernel, &at);
+                });
+            }
+            let next = fb.add(e, one);
+            fb.store(ev, next);
+        });
+    }
+
+    fn node_of(&self, fb: &mut Fb, b: &BlockLayout, k: H) -> H {
+        if b.per_cell == 1 {
+            return fb.u(b.nodes[0]);
+        }
+        // The local node of each instance, from the block's table in `meta`.
+        let off = fb.u(self.node_table(b));
+        let i = fb.add(off, k);
+        fb.read(self.g.meta, i)
+    }
+
+    fn node_table(&self, b: &BlockLayout) -> u32 {
+        self.layout.node_tables[b.block]
+    }
+
+    /// Runs `kernel` for every instance of block `b` in this cell, in order.
+    fn instances(&mut self, fb: &mut Fb, b: &BlockLayout, c: H, t: H, kernel: &Kernel) {
+        if kernel.writes.is_empty() {
+            return;
+        }
+        let body = |this: &mut Self, fb: &mut Fb| {
+            if b.per_cell == 1 {
+                let k = fb.u(0);
+                let node = fb.u(b.nodes[0]);
+                this.kernel(fb, b, kernel, &At { c, k, node, t, weight: None });
+            } else {
+                let zero = fb.u(0);
+                let end = fb.u(b.per_cell);
+                fb.for_range(zero, end, "k", |fb, k| {
+                    let node = this.node_of(fb, b, k);
+                    this.kernel(fb, b, kernel, &At { c, k, node, t, weight: None });
+                });
+            }
+        };
+        match b.only {
+            Some(rank) => {
+                let r = fb.u(rank);
+                let me = fb.bin(B::Equal, c, r);
+                fb.if_(me, |fb| body(self, fb));
+            }
+            None => body(self, fb),
+        }
+    }
+
+    fn zero(&mut self, fb: &mut Fb, c: H) {
+        let ty = self.ty;
+        let g = self.g;
+        let zero = fb.u(0);
+        let nn = fb.u(ty.nnodes);
+        fb.for_range(zero, nn, "j", |fb, j| {
+            let z = fb.f(0.0);
+            let mut arrays = vec![ty.rhs, ty.diagonal];
+            arrays.extend(ty.ions.iter().map(|a| a[3]));
+            for off in arrays {
+                let i = self.node_index(fb, off, j, c);
+                fb.write(g.data, i, z);
+            }
+        });
+    }
+
+    /// `data[i] += x`.
+    fn accumulate(&self, fb: &mut Fb, i: H, x: H) {
+        let old = fb.read(self.g.data, i);
+        let new = fb.add(old, x);
+        fb.write(self.g.data, i, new);
+    }
+
+    /// The cable equation as `cpu::engine::solve_range`, operation for operation.
+    fn hines(&mut self, fb: &mut Fb, c: H, s: H, spike_base: H) {
+        let ty = self.ty;
+        let g = self.g;
+        let zero = fb.u(0);
+        let nn = fb.u(ty.nnodes);
+        let root = fb.u(NO_PARENT);
+        fb.for_range(zero, nn, "j", |fb, j| {
+            let ij = self.node_index(fb, 0, j, c);
+            let di = {
+                let o = fb.u(ty.diagonal);
+                fb.add(o, ij)
+            };
+            let cdt_at = {
+                let o = fb.u(ty.cdt);
+                fb.add(o, j)
+            };
+            let cdt = fb.read(g.shared, cdt_at);
+            self.accumulate(fb, di, cdt);
+            let pa = {
+                let o = fb.u(ty.parent);
+                fb.add(o, j)
+            };
+            let p = fb.read(g.meta, pa);
+            let has = fb.bin(B::NotEqual, p, root);
+            fb.if_(has, |fb| {
+                let ax = {
+                    let o = fb.u(ty.axial);
+                    fb.add(o, j)
+                };
+                let gg = fb.read(g.shared, ax);
+                let ip = self.node_index(fb, 0, p, c);
+                let vo = fb.u(ty.v);
+                let vi_at = fb.add(vo, ij);
+                let vp_at = fb.add(vo, ip);
+                let vp = fb.read(g.data, vp_at);
+                let vi = fb.read(g.data, vi_at);
+                let dv = fb.sub(vp, vi);
+                let current = fb.mul(gg, dv);
+                let ro = fb.u(ty.rhs);
+                let ri = fb.add(ro, ij);
+                let rp = fb.add(ro, ip);
+                self.accumulate(fb, ri, current);
+                let old = fb.read(g.data, rp);
+                let new = fb.sub(old, current);
+                fb.write(g.data, rp, new);
+                let dpo = fb.u(ty.diagonal);
+                let dp = fb.add(dpo, ip);
+                self.accumulate(fb, di, gg);
+                self.accumulate(fb, dp, gg);
+            });
+        });
+        // Elimination from the last node up.
+        fb.for_range(zero, nn, "i", |fb, i| {
+            let last = fb.u(ty.nnodes - 1);
+            let j = fb.sub(last, i);
+            let pa = {
+                let o = fb.u(ty.parent);
+                fb.add(o, j)
+            };
+            let p = fb.read(g.meta, pa);
+            let has = fb.bin(B::NotEqual, p, root);
+            fb.if_(has, |fb| {
+                let ax = {
+                    let o = fb.u(ty.axial);
+                    fb.add(o, j)
+                };
+                let gg = fb.read(g.shared, ax);
+                let ij = self.node_index(fb, 0, j, c);
+                let ip = self.node_index(fb, 0, p, c);
+                let dgo = fb.u(ty.diagonal);
+                let ro = fb.u(ty.rhs);
+                let di = fb.add(dgo, ij);
+                let dp = fb.add(dgo, ip);
+                let ri = fb.add(ro, ij);
+                let rp = fb.add(ro, ip);
+                let dii = fb.read(g.data, di);
+                let factor = fb.div(gg, dii);
+                let fg = fb.mul(factor, gg);
+                let dpp = fb.read(g.data, dp);
+                let nd = fb.sub(dpp, fg);
+                fb.write(g.data, dp, nd);
+                let rii = fb.read(g.data, ri);
+                let fr = fb.mul(factor, rii);
+                self.accumulate(fb, rp, fr);
+            });
+        });
+        // Substitution, parents first; v += Δv, with a blow-up check.
+        let bad = fb.local(fb.types.boolean, "bad");
+        let f = fb.bool(false);
+        fb.store(bad, f);
+        fb.for_range(zero, nn, "j", |fb, j| {
+            let pa = {
+                let o = fb.u(ty.parent);
+                fb.add(o, j)
+            };
+            let p = fb.read(g.meta, pa);
+            let ij = self.node_index(fb, 0, j, c);
+            let dgo = fb.u(ty.diagonal);
+            let ro = fb.u(ty.rhs);
+            let di = fb.add(dgo, ij);
+            let ri = fb.add(ro, ij);
+            let has = fb.bin(B::NotEqual, p, root);
+            let dvv = fb.local(fb.types.real, "dv");
+            fb.if_else(
+                has,
+                |fb| {
+                    let ax = {
+                        let o = fb.u(ty.axial);
+                        fb.add(o, j)
+                    };
+                    let gg = fb.read(g.shared, ax);
+                    let ip = self.node_index(fb, 0, p, c);
+                    let rp = fb.add(ro, ip);
+                    let rpp = fb.read(g.data, rp);
+                    let rii = fb.read(g.data, ri);
+                    let gr = fb.mul(gg, rpp);
+                    let num = fb.add(rii, gr);
+                    let d = fb.read(g.data, di);
+                    let q = fb.div(num, d);
+                    fb.store(dvv, q);
+                },
+                |fb| {
+                    let rii = fb.read(g.data, ri);
+                    let d = fb.read(g.data, di);
+                    let q = fb.div(rii, d);
+                    fb.store(dvv, q);
+                },
+            );
+            let dv = fb.load(dvv);
+            fb.write(g.data, ri, dv);
+            let vo = fb.u(ty.v);
+            let vi = fb.add(vo, ij);
+            let old = fb.read(g.data, vi);
+            let new = fb.add(old, dv);
+            fb.write(g.data, vi, new);
+            let a = fb.math1(M::Abs, new);
+            let lim = fb.f(1e6);
+            let fine = fb.bin(B::LessEqual, a, lim);
+            let wrong = fb.not(fine);
+            let before = fb.load(bad);
+            let now = fb.bin(B::LogicalOr, before, wrong);
+            fb.store(bad, now);
+        });
+        let isbad = fb.load(bad);
+        fb.if_(isbad, |fb| {
+            let one = fb.u(1);
+            let at = fb.add(spike_base, one);
+            let cur = fb.read(g.spikes, at);
+            let z = fb.u(0);
+            let first = fb.bin(B::Equal, cur, z);
+            fb.if_(first, |fb| {
+                let s1 = fb.add(s, one);
+                fb.write(g.spikes, at, s1);
+            });
+        });
+    }
+
+    fn nernst(&mut self, fb: &mut Fb, c: H) {
+        let ty = self.ty;
+        let g = self.g;
+        for (s, factor) in self.layout.nernst.iter().enumerate() {
+            let Some(factor) = *factor else { continue };
+            let zero = fb.u(0);
+            let nn = fb.u(ty.nnodes);
+            let log = self.fns.log;
+            fb.for_range(zero, nn, "j", |fb, j| {
+                let ii = self.node_index(fb, ty.ions[s][1], j, c);
+                let inside = fb.read(g.data, ii);
+                let z = fb.f(0.0);
+                let positive = fb.bin(B::Greater, inside, z);
+                fb.if_(positive, |fb| {
+                    let io = self.node_index(fb, ty.ions[s][2], j, c);
+                    let outside = fb.read(g.data, io);
+                    let ratio = fb.div(outside, inside);
+                    let l = fb.call(log, vec![ratio]);
+                    let k = fb.f(factor);
+                    let e = fb.mul(k, l);
+                    let ir = self.node_index(fb, ty.ions[s][0], j, c);
+                    fb.write(g.data, ir, e);
+                });
+            });
+        }
+    }
+
+    fn detect(&mut self, fb: &mut Fb, c: H, s: H, spike_base: H) {
+        let ty = self.ty;
+        let g = self.g;
+        let Some((node, threshold)) = ty.detector else { return };
+        let j = fb.u(node);
+        let vi = self.node_index(fb, ty.v, j, c);
+        let v = fb.read(g.data, vi);
+        let thr = fb.f(threshold);
+        let above = fb.bin(B::GreaterEqual, v, thr);
+        let ao = fb.u(ty.above);
+        let ai = fb.add(ao, c);
+        let prev = fb.read(g.data, ai);
+        let z = fb.f(0.0);
+        let was = fb.bin(B::NotEqual, prev, z);
+        let notwas = fb.not(was);
+        let up = fb.bin(B::LogicalAnd, above, notwas);
+        fb.if_(up, |fb| {
+            let count = fb.read(g.spikes, spike_base);
+            let cap = fb.u(self.p.spike_cap);
+            let room = fb.bin(B::Less, count, cap);
+            fb.if_(room, |fb| {
+                let hdr = fb.u(SPIKE_HEADER);
+                let a = fb.add(spike_base, hdr);
+                let at = fb.add(a, count);
+                fb.write(g.spikes, at, s);
+            });
+            let one = fb.u(1);
+            let next = fb.add(count, one);
+            fb.write(g.spikes, spike_base, next);
+        });
+        let one = fb.f(1.0);
+        let flag = fb.select(above, one, z);
+        fb.write(g.data, ai, flag);
+    }
+
+    fn probes(&mut self, fb: &mut Fb, gid: H, s: H) {
+        if self.layout.gpu_probes == 0 {
+            return;
+        }
+        let g = self.g;
+        let po = fb.u(self.layout.probe_offsets);
+        let a = fb.add(po, gid);
+        let start = fb.read(g.meta, a);
+        let one = fb.u(1);
+        let a1 = fb.add(a, one);
+        let end = fb.read(g.meta, a1);
+        let pp = fb.u(self.layout.probe_pairs);
+        let cols = fb.u(self.layout.gpu_probes);
+        let row = fb.mul(s, cols);
+        fb.for_range(start, end, "q", |fb, q| {
+            let two = fb.u(2);
+            let q2 = fb.mul(q, two);
+            let at = fb.add(pp, q2);
+            let col = fb.read(g.meta, at);
+            let at1 = fb.add(at, one);
+            let idx = fb.read(g.meta, at1);
+            let value = fb.read(g.data, idx);
+            let dst = fb.add(row, col);
+            fb.write(g.probes, dst, value);
+        });
+    }
+
+    /// Evaluates a kernel's DAG, then performs its writes in order.
+    fn kernel(&mut self, fb: &mut Fb, b: &BlockLayout, kernel: &Kernel, at: &At) {
+        let g = self.g;
+        let ty = self.ty;
+        let mut values: Vec<H> = Vec::with_capacity(kernel.exprs.len());
+        for (_, e) in kernel.exprs.iter() {
+            let v = |i: sylva_compiler::ir::expr::ExprId| values[i.0 as usize];
+            let h = match e {
+                Expr::Const(x) => fb.f(x),
+                Expr::Param(p) => match b.params.iter().find(|(q, _)| *q == p) {
+                    Some((_, off)) => {
+                        let o = fb.u(*off);
+                        let i = fb.add(o, at.k);
+                        fb.read(g.shared, i)
+                    }
+                    None => {
+                        self.err = Some(GpuError::Unsupported(format!("parameter {p} without values")));
+                        fb.f(f64::NAN)
+                    }
+                },
+                Expr::State(s) => {
+                    let i = self.instance_index(fb, b, b.states[s as usize], at);
+                    fb.read(g.data, i)
+                }
+                Expr::Builtin(bi) => match bi {
+                    Builtin::V => {
+                        let i = self.node_index(fb, ty.v, at.node, at.c);
+                        fb.read(g.data, i)
+                    }
+                    Builtin::Area | Builtin::Diam => {
+                        let o = fb.u(if bi == Builtin::Area { ty.area } else { ty.diam });
+                        let i = fb.add(o, at.node);
+                        fb.read(g.shared, i)
+                    }
+                    Builtin::T => at.t,
+                    Builtin::Dt => fb.f(self.p.dt),
+                    Builtin::Celsius => {
+                        self.err = Some(GpuError::Unsupported("unspecialised temperature".into()));
+                        fb.f(f64::NAN)
+                    }
+                },
+                Expr::Ion(u, var) => {
+                    let off = ty.ions[b.species[u as usize]][ion_slot(var)];
+                    let i = self.node_index(fb, off, at.node, at.c);
+                    fb.read(g.data, i)
+                }
+                Expr::Weight => match at.weight {
+                    Some(w) => w,
+                    None => fb.f(0.0),
+                },
+                Expr::Unary(op, a) => self.unary(fb, op, v(a)),
+                Expr::Binary(op, a, c) => self.binary(fb, op, v(a), v(c)),
+                Expr::Powi(a, n) => powi(fb, v(a), n),
+                Expr::Select(cnd, a, c) => {
+                    let z = fb.f(0.0);
+                    let cond = fb.bin(B::NotEqual, v(cnd), z);
+                    fb.select(cond, v(a), v(c))
+                }
+            };
+            values.push(h);
+        }
+        for w in &kernel.writes {
+            let x = values[w.value.0 as usize];
+            match w.target {
+                Target::State(s) => {
+                    let i = self.instance_index(fb, b, b.states[s as usize], at);
+                    fb.write(g.data, i, x);
+                }
+                Target::Current(k) => {
+                    if let Some((_, off)) = b.currents.iter().find(|(e, _)| *e == k) {
+                        let i = self.instance_index(fb, b, *off, at);
+                        fb.write(g.data, i, x);
+                    }
+                }
+                Target::Derived(d) => {
+                    if let Some((_, off)) = b.derived.iter().find(|(e, _)| *e == d) {
+                        let i = self.instance_index(fb, b, *off, at);
+                        fb.write(g.data, i, x);
+                    }
+                }
+                Target::NodeRhs => {
+                    let i = self.node_index(fb, ty.rhs, at.node, at.c);
+                    self.accumulate(fb, i, x);
+                }
+                Target::NodeDiagonal => {
+                    let i = self.node_index(fb, ty.diagonal, at.node, at.c);
+                    self.accumulate(fb, i, x);
+                }
+                Target::IonCurrent(u) => {
+                    let i = self.node_index(fb, ty.ions[b.species[u as usize]][3], at.node, at.c);
+                    self.accumulate(fb, i, x);
+                }
+                Target::IonConcentration(u, var) => {
+                    let i = self.node_index(fb, ty.ions[b.species[u as usize]][ion_slot(var)], at.node, at.c);
+                    fb.write(g.data, i, x);
+                }
+            }
+        }
+    }
+
+    fn unary(&mut self, fb: &mut Fb, op: UnaryOp, x: H) -> H {
+        match op {
+            UnaryOp::Neg => fb.neg(x),
+            UnaryOp::Not => {
+                let z = fb.f(0.0);
+                let one = fb.f(1.0);
+                let c = fb.bin(B::Equal, x, z);
+                fb.select(c, one, z)
+            }
+            UnaryOp::Exp => fb.call(self.fns.exp, vec![x]),
+            UnaryOp::Log => fb.call(self.fns.log, vec![x]),
+            UnaryOp::Log10 => fb.call(self.fns.log10, vec![x]),
+            UnaryOp::Sqrt => fb.math1(M::Sqrt, x),
+            UnaryOp::Abs => fb.math1(M::Abs, x),
+            UnaryOp::Sin => fb.call(self.fns.sin, vec![x]),
+            UnaryOp::Cos => fb.call(self.fns.cos, vec![x]),
+            UnaryOp::Tanh => fb.call(self.fns.tanh, vec![x]),
+        }
+    }
+
+    fn binary(&mut self, fb: &mut Fb, op: BinaryOp, x: H, y: H) -> H {
+        let truth = |fb: &mut Fb, c: H| {
+            let one = fb.f(1.0);
+            let z = fb.f(0.0);
+            fb.select(c, one, z)
+        };
+        match op {
+            BinaryOp::Add => fb.add(x, y),
+            BinaryOp::Sub => fb.sub(x, y),
+            BinaryOp::Mul => fb.mul(x, y),
+            BinaryOp::Div => fb.div(x, y),
+            BinaryOp::Pow => fb.call(self.fns.pow, vec![x, y]),
+            // f64::min / max: the other operand when one is NaN.
+            BinaryOp::Min | BinaryOp::Max => {
+                let cmp = fb.bin(if op == BinaryOp::Min { B::Less } else { B::Greater }, x, y);
+                let ynan = fb.bin(B::NotEqual, y, y);
+                let take_x = fb.bin(B::LogicalOr, cmp, ynan);
+                fb.select(take_x, x, y)
+            }
+            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::Eq | BinaryOp::Ne => {
+                let o = match op {
+                    BinaryOp::Lt => B::Less,
+                    BinaryOp::Le => B::LessEqual,
+                    BinaryOp::Gt => B::Greater,
+                    BinaryOp::Ge => B::GreaterEqual,
+                    BinaryOp::Eq => B::Equal,
+                    _ => B::NotEqual,
+                };
+                let c = fb.bin(o, x, y);
+                truth(fb, c)
+            }
+            BinaryOp::And | BinaryOp::Or => {
+                let z = fb.f(0.0);
+                let a = fb.bin(B::NotEqual, x, z);
+                let b = fb.bin(B::NotEqual, y, z);
+                let c = fb.bin(if op == BinaryOp::And { B::LogicalAnd } else { B::LogicalOr }, a, b);
+                truth(fb, c)
+            }
+        }
+    }
+}
+
+/// `f64::powi`'s order: square-and-multiply from the lowest bit, one reciprocal at the end.
+fn powi(fb: &mut Fb, x: H, n: i32) -> H {
+    let mut b = n.unsigned_abs();
+    let mut base = x;
+    let mut result: Option<H> = None;
+    loop {
+        if b & 1 != 0 {
+            result = Some(match result {
+                None => base,
+                Some(r) => fb.mul(r, base),
+            });
+        }
+        b >>= 1;
+        if b == 0 {
+            break;
+        }
+        base = fb.mul(base, base);
+    }
+    let r = match result {
+        Some(r) => r,
+        None => fb.f(1.0),
+    };
+    if n < 0 {
+        let one = fb.f(1.0);
+        fb.div(one, r)
+    } else {
+        r
+    }
+}

@@ -1,0 +1,350 @@
+//! The GPU memory layout: from the CPU engine's [`Built`] (after initialisation on the host) to
+//! three flat arrays. Per cell type, node arrays and per-instance arrays are interleaved
+//! (element `(j, c)` at `j * ncells + c`); the tree, areas, diameters, C/dt, axial conductances
+//! and per-instance parameters are shared by all cells of the type.
+//!
+//! * `data` (read-write reals): v, rhs, diagonal, the ion arrays, the detector flags, states,
+//!   stored currents and derived values.
+//! * `shared` (read-only reals): area, diameter, C/dt, axial conductance, per-instance params.
+//! * `meta` (read-only u32): parents, instance nodes, gids of each type, the probe table.
+
+use sylva_compiler::ir::Model;
+use sylva_compiler::ir::expr::IonVar;
+use sylva_compiler::ir::kernel::Kernels;
+
+use super::GpuError;
+use crate::cpu::build::{Built, ProbeSource};
+
+pub const NO_PARENT: u32 = u32::MAX;
+
+pub struct BlockLayout {
+    /// The CPU engine's block index.
+    pub block: usize,
+    pub kernels: Kernels,
+    pub per_cell: u32,
+    /// `Some(rank)`: a stimulus on one cell of the type (arrays of one instance).
+    pub only: Option<u32>,
+    /// Local node of each instance within a cell.
+    pub nodes: Vec<u32>,
+    /// Per-instance parameters: (parameter, offset in `shared`).
+    pub params: Vec<(u32, u32)>,
+    pub states: Vec<u32>,
+    /// Stored currents: (current index, offset).
+    pub currents: Vec<(u32, u32)>,
+    /// (derived index, offset).
+    pub derived: Vec<(u32, u32)>,
+    /// Species index of each ion use.
+    pub species: Vec<usize>,
+}
+
+impl BlockLayout {
+    /// Index in `data` of instance `k` of cell `c` for an array at `off`.
+    pub fn stride(&self, ncells: u32) -> u32 {
+        if self.only.is_some() { 1 } else { ncells }
+    }
+}
+
+pub struct TypeLayout {
+    pub ncells: u32,
+    pub nnodes: u32,
+    pub v: u32,
+    pub rhs: u32,
+    pub diagonal: u32,
+    pub above: u32,
+    /// Per species: reversal, inside, outside, current.
+    pub ions: Vec<[u32; 4]>,
+    pub parent: u32,
+    pub gid: u32,
+    pub area: u32,
+    pub diam: u32,
+    pub cdt: u32,
+    pub axial: u32,
+    pub blocks: Vec<BlockLayout>,
+    pub detector: Option<(u32, f64)>,
+}
+
+pub fn ion_slot(var: IonVar) -> usize {
+    match var {
+        IonVar::Reversal => 0,
+        IonVar::Inside => 1,
+        IonVar::Outside => 2,
+        IonVar::Current => 3,
+    }
+}
+
+/// What a probe column reads.
+#[derive(Copy, Clone, Debug)]
+pub enum ProbeLoc {
+    /// GPU column `col`, read from `data[index]`.
+    Gpu {
+        col: u32,
+        index: u32,
+    },
+    Constant(f64),
+}
+
+pub struct Layout {
+    pub types: Vec<TypeLayout>,
+    pub data: Vec<f64>,
+    pub shared: Vec<f64>,
+    pub meta: Vec<u32>,
+    pub ncells: u32,
+    /// (charge, Nernst factor RT/zF in mV) of each species whose reversal follows Nernst.
+    pub nernst: Vec<Option<f64>>,
+    pub probes: Vec<ProbeLoc>,
+    pub gpu_probes: u32,
+    /// Offset in `meta` of the probe CSR: ncells + 1 offsets, then (column, index) pairs at
+    /// `probe_pairs`.
+    pub probe_offsets: u32,
+    pub probe_pairs: u32,
+    /// Per CPU block: offset in `meta` of its instances' local nodes.
+    pub node_tables: Vec<u32>,
+}
+
+fn alloc(v: &mut Vec<f64>, len: usize) -> u32 {
+    let off = v.len();
+    v.resize(off + len, 0.0);
+    off as u32
+}
+
+pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuError> {
+    let ncells = built.cell_offset.len();
+    let mut type_of_gid = Vec::with_capacity(ncells);
+    for p in &model.network.populations {
+        for _ in 0..p.count {
+            type_of_gid.push(p.cell.index());
+        }
+    }
+    let stimuli = model.network.stimuli.len();
+    let type_blocks = built.blocks.len() - stimuli;
+    let mut data = Vec::new();
+    let mut shared = Vec::new();
+    let mut meta: Vec<u32> = Vec::new();
+    let mut types = Vec::new();
+    let mut home = vec![(0usize, 0u32); ncells];
+    let mut block_home = vec![(usize::MAX, 0usize); built.blocks.len()];
+    let mut node_tables = vec![0u32; built.blocks.len()];
+    let nspecies = built.species.len();
+    for (t, cell) in model.cells.iter().enumerate() {
+        let gids: Vec<u32> = (0..ncells as u32).filter(|g| type_of_gid[*g as usize] == t).collect();
+        if gids.is_empty() {
+            continue;
+        }
+        let ti = types.len();
+        for (rank, g) in gids.iter().enumerate() {
+            home[*g as usize] = (ti, rank as u32);
+        }
+        let n = gids.len();
+        let nn = cell.tree.nodes.len();
+        let v = alloc(&mut data, n * nn);
+        let rhs = alloc(&mut data, n * nn);
+        let diagonal = alloc(&mut data, n * nn);
+        let above = alloc(&mut data, n);
+        let ions: Vec<[u32; 4]> = (0..nspecies)
+            .map(|_| {
+                let mut a = [0; 4];
+                for x in &mut a {
+                    *x = alloc(&mut data, n * nn);
+                }
+                a
+            })
+            .collect();
+        let first = built.cell_offset[gids[0] as usize];
+        let parent = meta.len() as u32;
+        meta.extend(
+            built.cable.parent[first..first + nn]
+                .iter()
+                .map(|p| if *p == u32::MAX { NO_PARENT } else { p - first as u32 }),
+        );
+        let gid = meta.len() as u32;
+        meta.extend(&gids);
+        let area = shared.len() as u32;
+        shared.extend(&built.nodes.area[first..first + nn]);
+        let diam = shared.len() as u32;
+        shared.extend(&built.nodes.diam[first..first + nn]);
+        let cdt = shared.len() as u32;
+        shared.extend(&built.cable.capacitance_dt[first..first + nn]);
+        let axial = shared.len() as u32;
+        shared.extend(&built.cable.axial[first..first + nn]);
+        // Node arrays, interleaved.
+        for (rank, g) in gids.iter().enumerate() {
+            let o = built.cell_offset[*g as usize];
+            for j in 0..nn {
+                let at = j * n + rank;
+                data[v as usize + at] = built.nodes.v[o + j];
+                data[rhs as usize + at] = built.nodes.rhs[o + j];
+                data[diagonal as usize + at] = built.nodes.diagonal[o + j];
+                for (s, offs) in ions.iter().enumerate() {
+                    let ion = &built.ions[s];
+                    for (slot, src) in [&ion.reversal, &ion.inside, &ion.outside, &ion.current].iter().enumerate() {
+                        data[offs[slot] as usize + at] = src[o + j];
+                    }
+                }
+            }
+        }
+        let detector = cell.detector.as_ref().map(|d| (d.node, d.threshold));
+        if let Some((node, threshold)) = detector {
+            for (rank, g) in gids.iter().enumerate() {
+                let o = built.cell_offset[*g as usize];
+                data[above as usize + rank] = f64::from(u8::from(built.nodes.v[o + node as usize] >= threshold));
+            }
+        }
+        let mut blocks = Vec::new();
+        for (b, block) in built.blocks.iter().enumerate() {
+            let is_stimulus = b >= type_blocks;
+            let Some(&g0) = block.gids.first() else { continue };
+            if type_of_gid[g0 as usize] != t {
+                continue;
+            }
+            let only = is_stimulus.then(|| home[g0 as usize].1);
+            let per_cell = block.per_cell as u32;
+            let count = if is_stimulus { 1 } else { n };
+            let cell_first = built.cell_offset[g0 as usize] as u32;
+            let nodes: Vec<u32> = block.node_index[..per_cell as usize].iter().map(|x| x - cell_first).collect();
+            node_tables[b] = meta.len() as u32;
+            meta.extend(&nodes);
+            let mut params = Vec::new();
+            for (p, values) in &block.params {
+                let pc = per_cell as usize;
+                if (0..values.len()).any(|i| values[i] != values[i % pc]) {
+                    return Err(GpuError::Unsupported(format!(
+                        "parameter {p} of block {b} differs between cells of type {}",
+                        cell.name
+                    )));
+                }
+                let off = shared.len() as u32;
+                shared.extend(&values[..pc]);
+                params.push((*p, off));
+            }
+            let stride = if is_stimulus { 1 } else { n };
+            // Interleaved copy of a per-instance array: instance i = rank * per_cell + k.
+            let mut per_instance = |src: &Vec<f64>| {
+                let off = alloc(&mut data, count * per_cell as usize);
+                for (i, x) in src.iter().enumerate() {
+                    let (rank, k) = (i / per_cell as usize, i % per_cell as usize);
+                    data[off as usize + k * stride + if is_stimulus { 0 } else { rank }] = *x;
+                }
+                off
+            };
+            let states = block.states.iter().map(&mut per_instance).collect();
+            let currents = block.currents.iter().map(|(c, values)| (*c, per_instance(values))).collect();
+            let derived = block.derived.iter().map(|(d, values)| (*d, per_instance(values))).collect();
+            block_home[b] = (ti, blocks.len());
+            blocks.push(BlockLayout {
+                block: b,
+                kernels: block.kernels.clone(),
+                per_cell,
+                only,
+                nodes,
+                params,
+                states,
+                currents,
+                derived,
+                species: block.species.clone(),
+            });
+        }
+        types.push(TypeLayout {
+            ncells: n as u32,
+            nnodes: nn as u32,
+            v,
+            rhs,
+            diagonal,
+            above,
+            ions,
+            parent,
+            gid,
+            area,
+            diam,
+            cdt,
+            axial,
+            blocks,
+            detector,
+        });
+    }
+    // Probes.
+    let mut per_gid: Vec<Vec<(u32, u32)>> = vec![Vec::new(); ncells];
+    let mut probes = Vec::new();
+    let mut cols = 0u32;
+    for (p, source) in model.network.probes.iter().zip(&built.probes) {
+        let (ti, rank) = home[p.gid as usize];
+        let ty = &types[ti];
+        let inst = |b: usize, off: u32, instance: usize| -> u32 {
+            let (bt, bi) = block_home[b];
+            debug_assert_eq!(bt, ti);
+            let bl = &ty.blocks[bi];
+            let pc = bl.per_cell as usize;
+            let (r, k) = (instance / pc, instance % pc);
+            off + (k as u32) * bl.stride(ty.ncells) + if bl.only.is_some() { 0 } else { r as u32 }
+        };
+        let index = match *source {
+            ProbeSource::Voltage(node) => {
+                let j = node - built.cell_offset[p.gid as usize];
+                ty.v + j as u32 * ty.ncells + rank
+            }
+            ProbeSource::State { block, state, instance } => {
+                inst(block, ty.blocks[block_home[block].1].states[state], instance)
+            }
+            ProbeSource::Current { block, slot, instance } => {
+                inst(block, ty.blocks[block_home[block].1].currents[slot].1, instance)
+            }
+            ProbeSource::Derived { block, slot, instance } => {
+                inst(block, ty.blocks[block_home[block].1].derived[slot].1, instance)
+            }
+            ProbeSource::Param { block, param, instance } => {
+                let blk = &built.blocks[block];
+                let value = match blk.params.iter().find(|(q, _)| *q == param) {
+                    Some((_, values)) => values[instance],
+                    None => blk.constant_params.iter().find(|(q, _)| *q == param).map_or(f64::NAN, |(_, v)| *v),
+                };
+                probes.push(ProbeLoc::Constant(value));
+                continue;
+            }
+        };
+        per_gid[p.gid as usize].push((cols, index));
+        probes.push(ProbeLoc::Gpu { col: cols, index });
+        cols += 1;
+    }
+    let probe_offsets = meta.len() as u32;
+    let mut acc = 0u32;
+    for list in &per_gid {
+        meta.push(acc);
+        acc += list.len() as u32;
+    }
+    meta.push(acc);
+    let probe_pairs = meta.len() as u32;
+    for list in &per_gid {
+        for (c, i) in list {
+            meta.push(*c);
+            meta.push(*i);
+        }
+    }
+    let nernst =
+        built.species.iter().map(|(_, charge, nernst)| nernst.then(|| nernst_factor(*charge, celsius))).collect();
+    if data.is_empty() {
+        data.push(0.0);
+    }
+    if shared.is_empty() {
+        shared.push(0.0);
+    }
+    Ok(Layout {
+        types,
+        data,
+        shared,
+        meta,
+        ncells: ncells as u32,
+        nernst,
+        probes,
+        gpu_probes: cols,
+        probe_offsets,
+        probe_pairs,
+        node_tables,
+    })
+}
+
+/// RT/(zF) in mV: `cpu::build::nernst` is this times ln(outside/inside), evaluated in the same
+/// order (checked by a test).
+pub fn nernst_factor(charge: i32, celsius: f64) -> f64 {
+    const R: f64 = 8.314462618;
+    const FARADAY: f64 = 96485.33212331001;
+    1e3 * R * (celsius + 273.15) / (FARADAY * f64::from(charge))
+}

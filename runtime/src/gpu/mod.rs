@@ -1,0 +1,681 @@
+//! The GPU engine: the model's kernels lowered to naga IR, one compute entry point per cell
+//! type (one invocation per cell), run through wgpu. A dispatch advances every cell through a
+//! window of time steps without returning to the host; spikes come back after the window and
+//! become events of later windows (every connection delay is at least the window). See
+//! `docs/gpu.md`.
+
+mod builder;
+mod codegen;
+mod layout;
+mod math;
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+use std::fmt;
+
+use sylva_compiler::ir::{Model, Precision};
+
+use crate::cpu::build::{self, Built};
+use crate::cpu::events::{self, Queue, Target, Wiring};
+use builder::Prec;
+use layout::{Layout, ProbeLoc};
+
+/// Longest window (time steps per dispatch).
+pub const MAX_WINDOW: u32 = 400;
+
+/// Loop iterations per invocation and window on llvmpipe (it stops at 65535), leaving room
+/// for events.
+const LLVMPIPE_LOOP_BUDGET: u64 = 50_000;
+
+#[derive(Debug)]
+pub enum GpuError {
+    NoAdapter,
+    NoF64 {
+        adapter: String,
+    },
+    /// Generated code rejected by naga or by the driver.
+    Shader(String),
+    /// A model feature the GPU engine does not support yet.
+    Unsupported(String),
+    /// Buffer mapping or device failure.
+    Device(String),
+    /// More spikes of one cell in one window than the buffer holds.
+    SpikeOverflow {
+        gid: u32,
+        window_start: f64,
+    },
+    /// A non-finite or huge voltage (as the CPU engine's check).
+    Blowup {
+        gid: u32,
+        step: u64,
+        time: f64,
+    },
+}
+
+impl fmt::Display for GpuError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GpuError::NoAdapter => write!(
+                f,
+                "no GPU adapter found (wgpu enumerated no Vulkan device; install a driver, or \
+                 mesa-vulkan-drivers for the lavapipe CPU implementation)"
+            ),
+            GpuError::NoF64 { adapter } => write!(
+                f,
+                "the GPU adapter '{adapter}' does not support f64 in shaders (SHADER_F64); use \
+                 precision f32 or the CPU engine"
+            ),
+            GpuError::Shader(m) => write!(f, "GPU shader error: {m}"),
+            GpuError::Unsupported(m) => write!(f, "not supported by the GPU engine: {m}"),
+            GpuError::Device(m) => write!(f, "GPU device error: {m}"),
+            GpuError::SpikeOverflow { gid, window_start } => {
+                write!(
+                    f,
+                    "cell {gid} spiked more often than the spike buffer holds in the window from {window_start} ms"
+                )
+            }
+            GpuError::Blowup { gid, step, time } => {
+                write!(f, "the voltage of cell {gid} became non-finite or huge at step {step} (t = {time} ms)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for GpuError {}
+
+fn prec(p: Precision) -> Prec {
+    match p {
+        Precision::F32 => Prec::F32,
+        Precision::F64 => Prec::F64,
+    }
+}
+
+/// The model built and initialised on the host (with the CPU engine's interpreter), laid out
+/// for the GPU, and its generated module.
+struct Prepared {
+    built: Built,
+    layout: Layout,
+    module: naga::Module,
+    info: naga::valid::ModuleInfo,
+    window: u32,
+    spike_cap: u32,
+}
+
+fn prepare(model: &Model, precision: Precision, window_cap: u32) -> Result<Prepared, GpuError> {
+    let sim = &model.simulation;
+    let (dt, celsius) = (sim.dt, sim.celsius);
+    let mut built = build::build(model, dt, celsius);
+    initialize(&mut built, dt, celsius);
+    let layout = layout::layout(model, &built, celsius)?;
+    // The window: the shortest delay of a connection from a cell, in steps.
+    let wiring = events::wire(model);
+    let min_delay = wiring.from_cell.iter().flatten().map(|c| c.delay).fold(f64::INFINITY, f64::min);
+    let window = if min_delay.is_finite() {
+        ((min_delay / dt) * (1.0 + 1e-12)).floor().clamp(1.0, f64::from(window_cap)) as u32
+    } else {
+        window_cap
+    };
+    let spike_cap = window / 4 + 1;
+    let params = codegen::Params { prec: prec(precision), dt, spike_cap };
+    let module = codegen::module(&layout, &params)?;
+    let info = validate(&module)?;
+    Ok(Prepared { built, layout, module, info, window, spike_cap })
+}
+
+fn validate(module: &naga::Module) -> Result<naga::valid::ModuleInfo, GpuError> {
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::FLOAT64)
+        .validate(module)
+        .map_err(|e| GpuError::Shader(format!("{:?}", e.into_inner())))
+}
+
+/// Initialisation exactly as the CPU engine: init kernels, reversals, currents at t = 0.
+fn initialize(built: &mut Built, dt: f64, celsius: f64) {
+    let scalars = [0.0, dt, celsius];
+    for block in &mut built.blocks {
+        let k = block.kernels.init.clone();
+        let n = block.len();
+        block.interpret(&k, &mut built.nodes, &mut built.ions, &scalars, 0, n);
+    }
+    for (s, (_, charge, nernst)) in built.species.iter().enumerate() {
+        if !*nernst {
+            continue;
+        }
+        let ion = &mut built.ions[s];
+        for n in 0..ion.reversal.len() {
+            if ion.inside[n] > 0.0 {
+                ion.reversal[n] = build::nernst(*charge, celsius, ion.inside[n], ion.outside[n]);
+            }
+        }
+    }
+    built.nodes.rhs.fill(0.0);
+    built.nodes.diagonal.fill(0.0);
+    for ion in &mut built.ions {
+        ion.current.fill(0.0);
+    }
+    for block in &mut built.blocks {
+        let k = block.kernels.current.clone();
+        let n = block.len();
+        block.interpret(&k, &mut built.nodes, &mut built.ions, &scalars, 0, n);
+    }
+}
+
+/// The generated WGSL (`sylva compile --emit wgsl`).
+pub fn wgsl(model: &Model, precision: Precision) -> Result<String, GpuError> {
+    let p = prepare(model, precision, MAX_WINDOW)?;
+    naga::back::wgsl::write_string(&p.module, &p.info, naga::back::wgsl::WriterFlags::empty())
+        .map_err(|e| GpuError::Shader(e.to_string()))
+}
+
+struct Gpu {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    pipelines: Vec<(wgpu::ComputePipeline, u32)>,
+    layout: wgpu::BindGroupLayout,
+    data: wgpu::Buffer,
+    shared: wgpu::Buffer,
+    meta: wgpu::Buffer,
+    control: wgpu::Buffer,
+    weights: wgpu::Buffer,
+    spikes: wgpu::Buffer,
+    probes: wgpu::Buffer,
+    spikes_back: wgpu::Buffer,
+    probes_back: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+    adapter: String,
+    /// A CPU implementation (llvmpipe): windows are limited by its loop limiter.
+    cpu_device: bool,
+}
+
+pub struct GpuSimulation {
+    prec: Prec,
+    gpu: Gpu,
+    layout: Layout,
+    /// Per CPU block: its gids and instances per cell.
+    blocks: Vec<(Vec<u32>, usize)>,
+    synapse_blocks: std::collections::HashMap<(u32, u32), (u32, u32)>,
+    /// Per probe, internal units per displayed unit.
+    probe_scales: Vec<f64>,
+    wiring: Wiring,
+    queue: Queue,
+    dt: f64,
+    step: u64,
+    steps: u64,
+    window: u32,
+    spike_cap: u32,
+    pub spikes: Vec<(u32, f64)>,
+    pub times: Vec<f64>,
+    pub columns: Vec<Vec<f64>>,
+}
+
+fn to_bytes(prec: Prec, values: &[f64]) -> Vec<u8> {
+    match prec {
+        Prec::F64 => bytemuck::cast_slice(values).to_vec(),
+        Prec::F32 => {
+            let v: Vec<f32> = values.iter().map(|x| *x as f32).collect();
+            bytemuck::cast_slice(&v).to_vec()
+        }
+    }
+}
+
+fn from_bytes(prec: Prec, bytes: &[u8]) -> Vec<f64> {
+    match prec {
+        Prec::F64 => bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes"))).collect(),
+        Prec::F32 => {
+            bytes.chunks_exact(4).map(|c| f64::from(f32::from_le_bytes(c.try_into().expect("4 bytes")))).collect()
+        }
+    }
+}
+
+impl GpuSimulation {
+    pub fn new(model: &Model, precision: Precision) -> Result<GpuSimulation, GpuError> {
+        GpuSimulation::with_window(model, precision, MAX_WINDOW)
+    }
+
+    /// As [`GpuSimulation::new`] with a smaller cap on the steps per dispatch.
+    pub fn with_window(model: &Model, precision: Precision, window_cap: u32) -> Result<GpuSimulation, GpuError> {
+        let p = prec(precision);
+        let prepared = prepare(model, precision, window_cap.max(1))?;
+        let sim = &model.simulation;
+        let steps = (sim.duration / sim.dt).round() as u64;
+        let gpu = Gpu::new(&prepared, p)?;
+        let Prepared { built, layout, mut window, spike_cap, .. } = prepared;
+        if gpu.cpu_device {
+            // llvmpipe's loop limiter: keep a window well inside 65535 iterations per cell.
+            let cost = layout.types.iter().map(|t| codegen::loop_cost(&layout, t)).max().unwrap_or(1);
+            let probes = u64::from(layout.gpu_probes) + 1;
+            let fit = LLVMPIPE_LOOP_BUDGET / (cost + probes);
+            if fit == 0 {
+                return Err(GpuError::Unsupported(format!(
+                    "a cell needs {cost} loop iterations per step, more than llvmpipe allows per invocation"
+                )));
+            }
+            window = window.min(fit as u32);
+        }
+        let wiring = events::wire(model);
+        let mut queue = Queue::default();
+        for (s, source) in model.network.sources.iter().enumerate() {
+            for t in events::source_times(&source.kind, sim.duration) {
+                for c in &wiring.from_source[s] {
+                    let (block, instance) = built.synapse_blocks[&(c.post_gid, c.synapse)];
+                    queue.push(t + c.delay, Target { block, instance, weight: c.weight, delay: c.delay });
+                }
+            }
+        }
+        // Row 0: the state after initialisation (the layout holds it).
+        let columns = layout
+            .probes
+            .iter()
+            .zip(&built.probe_scales)
+            .map(|(p, scale)| {
+                let mut col = Vec::with_capacity(steps as usize + 1);
+                col.push(
+                    match *p {
+                        ProbeLoc::Gpu { index, .. } => round(p_of(precision), layout.data[index as usize]),
+                        ProbeLoc::Constant(v) => v,
+                    } / scale,
+                );
+                col
+            })
+            .collect();
+        Ok(GpuSimulation {
+            prec: p,
+            gpu,
+            blocks: built.blocks.iter().map(|b| (b.gids.clone(), b.per_cell)).collect(),
+            probe_scales: built.probe_scales.clone(),
+            synapse_blocks: built.synapse_blocks,
+            layout,
+            wiring,
+            queue,
+            dt: sim.dt,
+            step: 0,
+            steps,
+            window,
+            spike_cap,
+            spikes: Vec::new(),
+            times: vec![0.0],
+            columns,
+        })
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Time steps per dispatch.
+    pub fn window(&self) -> u32 {
+        self.window
+    }
+
+    /// The adapter the simulation runs on.
+    pub fn adapter(&self) -> &str {
+        &self.gpu.adapter
+    }
+
+    /// Runs to the end.
+    pub fn run(&mut self, mut progress: impl FnMut(u64, u64)) -> Result<(), GpuError> {
+        while self.step < self.steps {
+            self.window_once()?;
+            progress(self.step, self.steps);
+        }
+        Ok(())
+    }
+
+    fn window_once(&mut self) -> Result<(), GpuError> {
+        let n = (self.steps - self.step).min(u64::from(self.window)) as u32;
+        let dt = self.dt;
+        let ncells = self.layout.ncells as usize;
+        // Events of the window, per cell, in delivery order.
+        let mut per_cell: Vec<Vec<(u32, u32, u32, f64)>> = vec![Vec::new(); ncells];
+        for s in 0..n {
+            let t = time_of(dt, self.step + u64::from(s));
+            while let Some((block, instance, weight)) = self.queue.pop_due(t + dt / 2.0) {
+                let (gids, per) = &self.blocks[block as usize];
+                let gid = gids[instance as usize / per];
+                let k = instance as usize % per;
+                per_cell[gid as usize].push((s, block, k as u32, weight));
+            }
+        }
+        let mut control: Vec<u32> = vec![self.step as u32, n];
+        let mut acc = 0u32;
+        for list in &per_cell {
+            control.push(acc);
+            acc += list.len() as u32;
+        }
+        control.push(acc);
+        let mut weights = Vec::with_capacity(acc as usize);
+        for list in &per_cell {
+            for (s, b, k, w) in list {
+                control.extend([*s, *b, *k]);
+                weights.push(*w);
+            }
+        }
+        if weights.is_empty() {
+            weights.push(0.0);
+        }
+        let cols = self.layout.gpu_probes;
+        let (spike_bytes, probe_values) = self.gpu.dispatch(self.prec, &control, &weights, n, cols)?;
+        let spk: Vec<u32> = bytemuck::cast_slice(&spike_bytes).to_vec();
+        // Blow-ups first: the CPU engine stops at the first bad step.
+        let stride = (self.spike_cap + codegen::SPIKE_HEADER) as usize;
+        for gid in 0..ncells {
+            let done = spk[gid * stride + 2];
+            if done != n {
+                return Err(GpuError::Device(format!(
+                    "the device stopped cell {gid}'s kernel after {done} of {n} steps of the window from {} ms \
+                     (llvmpipe ends an invocation after 65535 loop iterations)",
+                    self.step as f64 * dt
+                )));
+            }
+        }
+        let mut bad: Option<(u32, u32)> = None;
+        for gid in 0..ncells {
+            let b = spk[gid * stride + 1];
+            if b != 0 && bad.is_none_or(|(s, _)| b < s) {
+                bad = Some((b, gid as u32));
+            }
+        }
+        if let Some((s, gid)) = bad {
+            let step = self.step + u64::from(s);
+            return Err(GpuError::Blowup { gid, step, time: time_of(dt, step) });
+        }
+        for s in 0..n as usize {
+            self.times.push(time_of(dt, self.step + s as u64 + 1));
+            for ((column, p), scale) in self.columns.iter_mut().zip(&self.layout.probes).zip(&self.probe_scales) {
+                // Shown in the quantity's usual unit, as the CPU engine does.
+                column.push(
+                    match *p {
+                        ProbeLoc::Gpu { col, .. } => probe_values[s * cols as usize + col as usize],
+                        ProbeLoc::Constant(v) => v,
+                    } / scale,
+                );
+            }
+        }
+        let mut fired: Vec<(u32, u32)> = Vec::new();
+        for gid in 0..ncells {
+            let count = spk[gid * stride];
+            if count > self.spike_cap {
+                return Err(GpuError::SpikeOverflow { gid: gid as u32, window_start: self.step as f64 * dt });
+            }
+            for i in 0..count as usize {
+                fired.push((spk[gid * stride + codegen::SPIKE_HEADER as usize + i], gid as u32));
+            }
+        }
+        // Detection order of the CPU engine: by step, then by gid.
+        fired.sort_unstable();
+        let last_due = time_of(dt, self.step + u64::from(n) - 1) + dt / 2.0;
+        for (s, gid) in fired {
+            let t = time_of(dt, self.step + u64::from(s) + 1);
+            self.spikes.push((gid, t));
+            for c in &self.wiring.from_cell[gid as usize] {
+                let (block, instance) = self.synapse_blocks[&(c.post_gid, c.synapse)];
+                let time = t + c.delay;
+                if time <= last_due {
+                    return Err(GpuError::Device(format!(
+                        "internal: an event at {time} ms falls inside the window just run"
+                    )));
+                }
+                self.queue.push(time, Target { block, instance, weight: c.weight, delay: c.delay });
+            }
+        }
+        self.step += u64::from(n);
+        Ok(())
+    }
+}
+
+/// The time of grid point `n`, as `cpu::Simulation::time_of`.
+fn time_of(dt: f64, n: u64) -> f64 {
+    let per_ms = 1.0 / dt;
+    if per_ms == per_ms.round() { n as f64 / per_ms } else { n as f64 * dt }
+}
+
+fn p_of(p: Precision) -> Prec {
+    prec(p)
+}
+
+/// A value as the GPU stores it.
+fn round(p: Prec, x: f64) -> f64 {
+    match p {
+        Prec::F64 => x,
+        Prec::F32 => f64::from(x as f32),
+    }
+}
+
+fn storage_buffer(device: &wgpu::Device, label: &str, size: u64, extra: wgpu::BufferUsages) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: size.max(16).next_multiple_of(8),
+        usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | extra,
+        mapped_at_creation: false,
+    })
+}
+
+impl Gpu {
+    fn new(p: &Prepared, prec: Prec) -> Result<Gpu, GpuError> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        }))
+        .map_err(|_| GpuError::NoAdapter)?;
+        let info = adapter.get_info();
+        let name = format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type);
+        let f64_needed = prec == Prec::F64;
+        if f64_needed && !adapter.features().contains(wgpu::Features::SHADER_F64) {
+            return Err(GpuError::NoF64 { adapter: name });
+        }
+        let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("sylva"),
+            required_features: if f64_needed { wgpu::Features::SHADER_F64 } else { wgpu::Features::empty() },
+            required_limits: adapter.limits(),
+            ..Default::default()
+        }))
+        .map_err(|e| GpuError::Device(e.to_string()))?;
+        let limits = device.limits();
+        let b = prec.bytes();
+        let largest = [
+            p.layout.data.len() as u64 * b,
+            p.layout.shared.len() as u64 * b,
+            p.layout.meta.len() as u64 * 4,
+            4 * u64::from(p.layout.ncells) * u64::from(p.spike_cap + codegen::SPIKE_HEADER),
+            b * u64::from(p.window) * u64::from(p.layout.gpu_probes),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0);
+        let binding_limit = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+        if largest > binding_limit {
+            return Err(GpuError::Unsupported(format!(
+                "the model needs a {largest}-byte buffer; '{name}' binds at most {binding_limit} bytes"
+            )));
+        }
+        if let Some(t) = p
+            .layout
+            .types
+            .iter()
+            .find(|t| t.ncells.div_ceil(codegen::WORKGROUP) > limits.max_compute_workgroups_per_dimension)
+        {
+            return Err(GpuError::Unsupported(format!(
+                "{} cells of one type exceed '{name}''s {} workgroups of {} per dispatch",
+                t.ncells,
+                limits.max_compute_workgroups_per_dimension,
+                codegen::WORKGROUP
+            )));
+        }
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("sylva"),
+            source: wgpu::ShaderSource::Naga(Cow::Owned(p.module.clone())),
+        });
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = (0..codegen::BINDINGS)
+            .map(|b| wgpu::BindGroupLayoutEntry {
+                binding: b,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage {
+                        read_only: !matches!(b, codegen::B_DATA | codegen::B_SPIKES | codegen::B_PROBES),
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let layout = device
+            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some("sylva"), entries: &entries });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("sylva"),
+            bind_group_layouts: &[Some(&layout)],
+            ..Default::default()
+        });
+        let pipelines = p
+            .layout
+            .types
+            .iter()
+            .enumerate()
+            .map(|(t, ty)| {
+                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&codegen::entry_name(t)),
+                    layout: Some(&pipeline_layout),
+                    module: &module,
+                    entry_point: Some(&codegen::entry_name(t)),
+                    compilation_options: Default::default(),
+                    cache: None,
+                });
+                (pipeline, ty.ncells.div_ceil(codegen::WORKGROUP))
+            })
+            .collect();
+        if let Some(e) = pollster::block_on(scope.pop()) {
+            return Err(GpuError::Shader(e.to_string()));
+        }
+        let data = storage_buffer(&device, "data", p.layout.data.len() as u64 * b, wgpu::BufferUsages::empty());
+        queue.write_buffer(&data, 0, &to_bytes(prec, &p.layout.data));
+        let shared = storage_buffer(&device, "shared", p.layout.shared.len() as u64 * b, wgpu::BufferUsages::empty());
+        queue.write_buffer(&shared, 0, &to_bytes(prec, &p.layout.shared));
+        let meta = storage_buffer(&device, "meta", p.layout.meta.len() as u64 * 4, wgpu::BufferUsages::empty());
+        if !p.layout.meta.is_empty() {
+            queue.write_buffer(&meta, 0, bytemuck::cast_slice(&p.layout.meta));
+        }
+        let control =
+            storage_buffer(&device, "control", 4 * (u64::from(p.layout.ncells) + 64), wgpu::BufferUsages::empty());
+        let weights = storage_buffer(&device, "weights", 64 * b, wgpu::BufferUsages::empty());
+        let spike_size = 4 * u64::from(p.layout.ncells) * u64::from(p.spike_cap + codegen::SPIKE_HEADER);
+        let spikes = storage_buffer(&device, "spikes", spike_size, wgpu::BufferUsages::COPY_SRC);
+        let probe_size = b * u64::from(p.window) * u64::from(p.layout.gpu_probes);
+        let probes = storage_buffer(&device, "probes", probe_size, wgpu::BufferUsages::COPY_SRC);
+        let readback = |label: &str, size: u64| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: size.max(16).next_multiple_of(8),
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        let spikes_back = readback("spikes back", spike_size);
+        let probes_back = readback("probes back", probe_size);
+        let bind_group = bind(&device, &layout, [&data, &shared, &meta, &control, &weights, &spikes, &probes]);
+        Ok(Gpu {
+            device,
+            queue,
+            pipelines,
+            layout,
+            data,
+            shared,
+            meta,
+            control,
+            weights,
+            spikes,
+            probes,
+            spikes_back,
+            probes_back,
+            bind_group,
+            adapter: name,
+            cpu_device: info.device_type == wgpu::DeviceType::Cpu,
+        })
+    }
+
+    /// Uploads the window's events, runs every cell type, reads back spikes and probe rows.
+    fn dispatch(
+        &mut self,
+        prec: Prec,
+        control: &[u32],
+        weights: &[f64],
+        steps: u32,
+        cols: u32,
+    ) -> Result<(Vec<u8>, Vec<f64>), GpuError> {
+        let control_bytes: &[u8] = bytemuck::cast_slice(control);
+        let weight_bytes = to_bytes(prec, weights);
+        let mut rebind = false;
+        if control_bytes.len() as u64 > self.control.size() {
+            self.control =
+                storage_buffer(&self.device, "control", control_bytes.len() as u64 * 2, wgpu::BufferUsages::empty());
+            rebind = true;
+        }
+        if weight_bytes.len() as u64 > self.weights.size() {
+            self.weights =
+                storage_buffer(&self.device, "weights", weight_bytes.len() as u64 * 2, wgpu::BufferUsages::empty());
+            rebind = true;
+        }
+        if rebind {
+            self.bind_group = bind(
+                &self.device,
+                &self.layout,
+                [&self.data, &self.shared, &self.meta, &self.control, &self.weights, &self.spikes, &self.probes],
+            );
+        }
+        self.queue.write_buffer(&self.control, 0, control_bytes);
+        self.queue.write_buffer(&self.weights, 0, &weight_bytes);
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("window") });
+        {
+            let mut pass =
+                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+            pass.set_bind_group(0, &self.bind_group, &[]);
+            for (pipeline, groups) in &self.pipelines {
+                pass.set_pipeline(pipeline);
+                pass.dispatch_workgroups(*groups, 1, 1);
+            }
+        }
+        let probe_bytes = (prec.bytes() * u64::from(steps) * u64::from(cols)).next_multiple_of(4);
+        encoder.copy_buffer_to_buffer(&self.spikes, 0, &self.spikes_back, 0, self.spikes.size());
+        if probe_bytes > 0 {
+            encoder.copy_buffer_to_buffer(&self.probes, 0, &self.probes_back, 0, probe_bytes);
+        }
+        let index = self.queue.submit([encoder.finish()]);
+        let spikes = read(&self.device, &self.spikes_back, self.spikes.size(), index.clone())?;
+        let probes = if probe_bytes > 0 {
+            from_bytes(prec, &read(&self.device, &self.probes_back, probe_bytes, index)?)
+        } else {
+            Vec::new()
+        };
+        Ok((spikes, probes))
+    }
+}
+
+fn bind(device: &wgpu::Device, layout: &wgpu::BindGroupLayout, buffers: [&wgpu::Buffer; 7]) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some("sylva"), layout, entries: &entries })
+}
+
+fn read(
+    device: &wgpu::Device,
+    buffer: &wgpu::Buffer,
+    size: u64,
+    index: wgpu::SubmissionIndex,
+) -> Result<Vec<u8>, GpuError> {
+    let slice = buffer.slice(0..size);
+    let (tx, rx) = std::sync::mpsc::channel();
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    device
+        .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
+        .map_err(|e| GpuError::Device(e.to_string()))?;
+    rx.recv().map_err(|e| GpuError::Device(e.to_string()))?.map_err(|e| GpuError::Device(e.to_string()))?;
+    let bytes = slice.get_mapped_range().map_err(|e| GpuError::Device(format!("{e:?}")))?.to_vec();
+    buffer.unmap();
+    Ok(bytes)
+}

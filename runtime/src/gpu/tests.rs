@@ -1,0 +1,443 @@
+//! The GPU engine against the CPU engine, and the software math against Rust's std. Run with
+//! lavapipe: `VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json XDG_RUNTIME_DIR=/tmp`.
+//! Without an adapter the tests fail when `CI` is set and return early otherwise.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use sylva_compiler::ir::{Model, Precision};
+use sylva_compiler::source::SourceDb;
+use sylva_compiler::{Loader, compile};
+
+use super::builder::{Fb, Prec, Types, storage};
+use super::{GpuError, GpuSimulation, math, wgsl};
+use crate::cpu::{Options, Simulation};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("runtime/ is in the repository").to_path_buf()
+}
+
+struct RepoLoader;
+
+impl Loader for RepoLoader {
+    fn read(&mut self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(repo().join(path)).map_err(|e| e.to_string())
+    }
+}
+
+fn model(path: &str, overrides: &[String], duration: Option<f64>) -> Model {
+    let text = std::fs::read_to_string(repo().join(path)).expect("example exists");
+    let mut db = SourceDb::new();
+    let root = db.add(path, &text);
+    let c = compile(&mut db, root, &mut RepoLoader, overrides);
+    let mut m = c.model.unwrap_or_else(|| panic!("{path} compiles"));
+    if let Some(d) = duration {
+        m.simulation.duration = d;
+    }
+    m
+}
+
+/// `false` (after a message) when there is no adapter and `CI` is unset.
+fn no_gpu(e: &GpuError) -> bool {
+    if matches!(e, GpuError::NoAdapter) {
+        assert!(std::env::var_os("CI").is_none(), "no GPU adapter on CI: {e}");
+        eprintln!("skipped: {e}");
+        return true;
+    }
+    false
+}
+
+struct Outcome {
+    max_dv: f64,
+    spikes_ok: bool,
+}
+
+/// Runs the CPU (f64) and the GPU in `precision`; returns the largest |ΔV| over probe columns
+/// (restricted to CPU values below `below` mV) and the largest spike-time difference.
+fn compare(case: &str, m: &Model, precision: Precision, below: f64) -> Option<(f64, f64, usize, usize)> {
+    let mut cpu = Simulation::new(m, Options::default()).expect("cpu");
+    let t0 = Instant::now();
+    cpu.run(|_, _| {}).expect("cpu runs");
+    let cpu_time = t0.elapsed();
+    let t0 = Instant::now();
+    let mut gpu = match GpuSimulation::new(m, precision) {
+        Ok(g) => g,
+        Err(e) if no_gpu(&e) => return None,
+        Err(e) => panic!("{case}: {e}"),
+    };
+    let setup = t0.elapsed();
+    let t0 = Instant::now();
+    gpu.run(|_, _| {}).unwrap_or_else(|e| panic!("{case}: {e}"));
+    let run = t0.elapsed();
+    assert_eq!(gpu.times.len(), cpu.times.len(), "{case}: rows");
+    assert_eq!(gpu.times, cpu.times, "{case}: times");
+    let mut worst = 0.0f64;
+    for (c, (a, b)) in cpu.columns.iter().zip(&gpu.columns).enumerate() {
+        let mut col = 0.0f64;
+        for (x, y) in a.iter().zip(b) {
+            if *x < below {
+                col = col.max((x - y).abs());
+            }
+        }
+        eprintln!("{case} {precision:?} column {c} ({}): max |diff| {col:.3e}", m.network.probes[c].label);
+        worst = worst.max(col);
+    }
+    let mut dt_spike = 0.0f64;
+    for (a, b) in cpu.spikes.iter().zip(&gpu.spikes) {
+        assert_eq!(a.0, b.0, "{case}: spike gids {:?} vs {:?}", cpu.spikes, gpu.spikes);
+        dt_spike = dt_spike.max((a.1 - b.1).abs());
+    }
+    eprintln!(
+        "{case} {precision:?}: {} spikes (cpu {}), max spike time diff {dt_spike:.3e} ms, max |ΔV| {worst:.3e}; \
+         window {} steps; cpu {:.3} s, gpu setup {:.3} s, gpu run {:.3} s on {}",
+        gpu.spikes.len(),
+        cpu.spikes.len(),
+        gpu.window(),
+        cpu_time.as_secs_f64(),
+        setup.as_secs_f64(),
+        run.as_secs_f64(),
+        gpu.adapter()
+    );
+    Some((worst, dt_spike, cpu.spikes.len(), gpu.spikes.len()))
+}
+
+fn check(case: &str, path: &str, overrides: &[String], duration: Option<f64>) {
+    check_model(case, &model(path, overrides, duration));
+}
+
+fn check_model(case: &str, m: &Model) {
+    let Some((dv, dts, nc, ng)) = compare(case, m, Precision::F64, f64::INFINITY) else { return };
+    let f64_ok = Outcome { max_dv: dv, spikes_ok: nc == ng && dts == 0.0 };
+    let Some((dv32, dts32, nc32, ng32)) = compare(case, m, Precision::F32, -50.0) else { return };
+    assert!(f64_ok.spikes_ok, "{case} f64: spikes differ ({nc} vs {ng}, max diff {dts})");
+    assert!(f64_ok.max_dv <= 1e-6, "{case} f64: max |ΔV| {} mV", f64_ok.max_dv);
+    assert_eq!(nc32, ng32, "{case} f32: spike counts");
+    assert!(dts32 <= 0.05, "{case} f32: spike times differ by {dts32} ms");
+    assert!(dv32 <= 0.1, "{case} f32: max |ΔV| {dv32} mV below -50 mV");
+}
+
+#[test]
+fn hh_soma_matches_cpu() {
+    check("hh_soma", "examples/neuron/hh_soma.syl", &[], None);
+}
+
+#[test]
+fn passive_cable_matches_cpu() {
+    check("passive_cable", "examples/neuron/passive_cable.syl", &[], None);
+}
+
+#[test]
+fn ball_and_stick_matches_cpu() {
+    check("ball_and_stick", "examples/neuron/ball_and_stick.syl", &[], None);
+}
+
+#[test]
+fn y_tree_matches_cpu() {
+    check("y_tree", "examples/neuron/y_tree.syl", &[], None);
+}
+
+#[test]
+fn biophysics_cases_match_cpu() {
+    // Calcium channels and dynamics (Nernst), SK, Ih, a kinetic scheme, an SWC cell.
+    for case in ["cadyn", "ca_hva", "ca_hva_eca", "ca_sk", "sk", "ih", "kinetic_k", "ca1_swc", "pyramidal"] {
+        check(case, &format!("examples/neuron/{case}.syl"), &[], None);
+    }
+}
+
+#[test]
+fn syn_pair_matches_cpu() {
+    check("syn_pair", "examples/neuron/syn_pair.syl", &[], None);
+}
+
+#[test]
+fn syn_pair_strong_matches_cpu() {
+    check("syn_pair_w0.05", "examples/neuron/syn_pair.syl", &["weight=0.05uS".to_string()], None);
+}
+
+#[test]
+fn ringtest_matches_cpu() {
+    // The example records no traces: probe the soma and a distal dendrite node of every cell,
+    // and a synaptic state, so that ΔV is measured.
+    let mut m = model("examples/bench/ringtest.syl", &[], Some(20.0));
+    let cell = &m.cells[0];
+    let soma = cell.detector.as_ref().expect("detector").node;
+    let tip = cell.tree.nodes.len() as u32 - 1;
+    let span = m.network.probes.first().map(|p| p.span).unwrap_or(cell.span);
+    for gid in 0..m.cell_count() {
+        for (name, node) in [("soma", soma), ("tip", tip)] {
+            m.network.probes.push(sylva_compiler::ir::Probe {
+                label: format!("cell{gid}_{name}_v"),
+                gid,
+                target: sylva_compiler::ir::ProbeTarget::Voltage { node },
+                dim: sylva_compiler::units::Dimension::VOLTAGE,
+                span,
+            });
+        }
+    }
+    check_model("ringtest", &m);
+}
+
+#[test]
+fn wgsl_parses_back() {
+    for path in ["examples/neuron/syn_pair.syl", "examples/bench/ringtest.syl", "examples/neuron/y_tree.syl"] {
+        let m = model(path, &[], None);
+        for p in [Precision::F64, Precision::F32] {
+            let text = wgsl(&m, p).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let module =
+                naga::front::wgsl::parse_str(&text).unwrap_or_else(|e| panic!("{path}: {}", e.emit_to_string(&text)));
+            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::FLOAT64)
+                .validate(&module)
+                .unwrap_or_else(|e| panic!("{path} {p:?}: {e:?}"));
+            assert!(text.contains("fn cell_type_0"), "{path}: entry point");
+        }
+    }
+}
+
+/// Runs one helper function over inputs on the GPU.
+fn run_math(fun: &str, xs: &[f64], ys: &[f64]) -> Result<Vec<f64>, GpuError> {
+    let prec = Prec::F64;
+    let mut module = naga::Module::default();
+    let types = Types::new(&mut module, prec);
+    let fns = math::add(&mut module, types, prec);
+    let input = storage(&mut module.global_variables, "xs", 0, types.real_array, false);
+    let input2 = storage(&mut module.global_variables, "ys", 1, types.real_array, false);
+    let output = storage(&mut module.global_variables, "out", 2, types.real_array, true);
+    let mut fb = Fb::new(prec, types, "main");
+    fb.func.arguments.push(naga::FunctionArgument {
+        name: Some("gid".into()),
+        ty: types.uvec3,
+        binding: Some(naga::Binding::BuiltIn(naga::BuiltIn::GlobalInvocationId)),
+    });
+    let id = fb.arg(0);
+    let i = fb.e(naga::Expression::AccessIndex { base: id, index: 0 });
+    let n = fb.u(xs.len() as u32);
+    let out = fb.bin(naga::BinaryOperator::GreaterEqual, i, n);
+    fb.if_(out, |fb| fb.ret(None));
+    let x = fb.read(input, i);
+    let y = fb.read(input2, i);
+    let r = match fun {
+        "exp" => fb.call(fns.exp, vec![x]),
+        "log" => fb.call(fns.log, vec![x]),
+        "log10" => fb.call(fns.log10, vec![x]),
+        "tanh" => fb.call(fns.tanh, vec![x]),
+        "sin" => fb.call(fns.sin, vec![x]),
+        "cos" => fb.call(fns.cos, vec![x]),
+        _ => fb.call(fns.pow, vec![x, y]),
+    };
+    fb.write(output, i, r);
+    module.entry_points.push(naga::EntryPoint {
+        name: "main".into(),
+        stage: naga::ShaderStage::Compute,
+        early_depth_test: None,
+        workgroup_size: [64, 1, 1],
+        workgroup_size_overrides: None,
+        function: fb.finish(),
+        mesh_info: None,
+        task_payload: None,
+        incoming_ray_payload: None,
+    });
+    super::validate(&module)?;
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default()))
+        .map_err(|_| GpuError::NoAdapter)?;
+    let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        required_features: wgpu::Features::SHADER_F64,
+        required_limits: adapter.limits(),
+        ..Default::default()
+    }))
+    .map_err(|e| GpuError::Device(e.to_string()))?;
+    let sm = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: None,
+        source: wgpu::ShaderSource::Naga(std::borrow::Cow::Owned(module)),
+    });
+    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+        label: None,
+        layout: None,
+        module: &sm,
+        entry_point: Some("main"),
+        compilation_options: Default::default(),
+        cache: None,
+    });
+    let size = (xs.len() * 8) as u64;
+    let usage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
+    let mk = |data: &[f64]| {
+        let b = device.create_buffer(&wgpu::BufferDescriptor { label: None, size, usage, mapped_at_creation: false });
+        queue.write_buffer(&b, 0, bytemuck::cast_slice(data));
+        b
+    };
+    let bx = mk(xs);
+    let by = mk(ys);
+    let bo = mk(xs);
+    let back = device.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let layout = pipeline.get_bind_group_layout(0);
+    let bg = device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &layout,
+        entries: &[
+            wgpu::BindGroupEntry { binding: 0, resource: bx.as_entire_binding() },
+            wgpu::BindGroupEntry { binding: 1, resource: by.as_entire_binding() },
+            wgpu::BindGroupEntry { binding: 2, resource: bo.as_entire_binding() },
+        ],
+    });
+    let mut enc = device.create_command_encoder(&Default::default());
+    {
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&pipeline);
+        pass.set_bind_group(0, &bg, &[]);
+        pass.dispatch_workgroups((xs.len() as u32).div_ceil(64), 1, 1);
+    }
+    enc.copy_buffer_to_buffer(&bo, 0, &back, 0, size);
+    let index = queue.submit([enc.finish()]);
+    let bytes = super::read(&device, &back, size, index)?;
+    Ok(bytemuck::cast_slice::<u8, f64>(&bytes).to_vec())
+}
+
+fn max_rel(fun: &str, xs: &[f64], ys: &[f64], reference: impl Fn(f64, f64) -> f64) -> Option<f64> {
+    let got = match run_math(fun, xs, ys) {
+        Ok(g) => g,
+        Err(e) if no_gpu(&e) => return None,
+        Err(e) => panic!("{fun}: {e}"),
+    };
+    let mut worst = 0.0f64;
+    let mut at = 0.0;
+    for (i, g) in got.iter().enumerate() {
+        let r = reference(xs[i], ys[i]);
+        let e = if r == 0.0 { g.abs() } else { ((g - r) / r).abs() };
+        if e > worst || e.is_nan() {
+            worst = e;
+            at = xs[i];
+        }
+    }
+    eprintln!("software {fun}: max relative error {worst:.3e} (at x = {at}) over {} points", xs.len());
+    Some(worst)
+}
+
+/// Deterministic points in [lo, hi].
+fn points(n: usize, lo: f64, hi: f64, seed: u64) -> Vec<f64> {
+    let mut rng = crate::cpu::events::Rng::new(seed);
+    (0..n).map(|_| lo + (hi - lo) * rng.uniform()).collect()
+}
+
+#[test]
+fn software_math_matches_std() {
+    let n = 20_000;
+    let xs = points(n, -700.0, 700.0, 1);
+    let mut small = points(n, -5.0, 5.0, 2);
+    small[0] = 0.0;
+    let zeros = vec![0.0; n];
+    let Some(e1) = max_rel("exp", &xs, &zeros, |x, _| x.exp()) else { return };
+    let e2 = max_rel("exp", &small, &zeros, |x, _| x.exp()).expect("adapter");
+    // log over many decades: 10^u, u in [-300, 300], and near 1.
+    let lx: Vec<f64> = points(n, -300.0, 300.0, 3).iter().map(|u| 10f64.powf(*u)).collect();
+    let near1: Vec<f64> = points(n, 0.5, 2.0, 4);
+    let e3 = max_rel("log", &lx, &zeros, |x, _| x.ln()).expect("adapter");
+    let e4 = max_rel("log", &near1, &zeros, |x, _| x.ln()).expect("adapter");
+    let e5 = max_rel("log10", &lx, &zeros, |x, _| x.log10()).expect("adapter");
+    let px = points(n, 0.01, 10.0, 5);
+    let py = points(n, -10.0, 10.0, 6);
+    let e6 = max_rel("pow", &px, &py, |x, y| x.powf(y)).expect("adapter");
+    let tx = points(n, -30.0, 30.0, 7);
+    let e7 = max_rel("tanh", &tx, &zeros, |x, _| x.tanh()).expect("adapter");
+    let e8 = max_rel("tanh", &small, &zeros, |x, _| x.tanh()).expect("adapter");
+    let sx = points(n, -100.0, 100.0, 8);
+    let e9 = max_rel("sin", &sx, &zeros, |x, _| x.sin()).expect("adapter");
+    let e10 = max_rel("cos", &sx, &zeros, |x, _| x.cos()).expect("adapter");
+    for (name, e) in [
+        ("exp", e1),
+        ("exp small", e2),
+        ("log", e3),
+        ("log near 1", e4),
+        ("log10", e5),
+        ("pow", e6),
+        ("tanh", e7),
+        ("tanh small", e8),
+        ("sin", e9),
+        ("cos", e10),
+    ] {
+        assert!(e <= 1e-13, "{name}: {e}");
+    }
+}
+
+#[test]
+#[ignore]
+fn debug_case() {
+    let path = std::env::var("CASE").unwrap_or("examples/neuron/passive_cable.syl".into());
+    let m = model(&path, &[], std::env::var("DUR").ok().map(|d| d.parse().unwrap()));
+    let mut cpu = Simulation::new(&m, Options::default()).expect("cpu");
+    cpu.run(|_, _| {}).expect("cpu");
+    let mut gpu =
+        GpuSimulation::with_window(&m, Precision::F64, std::env::var("W").map_or(400, |w| w.parse().unwrap()))
+            .expect("gpu");
+    let r = gpu.run(|_, _| {});
+    eprintln!("{r:?}");
+    for i in (0..cpu.times.len().min(gpu.times.len())).step_by(std::env::var("EVERY").map_or(4, |w| w.parse().unwrap()))
+    {
+        let a: Vec<f64> = cpu.columns.iter().map(|c| c[i]).collect();
+        let b: Vec<f64> = gpu.columns.iter().map(|c| c[i]).collect();
+        eprintln!("{:.3} cpu {a:?}\n      gpu {b:?}", cpu.times[i]);
+    }
+}
+
+#[test]
+fn windows_do_not_change_results() {
+    // Dispatching one step at a time or a whole window must give the same bits.
+    let m = model("examples/neuron/syn_pair.syl", &["weight=0.05uS".to_string()], Some(20.0));
+    let mut a = match GpuSimulation::with_window(&m, Precision::F64, 1) {
+        Ok(g) => g,
+        Err(e) if no_gpu(&e) => return,
+        Err(e) => panic!("{e}"),
+    };
+    a.run(|_, _| {}).expect("runs");
+    let mut b = GpuSimulation::new(&m, Precision::F64).expect("gpu");
+    b.run(|_, _| {}).expect("runs");
+    assert_eq!((a.window(), b.window()), (1, 40));
+    assert_eq!(a.columns, b.columns);
+    assert_eq!(a.spikes, b.spikes);
+}
+
+/// Timings of a bigger ring network (`--set rings=N`, default 10 rings = 100 cells), printed.
+#[test]
+#[ignore]
+fn ringtest_timing() {
+    let rings = std::env::var("RINGS").unwrap_or("10".into());
+    let m = model("examples/bench/ringtest.syl", &[format!("rings={rings}")], Some(100.0));
+    let t0 = Instant::now();
+    let mut cpu = Simulation::new(&m, Options::default()).expect("cpu");
+    cpu.run(|_, _| {}).expect("cpu");
+    let cpu_s = t0.elapsed().as_secs_f64();
+    for p in [Precision::F64, Precision::F32] {
+        let t0 = Instant::now();
+        let mut gpu = match GpuSimulation::new(&m, p) {
+            Ok(g) => g,
+            Err(e) if no_gpu(&e) => return,
+            Err(e) => panic!("{e}"),
+        };
+        let setup = t0.elapsed().as_secs_f64();
+        let t0 = Instant::now();
+        gpu.run(|_, _| {}).expect("gpu");
+        let run = t0.elapsed().as_secs_f64();
+        assert_eq!(gpu.spikes.len(), cpu.spikes.len());
+        eprintln!(
+            "ringtest rings={rings} ({} cells, 100 ms): cpu (1 thread) {cpu_s:.2} s; gpu {p:?} setup {setup:.2} s, run {run:.2} s, \
+             {} spikes, on {}",
+            m.cell_count(),
+            gpu.spikes.len(),
+            gpu.adapter()
+        );
+    }
+}
+
+#[test]
+fn nernst_factor_matches_the_cpu() {
+    for charge in [1, 2, -1] {
+        for (i, o) in [(5e-5f64, 2.0f64), (10.0, 140.0), (54.4, 2.5)] {
+            let k = super::layout::nernst_factor(charge, 6.3);
+            assert_eq!(k * (o / i).ln(), crate::cpu::build::nernst(charge, 6.3, i, o));
+        }
+    }
+}
