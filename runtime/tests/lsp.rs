@@ -62,10 +62,7 @@ impl Client {
             }
         });
         let mut client = Client { child, stdin, incoming, pending: Vec::new(), next_id: 0 };
-        let init = client.request(
-            "initialize",
-            json!({ "processId": null, "rootUri": null, "capabilities": {} }),
-        );
+        let init = client.request("initialize", json!({ "processId": null, "rootUri": null, "capabilities": {} }));
         assert_eq!(init["serverInfo"]["name"], "sylva", "{init}");
         assert_eq!(init["capabilities"]["hoverProvider"], true, "{init}");
         client.notify("initialized", json!({}));
@@ -153,7 +150,10 @@ impl Client {
     }
 
     fn at(&mut self, method: &str, uri: &str, (line, character): (u32, u32)) -> Value {
-        self.request(method, json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": character } }))
+        self.request(
+            method,
+            json!({ "textDocument": { "uri": uri }, "position": { "line": line, "character": character } }),
+        )
     }
 
     fn shutdown(mut self) {
@@ -236,7 +236,10 @@ fn diagnostics_follow_edits() {
     let diags = client.diagnostics(&file, Some(3));
     let codes: Vec<&str> = diags.iter().map(|d| d["code"].as_str().unwrap()).collect();
     assert_eq!(codes, ["E0101", "E0201"], "{diags:?}");
-    assert_eq!(diags[1]["range"]["start"], json!({ "line": pos(&broken, "ee)", 0).0, "character": pos(&broken, "ee)", 0).1 }));
+    assert_eq!(
+        diags[1]["range"]["start"],
+        json!({ "line": pos(&broken, "ee)", 0).0, "character": pos(&broken, "ee)", 0).1 })
+    );
     client.shutdown();
 }
 
@@ -335,7 +338,11 @@ fn importers_are_rechecked_when_an_import_changes() {
     client.diagnostics(&lib_uri, Some(1));
     // Opening it re-checks main (which now reads the editor's text): nothing changed.
     assert_eq!(client.diagnostics(&main_uri, Some(1)), Vec::<Value>::new());
-    client.change(&lib_uri, 2, json!([{ "range": range(pos(&lib_text, "leak {", 0), pos(&lib_text, "leak {", 4)), "text": "drain" }]));
+    client.change(
+        &lib_uri,
+        2,
+        json!([{ "range": range(pos(&lib_text, "leak {", 0), pos(&lib_text, "leak {", 4)), "text": "drain" }]),
+    );
     let diags = client.diagnostics(&main_uri, Some(1));
     assert!(diags.iter().any(|d| d["message"].as_str().unwrap().contains("leak")), "{diags:?}");
 
@@ -378,12 +385,57 @@ fn position_of(text: &str, offset: usize) -> (u32, u32) {
 #[test]
 fn thousands_of_random_edits_never_stop_the_server() {
     const FRAGMENTS: &[&str] = &[
-        "{", "}", "(", ")", "[", "]", "\"", "\n", " ", "=", ":", ",", "'", "///", "//", "/*", "*/", "µ", "𝄞",
-        "é", "param ", "state ", "gate m { alpha = ", "density d", "point p", "cell ", "network n {",
-        "insert hh in ", "insert ", " in soma", "section s at soma(", "population p = c[", "probe \"x\" = ",
-        "import ", "import \"nope.syl\"\n", "fn f(x: mV) -> mV { x }", "0.12 S/cm2", "-65 mV", "1e400", "mV",
-        "S/", "/cm2", "v - ena", "exp(", "if v < 0 mV { 1 } else { 2 }", "{ let a = 1; a }", "kinetic {",
-        "a <-> b (", "on event(w: uS) { g += w }", "initial { ", "simulation { dt = 0.025 ms }",
+        "{",
+        "}",
+        "(",
+        ")",
+        "[",
+        "]",
+        "\"",
+        "\n",
+        " ",
+        "=",
+        ":",
+        ",",
+        "'",
+        "///",
+        "//",
+        "/*",
+        "*/",
+        "µ",
+        "𝄞",
+        "é",
+        "param ",
+        "state ",
+        "gate m { alpha = ",
+        "density d",
+        "point p",
+        "cell ",
+        "network n {",
+        "insert hh in ",
+        "insert ",
+        " in soma",
+        "section s at soma(",
+        "population p = c[",
+        "probe \"x\" = ",
+        "import ",
+        "import \"nope.syl\"\n",
+        "fn f(x: mV) -> mV { x }",
+        "0.12 S/cm2",
+        "-65 mV",
+        "1e400",
+        "mV",
+        "S/",
+        "/cm2",
+        "v - ena",
+        "exp(",
+        "if v < 0 mV { 1 } else { 2 }",
+        "{ let a = 1; a }",
+        "kinetic {",
+        "a <-> b (",
+        "on event(w: uS) { g += w }",
+        "initial { ",
+        "simulation { dt = 0.025 ms }",
     ];
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository");
     let original = std::fs::read_to_string(repo.join("examples/tutorial/03_custom_channel.syl")).expect("example");
@@ -432,27 +484,36 @@ fn thousands_of_random_edits_never_stop_the_server() {
             continue;
         }
         let version = 2 + i * 10;
-        client.change(&file, version, json!([{ "range": range(position_of(&text, start), position_of(&text, end)), "text": insert }]));
+        client.change(
+            &file,
+            version,
+            json!([{ "range": range(position_of(&text, start), position_of(&text, end)), "text": insert }]),
+        );
         text.replace_range(start..end, &insert);
         if i % 200 == 0 {
-            let p = position_of(&text, rng.below(text.len() + 1).min(text.len()));
             let mut offset = rng.below(text.len() + 1);
             while !text.is_char_boundary(offset) {
                 offset -= 1;
             }
-            let _ = p;
             let at = position_of(&text, offset);
             for method in ["textDocument/hover", "textDocument/completion", "textDocument/definition"] {
-                let response = client.request_raw(method, json!({ "textDocument": { "uri": file }, "position": { "line": at.0, "character": at.1 } }));
+                let response = client.request_raw(
+                    method,
+                    json!({ "textDocument": { "uri": file }, "position": { "line": at.0, "character": at.1 } }),
+                );
                 assert!(response.get("error").is_none(), "{method} after {i} edits: {response}");
             }
-            let response = client.request_raw("textDocument/documentSymbol", json!({ "textDocument": { "uri": file } }));
+            let response =
+                client.request_raw("textDocument/documentSymbol", json!({ "textDocument": { "uri": file } }));
             assert!(response.get("error").is_none(), "symbols after {i} edits: {response}");
         }
     }
     // Still answering, and its text is ours: a second document opened with our copy gets the
     // same diagnostics as the edited one.
-    let hover = client.request_raw("textDocument/hover", json!({ "textDocument": { "uri": file }, "position": { "line": 0, "character": 3 } }));
+    let hover = client.request_raw(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": file }, "position": { "line": 0, "character": 3 } }),
+    );
     assert!(hover.get("error").is_none(), "{hover}");
     let last_version = client
         .pending

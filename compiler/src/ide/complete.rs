@@ -39,8 +39,7 @@ const TOP_KEYWORDS: &[&str] =
     &["import", "param", "fn", "density", "point", "species", "morphology", "cell", "network", "simulation"];
 const MECHANISM_KEYWORDS: &[&str] =
     &["param", "state", "gate", "let", "ion", "current", "kinetic", "initial", "on event", "fn", "electrode current"];
-const CELL_KEYWORDS: &[&str] =
-    &["morphology", "insert", "synapse", "detector", "species", "cm", "Ra", "v_init"];
+const CELL_KEYWORDS: &[&str] = &["morphology", "insert", "synapse", "detector", "species", "cm", "Ra", "v_init"];
 const NETWORK_KEYWORDS: &[&str] = &["population", "connect", "source", "stimulus", "probe", "record spikes"];
 
 /// An open `{` before the cursor.
@@ -89,7 +88,11 @@ fn context(index: &Index<'_>, text: &str, before: &str, blocks: &[Block<'_>], ou
 
     if words == ["import"] {
         for name in stdlib::names() {
-            out.push(Completion { label: name.to_string(), kind: CompletionKind::Module, detail: stdlib::file_name(name) });
+            out.push(Completion {
+                label: name.to_string(),
+                kind: CompletionKind::Module,
+                detail: stdlib::file_name(name),
+            });
         }
         return;
     }
@@ -147,7 +150,11 @@ fn context(index: &Index<'_>, text: &str, before: &str, blocks: &[Block<'_>], ou
         "density" | "point" => {
             mechanism_names(index, text, item_name, outer, out);
             for (name, words) in MECHANISM_BUILTINS {
-                out.push(Completion { label: name.to_string(), kind: CompletionKind::Variable, detail: words.to_string() });
+                out.push(Completion {
+                    label: name.to_string(),
+                    kind: CompletionKind::Variable,
+                    detail: words.to_string(),
+                });
             }
         }
         "cell" if blocks.len() == 1 && at_statement_start => {
@@ -175,7 +182,11 @@ fn context(index: &Index<'_>, text: &str, before: &str, blocks: &[Block<'_>], ou
         });
     }
     for (name, value, unit) in crate::check::constants() {
-        out.push(Completion { label: name.to_string(), kind: CompletionKind::Constant, detail: format!("{value} {unit}") });
+        out.push(Completion {
+            label: name.to_string(),
+            kind: CompletionKind::Constant,
+            detail: format!("{value} {unit}"),
+        });
     }
 }
 
@@ -247,7 +258,8 @@ fn items(index: &Index<'_>, out: &mut Vec<Completion>, keep: impl Fn(&Decl<'_>) 
         let detail = match decl {
             Decl::Param(p, _) => p.unit.as_ref().map_or(String::new(), |u| u.text.clone()),
             Decl::Function(f, _) => {
-                let params: Vec<String> = f.params.iter().map(|p| format!("{}: {}", p.name.name, p.unit.text)).collect();
+                let params: Vec<String> =
+                    f.params.iter().map(|p| format!("{}: {}", p.name.name, p.unit.text)).collect();
                 format!("fn({})", params.join(", "))
             }
             Decl::Cell(_) => "cell".to_string(),
@@ -274,15 +286,21 @@ fn mechanism_names(index: &Index<'_>, text: &str, name: &str, block: Option<&Blo
         for member in &m.members {
             match member {
                 ast::Member::Param(p) => out.push(param_completion(index, p)),
-                ast::Member::State(s) => {
-                    out.push(Completion { label: s.name.name.clone(), kind: CompletionKind::State, detail: s.unit.text.clone() })
-                }
-                ast::Member::Gate(g) => {
-                    out.push(Completion { label: g.name.name.clone(), kind: CompletionKind::State, detail: "gate".into() })
-                }
-                ast::Member::Let(l) => {
-                    out.push(Completion { label: l.name.name.clone(), kind: CompletionKind::Variable, detail: "let".into() })
-                }
+                ast::Member::State(s) => out.push(Completion {
+                    label: s.name.name.clone(),
+                    kind: CompletionKind::State,
+                    detail: s.unit.text.clone(),
+                }),
+                ast::Member::Gate(g) => out.push(Completion {
+                    label: g.name.name.clone(),
+                    kind: CompletionKind::State,
+                    detail: "gate".into(),
+                }),
+                ast::Member::Let(l) => out.push(Completion {
+                    label: l.name.name.clone(),
+                    kind: CompletionKind::Variable,
+                    detail: "let".into(),
+                }),
                 ast::Member::Ion(i) => {
                     for v in i.reads.iter().chain(&i.writes) {
                         out.push(Completion {
@@ -292,9 +310,11 @@ fn mechanism_names(index: &Index<'_>, text: &str, name: &str, block: Option<&Blo
                         });
                     }
                 }
-                ast::Member::Function(f) => {
-                    out.push(Completion { label: f.name.name.clone(), kind: CompletionKind::Function, detail: "fn".into() })
-                }
+                ast::Member::Function(f) => out.push(Completion {
+                    label: f.name.name.clone(),
+                    kind: CompletionKind::Function,
+                    detail: "fn".into(),
+                }),
                 _ => {}
             }
         }

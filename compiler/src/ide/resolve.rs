@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
-use super::walk::{Decl, Local, Occurrence, Role, Scope};
 use super::one_line;
+use super::walk::{Decl, Local, Occurrence, Role, Scope};
 use crate::driver::Compilation;
 use crate::source::{FileId, SourceDb, Span};
 use crate::stdlib;
@@ -321,7 +321,9 @@ impl<'a> Index<'a> {
                 }
                 out.push_str(&format!("\n- default: `{}`", self.text(p.default.span)));
                 match &p.range {
-                    Some(r) => out.push_str(&format!("\n- range: `[{}, {}]`", self.text(r.lo.span), self.text(r.hi.span))),
+                    Some(r) => {
+                        out.push_str(&format!("\n- range: `[{}, {}]`", self.text(r.lo.span), self.text(r.hi.span)))
+                    }
                     None => out.push_str("\n- range: any value"),
                 }
                 with_doc(out, &p.doc)
@@ -351,14 +353,20 @@ impl<'a> Index<'a> {
                     Some(m) => format!("derived value of {} `{}`", mechanism_kind(m), m.name.name),
                     None => "local value".to_string(),
                 };
-                let mut out = format!("**{}**: {owner}\n\n```sylva\nlet {} = {}\n```", l.name.name, l.name.name, self.text(l.value.span));
+                let mut out = format!(
+                    "**{}**: {owner}\n\n```sylva\nlet {} = {}\n```",
+                    l.name.name,
+                    l.name.name,
+                    self.text(l.value.span)
+                );
                 if let Some(dim) = self.dim_of(l.value.span) {
                     out.push_str(&format!("\n\n{}", super::dim_words(dim)));
                 }
                 with_doc(out, &l.doc)
             }
             Decl::Function(f, m) => {
-                let params: Vec<String> = f.params.iter().map(|p| format!("{}: {}", p.name.name, p.unit.text)).collect();
+                let params: Vec<String> =
+                    f.params.iter().map(|p| format!("{}: {}", p.name.name, p.unit.text)).collect();
                 let result = f.result.as_ref().map_or(String::new(), |r| format!(" -> {}", r.text));
                 let owner = match m {
                     Some(m) => format!("function of {} `{}`", mechanism_kind(m), m.name.name),

@@ -23,10 +23,10 @@ use lsp_types::{
     CompletionItem, CompletionItemKind, CompletionOptions, CompletionParams, CompletionResponse, Diagnostic,
     DiagnosticRelatedInformation, DiagnosticSeverity, DidChangeTextDocumentParams, DidChangeWatchedFilesParams,
     DidCloseTextDocumentParams, DidOpenTextDocumentParams, DidSaveTextDocumentParams, DocumentSymbol,
-    DocumentSymbolParams, DocumentSymbolResponse, GotoDefinitionParams, GotoDefinitionResponse, Hover,
-    HoverContents, HoverParams, HoverProviderCapability, InitializeParams, Location, MarkupContent, MarkupKind,
-    NumberOrString, OneOf, Position, PublishDiagnosticsParams, Range, SaveOptions, ServerCapabilities,
-    TextDocumentSyncCapability, TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, Uri,
+    DocumentSymbolParams, DocumentSymbolResponse, GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverContents,
+    HoverParams, HoverProviderCapability, InitializeParams, Location, MarkupContent, MarkupKind, NumberOrString, OneOf,
+    Position, PublishDiagnosticsParams, Range, SaveOptions, ServerCapabilities, TextDocumentSyncCapability,
+    TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, Uri,
 };
 use sylva_compiler::diagnostics::{self as sd, Severity};
 use sylva_compiler::ide;
@@ -200,7 +200,8 @@ impl<'c> Server<'c> {
             notif::DidOpenTextDocument::METHOD => {
                 let Ok(p) = serde_json::from_value::<DidOpenTextDocumentParams>(n.params) else { return };
                 let name = self.name_of(&p.text_document.uri);
-                let doc = Document { uri: p.text_document.uri, version: p.text_document.version, text: p.text_document.text };
+                let doc =
+                    Document { uri: p.text_document.uri, version: p.text_document.version, text: p.text_document.text };
                 self.documents.insert(name.clone(), doc);
                 self.changed(&name);
             }
@@ -501,9 +502,7 @@ fn analyse(documents: &HashMap<String, Document>, name: &str) -> Analysis {
 fn import_span(a: &Analysis, name: &str) -> Option<Span> {
     let parsed = a.compilation.files.iter().find(|(f, _)| *f == a.root).map(|(_, p)| p)?;
     parsed.items.iter().find_map(|item| match item {
-        sylva_compiler::syntax::ast::Item::Import(i)
-            if sylva_compiler::check::import_name(&a.db, i) == name =>
-        {
+        sylva_compiler::syntax::ast::Item::Import(i) if sylva_compiler::check::import_name(&a.db, i) == name => {
             Some(i.span)
         }
         _ => None,
