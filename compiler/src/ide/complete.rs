@@ -98,7 +98,6 @@ fn context(index: &Index<'_>, text: &str, before: &str, blocks: &[Block<'_>], ou
     }
     if last == "insert" {
         mechanisms(index, Some(ast::MechanismKind::Density), out);
-        mechanisms(index, None, out);
         return;
     }
     if last == "=" && matches!(words.first(), Some(&"synapse" | &"stimulus")) {
@@ -240,13 +239,31 @@ fn mechanisms(index: &Index<'_>, kind: Option<ast::MechanismKind>, out: &mut Vec
         })
         .collect();
     list.sort_by(|a, b| a.name.name.cmp(&b.name.name));
-    for m in list {
+    let describe = |m: &ast::Mechanism, origin: &str| {
         let summary = m.doc.as_deref().and_then(|d| d.lines().next()).unwrap_or("");
-        out.push(Completion {
+        Completion {
             label: m.name.name.clone(),
             kind: CompletionKind::Mechanism,
-            detail: format!("{}{}{summary}", mechanism_kind(m), if summary.is_empty() { "" } else { ": " }),
-        });
+            detail: format!("{}{origin}{}{summary}", mechanism_kind(m), if summary.is_empty() { "" } else { ": " }),
+        }
+    };
+    for m in list {
+        out.push(describe(m, ""));
+    }
+    // Standard-library mechanisms not imported yet, which need an `import`.
+    for module in stdlib::names() {
+        if index.db.find(&stdlib::file_name(module)).is_some() {
+            continue;
+        }
+        let Some(text) = stdlib::source(module) else { continue };
+        let (parsed, _) = crate::syntax::parse(FileId(u32::MAX), text);
+        for item in &parsed.items {
+            if let ast::Item::Mechanism(m) = item
+                && kind.is_none_or(|k| m.kind == k)
+            {
+                out.push(describe(m, &format!(" (needs `import {module}`)")));
+            }
+        }
     }
 }
 

@@ -138,6 +138,8 @@ fn labels(text: &str) -> Vec<String> {
 fn completion_offers_mechanisms_regions_parameters_and_units() {
     let insert = labels(&CHANNEL.replace("    insert hh in soma\n", "    insert $0\n"));
     assert!(insert.contains(&"hh".to_string()) && insert.contains(&"kleak".to_string()), "{insert:?}");
+    // Not imported, but in the standard library; point mechanisms are not offered here.
+    assert!(insert.contains(&"pas".to_string()) && !insert.contains(&"expsyn".to_string()), "{insert:?}");
     let region = labels(&CHANNEL.replace("insert hh in soma\n", "insert hh in s$0\n"));
     assert_eq!(region, ["soma"]);
     let params = labels(&CHANNEL.replace("insert hh in soma\n", "insert hh in soma { gn$0 }\n"));
