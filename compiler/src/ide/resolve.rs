@@ -238,7 +238,7 @@ impl<'a> Index<'a> {
             .expr_dims
             .iter()
             .filter(|(s, _)| s.file == file && s.start <= offset && offset < s.end.max(s.start + 1))
-            .min_by_key(|(s, _)| s.end - s.start)
+            .min_by_key(|(s, _)| s.end.saturating_sub(s.start))
             .copied()
     }
 

@@ -119,7 +119,7 @@ pub(crate) fn at<'o, 'a>(occurrences: &'o [Occurrence<'a>], offset: u32) -> Opti
     occurrences
         .iter()
         .filter(|o| o.span.start <= offset && offset <= o.span.end)
-        .min_by_key(|o| (o.span.end - o.span.start, u32::from(o.span.end == offset)))
+        .min_by_key(|o| (o.span.end.saturating_sub(o.span.start), u32::from(o.span.end == offset)))
 }
 
 pub(crate) fn occurrences(file: &ast::File) -> Vec<Occurrence<'_>> {
