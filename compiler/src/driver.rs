@@ -10,6 +10,7 @@ use crate::ir;
 use crate::source::{FileId, SourceDb, Span};
 use crate::stdlib;
 use crate::syntax::{self, ast};
+use crate::units::Dimension;
 
 /// Reads files for the compiler (from disk in the CLI, from memory in tests and the editor).
 pub trait Loader {
@@ -22,6 +23,8 @@ pub struct Compilation {
     pub model: Option<ir::Model>,
     pub diagnostics: Vec<Diagnostic>,
     pub files: Vec<(FileId, ast::File)>,
+    /// The dimension of every checked expression, by span (`None`: unknown), for the editor.
+    pub expr_dims: Vec<(Span, Option<Dimension>)>,
 }
 
 impl Compilation {
@@ -58,8 +61,15 @@ pub fn compile(db: &mut SourceDb, root: FileId, loader: &mut dyn Loader, overrid
     let overrides = parse_overrides(db, overrides, &mut diags);
     let user_files: Vec<FileId> =
         files.iter().map(|(f, _)| *f).filter(|f| !stdlib::is_std_file(&db.get(*f).name)).collect();
-    let input =
-        check::Input { db, files: &files, user_files: &user_files, swc_files: &swc_files, overrides: &overrides };
+    let expr_dims = std::cell::RefCell::new(Vec::new());
+    let input = check::Input {
+        db,
+        files: &files,
+        user_files: &user_files,
+        swc_files: &swc_files,
+        overrides: &overrides,
+        expr_dims: Some(&expr_dims),
+    };
     let model = check::check(&input, &mut diags);
     let model = model.and_then(|m| match ir::validate(&m) {
         Ok(()) => Some(m),
@@ -75,7 +85,7 @@ pub fn compile(db: &mut SourceDb, root: FileId, loader: &mut dyn Loader, overrid
             None
         }
     });
-    Compilation { model, diagnostics: diags.into_sorted(), files }
+    Compilation { model, diagnostics: diags.into_sorted(), files, expr_dims: expr_dims.into_inner() }
 }
 
 fn stdlib_file(db: &mut SourceDb, module: &str) -> Option<FileId> {
@@ -145,6 +155,9 @@ pub fn resolve_relative(from: &str, path: &str) -> String {
         return path.to_string();
     }
     let dir = from.rsplit_once('/').map_or("", |(d, _)| d);
+    // An absolute importing file (the language server names files by absolute path) keeps
+    // its root.
+    let root = if from.starts_with('/') { "/" } else { "" };
     let mut parts: Vec<&str> = dir.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
     for part in path.split('/') {
         match part {
@@ -155,7 +168,7 @@ pub fn resolve_relative(from: &str, path: &str) -> String {
             _ => parts.push(part),
         }
     }
-    parts.join("/")
+    format!("{root}{}", parts.join("/"))
 }
 
 fn load_swc(db: &mut SourceDb, loader: &mut dyn Loader, files: &[(FileId, ast::File)]) -> SwcFiles {
@@ -237,5 +250,7 @@ mod tests {
         assert_eq!(resolve_relative("examples/x/a.syl", "../b.syl"), "examples/b.syl");
         assert_eq!(resolve_relative("a.syl", "./b.syl"), "b.syl");
         assert_eq!(resolve_relative("../m/a.syl", "../b.syl"), "../b.syl");
+        assert_eq!(resolve_relative("/home/u/m/a.syl", "lib/b.syl"), "/home/u/m/lib/b.syl");
+        assert_eq!(resolve_relative("/home/u/m/a.syl", "../b.syl"), "/home/u/b.syl");
     }
 }

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod diagnostics;
 pub mod driver;
+pub mod ide;
 pub mod ir;
 pub mod morph;
 pub mod render;

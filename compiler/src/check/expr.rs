@@ -102,6 +102,14 @@ impl<'a, 's> Lower<'a, 's> {
     }
 
     pub fn lower(&mut self, expr: &ast::Expr) -> Value {
+        let value = self.lower_kind(expr);
+        if self.quiet == 0 && self.calls.is_empty() {
+            self.globals.expr_dims.borrow_mut().push((expr.span, value.dim));
+        }
+        value
+    }
+
+    fn lower_kind(&mut self, expr: &ast::Expr) -> Value {
         match &expr.kind {
             ast::ExprKind::Number { value, unit } => self.number(*value, unit.as_ref(), expr.span),
             ast::ExprKind::Name(ident) => self.name(ident),

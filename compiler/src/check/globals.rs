@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
-use crate::source::{FileId, SourceDb};
+use crate::source::{FileId, SourceDb, Span};
 use crate::syntax::ast;
 use crate::units::Dimension;
 
@@ -66,6 +66,9 @@ pub(crate) struct Globals<'a> {
     pub used: RefCell<HashSet<(String, FileId)>>,
     /// Which file defines each item.
     pub defined_in: HashMap<String, FileId>,
+    /// The dimension of every expression lowered outside inlined function bodies, for the
+    /// editor's hover (`None`: unknown after an error, or a bare `0`).
+    pub expr_dims: RefCell<Vec<(Span, Option<Dimension>)>>,
 }
 
 impl<'a> Globals<'a> {
@@ -78,6 +81,7 @@ impl<'a> Globals<'a> {
             simulations: Vec::new(),
             used: RefCell::new(HashSet::new()),
             defined_in: HashMap::new(),
+            expr_dims: RefCell::new(Vec::new()),
         };
         for (file, parsed) in files {
             for item in &parsed.items {

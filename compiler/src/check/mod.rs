@@ -32,6 +32,8 @@ pub struct Input<'a> {
     pub user_files: &'a [FileId],
     pub swc_files: &'a SwcFiles,
     pub overrides: &'a [Override],
+    /// Receives the dimension of every checked expression (see [`crate::ide`]).
+    pub expr_dims: Option<&'a std::cell::RefCell<Vec<(crate::source::Span, Option<crate::units::Dimension>)>>>,
 }
 
 pub fn check(input: &Input<'_>, diags: &mut Diagnostics) -> Option<ir::Model> {
@@ -99,6 +101,9 @@ pub fn check(input: &Input<'_>, diags: &mut Diagnostics) -> Option<ir::Model> {
     };
 
     warn_unused(input, &globals, diags);
+    if let Some(sink) = input.expr_dims {
+        *sink.borrow_mut() = globals.expr_dims.take();
+    }
     if diags.has_errors() {
         return None;
     }
@@ -153,6 +158,16 @@ fn warn_unused(input: &Input<'_>, globals: &globals::Globals<'_>, diags: &mut Di
             }
         }
     }
+}
+
+/// The built-in functions and their argument counts (for the editor).
+pub fn builtin_functions() -> &'static [(&'static str, usize)] {
+    expr::BUILTIN_FUNCTIONS
+}
+
+/// The named constants: name, value, unit (for the editor).
+pub fn constants() -> &'static [(&'static str, f64, &'static str)] {
+    expr::CONSTANTS
 }
 
 /// The name under which an import's file is in the database.

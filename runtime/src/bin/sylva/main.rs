@@ -4,6 +4,7 @@
 //! error, 70 an internal error reported as such; a panic exits with 101. No input may cause
 //! the last two.
 
+mod lsp;
 mod run;
 
 use std::io::{IsTerminal, Write};
@@ -75,6 +76,8 @@ enum Command {
         #[arg(long)]
         interpret: bool,
     },
+    /// Run the language server on stdin/stdout (for editors; see docs/editors.md).
+    Lsp,
 }
 
 #[derive(Copy, Clone, ValueEnum)]
@@ -154,6 +157,7 @@ fn main() -> ExitCode {
                 colour,
             })
         }
+        Command::Lsp => lsp::serve(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
