@@ -106,3 +106,37 @@ fn emit_clif_prints_every_kernel() {
     }
     assert!(text.contains("block0: hh") || text.contains("block 0: hh"), "{}", &text[..200.min(text.len())]);
 }
+
+/// `--backend gpu` on lavapipe (CI installs it) or a real GPU: the same spikes as the CPU
+/// engine. In CI a missing adapter fails the test; elsewhere it is skipped with a message.
+#[test]
+fn gpu_backend_runs_and_agrees_on_spikes() {
+    let out = scratch("gpu");
+    let result = sylva(&[
+        "run",
+        "examples/neuron/hh_soma.syl",
+        "--backend",
+        "gpu",
+        "-o",
+        out.to_str().expect("utf-8"),
+        "--no-plots",
+    ]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    if result.status.code() == Some(2) && stderr.contains("no GPU adapter") {
+        assert!(std::env::var_os("CI").is_none(), "CI must have a GPU adapter (lavapipe): {stderr}");
+        eprintln!("skipped: no GPU adapter here ({stderr})");
+        return;
+    }
+    assert!(result.status.success(), "{stderr}");
+    let spikes = std::fs::read_to_string(out.join("spikes.csv")).expect("spikes.csv");
+    assert_eq!(spikes.lines().collect::<Vec<_>>(), ["gid,time", "0,6.4", "0,19.3", "0,31.85", "0,44.375"]);
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn emit_wgsl_prints_a_compute_shader() {
+    let result = sylva(&["compile", "examples/neuron/hh_soma.syl", "--emit", "wgsl"]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let text = String::from_utf8_lossy(&result.stdout);
+    assert!(text.contains("@compute") && text.contains("fn sylva_exp"), "{}", &text[..300.min(text.len())]);
+}

@@ -6,3 +6,4 @@ mod fidelity;
 mod fuzz;
 mod ir;
 mod network;
+mod wgsl;

@@ -364,26 +364,6 @@ fn software_math_matches_std() {
 }
 
 #[test]
-#[ignore]
-fn debug_case() {
-    let path = std::env::var("CASE").unwrap_or("examples/neuron/passive_cable.syl".into());
-    let m = model(&path, &[], std::env::var("DUR").ok().map(|d| d.parse().unwrap()));
-    let mut cpu = Simulation::new(&m, Options::default()).expect("cpu");
-    cpu.run(|_, _| {}).expect("cpu");
-    let mut gpu =
-        GpuSimulation::with_window(&m, Precision::F64, std::env::var("W").map_or(400, |w| w.parse().unwrap()))
-            .expect("gpu");
-    let r = gpu.run(|_, _| {});
-    eprintln!("{r:?}");
-    for i in (0..cpu.times.len().min(gpu.times.len())).step_by(std::env::var("EVERY").map_or(4, |w| w.parse().unwrap()))
-    {
-        let a: Vec<f64> = cpu.columns.iter().map(|c| c[i]).collect();
-        let b: Vec<f64> = gpu.columns.iter().map(|c| c[i]).collect();
-        eprintln!("{:.3} cpu {a:?}\n      gpu {b:?}", cpu.times[i]);
-    }
-}
-
-#[test]
 fn windows_do_not_change_results() {
     // Dispatching one step at a time or a whole window must give the same bits.
     let m = model("examples/neuron/syn_pair.syl", &["weight=0.05uS".to_string()], Some(20.0));
@@ -398,38 +378,6 @@ fn windows_do_not_change_results() {
     assert_eq!((a.window(), b.window()), (1, 40));
     assert_eq!(a.columns, b.columns);
     assert_eq!(a.spikes, b.spikes);
-}
-
-/// Timings of a bigger ring network (`--set rings=N`, default 10 rings = 100 cells), printed.
-#[test]
-#[ignore]
-fn ringtest_timing() {
-    let rings = std::env::var("RINGS").unwrap_or("10".into());
-    let m = model("examples/bench/ringtest.syl", &[format!("rings={rings}")], Some(100.0));
-    let t0 = Instant::now();
-    let mut cpu = Simulation::new(&m, Options::default()).expect("cpu");
-    cpu.run(|_, _| {}).expect("cpu");
-    let cpu_s = t0.elapsed().as_secs_f64();
-    for p in [Precision::F64, Precision::F32] {
-        let t0 = Instant::now();
-        let mut gpu = match GpuSimulation::new(&m, p) {
-            Ok(g) => g,
-            Err(e) if no_gpu(&e) => return,
-            Err(e) => panic!("{e}"),
-        };
-        let setup = t0.elapsed().as_secs_f64();
-        let t0 = Instant::now();
-        gpu.run(|_, _| {}).expect("gpu");
-        let run = t0.elapsed().as_secs_f64();
-        assert_eq!(gpu.spikes.len(), cpu.spikes.len());
-        eprintln!(
-            "ringtest rings={rings} ({} cells, 100 ms): cpu (1 thread) {cpu_s:.2} s; gpu {p:?} setup {setup:.2} s, run {run:.2} s, \
-             {} spikes, on {}",
-            m.cell_count(),
-            gpu.spikes.len(),
-            gpu.adapter()
-        );
-    }
 }
 
 #[test]

@@ -88,6 +88,8 @@ enum Emit {
     Ir,
     /// The Cranelift IR of every kernel of the CPU engine.
     Clif,
+    /// The WGSL of the GPU engine (one entry point per cell type), in the model's precision.
+    Wgsl,
 }
 
 #[derive(Copy, Clone, ValueEnum)]
@@ -251,6 +253,15 @@ fn compile_and_emit(file: &str, emit: Emit, overrides: &[String], colour: bool) 
         Emit::Ir => {
             if let Some(model) = &compilation.model {
                 let _ = stdout.write_all(ir::print(model).as_bytes());
+            }
+        }
+        Emit::Wgsl => {
+            if let Some(model) = &compilation.model {
+                let text = sylva_runtime::gpu::wgsl(model, model.simulation.precision).map_err(|e| match e {
+                    sylva_runtime::gpu::GpuError::Unsupported(_) => Failure::Usage(e.to_string()),
+                    _ => Failure::Internal(format!("code generation failed: {e}")),
+                })?;
+                let _ = stdout.write_all(text.as_bytes());
             }
         }
         Emit::Clif => {

@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sylva_compiler::ir::{self, Backend, Precision};
 use sylva_compiler::units::{Dimension, split_quantity};
 use sylva_runtime::cpu::{Blowup, Options, Simulation};
+use sylva_runtime::gpu::{GpuError, GpuSimulation};
 use sylva_runtime::output::{self, Recording};
 
 use crate::{Failure, compile_root};
@@ -67,12 +68,9 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
     if model.cell_count() == 0 {
         return Err(Failure::Usage(format!("`{}` has no network to simulate", args.file)));
     }
-    if model.simulation.backend == Backend::Gpu {
-        return Err(Failure::Usage("the GPU engine is not available in this build yet; use `--backend cpu`".into()));
-    }
-    if model.simulation.precision == Precision::F32 {
+    if model.simulation.backend == Backend::Cpu && model.simulation.precision == Precision::F32 {
         return Err(Failure::Usage(
-            "the CPU engine computes in f64; `--precision f32` comes with the GPU engine".into(),
+            "the CPU engine computes in f64 (it is the reference); use `--backend gpu` for f32".into(),
         ));
     }
     let plots = args.plots && config.as_ref().and_then(|c| c.plots).unwrap_or(true);
@@ -84,13 +82,20 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
     // Fail before a long run, not after it.
     output::prepare_dir(&out_dir).map_err(|e| Failure::Usage(e.to_string()))?;
 
-    let options = Options { threads: args.threads, interpret: args.interpret };
-    let mut sim =
-        Simulation::new(&model, options).map_err(|e| Failure::Internal(format!("code generation failed: {e}")))?;
+    let mut sim = match model.simulation.backend {
+        Backend::Cpu => {
+            let options = Options { threads: args.threads, interpret: args.interpret };
+            let sim = Simulation::new(&model, options);
+            Engine::Cpu(sim.map_err(|e| Failure::Internal(format!("code generation failed: {e}")))?)
+        }
+        Backend::Gpu => Engine::Gpu(GpuSimulation::new(&model, model.simulation.precision).map_err(gpu_failure)?),
+    };
+    let sim_description = sim.describe(args.threads);
+    let steps = sim.steps();
     let compiled_at = Instant::now();
     let progress = ProgressBar::with_draw_target(Some(sim.steps()), ProgressDrawTarget::hidden());
     progress.set_style(ProgressStyle::with_template("{bar:40} {percent:>3}% {msg} eta {eta}").expect("valid template"));
-    let result = sim.run(|step, steps| {
+    let result = sim.run(&model, |step, steps| {
         // Only runs longer than about a second show a bar.
         if progress.is_hidden() && compiled_at.elapsed() > Duration::from_secs(1) && step < steps {
             progress.set_draw_target(ProgressDrawTarget::stderr());
@@ -99,21 +104,16 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
     });
     progress.finish_and_clear();
     let run_time = compiled_at.elapsed();
-    if let Err(blowup) = result {
-        eprintln!("{}", describe_blowup(&model, &blowup));
-        return Err(Failure::Model);
-    }
+    result?;
 
-    let recording = Recording {
-        labels: model.network.probes.iter().map(|p| p.label.clone()).collect(),
-        times: sim.times.clone(),
-        columns: sim.columns.clone(),
-        spikes: sim.spikes.clone(),
-    };
+    let (times, columns, spikes) = sim.outputs();
+    let spike_count = spikes.len();
+    let engine = sim_description;
+    let recording =
+        Recording { labels: model.network.probes.iter().map(|p| p.label.clone()).collect(), times, columns, spikes };
     let files = output::write_all(&out_dir, &recording, plots).map_err(|e| Failure::Usage(e.to_string()))?;
 
     let compartments = membrane_compartments(&model);
-    let steps = sim.steps();
     println!(
         "{}: {} cells, {compartments} compartments, {steps} steps of {} ms",
         args.file,
@@ -121,12 +121,10 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
         model.simulation.dt
     );
     println!(
-        "  {} spikes; simulated in {:.3} s ({:.3e} compartment-steps/s, {} thread{}); {:.3} s in all",
-        sim.spikes.len(),
+        "  {} spikes; simulated in {:.3} s ({:.3e} compartment-steps/s, {engine}); {:.3} s in all",
+        spike_count,
         run_time.as_secs_f64(),
         compartments as f64 * steps as f64 / run_time.as_secs_f64().max(1e-9),
-        args.threads,
-        if args.threads == 1 { "" } else { "s" },
         started.elapsed().as_secs_f64()
     );
     let mut written = vec![files.trace_csv, files.spikes_csv];
@@ -180,4 +178,55 @@ fn describe_blowup(model: &ir::Model, b: &Blowup) -> String {
     }
     text.push_str("\n  help: a smaller `dt`, or check the parameters of the mechanisms at that location");
     text
+}
+
+/// The engine a run uses.
+enum Engine {
+    Cpu(Simulation),
+    Gpu(GpuSimulation),
+}
+
+impl Engine {
+    fn steps(&self) -> u64 {
+        match self {
+            Engine::Cpu(s) => s.steps(),
+            Engine::Gpu(s) => s.steps(),
+        }
+    }
+
+    fn run(&mut self, model: &ir::Model, progress: impl FnMut(u64, u64)) -> Result<(), Failure> {
+        match self {
+            Engine::Cpu(s) => s.run(progress).map_err(|blowup| {
+                eprintln!("{}", describe_blowup(model, &blowup));
+                Failure::Model
+            }),
+            Engine::Gpu(s) => s.run(progress).map_err(gpu_failure),
+        }
+    }
+
+    fn outputs(self) -> (Vec<f64>, Vec<Vec<f64>>, Vec<(u32, f64)>) {
+        match self {
+            Engine::Cpu(s) => (s.times, s.columns, s.spikes),
+            Engine::Gpu(s) => (s.times, s.columns, s.spikes),
+        }
+    }
+
+    fn describe(&self, threads: usize) -> String {
+        match self {
+            Engine::Cpu(_) => format!("CPU, {threads} thread{}", if threads == 1 { "" } else { "s" }),
+            Engine::Gpu(s) => format!("GPU: {}", s.adapter()),
+        }
+    }
+}
+
+/// A GPU error as the exit code it deserves: the machine or the model, or a bug.
+fn gpu_failure(e: GpuError) -> Failure {
+    match e {
+        GpuError::NoAdapter | GpuError::NoF64 { .. } | GpuError::Unsupported(_) => Failure::Usage(e.to_string()),
+        GpuError::Blowup { .. } => {
+            eprintln!("error: {e}");
+            Failure::Model
+        }
+        GpuError::Shader(_) | GpuError::Device(_) | GpuError::SpikeOverflow { .. } => Failure::Internal(e.to_string()),
+    }
 }
