@@ -3,8 +3,10 @@
 //!
 //! The generated code computes exactly what [`ExprArena::eval`] computes, bit for bit:
 //! arithmetic, `sqrt`, `abs` and comparisons are native instructions with IEEE semantics,
-//! `powi` is unrolled in `f64::powi`'s order, and every other function calls the Rust standard
-//! library through the wrappers in `math`.
+//! `powi` is unrolled in `f64::powi`'s order, `exp` is `sylva_compiler::ir::math::exp` emitted
+//! inline operation for operation, and every other function calls the Rust standard library
+//! through the wrappers in `math`. The instance loop runs two instances per iteration in
+//! `F64X2` lanes (see `codegen`), with a scalar body for an odd remainder.
 //!
 //! [`ExprArena::eval`]: sylva_compiler::ir::expr::ExprArena::eval
 
