@@ -466,13 +466,25 @@ fn exp(b: &mut FunctionBuilder, lanes: Lanes, x: Value) -> Value {
     let lo = b.ins().fmul(kd, ln2_lo);
     let r = b.ins().fsub(hi, lo);
     let r2 = b.ins().fmul(r, r);
-    let coeffs = math::EXP_COEFFS;
-    let mut q = fconst(b, lanes, coeffs[11]);
-    for &c in coeffs[..11].iter().rev() {
-        let qr = b.ins().fmul(q, r);
-        let c = fconst(b, lanes, c);
-        q = b.ins().fadd(qr, c);
+    // Estrin's scheme, as `math::exp_poly`.
+    let c: Vec<Value> = math::EXP_COEFFS.iter().map(|&c| fconst(b, lanes, c)).collect();
+    let r4 = b.ins().fmul(r2, r2);
+    let r8 = b.ins().fmul(r4, r4);
+    let mut pairs = Vec::with_capacity(6);
+    for j in 0..6 {
+        let t = b.ins().fmul(c[2 * j + 1], r);
+        pairs.push(b.ins().fadd(c[2 * j], t));
     }
+    let t = b.ins().fmul(pairs[1], r2);
+    let q03 = b.ins().fadd(pairs[0], t);
+    let t = b.ins().fmul(pairs[3], r2);
+    let q47 = b.ins().fadd(pairs[2], t);
+    let t = b.ins().fmul(pairs[5], r2);
+    let q811 = b.ins().fadd(pairs[4], t);
+    let t = b.ins().fmul(q47, r4);
+    let q07 = b.ins().fadd(q03, t);
+    let t = b.ins().fmul(q811, r8);
+    let q = b.ins().fadd(q07, t);
     let r2q = b.ins().fmul(r2, q);
     let small = b.ins().fsub(r2q, lo);
     let s = b.ins().fadd(hi, small);

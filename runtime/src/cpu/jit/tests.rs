@@ -596,3 +596,4 @@ fn compile_times() {
         }
     }
 }
+
