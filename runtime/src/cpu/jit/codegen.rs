@@ -371,10 +371,20 @@ pub(super) fn build(
     Ok(used_math)
 }
 
-/// A constant in every lane.
+/// A constant in every lane (a vector from the constant pool for two lanes).
 fn fconst(b: &mut FunctionBuilder, lanes: Lanes, c: f64) -> Value {
-    let v = b.ins().f64const(c);
-    splat(b, lanes, v)
+    match lanes {
+        Lanes::One => b.ins().f64const(c),
+        Lanes::Two => vconst(b, types::F64X2, c.to_bits()),
+    }
+}
+
+/// A 128-bit constant with `bits` in both 64-bit lanes.
+fn vconst(b: &mut FunctionBuilder, ty: Type, bits: u64) -> Value {
+    let mut bytes = bits.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&bits.to_le_bytes());
+    let c = b.func.dfg.constants.insert(bytes.into());
+    b.ins().vconst(ty, c)
 }
 
 /// A scalar `F64` in every lane.
@@ -387,10 +397,9 @@ fn splat(b: &mut FunctionBuilder, lanes: Lanes, v: Value) -> Value {
 
 /// An `i64` constant in every lane.
 fn iconst(b: &mut FunctionBuilder, lanes: Lanes, c: i64) -> Value {
-    let v = b.ins().iconst(types::I64, c);
     match lanes {
-        Lanes::One => v,
-        Lanes::Two => b.ins().splat(types::I64X2, v),
+        Lanes::One => b.ins().iconst(types::I64, c),
+        Lanes::Two => vconst(b, types::I64X2, c as u64),
     }
 }
 
@@ -447,9 +456,11 @@ fn exp(b: &mut FunctionBuilder, lanes: Lanes, x: Value) -> Value {
     let (ft, it) = (lanes.float(), lanes.int());
     let min = fconst(b, lanes, math::EXP_MIN_ARG);
     let max = fconst(b, lanes, math::EXP_MAX_ARG);
+    // `x < min ? min : x`, then `max < xc ? max : xc` (the forms x86 lowers to maxpd/minpd;
+    // a NaN passes through both).
     let below = b.ins().fcmp(FloatCC::LessThan, x, min);
     let xc = choose(b, lanes, below, min, x);
-    let above = b.ins().fcmp(FloatCC::GreaterThan, xc, max);
+    let above = b.ins().fcmp(FloatCC::LessThan, max, xc);
     let xc = choose(b, lanes, above, max, xc);
     let inv_ln2 = fconst(b, lanes, math::INV_LN2);
     let shift = fconst(b, lanes, math::ROUND_SHIFT);
@@ -535,12 +546,22 @@ fn body(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes) {
     };
     let ft = lanes.float();
 
-    // The DAG, in id order.
-    let mut values: Vec<Option<Value>> = vec![None; kernel.exprs.len()];
+    // The DAG, level by level (a node's level is one more than its operands' highest), so
+    // that independent chains (the gates of a channel) interleave and the processor overlaps
+    // their latencies; the function is compiled without the e-graph pass, which would
+    // re-sequence the code depth first from the stores.
+    let mut level = vec![0u32; kernel.exprs.len()];
+    let mut order: Vec<ExprId> = Vec::new();
     for (id, e) in kernel.exprs.iter() {
-        if !env.live[id.0 as usize] {
-            continue;
+        if env.live[id.0 as usize] {
+            level[id.0 as usize] = e.operands().map(|o| level[o.0 as usize] + 1).max().unwrap_or(0);
+            order.push(id);
         }
+    }
+    order.sort_by_key(|id| (level[id.0 as usize], id.0));
+    let mut values: Vec<Option<Value>> = vec![None; kernel.exprs.len()];
+    for id in order {
+        let e = kernel.exprs.get(id);
         let get = |x: ExprId| values[x.0 as usize].expect("operands come first");
         let v = match e {
             Expr::Const(c) => fconst(b, lanes, c),

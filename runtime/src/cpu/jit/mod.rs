@@ -134,7 +134,9 @@ fn new_module() -> Result<JITModule, JitError> {
     let mut flags = settings::builder();
     let set =
         |flags: &mut settings::Builder, k: &str, v: &str| flags.set(k, v).map_err(|e| JitError::Isa(e.to_string()));
-    set(&mut flags, "opt_level", "speed")?;
+    // No e-graph pass: it would re-sequence the body depth first from the stores, undoing the
+    // interleaved order the code generator emits (see `codegen::body`).
+    set(&mut flags, "opt_level", "none")?;
     set(&mut flags, "use_colocated_libcalls", "false")?;
     set(&mut flags, "is_pic", "false")?;
     let isa = cranelift_native::builder()
