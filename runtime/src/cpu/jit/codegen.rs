@@ -451,75 +451,140 @@ fn call_lanes(b: &mut FunctionBuilder, lanes: Lanes, f: FuncRef, args: &[Value])
     }
 }
 
-/// `sylva_compiler::ir::math::exp`, operation for operation (so bit for bit), in every lane.
-fn exp(b: &mut FunctionBuilder, lanes: Lanes, x: Value) -> Value {
+/// How many `exp` of one DAG level are emitted in lockstep (their instructions interleaved, so
+/// that the processor overlaps their latencies; more would spill).
+const EXP_GROUP: usize = 3;
+
+#[derive(Copy, Clone)]
+enum Op {
+    Fadd,
+    Fsub,
+    Fmul,
+    Iadd,
+    Isub,
+}
+
+/// `op` lane-wise over the group.
+fn each(b: &mut FunctionBuilder, op: Op, x: &[Value], y: &[Value]) -> Vec<Value> {
+    x.iter()
+        .zip(y)
+        .map(|(&x, &y)| match op {
+            Op::Fadd => b.ins().fadd(x, y),
+            Op::Fsub => b.ins().fsub(x, y),
+            Op::Fmul => b.ins().fmul(x, y),
+            Op::Iadd => b.ins().iadd(x, y),
+            Op::Isub => b.ins().isub(x, y),
+        })
+        .collect()
+}
+
+/// `op` of each member of the group with one constant.
+fn each_c(b: &mut FunctionBuilder, lanes: Lanes, op: Op, x: &[Value], c: f64) -> Vec<Value> {
+    let c = fconst(b, lanes, c);
+    each(b, op, x, &vec![c; x.len()])
+}
+
+/// `c + d·x` for each member of the group (one Estrin pair).
+fn pair(b: &mut FunctionBuilder, lanes: Lanes, c: f64, d: f64, x: &[Value]) -> Vec<Value> {
+    let t = each_c(b, lanes, Op::Fmul, x, d);
+    let c = fconst(b, lanes, c);
+    each(b, Op::Fadd, &vec![c; x.len()], &t)
+}
+
+/// `sylva_compiler::ir::math::exp`, operation for operation (so bit for bit), in every lane, for
+/// a group of arguments whose instructions are interleaved step by step.
+fn exp_group(b: &mut FunctionBuilder, lanes: Lanes, xs: &[Value]) -> Vec<Value> {
     let (ft, it) = (lanes.float(), lanes.int());
-    let min = fconst(b, lanes, math::EXP_MIN_ARG);
-    let max = fconst(b, lanes, math::EXP_MAX_ARG);
+    let n = xs.len();
     // `x < min ? min : x`, then `max < xc ? max : xc` (the forms x86 lowers to maxpd/minpd;
     // a NaN passes through both).
-    let below = b.ins().fcmp(FloatCC::LessThan, x, min);
-    let xc = choose(b, lanes, below, min, x);
-    let above = b.ins().fcmp(FloatCC::LessThan, max, xc);
-    let xc = choose(b, lanes, above, max, xc);
-    let inv_ln2 = fconst(b, lanes, math::INV_LN2);
-    let shift = fconst(b, lanes, math::ROUND_SHIFT);
-    let t = b.ins().fmul(xc, inv_ln2);
-    let t = b.ins().fadd(t, shift);
-    let kd = b.ins().fsub(t, shift);
-    let t_bits = bitcast(b, it, t);
-    let shift_bits = iconst(b, lanes, math::ROUND_SHIFT.to_bits() as i64);
-    let k = b.ins().isub(t_bits, shift_bits);
-    let ln2_hi = fconst(b, lanes, math::LN2_HI);
-    let ln2_lo = fconst(b, lanes, math::LN2_LO);
-    let khi = b.ins().fmul(kd, ln2_hi);
-    let hi = b.ins().fsub(xc, khi);
-    let lo = b.ins().fmul(kd, ln2_lo);
-    let r = b.ins().fsub(hi, lo);
-    let r2 = b.ins().fmul(r, r);
+    let min = fconst(b, lanes, math::EXP_MIN_ARG);
+    let xc: Vec<Value> = xs
+        .iter()
+        .map(|&x| {
+            let below = b.ins().fcmp(FloatCC::LessThan, x, min);
+            choose(b, lanes, below, min, x)
+        })
+        .collect();
+    let max = fconst(b, lanes, math::EXP_MAX_ARG);
+    let xc: Vec<Value> = xc
+        .iter()
+        .map(|&x| {
+            let above = b.ins().fcmp(FloatCC::LessThan, max, x);
+            choose(b, lanes, above, max, x)
+        })
+        .collect();
+    let t = each_c(b, lanes, Op::Fmul, &xc, math::INV_LN2);
+    let shifted = each_c(b, lanes, Op::Fadd, &t, math::ROUND_SHIFT);
+    let kd = each_c(b, lanes, Op::Fsub, &shifted, math::ROUND_SHIFT);
+    let khi = each_c(b, lanes, Op::Fmul, &kd, math::LN2_HI);
+    let hi = each(b, Op::Fsub, &xc, &khi);
+    let lo = each_c(b, lanes, Op::Fmul, &kd, math::LN2_LO);
+    let r = each(b, Op::Fsub, &hi, &lo);
+    let r2 = each(b, Op::Fmul, &r, &r);
     // Estrin's scheme, as `math::exp_poly`.
-    let c: Vec<Value> = math::EXP_COEFFS.iter().map(|&c| fconst(b, lanes, c)).collect();
-    let r4 = b.ins().fmul(r2, r2);
-    let r8 = b.ins().fmul(r4, r4);
-    let mut pairs = Vec::with_capacity(6);
-    for j in 0..6 {
-        let t = b.ins().fmul(c[2 * j + 1], r);
-        pairs.push(b.ins().fadd(c[2 * j], t));
-    }
-    let t = b.ins().fmul(pairs[1], r2);
-    let q03 = b.ins().fadd(pairs[0], t);
-    let t = b.ins().fmul(pairs[3], r2);
-    let q47 = b.ins().fadd(pairs[2], t);
-    let t = b.ins().fmul(pairs[5], r2);
-    let q811 = b.ins().fadd(pairs[4], t);
-    let t = b.ins().fmul(q47, r4);
-    let q07 = b.ins().fadd(q03, t);
-    let t = b.ins().fmul(q811, r8);
-    let q = b.ins().fadd(q07, t);
-    let r2q = b.ins().fmul(r2, q);
-    let small = b.ins().fsub(r2q, lo);
-    let s = b.ins().fadd(hi, small);
+    let c = math::EXP_COEFFS;
+    let r4 = each(b, Op::Fmul, &r2, &r2);
+    let p01 = pair(b, lanes, c[0], c[1], &r);
+    let p23 = pair(b, lanes, c[2], c[3], &r);
+    let p45 = pair(b, lanes, c[4], c[5], &r);
+    let p67 = pair(b, lanes, c[6], c[7], &r);
+    let r8 = each(b, Op::Fmul, &r4, &r4);
+    let p89 = pair(b, lanes, c[8], c[9], &r);
+    let p1011 = pair(b, lanes, c[10], c[11], &r);
+    let t = each(b, Op::Fmul, &p23, &r2);
+    let q03 = each(b, Op::Fadd, &p01, &t);
+    let t = each(b, Op::Fmul, &p67, &r2);
+    let q47 = each(b, Op::Fadd, &p45, &t);
+    let t = each(b, Op::Fmul, &p1011, &r2);
+    let q811 = each(b, Op::Fadd, &p89, &t);
+    let t = each(b, Op::Fmul, &q47, &r4);
+    let q07 = each(b, Op::Fadd, &q03, &t);
+    let t = each(b, Op::Fmul, &q811, &r8);
+    let q = each(b, Op::Fadd, &q07, &t);
+    let r2q = each(b, Op::Fmul, &r2, &q);
+    let small = each(b, Op::Fsub, &r2q, &lo);
+    let s = each(b, Op::Fadd, &hi, &small);
     let one = fconst(b, lanes, 1.0);
-    let p = b.ins().fadd(one, s);
-    // a = floor(k / 2) + 1024; 2^k1 has exponent field a - 1, 2^(k - k1) has k - a + 2047.
+    let p = each(b, Op::Fadd, &vec![one; n], &s);
+    // k = bits(t) - bits(shift); a = floor(k / 2) + 1024; 2^k1 has exponent field a - 1,
+    // 2^(k - k1) has k - a + 2047.
+    let bits: Vec<Value> = shifted.iter().map(|&v| bitcast(b, it, v)).collect();
+    let shift_bits = iconst(b, lanes, math::ROUND_SHIFT.to_bits() as i64);
+    let k = each(b, Op::Isub, &bits, &vec![shift_bits; n]);
     let c2048 = iconst(b, lanes, 2048);
-    let a = b.ins().iadd(k, c2048);
+    let a = each(b, Op::Iadd, &k, &vec![c2048; n]);
     let one_bit = b.ins().iconst(types::I64, 1);
-    let a = b.ins().ushr(a, one_bit);
+    let a: Vec<Value> = a.iter().map(|&a| b.ins().ushr(a, one_bit)).collect();
     let minus_one = iconst(b, lanes, -1);
-    let e1 = b.ins().iadd(a, minus_one);
+    let e1 = each(b, Op::Iadd, &a, &vec![minus_one; n]);
     let c52 = b.ins().iconst(types::I64, 52);
-    let e1 = b.ins().ishl(e1, c52);
-    let s1 = bitcast(b, ft, e1);
-    let e2 = b.ins().isub(k, a);
+    let s1: Vec<Value> = e1
+        .iter()
+        .map(|&e| {
+            let e = b.ins().ishl(e, c52);
+            bitcast(b, ft, e)
+        })
+        .collect();
+    let e2 = each(b, Op::Isub, &k, &a);
     let c2047 = iconst(b, lanes, 2047);
-    let e2 = b.ins().iadd(e2, c2047);
-    let e2 = b.ins().ishl(e2, c52);
-    let s2 = bitcast(b, ft, e2);
-    let y = b.ins().fmul(p, s1);
-    let y = b.ins().fmul(y, s2);
-    let nan = b.ins().fcmp(FloatCC::Unordered, x, x);
-    choose(b, lanes, nan, x, y)
+    let e2 = each(b, Op::Iadd, &e2, &vec![c2047; n]);
+    let s2: Vec<Value> = e2
+        .iter()
+        .map(|&e| {
+            let e = b.ins().ishl(e, c52);
+            bitcast(b, ft, e)
+        })
+        .collect();
+    let y = each(b, Op::Fmul, &p, &s1);
+    let y = each(b, Op::Fmul, &y, &s2);
+    xs.iter()
+        .zip(y)
+        .map(|(&x, y)| {
+            let nan = b.ins().fcmp(FloatCC::Unordered, x, x);
+            choose(b, lanes, nan, x, y)
+        })
+        .collect()
 }
 
 /// One pass of the body: loads, the DAG in id order, the writes in order, for instance `i`
@@ -560,8 +625,34 @@ fn body(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes) {
     }
     order.sort_by_key(|id| (level[id.0 as usize], id.0));
     let mut values: Vec<Option<Value>> = vec![None; kernel.exprs.len()];
+    // The exps of a level, emitted in groups once the level's other nodes are done.
+    let mut pending_exps: Vec<ExprId> = Vec::new();
+    let flush = |b: &mut FunctionBuilder, pending: &mut Vec<ExprId>, values: &mut Vec<Option<Value>>| {
+        for group in pending.chunks(EXP_GROUP) {
+            let xs: Vec<Value> = group
+                .iter()
+                .map(|id| match kernel.exprs.get(*id) {
+                    Expr::Unary(UnaryOp::Exp, a) => values[a.0 as usize].expect("operands come first"),
+                    _ => unreachable!("only exps are pending"),
+                })
+                .collect();
+            for (id, v) in group.iter().zip(exp_group(b, lanes, &xs)) {
+                values[id.0 as usize] = Some(v);
+            }
+        }
+        pending.clear();
+    };
+    let mut current_level = 0;
     for id in order {
         let e = kernel.exprs.get(id);
+        if level[id.0 as usize] != current_level {
+            flush(b, &mut pending_exps, &mut values);
+            current_level = level[id.0 as usize];
+        }
+        if let Expr::Unary(UnaryOp::Exp, _) = e {
+            pending_exps.push(id);
+            continue;
+        }
         let get = |x: ExprId| values[x.0 as usize].expect("operands come first");
         let v = match e {
             Expr::Const(c) => fconst(b, lanes, c),
@@ -608,7 +699,7 @@ fn body(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes) {
                         let c = b.ins().fcmp(FloatCC::Equal, a, zero);
                         truth(b, lanes, c)
                     }
-                    UnaryOp::Exp => exp(b, lanes, a),
+                    UnaryOp::Exp => unreachable!("exps are emitted in groups"),
                     UnaryOp::Log | UnaryOp::Log10 | UnaryOp::Sin | UnaryOp::Cos | UnaryOp::Tanh => {
                         let f = math_fn(e).expect("a math call");
                         call_lanes(b, lanes, env.math[&f], &[a])
@@ -658,6 +749,7 @@ fn body(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes) {
         };
         values[id.0 as usize] = Some(v);
     }
+    flush(b, &mut pending_exps, &mut values);
 
     // The writes, in order: per-instance ones at once, per-node ones lane by lane.
     let write = |b: &mut FunctionBuilder, slot: Slot, offset: Value, value: Value, accumulate: bool| {
