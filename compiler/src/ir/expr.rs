@@ -519,7 +519,8 @@ pub fn eval_unary(op: UnaryOp, x: f64) -> f64 {
     match op {
         UnaryOp::Neg => -x,
         UnaryOp::Not => f64::from(u8::from(x == 0.0)),
-        UnaryOp::Exp => x.exp(),
+        // Sylva's own exp: the JIT reproduces it bit for bit (`ir::math`).
+        UnaryOp::Exp => super::math::exp(x),
         UnaryOp::Log => x.ln(),
         UnaryOp::Log10 => x.log10(),
         UnaryOp::Sqrt => x.sqrt(),

@@ -11,6 +11,7 @@
 
 pub mod expr;
 pub mod kernel;
+pub mod math;
 mod print;
 mod validate;
 

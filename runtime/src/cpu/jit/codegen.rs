@@ -4,16 +4,23 @@
 //!
 //! ```text
 //! entry(table, scalars, start, end):  load the slot pointers and scalars the kernel uses
-//! head(i):                            if i < end goto body(i) else exit
-//! body(i):                            node = node_index[i] (when needed); the DAG in id order;
-//!                                     the writes in order; goto head(i + 1)
+//! head(i):   if i + 2 <= end goto pair(i) else goto tail(i)
+//! pair(i):   instances i and i + 1 in the two lanes of F64X2 vectors; goto head(i + 2)
+//! tail(i):   if i < end goto one(i) else exit
+//! one(i):    instance i alone (scalar); goto head(i + 1)
 //! ```
 //!
-//! The event kernel has no loop: `(table, scalars, instance, weight)`, one body.
+//! The event kernel has no loop: `(table, scalars, instance, weight)`, one scalar body.
 //!
-//! Every leaf is loaded before the first store, so each instance sees the memory as it was
-//! before its writes (the kernel semantics of `sylva_compiler::ir::kernel`); instances run in
-//! order, so two instances on one node accumulate in instance order.
+//! A body loads every leaf (per-instance leaves as one vector load, per-node leaves lane by
+//! lane), evaluates the DAG in id order (vector arithmetic, comparisons as lane masks, `exp`
+//! inline; calls of other functions once per lane), then writes. Every leaf is loaded before the
+//! first store, so each instance sees the memory as it was before its writes (the kernel
+//! semantics of `sylva_compiler::ir::kernel`). Per-node writes go lane 0 first, then lane 1, so
+//! two instances on one node accumulate in instance order, exactly as the scalar loop does.
+//! The one case where the lanes could differ from one instance at a time — a kernel that reads
+//! a per-node value it also writes (an ion variable), with both instances on one node — is
+//! checked at run time and runs through the scalar body instead.
 
 use std::collections::HashMap;
 
@@ -23,6 +30,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::{FuncId, Linkage, Module};
 use sylva_compiler::ir::expr::{BinaryOp, Builtin, Expr, ExprId, IonVar, UnaryOp};
 use sylva_compiler::ir::kernel::{Kernel, Stage, Target};
+use sylva_compiler::ir::math;
 
 use super::JitError;
 use super::math::{MathFn, powi_plan};
@@ -142,6 +150,70 @@ fn check(kernel: &Kernel, slots: &HashMap<Slot, usize>, live: &[bool]) -> Result
     Ok(())
 }
 
+/// Whether one instance may read a per-node value that an earlier instance of the same call
+/// writes (an ion concentration or current both read and written by the kernel). Two lanes
+/// load before either stores, so a pair of such instances on one node must run one at a time.
+/// Use indices are compared by variable only, in case two uses name one species.
+fn cross_instance_hazard(kernel: &Kernel, live: &[bool]) -> bool {
+    let written: Vec<IonVar> = kernel
+        .writes
+        .iter()
+        .filter_map(|w| match w.target {
+            Target::IonCurrent(_) => Some(IonVar::Current),
+            Target::IonConcentration(_, var) => Some(var),
+            _ => None,
+        })
+        .collect();
+    kernel.exprs.iter().any(|(id, e)| live[id.0 as usize] && matches!(e, Expr::Ion(_, var) if written.contains(&var)))
+}
+
+/// How many instances one pass of the body computes: one (the scalar body, the tail and the
+/// event kernel) or two (`F64X2` lanes, instances `i` and `i + 1`).
+#[derive(Copy, Clone, PartialEq, Eq, Debug)]
+enum Lanes {
+    One,
+    Two,
+}
+
+impl Lanes {
+    fn float(self) -> Type {
+        match self {
+            Lanes::One => F64,
+            Lanes::Two => types::F64X2,
+        }
+    }
+
+    fn int(self) -> Type {
+        match self {
+            Lanes::One => types::I64,
+            Lanes::Two => types::I64X2,
+        }
+    }
+
+    fn count(self) -> usize {
+        match self {
+            Lanes::One => 1,
+            Lanes::Two => 2,
+        }
+    }
+}
+
+/// What every body needs: the kernel and the values loaded once in the entry block.
+struct Env<'a> {
+    kernel: &'a Kernel,
+    live: &'a [bool],
+    pointers: HashMap<Slot, Value>,
+    scalars: HashMap<usize, Value>,
+    math: HashMap<MathFn, FuncRef>,
+    node_index: Option<Value>,
+    /// The event weight (event kernels only).
+    weight: Option<Value>,
+    /// Scalar accesses (8-byte aligned, never trapping).
+    flags: MemFlagsData,
+    /// Vector accesses: 8-byte aligned only.
+    vector_flags: MemFlagsData,
+}
+
 /// Builds the function of `kernel` into `func` (already given its signature and name).
 /// Returns the math functions it calls.
 pub(super) fn build(
@@ -161,6 +233,7 @@ pub(super) fn build(
 
     let ptr = module.target_config().pointer_type();
     let flags = MemFlagsData::trusted();
+    let vector_flags = MemFlagsData::new().with_notrap();
     let mut fctx = FunctionBuilderContext::new();
     let mut b = FunctionBuilder::new(func, &mut fctx);
     let event = kernel.stage == Stage::Event;
@@ -220,62 +293,400 @@ pub(super) fn build(
         uses_node |= matches!(index, Index::Node);
     }
     let node_index = if uses_node { Some(pointer(&mut b, Slot::NodeIndex)) } else { None };
+    let env = Env {
+        kernel,
+        live: &live,
+        pointers,
+        scalars: scalar_values,
+        math: math_refs,
+        node_index,
+        weight: if event { Some(last) } else { None },
+        flags,
+        vector_flags,
+    };
 
-    // The loop (or the single event body).
-    let (body, exit) = if event {
-        let body = b.create_block();
-        b.append_block_param(body, types::I64);
-        b.ins().jump(body, &[BlockArg::Value(first)]);
-        (body, None)
+    if event {
+        body(&mut b, &env, first, Lanes::One);
+        b.ins().return_(&[]);
     } else {
+        // head(i):   if i + 2 <= end goto pair(i) else goto tail(i)
+        // pair(i):   [kernels with a cross-instance hazard: if node[i] == node[i+1] goto one(i)]
+        //            two instances; goto head(i + 2)
+        // tail(i):   if i < end goto one(i) else exit
+        // one(i):    one instance; goto head(i + 1)
         let head = b.create_block();
         b.append_block_param(head, types::I64);
-        let body = b.create_block();
-        b.append_block_param(body, types::I64);
+        let pair = b.create_block();
+        b.append_block_param(pair, types::I64);
+        let tail = b.create_block();
+        b.append_block_param(tail, types::I64);
+        let one = b.create_block();
+        b.append_block_param(one, types::I64);
         let exit = b.create_block();
         b.ins().jump(head, &[BlockArg::Value(first)]);
+
         b.switch_to_block(head);
         let i = b.block_params(head)[0];
-        let more = b.ins().icmp(IntCC::SignedLessThan, i, last);
-        b.ins().brif(more, body, &[BlockArg::Value(i)], exit, &[]);
-        (body, Some((head, exit)))
-    };
-    b.switch_to_block(body);
-    let i = b.block_params(body)[0];
-    let instance_offset = b.ins().ishl_imm_u(i, 3);
-    let node_offset = node_index.map(|nodes| {
-        let at = b.ins().ishl_imm_u(i, 2);
-        let addr = b.ins().iadd(nodes, at);
-        let node = b.ins().load(types::I32, flags, addr, 0);
-        let node = b.ins().uextend(types::I64, node);
-        b.ins().ishl_imm_u(node, 3)
-    });
-    let address = |b: &mut FunctionBuilder, base: Value, index: Index| -> Value {
-        let offset = match index {
-            Index::Instance => instance_offset,
-            Index::Node => node_offset.expect("node index loaded when a per-node slot is used"),
-        };
-        b.ins().iadd(base, offset)
-    };
+        let i2 = b.ins().iadd_imm_s(i, 2);
+        let two = b.ins().icmp(IntCC::SignedLessThanOrEqual, i2, last);
+        if cross_instance_hazard(kernel, &live) {
+            let check = b.create_block();
+            b.append_block_param(check, types::I64);
+            b.ins().brif(two, check, &[BlockArg::Value(i)], tail, &[BlockArg::Value(i)]);
+            b.switch_to_block(check);
+            let i = b.block_params(check)[0];
+            let nodes = env.node_index.expect("ion leaves use the node index");
+            let at = b.ins().ishl_imm_u(i, 2);
+            let addr = b.ins().iadd(nodes, at);
+            let n0 = b.ins().load(types::I32, flags, addr, 0);
+            let n1 = b.ins().load(types::I32, flags, addr, 4);
+            let distinct = b.ins().icmp(IntCC::NotEqual, n0, n1);
+            b.ins().brif(distinct, pair, &[BlockArg::Value(i)], one, &[BlockArg::Value(i)]);
+        } else {
+            b.ins().brif(two, pair, &[BlockArg::Value(i)], tail, &[BlockArg::Value(i)]);
+        }
 
-    // The DAG, in id order.
-    let mut values: Vec<Option<Value>> = vec![None; kernel.exprs.len()];
+        b.switch_to_block(pair);
+        let i = b.block_params(pair)[0];
+        body(&mut b, &env, i, Lanes::Two);
+        let next = b.ins().iadd_imm_s(i, 2);
+        b.ins().jump(head, &[BlockArg::Value(next)]);
+
+        b.switch_to_block(tail);
+        let i = b.block_params(tail)[0];
+        let more = b.ins().icmp(IntCC::SignedLessThan, i, last);
+        b.ins().brif(more, one, &[BlockArg::Value(i)], exit, &[]);
+
+        b.switch_to_block(one);
+        let i = b.block_params(one)[0];
+        body(&mut b, &env, i, Lanes::One);
+        let next = b.ins().iadd_imm_s(i, 1);
+        b.ins().jump(head, &[BlockArg::Value(next)]);
+
+        b.switch_to_block(exit);
+        b.ins().return_(&[]);
+    }
+    b.seal_all_blocks();
+    b.finalize(module.target_config());
+    Ok(used_math)
+}
+
+/// A constant in every lane (a vector from the constant pool for two lanes).
+fn fconst(b: &mut FunctionBuilder, lanes: Lanes, c: f64) -> Value {
+    match lanes {
+        Lanes::One => b.ins().f64const(c),
+        Lanes::Two => vconst(b, types::F64X2, c.to_bits()),
+    }
+}
+
+/// A 128-bit constant with `bits` in both 64-bit lanes.
+fn vconst(b: &mut FunctionBuilder, ty: Type, bits: u64) -> Value {
+    let mut bytes = bits.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&bits.to_le_bytes());
+    let c = b.func.dfg.constants.insert(bytes.into());
+    b.ins().vconst(ty, c)
+}
+
+/// A scalar `F64` in every lane.
+fn splat(b: &mut FunctionBuilder, lanes: Lanes, v: Value) -> Value {
+    match lanes {
+        Lanes::One => v,
+        Lanes::Two => b.ins().splat(types::F64X2, v),
+    }
+}
+
+/// An `i64` constant in every lane.
+fn iconst(b: &mut FunctionBuilder, lanes: Lanes, c: i64) -> Value {
+    match lanes {
+        Lanes::One => b.ins().iconst(types::I64, c),
+        Lanes::Two => vconst(b, types::I64X2, c as u64),
+    }
+}
+
+/// Reinterprets the bits (same lane shape).
+fn bitcast(b: &mut FunctionBuilder, to: Type, v: Value) -> Value {
+    b.ins().bitcast(to, MemFlagsData::new(), v)
+}
+
+/// `c ? x : y` per lane, `c` the result of an `fcmp` (or a logic combination of them).
+fn choose(b: &mut FunctionBuilder, lanes: Lanes, c: Value, x: Value, y: Value) -> Value {
+    match lanes {
+        Lanes::One => b.ins().select(c, x, y),
+        Lanes::Two => {
+            let mask = bitcast(b, types::F64X2, c);
+            b.ins().bitselect(mask, x, y)
+        }
+    }
+}
+
+/// 1.0 where `c` holds, else 0.0 (comparisons and logic return numbers, as in `eval`).
+fn truth(b: &mut FunctionBuilder, lanes: Lanes, c: Value) -> Value {
+    let one = fconst(b, lanes, 1.0);
+    match lanes {
+        Lanes::One => {
+            let zero = b.ins().f64const(0.0);
+            b.ins().select(c, one, zero)
+        }
+        Lanes::Two => {
+            // All ones or all zeros per lane: the mask and 1.0 gives 1.0 or +0.0.
+            let mask = bitcast(b, types::F64X2, c);
+            b.ins().band(mask, one)
+        }
+    }
+}
+
+/// A call of a scalar function, once per lane (lane 0 first).
+fn call_lanes(b: &mut FunctionBuilder, lanes: Lanes, f: FuncRef, args: &[Value]) -> Value {
+    match lanes {
+        Lanes::One => call(b, f, args),
+        Lanes::Two => {
+            let mut results = [None; 2];
+            for (lane, result) in results.iter_mut().enumerate() {
+                let lane_args: Vec<Value> = args.iter().map(|a| b.ins().extractlane(*a, lane as u8)).collect();
+                *result = Some(call(b, f, &lane_args));
+            }
+            let v = b.ins().scalar_to_vector(types::F64X2, results[0].expect("lane 0"));
+            b.ins().insertlane(v, results[1].expect("lane 1"), 1)
+        }
+    }
+}
+
+/// How many `exp` of one DAG level are emitted in lockstep (their instructions interleaved, so
+/// that the processor overlaps their latencies; more would spill).
+const EXP_GROUP: usize = 3;
+
+#[derive(Copy, Clone)]
+enum Op {
+    Fadd,
+    Fsub,
+    Fmul,
+    Iadd,
+    Isub,
+}
+
+/// `op` lane-wise over the group.
+fn each(b: &mut FunctionBuilder, op: Op, x: &[Value], y: &[Value]) -> Vec<Value> {
+    x.iter()
+        .zip(y)
+        .map(|(&x, &y)| match op {
+            Op::Fadd => b.ins().fadd(x, y),
+            Op::Fsub => b.ins().fsub(x, y),
+            Op::Fmul => b.ins().fmul(x, y),
+            Op::Iadd => b.ins().iadd(x, y),
+            Op::Isub => b.ins().isub(x, y),
+        })
+        .collect()
+}
+
+/// `op` of each member of the group with one constant.
+fn each_c(b: &mut FunctionBuilder, lanes: Lanes, op: Op, x: &[Value], c: f64) -> Vec<Value> {
+    let c = fconst(b, lanes, c);
+    each(b, op, x, &vec![c; x.len()])
+}
+
+/// `c + d·x` for each member of the group (one Estrin pair).
+fn pair(b: &mut FunctionBuilder, lanes: Lanes, c: f64, d: f64, x: &[Value]) -> Vec<Value> {
+    let t = each_c(b, lanes, Op::Fmul, x, d);
+    let c = fconst(b, lanes, c);
+    each(b, Op::Fadd, &vec![c; x.len()], &t)
+}
+
+/// `sylva_compiler::ir::math::exp`, operation for operation (so bit for bit), in every lane, for
+/// a group of arguments whose instructions are interleaved step by step.
+fn exp_group(b: &mut FunctionBuilder, lanes: Lanes, xs: &[Value]) -> Vec<Value> {
+    let (ft, it) = (lanes.float(), lanes.int());
+    let n = xs.len();
+    // `x < min ? min : x`, then `max < xc ? max : xc` (the forms x86 lowers to maxpd/minpd;
+    // a NaN passes through both).
+    let min = fconst(b, lanes, math::EXP_MIN_ARG);
+    let xc: Vec<Value> = xs
+        .iter()
+        .map(|&x| {
+            let below = b.ins().fcmp(FloatCC::LessThan, x, min);
+            choose(b, lanes, below, min, x)
+        })
+        .collect();
+    let max = fconst(b, lanes, math::EXP_MAX_ARG);
+    let xc: Vec<Value> = xc
+        .iter()
+        .map(|&x| {
+            let above = b.ins().fcmp(FloatCC::LessThan, max, x);
+            choose(b, lanes, above, max, x)
+        })
+        .collect();
+    let t = each_c(b, lanes, Op::Fmul, &xc, math::INV_LN2);
+    let shifted = each_c(b, lanes, Op::Fadd, &t, math::ROUND_SHIFT);
+    let kd = each_c(b, lanes, Op::Fsub, &shifted, math::ROUND_SHIFT);
+    let khi = each_c(b, lanes, Op::Fmul, &kd, math::LN2_HI);
+    let hi = each(b, Op::Fsub, &xc, &khi);
+    let lo = each_c(b, lanes, Op::Fmul, &kd, math::LN2_LO);
+    let r = each(b, Op::Fsub, &hi, &lo);
+    let r2 = each(b, Op::Fmul, &r, &r);
+    // Estrin's scheme, as `math::exp_poly`.
+    let c = math::EXP_COEFFS;
+    let r4 = each(b, Op::Fmul, &r2, &r2);
+    let p01 = pair(b, lanes, c[0], c[1], &r);
+    let p23 = pair(b, lanes, c[2], c[3], &r);
+    let p45 = pair(b, lanes, c[4], c[5], &r);
+    let p67 = pair(b, lanes, c[6], c[7], &r);
+    let r8 = each(b, Op::Fmul, &r4, &r4);
+    let p89 = pair(b, lanes, c[8], c[9], &r);
+    let p1011 = pair(b, lanes, c[10], c[11], &r);
+    let t = each(b, Op::Fmul, &p23, &r2);
+    let q03 = each(b, Op::Fadd, &p01, &t);
+    let t = each(b, Op::Fmul, &p67, &r2);
+    let q47 = each(b, Op::Fadd, &p45, &t);
+    let t = each(b, Op::Fmul, &p1011, &r2);
+    let q811 = each(b, Op::Fadd, &p89, &t);
+    let t = each(b, Op::Fmul, &q47, &r4);
+    let q07 = each(b, Op::Fadd, &q03, &t);
+    let t = each(b, Op::Fmul, &q811, &r8);
+    let q = each(b, Op::Fadd, &q07, &t);
+    let r2q = each(b, Op::Fmul, &r2, &q);
+    let small = each(b, Op::Fsub, &r2q, &lo);
+    let s = each(b, Op::Fadd, &hi, &small);
+    let one = fconst(b, lanes, 1.0);
+    let p = each(b, Op::Fadd, &vec![one; n], &s);
+    // k = bits(t) - bits(shift); a = floor(k / 2) + 1024; 2^k1 has exponent field a - 1,
+    // 2^(k - k1) has k - a + 2047.
+    let bits: Vec<Value> = shifted.iter().map(|&v| bitcast(b, it, v)).collect();
+    let shift_bits = iconst(b, lanes, math::ROUND_SHIFT.to_bits() as i64);
+    let k = each(b, Op::Isub, &bits, &vec![shift_bits; n]);
+    let c2048 = iconst(b, lanes, 2048);
+    let a = each(b, Op::Iadd, &k, &vec![c2048; n]);
+    let one_bit = b.ins().iconst(types::I64, 1);
+    let a: Vec<Value> = a.iter().map(|&a| b.ins().ushr(a, one_bit)).collect();
+    let minus_one = iconst(b, lanes, -1);
+    let e1 = each(b, Op::Iadd, &a, &vec![minus_one; n]);
+    let c52 = b.ins().iconst(types::I64, 52);
+    let s1: Vec<Value> = e1
+        .iter()
+        .map(|&e| {
+            let e = b.ins().ishl(e, c52);
+            bitcast(b, ft, e)
+        })
+        .collect();
+    let e2 = each(b, Op::Isub, &k, &a);
+    let c2047 = iconst(b, lanes, 2047);
+    let e2 = each(b, Op::Iadd, &e2, &vec![c2047; n]);
+    let s2: Vec<Value> = e2
+        .iter()
+        .map(|&e| {
+            let e = b.ins().ishl(e, c52);
+            bitcast(b, ft, e)
+        })
+        .collect();
+    let y = each(b, Op::Fmul, &p, &s1);
+    let y = each(b, Op::Fmul, &y, &s2);
+    xs.iter()
+        .zip(y)
+        .map(|(&x, y)| {
+            let nan = b.ins().fcmp(FloatCC::Unordered, x, x);
+            choose(b, lanes, nan, x, y)
+        })
+        .collect()
+}
+
+/// One pass of the body: loads, the DAG in id order, the writes in order, for instance `i`
+/// (or `i` and `i + 1`). With two lanes, per-instance writes are vector stores (the lanes'
+/// addresses differ and no other slot aliases them); per-node writes go lane 0 first, then
+/// lane 1, so two instances on one node accumulate in instance order, as in the scalar loop.
+fn body(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes) {
+    let kernel = env.kernel;
+    let flags = env.flags;
+    let instance_offset = b.ins().ishl_imm_u(i, 3);
+    let node_offsets: Vec<Value> = match env.node_index {
+        Some(nodes) => {
+            let at = b.ins().ishl_imm_u(i, 2);
+            let addr = b.ins().iadd(nodes, at);
+            (0..lanes.count())
+                .map(|lane| {
+                    let node = b.ins().load(types::I32, flags, addr, 4 * lane as i32);
+                    let node = b.ins().uextend(types::I64, node);
+                    b.ins().ishl_imm_u(node, 3)
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    let ft = lanes.float();
+
+    // The DAG, level by level (a node's level is one more than its operands' highest), so
+    // that independent chains (the gates of a channel) interleave and the processor overlaps
+    // their latencies; the function is compiled without the e-graph pass, which would
+    // re-sequence the code depth first from the stores.
+    let mut level = vec![0u32; kernel.exprs.len()];
+    let mut order: Vec<ExprId> = Vec::new();
     for (id, e) in kernel.exprs.iter() {
-        if !live[id.0 as usize] {
+        if env.live[id.0 as usize] {
+            level[id.0 as usize] = e.operands().map(|o| level[o.0 as usize] + 1).max().unwrap_or(0);
+            order.push(id);
+        }
+    }
+    order.sort_by_key(|id| (level[id.0 as usize], id.0));
+    let mut values: Vec<Option<Value>> = vec![None; kernel.exprs.len()];
+    // The exps of a level, emitted in groups once the level's other nodes are done.
+    let mut pending_exps: Vec<ExprId> = Vec::new();
+    let flush = |b: &mut FunctionBuilder, pending: &mut Vec<ExprId>, values: &mut Vec<Option<Value>>| {
+        for group in pending.chunks(EXP_GROUP) {
+            let xs: Vec<Value> = group
+                .iter()
+                .map(|id| match kernel.exprs.get(*id) {
+                    Expr::Unary(UnaryOp::Exp, a) => values[a.0 as usize].expect("operands come first"),
+                    _ => unreachable!("only exps are pending"),
+                })
+                .collect();
+            for (id, v) in group.iter().zip(exp_group(b, lanes, &xs)) {
+                values[id.0 as usize] = Some(v);
+            }
+        }
+        pending.clear();
+    };
+    let mut current_level = 0;
+    for id in order {
+        let e = kernel.exprs.get(id);
+        if level[id.0 as usize] != current_level {
+            flush(b, &mut pending_exps, &mut values);
+            current_level = level[id.0 as usize];
+        }
+        if let Expr::Unary(UnaryOp::Exp, _) = e {
+            pending_exps.push(id);
             continue;
         }
         let get = |x: ExprId| values[x.0 as usize].expect("operands come first");
         let v = match e {
-            Expr::Const(c) => b.ins().f64const(c),
-            Expr::Weight => last,
+            Expr::Const(c) => fconst(b, lanes, c),
+            Expr::Weight => env.weight.expect("weight only in event kernels (checked)"),
             Expr::Builtin(Builtin::T | Builtin::Dt | Builtin::Celsius) => {
-                scalar_values[&scalar_index(e).expect("a scalar builtin")]
+                let s = env.scalars[&scalar_index(e).expect("a scalar builtin")];
+                splat(b, lanes, s)
             }
             Expr::Param(_) | Expr::State(_) | Expr::Builtin(_) | Expr::Ion(..) => {
                 let (s, index) = leaf_slot(e).expect("a memory leaf");
-                let base = pointers[&s];
-                let addr = address(&mut b, base, index);
-                b.ins().load(F64, flags, addr, 0)
+                let base = env.pointers[&s];
+                match (index, lanes) {
+                    (Index::Instance, Lanes::One) => {
+                        let addr = b.ins().iadd(base, instance_offset);
+                        b.ins().load(F64, flags, addr, 0)
+                    }
+                    (Index::Instance, Lanes::Two) => {
+                        let addr = b.ins().iadd(base, instance_offset);
+                        b.ins().load(ft, env.vector_flags, addr, 0)
+                    }
+                    (Index::Node, _) => {
+                        let mut v: Option<Value> = None;
+                        for (lane, &offset) in node_offsets.iter().enumerate() {
+                            let addr = b.ins().iadd(base, offset);
+                            let x = b.ins().load(F64, flags, addr, 0);
+                            v = Some(match (lanes, v) {
+                                (Lanes::One, _) => x,
+                                (Lanes::Two, None) => b.ins().scalar_to_vector(ft, x),
+                                (Lanes::Two, Some(v)) => b.ins().insertlane(v, x, lane as u8),
+                            });
+                        }
+                        v.expect("node index loaded when a per-node slot is used")
+                    }
+                }
             }
             Expr::Unary(op, a) => {
                 let a = get(a);
@@ -284,13 +695,14 @@ pub(super) fn build(
                     UnaryOp::Sqrt => b.ins().sqrt(a),
                     UnaryOp::Abs => b.ins().fabs(a),
                     UnaryOp::Not => {
-                        let zero = b.ins().f64const(0.0);
+                        let zero = fconst(b, lanes, 0.0);
                         let c = b.ins().fcmp(FloatCC::Equal, a, zero);
-                        truth(&mut b, c)
+                        truth(b, lanes, c)
                     }
-                    UnaryOp::Exp | UnaryOp::Log | UnaryOp::Log10 | UnaryOp::Sin | UnaryOp::Cos | UnaryOp::Tanh => {
+                    UnaryOp::Exp => unreachable!("exps are emitted in groups"),
+                    UnaryOp::Log | UnaryOp::Log10 | UnaryOp::Sin | UnaryOp::Cos | UnaryOp::Tanh => {
                         let f = math_fn(e).expect("a math call");
-                        call(&mut b, math_refs[&f], &[a])
+                        call_lanes(b, lanes, env.math[&f], &[a])
                     }
                 }
             }
@@ -303,7 +715,7 @@ pub(super) fn build(
                     BinaryOp::Div => b.ins().fdiv(x, y),
                     BinaryOp::Pow | BinaryOp::Min | BinaryOp::Max => {
                         let f = math_fn(e).expect("a math call");
-                        call(&mut b, math_refs[&f], &[x, y])
+                        call_lanes(b, lanes, env.math[&f], &[x, y])
                     }
                     BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::Eq | BinaryOp::Ne => {
                         // Ordered comparisons are false on NaN; `!=` is true on NaN (Rust's
@@ -317,32 +729,31 @@ pub(super) fn build(
                             _ => FloatCC::NotEqual,
                         };
                         let c = b.ins().fcmp(cc, x, y);
-                        truth(&mut b, c)
+                        truth(b, lanes, c)
                     }
                     BinaryOp::And | BinaryOp::Or => {
-                        let zero = b.ins().f64const(0.0);
+                        let zero = fconst(b, lanes, 0.0);
                         let cx = b.ins().fcmp(FloatCC::NotEqual, x, zero);
                         let cy = b.ins().fcmp(FloatCC::NotEqual, y, zero);
                         let c = if op == BinaryOp::And { b.ins().band(cx, cy) } else { b.ins().bor(cx, cy) };
-                        truth(&mut b, c)
+                        truth(b, lanes, c)
                     }
                 }
             }
-            Expr::Powi(a, n) => powi(&mut b, get(a), n),
+            Expr::Powi(a, n) => powi(b, lanes, get(a), n),
             Expr::Select(c, x, y) => {
-                let zero = b.ins().f64const(0.0);
+                let zero = fconst(b, lanes, 0.0);
                 let c = b.ins().fcmp(FloatCC::NotEqual, get(c), zero);
-                b.ins().select(c, get(x), get(y))
+                choose(b, lanes, c, get(x), get(y))
             }
         };
         values[id.0 as usize] = Some(v);
     }
+    flush(b, &mut pending_exps, &mut values);
 
-    // The writes, in order.
-    for w in &kernel.writes {
-        let value = values[w.value.0 as usize].expect("written values are live");
-        let (s, index, accumulate) = target_slot(w.target);
-        let addr = address(&mut b, pointers[&s], index);
+    // The writes, in order: per-instance ones at once, per-node ones lane by lane.
+    let write = |b: &mut FunctionBuilder, slot: Slot, offset: Value, value: Value, accumulate: bool| {
+        let addr = b.ins().iadd(env.pointers[&slot], offset);
         let value = if accumulate {
             let old = b.ins().load(F64, flags, addr, 0);
             b.ins().fadd(old, value)
@@ -350,22 +761,41 @@ pub(super) fn build(
             value
         };
         b.ins().store(flags, value, addr, 0);
-    }
-
-    match exit {
-        Some((head, exit)) => {
-            let next = b.ins().iadd_imm_s(i, 1);
-            b.ins().jump(head, &[BlockArg::Value(next)]);
-            b.switch_to_block(exit);
-            b.ins().return_(&[]);
+    };
+    match lanes {
+        Lanes::One => {
+            for w in &kernel.writes {
+                let value = values[w.value.0 as usize].expect("written values are live");
+                let (s, index, accumulate) = target_slot(w.target);
+                let offset = match index {
+                    Index::Instance => instance_offset,
+                    Index::Node => node_offsets[0],
+                };
+                write(b, s, offset, value, accumulate);
+            }
         }
-        None => {
-            b.ins().return_(&[]);
+        Lanes::Two => {
+            for w in &kernel.writes {
+                let (s, index, accumulate) = target_slot(w.target);
+                if let Index::Instance = index {
+                    debug_assert!(!accumulate);
+                    let value = values[w.value.0 as usize].expect("written values are live");
+                    let addr = b.ins().iadd(env.pointers[&s], instance_offset);
+                    b.ins().store(env.vector_flags, value, addr, 0);
+                }
+            }
+            for (lane, &offset) in node_offsets.iter().enumerate() {
+                for w in &kernel.writes {
+                    let (s, index, accumulate) = target_slot(w.target);
+                    if let Index::Node = index {
+                        let value = values[w.value.0 as usize].expect("written values are live");
+                        let value = b.ins().extractlane(value, lane as u8);
+                        write(b, s, offset, value, accumulate);
+                    }
+                }
+            }
         }
     }
-    b.seal_all_blocks();
-    b.finalize(module.target_config());
-    Ok(used_math)
 }
 
 fn scalar_index(e: Expr) -> Option<usize> {
@@ -379,7 +809,6 @@ fn scalar_index(e: Expr) -> Option<usize> {
 
 fn math_fn(e: Expr) -> Option<MathFn> {
     match e {
-        Expr::Unary(UnaryOp::Exp, _) => Some(MathFn::Exp),
         Expr::Unary(UnaryOp::Log, _) => Some(MathFn::Ln),
         Expr::Unary(UnaryOp::Log10, _) => Some(MathFn::Log10),
         Expr::Unary(UnaryOp::Sin, _) => Some(MathFn::Sin),
@@ -413,15 +842,8 @@ fn call(b: &mut FunctionBuilder, f: FuncRef, args: &[Value]) -> Value {
     b.inst_results(inst)[0]
 }
 
-/// 1.0 where `c` holds, else 0.0 (comparisons and logic return numbers, as in `eval`).
-fn truth(b: &mut FunctionBuilder, c: Value) -> Value {
-    let one = b.ins().f64const(1.0);
-    let zero = b.ins().f64const(0.0);
-    b.ins().select(c, one, zero)
-}
-
 /// `x.powi(n)` with `f64::powi`'s exact operation order (see [`powi_plan`]).
-fn powi(b: &mut FunctionBuilder, x: Value, n: i32) -> Value {
+fn powi(b: &mut FunctionBuilder, lanes: Lanes, x: Value, n: i32) -> Value {
     let plan = powi_plan(n);
     let mut base = x;
     let mut result: Option<Value> = None;
@@ -439,10 +861,10 @@ fn powi(b: &mut FunctionBuilder, x: Value, n: i32) -> Value {
     }
     let result = match result {
         Some(r) => r,
-        None => b.ins().f64const(1.0),
+        None => fconst(b, lanes, 1.0),
     };
     if plan.reciprocal {
-        let one = b.ins().f64const(1.0);
+        let one = fconst(b, lanes, 1.0);
         b.ins().fdiv(one, result)
     } else {
         result

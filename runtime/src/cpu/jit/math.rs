@@ -1,12 +1,9 @@
 //! The functions generated code calls: thin `extern "C"` wrappers around the Rust standard
-//! library, so that the JIT computes exactly what [`ExprArena::eval`] computes (the same
+//! library (not `exp`: the code generator emits Sylva's own `exp` inline), so that the JIT
+//! computes exactly what [`ExprArena::eval`] computes (the same
 //! libm entry points, the same NaN and signed-zero rules for `min`/`max`).
 //!
 //! [`ExprArena::eval`]: sylva_compiler::ir::expr::ExprArena::eval
-
-extern "C" fn exp(x: f64) -> f64 {
-    x.exp()
-}
 
 extern "C" fn ln(x: f64) -> f64 {
     x.ln()
@@ -43,7 +40,6 @@ extern "C" fn max(x: f64, y: f64) -> f64 {
 /// A function the generated code may call.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum MathFn {
-    Exp,
     Ln,
     Log10,
     Sin,
@@ -55,8 +51,7 @@ pub(crate) enum MathFn {
 }
 
 impl MathFn {
-    pub(crate) const ALL: [MathFn; 9] = [
-        MathFn::Exp,
+    pub(crate) const ALL: [MathFn; 8] = [
         MathFn::Ln,
         MathFn::Log10,
         MathFn::Sin,
@@ -71,7 +66,6 @@ impl MathFn {
     /// libm symbol of the process by accident).
     pub(crate) fn symbol(self) -> &'static str {
         match self {
-            MathFn::Exp => "sylva_exp",
             MathFn::Ln => "sylva_log",
             MathFn::Log10 => "sylva_log10",
             MathFn::Sin => "sylva_sin",
@@ -93,7 +87,6 @@ impl MathFn {
 
     pub(crate) fn address(self) -> *const u8 {
         match self {
-            MathFn::Exp => exp as extern "C" fn(f64) -> f64 as *const u8,
             MathFn::Ln => ln as extern "C" fn(f64) -> f64 as *const u8,
             MathFn::Log10 => log10 as extern "C" fn(f64) -> f64 as *const u8,
             MathFn::Sin => sin as extern "C" fn(f64) -> f64 as *const u8,

@@ -3,8 +3,10 @@
 //!
 //! The generated code computes exactly what [`ExprArena::eval`] computes, bit for bit:
 //! arithmetic, `sqrt`, `abs` and comparisons are native instructions with IEEE semantics,
-//! `powi` is unrolled in `f64::powi`'s order, and every other function calls the Rust standard
-//! library through the wrappers in `math`.
+//! `powi` is unrolled in `f64::powi`'s order, `exp` is `sylva_compiler::ir::math::exp` emitted
+//! inline operation for operation, and every other function calls the Rust standard library
+//! through the wrappers in `math`. The instance loop runs two instances per iteration in
+//! `F64X2` lanes (see `codegen`), with a scalar body for an odd remainder.
 //!
 //! [`ExprArena::eval`]: sylva_compiler::ir::expr::ExprArena::eval
 
@@ -132,7 +134,9 @@ fn new_module() -> Result<JITModule, JitError> {
     let mut flags = settings::builder();
     let set =
         |flags: &mut settings::Builder, k: &str, v: &str| flags.set(k, v).map_err(|e| JitError::Isa(e.to_string()));
-    set(&mut flags, "opt_level", "speed")?;
+    // No e-graph pass: it would re-sequence the body depth first from the stores, undoing the
+    // interleaved order the code generator emits (see `codegen::body`).
+    set(&mut flags, "opt_level", "none")?;
     set(&mut flags, "use_colocated_libcalls", "false")?;
     set(&mut flags, "is_pic", "false")?;
     let isa = cranelift_native::builder()
