@@ -139,12 +139,7 @@ mod tests {
                 worst = (d, y);
             }
         }
-        eprintln!(
-            "exp: max {} ulp from f64::exp (at x = {:e}); {differ} of {} points differ",
-            worst.0,
-            worst.1,
-            2 * N
-        );
+        eprintln!("exp: max {} ulp from f64::exp (at x = {:e}); {differ} of {} points differ", worst.0, worst.1, 2 * N);
         assert!(worst.0 <= 1, "max {} ulp at {:e}", worst.0, worst.1);
     }
 

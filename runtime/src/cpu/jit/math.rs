@@ -51,16 +51,8 @@ pub(crate) enum MathFn {
 }
 
 impl MathFn {
-    pub(crate) const ALL: [MathFn; 8] = [
-        MathFn::Ln,
-        MathFn::Log10,
-        MathFn::Sin,
-        MathFn::Cos,
-        MathFn::Tanh,
-        MathFn::Pow,
-        MathFn::Min,
-        MathFn::Max,
-    ];
+    pub(crate) const ALL: [MathFn; 8] =
+        [MathFn::Ln, MathFn::Log10, MathFn::Sin, MathFn::Cos, MathFn::Tanh, MathFn::Pow, MathFn::Min, MathFn::Max];
 
     /// The symbol name the generated code imports (prefixed, so that it never resolves to a
     /// libm symbol of the process by accident).

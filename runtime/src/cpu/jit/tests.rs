@@ -282,7 +282,8 @@ fn check_kernel(k: &Kernel, params: &[(f64, f64, f64)], what: &str, rng: &mut Rn
 
 /// Ranges of both parities, starting at even and odd instances, empty and of one instance, so
 /// that the two-lane body, the scalar tail and their mix all run.
-const RANGES: [(usize, usize); 9] = [(0, 1), (1, 2), (2, 5), (5, 5), (5, 8), (8, 37), (37, 100), (100, 299), (299, 300)];
+const RANGES: [(usize, usize); 9] =
+    [(0, 1), (1, 2), (2, 5), (5, 5), (5, 8), (8, 37), (37, 100), (100, 299), (299, 300)];
 
 fn check_kernel_on(k: &Kernel, params: &[(f64, f64, f64)], what: &str, nodes: usize, rng: &mut Rng) {
     const INSTANCES: usize = 300;
@@ -596,4 +597,3 @@ fn compile_times() {
         }
     }
 }
-
