@@ -81,3 +81,32 @@ cell c {
     let distances: Vec<f64> = pas.nodes.iter().map(|n| cell.tree.nodes[*n as usize].distance_um).collect();
     assert_eq!(distances, [0.0, 60.0, 160.0, 260.0, 360.0]);
 }
+
+#[test]
+fn locations_by_distance_from_the_soma() {
+    let text = r#"
+import hh
+import exp2syn
+cell c {
+    morphology = swc("tests/data/swc/morph_ca1_n120.swc") { d_lambda = 0.1 }
+    insert hh in all
+    synapse near = exp2syn at apic(distance = 300 um)
+    synapse far = exp2syn at dend(distance = 150 um)
+}
+"#;
+    let (db, compilation) = sylva_tests::compile_text("distance.syl", text, &[]);
+    let model = compilation.model.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let cell = &model.cells[0];
+    for (synapse, region, target) in [(0, "apic[", 300.0), (1, "dend[", 150.0)] {
+        let node = &cell.tree.nodes[cell.synapses[synapse].node as usize];
+        let section = node.section as usize;
+        assert!(cell.section_names[section].starts_with(region), "{}", cell.section_names[section]);
+        // The node is the centre of the segment that contains the point at that distance.
+        let segment = cell.tree.sections[section].length_um / f64::from(cell.tree.sections[section].nseg);
+        assert!((node.distance_um - target).abs() <= segment / 2.0 + 1e-9, "{} vs {target}", node.distance_um);
+    }
+    // Out of reach: a located error.
+    let (_, broken) = sylva_tests::compile_text("distance.syl", &text.replace("300 um", "5000 um"), &[]);
+    let first = broken.diagnostics.iter().find(|d| d.is_error()).expect("an error");
+    assert_eq!(first.code.as_str(), "E0502");
+}

@@ -391,6 +391,14 @@ pub(crate) fn location_node(
     tree: &crate::morph::CableTree,
     at: &ast::Location,
 ) -> Option<u32> {
+    if let Some(distance) = &at.distance {
+        // `region(distance = d)`: a section or any region (`apic`, `dend`, …).
+        let Some(candidates) = sections.regions.get(&at.section.name) else {
+            diags.push(morphology::unknown_region(&at.section, sections.regions.keys().map(String::as_str)));
+            return None;
+        };
+        return morphology::node_at_distance(globals, diags, tree, candidates, &at.section, distance);
+    }
     let Some(section) = sections.section(&at.section.name) else {
         let mut d = Diagnostic::error(
             Code::UnknownRegion,

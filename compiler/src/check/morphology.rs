@@ -485,3 +485,36 @@ pub(crate) fn section_help<'n>(names: impl Iterator<Item = &'n str> + Clone, nam
     }
     did_you_mean(name, names).map(|s| format!("a section with a similar name exists: `{s}`"))
 }
+
+/// The node at path distance `distance` from the root's middle on the first of `sections` (in
+/// their order) that reaches it: `x = (d - start) / length` on that section, then NEURON's
+/// `sec(x)` node.
+pub(crate) fn node_at_distance(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    tree: &morph::CableTree,
+    sections: &[usize],
+    name: &ast::Ident,
+    distance: &ast::Expr,
+) -> Option<u32> {
+    let um = Unit { dim: Dimension::LENGTH, scale: 1.0 };
+    let d = eval_in_unit(globals, diags, distance, um, false, "a distance")?;
+    let spans: Vec<(usize, f64, f64)> =
+        sections.iter().map(|&s| (s, tree.path_distance_um(s, 0.0), tree.path_distance_um(s, 1.0))).collect();
+    for &(s, start, end) in &spans {
+        if start <= d && d <= end && end > start {
+            return Some(tree.node_at(s, ((d - start) / (end - start)).clamp(0.0, 1.0)));
+        }
+    }
+    let (lo, hi) = spans.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &(_, a, b)| (lo.min(a), hi.max(b)));
+    diags.push(
+        Diagnostic::error(
+            Code::LocationOutOfRange,
+            distance.span,
+            format!("no point of `{}` is {d} um from the soma", name.name),
+        )
+        .label("out of reach")
+        .note(format!("`{}` spans {lo:.1} to {hi:.1} um of path distance from the root's middle", name.name)),
+    );
+    None
+}

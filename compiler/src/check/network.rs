@@ -334,6 +334,27 @@ fn cell_location(
     let gid = single(diags, network, selected, at.cells.span)?;
     let cell = cell_of(cells, network, gid);
     let names = cell.section_names.iter().map(String::as_str);
+    if let Some(distance) = &at.at.distance {
+        // A section, or every section of an array (`apic` for `apic[0]`, `apic[1]`, …).
+        let base = format!("{}[", at.at.section.name);
+        let candidates: Vec<usize> = names
+            .clone()
+            .enumerate()
+            .filter(|(_, n)| *n == at.at.section.name || n.starts_with(&base))
+            .map(|(i, _)| i)
+            .collect();
+        if candidates.is_empty() {
+            diags.push(Diagnostic::error(
+                Code::UnknownRegion,
+                at.at.section.span,
+                format!("cell `{}` has no section `{}`", cell.name, at.at.section.name),
+            ));
+            return None;
+        }
+        let node =
+            super::morphology::node_at_distance(globals, diags, &cell.tree, &candidates, &at.at.section, distance)?;
+        return Some((gid, node));
+    }
     let section = match super::morphology::find_section(names.clone(), &at.at.section.name) {
         Some(s) => s,
         None => {

@@ -312,6 +312,9 @@ pub struct RegionDef {
 pub struct Location {
     pub section: Ident,
     pub x: Option<Expr>,
+    /// `section(distance = d)`: where along the section or region, by path distance from the
+    /// root's middle, instead of `x`.
+    pub distance: Option<Expr>,
     pub span: Span,
 }
 

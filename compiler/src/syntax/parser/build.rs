@@ -455,7 +455,7 @@ impl Ctx<'_> {
 
     fn location(&mut self, pair: Pair<Rule>) -> Option<Location> {
         let span = self.span(&pair);
-        let (mut section, mut x) = (None, None);
+        let (mut section, mut x, mut distance) = (None, None, None);
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::name => section = Some(self.ident(&p)),
@@ -467,10 +467,13 @@ impl Ctx<'_> {
                     }
                 }
                 Rule::expr => x = Some(self.expr(p, 0)),
+                Rule::distance_arg => {
+                    distance = p.into_inner().find(|q| q.as_rule() == Rule::expr).map(|q| self.expr(q, 0))
+                }
                 _ => {}
             }
         }
-        Some(Location { section: section?, x, span })
+        Some(Location { section: section?, x, distance, span })
     }
 
     fn cell(&mut self, pair: Pair<Rule>) -> Option<Cell> {

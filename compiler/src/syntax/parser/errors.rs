@@ -153,6 +153,8 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         property => &["a property"],
         location | cell_location => &["a location"],
         section_index => &["a section index such as `[3]`"],
+        distance_arg => &["`distance = …`"],
+        kw_distance => &["`distance`"],
         fn_param => &["a parameter"],
         member | state | gate | ion | current_decl | electrode | ode | assignment | kinetic | cell_member
         | morphology_inline | morphology_ref | insert | synapse | detector | cell_property | network_member
