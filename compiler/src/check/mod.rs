@@ -33,8 +33,11 @@ pub struct Input<'a> {
     pub swc_files: &'a SwcFiles,
     pub overrides: &'a [Override],
     /// Receives the dimension of every checked expression (see [`crate::ide`]).
-    pub expr_dims: Option<&'a std::cell::RefCell<Vec<(crate::source::Span, Option<crate::units::Dimension>)>>>,
+    pub expr_dims: Option<&'a std::cell::RefCell<ExprDims>>,
 }
+
+/// The dimension of every checked expression, by span (`None`: unknown after an error).
+pub type ExprDims = Vec<(crate::source::Span, Option<crate::units::Dimension>)>;
 
 pub fn check(input: &Input<'_>, diags: &mut Diagnostics) -> Option<ir::Model> {
     let globals = globals::Globals::collect(input.db, input.files, diags);

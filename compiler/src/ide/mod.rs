@@ -35,18 +35,18 @@ pub fn hover(db: &SourceDb, compilation: &Compilation, file: FileId, offset: u32
     let index = resolve::Index::new(db, compilation);
     let parsed = compilation.files.iter().find(|(f, _)| *f == file).map(|(_, p)| p)?;
     let occurrences = walk::occurrences(parsed);
-    if let Some(occ) = walk::at(&occurrences, offset) {
-        if let Some(target) = index.resolve(occ) {
-            let mut text = index.describe(&target);
-            // A name in an expression also shows the dimension the checker gave it.
-            if matches!(occ.role, walk::Role::Name(_))
-                && !matches!(target, resolve::Target::Unit(_))
-                && let Some(dim) = index.dim_of(occ.span)
-            {
-                text.push_str(&format!("\n\nhere: {}", dim_words(dim)));
-            }
-            return Some(Hover { text, span: occ.span });
+    if let Some(occ) = walk::at(&occurrences, offset)
+        && let Some(target) = index.resolve(occ)
+    {
+        let mut text = index.describe(&target);
+        // A name in an expression also shows the dimension the checker gave it.
+        if matches!(occ.role, walk::Role::Name(_))
+            && !matches!(target, resolve::Target::Unit(_))
+            && let Some(dim) = index.dim_of(occ.span)
+        {
+            text.push_str(&format!("\n\nhere: {}", dim_words(dim)));
         }
+        return Some(Hover { text, span: occ.span });
     }
     let (span, dim) = index.innermost_expr(file, offset)?;
     let source = one_line(db.text(span), 60);

@@ -221,7 +221,9 @@ impl ExprArena {
             return self.constant_expr(eval_binary(op, x, y));
         }
         // Identities: exact in floating point, except that a product with zero is taken to be
-        // zero (the other factor is finite wherever the model is meaningful).
+        // zero (the other factor is finite wherever the model is meaningful). The guards compare
+        // with `==` so that -0.0 counts as zero too.
+        #[allow(clippy::redundant_guards)]
         match (op, ca, cb) {
             (BinaryOp::Mul, Some(z), _) | (BinaryOp::Mul, _, Some(z)) if z == 0.0 => return self.constant_expr(0.0),
             (BinaryOp::Add, Some(z), _) if z == 0.0 => return b,

@@ -284,6 +284,7 @@ pub enum MorphologyBody {
 }
 
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // Few of them per file; boxing would only add noise.
 pub enum MorphologyMember {
     Section(Section),
     Region(RegionDef),

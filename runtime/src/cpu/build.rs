@@ -200,17 +200,19 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
             index.insert(placement, blocks.len());
             blocks.push(block(
                 m,
-                d.mechanism.0,
-                node_index,
-                params,
-                constants,
+                Placed {
+                    mechanism: d.mechanism.0,
+                    node_index,
+                    params,
+                    constants,
+                    gids: gids.clone(),
+                    per_cell: d.nodes.len(),
+                },
                 stored.get(&placement),
                 species_of(m),
                 dt,
                 celsius,
             ));
-            let placed = blocks.last_mut().expect("just pushed");
-            (placed.gids, placed.per_cell) = (gids.clone(), d.nodes.len());
         }
         for (s, syn) in cell.synapses.iter().enumerate() {
             let m = &model.mechanisms[syn.mechanism.index()];
@@ -225,17 +227,19 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
             }
             blocks.push(block(
                 m,
-                syn.mechanism.0,
-                node_index,
-                Vec::new(),
-                constants,
+                Placed {
+                    mechanism: syn.mechanism.0,
+                    node_index,
+                    params: Vec::new(),
+                    constants,
+                    gids: gids.clone(),
+                    per_cell: 1,
+                },
                 stored.get(&placement),
                 species_of(m),
                 dt,
                 celsius,
             ));
-            let placed = blocks.last_mut().expect("just pushed");
-            (placed.gids, placed.per_cell) = (gids.clone(), 1);
         }
     }
     for (i, stim) in net.stimuli.iter().enumerate() {
@@ -246,17 +250,19 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
         index.insert(placement, blocks.len());
         blocks.push(block(
             m,
-            stim.mechanism.0,
-            node_index,
-            Vec::new(),
-            constants,
+            Placed {
+                mechanism: stim.mechanism.0,
+                node_index,
+                params: Vec::new(),
+                constants,
+                gids: vec![stim.gid],
+                per_cell: 1,
+            },
             stored.get(&placement),
             species_of(m),
             dt,
             celsius,
         ));
-        let placed = blocks.last_mut().expect("just pushed");
-        (placed.gids, placed.per_cell) = (vec![stim.gid], 1);
     }
 
     let probes = net
@@ -310,17 +316,26 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn block(
-    m: &ir::Mechanism,
+/// One placement of a mechanism, replicated over the cells `gids`.
+struct Placed {
     mechanism: u32,
     node_index: Vec<u32>,
+    /// Per-instance parameters; the others are `constants`, folded into the kernels.
     params: Vec<(u32, Vec<f64>)>,
-    constant_params: Vec<(u32, f64)>,
+    constants: Vec<(u32, f64)>,
+    gids: Vec<u32>,
+    per_cell: usize,
+}
+
+fn block(
+    m: &ir::Mechanism,
+    placed: Placed,
     stored: Option<&Stored>,
     species: Vec<usize>,
     dt: f64,
     celsius: f64,
 ) -> Block {
+    let Placed { mechanism, node_index, params, constants: constant_params, gids, per_cell } = placed;
     let stored: Stored = stored.cloned().unwrap_or_default();
     let lowered = kernel::lower(m, &stored);
     // Constants folded into the code: uniform parameters, dt and the temperature.
@@ -347,8 +362,8 @@ fn block(
         derived: stored.derived.iter().map(|d| (*d, vec![0.0; n])).collect(),
         species,
         kernels,
-        gids: Vec::new(),
-        per_cell: 0,
+        gids,
+        per_cell,
     }
 }
 

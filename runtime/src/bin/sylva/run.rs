@@ -204,6 +204,8 @@ impl Engine {
         }
     }
 
+    /// Times, probe columns and spikes.
+    #[allow(clippy::type_complexity)]
     fn outputs(self) -> (Vec<f64>, Vec<Vec<f64>>, Vec<(u32, f64)>) {
         match self {
             Engine::Cpu(s) => (s.times, s.columns, s.spikes),
