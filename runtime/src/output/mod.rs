@@ -28,6 +28,9 @@ pub struct Recording {
     pub times: Vec<f64>,
     /// One column per label, each as long as `times`.
     pub columns: Vec<Vec<f64>>,
+    /// The unit of each column (`mV`, `mM`, …); the plot draws one panel per unit. Columns
+    /// without an entry share one panel.
+    pub units: Vec<String>,
     /// `(gid, time ms)`, sorted by time then gid.
     pub spikes: Vec<(u32, f64)>,
 }

@@ -18,7 +18,7 @@ const MAX_LEGEND: usize = 20;
 
 type Res = Result<(), Box<dyn Error>>;
 
-/// One line per probe column, all on one chart, distinct colours and a legend.
+/// One line per probe column, one panel per unit, distinct colours and a legend per panel.
 pub fn trace_svg(rec: &Recording) -> Result<String, String> {
     let mut svg = String::new();
     draw_trace(&mut svg, rec).map_err(|e| e.to_string())?;
@@ -33,46 +33,63 @@ pub fn raster_svg(spikes: &[(u32, f64)]) -> Result<String, String> {
 }
 
 fn draw_trace(svg: &mut String, rec: &Recording) -> Res {
-    let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
-    root.fill(&WHITE)?;
-    let x = range(rec.times.iter().copied(), 0.0);
-    let y = range(rec.columns.iter().flatten().copied(), 0.05);
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Probes", ("sans-serif", 22))
-        .margin(15)
-        .x_label_area_size(45)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x.clone(), y.clone())?;
-    chart.configure_mesh().x_desc("t (ms)").y_desc("value").draw()?;
-    let n = rec.columns.len();
-    for (i, (label, column)) in rec.labels.iter().zip(&rec.columns).enumerate() {
-        let colour = colour(i);
-        let style = ShapeStyle::from(&colour).stroke_width(2);
-        let mut labelled = false;
-        for segment in segments(&rec.times, column) {
-            // Off-range points (beyond ±1e300) would overflow plotters' pixel arithmetic.
-            let points = segment.into_iter().map(|(t, v)| (clamp(t, &x), clamp(v, &y)));
-            let series = chart.draw_series(LineSeries::new(points, style))?;
-            let wants_label = i + 1 < MAX_LEGEND || (i + 1 == MAX_LEGEND && n == MAX_LEGEND);
-            if !labelled && wants_label {
-                series.label(label.as_str()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-                labelled = true;
-            }
+    // One panel per unit, in the order the units first appear.
+    let unit_of = |c: usize| rec.units.get(c).map_or("", String::as_str);
+    let mut units: Vec<&str> = Vec::new();
+    for c in 0..rec.columns.len() {
+        if !units.contains(&unit_of(c)) {
+            units.push(unit_of(c));
         }
     }
-    if n > MAX_LEGEND {
-        chart
-            .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
-            .label(format!("… {} more", n - (MAX_LEGEND - 1)))
-            .legend(|(x, y)| PathElement::new(vec![(x, y)], TRANSPARENT));
+    if units.is_empty() {
+        units.push("");
     }
-    if n > 0 {
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
+    let height = SIZE.1.max(300 * units.len() as u32);
+    let root = SVGBackend::with_string(svg, (SIZE.0, height)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let root = root.titled("Probes", ("sans-serif", 22))?;
+    let x = range(rec.times.iter().copied(), 0.0);
+    for (panel, unit) in root.split_evenly((units.len(), 1)).iter().zip(&units) {
+        let columns: Vec<usize> = (0..rec.columns.len()).filter(|&c| unit_of(c) == *unit).collect();
+        let y = range(columns.iter().flat_map(|&c| rec.columns[c].iter().copied()), 0.05);
+        let mut chart = ChartBuilder::on(panel)
+            .margin(15)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x.clone(), y.clone())?;
+        let y_desc = if unit.is_empty() { "value".to_string() } else { (*unit).to_string() };
+        chart.configure_mesh().x_desc("t (ms)").y_desc(y_desc).draw()?;
+        let n = columns.len();
+        for (k, &c) in columns.iter().enumerate() {
+            let colour = colour(c);
+            let style = ShapeStyle::from(&colour).stroke_width(2);
+            let mut labelled = false;
+            for segment in segments(&rec.times, &rec.columns[c]) {
+                // Off-range points (beyond ±1e300) would overflow plotters' pixel arithmetic.
+                let points = segment.into_iter().map(|(t, v)| (clamp(t, &x), clamp(v, &y)));
+                let series = chart.draw_series(LineSeries::new(points, style))?;
+                let wants_label = k + 1 < MAX_LEGEND || (k + 1 == MAX_LEGEND && n == MAX_LEGEND);
+                if !labelled && wants_label {
+                    let label = rec.labels[c].as_str();
+                    series.label(label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+                    labelled = true;
+                }
+            }
+        }
+        if n > MAX_LEGEND {
+            chart
+                .draw_series(std::iter::empty::<PathElement<(f64, f64)>>())?
+                .label(format!("… {} more", n - (MAX_LEGEND - 1)))
+                .legend(|(x, y)| PathElement::new(vec![(x, y)], TRANSPARENT));
+        }
+        if n > 0 {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()?;
+        }
     }
     root.present()?;
     Ok(())

@@ -14,6 +14,7 @@ fn sample() -> Recording {
             vec![1e16, 123456789.123, -1e-5, 9.999e-6],
         ],
         spikes: vec![(0, 1.5), (3, 1.5), (1, 2.25)],
+        units: vec!["mV".into(), "mV".into(), "mM".into(), "nA".into()],
     }
 }
 
@@ -197,7 +198,7 @@ fn long_and_odd_traces_plot_with_bounded_size() {
                 .collect()
         })
         .collect();
-    let rec = Recording { labels, times, columns, spikes: vec![(7, 3.0)] };
+    let rec = Recording { labels, times, columns, spikes: vec![(7, 3.0)], units: Vec::new() };
     let svg = plot::trace_svg(&rec).unwrap();
     assert!(svg.len() < 30 * 1_000_000, "{} bytes", svg.len());
     assert!(svg.contains("… 11 more"));
@@ -288,6 +289,7 @@ fn extreme_values_plot_without_hanging() {
             times: vec![0.0, 1e-300],
             columns: vec![values.to_vec()],
             spikes: vec![(u32::MAX, f64::MAX), (0, -1.0)],
+            units: vec!["mV".into()],
         };
         assert!(plot::trace_svg(&rec).unwrap().contains("<svg"), "{values:?}");
         assert!(plot::raster_svg(&rec.spikes).unwrap().contains("<svg"), "{values:?}");

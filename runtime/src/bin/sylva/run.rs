@@ -109,8 +109,13 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
     let (times, columns, spikes) = sim.outputs();
     let spike_count = spikes.len();
     let engine = sim_description;
-    let recording =
-        Recording { labels: model.network.probes.iter().map(|p| p.label.clone()).collect(), times, columns, spikes };
+    let recording = Recording {
+        labels: model.network.probes.iter().map(|p| p.label.clone()).collect(),
+        times,
+        columns,
+        spikes,
+        units: model.network.probes.iter().map(|p| p.dim.display_unit()).collect(),
+    };
     let files = output::write_all(&out_dir, &recording, plots).map_err(|e| Failure::Usage(e.to_string()))?;
 
     let compartments = membrane_compartments(&model);
