@@ -3,9 +3,9 @@
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::ir;
 use crate::source::Span;
-use crate::units::Unit;
+use crate::units::{Dimension, Unit};
 
-use super::constant::eval_in_unit;
+use super::constant::{eval, eval_in_unit};
 use super::expr::parse_unit;
 use super::globals::{Globals, ItemRef, ParamValue};
 
@@ -54,13 +54,17 @@ pub(crate) fn evaluate(
                 },
                 None => Unit::ONE,
             };
-            let mut value =
-                eval_in_unit(globals, diags, &p.default, unit, true, &format!("the value of `{}`", p.name.name));
-            let dim = match (&p.unit, value) {
-                (None, Some(_)) => crate::check::constant::eval(globals, &mut Diagnostics::new(), &p.default)
-                    .and_then(|(_, d)| d)
-                    .unwrap_or(unit.dim),
-                _ => unit.dim,
+            // With a declared unit the value must have its dimension (bare numbers are in it);
+            // without one, the parameter takes whatever dimension its value has.
+            let (mut value, dim) = match &p.unit {
+                Some(_) => {
+                    let what = format!("the value of `{}`", p.name.name);
+                    (eval_in_unit(globals, diags, &p.default, unit, true, &what), unit.dim)
+                }
+                None => match eval(globals, diags, &p.default) {
+                    Some((v, d)) => (Some(v), d.unwrap_or(Dimension::NONE)),
+                    None => (None, Dimension::NONE),
+                },
             };
             if let Some(o) = overrides.iter().find(|o| o.name == p.name.name) {
                 value = apply_override(diags, o, dim, unit).or(value);

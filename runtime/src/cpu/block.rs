@@ -61,7 +61,8 @@ pub struct Block {
     pub derived: Vec<(u32, Vec<f64>)>,
     /// The species index of each ion use of the mechanism.
     pub species: Vec<usize>,
-    pub kernels: Kernels,
+    /// Shared, so the engine can hold a kernel while the block's arrays change.
+    pub kernels: std::sync::Arc<Kernels>,
     /// The cells the instances belong to, ascending; each has `per_cell` consecutive instances.
     pub gids: Vec<u32>,
     pub per_cell: usize,

@@ -361,7 +361,7 @@ fn block(
         currents: stored.currents.iter().map(|c| (*c, vec![0.0; n])).collect(),
         derived: stored.derived.iter().map(|d| (*d, vec![0.0; n])).collect(),
         species,
-        kernels,
+        kernels: std::sync::Arc::new(kernels),
         gids,
         per_cell,
     }

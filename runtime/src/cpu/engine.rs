@@ -3,9 +3,8 @@
 //! recording and threshold detection.
 
 use sylva_compiler::ir::Model;
-use sylva_compiler::ir::kernel::Kernel;
+use sylva_compiler::ir::kernel::{Kernel, Kernels};
 
-use super::block::Block;
 use super::build::{self, Built, ProbeSource};
 use super::compiled::{self, Arrays, Chunk, CompiledBlock, IonPointers, Shared};
 use super::events::{self, Queue, Target, Wiring};
@@ -82,7 +81,6 @@ impl Simulation {
             .flatten();
         let wiring = events::wire(model);
         let steps = (sim.duration / sim.dt).round() as u64;
-        let mut queue = Queue::default();
         let mut this = Simulation {
             compiled,
             chunks,
@@ -101,13 +99,13 @@ impl Simulation {
         };
         for (s, source) in model.network.sources.iter().enumerate() {
             for t in events::source_times(&source.kind, sim.duration) {
-                for c in &this.wiring.from_source[s] {
-                    let target = this.target(c.post_gid, c.synapse, c.weight, c.delay);
-                    queue.push(t + c.delay, target);
+                for k in 0..this.wiring.from_source[s].len() {
+                    let c = this.wiring.from_source[s][k];
+                    let target = this.target(c.post_gid, c.synapse, c.weight);
+                    this.queue.push(t + c.delay, target);
                 }
             }
         }
-        this.queue = queue;
         this.initialize();
         Ok(this)
     }
@@ -127,9 +125,9 @@ impl Simulation {
         self.built.nodes.v.len()
     }
 
-    fn target(&self, gid: u32, synapse: u32, weight: f64, delay: f64) -> Target {
+    fn target(&self, gid: u32, synapse: u32, weight: f64) -> Target {
         let (block, instance) = self.built.synapse_blocks[&(gid, synapse)];
-        Target { block, instance, weight, delay }
+        Target { block, instance, weight }
     }
 
     fn scalars(&self, t: f64) -> [f64; SCALAR_COUNT] {
@@ -139,7 +137,7 @@ impl Simulation {
     /// Runs one stage over every block, serially (initialisation, and the interpreter).
     fn run_stage(
         &mut self,
-        pick: fn(&Block) -> &Kernel,
+        pick: fn(&Kernels) -> &Kernel,
         pick_compiled: fn(&CompiledBlock) -> &super::jit::JitKernel,
         t: f64,
     ) {
@@ -154,20 +152,21 @@ impl Simulation {
             }
             None => {
                 for block in &mut b.blocks {
-                    let kernel = pick(block).clone();
+                    let kernels = std::sync::Arc::clone(&block.kernels);
+                    let kernel = pick(&kernels);
                     let n = block.len();
-                    block.interpret(&kernel, &mut b.nodes, &mut b.ions, &scalars, 0, n);
+                    block.interpret(kernel, &mut b.nodes, &mut b.ions, &scalars, 0, n);
                 }
             }
         }
     }
 
     fn initialize(&mut self) {
-        self.run_stage(|b| &b.kernels.init, |c| &c.init, 0.0);
+        self.run_stage(|k| &k.init, |c| &c.init, 0.0);
         self.update_reversals();
         // Currents once at t = 0, so current and derived probes have a first value.
         self.clear_accumulators();
-        self.run_stage(|b| &b.kernels.current, |c| &c.current, 0.0);
+        self.run_stage(|k| &k.current, |c| &c.current, 0.0);
         for (i, d) in self.built.detectors.iter().enumerate() {
             self.above[i] = self.built.nodes.v[d.node] >= d.threshold;
         }
@@ -226,8 +225,9 @@ impl Simulation {
                 }
                 None => {
                     let block = &mut b.blocks[block as usize];
-                    if let Some(kernel) = block.kernels.event.clone() {
-                        block.interpret_event(&kernel, &mut b.nodes, &mut b.ions, &scalars, instance as usize, weight);
+                    let kernels = std::sync::Arc::clone(&block.kernels);
+                    if let Some(kernel) = &kernels.event {
+                        block.interpret_event(kernel, &mut b.nodes, &mut b.ions, &scalars, instance as usize, weight);
                     }
                 }
             }
@@ -239,11 +239,11 @@ impl Simulation {
         } else {
             // 2. Currents at v(t), model time at the midpoint.
             self.clear_accumulators();
-            self.run_stage(|b| &b.kernels.current, |c| &c.current, mid);
+            self.run_stage(|k| &k.current, |c| &c.current, mid);
             // 3. The cable equation, backward Euler: solve for the change of v.
             self.solve();
             // 4. States with the new voltage.
-            self.run_stage(|b| &b.kernels.advance, |c| &c.advance, mid);
+            self.run_stage(|k| &k.advance, |c| &c.advance, mid);
             self.update_reversals();
         }
         self.step += 1;
@@ -358,8 +358,9 @@ impl Simulation {
             if above && !self.above[i] {
                 let gid = d.gid;
                 self.spikes.push((gid, t));
-                for c in self.wiring.from_cell[gid as usize].clone() {
-                    let target = self.target(c.post_gid, c.synapse, c.weight, c.delay);
+                for k in 0..self.wiring.from_cell[gid as usize].len() {
+                    let c = self.wiring.from_cell[gid as usize][k];
+                    let target = self.target(c.post_gid, c.synapse, c.weight);
                     self.queue.push(t + c.delay, target);
                 }
             }

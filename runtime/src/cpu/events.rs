@@ -11,7 +11,6 @@ pub struct Target {
     pub block: u32,
     pub instance: u32,
     pub weight: f64,
-    pub delay: f64,
 }
 
 #[derive(Copy, Clone, Debug)]
@@ -197,7 +196,7 @@ mod tests {
     #[test]
     fn queue_delivers_in_time_then_insertion_order() {
         let mut q = Queue::default();
-        let t = |block| Target { block, instance: 0, weight: 1.0, delay: 0.0 };
+        let t = |block| Target { block, instance: 0, weight: 1.0 };
         q.push(2.0, t(1));
         q.push(1.0, t(2));
         q.push(2.0, t(3));

@@ -232,7 +232,7 @@ pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuE
             block_home[b] = (ti, blocks.len());
             blocks.push(BlockLayout {
                 block: b,
-                kernels: block.kernels.clone(),
+                kernels: (*block.kernels).clone(),
                 per_cell,
                 only,
                 nodes,

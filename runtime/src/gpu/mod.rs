@@ -258,7 +258,7 @@ impl GpuSimulation {
             for t in events::source_times(&source.kind, sim.duration) {
                 for c in &wiring.from_source[s] {
                     let (block, instance) = built.synapse_blocks[&(c.post_gid, c.synapse)];
-                    queue.push(t + c.delay, Target { block, instance, weight: c.weight, delay: c.delay });
+                    queue.push(t + c.delay, Target { block, instance, weight: c.weight });
                 }
             }
         }
@@ -415,7 +415,7 @@ impl GpuSimulation {
                         "internal: an event at {time} ms falls inside the window just run"
                     )));
                 }
-                self.queue.push(time, Target { block, instance, weight: c.weight, delay: c.delay });
+                self.queue.push(time, Target { block, instance, weight: c.weight });
             }
         }
         self.step += u64::from(n);
