@@ -1,28 +1,35 @@
 //! Snapshots of the WGSL the GPU engine generates (built as naga modules, validated, then
-//! written by naga), for reference examples that cover the standard library's mechanisms.
+//! written by naga), for reference examples that cover the standard library's mechanisms, and
+//! for both GPU strategies.
 
 use sylva_compiler::ir::Precision;
+use sylva_runtime::gpu::Strategy;
 use sylva_tests::compile_file;
 
 #[test]
 fn wgsl_snapshots() {
-    for (case, precision) in [
-        ("hh_soma", Precision::F64),
-        ("syn_pair", Precision::F64),
-        ("kinetic_k", Precision::F64),
-        ("ca_sk", Precision::F64),
-        ("ih", Precision::F64),
-        ("hh_soma", Precision::F32),
+    for (case, precision, strategy) in [
+        ("hh_soma", Precision::F64, Strategy::Thread),
+        ("syn_pair", Precision::F64, Strategy::Thread),
+        ("kinetic_k", Precision::F64, Strategy::Thread),
+        ("ca_sk", Precision::F64, Strategy::Thread),
+        ("ih", Precision::F64, Strategy::Thread),
+        ("hh_soma", Precision::F32, Strategy::Thread),
+        ("y_tree", Precision::F64, Strategy::Workgroup),
     ] {
         let (_, compilation) = compile_file(&format!("examples/neuron/{case}.syl"), &[]);
         let model = compilation.model.unwrap_or_else(|| panic!("{case} compiles"));
-        let text = sylva_runtime::gpu::wgsl(&model, precision).unwrap_or_else(|e| panic!("{case}: {e}"));
+        let text = sylva_runtime::gpu::wgsl(&model, precision, strategy).unwrap_or_else(|e| panic!("{case}: {e}"));
         // The text must be valid WGSL as naga reads it back.
         let module =
             naga::front::wgsl::parse_str(&text).unwrap_or_else(|e| panic!("{case}: {}", e.emit_to_string(&text)));
         let mut validator =
             naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all());
         validator.validate(&module).unwrap_or_else(|e| panic!("{case}: {e:?}"));
-        insta::assert_snapshot!(format!("wgsl_{case}_{precision:?}"), text);
+        let name = match strategy {
+            Strategy::Workgroup => format!("wgsl_{case}_{precision:?}_workgroup"),
+            _ => format!("wgsl_{case}_{precision:?}"),
+        };
+        insta::assert_snapshot!(name, text);
     }
 }

@@ -246,6 +246,11 @@ impl Fb {
 
     /// `for i in start..end` over u32 (values computed before the loop).
     pub fn for_range(&mut self, start: H, end: H, name: &str, body: impl FnOnce(&mut Fb, H)) {
+        self.for_step(start, end, 1, name, body);
+    }
+
+    /// `for (i = start; i < end; i += step)` over u32.
+    pub fn for_step(&mut self, start: H, end: H, step: u32, name: &str, body: impl FnOnce(&mut Fb, H)) {
         let ty = self.types.uint;
         let var = self.local(ty, name);
         self.store(var, start);
@@ -254,10 +259,15 @@ impl Fb {
             let done = b.bin(B::GreaterEqual, i, end);
             b.if_(done, |b| b.brk());
             body(b, i);
-            let one = b.u(1);
-            let next = b.add(i, one);
+            let step = b.u(step);
+            let next = b.add(i, step);
             b.store(var, next);
         });
+    }
+
+    /// A workgroup barrier that also orders storage-buffer accesses (`storageBarrier()`).
+    pub fn barrier(&mut self) {
+        self.stmt(Statement::ControlBarrier(naga::Barrier::STORAGE));
     }
 
     /// Calls `function` and returns its result.

@@ -1,7 +1,8 @@
 //! The GPU memory layout: from the CPU engine's [`Built`] (after initialisation on the host) to
 //! three flat arrays. Per cell type, node arrays and per-instance arrays are interleaved
-//! (element `(j, c)` at `j * ncells + c`); the tree, areas, diameters, C/dt, axial conductances
-//! and per-instance parameters are shared by all cells of the type.
+//! (element `(j, c)` at `j * ncells + c`) when one invocation runs a cell, and cell by cell
+//! (at `c * nnodes + j`) when a workgroup runs a cell; the tree, areas, diameters, C/dt, axial
+//! conductances and per-instance parameters are shared by all cells of the type.
 //!
 //! * `data` (read-write reals): v, rhs, diagonal, the ion arrays, the detector flags, states,
 //!   stored currents and derived values.
@@ -12,7 +13,8 @@ use sylva_compiler::ir::Model;
 use sylva_compiler::ir::expr::IonVar;
 use sylva_compiler::ir::kernel::Kernels;
 
-use super::GpuError;
+use super::schedule::{TreeSchedule, schedule};
+use super::{GpuError, Strategy};
 use crate::cpu::build::{Built, ProbeSource};
 
 pub const NO_PARENT: u32 = u32::MAX;
@@ -35,13 +37,53 @@ pub struct BlockLayout {
     pub derived: Vec<(u32, u32)>,
     /// Species index of each ion use.
     pub species: Vec<usize>,
+    /// Two instances in a cell share a node: a workgroup runs the block on one invocation
+    /// (their accumulations must not race).
+    pub shares_nodes: bool,
 }
 
 impl BlockLayout {
-    /// Index in `data` of instance `k` of cell `c` for an array at `off`.
-    pub fn stride(&self, ncells: u32) -> u32 {
-        if self.only.is_some() { 1 } else { ncells }
+    /// Offset of instance `k` of cell `c` within a per-instance array.
+    pub fn slot(&self, ncells: u32, cell_major: bool, k: u32, c: u32) -> u32 {
+        match (self.only, cell_major) {
+            (Some(_), _) => k,
+            (None, false) => k * ncells + c,
+            (None, true) => c * self.per_cell + k,
+        }
     }
+}
+
+/// A type run by one workgroup per cell: its size and the solve's tables in `meta`.
+pub struct WorkgroupLayout {
+    pub size: u32,
+    /// `nnodes + 1` offsets, then the children (ascending) at `children`.
+    pub child_start: u32,
+    pub children: u32,
+    /// Rounds: `rounds + 1` offsets, then the nodes at `nodes`.
+    pub elimination: Rounds,
+    pub substitution: Rounds,
+}
+
+#[derive(Copy, Clone)]
+pub struct Rounds {
+    pub count: u32,
+    pub offsets: u32,
+    pub nodes: u32,
+}
+
+fn push_rounds(meta: &mut Vec<u32>, rounds: &[Vec<u32>]) -> Rounds {
+    let offsets = meta.len() as u32;
+    let mut acc = 0u32;
+    for r in rounds {
+        meta.push(acc);
+        acc += r.len() as u32;
+    }
+    meta.push(acc);
+    let nodes = meta.len() as u32;
+    for r in rounds {
+        meta.extend(r);
+    }
+    Rounds { count: rounds.len() as u32, offsets, nodes }
 }
 
 pub struct TypeLayout {
@@ -61,6 +103,23 @@ pub struct TypeLayout {
     pub axial: u32,
     pub blocks: Vec<BlockLayout>,
     pub detector: Option<(u32, f64)>,
+    /// `Some`: one workgroup per cell (and cell-major arrays); `None`: one invocation per cell.
+    pub workgroup: Option<WorkgroupLayout>,
+}
+
+impl TypeLayout {
+    /// Offset of node `j` of cell `c` within a node array.
+    pub fn node_slot(&self, j: u32, c: u32) -> u32 {
+        node_slot(self.workgroup.is_some(), self.ncells, self.nnodes, j, c)
+    }
+
+    pub fn cell_major(&self) -> bool {
+        self.workgroup.is_some()
+    }
+}
+
+fn node_slot(cell_major: bool, ncells: u32, nnodes: u32, j: u32, c: u32) -> u32 {
+    if cell_major { c * nnodes + j } else { j * ncells + c }
 }
 
 pub fn ion_slot(var: IonVar) -> usize {
@@ -107,7 +166,7 @@ fn alloc(v: &mut Vec<f64>, len: usize) -> u32 {
     off as u32
 }
 
-pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuError> {
+pub fn layout(model: &Model, built: &Built, celsius: f64, strategy: Strategy) -> Result<Layout, GpuError> {
     let ncells = built.cell_offset.len();
     let mut type_of_gid = Vec::with_capacity(ncells);
     for p in &model.network.populations {
@@ -136,6 +195,9 @@ pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuE
         }
         let n = gids.len();
         let nn = cell.tree.nodes.len();
+        let wg_size = strategy.workgroup_size(n as u32, nn as u32);
+        let cell_major = wg_size.is_some();
+        let slot = |j: usize, rank: usize| node_slot(cell_major, n as u32, nn as u32, j as u32, rank as u32) as usize;
         let v = alloc(&mut data, n * nn);
         let rhs = alloc(&mut data, n * nn);
         let diagonal = alloc(&mut data, n * nn);
@@ -158,6 +220,19 @@ pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuE
         );
         let gid = meta.len() as u32;
         meta.extend(&gids);
+        let workgroup = wg_size.map(|size| {
+            let parents: Vec<Option<u32>> =
+                meta[parent as usize..parent as usize + nn].iter().map(|p| (*p != NO_PARENT).then_some(*p)).collect();
+            let TreeSchedule { child_start: starts, children: kids, elimination, substitution } =
+                schedule(&parents, size as usize);
+            let child_start = meta.len() as u32;
+            meta.extend(&starts);
+            let children = meta.len() as u32;
+            meta.extend(&kids);
+            let elimination = push_rounds(&mut meta, &elimination);
+            let substitution = push_rounds(&mut meta, &substitution);
+            WorkgroupLayout { size, child_start, children, elimination, substitution }
+        });
         let area = shared.len() as u32;
         shared.extend(&built.nodes.area[first..first + nn]);
         let diam = shared.len() as u32;
@@ -170,7 +245,7 @@ pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuE
         for (rank, g) in gids.iter().enumerate() {
             let o = built.cell_offset[*g as usize];
             for j in 0..nn {
-                let at = j * n + rank;
+                let at = slot(j, rank);
                 data[v as usize + at] = built.nodes.v[o + j];
                 data[rhs as usize + at] = built.nodes.rhs[o + j];
                 data[diagonal as usize + at] = built.nodes.diagonal[o + j];
@@ -201,6 +276,11 @@ pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuE
             let count = if is_stimulus { 1 } else { n };
             let cell_first = built.cell_offset[g0 as usize] as u32;
             let nodes: Vec<u32> = block.node_index[..per_cell as usize].iter().map(|x| x - cell_first).collect();
+            let shares_nodes = {
+                let mut sorted = nodes.clone();
+                sorted.sort_unstable();
+                sorted.windows(2).any(|w| w[0] == w[1])
+            };
             node_tables[b] = meta.len() as u32;
             meta.extend(&nodes);
             let mut params = Vec::new();
@@ -216,13 +296,17 @@ pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuE
                 shared.extend(&values[..pc]);
                 params.push((*p, off));
             }
-            let stride = if is_stimulus { 1 } else { n };
-            // Interleaved copy of a per-instance array: instance i = rank * per_cell + k.
+            // Copy of a per-instance array in the type's order: instance i = rank * per_cell + k.
+            let instance_slot = |rank: usize, k: usize| match (is_stimulus, cell_major) {
+                (true, _) => k,
+                (false, false) => k * n + rank,
+                (false, true) => rank * per_cell as usize + k,
+            };
             let mut per_instance = |src: &Vec<f64>| {
                 let off = alloc(&mut data, count * per_cell as usize);
                 for (i, x) in src.iter().enumerate() {
                     let (rank, k) = (i / per_cell as usize, i % per_cell as usize);
-                    data[off as usize + k * stride + if is_stimulus { 0 } else { rank }] = *x;
+                    data[off as usize + instance_slot(rank, k)] = *x;
                 }
                 off
             };
@@ -241,6 +325,7 @@ pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuE
                 currents,
                 derived,
                 species: block.species.clone(),
+                shares_nodes,
             });
         }
         types.push(TypeLayout {
@@ -259,6 +344,7 @@ pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuE
             axial,
             blocks,
             detector,
+            workgroup,
         });
     }
     // Probes.
@@ -274,12 +360,12 @@ pub fn layout(model: &Model, built: &Built, celsius: f64) -> Result<Layout, GpuE
             let bl = &ty.blocks[bi];
             let pc = bl.per_cell as usize;
             let (r, k) = (instance / pc, instance % pc);
-            off + (k as u32) * bl.stride(ty.ncells) + if bl.only.is_some() { 0 } else { r as u32 }
+            off + bl.slot(ty.ncells, ty.cell_major(), k as u32, r as u32)
         };
         let index = match *source {
             ProbeSource::Voltage(node) => {
                 let j = node - built.cell_offset[p.gid as usize];
-                ty.v + j as u32 * ty.ncells + rank
+                ty.v + ty.node_slot(j as u32, rank)
             }
             ProbeSource::State { block, state, instance } => {
                 inst(block, ty.blocks[block_home[block].1].states[state], instance)

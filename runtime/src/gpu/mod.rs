@@ -1,13 +1,15 @@
 //! The GPU engine: the model's kernels lowered to naga IR, one compute entry point per cell
-//! type (one invocation per cell), run through wgpu. A dispatch advances every cell through a
-//! window of time steps without returning to the host; spikes come back after the window and
-//! become events of later windows (every connection delay is at least the window). See
-//! `docs/gpu.md`.
+//! type, run through wgpu. A cell runs on one invocation (networks of many cells) or on one
+//! workgroup with an intra-cell parallel Hines solve (big cells); see [`Strategy`]. A dispatch
+//! advances every cell through a window of time steps without returning to the host; spikes
+//! come back after the window and become events of later windows (every connection delay is
+//! at least the window). See `docs/gpu.md`.
 
 mod builder;
 mod codegen;
 mod layout;
 mod math;
+mod schedule;
 #[cfg(test)]
 mod tests;
 
@@ -27,6 +29,52 @@ pub const MAX_WINDOW: u32 = 400;
 /// Loop iterations per invocation and window on llvmpipe (it stops at 65535), leaving room
 /// for events.
 const LLVMPIPE_LOOP_BUDGET: u64 = 50_000;
+
+/// How the cells of a type are mapped onto the GPU.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// [`Strategy::Workgroup`] for types of few, big cells, else [`Strategy::Thread`]
+    /// (see [`Strategy::workgroup_size`]).
+    #[default]
+    Auto,
+    /// One invocation per cell: the whole cell, Hines solve included, on one thread.
+    Thread,
+    /// One workgroup per cell: mechanisms and nodes split across its lanes, the Hines solve in
+    /// DHS rounds (`schedule`).
+    Workgroup,
+}
+
+/// Auto picks workgroups for cells of at least this many nodes...
+const AUTO_MIN_NODES: u32 = 64;
+/// ...when the type's cells, a workgroup each, need at most this many lanes (about what one
+/// H100 keeps resident: 132 SMs x 2048).
+const AUTO_MAX_LANES: u64 = 1 << 18;
+
+impl Strategy {
+    /// The workgroup size when the type's cells run a workgroup each (`None`: one invocation
+    /// per cell). The size is a quarter of the nodes as a power of two, between 32 and 256.
+    pub fn workgroup_size(self, ncells: u32, nnodes: u32) -> Option<u32> {
+        let size = (nnodes / 4).next_power_of_two().clamp(32, 256);
+        let fits = nnodes >= AUTO_MIN_NODES && u64::from(ncells) * u64::from(size) <= AUTO_MAX_LANES;
+        match self {
+            Strategy::Thread => None,
+            Strategy::Workgroup => Some(size),
+            Strategy::Auto => fits.then_some(size),
+        }
+    }
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Strategy, String> {
+        match s {
+            "auto" => Ok(Strategy::Auto),
+            "thread" => Ok(Strategy::Thread),
+            "workgroup" => Ok(Strategy::Workgroup),
+            _ => Err(format!("GPU strategy `{s}` is not `auto`, `thread` or `workgroup`")),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub enum GpuError {
@@ -102,12 +150,13 @@ struct Prepared {
     spike_cap: u32,
 }
 
-fn prepare(model: &Model, precision: Precision, window_cap: u32) -> Result<Prepared, GpuError> {
+fn prepare(model: &Model, precision: Precision, options: Options) -> Result<Prepared, GpuError> {
     let sim = &model.simulation;
     let (dt, celsius) = (sim.dt, sim.celsius);
+    let window_cap = options.window_cap.max(1);
     let mut built = build::build(model, dt, celsius);
     initialize(&mut built, dt, celsius);
-    let layout = layout::layout(model, &built, celsius)?;
+    let layout = layout::layout(model, &built, celsius, options.strategy)?;
     // The window: the shortest delay of a connection from a cell, in steps.
     let wiring = events::wire(model);
     let min_delay = wiring.from_cell.iter().flatten().map(|c| c.delay).fold(f64::INFINITY, f64::min);
@@ -161,8 +210,8 @@ fn initialize(built: &mut Built, dt: f64, celsius: f64) {
 }
 
 /// The generated WGSL (`sylva compile --emit wgsl`).
-pub fn wgsl(model: &Model, precision: Precision) -> Result<String, GpuError> {
-    let p = prepare(model, precision, MAX_WINDOW)?;
+pub fn wgsl(model: &Model, precision: Precision, strategy: Strategy) -> Result<String, GpuError> {
+    let p = prepare(model, precision, Options { strategy, ..Options::default() })?;
     naga::back::wgsl::write_string(&p.module, &p.info, naga::back::wgsl::WriterFlags::empty())
         .map_err(|e| GpuError::Shader(e.to_string()))
 }
@@ -227,22 +276,35 @@ fn from_bytes(prec: Prec, bytes: &[u8]) -> Vec<f64> {
     }
 }
 
+/// Choices of a GPU run.
+#[derive(Copy, Clone, Debug)]
+pub struct Options {
+    pub strategy: Strategy,
+    /// The most time steps per dispatch.
+    pub window_cap: u32,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { strategy: Strategy::Auto, window_cap: MAX_WINDOW }
+    }
+}
+
 impl GpuSimulation {
     pub fn new(model: &Model, precision: Precision) -> Result<GpuSimulation, GpuError> {
-        GpuSimulation::with_window(model, precision, MAX_WINDOW)
+        GpuSimulation::with_options(model, precision, Options::default())
     }
 
-    /// As [`GpuSimulation::new`] with a smaller cap on the steps per dispatch.
-    pub fn with_window(model: &Model, precision: Precision, window_cap: u32) -> Result<GpuSimulation, GpuError> {
+    pub fn with_options(model: &Model, precision: Precision, options: Options) -> Result<GpuSimulation, GpuError> {
         let p = prec(precision);
-        let prepared = prepare(model, precision, window_cap.max(1))?;
+        let prepared = prepare(model, precision, options)?;
         let sim = &model.simulation;
         let steps = (sim.duration / sim.dt).round() as u64;
         let gpu = Gpu::new(&prepared, p)?;
         let Prepared { built, layout, mut window, spike_cap, .. } = prepared;
         if gpu.cpu_device {
             // llvmpipe's loop limiter: keep a window well inside 65535 iterations per cell.
-            let cost = layout.types.iter().map(|t| codegen::loop_cost(&layout, t)).max().unwrap_or(1);
+            let cost = layout.types.iter().map(|t| codegen::loop_cost(&layout, t, &layout.meta)).max().unwrap_or(1);
             let probes = u64::from(layout.gpu_probes) + 1;
             let fit = LLVMPIPE_LOOP_BUDGET / (cost + probes);
             if fit == 0 {
@@ -310,6 +372,16 @@ impl GpuSimulation {
     /// The adapter the simulation runs on.
     pub fn adapter(&self) -> &str {
         &self.gpu.adapter
+    }
+
+    /// The strategy each cell type runs with (in the order of the model's cell types that have
+    /// cells) and its workgroup size.
+    pub fn strategies(&self) -> Vec<(Strategy, u32)> {
+        let strategy = |t: &layout::TypeLayout| match &t.workgroup {
+            Some(w) => (Strategy::Workgroup, w.size),
+            None => (Strategy::Thread, codegen::WORKGROUP),
+        };
+        self.layout.types.iter().map(strategy).collect()
     }
 
     /// Runs to the end.
@@ -489,17 +561,22 @@ impl Gpu {
                 "the model needs a {largest}-byte buffer; '{name}' binds at most {binding_limit} bytes"
             )));
         }
-        if let Some(t) = p
-            .layout
-            .types
-            .iter()
-            .find(|t| t.ncells.div_ceil(codegen::WORKGROUP) > limits.max_compute_workgroups_per_dimension)
+        let groups = |t: &layout::TypeLayout| match t.workgroup {
+            Some(_) => t.ncells,
+            None => t.ncells.div_ceil(codegen::WORKGROUP),
+        };
+        if let Some(t) = p.layout.types.iter().find(|t| groups(t) > limits.max_compute_workgroups_per_dimension) {
+            return Err(GpuError::Unsupported(format!(
+                "{} cells of one type need more than '{name}''s {} workgroups per dispatch",
+                t.ncells, limits.max_compute_workgroups_per_dimension,
+            )));
+        }
+        if let Some(size) = p.layout.types.iter().filter_map(|t| t.workgroup.as_ref().map(|w| w.size)).max()
+            && size > limits.max_compute_invocations_per_workgroup.min(limits.max_compute_workgroup_size_x)
         {
             return Err(GpuError::Unsupported(format!(
-                "{} cells of one type exceed '{name}''s {} workgroups of {} per dispatch",
-                t.ncells,
-                limits.max_compute_workgroups_per_dimension,
-                codegen::WORKGROUP
+                "'{name}' runs at most {} invocations per workgroup; a cell type needs {size}",
+                limits.max_compute_invocations_per_workgroup
             )));
         }
         let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -542,7 +619,7 @@ impl Gpu {
                     compilation_options: Default::default(),
                     cache: None,
                 });
-                (pipeline, ty.ncells.div_ceil(codegen::WORKGROUP))
+                (pipeline, groups(ty))
             })
             .collect();
         if let Some(e) = pollster::block_on(scope.pop()) {

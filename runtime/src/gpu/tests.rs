@@ -10,7 +10,7 @@ use sylva_compiler::source::SourceDb;
 use sylva_compiler::{Loader, compile};
 
 use super::builder::{Fb, Prec, Types, storage};
-use super::{GpuError, GpuSimulation, math, wgsl};
+use super::{GpuError, GpuSimulation, Options as GpuOptions, Strategy, math, wgsl};
 use crate::cpu::{Options, Simulation};
 
 fn repo() -> PathBuf {
@@ -54,13 +54,19 @@ struct Outcome {
 
 /// Runs the CPU (f64) and the GPU in `precision`; returns the largest |ΔV| over probe columns
 /// (restricted to CPU values below `below` mV) and the largest spike-time difference.
-fn compare(case: &str, m: &Model, precision: Precision, below: f64) -> Option<(f64, f64, usize, usize)> {
+fn compare(
+    case: &str,
+    m: &Model,
+    precision: Precision,
+    strategy: Strategy,
+    below: f64,
+) -> Option<(f64, f64, usize, usize)> {
     let mut cpu = Simulation::new(m, Options::default()).expect("cpu");
     let t0 = Instant::now();
     cpu.run(|_, _| {}).expect("cpu runs");
     let cpu_time = t0.elapsed();
     let t0 = Instant::now();
-    let mut gpu = match GpuSimulation::new(m, precision) {
+    let mut gpu = match GpuSimulation::with_options(m, precision, GpuOptions { strategy, ..GpuOptions::default() }) {
         Ok(g) => g,
         Err(e) if no_gpu(&e) => return None,
         Err(e) => panic!("{case}: {e}"),
@@ -79,7 +85,7 @@ fn compare(case: &str, m: &Model, precision: Precision, below: f64) -> Option<(f
                 col = col.max((x - y).abs());
             }
         }
-        eprintln!("{case} {precision:?} column {c} ({}): max |diff| {col:.3e}", m.network.probes[c].label);
+        eprintln!("{case} {precision:?} {strategy:?} column {c} ({}): max |diff| {col:.3e}", m.network.probes[c].label);
         worst = worst.max(col);
     }
     let mut dt_spike = 0.0f64;
@@ -88,8 +94,8 @@ fn compare(case: &str, m: &Model, precision: Precision, below: f64) -> Option<(f
         dt_spike = dt_spike.max((a.1 - b.1).abs());
     }
     eprintln!(
-        "{case} {precision:?}: {} spikes (cpu {}), max spike time diff {dt_spike:.3e} ms, max |ΔV| {worst:.3e}; \
-         window {} steps; cpu {:.3} s, gpu setup {:.3} s, gpu run {:.3} s on {}",
+        "{case} {precision:?} {strategy:?}: {} spikes (cpu {}), max spike time diff {dt_spike:.3e} ms, max |ΔV| \
+         {worst:.3e}; window {} steps; cpu {:.3} s, gpu setup {:.3} s, gpu run {:.3} s on {}",
         gpu.spikes.len(),
         cpu.spikes.len(),
         gpu.window(),
@@ -105,15 +111,18 @@ fn check(case: &str, path: &str, overrides: &[String], duration: Option<f64>) {
     check_model(case, &model(path, overrides, duration));
 }
 
+/// Both strategies in f64 and f32 against the CPU engine in f64, with the issue's bounds.
 fn check_model(case: &str, m: &Model) {
-    let Some((dv, dts, nc, ng)) = compare(case, m, Precision::F64, f64::INFINITY) else { return };
-    let f64_ok = Outcome { max_dv: dv, spikes_ok: nc == ng && dts == 0.0 };
-    let Some((dv32, dts32, nc32, ng32)) = compare(case, m, Precision::F32, -50.0) else { return };
-    assert!(f64_ok.spikes_ok, "{case} f64: spikes differ ({nc} vs {ng}, max diff {dts})");
-    assert!(f64_ok.max_dv <= 1e-6, "{case} f64: max |ΔV| {} mV", f64_ok.max_dv);
-    assert_eq!(nc32, ng32, "{case} f32: spike counts");
-    assert!(dts32 <= 0.05, "{case} f32: spike times differ by {dts32} ms");
-    assert!(dv32 <= 0.1, "{case} f32: max |ΔV| {dv32} mV below -50 mV");
+    for strategy in [Strategy::Thread, Strategy::Workgroup] {
+        let Some((dv, dts, nc, ng)) = compare(case, m, Precision::F64, strategy, f64::INFINITY) else { return };
+        let f64_ok = Outcome { max_dv: dv, spikes_ok: nc == ng && dts == 0.0 };
+        let Some((dv32, dts32, nc32, ng32)) = compare(case, m, Precision::F32, strategy, -50.0) else { return };
+        assert!(f64_ok.spikes_ok, "{case} f64 {strategy:?}: spikes differ ({nc} vs {ng}, max diff {dts})");
+        assert!(f64_ok.max_dv <= 1e-6, "{case} f64 {strategy:?}: max |ΔV| {} mV", f64_ok.max_dv);
+        assert_eq!(nc32, ng32, "{case} f32 {strategy:?}: spike counts");
+        assert!(dts32 <= 0.05, "{case} f32 {strategy:?}: spike times differ by {dts32} ms");
+        assert!(dv32 <= 0.1, "{case} f32 {strategy:?}: max |ΔV| {dv32} mV below -50 mV");
+    }
 }
 
 #[test]
@@ -181,8 +190,12 @@ fn ringtest_matches_cpu() {
 fn wgsl_parses_back() {
     for path in ["examples/neuron/syn_pair.syl", "examples/bench/ringtest.syl", "examples/neuron/y_tree.syl"] {
         let m = model(path, &[], None);
-        for p in [Precision::F64, Precision::F32] {
-            let text = wgsl(&m, p).unwrap_or_else(|e| panic!("{path}: {e}"));
+        for (p, strategy) in [
+            (Precision::F64, Strategy::Thread),
+            (Precision::F32, Strategy::Thread),
+            (Precision::F64, Strategy::Workgroup),
+        ] {
+            let text = wgsl(&m, p, strategy).unwrap_or_else(|e| panic!("{path}: {e}"));
             let module =
                 naga::front::wgsl::parse_str(&text).unwrap_or_else(|e| panic!("{path}: {}", e.emit_to_string(&text)));
             naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::FLOAT64)
@@ -367,11 +380,12 @@ fn software_math_matches_std() {
 fn windows_do_not_change_results() {
     // Dispatching one step at a time or a whole window must give the same bits.
     let m = model("examples/neuron/syn_pair.syl", &["weight=0.05uS".to_string()], Some(20.0));
-    let mut a = match GpuSimulation::with_window(&m, Precision::F64, 1) {
-        Ok(g) => g,
-        Err(e) if no_gpu(&e) => return,
-        Err(e) => panic!("{e}"),
-    };
+    let mut a =
+        match GpuSimulation::with_options(&m, Precision::F64, GpuOptions { window_cap: 1, ..GpuOptions::default() }) {
+            Ok(g) => g,
+            Err(e) if no_gpu(&e) => return,
+            Err(e) => panic!("{e}"),
+        };
     a.run(|_, _| {}).expect("runs");
     let mut b = GpuSimulation::new(&m, Precision::F64).expect("gpu");
     b.run(|_, _| {}).expect("runs");
@@ -387,5 +401,30 @@ fn nernst_factor_matches_the_cpu() {
             let k = super::layout::nernst_factor(charge, 6.3);
             assert_eq!(k * (o / i).ln(), crate::cpu::build::nernst(charge, 6.3, i, o));
         }
+    }
+}
+
+#[test]
+fn strategies_agree_on_a_big_tree() {
+    // The 2,033-compartment binary tree of the single-cell benchmark, 5 ms with spikes: the
+    // parallel solve gathers every node's updates in the serial order, so the two strategies
+    // give the same bits.
+    let m = model("examples/bench/bigcell.syl", &[], Some(15.0));
+    for precision in [Precision::F64, Precision::F32] {
+        let run = |strategy| {
+            let mut sim = GpuSimulation::with_options(&m, precision, GpuOptions { strategy, ..GpuOptions::default() })?;
+            sim.run(|_, _| {})?;
+            Ok::<_, GpuError>(sim)
+        };
+        let thread = match run(Strategy::Thread) {
+            Ok(s) => s,
+            Err(e) if no_gpu(&e) => return,
+            Err(e) => panic!("{e}"),
+        };
+        let workgroup = run(Strategy::Workgroup).expect("workgroup strategy runs");
+        assert_eq!(workgroup.strategies(), vec![(Strategy::Workgroup, 256)]);
+        assert!(!thread.spikes.is_empty(), "the step current makes the soma fire");
+        assert_eq!(thread.spikes, workgroup.spikes, "{precision:?}");
+        assert_eq!(thread.columns, workgroup.columns, "{precision:?}");
     }
 }

@@ -33,6 +33,8 @@ pub struct RunConfig {
     pub output: Option<PathBuf>,
     pub backend: Option<String>,
     pub precision: Option<String>,
+    /// The GPU engine's mapping of cells: `auto`, `thread` or `workgroup`.
+    pub gpu_strategy: Option<String>,
     pub plots: Option<bool>,
 }
 

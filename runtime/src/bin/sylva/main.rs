@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sylva_compiler::diagnostics::Diagnostic;
 use sylva_compiler::source::{FileId, SourceDb};
 use sylva_compiler::{Loader, compile, ir, render};
+use sylva_runtime::gpu::Strategy;
 
 #[derive(Parser)]
 #[command(name = "sylva", version, about = "Compile and simulate biophysically detailed neuron models")]
@@ -50,6 +51,9 @@ enum Command {
         emit: Emit,
         #[arg(long = "set", value_name = "NAME=VALUE")]
         overrides: Vec<String>,
+        /// With `--emit wgsl`: how cells map onto the GPU (see `run --gpu-strategy`).
+        #[arg(long, value_enum, default_value = "auto")]
+        gpu_strategy: StrategyArg,
     },
     /// Compile and simulate a model; write trace.csv, spikes.csv and plots.
     Run {
@@ -66,6 +70,10 @@ enum Command {
         backend: Option<BackendArg>,
         #[arg(long, value_enum)]
         precision: Option<PrecisionArg>,
+        /// GPU only: one invocation per cell (`thread`, for networks), one workgroup per cell
+        /// with a parallel Hines solve (`workgroup`, for big cells), or chosen per cell type.
+        #[arg(long, value_enum)]
+        gpu_strategy: Option<StrategyArg>,
         /// Worker threads across cells; results are identical for any number.
         #[arg(long, default_value_t = 1)]
         threads: usize,
@@ -96,6 +104,23 @@ enum Emit {
 enum BackendArg {
     Cpu,
     Gpu,
+}
+
+#[derive(Copy, Clone, ValueEnum)]
+enum StrategyArg {
+    Auto,
+    Thread,
+    Workgroup,
+}
+
+impl From<StrategyArg> for Strategy {
+    fn from(s: StrategyArg) -> Strategy {
+        match s {
+            StrategyArg::Auto => Strategy::Auto,
+            StrategyArg::Thread => Strategy::Thread,
+            StrategyArg::Workgroup => Strategy::Workgroup,
+        }
+    }
 }
 
 #[derive(Copy, Clone, ValueEnum)]
@@ -138,27 +163,39 @@ fn main() -> ExitCode {
     };
     let result = match &cli.command {
         Command::Check { files, overrides } => check(files, overrides, colour),
-        Command::Compile { file, emit, overrides } => compile_and_emit(file, *emit, overrides, colour),
-        Command::Run { file, out, overrides, config, backend, precision, threads, no_plots, interpret } => {
-            run::run(&run::RunArgs {
-                file,
-                out: out.as_deref(),
-                overrides,
-                config: config.as_deref(),
-                backend: backend.map(|b| match b {
-                    BackendArg::Cpu => ir::Backend::Cpu,
-                    BackendArg::Gpu => ir::Backend::Gpu,
-                }),
-                precision: precision.map(|p| match p {
-                    PrecisionArg::F64 => ir::Precision::F64,
-                    PrecisionArg::F32 => ir::Precision::F32,
-                }),
-                threads: (*threads).max(1),
-                plots: !no_plots,
-                interpret: *interpret,
-                colour,
-            })
+        Command::Compile { file, emit, overrides, gpu_strategy } => {
+            compile_and_emit(file, *emit, overrides, (*gpu_strategy).into(), colour)
         }
+        Command::Run {
+            file,
+            out,
+            overrides,
+            config,
+            backend,
+            precision,
+            gpu_strategy,
+            threads,
+            no_plots,
+            interpret,
+        } => run::run(&run::RunArgs {
+            file,
+            out: out.as_deref(),
+            overrides,
+            config: config.as_deref(),
+            backend: backend.map(|b| match b {
+                BackendArg::Cpu => ir::Backend::Cpu,
+                BackendArg::Gpu => ir::Backend::Gpu,
+            }),
+            precision: precision.map(|p| match p {
+                PrecisionArg::F64 => ir::Precision::F64,
+                PrecisionArg::F32 => ir::Precision::F32,
+            }),
+            gpu_strategy: gpu_strategy.map(Strategy::from),
+            threads: (*threads).max(1),
+            plots: !no_plots,
+            interpret: *interpret,
+            colour,
+        }),
         Command::Lsp => lsp::serve(),
     };
     match result {
@@ -239,7 +276,13 @@ fn summary(model: &ir::Model) -> String {
     )
 }
 
-fn compile_and_emit(file: &str, emit: Emit, overrides: &[String], colour: bool) -> Result<(), Failure> {
+fn compile_and_emit(
+    file: &str,
+    emit: Emit,
+    overrides: &[String],
+    strategy: Strategy,
+    colour: bool,
+) -> Result<(), Failure> {
     let mut db = SourceDb::new();
     let root = load_root(&mut db, file)?;
     let compilation = compile(&mut db, root, &mut FsLoader, overrides);
@@ -257,10 +300,11 @@ fn compile_and_emit(file: &str, emit: Emit, overrides: &[String], colour: bool) 
         }
         Emit::Wgsl => {
             if let Some(model) = &compilation.model {
-                let text = sylva_runtime::gpu::wgsl(model, model.simulation.precision).map_err(|e| match e {
-                    sylva_runtime::gpu::GpuError::Unsupported(_) => Failure::Usage(e.to_string()),
-                    _ => Failure::Internal(format!("code generation failed: {e}")),
-                })?;
+                let text =
+                    sylva_runtime::gpu::wgsl(model, model.simulation.precision, strategy).map_err(|e| match e {
+                        sylva_runtime::gpu::GpuError::Unsupported(_) => Failure::Usage(e.to_string()),
+                        _ => Failure::Internal(format!("code generation failed: {e}")),
+                    })?;
                 let _ = stdout.write_all(text.as_bytes());
             }
         }

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sylva_compiler::ir::{self, Backend, Precision};
 use sylva_compiler::units::{Dimension, split_quantity};
 use sylva_runtime::cpu::{Blowup, Options, Simulation};
-use sylva_runtime::gpu::{GpuError, GpuSimulation};
+use sylva_runtime::gpu::{self, GpuError, GpuSimulation, Strategy};
 use sylva_runtime::output::{self, Recording};
 
 use crate::{Failure, compile_root};
@@ -19,6 +19,7 @@ pub struct RunArgs<'a> {
     pub config: Option<&'a Path>,
     pub backend: Option<Backend>,
     pub precision: Option<Precision>,
+    pub gpu_strategy: Option<Strategy>,
     pub threads: usize,
     pub plots: bool,
     pub interpret: bool,
@@ -59,6 +60,13 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
             };
         }
     }
+    let mut strategy = Strategy::Auto;
+    if let Some(s) = config.as_ref().and_then(|c| c.gpu_strategy.as_ref()) {
+        strategy = s.parse().map_err(|e| Failure::Usage(format!("run file: {e}")))?;
+    }
+    if let Some(s) = args.gpu_strategy {
+        strategy = s;
+    }
     if let Some(b) = args.backend {
         model.simulation.backend = b;
     }
@@ -88,7 +96,11 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
             let sim = Simulation::new(&model, options);
             Engine::Cpu(sim.map_err(|e| Failure::Internal(format!("code generation failed: {e}")))?)
         }
-        Backend::Gpu => Engine::Gpu(GpuSimulation::new(&model, model.simulation.precision).map_err(gpu_failure)?),
+        Backend::Gpu => {
+            let options = gpu::Options { strategy, ..gpu::Options::default() };
+            let sim = GpuSimulation::with_options(&model, model.simulation.precision, options);
+            Engine::Gpu(sim.map_err(gpu_failure)?)
+        }
     };
     let sim_description = sim.describe(args.threads);
     let steps = sim.steps();
@@ -221,7 +233,17 @@ impl Engine {
     fn describe(&self, threads: usize) -> String {
         match self {
             Engine::Cpu(_) => format!("CPU, {threads} thread{}", if threads == 1 { "" } else { "s" }),
-            Engine::Gpu(s) => format!("GPU: {}", s.adapter()),
+            Engine::Gpu(s) => {
+                let strategies: Vec<String> = s
+                    .strategies()
+                    .iter()
+                    .map(|(st, size)| match st {
+                        Strategy::Workgroup => format!("a workgroup of {size} per cell"),
+                        _ => "a thread per cell".to_string(),
+                    })
+                    .collect();
+                format!("GPU: {}, {}", s.adapter(), strategies.join(" / "))
+            }
         }
     }
 }

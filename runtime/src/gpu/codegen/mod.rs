@@ -1,5 +1,9 @@
-//! One compute entry point per cell type, built as naga IR: an invocation runs a window of
-//! time steps of one cell (events, currents, Hines solve, states, Nernst, detection, probes).
+//! One compute entry point per cell type, built as naga IR: an invocation (`thread`) or a
+//! workgroup (`workgroup`) runs a window of time steps of one cell (events, currents, Hines
+//! solve, states, Nernst, detection, probes).
+
+mod thread;
+mod workgroup;
 
 use naga::{BinaryOperator as B, Handle, MathFunction as M, Module};
 use sylva_compiler::ir::expr::{BinaryOp, Builtin, Expr, UnaryOp};
@@ -7,7 +11,7 @@ use sylva_compiler::ir::kernel::{Kernel, Target};
 
 use super::GpuError;
 use super::builder::{Fb, H, Prec, Types, storage};
-use super::layout::{BlockLayout, Layout, NO_PARENT, TypeLayout, ion_slot};
+use super::layout::{BlockLayout, Layout, TypeLayout, ion_slot};
 use super::math::{self, MathFns};
 
 pub const WORKGROUP: u32 = 64;
@@ -29,17 +33,29 @@ pub const CONTROL_HEADER: u32 = 2;
 /// Spike buffer, per gid: [count, first bad step + 1, steps done, spike steps...].
 pub const SPIKE_HEADER: u32 = 3;
 
-/// Loop iterations of one time step of a cell of this type, events and probes aside (each
-/// loop counts one more for its exit test). llvmpipe stops an invocation after 65535 loop
-/// iterations, so the window is sized with this on CPU adapters.
-pub fn loop_cost(layout: &Layout, ty: &TypeLayout) -> u64 {
-    let nn = u64::from(ty.nnodes) + 1;
+/// Loop iterations of one time step of one invocation of this type, events and probes aside
+/// (each loop counts one more for its exit test; a workgroup lane takes every `size`-th
+/// element). llvmpipe stops an invocation after 65535 loop iterations, so the window is sized
+/// with this on CPU adapters.
+pub fn loop_cost(layout: &Layout, ty: &TypeLayout, meta: &[u32]) -> u64 {
+    let lanes = ty.workgroup.as_ref().map_or(1, |w| u64::from(w.size));
+    let share = |n: u64| n.div_ceil(lanes) + 1;
+    let nn = u64::from(ty.nnodes);
     let nernst = layout.nernst.iter().filter(|n| n.is_some()).count() as u64;
-    let mut cost = 2 + nn * (4 + nernst);
+    let mut cost = 2 + share(nn) * (4 + nernst);
+    if let Some(wg) = &ty.workgroup {
+        // Rounds of the solve, and the child loops of assembly and elimination.
+        let widest = (0..ty.nnodes as usize)
+            .map(|j| u64::from(meta[wg.child_start as usize + j + 1] - meta[wg.child_start as usize + j]))
+            .max()
+            .unwrap_or(0);
+        cost += u64::from(wg.elimination.count + wg.substitution.count) * (2 + widest) + share(nn) * (widest + 1);
+    }
     for b in &ty.blocks {
         if b.per_cell > 1 {
             let kernels = [&b.kernels.current, &b.kernels.advance].iter().filter(|k| !k.writes.is_empty()).count();
-            cost += kernels as u64 * (u64::from(b.per_cell) + 1);
+            let per_lane = if b.shares_nodes { u64::from(b.per_cell) + 1 } else { share(u64::from(b.per_cell)) };
+            cost += kernels as u64 * per_lane;
         }
     }
     cost
@@ -83,12 +99,25 @@ pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
     let fns = math::add(&mut module, types, p.prec);
     for (t, ty) in layout.types.iter().enumerate() {
         let mut fb = Fb::new(p.prec, types, &entry_name(t));
-        fb.func.arguments.push(naga::FunctionArgument {
-            name: Some("gid".into()),
-            ty: types.uvec3,
-            binding: Some(naga::Binding::BuiltIn(naga::BuiltIn::GlobalInvocationId)),
-        });
-        let mut cx = Cx { g, fns, layout, ty, p, err: None };
+        let mut arg = |name: &str, ty, builtin| {
+            fb.func.arguments.push(naga::FunctionArgument {
+                name: Some(name.into()),
+                ty,
+                binding: Some(naga::Binding::BuiltIn(builtin)),
+            })
+        };
+        let size = match &ty.workgroup {
+            None => {
+                arg("global_id", types.uvec3, naga::BuiltIn::GlobalInvocationId);
+                WORKGROUP
+            }
+            Some(wg) => {
+                arg("lane", types.uint, naga::BuiltIn::LocalInvocationIndex);
+                arg("workgroup_id", types.uvec3, naga::BuiltIn::WorkGroupId);
+                wg.size
+            }
+        };
+        let mut cx = Cx { g, fns, layout, ty, p, lane: None, err: None };
         cx.entry(&mut fb);
         if let Some(e) = cx.err {
             return Err(e);
@@ -97,7 +126,7 @@ pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
             name: entry_name(t),
             stage: naga::ShaderStage::Compute,
             early_depth_test: None,
-            workgroup_size: [WORKGROUP, 1, 1],
+            workgroup_size: [size, 1, 1],
             workgroup_size_overrides: None,
             function: fb.finish(),
             mesh_info: None,
@@ -114,7 +143,16 @@ struct Cx<'a> {
     layout: &'a Layout,
     ty: &'a TypeLayout,
     p: &'a Params,
+    /// Set when a workgroup runs the cell.
+    lane: Option<Lane>,
     err: Option<GpuError>,
+}
+
+/// This invocation's index in its workgroup, and the workgroup size.
+#[derive(Copy, Clone)]
+struct Lane {
+    l: H,
+    size: u32,
 }
 
 /// Per-invocation values a kernel needs.
@@ -128,32 +166,55 @@ struct At {
 }
 
 impl Cx<'_> {
-    /// `off + j * ncells + c`.
+    /// `off + j * ncells + c`, or `off + c * nnodes + j` when a workgroup runs a cell (as
+    /// `TypeLayout::node_slot`).
     fn node_index(&self, fb: &mut Fb, off: u32, j: H, c: H) -> H {
-        let n = fb.u(self.ty.ncells);
-        let jn = fb.mul(j, n);
+        let (major, minor, n) = if self.ty.cell_major() { (c, j, self.ty.nnodes) } else { (j, c, self.ty.ncells) };
+        let n = fb.u(n);
+        let scaled = fb.mul(major, n);
         let o = fb.u(off);
-        let a = fb.add(o, jn);
-        fb.add(a, c)
+        let a = fb.add(o, scaled);
+        fb.add(a, minor)
     }
 
+    /// As `BlockLayout::slot`.
     fn instance_index(&self, fb: &mut Fb, b: &BlockLayout, off: u32, at: &At) -> H {
-        let stride = fb.u(b.stride(self.ty.ncells));
-        let ks = fb.mul(at.k, stride);
         let o = fb.u(off);
-        let a = fb.add(o, ks);
-        if b.only.is_some() { a } else { fb.add(a, at.c) }
+        if b.only.is_some() {
+            return fb.add(o, at.k);
+        }
+        let (major, minor, n) =
+            if self.ty.cell_major() { (at.c, at.k, b.per_cell) } else { (at.k, at.c, self.ty.ncells) };
+        let n = fb.u(n);
+        let scaled = fb.mul(major, n);
+        let a = fb.add(o, scaled);
+        fb.add(a, minor)
+    }
+
+    /// The invocation's cell and, for a workgroup, its lane.
+    fn cell(&mut self, fb: &mut Fb) -> H {
+        match self.ty.workgroup {
+            None => {
+                let id = fb.arg(0);
+                let x = fb.e(naga::Expression::AccessIndex { base: id, index: 0 });
+                let n = fb.u(self.ty.ncells);
+                let out = fb.bin(B::GreaterEqual, x, n);
+                fb.if_(out, |fb| fb.ret(None));
+                x
+            }
+            Some(ref wg) => {
+                let l = fb.arg(0);
+                self.lane = Some(Lane { l, size: wg.size });
+                let id = fb.arg(1);
+                fb.e(naga::Expression::AccessIndex { base: id, index: 0 })
+            }
+        }
     }
 
     fn entry(&mut self, fb: &mut Fb) {
         let ty = self.ty;
         let g = self.g;
-        let id = fb.arg(0);
-        let x = fb.e(naga::Expression::AccessIndex { base: id, index: 0 });
-        let n = fb.u(ty.ncells);
-        let out = fb.bin(B::GreaterEqual, x, n);
-        fb.if_(out, |fb| fb.ret(None));
-        let c = x;
+        let c = self.cell(fb);
         let goff = fb.u(ty.gid);
         let gi = fb.add(goff, c);
         let gid = fb.read(g.meta, gi);
@@ -171,12 +232,15 @@ impl Cx<'_> {
         let records = fb.u(CONTROL_HEADER + self.layout.ncells + 1);
         let cap1 = fb.u(self.p.spike_cap + SPIKE_HEADER);
         let spike_base = fb.mul(gid, cap1);
-        fb.write(g.spikes, spike_base, zero_u);
-        let bad_at = fb.add(spike_base, one_u);
-        fb.write(g.spikes, bad_at, zero_u);
         let two_u = fb.u(2);
         let done_at = fb.add(spike_base, two_u);
-        fb.write(g.spikes, done_at, zero_u);
+        self.on_first(fb, |_, fb| {
+            let bad_at = fb.add(spike_base, one_u);
+            for at in [spike_base, bad_at, done_at] {
+                fb.write(g.spikes, at, zero_u);
+            }
+        });
+        self.barrier(fb);
         fb.for_range(zero_u, nsteps, "s", |fb, s| {
             let step = fb.add(step0, s);
             let stepr = fb.real_of(step);
@@ -191,23 +255,92 @@ impl Cx<'_> {
             };
             let half = fb.f(self.p.dt / 2.0);
             let mid = fb.add(t, half);
-            self.events(fb, c, s, ev, ev_end, records, t);
+            self.on_first(fb, |this, fb| this.events(fb, c, s, ev, ev_end, records, t));
+            self.barrier(fb);
             self.zero(fb, c);
+            self.barrier(fb);
             for b in &ty.blocks {
                 let k = b.kernels.current.clone();
-                self.instances(fb, b, c, mid, &k);
+                if self.instances(fb, b, c, mid, &k) {
+                    self.barrier(fb);
+                }
             }
-            self.hines(fb, c, s, spike_base);
+            match self.lane {
+                None => self.hines(fb, c, s, spike_base),
+                Some(_) => self.parallel_hines(fb, c, s, spike_base),
+            }
             for b in &ty.blocks {
                 let k = b.kernels.advance.clone();
-                self.instances(fb, b, c, mid, &k);
+                if self.instances(fb, b, c, mid, &k) {
+                    self.barrier(fb);
+                }
             }
-            self.nernst(fb, c);
-            self.detect(fb, c, s, spike_base);
+            if self.nernst(fb, c) {
+                self.barrier(fb);
+            }
+            self.on_first(fb, |this, fb| this.detect(fb, c, s, spike_base));
             self.probes(fb, gid, s);
+            self.on_first(fb, |_, fb| {
+                let one = fb.u(1);
+                let done = fb.add(s, one);
+                fb.write(g.spikes, done_at, done);
+            });
+            // The next step's events change states that this step's probes read.
+            self.barrier(fb);
+        });
+    }
+
+    /// Runs `body` on the first lane of a workgroup (on every invocation per cell).
+    fn on_first(&mut self, fb: &mut Fb, body: impl FnOnce(&mut Self, &mut Fb)) {
+        match self.lane {
+            None => body(self, fb),
+            Some(lane) => {
+                let z = fb.u(0);
+                let first = fb.bin(B::Equal, lane.l, z);
+                fb.if_(first, |fb| body(self, fb));
+            }
+        }
+    }
+
+    fn barrier(&self, fb: &mut Fb) {
+        if self.lane.is_some() {
+            fb.barrier();
+        }
+    }
+
+    /// A local flag for the blow-up check of `v += Δv`.
+    fn bad_flag(&self, fb: &mut Fb) -> H {
+        let bad = fb.local(fb.types.boolean, "bad");
+        let f = fb.bool(false);
+        fb.store(bad, f);
+        bad
+    }
+
+    /// Sets `bad` when the new voltage is non-finite or above 1e6 mV (the CPU engine's check).
+    fn flag_if_bad(&self, fb: &mut Fb, bad: H, v: H) {
+        let a = fb.math1(M::Abs, v);
+        let lim = fb.f(1e6);
+        let fine = fb.bin(B::LessEqual, a, lim);
+        let wrong = fb.not(fine);
+        let before = fb.load(bad);
+        let now = fb.bin(B::LogicalOr, before, wrong);
+        fb.store(bad, now);
+    }
+
+    /// Records the first bad step of the cell (lanes of one step write the same value).
+    fn report_bad(&self, fb: &mut Fb, bad: H, s: H, spike_base: H) {
+        let g = self.g;
+        let isbad = fb.load(bad);
+        fb.if_(isbad, |fb| {
             let one = fb.u(1);
-            let done = fb.add(s, one);
-            fb.write(g.spikes, done_at, done);
+            let at = fb.add(spike_base, one);
+            let cur = fb.read(g.spikes, at);
+            let z = fb.u(0);
+            let first = fb.bin(B::Equal, cur, z);
+            fb.if_(first, |fb| {
+                let s1 = fb.add(s, one);
+                fb.write(g.spikes, at, s1);
+            });
         });
     }
 
@@ -261,11 +394,14 @@ impl Cx<'_> {
         self.layout.node_tables[b.block]
     }
 
-    /// Runs `kernel` for every instance of block `b` in this cell, in order.
-    fn instances(&mut self, fb: &mut Fb, b: &BlockLayout, c: H, t: H, kernel: &Kernel) {
+    /// Runs `kernel` for every instance of block `b` in this cell: in order on one invocation,
+    /// or split across a workgroup's lanes when no two instances share a node. Returns whether
+    /// it emitted anything.
+    fn instances(&mut self, fb: &mut Fb, b: &BlockLayout, c: H, t: H, kernel: &Kernel) -> bool {
         if kernel.writes.is_empty() {
-            return;
+            return false;
         }
+        let serial = b.per_cell == 1 || b.shares_nodes;
         let body = |this: &mut Self, fb: &mut Fb| {
             if b.per_cell == 1 {
                 let k = fb.u(0);
@@ -274,20 +410,24 @@ impl Cx<'_> {
             } else {
                 let zero = fb.u(0);
                 let end = fb.u(b.per_cell);
-                fb.for_range(zero, end, "k", |fb, k| {
+                let each = |this: &mut Self, fb: &mut Fb, k: H| {
                     let node = this.node_of(fb, b, k);
                     this.kernel(fb, b, kernel, &At { c, k, node, t, weight: None });
-                });
+                };
+                let lane = if serial { None } else { this.lane };
+                split(fb, lane, zero, end, "k", |fb, k| each(this, fb, k));
             }
         };
         match b.only {
             Some(rank) => {
                 let r = fb.u(rank);
                 let me = fb.bin(B::Equal, c, r);
-                fb.if_(me, |fb| body(self, fb));
+                fb.if_(me, |fb| self.on_first(fb, body));
             }
+            None if serial => self.on_first(fb, body),
             None => body(self, fb),
         }
+        true
     }
 
     fn zero(&mut self, fb: &mut Fb, c: H) {
@@ -295,7 +435,7 @@ impl Cx<'_> {
         let g = self.g;
         let zero = fb.u(0);
         let nn = fb.u(ty.nnodes);
-        fb.for_range(zero, nn, "j", |fb, j| {
+        split(fb, self.lane, zero, nn, "j", |fb, j| {
             let z = fb.f(0.0);
             let mut arrays = vec![ty.rhs, ty.diagonal];
             arrays.extend(ty.ions.iter().map(|a| a[3]));
@@ -313,173 +453,18 @@ impl Cx<'_> {
         fb.write(self.g.data, i, new);
     }
 
-    /// The cable equation as `cpu::engine::solve_range`, operation for operation.
-    fn hines(&mut self, fb: &mut Fb, c: H, s: H, spike_base: H) {
+    /// Nernst reversals; returns whether any species has one.
+    fn nernst(&mut self, fb: &mut Fb, c: H) -> bool {
         let ty = self.ty;
         let g = self.g;
-        let zero = fb.u(0);
-        let nn = fb.u(ty.nnodes);
-        let root = fb.u(NO_PARENT);
-        fb.for_range(zero, nn, "j", |fb, j| {
-            let ij = self.node_index(fb, 0, j, c);
-            let di = {
-                let o = fb.u(ty.diagonal);
-                fb.add(o, ij)
-            };
-            let cdt_at = {
-                let o = fb.u(ty.cdt);
-                fb.add(o, j)
-            };
-            let cdt = fb.read(g.shared, cdt_at);
-            self.accumulate(fb, di, cdt);
-            let pa = {
-                let o = fb.u(ty.parent);
-                fb.add(o, j)
-            };
-            let p = fb.read(g.meta, pa);
-            let has = fb.bin(B::NotEqual, p, root);
-            fb.if_(has, |fb| {
-                let ax = {
-                    let o = fb.u(ty.axial);
-                    fb.add(o, j)
-                };
-                let gg = fb.read(g.shared, ax);
-                let ip = self.node_index(fb, 0, p, c);
-                let vo = fb.u(ty.v);
-                let vi_at = fb.add(vo, ij);
-                let vp_at = fb.add(vo, ip);
-                let vp = fb.read(g.data, vp_at);
-                let vi = fb.read(g.data, vi_at);
-                let dv = fb.sub(vp, vi);
-                let current = fb.mul(gg, dv);
-                let ro = fb.u(ty.rhs);
-                let ri = fb.add(ro, ij);
-                let rp = fb.add(ro, ip);
-                self.accumulate(fb, ri, current);
-                let old = fb.read(g.data, rp);
-                let new = fb.sub(old, current);
-                fb.write(g.data, rp, new);
-                let dpo = fb.u(ty.diagonal);
-                let dp = fb.add(dpo, ip);
-                self.accumulate(fb, di, gg);
-                self.accumulate(fb, dp, gg);
-            });
-        });
-        // Elimination from the last node up.
-        fb.for_range(zero, nn, "i", |fb, i| {
-            let last = fb.u(ty.nnodes - 1);
-            let j = fb.sub(last, i);
-            let pa = {
-                let o = fb.u(ty.parent);
-                fb.add(o, j)
-            };
-            let p = fb.read(g.meta, pa);
-            let has = fb.bin(B::NotEqual, p, root);
-            fb.if_(has, |fb| {
-                let ax = {
-                    let o = fb.u(ty.axial);
-                    fb.add(o, j)
-                };
-                let gg = fb.read(g.shared, ax);
-                let ij = self.node_index(fb, 0, j, c);
-                let ip = self.node_index(fb, 0, p, c);
-                let dgo = fb.u(ty.diagonal);
-                let ro = fb.u(ty.rhs);
-                let di = fb.add(dgo, ij);
-                let dp = fb.add(dgo, ip);
-                let ri = fb.add(ro, ij);
-                let rp = fb.add(ro, ip);
-                let dii = fb.read(g.data, di);
-                let factor = fb.div(gg, dii);
-                let fg = fb.mul(factor, gg);
-                let dpp = fb.read(g.data, dp);
-                let nd = fb.sub(dpp, fg);
-                fb.write(g.data, dp, nd);
-                let rii = fb.read(g.data, ri);
-                let fr = fb.mul(factor, rii);
-                self.accumulate(fb, rp, fr);
-            });
-        });
-        // Substitution, parents first; v += Δv, with a blow-up check.
-        let bad = fb.local(fb.types.boolean, "bad");
-        let f = fb.bool(false);
-        fb.store(bad, f);
-        fb.for_range(zero, nn, "j", |fb, j| {
-            let pa = {
-                let o = fb.u(ty.parent);
-                fb.add(o, j)
-            };
-            let p = fb.read(g.meta, pa);
-            let ij = self.node_index(fb, 0, j, c);
-            let dgo = fb.u(ty.diagonal);
-            let ro = fb.u(ty.rhs);
-            let di = fb.add(dgo, ij);
-            let ri = fb.add(ro, ij);
-            let has = fb.bin(B::NotEqual, p, root);
-            let dvv = fb.local(fb.types.real, "dv");
-            fb.if_else(
-                has,
-                |fb| {
-                    let ax = {
-                        let o = fb.u(ty.axial);
-                        fb.add(o, j)
-                    };
-                    let gg = fb.read(g.shared, ax);
-                    let ip = self.node_index(fb, 0, p, c);
-                    let rp = fb.add(ro, ip);
-                    let rpp = fb.read(g.data, rp);
-                    let rii = fb.read(g.data, ri);
-                    let gr = fb.mul(gg, rpp);
-                    let num = fb.add(rii, gr);
-                    let d = fb.read(g.data, di);
-                    let q = fb.div(num, d);
-                    fb.store(dvv, q);
-                },
-                |fb| {
-                    let rii = fb.read(g.data, ri);
-                    let d = fb.read(g.data, di);
-                    let q = fb.div(rii, d);
-                    fb.store(dvv, q);
-                },
-            );
-            let dv = fb.load(dvv);
-            fb.write(g.data, ri, dv);
-            let vo = fb.u(ty.v);
-            let vi = fb.add(vo, ij);
-            let old = fb.read(g.data, vi);
-            let new = fb.add(old, dv);
-            fb.write(g.data, vi, new);
-            let a = fb.math1(M::Abs, new);
-            let lim = fb.f(1e6);
-            let fine = fb.bin(B::LessEqual, a, lim);
-            let wrong = fb.not(fine);
-            let before = fb.load(bad);
-            let now = fb.bin(B::LogicalOr, before, wrong);
-            fb.store(bad, now);
-        });
-        let isbad = fb.load(bad);
-        fb.if_(isbad, |fb| {
-            let one = fb.u(1);
-            let at = fb.add(spike_base, one);
-            let cur = fb.read(g.spikes, at);
-            let z = fb.u(0);
-            let first = fb.bin(B::Equal, cur, z);
-            fb.if_(first, |fb| {
-                let s1 = fb.add(s, one);
-                fb.write(g.spikes, at, s1);
-            });
-        });
-    }
-
-    fn nernst(&mut self, fb: &mut Fb, c: H) {
-        let ty = self.ty;
-        let g = self.g;
+        let mut any = false;
         for (s, factor) in self.layout.nernst.iter().enumerate() {
             let Some(factor) = *factor else { continue };
             let zero = fb.u(0);
             let nn = fb.u(ty.nnodes);
             let log = self.fns.log;
-            fb.for_range(zero, nn, "j", |fb, j| {
+            any = true;
+            split(fb, self.lane, zero, nn, "j", |fb, j| {
                 let ii = self.node_index(fb, ty.ions[s][1], j, c);
                 let inside = fb.read(g.data, ii);
                 let z = fb.f(0.0);
@@ -496,6 +481,7 @@ impl Cx<'_> {
                 });
             });
         }
+        any
     }
 
     fn detect(&mut self, fb: &mut Fb, c: H, s: H, spike_base: H) {
@@ -547,7 +533,7 @@ impl Cx<'_> {
         let pp = fb.u(self.layout.probe_pairs);
         let cols = fb.u(self.layout.gpu_probes);
         let row = fb.mul(s, cols);
-        fb.for_range(start, end, "q", |fb, q| {
+        split(fb, self.lane, start, end, "q", |fb, q| {
             let two = fb.u(2);
             let q2 = fb.mul(q, two);
             let at = fb.add(pp, q2);
@@ -718,6 +704,17 @@ impl Cx<'_> {
                 let c = fb.bin(if op == BinaryOp::And { B::LogicalAnd } else { B::LogicalOr }, a, b);
                 truth(fb, c)
             }
+        }
+    }
+}
+
+/// `for i in start..end`, split across the lanes of a workgroup when there is one.
+fn split(fb: &mut Fb, lane: Option<Lane>, start: H, end: H, name: &str, body: impl FnOnce(&mut Fb, H)) {
+    match lane {
+        None => fb.for_range(start, end, name, body),
+        Some(lane) => {
+            let first = fb.add(start, lane.l);
+            fb.for_step(first, end, lane.size, name, body);
         }
     }
 }
