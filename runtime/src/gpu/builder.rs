@@ -270,6 +270,11 @@ impl Fb {
         self.stmt(Statement::ControlBarrier(naga::Barrier::STORAGE));
     }
 
+    /// A workgroup barrier for workgroup memory only (`workgroupBarrier()`): cheaper.
+    pub fn workgroup_barrier(&mut self) {
+        self.stmt(Statement::ControlBarrier(naga::Barrier::WORK_GROUP));
+    }
+
     /// Calls `function` and returns its result.
     pub fn call(&mut self, function: Handle<Function>, arguments: Vec<H>) -> H {
         let result = self.e(Expression::CallResult(function));

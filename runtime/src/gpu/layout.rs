@@ -53,9 +53,16 @@ impl BlockLayout {
     }
 }
 
+/// Most workgroups along one dimension of a dispatch (WebGPU's limit): cell `c` runs as
+/// workgroup `(c % GRID_X, c / GRID_X)`.
+pub const GRID_X: u32 = 65535;
+
 /// A type run by one workgroup per cell: its size and the solve's tables in `meta`.
 pub struct WorkgroupLayout {
     pub size: u32,
+    /// The solve's diagonal and right-hand side live in workgroup memory (they fit), so its
+    /// rounds need only workgroup barriers; else in `data`.
+    pub local_solve: bool,
     /// `nnodes + 1` offsets, then the children (ascending) at `children`.
     pub child_start: u32,
     pub children: u32,
@@ -166,7 +173,14 @@ fn alloc(v: &mut Vec<f64>, len: usize) -> u32 {
     off as u32
 }
 
-pub fn layout(model: &Model, built: &Built, celsius: f64, strategy: Strategy) -> Result<Layout, GpuError> {
+/// `workgroup_reals`: how many reals fit in a workgroup's memory.
+pub fn layout(
+    model: &Model,
+    built: &Built,
+    celsius: f64,
+    strategy: Strategy,
+    workgroup_reals: u32,
+) -> Result<Layout, GpuError> {
     let ncells = built.cell_offset.len();
     let mut type_of_gid = Vec::with_capacity(ncells);
     for p in &model.network.populations {
@@ -231,7 +245,8 @@ pub fn layout(model: &Model, built: &Built, celsius: f64, strategy: Strategy) ->
             meta.extend(&kids);
             let elimination = push_rounds(&mut meta, &elimination);
             let substitution = push_rounds(&mut meta, &substitution);
-            WorkgroupLayout { size, child_start, children, elimination, substitution }
+            let local_solve = 2 * nn as u64 <= u64::from(workgroup_reals);
+            WorkgroupLayout { size, local_solve, child_start, children, elimination, substitution }
         });
         let area = shared.len() as u32;
         shared.extend(&built.nodes.area[first..first + nn]);

@@ -306,7 +306,7 @@ fn run_math(fun: &str, xs: &[f64], ys: &[f64]) -> Result<Vec<f64>, GpuError> {
     }
     enc.copy_buffer_to_buffer(&bo, 0, &back, 0, size);
     let index = queue.submit([enc.finish()]);
-    let bytes = super::read(&device, &back, size, index)?;
+    let bytes = super::device::read(&device, &back, size, index)?;
     Ok(bytemuck::cast_slice::<u8, f64>(&bytes).to_vec())
 }
 
@@ -423,6 +423,8 @@ fn strategies_agree_on_a_big_tree() {
         };
         let workgroup = run(Strategy::Workgroup).expect("workgroup strategy runs");
         assert_eq!(workgroup.strategies(), vec![(Strategy::Workgroup, 256)]);
+        let local = workgroup.layout.types[0].workgroup.as_ref().expect("workgroup").local_solve;
+        eprintln!("{precision:?}: solve in {} memory", if local { "workgroup" } else { "storage" });
         assert!(!thread.spikes.is_empty(), "the step current makes the soma fire");
         assert_eq!(thread.spikes, workgroup.spikes, "{precision:?}");
         assert_eq!(thread.columns, workgroup.columns, "{precision:?}");

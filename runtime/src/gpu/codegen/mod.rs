@@ -11,7 +11,7 @@ use sylva_compiler::ir::kernel::{Kernel, Target};
 
 use super::GpuError;
 use super::builder::{Fb, H, Prec, Types, storage};
-use super::layout::{BlockLayout, Layout, TypeLayout, ion_slot};
+use super::layout::{BlockLayout, GRID_X, Layout, TypeLayout, ion_slot};
 use super::math::{self, MathFns};
 
 pub const WORKGROUP: u32 = 64;
@@ -117,7 +117,33 @@ pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
                 wg.size
             }
         };
-        let mut cx = Cx { g, fns, layout, ty, p, lane: None, err: None };
+        let solve = ty.workgroup.as_ref().filter(|w| w.local_solve).map(|_| {
+            let array = module.types.insert(
+                naga::Type {
+                    name: None,
+                    inner: naga::TypeInner::Array {
+                        base: types.real,
+                        size: naga::ArraySize::Constant(std::num::NonZeroU32::new(ty.nnodes).expect("nodes")),
+                        stride: p.prec.bytes() as u32,
+                    },
+                },
+                naga::Span::UNDEFINED,
+            );
+            ["solve_diagonal", "solve_rhs"].map(|name| {
+                module.global_variables.append(
+                    naga::GlobalVariable {
+                        name: Some(format!("{name}_{t}")),
+                        space: naga::AddressSpace::WorkGroup,
+                        binding: None,
+                        ty: array,
+                        init: None,
+                        memory_decorations: naga::MemoryDecorations::empty(),
+                    },
+                    naga::Span::UNDEFINED,
+                )
+            })
+        });
+        let mut cx = Cx { g, fns, layout, ty, p, lane: None, solve, err: None };
         cx.entry(&mut fb);
         if let Some(e) = cx.err {
             return Err(e);
@@ -145,6 +171,8 @@ struct Cx<'a> {
     p: &'a Params,
     /// Set when a workgroup runs the cell.
     lane: Option<Lane>,
+    /// The solve's diagonal and rhs in workgroup memory (`WorkgroupLayout::local_solve`).
+    solve: Option<[Handle<naga::GlobalVariable>; 2]>,
     err: Option<GpuError>,
 }
 
@@ -206,7 +234,16 @@ impl Cx<'_> {
                 let l = fb.arg(0);
                 self.lane = Some(Lane { l, size: wg.size });
                 let id = fb.arg(1);
-                fb.e(naga::Expression::AccessIndex { base: id, index: 0 })
+                let x = fb.e(naga::Expression::AccessIndex { base: id, index: 0 });
+                let y = fb.e(naga::Expression::AccessIndex { base: id, index: 1 });
+                let w = fb.u(GRID_X);
+                let yw = fb.mul(y, w);
+                let c = fb.add(x, yw);
+                // The last row of the grid may hold fewer cells (the whole workgroup leaves).
+                let n = fb.u(self.ty.ncells);
+                let out = fb.bin(B::GreaterEqual, c, n);
+                fb.if_(out, |fb| fb.ret(None));
+                c
             }
         }
     }

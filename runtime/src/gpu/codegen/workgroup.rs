@@ -1,12 +1,18 @@
 //! One workgroup per cell: the Hines solve in parallel over the cell's nodes, in the rounds of
 //! `gpu::schedule` (DeepDendrite's DHS) with a barrier after each. Every node gathers its
-//! updates in the order the serial solve applies them, so the result has the serial bits.
+//! updates in the order the serial solve applies them, so the result has the serial bits. The
+//! solve's diagonal and rhs live in workgroup memory when they fit (`local_solve`): the
+//! mechanisms' sums are read from `data` once, and the rounds need only workgroup barriers.
 
 use naga::BinaryOperator as B;
 
 use super::{Cx, split};
 use crate::gpu::builder::{Fb, H};
 use crate::gpu::layout::{NO_PARENT, Rounds};
+
+/// `solve_ptr`'s arrays.
+const DIAGONAL: usize = 0;
+const RHS: usize = 1;
 
 impl Cx<'_> {
     pub(super) fn parallel_hines(&mut self, fb: &mut Fb, c: H, s: H, spike_base: H) {
@@ -61,52 +67,51 @@ impl Cx<'_> {
                 add_to(fb, d, gc);
             });
             let dn = fb.load(d);
-            fb.write(g.data, di, dn);
+            let dp = self.solve_ptr(fb, DIAGONAL, j, c);
+            fb.store(dp, dn);
             let rn = fb.load(r);
-            fb.write(g.data, ri, rn);
+            let rp = self.solve_ptr(fb, RHS, j, c);
+            fb.store(rp, rn);
         });
-        fb.barrier();
+        self.solve_barrier(fb);
         // Elimination: a node takes its children's rows, highest child first.
         self.rounds(fb, elimination, |this, fb, p| {
-            let ip = this.node_index(fb, 0, p, c);
-            let [dp, rp] = [ty.diagonal, ty.rhs].map(|o| {
-                let o = fb.u(o);
-                fb.add(o, ip)
-            });
+            let dp = this.solve_ptr(fb, DIAGONAL, p, c);
+            let rp = this.solve_ptr(fb, RHS, p, c);
             let d = fb.local(real, "d");
             let r = fb.local(real, "r");
-            let d0 = fb.read(g.data, dp);
+            let d0 = fb.load(dp);
             fb.store(d, d0);
-            let r0 = fb.read(g.data, rp);
+            let r0 = fb.load(rp);
             fb.store(r, r0);
             this.children(fb, child_start, children, p, true, |this, fb, ch| {
                 let ax = shared_at(fb, ty.axial, ch);
                 let gc = fb.read(g.shared, ax);
-                let dc = this.node_value(fb, ty.diagonal, ch, c);
+                let dcp = this.solve_ptr(fb, DIAGONAL, ch, c);
+                let dc = fb.load(dcp);
                 let factor = fb.div(gc, dc);
                 let fg = fb.mul(factor, gc);
                 let old = fb.load(d);
                 let new = fb.sub(old, fg);
                 fb.store(d, new);
-                let rc = this.node_value(fb, ty.rhs, ch, c);
+                let rcp = this.solve_ptr(fb, RHS, ch, c);
+                let rc = fb.load(rcp);
                 let fr = fb.mul(factor, rc);
                 add_to(fb, r, fr);
             });
             let dn = fb.load(d);
-            fb.write(g.data, dp, dn);
+            fb.store(dp, dn);
             let rn = fb.load(r);
-            fb.write(g.data, rp, rn);
+            fb.store(rp, rn);
         });
         // Substitution, parents first; v += Δv, with the blow-up check.
         let bad = self.bad_flag(fb);
         self.rounds(fb, substitution, |this, fb, j| {
-            let ij = this.node_index(fb, 0, j, c);
-            let [di, ri, vi] = [ty.diagonal, ty.rhs, ty.v].map(|o| {
-                let o = fb.u(o);
-                fb.add(o, ij)
-            });
+            let vi = this.node_index(fb, ty.v, j, c);
+            let ri = this.solve_ptr(fb, RHS, j, c);
+            let di = this.solve_ptr(fb, DIAGONAL, j, c);
             let num = fb.local(real, "num");
-            let r0 = fb.read(g.data, ri);
+            let r0 = fb.load(ri);
             fb.store(num, r0);
             let pa = shared_at(fb, ty.parent, j);
             let p = fb.read(g.meta, pa);
@@ -114,20 +119,41 @@ impl Cx<'_> {
             fb.if_(has, |fb| {
                 let ax = shared_at(fb, ty.axial, j);
                 let gg = fb.read(g.shared, ax);
-                let rp = this.node_value(fb, ty.rhs, p, c);
+                let rpp = this.solve_ptr(fb, RHS, p, c);
+                let rp = fb.load(rpp);
                 let gr = fb.mul(gg, rp);
                 add_to(fb, num, gr);
             });
             let n = fb.load(num);
-            let d = fb.read(g.data, di);
+            let d = fb.load(di);
             let dv = fb.div(n, d);
-            fb.write(g.data, ri, dv);
+            fb.store(ri, dv);
             let old = fb.read(g.data, vi);
             let new = fb.add(old, dv);
             fb.write(g.data, vi, new);
             this.flag_if_bad(fb, bad, new);
         });
+        if self.solve.is_some() {
+            // The rounds ordered workgroup memory only; the new voltages are in `data`.
+            fb.barrier();
+        }
         self.report_bad(fb, bad, s, spike_base);
+    }
+
+    /// Pointer to the solve's diagonal or rhs of node `j`.
+    fn solve_ptr(&self, fb: &mut Fb, which: usize, j: H, c: H) -> H {
+        match self.solve {
+            Some(arrays) => fb.elem(arrays[which], j),
+            None => {
+                let off = [self.ty.diagonal, self.ty.rhs][which];
+                let i = self.node_index(fb, off, j, c);
+                fb.elem(self.g.data, i)
+            }
+        }
+    }
+
+    fn solve_barrier(&self, fb: &mut Fb) {
+        if self.solve.is_some() { fb.workgroup_barrier() } else { fb.barrier() }
     }
 
     /// `data[off + node_slot(j, c)]`.
@@ -187,7 +213,7 @@ impl Cx<'_> {
                 let node = fb.read(g.meta, list);
                 body(self, fb, node);
             });
-            fb.barrier();
+            self.solve_barrier(fb);
         });
     }
 }
