@@ -66,7 +66,11 @@ pub struct WorkgroupLayout {
     /// `nnodes + 1` offsets, then the children (ascending) at `children`.
     pub child_start: u32,
     pub children: u32,
-    /// Rounds: `rounds + 1` offsets, then the nodes at `nodes`.
+    /// `chains + 1` offsets, then each chain's nodes from its head down at `chain_nodes`.
+    pub chain_start: u32,
+    pub chain_nodes: u32,
+    pub longest_chain: u32,
+    /// Rounds: `rounds + 1` offsets, then the chains at `nodes`.
     pub elimination: Rounds,
     pub substitution: Rounds,
 }
@@ -237,16 +241,37 @@ pub fn layout(
         let workgroup = wg_size.map(|size| {
             let parents: Vec<Option<u32>> =
                 meta[parent as usize..parent as usize + nn].iter().map(|p| (*p != NO_PARENT).then_some(*p)).collect();
-            let TreeSchedule { child_start: starts, children: kids, elimination, substitution } =
-                schedule(&parents, size as usize);
+            let TreeSchedule {
+                child_start: starts,
+                children: kids,
+                chain_start: chains,
+                chain_nodes,
+                elimination,
+                substitution,
+            } = schedule(&parents, size as usize);
             let child_start = meta.len() as u32;
             meta.extend(&starts);
             let children = meta.len() as u32;
             meta.extend(&kids);
+            let longest_chain = chains.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+            let chain_start = meta.len() as u32;
+            meta.extend(&chains);
+            let chain_nodes_at = meta.len() as u32;
+            meta.extend(&chain_nodes);
             let elimination = push_rounds(&mut meta, &elimination);
             let substitution = push_rounds(&mut meta, &substitution);
             let local_solve = 2 * nn as u64 <= u64::from(workgroup_reals);
-            WorkgroupLayout { size, local_solve, child_start, children, elimination, substitution }
+            WorkgroupLayout {
+                size,
+                local_solve,
+                child_start,
+                children,
+                chain_start,
+                chain_nodes: chain_nodes_at,
+                longest_chain,
+                elimination,
+                substitution,
+            }
         });
         let area = shared.len() as u32;
         shared.extend(&built.nodes.area[first..first + nn]);

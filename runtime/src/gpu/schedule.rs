@@ -1,28 +1,35 @@
-//! The intra-cell parallel Hines schedule (DeepDendrite's DHS): the elimination runs in rounds,
-//! each round taking at most `k` of the ready nodes, deepest first; the back substitution runs
-//! root first, depth by depth. One workgroup executes a round with a barrier after it.
+//! The intra-cell parallel Hines schedule (after DeepDendrite's DHS). The tree is cut into
+//! unbranched chains (a chain starts at the root and at every child of a branch point); one
+//! workgroup lane walks a chain serially, and the chains run in rounds with a barrier after
+//! each. The elimination takes, per round, at most `k` of the ready chains, deepest first; the
+//! back substitution runs root chain first, chain depth by chain depth.
 //!
-//! A round "processes" a node `p` by gathering its children, highest index first:
+//! Walking a chain bottom-up, each node `p` gathers its children, highest index first:
 //! `f = g_c / d_c; d_p -= f g_c; rhs_p += f rhs_c` — exactly the updates `p` receives in the
 //! serial elimination (which walks nodes from the last to the first), in the same order, so the
-//! parallel solve gives the serial solve's bits. A node is ready when every child that has
-//! children of its own has been processed; leaves need no round.
+//! parallel solve gives the serial solve's bits. A chain is ready when the chains hanging from
+//! it are done. Chains cut the rounds from the tree's depth in nodes to its depth in branches.
 
-/// Children lists and the rounds of one tree.
+/// Children lists, chains and the rounds of one tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeSchedule {
     /// CSR offsets into `children` (one more than nodes).
     pub child_start: Vec<u32>,
     /// Children of each node, ascending.
     pub children: Vec<u32>,
-    /// Elimination rounds: nodes with children, each round after the rounds of its children.
+    /// CSR offsets into `chain_nodes` (one more than chains).
+    pub chain_start: Vec<u32>,
+    /// The nodes of each chain, from its head down.
+    pub chain_nodes: Vec<u32>,
+    /// Elimination rounds of chains: chains with a node that has children, each round after
+    /// the rounds of the chains hanging from it.
     pub elimination: Vec<Vec<u32>>,
-    /// Substitution rounds: every node, each round after the round of its parent.
+    /// Substitution rounds of chains: every chain, each round after its parent chain's round.
     pub substitution: Vec<Vec<u32>>,
 }
 
 /// `parent[j] < j` for every non-root node (the engine's topological order); `None` marks a
-/// root. `k` is the most nodes a round may take (the workgroup size).
+/// root. `k` is the most chains a round may take (the workgroup size).
 pub fn schedule(parent: &[Option<u32>], k: usize) -> TreeSchedule {
     let n = parent.len();
     let k = k.max(1);
@@ -45,123 +52,183 @@ pub fn schedule(parent: &[Option<u32>], k: usize) -> TreeSchedule {
             fill[*p as usize] += 1;
         }
     }
+    // Chains: a node continues its parent's chain when it is the parent's only child.
+    let mut chain_of = vec![0u32; n];
+    let mut chains: Vec<Vec<u32>> = Vec::new();
+    let mut chain_parent: Vec<Option<u32>> = Vec::new();
     let mut depth = vec![0u32; n];
     for j in 0..n {
+        match parent[j] {
+            Some(p) if count[p as usize] == 1 => {
+                chain_of[j] = chain_of[p as usize];
+                chains[chain_of[j] as usize].push(j as u32);
+            }
+            p => {
+                chain_of[j] = chains.len() as u32;
+                chains.push(vec![j as u32]);
+                chain_parent.push(p.map(|p| chain_of[p as usize]));
+            }
+        }
         if let Some(p) = parent[j] {
             depth[j] = depth[p as usize] + 1;
         }
     }
-    let inner = |j: usize| count[j] > 0;
-    // Children that have children of their own and are not processed yet.
-    let mut pending: Vec<u32> = vec![0; n];
-    for (j, p) in parent.iter().enumerate() {
-        if let Some(p) = p
-            && inner(j)
+    let nchains = chains.len();
+    let has_inner = |c: usize| chains[c].iter().any(|&j| count[j as usize] > 0);
+    // Chains hanging from each chain that still need their elimination.
+    let mut pending = vec![0u32; nchains];
+    for c in 0..nchains {
+        if let Some(pc) = chain_parent[c]
+            && has_inner(c)
         {
-            pending[*p as usize] += 1;
+            pending[pc as usize] += 1;
         }
     }
-    // Ready nodes, deepest first (ties: highest index first, so the order is deterministic).
+    // Ready chains, deepest head first (ties: highest index first, so the order is fixed).
+    let head_depth = |c: usize| depth[chains[c][0] as usize];
     let mut ready: std::collections::BinaryHeap<(u32, u32)> =
-        (0..n).filter(|&j| inner(j) && pending[j] == 0).map(|j| (depth[j], j as u32)).collect();
+        (0..nchains).filter(|&c| has_inner(c) && pending[c] == 0).map(|c| (head_depth(c), c as u32)).collect();
     let mut elimination = Vec::new();
     while !ready.is_empty() {
-        let round: Vec<u32> = (0..k).map_while(|_| ready.pop()).map(|(_, j)| j).collect();
-        for &j in &round {
-            if let Some(p) = parent[j as usize] {
-                pending[p as usize] -= 1;
-                if pending[p as usize] == 0 {
-                    ready.push((depth[p as usize], p));
+        let round: Vec<u32> = (0..k).map_while(|_| ready.pop()).map(|(_, c)| c).collect();
+        for &c in &round {
+            if let Some(pc) = chain_parent[c as usize] {
+                pending[pc as usize] -= 1;
+                if pending[pc as usize] == 0 {
+                    ready.push((head_depth(pc as usize), pc));
                 }
             }
         }
         elimination.push(round);
     }
-    let levels = depth.iter().max().map_or(0, |d| *d as usize + 1);
-    let mut by_depth: Vec<Vec<u32>> = vec![Vec::new(); levels];
-    for j in 0..n {
-        by_depth[depth[j] as usize].push(j as u32);
+    let mut level = vec![0usize; nchains];
+    for c in 0..nchains {
+        if let Some(pc) = chain_parent[c] {
+            level[c] = level[pc as usize] + 1;
+        }
     }
-    let substitution =
-        by_depth.into_iter().flat_map(|level| level.chunks(k).map(<[u32]>::to_vec).collect::<Vec<_>>()).collect();
-    TreeSchedule { child_start, children, elimination, substitution }
+    let levels = level.iter().max().map_or(0, |l| l + 1);
+    let mut by_level: Vec<Vec<u32>> = vec![Vec::new(); levels];
+    for c in 0..nchains {
+        by_level[level[c]].push(c as u32);
+    }
+    let substitution = by_level.iter().flat_map(|l| l.chunks(k).map(<[u32]>::to_vec)).collect();
+    let mut chain_start = Vec::with_capacity(nchains + 1);
+    let mut acc = 0u32;
+    for c in &chains {
+        chain_start.push(acc);
+        acc += c.len() as u32;
+    }
+    chain_start.push(acc);
+    let chain_nodes = chains.concat();
+    TreeSchedule { child_start, children, chain_start, chain_nodes, elimination, substitution }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Checks the invariants of a schedule: every inner node once, after its inner children;
-    /// every node substituted once, after its parent; rounds no wider than k.
+    /// Checks the invariants of a schedule: chains partition the nodes top-down along single
+    /// children; every chain with an inner node is eliminated once, after the chains hanging
+    /// from it; every chain is substituted once, after its parent chain; rounds are at most k.
     fn check(parent: &[Option<u32>], k: usize) -> TreeSchedule {
         let s = schedule(parent, k);
         let n = parent.len();
-        let mut round_of = vec![usize::MAX; n];
-        for (r, round) in s.elimination.iter().enumerate() {
-            assert!(!round.is_empty() && round.len() <= k);
-            for &j in round {
-                assert_eq!(round_of[j as usize], usize::MAX, "node {j} twice");
-                round_of[j as usize] = r;
-            }
-        }
-        for j in 0..n {
-            let kids = &s.children[s.child_start[j] as usize..s.child_start[j + 1] as usize];
-            assert!(kids.windows(2).all(|w| w[0] < w[1]));
-            assert_eq!(kids.is_empty(), round_of[j] == usize::MAX, "node {j}: processed iff it has children");
-            for &c in kids {
-                assert_eq!(parent[c as usize], Some(j as u32));
-                if round_of[c as usize] != usize::MAX {
-                    assert!(round_of[c as usize] < round_of[j]);
+        let kids = |j: usize| &s.children[s.child_start[j] as usize..s.child_start[j + 1] as usize];
+        let nchains = s.chain_start.len() - 1;
+        let chain = |c: usize| &s.chain_nodes[s.chain_start[c] as usize..s.chain_start[c + 1] as usize];
+        let mut chain_of = vec![usize::MAX; n];
+        for c in 0..nchains {
+            for (i, &j) in chain(c).iter().enumerate() {
+                assert_eq!(chain_of[j as usize], usize::MAX, "node {j} in two chains");
+                chain_of[j as usize] = c;
+                if i > 0 {
+                    let p = chain(c)[i - 1];
+                    assert_eq!(parent[j as usize], Some(p));
+                    assert_eq!(kids(p as usize), &[j], "a chain continues through an only child");
                 }
             }
         }
-        let mut sub_of = vec![usize::MAX; n];
+        assert!(chain_of.iter().all(|c| *c != usize::MAX));
+        let parent_chain = |c: usize| parent[chain(c)[0] as usize].map(|p| chain_of[p as usize]);
+        let inner = |c: usize| chain(c).iter().any(|&j| !kids(j as usize).is_empty());
+        let mut round_of = vec![usize::MAX; nchains];
+        for (r, round) in s.elimination.iter().enumerate() {
+            assert!(!round.is_empty() && round.len() <= k);
+            for &c in round {
+                assert_eq!(round_of[c as usize], usize::MAX, "chain {c} twice");
+                round_of[c as usize] = r;
+            }
+        }
+        for c in 0..nchains {
+            assert_eq!(inner(c), round_of[c] != usize::MAX, "chain {c}: eliminated iff it has an inner node");
+            if let Some(pc) = parent_chain(c)
+                && inner(c)
+            {
+                assert!(round_of[c] < round_of[pc]);
+            }
+        }
+        let mut sub_of = vec![usize::MAX; nchains];
         for (r, round) in s.substitution.iter().enumerate() {
             assert!(!round.is_empty() && round.len() <= k);
-            for &j in round {
-                assert_eq!(sub_of[j as usize], usize::MAX);
-                sub_of[j as usize] = r;
+            for &c in round {
+                assert_eq!(sub_of[c as usize], usize::MAX);
+                sub_of[c as usize] = r;
+            }
+        }
+        for c in 0..nchains {
+            assert_ne!(sub_of[c], usize::MAX);
+            if let Some(pc) = parent_chain(c) {
+                assert!(sub_of[pc] < sub_of[c]);
             }
         }
         for j in 0..n {
-            assert_ne!(sub_of[j], usize::MAX);
-            if let Some(p) = parent[j] {
-                assert!(sub_of[p as usize] < sub_of[j]);
-            }
+            assert!(kids(j).windows(2).all(|w| w[0] < w[1]));
         }
         s
     }
 
     #[test]
-    fn chain_takes_one_round_per_inner_node() {
+    fn a_cable_is_one_chain() {
         let parent: Vec<Option<u32>> = (0..5).map(|j| if j == 0 { None } else { Some(j - 1) }).collect();
         let s = check(&parent, 8);
-        assert_eq!(s.elimination, vec![vec![3], vec![2], vec![1], vec![0]]);
-        assert_eq!(s.substitution.len(), 5);
+        assert_eq!(s.chain_nodes, vec![0, 1, 2, 3, 4]);
+        assert_eq!((s.elimination.len(), s.substitution.len()), (1, 1));
     }
 
     #[test]
-    fn binary_tree_rounds_follow_height_and_respect_k() {
-        // A full binary tree of 63 nodes in breadth-first order: 31 inner nodes, height 5.
+    fn binary_tree_rounds_follow_the_branch_depth_and_respect_k() {
+        // A full binary tree of 63 nodes in breadth-first order: every node is its own chain,
+        // 31 with children, 6 levels.
         let parent: Vec<Option<u32>> = (0..63u32).map(|j| if j == 0 { None } else { Some((j - 1) / 2) }).collect();
         let s = check(&parent, 64);
         assert_eq!(s.elimination.iter().map(Vec::len).collect::<Vec<_>>(), vec![16, 8, 4, 2, 1]);
         assert_eq!(s.substitution.len(), 6);
         let s = check(&parent, 4);
-        // 31 inner nodes, 4 per round at most: at least 8 rounds, and the tree allows exactly that
-        // plus the narrow top.
         assert!(s.elimination.len() >= 8);
         assert_eq!(s.elimination.iter().map(Vec::len).sum::<usize>(), 31);
     }
 
     #[test]
-    fn deepest_ready_nodes_go_first() {
-        // Root 0 with a long chain 1-2-3-4 (ending in leaf 5) and a short branch 6 (leaf 7).
-        let parent = [None, Some(0), Some(1), Some(2), Some(3), Some(4), Some(0), Some(6)];
+    fn branches_of_a_dendrite_become_chains() {
+        // Soma 0; a 3-node branch 1-2-3 forks at 3 into 4-5 and 6-7.
+        let parent = [None, Some(0), Some(1), Some(2), Some(3), Some(4), Some(3), Some(6)];
+        let s = check(&parent, 8);
+        assert_eq!(s.chain_start, vec![0, 4, 6, 8]);
+        assert_eq!(s.chain_nodes, vec![0, 1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(s.elimination, vec![vec![2, 1], vec![0]]);
+        assert_eq!(s.substitution, vec![vec![0], vec![1, 2]]);
+    }
+
+    #[test]
+    fn deepest_ready_chains_go_first() {
+        // Root 0 forks into 1-2 and 6-7; 2 forks into 3-5 and the leaf 4. Chains: [0], [1, 2],
+        // [3, 5], [4], [6, 7]. With one chain per round, [3, 5] (head at depth 3) goes before
+        // [6, 7] (depth 1), although both are ready at the start.
+        let parent = [None, Some(0), Some(1), Some(2), Some(2), Some(3), Some(0), Some(6)];
         let s = check(&parent, 1);
-        // With one node per round, the deepest ready node (4) comes before the shallow 6.
-        assert_eq!(s.elimination[0], vec![4]);
-        assert_eq!(s.elimination.len(), 6);
+        assert_eq!(s.chain_nodes, vec![0, 1, 2, 3, 5, 4, 6, 7]);
+        assert_eq!(s.elimination, vec![vec![2], vec![4], vec![1], vec![0]]);
     }
 
     #[test]

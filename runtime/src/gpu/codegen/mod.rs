@@ -44,12 +44,14 @@ pub fn loop_cost(layout: &Layout, ty: &TypeLayout, meta: &[u32]) -> u64 {
     let nernst = layout.nernst.iter().filter(|n| n.is_some()).count() as u64;
     let mut cost = 2 + share(nn) * (4 + nernst);
     if let Some(wg) = &ty.workgroup {
-        // Rounds of the solve, and the child loops of assembly and elimination.
+        // Rounds of the solve (a chain each, a child loop per node), and assembly's child loops.
         let widest = (0..ty.nnodes as usize)
             .map(|j| u64::from(meta[wg.child_start as usize + j + 1] - meta[wg.child_start as usize + j]))
             .max()
             .unwrap_or(0);
-        cost += u64::from(wg.elimination.count + wg.substitution.count) * (2 + widest) + share(nn) * (widest + 1);
+        let chain = u64::from(wg.longest_chain) + 1;
+        cost += u64::from(wg.elimination.count + wg.substitution.count) * (1 + chain * (widest + 1))
+            + share(nn) * (widest + 1);
     }
     for b in &ty.blocks {
         if b.per_cell > 1 {

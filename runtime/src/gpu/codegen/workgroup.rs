@@ -1,5 +1,6 @@
 //! One workgroup per cell: the Hines solve in parallel over the cell's nodes, in the rounds of
-//! `gpu::schedule` (DeepDendrite's DHS) with a barrier after each. Every node gathers its
+//! `gpu::schedule` (after DeepDendrite's DHS: a lane walks an unbranched chain) with a
+//! barrier after each. Every node gathers its
 //! updates in the order the serial solve applies them, so the result has the serial bits. The
 //! solve's diagonal and rhs live in workgroup memory when they fit (`local_solve`): the
 //! mechanisms' sums are read from `data` once, and the rounds need only workgroup barriers.
@@ -75,7 +76,7 @@ impl Cx<'_> {
         });
         self.solve_barrier(fb);
         // Elimination: a node takes its children's rows, highest child first.
-        self.rounds(fb, elimination, |this, fb, p| {
+        self.rounds(fb, elimination, true, |this, fb, p| {
             let dp = this.solve_ptr(fb, DIAGONAL, p, c);
             let rp = this.solve_ptr(fb, RHS, p, c);
             let d = fb.local(real, "d");
@@ -106,7 +107,7 @@ impl Cx<'_> {
         });
         // Substitution, parents first; v += Δv, with the blow-up check.
         let bad = self.bad_flag(fb);
-        self.rounds(fb, substitution, |this, fb, j| {
+        self.rounds(fb, substitution, false, |this, fb, j| {
             let vi = this.node_index(fb, ty.v, j, c);
             let ri = this.solve_ptr(fb, RHS, j, c);
             let di = this.solve_ptr(fb, DIAGONAL, j, c);
@@ -193,11 +194,14 @@ impl Cx<'_> {
         });
     }
 
-    /// Each round: lane `l` takes the round's `l`-th node (rounds are at most a workgroup
-    /// wide); then every lane waits at the barrier.
-    fn rounds(&mut self, fb: &mut Fb, rounds: Rounds, body: impl FnOnce(&mut Self, &mut Fb, H)) {
+    /// Each round: lane `l` takes the round's `l`-th chain (rounds are at most a workgroup
+    /// wide) and runs `body` on its nodes, from the bottom up (`upward`) or from the head
+    /// down; then every lane waits at the barrier.
+    fn rounds(&mut self, fb: &mut Fb, rounds: Rounds, upward: bool, body: impl FnOnce(&mut Self, &mut Fb, H)) {
         let g = self.g;
         let lane = self.lane.expect("a workgroup type");
+        let wg = self.ty.workgroup.as_ref().expect("a workgroup type");
+        let (chain_start, chain_nodes) = (wg.chain_start, wg.chain_nodes);
         let zero = fb.u(0);
         let count = fb.u(rounds.count);
         fb.for_range(zero, count, "round", |fb, k| {
@@ -210,8 +214,24 @@ impl Cx<'_> {
             let mine = fb.bin(B::Less, i, end);
             fb.if_(mine, |fb| {
                 let list = shared_at(fb, rounds.nodes, i);
-                let node = fb.read(g.meta, list);
-                body(self, fb, node);
+                let chain = fb.read(g.meta, list);
+                let cs = shared_at(fb, chain_start, chain);
+                let first = fb.read(g.meta, cs);
+                let cs1 = fb.add(cs, one);
+                let last = fb.read(g.meta, cs1);
+                let len = fb.sub(last, first);
+                let zero = fb.u(0);
+                fb.for_range(zero, len, "link", |fb, n| {
+                    let index = if upward {
+                        let e = fb.sub(last, one);
+                        fb.sub(e, n)
+                    } else {
+                        fb.add(first, n)
+                    };
+                    let at = shared_at(fb, chain_nodes, index);
+                    let node = fb.read(g.meta, at);
+                    body(self, fb, node);
+                });
             });
             self.solve_barrier(fb);
         });
