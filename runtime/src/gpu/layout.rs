@@ -13,8 +13,9 @@ use sylva_compiler::ir::Model;
 use sylva_compiler::ir::expr::IonVar;
 use sylva_compiler::ir::kernel::Kernels;
 
+use super::builder::Prec;
 use super::schedule::{TreeSchedule, schedule};
-use super::{GpuError, Strategy};
+use super::{DeviceFit, GpuError, Options};
 use crate::cpu::build::{Built, ProbeSource};
 
 pub const NO_PARENT: u32 = u32::MAX;
@@ -177,14 +178,15 @@ fn alloc(v: &mut Vec<f64>, len: usize) -> u32 {
     off as u32
 }
 
-/// `workgroup_reals`: how many reals fit in a workgroup's memory.
 pub fn layout(
     model: &Model,
     built: &Built,
     celsius: f64,
-    strategy: Strategy,
-    workgroup_reals: u32,
+    options: Options,
+    fit: DeviceFit,
+    prec: Prec,
 ) -> Result<Layout, GpuError> {
+    let workgroup_reals = u64::from(fit.workgroup_memory) / prec.bytes();
     let ncells = built.cell_offset.len();
     let mut type_of_gid = Vec::with_capacity(ncells);
     for p in &model.network.populations {
@@ -213,7 +215,7 @@ pub fn layout(
         }
         let n = gids.len();
         let nn = cell.tree.nodes.len();
-        let wg_size = strategy.workgroup_size(n as u32, nn as u32);
+        let wg_size = options.strategy.workgroup_size(nn as u32, fit, options.lanes);
         let cell_major = wg_size.is_some();
         let slot = |j: usize, rank: usize| node_slot(cell_major, n as u32, nn as u32, j as u32, rank as u32) as usize;
         let v = alloc(&mut data, n * nn);
@@ -260,7 +262,7 @@ pub fn layout(
             meta.extend(&chain_nodes);
             let elimination = push_rounds(&mut meta, &elimination);
             let substitution = push_rounds(&mut meta, &substitution);
-            let local_solve = 2 * nn as u64 <= u64::from(workgroup_reals);
+            let local_solve = 2 * nn as u64 <= workgroup_reals;
             WorkgroupLayout {
                 size,
                 local_solve,

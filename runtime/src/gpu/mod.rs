@@ -45,22 +45,37 @@ pub enum Strategy {
     Workgroup,
 }
 
-/// Auto picks workgroups for cells of at least this many nodes...
+/// Auto picks workgroups for cells of at least this many nodes.
 const AUTO_MIN_NODES: u32 = 64;
-/// ...when the type's cells, a workgroup each, need at most this many lanes (about what one
-/// H100 keeps resident: 132 SMs x 2048).
-const AUTO_MAX_LANES: u64 = 1 << 18;
+
+/// What the device offers a workgroup.
+#[derive(Copy, Clone, Debug)]
+pub struct DeviceFit {
+    /// Bytes of workgroup memory.
+    pub workgroup_memory: u32,
+    /// Invocations.
+    pub max_lanes: u32,
+}
+
+impl DeviceFit {
+    fn of(limits: &wgpu::Limits) -> DeviceFit {
+        DeviceFit {
+            workgroup_memory: limits.max_compute_workgroup_storage_size,
+            max_lanes: limits.max_compute_invocations_per_workgroup.min(limits.max_compute_workgroup_size_x),
+        }
+    }
+}
 
 impl Strategy {
     /// The workgroup size when the type's cells run a workgroup each (`None`: one invocation
-    /// per cell). The size is a quarter of the nodes as a power of two, between 32 and 256.
-    pub fn workgroup_size(self, ncells: u32, nnodes: u32) -> Option<u32> {
-        let size = (nnodes / 4).next_power_of_two().clamp(32, 256);
-        let fits = nnodes >= AUTO_MIN_NODES && u64::from(ncells) * u64::from(size) <= AUTO_MAX_LANES;
+    /// per cell): `lanes` when given, else half the nodes as a power of two, between 64 and
+    /// the device's limit (at most 1024).
+    pub fn workgroup_size(self, nnodes: u32, fit: DeviceFit, lanes: Option<u32>) -> Option<u32> {
+        let size = lanes.unwrap_or_else(|| (nnodes / 2).next_power_of_two().clamp(64, fit.max_lanes.clamp(64, 1024)));
         match self {
             Strategy::Thread => None,
             Strategy::Workgroup => Some(size),
-            Strategy::Auto => fits.then_some(size),
+            Strategy::Auto => (nnodes >= AUTO_MIN_NODES).then_some(size),
         }
     }
 }
@@ -151,15 +166,13 @@ struct Prepared {
     spike_cap: u32,
 }
 
-/// `workgroup_memory`: the bytes of workgroup memory the device offers a workgroup.
-fn prepare(model: &Model, precision: Precision, options: Options, workgroup_memory: u32) -> Result<Prepared, GpuError> {
+fn prepare(model: &Model, precision: Precision, options: Options, fit: DeviceFit) -> Result<Prepared, GpuError> {
     let sim = &model.simulation;
     let (dt, celsius) = (sim.dt, sim.celsius);
     let window_cap = options.window_cap.max(1);
     let mut built = build::build(model, dt, celsius);
     initialize(&mut built, dt, celsius);
-    let layout =
-        layout::layout(model, &built, celsius, options.strategy, workgroup_memory / prec(precision).bytes() as u32)?;
+    let layout = layout::layout(model, &built, celsius, options, fit, prec(precision))?;
     // The window: the shortest delay of a connection from a cell, in steps.
     let wiring = events::wire(model);
     let min_delay = wiring.from_cell.iter().flatten().map(|c| c.delay).fold(f64::INFINITY, f64::min);
@@ -213,11 +226,10 @@ fn initialize(built: &mut Built, dt: f64, celsius: f64) {
 }
 
 /// The generated WGSL (`sylva compile --emit wgsl`), for a device with WebGPU's default limits
-/// (16 KiB of workgroup memory: a workgroup type's solve keeps its arrays in workgroup memory
-/// only when they fit).
+/// (16 KiB of workgroup memory, 256 invocations per workgroup).
 pub fn wgsl(model: &Model, precision: Precision, strategy: Strategy) -> Result<String, GpuError> {
-    let memory = wgpu::Limits::default().max_compute_workgroup_storage_size;
-    let p = prepare(model, precision, Options { strategy, ..Options::default() }, memory)?;
+    let fit = DeviceFit::of(&wgpu::Limits::default());
+    let p = prepare(model, precision, Options { strategy, ..Options::default() }, fit)?;
     naga::back::wgsl::write_string(&p.module, &p.info, naga::back::wgsl::WriterFlags::empty())
         .map_err(|e| GpuError::Shader(e.to_string()))
 }
@@ -247,13 +259,15 @@ pub struct GpuSimulation {
 #[derive(Copy, Clone, Debug)]
 pub struct Options {
     pub strategy: Strategy,
+    /// The workgroup size of workgroup types (default: from the cell's size).
+    pub lanes: Option<u32>,
     /// The most time steps per dispatch.
     pub window_cap: u32,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { strategy: Strategy::Auto, window_cap: MAX_WINDOW }
+        Options { strategy: Strategy::Auto, lanes: None, window_cap: MAX_WINDOW }
     }
 }
 
@@ -265,7 +279,7 @@ impl GpuSimulation {
     pub fn with_options(model: &Model, precision: Precision, options: Options) -> Result<GpuSimulation, GpuError> {
         let p = prec(precision);
         let opened = device::open(p)?;
-        let prepared = prepare(model, precision, options, opened.limits().max_compute_workgroup_storage_size)?;
+        let prepared = prepare(model, precision, options, DeviceFit::of(&opened.limits()))?;
         let sim = &model.simulation;
         let steps = (sim.duration / sim.dt).round() as u64;
         let gpu = Gpu::new(opened, &prepared, p)?;

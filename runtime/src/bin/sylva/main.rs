@@ -74,6 +74,10 @@ enum Command {
         /// with a parallel Hines solve (`workgroup`, for big cells), or chosen per cell type.
         #[arg(long, value_enum)]
         gpu_strategy: Option<StrategyArg>,
+        /// GPU only: invocations per workgroup for cells that run a workgroup each (default:
+        /// half the cell's nodes as a power of two, 64 to 1024 as the device allows).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+        gpu_workgroup_size: Option<u32>,
         /// Worker threads across cells; results are identical for any number.
         #[arg(long, default_value_t = 1)]
         threads: usize,
@@ -174,6 +178,7 @@ fn main() -> ExitCode {
             backend,
             precision,
             gpu_strategy,
+            gpu_workgroup_size,
             threads,
             no_plots,
             interpret,
@@ -191,6 +196,7 @@ fn main() -> ExitCode {
                 PrecisionArg::F32 => ir::Precision::F32,
             }),
             gpu_strategy: gpu_strategy.map(Strategy::from),
+            gpu_workgroup_size: *gpu_workgroup_size,
             threads: (*threads).max(1),
             plots: !no_plots,
             interpret: *interpret,

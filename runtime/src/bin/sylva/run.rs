@@ -20,6 +20,7 @@ pub struct RunArgs<'a> {
     pub backend: Option<Backend>,
     pub precision: Option<Precision>,
     pub gpu_strategy: Option<Strategy>,
+    pub gpu_workgroup_size: Option<u32>,
     pub threads: usize,
     pub plots: bool,
     pub interpret: bool,
@@ -97,7 +98,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
             Engine::Cpu(sim.map_err(|e| Failure::Internal(format!("code generation failed: {e}")))?)
         }
         Backend::Gpu => {
-            let options = gpu::Options { strategy, ..gpu::Options::default() };
+            let options = gpu::Options { strategy, lanes: args.gpu_workgroup_size, ..gpu::Options::default() };
             let sim = GpuSimulation::with_options(&model, model.simulation.precision, options);
             Engine::Gpu(sim.map_err(gpu_failure)?)
         }
