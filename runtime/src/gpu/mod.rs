@@ -68,10 +68,13 @@ impl DeviceFit {
 
 impl Strategy {
     /// The workgroup size when the type's cells run a workgroup each (`None`: one invocation
-    /// per cell): `lanes` when given, else half the nodes as a power of two, between 64 and
-    /// the device's limit (at most 1024).
+    /// per cell): `lanes` when given, else an eighth of the nodes as a power of two, between 32
+    /// (one NVIDIA warp: the barriers are cheapest) and the device's limit (at most 1024).
+    /// Measured on an H200: the ringtest's 105-node cells run fastest with 32 lanes (64 and
+    /// 128 are 1.5x slower), the 2,162-node binary tree with 512 (1024: the same, 128: 15%
+    /// slower); see docs/performance.md.
     pub fn workgroup_size(self, nnodes: u32, fit: DeviceFit, lanes: Option<u32>) -> Option<u32> {
-        let size = lanes.unwrap_or_else(|| (nnodes / 2).next_power_of_two().clamp(64, fit.max_lanes.clamp(64, 1024)));
+        let size = lanes.unwrap_or_else(|| (nnodes / 8).next_power_of_two().clamp(32, fit.max_lanes.clamp(32, 1024)));
         match self {
             Strategy::Thread => None,
             Strategy::Workgroup => Some(size),

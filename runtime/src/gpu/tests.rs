@@ -422,7 +422,7 @@ fn strategies_agree_on_a_big_tree() {
             Err(e) => panic!("{e}"),
         };
         let workgroup = run(Strategy::Workgroup).expect("workgroup strategy runs");
-        assert!(matches!(workgroup.strategies()[..], [(Strategy::Workgroup, lanes)] if lanes >= 64));
+        assert!(matches!(workgroup.strategies()[..], [(Strategy::Workgroup, lanes)] if lanes >= 32));
         let local = workgroup.layout.types[0].workgroup.as_ref().expect("workgroup").local_solve;
         eprintln!("{precision:?}: solve in {} memory", if local { "workgroup" } else { "storage" });
         assert!(!thread.spikes.is_empty(), "the step current makes the soma fire");

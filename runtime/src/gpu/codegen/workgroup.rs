@@ -75,64 +75,73 @@ impl Cx<'_> {
             fb.store(rp, rn);
         });
         self.solve_barrier(fb);
-        // Elimination: a node takes its children's rows, highest child first.
-        self.rounds(fb, elimination, true, |this, fb, p| {
-            let dp = this.solve_ptr(fb, DIAGONAL, p, c);
-            let rp = this.solve_ptr(fb, RHS, p, c);
-            let d = fb.local(real, "d");
-            let r = fb.local(real, "r");
-            let d0 = fb.load(dp);
-            fb.store(d, d0);
-            let r0 = fb.load(rp);
-            fb.store(r, r0);
-            this.children(fb, child_start, children, p, true, |this, fb, ch| {
-                let ax = shared_at(fb, ty.axial, ch);
+        // Elimination, a chain from the bottom up: its bottom node takes the rows of all its
+        // children (heads of other chains), highest first; every other node has one child,
+        // the node below, whose row is carried in registers.
+        let (d_carry, r_carry) = (fb.local(real, "d_below"), fb.local(real, "r_below"));
+        let below = fb.local(fb.types.uint, "below");
+        self.rounds(fb, elimination, |this, fb, first, last| {
+            let one = fb.u(1);
+            let at = fb.sub(last, one);
+            let bottom = this.chain_node(fb, at);
+            let (db, rb) = this.gather(fb, bottom, c, child_start, children);
+            fb.store(d_carry, db);
+            fb.store(r_carry, rb);
+            fb.store(below, bottom);
+            let len = fb.sub(last, first);
+            fb.for_range(one, len, "link", |fb, n| {
+                let at = fb.sub(last, one);
+                let at = fb.sub(at, n);
+                let j = this.chain_node(fb, at);
+                let child = fb.load(below);
+                let ax = shared_at(fb, ty.axial, child);
                 let gc = fb.read(g.shared, ax);
-                let dcp = this.solve_ptr(fb, DIAGONAL, ch, c);
-                let dc = fb.load(dcp);
+                let [dp, rp] = [DIAGONAL, RHS].map(|w| this.solve_ptr(fb, w, j, c));
+                let dc = fb.load(d_carry);
                 let factor = fb.div(gc, dc);
                 let fg = fb.mul(factor, gc);
-                let old = fb.load(d);
-                let new = fb.sub(old, fg);
-                fb.store(d, new);
-                let rcp = this.solve_ptr(fb, RHS, ch, c);
-                let rc = fb.load(rcp);
+                let d0 = fb.load(dp);
+                let dn = fb.sub(d0, fg);
+                let rc = fb.load(r_carry);
                 let fr = fb.mul(factor, rc);
-                add_to(fb, r, fr);
+                let r0 = fb.load(rp);
+                let rn = fb.add(r0, fr);
+                fb.store(dp, dn);
+                fb.store(rp, rn);
+                fb.store(d_carry, dn);
+                fb.store(r_carry, rn);
+                fb.store(below, j);
             });
-            let dn = fb.load(d);
-            fb.store(dp, dn);
-            let rn = fb.load(r);
-            fb.store(rp, rn);
         });
-        // Substitution, parents first; v += Δv, with the blow-up check.
+        // Substitution, a chain from its head down (the head's parent is in an earlier round);
+        // v += Δv, with the blow-up check.
         let bad = self.bad_flag(fb);
-        self.rounds(fb, substitution, false, |this, fb, j| {
-            let vi = this.node_index(fb, ty.v, j, c);
-            let ri = this.solve_ptr(fb, RHS, j, c);
-            let di = this.solve_ptr(fb, DIAGONAL, j, c);
-            let num = fb.local(real, "num");
-            let r0 = fb.load(ri);
-            fb.store(num, r0);
-            let pa = shared_at(fb, ty.parent, j);
+        let dv_above = fb.local(real, "dv_above");
+        self.rounds(fb, substitution, |this, fb, first, last| {
+            let head = this.chain_node(fb, first);
+            let pa = shared_at(fb, ty.parent, head);
             let p = fb.read(g.meta, pa);
             let has = fb.bin(B::NotEqual, p, root);
+            let r_parent = fb.local(real, "r_parent");
+            let z = fb.f(0.0);
+            fb.store(r_parent, z);
             fb.if_(has, |fb| {
-                let ax = shared_at(fb, ty.axial, j);
-                let gg = fb.read(g.shared, ax);
                 let rpp = this.solve_ptr(fb, RHS, p, c);
                 let rp = fb.load(rpp);
-                let gr = fb.mul(gg, rp);
-                add_to(fb, num, gr);
+                fb.store(r_parent, rp);
             });
-            let n = fb.load(num);
-            let d = fb.load(di);
-            let dv = fb.div(n, d);
-            fb.store(ri, dv);
-            let old = fb.read(g.data, vi);
-            let new = fb.add(old, dv);
-            fb.write(g.data, vi, new);
-            this.flag_if_bad(fb, bad, new);
+            let rp = fb.load(r_parent);
+            let dv = this.substitute(fb, head, c, Some(has), rp, bad);
+            fb.store(dv_above, dv);
+            let one = fb.u(1);
+            let len = fb.sub(last, first);
+            fb.for_range(one, len, "link", |fb, n| {
+                let at = fb.add(first, n);
+                let j = this.chain_node(fb, at);
+                let rp = fb.load(dv_above);
+                let dv = this.substitute(fb, j, c, None, rp, bad);
+                fb.store(dv_above, dv);
+            });
         });
         if self.solve.is_some() {
             // The rounds ordered workgroup memory only; the new voltages are in `data`.
@@ -195,13 +204,12 @@ impl Cx<'_> {
     }
 
     /// Each round: lane `l` takes the round's `l`-th chain (rounds are at most a workgroup
-    /// wide) and runs `body` on its nodes, from the bottom up (`upward`) or from the head
-    /// down; then every lane waits at the barrier.
-    fn rounds(&mut self, fb: &mut Fb, rounds: Rounds, upward: bool, body: impl FnOnce(&mut Self, &mut Fb, H)) {
+    /// wide) and runs `body` with the chain's range in the chain list; then every lane waits
+    /// at the barrier.
+    fn rounds(&mut self, fb: &mut Fb, rounds: Rounds, body: impl FnOnce(&mut Self, &mut Fb, H, H)) {
         let g = self.g;
         let lane = self.lane.expect("a workgroup type");
-        let wg = self.ty.workgroup.as_ref().expect("a workgroup type");
-        let (chain_start, chain_nodes) = (wg.chain_start, wg.chain_nodes);
+        let chain_start = self.ty.workgroup.as_ref().expect("a workgroup type").chain_start;
         let zero = fb.u(0);
         let count = fb.u(rounds.count);
         fb.for_range(zero, count, "round", |fb, k| {
@@ -219,22 +227,84 @@ impl Cx<'_> {
                 let first = fb.read(g.meta, cs);
                 let cs1 = fb.add(cs, one);
                 let last = fb.read(g.meta, cs1);
-                let len = fb.sub(last, first);
-                let zero = fb.u(0);
-                fb.for_range(zero, len, "link", |fb, n| {
-                    let index = if upward {
-                        let e = fb.sub(last, one);
-                        fb.sub(e, n)
-                    } else {
-                        fb.add(first, n)
-                    };
-                    let at = shared_at(fb, chain_nodes, index);
-                    let node = fb.read(g.meta, at);
-                    body(self, fb, node);
-                });
+                body(self, fb, first, last);
             });
             self.solve_barrier(fb);
         });
+    }
+
+    /// The node at position `at` of the chain list.
+    fn chain_node(&self, fb: &mut Fb, at: H) -> H {
+        let list = self.ty.workgroup.as_ref().expect("a workgroup type").chain_nodes;
+        let i = shared_at(fb, list, at);
+        fb.read(self.g.meta, i)
+    }
+
+    /// Node `p` takes the rows of all its children, highest first; returns its new diagonal
+    /// and rhs (also stored).
+    fn gather(&mut self, fb: &mut Fb, p: H, c: H, child_start: u32, children: u32) -> (H, H) {
+        let g = self.g;
+        let axial = self.ty.axial;
+        let real = fb.types.real;
+        let [dp, rp] = [DIAGONAL, RHS].map(|w| self.solve_ptr(fb, w, p, c));
+        let d = fb.local(real, "d");
+        let r = fb.local(real, "r");
+        let d0 = fb.load(dp);
+        fb.store(d, d0);
+        let r0 = fb.load(rp);
+        fb.store(r, r0);
+        self.children(fb, child_start, children, p, true, |this, fb, ch| {
+            let ax = shared_at(fb, axial, ch);
+            let gc = fb.read(g.shared, ax);
+            let dcp = this.solve_ptr(fb, DIAGONAL, ch, c);
+            let dc = fb.load(dcp);
+            let factor = fb.div(gc, dc);
+            let fg = fb.mul(factor, gc);
+            let old = fb.load(d);
+            let new = fb.sub(old, fg);
+            fb.store(d, new);
+            let rcp = this.solve_ptr(fb, RHS, ch, c);
+            let rc = fb.load(rcp);
+            let fr = fb.mul(factor, rc);
+            add_to(fb, r, fr);
+        });
+        let dn = fb.load(d);
+        fb.store(dp, dn);
+        let rn = fb.load(r);
+        fb.store(rp, rn);
+        (dn, rn)
+    }
+
+    /// `Δv_j = (rhs_j + g_j Δv_parent) / d_j` (just `rhs_j / d_j` at a root: `has_parent`
+    /// false), stored as the node's rhs and added to its voltage; returns Δv_j.
+    fn substitute(&mut self, fb: &mut Fb, j: H, c: H, has_parent: Option<H>, dv_parent: H, bad: H) -> H {
+        let g = self.g;
+        let ty = self.ty;
+        let real = fb.types.real;
+        let [dp, rp] = [DIAGONAL, RHS].map(|w| self.solve_ptr(fb, w, j, c));
+        let num = fb.local(real, "num");
+        let r0 = fb.load(rp);
+        fb.store(num, r0);
+        let coupled = |fb: &mut Fb| {
+            let ax = shared_at(fb, ty.axial, j);
+            let gg = fb.read(g.shared, ax);
+            let gr = fb.mul(gg, dv_parent);
+            add_to(fb, num, gr);
+        };
+        match has_parent {
+            Some(has) => fb.if_(has, coupled),
+            None => coupled(fb),
+        }
+        let n = fb.load(num);
+        let d = fb.load(dp);
+        let dv = fb.div(n, d);
+        fb.store(rp, dv);
+        let vi = self.node_index(fb, ty.v, j, c);
+        let old = fb.read(g.data, vi);
+        let new = fb.add(old, dv);
+        fb.write(g.data, vi, new);
+        self.flag_if_bad(fb, bad, new);
+        dv
     }
 }
 
