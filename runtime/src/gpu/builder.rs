@@ -265,9 +265,9 @@ impl Fb {
         });
     }
 
-    /// A workgroup barrier that also orders storage-buffer accesses (`storageBarrier()`).
+    /// A workgroup barrier that orders storage-buffer and workgroup-memory accesses.
     pub fn barrier(&mut self) {
-        self.stmt(Statement::ControlBarrier(naga::Barrier::STORAGE));
+        self.stmt(Statement::ControlBarrier(naga::Barrier::STORAGE | naga::Barrier::WORK_GROUP));
     }
 
     /// A workgroup barrier for workgroup memory only (`workgroupBarrier()`): cheaper.

@@ -162,6 +162,9 @@ pub struct Layout {
     pub ncells: u32,
     /// (charge, Nernst factor RT/zF in mV) of each species whose reversal follows Nernst.
     pub nernst: Vec<Option<f64>>,
+    /// Per species: some kernel reads its current (else nothing is summed into it: the GPU
+    /// skips those writes and the zeroing).
+    pub current_read: Vec<bool>,
     pub probes: Vec<ProbeLoc>,
     pub gpu_probes: u32,
     /// Offset in `meta` of the probe CSR: ncells + 1 offsets, then (column, index) pairs at
@@ -448,6 +451,17 @@ pub fn layout(
     }
     let nernst =
         built.species.iter().map(|(_, charge, nernst)| nernst.then(|| nernst_factor(*charge, celsius))).collect();
+    let mut current_read = vec![false; nspecies];
+    for b in types.iter().flat_map(|t| &t.blocks) {
+        let k = &b.kernels;
+        for kernel in [&k.current, &k.advance].into_iter().chain(&k.event) {
+            for (_, e) in kernel.exprs.iter() {
+                if let sylva_compiler::ir::expr::Expr::Ion(u, IonVar::Current) = e {
+                    current_read[b.species[u as usize]] = true;
+                }
+            }
+        }
+    }
     if data.is_empty() {
         data.push(0.0);
     }
@@ -461,6 +475,7 @@ pub fn layout(
         meta,
         ncells: ncells as u32,
         nernst,
+        current_read,
         probes,
         gpu_probes: cols,
         probe_offsets,

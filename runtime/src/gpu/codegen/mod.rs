@@ -185,6 +185,10 @@ struct Lane {
     size: u32,
 }
 
+/// `solve_ptr`'s arrays.
+const DIAGONAL: usize = 0;
+const RHS: usize = 1;
+
 /// Per-invocation values a kernel needs.
 #[derive(Copy, Clone)]
 struct At {
@@ -476,13 +480,29 @@ impl Cx<'_> {
         let nn = fb.u(ty.nnodes);
         split(fb, self.lane, zero, nn, "j", |fb, j| {
             let z = fb.f(0.0);
-            let mut arrays = vec![ty.rhs, ty.diagonal];
-            arrays.extend(ty.ions.iter().map(|a| a[3]));
-            for off in arrays {
+            for which in [DIAGONAL, RHS] {
+                let p = self.solve_ptr(fb, which, j, c);
+                fb.store(p, z);
+            }
+            let read = ty.ions.iter().zip(&self.layout.current_read).filter(|(_, r)| **r);
+            for off in read.map(|(a, _)| a[3]) {
                 let i = self.node_index(fb, off, j, c);
                 fb.write(g.data, i, z);
             }
         });
+    }
+
+    /// Pointer to the diagonal or rhs of node `j`: in workgroup memory when the type keeps
+    /// them there (`WorkgroupLayout::local_solve`), else in `data`.
+    fn solve_ptr(&self, fb: &mut Fb, which: usize, j: H, c: H) -> H {
+        match self.solve {
+            Some(arrays) => fb.elem(arrays[which], j),
+            None => {
+                let off = [self.ty.diagonal, self.ty.rhs][which];
+                let i = self.node_index(fb, off, j, c);
+                fb.elem(self.g.data, i)
+            }
+        }
     }
 
     /// `data[i] += x`.
@@ -665,17 +685,19 @@ impl Cx<'_> {
                         fb.write(g.data, i, x);
                     }
                 }
-                Target::NodeRhs => {
-                    let i = self.node_index(fb, ty.rhs, at.node, at.c);
-                    self.accumulate(fb, i, x);
-                }
-                Target::NodeDiagonal => {
-                    let i = self.node_index(fb, ty.diagonal, at.node, at.c);
-                    self.accumulate(fb, i, x);
+                Target::NodeRhs | Target::NodeDiagonal => {
+                    let which = if w.target == Target::NodeRhs { RHS } else { DIAGONAL };
+                    let p = self.solve_ptr(fb, which, at.node, at.c);
+                    let old = fb.load(p);
+                    let new = fb.add(old, x);
+                    fb.store(p, new);
                 }
                 Target::IonCurrent(u) => {
-                    let i = self.node_index(fb, ty.ions[b.species[u as usize]][3], at.node, at.c);
-                    self.accumulate(fb, i, x);
+                    let species = b.species[u as usize];
+                    if self.layout.current_read[species] {
+                        let i = self.node_index(fb, ty.ions[species][3], at.node, at.c);
+                        self.accumulate(fb, i, x);
+                    }
                 }
                 Target::IonConcentration(u, var) => {
                     let i = self.node_index(fb, ty.ions[b.species[u as usize]][ion_slot(var)], at.node, at.c);

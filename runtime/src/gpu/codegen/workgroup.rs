@@ -3,17 +3,13 @@
 //! barrier after each. Every node gathers its
 //! updates in the order the serial solve applies them, so the result has the serial bits. The
 //! solve's diagonal and rhs live in workgroup memory when they fit (`local_solve`): the
-//! mechanisms' sums are read from `data` once, and the rounds need only workgroup barriers.
+//! mechanisms accumulate into them there, and the rounds need only workgroup barriers.
 
 use naga::BinaryOperator as B;
 
-use super::{Cx, split};
+use super::{Cx, DIAGONAL, RHS, split};
 use crate::gpu::builder::{Fb, H};
 use crate::gpu::layout::{NO_PARENT, Rounds};
-
-/// `solve_ptr`'s arrays.
-const DIAGONAL: usize = 0;
-const RHS: usize = 1;
 
 impl Cx<'_> {
     pub(super) fn parallel_hines(&mut self, fb: &mut Fb, c: H, s: H, spike_base: H) {
@@ -29,19 +25,16 @@ impl Cx<'_> {
         // Assembly: C/dt, then the axial terms of the node's own segment, then those of its
         // children in ascending order (the serial loop reaches them in that order).
         split(fb, self.lane, zero, nn, "j", |fb, j| {
-            let ij = self.node_index(fb, 0, j, c);
-            let [di, ri, vi] = [ty.diagonal, ty.rhs, ty.v].map(|o| {
-                let o = fb.u(o);
-                fb.add(o, ij)
-            });
+            let vi = self.node_index(fb, ty.v, j, c);
+            let [dp, rp] = [DIAGONAL, RHS].map(|w| self.solve_ptr(fb, w, j, c));
             let d = fb.local(real, "d");
             let r = fb.local(real, "r");
-            let d0 = fb.read(g.data, di);
+            let d0 = fb.load(dp);
             let cdt_at = shared_at(fb, ty.cdt, j);
             let cdt = fb.read(g.shared, cdt_at);
             let d1 = fb.add(d0, cdt);
             fb.store(d, d1);
-            let r0 = fb.read(g.data, ri);
+            let r0 = fb.load(rp);
             fb.store(r, r0);
             let vj = fb.read(g.data, vi);
             let pa = shared_at(fb, ty.parent, j);
@@ -67,11 +60,10 @@ impl Cx<'_> {
                 fb.store(r, new);
                 add_to(fb, d, gc);
             });
+            // Each lane's nodes are its own: no barrier between the reads and these writes.
             let dn = fb.load(d);
-            let dp = self.solve_ptr(fb, DIAGONAL, j, c);
             fb.store(dp, dn);
             let rn = fb.load(r);
-            let rp = self.solve_ptr(fb, RHS, j, c);
             fb.store(rp, rn);
         });
         self.solve_barrier(fb);
@@ -148,18 +140,6 @@ impl Cx<'_> {
             fb.barrier();
         }
         self.report_bad(fb, bad, s, spike_base);
-    }
-
-    /// Pointer to the solve's diagonal or rhs of node `j`.
-    fn solve_ptr(&self, fb: &mut Fb, which: usize, j: H, c: H) -> H {
-        match self.solve {
-            Some(arrays) => fb.elem(arrays[which], j),
-            None => {
-                let off = [self.ty.diagonal, self.ty.rhs][which];
-                let i = self.node_index(fb, off, j, c);
-                fb.elem(self.g.data, i)
-            }
-        }
     }
 
     fn solve_barrier(&self, fb: &mut Fb) {
