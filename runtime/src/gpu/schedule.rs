@@ -77,11 +77,11 @@ pub fn schedule(parent: &[Option<u32>], k: usize) -> TreeSchedule {
     let has_inner = |c: usize| chains[c].iter().any(|&j| count[j as usize] > 0);
     // Chains hanging from each chain that still need their elimination.
     let mut pending = vec![0u32; nchains];
-    for c in 0..nchains {
-        if let Some(pc) = chain_parent[c]
+    for (c, pc) in chain_parent.iter().enumerate() {
+        if let Some(pc) = pc
             && has_inner(c)
         {
-            pending[pc as usize] += 1;
+            pending[*pc as usize] += 1;
         }
     }
     // Ready chains, deepest head first (ties: highest index first, so the order is fixed).
