@@ -19,7 +19,7 @@ pub struct TreeSchedule {
     pub children: Vec<u32>,
     /// CSR offsets into `chain_nodes` (one more than chains).
     pub chain_start: Vec<u32>,
-    /// The nodes of each chain, from its head down.
+    /// The nodes of each chain, from its head down: consecutive numbers.
     pub chain_nodes: Vec<u32>,
     /// Elimination rounds of chains: chains with a node that has children, each round after
     /// the rounds of the chains hanging from it.
@@ -52,14 +52,16 @@ pub fn schedule(parent: &[Option<u32>], k: usize) -> TreeSchedule {
             fill[*p as usize] += 1;
         }
     }
-    // Chains: a node continues its parent's chain when it is the parent's only child.
+    // Chains: a node continues its parent's chain when it is the parent's only child and
+    // the next node (so a chain is a run of consecutive nodes, which the GPU walks without
+    // reading a node list).
     let mut chain_of = vec![0u32; n];
     let mut chains: Vec<Vec<u32>> = Vec::new();
     let mut chain_parent: Vec<Option<u32>> = Vec::new();
     let mut depth = vec![0u32; n];
     for j in 0..n {
         match parent[j] {
-            Some(p) if count[p as usize] == 1 => {
+            Some(p) if count[p as usize] == 1 && p as usize + 1 == j => {
                 chain_of[j] = chain_of[p as usize];
                 chains[chain_of[j] as usize].push(j as u32);
             }
@@ -144,6 +146,7 @@ mod tests {
                 chain_of[j as usize] = c;
                 if i > 0 {
                     let p = chain(c)[i - 1];
+                    assert_eq!(j, p + 1, "a chain is a run of consecutive nodes");
                     assert_eq!(parent[j as usize], Some(p));
                     assert_eq!(kids(p as usize), &[j], "a chain continues through an only child");
                 }
@@ -222,13 +225,24 @@ mod tests {
 
     #[test]
     fn deepest_ready_chains_go_first() {
-        // Root 0 forks into 1-2 and 6-7; 2 forks into 3-5 and the leaf 4. Chains: [0], [1, 2],
-        // [3, 5], [4], [6, 7]. With one chain per round, [3, 5] (head at depth 3) goes before
+        // Root 0 forks into 1-2 and 6-7; 2 forks into 3-4 and the leaf 5. Chains: [0], [1, 2],
+        // [3, 4], [5], [6, 7]. With one chain per round, [3, 4] (head at depth 3) goes before
         // [6, 7] (depth 1), although both are ready at the start.
-        let parent = [None, Some(0), Some(1), Some(2), Some(2), Some(3), Some(0), Some(6)];
+        let parent = [None, Some(0), Some(1), Some(2), Some(3), Some(2), Some(0), Some(6)];
         let s = check(&parent, 1);
-        assert_eq!(s.chain_nodes, vec![0, 1, 2, 3, 5, 4, 6, 7]);
+        assert_eq!(s.chain_start, vec![0, 1, 3, 5, 6, 8]);
         assert_eq!(s.elimination, vec![vec![2], vec![4], vec![1], vec![0]]);
+    }
+
+    #[test]
+    fn chains_break_where_numbering_jumps() {
+        // 0 - 1 - 3 - 4 with 2 hanging from 0: node 3's parent 1 has one child, but 3 is not 2.
+        let parent = [None, Some(0), Some(0), Some(1), Some(3)];
+        let s = check(&parent, 4);
+        assert_eq!(s.chain_start, vec![0, 1, 2, 3, 5]);
+        assert_eq!(s.chain_nodes, vec![0, 1, 2, 3, 4]);
+        // Chain [1] waits for chain [3, 4] below it.
+        assert_eq!(s.elimination, vec![vec![3], vec![1], vec![0]]);
     }
 
     #[test]

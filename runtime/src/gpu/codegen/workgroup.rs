@@ -69,23 +69,21 @@ impl Cx<'_> {
         self.solve_barrier(fb);
         // Elimination, a chain from the bottom up: its bottom node takes the rows of all its
         // children (heads of other chains), highest first; every other node has one child,
-        // the node below, whose row is carried in registers.
+        // the next node, whose row is carried in registers.
         let (d_carry, r_carry) = (fb.local(real, "d_below"), fb.local(real, "r_below"));
-        let below = fb.local(fb.types.uint, "below");
         self.rounds(fb, elimination, |this, fb, first, last| {
             let one = fb.u(1);
-            let at = fb.sub(last, one);
-            let bottom = this.chain_node(fb, at);
+            let head = this.chain_node(fb, first);
+            let len = fb.sub(last, first);
+            let bottom_offset = fb.sub(len, one);
+            let bottom = fb.add(head, bottom_offset);
             let (db, rb) = this.gather(fb, bottom, c, child_start, children);
             fb.store(d_carry, db);
             fb.store(r_carry, rb);
-            fb.store(below, bottom);
-            let len = fb.sub(last, first);
             fb.for_range(one, len, "link", |fb, n| {
-                let at = fb.sub(last, one);
-                let at = fb.sub(at, n);
-                let j = this.chain_node(fb, at);
-                let child = fb.load(below);
+                // Chains are runs of consecutive nodes: no node list to read.
+                let j = fb.sub(bottom, n);
+                let child = fb.add(j, one);
                 let ax = shared_at(fb, ty.axial, child);
                 let gc = fb.read(g.shared, ax);
                 let [dp, rp] = [DIAGONAL, RHS].map(|w| this.solve_ptr(fb, w, j, c));
@@ -102,7 +100,6 @@ impl Cx<'_> {
                 fb.store(rp, rn);
                 fb.store(d_carry, dn);
                 fb.store(r_carry, rn);
-                fb.store(below, j);
             });
         });
         // Substitution, a chain from its head down (the head's parent is in an earlier round);
@@ -128,8 +125,7 @@ impl Cx<'_> {
             let one = fb.u(1);
             let len = fb.sub(last, first);
             fb.for_range(one, len, "link", |fb, n| {
-                let at = fb.add(first, n);
-                let j = this.chain_node(fb, at);
+                let j = fb.add(head, n);
                 let rp = fb.load(dv_above);
                 let dv = this.substitute(fb, j, c, None, rp, bad);
                 fb.store(dv_above, dv);
@@ -213,7 +209,7 @@ impl Cx<'_> {
         });
     }
 
-    /// The node at position `at` of the chain list.
+    /// The node at position `at` of the chain list (a chain's head: the others follow it).
     fn chain_node(&self, fb: &mut Fb, at: H) -> H {
         let list = self.ty.workgroup.as_ref().expect("a workgroup type").chain_nodes;
         let i = shared_at(fb, list, at);
