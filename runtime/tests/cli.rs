@@ -140,3 +140,81 @@ fn emit_wgsl_prints_a_compute_shader() {
     let text = String::from_utf8_lossy(&result.stdout);
     assert!(text.contains("@compute") && text.contains("fn sylva_exp"), "{}", &text[..300.min(text.len())]);
 }
+
+/// Largest |difference| between two trace.csv files with the same columns.
+fn max_trace_difference(a: &Path, b: &Path) -> f64 {
+    let read = |p: &Path| -> Vec<Vec<f64>> {
+        let text = std::fs::read_to_string(p).expect("trace.csv");
+        text.lines().skip(1).map(|l| l.split(',').map(|x| x.parse().expect("a number")).collect()).collect()
+    };
+    let (a, b) = (read(a), read(b));
+    assert_eq!(a.len(), b.len(), "rows");
+    a.iter().zip(&b).flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs())).fold(0.0, f64::max)
+}
+
+/// `--gpu-strategy workgroup --gpu-workgroup-size 64`: the run says what it used and its
+/// traces match the CPU engine's (f64, ≤ 1e-6 mV).
+#[test]
+fn gpu_workgroup_strategy_runs_and_matches_the_cpu() {
+    let (gpu_out, cpu_out) = (scratch("gpu_workgroup"), scratch("gpu_workgroup_cpu"));
+    let args = |out: &PathBuf| {
+        vec!["run", "examples/neuron/y_tree.syl", "-o", out.to_str().expect("utf-8"), "--no-plots"]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    let mut gpu_args = args(&gpu_out);
+    gpu_args
+        .extend(["--backend", "gpu", "--gpu-strategy", "workgroup", "--gpu-workgroup-size", "64"].map(String::from));
+    let result = sylva(&gpu_args.iter().map(String::as_str).collect::<Vec<_>>());
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    if result.status.code() == Some(2) && stderr.contains("no GPU adapter") {
+        assert!(std::env::var_os("CI").is_none(), "CI must have a GPU adapter (lavapipe): {stderr}");
+        eprintln!("skipped: no GPU adapter here ({stderr})");
+        return;
+    }
+    assert!(result.status.success(), "{stderr}");
+    assert!(stdout.contains("a workgroup of 64 per cell"), "{stdout}");
+    let cpu = sylva(&args(&cpu_out).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(cpu.status.success(), "{}", String::from_utf8_lossy(&cpu.stderr));
+    let worst = max_trace_difference(&gpu_out.join("trace.csv"), &cpu_out.join("trace.csv"));
+    assert!(worst <= 1e-6, "GPU workgroup vs CPU: {worst} mV");
+    for out in [gpu_out, cpu_out] {
+        let _ = std::fs::remove_dir_all(out);
+    }
+}
+
+#[test]
+fn bad_gpu_strategy_settings_are_usage_errors() {
+    let out = scratch("bad_strategy");
+    let size = sylva(&["run", "examples/neuron/y_tree.syl", "--backend", "gpu", "--gpu-workgroup-size", "0"]);
+    assert_eq!(size.status.code(), Some(2), "{}", String::from_utf8_lossy(&size.stderr));
+    std::fs::create_dir_all(&out).expect("scratch directory");
+    let config = out.join("run.yaml");
+    std::fs::write(&config, "gpu_strategy: warp\n").expect("write");
+    let result = sylva(&[
+        "run",
+        "examples/neuron/y_tree.syl",
+        "--config",
+        config.to_str().expect("utf-8"),
+        "-o",
+        out.to_str().expect("utf-8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("GPU strategy `warp` is not `auto`, `thread` or `workgroup`"), "{stderr}");
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn emit_wgsl_of_a_workgroup_strategy_has_barriers() {
+    let result = sylva(&["compile", "examples/neuron/y_tree.syl", "--emit", "wgsl", "--gpu-strategy", "workgroup"]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let text = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        text.contains("local_invocation_index") && text.contains("workgroupBarrier()"),
+        "{}",
+        &text[..300.min(text.len())]
+    );
+}
