@@ -505,6 +505,20 @@ impl Cx<'_> {
         }
     }
 
+    /// The parent of node `j` (`NO_PARENT` at the root), from the type's table in `meta`.
+    fn parent_of(&self, fb: &mut Fb, j: H) -> H {
+        let o = fb.u(self.ty.parent);
+        let i = fb.add(o, j);
+        fb.read(self.g.meta, i)
+    }
+
+    /// The axial conductance between node `j` and its parent.
+    fn axial_of(&self, fb: &mut Fb, j: H) -> H {
+        let o = fb.u(self.ty.axial);
+        let i = fb.add(o, j);
+        fb.read(self.g.shared, i)
+    }
+
     /// `data[i] += x`.
     fn accumulate(&self, fb: &mut Fb, i: H, x: H) {
         let old = fb.read(self.g.data, i);

@@ -27,18 +27,10 @@ impl Cx<'_> {
             };
             let cdt = fb.read(g.shared, cdt_at);
             self.accumulate(fb, di, cdt);
-            let pa = {
-                let o = fb.u(ty.parent);
-                fb.add(o, j)
-            };
-            let p = fb.read(g.meta, pa);
+            let p = self.parent_of(fb, j);
             let has = fb.bin(B::NotEqual, p, root);
             fb.if_(has, |fb| {
-                let ax = {
-                    let o = fb.u(ty.axial);
-                    fb.add(o, j)
-                };
-                let gg = fb.read(g.shared, ax);
+                let gg = self.axial_of(fb, j);
                 let ip = self.node_index(fb, 0, p, c);
                 let vo = fb.u(ty.v);
                 let vi_at = fb.add(vo, ij);
@@ -64,18 +56,10 @@ impl Cx<'_> {
         fb.for_range(zero, nn, "i", |fb, i| {
             let last = fb.u(ty.nnodes - 1);
             let j = fb.sub(last, i);
-            let pa = {
-                let o = fb.u(ty.parent);
-                fb.add(o, j)
-            };
-            let p = fb.read(g.meta, pa);
+            let p = self.parent_of(fb, j);
             let has = fb.bin(B::NotEqual, p, root);
             fb.if_(has, |fb| {
-                let ax = {
-                    let o = fb.u(ty.axial);
-                    fb.add(o, j)
-                };
-                let gg = fb.read(g.shared, ax);
+                let gg = self.axial_of(fb, j);
                 let ij = self.node_index(fb, 0, j, c);
                 let ip = self.node_index(fb, 0, p, c);
                 let dgo = fb.u(ty.diagonal);
@@ -98,11 +82,7 @@ impl Cx<'_> {
         // Substitution, parents first; v += Δv, with a blow-up check.
         let bad = self.bad_flag(fb);
         fb.for_range(zero, nn, "j", |fb, j| {
-            let pa = {
-                let o = fb.u(ty.parent);
-                fb.add(o, j)
-            };
-            let p = fb.read(g.meta, pa);
+            let p = self.parent_of(fb, j);
             let ij = self.node_index(fb, 0, j, c);
             let dgo = fb.u(ty.diagonal);
             let ro = fb.u(ty.rhs);
@@ -113,11 +93,7 @@ impl Cx<'_> {
             fb.if_else(
                 has,
                 |fb| {
-                    let ax = {
-                        let o = fb.u(ty.axial);
-                        fb.add(o, j)
-                    };
-                    let gg = fb.read(g.shared, ax);
+                    let gg = self.axial_of(fb, j);
                     let ip = self.node_index(fb, 0, p, c);
                     let rp = fb.add(ro, ip);
                     let rpp = fb.read(g.data, rp);

@@ -37,12 +37,10 @@ impl Cx<'_> {
             let r0 = fb.load(rp);
             fb.store(r, r0);
             let vj = fb.read(g.data, vi);
-            let pa = shared_at(fb, ty.parent, j);
-            let p = fb.read(g.meta, pa);
+            let p = self.parent_of(fb, j);
             let has = fb.bin(B::NotEqual, p, root);
             fb.if_(has, |fb| {
-                let ax = shared_at(fb, ty.axial, j);
-                let gg = fb.read(g.shared, ax);
+                let gg = self.axial_of(fb, j);
                 let vp = self.node_value(fb, ty.v, p, c);
                 let dv = fb.sub(vp, vj);
                 let current = fb.mul(gg, dv);
@@ -50,8 +48,7 @@ impl Cx<'_> {
                 add_to(fb, d, gg);
             });
             self.children(fb, child_start, children, j, false, |this, fb, ch| {
-                let ax = shared_at(fb, ty.axial, ch);
-                let gc = fb.read(g.shared, ax);
+                let gc = this.axial_of(fb, ch);
                 let vc = this.node_value(fb, ty.v, ch, c);
                 let dv = fb.sub(vj, vc);
                 let current = fb.mul(gc, dv);
@@ -84,8 +81,7 @@ impl Cx<'_> {
                 // Chains are runs of consecutive nodes: no node list to read.
                 let j = fb.sub(bottom, n);
                 let child = fb.add(j, one);
-                let ax = shared_at(fb, ty.axial, child);
-                let gc = fb.read(g.shared, ax);
+                let gc = this.axial_of(fb, child);
                 let [dp, rp] = [DIAGONAL, RHS].map(|w| this.solve_ptr(fb, w, j, c));
                 let dc = fb.load(d_carry);
                 let factor = fb.div(gc, dc);
@@ -108,8 +104,7 @@ impl Cx<'_> {
         let dv_above = fb.local(real, "dv_above");
         self.rounds(fb, substitution, |this, fb, first, last| {
             let head = this.chain_node(fb, first);
-            let pa = shared_at(fb, ty.parent, head);
-            let p = fb.read(g.meta, pa);
+            let p = this.parent_of(fb, head);
             let has = fb.bin(B::NotEqual, p, root);
             let r_parent = fb.local(real, "r_parent");
             let z = fb.f(0.0);
@@ -219,8 +214,6 @@ impl Cx<'_> {
     /// Node `p` takes the rows of all its children, highest first; returns its new diagonal
     /// and rhs (also stored).
     fn gather(&mut self, fb: &mut Fb, p: H, c: H, child_start: u32, children: u32) -> (H, H) {
-        let g = self.g;
-        let axial = self.ty.axial;
         let real = fb.types.real;
         let [dp, rp] = [DIAGONAL, RHS].map(|w| self.solve_ptr(fb, w, p, c));
         let d = fb.local(real, "d");
@@ -230,8 +223,7 @@ impl Cx<'_> {
         let r0 = fb.load(rp);
         fb.store(r, r0);
         self.children(fb, child_start, children, p, true, |this, fb, ch| {
-            let ax = shared_at(fb, axial, ch);
-            let gc = fb.read(g.shared, ax);
+            let gc = this.axial_of(fb, ch);
             let dcp = this.solve_ptr(fb, DIAGONAL, ch, c);
             let dc = fb.load(dcp);
             let factor = fb.div(gc, dc);
@@ -262,8 +254,7 @@ impl Cx<'_> {
         let r0 = fb.load(rp);
         fb.store(num, r0);
         let coupled = |fb: &mut Fb| {
-            let ax = shared_at(fb, ty.axial, j);
-            let gg = fb.read(g.shared, ax);
+            let gg = self.axial_of(fb, j);
             let gr = fb.mul(gg, dv_parent);
             add_to(fb, num, gr);
         };
