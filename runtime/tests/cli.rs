@@ -83,8 +83,14 @@ fn a_diverging_model_names_the_place_time_and_mechanism() {
         "density runaway {\n    state x: 1 = 1\n    x' = x / 0.01 ms\n    current i\n    i = -x * 1 mA/cm2\n}\ncell c {\n    morphology { section soma { length = 10 um, diam = 10 um } }\n    insert runaway in soma\n}\nnetwork n {\n    population p = c[1]\n    probe \"v\" = v at p[0].soma(0.5)\n}\nsimulation { dt = 0.1 ms, duration = 10 ms }\n",
     )
     .expect("model");
-    let result = sylva(&["run", model.to_str().expect("utf-8"), "-o", dir.join("out").to_str().expect("utf-8")]);
-    let stderr = String::from_utf8_lossy(&result.stderr);
+    let out = dir.join("out");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", model.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8")];
+        args.extend(extra);
+        sylva(&args)
+    };
+    let result = run(&[]);
+    let stderr = String::from_utf8_lossy(&result.stderr).to_string();
     assert_eq!(result.status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("diverged")
@@ -93,6 +99,24 @@ fn a_diverging_model_names_the_place_time_and_mechanism() {
             && stderr.contains("`runaway`"),
         "{stderr}"
     );
+    // The GPU engine (both strategies, f64) stops at the same step and says the same.
+    for strategy in ["thread", "workgroup"] {
+        let result = run(&["--backend", "gpu", "--gpu-strategy", strategy]);
+        let gpu = String::from_utf8_lossy(&result.stderr);
+        if result.status.code() == Some(2) && gpu.contains("no GPU adapter") {
+            assert!(std::env::var_os("CI").is_none(), "CI must have a GPU adapter (lavapipe): {gpu}");
+            eprintln!("skipped: no GPU adapter here ({gpu})");
+            break;
+        }
+        assert_eq!(result.status.code(), Some(1), "{gpu}");
+        let report = |text: &str| {
+            text.lines()
+                .filter(|l| l.contains("diverged") || l.contains("note:"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(report(&gpu), report(&stderr), "{strategy}");
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -26,6 +26,20 @@ impl Default for Options {
     }
 }
 
+/// The node a divergence report names, when some voltage is non-finite or above 1e6 mV: among
+/// the bad nodes with membrane (where mechanisms are), or all bad nodes when none has any, the
+/// first non-finite one, else the largest |v|.
+pub(crate) fn worst_node(v: &[f64], area: &[f64]) -> Option<usize> {
+    let bad = |n: usize| !v[n].is_finite() || v[n].abs() > 1e6;
+    let membrane: Vec<usize> = (0..v.len()).filter(|&n| area[n] > 0.0 && bad(n)).collect();
+    let candidates = if membrane.is_empty() { (0..v.len()).filter(|&n| bad(n)).collect() } else { membrane };
+    candidates
+        .iter()
+        .copied()
+        .find(|&n| !v[n].is_finite())
+        .or_else(|| candidates.iter().copied().max_by(|&a, &b| v[a].abs().total_cmp(&v[b].abs())))
+}
+
 /// A stopped run: which quantity went bad, where and when.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Blowup {
@@ -298,16 +312,7 @@ impl Simulation {
 
     fn check_finite(&self, time: f64) -> Result<(), Blowup> {
         let v = &self.built.nodes.v;
-        if v.iter().any(|x| !x.is_finite() || x.abs() > 1e6) {
-            // Report the worst node with membrane (where mechanisms are): the first non-finite
-            // one, or the largest |v|.
-            let area = &self.built.nodes.area;
-            let bad = |n: usize| !v[n].is_finite() || v[n].abs() > 1e6;
-            let membrane: Vec<usize> = (0..v.len()).filter(|&n| area[n] > 0.0 && bad(n)).collect();
-            let candidates = if membrane.is_empty() { (0..v.len()).filter(|&n| bad(n)).collect() } else { membrane };
-            let node = candidates.iter().copied().find(|&n| !v[n].is_finite()).unwrap_or_else(|| {
-                candidates.iter().copied().max_by(|&a, &b| v[a].abs().total_cmp(&v[b].abs())).expect("a bad node")
-            });
+        if let Some(node) = worst_node(v, &self.built.nodes.area) {
             let gid = self.built.cell_offset.partition_point(|&o| o <= node) as u32 - 1;
             let mut suspects = Vec::new();
             for block in &self.built.blocks {

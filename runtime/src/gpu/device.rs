@@ -180,7 +180,7 @@ impl Gpu {
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(GpuError::Shader(e.to_string()));
         }
-        let data = storage_buffer(&device, "data", p.layout.data.len() as u64 * b, wgpu::BufferUsages::empty());
+        let data = storage_buffer(&device, "data", p.layout.data.len() as u64 * b, wgpu::BufferUsages::COPY_SRC);
         queue.write_buffer(&data, 0, &to_bytes(prec, &p.layout.data));
         let shared = storage_buffer(&device, "shared", p.layout.shared.len() as u64 * b, wgpu::BufferUsages::empty());
         queue.write_buffer(&shared, 0, &to_bytes(prec, &p.layout.shared));
@@ -224,6 +224,21 @@ impl Gpu {
             adapter: name,
             cpu_device,
         })
+    }
+
+    /// The whole `data` buffer (for a divergence report).
+    pub(super) fn read_data(&self, prec: Prec) -> Result<Vec<f64>, GpuError> {
+        let size = self.data.size();
+        let back = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("data back"),
+            size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("data") });
+        encoder.copy_buffer_to_buffer(&self.data, 0, &back, 0, size);
+        let index = self.queue.submit([encoder.finish()]);
+        Ok(from_bytes(prec, &read(&self.device, &back, size, index)?))
     }
 
     /// Uploads the window's events, runs every cell type, reads back spikes and probe rows.

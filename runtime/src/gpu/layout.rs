@@ -23,6 +23,8 @@ pub const NO_PARENT: u32 = u32::MAX;
 pub struct BlockLayout {
     /// The CPU engine's block index.
     pub block: usize,
+    /// The model's mechanism index.
+    pub mechanism: u32,
     pub kernels: Kernels,
     pub per_cell: u32,
     /// `Some(rank)`: a stimulus on one cell of the type (arrays of one instance).
@@ -361,6 +363,7 @@ pub fn layout(
             block_home[b] = (ti, blocks.len());
             blocks.push(BlockLayout {
                 block: b,
+                mechanism: block.mechanism,
                 kernels: (*block.kernels).clone(),
                 per_cell,
                 only,

@@ -5,6 +5,7 @@
 //! come back after the window and become events of later windows (every connection delay is
 //! at least the window). See `docs/gpu.md`.
 
+mod blowup;
 mod builder;
 mod codegen;
 mod device;
@@ -112,12 +113,9 @@ pub enum GpuError {
         gid: u32,
         window_start: f64,
     },
-    /// A non-finite or huge voltage (as the CPU engine's check).
-    Blowup {
-        gid: u32,
-        step: u64,
-        time: f64,
-    },
+    /// A non-finite or huge voltage (as the CPU engine's check), reported as the CPU engine
+    /// reports it.
+    Blowup(crate::cpu::Blowup),
 }
 
 impl fmt::Display for GpuError {
@@ -142,9 +140,11 @@ impl fmt::Display for GpuError {
                     "cell {gid} spiked more often than the spike buffer holds in the window from {window_start} ms"
                 )
             }
-            GpuError::Blowup { gid, step, time } => {
-                write!(f, "the voltage of cell {gid} became non-finite or huge at step {step} (t = {time} ms)")
-            }
+            GpuError::Blowup(b) => write!(
+                f,
+                "the voltage of cell {} became non-finite or huge at step {} (t = {} ms)",
+                b.gid, b.step, b.time
+            ),
         }
     }
 }
@@ -413,18 +413,9 @@ impl GpuSimulation {
         let cols = self.layout.gpu_probes;
         let (spike_bytes, probe_values) = self.gpu.dispatch(self.prec, &control, &weights, n, cols)?;
         let spk: Vec<u32> = bytemuck::cast_slice(&spike_bytes).to_vec();
-        // Blow-ups first: the CPU engine stops at the first bad step.
+        // Blow-ups first: the CPU engine stops at the first bad step (and so does a bad cell's
+        // kernel, short of the window's end).
         let stride = (self.spike_cap + codegen::SPIKE_HEADER) as usize;
-        for gid in 0..ncells {
-            let done = spk[gid * stride + 2];
-            if done != n {
-                return Err(GpuError::Device(format!(
-                    "the device stopped cell {gid}'s kernel after {done} of {n} steps of the window from {} ms \
-                     (llvmpipe ends an invocation after 65535 loop iterations)",
-                    self.step as f64 * dt
-                )));
-            }
-        }
         let mut bad: Option<(u32, u32)> = None;
         for gid in 0..ncells {
             let b = spk[gid * stride + 1];
@@ -434,7 +425,18 @@ impl GpuSimulation {
         }
         if let Some((s, gid)) = bad {
             let step = self.step + u64::from(s);
-            return Err(GpuError::Blowup { gid, step, time: time_of(dt, step) });
+            let data = self.gpu.read_data(self.prec)?;
+            return Err(GpuError::Blowup(blowup::report(&self.layout, &data, gid, step, time_of(dt, step))));
+        }
+        for gid in 0..ncells {
+            let done = spk[gid * stride + 2];
+            if done != n {
+                return Err(GpuError::Device(format!(
+                    "the device stopped cell {gid}'s kernel after {done} of {n} steps of the window from {} ms \
+                     (llvmpipe ends an invocation after 65535 loop iterations)",
+                    self.step as f64 * dt
+                )));
+            }
         }
         for s in 0..n as usize {
             self.times.push(time_of(dt, self.step + s as u64 + 1));

@@ -100,7 +100,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
         Backend::Gpu => {
             let options = gpu::Options { strategy, lanes: args.gpu_workgroup_size, ..gpu::Options::default() };
             let sim = GpuSimulation::with_options(&model, model.simulation.precision, options);
-            Engine::Gpu(sim.map_err(gpu_failure)?)
+            Engine::Gpu(sim.map_err(|e| gpu_failure(&model, e))?)
         }
     };
     let sim_description = sim.describe(args.threads);
@@ -218,7 +218,7 @@ impl Engine {
                 eprintln!("{}", describe_blowup(model, &blowup));
                 Failure::Model
             }),
-            Engine::Gpu(s) => s.run(progress).map_err(gpu_failure),
+            Engine::Gpu(s) => s.run(progress).map_err(|e| gpu_failure(model, e)),
         }
     }
 
@@ -250,11 +250,11 @@ impl Engine {
 }
 
 /// A GPU error as the exit code it deserves: the machine or the model, or a bug.
-fn gpu_failure(e: GpuError) -> Failure {
+fn gpu_failure(model: &ir::Model, e: GpuError) -> Failure {
     match e {
         GpuError::NoAdapter | GpuError::NoF64 { .. } | GpuError::Unsupported(_) => Failure::Usage(e.to_string()),
-        GpuError::Blowup { .. } => {
-            eprintln!("error: {e}");
+        GpuError::Blowup(b) => {
+            eprintln!("{}", describe_blowup(model, &b));
             Failure::Model
         }
         GpuError::Shader(_) | GpuError::Device(_) | GpuError::SpikeOverflow { .. } => Failure::Internal(e.to_string()),

@@ -330,6 +330,12 @@ impl Cx<'_> {
             });
             // The next step's events change states that this step's probes read.
             self.barrier(fb);
+            // A cell that diverged stops, so that the host finds the state of that step (as the
+            // CPU engine stops); every lane reads the same flag after the barrier.
+            let bad_at = fb.add(spike_base, one_u);
+            let bad = fb.read(g.spikes, bad_at);
+            let stopped = fb.bin(B::NotEqual, bad, zero_u);
+            fb.if_(stopped, |fb| fb.brk());
         });
     }
 

@@ -1,0 +1,37 @@
+//! The report of a diverged GPU run, as the CPU engine gives it: the cell's worst node and the
+//! mechanisms there, from the state the cell stopped in (the kernel stops a cell at the end of
+//! its first bad step, where the CPU engine checks).
+
+use super::layout::Layout;
+use crate::cpu::Blowup;
+use crate::cpu::engine::worst_node;
+
+/// `data`: the whole `data` buffer read back after the window.
+pub(super) fn report(layout: &Layout, data: &[f64], gid: u32, step: u64, time: f64) -> Blowup {
+    let unknown = Blowup { step, time, gid, node: 0, value: f64::NAN, suspects: Vec::new() };
+    let Some((ty, rank)) = layout.types.iter().find_map(|t| {
+        let gids = &layout.meta[t.gid as usize..(t.gid + t.ncells) as usize];
+        gids.iter().position(|g| *g == gid).map(|r| (t, r as u32))
+    }) else {
+        return unknown;
+    };
+    let nn = ty.nnodes as usize;
+    let v: Vec<f64> = (0..ty.nnodes).map(|j| data[(ty.v + ty.node_slot(j, rank)) as usize]).collect();
+    let area = &layout.shared[ty.area as usize..ty.area as usize + nn];
+    let Some(node) = worst_node(&v, area) else { return unknown };
+    let mut suspects = Vec::new();
+    for b in ty.blocks.iter().filter(|b| b.only.is_none_or(|r| r == rank)) {
+        for k in (0..b.per_cell).filter(|k| b.nodes[*k as usize] as usize == node) {
+            for (s, off) in b.states.iter().enumerate() {
+                let x = data[(off + b.slot(ty.ncells, ty.cell_major(), k, rank)) as usize];
+                if !x.is_finite() && !suspects.contains(&(b.mechanism, Some(s as u32))) {
+                    suspects.push((b.mechanism, Some(s as u32)));
+                }
+            }
+            if !suspects.iter().any(|(m, _)| *m == b.mechanism) {
+                suspects.push((b.mechanism, None));
+            }
+        }
+    }
+    Blowup { step, time, gid, node, value: v[node], suspects }
+}
