@@ -135,6 +135,11 @@ impl Simulation {
         self.steps
     }
 
+    /// The built model in its current state (the GPU engine starts from the initialised one).
+    pub(crate) fn into_built(self) -> Built {
+        self.built
+    }
+
     pub fn node_count(&self) -> usize {
         self.built.nodes.v.len()
     }

@@ -19,7 +19,7 @@ use std::fmt;
 
 use sylva_compiler::ir::{Model, Precision};
 
-use crate::cpu::build::{self, Built};
+use crate::cpu::build::Built;
 use crate::cpu::events::{self, Queue, Target, Wiring};
 use builder::Prec;
 use device::Gpu;
@@ -173,8 +173,11 @@ fn prepare(model: &Model, precision: Precision, options: Options, fit: DeviceFit
     let sim = &model.simulation;
     let (dt, celsius) = (sim.dt, sim.celsius);
     let window_cap = options.window_cap.max(1);
-    let mut built = build::build(model, dt, celsius);
-    initialize(&mut built, dt, celsius);
+    // The CPU engine builds and initialises the model (init kernels, reversals, currents at
+    // t = 0, with its compiled kernels); the GPU starts from that state.
+    let built = crate::cpu::Simulation::new(model, crate::cpu::Options::default())
+        .map_err(|e| GpuError::Shader(format!("host initialisation: {e}")))?
+        .into_built();
     let layout = layout::layout(model, &built, celsius, options, fit, prec(precision))?;
     // The window: the shortest delay of a connection from a cell, in steps.
     let wiring = events::wire(model);
@@ -195,37 +198,6 @@ fn validate(module: &naga::Module) -> Result<naga::valid::ModuleInfo, GpuError> 
     naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::FLOAT64)
         .validate(module)
         .map_err(|e| GpuError::Shader(format!("{:?}", e.into_inner())))
-}
-
-/// Initialisation exactly as the CPU engine: init kernels, reversals, currents at t = 0.
-fn initialize(built: &mut Built, dt: f64, celsius: f64) {
-    let scalars = [0.0, dt, celsius];
-    for block in &mut built.blocks {
-        let k = block.kernels.init.clone();
-        let n = block.len();
-        block.interpret(&k, &mut built.nodes, &mut built.ions, &scalars, 0, n);
-    }
-    for (s, (_, charge, nernst)) in built.species.iter().enumerate() {
-        if !*nernst {
-            continue;
-        }
-        let ion = &mut built.ions[s];
-        for n in 0..ion.reversal.len() {
-            if ion.inside[n] > 0.0 {
-                ion.reversal[n] = build::nernst(*charge, celsius, ion.inside[n], ion.outside[n]);
-            }
-        }
-    }
-    built.nodes.rhs.fill(0.0);
-    built.nodes.diagonal.fill(0.0);
-    for ion in &mut built.ions {
-        ion.current.fill(0.0);
-    }
-    for block in &mut built.blocks {
-        let k = block.kernels.current.clone();
-        let n = block.len();
-        block.interpret(&k, &mut built.nodes, &mut built.ions, &scalars, 0, n);
-    }
 }
 
 /// The generated WGSL (`sylva compile --emit wgsl`), for a device with WebGPU's default limits
