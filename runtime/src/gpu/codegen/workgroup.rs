@@ -1,9 +1,9 @@
 //! One workgroup per cell: the Hines solve in parallel over the cell's nodes, in the rounds of
-//! `gpu::schedule` (after DeepDendrite's DHS: a lane walks an unbranched chain) with a
-//! barrier after each. Every node gathers its
-//! updates in the order the serial solve applies them, so the result has the serial bits. The
-//! solve's diagonal and rhs live in workgroup memory when they fit (`local_solve`): the
-//! mechanisms accumulate into them there, and the rounds need only workgroup barriers.
+//! `gpu::schedule` (after DeepDendrite's DHS: a lane walks an unbranched chain) with a barrier
+//! after each. Every node gathers its updates in the order the serial solve applies them, so
+//! the result has the serial bits. The solve's diagonal and rhs live in workgroup memory when
+//! they fit (`local_solve`): the mechanisms accumulate into them there, and the rounds need
+//! only workgroup barriers.
 
 use naga::BinaryOperator as B;
 
