@@ -14,6 +14,7 @@ mod math;
 mod schedule;
 #[cfg(test)]
 mod tests;
+mod traffic;
 
 use std::fmt;
 
@@ -329,6 +330,12 @@ impl GpuSimulation {
     /// The adapter the simulation runs on.
     pub fn adapter(&self) -> &str {
         &self.gpu.adapter
+    }
+
+    /// The least storage traffic of a time step in bytes (see `gpu::traffic`): divided by the
+    /// compartments, a lower bound of the bytes a compartment-step moves.
+    pub fn storage_bytes_per_step(&self) -> u64 {
+        traffic::bytes_per_step(&self.layout, self.prec)
     }
 
     /// The strategy each cell type runs with (in the order of the model's cell types that have

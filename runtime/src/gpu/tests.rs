@@ -430,3 +430,23 @@ fn strategies_agree_on_a_big_tree() {
         assert_eq!(thread.columns, workgroup.columns, "{precision:?}");
     }
 }
+
+#[test]
+fn storage_traffic_counts_what_a_step_touches() {
+    // The ringtest cell: 105 nodes (97 with membrane, hh: m, h, n read and written, ena and ek
+    // read), v read and written at every node, one Exp2Syn (A and B read and written), the
+    // solve in workgroup memory, ina and ik never read so never summed.
+    let m = model("examples/bench/ringtest.syl", &["rings=1".to_string()], Some(1.0));
+    let fit = super::DeviceFit { workgroup_memory: 1 << 16, max_lanes: 256 };
+    let options = GpuOptions { strategy: Strategy::Workgroup, ..GpuOptions::default() };
+    let p = super::prepare(&m, Precision::F32, options, fit).expect("prepares");
+    let ty = &p.layout.types[0];
+    assert_eq!((ty.ncells, ty.nnodes), (10, 105));
+    assert!(ty.workgroup.as_ref().is_some_and(|w| w.local_solve));
+    let per_cell = 105 * (2 + 2) + 97 * 6 + 4;
+    assert_eq!(super::traffic::bytes_per_step(&p.layout, Prec::F32), 4 * 10 * per_cell);
+    // One invocation per cell: rhs and diagonal go through `data` (zeroed, summed, solved).
+    let options = GpuOptions { strategy: Strategy::Thread, ..GpuOptions::default() };
+    let p = super::prepare(&m, Precision::F64, options, fit).expect("prepares");
+    assert_eq!(super::traffic::bytes_per_step(&p.layout, Prec::F64), 8 * 10 * (per_cell + 105 * 4));
+}

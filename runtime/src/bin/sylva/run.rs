@@ -104,6 +104,10 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
         }
     };
     let sim_description = sim.describe(args.threads);
+    let traffic = match &sim {
+        Engine::Gpu(s) => Some(s.storage_bytes_per_step()),
+        Engine::Cpu(_) => None,
+    };
     let steps = sim.steps();
     let compiled_at = Instant::now();
     let progress = ProgressBar::with_draw_target(Some(sim.steps()), ProgressDrawTarget::hidden());
@@ -138,11 +142,17 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
         model.cell_count(),
         model.simulation.dt
     );
+    let rate = compartments as f64 * steps as f64 / run_time.as_secs_f64().max(1e-9);
+    // The GPU's least storage traffic: its bandwidth against the device's copy roofline.
+    let bandwidth = traffic.map_or(String::new(), |bytes| {
+        let per = bytes as f64 / compartments.max(1) as f64;
+        format!("; at least {per:.0} B of storage traffic per compartment-step, {:.3} TB/s", per * rate / 1e12)
+    });
     println!(
-        "  {} spikes; simulated in {:.3} s ({:.3e} compartment-steps/s, {engine}); {:.3} s in all",
+        "  {} spikes; simulated in {:.3} s ({:.3e} compartment-steps/s, {engine}); {:.3} s in all{bandwidth}",
         spike_count,
         run_time.as_secs_f64(),
-        compartments as f64 * steps as f64 / run_time.as_secs_f64().max(1e-9),
+        rate,
         started.elapsed().as_secs_f64()
     );
     let mut written = vec![files.trace_csv, files.spikes_csv];
