@@ -65,6 +65,15 @@ pub(super) fn open(prec: Prec) -> Result<Opened, GpuError> {
     Ok(Opened { device, queue, name, cpu_device: info.device_type == wgpu::DeviceType::Cpu })
 }
 
+/// Writes `values` in the device's precision, converting a piece at a time (no second copy of
+/// a large array on the host).
+fn upload(queue: &wgpu::Queue, buffer: &wgpu::Buffer, prec: Prec, values: &[f64]) {
+    const PIECE: usize = 1 << 22;
+    for (i, piece) in values.chunks(PIECE).enumerate() {
+        queue.write_buffer(buffer, (i * PIECE) as u64 * prec.bytes(), &to_bytes(prec, piece));
+    }
+}
+
 pub(super) fn to_bytes(prec: Prec, values: &[f64]) -> Vec<u8> {
     match prec {
         Prec::F64 => bytemuck::cast_slice(values).to_vec(),
@@ -181,9 +190,9 @@ impl Gpu {
             return Err(GpuError::Shader(e.to_string()));
         }
         let data = storage_buffer(&device, "data", p.layout.data.len() as u64 * b, wgpu::BufferUsages::COPY_SRC);
-        queue.write_buffer(&data, 0, &to_bytes(prec, &p.layout.data));
+        upload(&queue, &data, prec, &p.layout.data);
         let shared = storage_buffer(&device, "shared", p.layout.shared.len() as u64 * b, wgpu::BufferUsages::empty());
-        queue.write_buffer(&shared, 0, &to_bytes(prec, &p.layout.shared));
+        upload(&queue, &shared, prec, &p.layout.shared);
         let meta = storage_buffer(&device, "meta", p.layout.meta.len() as u64 * 4, wgpu::BufferUsages::empty());
         if !p.layout.meta.is_empty() {
             queue.write_buffer(&meta, 0, bytemuck::cast_slice(&p.layout.meta));

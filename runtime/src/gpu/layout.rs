@@ -20,6 +20,9 @@ use crate::cpu::build::{Built, ProbeSource};
 
 pub const NO_PARENT: u32 = u32::MAX;
 
+/// The offset of an array a type does not keep in `data`.
+pub const NOT_STORED: u32 = u32::MAX;
+
 pub struct BlockLayout {
     /// The CPU engine's block index.
     pub block: usize,
@@ -104,6 +107,7 @@ pub struct TypeLayout {
     pub ncells: u32,
     pub nnodes: u32,
     pub v: u32,
+    /// `NOT_STORED` when the solve keeps them in workgroup memory.
     pub rhs: u32,
     pub diagonal: u32,
     pub above: u32,
@@ -224,8 +228,9 @@ pub fn layout(
         let cell_major = wg_size.is_some();
         let slot = |j: usize, rank: usize| node_slot(cell_major, n as u32, nn as u32, j as u32, rank as u32) as usize;
         let v = alloc(&mut data, n * nn);
-        let rhs = alloc(&mut data, n * nn);
-        let diagonal = alloc(&mut data, n * nn);
+        // A solve in workgroup memory needs no rhs and diagonal in `data`.
+        let local_solve = cell_major && 2 * nn as u64 <= workgroup_reals;
+        let [rhs, diagonal] = if local_solve { [NOT_STORED; 2] } else { [(); 2].map(|_| alloc(&mut data, n * nn)) };
         let above = alloc(&mut data, n);
         let ions: Vec<[u32; 4]> = (0..nspecies)
             .map(|_| {
@@ -267,7 +272,6 @@ pub fn layout(
             meta.extend(&chain_nodes);
             let elimination = push_rounds(&mut meta, &elimination);
             let substitution = push_rounds(&mut meta, &substitution);
-            let local_solve = 2 * nn as u64 <= workgroup_reals;
             WorkgroupLayout {
                 size,
                 local_solve,
@@ -294,8 +298,10 @@ pub fn layout(
             for j in 0..nn {
                 let at = slot(j, rank);
                 data[v as usize + at] = built.nodes.v[o + j];
-                data[rhs as usize + at] = built.nodes.rhs[o + j];
-                data[diagonal as usize + at] = built.nodes.diagonal[o + j];
+                if !local_solve {
+                    data[rhs as usize + at] = built.nodes.rhs[o + j];
+                    data[diagonal as usize + at] = built.nodes.diagonal[o + j];
+                }
                 for (s, offs) in ions.iter().enumerate() {
                     let ion = &built.ions[s];
                     for (slot, src) in [&ion.reversal, &ion.inside, &ion.outside, &ion.current].iter().enumerate() {

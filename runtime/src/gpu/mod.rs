@@ -20,7 +20,6 @@ use std::fmt;
 
 use sylva_compiler::ir::{Model, Precision};
 
-use crate::cpu::build::Built;
 use crate::cpu::events::{self, Queue, Target, Wiring};
 use builder::Prec;
 use device::Gpu;
@@ -159,10 +158,20 @@ fn prec(p: Precision) -> Prec {
     }
 }
 
+/// What the host keeps of the CPU engine's build: the blocks' cells, the probes' display
+/// scales and the synapses (for events).
+struct Host {
+    /// Per CPU block: its gids and instances per cell.
+    blocks: Vec<(Vec<u32>, usize)>,
+    /// Per probe, internal units per displayed unit.
+    probe_scales: Vec<f64>,
+    synapse_blocks: std::collections::HashMap<(u32, u32), (u32, u32)>,
+}
+
 /// The model built and initialised on the host (with the CPU engine's interpreter), laid out
 /// for the GPU, and its generated module.
 struct Prepared {
-    built: Built,
+    host: Host,
     layout: Layout,
     module: naga::Module,
     info: naga::valid::ModuleInfo,
@@ -192,7 +201,13 @@ fn prepare(model: &Model, precision: Precision, options: Options, fit: DeviceFit
     let params = codegen::Params { prec: prec(precision), dt, spike_cap };
     let module = codegen::module(&layout, &params)?;
     let info = validate(&module)?;
-    Ok(Prepared { built, layout, module, info, window, spike_cap })
+    let host = Host {
+        blocks: built.blocks.iter().map(|b| (b.gids.clone(), b.per_cell)).collect(),
+        probe_scales: built.probe_scales.clone(),
+        synapse_blocks: built.synapse_blocks,
+    };
+    // The built model's arrays (a copy of `layout.data`) are freed here, before the upload.
+    Ok(Prepared { host, layout, module, info, window, spike_cap })
 }
 
 fn validate(module: &naga::Module) -> Result<naga::valid::ModuleInfo, GpuError> {
@@ -259,7 +274,7 @@ impl GpuSimulation {
         let sim = &model.simulation;
         let steps = (sim.duration / sim.dt).round() as u64;
         let gpu = Gpu::new(opened, &prepared, p)?;
-        let Prepared { built, layout, mut window, spike_cap, .. } = prepared;
+        let Prepared { host, mut layout, mut window, spike_cap, .. } = prepared;
         if gpu.cpu_device {
             // llvmpipe's loop limiter: keep a window well inside 65535 iterations per cell.
             let cost = layout.types.iter().map(|t| codegen::loop_cost(&layout, t, &layout.meta)).max().unwrap_or(1);
@@ -277,7 +292,7 @@ impl GpuSimulation {
         for (s, source) in model.network.sources.iter().enumerate() {
             for t in events::source_times(&source.kind, sim.duration) {
                 for c in &wiring.from_source[s] {
-                    let (block, instance) = built.synapse_blocks[&(c.post_gid, c.synapse)];
+                    let (block, instance) = host.synapse_blocks[&(c.post_gid, c.synapse)];
                     queue.push(t + c.delay, Target { block, instance, weight: c.weight });
                 }
             }
@@ -286,7 +301,7 @@ impl GpuSimulation {
         let columns = layout
             .probes
             .iter()
-            .zip(&built.probe_scales)
+            .zip(&host.probe_scales)
             .map(|(p, scale)| {
                 let mut col = Vec::with_capacity(steps as usize + 1);
                 col.push(
@@ -298,12 +313,14 @@ impl GpuSimulation {
                 col
             })
             .collect();
+        // The device holds the state now.
+        layout.data = Vec::new();
         Ok(GpuSimulation {
             prec: p,
             gpu,
-            blocks: built.blocks.iter().map(|b| (b.gids.clone(), b.per_cell)).collect(),
-            probe_scales: built.probe_scales.clone(),
-            synapse_blocks: built.synapse_blocks,
+            blocks: host.blocks,
+            probe_scales: host.probe_scales,
+            synapse_blocks: host.synapse_blocks,
             layout,
             wiring,
             queue,
