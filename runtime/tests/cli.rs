@@ -17,6 +17,18 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// A GPU run that found no adapter: fails in CI (which installs lavapipe), else is skipped
+/// with a message.
+fn no_gpu(result: &std::process::Output) -> bool {
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    if result.status.code() == Some(2) && stderr.contains("no GPU adapter") {
+        assert!(std::env::var_os("CI").is_none(), "CI must have a GPU adapter (lavapipe): {stderr}");
+        eprintln!("skipped: no GPU adapter here ({stderr})");
+        return true;
+    }
+    false
+}
+
 #[test]
 fn run_writes_traces_spikes_and_plots() {
     let out = scratch("hh");
@@ -103,9 +115,7 @@ fn a_diverging_model_names_the_place_time_and_mechanism() {
     for strategy in ["thread", "workgroup"] {
         let result = run(&["--backend", "gpu", "--gpu-strategy", strategy]);
         let gpu = String::from_utf8_lossy(&result.stderr);
-        if result.status.code() == Some(2) && gpu.contains("no GPU adapter") {
-            assert!(std::env::var_os("CI").is_none(), "CI must have a GPU adapter (lavapipe): {gpu}");
-            eprintln!("skipped: no GPU adapter here ({gpu})");
+        if no_gpu(&result) {
             break;
         }
         assert_eq!(result.status.code(), Some(1), "{gpu}");
@@ -146,9 +156,7 @@ fn gpu_backend_runs_and_agrees_on_spikes() {
         "--no-plots",
     ]);
     let stderr = String::from_utf8_lossy(&result.stderr);
-    if result.status.code() == Some(2) && stderr.contains("no GPU adapter") {
-        assert!(std::env::var_os("CI").is_none(), "CI must have a GPU adapter (lavapipe): {stderr}");
-        eprintln!("skipped: no GPU adapter here ({stderr})");
+    if no_gpu(&result) {
         return;
     }
     assert!(result.status.success(), "{stderr}");
@@ -193,9 +201,7 @@ fn gpu_workgroup_strategy_runs_and_matches_the_cpu() {
     let result = sylva(&gpu_args.iter().map(String::as_str).collect::<Vec<_>>());
     let stdout = String::from_utf8_lossy(&result.stdout);
     let stderr = String::from_utf8_lossy(&result.stderr);
-    if result.status.code() == Some(2) && stderr.contains("no GPU adapter") {
-        assert!(std::env::var_os("CI").is_none(), "CI must have a GPU adapter (lavapipe): {stderr}");
-        eprintln!("skipped: no GPU adapter here ({stderr})");
+    if no_gpu(&result) {
         return;
     }
     assert!(result.status.success(), "{stderr}");
