@@ -20,8 +20,13 @@ pub(super) fn report(layout: &Layout, data: &[f64], gid: u32, step: u64, time: f
     let area = &layout.shared[ty.area as usize..ty.area as usize + nn];
     let Some(node) = worst_node(&v, area) else { return unknown };
     let mut suspects = Vec::new();
-    for b in ty.blocks.iter().filter(|b| b.only.is_none_or(|r| r == rank)) {
-        for k in (0..b.per_cell).filter(|k| b.nodes[*k as usize] as usize == node) {
+    for b in &ty.blocks {
+        // The instances of this cell: all of a block's, or a group's members of this rank.
+        let ks = match b.group {
+            Some(at) => layout.meta[(at + rank) as usize]..layout.meta[(at + rank + 1) as usize],
+            None => 0..b.per_cell,
+        };
+        for k in ks.filter(|k| b.nodes[*k as usize] as usize == node) {
             for (s, off) in b.states.iter().enumerate() {
                 let x = data[(off + b.slot(ty.ncells, ty.cell_major(), k, rank)) as usize];
                 if !x.is_finite() && !suspects.contains(&(b.mechanism, Some(s as u32))) {

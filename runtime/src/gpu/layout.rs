@@ -15,6 +15,7 @@ use sylva_compiler::ir::kernel::Kernels;
 
 use super::builder::Prec;
 use super::schedule::{TreeSchedule, schedule};
+use super::stimuli;
 use super::{DeviceFit, GpuError, Options};
 use crate::cpu::build::{Built, ProbeSource};
 
@@ -29,10 +30,12 @@ pub struct BlockLayout {
     /// The model's mechanism index.
     pub mechanism: u32,
     pub kernels: Kernels,
+    /// Instances per cell; for a group of stimuli, its members.
     pub per_cell: u32,
-    /// `Some(rank)`: a stimulus on one cell of the type (arrays of one instance).
-    pub only: Option<u32>,
-    /// Local node of each instance within a cell.
+    /// A group of stimuli (`gpu::stimuli`): the offset in `meta` of each cell's members (CSR by
+    /// rank); member `k`'s values are element `k` of the block's arrays.
+    pub group: Option<u32>,
+    /// Local node of each instance within a cell (of each member of a group).
     pub nodes: Vec<u32>,
     /// Per-instance parameters: (parameter, offset in `shared`).
     pub params: Vec<(u32, u32)>,
@@ -51,7 +54,7 @@ pub struct BlockLayout {
 impl BlockLayout {
     /// Offset of instance `k` of cell `c` within a per-instance array.
     pub fn slot(&self, ncells: u32, cell_major: bool, k: u32, c: u32) -> u32 {
-        match (self.only, cell_major) {
+        match (self.group, cell_major) {
             (Some(_), _) => k,
             (None, false) => k * ncells + c,
             (None, true) => c * self.per_cell + k,
@@ -181,7 +184,7 @@ pub struct Layout {
     pub node_tables: Vec<u32>,
 }
 
-fn alloc(v: &mut Vec<f64>, len: usize) -> u32 {
+pub(super) fn alloc(v: &mut Vec<f64>, len: usize) -> u32 {
     let off = v.len();
     v.resize(off + len, 0.0);
     off as u32
@@ -212,6 +215,8 @@ pub fn layout(
     let mut home = vec![(0usize, 0u32); ncells];
     let mut block_home = vec![(usize::MAX, 0usize); built.blocks.len()];
     let mut node_tables = vec![0u32; built.blocks.len()];
+    // Per CPU block of a stimulus: its index in its group.
+    let mut member_of = vec![0u32; built.blocks.len()];
     let nspecies = built.species.len();
     for (t, cell) in model.cells.iter().enumerate() {
         let gids: Vec<u32> = (0..ncells as u32).filter(|g| type_of_gid[*g as usize] == t).collect();
@@ -318,15 +323,22 @@ pub fn layout(
             }
         }
         let mut blocks = Vec::new();
+        // The type's stimuli by mechanism, in declaration order.
+        let mut stimuli: Vec<(u32, Vec<usize>)> = Vec::new();
         for (b, block) in built.blocks.iter().enumerate() {
             let is_stimulus = b >= type_blocks;
             let Some(&g0) = block.gids.first() else { continue };
             if type_of_gid[g0 as usize] != t {
                 continue;
             }
-            let only = is_stimulus.then(|| home[g0 as usize].1);
+            if is_stimulus {
+                match stimuli.iter_mut().find(|(m, _)| *m == block.mechanism) {
+                    Some((_, members)) => members.push(b),
+                    None => stimuli.push((block.mechanism, vec![b])),
+                }
+                continue;
+            }
             let per_cell = block.per_cell as u32;
-            let count = if is_stimulus { 1 } else { n };
             let cell_first = built.cell_offset[g0 as usize] as u32;
             let nodes: Vec<u32> = block.node_index[..per_cell as usize].iter().map(|x| x - cell_first).collect();
             let shares_nodes = {
@@ -350,13 +362,12 @@ pub fn layout(
                 params.push((*p, off));
             }
             // Copy of a per-instance array in the type's order: instance i = rank * per_cell + k.
-            let instance_slot = |rank: usize, k: usize| match (is_stimulus, cell_major) {
-                (true, _) => k,
-                (false, false) => k * n + rank,
-                (false, true) => rank * per_cell as usize + k,
+            let instance_slot = |rank: usize, k: usize| match cell_major {
+                false => k * n + rank,
+                true => rank * per_cell as usize + k,
             };
             let mut per_instance = |src: &Vec<f64>| {
-                let off = alloc(&mut data, count * per_cell as usize);
+                let off = alloc(&mut data, n * per_cell as usize);
                 for (i, x) in src.iter().enumerate() {
                     let (rank, k) = (i / per_cell as usize, i % per_cell as usize);
                     data[off as usize + instance_slot(rank, k)] = *x;
@@ -372,7 +383,7 @@ pub fn layout(
                 mechanism: block.mechanism,
                 kernels: (*block.kernels).clone(),
                 per_cell,
-                only,
+                group: None,
                 nodes,
                 params,
                 states,
@@ -381,6 +392,19 @@ pub fn layout(
                 species: block.species.clone(),
                 shares_nodes,
             });
+        }
+        for (_, members) in &stimuli {
+            let rank_of = |b: usize| home[built.blocks[b].gids[0] as usize].1;
+            let first_node = |b: usize| built.cell_offset[built.blocks[b].gids[0] as usize] as u32;
+            let arrays = stimuli::Arrays { data: &mut data, shared: &mut shared, meta: &mut meta };
+            let group = stimuli::group(model, built, members, n as u32, rank_of, first_node, arrays);
+            for (b, k) in stimuli::member_indices(members, rank_of) {
+                block_home[b] = (ti, blocks.len());
+                member_of[b] = k;
+            }
+            node_tables[members[0]] = meta.len() as u32;
+            meta.extend(&group.nodes);
+            blocks.push(group);
         }
         types.push(TypeLayout {
             ncells: n as u32,
@@ -412,9 +436,16 @@ pub fn layout(
             let (bt, bi) = block_home[b];
             debug_assert_eq!(bt, ti);
             let bl = &ty.blocks[bi];
+            if bl.group.is_some() {
+                return off + member_of[b];
+            }
             let pc = bl.per_cell as usize;
             let (r, k) = (instance / pc, instance % pc);
             off + bl.slot(ty.ncells, ty.cell_major(), k as u32, r as u32)
+        };
+        // A stored value's array in the GPU block, by the CPU block's slot.
+        let stored = |list: &[(u32, u32)], cpu: &[(u32, Vec<f64>)], slot: usize| -> u32 {
+            list.iter().find(|(x, _)| *x == cpu[slot].0).expect("stored on the GPU as on the CPU").1
         };
         let index = match *source {
             ProbeSource::Voltage(node) => {
@@ -425,10 +456,12 @@ pub fn layout(
                 inst(block, ty.blocks[block_home[block].1].states[state], instance)
             }
             ProbeSource::Current { block, slot, instance } => {
-                inst(block, ty.blocks[block_home[block].1].currents[slot].1, instance)
+                let list = &ty.blocks[block_home[block].1].currents;
+                inst(block, stored(list, &built.blocks[block].currents, slot), instance)
             }
             ProbeSource::Derived { block, slot, instance } => {
-                inst(block, ty.blocks[block_home[block].1].derived[slot].1, instance)
+                let list = &ty.blocks[block_home[block].1].derived;
+                inst(block, stored(list, &built.blocks[block].derived, slot), instance)
             }
             ProbeSource::Param { block, param, instance } => {
                 let blk = &built.blocks[block];

@@ -12,6 +12,7 @@ mod device;
 mod layout;
 mod math;
 mod schedule;
+mod stimuli;
 #[cfg(test)]
 mod tests;
 mod traffic;

@@ -450,3 +450,46 @@ fn storage_traffic_counts_what_a_step_touches() {
     let p = super::prepare(&m, Precision::F64, options, fit).expect("prepares");
     assert_eq!(super::traffic::bytes_per_step(&p.layout, Prec::F64), 8 * 10 * (per_cell + 105 * 4));
 }
+
+/// A ring network with stimuli as data: 30 clamps of different onsets, durations and
+/// amplitudes, two on one node of cell 3, none on some cells, and probes of two clamps'
+/// currents (stored values of group members).
+fn stimulated_ring() -> Model {
+    let src = std::fs::read_to_string(repo().join("examples/bench/ringtest.syl")).expect("ringtest");
+    let mut stimuli = String::new();
+    for i in 0..30u32 {
+        let cell = [3, 3, 5, 7, 11, 12, 13, 17, 19][i as usize % 9];
+        let (del, dur, amp) = (1.0 + 0.37 * f64::from(i), 0.5 + 0.1 * f64::from(i % 4), 0.05 + 0.01 * f64::from(i % 7));
+        stimuli.push_str(&format!(
+            "    stimulus s{i} = iclamp at cells[{cell}].soma(0.5) {{ del = {del} ms, dur = {dur} ms, amp = {amp} nA }}\n"
+        ));
+    }
+    stimuli.push_str("    probe \"s0_i\" = s0.i\n    probe \"s9_i\" = s9.i\n");
+    stimuli.push_str("    probe \"c3_v\" = v at cells[3].soma(0.5)\n    probe \"c19_v\" = v at cells[19].soma(0.5)\n");
+    let at = src.find("network ring").expect("network");
+    let end = at + src[at..].find("\n}").expect("end of network");
+    let text =
+        format!("{}\n{stimuli}{}", &src[..end], &src[end..]).replace("import exp2syn", "import exp2syn\nimport iclamp");
+    let mut db = SourceDb::new();
+    let root = db.add("stimulated_ring.syl", &text);
+    let c = compile(&mut db, root, &mut RepoLoader, &["rings=2".to_string()]);
+    let mut m = c.model.unwrap_or_else(|| panic!("compiles: {:?}", c.diagnostics));
+    m.simulation.duration = 20.0;
+    m
+}
+
+#[test]
+fn stimuli_run_as_data() {
+    let m = stimulated_ring();
+    check_model("stimulated ring", &m);
+    // One loop over a cell's clamps, whatever their number: the code of 30 clamps is the code
+    // of 3 (up to the digits of table offsets).
+    let three = {
+        let mut m = m.clone();
+        m.network.stimuli.truncate(3);
+        m.network.probes.retain(|p| !p.label.starts_with("s9"));
+        wgsl(&m, Precision::F64, Strategy::Workgroup).expect("wgsl").len()
+    };
+    let thirty = wgsl(&m, Precision::F64, Strategy::Workgroup).expect("wgsl").len();
+    assert!(thirty.abs_diff(three) * 100 < three, "{thirty} vs {three} bytes of WGSL");
+}

@@ -51,7 +51,8 @@ pub fn bytes_per_step(layout: &Layout, prec: Prec) -> u64 {
                     }
                 }
             }
-            let instances = if b.only.is_some() { 1 } else { u64::from(ty.ncells) * u64::from(b.per_cell) };
+            let instances =
+                if b.group.is_some() { u64::from(b.per_cell) } else { u64::from(ty.ncells) * u64::from(b.per_cell) };
             let per_instance = states_read.iter().chain(&states_written).filter(|x| **x).count() as u64 + stored;
             elements += instances * per_instance;
         }

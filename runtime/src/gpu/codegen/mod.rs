@@ -54,7 +54,7 @@ pub fn loop_cost(layout: &Layout, ty: &TypeLayout, meta: &[u32]) -> u64 {
             + share(nn) * (widest + 1);
     }
     for b in &ty.blocks {
-        if b.per_cell > 1 {
+        if b.per_cell > 1 || b.group.is_some() {
             let kernels = [&b.kernels.current, &b.kernels.advance].iter().filter(|k| !k.writes.is_empty()).count();
             let per_lane = if b.shares_nodes { u64::from(b.per_cell) + 1 } else { share(u64::from(b.per_cell)) };
             cost += kernels as u64 * per_lane;
@@ -214,7 +214,7 @@ impl Cx<'_> {
     /// As `BlockLayout::slot`.
     fn instance_index(&self, fb: &mut Fb, b: &BlockLayout, off: u32, at: &At) -> H {
         let o = fb.u(off);
-        if b.only.is_some() {
+        if b.group.is_some() {
             return fb.add(o, at.k);
         }
         let (major, minor, n) =
@@ -444,37 +444,41 @@ impl Cx<'_> {
     }
 
     /// Runs `kernel` for every instance of block `b` in this cell: in order on one invocation,
-    /// or split across a workgroup's lanes when no two instances share a node. Returns whether
-    /// it emitted anything.
+    /// or split across a workgroup's lanes when no two instances share a node; for a group of
+    /// stimuli, the cell's members in order on one invocation. Returns whether it emitted
+    /// anything.
     fn instances(&mut self, fb: &mut Fb, b: &BlockLayout, c: H, t: H, kernel: &Kernel) -> bool {
         if kernel.writes.is_empty() {
             return false;
         }
-        let serial = b.per_cell == 1 || b.shares_nodes;
-        let body = |this: &mut Self, fb: &mut Fb| {
-            if b.per_cell == 1 {
+        let run = |this: &mut Self, fb: &mut Fb, k: H| {
+            let node = this.node_of(fb, b, k);
+            this.kernel(fb, b, kernel, &At { c, k, node, t, weight: None });
+        };
+        if let Some(table) = b.group {
+            let meta = self.g.meta;
+            self.on_first(fb, |this, fb| {
+                let at = fb.u(table);
+                let i = fb.add(at, c);
+                let start = fb.read(meta, i);
+                let one = fb.u(1);
+                let i1 = fb.add(i, one);
+                let end = fb.read(meta, i1);
+                fb.for_range(start, end, "member", |fb, k| run(this, fb, k));
+            });
+        } else if b.per_cell == 1 {
+            self.on_first(fb, |this, fb| {
                 let k = fb.u(0);
-                let node = fb.u(b.nodes[0]);
-                this.kernel(fb, b, kernel, &At { c, k, node, t, weight: None });
-            } else {
+                run(this, fb, k);
+            });
+        } else {
+            let lane = if b.shares_nodes { None } else { self.lane };
+            let body = |this: &mut Self, fb: &mut Fb| {
                 let zero = fb.u(0);
                 let end = fb.u(b.per_cell);
-                let each = |this: &mut Self, fb: &mut Fb, k: H| {
-                    let node = this.node_of(fb, b, k);
-                    this.kernel(fb, b, kernel, &At { c, k, node, t, weight: None });
-                };
-                let lane = if serial { None } else { this.lane };
-                split(fb, lane, zero, end, "k", |fb, k| each(this, fb, k));
-            }
-        };
-        match b.only {
-            Some(rank) => {
-                let r = fb.u(rank);
-                let me = fb.bin(B::Equal, c, r);
-                fb.if_(me, |fb| self.on_first(fb, body));
-            }
-            None if serial => self.on_first(fb, body),
-            None => body(self, fb),
+                split(fb, lane, zero, end, "k", |fb, k| run(this, fb, k));
+            };
+            if b.shares_nodes { self.on_first(fb, body) } else { body(self, fb) }
         }
         true
     }

@@ -1,0 +1,128 @@
+//! Stimuli as data: the stimuli of one mechanism on the cells of one type become one block
+//! whose members are the stimuli, in declaration order, with per-member parameters, nodes and
+//! states, and a table of each cell's members. The generated code loops over the cell's members
+//! instead of carrying one branch per stimulus, so its size does not grow with the stimuli.
+
+use sylva_compiler::ir::Model;
+use sylva_compiler::ir::expr::{Builtin, Expr};
+use sylva_compiler::ir::kernel::{self, Kernels, Stored};
+
+use super::layout::{BlockLayout, alloc};
+use crate::cpu::build::Built;
+
+/// Where the group's arrays go.
+pub(super) struct Arrays<'a> {
+    pub data: &'a mut Vec<f64>,
+    pub shared: &'a mut Vec<f64>,
+    pub meta: &'a mut Vec<u32>,
+}
+
+/// The block of the stimuli `members` (CPU blocks of one mechanism, each one instance on one
+/// cell of the type, in declaration order). `rank_of(b)` is the rank of member `b`'s cell in
+/// the type, `first_node(b)` the global index of that cell's first node.
+pub(super) fn group(
+    model: &Model,
+    built: &Built,
+    members: &[usize],
+    ncells: u32,
+    rank_of: impl Fn(usize) -> u32,
+    first_node: impl Fn(usize) -> u32,
+    arrays: Arrays<'_>,
+) -> BlockLayout {
+    let Arrays { data, shared, meta } = arrays;
+    let blocks: Vec<_> = members.iter().map(|&b| &built.blocks[b]).collect();
+    let mechanism = blocks[0].mechanism;
+    let m = &model.mechanisms[mechanism as usize];
+    // A stimulus block folds every parameter; the group keeps those that differ as data.
+    let value = |b: &crate::cpu::block::Block, p: u32| {
+        b.constant_params.iter().find(|(q, _)| *q == p).map_or(f64::NAN, |(_, v)| *v)
+    };
+    let varying: Vec<u32> = (0..m.params.len() as u32)
+        .filter(|&p| blocks.iter().any(|b| value(b, p).to_bits() != value(blocks[0], p).to_bits()))
+        .collect();
+    // Stored values (for probes): those of any member.
+    let mut stored = Stored::default();
+    for b in &blocks {
+        for (c, _) in &b.currents {
+            if !stored.currents.contains(c) {
+                stored.currents.push(*c);
+            }
+        }
+        for (d, _) in &b.derived {
+            if !stored.derived.contains(d) {
+                stored.derived.push(*d);
+            }
+        }
+    }
+    let (dt, celsius) = (model.simulation.dt, model.simulation.celsius);
+    let lowered = kernel::lower(m, &stored);
+    let fold = |leaf: Expr| match leaf {
+        Expr::Param(p) if !varying.contains(&p) => Some(value(blocks[0], p)),
+        Expr::Builtin(Builtin::Dt) => Some(dt),
+        Expr::Builtin(Builtin::Celsius) => Some(celsius),
+        _ => None,
+    };
+    let kernels = Kernels {
+        init: kernel::specialize(&lowered.init, &fold),
+        current: kernel::specialize(&lowered.current, &fold),
+        advance: kernel::specialize(&lowered.advance, &fold),
+        event: lowered.event.as_ref().map(|k| kernel::specialize(k, &fold)),
+    };
+    // Each cell's members: CSR by rank (members are in declaration order, so within a cell too).
+    let group = meta.len() as u32;
+    let mut count = vec![0u32; ncells as usize];
+    for &b in members {
+        count[rank_of(b) as usize] += 1;
+    }
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    order.sort_by_key(|&k| rank_of(members[k]));
+    let mut acc = 0u32;
+    for c in &count {
+        meta.push(acc);
+        acc += c;
+    }
+    meta.push(acc);
+    // Members are renumbered cell by cell; `order[k]` is the declaration index of member k.
+    let nodes: Vec<u32> = order.iter().map(|&i| blocks[i].node_index[0] - first_node(members[i])).collect();
+    let params = varying
+        .iter()
+        .map(|&p| {
+            let off = shared.len() as u32;
+            shared.extend(order.iter().map(|&i| value(blocks[i], p)));
+            (p, off)
+        })
+        .collect();
+    let mut per_member = |values: &dyn Fn(usize) -> f64| {
+        let off = alloc(data, members.len());
+        for (k, &i) in order.iter().enumerate() {
+            data[off as usize + k] = values(i);
+        }
+        off
+    };
+    let states = (0..m.states.len()).map(|s| per_member(&|i| blocks[i].states[s][0])).collect();
+    let stored_value = |list: &[(u32, Vec<f64>)], x: u32| list.iter().find(|(y, _)| *y == x).map_or(0.0, |(_, v)| v[0]);
+    let currents =
+        stored.currents.iter().map(|&c| (c, per_member(&|i| stored_value(&blocks[i].currents, c)))).collect();
+    let derived = stored.derived.iter().map(|&d| (d, per_member(&|i| stored_value(&blocks[i].derived, d)))).collect();
+    BlockLayout {
+        block: members[0],
+        mechanism,
+        kernels,
+        per_cell: members.len() as u32,
+        group: Some(group),
+        nodes,
+        params,
+        states,
+        currents,
+        derived,
+        species: blocks[0].species.clone(),
+        shares_nodes: true,
+    }
+}
+
+/// The member index of each CPU block of a group, in the group's (cell by cell) order.
+pub(super) fn member_indices(members: &[usize], rank_of: impl Fn(usize) -> u32) -> Vec<(usize, u32)> {
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    order.sort_by_key(|&k| rank_of(members[k]));
+    order.iter().enumerate().map(|(k, &i)| (members[i], k as u32)).collect()
+}
