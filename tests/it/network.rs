@@ -85,3 +85,28 @@ fn tutorial_with_a_poisson_source_is_deterministic() {
     };
     assert_eq!(run(), run());
 }
+
+/// `eca at …`, `ica at …`: ion variables where a mechanism uses the ion; a clear error where
+/// none does, or for a name that is no quantity.
+#[test]
+fn ion_probes_need_a_mechanism_of_the_ion() {
+    let model = |probe: &str| {
+        format!(
+            "import hh\nimport cadyn\nimport ca_hva\n\ncell c {{\n    morphology {{\n        section soma {{ length = 20 um, diam = 20 um }}\n        section dend at soma(1) {{ length = 100 um, diam = 1 um }}\n    }}\n    insert hh in all\n    insert cadyn in soma\n    insert ca_hva in soma\n}}\n\nnetwork n {{\n    population p = c[1]\n    {probe}\n}}\n\nsimulation {{ dt = 0.025 ms, duration = 1 ms, temperature = 34 degC }}\n"
+        )
+    };
+    for ok in [
+        "probe \"e\" = eca at p[0].soma(0.5)",
+        "probe \"i\" = ica at p[0].soma(0.5)",
+        "probe \"n\" = ena at p[0].dend(0.5)",
+    ] {
+        let (db, c) = compile_text("ions.syl", &model(ok), &[]);
+        assert!(c.model.is_some(), "{ok}: {}", sylva_tests::render(&db, &c.diagnostics));
+    }
+    let (db, c) = compile_text("ions.syl", &model("probe \"e\" = eca at p[0].dend(0.5)"), &[]);
+    let text = sylva_tests::render(&db, &c.diagnostics);
+    assert!(text.contains("no mechanism at this location of cell `c` uses ion `ca`"), "{text}");
+    let (db, c) = compile_text("ions.syl", &model("probe \"x\" = vm at p[0].soma(0.5)"), &[]);
+    let text = sylva_tests::render(&db, &c.diagnostics);
+    assert!(text.contains("`vm` is not a quantity measured at a location"), "{text}");
+}

@@ -514,7 +514,7 @@ impl Collect<'_, '_, '_> {
 }
 
 /// `ena` → reversal, `nai` → inside, `nao` → outside, `ina` → current.
-fn ion_var(ion: &str, name: &str) -> Option<(IonVar, Dimension)> {
+pub(super) fn ion_var(ion: &str, name: &str) -> Option<(IonVar, Dimension)> {
     if name == format!("e{ion}") {
         Some((IonVar::Reversal, Dimension::VOLTAGE))
     } else if name == format!("{ion}i") {

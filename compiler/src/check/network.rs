@@ -632,6 +632,11 @@ fn probe(
                     span: p.span,
                 });
             }
+            (name, []) => {
+                let cell = cell_of(cells, network, gid);
+                let (target, dim) = ion_probe(diags, mechanisms, cell, head, name, node, at.span)?;
+                return Some(ir::Probe { label, gid, target, dim, span: p.span });
+            }
             (_, [var]) => {
                 let cell = cell_of(cells, network, gid);
                 let Some(mechanism) = mechanisms.by_name.get(&head.name) else {
@@ -721,6 +726,53 @@ fn probe(
 }
 
 /// The dimension of a readable variable (currents: densities for density mechanisms).
+/// `eca at …`, `cai at …`, `cao at …`, `ica at …`: a variable of an ion that some mechanism
+/// inserted at that node uses (as in NEURON, where an ion exists where its mechanisms are).
+fn ion_probe(
+    diags: &mut Diagnostics,
+    mechanisms: &Mechanisms<'_>,
+    cell: &ir::Cell,
+    head: &ast::Ident,
+    name: &str,
+    node: u32,
+    location: Span,
+) -> Option<(ProbeTarget, Dimension)> {
+    let Some((species, (var, dim))) =
+        cell.species.iter().enumerate().find_map(|(i, s)| super::mechanism::ion_var(&s.name, name).map(|v| (i, v)))
+    else {
+        let mut d =
+            Diagnostic::error(Code::WrongKind, head.span, format!("`{name}` is not a quantity measured at a location"));
+        if mechanisms.by_name.contains_key(name) {
+            d = d.note(format!("`{name}` is a mechanism: measure one of its variables, `{name}.variable`"));
+        }
+        diags.push(d.help(
+            "a probe at a location measures `v`, an ion variable (`eca`, `cai`, `cao`, `ica`, …) or \
+             `mechanism.variable`, for example `probe \"soma_v\" = v at cells[0].soma(0.5)` or \
+             `probe \"m\" = hh.m at cells[0].soma(0.5)`",
+        ));
+        return None;
+    };
+    let species_name = &cell.species[species].name;
+    let present = cell.density.iter().any(|d| {
+        d.nodes.binary_search(&node).is_ok()
+            && mechanisms.list[d.mechanism.index()].ions.iter().any(|u| u.species == *species_name)
+    }) || cell.synapses.iter().any(|s| {
+        s.node == node && mechanisms.list[s.mechanism.index()].ions.iter().any(|u| u.species == *species_name)
+    });
+    if !present {
+        diags.push(
+            Diagnostic::error(
+                Code::WrongKind,
+                head.span,
+                format!("no mechanism at this location of cell `{}` uses ion `{species_name}`", cell.name),
+            )
+            .secondary(location, "this location"),
+        );
+        return None;
+    }
+    Some((ProbeTarget::Ion { species: species as u32, var, node }, dim))
+}
+
 fn var_dim(m: &ir::Mechanism, var: Var) -> Dimension {
     match var {
         Var::State(i) => m.states[i as usize].dim,

@@ -377,6 +377,12 @@ pub enum ProbeTarget {
         index: u32,
         var: Var,
     },
+    /// An ion variable at `node` (`eca`, `cai`, `cao`, `ica`): species `species` of the cell.
+    Ion {
+        species: u32,
+        var: IonVar,
+        node: u32,
+    },
 }
 
 /// A readable quantity of a mechanism.

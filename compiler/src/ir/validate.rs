@@ -187,6 +187,9 @@ pub fn validate(model: &Model) -> Result<(), Vec<String>> {
             ProbeTarget::Stimulus { index, var } => {
                 net.stimuli.get(index as usize).is_some_and(|s| s.gid == p.gid && var_ok(s.mechanism, var))
             }
+            ProbeTarget::Ion { species, node, .. } => {
+                (species as usize) < cell.species.len() && (node as usize) < cell.tree.nodes.len()
+            }
         };
         check(ok, format!("probe {} target invalid", p.label));
     }

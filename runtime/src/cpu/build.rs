@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use sylva_compiler::ir::expr::{Builtin, Expr};
+use sylva_compiler::ir::expr::{Builtin, Expr, IonVar};
 use sylva_compiler::ir::kernel::{self, Kernels, Stored};
 use sylva_compiler::ir::{self, Model, ParamValue, ProbeTarget, Var};
 
@@ -24,10 +24,32 @@ pub struct Cable {
 #[derive(Copy, Clone, Debug)]
 pub enum ProbeSource {
     Voltage(usize),
-    State { block: usize, state: usize, instance: usize },
-    Current { block: usize, slot: usize, instance: usize },
-    Derived { block: usize, slot: usize, instance: usize },
-    Param { block: usize, param: u32, instance: usize },
+    State {
+        block: usize,
+        state: usize,
+        instance: usize,
+    },
+    Current {
+        block: usize,
+        slot: usize,
+        instance: usize,
+    },
+    Derived {
+        block: usize,
+        slot: usize,
+        instance: usize,
+    },
+    Param {
+        block: usize,
+        param: u32,
+        instance: usize,
+    },
+    /// An ion variable: species (index in `Built::species`) and node.
+    Ion {
+        species: usize,
+        var: IonVar,
+        node: usize,
+    },
 }
 
 pub struct Detector {
@@ -148,7 +170,7 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
             ProbeTarget::Density { instance, var, .. } => (Placement::Density { cell, instance }, var),
             ProbeTarget::Synapse { index, var } => (Placement::Synapse { cell, index }, var),
             ProbeTarget::Stimulus { index, var } => (Placement::Stimulus(index), var),
-            ProbeTarget::Voltage { .. } => continue,
+            ProbeTarget::Voltage { .. } | ProbeTarget::Ion { .. } => continue,
         };
         let entry = stored.entry(placement).or_default();
         let list = match var {
@@ -275,6 +297,12 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
             let offset = cell_offset[p.gid as usize];
             let (placement, instance, var) = match p.target {
                 ProbeTarget::Voltage { node } => return ProbeSource::Voltage(offset + node as usize),
+                ProbeTarget::Ion { species: s, var, node } => {
+                    let name = &model.cells[cell as usize].species[s as usize].name;
+                    let species =
+                        species.iter().position(|(n, _, _)| n == name).expect("a species some mechanism uses");
+                    return ProbeSource::Ion { species, var, node: offset + node as usize };
+                }
                 ProbeTarget::Density { instance, node, var } => {
                     let d = &model.cells[cell as usize].density[instance as usize];
                     let position = d.nodes.binary_search(&node).expect("validated node");

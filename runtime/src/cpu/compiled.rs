@@ -97,7 +97,7 @@ pub struct IonPointers {
 }
 
 impl Shared<'_> {
-    /// One time step of one chunk, after event delivery: currents, solve, states, reversals.
+    /// One time step of one chunk, after event delivery: reversals, currents, solve, states.
     ///
     /// # Safety
     /// The pointers must be valid for all nodes, and no other thread may touch this chunk's
@@ -105,6 +105,19 @@ impl Shared<'_> {
     pub unsafe fn step_chunk(&self, chunk: &Chunk, scalars: &[f64; 3], celsius: f64) {
         let range = chunk.nodes.clone();
         let len = range.len();
+        // Nernst reversals first, as NEURON's ion mechanisms compute them at the start of the
+        // current phase (so a recorded eca is the one this step used).
+        for ion in self.ions.iter().filter(|i| i.nernst) {
+            for n in range.clone() {
+                // SAFETY: n is in this chunk's range.
+                unsafe {
+                    let inside = *ion.inside.add(n);
+                    if inside > 0.0 {
+                        *ion.reversal.add(n) = super::build::nernst(ion.charge, celsius, inside, *ion.outside.add(n));
+                    }
+                }
+            }
+        }
         // Kernels write through raw pointers, so no reference to these arrays may be alive
         // while they run: zero through pointers, and borrow slices only for the solve.
         // SAFETY: the caller guarantees the pointers and the exclusive node range.
@@ -136,17 +149,6 @@ impl Shared<'_> {
             if !instances.is_empty() {
                 // SAFETY: as above.
                 unsafe { block.advance.run(block.table.as_ptr(), scalars.as_ptr(), instances.start, instances.end) };
-            }
-        }
-        for ion in self.ions.iter().filter(|i| i.nernst) {
-            for n in range.clone() {
-                // SAFETY: n is in this chunk's range.
-                unsafe {
-                    let inside = *ion.inside.add(n);
-                    if inside > 0.0 {
-                        *ion.reversal.add(n) = super::build::nernst(ion.charge, celsius, inside, *ion.outside.add(n));
-                    }
-                }
             }
         }
     }

@@ -256,14 +256,16 @@ impl Simulation {
             // 2.-4. per chunk of cells, in parallel.
             self.step_compiled(mid);
         } else {
-            // 2. Currents at v(t), model time at the midpoint.
+            // 2. Nernst reversals from the concentrations (as NEURON's ion mechanisms do at the
+            // start of the current phase, so a recorded eca is the one this step used), then
+            // currents at v(t), model time at the midpoint.
+            self.update_reversals();
             self.clear_accumulators();
             self.run_stage(|k| &k.current, |c| &c.current, mid);
             // 3. The cable equation, backward Euler: solve for the change of v.
             self.solve();
             // 4. States with the new voltage.
             self.run_stage(|k| &k.advance, |c| &c.advance, mid);
-            self.update_reversals();
         }
         self.step += 1;
         let t_next = self.time_of(self.step);
@@ -347,6 +349,7 @@ impl Simulation {
                 ProbeSource::State { block, state, instance } => b.blocks[block].states[state][instance],
                 ProbeSource::Current { block, slot, instance } => b.blocks[block].currents[slot].1[instance],
                 ProbeSource::Derived { block, slot, instance } => b.blocks[block].derived[slot].1[instance],
+                ProbeSource::Ion { species, var, node } => b.ions[species].get(var)[node],
                 ProbeSource::Param { block, param, instance } => {
                     let blk = &b.blocks[block];
                     match blk.params.iter().find(|(p, _)| *p == param) {

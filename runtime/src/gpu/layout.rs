@@ -452,6 +452,10 @@ pub fn layout(
                 let j = node - built.cell_offset[p.gid as usize];
                 ty.v + ty.node_slot(j as u32, rank)
             }
+            ProbeSource::Ion { species, var, node } => {
+                let j = node - built.cell_offset[p.gid as usize];
+                ty.ions[species][ion_slot(var)] + ty.node_slot(j as u32, rank)
+            }
             ProbeSource::State { block, state, instance } => {
                 inst(block, ty.blocks[block_home[block].1].states[state], instance)
             }
@@ -493,7 +497,15 @@ pub fn layout(
     }
     let nernst =
         built.species.iter().map(|(_, charge, nernst)| nernst.then(|| nernst_factor(*charge, celsius))).collect();
-    let mut current_read = vec![false; nspecies];
+    // A probed current is read too.
+    let mut current_read: Vec<bool> = (0..nspecies)
+        .map(|s| {
+            built
+                .probes
+                .iter()
+                .any(|p| matches!(p, ProbeSource::Ion { species, var: IonVar::Current, .. } if *species == s))
+        })
+        .collect();
     for b in types.iter().flat_map(|t| &t.blocks) {
         let k = &b.kernels;
         for kernel in [&k.current, &k.advance].into_iter().chain(&k.event) {

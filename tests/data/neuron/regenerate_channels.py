@@ -80,6 +80,8 @@ def case_cadyn(out):
     r = base.Run()
     r.record("soma_v", soma(0.5)._ref_v)
     r.record("cai", soma(0.5)._ref_cai)
+    r.record("eca", soma(0.5)._ref_eca)  # Nernst, as CaDynamics_E2 writes cai
+    r.record("ica", soma(0.5)._ref_ica)  # the ion's total current density, mA/cm2
     r.run(200.0, v_init=-70.0)
     r.write_trace(os.path.join(out, "trace.csv"))
 

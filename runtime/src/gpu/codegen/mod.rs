@@ -300,6 +300,8 @@ impl Cx<'_> {
             let mid = fb.add(t, half);
             self.on_first(fb, |this, fb| this.events(fb, c, s, ev, ev_end, records, t));
             self.barrier(fb);
+            // Nernst reversals at the start of the step, as the CPU engine (and NEURON).
+            self.nernst(fb, c);
             self.zero(fb, c);
             self.barrier(fb);
             for b in &ty.blocks {
@@ -317,9 +319,6 @@ impl Cx<'_> {
                 if self.instances(fb, b, c, mid, &k) {
                     self.barrier(fb);
                 }
-            }
-            if self.nernst(fb, c) {
-                self.barrier(fb);
             }
             self.on_first(fb, |this, fb| this.detect(fb, c, s, spike_base));
             self.probes(fb, gid, s);
@@ -536,17 +535,15 @@ impl Cx<'_> {
         fb.write(self.g.data, i, new);
     }
 
-    /// Nernst reversals; returns whether any species has one.
-    fn nernst(&mut self, fb: &mut Fb, c: H) -> bool {
+    /// Nernst reversals of the cell's nodes.
+    fn nernst(&mut self, fb: &mut Fb, c: H) {
         let ty = self.ty;
         let g = self.g;
-        let mut any = false;
         for (s, factor) in self.layout.nernst.iter().enumerate() {
             let Some(factor) = *factor else { continue };
             let zero = fb.u(0);
             let nn = fb.u(ty.nnodes);
             let log = self.fns.log;
-            any = true;
             split(fb, self.lane, zero, nn, "j", |fb, j| {
                 let ii = self.node_index(fb, ty.ions[s][1], j, c);
                 let inside = fb.read(g.data, ii);
@@ -564,7 +561,6 @@ impl Cx<'_> {
                 });
             });
         }
-        any
     }
 
     fn detect(&mut self, fb: &mut Fb, c: H, s: H, spike_base: H) {
