@@ -128,6 +128,15 @@ impl<'a> Index<'a> {
                 if name == "v" {
                     return Some(Target::Builtin("`v`: the membrane potential (mV)".to_string()));
                 }
+                // `eca`, `cai`, … of a species some file declares.
+                let ion = self.items.values().find_map(|(_, d)| match d {
+                    Decl::Species(sp) => Some((sp.name.name.as_str(), ion_var_words(&sp.name.name, name)))
+                        .filter(|(_, words)| *words != "a variable"),
+                    _ => None,
+                });
+                if let Some((species, words)) = ion {
+                    return Some(Target::Builtin(format!("`{name}`: {words} of ion `{species}` at the location")));
+                }
                 population(n, name).map(|d| Target::Decl(here, d)).or_else(|| self.global(name))
             }
             Role::Unit(text) => Some(Target::Unit(text.to_string())),

@@ -181,3 +181,11 @@ fn features_answer_anywhere_in_every_example_without_panicking() {
         let _ = symbols(&c.files[0].1);
     }
 }
+
+#[test]
+fn hover_on_an_ion_probe_names_the_quantity() {
+    let model =
+        format!("{CHANNEL}\nnetwork n {{\n    population p = c[1]\n    probe \"ek\" = ek at p[0].soma(0.5)\n}}\n");
+    let text = hover_at(&with_cursor(&model, "ek at", 0));
+    assert!(text.contains("`ek`: the reversal potential of ion `k` at the location"), "{text}");
+}
