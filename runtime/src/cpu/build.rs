@@ -343,6 +343,30 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
     Built { nodes, cable, ions, species, blocks, probes, probe_scales, detectors, cell_offset, synapse_blocks, v_init }
 }
 
+/// The kernels of a mechanism storing `stored` for probes, with `constant_params`, dt and the
+/// temperature folded into the code.
+pub(crate) fn specialized_kernels(
+    m: &ir::Mechanism,
+    stored: &Stored,
+    constant_params: &[(u32, f64)],
+    dt: f64,
+    celsius: f64,
+) -> Kernels {
+    let lowered = kernel::lower(m, stored);
+    let constant = |leaf: Expr| match leaf {
+        Expr::Param(p) => constant_params.iter().find(|(i, _)| *i == p).map(|(_, v)| *v),
+        Expr::Builtin(Builtin::Dt) => Some(dt),
+        Expr::Builtin(Builtin::Celsius) => Some(celsius),
+        _ => None,
+    };
+    Kernels {
+        init: kernel::specialize(&lowered.init, &constant),
+        current: kernel::specialize(&lowered.current, &constant),
+        advance: kernel::specialize(&lowered.advance, &constant),
+        event: lowered.event.as_ref().map(|k| kernel::specialize(k, &constant)),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 /// One placement of a mechanism, replicated over the cells `gids`.
 struct Placed {
@@ -365,20 +389,7 @@ fn block(
 ) -> Block {
     let Placed { mechanism, node_index, params, constants: constant_params, gids, per_cell } = placed;
     let stored: Stored = stored.cloned().unwrap_or_default();
-    let lowered = kernel::lower(m, &stored);
-    // Constants folded into the code: uniform parameters, dt and the temperature.
-    let constant = |leaf: Expr| match leaf {
-        Expr::Param(p) => constant_params.iter().find(|(i, _)| *i == p).map(|(_, v)| *v),
-        Expr::Builtin(Builtin::Dt) => Some(dt),
-        Expr::Builtin(Builtin::Celsius) => Some(celsius),
-        _ => None,
-    };
-    let kernels = Kernels {
-        init: kernel::specialize(&lowered.init, &constant),
-        current: kernel::specialize(&lowered.current, &constant),
-        advance: kernel::specialize(&lowered.advance, &constant),
-        event: lowered.event.as_ref().map(|k| kernel::specialize(k, &constant)),
-    };
+    let kernels = specialized_kernels(m, &stored, &constant_params, dt, celsius);
     let n = node_index.len();
     Block {
         mechanism,

@@ -4,11 +4,10 @@
 //! instead of carrying one branch per stimulus, so its size does not grow with the stimuli.
 
 use sylva_compiler::ir::Model;
-use sylva_compiler::ir::expr::{Builtin, Expr};
-use sylva_compiler::ir::kernel::{self, Kernels, Stored};
+use sylva_compiler::ir::kernel::Stored;
 
 use super::layout::{BlockLayout, alloc};
-use crate::cpu::build::Built;
+use crate::cpu::build::{Built, specialized_kernels};
 
 /// Where the group's arrays go.
 pub(super) struct Arrays<'a> {
@@ -54,20 +53,10 @@ pub(super) fn group(
             }
         }
     }
-    let (dt, celsius) = (model.simulation.dt, model.simulation.celsius);
-    let lowered = kernel::lower(m, &stored);
-    let fold = |leaf: Expr| match leaf {
-        Expr::Param(p) if !varying.contains(&p) => Some(value(blocks[0], p)),
-        Expr::Builtin(Builtin::Dt) => Some(dt),
-        Expr::Builtin(Builtin::Celsius) => Some(celsius),
-        _ => None,
-    };
-    let kernels = Kernels {
-        init: kernel::specialize(&lowered.init, &fold),
-        current: kernel::specialize(&lowered.current, &fold),
-        advance: kernel::specialize(&lowered.advance, &fold),
-        event: lowered.event.as_ref().map(|k| kernel::specialize(k, &fold)),
-    };
+    let uniform: Vec<(u32, f64)> =
+        (0..m.params.len() as u32).filter(|p| !varying.contains(p)).map(|p| (p, value(blocks[0], p))).collect();
+    let sim = &model.simulation;
+    let kernels = specialized_kernels(m, &stored, &uniform, sim.dt, sim.celsius);
     // Each cell's members: CSR by rank (members are in declaration order, so within a cell too).
     let group = meta.len() as u32;
     let mut count = vec![0u32; ncells as usize];
