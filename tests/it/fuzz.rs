@@ -3,7 +3,24 @@
 //! numbers, deep nesting) must give diagnostics, never a panic, with every span inside its
 //! file. `SYLVA_FUZZ_CASES` raises the count (the default keeps `cargo test` quick).
 
+use sylva_compiler::ir::{Model, Precision};
+use sylva_runtime::gpu::{GpuError, Strategy};
 use sylva_tests::{compile_text, files_with_extension};
+
+/// How many checked mutants also go through the back ends by default (each builds,
+/// initialises and generates code, which takes far longer than checking);
+/// `SYLVA_FUZZ_BACK_END_CASES` changes it.
+const BACK_END_CASES: usize = 40;
+
+/// The nodes of the whole network (mutants may ask for huge ones).
+fn nodes(model: &Model) -> u64 {
+    model
+        .network
+        .populations
+        .iter()
+        .map(|p| u64::from(p.count) * model.cells[p.cell.index()].tree.nodes.len() as u64)
+        .sum()
+}
 
 /// A small deterministic generator (SplitMix64), so failures reproduce.
 struct Rng(u64);
@@ -100,6 +117,9 @@ fn mutated_examples_never_panic_and_spans_stay_in_their_files() {
     );
     let mut rng = Rng(0x5EED);
     let mut with_errors = 0;
+    let mut generated = 0;
+    let back_end_cases: usize =
+        std::env::var("SYLVA_FUZZ_BACK_END_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(BACK_END_CASES);
     for case in 0..cases {
         let (name, text) = &sources[rng.below(sources.len())];
         let mutated = mutate(text, &mut rng);
@@ -118,9 +138,29 @@ fn mutated_examples_never_panic_and_spans_stay_in_their_files() {
         if compilation.has_errors() {
             with_errors += 1;
             assert!(compilation.model.is_none(), "case {case}: a model with errors must not reach the back ends");
+        } else if let Some(model) = &compilation.model
+            && generated < back_end_cases
+            && nodes(model) <= 100_000
+        {
+            // A checked model must reach code: the GPU code generation (after the CPU engine's
+            // build and initialisation) for both strategies, validated by naga.
+            generated += 1;
+            for strategy in [Strategy::Thread, Strategy::Workgroup] {
+                let result = std::panic::catch_unwind(|| sylva_runtime::gpu::wgsl(model, Precision::F64, strategy));
+                match result {
+                    Ok(Ok(_) | Err(GpuError::Unsupported(_))) => {}
+                    Ok(Err(e)) => panic!("case {case} of {name}, {strategy:?}: {e}; input:\n{mutated}"),
+                    Err(_) => {
+                        panic!("case {case} of {name}, {strategy:?}: code generation panicked; input:\n{mutated}")
+                    }
+                }
+            }
         }
     }
+    assert!(generated > 0, "no mutated model compiled, so none reached the back ends");
     // Most mutations break the model; a generator that never did would test nothing.
     assert!(with_errors * 2 > cases, "only {with_errors} of {cases} mutations gave errors");
-    eprintln!("fuzz: {cases} mutated inputs, {with_errors} with errors, no panics");
+    eprintln!(
+        "fuzz: {cases} mutated inputs, {with_errors} with errors, {generated} through code generation, no panics"
+    );
 }
