@@ -5,13 +5,15 @@
 # works.
 #
 # usage: tests/bench/gpu.sh SYLVA_BINARY [PYTHON_WITH_NEURON]
-# env:   SIZES="103 1031 10310" (rings; 10 cells of 97 compartments each), REPEAT=3
+# env:   SIZES="103 1031 10310" (rings; 10 cells of 97 compartments each), REPEAT=3,
+#        STRATEGIES="thread workgroup" (the ringtest's GPU strategies)
 # prints one line per run: what, size, precision, strategy, then sylva's own summary line.
 set -u
 sylva=$1
 python=${2:-}
 sizes=${SIZES:-"103 1031 10310"}
 repeat=${REPEAT:-3}
+strategies=${STRATEGIES:-"thread workgroup"}
 out=$(mktemp -d)
 echo "machine: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo no nvidia-smi); $(lscpu | sed -n 's/^Model name: *//p')"
 run() {  # label, then sylva run arguments
@@ -26,7 +28,7 @@ for precision in f32 f64; do
     run "bigcell 2033 compartments 1 s gpu $precision workgroup" examples/bench/bigcell.syl --backend gpu \
         --precision "$precision" --gpu-strategy workgroup
     for rings in $sizes; do
-        for strategy in thread workgroup; do
+        for strategy in $strategies; do
             run "ringtest rings=$rings gpu $precision $strategy" examples/bench/ringtest.syl --set rings="$rings" \
                 --backend gpu --precision "$precision" --gpu-strategy "$strategy"
         done
