@@ -75,9 +75,9 @@ pub struct WorkgroupLayout {
     /// `nnodes + 1` offsets, then the children (ascending) at `children`.
     pub child_start: u32,
     pub children: u32,
-    /// `chains + 1` offsets, then each chain's nodes from its head down at `chain_nodes`.
+    /// Each chain's head, then the node count: chain `c` is nodes `meta[chain_start + c]` to
+    /// `meta[chain_start + c + 1]` (`schedule::TreeSchedule::chain_start`).
     pub chain_start: u32,
-    pub chain_nodes: u32,
     pub longest_chain: u32,
     /// Rounds: `rounds + 1` offsets, then the chains at `nodes`.
     pub elimination: Rounds,
@@ -258,14 +258,8 @@ pub fn layout(
         let workgroup = wg_size.map(|size| {
             let parents: Vec<Option<u32>> =
                 meta[parent as usize..parent as usize + nn].iter().map(|p| (*p != NO_PARENT).then_some(*p)).collect();
-            let TreeSchedule {
-                child_start: starts,
-                children: kids,
-                chain_start: chains,
-                chain_nodes,
-                elimination,
-                substitution,
-            } = schedule(&parents, size as usize);
+            let TreeSchedule { child_start: starts, children: kids, chain_start: chains, elimination, substitution } =
+                schedule(&parents, size as usize);
             let child_start = meta.len() as u32;
             meta.extend(&starts);
             let children = meta.len() as u32;
@@ -273,8 +267,6 @@ pub fn layout(
             let longest_chain = chains.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
             let chain_start = meta.len() as u32;
             meta.extend(&chains);
-            let chain_nodes_at = meta.len() as u32;
-            meta.extend(&chain_nodes);
             let elimination = push_rounds(&mut meta, &elimination);
             let substitution = push_rounds(&mut meta, &substitution);
             WorkgroupLayout {
@@ -283,7 +275,6 @@ pub fn layout(
                 child_start,
                 children,
                 chain_start,
-                chain_nodes: chain_nodes_at,
                 longest_chain,
                 elimination,
                 substitution,
@@ -397,8 +388,8 @@ pub fn layout(
             let rank_of = |b: usize| home[built.blocks[b].gids[0] as usize].1;
             let first_node = |b: usize| built.cell_offset[built.blocks[b].gids[0] as usize] as u32;
             let arrays = stimuli::Arrays { data: &mut data, shared: &mut shared, meta: &mut meta };
-            let group = stimuli::group(model, built, members, n as u32, rank_of, first_node, arrays);
-            for (b, k) in stimuli::member_indices(members, rank_of) {
+            let (group, indices) = stimuli::group(model, built, members, n as u32, rank_of, first_node, arrays);
+            for (b, k) in indices {
                 block_home[b] = (ti, blocks.len());
                 member_of[b] = k;
             }

@@ -17,10 +17,9 @@ pub struct TreeSchedule {
     pub child_start: Vec<u32>,
     /// Children of each node, ascending.
     pub children: Vec<u32>,
-    /// CSR offsets into `chain_nodes` (one more than chains).
+    /// The head of each chain, then the node count: chain `c` is the run of nodes
+    /// `chain_start[c]..chain_start[c + 1]`, from its head down.
     pub chain_start: Vec<u32>,
-    /// The nodes of each chain, from its head down: consecutive numbers.
-    pub chain_nodes: Vec<u32>,
     /// Elimination rounds of chains: chains with a node that has children, each round after
     /// the rounds of the chains hanging from it.
     pub elimination: Vec<Vec<u32>>,
@@ -52,22 +51,19 @@ pub fn schedule(parent: &[Option<u32>], k: usize) -> TreeSchedule {
             fill[*p as usize] += 1;
         }
     }
-    // Chains: a node continues its parent's chain when it is the parent's only child and
-    // the next node (so a chain is a run of consecutive nodes, which the GPU walks without
-    // reading a node list).
+    // Chains: a node continues its parent's chain when it is the parent's only child and the
+    // previous node. So the chains are the runs of consecutive nodes they cut 0..n into, which
+    // the GPU walks without reading a node list.
     let mut chain_of = vec![0u32; n];
-    let mut chains: Vec<Vec<u32>> = Vec::new();
+    let mut chain_start: Vec<u32> = Vec::new();
     let mut chain_parent: Vec<Option<u32>> = Vec::new();
     let mut depth = vec![0u32; n];
     for j in 0..n {
         match parent[j] {
-            Some(p) if count[p as usize] == 1 && p as usize + 1 == j => {
-                chain_of[j] = chain_of[p as usize];
-                chains[chain_of[j] as usize].push(j as u32);
-            }
+            Some(p) if count[p as usize] == 1 && p as usize + 1 == j => chain_of[j] = chain_of[p as usize],
             p => {
-                chain_of[j] = chains.len() as u32;
-                chains.push(vec![j as u32]);
+                chain_of[j] = chain_start.len() as u32;
+                chain_start.push(j as u32);
                 chain_parent.push(p.map(|p| chain_of[p as usize]));
             }
         }
@@ -75,8 +71,10 @@ pub fn schedule(parent: &[Option<u32>], k: usize) -> TreeSchedule {
             depth[j] = depth[p as usize] + 1;
         }
     }
-    let nchains = chains.len();
-    let has_inner = |c: usize| chains[c].iter().any(|&j| count[j as usize] > 0);
+    let nchains = chain_start.len();
+    chain_start.push(n as u32);
+    let chain = |c: usize| chain_start[c] as usize..chain_start[c + 1] as usize;
+    let has_inner = |c: usize| chain(c).any(|j| count[j] > 0);
     // Chains hanging from each chain that still need their elimination.
     let mut pending = vec![0u32; nchains];
     for (c, pc) in chain_parent.iter().enumerate() {
@@ -87,7 +85,7 @@ pub fn schedule(parent: &[Option<u32>], k: usize) -> TreeSchedule {
         }
     }
     // Ready chains, deepest head first (ties: highest index first, so the order is fixed).
-    let head_depth = |c: usize| depth[chains[c][0] as usize];
+    let head_depth = |c: usize| depth[chain_start[c] as usize];
     let mut ready: std::collections::BinaryHeap<(u32, u32)> =
         (0..nchains).filter(|&c| has_inner(c) && pending[c] == 0).map(|c| (head_depth(c), c as u32)).collect();
     let mut elimination = Vec::new();
@@ -115,15 +113,7 @@ pub fn schedule(parent: &[Option<u32>], k: usize) -> TreeSchedule {
         by_level[level[c]].push(c as u32);
     }
     let substitution = by_level.iter().flat_map(|l| l.chunks(k).map(<[u32]>::to_vec)).collect();
-    let mut chain_start = Vec::with_capacity(nchains + 1);
-    let mut acc = 0u32;
-    for c in &chains {
-        chain_start.push(acc);
-        acc += c.len() as u32;
-    }
-    chain_start.push(acc);
-    let chain_nodes = chains.concat();
-    TreeSchedule { child_start, children, chain_start, chain_nodes, elimination, substitution }
+    TreeSchedule { child_start, children, chain_start, elimination, substitution }
 }
 
 #[cfg(test)]
@@ -138,21 +128,24 @@ mod tests {
         let n = parent.len();
         let kids = |j: usize| &s.children[s.child_start[j] as usize..s.child_start[j + 1] as usize];
         let nchains = s.chain_start.len() - 1;
-        let chain = |c: usize| &s.chain_nodes[s.chain_start[c] as usize..s.chain_start[c + 1] as usize];
+        assert!(s.chain_start.windows(2).all(|w| w[0] < w[1]) && s.chain_start.last() == Some(&(n as u32)));
+        let chain = |c: usize| (s.chain_start[c]..s.chain_start[c + 1]).collect::<Vec<u32>>();
         let mut chain_of = vec![usize::MAX; n];
         for c in 0..nchains {
             for (i, &j) in chain(c).iter().enumerate() {
-                assert_eq!(chain_of[j as usize], usize::MAX, "node {j} in two chains");
                 chain_of[j as usize] = c;
                 if i > 0 {
                     let p = chain(c)[i - 1];
-                    assert_eq!(j, p + 1, "a chain is a run of consecutive nodes");
                     assert_eq!(parent[j as usize], Some(p));
                     assert_eq!(kids(p as usize), &[j], "a chain continues through an only child");
                 }
             }
         }
-        assert!(chain_of.iter().all(|c| *c != usize::MAX));
+        // A chain ends where the next node does not continue it (maximal runs).
+        for c in 1..nchains {
+            let (head, before) = (s.chain_start[c], s.chain_start[c] - 1);
+            assert!(parent[head as usize] != Some(before) || kids(before as usize).len() > 1, "chain {c} could go on");
+        }
         let parent_chain = |c: usize| parent[chain(c)[0] as usize].map(|p| chain_of[p as usize]);
         let inner = |c: usize| chain(c).iter().any(|&j| !kids(j as usize).is_empty());
         let mut round_of = vec![usize::MAX; nchains];
@@ -195,7 +188,7 @@ mod tests {
     fn a_cable_is_one_chain() {
         let parent: Vec<Option<u32>> = (0..5).map(|j| if j == 0 { None } else { Some(j - 1) }).collect();
         let s = check(&parent, 8);
-        assert_eq!(s.chain_nodes, vec![0, 1, 2, 3, 4]);
+        assert_eq!(s.chain_start, vec![0, 5]);
         assert_eq!((s.elimination.len(), s.substitution.len()), (1, 1));
     }
 
@@ -218,7 +211,6 @@ mod tests {
         let parent = [None, Some(0), Some(1), Some(2), Some(3), Some(4), Some(3), Some(6)];
         let s = check(&parent, 8);
         assert_eq!(s.chain_start, vec![0, 4, 6, 8]);
-        assert_eq!(s.chain_nodes, vec![0, 1, 2, 3, 4, 5, 6, 7]);
         assert_eq!(s.elimination, vec![vec![2, 1], vec![0]]);
         assert_eq!(s.substitution, vec![vec![0], vec![1, 2]]);
     }
@@ -240,7 +232,6 @@ mod tests {
         let parent = [None, Some(0), Some(0), Some(1), Some(3)];
         let s = check(&parent, 4);
         assert_eq!(s.chain_start, vec![0, 1, 2, 3, 5]);
-        assert_eq!(s.chain_nodes, vec![0, 1, 2, 3, 4]);
         // Chain [1] waits for chain [3, 4] below it.
         assert_eq!(s.elimination, vec![vec![3], vec![1], vec![0]]);
     }

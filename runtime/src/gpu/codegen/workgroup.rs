@@ -70,10 +70,8 @@ impl Cx<'_> {
         let (d_carry, r_carry) = (fb.local(real, "d_below"), fb.local(real, "r_below"));
         self.rounds(fb, elimination, |this, fb, first, last| {
             let one = fb.u(1);
-            let head = this.chain_node(fb, first);
             let len = fb.sub(last, first);
-            let bottom_offset = fb.sub(len, one);
-            let bottom = fb.add(head, bottom_offset);
+            let bottom = fb.sub(last, one);
             let (db, rb) = this.gather(fb, bottom, c, child_start, children);
             fb.store(d_carry, db);
             fb.store(r_carry, rb);
@@ -102,8 +100,7 @@ impl Cx<'_> {
         // v += Δv, with the blow-up check.
         let bad = self.bad_flag(fb);
         let dv_above = fb.local(real, "dv_above");
-        self.rounds(fb, substitution, |this, fb, first, last| {
-            let head = this.chain_node(fb, first);
+        self.rounds(fb, substitution, |this, fb, head, last| {
             let p = this.parent_of(fb, head);
             let has = fb.bin(B::NotEqual, p, root);
             let r_parent = fb.local(real, "r_parent");
@@ -118,9 +115,8 @@ impl Cx<'_> {
             let dv = this.substitute(fb, head, c, Some(has), rp, bad);
             fb.store(dv_above, dv);
             let one = fb.u(1);
-            let len = fb.sub(last, first);
-            fb.for_range(one, len, "link", |fb, n| {
-                let j = fb.add(head, n);
+            let next = fb.add(head, one);
+            fb.for_range(next, last, "link", |fb, j| {
                 let rp = fb.load(dv_above);
                 let dv = this.substitute(fb, j, c, None, rp, bad);
                 fb.store(dv_above, dv);
@@ -175,7 +171,7 @@ impl Cx<'_> {
     }
 
     /// Each round: lane `l` takes the round's `l`-th chain (rounds are at most a workgroup
-    /// wide) and runs `body` with the chain's range in the chain list; then every lane waits
+    /// wide) and runs `body` with the chain's nodes `first..last` (head first); then every lane waits
     /// at the barrier.
     fn rounds(&mut self, fb: &mut Fb, rounds: Rounds, body: impl FnOnce(&mut Self, &mut Fb, H, H)) {
         let g = self.g;
@@ -202,13 +198,6 @@ impl Cx<'_> {
             });
             self.solve_barrier(fb);
         });
-    }
-
-    /// The node at position `at` of the chain list (a chain's head: the others follow it).
-    fn chain_node(&self, fb: &mut Fb, at: H) -> H {
-        let list = self.ty.workgroup.as_ref().expect("a workgroup type").chain_nodes;
-        let i = shared_at(fb, list, at);
-        fb.read(self.g.meta, i)
     }
 
     /// Node `p` takes the rows of all its children, highest first; returns its new diagonal
