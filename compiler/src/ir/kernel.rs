@@ -284,31 +284,7 @@ fn kinetic_step(a: &mut ExprArena, k: &super::KineticScheme) -> Vec<(u32, ExprId
 /// Keeps only the expressions the writes reach, renumbered in order (back ends and dumps see
 /// no dead code).
 pub fn compact(kernel: Kernel) -> Kernel {
-    let mut exprs = ExprArena::new();
-    let mut map = std::collections::HashMap::new();
-    let writes = kernel
-        .writes
-        .iter()
-        .map(|w| {
-            let value = copy(&kernel.exprs, w.value, &mut exprs, &mut map);
-            Write { target: w.target, value }
-        })
-        .collect();
-    Kernel { stage: kernel.stage, exprs, writes }
-}
-
-fn copy(
-    from: &ExprArena,
-    id: ExprId,
-    to: &mut ExprArena,
-    map: &mut std::collections::HashMap<ExprId, ExprId>,
-) -> ExprId {
-    if let Some(done) = map.get(&id) {
-        return *done;
-    }
-    let result = to.import(from, id, &mut |arena, leaf| arena.leaf(leaf));
-    map.insert(id, result);
-    result
+    specialize(&kernel, &|_| None)
 }
 
 /// Replaces leaves by constants (uniform parameters, `dt`, `celsius`) and folds, so the code a

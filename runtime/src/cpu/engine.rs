@@ -135,9 +135,10 @@ impl Simulation {
         self.steps
     }
 
-    /// The built model in its current state (the GPU engine starts from the initialised one).
-    pub(crate) fn into_built(self) -> Built {
-        self.built
+    /// The built model in its current state, the wiring and the event queue (the GPU engine
+    /// starts from them just after initialisation).
+    pub(crate) fn into_parts(self) -> (Built, Wiring, Queue) {
+        (self.built, self.wiring, self.queue)
     }
 
     pub fn node_count(&self) -> usize {

@@ -21,7 +21,7 @@ use std::fmt;
 
 use sylva_compiler::ir::{Model, Precision};
 
-use crate::cpu::events::{self, Queue, Target, Wiring};
+use crate::cpu::events::{Queue, Target, Wiring};
 use builder::Prec;
 use device::Gpu;
 use layout::{Layout, ProbeLoc};
@@ -160,8 +160,10 @@ fn prec(p: Precision) -> Prec {
 }
 
 /// What the host keeps of the CPU engine's build: the blocks' cells, the probes' display
-/// scales and the synapses (for events).
+/// scales, the synapses, the wiring and the event queue (spike sources' events already in).
 struct Host {
+    wiring: Wiring,
+    queue: Queue,
     /// Per CPU block: its gids and instances per cell.
     blocks: Vec<(Vec<u32>, usize)>,
     /// Per probe, internal units per displayed unit.
@@ -169,8 +171,8 @@ struct Host {
     synapse_blocks: std::collections::HashMap<(u32, u32), (u32, u32)>,
 }
 
-/// The model built and initialised on the host (with the CPU engine's interpreter), laid out
-/// for the GPU, and its generated module.
+/// The model built and initialised on the host (by the CPU engine), laid out for the GPU, and
+/// its generated module.
 struct Prepared {
     host: Host,
     layout: Layout,
@@ -186,12 +188,11 @@ fn prepare(model: &Model, precision: Precision, options: Options, fit: DeviceFit
     let window_cap = options.window_cap.max(1);
     // The CPU engine builds and initialises the model (init kernels, reversals, currents at
     // t = 0, with its compiled kernels); the GPU starts from that state.
-    let built = crate::cpu::Simulation::new(model, crate::cpu::Options::default())
+    let (built, wiring, queue) = crate::cpu::Simulation::new(model, crate::cpu::Options::default())
         .map_err(|e| GpuError::Shader(format!("host initialisation: {e}")))?
-        .into_built();
+        .into_parts();
     let layout = layout::layout(model, &built, celsius, options, fit, prec(precision))?;
     // The window: the shortest delay of a connection from a cell, in steps.
-    let wiring = events::wire(model);
     let min_delay = wiring.from_cell.iter().flatten().map(|c| c.delay).fold(f64::INFINITY, f64::min);
     let window = if min_delay.is_finite() {
         ((min_delay / dt) * (1.0 + 1e-12)).floor().clamp(1.0, f64::from(window_cap)) as u32
@@ -206,6 +207,8 @@ fn prepare(model: &Model, precision: Precision, options: Options, fit: DeviceFit
         blocks: built.blocks.iter().map(|b| (b.gids.clone(), b.per_cell)).collect(),
         probe_scales: built.probe_scales.clone(),
         synapse_blocks: built.synapse_blocks,
+        wiring,
+        queue,
     };
     // The built model's arrays (a copy of `layout.data`) are freed here, before the upload.
     Ok(Prepared { host, layout, module, info, window, spike_cap })
@@ -278,7 +281,7 @@ impl GpuSimulation {
         let Prepared { host, mut layout, mut window, spike_cap, .. } = prepared;
         if gpu.cpu_device {
             // llvmpipe's loop limiter: keep a window well inside 65535 iterations per cell.
-            let cost = layout.types.iter().map(|t| codegen::loop_cost(&layout, t, &layout.meta)).max().unwrap_or(1);
+            let cost = layout.types.iter().map(|t| codegen::loop_cost(&layout, t)).max().unwrap_or(1);
             let probes = u64::from(layout.gpu_probes) + 1;
             let fit = LLVMPIPE_LOOP_BUDGET / (cost + probes);
             if fit == 0 {
@@ -287,16 +290,6 @@ impl GpuSimulation {
                 )));
             }
             window = window.min(fit as u32);
-        }
-        let wiring = events::wire(model);
-        let mut queue = Queue::default();
-        for (s, source) in model.network.sources.iter().enumerate() {
-            for t in events::source_times(&source.kind, sim.duration) {
-                for c in &wiring.from_source[s] {
-                    let (block, instance) = host.synapse_blocks[&(c.post_gid, c.synapse)];
-                    queue.push(t + c.delay, Target { block, instance, weight: c.weight });
-                }
-            }
         }
         // Row 0: the state after initialisation (the layout holds it).
         let columns = layout
@@ -307,7 +300,7 @@ impl GpuSimulation {
                 let mut col = Vec::with_capacity(steps as usize + 1);
                 col.push(
                     match *p {
-                        ProbeLoc::Gpu { index, .. } => round(p_of(precision), layout.data[index as usize]),
+                        ProbeLoc::Gpu { index, .. } => round(prec(precision), layout.data[index as usize]),
                         ProbeLoc::Constant(v) => v,
                     } / scale,
                 );
@@ -323,8 +316,8 @@ impl GpuSimulation {
             probe_scales: host.probe_scales,
             synapse_blocks: host.synapse_blocks,
             layout,
-            wiring,
-            queue,
+            wiring: host.wiring,
+            queue: host.queue,
             dt: sim.dt,
             step: 0,
             steps,
@@ -483,10 +476,6 @@ impl GpuSimulation {
 fn time_of(dt: f64, n: u64) -> f64 {
     let per_ms = 1.0 / dt;
     if per_ms == per_ms.round() { n as f64 / per_ms } else { n as f64 * dt }
-}
-
-fn p_of(p: Precision) -> Prec {
-    prec(p)
 }
 
 /// A value as the GPU stores it.

@@ -17,8 +17,9 @@ pub(super) struct Arrays<'a> {
 }
 
 /// The block of the stimuli `members` (CPU blocks of one mechanism, each one instance on one
-/// cell of the type, in declaration order). `rank_of(b)` is the rank of member `b`'s cell in
-/// the type, `first_node(b)` the global index of that cell's first node.
+/// cell of the type, in declaration order), and each member's index in it (members are
+/// renumbered cell by cell). `rank_of(b)` is the rank of member `b`'s cell in the type,
+/// `first_node(b)` the global index of that cell's first node.
 pub(super) fn group(
     model: &Model,
     built: &Built,
@@ -27,7 +28,7 @@ pub(super) fn group(
     rank_of: impl Fn(usize) -> u32,
     first_node: impl Fn(usize) -> u32,
     arrays: Arrays<'_>,
-) -> BlockLayout {
+) -> (BlockLayout, Vec<(usize, u32)>) {
     let Arrays { data, shared, meta } = arrays;
     let blocks: Vec<_> = members.iter().map(|&b| &built.blocks[b]).collect();
     let mechanism = blocks[0].mechanism;
@@ -93,7 +94,8 @@ pub(super) fn group(
     let currents =
         stored.currents.iter().map(|&c| (c, per_member(&|i| stored_value(&blocks[i].currents, c)))).collect();
     let derived = stored.derived.iter().map(|&d| (d, per_member(&|i| stored_value(&blocks[i].derived, d)))).collect();
-    BlockLayout {
+    let indices = order.iter().enumerate().map(|(k, &i)| (members[i], k as u32)).collect();
+    let block = BlockLayout {
         block: members[0],
         mechanism,
         kernels,
@@ -106,12 +108,6 @@ pub(super) fn group(
         derived,
         species: blocks[0].species.clone(),
         shares_nodes: true,
-    }
-}
-
-/// The member index of each CPU block of a group, in the group's (cell by cell) order.
-pub(super) fn member_indices(members: &[usize], rank_of: impl Fn(usize) -> u32) -> Vec<(usize, u32)> {
-    let mut order: Vec<usize> = (0..members.len()).collect();
-    order.sort_by_key(|&k| rank_of(members[k]));
-    order.iter().enumerate().map(|(k, &i)| (members[i], k as u32)).collect()
+    };
+    (block, indices)
 }

@@ -37,7 +37,8 @@ pub const SPIKE_HEADER: u32 = 3;
 /// (each loop counts one more for its exit test; a workgroup lane takes every `size`-th
 /// element). llvmpipe stops an invocation after 65535 loop iterations, so the window is sized
 /// with this on CPU adapters.
-pub fn loop_cost(layout: &Layout, ty: &TypeLayout, meta: &[u32]) -> u64 {
+pub fn loop_cost(layout: &Layout, ty: &TypeLayout) -> u64 {
+    let meta = &layout.meta;
     let lanes = ty.workgroup.as_ref().map_or(1, |w| u64::from(w.size));
     let share = |n: u64| n.div_ceil(lanes) + 1;
     let nn = u64::from(ty.nnodes);
