@@ -372,30 +372,34 @@ impl GpuSimulation {
         let n = (self.steps - self.step).min(u64::from(self.window)) as u32;
         let dt = self.dt;
         let ncells = self.layout.ncells as usize;
-        // Events of the window, per cell, in delivery order.
-        let mut per_cell: Vec<Vec<(u32, u32, u32, f64)>> = vec![Vec::new(); ncells];
+        // Events of the window in delivery order, then grouped by cell (a stable sort keeps
+        // each cell's order).
+        let mut events: Vec<(u32, u32, u32, u32, f64)> = Vec::new();
         for s in 0..n {
             let t = time_of(dt, self.step + u64::from(s));
             while let Some((block, instance, weight)) = self.queue.pop_due(t + dt / 2.0) {
                 let (gids, per) = &self.blocks[block as usize];
                 let gid = gids[instance as usize / per];
                 let k = instance as usize % per;
-                per_cell[gid as usize].push((s, block, k as u32, weight));
+                events.push((gid, s, block, k as u32, weight));
             }
         }
+        events.sort_by_key(|e| e.0);
         let mut control: Vec<u32> = vec![self.step as u32, n];
+        let mut count = vec![0u32; ncells];
+        for e in &events {
+            count[e.0 as usize] += 1;
+        }
         let mut acc = 0u32;
-        for list in &per_cell {
+        for c in &count {
             control.push(acc);
-            acc += list.len() as u32;
+            acc += c;
         }
         control.push(acc);
-        let mut weights = Vec::with_capacity(acc as usize);
-        for list in &per_cell {
-            for (s, b, k, w) in list {
-                control.extend([*s, *b, *k]);
-                weights.push(*w);
-            }
+        let mut weights = Vec::with_capacity(events.len());
+        for (_, s, b, k, w) in &events {
+            control.extend([*s, *b, *k]);
+            weights.push(*w);
         }
         if weights.is_empty() {
             weights.push(0.0);
