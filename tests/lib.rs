@@ -58,3 +58,4 @@ pub fn files_with_extension(dir: &str, ext: &str) -> Vec<String> {
     out.sort();
     out
 }
+pub mod reference;
