@@ -45,7 +45,8 @@ impl Loader for NoFiles {
     }
 }
 
-/// Every standard-library mechanism plus a user channel (sigmoid, `^2`, gates in inf/tau form).
+/// Every standard-library mechanism plus a user channel (sigmoid, `^2`, gates in inf/tau form);
+/// `the_test_model_has_every_standard_mechanism` keeps the list complete.
 const MODEL: &str = r#"
 import hh
 import pas
@@ -54,6 +55,9 @@ import expsyn
 import exp2syn
 import kinetic_k
 import cadyn
+import ca_hva
+import sk
+import ih
 
 density cahva {
     ion ca { read eca, write ica }
@@ -82,6 +86,9 @@ cell c {
     insert kinetic_k in soma
     insert cahva in soma
     insert cadyn in soma
+    insert ca_hva in soma
+    insert sk in soma
+    insert ih in soma
     synapse s1 = expsyn at soma(0.5)
     synapse s2 = exp2syn at soma(0.5)
 }
@@ -313,14 +320,30 @@ fn check_kernel_on(k: &Kernel, params: &[(f64, f64, f64)], what: &str, nodes: us
     reference.assert_bit_identical(&native, what);
 }
 
+/// The mechanisms the standard library declares (`density NAME` and `point NAME` items).
+fn standard_mechanisms() -> Vec<&'static str> {
+    let items = sylva_compiler::stdlib::names().flat_map(|module| {
+        let text = sylva_compiler::stdlib::source(module).expect("a module has a source");
+        text.lines().filter_map(|line| line.strip_prefix("density ").or_else(|| line.strip_prefix("point ")))
+    });
+    items.map(|rest| rest.split_whitespace().next().expect("a name")).collect()
+}
+
+#[test]
+fn the_test_model_has_every_standard_mechanism() {
+    let model = model();
+    let names: Vec<&str> = model.mechanisms.iter().map(|m| m.name.as_str()).collect();
+    let standard = standard_mechanisms();
+    assert!(standard.len() >= 10, "{standard:?}");
+    for expected in standard.iter().chain(&["cahva"]) {
+        assert!(names.contains(expected), "{expected} is missing from the JIT test model: {names:?}");
+    }
+}
+
 #[test]
 fn every_standard_mechanism_matches_eval_bit_for_bit() {
     let model = model();
     let mut rng = Rng(0x5eed);
-    let names: Vec<&str> = model.mechanisms.iter().map(|m| m.name.as_str()).collect();
-    for expected in ["hh", "pas", "iclamp", "expsyn", "exp2syn", "kinetic_k", "cadyn", "cahva"] {
-        assert!(names.contains(&expected), "{expected} in {names:?}");
-    }
     for m in &model.mechanisms {
         let params: Vec<(f64, f64, f64)> = m.params.iter().map(|p| (p.default, p.min, p.max)).collect();
         for k in kernels_of(m) {
@@ -568,32 +591,6 @@ fn clif_text_shows_the_function() {
                 assert!(text.contains("f64x2") && text.contains("i64x2"), "{text}");
             }
             _ => {}
-        }
-    }
-}
-
-/// Compile time per kernel of every mechanism (printed; run with `--nocapture`).
-#[test]
-fn compile_times() {
-    let model = model();
-    let mut rng = Rng(2);
-    for m in &model.mechanisms {
-        for k in kernels_of(m) {
-            let slots = slots_of(&k, &mut rng);
-            let mut best = f64::INFINITY;
-            for _ in 0..5 {
-                let t = std::time::Instant::now();
-                let jit = compile(&k, &slots).expect("compiles");
-                best = best.min(t.elapsed().as_secs_f64() * 1e3);
-                drop(jit);
-            }
-            eprintln!(
-                "{} {:?}: {} expressions, {} writes, compile {best:.2} ms (best of 5)",
-                m.name,
-                k.stage,
-                k.exprs.len(),
-                k.writes.len()
-            );
         }
     }
 }
