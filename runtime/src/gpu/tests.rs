@@ -2,6 +2,7 @@
 //! lavapipe: `VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json XDG_RUNTIME_DIR=/tmp`.
 //! Without an adapter the tests fail when `CI` is set and return early otherwise.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -44,11 +45,14 @@ fn model(path: &str, overrides: &[String], duration: Option<f64>) -> Model {
     m
 }
 
-/// `false` (after a message) when there is no adapter and `CI` is unset.
+/// `true` when there is no adapter and `CI` is unset: the test is skipped, and says so on the
+/// terminal (written past the test harness's capture, so a passing run shows it too).
 fn no_gpu(e: &GpuError) -> bool {
     if matches!(e, GpuError::NoAdapter) {
         assert!(std::env::var_os("CI").is_none(), "no GPU adapter on CI: {e}");
-        eprintln!("skipped: {e}");
+        let thread = std::thread::current();
+        let test = thread.name().unwrap_or("a GPU test");
+        let _ = writeln!(std::io::stderr().lock(), "SKIPPED {test}: {e}");
         return true;
     }
     false
