@@ -35,8 +35,10 @@ pub fn compile_text(name: &str, text: &str, overrides: &[String]) -> (SourceDb, 
     (db, compilation)
 }
 
+/// The diagnostics as the CLI prints them (no colour); panics where rendering fails, which the
+/// CLI would hide.
 pub fn render(db: &SourceDb, diagnostics: &[Diagnostic]) -> String {
-    sylva_compiler::render::render(db, diagnostics, false)
+    sylva_compiler::render::try_render(db, diagnostics, false).unwrap_or_else(|e| panic!("rendering failed: {e}"))
 }
 
 /// Every file below `dir` (relative to the repository) with the extension `ext`, sorted.

@@ -153,6 +153,11 @@ impl Diagnostic {
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
+
+    /// The primary label, then the secondary ones.
+    pub fn labels(&self) -> impl Iterator<Item = &Label> {
+        std::iter::once(&self.primary).chain(&self.secondary)
+    }
 }
 
 /// The accumulator every phase reports into.

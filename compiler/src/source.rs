@@ -109,6 +109,12 @@ impl SourceDb {
         self.files.is_empty()
     }
 
+    /// Whether `span` lies in a file of this database, start before end, both on character
+    /// boundaries: what every diagnostic label must satisfy.
+    pub fn contains(&self, span: Span) -> bool {
+        self.files.get(span.file.0 as usize).is_some_and(|f| f.text.get(span.range()).is_some())
+    }
+
     pub fn text(&self, span: Span) -> &str {
         self.get(span.file).text.get(span.range()).unwrap_or("")
     }

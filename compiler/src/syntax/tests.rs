@@ -4,7 +4,7 @@
 use super::ast::*;
 use super::parse;
 use crate::diagnostics::{Code, Diagnostic};
-use crate::render::render;
+use crate::render::try_render;
 use crate::source::{FileId, SourceDb};
 
 const LANGUAGE_MD: &str = include_str!("../../../docs/language.md");
@@ -20,7 +20,7 @@ fn rendered(text: &str) -> (File, String, Vec<Diagnostic>) {
     let mut db = SourceDb::new();
     let id = db.add("test.syl", text);
     let (file, diags) = parse(id, text);
-    let out = render(&db, &diags, false);
+    let out = try_render(&db, &diags, false).expect("renders");
     (file, out, diags)
 }
 
@@ -393,17 +393,16 @@ fn garbage_never_panics() {
                 }
             }
         }
-        let (_, diags) = parse(FileId(0), &text);
-        for d in &diags {
-            assert!(d.primary.span.end as usize <= text.len() && d.primary.span.start <= d.primary.span.end);
-            assert!(text.is_char_boundary(d.primary.span.start as usize));
-            assert!(text.is_char_boundary(d.primary.span.end as usize));
-        }
-        // Rendering must work on whatever was reported.
         let mut db = SourceDb::new();
         let id = db.add("g.syl", text.clone());
         let (_, diags) = parse(id, &text);
-        let _ = render(&db, &diags, false);
+        for label in diags.iter().flat_map(Diagnostic::labels) {
+            assert!(db.contains(label.span), "{label:?} is not a span of {text:?}");
+        }
+        // Rendering must work on whatever was reported.
+        if let Err(e) = try_render(&db, &diags, false) {
+            panic!("rendering the diagnostics of {text:?} failed: {e}");
+        }
     }
 }
 
