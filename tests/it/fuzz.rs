@@ -150,10 +150,12 @@ fn mutated_examples_never_panic_and_spans_stay_in_their_files() {
             assert!(compilation.model.is_none(), "case {case}: a model with errors must not reach the back ends");
         } else if let Some(model) = &compilation.model
             && generated < back_end_cases
-            && nodes(model) <= 100_000
+            && (1..=100_000).contains(&nodes(model))
         {
             // A checked model must reach code: the GPU code generation (after the CPU engine's
-            // build and initialisation) for both strategies, validated by naga.
+            // build and initialisation) for both strategies, validated by naga. Models without
+            // cells (every standard-library module, examples whose network was cut) give the back
+            // ends nothing to do, so they do not use up the back-end cases.
             generated += 1;
             for strategy in [Strategy::Thread, Strategy::Workgroup] {
                 let result = std::panic::catch_unwind(|| sylva_runtime::gpu::wgsl(model, Precision::F64, strategy));
@@ -171,9 +173,9 @@ fn mutated_examples_never_panic_and_spans_stay_in_their_files() {
         }
     }
     eprintln!(
-        "fuzz: {cases} mutated inputs: {} without errors, {with_errors} with errors ({labels} labels, {secondary} of them \
-         secondary, all in their files and rendered); {generated} through code generation for both strategies, \
-         {} Unsupported",
+        "fuzz: {cases} mutated inputs: {} without errors, {with_errors} with errors ({labels} labels, {secondary} \
+         of them secondary, all in their files and rendered); {generated} with cells through code generation for \
+         both strategies, {} Unsupported",
         cases - with_errors,
         unsupported.len()
     );
