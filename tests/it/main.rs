@@ -6,4 +6,5 @@ mod fidelity;
 mod fuzz;
 mod ir;
 mod network;
+mod tutorials;
 mod wgsl;
