@@ -1,5 +1,5 @@
 //! Connection rules expand as documented, deterministically; networks with artificial sources
-//! run reproducibly.
+//! run reproducibly; Poisson sources fire at their rate and every event is delivered.
 
 use sylva_runtime::cpu::{Options, Simulation, events};
 use sylva_tests::{compile_file, compile_text};
@@ -109,4 +109,69 @@ fn ion_probes_need_a_mechanism_of_the_ion() {
     let (db, c) = compile_text("ions.syl", &model("probe \"x\" = vm at p[0].soma(0.5)"), &[]);
     let text = sylva_tests::render(&db, &c.diagnostics);
     assert!(text.contains("`vm` is not a quantity measured at a location"), "{text}");
+}
+
+/// Poisson sources fire at their rate, as a Poisson process, and every event reaches its
+/// synapse.
+#[test]
+fn poisson_sources_fire_at_their_rate() {
+    const SOURCES: usize = 20;
+    const RATE_HZ: f64 = 500.0;
+    const WEIGHT: f64 = 0.001;
+    let (start, stop) = (50.0, 1050.0);
+    // expsyn with the longest tau and e at rest: g only adds up the weights it receives, so
+    // g / weight counts the delivered events.
+    let mut text = String::from(
+        "import pas\nimport expsyn\n\ncell c {\n    morphology { section soma { length = 20 um, diam = 20 um } }\n    \
+         insert pas in soma { e = -65 mV }\n    synapse syn = expsyn at soma(0.5) { tau = 1e9 ms, e = -65 mV }\n}\n\n\
+         network n {\n    population p = c[1]\n    probe \"g\" = p[0].syn.g\n",
+    );
+    for k in 0..SOURCES {
+        text += &format!(
+            "    source s{k} = poisson(rate = {RATE_HZ} Hz, seed = {k}, start = {start} ms, stop = {stop} ms)\n    \
+             connect s{k} -> p.syn all_to_all {{ weight = {WEIGHT} uS, delay = 0 ms }}\n"
+        );
+    }
+    text += "}\n\nsimulation { dt = 0.025 ms, duration = 1100 ms }\n";
+    let (db, compilation) = compile_text("poisson.syl", &text, &[]);
+    let model = compilation.model.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let duration = model.simulation.duration;
+    let trains: Vec<Vec<f64>> = model.network.sources.iter().map(|s| events::source_times(&s.kind, duration)).collect();
+    assert_eq!(trains.len(), SOURCES);
+
+    // Each train's count is Poisson with mean rate * (stop - start) = 500: within 5 standard
+    // deviations (sqrt(500) ≈ 22) of it, and the total (mean 10,000, sd 100) within 5 sd too.
+    let mean = RATE_HZ / 1000.0 * (stop - start);
+    let within = |n: usize, mean: f64| (n as f64 - mean).abs() <= 5.0 * mean.sqrt();
+    for (k, train) in trains.iter().enumerate() {
+        assert!(train.iter().all(|t| (start..=stop).contains(t)), "source {k} outside [start, stop]");
+        assert!(train.windows(2).all(|w| w[0] < w[1]), "source {k} not increasing");
+        assert!(within(train.len(), mean), "source {k}: {} spikes, expected {mean}", train.len());
+    }
+    // Each seed its own train.
+    for (i, a) in trains.iter().enumerate() {
+        assert!(trains[i + 1..].iter().all(|b| a != b), "source {i} repeats another");
+    }
+    let total: usize = trains.iter().map(Vec::len).sum();
+    assert!(within(total, mean * SOURCES as f64), "{total} spikes, expected {}", mean * SOURCES as f64);
+
+    // Intervals of a Poisson process are exponential: mean 1/rate = 2 ms and coefficient of
+    // variation 1. Over n ≈ 10,000 intervals both estimates have a relative standard error of
+    // 1/sqrt(n) ≈ 1% (the delta method gives exactly 1/sqrt(n) for the CV), so 5% is 5 sd; a
+    // regular train at the right rate has CV 0.
+    let isi: Vec<f64> = trains.iter().flat_map(|t| t.windows(2).map(|w| w[1] - w[0])).collect();
+    let n = isi.len() as f64;
+    let isi_mean = isi.iter().sum::<f64>() / n;
+    let cv = (isi.iter().map(|x| (x - isi_mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt() / isi_mean;
+    let bound = 5.0 / n.sqrt();
+    assert!((isi_mean * RATE_HZ / 1000.0 - 1.0).abs() < bound, "mean interval {isi_mean} ms");
+    assert!((cv - 1.0).abs() < bound, "CV {cv}");
+
+    // Every event is delivered, none before the sources start.
+    let mut sim = Simulation::new(&model, Options::default()).expect("compiles");
+    sim.run(|_, _| {}).expect("runs");
+    let g = &sim.columns[0];
+    let delivered = (g.last().expect("rows") / WEIGHT).round() as usize;
+    assert_eq!(delivered, total);
+    assert!(sim.times.iter().zip(g).all(|(t, g)| *t > start || *g == 0.0));
 }
