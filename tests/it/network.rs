@@ -1,5 +1,5 @@
 //! Connection rules expand as documented, deterministically; networks with artificial sources
-//! run reproducibly; Poisson sources fire at their rate and every event is delivered.
+//! run reproducibly; random connections and Poisson sources follow their probability and rate.
 
 use sylva_runtime::cpu::{Options, Simulation, events};
 use sylva_tests::{compile_file, compile_text};
@@ -53,6 +53,68 @@ fn connection_rules_expand_as_documented() {
     );
     // The source reaches a[0], a[2], a[4].
     assert_eq!(wiring.from_source[0].iter().map(|c| c.post_gid).collect::<Vec<_>>(), [0, 2, 4]);
+}
+
+/// `random(p)`: each pair at most once, as many pairs as a binomial draw allows, self-connections
+/// where the selections overlap (docs/language.md).
+#[test]
+fn random_connections_follow_their_probability() {
+    let text = r#"
+import pas
+import expsyn
+
+cell c {
+    morphology { section soma { length = 20 um, diam = 20 um } }
+    insert pas in soma
+    synapse syn = expsyn at soma(0.5)
+    detector at soma(0.5) threshold -20 mV
+}
+
+network n {
+    population a = c[40]
+    population b = c[50]
+    connect a -> b.syn random(p = 0.2, seed = 11) { weight = 0.01 uS, delay = 1 ms }
+    connect a -> a.syn random(p = 0.5, seed = 12) { weight = 0.02 uS, delay = 1 ms }
+    connect a -> b.syn random(p = 1, seed = 13) { weight = 0.03 uS, delay = 1 ms }
+}
+
+simulation { dt = 0.025 ms, duration = 1 ms }
+"#;
+    let (db, compilation) = compile_text("random.syl", text, &[]);
+    let model = compilation.model.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let wiring = events::wire(&model);
+    let pairs = |weight: f64| -> Vec<(u32, u32)> {
+        let from = wiring.from_cell.iter().enumerate();
+        from.flat_map(|(pre, cs)| cs.iter().filter(|c| c.weight == weight).map(move |c| (pre as u32, c.post_gid)))
+            .collect()
+    };
+    // A count of n independent draws of probability p is within 5 standard deviations,
+    // sqrt(n p (1 - p)), of n p.
+    let binomial = |count: usize, n: usize, p: f64| {
+        let (n, count) = (n as f64, count as f64);
+        (count - n * p).abs() <= 5.0 * (n * p * (1.0 - p)).sqrt()
+    };
+    let at_most_once = |pairs: &[(u32, u32)]| {
+        let mut unique = pairs.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        unique.len() == pairs.len()
+    };
+    // a (gids 0..40) -> b (gids 40..90), p = 0.2: 2,000 pairs, 400 expected, sd 18.
+    let ab = pairs(0.01);
+    assert!(ab.iter().all(|&(pre, post)| pre < 40 && (40..90).contains(&post)));
+    assert!(at_most_once(&ab));
+    assert!(binomial(ab.len(), 40 * 50, 0.2), "{} of 2000 pairs", ab.len());
+    // a -> a, p = 0.5: the 1,600 ordered pairs include the 40 self-pairs.
+    let aa = pairs(0.02);
+    assert!(at_most_once(&aa));
+    assert!(binomial(aa.len(), 40 * 40, 0.5), "{} of 1600 pairs", aa.len());
+    let autapses = aa.iter().filter(|(pre, post)| pre == post).count();
+    assert!(binomial(autapses, 40, 0.5), "{autapses} of 40 self-pairs");
+    // p = 1: every pair, once.
+    let all = pairs(0.03);
+    assert!(at_most_once(&all));
+    assert_eq!(all.len(), 40 * 50);
 }
 
 #[test]
