@@ -40,6 +40,22 @@ pub(crate) fn worst_node(v: &[f64], area: &[f64]) -> Option<usize> {
         .or_else(|| candidates.iter().copied().max_by(|&a, &b| v[a].abs().total_cmp(&v[b].abs())))
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Set by a test to make the pool's threads fail to start.
+    static REFUSE_THREADS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A pool of `threads` workers for the chunks of cells.
+fn worker_pool(threads: usize) -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
+    let builder = rayon::ThreadPoolBuilder::new().num_threads(threads);
+    #[cfg(test)]
+    if REFUSE_THREADS.get() {
+        return builder.spawn_handler(|_| Err(std::io::Error::other("refused by the test"))).build();
+    }
+    builder.build()
+}
+
 /// A stopped run: which quantity went bad, where and when.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Blowup {
@@ -59,6 +75,8 @@ pub struct Simulation {
     compiled: Option<Vec<CompiledBlock>>,
     chunks: Vec<Chunk>,
     pool: Option<rayon::ThreadPool>,
+    /// Why the run is serial although several threads were asked for.
+    pool_error: Option<String>,
     wiring: Wiring,
     queue: Queue,
     dt: f64,
@@ -90,15 +108,19 @@ impl Simulation {
         };
         let threads = options.threads.max(1);
         let chunks = compiled::chunks(&built, if threads == 1 { 1 } else { threads * 4 });
-        let pool = (threads > 1 && !options.interpret)
-            .then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok())
-            .flatten();
+        // Without a pool the run is serial and gives the same bits, only slower: a warning,
+        // not an error.
+        let (pool, pool_error) = match (threads > 1 && !options.interpret).then(|| worker_pool(threads)) {
+            Some(Err(e)) => (None, Some(e.to_string())),
+            built => (built.and_then(Result::ok), None),
+        };
         let wiring = events::wire(model);
         let steps = (sim.duration / sim.dt).round() as u64;
         let mut this = Simulation {
             compiled,
             chunks,
             pool,
+            pool_error,
             above: vec![false; built.detectors.len()],
             columns: vec![Vec::with_capacity(steps as usize + 1); built.probes.len()],
             built,
@@ -133,6 +155,17 @@ impl Simulation {
 
     pub fn steps(&self) -> u64 {
         self.steps
+    }
+
+    /// The threads the run uses: 1 when interpreting or when the pool could not be built.
+    pub fn threads(&self) -> usize {
+        self.pool.as_ref().map_or(1, rayon::ThreadPool::current_num_threads)
+    }
+
+    /// Why the run is serial although several threads were asked for (the system refused
+    /// the pool's threads).
+    pub fn pool_error(&self) -> Option<&str> {
+        self.pool_error.as_deref()
     }
 
     /// The built model in its current state, the wiring and the event queue (the GPU engine
@@ -431,5 +464,41 @@ pub(crate) fn solve_range(
         };
         rhs[li] = dv;
         v[li] += dv;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sylva_compiler::source::SourceDb;
+    use sylva_compiler::{Loader, compile};
+
+    use super::*;
+
+    struct NoFiles;
+
+    impl Loader for NoFiles {
+        fn read(&mut self, path: &str) -> Result<String, String> {
+            Err(format!("no file {path} in this test"))
+        }
+    }
+
+    const MODEL: &str = "import hh\n\ncell c {\n    morphology { section soma { length = 20 um, diam = 20 um } }\n    \
+                         insert hh in soma\n}\n\nnetwork n {\n    population p = c[4]\n}\n\n\
+                         simulation { dt = 0.025 ms, duration = 1 ms }\n";
+
+    #[test]
+    fn a_pool_that_cannot_start_is_reported() {
+        let mut db = SourceDb::new();
+        let root = db.add("pool.syl", MODEL);
+        let model = compile(&mut db, root, &mut NoFiles, &[]).model.expect("compiles");
+        let options = Options { threads: 3, interpret: false };
+        let sim = Simulation::new(&model, options).expect("builds");
+        assert_eq!((sim.threads(), sim.pool_error()), (3, None));
+        REFUSE_THREADS.set(true);
+        let serial = Simulation::new(&model, options);
+        REFUSE_THREADS.set(false);
+        let serial = serial.expect("builds");
+        assert_eq!(serial.threads(), 1);
+        assert!(serial.pool_error().is_some_and(|e| e.contains("refused by the test")), "{:?}", serial.pool_error());
     }
 }

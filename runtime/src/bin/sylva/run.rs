@@ -243,7 +243,14 @@ impl Engine {
 
     fn describe(&self, threads: usize) -> String {
         match self {
-            Engine::Cpu(_) => format!("CPU, {threads} thread{}", if threads == 1 { "" } else { "s" }),
+            Engine::Cpu(s) => {
+                let used = s.threads();
+                let mut text = format!("CPU, {used} thread{}", if used == 1 { "" } else { "s" });
+                if let Some(e) = s.pool_error() {
+                    text += &format!(" (warning: {threads} asked for, but the thread pool failed: {e})");
+                }
+                text
+            }
             Engine::Gpu(s) => {
                 let strategies: Vec<String> = s
                     .strategies()
