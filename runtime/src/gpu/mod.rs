@@ -9,6 +9,8 @@ mod blowup;
 mod builder;
 mod codegen;
 mod device;
+#[cfg(test)]
+mod dispatch_tests;
 mod layout;
 mod math;
 mod schedule;

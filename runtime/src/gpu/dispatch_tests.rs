@@ -1,0 +1,59 @@
+//! A dispatch the device cuts short is an error, never a silently short window (docs/gpu.md,
+//! "Loop limiter"). Provoked on lavapipe, whose loop limiter ends an invocation after 65535
+//! loop iterations, by running a longer window than the engine fits under that limit. Run with
+//! `VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json XDG_RUNTIME_DIR=/tmp`; without
+//! an adapter the test fails when `CI` is set and returns early otherwise (as `gpu::tests`).
+
+use sylva_compiler::ir::Precision;
+use sylva_compiler::source::SourceDb;
+use sylva_compiler::{Loader, compile};
+
+use super::{GpuError, GpuSimulation, MAX_WINDOW, Options, Strategy};
+
+struct NoFiles;
+
+impl Loader for NoFiles {
+    fn read(&mut self, path: &str) -> Result<String, String> {
+        Err(format!("no file {path} in this test"))
+    }
+}
+
+/// One cable of 201 compartments on one invocation: a few hundred loop iterations per step.
+/// No connections, so the buffers are sized for windows of `MAX_WINDOW` steps.
+const CABLE: &str = "import pas\n\ncell c {\n    morphology { section dend { length = 1000 um, diam = 1 um, nseg = 201 } }\n    \
+                     insert pas in dend\n}\n\nnetwork n {\n    population p = c[1]\n    probe \"v\" = v at p[0].dend(0.5)\n}\n\n\
+                     simulation { dt = 0.025 ms, duration = 20 ms }\n";
+
+#[test]
+fn a_truncated_dispatch_is_an_error() {
+    let mut db = SourceDb::new();
+    let root = db.add("cable.syl", CABLE);
+    let model = compile(&mut db, root, &mut NoFiles, &[]).model.expect("compiles");
+    let options = Options { strategy: Strategy::Thread, ..Options::default() };
+    let mut sim = match GpuSimulation::with_options(&model, Precision::F32, options) {
+        Ok(sim) => sim,
+        Err(GpuError::NoAdapter) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipped: {}", GpuError::NoAdapter);
+            return;
+        }
+        Err(e) => panic!("{e}"),
+    };
+    if !sim.gpu.cpu_device {
+        eprintln!("skipped: {} has no loop limiter to cut a dispatch short", sim.adapter());
+        return;
+    }
+    assert!(sim.window() < MAX_WINDOW, "the engine shortens the window on lavapipe");
+    sim.window_once().expect("a window the engine fits runs whole");
+    let rows = sim.times.len();
+    sim.window = MAX_WINDOW;
+    let e = sim.run(|_, _| {}).expect_err("a window past the loop limiter");
+    // The limiter ends every loop of the step it trips in: the kernel reports fewer steps
+    // than the window, or, when the cut solve divides by a zeroed diagonal, a blow-up at
+    // that step. Either way nothing of the window is kept.
+    let short = format!("of {MAX_WINDOW} steps");
+    let stopped =
+        matches!(&e, GpuError::Device(m) if m.contains("stopped cell 0's kernel after") && m.contains(&short));
+    let cut = matches!(&e, GpuError::Blowup(b) if b.step > sim.step && b.step < sim.step + u64::from(MAX_WINDOW));
+    assert!(stopped || cut, "{e}");
+    assert_eq!(sim.times.len(), rows);
+}
