@@ -13,8 +13,10 @@
 //! own so that "go to definition" has a file to open.
 
 use std::collections::{HashMap, HashSet};
+use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+use std::thread::JoinHandle;
 
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::notification::{self as notif, Notification as _};
@@ -37,7 +39,7 @@ use crate::Failure;
 
 /// Runs the server until the client says `exit` (or closes stdin).
 pub fn serve() -> Result<(), Failure> {
-    let (connection, io_threads) = Connection::stdio();
+    let (connection, stdio) = stdio();
     let capabilities = ServerCapabilities {
         text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
             open_close: Some(true),
@@ -63,10 +65,48 @@ pub fn serve() -> Result<(), Failure> {
     let params: InitializeParams = serde_json::from_value(params).unwrap_or_default();
     let mut server = Server::new(&connection);
     server.watch_files(&params);
-    let result = server.run();
+    let exited = server.run();
     drop(connection);
-    let _ = io_threads.join();
-    result
+    // What was sent is written out before the process ends.
+    let _ = stdio.writer.join();
+    if exited {
+        return Ok(());
+    }
+    // The input ended, or held a message the reader could not read: either way it has stopped.
+    match stdio.reader.join() {
+        Ok(result) => result.map_err(|e| Failure::Usage(format!("lsp: cannot read a message: {e}"))),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// The threads that read the client's messages from stdin and write the server's to stdout.
+struct Stdio {
+    reader: JoinHandle<io::Result<()>>,
+    writer: JoinHandle<io::Result<()>>,
+}
+
+/// A connection over stdin and stdout. Unlike `Connection::stdio`, whose channels hold no
+/// message (and so always look empty), the reader queues what it reads, so that
+/// `receiver.is_empty()` says whether more is waiting and a burst of edits costs one
+/// compilation.
+fn stdio() -> (Connection, Stdio) {
+    // Two unbounded channels; the threads hold the other end.
+    let (server, Connection { sender, receiver }) = Connection::memory();
+    let reader = std::thread::spawn(move || {
+        let mut stdin = io::stdin().lock();
+        while let Some(message) = Message::read(&mut stdin)? {
+            let exit = matches!(&message, Message::Notification(n) if n.method == notif::Exit::METHOD);
+            if sender.send(message).is_err() || exit {
+                break;
+            }
+        }
+        Ok(())
+    });
+    let writer = std::thread::spawn(move || {
+        let mut stdout = io::stdout().lock();
+        receiver.into_iter().try_for_each(|message| message.write(&mut stdout))
+    });
+    (server, Stdio { reader, writer })
 }
 
 /// An open document.
@@ -153,19 +193,16 @@ impl<'c> Server<'c> {
         let _ = self.connection.sender.send(message);
     }
 
-    fn run(&mut self) -> Result<(), Failure> {
+    /// Handles messages until the client says `exit` (true) or the input ends (false).
+    fn run(&mut self) -> bool {
         loop {
-            let message = match self.connection.receiver.recv() {
-                Ok(m) => m,
-                // The client went away without `exit`.
-                Err(_) => return Ok(()),
-            };
+            let Ok(message) = self.connection.receiver.recv() else { return false };
             match message {
                 Message::Request(request) => {
                     match self.connection.handle_shutdown(&request) {
-                        Ok(true) => return Ok(()),
                         Ok(false) => {}
-                        Err(_) => return Ok(()),
+                        // Shut down, and `exit` came or did not come in time.
+                        Ok(true) | Err(_) => return true,
                     }
                     self.flush();
                     let id = request.id.clone();
@@ -181,7 +218,7 @@ impl<'c> Server<'c> {
                 }
                 Message::Notification(notification) => {
                     if notification.method == notif::Exit::METHOD {
-                        return Ok(());
+                        return true;
                     }
                     let _ = catch_unwind(AssertUnwindSafe(|| self.notification(notification)));
                 }
