@@ -1,11 +1,18 @@
 //! `sylva lsp` driven as an editor drives it: the binary started, JSON-RPC with
 //! `Content-Length` framing on its stdin and stdout, and assertions on what it publishes and
 //! answers.
+//!
+//! Every test also fails on a panic the server caught and went on from, which an editor would
+//! hardly show: a published internal-error diagnostic (E9999), a nonzero count from
+//! `sylva/internalErrors` at shutdown, or a panic in the server's log.
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -17,6 +24,9 @@ struct Client {
     child: Child,
     stdin: ChildStdin,
     incoming: Receiver<Value>,
+    /// The server's stderr so far; also echoed to ours, so that a failing test shows it.
+    log: Arc<Mutex<String>>,
+    log_reader: Option<JoinHandle<()>>,
     /// Notifications received while waiting for something else.
     pending: Vec<Value>,
     next_id: i64,
@@ -28,11 +38,25 @@ impl Client {
             .arg("lsp")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("sylva lsp starts");
         let stdin = child.stdin.take().expect("stdin");
         let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let log_reader = std::thread::spawn({
+            let log = Arc::clone(&log);
+            move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { return };
+                    eprintln!("{line}");
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }
+        });
         let (sender, incoming) = channel();
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stdout);
@@ -61,7 +85,8 @@ impl Client {
                 }
             }
         });
-        let mut client = Client { child, stdin, incoming, pending: Vec::new(), next_id: 0 };
+        let mut client =
+            Client { child, stdin, incoming, log, log_reader: Some(log_reader), pending: Vec::new(), next_id: 0 };
         let init = client.request("initialize", json!({ "processId": null, "rootUri": null, "capabilities": {} }));
         assert_eq!(init["serverInfo"]["name"], "sylva", "{init}");
         assert_eq!(init["capabilities"]["hoverProvider"], true, "{init}");
@@ -79,14 +104,30 @@ impl Client {
         self.send(&json!({ "jsonrpc": "2.0", "method": method, "params": params }));
     }
 
+    /// The next message from the server; fails on diagnostics that report an internal error.
     fn next(&mut self) -> Value {
-        match self.incoming.recv_timeout(TIMEOUT) {
+        let message = match self.incoming.recv_timeout(TIMEOUT) {
             Ok(m) => m,
-            Err(RecvTimeoutError::Timeout) => panic!("no message from the server in {TIMEOUT:?}"),
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("no message from the server in {TIMEOUT:?} (its stderr, if any, is above)")
+            }
             Err(RecvTimeoutError::Disconnected) => {
                 panic!("the server closed its output (exit status {:?})", self.child.try_wait())
             }
+        };
+        if message["method"] == "textDocument/publishDiagnostics" {
+            let params = &message["params"];
+            for d in params["diagnostics"].as_array().into_iter().flatten() {
+                assert!(
+                    d["code"] != "E9999",
+                    "an internal error published for {} at version {}: {}",
+                    params["uri"],
+                    params["version"],
+                    d["message"]
+                );
+            }
         }
+        message
     }
 
     /// Sends a request and waits for its response; its `result`.
@@ -156,18 +197,26 @@ impl Client {
         )
     }
 
+    /// Checks that the server caught no panic, then shuts it down and checks that it exits
+    /// cleanly with no panic in its log.
     fn shutdown(mut self) {
+        let errors = self.request("sylva/internalErrors", Value::Null);
+        assert_eq!(errors["panics"], 0, "the server caught panics (its stderr is above)");
         self.request("shutdown", Value::Null);
         self.notify("exit", Value::Null);
         let deadline = Instant::now() + TIMEOUT;
-        loop {
+        let status = loop {
             if let Some(status) = self.child.try_wait().expect("status") {
-                assert!(status.success(), "sylva lsp exited with {status}");
-                return;
+                break status;
             }
             assert!(Instant::now() < deadline, "sylva lsp did not exit");
             std::thread::sleep(Duration::from_millis(10));
-        }
+        };
+        assert!(status.success(), "sylva lsp exited with {status}");
+        // The log is complete once the server's stderr is closed.
+        self.log_reader.take().expect("a log reader").join().expect("the log is read");
+        let log = self.log.lock().unwrap();
+        assert!(!log.contains("panic"), "the server's stderr (above) shows a panic");
     }
 }
 
@@ -376,6 +425,37 @@ impl Rng {
     }
 }
 
+/// Sends `version` of `file`, made by replacing `replaced` in `text` with `insert`, and makes
+/// the same edit to `text`.
+fn edit(client: &mut Client, file: &str, text: &mut String, version: i64, replaced: Range<usize>, insert: &str) {
+    let edited = range(position_of(text, replaced.start), position_of(text, replaced.end));
+    client.change(file, version, json!([{ "range": edited, "text": insert }]));
+    text.replace_range(replaced, insert);
+}
+
+/// The byte ranges of the number literals in `text`, roughly: runs of digits, letters, dots
+/// and exponent signs that start with a digit not inside a word.
+fn number_literals(text: &str) -> Vec<Range<usize>> {
+    let b = text.as_bytes();
+    let in_word = |i: usize| i > 0 && (b[i - 1].is_ascii_alphanumeric() || b"_.".contains(&b[i - 1]));
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() || in_word(i) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len()
+            && (b[i].is_ascii_alphanumeric() || b[i] == b'.' || (b"+-".contains(&b[i]) && b"eE".contains(&b[i - 1])))
+        {
+            i += 1;
+        }
+        out.push(start..i);
+    }
+    out
+}
+
 /// The LSP position of a byte offset.
 fn position_of(text: &str, offset: usize) -> (u32, u32) {
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
@@ -437,6 +517,8 @@ fn thousands_of_random_edits_never_stop_the_server() {
         "initial { ",
         "simulation { dt = 0.025 ms }",
     ];
+    // Numbers that a number literal is replaced with: ordinary, and out of range both ways.
+    const NUMBERS: &[&str] = &["0", "1", "0.5", "2.5e-3", "4294967296", "1e400", "1e-400"];
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository");
     let original = std::fs::read_to_string(repo.join("examples/tutorial/03_custom_channel.syl")).expect("example");
     let dir = scratch("random");
@@ -448,48 +530,54 @@ fn thousands_of_random_edits_never_stop_the_server() {
     let mut rng = Rng(0x5EED_CAFE_F00D_1234);
     let edits = 3000;
     for i in 0..edits {
-        let mut start = rng.below(text.len() + 1);
-        while !text.is_char_boundary(start) {
-            start -= 1;
-        }
-        let (end, insert) = match rng.below(10) {
-            // Insert a fragment.
-            0..=5 => (start, FRAGMENTS[rng.below(FRAGMENTS.len())].to_string()),
-            // Delete up to 20 bytes.
-            6..=8 => {
-                let mut end = (start + rng.below(20)).min(text.len());
-                while !text.is_char_boundary(end) {
-                    end += 1;
-                }
-                (end, String::new())
-            }
-            // Type a word one character at a time, as a person would.
-            _ => {
-                let word = ["gnabar", "celsius", "soma", "insert", "mV"][rng.below(5)];
-                let mut at = start;
-                for (k, c) in word.chars().enumerate() {
-                    let p = position_of(&text, at);
-                    let version = 2 + i * 10 + k as i64;
-                    client.change(&file, version, json!([{ "range": range(p, p), "text": c.to_string() }]));
-                    text.insert(at, c);
-                    at += c.len_utf8();
-                }
-                continue;
-            }
-        };
-        // Now and then the text grows too long: start again from the example.
-        if text.len() > 4 * original.len() {
-            client.change(&file, 2 + i * 10, json!([{ "text": original }]));
-            text = original.clone();
-            continue;
-        }
         let version = 2 + i * 10;
-        client.change(
-            &file,
-            version,
-            json!([{ "range": range(position_of(&text, start), position_of(&text, end)), "text": insert }]),
-        );
-        text.replace_range(start..end, &insert);
+        // The last version sent.
+        let mut sent = version;
+        // Damage accumulates, and one stray `"` or `/*` hides the rest of the text from the
+        // checker: start again from the example now and then, and when the text grows too long.
+        if rng.below(10) == 0 || text.len() > 4 * original.len() {
+            client.change(&file, version, json!([{ "text": original }]));
+            text = original.clone();
+        } else {
+            let mut start = rng.below(text.len() + 1);
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            match rng.below(10) {
+                // Insert a fragment.
+                0..=3 => {
+                    edit(&mut client, &file, &mut text, version, start..start, FRAGMENTS[rng.below(FRAGMENTS.len())])
+                }
+                // Replace a number (or insert one, if there is none), so that the checker sees
+                // the new one when the text around it parses.
+                4..=5 => {
+                    let numbers = number_literals(&text);
+                    let replaced = numbers.get(rng.below(numbers.len())).cloned().unwrap_or(start..start);
+                    edit(&mut client, &file, &mut text, version, replaced, NUMBERS[rng.below(NUMBERS.len())]);
+                }
+                // Delete up to 20 bytes.
+                6..=8 => {
+                    let mut end = (start + rng.below(20)).min(text.len());
+                    while !text.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    edit(&mut client, &file, &mut text, version, start..end, "");
+                }
+                // Type a word one character at a time, as a person would.
+                _ => {
+                    let word = ["gnabar", "celsius", "soma", "insert", "mV"][rng.below(5)];
+                    for (k, c) in word.char_indices() {
+                        sent = version + k as i64;
+                        edit(&mut client, &file, &mut text, sent, start + k..start + k, &c.to_string());
+                    }
+                }
+            }
+        }
+        // The server compiles once no edit is waiting, which depends on timing; waiting for the
+        // diagnostics of every tenth edit makes it compile those texts on every run.
+        if i % 10 == 0 {
+            client.diagnostics(&file, Some(sent));
+        }
         if i % 200 == 0 {
             let mut offset = rng.below(text.len() + 1);
             while !text.is_char_boundary(offset) {

@@ -11,7 +11,13 @@
 //! message is waiting (so a burst of keystrokes costs one compilation) or before a request
 //! about them is answered. Standard-library files are written once to a directory of their
 //! own so that "go to definition" has a file to open.
+//!
+//! A panic while handling a message or compiling a document does not stop the server: it is
+//! caught, logged to stderr and counted, and the count is the answer to the custom request
+//! `sylva/internalErrors` (`{ "panics": N }`), so that tests can see panics the editor never
+//! shows.
 
+use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -30,12 +36,15 @@ use lsp_types::{
     Position, PublishDiagnosticsParams, Range, SaveOptions, ServerCapabilities, TextDocumentSyncCapability,
     TextDocumentSyncKind, TextDocumentSyncOptions, TextDocumentSyncSaveOptions, Uri,
 };
-use sylva_compiler::diagnostics::{self as sd, Severity};
+use sylva_compiler::diagnostics::{self as sd, Code, Severity};
 use sylva_compiler::ide;
 use sylva_compiler::source::{FileId, SourceDb, Span};
 use sylva_compiler::{Compilation, Loader, compile, stdlib};
 
 use crate::Failure;
+
+/// The custom request that answers how many panics the server has caught.
+const INTERNAL_ERRORS: &str = "sylva/internalErrors";
 
 /// Runs the server until the client says `exit` (or closes stdin).
 pub fn serve() -> Result<(), Failure> {
@@ -133,6 +142,8 @@ struct Server<'c> {
     stale: HashSet<String>,
     std_dir: Option<PathBuf>,
     next_request: i32,
+    /// Panics caught since the start.
+    panics: u64,
 }
 
 /// Reads open documents from memory and everything else from disk.
@@ -158,6 +169,7 @@ impl<'c> Server<'c> {
             stale: HashSet::new(),
             std_dir: write_stdlib(),
             next_request: 0,
+            panics: 0,
         }
     }
 
@@ -206,21 +218,22 @@ impl<'c> Server<'c> {
                     }
                     self.flush();
                     let id = request.id.clone();
-                    let response = match catch_unwind(AssertUnwindSafe(|| self.request(request))) {
-                        Ok(response) => response,
-                        Err(_) => Response::new_err(
+                    let what = describe(&request.method, &request.params);
+                    let response = self.guard(&what, |s| s.request(request)).unwrap_or_else(|panic| {
+                        Response::new_err(
                             id,
                             ErrorCode::InternalError as i32,
-                            "internal error in the Sylva language server".to_string(),
-                        ),
-                    };
+                            format!("internal error in the Sylva language server: {panic}"),
+                        )
+                    });
                     self.send(response.into());
                 }
                 Message::Notification(notification) => {
                     if notification.method == notif::Exit::METHOD {
                         return true;
                     }
-                    let _ = catch_unwind(AssertUnwindSafe(|| self.notification(notification)));
+                    let what = describe(&notification.method, &notification.params);
+                    let _ = self.guard(&what, |s| s.notification(notification));
                 }
                 Message::Response(_) => {}
             }
@@ -228,6 +241,17 @@ impl<'c> Server<'c> {
                 self.flush();
             }
         }
+    }
+
+    /// Runs `f`, catching a panic: it is counted and logged with `what` the server was doing,
+    /// and its message returned.
+    fn guard<T>(&mut self, what: &str, f: impl FnOnce(&mut Self) -> T) -> Result<T, String> {
+        catch_unwind(AssertUnwindSafe(|| f(self))).map_err(|payload| {
+            self.panics += 1;
+            let message = panic_message(payload.as_ref());
+            eprintln!("sylva lsp: internal error (panic) while {what}: {message}; the server goes on");
+            message
+        })
     }
 
     // ---- Documents ------------------------------------------------------------------------
@@ -307,12 +331,21 @@ impl<'c> Server<'c> {
         for name in stale {
             let Some(doc) = self.documents.get(&name) else { continue };
             let (uri, version) = (doc.uri.clone(), doc.version);
-            let analysis = catch_unwind(AssertUnwindSafe(|| analyse(&self.documents, &name)));
-            let Ok(analysis) = analysis else {
-                let message = "internal error: the compiler panicked on this file; this is a bug in Sylva".to_string();
-                let d = Diagnostic { message, severity: Some(DiagnosticSeverity::ERROR), ..Diagnostic::default() };
-                self.publish(uri, vec![d], Some(version));
-                continue;
+            let analysis = match self.guard(&format!("compiling `{name}`"), |s| analyse(&s.documents, &name)) {
+                Ok(analysis) => analysis,
+                Err(panic) => {
+                    let d = Diagnostic {
+                        severity: Some(DiagnosticSeverity::ERROR),
+                        code: Some(NumberOrString::String(Code::InternalError.as_str().to_string())),
+                        source: Some("sylva".to_string()),
+                        message: format!(
+                            "internal compiler error: the compiler panicked on this file ({panic}); this is a bug in Sylva"
+                        ),
+                        ..Diagnostic::default()
+                    };
+                    self.publish(uri, vec![d], Some(version));
+                    continue;
+                }
             };
             let diagnostics = if stdlib::is_std_file(&name) { Vec::new() } else { self.diagnostics(&analysis) };
             self.analyses.insert(name, analysis);
@@ -432,6 +465,7 @@ impl<'c> Server<'c> {
                 let at = p.text_document_position;
                 serde_json::to_value(self.completion(&at.text_document.uri, at.position)).unwrap_or_default()
             }),
+            INTERNAL_ERRORS => Ok(serde_json::json!({ "panics": self.panics })),
             _ => Err((ErrorCode::MethodNotFound, format!("unsupported request `{}`", r.method))),
         };
         match result {
@@ -533,6 +567,23 @@ fn analyse(documents: &HashMap<String, Document>, name: &str) -> Analysis {
         .filter(|n| !stdlib::is_std_file(n) || n == name)
         .collect();
     Analysis { db, compilation, root, reads }
+}
+
+/// What handling a message is, for the log: its method, and its document if it names one.
+fn describe(method: &str, params: &serde_json::Value) -> String {
+    match params.pointer("/textDocument/uri").and_then(|u| u.as_str()) {
+        Some(uri) => format!("handling `{method}` for {uri}"),
+        None => format!("handling `{method}`"),
+    }
+}
+
+/// The message of a panic: `panic!` makes a `&str` or a `String`.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
 }
 
 /// The span of the root's import of the file named `name`, if it imports it directly.
