@@ -9,7 +9,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -22,7 +22,8 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// A language client talking to a `sylva lsp` process.
 struct Client {
     child: Child,
-    stdin: ChildStdin,
+    /// `None` once closed.
+    stdin: Option<ChildStdin>,
     incoming: Receiver<Value>,
     /// The server's stderr so far; also echoed to ours, so that a failing test shows it.
     log: Arc<Mutex<String>>,
@@ -85,8 +86,15 @@ impl Client {
                 }
             }
         });
-        let mut client =
-            Client { child, stdin, incoming, log, log_reader: Some(log_reader), pending: Vec::new(), next_id: 0 };
+        let mut client = Client {
+            child,
+            stdin: Some(stdin),
+            incoming,
+            log,
+            log_reader: Some(log_reader),
+            pending: Vec::new(),
+            next_id: 0,
+        };
         let init = client.request("initialize", json!({ "processId": null, "rootUri": null, "capabilities": {} }));
         assert_eq!(init["serverInfo"]["name"], "sylva", "{init}");
         assert_eq!(init["capabilities"]["hoverProvider"], true, "{init}");
@@ -96,8 +104,19 @@ impl Client {
 
     fn send(&mut self, message: &Value) {
         let body = serde_json::to_string(message).expect("serialises");
-        write!(self.stdin, "Content-Length: {}\r\n\r\n{body}", body.len()).expect("server reads");
-        self.stdin.flush().expect("flush");
+        self.send_raw(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+    }
+
+    /// Writes `bytes` to the server's stdin as they are.
+    fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        stdin.write_all(bytes).expect("server reads");
+        stdin.flush().expect("flush");
+    }
+
+    /// Closes the server's stdin.
+    fn close_input(&mut self) {
+        self.stdin = None;
     }
 
     fn notify(&mut self, method: &str, params: Value) {
@@ -198,12 +217,20 @@ impl Client {
     }
 
     /// Checks that the server caught no panic, then shuts it down and checks that it exits
-    /// cleanly with no panic in its log.
-    fn shutdown(mut self) {
+    /// cleanly with no panic in its stderr; its stderr.
+    fn shutdown(mut self) -> String {
         let errors = self.request("sylva/internalErrors", Value::Null);
         assert_eq!(errors["panics"], 0, "the server caught panics (its stderr is above)");
         self.request("shutdown", Value::Null);
         self.notify("exit", Value::Null);
+        let (status, log) = self.wait();
+        assert!(status.success(), "sylva lsp exited with {status}");
+        assert!(!log.contains("panic"), "the server's stderr (above) shows a panic");
+        log
+    }
+
+    /// Waits for the server to exit; its exit status and stderr.
+    fn wait(&mut self) -> (ExitStatus, String) {
         let deadline = Instant::now() + TIMEOUT;
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("status") {
@@ -212,11 +239,9 @@ impl Client {
             assert!(Instant::now() < deadline, "sylva lsp did not exit");
             std::thread::sleep(Duration::from_millis(10));
         };
-        assert!(status.success(), "sylva lsp exited with {status}");
         // The log is complete once the server's stderr is closed.
         self.log_reader.take().expect("a log reader").join().expect("the log is read");
-        let log = self.log.lock().unwrap();
-        assert!(!log.contains("panic"), "the server's stderr (above) shows a panic");
+        (status, self.log.lock().unwrap().clone())
     }
 }
 
@@ -407,6 +432,47 @@ fn importers_are_rechecked_when_an_import_changes() {
     assert!(diags[0]["message"].as_str().unwrap().starts_with("`lib.syl` has 1 problem"), "{diags:?}");
     assert_eq!(diags[0]["range"]["start"], json!({ "line": 0, "character": 0 }));
     client.shutdown();
+}
+
+#[test]
+fn a_message_that_is_not_json_rpc_is_logged_and_skipped() {
+    let mut client = Client::start();
+    client.send_raw(b"Content-Length: 9\r\n\r\n{not json");
+    let hover = client.request_raw(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": "untitled:1" }, "position": { "line": 0, "character": 0 } }),
+    );
+    assert_eq!(hover["result"], Value::Null, "the server still answers: {hover}");
+    let log = client.shutdown();
+    assert!(log.contains("skipped a message that is not JSON-RPC") && log.contains("{not json"), "{log}");
+}
+
+/// The server's limit on the length of a message.
+const MAX_MESSAGE: usize = 64 << 20;
+
+#[test]
+fn a_message_too_long_to_read_is_logged_and_skipped() {
+    let mut client = Client::start();
+    let length = MAX_MESSAGE + 1;
+    client.send_raw(format!("Content-Length: {length}\r\n\r\n").as_bytes());
+    client.send_raw(&vec![b' '; length]);
+    let hover = client.request_raw(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": "untitled:1" }, "position": { "line": 0, "character": 0 } }),
+    );
+    assert_eq!(hover["result"], Value::Null, "the server still answers: {hover}");
+    let log = client.shutdown();
+    assert!(log.contains(&format!("skipped a message of {length} bytes")), "{log}");
+}
+
+#[test]
+fn input_that_ends_inside_a_huge_message_is_an_error() {
+    let mut client = Client::start();
+    client.send_raw(b"Content-Length: 1000000000000\r\n\r\n{}");
+    client.close_input();
+    let (status, log) = client.wait();
+    assert_eq!(status.code(), Some(2), "sylva lsp exited with {status}; its stderr:\n{log}");
+    assert!(log.contains("the input ended inside a message of 1000000000000 bytes"), "{log}");
 }
 
 /// xorshift64*: the same edits on every run.
