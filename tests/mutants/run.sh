@@ -31,15 +31,13 @@ compiler() {
 
 runtime() {
     # Model → arrays (cable coefficients, Nernst, probe scales, species) and the step schedule
-    # with the Hines solve, guarded by the runtime's unit tests (no GPU: they need lavapipe and
-    # take minutes) and the integration tests against NEURON (not the minute-long
-    # interpreter-vs-JIT comparison: the interpreter is not in this group). The divergence
-    # report (check_finite, worst_node, the Err paths of run/advance_one) is left out: the CLI
-    # tests guard it, and they are not run here.
+    # with the Hines solve, guarded by the runtime's tests (unit, CLI) and the integration
+    # tests against NEURON. Skipped: the GPU tests (lavapipe, minutes), the fuzzer, the LSP's
+    # random edits, and the minute-long interpreter-vs-JIT comparison (the interpreter is not
+    # in this group).
     run_group runtime --file runtime/src/cpu/build.rs --file runtime/src/cpu/engine.rs \
-        --exclude-re 'check_finite|worst_node|Simulation::run |advance_one' \
         --test-package sylva-runtime --test-package sylva-tests \
-        -- --lib --test it -- --skip gpu:: --skip fuzz --skip interpreter_and_jit
+        -- --lib --tests -- --skip gpu:: --skip fuzz --skip interpreter_and_jit --skip random_edits
 }
 
 groups=("$@")
