@@ -248,3 +248,26 @@ fn emit_wgsl_of_a_workgroup_strategy_has_barriers() {
         &text[..300.min(text.len())]
     );
 }
+
+/// A directory another live run holds is refused (exit 2, naming it and the holder); once the
+/// holder is gone, a run proceeds although its pid is still in the lock file.
+#[test]
+fn a_second_run_into_a_held_directory_is_refused() {
+    let out = scratch("locked");
+    std::fs::create_dir_all(&out).expect("dir");
+    let lock = std::fs::File::create(out.join(".sylva.lock")).expect("lock file");
+    lock.try_lock().expect("lock");
+    std::fs::write(out.join(".sylva.lock"), format!("{}\n", std::process::id())).expect("pid");
+    let args = ["run", "examples/neuron/hh_soma.syl", "--no-plots", "-o", out.to_str().expect("utf-8")];
+    let refused = sylva(&args);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    let want =
+        format!("output directory `{}` is in use by another sylva run (pid {})", out.display(), std::process::id());
+    assert!(stderr.contains(&want), "{stderr}");
+    assert!(!out.join("trace.csv").exists());
+    drop(lock);
+    let result = sylva(&args);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let _ = std::fs::remove_dir_all(out);
+}

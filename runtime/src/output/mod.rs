@@ -1,9 +1,10 @@
 //! What `sylva run` leaves on disk: `trace.csv`, `spikes.csv` and SVG plots (see
 //! `docs/outputs.md`), plus the YAML run file that configures a run ([`config`]).
 //!
-//! Every file is written atomically: the bytes go to `.<name>.tmp` in the same directory, are
-//! flushed to disk, and the file is renamed into place, so a run that is killed leaves either
-//! the old file, the new one, or nothing, never half a file.
+//! Every file is written atomically: the bytes go to a temporary `.<name>.<pid>-<n>.tmp` in the
+//! same directory, are flushed to disk, and the file is renamed into place, so a run that is
+//! killed leaves either the old file, the new one, or nothing, never half a file. A run holds
+//! its directory with a lock ([`prepare_dir`]) so that two runs never mix their files.
 
 mod config;
 mod csv;
@@ -15,9 +16,14 @@ pub use config::{ConfigError, RunConfig, load_config, parse_config};
 pub use csv::{format_number, quote_field, write_spikes_csv, write_trace_csv};
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The lock file of an output directory: held (locked by the OS) by the run writing there and
+/// holding its pid. It stays after the run; only the lock on it matters.
+pub const LOCK_FILE: &str = ".sylva.lock";
 
 /// What a run recorded.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -53,6 +59,8 @@ pub enum OutputError {
     Recording(String),
     /// Plotting failed for a reason other than I/O.
     Plot { path: PathBuf, message: String },
+    /// Another live run holds the output directory; `holder` is its pid when it could be read.
+    Locked { dir: PathBuf, holder: Option<u32> },
 }
 
 impl fmt::Display for OutputError {
@@ -64,6 +72,13 @@ impl fmt::Display for OutputError {
             OutputError::Recording(msg) => write!(f, "invalid recording: {msg}"),
             OutputError::Plot { path, message } => {
                 write!(f, "cannot draw `{}`: {message}", path.display())
+            }
+            OutputError::Locked { dir, holder } => {
+                write!(f, "output directory `{}` is in use by another sylva run", dir.display())?;
+                if let Some(pid) = holder {
+                    write!(f, " (pid {pid})")?;
+                }
+                write!(f, "; wait for it to finish or choose another directory with `-o`")
             }
         }
     }
@@ -83,19 +98,42 @@ pub(crate) fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error
     move |source| OutputError::Io { action, path, source }
 }
 
-/// Checks before a run that `dir` can be created and written: creates it (and its parents),
-/// then writes, flushes and removes a probe file, so a long run never ends in an unwritable
-/// directory.
-pub fn prepare_dir(dir: &Path) -> Result<(), OutputError> {
+/// Holds an output directory for one run. The OS releases the lock when this is dropped or
+/// the process ends, however it ends, so a killed run never leaves the directory locked.
+#[derive(Debug)]
+#[must_use = "the directory is held only while the lock lives"]
+pub struct DirLock {
+    _file: File,
+}
+
+/// Prepares `dir` before a run: creates it (and its parents), takes its lock (an error naming
+/// the holder if another run has it) and writes our pid into the lock file, flushed to disk,
+/// which also proves the directory writable, so a long run never ends in an unwritable one.
+pub fn prepare_dir(dir: &Path) -> Result<DirLock, OutputError> {
     fs::create_dir_all(dir).map_err(io_err("create output directory", dir))?;
-    let probe = dir.join(format!(".sylva-probe-{}.tmp", std::process::id()));
-    let written = OpenOptions::new().write(true).create(true).truncate(true).open(&probe).and_then(|mut f| {
-        f.write_all(b"sylva\n")?;
-        f.sync_all()
-    });
-    let removed = fs::remove_file(&probe);
-    written.map_err(io_err("write to output directory", dir))?;
-    removed.map_err(io_err("remove probe file", &probe))
+    let path = dir.join(LOCK_FILE);
+    // Not truncated on opening: the holder's pid must stay readable until we hold the lock.
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io_err("write to output directory", dir))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let holder = file.read_to_string(&mut text).ok().and_then(|_| text.trim().parse().ok());
+            return Err(OutputError::Locked { dir: dir.to_path_buf(), holder });
+        }
+        Err(TryLockError::Error(e)) => return Err(io_err("lock", &path)(e)),
+    }
+    file.set_len(0)
+        .and_then(|()| writeln!(file, "{}", std::process::id()))
+        .and_then(|()| file.sync_all())
+        .map_err(io_err("write to output directory", dir))?;
+    Ok(DirLock { _file: file })
 }
 
 /// Writes `trace.csv`, `spikes.csv` and, when `plots` is set, `trace.svg` and (when there are
@@ -142,7 +180,8 @@ fn check(rec: &Recording) -> Result<(), OutputError> {
     Ok(())
 }
 
-/// Writes `path` atomically: `.<name>.tmp` beside it, flushed and synced, then renamed over
+/// Writes `path` atomically: `.<name>.<pid>-<n>.tmp` beside it (unique to this process and
+/// write, so concurrent writers never share a temporary), flushed and synced, then renamed over
 /// `path`; the directory is synced afterwards (best effort) so the rename itself is durable.
 /// On any failure the temporary file is removed.
 pub(crate) fn write_atomic(
@@ -154,7 +193,9 @@ pub(crate) fn write_atomic(
         _ => Path::new("."),
     };
     let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}-{n}.tmp", std::process::id()));
     let result = (|| {
         let file = File::create(&tmp).map_err(io_err("create", &tmp))?;
         let mut w = BufWriter::new(file);

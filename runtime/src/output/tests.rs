@@ -135,13 +135,58 @@ fn writes_are_atomic_and_leave_no_temporaries() {
 }
 
 #[test]
-fn prepare_dir_creates_nested_and_cleans_up() {
+fn prepare_dir_creates_nested_and_leaves_only_the_lock() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("a/b/out");
-    prepare_dir(&out).unwrap();
+    let lock = prepare_dir(&out).unwrap();
     assert!(out.is_dir());
-    assert_eq!(fs::read_dir(&out).unwrap().count(), 0, "probe file must be removed");
-    prepare_dir(&out).unwrap();
+    let names: Vec<_> = fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, [LOCK_FILE]);
+    assert_eq!(fs::read_to_string(out.join(LOCK_FILE)).unwrap(), format!("{}\n", std::process::id()));
+    drop(lock);
+    let _again = prepare_dir(&out).unwrap();
+}
+
+#[test]
+fn a_held_directory_is_refused_with_its_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let lock = prepare_dir(dir.path()).unwrap();
+    let msg = prepare_dir(dir.path()).unwrap_err().to_string();
+    let want = format!(
+        "output directory `{}` is in use by another sylva run (pid {})",
+        dir.path().display(),
+        std::process::id()
+    );
+    assert!(msg.starts_with(&want), "{msg}");
+    // The OS releases the lock with its holder; a pid left in the file does not hold it.
+    drop(lock);
+    let _lock = prepare_dir(dir.path()).unwrap();
+}
+
+/// Two writers of one file at once (two runs, before the lock existed, shared `.<name>.tmp`
+/// and left ragged rows): each writes its own temporary, and the file is one of them, whole.
+#[test]
+fn concurrent_writes_of_one_file_do_not_mix() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trace.csv");
+    let (first_started, second_done) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+    std::thread::scope(|s| {
+        let slow = s.spawn(|| {
+            write_atomic(&path, |w| {
+                w.write_all(b"first,")?;
+                first_started.wait();
+                second_done.wait();
+                w.write_all(b"whole\n")
+            })
+        });
+        first_started.wait();
+        let fast = write_atomic(&path, |w| w.write_all(b"second,whole\n"));
+        second_done.wait();
+        fast.unwrap();
+        slow.join().unwrap().unwrap();
+    });
+    assert_eq!(fs::read_to_string(&path).unwrap(), "first,whole\n");
+    assert_eq!(tmp_names(dir.path()), Vec::<String>::new());
 }
 
 #[test]

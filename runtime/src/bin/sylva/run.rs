@@ -88,8 +88,8 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
         (None, Some(dir)) => dir,
         (None, None) => Path::new("sylva-out").join(Path::new(args.file).file_stem().unwrap_or_default()),
     };
-    // Fail before a long run, not after it.
-    output::prepare_dir(&out_dir).map_err(|e| Failure::Usage(e.to_string()))?;
+    // Fail before a long run, not after it; the lock keeps other runs out until we are done.
+    let _lock = output::prepare_dir(&out_dir).map_err(|e| Failure::Usage(e.to_string()))?;
 
     let mut sim = match model.simulation.backend {
         Backend::Cpu => {
