@@ -271,3 +271,25 @@ fn a_second_run_into_a_held_directory_is_refused() {
     assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
     let _ = std::fs::remove_dir_all(out);
 }
+
+/// A run's directory holds only that run's outputs: after a run with plots, a `--no-plots`
+/// run removes the old SVGs, and a file of the user's survives.
+#[test]
+fn a_new_run_removes_the_previous_runs_plots() {
+    let out = scratch("stale");
+    let dir = out.to_str().expect("utf-8");
+    let first = sylva(&["run", "examples/neuron/hh_soma.syl", "-o", dir]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(out.join("trace.svg").exists() && out.join("raster.svg").exists());
+    std::fs::write(out.join("notes.txt"), "mine").expect("user file");
+    let second = sylva(&["run", "examples/neuron/hh_soma.syl", "-o", dir, "--no-plots"]);
+    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["notes.txt", "spikes.csv", "trace.csv"]);
+    let _ = std::fs::remove_dir_all(out);
+}

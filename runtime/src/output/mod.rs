@@ -4,7 +4,8 @@
 //! Every file is written atomically: the bytes go to a temporary `.<name>.<pid>-<n>.tmp` in the
 //! same directory, are flushed to disk, and the file is renamed into place, so a run that is
 //! killed leaves either the old file, the new one, or nothing, never half a file. A run holds
-//! its directory with a lock ([`prepare_dir`]) so that two runs never mix their files.
+//! its directory with a lock ([`prepare_dir`]) so that two runs never mix their files, and a
+//! manifest ([`MANIFEST`]) lets the next run remove the files it does not write again.
 
 mod config;
 mod csv;
@@ -24,6 +25,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// The lock file of an output directory: held (locked by the OS) by the run writing there and
 /// holding its pid. It stays after the run; only the lock on it matters.
 pub const LOCK_FILE: &str = ".sylva.lock";
+
+/// The manifest of an output directory: the names of the files the last run wrote there, one
+/// a line, so that the next run removes those it does not write again and nothing else.
+pub const MANIFEST: &str = ".sylva-manifest";
+
+/// Every file a run can write. Only these names are taken from a manifest, so no manifest,
+/// however edited, makes a run delete a file that Sylva would not write itself.
+const OUTPUT_NAMES: [&str; 4] = ["trace.csv", "spikes.csv", "trace.svg", "raster.svg"];
 
 /// What a run recorded.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -137,27 +146,65 @@ pub fn prepare_dir(dir: &Path) -> Result<DirLock, OutputError> {
 }
 
 /// Writes `trace.csv`, `spikes.csv` and, when `plots` is set, `trace.svg` and (when there are
-/// spikes) `raster.svg` into `dir`, each atomically.
+/// spikes) `raster.svg` into `dir`, and removes the files the previous run wrote there (as its
+/// manifest says) that this run does not write, so the directory holds this run's outputs only.
+///
+/// Every file is written to its temporary first and all are renamed into place at the end: a
+/// failure leaves the previous run's files as they were.
 pub fn write_all(dir: &Path, rec: &Recording, plots: bool) -> Result<OutputFiles, OutputError> {
     check(rec)?;
     let trace_csv = dir.join("trace.csv");
-    write_atomic(&trace_csv, |w| write_trace_csv(w, rec))?;
     let spikes_csv = dir.join("spikes.csv");
-    write_atomic(&spikes_csv, |w| write_spikes_csv(w, &rec.spikes))?;
+    let mut staged = vec![
+        stage(&trace_csv, |w| write_trace_csv(w, rec))?,
+        stage(&spikes_csv, |w| write_spikes_csv(w, &rec.spikes))?,
+    ];
     let mut files = OutputFiles { trace_csv, spikes_csv, plots: Vec::new() };
     if plots {
         let path = dir.join("trace.svg");
         let svg = plot::trace_svg(rec).map_err(|message| plot_err(&path, message))?;
-        write_atomic(&path, |w| w.write_all(svg.as_bytes()))?;
+        staged.push(stage(&path, |w| w.write_all(svg.as_bytes()))?);
         files.plots.push(path);
         if !rec.spikes.is_empty() {
             let path = dir.join("raster.svg");
             let svg = plot::raster_svg(&rec.spikes).map_err(|message| plot_err(&path, message))?;
-            write_atomic(&path, |w| w.write_all(svg.as_bytes()))?;
+            staged.push(stage(&path, |w| w.write_all(svg.as_bytes()))?);
             files.plots.push(path);
         }
     }
+    let written: Vec<&str> = OUTPUT_NAMES.into_iter().filter(|n| staged.iter().any(|s| s.path.ends_with(n))).collect();
+    let previous = read_manifest(dir)?;
+    // Until the stale files are gone the manifest names both runs' files, so a crash in
+    // between leaves none that a later run would not remove.
+    let both: Vec<&str> = OUTPUT_NAMES.into_iter().filter(|n| written.contains(n) || previous.contains(n)).collect();
+    write_manifest(dir, &both)?;
+    for s in staged {
+        s.commit()?;
+    }
+    sync_dir(dir);
+    for name in previous.iter().filter(|n| !written.contains(n)) {
+        let path = dir.join(name);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err("remove stale output", &path)(e)),
+            _ => {}
+        }
+    }
+    write_manifest(dir, &written)?;
     Ok(files)
+}
+
+/// The output names the previous run's manifest lists (none without a manifest).
+fn read_manifest(dir: &Path) -> Result<Vec<&'static str>, OutputError> {
+    let path = dir.join(MANIFEST);
+    match fs::read_to_string(&path) {
+        Ok(text) => Ok(OUTPUT_NAMES.into_iter().filter(|n| text.lines().any(|l| l == *n)).collect()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(io_err("read", &path)(e)),
+    }
+}
+
+fn write_manifest(dir: &Path, names: &[&str]) -> Result<(), OutputError> {
+    write_atomic(&dir.join(MANIFEST), |w| names.iter().try_for_each(|n| writeln!(w, "{n}")))
 }
 
 fn plot_err(path: &Path, message: String) -> OutputError {
@@ -188,29 +235,56 @@ pub(crate) fn write_atomic(
     path: &Path,
     body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<(), OutputError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    stage(path, body)?.commit()?;
+    sync_dir(parent(path));
+    Ok(())
+}
+
+/// A file written in full to its temporary, not yet renamed into place. Dropping it removes
+/// the temporary (after [`Staged::commit`] there is none left to remove).
+struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl Staged {
+    fn commit(self) -> Result<(), OutputError> {
+        fs::rename(&self.tmp, &self.path).map_err(io_err("rename into place", &self.path))
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
+/// Writes the bytes of `path` to a fresh temporary beside it, flushed and synced to disk.
+fn stage(path: &Path, body: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<Staged, OutputError> {
     static WRITES: AtomicU64 = AtomicU64::new(0);
     let n = WRITES.fetch_add(1, Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.{}-{n}.tmp", std::process::id()));
-    let result = (|| {
-        let file = File::create(&tmp).map_err(io_err("create", &tmp))?;
-        let mut w = BufWriter::new(file);
-        body(&mut w).and_then(|()| w.flush()).map_err(io_err("write", &tmp))?;
-        let file = w.into_inner().map_err(|e| io_err("write", &tmp)(e.into_error()))?;
-        file.sync_all().map_err(io_err("sync", &tmp))?;
-        fs::rename(&tmp, path).map_err(io_err("rename into place", path))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-        return result;
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let tmp = parent(path).join(format!(".{name}.{}-{n}.tmp", std::process::id()));
+    let file = File::create(&tmp).map_err(io_err("create", &tmp))?;
+    // From here on, an error drops `staged`, which removes the temporary.
+    let staged = Staged { tmp, path: path.to_path_buf() };
+    let mut w = BufWriter::new(file);
+    body(&mut w).and_then(|()| w.flush()).map_err(io_err("write", &staged.tmp))?;
+    let file = w.into_inner().map_err(|e| io_err("write", &staged.tmp)(e.into_error()))?;
+    file.sync_all().map_err(io_err("sync", &staged.tmp))?;
+    Ok(staged)
+}
+
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
     }
-    // Persist the rename; some platforms cannot open a directory, which is not an error.
+}
+
+/// Persists renames in `dir`; some platforms cannot open a directory, which is not an error.
+fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
-    Ok(())
 }

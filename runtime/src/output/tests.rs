@@ -134,6 +134,38 @@ fn writes_are_atomic_and_leave_no_temporaries() {
     assert_eq!(tmp_names(dir.path()), Vec::<String>::new());
 }
 
+/// A run removes what the previous run wrote and it does not (so a raster never shows spikes
+/// that `spikes.csv` lacks), and never a file Sylva did not write.
+#[test]
+fn a_run_removes_the_previous_runs_stale_outputs_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = || {
+        let mut names: Vec<String> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    };
+    fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    write_all(dir.path(), &sample(), true).unwrap();
+    assert_eq!(names(), [MANIFEST, "notes.txt", "raster.svg", "spikes.csv", "trace.csv", "trace.svg"]);
+    assert_eq!(
+        fs::read_to_string(dir.path().join(MANIFEST)).unwrap(),
+        "trace.csv\nspikes.csv\ntrace.svg\nraster.svg\n"
+    );
+
+    let quiet = Recording { spikes: vec![], ..sample() };
+    write_all(dir.path(), &quiet, true).unwrap();
+    assert_eq!(names(), [MANIFEST, "notes.txt", "spikes.csv", "trace.csv", "trace.svg"], "no spikes: no raster");
+    write_all(dir.path(), &quiet, false).unwrap();
+    assert_eq!(names(), [MANIFEST, "notes.txt", "spikes.csv", "trace.csv"], "no plots");
+
+    // Only names Sylva writes are taken from a manifest, whatever it lists.
+    fs::write(dir.path().join(MANIFEST), "notes.txt\n../x\ntrace.svg\n").unwrap();
+    write_all(dir.path(), &quiet, false).unwrap();
+    assert_eq!(names(), [MANIFEST, "notes.txt", "spikes.csv", "trace.csv"]);
+    assert_eq!(fs::read_to_string(dir.path().join("notes.txt")).unwrap(), "mine");
+}
+
 #[test]
 fn prepare_dir_creates_nested_and_leaves_only_the_lock() {
     let dir = tempfile::tempdir().unwrap();
