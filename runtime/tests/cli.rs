@@ -293,3 +293,46 @@ fn a_new_run_removes_the_previous_runs_plots() {
     assert_eq!(names, ["notes.txt", "spikes.csv", "trace.csv"]);
     let _ = std::fs::remove_dir_all(out);
 }
+
+/// Ctrl-C (SIGINT) stops a run cleanly: it says where, exits 130, leaves no temporary and
+/// writes nothing. The lock file holding the run's pid says that the handler is in place.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_run_cleanly() {
+    use std::time::{Duration, Instant};
+    let out = scratch("interrupt");
+    std::fs::create_dir_all(&out).expect("dir");
+    let config = out.join("run.yaml");
+    // About 20 s of simulation in a debug build: still running when the signal comes.
+    std::fs::write(&config, "duration: 200000 ms\n").expect("config");
+    let child = Command::new(env!("CARGO_BIN_EXE_sylva"))
+        .args(["run", "examples/neuron/hh_soma.syl", "--config", config.to_str().expect("utf-8")])
+        .args(["-o", out.to_str().expect("utf-8")])
+        .current_dir(repo())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let pid = child.id().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(out.join(".sylva.lock")).map_or(true, |text| text.trim() != pid) {
+        assert!(Instant::now() < deadline, "the run never took its directory");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let kill = Command::new("kill").args(["-INT", &pid]).status().expect("kill");
+    assert!(kill.success());
+    let result = child.wait_with_output().expect("waits");
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.starts_with("interrupted at t = ") && stderr.contains(" ms of 200000 ms; nothing written"),
+        "{stderr}"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&out)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, [".sylva.lock", "run.yaml"], "no outputs, no temporaries");
+    let _ = std::fs::remove_dir_all(out);
+}

@@ -2,6 +2,8 @@
 //! v(t) with model time at the step midpoint, the Hines solve, states with the new voltage,
 //! recording and threshold detection.
 
+use std::ops::ControlFlow;
+
 use sylva_compiler::ir::Model;
 use sylva_compiler::ir::kernel::{Kernel, Kernels};
 
@@ -252,14 +254,30 @@ impl Simulation {
 
     /// Runs to the end; stops at the first non-finite voltage.
     pub fn run(&mut self, mut progress: impl FnMut(u64, u64)) -> Result<(), Blowup> {
+        // `progress` never breaks, so the run always reaches the end.
+        let _ = self.run_while(|step, steps| {
+            progress(step, steps);
+            ControlFlow::Continue(())
+        })?;
+        Ok(())
+    }
+
+    /// As [`Simulation::run`], calling `progress(step, steps)` every 256 steps and at the end,
+    /// but returns `Break` as soon as `progress` does before the end: the recording then ends
+    /// at the step reached, and a later call goes on from there.
+    pub fn run_while(
+        &mut self,
+        mut progress: impl FnMut(u64, u64) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, Blowup> {
         while self.step < self.steps {
             self.advance_one()?;
-            if self.step.is_multiple_of(256) {
-                progress(self.step, self.steps);
+            if self.step.is_multiple_of(256) && progress(self.step, self.steps).is_break() && self.step < self.steps {
+                return Ok(ControlFlow::Break(()));
             }
         }
-        progress(self.steps, self.steps);
-        Ok(())
+        // The run is complete: a `Break` now stops nothing.
+        let _ = progress(self.steps, self.steps);
+        Ok(ControlFlow::Continue(()))
     }
 
     fn advance_one(&mut self) -> Result<(), Blowup> {

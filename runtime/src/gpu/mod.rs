@@ -20,6 +20,7 @@ mod tests;
 mod traffic;
 
 use std::fmt;
+use std::ops::ControlFlow;
 
 use sylva_compiler::ir::{Model, Precision};
 
@@ -363,11 +364,28 @@ impl GpuSimulation {
 
     /// Runs to the end.
     pub fn run(&mut self, mut progress: impl FnMut(u64, u64)) -> Result<(), GpuError> {
+        // `progress` never breaks, so the run always reaches the end.
+        let _ = self.run_while(|step, steps| {
+            progress(step, steps);
+            ControlFlow::Continue(())
+        })?;
+        Ok(())
+    }
+
+    /// As [`GpuSimulation::run`], calling `progress(step, steps)` after every window, but
+    /// returns `Break` as soon as `progress` does before the end: the recording then ends at
+    /// the window reached, and a later call goes on from there.
+    pub fn run_while(
+        &mut self,
+        mut progress: impl FnMut(u64, u64) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, GpuError> {
         while self.step < self.steps {
             self.window_once()?;
-            progress(self.step, self.steps);
+            if progress(self.step, self.steps).is_break() && self.step < self.steps {
+                return Ok(ControlFlow::Break(()));
+            }
         }
-        Ok(())
+        Ok(ControlFlow::Continue(()))
     }
 
     fn window_once(&mut self) -> Result<(), GpuError> {

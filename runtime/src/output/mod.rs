@@ -20,7 +20,7 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The lock file of an output directory: held (locked by the OS) by the run writing there and
 /// holding its pid. It stays after the run; only the lock on it matters.
@@ -70,6 +70,8 @@ pub enum OutputError {
     Plot { path: PathBuf, message: String },
     /// Another live run holds the output directory; `holder` is its pid when it could be read.
     Locked { dir: PathBuf, holder: Option<u32> },
+    /// The `stop` flag of [`write_all`] was set: nothing was written.
+    Interrupted,
 }
 
 impl fmt::Display for OutputError {
@@ -89,6 +91,7 @@ impl fmt::Display for OutputError {
                 }
                 write!(f, "; wait for it to finish or choose another directory with `-o`")
             }
+            OutputError::Interrupted => write!(f, "interrupted while writing the outputs"),
         }
     }
 }
@@ -150,25 +153,35 @@ pub fn prepare_dir(dir: &Path) -> Result<DirLock, OutputError> {
 /// manifest says) that this run does not write, so the directory holds this run's outputs only.
 ///
 /// Every file is written to its temporary first and all are renamed into place at the end: a
-/// failure leaves the previous run's files as they were.
-pub fn write_all(dir: &Path, rec: &Recording, plots: bool) -> Result<OutputFiles, OutputError> {
+/// failure leaves the previous run's files as they were. So does setting `stop` (from a Ctrl-C
+/// handler) before the renames: the writing ends soon after, the temporaries are removed, and
+/// the result is [`OutputError::Interrupted`].
+pub fn write_all(dir: &Path, rec: &Recording, plots: bool, stop: &AtomicBool) -> Result<OutputFiles, OutputError> {
     check(rec)?;
+    let stoppable = |path: &Path, body: &dyn Fn(&mut dyn Write) -> io::Result<()>| {
+        let stopped = || stop.load(Ordering::Relaxed);
+        if stopped() {
+            return Err(OutputError::Interrupted);
+        }
+        stage(path, |w| body(&mut Stoppable { inner: w, stopped: &stopped }))
+            .map_err(|e| if stopped() { OutputError::Interrupted } else { e })
+    };
     let trace_csv = dir.join("trace.csv");
     let spikes_csv = dir.join("spikes.csv");
     let mut staged = vec![
-        stage(&trace_csv, |w| write_trace_csv(w, rec))?,
-        stage(&spikes_csv, |w| write_spikes_csv(w, &rec.spikes))?,
+        stoppable(&trace_csv, &|w| write_trace_csv(w, rec))?,
+        stoppable(&spikes_csv, &|w| write_spikes_csv(w, &rec.spikes))?,
     ];
     let mut files = OutputFiles { trace_csv, spikes_csv, plots: Vec::new() };
     if plots {
         let path = dir.join("trace.svg");
         let svg = plot::trace_svg(rec).map_err(|message| plot_err(&path, message))?;
-        staged.push(stage(&path, |w| w.write_all(svg.as_bytes()))?);
+        staged.push(stoppable(&path, &|w| w.write_all(svg.as_bytes()))?);
         files.plots.push(path);
         if !rec.spikes.is_empty() {
             let path = dir.join("raster.svg");
             let svg = plot::raster_svg(&rec.spikes).map_err(|message| plot_err(&path, message))?;
-            staged.push(stage(&path, |w| w.write_all(svg.as_bytes()))?);
+            staged.push(stoppable(&path, &|w| w.write_all(svg.as_bytes()))?);
             files.plots.push(path);
         }
     }
@@ -191,6 +204,26 @@ pub fn write_all(dir: &Path, rec: &Recording, plots: bool) -> Result<OutputFiles
     }
     write_manifest(dir, &written)?;
     Ok(files)
+}
+
+/// A writer that fails once `stopped` says so, so that writing a long trace ends soon after
+/// Ctrl-C.
+struct Stoppable<'a> {
+    inner: &'a mut dyn Write,
+    stopped: &'a dyn Fn() -> bool,
+}
+
+impl Write for Stoppable<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if (self.stopped)() {
+            return Err(io::Error::other("interrupted"));
+        }
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// The output names the previous run's manifest lists (none without a manifest).

@@ -3,6 +3,9 @@ use std::path::Path;
 
 use super::*;
 
+/// A stop flag that is never set.
+static GO: AtomicBool = AtomicBool::new(false);
+
 fn sample() -> Recording {
     Recording {
         labels: vec!["soma.v".into(), "dend[0](0.5).v, mV".into(), "say \"hi\"".into(), "two\nlines".into()],
@@ -77,7 +80,7 @@ fn numbers_are_short_and_exact() {
 fn trace_csv_round_trips_labels_and_bits() {
     let dir = tempfile::tempdir().unwrap();
     let rec = sample();
-    let files = write_all(dir.path(), &rec, false).unwrap();
+    let files = write_all(dir.path(), &rec, false, &GO).unwrap();
     assert!(files.plots.is_empty());
     let rows = read_csv(&fs::read_to_string(&files.trace_csv).unwrap());
     let mut header = vec!["t".to_owned()];
@@ -102,12 +105,12 @@ fn trace_csv_round_trips_labels_and_bits() {
 #[test]
 fn spikes_csv_has_header_and_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let files = write_all(dir.path(), &sample(), false).unwrap();
+    let files = write_all(dir.path(), &sample(), false, &GO).unwrap();
     let text = fs::read_to_string(&files.spikes_csv).unwrap();
     assert_eq!(text, "gid,time\n0,1.5\n3,1.5\n1,2.25\n");
 
     let empty = Recording { spikes: vec![], ..sample() };
-    let files = write_all(dir.path(), &empty, true).unwrap();
+    let files = write_all(dir.path(), &empty, true, &GO).unwrap();
     assert_eq!(fs::read_to_string(&files.spikes_csv).unwrap(), "gid,time\n");
     assert_eq!(files.plots, vec![dir.path().join("trace.svg")], "no raster without spikes");
     assert!(!dir.path().join("raster.svg").exists());
@@ -117,7 +120,7 @@ fn spikes_csv_has_header_and_rows() {
 fn writes_are_atomic_and_leave_no_temporaries() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("trace.csv"), "old").unwrap();
-    let files = write_all(dir.path(), &sample(), true).unwrap();
+    let files = write_all(dir.path(), &sample(), true, &GO).unwrap();
     assert!(fs::read_to_string(&files.trace_csv).unwrap().starts_with("t,soma.v,"));
     assert_eq!(tmp_names(dir.path()), Vec::<String>::new());
 
@@ -146,7 +149,7 @@ fn a_run_removes_the_previous_runs_stale_outputs_only() {
         names
     };
     fs::write(dir.path().join("notes.txt"), "mine").unwrap();
-    write_all(dir.path(), &sample(), true).unwrap();
+    write_all(dir.path(), &sample(), true, &GO).unwrap();
     assert_eq!(names(), [MANIFEST, "notes.txt", "raster.svg", "spikes.csv", "trace.csv", "trace.svg"]);
     assert_eq!(
         fs::read_to_string(dir.path().join(MANIFEST)).unwrap(),
@@ -154,16 +157,53 @@ fn a_run_removes_the_previous_runs_stale_outputs_only() {
     );
 
     let quiet = Recording { spikes: vec![], ..sample() };
-    write_all(dir.path(), &quiet, true).unwrap();
+    write_all(dir.path(), &quiet, true, &GO).unwrap();
     assert_eq!(names(), [MANIFEST, "notes.txt", "spikes.csv", "trace.csv", "trace.svg"], "no spikes: no raster");
-    write_all(dir.path(), &quiet, false).unwrap();
+    write_all(dir.path(), &quiet, false, &GO).unwrap();
     assert_eq!(names(), [MANIFEST, "notes.txt", "spikes.csv", "trace.csv"], "no plots");
 
     // Only names Sylva writes are taken from a manifest, whatever it lists.
     fs::write(dir.path().join(MANIFEST), "notes.txt\n../x\ntrace.svg\n").unwrap();
-    write_all(dir.path(), &quiet, false).unwrap();
+    write_all(dir.path(), &quiet, false, &GO).unwrap();
     assert_eq!(names(), [MANIFEST, "notes.txt", "spikes.csv", "trace.csv"]);
     assert_eq!(fs::read_to_string(dir.path().join("notes.txt")).unwrap(), "mine");
+}
+
+/// Ctrl-C while writing: the writing stops, its temporaries go, the previous run's files stay.
+#[test]
+fn a_stopped_write_leaves_the_previous_run_and_no_temporaries() {
+    let dir = tempfile::tempdir().unwrap();
+    write_all(dir.path(), &sample(), true, &GO).unwrap();
+    let before: Vec<_> = ["trace.csv", "spikes.csv", "trace.svg", "raster.svg", MANIFEST]
+        .map(|n| fs::read(dir.path().join(n)).unwrap())
+        .into();
+    let stop = AtomicBool::new(true);
+    assert!(matches!(write_all(dir.path(), &sample(), false, &stop), Err(OutputError::Interrupted)));
+
+    // Stopped in the middle of a long trace, once its temporary exists.
+    let n = 2_000_000;
+    let long = Recording {
+        labels: vec!["v".into()],
+        times: (0..n).map(|i| i as f64 * 0.025).collect(),
+        columns: vec![(0..n).map(|i| -65.0 + i as f64 * 1e-7).collect()],
+        units: vec!["mV".into()],
+        spikes: vec![],
+    };
+    let stop = AtomicBool::new(false);
+    let result = std::thread::scope(|s| {
+        let writer = s.spawn(|| write_all(dir.path(), &long, false, &stop));
+        while tmp_names(dir.path()).is_empty() {
+            std::thread::yield_now();
+        }
+        stop.store(true, Ordering::Relaxed);
+        writer.join().unwrap()
+    });
+    assert!(matches!(result, Err(OutputError::Interrupted)), "{result:?}");
+    assert_eq!(tmp_names(dir.path()), Vec::<String>::new());
+    let after: Vec<_> = ["trace.csv", "spikes.csv", "trace.svg", "raster.svg", MANIFEST]
+        .map(|n| fs::read(dir.path().join(n)).unwrap())
+        .into();
+    assert!(before == after, "the previous run's files changed");
 }
 
 #[test]
@@ -241,16 +281,16 @@ fn malformed_recordings_are_errors_not_panics() {
     let dir = tempfile::tempdir().unwrap();
     let mut rec = sample();
     rec.columns[1].pop();
-    let msg = write_all(dir.path(), &rec, true).unwrap_err().to_string();
+    let msg = write_all(dir.path(), &rec, true, &GO).unwrap_err().to_string();
     assert!(msg.contains("dend[0](0.5).v, mV") && msg.contains("3 values for 4 times"), "{msg}");
     rec.columns.pop();
-    assert!(write_all(dir.path(), &rec, true).is_err());
+    assert!(write_all(dir.path(), &rec, true, &GO).is_err());
 }
 
 #[test]
 fn svg_plots_are_written() {
     let dir = tempfile::tempdir().unwrap();
-    let files = write_all(dir.path(), &sample(), true).unwrap();
+    let files = write_all(dir.path(), &sample(), true, &GO).unwrap();
     assert_eq!(files.plots, vec![dir.path().join("trace.svg"), dir.path().join("raster.svg")]);
     let trace = fs::read_to_string(&files.plots[0]).unwrap();
     assert!(trace.contains("<svg"), "{trace}");

@@ -1,8 +1,8 @@
 //! The `sylva` command: the only place that knows about argv, files and terminals.
 //!
 //! Exit codes: 0 success, 1 the model has errors (or its simulation diverged), 2 usage or I/O
-//! error, 70 an internal error reported as such; a panic exits with 101. No input may cause
-//! the last two.
+//! error, 70 an internal error reported as such, 130 a run stopped by Ctrl-C (128 + SIGINT, as
+//! shells report it); a panic exits with 101. No input may cause 70 or 101.
 
 mod lsp;
 mod run;
@@ -150,6 +150,8 @@ pub enum Failure {
     Usage(String),
     /// A bug in Sylva: exit 70.
     Internal(String),
+    /// Ctrl-C stopped the run; the message says where: exit 130.
+    Interrupted(String),
 }
 
 fn main() -> ExitCode {
@@ -216,6 +218,10 @@ fn main() -> ExitCode {
                 "internal error: {message}\nThis is a bug in Sylva; please report it with the model that caused it."
             );
             ExitCode::from(70)
+        }
+        Err(Failure::Interrupted(message)) => {
+            eprintln!("{message}");
+            ExitCode::from(130)
         }
     }
 }

@@ -1,6 +1,8 @@
 //! `sylva run`: compile, simulate, write traces, spikes and plots, print a summary.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -8,7 +10,7 @@ use sylva_compiler::ir::{self, Backend, Precision};
 use sylva_compiler::units::{Dimension, split_quantity};
 use sylva_runtime::cpu::{Blowup, Options, Simulation};
 use sylva_runtime::gpu::{self, GpuError, GpuSimulation, Strategy};
-use sylva_runtime::output::{self, Recording};
+use sylva_runtime::output::{self, OutputError, Recording};
 
 use crate::{Failure, compile_root};
 
@@ -88,6 +90,13 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
         (None, Some(dir)) => dir,
         (None, None) => Path::new("sylva-out").join(Path::new(args.file).file_stem().unwrap_or_default()),
     };
+    // From here on Ctrl-C stops the run at its next progress report or write instead of
+    // killing it, so that it can say where it stopped and remove its temporaries. (Before,
+    // there is nothing to clean up.) The handler is set once, before the lock file holds our
+    // pid, which tells a test that the handler is in place.
+    static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+    ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed))
+        .map_err(|e| Failure::Internal(format!("cannot handle Ctrl-C: {e}")))?;
     // Fail before a long run, not after it; the lock keeps other runs out until we are done.
     let _lock = output::prepare_dir(&out_dir).map_err(|e| Failure::Usage(e.to_string()))?;
 
@@ -118,11 +127,23 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
             progress.set_draw_target(ProgressDrawTarget::stderr());
         }
         progress.set_position(step);
+        if INTERRUPTED.load(Ordering::Relaxed) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
     });
     progress.finish_and_clear();
     let run_time = compiled_at.elapsed();
-    result?;
+    let interrupted = |t: f64, when: &str| {
+        Failure::Interrupted(format!(
+            "interrupted at t = {} ms of {} ms{when}; nothing written (`{}` keeps what it had)",
+            output::format_number(t),
+            output::format_number(model.simulation.duration),
+            out_dir.display()
+        ))
+    };
+    if result?.is_break() {
+        return Err(interrupted(sim.time(), ""));
+    }
 
+    let end = sim.time();
     let (times, columns, spikes) = sim.outputs();
     let spike_count = spikes.len();
     let engine = sim_description;
@@ -133,7 +154,10 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
         spikes,
         units: model.network.probes.iter().map(|p| p.dim.display_unit()).collect(),
     };
-    let files = output::write_all(&out_dir, &recording, plots).map_err(|e| Failure::Usage(e.to_string()))?;
+    let files = output::write_all(&out_dir, &recording, plots, &INTERRUPTED).map_err(|e| match e {
+        OutputError::Interrupted => interrupted(end, ", while writing the outputs"),
+        e => Failure::Usage(e.to_string()),
+    })?;
 
     let compartments = membrane_compartments(&model);
     println!(
@@ -222,14 +246,28 @@ impl Engine {
         }
     }
 
-    fn run(&mut self, model: &ir::Model, progress: impl FnMut(u64, u64)) -> Result<(), Failure> {
+    /// Runs until the end or until `progress` says to stop (then `Break`).
+    fn run(
+        &mut self,
+        model: &ir::Model,
+        progress: impl FnMut(u64, u64) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, Failure> {
         match self {
-            Engine::Cpu(s) => s.run(progress).map_err(|blowup| {
+            Engine::Cpu(s) => s.run_while(progress).map_err(|blowup| {
                 eprintln!("{}", describe_blowup(model, &blowup));
                 Failure::Model
             }),
-            Engine::Gpu(s) => s.run(progress).map_err(|e| gpu_failure(model, e)),
+            Engine::Gpu(s) => s.run_while(progress).map_err(|e| gpu_failure(model, e)),
         }
+    }
+
+    /// The time reached: the last recorded sample's, in ms.
+    fn time(&self) -> f64 {
+        let times = match self {
+            Engine::Cpu(s) => &s.times,
+            Engine::Gpu(s) => &s.times,
+        };
+        times.last().copied().unwrap_or(0.0)
     }
 
     /// Times, probe columns and spikes.
