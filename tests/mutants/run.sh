@@ -31,13 +31,13 @@ compiler() {
 
 runtime() {
     # Model → arrays (cable coefficients, Nernst, probe scales, species) and the step schedule
-    # with the Hines solve, guarded by the runtime's tests (unit, CLI) and the integration
-    # tests against NEURON. Skipped: the GPU tests (lavapipe, minutes), the fuzzer, the LSP's
-    # random edits, and the minute-long interpreter-vs-JIT comparison (the interpreter is not
-    # in this group).
+    # with the Hines solve, guarded by the integration tests that run simulations: against
+    # NEURON, the tutorials and the network statistics (not the minute-long interpreter-vs-JIT
+    # comparison: the interpreter is not in this group; not the CLI tests, 3 minutes a mutant).
+    # cargo-mutants' baseline always tests only the mutated package (here without the
+    # integration tests the arguments name), so it is skipped, with a fixed timeout.
     run_group runtime --file runtime/src/cpu/build.rs --file runtime/src/cpu/engine.rs \
-        --test-package sylva-runtime --test-package sylva-tests \
-        -- --lib --tests -- --skip gpu:: --skip fuzz --skip interpreter_and_jit --skip random_edits
+        --baseline=skip --timeout 300 --test-workspace=true -- --test it -- fidelity tutorials network --skip interpreter_and_jit
 }
 
 groups=("$@")
