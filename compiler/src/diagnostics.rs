@@ -82,6 +82,7 @@ codes! {
     UnusedImport = "W0001": "an import that nothing uses",
     UnusedParameter = "W0002": "a parameter that nothing uses",
     UnusedDefinition = "W0003": "a function that nothing uses",
+    ConcentrationCycle = "W0004": "mechanisms that read concentrations written by each other",
     // Bugs in the compiler itself.
     InternalError = "E9999": "an internal compiler error",
 }

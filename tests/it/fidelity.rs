@@ -5,7 +5,7 @@
 
 use sylva_runtime::cpu::{Options, Simulation};
 use sylva_tests::reference::{AGAINST_NEURON, Trace, check_spikes, check_trace, read_spikes};
-use sylva_tests::{compile_file, files_with_extension, repo};
+use sylva_tests::{compile_file, compile_text, files_with_extension, render, repo};
 
 /// Runs a case and checks its trace and spikes against NEURON's files.
 fn check_case(case: &str, overrides: &[String], trace: &str, spikes: &str) {
@@ -109,4 +109,24 @@ fn interpreter_and_jit_on_any_thread_count_agree_bit_for_bit() {
 
 fn bits(columns: &[Vec<f64>]) -> Vec<Vec<u64>> {
     columns.iter().map(|col| col.iter().map(|x| x.to_bits()).collect()).collect()
+}
+
+/// `ca_sk` with `sk` inserted before `cadyn`, the order a published model's hoc gives: Sylva
+/// advances the writer of cai before its reader whatever the order of insertion, as NEURON.
+#[test]
+fn reader_of_a_concentration_inserted_before_its_writer_matches_neuron() {
+    let file = "examples/neuron/ca_sk.syl";
+    let text = std::fs::read_to_string(repo().join(file)).expect("ca_sk");
+    let sk = "    insert sk in soma { gSK_E2bar = 3e-4 S/cm2 }\n";
+    let cadyn = "    insert cadyn in soma\n";
+    assert!(text.contains(sk) && text.contains(cadyn), "ca_sk inserts cadyn and sk");
+    let swapped = text.replace(sk, "").replace(cadyn, &format!("{sk}{cadyn}"));
+    let (db, compilation) = compile_text(file, &swapped, &[]);
+    let model = compilation.model.unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
+    let mut sim = Simulation::new(&model, Options::default()).expect("compiles");
+    sim.run(|_, _| {}).expect("runs");
+    let data = repo().join("tests/data/neuron/ca_sk");
+    let reference = Trace::read(&data.join("trace.csv"));
+    check_trace("ca_sk (sk first)", &model.network.probes, &sim.times, &sim.columns, &reference, AGAINST_NEURON);
+    check_spikes("ca_sk (sk first)", &sim.spikes, &read_spikes(&data.join("spikes.csv")), model.simulation.dt);
 }

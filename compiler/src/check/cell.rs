@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::ir::expr::IonVar;
 use crate::ir::{self, MechId};
+use crate::source::Span;
 use crate::syntax::ast;
 use crate::units::{Dimension, Unit};
 
@@ -228,8 +230,8 @@ pub(crate) fn check(
     let node_cm: Vec<f64> =
         tree.nodes.iter().map(|n| if n.area_um2 > 0.0 { cm[n.section as usize] } else { 0.0 }).collect();
 
-    // Density mechanisms: per mechanism, per node, the parameter values.
-    let mut placed: Vec<(MechId, HashMap<u32, Vec<f64>>)> = Vec::new();
+    // Density mechanisms: per mechanism, its first insert and, per node, the parameter values.
+    let mut placed: Vec<Placed> = Vec::new();
     for member in &cell.members {
         let ast::CellMember::Insert(insert) = member else { continue };
         let Some(id) = mechanisms.expect(globals, diags, &insert.mechanism, ir::MechanismKind::Density) else {
@@ -237,10 +239,10 @@ pub(crate) fn check(
         };
         let Some(region) = region_sections(diags, &sections, &insert.region) else { continue };
         let defaults: Vec<f64> = mechanisms.list[id.index()].params.iter().map(|p| p.default).collect();
-        let slot = match placed.iter().position(|(m, _)| *m == id) {
+        let slot = match placed.iter().position(|(m, _, _)| *m == id) {
             Some(i) => i,
             None => {
-                placed.push((id, HashMap::new()));
+                placed.push((id, insert.mechanism.span, HashMap::new()));
                 placed.len() - 1
             }
         };
@@ -265,7 +267,7 @@ pub(crate) fn check(
                     here.fill(f64::NAN);
                     mechanisms.param_values(globals, &mut Diagnostics::new(), id, &insert.props, &mut here, &distance);
                 }
-                let values = placed[slot].1.entry(node).or_insert_with(|| defaults.clone());
+                let values = placed[slot].2.entry(node).or_insert_with(|| defaults.clone());
                 for (v, o) in values.iter_mut().zip(&here) {
                     if !o.is_nan() {
                         *v = *o;
@@ -274,11 +276,14 @@ pub(crate) fn check(
             }
         }
     }
-    let density = placed
+    // A region without sections (an SWC cell without an axon) places nothing.
+    placed.retain(|(_, _, per_node)| !per_node.is_empty());
+    let order = concentration_order(mechanisms.list, &placed, diags);
+    let mut placed: Vec<Option<_>> = placed.into_iter().map(Some).collect();
+    let density = order
         .into_iter()
-        // A region without sections (an SWC cell without an axon) places nothing.
-        .filter(|(_, per_node)| !per_node.is_empty())
-        .map(|(mechanism, per_node)| {
+        .map(|i| placed[i].take().expect("each placement once"))
+        .map(|(mechanism, _, per_node)| {
             let mut nodes: Vec<u32> = per_node.keys().copied().collect();
             nodes.sort_unstable();
             let count = mechanisms.list[mechanism.index()].params.len();
@@ -417,6 +422,101 @@ pub(crate) fn location_node(
         None => 0.5,
     };
     Some(tree.node_at(section, x))
+}
+
+/// A density mechanism of a cell: its first `insert` and, per node, its parameter values.
+type Placed = (MechId, Span, HashMap<u32, Vec<f64>>);
+
+/// The order in which a cell's density mechanisms run, as indices into `placed`: one that writes
+/// a concentration before those on the same nodes that read it, so that a reader (`sk`, of
+/// `cai`) advances with the value of this step as in NEURON, whose type order happens to put
+/// the writers first; the order of insertion otherwise. Where mechanisms read concentrations
+/// each other writes, the cycle runs from its first insert on, with a warning.
+fn concentration_order(list: &[ir::Mechanism], placed: &[Placed], diags: &mut Diagnostics) -> Vec<usize> {
+    let is_concentration = |var: &IonVar| matches!(var, IonVar::Inside | IonVar::Outside);
+    let writes: Vec<Vec<(&str, IonVar)>> = placed
+        .iter()
+        .map(|(id, _, _)| {
+            let m = &list[id.index()];
+            m.states
+                .iter()
+                .filter_map(|s| s.writes_ion)
+                .map(|(ion, var)| (m.ions[ion as usize].species.as_str(), var))
+                .collect()
+        })
+        .collect();
+    let reads: Vec<Vec<(&str, IonVar)>> = placed
+        .iter()
+        .map(|(id, _, _)| {
+            let ions = &list[id.index()].ions;
+            ions.iter()
+                .flat_map(|u| u.reads.iter().filter(|v| is_concentration(v)).map(|v| (u.species.as_str(), *v)))
+                .collect()
+        })
+        .collect();
+    // The concentration `reader` reads and `writer` writes on a node they share.
+    let written_for = |writer: usize, reader: usize| {
+        let shared = writer != reader && placed[writer].2.keys().any(|n| placed[reader].2.contains_key(n));
+        writes[writer].iter().find(|w| shared && reads[reader].contains(w)).copied()
+    };
+    let n = placed.len();
+    let mut done = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    while order.len() < n {
+        let writer_of = |reader: usize| (0..n).find(|&w| !done[w] && written_for(w, reader).is_some());
+        let next = match (0..n).find(|&i| !done[i] && writer_of(i).is_none()) {
+            Some(i) => i,
+            None => {
+                // Every one left waits for a writer: follow writers back until one repeats.
+                let mut path = vec![(0..n).find(|&i| !done[i]).expect("one left")];
+                let cycle = loop {
+                    let writer = writer_of(*path.last().expect("not empty")).expect("every one left waits");
+                    if let Some(at) = path.iter().position(|&i| i == writer) {
+                        break path.split_off(at);
+                    }
+                    path.push(writer);
+                };
+                diags.push(cycle_warning(list, placed, &cycle, &written_for));
+                *cycle.iter().min().expect("not empty")
+            }
+        };
+        done[next] = true;
+        order.push(next);
+    }
+    order
+}
+
+/// The warning for mechanisms each of which reads a concentration the next one (and the last,
+/// the first's) writes, at the first inserted.
+fn cycle_warning<'m>(
+    list: &[ir::Mechanism],
+    placed: &[Placed],
+    cycle: &[usize],
+    written_for: &dyn Fn(usize, usize) -> Option<(&'m str, IonVar)>,
+) -> Diagnostic {
+    let name = |i: usize| list[placed[i].0.index()].name.as_str();
+    let label = |k: usize| {
+        let (reader, writer) = (cycle[k], cycle[(k + 1) % cycle.len()]);
+        let (species, var) = written_for(writer, reader).expect("a link of the cycle");
+        let suffix = if var == IonVar::Inside { "i" } else { "o" };
+        (placed[reader].1, format!("`{}` reads `{species}{suffix}`, which `{}` writes", name(reader), name(writer)))
+    };
+    let first = (0..cycle.len()).min_by_key(|&k| cycle[k]).expect("not empty");
+    let names: Vec<String> = cycle.iter().map(|&i| format!("`{}`", name(i))).collect();
+    let (last, others) = names.split_last().expect("not empty");
+    let (span, message) = label(first);
+    let mut d = Diagnostic::warning(
+        Code::ConcentrationCycle,
+        span,
+        format!("{} and {last} read concentrations written by each other", others.join(", ")),
+    )
+    .label(message);
+    for k in (0..cycle.len()).filter(|&k| k != first) {
+        let (span, message) = label(k);
+        d = d.secondary(span, message);
+    }
+    d.note("a mechanism that writes a concentration runs before those that read it; no order does that here, so these run in the order they are inserted")
+        .help("insert first the mechanism whose new concentration the others should see in the same step")
 }
 
 /// When the morphology is broken, still checks the mechanisms and parameters placed, so their

@@ -213,6 +213,8 @@ pub struct Cell {
     pub cm: Vec<f64>,
     pub v_init: f64,
     pub species: Vec<Species>,
+    /// In the order every stage runs them: insertion order, except that a mechanism writing a
+    /// concentration comes before those on its nodes that read it.
     pub density: Vec<DensityInstance>,
     pub synapses: Vec<PointInstance>,
     pub detector: Option<Detector>,
