@@ -49,6 +49,7 @@ codes! {
     WrongKind = "E0206": "a name used as something it is not",
     UnknownProperty = "E0207": "a property that does not exist here",
     MissingProperty = "E0208": "a required property is missing",
+    ImportCycle = "E0209": "files that import each other",
     // Units and dimensions (E03xx).
     UnknownUnit = "E0301": "a unit that does not exist",
     DimensionMismatch = "E0302": "quantities of different dimensions",

@@ -37,6 +37,7 @@ impl Compilation {
 pub fn compile(db: &mut SourceDb, root: FileId, loader: &mut dyn Loader, overrides: &[String]) -> Compilation {
     let mut diags = Diagnostics::new();
     let mut files: Vec<(FileId, ast::File)> = Vec::new();
+    let mut imports: Vec<Import> = Vec::new();
     let mut queue = vec![root];
     let prelude = stdlib_file(db, stdlib::PRELUDE).expect("the prelude exists");
     queue.push(prelude);
@@ -50,11 +51,13 @@ pub fn compile(db: &mut SourceDb, root: FileId, loader: &mut dyn Loader, overrid
             if let ast::Item::Import(import) = item
                 && let Some(target) = resolve_import(db, loader, import, &mut diags)
             {
+                imports.push(Import { from: file, span: import.span, to: target });
                 queue.push(target);
             }
         }
         files.push((file, parsed));
     }
+    report_import_cycles(db, root, &imports, &mut diags);
     // Root first, then the rest in load order.
     files.sort_by_key(|(f, _)| (*f != root, f.0));
     let swc_files = load_swc(db, loader, &files);
@@ -86,6 +89,63 @@ pub fn compile(db: &mut SourceDb, root: FileId, loader: &mut dyn Loader, overrid
         }
     });
     Compilation { model, diagnostics: diags.into_sorted(), files, expr_dims: expr_dims.into_inner() }
+}
+
+/// An import of one file by another, resolved.
+struct Import {
+    from: FileId,
+    span: Span,
+    to: FileId,
+}
+
+/// Files that import each other are an error: each import that closes a cycle (depth first from
+/// the root, in import order) is reported with the files of its cycle.
+fn report_import_cycles(db: &SourceDb, root: FileId, imports: &[Import], diags: &mut Diagnostics) {
+    fn visit(
+        file: FileId,
+        imports: &[Import],
+        path: &mut Vec<usize>,
+        done: &mut Vec<FileId>,
+        cycles: &mut Vec<Vec<usize>>,
+    ) {
+        for (i, import) in imports.iter().enumerate().filter(|(_, import)| import.from == file) {
+            path.push(i);
+            if let Some(at) = path.iter().position(|&p| imports[p].from == import.to) {
+                cycles.push(path[at..].to_vec());
+            } else if !done.contains(&import.to) {
+                visit(import.to, imports, path, done, cycles);
+            }
+            path.pop();
+        }
+        done.push(file);
+    }
+    let mut done = Vec::new();
+    let mut cycles = Vec::new();
+    for file in std::iter::once(root).chain(imports.iter().map(|i| i.from)) {
+        if !done.contains(&file) {
+            visit(file, imports, &mut Vec::new(), &mut done, &mut cycles);
+        }
+    }
+    for cycle in cycles {
+        let name = |file: FileId| format!("`{}`", db.get(file).name);
+        let (closing, others) = cycle.split_last().expect("a cycle has an import");
+        let span = imports[*closing].span;
+        if others.is_empty() {
+            let file = name(imports[*closing].from);
+            diags.push(
+                Diagnostic::error(Code::ImportCycle, span, format!("{file} imports itself")).help("remove the import"),
+            );
+            continue;
+        }
+        let chain: Vec<String> =
+            cycle.iter().map(|&i| name(imports[i].from)).chain([name(imports[*closing].to)]).collect();
+        let mut d = Diagnostic::error(Code::ImportCycle, span, format!("import cycle: {}", chain.join(" → ")))
+            .label("this import closes the cycle");
+        for &i in others {
+            d = d.secondary(imports[i].span, format!("{} imports {} here", name(imports[i].from), name(imports[i].to)));
+        }
+        diags.push(d.help("move what the files share into a file that each of them imports"));
+    }
 }
 
 fn stdlib_file(db: &mut SourceDb, module: &str) -> Option<FileId> {

@@ -57,3 +57,106 @@ fn broken_file_reports_every_problem_with_locations() {
     assert!(rendered.contains("broken.syl:9:"), "{rendered}");
     insta::assert_snapshot!("broken_file", rendered);
 }
+
+/// A one-cell model with `{scale}`, `{threshold}`, `{stop}` and `{temperature}` to fill in.
+const MODEL: &str = r#"import hh
+param thr: mV = -20
+cell c {
+    morphology {
+        section soma { length = 20 um, diam = 20 um }
+        section dend at soma(1) { length = 1000 um, diam = 2 um, nseg = 5 }
+    }
+    insert hh in soma
+    insert pas in dend { g = 1e-4 S/cm2 * exp(distance / {scale}) }
+    detector at soma(0.5) threshold {threshold}
+}
+network main {
+    population cells = c[1]
+    source kick = regular(start = 1 ms, interval = 10 ms, stop = {stop})
+    probe "v" = v at cells[0].soma(0.5)
+}
+simulation { dt = 0.025 ms, duration = 10 ms, temperature = {temperature} }
+import pas
+"#;
+
+/// Compiles `MODEL` with its blanks filled; the errors as (code, the text they point at).
+fn model_errors(fill: &[(&str, &str)]) -> Vec<(String, String)> {
+    model_errors_with(fill, &[])
+}
+
+/// As [`model_errors`], with `--set` overrides.
+fn model_errors_with(fill: &[(&str, &str)], overrides: &[String]) -> Vec<(String, String)> {
+    let defaults = [("scale", "300 um"), ("threshold", "thr"), ("stop", "inf * 1 ms"), ("temperature", "6.3 degC")];
+    let mut text = MODEL.to_string();
+    for (key, default) in defaults {
+        let value = fill.iter().find(|(k, _)| *k == key).map_or(default, |(_, v)| v);
+        text = text.replace(&format!("{{{key}}}"), value);
+    }
+    let (db, compilation) = sylva_tests::compile_text("model.syl", &text, overrides);
+    let rendered = render(&db, &compilation.diagnostics);
+    assert_eq!(compilation.model.is_some(), !compilation.has_errors(), "{rendered}");
+    compilation
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| {
+            let file = &db.get(d.primary.span.file).text;
+            (d.code.as_str().to_string(), file[d.primary.span.start as usize..d.primary.span.end as usize].to_string())
+        })
+        .collect()
+}
+
+/// A constant that folds to NaN or an infinity is an error where it is used; `inf` stays
+/// allowed for limits (a range's bound, a source's `stop`).
+#[test]
+fn constants_must_be_finite_numbers() {
+    assert_eq!(model_errors(&[]), Vec::<(String, String)>::new());
+    let error = |text: &str| vec![("E0102".to_string(), text.to_string())];
+    for threshold in ["0 mV / 0", "inf * 1 mV - inf * 1 mV", "0 mV * inf", "1e200 mV * 1e200"] {
+        assert_eq!(model_errors(&[("threshold", threshold)]), error(threshold), "threshold {threshold}");
+    }
+    assert_eq!(model_errors(&[("temperature", "0 degC / 0")]), error("0 degC / 0"));
+    // A finite `--set` value whose unit takes it past the largest float.
+    let too_large = model_errors_with(&[], &["thr=1e308 V".to_string()]);
+    assert_eq!(too_large, vec![("E0606".to_string(), "1e308 V".to_string())]);
+    assert_eq!(model_errors(&[("stop", "inf * 1 ms - inf * 1 ms")]), error("inf * 1 ms - inf * 1 ms"));
+    // exp(distance / 1 um) overflows far out on the dendrite, not at the soma.
+    assert_eq!(
+        model_errors(&[("scale", "1 um")]),
+        error("1e-4 S/cm2 * exp(distance / 1 um)"),
+        "a value that depends on distance is checked at every node"
+    );
+}
+
+#[test]
+fn temperature_below_absolute_zero_is_an_error() {
+    assert_eq!(model_errors(&[("temperature", "-273.15 degC")]), Vec::<(String, String)>::new());
+    assert_eq!(model_errors(&[("temperature", "-300 degC")]), vec![("E0605".to_string(), "-300 degC".to_string())]);
+}
+
+/// Files from memory.
+struct Files<'a>(&'a [(&'a str, &'a str)]);
+
+impl sylva_compiler::Loader for Files<'_> {
+    fn read(&mut self, path: &str) -> Result<String, String> {
+        self.0.iter().find(|(name, _)| *name == path).map(|(_, text)| text.to_string()).ok_or("no such file".into())
+    }
+}
+
+/// `a.syl` imports `b.syl`, which imports `a.syl`: one error at the import that closes the
+/// cycle, naming both files, and no warning that this import is unused.
+#[test]
+fn circular_imports_are_an_error_at_the_closing_import() {
+    let a = "import \"b.syl\"\ncell c {\n    morphology { section soma { length = 20 um, diam = 20 um } }\n    insert leak in soma\n}\n";
+    let b = "import \"a.syl\"\ndensity leak {\n    param g: S/cm2 = 1e-4\n    current i\n    i = g * (v + 70 mV)\n}\n";
+    let mut db = sylva_compiler::source::SourceDb::new();
+    let root = db.add("a.syl", a);
+    let compilation = sylva_compiler::compile(&mut db, root, &mut Files(&[("b.syl", b)]), &[]);
+    let rendered = render(&db, &compilation.diagnostics);
+    let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["E0209"], "{rendered}");
+    let error = &compilation.diagnostics[0];
+    assert_eq!(db.get(error.primary.span.file).name, "b.syl", "{rendered}");
+    assert_eq!(&b[error.primary.span.start as usize..error.primary.span.end as usize], "import \"a.syl\"");
+    assert!(rendered.contains("`a.syl` → `b.syl` → `a.syl`"), "{rendered}");
+}

@@ -248,6 +248,7 @@ pub(crate) fn check(
         };
         // Each node keeps the values it had and takes the ones this insert sets (as NEURON).
         let mut overrides = vec![f64::NAN; defaults.len()];
+        let errors_before = diags.error_count();
         mechanisms.param_values(
             globals,
             diags,
@@ -257,15 +258,24 @@ pub(crate) fn check(
             &[("distance", 0.0, Dimension::LENGTH)],
         );
         // Values that depend on `distance` (µm along the tree from the root's middle, NEURON's
-        // `h.distance()` from soma(0.5)) are evaluated per node; errors were reported above.
+        // `h.distance()` from soma(0.5)) are evaluated per node; the errors of distance 0 were
+        // reported above, and of the others (a value out of range or not finite far from the
+        // soma) the first is.
         let varies = insert.props.iter().any(|p| mentions(&p.value, "distance"));
+        let mut clean = diags.error_count() == errors_before;
         for s in region {
             for &node in &tree.sections[s].centres {
                 let mut here = overrides.clone();
                 if varies {
-                    let distance = [("distance", tree.nodes[node as usize].distance_um, Dimension::LENGTH)];
+                    let distance_um = tree.nodes[node as usize].distance_um;
+                    let distance = [("distance", distance_um, Dimension::LENGTH)];
                     here.fill(f64::NAN);
-                    mechanisms.param_values(globals, &mut Diagnostics::new(), id, &insert.props, &mut here, &distance);
+                    let mut at_node = Diagnostics::new();
+                    mechanisms.param_values(globals, &mut at_node, id, &insert.props, &mut here, &distance);
+                    if clean && let Some(d) = at_node.iter().find(|d| d.is_error()) {
+                        diags.push(d.clone().note(format!("at distance = {distance_um} um")));
+                        clean = false;
+                    }
                 }
                 let values = placed[slot].2.entry(node).or_insert_with(|| defaults.clone());
                 for (v, o) in values.iter_mut().zip(&here) {

@@ -10,7 +10,7 @@ use crate::source::Span;
 use crate::syntax::ast;
 use crate::units::{Dimension, Unit};
 
-use super::constant::eval_in_unit;
+use super::constant::{eval_in_unit, eval_limit_in_unit};
 use super::expr::{LetSlot, Lower, Scope, Symbol, Value, parse_unit};
 use super::globals::{Globals, ItemRef};
 
@@ -425,8 +425,8 @@ impl Collect<'_, '_, '_> {
         let (mut min, mut max) = (f64::NEG_INFINITY, f64::INFINITY);
         if let Some(range) = &p.range {
             let what = format!("the range of `{}`", p.name.name);
-            min = eval_in_unit(self.globals, self.diags, &range.lo, unit, true, &what).unwrap_or(min);
-            max = eval_in_unit(self.globals, self.diags, &range.hi, unit, true, &what).unwrap_or(max);
+            min = eval_limit_in_unit(self.globals, self.diags, &range.lo, unit, true, &what).unwrap_or(min);
+            max = eval_limit_in_unit(self.globals, self.diags, &range.hi, unit, true, &what).unwrap_or(max);
             if min > max {
                 self.diags.push(Diagnostic::error(
                     Code::OutOfRange,

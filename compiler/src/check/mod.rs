@@ -121,6 +121,11 @@ fn warn_unused(input: &Input<'_>, globals: &globals::Globals<'_>, diags: &mut Di
         }
         for item in &parsed.items {
             match item {
+                // An import that an error is about (a cycle) is not also unused.
+                ast::Item::Import(import)
+                    if diags.iter().any(|d| {
+                        d.is_error() && std::iter::once(&d.primary).chain(&d.secondary).any(|l| l.span == import.span)
+                    }) => {}
                 ast::Item::Import(import) => {
                     // An import is used when anything it defines is used.
                     let module_files: Vec<FileId> = input

@@ -385,7 +385,7 @@ fn swc(
     for prop in props {
         match prop.key.name.as_str() {
             "nseg" => {
-                if let Some((n, _)) = eval(globals, diags, &prop.value)
+                if let Some((n, _)) = eval(globals, diags, &prop.value, "`nseg`")
                     && n >= 1.0
                     && n.fract() == 0.0
                 {

@@ -7,7 +7,7 @@ use crate::syntax::ast;
 use crate::units::{Dimension, Unit};
 
 use super::cell::Mechanisms;
-use super::constant::{eval_count, eval_in_unit};
+use super::constant::{eval_count, eval_in_unit, eval_limit_in_unit};
 use super::globals::Globals;
 use super::morphology::{location_x, unknown_property};
 
@@ -167,8 +167,14 @@ fn source_kind(globals: &Globals<'_>, diags: &mut Diagnostics, call: &ast::Call)
                 ok = false;
                 continue;
             };
-            let (key, unit, _) = keys[index];
-            values[index] = eval_in_unit(globals, diags, &arg.value, unit, false, &format!("`{key}`"));
+            let (key, unit, default) = keys[index];
+            let what = format!("`{key}`");
+            // What is unbounded by default (a stop time) may be written unbounded.
+            values[index] = if default.is_some_and(f64::is_infinite) {
+                eval_limit_in_unit(globals, diags, &arg.value, unit, false, &what)
+            } else {
+                eval_in_unit(globals, diags, &arg.value, unit, false, &what)
+            };
             ok &= values[index].is_some();
         }
         for ((key, _, _), v) in keys.iter().zip(&values) {

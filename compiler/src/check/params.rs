@@ -61,7 +61,7 @@ pub(crate) fn evaluate(
                     let what = format!("the value of `{}`", p.name.name);
                     (eval_in_unit(globals, diags, &p.default, unit, true, &what), unit.dim)
                 }
-                None => match eval(globals, diags, &p.default) {
+                None => match eval(globals, diags, &p.default, &format!("the value of `{}`", p.name.name)) {
                     Some((v, d)) => (Some(v), d.unwrap_or(Dimension::NONE)),
                     None => (None, Dimension::NONE),
                 },
@@ -151,8 +151,8 @@ fn collect_names(expr: &crate::syntax::ast::Expr, out: &mut Vec<String>) {
 
 fn apply_override(diags: &mut Diagnostics, o: &Override, dim: crate::units::Dimension, declared: Unit) -> Option<f64> {
     // A bare number is in the parameter's declared unit.
-    let Some(unit) = o.unit else { return Some(o.value * declared.scale) };
-    if unit.dim != dim {
+    let unit = o.unit.unwrap_or(declared);
+    if o.unit.is_some() && unit.dim != dim {
         diags.push(
             Diagnostic::error(
                 Code::InvalidOverride,
@@ -163,5 +163,14 @@ fn apply_override(diags: &mut Diagnostics, o: &Override, dim: crate::units::Dime
         );
         return None;
     }
-    Some(o.value * unit.scale)
+    let value = o.value * unit.scale;
+    if !value.is_finite() {
+        // The number was finite; its unit took it out of range (`1e308 S` in µS).
+        diags.push(
+            Diagnostic::error(Code::InvalidOverride, o.value_span, format!("`--set {}`: too large", o.name))
+                .label(format!("this is {value} in internal units")),
+        );
+        return None;
+    }
+    Some(value)
 }

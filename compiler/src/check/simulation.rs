@@ -46,7 +46,7 @@ pub(crate) fn check<'a>(
         match key {
             "dt" | "duration" => {
                 if let Some(v) = eval_in_unit(globals, diags, &prop.value, time, false, &format!("`{key}`")) {
-                    if v <= 0.0 || !v.is_finite() {
+                    if v <= 0.0 {
                         diags.push(Diagnostic::error(
                             Code::InvalidSimulation,
                             prop.value.span,
@@ -62,8 +62,19 @@ pub(crate) fn check<'a>(
             }
             "temperature" => {
                 let unit = Unit { dim: Dimension::TEMPERATURE, scale: 1.0 };
-                if let Some(v) = eval_in_unit(globals, diags, &prop.value, unit, false, "the temperature") {
-                    sim.celsius = v;
+                match eval_in_unit(globals, diags, &prop.value, unit, false, "the temperature") {
+                    Some(v) if v < ir::ABSOLUTE_ZERO_CELSIUS => diags.push(
+                        Diagnostic::error(
+                            Code::InvalidSimulation,
+                            prop.value.span,
+                            "the temperature is below absolute zero",
+                        )
+                        .label(format!("this is {v} degC"))
+                        .note("the temperature is in degC: `K` and `degC` are the same step, without an offset")
+                        .help("physiological temperatures are 6.3 degC (hh's) to 37 degC"),
+                    ),
+                    Some(v) => sim.celsius = v,
+                    None => {}
                 }
             }
             "backend" => match word(&prop.value) {

@@ -412,10 +412,14 @@ pub enum Precision {
 pub struct Simulation {
     pub dt: f64,
     pub duration: f64,
+    /// The temperature in °C, at least [`ABSOLUTE_ZERO_CELSIUS`].
     pub celsius: f64,
     pub backend: Backend,
     pub precision: Precision,
 }
+
+/// Absolute zero in °C: no temperature is below it.
+pub const ABSOLUTE_ZERO_CELSIUS: f64 = -273.15;
 
 impl Model {
     /// Total number of cells in the network.

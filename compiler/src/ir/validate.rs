@@ -125,6 +125,7 @@ pub fn validate(model: &Model) -> Result<(), Vec<String>> {
         }
         if let Some(d) = &cell.detector {
             check(d.node < nodes, format!("cell{c}: detector node out of range"));
+            check(d.threshold.is_finite(), format!("cell{c}: detector threshold not finite"));
         }
     }
     let net = &model.network;
@@ -195,5 +196,6 @@ pub fn validate(model: &Model) -> Result<(), Vec<String>> {
     }
     let sim = &model.simulation;
     check(sim.dt > 0.0 && sim.dt.is_finite() && sim.duration >= 0.0, "simulation dt or duration invalid".to_string());
+    check(sim.celsius >= super::ABSOLUTE_ZERO_CELSIUS, "simulation temperature below absolute zero".to_string());
     if problems.is_empty() { Ok(()) } else { Err(problems) }
 }
