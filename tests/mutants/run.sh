@@ -31,13 +31,14 @@ compiler() {
 
 runtime() {
     # Model → arrays (cable coefficients, Nernst, probe scales, species) and the step schedule
-    # with the Hines solve, guarded by the integration tests that run simulations: against
-    # NEURON, the tutorials and the network statistics (not the minute-long interpreter-vs-JIT
+    # with the Hines solve, guarded by the CPU engine's unit tests and the integration tests
+    # that run simulations: against NEURON, the tutorials and the network statistics (not the
+    # minute-long interpreter-vs-JIT
     # comparison: the interpreter is not in this group; not the CLI tests, 3 minutes a mutant).
     # cargo-mutants' baseline always tests only the mutated package (here without the
     # integration tests the arguments name), so it is skipped, with a fixed timeout.
     run_group runtime --file runtime/src/cpu/build.rs --file runtime/src/cpu/engine.rs \
-        --baseline=skip --timeout 300 --test-workspace=true -- --test it -- fidelity tutorials network --skip interpreter_and_jit
+        --baseline=skip --timeout 300 --test-workspace=true -- --lib --test it -- fidelity tutorials network cpu:: --skip interpreter_and_jit
 }
 
 groups=("$@")

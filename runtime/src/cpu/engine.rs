@@ -504,11 +504,51 @@ mod tests {
                          insert hh in soma\n}\n\nnetwork n {\n    population p = c[4]\n}\n\n\
                          simulation { dt = 0.025 ms, duration = 1 ms }\n";
 
+    fn compiled(name: &str, text: &str) -> Model {
+        let mut db = SourceDb::new();
+        let root = db.add(name, text);
+        compile(&mut db, root, &mut NoFiles, &[]).model.expect("compiles")
+    }
+
+    /// Parameter values placed on a soma and a dendrite, probed: `g` differs between nodes (a
+    /// per-instance parameter), `e` does not (a constant of the block);
+    /// dt = 0.03 ms, whose inverse is not a whole number.
+    const PLACED: &str = "import pas\n\ncell c {\n    morphology {\n        section soma { length = 20 um, diam = 20 um }\n        \
+                          section dend at soma(1) { length = 100 um, diam = 2 um, nseg = 5 }\n    }\n    \
+                          insert pas in soma { g = 1e-3 S/cm2 }\n    \
+                          insert pas in dend { g = 1e-4 S/cm2 * (1 + distance / 100 um) }\n}\n\n\
+                          network n {\n    population p = c[1]\n    probe \"g_soma\" = pas.g at p[0].soma(0.5)\n    \
+                          probe \"g_dend\" = pas.g at p[0].dend(0.9)\n    \
+                          probe \"e_dend\" = pas.e at p[0].dend(0.9)\n}\n\n\
+                          simulation { dt = 0.03 ms, duration = 0.3 ms }\n";
+
+    #[test]
+    fn parameter_probes_read_the_placed_values() {
+        let mut sim = Simulation::new(&compiled("placed.syl", PLACED), Options::default()).expect("builds");
+        sim.run(|_, _| {}).expect("runs");
+        // In S/cm2; dend(0.9) is 10 um + 90 um from the soma's centre.
+        assert!(sim.columns[0].iter().all(|g| *g == 1e-3), "{:?}", sim.columns[0]);
+        assert!(sim.columns[1].iter().all(|g| (g - 2e-4).abs() <= 1e-18), "{:?}", sim.columns[1]);
+        assert!(sim.columns[2].iter().all(|e| *e == -70.0), "{:?}", sim.columns[2]);
+    }
+
+    #[test]
+    fn grid_times_are_exact() {
+        // 1/dt whole: n / (1/dt), so 284 steps of 0.025 ms are 7.1 ms to the last bit.
+        let sim = Simulation::new(&compiled("pool.syl", MODEL), Options::default()).expect("builds");
+        assert_eq!(sim.time_of(284), 7.1);
+        assert_eq!(sim.time_of(40), 1.0);
+        // Otherwise n * dt.
+        let mut sim = Simulation::new(&compiled("placed.syl", PLACED), Options::default()).expect("builds");
+        assert_eq!(sim.time_of(7), 7.0 * 0.03);
+        sim.run(|_, _| {}).expect("runs");
+        let expected: Vec<f64> = (0..=10).map(|n| f64::from(n) * 0.03).collect();
+        assert_eq!(sim.times, expected);
+    }
+
     #[test]
     fn a_pool_that_cannot_start_is_reported() {
-        let mut db = SourceDb::new();
-        let root = db.add("pool.syl", MODEL);
-        let model = compile(&mut db, root, &mut NoFiles, &[]).model.expect("compiles");
+        let model = compiled("pool.syl", MODEL);
         let options = Options { threads: 3, interpret: false };
         let sim = Simulation::new(&model, options).expect("builds");
         assert_eq!((sim.threads(), sim.pool_error()), (3, None));
