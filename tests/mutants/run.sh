@@ -32,13 +32,13 @@ compiler() {
 runtime() {
     # Model → arrays (cable coefficients, Nernst, probe scales, species) and the step schedule
     # with the Hines solve, guarded by the CPU engine's unit tests and the integration tests
-    # that run simulations: against NEURON, the tutorials and the network statistics (not the
-    # minute-long interpreter-vs-JIT
-    # comparison: the interpreter is not in this group; not the CLI tests, 3 minutes a mutant).
-    # cargo-mutants' baseline always tests only the mutated package (here without the
-    # integration tests the arguments name), so it is skipped, with a fixed timeout.
+    # that run simulations: against NEURON, the tutorials and the network statistics. Not run:
+    # the minute-long interpreter-vs-JIT comparison (the interpreter is not in this group) and
+    # the CLI tests (3 minutes a mutant). cargo-mutants' baseline always tests only the mutated
+    # package, without the integration tests named here, so it is skipped, with a fixed timeout.
     run_group runtime --file runtime/src/cpu/build.rs --file runtime/src/cpu/engine.rs \
-        --baseline=skip --timeout 300 --test-workspace=true -- --lib --test it -- fidelity tutorials network cpu:: --skip interpreter_and_jit
+        --baseline=skip --timeout 300 --test-workspace=true \
+        -- --lib --test it -- fidelity tutorials network cpu:: --skip interpreter_and_jit
 }
 
 groups=("$@")
