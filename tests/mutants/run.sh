@@ -4,7 +4,7 @@
 # touches and runs the tests that guard them (20 s to 2 min each on 2 cores).
 #
 #   tests/mutants/run.sh                 every group below, one after the other
-#   tests/mutants/run.sh compiler        one group (compiler | runtime)
+#   tests/mutants/run.sh compiler        one group (compiler | morph | runtime)
 #   MUTANTS_ARGS="--in-diff x.diff" tests/mutants/run.sh      only mutants in changed lines
 #   MUTANTS_ARGS="-F nernst" tests/mutants/run.sh runtime     only functions matching a regex
 #
@@ -29,6 +29,12 @@ compiler() {
     run_group compiler --file compiler/src/ir/math.rs --test-package sylva-compiler
 }
 
+morph() {
+    # NEURON's discretization (areas, axial resistances, d_lambda, distances), guarded by the
+    # compiler's unit tests against NEURON's figures.
+    run_group morph --file compiler/src/morph/cable.rs --test-package sylva-compiler
+}
+
 runtime() {
     # Model → arrays (cable coefficients, Nernst, probe scales, species) and the step schedule
     # with the Hines solve, guarded by the CPU engine's unit tests and the integration tests
@@ -42,10 +48,10 @@ runtime() {
 }
 
 groups=("$@")
-[[ ${#groups[@]} -eq 0 ]] && groups=(compiler runtime)
+[[ ${#groups[@]} -eq 0 ]] && groups=(compiler morph runtime)
 for group in "${groups[@]}"; do
     case $group in
-        compiler | runtime) "$group" ;;
-        *) echo "unknown group $group (compiler | runtime)" >&2; exit 2 ;;
+        compiler | morph | runtime) "$group" ;;
+        *) echo "unknown group $group (compiler | morph | runtime)" >&2; exit 2 ;;
     esac
 done
