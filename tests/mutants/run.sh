@@ -25,14 +25,14 @@ run_group() {
 
 compiler() {
     # The expression numerics (Sylva's own exp, shared by folding, the interpreter and the
-    # JIT), guarded by the compiler's unit tests.
-    run_group compiler --file compiler/src/ir/math.rs --test-package sylva-compiler
+    # JIT), guarded by the compiler's unit tests of the IR.
+    run_group compiler --file compiler/src/ir/math.rs --test-package sylva-compiler -- -- ir::
 }
 
 morph() {
     # NEURON's discretization (areas, axial resistances, d_lambda, distances), guarded by the
-    # compiler's unit tests against NEURON's figures.
-    run_group morph --file compiler/src/morph/cable.rs --test-package sylva-compiler
+    # compiler's unit tests of the morphology against NEURON's figures.
+    run_group morph --file compiler/src/morph/cable.rs --test-package sylva-compiler -- -- morph::
 }
 
 runtime() {
