@@ -2,7 +2,9 @@
 //! "Loop limiter"). Provoked on lavapipe, whose loop limiter ends an invocation after 65535
 //! loop iterations, by running a longer window than the engine fits under that limit. Run with
 //! `VK_DRIVER_FILES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json XDG_RUNTIME_DIR=/tmp`; without
-//! an adapter the test fails when `CI` is set and returns early otherwise (as `gpu::tests`).
+//! an adapter the test fails when `CI` is set and is skipped otherwise (`gpu::tests::no_gpu`).
+
+use std::io::Write;
 
 use sylva_compiler::ir::Precision;
 use sylva_compiler::source::SourceDb;
@@ -32,14 +34,15 @@ fn a_truncated_dispatch_is_an_error() {
     let options = Options { strategy: Strategy::Thread, ..Options::default() };
     let mut sim = match GpuSimulation::with_options(&model, Precision::F32, options) {
         Ok(sim) => sim,
-        Err(GpuError::NoAdapter) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipped: {}", GpuError::NoAdapter);
-            return;
-        }
+        Err(e) if super::tests::no_gpu(&e) => return,
         Err(e) => panic!("{e}"),
     };
     if !sim.gpu.cpu_device {
-        eprintln!("skipped: {} has no loop limiter to cut a dispatch short", sim.adapter());
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED gpu::dispatch_tests: {} has no loop limiter to cut a dispatch short",
+            sim.adapter()
+        );
         return;
     }
     assert!(sim.window() < MAX_WINDOW, "the engine shortens the window on lavapipe");

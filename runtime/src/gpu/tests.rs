@@ -47,7 +47,7 @@ fn model(path: &str, overrides: &[String], duration: Option<f64>) -> Model {
 
 /// `true` when there is no adapter and `CI` is unset: the test is skipped, and says so on the
 /// terminal (written past the test harness's capture, so a passing run shows it too).
-fn no_gpu(e: &GpuError) -> bool {
+pub(super) fn no_gpu(e: &GpuError) -> bool {
     if matches!(e, GpuError::NoAdapter) {
         assert!(std::env::var_os("CI").is_none(), "no GPU adapter on CI: {e}");
         let thread = std::thread::current();
