@@ -121,8 +121,8 @@ fn mutated_examples_never_panic_and_spans_stay_in_their_files() {
     let mut rng = Rng(0x5EED);
     let (mut with_errors, mut generated, mut labels, mut secondary) = (0, 0, 0, 0);
     // Code generation touches no device and assumes WebGPU's default limits, so none of the
-    // device-size `Unsupported`s can come from it; the others are consistency checks a validated
-    // model never reaches (invariant 8). Each one is a bug, listed at the end.
+    // device-size `Unsupported`s can come from it, and an `Internal` is a consistency check a
+    // validated model never fails (invariant 8). Each one is a bug, listed at the end.
     let mut unsupported = Vec::new();
     let back_end_cases: usize =
         std::env::var("SYLVA_FUZZ_BACK_END_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(BACK_END_CASES);
@@ -161,8 +161,8 @@ fn mutated_examples_never_panic_and_spans_stay_in_their_files() {
                 let result = std::panic::catch_unwind(|| sylva_runtime::gpu::wgsl(model, Precision::F64, strategy));
                 match result {
                     Ok(Ok(_)) => {}
-                    Ok(Err(GpuError::Unsupported(m))) => {
-                        unsupported.push(format!("case {case} of {name}, {strategy:?}: {m}"))
+                    Ok(Err(e @ (GpuError::Unsupported(_) | GpuError::Internal(_)))) => {
+                        unsupported.push(format!("case {case} of {name}, {strategy:?}: {e}"))
                     }
                     Ok(Err(e)) => panic!("case {case} of {name}, {strategy:?}: {e}; input:\n{mutated}"),
                     Err(_) => {
@@ -175,7 +175,7 @@ fn mutated_examples_never_panic_and_spans_stay_in_their_files() {
     eprintln!(
         "fuzz: {cases} mutated inputs: {} without errors, {with_errors} with errors ({labels} labels, {secondary} \
          of them secondary, all in their files and rendered); {generated} with cells through code generation for \
-         both strategies, {} Unsupported",
+         both strategies, {} Unsupported or Internal",
         cases - with_errors,
         unsupported.len()
     );

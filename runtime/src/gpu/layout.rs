@@ -343,7 +343,7 @@ pub fn layout(
             for (p, values) in &block.params {
                 let pc = per_cell as usize;
                 if (0..values.len()).any(|i| values[i] != values[i % pc]) {
-                    return Err(GpuError::Unsupported(format!(
+                    return Err(GpuError::Internal(format!(
                         "parameter {p} of block {b} differs between cells of type {}",
                         cell.name
                     )));

@@ -108,8 +108,10 @@ pub enum GpuError {
     },
     /// Generated code rejected by naga or by the driver.
     Shader(String),
-    /// A model feature the GPU engine does not support yet.
+    /// A model feature or size the GPU engine or the device does not support.
     Unsupported(String),
+    /// A consistency check that a validated model never fails: a bug in Sylva.
+    Internal(String),
     /// Buffer mapping or device failure.
     Device(String),
     /// More spikes of one cell in one window than the buffer holds.
@@ -137,6 +139,7 @@ impl fmt::Display for GpuError {
             ),
             GpuError::Shader(m) => write!(f, "GPU shader error: {m}"),
             GpuError::Unsupported(m) => write!(f, "not supported by the GPU engine: {m}"),
+            GpuError::Internal(m) => write!(f, "internal error in the GPU engine: {m}"),
             GpuError::Device(m) => write!(f, "GPU device error: {m}"),
             GpuError::SpikeOverflow { gid, window_start } => {
                 write!(
@@ -192,7 +195,7 @@ fn prepare(model: &Model, precision: Precision, options: Options, fit: DeviceFit
     // The CPU engine builds and initialises the model (init kernels, reversals, currents at
     // t = 0, with its compiled kernels); the GPU starts from that state.
     let (built, wiring, queue) = crate::cpu::Simulation::new(model, crate::cpu::Options::default())
-        .map_err(|e| GpuError::Shader(format!("host initialisation: {e}")))?
+        .map_err(|e| GpuError::Internal(format!("host initialisation: {e}")))?
         .into_parts();
     let layout = layout::layout(model, &built, celsius, options, fit, prec(precision))?;
     // The window: the shortest delay of a connection from a cell, in steps.

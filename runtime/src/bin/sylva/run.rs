@@ -312,6 +312,8 @@ fn gpu_failure(model: &ir::Model, e: GpuError) -> Failure {
             eprintln!("{}", describe_blowup(model, &b));
             Failure::Model
         }
-        GpuError::Shader(_) | GpuError::Device(_) | GpuError::SpikeOverflow { .. } => Failure::Internal(e.to_string()),
+        GpuError::Shader(_) | GpuError::Device(_) | GpuError::SpikeOverflow { .. } | GpuError::Internal(_) => {
+            Failure::Internal(e.to_string())
+        }
     }
 }

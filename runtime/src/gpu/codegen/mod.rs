@@ -642,7 +642,7 @@ impl Cx<'_> {
                         fb.read(g.shared, i)
                     }
                     None => {
-                        self.err = Some(GpuError::Unsupported(format!("parameter {p} without values")));
+                        self.err = Some(GpuError::Internal(format!("parameter {p} without values")));
                         fb.f(f64::NAN)
                     }
                 },
@@ -663,7 +663,7 @@ impl Cx<'_> {
                     Builtin::T => at.t,
                     Builtin::Dt => fb.f(self.p.dt),
                     Builtin::Celsius => {
-                        self.err = Some(GpuError::Unsupported("unspecialised temperature".into()));
+                        self.err = Some(GpuError::Internal("unspecialised temperature".into()));
                         fb.f(f64::NAN)
                     }
                 },
