@@ -79,11 +79,13 @@ codes! {
     InvalidConnection = "E0604": "a connection that cannot be made",
     InvalidSimulation = "E0605": "a simulation setting that is missing or invalid",
     InvalidOverride = "E0606": "a `--set` override that does not apply",
+    TooLarge = "E0607": "a cell, network or run beyond Sylva's limits",
     // Warnings (W0xxx).
     UnusedImport = "W0001": "an import that nothing uses",
     UnusedParameter = "W0002": "a parameter that nothing uses",
     UnusedDefinition = "W0003": "a function that nothing uses",
     ConcentrationCycle = "W0004": "mechanisms that read concentrations written by each other",
+    SuspiciousScale = "W0005": "a value far outside the usual biological range",
     // Bugs in the compiler itself.
     InternalError = "E9999": "an internal compiler error",
 }

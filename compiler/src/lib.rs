@@ -7,6 +7,7 @@ pub mod diagnostics;
 pub mod driver;
 pub mod ide;
 pub mod ir;
+pub mod limits;
 pub mod morph;
 pub mod render;
 pub mod source;

@@ -85,6 +85,26 @@ fn exit_codes_distinguish_model_errors_from_usage_errors() {
     let _ = std::fs::remove_file(file);
 }
 
+/// A run file's `dt` and `duration` are not the compiler's to check: the run refuses them
+/// before allocating (it aborted allocating 80 GB for `dt: 1e-9 ms`).
+#[test]
+fn a_run_file_beyond_the_limits_is_refused_before_allocating() {
+    let out = scratch("limits");
+    std::fs::create_dir_all(&out).expect("dir");
+    for (setting, expected) in [
+        ("dt: 1e-9 ms", "the run would take 5e10 time steps, more than the limit of 1e9 (duration 50 ms, dt 1e-9 ms)"),
+        ("duration: 1e12 ms", "the run would take 4e13 time steps"),
+    ] {
+        let config = out.join("run.yaml");
+        std::fs::write(&config, format!("{setting}\n")).expect("config");
+        let result = sylva(&["run", "examples/neuron/hh_soma.syl", "--config", config.to_str().expect("utf-8")]);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+    let _ = std::fs::remove_dir_all(out);
+}
+
 #[test]
 fn a_diverging_model_names_the_place_time_and_mechanism() {
     let dir = scratch("diverge");

@@ -7,6 +7,7 @@ use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::ir::expr::IonVar;
 use crate::ir::{self, MechId};
 use crate::source::Span;
+use crate::limits;
 use crate::syntax::ast;
 use crate::units::{Dimension, Unit};
 
@@ -206,6 +207,18 @@ pub(crate) fn check(
                     ));
                     continue;
                 }
+                let (low, high) = limits::USUAL_RA_OHM_CM;
+                if key == "Ra" && !(low..=high).contains(&(value / ohm_cm)) {
+                    diags.push(
+                        Diagnostic::warning(
+                            Code::SuspiciousScale,
+                            prop.value.span,
+                            format!("`Ra` = {} ohm*cm is far outside the usual range", limits::number(value / ohm_cm)),
+                        )
+                        .label(format!("expected between {low} and {high} ohm*cm"))
+                        .note("axial resistivity is 30 to 300 ohm*cm in neurons; check the unit"),
+                    );
+                }
                 let which = match region {
                     None => (0..sections.specs.len()).collect(),
                     Some(r) => match region_sections(diags, &sections, r) {
@@ -227,6 +240,18 @@ pub(crate) fn check(
         check_placements_without_tree(cell, globals, diags, mechanisms);
         return None;
     };
+    let compartments = limits::cell_compartments(&tree) as f64;
+    if compartments > limits::WARN_CELL_COMPARTMENTS {
+        diags.push(
+            Diagnostic::warning(
+                Code::SuspiciousScale,
+                cell.name.span,
+                format!("cell `{}` has {} compartments", cell.name.name, limits::count(compartments)),
+            )
+            .label(format!("more than {} compartments", limits::count(limits::WARN_CELL_COMPARTMENTS)))
+            .note("detailed neuron models have hundreds to tens of thousands; check `nseg`, `d_lambda` and `Ra`"),
+        );
+    }
     let node_cm: Vec<f64> =
         tree.nodes.iter().map(|n| if n.area_um2 > 0.0 { cm[n.section as usize] } else { 0.0 }).collect();
 

@@ -6,6 +6,7 @@ mod constant;
 mod expr;
 mod globals;
 mod kinetic;
+mod limits;
 mod mechanism;
 mod morphology;
 mod network;
@@ -110,7 +111,9 @@ pub fn check(input: &Input<'_>, diags: &mut Diagnostics) -> Option<ir::Model> {
     if diags.has_errors() {
         return None;
     }
-    Some(ir::Model { mechanisms, cells, network, simulation, params })
+    let model = ir::Model { mechanisms, cells, network, simulation, params };
+    limits::check(&globals, diags, &model);
+    (!diags.has_errors()).then_some(model)
 }
 
 fn warn_unused(input: &Input<'_>, globals: &globals::Globals<'_>, diags: &mut Diagnostics) {

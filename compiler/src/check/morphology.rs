@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::limits;
 use crate::morph::{self, Geometry, Nseg, SectionKind, SectionSpec};
 use crate::source::{FileId, Span};
 use crate::syntax::ast;
@@ -443,17 +444,40 @@ pub(crate) fn discretize(diags: &mut Diagnostics, sections: &Sections, fallback:
                     morph::MorphError::MissingParent { section, .. }
                     | morph::MorphError::LocationOutOfRange { section, .. }
                     | morph::MorphError::NonPositive { section, .. }
-                    | morph::MorphError::TooFewPoints { section, .. } => sections.spans.get(*section).copied(),
+                    | morph::MorphError::TooFewPoints { section, .. }
+                    | morph::MorphError::TooManyCompartments { section, .. } => sections.spans.get(*section).copied(),
                     morph::MorphError::Cycle { sections: list } | morph::MorphError::MultipleRoots { roots: list } => {
                         list.first().and_then(|s| sections.spans.get(*s).copied())
                     }
                     morph::MorphError::Empty | morph::MorphError::NoRoot => None,
                 };
                 let message = e.message(|i| sections.specs.get(i).map_or_else(|| format!("#{i}"), |s| s.name.clone()));
-                diags.push(Diagnostic::error(e.code(), at.unwrap_or(fallback), message));
+                let mut d = Diagnostic::error(e.code(), at.unwrap_or(fallback), message);
+                if let morph::MorphError::TooManyCompartments { section, .. } = e {
+                    d = too_many_compartments(d, &sections.specs[section]);
+                }
+                diags.push(d);
             }
             None
         }
+    }
+}
+
+/// Says where the segments of the section with the most come from.
+fn too_many_compartments(d: Diagnostic, spec: &SectionSpec) -> Diagnostic {
+    let d = d.label("this section has the most segments");
+    match spec.nseg {
+        Nseg::DLambda { d_lambda, frequency_hz } => d
+            .note(format!(
+                "its segments come from the d_lambda rule: d_lambda = {} at {} Hz, with Ra = {} ohm*cm and \
+                 cm = {} uF/cm2",
+                limits::number(d_lambda),
+                limits::number(frequency_hz),
+                limits::number(spec.ra_ohm_cm),
+                limits::number(spec.cm_uf_cm2)
+            ))
+            .help("check `d_lambda` and the cell's `Ra` and `cm` (typical: d_lambda = 0.1, Ra = 35 to 300 ohm*cm)"),
+        Nseg::Fixed(_) => d.help("give fewer segments (`nseg`)"),
     }
 }
 

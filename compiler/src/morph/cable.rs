@@ -5,6 +5,7 @@
 use std::f64::consts::PI;
 
 use crate::diagnostics::Code;
+use crate::limits::{self, MAX_CELL_COMPARTMENTS};
 
 /// One 3-D sample along a section (µm). `diam` is the diameter, not the radius.
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -82,6 +83,9 @@ pub enum MorphError {
     NonPositive { section: usize, what: &'static str, value: f64 },
     /// A `Points` geometry with fewer than two samples.
     TooFewPoints { section: usize, count: usize },
+    /// The cell would have more than [`MAX_CELL_COMPARTMENTS`] compartments; `section` is the
+    /// one with the most segments, `nseg` its count (as computed, before any cap).
+    TooManyCompartments { total: f64, section: usize, nseg: f64 },
 }
 
 impl MorphError {
@@ -93,6 +97,7 @@ impl MorphError {
             MorphError::Cycle { .. } => Code::MorphologyCycle,
             MorphError::LocationOutOfRange { .. } => Code::LocationOutOfRange,
             MorphError::NonPositive { .. } | MorphError::TooFewPoints { .. } => Code::NonPositiveGeometry,
+            MorphError::TooManyCompartments { .. } => Code::TooLarge,
         }
     }
 
@@ -125,6 +130,13 @@ impl MorphError {
             MorphError::TooFewPoints { section, count } => {
                 format!("section `{}` has {count} 3-D point(s); a section needs at least two", name(*section))
             }
+            MorphError::TooManyCompartments { total, section, nseg } => format!(
+                "this cell would have {} compartments ({} in section `{}`), more than the limit of {}",
+                limits::count(*total),
+                limits::count(*nseg),
+                name(*section),
+                limits::count(MAX_CELL_COMPARTMENTS)
+            ),
         }
     }
 }
@@ -273,6 +285,13 @@ pub fn discretize(sections: &[SectionSpec]) -> Result<CableTree, Vec<MorphError>
         return Err(find_cycles(sections, &order));
     }
 
+    // Count before allocating: a d_lambda or Ra off by orders of magnitude asks for billions.
+    let counts: Vec<f64> = sections.iter().map(segment_count).collect();
+    let total: f64 = counts.iter().sum();
+    if total.is_nan() || total > MAX_CELL_COMPARTMENTS {
+        let section = (0..counts.len()).max_by(|&a, &b| counts[a].total_cmp(&counts[b])).expect("not empty");
+        return Err(vec![MorphError::TooManyCompartments { total, section, nseg: counts[section] }]);
+    }
     let geoms: Vec<SegGeom> = sections.iter().map(seg_geom).collect();
     let mut nodes: Vec<Node> = Vec::new();
     let mut layout: Vec<Option<SectionNodes>> = vec![None; sections.len()];
@@ -470,16 +489,23 @@ fn lambda_f(spec: &SectionSpec, frequency_hz: f64) -> f64 {
     }
 }
 
-/// The segment count a section gets (the d_lambda rule evaluated where asked for).
+/// The segment count a section gets (the d_lambda rule evaluated where asked for). Only for
+/// sections that [`discretize`] accepts: the count fits a `u32`.
 pub fn nseg_for(spec: &SectionSpec) -> u32 {
+    segment_count(spec) as u32
+}
+
+/// The segment count as a float, so that an absurd d_lambda gives an absurd count to refuse
+/// (not one saturated to `u32::MAX`).
+fn segment_count(spec: &SectionSpec) -> f64 {
     match spec.nseg {
-        Nseg::Fixed(n) => n,
+        Nseg::Fixed(n) => f64::from(n),
         Nseg::DLambda { d_lambda, frequency_hz } => {
             let length = match &spec.geometry {
                 Geometry::Cylinder { length_um, .. } => *length_um,
                 Geometry::Points(points) => *pt3d(points).0.last().unwrap(),
             };
-            ((length / (d_lambda * lambda_f(spec, frequency_hz)) + 0.9) / 2.0) as u32 * 2 + 1
+            ((length / (d_lambda * lambda_f(spec, frequency_hz)) + 0.9) / 2.0).floor() * 2.0 + 1.0
         }
     }
 }

@@ -124,7 +124,7 @@ impl Simulation {
             pool,
             pool_error,
             above: vec![false; built.detectors.len()],
-            columns: vec![Vec::with_capacity(steps as usize + 1); built.probes.len()],
+            columns: vec![Vec::new(); built.probes.len()],
             built,
             wiring,
             queue: Queue::default(),
@@ -133,7 +133,7 @@ impl Simulation {
             step: 0,
             steps,
             spikes: Vec::new(),
-            times: Vec::with_capacity(steps as usize + 1),
+            times: Vec::new(),
         };
         for (s, source) in model.network.sources.iter().enumerate() {
             for t in events::source_times(&source.kind, sim.duration) {
@@ -269,6 +269,13 @@ impl Simulation {
         &mut self,
         mut progress: impl FnMut(u64, u64) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, Blowup> {
+        // Reserved here, not in `new`: a simulation built only for its state (the GPU's host
+        // side, `--emit wgsl`) records nothing.
+        let left = (self.steps - self.step) as usize;
+        self.times.reserve(left);
+        for column in &mut self.columns {
+            column.reserve(left);
+        }
         while self.step < self.steps {
             self.advance_one()?;
             if self.step.is_multiple_of(256) && progress(self.step, self.steps).is_break() && self.step < self.steps {
@@ -558,5 +565,24 @@ mod tests {
         let serial = serial.expect("builds");
         assert_eq!(serial.threads(), 1);
         assert!(serial.pool_error().is_some_and(|e| e.contains("refused by the test")), "{:?}", serial.pool_error());
+    }
+
+    /// `--emit wgsl` and the GPU's host side build a simulation they never run: building it
+    /// must not reserve the trace of a long run (it did: 16 GB for 10⁹ steps).
+    #[test]
+    fn the_trace_is_reserved_by_the_run_not_the_build() {
+        let mut db = SourceDb::new();
+        let long = MODEL
+            .replace("duration = 1 ms", "duration = 1e7 ms")
+            .replace("population p = c[4]", "population p = c[1]\n    probe \"v\" = v at p[0].soma(0.5)");
+        let root = db.add("long.syl", long);
+        let mut model = compile(&mut db, root, &mut NoFiles, &[]).model.expect("compiles");
+        let sim = Simulation::new(&model, Options::default()).expect("builds");
+        assert_eq!(sim.steps(), 400_000_000);
+        assert!(sim.times.capacity() < 1000 && sim.columns[0].capacity() < 1000);
+        model.simulation.duration = 1.0;
+        let mut sim = Simulation::new(&model, Options::default()).expect("builds");
+        sim.run(|_, _| {}).expect("runs");
+        assert_eq!(sim.times.len(), 41);
     }
 }

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sylva_compiler::diagnostics::Diagnostic;
+use sylva_compiler::limits::Estimate;
 use sylva_compiler::source::{FileId, SourceDb};
 use sylva_compiler::{Loader, compile, ir, render};
 use sylva_runtime::gpu::Strategy;
@@ -312,6 +313,8 @@ fn compile_and_emit(
         }
         Emit::Wgsl => {
             if let Some(model) = &compilation.model {
+                // The GPU's code is generated from a built model, which records nothing.
+                run::fits_in_memory("code generation", &Estimate { trace_samples: 0.0, ..Estimate::of(model) })?;
                 let text =
                     sylva_runtime::gpu::wgsl(model, model.simulation.precision, strategy).map_err(|e| match e {
                         sylva_runtime::gpu::GpuError::Unsupported(_) => Failure::Usage(e.to_string()),

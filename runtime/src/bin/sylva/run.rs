@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sylva_compiler::ir::{self, Backend, Precision};
+use sylva_compiler::limits::{self, Estimate};
 use sylva_compiler::units::{Dimension, split_quantity};
 use sylva_runtime::cpu::{Blowup, Options, Simulation};
 use sylva_runtime::gpu::{self, GpuError, GpuSimulation, Strategy};
@@ -79,6 +80,18 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
     if model.cell_count() == 0 {
         return Err(Failure::Usage(format!("`{}` has no network to simulate", args.file)));
     }
+    // The compiler checked the model's own `dt` and `duration`, not the run file's.
+    let estimate = Estimate::of(&model);
+    if let Some(excess) = estimate.excesses().first() {
+        let sim = &model.simulation;
+        return Err(Failure::Usage(format!(
+            "{} (duration {} ms, dt {} ms)",
+            excess.describe(),
+            limits::number(sim.duration),
+            limits::number(sim.dt)
+        )));
+    }
+    fits_in_memory("the run", &estimate)?;
     if model.simulation.backend == Backend::Cpu && model.simulation.precision == Precision::F32 {
         return Err(Failure::Usage(
             "the CPU engine computes in f64 (it is the reference); use `--backend gpu` for f32".into(),
@@ -185,6 +198,32 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Refuses, before anything is allocated, what needs more memory than the machine has free.
+pub fn fits_in_memory(what: &str, estimate: &Estimate) -> Result<(), Failure> {
+    let Some(available) = available_memory() else { return Ok(()) };
+    let needed = estimate.bytes();
+    if needed <= available {
+        return Ok(());
+    }
+    Err(Failure::Usage(format!(
+        "{what} needs at least {} of memory ({} compartments, {} recorded values, {} source spikes), \
+         more than the {} available",
+        limits::bytes(needed),
+        limits::count(estimate.compartments),
+        limits::count(estimate.trace_samples),
+        limits::count(estimate.source_spikes),
+        limits::bytes(available)
+    )))
+}
+
+/// The memory available to a new process (bytes), where the system says (Linux).
+fn available_memory() -> Option<f64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find_map(|l| l.strip_prefix("MemAvailable:"))?;
+    let kib: f64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    Some(kib * 1024.0)
+}
+
 fn time_setting(name: &str, text: &str) -> Result<f64, Failure> {
     match split_quantity(text) {
         Ok((value, Some(unit))) if unit.dim == Dimension::TIME && value * unit.scale > 0.0 => Ok(value * unit.scale),
@@ -203,10 +242,7 @@ pub fn membrane_compartments(model: &ir::Model) -> u64 {
         .network
         .populations
         .iter()
-        .map(|p| {
-            model.cells[p.cell.index()].tree.nodes.iter().filter(|n| n.area_um2 > 0.0).count() as u64
-                * u64::from(p.count)
-        })
+        .map(|p| limits::cell_compartments(&model.cells[p.cell.index()].tree) as u64 * u64::from(p.count))
         .sum()
 }
 
