@@ -105,6 +105,49 @@ fn a_run_file_beyond_the_limits_is_refused_before_allocating() {
     let _ = std::fs::remove_dir_all(out);
 }
 
+/// A device or a pipe is not a model file: `import "/dev/urandom"` used to read forever.
+#[test]
+fn files_that_are_not_regular_or_too_large_are_refused() {
+    let dir = scratch("files");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let model = dir.join("model.syl");
+    let huge = dir.join("huge.syl");
+    // Sparse: no disk is used.
+    std::fs::File::create(&huge).and_then(|f| f.set_len(65 << 20)).expect("sparse file");
+    std::fs::write(&model, "import \"/dev/urandom\"\nimport \"huge.syl\"\n").expect("model");
+    let result = sylva(&["check", "--color", "never", model.to_str().expect("utf-8")]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot import `/dev/urandom`: not a regular file"), "{stderr}");
+    assert!(stderr.contains("cannot import `huge.syl`: larger than the limit of 64 MiB"), "{stderr}");
+    let root = sylva(&["check", "/dev/urandom"]);
+    assert_eq!(root.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&root.stderr).contains("cannot read `/dev/urandom`: not a regular file"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `--threads 100000` used to spawn 100,000 threads; more than the machine runs at once are
+/// reduced to that.
+#[test]
+fn more_threads_than_the_machine_runs_are_reduced() {
+    let out = scratch("threads");
+    let result = sylva(&[
+        "run",
+        "examples/neuron/hh_soma.syl",
+        "--no-plots",
+        "--threads",
+        "100000",
+        "-o",
+        out.to_str().expect("utf-8"),
+    ]);
+    let (stdout, stderr) = (String::from_utf8_lossy(&result.stdout), String::from_utf8_lossy(&result.stderr));
+    assert!(result.status.success(), "{stderr}");
+    let available = std::thread::available_parallelism().map_or(1, usize::from);
+    assert!(stderr.contains(&format!("warning: --threads 100000: using {available}")), "{stderr}");
+    assert!(!stdout.contains("100000 threads"), "{stdout}");
+    let _ = std::fs::remove_dir_all(out);
+}
+
 #[test]
 fn a_diverging_model_names_the_place_time_and_mechanism() {
     let dir = scratch("diverge");

@@ -220,7 +220,7 @@ impl Loader for DocumentLoader<'_> {
         if let Some(doc) = self.documents.get(path) {
             return Ok(doc.text.clone());
         }
-        std::fs::read_to_string(path).map_err(|e| e.to_string())
+        crate::read_source(path)
     }
 }
 

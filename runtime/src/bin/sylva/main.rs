@@ -7,7 +7,7 @@
 mod lsp;
 mod run;
 
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -79,7 +79,8 @@ enum Command {
         /// an eighth of the cell's nodes as a power of two, 32 to 1024 as the device allows).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
         gpu_workgroup_size: Option<u32>,
-        /// Worker threads across cells; results are identical for any number.
+        /// Worker threads across cells; results are identical for any number. More than the
+        /// machine runs at once (its available parallelism) are reduced to that, with a warning.
         #[arg(long, default_value_t = 1)]
         threads: usize,
         /// Do not draw trace.svg and raster.svg.
@@ -139,8 +140,35 @@ struct FsLoader;
 
 impl Loader for FsLoader {
     fn read(&mut self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(path).map_err(|e| e.to_string())
+        read_source(path)
     }
+}
+
+/// Model, import and SWC files larger than this are refused: the largest reconstructions are
+/// a few MB, and the compiler holds every file in memory.
+const MAX_SOURCE_BYTES: u64 = 64 << 20;
+
+/// Reads a model, import or SWC file: a regular file (`/dev/urandom` or a pipe would be read
+/// forever) of at most [`MAX_SOURCE_BYTES`], in UTF-8.
+pub fn read_source(path: &str) -> Result<String, String> {
+    // Checked before opening: opening a named pipe blocks until someone writes to it.
+    let metadata = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if !metadata.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    let too_large = || format!("larger than the limit of {} MiB", MAX_SOURCE_BYTES >> 20);
+    if metadata.len() > MAX_SOURCE_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    // The file may grow after the check.
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
 }
 
 /// Why a command failed.
@@ -200,7 +228,7 @@ fn main() -> ExitCode {
             }),
             gpu_strategy: gpu_strategy.map(Strategy::from),
             gpu_workgroup_size: *gpu_workgroup_size,
-            threads: (*threads).max(1),
+            threads: worker_threads(*threads),
             plots: !no_plots,
             interpret: *interpret,
             colour,
@@ -227,9 +255,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// `--threads`, at most what the machine runs at once: more never run faster (the step is
+/// bound by computation) and each costs a stack (`--threads 100000` spawned them all).
+fn worker_threads(asked: usize) -> usize {
+    let available = std::thread::available_parallelism().map_or(1, usize::from);
+    if asked > available {
+        eprintln!("warning: --threads {asked}: using {available}, the threads this machine runs at once");
+    }
+    asked.clamp(1, available)
+}
+
 fn load_root(db: &mut SourceDb, file: &str) -> Result<FileId, Failure> {
-    let text = std::fs::read(file).map_err(|e| Failure::Usage(format!("cannot read `{file}`: {e}")))?;
-    let text = String::from_utf8(text).map_err(|_| Failure::Usage(format!("`{file}` is not UTF-8 text")))?;
+    let text = read_source(file).map_err(|e| Failure::Usage(format!("cannot read `{file}`: {e}")))?;
     let name = Path::new(file).to_string_lossy().replace('\\', "/");
     Ok(db.add(name, text))
 }
