@@ -107,3 +107,15 @@ fn sources_that_would_fire_too_often_are_refused() {
     let regular = "source s = regular(start = 0 ms, interval = 1e-12 ms, stop = 100 ms)";
     refused(&model(DEND, RA, regular, SIM), &[], &["would fire 1e13 spikes"]);
 }
+
+/// Checking is linear in the number of top-level parameters (20,000 took 18 s; the timings
+/// are in docs/performance.md): each resolves its names by lookup, not by a scan of all.
+#[test]
+fn twenty_thousand_parameters_check() {
+    let mut text = String::from("param p0: mV = 0\n");
+    text.extend((1..20_000).map(|i| format!("param p{i}: mV = p{} + 1 mV\n", i - 1)));
+    let (db, compilation) = compile_text("params.syl", &text, &["p0=1".to_string()]);
+    let model = compilation.model.unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
+    assert_eq!(model.params.len(), 20_000);
+    assert_eq!(model.params.last().map(|p| p.value), Some(20_000.0));
+}

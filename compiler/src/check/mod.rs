@@ -14,7 +14,7 @@ mod params;
 mod simulation;
 mod species;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::ir::{self, CellId, MechId};
@@ -118,6 +118,8 @@ pub fn check(input: &Input<'_>, diags: &mut Diagnostics) -> Option<ir::Model> {
 
 fn warn_unused(input: &Input<'_>, globals: &globals::Globals<'_>, diags: &mut Diagnostics) {
     let used = globals.used.borrow();
+    // By name, once: a scan of `used` per item was quadratic in the number of parameters.
+    let used_names: HashSet<&str> = used.iter().map(|(n, _)| n.as_str()).collect();
     for (file, parsed) in input.files {
         if !input.user_files.contains(file) {
             continue;
@@ -149,7 +151,7 @@ fn warn_unused(input: &Input<'_>, globals: &globals::Globals<'_>, diags: &mut Di
                         );
                     }
                 }
-                ast::Item::Function(f) if !used.iter().any(|(n, _)| *n == f.name.name) => diags.push(
+                ast::Item::Function(f) if !used_names.contains(f.name.name.as_str()) => diags.push(
                     Diagnostic::warning(
                         Code::UnusedDefinition,
                         f.name.span,
@@ -157,7 +159,7 @@ fn warn_unused(input: &Input<'_>, globals: &globals::Globals<'_>, diags: &mut Di
                     )
                     .help("remove it, or call it from a mechanism"),
                 ),
-                ast::Item::Param(p) if !used.iter().any(|(n, _)| *n == p.name.name) => diags.push(
+                ast::Item::Param(p) if !used_names.contains(p.name.name.as_str()) => diags.push(
                     Diagnostic::warning(
                         Code::UnusedParameter,
                         p.name.span,

@@ -1,5 +1,7 @@
 //! Top-level parameters: evaluated in dependency order, with `--set` overrides applied.
 
+use std::collections::HashSet;
+
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::ir;
 use crate::source::Span;
@@ -33,6 +35,7 @@ pub(crate) fn evaluate(
             _ => None,
         })
         .collect();
+    let names: HashSet<&str> = params.iter().map(|p| p.name.name.as_str()).collect();
     // Parameters may use earlier ones; evaluate repeatedly until nothing more resolves.
     let mut pending: Vec<_> = params.clone();
     let mut out = Vec::new();
@@ -40,7 +43,7 @@ pub(crate) fn evaluate(
         let before = pending.len();
         let mut next = Vec::new();
         for p in pending {
-            if references_pending(p, &next_names(&next, &params, globals)) {
+            if references_pending(p, &names, globals) {
                 next.push(p);
                 continue;
             }
@@ -108,22 +111,12 @@ pub(crate) fn evaluate(
     out
 }
 
-fn next_names<'a>(
-    next: &[&'a crate::syntax::ast::Param],
-    all: &[&'a crate::syntax::ast::Param],
-    globals: &Globals<'_>,
-) -> Vec<String> {
-    all.iter()
-        .filter(|p| !globals.params.contains_key(&p.name.name) || next.iter().any(|n| n.name.name == p.name.name))
-        .map(|p| p.name.name.clone())
-        .collect()
-}
-
-/// Whether `p`'s value names a parameter that is not evaluated yet (other than itself).
-fn references_pending(p: &crate::syntax::ast::Param, unresolved: &[String]) -> bool {
-    let mut names = Vec::new();
-    collect_names(&p.default, &mut names);
-    names.iter().any(|n| *n != p.name.name && unresolved.contains(n)) || names.contains(&p.name.name)
+/// Whether `p`'s value names itself or a parameter (of `params`) that is not evaluated yet.
+/// Linear in the size of the value: a lookup per name, never a scan of all parameters.
+fn references_pending(p: &crate::syntax::ast::Param, params: &HashSet<&str>, globals: &Globals<'_>) -> bool {
+    let mut used = Vec::new();
+    collect_names(&p.default, &mut used);
+    used.iter().any(|n| *n == p.name.name || (params.contains(n.as_str()) && !globals.params.contains_key(n)))
 }
 
 fn collect_names(expr: &crate::syntax::ast::Expr, out: &mut Vec<String>) {
