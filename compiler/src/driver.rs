@@ -302,7 +302,38 @@ fn parse_overrides(db: &mut SourceDb, raw: &[String], diags: &mut Diagnostics) -
 
 #[cfg(test)]
 mod tests {
-    use super::resolve_relative;
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// Files in memory, by resolved path.
+    struct Files(HashMap<&'static str, String>);
+
+    impl Loader for Files {
+        fn read(&mut self, path: &str) -> Result<String, String> {
+            self.0.get(path).cloned().ok_or_else(|| format!("no file `{path}`"))
+        }
+    }
+
+    /// Compiles `model` (as `m.syl`) with `cell.swc` in memory; the diagnostics as text.
+    fn compile_with_swc(model: &str, swc: &str) -> (Compilation, Vec<String>) {
+        let mut db = SourceDb::new();
+        let root = db.add("m.syl", model);
+        let mut files = Files(HashMap::from([("cell.swc", swc.to_string())]));
+        let c = compile(&mut db, root, &mut files, &[]);
+        let messages = c.diagnostics.iter().map(|d| format!("{}: {}", d.code.as_str(), d.message)).collect();
+        (c, messages)
+    }
+
+    const SWC_MODEL: &str = "import pas\nmorphology m = swc(\"cell.swc\")\ncell c {\n    morphology = m\n    insert pas in all\n}\nnetwork main { population cells = c[1] }\nsimulation { dt = 0.025 ms, duration = 1 ms }\n";
+    const SWC_CELL: &str = "1 1 0 0 0 5 -1\n2 3 5 0 0 1 1\n3 3 15 0 0 1 2\n";
+
+    #[test]
+    fn a_byte_order_mark_is_ignored_in_models_and_swc_files() {
+        let (c, messages) = compile_with_swc(&format!("\u{feff}{SWC_MODEL}"), &format!("\u{feff}{SWC_CELL}"));
+        assert!(messages.is_empty(), "{messages:?}");
+        assert!(c.model.is_some());
+    }
 
     #[test]
     fn imports_resolve_relative_to_the_importing_file() {

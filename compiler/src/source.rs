@@ -40,8 +40,14 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
+    /// A leading byte order mark (U+FEFF, which some Windows editors write) is dropped here,
+    /// the one place every text enters, so no parser sees it; spans are offsets into the text
+    /// as stored, so they stay consistent.
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> SourceFile {
-        let text = text.into();
+        let mut text = text.into();
+        if text.starts_with('\u{feff}') {
+            text.drain(..'\u{feff}'.len_utf8());
+        }
         let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
         SourceFile { name: name.into(), text, line_starts }
     }
