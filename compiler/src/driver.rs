@@ -335,6 +335,29 @@ mod tests {
         assert!(c.model.is_some());
     }
 
+    /// The cell's membrane area (µm²).
+    fn area(c: &Compilation) -> f64 {
+        c.model.as_ref().expect("compiles").cells[0].tree.total_area_um2()
+    }
+
+    #[test]
+    fn swc_units_come_from_the_model_or_the_header() {
+        let (um, _) = compile_with_swc(SWC_MODEL, SWC_CELL);
+        let nm_cell = "# Units: nm\n1 1 0 0 0 5000 -1\n2 3 5000 0 0 1000 1\n3 3 15000 0 0 1000 2\n";
+        let (header, messages) = compile_with_swc(SWC_MODEL, nm_cell);
+        assert!(messages.is_empty(), "{messages:?}");
+        assert_eq!(area(&header), area(&um));
+        // The model's `units` overrides the header.
+        let in_um = SWC_MODEL.replace("swc(\"cell.swc\")", "swc(\"cell.swc\") { units = um }");
+        let (over, _) = compile_with_swc(&in_um, &format!("# Units: nm\n{SWC_CELL}"));
+        assert_eq!(area(&over), area(&um));
+        let in_nm = SWC_MODEL.replace("swc(\"cell.swc\")", "swc(\"cell.swc\") { units = nm }");
+        let (model, _) = compile_with_swc(&in_nm, &nm_cell.replace("# Units: nm\n", ""));
+        assert_eq!(area(&model), area(&um));
+        let (_, messages) = compile_with_swc(&in_nm.replace("= nm", "= 1 mV"), SWC_CELL);
+        assert!(messages.iter().any(|m| m.starts_with("E0302")), "{messages:?}");
+    }
+
     #[test]
     fn imports_resolve_relative_to_the_importing_file() {
         assert_eq!(resolve_relative("examples/a.syl", "lib/b.syl"), "examples/lib/b.syl");

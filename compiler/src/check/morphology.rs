@@ -383,6 +383,7 @@ fn swc(
     let mut nseg = Nseg::Fixed(1);
     let mut frequency = 100.0;
     let mut d_lambda = None;
+    let mut units = None;
     for prop in props {
         match prop.key.name.as_str() {
             "nseg" => {
@@ -406,19 +407,37 @@ fn swc(
                     frequency = f / hz.scale;
                 }
             }
-            _ => diags.push(unknown_property(&prop.key, "SWC morphologies", &["nseg", "d_lambda", "frequency"])),
+            // `units = nm` (a unit is a length of 1 of it), or any length: `units = 0.001 mm`.
+            "units" => units = positive(globals, diags, prop, Unit { dim: Dimension::LENGTH, scale: 1.0 }),
+            _ => {
+                diags.push(unknown_property(&prop.key, "SWC morphologies", &["nseg", "d_lambda", "frequency", "units"]))
+            }
         }
     }
     if let Some(d) = d_lambda {
         nseg = Nseg::DLambda { d_lambda: d, frequency_hz: frequency };
     }
-    let (samples, errors) = morph::parse_swc(file, &globals.sources.get(file).text);
+    let text = &globals.sources.get(file).text;
+    let (samples, errors) = morph::parse_swc(file, text);
     let failed = errors.iter().any(|d| d.is_error());
     diags.extend(errors);
     if failed {
         return None;
     }
-    let cell = match morph::swc_to_sections(file, &samples, &morph::SwcOptions::default()) {
+    // The model's `units` wins over the file's header.
+    let um_per_unit = match units {
+        Some(um) => um,
+        None => match morph::swc_header_units(file, text) {
+            Some(Ok((um, _))) => um,
+            Some(Err(warning)) => {
+                diags.push(warning);
+                1.0
+            }
+            None => 1.0,
+        },
+    };
+    let options = morph::SwcOptions { um_per_unit, ..morph::SwcOptions::default() };
+    let cell = match morph::swc_to_sections(file, &samples, &options) {
         Ok(cell) => cell,
         Err(errors) => {
             diags.extend(errors);

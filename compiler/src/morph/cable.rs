@@ -78,8 +78,8 @@ pub enum MorphError {
     Cycle { sections: Vec<usize> },
     /// The attachment location on the parent is outside `[0, 1]` (or not a number).
     LocationOutOfRange { section: usize, x: f64 },
-    /// A length, diameter, segment count, Ra, cm or d_lambda parameter that is not positive
-    /// (or not finite). `what` names the quantity.
+    /// A length, diameter, segment count, Ra, cm or d_lambda parameter that is not positive,
+    /// or a 3-D point or length beyond single precision. `what` names the quantity.
     NonPositive { section: usize, what: &'static str, value: f64 },
     /// A `Points` geometry with fewer than two samples.
     TooFewPoints { section: usize, count: usize },
@@ -123,6 +123,10 @@ impl MorphError {
             }
             MorphError::LocationOutOfRange { section, x } => {
                 format!("section `{}` is attached at x = {x}, outside [0, 1]", name(*section))
+            }
+            // Too large: 3-D points (and so lengths computed from them) are single precision.
+            MorphError::NonPositive { section, what, value } if value.abs() > f64::from(f32::MAX) => {
+                format!("section `{}` has {what} = {value:e}, beyond single precision (at most 3.4e38)", name(*section))
             }
             MorphError::NonPositive { section, what, value } => {
                 format!("section `{}` has {what} = {value}, which must be positive", name(*section))
@@ -373,6 +377,18 @@ pub fn discretize(sections: &[SectionSpec]) -> Result<CableTree, Vec<MorphError>
 }
 
 fn validate_section(i: usize, s: &SectionSpec, count: usize, errors: &mut Vec<MorphError>) {
+    // 3-D points are stored in single precision, as NEURON does. NEURON accepts diameter 0
+    // (an SWC radius of 0): no membrane there, and the axial resistance uses 1e-15 for the
+    // product of the diameters.
+    if let Geometry::Points(points) = &s.geometry {
+        let single = |v: f64| (v as f32).is_finite();
+        if let Some(value) = points.iter().flat_map(|p| [p.x, p.y, p.z]).find(|v| !single(*v)) {
+            errors.push(MorphError::NonPositive { section: i, what: "3-D point coordinate", value });
+        }
+        if let Some(p) = points.iter().find(|p| !(p.diam >= 0.0 && single(p.diam))) {
+            errors.push(MorphError::NonPositive { section: i, what: "3-D point diam", value: p.diam });
+        }
+    }
     let mut positive = |what: &'static str, value: f64| {
         if !(value > 0.0 && value.is_finite()) {
             errors.push(MorphError::NonPositive { section: i, what, value });
@@ -386,12 +402,6 @@ fn validate_section(i: usize, s: &SectionSpec, count: usize, errors: &mut Vec<Mo
             positive("diam", *diam_um);
         }
         Geometry::Points(points) => {
-            for p in points {
-                positive("3-D point diam", p.diam);
-            }
-            if points.iter().any(|p| !(p.x.is_finite() && p.y.is_finite() && p.z.is_finite())) {
-                positive("3-D point coordinate", f64::NAN);
-            }
             if points.len() >= 2 {
                 let (arcs, _) = pt3d(points);
                 positive("length", *arcs.last().unwrap());

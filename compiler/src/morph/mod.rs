@@ -14,7 +14,7 @@ mod swc;
 pub use cable::{
     CableTree, Geometry, MorphError, Node, Nseg, Point3, SectionKind, SectionNodes, SectionSpec, discretize, nseg_for,
 };
-pub use swc::{SwcCell, SwcOptions, SwcSample, SwcSection, parse_swc, swc_to_sections};
+pub use swc::{SwcCell, SwcOptions, SwcSample, SwcSection, parse_swc, swc_header_units, swc_to_sections};
 
 #[cfg(test)]
 mod tests;

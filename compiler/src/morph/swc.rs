@@ -36,11 +36,14 @@ pub struct SwcOptions {
     /// point with `pt3dadd(%.8g, %.8g, %.8g, %.8g)` (8 significant digits). Off: the values
     /// are used as written in the file.
     pub neuron_g_rounding: bool,
+    /// Micrometres per unit of the file's coordinates and radii (1 for µm, 0.001 for nm),
+    /// applied before anything else.
+    pub um_per_unit: f64,
 }
 
 impl Default for SwcOptions {
     fn default() -> SwcOptions {
-        SwcOptions { neuron_g_rounding: true }
+        SwcOptions { neuron_g_rounding: true, um_per_unit: 1.0 }
     }
 }
 
@@ -94,15 +97,53 @@ fn swc_error(span: Span, message: impl Into<String>) -> Diagnostic {
     Diagnostic::error(Code::SwcError, span, message)
 }
 
+/// At most this many diagnostics of one kind per file: a file with one systematic problem
+/// (7,000 samples, each wrong the same way) must not bury everything else.
+const CAP: usize = 10;
+
+/// The diagnostics of one SWC file, at most [`CAP`] of each kind; the last one shown says how
+/// many more there are.
+#[derive(Default)]
+struct Capped {
+    out: Vec<Diagnostic>,
+    /// Per kind: how many were reported, and the index in `out` of the last one kept.
+    kinds: HashMap<&'static str, (usize, usize)>,
+}
+
+impl Capped {
+    fn push(&mut self, kind: &'static str, d: Diagnostic) {
+        let (count, last) = self.kinds.entry(kind).or_insert((0, 0));
+        *count += 1;
+        if *count <= CAP {
+            *last = self.out.len();
+            self.out.push(d);
+        }
+    }
+
+    fn finish(mut self) -> Vec<Diagnostic> {
+        for (count, last) in self.kinds.into_values().filter(|(count, _)| *count > CAP) {
+            self.out[last].notes.push(format!("and {} more like this in this file", count - CAP));
+        }
+        self.out
+    }
+}
+
+/// A positive radius that NEURON's single-precision read (`sscanf("%f")`) turns into 0.
+fn underflows_f32(v: f64) -> bool {
+    v != 0.0 && v as f32 == 0.0
+}
+
 /// Reads SWC text. Comments (`#` to the end of the line) and blank lines are skipped; every
 /// other line must hold seven numbers. Also checks the tree: unique ids, every parent defined
 /// with a smaller id (NEURON's rule), exactly one root. Samples are returned in file order;
-/// lines with errors are left out.
+/// lines with errors are left out. Diagnostics of one kind are capped at [`CAP`] per file.
 pub fn parse_swc(file: FileId, text: &str) -> (Vec<SwcSample>, Vec<Diagnostic>) {
     let mut samples = Vec::new();
-    let mut diagnostics = Vec::new();
+    let mut diagnostics = Capped::default();
+    // Radius fields that are 0 as NEURON reads them: (span, text, line number).
+    let mut zero_radius: Vec<(Span, &str, usize)> = Vec::new();
     let mut offset = 0;
-    for raw in text.split_inclusive('\n') {
+    for (line_index, raw) in text.split_inclusive('\n').enumerate() {
         let line_start = offset;
         offset += raw.len();
         let content = raw.trim_end_matches(['\n', '\r']);
@@ -123,6 +164,7 @@ pub fn parse_swc(file: FileId, text: &str) -> (Vec<SwcSample>, Vec<Diagnostic>) 
         }
         if fields.len() < 7 {
             diagnostics.push(
+                "fields",
                 swc_error(line_span, format!("an SWC sample needs 7 fields, this line has {}", fields.len()))
                     .label("expected `id type x y z radius parent`"),
             );
@@ -130,6 +172,7 @@ pub fn parse_swc(file: FileId, text: &str) -> (Vec<SwcSample>, Vec<Diagnostic>) 
         }
         if fields.len() > 7 {
             diagnostics.push(
+                "extra",
                 Diagnostic::warning(Code::SwcError, fields[7].1.to(fields[fields.len() - 1].1), "extra fields ignored")
                     .note("an SWC sample has 7 fields: `id type x y z radius parent`"),
             );
@@ -141,8 +184,18 @@ pub fn parse_swc(file: FileId, text: &str) -> (Vec<SwcSample>, Vec<Diagnostic>) 
             let (word, span) = fields[k];
             match word.parse::<f64>() {
                 Ok(v) if v.is_finite() => values[k] = v,
+                // `1e999`: a number, but beyond double precision.
+                Ok(v) if !v.is_nan() && word.bytes().any(|b| b.is_ascii_digit()) => {
+                    diagnostics.push(
+                        "number",
+                        swc_error(span, format!("the {} field `{word}` is too large", NAMES[k]))
+                            .label("beyond double precision"),
+                    );
+                    ok = false;
+                }
                 _ => {
                     diagnostics.push(
+                        "number",
                         swc_error(span, format!("the {} field `{word}` is not a number", NAMES[k]))
                             .label("expected a number"),
                     );
@@ -155,10 +208,10 @@ pub fn parse_swc(file: FileId, text: &str) -> (Vec<SwcSample>, Vec<Diagnostic>) 
         }
         for k in [0, 1, 6] {
             if values[k].fract() != 0.0 || values[k].abs() > 1e15 {
-                diagnostics.push(swc_error(
-                    fields[k].1,
-                    format!("the {} field `{}` is not an integer", NAMES[k], fields[k].0),
-                ));
+                diagnostics.push(
+                    "integer",
+                    swc_error(fields[k].1, format!("the {} field `{}` is not an integer", NAMES[k], fields[k].0)),
+                );
                 ok = false;
             }
         }
@@ -167,22 +220,27 @@ pub fn parse_swc(file: FileId, text: &str) -> (Vec<SwcSample>, Vec<Diagnostic>) 
         }
         let id = values[0] as i64;
         if id < 0 {
-            diagnostics.push(swc_error(fields[0].1, format!("sample id {id} is negative")));
+            diagnostics.push("id", swc_error(fields[0].1, format!("sample id {id} is negative")));
             continue;
         }
         if values[1] < 0.0 {
             diagnostics.push(
+                "type",
                 swc_error(fields[1].1, format!("sample {id} has the negative type {}", values[1]))
                     .note("SWC types are 0 (undefined), 1 (soma), 2 (axon), 3 (basal dendrite), 4 (apical dendrite) or a custom positive number"),
             );
             continue;
         }
-        if values[5] <= 0.0 {
+        if values[5] < 0.0 {
             diagnostics.push(
-                swc_error(fields[5].1, format!("sample {id} has radius {}; radii must be positive", fields[5].0))
-                    .label("not positive"),
+                "radius",
+                swc_error(fields[5].1, format!("sample {id} has radius {}; radii cannot be negative", fields[5].0))
+                    .label("negative"),
             );
             continue;
+        }
+        if values[5] == 0.0 || underflows_f32(values[5]) {
+            zero_radius.push((fields[5].1, fields[5].0, line_index + 1));
         }
         samples.push(SwcSample {
             id,
@@ -195,21 +253,118 @@ pub fn parse_swc(file: FileId, text: &str) -> (Vec<SwcSample>, Vec<Diagnostic>) 
             span: line_span,
         });
     }
-    diagnostics.extend(check_tree(file, &samples));
-    (samples, diagnostics)
+    if let Some(d) = zero_radius_report(&zero_radius, samples.len()) {
+        diagnostics.out.push(d);
+    }
+    check_tree(file, &samples, &mut diagnostics);
+    (samples, diagnostics.finish())
+}
+
+/// The unit an SWC header declares for the coordinates and radii, in a comment before the
+/// first sample such as `# Units: nm`, `# units = micrometer` or `# Unit: 1 nanometer`:
+/// micrometres per unit and the comment's span. `None` without such a comment; a comment
+/// whose unit is not a length gives a warning (the file is then read in µm).
+pub fn swc_header_units(file: FileId, text: &str) -> Option<Result<(f64, Span), Diagnostic>> {
+    let mut offset = 0;
+    for raw in text.split_inclusive('\n') {
+        let line_start = offset;
+        offset += raw.len();
+        let line = raw.trim_end_matches(['\n', '\r']);
+        let Some(comment) = line.trim_start().strip_prefix('#') else {
+            if line.trim().is_empty() {
+                continue;
+            }
+            return None;
+        };
+        let lower = comment.trim().to_ascii_lowercase();
+        let Some(value) = lower.strip_prefix("units").or_else(|| lower.strip_prefix("unit")) else { continue };
+        let Some(value) = value.trim_start().strip_prefix([':', '=']) else { continue };
+        let span = Span::new(file, line_start..line_start + line.len());
+        let value = value.trim();
+        // An optional number, then the unit's symbol or name.
+        let (number, word) = value.rsplit_once(char::is_whitespace).unwrap_or(("1", value));
+        let symbol = match word.strip_suffix('s').unwrap_or(word) {
+            "nanometer" | "nanometre" => "nm",
+            "micron" | "micrometer" | "micrometre" => "um",
+            "millimeter" | "millimetre" => "mm",
+            _ => word,
+        };
+        let quantity = number
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .zip(crate::units::parse_unit(symbol).ok())
+            .map(|(n, unit)| (n * unit.scale, unit));
+        return Some(match quantity {
+            Some((um, unit)) if unit.dim == crate::units::Dimension::LENGTH && um > 0.0 && um.is_finite() => {
+                Ok((um, span))
+            }
+            _ => Err(Diagnostic::warning(
+                Code::SwcError,
+                span,
+                format!("the header declares the units `{}`, which are not a length", value),
+            )
+            .label("not understood")
+            .note("the coordinates and radii are read in um")
+            .help("give the unit in the model: `swc(\"...\") { units = nm }`")),
+        });
+    }
+    None
+}
+
+/// One diagnostic for every radius that is 0 as NEURON reads it: a warning (NEURON accepts
+/// them), or an error when no sample has a radius, since the cell would have no membrane.
+fn zero_radius_report(zero: &[(Span, &str, usize)], samples: usize) -> Option<Diagnostic> {
+    let &(first, first_text, _) = zero.first()?;
+    const SHOWN: usize = 5;
+    let mut lines: Vec<String> = zero.iter().take(SHOWN).map(|z| z.2.to_string()).collect();
+    if zero.len() > SHOWN {
+        lines.push(format!("{} more", zero.len() - SHOWN));
+    }
+    let lines = match lines.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("lines {} and {last}", rest.join(", ")),
+        _ => format!("line {}", lines[0]),
+    };
+    let label = |text: &str| {
+        if underflows_f32(text.parse().unwrap_or(0.0)) {
+            format!("`{text}` is 0 in single precision, as NEURON reads it")
+        } else {
+            "radius 0".to_string()
+        }
+    };
+    let mut d = if zero.len() == samples {
+        swc_error(first, format!("all {samples} samples have radius 0 ({lines}), so the cell has no membrane"))
+            .help("check that the sixth column of the file holds the radii")
+    } else {
+        let n = zero.len();
+        let samples = if n == 1 { "sample has" } else { "samples have" };
+        Diagnostic::warning(Code::SwcError, first, format!("{n} {samples} radius 0 ({lines})"))
+            .note(
+                "NEURON's Import3d accepts them: the membrane there has no area, and the axial resistance next \
+                 to such a point is practically infinite, so the cable is cut there",
+            )
+            .help("check the file: tracing tools write radius 0 where they did not measure one")
+    };
+    d = d.label(label(first_text));
+    for &(span, text, _) in zero.iter().skip(1).take(SHOWN - 1) {
+        d = d.secondary(span, label(text));
+    }
+    Some(d)
 }
 
 /// Unique ids, parents defined with smaller ids, exactly one root.
-fn check_tree(file: FileId, samples: &[SwcSample]) -> Vec<Diagnostic> {
-    let mut diagnostics = Vec::new();
+fn check_tree(file: FileId, samples: &[SwcSample], diagnostics: &mut Capped) {
     if samples.is_empty() {
-        diagnostics.push(swc_error(Span::new(file, 0..0), "the SWC file contains no samples"));
-        return diagnostics;
+        if !diagnostics.out.iter().any(Diagnostic::is_error) {
+            diagnostics.push("empty", swc_error(Span::new(file, 0..0), "the SWC file contains no samples"));
+        }
+        return;
     }
     let mut by_id: HashMap<i64, &SwcSample> = HashMap::new();
     for s in samples {
         if let Some(first) = by_id.get(&s.id) {
             diagnostics.push(
+                "duplicate",
                 swc_error(s.span, format!("sample id {} is defined twice", s.id))
                     .label("second definition")
                     .secondary(first.span, "first definition"),
@@ -224,26 +379,30 @@ fn check_tree(file: FileId, samples: &[SwcSample]) -> Vec<Diagnostic> {
         }
         match by_id.get(&s.parent) {
             None => diagnostics.push(
+                "parent",
                 swc_error(s.span, format!("sample {} refers to parent {}, which is not defined", s.id, s.parent))
                     .label("unknown parent"),
             ),
             Some(p) if s.parent >= s.id => diagnostics.push(
+                "order",
                 swc_error(
                     s.span,
                     format!("sample {} refers to parent {}, which is not defined before it", s.id, s.parent),
                 )
                 .secondary(p.span, "the parent")
-                .note("NEURON's Import3d requires every parent id to be smaller than the id of its child"),
+                .note("NEURON's Import3d requires every parent id to be smaller than the id of its child")
+                .help("renumber the samples so that every parent has a smaller id than its children"),
             ),
             Some(_) => {}
         }
     }
     let roots: Vec<&SwcSample> = samples.iter().filter(|s| s.parent < 0).collect();
     if roots.is_empty() {
-        diagnostics.push(swc_error(samples[0].span, "the SWC file has no root sample (one with parent -1)"));
+        diagnostics.push("root", swc_error(samples[0].span, "the SWC file has no root sample (one with parent -1)"));
     }
     for r in roots.iter().skip(1) {
         diagnostics.push(
+            "roots",
             swc_error(
                 r.span,
                 format!(
@@ -257,7 +416,6 @@ fn check_tree(file: FileId, samples: &[SwcSample]) -> Vec<Diagnostic> {
             .help("split the file into one file per cell, or connect the trees"),
         );
     }
-    diagnostics
 }
 
 /// Import3d's 8-significant-digit `%.8g` text round trip (`import3d_gui.hoc`, `instantiate`).
@@ -305,22 +463,39 @@ struct Draft {
 /// they are processed in id order. Fails with the same diagnostics as [`parse_swc`]'s tree
 /// check if the samples do not form one tree.
 pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions) -> Result<SwcCell, Vec<Diagnostic>> {
-    let errors: Vec<Diagnostic> = check_tree(file, samples).into_iter().filter(|d| d.is_error()).collect();
+    let mut tree = Capped::default();
+    check_tree(file, samples, &mut tree);
+    let errors: Vec<Diagnostic> = tree.finish().into_iter().filter(|d| d.is_error()).collect();
     if !errors.is_empty() {
         return Err(errors);
     }
-    // read_swc.hoc's `sscanf("%f")` stores single-precision values.
-    let f32_read: Vec<SwcSample>;
-    let samples = if options.neuron_g_rounding {
-        let f = |v: f64| v as f32 as f64;
-        f32_read = samples
-            .iter()
-            .map(|s| SwcSample { x: f(s.x), y: f(s.y), z: f(s.z), radius: f(s.radius), ..s.clone() })
-            .collect();
-        &f32_read[..]
-    } else {
-        samples
+    // To µm, then read_swc.hoc's `sscanf("%f")`, which stores single-precision values.
+    let mut too_large = Capped::default();
+    let mut read = |s: &SwcSample, what: &str, v: f64| {
+        let v = v * options.um_per_unit;
+        if !(v as f32).is_finite() {
+            too_large.push(
+                "too large",
+                swc_error(s.span, format!("sample {} has {what} = {v:e} um, too large for a 3-D point", s.id))
+                    .note("NEURON stores 3-D points as single-precision numbers, at most 3.4e38 um"),
+            );
+        }
+        if options.neuron_g_rounding { v as f32 as f64 } else { v }
     };
+    let samples: Vec<SwcSample> = samples
+        .iter()
+        .map(|s| SwcSample {
+            x: read(s, "x", s.x),
+            y: read(s, "y", s.y),
+            z: read(s, "z", s.z),
+            radius: read(s, "radius", s.radius),
+            ..s.clone()
+        })
+        .collect();
+    let too_large = too_large.finish();
+    if !too_large.is_empty() {
+        return Err(too_large);
+    }
     let mut pts: Vec<&SwcSample> = samples.iter().collect();
     pts.sort_by_key(|s| s.id);
     let n = pts.len();
@@ -471,7 +646,6 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
 
     // chk_valid: drop non-root sections of one point, or of two points at the same place;
     // their children move to their parent.
-    let mut warnings = Vec::new();
     let mut alive = vec![true; drafts.len()];
     for k in (1..drafts.len()).rev() {
         let d = &drafts[k];
@@ -489,15 +663,20 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
                     c.parent = new_parent;
                 }
             }
-            warnings.push(
-                Diagnostic::warning(
-                    Code::SwcError,
-                    pts[drafts[k].last].span,
-                    format!("the section ending at sample {} has zero length and is left out", pts[drafts[k].last].id),
-                )
-                .note("NEURON's Import3d removes such sections and reattaches their children to the parent"),
-            );
         }
+    }
+    let mut warnings = Capped::default();
+    for k in (1..drafts.len()).filter(|&k| !alive[k]) {
+        let last = pts[drafts[k].last];
+        warnings.push(
+            "zero length",
+            Diagnostic::warning(
+                Code::SwcError,
+                last.span,
+                format!("the section ending at sample {} has zero length and is left out", last.id),
+            )
+            .note("NEURON's Import3d removes such sections and reattaches their children to the parent"),
+        );
     }
 
     // Renumber, name and build the points.
@@ -545,5 +724,30 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
             span: pts[d.first].span,
         });
     }
-    Ok(SwcCell { sections, warnings })
+    let mut errors = Capped::default();
+    for s in &sections {
+        let f32_point = |p: &Point3| [p.x as f32, p.y as f32, p.z as f32];
+        let overflows = s.points.windows(2).any(|w| {
+            let (a, b) = (f32_point(&w[0]), f32_point(&w[1]));
+            (0..3).any(|i| !(b[i] - a[i]).is_finite())
+        });
+        if overflows {
+            errors.push(
+                "distance",
+                swc_error(
+                    s.span,
+                    format!("the 3-D points of section `{}` are too far apart for single precision", s.name),
+                )
+                .note(
+                    "NEURON stores 3-D points as single-precision numbers (at most 3.4e38 um), and a distance \
+                       between two of them overflows",
+                ),
+            );
+        }
+    }
+    let errors = errors.finish();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(SwcCell { sections, warnings: warnings.finish() })
 }

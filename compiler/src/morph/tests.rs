@@ -555,7 +555,7 @@ fn swc_multiple_roots_is_an_error() {
 
 #[test]
 fn swc_line_errors_have_spans() {
-    let text = "# header\n\n1 1 0 0 0 5 -1\n2 3 0 1 0 abc 1\n3 3 0 2 0 1\n4 3 0 3 0 0 1\n12 3 0 4 0 1 40\n13 3 0 4 0 1 14\n14 3 0 4 0 1 1\n";
+    let text = "# header\n\n1 1 0 0 0 5 -1\n2 3 0 1 0 abc 1\n3 3 0 2 0 1\n4 3 0 3 0 -1 1\n12 3 0 4 0 1 40\n13 3 0 4 0 1 14\n14 3 0 4 0 1 1\n";
     let (samples, diags) = parse_swc(FileId(0), text);
     let msg = |d: &crate::diagnostics::Diagnostic| (d.message.clone(), text[d.primary.span.range()].to_string());
     let got: Vec<(String, String)> = diags.iter().map(msg).collect();
@@ -564,7 +564,7 @@ fn swc_line_errors_have_spans() {
         vec![
             ("the radius field `abc` is not a number".to_string(), "abc".to_string()),
             ("an SWC sample needs 7 fields, this line has 6".to_string(), "3 3 0 2 0 1".to_string()),
-            ("sample 4 has radius 0; radii must be positive".to_string(), "0".to_string()),
+            ("sample 4 has radius -1; radii cannot be negative".to_string(), "-1".to_string()),
             ("sample 12 refers to parent 40, which is not defined".to_string(), "12 3 0 4 0 1 40".to_string()),
             (
                 "sample 13 refers to parent 14, which is not defined before it".to_string(),
@@ -598,7 +598,8 @@ fn swc_g_rounding() {
     assert_eq!(on.sections[0].points[1].y, 630.93091);
     // f32(497.529) - f32(6.0176) = 491.5113916..., printed with %.8g.
     assert_eq!(on.sections[0].points[0].x, 491.51139);
-    let off = swc_to_sections(FileId(0), &s, &SwcOptions { neuron_g_rounding: false }).unwrap();
+    let off =
+        swc_to_sections(FileId(0), &s, &SwcOptions { neuron_g_rounding: false, ..SwcOptions::default() }).unwrap();
     assert_eq!(off.sections[0].points[1].y, 630.9309);
 }
 
@@ -728,4 +729,121 @@ fn swc_all_files_match_neuron() {
         }
     }
     assert!(failures.is_empty(), "{failures:?}");
+}
+
+/// `n` samples in a chain along x, radius `r(i)` for sample i (1-based); sample 1 is the root.
+fn chain(n: usize, r: impl Fn(usize) -> String) -> String {
+    (1..=n)
+        .map(|i| format!("{i} {} {} 0 0 {} {}\n", if i == 1 { 1 } else { 3 }, i * 2, r(i), i as i64 - 1))
+        .map(|l| if l.ends_with(" 0\n") { l.replacen(" 0\n", " -1\n", 1) } else { l })
+        .collect()
+}
+
+#[test]
+fn swc_zero_radius_is_one_warning_and_accepted() {
+    // Samples 4, 6 and 9 (lines 4, 6, 9) have radius 0; `1e-300` on sample 9 is 0 in f32.
+    let text = chain(10, |i| match i {
+        4 | 6 => "0".to_string(),
+        9 => "1e-300".to_string(),
+        _ => "1".to_string(),
+    });
+    let (samples, diags) = parse_swc(FileId(0), &text);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    let d = &diags[0];
+    assert!(!d.is_error());
+    assert_eq!(d.message, "3 samples have radius 0 (lines 4, 6 and 9)");
+    assert_eq!(&text[d.primary.span.range()], "0");
+    assert_eq!(d.secondary[1].message, "`1e-300` is 0 in single precision, as NEURON reads it");
+    assert_eq!(&text[d.secondary[1].span.range()], "1e-300");
+    // As NEURON: diameter 0 is kept, with no membrane there.
+    let cell = swc_to_sections(FileId(0), &samples, &SwcOptions::default()).unwrap();
+    let tree = tree_of(&cell);
+    assert!(tree.nodes.iter().any(|n| n.area_um2 == 0.0 && n.parent.is_some()));
+    assert!(tree.total_area_um2() > 0.0);
+}
+
+#[test]
+fn swc_all_radii_zero_is_one_error() {
+    let text = chain(7213, |_| "0".to_string());
+    let (_, diags) = parse_swc(FileId(0), &text);
+    let messages: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        ["all 7213 samples have radius 0 (lines 1, 2, 3, 4, 5 and 7208 more), so the cell has no membrane"]
+    );
+    assert!(diags[0].is_error());
+}
+
+#[test]
+fn swc_repeated_problems_are_capped_per_kind() {
+    // 30 unreadable radii and 25 parents after their children: 10 of each, the last counting
+    // the rest, and no claim that the file has no samples.
+    let mut text = chain(30, |_| "abc".to_string());
+    text += &(100..125).map(|i| format!("{i} 3 0 0 0 1 {}\n", i + 1)).collect::<String>();
+    text += "125 1 0 0 0 1 -1\n";
+    let (_, diags) = parse_swc(FileId(0), &text);
+    let count = |needle: &str| diags.iter().filter(|d| d.message.contains(needle)).count();
+    assert_eq!(count("is not a number"), 10);
+    assert_eq!(count("which is not defined before it"), 10);
+    assert_eq!(count("no samples"), 0);
+    assert_eq!(diags.len(), 20, "{diags:?}");
+    let last_number = diags.iter().rfind(|d| d.message.contains("is not a number")).unwrap();
+    assert_eq!(last_number.notes, ["and 20 more like this in this file"]);
+    let first_order = diags.iter().find(|d| d.message.contains("not defined before it")).unwrap();
+    assert_eq!(first_order.message, "sample 100 refers to parent 101, which is not defined before it");
+    assert_eq!(&text[first_order.primary.span.range()], "100 3 0 0 0 1 101");
+    let last_order = diags.iter().rfind(|d| d.message.contains("not defined before it")).unwrap();
+    assert_eq!(last_order.notes.last().unwrap(), "and 15 more like this in this file");
+}
+
+#[test]
+fn swc_huge_numbers_are_reported_as_too_large() {
+    let errors = |text: &str| {
+        let (samples, d) = parse_swc(FileId(0), text);
+        if d.iter().any(|d| d.is_error()) {
+            return d.into_iter().map(|d| d.message).collect::<Vec<_>>();
+        }
+        swc_to_sections(FileId(0), &samples, &SwcOptions::default())
+            .unwrap_err()
+            .into_iter()
+            .map(|d| d.message)
+            .collect()
+    };
+    assert_eq!(errors("1 1 0 0 0 1 -1\n2 3 1e300 0 0 1 1\n"), ["sample 2 has x = 1e300 um, too large for a 3-D point"]);
+    assert_eq!(errors("1 1 0 0 0 1 -1\n2 3 1e999 0 0 1 1\n"), ["the x field `1e999` is too large"]);
+    // Each coordinate fits single precision, their distance does not.
+    assert_eq!(
+        errors("1 1 -3e38 0 0 1 -1\n2 3 -3e38 0 0 1 1\n3 3 3e38 0 0 1 2\n"),
+        ["the 3-D points of section `dend[0]` are too far apart for single precision"]
+    );
+    let points = |x: f64| vec![Point3 { x: 0.0, y: 0.0, z: 0.0, diam: 1.0 }, Point3 { x, y: 0.0, z: 0.0, diam: 1.0 }];
+    let spec = |x| SectionSpec { geometry: Geometry::Points(points(x)), ..cyl("a", None, 1.0, 1.0, 1) };
+    let e = discretize(&[spec(1e300)]).unwrap_err();
+    assert_eq!(
+        e[0].message(|_| "a".into()),
+        "section `a` has 3-D point coordinate = 1e300, beyond single precision (at most 3.4e38)"
+    );
+}
+
+#[test]
+fn swc_header_declares_units() {
+    let units = |text: &str| swc_header_units(FileId(0), text).map(|r| r.map(|(um, _)| um).map_err(|d| d.message));
+    assert_eq!(units("# Units: nm\n1 1 0 0 0 1 -1\n"), Some(Ok(1e-3)));
+    assert_eq!(units("# flywire export\n#units = nanometers\n\n1 1 0 0 0 1 -1\n"), Some(Ok(1e-3)));
+    assert_eq!(units("# Unit: 1 nanometer\n"), Some(Ok(1e-3)));
+    assert_eq!(units("# UNITS: micron\n"), Some(Ok(1.0)));
+    assert_eq!(units("# units: µm\n"), Some(Ok(1.0)));
+    assert_eq!(units("# Units: 8 nm\n"), Some(Ok(8e-3)));
+    assert_eq!(
+        units("# units: parsecs\n"),
+        Some(Err("the header declares the units `parsecs`, which are not a length".into()))
+    );
+    assert_eq!(units("# units of the radius are voxels\n1 1 0 0 0 1 -1\n"), None);
+    assert_eq!(units("1 1 0 0 0 1 -1\n# Units: nm\n"), None);
+    // Coordinates and radii are scaled before NEURON's single-precision read.
+    let (samples, _) = parse_swc(FileId(0), "1 1 0 0 0 5000 -1\n2 3 10000 0 0 1000 1\n3 3 20000 0 0 1000 2\n");
+    let options = SwcOptions { um_per_unit: 1e-3, ..SwcOptions::default() };
+    let cell = swc_to_sections(FileId(0), &samples, &options).unwrap();
+    assert_eq!(xyzd(&cell.sections[1]), vec![[10.0, 0.0, 0.0, 2.0], [20.0, 0.0, 0.0, 2.0]]);
+    assert_eq!(cell.sections[0].points[1].diam, 10.0);
 }
