@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::ir::expr::IonVar;
 use crate::ir::{self, MechId};
-use crate::source::Span;
 use crate::limits;
+use crate::source::Span;
 use crate::syntax::ast;
 use crate::units::{Dimension, Unit};
 

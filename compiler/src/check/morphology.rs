@@ -177,7 +177,7 @@ fn section_spec(
             }
             "nseg" => {
                 if let Some(n) = eval_in_unit(globals, diags, &prop.value, Unit::ONE, false, "`nseg`") {
-                    if n < 1.0 || n.fract() != 0.0 || n > 1e6 {
+                    if n < 1.0 || n.fract() != 0.0 || n > f64::from(morph::MAX_NSEG) {
                         diags.push(
                             Diagnostic::error(
                                 Code::NonPositiveGeometry,
@@ -390,13 +390,14 @@ fn swc(
                 if let Some((n, _)) = eval(globals, diags, &prop.value, "`nseg`")
                     && n >= 1.0
                     && n.fract() == 0.0
+                    && n <= f64::from(morph::MAX_NSEG)
                 {
                     nseg = Nseg::Fixed(n as u32);
                 } else {
                     diags.push(Diagnostic::error(
                         Code::NonPositiveGeometry,
                         prop.value.span,
-                        "`nseg` must be a whole number of at least 1",
+                        format!("`nseg` must be a whole number from 1 to {}", morph::MAX_NSEG),
                     ));
                 }
             }

@@ -88,6 +88,10 @@ pub enum MorphError {
     TooManyCompartments { total: f64, section: usize, nseg: f64 },
 }
 
+/// The most segments a section may be given with `nseg` (the d_lambda rule is bounded by the
+/// cell's limit, [`MAX_CELL_COMPARTMENTS`]).
+pub const MAX_NSEG: u32 = 1_000_000;
+
 impl MorphError {
     /// The diagnostic code the caller should report this under.
     pub fn code(&self) -> Code {
@@ -490,7 +494,8 @@ fn lambda_f(spec: &SectionSpec, frequency_hz: f64) -> f64 {
         Geometry::Points(points) => {
             let (arcs, d) = pt3d(points);
             let mut lam = 0.0;
-            for i in 1..arcs.len() {
+            // Pieces of zero length add nothing (and would be 0/0 between diameters 0).
+            for i in (1..arcs.len()).filter(|&i| arcs[i] > arcs[i - 1]) {
                 lam += (arcs[i] - arcs[i - 1]) / (d[i - 1] + d[i]).sqrt();
             }
             lam *= 2f64.sqrt() * 1e-5 * (4.0 * PI * frequency_hz * ra * cm).sqrt();
@@ -510,14 +515,23 @@ pub fn nseg_for(spec: &SectionSpec) -> u32 {
 fn segment_count(spec: &SectionSpec) -> f64 {
     match spec.nseg {
         Nseg::Fixed(n) => f64::from(n),
-        Nseg::DLambda { d_lambda, frequency_hz } => {
-            let length = match &spec.geometry {
-                Geometry::Cylinder { length_um, .. } => *length_um,
-                Geometry::Points(points) => *pt3d(points).0.last().unwrap(),
-            };
-            ((length / (d_lambda * lambda_f(spec, frequency_hz)) + 0.9) / 2.0).floor() * 2.0 + 1.0
-        }
+        Nseg::DLambda { d_lambda, frequency_hz } => d_lambda_nseg(spec, d_lambda, frequency_hz),
     }
+}
+
+/// NEURON's `fixnseg.hoc` rule, `int((L/(d_lambda·λ_f) + 0.9)/2)·2 + 1`, unbounded.
+fn d_lambda_nseg(spec: &SectionSpec, d_lambda: f64, frequency_hz: f64) -> f64 {
+    let length = match &spec.geometry {
+        Geometry::Cylinder { length_um, .. } => *length_um,
+        Geometry::Points(points) => *pt3d(points).0.last().unwrap(),
+    };
+    let lambda = lambda_f(spec, frequency_hz);
+    // λ is 0 where the diameters are (SWC radius 0): no membrane to resolve, one segment.
+    // (NEURON's hoc rule would divide by zero.)
+    if lambda == 0.0 {
+        return 1.0;
+    }
+    ((length / (d_lambda * lambda) + 0.9) / 2.0).floor() * 2.0 + 1.0
 }
 
 fn seg_geom(spec: &SectionSpec) -> SegGeom {

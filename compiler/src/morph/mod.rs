@@ -12,7 +12,8 @@ mod cable;
 mod swc;
 
 pub use cable::{
-    CableTree, Geometry, MorphError, Node, Nseg, Point3, SectionKind, SectionNodes, SectionSpec, discretize, nseg_for,
+    CableTree, Geometry, MAX_NSEG, MorphError, Node, Nseg, Point3, SectionKind, SectionNodes, SectionSpec, discretize,
+    nseg_for,
 };
 pub use swc::{SwcCell, SwcOptions, SwcSample, SwcSection, parse_swc, swc_header_units, swc_to_sections};
 

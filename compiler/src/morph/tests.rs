@@ -847,3 +847,21 @@ fn swc_header_declares_units() {
     assert_eq!(xyzd(&cell.sections[1]), vec![[10.0, 0.0, 0.0, 2.0], [20.0, 0.0, 0.0, 2.0]]);
     assert_eq!(cell.sections[0].points[1].diam, 10.0);
 }
+
+#[test]
+fn d_lambda_bounded_and_zero_diameters() {
+    let points = |d: f64, x: f64| {
+        Geometry::Points(vec![Point3 { x: 0.0, y: 0.0, z: 0.0, diam: d }, Point3 { x, y: 0.0, z: 0.0, diam: d }])
+    };
+    let d_lambda = Nseg::DLambda { d_lambda: 0.1, frequency_hz: 100.0 };
+    // 3e38 um of cable asks for ~1e35 segments: an error, not an overflow.
+    let long = SectionSpec { geometry: points(1.0, 3e38), nseg: d_lambda, ..cyl("a", None, 1.0, 1.0, 1) };
+    let e = discretize(&[long]).unwrap_err();
+    assert!(matches!(e[0], MorphError::TooManyCompartments { section: 0, .. }), "{e:?}");
+    assert!(e[0].message(|_| "a".into()).starts_with("this cell would have "), "{e:?}");
+    // No diameter, no membrane to resolve: one segment.
+    let root = cyl("soma", None, 10.0, 10.0, 1);
+    let bare = SectionSpec { geometry: points(0.0, 100.0), nseg: d_lambda, ..cyl("b", Some((0, 1.0)), 1.0, 1.0, 1) };
+    assert_eq!(nseg_for(&bare), 1);
+    assert!(discretize(&[root, bare]).is_ok());
+}

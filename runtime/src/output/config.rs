@@ -98,13 +98,20 @@ pub fn parse_config(text: &str) -> Result<RunConfig, ConfigError> {
                 message = stripped.to_owned();
             }
         }
-        ConfigError::Invalid {
-            path: None,
-            line: loc.as_ref().map(|l| l.line()),
-            column: loc.as_ref().map(|l| l.column()),
-            message,
-        }
+        let (line, column) = loc.map(|l| in_text(text, l.line(), l.column())).unzip();
+        ConfigError::Invalid { path: None, line, column, message }
     })
+}
+
+/// A 1-based line and column moved into `text`: at the end of input the YAML parser reports the
+/// line after the last one when the file does not end with a line break.
+fn in_text(text: &str, line: usize, column: usize) -> (usize, usize) {
+    let lines: Vec<&str> = text.split('\n').collect();
+    if line > lines.len() {
+        let last = lines.len();
+        return (last, lines[last - 1].chars().count() + 1);
+    }
+    (line.max(1), column.clamp(1, lines[line.max(1) - 1].chars().count() + 1))
 }
 
 /// Reads and parses the run file at `path`; errors name the path.

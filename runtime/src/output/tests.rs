@@ -378,6 +378,9 @@ fn config_bad_values_and_files() {
     assert!(msg.contains("plots") || msg.contains("bool"), "{msg}");
     let msg = parse_config("dt: [\n").unwrap_err().to_string();
     assert!(msg.starts_with("<run file>:"), "{msg}");
+    // The end of a file without a final line break is on its last line, not the one after.
+    let msg = parse_config("dt: 0.01\nplots: true\npl").unwrap_err().to_string();
+    assert!(msg.starts_with("<run file>:3:3:"), "{msg}");
 
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("run.yaml");
