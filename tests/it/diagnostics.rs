@@ -132,6 +132,9 @@ fn constants_must_be_finite_numbers() {
 fn temperature_below_absolute_zero_is_an_error() {
     assert_eq!(model_errors(&[("temperature", "-273.15 degC")]), Vec::<(String, String)>::new());
     assert_eq!(model_errors(&[("temperature", "-300 degC")]), vec![("E0605".to_string(), "-300 degC".to_string())]);
+    // Kelvin is a step here: `310 K` would be 310 degC, so it is refused at the unit.
+    assert_eq!(model_errors(&[("temperature", "310 K")]), vec![("E0605".to_string(), "K".to_string())]);
+    assert_eq!(model_errors(&[("temperature", "37 degC")]), Vec::<(String, String)>::new());
 }
 
 /// Files from memory.

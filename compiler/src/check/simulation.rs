@@ -61,6 +61,18 @@ pub(crate) fn check<'a>(
                 }
             }
             "temperature" => {
+                // `K` is a temperature step, as in NMODL, so `310 K` would silently be 310 degC.
+                if let ast::ExprKind::Number { value, unit: Some(u) } = &prop.value.kind
+                    && u.text.trim() == "K"
+                {
+                    diags.push(
+                        Diagnostic::error(Code::InvalidSimulation, u.span, "the temperature is written in kelvin")
+                            .label(format!("this would be read as {value} degC"))
+                            .note("the simulation temperature is in degC; `K` is a temperature step, without an offset")
+                            .help(format!("write `{} degC`", ((value - 273.15) * 1e6).round() / 1e6)),
+                    );
+                    continue;
+                }
                 let unit = Unit { dim: Dimension::TEMPERATURE, scale: 1.0 };
                 match eval_in_unit(globals, diags, &prop.value, unit, false, "the temperature") {
                     Some(v) if v < ir::ABSOLUTE_ZERO_CELSIUS => diags.push(
