@@ -33,8 +33,27 @@ impl Compilation {
     }
 }
 
+/// A parameter override written in a file of the `SourceDb` (a run file's `set:` entry).
+pub struct Setting {
+    pub name: String,
+    pub value: String,
+    pub name_span: Span,
+    pub value_span: Span,
+}
+
 /// Compiles `root` (already in `db`). `overrides` are `--set` arguments, `name=value`.
 pub fn compile(db: &mut SourceDb, root: FileId, loader: &mut dyn Loader, overrides: &[String]) -> Compilation {
+    compile_with_settings(db, root, loader, overrides, &[])
+}
+
+/// [`compile`] with overrides from a run file too; `--set` arguments come first, so they win.
+pub fn compile_with_settings(
+    db: &mut SourceDb,
+    root: FileId,
+    loader: &mut dyn Loader,
+    overrides: &[String],
+    settings: &[Setting],
+) -> Compilation {
     let mut diags = Diagnostics::new();
     let mut files: Vec<(FileId, ast::File)> = Vec::new();
     let mut imports: Vec<Import> = Vec::new();
@@ -61,7 +80,8 @@ pub fn compile(db: &mut SourceDb, root: FileId, loader: &mut dyn Loader, overrid
     // Root first, then the rest in load order.
     files.sort_by_key(|(f, _)| (*f != root, f.0));
     let swc_files = load_swc(db, loader, &files);
-    let overrides = parse_overrides(db, overrides, &mut diags);
+    let mut overrides = parse_overrides(db, overrides, &mut diags);
+    overrides.extend(settings.iter().filter_map(|s| setting_override(s, &mut diags)));
     let user_files: Vec<FileId> =
         files.iter().map(|(f, _)| *f).filter(|f| !stdlib::is_std_file(&db.get(*f).name)).collect();
     let expr_dims = std::cell::RefCell::new(Vec::new());
@@ -289,7 +309,8 @@ fn parse_overrides(db: &mut SourceDb, raw: &[String], diags: &mut Diagnostics) -
         let value_span = Span { file, start: name_span.end + 1, end: whole.end };
         match crate::units::split_quantity(value) {
             Ok((value, unit)) => {
-                out.push(Override { name: name.trim().to_string(), name_span, value, unit, value_span })
+                let shown = format!("--set {}", name.trim());
+                out.push(Override { name: name.trim().to_string(), shown, name_span, value, unit, value_span })
             }
             Err(why) => diags.push(
                 Diagnostic::error(Code::InvalidOverride, value_span, format!("`--set {text}`: {why}"))
@@ -298,6 +319,27 @@ fn parse_overrides(db: &mut SourceDb, raw: &[String], diags: &mut Diagnostics) -
         }
     }
     out
+}
+
+fn setting_override(s: &Setting, diags: &mut Diagnostics) -> Option<Override> {
+    let shown = format!("set: {}", s.name);
+    match crate::units::split_quantity(&s.value) {
+        Ok((value, unit)) => Some(Override {
+            name: s.name.clone(),
+            shown,
+            name_span: s.name_span,
+            value,
+            unit,
+            value_span: s.value_span,
+        }),
+        Err(why) => {
+            diags.push(
+                Diagnostic::error(Code::InvalidOverride, s.value_span, format!("`{shown}: {}`: {why}", s.value))
+                    .help("for example `weight: 0.05uS`"),
+            );
+            None
+        }
+    }
 }
 
 #[cfg(test)]

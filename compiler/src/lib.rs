@@ -15,4 +15,4 @@ pub mod stdlib;
 pub mod syntax;
 pub mod units;
 
-pub use driver::{Compilation, Loader, compile};
+pub use driver::{Compilation, Loader, Setting, compile, compile_with_settings};

@@ -105,6 +105,38 @@ fn a_run_file_beyond_the_limits_is_refused_before_allocating() {
     let _ = std::fs::remove_dir_all(out);
 }
 
+/// A run file's errors point into it: a bad value at the value, a bad `set` name at the name
+/// (it was at `<command line>:1:1`). A bare `duration` is in ms, as docs/outputs.md says.
+#[test]
+fn run_file_errors_point_into_the_run_file() {
+    let out = scratch("run_file_errors");
+    std::fs::create_dir_all(&out).expect("dir");
+    let config = out.join("run.yaml");
+    let path = config.to_str().expect("utf-8");
+    let run = |text: &str| {
+        std::fs::write(&config, text).expect("config");
+        let result = sylva(&["run", "--color", "never", "examples/neuron/hh_soma.syl", "--config", path, "-o", path]);
+        (result.status.code(), String::from_utf8_lossy(&result.stderr).into_owned())
+    };
+    let (code, stderr) = run("dt: 0.025 ms\nbackend: tpu\n");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{path}:2:10: backend: `tpu` is not `cpu` or `gpu`")), "{stderr}");
+    let (code, stderr) = run("set:\n  nosuch: 3\n");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("`set: nosuch`: the model has no parameter `nosuch`"), "{stderr}");
+    assert!(stderr.contains(&format!("{path}:2:3")), "{stderr}");
+    let (code, stderr) = run("- duration: 10 ms\n");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("expected a map of settings"), "{stderr}");
+    std::fs::write(&config, "duration: 1\nplots: false\n").expect("config");
+    let dir = out.join("out");
+    let result = sylva(&["run", "examples/neuron/hh_soma.syl", "--config", path, "-o", dir.to_str().expect("utf-8")]);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(result.status.code(), Some(0), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(stdout.contains("40 steps of 0.025 ms"), "{stdout}");
+    let _ = std::fs::remove_dir_all(out);
+}
+
 /// A device or a pipe is not a model file: `import "/dev/urandom"` used to read forever.
 #[test]
 fn files_that_are_not_regular_or_too_large_are_refused() {

@@ -406,13 +406,15 @@ fn mutated_run_files_never_panic_and_errors_point_into_them() {
         match parsed {
             Ok(config) => {
                 accepted += 1;
-                for quantity in config.dt.iter().chain(&config.duration).chain(config.set.values()) {
-                    let _ = sylva_compiler::units::split_quantity(quantity);
+                for s in &config.set {
+                    let _ = sylva_compiler::units::split_quantity(&s.value);
+                    assert!(mutated.get(s.name_at.clone()).is_some(), "case {case}: `set` name outside the file");
+                    assert!(mutated.get(s.value_at.clone()).is_some(), "case {case}: `set` value outside the file");
                 }
                 // The `set` entries reach the compiler as `--set` overrides, as in `sylva run`.
                 if !config.set.is_empty() && compiled < 50 {
                     compiled += 1;
-                    let overrides: Vec<String> = config.set.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let overrides: Vec<String> = config.set.iter().map(|s| format!("{}={}", s.name, s.value)).collect();
                     let result =
                         std::panic::catch_unwind(|| compile_text("examples/neuron/syn_pair.syl", &model, &overrides));
                     let (db, c) = result.unwrap_or_else(|_| panic!("case {case}: overrides {overrides:?} panicked"));

@@ -11,10 +11,13 @@ use super::constant::{eval, eval_in_unit};
 use super::expr::parse_unit;
 use super::globals::{Globals, ItemRef, ParamValue};
 
-/// `--set name=value`: the value already parsed, with a span in a `<command line>` file.
+/// `--set name=value` or a run file's `set:` entry: the value already parsed, with spans in a
+/// `<command line>` file or in the run file.
 #[derive(Clone, Debug)]
 pub struct Override {
     pub name: String,
+    /// The setting as messages quote it: `--set weight` or `set: weight`.
+    pub shown: String,
     pub name_span: Span,
     /// The value as a number and its unit, if one was written.
     pub value: f64,
@@ -97,7 +100,7 @@ pub(crate) fn evaluate(
             let mut d = Diagnostic::error(
                 Code::InvalidOverride,
                 o.name_span,
-                format!("`--set {}`: the model has no parameter `{}`", o.name, o.name),
+                format!("`{}`: the model has no parameter `{}`", o.shown, o.name),
             )
             .label("unknown parameter");
             if let Some(s) = did_you_mean(&o.name, params.iter().map(|p| p.name.name.as_str())) {
@@ -147,12 +150,8 @@ fn apply_override(diags: &mut Diagnostics, o: &Override, dim: crate::units::Dime
     let unit = o.unit.unwrap_or(declared);
     if o.unit.is_some() && unit.dim != dim {
         diags.push(
-            Diagnostic::error(
-                Code::InvalidOverride,
-                o.value_span,
-                format!("`--set {}`: mismatched dimensions", o.name),
-            )
-            .label(format!("expected {}, found {}", dim.describe(), unit.dim.describe())),
+            Diagnostic::error(Code::InvalidOverride, o.value_span, format!("`{}`: mismatched dimensions", o.shown))
+                .label(format!("expected {}, found {}", dim.describe(), unit.dim.describe())),
         );
         return None;
     }
@@ -160,7 +159,7 @@ fn apply_override(diags: &mut Diagnostics, o: &Override, dim: crate::units::Dime
     if !value.is_finite() {
         // The number was finite; its unit took it out of range (`1e308 S` in µS).
         diags.push(
-            Diagnostic::error(Code::InvalidOverride, o.value_span, format!("`--set {}`: too large", o.name))
+            Diagnostic::error(Code::InvalidOverride, o.value_span, format!("`{}`: too large", o.shown))
                 .label(format!("this is {value} in internal units")),
         );
         return None;

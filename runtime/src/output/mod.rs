@@ -13,7 +13,7 @@ mod plot;
 #[cfg(test)]
 mod tests;
 
-pub use config::{ConfigError, RunConfig, load_config, parse_config};
+pub use config::{ConfigError, RunConfig, Setting, load_config, parse_config};
 pub use csv::{format_number, quote_field, write_spikes_csv, write_trace_csv};
 
 use std::fmt;

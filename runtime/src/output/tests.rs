@@ -1,5 +1,6 @@
 use std::fs;
 use std::path::Path;
+use sylva_compiler::ir::{Backend, Precision};
 
 use super::*;
 
@@ -340,21 +341,47 @@ precision: f64
 plots: false
 ";
     let cfg = parse_config(text).unwrap();
-    assert_eq!(cfg.dt.as_deref(), Some("0.01 ms"));
-    assert_eq!(cfg.duration.as_deref(), Some("50"));
-    let set: Vec<_> = cfg.set.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(set, [("rings", "10"), ("scale", "0.5"), ("weight", "0.05uS")]);
+    assert_eq!(cfg.dt, Some(0.01));
+    // A bare number is in ms, as docs/outputs.md says.
+    assert_eq!(cfg.duration, Some(50.0));
+    let set: Vec<_> = cfg.set.iter().map(|s| (s.name.as_str(), s.value.as_str(), &text[s.name_at.clone()])).collect();
+    assert_eq!(set, [("weight", "0.05uS", "weight"), ("rings", "10", "rings"), ("scale", "0.5", "scale")]);
+    let values: Vec<_> = cfg.set.iter().map(|s| &text[s.value_at.clone()]).collect();
+    assert_eq!(values, ["0.05uS", "10", "0.5"]);
     assert_eq!(cfg.output.as_deref(), Some(Path::new("out/run1")));
-    assert_eq!(cfg.backend.as_deref(), Some("cpu"));
-    assert_eq!(cfg.precision.as_deref(), Some("f64"));
+    assert_eq!(cfg.backend, Some(Backend::Cpu));
+    assert_eq!(cfg.precision, Some(Precision::F64));
     assert_eq!(cfg.plots, Some(false));
 
-    let flow = parse_config("dt: 0.01\nset: {weight: 0.05uS, rings: 10}\n").unwrap();
-    assert_eq!(flow.dt.as_deref(), Some("0.01"));
-    assert_eq!(flow.set["rings"], "10");
+    let flow_text = "dt: 0.01\nset: {weight: 0.05uS, rings: 10, \"big\": 1e3}\n";
+    let flow = parse_config(flow_text).unwrap();
+    assert_eq!(flow.dt, Some(0.01));
+    let set: Vec<_> = flow
+        .set
+        .iter()
+        .map(|s| (s.value.as_str(), &flow_text[s.name_at.clone()], &flow_text[s.value_at.clone()]))
+        .collect();
+    assert_eq!(set, [("0.05uS", "weight", "0.05uS"), ("10", "rings", "10"), ("1000", "\"big\"", "1e3")]);
     assert_eq!(parse_config("").unwrap(), RunConfig::default());
     assert_eq!(parse_config("# nothing\n").unwrap(), RunConfig::default());
     assert_eq!(parse_config("set:\n").unwrap().set.len(), 0);
+}
+
+/// Values are checked where they are written: the error has the value's line and column.
+#[test]
+fn config_value_errors_point_at_the_value() {
+    for (text, expected) in [
+        ("dt: 1 ms\nbackend: tpu\n", "<run file>:2:10: backend: `tpu` is not `cpu` or `gpu`"),
+        ("precision: f16\n", "<run file>:1:12: precision: `f16` is not `f64` or `f32`"),
+        ("gpu_strategy: warp\n", "<run file>:1:15: gpu_strategy: GPU strategy `warp` is not"),
+        ("duration: 2 mV\n", "<run file>:1:11: duration: `2 mV` is a voltage (mV), not a time"),
+        ("dt: -1\n", "<run file>:1:5: dt: `-1` is not a positive time"),
+        ("set: {a: 1, a: 2}\n", "`a` is set twice"),
+        ("- dt: 1 ms\n", "<run file>:1:1: invalid type: sequence, expected a map of settings"),
+    ] {
+        let msg = parse_config(text).unwrap_err().to_string();
+        assert!(msg.contains(expected), "{text:?}: {msg}");
+    }
 }
 
 #[test]

@@ -14,9 +14,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use sylva_compiler::diagnostics::Diagnostic;
 use sylva_compiler::limits::Estimate;
-use sylva_compiler::source::{FileId, SourceDb};
-use sylva_compiler::{Loader, compile, ir, render};
+use sylva_compiler::source::{FileId, SourceDb, Span};
+use sylva_compiler::{Loader, Setting, compile, compile_with_settings, ir, render};
 use sylva_runtime::gpu::Strategy;
+use sylva_runtime::output;
 
 #[derive(Parser)]
 #[command(name = "sylva", version, about = "Compile and simulate biophysically detailed neuron models")]
@@ -294,10 +295,28 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// Compiles a file, printing its diagnostics; the model when there are no errors.
-pub fn compile_root(file: &str, overrides: &[String], colour: bool) -> Result<ir::Model, Failure> {
+/// Compiles `file` with `--set` overrides and, for `sylva run`, a run file's (path, text,
+/// `set` entries), so that a bad entry is reported where it is written.
+pub fn compile_root(
+    file: &str,
+    overrides: &[String],
+    run_file: Option<(&Path, &str, &[output::Setting])>,
+    colour: bool,
+) -> Result<ir::Model, Failure> {
     let mut db = SourceDb::new();
     let root = load_root(&mut db, file)?;
-    let compilation = compile(&mut db, root, &mut FsLoader, overrides);
+    let mut settings = Vec::new();
+    if let Some((path, text, set)) = run_file {
+        let id = db.add(path.display().to_string(), text.to_owned());
+        let span = |r: &std::ops::Range<usize>| Span { file: id, start: r.start as u32, end: r.end as u32 };
+        settings.extend(set.iter().map(|s| Setting {
+            name: s.name.clone(),
+            value: s.value.clone(),
+            name_span: span(&s.name_at),
+            value_span: span(&s.value_at),
+        }));
+    }
+    let compilation = compile_with_settings(&mut db, root, &mut FsLoader, overrides, &settings);
     report(&db, &compilation.diagnostics, colour);
     compilation.model.ok_or(Failure::Model)
 }
@@ -305,7 +324,7 @@ pub fn compile_root(file: &str, overrides: &[String], colour: bool) -> Result<ir
 fn check(files: &[String], overrides: &[String], colour: bool) -> Result<(), Failure> {
     let mut failed = false;
     for file in files {
-        match compile_root(file, overrides, colour) {
+        match compile_root(file, overrides, None, colour) {
             Ok(model) => println!("{file}: ok{}", summary(&model)),
             Err(Failure::Model) => failed = true,
             Err(other) => return Err(other),

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sylva_compiler::ir::{self, Backend, Precision};
 use sylva_compiler::limits::{self, Estimate};
-use sylva_compiler::units::{Dimension, split_quantity};
 use sylva_runtime::cpu::{Blowup, Options, Simulation};
 use sylva_runtime::gpu::{self, GpuError, GpuSimulation, Strategy};
 use sylva_runtime::output::{self, OutputError, Recording};
@@ -32,41 +31,23 @@ pub struct RunArgs<'a> {
 
 pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
     let started = Instant::now();
-    let config = match args.config {
-        Some(path) => Some(output::load_config(path).map_err(|e| Failure::Usage(e.to_string()))?),
-        None => None,
+    let (text, config) = match args.config {
+        Some(path) => {
+            let (text, config) = output::load_config(path).map_err(|e| Failure::Usage(e.to_string()))?;
+            (text, Some(config))
+        }
+        None => (String::new(), None),
     };
-    // Command-line settings win over the run file's: they come first.
-    let mut overrides = args.overrides.to_vec();
-    if let Some(c) = &config {
-        overrides.extend(c.set.iter().map(|(k, v)| format!("{k}={v}")));
-    }
-    let mut model = compile_root(args.file, &overrides, args.colour)?;
-    if let Some(c) = &config {
-        if let Some(dt) = &c.dt {
-            model.simulation.dt = time_setting("dt", dt)?;
-        }
-        if let Some(duration) = &c.duration {
-            model.simulation.duration = time_setting("duration", duration)?;
-        }
-        if let Some(b) = &c.backend {
-            model.simulation.backend = match b.as_str() {
-                "cpu" => Backend::Cpu,
-                "gpu" => Backend::Gpu,
-                _ => return Err(Failure::Usage(format!("run file: backend `{b}` is not `cpu` or `gpu`"))),
-            };
-        }
-        if let Some(p) = &c.precision {
-            model.simulation.precision = match p.as_str() {
-                "f64" => Precision::F64,
-                "f32" => Precision::F32,
-                _ => return Err(Failure::Usage(format!("run file: precision `{p}` is not `f64` or `f32`"))),
-            };
-        }
-    }
+    let run_file = args.config.zip(config.as_ref()).map(|(path, c)| (path, text.as_str(), c.set.as_slice()));
+    let mut model = compile_root(args.file, args.overrides, run_file, args.colour)?;
     let mut strategy = Strategy::Auto;
-    if let Some(s) = config.as_ref().and_then(|c| c.gpu_strategy.as_ref()) {
-        strategy = s.parse().map_err(|e| Failure::Usage(format!("run file: {e}")))?;
+    if let Some(c) = &config {
+        let sim = &mut model.simulation;
+        sim.dt = c.dt.unwrap_or(sim.dt);
+        sim.duration = c.duration.unwrap_or(sim.duration);
+        sim.backend = c.backend.unwrap_or(sim.backend);
+        sim.precision = c.precision.unwrap_or(sim.precision);
+        strategy = c.gpu_strategy.unwrap_or(strategy);
     }
     if let Some(s) = args.gpu_strategy {
         strategy = s;
@@ -222,18 +203,6 @@ fn available_memory() -> Option<f64> {
     let line = meminfo.lines().find_map(|l| l.strip_prefix("MemAvailable:"))?;
     let kib: f64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
     Some(kib * 1024.0)
-}
-
-fn time_setting(name: &str, text: &str) -> Result<f64, Failure> {
-    match split_quantity(text) {
-        Ok((value, Some(unit))) if unit.dim == Dimension::TIME && value * unit.scale > 0.0 => Ok(value * unit.scale),
-        Ok((_, Some(unit))) if unit.dim != Dimension::TIME => {
-            Err(Failure::Usage(format!("run file: `{name}: {text}` is {}, not a time", unit.dim.describe())))
-        }
-        Ok((_, None)) => Err(Failure::Usage(format!("run file: `{name}: {text}` needs a unit, such as `{text} ms`"))),
-        Ok(_) => Err(Failure::Usage(format!("run file: `{name}` must be positive"))),
-        Err(why) => Err(Failure::Usage(format!("run file: `{name}`: {why}"))),
-    }
 }
 
 /// Compartments with membrane (NEURON's segments).
