@@ -58,6 +58,18 @@ fn broken_file_reports_every_problem_with_locations() {
     insta::assert_snapshot!("broken_file", rendered);
 }
 
+/// One syntax error in a cell is one diagnostic: the cell still exists for the network that
+/// uses it, and the import the cell uses is not reported unused.
+#[test]
+fn a_broken_item_does_not_cascade() {
+    let text = "import hh\nfn double(x: mV) -> mV { 2 * x }\ncell c {\n    morphology { section soma { length = 25 um, diam = 25 um } }\n    insert hh in soma { gkbar = = 0 S/cm2 }\n}\nnetwork main { population cells = c[1] }\nsimulation { dt = 0.025 ms, duration = 1 ms, network = main }\n";
+    let (db, compilation) = sylva_tests::compile_text("cascade.syl", text, &[]);
+    let rendered = render(&db, &compilation.diagnostics);
+    let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["E0101"], "{rendered}");
+    assert!(rendered.contains("cascade.syl:5:33"), "{rendered}");
+}
+
 /// A one-cell model with `{scale}`, `{threshold}`, `{stop}` and `{temperature}` to fill in.
 const MODEL: &str = r#"import hh
 param thr: mV = -20

@@ -31,6 +31,9 @@ impl Mechanisms<'_> {
         kind: ir::MechanismKind,
     ) -> Option<MechId> {
         let Some(&id) = self.by_name.get(&name.name) else {
+            if globals.is_broken(&name.name) {
+                return None;
+            }
             let mut d =
                 Diagnostic::error(Code::UndefinedName, name.span, format!("cannot find mechanism `{}`", name.name))
                     .label("not a mechanism");
@@ -128,6 +131,7 @@ pub(crate) fn check(
         let (found, span) = match member {
             ast::CellMember::MorphologyRef(name) => match globals.get(&name.name, name.span.file) {
                 Some(ItemRef::Morphology(m)) => (Some(m), name.span),
+                _ if globals.is_broken(&name.name) => (None, name.span),
                 _ => {
                     let known = globals.names_where(|i| matches!(i, ItemRef::Morphology(_)));
                     let mut d = Diagnostic::error(

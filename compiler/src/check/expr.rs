@@ -180,6 +180,10 @@ impl<'a, 's> Lower<'a, 's> {
         if let Some(unit) = units::lookup_atom(name) {
             return self.constant(unit.scale, unit.dim);
         }
+        // A parameter that did not parse was reported where it broke.
+        if self.globals.is_broken(name) {
+            return self.unknown();
+        }
         let mut candidates: Vec<&str> = self.locals.iter().map(|(n, _)| n.as_str()).collect();
         if self.calls.is_empty() {
             candidates.extend(self.scope.symbols.keys().map(String::as_str));
@@ -317,6 +321,13 @@ impl<'a, 's> Lower<'a, 's> {
             return self.inline(function, callee, args, span);
         }
         let Some(arity) = builtin_arity(name) else {
+            // A function that did not parse was reported where it broke.
+            if self.globals.is_broken(name) {
+                for arg in args {
+                    self.lower(arg);
+                }
+                return self.unknown();
+            }
             let mut candidates: Vec<&str> = self.globals.function_names().collect();
             candidates.extend(BUILTIN_FUNCTIONS.iter().map(|(n, _)| *n));
             let mut d = Diagnostic::error(Code::UndefinedName, callee.span, format!("cannot find function `{name}`"))

@@ -66,6 +66,8 @@ pub(crate) struct Globals<'a> {
     pub used: RefCell<HashSet<(String, FileId)>>,
     /// Which file defines each item.
     pub defined_in: HashMap<String, FileId>,
+    /// Names of items that did not parse: never reported missing (the syntax error was).
+    pub broken: HashSet<String>,
     /// The dimension of every expression lowered outside inlined function bodies, for the
     /// editor's hover (`None`: unknown after an error, or a bare `0`).
     pub expr_dims: RefCell<Vec<(Span, Option<Dimension>)>>,
@@ -81,6 +83,7 @@ impl<'a> Globals<'a> {
             simulations: Vec::new(),
             used: RefCell::new(HashSet::new()),
             defined_in: HashMap::new(),
+            broken: files.iter().flat_map(|(_, f)| &f.broken).map(|n| n.name.clone()).collect(),
             expr_dims: RefCell::new(Vec::new()),
         };
         for (file, parsed) in files {
@@ -119,6 +122,11 @@ impl<'a> Globals<'a> {
             }
         }
         globals
+    }
+
+    /// Whether `name` is an item that did not parse.
+    pub fn is_broken(&self, name: &str) -> bool {
+        self.broken.contains(name)
     }
 
     pub fn mark_used(&self, name: &str, from: FileId) {

@@ -117,6 +117,10 @@ pub fn check(input: &Input<'_>, diags: &mut Diagnostics) -> Option<ir::Model> {
 }
 
 fn warn_unused(input: &Input<'_>, globals: &globals::Globals<'_>, diags: &mut Diagnostics) {
+    // What an item that did not parse uses is unknown: any import or definition may be its.
+    if input.files.iter().any(|(_, f)| !f.broken.is_empty()) {
+        return;
+    }
     let used = globals.used.borrow();
     // By name, once: a scan of `used` per item was quadratic in the number of parameters.
     let used_names: HashSet<&str> = used.iter().map(|(n, _)| n.as_str()).collect();

@@ -49,6 +49,10 @@ pub(crate) fn check(
                         broken.push(&p.name.name);
                         continue;
                     }
+                    None if globals.is_broken(&p.cell.name) => {
+                        broken.push(&p.name.name);
+                        continue;
+                    }
                     None => {
                         let mut d = Diagnostic::error(
                             Code::UndefinedName,

@@ -113,6 +113,7 @@ pub(crate) fn check<'a>(
                         globals.mark_used(&n.name, n.span.file);
                         chosen = Some(found);
                     }
+                    None if globals.is_broken(&n.name) => {}
                     None => {
                         let mut d =
                             Diagnostic::error(Code::UndefinedName, n.span, format!("cannot find network `{}`", n.name));

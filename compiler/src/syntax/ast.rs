@@ -17,6 +17,9 @@ pub type Doc = Option<String>;
 #[derive(Clone, Debug, PartialEq)]
 pub struct File {
     pub items: Vec<Item>,
+    /// The names of items that did not parse: they exist, but what they use is unknown, so the
+    /// checker neither reports them missing nor warns that imports or definitions are unused.
+    pub broken: Vec<Ident>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

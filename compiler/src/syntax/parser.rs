@@ -32,23 +32,36 @@ pub fn parse(file: FileId, text: &str) -> (ast::File, Vec<Diagnostic>) {
             text.len(),
             MAX_FILE_LEN >> 20
         )));
-        return (ast::File { items }, diags);
+        return (ast::File { items, broken: Vec::new() }, diags);
     }
+    let mut broken = Vec::new();
     let scan = scan::scan(file, text);
     diags.extend(scan.diags);
     for chunk in scan.chunks {
-        if let Some(error) = chunk.error {
-            diags.push(error);
-            continue;
+        let item = match chunk.error {
+            Some(error) => {
+                diags.push(error);
+                None
+            }
+            // pest and the builder are recursive: 200 nested brackets need about a megabyte of
+            // stack in a debug build, so make sure that much is there.
+            None => {
+                let (item, item_diags) = stacker::maybe_grow(4 << 20, 8 << 20, || {
+                    parse_item(file, text, &scan.docs, chunk.start, chunk.end)
+                });
+                diags.extend(item_diags);
+                item
+            }
+        };
+        match item {
+            Some(item) => items.push(item),
+            None => broken.extend(
+                scan::item_name(text, chunk.start)
+                    .map(|(range, name)| ast::Ident { name, span: Span::new(file, range) }),
+            ),
         }
-        // pest and the builder are recursive: 200 nested brackets need about a megabyte of stack
-        // in a debug build, so make sure that much is there.
-        let (item, item_diags) =
-            stacker::maybe_grow(4 << 20, 8 << 20, || parse_item(file, text, &scan.docs, chunk.start, chunk.end));
-        diags.extend(item_diags);
-        items.extend(item);
     }
-    (ast::File { items }, diags)
+    (ast::File { items, broken }, diags)
 }
 
 /// Parses the item in `text[start..end]`.

@@ -637,6 +637,19 @@ fn a_broken_item_does_not_hide_the_others() {
     assert_eq!(diags.len(), 3);
 }
 
+/// An item that does not parse leaves its name, so that the checker knows it exists.
+#[test]
+fn broken_items_leave_their_names() {
+    let text =
+        "cell c { insert hh in soma { g = = 1 } }\nfn f(x: 1) -> 1 { x +* }\nsimulation { dt = }\nparam p: mV = 1\n";
+    let (file, diags) = parse(FileId(0), text);
+    assert_eq!(diags.len(), 3);
+    assert_eq!(file.items.len(), 1);
+    let names: Vec<(&str, &str)> =
+        file.broken.iter().map(|n| (n.name.as_str(), &text[n.span.start as usize..n.span.end as usize])).collect();
+    assert_eq!(names, [("c", "c"), ("f", "f")]);
+}
+
 #[test]
 fn units_and_keywords() {
     assert_eq!(expr_of("0.0003 S/cm2"), "0.0003[S/cm2]");

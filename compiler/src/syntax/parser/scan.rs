@@ -300,6 +300,22 @@ pub(super) fn not_an_item(file: FileId, text: &str, pos: usize) -> Diagnostic {
         ))
 }
 
+/// The name an item declares (`cell c {` → `c`), read without the grammar for an item that did
+/// not parse; `None` for `import` and `simulation`, or where no name follows the keyword.
+pub(super) fn item_name(text: &str, start: usize) -> Option<(std::ops::Range<usize>, String)> {
+    let word = |at: usize| {
+        let rest = &text[at..];
+        let len = rest.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(rest.len());
+        let first = rest.chars().next()?;
+        (len > 0 && !first.is_ascii_digit()).then(|| (at..at + len, rest[..len].to_string()))
+    };
+    let (keyword, kind) = word(skip_trivia(text, start))?;
+    if kind == "import" || kind == "simulation" || !ITEM_KEYWORDS.contains(&kind.as_str()) {
+        return None;
+    }
+    word(skip_trivia(text, keyword.end))
+}
+
 /// Skips whitespace and comments from `pos`.
 pub(super) fn skip_trivia(text: &str, mut pos: usize) -> usize {
     let bytes = text.as_bytes();
