@@ -70,6 +70,16 @@ fn a_broken_item_does_not_cascade() {
     assert!(rendered.contains("cascade.syl:5:33"), "{rendered}");
 }
 
+/// A name glued to a unit by `*` is read as part of the unit, and the error says so.
+#[test]
+fn a_name_glued_to_a_unit_is_explained() {
+    let text = "param k: 1 = 2\nparam t: ms = 13 ms*k\n";
+    let (db, compilation) = sylva_tests::compile_text("glued.syl", text, &[]);
+    let rendered = render(&db, &compilation.diagnostics);
+    assert!(rendered.contains("unknown unit `k`"), "{rendered}");
+    assert!(rendered.contains("`ms*k` is read as one unit: put spaces around"), "{rendered}");
+}
+
 /// A one-cell model with `{scale}`, `{threshold}`, `{stop}` and `{temperature}` to fill in.
 const MODEL: &str = r#"import hh
 param thr: mV = -20

@@ -150,7 +150,14 @@ impl<'a, 's> Lower<'a, 's> {
         };
         match parse_unit(unit) {
             Ok(u) => self.constant(value * u.scale, u.dim),
-            Err(d) => {
+            Err(mut d) => {
+                // `13 ms*x`: a name glued to a unit by `*` or `/` is read as part of the unit.
+                if d.primary.span.start > unit.span.start {
+                    d = d.note(format!(
+                        "`{}` is read as one unit: put spaces around `*` or `/` to multiply or divide by a name",
+                        unit.text
+                    ));
+                }
                 self.report(d);
                 let _ = span;
                 self.unknown()

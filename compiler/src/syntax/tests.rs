@@ -686,6 +686,10 @@ fn units_and_keywords() {
     // `1/ms` is a number divided by a name; `2 mV*x` is one unit.
     assert_eq!(expr_of("1/ms"), "(/ 1 ms)");
     assert_eq!(expr_of("2 mV*x"), "2[mV*x]");
+    // A unit stops before a function's name: `13 ms*exp(x)` is `13 ms` times `exp(x)`.
+    assert_eq!(expr_of("13 ms*exp(-x)"), "(* 13[ms] (exp (neg x)))");
+    assert_eq!(expr_of("2 mV/sqrt (x)"), "(/ 2[mV] (sqrt x))");
+    assert_eq!(expr_of("2 mV*x*exp(x)"), "(* 2[mV*x] (exp x))");
     assert_eq!(expr_of("2 in2"), "2[in2]");
     assert_eq!(expr_of("2 inch"), "2[inch]");
 }
