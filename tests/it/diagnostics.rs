@@ -80,6 +80,18 @@ fn a_name_glued_to_a_unit_is_explained() {
     assert!(rendered.contains("`ms*k` is read as one unit: put spaces around"), "{rendered}");
 }
 
+/// Assigning `v` is not fixed by declaring `current v`: the help says how `v` changes.
+#[test]
+fn assigning_the_voltage_explains_how_it_changes() {
+    let text = "density d {\n    ion na { read ena, write ina }\n    param g: S/cm2 = 1e-3\n    ina = g * (v - ena)\n    v = v + 10 mV\n    t = 1 ms\n}\n";
+    let (db, compilation) = sylva_tests::compile_text("assign.syl", text, &[]);
+    let rendered = render(&db, &compilation.diagnostics);
+    assert!(rendered.contains("`v` is read-only in a mechanism"), "{rendered}");
+    assert!(rendered.contains("the simulator computes `v` from the membrane currents"), "{rendered}");
+    assert!(rendered.contains("`t` is read-only in a mechanism"), "{rendered}");
+    assert!(!rendered.contains("`current v`") && !rendered.contains("`current t`"), "{rendered}");
+}
+
 /// A one-cell model with `{scale}`, `{threshold}`, `{stop}` and `{temperature}` to fill in.
 const MODEL: &str = r#"import hh
 param thr: mV = -20

@@ -543,21 +543,26 @@ fn not_a_state(name: &ast::Ident, states: &[ir::State]) -> Diagnostic {
 }
 
 fn not_a_current(name: &ast::Ident, currents: &HashMap<String, CurrentSlot>) -> Diagnostic {
-    let mut d = Diagnostic::error(
-        Code::NotAssignable,
-        name.span,
-        format!("`{}` is not a current of this mechanism", name.name),
-    )
-    .label("cannot be assigned");
-    if let Some(s) = did_you_mean(&name.name, currents.keys().map(String::as_str)) {
-        d = d.help(format!("a current with a similar name exists: `{s}`"));
+    let builtin = matches!(name.name.as_str(), "v" | "t" | "dt" | "celsius" | "diam" | "area");
+    let message = if builtin {
+        format!("`{}` is read-only in a mechanism", name.name)
     } else {
-        d = d.help(format!(
+        format!("`{}` is not a current of this mechanism", name.name)
+    };
+    let d = Diagnostic::error(Code::NotAssignable, name.span, message).label("cannot be assigned");
+    if name.name == "v" {
+        // Declaring `current v` would not help: no mechanism sets the voltage directly.
+        d.help("the simulator computes `v` from the membrane currents: change it through a current this mechanism writes, such as `ina = g * (v - ena)`")
+    } else if builtin {
+        d.note(format!("the simulator provides `{}`", name.name))
+    } else if let Some(s) = did_you_mean(&name.name, currents.keys().map(String::as_str)) {
+        d.help(format!("a current with a similar name exists: `{s}`"))
+    } else {
+        d.help(format!(
             "declare it with `current {}` (non-specific) or write it through an ion: `ion na {{ write ina }}`",
             name.name
-        ));
+        ))
     }
-    d
 }
 
 fn set_dynamics(lower: &mut Lower<'_, '_>, state: &mut ir::State, dynamics: Dynamics, span: Span) {
