@@ -137,6 +137,26 @@ fn run_file_errors_point_into_the_run_file() {
     let _ = std::fs::remove_dir_all(out);
 }
 
+/// A file that is not UTF-8 says where its first bad byte is, as the model or as an import.
+#[test]
+fn invalid_utf8_is_located() {
+    let dir = scratch("utf8");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let bad = dir.join("bad.syl");
+    std::fs::write(&bad, b"// caf\xc3\xa9\nparam g: mV = 1 \xff\xfe\n").expect("bad");
+    let root = sylva(&["check", bad.to_str().expect("utf-8")]);
+    let stderr = String::from_utf8_lossy(&root.stderr);
+    assert_eq!(root.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not UTF-8 text: byte 0xff at line 2, column 17 (byte offset 25)"), "{stderr}");
+    let model = dir.join("model.syl");
+    std::fs::write(&model, "import \"bad.syl\"\n").expect("model");
+    let import = sylva(&["check", "--color", "never", model.to_str().expect("utf-8")]);
+    let stderr = String::from_utf8_lossy(&import.stderr);
+    assert_eq!(import.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("byte 0xff at line 2, column 17"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// A device or a pipe is not a model file: `import "/dev/urandom"` used to read forever.
 #[test]
 fn files_that_are_not_regular_or_too_large_are_refused() {

@@ -169,7 +169,17 @@ pub fn read_source(path: &str) -> Result<String, String> {
     if bytes.len() as u64 > MAX_SOURCE_BYTES {
         return Err(too_large());
     }
-    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+    String::from_utf8(bytes).map_err(|e| not_utf8(e.as_bytes(), e.utf8_error().valid_up_to()))
+}
+
+/// Where the first byte that is not UTF-8 is, so that it can be found in an editor.
+fn not_utf8(bytes: &[u8], at: usize) -> String {
+    let before = &bytes[..at];
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    // `before` is valid UTF-8: the column counts characters, as editors do.
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    format!("not UTF-8 text: byte 0x{:02x} at line {line}, column {column} (byte offset {at})", bytes[at])
 }
 
 /// Why a command failed.
