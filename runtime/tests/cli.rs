@@ -226,6 +226,14 @@ fn a_diverging_model_names_the_place_time_and_mechanism() {
             && stderr.contains("`runaway`"),
         "{stderr}"
     );
+    assert!(stderr.contains("v = 2.2e6 mV"), "short: {stderr}");
+    // A voltage near the largest double is not printed with its 300 digits.
+    let huge = dir.join("huge.syl");
+    let text = std::fs::read_to_string(&model).expect("model");
+    std::fs::write(&huge, text.replace("-x * 1 mA/cm2", "-x * 1e290 mA/cm2")).expect("huge");
+    let result = sylva(&["run", huge.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8")]);
+    let huge_stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(huge_stderr.contains("v = 1e292 mV in cell"), "{huge_stderr}");
     // The GPU engine (both strategies, f64) stops at the same step and says the same.
     for strategy in ["thread", "workgroup"] {
         let result = run(&["--backend", "gpu", "--gpu-strategy", strategy]);

@@ -221,7 +221,13 @@ fn describe_blowup(model: &ir::Model, b: &Blowup) -> String {
     let node = &cell.tree.nodes[b.node];
     let mut text = format!(
         "error: the simulation diverged: v = {} mV in cell `{}[{index}]` (gid {}) at `{}({:.4})`, t = {} ms (step {})",
-        b.value, population.name, b.gid, cell.section_names[node.section as usize], node.x, b.time, b.step
+        significant(b.value),
+        population.name,
+        b.gid,
+        cell.section_names[node.section as usize],
+        node.x,
+        significant(b.time),
+        b.step
     );
     for (m, s) in &b.suspects {
         let mechanism = &model.mechanisms[*m as usize];
@@ -235,6 +241,16 @@ fn describe_blowup(model: &ir::Model, b: &Blowup) -> String {
     }
     text.push_str("\n  help: a smaller `dt`, or check the parameters of the mechanisms at that location");
     text
+}
+
+/// `x` rounded to 6 significant digits, as [`limits::number`] writes it (`-65.0312`, `2.2e6`):
+/// the voltage that diverged can be 1e300, which `{}` prints with all of its 301 digits.
+fn significant(x: f64) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    let rounded: f64 = format!("{x:.5e}").parse().expect("a number");
+    limits::number(rounded)
 }
 
 /// The engine a run uses.
