@@ -92,6 +92,20 @@ fn assigning_the_voltage_explains_how_it_changes() {
     assert!(!rendered.contains("`current v`") && !rendered.contains("`current t`"), "{rendered}");
 }
 
+/// A rate written without its unit in a `let` is reported at the `let`, where the unit is
+/// missing, with the use as a secondary label.
+#[test]
+fn a_let_with_the_wrong_dimension_is_reported_where_it_is_written() {
+    let text = "density d {\n    ion na { read ena, write ina }\n    param g: S/cm2 = 1e-3\n    let a = 0.1 * exp(-v / 10 mV)\n    gate m {\n        alpha = a\n        beta = 4 / ms\n    }\n    ina = g * m * (v - ena)\n}\n";
+    let (db, compilation) = sylva_tests::compile_text("rate.syl", text, &[]);
+    let rendered = render(&db, &compilation.diagnostics);
+    let errors: Vec<_> = compilation.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert_eq!(errors.len(), 1, "{rendered}");
+    assert!(rendered.contains("rate.syl:4:13"), "at the let's value: {rendered}");
+    assert!(rendered.contains("expected a rate (1/ms), found a dimensionless number"), "{rendered}");
+    assert!(rendered.contains("`a` is used here"), "{rendered}");
+}
+
 /// A one-cell model with `{scale}`, `{threshold}`, `{stop}` and `{temperature}` to fill in.
 const MODEL: &str = r#"import hh
 param thr: mV = -20

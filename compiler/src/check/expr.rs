@@ -89,8 +89,30 @@ impl<'a, 's> Lower<'a, 's> {
     /// place in the message, e.g. "the default of `gnabar`").
     pub fn expect(&mut self, expr: &ast::Expr, expected: Dimension, what: &str) -> Value {
         let value = self.lower(expr);
+        if let Some(found) = value.dim
+            && found != expected
+            && let Some(slot) = self.let_named(expr)
+        {
+            // `alpha = a`: the unit is wrong where `a` is written, not where it is used.
+            let d = mismatch(slot.value.span, expected, found, what)
+                .secondary(expr.span, format!("`{}` is used here", slot.name.name));
+            self.report(d);
+            return value;
+        }
         self.require(value, expected, expr.span, what);
         value
+    }
+
+    /// The mechanism's `let` that `expr` is just the name of.
+    fn let_named(&self, expr: &ast::Expr) -> Option<&LetSlot<'s>> {
+        let ast::ExprKind::Name(ident) = &expr.kind else { return None };
+        if !self.calls.is_empty() || self.locals.iter().any(|(n, _)| *n == ident.name) {
+            return None;
+        }
+        match self.scope.symbols.get(&ident.name)? {
+            Symbol::Let(index) => Some(&self.scope.lets[*index]),
+            Symbol::Leaf(..) => None,
+        }
     }
 
     pub fn require(&mut self, value: Value, expected: Dimension, span: Span, what: &str) {
