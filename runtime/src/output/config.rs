@@ -308,7 +308,8 @@ impl FromScalar for Scalar {
 
 impl<'de> Deserialize<'de> for Scalar {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(Checked(PhantomData)).map(|s: Option<Scalar>| s.expect("a scalar"))
+        let scalar: Option<Scalar> = d.deserialize_any(Checked(PhantomData))?;
+        scalar.ok_or_else(|| de::Error::invalid_type(de::Unexpected::Option, &Scalar::EXPECTING))
     }
 }
 

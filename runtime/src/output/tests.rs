@@ -362,6 +362,10 @@ plots: false
         .map(|s| (s.value.as_str(), &flow_text[s.name_at.clone()], &flow_text[s.value_at.clone()]))
         .collect();
     assert_eq!(set, [("0.05uS", "weight", "0.05uS"), ("10", "rings", "10"), ("1000", "\"big\"", "1e3")]);
+    // The ranges are in bytes, after any non-ASCII text.
+    let accented = "# café ééé\nset:\n  w: 1\n";
+    let cfg = parse_config(accented).unwrap();
+    assert_eq!((&accented[cfg.set[0].name_at.clone()], &accented[cfg.set[0].value_at.clone()]), ("w", "1"));
     assert_eq!(parse_config("").unwrap(), RunConfig::default());
     assert_eq!(parse_config("# nothing\n").unwrap(), RunConfig::default());
     assert_eq!(parse_config("set:\n").unwrap().set.len(), 0);
