@@ -208,6 +208,15 @@ fn errors() {
     let mut one_point = cyl("p", None, 1.0, 1.0, 1);
     one_point.geometry = Geometry::Points(vec![Point3 { x: 0.0, y: 0.0, z: 0.0, diam: 1.0 }]);
     assert_eq!(discretize(&[one_point]).unwrap_err(), vec![MorphError::TooFewPoints { section: 0, count: 1 }]);
+    // A negative 3-D diameter is refused (0 is NEURON's "no membrane" and accepted).
+    let mut negative = cyl("a", None, 1.0, 1.0, 1);
+    negative.geometry = Geometry::Points(vec![
+        Point3 { x: 0.0, y: 0.0, z: 0.0, diam: 1.0 },
+        Point3 { x: 5.0, y: 0.0, z: 0.0, diam: -1.0 },
+    ]);
+    let e = discretize(&[negative]).unwrap_err();
+    assert!(matches!(e[..], [MorphError::NonPositive { what: "3-D point diam", .. }]), "{e:?}");
+    assert_eq!(e[0].message(|_| "a".into()), "section `a` has 3-D point diam = -1, which must be positive");
 }
 
 #[test]
@@ -227,6 +236,12 @@ fn d_lambda_rule() {
     let lam = 1e5 * (1.0 / (4.0 * PI * 100.0 * 100.0)).sqrt();
     assert_eq!(dl(1.09 * 0.1 * lam, 1.0), 1);
     assert_eq!(dl(1.11 * 0.1 * lam, 1.0), 3);
+    // Ra and cm enter as their product: Ra = 150, cm = 2 -> lambda_100 = 230.33 µm for d = 2;
+    // 500/23.033 = 21.71 -> 23 (Ra / cm or Ra + cm would give 11 or 17).
+    let mut s = cyl("s", None, 500.0, 2.0, 1);
+    (s.ra_ohm_cm, s.cm_uf_cm2) = (150.0, 2.0);
+    s.nseg = Nseg::DLambda { d_lambda: 0.1, frequency_hz: 100.0 };
+    assert_eq!(nseg_for(&s), 23);
     // Uniform 3-D points give the cylinder's answer.
     let mut s = cyl("s", None, 1.0, 1.0, 1);
     s.nseg = Nseg::DLambda { d_lambda: 0.1, frequency_hz: 100.0 };
