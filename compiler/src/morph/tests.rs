@@ -251,8 +251,17 @@ fn d_lambda_rule() {
         Point3 { x: 300.0, y: 200.0, z: 0.0, diam: 1.0 },
     ]);
     assert_eq!(nseg_for(&s), 19);
-    let t = discretize(&[s]).unwrap();
+    let t = discretize(&[s.clone()]).unwrap();
     assert_eq!(t.sections[0].nseg, 19);
+    // A taper (diameters 1, 1, 3) with Ra = 150, cm = 2: fixnseg.hoc's sum of
+    // Δx/sqrt(d_i-1 + d_i) gives 29 (d_i + d_i would give 27, Ra / cm 15).
+    s.geometry = Geometry::Points(vec![
+        Point3 { x: 0.0, y: 0.0, z: 0.0, diam: 1.0 },
+        Point3 { x: 300.0, y: 0.0, z: 0.0, diam: 1.0 },
+        Point3 { x: 300.0, y: 200.0, z: 0.0, diam: 3.0 },
+    ]);
+    (s.ra_ohm_cm, s.cm_uf_cm2) = (150.0, 2.0);
+    assert_eq!(nseg_for(&s), 29);
     assert_eq!(t.section_length(0), 500.0);
 }
 
