@@ -175,6 +175,11 @@ fn files_that_are_not_regular_or_too_large_are_refused() {
     let root = sylva(&["check", "/dev/urandom"]);
     assert_eq!(root.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&root.stderr).contains("cannot read `/dev/urandom`: not a regular file"));
+    // A run file too: `--config /dev/urandom` used to read forever.
+    let config = sylva(&["run", "examples/neuron/hh_soma.syl", "--config", "/dev/urandom", "--no-plots"]);
+    let stderr = String::from_utf8_lossy(&config.stderr);
+    assert_eq!(config.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("cannot read run file `/dev/urandom`: not a regular file"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -259,8 +259,9 @@ fn in_text(text: &str, line: usize, column: usize) -> (usize, usize) {
 /// Reads and parses the run file at `path`; errors name the path. The text comes back too: the
 /// ranges of the `set` entries are in it.
 pub fn load_config(path: &Path) -> Result<(String, RunConfig), ConfigError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    // As a model file: `--config /dev/urandom` would otherwise be read forever.
+    let text = super::read_source(&path.to_string_lossy())
+        .map_err(|message| ConfigError::Read { path: path.to_path_buf(), source: io::Error::other(message) })?;
     let config = parse_config(&text).map_err(|err| match err {
         ConfigError::Invalid { line, column, message, .. } => {
             ConfigError::Invalid { path: Some(path.to_path_buf()), line, column, message }

@@ -10,11 +10,13 @@
 mod config;
 mod csv;
 mod plot;
+mod source_file;
 #[cfg(test)]
 mod tests;
 
 pub use config::{ConfigError, RunConfig, Setting, load_config, parse_config};
 pub use csv::{format_number, quote_field, write_spikes_csv, write_trace_csv};
+pub use source_file::read_source;
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};

@@ -7,7 +7,7 @@
 mod lsp;
 mod run;
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -18,6 +18,7 @@ use sylva_compiler::source::{FileId, SourceDb, Span};
 use sylva_compiler::{Loader, Setting, compile, compile_with_settings, ir, render};
 use sylva_runtime::gpu::Strategy;
 use sylva_runtime::output;
+pub use sylva_runtime::output::read_source;
 
 #[derive(Parser)]
 #[command(name = "sylva", version, about = "Compile and simulate biophysically detailed neuron models")]
@@ -143,43 +144,6 @@ impl Loader for FsLoader {
     fn read(&mut self, path: &str) -> Result<String, String> {
         read_source(path)
     }
-}
-
-/// Model, import and SWC files larger than this are refused: the largest reconstructions are
-/// a few MB, and the compiler holds every file in memory.
-const MAX_SOURCE_BYTES: u64 = 64 << 20;
-
-/// Reads a model, import or SWC file: a regular file (`/dev/urandom` or a pipe would be read
-/// forever) of at most [`MAX_SOURCE_BYTES`], in UTF-8.
-pub fn read_source(path: &str) -> Result<String, String> {
-    // Checked before opening: opening a named pipe blocks until someone writes to it.
-    let metadata = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if !metadata.is_file() {
-        return Err("not a regular file".to_string());
-    }
-    let too_large = || format!("larger than the limit of {} MiB", MAX_SOURCE_BYTES >> 20);
-    if metadata.len() > MAX_SOURCE_BYTES {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::new();
-    // The file may grow after the check.
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_SOURCE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| e.to_string())?;
-    if bytes.len() as u64 > MAX_SOURCE_BYTES {
-        return Err(too_large());
-    }
-    String::from_utf8(bytes).map_err(|e| not_utf8(e.as_bytes(), e.utf8_error().valid_up_to()))
-}
-
-/// Where the first byte that is not UTF-8 is, so that it can be found in an editor.
-fn not_utf8(bytes: &[u8], at: usize) -> String {
-    let before = &bytes[..at];
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    // `before` is valid UTF-8: the column counts characters, as editors do.
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
-    format!("not UTF-8 text: byte 0x{:02x} at line {line}, column {column} (byte offset {at})", bytes[at])
 }
 
 /// Why a command failed.
