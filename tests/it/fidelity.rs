@@ -3,6 +3,7 @@
 //! within 1e-8 mV, other quantities within 1e-9 of their column's range), the time column to
 //! the reference's printed digits, and spikes on the same steps as NEURON's.
 
+use sylva_compiler::ir::Model;
 use sylva_runtime::cpu::{Options, Simulation};
 use sylva_tests::reference::{AGAINST_NEURON, Trace, check_spikes, check_trace, read_spikes};
 use sylva_tests::{compile_file, compile_text, files_with_extension, render, repo};
@@ -11,12 +12,17 @@ use sylva_tests::{compile_file, compile_text, files_with_extension, render, repo
 fn check_case(case: &str, overrides: &[String], trace: &str, spikes: &str) {
     let (_, compilation) = compile_file(&format!("examples/neuron/{case}.syl"), overrides);
     let model = compilation.model.unwrap_or_else(|| panic!("{case} compiles"));
-    let mut sim = Simulation::new(&model, Options::default()).expect("compiles");
-    sim.run(|_, _| {}).unwrap_or_else(|b| panic!("{case} blew up: {b:?}"));
+    check_against(case, &model, case, (trace, spikes));
+}
+
+/// Runs `model` and checks it against the files `trace` and `spikes` of reference case `case`.
+fn check_against(what: &str, model: &Model, case: &str, (trace, spikes): (&str, &str)) {
+    let mut sim = Simulation::new(model, Options::default()).expect("compiles");
+    sim.run(|_, _| {}).unwrap_or_else(|b| panic!("{what} blew up: {b:?}"));
     let data = repo().join(format!("tests/data/neuron/{case}"));
     let reference = Trace::read(&data.join(trace));
-    check_trace(case, &model.network.probes, &sim.times, &sim.columns, &reference, AGAINST_NEURON);
-    check_spikes(case, &sim.spikes, &read_spikes(&data.join(spikes)), model.simulation.dt);
+    check_trace(what, &model.network.probes, &sim.times, &sim.columns, &reference, AGAINST_NEURON);
+    check_spikes(what, &sim.spikes, &read_spikes(&data.join(spikes)), model.simulation.dt);
 }
 
 #[test]
@@ -123,10 +129,5 @@ fn reader_of_a_concentration_inserted_before_its_writer_matches_neuron() {
     let swapped = text.replace(sk, "").replace(cadyn, &format!("{sk}{cadyn}"));
     let (db, compilation) = compile_text(file, &swapped, &[]);
     let model = compilation.model.unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
-    let mut sim = Simulation::new(&model, Options::default()).expect("compiles");
-    sim.run(|_, _| {}).expect("runs");
-    let data = repo().join("tests/data/neuron/ca_sk");
-    let reference = Trace::read(&data.join("trace.csv"));
-    check_trace("ca_sk (sk first)", &model.network.probes, &sim.times, &sim.columns, &reference, AGAINST_NEURON);
-    check_spikes("ca_sk (sk first)", &sim.spikes, &read_spikes(&data.join("spikes.csv")), model.simulation.dt);
+    check_against("ca_sk (sk first)", &model, "ca_sk", ("trace.csv", "spikes.csv"));
 }
