@@ -85,7 +85,7 @@ impl Estimate {
             .iter()
             .map(|p| f64::from(p.count) * cell_compartments(&model.cells[p.cell.index()].tree) as f64)
             .fold(0.0, |a, b| a + b);
-        let steps = steps(sim.duration, sim.dt);
+        let steps = sim.steps();
         let probes = model.network.probes.len() as f64;
         Estimate {
             compartments,
@@ -124,11 +124,6 @@ impl Estimate {
     pub fn bytes(&self) -> f64 {
         self.compartments * BYTES_PER_COMPARTMENT + self.trace_samples * 8.0 + self.source_spikes * BYTES_PER_SPIKE
     }
-}
-
-/// Time steps of a run, as the engines count them.
-pub fn steps(duration: f64, dt: f64) -> f64 {
-    (duration / dt).round()
 }
 
 /// Compartments with membrane (NEURON's segments) of one cell.
@@ -203,6 +198,13 @@ mod tests {
         assert_eq!(source_spikes(&SourceKind::Regular { start: 0.0, interval: 1e-12, stop: 1e300 }, 100.0), 1e14 + 1.0);
         let poisson = SourceKind::Poisson { rate: 1e9, seed: 1, start: 0.0, stop: f64::INFINITY };
         assert_eq!(source_spikes(&poisson, 100.0), 1e11);
-        assert!(steps(10.0, 1e-300) > 1e300);
+        let sim = crate::ir::Simulation {
+            dt: 1e-300,
+            duration: 10.0,
+            celsius: 6.3,
+            backend: crate::ir::Backend::Cpu,
+            precision: crate::ir::Precision::F64,
+        };
+        assert!(sim.steps() > 1e300);
     }
 }

@@ -418,6 +418,14 @@ pub struct Simulation {
     pub precision: Precision,
 }
 
+impl Simulation {
+    /// Time steps of the run, as every engine counts them; a float, so that an absurd `dt`
+    /// gives an absurd count to refuse (`limits`), not an overflow.
+    pub fn steps(&self) -> f64 {
+        (self.duration / self.dt).round()
+    }
+}
+
 /// Absolute zero in °C: no temperature is below it.
 pub const ABSOLUTE_ZERO_CELSIUS: f64 = -273.15;
 

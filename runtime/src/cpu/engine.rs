@@ -117,7 +117,7 @@ impl Simulation {
             built => (built.and_then(Result::ok), None),
         };
         let wiring = events::wire(model);
-        let steps = (sim.duration / sim.dt).round() as u64;
+        let steps = sim.steps() as u64;
         let mut this = Simulation {
             compiled,
             chunks,

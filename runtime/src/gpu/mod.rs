@@ -282,7 +282,7 @@ impl GpuSimulation {
         let opened = device::open(p)?;
         let prepared = prepare(model, precision, options, DeviceFit::of(&opened.limits()))?;
         let sim = &model.simulation;
-        let steps = (sim.duration / sim.dt).round() as u64;
+        let steps = sim.steps() as u64;
         let gpu = Gpu::new(opened, &prepared, p)?;
         let Prepared { host, mut layout, mut window, spike_cap, .. } = prepared;
         if gpu.cpu_device {
