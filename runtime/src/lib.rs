@@ -3,3 +3,6 @@
 pub mod cpu;
 pub mod gpu;
 pub mod output;
+
+#[cfg(test)]
+mod test_models;

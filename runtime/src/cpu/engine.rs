@@ -494,28 +494,12 @@ pub(crate) fn solve_range(
 
 #[cfg(test)]
 mod tests {
-    use sylva_compiler::source::SourceDb;
-    use sylva_compiler::{Loader, compile};
-
     use super::*;
-
-    struct NoFiles;
-
-    impl Loader for NoFiles {
-        fn read(&mut self, path: &str) -> Result<String, String> {
-            Err(format!("no file {path} in this test"))
-        }
-    }
+    use crate::test_models::compiled;
 
     const MODEL: &str = "import hh\n\ncell c {\n    morphology { section soma { length = 20 um, diam = 20 um } }\n    \
                          insert hh in soma\n}\n\nnetwork n {\n    population p = c[4]\n}\n\n\
                          simulation { dt = 0.025 ms, duration = 1 ms }\n";
-
-    fn compiled(name: &str, text: &str) -> Model {
-        let mut db = SourceDb::new();
-        let root = db.add(name, text);
-        compile(&mut db, root, &mut NoFiles, &[]).model.expect("compiles")
-    }
 
     /// Parameter values placed on a soma and a dendrite, probed: `g` differs between nodes (a
     /// per-instance parameter), `e` does not (a constant of the block);
@@ -571,12 +555,10 @@ mod tests {
     /// must not reserve the trace of a long run (it did: 16 GB for 10⁹ steps).
     #[test]
     fn the_trace_is_reserved_by_the_run_not_the_build() {
-        let mut db = SourceDb::new();
         let long = MODEL
             .replace("duration = 1 ms", "duration = 1e7 ms")
             .replace("population p = c[4]", "population p = c[1]\n    probe \"v\" = v at p[0].soma(0.5)");
-        let root = db.add("long.syl", long);
-        let mut model = compile(&mut db, root, &mut NoFiles, &[]).model.expect("compiles");
+        let mut model = compiled("long.syl", &long);
         let sim = Simulation::new(&model, Options::default()).expect("builds");
         assert_eq!(sim.steps(), 400_000_000);
         assert!(sim.times.capacity() < 1000 && sim.columns[0].capacity() < 1000);

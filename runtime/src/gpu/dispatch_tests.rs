@@ -7,18 +7,9 @@
 use std::io::Write;
 
 use sylva_compiler::ir::Precision;
-use sylva_compiler::source::SourceDb;
-use sylva_compiler::{Loader, compile};
 
 use super::{GpuError, GpuSimulation, MAX_WINDOW, Options, Strategy};
-
-struct NoFiles;
-
-impl Loader for NoFiles {
-    fn read(&mut self, path: &str) -> Result<String, String> {
-        Err(format!("no file {path} in this test"))
-    }
-}
+use crate::test_models::compiled;
 
 /// One cable of 201 compartments on one invocation: a few hundred loop iterations per step.
 /// No connections, so the buffers are sized for windows of `MAX_WINDOW` steps.
@@ -28,9 +19,7 @@ const CABLE: &str = "import pas\n\ncell c {\n    morphology { section dend { len
 
 #[test]
 fn a_truncated_dispatch_is_an_error() {
-    let mut db = SourceDb::new();
-    let root = db.add("cable.syl", CABLE);
-    let model = compile(&mut db, root, &mut NoFiles, &[]).model.expect("compiles");
+    let model = compiled("cable.syl", CABLE);
     let options = Options { strategy: Strategy::Thread, ..Options::default() };
     let mut sim = match GpuSimulation::with_options(&model, Precision::F32, options) {
         Ok(sim) => sim,

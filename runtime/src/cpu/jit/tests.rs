@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use sylva_compiler::ir::expr::{BinaryOp, Builtin, Expr, ExprArena, ExprId, IonVar, UnaryOp};
 use sylva_compiler::ir::kernel::{self, Kernel, Stage, Target, Write};
 use sylva_compiler::ir::{Mechanism, Model};
-use sylva_compiler::source::SourceDb;
-use sylva_compiler::{Loader, compile as compile_model};
 
 use super::{JitError, clif_text, compile};
 use crate::cpu::slots::{SCALAR_COUNT, Slot};
@@ -34,14 +32,6 @@ impl Rng {
 
     fn below(&mut self, n: usize) -> usize {
         (self.next_u64() % n as u64) as usize
-    }
-}
-
-struct NoFiles;
-
-impl Loader for NoFiles {
-    fn read(&mut self, path: &str) -> Result<String, String> {
-        Err(format!("no file {path} in this test"))
     }
 }
 
@@ -106,11 +96,7 @@ simulation {
 "#;
 
 fn model() -> Model {
-    let mut db = SourceDb::new();
-    let root = db.add("jit_test.syl", MODEL);
-    let compilation = compile_model(&mut db, root, &mut NoFiles, &[]);
-    let render = sylva_compiler::render::render(&db, &compilation.diagnostics, false);
-    compilation.model.unwrap_or_else(|| panic!("the test model compiles:\n{render}"))
+    crate::test_models::compiled("jit_test.syl", MODEL)
 }
 
 fn kernels_of(m: &Mechanism) -> Vec<Kernel> {
