@@ -21,8 +21,8 @@ fn check_against(what: &str, model: &Model, case: &str, (trace, spikes): (&str, 
     sim.run(|_, _| {}).unwrap_or_else(|b| panic!("{what} blew up: {b:?}"));
     let data = repo().join(format!("tests/data/neuron/{case}"));
     let reference = Trace::read(&data.join(trace));
-    check_trace(what, &model.network.probes, &sim.times, &sim.columns, &reference, AGAINST_NEURON);
-    check_spikes(what, &sim.spikes, &read_spikes(&data.join(spikes)), model.simulation.dt);
+    check_trace(what, &model.network.probes, sim.times(), sim.columns(), &reference, AGAINST_NEURON);
+    check_spikes(what, sim.spikes(), &read_spikes(&data.join(spikes)), model.simulation.dt);
 }
 
 #[test]
@@ -84,7 +84,7 @@ fn ringtest_spikes_match_neuron() {
     sim.run(|_, _| {}).expect("runs");
     let expected = read_spikes(&repo().join("tests/data/neuron/ringtest/spikes.csv"));
     assert_eq!(expected.len(), 60, "NEURON gives 60 spikes per ring");
-    check_spikes("ringtest", &sim.spikes, &expected, model.simulation.dt);
+    check_spikes("ringtest", sim.spikes(), &expected, model.simulation.dt);
 }
 
 /// The interpreter (the reference semantics of the kernels) and the JIT on 1 and 3 threads give
@@ -102,7 +102,7 @@ fn interpreter_and_jit_on_any_thread_count_agree_bit_for_bit() {
         let run = |options: Options| {
             let mut sim = Simulation::new(&model, options).expect("compiles");
             sim.run(|_, _| {}).expect("runs");
-            (bits(&sim.columns), sim.spikes.clone())
+            (bits(sim.columns()), sim.spikes().to_vec())
         };
         let reference = run(Options { threads: 1, interpret: true });
         for threads in [1, 3] {

@@ -1,7 +1,8 @@
 //! Connection rules expand as documented, deterministically; networks with artificial sources
 //! run reproducibly; random connections and Poisson sources follow their probability and rate.
 
-use sylva_runtime::cpu::{Options, Simulation, events};
+use sylva_runtime::cpu::{Options, Simulation};
+use sylva_runtime::plan::events;
 use sylva_tests::{compile_file, compile_text};
 
 const NETWORK: &str = r#"
@@ -124,7 +125,7 @@ fn kicked_network_runs_reproducibly() {
     let run = |threads| {
         let mut sim = Simulation::new(&model, Options { threads, interpret: false }).expect("compiles");
         sim.run(|_, _| {}).expect("runs");
-        sim.spikes.clone()
+        sim.spikes().to_vec()
     };
     let spikes = run(1);
     // The kicked cells fire first (0.1 uS is far above threshold), then the rest follow.
@@ -141,8 +142,8 @@ fn tutorial_with_a_poisson_source_is_deterministic() {
         let mut sim = Simulation::new(&model, Options::default()).expect("compiles");
         sim.run(|_, _| {}).expect("runs");
         (
-            sim.spikes.clone(),
-            sim.columns.iter().map(|c| c.iter().map(|x| x.to_bits()).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            sim.spikes().to_vec(),
+            sim.columns().iter().map(|c| c.iter().map(|x| x.to_bits()).collect::<Vec<_>>()).collect::<Vec<_>>(),
         )
     };
     assert_eq!(run(), run());
@@ -232,8 +233,8 @@ fn poisson_sources_fire_at_their_rate() {
     // Every event is delivered, none before the sources start.
     let mut sim = Simulation::new(&model, Options::default()).expect("compiles");
     sim.run(|_, _| {}).expect("runs");
-    let g = &sim.columns[0];
+    let g = &sim.columns()[0];
     let delivered = (g.last().expect("rows") / WEIGHT).round() as usize;
     assert_eq!(delivered, total);
-    assert!(sim.times.iter().zip(g).all(|(t, g)| *t > start || *g == 0.0));
+    assert!(sim.times().iter().zip(g).all(|(t, g)| *t > start || *g == 0.0));
 }

@@ -26,11 +26,11 @@ fn row(t: f64) -> usize {
 #[test]
 fn tutorial_01_fires_as_its_comments_say() {
     let sim = run(T01, &[]);
-    let (v, clamp) = (&sim.columns[0], &sim.columns[3]);
+    let (v, clamp) = (&sim.columns()[0], &sim.columns()[3]);
     // At rest until the clamp starts at 5 ms.
     assert!(v[..=row(5.0)].iter().all(|v| (v + 65.0).abs() < REST_MV), "{:?}", &v[..=row(5.0)]);
     // The clamp delivers 0.2 nA from 5 to 45 ms and nothing outside.
-    for (&t, &i) in sim.times.iter().zip(clamp) {
+    for (&t, &i) in sim.times().iter().zip(clamp) {
         if (t - 5.0).abs() > 0.05 && (t - 45.0).abs() > 0.05 {
             assert_eq!(i, if (5.0..45.0).contains(&t) { 0.2 } else { 0.0 }, "{t} ms");
         }
@@ -45,7 +45,7 @@ fn tutorial_01_fires_as_its_comments_say() {
     assert!(jump < expected && jump > 0.95 * expected, "{jump} mV vs {expected} mV");
     // "It fires 4 spikes", all while the clamp is on, each overshooting 0 mV; after the clamp
     // the membrane undershoots rest (the potassium current's afterhyperpolarisation).
-    let times: Vec<f64> = sim.spikes.iter().map(|s| s.1).collect();
+    let times: Vec<f64> = sim.spikes().iter().map(|s| s.1).collect();
     assert_eq!(times.len(), 4, "{times:?}");
     assert!(times.iter().all(|t| (5.0..45.0).contains(t)), "{times:?}");
     assert!(v.iter().copied().fold(f64::MIN, f64::max) > 0.0);
@@ -53,7 +53,7 @@ fn tutorial_01_fires_as_its_comments_say() {
     // The other amplitudes its header names: no spike, a single spike, 5 spikes.
     for (amp, spikes) in [("0.02nA", 0), ("0.05nA", 1), ("0.5nA", 5)] {
         let sim = run(T01, &[format!("stim_amp={amp}")]);
-        assert_eq!(sim.spikes.len(), spikes, "{amp}: {:?}", sim.spikes);
+        assert_eq!(sim.spikes().len(), spikes, "{amp}: {:?}", sim.spikes());
     }
 }
 
@@ -62,7 +62,7 @@ fn tutorial_02_attenuates_and_delays_along_the_dendrite() {
     let sim = run(T02, &[]);
     // Probes from the injection site to the soma, then the sibling branch's tip.
     let path = ["branch1_tip", "fork", "apical_mid", "soma"];
-    let [tip, fork, mid, soma, branch2] = [0, 1, 2, 3, 4].map(|k| &sim.columns[k]);
+    let [tip, fork, mid, soma, branch2] = [0, 1, 2, 3, 4].map(|k| &sim.columns()[k]);
     // At rest until the pulse starts at 2 ms.
     for c in [tip, fork, mid, soma, branch2] {
         assert!(c[..=row(2.0)].iter().all(|v| (v + 65.0).abs() < REST_MV));
@@ -70,12 +70,12 @@ fn tutorial_02_attenuates_and_delays_along_the_dendrite() {
     // The passive tip charges while the current flows and discharges after: its peak is at
     // the pulse's end, 12 ms.
     let peak = tip.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).expect("rows").0;
-    assert_eq!(sim.times[peak], 12.0);
+    assert_eq!(sim.times()[peak], 12.0);
     // At the end of the pulse the depolarisation falls along the path...
     let at_end: Vec<f64> = [tip, fork, mid, soma].iter().map(|c| c[row(12.0)]).collect();
     assert!(at_end.windows(2).all(|w| w[0] > w[1]), "{path:?}: {at_end:?}");
     // ...and reaches each point later: the first time 5 mV above rest grows along the path.
-    let onset = |c: &[f64]| sim.times[c.iter().position(|v| *v > -60.0).expect("depolarised")];
+    let onset = |c: &[f64]| sim.times()[c.iter().position(|v| *v > -60.0).expect("depolarised")];
     let onsets: Vec<f64> = [tip, fork, mid, soma].iter().map(|c| onset(c)).collect();
     assert!(onsets.windows(2).all(|w| w[0] < w[1]), "{path:?}: {onsets:?}");
     // The sibling branch is fed through the fork only: it lags behind the fork.

@@ -6,15 +6,16 @@
 
 use std::ops::Range;
 
+use sylva_compiler::ir::expr::IonVar;
 use sylva_compiler::ir::kernel::Kernel;
 
-use super::block::{Block, IonArrays, Nodes};
-use super::build::{Built, Cable};
 use super::jit::{self, JitError, JitKernel};
+use super::slots::Slot;
+use crate::plan::schedule::{self, Stage};
+use crate::plan::{Block, Cable, IonArrays, Nodes, Plan};
 
 /// The compiled kernels of one block and its pointer table.
 pub struct CompiledBlock {
-    pub init: JitKernel,
     pub current: JitKernel,
     pub advance: JitKernel,
     pub event: Option<JitKernel>,
@@ -22,15 +23,52 @@ pub struct CompiledBlock {
 }
 
 pub fn compile_block(block: &mut Block, nodes: &mut Nodes, ions: &mut [IonArrays]) -> Result<CompiledBlock, JitError> {
-    let slots = block.slots();
+    let slots = slots(block);
     let compile = |k: &Kernel| jit::compile(k, &slots);
     Ok(CompiledBlock {
-        init: compile(&block.kernels.init)?,
         current: compile(&block.kernels.current)?,
         advance: compile(&block.kernels.advance)?,
         event: block.kernels.event.as_ref().map(compile).transpose()?,
-        table: block.table(nodes, ions),
+        table: table(block, nodes, ions),
     })
+}
+
+/// The slots the kernels of this block use, in table order.
+pub fn slots(block: &Block) -> Vec<Slot> {
+    let mut slots = vec![Slot::NodeIndex, Slot::Voltage, Slot::Rhs, Slot::Diagonal, Slot::Area, Slot::Diam];
+    slots.extend(block.params.iter().map(|(p, _)| Slot::Param(*p)));
+    slots.extend((0..block.states.len() as u32).map(Slot::State));
+    slots.extend(block.currents.iter().map(|(c, _)| Slot::Current(*c)));
+    slots.extend(block.derived.iter().map(|(d, _)| Slot::Derived(*d)));
+    for u in 0..block.species.len() as u32 {
+        for var in [IonVar::Reversal, IonVar::Inside, IonVar::Outside, IonVar::Current] {
+            slots.push(Slot::Ion(u, var));
+        }
+    }
+    slots
+}
+
+/// The pointer table for compiled kernels, in the order of [`slots`]. The pointers
+/// stay valid while no array is resized (arrays are sized once, when the block is built).
+fn table(block: &mut Block, nodes: &mut Nodes, ions: &mut [IonArrays]) -> Vec<*mut u8> {
+    let mut table: Vec<*mut u8> = vec![
+        block.node_index.as_mut_ptr().cast(),
+        nodes.v.as_mut_ptr().cast(),
+        nodes.rhs.as_mut_ptr().cast(),
+        nodes.diagonal.as_mut_ptr().cast(),
+        nodes.area.as_mut_ptr().cast(),
+        nodes.diam.as_mut_ptr().cast(),
+    ];
+    table.extend(block.params.iter_mut().map(|(_, v)| v.as_mut_ptr().cast::<u8>()));
+    table.extend(block.states.iter_mut().map(|v| v.as_mut_ptr().cast::<u8>()));
+    table.extend(block.currents.iter_mut().map(|(_, v)| v.as_mut_ptr().cast::<u8>()));
+    table.extend(block.derived.iter_mut().map(|(_, v)| v.as_mut_ptr().cast::<u8>()));
+    for &s in &block.species {
+        for var in [IonVar::Reversal, IonVar::Inside, IonVar::Outside, IonVar::Current] {
+            table.push(ions[s].get_mut(var).as_mut_ptr().cast());
+        }
+    }
+    table
 }
 
 /// A range of whole cells and, per block, the instances that belong to them.
@@ -40,7 +78,7 @@ pub struct Chunk {
 }
 
 /// Splits the cells into about `count` chunks of similar node counts.
-pub fn chunks(built: &Built, count: usize) -> Vec<Chunk> {
+pub fn chunks(built: &Plan, count: usize) -> Vec<Chunk> {
     let cells = built.cell_offset.len();
     let total = built.nodes.v.len();
     let end_of = |gid: usize| if gid + 1 < cells { built.cell_offset[gid + 1] } else { total };
@@ -97,27 +135,48 @@ pub struct IonPointers {
 }
 
 impl Shared<'_> {
-    /// One time step of one chunk, after event delivery: reversals, currents, solve, states.
+    /// The per-cell stages of one time step (`schedule::STEP`, after event delivery) on one
+    /// chunk of cells: reversals, currents, solve, states.
     ///
     /// # Safety
     /// The pointers must be valid for all nodes, and no other thread may touch this chunk's
     /// nodes at the same time.
     pub unsafe fn step_chunk(&self, chunk: &Chunk, scalars: &[f64; 3], celsius: f64) {
-        let range = chunk.nodes.clone();
-        let len = range.len();
-        // Nernst reversals first, as NEURON's ion mechanisms compute them at the start of the
-        // current phase (so a recorded eca is the one this step used).
+        for stage in schedule::STEP.into_iter().filter(|s| s.is_per_cell()) {
+            // SAFETY: forwarded from the caller.
+            unsafe {
+                match stage {
+                    Stage::Reversals => self.reversals(chunk.nodes.clone(), celsius),
+                    Stage::Currents => self.currents(chunk, scalars),
+                    Stage::Solve => self.solve(chunk.nodes.clone()),
+                    Stage::Advance => self.run(chunk, scalars, |b| &b.advance),
+                    Stage::DeliverEvents | Stage::Detect | Stage::Record => {
+                        unreachable!("not a per-cell stage")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Nernst reversals of the nodes `range`.
+    unsafe fn reversals(&self, range: Range<usize>, celsius: f64) {
         for ion in self.ions.iter().filter(|i| i.nernst) {
             for n in range.clone() {
                 // SAFETY: n is in this chunk's range.
                 unsafe {
                     let inside = *ion.inside.add(n);
                     if inside > 0.0 {
-                        *ion.reversal.add(n) = super::build::nernst(ion.charge, celsius, inside, *ion.outside.add(n));
+                        *ion.reversal.add(n) = crate::plan::nernst(ion.charge, celsius, inside, *ion.outside.add(n));
                     }
                 }
             }
         }
+    }
+
+    /// Zeroes the chunk's accumulators, then runs the current kernels.
+    unsafe fn currents(&self, chunk: &Chunk, scalars: &[f64; 3]) {
+        let range = chunk.nodes.clone();
+        let len = range.len();
         // Kernels write through raw pointers, so no reference to these arrays may be alive
         // while they run: zero through pointers, and borrow slices only for the solve.
         // SAFETY: the caller guarantees the pointers and the exclusive node range.
@@ -127,29 +186,30 @@ impl Shared<'_> {
             for ion in &self.ions {
                 std::ptr::write_bytes(ion.current.add(range.start), 0, len);
             }
+            self.run(chunk, scalars, |b| &b.current);
         }
+    }
+
+    /// One compiled stage kernel of every block on the chunk's instances, in block order.
+    unsafe fn run(&self, chunk: &Chunk, scalars: &[f64; 3], pick: fn(&CompiledBlock) -> &JitKernel) {
         for (block, instances) in self.blocks.iter().zip(&chunk.instances) {
             if !instances.is_empty() {
                 // SAFETY: the table matches the kernel's slots; instances are in range.
-                unsafe { block.current.run(block.table.as_ptr(), scalars.as_ptr(), instances.start, instances.end) };
+                unsafe { pick(block).run(block.table.as_ptr(), scalars.as_ptr(), instances.start, instances.end) };
             }
         }
-        {
-            // SAFETY: as above; the slices end before the next kernel runs.
-            let (v, rhs, diagonal) = unsafe {
-                (
-                    std::slice::from_raw_parts_mut(self.arrays.v.add(range.start), len),
-                    std::slice::from_raw_parts_mut(self.arrays.rhs.add(range.start), len),
-                    std::slice::from_raw_parts_mut(self.arrays.diagonal.add(range.start), len),
-                )
-            };
-            super::engine::solve_range(v, rhs, diagonal, self.cable, range.start, range.clone());
-        }
-        for (block, instances) in self.blocks.iter().zip(&chunk.instances) {
-            if !instances.is_empty() {
-                // SAFETY: as above.
-                unsafe { block.advance.run(block.table.as_ptr(), scalars.as_ptr(), instances.start, instances.end) };
-            }
-        }
+    }
+
+    unsafe fn solve(&self, range: Range<usize>) {
+        let len = range.len();
+        // SAFETY: as above; the slices end before the next kernel runs.
+        let (v, rhs, diagonal) = unsafe {
+            (
+                std::slice::from_raw_parts_mut(self.arrays.v.add(range.start), len),
+                std::slice::from_raw_parts_mut(self.arrays.rhs.add(range.start), len),
+                std::slice::from_raw_parts_mut(self.arrays.diagonal.add(range.start), len),
+            )
+        };
+        super::engine::solve_range(v, rhs, diagonal, self.cable, range.start, range);
     }
 }

@@ -1,17 +1,16 @@
-//! The step schedule (NEURON's fixed step, `docs/ARCHITECTURE.md`): events, currents at
-//! v(t) with model time at the step midpoint, the Hines solve, states with the new voltage,
-//! recording and threshold detection.
-
-use std::ops::ControlFlow;
+//! The CPU engine: the plan's arrays stepped in place, by compiled kernels (Cranelift, per
+//! chunk of whole cells in parallel) or by the reference interpreter. Runs the stages of
+//! [`schedule::STEP`] in order.
 
 use sylva_compiler::ir::Model;
-use sylva_compiler::ir::kernel::{Kernel, Kernels};
 
-use super::build::{self, Built, ProbeSource};
 use super::compiled::{self, Arrays, Chunk, CompiledBlock, IonPointers, Shared};
-use super::events::{self, Queue, Target, Wiring};
 use super::jit::JitError;
-use super::slots::SCALAR_COUNT;
+use crate::host::Host;
+use crate::host::blowup::{self, InstanceState};
+use crate::plan::Plan;
+use crate::plan::schedule::{self, Stage};
+use crate::simulation::{Engine, RunError};
 
 /// How to run.
 #[derive(Copy, Clone, Debug)]
@@ -26,20 +25,6 @@ impl Default for Options {
     fn default() -> Options {
         Options { threads: 1, interpret: false }
     }
-}
-
-/// The node a divergence report names, when some voltage is non-finite or above 1e6 mV: among
-/// the bad nodes with membrane (where mechanisms are), or all bad nodes when none has any, the
-/// first non-finite one, else the largest |v|.
-pub(crate) fn worst_node(v: &[f64], area: &[f64]) -> Option<usize> {
-    let bad = |n: usize| !v[n].is_finite() || v[n].abs() > 1e6;
-    let membrane: Vec<usize> = (0..v.len()).filter(|&n| area[n] > 0.0 && bad(n)).collect();
-    let candidates = if membrane.is_empty() { (0..v.len()).filter(|&n| bad(n)).collect() } else { membrane };
-    candidates
-        .iter()
-        .copied()
-        .find(|&n| !v[n].is_finite())
-        .or_else(|| candidates.iter().copied().max_by(|&a, &b| v[a].abs().total_cmp(&v[b].abs())))
 }
 
 #[cfg(test)]
@@ -58,105 +43,60 @@ fn worker_pool(threads: usize) -> Result<rayon::ThreadPool, rayon::ThreadPoolBui
     builder.build()
 }
 
-/// A stopped run: which quantity went bad, where and when.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Blowup {
-    pub step: u64,
-    pub time: f64,
-    pub gid: u32,
-    /// The node within its cell.
-    pub node: usize,
-    pub value: f64,
-    /// The mechanisms at that node, with a state that is not finite when there is one.
-    pub suspects: Vec<(u32, Option<u32>)>,
-}
+/// Steps between progress reports.
+const STRIDE: u64 = 256;
 
-pub struct Simulation {
-    built: Built,
+pub struct CpuEngine {
+    plan: Plan,
     /// `None` when interpreting.
     compiled: Option<Vec<CompiledBlock>>,
     chunks: Vec<Chunk>,
     pool: Option<rayon::ThreadPool>,
     /// Why the run is serial although several threads were asked for.
     pool_error: Option<String>,
-    wiring: Wiring,
-    queue: Queue,
-    dt: f64,
-    celsius: f64,
-    step: u64,
-    steps: u64,
+    threads_asked: usize,
     /// Whether each detector's voltage was at or above threshold at the last check.
     above: Vec<bool>,
-    pub spikes: Vec<(u32, f64)>,
-    pub times: Vec<f64>,
-    pub columns: Vec<Vec<f64>>,
 }
 
-impl Simulation {
+/// A run on the CPU.
+pub type Simulation = crate::Simulation<CpuEngine>;
+
+impl crate::Simulation<CpuEngine> {
     /// Builds the simulation; a JIT failure is an internal error.
     pub fn new(model: &Model, options: Options) -> Result<Simulation, JitError> {
-        let sim = &model.simulation;
-        let mut built = build::build(model, sim.dt, sim.celsius);
+        let mut plan = Plan::new(model);
+        let mut host = Host::new(&mut plan, model.simulation.steps() as u64);
+        let engine = CpuEngine::new(plan, options)?;
+        host.record(0.0, engine.probe_values());
+        Ok(crate::Simulation::from_parts(engine, host))
+    }
+}
+
+impl CpuEngine {
+    /// The engine that steps `plan`'s arrays from their initial state.
+    pub fn new(mut plan: Plan, options: Options) -> Result<CpuEngine, JitError> {
         let compiled = if options.interpret {
             None
         } else {
-            let b = &mut built;
+            let p = &mut plan;
             Some(
-                b.blocks
+                p.blocks
                     .iter_mut()
-                    .map(|block| compiled::compile_block(block, &mut b.nodes, &mut b.ions))
+                    .map(|block| compiled::compile_block(block, &mut p.nodes, &mut p.ions))
                     .collect::<Result<Vec<_>, _>>()?,
             )
         };
         let threads = options.threads.max(1);
-        let chunks = compiled::chunks(&built, if threads == 1 { 1 } else { threads * 4 });
+        let chunks = compiled::chunks(&plan, if threads == 1 { 1 } else { threads * 4 });
         // Without a pool the run is serial and gives the same bits, only slower: a warning,
         // not an error.
         let (pool, pool_error) = match (threads > 1 && !options.interpret).then(|| worker_pool(threads)) {
             Some(Err(e)) => (None, Some(e.to_string())),
             built => (built.and_then(Result::ok), None),
         };
-        let wiring = events::wire(model);
-        let steps = sim.steps() as u64;
-        let mut this = Simulation {
-            compiled,
-            chunks,
-            pool,
-            pool_error,
-            above: vec![false; built.detectors.len()],
-            columns: vec![Vec::new(); built.probes.len()],
-            built,
-            wiring,
-            queue: Queue::default(),
-            dt: sim.dt,
-            celsius: sim.celsius,
-            step: 0,
-            steps,
-            spikes: Vec::new(),
-            times: Vec::new(),
-        };
-        for (s, source) in model.network.sources.iter().enumerate() {
-            for t in events::source_times(&source.kind, sim.duration) {
-                for k in 0..this.wiring.from_source[s].len() {
-                    let c = this.wiring.from_source[s][k];
-                    let target = this.target(c.post_gid, c.synapse, c.weight);
-                    this.queue.push(t + c.delay, target);
-                }
-            }
-        }
-        this.initialize();
-        Ok(this)
-    }
-
-    /// The time of grid point `n`: `n / (1/dt)` when 1/dt is a whole number (so 284 steps of
-    /// 0.025 ms are 7.1 ms, not 7.1000000000000005), otherwise `n * dt`.
-    pub fn time_of(&self, n: u64) -> f64 {
-        let per_ms = 1.0 / self.dt;
-        if per_ms == per_ms.round() { n as f64 / per_ms } else { n as f64 * self.dt }
-    }
-
-    pub fn steps(&self) -> u64 {
-        self.steps
+        let above = std::mem::take(&mut plan.above);
+        Ok(CpuEngine { plan, compiled, chunks, pool, pool_error, threads_asked: threads, above })
     }
 
     /// The threads the run uses: 1 when interpreting or when the pool could not be built.
@@ -170,193 +110,83 @@ impl Simulation {
         self.pool_error.as_deref()
     }
 
-    /// The built model in its current state, the wiring and the event queue (the GPU engine
-    /// starts from them just after initialisation).
-    pub(crate) fn into_parts(self) -> (Built, Wiring, Queue) {
-        (self.built, self.wiring, self.queue)
-    }
-
     pub fn node_count(&self) -> usize {
-        self.built.nodes.v.len()
+        self.plan.nodes.v.len()
     }
 
-    fn target(&self, gid: u32, synapse: u32, weight: f64) -> Target {
-        let (block, instance) = self.built.synapse_blocks[&(gid, synapse)];
-        Target { block, instance, weight }
-    }
-
-    fn scalars(&self, t: f64) -> [f64; SCALAR_COUNT] {
-        [t, self.dt, self.celsius]
-    }
-
-    /// Runs one stage over every block, serially (initialisation, and the interpreter).
-    fn run_stage(
-        &mut self,
-        pick: fn(&Kernels) -> &Kernel,
-        pick_compiled: fn(&CompiledBlock) -> &super::jit::JitKernel,
-        t: f64,
-    ) {
-        let scalars = self.scalars(t);
-        let b = &mut self.built;
-        match &self.compiled {
-            Some(compiled) => {
-                for (block, c) in b.blocks.iter().zip(compiled) {
-                    // SAFETY: the table was built from this block's arrays, which never resize.
-                    unsafe { pick_compiled(c).run(c.table.as_ptr(), scalars.as_ptr(), 0, block.len()) };
+    /// One step of the schedule, from the host's current step.
+    fn step(&mut self, host: &mut Host) -> Result<(), RunError> {
+        let step = host.step();
+        let t = host.time_of(step);
+        let mid = t + self.plan.dt / 2.0;
+        let t_next = host.time_of(step + 1);
+        // The compiled step runs every per-cell stage per chunk of cells, in schedule order.
+        let mut per_cell_done = false;
+        for stage in schedule::STEP {
+            match stage {
+                Stage::DeliverEvents => self.deliver_events(host, step, t),
+                _ if stage.is_per_cell() && self.compiled.is_some() => {
+                    if !per_cell_done {
+                        self.step_compiled(mid);
+                        per_cell_done = true;
+                    }
                 }
-            }
-            None => {
-                for block in &mut b.blocks {
-                    let kernels = std::sync::Arc::clone(&block.kernels);
-                    let kernel = pick(&kernels);
-                    let n = block.len();
-                    block.interpret(kernel, &mut b.nodes, &mut b.ions, &scalars, 0, n);
+                Stage::Reversals => self.plan.update_reversals(),
+                Stage::Currents => self.plan.currents(mid),
+                Stage::Solve => self.solve(),
+                Stage::Advance => self.plan.interpret(|k| &k.advance, mid),
+                Stage::Detect => {
+                    // A diverged step is reported before its spikes and its row.
+                    self.check_finite(step + 1, t_next)?;
+                    self.detect(host, t_next);
                 }
+                Stage::Record => host.record(t_next, self.probe_values()),
             }
         }
-    }
-
-    fn initialize(&mut self) {
-        self.run_stage(|k| &k.init, |c| &c.init, 0.0);
-        self.update_reversals();
-        // Currents once at t = 0, so current and derived probes have a first value.
-        self.clear_accumulators();
-        self.run_stage(|k| &k.current, |c| &c.current, 0.0);
-        for (i, d) in self.built.detectors.iter().enumerate() {
-            self.above[i] = self.built.nodes.v[d.node] >= d.threshold;
-        }
-        self.record(0.0);
-    }
-
-    fn clear_accumulators(&mut self) {
-        let b = &mut self.built;
-        b.nodes.rhs.fill(0.0);
-        b.nodes.diagonal.fill(0.0);
-        for ion in &mut b.ions {
-            ion.current.fill(0.0);
-        }
-    }
-
-    fn update_reversals(&mut self) {
-        let b = &mut self.built;
-        for (s, (_, charge, nernst)) in b.species.iter().enumerate() {
-            if !*nernst {
-                continue;
-            }
-            let ion = &mut b.ions[s];
-            for n in 0..ion.reversal.len() {
-                if ion.inside[n] > 0.0 {
-                    ion.reversal[n] = build::nernst(*charge, self.celsius, ion.inside[n], ion.outside[n]);
-                }
-            }
-        }
-    }
-
-    /// Runs to the end; stops at the first non-finite voltage.
-    pub fn run(&mut self, mut progress: impl FnMut(u64, u64)) -> Result<(), Blowup> {
-        // `progress` never breaks, so the run always reaches the end.
-        let _ = self.run_while(|step, steps| {
-            progress(step, steps);
-            ControlFlow::Continue(())
-        })?;
+        host.finish_steps(1);
         Ok(())
     }
 
-    /// As [`Simulation::run`], calling `progress(step, steps)` every 256 steps and at the end,
-    /// but returns `Break` as soon as `progress` does before the end: the recording then ends
-    /// at the step reached, and a later call goes on from there.
-    pub fn run_while(
-        &mut self,
-        mut progress: impl FnMut(u64, u64) -> ControlFlow<()>,
-    ) -> Result<ControlFlow<()>, Blowup> {
-        // Reserved here, not in `new`: a simulation built only for its state (the GPU's host
-        // side, `--emit wgsl`) records nothing.
-        let left = (self.steps - self.step) as usize;
-        self.times.reserve(left);
-        for column in &mut self.columns {
-            column.reserve(left);
-        }
-        while self.step < self.steps {
-            self.advance_one()?;
-            if self.step.is_multiple_of(256) && progress(self.step, self.steps).is_break() && self.step < self.steps {
-                return Ok(ControlFlow::Break(()));
-            }
-        }
-        // The run is complete: a `Break` now stops nothing.
-        let _ = progress(self.steps, self.steps);
-        Ok(ControlFlow::Continue(()))
-    }
-
-    fn advance_one(&mut self) -> Result<(), Blowup> {
-        let t = self.time_of(self.step);
-        // 1. Events due by the middle of the step.
-        while let Some((block, instance, weight)) = self.queue.pop_due(t + self.dt / 2.0) {
-            let scalars = self.scalars(t);
-            let b = &mut self.built;
+    fn deliver_events(&mut self, host: &mut Host, step: u64, t: f64) {
+        while let Some(e) = host.pop_due(step) {
             match &self.compiled {
                 Some(compiled) => {
-                    let c = &compiled[block as usize];
+                    let c = &compiled[e.block as usize];
                     if let Some(kernel) = &c.event {
-                        // SAFETY: as in `run_stage`; the instance is in range.
-                        unsafe { kernel.run_event(c.table.as_ptr(), scalars.as_ptr(), instance as usize, weight) };
+                        let scalars = self.plan.scalars(t);
+                        // SAFETY: the table was built from this block's arrays, which never
+                        // resize; the instance is in range.
+                        unsafe { kernel.run_event(c.table.as_ptr(), scalars.as_ptr(), e.instance as usize, e.weight) };
                     }
                 }
-                None => {
-                    let block = &mut b.blocks[block as usize];
-                    let kernels = std::sync::Arc::clone(&block.kernels);
-                    if let Some(kernel) = &kernels.event {
-                        block.interpret_event(kernel, &mut b.nodes, &mut b.ions, &scalars, instance as usize, weight);
-                    }
-                }
+                None => self.plan.interpret_event(e.block, e.instance, e.weight, t),
             }
         }
-        let mid = t + self.dt / 2.0;
-        if self.compiled.is_some() {
-            // 2.-4. per chunk of cells, in parallel.
-            self.step_compiled(mid);
-        } else {
-            // 2. Nernst reversals from the concentrations (as NEURON's ion mechanisms do at the
-            // start of the current phase, so a recorded eca is the one this step used), then
-            // currents at v(t), model time at the midpoint.
-            self.update_reversals();
-            self.clear_accumulators();
-            self.run_stage(|k| &k.current, |c| &c.current, mid);
-            // 3. The cable equation, backward Euler: solve for the change of v.
-            self.solve();
-            // 4. States with the new voltage.
-            self.run_stage(|k| &k.advance, |c| &c.advance, mid);
-        }
-        self.step += 1;
-        let t_next = self.time_of(self.step);
-        self.check_finite(t_next)?;
-        self.record(t_next);
-        self.detect(t_next);
-        Ok(())
     }
 
     fn step_compiled(&mut self, mid: f64) {
-        let scalars = self.scalars(mid);
-        let celsius = self.celsius;
-        let b = &mut self.built;
-        let ions = b
+        let scalars = self.plan.scalars(mid);
+        let celsius = self.plan.celsius;
+        let p = &mut self.plan;
+        let ions = p
             .ions
             .iter_mut()
-            .zip(&b.species)
-            .map(|(ion, (_, charge, nernst))| IonPointers {
+            .zip(&p.species)
+            .map(|(ion, species)| IonPointers {
                 current: ion.current.as_mut_ptr(),
                 reversal: ion.reversal.as_mut_ptr(),
                 inside: ion.inside.as_ptr(),
                 outside: ion.outside.as_ptr(),
-                charge: *charge,
-                nernst: *nernst,
+                charge: species.charge,
+                nernst: species.nernst,
             })
             .collect();
         let arrays = Arrays {
-            v: b.nodes.v.as_mut_ptr(),
-            rhs: b.nodes.rhs.as_mut_ptr(),
-            diagonal: b.nodes.diagonal.as_mut_ptr(),
+            v: p.nodes.v.as_mut_ptr(),
+            rhs: p.nodes.rhs.as_mut_ptr(),
+            diagonal: p.nodes.diagonal.as_mut_ptr(),
         };
-        let shared = Shared { blocks: self.compiled.as_deref().expect("compiled"), ions, arrays, cable: &b.cable };
+        let shared = Shared { blocks: self.compiled.as_deref().expect("compiled"), ions, arrays, cable: &p.cable };
         let chunks = &self.chunks;
         // SAFETY: chunks cover disjoint whole cells; see `compiled`.
         let run = |chunk: &Chunk| unsafe { shared.step_chunk(chunk, &scalars, celsius) };
@@ -370,74 +200,67 @@ impl Simulation {
     }
 
     fn solve(&mut self) {
-        let b = &mut self.built;
-        let n = b.nodes.v.len();
-        let nodes = &mut b.nodes;
-        solve_range(&mut nodes.v, &mut nodes.rhs, &mut nodes.diagonal, &b.cable, 0, 0..n);
+        let p = &mut self.plan;
+        let n = p.nodes.v.len();
+        let nodes = &mut p.nodes;
+        solve_range(&mut nodes.v, &mut nodes.rhs, &mut nodes.diagonal, &p.cable, 0, 0..n);
     }
 
-    fn check_finite(&self, time: f64) -> Result<(), Blowup> {
-        let v = &self.built.nodes.v;
-        if let Some(node) = worst_node(v, &self.built.nodes.area) {
-            let gid = self.built.cell_offset.partition_point(|&o| o <= node) as u32 - 1;
-            let mut suspects = Vec::new();
-            for block in &self.built.blocks {
-                for (i, _) in block.node_index.iter().enumerate().filter(|(_, n)| **n as usize == node) {
-                    for (s, states) in block.states.iter().enumerate() {
-                        if !states[i].is_finite() && !suspects.contains(&(block.mechanism, Some(s as u32))) {
-                            suspects.push((block.mechanism, Some(s as u32)));
-                        }
-                    }
-                    if !suspects.iter().any(|(m, _)| *m == block.mechanism) {
-                        suspects.push((block.mechanism, None));
-                    }
-                }
+    /// The divergence report of the first cell with a bad voltage, after step `step`.
+    fn check_finite(&self, step: u64, time: f64) -> Result<(), RunError> {
+        let p = &self.plan;
+        let Some(node) = blowup::worst_node(&p.nodes.v, &p.nodes.area) else { return Ok(()) };
+        let gid = p.cell_offset.partition_point(|&o| o <= node) as u32 - 1;
+        let first = p.cell_offset[gid as usize];
+        let end = p.cell_offset.get(gid as usize + 1).copied().unwrap_or(p.nodes.v.len());
+        let instances = p.blocks.iter().flat_map(|block| {
+            block.node_index.iter().enumerate().filter(|(_, n)| (first..end).contains(&(**n as usize))).map(
+                move |(i, n)| InstanceState {
+                    mechanism: block.mechanism,
+                    node: *n as usize - first,
+                    states: block.states.iter().map(|s| s[i]).collect(),
+                },
+            )
+        });
+        let report = blowup::report(step, time, gid, &p.nodes.v[first..end], &p.nodes.area[first..end], instances);
+        Err(RunError::Diverged(report.expect("the cell of a bad node has one")))
+    }
+
+    fn probe_values(&self) -> impl Iterator<Item = f64> + '_ {
+        self.plan.probes.iter().map(|probe| self.plan.probe_value(probe))
+    }
+
+    /// Upward threshold crossings at the grid point, as NEURON's NetCon reports them.
+    fn detect(&mut self, host: &mut Host, t: f64) {
+        for (d, above_before) in self.plan.detectors.iter().zip(&mut self.above) {
+            let above = self.plan.nodes.v[d.node] >= d.threshold;
+            if above && !*above_before {
+                host.spike(d.gid, t);
             }
-            let local = node - self.built.cell_offset[gid as usize];
-            return Err(Blowup { step: self.step, time, gid, node: local, value: v[node], suspects });
+            *above_before = above;
+        }
+    }
+}
+
+impl Engine for CpuEngine {
+    fn advance(&mut self, host: &mut Host, steps: u64) -> Result<(), RunError> {
+        for _ in 0..steps.min(host.steps_left()) {
+            self.step(host)?;
         }
         Ok(())
     }
 
-    fn record(&mut self, t: f64) {
-        self.times.push(t);
-        let b = &self.built;
-        for ((column, probe), scale) in self.columns.iter_mut().zip(&b.probes).zip(&b.probe_scales) {
-            let value = match *probe {
-                ProbeSource::Voltage(n) => b.nodes.v[n],
-                ProbeSource::State { block, state, instance } => b.blocks[block].states[state][instance],
-                ProbeSource::Current { block, slot, instance } => b.blocks[block].currents[slot].1[instance],
-                ProbeSource::Derived { block, slot, instance } => b.blocks[block].derived[slot].1[instance],
-                ProbeSource::Ion { species, var, node } => b.ions[species].get(var)[node],
-                ProbeSource::Param { block, param, instance } => {
-                    let blk = &b.blocks[block];
-                    match blk.params.iter().find(|(p, _)| *p == param) {
-                        Some((_, values)) => values[instance],
-                        None => blk.constant_params.iter().find(|(p, _)| *p == param).map_or(f64::NAN, |(_, v)| *v),
-                    }
-                }
-            };
-            // Shown in the quantity's usual unit (mA/cm2 for current densities, …).
-            column.push(value / scale);
-        }
+    fn stride(&self) -> u64 {
+        STRIDE
     }
 
-    /// Upward threshold crossings at the grid point, as NEURON's NetCon reports them.
-    fn detect(&mut self, t: f64) {
-        for i in 0..self.built.detectors.len() {
-            let d = &self.built.detectors[i];
-            let above = self.built.nodes.v[d.node] >= d.threshold;
-            if above && !self.above[i] {
-                let gid = d.gid;
-                self.spikes.push((gid, t));
-                for k in 0..self.wiring.from_cell[gid as usize].len() {
-                    let c = self.wiring.from_cell[gid as usize][k];
-                    let target = self.target(c.post_gid, c.synapse, c.weight);
-                    self.queue.push(t + c.delay, target);
-                }
-            }
-            self.above[i] = above;
+    fn describe(&self) -> String {
+        let used = self.threads();
+        let mut text = format!("CPU, {used} thread{}", if used == 1 { "" } else { "s" });
+        if let Some(e) = &self.pool_error {
+            text += &format!(" (warning: {} asked for, but the thread pool failed: {e})", self.threads_asked);
         }
+        text
     }
 }
 
@@ -449,7 +272,7 @@ pub(crate) fn solve_range(
     v: &mut [f64],
     rhs: &mut [f64],
     diagonal: &mut [f64],
-    cable: &super::build::Cable,
+    cable: &crate::plan::Cable,
     offset: usize,
     range: std::ops::Range<usize>,
 ) {
@@ -518,9 +341,9 @@ mod tests {
         let mut sim = Simulation::new(&compiled("placed.syl", PLACED), Options::default()).expect("builds");
         sim.run(|_, _| {}).expect("runs");
         // In S/cm2; dend(0.9) is 10 um + 90 um from the soma's centre.
-        assert!(sim.columns[0].iter().all(|g| *g == 1e-3), "{:?}", sim.columns[0]);
-        assert!(sim.columns[1].iter().all(|g| (g - 2e-4).abs() <= 1e-18), "{:?}", sim.columns[1]);
-        assert!(sim.columns[2].iter().all(|e| *e == -70.0), "{:?}", sim.columns[2]);
+        assert!(sim.columns()[0].iter().all(|g| *g == 1e-3), "{:?}", sim.columns()[0]);
+        assert!(sim.columns()[1].iter().all(|g| (g - 2e-4).abs() <= 1e-18), "{:?}", sim.columns()[1]);
+        assert!(sim.columns()[2].iter().all(|e| *e == -70.0), "{:?}", sim.columns()[2]);
     }
 
     #[test]
@@ -534,7 +357,7 @@ mod tests {
         assert_eq!(sim.time_of(7), 7.0 * 0.03);
         sim.run(|_, _| {}).expect("runs");
         let expected: Vec<f64> = (0..=10).map(|n| f64::from(n) * 0.03).collect();
-        assert_eq!(sim.times, expected);
+        assert_eq!(sim.times(), expected);
     }
 
     #[test]
@@ -542,13 +365,15 @@ mod tests {
         let model = compiled("pool.syl", MODEL);
         let options = Options { threads: 3, interpret: false };
         let sim = Simulation::new(&model, options).expect("builds");
-        assert_eq!((sim.threads(), sim.pool_error()), (3, None));
+        assert_eq!((sim.engine().threads(), sim.engine().pool_error()), (3, None));
         REFUSE_THREADS.set(true);
         let serial = Simulation::new(&model, options);
         REFUSE_THREADS.set(false);
         let serial = serial.expect("builds");
+        let serial = serial.engine();
         assert_eq!(serial.threads(), 1);
         assert!(serial.pool_error().is_some_and(|e| e.contains("refused by the test")), "{:?}", serial.pool_error());
+        assert!(serial.describe().contains("3 asked for, but the thread pool failed"), "{}", serial.describe());
     }
 
     /// `--emit wgsl` and the GPU's host side build a simulation they never run: building it
@@ -561,10 +386,11 @@ mod tests {
         let mut model = compiled("long.syl", &long);
         let sim = Simulation::new(&model, Options::default()).expect("builds");
         assert_eq!(sim.steps(), 400_000_000);
-        assert!(sim.times.capacity() < 1000 && sim.columns[0].capacity() < 1000);
+        let recording = sim.host.recording();
+        assert!(recording.times.capacity() < 1000 && recording.columns[0].capacity() < 1000);
         model.simulation.duration = 1.0;
         let mut sim = Simulation::new(&model, Options::default()).expect("builds");
         sim.run(|_, _| {}).expect("runs");
-        assert_eq!(sim.times.len(), 41);
+        assert_eq!(sim.times().len(), 41);
     }
 }

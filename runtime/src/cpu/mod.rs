@@ -1,29 +1,23 @@
-//! The CPU engine.
+//! The CPU engine: compiled kernels (Cranelift) or the reference interpreter over the plan's
+//! arrays.
 
-pub mod block;
-pub mod build;
 pub mod compiled;
 pub mod engine;
-pub mod events;
 pub mod jit;
 pub mod slots;
 
-pub use engine::{Blowup, Options, Simulation};
+pub use engine::{CpuEngine, Options, Simulation};
 
-/// The Cranelift IR of every kernel of every block, as `sylva compile --emit clif` prints it.
+/// The Cranelift IR of every kernel the engine compiles (a step's stages; initialisation is
+/// interpreted by the plan), as `sylva compile --emit clif` prints it.
 pub fn clif_text(model: &sylva_compiler::ir::Model) -> Result<String, jit::JitError> {
-    let built = build::build(model, model.simulation.dt, model.simulation.celsius);
+    let plan = crate::plan::Plan::new(model);
     let mut out = String::new();
-    for (i, block) in built.blocks.iter().enumerate() {
+    for (i, block) in plan.blocks.iter().enumerate() {
         let name = &model.mechanisms[block.mechanism as usize].name;
-        let slots = block.slots();
+        let slots = compiled::slots(block);
         let k = &block.kernels;
-        let stages = [
-            ("init", Some(&k.init)),
-            ("current", Some(&k.current)),
-            ("advance", Some(&k.advance)),
-            ("event", k.event.as_ref()),
-        ];
+        let stages = [("current", Some(&k.current)), ("advance", Some(&k.advance)), ("event", k.event.as_ref())];
         for (stage, kernel) in stages {
             if let Some(kernel) = kernel {
                 out.push_str(&format!("; block {i}: {name}, {} instances, stage {stage}\n", block.len()));

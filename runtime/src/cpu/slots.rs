@@ -1,11 +1,14 @@
-//! The memory contract between the engine and the kernels it runs (interpreted or compiled):
-//! a kernel receives a table of pointers, one per [`Slot`], in the order of the block's slot
-//! list, plus the scalars `[t, dt, celsius]` and an instance range.
+//! The memory contract between the engine and its compiled kernels: a kernel receives a table
+//! of pointers, one per [`Slot`], in the order of the block's slot list
+//! (`cpu::compiled::slots`), plus the scalars `[t, dt, celsius]` (`plan::block::SCALAR_*`) and
+//! an instance range.
 //!
 //! Per-instance arrays are indexed by the instance, per-node arrays by `node_index[instance]`
 //! (a `u32` array). Every floating-point array holds the simulation precision (f64 here).
 
 use sylva_compiler::ir::expr::IonVar;
+
+pub use crate::plan::block::{SCALAR_CELSIUS, SCALAR_COUNT, SCALAR_DT, SCALAR_T};
 
 /// One array a kernel may read or write.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -33,9 +36,3 @@ pub enum Slot {
     /// Per node: a variable of the species of the mechanism's ion use `u`.
     Ion(u32, IonVar),
 }
-
-/// Indices into the scalar array every kernel receives.
-pub const SCALAR_T: usize = 0;
-pub const SCALAR_DT: usize = 1;
-pub const SCALAR_CELSIUS: usize = 2;
-pub const SCALAR_COUNT: usize = 3;

@@ -1,10 +1,8 @@
-//! The report of a diverged GPU run, as the CPU engine gives it: the cell's worst node and the
-//! mechanisms there, from the state the cell stopped in (the kernel stops a cell at the end of
-//! its first bad step, where the CPU engine checks).
+//! The divergence report of a GPU run (`host::blowup`), from the state the cell stopped in:
+//! the kernel stops a cell at the end of its first bad step, where the CPU engine checks.
 
 use super::layout::Layout;
-use crate::cpu::Blowup;
-use crate::cpu::engine::worst_node;
+use crate::host::blowup::{self, Blowup, InstanceState};
 
 /// `data`: the whole `data` buffer read back after the window.
 pub(super) fn report(layout: &Layout, data: &[f64], gid: u32, step: u64, time: f64) -> Blowup {
@@ -18,25 +16,21 @@ pub(super) fn report(layout: &Layout, data: &[f64], gid: u32, step: u64, time: f
     let nn = ty.nnodes as usize;
     let v: Vec<f64> = (0..ty.nnodes).map(|j| data[(ty.v + ty.node_slot(j, rank)) as usize]).collect();
     let area = &layout.shared[ty.area as usize..ty.area as usize + nn];
-    let Some(node) = worst_node(&v, area) else { return unknown };
-    let mut suspects = Vec::new();
-    for b in &ty.blocks {
+    let instances = ty.blocks.iter().flat_map(|b| {
         // The instances of this cell: all of a block's, or a group's members of this rank.
         let ks = match b.group {
             Some(at) => layout.meta[(at + rank) as usize]..layout.meta[(at + rank + 1) as usize],
             None => 0..b.per_cell,
         };
-        for k in ks.filter(|k| b.nodes[*k as usize] as usize == node) {
-            for (s, off) in b.states.iter().enumerate() {
-                let x = data[(off + b.slot(ty.ncells, ty.cell_major(), k, rank)) as usize];
-                if !x.is_finite() && !suspects.contains(&(b.mechanism, Some(s as u32))) {
-                    suspects.push((b.mechanism, Some(s as u32)));
-                }
-            }
-            if !suspects.iter().any(|(m, _)| *m == b.mechanism) {
-                suspects.push((b.mechanism, None));
-            }
-        }
-    }
-    Blowup { step, time, gid, node, value: v[node], suspects }
+        ks.map(move |k| InstanceState {
+            mechanism: b.mechanism,
+            node: b.nodes[k as usize] as usize,
+            states: b
+                .states
+                .iter()
+                .map(|off| data[(off + b.slot(ty.ncells, ty.cell_major(), k, rank)) as usize])
+                .collect(),
+        })
+    });
+    blowup::report(step, time, gid, &v, area, instances).unwrap_or(unknown)
 }

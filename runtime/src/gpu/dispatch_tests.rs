@@ -9,6 +9,7 @@ use std::io::Write;
 use sylva_compiler::ir::Precision;
 
 use super::{GpuError, GpuSimulation, MAX_WINDOW, Options, Strategy};
+use crate::RunError;
 use crate::test_models::compiled;
 
 /// One cable of 201 compartments on one invocation: a few hundred loop iterations per step.
@@ -26,26 +27,27 @@ fn a_truncated_dispatch_is_an_error() {
         Err(e) if super::tests::no_gpu(&e) => return,
         Err(e) => panic!("{e}"),
     };
-    if !sim.gpu.cpu_device {
+    if !sim.engine.gpu.cpu_device {
         let _ = writeln!(
             std::io::stderr().lock(),
             "SKIPPED gpu::dispatch_tests: {} has no loop limiter to cut a dispatch short",
-            sim.adapter()
+            sim.engine.adapter()
         );
         return;
     }
-    assert!(sim.window() < MAX_WINDOW, "the engine shortens the window on lavapipe");
-    sim.window_once().expect("a window the engine fits runs whole");
-    let rows = sim.times.len();
-    sim.window = MAX_WINDOW;
+    let window = sim.engine.window();
+    assert!(window < MAX_WINDOW, "the engine shortens the window on lavapipe");
+    sim.engine.window_once(&mut sim.host, window).expect("a window the engine fits runs whole");
+    let rows = sim.times().len();
+    let step = sim.host.step();
+    sim.engine.window = MAX_WINDOW;
     let e = sim.run(|_, _| {}).expect_err("a window past the loop limiter");
     // The limiter ends every loop of the step it trips in: the kernel reports fewer steps
     // than the window, or, when the cut solve divides by a zeroed diagonal, a blow-up at
     // that step. Either way nothing of the window is kept.
     let short = format!("of {MAX_WINDOW} steps");
-    let stopped =
-        matches!(&e, GpuError::Device(m) if m.contains("stopped cell 0's kernel after") && m.contains(&short));
-    let cut = matches!(&e, GpuError::Blowup(b) if b.step > sim.step && b.step < sim.step + u64::from(MAX_WINDOW));
+    let stopped = matches!(&e, RunError::Gpu(GpuError::Device(m)) if m.contains("stopped cell 0's kernel after") && m.contains(&short));
+    let cut = matches!(&e, RunError::Diverged(b) if b.step > step && b.step < step + u64::from(MAX_WINDOW));
     assert!(stopped || cut, "{e}");
-    assert_eq!(sim.times.len(), rows);
+    assert_eq!(sim.times().len(), rows);
 }

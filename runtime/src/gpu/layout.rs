@@ -1,4 +1,4 @@
-//! The GPU memory layout: from the CPU engine's [`Built`] (after initialisation on the host) to
+//! The GPU memory layout: from the [`Plan`] (initialised) to
 //! three flat arrays. Per cell type, node arrays and per-instance arrays are interleaved
 //! (element `(j, c)` at `j * ncells + c`) when one invocation runs a cell, and cell by cell
 //! (at `c * nnodes + j`) when a workgroup runs a cell; the tree, areas, diameters, C/dt, axial
@@ -17,7 +17,7 @@ use super::builder::Prec;
 use super::schedule::{TreeSchedule, schedule};
 use super::stimuli;
 use super::{DeviceFit, GpuError, Options};
-use crate::cpu::build::{Built, ProbeSource};
+use crate::plan::{Placement, Plan, ProbeSource};
 
 pub const NO_PARENT: u32 = u32::MAX;
 
@@ -25,7 +25,7 @@ pub const NO_PARENT: u32 = u32::MAX;
 pub const NOT_STORED: u32 = u32::MAX;
 
 pub struct BlockLayout {
-    /// The CPU engine's block index.
+    /// The plan block (the first member's, for a group of stimuli).
     pub block: usize,
     /// The model's mechanism index.
     pub mechanism: u32,
@@ -180,7 +180,7 @@ pub struct Layout {
     /// `probe_pairs`.
     pub probe_offsets: u32,
     pub probe_pairs: u32,
-    /// Per CPU block: offset in `meta` of its instances' local nodes.
+    /// Per plan block: offset in `meta` of its instances' local nodes.
     pub node_tables: Vec<u32>,
 }
 
@@ -190,323 +190,30 @@ pub(super) fn alloc(v: &mut Vec<f64>, len: usize) -> u32 {
     off as u32
 }
 
-pub fn layout(
-    model: &Model,
-    built: &Built,
-    celsius: f64,
-    options: Options,
-    fit: DeviceFit,
-    prec: Prec,
-) -> Result<Layout, GpuError> {
-    let workgroup_reals = u64::from(fit.workgroup_memory) / prec.bytes();
-    let ncells = built.cell_offset.len();
-    let mut type_of_gid = Vec::with_capacity(ncells);
-    for p in &model.network.populations {
-        for _ in 0..p.count {
-            type_of_gid.push(p.cell.index());
-        }
-    }
-    let stimuli = model.network.stimuli.len();
-    let type_blocks = built.blocks.len() - stimuli;
-    let mut data = Vec::new();
-    let mut shared = Vec::new();
-    let mut meta: Vec<u32> = Vec::new();
+pub fn layout(model: &Model, plan: &Plan, options: Options, fit: DeviceFit, prec: Prec) -> Result<Layout, GpuError> {
+    let ncells = plan.cell_offset.len();
+    let mut b = Builder {
+        plan,
+        data: Vec::new(),
+        shared: Vec::new(),
+        meta: Vec::new(),
+        home: vec![(0, 0); ncells],
+        block_home: vec![(usize::MAX, 0); plan.blocks.len()],
+        node_tables: vec![0; plan.blocks.len()],
+        member_of: vec![0; plan.blocks.len()],
+    };
     let mut types = Vec::new();
-    let mut home = vec![(0usize, 0u32); ncells];
-    let mut block_home = vec![(usize::MAX, 0usize); built.blocks.len()];
-    let mut node_tables = vec![0u32; built.blocks.len()];
-    // Per CPU block of a stimulus: its index in its group.
-    let mut member_of = vec![0u32; built.blocks.len()];
-    let nspecies = built.species.len();
-    for (t, cell) in model.cells.iter().enumerate() {
-        let gids: Vec<u32> = (0..ncells as u32).filter(|g| type_of_gid[*g as usize] == t).collect();
-        if gids.is_empty() {
-            continue;
-        }
-        let ti = types.len();
-        for (rank, g) in gids.iter().enumerate() {
-            home[*g as usize] = (ti, rank as u32);
-        }
-        let n = gids.len();
-        let nn = cell.tree.nodes.len();
-        let wg_size = options.strategy.workgroup_size(nn as u32, fit, options.lanes);
-        let cell_major = wg_size.is_some();
-        let slot = |j: usize, rank: usize| node_slot(cell_major, n as u32, nn as u32, j as u32, rank as u32) as usize;
-        let v = alloc(&mut data, n * nn);
-        // A solve in workgroup memory needs no rhs and diagonal in `data`.
-        let local_solve = cell_major && 2 * nn as u64 <= workgroup_reals;
-        let [rhs, diagonal] = if local_solve { [NOT_STORED; 2] } else { [(); 2].map(|_| alloc(&mut data, n * nn)) };
-        let above = alloc(&mut data, n);
-        let ions: Vec<[u32; 4]> = (0..nspecies)
-            .map(|_| {
-                let mut a = [0; 4];
-                for x in &mut a {
-                    *x = alloc(&mut data, n * nn);
-                }
-                a
-            })
-            .collect();
-        let first = built.cell_offset[gids[0] as usize];
-        let parent = meta.len() as u32;
-        meta.extend(
-            built.cable.parent[first..first + nn]
-                .iter()
-                .map(|p| if *p == u32::MAX { NO_PARENT } else { p - first as u32 }),
-        );
-        let gid = meta.len() as u32;
-        meta.extend(&gids);
-        let workgroup = wg_size.map(|size| {
-            let parents: Vec<Option<u32>> =
-                meta[parent as usize..parent as usize + nn].iter().map(|p| (*p != NO_PARENT).then_some(*p)).collect();
-            let TreeSchedule { child_start: starts, children: kids, chain_start: chains, elimination, substitution } =
-                schedule(&parents, size as usize);
-            let child_start = meta.len() as u32;
-            meta.extend(&starts);
-            let children = meta.len() as u32;
-            meta.extend(&kids);
-            let longest_chain = chains.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-            let chain_start = meta.len() as u32;
-            meta.extend(&chains);
-            let elimination = push_rounds(&mut meta, &elimination);
-            let substitution = push_rounds(&mut meta, &substitution);
-            WorkgroupLayout {
-                size,
-                local_solve,
-                child_start,
-                children,
-                chain_start,
-                longest_chain,
-                elimination,
-                substitution,
-            }
-        });
-        let area = shared.len() as u32;
-        shared.extend(&built.nodes.area[first..first + nn]);
-        let diam = shared.len() as u32;
-        shared.extend(&built.nodes.diam[first..first + nn]);
-        let cdt = shared.len() as u32;
-        shared.extend(&built.cable.capacitance_dt[first..first + nn]);
-        let axial = shared.len() as u32;
-        shared.extend(&built.cable.axial[first..first + nn]);
-        // Node arrays, interleaved.
-        for (rank, g) in gids.iter().enumerate() {
-            let o = built.cell_offset[*g as usize];
-            for j in 0..nn {
-                let at = slot(j, rank);
-                data[v as usize + at] = built.nodes.v[o + j];
-                if !local_solve {
-                    data[rhs as usize + at] = built.nodes.rhs[o + j];
-                    data[diagonal as usize + at] = built.nodes.diagonal[o + j];
-                }
-                for (s, offs) in ions.iter().enumerate() {
-                    let ion = &built.ions[s];
-                    for (slot, src) in [&ion.reversal, &ion.inside, &ion.outside, &ion.current].iter().enumerate() {
-                        data[offs[slot] as usize + at] = src[o + j];
-                    }
-                }
-            }
-        }
-        let detector = cell.detector.as_ref().map(|d| (d.node, d.threshold));
-        if let Some((node, threshold)) = detector {
-            for (rank, g) in gids.iter().enumerate() {
-                let o = built.cell_offset[*g as usize];
-                data[above as usize + rank] = f64::from(u8::from(built.nodes.v[o + node as usize] >= threshold));
-            }
-        }
-        let mut blocks = Vec::new();
-        // The type's stimuli by mechanism, in declaration order.
-        let mut stimuli: Vec<(u32, Vec<usize>)> = Vec::new();
-        for (b, block) in built.blocks.iter().enumerate() {
-            let is_stimulus = b >= type_blocks;
-            let Some(&g0) = block.gids.first() else { continue };
-            if type_of_gid[g0 as usize] != t {
-                continue;
-            }
-            if is_stimulus {
-                match stimuli.iter_mut().find(|(m, _)| *m == block.mechanism) {
-                    Some((_, members)) => members.push(b),
-                    None => stimuli.push((block.mechanism, vec![b])),
-                }
-                continue;
-            }
-            let per_cell = block.per_cell as u32;
-            let cell_first = built.cell_offset[g0 as usize] as u32;
-            let nodes: Vec<u32> = block.node_index[..per_cell as usize].iter().map(|x| x - cell_first).collect();
-            let shares_nodes = {
-                let mut sorted = nodes.clone();
-                sorted.sort_unstable();
-                sorted.windows(2).any(|w| w[0] == w[1])
-            };
-            node_tables[b] = meta.len() as u32;
-            meta.extend(&nodes);
-            let mut params = Vec::new();
-            for (p, values) in &block.params {
-                let pc = per_cell as usize;
-                if (0..values.len()).any(|i| values[i] != values[i % pc]) {
-                    return Err(GpuError::Internal(format!(
-                        "parameter {p} of block {b} differs between cells of type {}",
-                        cell.name
-                    )));
-                }
-                let off = shared.len() as u32;
-                shared.extend(&values[..pc]);
-                params.push((*p, off));
-            }
-            // Copy of a per-instance array in the type's order: instance i = rank * per_cell + k.
-            let instance_slot = |rank: usize, k: usize| match cell_major {
-                false => k * n + rank,
-                true => rank * per_cell as usize + k,
-            };
-            let mut per_instance = |src: &Vec<f64>| {
-                let off = alloc(&mut data, n * per_cell as usize);
-                for (i, x) in src.iter().enumerate() {
-                    let (rank, k) = (i / per_cell as usize, i % per_cell as usize);
-                    data[off as usize + instance_slot(rank, k)] = *x;
-                }
-                off
-            };
-            let states = block.states.iter().map(&mut per_instance).collect();
-            let currents = block.currents.iter().map(|(c, values)| (*c, per_instance(values))).collect();
-            let derived = block.derived.iter().map(|(d, values)| (*d, per_instance(values))).collect();
-            block_home[b] = (ti, blocks.len());
-            blocks.push(BlockLayout {
-                block: b,
-                mechanism: block.mechanism,
-                kernels: (*block.kernels).clone(),
-                per_cell,
-                group: None,
-                nodes,
-                params,
-                states,
-                currents,
-                derived,
-                species: block.species.clone(),
-                shares_nodes,
-            });
-        }
-        for (_, members) in &stimuli {
-            let rank_of = |b: usize| home[built.blocks[b].gids[0] as usize].1;
-            let first_node = |b: usize| built.cell_offset[built.blocks[b].gids[0] as usize] as u32;
-            let arrays = stimuli::Arrays { data: &mut data, shared: &mut shared, meta: &mut meta };
-            let (group, indices) = stimuli::group(model, built, members, n as u32, rank_of, first_node, arrays);
-            for (b, k) in indices {
-                block_home[b] = (ti, blocks.len());
-                member_of[b] = k;
-            }
-            node_tables[members[0]] = meta.len() as u32;
-            meta.extend(&group.nodes);
-            blocks.push(group);
-        }
-        types.push(TypeLayout {
-            ncells: n as u32,
-            nnodes: nn as u32,
-            v,
-            rhs,
-            diagonal,
-            above,
-            ions,
-            parent,
-            gid,
-            area,
-            diam,
-            cdt,
-            axial,
-            blocks,
-            detector,
-            workgroup,
-        });
+    for (ti, ty) in plan.types.iter().enumerate() {
+        types.push(b.cell_type(model, ti, &ty.gids, options, fit, prec)?);
     }
-    // Probes.
-    let mut per_gid: Vec<Vec<(u32, u32)>> = vec![Vec::new(); ncells];
-    let mut probes = Vec::new();
-    let mut cols = 0u32;
-    for (p, source) in model.network.probes.iter().zip(&built.probes) {
-        let (ti, rank) = home[p.gid as usize];
-        let ty = &types[ti];
-        let inst = |b: usize, off: u32, instance: usize| -> u32 {
-            let (bt, bi) = block_home[b];
-            debug_assert_eq!(bt, ti);
-            let bl = &ty.blocks[bi];
-            if bl.group.is_some() {
-                return off + member_of[b];
-            }
-            let pc = bl.per_cell as usize;
-            let (r, k) = (instance / pc, instance % pc);
-            off + bl.slot(ty.ncells, ty.cell_major(), k as u32, r as u32)
-        };
-        // A stored value's array in the GPU block, by the CPU block's slot.
-        let stored = |list: &[(u32, u32)], cpu: &[(u32, Vec<f64>)], slot: usize| -> u32 {
-            list.iter().find(|(x, _)| *x == cpu[slot].0).expect("stored on the GPU as on the CPU").1
-        };
-        let index = match *source {
-            ProbeSource::Voltage(node) => {
-                let j = node - built.cell_offset[p.gid as usize];
-                ty.v + ty.node_slot(j as u32, rank)
-            }
-            ProbeSource::Ion { species, var, node } => {
-                let j = node - built.cell_offset[p.gid as usize];
-                ty.ions[species][ion_slot(var)] + ty.node_slot(j as u32, rank)
-            }
-            ProbeSource::State { block, state, instance } => {
-                inst(block, ty.blocks[block_home[block].1].states[state], instance)
-            }
-            ProbeSource::Current { block, slot, instance } => {
-                let list = &ty.blocks[block_home[block].1].currents;
-                inst(block, stored(list, &built.blocks[block].currents, slot), instance)
-            }
-            ProbeSource::Derived { block, slot, instance } => {
-                let list = &ty.blocks[block_home[block].1].derived;
-                inst(block, stored(list, &built.blocks[block].derived, slot), instance)
-            }
-            ProbeSource::Param { block, param, instance } => {
-                let blk = &built.blocks[block];
-                let value = match blk.params.iter().find(|(q, _)| *q == param) {
-                    Some((_, values)) => values[instance],
-                    None => blk.constant_params.iter().find(|(q, _)| *q == param).map_or(f64::NAN, |(_, v)| *v),
-                };
-                probes.push(ProbeLoc::Constant(value));
-                continue;
-            }
-        };
-        per_gid[p.gid as usize].push((cols, index));
-        probes.push(ProbeLoc::Gpu { col: cols, index });
-        cols += 1;
-    }
-    let probe_offsets = meta.len() as u32;
-    let mut acc = 0u32;
-    for list in &per_gid {
-        meta.push(acc);
-        acc += list.len() as u32;
-    }
-    meta.push(acc);
-    let probe_pairs = meta.len() as u32;
-    for list in &per_gid {
-        for (c, i) in list {
-            meta.push(*c);
-            meta.push(*i);
-        }
-    }
-    let nernst =
-        built.species.iter().map(|(_, charge, nernst)| nernst.then(|| nernst_factor(*charge, celsius))).collect();
-    // A probed current is read too.
-    let mut current_read: Vec<bool> = (0..nspecies)
-        .map(|s| {
-            built
-                .probes
-                .iter()
-                .any(|p| matches!(p, ProbeSource::Ion { species, var: IonVar::Current, .. } if *species == s))
-        })
+    let (probes, gpu_probes, probe_offsets, probe_pairs) = b.probes(model, &types);
+    let nernst = plan
+        .species
+        .iter()
+        .map(|species| species.nernst.then(|| nernst_factor(species.charge, plan.celsius)))
         .collect();
-    for b in types.iter().flat_map(|t| &t.blocks) {
-        let k = &b.kernels;
-        for kernel in [&k.current, &k.advance].into_iter().chain(&k.event) {
-            for (_, e) in kernel.exprs.iter() {
-                if let sylva_compiler::ir::expr::Expr::Ion(u, IonVar::Current) = e {
-                    current_read[b.species[u as usize]] = true;
-                }
-            }
-        }
-    }
+    let current_read = current_read(plan, &types);
+    let Builder { mut data, mut shared, meta, node_tables, .. } = b;
     if data.is_empty() {
         data.push(0.0);
     }
@@ -522,14 +229,349 @@ pub fn layout(
         nernst,
         current_read,
         probes,
-        gpu_probes: cols,
+        gpu_probes,
         probe_offsets,
         probe_pairs,
         node_tables,
     })
 }
 
-/// RT/(zF) in mV: `cpu::build::nernst` is this times ln(outside/inside), evaluated in the same
+/// The arrays being laid out and where each cell and block went.
+struct Builder<'a> {
+    plan: &'a Plan,
+    data: Vec<f64>,
+    shared: Vec<f64>,
+    meta: Vec<u32>,
+    /// Per gid: (type index, rank within the type).
+    home: Vec<(usize, u32)>,
+    /// Per plan block: (type index, index among the type's GPU blocks).
+    block_home: Vec<(usize, usize)>,
+    /// Per plan block: offset in `meta` of its instances' local nodes.
+    node_tables: Vec<u32>,
+    /// Per plan block of a stimulus: its index in its group.
+    member_of: Vec<u32>,
+}
+
+impl Builder<'_> {
+    /// The arrays of cell type `ti`, whose cells are `gids`.
+    fn cell_type(
+        &mut self,
+        model: &Model,
+        ti: usize,
+        gids: &[u32],
+        options: Options,
+        fit: DeviceFit,
+        prec: Prec,
+    ) -> Result<TypeLayout, GpuError> {
+        let plan = self.plan;
+        let cell = &model.cells[plan.types[ti].cell as usize];
+        for (rank, g) in gids.iter().enumerate() {
+            self.home[*g as usize] = (ti, rank as u32);
+        }
+        let n = gids.len();
+        let nn = cell.tree.nodes.len();
+        let wg_size = options.strategy.workgroup_size(nn as u32, fit, options.lanes);
+        let cell_major = wg_size.is_some();
+        let v = alloc(&mut self.data, n * nn);
+        // A solve in workgroup memory needs no rhs and diagonal in `data`.
+        let workgroup_reals = u64::from(fit.workgroup_memory) / prec.bytes();
+        let local_solve = cell_major && 2 * nn as u64 <= workgroup_reals;
+        let [rhs, diagonal] =
+            if local_solve { [NOT_STORED; 2] } else { [(); 2].map(|_| alloc(&mut self.data, n * nn)) };
+        let above = alloc(&mut self.data, n);
+        let ions: Vec<[u32; 4]> = plan.species.iter().map(|_| [(); 4].map(|_| alloc(&mut self.data, n * nn))).collect();
+        let first = plan.cell_offset[gids[0] as usize];
+        let parent = self.meta.len() as u32;
+        self.meta.extend(
+            plan.cable.parent[first..first + nn]
+                .iter()
+                .map(|p| if *p == u32::MAX { NO_PARENT } else { p - first as u32 }),
+        );
+        let gid = self.meta.len() as u32;
+        self.meta.extend(gids);
+        let workgroup = wg_size.map(|size| self.workgroup(parent, nn, size, local_solve));
+        let [area, diam, cdt, axial] =
+            [&plan.nodes.area, &plan.nodes.diam, &plan.cable.capacitance_dt, &plan.cable.axial].map(|values| {
+                let off = self.shared.len() as u32;
+                self.shared.extend(&values[first..first + nn]);
+                off
+            });
+        let mut ty = TypeLayout {
+            ncells: n as u32,
+            nnodes: nn as u32,
+            v,
+            rhs,
+            diagonal,
+            above,
+            ions,
+            parent,
+            gid,
+            area,
+            diam,
+            cdt,
+            axial,
+            blocks: Vec::new(),
+            detector: cell.detector.as_ref().map(|d| (d.node, d.threshold)),
+            workgroup,
+        };
+        self.node_state(&ty, gids);
+        ty.blocks = self.blocks(model, ti, &ty, &cell.name)?;
+        Ok(ty)
+    }
+
+    /// The tables of the parallel solve of a type run by workgroups of `size` lanes.
+    fn workgroup(&mut self, parent: u32, nn: usize, size: u32, local_solve: bool) -> WorkgroupLayout {
+        let meta = &mut self.meta;
+        let parents: Vec<Option<u32>> =
+            meta[parent as usize..parent as usize + nn].iter().map(|p| (*p != NO_PARENT).then_some(*p)).collect();
+        let TreeSchedule { child_start: starts, children: kids, chain_start: chains, elimination, substitution } =
+            schedule(&parents, size as usize);
+        let child_start = meta.len() as u32;
+        meta.extend(&starts);
+        let children = meta.len() as u32;
+        meta.extend(&kids);
+        let longest_chain = chains.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+        let chain_start = meta.len() as u32;
+        meta.extend(&chains);
+        let elimination = push_rounds(meta, &elimination);
+        let substitution = push_rounds(meta, &substitution);
+        WorkgroupLayout {
+            size,
+            local_solve,
+            child_start,
+            children,
+            chain_start,
+            longest_chain,
+            elimination,
+            substitution,
+        }
+    }
+
+    /// The initial node values (v, the solve's accumulators, ions) and detector flags of the
+    /// type's cells, interleaved or cell by cell.
+    fn node_state(&mut self, ty: &TypeLayout, gids: &[u32]) {
+        let plan = self.plan;
+        let data = &mut self.data;
+        for (rank, g) in gids.iter().enumerate() {
+            let o = plan.cell_offset[*g as usize];
+            for j in 0..ty.nnodes {
+                let at = ty.node_slot(j, rank as u32) as usize;
+                let src = o + j as usize;
+                data[ty.v as usize + at] = plan.nodes.v[src];
+                if ty.rhs != NOT_STORED {
+                    data[ty.rhs as usize + at] = plan.nodes.rhs[src];
+                    data[ty.diagonal as usize + at] = plan.nodes.diagonal[src];
+                }
+                for (ion, offs) in plan.ions.iter().zip(&ty.ions) {
+                    for (slot, values) in [&ion.reversal, &ion.inside, &ion.outside, &ion.current].iter().enumerate() {
+                        data[offs[slot] as usize + at] = values[src];
+                    }
+                }
+            }
+            if let Some((node, threshold)) = ty.detector {
+                data[ty.above as usize + rank] = f64::from(u8::from(plan.nodes.v[o + node as usize] >= threshold));
+            }
+        }
+    }
+
+    /// The GPU blocks of type `ti`: its density mechanisms and synapses as in the plan, then its
+    /// stimuli, one group per mechanism (`gpu::stimuli`).
+    fn blocks(&mut self, model: &Model, ti: usize, ty: &TypeLayout, name: &str) -> Result<Vec<BlockLayout>, GpuError> {
+        let plan = self.plan;
+        let mut blocks = Vec::new();
+        // The type's stimuli by mechanism, in declaration order.
+        let mut stimuli: Vec<(u32, Vec<usize>)> = Vec::new();
+        for (b, block) in plan.blocks.iter().enumerate() {
+            let Some(&g0) = block.gids.first() else { continue };
+            if plan.type_of_gid[g0 as usize] as usize != ti {
+                continue;
+            }
+            if let Placement::Stimulus(_) = block.placement {
+                match stimuli.iter_mut().find(|(m, _)| *m == block.mechanism) {
+                    Some((_, members)) => members.push(b),
+                    None => stimuli.push((block.mechanism, vec![b])),
+                }
+                continue;
+            }
+            self.block_home[b] = (ti, blocks.len());
+            blocks.push(self.block(b, ty, name)?);
+        }
+        for (_, members) in &stimuli {
+            let home = &self.home;
+            let rank_of = |b: usize| home[plan.blocks[b].gids[0] as usize].1;
+            let first_node = |b: usize| plan.cell_offset[plan.blocks[b].gids[0] as usize] as u32;
+            let arrays = stimuli::Arrays { data: &mut self.data, shared: &mut self.shared, meta: &mut self.meta };
+            let (group, indices) = stimuli::group(model, plan, members, ty.ncells, rank_of, first_node, arrays);
+            for (b, k) in indices {
+                self.block_home[b] = (ti, blocks.len());
+                self.member_of[b] = k;
+            }
+            self.node_tables[members[0]] = self.meta.len() as u32;
+            self.meta.extend(&group.nodes);
+            blocks.push(group);
+        }
+        Ok(blocks)
+    }
+
+    /// Plan block `b` (a density mechanism or synapse) of a type: its node table, parameters
+    /// (shared by the type's cells) and per-instance arrays.
+    fn block(&mut self, b: usize, ty: &TypeLayout, name: &str) -> Result<BlockLayout, GpuError> {
+        let block = &self.plan.blocks[b];
+        let per_cell = block.per_cell;
+        let cell_first = self.plan.cell_offset[block.gids[0] as usize] as u32;
+        let nodes: Vec<u32> = block.node_index[..per_cell].iter().map(|x| x - cell_first).collect();
+        let shares_nodes = {
+            let mut sorted = nodes.clone();
+            sorted.sort_unstable();
+            sorted.windows(2).any(|w| w[0] == w[1])
+        };
+        self.node_tables[b] = self.meta.len() as u32;
+        self.meta.extend(&nodes);
+        let mut params = Vec::new();
+        for (p, values) in &block.params {
+            if (0..values.len()).any(|i| values[i] != values[i % per_cell]) {
+                return Err(GpuError::Internal(format!(
+                    "parameter {p} of block {b} differs between cells of type {name}"
+                )));
+            }
+            let off = self.shared.len() as u32;
+            self.shared.extend(&values[..per_cell]);
+            params.push((*p, off));
+        }
+        let (n, cell_major) = (ty.ncells as usize, ty.cell_major());
+        // Copy of a per-instance array in the type's order: instance i = rank * per_cell + k.
+        let data = &mut self.data;
+        let mut per_instance = |src: &Vec<f64>| {
+            let off = alloc(data, n * per_cell);
+            for (i, x) in src.iter().enumerate() {
+                let (rank, k) = (i / per_cell, i % per_cell);
+                let at = if cell_major { rank * per_cell + k } else { k * n + rank };
+                data[off as usize + at] = *x;
+            }
+            off
+        };
+        let states = block.states.iter().map(&mut per_instance).collect();
+        let currents = block.currents.iter().map(|(c, values)| (*c, per_instance(values))).collect();
+        let derived = block.derived.iter().map(|(d, values)| (*d, per_instance(values))).collect();
+        Ok(BlockLayout {
+            block: b,
+            mechanism: block.mechanism,
+            kernels: (*block.kernels).clone(),
+            per_cell: per_cell as u32,
+            group: None,
+            nodes,
+            params,
+            states,
+            currents,
+            derived,
+            species: block.species.clone(),
+            shares_nodes,
+        })
+    }
+
+    /// Where each probe reads, and the probe table by cell: (probes, GPU columns, offset of the
+    /// CSR's offsets, offset of its (column, index) pairs).
+    fn probes(&mut self, model: &Model, types: &[TypeLayout]) -> (Vec<ProbeLoc>, u32, u32, u32) {
+        let plan = self.plan;
+        let mut per_gid: Vec<Vec<(u32, u32)>> = vec![Vec::new(); plan.cell_offset.len()];
+        let mut probes = Vec::new();
+        let mut cols = 0u32;
+        for (p, source) in model.network.probes.iter().zip(&plan.probes) {
+            match self.probe_index(types, p.gid, source) {
+                Ok(index) => {
+                    per_gid[p.gid as usize].push((cols, index));
+                    probes.push(ProbeLoc::Gpu { col: cols, index });
+                    cols += 1;
+                }
+                Err(constant) => probes.push(ProbeLoc::Constant(constant)),
+            }
+        }
+        let meta = &mut self.meta;
+        let probe_offsets = meta.len() as u32;
+        let mut acc = 0u32;
+        for list in &per_gid {
+            meta.push(acc);
+            acc += list.len() as u32;
+        }
+        meta.push(acc);
+        let probe_pairs = meta.len() as u32;
+        for list in &per_gid {
+            for (c, i) in list {
+                meta.extend([*c, *i]);
+            }
+        }
+        (probes, cols, probe_offsets, probe_pairs)
+    }
+
+    /// The index in `data` a probe of cell `gid` reads, or `Err(value)` for a parameter (a
+    /// constant of the run).
+    fn probe_index(&self, types: &[TypeLayout], gid: u32, source: &ProbeSource) -> Result<u32, f64> {
+        let plan = self.plan;
+        let (ti, rank) = self.home[gid as usize];
+        let ty = &types[ti];
+        let inst = |b: usize, off: u32, instance: usize| -> u32 {
+            let (bt, bi) = self.block_home[b];
+            debug_assert_eq!(bt, ti);
+            let bl = &ty.blocks[bi];
+            if bl.group.is_some() {
+                return off + self.member_of[b];
+            }
+            let pc = bl.per_cell as usize;
+            let (r, k) = (instance / pc, instance % pc);
+            off + bl.slot(ty.ncells, ty.cell_major(), k as u32, r as u32)
+        };
+        // A stored value's array in the GPU block, by the plan block's slot.
+        let stored = |list: &[(u32, u32)], cpu: &[(u32, Vec<f64>)], slot: usize| -> u32 {
+            list.iter().find(|(x, _)| *x == cpu[slot].0).expect("stored on the GPU as in the plan").1
+        };
+        let local = |node: usize| (node - plan.cell_offset[gid as usize]) as u32;
+        Ok(match *source {
+            ProbeSource::Voltage(node) => ty.v + ty.node_slot(local(node), rank),
+            ProbeSource::Ion { species, var, node } => {
+                ty.ions[species][ion_slot(var)] + ty.node_slot(local(node), rank)
+            }
+            ProbeSource::State { block, state, instance } => {
+                inst(block, ty.blocks[self.block_home[block].1].states[state], instance)
+            }
+            ProbeSource::Current { block, slot, instance } => {
+                let list = &ty.blocks[self.block_home[block].1].currents;
+                inst(block, stored(list, &plan.blocks[block].currents, slot), instance)
+            }
+            ProbeSource::Derived { block, slot, instance } => {
+                let list = &ty.blocks[self.block_home[block].1].derived;
+                inst(block, stored(list, &plan.blocks[block].derived, slot), instance)
+            }
+            ProbeSource::Param { block, param, instance } => {
+                return Err(plan.blocks[block].param_value(param, instance));
+            }
+        })
+    }
+}
+
+/// Per species: whether a kernel or a probe reads its summed current (else nothing is summed
+/// into it).
+fn current_read(plan: &Plan, types: &[TypeLayout]) -> Vec<bool> {
+    let mut read: Vec<bool> = (0..plan.species.len())
+        .map(|s| {
+            plan.probes
+                .iter()
+                .any(|p| matches!(p, ProbeSource::Ion { species, var: IonVar::Current, .. } if *species == s))
+        })
+        .collect();
+    for b in types.iter().flat_map(|t| &t.blocks) {
+        let k = &b.kernels;
+        for kernel in [&k.current, &k.advance].into_iter().chain(&k.event) {
+            for (_, e) in kernel.exprs.iter() {
+                if let sylva_compiler::ir::expr::Expr::Ion(u, IonVar::Current) = e {
+                    read[b.species[u as usize]] = true;
+                }
+            }
+        }
+    }
+    read
+}
+
+/// RT/(zF) in mV: `plan::nernst` is this times ln(outside/inside), evaluated in the same
 /// order (checked by a test).
 pub fn nernst_factor(charge: i32, celsius: f64) -> f64 {
     const R: f64 = 8.314462618;

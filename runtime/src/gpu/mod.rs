@@ -20,11 +20,12 @@ mod tests;
 mod traffic;
 
 use std::fmt;
-use std::ops::ControlFlow;
 
 use sylva_compiler::ir::{Model, Precision};
 
-use crate::cpu::events::{Queue, Target, Wiring};
+use crate::host::{Host, time_of};
+use crate::plan::Plan;
+use crate::simulation::{Engine, RunError};
 use builder::Prec;
 use device::Gpu;
 use layout::{Layout, ProbeLoc};
@@ -119,9 +120,6 @@ pub enum GpuError {
         gid: u32,
         window_start: f64,
     },
-    /// A non-finite or huge voltage (as the CPU engine's check), reported as the CPU engine
-    /// reports it.
-    Blowup(crate::cpu::Blowup),
 }
 
 impl fmt::Display for GpuError {
@@ -147,11 +145,6 @@ impl fmt::Display for GpuError {
                     "cell {gid} spiked more often than the spike buffer holds in the window from {window_start} ms"
                 )
             }
-            GpuError::Blowup(b) => write!(
-                f,
-                "the voltage of cell {} became non-finite or huge at step {} (t = {} ms)",
-                b.gid, b.step, b.time
-            ),
         }
     }
 }
@@ -165,22 +158,8 @@ fn prec(p: Precision) -> Prec {
     }
 }
 
-/// What the host keeps of the CPU engine's build: the blocks' cells, the probes' display
-/// scales, the synapses, the wiring and the event queue (spike sources' events already in).
-struct Host {
-    wiring: Wiring,
-    queue: Queue,
-    /// Per CPU block: its gids and instances per cell.
-    blocks: Vec<(Vec<u32>, usize)>,
-    /// Per probe, internal units per displayed unit.
-    probe_scales: Vec<f64>,
-    synapse_blocks: std::collections::HashMap<(u32, u32), (u32, u32)>,
-}
-
-/// The model built and initialised on the host (by the CPU engine), laid out for the GPU, and
-/// its generated module.
+/// The plan laid out for the GPU, and its generated module.
 struct Prepared {
-    host: Host,
     layout: Layout,
     module: naga::Module,
     info: naga::valid::ModuleInfo,
@@ -188,18 +167,18 @@ struct Prepared {
     spike_cap: u32,
 }
 
-fn prepare(model: &Model, precision: Precision, options: Options, fit: DeviceFit) -> Result<Prepared, GpuError> {
-    let sim = &model.simulation;
-    let (dt, celsius) = (sim.dt, sim.celsius);
+fn prepare(
+    model: &Model,
+    plan: &Plan,
+    precision: Precision,
+    options: Options,
+    fit: DeviceFit,
+) -> Result<Prepared, GpuError> {
+    let dt = model.simulation.dt;
     let window_cap = options.window_cap.max(1);
-    // The CPU engine builds and initialises the model (init kernels, reversals, currents at
-    // t = 0, with its compiled kernels); the GPU starts from that state.
-    let (built, wiring, queue) = crate::cpu::Simulation::new(model, crate::cpu::Options::default())
-        .map_err(|e| GpuError::Internal(format!("host initialisation: {e}")))?
-        .into_parts();
-    let layout = layout::layout(model, &built, celsius, options, fit, prec(precision))?;
+    let layout = layout::layout(model, plan, options, fit, prec(precision))?;
     // The window: the shortest delay of a connection from a cell, in steps.
-    let min_delay = wiring.from_cell.iter().flatten().map(|c| c.delay).fold(f64::INFINITY, f64::min);
+    let min_delay = plan.wiring.from_cell.iter().flatten().map(|c| c.delay).fold(f64::INFINITY, f64::min);
     let window = if min_delay.is_finite() {
         ((min_delay / dt) * (1.0 + 1e-12)).floor().clamp(1.0, f64::from(window_cap)) as u32
     } else {
@@ -209,15 +188,7 @@ fn prepare(model: &Model, precision: Precision, options: Options, fit: DeviceFit
     let params = codegen::Params { prec: prec(precision), dt, spike_cap };
     let module = codegen::module(&layout, &params)?;
     let info = validate(&module)?;
-    let host = Host {
-        blocks: built.blocks.iter().map(|b| (b.gids.clone(), b.per_cell)).collect(),
-        probe_scales: built.probe_scales.clone(),
-        synapse_blocks: built.synapse_blocks,
-        wiring,
-        queue,
-    };
-    // The built model's arrays (a copy of `layout.data`) are freed here, before the upload.
-    Ok(Prepared { host, layout, module, info, window, spike_cap })
+    Ok(Prepared { layout, module, info, window, spike_cap })
 }
 
 fn validate(module: &naga::Module) -> Result<naga::valid::ModuleInfo, GpuError> {
@@ -230,31 +201,24 @@ fn validate(module: &naga::Module) -> Result<naga::valid::ModuleInfo, GpuError> 
 /// (16 KiB of workgroup memory, 256 invocations per workgroup).
 pub fn wgsl(model: &Model, precision: Precision, strategy: Strategy) -> Result<String, GpuError> {
     let fit = DeviceFit::of(&wgpu::Limits::default());
-    let p = prepare(model, precision, Options { strategy, ..Options::default() }, fit)?;
+    let p = prepare(model, &Plan::new(model), precision, Options { strategy, ..Options::default() }, fit)?;
     naga::back::wgsl::write_string(&p.module, &p.info, naga::back::wgsl::WriterFlags::empty())
         .map_err(|e| GpuError::Shader(e.to_string()))
 }
 
-pub struct GpuSimulation {
+pub struct GpuEngine {
     prec: Prec,
     gpu: Gpu,
     layout: Layout,
-    /// Per CPU block: its gids and instances per cell.
+    /// Per plan block: its gids and instances per cell.
     blocks: Vec<(Vec<u32>, usize)>,
-    synapse_blocks: std::collections::HashMap<(u32, u32), (u32, u32)>,
-    /// Per probe, internal units per displayed unit.
-    probe_scales: Vec<f64>,
-    wiring: Wiring,
-    queue: Queue,
     dt: f64,
-    step: u64,
-    steps: u64,
     window: u32,
     spike_cap: u32,
-    pub spikes: Vec<(u32, f64)>,
-    pub times: Vec<f64>,
-    pub columns: Vec<Vec<f64>>,
 }
+
+/// A run on the GPU.
+pub type GpuSimulation = crate::Simulation<GpuEngine>;
 
 /// Choices of a GPU run.
 #[derive(Copy, Clone, Debug)]
@@ -272,7 +236,7 @@ impl Default for Options {
     }
 }
 
-impl GpuSimulation {
+impl crate::Simulation<GpuEngine> {
     pub fn new(model: &Model, precision: Precision) -> Result<GpuSimulation, GpuError> {
         GpuSimulation::with_options(model, precision, Options::default())
     }
@@ -280,11 +244,11 @@ impl GpuSimulation {
     pub fn with_options(model: &Model, precision: Precision, options: Options) -> Result<GpuSimulation, GpuError> {
         let p = prec(precision);
         let opened = device::open(p)?;
-        let prepared = prepare(model, precision, options, DeviceFit::of(&opened.limits()))?;
-        let sim = &model.simulation;
-        let steps = sim.steps() as u64;
+        let mut plan = Plan::new(model);
+        let prepared = prepare(model, &plan, precision, options, DeviceFit::of(&opened.limits()))?;
+        let mut host = Host::new(&mut plan, model.simulation.steps() as u64);
         let gpu = Gpu::new(opened, &prepared, p)?;
-        let Prepared { host, mut layout, mut window, spike_cap, .. } = prepared;
+        let Prepared { mut layout, mut window, spike_cap, .. } = prepared;
         if gpu.cpu_device {
             // llvmpipe's loop limiter: keep a window well inside 65535 iterations per cell.
             let cost = layout.types.iter().map(|t| codegen::loop_cost(&layout, t)).max().unwrap_or(1);
@@ -298,47 +262,20 @@ impl GpuSimulation {
             window = window.min(fit as u32);
         }
         // Row 0: the state after initialisation (the layout holds it).
-        let columns = layout
-            .probes
-            .iter()
-            .zip(&host.probe_scales)
-            .map(|(p, scale)| {
-                let mut col = Vec::with_capacity(steps as usize + 1);
-                col.push(
-                    match *p {
-                        ProbeLoc::Gpu { index, .. } => round(prec(precision), layout.data[index as usize]),
-                        ProbeLoc::Constant(v) => v,
-                    } / scale,
-                );
-                col
-            })
-            .collect();
+        let row = layout.probes.iter().map(|probe| match *probe {
+            ProbeLoc::Gpu { index, .. } => round(p, layout.data[index as usize]),
+            ProbeLoc::Constant(v) => v,
+        });
+        host.record(0.0, row.collect::<Vec<_>>());
         // The device holds the state now.
         layout.data = Vec::new();
-        Ok(GpuSimulation {
-            prec: p,
-            gpu,
-            blocks: host.blocks,
-            probe_scales: host.probe_scales,
-            synapse_blocks: host.synapse_blocks,
-            layout,
-            wiring: host.wiring,
-            queue: host.queue,
-            dt: sim.dt,
-            step: 0,
-            steps,
-            window,
-            spike_cap,
-            spikes: Vec::new(),
-            times: vec![0.0],
-            columns,
-        })
+        let blocks = plan.blocks.iter().map(|b| (b.gids.clone(), b.per_cell)).collect();
+        let engine = GpuEngine { prec: p, gpu, layout, blocks, dt: model.simulation.dt, window, spike_cap };
+        Ok(crate::Simulation::from_parts(engine, host))
     }
+}
 
-    pub fn steps(&self) -> u64 {
-        self.steps
-    }
-
+impl GpuEngine {
     /// Time steps per dispatch.
     pub fn window(&self) -> u32 {
         self.window
@@ -347,12 +284,6 @@ impl GpuSimulation {
     /// The adapter the simulation runs on.
     pub fn adapter(&self) -> &str {
         &self.gpu.adapter
-    }
-
-    /// The least storage traffic of a time step in bytes (see `gpu::traffic`): divided by the
-    /// compartments, a lower bound of the bytes a compartment-step moves.
-    pub fn storage_bytes_per_step(&self) -> u64 {
-        traffic::bytes_per_step(&self.layout, self.prec)
     }
 
     /// The strategy each cell type runs with (in the order of the model's cell types that have
@@ -365,52 +296,65 @@ impl GpuSimulation {
         self.layout.types.iter().map(strategy).collect()
     }
 
-    /// Runs to the end.
-    pub fn run(&mut self, mut progress: impl FnMut(u64, u64)) -> Result<(), GpuError> {
-        // `progress` never breaks, so the run always reaches the end.
-        let _ = self.run_while(|step, steps| {
-            progress(step, steps);
-            ControlFlow::Continue(())
-        })?;
+    /// One window of `n` steps from the host's current step: the due events go up with the
+    /// dispatch, the probes' rows and the spikes come back.
+    fn window_once(&mut self, host: &mut Host, n: u32) -> Result<(), RunError> {
+        let step0 = host.step();
+        let dt = self.dt;
+        let events = self.window_events(host, n);
+        let control = self.control(step0, n, &events);
+        let mut weights: Vec<f64> = events.iter().map(|e| e.4).collect();
+        if weights.is_empty() {
+            weights.push(0.0);
+        }
+        let cols = self.layout.gpu_probes;
+        let (spike_bytes, probe_values) = self.gpu.dispatch(self.prec, &control, &weights, n, cols)?;
+        let spk: Vec<u32> = bytemuck::cast_slice(&spike_bytes).to_vec();
+        self.check_cells(&spk, step0, n)?;
+        for s in 0..n as usize {
+            let row = self.layout.probes.iter().map(|p| match *p {
+                ProbeLoc::Gpu { col, .. } => probe_values[s * cols as usize + col as usize],
+                ProbeLoc::Constant(v) => v,
+            });
+            host.record(time_of(dt, step0 + s as u64 + 1), row.collect::<Vec<_>>());
+        }
+        let fired = self.fired(&spk, step0)?;
+        let last_due = time_of(dt, step0 + u64::from(n) - 1) + dt / 2.0;
+        for (s, gid) in fired {
+            let earliest = host.spike(gid, time_of(dt, step0 + u64::from(s) + 1));
+            if earliest <= last_due {
+                return Err(
+                    GpuError::Internal(format!("an event at {earliest} ms falls inside the window just run")).into()
+                );
+            }
+        }
+        host.finish_steps(u64::from(n));
         Ok(())
     }
 
-    /// As [`GpuSimulation::run`], calling `progress(step, steps)` after every window, but
-    /// returns `Break` as soon as `progress` does before the end: the recording then ends at
-    /// the window reached, and a later call goes on from there.
-    pub fn run_while(
-        &mut self,
-        mut progress: impl FnMut(u64, u64) -> ControlFlow<()>,
-    ) -> Result<ControlFlow<()>, GpuError> {
-        while self.step < self.steps {
-            self.window_once()?;
-            if progress(self.step, self.steps).is_break() && self.step < self.steps {
-                return Ok(ControlFlow::Break(()));
-            }
-        }
-        Ok(ControlFlow::Continue(()))
-    }
-
-    fn window_once(&mut self) -> Result<(), GpuError> {
-        let n = (self.steps - self.step).min(u64::from(self.window)) as u32;
-        let dt = self.dt;
-        let ncells = self.layout.ncells as usize;
-        // Events of the window in delivery order, then grouped by cell (a stable sort keeps
-        // each cell's order).
-        let mut events: Vec<(u32, u32, u32, u32, f64)> = Vec::new();
+    /// The events of the next `n` steps, in delivery order, then grouped by cell (a stable
+    /// sort keeps each cell's order): (gid, step in the window, block, instance in the cell,
+    /// weight).
+    fn window_events(&self, host: &mut Host, n: u32) -> Vec<(u32, u32, u32, u32, f64)> {
+        let mut events = Vec::new();
         for s in 0..n {
-            let t = time_of(dt, self.step + u64::from(s));
-            while let Some((block, instance, weight)) = self.queue.pop_due(t + dt / 2.0) {
-                let (gids, per) = &self.blocks[block as usize];
-                let gid = gids[instance as usize / per];
-                let k = instance as usize % per;
-                events.push((gid, s, block, k as u32, weight));
+            while let Some(e) = host.pop_due(host.step() + u64::from(s)) {
+                let (gids, per) = &self.blocks[e.block as usize];
+                let gid = gids[e.instance as usize / per];
+                let k = e.instance as usize % per;
+                events.push((gid, s, e.block, k as u32, e.weight));
             }
         }
         events.sort_by_key(|e| e.0);
-        let mut control: Vec<u32> = vec![self.step as u32, n];
-        let mut count = vec![0u32; ncells];
-        for e in &events {
+        events
+    }
+
+    /// The control buffer of a window: first step, steps, each cell's range of events (CSR),
+    /// then (step, block, instance) per event.
+    fn control(&self, step0: u64, n: u32, events: &[(u32, u32, u32, u32, f64)]) -> Vec<u32> {
+        let mut control: Vec<u32> = vec![step0 as u32, n];
+        let mut count = vec![0u32; self.layout.ncells as usize];
+        for e in events {
             count[e.0 as usize] += 1;
         }
         let mut acc = 0u32;
@@ -419,20 +363,17 @@ impl GpuSimulation {
             acc += c;
         }
         control.push(acc);
-        let mut weights = Vec::with_capacity(events.len());
-        for (_, s, b, k, w) in &events {
+        for (_, s, b, k, _) in events {
             control.extend([*s, *b, *k]);
-            weights.push(*w);
         }
-        if weights.is_empty() {
-            weights.push(0.0);
-        }
-        let cols = self.layout.gpu_probes;
-        let (spike_bytes, probe_values) = self.gpu.dispatch(self.prec, &control, &weights, n, cols)?;
-        let spk: Vec<u32> = bytemuck::cast_slice(&spike_bytes).to_vec();
-        // Blow-ups first: the CPU engine stops at the first bad step (and so does a bad cell's
-        // kernel, short of the window's end).
+        control
+    }
+
+    /// Divergence first (the CPU engine stops at the first bad step, and so does a bad cell's
+    /// kernel, short of the window's end), then cells the device stopped early.
+    fn check_cells(&self, spk: &[u32], step0: u64, n: u32) -> Result<(), RunError> {
         let stride = (self.spike_cap + codegen::SPIKE_HEADER) as usize;
+        let ncells = self.layout.ncells as usize;
         let mut bad: Option<(u32, u32)> = None;
         for gid in 0..ncells {
             let b = spk[gid * stride + 1];
@@ -441,9 +382,9 @@ impl GpuSimulation {
             }
         }
         if let Some((s, gid)) = bad {
-            let step = self.step + u64::from(s);
+            let step = step0 + u64::from(s);
             let data = self.gpu.read_data(self.prec)?;
-            return Err(GpuError::Blowup(blowup::report(&self.layout, &data, gid, step, time_of(dt, step))));
+            return Err(RunError::Diverged(blowup::report(&self.layout, &data, gid, step, time_of(self.dt, step))));
         }
         for gid in 0..ncells {
             let done = spk[gid * stride + 2];
@@ -451,58 +392,63 @@ impl GpuSimulation {
                 return Err(GpuError::Device(format!(
                     "the device stopped cell {gid}'s kernel after {done} of {n} steps of the window from {} ms \
                      (llvmpipe ends an invocation after 65535 loop iterations)",
-                    self.step as f64 * dt
-                )));
+                    step0 as f64 * self.dt
+                ))
+                .into());
             }
         }
-        for s in 0..n as usize {
-            self.times.push(time_of(dt, self.step + s as u64 + 1));
-            for ((column, p), scale) in self.columns.iter_mut().zip(&self.layout.probes).zip(&self.probe_scales) {
-                // Shown in the quantity's usual unit, as the CPU engine does.
-                column.push(
-                    match *p {
-                        ProbeLoc::Gpu { col, .. } => probe_values[s * cols as usize + col as usize],
-                        ProbeLoc::Constant(v) => v,
-                    } / scale,
-                );
-            }
-        }
-        let mut fired: Vec<(u32, u32)> = Vec::new();
-        for gid in 0..ncells {
+        Ok(())
+    }
+
+    /// The spikes of the window: (step in the window, gid), in the CPU engine's detection
+    /// order (by step, then by gid).
+    fn fired(&self, spk: &[u32], step0: u64) -> Result<Vec<(u32, u32)>, GpuError> {
+        let stride = (self.spike_cap + codegen::SPIKE_HEADER) as usize;
+        let mut fired = Vec::new();
+        for gid in 0..self.layout.ncells as usize {
             let count = spk[gid * stride];
             if count > self.spike_cap {
-                return Err(GpuError::SpikeOverflow { gid: gid as u32, window_start: self.step as f64 * dt });
+                return Err(GpuError::SpikeOverflow { gid: gid as u32, window_start: step0 as f64 * self.dt });
             }
             for i in 0..count as usize {
                 fired.push((spk[gid * stride + codegen::SPIKE_HEADER as usize + i], gid as u32));
             }
         }
-        // Detection order of the CPU engine: by step, then by gid.
         fired.sort_unstable();
-        let last_due = time_of(dt, self.step + u64::from(n) - 1) + dt / 2.0;
-        for (s, gid) in fired {
-            let t = time_of(dt, self.step + u64::from(s) + 1);
-            self.spikes.push((gid, t));
-            for c in &self.wiring.from_cell[gid as usize] {
-                let (block, instance) = self.synapse_blocks[&(c.post_gid, c.synapse)];
-                let time = t + c.delay;
-                if time <= last_due {
-                    return Err(GpuError::Device(format!(
-                        "internal: an event at {time} ms falls inside the window just run"
-                    )));
-                }
-                self.queue.push(time, Target { block, instance, weight: c.weight });
-            }
-        }
-        self.step += u64::from(n);
-        Ok(())
+        Ok(fired)
     }
 }
 
-/// The time of grid point `n`, as `cpu::Simulation::time_of`.
-fn time_of(dt: f64, n: u64) -> f64 {
-    let per_ms = 1.0 / dt;
-    if per_ms == per_ms.round() { n as f64 / per_ms } else { n as f64 * dt }
+impl Engine for GpuEngine {
+    fn advance(&mut self, host: &mut Host, steps: u64) -> Result<(), RunError> {
+        let mut left = steps.min(host.steps_left());
+        while left > 0 {
+            let n = left.min(u64::from(self.window)) as u32;
+            self.window_once(host, n)?;
+            left -= u64::from(n);
+        }
+        Ok(())
+    }
+
+    fn stride(&self) -> u64 {
+        u64::from(self.window)
+    }
+
+    fn describe(&self) -> String {
+        let strategies: Vec<String> = self
+            .strategies()
+            .iter()
+            .map(|(strategy, size)| match strategy {
+                Strategy::Workgroup => format!("a workgroup of {size} per cell"),
+                _ => "a thread per cell".to_string(),
+            })
+            .collect();
+        format!("GPU: {}, {}", self.adapter(), strategies.join(" / "))
+    }
+
+    fn storage_bytes_per_step(&self) -> Option<u64> {
+        Some(traffic::bytes_per_step(&self.layout, self.prec))
+    }
 }
 
 /// A value as the GPU stores it.

@@ -7,7 +7,7 @@ use sylva_compiler::ir::Model;
 use sylva_compiler::ir::kernel::Stored;
 
 use super::layout::{BlockLayout, alloc};
-use crate::cpu::build::{Built, specialized_kernels};
+use crate::plan::{Block, Plan, specialized_kernels};
 
 /// Where the group's arrays go.
 pub(super) struct Arrays<'a> {
@@ -16,13 +16,13 @@ pub(super) struct Arrays<'a> {
     pub meta: &'a mut Vec<u32>,
 }
 
-/// The block of the stimuli `members` (CPU blocks of one mechanism, each one instance on one
+/// The block of the stimuli `members` (plan blocks of one mechanism, each one instance on one
 /// cell of the type, in declaration order), and each member's index in it (members are
 /// renumbered cell by cell). `rank_of(b)` is the rank of member `b`'s cell in the type,
 /// `first_node(b)` the global index of that cell's first node.
 pub(super) fn group(
     model: &Model,
-    built: &Built,
+    plan: &Plan,
     members: &[usize],
     ncells: u32,
     rank_of: impl Fn(usize) -> u32,
@@ -30,13 +30,11 @@ pub(super) fn group(
     arrays: Arrays<'_>,
 ) -> (BlockLayout, Vec<(usize, u32)>) {
     let Arrays { data, shared, meta } = arrays;
-    let blocks: Vec<_> = members.iter().map(|&b| &built.blocks[b]).collect();
+    let blocks: Vec<_> = members.iter().map(|&b| &plan.blocks[b]).collect();
     let mechanism = blocks[0].mechanism;
     let m = &model.mechanisms[mechanism as usize];
     // A stimulus block folds every parameter; the group keeps those that differ as data.
-    let value = |b: &crate::cpu::block::Block, p: u32| {
-        b.constant_params.iter().find(|(q, _)| *q == p).map_or(f64::NAN, |(_, v)| *v)
-    };
+    let value = |b: &Block, p: u32| b.constant_params.iter().find(|(q, _)| *q == p).map_or(f64::NAN, |(_, v)| *v);
     let varying: Vec<u32> = (0..m.params.len() as u32)
         .filter(|&p| blocks.iter().any(|b| value(b, p).to_bits() != value(blocks[0], p).to_bits()))
         .collect();

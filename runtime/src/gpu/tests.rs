@@ -59,16 +59,12 @@ pub(super) fn no_gpu(e: &GpuError) -> bool {
 }
 
 /// One run's outputs, from either engine.
-struct Run {
-    times: Vec<f64>,
-    columns: Vec<Vec<f64>>,
-    spikes: Vec<(u32, f64)>,
-}
+type Run = crate::host::Recording;
 
 fn run_cpu(m: &Model) -> Run {
     let mut cpu = Simulation::new(m, Options::default()).expect("cpu");
     cpu.run(|_, _| {}).expect("cpu runs");
-    Run { times: cpu.times, columns: cpu.columns, spikes: cpu.spikes }
+    cpu.into_recording()
 }
 
 /// The GPU run, or `None` when there is no adapter outside CI.
@@ -84,13 +80,13 @@ fn run_gpu(case: &str, m: &Model, precision: Precision, strategy: Strategy) -> O
     gpu.run(|_, _| {}).unwrap_or_else(|e| panic!("{case}: {e}"));
     eprintln!(
         "{case} {precision:?} {strategy:?}: {} spikes, window {} steps, setup {:.3} s, run {:.3} s on {}",
-        gpu.spikes.len(),
-        gpu.window(),
+        gpu.spikes().len(),
+        gpu.engine().window(),
         setup.as_secs_f64(),
         t0.elapsed().as_secs_f64(),
-        gpu.adapter()
+        gpu.engine().adapter()
     );
-    Some(Run { times: gpu.times, columns: gpu.columns, spikes: gpu.spikes })
+    Some(gpu.into_recording())
 }
 
 /// f32 against the CPU in f64: each column within 2e-3 of its range (5e-3 mV in the 140 mV
@@ -375,7 +371,7 @@ fn max_rel(fun: &str, xs: &[f64], ys: &[f64], reference: impl Fn(f64, f64) -> f6
 
 /// Deterministic points in [lo, hi].
 fn points(n: usize, lo: f64, hi: f64, seed: u64) -> Vec<f64> {
-    let mut rng = crate::cpu::events::Rng::new(seed);
+    let mut rng = crate::plan::events::Rng::new(seed);
     (0..n).map(|_| lo + (hi - lo) * rng.uniform()).collect()
 }
 
@@ -432,9 +428,9 @@ fn windows_do_not_change_results() {
     a.run(|_, _| {}).expect("runs");
     let mut b = GpuSimulation::new(&m, Precision::F64).expect("gpu");
     b.run(|_, _| {}).expect("runs");
-    assert_eq!((a.window(), b.window()), (1, 40));
-    assert_eq!(a.columns, b.columns);
-    assert_eq!(a.spikes, b.spikes);
+    assert_eq!((a.engine().window(), b.engine().window()), (1, 40));
+    assert_eq!(a.columns(), b.columns());
+    assert_eq!(a.spikes(), b.spikes());
 }
 
 #[test]
@@ -442,7 +438,7 @@ fn nernst_factor_matches_the_cpu() {
     for charge in [1, 2, -1] {
         for (i, o) in [(5e-5f64, 2.0f64), (10.0, 140.0), (54.4, 2.5)] {
             let k = super::layout::nernst_factor(charge, 6.3);
-            assert_eq!(k * (o / i).ln(), crate::cpu::build::nernst(charge, 6.3, i, o));
+            assert_eq!(k * (o / i).ln(), crate::plan::nernst(charge, 6.3, i, o));
         }
     }
 }
@@ -456,7 +452,7 @@ fn strategies_agree_on_a_big_tree() {
     for precision in [Precision::F64, Precision::F32] {
         let run = |strategy| {
             let mut sim = GpuSimulation::with_options(&m, precision, GpuOptions { strategy, ..GpuOptions::default() })?;
-            sim.run(|_, _| {})?;
+            sim.run(|_, _| {}).unwrap_or_else(|e| panic!("{strategy:?}: {e}"));
             Ok::<_, GpuError>(sim)
         };
         let thread = match run(Strategy::Thread) {
@@ -465,12 +461,12 @@ fn strategies_agree_on_a_big_tree() {
             Err(e) => panic!("{e}"),
         };
         let workgroup = run(Strategy::Workgroup).expect("workgroup strategy runs");
-        assert!(matches!(workgroup.strategies()[..], [(Strategy::Workgroup, lanes)] if lanes >= 32));
-        let local = workgroup.layout.types[0].workgroup.as_ref().expect("workgroup").local_solve;
+        assert!(matches!(workgroup.engine().strategies()[..], [(Strategy::Workgroup, lanes)] if lanes >= 32));
+        let local = workgroup.engine().layout.types[0].workgroup.as_ref().expect("workgroup").local_solve;
         eprintln!("{precision:?}: solve in {} memory", if local { "workgroup" } else { "storage" });
-        assert!(!thread.spikes.is_empty(), "the step current makes the soma fire");
-        assert_eq!(thread.spikes, workgroup.spikes, "{precision:?}");
-        assert_eq!(thread.columns, workgroup.columns, "{precision:?}");
+        assert!(!thread.spikes().is_empty(), "the step current makes the soma fire");
+        assert_eq!(thread.spikes(), workgroup.spikes(), "{precision:?}");
+        assert_eq!(thread.columns(), workgroup.columns(), "{precision:?}");
     }
 }
 
@@ -482,7 +478,7 @@ fn storage_traffic_counts_what_a_step_touches() {
     let m = model("examples/bench/ringtest.syl", &["rings=1".to_string()], Some(1.0));
     let fit = super::DeviceFit { workgroup_memory: 1 << 16, max_lanes: 256 };
     let options = GpuOptions { strategy: Strategy::Workgroup, ..GpuOptions::default() };
-    let p = super::prepare(&m, Precision::F32, options, fit).expect("prepares");
+    let p = super::prepare(&m, &crate::plan::Plan::new(&m), Precision::F32, options, fit).expect("prepares");
     let ty = &p.layout.types[0];
     assert_eq!((ty.ncells, ty.nnodes), (10, 105));
     assert!(ty.workgroup.as_ref().is_some_and(|w| w.local_solve));
@@ -490,7 +486,7 @@ fn storage_traffic_counts_what_a_step_touches() {
     assert_eq!(super::traffic::bytes_per_step(&p.layout, Prec::F32), 4 * 10 * per_cell);
     // One invocation per cell: rhs and diagonal go through `data` (zeroed, summed, solved).
     let options = GpuOptions { strategy: Strategy::Thread, ..GpuOptions::default() };
-    let p = super::prepare(&m, Precision::F64, options, fit).expect("prepares");
+    let p = super::prepare(&m, &crate::plan::Plan::new(&m), Precision::F64, options, fit).expect("prepares");
     assert_eq!(super::traffic::bytes_per_step(&p.layout, Prec::F64), 8 * 10 * (per_cell + 105 * 4));
 }
 

@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sylva_compiler::ir::{self, Backend, Precision};
 use sylva_compiler::limits::{self, Estimate};
-use sylva_runtime::cpu::{Blowup, Options, Simulation};
+use sylva_runtime::cpu::{self, Options};
 use sylva_runtime::gpu::{self, GpuError, GpuSimulation, Strategy};
+use sylva_runtime::host::blowup::Blowup;
 use sylva_runtime::output::{self, OutputError, Recording};
+use sylva_runtime::{Engine, RunError, Simulation};
 
 use crate::{Failure, compile_root};
 
@@ -94,28 +96,25 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
     // Fail before a long run, not after it; the lock keeps other runs out until we are done.
     let _lock = output::prepare_dir(&out_dir).map_err(|e| Failure::Usage(e.to_string()))?;
 
-    let mut sim = match model.simulation.backend {
+    let mut sim: Simulation<Box<dyn Engine>> = match model.simulation.backend {
         Backend::Cpu => {
             let options = Options { threads: args.threads, interpret: args.interpret };
-            let sim = Simulation::new(&model, options);
-            Engine::Cpu(sim.map_err(|e| Failure::Internal(format!("code generation failed: {e}")))?)
+            let sim = cpu::Simulation::new(&model, options);
+            sim.map_err(|e| Failure::Internal(format!("code generation failed: {e}")))?.boxed()
         }
         Backend::Gpu => {
             let options = gpu::Options { strategy, lanes: args.gpu_workgroup_size, ..gpu::Options::default() };
             let sim = GpuSimulation::with_options(&model, model.simulation.precision, options);
-            Engine::Gpu(sim.map_err(|e| gpu_failure(&model, e))?)
+            sim.map_err(gpu_failure)?.boxed()
         }
     };
-    let sim_description = sim.describe(args.threads);
-    let traffic = match &sim {
-        Engine::Gpu(s) => Some(s.storage_bytes_per_step()),
-        Engine::Cpu(_) => None,
-    };
+    let sim_description = sim.engine().describe();
+    let traffic = sim.engine().storage_bytes_per_step();
     let steps = sim.steps();
     let compiled_at = Instant::now();
     let progress = ProgressBar::with_draw_target(Some(sim.steps()), ProgressDrawTarget::hidden());
     progress.set_style(ProgressStyle::with_template("{bar:40} {percent:>3}% {msg} eta {eta}").expect("valid template"));
-    let result = sim.run(&model, |step, steps| {
+    let result = sim.run_while(|step, steps| {
         // Only runs longer than about a second show a bar.
         if progress.is_hidden() && compiled_at.elapsed() > Duration::from_secs(1) && step < steps {
             progress.set_draw_target(ProgressDrawTarget::stderr());
@@ -133,12 +132,14 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
             out_dir.display()
         ))
     };
-    if result?.is_break() {
-        return Err(interrupted(sim.time(), ""));
+    let time_reached = |sim: &Simulation<Box<dyn Engine>>| sim.times().last().copied().unwrap_or(0.0);
+    if result.map_err(|e| run_failure(&model, e))?.is_break() {
+        return Err(interrupted(time_reached(&sim), ""));
     }
 
-    let end = sim.time();
-    let (times, columns, spikes) = sim.outputs();
+    let end = time_reached(&sim);
+    let recorded = sim.into_recording();
+    let (times, columns, spikes) = (recorded.times, recorded.columns, recorded.spikes);
     let spike_count = spikes.len();
     let engine = sim_description;
     let recording = Recording {
@@ -253,86 +254,21 @@ fn significant(x: f64) -> String {
     limits::number(rounded)
 }
 
-/// The engine a run uses.
-enum Engine {
-    Cpu(Simulation),
-    Gpu(GpuSimulation),
-}
-
-impl Engine {
-    fn steps(&self) -> u64 {
-        match self {
-            Engine::Cpu(s) => s.steps(),
-            Engine::Gpu(s) => s.steps(),
+/// A stopped run as the exit code it deserves: the model (diverged), or the GPU.
+fn run_failure(model: &ir::Model, e: RunError) -> Failure {
+    match e {
+        RunError::Diverged(b) => {
+            eprintln!("{}", describe_blowup(model, &b));
+            Failure::Model
         }
-    }
-
-    /// Runs until the end or until `progress` says to stop (then `Break`).
-    fn run(
-        &mut self,
-        model: &ir::Model,
-        progress: impl FnMut(u64, u64) -> ControlFlow<()>,
-    ) -> Result<ControlFlow<()>, Failure> {
-        match self {
-            Engine::Cpu(s) => s.run_while(progress).map_err(|blowup| {
-                eprintln!("{}", describe_blowup(model, &blowup));
-                Failure::Model
-            }),
-            Engine::Gpu(s) => s.run_while(progress).map_err(|e| gpu_failure(model, e)),
-        }
-    }
-
-    /// The time reached: the last recorded sample's, in ms.
-    fn time(&self) -> f64 {
-        let times = match self {
-            Engine::Cpu(s) => &s.times,
-            Engine::Gpu(s) => &s.times,
-        };
-        times.last().copied().unwrap_or(0.0)
-    }
-
-    /// Times, probe columns and spikes.
-    #[allow(clippy::type_complexity)]
-    fn outputs(self) -> (Vec<f64>, Vec<Vec<f64>>, Vec<(u32, f64)>) {
-        match self {
-            Engine::Cpu(s) => (s.times, s.columns, s.spikes),
-            Engine::Gpu(s) => (s.times, s.columns, s.spikes),
-        }
-    }
-
-    fn describe(&self, threads: usize) -> String {
-        match self {
-            Engine::Cpu(s) => {
-                let used = s.threads();
-                let mut text = format!("CPU, {used} thread{}", if used == 1 { "" } else { "s" });
-                if let Some(e) = s.pool_error() {
-                    text += &format!(" (warning: {threads} asked for, but the thread pool failed: {e})");
-                }
-                text
-            }
-            Engine::Gpu(s) => {
-                let strategies: Vec<String> = s
-                    .strategies()
-                    .iter()
-                    .map(|(st, size)| match st {
-                        Strategy::Workgroup => format!("a workgroup of {size} per cell"),
-                        _ => "a thread per cell".to_string(),
-                    })
-                    .collect();
-                format!("GPU: {}, {}", s.adapter(), strategies.join(" / "))
-            }
-        }
+        RunError::Gpu(e) => gpu_failure(e),
     }
 }
 
 /// A GPU error as the exit code it deserves: the machine or the model, or a bug.
-fn gpu_failure(model: &ir::Model, e: GpuError) -> Failure {
+fn gpu_failure(e: GpuError) -> Failure {
     match e {
         GpuError::NoAdapter | GpuError::NoF64 { .. } | GpuError::Unsupported(_) => Failure::Usage(e.to_string()),
-        GpuError::Blowup(b) => {
-            eprintln!("{}", describe_blowup(model, &b));
-            Failure::Model
-        }
         GpuError::Shader(_) | GpuError::Device(_) | GpuError::SpikeOverflow { .. } | GpuError::Internal(_) => {
             Failure::Internal(e.to_string())
         }

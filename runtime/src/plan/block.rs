@@ -1,10 +1,9 @@
 //! Mechanism blocks: all instances of one placement of a mechanism across the network, in
-//! structure-of-arrays form, with their specialised kernels and an interpreter for them.
+//! structure-of-arrays form, with their specialised kernels, and the interpreter that defines
+//! what a kernel does (every other back end reproduces it bit for bit).
 
 use sylva_compiler::ir::expr::{Builtin, Expr, ExprArena, IonVar};
 use sylva_compiler::ir::kernel::{Kernel, Kernels, Target};
-
-use super::slots::{SCALAR_CELSIUS, SCALAR_DT, SCALAR_T, Slot};
 
 /// Per-node arrays shared by all blocks.
 #[derive(Clone, Debug, Default)]
@@ -45,9 +44,26 @@ impl IonArrays {
     }
 }
 
+/// Indices into the scalars every kernel receives, `[t, dt, celsius]` (the calling convention of
+/// the interpreter and the compiled kernels).
+pub const SCALAR_T: usize = 0;
+pub const SCALAR_DT: usize = 1;
+pub const SCALAR_CELSIUS: usize = 2;
+pub const SCALAR_COUNT: usize = 3;
+
+/// What a block places: a density mechanism of a cell type, a synapse of a cell type, or one
+/// stimulus of the network.
+#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Placement {
+    Density { cell: u32, instance: u32 },
+    Synapse { cell: u32, index: u32 },
+    Stimulus(u32),
+}
+
 /// The instances of one mechanism placement.
 #[derive(Debug)]
 pub struct Block {
+    pub placement: Placement,
     pub mechanism: u32,
     pub node_index: Vec<u32>,
     /// Per-instance parameters that are not constants in the kernels: (parameter, values).
@@ -77,49 +93,19 @@ impl Block {
         self.node_index.is_empty()
     }
 
+    /// Parameter `param` of instance `instance`, whether per instance or folded into the kernels.
+    pub fn param_value(&self, param: u32, instance: usize) -> f64 {
+        match self.params.iter().find(|(p, _)| *p == param) {
+            Some((_, values)) => values[instance],
+            None => self.constant_params.iter().find(|(p, _)| *p == param).map_or(f64::NAN, |(_, v)| *v),
+        }
+    }
+
     /// The instances that belong to cells `gids` (a range of gids).
     pub fn instances_of(&self, gids: std::ops::Range<u32>) -> std::ops::Range<usize> {
         let first = self.gids.partition_point(|g| *g < gids.start);
         let last = self.gids.partition_point(|g| *g < gids.end);
         first * self.per_cell..last * self.per_cell
-    }
-
-    /// The slots the kernels of this block use, in table order.
-    pub fn slots(&self) -> Vec<Slot> {
-        let mut slots = vec![Slot::NodeIndex, Slot::Voltage, Slot::Rhs, Slot::Diagonal, Slot::Area, Slot::Diam];
-        slots.extend(self.params.iter().map(|(p, _)| Slot::Param(*p)));
-        slots.extend((0..self.states.len() as u32).map(Slot::State));
-        slots.extend(self.currents.iter().map(|(c, _)| Slot::Current(*c)));
-        slots.extend(self.derived.iter().map(|(d, _)| Slot::Derived(*d)));
-        for u in 0..self.species.len() as u32 {
-            for var in [IonVar::Reversal, IonVar::Inside, IonVar::Outside, IonVar::Current] {
-                slots.push(Slot::Ion(u, var));
-            }
-        }
-        slots
-    }
-
-    /// The pointer table for compiled kernels, in the order of [`Block::slots`]. The pointers
-    /// stay valid while no array is resized (arrays are sized once, when the block is built).
-    pub fn table(&mut self, nodes: &mut Nodes, ions: &mut [IonArrays]) -> Vec<*mut u8> {
-        let mut table: Vec<*mut u8> = vec![
-            self.node_index.as_mut_ptr().cast(),
-            nodes.v.as_mut_ptr().cast(),
-            nodes.rhs.as_mut_ptr().cast(),
-            nodes.diagonal.as_mut_ptr().cast(),
-            nodes.area.as_mut_ptr().cast(),
-            nodes.diam.as_mut_ptr().cast(),
-        ];
-        table.extend(self.params.iter_mut().map(|(_, v)| v.as_mut_ptr().cast::<u8>()));
-        table.extend(self.states.iter_mut().map(|v| v.as_mut_ptr().cast::<u8>()));
-        table.extend(self.currents.iter_mut().map(|(_, v)| v.as_mut_ptr().cast::<u8>()));
-        table.extend(self.derived.iter_mut().map(|(_, v)| v.as_mut_ptr().cast::<u8>()));
-        for &s in &self.species {
-            for var in [IonVar::Reversal, IonVar::Inside, IonVar::Outside, IonVar::Current] {
-                table.push(ions[s].get_mut(var).as_mut_ptr().cast());
-            }
-        }
-        table
     }
 
     /// Interprets `kernel` for instances `start..end` (the reference semantics every other

@@ -1,5 +1,5 @@
-//! From a checked model to the engine's arrays: nodes of every cell side by side (in gid
-//! order), mechanism blocks, ion species, probes, spike detectors and the wiring.
+//! From a checked model to the plan's arrays: nodes of every cell side by side (in gid order),
+//! mechanism blocks, ion species, probes and spike detectors.
 
 use std::collections::HashMap;
 
@@ -7,7 +7,8 @@ use sylva_compiler::ir::expr::{Builtin, Expr, IonVar};
 use sylva_compiler::ir::kernel::{self, Kernels, Stored};
 use sylva_compiler::ir::{self, Model, ParamValue, ProbeTarget, Var};
 
-use super::block::{Block, IonArrays, Nodes};
+use super::block::{Block, IonArrays, Nodes, Placement};
+use super::{CellType, Plan, Species};
 
 /// Constant per-node data of the cable equation.
 #[derive(Clone, Debug, Default)]
@@ -44,7 +45,7 @@ pub enum ProbeSource {
         param: u32,
         instance: usize,
     },
-    /// An ion variable: species (index in `Built::species`) and node.
+    /// An ion variable: species (index in `Plan::species`) and node.
     Ion {
         species: usize,
         var: IonVar,
@@ -58,34 +59,9 @@ pub struct Detector {
     pub threshold: f64,
 }
 
-pub struct Built {
-    pub nodes: Nodes,
-    pub cable: Cable,
-    pub ions: Vec<IonArrays>,
-    /// Per species: (name, charge, Nernst?) .
-    pub species: Vec<(String, i32, bool)>,
-    pub blocks: Vec<Block>,
-    pub probes: Vec<ProbeSource>,
-    /// Per probe, the factor from internal units to the unit shown (`Dimension::display_scale`).
-    pub probe_scales: Vec<f64>,
-    pub detectors: Vec<Detector>,
-    /// First node of each gid.
-    pub cell_offset: Vec<usize>,
-    /// (gid, synapse index) → (block, instance).
-    pub synapse_blocks: HashMap<(u32, u32), (u32, u32)>,
-    /// Per cell type, v_init.
-    pub v_init: Vec<f64>,
-}
-
-/// Identifies a placement: the blocks are built per placement and replicated across cells.
-#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
-enum Placement {
-    Density { cell: u32, instance: u32 },
-    Synapse { cell: u32, index: u32 },
-    Stimulus(u32),
-}
-
-pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
+/// The plan's arrays before initialisation (wiring, events and the initial state are added by
+/// [`Plan::new`]).
+pub(super) fn build(model: &Model, dt: f64, celsius: f64) -> Plan {
     let net = &model.network;
     // Cells in gid order.
     let mut gids_of_type: Vec<Vec<u32>> = vec![Vec::new(); model.cells.len()];
@@ -118,10 +94,10 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
     nodes.diagonal = vec![0.0; total];
 
     // Species used by any mechanism, filled per node from each cell's species.
-    let mut species: Vec<(String, i32, bool)> = Vec::new();
+    let mut species: Vec<Species> = Vec::new();
     for m in &model.mechanisms {
         for u in &m.ions {
-            if !species.iter().any(|s| s.0 == u.species) {
+            if !species.iter().any(|s| s.name == u.species) {
                 let def = model.cells.iter().flat_map(|c| &c.species).find(|s| s.name == u.species);
                 // As NEURON: the reversal follows Nernst when asked for, or when any mechanism
                 // writes a concentration of the species.
@@ -130,11 +106,11 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
                         .iter()
                         .any(|st| st.writes_ion.is_some_and(|(i, _)| m.ions[i as usize].species == u.species))
                 });
-                species.push((
-                    u.species.clone(),
-                    def.map_or(1, |s| s.charge),
-                    written || def.is_some_and(|s| s.reversal.is_none()),
-                ));
+                species.push(Species {
+                    name: u.species.clone(),
+                    charge: def.map_or(1, |s| s.charge),
+                    nernst: written || def.is_some_and(|s| s.reversal.is_none()),
+                });
             }
         }
     }
@@ -150,7 +126,7 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
     for (gid, &t) in type_of_gid.iter().enumerate() {
         let cell = &model.cells[t];
         let range = cell_offset[gid]..cell_offset[gid] + cell.tree.nodes.len();
-        for (s, (name, _, _)) in species.iter().enumerate() {
+        for (s, Species { name, .. }) in species.iter().enumerate() {
             let Some(def) = cell.species.iter().find(|x| x.name == *name) else { continue };
             for n in range.clone() {
                 ions[s].inside[n] = def.inside;
@@ -186,7 +162,7 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
     }
 
     let species_of = |m: &ir::Mechanism| -> Vec<usize> {
-        m.ions.iter().map(|u| species.iter().position(|s| s.0 == u.species).expect("collected")).collect()
+        m.ions.iter().map(|u| species.iter().position(|s| s.name == u.species).expect("collected")).collect()
     };
     let mut blocks = Vec::new();
     let mut index: HashMap<Placement, usize> = HashMap::new();
@@ -223,6 +199,7 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
             blocks.push(block(
                 m,
                 Placed {
+                    placement,
                     mechanism: d.mechanism.0,
                     node_index,
                     params,
@@ -250,6 +227,7 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
             blocks.push(block(
                 m,
                 Placed {
+                    placement,
                     mechanism: syn.mechanism.0,
                     node_index,
                     params: Vec::new(),
@@ -273,6 +251,7 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
         blocks.push(block(
             m,
             Placed {
+                placement,
                 mechanism: stim.mechanism.0,
                 node_index,
                 params: Vec::new(),
@@ -299,8 +278,7 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
                 ProbeTarget::Voltage { node } => return ProbeSource::Voltage(offset + node as usize),
                 ProbeTarget::Ion { species: s, var, node } => {
                     let name = &model.cells[cell as usize].species[s as usize].name;
-                    let species =
-                        species.iter().position(|(n, _, _)| n == name).expect("a species some mechanism uses");
+                    let species = species.iter().position(|s| s.name == *name).expect("a species some mechanism uses");
                     return ProbeSource::Ion { species, var, node: offset + node as usize };
                 }
                 ProbeTarget::Density { instance, node, var } => {
@@ -338,9 +316,31 @@ pub fn build(model: &Model, dt: f64, celsius: f64) -> Built {
             })
         })
         .collect();
-    let v_init = model.cells.iter().map(|c| c.v_init).collect();
     let probe_scales = net.probes.iter().map(|p| p.dim.display_scale()).collect();
-    Built { nodes, cable, ions, species, blocks, probes, probe_scales, detectors, cell_offset, synapse_blocks, v_init }
+    let types = (0..model.cells.len() as u32)
+        .zip(gids_of_type)
+        .filter(|(_, gids)| !gids.is_empty())
+        .map(|(cell, gids)| CellType { cell, gids })
+        .collect();
+    Plan {
+        nodes,
+        cable,
+        ions,
+        species,
+        blocks,
+        probes,
+        probe_scales,
+        detectors,
+        cell_offset,
+        type_of_gid: type_of_gid.iter().map(|t| *t as u32).collect(),
+        types,
+        synapse_targets: synapse_blocks,
+        wiring: super::events::Wiring::default(),
+        source_events: Vec::new(),
+        above: Vec::new(),
+        dt,
+        celsius,
+    }
 }
 
 /// The kernels of a mechanism storing `stored` for probes, with `constant_params`, dt and the
@@ -367,9 +367,9 @@ pub(crate) fn specialized_kernels(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 /// One placement of a mechanism, replicated over the cells `gids`.
 struct Placed {
+    placement: Placement,
     mechanism: u32,
     node_index: Vec<u32>,
     /// Per-instance parameters; the others are `constants`, folded into the kernels.
@@ -387,11 +387,12 @@ fn block(
     dt: f64,
     celsius: f64,
 ) -> Block {
-    let Placed { mechanism, node_index, params, constants: constant_params, gids, per_cell } = placed;
+    let Placed { placement, mechanism, node_index, params, constants: constant_params, gids, per_cell } = placed;
     let stored: Stored = stored.cloned().unwrap_or_default();
     let kernels = specialized_kernels(m, &stored, &constant_params, dt, celsius);
     let n = node_index.len();
     Block {
+        placement,
         mechanism,
         node_index,
         params,
