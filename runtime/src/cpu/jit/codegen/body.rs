@@ -1,0 +1,285 @@
+//! One pass of the body: the leaves loaded, the expression DAG lowered level by level in one or
+//! two lanes, then the writes.
+
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{InstBuilder, Value, types};
+use cranelift_frontend::FunctionBuilder;
+use sylva_compiler::ir::expr::{BinaryOp, Builtin, Expr, ExprId, UnaryOp};
+use sylva_compiler::ir::kernel::Kernel;
+
+use super::analysis::{Index, leaf_slot, math_fn, scalar_index, target_slot};
+use super::inline_math::{EXP_GROUP, exp_group, powi};
+use super::lanes::{Lanes, call_lanes, choose, fconst, splat, truth};
+use super::{Env, F64};
+use crate::cpu::slots::Slot;
+
+/// Where the instances of one pass live: the byte offset of instance `i` in per-instance
+/// arrays, and the byte offset of each lane's node in per-node arrays (none if the kernel uses
+/// no per-node slot).
+struct Offsets {
+    instance: Value,
+    nodes: Vec<Value>,
+}
+
+/// One pass of the body: loads, the DAG in id order, the writes in order, for instance `i`
+/// (or `i` and `i + 1`). With two lanes, per-instance writes are vector stores (the lanes'
+/// addresses differ and no other slot aliases them); per-node writes go lane 0 first, then
+/// lane 1, so two instances on one node accumulate in instance order, as in the scalar loop.
+pub(super) fn body(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes) {
+    let offsets = offsets(b, env, i, lanes);
+    let values = lower_dag(b, env, lanes, &offsets);
+    write_results(b, env, lanes, &offsets, &values);
+}
+
+/// The offsets of instance `i` and of its lanes' nodes.
+fn offsets(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes) -> Offsets {
+    let flags = env.flags;
+    let instance = b.ins().ishl_imm_u(i, 3);
+    let nodes: Vec<Value> = match env.node_index {
+        Some(nodes) => {
+            let at = b.ins().ishl_imm_u(i, 2);
+            let addr = b.ins().iadd(nodes, at);
+            (0..lanes.count())
+                .map(|lane| {
+                    let node = b.ins().load(types::I32, flags, addr, 4 * lane as i32);
+                    let node = b.ins().uextend(types::I64, node);
+                    b.ins().ishl_imm_u(node, 3)
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    Offsets { instance, nodes }
+}
+
+/// The live expressions in emission order, level by level (a node's level is one more than its
+/// operands' highest), and the level of every expression.
+fn dag_order(kernel: &Kernel, live: &[bool]) -> (Vec<u32>, Vec<ExprId>) {
+    let mut level = vec![0u32; kernel.exprs.len()];
+    let mut order: Vec<ExprId> = Vec::new();
+    for (id, e) in kernel.exprs.iter() {
+        if live[id.0 as usize] {
+            level[id.0 as usize] = e.operands().map(|o| level[o.0 as usize] + 1).max().unwrap_or(0);
+            order.push(id);
+        }
+    }
+    order.sort_by_key(|id| (level[id.0 as usize], id.0));
+    (level, order)
+}
+
+/// The value of every live expression (`None` for the others).
+fn lower_dag(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, offsets: &Offsets) -> Vec<Option<Value>> {
+    let kernel = env.kernel;
+    // The DAG, level by level, so that independent chains (the gates of a channel) interleave
+    // and the processor overlaps their latencies; the function is compiled without the e-graph
+    // pass, which would re-sequence the code depth first from the stores.
+    let (level, order) = dag_order(kernel, env.live);
+    let mut values: Vec<Option<Value>> = vec![None; kernel.exprs.len()];
+    // The exps of a level, emitted in groups once the level's other nodes are done.
+    let mut pending_exps: Vec<ExprId> = Vec::new();
+    let mut current_level = 0;
+    for id in order {
+        let e = kernel.exprs.get(id);
+        if level[id.0 as usize] != current_level {
+            flush_exps(b, kernel, lanes, &mut pending_exps, &mut values);
+            current_level = level[id.0 as usize];
+        }
+        if let Expr::Unary(UnaryOp::Exp, _) = e {
+            pending_exps.push(id);
+            continue;
+        }
+        let v = lower_expr(b, env, lanes, offsets, &values, e);
+        values[id.0 as usize] = Some(v);
+    }
+    flush_exps(b, kernel, lanes, &mut pending_exps, &mut values);
+    values
+}
+
+/// Emits the pending exps in groups of `EXP_GROUP`, their instructions interleaved.
+fn flush_exps(
+    b: &mut FunctionBuilder,
+    kernel: &Kernel,
+    lanes: Lanes,
+    pending: &mut Vec<ExprId>,
+    values: &mut [Option<Value>],
+) {
+    for group in pending.chunks(EXP_GROUP) {
+        let xs: Vec<Value> = group
+            .iter()
+            .map(|id| match kernel.exprs.get(*id) {
+                Expr::Unary(UnaryOp::Exp, a) => values[a.0 as usize].expect("operands come first"),
+                _ => unreachable!("only exps are pending"),
+            })
+            .collect();
+        for (id, v) in group.iter().zip(exp_group(b, lanes, &xs)) {
+            values[id.0 as usize] = Some(v);
+        }
+    }
+    pending.clear();
+}
+
+/// One expression other than `exp`, its operands already in `values`.
+fn lower_expr(
+    b: &mut FunctionBuilder,
+    env: &Env,
+    lanes: Lanes,
+    offsets: &Offsets,
+    values: &[Option<Value>],
+    e: Expr,
+) -> Value {
+    let get = |x: ExprId| values[x.0 as usize].expect("operands come first");
+    match e {
+        Expr::Const(c) => fconst(b, lanes, c),
+        Expr::Weight => env.weight.expect("weight only in event kernels (checked)"),
+        Expr::Builtin(Builtin::T | Builtin::Dt | Builtin::Celsius) => {
+            let s = env.scalars[&scalar_index(e).expect("a scalar builtin")];
+            splat(b, lanes, s)
+        }
+        Expr::Param(_) | Expr::State(_) | Expr::Builtin(_) | Expr::Ion(..) => load_leaf(b, env, lanes, offsets, e),
+        Expr::Unary(op, a) => lower_unary(b, env, lanes, e, op, get(a)),
+        Expr::Binary(op, x, y) => lower_binary(b, env, lanes, e, op, get(x), get(y)),
+        Expr::Powi(a, n) => powi(b, lanes, get(a), n),
+        Expr::Select(c, x, y) => {
+            let zero = fconst(b, lanes, 0.0);
+            let c = b.ins().fcmp(FloatCC::NotEqual, get(c), zero);
+            choose(b, lanes, c, get(x), get(y))
+        }
+    }
+}
+
+/// A leaf in memory: per instance, one (vector) load; per node, one load per lane.
+fn load_leaf(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, offsets: &Offsets, e: Expr) -> Value {
+    let flags = env.flags;
+    let ft = lanes.float();
+    let (s, index) = leaf_slot(e).expect("a memory leaf");
+    let base = env.pointers[&s];
+    match (index, lanes) {
+        (Index::Instance, Lanes::One) => {
+            let addr = b.ins().iadd(base, offsets.instance);
+            b.ins().load(F64, flags, addr, 0)
+        }
+        (Index::Instance, Lanes::Two) => {
+            let addr = b.ins().iadd(base, offsets.instance);
+            b.ins().load(ft, env.vector_flags, addr, 0)
+        }
+        (Index::Node, _) => {
+            let mut v: Option<Value> = None;
+            for (lane, &offset) in offsets.nodes.iter().enumerate() {
+                let addr = b.ins().iadd(base, offset);
+                let x = b.ins().load(F64, flags, addr, 0);
+                v = Some(match (lanes, v) {
+                    (Lanes::One, _) => x,
+                    (Lanes::Two, None) => b.ins().scalar_to_vector(ft, x),
+                    (Lanes::Two, Some(v)) => b.ins().insertlane(v, x, lane as u8),
+                });
+            }
+            v.expect("node index loaded when a per-node slot is used")
+        }
+    }
+}
+
+/// A unary operation other than `exp` on `a`.
+fn lower_unary(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, e: Expr, op: UnaryOp, a: Value) -> Value {
+    match op {
+        UnaryOp::Neg => b.ins().fneg(a),
+        UnaryOp::Sqrt => b.ins().sqrt(a),
+        UnaryOp::Abs => b.ins().fabs(a),
+        UnaryOp::Not => {
+            let zero = fconst(b, lanes, 0.0);
+            let c = b.ins().fcmp(FloatCC::Equal, a, zero);
+            truth(b, lanes, c)
+        }
+        UnaryOp::Exp => unreachable!("exps are emitted in groups"),
+        UnaryOp::Log | UnaryOp::Log10 | UnaryOp::Sin | UnaryOp::Cos | UnaryOp::Tanh => {
+            let f = math_fn(e).expect("a math call");
+            call_lanes(b, lanes, env.math[&f], &[a])
+        }
+    }
+}
+
+/// A binary operation on `x` and `y`.
+fn lower_binary(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, e: Expr, op: BinaryOp, x: Value, y: Value) -> Value {
+    match op {
+        BinaryOp::Add => b.ins().fadd(x, y),
+        BinaryOp::Sub => b.ins().fsub(x, y),
+        BinaryOp::Mul => b.ins().fmul(x, y),
+        BinaryOp::Div => b.ins().fdiv(x, y),
+        BinaryOp::Pow | BinaryOp::Min | BinaryOp::Max => {
+            let f = math_fn(e).expect("a math call");
+            call_lanes(b, lanes, env.math[&f], &[x, y])
+        }
+        BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::Eq | BinaryOp::Ne => {
+            // Ordered comparisons are false on NaN; `!=` is true on NaN (Rust's
+            // operators, FloatCC's NotEqual is "unordered or not equal").
+            let cc = match op {
+                BinaryOp::Lt => FloatCC::LessThan,
+                BinaryOp::Le => FloatCC::LessThanOrEqual,
+                BinaryOp::Gt => FloatCC::GreaterThan,
+                BinaryOp::Ge => FloatCC::GreaterThanOrEqual,
+                BinaryOp::Eq => FloatCC::Equal,
+                _ => FloatCC::NotEqual,
+            };
+            let c = b.ins().fcmp(cc, x, y);
+            truth(b, lanes, c)
+        }
+        BinaryOp::And | BinaryOp::Or => {
+            let zero = fconst(b, lanes, 0.0);
+            let cx = b.ins().fcmp(FloatCC::NotEqual, x, zero);
+            let cy = b.ins().fcmp(FloatCC::NotEqual, y, zero);
+            let c = if op == BinaryOp::And { b.ins().band(cx, cy) } else { b.ins().bor(cx, cy) };
+            truth(b, lanes, c)
+        }
+    }
+}
+
+/// The writes, in order: per-instance ones at once, per-node ones lane by lane.
+fn write_results(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, offsets: &Offsets, values: &[Option<Value>]) {
+    let kernel = env.kernel;
+    match lanes {
+        Lanes::One => {
+            for w in &kernel.writes {
+                let value = values[w.value.0 as usize].expect("written values are live");
+                let (s, index, accumulate) = target_slot(w.target);
+                let offset = match index {
+                    Index::Instance => offsets.instance,
+                    Index::Node => offsets.nodes[0],
+                };
+                store(b, env, s, offset, value, accumulate);
+            }
+        }
+        Lanes::Two => {
+            for w in &kernel.writes {
+                let (s, index, accumulate) = target_slot(w.target);
+                if let Index::Instance = index {
+                    debug_assert!(!accumulate);
+                    let value = values[w.value.0 as usize].expect("written values are live");
+                    let addr = b.ins().iadd(env.pointers[&s], offsets.instance);
+                    b.ins().store(env.vector_flags, value, addr, 0);
+                }
+            }
+            for (lane, &offset) in offsets.nodes.iter().enumerate() {
+                for w in &kernel.writes {
+                    let (s, index, accumulate) = target_slot(w.target);
+                    if let Index::Node = index {
+                        let value = values[w.value.0 as usize].expect("written values are live");
+                        let value = b.ins().extractlane(value, lane as u8);
+                        store(b, env, s, offset, value, accumulate);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Stores `value` at `offset` in the slot's array (adds it to what is there if `accumulate`).
+fn store(b: &mut FunctionBuilder, env: &Env, slot: Slot, offset: Value, value: Value, accumulate: bool) {
+    let flags = env.flags;
+    let addr = b.ins().iadd(env.pointers[&slot], offset);
+    let value = if accumulate {
+        let old = b.ins().load(F64, flags, addr, 0);
+        b.ins().fadd(old, value)
+    } else {
+        value
+    };
+    b.ins().store(flags, value, addr, 0);
+}

@@ -1,0 +1,294 @@
+//! Translation of a [`Kernel`] into one Cranelift function.
+//!
+//! Shape of the function (stages other than `Event`):
+//!
+//! ```text
+//! entry(table, scalars, start, end):  load the slot pointers and scalars the kernel uses
+//! head(i):   if i + 2 <= end goto pair(i) else goto tail(i)
+//! pair(i):   instances i and i + 1 in the two lanes of F64X2 vectors; goto head(i + 2)
+//! tail(i):   if i < end goto one(i) else exit
+//! one(i):    instance i alone (scalar); goto head(i + 1)
+//! ```
+//!
+//! The event kernel has no loop: `(table, scalars, instance, weight)`, one scalar body.
+//!
+//! A body loads every leaf (per-instance leaves as one vector load, per-node leaves lane by
+//! lane), evaluates the DAG in id order (vector arithmetic, comparisons as lane masks, `exp`
+//! inline; calls of other functions once per lane), then writes. Every leaf is loaded before the
+//! first store, so each instance sees the memory as it was before its writes (the kernel
+//! semantics of `sylva_compiler::ir::kernel`). Per-node writes go lane 0 first, then lane 1, so
+//! two instances on one node accumulate in instance order, exactly as the scalar loop does.
+//! The one case where the lanes could differ from one instance at a time — a kernel that reads
+//! a per-node value it also writes (an ion variable), with both instances on one node — is
+//! checked at run time and runs through the scalar body instead.
+//!
+//! The parts: `analysis` (slots, live expressions, checks), `body` (one pass of the body: the
+//! expression DAG lowered lane-wise, and the writes), `lanes` (one- or two-lane values),
+//! `inline_math` (`exp` and `powi` emitted inline); this file builds the function around them.
+
+mod analysis;
+mod body;
+mod inline_math;
+mod lanes;
+
+use std::collections::HashMap;
+
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{AbiParam, BlockArg, FuncRef, InstBuilder, MemFlagsData, Signature, Type, Value, types};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_module::{FuncId, Linkage, Module};
+use sylva_compiler::ir::kernel::{Kernel, Stage};
+
+use self::analysis::{Index, check, cross_instance_hazard, leaf_slot, math_fn, reachable, scalar_index, target_slot};
+use self::body::body;
+use self::lanes::Lanes;
+use super::JitError;
+use super::math::MathFn;
+use crate::cpu::slots::Slot;
+
+const F64: Type = types::F64;
+
+/// The signature of a kernel function.
+pub(super) fn signature(module: &dyn Module, stage: Stage) -> Signature {
+    let ptr = module.target_config().pointer_type();
+    let mut sig = module.make_signature();
+    sig.params.push(AbiParam::new(ptr)); // table
+    sig.params.push(AbiParam::new(ptr)); // scalars
+    sig.params.push(AbiParam::new(types::I64)); // start / instance
+    sig.params.push(AbiParam::new(if stage == Stage::Event { F64 } else { types::I64 })); // end / weight
+    sig
+}
+
+/// What every body needs: the kernel and the values loaded once in the entry block.
+struct Env<'a> {
+    kernel: &'a Kernel,
+    live: &'a [bool],
+    pointers: HashMap<Slot, Value>,
+    scalars: HashMap<usize, Value>,
+    math: HashMap<MathFn, FuncRef>,
+    node_index: Option<Value>,
+    /// The event weight (event kernels only).
+    weight: Option<Value>,
+    /// Scalar accesses (8-byte aligned, never trapping).
+    flags: MemFlagsData,
+    /// Vector accesses: 8-byte aligned only.
+    vector_flags: MemFlagsData,
+}
+
+/// Builds the function of `kernel` into `func` (already given its signature and name).
+/// Returns the math functions it calls.
+pub(super) fn build(
+    module: &mut dyn Module,
+    func: &mut cranelift_codegen::ir::Function,
+    kernel: &Kernel,
+    slot_list: &[Slot],
+    math: &HashMap<MathFn, FuncId>,
+) -> Result<Vec<MathFn>, JitError> {
+    let slots = first_slots(slot_list);
+    let live = reachable(kernel);
+    check(kernel, &slots, &live)?;
+
+    let ptr = module.target_config().pointer_type();
+    let flags = MemFlagsData::trusted();
+    let vector_flags = MemFlagsData::new().with_notrap();
+    let mut fctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(func, &mut fctx);
+    let event = kernel.stage == Stage::Event;
+
+    let used_math = used_math(kernel, &live);
+    let math_refs = import_math(module, &mut b, &used_math, math);
+
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let params = b.block_params(entry).to_vec();
+    let (table, scalars, first, last) = (params[0], params[1], params[2], params[3]);
+    let loaded = load_entry_values(&mut b, kernel, &live, &slots, (ptr, flags), (table, scalars));
+    let env = Env {
+        kernel,
+        live: &live,
+        pointers: loaded.pointers,
+        scalars: loaded.scalars,
+        math: math_refs,
+        node_index: loaded.node_index,
+        weight: if event { Some(last) } else { None },
+        flags,
+        vector_flags,
+    };
+
+    if event {
+        body(&mut b, &env, first, Lanes::One);
+        b.ins().return_(&[]);
+    } else {
+        instance_loop(&mut b, &env, first, last);
+    }
+    b.seal_all_blocks();
+    b.finalize(module.target_config());
+    Ok(used_math)
+}
+
+/// The index of every slot in the table; the first occurrence of a slot wins.
+fn first_slots(slot_list: &[Slot]) -> HashMap<Slot, usize> {
+    let mut slots: HashMap<Slot, usize> = HashMap::new();
+    for (k, s) in slot_list.iter().enumerate() {
+        slots.entry(*s).or_insert(k);
+    }
+    slots
+}
+
+/// The math functions the live expressions call, in order of first use.
+fn used_math(kernel: &Kernel, live: &[bool]) -> Vec<MathFn> {
+    let mut used_math: Vec<MathFn> = Vec::new();
+    for (id, e) in kernel.exprs.iter() {
+        if !live[id.0 as usize] {
+            continue;
+        }
+        if let Some(f) = math_fn(e)
+            && !used_math.contains(&f)
+        {
+            used_math.push(f);
+        }
+    }
+    used_math
+}
+
+/// Imports the math functions the live expressions call into the function.
+fn import_math(
+    module: &mut dyn Module,
+    b: &mut FunctionBuilder,
+    used_math: &[MathFn],
+    math: &HashMap<MathFn, FuncId>,
+) -> HashMap<MathFn, FuncRef> {
+    let mut math_refs: HashMap<MathFn, FuncRef> = HashMap::new();
+    for &f in used_math {
+        let id = math[&f];
+        math_refs.insert(f, module.declare_func_in_func(id, b.func));
+    }
+    math_refs
+}
+
+/// What the entry block loads once for every body.
+struct EntryValues {
+    pointers: HashMap<Slot, Value>,
+    scalars: HashMap<usize, Value>,
+    node_index: Option<Value>,
+}
+
+/// Loads, in the entry block, the slot pointers and scalars the kernel uses, and the node
+/// index if any leaf or write is per node.
+fn load_entry_values(
+    b: &mut FunctionBuilder,
+    kernel: &Kernel,
+    live: &[bool],
+    slots: &HashMap<Slot, usize>,
+    (ptr, flags): (Type, MemFlagsData),
+    (table, scalars): (Value, Value),
+) -> EntryValues {
+    let mut pointers: HashMap<Slot, Value> = HashMap::new();
+    let mut pointer = |b: &mut FunctionBuilder, s: Slot| -> Value {
+        *pointers.entry(s).or_insert_with(|| {
+            let k = slots[&s];
+            b.ins().load(ptr, flags, table, (k * ptr.bytes() as usize) as i32)
+        })
+    };
+    let mut uses_node = false;
+    let mut scalar_values: HashMap<usize, Value> = HashMap::new();
+    for (id, e) in kernel.exprs.iter() {
+        if !live[id.0 as usize] {
+            continue;
+        }
+        if let Some((s, index)) = leaf_slot(e) {
+            pointer(b, s);
+            uses_node |= matches!(index, Index::Node);
+        }
+        if let Some(k) = scalar_index(e)
+            && !scalar_values.contains_key(&k)
+        {
+            let v = b.ins().load(F64, flags, scalars, (k * 8) as i32);
+            scalar_values.insert(k, v);
+        }
+    }
+    for w in &kernel.writes {
+        let (s, index, _) = target_slot(w.target);
+        pointer(b, s);
+        uses_node |= matches!(index, Index::Node);
+    }
+    let node_index = if uses_node { Some(pointer(b, Slot::NodeIndex)) } else { None };
+    EntryValues { pointers, scalars: scalar_values, node_index }
+}
+
+/// The loop over instances `first..last` of a range kernel, two at a time, then one.
+fn instance_loop(b: &mut FunctionBuilder, env: &Env, first: Value, last: Value) {
+    // head(i):   if i + 2 <= end goto pair(i) else goto tail(i)
+    // pair(i):   [kernels with a cross-instance hazard: if node[i] == node[i+1] goto one(i)]
+    //            two instances; goto head(i + 2)
+    // tail(i):   if i < end goto one(i) else exit
+    // one(i):    one instance; goto head(i + 1)
+    let head = b.create_block();
+    b.append_block_param(head, types::I64);
+    let pair = b.create_block();
+    b.append_block_param(pair, types::I64);
+    let tail = b.create_block();
+    b.append_block_param(tail, types::I64);
+    let one = b.create_block();
+    b.append_block_param(one, types::I64);
+    let exit = b.create_block();
+    b.ins().jump(head, &[BlockArg::Value(first)]);
+
+    b.switch_to_block(head);
+    let i = b.block_params(head)[0];
+    let i2 = b.ins().iadd_imm_s(i, 2);
+    let two = b.ins().icmp(IntCC::SignedLessThanOrEqual, i2, last);
+    if cross_instance_hazard(env.kernel, env.live) {
+        let check = b.create_block();
+        b.append_block_param(check, types::I64);
+        b.ins().brif(two, check, &[BlockArg::Value(i)], tail, &[BlockArg::Value(i)]);
+        b.switch_to_block(check);
+        let i = b.block_params(check)[0];
+        let nodes = env.node_index.expect("ion leaves use the node index");
+        let at = b.ins().ishl_imm_u(i, 2);
+        let addr = b.ins().iadd(nodes, at);
+        let n0 = b.ins().load(types::I32, env.flags, addr, 0);
+        let n1 = b.ins().load(types::I32, env.flags, addr, 4);
+        let distinct = b.ins().icmp(IntCC::NotEqual, n0, n1);
+        b.ins().brif(distinct, pair, &[BlockArg::Value(i)], one, &[BlockArg::Value(i)]);
+    } else {
+        b.ins().brif(two, pair, &[BlockArg::Value(i)], tail, &[BlockArg::Value(i)]);
+    }
+
+    b.switch_to_block(pair);
+    let i = b.block_params(pair)[0];
+    body(b, env, i, Lanes::Two);
+    let next = b.ins().iadd_imm_s(i, 2);
+    b.ins().jump(head, &[BlockArg::Value(next)]);
+
+    b.switch_to_block(tail);
+    let i = b.block_params(tail)[0];
+    let more = b.ins().icmp(IntCC::SignedLessThan, i, last);
+    b.ins().brif(more, one, &[BlockArg::Value(i)], exit, &[]);
+
+    b.switch_to_block(one);
+    let i = b.block_params(one)[0];
+    body(b, env, i, Lanes::One);
+    let next = b.ins().iadd_imm_s(i, 1);
+    b.ins().jump(head, &[BlockArg::Value(next)]);
+
+    b.switch_to_block(exit);
+    b.ins().return_(&[]);
+}
+
+/// Declares the math functions in the module (imports resolved by the JIT builder's symbols).
+pub(super) fn declare_math(module: &mut dyn Module) -> Result<HashMap<MathFn, FuncId>, JitError> {
+    let mut ids = HashMap::new();
+    for f in MathFn::ALL {
+        let mut sig = module.make_signature();
+        for _ in 0..f.arity() {
+            sig.params.push(AbiParam::new(F64));
+        }
+        sig.returns.push(AbiParam::new(F64));
+        let id =
+            module.declare_function(f.symbol(), Linkage::Import, &sig).map_err(|e| JitError::Module(e.to_string()))?;
+        ids.insert(f, id);
+    }
+    Ok(ids)
+}
