@@ -42,8 +42,48 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
     for (name, builtin, dim) in builtins(m.kind) {
         scope.symbols.insert(name.to_string(), Symbol::Leaf(Expr::Builtin(builtin), dim));
     }
+    let params = declare_params(&mut cx, &mut scope, m);
+    let (ions, currents, concentration_writes) = declare_ions_and_currents(&mut cx, &mut scope, m);
+    let mut arena = ExprArena::new();
+    let (mut states, state_inits) = declare_states(&mut cx, &mut scope, &mut arena, m, &concentration_writes);
+    declare_lets_and_functions(&mut cx, &mut scope, m);
 
-    // Parameters.
+    let lowered = {
+        let diags = &mut *cx.diags;
+        let mut lower = Lower::new(&mut arena, diags, globals, &mut scope);
+        let mut lowered = lower_members(&mut lower, m, &mut states, &currents);
+        report_unassigned_currents(lower.diags, &currents, &lowered.currents);
+        lowered.currents.sort_by_key(|c| c.span.start);
+        set_initial_values(&mut lower, &mut states, &state_inits, lowered.initial);
+        lowered
+    };
+    report_states_without_dynamics(cx.diags, &states, &lowered.broken_gates, lowered.event.as_ref());
+    let derived = lower_derived(&mut Lower::new(&mut arena, cx.diags, globals, &mut scope), m);
+
+    ir::Mechanism {
+        name: m.name.name.clone(),
+        kind: match m.kind {
+            ast::MechanismKind::Density => ir::MechanismKind::Density,
+            ast::MechanismKind::Point => ir::MechanismKind::Point,
+        },
+        doc: m.doc.clone(),
+        span: m.span,
+        exprs: arena,
+        params,
+        states,
+        derived,
+        ions,
+        currents: lowered.currents,
+        kinetic: lowered.kinetic,
+        event: lowered.event,
+    }
+}
+
+/// A concentration a mechanism writes: (name, ion use, variable, span). It is a state.
+type ConcentrationWrite = (String, u32, IonVar, Span);
+
+/// Parameters, in order.
+fn declare_params<'m>(cx: &mut Collect<'_, '_, '_>, scope: &mut Scope<'m>, m: &'m ast::Mechanism) -> Vec<ir::Param> {
     let mut params = Vec::new();
     for member in &m.members {
         if let ast::Member::Param(p) = member {
@@ -55,11 +95,19 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
             }
         }
     }
+    params
+}
 
-    // Ions and currents.
+/// Ions (their variables read become names), the currents the mechanism writes, and the
+/// concentrations it writes.
+fn declare_ions_and_currents<'m>(
+    cx: &mut Collect<'_, '_, '_>,
+    scope: &mut Scope<'m>,
+    m: &'m ast::Mechanism,
+) -> (Vec<ir::IonUse>, HashMap<String, CurrentSlot>, Vec<ConcentrationWrite>) {
     let mut ions = Vec::new();
     let mut currents: HashMap<String, CurrentSlot> = HashMap::new();
-    let mut concentration_writes: Vec<(String, u32, IonVar, Span)> = Vec::new();
+    let mut concentration_writes: Vec<ConcentrationWrite> = Vec::new();
     for member in &m.members {
         match member {
             ast::Member::Ion(use_) => {
@@ -95,11 +143,20 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
             _ => {}
         }
     }
+    (ions, currents, concentration_writes)
+}
 
-    // States: declared ones, gates, and concentrations the mechanism writes.
+/// States: declared ones, gates, and concentrations the mechanism writes; with the initial
+/// value written in each declaration.
+fn declare_states<'m>(
+    cx: &mut Collect<'_, '_, '_>,
+    scope: &mut Scope<'m>,
+    arena: &mut ExprArena,
+    m: &'m ast::Mechanism,
+    concentration_writes: &[ConcentrationWrite],
+) -> (Vec<ir::State>, Vec<Option<&'m ast::Expr>>) {
     let mut states: Vec<ir::State> = Vec::new();
     let mut state_inits: Vec<Option<&ast::Expr>> = Vec::new();
-    let mut arena = ExprArena::new();
     let zero = arena.constant_expr(0.0);
     for member in &m.members {
         let (name, dim, init, doc, span) = match member {
@@ -131,7 +188,7 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
         });
         state_inits.push(init);
     }
-    for (name, ion, var, span) in &concentration_writes {
+    for (name, ion, var, span) in concentration_writes {
         if states.iter().any(|s| s.name == *name) {
             continue;
         }
@@ -150,8 +207,11 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
         });
         state_inits.push(None);
     }
+    (states, state_inits)
+}
 
-    // Derived values and local functions.
+/// Derived values and local functions: names now, lowered when used.
+fn declare_lets_and_functions<'m>(cx: &mut Collect<'_, '_, '_>, scope: &mut Scope<'m>, m: &'m ast::Mechanism) {
     for member in &m.members {
         match member {
             ast::Member::Let(l) => {
@@ -166,7 +226,26 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
             _ => {}
         }
     }
+}
 
+/// What lowering the members gives besides the states' dynamics.
+struct Lowered<'m> {
+    currents: Vec<ir::Current>,
+    kinetic: Option<ir::KineticScheme>,
+    event: Option<ir::EventHandler>,
+    initial: Option<&'m ast::Initial>,
+    /// Gates already reported as incomplete are not reported again as states without dynamics.
+    broken_gates: Vec<u32>,
+}
+
+/// Lowers gates, equations, the kinetic scheme, current assignments and the event handler, in
+/// the order written; finds the `initial` block.
+fn lower_members<'m>(
+    lower: &mut Lower<'_, '_>,
+    m: &'m ast::Mechanism,
+    states: &mut [ir::State],
+    currents: &HashMap<String, CurrentSlot>,
+) -> Lowered<'m> {
     let current_dim = match m.kind {
         ast::MechanismKind::Density => Dimension::CURRENT_DENSITY,
         ast::MechanismKind::Point => Dimension::CURRENT,
@@ -175,163 +254,191 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
     let mut kinetic = None;
     let mut event = None;
     let mut initial: Option<&ast::Initial> = None;
-    // Gates already reported as incomplete are not reported again as states without dynamics.
     let mut broken_gates: Vec<u32> = Vec::new();
-    {
-        let diags = &mut *cx.diags;
-        let mut lower = Lower::new(&mut arena, diags, globals, &mut scope);
-        for member in &m.members {
-            match member {
-                ast::Member::Gate(g) => {
-                    let index = states.iter().position(|s| s.name == g.name.name).expect("gates are states") as u32;
-                    match gate(&mut lower, g) {
-                        Some(dynamics) => set_dynamics(&mut lower, &mut states[index as usize], dynamics, g.span),
-                        None => broken_gates.push(index),
-                    }
+    for member in &m.members {
+        match member {
+            ast::Member::Gate(g) => {
+                let index = states.iter().position(|s| s.name == g.name.name).expect("gates are states") as u32;
+                match gate(lower, g) {
+                    Some(dynamics) => set_dynamics(lower, &mut states[index as usize], dynamics, g.span),
+                    None => broken_gates.push(index),
                 }
-                ast::Member::Ode(ode) => {
-                    let Some(index) = state_index(&states, &ode.state) else {
-                        lower.diags.push(not_a_state(&ode.state, &states));
-                        lower.lower(&ode.rhs);
-                        continue;
-                    };
-                    let state = &states[index as usize];
-                    let expected = state.dim.div(Dimension::TIME);
-                    let rhs = lower.expect(&ode.rhs, expected, &format!("the equation of `{}`", state.name));
-                    let dynamics = classify_ode(lower.arena, index, rhs.id);
-                    set_dynamics(&mut lower, &mut states[index as usize], dynamics, ode.span);
-                }
-                ast::Member::Kinetic(k) => {
-                    if kinetic.is_some() {
-                        lower.diags.push(Diagnostic::error(
-                            Code::InvalidKinetic,
-                            k.span,
-                            "a mechanism can have only one kinetic scheme",
-                        ));
-                        continue;
-                    }
-                    kinetic = super::kinetic::check(&mut lower, k, &mut states);
-                }
-                ast::Member::Assign(a) => {
-                    let Some(slot) = currents.get(&a.target.name).copied() else {
-                        lower.diags.push(not_a_current(&a.target, &currents));
-                        lower.lower(&a.value);
-                        continue;
-                    };
-                    if out_currents.iter().any(|c: &ir::Current| c.name == a.target.name) {
-                        lower.diags.push(
-                            Diagnostic::error(
-                                Code::DuplicateName,
-                                a.target.span,
-                                format!("current `{}` is assigned twice", a.target.name),
-                            )
-                            .label("second assignment"),
-                        );
-                        continue;
-                    }
-                    let value = lower.expect(&a.value, current_dim, &format!("current `{}`", a.target.name));
-                    let conductance = lower.arena.derivative(value.id, Expr::Builtin(Builtin::V));
-                    out_currents.push(ir::Current {
-                        name: a.target.name.clone(),
-                        ion: slot.ion,
-                        value: value.id,
-                        conductance,
-                        electrode: a.electrode,
-                        span: a.span,
-                    });
-                }
-                ast::Member::OnEvent(e) => {
-                    if m.kind == ast::MechanismKind::Density {
-                        lower.diags.push(
-                            Diagnostic::error(Code::EventInDensity, e.span, "a density mechanism cannot handle events")
-                                .help("declare it as `point` to place it as a synapse"),
-                        );
-                        continue;
-                    }
-                    if event.is_some() {
-                        lower.diags.push(Diagnostic::error(
-                            Code::DuplicateName,
-                            e.span,
-                            "a mechanism can have only one event handler",
-                        ));
-                        continue;
-                    }
-                    event = Some(event_handler(&mut lower, e, &states));
-                }
-                ast::Member::Initial(i) => {
-                    if initial.is_some() {
-                        lower.diags.push(Diagnostic::error(
-                            Code::DuplicateName,
-                            i.span,
-                            "a mechanism can have only one `initial` block",
-                        ));
-                    }
-                    initial = Some(i);
-                }
-                _ => {}
             }
-        }
-        // Currents declared as written but never assigned.
-        for (name, slot) in &currents {
-            if !out_currents.iter().any(|c| c.name == *name) {
-                lower.diags.push(
-                    Diagnostic::error(
-                        Code::MissingProperty,
-                        slot.span,
-                        format!("current `{name}` is declared but never assigned"),
-                    )
-                    .help(format!("assign it in the mechanism: `{name} = …`")),
-                );
-            }
-        }
-        out_currents.sort_by_key(|c| c.span.start);
-
-        // Initial values: the declared ones, then gates at steady state, then `initial`.
-        let mut inits: Vec<ExprId> = Vec::with_capacity(states.len());
-        for (state, init) in states.iter().zip(&state_inits) {
-            let value = match (init, state.dynamics) {
-                (Some(expr), _) => lower.expect(expr, state.dim, &format!("the initial value of `{}`", state.name)).id,
-                (None, Dynamics::Exponential { inf, .. }) if state.writes_ion.is_none() => inf,
-                (None, _) => state.init,
-            };
-            inits.push(value);
-        }
-        // Initial values may read other states' initial values.
-        let snapshot: Vec<ExprId> = inits.clone();
-        for value in inits.iter_mut() {
-            for (j, init_j) in snapshot.iter().enumerate() {
-                *value = lower.arena.substitute(*value, Expr::State(j as u32), *init_j);
-            }
-        }
-        if let Some(block) = initial {
-            for stmt in &block.body {
-                let Some(index) = state_index(&states, &stmt.target) else {
-                    lower.diags.push(not_a_state(&stmt.target, &states));
+            ast::Member::Ode(ode) => {
+                let Some(index) = state_index(states, &ode.state) else {
+                    lower.diags.push(not_a_state(&ode.state, states));
+                    lower.lower(&ode.rhs);
                     continue;
                 };
-                let dim = states[index as usize].dim;
-                let mut value = assignment(&mut lower, stmt, dim, index);
-                for (j, init_j) in inits.iter().enumerate() {
-                    value = lower.arena.substitute(value, Expr::State(j as u32), *init_j);
-                }
-                inits[index as usize] = value;
+                let state = &states[index as usize];
+                let expected = state.dim.div(Dimension::TIME);
+                let rhs = lower.expect(&ode.rhs, expected, &format!("the equation of `{}`", state.name));
+                let dynamics = classify_ode(lower.arena, index, rhs.id);
+                set_dynamics(lower, &mut states[index as usize], dynamics, ode.span);
             }
-        }
-        for (state, init) in states.iter_mut().zip(inits) {
-            state.init = init;
+            ast::Member::Kinetic(k) => {
+                if kinetic.is_some() {
+                    lower.diags.push(Diagnostic::error(
+                        Code::InvalidKinetic,
+                        k.span,
+                        "a mechanism can have only one kinetic scheme",
+                    ));
+                    continue;
+                }
+                kinetic = super::kinetic::check(lower, k, states);
+            }
+            ast::Member::Assign(a) => {
+                if let Some(current) = assign_current(lower, a, currents, &out_currents, current_dim) {
+                    out_currents.push(current);
+                }
+            }
+            ast::Member::OnEvent(e) => {
+                if m.kind == ast::MechanismKind::Density {
+                    lower.diags.push(
+                        Diagnostic::error(Code::EventInDensity, e.span, "a density mechanism cannot handle events")
+                            .help("declare it as `point` to place it as a synapse"),
+                    );
+                    continue;
+                }
+                if event.is_some() {
+                    lower.diags.push(Diagnostic::error(
+                        Code::DuplicateName,
+                        e.span,
+                        "a mechanism can have only one event handler",
+                    ));
+                    continue;
+                }
+                event = Some(event_handler(lower, e, states));
+            }
+            ast::Member::Initial(i) => {
+                if initial.is_some() {
+                    lower.diags.push(Diagnostic::error(
+                        Code::DuplicateName,
+                        i.span,
+                        "a mechanism can have only one `initial` block",
+                    ));
+                }
+                initial = Some(i);
+            }
+            _ => {}
         }
     }
+    Lowered { currents: out_currents, kinetic, event, initial, broken_gates }
+}
 
-    // Every state needs something that changes it.
+/// The current `a` assigns, with its conductance (dI/dv); `None` if reported.
+fn assign_current(
+    lower: &mut Lower<'_, '_>,
+    a: &ast::CurrentAssign,
+    currents: &HashMap<String, CurrentSlot>,
+    out_currents: &[ir::Current],
+    current_dim: Dimension,
+) -> Option<ir::Current> {
+    let Some(slot) = currents.get(&a.target.name).copied() else {
+        lower.diags.push(not_a_current(&a.target, currents));
+        lower.lower(&a.value);
+        return None;
+    };
+    if out_currents.iter().any(|c: &ir::Current| c.name == a.target.name) {
+        lower.diags.push(
+            Diagnostic::error(
+                Code::DuplicateName,
+                a.target.span,
+                format!("current `{}` is assigned twice", a.target.name),
+            )
+            .label("second assignment"),
+        );
+        return None;
+    }
+    let value = lower.expect(&a.value, current_dim, &format!("current `{}`", a.target.name));
+    let conductance = lower.arena.derivative(value.id, Expr::Builtin(Builtin::V));
+    Some(ir::Current {
+        name: a.target.name.clone(),
+        ion: slot.ion,
+        value: value.id,
+        conductance,
+        electrode: a.electrode,
+        span: a.span,
+    })
+}
+
+/// Currents declared as written but never assigned.
+fn report_unassigned_currents(
+    diags: &mut Diagnostics,
+    currents: &HashMap<String, CurrentSlot>,
+    out_currents: &[ir::Current],
+) {
+    for (name, slot) in currents {
+        if !out_currents.iter().any(|c| c.name == *name) {
+            diags.push(
+                Diagnostic::error(
+                    Code::MissingProperty,
+                    slot.span,
+                    format!("current `{name}` is declared but never assigned"),
+                )
+                .help(format!("assign it in the mechanism: `{name} = …`")),
+            );
+        }
+    }
+}
+
+/// Initial values: the declared ones, then gates at steady state, then `initial`.
+fn set_initial_values(
+    lower: &mut Lower<'_, '_>,
+    states: &mut [ir::State],
+    state_inits: &[Option<&ast::Expr>],
+    initial: Option<&ast::Initial>,
+) {
+    let mut inits: Vec<ExprId> = Vec::with_capacity(states.len());
+    for (state, init) in states.iter().zip(state_inits) {
+        let value = match (init, state.dynamics) {
+            (Some(expr), _) => lower.expect(expr, state.dim, &format!("the initial value of `{}`", state.name)).id,
+            (None, Dynamics::Exponential { inf, .. }) if state.writes_ion.is_none() => inf,
+            (None, _) => state.init,
+        };
+        inits.push(value);
+    }
+    // Initial values may read other states' initial values.
+    let snapshot: Vec<ExprId> = inits.clone();
+    for value in inits.iter_mut() {
+        for (j, init_j) in snapshot.iter().enumerate() {
+            *value = lower.arena.substitute(*value, Expr::State(j as u32), *init_j);
+        }
+    }
+    if let Some(block) = initial {
+        for stmt in &block.body {
+            let Some(index) = state_index(states, &stmt.target) else {
+                lower.diags.push(not_a_state(&stmt.target, states));
+                continue;
+            };
+            let dim = states[index as usize].dim;
+            let mut value = assignment(lower, stmt, dim, index);
+            for (j, init_j) in inits.iter().enumerate() {
+                value = lower.arena.substitute(value, Expr::State(j as u32), *init_j);
+            }
+            inits[index as usize] = value;
+        }
+    }
+    for (state, init) in states.iter_mut().zip(inits) {
+        state.init = init;
+    }
+}
+
+/// Every state needs something that changes it.
+fn report_states_without_dynamics(
+    diags: &mut Diagnostics,
+    states: &[ir::State],
+    broken_gates: &[u32],
+    event: Option<&ir::EventHandler>,
+) {
     for (index, state) in states.iter().enumerate() {
         if broken_gates.contains(&(index as u32)) {
             continue;
         }
         let changed_by_event = event
-            .as_ref()
             .is_some_and(|e: &ir::EventHandler| e.assigns.iter().any(|(s, _)| states[*s as usize].name == state.name));
         if state.dynamics == Dynamics::Constant && !changed_by_event {
-            cx.diags.push(
+            diags.push(
                 Diagnostic::error(
                     Code::StateWithoutDynamics,
                     state.span,
@@ -345,42 +452,24 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
             );
         }
     }
+}
 
-    // Lower every derived value, also those nothing uses, so their errors are reported.
+/// Lowers every derived value, also those nothing uses, so their errors are reported.
+fn lower_derived(lower: &mut Lower<'_, '_>, m: &ast::Mechanism) -> Vec<ir::Derived> {
     let mut derived = Vec::new();
-    {
-        let mut lower = Lower::new(&mut arena, cx.diags, globals, &mut scope);
-        for member in &m.members {
-            if let ast::Member::Let(l) = member {
-                // Lowering the name lowers the let once and shares it with every use.
-                let value = lower.lower(&ast::Expr { kind: ast::ExprKind::Name(l.name.clone()), span: l.name.span });
-                derived.push(ir::Derived {
-                    name: l.name.name.clone(),
-                    dim: value.dim.unwrap_or(Dimension::NONE),
-                    value: value.id,
-                    span: l.span,
-                });
-            }
+    for member in &m.members {
+        if let ast::Member::Let(l) = member {
+            // Lowering the name lowers the let once and shares it with every use.
+            let value = lower.lower(&ast::Expr { kind: ast::ExprKind::Name(l.name.clone()), span: l.name.span });
+            derived.push(ir::Derived {
+                name: l.name.name.clone(),
+                dim: value.dim.unwrap_or(Dimension::NONE),
+                value: value.id,
+                span: l.span,
+            });
         }
     }
-
-    ir::Mechanism {
-        name: m.name.name.clone(),
-        kind: match m.kind {
-            ast::MechanismKind::Density => ir::MechanismKind::Density,
-            ast::MechanismKind::Point => ir::MechanismKind::Point,
-        },
-        doc: m.doc.clone(),
-        span: m.span,
-        exprs: arena,
-        params,
-        states,
-        derived,
-        ions,
-        currents: out_currents,
-        kinetic,
-        event,
-    }
+    derived
 }
 
 struct Collect<'g, 'd, 'a> {
