@@ -2,17 +2,18 @@
 //! workgroup (`workgroup`) runs a window of time steps of one cell (events, currents, Hines
 //! solve, states, Nernst, detection, probes).
 
+mod kernel;
 mod thread;
 mod workgroup;
 
 use naga::{BinaryOperator as B, Handle, MathFunction as M, Module};
-use sylva_compiler::ir::expr::{BinaryOp, Builtin, Expr, UnaryOp};
-use sylva_compiler::ir::kernel::{Kernel, Target};
+use sylva_compiler::ir::kernel::{Kernel, Kernels};
 
 use super::GpuError;
 use super::builder::{Fb, H, Prec, Types, storage};
-use super::layout::{BlockLayout, GRID_X, Layout, TypeLayout, ion_slot};
+use super::layout::{BlockLayout, GRID_X, Layout, TypeLayout};
 use super::math::{self, MathFns};
+use crate::plan::schedule::{self, Stage};
 
 pub const WORKGROUP: u32 = 64;
 
@@ -299,30 +300,27 @@ impl Cx<'_> {
             };
             let half = fb.f(self.p.dt / 2.0);
             let mid = fb.add(t, half);
-            self.on_first(fb, |this, fb| this.events(fb, c, s, ev, ev_end, records, t));
-            self.barrier(fb);
-            // Nernst reversals at the start of the step, as the CPU engine (and NEURON).
-            self.nernst(fb, c);
-            self.zero(fb, c);
-            self.barrier(fb);
-            for b in &ty.blocks {
-                let k = b.kernels.current.clone();
-                if self.instances(fb, b, c, mid, &k) {
-                    self.barrier(fb);
+            for stage in schedule::STEP {
+                match stage {
+                    Stage::DeliverEvents => {
+                        self.on_first(fb, |this, fb| this.events(fb, c, s, ev, ev_end, records, t));
+                        self.barrier(fb);
+                    }
+                    Stage::Reversals => self.nernst(fb, c),
+                    Stage::Currents => {
+                        self.zero(fb, c);
+                        self.barrier(fb);
+                        self.stage_kernels(fb, c, mid, |k| &k.current);
+                    }
+                    Stage::Solve => match self.lane {
+                        None => self.hines(fb, c, s, spike_base),
+                        Some(_) => self.parallel_hines(fb, c, s, spike_base),
+                    },
+                    Stage::Advance => self.stage_kernels(fb, c, mid, |k| &k.advance),
+                    Stage::Detect => self.on_first(fb, |this, fb| this.detect(fb, c, s, spike_base)),
+                    Stage::Record => self.probes(fb, gid, s),
                 }
             }
-            match self.lane {
-                None => self.hines(fb, c, s, spike_base),
-                Some(_) => self.parallel_hines(fb, c, s, spike_base),
-            }
-            for b in &ty.blocks {
-                let k = b.kernels.advance.clone();
-                if self.instances(fb, b, c, mid, &k) {
-                    self.barrier(fb);
-                }
-            }
-            self.on_first(fb, |this, fb| this.detect(fb, c, s, spike_base));
-            self.probes(fb, gid, s);
             self.on_first(fb, |_, fb| {
                 let one = fb.u(1);
                 let done = fb.add(s, one);
@@ -337,6 +335,17 @@ impl Cx<'_> {
             let stopped = fb.bin(B::NotEqual, bad, zero_u);
             fb.if_(stopped, |fb| fb.brk());
         });
+    }
+
+    /// One stage kernel of every block of the type on the cell's instances, in block order.
+    fn stage_kernels(&mut self, fb: &mut Fb, c: H, mid: H, pick: fn(&Kernels) -> &Kernel) {
+        let ty = self.ty;
+        for b in &ty.blocks {
+            let k = pick(&b.kernels).clone();
+            if self.instances(fb, b, c, mid, &k) {
+                self.barrier(fb);
+            }
+        }
     }
 
     /// Runs `body` on the first lane of a workgroup (on every invocation per cell).
@@ -625,169 +634,6 @@ impl Cx<'_> {
             fb.write(g.probes, dst, value);
         });
     }
-
-    /// Evaluates a kernel's DAG, then performs its writes in order.
-    fn kernel(&mut self, fb: &mut Fb, b: &BlockLayout, kernel: &Kernel, at: &At) {
-        let g = self.g;
-        let ty = self.ty;
-        let mut values: Vec<H> = Vec::with_capacity(kernel.exprs.len());
-        for (_, e) in kernel.exprs.iter() {
-            let v = |i: sylva_compiler::ir::expr::ExprId| values[i.0 as usize];
-            let h = match e {
-                Expr::Const(x) => fb.f(x),
-                Expr::Param(p) => match b.params.iter().find(|(q, _)| *q == p) {
-                    Some((_, off)) => {
-                        let o = fb.u(*off);
-                        let i = fb.add(o, at.k);
-                        fb.read(g.shared, i)
-                    }
-                    None => {
-                        self.err = Some(GpuError::Internal(format!("parameter {p} without values")));
-                        fb.f(f64::NAN)
-                    }
-                },
-                Expr::State(s) => {
-                    let i = self.instance_index(fb, b, b.states[s as usize], at);
-                    fb.read(g.data, i)
-                }
-                Expr::Builtin(bi) => match bi {
-                    Builtin::V => {
-                        let i = self.node_index(fb, ty.v, at.node, at.c);
-                        fb.read(g.data, i)
-                    }
-                    Builtin::Area | Builtin::Diam => {
-                        let o = fb.u(if bi == Builtin::Area { ty.area } else { ty.diam });
-                        let i = fb.add(o, at.node);
-                        fb.read(g.shared, i)
-                    }
-                    Builtin::T => at.t,
-                    Builtin::Dt => fb.f(self.p.dt),
-                    Builtin::Celsius => {
-                        self.err = Some(GpuError::Internal("unspecialised temperature".into()));
-                        fb.f(f64::NAN)
-                    }
-                },
-                Expr::Ion(u, var) => {
-                    let off = ty.ions[b.species[u as usize]][ion_slot(var)];
-                    let i = self.node_index(fb, off, at.node, at.c);
-                    fb.read(g.data, i)
-                }
-                Expr::Weight => match at.weight {
-                    Some(w) => w,
-                    None => fb.f(0.0),
-                },
-                Expr::Unary(op, a) => self.unary(fb, op, v(a)),
-                Expr::Binary(op, a, c) => self.binary(fb, op, v(a), v(c)),
-                Expr::Powi(a, n) => powi(fb, v(a), n),
-                Expr::Select(cnd, a, c) => {
-                    let z = fb.f(0.0);
-                    let cond = fb.bin(B::NotEqual, v(cnd), z);
-                    fb.select(cond, v(a), v(c))
-                }
-            };
-            values.push(h);
-        }
-        for w in &kernel.writes {
-            let x = values[w.value.0 as usize];
-            match w.target {
-                Target::State(s) => {
-                    let i = self.instance_index(fb, b, b.states[s as usize], at);
-                    fb.write(g.data, i, x);
-                }
-                Target::Current(k) => {
-                    if let Some((_, off)) = b.currents.iter().find(|(e, _)| *e == k) {
-                        let i = self.instance_index(fb, b, *off, at);
-                        fb.write(g.data, i, x);
-                    }
-                }
-                Target::Derived(d) => {
-                    if let Some((_, off)) = b.derived.iter().find(|(e, _)| *e == d) {
-                        let i = self.instance_index(fb, b, *off, at);
-                        fb.write(g.data, i, x);
-                    }
-                }
-                Target::NodeRhs | Target::NodeDiagonal => {
-                    let which = if w.target == Target::NodeRhs { RHS } else { DIAGONAL };
-                    let p = self.solve_ptr(fb, which, at.node, at.c);
-                    let old = fb.load(p);
-                    let new = fb.add(old, x);
-                    fb.store(p, new);
-                }
-                Target::IonCurrent(u) => {
-                    let species = b.species[u as usize];
-                    if self.layout.current_read[species] {
-                        let i = self.node_index(fb, ty.ions[species][3], at.node, at.c);
-                        self.accumulate(fb, i, x);
-                    }
-                }
-                Target::IonConcentration(u, var) => {
-                    let i = self.node_index(fb, ty.ions[b.species[u as usize]][ion_slot(var)], at.node, at.c);
-                    fb.write(g.data, i, x);
-                }
-            }
-        }
-    }
-
-    fn unary(&mut self, fb: &mut Fb, op: UnaryOp, x: H) -> H {
-        match op {
-            UnaryOp::Neg => fb.neg(x),
-            UnaryOp::Not => {
-                let z = fb.f(0.0);
-                let one = fb.f(1.0);
-                let c = fb.bin(B::Equal, x, z);
-                fb.select(c, one, z)
-            }
-            UnaryOp::Exp => fb.call(self.fns.exp, vec![x]),
-            UnaryOp::Log => fb.call(self.fns.log, vec![x]),
-            UnaryOp::Log10 => fb.call(self.fns.log10, vec![x]),
-            UnaryOp::Sqrt => fb.math1(M::Sqrt, x),
-            UnaryOp::Abs => fb.math1(M::Abs, x),
-            UnaryOp::Sin => fb.call(self.fns.sin, vec![x]),
-            UnaryOp::Cos => fb.call(self.fns.cos, vec![x]),
-            UnaryOp::Tanh => fb.call(self.fns.tanh, vec![x]),
-        }
-    }
-
-    fn binary(&mut self, fb: &mut Fb, op: BinaryOp, x: H, y: H) -> H {
-        let truth = |fb: &mut Fb, c: H| {
-            let one = fb.f(1.0);
-            let z = fb.f(0.0);
-            fb.select(c, one, z)
-        };
-        match op {
-            BinaryOp::Add => fb.add(x, y),
-            BinaryOp::Sub => fb.sub(x, y),
-            BinaryOp::Mul => fb.mul(x, y),
-            BinaryOp::Div => fb.div(x, y),
-            BinaryOp::Pow => fb.call(self.fns.pow, vec![x, y]),
-            // f64::min / max: the other operand when one is NaN.
-            BinaryOp::Min | BinaryOp::Max => {
-                let cmp = fb.bin(if op == BinaryOp::Min { B::Less } else { B::Greater }, x, y);
-                let ynan = fb.bin(B::NotEqual, y, y);
-                let take_x = fb.bin(B::LogicalOr, cmp, ynan);
-                fb.select(take_x, x, y)
-            }
-            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::Eq | BinaryOp::Ne => {
-                let o = match op {
-                    BinaryOp::Lt => B::Less,
-                    BinaryOp::Le => B::LessEqual,
-                    BinaryOp::Gt => B::Greater,
-                    BinaryOp::Ge => B::GreaterEqual,
-                    BinaryOp::Eq => B::Equal,
-                    _ => B::NotEqual,
-                };
-                let c = fb.bin(o, x, y);
-                truth(fb, c)
-            }
-            BinaryOp::And | BinaryOp::Or => {
-                let z = fb.f(0.0);
-                let a = fb.bin(B::NotEqual, x, z);
-                let b = fb.bin(B::NotEqual, y, z);
-                let c = fb.bin(if op == BinaryOp::And { B::LogicalAnd } else { B::LogicalOr }, a, b);
-                truth(fb, c)
-            }
-        }
-    }
 }
 
 /// `for i in start..end`, split across the lanes of a workgroup when there is one.
@@ -798,35 +644,5 @@ fn split(fb: &mut Fb, lane: Option<Lane>, start: H, end: H, name: &str, body: im
             let first = fb.add(start, lane.l);
             fb.for_step(first, end, lane.size, name, body);
         }
-    }
-}
-
-/// `f64::powi`'s order: square-and-multiply from the lowest bit, one reciprocal at the end.
-fn powi(fb: &mut Fb, x: H, n: i32) -> H {
-    let mut b = n.unsigned_abs();
-    let mut base = x;
-    let mut result: Option<H> = None;
-    loop {
-        if b & 1 != 0 {
-            result = Some(match result {
-                None => base,
-                Some(r) => fb.mul(r, base),
-            });
-        }
-        b >>= 1;
-        if b == 0 {
-            break;
-        }
-        base = fb.mul(base, base);
-    }
-    let r = match result {
-        Some(r) => r,
-        None => fb.f(1.0),
-    };
-    if n < 0 {
-        let one = fb.f(1.0);
-        fb.div(one, r)
-    } else {
-        r
     }
 }
