@@ -210,6 +210,6 @@ impl Shared<'_> {
                 std::slice::from_raw_parts_mut(self.arrays.diagonal.add(range.start), len),
             )
         };
-        super::engine::solve_range(v, rhs, diagonal, self.cable, range.start, range);
+        crate::plan::solve::solve_range(v, rhs, diagonal, self.cable, range.start, range);
     }
 }

@@ -10,6 +10,7 @@ use crate::host::Host;
 use crate::host::blowup::{self, InstanceState};
 use crate::plan::Plan;
 use crate::plan::schedule::{self, Stage};
+use crate::plan::solve;
 use crate::simulation::{Engine, RunError};
 
 /// How to run.
@@ -203,7 +204,7 @@ impl CpuEngine {
         let p = &mut self.plan;
         let n = p.nodes.v.len();
         let nodes = &mut p.nodes;
-        solve_range(&mut nodes.v, &mut nodes.rhs, &mut nodes.diagonal, &p.cable, 0, 0..n);
+        solve::solve_range(&mut nodes.v, &mut nodes.rhs, &mut nodes.diagonal, &p.cable, 0, 0..n);
     }
 
     /// The divergence report of the first cell with a bad voltage, after step `step`.
@@ -261,57 +262,6 @@ impl Engine for CpuEngine {
             text += &format!(" (warning: {} asked for, but the thread pool failed: {e})", self.threads_asked);
         }
         text
-    }
-}
-
-/// Assembles (C/dt + G + axial) Δv = rhs + axial currents for the nodes `range` (whole cells)
-/// and solves it on the tree (Hines: eliminate children into parents from the last node up,
-/// then substitute down), then updates v. The slices start at node `offset`, so that disjoint
-/// ranges can be solved in parallel.
-pub(crate) fn solve_range(
-    v: &mut [f64],
-    rhs: &mut [f64],
-    diagonal: &mut [f64],
-    cable: &crate::plan::Cable,
-    offset: usize,
-    range: std::ops::Range<usize>,
-) {
-    let local = |i: usize| i - offset;
-    for i in range.clone() {
-        let li = local(i);
-        diagonal[li] += cable.capacitance_dt[i];
-        let p = cable.parent[i];
-        if p != u32::MAX {
-            let (lp, g) = (local(p as usize), cable.axial[i]);
-            let current = g * (v[lp] - v[li]);
-            rhs[li] += current;
-            rhs[lp] -= current;
-            diagonal[li] += g;
-            diagonal[lp] += g;
-        }
-    }
-    for i in range.clone().rev() {
-        let p = cable.parent[i];
-        if p == u32::MAX {
-            continue;
-        }
-        let g = cable.axial[i];
-        let (li, lp) = (local(i), local(p as usize));
-        let factor = g / diagonal[li];
-        diagonal[lp] -= factor * g;
-        rhs[lp] += factor * rhs[li];
-    }
-    // rhs becomes Δv, parents first (they have smaller indices).
-    for i in range {
-        let p = cable.parent[i];
-        let li = local(i);
-        let dv = if p == u32::MAX {
-            rhs[li] / diagonal[li]
-        } else {
-            (rhs[li] + cable.axial[i] * rhs[local(p as usize)]) / diagonal[li]
-        };
-        rhs[li] = dv;
-        v[li] += dv;
     }
 }
 

@@ -13,6 +13,7 @@ mod build;
 pub mod events;
 mod init;
 pub mod schedule;
+pub mod solve;
 
 use std::collections::HashMap;
 

@@ -1,4 +1,4 @@
-//! One invocation per cell: the Hines solve of `cpu::engine::solve_range`, operation for
+//! One invocation per cell: the Hines solve of `plan::solve::solve_range`, operation for
 //! operation, by one thread.
 
 use naga::BinaryOperator as B;
@@ -8,7 +8,7 @@ use crate::gpu::builder::{Fb, H};
 use crate::gpu::layout::NO_PARENT;
 
 impl Cx<'_> {
-    /// The cable equation as `cpu::engine::solve_range`, operation for operation.
+    /// The cable equation as `plan::solve::solve_range`, operation for operation.
     pub(super) fn hines(&mut self, fb: &mut Fb, c: H, s: H, spike_base: H) {
         let ty = self.ty;
         let g = self.g;
