@@ -16,6 +16,7 @@ mod print;
 mod validate;
 
 pub use print::print;
+pub(crate) use print::{Ssa, builtin_name, ion_name};
 pub use validate::validate;
 
 use crate::morph::CableTree;
@@ -42,6 +43,8 @@ macro_rules! handle {
         }
     };
 }
+// Other compiler modules declare their handles the same way.
+pub(crate) use handle;
 
 handle!(
     /// A mechanism of [`Model::mechanisms`].
