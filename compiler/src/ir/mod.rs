@@ -14,10 +14,11 @@ pub mod kernel;
 pub mod math;
 mod print;
 mod validate;
+mod validate_error;
 
 pub use print::print;
 pub(crate) use print::{Ssa, builtin_name, ion_name};
-pub use validate::validate;
+pub use validate::{ValidationError, validate};
 
 use crate::morph::CableTree;
 use crate::source::Span;
