@@ -271,6 +271,12 @@ fn the_artifact_validator_names_what_is_broken() {
     assert_eq!(artifact_errors(&a), [ArtifactError::UnmappedIonUse { mech, ion: 1 }]);
     assert_eq!(artifact_errors(&a)[0].to_string(), format!("{mech}: ion use 1 has no species of its name"));
 
+    let mut a = valid.clone();
+    for pk in &mut a.placements {
+        pk.stored.currents.clear();
+    }
+    assert!(artifact_errors(&a).contains(&ArtifactError::ProbedValueNotStored { probe: 0 }));
+
     let mut a = valid;
     a.placements[placement.index()].placement = Placement::Synapse { cell: CellId(0), index: 4 };
     assert_eq!(

@@ -7,7 +7,7 @@ use std::fmt;
 use super::{Artifact, KernelInfo, Placement, PlacementId, placement_order};
 use crate::ir::expr::Expr;
 use crate::ir::kernel::{Kernel, Stage, Stored, Target};
-use crate::ir::{self, MechId};
+use crate::ir::{self, MechId, ProbeTarget, Var};
 
 /// A broken invariant of an [`Artifact`].
 #[derive(Clone, Debug, PartialEq)]
@@ -18,6 +18,10 @@ pub enum ArtifactError {
     /// mechanism is not the one placed there.
     MissingPlacementTarget {
         placement: PlacementId,
+    },
+    /// A probe reads a current or derived value its placement does not store.
+    ProbedValueNotStored {
+        probe: u32,
     },
     /// A stored current or derived value that the mechanism does not have.
     StoredOutOfRange {
@@ -73,6 +77,7 @@ impl fmt::Display for ArtifactError {
             PlacementOrder => write!(f, "the placements are not the model's in block order"),
             MissingPlacementTarget { placement } => write!(f, "{placement} refers to a missing placement"),
             StoredOutOfRange { placement } => write!(f, "{placement} stores a missing current or derived value"),
+            ProbedValueNotStored { probe } => write!(f, "probe {probe} reads a value its placement does not store"),
             OperandNotBefore { placement, stage, expr, operand } => {
                 write!(f, "{placement} {stage:?} kernel: operand e{operand} is not before e{expr}")
             }
@@ -146,7 +151,33 @@ pub fn validate(artifact: &Artifact) -> Result<(), Vec<ArtifactError>> {
             }
         }
     }
+    probes_read_stored_values(artifact, &mut errors);
     if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+/// Every current and derived value a probe reads is stored by its placement, so engines find
+/// its slot without checks.
+fn probes_read_stored_values(artifact: &Artifact, errors: &mut Vec<ArtifactError>) {
+    let model = &artifact.model;
+    for (i, p) in model.network.probes.iter().enumerate() {
+        let Some((population, _)) = model.locate_gid(p.gid) else { continue };
+        let cell = population.cell;
+        let (placement, var) = match p.target {
+            ProbeTarget::Density { instance, var, .. } => (Placement::Density { cell, instance }, var),
+            ProbeTarget::Synapse { index, var } => (Placement::Synapse { cell, index }, var),
+            ProbeTarget::Stimulus { index, var } => (Placement::Stimulus(index), var),
+            ProbeTarget::Voltage { .. } | ProbeTarget::Ion { .. } => continue,
+        };
+        let stored = artifact.placements.iter().find(|pk| pk.placement == placement).map(|pk| &pk.stored);
+        let ok = match var {
+            Var::Current(c) => stored.is_some_and(|s| s.currents.contains(&c)),
+            Var::Derived(d) => stored.is_some_and(|s| s.derived.contains(&d)),
+            Var::State(_) | Var::Param(_) => true,
+        };
+        if !ok {
+            errors.push(ArtifactError::ProbedValueNotStored { probe: i as u32 });
+        }
+    }
 }
 
 /// The mechanism at a placement, if the placement exists.
