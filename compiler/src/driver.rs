@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::artifact::{self, Artifact};
 use crate::check::{self, Override, SwcFiles};
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::ir;
@@ -18,9 +19,9 @@ pub trait Loader {
     fn read(&mut self, path: &str) -> Result<String, String>;
 }
 
-/// The result of a compilation: the IR when there are no errors, and every diagnostic.
+/// The result of a compilation: the artifact when there are no errors, and every diagnostic.
 pub struct Compilation {
-    pub model: Option<ir::Model>,
+    pub artifact: Option<Artifact>,
     pub diagnostics: Vec<Diagnostic>,
     pub files: Vec<(FileId, ast::File)>,
     /// The dimension of every checked expression, by span (`None`: unknown), for the editor.
@@ -30,6 +31,10 @@ pub struct Compilation {
 impl Compilation {
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn model(&self) -> Option<&ir::Model> {
+        self.artifact.as_ref().map(|a| &a.model)
     }
 }
 
@@ -94,21 +99,27 @@ pub fn compile_with_settings(
         expr_dims: Some(&expr_dims),
     };
     let model = check::check(&input, &mut diags);
-    let model = model.and_then(|m| match ir::validate(&m) {
-        Ok(()) => Some(m),
-        Err(problems) => {
-            // The checker let an invalid model through: a compiler bug, not a user error.
-            for p in problems {
-                diags.push(Diagnostic::error(
-                    Code::InternalError,
-                    Span { file: root, start: 0, end: 0 },
-                    format!("internal compiler error: {p}"),
-                ));
-            }
-            None
+    // A failure of either validator is a compiler bug, not a user error.
+    let internal_error = |diags: &mut Diagnostics, problem: String| {
+        diags.push(Diagnostic::error(
+            Code::InternalError,
+            Span { file: root, start: 0, end: 0 },
+            format!("internal compiler error: {problem}"),
+        ));
+    };
+    let artifact = model.and_then(|m| {
+        if let Err(problems) = ir::validate(&m) {
+            problems.into_iter().for_each(|p| internal_error(&mut diags, p.to_string()));
+            return None;
         }
+        let artifact = Artifact::new(m);
+        if let Err(problems) = artifact::validate(&artifact) {
+            problems.into_iter().for_each(|p| internal_error(&mut diags, p.to_string()));
+            return None;
+        }
+        Some(artifact)
     });
-    Compilation { model, diagnostics: diags.into_sorted(), files, expr_dims: expr_dims.into_inner() }
+    Compilation { artifact, diagnostics: diags.into_sorted(), files, expr_dims: expr_dims.into_inner() }
 }
 
 /// An import of one file by another, resolved.
@@ -374,12 +385,12 @@ mod tests {
     fn a_byte_order_mark_is_ignored_in_models_and_swc_files() {
         let (c, messages) = compile_with_swc(&format!("\u{feff}{SWC_MODEL}"), &format!("\u{feff}{SWC_CELL}"));
         assert!(messages.is_empty(), "{messages:?}");
-        assert!(c.model.is_some());
+        assert!(c.artifact.is_some());
     }
 
     /// The cell's membrane area (µm²).
     fn area(c: &Compilation) -> f64 {
-        c.model.as_ref().expect("compiles").cells[0].tree.total_area_um2()
+        c.model().expect("compiles").cells[0].tree.total_area_um2()
     }
 
     #[test]

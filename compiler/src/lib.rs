@@ -2,6 +2,7 @@
 //! terminal, no clock, no GPU. Whoever drives it supplies the text of every file through a
 //! [`driver::Loader`].
 
+pub mod artifact;
 pub mod check;
 pub mod diagnostics;
 pub mod driver;

@@ -18,5 +18,5 @@ pub(crate) fn compiled(name: &str, text: &str) -> Model {
     let root = db.add(name, text);
     let compilation = compile(&mut db, root, &mut NoFiles, &[]);
     let rendered = sylva_compiler::render::render(&db, &compilation.diagnostics, false);
-    compilation.model.unwrap_or_else(|| panic!("{name} compiles:\n{rendered}"))
+    compilation.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{name} compiles:\n{rendered}"))
 }

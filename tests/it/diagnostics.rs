@@ -142,7 +142,7 @@ fn model_errors_with(fill: &[(&str, &str)], overrides: &[String]) -> Vec<(String
     }
     let (db, compilation) = sylva_tests::compile_text("model.syl", &text, overrides);
     let rendered = render(&db, &compilation.diagnostics);
-    assert_eq!(compilation.model.is_some(), !compilation.has_errors(), "{rendered}");
+    assert_eq!(compilation.artifact.is_some(), !compilation.has_errors(), "{rendered}");
     compilation
         .diagnostics
         .iter()

@@ -9,7 +9,7 @@ fn every_example_checks_cleanly() {
     let mut failures = Vec::new();
     for file in &files {
         let (db, compilation) = compile_file(file, &[]);
-        if !compilation.diagnostics.is_empty() || compilation.model.is_none() {
+        if !compilation.diagnostics.is_empty() || compilation.artifact.is_none() {
             failures.push(format!("{file}:\n{}", render(&db, &compilation.diagnostics)));
         }
     }
@@ -33,7 +33,7 @@ fn reference_examples_have_probes_named_like_the_reference_columns() {
     for file in cases {
         let case = file.trim_start_matches("examples/neuron/").trim_end_matches(".syl");
         let (_, compilation) = compile_file(&file, &[]);
-        let model = compilation.model.unwrap_or_else(|| panic!("{case} compiles"));
+        let model = compilation.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{case} compiles"));
         let path = sylva_tests::repo().join(format!("tests/data/neuron/{case}/trace.csv"));
         let header = std::fs::read_to_string(path).expect("reference data");
         let columns: Vec<&str> = header.lines().next().expect("header").split(',').skip(1).collect();
@@ -47,7 +47,8 @@ fn reference_examples_have_probes_named_like_the_reference_columns() {
 fn ringtest_scales_with_the_rings_parameter() {
     let (_, small) = compile_file("examples/bench/ringtest.syl", &[]);
     let (_, big) = compile_file("examples/bench/ringtest.syl", &["rings=103".to_string()]);
-    let (small, big) = (small.model.expect("compiles"), big.model.expect("compiles"));
+    let (small, big) =
+        (small.artifact.map(|a| a.model).expect("compiles"), big.artifact.map(|a| a.model).expect("compiles"));
     assert_eq!(small.cell_count(), 10);
     assert_eq!(big.cell_count(), 1030);
     // 1 soma + 6 branches of 16 segments per cell, as in the NEURON benchmark.

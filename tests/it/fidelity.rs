@@ -11,7 +11,7 @@ use sylva_tests::{compile_file, compile_text, files_with_extension, render, repo
 /// Runs a case and checks its trace and spikes against NEURON's files.
 fn check_case(case: &str, overrides: &[String], trace: &str, spikes: &str) {
     let (_, compilation) = compile_file(&format!("examples/neuron/{case}.syl"), overrides);
-    let model = compilation.model.unwrap_or_else(|| panic!("{case} compiles"));
+    let model = compilation.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{case} compiles"));
     check_against(case, &model, case, (trace, spikes));
 }
 
@@ -79,7 +79,7 @@ fn syn_pair_strong_synapse_matches_neuron() {
 #[test]
 fn ringtest_spikes_match_neuron() {
     let (_, compilation) = compile_file("examples/bench/ringtest.syl", &[]);
-    let model = compilation.model.expect("ringtest compiles");
+    let model = compilation.artifact.map(|a| a.model).expect("ringtest compiles");
     let mut sim = Simulation::new(&model, Options::default()).expect("compiles");
     sim.run(|_, _| {}).expect("runs");
     let expected = read_spikes(&repo().join("tests/data/neuron/ringtest/spikes.csv"));
@@ -98,7 +98,7 @@ fn interpreter_and_jit_on_any_thread_count_agree_bit_for_bit() {
     assert!(cases.len() >= 16, "{cases:?}");
     for (file, overrides) in &cases {
         let (_, compilation) = compile_file(file, overrides);
-        let model = compilation.model.unwrap_or_else(|| panic!("{file} compiles"));
+        let model = compilation.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{file} compiles"));
         let run = |options: Options| {
             let mut sim = Simulation::new(&model, options).expect("compiles");
             sim.run(|_, _| {}).expect("runs");
@@ -128,6 +128,7 @@ fn reader_of_a_concentration_inserted_before_its_writer_matches_neuron() {
     assert!(text.contains(sk) && text.contains(cadyn), "ca_sk inserts cadyn and sk");
     let swapped = text.replace(sk, "").replace(cadyn, &format!("{sk}{cadyn}"));
     let (db, compilation) = compile_text(file, &swapped, &[]);
-    let model = compilation.model.unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
+    let model =
+        compilation.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
     check_against("ca_sk (sk first)", &model, "ca_sk", ("trace.csv", "spikes.csv"));
 }

@@ -168,8 +168,8 @@ fn mutated_examples_never_panic_and_spans_stay_in_their_files() {
         secondary += compilation.diagnostics.iter().map(|d| d.secondary.len()).sum::<usize>();
         if compilation.has_errors() {
             with_errors += 1;
-            assert!(compilation.model.is_none(), "case {case}: a model with errors must not reach the back ends");
-        } else if let Some(model) = &compilation.model
+            assert!(compilation.artifact.is_none(), "case {case}: a model with errors must not reach the back ends");
+        } else if let Some(model) = compilation.model()
             && generated < back_end_cases
             && (1..=100_000).contains(&nodes(model))
         {
@@ -311,7 +311,7 @@ fn mutated_swc_files_never_panic_flood_or_leave_their_files() {
         if compilation.has_errors() {
             with_errors += 1;
         } else {
-            assert!(compilation.model.is_some(), "case {case} of {name}: no errors and no model");
+            assert!(compilation.artifact.is_some(), "case {case} of {name}: no errors and no model");
         }
     }
     eprintln!(

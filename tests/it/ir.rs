@@ -7,7 +7,7 @@ use sylva_tests::compile_file;
 fn ir_snapshots_of_the_reference_examples() {
     for case in ["hh_soma", "passive_cable", "ball_and_stick", "y_tree", "syn_pair"] {
         let (_, compilation) = compile_file(&format!("examples/neuron/{case}.syl"), &[]);
-        let model = compilation.model.unwrap_or_else(|| panic!("{case} compiles"));
+        let model = compilation.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{case} compiles"));
         insta::assert_snapshot!(format!("ir_{case}"), sylva_compiler::ir::print(&model));
     }
 }
@@ -15,7 +15,7 @@ fn ir_snapshots_of_the_reference_examples() {
 #[test]
 fn ball_and_stick_tree_matches_neuron_discretization() {
     let (_, compilation) = compile_file("examples/neuron/ball_and_stick.syl", &[]);
-    let model = compilation.model.expect("compiles");
+    let model = compilation.artifact.map(|a| a.model).expect("compiles");
     let cell = &model.cells[0];
     assert_eq!(cell.tree.nodes.len(), 25);
     let soma_area: f64 = cell.tree.nodes.iter().filter(|n| n.section == 0).map(|n| n.area_um2).sum();
@@ -28,7 +28,7 @@ fn ball_and_stick_tree_matches_neuron_discretization() {
 #[test]
 fn hh_conductance_is_the_symbolic_derivative_of_its_current() {
     let (_, compilation) = compile_file("examples/neuron/hh_soma.syl", &[]);
-    let model = compilation.model.expect("compiles");
+    let model = compilation.artifact.map(|a| a.model).expect("compiles");
     let hh = model.mechanisms.iter().find(|m| m.name == "hh").expect("hh");
     for current in &hh.currents {
         // Evaluate I and dI/dv at a few points with made-up states and compare to a central
@@ -64,7 +64,10 @@ cell c {
 }
 "#;
     let (db, compilation) = sylva_tests::compile_text("distance.syl", text, &[]);
-    let model = compilation.model.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let model = compilation
+        .artifact
+        .map(|a| a.model)
+        .unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
     let cell = &model.cells[0];
     let pas = &cell.density[0];
     let g = match &pas.params[0] {
@@ -95,7 +98,10 @@ cell c {
 }
 "#;
     let (db, compilation) = sylva_tests::compile_text("distance.syl", text, &[]);
-    let model = compilation.model.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let model = compilation
+        .artifact
+        .map(|a| a.model)
+        .unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
     let cell = &model.cells[0];
     for (synapse, region, target) in [(0, "apic[", 300.0), (1, "dend[", 150.0)] {
         let node = &cell.tree.nodes[cell.synapses[synapse].node as usize];

@@ -115,7 +115,8 @@ fn twenty_thousand_parameters_check() {
     let mut text = String::from("param p0: mV = 0\n");
     text.extend((1..20_000).map(|i| format!("param p{i}: mV = p{} + 1 mV\n", i - 1)));
     let (db, compilation) = compile_text("params.syl", &text, &["p0=1".to_string()]);
-    let model = compilation.model.unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
+    let model =
+        compilation.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
     assert_eq!(model.params.len(), 20_000);
     assert_eq!(model.params.last().map(|p| p.value), Some(20_000.0));
 }

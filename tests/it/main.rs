@@ -5,6 +5,7 @@ mod examples;
 mod fidelity;
 mod fuzz;
 mod ir;
+mod kernels;
 mod limits;
 mod network;
 mod tutorials;

@@ -33,7 +33,10 @@ simulation { dt = 0.025 ms, duration = 10 ms }
 #[test]
 fn connection_rules_expand_as_documented() {
     let (db, compilation) = compile_text("net.syl", NETWORK, &[]);
-    let model = compilation.model.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let model = compilation
+        .artifact
+        .map(|a| a.model)
+        .unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
     let wiring = events::wire(&model);
     let posts = |gid: usize, weight: f64| -> Vec<u32> {
         wiring.from_cell[gid].iter().filter(|c| c.weight == weight).map(|c| c.post_gid).collect()
@@ -82,7 +85,10 @@ network n {
 simulation { dt = 0.025 ms, duration = 1 ms }
 "#;
     let (db, compilation) = compile_text("random.syl", text, &[]);
-    let model = compilation.model.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let model = compilation
+        .artifact
+        .map(|a| a.model)
+        .unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
     let wiring = events::wire(&model);
     let pairs = |weight: f64| -> Vec<(u32, u32)> {
         let from = wiring.from_cell.iter().enumerate();
@@ -121,7 +127,10 @@ simulation { dt = 0.025 ms, duration = 1 ms }
 #[test]
 fn kicked_network_runs_reproducibly() {
     let (db, compilation) = compile_text("net.syl", NETWORK, &[]);
-    let model = compilation.model.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let model = compilation
+        .artifact
+        .map(|a| a.model)
+        .unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
     let run = |threads| {
         let mut sim = Simulation::new(&model, Options { threads, interpret: false }).expect("compiles");
         sim.run(|_, _| {}).expect("runs");
@@ -137,7 +146,7 @@ fn kicked_network_runs_reproducibly() {
 #[test]
 fn tutorial_with_a_poisson_source_is_deterministic() {
     let (_, compilation) = compile_file("examples/tutorial/03_custom_channel.syl", &[]);
-    let model = compilation.model.expect("compiles");
+    let model = compilation.artifact.map(|a| a.model).expect("compiles");
     let run = || {
         let mut sim = Simulation::new(&model, Options::default()).expect("compiles");
         sim.run(|_, _| {}).expect("runs");
@@ -164,7 +173,7 @@ fn ion_probes_need_a_mechanism_of_the_ion() {
         "probe \"n\" = ena at p[0].dend(0.5)",
     ] {
         let (db, c) = compile_text("ions.syl", &model(ok), &[]);
-        assert!(c.model.is_some(), "{ok}: {}", sylva_tests::render(&db, &c.diagnostics));
+        assert!(c.artifact.is_some(), "{ok}: {}", sylva_tests::render(&db, &c.diagnostics));
     }
     let (db, c) = compile_text("ions.syl", &model("probe \"e\" = eca at p[0].dend(0.5)"), &[]);
     let text = sylva_tests::render(&db, &c.diagnostics);
@@ -197,7 +206,10 @@ fn poisson_sources_fire_at_their_rate() {
     }
     text += "}\n\nsimulation { dt = 0.025 ms, duration = 1100 ms }\n";
     let (db, compilation) = compile_text("poisson.syl", &text, &[]);
-    let model = compilation.model.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let model = compilation
+        .artifact
+        .map(|a| a.model)
+        .unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
     let duration = model.simulation.duration;
     let trains: Vec<Vec<f64>> = model.network.sources.iter().map(|s| events::source_times(&s.kind, duration)).collect();
     assert_eq!(trains.len(), SOURCES);

@@ -18,7 +18,7 @@ fn wgsl_snapshots() {
         ("y_tree", Precision::F64, Strategy::Workgroup),
     ] {
         let (_, compilation) = compile_file(&format!("examples/neuron/{case}.syl"), &[]);
-        let model = compilation.model.unwrap_or_else(|| panic!("{case} compiles"));
+        let model = compilation.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{case} compiles"));
         let text = sylva_runtime::gpu::wgsl(&model, precision, strategy).unwrap_or_else(|e| panic!("{case}: {e}"));
         // The text must be valid WGSL as naga reads it back.
         let module =

@@ -198,6 +198,13 @@ impl ExprArena {
         self.intern(Expr::Const(if value == 0.0 { 0.0 } else { value }))
     }
 
+    /// Appends `expr` without folding or checks, operands after it included: tests of the
+    /// validators build broken arenas with it.
+    #[cfg(test)]
+    pub(crate) fn push_unchecked(&mut self, expr: Expr) -> ExprId {
+        self.intern(expr)
+    }
+
     pub fn leaf(&mut self, expr: Expr) -> ExprId {
         debug_assert!(expr.operands().next().is_none());
         self.intern(expr)

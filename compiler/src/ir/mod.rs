@@ -14,9 +14,11 @@ pub mod kernel;
 pub mod math;
 mod print;
 mod validate;
+mod validate_error;
 
 pub use print::print;
-pub use validate::validate;
+pub(crate) use print::{Ssa, builtin_name, ion_name};
+pub use validate::{ValidationError, validate};
 
 use crate::morph::CableTree;
 use crate::source::Span;
@@ -42,6 +44,8 @@ macro_rules! handle {
         }
     };
 }
+// Other compiler modules declare their handles the same way.
+pub(crate) use handle;
 
 handle!(
     /// A mechanism of [`Model::mechanisms`].

@@ -45,16 +45,43 @@ fn number(x: f64) -> String {
     format!("{parsed}")
 }
 
-/// Renumbers reachable expressions.
-struct Ssa<'a> {
+pub(crate) fn builtin_name(b: Builtin) -> &'static str {
+    match b {
+        Builtin::V => "v",
+        Builtin::T => "t",
+        Builtin::Dt => "dt",
+        Builtin::Celsius => "celsius",
+        Builtin::Area => "area",
+        Builtin::Diam => "diam",
+    }
+}
+
+/// An ion variable as the language writes it (`ion.eca`, `ion.cai`, `ion.cao`, `ion.ica`).
+pub(crate) fn ion_name(species: &str, var: IonVar) -> String {
+    match var {
+        IonVar::Reversal => format!("ion.e{species}"),
+        IonVar::Inside => format!("ion.{species}i"),
+        IonVar::Outside => format!("ion.{species}o"),
+        IonVar::Current => format!("ion.i{species}"),
+    }
+}
+
+/// Renumbers reachable expressions (also used by `--emit kernels`).
+pub(crate) struct Ssa<'a> {
     arena: &'a ExprArena,
     names: HashMap<ExprId, usize>,
-    lines: Vec<String>,
+    /// One line per expression named so far, in order of first use.
+    pub(crate) lines: Vec<String>,
     mech: &'a Mechanism,
 }
 
-impl Ssa<'_> {
-    fn name(&mut self, id: ExprId) -> String {
+impl<'a> Ssa<'a> {
+    pub(crate) fn new(arena: &'a ExprArena, mech: &'a Mechanism) -> Ssa<'a> {
+        Ssa { arena, names: HashMap::new(), lines: Vec::new(), mech }
+    }
+
+    /// The name of an expression: a constant, a leaf, or `%n` after its line.
+    pub(crate) fn name(&mut self, id: ExprId) -> String {
         if let Some(c) = self.arena.constant(id) {
             return format!("{c:?}");
         }
@@ -66,25 +93,9 @@ impl Ssa<'_> {
             Expr::Const(c) => format!("{c:?}"),
             Expr::Param(i) => return format!("param.{}", self.mech.params[i as usize].name),
             Expr::State(i) => return format!("state.{}", self.mech.states[i as usize].name),
-            Expr::Builtin(b) => {
-                return match b {
-                    Builtin::V => "v",
-                    Builtin::T => "t",
-                    Builtin::Dt => "dt",
-                    Builtin::Celsius => "celsius",
-                    Builtin::Area => "area",
-                    Builtin::Diam => "diam",
-                }
-                .to_string();
-            }
+            Expr::Builtin(b) => return builtin_name(b).to_string(),
             Expr::Ion(i, var) => {
-                let ion = &self.mech.ions[i as usize].species;
-                return match var {
-                    IonVar::Reversal => format!("ion.e{ion}"),
-                    IonVar::Inside => format!("ion.{ion}i"),
-                    IonVar::Outside => format!("ion.{ion}o"),
-                    IonVar::Current => format!("ion.i{ion}"),
-                };
+                return ion_name(&self.mech.ions[i as usize].species, var);
             }
             Expr::Weight => return "weight".to_string(),
             Expr::Unary(op, a) => {
@@ -131,7 +142,7 @@ fn mechanism(out: &mut String, id: MechId, m: &Mechanism) {
     for u in &m.ions {
         let _ = writeln!(out, "  ion {} reads {:?} writes {:?}", u.species, u.reads, u.writes);
     }
-    let mut ssa = Ssa { arena: &m.exprs, names: HashMap::new(), lines: Vec::new(), mech: m };
+    let mut ssa = Ssa::new(&m.exprs, m);
     let mut roots = Vec::new();
     for s in &m.states {
         let init = ssa.name(s.init);

@@ -1,201 +1,319 @@
 //! The one gate before the back ends. It checks that every handle and index in the model
 //! points at something that exists and that arenas only refer backwards, so back ends may
 //! index without checks. A failure here is a compiler bug, never a user error.
+//!
+//! Every IR struct is destructured without `..`, so a new field cannot be forgotten here;
+//! fields that need no check are bound to `_name` with the reason.
 
 use super::expr::{Expr, ExprId};
 use super::*;
 
+pub use super::validate_error::ValidationError;
+
 /// Returns every broken invariant found.
-pub fn validate(model: &Model) -> Result<(), Vec<String>> {
-    let mut problems = Vec::new();
-    let mut check = |ok: bool, what: String| {
-        if !ok {
-            problems.push(what);
+pub fn validate(model: &Model) -> Result<(), Vec<ValidationError>> {
+    let Model { mechanisms, cells, network, simulation, params: _params } = model;
+    // `_params`: top-level parameters are already substituted; nothing refers to them.
+    let mut errors = Vec::new();
+    for (m, mech) in mechanisms.iter().enumerate() {
+        mechanism(&mut errors, MechId(m as u32), mech);
+    }
+    for (c, c_data) in cells.iter().enumerate() {
+        cell(&mut errors, model, CellId(c as u32), c_data);
+    }
+    self::network(&mut errors, model, network);
+    let Simulation { dt, duration, celsius, backend: _backend, precision: _precision } = simulation;
+    // `_backend`, `_precision`: any value is a valid choice.
+    if !(*dt > 0.0 && dt.is_finite() && *duration >= 0.0) {
+        errors.push(ValidationError::SimulationTime);
+    }
+    if *celsius < ABSOLUTE_ZERO_CELSIUS {
+        errors.push(ValidationError::BelowAbsoluteZero);
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+fn mechanism(errors: &mut Vec<ValidationError>, m: MechId, mech: &Mechanism) {
+    use ValidationError as E;
+    let Mechanism {
+        name,
+        kind,
+        doc: _doc, // text for hover only
+        span: _span,
+        exprs,
+        params,
+        states,
+        derived,
+        ions,
+        currents,
+        kinetic,
+        event,
+    } = mech;
+    let n = exprs.len() as u32;
+    let expr_ok = |id: ExprId| id.0 < n;
+    for (id, e) in exprs.iter() {
+        for operand in e.operands().filter(|op| *op >= id) {
+            errors.push(E::OperandNotBefore { mech: m, mech_name: name.clone(), expr: id, operand });
         }
-    };
-    for (m, mech) in model.mechanisms.iter().enumerate() {
-        let n = mech.exprs.len() as u32;
-        let expr_ok = |id: ExprId| id.0 < n;
-        for (id, e) in mech.exprs.iter() {
-            for op in e.operands() {
-                check(op < id, format!("mech{m} {}: operand e{} is not before e{}", mech.name, op.0, id.0));
-            }
-            let leaf_ok = match e {
-                Expr::Param(i) => (i as usize) < mech.params.len(),
-                Expr::State(i) => (i as usize) < mech.states.len(),
-                Expr::Ion(i, _) => (i as usize) < mech.ions.len(),
-                _ => true,
-            };
-            check(leaf_ok, format!("mech{m} {}: e{} refers to a missing parameter, state or ion", mech.name, id.0));
-        }
-        for s in &mech.states {
-            check(expr_ok(s.init), format!("mech{m}: initial value of {} out of range", s.name));
-            let ids: Vec<ExprId> = match s.dynamics {
-                Dynamics::Exponential { inf, tau } => vec![inf, tau],
-                Dynamics::Ode { rhs } => vec![rhs],
-                Dynamics::Kinetic | Dynamics::Constant => vec![],
-            };
-            check(ids.into_iter().all(expr_ok), format!("mech{m}: dynamics of {} out of range", s.name));
-            if let Some((ion, _)) = s.writes_ion {
-                check((ion as usize) < mech.ions.len(), format!("mech{m}: state {} writes a missing ion", s.name));
-            }
-        }
-        for d in &mech.derived {
-            check(expr_ok(d.value), format!("mech{m}: derived {} out of range", d.name));
-        }
-        for c in &mech.currents {
-            check(expr_ok(c.value) && expr_ok(c.conductance), format!("mech{m}: current {} out of range", c.name));
-            check(
-                c.ion.is_none_or(|i| (i as usize) < mech.ions.len()),
-                format!("mech{m}: current {} has a missing ion", c.name),
-            );
-        }
-        if let Some(k) = &mech.kinetic {
-            for &s in &k.states {
-                check(
-                    mech.states.get(s as usize).is_some_and(|st| st.dynamics == Dynamics::Kinetic),
-                    format!("mech{m}: kinetic state {s} is not a kinetic state"),
-                );
-            }
-            for r in &k.reactions {
-                check(expr_ok(r.forward) && expr_ok(r.backward), format!("mech{m}: reaction rate out of range"));
-                check(
-                    r.lhs.iter().chain(&r.rhs).all(|(s, _)| k.states.contains(s)),
-                    format!("mech{m}: reaction uses a state outside the scheme"),
-                );
-            }
-            if let Some((states, total)) = &k.conserve {
-                check(
-                    expr_ok(*total) && states.iter().all(|s| k.states.contains(s)),
-                    format!("mech{m}: conserve out of range"),
-                );
-            }
-        }
-        if let Some(e) = &mech.event {
-            check(mech.kind == MechanismKind::Point, format!("mech{m}: event handler on a density mechanism"));
-            check(
-                e.assigns.iter().all(|(s, v)| (*s as usize) < mech.states.len() && expr_ok(*v)),
-                format!("mech{m}: event assignment out of range"),
-            );
+        let leaf_ok = match e {
+            Expr::Param(i) => (i as usize) < params.len(),
+            Expr::State(i) => (i as usize) < states.len(),
+            Expr::Ion(i, _) => (i as usize) < ions.len(),
+            Expr::Const(_)
+            | Expr::Builtin(_)
+            | Expr::Weight
+            | Expr::Unary(..)
+            | Expr::Binary(..)
+            | Expr::Powi(..)
+            | Expr::Select(..) => true,
+        };
+        if !leaf_ok {
+            errors.push(E::MissingLeaf { mech: m, mech_name: name.clone(), expr: id });
         }
     }
-    let mech_kind = |id: MechId| model.mechanisms.get(id.index()).map(|m| m.kind);
-    let params_of = |id: MechId| model.mechanisms.get(id.index()).map_or(0, |m| m.params.len());
-    for (c, cell) in model.cells.iter().enumerate() {
-        let nodes = cell.tree.nodes.len() as u32;
-        for (i, node) in cell.tree.nodes.iter().enumerate() {
-            check(node.parent.is_none() == (i == 0), format!("cell{c}: node {i} root mismatch"));
-            check(node.parent.is_none_or(|p| (p as usize) < i), format!("cell{c}: node {i} has a parent after it"));
+    // Parameters hold only values: nothing to point at.
+    for Param { name: _, dim: _, default: _, min: _, max: _, doc: _, span: _ } in params {}
+    for (i, state) in states.iter().enumerate() {
+        let State { name, dim: _dim, init, dynamics, writes_ion, doc: _doc, span: _span } = state;
+        let state = i as u32;
+        if !expr_ok(*init) {
+            errors.push(E::StateInitOutOfRange { mech: m, state, name: name.clone() });
         }
-        check(cell.cm.len() == nodes as usize, format!("cell{c}: cm has {} entries for {nodes} nodes", cell.cm.len()));
-        for (k, d) in cell.density.iter().enumerate() {
-            check(
-                mech_kind(d.mechanism) == Some(MechanismKind::Density),
-                format!("cell{c}: density instance {k} is not a density mechanism"),
-            );
-            check(
-                d.nodes.windows(2).all(|w| w[0] < w[1]),
-                format!("cell{c}: density instance {k} nodes not ascending"),
-            );
-            check(
-                d.nodes.iter().all(|&n| n < nodes && cell.tree.nodes[n as usize].area_um2 > 0.0),
-                format!("cell{c}: density instance {k} on a node without membrane"),
-            );
-            check(
-                d.params.len() == params_of(d.mechanism),
-                format!("cell{c}: density instance {k} has the wrong parameter count"),
-            );
-            check(
-                d.params.iter().all(|p| match p {
-                    ParamValue::Uniform(_) => true,
-                    ParamValue::PerNode(v) => v.len() == d.nodes.len(),
-                }),
-                format!("cell{c}: density instance {k} per-node values do not match its nodes"),
-            );
+        let ids: Vec<ExprId> = match *dynamics {
+            Dynamics::Exponential { inf, tau } => vec![inf, tau],
+            Dynamics::Ode { rhs } => vec![rhs],
+            Dynamics::Kinetic | Dynamics::Constant => vec![],
+        };
+        if !ids.into_iter().all(expr_ok) {
+            errors.push(E::StateDynamicsOutOfRange { mech: m, state, name: name.clone() });
         }
-        for s in &cell.synapses {
-            check(
-                mech_kind(s.mechanism) == Some(MechanismKind::Point) && s.node < nodes,
-                format!("cell{c}: synapse {} invalid", s.name),
-            );
-            check(
-                s.params.len() == params_of(s.mechanism),
-                format!("cell{c}: synapse {} has the wrong parameter count", s.name),
-            );
-        }
-        if let Some(d) = &cell.detector {
-            check(d.node < nodes, format!("cell{c}: detector node out of range"));
-            check(d.threshold.is_finite(), format!("cell{c}: detector threshold not finite"));
+        if writes_ion.is_some_and(|(ion, _)| ion as usize >= ions.len()) {
+            errors.push(E::StateWritesMissingIon { mech: m, state, name: name.clone() });
         }
     }
-    let net = &model.network;
+    for (i, Derived { name, dim: _dim, value, span: _span }) in derived.iter().enumerate() {
+        if !expr_ok(*value) {
+            errors.push(E::DerivedOutOfRange { mech: m, derived: i as u32, name: name.clone() });
+        }
+    }
+    // Ion uses name a species by text; the artifact maps them (`artifact::validate`).
+    for IonUse { species: _, reads: _, writes: _, span: _ } in ions {}
+    for (i, c) in currents.iter().enumerate() {
+        let Current { name, ion, value, conductance, electrode: _electrode, span: _span } = c;
+        let current = i as u32;
+        if !(expr_ok(*value) && expr_ok(*conductance)) {
+            errors.push(E::CurrentOutOfRange { mech: m, current, name: name.clone() });
+        }
+        if ion.is_some_and(|u| u as usize >= ions.len()) {
+            errors.push(E::CurrentMissingIon { mech: m, current, name: name.clone() });
+        }
+    }
+    if let Some(k) = kinetic {
+        kinetic_scheme(errors, m, states, k, &expr_ok);
+    }
+    if let Some(EventHandler { weight_dim: _weight_dim, assigns, span: _span }) = event {
+        if *kind != MechanismKind::Point {
+            errors.push(E::EventOnDensity { mech: m });
+        }
+        if !assigns.iter().all(|(s, v)| (*s as usize) < states.len() && expr_ok(*v)) {
+            errors.push(E::EventAssignmentOutOfRange { mech: m });
+        }
+    }
+}
+
+fn kinetic_scheme(
+    errors: &mut Vec<ValidationError>,
+    m: MechId,
+    all_states: &[State],
+    scheme: &KineticScheme,
+    expr_ok: &dyn Fn(ExprId) -> bool,
+) {
+    use ValidationError as E;
+    let KineticScheme { states, reactions, conserve, span: _span } = scheme;
+    for &s in states {
+        if !all_states.get(s as usize).is_some_and(|st| st.dynamics == Dynamics::Kinetic) {
+            errors.push(E::NotAKineticState { mech: m, state: s });
+        }
+    }
+    for (i, Reaction { lhs, rhs, forward, backward, span: _span }) in reactions.iter().enumerate() {
+        let reaction = i as u32;
+        if !(expr_ok(*forward) && expr_ok(*backward)) {
+            errors.push(E::ReactionRateOutOfRange { mech: m, reaction });
+        }
+        if !lhs.iter().chain(rhs).all(|(s, _)| states.contains(s)) {
+            errors.push(E::ReactionOutsideScheme { mech: m, reaction });
+        }
+    }
+    if let Some((members, total)) = conserve
+        && !(expr_ok(*total) && members.iter().all(|s| states.contains(s)))
+    {
+        errors.push(E::ConserveOutOfRange { mech: m });
+    }
+}
+
+fn cell(errors: &mut Vec<ValidationError>, model: &Model, c: CellId, cell: &Cell) {
+    use ValidationError as E;
+    let Cell {
+        name: _name,
+        span: _span,
+        tree,
+        section_names: _section_names, // labels for outputs
+        cm,
+        v_init: _v_init,
+        species,
+        density,
+        synapses,
+        detector,
+    } = cell;
+    // Declared species hold values only; mechanisms name species by text.
+    for Species { name: _, charge: _, reversal: _, inside: _, outside: _, span: _ } in species {}
+    let nodes = tree.nodes.len() as u32;
+    for (i, node) in tree.nodes.iter().enumerate() {
+        let node_index = i as u32;
+        if node.parent.is_none() != (i == 0) {
+            errors.push(E::NodeRootMismatch { cell: c, node: node_index });
+        }
+        if node.parent.is_some_and(|p| p as usize >= i) {
+            errors.push(E::NodeParentAfter { cell: c, node: node_index });
+        }
+    }
+    if cm.len() != nodes as usize {
+        errors.push(E::CmLength { cell: c, entries: cm.len(), nodes });
+    }
+    let mechanism = |id: MechId| model.mechanisms.get(id.index());
+    let params_of = |id: MechId| mechanism(id).map_or(0, |m| m.params.len());
+    for (k, d) in density.iter().enumerate() {
+        let DensityInstance { mechanism: mech, nodes: on, params } = d;
+        let instance = k as u32;
+        let mut report = |broken: bool, error: fn(CellId, u32) -> ValidationError| {
+            if broken {
+                errors.push(error(c, instance));
+            }
+        };
+        report(mechanism(*mech).map(|m| m.kind) != Some(MechanismKind::Density), E::DensityNotDensity);
+        report(!on.windows(2).all(|w| w[0] < w[1]), E::DensityNodesNotAscending);
+        report(
+            !on.iter().all(|&n| n < nodes && tree.nodes[n as usize].area_um2 > 0.0),
+            E::DensityOnNodeWithoutMembrane,
+        );
+        report(params.len() != params_of(*mech), E::DensityParamCount);
+        let per_node_ok = params.iter().all(|p| match p {
+            ParamValue::Uniform(_) => true,
+            ParamValue::PerNode(v) => v.len() == on.len(),
+        });
+        report(!per_node_ok, E::DensityPerNodeLength);
+    }
+    for (k, s) in synapses.iter().enumerate() {
+        let PointInstance { name, mechanism: mech, node, params, span: _span } = s;
+        let synapse = k as u32;
+        if !(mechanism(*mech).map(|m| m.kind) == Some(MechanismKind::Point) && *node < nodes) {
+            errors.push(E::SynapseInvalid { cell: c, synapse, name: name.clone() });
+        }
+        if params.len() != params_of(*mech) {
+            errors.push(E::SynapseParamCount { cell: c, synapse, name: name.clone() });
+        }
+    }
+    if let Some(Detector { node, threshold, span: _span }) = detector {
+        if *node >= nodes {
+            errors.push(E::DetectorNode { cell: c });
+        }
+        if !threshold.is_finite() {
+            errors.push(E::DetectorThreshold { cell: c });
+        }
+    }
+}
+
+fn network(errors: &mut Vec<ValidationError>, model: &Model, net: &Network) {
+    use ValidationError as E;
+    let Network { name: _name, populations, sources, connections, stimuli, probes, record_spikes: _record_spikes } =
+        net;
     let mut gid = 0u32;
-    for p in &net.populations {
-        check(p.first_gid == gid && p.cell.index() < model.cells.len(), format!("population {} invalid", p.name));
-        gid = gid.saturating_add(p.count);
+    for (i, Population { name, cell, first_gid, count, span: _span }) in populations.iter().enumerate() {
+        if !(*first_gid == gid && cell.index() < model.cells.len()) {
+            errors.push(E::Population { population: i as u32, name: name.clone() });
+        }
+        gid = gid.saturating_add(*count);
     }
+    // Spike sources hold times and rates only.
+    for SpikeSource { name: _, kind: _, span: _ } in sources {}
     let range_ok = |r: &CellRange| {
-        net.populations.get(r.population as usize).is_some_and(|p| r.start <= r.end && r.end <= p.count && r.step > 0)
+        let CellRange { population, start, end, step } = *r;
+        populations.get(population as usize).is_some_and(|p| start <= end && end <= p.count && step > 0)
     };
-    for (i, conn) in net.connections.iter().enumerate() {
-        match conn.source {
-            Presynaptic::Cells(r) => check(range_ok(&r), format!("connection {i}: source range invalid")),
-            Presynaptic::Source(s) => {
-                check((s as usize) < net.sources.len(), format!("connection {i}: missing source"))
+    for (i, conn) in connections.iter().enumerate() {
+        let Connection { source, target, synapse, rule: _rule, weight: _weight, delay, span: _span } = conn;
+        let connection = i as u32;
+        match source {
+            Presynaptic::Cells(r) if !range_ok(r) => errors.push(E::ConnectionSourceRange { connection }),
+            Presynaptic::Source(s) if *s as usize >= sources.len() => {
+                errors.push(E::ConnectionMissingSource { connection })
+            }
+            Presynaptic::Cells(_) | Presynaptic::Source(_) => {}
+        }
+        if !range_ok(target) {
+            errors.push(E::ConnectionTargetRange { connection });
+        } else {
+            let cell = &model.cells[populations[target.population as usize].cell.index()];
+            if *synapse as usize >= cell.synapses.len() {
+                errors.push(E::ConnectionMissingSynapse { connection });
             }
         }
-        check(range_ok(&conn.target), format!("connection {i}: target range invalid"));
-        if range_ok(&conn.target) {
-            let cell = &model.cells[net.populations[conn.target.population as usize].cell.index()];
-            check((conn.synapse as usize) < cell.synapses.len(), format!("connection {i}: missing synapse"));
+        if !(*delay >= 0.0 && delay.is_finite()) {
+            errors.push(E::ConnectionDelay { connection });
         }
-        check(conn.delay >= 0.0 && conn.delay.is_finite(), format!("connection {i}: bad delay"));
     }
     let cell_of = |gid: u32| model.locate_gid(gid).map(|(p, _)| &model.cells[p.cell.index()]);
-    for s in &net.stimuli {
-        check(
-            cell_of(s.gid).is_some_and(|c| (s.node as usize) < c.tree.nodes.len()),
-            format!("stimulus {} location invalid", s.name),
-        );
-        check(
-            mech_kind(s.mechanism) == Some(MechanismKind::Point),
-            format!("stimulus {} is not a point mechanism", s.name),
-        );
+    for (i, s) in stimuli.iter().enumerate() {
+        let Stimulus { name, mechanism, gid, node, params, span: _span } = s;
+        let stimulus = i as u32;
+        if cell_of(*gid).is_none_or(|c| (*node as usize) >= c.tree.nodes.len()) {
+            errors.push(E::StimulusLocation { stimulus, name: name.clone() });
+        }
+        let mech = model.mechanisms.get(mechanism.index());
+        if mech.map(|m| m.kind) != Some(MechanismKind::Point) {
+            errors.push(E::StimulusNotPoint { stimulus, name: name.clone() });
+        }
+        if mech.is_some_and(|m| m.params.len() != params.len()) {
+            errors.push(E::StimulusParamCount { stimulus, name: name.clone() });
+        }
     }
-    for p in &net.probes {
-        let Some(cell) = cell_of(p.gid) else {
-            check(false, format!("probe {} has no cell", p.label));
+    for (i, p) in probes.iter().enumerate() {
+        let Probe { label, gid, target, dim: _dim, span: _span } = p;
+        let probe = i as u32;
+        let Some(cell) = cell_of(*gid) else {
+            errors.push(E::ProbeWithoutCell { probe, label: label.clone() });
             continue;
         };
-        let var_ok = |m: MechId, v: Var| {
-            let m = &model.mechanisms[m.index()];
-            match v {
-                Var::State(i) => (i as usize) < m.states.len(),
-                Var::Derived(i) => (i as usize) < m.derived.len(),
-                Var::Param(i) => (i as usize) < m.params.len(),
-                Var::Current(i) => (i as usize) < m.currents.len(),
-            }
-        };
-        let ok = match p.target {
-            ProbeTarget::Voltage { node } => (node as usize) < cell.tree.nodes.len(),
-            ProbeTarget::Density { instance, node, var } => cell
-                .density
-                .get(instance as usize)
-                .is_some_and(|d| d.nodes.binary_search(&node).is_ok() && var_ok(d.mechanism, var)),
-            ProbeTarget::Synapse { index, var } => {
-                cell.synapses.get(index as usize).is_some_and(|s| var_ok(s.mechanism, var))
-            }
-            ProbeTarget::Stimulus { index, var } => {
-                net.stimuli.get(index as usize).is_some_and(|s| s.gid == p.gid && var_ok(s.mechanism, var))
-            }
-            ProbeTarget::Ion { species, node, .. } => {
-                (species as usize) < cell.species.len() && (node as usize) < cell.tree.nodes.len()
-            }
-        };
-        check(ok, format!("probe {} target invalid", p.label));
+        if !probe_target_ok(model, cell, *gid, *target) {
+            errors.push(E::ProbeTarget { probe, label: label.clone() });
+        }
     }
-    let sim = &model.simulation;
-    check(sim.dt > 0.0 && sim.dt.is_finite() && sim.duration >= 0.0, "simulation dt or duration invalid".to_string());
-    check(sim.celsius >= super::ABSOLUTE_ZERO_CELSIUS, "simulation temperature below absolute zero".to_string());
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+fn probe_target_ok(model: &Model, cell: &Cell, gid: u32, target: ProbeTarget) -> bool {
+    let var_ok = |m: MechId, v: Var| {
+        let m = &model.mechanisms[m.index()];
+        match v {
+            Var::State(i) => (i as usize) < m.states.len(),
+            Var::Derived(i) => (i as usize) < m.derived.len(),
+            Var::Param(i) => (i as usize) < m.params.len(),
+            Var::Current(i) => (i as usize) < m.currents.len(),
+        }
+    };
+    match target {
+        ProbeTarget::Voltage { node } => (node as usize) < cell.tree.nodes.len(),
+        ProbeTarget::Density { instance, node, var } => cell
+            .density
+            .get(instance as usize)
+            .is_some_and(|d| d.nodes.binary_search(&node).is_ok() && var_ok(d.mechanism, var)),
+        ProbeTarget::Synapse { index, var } => {
+            cell.synapses.get(index as usize).is_some_and(|s| var_ok(s.mechanism, var))
+        }
+        ProbeTarget::Stimulus { index, var } => {
+            model.network.stimuli.get(index as usize).is_some_and(|s| s.gid == gid && var_ok(s.mechanism, var))
+        }
+        ProbeTarget::Ion { species, node, var: _var } => {
+            (species as usize) < cell.species.len() && (node as usize) < cell.tree.nodes.len()
+        }
+    }
 }

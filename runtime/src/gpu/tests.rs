@@ -38,7 +38,7 @@ fn model(path: &str, overrides: &[String], duration: Option<f64>) -> Model {
     let mut db = SourceDb::new();
     let root = db.add(path, &text);
     let c = compile(&mut db, root, &mut RepoLoader, overrides);
-    let mut m = c.model.unwrap_or_else(|| panic!("{path} compiles"));
+    let mut m = c.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{path} compiles"));
     if let Some(d) = duration {
         m.simulation.duration = d;
     }
@@ -512,7 +512,7 @@ fn stimulated_ring() -> Model {
     let mut db = SourceDb::new();
     let root = db.add("stimulated_ring.syl", &text);
     let c = compile(&mut db, root, &mut RepoLoader, &["rings=2".to_string()]);
-    let mut m = c.model.unwrap_or_else(|| panic!("compiles: {:?}", c.diagnostics));
+    let mut m = c.artifact.map(|a| a.model).unwrap_or_else(|| panic!("compiles: {:?}", c.diagnostics));
     m.simulation.duration = 20.0;
     m
 }

@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use sylva_compiler::diagnostics::Diagnostic;
 use sylva_compiler::limits::Estimate;
 use sylva_compiler::source::{FileId, SourceDb, Span};
-use sylva_compiler::{Loader, Setting, compile, compile_with_settings, ir, render};
+use sylva_compiler::{Loader, Setting, artifact, compile, compile_with_settings, ir, render};
 use sylva_runtime::gpu::Strategy;
 use sylva_runtime::output;
 pub use sylva_runtime::output::read_source;
@@ -102,6 +102,8 @@ enum Emit {
     Ast,
     /// The checked intermediate representation.
     Ir,
+    /// The artifact the engines run: species, placements and their stage kernels.
+    Kernels,
     /// The Cranelift IR of every kernel of the CPU engine.
     Clif,
     /// The WGSL of the GPU engine (one entry point per cell type), in the model's precision.
@@ -292,7 +294,7 @@ pub fn compile_root(
     }
     let compilation = compile_with_settings(&mut db, root, &mut FsLoader, overrides, &settings);
     report(&db, &compilation.diagnostics, colour);
-    compilation.model.ok_or(Failure::Model)
+    compilation.artifact.map(|a| a.model).ok_or(Failure::Model)
 }
 
 fn check(files: &[String], overrides: &[String], colour: bool) -> Result<(), Failure> {
@@ -337,12 +339,17 @@ fn compile_and_emit(
             let _ = writeln!(stdout, "{parsed:#?}");
         }
         Emit::Ir => {
-            if let Some(model) = &compilation.model {
+            if let Some(model) = compilation.model() {
                 let _ = stdout.write_all(ir::print(model).as_bytes());
             }
         }
+        Emit::Kernels => {
+            if let Some(artifact) = &compilation.artifact {
+                let _ = stdout.write_all(artifact::print(artifact).as_bytes());
+            }
+        }
         Emit::Wgsl => {
-            if let Some(model) = &compilation.model {
+            if let Some(model) = compilation.model() {
                 // The GPU's code is generated from a built model, which records nothing.
                 run::fits_in_memory("code generation", &Estimate { trace_samples: 0.0, ..Estimate::of(model) })?;
                 let text =
@@ -354,7 +361,7 @@ fn compile_and_emit(
             }
         }
         Emit::Clif => {
-            if let Some(model) = &compilation.model {
+            if let Some(model) = compilation.model() {
                 let text = sylva_runtime::cpu::clif_text(model)
                     .map_err(|e| Failure::Internal(format!("code generation failed: {e}")))?;
                 let _ = stdout.write_all(text.as_bytes());
