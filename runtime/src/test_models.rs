@@ -1,6 +1,6 @@
 //! Models written in a unit test: compiled with no files to import but the standard library.
 
-use sylva_compiler::ir::Model;
+use sylva_compiler::artifact::Artifact;
 use sylva_compiler::source::SourceDb;
 use sylva_compiler::{Loader, compile};
 
@@ -13,10 +13,10 @@ impl Loader for NoFiles {
 }
 
 /// Compiles `text` as the file `name`; panics with the rendered diagnostics if it has errors.
-pub(crate) fn compiled(name: &str, text: &str) -> Model {
+pub(crate) fn compiled(name: &str, text: &str) -> Artifact {
     let mut db = SourceDb::new();
     let root = db.add(name, text);
     let compilation = compile(&mut db, root, &mut NoFiles, &[]);
     let rendered = sylva_compiler::render::render(&db, &compilation.diagnostics, false);
-    compilation.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{name} compiles:\n{rendered}"))
+    compilation.artifact.unwrap_or_else(|| panic!("{name} compiles:\n{rendered}"))
 }

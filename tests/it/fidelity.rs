@@ -3,7 +3,7 @@
 //! within 1e-8 mV, other quantities within 1e-9 of their column's range), the time column to
 //! the reference's printed digits, and spikes on the same steps as NEURON's.
 
-use sylva_compiler::ir::Model;
+use sylva_compiler::artifact::Artifact;
 use sylva_runtime::cpu::{Options, Simulation};
 use sylva_tests::reference::{AGAINST_NEURON, Trace, check_spikes, check_trace, read_spikes};
 use sylva_tests::{compile_file, compile_text, files_with_extension, render, repo};
@@ -11,13 +11,14 @@ use sylva_tests::{compile_file, compile_text, files_with_extension, render, repo
 /// Runs a case and checks its trace and spikes against NEURON's files.
 fn check_case(case: &str, overrides: &[String], trace: &str, spikes: &str) {
     let (_, compilation) = compile_file(&format!("examples/neuron/{case}.syl"), overrides);
-    let model = compilation.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{case} compiles"));
-    check_against(case, &model, case, (trace, spikes));
+    let artifact = compilation.artifact.unwrap_or_else(|| panic!("{case} compiles"));
+    check_against(case, &artifact, case, (trace, spikes));
 }
 
 /// Runs `model` and checks it against the files `trace` and `spikes` of reference case `case`.
-fn check_against(what: &str, model: &Model, case: &str, (trace, spikes): (&str, &str)) {
-    let mut sim = Simulation::new(model, Options::default()).expect("compiles");
+fn check_against(what: &str, artifact: &Artifact, case: &str, (trace, spikes): (&str, &str)) {
+    let model = &artifact.model;
+    let mut sim = Simulation::new(artifact, Options::default()).expect("compiles");
     sim.run(|_, _| {}).unwrap_or_else(|b| panic!("{what} blew up: {b:?}"));
     let data = repo().join(format!("tests/data/neuron/{case}"));
     let reference = Trace::read(&data.join(trace));
@@ -79,8 +80,9 @@ fn syn_pair_strong_synapse_matches_neuron() {
 #[test]
 fn ringtest_spikes_match_neuron() {
     let (_, compilation) = compile_file("examples/bench/ringtest.syl", &[]);
-    let model = compilation.artifact.map(|a| a.model).expect("ringtest compiles");
-    let mut sim = Simulation::new(&model, Options::default()).expect("compiles");
+    let artifact = compilation.artifact.expect("ringtest compiles");
+    let model = &artifact.model;
+    let mut sim = Simulation::new(&artifact, Options::default()).expect("compiles");
     sim.run(|_, _| {}).expect("runs");
     let expected = read_spikes(&repo().join("tests/data/neuron/ringtest/spikes.csv"));
     assert_eq!(expected.len(), 60, "NEURON gives 60 spikes per ring");
@@ -98,9 +100,9 @@ fn interpreter_and_jit_on_any_thread_count_agree_bit_for_bit() {
     assert!(cases.len() >= 16, "{cases:?}");
     for (file, overrides) in &cases {
         let (_, compilation) = compile_file(file, overrides);
-        let model = compilation.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{file} compiles"));
+        let artifact = compilation.artifact.unwrap_or_else(|| panic!("{file} compiles"));
         let run = |options: Options| {
-            let mut sim = Simulation::new(&model, options).expect("compiles");
+            let mut sim = Simulation::new(&artifact, options).expect("compiles");
             sim.run(|_, _| {}).expect("runs");
             (bits(sim.columns()), sim.spikes().to_vec())
         };
@@ -128,7 +130,6 @@ fn reader_of_a_concentration_inserted_before_its_writer_matches_neuron() {
     assert!(text.contains(sk) && text.contains(cadyn), "ca_sk inserts cadyn and sk");
     let swapped = text.replace(sk, "").replace(cadyn, &format!("{sk}{cadyn}"));
     let (db, compilation) = compile_text(file, &swapped, &[]);
-    let model =
-        compilation.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
-    check_against("ca_sk (sk first)", &model, "ca_sk", ("trace.csv", "spikes.csv"));
+    let artifact = compilation.artifact.unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
+    check_against("ca_sk (sk first)", &artifact, "ca_sk", ("trace.csv", "spikes.csv"));
 }

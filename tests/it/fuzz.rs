@@ -169,17 +169,17 @@ fn mutated_examples_never_panic_and_spans_stay_in_their_files() {
         if compilation.has_errors() {
             with_errors += 1;
             assert!(compilation.artifact.is_none(), "case {case}: a model with errors must not reach the back ends");
-        } else if let Some(model) = compilation.model()
+        } else if let Some(artifact) = &compilation.artifact
             && generated < back_end_cases
-            && (1..=100_000).contains(&nodes(model))
+            && (1..=100_000).contains(&nodes(&artifact.model))
         {
-            // A checked model must reach code: the GPU code generation (after the CPU engine's
-            // build and initialisation) for both strategies, validated by naga. Models without
+            // A checked model must reach code: the GPU code generation (after the plan's build
+            // and initialisation) for both strategies, validated by naga. Models without
             // cells (every standard-library module, examples whose network was cut) give the back
             // ends nothing to do, so they do not use up the back-end cases.
             generated += 1;
             for strategy in [Strategy::Thread, Strategy::Workgroup] {
-                let result = std::panic::catch_unwind(|| sylva_runtime::gpu::wgsl(model, Precision::F64, strategy));
+                let result = std::panic::catch_unwind(|| sylva_runtime::gpu::wgsl(artifact, Precision::F64, strategy));
                 match result {
                     Ok(Ok(_)) => {}
                     Ok(Err(e @ (GpuError::Unsupported(_) | GpuError::Internal(_)))) => {

@@ -33,11 +33,10 @@ simulation { dt = 0.025 ms, duration = 10 ms }
 #[test]
 fn connection_rules_expand_as_documented() {
     let (db, compilation) = compile_text("net.syl", NETWORK, &[]);
-    let model = compilation
-        .artifact
-        .map(|a| a.model)
-        .unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
-    let wiring = events::wire(&model);
+    let artifact =
+        compilation.artifact.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let model = &artifact.model;
+    let wiring = events::wire(model);
     let posts = |gid: usize, weight: f64| -> Vec<u32> {
         wiring.from_cell[gid].iter().filter(|c| c.weight == weight).map(|c| c.post_gid).collect()
     };
@@ -52,7 +51,7 @@ fn connection_rules_expand_as_documented() {
     let random: usize = (0..6).map(|i| posts(i, 0.02).len()).sum();
     assert!((6..=30).contains(&random), "{random}");
     assert_eq!(
-        events::wire(&model).from_cell.iter().map(Vec::len).sum::<usize>(),
+        events::wire(model).from_cell.iter().map(Vec::len).sum::<usize>(),
         wiring.from_cell.iter().map(Vec::len).sum::<usize>()
     );
     // The source reaches a[0], a[2], a[4].
@@ -85,11 +84,10 @@ network n {
 simulation { dt = 0.025 ms, duration = 1 ms }
 "#;
     let (db, compilation) = compile_text("random.syl", text, &[]);
-    let model = compilation
-        .artifact
-        .map(|a| a.model)
-        .unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
-    let wiring = events::wire(&model);
+    let artifact =
+        compilation.artifact.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let model = &artifact.model;
+    let wiring = events::wire(model);
     let pairs = |weight: f64| -> Vec<(u32, u32)> {
         let from = wiring.from_cell.iter().enumerate();
         from.flat_map(|(pre, cs)| cs.iter().filter(|c| c.weight == weight).map(move |c| (pre as u32, c.post_gid)))
@@ -127,12 +125,10 @@ simulation { dt = 0.025 ms, duration = 1 ms }
 #[test]
 fn kicked_network_runs_reproducibly() {
     let (db, compilation) = compile_text("net.syl", NETWORK, &[]);
-    let model = compilation
-        .artifact
-        .map(|a| a.model)
-        .unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let artifact =
+        compilation.artifact.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
     let run = |threads| {
-        let mut sim = Simulation::new(&model, Options { threads, interpret: false }).expect("compiles");
+        let mut sim = Simulation::new(&artifact, Options { threads, interpret: false }).expect("compiles");
         sim.run(|_, _| {}).expect("runs");
         sim.spikes().to_vec()
     };
@@ -146,9 +142,9 @@ fn kicked_network_runs_reproducibly() {
 #[test]
 fn tutorial_with_a_poisson_source_is_deterministic() {
     let (_, compilation) = compile_file("examples/tutorial/03_custom_channel.syl", &[]);
-    let model = compilation.artifact.map(|a| a.model).expect("compiles");
+    let artifact = compilation.artifact.expect("compiles");
     let run = || {
-        let mut sim = Simulation::new(&model, Options::default()).expect("compiles");
+        let mut sim = Simulation::new(&artifact, Options::default()).expect("compiles");
         sim.run(|_, _| {}).expect("runs");
         (
             sim.spikes().to_vec(),
@@ -206,10 +202,9 @@ fn poisson_sources_fire_at_their_rate() {
     }
     text += "}\n\nsimulation { dt = 0.025 ms, duration = 1100 ms }\n";
     let (db, compilation) = compile_text("poisson.syl", &text, &[]);
-    let model = compilation
-        .artifact
-        .map(|a| a.model)
-        .unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let artifact =
+        compilation.artifact.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let model = &artifact.model;
     let duration = model.simulation.duration;
     let trains: Vec<Vec<f64>> = model.network.sources.iter().map(|s| events::source_times(&s.kind, duration)).collect();
     assert_eq!(trains.len(), SOURCES);
@@ -243,7 +238,7 @@ fn poisson_sources_fire_at_their_rate() {
     assert!((cv - 1.0).abs() < bound, "CV {cv}");
 
     // Every event is delivered, none before the sources start.
-    let mut sim = Simulation::new(&model, Options::default()).expect("compiles");
+    let mut sim = Simulation::new(&artifact, Options::default()).expect("compiles");
     sim.run(|_, _| {}).expect("runs");
     let g = &sim.columns()[0];
     let delivered = (g.last().expect("rows") / WEIGHT).round() as usize;

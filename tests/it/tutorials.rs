@@ -12,11 +12,9 @@ const REST_MV: f64 = 0.1;
 
 fn run(path: &str, overrides: &[String]) -> Simulation {
     let (db, compilation) = compile_file(path, overrides);
-    let model = compilation
-        .artifact
-        .map(|a| a.model)
-        .unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
-    let mut sim = Simulation::new(&model, Options::default()).expect("compiles");
+    let artifact =
+        compilation.artifact.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let mut sim = Simulation::new(&artifact, Options::default()).expect("compiles");
     sim.run(|_, _| {}).expect("runs");
     sim
 }

@@ -18,8 +18,8 @@ fn wgsl_snapshots() {
         ("y_tree", Precision::F64, Strategy::Workgroup),
     ] {
         let (_, compilation) = compile_file(&format!("examples/neuron/{case}.syl"), &[]);
-        let model = compilation.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{case} compiles"));
-        let text = sylva_runtime::gpu::wgsl(&model, precision, strategy).unwrap_or_else(|e| panic!("{case}: {e}"));
+        let artifact = compilation.artifact.unwrap_or_else(|| panic!("{case} compiles"));
+        let text = sylva_runtime::gpu::wgsl(&artifact, precision, strategy).unwrap_or_else(|e| panic!("{case}: {e}"));
         // The text must be valid WGSL as naga reads it back.
         let module =
             naga::front::wgsl::parse_str(&text).unwrap_or_else(|e| panic!("{case}: {}", e.emit_to_string(&text)));

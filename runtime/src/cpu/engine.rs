@@ -2,7 +2,7 @@
 //! chunk of whole cells in parallel) or by the reference interpreter. Runs the stages of
 //! [`schedule::STEP`] in order.
 
-use sylva_compiler::ir::Model;
+use sylva_compiler::artifact::Artifact;
 
 use super::compiled::{self, Arrays, Chunk, CompiledBlock, IonPointers, Shared};
 use super::jit::JitError;
@@ -65,9 +65,9 @@ pub type Simulation = crate::Simulation<CpuEngine>;
 
 impl crate::Simulation<CpuEngine> {
     /// Builds the simulation; a JIT failure is an internal error.
-    pub fn new(model: &Model, options: Options) -> Result<Simulation, JitError> {
-        let mut plan = Plan::new(model);
-        let mut host = Host::new(&mut plan, model.simulation.steps() as u64);
+    pub fn new(artifact: &Artifact, options: Options) -> Result<Simulation, JitError> {
+        let mut plan = Plan::new(artifact);
+        let mut host = Host::new(&mut plan, artifact.model.simulation.steps() as u64);
         let engine = CpuEngine::new(plan, options)?;
         host.record(0.0, engine.probe_values());
         Ok(crate::Simulation::from_parts(engine, host))
@@ -338,7 +338,7 @@ mod tests {
         assert_eq!(sim.steps(), 400_000_000);
         let recording = sim.host.recording();
         assert!(recording.times.capacity() < 1000 && recording.columns[0].capacity() < 1000);
-        model.simulation.duration = 1.0;
+        model.model.simulation.duration = 1.0;
         let mut sim = Simulation::new(&model, Options::default()).expect("builds");
         sim.run(|_, _| {}).expect("runs");
         assert_eq!(sim.times().len(), 41);

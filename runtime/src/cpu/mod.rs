@@ -10,11 +10,11 @@ pub use engine::{CpuEngine, Options, Simulation};
 
 /// The Cranelift IR of every kernel the engine compiles (a step's stages; initialisation is
 /// interpreted by the plan), as `sylva compile --emit clif` prints it.
-pub fn clif_text(model: &sylva_compiler::ir::Model) -> Result<String, jit::JitError> {
-    let plan = crate::plan::Plan::new(model);
+pub fn clif_text(artifact: &sylva_compiler::artifact::Artifact) -> Result<String, jit::JitError> {
+    let plan = crate::plan::Plan::new(artifact);
     let mut out = String::new();
     for (i, block) in plan.blocks.iter().enumerate() {
-        let name = &model.mechanisms[block.mechanism as usize].name;
+        let name = &artifact.model.mechanisms[block.mechanism as usize].name;
         let slots = compiled::slots(block);
         let k = &block.kernels;
         let stages = [("current", Some(&k.current)), ("advance", Some(&k.advance)), ("event", k.event.as_ref())];

@@ -9,6 +9,7 @@
 //! * `shared` (read-only reals): area, diameter, C/dt, axial conductance, per-instance params.
 //! * `meta` (read-only u32): parents, instance nodes, gids of each type, the probe table.
 
+use sylva_compiler::artifact::{Artifact, Placement};
 use sylva_compiler::ir::Model;
 use sylva_compiler::ir::expr::IonVar;
 use sylva_compiler::ir::kernel::Kernels;
@@ -17,7 +18,7 @@ use super::builder::Prec;
 use super::schedule::{TreeSchedule, schedule};
 use super::stimuli;
 use super::{DeviceFit, GpuError, Options};
-use crate::plan::{Placement, Plan, ProbeSource};
+use crate::plan::{Plan, ProbeSource};
 
 pub const NO_PARENT: u32 = u32::MAX;
 
@@ -190,7 +191,14 @@ pub(super) fn alloc(v: &mut Vec<f64>, len: usize) -> u32 {
     off as u32
 }
 
-pub fn layout(model: &Model, plan: &Plan, options: Options, fit: DeviceFit, prec: Prec) -> Result<Layout, GpuError> {
+pub fn layout(
+    artifact: &Artifact,
+    plan: &Plan,
+    options: Options,
+    fit: DeviceFit,
+    prec: Prec,
+) -> Result<Layout, GpuError> {
+    let model = &artifact.model;
     let ncells = plan.cell_offset.len();
     let mut b = Builder {
         plan,
@@ -204,7 +212,7 @@ pub fn layout(model: &Model, plan: &Plan, options: Options, fit: DeviceFit, prec
     };
     let mut types = Vec::new();
     for (ti, ty) in plan.types.iter().enumerate() {
-        types.push(b.cell_type(model, ti, &ty.gids, options, fit, prec)?);
+        types.push(b.cell_type(artifact, ti, &ty.gids, options, fit, prec)?);
     }
     let (probes, gpu_probes, probe_offsets, probe_pairs) = b.probes(model, &types);
     let nernst = plan
@@ -256,7 +264,7 @@ impl Builder<'_> {
     /// The arrays of cell type `ti`, whose cells are `gids`.
     fn cell_type(
         &mut self,
-        model: &Model,
+        artifact: &Artifact,
         ti: usize,
         gids: &[u32],
         options: Options,
@@ -264,7 +272,7 @@ impl Builder<'_> {
         prec: Prec,
     ) -> Result<TypeLayout, GpuError> {
         let plan = self.plan;
-        let cell = &model.cells[plan.types[ti].cell as usize];
+        let cell = &artifact.model.cells[plan.types[ti].cell as usize];
         for (rank, g) in gids.iter().enumerate() {
             self.home[*g as usize] = (ti, rank as u32);
         }
@@ -315,7 +323,7 @@ impl Builder<'_> {
             workgroup,
         };
         self.node_state(&ty, gids);
-        ty.blocks = self.blocks(model, ti, &ty, &cell.name)?;
+        ty.blocks = self.blocks(artifact, ti, &ty, &cell.name)?;
         Ok(ty)
     }
 
@@ -376,7 +384,13 @@ impl Builder<'_> {
 
     /// The GPU blocks of type `ti`: its density mechanisms and synapses as in the plan, then its
     /// stimuli, one group per mechanism (`gpu::stimuli`).
-    fn blocks(&mut self, model: &Model, ti: usize, ty: &TypeLayout, name: &str) -> Result<Vec<BlockLayout>, GpuError> {
+    fn blocks(
+        &mut self,
+        artifact: &Artifact,
+        ti: usize,
+        ty: &TypeLayout,
+        name: &str,
+    ) -> Result<Vec<BlockLayout>, GpuError> {
         let plan = self.plan;
         let mut blocks = Vec::new();
         // The type's stimuli by mechanism, in declaration order.
@@ -401,7 +415,7 @@ impl Builder<'_> {
             let rank_of = |b: usize| home[plan.blocks[b].gids[0] as usize].1;
             let first_node = |b: usize| plan.cell_offset[plan.blocks[b].gids[0] as usize] as u32;
             let arrays = stimuli::Arrays { data: &mut self.data, shared: &mut self.shared, meta: &mut self.meta };
-            let (group, indices) = stimuli::group(model, plan, members, ty.ncells, rank_of, first_node, arrays);
+            let (group, indices) = stimuli::group(artifact, plan, members, ty.ncells, rank_of, first_node, arrays);
             for (b, k) in indices {
                 self.block_home[b] = (ti, blocks.len());
                 self.member_of[b] = k;

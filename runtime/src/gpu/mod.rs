@@ -21,7 +21,8 @@ mod traffic;
 
 use std::fmt;
 
-use sylva_compiler::ir::{Model, Precision};
+use sylva_compiler::artifact::Artifact;
+use sylva_compiler::ir::Precision;
 
 use crate::host::{Host, time_of};
 use crate::plan::Plan;
@@ -168,15 +169,15 @@ struct Prepared {
 }
 
 fn prepare(
-    model: &Model,
+    artifact: &Artifact,
     plan: &Plan,
     precision: Precision,
     options: Options,
     fit: DeviceFit,
 ) -> Result<Prepared, GpuError> {
-    let dt = model.simulation.dt;
+    let dt = artifact.model.simulation.dt;
     let window_cap = options.window_cap.max(1);
-    let layout = layout::layout(model, plan, options, fit, prec(precision))?;
+    let layout = layout::layout(artifact, plan, options, fit, prec(precision))?;
     // The window: the shortest delay of a connection from a cell, in steps.
     let min_delay = plan.wiring.from_cell.iter().flatten().map(|c| c.delay).fold(f64::INFINITY, f64::min);
     let window = if min_delay.is_finite() {
@@ -199,9 +200,9 @@ fn validate(module: &naga::Module) -> Result<naga::valid::ModuleInfo, GpuError> 
 
 /// The generated WGSL (`sylva compile --emit wgsl`), for a device with WebGPU's default limits
 /// (16 KiB of workgroup memory, 256 invocations per workgroup).
-pub fn wgsl(model: &Model, precision: Precision, strategy: Strategy) -> Result<String, GpuError> {
+pub fn wgsl(artifact: &Artifact, precision: Precision, strategy: Strategy) -> Result<String, GpuError> {
     let fit = DeviceFit::of(&wgpu::Limits::default());
-    let p = prepare(model, &Plan::new(model), precision, Options { strategy, ..Options::default() }, fit)?;
+    let p = prepare(artifact, &Plan::new(artifact), precision, Options { strategy, ..Options::default() }, fit)?;
     naga::back::wgsl::write_string(&p.module, &p.info, naga::back::wgsl::WriterFlags::empty())
         .map_err(|e| GpuError::Shader(e.to_string()))
 }
@@ -237,16 +238,20 @@ impl Default for Options {
 }
 
 impl crate::Simulation<GpuEngine> {
-    pub fn new(model: &Model, precision: Precision) -> Result<GpuSimulation, GpuError> {
-        GpuSimulation::with_options(model, precision, Options::default())
+    pub fn new(artifact: &Artifact, precision: Precision) -> Result<GpuSimulation, GpuError> {
+        GpuSimulation::with_options(artifact, precision, Options::default())
     }
 
-    pub fn with_options(model: &Model, precision: Precision, options: Options) -> Result<GpuSimulation, GpuError> {
+    pub fn with_options(
+        artifact: &Artifact,
+        precision: Precision,
+        options: Options,
+    ) -> Result<GpuSimulation, GpuError> {
         let p = prec(precision);
         let opened = device::open(p)?;
-        let mut plan = Plan::new(model);
-        let prepared = prepare(model, &plan, precision, options, DeviceFit::of(&opened.limits()))?;
-        let mut host = Host::new(&mut plan, model.simulation.steps() as u64);
+        let mut plan = Plan::new(artifact);
+        let prepared = prepare(artifact, &plan, precision, options, DeviceFit::of(&opened.limits()))?;
+        let mut host = Host::new(&mut plan, artifact.model.simulation.steps() as u64);
         let gpu = Gpu::new(opened, &prepared, p)?;
         let Prepared { mut layout, mut window, spike_cap, .. } = prepared;
         if gpu.cpu_device {
@@ -270,7 +275,7 @@ impl crate::Simulation<GpuEngine> {
         // The device holds the state now.
         layout.data = Vec::new();
         let blocks = plan.blocks.iter().map(|b| (b.gids.clone(), b.per_cell)).collect();
-        let engine = GpuEngine { prec: p, gpu, layout, blocks, dt: model.simulation.dt, window, spike_cap };
+        let engine = GpuEngine { prec: p, gpu, layout, blocks, dt: artifact.model.simulation.dt, window, spike_cap };
         Ok(crate::Simulation::from_parts(engine, host))
     }
 }

@@ -3,11 +3,10 @@
 //! states, and a table of each cell's members. The generated code loops over the cell's members
 //! instead of carrying one branch per stimulus, so its size does not grow with the stimuli.
 
-use sylva_compiler::ir::Model;
-use sylva_compiler::ir::kernel::Stored;
+use sylva_compiler::artifact::{Artifact, PlacementId};
 
 use super::layout::{BlockLayout, alloc};
-use crate::plan::{Block, Plan, specialized_kernels};
+use crate::plan::{Block, Plan};
 
 /// Where the group's arrays go.
 pub(super) struct Arrays<'a> {
@@ -21,7 +20,7 @@ pub(super) struct Arrays<'a> {
 /// renumbered cell by cell). `rank_of(b)` is the rank of member `b`'s cell in the type,
 /// `first_node(b)` the global index of that cell's first node.
 pub(super) fn group(
-    model: &Model,
+    artifact: &Artifact,
     plan: &Plan,
     members: &[usize],
     ncells: u32,
@@ -32,30 +31,21 @@ pub(super) fn group(
     let Arrays { data, shared, meta } = arrays;
     let blocks: Vec<_> = members.iter().map(|&b| &plan.blocks[b]).collect();
     let mechanism = blocks[0].mechanism;
+    let model = &artifact.model;
     let m = &model.mechanisms[mechanism as usize];
     // A stimulus block folds every parameter; the group keeps those that differ as data.
     let value = |b: &Block, p: u32| b.constant_params.iter().find(|(q, _)| *q == p).map_or(f64::NAN, |(_, v)| *v);
     let varying: Vec<u32> = (0..m.params.len() as u32)
         .filter(|&p| blocks.iter().any(|b| value(b, p).to_bits() != value(blocks[0], p).to_bits()))
         .collect();
-    // Stored values (for probes): those of any member.
-    let mut stored = Stored::default();
-    for b in &blocks {
-        for (c, _) in &b.currents {
-            if !stored.currents.contains(c) {
-                stored.currents.push(*c);
-            }
-        }
-        for (d, _) in &b.derived {
-            if !stored.derived.contains(d) {
-                stored.derived.push(*d);
-            }
-        }
-    }
+    // The artifact gives the stimuli of one mechanism one stored set (for probes) and so one
+    // kernel, specialised here to the parameters every member shares.
+    let first = PlacementId(members[0] as u32);
+    let stored = &artifact.placements[first.index()].stored;
     let uniform: Vec<(u32, f64)> =
         (0..m.params.len() as u32).filter(|p| !varying.contains(p)).map(|p| (p, value(blocks[0], p))).collect();
     let sim = &model.simulation;
-    let kernels = specialized_kernels(m, &stored, &uniform, sim.dt, sim.celsius);
+    let kernels = artifact.specialize(first, &uniform, sim.dt, sim.celsius);
     // Each cell's members: CSR by rank (members are in declaration order, so within a cell too).
     let group = meta.len() as u32;
     let mut count = vec![0u32; ncells as usize];

@@ -6,7 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use sylva_compiler::ir::{Model, Precision};
+use sylva_compiler::artifact::Artifact;
+use sylva_compiler::ir::Precision;
 use sylva_compiler::source::SourceDb;
 use sylva_compiler::{Loader, compile};
 
@@ -33,14 +34,14 @@ impl Loader for RepoLoader {
     }
 }
 
-fn model(path: &str, overrides: &[String], duration: Option<f64>) -> Model {
+fn model(path: &str, overrides: &[String], duration: Option<f64>) -> Artifact {
     let text = std::fs::read_to_string(repo().join(path)).expect("example exists");
     let mut db = SourceDb::new();
     let root = db.add(path, &text);
     let c = compile(&mut db, root, &mut RepoLoader, overrides);
-    let mut m = c.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{path} compiles"));
+    let mut m = c.artifact.unwrap_or_else(|| panic!("{path} compiles"));
     if let Some(d) = duration {
-        m.simulation.duration = d;
+        m.model.simulation.duration = d;
     }
     m
 }
@@ -61,14 +62,14 @@ pub(super) fn no_gpu(e: &GpuError) -> bool {
 /// One run's outputs, from either engine.
 type Run = crate::host::Recording;
 
-fn run_cpu(m: &Model) -> Run {
+fn run_cpu(m: &Artifact) -> Run {
     let mut cpu = Simulation::new(m, Options::default()).expect("cpu");
     cpu.run(|_, _| {}).expect("cpu runs");
     cpu.into_recording()
 }
 
 /// The GPU run, or `None` when there is no adapter outside CI.
-fn run_gpu(case: &str, m: &Model, precision: Precision, strategy: Strategy) -> Option<Run> {
+fn run_gpu(case: &str, m: &Artifact, precision: Precision, strategy: Strategy) -> Option<Run> {
     let t0 = Instant::now();
     let mut gpu = match GpuSimulation::with_options(m, precision, GpuOptions { strategy, ..GpuOptions::default() }) {
         Ok(g) => g,
@@ -116,9 +117,9 @@ const NEURON_FILES: (&str, &str) = ("trace.csv", "spikes.csv");
 
 /// Both strategies in f64 and f32 against the CPU engine in f64: every column, the time grid and
 /// the spikes.
-fn check_model(case: &str, m: &Model, neuron: Option<&Neuron>) {
+fn check_model(case: &str, m: &Artifact, neuron: Option<&Neuron>) {
     let cpu = run_cpu(m);
-    let probes = &m.network.probes;
+    let probes = &m.model.network.probes;
     for strategy in [Strategy::Thread, Strategy::Workgroup] {
         let Some(gpu) = run_gpu(case, m, Precision::F64, strategy) else { return };
         let what = format!("{case} f64 {strategy:?}");
@@ -128,7 +129,7 @@ fn check_model(case: &str, m: &Model, neuron: Option<&Neuron>) {
         if let Some(neuron) = neuron {
             let what = format!("{what} vs NEURON");
             check_trace(&what, probes, &gpu.times, &gpu.columns, &neuron.trace, AGAINST_NEURON);
-            check_spikes(&what, &gpu.spikes, &neuron.spikes, m.simulation.dt);
+            check_spikes(&what, &gpu.spikes, &neuron.spikes, m.model.simulation.dt);
         }
 
         let gpu = run_gpu(case, m, Precision::F32, strategy).expect("an adapter for f64 serves f32");
@@ -206,7 +207,7 @@ fn syn_pair_strong_matches_cpu() {
 fn ringtest_matches_cpu() {
     // The example records no traces: probe the soma and a distal dendrite node of every cell,
     // and a synaptic state, so that ΔV is measured.
-    let mut m = model("examples/bench/ringtest.syl", &[], Some(20.0));
+    let mut m = model("examples/bench/ringtest.syl", &[], Some(20.0)).model;
     let cell = &m.cells[0];
     let soma = cell.detector.as_ref().expect("detector").node;
     let tip = cell.tree.nodes.len() as u32 - 1;
@@ -222,7 +223,8 @@ fn ringtest_matches_cpu() {
             });
         }
     }
-    check_model("ringtest", &m, None);
+    // Probes added to the model: the compiler's artifact is made again from it.
+    check_model("ringtest", &Artifact::new(m), None);
 }
 
 #[test]
@@ -493,7 +495,7 @@ fn storage_traffic_counts_what_a_step_touches() {
 /// A ring network with stimuli as data: 30 clamps of different onsets, durations and
 /// amplitudes, two on one node of cell 3, none on some cells, and probes of two clamps'
 /// currents (stored values of group members).
-fn stimulated_ring() -> Model {
+fn stimulated_ring() -> Artifact {
     let src = std::fs::read_to_string(repo().join("examples/bench/ringtest.syl")).expect("ringtest");
     let mut stimuli = String::new();
     for i in 0..30u32 {
@@ -512,8 +514,8 @@ fn stimulated_ring() -> Model {
     let mut db = SourceDb::new();
     let root = db.add("stimulated_ring.syl", &text);
     let c = compile(&mut db, root, &mut RepoLoader, &["rings=2".to_string()]);
-    let mut m = c.artifact.map(|a| a.model).unwrap_or_else(|| panic!("compiles: {:?}", c.diagnostics));
-    m.simulation.duration = 20.0;
+    let mut m = c.artifact.unwrap_or_else(|| panic!("compiles: {:?}", c.diagnostics));
+    m.model.simulation.duration = 20.0;
     m
 }
 
@@ -524,10 +526,10 @@ fn stimuli_run_as_data() {
     // One loop over a cell's clamps, whatever their number: the code of 30 clamps is the code
     // of 3 (up to the digits of table offsets).
     let three = {
-        let mut m = m.clone();
+        let mut m = m.model.clone();
         m.network.stimuli.truncate(3);
         m.network.probes.retain(|p| !p.label.starts_with("s9"));
-        wgsl(&m, Precision::F64, Strategy::Workgroup).expect("wgsl").len()
+        wgsl(&Artifact::new(m), Precision::F64, Strategy::Workgroup).expect("wgsl").len()
     };
     let thirty = wgsl(&m, Precision::F64, Strategy::Workgroup).expect("wgsl").len();
     assert!(thirty.abs_diff(three) * 100 < three, "{thirty} vs {three} bytes of WGSL");

@@ -2,6 +2,7 @@
 //! structure-of-arrays form, with their specialised kernels, and the interpreter that defines
 //! what a kernel does (every other back end reproduces it bit for bit).
 
+use sylva_compiler::artifact::Placement;
 use sylva_compiler::ir::expr::{Builtin, Expr, ExprArena, IonVar};
 use sylva_compiler::ir::kernel::{Kernel, Kernels, Target};
 
@@ -50,15 +51,6 @@ pub const SCALAR_T: usize = 0;
 pub const SCALAR_DT: usize = 1;
 pub const SCALAR_CELSIUS: usize = 2;
 pub const SCALAR_COUNT: usize = 3;
-
-/// What a block places: a density mechanism of a cell type, a synapse of a cell type, or one
-/// stimulus of the network.
-#[derive(Copy, Clone, PartialEq, Eq, Hash, Debug)]
-pub enum Placement {
-    Density { cell: u32, instance: u32 },
-    Synapse { cell: u32, index: u32 },
-    Stimulus(u32),
-}
 
 /// The instances of one mechanism placement.
 #[derive(Debug)]

@@ -17,10 +17,9 @@ pub mod solve;
 
 use std::collections::HashMap;
 
-use sylva_compiler::ir::Model;
+use sylva_compiler::artifact::Artifact;
 
-pub use block::{Block, IonArrays, Nodes, Placement};
-pub(crate) use build::specialized_kernels;
+pub use block::{Block, IonArrays, Nodes};
 pub use build::{Cable, Detector, ProbeSource, nernst};
 use events::{Target, Wiring};
 
@@ -71,10 +70,11 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Builds the plan of `model` and initialises its state (see [`schedule::INIT`]).
-    pub fn new(model: &Model) -> Plan {
+    /// Builds the plan of a compiled model and initialises its state (see [`schedule::INIT`]).
+    pub fn new(artifact: &Artifact) -> Plan {
+        let model = &artifact.model;
         let sim = &model.simulation;
-        let mut plan = build::build(model, sim.dt, sim.celsius);
+        let mut plan = build::build(artifact, sim.dt, sim.celsius);
         plan.wiring = events::wire(model);
         for (s, source) in model.network.sources.iter().enumerate() {
             for t in events::source_times(&source.kind, sim.duration) {

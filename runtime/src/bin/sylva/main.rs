@@ -278,7 +278,7 @@ pub fn compile_root(
     overrides: &[String],
     run_file: Option<(&Path, &str, &[output::Setting])>,
     colour: bool,
-) -> Result<ir::Model, Failure> {
+) -> Result<artifact::Artifact, Failure> {
     let mut db = SourceDb::new();
     let root = load_root(&mut db, file)?;
     let mut settings = Vec::new();
@@ -294,14 +294,14 @@ pub fn compile_root(
     }
     let compilation = compile_with_settings(&mut db, root, &mut FsLoader, overrides, &settings);
     report(&db, &compilation.diagnostics, colour);
-    compilation.artifact.map(|a| a.model).ok_or(Failure::Model)
+    compilation.artifact.ok_or(Failure::Model)
 }
 
 fn check(files: &[String], overrides: &[String], colour: bool) -> Result<(), Failure> {
     let mut failed = false;
     for file in files {
         match compile_root(file, overrides, None, colour) {
-            Ok(model) => println!("{file}: ok{}", summary(&model)),
+            Ok(artifact) => println!("{file}: ok{}", summary(&artifact.model)),
             Err(Failure::Model) => failed = true,
             Err(other) => return Err(other),
         }
@@ -349,11 +349,12 @@ fn compile_and_emit(
             }
         }
         Emit::Wgsl => {
-            if let Some(model) = compilation.model() {
+            if let Some(artifact) = &compilation.artifact {
+                let model = &artifact.model;
                 // The GPU's code is generated from a built model, which records nothing.
                 run::fits_in_memory("code generation", &Estimate { trace_samples: 0.0, ..Estimate::of(model) })?;
                 let text =
-                    sylva_runtime::gpu::wgsl(model, model.simulation.precision, strategy).map_err(|e| match e {
+                    sylva_runtime::gpu::wgsl(artifact, model.simulation.precision, strategy).map_err(|e| match e {
                         sylva_runtime::gpu::GpuError::Unsupported(_) => Failure::Usage(e.to_string()),
                         _ => Failure::Internal(format!("code generation failed: {e}")),
                     })?;
@@ -361,8 +362,8 @@ fn compile_and_emit(
             }
         }
         Emit::Clif => {
-            if let Some(model) = compilation.model() {
-                let text = sylva_runtime::cpu::clif_text(model)
+            if let Some(artifact) = &compilation.artifact {
+                let text = sylva_runtime::cpu::clif_text(artifact)
                     .map_err(|e| Failure::Internal(format!("code generation failed: {e}")))?;
                 let _ = stdout.write_all(text.as_bytes());
             }

@@ -41,7 +41,10 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
         None => (String::new(), None),
     };
     let run_file = args.config.zip(config.as_ref()).map(|(path, c)| (path, text.as_str(), c.set.as_slice()));
-    let mut model = compile_root(args.file, args.overrides, run_file, args.colour)?;
+    let mut artifact = compile_root(args.file, args.overrides, run_file, args.colour)?;
+    // The run file and the flags choose the engine, dt and duration; the compiled kernels fold
+    // dt in only when the plan specialises them.
+    let model = &mut artifact.model;
     let mut strategy = Strategy::Auto;
     if let Some(c) = &config {
         let sim = &mut model.simulation;
@@ -60,11 +63,12 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
     if let Some(p) = args.precision {
         model.simulation.precision = p;
     }
+    let model = &artifact.model;
     if model.cell_count() == 0 {
         return Err(Failure::Usage(format!("`{}` has no network to simulate", args.file)));
     }
     // The compiler checked the model's own `dt` and `duration`, not the run file's.
-    let estimate = Estimate::of(&model);
+    let estimate = Estimate::of(model);
     if let Some(excess) = estimate.excesses().first() {
         let sim = &model.simulation;
         return Err(Failure::Usage(format!(
@@ -99,12 +103,12 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
     let mut sim: Simulation<Box<dyn Engine>> = match model.simulation.backend {
         Backend::Cpu => {
             let options = Options { threads: args.threads, interpret: args.interpret };
-            let sim = cpu::Simulation::new(&model, options);
+            let sim = cpu::Simulation::new(&artifact, options);
             sim.map_err(|e| Failure::Internal(format!("code generation failed: {e}")))?.boxed()
         }
         Backend::Gpu => {
             let options = gpu::Options { strategy, lanes: args.gpu_workgroup_size, ..gpu::Options::default() };
-            let sim = GpuSimulation::with_options(&model, model.simulation.precision, options);
+            let sim = GpuSimulation::with_options(&artifact, model.simulation.precision, options);
             sim.map_err(gpu_failure)?.boxed()
         }
     };
@@ -133,7 +137,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
         ))
     };
     let time_reached = |sim: &Simulation<Box<dyn Engine>>| sim.times().last().copied().unwrap_or(0.0);
-    if result.map_err(|e| run_failure(&model, e))?.is_break() {
+    if result.map_err(|e| run_failure(model, e))?.is_break() {
         return Err(interrupted(time_reached(&sim), ""));
     }
 
@@ -154,7 +158,7 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
         e => Failure::Usage(e.to_string()),
     })?;
 
-    let compartments = membrane_compartments(&model);
+    let compartments = membrane_compartments(model);
     println!(
         "{}: {} cells, {compartments} compartments, {steps} steps of {} ms",
         args.file,

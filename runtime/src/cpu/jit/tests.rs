@@ -96,7 +96,7 @@ simulation {
 "#;
 
 fn model() -> Model {
-    crate::test_models::compiled("jit_test.syl", MODEL)
+    crate::test_models::compiled("jit_test.syl", MODEL).model
 }
 
 fn kernels_of(m: &Mechanism) -> Vec<Kernel> {
