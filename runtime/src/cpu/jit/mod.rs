@@ -32,10 +32,6 @@ use crate::cpu::slots::Slot;
 pub enum JitError {
     /// The kernel reads or writes an array that is not in the slot list.
     MissingSlot { slot: Slot, user: String },
-    /// A `Weight` leaf in a kernel that is not an event kernel.
-    WeightOutsideEvent,
-    /// The expression arena is malformed (an operand after its user, an id out of range).
-    BadExpression(String),
     /// The host is not supported or the ISA could not be configured.
     Isa(String),
     /// Cranelift rejected the function (verifier or code generation).
@@ -50,8 +46,6 @@ impl fmt::Display for JitError {
             JitError::MissingSlot { slot, user } => {
                 write!(f, "JIT: {user} needs slot {slot:?}, which the slot list lacks")
             }
-            JitError::WeightOutsideEvent => write!(f, "JIT: the event weight is read outside an event kernel"),
-            JitError::BadExpression(what) => write!(f, "JIT: malformed kernel: {what}"),
             JitError::Isa(what) => write!(f, "JIT: cannot configure the host ISA: {what}"),
             JitError::Codegen(what) => write!(f, "JIT: code generation failed: {what}"),
             JitError::Module(what) => write!(f, "JIT: module error: {what}"),

@@ -553,11 +553,6 @@ fn missing_slot_is_an_error_not_a_panic() {
     // A per-node leaf without the node index.
     let err = compile(&k, &[Slot::Param(3), Slot::Voltage, Slot::Current(0)]).expect_err("no node index");
     assert!(matches!(err, JitError::MissingSlot { slot: Slot::NodeIndex, .. }), "{err:?}");
-    // The weight outside an event kernel.
-    let mut a = ExprArena::new();
-    let w = a.leaf(Expr::Weight);
-    let k = Kernel { stage: Stage::Advance, exprs: a, writes: vec![Write { target: Target::State(0), value: w }] };
-    assert_eq!(compile(&k, &[Slot::State(0)]).expect_err("weight"), JitError::WeightOutsideEvent);
 }
 
 #[test]

@@ -57,10 +57,7 @@ impl Cx<'_> {
                     let i = self.node_index(fb, off, at.node, at.c);
                     fb.read(g.data, i)
                 }
-                Expr::Weight => match at.weight {
-                    Some(w) => w,
-                    None => fb.f(0.0),
-                },
+                Expr::Weight => at.weight.expect("the weight only in event kernels (artifact::validate)"),
                 Expr::Unary(op, a) => self.unary(fb, op, v(a)),
                 Expr::Binary(op, a, c) => self.binary(fb, op, v(a), v(c)),
                 Expr::Powi(a, n) => powi(fb, v(a), n),
@@ -79,17 +76,12 @@ impl Cx<'_> {
                     let i = self.instance_index(fb, b, b.states[s as usize], at);
                     fb.write(g.data, i, x);
                 }
-                Target::Current(k) => {
-                    if let Some((_, off)) = b.currents.iter().find(|(e, _)| *e == k) {
-                        let i = self.instance_index(fb, b, *off, at);
-                        fb.write(g.data, i, x);
-                    }
-                }
-                Target::Derived(d) => {
-                    if let Some((_, off)) = b.derived.iter().find(|(e, _)| *e == d) {
-                        let i = self.instance_index(fb, b, *off, at);
-                        fb.write(g.data, i, x);
-                    }
+                Target::Current(k) | Target::Derived(k) => {
+                    // artifact::validate: a kernel writes only the values its placement stores.
+                    let list = if let Target::Current(_) = w.target { &b.currents } else { &b.derived };
+                    let off = list.iter().find(|(e, _)| *e == k).expect("stored").1;
+                    let i = self.instance_index(fb, b, off, at);
+                    fb.write(g.data, i, x);
                 }
                 Target::NodeRhs | Target::NodeDiagonal => {
                     let which = if w.target == Target::NodeRhs { RHS } else { DIAGONAL };

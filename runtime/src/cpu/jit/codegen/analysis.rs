@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use sylva_compiler::ir::expr::{BinaryOp, Builtin, Expr, ExprId, IonVar, UnaryOp};
-use sylva_compiler::ir::kernel::{Kernel, Stage, Target};
+use sylva_compiler::ir::kernel::{Kernel, Target};
 
 use super::super::JitError;
 use super::super::math::MathFn;
@@ -61,13 +61,11 @@ pub(super) fn reachable(kernel: &Kernel) -> Vec<bool> {
 }
 
 /// Checks the kernel against the slot list before any code is generated: every slot it uses
-/// exists and every expression id is in range.
+/// exists (the table is the engine's, so this is the one contract the compiler's validator
+/// cannot check). What `artifact::validate` guarantees (operands before their expression,
+/// write values in range, the weight only in event kernels) is not checked again.
 pub(super) fn check(kernel: &Kernel, slots: &HashMap<Slot, usize>, live: &[bool]) -> Result<(), JitError> {
-    let n = kernel.exprs.len();
-    for (k, w) in kernel.writes.iter().enumerate() {
-        if w.value.0 as usize >= n {
-            return Err(JitError::BadExpression(format!("write {k} refers to expression {} of {n}", w.value.0)));
-        }
+    for w in &kernel.writes {
         let (slot, index, _) = target_slot(w.target);
         let need = |s: Slot| {
             if slots.contains_key(&s) {
@@ -85,12 +83,6 @@ pub(super) fn check(kernel: &Kernel, slots: &HashMap<Slot, usize>, live: &[bool]
         if !live[id.0 as usize] {
             continue;
         }
-        if let Some(bad) = e.operands().find(|o| o.0 >= id.0) {
-            return Err(JitError::BadExpression(format!(
-                "expression {} has operand {} (operands must come first)",
-                id.0, bad.0
-            )));
-        }
         if let Some((slot, index)) = leaf_slot(e) {
             let need = |s: Slot| {
                 if slots.contains_key(&s) {
@@ -103,9 +95,6 @@ pub(super) fn check(kernel: &Kernel, slots: &HashMap<Slot, usize>, live: &[bool]
             if let Index::Node = index {
                 need(Slot::NodeIndex)?;
             }
-        }
-        if e == Expr::Weight && kernel.stage != Stage::Event {
-            return Err(JitError::WeightOutsideEvent);
         }
     }
     Ok(())
