@@ -1,5 +1,6 @@
 //! The one integration-test binary (see docs/testing.md).
 
+mod architecture;
 mod diagnostics;
 mod examples;
 mod fidelity;
