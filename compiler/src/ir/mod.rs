@@ -9,6 +9,7 @@
 //! * Placement: mechanisms on nodes with their parameter values.
 //! * Network: populations, connection rules, spike sources, stimuli, probes.
 
+pub mod adjoint;
 pub mod expr;
 pub mod kernel;
 pub mod math;
