@@ -155,109 +155,133 @@ pub fn parse_swc(file: FileId, text: &str) -> (Vec<SwcSample>, Vec<Diagnostic>) 
             continue;
         }
         let line_span = Span::new(file, line_start..line_start + data.trim_end().len());
-        let mut fields = Vec::new();
-        let mut pos = 0;
-        for word in data.split_whitespace() {
-            let at = pos + data[pos..].find(word).expect("word is in the line");
-            pos = at + word.len();
-            fields.push((word, Span::new(file, line_start + at..line_start + pos)));
-        }
-        if fields.len() < 7 {
-            diagnostics.push(
-                "fields",
-                swc_error(line_span, format!("an SWC sample needs 7 fields, this line has {}", fields.len()))
-                    .label("expected `id type x y z radius parent`"),
-            );
-            continue;
-        }
-        if fields.len() > 7 {
-            diagnostics.push(
-                "extra",
-                Diagnostic::warning(Code::SwcError, fields[7].1.to(fields[fields.len() - 1].1), "extra fields ignored")
-                    .note("an SWC sample has 7 fields: `id type x y z radius parent`"),
-            );
-        }
-        let mut values = [0.0; 7];
-        let mut ok = true;
-        const NAMES: [&str; 7] = ["id", "type", "x", "y", "z", "radius", "parent"];
-        for k in 0..7 {
-            let (word, span) = fields[k];
-            match word.parse::<f64>() {
-                Ok(v) if v.is_finite() => values[k] = v,
-                // `1e999`: a number, but beyond double precision.
-                Ok(v) if !v.is_nan() && word.bytes().any(|b| b.is_ascii_digit()) => {
-                    diagnostics.push(
-                        "number",
-                        swc_error(span, format!("the {} field `{word}` is too large", NAMES[k]))
-                            .label("beyond double precision"),
-                    );
-                    ok = false;
-                }
-                _ => {
-                    diagnostics.push(
-                        "number",
-                        swc_error(span, format!("the {} field `{word}` is not a number", NAMES[k]))
-                            .label("expected a number"),
-                    );
-                    ok = false;
-                }
-            }
-        }
-        if !ok {
-            continue;
-        }
-        for k in [0, 1, 6] {
-            if values[k].fract() != 0.0 || values[k].abs() > 1e15 {
-                diagnostics.push(
-                    "integer",
-                    swc_error(fields[k].1, format!("the {} field `{}` is not an integer", NAMES[k], fields[k].0)),
-                );
-                ok = false;
-            }
-        }
-        if !ok {
-            continue;
-        }
-        let id = values[0] as i64;
-        if id < 0 {
-            diagnostics.push("id", swc_error(fields[0].1, format!("sample id {id} is negative")));
-            continue;
-        }
-        if values[1] < 0.0 {
-            diagnostics.push(
-                "type",
-                swc_error(fields[1].1, format!("sample {id} has the negative type {}", values[1]))
-                    .note("SWC types are 0 (undefined), 1 (soma), 2 (axon), 3 (basal dendrite), 4 (apical dendrite) or a custom positive number"),
-            );
-            continue;
-        }
-        if values[5] < 0.0 {
-            diagnostics.push(
-                "radius",
-                swc_error(fields[5].1, format!("sample {id} has radius {}; radii cannot be negative", fields[5].0))
-                    .label("negative"),
-            );
-            continue;
-        }
+        let fields = line_fields(file, line_start, data);
+        let Some(values) = field_values(&fields, line_span, &mut diagnostics) else { continue };
+        let Some(sample) = sample_of(&fields, &values, line_span, &mut diagnostics) else { continue };
         if values[5] == 0.0 || underflows_f32(values[5]) {
             zero_radius.push((fields[5].1, fields[5].0, line_index + 1));
         }
-        samples.push(SwcSample {
-            id,
-            swc_type: values[1] as u32,
-            x: values[2],
-            y: values[3],
-            z: values[4],
-            radius: values[5],
-            parent: values[6] as i64,
-            span: line_span,
-        });
+        samples.push(sample);
     }
     if let Some(d) = zero_radius_report(&zero_radius, samples.len()) {
         diagnostics.out.push(d);
     }
     check_tree(file, &samples, &mut diagnostics);
     (samples, diagnostics.finish())
+}
+
+/// The names of an SWC line's seven fields.
+const FIELD_NAMES: [&str; 7] = ["id", "type", "x", "y", "z", "radius", "parent"];
+
+/// The words of a line's data (the line up to any comment, starting at `line_start` in the
+/// file), each with its span.
+fn line_fields(file: FileId, line_start: usize, data: &str) -> Vec<(&str, Span)> {
+    let mut fields = Vec::new();
+    let mut pos = 0;
+    for word in data.split_whitespace() {
+        let at = pos + data[pos..].find(word).expect("word is in the line");
+        pos = at + word.len();
+        fields.push((word, Span::new(file, line_start + at..line_start + pos)));
+    }
+    fields
+}
+
+/// The seven numbers of a line, `None` (reported) when there are fewer, one is not a finite
+/// number, or an id, type or parent is not an integer; extra fields are warned about.
+fn field_values(fields: &[(&str, Span)], line_span: Span, diagnostics: &mut Capped) -> Option<[f64; 7]> {
+    if fields.len() < 7 {
+        diagnostics.push(
+            "fields",
+            swc_error(line_span, format!("an SWC sample needs 7 fields, this line has {}", fields.len()))
+                .label("expected `id type x y z radius parent`"),
+        );
+        return None;
+    }
+    if fields.len() > 7 {
+        diagnostics.push(
+            "extra",
+            Diagnostic::warning(Code::SwcError, fields[7].1.to(fields[fields.len() - 1].1), "extra fields ignored")
+                .note("an SWC sample has 7 fields: `id type x y z radius parent`"),
+        );
+    }
+    let mut values = [0.0; 7];
+    let mut ok = true;
+    for k in 0..7 {
+        let (word, span) = fields[k];
+        match word.parse::<f64>() {
+            Ok(v) if v.is_finite() => values[k] = v,
+            // `1e999`: a number, but beyond double precision.
+            Ok(v) if !v.is_nan() && word.bytes().any(|b| b.is_ascii_digit()) => {
+                diagnostics.push(
+                    "number",
+                    swc_error(span, format!("the {} field `{word}` is too large", FIELD_NAMES[k]))
+                        .label("beyond double precision"),
+                );
+                ok = false;
+            }
+            _ => {
+                diagnostics.push(
+                    "number",
+                    swc_error(span, format!("the {} field `{word}` is not a number", FIELD_NAMES[k]))
+                        .label("expected a number"),
+                );
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    for k in [0, 1, 6] {
+        if values[k].fract() != 0.0 || values[k].abs() > 1e15 {
+            diagnostics.push(
+                "integer",
+                swc_error(fields[k].1, format!("the {} field `{}` is not an integer", FIELD_NAMES[k], fields[k].0)),
+            );
+            ok = false;
+        }
+    }
+    ok.then_some(values)
+}
+
+/// The sample of a line's numbers, `None` (reported) for a negative id, type or radius.
+fn sample_of(
+    fields: &[(&str, Span)],
+    values: &[f64; 7],
+    line_span: Span,
+    diagnostics: &mut Capped,
+) -> Option<SwcSample> {
+    let id = values[0] as i64;
+    if id < 0 {
+        diagnostics.push("id", swc_error(fields[0].1, format!("sample id {id} is negative")));
+        return None;
+    }
+    if values[1] < 0.0 {
+        diagnostics.push(
+            "type",
+            swc_error(fields[1].1, format!("sample {id} has the negative type {}", values[1]))
+                .note("SWC types are 0 (undefined), 1 (soma), 2 (axon), 3 (basal dendrite), 4 (apical dendrite) or a custom positive number"),
+        );
+        return None;
+    }
+    if values[5] < 0.0 {
+        diagnostics.push(
+            "radius",
+            swc_error(fields[5].1, format!("sample {id} has radius {}; radii cannot be negative", fields[5].0))
+                .label("negative"),
+        );
+        return None;
+    }
+    Some(SwcSample {
+        id,
+        swc_type: values[1] as u32,
+        x: values[2],
+        y: values[3],
+        z: values[4],
+        radius: values[5],
+        parent: values[6] as i64,
+        span: line_span,
+    })
 }
 
 /// The unit an SWC header declares for the coordinates and radii, in a comment before the
@@ -463,13 +487,38 @@ struct Draft {
 /// they are processed in id order. Fails with the same diagnostics as [`parse_swc`]'s tree
 /// check if the samples do not form one tree.
 pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions) -> Result<SwcCell, Vec<Diagnostic>> {
+    tree_errors(file, samples)?;
+    let samples = read_as_neuron(samples, options)?;
+    let mut points = Points::in_id_order(&samples);
+    let (mut nchild, connect2prox) = mark_branch(&points);
+    let (nchild_soma, nsoma) = soma_children(&points);
+    let soma3geom = check_soma3geom(&mut points, &nchild, nsoma);
+    keep_adjacent_soma_points_together(&points, &nchild_soma, &mut nchild);
+    let (point2sec, runs) = runs_of_points(&nchild);
+    let marks = Marks { connect2prox, nchild_soma, point2sec };
+    let mut drafts = mksection(&points, &marks, &runs, soma3geom);
+    let alive = chk_valid(&mut drafts, &points.pts);
+    let warnings = zero_length_warnings(&drafts, &alive, &points.pts);
+    let sections = build_sections(&drafts, &alive, &points, options);
+    check_single_precision_distances(&sections)?;
+    Ok(SwcCell { sections, warnings: warnings.finish() })
+}
+
+/// The errors of [`check_tree`], if the samples do not form one tree.
+fn tree_errors(file: FileId, samples: &[SwcSample]) -> Result<(), Vec<Diagnostic>> {
     let mut tree = Capped::default();
     check_tree(file, samples, &mut tree);
     let errors: Vec<Diagnostic> = tree.finish().into_iter().filter(|d| d.is_error()).collect();
     if !errors.is_empty() {
         return Err(errors);
     }
-    // To µm, then read_swc.hoc's `sscanf("%f")`, which stores single-precision values.
+    Ok(())
+}
+
+/// The samples with coordinates and radii as NEURON holds them: to µm, then read_swc.hoc's
+/// `sscanf("%f")`, which stores single-precision values. Fails for values beyond single
+/// precision.
+fn read_as_neuron(samples: &[SwcSample], options: &SwcOptions) -> Result<Vec<SwcSample>, Vec<Diagnostic>> {
     let mut too_large = Capped::default();
     let mut read = |s: &SwcSample, what: &str, v: f64| {
         let v = v * options.um_per_unit;
@@ -496,17 +545,41 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
     if !too_large.is_empty() {
         return Err(too_large);
     }
-    let mut pts: Vec<&SwcSample> = samples.iter().collect();
-    pts.sort_by_key(|s| s.id);
-    let n = pts.len();
-    let index: HashMap<i64, usize> = pts.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
-    let mut parent: Vec<Option<usize>> = pts.iter().map(|s| (s.parent >= 0).then(|| index[&s.parent])).collect();
-    let ty: Vec<u32> = pts.iter().map(|s| s.swc_type).collect();
-    let diam: Vec<f64> = pts.iter().map(|s| s.radius * 2.0).collect();
+    Ok(samples)
+}
 
-    // mark_branch: child counts in hundredths. A contiguous child (the next sample) adds 100,
-    // any other child 101, a change of type 1 more; a point ends a section unless its count
-    // is exactly 100.
+/// The samples in id order, as Import3d indexes them ("points").
+struct Points<'s> {
+    pts: Vec<&'s SwcSample>,
+    /// Per point: its parent point (none for the root).
+    parent: Vec<Option<usize>>,
+    /// Per point: its SWC type.
+    ty: Vec<u32>,
+    /// Per point: its diameter, 2·r.
+    diam: Vec<f64>,
+}
+
+impl<'s> Points<'s> {
+    fn in_id_order(samples: &'s [SwcSample]) -> Points<'s> {
+        let mut pts: Vec<&SwcSample> = samples.iter().collect();
+        pts.sort_by_key(|s| s.id);
+        let index: HashMap<i64, usize> = pts.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+        let parent: Vec<Option<usize>> = pts.iter().map(|s| (s.parent >= 0).then(|| index[&s.parent])).collect();
+        let ty: Vec<u32> = pts.iter().map(|s| s.swc_type).collect();
+        let diam: Vec<f64> = pts.iter().map(|s| s.radius * 2.0).collect();
+        Points { pts, parent, ty, diam }
+    }
+
+    fn len(&self) -> usize {
+        self.pts.len()
+    }
+}
+
+/// mark_branch: child counts in hundredths. A contiguous child (the next sample) adds 100,
+/// any other child 101, a change of type 1 more; a point ends a section unless its count
+/// is exactly 100. Also, per point, whether its section connects to its parent's x = 0.
+fn mark_branch(points: &Points<'_>) -> (Vec<u32>, Vec<bool>) {
+    let (parent, ty, n) = (&points.parent, &points.ty, points.len());
     let mut nchild = vec![0u32; n];
     let mut connect2prox = vec![false; n];
     for i in 0..n {
@@ -532,7 +605,12 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
             nchild[p] += 1;
         }
     }
-    // Soma children of soma points.
+    (nchild, connect2prox)
+}
+
+/// Soma children of soma points, and the number of soma points.
+fn soma_children(points: &Points<'_>) -> (Vec<u32>, usize) {
+    let (parent, ty, n) = (&points.parent, &points.ty, points.len());
     let mut nchild_soma = vec![0u32; n];
     let mut nsoma = usize::from(ty[0] == 1);
     for i in 1..n {
@@ -545,8 +623,12 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
             }
         }
     }
-    // check_soma3geom: the NeuroMorpho 3-point sphere.
-    let mut soma3geom = false;
+    (nchild_soma, nsoma)
+}
+
+/// check_soma3geom: whether the soma is the NeuroMorpho 3-point sphere.
+fn check_soma3geom(points: &mut Points<'_>, nchild: &[u32], nsoma: usize) -> bool {
+    let (pts, parent, diam, n) = (&points.pts, &mut points.parent, &points.diam, points.pts.len());
     let dist = |a: &SwcSample, b: &SwcSample| ((a.x - b.x).powi(2) + (a.y - b.y).powi(2) + (a.z - b.z).powi(2)).sqrt();
     if nsoma == 3
         && n >= 3
@@ -558,19 +640,29 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
         && diam[2] == diam[0]
         && ((dist(pts[1], pts[0]) + dist(pts[2], pts[0])) / diam[0] - 1.0).abs() < 0.01
     {
-        soma3geom = true;
         // Import3d re-parents the third point so the two outer points form one run; they are
         // then discarded.
         parent[2] = Some(1);
+        return true;
     }
-    // Adjacent soma parent and child: the parent does not end a section unless it has more
-    // than one soma child (the root point never ends one this way).
+    false
+}
+
+/// Adjacent soma parent and child: the parent does not end a section unless it has more
+/// than one soma child (the root point never ends one this way).
+fn keep_adjacent_soma_points_together(points: &Points<'_>, nchild_soma: &[u32], nchild: &mut [u32]) {
+    let (parent, ty, n) = (&points.parent, &points.ty, points.len());
     for i in 0..n.saturating_sub(1) {
         if ty[i] == 1 && ty[i + 1] == 1 && parent[i + 1] == Some(i) && !(i != 0 && nchild_soma[i] > 1) {
             nchild[i] = 100;
         }
     }
-    // Sections are the runs of consecutive points ending where nchild != 100.
+}
+
+/// Sections are the runs of consecutive points ending where nchild != 100: per point, its
+/// run; and the runs, `(first, last)`.
+fn runs_of_points(nchild: &[u32]) -> (Vec<usize>, Vec<(usize, usize)>) {
+    let n = nchild.len();
     let mut point2sec = vec![0usize; n];
     let mut runs: Vec<(usize, usize)> = Vec::new();
     let mut first = 0;
@@ -581,8 +673,21 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
             first = i + 1;
         }
     }
+    (point2sec, runs)
+}
 
-    // mksection.
+/// What mksection reads per point besides the points.
+struct Marks {
+    /// Whether the section starting at the point connects to its parent section's x = 0.
+    connect2prox: Vec<bool>,
+    /// Soma children of soma points.
+    nchild_soma: Vec<u32>,
+    /// The run (section) of each point.
+    point2sec: Vec<usize>,
+}
+
+/// mksection: a draft section per run, attached to the section of its first point's parent.
+fn mksection(points: &Points<'_>, marks: &Marks, runs: &[(usize, usize)], soma3geom: bool) -> Vec<Draft> {
     let mut drafts: Vec<Draft> = Vec::with_capacity(runs.len());
     for (k, &(first, last)) in runs.iter().enumerate() {
         if k == 0 {
@@ -597,55 +702,60 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
             });
             continue;
         }
-        let own = last - first + 1;
-        let pp = parent[first].expect("a non-root section starts at a point with a parent");
-        let psec = point2sec[pp];
-        let ptype = ty[drafts[psec].first];
-        let den_con_soma = ptype == 1 && ty[first] != 1;
-        // Import3d's psec.d.size: the root holds its own points, others also the parent copy.
-        let psize =
-            if psec == 0 { drafts[0].last - drafts[0].first + 1 } else { drafts[psec].last - drafts[psec].first + 2 };
-        let mut x = 1.0;
-        let mut skip = false;
-        let mut handled = false;
-        if psec == 0 {
-            handled = true;
-            if den_con_soma && psize == 1 {
-                x = 0.5;
-                skip = own > 1;
-            } else if pp == drafts[0].first {
-                x = 0.0;
-                skip = ty[first] != 1 && nchild_soma[pp] > 1;
-            } else {
-                handled = false;
-            }
-        }
-        if !handled && ptype == 1 {
-            let limit = drafts[psec].first as isize + psize as isize + if psec == 0 { -1 } else { -2 };
-            if (pp as isize) < limit {
-                // Interior point of a multi-point soma.
-                x = 0.5;
-                skip = den_con_soma && own > 1;
-            } else if own > 1 && nchild_soma[pp] > 1 && ty[first] != 1 {
-                skip = true;
-            }
-        }
-        if connect2prox[first] {
-            x = 0.0;
-        }
-        let parent_point_diam = if ptype == 1 && ty[first] != 1 { diam[first] } else { diam[pp] };
-        drafts.push(Draft {
-            first,
-            last,
-            parent_point: Some(pp),
-            skip_parent_point: skip,
-            parent: Some((psec, x)),
-            parent_point_diam,
-        });
+        let draft = child_draft(points, marks, &drafts, first, last);
+        drafts.push(draft);
     }
+    drafts
+}
 
-    // chk_valid: drop non-root sections of one point, or of two points at the same place;
-    // their children move to their parent.
+/// The draft of a non-root run `first..=last`: where on its parent section it attaches and
+/// whether the copied parent point is left out.
+fn child_draft(points: &Points<'_>, marks: &Marks, drafts: &[Draft], first: usize, last: usize) -> Draft {
+    let (parent, ty, diam) = (&points.parent, &points.ty, &points.diam);
+    let nchild_soma = &marks.nchild_soma;
+    let own = last - first + 1;
+    let pp = parent[first].expect("a non-root section starts at a point with a parent");
+    let psec = marks.point2sec[pp];
+    let ptype = ty[drafts[psec].first];
+    let den_con_soma = ptype == 1 && ty[first] != 1;
+    // Import3d's psec.d.size: the root holds its own points, others also the parent copy.
+    let psize =
+        if psec == 0 { drafts[0].last - drafts[0].first + 1 } else { drafts[psec].last - drafts[psec].first + 2 };
+    let mut x = 1.0;
+    let mut skip = false;
+    let mut handled = false;
+    if psec == 0 {
+        handled = true;
+        if den_con_soma && psize == 1 {
+            x = 0.5;
+            skip = own > 1;
+        } else if pp == drafts[0].first {
+            x = 0.0;
+            skip = ty[first] != 1 && nchild_soma[pp] > 1;
+        } else {
+            handled = false;
+        }
+    }
+    if !handled && ptype == 1 {
+        let limit = drafts[psec].first as isize + psize as isize + if psec == 0 { -1 } else { -2 };
+        if (pp as isize) < limit {
+            // Interior point of a multi-point soma.
+            x = 0.5;
+            skip = den_con_soma && own > 1;
+        } else if own > 1 && nchild_soma[pp] > 1 && ty[first] != 1 {
+            skip = true;
+        }
+    }
+    if marks.connect2prox[first] {
+        x = 0.0;
+    }
+    let parent_point_diam = if ptype == 1 && ty[first] != 1 { diam[first] } else { diam[pp] };
+    Draft { first, last, parent_point: Some(pp), skip_parent_point: skip, parent: Some((psec, x)), parent_point_diam }
+}
+
+/// chk_valid: drop non-root sections of one point, or of two points at the same place;
+/// their children move to their parent. Returns, per draft, whether it is kept.
+fn chk_valid(drafts: &mut [Draft], pts: &[&SwcSample]) -> Vec<bool> {
     let mut alive = vec![true; drafts.len()];
     for k in (1..drafts.len()).rev() {
         let d = &drafts[k];
@@ -665,6 +775,11 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
             }
         }
     }
+    alive
+}
+
+/// A warning per section that chk_valid left out.
+fn zero_length_warnings(drafts: &[Draft], alive: &[bool], pts: &[&SwcSample]) -> Capped {
     let mut warnings = Capped::default();
     for k in (1..drafts.len()).filter(|&k| !alive[k]) {
         let last = pts[drafts[k].last];
@@ -678,12 +793,15 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
             .note("NEURON's Import3d removes such sections and reattaches their children to the parent"),
         );
     }
+    warnings
+}
 
-    // Renumber, name and build the points.
+/// Renumber, name and build the points of the sections kept.
+fn build_sections(drafts: &[Draft], alive: &[bool], points: &Points<'_>, options: &SwcOptions) -> Vec<SwcSection> {
+    let (pts, ty) = (&points.pts, &points.ty);
     let mut new_index = vec![usize::MAX; drafts.len()];
     let mut counts: HashMap<u32, u32> = HashMap::new();
     let mut sections = Vec::new();
-    let round = |v: f64| if options.neuron_g_rounding { g8(v) } else { v };
     for (k, d) in drafts.iter().enumerate() {
         if !alive[k] {
             continue;
@@ -693,24 +811,6 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
         let count = counts.entry(t).or_insert(0);
         let index = *count;
         *count += 1;
-        let mut raw: Vec<Point3> = Vec::new();
-        if let Some(pp) = d.parent_point
-            && !d.skip_parent_point
-        {
-            raw.push(Point3 { x: pts[pp].x, y: pts[pp].y, z: pts[pp].z, diam: d.parent_point_diam });
-        }
-        for i in d.first..=d.last {
-            raw.push(Point3 { x: pts[i].x, y: pts[i].y, z: pts[i].z, diam: diam[i] });
-        }
-        if raw.len() == 1 {
-            // sphere_rep: a one-point section becomes a cylinder along x with L = diam.
-            let p = raw[0];
-            raw = vec![Point3 { x: p.x - p.diam / 2.0, ..p }, p, Point3 { x: p.x + p.diam / 2.0, ..p }];
-        }
-        let points = raw
-            .into_iter()
-            .map(|p| Point3 { x: round(p.x), y: round(p.y), z: round(p.z), diam: round(p.diam) })
-            .collect();
         let base = type_name(t);
         sections.push(SwcSection {
             name: format!("{base}[{index}]"),
@@ -719,13 +819,41 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
             swc_type: t,
             kind: kind_of(t),
             parent: d.parent.map(|(p, x)| (new_index[p], x)),
-            points,
+            points: section_points(d, points, options),
             sample_ids: (d.first..=d.last).map(|i| pts[i].id).collect(),
             span: pts[d.first].span,
         });
     }
+    sections
+}
+
+/// The 3-D points of a section: the parent point's copy unless left out, its own points, a
+/// lone point as sphere_rep's cylinder; through Import3d's `%.8g` if asked.
+fn section_points(d: &Draft, points: &Points<'_>, options: &SwcOptions) -> Vec<Point3> {
+    let (pts, diam) = (&points.pts, &points.diam);
+    let round = |v: f64| if options.neuron_g_rounding { g8(v) } else { v };
+    let mut raw: Vec<Point3> = Vec::new();
+    if let Some(pp) = d.parent_point
+        && !d.skip_parent_point
+    {
+        raw.push(Point3 { x: pts[pp].x, y: pts[pp].y, z: pts[pp].z, diam: d.parent_point_diam });
+    }
+    for i in d.first..=d.last {
+        raw.push(Point3 { x: pts[i].x, y: pts[i].y, z: pts[i].z, diam: diam[i] });
+    }
+    if raw.len() == 1 {
+        // sphere_rep: a one-point section becomes a cylinder along x with L = diam.
+        let p = raw[0];
+        raw = vec![Point3 { x: p.x - p.diam / 2.0, ..p }, p, Point3 { x: p.x + p.diam / 2.0, ..p }];
+    }
+    raw.into_iter().map(|p| Point3 { x: round(p.x), y: round(p.y), z: round(p.z), diam: round(p.diam) }).collect()
+}
+
+/// Fails for sections two of whose consecutive 3-D points are too far apart for NEURON's
+/// single-precision points.
+fn check_single_precision_distances(sections: &[SwcSection]) -> Result<(), Vec<Diagnostic>> {
     let mut errors = Capped::default();
-    for s in &sections {
+    for s in sections {
         let f32_point = |p: &Point3| [p.x as f32, p.y as f32, p.z as f32];
         let overflows = s.points.windows(2).any(|w| {
             let (a, b) = (f32_point(&w[0]), f32_point(&w[1]));
@@ -749,5 +877,5 @@ pub fn swc_to_sections(file: FileId, samples: &[SwcSample], options: &SwcOptions
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(SwcCell { sections, warnings: warnings.finish() })
+    Ok(())
 }
