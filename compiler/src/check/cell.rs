@@ -118,6 +118,8 @@ impl Mechanisms<'_> {
     }
 }
 
+/// Checks a cell: its morphology, discretized; membrane properties; density mechanisms by
+/// region; species overrides; synapses and the spike detector.
 pub(crate) fn check(
     cell: &ast::Cell,
     globals: &Globals<'_>,
@@ -126,6 +128,45 @@ pub(crate) fn check(
     species: &[ir::Species],
     swc_files: &SwcFiles,
 ) -> Option<ir::Cell> {
+    let morph = find_morphology(cell, globals, diags)?;
+    let Some(mut sections) = morphology::sections(globals, diags, morph, swc_files) else {
+        check_placements_without_tree(cell, globals, diags, mechanisms);
+        return None;
+    };
+    let (v_init, cm) = membrane_properties(cell, globals, diags, &mut sections);
+    let Some(tree) = morphology::discretize(diags, &sections, cell.name.span) else {
+        check_placements_without_tree(cell, globals, diags, mechanisms);
+        return None;
+    };
+    warn_many_compartments(cell, diags, &tree);
+    let node_cm: Vec<f64> =
+        tree.nodes.iter().map(|n| if n.area_um2 > 0.0 { cm[n.section as usize] } else { 0.0 }).collect();
+    let placed = place_density_mechanisms(cell, globals, diags, mechanisms, &sections, &tree);
+    let density = density_instances(mechanisms.list, placed, diags);
+    let cell_species = cell_species(cell, globals, diags, species);
+    let (synapses, detector) = synapses_and_detector(cell, globals, diags, mechanisms, &sections, &tree);
+
+    Some(ir::Cell {
+        name: cell.name.name.clone(),
+        span: cell.span,
+        section_names: sections.specs.iter().map(|s| s.name.clone()).collect(),
+        tree,
+        cm: node_cm,
+        v_init,
+        species: cell_species,
+        density,
+        synapses,
+        detector,
+    })
+}
+
+/// The cell's one morphology, named or inline; reports a name that is not a morphology, a
+/// second morphology, and a cell without any.
+fn find_morphology<'m, 'g: 'm>(
+    cell: &'m ast::Cell,
+    globals: &Globals<'g>,
+    diags: &mut Diagnostics,
+) -> Option<&'m ast::Morphology> {
     let mut morph: Option<&ast::Morphology> = None;
     for member in &cell.members {
         let (found, span) = match member {
@@ -156,25 +197,28 @@ pub(crate) fn check(
             morph = found;
         }
     }
-    let Some(morph) = morph else {
-        if !cell.members.iter().any(|m| matches!(m, ast::CellMember::MorphologyRef(_))) {
-            diags.push(
-                Diagnostic::error(
-                    Code::MissingProperty,
-                    cell.name.span,
-                    format!("cell `{}` has no morphology", cell.name.name),
-                )
-                .help("add `morphology = name` or an inline `morphology { section soma { … } }`"),
-            );
-        }
-        return None;
-    };
-    let Some(mut sections) = morphology::sections(globals, diags, morph, swc_files) else {
-        check_placements_without_tree(cell, globals, diags, mechanisms);
-        return None;
-    };
+    if morph.is_none() && !cell.members.iter().any(|m| matches!(m, ast::CellMember::MorphologyRef(_))) {
+        diags.push(
+            Diagnostic::error(
+                Code::MissingProperty,
+                cell.name.span,
+                format!("cell `{}` has no morphology", cell.name.name),
+            )
+            .help("add `morphology = name` or an inline `morphology { section soma { … } }`"),
+        );
+    }
+    morph
+}
 
-    // Membrane properties: a default for all, then per-region overrides in order.
+/// Membrane properties: a default for all, then per-region overrides in order. Sets each
+/// section's `Ra` and `cm`; returns `v_init` and, per section, the specific capacitance in
+/// internal units.
+fn membrane_properties(
+    cell: &ast::Cell,
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    sections: &mut Sections,
+) -> (f64, Vec<f64>) {
     let specific_r = Unit { dim: Dimension::SPECIFIC_RESISTANCE, scale: 1.0 };
     let specific_c = Unit { dim: Dimension::SPECIFIC_CAPACITANCE, scale: 1.0 };
     let ohm_cm = crate::units::parse_unit("ohm*cm").expect("valid unit").scale;
@@ -211,21 +255,12 @@ pub(crate) fn check(
                     ));
                     continue;
                 }
-                let (low, high) = limits::USUAL_RA_OHM_CM;
-                if key == "Ra" && !(low..=high).contains(&(value / ohm_cm)) {
-                    diags.push(
-                        Diagnostic::warning(
-                            Code::SuspiciousScale,
-                            prop.value.span,
-                            format!("`Ra` = {} ohm*cm is far outside the usual range", limits::number(value / ohm_cm)),
-                        )
-                        .label(format!("expected between {low} and {high} ohm*cm"))
-                        .note("axial resistivity is 30 to 300 ohm*cm in neurons; check the unit"),
-                    );
+                if key == "Ra" {
+                    warn_unusual_ra(diags, prop, value / ohm_cm);
                 }
                 let which = match region {
                     None => (0..sections.specs.len()).collect(),
-                    Some(r) => match region_sections(diags, &sections, r) {
+                    Some(r) => match region_sections(diags, sections, r) {
                         Some(list) => list,
                         None => continue,
                     },
@@ -240,11 +275,28 @@ pub(crate) fn check(
         spec.ra_ohm_cm = ra[i] / ohm_cm;
         spec.cm_uf_cm2 = cm[i] / uf_cm2;
     }
-    let Some(tree) = morphology::discretize(diags, &sections, cell.name.span) else {
-        check_placements_without_tree(cell, globals, diags, mechanisms);
-        return None;
-    };
-    let compartments = limits::cell_compartments(&tree) as f64;
+    (v_init, cm)
+}
+
+/// Warns about an axial resistivity far outside what neurons have (a unit mistake, likely).
+fn warn_unusual_ra(diags: &mut Diagnostics, prop: &ast::Property, ra_ohm_cm: f64) {
+    let (low, high) = limits::USUAL_RA_OHM_CM;
+    if !(low..=high).contains(&ra_ohm_cm) {
+        diags.push(
+            Diagnostic::warning(
+                Code::SuspiciousScale,
+                prop.value.span,
+                format!("`Ra` = {} ohm*cm is far outside the usual range", limits::number(ra_ohm_cm)),
+            )
+            .label(format!("expected between {low} and {high} ohm*cm"))
+            .note("axial resistivity is 30 to 300 ohm*cm in neurons; check the unit"),
+        );
+    }
+}
+
+/// Warns about a cell with more compartments than detailed models have.
+fn warn_many_compartments(cell: &ast::Cell, diags: &mut Diagnostics, tree: &crate::morph::CableTree) {
+    let compartments = limits::cell_compartments(tree) as f64;
     if compartments > limits::WARN_CELL_COMPARTMENTS {
         diags.push(
             Diagnostic::warning(
@@ -256,76 +308,112 @@ pub(crate) fn check(
             .note("detailed neuron models have hundreds to tens of thousands; check `nseg`, `d_lambda` and `Ra`"),
         );
     }
-    let node_cm: Vec<f64> =
-        tree.nodes.iter().map(|n| if n.area_um2 > 0.0 { cm[n.section as usize] } else { 0.0 }).collect();
+}
 
-    // Density mechanisms: per mechanism, its first insert and, per node, the parameter values.
+/// Density mechanisms: per mechanism, its first insert and, per node, the parameter values.
+fn place_density_mechanisms(
+    cell: &ast::Cell,
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    mechanisms: &Mechanisms<'_>,
+    sections: &Sections,
+    tree: &crate::morph::CableTree,
+) -> Vec<Placed> {
     let mut placed: Vec<Placed> = Vec::new();
     for member in &cell.members {
         let ast::CellMember::Insert(insert) = member else { continue };
-        let Some(id) = mechanisms.expect(globals, diags, &insert.mechanism, ir::MechanismKind::Density) else {
-            continue;
-        };
-        let Some(region) = region_sections(diags, &sections, &insert.region) else { continue };
-        let defaults: Vec<f64> = mechanisms.list[id.index()].params.iter().map(|p| p.default).collect();
-        let slot = match placed.iter().position(|(m, _, _)| *m == id) {
-            Some(i) => i,
-            None => {
-                placed.push((id, insert.mechanism.span, HashMap::new()));
-                placed.len() - 1
+        place_insert(globals, diags, mechanisms, sections, tree, insert, &mut placed);
+    }
+    // A region without sections (an SWC cell without an axon) places nothing.
+    placed.retain(|(_, _, per_node)| !per_node.is_empty());
+    placed
+}
+
+/// One `insert`: its mechanism's parameter values on every node of its region, into the
+/// mechanism's entry of `placed` (added at its first insert).
+fn place_insert(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    mechanisms: &Mechanisms<'_>,
+    sections: &Sections,
+    tree: &crate::morph::CableTree,
+    insert: &ast::Insert,
+    placed: &mut Vec<Placed>,
+) {
+    let Some(id) = mechanisms.expect(globals, diags, &insert.mechanism, ir::MechanismKind::Density) else {
+        return;
+    };
+    let Some(region) = region_sections(diags, sections, &insert.region) else { return };
+    let defaults: Vec<f64> = mechanisms.list[id.index()].params.iter().map(|p| p.default).collect();
+    let slot = match placed.iter().position(|(m, _, _)| *m == id) {
+        Some(i) => i,
+        None => {
+            placed.push((id, insert.mechanism.span, HashMap::new()));
+            placed.len() - 1
+        }
+    };
+    // Each node keeps the values it had and takes the ones this insert sets (as NEURON).
+    let mut overrides = vec![f64::NAN; defaults.len()];
+    let errors_before = diags.error_count();
+    mechanisms.param_values(globals, diags, id, &insert.props, &mut overrides, &[("distance", 0.0, Dimension::LENGTH)]);
+    // Values that depend on `distance` (µm along the tree from the root's middle, NEURON's
+    // `h.distance()` from soma(0.5)) are evaluated per node; the errors of distance 0 were
+    // reported above, and of the others (a value out of range or not finite far from the
+    // soma) the first is.
+    let varies = insert.props.iter().any(|p| mentions(&p.value, "distance"));
+    let mut clean = diags.error_count() == errors_before;
+    for s in region {
+        for &node in &tree.sections[s].centres {
+            let mut here = overrides.clone();
+            if varies {
+                let distance_um = tree.nodes[node as usize].distance_um;
+                values_at_distance(globals, diags, mechanisms, id, insert, distance_um, &mut here, &mut clean);
             }
-        };
-        // Each node keeps the values it had and takes the ones this insert sets (as NEURON).
-        let mut overrides = vec![f64::NAN; defaults.len()];
-        let errors_before = diags.error_count();
-        mechanisms.param_values(
-            globals,
-            diags,
-            id,
-            &insert.props,
-            &mut overrides,
-            &[("distance", 0.0, Dimension::LENGTH)],
-        );
-        // Values that depend on `distance` (µm along the tree from the root's middle, NEURON's
-        // `h.distance()` from soma(0.5)) are evaluated per node; the errors of distance 0 were
-        // reported above, and of the others (a value out of range or not finite far from the
-        // soma) the first is.
-        let varies = insert.props.iter().any(|p| mentions(&p.value, "distance"));
-        let mut clean = diags.error_count() == errors_before;
-        for s in region {
-            for &node in &tree.sections[s].centres {
-                let mut here = overrides.clone();
-                if varies {
-                    let distance_um = tree.nodes[node as usize].distance_um;
-                    let distance = [("distance", distance_um, Dimension::LENGTH)];
-                    here.fill(f64::NAN);
-                    let mut at_node = Diagnostics::new();
-                    mechanisms.param_values(globals, &mut at_node, id, &insert.props, &mut here, &distance);
-                    if clean && let Some(d) = at_node.iter().find(|d| d.is_error()) {
-                        diags.push(d.clone().note(format!("at distance = {distance_um} um")));
-                        clean = false;
-                    }
-                }
-                let values = placed[slot].2.entry(node).or_insert_with(|| defaults.clone());
-                for (v, o) in values.iter_mut().zip(&here) {
-                    if !o.is_nan() {
-                        *v = *o;
-                    }
+            let values = placed[slot].2.entry(node).or_insert_with(|| defaults.clone());
+            for (v, o) in values.iter_mut().zip(&here) {
+                if !o.is_nan() {
+                    *v = *o;
                 }
             }
         }
     }
-    // A region without sections (an SWC cell without an axon) places nothing.
-    placed.retain(|(_, _, per_node)| !per_node.is_empty());
-    let order = concentration_order(mechanisms.list, &placed, diags);
+}
+
+/// The values an insert sets at `distance_um` from the root, into `here` (NaN where it sets
+/// none); reports the first error while `clean`, with the distance.
+#[allow(clippy::too_many_arguments)]
+fn values_at_distance(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    mechanisms: &Mechanisms<'_>,
+    id: MechId,
+    insert: &ast::Insert,
+    distance_um: f64,
+    here: &mut [f64],
+    clean: &mut bool,
+) {
+    let distance = [("distance", distance_um, Dimension::LENGTH)];
+    here.fill(f64::NAN);
+    let mut at_node = Diagnostics::new();
+    mechanisms.param_values(globals, &mut at_node, id, &insert.props, here, &distance);
+    if *clean && let Some(d) = at_node.iter().find(|d| d.is_error()) {
+        diags.push(d.clone().note(format!("at distance = {distance_um} um")));
+        *clean = false;
+    }
+}
+
+/// The density instances in the order they run (`concentration_order`), each parameter
+/// uniform where it has one value on all its nodes.
+fn density_instances(list: &[ir::Mechanism], placed: Vec<Placed>, diags: &mut Diagnostics) -> Vec<ir::DensityInstance> {
+    let order = concentration_order(list, &placed, diags);
     let mut placed: Vec<Option<_>> = placed.into_iter().map(Some).collect();
-    let density = order
+    order
         .into_iter()
         .map(|i| placed[i].take().expect("each placement once"))
         .map(|(mechanism, _, per_node)| {
             let mut nodes: Vec<u32> = per_node.keys().copied().collect();
             nodes.sort_unstable();
-            let count = mechanisms.list[mechanism.index()].params.len();
+            let count = list[mechanism.index()].params.len();
             let params = (0..count)
                 .map(|p| {
                     let values: Vec<f64> = nodes.iter().map(|n| per_node[n][p]).collect();
@@ -338,9 +426,16 @@ pub(crate) fn check(
                 .collect();
             ir::DensityInstance { mechanism, nodes, params }
         })
-        .collect();
+        .collect()
+}
 
-    // Species: the global ones with this cell's overrides.
+/// Species: the global ones with this cell's overrides.
+fn cell_species(
+    cell: &ast::Cell,
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    species: &[ir::Species],
+) -> Vec<ir::Species> {
     let mut cell_species = species.to_vec();
     for member in &cell.members {
         if let ast::CellMember::Species(s) = member {
@@ -357,39 +452,29 @@ pub(crate) fn check(
             }
         }
     }
+    cell_species
+}
 
+/// The synapses and the spike detector, in the order they are written.
+fn synapses_and_detector(
+    cell: &ast::Cell,
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    mechanisms: &Mechanisms<'_>,
+    sections: &Sections,
+    tree: &crate::morph::CableTree,
+) -> (Vec<ir::PointInstance>, Option<ir::Detector>) {
     let mut synapses: Vec<ir::PointInstance> = Vec::new();
     let mut detector = None;
     for member in &cell.members {
         match member {
             ast::CellMember::Synapse(p) => {
-                if let Some(previous) = synapses.iter().find(|s| s.name == p.name.name) {
-                    diags.push(
-                        Diagnostic::error(
-                            Code::DuplicateName,
-                            p.name.span,
-                            format!("synapse `{}` is defined more than once", p.name.name),
-                        )
-                        .secondary(previous.span, "first defined here"),
-                    );
-                    continue;
+                if let Some(synapse) = synapse(globals, diags, mechanisms, sections, tree, p, &synapses) {
+                    synapses.push(synapse);
                 }
-                let Some(id) = mechanisms.expect(globals, diags, &p.mechanism, ir::MechanismKind::Point) else {
-                    continue;
-                };
-                let Some(node) = location_node(globals, diags, &sections, &tree, &p.at) else { continue };
-                let mut params: Vec<f64> = mechanisms.list[id.index()].params.iter().map(|p| p.default).collect();
-                mechanisms.param_values(globals, diags, id, &p.props, &mut params, &[]);
-                synapses.push(ir::PointInstance {
-                    name: p.name.name.clone(),
-                    mechanism: id,
-                    node,
-                    params,
-                    span: p.span,
-                });
             }
             ast::CellMember::Detector(d) => {
-                let Some(node) = location_node(globals, diags, &sections, &tree, &d.at) else { continue };
+                let Some(node) = location_node(globals, diags, sections, tree, &d.at) else { continue };
                 let unit = Unit { dim: Dimension::VOLTAGE, scale: 1.0 };
                 let Some(threshold) = eval_in_unit(globals, diags, &d.threshold, unit, false, "the threshold") else {
                     continue;
@@ -402,19 +487,36 @@ pub(crate) fn check(
             _ => {}
         }
     }
+    (synapses, detector)
+}
 
-    Some(ir::Cell {
-        name: cell.name.name.clone(),
-        span: cell.span,
-        section_names: sections.specs.iter().map(|s| s.name.clone()).collect(),
-        tree,
-        cm: node_cm,
-        v_init,
-        species: cell_species,
-        density,
-        synapses,
-        detector,
-    })
+/// One synapse: a point mechanism at a location, with its parameter values; `None` (reported)
+/// for a name used before, an unknown mechanism or location.
+fn synapse(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    mechanisms: &Mechanisms<'_>,
+    sections: &Sections,
+    tree: &crate::morph::CableTree,
+    p: &ast::Placement,
+    synapses: &[ir::PointInstance],
+) -> Option<ir::PointInstance> {
+    if let Some(previous) = synapses.iter().find(|s| s.name == p.name.name) {
+        diags.push(
+            Diagnostic::error(
+                Code::DuplicateName,
+                p.name.span,
+                format!("synapse `{}` is defined more than once", p.name.name),
+            )
+            .secondary(previous.span, "first defined here"),
+        );
+        return None;
+    }
+    let id = mechanisms.expect(globals, diags, &p.mechanism, ir::MechanismKind::Point)?;
+    let node = location_node(globals, diags, sections, tree, &p.at)?;
+    let mut params: Vec<f64> = mechanisms.list[id.index()].params.iter().map(|p| p.default).collect();
+    mechanisms.param_values(globals, diags, id, &p.props, &mut params, &[]);
+    Some(ir::PointInstance { name: p.name.name.clone(), mechanism: id, node, params, span: p.span })
 }
 
 fn region_sections(diags: &mut Diagnostics, sections: &Sections, name: &ast::Ident) -> Option<Vec<usize>> {

@@ -1,81 +1,122 @@
 //! Kinetic (Markov) schemes: reactions between states with forward and backward rates.
 
 use crate::diagnostics::{Code, Diagnostic};
+use crate::ir::expr::ExprId;
 use crate::ir::{self, Dynamics};
 use crate::syntax::ast;
 use crate::units::Dimension;
 
 use super::expr::Lower;
 
+/// Checks a kinetic scheme: its reactions, its conserved total, and that its states have no
+/// other equation (they are marked [`Dynamics::Kinetic`]). `None` after an error.
 pub(crate) fn check(
     lower: &mut Lower<'_, '_>,
     k: &ast::Kinetic,
     states: &mut [ir::State],
 ) -> Option<ir::KineticScheme> {
-    let mut members: Vec<u32> = Vec::new();
-    let mut reactions = Vec::new();
-    let mut dim: Option<Dimension> = None;
-    let mut ok = true;
-    let mut side = |lower: &mut Lower<'_, '_>,
-                    reactants: &[ast::Reactant],
-                    members: &mut Vec<u32>,
-                    dim: &mut Option<Dimension>| {
-        let mut out = Vec::new();
-        for r in reactants {
-            let Some(index) = states.iter().position(|s| s.name == r.state.name) else {
+    let mut scheme = Members { members: Vec::new(), dim: None, ok: true };
+    let reactions = k.reactions.iter().map(|reaction| check_reaction(lower, states, reaction, &mut scheme)).collect();
+    let conserve = check_conserve(lower, states, k, &mut scheme);
+    let Members { mut members, mut ok, .. } = scheme;
+    members.sort_unstable();
+    ok &= mark_kinetic(lower, k, states, &members);
+    if k.reactions.is_empty() {
+        lower.diags.push(Diagnostic::error(Code::InvalidKinetic, k.span, "this kinetic scheme has no reactions"));
+        ok = false;
+    }
+    ok.then_some(ir::KineticScheme { states: members, reactions, conserve, span: k.span })
+}
+
+/// What the reactions of a scheme gather as they are checked.
+struct Members {
+    /// The states in any reaction, in the order first met.
+    members: Vec<u32>,
+    /// The unit of the first state met; every other must have the same.
+    dim: Option<Dimension>,
+    /// No error so far.
+    ok: bool,
+}
+
+/// One reaction: both sides, and the rates in the units their orders need.
+fn check_reaction(
+    lower: &mut Lower<'_, '_>,
+    states: &[ir::State],
+    reaction: &ast::Reaction,
+    scheme: &mut Members,
+) -> ir::Reaction {
+    let lhs = side(lower, states, &reaction.lhs, scheme);
+    let rhs = side(lower, states, &reaction.rhs, scheme);
+    let state_dim = scheme.dim.unwrap_or(Dimension::NONE);
+    let rate = |order: u32| {
+        Dimension::TIME
+            .powi(-1)
+            .and_then(|r| state_dim.powi(1 - order as i32).map(|c| r.mul(c)))
+            .unwrap_or(Dimension::NONE)
+    };
+    let order = |side: &[(u32, u32)]| side.iter().map(|(_, n)| *n).sum::<u32>().max(1);
+    let forward = lower.expect(&reaction.forward, rate(order(&lhs)), "the forward rate");
+    let backward = lower.expect(&reaction.backward, rate(order(&rhs)), "the backward rate");
+    ir::Reaction { lhs, rhs, forward: forward.id, backward: backward.id, span: reaction.span }
+}
+
+/// One side of a reaction: (state, count) of each reactant that is a state of the mechanism,
+/// all of one unit.
+fn side(
+    lower: &mut Lower<'_, '_>,
+    states: &[ir::State],
+    reactants: &[ast::Reactant],
+    scheme: &mut Members,
+) -> Vec<(u32, u32)> {
+    let mut out = Vec::new();
+    for r in reactants {
+        let Some(index) = states.iter().position(|s| s.name == r.state.name) else {
+            lower.diags.push(
+                Diagnostic::error(
+                    Code::InvalidKinetic,
+                    r.state.span,
+                    format!("`{}` is not a state of this mechanism", r.state.name),
+                )
+                .help(format!("declare it: `state {}: 1`", r.state.name)),
+            );
+            scheme.ok = false;
+            continue;
+        };
+        let state_dim = states[index].dim;
+        match scheme.dim {
+            None => scheme.dim = Some(state_dim),
+            Some(d) if d != state_dim => {
                 lower.diags.push(
                     Diagnostic::error(
                         Code::InvalidKinetic,
                         r.state.span,
-                        format!("`{}` is not a state of this mechanism", r.state.name),
+                        "all states of a kinetic scheme must have the same unit",
                     )
-                    .help(format!("declare it: `state {}: 1`", r.state.name)),
+                    .label(format!(
+                        "this is {}, the others are {}",
+                        state_dim.describe(),
+                        d.describe()
+                    )),
                 );
-                ok = false;
-                continue;
-            };
-            let state_dim = states[index].dim;
-            match dim {
-                None => *dim = Some(state_dim),
-                Some(d) if *d != state_dim => {
-                    lower.diags.push(
-                        Diagnostic::error(
-                            Code::InvalidKinetic,
-                            r.state.span,
-                            "all states of a kinetic scheme must have the same unit",
-                        )
-                        .label(format!(
-                            "this is {}, the others are {}",
-                            state_dim.describe(),
-                            d.describe()
-                        )),
-                    );
-                    ok = false;
-                }
-                Some(_) => {}
+                scheme.ok = false;
             }
-            if !members.contains(&(index as u32)) {
-                members.push(index as u32);
-            }
-            out.push((index as u32, r.count));
+            Some(_) => {}
         }
-        out
-    };
-    for reaction in &k.reactions {
-        let lhs = side(lower, &reaction.lhs, &mut members, &mut dim);
-        let rhs = side(lower, &reaction.rhs, &mut members, &mut dim);
-        let state_dim = dim.unwrap_or(Dimension::NONE);
-        let rate = |order: u32| {
-            Dimension::TIME
-                .powi(-1)
-                .and_then(|r| state_dim.powi(1 - order as i32).map(|c| r.mul(c)))
-                .unwrap_or(Dimension::NONE)
-        };
-        let order = |side: &[(u32, u32)]| side.iter().map(|(_, n)| *n).sum::<u32>().max(1);
-        let forward = lower.expect(&reaction.forward, rate(order(&lhs)), "the forward rate");
-        let backward = lower.expect(&reaction.backward, rate(order(&rhs)), "the backward rate");
-        reactions.push(ir::Reaction { lhs, rhs, forward: forward.id, backward: backward.id, span: reaction.span });
+        if !scheme.members.contains(&(index as u32)) {
+            scheme.members.push(index as u32);
+        }
+        out.push((index as u32, r.count));
     }
+    out
+}
+
+/// The one `conserve` of a scheme, over states in its reactions, with a total in their unit.
+fn check_conserve(
+    lower: &mut Lower<'_, '_>,
+    states: &[ir::State],
+    k: &ast::Kinetic,
+    scheme: &mut Members,
+) -> Option<(Vec<u32>, ExprId)> {
     let mut conserve = None;
     for c in &k.conserves {
         if conserve.is_some() {
@@ -89,7 +130,7 @@ pub(crate) fn check(
         let mut list = Vec::new();
         for s in &c.states {
             match states.iter().position(|st| st.name == s.name) {
-                Some(i) if members.contains(&(i as u32)) => list.push(i as u32),
+                Some(i) if scheme.members.contains(&(i as u32)) => list.push(i as u32),
                 _ => {
                     lower.diags.push(
                         Diagnostic::error(
@@ -99,15 +140,20 @@ pub(crate) fn check(
                         )
                         .label("not in any reaction"),
                     );
-                    ok = false;
+                    scheme.ok = false;
                 }
             }
         }
-        let total = lower.expect(&c.total, dim.unwrap_or(Dimension::NONE), "the conserved total");
+        let total = lower.expect(&c.total, scheme.dim.unwrap_or(Dimension::NONE), "the conserved total");
         conserve = Some((list, total.id));
     }
-    members.sort_unstable();
-    for &index in &members {
+    conserve
+}
+
+/// Marks the scheme's states as kinetic; one with another equation is an error (then `false`).
+fn mark_kinetic(lower: &mut Lower<'_, '_>, k: &ast::Kinetic, states: &mut [ir::State], members: &[u32]) -> bool {
+    let mut ok = true;
+    for &index in members {
         let state = &mut states[index as usize];
         if state.dynamics != Dynamics::Constant {
             lower.diags.push(
@@ -123,9 +169,5 @@ pub(crate) fn check(
             state.dynamics = Dynamics::Kinetic;
         }
     }
-    if k.reactions.is_empty() {
-        lower.diags.push(Diagnostic::error(Code::InvalidKinetic, k.span, "this kinetic scheme has no reactions"));
-        ok = false;
-    }
-    ok.then_some(ir::KineticScheme { states: members, reactions, conserve, span: k.span })
+    ok
 }

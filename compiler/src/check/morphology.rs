@@ -142,18 +142,72 @@ pub(crate) fn location_x(globals: &Globals<'_>, diags: &mut Diagnostics, x: &ast
     Some(value)
 }
 
+/// An inline section's spec: a cylinder with its segment count, NEURON's default `Ra` and
+/// `cm` (the cell's replace them).
 fn section_spec(
     globals: &Globals<'_>,
     diags: &mut Diagnostics,
     s: &ast::Section,
     parent: Option<(usize, f64)>,
 ) -> SectionSpec {
-    let mut length = None;
-    let mut diam = None;
-    let mut nseg = None;
-    let mut d_lambda = None;
-    let mut frequency = 100.0;
-    let mut kind = if s.name.name == "soma" { SectionKind::Soma } else { SectionKind::Dend };
+    let props = section_props(globals, diags, s);
+    for (value, what) in [(props.length, "length"), (props.diam, "diam")] {
+        if value.is_none() && !s.props.iter().any(|p| p.key.name == what) {
+            diags.push(
+                Diagnostic::error(
+                    Code::MissingProperty,
+                    s.name.span,
+                    format!("section `{}` has no `{what}`", s.name.name),
+                )
+                .help(format!("add `{what} = … um`")),
+            );
+        }
+    }
+    let nseg = match (props.nseg, props.d_lambda) {
+        (Some(n), None) => Nseg::Fixed(n),
+        (None, Some(d)) => Nseg::DLambda { d_lambda: d, frequency_hz: props.frequency },
+        (None, None) => Nseg::Fixed(1),
+        (Some(_), Some(_)) => {
+            diags.push(Diagnostic::error(
+                Code::DuplicateName,
+                s.name.span,
+                "give either `nseg` or `d_lambda`, not both",
+            ));
+            Nseg::Fixed(1)
+        }
+    };
+    SectionSpec {
+        name: s.name.name.clone(),
+        parent,
+        geometry: Geometry::Cylinder { length_um: props.length.unwrap_or(1.0), diam_um: props.diam.unwrap_or(1.0) },
+        nseg,
+        ra_ohm_cm: DEFAULT_RA_OHM_CM,
+        cm_uf_cm2: DEFAULT_CM_UF_CM2,
+        kind: props.kind,
+    }
+}
+
+/// The properties of an inline section as written; `None` where absent or wrong (reported).
+struct SectionProps {
+    length: Option<f64>,
+    diam: Option<f64>,
+    nseg: Option<u32>,
+    d_lambda: Option<f64>,
+    /// For d_lambda, in Hz (NEURON's default 100).
+    frequency: f64,
+    kind: SectionKind,
+}
+
+/// Reads a section's properties, reporting values out of range and unknown properties.
+fn section_props(globals: &Globals<'_>, diags: &mut Diagnostics, s: &ast::Section) -> SectionProps {
+    let mut out = SectionProps {
+        length: None,
+        diam: None,
+        nseg: None,
+        d_lambda: None,
+        frequency: 100.0,
+        kind: if s.name.name == "soma" { SectionKind::Soma } else { SectionKind::Dend },
+    };
     let um = Unit { dim: Dimension::LENGTH, scale: 1.0 };
     for prop in &s.props {
         let key = prop.key.name.as_str();
@@ -172,7 +226,7 @@ fn section_spec(
                         .label(format!("this is {v} um")),
                     );
                 }
-                let slot = if key == "length" { &mut length } else { &mut diam };
+                let slot = if key == "length" { &mut out.length } else { &mut out.diam };
                 *slot = value.filter(|v| *v > 0.0);
             }
             "nseg" => {
@@ -187,18 +241,18 @@ fn section_spec(
                             .label(format!("this is {n}")),
                         );
                     } else {
-                        nseg = Some(n as u32);
+                        out.nseg = Some(n as u32);
                     }
                 }
             }
-            "d_lambda" => d_lambda = positive(globals, diags, prop, Unit::ONE),
+            "d_lambda" => out.d_lambda = positive(globals, diags, prop, Unit::ONE),
             "frequency" => {
                 let hz = Unit { dim: Dimension::TIME.powi(-1).expect("small"), scale: 1e-3 };
                 if let Some(f) = positive(globals, diags, prop, hz) {
-                    frequency = f / hz.scale;
+                    out.frequency = f / hz.scale;
                 }
             }
-            "type" => kind = section_kind(diags, &prop.value).unwrap_or(kind),
+            "type" => out.kind = section_kind(diags, &prop.value).unwrap_or(out.kind),
             _ => diags.push(unknown_property(
                 &prop.key,
                 "sections",
@@ -206,40 +260,7 @@ fn section_spec(
             )),
         }
     }
-    for (value, what) in [(length, "length"), (diam, "diam")] {
-        if value.is_none() && !s.props.iter().any(|p| p.key.name == what) {
-            diags.push(
-                Diagnostic::error(
-                    Code::MissingProperty,
-                    s.name.span,
-                    format!("section `{}` has no `{what}`", s.name.name),
-                )
-                .help(format!("add `{what} = … um`")),
-            );
-        }
-    }
-    let nseg = match (nseg, d_lambda) {
-        (Some(n), None) => Nseg::Fixed(n),
-        (None, Some(d)) => Nseg::DLambda { d_lambda: d, frequency_hz: frequency },
-        (None, None) => Nseg::Fixed(1),
-        (Some(_), Some(_)) => {
-            diags.push(Diagnostic::error(
-                Code::DuplicateName,
-                s.name.span,
-                "give either `nseg` or `d_lambda`, not both",
-            ));
-            Nseg::Fixed(1)
-        }
-    };
-    SectionSpec {
-        name: s.name.name.clone(),
-        parent,
-        geometry: Geometry::Cylinder { length_um: length.unwrap_or(1.0), diam_um: diam.unwrap_or(1.0) },
-        nseg,
-        ra_ohm_cm: DEFAULT_RA_OHM_CM,
-        cm_uf_cm2: DEFAULT_CM_UF_CM2,
-        kind,
-    }
+    out
 }
 
 fn positive(globals: &Globals<'_>, diags: &mut Diagnostics, prop: &ast::Property, unit: Unit) -> Option<f64> {
@@ -354,6 +375,8 @@ pub(crate) fn unknown_region<'n>(name: &ast::Ident, known: impl IntoIterator<Ite
     d
 }
 
+/// An SWC morphology: the loaded file read and grouped into sections as NEURON's Import3d
+/// does, with the model's segment count and unit, and the default regions.
 fn swc(
     globals: &Globals<'_>,
     diags: &mut Diagnostics,
@@ -361,15 +384,55 @@ fn swc(
     props: &[ast::Property],
     swc_files: &SwcFiles,
 ) -> Option<Sections> {
-    let file = match swc_files.get(&(path.span.file, path.value.clone())) {
-        Some(Ok(file)) => *file,
+    let file = loaded_swc_file(diags, path, swc_files)?;
+    let (nseg, units) = swc_props(globals, diags, props);
+    let text = &globals.sources.get(file).text;
+    let (samples, errors) = morph::parse_swc(file, text);
+    let failed = errors.iter().any(|d| d.is_error());
+    diags.extend(errors);
+    if failed {
+        return None;
+    }
+    // The model's `units` wins over the file's header.
+    let um_per_unit = match units {
+        Some(um) => um,
+        None => match morph::swc_header_units(file, text) {
+            Some(Ok((um, _))) => um,
+            Some(Err(warning)) => {
+                diags.push(warning);
+                1.0
+            }
+            None => 1.0,
+        },
+    };
+    let options = morph::SwcOptions { um_per_unit, ..morph::SwcOptions::default() };
+    let cell = match morph::swc_to_sections(file, &samples, &options) {
+        Ok(cell) => cell,
+        Err(errors) => {
+            diags.extend(errors);
+            return None;
+        }
+    };
+    diags.extend(cell.warnings.iter().cloned());
+    let specs: Vec<SectionSpec> =
+        cell.sections.iter().map(|s| s.to_spec(nseg, DEFAULT_RA_OHM_CM, DEFAULT_CM_UF_CM2)).collect();
+    let spans = cell.sections.iter().map(|s| s.span).collect();
+    let mut out = Sections { specs, spans, regions: HashMap::new() };
+    default_regions(&mut out);
+    Some(out)
+}
+
+/// The file the driver loaded for an SWC path, or why it could not (reported).
+fn loaded_swc_file(diags: &mut Diagnostics, path: &ast::StringLit, swc_files: &SwcFiles) -> Option<FileId> {
+    match swc_files.get(&(path.span.file, path.value.clone())) {
+        Some(Ok(file)) => Some(*file),
         Some(Err(why)) => {
             diags.push(Diagnostic::error(
                 Code::SwcError,
                 path.span,
                 format!("cannot read SWC file `{}`: {why}", path.value),
             ));
-            return None;
+            None
         }
         None => {
             diags.push(Diagnostic::error(
@@ -377,9 +440,14 @@ fn swc(
                 path.span,
                 format!("SWC file `{}` was not loaded", path.value),
             ));
-            return None;
+            None
         }
-    };
+    }
+}
+
+/// An SWC morphology's properties: the segment count of every section (`nseg`, or
+/// `d_lambda` at `frequency`) and, if given, µm per unit of the file.
+fn swc_props(globals: &Globals<'_>, diags: &mut Diagnostics, props: &[ast::Property]) -> (Nseg, Option<f64>) {
     let mut nseg = Nseg::Fixed(1);
     let mut frequency = 100.0;
     let mut d_lambda = None;
@@ -418,40 +486,7 @@ fn swc(
     if let Some(d) = d_lambda {
         nseg = Nseg::DLambda { d_lambda: d, frequency_hz: frequency };
     }
-    let text = &globals.sources.get(file).text;
-    let (samples, errors) = morph::parse_swc(file, text);
-    let failed = errors.iter().any(|d| d.is_error());
-    diags.extend(errors);
-    if failed {
-        return None;
-    }
-    // The model's `units` wins over the file's header.
-    let um_per_unit = match units {
-        Some(um) => um,
-        None => match morph::swc_header_units(file, text) {
-            Some(Ok((um, _))) => um,
-            Some(Err(warning)) => {
-                diags.push(warning);
-                1.0
-            }
-            None => 1.0,
-        },
-    };
-    let options = morph::SwcOptions { um_per_unit, ..morph::SwcOptions::default() };
-    let cell = match morph::swc_to_sections(file, &samples, &options) {
-        Ok(cell) => cell,
-        Err(errors) => {
-            diags.extend(errors);
-            return None;
-        }
-    };
-    diags.extend(cell.warnings.iter().cloned());
-    let specs: Vec<SectionSpec> =
-        cell.sections.iter().map(|s| s.to_spec(nseg, DEFAULT_RA_OHM_CM, DEFAULT_CM_UF_CM2)).collect();
-    let spans = cell.sections.iter().map(|s| s.span).collect();
-    let mut out = Sections { specs, spans, regions: HashMap::new() };
-    default_regions(&mut out);
-    Some(out)
+    (nseg, units)
 }
 
 /// Discretizes, turning structural problems into diagnostics at the sections' names.

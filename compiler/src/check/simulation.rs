@@ -21,16 +21,7 @@ pub(crate) fn check<'a>(
         ir::Simulation { dt: 0.025, duration: 0.0, celsius: 6.3, backend: Backend::Cpu, precision: Precision::F64 };
     let mut chosen: Option<&ast::Network> = None;
     let Some(block) = globals.simulations.first() else {
-        if let Some(n) = networks.first() {
-            diags.push(
-                Diagnostic::error(
-                    Code::InvalidSimulation,
-                    n.name.span,
-                    "this model has a network but no `simulation` block",
-                )
-                .help("add `simulation { dt = 0.025 ms, duration = 100 ms }`"),
-            );
-        }
+        report_missing_block(diags, networks);
         return (sim, None);
     };
     for extra in globals.simulations.iter().skip(1) {
@@ -39,20 +30,13 @@ pub(crate) fn check<'a>(
                 .secondary(block.span, "the first one"),
         );
     }
-    let time = Unit { dim: Dimension::TIME, scale: 1.0 };
     let mut have_duration = false;
     for prop in &block.props {
         let key = prop.key.name.as_str();
         match key {
             "dt" | "duration" => {
-                if let Some(v) = eval_in_unit(globals, diags, &prop.value, time, false, &format!("`{key}`")) {
-                    if v <= 0.0 {
-                        diags.push(Diagnostic::error(
-                            Code::InvalidSimulation,
-                            prop.value.span,
-                            format!("`{key}` must be positive"),
-                        ));
-                    } else if key == "dt" {
+                if let Some(v) = positive_time(globals, diags, prop, key) {
+                    if key == "dt" {
                         sim.dt = v;
                     } else {
                         sim.duration = v;
@@ -61,32 +45,8 @@ pub(crate) fn check<'a>(
                 }
             }
             "temperature" => {
-                // `K` is a temperature step, as in NMODL, so `310 K` would silently be 310 degC.
-                if let ast::ExprKind::Number { value, unit: Some(u) } = &prop.value.kind
-                    && u.text.trim() == "K"
-                {
-                    diags.push(
-                        Diagnostic::error(Code::InvalidSimulation, u.span, "the temperature is written in kelvin")
-                            .label(format!("this would be read as {value} degC"))
-                            .note("the simulation temperature is in degC; `K` is a temperature step, without an offset")
-                            .help(format!("write `{} degC`", ((value - 273.15) * 1e6).round() / 1e6)),
-                    );
-                    continue;
-                }
-                let unit = Unit { dim: Dimension::TEMPERATURE, scale: 1.0 };
-                match eval_in_unit(globals, diags, &prop.value, unit, false, "the temperature") {
-                    Some(v) if v < ir::ABSOLUTE_ZERO_CELSIUS => diags.push(
-                        Diagnostic::error(
-                            Code::InvalidSimulation,
-                            prop.value.span,
-                            "the temperature is below absolute zero",
-                        )
-                        .label(format!("this is {v} degC"))
-                        .note("the temperature is in degC: `K` and `degC` are the same step, without an offset")
-                        .help("physiological temperatures are 6.3 degC (hh's) to 37 degC"),
-                    ),
-                    Some(v) => sim.celsius = v,
-                    None => {}
+                if let Some(v) = temperature(globals, diags, prop) {
+                    sim.celsius = v;
                 }
             }
             "backend" => match word(&prop.value) {
@@ -107,28 +67,11 @@ pub(crate) fn check<'a>(
                     "the precision is `f64` or `f32`",
                 )),
             },
-            "network" => match &prop.value.kind {
-                ast::ExprKind::Name(n) => match networks.iter().find(|x| x.name.name == n.name) {
-                    Some(found) => {
-                        globals.mark_used(&n.name, n.span.file);
-                        chosen = Some(found);
-                    }
-                    None if globals.is_broken(&n.name) => {}
-                    None => {
-                        let mut d =
-                            Diagnostic::error(Code::UndefinedName, n.span, format!("cannot find network `{}`", n.name));
-                        if let Some(s) = did_you_mean(&n.name, networks.iter().map(|x| x.name.name.as_str())) {
-                            d = d.help(format!("did you mean `{s}`?"));
-                        }
-                        diags.push(d);
-                    }
-                },
-                _ => diags.push(Diagnostic::error(
-                    Code::InvalidSimulation,
-                    prop.value.span,
-                    "write the name of a network",
-                )),
-            },
+            "network" => {
+                if let Some(found) = named_network(globals, diags, prop, networks) {
+                    chosen = Some(found);
+                }
+            }
             _ => diags.push(unknown_property(
                 &prop.key,
                 "simulations",
@@ -143,27 +86,125 @@ pub(crate) fn check<'a>(
         );
     }
     if chosen.is_none() && !block.props.iter().any(|p| p.key.name == "network") {
-        match networks {
-            // A network that failed to parse was reported already.
-            [] if diags.iter().any(|d| d.code == Code::Syntax) => {}
-            [] => diags.push(
+        chosen = only_network(diags, block, networks);
+    }
+    (sim, chosen)
+}
+
+/// A model with a network but no `simulation` block is an error; one without either is not.
+fn report_missing_block(diags: &mut Diagnostics, networks: &[&ast::Network]) {
+    if let Some(n) = networks.first() {
+        diags.push(
+            Diagnostic::error(
+                Code::InvalidSimulation,
+                n.name.span,
+                "this model has a network but no `simulation` block",
+            )
+            .help("add `simulation { dt = 0.025 ms, duration = 100 ms }`"),
+        );
+    }
+}
+
+/// The value of `dt` or `duration` (`key`), if it is a positive time.
+fn positive_time(globals: &Globals<'_>, diags: &mut Diagnostics, prop: &ast::Property, key: &str) -> Option<f64> {
+    let time = Unit { dim: Dimension::TIME, scale: 1.0 };
+    let v = eval_in_unit(globals, diags, &prop.value, time, false, &format!("`{key}`"))?;
+    if v <= 0.0 {
+        diags.push(Diagnostic::error(Code::InvalidSimulation, prop.value.span, format!("`{key}` must be positive")));
+        return None;
+    }
+    Some(v)
+}
+
+/// The temperature in degC, if it is one: not written in kelvin, not below absolute zero.
+fn temperature(globals: &Globals<'_>, diags: &mut Diagnostics, prop: &ast::Property) -> Option<f64> {
+    // `K` is a temperature step, as in NMODL, so `310 K` would silently be 310 degC.
+    if let ast::ExprKind::Number { value, unit: Some(u) } = &prop.value.kind
+        && u.text.trim() == "K"
+    {
+        diags.push(
+            Diagnostic::error(Code::InvalidSimulation, u.span, "the temperature is written in kelvin")
+                .label(format!("this would be read as {value} degC"))
+                .note("the simulation temperature is in degC; `K` is a temperature step, without an offset")
+                .help(format!("write `{} degC`", ((value - 273.15) * 1e6).round() / 1e6)),
+        );
+        return None;
+    }
+    let unit = Unit { dim: Dimension::TEMPERATURE, scale: 1.0 };
+    match eval_in_unit(globals, diags, &prop.value, unit, false, "the temperature") {
+        Some(v) if v < ir::ABSOLUTE_ZERO_CELSIUS => {
+            diags.push(
+                Diagnostic::error(Code::InvalidSimulation, prop.value.span, "the temperature is below absolute zero")
+                    .label(format!("this is {v} degC"))
+                    .note("the temperature is in degC: `K` and `degC` are the same step, without an offset")
+                    .help("physiological temperatures are 6.3 degC (hh's) to 37 degC"),
+            );
+            None
+        }
+        v => v,
+    }
+}
+
+/// The network `network = name` names, if it exists.
+fn named_network<'a>(
+    globals: &Globals<'a>,
+    diags: &mut Diagnostics,
+    prop: &ast::Property,
+    networks: &[&'a ast::Network],
+) -> Option<&'a ast::Network> {
+    let ast::ExprKind::Name(n) = &prop.value.kind else {
+        diags.push(Diagnostic::error(Code::InvalidSimulation, prop.value.span, "write the name of a network"));
+        return None;
+    };
+    match networks.iter().find(|x| x.name.name == n.name) {
+        Some(found) => {
+            globals.mark_used(&n.name, n.span.file);
+            Some(found)
+        }
+        None if globals.is_broken(&n.name) => None,
+        None => {
+            let mut d = Diagnostic::error(Code::UndefinedName, n.span, format!("cannot find network `{}`", n.name));
+            if let Some(s) = did_you_mean(&n.name, networks.iter().map(|x| x.name.name.as_str())) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            diags.push(d);
+            None
+        }
+    }
+}
+
+/// Without `network = name`: the model's only network; several, or none, is an error.
+fn only_network<'a>(
+    diags: &mut Diagnostics,
+    block: &ast::Simulation,
+    networks: &[&'a ast::Network],
+) -> Option<&'a ast::Network> {
+    match networks {
+        // A network that failed to parse was reported already.
+        [] if diags.iter().any(|d| d.code == Code::Syntax) => None,
+        [] => {
+            diags.push(
                 Diagnostic::error(Code::InvalidSimulation, block.span, "there is no network to simulate")
                     .help("add a `network { … }`"),
-            ),
-            [only] => chosen = Some(only),
-            [first, ..] => diags.push(
+            );
+            None
+        }
+        [only] => Some(only),
+        [first, ..] => {
+            diags.push(
                 Diagnostic::error(
                     Code::InvalidSimulation,
                     block.span,
                     "the model has several networks; say which one to simulate",
                 )
                 .help(format!("add `network = {}`", first.name.name)),
-            ),
+            );
+            None
         }
     }
-    (sim, chosen)
 }
 
+/// The bare name an expression is, if it is one (`cpu`, `f64`).
 fn word(expr: &ast::Expr) -> Option<&str> {
     match &expr.kind {
         ast::ExprKind::Name(n) => Some(n.name.as_str()),

@@ -77,100 +77,144 @@ pub fn completions(db: &SourceDb, compilation: &Compilation, file: FileId, offse
     out
 }
 
+/// The completions for the text before the cursor: what a keyword or `=` asks for, the
+/// parameters of a placed mechanism, what an item's statements start with, or else the names
+/// an expression may use.
 fn context(index: &Index<'_>, text: &str, before: &str, blocks: &[Block<'_>], out: &mut Vec<Completion>) {
-    let words: Vec<&str> = before.split_whitespace().collect();
-    let trimmed = before.trim_end();
-    let last = words.last().copied().unwrap_or("");
-    let outer = blocks.first();
-    let outer_words: Vec<&str> = outer.map(|b| b.header.split_whitespace().collect()).unwrap_or_default();
-    let item_kind = outer_words.first().copied().unwrap_or("");
-    let item_name = outer_words.get(1).map(|n| n.trim_end_matches('{')).unwrap_or("");
+    let cx = Context::new(before, blocks);
+    if cx.after_keyword(index, text, out) || cx.placed_params(index, out) || cx.item_members(index, text, out) {
+        return;
+    }
+    expression_names(index, out);
+}
 
-    if words == ["import"] {
-        for name in stdlib::names() {
-            out.push(Completion {
-                label: name.to_string(),
-                kind: CompletionKind::Module,
-                detail: stdlib::file_name(name),
-            });
-        }
-        return;
+/// Where the cursor is, as the text before it tells.
+struct Context<'c> {
+    before: &'c str,
+    /// The words of the line before the word being typed.
+    words: Vec<&'c str>,
+    /// The last of them, or "".
+    last: &'c str,
+    blocks: &'c [Block<'c>],
+    /// The outermost open block: the item being typed.
+    outer: Option<&'c Block<'c>>,
+    /// Its keyword (`cell`, `density`, …), or "" outside every item.
+    item_kind: &'c str,
+    /// Its name, or "".
+    item_name: &'c str,
+    /// Nothing before on the line, or just after `{` or `,`.
+    at_statement_start: bool,
+}
+
+impl<'c> Context<'c> {
+    fn new(before: &'c str, blocks: &'c [Block<'c>]) -> Context<'c> {
+        let words: Vec<&str> = before.split_whitespace().collect();
+        let trimmed = before.trim_end();
+        let last = words.last().copied().unwrap_or("");
+        let outer = blocks.first();
+        let outer_words: Vec<&str> = outer.map(|b| b.header.split_whitespace().collect()).unwrap_or_default();
+        let item_kind = outer_words.first().copied().unwrap_or("");
+        let item_name = outer_words.get(1).map(|n| n.trim_end_matches('{')).unwrap_or("");
+        let at_statement_start = words.is_empty() || trimmed.ends_with('{') || trimmed.ends_with(',');
+        Context { before, words, last, blocks, outer, item_kind, item_name, at_statement_start }
     }
-    if last == "insert" {
-        mechanisms(index, Some(ast::MechanismKind::Density), out);
-        return;
-    }
-    if last == "=" && matches!(words.first(), Some(&"synapse" | &"stimulus")) {
-        mechanisms(index, Some(ast::MechanismKind::Point), out);
-        return;
-    }
-    if last == "=" && words.first() == Some(&"population") {
-        items(index, out, |d| matches!(d, Decl::Cell(_)), CompletionKind::Cell);
-        return;
-    }
-    if words == ["morphology", "="] {
-        items(index, out, |d| matches!(d, Decl::Morphology(_)), CompletionKind::Morphology);
-        return;
-    }
-    if item_kind == "cell" && matches!(last, "in" | "at") {
-        regions(index, text, item_name, outer, out);
-        return;
-    }
-    if wants_unit(before, &words) {
-        for u in units::known_units() {
-            let detail = units::parse_unit(u).map(|p| p.dim.describe()).unwrap_or_default();
-            out.push(Completion { label: u.to_string(), kind: CompletionKind::Unit, detail });
-        }
-        return;
-    }
-    let at_statement_start = words.is_empty() || trimmed.ends_with('{') || trimmed.ends_with(',');
-    // Properties of an inserted or placed mechanism.
-    if let Some(inner) = blocks.last()
-        && blocks.len() >= 2
-        && at_statement_start
-        && let Some(mech) = placed_mechanism(inner.header)
-    {
-        if let Some(m) = index.mechanism(mech) {
-            for member in &m.members {
-                if let ast::Member::Param(p) = member {
-                    out.push(param_completion(index, p));
-                }
-            }
-        }
-        return;
-    }
-    match item_kind {
-        "density" | "point" if blocks.len() == 1 && at_statement_start => {
-            keywords(MECHANISM_KEYWORDS, out);
-            // Equations and assignments start with a member's name.
-            mechanism_names(index, text, item_name, outer, out);
-            return;
-        }
-        "density" | "point" => {
-            mechanism_names(index, text, item_name, outer, out);
-            for (name, words) in MECHANISM_BUILTINS {
+
+    /// What a keyword or `=` before the cursor asks for: a module, a mechanism, a cell, a
+    /// morphology, a region, a unit. Returns whether it asked for one.
+    fn after_keyword(&self, index: &Index<'_>, text: &str, out: &mut Vec<Completion>) -> bool {
+        let (words, last) = (&self.words, self.last);
+        if *words == ["import"] {
+            for name in stdlib::names() {
                 out.push(Completion {
                     label: name.to_string(),
-                    kind: CompletionKind::Variable,
-                    detail: words.to_string(),
+                    kind: CompletionKind::Module,
+                    detail: stdlib::file_name(name),
                 });
             }
+        } else if last == "insert" {
+            mechanisms(index, Some(ast::MechanismKind::Density), out);
+        } else if last == "=" && matches!(words.first(), Some(&"synapse" | &"stimulus")) {
+            mechanisms(index, Some(ast::MechanismKind::Point), out);
+        } else if last == "=" && words.first() == Some(&"population") {
+            items(index, out, |d| matches!(d, Decl::Cell(_)), CompletionKind::Cell);
+        } else if *words == ["morphology", "="] {
+            items(index, out, |d| matches!(d, Decl::Morphology(_)), CompletionKind::Morphology);
+        } else if self.item_kind == "cell" && matches!(last, "in" | "at") {
+            regions(index, text, self.item_name, self.outer, out);
+        } else if wants_unit(self.before, words) {
+            for u in units::known_units() {
+                let detail = units::parse_unit(u).map(|p| p.dim.describe()).unwrap_or_default();
+                out.push(Completion { label: u.to_string(), kind: CompletionKind::Unit, detail });
+            }
+        } else {
+            return false;
         }
-        "cell" if blocks.len() == 1 && at_statement_start => {
-            keywords(CELL_KEYWORDS, out);
-            return;
-        }
-        "network" if blocks.len() == 1 && at_statement_start => {
-            keywords(NETWORK_KEYWORDS, out);
-            return;
-        }
-        "" if words.is_empty() => {
-            keywords(TOP_KEYWORDS, out);
-            return;
-        }
-        _ => {}
+        true
     }
-    // An expression: parameters, functions, constants.
+
+    /// Properties of an inserted or placed mechanism: its parameters. Returns whether the
+    /// cursor is in such a block, at the start of a statement.
+    fn placed_params(&self, index: &Index<'_>, out: &mut Vec<Completion>) -> bool {
+        let blocks = self.blocks;
+        if let Some(inner) = blocks.last()
+            && blocks.len() >= 2
+            && self.at_statement_start
+            && let Some(mech) = placed_mechanism(inner.header)
+        {
+            if let Some(m) = index.mechanism(mech) {
+                for member in &m.members {
+                    if let ast::Member::Param(p) = member {
+                        out.push(param_completion(index, p));
+                    }
+                }
+            }
+            return true;
+        }
+        false
+    }
+
+    /// What statements of the item start with (its keywords and, in a mechanism, its
+    /// members' names), or top-level keywords outside every item; in a mechanism's
+    /// expressions, its names and built-ins. Returns whether nothing else applies.
+    fn item_members(&self, index: &Index<'_>, text: &str, out: &mut Vec<Completion>) -> bool {
+        let (blocks, at_statement_start) = (self.blocks, self.at_statement_start);
+        match self.item_kind {
+            "density" | "point" if blocks.len() == 1 && at_statement_start => {
+                keywords(MECHANISM_KEYWORDS, out);
+                // Equations and assignments start with a member's name.
+                mechanism_names(index, text, self.item_name, self.outer, out);
+                true
+            }
+            "density" | "point" => {
+                mechanism_names(index, text, self.item_name, self.outer, out);
+                for (name, words) in MECHANISM_BUILTINS {
+                    out.push(Completion {
+                        label: name.to_string(),
+                        kind: CompletionKind::Variable,
+                        detail: words.to_string(),
+                    });
+                }
+                false
+            }
+            "cell" if blocks.len() == 1 && at_statement_start => {
+                keywords(CELL_KEYWORDS, out);
+                true
+            }
+            "network" if blocks.len() == 1 && at_statement_start => {
+                keywords(NETWORK_KEYWORDS, out);
+                true
+            }
+            "" if self.words.is_empty() => {
+                keywords(TOP_KEYWORDS, out);
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+/// An expression: parameters, functions, constants.
+fn expression_names(index: &Index<'_>, out: &mut Vec<Completion>) {
     items(index, out, |d| matches!(d, Decl::Param(..)), CompletionKind::Param);
     items(index, out, |d| matches!(d, Decl::Function(..)), CompletionKind::Function);
     for (name, arity) in crate::check::builtin_functions() {

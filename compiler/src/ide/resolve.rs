@@ -309,81 +309,14 @@ impl<'a> Index<'a> {
         out
     }
 
+    /// The hover words of a declaration in `file`.
     fn decl(&self, file: FileId, decl: &Decl<'a>) -> String {
-        let with_doc = |mut head: String, doc: &Option<String>| {
-            if let Some(doc) = doc {
-                head.push_str("\n\n---\n\n");
-                head.push_str(doc);
-            }
-            head
-        };
         match *decl {
-            Decl::Param(p, m) => {
-                let owner = match m {
-                    Some(m) => format!("parameter of {} `{}`", mechanism_kind(m), m.name.name),
-                    None => format!("parameter ({})", self.location(file)),
-                };
-                let mut out = format!("**{}**: {owner}\n", p.name.name);
-                match &p.unit {
-                    Some(u) => out.push_str(&format!("\n- unit: `{}` ({})", u.text, unit_words(&u.text))),
-                    None => out.push_str("\n- unit: none (dimensionless, or the default's)"),
-                }
-                out.push_str(&format!("\n- default: `{}`", self.text(p.default.span)));
-                match &p.range {
-                    Some(r) => {
-                        out.push_str(&format!("\n- range: `[{}, {}]`", self.text(r.lo.span), self.text(r.hi.span)))
-                    }
-                    None => out.push_str("\n- range: any value"),
-                }
-                with_doc(out, &p.doc)
-            }
-            Decl::State(s, m) => {
-                let mut out = format!("**{}**: state of {} `{}`\n", s.name.name, mechanism_kind(m), m.name.name);
-                out.push_str(&format!("\n- unit: `{}` ({})", s.unit.text, unit_words(&s.unit.text)));
-                match &s.init {
-                    Some(init) => out.push_str(&format!("\n- initial value: `{}`", self.text(init.span))),
-                    None => out.push_str("\n- initial value: from `initial`, or 0"),
-                }
-                with_doc(out, &s.doc)
-            }
-            Decl::Gate(g, m) => {
-                let props: Vec<String> = g.props.iter().map(|p| self.text(p.span)).collect();
-                let out = format!(
-                    "**{}**: gate of {} `{}` (a dimensionless state in [0, 1])\n\n```sylva\n{}\n```",
-                    g.name.name,
-                    mechanism_kind(m),
-                    m.name.name,
-                    props.join("\n")
-                );
-                with_doc(out, &g.doc)
-            }
-            Decl::Let(l, m) => {
-                let owner = match m {
-                    Some(m) => format!("derived value of {} `{}`", mechanism_kind(m), m.name.name),
-                    None => "local value".to_string(),
-                };
-                let mut out = format!(
-                    "**{}**: {owner}\n\n```sylva\nlet {} = {}\n```",
-                    l.name.name,
-                    l.name.name,
-                    self.text(l.value.span)
-                );
-                if let Some(dim) = self.dim_of(l.value.span) {
-                    out.push_str(&format!("\n\n{}", super::dim_words(dim)));
-                }
-                with_doc(out, &l.doc)
-            }
-            Decl::Function(f, m) => {
-                let params: Vec<String> =
-                    f.params.iter().map(|p| format!("{}: {}", p.name.name, p.unit.text)).collect();
-                let result = f.result.as_ref().map_or(String::new(), |r| format!(" -> {}", r.text));
-                let owner = match m {
-                    Some(m) => format!("function of {} `{}`", mechanism_kind(m), m.name.name),
-                    None => format!("function ({})", self.location(file)),
-                };
-                let out = format!("```sylva\nfn {}({}){result}\n```\n{owner}", f.name.name, params.join(", "));
-                with_doc(out, &f.doc)
-            }
+            Decl::Param(p, m) => self.param_words(file, p, m),
+            Decl::State(s, m) => self.state_words(s, m),
+            Decl::Gate(g, m) => self.gate_words(g, m),
+            Decl::Let(l, m) => self.let_words(l, m),
+            Decl::Function(f, m) => self.function_words(file, f, m),
             Decl::FnParam(p, f) => format!(
                 "**{}**: parameter of function `{}`\n\n- unit: `{}` ({})",
                 p.name.name,
@@ -399,39 +332,11 @@ impl<'a> Index<'a> {
                     &s.doc,
                 )
             }
-            Decl::Morphology(m) => {
-                let sections = morphology_names(m);
-                let names: Vec<String> =
-                    sections.iter().filter_map(|d| d.name()).map(|n| format!("`{}`", n.name)).collect();
-                let kind = match &m.body {
-                    ast::MorphologyBody::Tree(_) => "sections".to_string(),
-                    ast::MorphologyBody::Swc { path, .. } => format!("read from `{}`; regions", path.value),
-                };
-                let name = m.name.as_ref().map_or("(inline)", |n| n.name.as_str());
-                with_doc(format!("**{name}**: morphology, {kind}: {}", names.join(", ")), &m.doc)
-            }
-            Decl::Section(s) => {
-                let mut out = format!("**{}**: section", s.name.name);
-                if let Some(parent) = &s.parent {
-                    out.push_str(&format!(" attached at `{}`", self.text(parent.span)));
-                }
-                let props: Vec<String> = s.props.iter().map(|p| self.text(p.span)).collect();
-                out.push_str(&format!("\n\n`{}`", props.join(", ")));
-                with_doc(out, &s.doc)
-            }
+            Decl::Morphology(m) => morphology_words(m),
+            Decl::Section(s) => self.section_words(s),
             Decl::Region(r) => format!("**{}**: region, `{}`", r.name.name, self.text(r.span)),
             Decl::Cell(c) => self.cell_summary(file, c),
-            Decl::Network(n) => {
-                let pops: Vec<String> = n
-                    .members
-                    .iter()
-                    .filter_map(|m| match m {
-                        ast::NetworkMember::Population(p) => Some(format!("`{}`", self.text(p.span))),
-                        _ => None,
-                    })
-                    .collect();
-                with_doc(format!("**{}**: network\n\npopulations: {}", n.name.name, pops.join(", ")), &n.doc)
-            }
+            Decl::Network(n) => self.network_words(n),
             Decl::Population(p) => format!("**{}**: population\n\n`{}`", p.name.name, self.text(p.span)),
             Decl::Placement(p) => format!("**{}**: synapse\n\n`{}`", p.name.name, self.text(p.span)),
             Decl::Source(s) => format!("**{}**: spike source\n\n`{}`", s.name.name, self.text(s.span)),
@@ -439,17 +344,7 @@ impl<'a> Index<'a> {
             Decl::Current(i, m) => {
                 format!("**{}**: non-specific current of {} `{}`", i.name, mechanism_kind(m), m.name.name)
             }
-            Decl::IonVar(ion, var, m) => {
-                let how = if ion.writes.iter().any(|w| w.name == var.name) { "written" } else { "read" };
-                let what = ion_var_words(&ion.ion.name, &var.name);
-                format!(
-                    "**{}**: {what} of ion `{}`, {how} by {} `{}`",
-                    var.name,
-                    ion.ion.name,
-                    mechanism_kind(m),
-                    m.name.name
-                )
-            }
+            Decl::IonVar(ion, var, m) => ion_var_decl_words(ion, var, m),
             Decl::Weight(e) => format!(
                 "**{}**: the weight of an incoming event\n\n- unit: `{}` ({})",
                 e.weight.name,
@@ -457,6 +352,99 @@ impl<'a> Index<'a> {
                 unit_words(&e.unit.text)
             ),
         }
+    }
+
+    /// A parameter of a mechanism or of the model: unit, default, range.
+    fn param_words(&self, file: FileId, p: &ast::Param, m: Option<&ast::Mechanism>) -> String {
+        let owner = match m {
+            Some(m) => format!("parameter of {} `{}`", mechanism_kind(m), m.name.name),
+            None => format!("parameter ({})", self.location(file)),
+        };
+        let mut out = format!("**{}**: {owner}\n", p.name.name);
+        match &p.unit {
+            Some(u) => out.push_str(&format!("\n- unit: `{}` ({})", u.text, unit_words(&u.text))),
+            None => out.push_str("\n- unit: none (dimensionless, or the default's)"),
+        }
+        out.push_str(&format!("\n- default: `{}`", self.text(p.default.span)));
+        match &p.range {
+            Some(r) => out.push_str(&format!("\n- range: `[{}, {}]`", self.text(r.lo.span), self.text(r.hi.span))),
+            None => out.push_str("\n- range: any value"),
+        }
+        with_doc(out, &p.doc)
+    }
+
+    /// A state: unit and initial value.
+    fn state_words(&self, s: &ast::State, m: &ast::Mechanism) -> String {
+        let mut out = format!("**{}**: state of {} `{}`\n", s.name.name, mechanism_kind(m), m.name.name);
+        out.push_str(&format!("\n- unit: `{}` ({})", s.unit.text, unit_words(&s.unit.text)));
+        match &s.init {
+            Some(init) => out.push_str(&format!("\n- initial value: `{}`", self.text(init.span))),
+            None => out.push_str("\n- initial value: from `initial`, or 0"),
+        }
+        with_doc(out, &s.doc)
+    }
+
+    /// A gate, with its properties as written.
+    fn gate_words(&self, g: &ast::Gate, m: &ast::Mechanism) -> String {
+        let props: Vec<String> = g.props.iter().map(|p| self.text(p.span)).collect();
+        let out = format!(
+            "**{}**: gate of {} `{}` (a dimensionless state in [0, 1])\n\n```sylva\n{}\n```",
+            g.name.name,
+            mechanism_kind(m),
+            m.name.name,
+            props.join("\n")
+        );
+        with_doc(out, &g.doc)
+    }
+
+    /// A `let`: its definition and the dimension the checker found.
+    fn let_words(&self, l: &ast::Let, m: Option<&ast::Mechanism>) -> String {
+        let owner = match m {
+            Some(m) => format!("derived value of {} `{}`", mechanism_kind(m), m.name.name),
+            None => "local value".to_string(),
+        };
+        let mut out =
+            format!("**{}**: {owner}\n\n```sylva\nlet {} = {}\n```", l.name.name, l.name.name, self.text(l.value.span));
+        if let Some(dim) = self.dim_of(l.value.span) {
+            out.push_str(&format!("\n\n{}", super::dim_words(dim)));
+        }
+        with_doc(out, &l.doc)
+    }
+
+    /// A function's signature and owner.
+    fn function_words(&self, file: FileId, f: &ast::Function, m: Option<&ast::Mechanism>) -> String {
+        let params: Vec<String> = f.params.iter().map(|p| format!("{}: {}", p.name.name, p.unit.text)).collect();
+        let result = f.result.as_ref().map_or(String::new(), |r| format!(" -> {}", r.text));
+        let owner = match m {
+            Some(m) => format!("function of {} `{}`", mechanism_kind(m), m.name.name),
+            None => format!("function ({})", self.location(file)),
+        };
+        let out = format!("```sylva\nfn {}({}){result}\n```\n{owner}", f.name.name, params.join(", "));
+        with_doc(out, &f.doc)
+    }
+
+    /// A section: where it is attached, its properties.
+    fn section_words(&self, s: &ast::Section) -> String {
+        let mut out = format!("**{}**: section", s.name.name);
+        if let Some(parent) = &s.parent {
+            out.push_str(&format!(" attached at `{}`", self.text(parent.span)));
+        }
+        let props: Vec<String> = s.props.iter().map(|p| self.text(p.span)).collect();
+        out.push_str(&format!("\n\n`{}`", props.join(", ")));
+        with_doc(out, &s.doc)
+    }
+
+    /// A network: its populations as written.
+    fn network_words(&self, n: &ast::Network) -> String {
+        let pops: Vec<String> = n
+            .members
+            .iter()
+            .filter_map(|m| match m {
+                ast::NetworkMember::Population(p) => Some(format!("`{}`", self.text(p.span))),
+                _ => None,
+            })
+            .collect();
+        with_doc(format!("**{}**: network\n\npopulations: {}", n.name.name, pops.join(", ")), &n.doc)
     }
 
     fn mechanism_summary(&self, file: FileId, m: &'a ast::Mechanism) -> String {
@@ -524,6 +512,34 @@ impl<'a> Index<'a> {
         }
         out
     }
+}
+
+/// Hover words followed by a declaration's documentation, if it has any.
+fn with_doc(mut head: String, doc: &Option<String>) -> String {
+    if let Some(doc) = doc {
+        head.push_str("\n\n---\n\n");
+        head.push_str(doc);
+    }
+    head
+}
+
+/// A morphology: its sections, or the SWC file and its regions.
+fn morphology_words(m: &ast::Morphology) -> String {
+    let sections = morphology_names(m);
+    let names: Vec<String> = sections.iter().filter_map(|d| d.name()).map(|n| format!("`{}`", n.name)).collect();
+    let kind = match &m.body {
+        ast::MorphologyBody::Tree(_) => "sections".to_string(),
+        ast::MorphologyBody::Swc { path, .. } => format!("read from `{}`; regions", path.value),
+    };
+    let name = m.name.as_ref().map_or("(inline)", |n| n.name.as_str());
+    with_doc(format!("**{name}**: morphology, {kind}: {}", names.join(", ")), &m.doc)
+}
+
+/// A name of `ion na { read ena, write ina }`: what it is, and whether the mechanism writes it.
+fn ion_var_decl_words(ion: &ast::IonUse, var: &ast::Ident, m: &ast::Mechanism) -> String {
+    let how = if ion.writes.iter().any(|w| w.name == var.name) { "written" } else { "read" };
+    let what = ion_var_words(&ion.ion.name, &var.name);
+    format!("**{}**: {what} of ion `{}`, {how} by {} `{}`", var.name, ion.ion.name, mechanism_kind(m), m.name.name)
 }
 
 fn names(list: &[ast::Ident]) -> String {

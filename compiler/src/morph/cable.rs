@@ -260,6 +260,24 @@ struct SegGeom {
 /// Builds the cable tree. Returns every problem found (the caller turns them into
 /// diagnostics); names and references are assumed resolved.
 pub fn discretize(sections: &[SectionSpec]) -> Result<CableTree, Vec<MorphError>> {
+    validate_sections(sections)?;
+    let root = find_root(sections)?;
+    let order = depth_first_order(sections, root)?;
+    check_compartment_count(sections)?;
+    let geoms: Vec<SegGeom> = sections.iter().map(seg_geom).collect();
+    let (nodes, layout) = number_nodes(sections, &geoms, &order);
+    let mut tree = CableTree {
+        nodes,
+        sections: layout,
+        section_order: order.iter().map(|&s| s as u32).collect(),
+        root: root as u32,
+    };
+    set_distances(&mut tree);
+    Ok(tree)
+}
+
+/// Every problem of the sections' values (none at all is one).
+fn validate_sections(sections: &[SectionSpec]) -> Result<(), Vec<MorphError>> {
     if sections.is_empty() {
         return Err(vec![MorphError::Empty]);
     }
@@ -270,19 +288,28 @@ pub fn discretize(sections: &[SectionSpec]) -> Result<CableTree, Vec<MorphError>
     if !errors.is_empty() {
         return Err(errors);
     }
+    Ok(())
+}
+
+/// The one section without a parent.
+fn find_root(sections: &[SectionSpec]) -> Result<usize, Vec<MorphError>> {
     let roots: Vec<usize> = (0..sections.len()).filter(|&i| sections[i].parent.is_none()).collect();
-    let root = match roots.len() {
-        0 => return Err(vec![MorphError::NoRoot]),
-        1 => roots[0],
-        _ => return Err(vec![MorphError::MultipleRoots { roots }]),
-    };
+    match roots.len() {
+        0 => Err(vec![MorphError::NoRoot]),
+        1 => Ok(roots[0]),
+        _ => Err(vec![MorphError::MultipleRoots { roots }]),
+    }
+}
+
+/// Depth-first preorder from the root, children in input order; sections it does not reach
+/// are in cycles.
+fn depth_first_order(sections: &[SectionSpec], root: usize) -> Result<Vec<usize>, Vec<MorphError>> {
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); sections.len()];
     for (i, s) in sections.iter().enumerate() {
         if let Some((p, _)) = s.parent {
             children[p].push(i);
         }
     }
-    // Depth-first preorder, children in input order.
     let mut order = Vec::with_capacity(sections.len());
     let mut stack = vec![root];
     while let Some(s) = stack.pop() {
@@ -292,92 +319,108 @@ pub fn discretize(sections: &[SectionSpec]) -> Result<CableTree, Vec<MorphError>
     if order.len() < sections.len() {
         return Err(find_cycles(sections, &order));
     }
+    Ok(order)
+}
 
-    // Count before allocating: a d_lambda or Ra off by orders of magnitude asks for billions.
+/// Count before allocating: a d_lambda or Ra off by orders of magnitude asks for billions.
+fn check_compartment_count(sections: &[SectionSpec]) -> Result<(), Vec<MorphError>> {
     let counts: Vec<f64> = sections.iter().map(segment_count).collect();
     let total: f64 = counts.iter().sum();
     if total.is_nan() || total > MAX_CELL_COMPARTMENTS {
         let section = (0..counts.len()).max_by(|&a, &b| counts[a].total_cmp(&counts[b])).expect("not empty");
         return Err(vec![MorphError::TooManyCompartments { total, section, nseg: counts[section] }]);
     }
-    let geoms: Vec<SegGeom> = sections.iter().map(seg_geom).collect();
+    Ok(())
+}
+
+/// Numbers the nodes section by section in `order`, parents before children: the nodes, and
+/// per input section where its nodes are.
+fn number_nodes(sections: &[SectionSpec], geoms: &[SegGeom], order: &[usize]) -> (Vec<Node>, Vec<SectionNodes>) {
     let mut nodes: Vec<Node> = Vec::new();
     let mut layout: Vec<Option<SectionNodes>> = vec![None; sections.len()];
-    for &s in &order {
+    for &s in order {
         let spec = &sections[s];
-        let g = &geoms[s];
-        let n = g.area.len();
-        let start = match spec.parent {
-            None => {
-                nodes.push(Node {
-                    parent: None,
-                    area_um2: 0.0,
-                    r_to_parent_mohm: 0.0,
-                    section: s as u32,
-                    x: 0.0,
-                    distance_um: 0.0,
-                });
-                0
-            }
-            Some((p, px)) => {
-                let pl = layout[p].as_ref().expect("parent numbered first");
-                if px <= 0.0 {
-                    pl.start
-                } else if px >= 1.0 {
-                    pl.end
-                } else {
-                    pl.centres[segment_index(px, pl.nseg)]
-                }
-            }
-        };
-        let mut centres = Vec::with_capacity(n);
-        let mut prev = start;
-        let mut r_prev_right = 0.0;
-        for i in 0..n {
-            let id = nodes.len() as u32;
+        let start = start_node(spec, s, &mut nodes, &layout);
+        layout[s] = Some(number_section(spec, s, &geoms[s], start, &mut nodes));
+    }
+    (nodes, layout.into_iter().map(|l| l.expect("every section numbered")).collect())
+}
+
+/// A section's x = 0 node: for the root a new zero-area node 0, for a child the parent's node
+/// at the attachment point.
+fn start_node(spec: &SectionSpec, s: usize, nodes: &mut Vec<Node>, layout: &[Option<SectionNodes>]) -> u32 {
+    match spec.parent {
+        None => {
             nodes.push(Node {
-                parent: Some(prev),
-                area_um2: g.area[i],
-                r_to_parent_mohm: r_prev_right + g.r_left[i],
+                parent: None,
+                area_um2: 0.0,
+                r_to_parent_mohm: 0.0,
                 section: s as u32,
-                x: (i as f64 + 0.5) / n as f64,
+                x: 0.0,
                 distance_um: 0.0,
             });
-            centres.push(id);
-            prev = id;
-            r_prev_right = g.r_right[i];
+            0
         }
-        let end = nodes.len() as u32;
+        Some((p, px)) => {
+            let pl = layout[p].as_ref().expect("parent numbered first");
+            if px <= 0.0 {
+                pl.start
+            } else if px >= 1.0 {
+                pl.end
+            } else {
+                pl.centres[segment_index(px, pl.nseg)]
+            }
+        }
+    }
+}
+
+/// A section's segment centres and its zero-area x = 1 node, chained from `start`.
+fn number_section(spec: &SectionSpec, s: usize, g: &SegGeom, start: u32, nodes: &mut Vec<Node>) -> SectionNodes {
+    let n = g.area.len();
+    let mut centres = Vec::with_capacity(n);
+    let mut prev = start;
+    let mut r_prev_right = 0.0;
+    for i in 0..n {
+        let id = nodes.len() as u32;
         nodes.push(Node {
             parent: Some(prev),
-            area_um2: 0.0,
-            r_to_parent_mohm: r_prev_right,
+            area_um2: g.area[i],
+            r_to_parent_mohm: r_prev_right + g.r_left[i],
             section: s as u32,
-            x: 1.0,
+            x: (i as f64 + 0.5) / n as f64,
             distance_um: 0.0,
         });
-        layout[s] = Some(SectionNodes {
-            nseg: n as u32,
-            length_um: g.length,
-            start,
-            centres,
-            end,
-            seg_diam_um: g.diam.clone(),
-            parent: spec.parent.map(|(p, x)| (p as u32, x)),
-            kind: spec.kind,
-        });
+        centres.push(id);
+        prev = id;
+        r_prev_right = g.r_right[i];
     }
-    let mut tree = CableTree {
-        nodes,
-        sections: layout.into_iter().map(|l| l.expect("every section numbered")).collect(),
-        section_order: order.iter().map(|&s| s as u32).collect(),
-        root: root as u32,
-    };
+    let end = nodes.len() as u32;
+    nodes.push(Node {
+        parent: Some(prev),
+        area_um2: 0.0,
+        r_to_parent_mohm: r_prev_right,
+        section: s as u32,
+        x: 1.0,
+        distance_um: 0.0,
+    });
+    SectionNodes {
+        nseg: n as u32,
+        length_um: g.length,
+        start,
+        centres,
+        end,
+        seg_diam_um: g.diam.clone(),
+        parent: spec.parent.map(|(p, x)| (p as u32, x)),
+        kind: spec.kind,
+    }
+}
+
+/// Each node's path distance from `root(0.5)`.
+fn set_distances(tree: &mut CableTree) {
     for i in 0..tree.nodes.len() {
         let (s, x) = (tree.nodes[i].section as usize, tree.nodes[i].x);
         tree.nodes[i].distance_um = tree.path_distance_um(s, x);
     }
-    Ok(tree)
 }
 
 fn validate_section(i: usize, s: &SectionSpec, count: usize, errors: &mut Vec<MorphError>) {

@@ -115,178 +115,265 @@ fn line_end(bytes: &[u8], from: usize) -> usize {
 /// the next one. When the file ends inside an unclosed item, the item is cut at the first item
 /// keyword it contains in column 0, and the scan resumes there.
 pub(super) fn scan(file: FileId, text: &str) -> Scan {
-    let bytes = text.as_bytes();
-    let n = bytes.len();
-    let mut starts: Vec<usize> = Vec::new();
-    let mut errors: Vec<Option<Diagnostic>> = Vec::new();
-    let mut lines: Vec<DocLine> = Vec::new();
-    let mut diags = Vec::new();
-    let mut stray: Option<usize> = None;
-    let mut depth = 0usize;
-    let mut line_start = 0usize;
-    let mut line_blank = true;
-    let mut restart: Option<usize> = None;
-    let mut restarts = 0;
-    let mut i = 0;
-
-    // Records an error for the current item (the first one only), or for the file when no
-    // item has started yet and no stray text is reported there.
-    let report =
-        |errors: &mut Vec<Option<Diagnostic>>, diags: &mut Vec<Diagnostic>, stray: bool, d: Diagnostic| match errors
-            .last_mut()
-        {
-            Some(slot @ None) => *slot = Some(d),
-            Some(Some(_)) => {}
-            None if !stray => diags.push(d),
-            None => {}
-        };
-
+    let mut scanner = Scanner::new(file, text);
     loop {
-        if i >= n {
-            if depth > 0
-                && restarts < MAX_RESTARTS
-                && let Some(r) = restart.take()
-            {
-                restarts += 1;
-                if let Some(slot) = errors.last_mut()
-                    && slot.as_ref().is_some_and(|d| d.primary.span.start as usize >= r)
-                {
-                    *slot = None;
-                }
-                lines.retain(|d| d.start < r);
-                depth = 0;
-                i = r;
-                line_start = r;
-                line_blank = true;
+        if scanner.i >= scanner.bytes.len() {
+            if scanner.cut_unclosed_item() {
                 continue;
             }
             break;
         }
+        scanner.step();
+    }
+    scanner.finish()
+}
+
+/// The state of [`scan`] as it walks the file.
+struct Scanner<'t> {
+    file: FileId,
+    text: &'t str,
+    bytes: &'t [u8],
+    /// Where each item starts (its keyword), and its first error.
+    starts: Vec<usize>,
+    errors: Vec<Option<Diagnostic>>,
+    lines: Vec<DocLine>,
+    diags: Vec<Diagnostic>,
+    /// The first token outside every item (before the first one).
+    stray: Option<usize>,
+    /// Bracket depth.
+    depth: usize,
+    line_start: usize,
+    /// Only whitespace so far on the current line.
+    line_blank: bool,
+    /// The first item keyword in column 0 inside the current item, where to cut it if the file
+    /// ends inside it.
+    restart: Option<usize>,
+    restarts: usize,
+    i: usize,
+}
+
+impl<'t> Scanner<'t> {
+    fn new(file: FileId, text: &'t str) -> Scanner<'t> {
+        Scanner {
+            file,
+            text,
+            bytes: text.as_bytes(),
+            starts: Vec::new(),
+            errors: Vec::new(),
+            lines: Vec::new(),
+            diags: Vec::new(),
+            stray: None,
+            depth: 0,
+            line_start: 0,
+            line_blank: true,
+            restart: None,
+            restarts: 0,
+            i: 0,
+        }
+    }
+
+    /// Records an error for the current item (the first one only), or for the file when no
+    /// item has started yet and no stray text is reported there.
+    fn report(&mut self, d: Diagnostic) {
+        let stray = self.stray.is_some();
+        match self.errors.last_mut() {
+            Some(slot @ None) => *slot = Some(d),
+            Some(Some(_)) => {}
+            None if !stray => self.diags.push(d),
+            None => {}
+        }
+    }
+
+    /// Notes a token at `at` as stray if it is the first one and no item has started.
+    fn mark_stray(&mut self, at: usize) {
+        if self.stray.is_none() && self.starts.is_empty() {
+            self.stray = Some(at);
+        }
+    }
+
+    /// At the end of the file inside an unclosed item: cuts the item at its first item keyword
+    /// in column 0 (dropping an error found after it, and its doc lines) and resumes the scan
+    /// there. Returns whether it did.
+    fn cut_unclosed_item(&mut self) -> bool {
+        if self.depth > 0
+            && self.restarts < MAX_RESTARTS
+            && let Some(r) = self.restart.take()
+        {
+            self.restarts += 1;
+            if let Some(slot) = self.errors.last_mut()
+                && slot.as_ref().is_some_and(|d| d.primary.span.start as usize >= r)
+            {
+                *slot = None;
+            }
+            self.lines.retain(|d| d.start < r);
+            self.depth = 0;
+            self.i = r;
+            self.line_start = r;
+            self.line_blank = true;
+            return true;
+        }
+        false
+    }
+
+    /// Scans the token (or trivia) at `i`.
+    fn step(&mut self) {
+        let (bytes, i) = (self.bytes, self.i);
         let b = bytes[i];
-        let mut token = true;
-        match b {
+        let token = match b {
             b'\n' => {
-                i += 1;
-                line_start = i;
-                line_blank = true;
-                token = false;
+                self.i += 1;
+                self.line_start = self.i;
+                self.line_blank = true;
+                false
             }
             b' ' | b'\t' | b'\r' => {
-                i += 1;
-                token = false;
+                self.i += 1;
+                false
             }
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                let end = line_end(bytes, i);
-                if bytes.get(i + 2) == Some(&b'/') && bytes.get(i + 3) != Some(&b'/') {
-                    lines.push(DocLine { start: i, end, own_line: line_blank });
-                }
-                i = end;
-                token = false;
+                self.line_comment();
+                false
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                token = false;
-                match find(bytes, i + 2, b"*/") {
-                    Some(close) => {
-                        if let Some(nl) = bytes[i..close].iter().rposition(|&b| b == b'\n') {
-                            line_start = i + nl + 1;
-                            line_blank = false;
-                        }
-                        i = close + 2;
-                    }
-                    None => {
-                        let d =
-                            Diagnostic::error(Code::Syntax, Span::new(file, i..i + 2), "unterminated block comment")
-                                .label("this comment has no `*/`");
-                        report(&mut errors, &mut diags, stray.is_some(), d);
-                        i = n;
-                    }
-                }
+                self.block_comment();
+                false
             }
             b'"' => {
-                if stray.is_none() && starts.is_empty() {
-                    stray = Some(i);
-                }
-                let mut j = i + 1;
-                loop {
-                    match bytes.get(j) {
-                        None | Some(b'\n') => {
-                            let end = if j > i + 1 { j } else { i + 1 };
-                            let d =
-                                Diagnostic::error(Code::InvalidString, Span::new(file, i..end), "unterminated string")
-                                    .label("this string has no closing `\"` on its line");
-                            report(&mut errors, &mut diags, stray.is_some(), d);
-                            break;
-                        }
-                        Some(b'\\') if bytes.get(j + 1).is_some_and(|&b| b != b'\n') => j += 2,
-                        Some(b'"') => {
-                            j += 1;
-                            break;
-                        }
-                        Some(_) => j += 1,
-                    }
-                }
-                line_blank = false;
-                i = j;
-                token = false;
+                self.string();
+                false
             }
             b'(' | b'[' | b'{' => {
-                if stray.is_none() && starts.is_empty() {
-                    stray = Some(i);
-                }
-                depth += 1;
-                if depth == MAX_NESTING + 1 {
-                    let d = Diagnostic::error(Code::Syntax, Span::new(file, i..i + 1), "nesting too deep")
-                        .label(format!("more than {MAX_NESTING} nested brackets"));
-                    report(&mut errors, &mut diags, stray.is_some(), d);
-                }
-                i += 1;
+                self.open_bracket();
+                true
             }
             b')' | b']' | b'}' => {
-                depth = depth.saturating_sub(1);
-                i += 1;
+                self.depth = self.depth.saturating_sub(1);
+                self.i += 1;
+                true
             }
             _ if b.is_ascii_alphabetic() || b == b'_' || b >= 0x80 => {
-                let mut j = i + 1;
-                while j < n && is_word_byte(bytes[j]) {
-                    j += 1;
-                }
-                let word = &bytes[i..j];
-                if ITEM_KEYWORDS.iter().any(|k| k.as_bytes() == word) {
-                    if depth == 0 {
-                        starts.push(i);
-                        errors.push(None);
-                        restart = None;
-                    } else if i == line_start && restart.is_none() && !starts.is_empty() {
-                        restart = Some(i);
-                    }
-                }
-                if stray.is_none() && starts.is_empty() {
-                    stray = Some(i);
-                }
-                line_blank = false;
-                i = j;
-                token = false;
+                self.word();
+                false
             }
-            _ => i += 1,
-        }
+            _ => {
+                self.i += 1;
+                true
+            }
+        };
         if token {
-            line_blank = false;
-            if stray.is_none() && starts.is_empty() {
-                stray = Some(i - 1);
+            self.line_blank = false;
+            self.mark_stray(self.i - 1);
+        }
+    }
+
+    /// `//` to the end of the line; a `///` line (not `////`) is documentation.
+    fn line_comment(&mut self) {
+        let (bytes, i) = (self.bytes, self.i);
+        let end = line_end(bytes, i);
+        if bytes.get(i + 2) == Some(&b'/') && bytes.get(i + 3) != Some(&b'/') {
+            self.lines.push(DocLine { start: i, end, own_line: self.line_blank });
+        }
+        self.i = end;
+    }
+
+    /// `/* … */`; one without `*/` is an error and ends the scan.
+    fn block_comment(&mut self) {
+        let (bytes, i) = (self.bytes, self.i);
+        match find(bytes, i + 2, b"*/") {
+            Some(close) => {
+                if let Some(nl) = bytes[i..close].iter().rposition(|&b| b == b'\n') {
+                    self.line_start = i + nl + 1;
+                    self.line_blank = false;
+                }
+                self.i = close + 2;
+            }
+            None => {
+                let d = Diagnostic::error(Code::Syntax, Span::new(self.file, i..i + 2), "unterminated block comment")
+                    .label("this comment has no `*/`");
+                self.report(d);
+                self.i = bytes.len();
             }
         }
     }
 
-    if let Some(pos) = stray {
-        diags.insert(0, not_an_item(file, text, pos));
+    /// A string, closed on its line (an error otherwise); `\` escapes the next byte.
+    fn string(&mut self) {
+        let (bytes, i) = (self.bytes, self.i);
+        self.mark_stray(i);
+        let mut j = i + 1;
+        loop {
+            match bytes.get(j) {
+                None | Some(b'\n') => {
+                    let end = if j > i + 1 { j } else { i + 1 };
+                    let d = Diagnostic::error(Code::InvalidString, Span::new(self.file, i..end), "unterminated string")
+                        .label("this string has no closing `\"` on its line");
+                    self.report(d);
+                    break;
+                }
+                Some(b'\\') if bytes.get(j + 1).is_some_and(|&b| b != b'\n') => j += 2,
+                Some(b'"') => {
+                    j += 1;
+                    break;
+                }
+                Some(_) => j += 1,
+            }
+        }
+        self.line_blank = false;
+        self.i = j;
     }
-    let chunks = starts
-        .iter()
-        .enumerate()
-        .zip(errors)
-        .map(|((k, &start), error)| Chunk { start, end: starts.get(k + 1).copied().unwrap_or(n), error })
-        .collect();
-    Scan { chunks, docs: Docs { lines }, diags }
+
+    /// An opening bracket; one nested deeper than [`MAX_NESTING`] is an error.
+    fn open_bracket(&mut self) {
+        let i = self.i;
+        self.mark_stray(i);
+        self.depth += 1;
+        if self.depth == MAX_NESTING + 1 {
+            let d = Diagnostic::error(Code::Syntax, Span::new(self.file, i..i + 1), "nesting too deep")
+                .label(format!("more than {MAX_NESTING} nested brackets"));
+            self.report(d);
+        }
+        self.i += 1;
+    }
+
+    /// A word: an item keyword at depth 0 starts an item; one in column 0 inside an item is
+    /// where that item is cut if it is never closed.
+    fn word(&mut self) {
+        let (bytes, i) = (self.bytes, self.i);
+        let mut j = i + 1;
+        while j < bytes.len() && is_word_byte(bytes[j]) {
+            j += 1;
+        }
+        let word = &bytes[i..j];
+        if ITEM_KEYWORDS.iter().any(|k| k.as_bytes() == word) {
+            if self.depth == 0 {
+                self.starts.push(i);
+                self.errors.push(None);
+                self.restart = None;
+            } else if i == self.line_start && self.restart.is_none() && !self.starts.is_empty() {
+                self.restart = Some(i);
+            }
+        }
+        self.mark_stray(i);
+        self.line_blank = false;
+        self.i = j;
+    }
+
+    /// The items, each to the start of the next, the doc lines, and the file's diagnostics
+    /// (stray text first).
+    fn finish(self) -> Scan {
+        let Scanner { file, text, bytes, starts, errors, lines, mut diags, stray, .. } = self;
+        if let Some(pos) = stray {
+            diags.insert(0, not_an_item(file, text, pos));
+        }
+        let n = bytes.len();
+        let chunks = starts
+            .iter()
+            .enumerate()
+            .zip(errors)
+            .map(|((k, &start), error)| Chunk { start, end: starts.get(k + 1).copied().unwrap_or(n), error })
+            .collect();
+        Scan { chunks, docs: Docs { lines }, diags }
+    }
 }
 
 /// "expected an item, found `x`" for text outside every item.
