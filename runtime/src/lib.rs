@@ -6,6 +6,7 @@
 
 pub mod cpu;
 pub mod gpu;
+pub mod grad;
 pub mod host;
 pub mod output;
 pub mod plan;

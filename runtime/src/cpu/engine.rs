@@ -7,7 +7,7 @@ use sylva_compiler::artifact::Artifact;
 use super::compiled::{self, Arrays, Chunk, CompiledBlock, IonPointers, Shared};
 use super::jit::JitError;
 use crate::host::Host;
-use crate::host::blowup::{self, InstanceState};
+use crate::host::blowup;
 use crate::plan::Plan;
 use crate::plan::schedule::{self, Stage};
 use crate::plan::solve;
@@ -209,22 +209,7 @@ impl CpuEngine {
 
     /// The divergence report of the first cell with a bad voltage, after step `step`.
     fn check_finite(&self, step: u64, time: f64) -> Result<(), RunError> {
-        let p = &self.plan;
-        let Some(node) = blowup::worst_node(&p.nodes.v, &p.nodes.area) else { return Ok(()) };
-        let gid = p.cell_offset.partition_point(|&o| o <= node) as u32 - 1;
-        let first = p.cell_offset[gid as usize];
-        let end = p.cell_offset.get(gid as usize + 1).copied().unwrap_or(p.nodes.v.len());
-        let instances = p.blocks.iter().flat_map(|block| {
-            block.node_index.iter().enumerate().filter(|(_, n)| (first..end).contains(&(**n as usize))).map(
-                move |(i, n)| InstanceState {
-                    mechanism: block.mechanism,
-                    node: *n as usize - first,
-                    states: block.states.iter().map(|s| s[i]).collect(),
-                },
-            )
-        });
-        let report = blowup::report(step, time, gid, &p.nodes.v[first..end], &p.nodes.area[first..end], instances);
-        Err(RunError::Diverged(report.expect("the cell of a bad node has one")))
+        blowup::of_plan(&self.plan, step, time).map_or(Ok(()), |b| Err(RunError::Diverged(b)))
     }
 
     fn probe_values(&self) -> impl Iterator<Item = f64> + '_ {

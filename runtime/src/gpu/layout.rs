@@ -18,7 +18,7 @@ use super::builder::Prec;
 use super::schedule::{TreeSchedule, schedule};
 use super::stimuli;
 use super::{DeviceFit, GpuError, Options};
-use crate::plan::{Plan, ProbeSource};
+use crate::plan::{Plan, ProbeSource, nernst_factor};
 
 pub const NO_PARENT: u32 = u32::MAX;
 
@@ -583,12 +583,4 @@ fn current_read(plan: &Plan, types: &[TypeLayout]) -> Vec<bool> {
         }
     }
     read
-}
-
-/// RT/(zF) in mV: `plan::nernst` is this times ln(outside/inside), evaluated in the same
-/// order (checked by a test).
-pub fn nernst_factor(charge: i32, celsius: f64) -> f64 {
-    const R: f64 = 8.314462618;
-    const FARADAY: f64 = 96485.33212331001;
-    1e3 * R * (celsius + 273.15) / (FARADAY * f64::from(charge))
 }

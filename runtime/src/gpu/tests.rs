@@ -436,16 +436,6 @@ fn windows_do_not_change_results() {
 }
 
 #[test]
-fn nernst_factor_matches_the_cpu() {
-    for charge in [1, 2, -1] {
-        for (i, o) in [(5e-5f64, 2.0f64), (10.0, 140.0), (54.4, 2.5)] {
-            let k = super::layout::nernst_factor(charge, 6.3);
-            assert_eq!(k * (o / i).ln(), crate::plan::nernst(charge, 6.3, i, o));
-        }
-    }
-}
-
-#[test]
 fn strategies_agree_on_a_big_tree() {
     // The 2,033-compartment binary tree of the single-cell benchmark, 5 ms with spikes: the
     // parallel solve gathers every node's updates in the serial order, so the two strategies

@@ -1,6 +1,8 @@
 //! The divergence report every engine gives when a voltage becomes non-finite or huge: which
 //! cell, which node, its value, and the mechanisms there (with the states that are not finite).
 
+use crate::plan::Plan;
+
 /// A stopped run: which quantity went bad, where and when.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Blowup {
@@ -66,4 +68,23 @@ pub fn report(
         }
     }
     Some(Blowup { step, time, gid, node, value: v[node], suspects })
+}
+
+/// The report of the first cell with a bad voltage in the plan's arrays (an engine that steps
+/// them in place), after step `step`.
+pub fn of_plan(p: &Plan, step: u64, time: f64) -> Option<Blowup> {
+    let node = worst_node(&p.nodes.v, &p.nodes.area)?;
+    let gid = p.cell_offset.partition_point(|&o| o <= node) as u32 - 1;
+    let first = p.cell_offset[gid as usize];
+    let end = p.cell_offset.get(gid as usize + 1).copied().unwrap_or(p.nodes.v.len());
+    let instances = p.blocks.iter().flat_map(|block| {
+        block.node_index.iter().enumerate().filter(|(_, n)| (first..end).contains(&(**n as usize))).map(
+            move |(i, n)| InstanceState {
+                mechanism: block.mechanism,
+                node: *n as usize - first,
+                states: block.states.iter().map(|s| s[i]).collect(),
+            },
+        )
+    });
+    report(step, time, gid, &p.nodes.v[first..end], &p.nodes.area[first..end], instances)
 }

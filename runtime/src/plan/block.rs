@@ -53,7 +53,7 @@ pub const SCALAR_CELSIUS: usize = 2;
 pub const SCALAR_COUNT: usize = 3;
 
 /// The instances of one mechanism placement.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Block {
     pub placement: Placement,
     pub mechanism: u32,
@@ -143,24 +143,7 @@ impl Block {
         values: &mut [f64],
     ) {
         let node = self.node_index[instance] as usize;
-        evaluate(&kernel.exprs, values, |leaf| match leaf {
-            Expr::Param(p) => match self.params.iter().find(|(i, _)| *i == p) {
-                Some((_, v)) => v[instance],
-                None => self.constant_params.iter().find(|(i, _)| *i == p).map_or(f64::NAN, |(_, v)| *v),
-            },
-            Expr::State(s) => self.states[s as usize][instance],
-            Expr::Builtin(b) => match b {
-                Builtin::V => nodes.v[node],
-                Builtin::Area => nodes.area[node],
-                Builtin::Diam => nodes.diam[node],
-                Builtin::T => scalars[SCALAR_T],
-                Builtin::Dt => scalars[SCALAR_DT],
-                Builtin::Celsius => scalars[SCALAR_CELSIUS],
-            },
-            Expr::Ion(u, var) => ions[self.species[u as usize]].get(var)[node],
-            Expr::Weight => weight,
-            _ => f64::NAN,
-        });
+        self.evaluate_at(&kernel.exprs, values, nodes, ions, scalars, instance, weight);
         for write in &kernel.writes {
             let value = values[write.value.0 as usize];
             match write.target {
@@ -181,6 +164,39 @@ impl Block {
                 Target::IonConcentration(u, var) => ions[self.species[u as usize]].get_mut(var)[node] = value,
             }
         }
+    }
+}
+
+impl Block {
+    /// Evaluates every expression of `exprs` (a kernel's, or its adjoint's) at instance
+    /// `instance` into `values`, reading leaves as the interpreter does.
+    #[allow(clippy::too_many_arguments)]
+    pub fn evaluate_at(
+        &self,
+        exprs: &ExprArena,
+        values: &mut [f64],
+        nodes: &Nodes,
+        ions: &[IonArrays],
+        scalars: &[f64],
+        instance: usize,
+        weight: f64,
+    ) {
+        let node = self.node_index[instance] as usize;
+        evaluate(exprs, values, |leaf| match leaf {
+            Expr::Param(p) => self.param_value(p, instance),
+            Expr::State(s) => self.states[s as usize][instance],
+            Expr::Builtin(b) => match b {
+                Builtin::V => nodes.v[node],
+                Builtin::Area => nodes.area[node],
+                Builtin::Diam => nodes.diam[node],
+                Builtin::T => scalars[SCALAR_T],
+                Builtin::Dt => scalars[SCALAR_DT],
+                Builtin::Celsius => scalars[SCALAR_CELSIUS],
+            },
+            Expr::Ion(u, var) => ions[self.species[u as usize]].get(var)[node],
+            Expr::Weight => weight,
+            _ => f64::NAN,
+        });
     }
 }
 

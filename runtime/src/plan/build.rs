@@ -54,6 +54,7 @@ pub enum ProbeSource {
     },
 }
 
+#[derive(Clone, Debug)]
 pub struct Detector {
     pub gid: u32,
     pub node: usize,
@@ -62,7 +63,9 @@ pub struct Detector {
 
 /// The plan's arrays before initialisation (wiring, events and the initial state are added by
 /// [`Plan::new`]).
-pub(super) fn build(artifact: &Artifact, dt: f64, celsius: f64) -> Plan {
+/// `unfolded`: (block, parameter) pairs kept as per-instance arrays although uniform (the
+/// parameters a gradient is taken for), so the kernels read them instead of folding them in.
+pub(super) fn build(artifact: &Artifact, dt: f64, celsius: f64, unfolded: &[(usize, u32)]) -> Plan {
     let model = &artifact.model;
     let cells = Cells::of(model, dt);
     let species: Vec<Species> = artifact
@@ -71,8 +74,9 @@ pub(super) fn build(artifact: &Artifact, dt: f64, celsius: f64) -> Plan {
         .map(|s| Species { name: s.name.clone(), charge: s.charge, nernst: s.reversal.is_nernst() })
         .collect();
     let ions = ion_arrays(model, &cells, &species, celsius);
-    let blocks: Vec<Block> =
-        (0..artifact.placements.len()).map(|b| block(artifact, &cells, PlacementId(b as u32), dt, celsius)).collect();
+    let blocks: Vec<Block> = (0..artifact.placements.len())
+        .map(|b| block(artifact, &cells, PlacementId(b as u32), dt, celsius, unfolded))
+        .collect();
     let mut synapse_targets = HashMap::new();
     for (b, block) in blocks.iter().enumerate() {
         if let Placement::Synapse { index, .. } = block.placement {
@@ -198,7 +202,14 @@ fn ion_arrays(model: &Model, cells: &Cells, species: &[Species], celsius: f64) -
 /// The block of placement `id`: its instances on every cell it applies to, per-instance
 /// parameters, zeroed states and stored values, and its kernels with the uniform parameters,
 /// dt and the temperature folded in.
-fn block(artifact: &Artifact, cells: &Cells, id: PlacementId, dt: f64, celsius: f64) -> Block {
+fn block(
+    artifact: &Artifact,
+    cells: &Cells,
+    id: PlacementId,
+    dt: f64,
+    celsius: f64,
+    unfolded: &[(usize, u32)],
+) -> Block {
     let model = &artifact.model;
     let placed = &artifact.placements[id.index()];
     let (gids, nodes_per_cell, values): (Vec<u32>, Vec<u32>, Vec<ParamValue>) = match placed.placement {
@@ -224,6 +235,9 @@ fn block(artifact: &Artifact, cells: &Cells, id: PlacementId, dt: f64, celsius: 
     let mut constant_params = Vec::new();
     for (p, value) in values.iter().enumerate() {
         match value {
+            ParamValue::Uniform(x) if unfolded.contains(&(id.index(), p as u32)) => {
+                params.push((p as u32, vec![*x; node_index.len()]))
+            }
             ParamValue::Uniform(x) => constant_params.push((p as u32, *x)),
             ParamValue::PerNode(list) => {
                 params.push((p as u32, gids.iter().flat_map(|_| list.iter().copied()).collect::<Vec<f64>>()))
@@ -290,8 +304,13 @@ fn probe_source(
 
 /// The Nernst potential (mV) at `celsius` for concentrations in mM.
 pub fn nernst(charge: i32, celsius: f64, inside: f64, outside: f64) -> f64 {
-    // R T / F in mV, with the 2019 SI values NEURON uses.
+    nernst_factor(charge, celsius) * (outside / inside).ln()
+}
+
+/// RT/(zF) in mV, with the 2019 SI values NEURON uses: [`nernst`] is this times
+/// ln(outside/inside).
+pub fn nernst_factor(charge: i32, celsius: f64) -> f64 {
     const R: f64 = 8.314462618;
     const FARADAY: f64 = 96485.33212331001;
-    1e3 * R * (celsius + 273.15) / (FARADAY * f64::from(charge)) * (outside / inside).ln()
+    1e3 * R * (celsius + 273.15) / (FARADAY * f64::from(charge))
 }

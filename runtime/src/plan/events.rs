@@ -130,7 +130,7 @@ pub fn source_times(kind: &SourceKind, duration: f64) -> Vec<f64> {
 /// Expands the connection rules to, per presynaptic gid, the list of (post gid, synapse,
 /// weight, delay), and per artificial source the same. Deterministic: in rule order, then
 /// source order, then target order.
-#[derive(Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Wiring {
     pub from_cell: Vec<Vec<Connection>>,
     pub from_source: Vec<Vec<Connection>>,

@@ -10,7 +10,7 @@ use super::block::SCALAR_COUNT;
 use super::schedule::{INIT, InitStage};
 
 impl Plan {
-    pub(super) fn initialize(&mut self) {
+    pub(crate) fn initialize(&mut self) {
         for stage in INIT {
             match stage {
                 InitStage::InitKernels => self.interpret(|k| &k.init, 0.0),

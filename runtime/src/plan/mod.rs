@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use sylva_compiler::artifact::Artifact;
 
 pub use block::{Block, IonArrays, Nodes};
-pub use build::{Cable, Detector, ProbeSource, nernst};
+pub use build::{Cable, Detector, ProbeSource, nernst, nernst_factor};
 use events::{Target, Wiring};
 
 /// A cell type that has cells in the network, and their gids (ascending).
@@ -40,6 +40,7 @@ pub struct Species {
     pub nernst: bool,
 }
 
+#[derive(Clone)]
 pub struct Plan {
     pub nodes: Nodes,
     pub cable: Cable,
@@ -72,9 +73,17 @@ pub struct Plan {
 impl Plan {
     /// Builds the plan of a compiled model and initialises its state (see [`schedule::INIT`]).
     pub fn new(artifact: &Artifact) -> Plan {
+        let mut plan = Plan::uninitialized(artifact, &[]);
+        plan.initialize();
+        plan
+    }
+
+    /// The plan before [`schedule::INIT`], with the parameters `unfolded` ((block, parameter)
+    /// pairs) kept as per-instance arrays (see `grad`).
+    pub(crate) fn uninitialized(artifact: &Artifact, unfolded: &[(usize, u32)]) -> Plan {
         let model = &artifact.model;
         let sim = &model.simulation;
-        let mut plan = build::build(artifact, sim.dt, sim.celsius);
+        let mut plan = build::build(artifact, sim.dt, sim.celsius, unfolded);
         plan.wiring = events::wire(model);
         for (s, source) in model.network.sources.iter().enumerate() {
             for t in events::source_times(&source.kind, sim.duration) {
@@ -84,7 +93,6 @@ impl Plan {
                 }
             }
         }
-        plan.initialize();
         plan
     }
 

@@ -29,6 +29,17 @@ pub fn solve_range(
             diagonal[lp] += g;
         }
     }
+    solve_tree(rhs, diagonal, cable, offset, range.clone());
+    for i in range {
+        v[local(i)] += rhs[local(i)];
+    }
+}
+
+/// Solves the assembled tree system in place: `rhs` becomes the solution (Δv), `diagonal` is
+/// consumed. The matrix is symmetric (off-diagonals −g on every parent–child edge), so the
+/// same elimination also solves the transposed system the adjoint needs.
+pub fn solve_tree(rhs: &mut [f64], diagonal: &mut [f64], cable: &Cable, offset: usize, range: std::ops::Range<usize>) {
+    let local = |i: usize| i - offset;
     for i in range.clone().rev() {
         let p = cable.parent[i];
         if p == u32::MAX {
@@ -40,16 +51,14 @@ pub fn solve_range(
         diagonal[lp] -= factor * g;
         rhs[lp] += factor * rhs[li];
     }
-    // rhs becomes Δv, parents first (they have smaller indices).
+    // rhs becomes the solution, parents first (they have smaller indices).
     for i in range {
         let p = cable.parent[i];
         let li = local(i);
-        let dv = if p == u32::MAX {
+        rhs[li] = if p == u32::MAX {
             rhs[li] / diagonal[li]
         } else {
             (rhs[li] + cable.axial[i] * rhs[local(p as usize)]) / diagonal[li]
         };
-        rhs[li] = dv;
-        v[li] += dv;
     }
 }

@@ -1,0 +1,139 @@
+//! Gradients against central differences of Sylva's own loss (f64), on the reference models:
+//! every partial of every stage, the transposed solve, Nernst, concentrations, kinetic
+//! schemes and events are on these paths.
+
+use sylva_compiler::artifact::Artifact;
+
+use super::*;
+use crate::test_models::compiled;
+
+fn example(name: &str, duration: f64) -> Artifact {
+    let path = format!("{}/../examples/neuron/{name}.syl", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("example exists");
+    let mut artifact = compiled(name, &text);
+    artifact.model.simulation.duration = duration;
+    artifact
+}
+
+/// Parameter `param` of the first placement of mechanism `mechanism`.
+fn trainable(a: &Artifact, mechanism: &str, param: &str) -> Trainable {
+    let block = a
+        .placements
+        .iter()
+        .position(|p| a.model.mechanisms[p.mechanism.index()].name == mechanism)
+        .unwrap_or_else(|| panic!("{mechanism} is placed"));
+    let m = &a.model.mechanisms[a.placements[block].mechanism.index()];
+    let param = m.params.iter().position(|p| p.name == param).unwrap_or_else(|| panic!("{mechanism}.{param}")) as u32;
+    Trainable { block, param }
+}
+
+/// The probes' traces with every trainable scaled by `factor`: targets the loss pulls toward.
+fn targets(problem: &mut Problem, factor: f64) -> Loss {
+    let values = problem.values();
+    problem.set_values(&values.iter().map(|x| x * factor).collect::<Vec<_>>());
+    let run = forward::run(&problem.plan, problem.steps, None).expect("runs");
+    problem.set_values(&values);
+    let targets = (0..problem.plan.probes.len())
+        .map(|probe| Target {
+            probe,
+            values: run.rows.iter().map(|row| row[probe] / problem.plan.probe_scales[probe]).collect(),
+        })
+        .collect();
+    Loss { targets }
+}
+
+/// The largest relative error of the adjoint gradient against central differences,
+/// checkpointing every `k` steps. The differences are of fourth order, (−L(x+2h) + 8L(x+h) −
+/// 8L(x−h) + L(x−2h))/12h with h = 1e-3 of each value (truncation of order h⁴): a second-order difference small enough
+/// to be exact to 1e-6 loses that much to the rounding of L itself in the cells whose gradients
+/// are small against the loss (ca_sk's calcium decay: 5e-5 at h = 1e-6, converging as h grows).
+fn worst_error(problem: &mut Problem, loss: &Loss, k: Option<u64>) -> f64 {
+    let g = problem.gradient(loss, k).expect("gradient");
+    let values = problem.values();
+    let mut worst: f64 = 0.0;
+    for (i, &x) in values.iter().enumerate() {
+        // A parameter at zero (a reversal of 0 mV) steps by 1e-3 of its unit.
+        let h = if x == 0.0 { 1e-3 } else { 1e-3 * x.abs() };
+        let at = |problem: &mut Problem, d: f64| {
+            let mut shifted = values.clone();
+            shifted[i] = x + d;
+            problem.set_values(&shifted);
+            problem.loss(loss).expect("loss")
+        };
+        let fd =
+            (-at(problem, 2.0 * h) + 8.0 * at(problem, h) - 8.0 * at(problem, -h) + at(problem, -2.0 * h)) / (12.0 * h);
+        problem.set_values(&values);
+        let error = (g.gradient[i] - fd).abs() / g.gradient[i].abs().max(fd.abs()).max(1e-300);
+        eprintln!(
+            "parameter {i}: adjoint {:.12e}, central difference {fd:.12e}, relative error {error:.1e}",
+            g.gradient[i]
+        );
+        worst = worst.max(error);
+    }
+    worst
+}
+
+fn check(name: &str, duration: f64, params: &[(&str, &str)], bound: f64) {
+    check_with(name, duration, params, bound, None);
+}
+
+fn check_with(name: &str, duration: f64, params: &[(&str, &str)], bound: f64, k: Option<u64>) {
+    let a = example(name, duration);
+    let trainables: Vec<Trainable> = params.iter().map(|(m, p)| trainable(&a, m, p)).collect();
+    let mut problem = Problem::new(&a, &trainables).expect("differentiable");
+    let loss = targets(&mut problem, 1.05);
+    let worst = worst_error(&mut problem, &loss, k);
+    assert!(worst <= bound, "{name}: relative error {worst:.1e} above {bound:.0e}");
+}
+
+#[test]
+fn hh_soma_densities() {
+    check("hh_soma", 10.0, &[("hh", "gnabar"), ("hh", "gkbar"), ("hh", "gl"), ("hh", "el")], 1e-6);
+}
+
+#[test]
+fn ball_and_stick_soma_and_dendrite() {
+    check("ball_and_stick", 8.0, &[("hh", "gnabar"), ("pas", "g"), ("pas", "e")], 1e-6);
+}
+
+#[test]
+fn syn_pair_synapse_through_its_events() {
+    // Cell 0 spikes near 7 ms; its event reaches cell 1's synapse 1 ms later.
+    check("syn_pair", 14.0, &[("exp2syn", "tau1"), ("exp2syn", "tau2"), ("exp2syn", "e"), ("pas", "g")], 1e-6);
+}
+
+#[test]
+fn kinetic_scheme() {
+    check("kinetic_k", 8.0, &[("kinetic_k", "gkbar"), ("hh", "gnabar")], 1e-6);
+}
+
+#[test]
+fn calcium_concentration_and_nernst() {
+    // K = 5 over 320 steps: segments of several checkpoints.
+    let params = [("ca_hva", "gCa_HVAbar"), ("sk", "gSK_E2bar"), ("cadyn", "gamma"), ("cadyn", "decay")];
+    check_with("ca_sk", 8.0, &params, 1e-6, Some(5));
+}
+
+#[test]
+fn checkpoint_spacing_does_not_change_the_gradient() {
+    let a = example("hh_soma", 6.0);
+    let trainables = [trainable(&a, "hh", "gnabar"), trainable(&a, "hh", "gl")];
+    let mut problem = Problem::new(&a, &trainables).expect("differentiable");
+    let loss = targets(&mut problem, 1.1);
+    let every_step = problem.gradient(&loss, Some(1)).expect("gradient");
+    for k in [7, 240, 10_000] {
+        let g = problem.gradient(&loss, Some(k)).expect("gradient");
+        assert_eq!(g.gradient, every_step.gradient, "K = {k}");
+        assert_eq!(g.loss, every_step.loss);
+    }
+}
+
+#[test]
+fn a_loss_that_does_not_fit_is_refused() {
+    let a = example("hh_soma", 1.0);
+    let problem = Problem::new(&a, &[trainable(&a, "hh", "gl")]).expect("differentiable");
+    let short = Loss { targets: vec![Target { probe: 0, values: vec![0.0; 3] }] };
+    assert!(matches!(problem.gradient(&short, None), Err(GradError::Loss(_))));
+    let missing = Loss { targets: vec![Target { probe: 9, values: Vec::new() }] };
+    assert!(matches!(problem.loss(&missing), Err(GradError::Loss(_))));
+}
