@@ -3,17 +3,17 @@
 //! Without an adapter the tests fail when `CI` is set and return early otherwise.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use sylva_compiler::artifact::Artifact;
+use sylva_compiler::compile;
 use sylva_compiler::ir::Precision;
 use sylva_compiler::source::SourceDb;
-use sylva_compiler::{Loader, compile};
 
 use super::builder::{Fb, Prec, Types, storage};
 use super::{GpuError, GpuSimulation, Options as GpuOptions, Strategy, math, wgsl};
 use crate::cpu::{Options, Simulation};
+use crate::test_models::{RepoLoader, example, repo};
 
 // The NEURON references and per-unit bounds of the fidelity tests (`tests/reference.rs`).
 #[path = "../../../tests/reference.rs"]
@@ -22,24 +22,8 @@ use reference::{
     AGAINST_NEURON, GPU_F64_AGAINST_CPU, Tolerances, Trace, check_runs, check_spikes, check_trace, read_spikes,
 };
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("runtime/ is in the repository").to_path_buf()
-}
-
-struct RepoLoader;
-
-impl Loader for RepoLoader {
-    fn read(&mut self, path: &str) -> Result<String, String> {
-        std::fs::read_to_string(repo().join(path)).map_err(|e| e.to_string())
-    }
-}
-
 fn model(path: &str, overrides: &[String], duration: Option<f64>) -> Artifact {
-    let text = std::fs::read_to_string(repo().join(path)).expect("example exists");
-    let mut db = SourceDb::new();
-    let root = db.add(path, &text);
-    let c = compile(&mut db, root, &mut RepoLoader, overrides);
-    let mut m = c.artifact.unwrap_or_else(|| panic!("{path} compiles"));
+    let mut m = example(path, overrides);
     if let Some(d) = duration {
         m.model.simulation.duration = d;
     }

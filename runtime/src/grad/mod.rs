@@ -25,12 +25,34 @@ use sylva_compiler::artifact::Artifact;
 use crate::host::blowup::Blowup;
 use crate::plan::{Plan, ProbeSource};
 
-/// A trainable parameter: parameter `param` of the mechanism of plan block (placement)
-/// `block`, one value shared by all the placement's instances.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// A trainable parameter: one value shared by every [`Use`] (a mechanism's parameter in some
+/// regions of a cell type, a synapse's parameter on every cell of a type, a stimulus's).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Trainable {
+    pub uses: Vec<Use>,
+}
+
+/// Parameter `param` of plan block (placement) `block`, at the instances `positions` within
+/// each cell (a density mechanism's compartments in a region), or at all its instances.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Use {
     pub block: usize,
     pub param: u32,
+    pub positions: Option<Vec<u32>>,
+}
+
+impl Use {
+    /// Every instance of the block.
+    pub fn all(block: usize, param: u32) -> Use {
+        Use { block, param, positions: None }
+    }
+
+    /// The block's instances this use covers.
+    fn instances<'a>(&'a self, plan: &'a Plan) -> impl Iterator<Item = usize> + 'a {
+        let block = &plan.blocks[self.block];
+        (0..block.len())
+            .filter(move |i| self.positions.as_ref().is_none_or(|p| p.contains(&((i % block.per_cell) as u32))))
+    }
 }
 
 /// A probe column's target trace (displayed units, one value per recorded row).
@@ -87,31 +109,61 @@ pub struct Problem {
 
 impl Problem {
     pub fn new(artifact: &Artifact, trainables: &[Trainable]) -> Result<Problem, GradError> {
-        let unfolded: Vec<(usize, u32)> = trainables.iter().map(|t| (t.block, t.param)).collect();
-        for t in trainables {
-            let Some(block) = artifact.placements.get(t.block) else {
-                return Err(GradError::Loss(format!("no placement {}", t.block)));
+        let unfolded: Vec<(usize, u32)> =
+            trainables.iter().flat_map(|t| t.uses.iter().map(|u| (u.block, u.param))).collect();
+        for &(block, param) in &unfolded {
+            let Some(placed) = artifact.placements.get(block) else {
+                return Err(GradError::Loss(format!("no placement {block}")));
             };
-            if t.param as usize >= artifact.model.mechanisms[block.mechanism.index()].params.len() {
-                return Err(GradError::Loss(format!("placement {} has no parameter {}", t.block, t.param)));
+            if param as usize >= artifact.model.mechanisms[placed.mechanism.index()].params.len() {
+                return Err(GradError::Loss(format!("placement {block} has no parameter {param}")));
             }
         }
+        if trainables.iter().any(|t| t.uses.is_empty()) {
+            return Err(GradError::Loss("a trainable parameter with no placement".into()));
+        }
         let plan = Plan::uninitialized(artifact, &unfolded);
+        for u in trainables.iter().flat_map(|t| &t.uses) {
+            let block = &plan.blocks[u.block];
+            let mut values = u.instances(&plan).map(|i| block.param_value(u.param, i));
+            let first = values.next();
+            if first.is_none() {
+                return Err(GradError::Loss(format!("placement {} has no instance at those positions", u.block)));
+            }
+            if values.any(|x| Some(x) != first) {
+                return Err(GradError::NotDifferentiable(format!(
+                    "parameter {} of placement {} varies over the compartments it is shared by",
+                    u.param, u.block
+                )));
+            }
+        }
         cotangent::check_differentiable(&plan)?;
         Ok(Problem { plan, trainables: trainables.to_vec(), steps: artifact.model.simulation.steps() as u64 })
     }
 
-    /// The current value of each trainable parameter.
+    /// The current value of each trainable parameter (its first use's).
     pub fn values(&self) -> Vec<f64> {
-        self.trainables.iter().map(|t| self.plan.blocks[t.block].param_value(t.param, 0)).collect()
+        self.trainables
+            .iter()
+            .map(|t| {
+                let u = &t.uses[0];
+                let first = u.instances(&self.plan).next().expect("checked in new");
+                self.plan.blocks[u.block].param_value(u.param, first)
+            })
+            .collect()
     }
 
-    /// Sets every instance of each trainable parameter.
+    /// Sets every instance of every use of each trainable parameter.
     pub fn set_values(&mut self, values: &[f64]) {
         for (t, &x) in self.trainables.iter().zip(values) {
-            let block = &mut self.plan.blocks[t.block];
-            let (_, array) = block.params.iter_mut().find(|(p, _)| *p == t.param).expect("unfolded");
-            array.fill(x);
+            for u in &t.uses {
+                let instances: Vec<usize> = u.instances(&self.plan).collect();
+                let block = &mut self.plan.blocks[u.block];
+                let (_, array) = block.params.iter_mut().find(|(p, _)| *p == u.param).expect("unfolded");
+                for i in instances {
+                    array[i] = x;
+                }
+            }
         }
     }
 
@@ -131,10 +183,15 @@ impl Problem {
             .trainables
             .iter()
             .map(|t| {
-                let block = &self.plan.blocks[t.block];
-                let slot = block.params.iter().position(|(p, _)| *p == t.param).expect("unfolded");
-                // Shared by every instance: the sum of theirs, in instance order.
-                params[t.block][slot].iter().sum()
+                // Shared by every use and instance: the sum of theirs, in use and instance order.
+                t.uses
+                    .iter()
+                    .map(|u| {
+                        let slot = self.plan.blocks[u.block].params.iter().position(|(p, _)| *p == u.param);
+                        let gradients = &params[u.block][slot.expect("unfolded")];
+                        u.instances(&self.plan).map(|i| gradients[i]).sum::<f64>()
+                    })
+                    .sum()
             })
             .collect();
         Ok(Gradient { loss: value, gradient, checkpoint_every: k })

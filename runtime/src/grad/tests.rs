@@ -5,12 +5,10 @@
 use sylva_compiler::artifact::Artifact;
 
 use super::*;
-use crate::test_models::compiled;
+use crate::test_models;
 
 fn example(name: &str, duration: f64) -> Artifact {
-    let path = format!("{}/../examples/neuron/{name}.syl", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).expect("example exists");
-    let mut artifact = compiled(name, &text);
+    let mut artifact = test_models::example(&format!("examples/neuron/{name}.syl"), &[]);
     artifact.model.simulation.duration = duration;
     artifact
 }
@@ -24,7 +22,7 @@ fn trainable(a: &Artifact, mechanism: &str, param: &str) -> Trainable {
         .unwrap_or_else(|| panic!("{mechanism} is placed"));
     let m = &a.model.mechanisms[a.placements[block].mechanism.index()];
     let param = m.params.iter().position(|p| p.name == param).unwrap_or_else(|| panic!("{mechanism}.{param}")) as u32;
-    Trainable { block, param }
+    Trainable { uses: vec![Use::all(block, param)] }
 }
 
 /// The probes' traces with every trainable scaled by `factor`: targets the loss pulls toward.
@@ -136,4 +134,62 @@ fn a_loss_that_does_not_fit_is_refused() {
     assert!(matches!(problem.gradient(&short, None), Err(GradError::Loss(_))));
     let missing = Loss { targets: vec![Target { probe: 9, values: Vec::new() }] };
     assert!(matches!(problem.loss(&missing), Err(GradError::Loss(_))));
+}
+
+/// Parameters of the CA1 pyramidal per region: a parameter whose value differs between regions
+/// (hh's densities: soma, then dendrites and apical tree) is trained as one value per group of
+/// compartments sharing a value; thirteen parameters in all.
+#[test]
+fn pyramidal_parameters_per_region() {
+    // The clamp moved from 10 ms to 1 ms, so that 6 ms see it start and the calcium rise.
+    let mut a = test_models::example_edited("examples/neuron/pyramidal.syl", &[], |text| {
+        text.replace("del = 10 ms", "del = 1 ms")
+    });
+    a.model.simulation.duration = 6.0;
+    let plan = crate::plan::Plan::uninitialized(&a, &[]);
+    let mut trainables = Vec::new();
+    let params = [
+        ("pas", "g"),
+        ("pas", "e"),
+        ("hh", "gnabar"),
+        ("hh", "gkbar"),
+        ("hh", "gl"),
+        ("hh", "el"),
+        ("cadyn", "gamma"),
+        ("cadyn", "decay"),
+        ("ca_hva", "gCa_HVAbar"),
+        ("sk", "gSK_E2bar"),
+        ("ih", "ehcn"),
+    ];
+    for (mechanism, param) in params {
+        let Trainable { uses } = trainable(&a, mechanism, param);
+        let (block, param) = (uses[0].block, uses[0].param);
+        let b = &plan.blocks[block];
+        // Positions within the cell grouped by the parameter's value there.
+        let mut groups: Vec<(f64, Vec<u32>)> = Vec::new();
+        for k in 0..b.per_cell {
+            let x = b.param_value(param, k);
+            match groups.iter_mut().find(|(y, _)| *y == x) {
+                Some((_, positions)) => positions.push(k as u32),
+                None => groups.push((x, vec![k as u32])),
+            }
+        }
+        // A conductance of zero (hh's leak in the dendrites) has no scale for a difference step.
+        for (_, positions) in groups.into_iter().filter(|(x, _)| *x != 0.0) {
+            trainables.push(Trainable { uses: vec![Use { block, param, positions: Some(positions) }] });
+        }
+    }
+    assert!(trainables.len() >= 13, "{} trainables", trainables.len());
+    let mut problem = Problem::new(&a, &trainables).expect("differentiable");
+    let loss = targets(&mut problem, 1.05);
+    let worst = worst_error(&mut problem, &loss, None);
+    assert!(worst <= 1e-6, "pyramidal: relative error {worst:.1e}");
+}
+
+#[test]
+fn a_parameter_that_varies_along_the_cell_is_refused() {
+    let a = example("pyramidal", 1.0);
+    // gIhbar grows with the distance from the soma: no one value covers the apical tree.
+    let ih = trainable(&a, "ih", "gIhbar");
+    assert!(matches!(Problem::new(&a, &[ih]), Err(GradError::NotDifferentiable(_))));
 }
