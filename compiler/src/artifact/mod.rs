@@ -161,7 +161,7 @@ fn resolve(model: &ir::Model, name: &str) -> ResolvedSpecies {
     let written = model
         .mechanisms
         .iter()
-        .any(|m| m.states.iter().any(|s| s.writes_ion.is_some_and(|(ion, _)| m.ions[ion as usize].species == name)));
+        .any(|m| m.states.iter().any(|s| s.writes_ion.is_some_and(|(ion, _)| m.ions[ion.index()].species == name)));
     let reversal = if written {
         Reversal::Nernst(NernstBecause::ConcentrationWritten)
     } else if declared.is_some_and(|s| s.reversal.is_none()) {
@@ -216,8 +216,8 @@ fn stored_for_probes(model: &ir::Model) -> HashMap<Placement, Stored> {
             ProbeTarget::Voltage { .. } | ProbeTarget::Ion { .. } => continue,
         };
         let (list, i) = match var {
-            Var::Derived(d) => (&mut entry.derived, d),
-            Var::Current(c) => (&mut entry.currents, c),
+            Var::Derived(d) => (&mut entry.derived, d.0),
+            Var::Current(c) => (&mut entry.currents, c.0),
             Var::State(_) | Var::Param(_) => continue,
         };
         if !list.contains(&i) {

@@ -207,7 +207,7 @@ fn the_ir_validator_names_what_is_broken() {
     assert_eq!(ir_errors(&model), [ValidationError::MissingLeaf { mech, mech_name: "hh".into(), expr }]);
 
     let mut model = valid.clone();
-    model.mechanisms[hh].states[0].writes_ion = Some((9, IonVar::Inside));
+    model.mechanisms[hh].states[0].writes_ion = Some((ir::IonUseId(9), IonVar::Inside));
     assert_eq!(ir_errors(&model), [ValidationError::StateWritesMissingIon { mech, state: 0, name: "m".into() }]);
 
     let mut model = valid.clone();

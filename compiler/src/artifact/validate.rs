@@ -170,8 +170,8 @@ fn probes_read_stored_values(artifact: &Artifact, errors: &mut Vec<ArtifactError
         };
         let stored = artifact.placements.iter().find(|pk| pk.placement == placement).map(|pk| &pk.stored);
         let ok = match var {
-            Var::Current(c) => stored.is_some_and(|s| s.currents.contains(&c)),
-            Var::Derived(d) => stored.is_some_and(|s| s.derived.contains(&d)),
+            Var::Current(c) => stored.is_some_and(|s| s.currents.contains(&c.0)),
+            Var::Derived(d) => stored.is_some_and(|s| s.derived.contains(&d.0)),
             Var::State(_) | Var::Param(_) => true,
         };
         if !ok {

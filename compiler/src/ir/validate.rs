@@ -87,7 +87,7 @@ fn mechanism(errors: &mut Vec<ValidationError>, m: MechId, mech: &Mechanism) {
         if !ids.into_iter().all(expr_ok) {
             errors.push(E::StateDynamicsOutOfRange { mech: m, state, name: name.clone() });
         }
-        if writes_ion.is_some_and(|(ion, _)| ion as usize >= ions.len()) {
+        if writes_ion.is_some_and(|(ion, _)| ion.index() >= ions.len()) {
             errors.push(E::StateWritesMissingIon { mech: m, state, name: name.clone() });
         }
     }
@@ -104,7 +104,7 @@ fn mechanism(errors: &mut Vec<ValidationError>, m: MechId, mech: &Mechanism) {
         if !(expr_ok(*value) && expr_ok(*conductance)) {
             errors.push(E::CurrentOutOfRange { mech: m, current, name: name.clone() });
         }
-        if ion.is_some_and(|u| u as usize >= ions.len()) {
+        if ion.is_some_and(|u| u.index() >= ions.len()) {
             errors.push(E::CurrentMissingIon { mech: m, current, name: name.clone() });
         }
     }
@@ -115,7 +115,7 @@ fn mechanism(errors: &mut Vec<ValidationError>, m: MechId, mech: &Mechanism) {
         if *kind != MechanismKind::Point {
             errors.push(E::EventOnDensity { mech: m });
         }
-        if !assigns.iter().all(|(s, v)| (*s as usize) < states.len() && expr_ok(*v)) {
+        if !assigns.iter().all(|(s, v)| s.index() < states.len() && expr_ok(*v)) {
             errors.push(E::EventAssignmentOutOfRange { mech: m });
         }
     }
@@ -131,8 +131,8 @@ fn kinetic_scheme(
     use ValidationError as E;
     let KineticScheme { states, reactions, conserve, span: _span } = scheme;
     for &s in states {
-        if !all_states.get(s as usize).is_some_and(|st| st.dynamics == Dynamics::Kinetic) {
-            errors.push(E::NotAKineticState { mech: m, state: s });
+        if !all_states.get(s.index()).is_some_and(|st| st.dynamics == Dynamics::Kinetic) {
+            errors.push(E::NotAKineticState { mech: m, state: s.0 });
         }
     }
     for (i, Reaction { lhs, rhs, forward, backward, span: _span }) in reactions.iter().enumerate() {
@@ -294,10 +294,10 @@ fn probe_target_ok(model: &Model, cell: &Cell, gid: u32, target: ProbeTarget) ->
     let var_ok = |m: MechId, v: Var| {
         let m = &model.mechanisms[m.index()];
         match v {
-            Var::State(i) => (i as usize) < m.states.len(),
-            Var::Derived(i) => (i as usize) < m.derived.len(),
-            Var::Param(i) => (i as usize) < m.params.len(),
-            Var::Current(i) => (i as usize) < m.currents.len(),
+            Var::State(i) => i.index() < m.states.len(),
+            Var::Derived(i) => i.index() < m.derived.len(),
+            Var::Param(i) => i.index() < m.params.len(),
+            Var::Current(i) => i.index() < m.currents.len(),
         }
     };
     match target {

@@ -281,10 +281,10 @@ fn probe_source(
         blocks.iter().position(|b| b.placement == placement).expect("the artifact places every probed placement");
     let slot = |list: &[(u32, Vec<f64>)], x: u32| list.iter().position(|(y, _)| *y == x).expect("stored for the probe");
     match var {
-        Var::State(s) => ProbeSource::State { block, state: s as usize, instance },
-        Var::Current(c) => ProbeSource::Current { block, slot: slot(&blocks[block].currents, c), instance },
-        Var::Derived(d) => ProbeSource::Derived { block, slot: slot(&blocks[block].derived, d), instance },
-        Var::Param(p) => ProbeSource::Param { block, param: p, instance },
+        Var::State(s) => ProbeSource::State { block, state: s.index(), instance },
+        Var::Current(c) => ProbeSource::Current { block, slot: slot(&blocks[block].currents, c.0), instance },
+        Var::Derived(d) => ProbeSource::Derived { block, slot: slot(&blocks[block].derived, d.0), instance },
+        Var::Param(p) => ProbeSource::Param { block, param: p.0, instance },
     }
 }
 

@@ -240,9 +240,9 @@ fn ion_probe(
 /// The dimension of a readable variable (currents: densities for density mechanisms).
 fn var_dim(m: &ir::Mechanism, var: Var) -> Dimension {
     match var {
-        Var::State(i) => m.states[i as usize].dim,
-        Var::Derived(i) => m.derived[i as usize].dim,
-        Var::Param(i) => m.params[i as usize].dim,
+        Var::State(i) => m.states[i.index()].dim,
+        Var::Derived(i) => m.derived[i.index()].dim,
+        Var::Param(i) => m.params[i.index()].dim,
         Var::Current(_) => match m.kind {
             ir::MechanismKind::Density => Dimension::CURRENT_DENSITY,
             ir::MechanismKind::Point => Dimension::CURRENT,
@@ -254,16 +254,16 @@ fn var_dim(m: &ir::Mechanism, var: Var) -> Dimension {
 fn variable(diags: &mut Diagnostics, m: &ir::Mechanism, name: &ast::Ident) -> Option<Var> {
     let n = name.name.as_str();
     if let Some(i) = m.states.iter().position(|s| s.name == n) {
-        return Some(Var::State(i as u32));
+        return Some(Var::State(ir::StateId(i as u32)));
     }
     if let Some(i) = m.derived.iter().position(|s| s.name == n) {
-        return Some(Var::Derived(i as u32));
+        return Some(Var::Derived(ir::DerivedId(i as u32)));
     }
     if let Some(i) = m.currents.iter().position(|s| s.name == n) {
-        return Some(Var::Current(i as u32));
+        return Some(Var::Current(ir::CurrentId(i as u32)));
     }
     if let Some(i) = m.params.iter().position(|s| s.name == n) {
-        return Some(Var::Param(i as u32));
+        return Some(Var::Param(ir::ParamId(i as u32)));
     }
     let names = m
         .states
