@@ -20,7 +20,7 @@ pub use validate::{ArtifactError, validate};
 
 use crate::ir::expr::{Builtin, Expr};
 use crate::ir::kernel::{self, Kernels, Stored};
-use crate::ir::{self, CellId, MechId, ProbeTarget, Var, handle};
+use crate::ir::{self, CellId, DensityId, MechId, ProbeTarget, SynapseId, Var, handle};
 
 handle!(
     /// A species of [`Artifact::species`].
@@ -82,9 +82,9 @@ impl Reversal {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Placement {
     /// Density instance `instance` of the cell type (`Cell::density`).
-    Density { cell: CellId, instance: u32 },
+    Density { cell: CellId, instance: DensityId },
     /// Synapse `index` of the cell type (`Cell::synapses`).
-    Synapse { cell: CellId, index: u32 },
+    Synapse { cell: CellId, index: SynapseId },
     /// Stimulus `i` of the network (`Network::stimuli`).
     Stimulus(u32),
 }
@@ -180,10 +180,10 @@ pub fn placement_order(model: &ir::Model) -> Vec<(Placement, MechId)> {
     for (c, cell) in model.cells.iter().enumerate().filter(|(c, _)| populated(*c)) {
         let id = CellId(c as u32);
         for (k, d) in cell.density.iter().enumerate() {
-            order.push((Placement::Density { cell: id, instance: k as u32 }, d.mechanism));
+            order.push((Placement::Density { cell: id, instance: DensityId(k as u32) }, d.mechanism));
         }
         for (k, s) in cell.synapses.iter().enumerate() {
-            order.push((Placement::Synapse { cell: id, index: k as u32 }, s.mechanism));
+            order.push((Placement::Synapse { cell: id, index: SynapseId(k as u32) }, s.mechanism));
         }
     }
     for (k, s) in model.network.stimuli.iter().enumerate() {

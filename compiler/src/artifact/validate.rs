@@ -184,10 +184,10 @@ fn probes_read_stored_values(artifact: &Artifact, errors: &mut Vec<ArtifactError
 fn placed_mechanism(model: &ir::Model, placement: Placement) -> Option<MechId> {
     match placement {
         Placement::Density { cell, instance } => {
-            model.cells.get(cell.index())?.density.get(instance as usize).map(|d| d.mechanism)
+            model.cells.get(cell.index())?.density.get(instance.index()).map(|d| d.mechanism)
         }
         Placement::Synapse { cell, index } => {
-            model.cells.get(cell.index())?.synapses.get(index as usize).map(|s| s.mechanism)
+            model.cells.get(cell.index())?.synapses.get(index.index()).map(|s| s.mechanism)
         }
         Placement::Stimulus(i) => model.network.stimuli.get(i as usize).map(|s| s.mechanism),
     }

@@ -407,8 +407,8 @@ pub enum Rule {
 pub struct Connection {
     pub source: Presynaptic,
     pub target: CellRange,
-    /// Index into the target cell type's `synapses`.
-    pub synapse: u32,
+    /// A synapse of the target cell type (`Cell::synapses`).
+    pub synapse: SynapseId,
     pub rule: Rule,
     pub weight: f64,
     pub delay: f64,
@@ -443,12 +443,12 @@ pub enum ProbeTarget {
     },
     /// A variable of density instance `instance` of the cell, at `node`.
     Density {
-        instance: u32,
+        instance: DensityId,
         node: u32,
         var: Var,
     },
     Synapse {
-        index: u32,
+        index: SynapseId,
         var: Var,
     },
     Stimulus {
@@ -457,7 +457,7 @@ pub enum ProbeTarget {
     },
     /// An ion variable at `node` (`eca`, `cai`, `cao`, `ica`): species `species` of the cell.
     Ion {
-        species: u32,
+        species: CellSpeciesId,
         var: IonVar,
         node: u32,
     },

@@ -276,12 +276,12 @@ fn probe_target(t: ProbeTarget) -> String {
     match t {
         ProbeTarget::Voltage { node } => format!("Voltage {{ node: {node} }}"),
         ProbeTarget::Density { instance, node, var } => {
-            format!("Density {{ instance: {instance}, node: {node}, var: {} }}", probe_var(var))
+            format!("Density {{ instance: {}, node: {node}, var: {} }}", instance.0, probe_var(var))
         }
-        ProbeTarget::Synapse { index, var } => format!("Synapse {{ index: {index}, var: {} }}", probe_var(var)),
+        ProbeTarget::Synapse { index, var } => format!("Synapse {{ index: {}, var: {} }}", index.0, probe_var(var)),
         ProbeTarget::Stimulus { index, var } => format!("Stimulus {{ index: {index}, var: {} }}", probe_var(var)),
         ProbeTarget::Ion { species, var, node } => {
-            format!("Ion {{ species: {species}, var: {var:?}, node: {node} }}")
+            format!("Ion {{ species: {}, var: {var:?}, node: {node} }}", species.0)
         }
     }
 }
@@ -321,7 +321,7 @@ fn network(out: &mut String, model: &Model) {
             "  connect {} -> {} synapse {} {:?} weight {} delay {} ms",
             presynaptic(c.source),
             cell_range(c.target),
-            c.synapse,
+            c.synapse.0,
             c.rule,
             c.weight,
             c.delay

@@ -254,7 +254,7 @@ fn network(errors: &mut Vec<ValidationError>, model: &Model, net: &Network) {
             errors.push(E::ConnectionTargetRange { connection });
         } else {
             let cell = &model.cells[populations[target.population as usize].cell.index()];
-            if *synapse as usize >= cell.synapses.len() {
+            if synapse.index() >= cell.synapses.len() {
                 errors.push(E::ConnectionMissingSynapse { connection });
             }
         }
@@ -304,16 +304,16 @@ fn probe_target_ok(model: &Model, cell: &Cell, gid: u32, target: ProbeTarget) ->
         ProbeTarget::Voltage { node } => (node as usize) < cell.tree.nodes.len(),
         ProbeTarget::Density { instance, node, var } => cell
             .density
-            .get(instance as usize)
+            .get(instance.index())
             .is_some_and(|d| d.nodes.binary_search(&node).is_ok() && var_ok(d.mechanism, var)),
         ProbeTarget::Synapse { index, var } => {
-            cell.synapses.get(index as usize).is_some_and(|s| var_ok(s.mechanism, var))
+            cell.synapses.get(index.index()).is_some_and(|s| var_ok(s.mechanism, var))
         }
         ProbeTarget::Stimulus { index, var } => {
             model.network.stimuli.get(index as usize).is_some_and(|s| s.gid == gid && var_ok(s.mechanism, var))
         }
         ProbeTarget::Ion { species, node, var: _var } => {
-            (species as usize) < cell.species.len() && (node as usize) < cell.tree.nodes.len()
+            species.index() < cell.species.len() && (node as usize) < cell.tree.nodes.len()
         }
     }
 }

@@ -77,7 +77,7 @@ pub(super) fn build(artifact: &Artifact, dt: f64, celsius: f64) -> Plan {
     for (b, block) in blocks.iter().enumerate() {
         if let Placement::Synapse { index, .. } = block.placement {
             for (rank, g) in block.gids.iter().enumerate() {
-                synapse_targets.insert((*g, index), (b as u32, rank as u32));
+                synapse_targets.insert((*g, index.0), (b as u32, rank as u32));
             }
         }
     }
@@ -203,11 +203,11 @@ fn block(artifact: &Artifact, cells: &Cells, id: PlacementId, dt: f64, celsius: 
     let placed = &artifact.placements[id.index()];
     let (gids, nodes_per_cell, values): (Vec<u32>, Vec<u32>, Vec<ParamValue>) = match placed.placement {
         Placement::Density { cell, instance } => {
-            let d = &model.cells[cell.index()].density[instance as usize];
+            let d = &model.cells[cell.index()].density[instance.index()];
             (cells.gids_of_type[cell.index()].clone(), d.nodes.clone(), d.params.clone())
         }
         Placement::Synapse { cell, index } => {
-            let syn = &model.cells[cell.index()].synapses[index as usize];
+            let syn = &model.cells[cell.index()].synapses[index.index()];
             let params = syn.params.iter().map(|v| ParamValue::Uniform(*v)).collect();
             (cells.gids_of_type[cell.index()].clone(), vec![syn.node], params)
         }
@@ -265,12 +265,12 @@ fn probe_source(
     let (placement, instance, var) = match p.target {
         ProbeTarget::Voltage { node } => return ProbeSource::Voltage(offset + node as usize),
         ProbeTarget::Ion { species: s, var, node } => {
-            let name = &model.cells[cell].species[s as usize].name;
+            let name = &model.cells[cell].species[s.index()].name;
             let species = species.iter().position(|s| s.name == *name).expect("a species some mechanism uses");
             return ProbeSource::Ion { species, var, node: offset + node as usize };
         }
         ProbeTarget::Density { instance, node, var } => {
-            let d = &model.cells[cell].density[instance as usize];
+            let d = &model.cells[cell].density[instance.index()];
             let position = d.nodes.partition_point(|n| *n < node);
             (Placement::Density { cell: cell_id, instance }, rank * d.nodes.len() + position, var)
         }

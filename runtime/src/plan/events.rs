@@ -181,7 +181,7 @@ pub fn wire(model: &ir::Model) -> Wiring {
             };
             list.extend(posts.into_iter().map(|post_gid| Connection {
                 post_gid,
-                synapse: c.synapse,
+                synapse: c.synapse.0,
                 weight: c.weight,
                 delay: c.delay,
             }));

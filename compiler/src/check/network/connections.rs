@@ -29,7 +29,7 @@ pub(super) fn connect(
     Some(ir::Connection {
         source: presynaptic,
         target,
-        synapse: synapse as u32,
+        synapse: ir::SynapseId(synapse as u32),
         rule,
         weight: weight?,
         delay: delay?,

@@ -121,7 +121,7 @@ fn density_probe(
     };
     let var = variable(diags, &mechanisms.list[mechanism.index()], var)?;
     let dim = var_dim(&mechanisms.list[mechanism.index()], var);
-    Some((ProbeTarget::Density { instance: instance as u32, node, var }, dim))
+    Some((ProbeTarget::Density { instance: ir::DensityId(instance as u32), node, var }, dim))
 }
 
 /// `stimulus.var`: a variable of the stimulus at `index`.
@@ -184,7 +184,13 @@ fn synapse_probe(
     let mechanism = &mechanisms.list[cell.synapses[index].mechanism.index()];
     let var = variable(diags, mechanism, var)?;
     let dim = var_dim(mechanism, var);
-    Some(ir::Probe { label, gid, target: ProbeTarget::Synapse { index: index as u32, var }, dim, span: p.span })
+    Some(ir::Probe {
+        label,
+        gid,
+        target: ProbeTarget::Synapse { index: ir::SynapseId(index as u32), var },
+        dim,
+        span: p.span,
+    })
 }
 
 /// `eca at …`, `cai at …`, `cao at …`, `ica at …`: a variable of an ion that some mechanism
@@ -234,7 +240,7 @@ fn ion_probe(
         );
         return None;
     }
-    Some((ProbeTarget::Ion { species: species as u32, var, node }, dim))
+    Some((ProbeTarget::Ion { species: ir::CellSpeciesId(species as u32), var, node }, dim))
 }
 
 /// The dimension of a readable variable (currents: densities for density mechanisms).
