@@ -20,7 +20,7 @@ pub use validate::{ArtifactError, validate};
 
 use crate::ir::expr::{Builtin, Expr};
 use crate::ir::kernel::{self, Kernels, Stored};
-use crate::ir::{self, CellId, DensityId, MechId, ProbeTarget, SynapseId, Var, handle};
+use crate::ir::{self, CellId, DensityId, MechId, ProbeTarget, StimulusId, SynapseId, Var, handle};
 
 handle!(
     /// A species of [`Artifact::species`].
@@ -86,7 +86,7 @@ pub enum Placement {
     /// Synapse `index` of the cell type (`Cell::synapses`).
     Synapse { cell: CellId, index: SynapseId },
     /// Stimulus `i` of the network (`Network::stimuli`).
-    Stimulus(u32),
+    Stimulus(StimulusId),
 }
 
 /// The kernels of one placement.
@@ -187,7 +187,7 @@ pub fn placement_order(model: &ir::Model) -> Vec<(Placement, MechId)> {
         }
     }
     for (k, s) in model.network.stimuli.iter().enumerate() {
-        order.push((Placement::Stimulus(k as u32), s.mechanism));
+        order.push((Placement::Stimulus(StimulusId(k as u32)), s.mechanism));
     }
     order
 }
@@ -210,7 +210,7 @@ fn stored_for_probes(model: &ir::Model) -> HashMap<Placement, Stored> {
                 (by_placement.entry(Placement::Synapse { cell, index }).or_default(), var)
             }
             ProbeTarget::Stimulus { index, var } => {
-                let mechanism = net.stimuli[index as usize].mechanism;
+                let mechanism = net.stimuli[index.index()].mechanism;
                 (by_stimulus_mechanism.entry(mechanism).or_default(), var)
             }
             ProbeTarget::Voltage { .. } | ProbeTarget::Ion { .. } => continue,
@@ -226,7 +226,7 @@ fn stored_for_probes(model: &ir::Model) -> HashMap<Placement, Stored> {
     }
     for (k, s) in net.stimuli.iter().enumerate() {
         if let Some(stored) = by_stimulus_mechanism.get(&s.mechanism) {
-            by_placement.insert(Placement::Stimulus(k as u32), stored.clone());
+            by_placement.insert(Placement::Stimulus(StimulusId(k as u32)), stored.clone());
         }
     }
     by_placement

@@ -68,8 +68,8 @@ fn placement(model: &ir::Model, placement: Placement) -> String {
             format!("synapse {} ({}) of {cell} {}", index.0, c.synapses[index.index()].name, c.name)
         }
         Placement::Stimulus(i) => {
-            let s = &model.network.stimuli[i as usize];
-            format!("stimulus {i} ({}) on gid {} node {}", s.name, s.gid, s.node)
+            let s = &model.network.stimuli[i.index()];
+            format!("stimulus {} ({}) on gid {} node {}", i.0, s.name, s.gid, s.node)
         }
     }
 }

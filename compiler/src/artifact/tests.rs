@@ -100,8 +100,8 @@ fn placements_follow_block_order_and_skip_cell_types_without_cells() {
             Placement::Density { cell, instance: ir::DensityId(0) },
             Placement::Density { cell, instance: ir::DensityId(1) },
             Placement::Density { cell, instance: ir::DensityId(2) },
-            Placement::Stimulus(0),
-            Placement::Stimulus(1),
+            Placement::Stimulus(ir::StimulusId(0)),
+            Placement::Stimulus(ir::StimulusId(1)),
         ]
     );
 }

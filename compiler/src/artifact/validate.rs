@@ -189,7 +189,7 @@ fn placed_mechanism(model: &ir::Model, placement: Placement) -> Option<MechId> {
         Placement::Synapse { cell, index } => {
             model.cells.get(cell.index())?.synapses.get(index.index()).map(|s| s.mechanism)
         }
-        Placement::Stimulus(i) => model.network.stimuli.get(i as usize).map(|s| s.mechanism),
+        Placement::Stimulus(i) => model.network.stimuli.get(i.index()).map(|s| s.mechanism),
     }
 }
 

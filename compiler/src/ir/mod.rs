@@ -351,7 +351,7 @@ pub struct Population {
 /// Cells `start, start + step, …` (below `end`) of a population.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct CellRange {
-    pub population: u32,
+    pub population: PopulationId,
     pub start: u32,
     pub end: u32,
     pub step: u32,
@@ -388,7 +388,7 @@ pub enum SourceKind {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Presynaptic {
     Cells(CellRange),
-    Source(u32),
+    Source(SourceId),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -452,7 +452,7 @@ pub enum ProbeTarget {
         var: Var,
     },
     Stimulus {
-        index: u32,
+        index: StimulusId,
         var: Var,
     },
     /// An ion variable at `node` (`eca`, `cai`, `cao`, `ica`): species `species` of the cell.

@@ -264,12 +264,12 @@ fn compress(nodes: &[u32]) -> String {
 fn presynaptic(p: Presynaptic) -> String {
     match p {
         Presynaptic::Cells(r) => format!("Cells({})", cell_range(r)),
-        Presynaptic::Source(s) => format!("Source({s})"),
+        Presynaptic::Source(s) => format!("Source({})", s.0),
     }
 }
 
 fn cell_range(r: CellRange) -> String {
-    format!("CellRange {{ population: {}, start: {}, end: {}, step: {} }}", r.population, r.start, r.end, r.step)
+    format!("CellRange {{ population: {}, start: {}, end: {}, step: {} }}", r.population.0, r.start, r.end, r.step)
 }
 
 fn probe_target(t: ProbeTarget) -> String {
@@ -279,7 +279,7 @@ fn probe_target(t: ProbeTarget) -> String {
             format!("Density {{ instance: {}, node: {node}, var: {} }}", instance.0, probe_var(var))
         }
         ProbeTarget::Synapse { index, var } => format!("Synapse {{ index: {}, var: {} }}", index.0, probe_var(var)),
-        ProbeTarget::Stimulus { index, var } => format!("Stimulus {{ index: {index}, var: {} }}", probe_var(var)),
+        ProbeTarget::Stimulus { index, var } => format!("Stimulus {{ index: {}, var: {} }}", index.0, probe_var(var)),
         ProbeTarget::Ion { species, var, node } => {
             format!("Ion {{ species: {}, var: {var:?}, node: {node} }}", species.0)
         }

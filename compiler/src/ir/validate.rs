@@ -238,14 +238,14 @@ fn network(errors: &mut Vec<ValidationError>, model: &Model, net: &Network) {
     for SpikeSource { name: _, kind: _, span: _ } in sources {}
     let range_ok = |r: &CellRange| {
         let CellRange { population, start, end, step } = *r;
-        populations.get(population as usize).is_some_and(|p| start <= end && end <= p.count && step > 0)
+        populations.get(population.index()).is_some_and(|p| start <= end && end <= p.count && step > 0)
     };
     for (i, conn) in connections.iter().enumerate() {
         let Connection { source, target, synapse, rule: _rule, weight: _weight, delay, span: _span } = conn;
         let connection = i as u32;
         match source {
             Presynaptic::Cells(r) if !range_ok(r) => errors.push(E::ConnectionSourceRange { connection }),
-            Presynaptic::Source(s) if *s as usize >= sources.len() => {
+            Presynaptic::Source(s) if s.index() >= sources.len() => {
                 errors.push(E::ConnectionMissingSource { connection })
             }
             Presynaptic::Cells(_) | Presynaptic::Source(_) => {}
@@ -253,7 +253,7 @@ fn network(errors: &mut Vec<ValidationError>, model: &Model, net: &Network) {
         if !range_ok(target) {
             errors.push(E::ConnectionTargetRange { connection });
         } else {
-            let cell = &model.cells[populations[target.population as usize].cell.index()];
+            let cell = &model.cells[populations[target.population.index()].cell.index()];
             if synapse.index() >= cell.synapses.len() {
                 errors.push(E::ConnectionMissingSynapse { connection });
             }
@@ -310,7 +310,7 @@ fn probe_target_ok(model: &Model, cell: &Cell, gid: u32, target: ProbeTarget) ->
             cell.synapses.get(index.index()).is_some_and(|s| var_ok(s.mechanism, var))
         }
         ProbeTarget::Stimulus { index, var } => {
-            model.network.stimuli.get(index as usize).is_some_and(|s| s.gid == gid && var_ok(s.mechanism, var))
+            model.network.stimuli.get(index.index()).is_some_and(|s| s.gid == gid && var_ok(s.mechanism, var))
         }
         ProbeTarget::Ion { species, node, var: _var } => {
             species.index() < cell.species.len() && (node as usize) < cell.tree.nodes.len()

@@ -212,7 +212,7 @@ fn block(artifact: &Artifact, cells: &Cells, id: PlacementId, dt: f64, celsius: 
             (cells.gids_of_type[cell.index()].clone(), vec![syn.node], params)
         }
         Placement::Stimulus(i) => {
-            let stim = &model.network.stimuli[i as usize];
+            let stim = &model.network.stimuli[i.index()];
             (vec![stim.gid], vec![stim.node], stim.params.iter().map(|v| ParamValue::Uniform(*v)).collect())
         }
     };

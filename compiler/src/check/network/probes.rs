@@ -143,7 +143,7 @@ fn stimulus_probe(
     Some(ir::Probe {
         label,
         gid: stimulus.gid,
-        target: ProbeTarget::Stimulus { index: index as u32, var },
+        target: ProbeTarget::Stimulus { index: ir::StimulusId(index as u32), var },
         dim: var_dim(mechanism, var),
         span: p.span,
     })
