@@ -26,6 +26,25 @@ use crate::source::Span;
 use crate::units::Dimension;
 use expr::{ExprArena, ExprId, IonVar};
 
+/// A typed id: a `u32` newtype with `.index()` and a `Display` prefix (`mech3`). Other compiler
+/// modules declare their handles the same way.
+///
+/// Every cross-reference between entities of the model is a handle of the index space it points
+/// into: a mechanism's own members ([`ParamId`], [`StateId`], [`CurrentId`], [`DerivedId`],
+/// [`IonUseId`]), a cell type's ([`DensityId`], [`SynapseId`], [`CellSpeciesId`]) and the
+/// network's ([`PopulationId`], [`SourceId`], [`StimulusId`]); the artifact adds the resolved
+/// `SpeciesId` and `PlacementId`.
+///
+/// The boundary is the kernel instruction set: the leaves of the expression DAG
+/// (`Expr::Param`, `Expr::State`, `Expr::Ion`), `kernel::Target`, `kernel::Stored`,
+/// `artifact::Leaf`, `adjoint::Wrt` and `Artifact::specialize`'s constant parameters keep bare
+/// `u32` operands (a parameter, state, current, derived value or ion use of the kernel's own
+/// mechanism). They are operands of the hash-consed DAG that every back end pattern-matches on
+/// and mirrors in its own slot types; the model converts with `.0` where it lowers to them
+/// (`check`, `ir::kernel`) and with the constructor where it reads them back. Node indices
+/// within a cell's tree, gids, cell ranges' bounds and counts stay `u32` as well: positions and
+/// numbers computed with arithmetic, not references to an entity. The printers (`--emit ir`,
+/// `--emit kernels`) keep the forms they had before these ids were typed.
 macro_rules! handle {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
@@ -45,21 +64,7 @@ macro_rules! handle {
         }
     };
 }
-// Other compiler modules declare their handles the same way.
 pub(crate) use handle;
-
-// Typed ids. Every cross-reference between entities of the model is a handle of the index
-// space it points into: a mechanism's own members (`ParamId`, `StateId`, `CurrentId`,
-// `DerivedId`, `IonUseId`), a cell type's members (`DensityId`, `SynapseId`, `CellSpeciesId`)
-// and the network's (`PopulationId`, `SourceId`, `StimulusId`); the artifact adds the resolved
-// `SpeciesId` and `PlacementId`. The boundary is the kernel instruction set: the leaves of the
-// expression DAG (`Expr::Param`, `Expr::State`, `Expr::Ion`), `kernel::Target`,
-// `kernel::Stored`, `artifact::Leaf` and `adjoint::Wrt` keep bare `u32` operands (a parameter,
-// state, current, derived value or ion use of the kernel's mechanism), because they are
-// operands of the hash-consed DAG that every back end pattern-matches on; the model converts
-// with `.0` where it lowers to them (`check`, `ir::kernel`) and reads them back with the
-// handle's constructor. Nodes of a cell's tree and gids stay `u32` too: they are positions and
-// numbers, computed with arithmetic, not references to an entity with a span.
 
 handle!(
     /// A mechanism of [`Model::mechanisms`].
