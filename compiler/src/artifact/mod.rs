@@ -20,7 +20,7 @@ pub use validate::{ArtifactError, validate};
 
 use crate::ir::expr::{Builtin, Expr};
 use crate::ir::kernel::{self, Kernels, Stored};
-use crate::ir::{self, CellId, MechId, ProbeTarget, Var, handle};
+use crate::ir::{self, CellId, DensityId, MechId, ProbeTarget, StimulusId, SynapseId, Var, handle};
 
 handle!(
     /// A species of [`Artifact::species`].
@@ -82,11 +82,11 @@ impl Reversal {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Placement {
     /// Density instance `instance` of the cell type (`Cell::density`).
-    Density { cell: CellId, instance: u32 },
+    Density { cell: CellId, instance: DensityId },
     /// Synapse `index` of the cell type (`Cell::synapses`).
-    Synapse { cell: CellId, index: u32 },
+    Synapse { cell: CellId, index: SynapseId },
     /// Stimulus `i` of the network (`Network::stimuli`).
-    Stimulus(u32),
+    Stimulus(StimulusId),
 }
 
 /// The kernels of one placement.
@@ -161,7 +161,7 @@ fn resolve(model: &ir::Model, name: &str) -> ResolvedSpecies {
     let written = model
         .mechanisms
         .iter()
-        .any(|m| m.states.iter().any(|s| s.writes_ion.is_some_and(|(ion, _)| m.ions[ion as usize].species == name)));
+        .any(|m| m.states.iter().any(|s| s.writes_ion.is_some_and(|(ion, _)| m.ions[ion.index()].species == name)));
     let reversal = if written {
         Reversal::Nernst(NernstBecause::ConcentrationWritten)
     } else if declared.is_some_and(|s| s.reversal.is_none()) {
@@ -180,14 +180,14 @@ pub fn placement_order(model: &ir::Model) -> Vec<(Placement, MechId)> {
     for (c, cell) in model.cells.iter().enumerate().filter(|(c, _)| populated(*c)) {
         let id = CellId(c as u32);
         for (k, d) in cell.density.iter().enumerate() {
-            order.push((Placement::Density { cell: id, instance: k as u32 }, d.mechanism));
+            order.push((Placement::Density { cell: id, instance: DensityId(k as u32) }, d.mechanism));
         }
         for (k, s) in cell.synapses.iter().enumerate() {
-            order.push((Placement::Synapse { cell: id, index: k as u32 }, s.mechanism));
+            order.push((Placement::Synapse { cell: id, index: SynapseId(k as u32) }, s.mechanism));
         }
     }
     for (k, s) in model.network.stimuli.iter().enumerate() {
-        order.push((Placement::Stimulus(k as u32), s.mechanism));
+        order.push((Placement::Stimulus(StimulusId(k as u32)), s.mechanism));
     }
     order
 }
@@ -210,14 +210,14 @@ fn stored_for_probes(model: &ir::Model) -> HashMap<Placement, Stored> {
                 (by_placement.entry(Placement::Synapse { cell, index }).or_default(), var)
             }
             ProbeTarget::Stimulus { index, var } => {
-                let mechanism = net.stimuli[index as usize].mechanism;
+                let mechanism = net.stimuli[index.index()].mechanism;
                 (by_stimulus_mechanism.entry(mechanism).or_default(), var)
             }
             ProbeTarget::Voltage { .. } | ProbeTarget::Ion { .. } => continue,
         };
         let (list, i) = match var {
-            Var::Derived(d) => (&mut entry.derived, d),
-            Var::Current(c) => (&mut entry.currents, c),
+            Var::Derived(d) => (&mut entry.derived, d.0),
+            Var::Current(c) => (&mut entry.currents, c.0),
             Var::State(_) | Var::Param(_) => continue,
         };
         if !list.contains(&i) {
@@ -226,7 +226,7 @@ fn stored_for_probes(model: &ir::Model) -> HashMap<Placement, Stored> {
     }
     for (k, s) in net.stimuli.iter().enumerate() {
         if let Some(stored) = by_stimulus_mechanism.get(&s.mechanism) {
-            by_placement.insert(Placement::Stimulus(k as u32), stored.clone());
+            by_placement.insert(Placement::Stimulus(StimulusId(k as u32)), stored.clone());
         }
     }
     by_placement

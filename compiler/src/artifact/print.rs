@@ -61,15 +61,15 @@ pub fn print(artifact: &Artifact) -> String {
 fn placement(model: &ir::Model, placement: Placement) -> String {
     match placement {
         Placement::Density { cell, instance } => {
-            format!("density instance {instance} of {cell} {}", model.cells[cell.index()].name)
+            format!("density instance {} of {cell} {}", instance.0, model.cells[cell.index()].name)
         }
         Placement::Synapse { cell, index } => {
             let c = &model.cells[cell.index()];
-            format!("synapse {index} ({}) of {cell} {}", c.synapses[index as usize].name, c.name)
+            format!("synapse {} ({}) of {cell} {}", index.0, c.synapses[index.index()].name, c.name)
         }
         Placement::Stimulus(i) => {
-            let s = &model.network.stimuli[i as usize];
-            format!("stimulus {i} ({}) on gid {} node {}", s.name, s.gid, s.node)
+            let s = &model.network.stimuli[i.index()];
+            format!("stimulus {} ({}) on gid {} node {}", i.0, s.name, s.gid, s.node)
         }
     }
 }

@@ -97,11 +97,11 @@ fn placements_follow_block_order_and_skip_cell_types_without_cells() {
     assert_eq!(
         order,
         [
-            Placement::Density { cell, instance: 0 },
-            Placement::Density { cell, instance: 1 },
-            Placement::Density { cell, instance: 2 },
-            Placement::Stimulus(0),
-            Placement::Stimulus(1),
+            Placement::Density { cell, instance: ir::DensityId(0) },
+            Placement::Density { cell, instance: ir::DensityId(1) },
+            Placement::Density { cell, instance: ir::DensityId(2) },
+            Placement::Stimulus(ir::StimulusId(0)),
+            Placement::Stimulus(ir::StimulusId(1)),
         ]
     );
 }
@@ -207,7 +207,7 @@ fn the_ir_validator_names_what_is_broken() {
     assert_eq!(ir_errors(&model), [ValidationError::MissingLeaf { mech, mech_name: "hh".into(), expr }]);
 
     let mut model = valid.clone();
-    model.mechanisms[hh].states[0].writes_ion = Some((9, IonVar::Inside));
+    model.mechanisms[hh].states[0].writes_ion = Some((ir::IonUseId(9), IonVar::Inside));
     assert_eq!(ir_errors(&model), [ValidationError::StateWritesMissingIon { mech, state: 0, name: "m".into() }]);
 
     let mut model = valid.clone();
@@ -233,7 +233,10 @@ fn artifact_errors(a: &Artifact) -> Vec<ArtifactError> {
 fn the_artifact_validator_names_what_is_broken() {
     let valid = artifact(MODEL);
     assert_eq!(validate(&valid), Ok(()));
-    let p = valid.placements.iter().position(|p| p.placement == Placement::Density { cell: CellId(0), instance: 0 });
+    let p = valid
+        .placements
+        .iter()
+        .position(|p| p.placement == Placement::Density { cell: CellId(0), instance: ir::DensityId(0) });
     let placement = PlacementId(p.expect("hh placed") as u32);
     fn current_kernel(a: &mut Artifact, placement: PlacementId) -> &mut Kernel {
         &mut a.placements[placement.index()].kernels.current
@@ -278,7 +281,7 @@ fn the_artifact_validator_names_what_is_broken() {
     assert!(artifact_errors(&a).contains(&ArtifactError::ProbedValueNotStored { probe: 0 }));
 
     let mut a = valid;
-    a.placements[placement.index()].placement = Placement::Synapse { cell: CellId(0), index: 4 };
+    a.placements[placement.index()].placement = Placement::Synapse { cell: CellId(0), index: ir::SynapseId(4) };
     assert_eq!(
         artifact_errors(&a),
         [ArtifactError::PlacementOrder, ArtifactError::MissingPlacementTarget { placement }]

@@ -170,8 +170,8 @@ fn probes_read_stored_values(artifact: &Artifact, errors: &mut Vec<ArtifactError
         };
         let stored = artifact.placements.iter().find(|pk| pk.placement == placement).map(|pk| &pk.stored);
         let ok = match var {
-            Var::Current(c) => stored.is_some_and(|s| s.currents.contains(&c)),
-            Var::Derived(d) => stored.is_some_and(|s| s.derived.contains(&d)),
+            Var::Current(c) => stored.is_some_and(|s| s.currents.contains(&c.0)),
+            Var::Derived(d) => stored.is_some_and(|s| s.derived.contains(&d.0)),
             Var::State(_) | Var::Param(_) => true,
         };
         if !ok {
@@ -184,12 +184,12 @@ fn probes_read_stored_values(artifact: &Artifact, errors: &mut Vec<ArtifactError
 fn placed_mechanism(model: &ir::Model, placement: Placement) -> Option<MechId> {
     match placement {
         Placement::Density { cell, instance } => {
-            model.cells.get(cell.index())?.density.get(instance as usize).map(|d| d.mechanism)
+            model.cells.get(cell.index())?.density.get(instance.index()).map(|d| d.mechanism)
         }
         Placement::Synapse { cell, index } => {
-            model.cells.get(cell.index())?.synapses.get(index as usize).map(|s| s.mechanism)
+            model.cells.get(cell.index())?.synapses.get(index.index()).map(|s| s.mechanism)
         }
-        Placement::Stimulus(i) => model.network.stimuli.get(i as usize).map(|s| s.mechanism),
+        Placement::Stimulus(i) => model.network.stimuli.get(i.index()).map(|s| s.mechanism),
     }
 }
 

@@ -582,7 +582,7 @@ fn concentration_order(list: &[ir::Mechanism], placed: &[Placed], diags: &mut Di
             m.states
                 .iter()
                 .filter_map(|s| s.writes_ion)
-                .map(|(ion, var)| (m.ions[ion as usize].species.as_str(), var))
+                .map(|(ion, var)| (m.ions[ion.index()].species.as_str(), var))
                 .collect()
         })
         .collect();

@@ -2,7 +2,7 @@
 
 use crate::diagnostics::{Code, Diagnostic};
 use crate::ir::expr::ExprId;
-use crate::ir::{self, Dynamics};
+use crate::ir::{self, Dynamics, StateId};
 use crate::syntax::ast;
 use crate::units::Dimension;
 
@@ -31,7 +31,7 @@ pub(crate) fn check(
 /// What the reactions of a scheme gather as they are checked.
 struct Members {
     /// The states in any reaction, in the order first met.
-    members: Vec<u32>,
+    members: Vec<StateId>,
     /// The unit of the first state met; every other must have the same.
     dim: Option<Dimension>,
     /// No error so far.
@@ -54,7 +54,7 @@ fn check_reaction(
             .and_then(|r| state_dim.powi(1 - order as i32).map(|c| r.mul(c)))
             .unwrap_or(Dimension::NONE)
     };
-    let order = |side: &[(u32, u32)]| side.iter().map(|(_, n)| *n).sum::<u32>().max(1);
+    let order = |side: &[(StateId, u32)]| side.iter().map(|(_, n)| *n).sum::<u32>().max(1);
     let forward = lower.expect(&reaction.forward, rate(order(&lhs)), "the forward rate");
     let backward = lower.expect(&reaction.backward, rate(order(&rhs)), "the backward rate");
     ir::Reaction { lhs, rhs, forward: forward.id, backward: backward.id, span: reaction.span }
@@ -67,7 +67,7 @@ fn side(
     states: &[ir::State],
     reactants: &[ast::Reactant],
     scheme: &mut Members,
-) -> Vec<(u32, u32)> {
+) -> Vec<(StateId, u32)> {
     let mut out = Vec::new();
     for r in reactants {
         let Some(index) = states.iter().position(|s| s.name == r.state.name) else {
@@ -102,10 +102,11 @@ fn side(
             }
             Some(_) => {}
         }
-        if !scheme.members.contains(&(index as u32)) {
-            scheme.members.push(index as u32);
+        let id = StateId(index as u32);
+        if !scheme.members.contains(&id) {
+            scheme.members.push(id);
         }
-        out.push((index as u32, r.count));
+        out.push((id, r.count));
     }
     out
 }
@@ -116,7 +117,7 @@ fn check_conserve(
     states: &[ir::State],
     k: &ast::Kinetic,
     scheme: &mut Members,
-) -> Option<(Vec<u32>, ExprId)> {
+) -> Option<(Vec<StateId>, ExprId)> {
     let mut conserve = None;
     for c in &k.conserves {
         if conserve.is_some() {
@@ -130,7 +131,7 @@ fn check_conserve(
         let mut list = Vec::new();
         for s in &c.states {
             match states.iter().position(|st| st.name == s.name) {
-                Some(i) if scheme.members.contains(&(i as u32)) => list.push(i as u32),
+                Some(i) if scheme.members.contains(&StateId(i as u32)) => list.push(StateId(i as u32)),
                 _ => {
                     lower.diags.push(
                         Diagnostic::error(
@@ -151,10 +152,10 @@ fn check_conserve(
 }
 
 /// Marks the scheme's states as kinetic; one with another equation is an error (then `false`).
-fn mark_kinetic(lower: &mut Lower<'_, '_>, k: &ast::Kinetic, states: &mut [ir::State], members: &[u32]) -> bool {
+fn mark_kinetic(lower: &mut Lower<'_, '_>, k: &ast::Kinetic, states: &mut [ir::State], members: &[StateId]) -> bool {
     let mut ok = true;
     for &index in members {
-        let state = &mut states[index as usize];
+        let state = &mut states[index.index()];
         if state.dynamics != Dynamics::Constant {
             lower.diags.push(
                 Diagnostic::error(

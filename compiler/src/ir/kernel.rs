@@ -9,7 +9,7 @@
 //! node from the species of ion use `u`) and `Weight` (event kernels only).
 
 use super::expr::{Builtin, Expr, ExprArena, ExprId, UnaryOp};
-use super::{Dynamics, Mechanism, MechanismKind};
+use super::{Dynamics, Mechanism, MechanismKind, StateId};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Stage {
@@ -79,7 +79,7 @@ pub fn lower(m: &Mechanism, stored: &Stored) -> Kernels {
         current: current(m, stored),
         advance: advance(m),
         event: m.event.as_ref().map(|e| {
-            let writes = e.assigns.iter().map(|(s, v)| Write { target: Target::State(*s), value: *v }).collect();
+            let writes = e.assigns.iter().map(|(s, v)| Write { target: Target::State(s.0), value: *v }).collect();
             compact(Kernel { stage: Stage::Event, exprs: m.exprs.clone(), writes })
         }),
     }
@@ -96,7 +96,7 @@ fn init(m: &Mechanism) -> Kernel {
 fn concentration_writes(m: &Mechanism, writes: &mut Vec<Write>, value: impl Fn(usize) -> ExprId) {
     for (i, s) in m.states.iter().enumerate() {
         if let Some((ion, var)) = s.writes_ion {
-            writes.push(Write { target: Target::IonConcentration(ion, var), value: value(i) });
+            writes.push(Write { target: Target::IonConcentration(ion.0, var), value: value(i) });
         }
     }
 }
@@ -127,7 +127,7 @@ fn current(m: &Mechanism, stored: &Stored) -> Kernel {
                 MechanismKind::Density => c.value,
                 MechanismKind::Point => a.div(c.value, area),
             };
-            writes.push(Write { target: Target::IonCurrent(ion), value: density });
+            writes.push(Write { target: Target::IonCurrent(ion.0), value: density });
         }
     }
     for &d in &stored.derived {
@@ -190,20 +190,20 @@ fn advance(m: &Mechanism) -> Kernel {
 #[allow(clippy::needless_range_loop)]
 fn kinetic_step(a: &mut ExprArena, k: &super::KineticScheme) -> Vec<(u32, ExprId)> {
     let n = k.states.len();
-    let position = |s: u32| k.states.iter().position(|x| *x == s).expect("scheme state");
+    let position = |s: StateId| k.states.iter().position(|x| *x == s).expect("scheme state");
     let zero = a.constant_expr(0.0);
     // f: the rate of change of each scheme state.
     let mut f = vec![zero; n];
     for r in &k.reactions {
         let mut forward = r.forward;
         for &(s, count) in &r.lhs {
-            let x = a.leaf(Expr::State(s));
+            let x = a.leaf(Expr::State(s.0));
             let p = a.powi(x, count as i32);
             forward = a.mul(forward, p);
         }
         let mut backward = r.backward;
         for &(s, count) in &r.rhs {
-            let x = a.leaf(Expr::State(s));
+            let x = a.leaf(Expr::State(s.0));
             let p = a.powi(x, count as i32);
             backward = a.mul(backward, p);
         }
@@ -228,7 +228,7 @@ fn kinetic_step(a: &mut ExprArena, k: &super::KineticScheme) -> Vec<(u32, ExprId
     let mut b = vec![zero; n];
     for i in 0..n {
         for j in 0..n {
-            let dij = a.derivative(f[i], Expr::State(k.states[j]));
+            let dij = a.derivative(f[i], Expr::State(k.states[j].0));
             let t = a.mul(dt, dij);
             let identity = if i == j { one } else { zero };
             matrix[i][j] = a.sub(identity, t);
@@ -243,7 +243,7 @@ fn kinetic_step(a: &mut ExprArena, k: &super::KineticScheme) -> Vec<(u32, ExprId
             let member = states.contains(&k.states[j]);
             matrix[last][j] = if member { one } else { zero };
             if member {
-                let x = a.leaf(Expr::State(k.states[j]));
+                let x = a.leaf(Expr::State(k.states[j].0));
                 sum = a.add(sum, x);
             }
         }
@@ -275,8 +275,8 @@ fn kinetic_step(a: &mut ExprArena, k: &super::KineticScheme) -> Vec<(u32, ExprId
     }
     (0..n)
         .map(|i| {
-            let x = a.leaf(Expr::State(k.states[i]));
-            (k.states[i], a.add(x, delta[i]))
+            let x = a.leaf(Expr::State(k.states[i].0));
+            (k.states[i].0, a.add(x, delta[i]))
         })
         .collect()
 }

@@ -26,6 +26,25 @@ use crate::source::Span;
 use crate::units::Dimension;
 use expr::{ExprArena, ExprId, IonVar};
 
+/// A typed id: a `u32` newtype with `.index()` and a `Display` prefix (`mech3`). Other compiler
+/// modules declare their handles the same way.
+///
+/// Every cross-reference between entities of the model is a handle of the index space it points
+/// into: a mechanism's own members ([`ParamId`], [`StateId`], [`CurrentId`], [`DerivedId`],
+/// [`IonUseId`]), a cell type's ([`DensityId`], [`SynapseId`], [`CellSpeciesId`]) and the
+/// network's ([`PopulationId`], [`SourceId`], [`StimulusId`]); the artifact adds the resolved
+/// `SpeciesId` and `PlacementId`.
+///
+/// The boundary is the kernel instruction set: the leaves of the expression DAG
+/// (`Expr::Param`, `Expr::State`, `Expr::Ion`), `kernel::Target`, `kernel::Stored`,
+/// `artifact::Leaf`, `adjoint::Wrt` and `Artifact::specialize`'s constant parameters keep bare
+/// `u32` operands (a parameter, state, current, derived value or ion use of the kernel's own
+/// mechanism). They are operands of the hash-consed DAG that every back end pattern-matches on
+/// and mirrors in its own slot types; the model converts with `.0` where it lowers to them
+/// (`check`, `ir::kernel`) and with the constructor where it reads them back. Node indices
+/// within a cell's tree, gids, cell ranges' bounds and counts stay `u32` as well: positions and
+/// numbers computed with arithmetic, not references to an entity. The printers (`--emit ir`,
+/// `--emit kernels`) keep the forms they had before these ids were typed.
 macro_rules! handle {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
@@ -45,7 +64,6 @@ macro_rules! handle {
         }
     };
 }
-// Other compiler modules declare their handles the same way.
 pub(crate) use handle;
 
 handle!(
@@ -57,6 +75,64 @@ handle!(
     /// A cell type of [`Model::cells`].
     CellId,
     "cell"
+);
+handle!(
+    /// A parameter of [`Mechanism::params`] (`Expr::Param` holds its index).
+    ParamId,
+    "param"
+);
+handle!(
+    /// A state of [`Mechanism::states`] (`Expr::State` and `kernel::Target::State` hold its
+    /// index).
+    StateId,
+    "state"
+);
+handle!(
+    /// A current of [`Mechanism::currents`].
+    CurrentId,
+    "current"
+);
+handle!(
+    /// A derived value of [`Mechanism::derived`].
+    DerivedId,
+    "derived"
+);
+handle!(
+    /// An ion use of [`Mechanism::ions`] (`Expr::Ion` and the ion targets of
+    /// `kernel::Target` hold its index); not a species: `Artifact::ion_species` maps it to one.
+    IonUseId,
+    "ion"
+);
+handle!(
+    /// A density instance of [`Cell::density`].
+    DensityId,
+    "density"
+);
+handle!(
+    /// A synapse of [`Cell::synapses`].
+    SynapseId,
+    "synapse"
+);
+handle!(
+    /// A species declaration of [`Cell::species`] (the cell's own, not the artifact's
+    /// resolved `SpeciesId`).
+    CellSpeciesId,
+    "cell_species"
+);
+handle!(
+    /// A population of [`Network::populations`].
+    PopulationId,
+    "population"
+);
+handle!(
+    /// A spike source of [`Network::sources`].
+    SourceId,
+    "source"
+);
+handle!(
+    /// A stimulus of [`Network::stimuli`].
+    StimulusId,
+    "stimulus"
 );
 
 /// A whole checked model.
@@ -121,7 +197,7 @@ pub struct State {
     pub init: ExprId,
     pub dynamics: Dynamics,
     /// Set when the state is an ion concentration this mechanism writes (`cai`).
-    pub writes_ion: Option<(u32, IonVar)>,
+    pub writes_ion: Option<(IonUseId, IonVar)>,
     pub doc: Option<String>,
     pub span: Span,
 }
@@ -159,7 +235,7 @@ pub struct IonUse {
 pub struct Current {
     pub name: String,
     /// The ion use this current belongs to, `None` for a non-specific current.
-    pub ion: Option<u32>,
+    pub ion: Option<IonUseId>,
     /// Outward current (density mechanisms: nA/µm²; point mechanisms: nA). Electrode
     /// currents are stored as written (injected, positive depolarizing).
     pub value: ExprId,
@@ -172,18 +248,18 @@ pub struct Current {
 #[derive(Clone, Debug)]
 pub struct KineticScheme {
     /// The states of the scheme, in declaration order.
-    pub states: Vec<u32>,
+    pub states: Vec<StateId>,
     pub reactions: Vec<Reaction>,
     /// `sum of states = total`; at most one.
-    pub conserve: Option<(Vec<u32>, ExprId)>,
+    pub conserve: Option<(Vec<StateId>, ExprId)>,
     pub span: Span,
 }
 
 #[derive(Clone, Debug)]
 pub struct Reaction {
     /// (state, stoichiometric count) on each side.
-    pub lhs: Vec<(u32, u32)>,
-    pub rhs: Vec<(u32, u32)>,
+    pub lhs: Vec<(StateId, u32)>,
+    pub rhs: Vec<(StateId, u32)>,
     pub forward: ExprId,
     pub backward: ExprId,
     pub span: Span,
@@ -193,7 +269,7 @@ pub struct Reaction {
 pub struct EventHandler {
     pub weight_dim: Dimension,
     /// New values of states, all computed from the values before the event.
-    pub assigns: Vec<(u32, ExprId)>,
+    pub assigns: Vec<(StateId, ExprId)>,
     pub span: Span,
 }
 
@@ -280,7 +356,7 @@ pub struct Population {
 /// Cells `start, start + step, …` (below `end`) of a population.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct CellRange {
-    pub population: u32,
+    pub population: PopulationId,
     pub start: u32,
     pub end: u32,
     pub step: u32,
@@ -317,7 +393,7 @@ pub enum SourceKind {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Presynaptic {
     Cells(CellRange),
-    Source(u32),
+    Source(SourceId),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -336,8 +412,8 @@ pub enum Rule {
 pub struct Connection {
     pub source: Presynaptic,
     pub target: CellRange,
-    /// Index into the target cell type's `synapses`.
-    pub synapse: u32,
+    /// A synapse of the target cell type (`Cell::synapses`).
+    pub synapse: SynapseId,
     pub rule: Rule,
     pub weight: f64,
     pub delay: f64,
@@ -372,21 +448,21 @@ pub enum ProbeTarget {
     },
     /// A variable of density instance `instance` of the cell, at `node`.
     Density {
-        instance: u32,
+        instance: DensityId,
         node: u32,
         var: Var,
     },
     Synapse {
-        index: u32,
+        index: SynapseId,
         var: Var,
     },
     Stimulus {
-        index: u32,
+        index: StimulusId,
         var: Var,
     },
     /// An ion variable at `node` (`eca`, `cai`, `cao`, `ica`): species `species` of the cell.
     Ion {
-        species: u32,
+        species: CellSpeciesId,
         var: IonVar,
         node: u32,
     },
@@ -395,10 +471,10 @@ pub enum ProbeTarget {
 /// A readable quantity of a mechanism.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Var {
-    State(u32),
-    Derived(u32),
-    Param(u32),
-    Current(u32),
+    State(StateId),
+    Derived(DerivedId),
+    Param(ParamId),
+    Current(CurrentId),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -160,7 +160,7 @@ fn mechanism(out: &mut String, id: MechId, m: &Mechanism) {
         roots.push(format!("  let {}: {} = {}", d.name, d.dim.display_unit(), ssa.name(d.value)));
     }
     for c in &m.currents {
-        let ion = c.ion.map_or("non-specific".to_string(), |i| format!("ion {}", m.ions[i as usize].species));
+        let ion = c.ion.map_or("non-specific".to_string(), |i| format!("ion {}", m.ions[i.index()].species));
         let electrode = if c.electrode { "electrode " } else { "" };
         roots.push(format!(
             "  {electrode}current {} ({ion}) = {}, di/dv = {}",
@@ -171,20 +171,20 @@ fn mechanism(out: &mut String, id: MechId, m: &Mechanism) {
     }
     if let Some(k) = &m.kinetic {
         for r in &k.reactions {
-            let side = |list: &[(u32, u32)]| {
-                list.iter().map(|(s, n)| format!("{n}*{}", m.states[*s as usize].name)).collect::<Vec<_>>().join(" + ")
+            let side = |list: &[(super::StateId, u32)]| {
+                list.iter().map(|(s, n)| format!("{n}*{}", m.states[s.index()].name)).collect::<Vec<_>>().join(" + ")
             };
             let (f, b) = (ssa.name(r.forward), ssa.name(r.backward));
             roots.push(format!("  reaction {} <-> {} ({f}, {b})", side(&r.lhs), side(&r.rhs)));
         }
         if let Some((states, total)) = &k.conserve {
-            let names: Vec<&str> = states.iter().map(|s| m.states[*s as usize].name.as_str()).collect();
+            let names: Vec<&str> = states.iter().map(|s| m.states[s.index()].name.as_str()).collect();
             roots.push(format!("  conserve {} = {}", names.join(" + "), ssa.name(*total)));
         }
     }
     if let Some(e) = &m.event {
         for (s, v) in &e.assigns {
-            roots.push(format!("  on event: {} = {}", m.states[*s as usize].name, ssa.name(*v)));
+            roots.push(format!("  on event: {} = {}", m.states[s.index()].name, ssa.name(*v)));
         }
     }
     if !ssa.lines.is_empty() {
@@ -258,6 +258,43 @@ fn compress(nodes: &[u32]) -> String {
     parts.join(", ")
 }
 
+// The network's references print as their indices, in the form `{:?}` gave them before they
+// were typed ids (`Synapse { index: 0, var: Current(0) }`).
+
+fn presynaptic(p: Presynaptic) -> String {
+    match p {
+        Presynaptic::Cells(r) => format!("Cells({})", cell_range(r)),
+        Presynaptic::Source(s) => format!("Source({})", s.0),
+    }
+}
+
+fn cell_range(r: CellRange) -> String {
+    format!("CellRange {{ population: {}, start: {}, end: {}, step: {} }}", r.population.0, r.start, r.end, r.step)
+}
+
+fn probe_target(t: ProbeTarget) -> String {
+    match t {
+        ProbeTarget::Voltage { node } => format!("Voltage {{ node: {node} }}"),
+        ProbeTarget::Density { instance, node, var } => {
+            format!("Density {{ instance: {}, node: {node}, var: {} }}", instance.0, probe_var(var))
+        }
+        ProbeTarget::Synapse { index, var } => format!("Synapse {{ index: {}, var: {} }}", index.0, probe_var(var)),
+        ProbeTarget::Stimulus { index, var } => format!("Stimulus {{ index: {}, var: {} }}", index.0, probe_var(var)),
+        ProbeTarget::Ion { species, var, node } => {
+            format!("Ion {{ species: {}, var: {var:?}, node: {node} }}", species.0)
+        }
+    }
+}
+
+fn probe_var(v: Var) -> String {
+    match v {
+        Var::State(i) => format!("State({})", i.0),
+        Var::Derived(i) => format!("Derived({})", i.0),
+        Var::Param(i) => format!("Param({})", i.0),
+        Var::Current(i) => format!("Current({})", i.0),
+    }
+}
+
 fn network(out: &mut String, model: &Model) {
     let net = &model.network;
     if net.populations.is_empty() {
@@ -281,8 +318,13 @@ fn network(out: &mut String, model: &Model) {
     for c in &net.connections {
         let _ = writeln!(
             out,
-            "  connect {:?} -> {:?} synapse {} {:?} weight {} delay {} ms",
-            c.source, c.target, c.synapse, c.rule, c.weight, c.delay
+            "  connect {} -> {} synapse {} {:?} weight {} delay {} ms",
+            presynaptic(c.source),
+            cell_range(c.target),
+            c.synapse.0,
+            c.rule,
+            c.weight,
+            c.delay
         );
     }
     for s in &net.stimuli {
@@ -297,7 +339,7 @@ fn network(out: &mut String, model: &Model) {
         );
     }
     for p in &net.probes {
-        let _ = writeln!(out, "  probe {:?} gid {} {:?}", p.label, p.gid, p.target);
+        let _ = writeln!(out, "  probe {:?} gid {} {}", p.label, p.gid, probe_target(p.target));
     }
     if net.record_spikes {
         let _ = writeln!(out, "  record spikes");

@@ -87,7 +87,7 @@ fn mechanism(errors: &mut Vec<ValidationError>, m: MechId, mech: &Mechanism) {
         if !ids.into_iter().all(expr_ok) {
             errors.push(E::StateDynamicsOutOfRange { mech: m, state, name: name.clone() });
         }
-        if writes_ion.is_some_and(|(ion, _)| ion as usize >= ions.len()) {
+        if writes_ion.is_some_and(|(ion, _)| ion.index() >= ions.len()) {
             errors.push(E::StateWritesMissingIon { mech: m, state, name: name.clone() });
         }
     }
@@ -104,7 +104,7 @@ fn mechanism(errors: &mut Vec<ValidationError>, m: MechId, mech: &Mechanism) {
         if !(expr_ok(*value) && expr_ok(*conductance)) {
             errors.push(E::CurrentOutOfRange { mech: m, current, name: name.clone() });
         }
-        if ion.is_some_and(|u| u as usize >= ions.len()) {
+        if ion.is_some_and(|u| u.index() >= ions.len()) {
             errors.push(E::CurrentMissingIon { mech: m, current, name: name.clone() });
         }
     }
@@ -115,7 +115,7 @@ fn mechanism(errors: &mut Vec<ValidationError>, m: MechId, mech: &Mechanism) {
         if *kind != MechanismKind::Point {
             errors.push(E::EventOnDensity { mech: m });
         }
-        if !assigns.iter().all(|(s, v)| (*s as usize) < states.len() && expr_ok(*v)) {
+        if !assigns.iter().all(|(s, v)| s.index() < states.len() && expr_ok(*v)) {
             errors.push(E::EventAssignmentOutOfRange { mech: m });
         }
     }
@@ -131,8 +131,8 @@ fn kinetic_scheme(
     use ValidationError as E;
     let KineticScheme { states, reactions, conserve, span: _span } = scheme;
     for &s in states {
-        if !all_states.get(s as usize).is_some_and(|st| st.dynamics == Dynamics::Kinetic) {
-            errors.push(E::NotAKineticState { mech: m, state: s });
+        if !all_states.get(s.index()).is_some_and(|st| st.dynamics == Dynamics::Kinetic) {
+            errors.push(E::NotAKineticState { mech: m, state: s.0 });
         }
     }
     for (i, Reaction { lhs, rhs, forward, backward, span: _span }) in reactions.iter().enumerate() {
@@ -238,14 +238,14 @@ fn network(errors: &mut Vec<ValidationError>, model: &Model, net: &Network) {
     for SpikeSource { name: _, kind: _, span: _ } in sources {}
     let range_ok = |r: &CellRange| {
         let CellRange { population, start, end, step } = *r;
-        populations.get(population as usize).is_some_and(|p| start <= end && end <= p.count && step > 0)
+        populations.get(population.index()).is_some_and(|p| start <= end && end <= p.count && step > 0)
     };
     for (i, conn) in connections.iter().enumerate() {
         let Connection { source, target, synapse, rule: _rule, weight: _weight, delay, span: _span } = conn;
         let connection = i as u32;
         match source {
             Presynaptic::Cells(r) if !range_ok(r) => errors.push(E::ConnectionSourceRange { connection }),
-            Presynaptic::Source(s) if *s as usize >= sources.len() => {
+            Presynaptic::Source(s) if s.index() >= sources.len() => {
                 errors.push(E::ConnectionMissingSource { connection })
             }
             Presynaptic::Cells(_) | Presynaptic::Source(_) => {}
@@ -253,8 +253,8 @@ fn network(errors: &mut Vec<ValidationError>, model: &Model, net: &Network) {
         if !range_ok(target) {
             errors.push(E::ConnectionTargetRange { connection });
         } else {
-            let cell = &model.cells[populations[target.population as usize].cell.index()];
-            if *synapse as usize >= cell.synapses.len() {
+            let cell = &model.cells[populations[target.population.index()].cell.index()];
+            if synapse.index() >= cell.synapses.len() {
                 errors.push(E::ConnectionMissingSynapse { connection });
             }
         }
@@ -294,26 +294,26 @@ fn probe_target_ok(model: &Model, cell: &Cell, gid: u32, target: ProbeTarget) ->
     let var_ok = |m: MechId, v: Var| {
         let m = &model.mechanisms[m.index()];
         match v {
-            Var::State(i) => (i as usize) < m.states.len(),
-            Var::Derived(i) => (i as usize) < m.derived.len(),
-            Var::Param(i) => (i as usize) < m.params.len(),
-            Var::Current(i) => (i as usize) < m.currents.len(),
+            Var::State(i) => i.index() < m.states.len(),
+            Var::Derived(i) => i.index() < m.derived.len(),
+            Var::Param(i) => i.index() < m.params.len(),
+            Var::Current(i) => i.index() < m.currents.len(),
         }
     };
     match target {
         ProbeTarget::Voltage { node } => (node as usize) < cell.tree.nodes.len(),
         ProbeTarget::Density { instance, node, var } => cell
             .density
-            .get(instance as usize)
+            .get(instance.index())
             .is_some_and(|d| d.nodes.binary_search(&node).is_ok() && var_ok(d.mechanism, var)),
         ProbeTarget::Synapse { index, var } => {
-            cell.synapses.get(index as usize).is_some_and(|s| var_ok(s.mechanism, var))
+            cell.synapses.get(index.index()).is_some_and(|s| var_ok(s.mechanism, var))
         }
         ProbeTarget::Stimulus { index, var } => {
-            model.network.stimuli.get(index as usize).is_some_and(|s| s.gid == gid && var_ok(s.mechanism, var))
+            model.network.stimuli.get(index.index()).is_some_and(|s| s.gid == gid && var_ok(s.mechanism, var))
         }
         ProbeTarget::Ion { species, node, var: _var } => {
-            (species as usize) < cell.species.len() && (node as usize) < cell.tree.nodes.len()
+            species.index() < cell.species.len() && (node as usize) < cell.tree.nodes.len()
         }
     }
 }

@@ -81,7 +81,7 @@ pub(super) fn build(artifact: &Artifact, dt: f64, celsius: f64, unfolded: &[(usi
     for (b, block) in blocks.iter().enumerate() {
         if let Placement::Synapse { index, .. } = block.placement {
             for (rank, g) in block.gids.iter().enumerate() {
-                synapse_targets.insert((*g, index), (b as u32, rank as u32));
+                synapse_targets.insert((*g, index.0), (b as u32, rank as u32));
             }
         }
     }
@@ -214,16 +214,16 @@ fn block(
     let placed = &artifact.placements[id.index()];
     let (gids, nodes_per_cell, values): (Vec<u32>, Vec<u32>, Vec<ParamValue>) = match placed.placement {
         Placement::Density { cell, instance } => {
-            let d = &model.cells[cell.index()].density[instance as usize];
+            let d = &model.cells[cell.index()].density[instance.index()];
             (cells.gids_of_type[cell.index()].clone(), d.nodes.clone(), d.params.clone())
         }
         Placement::Synapse { cell, index } => {
-            let syn = &model.cells[cell.index()].synapses[index as usize];
+            let syn = &model.cells[cell.index()].synapses[index.index()];
             let params = syn.params.iter().map(|v| ParamValue::Uniform(*v)).collect();
             (cells.gids_of_type[cell.index()].clone(), vec![syn.node], params)
         }
         Placement::Stimulus(i) => {
-            let stim = &model.network.stimuli[i as usize];
+            let stim = &model.network.stimuli[i.index()];
             (vec![stim.gid], vec![stim.node], stim.params.iter().map(|v| ParamValue::Uniform(*v)).collect())
         }
     };
@@ -279,12 +279,12 @@ fn probe_source(
     let (placement, instance, var) = match p.target {
         ProbeTarget::Voltage { node } => return ProbeSource::Voltage(offset + node as usize),
         ProbeTarget::Ion { species: s, var, node } => {
-            let name = &model.cells[cell].species[s as usize].name;
+            let name = &model.cells[cell].species[s.index()].name;
             let species = species.iter().position(|s| s.name == *name).expect("a species some mechanism uses");
             return ProbeSource::Ion { species, var, node: offset + node as usize };
         }
         ProbeTarget::Density { instance, node, var } => {
-            let d = &model.cells[cell].density[instance as usize];
+            let d = &model.cells[cell].density[instance.index()];
             let position = d.nodes.partition_point(|n| *n < node);
             (Placement::Density { cell: cell_id, instance }, rank * d.nodes.len() + position, var)
         }
@@ -295,10 +295,10 @@ fn probe_source(
         blocks.iter().position(|b| b.placement == placement).expect("the artifact places every probed placement");
     let slot = |list: &[(u32, Vec<f64>)], x: u32| list.iter().position(|(y, _)| *y == x).expect("stored for the probe");
     match var {
-        Var::State(s) => ProbeSource::State { block, state: s as usize, instance },
-        Var::Current(c) => ProbeSource::Current { block, slot: slot(&blocks[block].currents, c), instance },
-        Var::Derived(d) => ProbeSource::Derived { block, slot: slot(&blocks[block].derived, d), instance },
-        Var::Param(p) => ProbeSource::Param { block, param: p, instance },
+        Var::State(s) => ProbeSource::State { block, state: s.index(), instance },
+        Var::Current(c) => ProbeSource::Current { block, slot: slot(&blocks[block].currents, c.0), instance },
+        Var::Derived(d) => ProbeSource::Derived { block, slot: slot(&blocks[block].derived, d.0), instance },
+        Var::Param(p) => ProbeSource::Param { block, param: p.0, instance },
     }
 }
 

@@ -149,7 +149,7 @@ pub fn wire(model: &ir::Model) -> Wiring {
     let cells = model.cell_count() as usize;
     let mut from_cell = vec![Vec::new(); cells];
     let mut from_source = vec![Vec::new(); net.sources.len()];
-    let gid = |r: &ir::CellRange, k: u32| net.populations[r.population as usize].first_gid + k;
+    let gid = |r: &ir::CellRange, k: u32| net.populations[r.population.index()].first_gid + k;
     for c in &net.connections {
         let targets: Vec<u32> = c.target.iter().map(|k| gid(&c.target, k)).collect();
         let sources: Vec<Option<u32>> = match c.source {
@@ -176,12 +176,12 @@ pub fn wire(model: &ir::Model) -> Wiring {
             };
             let list: &mut Vec<Connection> = match (source, c.source) {
                 (Some(g), _) => &mut from_cell[*g as usize],
-                (None, Presynaptic::Source(s)) => &mut from_source[s as usize],
+                (None, Presynaptic::Source(s)) => &mut from_source[s.index()],
                 (None, Presynaptic::Cells(_)) => unreachable!("cell sources have gids"),
             };
             list.extend(posts.into_iter().map(|post_gid| Connection {
                 post_gid,
-                synapse: c.synapse,
+                synapse: c.synapse.0,
                 weight: c.weight,
                 delay: c.delay,
             }));

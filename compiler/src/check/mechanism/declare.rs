@@ -60,7 +60,10 @@ pub(super) fn declare_ions_and_currents<'m>(
                 for write in &use_.writes {
                     match ion_var(&ion.species, &write.name) {
                         Some((IonVar::Current, _)) => {
-                            currents.insert(write.name.clone(), CurrentSlot { ion: Some(index), span: write.span });
+                            currents.insert(
+                                write.name.clone(),
+                                CurrentSlot { ion: Some(ir::IonUseId(index)), span: write.span },
+                            );
                         }
                         Some((var @ (IonVar::Inside | IonVar::Outside), _)) => {
                             concentration_writes.push((write.name.clone(), index, var, write.span));
@@ -114,7 +117,7 @@ pub(super) fn declare_states<'m>(
         cx.declare(name, "state");
         let index = states.len() as u32;
         scope.symbols.insert(name.name.clone(), Symbol::Leaf(Expr::State(index), dim));
-        let writes_ion = concentration_writes.iter().find(|w| w.0 == name.name).map(|w| (w.1, w.2));
+        let writes_ion = concentration_writes.iter().find(|w| w.0 == name.name).map(|w| (ir::IonUseId(w.1), w.2));
         states.push(ir::State {
             name: name.name.clone(),
             dim,
@@ -139,7 +142,7 @@ pub(super) fn declare_states<'m>(
             dim: Dimension::CONCENTRATION,
             init,
             dynamics: Dynamics::Constant,
-            writes_ion: Some((*ion, *var)),
+            writes_ion: Some((ir::IonUseId(*ion), *var)),
             doc: None,
             span: *span,
         });

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::ir::expr::{Builtin, Expr, ExprArena, ExprId};
-use crate::ir::{self, Dynamics};
+use crate::ir::{self, Dynamics, StateId};
 use crate::source::Span;
 use crate::syntax::ast;
 use crate::units::Dimension;
@@ -223,7 +223,7 @@ pub(super) fn report_states_without_dynamics(
             continue;
         }
         let changed_by_event = event
-            .is_some_and(|e: &ir::EventHandler| e.assigns.iter().any(|(s, _)| states[*s as usize].name == state.name));
+            .is_some_and(|e: &ir::EventHandler| e.assigns.iter().any(|(s, _)| states[s.index()].name == state.name));
         if state.dynamics == Dynamics::Constant && !changed_by_event {
             diags.push(
                 Diagnostic::error(
@@ -408,7 +408,7 @@ fn event_handler(lower: &mut Lower<'_, '_>, e: &ast::OnEvent, states: &[ir::Stat
     };
     let shadowed = lower.scope.symbols.insert(e.weight.name.clone(), Symbol::Leaf(Expr::Weight, weight_dim));
     // Statements run in order: later ones see the values earlier ones assigned.
-    let mut assigns: Vec<(u32, ExprId)> = Vec::new();
+    let mut assigns: Vec<(StateId, ExprId)> = Vec::new();
     for stmt in &e.body {
         let Some(index) = state_index(states, &stmt.target) else {
             lower.diags.push(not_a_state(&stmt.target, states));
@@ -416,11 +416,11 @@ fn event_handler(lower: &mut Lower<'_, '_>, e: &ast::OnEvent, states: &[ir::Stat
         };
         let mut value = assignment(lower, stmt, states[index as usize].dim, index);
         for (s, v) in &assigns {
-            value = lower.arena.substitute(value, Expr::State(*s), *v);
+            value = lower.arena.substitute(value, Expr::State(s.0), *v);
         }
-        match assigns.iter_mut().find(|(s, _)| *s == index) {
+        match assigns.iter_mut().find(|(s, _)| s.0 == index) {
             Some(slot) => slot.1 = value,
-            None => assigns.push((index, value)),
+            None => assigns.push((StateId(index), value)),
         }
     }
     match shadowed {

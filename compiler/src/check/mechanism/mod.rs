@@ -40,7 +40,7 @@ fn builtins(kind: ast::MechanismKind) -> Vec<(&'static str, Builtin, Dimension)>
 /// What a current name refers to.
 #[derive(Copy, Clone)]
 struct CurrentSlot {
-    ion: Option<u32>,
+    ion: Option<ir::IonUseId>,
     span: Span,
 }
 

@@ -29,7 +29,7 @@ pub(super) fn connect(
     Some(ir::Connection {
         source: presynaptic,
         target,
-        synapse: synapse as u32,
+        synapse: ir::SynapseId(synapse as u32),
         rule,
         weight: weight?,
         delay: delay?,
@@ -67,7 +67,7 @@ fn target_synapse<'m>(
     c: &ast::Connect,
     target: CellRange,
 ) -> Option<(usize, &'m ir::EventHandler)> {
-    let cell = &cells.list[network.populations[target.population as usize].cell.index()];
+    let cell = &cells.list[network.populations[target.population.index()].cell.index()];
     let Some(synapse) = cell.synapses.iter().position(|s| s.name == c.synapse.name) else {
         let mut d = Diagnostic::error(
             Code::InvalidConnection,
@@ -164,7 +164,7 @@ fn presynaptic(
         Selected::Source(s) => Presynaptic::Source(s),
     };
     if let Presynaptic::Cells(r) = presynaptic {
-        let source_cell = &cells.list[network.populations[r.population as usize].cell.index()];
+        let source_cell = &cells.list[network.populations[r.population.index()].cell.index()];
         if source_cell.detector.is_none() {
             diags.push(
                 Diagnostic::error(

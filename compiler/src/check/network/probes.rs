@@ -121,7 +121,7 @@ fn density_probe(
     };
     let var = variable(diags, &mechanisms.list[mechanism.index()], var)?;
     let dim = var_dim(&mechanisms.list[mechanism.index()], var);
-    Some((ProbeTarget::Density { instance: instance as u32, node, var }, dim))
+    Some((ProbeTarget::Density { instance: ir::DensityId(instance as u32), node, var }, dim))
 }
 
 /// `stimulus.var`: a variable of the stimulus at `index`.
@@ -143,7 +143,7 @@ fn stimulus_probe(
     Some(ir::Probe {
         label,
         gid: stimulus.gid,
-        target: ProbeTarget::Stimulus { index: index as u32, var },
+        target: ProbeTarget::Stimulus { index: ir::StimulusId(index as u32), var },
         dim: var_dim(mechanism, var),
         span: p.span,
     })
@@ -184,7 +184,13 @@ fn synapse_probe(
     let mechanism = &mechanisms.list[cell.synapses[index].mechanism.index()];
     let var = variable(diags, mechanism, var)?;
     let dim = var_dim(mechanism, var);
-    Some(ir::Probe { label, gid, target: ProbeTarget::Synapse { index: index as u32, var }, dim, span: p.span })
+    Some(ir::Probe {
+        label,
+        gid,
+        target: ProbeTarget::Synapse { index: ir::SynapseId(index as u32), var },
+        dim,
+        span: p.span,
+    })
 }
 
 /// `eca at …`, `cai at …`, `cao at …`, `ica at …`: a variable of an ion that some mechanism
@@ -234,15 +240,15 @@ fn ion_probe(
         );
         return None;
     }
-    Some((ProbeTarget::Ion { species: species as u32, var, node }, dim))
+    Some((ProbeTarget::Ion { species: ir::CellSpeciesId(species as u32), var, node }, dim))
 }
 
 /// The dimension of a readable variable (currents: densities for density mechanisms).
 fn var_dim(m: &ir::Mechanism, var: Var) -> Dimension {
     match var {
-        Var::State(i) => m.states[i as usize].dim,
-        Var::Derived(i) => m.derived[i as usize].dim,
-        Var::Param(i) => m.params[i as usize].dim,
+        Var::State(i) => m.states[i.index()].dim,
+        Var::Derived(i) => m.derived[i.index()].dim,
+        Var::Param(i) => m.params[i.index()].dim,
         Var::Current(_) => match m.kind {
             ir::MechanismKind::Density => Dimension::CURRENT_DENSITY,
             ir::MechanismKind::Point => Dimension::CURRENT,
@@ -254,16 +260,16 @@ fn var_dim(m: &ir::Mechanism, var: Var) -> Dimension {
 fn variable(diags: &mut Diagnostics, m: &ir::Mechanism, name: &ast::Ident) -> Option<Var> {
     let n = name.name.as_str();
     if let Some(i) = m.states.iter().position(|s| s.name == n) {
-        return Some(Var::State(i as u32));
+        return Some(Var::State(ir::StateId(i as u32)));
     }
     if let Some(i) = m.derived.iter().position(|s| s.name == n) {
-        return Some(Var::Derived(i as u32));
+        return Some(Var::Derived(ir::DerivedId(i as u32)));
     }
     if let Some(i) = m.currents.iter().position(|s| s.name == n) {
-        return Some(Var::Current(i as u32));
+        return Some(Var::Current(ir::CurrentId(i as u32)));
     }
     if let Some(i) = m.params.iter().position(|s| s.name == n) {
-        return Some(Var::Param(i as u32));
+        return Some(Var::Param(ir::ParamId(i as u32)));
     }
     let names = m
         .states

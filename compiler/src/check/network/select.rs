@@ -14,7 +14,7 @@ use super::CellTypes;
 /// What a selection's name refers to.
 pub(super) enum Selected {
     Cells(CellRange),
-    Source(u32),
+    Source(ir::SourceId),
 }
 
 pub(super) fn select(
@@ -32,7 +32,7 @@ pub(super) fn select(
             ));
             return None;
         }
-        return Some(Selected::Source(i as u32));
+        return Some(Selected::Source(ir::SourceId(i as u32)));
     }
     let Some(p) = network.populations.iter().position(|x| x.name == sel.name.name) else {
         let names =
@@ -85,12 +85,17 @@ pub(super) fn select(
         );
         return None;
     }
-    Some(Selected::Cells(CellRange { population: p as u32, start: start as u32, end: end as u32, step: step as u32 }))
+    Some(Selected::Cells(CellRange {
+        population: ir::PopulationId(p as u32),
+        start: start as u32,
+        end: end as u32,
+        step: step as u32,
+    }))
 }
 
 pub(super) fn single(diags: &mut Diagnostics, network: &ir::Network, selected: Selected, span: Span) -> Option<u32> {
     match selected {
-        Selected::Cells(r) if r.len() == 1 => Some(network.populations[r.population as usize].first_gid + r.start),
+        Selected::Cells(r) if r.len() == 1 => Some(network.populations[r.population.index()].first_gid + r.start),
         _ => {
             diags.push(
                 Diagnostic::error(Code::IndexOutOfRange, span, "this needs exactly one cell")
