@@ -11,6 +11,7 @@ pub mod host;
 pub mod output;
 pub mod plan;
 pub mod simulation;
+pub mod train;
 
 pub use simulation::{Engine, RunError, Simulation};
 

@@ -167,6 +167,14 @@ impl Problem {
         }
     }
 
+    /// The probes' columns of a forward run, in displayed units (targets from the model itself).
+    pub fn trace(&self) -> Result<Vec<Vec<f64>>, GradError> {
+        let run = forward::run(&self.plan, self.steps, None)?;
+        Ok((0..self.plan.probes.len())
+            .map(|probe| run.rows.iter().map(|row| row[probe] / self.plan.probe_scales[probe]).collect())
+            .collect())
+    }
+
     /// The loss of a forward run.
     pub fn loss(&self, loss: &Loss) -> Result<f64, GradError> {
         let run = forward::run(&self.plan, self.steps, None)?;
