@@ -154,10 +154,9 @@ pub(crate) fn check(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Mode
 fn overlaps(a: &ir::TrainedParam, b: &ir::TrainedParam) -> bool {
     use ir::TrainedParam as T;
     match (a, b) {
-        (
-            T::Density { cell, instance, param, nodes },
-            T::Density { cell: c2, instance: i2, param: p2, nodes: n2 },
-        ) => (cell, instance, param) == (c2, i2, p2) && nodes.iter().any(|n| n2.binary_search(n).is_ok()),
+        (T::Density { cell, instance, param, nodes }, T::Density { cell: c2, instance: i2, param: p2, nodes: n2 }) => {
+            (cell, instance, param) == (c2, i2, p2) && nodes.iter().any(|n| n2.binary_search(n).is_ok())
+        }
         _ => a == b,
     }
 }
@@ -244,7 +243,10 @@ fn optimizer(globals: &Globals<'_>, diags: &mut Diagnostics, s: &ast::TrainSetti
             continue;
         }
         match (&mut optimizer, key) {
-            (ir::Optimizer::Adam { learning_rate: x, .. } | ir::Optimizer::Sgd { learning_rate: x }, "learning_rate")
+            (
+                ir::Optimizer::Adam { learning_rate: x, .. } | ir::Optimizer::Sgd { learning_rate: x },
+                "learning_rate",
+            )
             | (ir::Optimizer::Adam { beta1: x, .. }, "beta1")
             | (ir::Optimizer::Adam { beta2: x, .. }, "beta2")
             | (ir::Optimizer::Adam { epsilon: x, .. }, "epsilon") => *x = v,
@@ -264,12 +266,9 @@ fn target(
 ) -> Option<ir::Target> {
     let probes = &model.network.probes;
     let Some(index) = probes.iter().position(|p| p.label == t.label.value) else {
-        let mut d = Diagnostic::error(
-            Code::UnknownTarget,
-            t.label.span,
-            format!("no probe is labelled \"{}\"", t.label.value),
-        )
-        .label("not a probe's label");
+        let mut d =
+            Diagnostic::error(Code::UnknownTarget, t.label.span, format!("no probe is labelled \"{}\"", t.label.value))
+                .label("not a probe's label");
         d = match did_you_mean(&t.label.value, probes.iter().map(|p| p.label.as_str())) {
             Some(s) => d.help(format!("did you mean \"{s}\"?")),
             None if probes.is_empty() => d.note("the network has no probes: a target compares a probe's trace"),
@@ -439,7 +438,7 @@ fn density(diags: &mut Diagnostics, model: &Model<'_>, t: &ast::Trainable) -> Op
         [cell, mech, param] => {
             let Some((_, id)) = model.cell_names.iter().find(|(n, _)| *n == cell.name) else {
                 diags.push(not_found(
-                cell,
+                    cell,
                     format!("no cell type `{}`", cell.name),
                     model.cell_names.iter().map(|(n, _)| n.as_str()),
                 ));
@@ -457,7 +456,7 @@ fn density(diags: &mut Diagnostics, model: &Model<'_>, t: &ast::Trainable) -> Op
     let inserted = |m: ir::MechId| &model.mechanisms[m.index()];
     let Some(k) = c.density.iter().position(|d| inserted(d.mechanism).name == mech.name) else {
         diags.push(not_found(
-                mech,
+            mech,
             format!("cell `{}` has no density mechanism `{}`", c.name, mech.name),
             c.density.iter().map(|d| inserted(d.mechanism).name.as_str()),
         ));
@@ -472,8 +471,7 @@ fn density(diags: &mut Diagnostics, model: &Model<'_>, t: &ast::Trainable) -> Op
         let Some(nodes) = regions.get(&r.name) else {
             let mut names: Vec<&str> = regions.keys().map(String::as_str).collect();
             names.sort_unstable();
-            diags.push(not_found(
-                r, format!("cell `{}` has no region `{}`", c.name, r.name), names));
+            diags.push(not_found(r, format!("cell `{}` has no region `{}`", c.name, r.name), names));
             return None;
         };
         wanted.extend(nodes);
@@ -562,11 +560,7 @@ fn synapse(
 ) -> Option<Resolved> {
     let pops = &model.network.populations;
     let Some(population) = pops.iter().find(|p| p.name == pop.name) else {
-        let mut d = not_found(
-                pop,
-            format!("no population `{}`", pop.name),
-            pops.iter().map(|p| p.name.as_str()),
-        );
+        let mut d = not_found(pop, format!("no population `{}`", pop.name), pops.iter().map(|p| p.name.as_str()));
         if model.cell_names.iter().any(|(n, _)| *n == pop.name) {
             d = d.note(format!(
                 "`{}` is a cell type: a synapse is named through a population, a density mechanism needs `in REGION`",
@@ -580,7 +574,7 @@ fn synapse(
     let c = &model.cells[cell.index()];
     let Some(k) = c.synapses.iter().position(|s| s.name == syn.name) else {
         diags.push(not_found(
-                syn,
+            syn,
             format!("cell `{}` has no synapse `{}`", c.name, syn.name),
             c.synapses.iter().map(|s| s.name.as_str()),
         ));
@@ -593,21 +587,15 @@ fn synapse(
 }
 
 /// `STIMULUS.PARAM`.
-fn stimulus(
-    diags: &mut Diagnostics,
-    model: &Model<'_>,
-    stim: &ast::Ident,
-    param: &ast::Ident,
-) -> Option<Resolved> {
+fn stimulus(diags: &mut Diagnostics, model: &Model<'_>, stim: &ast::Ident, param: &ast::Ident) -> Option<Resolved> {
     let stimuli = &model.network.stimuli;
     let Some(k) = stimuli.iter().position(|s| s.name == stim.name) else {
-        let mut d = not_found(
-                stim,
-            format!("no stimulus `{}`", stim.name),
-            stimuli.iter().map(|s| s.name.as_str()),
-        );
+        let mut d = not_found(stim, format!("no stimulus `{}`", stim.name), stimuli.iter().map(|s| s.name.as_str()));
         if model.mechanisms.iter().any(|m| m.name == stim.name && m.kind == ir::MechanismKind::Density) {
-            d = d.help(format!("a density mechanism's parameter needs a region: `{}.{} in soma`", stim.name, param.name));
+            d = d.help(format!(
+                "a density mechanism's parameter needs a region: `{}.{} in soma`",
+                stim.name, param.name
+            ));
         }
         diags.push(d);
         return None;

@@ -35,8 +35,12 @@ pub fn print(model: &Model) -> String {
 /// The `train` block: each trainable with where it goes, its start value and range, the
 /// targets with their files and columns, then the settings.
 fn training(out: &mut String, model: &Model, t: &Training) {
-    let _ = writeln!(out, "
-train {}", t.name);
+    let _ = writeln!(
+        out,
+        "
+train {}",
+        t.name
+    );
     for tr in &t.trainables {
         let (mech, place) = match &tr.param {
             TrainedParam::Density { cell, instance, param, nodes } => {
@@ -67,7 +71,8 @@ train {}", t.name);
         let label = &model.network.probes[g.probe.index()].label;
         let _ = writeln!(out, "  target {} {label:?} from {:?} column {:?}", g.probe, g.path, g.column);
     }
-    let _ = writeln!(out, "  loss {:?}, optimizer {:?}, iterations {}, seed {}", t.loss, t.optimizer, t.iterations, t.seed);
+    let _ =
+        writeln!(out, "  loss {:?}, optimizer {:?}, iterations {}, seed {}", t.loss, t.optimizer, t.iterations, t.seed);
 }
 
 fn quantity(value: f64, dim: crate::units::Dimension) -> String {

@@ -376,8 +376,8 @@ fn trained_mechanism<'m>(model: &'m Model, param: &TrainedParam) -> Option<&'m M
 
 fn trained_param(param: &TrainedParam) -> ParamId {
     match param {
-        TrainedParam::Density { param, .. } | TrainedParam::Synapse { param, .. } | TrainedParam::Stimulus { param, .. } => {
-            *param
-        }
+        TrainedParam::Density { param, .. }
+        | TrainedParam::Synapse { param, .. }
+        | TrainedParam::Stimulus { param, .. } => *param,
     }
 }
