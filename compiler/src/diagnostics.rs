@@ -80,6 +80,14 @@ codes! {
     InvalidSimulation = "E0605": "a simulation setting that is missing or invalid",
     InvalidOverride = "E0606": "a `--set` override that does not apply",
     TooLarge = "E0607": "a cell, network or run beyond Sylva's limits",
+    // Training (E07xx).
+    UnknownTrainable = "E0701": "a trainable that names no parameter of the model",
+    PerNodeTrainable = "E0702": "a trainable parameter whose value varies from node to node",
+    InvalidInit = "E0703": "a start value of the wrong unit or outside the parameter's range",
+    DuplicateTrainable = "E0704": "a parameter trained twice",
+    UnknownTarget = "E0705": "a target for a probe that does not exist, or for one probe twice",
+    InvalidTraining = "E0706": "a training setting that is missing or invalid",
+    DuplicateTrain = "E0707": "a model with more than one `train` block",
     // Warnings (W0xxx).
     UnusedImport = "W0001": "an import that nothing uses",
     UnusedParameter = "W0002": "a parameter that nothing uses",

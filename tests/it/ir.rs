@@ -116,3 +116,156 @@ cell c {
     let first = broken.diagnostics.iter().find(|d| d.is_error()).expect("an error");
     assert_eq!(first.code.as_str(), "E0502");
 }
+
+/// `--emit ir` of the training example: every trainable with where it goes, its start value and
+/// range, the target with its resolved path and column, the settings.
+#[test]
+fn ir_snapshot_of_the_training_example() {
+    let (_, compilation) = compile_file("examples/train/fit_hh.syl", &[]);
+    let model = compilation.artifact.map(|a| a.model).expect("fit_hh compiles");
+    let printed = sylva_compiler::ir::print(&model);
+    let train = &printed[printed.find("\ntrain ").expect("a train section")..];
+    insta::assert_snapshot!("ir_train_fit_hh", train);
+}
+
+/// Each kind of trainable resolves to its typed place; defaults and the column rule hold.
+#[test]
+fn trainables_resolve_to_density_synapse_and_stimulus_parameters() {
+    use sylva_compiler::ir::{DensityId, Optimizer, ParamId, StimulusId, SynapseId, TrainedParam};
+    let text = r#"import hh
+import pas
+import iclamp
+import exp2syn
+cell a {
+    morphology {
+        section soma { length = 20 um, diam = 20 um }
+        section d1 at soma(1) { length = 100 um, diam = 1 um, nseg = 2 }
+        section d2 at soma(1) { length = 100 um, diam = 1 um, nseg = 3 }
+    }
+    insert hh in soma
+    insert pas in all { g = 2e-4 S/cm2 }
+    insert pas in d2 { g = 3e-4 S/cm2 }
+    synapse syn = exp2syn at d1(0.5)
+}
+cell b {
+    morphology { section soma { length = 20 um, diam = 20 um } }
+    insert pas in soma
+}
+network main {
+    population cells = a[2]
+    population others = b[1]
+    stimulus clamp = iclamp at cells[0].soma(0.5) { del = 1 ms, dur = 5 ms, amp = 0.1 nA }
+    probe "v" = v at cells[0].soma(0.5)
+    probe "w" = v at others[0].soma(0.5)
+}
+simulation { dt = 0.025 ms, duration = 10 ms }
+train t {
+    trainable a.pas.g in soma + d1
+    trainable a.pas.g in d2 { init = 1e-4 S/cm2 }
+    trainable b.pas.g in soma
+    trainable cells.syn.tau2 { init = 5 ms }
+    trainable clamp.amp
+    target "v" from "data/rec.csv"
+    target "w" from "/abs/rec.csv" column "w2"
+    optimizer = sgd
+    iterations = 3
+}
+"#;
+    let (db, compilation) = sylva_tests::compile_text("models/t.syl", text, &[]);
+    let rendered = sylva_tests::render(&db, &compilation.diagnostics);
+    let model = compilation.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{rendered}"));
+    let t = model.training.expect("training");
+    let places: Vec<&TrainedParam> = t.trainables.iter().map(|x| &x.param).collect();
+    let a = sylva_compiler::ir::CellId(0);
+    let b = sylva_compiler::ir::CellId(1);
+    // The segment centres of sections soma, d1, d2 of `a`; pas is its density instance 1.
+    let centres = |s: usize| model.cells[0].tree.sections[s].centres.clone();
+    let mut soma_d1 = [centres(0), centres(1)].concat();
+    soma_d1.sort_unstable();
+    assert_eq!(
+        places,
+        [
+            &TrainedParam::Density { cell: a, instance: DensityId(1), param: ParamId(0), nodes: soma_d1 },
+            &TrainedParam::Density { cell: a, instance: DensityId(1), param: ParamId(0), nodes: centres(2) },
+            &TrainedParam::Density { cell: b, instance: DensityId(0), param: ParamId(0), nodes: vec![1] },
+            &TrainedParam::Synapse { cell: a, synapse: SynapseId(0), param: ParamId(1) },
+            &TrainedParam::Stimulus { stimulus: StimulusId(0), param: ParamId(2) },
+        ],
+        "{:#?}",
+        t.trainables
+    );
+    // Start values in internal units: the model's 2e-4 S/cm2 (= 2e-6 uS/um2), `init`, 0.1 nA.
+    let inits: Vec<f64> = t.trainables.iter().map(|x| x.init).collect();
+    assert!((inits[0] - 2e-6).abs() < 1e-18 && (inits[1] - 1e-6).abs() < 1e-18, "{inits:?}");
+    assert_eq!((inits[3], inits[4]), (5.0, 0.1));
+    assert_eq!(t.targets[0].path, "models/data/rec.csv");
+    assert_eq!(t.targets[0].column, "v");
+    assert_eq!((t.targets[1].path.as_str(), t.targets[1].column.as_str()), ("/abs/rec.csv", "w2"));
+    assert_eq!(t.optimizer, Optimizer::Sgd { learning_rate: 0.01 });
+    assert_eq!((t.iterations, t.seed), (3, 1));
+}
+
+/// The mistakes of a `train` block are each reported where they are written, all of them.
+#[test]
+fn train_block_mistakes_are_all_reported() {
+    let text = r#"import hh
+import iclamp
+cell a {
+    morphology { section soma { length = 20 um, diam = 20 um } }
+    insert hh in soma
+}
+cell b {
+    morphology { section soma { length = 20 um, diam = 20 um } }
+    insert hh in soma
+}
+network main {
+    population cells = a[1]
+    population more = b[1]
+    stimulus clamp = iclamp at cells[0].soma(0.5) { amp = 0.1 nA }
+    probe "v" = v at cells[0].soma(0.5)
+}
+simulation { dt = 0.025 ms, duration = 10 ms }
+train t {
+    trainable hh.gnabar in soma
+    trainable a.hh.gnabar in dend
+    trainable a.hh.gkbar in soma { init = 3 mV }
+    trainable a.hh.gl in soma { ini = 1 }
+    trainable cells.nope.tau
+    trainable clamp.ampp
+    trainable a.hh.el in soma
+    trainable a.hh.el in all
+    target "v" from "r.csv"
+    target "v" from "r.csv"
+    target "x" from ""
+    loss = mae
+    optimizer = adam { learning_rate = -1, beta3 = 0 }
+    iterations = 2.5
+    seed = -1
+    iteration = 3
+}
+"#;
+    let (db, compilation) = sylva_tests::compile_text("t.syl", text, &[]);
+    let rendered = sylva_tests::render(&db, &compilation.diagnostics);
+    let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(
+        codes,
+        [
+            "E0701", "E0701", "E0703", "E0706", "E0701", "E0701", "E0704", "E0705", "E0705", "E0706", "E0706", "E0706",
+            "E0706", "E0706", "E0706"
+        ],
+        "{rendered}"
+    );
+    for needle in [
+        "t.syl:19:15",
+        "several cell types",
+        "`hh` is not inserted here in cell `a`",
+        "found a voltage (mV)",
+        "did you mean `init`?",
+        "no synapse `nope`",
+        "did you mean `amp`?",
+        "probe \"v\" has two targets",
+        "did you mean `iterations`?",
+    ] {
+        assert!(rendered.contains(needle), "{needle}:\n{rendered}");
+    }
+}

@@ -118,8 +118,12 @@ impl Mechanisms<'_> {
     }
 }
 
+/// A cell type's regions (`all`, sections, SWC types, `region` definitions), each to its
+/// segment centre nodes, ascending: what a `trainable … in REGION` covers.
+pub(crate) type RegionNodes = HashMap<String, Vec<u32>>;
+
 /// Checks a cell: its morphology, discretized; membrane properties; density mechanisms by
-/// region; species overrides; synapses and the spike detector.
+/// region; species overrides; synapses and the spike detector. Also returns its regions' nodes.
 pub(crate) fn check(
     cell: &ast::Cell,
     globals: &Globals<'_>,
@@ -127,7 +131,7 @@ pub(crate) fn check(
     mechanisms: &Mechanisms<'_>,
     species: &[ir::Species],
     swc_files: &SwcFiles,
-) -> Option<ir::Cell> {
+) -> Option<(ir::Cell, RegionNodes)> {
     let morph = find_morphology(cell, globals, diags)?;
     let Some(mut sections) = morphology::sections(globals, diags, morph, swc_files) else {
         check_placements_without_tree(cell, globals, diags, mechanisms);
@@ -145,8 +149,18 @@ pub(crate) fn check(
     let density = density_instances(mechanisms.list, placed, diags);
     let cell_species = cell_species(cell, globals, diags, species);
     let (synapses, detector) = synapses_and_detector(cell, globals, diags, mechanisms, &sections, &tree);
+    let regions = sections
+        .regions
+        .iter()
+        .map(|(name, list)| {
+            let mut nodes: Vec<u32> = list.iter().flat_map(|&s| tree.sections[s].centres.iter().copied()).collect();
+            nodes.sort_unstable();
+            nodes.dedup();
+            (name.clone(), nodes)
+        })
+        .collect();
 
-    Some(ir::Cell {
+    let cell = ir::Cell {
         name: cell.name.name.clone(),
         span: cell.span,
         section_names: sections.specs.iter().map(|s| s.name.clone()).collect(),
@@ -157,7 +171,8 @@ pub(crate) fn check(
         density,
         synapses,
         detector,
-    })
+    };
+    Some((cell, regions))
 }
 
 /// The cell's one morphology, named or inline; reports a name that is not a morphology, a

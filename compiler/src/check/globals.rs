@@ -62,6 +62,8 @@ pub(crate) struct Globals<'a> {
     pub order: Vec<ItemRef<'a>>,
     pub params: HashMap<String, ParamValue>,
     pub simulations: Vec<&'a ast::Simulation>,
+    /// `train` blocks: outside the namespace, as `simulation` blocks are.
+    pub trains: Vec<&'a ast::Train>,
     /// (name, file it is used from), for unused-import and unused-parameter warnings.
     pub used: RefCell<HashSet<(String, FileId)>>,
     /// Which file defines each item.
@@ -81,6 +83,7 @@ impl<'a> Globals<'a> {
             order: Vec::new(),
             params: HashMap::new(),
             simulations: Vec::new(),
+            trains: Vec::new(),
             used: RefCell::new(HashSet::new()),
             defined_in: HashMap::new(),
             broken: files.iter().flat_map(|(_, f)| &f.broken).map(|n| n.name.clone()).collect(),
@@ -92,6 +95,10 @@ impl<'a> Globals<'a> {
                     ast::Item::Import(_) => continue,
                     ast::Item::Simulation(s) => {
                         globals.simulations.push(s);
+                        continue;
+                    }
+                    ast::Item::Train(t) => {
+                        globals.trains.push(t);
                         continue;
                     }
                     ast::Item::Param(p) => ItemRef::Param(p),

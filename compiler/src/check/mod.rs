@@ -13,6 +13,7 @@ mod network;
 mod params;
 mod simulation;
 mod species;
+mod train;
 
 use std::collections::{HashMap, HashSet};
 
@@ -68,12 +69,14 @@ pub fn check(input: &Input<'_>, diags: &mut Diagnostics) -> Option<ir::Model> {
     let mechanism_table = cell::Mechanisms { list: &mechanisms, by_name };
 
     let mut cells = Vec::new();
+    let mut cell_regions = Vec::new();
     let mut cell_names = Vec::new();
     for item in &globals.order {
         if let globals::ItemRef::Cell(c) = item {
             let checked = cell::check(c, &globals, diags, &mechanism_table, &species, input.swc_files);
-            let id = checked.map(|c| {
+            let id = checked.map(|(c, regions)| {
                 cells.push(c);
+                cell_regions.push(regions);
                 CellId(cells.len() as u32 - 1)
             });
             cell_names.push((c.name.name.clone(), id));
@@ -104,6 +107,18 @@ pub fn check(input: &Input<'_>, diags: &mut Diagnostics) -> Option<ir::Model> {
         None => ir::Network::default(),
     };
 
+    let training = train::check(
+        &globals,
+        diags,
+        &train::Model {
+            mechanisms: &mechanisms,
+            cells: &cells,
+            cell_names: &cell_names,
+            regions: &cell_regions,
+            network: &network,
+        },
+    );
+
     warn_unused(input, &globals, diags);
     if let Some(sink) = input.expr_dims {
         *sink.borrow_mut() = globals.expr_dims.take();
@@ -111,7 +126,7 @@ pub fn check(input: &Input<'_>, diags: &mut Diagnostics) -> Option<ir::Model> {
     if diags.has_errors() {
         return None;
     }
-    let model = ir::Model { mechanisms, cells, network, simulation, params };
+    let model = ir::Model { mechanisms, cells, network, simulation, params, training };
     limits::check(&globals, diags, &model);
     (!diags.has_errors()).then_some(model)
 }

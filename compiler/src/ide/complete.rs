@@ -36,11 +36,12 @@ pub struct Completion {
 }
 
 const TOP_KEYWORDS: &[&str] =
-    &["import", "param", "fn", "density", "point", "species", "morphology", "cell", "network", "simulation"];
+    &["import", "param", "fn", "density", "point", "species", "morphology", "cell", "network", "simulation", "train"];
 const MECHANISM_KEYWORDS: &[&str] =
     &["param", "state", "gate", "let", "ion", "current", "kinetic", "initial", "on event", "fn", "electrode current"];
 const CELL_KEYWORDS: &[&str] = &["morphology", "insert", "synapse", "detector", "species", "cm", "Ra", "v_init"];
 const NETWORK_KEYWORDS: &[&str] = &["population", "connect", "source", "stimulus", "probe", "record spikes"];
+const TRAIN_KEYWORDS: &[&str] = &["trainable", "target", "loss", "optimizer", "iterations", "seed"];
 
 /// An open `{` before the cursor.
 struct Block<'t> {
@@ -131,8 +132,12 @@ impl<'c> Context<'c> {
                     detail: stdlib::file_name(name),
                 });
             }
-        } else if last == "insert" {
+        } else if last == "insert" || (self.item_kind == "train" && last == "trainable") {
             mechanisms(index, Some(ast::MechanismKind::Density), out);
+        } else if self.item_kind == "train" && *words == ["optimizer", "="] {
+            keywords(&["adam", "sgd"], out);
+        } else if self.item_kind == "train" && *words == ["loss", "="] {
+            keywords(&["mse"], out);
         } else if last == "=" && matches!(words.first(), Some(&"synapse" | &"stimulus")) {
             mechanisms(index, Some(ast::MechanismKind::Point), out);
         } else if last == "=" && words.first() == Some(&"population") {
@@ -202,6 +207,10 @@ impl<'c> Context<'c> {
             }
             "network" if blocks.len() == 1 && at_statement_start => {
                 keywords(NETWORK_KEYWORDS, out);
+                true
+            }
+            "train" if blocks.len() == 1 && at_statement_start => {
+                keywords(TRAIN_KEYWORDS, out);
                 true
             }
             "" if self.words.is_empty() => {

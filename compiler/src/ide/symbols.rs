@@ -133,6 +133,14 @@ fn item(item: &ast::Item) -> Option<Symbol> {
             detail: None,
             children: Vec::new(),
         },
+        ast::Item::Train(t) => Symbol {
+            name: t.name.name.clone(),
+            kind: SymbolKind::Simulation,
+            span: t.span,
+            name_span: t.name.span,
+            detail: Some("train".to_string()),
+            children: Vec::new(),
+        },
     })
 }
 

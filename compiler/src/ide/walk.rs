@@ -166,6 +166,35 @@ impl<'a> Walk<'a> {
             ast::Item::Cell(c) => self.cell(c),
             ast::Item::Network(n) => self.network(n),
             ast::Item::Simulation(s) => self.props(&s.props, &top),
+            ast::Item::Train(t) => self.train(t),
+        }
+    }
+
+    /// A `train` block: a density trainable's cell type and mechanism are global names and its
+    /// parameter is the mechanism's (hover shows its doc); the settings' values are expressions.
+    fn train(&mut self, t: &'a ast::Train) {
+        let top = Scope::default();
+        for member in &t.members {
+            match member {
+                ast::TrainMember::Trainable(tr) if !tr.regions.is_empty() => {
+                    if let [names @ .., mech, param] = tr.path.as_slice() {
+                        for n in names {
+                            self.push(n, Role::Global);
+                        }
+                        self.push(mech, Role::Global);
+                        self.push(param, Role::MechParam(mech));
+                    }
+                    self.props(&tr.props, &top);
+                }
+                ast::TrainMember::Trainable(tr) => self.props(&tr.props, &top),
+                ast::TrainMember::Target(_) => {}
+                ast::TrainMember::Setting(s) => {
+                    self.expr(&s.value, &top);
+                    if let Some(props) = &s.settings {
+                        self.props(props, &top);
+                    }
+                }
+            }
         }
     }
 

@@ -144,6 +144,8 @@ pub struct Model {
     pub simulation: Simulation,
     /// Top-level parameters after `--set` overrides, in internal units.
     pub params: Vec<GlobalParam>,
+    /// The `train` block, if the model has one: what a training run fits, to what.
+    pub training: Option<Training>,
 }
 
 #[derive(Clone, Debug)]
@@ -505,6 +507,87 @@ impl Simulation {
     pub fn steps(&self) -> f64 {
         (self.duration / self.dt).round()
     }
+}
+
+handle!(
+    /// A probe of [`Network::probes`].
+    ProbeId,
+    "probe"
+);
+
+/// A `train` block: parameters to fit (each one shared value) and the target traces of
+/// probes they are fitted to. The compiler reads no data: the runtime reads each target's CSV
+/// file and reports a missing file or column at the target's spans.
+#[derive(Clone, Debug)]
+pub struct Training {
+    pub name: String,
+    pub span: Span,
+    pub trainables: Vec<Trainable>,
+    pub targets: Vec<Target>,
+    pub loss: Loss,
+    pub optimizer: Optimizer,
+    /// Optimizer steps, at least 1.
+    pub iterations: u32,
+    /// For whatever randomness a training run uses (default 1).
+    pub seed: u64,
+}
+
+/// One trained value, shared by every place [`TrainedParam`] lists.
+#[derive(Clone, Debug)]
+pub struct Trainable {
+    /// The parameter as written (`hh.gnabar in soma`, `cells.syn.tau2`, `clamp.amp`).
+    pub name: String,
+    pub param: TrainedParam,
+    /// The dimension of the parameter (internal units).
+    pub dim: Dimension,
+    /// The start value (internal units): `init`, or the model's value.
+    pub init: f64,
+    /// The parameter's declared range `[min, max]` (may be infinite), containing `init`.
+    pub min: f64,
+    pub max: f64,
+    pub doc: Option<String>,
+    pub span: Span,
+}
+
+/// Where a trained value goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrainedParam {
+    /// Parameter `param` of density instance `instance` of cell type `cell`, on `nodes` (the
+    /// instance's nodes in the trainable's regions; ascending, not empty, each one of the
+    /// instance's nodes). Other nodes of the instance keep their values.
+    Density { cell: CellId, instance: DensityId, param: ParamId, nodes: Vec<u32> },
+    /// Parameter `param` of synapse `synapse` of cell type `cell`: every cell of the type.
+    Synapse { cell: CellId, synapse: SynapseId, param: ParamId },
+    /// Parameter `param` of a stimulus.
+    Stimulus { stimulus: StimulusId, param: ParamId },
+}
+
+/// `target "label" from "file.csv" column "name"`: the probe's trace is compared with the
+/// column of the file (its time grid is the file's first column; see docs/language.md).
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub probe: ProbeId,
+    /// The file's path, resolved relative to the model file as written (as SWC paths are).
+    pub path: String,
+    /// The column: the one named, or the probe's label.
+    pub column: String,
+    pub span: Span,
+    /// The file's string literal, for an error about the file.
+    pub path_span: Span,
+    /// The column's string literal, or the label's when no column is named.
+    pub column_span: Span,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// The mean over targets of the mean squared difference over the time points.
+    Mse,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum Optimizer {
+    Adam { learning_rate: f64, beta1: f64, beta2: f64, epsilon: f64 },
+    Sgd { learning_rate: f64 },
 }
 
 /// Absolute zero in °C: no temperature is below it.

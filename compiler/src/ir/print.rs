@@ -26,7 +26,53 @@ pub fn print(model: &Model) -> String {
         "simulation dt = {} ms, duration = {} ms, temperature = {} degC, backend = {:?}, precision = {:?}",
         s.dt, s.duration, s.celsius, s.backend, s.precision
     );
+    if let Some(t) = &model.training {
+        training(&mut out, model, t);
+    }
     out
+}
+
+/// The `train` block: each trainable with where it goes, its start value and range, the
+/// targets with their files and columns, then the settings.
+fn training(out: &mut String, model: &Model, t: &Training) {
+    let _ = writeln!(
+        out,
+        "
+train {}",
+        t.name
+    );
+    for tr in &t.trainables {
+        let (mech, place) = match &tr.param {
+            TrainedParam::Density { cell, instance, param, nodes } => {
+                let d = &model.cells[cell.index()].density[instance.index()];
+                (d.mechanism, format!("{cell} density {} {param} on nodes {}", instance.0, compress(nodes)))
+            }
+            TrainedParam::Synapse { cell, synapse, param } => {
+                let s = &model.cells[cell.index()].synapses[synapse.index()];
+                (s.mechanism, format!("{cell} synapse {} {param}", synapse.0))
+            }
+            TrainedParam::Stimulus { stimulus, param } => {
+                (model.network.stimuli[stimulus.index()].mechanism, format!("{stimulus} {param}"))
+            }
+        };
+        let bound = |x: f64| if x.is_infinite() { format!("{x}") } else { quantity(x, tr.dim) };
+        let _ = writeln!(
+            out,
+            "  trainable {:?} = {place} ({} {}), init {} in [{}, {}]",
+            tr.name,
+            mech,
+            model.mechanisms[mech.index()].name,
+            quantity(tr.init, tr.dim),
+            bound(tr.min),
+            bound(tr.max)
+        );
+    }
+    for g in &t.targets {
+        let label = &model.network.probes[g.probe.index()].label;
+        let _ = writeln!(out, "  target {} {label:?} from {:?} column {:?}", g.probe, g.path, g.column);
+    }
+    let _ =
+        writeln!(out, "  loss {:?}, optimizer {:?}, iterations {}, seed {}", t.loss, t.optimizer, t.iterations, t.seed);
 }
 
 fn quantity(value: f64, dim: crate::units::Dimension) -> String {

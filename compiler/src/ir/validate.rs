@@ -12,7 +12,7 @@ pub use super::validate_error::ValidationError;
 
 /// Returns every broken invariant found.
 pub fn validate(model: &Model) -> Result<(), Vec<ValidationError>> {
-    let Model { mechanisms, cells, network, simulation, params: _params } = model;
+    let Model { mechanisms, cells, network, simulation, params: _params, training: train } = model;
     // `_params`: top-level parameters are already substituted; nothing refers to them.
     let mut errors = Vec::new();
     for (m, mech) in mechanisms.iter().enumerate() {
@@ -29,6 +29,9 @@ pub fn validate(model: &Model) -> Result<(), Vec<ValidationError>> {
     }
     if *celsius < ABSOLUTE_ZERO_CELSIUS {
         errors.push(ValidationError::BelowAbsoluteZero);
+    }
+    if let Some(t) = train {
+        training(&mut errors, model, t);
     }
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
@@ -315,5 +318,66 @@ fn probe_target_ok(model: &Model, cell: &Cell, gid: u32, target: ProbeTarget) ->
         ProbeTarget::Ion { species, node, var: _var } => {
             species.index() < cell.species.len() && (node as usize) < cell.tree.nodes.len()
         }
+    }
+}
+
+fn training(errors: &mut Vec<ValidationError>, model: &Model, t: &Training) {
+    use ValidationError as E;
+    let Training { name: _name, span: _span, trainables, targets, loss: _loss, optimizer, iterations, seed: _seed } = t;
+    // `_loss`: one choice; `_seed`: any value.
+    for (i, tr) in trainables.iter().enumerate() {
+        let Trainable { name, param, dim, init, min, max, doc: _doc, span: _span } = tr;
+        let trainable = i as u32;
+        let mech = trained_mechanism(model, param);
+        let Some(p) = mech.and_then(|m| m.params.get(trained_param(param).index())) else {
+            errors.push(E::TrainableTarget { trainable, name: name.clone() });
+            continue;
+        };
+        if p.dim != *dim || *min != p.min || *max != p.max || !(init.is_finite() && (*min..=*max).contains(init)) {
+            errors.push(E::TrainableValue { trainable, name: name.clone() });
+        }
+    }
+    for (i, g) in targets.iter().enumerate() {
+        let Target { probe, path, column, span: _span, path_span: _path_span, column_span: _column_span } = g;
+        // The spans only locate the runtime's reports.
+        if probe.index() >= model.network.probes.len() || path.is_empty() || column.is_empty() {
+            errors.push(E::TrainingTarget { target: i as u32 });
+        }
+    }
+    let optimizer_ok = match *optimizer {
+        Optimizer::Adam { learning_rate, beta1, beta2, epsilon } => {
+            learning_rate > 0.0 && (0.0..1.0).contains(&beta1) && (0.0..1.0).contains(&beta2) && epsilon > 0.0
+        }
+        Optimizer::Sgd { learning_rate } => learning_rate > 0.0,
+    };
+    if !optimizer_ok || *iterations == 0 {
+        errors.push(E::TrainingSettings);
+    }
+}
+
+/// The mechanism whose parameter a trainable sets, if its handles exist (and, for a density
+/// parameter, its nodes are the instance's, ascending and not empty).
+fn trained_mechanism<'m>(model: &'m Model, param: &TrainedParam) -> Option<&'m Mechanism> {
+    let mech = match param {
+        TrainedParam::Density { cell, instance, param: _, nodes } => {
+            let d = model.cells.get(cell.index())?.density.get(instance.index())?;
+            let ok = !nodes.is_empty()
+                && nodes.windows(2).all(|w| w[0] < w[1])
+                && nodes.iter().all(|n| d.nodes.binary_search(n).is_ok());
+            ok.then_some(d.mechanism)?
+        }
+        TrainedParam::Synapse { cell, synapse, param: _ } => {
+            model.cells.get(cell.index())?.synapses.get(synapse.index())?.mechanism
+        }
+        TrainedParam::Stimulus { stimulus, param: _ } => model.network.stimuli.get(stimulus.index())?.mechanism,
+    };
+    model.mechanisms.get(mech.index())
+}
+
+fn trained_param(param: &TrainedParam) -> ParamId {
+    match param {
+        TrainedParam::Density { param, .. }
+        | TrainedParam::Synapse { param, .. }
+        | TrainedParam::Stimulus { param, .. } => *param,
     }
 }

@@ -147,6 +147,24 @@ pub enum ValidationError {
     },
     SimulationTime,
     BelowAbsoluteZero,
+    /// A trainable's cell, instance, synapse, stimulus or parameter does not exist, or its
+    /// nodes are not the instance's (ascending, not empty).
+    TrainableTarget {
+        trainable: u32,
+        name: String,
+    },
+    /// A trainable's dimension or range differs from its parameter's, or its start value is
+    /// outside the range.
+    TrainableValue {
+        trainable: u32,
+        name: String,
+    },
+    /// A target's probe does not exist, or its path or column is empty.
+    TrainingTarget {
+        target: u32,
+    },
+    /// The optimizer's settings or the iteration count are invalid.
+    TrainingSettings,
 }
 
 impl fmt::Display for ValidationError {
@@ -200,6 +218,12 @@ impl fmt::Display for ValidationError {
             ProbeTarget { label, .. } => write!(f, "probe {label} target invalid"),
             SimulationTime => write!(f, "simulation dt or duration invalid"),
             BelowAbsoluteZero => write!(f, "simulation temperature below absolute zero"),
+            TrainableTarget { trainable, name } => write!(f, "trainable {trainable} {name}: target invalid"),
+            TrainableValue { trainable, name } => {
+                write!(f, "trainable {trainable} {name}: dimension, range or start value invalid")
+            }
+            TrainingTarget { target } => write!(f, "training target {target}: probe, path or column invalid"),
+            TrainingSettings => write!(f, "training optimizer settings or iterations invalid"),
         }
     }
 }

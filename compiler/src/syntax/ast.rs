@@ -33,6 +33,7 @@ pub enum Item {
     Cell(Cell),
     Network(Network),
     Simulation(Simulation),
+    Train(Train),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -486,6 +487,54 @@ pub struct Probe {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Simulation {
     pub props: Vec<Property>,
+    pub span: Span,
+}
+
+/// `train fit { trainable …, target …, loss = mse, optimizer = adam { … }, iterations = 200 }`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Train {
+    pub doc: Doc,
+    pub name: Ident,
+    pub members: Vec<TrainMember>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainMember {
+    Trainable(Trainable),
+    Target(Target),
+    Setting(TrainSetting),
+}
+
+/// `trainable hh.gnabar in soma + dend { init = 0.1 S/cm2 }`, `trainable cells.syn.tau2`,
+/// `trainable clamp.amp`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trainable {
+    pub doc: Doc,
+    /// The dotted path as written (two or three names).
+    pub path: Vec<Ident>,
+    /// The regions after `in` (a union); empty without `in`.
+    pub regions: Vec<Ident>,
+    pub props: Vec<Property>,
+    pub span: Span,
+}
+
+/// `target "soma_v" from "recording.csv" column "v_rec"`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    pub label: StringLit,
+    pub file: StringLit,
+    pub column: Option<StringLit>,
+    pub span: Span,
+}
+
+/// `key = value` in a `train` block; `optimizer = adam { learning_rate = 0.01 }` has `settings`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainSetting {
+    pub key: Ident,
+    pub value: Expr,
+    /// The `{ … }` after a name value, when written.
+    pub settings: Option<Vec<Property>>,
     pub span: Span,
 }
 

@@ -71,6 +71,7 @@ fn item_name(item: &Item) -> String {
         Item::Cell(c) => ("cell", c.name.name.clone()),
         Item::Network(n) => ("network", n.name.name.clone()),
         Item::Simulation(_) => ("simulation", String::new()),
+        Item::Train(t) => ("train", t.name.name.clone()),
     };
     format!("{kind} {name}")
 }
@@ -734,4 +735,38 @@ fn member_keywords_are_names_where_a_name_fits() {
     {
         assert_eq!(errors(text).len(), 1, "{text}");
     }
+}
+
+#[test]
+fn a_train_block_parses_trainables_targets_and_settings() {
+    let text = "train fit {\n    /// the sodium conductance\n    trainable hh.gnabar in soma + dend { init = 0.1 S/cm2 }\n    trainable cells.syn.tau2, trainable clamp.amp\n    target \"soma_v\" from \"rec.csv\"\n    target \"dend_v\" from \"rec.csv\" column \"v2\"\n    loss = mse\n    optimizer = adam { learning_rate = 0.01, beta1 = 0.9 }\n    iterations = 200, seed = 1\n}\n";
+    let (file, diags) = parse(FileId(0), text);
+    assert!(diags.is_empty(), "{diags:?}");
+    let Item::Train(t) = &file.items[0] else { panic!("{:?}", file.items) };
+    assert_eq!(t.name.name, "fit");
+    let [
+        TrainMember::Trainable(a),
+        TrainMember::Trainable(b),
+        TrainMember::Trainable(c),
+        TrainMember::Target(d),
+        TrainMember::Target(e),
+        TrainMember::Setting(loss),
+        TrainMember::Setting(opt),
+        TrainMember::Setting(iters),
+        TrainMember::Setting(seed),
+    ] = t.members.as_slice()
+    else {
+        panic!("{:?}", t.members)
+    };
+    let names = |ids: &[Ident]| ids.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(".");
+    assert_eq!((names(&a.path).as_str(), names(&a.regions).as_str()), ("hh.gnabar", "soma.dend"));
+    assert_eq!(a.doc.as_deref(), Some("the sodium conductance"));
+    assert_eq!(a.props[0].key.name, "init");
+    assert_eq!((names(&b.path).as_str(), b.regions.len()), ("cells.syn.tau2", 0));
+    assert_eq!(names(&c.path), "clamp.amp");
+    assert_eq!((d.label.value.as_str(), d.file.value.as_str(), d.column.is_none()), ("soma_v", "rec.csv", true));
+    assert_eq!(e.column.as_ref().map(|c| c.value.as_str()), Some("v2"));
+    assert_eq!((loss.key.name.as_str(), loss.settings.is_none()), ("loss", true));
+    assert_eq!(opt.settings.as_ref().map(Vec::len), Some(2));
+    assert_eq!((iters.key.name.as_str(), seed.key.name.as_str()), ("iterations", "seed"));
 }

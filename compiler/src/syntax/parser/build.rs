@@ -106,6 +106,7 @@ impl Ctx<'_> {
                 let span = self.span(&pair);
                 Item::Simulation(Simulation { props: self.properties_in(pair), span })
             }
+            Rule::train => Item::Train(self.train(pair)?),
             _ => return None,
         })
     }
@@ -667,5 +668,66 @@ impl Ctx<'_> {
             }
         }
         Some(Call { name: name?, args, span })
+    }
+
+    fn train(&mut self, pair: Pair<Rule>) -> Option<Train> {
+        let span = self.span(&pair);
+        let (mut name, mut members) = (None, Vec::new());
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::name => name = Some(self.ident(&p)),
+                Rule::train_member => members.extend(p.into_inner().next().and_then(|m| self.train_member(m))),
+                _ => {}
+            }
+        }
+        Some(Train { doc: self.doc(span), name: name?, members, span })
+    }
+
+    fn train_member(&mut self, pair: Pair<Rule>) -> Option<TrainMember> {
+        let span = self.span(&pair);
+        match pair.as_rule() {
+            Rule::trainable => {
+                let (mut path, mut regions, mut props, mut after_in) = (Vec::new(), Vec::new(), Vec::new(), false);
+                for p in pair.into_inner() {
+                    match p.as_rule() {
+                        Rule::kw_in => after_in = true,
+                        Rule::name if after_in => regions.push(self.ident(&p)),
+                        Rule::name => path.push(self.ident(&p)),
+                        Rule::properties => props = self.properties(p),
+                        _ => {}
+                    }
+                }
+                Some(TrainMember::Trainable(Trainable { doc: self.doc(span), path, regions, props, span }))
+            }
+            Rule::target => {
+                let mut strings = Vec::new();
+                for p in pair.into_inner() {
+                    if p.as_rule() == Rule::string {
+                        strings.push(self.string(&p));
+                    }
+                }
+                let mut strings = strings.into_iter();
+                let (label, file) = (strings.next()?, strings.next()?);
+                Some(TrainMember::Target(Target { label, file, column: strings.next(), span }))
+            }
+            Rule::train_setting => {
+                let (mut key, mut value, mut settings) = (None, None, None);
+                for p in pair.into_inner() {
+                    match p.as_rule() {
+                        Rule::key => key = Some(self.ident(&p)),
+                        Rule::expr => value = Some(self.expr(p, 0)),
+                        Rule::settings_value => {
+                            let mut inner = p.into_inner();
+                            let n = self.ident(&inner.next()?);
+                            value = Some(Expr { span: n.span, kind: ExprKind::Name(n) });
+                            settings = Some(inner.next().map(|q| self.properties(q)).unwrap_or_default());
+                        }
+                        _ => {}
+                    }
+                }
+                Some(TrainMember::Setting(TrainSetting { key: key?, value: value?, settings, span }))
+            }
+            _ => None,
+        }
     }
 }

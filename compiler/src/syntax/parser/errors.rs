@@ -80,7 +80,7 @@ fn describe(rule: Rule) -> &'static [&'static str] {
     use Rule::*;
     match rule {
         EOI | file_item | item_prefix | import | param | function | mechanism | species | morphology | cell
-        | network | simulation => &["an item"],
+        | network | simulation | train => &["an item"],
         name | callee | selection | generator => &["a name"],
         key => &["a property name"],
         kw_import => &["`import`"],
@@ -126,6 +126,12 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         kw_by => &["`by`"],
         kw_if => &["`if`"],
         kw_else => &["`else`"],
+        kw_train => &["`train`"],
+        kw_trainable | trainable => &["`trainable`"],
+        kw_target | target => &["`target`"],
+        kw_from => &["`from`"],
+        kw_column => &["`column`"],
+        settings_value => &["a name"],
         lbrace | properties | tree | statements => &["`{`"],
         rbrace => &["`}`"],
         lparen => &["`(`"],
@@ -158,7 +164,7 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         fn_param => &["a parameter"],
         member | state | gate | ion | current_decl | electrode | ode | assignment | kinetic | cell_member
         | morphology_inline | morphology_ref | insert | synapse | detector | cell_property | network_member
-        | population | connect | source | stimulus | probe | record => &["a member"],
+        | population | connect | source | stimulus | probe | record | train_member | train_setting => &["a member"],
         reaction | reactants | reactant => &["a reaction"],
         statement => &["a statement"],
         arg => &["an argument"],

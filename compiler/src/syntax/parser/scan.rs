@@ -13,8 +13,8 @@ pub(super) const MAX_NESTING: usize = 200;
 const MAX_RESTARTS: usize = 1000;
 
 /// The keywords that start a top-level item.
-pub(super) const ITEM_KEYWORDS: [&str; 10] =
-    ["import", "param", "fn", "density", "point", "species", "morphology", "cell", "network", "simulation"];
+pub(super) const ITEM_KEYWORDS: [&str; 11] =
+    ["import", "param", "fn", "density", "point", "species", "morphology", "cell", "network", "simulation", "train"];
 
 /// One top-level item's text: `start..end` of the file, from its keyword to the next item.
 pub(super) struct Chunk {

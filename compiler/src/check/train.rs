@@ -1,0 +1,607 @@
+//! The `train` block: trainable parameters resolved to the model's entities, target traces
+//! of probes, the loss, the optimizer and its settings (docs/language.md, "Training"). The
+//! target files are not read: the compiler has no IO for data; their resolved paths go to the
+//! IR for the runtime.
+
+use std::collections::HashMap;
+
+use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
+use crate::ir::{self, CellId, DensityId, ParamId, ProbeId, StimulusId, SynapseId};
+use crate::source::Span;
+use crate::syntax::ast;
+use crate::units::{Dimension, Unit};
+
+use super::cell::RegionNodes;
+use super::constant::{eval, eval_in_unit};
+use super::expr::mismatch;
+use super::globals::Globals;
+
+/// The checked model a `train` block refers to.
+pub(crate) struct Model<'m> {
+    pub mechanisms: &'m [ir::Mechanism],
+    pub cells: &'m [ir::Cell],
+    /// Every cell type by name, `None` where it did not check.
+    pub cell_names: &'m [(String, Option<CellId>)],
+    /// Per checked cell type, its regions' nodes.
+    pub regions: &'m [RegionNodes],
+    /// The network the simulation runs (empty without one).
+    pub network: &'m ir::Network,
+}
+
+/// The defaults of the settings (documented in docs/language.md).
+const ADAM: ir::Optimizer = ir::Optimizer::Adam { learning_rate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
+const SGD_LEARNING_RATE: f64 = 0.01;
+const DEFAULT_SEED: u64 = 1;
+
+const SETTINGS: [&str; 4] = ["loss", "optimizer", "iterations", "seed"];
+
+/// Checks the model's `train` block, if it has one.
+pub(crate) fn check(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Model<'_>) -> Option<ir::Training> {
+    let block = *globals.trains.first()?;
+    for extra in globals.trains.iter().skip(1) {
+        diags.push(
+            Diagnostic::error(Code::DuplicateTrain, extra.name.span, "a model has only one `train` block")
+                .label("a second `train` block")
+                .secondary(block.name.span, "the first one")
+                .help("put every trainable and target into one block"),
+        );
+    }
+    let mut training = ir::Training {
+        name: block.name.name.clone(),
+        span: block.span,
+        trainables: Vec::new(),
+        targets: Vec::new(),
+        loss: ir::Loss::Mse,
+        optimizer: ADAM,
+        iterations: 0,
+        seed: DEFAULT_SEED,
+    };
+    let mut seen: HashMap<&str, Span> = HashMap::new();
+    let mut have_iterations = false;
+    for member in &block.members {
+        match member {
+            ast::TrainMember::Trainable(t) => {
+                if let Some(trained) = trainable(globals, diags, model, t) {
+                    match training.trainables.iter().find(|o| overlaps(&o.param, &trained.param)) {
+                        Some(first) => diags.push(
+                            Diagnostic::error(
+                                Code::DuplicateTrainable,
+                                t.span,
+                                format!("`{}` is trained twice", trained.name),
+                            )
+                            .label("trained again here")
+                            .secondary(first.span, "first trained here")
+                            .help("one trainable per parameter and place: remove one of them"),
+                        ),
+                        None => training.trainables.push(trained),
+                    }
+                }
+            }
+            ast::TrainMember::Target(t) => {
+                if let Some(target) = target(globals, diags, model, t, &training.targets) {
+                    training.targets.push(target);
+                }
+            }
+            ast::TrainMember::Setting(s) => {
+                let key = s.key.name.as_str();
+                if !SETTINGS.contains(&key) {
+                    diags.push(unknown_setting(&s.key, "a `train` block", &SETTINGS));
+                    continue;
+                }
+                if let Some(first) = seen.insert(key, s.key.span) {
+                    diags.push(
+                        Diagnostic::error(Code::InvalidTraining, s.key.span, format!("`{key}` is set twice"))
+                            .secondary(first, "first set here"),
+                    );
+                    continue;
+                }
+                if key != "optimizer"
+                    && let Some(props) = &s.settings
+                {
+                    let span = props.first().map_or(s.value.span, |p| p.span);
+                    diags.push(Diagnostic::error(
+                        Code::InvalidTraining,
+                        span,
+                        format!("`{key}` takes no settings in `{{ … }}`"),
+                    ));
+                    continue;
+                }
+                match key {
+                    "loss" => match word(&s.value) {
+                        Some("mse") => training.loss = ir::Loss::Mse,
+                        _ => diags.push(
+                            Diagnostic::error(Code::InvalidTraining, s.value.span, "unknown loss")
+                                .label("the only loss is `mse`")
+                                .help("write `loss = mse` (mean squared error), or leave it out"),
+                        ),
+                    },
+                    "optimizer" => {
+                        if let Some(o) = optimizer(globals, diags, s) {
+                            training.optimizer = o;
+                        }
+                    }
+                    "iterations" => {
+                        have_iterations = true;
+                        if let Some(n) = integer(globals, diags, &s.value, "`iterations`", 1, u32::MAX as f64) {
+                            training.iterations = n as u32;
+                        }
+                    }
+                    _ => {
+                        if let Some(n) = integer(globals, diags, &s.value, "`seed`", 0, 2f64.powi(53)) {
+                            training.seed = n;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let missing = |what: &str, help: &str| {
+        Diagnostic::error(Code::InvalidTraining, block.name.span, format!("the `train` block has no {what}")).help(help)
+    };
+    if !have_iterations {
+        diags.push(missing("`iterations`", "add `iterations = 200`"));
+    }
+    if !block.members.iter().any(|m| matches!(m, ast::TrainMember::Trainable(_))) {
+        diags.push(missing("trainable parameter", "add `trainable MECHANISM.PARAMETER in REGION`"));
+    }
+    if !block.members.iter().any(|m| matches!(m, ast::TrainMember::Target(_))) {
+        diags.push(missing("target", "add `target \"PROBE LABEL\" from \"FILE.csv\"`"));
+    }
+    Some(training)
+}
+
+/// Whether two trainables set one value at a place (one node, one synapse, one stimulus).
+fn overlaps(a: &ir::TrainedParam, b: &ir::TrainedParam) -> bool {
+    use ir::TrainedParam as T;
+    match (a, b) {
+        (T::Density { cell, instance, param, nodes }, T::Density { cell: c2, instance: i2, param: p2, nodes: n2 }) => {
+            (cell, instance, param) == (c2, i2, p2) && nodes.iter().any(|n| n2.binary_search(n).is_ok())
+        }
+        _ => a == b,
+    }
+}
+
+fn word(expr: &ast::Expr) -> Option<&str> {
+    match &expr.kind {
+        ast::ExprKind::Name(n) => Some(n.name.as_str()),
+        _ => None,
+    }
+}
+
+fn unknown_setting(key: &ast::Ident, in_what: &str, valid: &[&str]) -> Diagnostic {
+    let mut d = Diagnostic::error(Code::InvalidTraining, key.span, format!("{in_what} has no setting `{}`", key.name))
+        .label("unknown setting");
+    d = match did_you_mean(&key.name, valid.iter().copied()) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d.help(format!(
+            "the settings are {}",
+            valid.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+        )),
+    };
+    d
+}
+
+/// A dimensionless whole number in `[min, max]`.
+fn integer(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    expr: &ast::Expr,
+    what: &str,
+    min: u64,
+    max: f64,
+) -> Option<u64> {
+    let one = Unit { dim: Dimension::NONE, scale: 1.0 };
+    let v = eval_in_unit(globals, diags, expr, one, false, what)?;
+    if v.fract() != 0.0 || v < min as f64 || v > max {
+        let kind = if min == 1 { "a positive whole number" } else { "a whole number, 0 or more" };
+        diags.push(
+            Diagnostic::error(Code::InvalidTraining, expr.span, format!("{what} must be {kind}"))
+                .label(format!("this is {v}")),
+        );
+        return None;
+    }
+    Some(v as u64)
+}
+
+/// `adam`, `adam { … }`, `sgd { learning_rate = … }`.
+fn optimizer(globals: &Globals<'_>, diags: &mut Diagnostics, s: &ast::TrainSetting) -> Option<ir::Optimizer> {
+    let name = word(&s.value);
+    let (mut optimizer, valid): (ir::Optimizer, &[&str]) = match name {
+        Some("adam") => (ADAM, &["learning_rate", "beta1", "beta2", "epsilon"]),
+        Some("sgd") => (ir::Optimizer::Sgd { learning_rate: SGD_LEARNING_RATE }, &["learning_rate"]),
+        _ => {
+            let mut d = Diagnostic::error(Code::InvalidTraining, s.value.span, "unknown optimizer")
+                .label("the optimizers are `adam` and `sgd`");
+            if let Some(n) = name
+                && let Some(m) = did_you_mean(n, ["adam", "sgd"])
+            {
+                d = d.help(format!("did you mean `{m}`?"));
+            }
+            diags.push(d);
+            return None;
+        }
+    };
+    let name = name.expect("matched");
+    let one = Unit { dim: Dimension::NONE, scale: 1.0 };
+    for prop in s.settings.iter().flatten() {
+        let key = prop.key.name.as_str();
+        if !valid.contains(&key) {
+            diags.push(unknown_setting(&prop.key, &format!("`{name}`"), valid));
+            continue;
+        }
+        let what = format!("`{key}`");
+        let Some(v) = eval_in_unit(globals, diags, &prop.value, one, false, &what) else { continue };
+        let (ok, rule) = match key {
+            "beta1" | "beta2" => ((0.0..1.0).contains(&v), "in [0, 1)"),
+            _ => (v > 0.0, "positive"),
+        };
+        if !ok {
+            diags.push(
+                Diagnostic::error(Code::InvalidTraining, prop.value.span, format!("{what} must be {rule}"))
+                    .label(format!("this is {v}")),
+            );
+            continue;
+        }
+        match (&mut optimizer, key) {
+            (
+                ir::Optimizer::Adam { learning_rate: x, .. } | ir::Optimizer::Sgd { learning_rate: x },
+                "learning_rate",
+            )
+            | (ir::Optimizer::Adam { beta1: x, .. }, "beta1")
+            | (ir::Optimizer::Adam { beta2: x, .. }, "beta2")
+            | (ir::Optimizer::Adam { epsilon: x, .. }, "epsilon") => *x = v,
+            _ => unreachable!("settings checked above"),
+        }
+    }
+    Some(optimizer)
+}
+
+/// `target "label" from "file.csv" column "name"`.
+fn target(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    model: &Model<'_>,
+    t: &ast::Target,
+    earlier: &[ir::Target],
+) -> Option<ir::Target> {
+    let probes = &model.network.probes;
+    let Some(index) = probes.iter().position(|p| p.label == t.label.value) else {
+        let mut d =
+            Diagnostic::error(Code::UnknownTarget, t.label.span, format!("no probe is labelled \"{}\"", t.label.value))
+                .label("not a probe's label");
+        d = match did_you_mean(&t.label.value, probes.iter().map(|p| p.label.as_str())) {
+            Some(s) => d.help(format!("did you mean \"{s}\"?")),
+            None if probes.is_empty() => d.note("the network has no probes: a target compares a probe's trace"),
+            None => d.help(format!(
+                "the probes are {}",
+                probes.iter().map(|p| format!("\"{}\"", p.label)).collect::<Vec<_>>().join(", ")
+            )),
+        };
+        diags.push(d);
+        return None;
+    };
+    let probe = ProbeId(index as u32);
+    if let Some(first) = earlier.iter().find(|e| e.probe == probe) {
+        diags.push(
+            Diagnostic::error(
+                Code::UnknownTarget,
+                t.label.span,
+                format!("probe \"{}\" has two targets", t.label.value),
+            )
+            .label("a second target")
+            .secondary(first.span, "first target here"),
+        );
+        return None;
+    }
+    if t.file.value.is_empty() {
+        diags.push(Diagnostic::error(Code::InvalidTraining, t.file.span, "the file name is empty"));
+        return None;
+    }
+    let from = &globals.sources.get(t.span.file).name;
+    let (column, column_span) = match &t.column {
+        Some(c) => (c.value.clone(), c.span),
+        None => (t.label.value.clone(), t.label.span),
+    };
+    Some(ir::Target {
+        probe,
+        path: crate::driver::resolve_relative(from, &t.file.value),
+        column,
+        span: t.span,
+        path_span: t.file.span,
+        column_span,
+    })
+}
+
+/// What a trainable names: where the value goes, its parameter and the model's value.
+fn trainable(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    model: &Model<'_>,
+    t: &ast::Trainable,
+) -> Option<ir::Trainable> {
+    let (param, mech, value) = if !t.regions.is_empty() {
+        density(diags, model, t)?
+    } else {
+        match t.path.as_slice() {
+            [pop, syn, p] => synapse(diags, model, pop, syn, p)?,
+            [stim, p] => stimulus(diags, model, stim, p)?,
+            _ => {
+                diags.push(shape(t));
+                return None;
+            }
+        }
+    };
+    let (ir::TrainedParam::Density { param: id, .. }
+    | ir::TrainedParam::Synapse { param: id, .. }
+    | ir::TrainedParam::Stimulus { param: id, .. }) = param;
+    let mechanism = &model.mechanisms[mech.index()];
+    let declared = &mechanism.params[id.index()];
+    let init = init(globals, diags, t, declared, &mechanism.name).unwrap_or(value);
+    let mut name = t.path.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(".");
+    if !t.regions.is_empty() {
+        name += " in ";
+        name += &t.regions.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(" + ");
+    }
+    Some(ir::Trainable {
+        name,
+        param,
+        dim: declared.dim,
+        init,
+        min: declared.min,
+        max: declared.max,
+        doc: t.doc.clone().or_else(|| declared.doc.clone()),
+        span: t.span,
+    })
+}
+
+fn shape(t: &ast::Trainable) -> Diagnostic {
+    let span = t.path.first().map_or(t.span, |f| f.span.to(t.path.last().expect("first").span));
+    Diagnostic::error(Code::UnknownTrainable, span, "a trainable names a parameter in two or three parts")
+        .note("`MECHANISM.PARAMETER in REGION` or `CELL.MECHANISM.PARAMETER in REGION` for a density mechanism, `POPULATION.SYNAPSE.PARAMETER` for a synapse, `STIMULUS.PARAMETER` for a stimulus")
+}
+
+/// `init = …`: the parameter's dimension, inside its range.
+fn init(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    t: &ast::Trainable,
+    declared: &ir::Param,
+    mech: &str,
+) -> Option<f64> {
+    let mut value = None;
+    for prop in &t.props {
+        if prop.key.name != "init" {
+            diags.push(unknown_setting(&prop.key, "a trainable", &["init"]));
+            continue;
+        }
+        let what = format!("the start value of `{mech}.{}`", declared.name);
+        let (v, dim) = eval(globals, diags, &prop.value, &what)?;
+        if let Some(d) = dim
+            && d != declared.dim
+        {
+            let mut m = mismatch(prop.value.span, declared.dim, d, &what);
+            m.code = Code::InvalidInit;
+            diags.push(m.help(format!("write it in {}", declared.dim.display_unit())));
+            return None;
+        }
+        let unit = declared.dim.display_unit();
+        let shown = |x: f64| if x.is_finite() { x / declared.dim.display_scale() } else { x };
+        if !(declared.min..=declared.max).contains(&v) {
+            diags.push(
+                Diagnostic::error(Code::InvalidInit, prop.value.span, format!("{what} is outside its allowed range"))
+                    .label(format!("allowed: [{}, {}] {unit}", shown(declared.min), shown(declared.max)))
+                    .secondary(declared.span, "range declared here"),
+            );
+            return None;
+        }
+        value = Some(v);
+    }
+    value
+}
+
+/// `message` about `name`, which is not found, with "did you mean" among `candidates`.
+fn not_found<'n>(name: &ast::Ident, message: String, candidates: impl IntoIterator<Item = &'n str>) -> Diagnostic {
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    let span = name.span;
+    let name = name.name.as_str();
+    let d = Diagnostic::error(Code::UnknownTrainable, span, message).label("not found");
+    match did_you_mean(name, candidates.iter().copied()) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None if candidates.is_empty() => d,
+        None => d.help(format!(
+            "the choices are {}",
+            candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+/// A parameter of a mechanism by name.
+fn param_of(diags: &mut Diagnostics, mechanism: &ir::Mechanism, name: &ast::Ident) -> Option<ParamId> {
+    match mechanism.params.iter().position(|p| p.name == name.name) {
+        Some(i) => Some(ParamId(i as u32)),
+        None => {
+            diags.push(not_found(
+                name,
+                format!("`{}` has no parameter `{}`", mechanism.name, name.name),
+                mechanism.params.iter().map(|p| p.name.as_str()),
+            ));
+            None
+        }
+    }
+}
+
+type Resolved = (ir::TrainedParam, ir::MechId, f64);
+
+/// `[CELL.]MECH.PARAM in REGION + …`.
+fn density(diags: &mut Diagnostics, model: &Model<'_>, t: &ast::Trainable) -> Option<Resolved> {
+    let (cell, mech, param) = match t.path.as_slice() {
+        [cell, mech, param] => {
+            let Some((_, id)) = model.cell_names.iter().find(|(n, _)| *n == cell.name) else {
+                diags.push(not_found(
+                    cell,
+                    format!("no cell type `{}`", cell.name),
+                    model.cell_names.iter().map(|(n, _)| n.as_str()),
+                ));
+                return None;
+            };
+            ((*id)?, mech, param)
+        }
+        [mech, param] => (only_cell_type(diags, model, mech.span, &t.path)?, mech, param),
+        _ => {
+            diags.push(shape(t));
+            return None;
+        }
+    };
+    let c = &model.cells[cell.index()];
+    let inserted = |m: ir::MechId| &model.mechanisms[m.index()];
+    let Some(k) = c.density.iter().position(|d| inserted(d.mechanism).name == mech.name) else {
+        diags.push(not_found(
+            mech,
+            format!("cell `{}` has no density mechanism `{}`", c.name, mech.name),
+            c.density.iter().map(|d| inserted(d.mechanism).name.as_str()),
+        ));
+        return None;
+    };
+    let instance = &c.density[k];
+    let mechanism = inserted(instance.mechanism);
+    let p = param_of(diags, mechanism, param)?;
+    let regions = &model.regions[cell.index()];
+    let mut wanted: Vec<u32> = Vec::new();
+    for r in &t.regions {
+        let Some(nodes) = regions.get(&r.name) else {
+            let mut names: Vec<&str> = regions.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            diags.push(not_found(r, format!("cell `{}` has no region `{}`", c.name, r.name), names));
+            return None;
+        };
+        wanted.extend(nodes);
+    }
+    let nodes: Vec<u32> = instance.nodes.iter().copied().filter(|n| wanted.contains(n)).collect();
+    let regions_span = t.regions[0].span.to(t.regions[t.regions.len() - 1].span);
+    if nodes.is_empty() {
+        diags.push(
+            Diagnostic::error(
+                Code::UnknownTrainable,
+                regions_span,
+                format!("`{}` is not inserted here in cell `{}`", mechanism.name, c.name),
+            )
+            .label("no node of this has the mechanism")
+            .help("name a region where the cell inserts it"),
+        );
+        return None;
+    }
+    let value = match &instance.params[p.index()] {
+        ir::ParamValue::Uniform(v) => *v,
+        ir::ParamValue::PerNode(values) => {
+            let here: Vec<f64> = instance
+                .nodes
+                .iter()
+                .zip(values)
+                .filter(|(n, _)| nodes.binary_search(n).is_ok())
+                .map(|(_, v)| *v)
+                .collect();
+            if !here.iter().all(|v| v.to_bits() == here[0].to_bits()) {
+                diags.push(
+                    Diagnostic::error(
+                        Code::PerNodeTrainable,
+                        param.span,
+                        format!("`{}.{}` varies from node to node here", mechanism.name, param.name),
+                    )
+                    .label("not one value in these regions")
+                    .note("a trainable is one value shared by all its nodes; a value that depends on `distance` cannot be trained this way yet")
+                    .help("train it in a region where it is uniform, or make it uniform"),
+                );
+                return None;
+            }
+            here[0]
+        }
+    };
+    let trained = ir::TrainedParam::Density { cell, instance: DensityId(k as u32), param: p, nodes };
+    Some((trained, instance.mechanism, value))
+}
+
+/// The one cell type the network's populations use, for `MECH.PARAM in REGION`.
+fn only_cell_type(diags: &mut Diagnostics, model: &Model<'_>, span: Span, path: &[ast::Ident]) -> Option<CellId> {
+    let mut used: Vec<CellId> = Vec::new();
+    for p in &model.network.populations {
+        if !used.contains(&p.cell) {
+            used.push(p.cell);
+        }
+    }
+    match used.as_slice() {
+        [only] => Some(*only),
+        [] => {
+            diags.push(
+                Diagnostic::error(Code::UnknownTrainable, span, "no population uses a cell type to train")
+                    .help("add a population to the network, or name the cell type: `CELL.MECHANISM.PARAMETER`"),
+            );
+            None
+        }
+        [first, ..] => {
+            let names: Vec<&str> = used.iter().map(|c| model.cells[c.index()].name.as_str()).collect();
+            let rest = path.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(".");
+            diags.push(
+                Diagnostic::error(Code::UnknownTrainable, span, "the network has several cell types; say which one")
+                    .label(format!("a mechanism of {}?", names.join(" or ")))
+                    .help(format!("write `{}.{rest} in …`", model.cells[first.index()].name)),
+            );
+            None
+        }
+    }
+}
+
+/// `POPULATION.SYNAPSE.PARAM`: the cell type's synapse, shared by all its cells.
+fn synapse(
+    diags: &mut Diagnostics,
+    model: &Model<'_>,
+    pop: &ast::Ident,
+    syn: &ast::Ident,
+    param: &ast::Ident,
+) -> Option<Resolved> {
+    let pops = &model.network.populations;
+    let Some(population) = pops.iter().find(|p| p.name == pop.name) else {
+        let mut d = not_found(pop, format!("no population `{}`", pop.name), pops.iter().map(|p| p.name.as_str()));
+        if model.cell_names.iter().any(|(n, _)| *n == pop.name) {
+            d = d.note(format!(
+                "`{}` is a cell type: a synapse is named through a population, a density mechanism needs `in REGION`",
+                pop.name
+            ));
+        }
+        diags.push(d);
+        return None;
+    };
+    let cell = population.cell;
+    let c = &model.cells[cell.index()];
+    let Some(k) = c.synapses.iter().position(|s| s.name == syn.name) else {
+        diags.push(not_found(
+            syn,
+            format!("cell `{}` has no synapse `{}`", c.name, syn.name),
+            c.synapses.iter().map(|s| s.name.as_str()),
+        ));
+        return None;
+    };
+    let placed = &c.synapses[k];
+    let p = param_of(diags, &model.mechanisms[placed.mechanism.index()], param)?;
+    let trained = ir::TrainedParam::Synapse { cell, synapse: SynapseId(k as u32), param: p };
+    Some((trained, placed.mechanism, placed.params[p.index()]))
+}
+
+/// `STIMULUS.PARAM`.
+fn stimulus(diags: &mut Diagnostics, model: &Model<'_>, stim: &ast::Ident, param: &ast::Ident) -> Option<Resolved> {
+    let stimuli = &model.network.stimuli;
+    let Some(k) = stimuli.iter().position(|s| s.name == stim.name) else {
+        let mut d = not_found(stim, format!("no stimulus `{}`", stim.name), stimuli.iter().map(|s| s.name.as_str()));
+        if model.mechanisms.iter().any(|m| m.name == stim.name && m.kind == ir::MechanismKind::Density) {
+            d = d.help(format!(
+                "a density mechanism's parameter needs a region: `{}.{} in soma`",
+                stim.name, param.name
+            ));
+        }
+        diags.push(d);
+        return None;
+    };
+    let s = &stimuli[k];
+    let p = param_of(diags, &model.mechanisms[s.mechanism.index()], param)?;
+    let trained = ir::TrainedParam::Stimulus { stimulus: StimulusId(k as u32), param: p };
+    Some((trained, s.mechanism, s.params[p.index()]))
+}
