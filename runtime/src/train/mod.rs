@@ -3,6 +3,7 @@
 //! gradient.
 
 pub mod optimizer;
+pub mod session;
 pub mod transform;
 
 use std::ops::ControlFlow;

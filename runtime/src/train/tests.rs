@@ -42,3 +42,68 @@ fn hh_densities_are_recovered_from_the_somatic_voltage() {
         assert!(error < 0.01, "{name}: {got} vs {want}");
     }
 }
+
+/// `examples/train/fit_hh.syl` with its target trace made by its own model (the true values),
+/// 8 ms of it.
+fn fit_hh() -> (sylva_compiler::artifact::Artifact, String) {
+    let mut a = test_models::example("examples/train/fit_hh.syl", &[]);
+    a.model.simulation.duration = 8.0;
+    let mut sim = crate::cpu::Simulation::new(&a, crate::cpu::Options::default()).expect("builds");
+    sim.run(|_, _| {}).expect("runs");
+    let mut csv = String::from("t,soma_v\n");
+    for (t, v) in sim.times().iter().zip(&sim.columns()[0]) {
+        csv += &format!("{},{}\n", crate::output::format_number(*t), crate::output::format_number(*v));
+    }
+    (a, csv)
+}
+
+#[test]
+fn a_train_block_becomes_a_session_that_lowers_its_loss() {
+    let (a, csv) = fit_hh();
+    let mut session = session::Session::new(&a, &mut |path| {
+        assert!(path.ends_with("fit_hh_target.csv"), "{path}");
+        Ok(csv.clone())
+    })
+    .expect("a session");
+    assert_eq!(session.names.iter().map(|n| n.name.as_str()).collect::<Vec<_>>()[0], "hh.gnabar in soma");
+    assert_eq!(session.names[0].unit, "S/cm2");
+    session.iterations = 30;
+    let fit = session.fit(|_, _| ControlFlow::Continue(())).expect("fits");
+    assert!(fit.losses.last().unwrap() < &(0.5 * fit.losses[0]), "{:?}", fit.losses);
+}
+
+#[test]
+fn learned_values_written_back_give_the_trained_model() {
+    let (a, csv) = fit_hh();
+    let session = session::Session::new(&a, &mut |_| Ok(csv.clone())).expect("a session");
+    let values = session.problem.values();
+    let named: Vec<(String, f64)> = session.names.iter().map(|n| n.name.clone()).zip(values.iter().copied()).collect();
+    let mut model = a.model.clone();
+    session::apply(&mut model, &named).expect("applies");
+    // The model now holds the start values, so its run is the session's first trace.
+    let applied = sylva_compiler::artifact::Artifact::new(model);
+    let mut sim = crate::cpu::Simulation::new(&applied, crate::cpu::Options::default()).expect("builds");
+    sim.run(|_, _| {}).expect("runs");
+    assert_eq!(sim.columns()[0], session.problem.trace().expect("runs")[0]);
+    assert!(session::apply(&mut a.model.clone(), &[("hh.nothing".into(), 1.0)]).is_err());
+}
+
+#[test]
+fn a_target_file_that_does_not_fit_is_located() {
+    let (a, csv) = fit_hh();
+    let training = a.model.training.as_ref().expect("train block");
+    let column_span = training.targets[0].column_span;
+    let renamed = csv.replacen("soma_v", "v", 1);
+    match session::Session::new(&a, &mut |_| Ok(renamed.clone())) {
+        Err(session::SessionError::Target { span, message }) => {
+            assert_eq!(span, column_span);
+            assert!(message.contains("no column `soma_v`"), "{message}");
+        }
+        other => panic!("{:?}", other.err()),
+    }
+    let short: String = csv.lines().take(10).map(|l| format!("{l}\n")).collect();
+    let err = session::Session::new(&a, &mut |_| Ok(short.clone())).err().expect("refused");
+    assert!(err.to_string().contains("9 rows for the run's 321 times"), "{err}");
+    let err = session::Session::new(&a, &mut |_| Err("no such file".into())).err().expect("refused");
+    assert!(err.to_string().contains("cannot read target file"), "{err}");
+}
