@@ -29,16 +29,27 @@ pub fn solve_range(
             diagonal[lp] += g;
         }
     }
-    solve_tree(rhs, diagonal, cable, offset, range.clone());
-    for i in range {
-        v[local(i)] += rhs[local(i)];
-    }
+    // v += Δv as each Δv is found: one pass over the nodes, not two.
+    eliminate_and_substitute(rhs, diagonal, cable, offset, range, |li, dv| v[li] += dv);
 }
 
 /// Solves the assembled tree system in place: `rhs` becomes the solution (Δv), `diagonal` is
 /// consumed. The matrix is symmetric (off-diagonals −g on every parent–child edge), so the
 /// same elimination also solves the transposed system the adjoint needs.
 pub fn solve_tree(rhs: &mut [f64], diagonal: &mut [f64], cable: &Cable, offset: usize, range: std::ops::Range<usize>) {
+    eliminate_and_substitute(rhs, diagonal, cable, offset, range, |_, _| {});
+}
+
+/// The elimination and substitution of [`solve_tree`], calling `solved(local node, value)` as
+/// each node's solution is found.
+fn eliminate_and_substitute(
+    rhs: &mut [f64],
+    diagonal: &mut [f64],
+    cable: &Cable,
+    offset: usize,
+    range: std::ops::Range<usize>,
+    mut solved: impl FnMut(usize, f64),
+) {
     let local = |i: usize| i - offset;
     for i in range.clone().rev() {
         let p = cable.parent[i];
@@ -55,10 +66,12 @@ pub fn solve_tree(rhs: &mut [f64], diagonal: &mut [f64], cable: &Cable, offset: 
     for i in range {
         let p = cable.parent[i];
         let li = local(i);
-        rhs[li] = if p == u32::MAX {
+        let x = if p == u32::MAX {
             rhs[li] / diagonal[li]
         } else {
             (rhs[li] + cable.axial[i] * rhs[local(p as usize)]) / diagonal[li]
         };
+        rhs[li] = x;
+        solved(li, x);
     }
 }
