@@ -26,10 +26,12 @@ use crate::host::blowup::Blowup;
 use crate::plan::{Plan, ProbeSource};
 
 /// A trainable parameter: one value shared by every [`Use`] (a mechanism's parameter in some
-/// regions of a cell type, a synapse's parameter on every cell of a type, a stimulus's).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// regions of a cell type, a synapse's parameter on every cell of a type, a stimulus's) and by
+/// the weight of every connection rule in `weights` (indices of the model's `connect` rules).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Trainable {
     pub uses: Vec<Use>,
+    pub weights: Vec<u32>,
 }
 
 /// Parameter `param` of plan block (placement) `block`, at the instances `positions` within
@@ -105,6 +107,8 @@ pub struct Problem {
     plan: Plan,
     trainables: Vec<Trainable>,
     steps: u64,
+    /// The weight of each connection rule.
+    weights: Vec<f64>,
 }
 
 impl Problem {
@@ -119,8 +123,12 @@ impl Problem {
                 return Err(GradError::Loss(format!("placement {block} has no parameter {param}")));
             }
         }
-        if trainables.iter().any(|t| t.uses.is_empty()) {
-            return Err(GradError::Loss("a trainable parameter with no placement".into()));
+        let connections = &artifact.model.network.connections;
+        if trainables.iter().any(|t| t.uses.is_empty() && t.weights.is_empty()) {
+            return Err(GradError::Loss("a trainable parameter with no placement or connection".into()));
+        }
+        if let Some(c) = trainables.iter().flat_map(|t| &t.weights).find(|c| **c as usize >= connections.len()) {
+            return Err(GradError::Loss(format!("no connection rule {c}")));
         }
         let plan = Plan::uninitialized(artifact, &unfolded);
         for u in trainables.iter().flat_map(|t| &t.uses) {
@@ -138,24 +146,32 @@ impl Problem {
             }
         }
         cotangent::check_differentiable(&plan)?;
-        Ok(Problem { plan, trainables: trainables.to_vec(), steps: artifact.model.simulation.steps() as u64 })
+        Ok(Problem {
+            plan,
+            trainables: trainables.to_vec(),
+            steps: artifact.model.simulation.steps() as u64,
+            weights: connections.iter().map(|c| c.weight).collect(),
+        })
     }
 
     /// The current value of each trainable parameter (its first use's).
     pub fn values(&self) -> Vec<f64> {
         self.trainables
             .iter()
-            .map(|t| {
-                let u = &t.uses[0];
-                let first = u.instances(&self.plan).next().expect("checked in new");
-                self.plan.blocks[u.block].param_value(u.param, first)
+            .map(|t| match t.uses.first() {
+                Some(u) => {
+                    let first = u.instances(&self.plan).next().expect("checked in new");
+                    self.plan.blocks[u.block].param_value(u.param, first)
+                }
+                None => self.weights[t.weights[0] as usize],
             })
             .collect()
     }
 
     /// Sets every instance of every use of each trainable parameter.
     pub fn set_values(&mut self, values: &[f64]) {
-        for (t, &x) in self.trainables.iter().zip(values) {
+        let trainables = std::mem::take(&mut self.trainables);
+        for (t, &x) in trainables.iter().zip(values) {
             for u in &t.uses {
                 let instances: Vec<usize> = u.instances(&self.plan).collect();
                 let block = &mut self.plan.blocks[u.block];
@@ -163,6 +179,26 @@ impl Problem {
                 for i in instances {
                     array[i] = x;
                 }
+            }
+            for &c in &t.weights {
+                self.set_weight(c, x);
+            }
+        }
+        self.trainables = trainables;
+    }
+
+    /// The weight of connection rule `c`: in the wiring and in the sources' queued events.
+    fn set_weight(&mut self, c: u32, x: f64) {
+        self.weights[c as usize] = x;
+        let wiring = &mut self.plan.wiring;
+        for connection in wiring.from_cell.iter_mut().chain(&mut wiring.from_source).flatten() {
+            if connection.rule == c {
+                connection.weight = x;
+            }
+        }
+        for (_, target) in &mut self.plan.source_events {
+            if target.connection == c {
+                target.weight = x;
             }
         }
     }
@@ -186,7 +222,7 @@ impl Problem {
         let k = checkpoint_every.unwrap_or_else(|| (self.steps as f64).sqrt().ceil() as u64).max(1);
         let run = forward::run(&self.plan, self.steps, Some(k))?;
         let (value, row_cotangents) = evaluate(&self.plan, loss, &run.rows)?;
-        let params = reverse::run(&self.plan, &run, &row_cotangents)?;
+        let (params, weights) = reverse::run(&self.plan, &run, &row_cotangents, self.weights.len())?;
         let gradient = self
             .trainables
             .iter()
@@ -199,7 +235,8 @@ impl Problem {
                         let gradients = &params[u.block][slot.expect("unfolded")];
                         u.instances(&self.plan).map(|i| gradients[i]).sum::<f64>()
                     })
-                    .sum()
+                    .sum::<f64>()
+                    + t.weights.iter().map(|c| weights[*c as usize]).sum::<f64>()
             })
             .collect();
         Ok(Gradient { loss: value, gradient, checkpoint_every: k })

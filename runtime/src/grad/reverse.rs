@@ -31,16 +31,20 @@ impl BlockAdjoints {
     }
 }
 
+/// The gradients of the per-instance parameters (per block, per parameter, per instance) and of
+/// the connection rules' weights.
+type Gradients = (Vec<Vec<Vec<f64>>>, Vec<f64>);
+
 /// The reverse run of `run` (made by `forward::run` with checkpoints) with the loss's per-row
-/// derivatives `rows`; returns the parameters' gradients (per block, per per-instance
-/// parameter, per instance).
-pub(super) fn run(plan: &Plan, run: &Run, rows: &[Vec<f64>]) -> Result<Vec<Vec<Vec<f64>>>, GradError> {
+/// derivatives `rows`.
+pub(super) fn run(plan: &Plan, run: &Run, rows: &[Vec<f64>], connections: usize) -> Result<Gradients, GradError> {
     let adjoints: Vec<BlockAdjoints> = plan.blocks.iter().map(|b| BlockAdjoints::of(&b.kernels)).collect();
     let mut p = plan.clone();
     let dt = p.dt;
     let mut cot = Cotangents::zeros(plan);
     let mut values = Vec::new();
-    let mut reverse = Reverse { adjoints: &adjoints, cot: &mut cot, values: &mut values };
+    let mut weights = vec![0.0; connections];
+    let mut reverse = Reverse { adjoints: &adjoints, cot: &mut cot, values: &mut values, weights: &mut weights };
     for (c, (start, checkpoint)) in run.checkpoints.iter().enumerate().rev() {
         let end = run.checkpoints.get(c + 1).map_or(run.steps, |(s, _)| *s);
         // The segment's states, recomputed from its checkpoint.
@@ -59,7 +63,7 @@ pub(super) fn run(plan: &Plan, run: &Run, rows: &[Vec<f64>]) -> Result<Vec<Vec<V
     reverse.cot.add_row(plan, &rows[0]);
     let mut p = plan.clone();
     reverse.init(&mut p);
-    Ok(cot.params)
+    Ok((cot.params, weights))
 }
 
 struct Reverse<'a> {
@@ -67,6 +71,8 @@ struct Reverse<'a> {
     cot: &'a mut Cotangents,
     /// Scratch for an adjoint kernel's values.
     values: &'a mut Vec<f64>,
+    /// Per connection rule, the gradient of its weight (the events it sent).
+    weights: &'a mut [f64],
 }
 
 /// What a stage overwrote, to put back before its adjoint reads the values its kernels read.
@@ -212,7 +218,8 @@ impl Reverse<'_> {
             }
             let kernels = std::sync::Arc::clone(&p.blocks[b].kernels);
             let (Some(kernel), Some(adjoint)) = (&kernels.event, &self.adjoints[b].event) else { continue };
-            self.cot.vjp(p, b, kernel, adjoint, instance, e.weight, t, self.values);
+            self.weights[e.connection as usize] +=
+                self.cot.vjp(p, b, kernel, adjoint, instance, e.weight, t, self.values);
         }
     }
 }

@@ -22,7 +22,7 @@ fn trainable(a: &Artifact, mechanism: &str, param: &str) -> Trainable {
         .unwrap_or_else(|| panic!("{mechanism} is placed"));
     let m = &a.model.mechanisms[a.placements[block].mechanism.index()];
     let param = m.params.iter().position(|p| p.name == param).unwrap_or_else(|| panic!("{mechanism}.{param}")) as u32;
-    Trainable { uses: vec![Use::all(block, param)] }
+    Trainable { uses: vec![Use::all(block, param)], weights: Vec::new() }
 }
 
 /// The probes' traces with every trainable scaled by `factor`: targets the loss pulls toward.
@@ -101,6 +101,20 @@ fn syn_pair_synapse_through_its_events() {
 }
 
 #[test]
+fn syn_pair_connection_weight_through_its_events() {
+    // The weight of cell 0's connection to cell 1, with the synapse's decay: the event kernel's
+    // partial in the weight, summed over the events the connection delivered.
+    let a = example("syn_pair", 14.0);
+    let weight = Trainable { uses: Vec::new(), weights: vec![0] };
+    let trainables = [weight, trainable(&a, "exp2syn", "tau2")];
+    let mut problem = Problem::new(&a, &trainables).expect("differentiable");
+    let loss = targets(&mut problem, 1.05);
+    let worst = worst_error(&mut problem, &loss, None);
+    assert!(worst <= 1e-6, "syn_pair weight: relative error {worst:.1e}");
+    assert!(Problem::new(&a, &[Trainable { uses: Vec::new(), weights: vec![7] }]).is_err());
+}
+
+#[test]
 fn kinetic_scheme() {
     check("kinetic_k", 8.0, &[("kinetic_k", "gkbar"), ("hh", "gnabar")], 1e-6);
 }
@@ -162,7 +176,7 @@ fn pyramidal_parameters_per_region() {
         ("ih", "ehcn"),
     ];
     for (mechanism, param) in params {
-        let Trainable { uses } = trainable(&a, mechanism, param);
+        let Trainable { uses, .. } = trainable(&a, mechanism, param);
         let (block, param) = (uses[0].block, uses[0].param);
         let b = &plan.blocks[block];
         // Positions within the cell grouped by the parameter's value there.
@@ -176,7 +190,8 @@ fn pyramidal_parameters_per_region() {
         }
         // A conductance of zero (hh's leak in the dendrites) has no scale for a difference step.
         for (_, positions) in groups.into_iter().filter(|(x, _)| *x != 0.0) {
-            trainables.push(Trainable { uses: vec![Use { block, param, positions: Some(positions) }] });
+            trainables
+                .push(Trainable { uses: vec![Use { block, param, positions: Some(positions) }], weights: Vec::new() });
         }
     }
     assert!(trainables.len() >= 13, "{} trainables", trainables.len());

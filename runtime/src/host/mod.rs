@@ -18,13 +18,8 @@ pub struct Recording {
     pub spikes: Vec<(u32, f64)>,
 }
 
-/// An event due in a step: an instance of a block and the weight.
-#[derive(Copy, Clone, Debug, PartialEq)]
-pub struct DueEvent {
-    pub block: u32,
-    pub instance: u32,
-    pub weight: f64,
-}
+/// An event due in a step: an instance of a block, the weight, and the connection that sent it.
+pub type DueEvent = Target;
 
 pub struct Host {
     queue: Queue,
@@ -91,7 +86,7 @@ impl Host {
     /// The next event due in step `step` (by its midpoint), in delivery order.
     pub fn pop_due(&mut self, step: u64) -> Option<DueEvent> {
         let until = self.time_of(step) + self.dt / 2.0;
-        self.queue.pop_due(until).map(|(block, instance, weight)| DueEvent { block, instance, weight })
+        self.queue.pop_due(until)
     }
 
     /// Cell `gid` spiked at `t`: recorded, and its connections' events queued (spike time plus
@@ -103,7 +98,7 @@ impl Host {
             let (block, instance) = self.synapse_targets[&(c.post_gid, c.synapse)];
             let time = t + c.delay;
             earliest = earliest.min(time);
-            self.queue.push(time, Target { block, instance, weight: c.weight });
+            self.queue.push(time, Target { block, instance, weight: c.weight, connection: c.rule });
         }
         earliest
     }

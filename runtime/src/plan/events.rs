@@ -5,12 +5,14 @@ use std::collections::BinaryHeap;
 
 use sylva_compiler::ir::{self, Presynaptic, Rule, SourceKind};
 
-/// Where an event goes: a block, an instance of it, and the weight.
+/// Where an event goes: a block, an instance of it, and the weight of the connection (the
+/// model's `connect` rule, by index) that sent it.
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub struct Target {
     pub block: u32,
     pub instance: u32,
     pub weight: f64,
+    pub connection: u32,
 }
 
 #[derive(Copy, Clone, Debug)]
@@ -21,6 +23,7 @@ struct Queued {
     block: u32,
     instance: u32,
     weight: f64,
+    connection: u32,
 }
 
 impl PartialEq for Queued {
@@ -56,13 +59,19 @@ impl Queue {
             block: target.block,
             instance: target.instance,
             weight: target.weight,
+            connection: target.connection,
         });
     }
 
-    /// The next event due at or before `until`: (block, instance, weight).
-    pub fn pop_due(&mut self, until: f64) -> Option<(u32, u32, f64)> {
+    /// The next event due at or before `until`.
+    pub fn pop_due(&mut self, until: f64) -> Option<Target> {
         if self.heap.peek().is_some_and(|e| e.time <= until) {
-            self.heap.pop().map(|e| (e.block, e.instance, e.weight))
+            self.heap.pop().map(|e| Target {
+                block: e.block,
+                instance: e.instance,
+                weight: e.weight,
+                connection: e.connection,
+            })
         } else {
             None
         }
@@ -138,6 +147,8 @@ pub struct Wiring {
 
 #[derive(Copy, Clone, Debug)]
 pub struct Connection {
+    /// The `connect` rule it comes from (index into the model's connections).
+    pub rule: u32,
     pub post_gid: u32,
     pub synapse: u32,
     pub weight: f64,
@@ -150,7 +161,8 @@ pub fn wire(model: &ir::Model) -> Wiring {
     let mut from_cell = vec![Vec::new(); cells];
     let mut from_source = vec![Vec::new(); net.sources.len()];
     let gid = |r: &ir::CellRange, k: u32| net.populations[r.population.index()].first_gid + k;
-    for c in &net.connections {
+    for (rule, c) in net.connections.iter().enumerate() {
+        let rule = rule as u32;
         let targets: Vec<u32> = c.target.iter().map(|k| gid(&c.target, k)).collect();
         let sources: Vec<Option<u32>> = match c.source {
             Presynaptic::Cells(r) => r.iter().map(|k| Some(gid(&r, k))).collect(),
@@ -180,6 +192,7 @@ pub fn wire(model: &ir::Model) -> Wiring {
                 (None, Presynaptic::Cells(_)) => unreachable!("cell sources have gids"),
             };
             list.extend(posts.into_iter().map(|post_gid| Connection {
+                rule,
                 post_gid,
                 synapse: c.synapse.0,
                 weight: c.weight,
@@ -197,13 +210,13 @@ mod tests {
     #[test]
     fn queue_delivers_in_time_then_insertion_order() {
         let mut q = Queue::default();
-        let t = |block| Target { block, instance: 0, weight: 1.0 };
+        let t = |block| Target { block, instance: 0, weight: 1.0, connection: 0 };
         q.push(2.0, t(1));
         q.push(1.0, t(2));
         q.push(2.0, t(3));
         q.push(1.0, t(4));
         assert_eq!(q.pop_due(0.5), None);
-        let order: Vec<u32> = std::iter::from_fn(|| q.pop_due(2.0)).map(|e| e.0).collect();
+        let order: Vec<u32> = std::iter::from_fn(|| q.pop_due(2.0)).map(|e| e.block).collect();
         assert_eq!(order, [2, 4, 1, 3]);
     }
 

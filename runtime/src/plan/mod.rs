@@ -89,7 +89,8 @@ impl Plan {
             for t in events::source_times(&source.kind, sim.duration) {
                 for c in &plan.wiring.from_source[s] {
                     let (block, instance) = plan.synapse_targets[&(c.post_gid, c.synapse)];
-                    plan.source_events.push((t + c.delay, Target { block, instance, weight: c.weight }));
+                    plan.source_events
+                        .push((t + c.delay, Target { block, instance, weight: c.weight, connection: c.rule }));
                 }
             }
         }

@@ -128,7 +128,7 @@ fn trainable(artifact: &Artifact, param: &TrainedParam) -> Trainable {
         }
         TrainedParam::Stimulus { stimulus, param } => Use::all(block(Placement::Stimulus(*stimulus)), param.0),
     };
-    Trainable { uses: vec![used] }
+    Trainable { uses: vec![used], weights: Vec::new() }
 }
 
 /// A target's column of its file, which must hold one row per recorded time of the run (the
