@@ -12,9 +12,9 @@ mod config;
 mod csv;
 mod plot;
 mod source_file;
-mod training;
 #[cfg(test)]
 mod tests;
+mod training;
 
 pub use config::{ConfigError, RunConfig, Setting, load_config, parse_config};
 pub use csv::{format_number, quote_field, write_spikes_csv, write_trace_csv};

@@ -230,9 +230,15 @@ fn draw_loss(svg: &mut String, losses: &[f64]) -> Res {
         let lo = losses.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = losses.iter().copied().fold(0.0, f64::max);
         // At least a factor of 10 tall, so that the axis has ticks.
-        let (lo, hi) = if hi / lo < 10.0 { ((lo * hi).sqrt() / 3.2, (lo * hi).sqrt() * 3.2) } else { (lo / 1.2, hi * 1.2) };
+        let (lo, hi) =
+            if hi / lo < 10.0 { ((lo * hi).sqrt() / 3.2, (lo * hi).sqrt() * 3.2) } else { (lo / 1.2, hi * 1.2) };
         let mut chart = builder.build_cartesian_2d(x.clone(), (lo..hi).log_scale())?;
-        chart.configure_mesh().x_desc("iteration").y_desc("loss (log scale)").y_label_formatter(&|y| format!("{y:.1e}")).draw()?;
+        chart
+            .configure_mesh()
+            .x_desc("iteration")
+            .y_desc("loss (log scale)")
+            .y_label_formatter(&|y| format!("{y:.1e}"))
+            .draw()?;
         for segment in segments(&iterations, losses) {
             chart.draw_series(LineSeries::new(segment, style))?;
         }

@@ -55,7 +55,11 @@ impl TrainingRecord {
 pub fn write_params_yaml(w: &mut dyn Write, rec: &TrainingRecord) -> io::Result<()> {
     let first = rec.losses.first().copied().unwrap_or(f64::NAN);
     let last = rec.losses.last().copied().unwrap_or(f64::NAN);
-    let stopped = if rec.done() < rec.iterations as usize { format!(" (stopped; {} asked)", rec.iterations) } else { String::new() };
+    let stopped = if rec.done() < rec.iterations as usize {
+        format!(" (stopped; {} asked)", rec.iterations)
+    } else {
+        String::new()
+    };
     writeln!(w, "# Trained by `sylva train {}`", rec.model.replace('\n', " "))?;
     writeln!(w, "# {} iterations{stopped}; loss {} -> {}", rec.done(), format_number(first), format_number(last))?;
     writeln!(w, "# Run the model with these values: sylva run {} --params <this file>", rec.model.replace('\n', " "))?;

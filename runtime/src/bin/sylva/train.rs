@@ -240,7 +240,11 @@ pub fn with_params(artifact: Artifact, path: &Path) -> Result<Artifact, Failure>
             let names: Vec<String> = training.trainables.iter().map(|t| format!("`{}`", t.name)).collect();
             return Err(at(
                 entry.line,
-                format!("the model's `train` block has no trainable `{}` (its trainables: {})", entry.name, names.join(", ")),
+                format!(
+                    "the model's `train` block has no trainable `{}` (its trainables: {})",
+                    entry.name,
+                    names.join(", ")
+                ),
             ));
         };
         if values.iter().any(|(name, _)| *name == entry.name) {
@@ -249,11 +253,16 @@ pub fn with_params(artifact: Artifact, path: &Path) -> Result<Artifact, Failure>
         let scale = match &entry.unit {
             None => t.dim.display_scale(),
             Some(unit) => {
-                let u = parse_unit(unit).map_err(|e| at(entry.line, format!("`{}`: unit `{unit}`: {e}", entry.name)))?;
+                let u =
+                    parse_unit(unit).map_err(|e| at(entry.line, format!("`{}`: unit `{unit}`: {e}", entry.name)))?;
                 if u.dim != t.dim {
                     return Err(at(
                         entry.line,
-                        format!("`{}`: unit `{unit}` is not a unit of the parameter's {}", entry.name, t.dim.display_unit()),
+                        format!(
+                            "`{}`: unit `{unit}` is not a unit of the parameter's {}",
+                            entry.name,
+                            t.dim.display_unit()
+                        ),
                     ));
                 }
                 u.scale
