@@ -605,3 +605,37 @@ fn run_with_params_applies_the_learned_values() {
     assert!(stderr.contains(&format!("{}:3:", params.display())), "a bad value at its line: {stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Ctrl-C stops a fit at the end of its iteration: what the iterations done learned is still
+/// written, and `sylva` says where it stopped (exit 130).
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_fit_and_keeps_what_it_learned() {
+    use std::time::{Duration, Instant};
+    let dir = scratch("train_interrupt");
+    let model = short_training(&dir, 100_000);
+    let out = dir.join("out");
+    let child = Command::new(env!("CARGO_BIN_EXE_sylva"))
+        .args(["train", model.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8")])
+        .current_dir(repo())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let pid = child.id().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(out.join(".sylva.lock")).map_or(true, |text| text.trim() != pid) {
+        assert!(Instant::now() < deadline, "the fit never took its directory");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let kill = Command::new("kill").args(["-INT", &pid]).status().expect("kill");
+    assert!(kill.success());
+    let result = child.wait_with_output().expect("waits");
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("stopped at iteration ") && stderr.contains(" of 100000 (Ctrl-C)"), "{stderr}");
+    let params = std::fs::read_to_string(out.join("params.yaml")).expect("params.yaml");
+    assert!(params.contains("(stopped; 100000 asked)"), "{params}");
+    assert!(out.join("loss.csv").exists() && out.join("loss.svg").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}

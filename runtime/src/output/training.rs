@@ -61,7 +61,14 @@ pub fn write_params_yaml(w: &mut dyn Write, rec: &TrainingRecord) -> io::Result<
         String::new()
     };
     writeln!(w, "# Trained by `sylva train {}`", rec.model.replace('\n', " "))?;
-    writeln!(w, "# {} iterations{stopped}; loss {} -> {}", rec.done(), format_number(first), format_number(last))?;
+    let plural = if rec.done() == 1 { "" } else { "s" };
+    writeln!(
+        w,
+        "# {} iteration{plural}{stopped}; loss {} -> {}",
+        rec.done(),
+        format_number(first),
+        format_number(last)
+    )?;
     writeln!(w, "# Run the model with these values: sylva run {} --params <this file>", rec.model.replace('\n', " "))?;
     writeln!(w, "params:")?;
     for p in &rec.params {
