@@ -514,7 +514,12 @@ fn short_training(dir: &Path, iterations: u32) -> PathBuf {
     std::fs::create_dir_all(dir).expect("dir");
     let text = std::fs::read_to_string(repo().join("examples/train/fit_hh.syl")).expect("example");
     let model = dir.join("fit_hh.syl");
-    std::fs::write(&model, text.replace("iterations = 200", &format!("iterations = {iterations}"))).expect("model");
+    std::fs::write(
+        &model,
+        text.replace("iterations = 1000", &format!("iterations = {iterations}"))
+            .replace("learning_rate = 0.02", "learning_rate = 0.01"),
+    )
+    .expect("model");
     std::fs::copy(repo().join("examples/train/fit_hh_target.csv"), dir.join("fit_hh_target.csv")).expect("target");
     model
 }
