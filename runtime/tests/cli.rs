@@ -466,3 +466,181 @@ fn ctrl_c_stops_a_run_cleanly() {
     assert_eq!(names, [".sylva.lock", "run.yaml"], "no outputs, no temporaries");
     let _ = std::fs::remove_dir_all(out);
 }
+
+/// `sylva grad --check` on the training example: every trainable with its value, derivative
+/// and central difference, and the largest relative error within 1e-6.
+#[test]
+fn grad_check_agrees_with_central_differences_on_the_training_example() {
+    let result = sylva(&["grad", "--check", "examples/train/fit_hh.syl"]);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
+    for name in ["hh.gnabar in soma", "hh.gkbar in soma", "hh.gl in soma", "hh.el in soma"] {
+        let line = stdout.lines().find(|l| l.trim_start().starts_with(name)).unwrap_or_else(|| panic!("{stdout}"));
+        assert_eq!(
+            line.split_whitespace().count(),
+            8,
+            "name (3 words), value, unit, derivative, difference, error: {line}"
+        );
+    }
+    assert!(stdout.contains("hh.gnabar in soma           0.08 S/cm2"), "the start value in its unit: {stdout}");
+    assert!(stdout.contains("largest relative error") && stdout.contains(": ok;"), "{stdout}");
+}
+
+/// What keeps a gradient from being computed is located in the model, as the compiler's
+/// diagnostics are: no `train` block, a target file that cannot be read.
+#[test]
+fn grad_without_a_train_block_or_target_file_is_located() {
+    let result = sylva(&["grad", "--color", "never", "examples/neuron/hh_soma.syl"]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error: `examples/neuron/hh_soma.syl` has no `train` block"), "{stderr}");
+    assert!(stderr.contains("┌─ examples/neuron/hh_soma.syl:1:1"), "{stderr}");
+    let dir = scratch("grad_missing");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let model = dir.join("fit.syl");
+    let text = std::fs::read_to_string(repo().join("examples/train/fit_hh.syl")).expect("example");
+    std::fs::write(&model, text.replace("\"fit_hh_target.csv\"", "\"missing.csv\"")).expect("model");
+    let result = sylva(&["grad", "--color", "never", model.to_str().expect("utf-8")]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error: cannot read target file"), "{stderr}");
+    let line = text.lines().position(|l| l.contains("target \"soma_v\"")).expect("target") + 1;
+    assert!(stderr.contains(&format!("fit.syl:{line}:")), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A copy of the training example in `dir` (with its target file) with `iterations`.
+fn short_training(dir: &Path, iterations: u32) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("dir");
+    let text = std::fs::read_to_string(repo().join("examples/train/fit_hh.syl")).expect("example");
+    let model = dir.join("fit_hh.syl");
+    std::fs::write(
+        &model,
+        text.replace("iterations = 1000", &format!("iterations = {iterations}"))
+            .replace("learning_rate = 0.02", "learning_rate = 0.01"),
+    )
+    .expect("model");
+    std::fs::copy(repo().join("examples/train/fit_hh_target.csv"), dir.join("fit_hh_target.csv")).expect("target");
+    model
+}
+
+/// `sylva train` writes params.yaml (which reads back), loss.csv (the loss falls) and loss.svg,
+/// and says so.
+#[test]
+fn train_writes_params_loss_and_plot() {
+    let dir = scratch("train");
+    let model = short_training(&dir, 20);
+    let out = dir.join("out");
+    let result = sylva(&["train", model.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8")]);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
+    assert!(stdout.contains(": 20 iterations, loss "), "{stdout}");
+    let losses: Vec<f64> = std::fs::read_to_string(out.join("loss.csv"))
+        .expect("loss.csv")
+        .lines()
+        .skip(1)
+        .map(|l| l.split_once(',').expect("two columns").1.parse().expect("a number"))
+        .collect();
+    assert_eq!(losses.len(), 21, "the loss after 0 to 20 steps");
+    assert!(losses.windows(2).all(|w| w[1] < w[0]) && losses[20] < 0.7 * losses[0], "{losses:?}");
+    let params = sylva_runtime::output::load_params(&out.join("params.yaml")).expect("params.yaml reads back");
+    let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["hh.gnabar in soma", "hh.gkbar in soma", "hh.gl in soma", "hh.el in soma"]);
+    assert_eq!(params[3].unit.as_deref(), Some("mV"));
+    assert!(params[0].value > 0.08, "gnabar moves up from its start toward 0.12: {}", params[0].value);
+    assert!(std::fs::read_to_string(out.join("loss.svg")).expect("plot").contains("<svg"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `sylva run --params`: the true values give the target trace bit for bit (the example's
+/// model made it), other values another trace; a name the `train` block lacks is refused at
+/// its line.
+#[test]
+fn run_with_params_applies_the_learned_values() {
+    let dir = scratch("params");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let params = dir.join("params.yaml");
+    let entries = |gnabar: &str, gkbar: &str| {
+        format!(
+            "params:\n  - name: hh.gnabar in soma\n    value: {gnabar}\n    unit: S/cm2\n  - name: hh.gkbar in soma\n    \
+             {gkbar}\n  - {{name: hh.gl in soma, value: 0.0003}}\n  - name: hh.el in soma\n    value: -54.3\n    unit: mV\n"
+        )
+    };
+    let run = |text: &str| {
+        std::fs::write(&params, text).expect("params");
+        let out = dir.join("out");
+        let result = sylva(&[
+            "run",
+            "examples/train/fit_hh.syl",
+            "--no-plots",
+            "--params",
+            params.to_str().expect("utf-8"),
+            "-o",
+            out.to_str().expect("utf-8"),
+        ]);
+        let trace = std::fs::read_to_string(out.join("trace.csv")).ok();
+        (result.status.code(), String::from_utf8_lossy(&result.stderr).into_owned(), trace)
+    };
+    let target = std::fs::read_to_string(repo().join("examples/train/fit_hh_target.csv")).expect("target");
+    let (code, stderr, trace) = run(&entries("0.12", "value: 0.036"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(trace.as_deref() == Some(target.as_str()), "the true values give the target trace");
+    // In another unit of the dimension: 36 mS/cm2 is 0.036 S/cm2, to rounding.
+    let (code, stderr, trace) = run(&entries("0.12", "value: 36\n    unit: mS/cm2"));
+    assert_eq!(code, Some(0), "{stderr}");
+    let column = |text: &str| -> Vec<f64> {
+        text.lines().skip(1).map(|l| l.split_once(',').expect("two columns").1.parse().expect("a number")).collect()
+    };
+    let trace = trace.expect("trace");
+    let difference = column(&trace).iter().zip(column(&target)).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    assert!(difference < 1e-9, "{difference} mV");
+    let (code, stderr, trace) = run(&entries("0.08", "value: 0.036"));
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(trace.expect("trace") != target, "another gnabar, another trace");
+    let (code, stderr, _) = run("params:\n  - name: hh.gl in soma\n    value: 1\n  - name: hh.nothing\n    value: 1\n");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}:4: the model's `train` block has no trainable `hh.nothing`", params.display()))
+    );
+    let (code, stderr, _) = run("params:\n  - name: hh.el in soma\n    value: 3\n    unit: S/cm2\n");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("unit `S/cm2` is not a unit of the parameter's mV"), "{stderr}");
+    let (code, stderr, _) = run("params:\n  - name: hh.el in soma\n    value: [3]\n");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains(&format!("{}:3:", params.display())), "a bad value at its line: {stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Ctrl-C stops a fit at the end of its iteration: what the iterations done learned is still
+/// written, and `sylva` says where it stopped (exit 130).
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_fit_and_keeps_what_it_learned() {
+    use std::time::{Duration, Instant};
+    let dir = scratch("train_interrupt");
+    let model = short_training(&dir, 100_000);
+    let out = dir.join("out");
+    let child = Command::new(env!("CARGO_BIN_EXE_sylva"))
+        .args(["train", model.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8")])
+        .current_dir(repo())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    let pid = child.id().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(out.join(".sylva.lock")).map_or(true, |text| text.trim() != pid) {
+        assert!(Instant::now() < deadline, "the fit never took its directory");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let kill = Command::new("kill").args(["-INT", &pid]).status().expect("kill");
+    assert!(kill.success());
+    let result = child.wait_with_output().expect("waits");
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("stopped at iteration ") && stderr.contains(" of 100000 (Ctrl-C)"), "{stderr}");
+    let params = std::fs::read_to_string(out.join("params.yaml")).expect("params.yaml");
+    assert!(params.contains("(stopped; 100000 asked)"), "{params}");
+    assert!(out.join("loss.csv").exists() && out.join("loss.svg").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}

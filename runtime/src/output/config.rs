@@ -148,7 +148,7 @@ pub fn parse_config(text: &str) -> Result<RunConfig, ConfigError> {
     })
 }
 
-fn invalid(text: &str, err: &serde_yaml_ng::Error) -> ConfigError {
+pub(super) fn invalid(text: &str, err: &serde_yaml_ng::Error) -> ConfigError {
     let loc = err.location();
     let mut message = err.to_string();
     if let Some(loc) = &loc {

@@ -1,5 +1,6 @@
 //! What `sylva run` leaves on disk: `trace.csv`, `spikes.csv` and SVG plots (see
-//! `docs/outputs.md`), plus the YAML run file that configures a run ([`config`]).
+//! `docs/outputs.md`), plus the YAML run file that configures a run ([`config`]); what
+//! `sylva train` leaves (`params.yaml`, `loss.csv`, `loss.svg`: [`training`]).
 //!
 //! Every file is written atomically: the bytes go to a temporary `.<name>.<pid>-<n>.tmp` in the
 //! same directory, are flushed to disk, and the file is renamed into place, so a run that is
@@ -13,10 +14,14 @@ mod plot;
 mod source_file;
 #[cfg(test)]
 mod tests;
+mod training;
 
 pub use config::{ConfigError, RunConfig, Setting, load_config, parse_config};
 pub use csv::{format_number, quote_field, write_spikes_csv, write_trace_csv};
 pub use source_file::read_source;
+pub use training::{
+    ParamEntry, TrainedValue, TrainingRecord, load_params, parse_params, write_loss_csv, write_params_yaml,
+};
 
 use std::fmt;
 use std::fs::{self, File, OpenOptions, TryLockError};
@@ -32,9 +37,11 @@ pub const LOCK_FILE: &str = ".sylva.lock";
 /// a line, so that the next run removes those it does not write again and nothing else.
 pub const MANIFEST: &str = ".sylva-manifest";
 
-/// Every file a run can write. Only these names are taken from a manifest, so no manifest,
-/// however edited, makes a run delete a file that Sylva would not write itself.
-const OUTPUT_NAMES: [&str; 4] = ["trace.csv", "spikes.csv", "trace.svg", "raster.svg"];
+/// Every file a run or a training can write. Only these names are taken from a manifest, so no
+/// manifest, however edited, makes a run delete a file that Sylva would not write itself. A
+/// directory holds the outputs of its last command: a training removes a run's and the reverse.
+const OUTPUT_NAMES: [&str; 7] =
+    ["trace.csv", "spikes.csv", "trace.svg", "raster.svg", "params.yaml", "loss.csv", "loss.svg"];
 
 /// What a run recorded.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -160,14 +167,7 @@ pub fn prepare_dir(dir: &Path) -> Result<DirLock, OutputError> {
 /// the result is [`OutputError::Interrupted`].
 pub fn write_all(dir: &Path, rec: &Recording, plots: bool, stop: &AtomicBool) -> Result<OutputFiles, OutputError> {
     check(rec)?;
-    let stoppable = |path: &Path, body: &dyn Fn(&mut dyn Write) -> io::Result<()>| {
-        let stopped = || stop.load(Ordering::Relaxed);
-        if stopped() {
-            return Err(OutputError::Interrupted);
-        }
-        stage(path, |w| body(&mut Stoppable { inner: w, stopped: &stopped }))
-            .map_err(|e| if stopped() { OutputError::Interrupted } else { e })
-    };
+    let stoppable = |path: &Path, body: &dyn Fn(&mut dyn Write) -> io::Result<()>| stage_stoppable(path, stop, body);
     let trace_csv = dir.join("trace.csv");
     let spikes_csv = dir.join("spikes.csv");
     let mut staged = vec![
@@ -187,6 +187,51 @@ pub fn write_all(dir: &Path, rec: &Recording, plots: bool, stop: &AtomicBool) ->
             files.plots.push(path);
         }
     }
+    publish(dir, staged)?;
+    Ok(files)
+}
+
+/// The files [`write_training`] wrote: `params.yaml`, `loss.csv`, then `loss.svg` when plots
+/// are on.
+pub fn write_training(
+    dir: &Path,
+    rec: &TrainingRecord,
+    plots: bool,
+    stop: &AtomicBool,
+) -> Result<Vec<PathBuf>, OutputError> {
+    let stoppable = |path: &Path, body: &dyn Fn(&mut dyn Write) -> io::Result<()>| stage_stoppable(path, stop, body);
+    let mut paths = vec![dir.join("params.yaml"), dir.join("loss.csv")];
+    let mut staged = vec![
+        stoppable(&paths[0], &|w| write_params_yaml(w, rec))?,
+        stoppable(&paths[1], &|w| write_loss_csv(w, &rec.losses))?,
+    ];
+    if plots {
+        let path = dir.join("loss.svg");
+        let svg = plot::loss_svg(&rec.losses).map_err(|message| plot_err(&path, message))?;
+        staged.push(stoppable(&path, &|w| w.write_all(svg.as_bytes()))?);
+        paths.push(path);
+    }
+    publish(dir, staged)?;
+    Ok(paths)
+}
+
+/// [`stage`], ending with [`OutputError::Interrupted`] soon after `stop` is set.
+fn stage_stoppable(
+    path: &Path,
+    stop: &AtomicBool,
+    body: &dyn Fn(&mut dyn Write) -> io::Result<()>,
+) -> Result<Staged, OutputError> {
+    let stopped = || stop.load(Ordering::Relaxed);
+    if stopped() {
+        return Err(OutputError::Interrupted);
+    }
+    stage(path, |w| body(&mut Stoppable { inner: w, stopped: &stopped }))
+        .map_err(|e| if stopped() { OutputError::Interrupted } else { e })
+}
+
+/// Renames the staged files into place and removes the files the previous command wrote in
+/// `dir` (as its manifest says) that these do not replace.
+fn publish(dir: &Path, staged: Vec<Staged>) -> Result<(), OutputError> {
     let written: Vec<&str> = OUTPUT_NAMES.into_iter().filter(|n| staged.iter().any(|s| s.path.ends_with(n))).collect();
     let previous = read_manifest(dir)?;
     // Until the stale files are gone the manifest names both runs' files, so a crash in
@@ -205,7 +250,7 @@ pub fn write_all(dir: &Path, rec: &Recording, plots: bool, stop: &AtomicBool) ->
         }
     }
     write_manifest(dir, &written)?;
-    Ok(files)
+    Ok(())
 }
 
 /// A writer that fails once `stopped` says so, so that writing a long trace ends soon after

@@ -208,3 +208,49 @@ fn colour(i: usize) -> RGBColor {
     let (r, g, b) = HSLColor(hue, 0.65, 0.45).rgb();
     RGBColor(r, g, b)
 }
+
+/// The loss against the iteration: a log scale when every loss is positive and finite, else
+/// linear.
+pub fn loss_svg(losses: &[f64]) -> Result<String, String> {
+    let mut svg = String::new();
+    draw_loss(&mut svg, losses).map_err(|e| e.to_string())?;
+    Ok(svg)
+}
+
+fn draw_loss(svg: &mut String, losses: &[f64]) -> Res {
+    let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let iterations: Vec<f64> = (0..losses.len()).map(|i| i as f64).collect();
+    let x = 0.0..(losses.len().saturating_sub(1) as f64).max(1.0);
+    let style = ShapeStyle::from(&colour(0)).stroke_width(2);
+    let mut builder = ChartBuilder::on(&root);
+    builder.caption("Loss", ("sans-serif", 22)).margin(15).x_label_area_size(45).y_label_area_size(80);
+    let positive = !losses.is_empty() && losses.iter().all(|l| l.is_finite() && *l > 0.0);
+    if positive {
+        let lo = losses.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = losses.iter().copied().fold(0.0, f64::max);
+        // At least a factor of 10 tall, so that the axis has ticks.
+        let (lo, hi) =
+            if hi / lo < 10.0 { ((lo * hi).sqrt() / 3.2, (lo * hi).sqrt() * 3.2) } else { (lo / 1.2, hi * 1.2) };
+        let mut chart = builder.build_cartesian_2d(x.clone(), (lo..hi).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc("iteration")
+            .y_desc("loss (log scale)")
+            .y_label_formatter(&|y| format!("{y:.1e}"))
+            .draw()?;
+        for segment in segments(&iterations, losses) {
+            chart.draw_series(LineSeries::new(segment, style))?;
+        }
+    } else {
+        let y = range(losses.iter().copied(), 0.05);
+        let mut chart = builder.build_cartesian_2d(x.clone(), y.clone())?;
+        chart.configure_mesh().x_desc("iteration").y_desc("loss").draw()?;
+        for segment in segments(&iterations, losses) {
+            let points = segment.into_iter().map(|(i, l)| (i, clamp(l, &y)));
+            chart.draw_series(LineSeries::new(points, style))?;
+        }
+    }
+    root.present()?;
+    Ok(())
+}

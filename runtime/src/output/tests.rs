@@ -446,3 +446,40 @@ fn extreme_values_plot_without_hanging() {
         assert!(plot::raster_svg(&rec.spikes).unwrap().contains("<svg"), "{values:?}");
     }
 }
+
+/// A `params.yaml` reads back to the values written, bit for bit, whatever their size and
+/// whatever the names.
+#[test]
+fn params_yaml_reads_back_what_was_written() {
+    let values = [0.12, -54.3, 1e-7, 3e-300, 1.5e300, 0.0, -0.0, 123456789.123, 4.5e-4];
+    let rec = TrainingRecord {
+        model: "m.syl".into(),
+        params: values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| TrainedValue {
+                name: ["hh.gnabar in soma", "a: b", "\"q\"", "yes", "- x", "#c", "1.5", "x,y", "ü"][i].into(),
+                value: v,
+                unit: if i % 2 == 0 { "S/cm2".into() } else { "mV".into() },
+                start: -v,
+            })
+            .collect(),
+        losses: vec![2.0, 1.0],
+        iterations: 1,
+    };
+    let mut text = Vec::new();
+    write_params_yaml(&mut text, &rec).expect("writes");
+    let text = String::from_utf8(text).expect("utf-8");
+    let back = parse_params(&text).expect(&text);
+    assert_eq!(back.len(), values.len());
+    for (p, e) in rec.params.iter().zip(&back) {
+        assert_eq!(
+            (p.name.as_str(), p.value.to_bits(), Some(p.unit.as_str())),
+            (e.name.as_str(), e.value.to_bits(), e.unit.as_deref()),
+            "{text}"
+        );
+    }
+    assert_eq!(back[1].line, 9, "the line of its `name`");
+    let err = parse_params("params:\n  - name: x\n    value: [1]\n").expect_err("not a number");
+    assert!(err.to_string().contains(":3:"), "{err}");
+}

@@ -6,6 +6,7 @@
 
 mod lsp;
 mod run;
+mod train;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -91,6 +92,32 @@ enum Command {
         /// Interpret the kernels instead of compiling them (reference semantics; slow).
         #[arg(long)]
         interpret: bool,
+        /// Learned values to run with: the `params.yaml` that `sylva train` writes.
+        #[arg(long, value_name = "PARAMS.YAML")]
+        params: Option<PathBuf>,
+    },
+    /// The loss of the model's `train` block and its gradient at the start values.
+    Grad {
+        file: String,
+        /// Compare each derivative with a fourth-order central difference of the loss; fails
+        /// when one differs by more than 1e-6 (relative).
+        #[arg(long)]
+        check: bool,
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        overrides: Vec<String>,
+    },
+    /// Fit the trainable parameters of the model's `train` block; write params.yaml, loss.csv
+    /// and loss.svg.
+    Train {
+        file: String,
+        /// Output directory (default: sylva-out/<model name>-train).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        overrides: Vec<String>,
+        /// Do not draw loss.svg.
+        #[arg(long)]
+        no_plots: bool,
     },
     /// Run the language server on stdin/stdout (for editors; see docs/editors.md).
     Lsp,
@@ -190,6 +217,7 @@ fn main() -> ExitCode {
             threads,
             no_plots,
             interpret,
+            params,
         } => run::run(&run::RunArgs {
             file,
             out: out.as_deref(),
@@ -208,8 +236,13 @@ fn main() -> ExitCode {
             threads: worker_threads(*threads),
             plots: !no_plots,
             interpret: *interpret,
+            params: params.as_deref(),
             colour,
         }),
+        Command::Grad { file, check, overrides } => train::grad(file, overrides, *check, colour),
+        Command::Train { file, out, overrides, no_plots } => {
+            train::train(file, out.as_deref(), overrides, !no_plots, colour)
+        }
         Command::Lsp => lsp::serve(),
     };
     match result {
@@ -270,7 +303,6 @@ fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-/// Compiles a file, printing its diagnostics; the model when there are no errors.
 /// Compiles `file` with `--set` overrides and, for `sylva run`, a run file's (path, text,
 /// `set` entries), so that a bad entry is reported where it is written.
 pub fn compile_root(
@@ -279,6 +311,23 @@ pub fn compile_root(
     run_file: Option<(&Path, &str, &[output::Setting])>,
     colour: bool,
 ) -> Result<artifact::Artifact, Failure> {
+    compile_located(file, overrides, run_file, colour).map(|c| c.artifact)
+}
+
+/// A compiled model with its sources, to locate what the runtime finds wrong in them.
+pub struct Compiled {
+    pub db: SourceDb,
+    pub root: FileId,
+    pub artifact: artifact::Artifact,
+}
+
+/// [`compile_root`], keeping the sources.
+pub fn compile_located(
+    file: &str,
+    overrides: &[String],
+    run_file: Option<(&Path, &str, &[output::Setting])>,
+    colour: bool,
+) -> Result<Compiled, Failure> {
     let mut db = SourceDb::new();
     let root = load_root(&mut db, file)?;
     let mut settings = Vec::new();
@@ -294,7 +343,29 @@ pub fn compile_root(
     }
     let compilation = compile_with_settings(&mut db, root, &mut FsLoader, overrides, &settings);
     report(&db, &compilation.diagnostics, colour);
-    compilation.artifact.ok_or(Failure::Model)
+    let artifact = compilation.artifact.ok_or(Failure::Model)?;
+    Ok(Compiled { db, root, artifact })
+}
+
+/// Prints an error the runtime found in a model, at `span`, as the compiler's diagnostics look
+/// (without a code: codes are the compiler's), with `notes` under it.
+pub fn report_at(db: &SourceDb, span: Span, message: &str, notes: &[String], colour: bool) {
+    use codespan_reporting::diagnostic as cs;
+    use codespan_reporting::term::{self, termcolor};
+    let diagnostic = cs::Diagnostic::error()
+        .with_message(message)
+        .with_labels(vec![cs::Label::primary(span.file, span.range())])
+        .with_notes(notes.to_vec());
+    let mut buffer = if colour { termcolor::Buffer::ansi() } else { termcolor::Buffer::no_color() };
+    let text = match term::emit_to_write_style(&mut buffer, &term::Config::default(), db, &diagnostic) {
+        Ok(()) => String::from_utf8_lossy(buffer.as_slice()).into_owned(),
+        Err(_) => {
+            let file = db.get(span.file);
+            let (line, col) = file.line_col(span.start as usize);
+            format!("error: {message}\n  --> {}:{line}:{col}\n", file.name)
+        }
+    };
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 fn check(files: &[String], overrides: &[String], colour: bool) -> Result<(), Failure> {

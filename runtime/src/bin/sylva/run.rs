@@ -28,6 +28,8 @@ pub struct RunArgs<'a> {
     pub threads: usize,
     pub plots: bool,
     pub interpret: bool,
+    /// A `params.yaml` of learned values (`sylva train`).
+    pub params: Option<&'a Path>,
     pub colour: bool,
 }
 
@@ -42,6 +44,9 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
     };
     let run_file = args.config.zip(config.as_ref()).map(|(path, c)| (path, text.as_str(), c.set.as_slice()));
     let mut artifact = compile_root(args.file, args.overrides, run_file, args.colour)?;
+    if let Some(path) = args.params {
+        artifact = crate::train::with_params(artifact, path)?;
+    }
     // The run file and the flags choose the engine, dt and duration; the compiled kernels fold
     // dt in only when the plan specialises them.
     let model = &mut artifact.model;
@@ -220,7 +225,7 @@ pub fn membrane_compartments(model: &ir::Model) -> u64 {
         .sum()
 }
 
-fn describe_blowup(model: &ir::Model, b: &Blowup) -> String {
+pub fn describe_blowup(model: &ir::Model, b: &Blowup) -> String {
     let (population, index) = model.locate_gid(b.gid).expect("gid of the run");
     let cell = &model.cells[population.cell.index()];
     let node = &cell.tree.nodes[b.node];

@@ -1,0 +1,289 @@
+//! `sylva grad` (the loss of a model's `train` block and its exact gradient, checked against
+//! central differences with `--check`), `sylva train` (the fit, with params.yaml, loss.csv and
+//! loss.svg) and the `--params` of `sylva run` (learned values written back into the model).
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sylva_compiler::artifact::Artifact;
+use sylva_compiler::source::Span;
+use sylva_compiler::units::parse_unit;
+use sylva_runtime::grad::GradError;
+use sylva_runtime::output::{self, OutputError, TrainedValue, TrainingRecord};
+use sylva_runtime::train::session::{self, Session, SessionError};
+
+use crate::{Compiled, Failure, compile_located, read_source, report_at};
+
+/// The largest relative difference between a derivative and its central difference that
+/// `grad --check` accepts.
+const CHECK_TOLERANCE: f64 = 1e-6;
+
+/// The session of the model's `train block`, its target files read from disk (paths as the
+/// compiler resolved them: relative to the model file, so to the current directory as SWC
+/// files are); what is wrong is reported at the model's text.
+fn session(file: &str, overrides: &[String], colour: bool) -> Result<(Compiled, Session), Failure> {
+    let compiled = compile_located(file, overrides, None, colour)?;
+    let at = |span: Span, message: &str, notes: &[String]| {
+        report_at(&compiled.db, span, message, notes, colour);
+        Failure::Model
+    };
+    let result = Session::new(&compiled.artifact, &mut |path| read_source(path));
+    let session = match result {
+        Ok(session) => session,
+        Err(SessionError::NoTraining) => {
+            let start = Span { file: compiled.root, start: 0, end: 0 };
+            let notes = ["help: add a `train` block: its trainables, targets and optimizer (docs/training.md)".into()];
+            return Err(at(start, &format!("`{file}` has no `train` block"), &notes));
+        }
+        Err(SessionError::Target { span, message }) => return Err(at(span, &message, &[])),
+        Err(SessionError::Start { span, message }) => return Err(at(span, &message, &[])),
+        Err(SessionError::Grad(e)) => return Err(grad_failure(&compiled.artifact, e)),
+    };
+    Ok((compiled, session))
+}
+
+/// A gradient that could not be computed: the model's fault (a divergence, something the adjoint
+/// does not cover yet) as exit 1.
+fn grad_failure(artifact: &Artifact, e: GradError) -> Failure {
+    match e {
+        GradError::Diverged(b) => eprintln!("{}", crate::run::describe_blowup(&artifact.model, &b)),
+        e => eprintln!("error: {e}"),
+    }
+    Failure::Model
+}
+
+/// `x` with 6 significant digits.
+fn number(x: f64) -> String {
+    if !x.is_finite() {
+        return x.to_string();
+    }
+    let rounded: f64 = format!("{x:.5e}").parse().unwrap_or(x);
+    if x == 0.0 || (1e-3..1e6).contains(&x.abs()) { format!("{rounded}") } else { format!("{rounded:e}") }
+}
+
+pub fn grad(file: &str, overrides: &[String], check: bool, colour: bool) -> Result<(), Failure> {
+    let started = Instant::now();
+    let (compiled, mut session) = session(file, overrides, colour)?;
+    let artifact = &compiled.artifact;
+    let g = session.problem.gradient(&session.loss, None).map_err(|e| grad_failure(artifact, e))?;
+    let gradient_time = started.elapsed();
+    let steps = artifact.model.simulation.steps() as u64;
+    println!(
+        "{file}: loss {} at the start values ({} trainables, {steps} steps, a state saved every {} steps; {:.3} s)",
+        number(g.loss),
+        session.names.len(),
+        g.checkpoint_every,
+        gradient_time.as_secs_f64()
+    );
+    let values = session.problem.values();
+    // The derivative per unit shown: the internal one times the internal units per shown unit.
+    let width = session.names.iter().map(|n| n.name.chars().count()).max().unwrap_or(0).max(9);
+    let header = if check { "  central difference  relative error" } else { "" };
+    println!("  {:width$}  {:>13} {:8}  {:>13}{header}", "trainable", "value", "unit", "dL/dθ");
+    let mut worst: f64 = 0.0;
+    for (i, (shown, &x)) in session.names.iter().zip(&values).enumerate() {
+        let derivative = g.gradient[i] * shown.scale;
+        let mut line = format!(
+            "  {:width$}  {:>13} {:8}  {:>13}",
+            shown.name,
+            number(x / shown.scale),
+            shown.unit,
+            format!("{:.6e}", derivative)
+        );
+        if check {
+            let h = if x == 0.0 { 1e-3 } else { 1e-3 * x.abs() };
+            let mut at = |d: f64| {
+                let mut shifted = values.clone();
+                shifted[i] = x + d;
+                session.problem.set_values(&shifted);
+                session.problem.loss(&session.loss)
+            };
+            let fd = (|| -> Result<f64, GradError> {
+                Ok((-at(2.0 * h)? + 8.0 * at(h)? - 8.0 * at(-h)? + at(-2.0 * h)?) / (12.0 * h))
+            })()
+            .map_err(|e| grad_failure(artifact, e))?;
+            session.problem.set_values(&values);
+            let error = (g.gradient[i] - fd).abs() / g.gradient[i].abs().max(fd.abs()).max(1e-300);
+            worst = worst.max(error);
+            line += &format!("  {:>18}  {error:>14.1e}", format!("{:.6e}", fd * shown.scale));
+        }
+        println!("{line}");
+    }
+    if check {
+        let verdict = if worst <= CHECK_TOLERANCE { "ok" } else { "FAILED" };
+        println!(
+            "  largest relative error {worst:.1e} (tolerance {CHECK_TOLERANCE:.0e}): {verdict}; {:.3} s in all",
+            started.elapsed().as_secs_f64()
+        );
+        if worst > CHECK_TOLERANCE {
+            eprintln!(
+                "error: the gradient differs from the central differences of the loss by {worst:.1e} (relative), \
+                 more than {CHECK_TOLERANCE:.0e}\n  help: this is a bug in Sylva's adjoint if the loss is smooth here; \
+                 please report it with the model"
+            );
+            return Err(Failure::Model);
+        }
+    }
+    Ok(())
+}
+
+pub fn train(file: &str, out: Option<&Path>, overrides: &[String], plots: bool, colour: bool) -> Result<(), Failure> {
+    let started = Instant::now();
+    let (compiled, mut session) = session(file, overrides, colour)?;
+    let artifact = &compiled.artifact;
+    let out_dir: PathBuf = match out {
+        Some(dir) => dir.to_path_buf(),
+        None => {
+            let stem = Path::new(file).file_stem().unwrap_or_default().to_string_lossy();
+            Path::new("sylva-out").join(format!("{stem}-train"))
+        }
+    };
+    // The first Ctrl-C stops the fit at the end of its iteration, whose outputs are still
+    // written; a second one stops the writing too (nothing written then).
+    static STOP_FIT: AtomicBool = AtomicBool::new(false);
+    static STOP_WRITING: AtomicBool = AtomicBool::new(false);
+    ctrlc::set_handler(|| {
+        if STOP_FIT.swap(true, Ordering::Relaxed) {
+            STOP_WRITING.store(true, Ordering::Relaxed);
+        }
+    })
+    .map_err(|e| Failure::Internal(format!("cannot handle Ctrl-C: {e}")))?;
+    let _lock = output::prepare_dir(&out_dir).map_err(|e| Failure::Usage(e.to_string()))?;
+
+    let start = session.problem.values();
+    let iterations = session.iterations;
+    let fit_started = Instant::now();
+    let progress = ProgressBar::with_draw_target(Some(iterations), ProgressDrawTarget::hidden());
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} iteration {pos}/{len} loss {msg} eta {eta}").expect("valid template"),
+    );
+    let fit = session.fit(|iteration, loss| {
+        // Only fits longer than about a second show a bar.
+        if progress.is_hidden() && fit_started.elapsed() > Duration::from_secs(1) && iteration < iterations {
+            progress.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        progress.set_position(iteration);
+        progress.set_message(number(loss));
+        if STOP_FIT.load(Ordering::Relaxed) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    });
+    progress.finish_and_clear();
+    let fit = fit.map_err(|e| grad_failure(artifact, e))?;
+    let fit_time = fit_started.elapsed();
+
+    let record = TrainingRecord {
+        model: file.to_owned(),
+        params: session
+            .names
+            .iter()
+            .zip(&fit.values)
+            .zip(&start)
+            .map(|((shown, value), start)| TrainedValue {
+                name: shown.name.clone(),
+                value: value / shown.scale,
+                unit: shown.unit.clone(),
+                start: start / shown.scale,
+            })
+            .collect(),
+        losses: fit.losses.clone(),
+        iterations,
+    };
+    let done = record.done();
+    let files = output::write_training(&out_dir, &record, plots, &STOP_WRITING).map_err(|e| match e {
+        OutputError::Interrupted => Failure::Interrupted(format!(
+            "interrupted at iteration {done} of {iterations}, while writing the outputs; nothing written (`{}` \
+             keeps what it had)",
+            out_dir.display()
+        )),
+        e => Failure::Usage(e.to_string()),
+    })?;
+
+    let first = fit.losses.first().copied().unwrap_or(f64::NAN);
+    let last = fit.losses.last().copied().unwrap_or(f64::NAN);
+    println!(
+        "{file}: {done} iterations, loss {} -> {}; trained in {:.3} s ({:.1} ms an iteration); {:.3} s in all",
+        number(first),
+        number(last),
+        fit_time.as_secs_f64(),
+        1e3 * fit_time.as_secs_f64() / done.max(1) as f64,
+        started.elapsed().as_secs_f64()
+    );
+    let width = record.params.iter().map(|p| p.name.chars().count()).max().unwrap_or(0);
+    for p in &record.params {
+        println!("  {:width$}  {:>12} {}  (start {})", p.name, number(p.value), p.unit, number(p.start));
+    }
+    println!("  wrote {}", files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    if fit.stopped {
+        return Err(Failure::Interrupted(format!("stopped at iteration {done} of {iterations} (Ctrl-C)")));
+    }
+    Ok(())
+}
+
+/// The model with the learned values of a `params.yaml` (`sylva run --params`): each value, in
+/// the unit beside it (the parameter's display unit without one), converted to internal units
+/// and written into the model's trainable of that name.
+pub fn with_params(artifact: Artifact, path: &Path) -> Result<Artifact, Failure> {
+    let entries = output::load_params(path).map_err(|e| Failure::Usage(e.to_string()))?;
+    let mut model = artifact.model;
+    let Some(training) = &model.training else {
+        return Err(Failure::Usage(format!(
+            "--params `{}`: the model has no `train` block to say which parameters the values are for",
+            path.display()
+        )));
+    };
+    let at = |line: usize, message: String| Failure::Usage(format!("{}:{line}: {message}", path.display()));
+    let mut values: Vec<(String, f64)> = Vec::new();
+    for entry in &entries {
+        let Some(t) = training.trainables.iter().find(|t| t.name == entry.name) else {
+            let names: Vec<String> = training.trainables.iter().map(|t| format!("`{}`", t.name)).collect();
+            return Err(at(
+                entry.line,
+                format!(
+                    "the model's `train` block has no trainable `{}` (its trainables: {})",
+                    entry.name,
+                    names.join(", ")
+                ),
+            ));
+        };
+        if values.iter().any(|(name, _)| *name == entry.name) {
+            return Err(at(entry.line, format!("`{}` is given twice", entry.name)));
+        }
+        let scale = match &entry.unit {
+            None => t.dim.display_scale(),
+            Some(unit) => {
+                let u =
+                    parse_unit(unit).map_err(|e| at(entry.line, format!("`{}`: unit `{unit}`: {e}", entry.name)))?;
+                if u.dim != t.dim {
+                    return Err(at(
+                        entry.line,
+                        format!(
+                            "`{}`: unit `{unit}` is not a unit of the parameter's {}",
+                            entry.name,
+                            t.dim.display_unit()
+                        ),
+                    ));
+                }
+                u.scale
+            }
+        };
+        let value = entry.value * scale;
+        if !(value.is_finite() && t.min <= value && value <= t.max) {
+            return Err(at(
+                entry.line,
+                format!(
+                    "`{}` = {} {}: outside the parameter's range [{}, {}]",
+                    entry.name,
+                    number(entry.value),
+                    entry.unit.clone().unwrap_or_else(|| t.dim.display_unit()),
+                    number(t.min / t.dim.display_scale()),
+                    number(t.max / t.dim.display_scale())
+                ),
+            ));
+        }
+        values.push((entry.name.clone(), value));
+    }
+    session::apply(&mut model, &values).map_err(|e| Failure::Usage(format!("--params `{}`: {e}", path.display())))?;
+    Ok(Artifact::new(model))
+}
