@@ -6,53 +6,72 @@ use crate::host::blowup;
 use crate::host::{DueEvent, Host};
 use crate::plan::schedule::{STEP, Stage};
 use crate::plan::solve::solve_range;
-use crate::plan::{IonArrays, Plan};
+use sylva_compiler::ir::expr::{Expr, IonVar};
+use sylva_compiler::ir::kernel::Target;
 
-/// The state a step reads and the probes see: what a checkpoint saves.
+use crate::plan::Plan;
+
+/// What a checkpoint saves: what a step reads that it does not compute itself first. That is v,
+/// the mechanisms' states, and of each species only the arrays that change and are read before
+/// they are recomputed: concentrations a mechanism writes, Nernst reversals (event kernels run
+/// before the step's Nernst update), and the summed current where an event kernel reads it.
+/// Stored currents and derived values are outputs no kernel reads.
 #[derive(Clone)]
 pub(super) struct Snapshot {
     v: Vec<f64>,
-    ions: Vec<IonArrays>,
-    blocks: Vec<BlockState>,
+    /// (species, which array, values).
+    ions: Vec<(usize, IonVar, Vec<f64>)>,
+    states: Vec<Vec<Vec<f64>>>,
 }
 
-/// A block's states and stored values (per state or value, per instance).
-#[derive(Clone)]
-struct BlockState {
-    states: Vec<Vec<f64>>,
-    currents: Vec<Vec<f64>>,
-    derived: Vec<Vec<f64>>,
+/// The ion arrays a snapshot of `plan` keeps (see [`Snapshot`]).
+pub(super) fn saved_ion_arrays(plan: &Plan) -> Vec<(usize, IonVar)> {
+    let mut saved = Vec::new();
+    for (s, species) in plan.species.iter().enumerate() {
+        if species.nernst {
+            saved.push((s, IonVar::Reversal));
+        }
+        for var in [IonVar::Inside, IonVar::Outside] {
+            let written = plan.blocks.iter().any(|b| {
+                let k = &b.kernels;
+                [&k.init, &k.current, &k.advance].into_iter().chain(&k.event).any(|kernel| {
+                    kernel.writes.iter().any(|w| {
+                        matches!(w.target, Target::IonConcentration(u, v) if v == var && b.species[u as usize] == s)
+                    })
+                })
+            });
+            if written {
+                saved.push((s, var));
+            }
+        }
+        let event_reads_current = plan.blocks.iter().any(|b| {
+            b.kernels.event.as_ref().is_some_and(|k| {
+                k.exprs.iter().any(|(_, e)| matches!(e, Expr::Ion(u, IonVar::Current) if b.species[u as usize] == s))
+            })
+        });
+        if event_reads_current {
+            saved.push((s, IonVar::Current));
+        }
+    }
+    saved
 }
 
 impl Snapshot {
-    pub(super) fn take(plan: &Plan) -> Snapshot {
+    pub(super) fn take(plan: &Plan, ions: &[(usize, IonVar)]) -> Snapshot {
         Snapshot {
             v: plan.nodes.v.clone(),
-            ions: plan.ions.clone(),
-            blocks: plan
-                .blocks
-                .iter()
-                .map(|b| {
-                    let stored = |list: &[(u32, Vec<f64>)]| list.iter().map(|(_, v)| v.clone()).collect();
-                    BlockState { states: b.states.clone(), currents: stored(&b.currents), derived: stored(&b.derived) }
-                })
-                .collect(),
+            ions: ions.iter().map(|&(s, var)| (s, var, plan.ions[s].get(var).clone())).collect(),
+            states: plan.blocks.iter().map(|b| b.states.clone()).collect(),
         }
     }
 
     pub(super) fn restore(&self, plan: &mut Plan) {
         plan.nodes.v.copy_from_slice(&self.v);
-        for (ion, saved) in plan.ions.iter_mut().zip(&self.ions) {
-            ion.clone_from(saved);
+        for (s, var, values) in &self.ions {
+            plan.ions[*s].get_mut(*var).copy_from_slice(values);
         }
-        for (b, saved) in plan.blocks.iter_mut().zip(&self.blocks) {
-            b.states.clone_from(&saved.states);
-            for ((_, values), saved) in b.currents.iter_mut().zip(&saved.currents) {
-                values.copy_from_slice(saved);
-            }
-            for ((_, values), saved) in b.derived.iter_mut().zip(&saved.derived) {
-                values.copy_from_slice(saved);
-            }
+        for (b, states) in plan.blocks.iter_mut().zip(&self.states) {
+            b.states.clone_from(states);
         }
     }
 }
@@ -65,6 +84,8 @@ pub(super) struct Run {
     /// (step, state at its start), every K steps from step 0.
     pub checkpoints: Vec<(u64, Snapshot)>,
     pub steps: u64,
+    /// The ion arrays a snapshot keeps.
+    pub saved: Vec<(usize, IonVar)>,
 }
 
 /// Runs `plan` (uninitialised) for `steps` steps; `checkpoint_every`: keep the events and the
@@ -74,10 +95,11 @@ pub(super) fn run(plan: &Plan, steps: u64, checkpoint_every: Option<u64>) -> Res
     p.initialize();
     let mut host = Host::new(&mut p, steps);
     let mut above = std::mem::take(&mut p.above);
-    let mut run = Run { rows: vec![probe_row(&p)], events: Vec::new(), checkpoints: Vec::new(), steps };
+    let saved = saved_ion_arrays(&p);
+    let mut run = Run { rows: vec![probe_row(&p)], events: Vec::new(), checkpoints: Vec::new(), steps, saved };
     for n in 0..steps {
         if checkpoint_every.is_some_and(|k| n % k == 0) {
-            run.checkpoints.push((n, Snapshot::take(&p)));
+            run.checkpoints.push((n, Snapshot::take(&p, &run.saved)));
         }
         let mut events = Vec::new();
         while let Some(e) = host.pop_due(n) {

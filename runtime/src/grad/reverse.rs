@@ -51,7 +51,7 @@ pub(super) fn run(plan: &Plan, run: &Run, rows: &[Vec<f64>], connections: usize)
         checkpoint.restore(&mut p);
         let mut states = Vec::with_capacity((end - start) as usize);
         for n in *start..end {
-            states.push(Snapshot::take(&p));
+            states.push(Snapshot::take(&p, &run.saved));
             forward::step(&mut p, &run.events[n as usize], time_of(dt, n));
         }
         for n in (*start..end).rev() {

@@ -1,0 +1,117 @@
+//! The cost of a gradient against a forward run (issue 11's benchmark; results in
+//! docs/training.md): the ringtest at `rings` × 970 compartments over its 100 ms, with every hh
+//! density (per group of compartments sharing a value) and both connection weights trainable;
+//! the loss: every soma's voltage against the trace of the model with its parameters 5 % off.
+//!
+//! usage: cargo run --release -p sylva-runtime --example grad_cost -- MODE [RINGS]
+//!   MODE: `forward` (the CPU engine, compiled kernels, one thread), `loss` (the gradient's own
+//!   forward run, interpreted), `gradient` (forward with checkpoints + reverse).
+//! Prints the wall time of the mode; run each under `/usr/bin/time -f %M` for its peak memory.
+
+use std::time::Instant;
+
+use sylva_compiler::artifact::Artifact;
+use sylva_compiler::source::SourceDb;
+use sylva_compiler::{Loader, compile};
+use sylva_runtime::grad::{Loss, Problem, Target, Trainable, Use};
+use sylva_runtime::plan::Plan;
+
+struct Files;
+
+impl Loader for Files {
+    fn read(&mut self, path: &str) -> Result<String, String> {
+        std::fs::read_to_string(path).map_err(|e| e.to_string())
+    }
+}
+
+fn ringtest(rings: u32) -> Artifact {
+    let path = "examples/bench/ringtest.syl";
+    let text = std::fs::read_to_string(path).expect("run from the repository's root");
+    // A probe on every soma, so that the loss sees every cell.
+    let probes: String = (0..rings * 10).map(|c| format!("    probe \"v{c}\" = v at cells[{c}].soma(0.5)\n")).collect();
+    let at = text.find("network ring").expect("network");
+    let end = at + text[at..].find("\n}").expect("end of network");
+    let text = format!("{}\n{probes}{}", &text[..end], &text[end..]);
+    let mut db = SourceDb::new();
+    let root = db.add(path, &text);
+    let c = compile(&mut db, root, &mut Files, &[format!("rings={rings}")]);
+    c.artifact.unwrap_or_else(|| panic!("{:?}", c.diagnostics))
+}
+
+/// Every hh parameter, one trainable per group of compartments sharing a value, and both
+/// connection rules' weights.
+fn trainables(a: &Artifact) -> Vec<Trainable> {
+    let plan = Plan::new(a);
+    let hh = a.placements.iter().position(|p| a.model.mechanisms[p.mechanism.index()].name == "hh").expect("hh");
+    let mechanism = &a.model.mechanisms[a.placements[hh].mechanism.index()];
+    let block = &plan.blocks[hh];
+    let mut out = Vec::new();
+    for param in 0..mechanism.params.len() as u32 {
+        let mut groups: Vec<(f64, Vec<u32>)> = Vec::new();
+        for k in 0..block.per_cell {
+            let x = block.param_value(param, k);
+            match groups.iter_mut().find(|(y, _)| *y == x) {
+                Some((_, positions)) => positions.push(k as u32),
+                None => groups.push((x, vec![k as u32])),
+            }
+        }
+        for (_, positions) in groups.into_iter().filter(|(x, _)| *x != 0.0) {
+            out.push(Trainable {
+                uses: vec![Use { block: hh, param, positions: Some(positions) }],
+                weights: Vec::new(),
+            });
+        }
+    }
+    for rule in 0..a.model.network.connections.len() as u32 {
+        out.push(Trainable { uses: Vec::new(), weights: vec![rule] });
+    }
+    out
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_else(|| "gradient".into());
+    let rings: u32 = args.next().map_or(1, |r| r.parse().expect("a number of rings"));
+    let a = ringtest(rings);
+    let trainables = trainables(&a);
+    let compartments: usize = Plan::new(&a).nodes.v.len();
+    let t0 = Instant::now();
+    match mode.as_str() {
+        "forward" => {
+            let mut sim =
+                sylva_runtime::cpu::Simulation::new(&a, sylva_runtime::cpu::Options::default()).expect("builds");
+            sim.run(|_, _| {}).expect("runs");
+        }
+        "loss" | "gradient" => {
+            let mut problem = Problem::new(&a, &trainables).expect("differentiable");
+            let values = problem.values();
+            problem.set_values(&values.iter().map(|x| x * 1.05).collect::<Vec<_>>());
+            let trace = problem.trace().expect("runs");
+            problem.set_values(&values);
+            let loss = Loss {
+                targets: trace.into_iter().enumerate().map(|(probe, values)| Target { probe, values }).collect(),
+            };
+            let t1 = Instant::now();
+            if mode == "loss" {
+                println!("loss {}", problem.loss(&loss).expect("runs"));
+            } else {
+                let g = problem.gradient(&loss, None).expect("gradient");
+                println!(
+                    "loss {}, K = {}, |gradient|_inf {:e}",
+                    g.loss,
+                    g.checkpoint_every,
+                    g.gradient.iter().fold(0.0f64, |m, x| m.max(x.abs()))
+                );
+            }
+            println!(
+                "{mode}: {} trainables, {compartments} nodes: {:.3} s (target made in {:.3} s)",
+                trainables.len(),
+                t1.elapsed().as_secs_f64(),
+                (t1 - t0).as_secs_f64()
+            );
+            return;
+        }
+        _ => panic!("mode: forward, loss or gradient"),
+    }
+    println!("{mode}: {compartments} nodes: {:.3} s", t0.elapsed().as_secs_f64());
+}
