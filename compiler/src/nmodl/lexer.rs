@@ -43,8 +43,10 @@ pub struct Lexed {
     pub comments: Vec<LineComment>,
 }
 
-const PUNCT: &[&str] =
-    &["<->", "<=", ">=", "==", "!=", "&&", "||", "{", "}", "(", ")", ",", "=", "'", "+", "-", "*", "/", "^", "<", ">", "!", "~", "[", "]", "@"];
+const PUNCT: &[&str] = &[
+    "<->", "<=", ">=", "==", "!=", "&&", "||", "{", "}", "(", ")", ",", "=", "'", "+", "-", "*", "/", "^", "<", ">",
+    "!", "~", "[", "]", "@",
+];
 
 pub fn lex(file: FileId, text: &str, diagnostics: &mut Vec<Diagnostic>) -> Lexed {
     let bytes = text.as_bytes();
@@ -89,8 +91,12 @@ pub fn lex(file: FileId, text: &str, diagnostics: &mut Vec<Diagnostic>) -> Lexed
                     Some(n) => (i + n, i + n + end_word.len()),
                     None => {
                         diagnostics.push(
-                            Diagnostic::error(Code::NmodlSyntax, span(start, i), format!("`{word}` without `{end_word}`"))
-                                .label("never closed"),
+                            Diagnostic::error(
+                                Code::NmodlSyntax,
+                                span(start, i),
+                                format!("`{word}` without `{end_word}`"),
+                            )
+                            .label("never closed"),
                         );
                         (text.len(), text.len())
                     }
@@ -140,8 +146,12 @@ pub fn lex(file: FileId, text: &str, diagnostics: &mut Vec<Diagnostic>) -> Lexed
         let ch = text[i..].chars().next().unwrap_or(' ');
         i += ch.len_utf8();
         diagnostics.push(
-            Diagnostic::error(Code::NmodlSyntax, span(start, i), format!("unexpected character `{}`", ch.escape_debug()))
-                .label("not part of NMODL"),
+            Diagnostic::error(
+                Code::NmodlSyntax,
+                span(start, i),
+                format!("unexpected character `{}`", ch.escape_debug()),
+            )
+            .label("not part of NMODL"),
         );
     }
     tokens.push(Token { tok: Tok::Eof, span: span(text.len(), text.len()), line });

@@ -12,7 +12,7 @@ pub mod translate;
 pub mod units;
 
 use crate::diagnostics::Diagnostic;
-use crate::source::{SourceDb, FileId};
+use crate::source::{FileId, SourceDb};
 
 /// The result of importing one `.mod` file.
 pub struct Import {

@@ -31,7 +31,13 @@ pub struct Decl {
 pub enum NeuronStmt {
     Suffix(String, Span),
     PointProcess(String, Span),
-    UseIon { ion: String, span: Span, read: Vec<(String, Span)>, write: Vec<(String, Span)>, valence: Option<String> },
+    UseIon {
+        ion: String,
+        span: Span,
+        read: Vec<(String, Span)>,
+        write: Vec<(String, Span)>,
+        valence: Option<String>,
+    },
     Nonspecific(Vec<(String, Span)>),
     ElectrodeCurrent(Vec<(String, Span)>),
     Range(Vec<(String, Span)>),
@@ -145,7 +151,9 @@ pub fn parse(file: FileId, text: &str, diagnostics: &mut Vec<Diagnostic>) -> Mod
     out
 }
 
-type Fail = ();
+/// A reported syntax error: the caller recovers.
+#[derive(Debug)]
+struct Fail;
 
 impl Parser<'_> {
     fn peek(&self) -> &Tok {
@@ -182,6 +190,7 @@ impl Parser<'_> {
 
     fn error(&mut self, span: Span, message: impl Into<String>, label: &str) -> Fail {
         self.diagnostics.push(Diagnostic::error(Code::NmodlSyntax, span, message).label(label));
+        Fail
     }
 
     fn describe(&self) -> String {
@@ -420,11 +429,8 @@ impl Parser<'_> {
         let mut out = Vec::new();
         while !self.is_punct("}") {
             let start = self.span();
-            let (lhs, lhs_is_unit) = if self.is_punct("(") {
-                (self.paren_text()?.0, true)
-            } else {
-                (self.name()?.0, false)
-            };
+            let (lhs, lhs_is_unit) =
+                if self.is_punct("(") { (self.paren_text()?.0, true) } else { (self.name()?.0, false) };
             let eq_line = self.token().line;
             self.expect("=")?;
             let mut rhs = Vec::new();
@@ -564,7 +570,7 @@ impl Parser<'_> {
             match self.stmt() {
                 Ok(Some(s)) => out.push(s),
                 Ok(None) => {}
-                Err(()) => {
+                Err(Fail) => {
                     // Recover at the next token on a new line of this block.
                     let line = self.token().line;
                     while !self.at_eof() && !self.is_punct("}") && self.token().line == line {
@@ -649,9 +655,25 @@ impl Parser<'_> {
                 }
                 Ok(Some(Stmt::If { cond, then, otherwise }))
             }
-            "while" | "FROM" | "FOR_NETCONS" | "WATCH" | "CONSERVE" | "COMPARTMENT" | "LONGITUDINAL_DIFFUSION"
-            | "MATCH" | "SWEEP" | "net_send" | "net_event" | "net_move" | "printf" | "VERBATIM" | "LAG"
-            | "PROTECT" | "MUTEXLOCK" | "MUTEXUNLOCK" | "~" => {
+            "while"
+            | "FROM"
+            | "FOR_NETCONS"
+            | "WATCH"
+            | "CONSERVE"
+            | "COMPARTMENT"
+            | "LONGITUDINAL_DIFFUSION"
+            | "MATCH"
+            | "SWEEP"
+            | "net_send"
+            | "net_event"
+            | "net_move"
+            | "printf"
+            | "VERBATIM"
+            | "LAG"
+            | "PROTECT"
+            | "MUTEXLOCK"
+            | "MUTEXUNLOCK"
+            | "~" => {
                 let mut end = token.span;
                 let line = token.line;
                 while !self.at_eof() && !self.is_punct("}") && (self.token().line == line || self.is_punct("{")) {

@@ -19,12 +19,78 @@ use crate::source::{FileId, Span};
 /// Names Sylva reserves (keywords and built-ins with another meaning): a variable of that name
 /// gets a trailing `_`.
 const RESERVED: &[&str] = &[
-    "at", "by", "cell", "column", "connect", "conserve", "current", "density", "detector", "distance", "e", "electrode",
-    "else", "event", "fn", "from", "gate", "if", "import", "in", "inf", "initial", "insert", "ion", "kinetic", "let",
-    "morphology", "network", "on", "param", "point", "population", "probe", "read", "record", "region", "section",
-    "simulation", "source", "species", "spikes", "state", "stimulus", "swc", "synapse", "target", "threshold", "train",
-    "trainable", "write", "FARADAY", "R", "E", "exp", "log", "log10", "sqrt", "abs", "min", "max", "pow", "sin", "cos",
-    "tanh", "exprelr", "vtrap", "sigmoid", "all", "soma", "axon", "dend", "apic",
+    "at",
+    "by",
+    "cell",
+    "column",
+    "connect",
+    "conserve",
+    "current",
+    "density",
+    "detector",
+    "distance",
+    "e",
+    "electrode",
+    "else",
+    "event",
+    "fn",
+    "from",
+    "gate",
+    "if",
+    "import",
+    "in",
+    "inf",
+    "initial",
+    "insert",
+    "ion",
+    "kinetic",
+    "let",
+    "morphology",
+    "network",
+    "on",
+    "param",
+    "point",
+    "population",
+    "probe",
+    "read",
+    "record",
+    "region",
+    "section",
+    "simulation",
+    "source",
+    "species",
+    "spikes",
+    "state",
+    "stimulus",
+    "swc",
+    "synapse",
+    "target",
+    "threshold",
+    "train",
+    "trainable",
+    "write",
+    "FARADAY",
+    "R",
+    "E",
+    "exp",
+    "log",
+    "log10",
+    "sqrt",
+    "abs",
+    "min",
+    "max",
+    "pow",
+    "sin",
+    "cos",
+    "tanh",
+    "exprelr",
+    "vtrap",
+    "sigmoid",
+    "all",
+    "soma",
+    "axon",
+    "dend",
+    "apic",
 ];
 
 /// NMODL's math functions and Sylva's names for them.
@@ -188,7 +254,12 @@ struct Tx<'a> {
     block: BlockKind,
 }
 
-pub fn translate(file: &ModFile, file_id: FileId, file_name: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<Translated> {
+pub fn translate(
+    file: &ModFile,
+    file_id: FileId,
+    file_name: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Translated> {
     let mut tx = Tx {
         file,
         file_id,
@@ -235,7 +306,11 @@ impl Tx<'_> {
     }
 
     fn trailing_comment(&self, line: usize) -> Option<String> {
-        self.file.line_comments.iter().find(|c| c.line == line && !c.own_line && !c.text.is_empty()).map(|c| c.text.clone())
+        self.file
+            .line_comments
+            .iter()
+            .find(|c| c.line == line && !c.own_line && !c.text.is_empty())
+            .map(|c| c.text.clone())
     }
 
     fn run(&mut self) -> Option<Translated> {
@@ -261,7 +336,9 @@ impl Tx<'_> {
                                 if !["na", "k", "ca"].contains(&ion.as_str()) {
                                     self.unsupported(
                                         *span,
-                                        format!("ion `{ion}`: Sylva's standard library has the species na, k and ca only"),
+                                        format!(
+                                            "ion `{ion}`: Sylva's standard library has the species na, k and ca only"
+                                        ),
                                         "no such species",
                                     );
                                 }
@@ -452,7 +529,11 @@ impl Tx<'_> {
                 }
                 Item::Derivative(n, _, span) if !solved.contains(n) => {
                     let n = n.clone();
-                    self.unsupported(*span, format!("DERIVATIVE `{n}` is never solved"), "no `SOLVE` in BREAKPOINT names it");
+                    self.unsupported(
+                        *span,
+                        format!("DERIVATIVE `{n}` is never solved"),
+                        "no `SOLVE` in BREAKPOINT names it",
+                    );
                 }
                 Item::Unsupported(word, span) => {
                     let message = if word == "VERBATIM" {
@@ -508,7 +589,10 @@ impl Tx<'_> {
             }
             let unit = &self.vars[&d.name].unit;
             let value = d.value.as_ref().map_or("0".to_string(), |(v, _)| number(v).text);
-            let range = d.range.as_ref().map_or(String::new(), |(lo, hi)| format!(" in [{}, {}]", number(lo).text, number(hi).text));
+            let range = d
+                .range
+                .as_ref()
+                .map_or(String::new(), |(lo, hi)| format!(" in [{}, {}]", number(lo).text, number(hi).text));
             let _ = writeln!(out, "    param {}: {unit} = {value}{range}", sylva_name(&d.name));
         }
         for d in &states {
@@ -556,7 +640,10 @@ impl Tx<'_> {
     ) {
         match method {
             Some((m, _)) if m == "cnexp" => {}
-            Some((m, _)) if m == "sparse" && self.file.items.iter().any(|i| matches!(i, Item::Unsupported(w, _) if w == "KINETIC")) => {
+            Some((m, _))
+                if m == "sparse"
+                    && self.file.items.iter().any(|i| matches!(i, Item::Unsupported(w, _) if w == "KINETIC")) =>
+            {
                 // The KINETIC block itself is reported.
                 return;
             }
@@ -578,7 +665,8 @@ impl Tx<'_> {
             let kinetic = self.file.items.iter().any(|i| matches!(i, Item::Unsupported(w, _) if w == "KINETIC"));
             if !kinetic {
                 self.diagnostics.push(
-                    Diagnostic::error(Code::NmodlName, span, format!("no DERIVATIVE block `{target}`")).label("solved here"),
+                    Diagnostic::error(Code::NmodlName, span, format!("no DERIVATIVE block `{target}`"))
+                        .label("solved here"),
                 );
             }
             return;
@@ -682,7 +770,11 @@ impl Tx<'_> {
                 let value = self.expr(value, env);
                 let kind = self.vars.get(name).map(|v| v.kind);
                 if self.block != BlockKind::Derivative || !matches!(kind, Some(Kind::State | Kind::IonState)) {
-                    self.unsupported(*span, format!("`{name}'` outside a DERIVATIVE block or of a name that is not a STATE"), "not translated");
+                    self.unsupported(
+                        *span,
+                        format!("`{name}'` outside a DERIVATIVE block or of a name that is not a STATE"),
+                        "not translated",
+                    );
                     return;
                 }
                 env.globals.insert(format!("{name}'"), value);
@@ -695,7 +787,8 @@ impl Tx<'_> {
                     self.call(name, *span, args, env);
                 } else {
                     self.diagnostics.push(
-                        Diagnostic::error(Code::NmodlName, *span, format!("no PROCEDURE `{name}`")).label("called here"),
+                        Diagnostic::error(Code::NmodlName, *span, format!("no PROCEDURE `{name}`"))
+                            .label("called here"),
                     );
                 }
             }
@@ -719,7 +812,8 @@ impl Tx<'_> {
                 for k in keys {
                     let (Some(x), Some(y)) = (a.frames[frame].get(&k), b.frames[frame].get(&k)) else { continue };
                     if x != y {
-                        let merged = Out { text: format!("if {} {{ {} }} else {{ {} }}", c.text, x.text, y.text), prec: 0 };
+                        let merged =
+                            Out { text: format!("if {} {{ {} }} else {{ {} }}", c.text, x.text, y.text), prec: 0 };
                         let v = self.bind(&k, merged);
                         env.frames[frame].insert(k, v);
                     }
@@ -741,7 +835,11 @@ impl Tx<'_> {
                         continue;
                     }
                     let merged = Out { text: format!("if {} {{ {} }} else {{ {} }}", c.text, x.text, y.text), prec: 0 };
-                    let v = if self.vars.get(&k).is_some_and(|v| v.kind == Kind::Assigned) { self.bind(&k, merged) } else { merged };
+                    let v = if self.vars.get(&k).is_some_and(|v| v.kind == Kind::Assigned) {
+                        self.bind(&k, merged)
+                    } else {
+                        merged
+                    };
                     env.globals.insert(k, v);
                 }
             }
@@ -795,10 +893,8 @@ impl Tx<'_> {
             );
             return;
         };
-        if self.fn_scope.is_some() {
-            if let Some(s) = self.fn_scope.as_mut() {
-                s.pure = false;
-            }
+        if let Some(s) = self.fn_scope.as_mut() {
+            s.pure = false;
         }
         match var.kind {
             Kind::Assigned => {
@@ -836,10 +932,10 @@ impl Tx<'_> {
                 _ => v.clone(),
             };
         }
-        if let Some(s) = self.fn_scope.as_mut() {
-            if name != "PI" && !self.constants.contains_key(name) {
-                s.pure = false;
-            }
+        if name != "PI"
+            && let Some(s) = self.fn_scope.as_mut()
+        {
+            s.pure = false;
         }
         if name == "PI" {
             return Out::atom("PI");
@@ -848,7 +944,9 @@ impl Tx<'_> {
             return Out::atom(c.clone());
         }
         let Some(var) = self.vars.get(name).cloned() else {
-            self.diagnostics.push(Diagnostic::error(Code::NmodlName, span, format!("`{name}` is not declared")).label("not declared"));
+            self.diagnostics.push(
+                Diagnostic::error(Code::NmodlName, span, format!("`{name}` is not declared")).label("not declared"),
+            );
             return Out::atom("0");
         };
         match var.kind {
@@ -856,7 +954,11 @@ impl Tx<'_> {
                 Some(v) => v.clone(),
                 None => {
                     if self.fn_scope.is_none() {
-                        self.unsupported(span, format!("`{name}` is read before any block computes it"), "never assigned before");
+                        self.unsupported(
+                            span,
+                            format!("`{name}` is read before any block computes it"),
+                            "never assigned before",
+                        );
                     }
                     Out::atom("0")
                 }
@@ -883,8 +985,12 @@ impl Tx<'_> {
                 if let Some((_, s, n)) = MATH.iter().find(|(m, _, _)| m == name) {
                     if args.len() != *n {
                         self.diagnostics.push(
-                            Diagnostic::error(Code::NmodlName, *span, format!("`{name}` takes {n} argument(s), found {}", args.len()))
-                                .label("this call"),
+                            Diagnostic::error(
+                                Code::NmodlName,
+                                *span,
+                                format!("`{name}` takes {n} argument(s), found {}", args.len()),
+                            )
+                            .label("this call"),
                         );
                         return Out::atom("0");
                     }
@@ -894,7 +1000,9 @@ impl Tx<'_> {
                 if self.procedures.get(name).is_some_and(|f| f.is_function) {
                     return self.call(name, *span, args, env);
                 }
-                self.diagnostics.push(Diagnostic::error(Code::NmodlName, *span, format!("no FUNCTION `{name}`")).label("called here"));
+                self.diagnostics.push(
+                    Diagnostic::error(Code::NmodlName, *span, format!("no FUNCTION `{name}`")).label("called here"),
+                );
                 Out::atom("0")
             }
         }
@@ -905,8 +1013,12 @@ impl Tx<'_> {
         let Some(f) = self.procedures.get(name).cloned() else { return Out::atom("0") };
         if args.len() != f.params.len() {
             self.diagnostics.push(
-                Diagnostic::error(Code::NmodlName, span, format!("`{name}` takes {} argument(s), found {}", f.params.len(), args.len()))
-                    .label("this call"),
+                Diagnostic::error(
+                    Code::NmodlName,
+                    span,
+                    format!("`{name}` takes {} argument(s), found {}", f.params.len(), args.len()),
+                )
+                .label("this call"),
             );
             return Out::atom("0");
         }
@@ -914,9 +1026,6 @@ impl Tx<'_> {
             self.try_function(&f);
         }
         if let Some(FnState::Pure(n)) = self.fn_states.get(name) {
-            if let Some(s) = self.fn_scope.as_mut() {
-                let _ = s;
-            }
             let list: Vec<String> = args.iter().map(|a| a.text.clone()).collect();
             return Out::atom(format!("{n}({})", list.join(", ")));
         }
@@ -956,7 +1065,11 @@ impl Tx<'_> {
             let lets: Vec<String> = scope.lets.iter().map(|(n, v)| format!("let {n} = {};", v.text)).collect();
             format!("{} {}", lets.join(" "), result.text)
         };
-        self.fn_texts.push(format!("/// NMODL FUNCTION `{}`, in plain numbers.\n    fn {fname}({}) -> 1 {{ {body} }}", f.name, params.join(", ")));
+        self.fn_texts.push(format!(
+            "/// NMODL FUNCTION `{}`, in plain numbers.\n    fn {fname}({}) -> 1 {{ {body} }}",
+            f.name,
+            params.join(", ")
+        ));
         self.fn_states.insert(f.name.clone(), FnState::Pure(fname));
     }
 
@@ -965,8 +1078,12 @@ impl Tx<'_> {
         let f = self.procedures.get(name).cloned()?;
         if args.len() != f.params.len() {
             self.diagnostics.push(
-                Diagnostic::error(Code::NmodlName, span, format!("`{name}` takes {} argument(s), found {}", f.params.len(), args.len()))
-                    .label("this call"),
+                Diagnostic::error(
+                    Code::NmodlName,
+                    span,
+                    format!("`{name}` takes {} argument(s), found {}", f.params.len(), args.len()),
+                )
+                .label("this call"),
             );
             return None;
         }

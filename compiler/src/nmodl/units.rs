@@ -96,8 +96,11 @@ impl UnitTable {
 
     /// `mV-ms` or `mV ms` to `mV*ms`.
     fn product(&self, text: &str, depth: usize) -> Option<String> {
-        let atoms: Vec<String> =
-            text.split(['-', '*', ' ']).filter(|a| !a.is_empty()).map(|a| self.atom(a, depth)).collect::<Option<_>>()?;
+        let atoms: Vec<String> = text
+            .split(['-', '*', ' '])
+            .filter(|a| !a.is_empty())
+            .map(|a| self.atom(a, depth))
+            .collect::<Option<_>>()?;
         if atoms.is_empty() {
             return None;
         }
