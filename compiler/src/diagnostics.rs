@@ -88,12 +88,18 @@ codes! {
     UnknownTarget = "E0705": "a target for a probe that does not exist, or for one probe twice",
     InvalidTraining = "E0706": "a training setting that is missing or invalid",
     DuplicateTrain = "E0707": "a model with more than one `train` block",
+    // NMODL import (E08xx): `sylva import`.
+    NmodlSyntax = "E0801": "an NMODL file that cannot be read",
+    NmodlUnsupported = "E0802": "an NMODL construct that is not translated",
+    NmodlUnit = "E0803": "an NMODL unit or constant with no Sylva equivalent",
+    NmodlName = "E0804": "an NMODL name that is not declared",
     // Warnings (W0xxx).
     UnusedImport = "W0001": "an import that nothing uses",
     UnusedParameter = "W0002": "a parameter that nothing uses",
     UnusedDefinition = "W0003": "a function that nothing uses",
     ConcentrationCycle = "W0004": "mechanisms that read concentrations written by each other",
     SuspiciousScale = "W0005": "a value far outside the usual biological range",
+    NmodlTable = "W0006": "an NMODL TABLE that the translation ignores",
     // Bugs in the compiler itself.
     InternalError = "E9999": "an internal compiler error",
 }

@@ -10,6 +10,7 @@ pub mod ide;
 pub mod ir;
 pub mod limits;
 pub mod morph;
+pub mod nmodl;
 pub mod render;
 pub mod source;
 pub mod stdlib;

@@ -9,5 +9,6 @@ mod ir;
 mod kernels;
 mod limits;
 mod network;
+mod nmodl;
 mod tutorials;
 mod wgsl;

@@ -4,6 +4,7 @@
 //! error, 70 an internal error reported as such, 130 a run stopped by Ctrl-C (128 + SIGINT, as
 //! shells report it); a panic exits with 101. No input may cause 70 or 101.
 
+mod import;
 mod lsp;
 mod run;
 mod train;
@@ -121,6 +122,14 @@ enum Command {
     },
     /// Run the language server on stdin/stdout (for editors; see docs/editors.md).
     Lsp,
+    /// Translate NMODL files (`.mod`) to Sylva, one `.syl` per mechanism (docs/nmodl.md).
+    Import {
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Output directory (default: the current directory).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Copy, Clone, ValueEnum)]
@@ -244,6 +253,7 @@ fn main() -> ExitCode {
             train::train(file, out.as_deref(), overrides, !no_plots, colour)
         }
         Command::Lsp => lsp::serve(),
+        Command::Import { files, out } => import::import(files, out.as_deref(), colour),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

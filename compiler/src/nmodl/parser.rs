@@ -1,0 +1,858 @@
+//! A recursive-descent parser of NMODL into a small AST with a span on every node. A block it
+//! cannot read is reported (E0801) and skipped to its closing brace, so that the rest of the
+//! file is still parsed; a construct it reads but Sylva cannot translate is kept as
+//! `Unsupported` for the translator to report (E0802).
+
+use super::lexer::{LineComment, Tok, Token, lex};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::source::{FileId, Span};
+
+#[derive(Clone, Debug)]
+pub struct ModFile {
+    pub title: Option<String>,
+    pub comments: Vec<String>,
+    pub items: Vec<Item>,
+    pub line_comments: Vec<LineComment>,
+}
+
+/// A declaration of PARAMETER, ASSIGNED, STATE or CONSTANT.
+#[derive(Clone, Debug)]
+pub struct Decl {
+    pub name: String,
+    pub span: Span,
+    pub line: usize,
+    pub value: Option<(String, Span)>,
+    /// The unit as written between the parentheses, and its span.
+    pub unit: Option<(String, Span)>,
+    pub range: Option<(String, String)>,
+}
+
+#[derive(Clone, Debug)]
+pub enum NeuronStmt {
+    Suffix(String, Span),
+    PointProcess(String, Span),
+    UseIon {
+        ion: String,
+        span: Span,
+        read: Vec<(String, Span)>,
+        write: Vec<(String, Span)>,
+        valence: Option<String>,
+    },
+    Nonspecific(Vec<(String, Span)>),
+    ElectrodeCurrent(Vec<(String, Span)>),
+    Range(Vec<(String, Span)>),
+    Global(Vec<(String, Span)>),
+    /// Read but not translatable (POINTER, BBCOREPOINTER, THREADSAFE is fine and dropped).
+    Unsupported(String, Span),
+}
+
+/// `name = (factor) (unit)` or `(alias) = (definition)` of a UNITS block.
+#[derive(Clone, Debug)]
+pub struct UnitDef {
+    pub lhs: String,
+    pub lhs_is_unit: bool,
+    pub rhs: Vec<String>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Function {
+    pub name: String,
+    pub span: Span,
+    pub params: Vec<(String, Span, Option<String>)>,
+    pub body: Vec<Stmt>,
+    pub is_function: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum Item {
+    Units(Vec<UnitDef>),
+    Neuron(Vec<NeuronStmt>),
+    Parameter(Vec<Decl>),
+    Assigned(Vec<Decl>),
+    State(Vec<Decl>),
+    Initial(Vec<Stmt>, Span),
+    Breakpoint(Vec<Stmt>, Span),
+    Derivative(String, Vec<Stmt>, Span),
+    Procedure(Function),
+    /// A block Sylva cannot translate: its keyword and span.
+    Unsupported(String, Span),
+}
+
+#[derive(Clone, Debug)]
+pub enum Stmt {
+    Local(Vec<(String, Span)>),
+    Assign { name: String, span: Span, value: Expr },
+    Derivative { name: String, span: Span, value: Expr },
+    Call { name: String, span: Span, args: Vec<Expr> },
+    If { cond: Expr, then: Vec<Stmt>, otherwise: Vec<Stmt> },
+    Solve { name: String, span: Span, method: Option<(String, Span)> },
+    Table(Span),
+    Unsupported(String, Span),
+}
+
+#[derive(Clone, Debug)]
+pub enum Expr {
+    Number(String, Span),
+    Name(String, Span),
+    Call(String, Span, Vec<Expr>),
+    Unary(&'static str, Box<Expr>),
+    Binary(&'static str, Box<Expr>, Box<Expr>),
+}
+
+impl Expr {
+    pub fn span(&self) -> Span {
+        match self {
+            Expr::Number(_, s) | Expr::Name(_, s) | Expr::Call(_, s, _) => *s,
+            Expr::Unary(_, e) => e.span(),
+            Expr::Binary(_, a, b) => a.span().to(b.span()),
+        }
+    }
+}
+
+/// Blocks that are valid NMODL but that this translator does not handle.
+pub const UNSUPPORTED_BLOCKS: &[&str] = &[
+    "NET_RECEIVE",
+    "KINETIC",
+    "LINEAR",
+    "NONLINEAR",
+    "DISCRETE",
+    "PARTIAL",
+    "FUNCTION_TABLE",
+    "BEFORE",
+    "AFTER",
+    "CONSTRUCTOR",
+    "DESTRUCTOR",
+    "INDEPENDENT",
+    "STEPPED",
+    "LAG",
+];
+
+struct Parser<'a> {
+    tokens: Vec<Token>,
+    pos: usize,
+    text: &'a str,
+    diagnostics: &'a mut Vec<Diagnostic>,
+    depth: usize,
+}
+
+/// Parses an NMODL file. Errors go into `diagnostics`; the result holds what could be read.
+pub fn parse(file: FileId, text: &str, diagnostics: &mut Vec<Diagnostic>) -> ModFile {
+    let lexed = lex(file, text, diagnostics);
+    let mut p = Parser { tokens: lexed.tokens, pos: 0, text, diagnostics, depth: 0 };
+    let mut out = ModFile { title: None, comments: Vec::new(), items: Vec::new(), line_comments: lexed.comments };
+    while !p.at_eof() {
+        let before = p.pos;
+        p.item(&mut out);
+        if p.pos == before {
+            p.pos += 1;
+        }
+    }
+    out
+}
+
+/// A reported syntax error: the caller recovers.
+#[derive(Debug)]
+struct Fail;
+
+impl Parser<'_> {
+    fn peek(&self) -> &Tok {
+        &self.tokens[self.pos.min(self.tokens.len() - 1)].tok
+    }
+
+    fn token(&self) -> &Token {
+        &self.tokens[self.pos.min(self.tokens.len() - 1)]
+    }
+
+    fn span(&self) -> Span {
+        self.token().span
+    }
+
+    fn at_eof(&self) -> bool {
+        matches!(self.peek(), Tok::Eof)
+    }
+
+    fn is_punct(&self, p: &str) -> bool {
+        matches!(self.peek(), Tok::Punct(q) if *q == p)
+    }
+
+    fn is_word(&self, w: &str) -> bool {
+        matches!(self.peek(), Tok::Name(n) if n == w)
+    }
+
+    fn bump(&mut self) -> Token {
+        let t = self.token().clone();
+        if self.pos < self.tokens.len() - 1 {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn error(&mut self, span: Span, message: impl Into<String>, label: &str) -> Fail {
+        self.diagnostics.push(Diagnostic::error(Code::NmodlSyntax, span, message).label(label));
+        Fail
+    }
+
+    fn describe(&self) -> String {
+        match self.peek() {
+            Tok::Name(n) => format!("`{n}`"),
+            Tok::Number(n) => format!("`{n}`"),
+            Tok::Punct(p) => format!("`{p}`"),
+            Tok::Comment(_) => "`COMMENT`".into(),
+            Tok::Verbatim => "`VERBATIM`".into(),
+            Tok::Title(_) => "`TITLE`".into(),
+            Tok::Eof => "the end of the file".into(),
+        }
+    }
+
+    fn expect(&mut self, p: &str) -> Result<Span, Fail> {
+        if self.is_punct(p) {
+            return Ok(self.bump().span);
+        }
+        let found = self.describe();
+        let span = self.span();
+        Err(self.error(span, format!("expected `{p}`, found {found}"), &format!("expected `{p}`")))
+    }
+
+    fn name(&mut self) -> Result<(String, Span), Fail> {
+        if let Tok::Name(n) = self.peek() {
+            let n = n.clone();
+            return Ok((n, self.bump().span));
+        }
+        let found = self.describe();
+        let span = self.span();
+        Err(self.error(span, format!("expected a name, found {found}"), "expected a name"))
+    }
+
+    /// Skips a balanced `{ … }` group (the opening brace is next, or nothing is skipped).
+    fn skip_braces(&mut self) {
+        if !self.is_punct("{") {
+            return;
+        }
+        let mut depth = 0usize;
+        loop {
+            match self.peek() {
+                Tok::Eof => return,
+                Tok::Punct("{") => depth += 1,
+                Tok::Punct("}") => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.bump();
+                        return;
+                    }
+                }
+                _ => {}
+            }
+            self.bump();
+        }
+    }
+
+    /// Skips to the next `{` on this level and over its group: recovery for a broken block.
+    fn skip_block(&mut self) {
+        while !self.at_eof() && !self.is_punct("{") && !self.is_punct("}") {
+            self.bump();
+        }
+        self.skip_braces();
+    }
+
+    /// The text between a `(` (next) and its `)`, as written: a unit.
+    fn paren_text(&mut self) -> Result<(String, Span), Fail> {
+        let open = self.expect("(")?;
+        let mut depth = 1;
+        let start = open.end as usize;
+        loop {
+            match self.peek() {
+                Tok::Eof => {
+                    return Err(self.error(open, "`(` without `)`", "never closed"));
+                }
+                Tok::Punct("(") => depth += 1,
+                Tok::Punct(")") => {
+                    depth -= 1;
+                    if depth == 0 {
+                        let close = self.bump().span;
+                        let text: String = self.text[start..close.start as usize].split_whitespace().collect();
+                        return Ok((text, open.to(close)));
+                    }
+                }
+                _ => {}
+            }
+            self.bump();
+        }
+    }
+
+    fn item(&mut self, out: &mut ModFile) {
+        let token = self.token().clone();
+        match &token.tok {
+            Tok::Title(t) => {
+                self.bump();
+                out.title = Some(t.clone());
+            }
+            Tok::Comment(t) => {
+                self.bump();
+                out.comments.push(t.clone());
+            }
+            Tok::Verbatim => {
+                self.bump();
+                out.items.push(Item::Unsupported("VERBATIM".into(), token.span));
+            }
+            Tok::Name(word) => {
+                let word = word.clone();
+                self.bump();
+                let result = match word.as_str() {
+                    "UNITSON" | "UNITSOFF" | "THREADSAFE" => Ok(()),
+                    "NEURON" => self.neuron().map(|n| out.items.push(Item::Neuron(n))),
+                    "UNITS" => self.units().map(|u| out.items.push(Item::Units(u))),
+                    "PARAMETER" | "CONSTANT" => self.decls(true).map(|d| out.items.push(Item::Parameter(d))),
+                    "ASSIGNED" => self.decls(false).map(|d| out.items.push(Item::Assigned(d))),
+                    "STATE" => self.decls(false).map(|d| out.items.push(Item::State(d))),
+                    "INITIAL" => self.block().map(|b| out.items.push(Item::Initial(b, token.span))),
+                    "BREAKPOINT" => self.block().map(|b| out.items.push(Item::Breakpoint(b, token.span))),
+                    "DERIVATIVE" => self.name().and_then(|(n, _)| {
+                        let b = self.block()?;
+                        out.items.push(Item::Derivative(n, b, token.span));
+                        Ok(())
+                    }),
+                    "PROCEDURE" | "FUNCTION" => {
+                        self.function(word == "FUNCTION").map(|f| out.items.push(Item::Procedure(f)))
+                    }
+                    _ => {
+                        out.items.push(Item::Unsupported(word.clone(), token.span));
+                        self.skip_block();
+                        Ok(())
+                    }
+                };
+                if result.is_err() {
+                    self.skip_block();
+                }
+            }
+            _ => {
+                let found = self.describe();
+                self.error(token.span, format!("expected a block such as `NEURON {{`, found {found}"), "not a block");
+                self.bump();
+            }
+        }
+    }
+
+    fn names_list(&mut self) -> Vec<(String, Span)> {
+        let mut names = Vec::new();
+        while let Tok::Name(n) = self.peek() {
+            if is_neuron_keyword(n) {
+                break;
+            }
+            let n = n.clone();
+            names.push((n, self.bump().span));
+            if self.is_punct(",") {
+                self.bump();
+            } else {
+                break;
+            }
+        }
+        names
+    }
+
+    fn neuron(&mut self) -> Result<Vec<NeuronStmt>, Fail> {
+        self.expect("{")?;
+        let mut out = Vec::new();
+        while !self.is_punct("}") {
+            if self.at_eof() {
+                let span = self.span();
+                return Err(self.error(span, "the NEURON block is not closed", "expected `}`"));
+            }
+            let (word, span) = match self.peek() {
+                Tok::Name(_) => self.name()?,
+                Tok::Verbatim => {
+                    out.push(NeuronStmt::Unsupported("VERBATIM".into(), self.bump().span));
+                    continue;
+                }
+                _ => {
+                    let found = self.describe();
+                    let span = self.span();
+                    self.bump();
+                    self.error(span, format!("expected a NEURON statement, found {found}"), "not understood");
+                    continue;
+                }
+            };
+            match word.as_str() {
+                "SUFFIX" => {
+                    let (n, s) = self.name()?;
+                    out.push(NeuronStmt::Suffix(n, s));
+                }
+                "POINT_PROCESS" => {
+                    let (n, s) = self.name()?;
+                    out.push(NeuronStmt::PointProcess(n, s));
+                }
+                "USEION" => {
+                    let (ion, span) = self.name()?;
+                    let (mut read, mut write, mut valence) = (Vec::new(), Vec::new(), None);
+                    loop {
+                        if self.is_word("READ") {
+                            self.bump();
+                            read.extend(self.names_list());
+                        } else if self.is_word("WRITE") {
+                            self.bump();
+                            write.extend(self.names_list());
+                        } else if self.is_word("VALENCE") {
+                            self.bump();
+                            let minus = if self.is_punct("-") {
+                                self.bump();
+                                "-"
+                            } else {
+                                ""
+                            };
+                            if let Tok::Number(n) = self.peek() {
+                                valence = Some(format!("{minus}{n}"));
+                                self.bump();
+                            }
+                        } else {
+                            break;
+                        }
+                    }
+                    out.push(NeuronStmt::UseIon { ion, span, read, write, valence });
+                }
+                "NONSPECIFIC_CURRENT" => out.push(NeuronStmt::Nonspecific(self.names_list())),
+                "ELECTRODE_CURRENT" => out.push(NeuronStmt::ElectrodeCurrent(self.names_list())),
+                "RANGE" => out.push(NeuronStmt::Range(self.names_list())),
+                "GLOBAL" => out.push(NeuronStmt::Global(self.names_list())),
+                "THREADSAFE" => {}
+                _ => {
+                    out.push(NeuronStmt::Unsupported(word.clone(), span));
+                    self.names_list();
+                }
+            }
+        }
+        self.bump();
+        Ok(out)
+    }
+
+    fn units(&mut self) -> Result<Vec<UnitDef>, Fail> {
+        self.expect("{")?;
+        let mut out = Vec::new();
+        while !self.is_punct("}") {
+            let start = self.span();
+            let (lhs, lhs_is_unit) =
+                if self.is_punct("(") { (self.paren_text()?.0, true) } else { (self.name()?.0, false) };
+            let eq_line = self.token().line;
+            self.expect("=")?;
+            let mut rhs = Vec::new();
+            while self.token().line == eq_line {
+                if self.is_punct("(") {
+                    rhs.push(self.paren_text()?.0);
+                } else if matches!(self.peek(), Tok::Number(_) | Tok::Punct("-")) {
+                    rhs.push(format!("#{}", self.number()?.0));
+                } else {
+                    break;
+                }
+            }
+            let span = start.to(self.tokens[self.pos.saturating_sub(1)].span);
+            out.push(UnitDef { lhs, lhs_is_unit, rhs, span });
+        }
+        self.bump();
+        Ok(out)
+    }
+
+    /// A signed number as written.
+    fn number(&mut self) -> Result<(String, Span), Fail> {
+        let start = self.span();
+        let minus = if self.is_punct("-") {
+            self.bump();
+            "-"
+        } else {
+            if self.is_punct("+") {
+                self.bump();
+            }
+            ""
+        };
+        if let Tok::Number(n) = self.peek() {
+            let n = format!("{minus}{n}");
+            let end = self.bump().span;
+            return Ok((n, start.to(end)));
+        }
+        let found = self.describe();
+        let span = self.span();
+        Err(self.error(span, format!("expected a number, found {found}"), "expected a number"))
+    }
+
+    fn decls(&mut self, values: bool) -> Result<Vec<Decl>, Fail> {
+        self.expect("{")?;
+        let mut out = Vec::new();
+        while !self.is_punct("}") {
+            if self.is_word("UNITSON") || self.is_word("UNITSOFF") {
+                self.bump();
+                continue;
+            }
+            let line = self.token().line;
+            let (name, span) = self.name()?;
+            let mut decl = Decl { name, span, line, value: None, unit: None, range: None };
+            if self.is_punct("[") {
+                let s = self.span();
+                self.diagnostics.push(
+                    Diagnostic::error(Code::NmodlUnsupported, s, "arrays are not translated yet")
+                        .label("an array declaration"),
+                );
+                while !self.at_eof() && !self.is_punct("]") {
+                    self.bump();
+                }
+                self.bump();
+            }
+            if values && self.is_punct("=") {
+                self.bump();
+                decl.value = Some(self.number()?);
+            }
+            if self.is_punct("(") {
+                decl.unit = Some(self.paren_text()?);
+            }
+            if self.is_punct("<") {
+                self.bump();
+                let lo = self.number()?.0;
+                self.expect(",")?;
+                let hi = self.number()?.0;
+                self.expect(">")?;
+                decl.range = Some((lo, hi));
+            }
+            // STATE's `FROM lo TO hi` and a start value `x = 0` of an ASSIGNED/STATE.
+            if self.is_word("FROM") {
+                self.bump();
+                self.number()?;
+                if self.is_word("TO") {
+                    self.bump();
+                    self.number()?;
+                }
+            }
+            if !values && self.is_punct("=") {
+                self.bump();
+                self.number()?;
+            }
+            out.push(decl);
+        }
+        self.bump();
+        Ok(out)
+    }
+
+    fn function(&mut self, is_function: bool) -> Result<Function, Fail> {
+        let (name, span) = self.name()?;
+        self.expect("(")?;
+        let mut params = Vec::new();
+        while !self.is_punct(")") {
+            let (p, s) = self.name()?;
+            let unit = if self.is_punct("(") { Some(self.paren_text()?.0) } else { None };
+            params.push((p, s, unit));
+            if self.is_punct(",") {
+                self.bump();
+            } else {
+                break;
+            }
+        }
+        self.expect(")")?;
+        if self.is_punct("(") {
+            self.paren_text()?;
+        }
+        let body = self.block()?;
+        Ok(Function { name, span, params, body, is_function })
+    }
+
+    fn block(&mut self) -> Result<Vec<Stmt>, Fail> {
+        self.expect("{")?;
+        self.depth += 1;
+        let mut out = Vec::new();
+        let result = loop {
+            if self.is_punct("}") {
+                self.bump();
+                break Ok(out);
+            }
+            if self.at_eof() {
+                let span = self.span();
+                break Err(self.error(span, "a block is not closed", "expected `}`"));
+            }
+            if self.depth > 64 {
+                let span = self.span();
+                break Err(self.error(span, "blocks nested too deeply", "more than 64 levels"));
+            }
+            match self.stmt() {
+                Ok(Some(s)) => out.push(s),
+                Ok(None) => {}
+                Err(Fail) => {
+                    // Recover at the next token on a new line of this block.
+                    let line = self.token().line;
+                    while !self.at_eof() && !self.is_punct("}") && self.token().line == line {
+                        if self.is_punct("{") {
+                            self.skip_braces();
+                        } else {
+                            self.bump();
+                        }
+                    }
+                }
+            }
+        };
+        self.depth -= 1;
+        result
+    }
+
+    fn stmt(&mut self) -> Result<Option<Stmt>, Fail> {
+        let token = self.token().clone();
+        let word = match &token.tok {
+            Tok::Name(w) => w.clone(),
+            Tok::Verbatim => {
+                self.bump();
+                return Ok(Some(Stmt::Unsupported("VERBATIM".into(), token.span)));
+            }
+            Tok::Punct("{") => {
+                // A nested block: its statements run in place.
+                let inner = self.block()?;
+                return Ok(Some(Stmt::If {
+                    cond: Expr::Number("1".into(), token.span),
+                    then: inner,
+                    otherwise: Vec::new(),
+                }));
+            }
+            _ => {
+                let found = self.describe();
+                self.bump();
+                return Err(self.error(token.span, format!("expected a statement, found {found}"), "not a statement"));
+            }
+        };
+        self.bump();
+        match word.as_str() {
+            "UNITSON" | "UNITSOFF" => Ok(None),
+            "LOCAL" => Ok(Some(Stmt::Local(self.names_list()))),
+            "SOLVE" => {
+                let (name, span) = self.name()?;
+                let mut method = None;
+                if self.is_word("METHOD") {
+                    self.bump();
+                    method = Some(self.name()?);
+                }
+                if self.is_word("STEADYSTATE") {
+                    self.bump();
+                    self.name()?;
+                }
+                Ok(Some(Stmt::Solve { name, span, method }))
+            }
+            "TABLE" => {
+                // TABLE names DEPEND names FROM lo TO hi WITH n
+                let mut end = token.span;
+                while !self.at_eof() && !self.is_word("WITH") && !self.is_punct("}") {
+                    end = self.bump().span;
+                }
+                if self.is_word("WITH") {
+                    self.bump();
+                    end = self.number()?.1;
+                }
+                Ok(Some(Stmt::Table(token.span.to(end))))
+            }
+            "if" => {
+                self.expect("(")?;
+                let cond = self.expr()?;
+                self.expect(")")?;
+                let then = self.block()?;
+                let mut otherwise = Vec::new();
+                if self.is_word("else") {
+                    self.bump();
+                    if self.is_word("if") {
+                        otherwise = self.stmt()?.into_iter().collect();
+                    } else {
+                        otherwise = self.block()?;
+                    }
+                }
+                Ok(Some(Stmt::If { cond, then, otherwise }))
+            }
+            "while"
+            | "FROM"
+            | "FOR_NETCONS"
+            | "WATCH"
+            | "CONSERVE"
+            | "COMPARTMENT"
+            | "LONGITUDINAL_DIFFUSION"
+            | "MATCH"
+            | "SWEEP"
+            | "net_send"
+            | "net_event"
+            | "net_move"
+            | "printf"
+            | "VERBATIM"
+            | "LAG"
+            | "PROTECT"
+            | "MUTEXLOCK"
+            | "MUTEXUNLOCK"
+            | "~" => {
+                let mut end = token.span;
+                let line = token.line;
+                while !self.at_eof() && !self.is_punct("}") && (self.token().line == line || self.is_punct("{")) {
+                    if self.is_punct("{") {
+                        let s = self.span();
+                        self.skip_braces();
+                        end = s;
+                    } else {
+                        end = self.bump().span;
+                    }
+                }
+                Ok(Some(Stmt::Unsupported(word, token.span.to(end))))
+            }
+            _ => {
+                if self.is_punct("'") {
+                    self.bump();
+                    self.expect("=")?;
+                    let value = self.expr()?;
+                    return Ok(Some(Stmt::Derivative { name: word, span: token.span, value }));
+                }
+                if self.is_punct("=") {
+                    self.bump();
+                    let value = self.expr()?;
+                    return Ok(Some(Stmt::Assign { name: word, span: token.span, value }));
+                }
+                if self.is_punct("(") {
+                    let args = self.args()?;
+                    return Ok(Some(Stmt::Call { name: word, span: token.span, args }));
+                }
+                let found = self.describe();
+                let span = self.span();
+                Err(self.error(span, format!("expected `=` or `(` after `{word}`, found {found}"), "expected `=`"))
+            }
+        }
+    }
+
+    fn args(&mut self) -> Result<Vec<Expr>, Fail> {
+        self.expect("(")?;
+        let mut args = Vec::new();
+        while !self.is_punct(")") {
+            args.push(self.expr()?);
+            if self.is_punct(",") {
+                self.bump();
+            } else {
+                break;
+            }
+        }
+        self.expect(")")?;
+        Ok(args)
+    }
+
+    pub fn expr(&mut self) -> Result<Expr, Fail> {
+        self.binary(0)
+    }
+
+    fn binary(&mut self, level: usize) -> Result<Expr, Fail> {
+        const LEVELS: &[&[&str]] = &[&["||"], &["&&"], &["<", "<=", ">", ">=", "==", "!="], &["+", "-"], &["*", "/"]];
+        if level == LEVELS.len() {
+            return self.unary();
+        }
+        let mut left = self.binary(level + 1)?;
+        loop {
+            let op = match self.peek() {
+                Tok::Punct(p) if LEVELS[level].contains(p) => *p,
+                _ => return Ok(left),
+            };
+            self.bump();
+            let right = self.binary(level + 1)?;
+            left = Expr::Binary(op, Box::new(left), Box::new(right));
+        }
+    }
+
+    fn unary(&mut self) -> Result<Expr, Fail> {
+        if self.depth > 200 {
+            let span = self.span();
+            return Err(self.error(span, "an expression nested too deeply", "more than 200 levels"));
+        }
+        if self.is_punct("-") || self.is_punct("!") || self.is_punct("+") {
+            let op = if self.is_punct("-") {
+                "-"
+            } else if self.is_punct("!") {
+                "!"
+            } else {
+                "+"
+            };
+            self.bump();
+            self.depth += 1;
+            let e = self.unary();
+            self.depth -= 1;
+            let e = e?;
+            return Ok(if op == "+" { e } else { Expr::Unary(op, Box::new(e)) });
+        }
+        self.power()
+    }
+
+    fn power(&mut self) -> Result<Expr, Fail> {
+        let base = self.primary()?;
+        if self.is_punct("^") {
+            self.bump();
+            self.depth += 1;
+            let exponent = self.unary();
+            self.depth -= 1;
+            return Ok(Expr::Binary("^", Box::new(base), Box::new(exponent?)));
+        }
+        Ok(base)
+    }
+
+    fn primary(&mut self) -> Result<Expr, Fail> {
+        let token = self.token().clone();
+        match &token.tok {
+            Tok::Number(n) => {
+                self.bump();
+                // A unit after a number in an expression (`2 (mV)`) is only a declaration of
+                // NMODL's unit checker: the number is the same.
+                if self.is_punct("(") && self.paren_is_unit() {
+                    self.paren_text()?;
+                }
+                Ok(Expr::Number(n.clone(), token.span))
+            }
+            Tok::Name(n) => {
+                self.bump();
+                if self.is_punct("(") {
+                    let args = self.args()?;
+                    let end = self.tokens[self.pos - 1].span;
+                    return Ok(Expr::Call(n.clone(), token.span.to(end), args));
+                }
+                Ok(Expr::Name(n.clone(), token.span))
+            }
+            Tok::Punct("(") => {
+                self.bump();
+                self.depth += 1;
+                let e = self.expr();
+                self.depth -= 1;
+                let e = e?;
+                self.expect(")")?;
+                Ok(e)
+            }
+            _ => {
+                let found = self.describe();
+                Err(self.error(token.span, format!("expected an expression, found {found}"), "expected an expression"))
+            }
+        }
+    }
+
+    /// Whether the `(` next opens a unit (letters and `/` only) rather than a factor.
+    fn paren_is_unit(&self) -> bool {
+        let mut i = self.pos + 1;
+        let mut letters = false;
+        while let Some(t) = self.tokens.get(i) {
+            match &t.tok {
+                Tok::Punct(")") => return letters,
+                Tok::Name(_) => letters = true,
+                Tok::Punct("/") | Tok::Punct("-") | Tok::Number(_) => {}
+                _ => return false,
+            }
+            i += 1;
+        }
+        false
+    }
+}
+
+fn is_neuron_keyword(word: &str) -> bool {
+    matches!(
+        word,
+        "SUFFIX"
+            | "POINT_PROCESS"
+            | "ARTIFICIAL_CELL"
+            | "USEION"
+            | "READ"
+            | "WRITE"
+            | "VALENCE"
+            | "NONSPECIFIC_CURRENT"
+            | "ELECTRODE_CURRENT"
+            | "RANGE"
+            | "GLOBAL"
+            | "POINTER"
+            | "BBCOREPOINTER"
+            | "EXTERNAL"
+            | "THREADSAFE"
+            | "REPRESENTS"
+    )
+}

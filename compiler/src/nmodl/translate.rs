@@ -1,0 +1,1125 @@
+//! NMODL AST to Sylva source text.
+//!
+//! NMODL computes with plain numbers, each variable in its declared unit. The translation
+//! keeps exactly that arithmetic: every read of a quantity with a unit divides it by its
+//! declared unit (`v / 1 mV`), every intermediate (`let`, function) is a plain number, and the
+//! unit is attached again where a value is stored (a current: `1 mA/cm2 * …`; a derivative:
+//! `… / 1 ms`). The imperative blocks are executed symbolically: each assignment becomes a
+//! `let` (single assignment), procedures are inlined, `if` statements become `if` expressions,
+//! and functions that read only their arguments become Sylva functions.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write;
+
+use super::parser::{Decl, Expr, Function, Item, ModFile, NeuronStmt, Stmt, UNSUPPORTED_BLOCKS};
+use super::units::{UnitTable, constant};
+use crate::diagnostics::{Code, Diagnostic};
+use crate::source::{FileId, Span};
+
+/// Names Sylva reserves (keywords and built-ins with another meaning): a variable of that name
+/// gets a trailing `_`.
+const RESERVED: &[&str] = &[
+    "at",
+    "by",
+    "cell",
+    "column",
+    "connect",
+    "conserve",
+    "current",
+    "density",
+    "detector",
+    "distance",
+    "e",
+    "electrode",
+    "else",
+    "event",
+    "fn",
+    "from",
+    "gate",
+    "if",
+    "import",
+    "in",
+    "inf",
+    "initial",
+    "insert",
+    "ion",
+    "kinetic",
+    "let",
+    "morphology",
+    "network",
+    "on",
+    "param",
+    "point",
+    "population",
+    "probe",
+    "read",
+    "record",
+    "region",
+    "section",
+    "simulation",
+    "source",
+    "species",
+    "spikes",
+    "state",
+    "stimulus",
+    "swc",
+    "synapse",
+    "target",
+    "threshold",
+    "train",
+    "trainable",
+    "write",
+    "FARADAY",
+    "R",
+    "E",
+    "exp",
+    "log",
+    "log10",
+    "sqrt",
+    "abs",
+    "min",
+    "max",
+    "pow",
+    "sin",
+    "cos",
+    "tanh",
+    "exprelr",
+    "vtrap",
+    "sigmoid",
+    "all",
+    "soma",
+    "axon",
+    "dend",
+    "apic",
+];
+
+/// NMODL's math functions and Sylva's names for them.
+const MATH: &[(&str, &str, usize)] = &[
+    ("exp", "exp", 1),
+    ("log", "log", 1),
+    ("log10", "log10", 1),
+    ("sqrt", "sqrt", 1),
+    ("fabs", "abs", 1),
+    ("pow", "pow", 2),
+    ("sin", "sin", 1),
+    ("cos", "cos", 1),
+    ("tanh", "tanh", 1),
+    ("fmin", "min", 2),
+    ("fmax", "max", 2),
+];
+
+pub fn sylva_name(name: &str) -> String {
+    if RESERVED.contains(&name) { format!("{name}_") } else { name.to_string() }
+}
+
+/// A translated expression and its precedence: 0 `if`, 1 `||`, 2 `&&`, 3 comparisons,
+/// 4 `+ -`, 5 `* /`, 6 unary, 7 `^`, 9 atoms.
+#[derive(Clone, Debug, PartialEq)]
+struct Out {
+    text: String,
+    prec: u8,
+}
+
+impl Out {
+    fn atom(text: impl Into<String>) -> Out {
+        Out { text: text.into(), prec: 9 }
+    }
+
+    fn wrap(&self, min: u8) -> String {
+        if self.prec < min { format!("({})", self.text) } else { self.text.clone() }
+    }
+}
+
+fn binary(op: &str, a: &Out, b: &Out) -> Out {
+    let (prec, left, right) = match op {
+        "||" => (1, 1, 2),
+        "&&" => (2, 2, 3),
+        "<" | "<=" | ">" | ">=" | "==" | "!=" => (3, 4, 4),
+        "+" | "-" => (4, 4, 5),
+        "*" | "/" => (5, 5, 6),
+        _ => (7, 9, 7),
+    };
+    Out { text: format!("{} {op} {}", a.wrap(left), b.wrap(right)), prec }
+}
+
+fn number(text: &str) -> Out {
+    let mut t = text.to_string();
+    if t.starts_with('.') {
+        t.insert(0, '0');
+    }
+    if let Some(p) = t.find(['e', 'E'])
+        && t[..p].ends_with('.')
+    {
+        t.insert(p, '0');
+    }
+    if t.ends_with('.') {
+        t.push('0');
+    }
+    if t.starts_with('-') { Out { text: t, prec: 6 } } else { Out::atom(t) }
+}
+
+/// `x` as a plain number in unit `u`.
+fn strip(x: &str, unit: &str) -> Out {
+    if unit == "1" {
+        return Out::atom(x);
+    }
+    match unit.strip_prefix("1/") {
+        Some(d) => Out { text: format!("{x} * 1 {}", d.trim_start_matches('(').trim_end_matches(')')), prec: 5 },
+        None => Out { text: format!("{x} / 1 {unit}"), prec: 5 },
+    }
+}
+
+/// A plain number `x` as a quantity of unit `u`.
+fn attach(x: &Out, unit: &str) -> Out {
+    if unit == "1" {
+        return x.clone();
+    }
+    match unit.strip_prefix("1/") {
+        Some(d) => {
+            Out { text: format!("{} / 1 {}", x.wrap(5), d.trim_start_matches('(').trim_end_matches(')')), prec: 5 }
+        }
+        None => Out { text: format!("1 {unit} * {}", x.wrap(6)), prec: 5 },
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Param,
+    State,
+    /// An ion variable the mechanism reads (eX, Xi, Xo, iX).
+    IonRead,
+    /// A concentration the mechanism writes and integrates (a STATE of the ion).
+    IonState,
+    Current,
+    Assigned,
+    /// v, t, dt, celsius, area, diam.
+    Builtin,
+}
+
+#[derive(Clone, Debug)]
+struct Var {
+    kind: Kind,
+    unit: String,
+}
+
+#[derive(Clone, Default)]
+struct Env {
+    frames: Vec<HashMap<String, Out>>,
+    globals: HashMap<String, Out>,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum BlockKind {
+    Initial,
+    Breakpoint,
+    Derivative,
+}
+
+enum FnState {
+    Pending,
+    Pure(String),
+    Impure,
+}
+
+/// What a function body translates to while it is tried as a Sylva function.
+struct FnScope {
+    name: String,
+    lets: Vec<(String, Out)>,
+    pure: bool,
+}
+
+pub struct Translated {
+    pub name: String,
+    pub text: String,
+}
+
+struct Tx<'a> {
+    file: &'a ModFile,
+    file_id: FileId,
+    file_name: &'a str,
+    diagnostics: Vec<Diagnostic>,
+    units: UnitTable,
+    vars: HashMap<String, Var>,
+    constants: HashMap<String, String>,
+    procedures: HashMap<String, Function>,
+    fn_states: HashMap<String, FnState>,
+    fn_texts: Vec<String>,
+    lets: Vec<(String, Out)>,
+    let_by_def: HashMap<String, String>,
+    taken: HashSet<String>,
+    latest: HashMap<String, Out>,
+    fn_scope: Option<FnScope>,
+    branch: usize,
+    call_depth: usize,
+    block: BlockKind,
+}
+
+pub fn translate(
+    file: &ModFile,
+    file_id: FileId,
+    file_name: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Translated> {
+    let mut tx = Tx {
+        file,
+        file_id,
+        file_name,
+        diagnostics: Vec::new(),
+        units: UnitTable::default(),
+        vars: HashMap::new(),
+        constants: HashMap::new(),
+        procedures: HashMap::new(),
+        fn_states: HashMap::new(),
+        fn_texts: Vec::new(),
+        lets: Vec::new(),
+        let_by_def: HashMap::new(),
+        taken: RESERVED.iter().map(|s| s.to_string()).collect(),
+        latest: HashMap::new(),
+        fn_scope: None,
+        branch: 0,
+        call_depth: 0,
+        block: BlockKind::Breakpoint,
+    };
+    let result = tx.run();
+    diagnostics.append(&mut tx.diagnostics);
+    result
+}
+
+impl Tx<'_> {
+    fn unsupported(&mut self, span: Span, message: impl Into<String>, label: &str) {
+        self.diagnostics.push(Diagnostic::error(Code::NmodlUnsupported, span, message).label(label));
+    }
+
+    fn unit(&mut self, written: Option<&(String, Span)>) -> String {
+        let Some((text, span)) = written else { return "1".into() };
+        match self.units.to_sylva(text) {
+            Some(u) => u,
+            None => {
+                self.diagnostics.push(
+                    Diagnostic::error(Code::NmodlUnit, *span, format!("unit `({text})` has no Sylva equivalent"))
+                        .label("unknown unit")
+                        .help("define it in the UNITS block in terms of units Sylva knows, e.g. `(mM) = (millimolar)`"),
+                );
+                "1".into()
+            }
+        }
+    }
+
+    fn trailing_comment(&self, line: usize) -> Option<String> {
+        self.file
+            .line_comments
+            .iter()
+            .find(|c| c.line == line && !c.own_line && !c.text.is_empty())
+            .map(|c| c.text.clone())
+    }
+
+    fn run(&mut self) -> Option<Translated> {
+        let file = self.file;
+        // NEURON block.
+        let mut name = None;
+        let mut point = false;
+        let mut ions: Vec<(String, Span, Vec<String>, Vec<String>)> = Vec::new();
+        let mut nonspecific = Vec::new();
+        let mut electrode = Vec::new();
+        let mut globals = HashSet::new();
+        for item in &file.items {
+            match item {
+                Item::Neuron(stmts) => {
+                    for s in stmts {
+                        match s {
+                            NeuronStmt::Suffix(n, _) => name = Some(n.clone()),
+                            NeuronStmt::PointProcess(n, _) => {
+                                name = Some(n.clone());
+                                point = true;
+                            }
+                            NeuronStmt::UseIon { ion, span, read, write, .. } => {
+                                if !["na", "k", "ca"].contains(&ion.as_str()) {
+                                    self.unsupported(
+                                        *span,
+                                        format!(
+                                            "ion `{ion}`: Sylva's standard library has the species na, k and ca only"
+                                        ),
+                                        "no such species",
+                                    );
+                                }
+                                let names = |v: &Vec<(String, Span)>| v.iter().map(|(n, _)| n.clone()).collect();
+                                ions.push((ion.clone(), *span, names(read), names(write)));
+                            }
+                            NeuronStmt::Nonspecific(v) => nonspecific.extend(v.iter().map(|(n, _)| n.clone())),
+                            NeuronStmt::ElectrodeCurrent(v) => electrode.extend(v.iter().map(|(n, _)| n.clone())),
+                            NeuronStmt::Global(v) => globals.extend(v.iter().map(|(n, _)| n.clone())),
+                            NeuronStmt::Range(_) => {}
+                            NeuronStmt::Unsupported(w, span) => {
+                                let w = w.clone();
+                                self.unsupported(*span, format!("`{w}` is not translated yet"), "not translated");
+                            }
+                        }
+                    }
+                }
+                Item::Units(defs) => {
+                    for d in defs {
+                        if d.lhs_is_unit {
+                            if let Some(rhs) = d.rhs.first() {
+                                self.units.alias(&d.lhs, rhs);
+                            }
+                        } else {
+                            let value = match d.rhs.as_slice() {
+                                [a] if a.starts_with('#') => Some(a[1..].to_string()),
+                                [a, b] if a.starts_with('#') => {
+                                    let _ = b;
+                                    Some(a[1..].to_string())
+                                }
+                                [a, b] => constant(a, b).map(str::to_string),
+                                _ => None,
+                            };
+                            match value {
+                                Some(v) => {
+                                    self.constants.insert(d.lhs.clone(), v);
+                                }
+                                None => self.diagnostics.push(
+                                    Diagnostic::error(
+                                        Code::NmodlUnit,
+                                        d.span,
+                                        format!("the constant `{}` cannot be translated", d.lhs),
+                                    )
+                                    .label("unknown physical constant")
+                                    .help("Sylva knows `(faraday) (coulomb)`, `(faraday) (kilocoulombs)` and `(k-mole) (joule/degC)`"),
+                                ),
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Some(name) = name else {
+            let span = Span { file: self.file_id, start: 0, end: 0 };
+            self.diagnostics.push(
+                Diagnostic::error(Code::NmodlUnsupported, span, "no SUFFIX or POINT_PROCESS: nothing to translate")
+                    .label("the NEURON block names the mechanism"),
+            );
+            return None;
+        };
+        let current_unit = if point { "nA" } else { "mA/cm2" };
+        for b in ["v", "t", "dt", "celsius", "area", "diam"] {
+            let unit = match b {
+                "v" => "mV",
+                "t" | "dt" => "ms",
+                "celsius" => "degC",
+                "area" => "um2",
+                _ => "um",
+            };
+            self.vars.insert(b.into(), Var { kind: Kind::Builtin, unit: unit.into() });
+        }
+        for (ion, _, read, write) in &ions {
+            for n in read {
+                let unit = ion_unit(ion, n, current_unit);
+                self.vars.insert(n.clone(), Var { kind: Kind::IonRead, unit });
+            }
+            for n in write {
+                let unit = ion_unit(ion, n, current_unit);
+                let kind = if *n == format!("i{ion}") { Kind::Current } else { Kind::IonState };
+                self.vars.insert(n.clone(), Var { kind, unit });
+            }
+        }
+        for n in nonspecific.iter().chain(&electrode) {
+            self.vars.insert(n.clone(), Var { kind: Kind::Current, unit: current_unit.into() });
+        }
+        // Declarations.
+        let mut params: Vec<&Decl> = Vec::new();
+        let mut states: Vec<&Decl> = Vec::new();
+        for item in &file.items {
+            let (decls, kind) = match item {
+                Item::Parameter(d) => (d, Kind::Param),
+                Item::State(d) => (d, Kind::State),
+                Item::Assigned(d) => (d, Kind::Assigned),
+                _ => continue,
+            };
+            for d in decls {
+                let unit = self.unit(d.unit.as_ref());
+                match self.vars.get_mut(&d.name) {
+                    Some(v) if v.kind == Kind::Builtin => {}
+                    Some(v) => {
+                        if d.unit.is_some() {
+                            v.unit = unit;
+                        }
+                    }
+                    None => {
+                        self.vars.insert(d.name.clone(), Var { kind, unit });
+                        match kind {
+                            Kind::Param => params.push(d),
+                            Kind::State => states.push(d),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        for (n, v) in &self.vars {
+            if v.kind != Kind::Assigned {
+                self.taken.insert(sylva_name(n));
+            }
+        }
+        for item in &file.items {
+            if let Item::Procedure(f) = item {
+                self.taken.insert(sylva_name(&f.name));
+                self.procedures.insert(f.name.clone(), f.clone());
+            }
+        }
+        // UNITS constants as lets.
+        let mut constants: Vec<_> = self.constants.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        constants.sort();
+        for (k, v) in constants {
+            let n = self.fresh(&k);
+            self.constants.insert(k.clone(), n.clone());
+            self.lets.push((n, number(&v)));
+        }
+        // The blocks: BREAKPOINT (and the DERIVATIVE it solves), then INITIAL.
+        let mut derivatives: Vec<(String, Out)> = Vec::new();
+        let mut currents: Vec<(String, Out)> = Vec::new();
+        let mut initial: Vec<(String, Out)> = Vec::new();
+        let mut solved = HashSet::new();
+        for item in &file.items {
+            if let Item::Breakpoint(body, _) = item {
+                let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
+                for stmt in body {
+                    if let Stmt::Solve { name: target, span, method } = stmt {
+                        self.solve(target, *span, method.as_ref(), &mut derivatives, &mut solved);
+                        continue;
+                    }
+                    self.block = BlockKind::Breakpoint;
+                    self.stmt(stmt, &mut env);
+                }
+                self.keep(&env);
+                let names: Vec<String> = ions
+                    .iter()
+                    .flat_map(|(_, _, _, w)| w.iter())
+                    .chain(&nonspecific)
+                    .chain(&electrode)
+                    .filter(|n| self.vars.get(*n).is_some_and(|v| v.kind == Kind::Current))
+                    .cloned()
+                    .collect();
+                for n in names {
+                    if let Some(value) = env.globals.get(&n) {
+                        currents.push((n.clone(), value.clone()));
+                    }
+                }
+            }
+        }
+        for item in &file.items {
+            match item {
+                Item::Initial(body, _) => {
+                    self.block = BlockKind::Initial;
+                    let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
+                    for stmt in body {
+                        self.stmt(stmt, &mut env);
+                    }
+                    for d in &states {
+                        if let Some(value) = env.globals.get(&d.name) {
+                            initial.push((d.name.clone(), value.clone()));
+                        }
+                    }
+                    for (n, v) in &self.vars {
+                        if v.kind == Kind::IonState
+                            && let Some(value) = env.globals.get(n)
+                        {
+                            initial.push((n.clone(), value.clone()));
+                        }
+                    }
+                }
+                Item::Derivative(n, _, span) if !solved.contains(n) => {
+                    let n = n.clone();
+                    self.unsupported(
+                        *span,
+                        format!("DERIVATIVE `{n}` is never solved"),
+                        "no `SOLVE` in BREAKPOINT names it",
+                    );
+                }
+                Item::Unsupported(word, span) => {
+                    let message = if word == "VERBATIM" {
+                        "VERBATIM (C code) cannot be translated".to_string()
+                    } else if UNSUPPORTED_BLOCKS.contains(&word.as_str()) {
+                        format!("the `{word}` block is not translated yet")
+                    } else {
+                        format!("`{word}` is not an NMODL block Sylva knows")
+                    };
+                    self.unsupported(*span, message, "skipped");
+                }
+                _ => {}
+            }
+        }
+        // Text.
+        let mut out = String::new();
+        let _ = writeln!(out, "// Translated by `sylva import` from {} (NMODL).", self.file_name);
+        if let Some(t) = &file.title {
+            let _ = writeln!(out, "// TITLE {t}");
+        }
+        for c in &file.comments {
+            let _ = writeln!(out, "//");
+            for line in c.trim_matches('\n').lines() {
+                let _ = writeln!(out, "// {}", line.trim_end()).map(|_| ());
+            }
+        }
+        let _ = writeln!(out);
+        if let Some(t) = &file.title {
+            let _ = writeln!(out, "/// {t}");
+        }
+        let _ = writeln!(out, "{} {} {{", if point { "point" } else { "density" }, sylva_name(&name));
+        for (ion, _, read, write) in &ions {
+            let read: Vec<&String> = read.iter().filter(|r| !write.contains(r)).collect();
+            let mut parts = Vec::new();
+            if !read.is_empty() {
+                parts.push(format!("read {}", read.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+            }
+            if !write.is_empty() {
+                parts.push(format!("write {}", write.join(", ")));
+            }
+            let _ = writeln!(out, "    ion {ion} {{ {} }}", parts.join(", "));
+        }
+        for n in &nonspecific {
+            let _ = writeln!(out, "    current {}", sylva_name(n));
+        }
+        let _ = writeln!(out);
+        for d in &params {
+            if let Some(c) = self.trailing_comment(d.line) {
+                let _ = writeln!(out, "    /// {c}");
+            }
+            if globals.contains(&d.name) {
+                let _ = writeln!(out, "    /// (GLOBAL in NMODL: one value for every instance.)");
+            }
+            let unit = &self.vars[&d.name].unit;
+            let value = d.value.as_ref().map_or("0".to_string(), |(v, _)| number(v).text);
+            let range = d
+                .range
+                .as_ref()
+                .map_or(String::new(), |(lo, hi)| format!(" in [{}, {}]", number(lo).text, number(hi).text));
+            let _ = writeln!(out, "    param {}: {unit} = {value}{range}", sylva_name(&d.name));
+        }
+        for d in &states {
+            if let Some(c) = self.trailing_comment(d.line) {
+                let _ = writeln!(out, "    /// {c}");
+            }
+            let _ = writeln!(out, "    state {}: {}", sylva_name(&d.name), self.vars[&d.name].unit);
+        }
+        if !self.fn_texts.is_empty() {
+            let _ = writeln!(out);
+        }
+        for f in &self.fn_texts {
+            let _ = writeln!(out, "    {f}");
+        }
+        let _ = writeln!(out);
+        for (n, v) in &self.lets {
+            let _ = writeln!(out, "    let {n} = {}", v.text);
+        }
+        if !derivatives.is_empty() {
+            let _ = writeln!(out);
+        }
+        for (n, v) in &derivatives {
+            let _ = writeln!(out, "    {}' = {}", sylva_name(n), v.text);
+        }
+        if !initial.is_empty() {
+            let parts: Vec<String> = initial.iter().map(|(n, v)| format!("{} = {}", sylva_name(n), v.text)).collect();
+            let _ = writeln!(out, "    initial {{ {} }}", parts.join(", "));
+        }
+        let _ = writeln!(out);
+        for (n, v) in &currents {
+            let e = if electrode.contains(n) { "electrode current " } else { "" };
+            let _ = writeln!(out, "    {e}{} = {}", sylva_name(n), v.text);
+        }
+        let _ = writeln!(out, "}}");
+        Some(Translated { name, text: out })
+    }
+
+    fn solve(
+        &mut self,
+        target: &str,
+        span: Span,
+        method: Option<&(String, Span)>,
+        derivatives: &mut Vec<(String, Out)>,
+        solved: &mut HashSet<String>,
+    ) {
+        match method {
+            Some((m, _)) if m == "cnexp" => {}
+            Some((m, _))
+                if m == "sparse"
+                    && self.file.items.iter().any(|i| matches!(i, Item::Unsupported(w, _) if w == "KINETIC")) =>
+            {
+                // The KINETIC block itself is reported.
+                return;
+            }
+            Some((m, s)) => {
+                let m = m.clone();
+                self.unsupported(*s, format!("`METHOD {m}` is not translated yet"), "only `cnexp` is");
+                return;
+            }
+            None => {
+                self.unsupported(span, "`SOLVE` without `METHOD` is not translated yet", "expected `METHOD cnexp`");
+                return;
+            }
+        }
+        let body = self.file.items.iter().find_map(|i| match i {
+            Item::Derivative(n, body, _) if n == target => Some(body.clone()),
+            _ => None,
+        });
+        let Some(body) = body else {
+            let kinetic = self.file.items.iter().any(|i| matches!(i, Item::Unsupported(w, _) if w == "KINETIC"));
+            if !kinetic {
+                self.diagnostics.push(
+                    Diagnostic::error(Code::NmodlName, span, format!("no DERIVATIVE block `{target}`"))
+                        .label("solved here"),
+                );
+            }
+            return;
+        };
+        solved.insert(target.to_string());
+        self.block = BlockKind::Derivative;
+        let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
+        for stmt in &body {
+            self.stmt(stmt, &mut env);
+        }
+        self.keep(&env);
+        let mut keys: Vec<_> = env.globals.keys().filter(|k| k.ends_with('\'')).cloned().collect();
+        keys.sort_by_key(|k| self.file_order(k.trim_end_matches('\'')));
+        for k in keys {
+            let n = k.trim_end_matches('\'').to_string();
+            let unit = self.vars.get(&n).map_or("1".to_string(), |v| v.unit.clone());
+            let rhs = &env.globals[&k];
+            let value = if unit == "1" {
+                Out { text: format!("{} / 1 ms", rhs.wrap(5)), prec: 5 }
+            } else {
+                let q = attach(rhs, &unit);
+                Out { text: format!("{} / 1 ms", q.wrap(5)), prec: 5 }
+            };
+            derivatives.push((n, value));
+        }
+    }
+
+    fn file_order(&self, name: &str) -> usize {
+        self.file
+            .items
+            .iter()
+            .filter_map(|i| if let Item::State(d) = i { Some(d) } else { None })
+            .flatten()
+            .position(|d| d.name == name)
+            .unwrap_or(usize::MAX)
+    }
+
+    /// Records the ASSIGNED values a block computed, for the blocks after it.
+    fn keep(&mut self, env: &Env) {
+        for (k, v) in &env.globals {
+            if self.vars.get(k).is_some_and(|v| v.kind == Kind::Assigned) {
+                self.latest.insert(k.clone(), v.clone());
+            }
+        }
+    }
+
+    fn fresh(&mut self, base: &str) -> String {
+        let base = sylva_name(base);
+        let mut name = base.clone();
+        let mut i = 2;
+        while self.taken.contains(&name) {
+            name = format!("{base}_{i}");
+            i += 1;
+        }
+        self.taken.insert(name.clone());
+        name
+    }
+
+    /// A value stored under `var`: a `let` unless it is a name or a number.
+    fn bind(&mut self, var: &str, value: Out) -> Out {
+        let trivial = value.prec == 9 && !value.text.contains(' ') || self.branch > 0;
+        if trivial || value.text.len() < 2 {
+            return value;
+        }
+        if let Some(scope) = &self.fn_scope {
+            if scope.name == var {
+                return value;
+            }
+            let n = self.fresh(var);
+            let scope = self.fn_scope.as_mut().expect("in a function");
+            scope.lets.push((n.clone(), value));
+            return Out::atom(n);
+        }
+        if let Some(n) = self.let_by_def.get(&value.text) {
+            return Out::atom(n.clone());
+        }
+        let n = self.fresh(var);
+        self.let_by_def.insert(value.text.clone(), n.clone());
+        self.lets.push((n.clone(), value));
+        Out::atom(n)
+    }
+
+    fn stmts(&mut self, stmts: &[Stmt], env: &mut Env) {
+        for s in stmts {
+            self.stmt(s, env);
+        }
+    }
+
+    fn stmt(&mut self, stmt: &Stmt, env: &mut Env) {
+        match stmt {
+            Stmt::Local(names) => {
+                for (n, _) in names {
+                    env.frames.last_mut().expect("a frame").insert(n.clone(), Out::atom("0"));
+                }
+            }
+            Stmt::Assign { name, span, value } => {
+                let value = self.expr(value, env);
+                self.assign(name, *span, value, env);
+            }
+            Stmt::Derivative { name, span, value } => {
+                let value = self.expr(value, env);
+                let kind = self.vars.get(name).map(|v| v.kind);
+                if self.block != BlockKind::Derivative || !matches!(kind, Some(Kind::State | Kind::IonState)) {
+                    self.unsupported(
+                        *span,
+                        format!("`{name}'` outside a DERIVATIVE block or of a name that is not a STATE"),
+                        "not translated",
+                    );
+                    return;
+                }
+                env.globals.insert(format!("{name}'"), value);
+            }
+            Stmt::Call { name, span, args } => {
+                let args: Vec<Out> = args.iter().map(|a| self.expr(a, env)).collect();
+                if self.procedures.get(name).is_some_and(|f| !f.is_function) {
+                    self.inline(name, *span, args, env);
+                } else if self.procedures.contains_key(name) {
+                    self.call(name, *span, args, env);
+                } else {
+                    self.diagnostics.push(
+                        Diagnostic::error(Code::NmodlName, *span, format!("no PROCEDURE `{name}`"))
+                            .label("called here"),
+                    );
+                }
+            }
+            Stmt::If { cond, then, otherwise } => {
+                let c = self.expr(cond, env);
+                if c.text == "1" && otherwise.is_empty() {
+                    self.stmts(then, env);
+                    return;
+                }
+                let mut a = env.clone();
+                let mut b = env.clone();
+                self.branch += 1;
+                self.stmts(then, &mut a);
+                self.stmts(otherwise, &mut b);
+                self.branch -= 1;
+                // Locals of the innermost frame, then the block's globals.
+                let frame = env.frames.len() - 1;
+                let mut keys: Vec<String> = a.frames[frame].keys().chain(b.frames[frame].keys()).cloned().collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let (Some(x), Some(y)) = (a.frames[frame].get(&k), b.frames[frame].get(&k)) else { continue };
+                    if x != y {
+                        let merged =
+                            Out { text: format!("if {} {{ {} }} else {{ {} }}", c.text, x.text, y.text), prec: 0 };
+                        let v = self.bind(&k, merged);
+                        env.frames[frame].insert(k, v);
+                    }
+                }
+                let mut keys: Vec<String> = a.globals.keys().chain(b.globals.keys()).cloned().collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let before = env.globals.get(&k).cloned().or_else(|| self.global_value(&k));
+                    let x = a.globals.get(&k).cloned().or_else(|| before.clone());
+                    let y = b.globals.get(&k).cloned().or_else(|| before.clone());
+                    let (Some(x), Some(y)) = (x, y) else {
+                        let span = cond.span();
+                        self.unsupported(span, format!("`{k}` is assigned in one branch only"), "in this `if`");
+                        continue;
+                    };
+                    if x == y {
+                        env.globals.insert(k, x);
+                        continue;
+                    }
+                    let merged = Out { text: format!("if {} {{ {} }} else {{ {} }}", c.text, x.text, y.text), prec: 0 };
+                    let v = if self.vars.get(&k).is_some_and(|v| v.kind == Kind::Assigned) {
+                        self.bind(&k, merged)
+                    } else {
+                        merged
+                    };
+                    env.globals.insert(k, v);
+                }
+            }
+            Stmt::Solve { span, .. } => {
+                self.unsupported(*span, "`SOLVE` outside BREAKPOINT is not translated", "not translated");
+            }
+            Stmt::Table(span) => {
+                self.diagnostics.push(
+                    Diagnostic::warning(Code::NmodlTable, *span, "TABLE is ignored: Sylva computes the formula at every step")
+                        .label("a lookup table in NEURON")
+                        .note("the results match NEURON's with `usetable_<suffix> = 0`, and differ from the interpolated table by its interpolation error"),
+                );
+            }
+            Stmt::Unsupported(word, span) => {
+                let message = if word == "VERBATIM" {
+                    "VERBATIM (C code) cannot be translated".to_string()
+                } else {
+                    format!("`{word}` is not translated yet")
+                };
+                self.unsupported(*span, message, "skipped");
+            }
+        }
+    }
+
+    /// The value of a global name before a block assigns it.
+    fn global_value(&self, name: &str) -> Option<Out> {
+        if name.ends_with('\'') {
+            return None;
+        }
+        let v = self.vars.get(name)?;
+        match v.kind {
+            Kind::Assigned => self.latest.get(name).cloned(),
+            Kind::Current => None,
+            _ => Some(strip(&sylva_name(name), &v.unit)),
+        }
+    }
+
+    fn assign(&mut self, name: &str, span: Span, value: Out, env: &mut Env) {
+        if let Some(frame) = env.frames.last()
+            && frame.contains_key(name)
+        {
+            let v = self.bind(name, value);
+            env.frames.last_mut().expect("a frame").insert(name.to_string(), v);
+            return;
+        }
+        let Some(var) = self.vars.get(name).cloned() else {
+            self.diagnostics.push(
+                Diagnostic::error(Code::NmodlName, span, format!("`{name}` is not declared"))
+                    .label("assigned here")
+                    .help("declare it in ASSIGNED (or LOCAL)"),
+            );
+            return;
+        };
+        if let Some(s) = self.fn_scope.as_mut() {
+            s.pure = false;
+        }
+        match var.kind {
+            Kind::Assigned => {
+                let v = self.bind(name, value);
+                env.globals.insert(name.to_string(), v);
+            }
+            Kind::State | Kind::IonState if self.block == BlockKind::Initial => {
+                env.globals.insert(name.to_string(), attach(&value, &var.unit));
+            }
+            Kind::Current if self.block == BlockKind::Breakpoint => {
+                env.globals.insert(name.to_string(), attach(&value, &var.unit));
+            }
+            _ => {
+                let what = match var.kind {
+                    Kind::Param => "a PARAMETER",
+                    Kind::State | Kind::IonState => "a STATE outside INITIAL",
+                    Kind::Current => "a current outside BREAKPOINT",
+                    _ => "a variable NEURON provides",
+                };
+                self.unsupported(span, format!("assigning `{name}`, {what}, is not translated"), "assigned here");
+            }
+        }
+    }
+
+    fn read(&mut self, name: &str, span: Span, env: &Env) -> Out {
+        if let Some(v) = env.frames.last().and_then(|f| f.get(name)) {
+            return v.clone();
+        }
+        if let Some(v) = env.globals.get(name) {
+            // A current or state assigned earlier in the block: its plain value.
+            return match self.vars.get(name) {
+                Some(var) if matches!(var.kind, Kind::Current | Kind::State | Kind::IonState) => {
+                    strip_out(v, &var.unit)
+                }
+                _ => v.clone(),
+            };
+        }
+        if name != "PI"
+            && let Some(s) = self.fn_scope.as_mut()
+        {
+            s.pure = false;
+        }
+        if name == "PI" {
+            return Out::atom("PI");
+        }
+        if let Some(c) = self.constants.get(name) {
+            return Out::atom(c.clone());
+        }
+        let Some(var) = self.vars.get(name).cloned() else {
+            self.diagnostics.push(
+                Diagnostic::error(Code::NmodlName, span, format!("`{name}` is not declared")).label("not declared"),
+            );
+            return Out::atom("0");
+        };
+        match var.kind {
+            Kind::Assigned => match self.latest.get(name) {
+                Some(v) => v.clone(),
+                None => {
+                    if self.fn_scope.is_none() {
+                        self.unsupported(
+                            span,
+                            format!("`{name}` is read before any block computes it"),
+                            "never assigned before",
+                        );
+                    }
+                    Out::atom("0")
+                }
+            },
+            _ => strip(&sylva_name(name), &var.unit),
+        }
+    }
+
+    fn expr(&mut self, e: &Expr, env: &mut Env) -> Out {
+        match e {
+            Expr::Number(n, _) => number(n),
+            Expr::Name(n, span) => self.read(n, *span, env),
+            Expr::Unary(op, x) => {
+                let x = self.expr(x, env);
+                Out { text: format!("{op}{}", x.wrap(7)), prec: 6 }
+            }
+            Expr::Binary(op, a, b) => {
+                let a = self.expr(a, env);
+                let b = self.expr(b, env);
+                binary(op, &a, &b)
+            }
+            Expr::Call(name, span, args) => {
+                let args: Vec<Out> = args.iter().map(|a| self.expr(a, env)).collect();
+                if let Some((_, s, n)) = MATH.iter().find(|(m, _, _)| m == name) {
+                    if args.len() != *n {
+                        self.diagnostics.push(
+                            Diagnostic::error(
+                                Code::NmodlName,
+                                *span,
+                                format!("`{name}` takes {n} argument(s), found {}", args.len()),
+                            )
+                            .label("this call"),
+                        );
+                        return Out::atom("0");
+                    }
+                    let list: Vec<String> = args.iter().map(|a| a.text.clone()).collect();
+                    return Out::atom(format!("{s}({})", list.join(", ")));
+                }
+                if self.procedures.get(name).is_some_and(|f| f.is_function) {
+                    return self.call(name, *span, args, env);
+                }
+                self.diagnostics.push(
+                    Diagnostic::error(Code::NmodlName, *span, format!("no FUNCTION `{name}`")).label("called here"),
+                );
+                Out::atom("0")
+            }
+        }
+    }
+
+    /// A FUNCTION call: a Sylva function when the body reads only its arguments, else inlined.
+    fn call(&mut self, name: &str, span: Span, args: Vec<Out>, env: &mut Env) -> Out {
+        let Some(f) = self.procedures.get(name).cloned() else { return Out::atom("0") };
+        if args.len() != f.params.len() {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::NmodlName,
+                    span,
+                    format!("`{name}` takes {} argument(s), found {}", f.params.len(), args.len()),
+                )
+                .label("this call"),
+            );
+            return Out::atom("0");
+        }
+        if !self.fn_states.contains_key(name) && self.branch == 0 {
+            self.try_function(&f);
+        }
+        if let Some(FnState::Pure(n)) = self.fn_states.get(name) {
+            let list: Vec<String> = args.iter().map(|a| a.text.clone()).collect();
+            return Out::atom(format!("{n}({})", list.join(", ")));
+        }
+        if let Some(s) = self.fn_scope.as_mut() {
+            s.pure = false;
+        }
+        let frame = self.inline(name, span, args, env);
+        frame.and_then(|f| f.get(name).cloned()).unwrap_or_else(|| Out::atom("0"))
+    }
+
+    fn try_function(&mut self, f: &Function) {
+        self.fn_states.insert(f.name.clone(), FnState::Pending);
+        let saved = self.fn_scope.replace(FnScope { name: f.name.clone(), lets: Vec::new(), pure: true });
+        let saved_diags = self.diagnostics.len();
+        let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
+        let frame = env.frames.last_mut().expect("a frame");
+        for (p, _, _) in &f.params {
+            frame.insert(p.clone(), Out::atom(sylva_name(p)));
+        }
+        frame.insert(f.name.clone(), Out::atom("0"));
+        self.stmts(&f.body, &mut env);
+        let scope = std::mem::replace(&mut self.fn_scope, saved).expect("the function's scope");
+        let result = env.frames[0].get(&f.name).cloned().unwrap_or_else(|| Out::atom("0"));
+        if !scope.pure || self.diagnostics.len() != saved_diags {
+            self.diagnostics.truncate(saved_diags);
+            self.fn_states.insert(f.name.clone(), FnState::Impure);
+            for (n, _) in &scope.lets {
+                self.taken.remove(n);
+            }
+            return;
+        }
+        let fname = sylva_name(&f.name);
+        let params: Vec<String> = f.params.iter().map(|(p, _, _)| format!("{}: 1", sylva_name(p))).collect();
+        let body = if scope.lets.is_empty() {
+            result.text
+        } else {
+            let lets: Vec<String> = scope.lets.iter().map(|(n, v)| format!("let {n} = {};", v.text)).collect();
+            format!("{} {}", lets.join(" "), result.text)
+        };
+        self.fn_texts.push(format!(
+            "/// NMODL FUNCTION `{}`, in plain numbers.\n    fn {fname}({}) -> 1 {{ {body} }}",
+            f.name,
+            params.join(", ")
+        ));
+        self.fn_states.insert(f.name.clone(), FnState::Pure(fname));
+    }
+
+    /// Runs a PROCEDURE's (or an impure FUNCTION's) body in place; returns its frame.
+    fn inline(&mut self, name: &str, span: Span, args: Vec<Out>, env: &mut Env) -> Option<HashMap<String, Out>> {
+        let f = self.procedures.get(name).cloned()?;
+        if args.len() != f.params.len() {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::NmodlName,
+                    span,
+                    format!("`{name}` takes {} argument(s), found {}", f.params.len(), args.len()),
+                )
+                .label("this call"),
+            );
+            return None;
+        }
+        if self.call_depth > 16 {
+            self.unsupported(span, format!("`{name}` calls itself: recursion is not translated"), "too deep");
+            return None;
+        }
+        let mut frame = HashMap::new();
+        for ((p, _, _), a) in f.params.iter().zip(args) {
+            frame.insert(p.clone(), a);
+        }
+        if f.is_function {
+            frame.insert(f.name.clone(), Out::atom("0"));
+        }
+        env.frames.push(frame);
+        self.call_depth += 1;
+        self.stmts(&f.body, env);
+        self.call_depth -= 1;
+        env.frames.pop()
+    }
+}
+
+/// The plain value of a stored quantity expression (`1 mA/cm2 * x` back to `x`).
+fn strip_out(v: &Out, unit: &str) -> Out {
+    if unit == "1" {
+        return v.clone();
+    }
+    Out { text: format!("{} / 1 {unit}", v.wrap(6)), prec: 5 }
+}
+
+fn ion_unit(ion: &str, name: &str, current_unit: &str) -> String {
+    if name == format!("e{ion}") {
+        "mV".into()
+    } else if name == format!("i{ion}") {
+        current_unit.into()
+    } else {
+        "mM".into()
+    }
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""NEURON references of `sylva import` (tests/it/nmodl.rs): each case runs the ORIGINAL .mod
+files in NEURON 9.0.2 and writes CASE/trace_<celsius>.csv beside this script.
+
+usage: python regenerate.py
+
+Cases (one compartment L = diam = 20 um, nseg = 1, cm = 1 uF/cm2, Ra = 100 ohm*cm, fixed step
+dt = 0.025 ms, cvode off, secondorder = 0), each at two temperatures:
+    hh2     hh2.mod (hh in NMODL's usual style), IClamp 5 ms + 30 ms, 0.15 nA, 50 ms, v_init -65
+    na_kdr  na2.mod + kdr2.mod + pas (GLOBAL and RANGE), IClamp 5 + 30 ms, 0.1 nA, 50 ms, v_init -65
+    ca_sk   ../neuron/mod/{CaDynamics_E2,Ca_HVA,SK_E2}.mod + pas, IClamp 10 + 50 ms, 0.3 nA,
+            150 ms, v_init -70 (the model of ../neuron/sk, with every mechanism translated)
+The .mod files are compiled once with nrnivmodl in a temporary directory.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+NEURON_DIR = os.path.join(HERE, "..", "neuron")
+sys.path.insert(0, NEURON_DIR)
+sys.dont_write_bytecode = True
+import regenerate as base  # noqa: E402  (section, iclamp, Run, neuron_init)
+
+MODS = [os.path.join(HERE, f) for f in ("hh2.mod", "na2.mod", "kdr2.mod")] + [
+    os.path.join(NEURON_DIR, "mod", f) for f in ("CaDynamics_E2.mod", "Ca_HVA.mod", "SK_E2.mod")]
+
+# case: (temperatures, mechanisms with parameters, (delay, dur, amp), tstop, v_init)
+CASES = {
+    "hh2": ((6.3, 18.5), [("hh2", {})], (5.0, 30.0, 0.15), 50.0, -65.0),
+    "na_kdr": ((6.3, 30.0), [("na2", {}), ("kdr2", {}), ("pas", {"g": 1e-4, "e": -65.0})],
+               (5.0, 30.0, 0.1), 50.0, -65.0),
+    "ca_sk": ((34.0, 22.0), [("pas", {"g": 5e-4, "e": -70.0}), ("CaDynamics_E2", {}),
+                             ("Ca_HVA", {"gCa_HVAbar": 2e-4}), ("SK_E2", {"gSK_E2bar": 1e-3})],
+              (10.0, 50.0, 0.3), 150.0, -70.0),
+}
+
+
+def compile_mods():
+    build = tempfile.mkdtemp(prefix="sylva_nmodl_")
+    for path in MODS:
+        shutil.copy(path, build)
+    nrnivmodl = shutil.which("nrnivmodl") or os.path.join(os.path.dirname(sys.executable), "nrnivmodl")
+    log = subprocess.run([nrnivmodl, "."], cwd=build, capture_output=True, text=True)
+    if log.returncode != 0:
+        sys.exit("nrnivmodl failed:\n" + log.stdout + log.stderr)
+    for root, _, files in os.walk(build):
+        if "libnrnmech.so" in files:
+            return build, os.path.join(root, "libnrnmech.so")
+    sys.exit("nrnivmodl produced no libnrnmech.so in " + build)
+
+
+def run_case(name, celsius):
+    temps, mechanisms, (delay, dur, amp), tstop, v_init = CASES[name]
+    base.h.celsius = celsius
+    soma = base.section("soma", 20.0, 20.0, 1)
+    for mech, params in mechanisms:
+        soma.insert(mech)
+        for key, value in params.items():
+            setattr(soma(0.5), "%s_%s" % (key, mech), value)
+    stim = base.iclamp(soma(0.5), delay, dur, amp)
+    r = base.Run()
+    r.record("soma_v", soma(0.5)._ref_v)
+    r.run(tstop, v_init=v_init)
+    out = os.path.join(HERE, name)
+    os.makedirs(out, exist_ok=True)
+    r.write_trace(os.path.join(out, "trace_%g.csv" % celsius))
+    del stim, soma
+
+
+def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        base.neuron_init(0.025)
+        base.h.nrn_load_dll(sys.argv[3])
+        name, celsius = sys.argv[2].split("@")
+        run_case(name, float(celsius))
+        return
+    build, library = compile_mods()
+    try:
+        for name, (temps, *_rest) in CASES.items():
+            for celsius in temps:
+                print("%s at %g degC" % (name, celsius), flush=True)
+                subprocess.run([sys.executable, os.path.abspath(__file__), "--child",
+                                "%s@%g" % (name, celsius), library], check=True)
+    finally:
+        shutil.rmtree(build, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
