@@ -424,19 +424,13 @@ fn a_new_run_removes_the_previous_runs_plots() {
     let _ = std::fs::remove_dir_all(out);
 }
 
-/// Ctrl-C (SIGINT) stops a run cleanly: it says where, exits 130, leaves no temporary and
-/// writes nothing. The lock file holding the run's pid says that the handler is in place.
+/// Runs `sylva ARGS -o OUT` and sends it SIGINT once it holds its output directory (the lock
+/// file with its pid says that its Ctrl-C handler is in place); its output.
 #[cfg(unix)]
-#[test]
-fn ctrl_c_stops_a_run_cleanly() {
+fn interrupted(args: &[&str], out: &std::path::Path) -> std::process::Output {
     use std::time::{Duration, Instant};
-    let out = scratch("interrupt");
-    std::fs::create_dir_all(&out).expect("dir");
-    let config = out.join("run.yaml");
-    // About 20 s of simulation in a debug build: still running when the signal comes.
-    std::fs::write(&config, "duration: 200000 ms\n").expect("config");
     let child = Command::new(env!("CARGO_BIN_EXE_sylva"))
-        .args(["run", "examples/neuron/hh_soma.syl", "--config", config.to_str().expect("utf-8")])
+        .args(args)
         .args(["-o", out.to_str().expect("utf-8")])
         .current_dir(repo())
         .stdout(std::process::Stdio::piped())
@@ -446,12 +440,26 @@ fn ctrl_c_stops_a_run_cleanly() {
     let pid = child.id().to_string();
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::fs::read_to_string(out.join(".sylva.lock")).map_or(true, |text| text.trim() != pid) {
-        assert!(Instant::now() < deadline, "the run never took its directory");
+        assert!(Instant::now() < deadline, "`sylva {}` never took its directory", args[0]);
         std::thread::sleep(Duration::from_millis(10));
     }
     let kill = Command::new("kill").args(["-INT", &pid]).status().expect("kill");
     assert!(kill.success());
-    let result = child.wait_with_output().expect("waits");
+    child.wait_with_output().expect("waits")
+}
+
+/// Ctrl-C (SIGINT) stops a run cleanly: it says where, exits 130, leaves no temporary and
+/// writes nothing. The lock file holding the run's pid says that the handler is in place.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_run_cleanly() {
+    let out = scratch("interrupt");
+    std::fs::create_dir_all(&out).expect("dir");
+    let config = out.join("run.yaml");
+    // About 20 s of simulation in a debug build: still running when the signal comes.
+    std::fs::write(&config, "duration: 200000 ms\n").expect("config");
+    let args = ["run", "examples/neuron/hh_soma.syl", "--config", config.to_str().expect("utf-8")];
+    let result = interrupted(&args, &out);
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert_eq!(result.status.code(), Some(130), "{stderr}");
     assert!(
@@ -616,26 +624,10 @@ fn run_with_params_applies_the_learned_values() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_stops_a_fit_and_keeps_what_it_learned() {
-    use std::time::{Duration, Instant};
     let dir = scratch("train_interrupt");
     let model = short_training(&dir, 100_000);
     let out = dir.join("out");
-    let child = Command::new(env!("CARGO_BIN_EXE_sylva"))
-        .args(["train", model.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8")])
-        .current_dir(repo())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("runs");
-    let pid = child.id().to_string();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_to_string(out.join(".sylva.lock")).map_or(true, |text| text.trim() != pid) {
-        assert!(Instant::now() < deadline, "the fit never took its directory");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let kill = Command::new("kill").args(["-INT", &pid]).status().expect("kill");
-    assert!(kill.success());
-    let result = child.wait_with_output().expect("waits");
+    let result = interrupted(&["train", model.to_str().expect("utf-8")], &out);
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert_eq!(result.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("stopped at iteration ") && stderr.contains(" of 100000 (Ctrl-C)"), "{stderr}");

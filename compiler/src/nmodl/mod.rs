@@ -1,11 +1,12 @@
 //! `sylva import`: NMODL (`.mod`) files to Sylva source, one mechanism per file.
 //!
-//! [`lexer`] and [`parser`] read NMODL into an AST with spans (a hand-written recursive
+//! [`lexer`] and [`parser`] read NMODL into an AST with spans ([`ast`]) (a hand-written recursive
 //! descent: NMODL is not Sylva's grammar); [`translate`] turns it into readable Sylva text,
 //! reporting what it cannot translate (E08xx) and translating the rest; [`units`] maps NMODL's
 //! unit names to Sylva's. Pure, as the rest of the compiler: the CLI reads and writes files.
 //! `docs/nmodl.md` describes the mapping.
 
+pub mod ast;
 pub mod lexer;
 pub mod parser;
 pub mod translate;

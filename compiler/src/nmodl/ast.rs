@@ -1,0 +1,108 @@
+//! The NMODL syntax tree the parser builds: a file's items, declarations, statements and
+//! expressions, each with its span.
+
+use super::lexer::LineComment;
+use crate::source::Span;
+
+#[derive(Clone, Debug)]
+pub struct ModFile {
+    pub title: Option<String>,
+    pub comments: Vec<String>,
+    pub items: Vec<Item>,
+    pub line_comments: Vec<LineComment>,
+}
+
+/// A declaration of PARAMETER, ASSIGNED, STATE or CONSTANT.
+#[derive(Clone, Debug)]
+pub struct Decl {
+    pub name: String,
+    pub span: Span,
+    pub line: usize,
+    pub value: Option<(String, Span)>,
+    /// The unit as written between the parentheses, and its span.
+    pub unit: Option<(String, Span)>,
+    pub range: Option<(String, String)>,
+}
+
+#[derive(Clone, Debug)]
+pub enum NeuronStmt {
+    Suffix(String, Span),
+    PointProcess(String, Span),
+    UseIon {
+        ion: String,
+        span: Span,
+        read: Vec<(String, Span)>,
+        write: Vec<(String, Span)>,
+        valence: Option<String>,
+    },
+    Nonspecific(Vec<(String, Span)>),
+    ElectrodeCurrent(Vec<(String, Span)>),
+    Range(Vec<(String, Span)>),
+    Global(Vec<(String, Span)>),
+    /// Read but not translatable (POINTER, BBCOREPOINTER, THREADSAFE is fine and dropped).
+    Unsupported(String, Span),
+}
+
+/// `name = (factor) (unit)` or `(alias) = (definition)` of a UNITS block.
+#[derive(Clone, Debug)]
+pub struct UnitDef {
+    pub lhs: String,
+    pub lhs_is_unit: bool,
+    pub rhs: Vec<String>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Function {
+    pub name: String,
+    pub span: Span,
+    pub params: Vec<(String, Span, Option<String>)>,
+    pub body: Vec<Stmt>,
+    pub is_function: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum Item {
+    Units(Vec<UnitDef>),
+    Neuron(Vec<NeuronStmt>),
+    Parameter(Vec<Decl>),
+    Assigned(Vec<Decl>),
+    State(Vec<Decl>),
+    Initial(Vec<Stmt>, Span),
+    Breakpoint(Vec<Stmt>, Span),
+    Derivative(String, Vec<Stmt>, Span),
+    Procedure(Function),
+    /// A block Sylva cannot translate: its keyword and span.
+    Unsupported(String, Span),
+}
+
+#[derive(Clone, Debug)]
+pub enum Stmt {
+    Local(Vec<(String, Span)>),
+    Assign { name: String, span: Span, value: Expr },
+    Derivative { name: String, span: Span, value: Expr },
+    Call { name: String, span: Span, args: Vec<Expr> },
+    If { cond: Expr, then: Vec<Stmt>, otherwise: Vec<Stmt> },
+    Solve { name: String, span: Span, method: Option<(String, Span)> },
+    Table(Span),
+    Unsupported(String, Span),
+}
+
+#[derive(Clone, Debug)]
+pub enum Expr {
+    Number(String, Span),
+    Name(String, Span),
+    Call(String, Span, Vec<Expr>),
+    Unary(&'static str, Box<Expr>),
+    Binary(&'static str, Box<Expr>, Box<Expr>),
+}
+
+impl Expr {
+    pub fn span(&self) -> Span {
+        match self {
+            Expr::Number(_, s) | Expr::Name(_, s) | Expr::Call(_, s, _) => *s,
+            Expr::Unary(_, e) => e.span(),
+            Expr::Binary(_, a, b) => a.span().to(b.span()),
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! The imperative NMODL blocks executed symbolically: statements, assignments (each a `let`),
+//! reads of variables with their units stripped, expressions, calls (math functions, Sylva
+//! functions, inlined procedures and functions).
+
+use std::collections::HashMap;
+
+use super::*;
+
+impl Tx<'_> {
+    pub(super) fn stmts(&mut self, stmts: &[Stmt], env: &mut Env) {
+        for s in stmts {
+            self.stmt(s, env);
+        }
+    }
+
+    pub(super) fn stmt(&mut self, stmt: &Stmt, env: &mut Env) {
+        match stmt {
+            Stmt::Local(names) => {
+                for (n, _) in names {
+                    env.frames.last_mut().expect("a frame").insert(n.clone(), Out::atom("0"));
+                }
+            }
+            Stmt::Assign { name, span, value } => {
+                let value = self.expr(value, env);
+                self.assign(name, *span, value, env);
+            }
+            Stmt::Derivative { name, span, value } => {
+                let value = self.expr(value, env);
+                let kind = self.vars.get(name).map(|v| v.kind);
+                if self.block != BlockKind::Derivative || !matches!(kind, Some(Kind::State | Kind::IonState)) {
+                    self.unsupported(
+                        *span,
+                        format!("`{name}'` outside a DERIVATIVE block or of a name that is not a STATE"),
+                        "not translated",
+                    );
+                    return;
+                }
+                env.globals.insert(format!("{name}'"), value);
+            }
+            Stmt::Call { name, span, args } => {
+                let args: Vec<Out> = args.iter().map(|a| self.expr(a, env)).collect();
+                if self.procedures.get(name).is_some_and(|f| !f.is_function) {
+                    self.inline(name, *span, args, env);
+                } else if self.procedures.contains_key(name) {
+                    self.call(name, *span, args, env);
+                } else {
+                    self.diagnostics.push(
+                        Diagnostic::error(Code::NmodlName, *span, format!("no PROCEDURE `{name}`"))
+                            .label("called here"),
+                    );
+                }
+            }
+            Stmt::If { cond, then, otherwise } => {
+                let c = self.expr(cond, env);
+                if c.text == "1" && otherwise.is_empty() {
+                    self.stmts(then, env);
+                    return;
+                }
+                let mut a = env.clone();
+                let mut b = env.clone();
+                self.branch += 1;
+                self.stmts(then, &mut a);
+                self.stmts(otherwise, &mut b);
+                self.branch -= 1;
+                // Locals of the innermost frame, then the block's globals.
+                let frame = env.frames.len() - 1;
+                let mut keys: Vec<String> = a.frames[frame].keys().chain(b.frames[frame].keys()).cloned().collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let (Some(x), Some(y)) = (a.frames[frame].get(&k), b.frames[frame].get(&k)) else { continue };
+                    if x != y {
+                        let merged =
+                            Out { text: format!("if {} {{ {} }} else {{ {} }}", c.text, x.text, y.text), prec: 0 };
+                        let v = self.bind(&k, merged);
+                        env.frames[frame].insert(k, v);
+                    }
+                }
+                let mut keys: Vec<String> = a.globals.keys().chain(b.globals.keys()).cloned().collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let before = env.globals.get(&k).cloned().or_else(|| self.global_value(&k));
+                    let x = a.globals.get(&k).cloned().or_else(|| before.clone());
+                    let y = b.globals.get(&k).cloned().or_else(|| before.clone());
+                    let (Some(x), Some(y)) = (x, y) else {
+                        let span = cond.span();
+                        self.unsupported(span, format!("`{k}` is assigned in one branch only"), "in this `if`");
+                        continue;
+                    };
+                    if x == y {
+                        env.globals.insert(k, x);
+                        continue;
+                    }
+                    let merged = Out { text: format!("if {} {{ {} }} else {{ {} }}", c.text, x.text, y.text), prec: 0 };
+                    let v = if self.vars.get(&k).is_some_and(|v| v.kind == Kind::Assigned) {
+                        self.bind(&k, merged)
+                    } else {
+                        merged
+                    };
+                    env.globals.insert(k, v);
+                }
+            }
+            Stmt::Solve { span, .. } => {
+                self.unsupported(*span, "`SOLVE` outside BREAKPOINT is not translated", "not translated");
+            }
+            Stmt::Table(span) => {
+                self.diagnostics.push(
+                    Diagnostic::warning(Code::NmodlTable, *span, "TABLE is ignored: Sylva computes the formula at every step")
+                        .label("a lookup table in NEURON")
+                        .note("the results match NEURON's with `usetable_<suffix> = 0`, and differ from the interpolated table by its interpolation error"),
+                );
+            }
+            Stmt::Unsupported(word, span) => {
+                let message = if word == "VERBATIM" {
+                    "VERBATIM (C code) cannot be translated".to_string()
+                } else {
+                    format!("`{word}` is not translated yet")
+                };
+                self.unsupported(*span, message, "skipped");
+            }
+        }
+    }
+
+    /// The value of a global name before a block assigns it.
+    pub(super) fn global_value(&self, name: &str) -> Option<Out> {
+        if name.ends_with('\'') {
+            return None;
+        }
+        let v = self.vars.get(name)?;
+        match v.kind {
+            Kind::Assigned => self.latest.get(name).cloned(),
+            Kind::Current => None,
+            _ => Some(strip(&sylva_name(name), &v.unit)),
+        }
+    }
+
+    pub(super) fn assign(&mut self, name: &str, span: Span, value: Out, env: &mut Env) {
+        if let Some(frame) = env.frames.last()
+            && frame.contains_key(name)
+        {
+            let v = self.bind(name, value);
+            env.frames.last_mut().expect("a frame").insert(name.to_string(), v);
+            return;
+        }
+        let Some(var) = self.vars.get(name).cloned() else {
+            self.diagnostics.push(
+                Diagnostic::error(Code::NmodlName, span, format!("`{name}` is not declared"))
+                    .label("assigned here")
+                    .help("declare it in ASSIGNED (or LOCAL)"),
+            );
+            return;
+        };
+        if let Some(s) = self.fn_scope.as_mut() {
+            s.pure = false;
+        }
+        match var.kind {
+            Kind::Assigned => {
+                let v = self.bind(name, value);
+                env.globals.insert(name.to_string(), v);
+            }
+            Kind::State | Kind::IonState if self.block == BlockKind::Initial => {
+                env.globals.insert(name.to_string(), attach(&value, &var.unit));
+            }
+            Kind::Current if self.block == BlockKind::Breakpoint => {
+                env.globals.insert(name.to_string(), attach(&value, &var.unit));
+            }
+            _ => {
+                let what = match var.kind {
+                    Kind::Param => "a PARAMETER",
+                    Kind::State | Kind::IonState => "a STATE outside INITIAL",
+                    Kind::Current => "a current outside BREAKPOINT",
+                    _ => "a variable NEURON provides",
+                };
+                self.unsupported(span, format!("assigning `{name}`, {what}, is not translated"), "assigned here");
+            }
+        }
+    }
+
+    pub(super) fn read(&mut self, name: &str, span: Span, env: &Env) -> Out {
+        if let Some(v) = env.frames.last().and_then(|f| f.get(name)) {
+            return v.clone();
+        }
+        if let Some(v) = env.globals.get(name) {
+            // A current or state assigned earlier in the block: its plain value.
+            return match self.vars.get(name) {
+                Some(var) if matches!(var.kind, Kind::Current | Kind::State | Kind::IonState) => {
+                    strip_out(v, &var.unit)
+                }
+                _ => v.clone(),
+            };
+        }
+        if name != "PI"
+            && let Some(s) = self.fn_scope.as_mut()
+        {
+            s.pure = false;
+        }
+        if name == "PI" {
+            return Out::atom("PI");
+        }
+        if let Some(c) = self.constants.get(name) {
+            return Out::atom(c.clone());
+        }
+        let Some(var) = self.vars.get(name).cloned() else {
+            self.diagnostics.push(
+                Diagnostic::error(Code::NmodlName, span, format!("`{name}` is not declared")).label("not declared"),
+            );
+            return Out::atom("0");
+        };
+        match var.kind {
+            Kind::Assigned => match self.latest.get(name) {
+                Some(v) => v.clone(),
+                None => {
+                    if self.fn_scope.is_none() {
+                        self.unsupported(
+                            span,
+                            format!("`{name}` is read before any block computes it"),
+                            "never assigned before",
+                        );
+                    }
+                    Out::atom("0")
+                }
+            },
+            _ => strip(&sylva_name(name), &var.unit),
+        }
+    }
+
+    pub(super) fn expr(&mut self, e: &Expr, env: &mut Env) -> Out {
+        match e {
+            Expr::Number(n, _) => number(n),
+            Expr::Name(n, span) => self.read(n, *span, env),
+            Expr::Unary(op, x) => {
+                let x = self.expr(x, env);
+                Out { text: format!("{op}{}", x.wrap(7)), prec: 6 }
+            }
+            Expr::Binary(op, a, b) => {
+                let a = self.expr(a, env);
+                let b = self.expr(b, env);
+                binary(op, &a, &b)
+            }
+            Expr::Call(name, span, args) => {
+                let args: Vec<Out> = args.iter().map(|a| self.expr(a, env)).collect();
+                if let Some((_, s, n)) = MATH.iter().find(|(m, _, _)| m == name) {
+                    if args.len() != *n {
+                        self.diagnostics.push(
+                            Diagnostic::error(
+                                Code::NmodlName,
+                                *span,
+                                format!("`{name}` takes {n} argument(s), found {}", args.len()),
+                            )
+                            .label("this call"),
+                        );
+                        return Out::atom("0");
+                    }
+                    let list: Vec<String> = args.iter().map(|a| a.text.clone()).collect();
+                    return Out::atom(format!("{s}({})", list.join(", ")));
+                }
+                if self.procedures.get(name).is_some_and(|f| f.is_function) {
+                    return self.call(name, *span, args, env);
+                }
+                self.diagnostics.push(
+                    Diagnostic::error(Code::NmodlName, *span, format!("no FUNCTION `{name}`")).label("called here"),
+                );
+                Out::atom("0")
+            }
+        }
+    }
+
+    /// A FUNCTION call: a Sylva function when the body reads only its arguments, else inlined.
+    pub(super) fn call(&mut self, name: &str, span: Span, args: Vec<Out>, env: &mut Env) -> Out {
+        let Some(f) = self.procedures.get(name).cloned() else { return Out::atom("0") };
+        if args.len() != f.params.len() {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::NmodlName,
+                    span,
+                    format!("`{name}` takes {} argument(s), found {}", f.params.len(), args.len()),
+                )
+                .label("this call"),
+            );
+            return Out::atom("0");
+        }
+        if !self.fn_states.contains_key(name) && self.branch == 0 {
+            self.try_function(&f);
+        }
+        if let Some(FnState::Pure(n)) = self.fn_states.get(name) {
+            let list: Vec<String> = args.iter().map(|a| a.text.clone()).collect();
+            return Out::atom(format!("{n}({})", list.join(", ")));
+        }
+        if let Some(s) = self.fn_scope.as_mut() {
+            s.pure = false;
+        }
+        let frame = self.inline(name, span, args, env);
+        frame.and_then(|f| f.get(name).cloned()).unwrap_or_else(|| Out::atom("0"))
+    }
+
+    pub(super) fn try_function(&mut self, f: &Function) {
+        self.fn_states.insert(f.name.clone(), FnState::Pending);
+        let saved = self.fn_scope.replace(FnScope { name: f.name.clone(), lets: Vec::new(), pure: true });
+        let saved_diags = self.diagnostics.len();
+        let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
+        let frame = env.frames.last_mut().expect("a frame");
+        for (p, _, _) in &f.params {
+            frame.insert(p.clone(), Out::atom(sylva_name(p)));
+        }
+        frame.insert(f.name.clone(), Out::atom("0"));
+        self.stmts(&f.body, &mut env);
+        let scope = std::mem::replace(&mut self.fn_scope, saved).expect("the function's scope");
+        let result = env.frames[0].get(&f.name).cloned().unwrap_or_else(|| Out::atom("0"));
+        if !scope.pure || self.diagnostics.len() != saved_diags {
+            self.diagnostics.truncate(saved_diags);
+            self.fn_states.insert(f.name.clone(), FnState::Impure);
+            for (n, _) in &scope.lets {
+                self.taken.remove(n);
+            }
+            return;
+        }
+        let fname = sylva_name(&f.name);
+        let params: Vec<String> = f.params.iter().map(|(p, _, _)| format!("{}: 1", sylva_name(p))).collect();
+        let body = if scope.lets.is_empty() {
+            result.text
+        } else {
+            let lets: Vec<String> = scope.lets.iter().map(|(n, v)| format!("let {n} = {};", v.text)).collect();
+            format!("{} {}", lets.join(" "), result.text)
+        };
+        self.fn_texts.push(format!(
+            "/// NMODL FUNCTION `{}`, in plain numbers.\n    fn {fname}({}) -> 1 {{ {body} }}",
+            f.name,
+            params.join(", ")
+        ));
+        self.fn_states.insert(f.name.clone(), FnState::Pure(fname));
+    }
+
+    /// Runs a PROCEDURE's (or an impure FUNCTION's) body in place; returns its frame.
+    pub(super) fn inline(
+        &mut self,
+        name: &str,
+        span: Span,
+        args: Vec<Out>,
+        env: &mut Env,
+    ) -> Option<HashMap<String, Out>> {
+        let f = self.procedures.get(name).cloned()?;
+        if args.len() != f.params.len() {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::NmodlName,
+                    span,
+                    format!("`{name}` takes {} argument(s), found {}", f.params.len(), args.len()),
+                )
+                .label("this call"),
+            );
+            return None;
+        }
+        if self.call_depth > 16 {
+            self.unsupported(span, format!("`{name}` calls itself: recursion is not translated"), "too deep");
+            return None;
+        }
+        let mut frame = HashMap::new();
+        for ((p, _, _), a) in f.params.iter().zip(args) {
+            frame.insert(p.clone(), a);
+        }
+        if f.is_function {
+            frame.insert(f.name.clone(), Out::atom("0"));
+        }
+        env.frames.push(frame);
+        self.call_depth += 1;
+        self.stmts(&f.body, env);
+        self.call_depth -= 1;
+        env.frames.pop()
+    }
+}
