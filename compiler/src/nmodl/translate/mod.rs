@@ -257,6 +257,34 @@ struct Tx<'a> {
     block: BlockKind,
 }
 
+/// What the NEURON block declares.
+struct Interface {
+    name: String,
+    point: bool,
+    /// (ion, span, read, written).
+    ions: Vec<(String, Span, Vec<String>, Vec<String>)>,
+    nonspecific: Vec<String>,
+    electrode: Vec<String>,
+    globals: HashSet<String>,
+}
+
+impl Interface {
+    /// A density mechanism's currents are densities, a point process's are currents.
+    fn current_unit(&self) -> &'static str {
+        if self.point { "nA" } else { "mA/cm2" }
+    }
+}
+
+/// What the executed blocks give: the derivatives (and the DERIVATIVE blocks solved), the
+/// currents, the initial values.
+#[derive(Default)]
+struct Blocks {
+    derivatives: Vec<(String, Out)>,
+    solved: HashSet<String>,
+    currents: Vec<(String, Out)>,
+    initial: Vec<(String, Out)>,
+}
+
 pub fn translate(
     file: &ModFile,
     file_id: FileId,
@@ -288,7 +316,7 @@ pub fn translate(
     result
 }
 
-impl Tx<'_> {
+impl<'a> Tx<'a> {
     fn unsupported(&mut self, span: Span, message: impl Into<String>, label: &str) {
         self.diagnostics.push(Diagnostic::error(Code::NmodlUnsupported, span, message).label(label));
     }
@@ -316,9 +344,25 @@ impl Tx<'_> {
             .map(|c| c.text.clone())
     }
 
+    /// The translation in named steps: the interface (NEURON and UNITS blocks), the variables
+    /// with their units, the declarations, the constants, the blocks executed symbolically,
+    /// then the text.
     fn run(&mut self) -> Option<Translated> {
+        let iface = self.interface()?;
+        self.declare_builtins_and_ions(&iface);
+        let (params, states) = self.declarations();
+        self.constants_as_lets();
+        let mut blocks = Blocks::default();
+        self.breakpoint(&iface, &mut blocks);
+        self.initial_and_unused(&states, &mut blocks);
+        let text = self.text(&iface, &params, &states, &blocks);
+        Some(Translated { name: iface.name, text })
+    }
+
+    /// The mechanism's name and kind, ions and currents (NEURON block), and the UNITS block's
+    /// aliases and constants; `None` (reported) without a SUFFIX or POINT_PROCESS.
+    fn interface(&mut self) -> Option<Interface> {
         let file = self.file;
-        // NEURON block.
         let mut name = None;
         let mut point = false;
         let mut ions: Vec<(String, Span, Vec<String>, Vec<String>)> = Vec::new();
@@ -403,7 +447,12 @@ impl Tx<'_> {
             );
             return None;
         };
-        let current_unit = if point { "nA" } else { "mA/cm2" };
+        Some(Interface { name, point, ions, nonspecific, electrode, globals })
+    }
+
+    /// The builtins, ion variables and currents, with their units.
+    fn declare_builtins_and_ions(&mut self, iface: &Interface) {
+        let current_unit = iface.current_unit();
         for b in ["v", "t", "dt", "celsius", "area", "diam"] {
             let unit = match b {
                 "v" => "mV",
@@ -414,7 +463,7 @@ impl Tx<'_> {
             };
             self.vars.insert(b.into(), Var { kind: Kind::Builtin, unit: unit.into() });
         }
-        for (ion, _, read, write) in &ions {
+        for (ion, _, read, write) in &iface.ions {
             for n in read {
                 let unit = ion_unit(ion, n, current_unit);
                 self.vars.insert(n.clone(), Var { kind: Kind::IonRead, unit });
@@ -425,10 +474,15 @@ impl Tx<'_> {
                 self.vars.insert(n.clone(), Var { kind, unit });
             }
         }
-        for n in nonspecific.iter().chain(&electrode) {
+        for n in iface.nonspecific.iter().chain(&iface.electrode) {
             self.vars.insert(n.clone(), Var { kind: Kind::Current, unit: current_unit.into() });
         }
-        // Declarations.
+    }
+
+    /// PARAMETER, STATE and ASSIGNED declarations (their units), the names taken, the
+    /// procedures; returns the parameters and states to declare.
+    fn declarations(&mut self) -> (Vec<&'a Decl>, Vec<&'a Decl>) {
+        let file = self.file;
         let mut params: Vec<&Decl> = Vec::new();
         let mut states: Vec<&Decl> = Vec::new();
         for item in &file.items {
@@ -469,7 +523,11 @@ impl Tx<'_> {
                 self.procedures.insert(f.name.clone(), f.clone());
             }
         }
-        // UNITS constants as lets.
+        (params, states)
+    }
+
+    /// UNITS constants as `let`s.
+    fn constants_as_lets(&mut self) {
         let mut constants: Vec<_> = self.constants.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         constants.sort();
         for (k, v) in constants {
@@ -477,38 +535,45 @@ impl Tx<'_> {
             self.constants.insert(k.clone(), n.clone());
             self.lets.push((n, number(&v)));
         }
-        // The blocks: BREAKPOINT (and the DERIVATIVE it solves), then INITIAL.
-        let mut derivatives: Vec<(String, Out)> = Vec::new();
-        let mut currents: Vec<(String, Out)> = Vec::new();
-        let mut initial: Vec<(String, Out)> = Vec::new();
-        let mut solved = HashSet::new();
+    }
+
+    /// BREAKPOINT: the DERIVATIVE blocks it solves and the currents it assigns.
+    fn breakpoint(&mut self, iface: &Interface, blocks: &mut Blocks) {
+        let file = self.file;
         for item in &file.items {
             if let Item::Breakpoint(body, _) = item {
                 let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
                 for stmt in body {
                     if let Stmt::Solve { name: target, span, method } = stmt {
-                        self.solve(target, *span, method.as_ref(), &mut derivatives, &mut solved);
+                        self.solve(target, *span, method.as_ref(), &mut blocks.derivatives, &mut blocks.solved);
                         continue;
                     }
                     self.block = BlockKind::Breakpoint;
                     self.stmt(stmt, &mut env);
                 }
                 self.keep(&env);
-                let names: Vec<String> = ions
+                let names: Vec<String> = iface
+                    .ions
                     .iter()
                     .flat_map(|(_, _, _, w)| w.iter())
-                    .chain(&nonspecific)
-                    .chain(&electrode)
+                    .chain(&iface.nonspecific)
+                    .chain(&iface.electrode)
                     .filter(|n| self.vars.get(*n).is_some_and(|v| v.kind == Kind::Current))
                     .cloned()
                     .collect();
                 for n in names {
                     if let Some(value) = env.globals.get(&n) {
-                        currents.push((n.clone(), value.clone()));
+                        blocks.currents.push((n.clone(), value.clone()));
                     }
                 }
             }
         }
+    }
+
+    /// INITIAL's state values, and reports of what is left: DERIVATIVE blocks never solved,
+    /// blocks not translated.
+    fn initial_and_unused(&mut self, states: &[&Decl], blocks: &mut Blocks) {
+        let file = self.file;
         for item in &file.items {
             match item {
                 Item::Initial(body, _) => {
@@ -517,20 +582,20 @@ impl Tx<'_> {
                     for stmt in body {
                         self.stmt(stmt, &mut env);
                     }
-                    for d in &states {
+                    for d in states {
                         if let Some(value) = env.globals.get(&d.name) {
-                            initial.push((d.name.clone(), value.clone()));
+                            blocks.initial.push((d.name.clone(), value.clone()));
                         }
                     }
                     for (n, v) in &self.vars {
                         if v.kind == Kind::IonState
                             && let Some(value) = env.globals.get(n)
                         {
-                            initial.push((n.clone(), value.clone()));
+                            blocks.initial.push((n.clone(), value.clone()));
                         }
                     }
                 }
-                Item::Derivative(n, _, span) if !solved.contains(n) => {
+                Item::Derivative(n, _, span) if !blocks.solved.contains(n) => {
                     let n = n.clone();
                     self.unsupported(
                         *span,
@@ -551,7 +616,11 @@ impl Tx<'_> {
                 _ => {}
             }
         }
-        // Text.
+    }
+
+    /// The Sylva text of the mechanism.
+    fn text(&self, iface: &Interface, params: &[&Decl], states: &[&Decl], blocks: &Blocks) -> String {
+        let file = self.file;
         let mut out = String::new();
         let _ = writeln!(out, "// Translated by `sylva import` from {} (NMODL).", self.file_name);
         if let Some(t) = &file.title {
@@ -567,8 +636,8 @@ impl Tx<'_> {
         if let Some(t) = &file.title {
             let _ = writeln!(out, "/// {t}");
         }
-        let _ = writeln!(out, "{} {} {{", if point { "point" } else { "density" }, sylva_name(&name));
-        for (ion, _, read, write) in &ions {
+        let _ = writeln!(out, "{} {} {{", if iface.point { "point" } else { "density" }, sylva_name(&iface.name));
+        for (ion, _, read, write) in &iface.ions {
             let read: Vec<&String> = read.iter().filter(|r| !write.contains(r)).collect();
             let mut parts = Vec::new();
             if !read.is_empty() {
@@ -579,15 +648,15 @@ impl Tx<'_> {
             }
             let _ = writeln!(out, "    ion {ion} {{ {} }}", parts.join(", "));
         }
-        for n in &nonspecific {
+        for n in &iface.nonspecific {
             let _ = writeln!(out, "    current {}", sylva_name(n));
         }
         let _ = writeln!(out);
-        for d in &params {
+        for d in params {
             if let Some(c) = self.trailing_comment(d.line) {
                 let _ = writeln!(out, "    /// {c}");
             }
-            if globals.contains(&d.name) {
+            if iface.globals.contains(&d.name) {
                 let _ = writeln!(out, "    /// (GLOBAL in NMODL: one value for every instance.)");
             }
             let unit = &self.vars[&d.name].unit;
@@ -598,7 +667,7 @@ impl Tx<'_> {
                 .map_or(String::new(), |(lo, hi)| format!(" in [{}, {}]", number(lo).text, number(hi).text));
             let _ = writeln!(out, "    param {}: {unit} = {value}{range}", sylva_name(&d.name));
         }
-        for d in &states {
+        for d in states {
             if let Some(c) = self.trailing_comment(d.line) {
                 let _ = writeln!(out, "    /// {c}");
             }
@@ -614,23 +683,24 @@ impl Tx<'_> {
         for (n, v) in &self.lets {
             let _ = writeln!(out, "    let {n} = {}", v.text);
         }
-        if !derivatives.is_empty() {
+        if !blocks.derivatives.is_empty() {
             let _ = writeln!(out);
         }
-        for (n, v) in &derivatives {
+        for (n, v) in &blocks.derivatives {
             let _ = writeln!(out, "    {}' = {}", sylva_name(n), v.text);
         }
-        if !initial.is_empty() {
-            let parts: Vec<String> = initial.iter().map(|(n, v)| format!("{} = {}", sylva_name(n), v.text)).collect();
+        if !blocks.initial.is_empty() {
+            let parts: Vec<String> =
+                blocks.initial.iter().map(|(n, v)| format!("{} = {}", sylva_name(n), v.text)).collect();
             let _ = writeln!(out, "    initial {{ {} }}", parts.join(", "));
         }
         let _ = writeln!(out);
-        for (n, v) in &currents {
-            let e = if electrode.contains(n) { "electrode current " } else { "" };
+        for (n, v) in &blocks.currents {
+            let e = if iface.electrode.contains(n) { "electrode current " } else { "" };
             let _ = writeln!(out, "    {e}{} = {}", sylva_name(n), v.text);
         }
         let _ = writeln!(out, "}}");
-        Some(Translated { name, text: out })
+        out
     }
 
     fn solve(
