@@ -269,3 +269,31 @@ train t {
         assert!(rendered.contains(needle), "{needle}:\n{rendered}");
     }
 }
+
+/// `insert pas in soma + dend` places pas on the union of the regions: the same nodes and values
+/// as the two inserts written apart; an unknown region in the union is reported at its name.
+#[test]
+fn an_insert_covers_a_union_of_regions() {
+    let cell = |inserts: &str| {
+        format!(
+            "import pas\n\ncell c {{\n    morphology {{\n        section soma {{ length = 20 um, diam = 20 um }}\n        \
+             section dend at soma(1) {{ length = 100 um, diam = 1 um, nseg = 3 }}\n        \
+             section axon at soma(0) {{ length = 50 um, diam = 1 um, nseg = 2 }}\n    }}\n{inserts}}}\n"
+        )
+    };
+    let density = |text: &str| {
+        let (db, compilation) = sylva_tests::compile_text("union.syl", text, &[]);
+        let artifact =
+            compilation.artifact.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+        artifact.model.cells[0].density.iter().map(|d| (d.nodes.clone(), d.params.clone())).collect::<Vec<_>>()
+    };
+    let union = density(&cell("    insert pas in soma + dend { g = 1e-4 S/cm2 }\n"));
+    let apart =
+        density(&cell("    insert pas in soma { g = 1e-4 S/cm2 }\n    insert pas in dend { g = 1e-4 S/cm2 }\n"));
+    assert_eq!(union, apart);
+    assert_eq!(union[0].0.len(), 4, "the soma's node and the dendrite's three: {:?}", union[0].0);
+    let (db, compilation) = sylva_tests::compile_text("union.syl", &cell("    insert pas in soma + dned\n"), &[]);
+    assert!(compilation.artifact.is_none());
+    let rendered = sylva_tests::render(&db, &compilation.diagnostics);
+    assert!(rendered.contains("dned") && rendered.contains("E0507"), "{rendered}");
+}

@@ -358,7 +358,18 @@ fn place_insert(
     let Some(id) = mechanisms.expect(globals, diags, &insert.mechanism, ir::MechanismKind::Density) else {
         return;
     };
-    let Some(region) = region_sections(diags, sections, &insert.region) else { return };
+    // `in a + b`: the union of the regions' sections, each once.
+    let mut region: Vec<usize> = Vec::new();
+    let mut known = true;
+    for name in &insert.regions {
+        match region_sections(diags, sections, name) {
+            Some(list) => region.extend(list.into_iter().filter(|s| !region.contains(s)).collect::<Vec<_>>()),
+            None => known = false,
+        }
+    }
+    if !known {
+        return;
+    }
     let defaults: Vec<f64> = mechanisms.list[id.index()].params.iter().map(|p| p.default).collect();
     let slot = match placed.iter().position(|(m, _, _)| *m == id) {
         Some(i) => i,

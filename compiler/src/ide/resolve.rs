@@ -499,7 +499,10 @@ impl<'a> Index<'a> {
         let mut synapses = Vec::new();
         for member in &c.members {
             match member {
-                ast::CellMember::Insert(i) => inserts.push(format!("`{}` in `{}`", i.mechanism.name, i.region.name)),
+                ast::CellMember::Insert(i) => {
+                    let regions: Vec<&str> = i.regions.iter().map(|r| r.name.as_str()).collect();
+                    inserts.push(format!("`{}` in `{}`", i.mechanism.name, regions.join(" + ")))
+                }
                 ast::CellMember::Synapse(p) => synapses.push(format!("`{}` ({})", p.name.name, p.mechanism.name)),
                 _ => {}
             }

@@ -377,7 +377,9 @@ impl<'a> Walk<'a> {
                 }
                 ast::CellMember::Insert(i) => {
                     self.push(&i.mechanism, Role::Global);
-                    self.push(&i.region, Role::Region(c));
+                    for region in &i.regions {
+                        self.push(region, Role::Region(c));
+                    }
                     self.mech_props(&i.mechanism, &i.props);
                 }
                 ast::CellMember::Species(s) => self.species(s),

@@ -354,7 +354,8 @@ pub enum CellMember {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Insert {
     pub mechanism: Ident,
-    pub region: Ident,
+    /// The regions it covers (`in axon + dend + apic`: their union), at least one.
+    pub regions: Vec<Ident>,
     pub props: Vec<Property>,
     pub span: Span,
 }

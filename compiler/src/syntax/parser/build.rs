@@ -506,7 +506,12 @@ impl Ctx<'_> {
                     }
                 }
                 let mut names = names.into_iter();
-                CellMember::Insert(Insert { mechanism: names.next()?, region: names.next()?, props, span })
+                let mechanism = names.next()?;
+                let regions: Vec<_> = names.collect();
+                if regions.is_empty() {
+                    return None;
+                }
+                CellMember::Insert(Insert { mechanism, regions, props, span })
             }
             Rule::synapse => {
                 let (mut names, mut at, mut props) = (Vec::new(), None, Vec::new());
