@@ -10,7 +10,6 @@ use crate::host::Host;
 use crate::host::blowup;
 use crate::plan::Plan;
 use crate::plan::schedule::{self, Stage};
-use crate::plan::solve;
 use crate::simulation::{Engine, RunError};
 
 /// How to run.
@@ -111,10 +110,6 @@ impl CpuEngine {
         self.pool_error.as_deref()
     }
 
-    pub fn node_count(&self) -> usize {
-        self.plan.nodes.v.len()
-    }
-
     /// One step of the schedule, from the host's current step.
     fn step(&mut self, host: &mut Host) -> Result<(), RunError> {
         let step = host.step();
@@ -132,10 +127,9 @@ impl CpuEngine {
                         per_cell_done = true;
                     }
                 }
-                Stage::Reversals => self.plan.update_reversals(),
-                Stage::Currents => self.plan.currents(mid),
-                Stage::Solve => self.solve(),
-                Stage::Advance => self.plan.interpret(|k| &k.advance, mid),
+                Stage::Reversals | Stage::Currents | Stage::Solve | Stage::Advance => {
+                    self.plan.interpret_stage(stage, &[], t)
+                }
                 Stage::Detect => {
                     // A diverged step is reported before its spikes and its row.
                     self.check_finite(step + 1, t_next)?;
@@ -198,13 +192,6 @@ impl CpuEngine {
             }),
             None => chunks.iter().for_each(run),
         }
-    }
-
-    fn solve(&mut self) {
-        let p = &mut self.plan;
-        let n = p.nodes.v.len();
-        let nodes = &mut p.nodes;
-        solve::solve_range(&mut nodes.v, &mut nodes.rhs, &mut nodes.diagonal, &p.cable, 0, 0..n);
     }
 
     /// The divergence report of the first cell with a bad voltage, after step `step`.

@@ -125,9 +125,14 @@ impl Cotangents {
     ) -> f64 {
         let block = &p.blocks[b];
         let node = block.node_index[instance] as usize;
-        values.resize(adjoint.exprs.len(), 0.0);
+        // One scratch buffer, reused across calls: the adjoint's values, then the writes' cotangents.
+        let n = adjoint.exprs.len();
+        values.resize(n + kernel.writes.len(), 0.0);
+        let (values, written) = values.split_at_mut(n);
         block.evaluate_at(&adjoint.exprs, values, &p.nodes, &p.ions, &p.scalars(t), instance, weight);
-        let written: Vec<f64> = kernel.writes.iter().map(|w| *self.target(p, b, w.target, instance, node)).collect();
+        for (w, x) in kernel.writes.iter().zip(written.iter_mut()) {
+            *x = *self.target(p, b, w.target, instance, node);
+        }
         for w in &kernel.writes {
             if !accumulates(w.target) {
                 *self.target(p, b, w.target, instance, node) = 0.0;

@@ -4,8 +4,6 @@
 use super::GradError;
 use crate::host::blowup;
 use crate::host::{DueEvent, Host};
-use crate::plan::schedule::{STEP, Stage};
-use crate::plan::solve::solve_range;
 use sylva_compiler::ir::expr::{Expr, IonVar};
 use sylva_compiler::ir::kernel::Target;
 
@@ -105,7 +103,7 @@ pub(super) fn run(plan: &Plan, steps: u64, checkpoint_every: Option<u64>) -> Res
         while let Some(e) = host.pop_due(n) {
             events.push(e);
         }
-        step(&mut p, &events, host.time_of(n));
+        p.interpret_step(&events, host.time_of(n));
         let t_next = host.time_of(n + 1);
         check_finite(&p, n + 1, t_next)?;
         for (d, was_above) in p.detectors.iter().zip(&mut above) {
@@ -122,32 +120,6 @@ pub(super) fn run(plan: &Plan, steps: u64, checkpoint_every: Option<u64>) -> Res
         }
     }
     Ok(run)
-}
-
-/// One step of the schedule from time `t`, delivering `events` (the interpreter's arithmetic:
-/// the same bits as the CPU engine's). Detection and recording are the caller's.
-pub(super) fn step(p: &mut Plan, events: &[DueEvent], t: f64) {
-    let mid = t + p.dt / 2.0;
-    for stage in STEP {
-        match stage {
-            Stage::DeliverEvents => {
-                for e in events {
-                    p.interpret_event(e.block, e.instance, e.weight, t);
-                }
-            }
-            Stage::Reversals => p.update_reversals(),
-            Stage::Currents => p.currents(mid),
-            Stage::Solve => solve(p),
-            Stage::Advance => p.interpret(|k| &k.advance, mid),
-            Stage::Detect | Stage::Record => {}
-        }
-    }
-}
-
-pub(super) fn solve(p: &mut Plan) {
-    let n = p.nodes.v.len();
-    let nodes = &mut p.nodes;
-    solve_range(&mut nodes.v, &mut nodes.rhs, &mut nodes.diagonal, &p.cable, 0, 0..n);
 }
 
 fn probe_row(p: &Plan) -> Vec<f64> {

@@ -6,7 +6,7 @@ use sylva_compiler::ir::kernel::{Kernel, Kernels, Target};
 
 use super::GradError;
 use super::cotangent::Cotangents;
-use super::forward::{self, Run, Snapshot};
+use super::forward::{Run, Snapshot};
 use crate::host::{DueEvent, time_of};
 use crate::plan::schedule::{INIT, InitStage, STEP, Stage};
 use crate::plan::solve::solve_tree;
@@ -52,7 +52,7 @@ pub(super) fn run(plan: &Plan, run: &Run, rows: &[Vec<f64>], connections: usize)
         let mut states = Vec::with_capacity((end - start) as usize);
         for n in *start..end {
             states.push(Snapshot::take(&p, &run.saved));
-            forward::step(&mut p, &run.events[n as usize], time_of(dt, n));
+            p.interpret_step(&run.events[n as usize], time_of(dt, n));
         }
         for n in (*start..end).rev() {
             reverse.cot.add_row(plan, &rows[n as usize + 1]);
@@ -69,7 +69,7 @@ pub(super) fn run(plan: &Plan, run: &Run, rows: &[Vec<f64>], connections: usize)
 struct Reverse<'a> {
     adjoints: &'a [BlockAdjoints],
     cot: &'a mut Cotangents,
-    /// Scratch for an adjoint kernel's values.
+    /// Scratch for an adjoint kernel's values and its writes' cotangents.
     values: &'a mut Vec<f64>,
     /// Per connection rule, the gradient of its weight (the events it sent).
     weights: &'a mut [f64],
@@ -253,7 +253,7 @@ fn replay(p: &mut Plan, events: &[DueEvent], t: f64) -> StepTape {
             }
             Stage::Solve => {
                 tape.v_before_solve = p.nodes.v.clone();
-                forward::solve(p);
+                p.solve();
             }
             Stage::Advance => {
                 let scalars = p.scalars(mid);

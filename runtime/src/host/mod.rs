@@ -60,10 +60,6 @@ impl Host {
         time_of(self.dt, n)
     }
 
-    pub fn dt(&self) -> f64 {
-        self.dt
-    }
-
     /// Steps done so far.
     pub fn step(&self) -> u64 {
         self.step

@@ -7,7 +7,9 @@ use sylva_compiler::ir::kernel::{Kernel, Kernels};
 
 use super::Plan;
 use super::block::SCALAR_COUNT;
-use super::schedule::{INIT, InitStage};
+use super::events::Target;
+use super::schedule::{INIT, InitStage, STEP, Stage};
+use super::solve::solve_range;
 
 impl Plan {
     pub(crate) fn initialize(&mut self) {
@@ -45,6 +47,39 @@ impl Plan {
         if let Some(kernel) = &kernels.event {
             block.interpret_event(kernel, &mut self.nodes, &mut self.ions, &scalars, instance as usize, weight);
         }
+    }
+
+    /// One step from time `t` with the interpreter, delivering `events` (in order): every stage
+    /// of [`STEP`] but detection and recording, which are the caller's.
+    pub(crate) fn interpret_step(&mut self, events: &[Target], t: f64) {
+        for stage in STEP {
+            self.interpret_stage(stage, events, t);
+        }
+    }
+
+    /// One stage of the step from time `t`, interpreted; `events` are delivered by
+    /// [`Stage::DeliverEvents`]; [`Stage::Detect`] and [`Stage::Record`] do nothing here.
+    pub(crate) fn interpret_stage(&mut self, stage: Stage, events: &[Target], t: f64) {
+        let mid = t + self.dt / 2.0;
+        match stage {
+            Stage::DeliverEvents => {
+                for e in events {
+                    self.interpret_event(e.block, e.instance, e.weight, t);
+                }
+            }
+            Stage::Reversals => self.update_reversals(),
+            Stage::Currents => self.currents(mid),
+            Stage::Solve => self.solve(),
+            Stage::Advance => self.interpret(|k| &k.advance, mid),
+            Stage::Detect | Stage::Record => {}
+        }
+    }
+
+    /// [`Stage::Solve`] on every cell at once.
+    pub(crate) fn solve(&mut self) {
+        let n = self.nodes.v.len();
+        let nodes = &mut self.nodes;
+        solve_range(&mut nodes.v, &mut nodes.rhs, &mut nodes.diagonal, &self.cable, 0, 0..n);
     }
 
     /// [`super::schedule::Stage::Currents`], interpreted.

@@ -108,10 +108,4 @@ impl Plan {
             ProbeSource::Param { block, param, instance } => self.blocks[block].param_value(param, instance),
         }
     }
-
-    /// The gid and the instance within its cell of instance `instance` of block `block`.
-    pub fn cell_of(&self, block: u32, instance: u32) -> (u32, u32) {
-        let b = &self.blocks[block as usize];
-        (b.gids[instance as usize / b.per_cell], (instance as usize % b.per_cell) as u32)
-    }
 }
