@@ -61,3 +61,35 @@ pub fn files_with_extension(dir: &str, ext: &str) -> Vec<String> {
     out
 }
 pub mod reference;
+
+/// A small deterministic generator (SplitMix64), so fuzzing failures reproduce.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (0 when n is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+}
+
+/// The code a diagnostic fixture is named after (`E0507.syl`, `W0006.mod`), checked to be the
+/// code of the first diagnostic of its severity (errors for E codes, warnings for W codes).
+pub fn fixture_code(fixture: &str, diagnostics: &[Diagnostic], rendered: &str) -> String {
+    let file = fixture.rsplit('/').next().expect("a file name");
+    let code = file.rsplit_once('.').map_or(file, |(stem, _)| stem).to_string();
+    let warning = code.starts_with('W');
+    let first = diagnostics
+        .iter()
+        .find(|d| d.is_error() != warning)
+        .unwrap_or_else(|| panic!("{fixture} gives no diagnostic of that severity:\n{rendered}"));
+    assert_eq!(first.code.as_str(), code, "{fixture}:\n{rendered}");
+    code
+}

@@ -17,7 +17,7 @@ use sylva_compiler::source::SourceDb;
 use sylva_compiler::{Loader, compile};
 use sylva_runtime::gpu::{GpuError, Strategy};
 use sylva_runtime::output::{ConfigError, parse_config};
-use sylva_tests::{RepoLoader, compile_text, files_with_extension};
+use sylva_tests::{RepoLoader, Rng, compile_text, files_with_extension};
 
 /// How many checked mutants also go through the back ends by default (each builds,
 /// initialises and generates code, which takes far longer than checking);
@@ -32,23 +32,6 @@ fn nodes(model: &Model) -> u64 {
         .iter()
         .map(|p| u64::from(p.count) * model.cells[p.cell.index()].tree.nodes.len() as u64)
         .sum()
-}
-
-/// A small deterministic generator (SplitMix64), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 const UNITS: &[&str] =
