@@ -271,7 +271,7 @@ impl crate::Simulation<GpuEngine> {
             ProbeLoc::Gpu { index, .. } => round(p, layout.data[index as usize]),
             ProbeLoc::Constant(v) => v,
         });
-        host.record(0.0, row.collect::<Vec<_>>());
+        host.record(0.0, row);
         // The device holds the state now.
         layout.data = Vec::new();
         let blocks = plan.blocks.iter().map(|b| (b.gids.clone(), b.per_cell)).collect();
@@ -321,7 +321,7 @@ impl GpuEngine {
                 ProbeLoc::Gpu { col, .. } => probe_values[s * cols as usize + col as usize],
                 ProbeLoc::Constant(v) => v,
             });
-            host.record(time_of(dt, step0 + s as u64 + 1), row.collect::<Vec<_>>());
+            host.record(time_of(dt, step0 + s as u64 + 1), row);
         }
         let fired = self.fired(&spk, step0)?;
         let last_due = time_of(dt, step0 + u64::from(n) - 1) + dt / 2.0;

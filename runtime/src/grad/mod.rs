@@ -64,7 +64,7 @@ pub struct Target {
     pub values: Vec<f64>,
 }
 
-/// The loss: Σ over targets of the mean squared difference between the probe's column and its
+/// The loss: the mean over targets of the mean squared difference between the probe's column and its
 /// target.
 #[derive(Clone, Debug)]
 pub struct Loss {
@@ -109,6 +109,8 @@ pub struct Problem {
     steps: u64,
     /// The weight of each connection rule.
     weights: Vec<f64>,
+    /// The adjoint kernels of every block, derived once.
+    adjoints: Vec<reverse::BlockAdjoints>,
 }
 
 impl Problem {
@@ -147,6 +149,7 @@ impl Problem {
         }
         cotangent::check_differentiable(&plan)?;
         Ok(Problem {
+            adjoints: reverse::BlockAdjoints::of_plan(&plan),
             plan,
             trainables: trainables.to_vec(),
             steps: artifact.model.simulation.steps() as u64,
@@ -222,7 +225,7 @@ impl Problem {
         let k = checkpoint_every.unwrap_or_else(|| (self.steps as f64).sqrt().ceil() as u64).max(1);
         let run = forward::run(&self.plan, self.steps, Some(k))?;
         let (value, row_cotangents) = evaluate(&self.plan, loss, &run.rows)?;
-        let (params, weights) = reverse::run(&self.plan, &run, &row_cotangents, self.weights.len())?;
+        let (params, weights) = reverse::run(&self.plan, &self.adjoints, &run, &row_cotangents, self.weights.len())?;
         let gradient = self
             .trainables
             .iter()
@@ -264,7 +267,8 @@ fn evaluate(plan: &Plan, loss: &Loss, rows: &[Vec<f64>]) -> Result<(f64, Vec<Vec
             return Err(GradError::NotDifferentiable(format!("probe {probe} reads a parameter")));
         }
         let scale = plan.probe_scales[probe];
-        let n = rows.len() as f64;
+        // The mean over the targets of each one's mean over the rows.
+        let n = (rows.len() * loss.targets.len()) as f64;
         for (r, row) in rows.iter().enumerate() {
             let diff = row[probe] / scale - target.values[r];
             value += diff * diff / n;

@@ -13,7 +13,7 @@ use crate::plan::solve::solve_tree;
 use crate::plan::{Plan, nernst_factor};
 
 /// The adjoint of every kernel of one block.
-struct BlockAdjoints {
+pub(super) struct BlockAdjoints {
     init: AdjointKernel,
     current: AdjointKernel,
     advance: AdjointKernel,
@@ -21,6 +21,11 @@ struct BlockAdjoints {
 }
 
 impl BlockAdjoints {
+    /// The adjoints of every block of `plan` (derived once per problem).
+    pub(super) fn of_plan(plan: &Plan) -> Vec<BlockAdjoints> {
+        plan.blocks.iter().map(|b| BlockAdjoints::of(&b.kernels)).collect()
+    }
+
     fn of(k: &Kernels) -> BlockAdjoints {
         BlockAdjoints {
             init: adjoint(&k.init),
@@ -37,14 +42,19 @@ type Gradients = (Vec<Vec<Vec<f64>>>, Vec<f64>);
 
 /// The reverse run of `run` (made by `forward::run` with checkpoints) with the loss's per-row
 /// derivatives `rows`.
-pub(super) fn run(plan: &Plan, run: &Run, rows: &[Vec<f64>], connections: usize) -> Result<Gradients, GradError> {
-    let adjoints: Vec<BlockAdjoints> = plan.blocks.iter().map(|b| BlockAdjoints::of(&b.kernels)).collect();
+pub(super) fn run(
+    plan: &Plan,
+    adjoints: &[BlockAdjoints],
+    run: &Run,
+    rows: &[Vec<f64>],
+    connections: usize,
+) -> Result<Gradients, GradError> {
     let mut p = plan.clone();
     let dt = p.dt;
     let mut cot = Cotangents::zeros(plan);
     let mut values = Vec::new();
     let mut weights = vec![0.0; connections];
-    let mut reverse = Reverse { adjoints: &adjoints, cot: &mut cot, values: &mut values, weights: &mut weights };
+    let mut reverse = Reverse { adjoints, cot: &mut cot, values: &mut values, weights: &mut weights };
     for (c, (start, checkpoint)) in run.checkpoints.iter().enumerate().rev() {
         let end = run.checkpoints.get(c + 1).map_or(run.steps, |(s, _)| *s);
         // The segment's states, recomputed from its checkpoint.

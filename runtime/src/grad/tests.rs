@@ -208,3 +208,18 @@ fn a_parameter_that_varies_along_the_cell_is_refused() {
     let ih = trainable(&a, "ih", "gIhbar");
     assert!(matches!(Problem::new(&a, &[ih]), Err(GradError::NotDifferentiable(_))));
 }
+
+/// The loss is the mean over its targets (docs/language.md, `loss = mse`): the same target twice
+/// gives the same loss and gradient as once.
+#[test]
+fn the_loss_is_the_mean_over_its_targets() {
+    let a = example("hh_soma", 3.0);
+    let mut problem = Problem::new(&a, &[trainable(&a, "hh", "gl")]).expect("differentiable");
+    let once = targets(&mut problem, 1.1);
+    let twice = Loss { targets: vec![once.targets[0].clone(), once.targets[0].clone()] };
+    let (g1, g2) =
+        (problem.gradient(&once, None).expect("gradient"), problem.gradient(&twice, None).expect("gradient"));
+    assert!(g1.loss > 0.0);
+    assert!((g1.loss - g2.loss).abs() <= 1e-15 * g1.loss, "{} vs {}", g1.loss, g2.loss);
+    assert!((g1.gradient[0] - g2.gradient[0]).abs() <= 1e-12 * g1.gradient[0].abs());
+}
