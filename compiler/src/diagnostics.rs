@@ -88,6 +88,10 @@ codes! {
     UnknownTarget = "E0705": "a target for a probe that does not exist, or for one probe twice",
     InvalidTraining = "E0706": "a training setting that is missing or invalid",
     DuplicateTrain = "E0707": "a model with more than one `train` block",
+    InvalidData = "E0708": "samples for training that are missing, mixed with targets, or badly described",
+    UnknownInput = "E0709": "an input that names no spike source or stimulus parameter of the model",
+    InvalidReadout = "E0710": "a readout of unknown probes, of mixed units or outside the run",
+    DataFile = "E0711": "a data file that cannot be read or does not fit the training",
     // NMODL import (E08xx): `sylva import`.
     NmodlSyntax = "E0801": "an NMODL file that cannot be read",
     NmodlUnsupported = "E0802": "an NMODL construct that is not translated",

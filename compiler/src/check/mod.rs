@@ -14,6 +14,7 @@ mod params;
 mod simulation;
 mod species;
 mod train;
+mod train_data;
 
 use std::collections::{HashMap, HashSet};
 
@@ -116,6 +117,7 @@ pub fn check(input: &Input<'_>, diags: &mut Diagnostics) -> Option<ir::Model> {
             cell_names: &cell_names,
             regions: &cell_regions,
             network: &network,
+            simulation: &simulation,
         },
     );
 

@@ -15,6 +15,7 @@ use super::cell::RegionNodes;
 use super::constant::{eval, eval_in_unit};
 use super::expr::mismatch;
 use super::globals::Globals;
+use super::train_data;
 
 /// The checked model a `train` block refers to.
 pub(crate) struct Model<'m> {
@@ -26,6 +27,7 @@ pub(crate) struct Model<'m> {
     pub regions: &'m [RegionNodes],
     /// The network the simulation runs (empty without one).
     pub network: &'m ir::Network,
+    pub simulation: &'m ir::Simulation,
 }
 
 /// The defaults of the settings (documented in docs/language.md).
@@ -33,7 +35,7 @@ const ADAM: ir::Optimizer = ir::Optimizer::Adam { learning_rate: 0.01, beta1: 0.
 const SGD_LEARNING_RATE: f64 = 0.01;
 const DEFAULT_SEED: u64 = 1;
 
-const SETTINGS: [&str; 4] = ["loss", "optimizer", "iterations", "seed"];
+const SETTINGS: [&str; 9] = ["loss", "optimizer", "iterations", "seed", "epochs", "batch", "data", "test", "label"];
 
 /// Checks the model's `train` block, if it has one.
 pub(crate) fn check(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Model<'_>) -> Option<ir::Training> {
@@ -55,10 +57,14 @@ pub(crate) fn check(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Mode
         optimizer: ADAM,
         iterations: 0,
         seed: DEFAULT_SEED,
+        data: None,
     };
     let mut seen: HashMap<&str, Span> = HashMap::new();
-    let mut have_iterations = false;
+    let mut have_iterations = None;
+    let mut loss = None;
+    let mut samples = train_data::Members::default();
     for member in &block.members {
+        let Some(member) = samples.take(diags, member) else { continue };
         match member {
             ast::TrainMember::Trainable(t) => {
                 if let Some(trained) = trainable(globals, diags, model, t) {
@@ -82,6 +88,11 @@ pub(crate) fn check(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Mode
                     training.targets.push(target);
                 }
             }
+            // Taken by `samples` above.
+            ast::TrainMember::Input(_)
+            | ast::TrainMember::Readout(_)
+            | ast::TrainMember::Dataset(_)
+            | ast::TrainMember::Text(_) => {}
             ast::TrainMember::Setting(s) => {
                 let key = s.key.name.as_str();
                 if !SETTINGS.contains(&key) {
@@ -96,6 +107,7 @@ pub(crate) fn check(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Mode
                     continue;
                 }
                 if key != "optimizer"
+                    && key != "loss"
                     && let Some(props) = &s.settings
                 {
                     let span = props.first().map_or(s.value.span, |p| p.span);
@@ -107,21 +119,14 @@ pub(crate) fn check(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Mode
                     continue;
                 }
                 match key {
-                    "loss" => match word(&s.value) {
-                        Some("mse") => training.loss = ir::Loss::Mse,
-                        _ => diags.push(
-                            Diagnostic::error(Code::InvalidTraining, s.value.span, "unknown loss")
-                                .label("the only loss is `mse`")
-                                .help("write `loss = mse` (mean squared error), or leave it out"),
-                        ),
-                    },
+                    "loss" => loss = Some(s),
                     "optimizer" => {
                         if let Some(o) = optimizer(globals, diags, s) {
                             training.optimizer = o;
                         }
                     }
                     "iterations" => {
-                        have_iterations = true;
+                        have_iterations = Some(s.span);
                         if let Some(n) = integer(globals, diags, &s.value, "`iterations`", 1, u32::MAX as f64) {
                             training.iterations = n as u32;
                         }
@@ -138,16 +143,65 @@ pub(crate) fn check(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Mode
     let missing = |what: &str, help: &str| {
         Diagnostic::error(Code::InvalidTraining, block.name.span, format!("the `train` block has no {what}")).help(help)
     };
-    if !have_iterations {
-        diags.push(missing("`iterations`", "add `iterations = 200`"));
-    }
     if !block.members.iter().any(|m| matches!(m, ast::TrainMember::Trainable(_))) {
         diags.push(missing("trainable parameter", "add `trainable MECHANISM.PARAMETER in REGION`"));
     }
-    if !block.members.iter().any(|m| matches!(m, ast::TrainMember::Target(_))) {
-        diags.push(missing("target", "add `target \"PROBE LABEL\" from \"FILE.csv\"`"));
+    if samples.datasets.is_empty() {
+        train_data::report_without_data(diags, &samples);
+        if have_iterations.is_none() {
+            diags.push(missing("`iterations`", "add `iterations = 200`"));
+        }
+        if !block.members.iter().any(|m| matches!(m, ast::TrainMember::Target(_))) {
+            diags.push(missing("target", "add `target \"PROBE LABEL\" from \"FILE.csv\"`"));
+        }
+        if let Some(s) = loss {
+            trace_loss(diags, s);
+        }
+    } else {
+        report_run_members_with_data(diags, block, have_iterations);
+        if let Some((data, loss)) = train_data::data(globals, diags, model, &samples, loss) {
+            training.iterations = data.epochs;
+            training.loss = loss;
+            training.data = Some(data);
+        }
     }
     Some(training)
+}
+
+/// `loss = mse`, the only loss of a fit to target traces.
+fn trace_loss(diags: &mut Diagnostics, s: &ast::TrainSetting) {
+    match (word(&s.value), &s.settings) {
+        (Some("mse"), None) => {}
+        (Some("cross_entropy"), _) => diags.push(
+            Diagnostic::error(Code::InvalidData, s.value.span, "a cross-entropy needs samples")
+                .label("a loss over classes of samples")
+                .help("add `data = table(\"FILE.csv\")`, a `readout` and a `label`, or use `loss = mse`"),
+        ),
+        _ => diags.push(
+            Diagnostic::error(Code::InvalidTraining, s.value.span, "unknown loss")
+                .label("the loss of a fit to target traces is `mse`")
+                .help("write `loss = mse` (mean squared error), or leave it out"),
+        ),
+    }
+}
+
+/// With samples, the run's `target`s and `iterations` have no meaning: epochs of samples replace them.
+fn report_run_members_with_data(diags: &mut Diagnostics, block: &ast::Train, iterations: Option<Span>) {
+    for m in &block.members {
+        if let ast::TrainMember::Target(t) = m {
+            diags.push(
+                Diagnostic::error(Code::InvalidData, t.span, "a target trace in a `train` block with samples")
+                    .label("each sample is compared through the `readout` and its `label`")
+                    .help("remove the target, or the `data`"),
+            );
+        }
+    }
+    if let Some(span) = iterations {
+        diags.push(
+            Diagnostic::error(Code::InvalidData, span, "`iterations` in a `train` block with samples")
+                .help("with samples, write `epochs = N` (passes over the data) and `batch = N` (samples per step)"),
+        );
+    }
 }
 
 /// Whether two trainables set one value at a place (one node, one synapse, one stimulus).
@@ -161,14 +215,14 @@ fn overlaps(a: &ir::TrainedParam, b: &ir::TrainedParam) -> bool {
     }
 }
 
-fn word(expr: &ast::Expr) -> Option<&str> {
+pub(super) fn word(expr: &ast::Expr) -> Option<&str> {
     match &expr.kind {
         ast::ExprKind::Name(n) => Some(n.name.as_str()),
         _ => None,
     }
 }
 
-fn unknown_setting(key: &ast::Ident, in_what: &str, valid: &[&str]) -> Diagnostic {
+pub(super) fn unknown_setting(key: &ast::Ident, in_what: &str, valid: &[&str]) -> Diagnostic {
     let mut d = Diagnostic::error(Code::InvalidTraining, key.span, format!("{in_what} has no setting `{}`", key.name))
         .label("unknown setting");
     d = match did_you_mean(&key.name, valid.iter().copied()) {
@@ -182,7 +236,7 @@ fn unknown_setting(key: &ast::Ident, in_what: &str, valid: &[&str]) -> Diagnosti
 }
 
 /// A dimensionless whole number in `[min, max]`.
-fn integer(
+pub(super) fn integer(
     globals: &Globals<'_>,
     diags: &mut Diagnostics,
     expr: &ast::Expr,
@@ -324,6 +378,7 @@ fn trainable(
     } else {
         match t.path.as_slice() {
             [pop, syn, p] => synapse(diags, model, pop, syn, p)?,
+            [conn, p] if is_connection(model, conn) => weight(diags, model, conn, p)?,
             [stim, p] => stimulus(diags, model, stim, p)?,
             _ => {
                 diags.push(shape(t));
@@ -331,12 +386,19 @@ fn trainable(
             }
         }
     };
-    let (ir::TrainedParam::Density { param: id, .. }
-    | ir::TrainedParam::Synapse { param: id, .. }
-    | ir::TrainedParam::Stimulus { param: id, .. }) = param;
-    let mechanism = &model.mechanisms[mech.index()];
-    let declared = &mechanism.params[id.index()];
-    let init = init(globals, diags, t, declared, &mechanism.name).unwrap_or(value);
+    let (declared, owner) = match &param {
+        ir::TrainedParam::Density { param: id, .. }
+        | ir::TrainedParam::Synapse { param: id, .. }
+        | ir::TrainedParam::Stimulus { param: id, .. } => {
+            let mechanism = &model.mechanisms[mech.index()];
+            (mechanism.params[id.index()].clone(), mechanism.name.as_str())
+        }
+        ir::TrainedParam::Weight { connection } => {
+            (weight_param(model, *connection as usize, mech, value), t.path[0].name.as_str())
+        }
+    };
+    let declared = &declared;
+    let init = init(globals, diags, t, declared, owner).unwrap_or(value);
     let mut name = t.path.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(".");
     if !t.regions.is_empty() {
         name += " in ";
@@ -357,7 +419,7 @@ fn trainable(
 fn shape(t: &ast::Trainable) -> Diagnostic {
     let span = t.path.first().map_or(t.span, |f| f.span.to(t.path.last().expect("first").span));
     Diagnostic::error(Code::UnknownTrainable, span, "a trainable names a parameter in two or three parts")
-        .note("`MECHANISM.PARAMETER in REGION` or `CELL.MECHANISM.PARAMETER in REGION` for a density mechanism, `POPULATION.SYNAPSE.PARAMETER` for a synapse, `STIMULUS.PARAMETER` for a stimulus")
+        .note("`MECHANISM.PARAMETER in REGION` or `CELL.MECHANISM.PARAMETER in REGION` for a density mechanism, `POPULATION.SYNAPSE.PARAMETER` for a synapse, `STIMULUS.PARAMETER` for a stimulus, `CONNECTION.weight` for a named `connect` rule")
 }
 
 /// `init = …`: the parameter's dimension, inside its range.
@@ -604,4 +666,39 @@ fn stimulus(diags: &mut Diagnostics, model: &Model<'_>, stim: &ast::Ident, param
     let p = param_of(diags, &model.mechanisms[s.mechanism.index()], param)?;
     let trained = ir::TrainedParam::Stimulus { stimulus: StimulusId(k as u32), param: p };
     Some((trained, s.mechanism, s.params[p.index()]))
+}
+
+/// Whether `name` is a named `connect` rule and not a stimulus.
+fn is_connection(model: &Model<'_>, name: &ast::Ident) -> bool {
+    let network = model.network;
+    network.stimuli.iter().all(|s| s.name != name.name)
+        && network.connections.iter().any(|c| c.name.as_deref() == Some(name.name.as_str()))
+}
+
+/// `CONNECTION.weight`: the weight of every connection the rule makes.
+fn weight(diags: &mut Diagnostics, model: &Model<'_>, conn: &ast::Ident, param: &ast::Ident) -> Option<Resolved> {
+    let connections = &model.network.connections;
+    let k = connections.iter().position(|c| c.name.as_deref() == Some(conn.name.as_str())).expect("is_connection");
+    if param.name != "weight" {
+        diags.push(not_found(param, format!("a connection has no parameter `{}`", param.name), ["weight"]));
+        return None;
+    }
+    let c = &connections[k];
+    let cell = model.network.populations[c.target.population.index()].cell;
+    let mech = model.cells[cell.index()].synapses[c.synapse.index()].mechanism;
+    Some((ir::TrainedParam::Weight { connection: k as u32 }, mech, c.weight))
+}
+
+/// A connection rule's weight as a parameter: the synapse's weight unit, unbounded.
+fn weight_param(model: &Model<'_>, connection: usize, mech: ir::MechId, value: f64) -> ir::Param {
+    let event = model.mechanisms[mech.index()].event.as_ref();
+    ir::Param {
+        name: "weight".into(),
+        dim: event.map_or(Dimension::NONE, |e| e.weight_dim),
+        default: value,
+        min: f64::NEG_INFINITY,
+        max: f64::INFINITY,
+        doc: None,
+        span: model.network.connections[connection].span,
+    }
 }

@@ -187,7 +187,12 @@ impl<'a> Walk<'a> {
                     self.props(&tr.props, &top);
                 }
                 ast::TrainMember::Trainable(tr) => self.props(&tr.props, &top),
-                ast::TrainMember::Target(_) => {}
+                ast::TrainMember::Target(_) | ast::TrainMember::Dataset(_) | ast::TrainMember::Text(_) => {}
+                ast::TrainMember::Input(_) => {}
+                ast::TrainMember::Readout(r) => {
+                    self.expr(&r.from, &top);
+                    self.expr(&r.to, &top);
+                }
                 ast::TrainMember::Setting(s) => {
                     self.expr(&s.value, &top);
                     if let Some(props) = &s.settings {

@@ -412,6 +412,8 @@ pub enum Rule {
 
 #[derive(Clone, Debug)]
 pub struct Connection {
+    /// `connect NAME = …`, when named.
+    pub name: Option<String>,
     pub source: Presynaptic,
     pub target: CellRange,
     /// A synapse of the target cell type (`Cell::synapses`).
@@ -530,6 +532,8 @@ pub struct Training {
     pub iterations: u32,
     /// For whatever randomness a training run uses (default 1).
     pub seed: u64,
+    /// Samples, epochs and batches; `None`: one run fitted to `targets`.
+    pub data: Option<Data>,
 }
 
 /// One trained value, shared by every place [`TrainedParam`] lists.
@@ -560,6 +564,9 @@ pub enum TrainedParam {
     Synapse { cell: CellId, synapse: SynapseId, param: ParamId },
     /// Parameter `param` of a stimulus.
     Stimulus { stimulus: StimulusId, param: ParamId },
+    /// The weight of a named `connect` rule (index into `Network::connections`): every
+    /// connection it makes.
+    Weight { connection: u32 },
 }
 
 /// `target "label" from "file.csv" column "name"`: the probe's trace is compared with the
@@ -578,10 +585,84 @@ pub struct Target {
     pub column_span: Span,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq)]
 pub enum Loss {
-    /// The mean over targets of the mean squared difference over the time points.
+    /// Without data: the mean over targets of the mean squared difference over the time
+    /// points. With data: the squared difference of the readout and the sample's label.
     Mse,
+    /// With data: the cross-entropy of the sample's class, with logits (r − threshold)/scale
+    /// (internal units of the readout) — one readout: a logistic with classes 0 and 1;
+    /// several: a softmax over them, the label their index.
+    CrossEntropy { scale: f64, threshold: f64 },
+}
+
+/// Samples for training: each one sets the inputs and gives the label the readout is
+/// compared with; trained by epochs of batches.
+#[derive(Clone, Debug)]
+pub struct Data {
+    pub train: Dataset,
+    pub test: Option<Dataset>,
+    pub inputs: Vec<Input>,
+    pub readout: Readout,
+    /// The label's column (`label = "y"`; `label` for MNIST).
+    pub label: String,
+    pub label_span: Span,
+    pub epochs: u32,
+    /// Samples per optimiser step.
+    pub batch: u32,
+}
+
+/// A dataset's files (paths resolved relative to the model file).
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataFormat {
+    /// A CSV table with a header: one sample per row.
+    Table { path: String },
+    /// MNIST IDX images and labels (gzip or not): columns `label` and `pixel0` … (values in [0, 1]).
+    Mnist { images: String, labels: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub format: DataFormat,
+    /// The file strings, for an error about a file.
+    pub file_spans: Vec<Span>,
+    pub span: Span,
+}
+
+/// A column of the samples driving the model.
+#[derive(Clone, Debug)]
+pub struct Input {
+    pub column: String,
+    pub to: InputTarget,
+    pub span: Span,
+    pub column_span: Span,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum InputTarget {
+    /// Every event of the source carries its connection's weight times the column's value.
+    Source(SourceId),
+    /// The stimulus's parameter is the column's value in the parameter's display unit (`scale`:
+    /// internal units per display unit).
+    Stimulus { stimulus: StimulusId, param: ParamId, scale: f64 },
+}
+
+/// A statistic of probes over a time window: one value per probe.
+#[derive(Clone, Debug)]
+pub struct Readout {
+    pub statistic: Statistic,
+    pub probes: Vec<ProbeId>,
+    /// The window [from, to] in ms: the recorded times inside it.
+    pub from: f64,
+    pub to: f64,
+    /// The probes' dimension (one for all).
+    pub dim: Dimension,
+    pub span: Span,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Statistic {
+    Mean,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq)]

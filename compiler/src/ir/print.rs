@@ -54,6 +54,15 @@ train {}",
             TrainedParam::Stimulus { stimulus, param } => {
                 (model.network.stimuli[stimulus.index()].mechanism, format!("{stimulus} {param}"))
             }
+            TrainedParam::Weight { connection } => {
+                let _ = writeln!(
+                    out,
+                    "  trainable {:?} = weight of connection {connection}, init {}",
+                    tr.name,
+                    quantity(tr.init, tr.dim)
+                );
+                continue;
+            }
         };
         let bound = |x: f64| if x.is_infinite() { format!("{x}") } else { quantity(x, tr.dim) };
         let _ = writeln!(
@@ -70,6 +79,9 @@ train {}",
     for g in &t.targets {
         let label = &model.network.probes[g.probe.index()].label;
         let _ = writeln!(out, "  target {} {label:?} from {:?} column {:?}", g.probe, g.path, g.column);
+    }
+    if let Some(d) = &t.data {
+        data(out, model, d);
     }
     let _ =
         writeln!(out, "  loss {:?}, optimizer {:?}, iterations {}, seed {}", t.loss, t.optimizer, t.iterations, t.seed);
@@ -390,4 +402,19 @@ fn network(out: &mut String, model: &Model) {
     if net.record_spikes {
         let _ = writeln!(out, "  record spikes");
     }
+}
+
+/// The samples of a `train` block: datasets, inputs, readout, label, epochs and batch.
+fn data(out: &mut String, model: &Model, d: &Data) {
+    let _ = writeln!(out, "  data {:?}", d.train.format);
+    if let Some(test) = &d.test {
+        let _ = writeln!(out, "  test {:?}", test.format);
+    }
+    for i in &d.inputs {
+        let _ = writeln!(out, "  input {:?} -> {:?}", i.column, i.to);
+    }
+    let r = &d.readout;
+    let labels: Vec<&str> = r.probes.iter().map(|p| model.network.probes[p.index()].label.as_str()).collect();
+    let _ = writeln!(out, "  readout {:?} of {labels:?} in [{} ms, {} ms]", r.statistic, r.from, r.to);
+    let _ = writeln!(out, "  label {:?}, epochs {}, batch {}", d.label, d.epochs, d.batch);
 }

@@ -244,7 +244,8 @@ fn network(errors: &mut Vec<ValidationError>, model: &Model, net: &Network) {
         populations.get(population.index()).is_some_and(|p| start <= end && end <= p.count && step > 0)
     };
     for (i, conn) in connections.iter().enumerate() {
-        let Connection { source, target, synapse, rule: _rule, weight: _weight, delay, span: _span } = conn;
+        let Connection { name: _name, source, target, synapse, rule: _rule, weight: _weight, delay, span: _span } =
+            conn;
         let connection = i as u32;
         match source {
             Presynaptic::Cells(r) if !range_ok(r) => errors.push(E::ConnectionSourceRange { connection }),
@@ -323,11 +324,17 @@ fn probe_target_ok(model: &Model, cell: &Cell, gid: u32, target: ProbeTarget) ->
 
 fn training(errors: &mut Vec<ValidationError>, model: &Model, t: &Training) {
     use ValidationError as E;
-    let Training { name: _name, span: _span, trainables, targets, loss: _loss, optimizer, iterations, seed: _seed } = t;
-    // `_loss`: one choice; `_seed`: any value.
+    let Training { name: _name, span: _span, trainables, targets, loss, optimizer, iterations, seed: _seed, data } = t;
+    // `_seed`: any value.
     for (i, tr) in trainables.iter().enumerate() {
         let Trainable { name, param, dim, init, min, max, doc: _doc, span: _span } = tr;
         let trainable = i as u32;
+        if let TrainedParam::Weight { connection } = param {
+            if *connection as usize >= model.network.connections.len() || !init.is_finite() {
+                errors.push(E::TrainableTarget { trainable, name: name.clone() });
+            }
+            continue;
+        }
         let mech = trained_mechanism(model, param);
         let Some(p) = mech.and_then(|m| m.params.get(trained_param(param).index())) else {
             errors.push(E::TrainableTarget { trainable, name: name.clone() });
@@ -353,6 +360,37 @@ fn training(errors: &mut Vec<ValidationError>, model: &Model, t: &Training) {
     if !optimizer_ok || *iterations == 0 {
         errors.push(E::TrainingSettings);
     }
+    let loss_ok = match *loss {
+        Loss::Mse => true,
+        Loss::CrossEntropy { scale, threshold } => scale > 0.0 && scale.is_finite() && threshold.is_finite(),
+    };
+    let data_ok = match data {
+        Some(d) => data_valid(model, d) && targets.is_empty(),
+        None => matches!(loss, Loss::Mse),
+    };
+    if !loss_ok || !data_ok {
+        errors.push(E::TrainingData);
+    }
+}
+
+/// Every input names a source or a stimulus parameter, the readout existing probes of one
+/// dimension over a window inside the run, and epochs and batch are positive.
+fn data_valid(model: &Model, d: &Data) -> bool {
+    let Data { train: _train, test: _test, inputs, readout, label, label_span: _span, epochs, batch } = d;
+    // The datasets' paths are checked by the runtime that reads them.
+    let network = &model.network;
+    let input_ok = |i: &Input| match i.to {
+        InputTarget::Source(s) => s.index() < network.sources.len(),
+        InputTarget::Stimulus { stimulus, param, scale } => {
+            let mech = network.stimuli.get(stimulus.index()).map(|s| &model.mechanisms[s.mechanism.index()]);
+            mech.is_some_and(|m| param.index() < m.params.len()) && scale > 0.0
+        }
+    };
+    let Readout { statistic: _statistic, probes, from, to, dim, span: _readout_span } = readout;
+    let probes_ok = !probes.is_empty()
+        && probes.iter().all(|p| network.probes.get(p.index()).is_some_and(|probe| probe.dim == *dim));
+    let window_ok = 0.0 <= *from && from <= to && *to <= model.simulation.duration;
+    inputs.iter().all(input_ok) && probes_ok && window_ok && !label.is_empty() && *epochs > 0 && *batch > 0
 }
 
 /// The mechanism whose parameter a trainable sets, if its handles exist (and, for a density
@@ -370,6 +408,7 @@ fn trained_mechanism<'m>(model: &'m Model, param: &TrainedParam) -> Option<&'m M
             model.cells.get(cell.index())?.synapses.get(synapse.index())?.mechanism
         }
         TrainedParam::Stimulus { stimulus, param: _ } => model.network.stimuli.get(stimulus.index())?.mechanism,
+        TrainedParam::Weight { .. } => return None,
     };
     model.mechanisms.get(mech.index())
 }
@@ -379,5 +418,6 @@ fn trained_param(param: &TrainedParam) -> ParamId {
         TrainedParam::Density { param, .. }
         | TrainedParam::Synapse { param, .. }
         | TrainedParam::Stimulus { param, .. } => *param,
+        TrainedParam::Weight { .. } => unreachable!("a weight is no mechanism's parameter"),
     }
 }

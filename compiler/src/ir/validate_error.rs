@@ -165,6 +165,8 @@ pub enum ValidationError {
     },
     /// The optimizer's settings or the iteration count are invalid.
     TrainingSettings,
+    /// Samples whose inputs, readout, loss, epochs or batch break their invariants.
+    TrainingData,
 }
 
 impl fmt::Display for ValidationError {
@@ -224,6 +226,7 @@ impl fmt::Display for ValidationError {
             }
             TrainingTarget { target } => write!(f, "training target {target}: probe, path or column invalid"),
             TrainingSettings => write!(f, "training optimizer settings or iterations invalid"),
+            TrainingData => write!(f, "training samples: an input, the readout, the loss, epochs or batch invalid"),
         }
     }
 }

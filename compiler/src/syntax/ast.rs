@@ -422,6 +422,8 @@ pub enum Index {
 /// `connect cells -> cells.syn ring(10) { weight = 0.05 uS, delay = 1 ms }`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Connect {
+    /// `connect NAME = …`: names the rule (its weight can be trained).
+    pub name: Option<Ident>,
     pub source: Selection,
     pub target: Selection,
     pub synapse: Ident,
@@ -504,7 +506,49 @@ pub struct Train {
 pub enum TrainMember {
     Trainable(Trainable),
     Target(Target),
+    Input(Input),
+    Readout(Readout),
+    /// `data = table("xor.csv")`, `test = mnist("images", "labels")`.
+    Dataset(Dataset),
+    /// `label = "y"`.
+    Text(TrainText),
     Setting(TrainSetting),
+}
+
+/// `input "a" -> in_a` (a spike source) or `input "a" -> clamp.amp` (a stimulus parameter).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Input {
+    pub column: StringLit,
+    /// One name (a source) or two (a stimulus and its parameter).
+    pub to: Vec<Ident>,
+    pub span: Span,
+}
+
+/// `readout = mean "out0", "out1" in [5 ms, 10 ms]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Readout {
+    pub statistic: Ident,
+    pub probes: Vec<StringLit>,
+    pub from: Expr,
+    pub to: Expr,
+    pub span: Span,
+}
+
+/// `data = table("xor.csv")`: a key, a format and its files.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    pub key: Ident,
+    pub format: Ident,
+    pub files: Vec<StringLit>,
+    pub span: Span,
+}
+
+/// `label = "y"`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainText {
+    pub key: Ident,
+    pub value: StringLit,
+    pub span: Span,
 }
 
 /// `trainable hh.gnabar in soma + dend { init = 0.1 S/cm2 }`, `trainable cells.syn.tau2`,

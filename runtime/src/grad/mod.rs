@@ -17,6 +17,7 @@
 mod cotangent;
 mod forward;
 mod reverse;
+mod sample;
 #[cfg(test)]
 mod tests;
 
@@ -24,6 +25,7 @@ use sylva_compiler::artifact::Artifact;
 
 use crate::host::blowup::Blowup;
 use crate::plan::{Plan, ProbeSource};
+pub use sample::{Input, Objective, Readout, SampleLoss};
 
 /// A trainable parameter: one value shared by every [`Use`] (a mechanism's parameter in some
 /// regions of a cell type, a synapse's parameter on every cell of a type, a stimulus's) and by
@@ -111,12 +113,25 @@ pub struct Problem {
     weights: Vec<f64>,
     /// The adjoint kernels of every block, derived once.
     adjoints: Vec<reverse::BlockAdjoints>,
+    /// What a sample's values set (none without samples).
+    inputs: Vec<Input>,
+    /// The artificial source of each connection rule, if it comes from one.
+    rule_source: Vec<Option<usize>>,
 }
 
 impl Problem {
     pub fn new(artifact: &Artifact, trainables: &[Trainable]) -> Result<Problem, GradError> {
+        Problem::with_inputs(artifact, trainables, &[])
+    }
+
+    /// A problem whose samples set `inputs` (see [`Problem::sample_gradient`]).
+    pub fn with_inputs(artifact: &Artifact, trainables: &[Trainable], inputs: &[Input]) -> Result<Problem, GradError> {
+        let input_params = inputs.iter().filter_map(|i| match i {
+            Input::Param(u) => Some((u.block, u.param)),
+            Input::Source(_) => None,
+        });
         let unfolded: Vec<(usize, u32)> =
-            trainables.iter().flat_map(|t| t.uses.iter().map(|u| (u.block, u.param))).collect();
+            trainables.iter().flat_map(|t| t.uses.iter().map(|u| (u.block, u.param))).chain(input_params).collect();
         for &(block, param) in &unfolded {
             let Some(placed) = artifact.placements.get(block) else {
                 return Err(GradError::Loss(format!("no placement {block}")));
@@ -148,12 +163,24 @@ impl Problem {
             }
         }
         cotangent::check_differentiable(&plan)?;
+        let sources = artifact.model.network.sources.len();
+        if let Some(Input::Source(s)) = inputs.iter().find(|i| matches!(i, Input::Source(s) if *s >= sources)) {
+            return Err(GradError::Loss(format!("no source {s}")));
+        }
         Ok(Problem {
             adjoints: reverse::BlockAdjoints::of_plan(&plan),
             plan,
             trainables: trainables.to_vec(),
             steps: artifact.model.simulation.steps() as u64,
             weights: connections.iter().map(|c| c.weight).collect(),
+            inputs: inputs.to_vec(),
+            rule_source: connections
+                .iter()
+                .map(|c| match c.source {
+                    sylva_compiler::ir::Presynaptic::Source(s) => Some(s.index()),
+                    sylva_compiler::ir::Presynaptic::Cells(_) => None,
+                })
+                .collect(),
         })
     }
 
@@ -222,10 +249,24 @@ impl Problem {
 
     /// The loss and its gradient; `checkpoint_every`: steps between saved states (default ⌈√N⌉).
     pub fn gradient(&self, loss: &Loss, checkpoint_every: Option<u64>) -> Result<Gradient, GradError> {
+        let scales = vec![1.0; self.weights.len()];
+        self.gradient_of(&self.plan, &scales, checkpoint_every, &mut |rows| evaluate(&self.plan, loss, rows))
+    }
+
+    /// The gradient of the loss `objective` gives of a forward run of `plan`, whose connection
+    /// rules' events carry their weight times `rule_scales`.
+    fn gradient_of(
+        &self,
+        plan: &Plan,
+        rule_scales: &[f64],
+        checkpoint_every: Option<u64>,
+        objective: &mut dyn FnMut(&[Vec<f64>]) -> Result<(f64, Vec<Vec<f64>>), GradError>,
+    ) -> Result<Gradient, GradError> {
         let k = checkpoint_every.unwrap_or_else(|| (self.steps as f64).sqrt().ceil() as u64).max(1);
-        let run = forward::run(&self.plan, self.steps, Some(k))?;
-        let (value, row_cotangents) = evaluate(&self.plan, loss, &run.rows)?;
-        let (params, weights) = reverse::run(&self.plan, &self.adjoints, &run, &row_cotangents, self.weights.len())?;
+        let run = forward::run(plan, self.steps, Some(k))?;
+        let (value, row_cotangents) = objective(&run.rows)?;
+        let (params, weights) = reverse::run(plan, &self.adjoints, &run, &row_cotangents, self.weights.len())?;
+        let weights: Vec<f64> = weights.iter().zip(rule_scales).map(|(g, s)| g * s).collect();
         let gradient = self
             .trainables
             .iter()

@@ -18,9 +18,9 @@ mod training;
 
 pub use config::{ConfigError, RunConfig, Setting, load_config, parse_config};
 pub use csv::{format_number, quote_field, write_spikes_csv, write_trace_csv};
-pub use source_file::read_source;
+pub use source_file::{read_data, read_source};
 pub use training::{
-    ParamEntry, TrainedValue, TrainingRecord, load_params, parse_params, write_loss_csv, write_params_yaml,
+    EpochRow, ParamEntry, TrainedValue, TrainingRecord, load_params, parse_params, write_loss_csv, write_params_yaml,
 };
 
 use std::fmt;
@@ -201,13 +201,11 @@ pub fn write_training(
 ) -> Result<Vec<PathBuf>, OutputError> {
     let stoppable = |path: &Path, body: &dyn Fn(&mut dyn Write) -> io::Result<()>| stage_stoppable(path, stop, body);
     let mut paths = vec![dir.join("params.yaml"), dir.join("loss.csv")];
-    let mut staged = vec![
-        stoppable(&paths[0], &|w| write_params_yaml(w, rec))?,
-        stoppable(&paths[1], &|w| write_loss_csv(w, &rec.losses))?,
-    ];
+    let mut staged =
+        vec![stoppable(&paths[0], &|w| write_params_yaml(w, rec))?, stoppable(&paths[1], &|w| write_loss_csv(w, rec))?];
     if plots {
         let path = dir.join("loss.svg");
-        let svg = plot::loss_svg(&rec.losses).map_err(|message| plot_err(&path, message))?;
+        let svg = plot::loss_svg(&rec.losses, rec.step_name()).map_err(|message| plot_err(&path, message))?;
         staged.push(stoppable(&path, &|w| w.write_all(svg.as_bytes()))?);
         paths.push(path);
     }

@@ -211,13 +211,13 @@ fn colour(i: usize) -> RGBColor {
 
 /// The loss against the iteration: a log scale when every loss is positive and finite, else
 /// linear.
-pub fn loss_svg(losses: &[f64]) -> Result<String, String> {
+pub fn loss_svg(losses: &[f64], x_desc: &str) -> Result<String, String> {
     let mut svg = String::new();
-    draw_loss(&mut svg, losses).map_err(|e| e.to_string())?;
+    draw_loss(&mut svg, losses, x_desc).map_err(|e| e.to_string())?;
     Ok(svg)
 }
 
-fn draw_loss(svg: &mut String, losses: &[f64]) -> Res {
+fn draw_loss(svg: &mut String, losses: &[f64], x_desc: &str) -> Res {
     let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let iterations: Vec<f64> = (0..losses.len()).map(|i| i as f64).collect();
@@ -235,7 +235,7 @@ fn draw_loss(svg: &mut String, losses: &[f64]) -> Res {
         let mut chart = builder.build_cartesian_2d(x.clone(), (lo..hi).log_scale())?;
         chart
             .configure_mesh()
-            .x_desc("iteration")
+            .x_desc(x_desc)
             .y_desc("loss (log scale)")
             .y_label_formatter(&|y| format!("{y:.1e}"))
             .draw()?;
@@ -245,7 +245,7 @@ fn draw_loss(svg: &mut String, losses: &[f64]) -> Res {
     } else {
         let y = range(losses.iter().copied(), 0.05);
         let mut chart = builder.build_cartesian_2d(x.clone(), y.clone())?;
-        chart.configure_mesh().x_desc("iteration").y_desc("loss").draw()?;
+        chart.configure_mesh().x_desc(x_desc).y_desc("loss").draw()?;
         for segment in segments(&iterations, losses) {
             let points = segment.into_iter().map(|(i, l)| (i, clamp(l, &y)));
             chart.draw_series(LineSeries::new(points, style))?;

@@ -466,6 +466,7 @@ fn params_yaml_reads_back_what_was_written() {
             .collect(),
         losses: vec![2.0, 1.0],
         iterations: 1,
+        epochs: Vec::new(),
     };
     let mut text = Vec::new();
     write_params_yaml(&mut text, &rec).expect("writes");
@@ -482,4 +483,33 @@ fn params_yaml_reads_back_what_was_written() {
     assert_eq!(back[1].line, 9, "the line of its `name`");
     let err = parse_params("params:\n  - name: x\n    value: [1]\n").expect_err("not a number");
     assert!(err.to_string().contains(":3:"), "{err}");
+}
+
+/// With samples, `loss.csv` has a row per epoch with both sets' losses and accuracies, empty
+/// where there is none, and `params.yaml` counts epochs.
+#[test]
+fn loss_csv_of_epochs() {
+    let row = |epoch, test: Option<f64>| EpochRow {
+        epoch,
+        train_loss: 0.5,
+        train_accuracy: Some(0.75),
+        test_loss: test,
+        test_accuracy: test.map(|_| 1.0),
+    };
+    let rec = TrainingRecord {
+        model: "m.syl".into(),
+        params: Vec::new(),
+        losses: vec![0.5, 0.5],
+        iterations: 3,
+        epochs: vec![row(0, None), row(1, Some(0.25))],
+    };
+    let mut csv = Vec::new();
+    write_loss_csv(&mut csv, &rec).expect("writes");
+    assert_eq!(
+        String::from_utf8(csv).unwrap(),
+        "epoch,train_loss,train_accuracy,test_loss,test_accuracy\n0,0.5,0.75,,\n1,0.5,0.75,0.25,1\n"
+    );
+    let mut yaml = Vec::new();
+    write_params_yaml(&mut yaml, &rec).expect("writes");
+    assert!(String::from_utf8(yaml).unwrap().contains("# 1 epoch (stopped; 3 asked); loss 0.5 -> 0.5"));
 }

@@ -39,14 +39,32 @@ pub struct TrainingRecord {
     pub params: Vec<TrainedValue>,
     /// The loss after 0, 1, … optimiser steps: one more than the iterations done.
     pub losses: Vec<f64>,
-    /// The iterations the `train` block asked for.
+    /// The iterations (epochs, with samples) the `train` block asked for.
     pub iterations: u64,
+    /// With samples: the scores after every epoch, from 0 (then `losses` is the training loss
+    /// of each and `iterations` counts epochs).
+    pub epochs: Vec<EpochRow>,
+}
+
+/// One epoch's scores in `loss.csv` (accuracies with a cross-entropy, test scores with a test set).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct EpochRow {
+    pub epoch: u32,
+    pub train_loss: f64,
+    pub train_accuracy: Option<f64>,
+    pub test_loss: Option<f64>,
+    pub test_accuracy: Option<f64>,
 }
 
 impl TrainingRecord {
-    /// The optimiser steps done.
+    /// The optimiser steps (epochs, with samples) done.
     pub fn done(&self) -> usize {
         self.losses.len().saturating_sub(1)
+    }
+
+    /// What `done` counts.
+    pub fn step_name(&self) -> &'static str {
+        if self.epochs.is_empty() { "iteration" } else { "epoch" }
     }
 }
 
@@ -64,8 +82,9 @@ pub fn write_params_yaml(w: &mut dyn Write, rec: &TrainingRecord) -> io::Result<
     let plural = if rec.done() == 1 { "" } else { "s" };
     writeln!(
         w,
-        "# {} iteration{plural}{stopped}; loss {} -> {}",
+        "# {} {}{plural}{stopped}; loss {} -> {}",
         rec.done(),
+        rec.step_name(),
         format_number(first),
         format_number(last)
     )?;
@@ -80,11 +99,28 @@ pub fn write_params_yaml(w: &mut dyn Write, rec: &TrainingRecord) -> io::Result<
     Ok(())
 }
 
-/// `iteration,loss`: the loss after each number of optimiser steps, from 0.
-pub fn write_loss_csv(w: &mut dyn Write, losses: &[f64]) -> io::Result<()> {
-    w.write_all(b"iteration,loss\n")?;
-    for (i, loss) in losses.iter().enumerate() {
-        writeln!(w, "{i},{}", format_number(*loss))?;
+/// `iteration,loss`: the loss after each number of optimiser steps, from 0; with samples,
+/// `epoch,train_loss,train_accuracy,test_loss,test_accuracy` (empty where there is none).
+pub fn write_loss_csv(w: &mut dyn Write, rec: &TrainingRecord) -> io::Result<()> {
+    if rec.epochs.is_empty() {
+        w.write_all(b"iteration,loss\n")?;
+        for (i, loss) in rec.losses.iter().enumerate() {
+            writeln!(w, "{i},{}", format_number(*loss))?;
+        }
+        return Ok(());
+    }
+    w.write_all(b"epoch,train_loss,train_accuracy,test_loss,test_accuracy\n")?;
+    let cell = |x: Option<f64>| x.map(format_number).unwrap_or_default();
+    for e in &rec.epochs {
+        writeln!(
+            w,
+            "{},{},{},{},{}",
+            e.epoch,
+            format_number(e.train_loss),
+            cell(e.train_accuracy),
+            cell(e.test_loss),
+            cell(e.test_accuracy)
+        )?;
     }
     Ok(())
 }

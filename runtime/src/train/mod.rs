@@ -2,7 +2,10 @@
 //! parameter moves as a free value through its range's transform, one optimiser step per
 //! gradient.
 
+pub mod data;
 pub mod optimizer;
+pub mod sample_session;
+pub mod samples;
 pub mod session;
 pub mod transform;
 

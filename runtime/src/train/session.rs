@@ -6,6 +6,8 @@ use sylva_compiler::artifact::{Artifact, Placement};
 use sylva_compiler::ir::{self, ParamValue, TrainedParam};
 use sylva_compiler::source::Span;
 
+use super::sample_session::{ReadFile, sample_training};
+use super::samples::SampleTraining;
 use super::{Fit, Optimizer, Transform, fit};
 use crate::grad::{GradError, Loss, Problem, Target, Trainable, Use};
 
@@ -25,6 +27,12 @@ pub enum SessionError {
         span: Span,
         message: String,
     },
+    /// A data file that cannot be read or does not fit the samples (E0711), at its file string
+    /// or at the column that is missing.
+    Data {
+        span: Span,
+        message: String,
+    },
     Grad(GradError),
 }
 
@@ -32,7 +40,9 @@ impl std::fmt::Display for SessionError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SessionError::NoTraining => write!(f, "the model has no `train` block"),
-            SessionError::Target { message, .. } | SessionError::Start { message, .. } => f.write_str(message),
+            SessionError::Target { message, .. }
+            | SessionError::Start { message, .. }
+            | SessionError::Data { message, .. } => f.write_str(message),
             SessionError::Grad(e) => e.fmt(f),
         }
     }
@@ -52,6 +62,8 @@ pub struct Session {
     pub iterations: u64,
     /// Each trainable as written, and how its values are shown.
     pub names: Vec<Shown>,
+    /// The samples, when the block has `data = …` (then `loss` has no targets).
+    pub samples: Option<SampleTraining>,
 }
 
 /// A trainable's name as written, its display unit and the internal units per shown unit.
@@ -63,14 +75,18 @@ pub struct Shown {
 }
 
 impl Session {
-    /// The session of `artifact`'s `train` block; `read(path)` gives a target file's text.
-    pub fn new(
-        artifact: &Artifact,
-        read: &mut dyn FnMut(&str) -> Result<String, String>,
-    ) -> Result<Session, SessionError> {
+    /// The session of `artifact`'s `train` block; `read(path)` gives a target or data file's bytes.
+    pub fn new(artifact: &Artifact, read: &mut ReadFile<'_>) -> Result<Session, SessionError> {
         let training = artifact.model.training.as_ref().ok_or(SessionError::NoTraining)?;
         let trainables: Vec<Trainable> = training.trainables.iter().map(|t| trainable(artifact, &t.param)).collect();
-        let mut problem = Problem::new(artifact, &trainables)?;
+        let (inputs, samples) = match &training.data {
+            Some(d) => {
+                let (inputs, samples) = sample_training(artifact, training, d, read)?;
+                (inputs, Some(samples))
+            }
+            None => (Vec::new(), None),
+        };
+        let mut problem = Problem::with_inputs(artifact, &trainables, &inputs)?;
         let start: Vec<f64> = training.trainables.iter().map(|t| t.init).collect();
         problem.set_values(&start);
         let transforms = training
@@ -98,7 +114,7 @@ impl Session {
             .iter()
             .map(|t| Shown { name: t.name.clone(), unit: t.dim.display_unit(), scale: t.dim.display_scale() })
             .collect();
-        Ok(Session { problem, transforms, loss, optimizer, iterations: u64::from(training.iterations), names })
+        Ok(Session { problem, transforms, loss, optimizer, iterations: u64::from(training.iterations), names, samples })
     }
 
     /// Runs the optimiser (see [`fit`]).
@@ -127,19 +143,18 @@ fn trainable(artifact: &Artifact, param: &TrainedParam) -> Trainable {
             Use::all(block(Placement::Synapse { cell: *cell, index: *synapse }), param.0)
         }
         TrainedParam::Stimulus { stimulus, param } => Use::all(block(Placement::Stimulus(*stimulus)), param.0),
+        TrainedParam::Weight { connection } => return Trainable { uses: Vec::new(), weights: vec![*connection] },
     };
     Trainable { uses: vec![used], weights: Vec::new() }
 }
 
 /// A target's column of its file, which must hold one row per recorded time of the run (the
 /// first column, in ms, equal to the run's times to 1e-9 ms).
-fn target(
-    t: &ir::Target,
-    times: &[f64],
-    read: &mut dyn FnMut(&str) -> Result<String, String>,
-) -> Result<Target, SessionError> {
+fn target(t: &ir::Target, times: &[f64], read: &mut ReadFile<'_>) -> Result<Target, SessionError> {
     let at_path = |message: String| SessionError::Target { span: t.path_span, message };
-    let text = read(&t.path).map_err(|e| at_path(format!("cannot read target file `{}`: {e}", t.path)))?;
+    let bytes = read(&t.path).map_err(|e| at_path(format!("cannot read target file `{}`: {e}", t.path)))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| at_path(format!("`{}` is not UTF-8 text (byte {})", t.path, e.utf8_error().valid_up_to())))?;
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
     let (_, header) = lines.next().ok_or_else(|| at_path(format!("`{}` is empty", t.path)))?;
     let names: Vec<&str> = header.split(',').map(|s| s.trim().trim_matches('"')).collect();
@@ -208,6 +223,7 @@ pub fn apply(model: &mut ir::Model, values: &[(String, f64)]) -> Result<(), Stri
             TrainedParam::Stimulus { stimulus, param } => {
                 model.network.stimuli[stimulus.index()].params[param.index()] = *value;
             }
+            TrainedParam::Weight { connection } => model.network.connections[*connection as usize].weight = *value,
         }
     }
     Ok(())

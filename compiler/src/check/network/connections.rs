@@ -27,6 +27,7 @@ pub(super) fn connect(
     let presynaptic = presynaptic(diags, cells, network, c, source)?;
     let rule = rule(globals, diags, c, presynaptic, target)?;
     Some(ir::Connection {
+        name: c.name.as_ref().map(|n| n.name.clone()),
         source: presynaptic,
         target,
         synapse: ir::SynapseId(synapse as u32),

@@ -13,6 +13,7 @@ mod sources;
 
 use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::ir::{self, CellId};
+use crate::source::Span;
 use crate::syntax::ast;
 
 use super::cell::Mechanisms;
@@ -83,6 +84,19 @@ fn check_members(
     for member in &network.members {
         match member {
             ast::NetworkMember::Connect(c) => {
+                if let Some(name) = &c.name
+                    && let Some(first) = named_elsewhere(network, c, &name.name)
+                {
+                    diags.push(
+                        Diagnostic::error(
+                            Code::DuplicateName,
+                            name.span,
+                            format!("`{}` is already a name in the network", name.name),
+                        )
+                        .secondary(first, "first defined here"),
+                    );
+                    continue;
+                }
                 if let Some(connection) = connections::connect(globals, diags, mechanisms, cells, out, c) {
                     out.connections.push(connection);
                 }
@@ -110,6 +124,21 @@ fn check_members(
         }
     }
     members
+}
+
+/// Where another member of the network (a population, source, stimulus or named connection
+/// before `c`) is called `name`.
+fn named_elsewhere(network: &ast::Network, c: &ast::Connect, name: &str) -> Option<Span> {
+    network.members.iter().find_map(|m| {
+        let other = match m {
+            ast::NetworkMember::Population(p) => &p.name,
+            ast::NetworkMember::Source(s) => &s.name,
+            ast::NetworkMember::Stimulus(s) => &s.name,
+            ast::NetworkMember::Connect(o) if o.span.start < c.span.start => o.name.as_ref()?,
+            _ => return None,
+        };
+        (other.name == name).then_some(other.span)
+    })
 }
 
 /// An unknown population that is a broken one was reported where it broke.

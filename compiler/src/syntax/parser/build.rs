@@ -598,6 +598,8 @@ impl Ctx<'_> {
                 span,
             }),
             Rule::connect => NetworkMember::Connect(Connect {
+                // Two names: the rule's own, then the synapse.
+                name: if names.len() == 2 { names.next() } else { None },
                 source: selections.next()?,
                 target: selections.next()?,
                 synapse: names.next()?,
@@ -714,6 +716,54 @@ impl Ctx<'_> {
                 let mut strings = strings.into_iter();
                 let (label, file) = (strings.next()?, strings.next()?);
                 Some(TrainMember::Target(Target { label, file, column: strings.next(), span }))
+            }
+            Rule::input => {
+                let (mut column, mut to) = (None, Vec::new());
+                for p in pair.into_inner() {
+                    match p.as_rule() {
+                        Rule::string => column = Some(self.string(&p)),
+                        Rule::name => to.push(self.ident(&p)),
+                        _ => {}
+                    }
+                }
+                Some(TrainMember::Input(Input { column: column?, to, span }))
+            }
+            Rule::readout => {
+                let (mut statistic, mut probes, mut bounds) = (None, Vec::new(), Vec::new());
+                for p in pair.into_inner() {
+                    match p.as_rule() {
+                        Rule::name => statistic = Some(self.ident(&p)),
+                        Rule::string => probes.push(self.string(&p)),
+                        Rule::expr => bounds.push(self.expr(p, 0)),
+                        _ => {}
+                    }
+                }
+                let mut bounds = bounds.into_iter();
+                let (from, to) = (bounds.next()?, bounds.next()?);
+                Some(TrainMember::Readout(Readout { statistic: statistic?, probes, from, to, span }))
+            }
+            Rule::dataset => {
+                let (mut key, mut format, mut files) = (None, None, Vec::new());
+                for p in pair.into_inner() {
+                    match p.as_rule() {
+                        Rule::key => key = Some(self.ident(&p)),
+                        Rule::name => format = Some(self.ident(&p)),
+                        Rule::string => files.push(self.string(&p)),
+                        _ => {}
+                    }
+                }
+                Some(TrainMember::Dataset(Dataset { key: key?, format: format?, files, span }))
+            }
+            Rule::train_text => {
+                let (mut key, mut value) = (None, None);
+                for p in pair.into_inner() {
+                    match p.as_rule() {
+                        Rule::key => key = Some(self.ident(&p)),
+                        Rule::string => value = Some(self.string(&p)),
+                        _ => {}
+                    }
+                }
+                Some(TrainMember::Text(TrainText { key: key?, value: value?, span }))
             }
             Rule::train_setting => {
                 let (mut key, mut value, mut settings) = (None, None, None);

@@ -8,6 +8,7 @@ mod import;
 mod lsp;
 mod run;
 mod train;
+mod train_samples;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -106,6 +107,10 @@ enum Command {
         check: bool,
         #[arg(long = "set", value_name = "NAME=VALUE")]
         overrides: Vec<String>,
+        /// Threads for the samples of a batch (default: the machine's); results are identical
+        /// for any number.
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
     },
     /// Fit the trainable parameters of the model's `train` block; write params.yaml, loss.csv
     /// and loss.svg.
@@ -119,6 +124,10 @@ enum Command {
         /// Do not draw loss.svg.
         #[arg(long)]
         no_plots: bool,
+        /// Threads for the samples of a batch (default: the machine's); results are identical
+        /// for any number.
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
     },
     /// Run the language server on stdin/stdout (for editors; see docs/editors.md).
     Lsp,
@@ -248,9 +257,11 @@ fn main() -> ExitCode {
             params: params.as_deref(),
             colour,
         }),
-        Command::Grad { file, check, overrides } => train::grad(file, overrides, *check, colour),
-        Command::Train { file, out, overrides, no_plots } => {
-            train::train(file, out.as_deref(), overrides, !no_plots, colour)
+        Command::Grad { file, check, overrides, threads } => {
+            with_pool(*threads, || train::grad(file, overrides, *check, colour))
+        }
+        Command::Train { file, out, overrides, no_plots, threads } => {
+            with_pool(*threads, || train::train(file, out.as_deref(), overrides, !no_plots, colour))
         }
         Command::Lsp => lsp::serve(),
         Command::Import { files, out } => import::import(files, out.as_deref(), colour),
@@ -283,6 +294,17 @@ fn worker_threads(asked: usize) -> usize {
         eprintln!("warning: --threads {asked}: using {available}, the threads this machine runs at once");
     }
     asked.clamp(1, available)
+}
+
+/// Runs `f` on a rayon pool of `--threads` threads (default: the machine's).
+fn with_pool(threads: Option<usize>, f: impl FnOnce() -> Result<(), Failure> + Send) -> Result<(), Failure> {
+    let available = std::thread::available_parallelism().map_or(1, usize::from);
+    let n = threads.map_or(available, worker_threads);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build()
+        .map_err(|e| Failure::Internal(format!("cannot start {n} threads: {e}")))?;
+    pool.install(f)
 }
 
 fn load_root(db: &mut SourceDb, file: &str) -> Result<FileId, Failure> {
@@ -360,9 +382,18 @@ pub fn compile_located(
 /// Prints an error the runtime found in a model, at `span`, as the compiler's diagnostics look
 /// (without a code: codes are the compiler's), with `notes` under it.
 pub fn report_at(db: &SourceDb, span: Span, message: &str, notes: &[String], colour: bool) {
+    report_coded(db, span, None, message, notes, colour);
+}
+
+/// [`report_at`] with a diagnostic code (`E0711`), documented in docs/diagnostics/.
+pub fn report_coded(db: &SourceDb, span: Span, code: Option<&str>, message: &str, notes: &[String], colour: bool) {
     use codespan_reporting::diagnostic as cs;
     use codespan_reporting::term::{self, termcolor};
-    let diagnostic = cs::Diagnostic::error()
+    let mut diagnostic = cs::Diagnostic::error();
+    if let Some(code) = code {
+        diagnostic = diagnostic.with_code(code);
+    }
+    let diagnostic = diagnostic
         .with_message(message)
         .with_labels(vec![cs::Label::primary(span.file, span.range())])
         .with_notes(notes.to_vec());
@@ -372,7 +403,8 @@ pub fn report_at(db: &SourceDb, span: Span, message: &str, notes: &[String], col
         Err(_) => {
             let file = db.get(span.file);
             let (line, col) = file.line_col(span.start as usize);
-            format!("error: {message}\n  --> {}:{line}:{col}\n", file.name)
+            let code = code.map(|c| format!("[{c}]")).unwrap_or_default();
+            format!("error{code}: {message}\n  --> {}:{line}:{col}\n", file.name)
         }
     };
     let _ = std::io::stderr().lock().write_all(text.as_bytes());

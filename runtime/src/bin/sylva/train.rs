@@ -13,9 +13,10 @@ use sylva_compiler::source::Span;
 use sylva_compiler::units::parse_unit;
 use sylva_runtime::grad::GradError;
 use sylva_runtime::output::{self, OutputError, TrainedValue, TrainingRecord};
+use sylva_runtime::train::samples;
 use sylva_runtime::train::session::{self, Session, SessionError};
 
-use crate::{Compiled, Failure, compile_located, read_source, report_at};
+use crate::{Compiled, Failure, compile_located, report_at, report_coded};
 
 /// The largest relative difference between a derivative and its central difference that
 /// `grad --check` accepts.
@@ -30,7 +31,7 @@ fn session(file: &str, overrides: &[String], colour: bool) -> Result<(Compiled, 
         report_at(&compiled.db, span, message, notes, colour);
         Failure::Model
     };
-    let result = Session::new(&compiled.artifact, &mut |path| read_source(path));
+    let result = Session::new(&compiled.artifact, &mut |path| output::read_data(path));
     let session = match result {
         Ok(session) => session,
         Err(SessionError::NoTraining) => {
@@ -40,6 +41,10 @@ fn session(file: &str, overrides: &[String], colour: bool) -> Result<(Compiled, 
         }
         Err(SessionError::Target { span, message }) => return Err(at(span, &message, &[])),
         Err(SessionError::Start { span, message }) => return Err(at(span, &message, &[])),
+        Err(SessionError::Data { span, message }) => {
+            report_coded(&compiled.db, span, Some("E0711"), &message, &[], colour);
+            return Err(Failure::Model);
+        }
         Err(SessionError::Grad(e)) => return Err(grad_failure(&compiled.artifact, e)),
     };
     Ok((compiled, session))
@@ -47,7 +52,7 @@ fn session(file: &str, overrides: &[String], colour: bool) -> Result<(Compiled, 
 
 /// A gradient that could not be computed: the model's fault (a divergence, something the adjoint
 /// does not cover yet) as exit 1.
-fn grad_failure(artifact: &Artifact, e: GradError) -> Failure {
+pub(crate) fn grad_failure(artifact: &Artifact, e: GradError) -> Failure {
     match e {
         GradError::Diverged(b) => eprintln!("{}", crate::run::describe_blowup(&artifact.model, &b)),
         e => eprintln!("error: {e}"),
@@ -56,7 +61,7 @@ fn grad_failure(artifact: &Artifact, e: GradError) -> Failure {
 }
 
 /// `x` with 6 significant digits.
-fn number(x: f64) -> String {
+pub(crate) fn number(x: f64) -> String {
     if !x.is_finite() {
         return x.to_string();
     }
@@ -68,15 +73,22 @@ pub fn grad(file: &str, overrides: &[String], check: bool, colour: bool) -> Resu
     let started = Instant::now();
     let (compiled, mut session) = session(file, overrides, colour)?;
     let artifact = &compiled.artifact;
-    let g = session.problem.gradient(&session.loss, None).map_err(|e| grad_failure(artifact, e))?;
-    let gradient_time = started.elapsed();
     let steps = artifact.model.simulation.steps() as u64;
+    let first = session.samples.as_ref().map(samples::first_batch).unwrap_or_default();
+    let (loss, gradient) = match &session.samples {
+        Some(data) => samples::batch_loss_and_gradient(&session.problem, data, &first),
+        None => session.problem.gradient(&session.loss, None).map(|g| (g.loss, g.gradient)),
+    }
+    .map_err(|e| grad_failure(artifact, e))?;
+    let what = match &session.samples {
+        Some(_) => format!("the mean over the first {} samples", first.len()),
+        None => format!("a state saved every {} steps", (steps as f64).sqrt().ceil()),
+    };
     println!(
-        "{file}: loss {} at the start values ({} trainables, {steps} steps, a state saved every {} steps; {:.3} s)",
-        number(g.loss),
+        "{file}: loss {} at the start values ({} trainables, {steps} steps, {what}; {:.3} s)",
+        number(loss),
         session.names.len(),
-        g.checkpoint_every,
-        gradient_time.as_secs_f64()
+        started.elapsed().as_secs_f64()
     );
     let values = session.problem.values();
     // The derivative per unit shown: the internal one times the internal units per shown unit.
@@ -85,7 +97,7 @@ pub fn grad(file: &str, overrides: &[String], check: bool, colour: bool) -> Resu
     println!("  {:width$}  {:>13} {:8}  {:>13}{header}", "trainable", "value", "unit", "dL/dθ");
     let mut worst: f64 = 0.0;
     for (i, (shown, &x)) in session.names.iter().zip(&values).enumerate() {
-        let derivative = g.gradient[i] * shown.scale;
+        let derivative = gradient[i] * shown.scale;
         let mut line = format!(
             "  {:width$}  {:>13} {:8}  {:>13}",
             shown.name,
@@ -99,14 +111,17 @@ pub fn grad(file: &str, overrides: &[String], check: bool, colour: bool) -> Resu
                 let mut shifted = values.clone();
                 shifted[i] = x + d;
                 session.problem.set_values(&shifted);
-                session.problem.loss(&session.loss)
+                match &session.samples {
+                    Some(data) => samples::batch_loss(&session.problem, data, &first),
+                    None => session.problem.loss(&session.loss),
+                }
             };
             let fd = (|| -> Result<f64, GradError> {
                 Ok((-at(2.0 * h)? + 8.0 * at(h)? - 8.0 * at(-h)? + at(-2.0 * h)?) / (12.0 * h))
             })()
             .map_err(|e| grad_failure(artifact, e))?;
             session.problem.set_values(&values);
-            let error = (g.gradient[i] - fd).abs() / g.gradient[i].abs().max(fd.abs()).max(1e-300);
+            let error = (gradient[i] - fd).abs() / gradient[i].abs().max(fd.abs()).max(1e-300);
             worst = worst.max(error);
             line += &format!("  {:>18}  {error:>14.1e}", format!("{:.6e}", fd * shown.scale));
         }
@@ -152,6 +167,9 @@ pub fn train(file: &str, out: Option<&Path>, overrides: &[String], plots: bool, 
     })
     .map_err(|e| Failure::Internal(format!("cannot handle Ctrl-C: {e}")))?;
     let _lock = output::prepare_dir(&out_dir).map_err(|e| Failure::Usage(e.to_string()))?;
+    if session.samples.is_some() {
+        return crate::train_samples::train(file, &out_dir, &compiled, &mut session, plots, &STOP_FIT, &STOP_WRITING);
+    }
 
     let start = session.problem.values();
     let iterations = session.iterations;
@@ -189,6 +207,7 @@ pub fn train(file: &str, out: Option<&Path>, overrides: &[String], plots: bool, 
             .collect(),
         losses: fit.losses.clone(),
         iterations,
+        epochs: Vec::new(),
     };
     let done = record.done();
     let files = output::write_training(&out_dir, &record, plots, &STOP_WRITING).map_err(|e| match e {

@@ -1,0 +1,110 @@
+//! `sylva train` on a `train` block with samples: epochs of batches with a progress bar (epoch,
+//! batch, loss), then params.yaml, loss.csv (a row per epoch: training and test loss and
+//! accuracy) and loss.svg.
+
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sylva_runtime::output::{self, EpochRow, OutputError, TrainedValue, TrainingRecord};
+use sylva_runtime::train::samples::{EpochReport, Progress, Score, fit_samples};
+use sylva_runtime::train::session::Session;
+
+use crate::train::{grad_failure, number};
+use crate::{Compiled, Failure};
+
+pub fn train(
+    file: &str,
+    out_dir: &Path,
+    compiled: &Compiled,
+    session: &mut Session,
+    plots: bool,
+    stop_fit: &AtomicBool,
+    stop_writing: &AtomicBool,
+) -> Result<(), Failure> {
+    let data = session.samples.clone().expect("a block with samples");
+    let start = session.problem.values();
+    let started = Instant::now();
+    let bar = ProgressBar::with_draw_target(Some(u64::from(data.epochs)), ProgressDrawTarget::stderr());
+    bar.set_style(ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {msg} eta {eta}").expect("valid template"));
+    let fit = fit_samples(&mut session.problem, &data, &session.transforms, session.optimizer, |p| {
+        match p {
+            Progress::Batch { epoch, batch, batches, loss } => {
+                bar.set_message(format!("batch {batch}/{batches} loss {}", number(loss)));
+                bar.set_position(u64::from(epoch - 1));
+            }
+            Progress::Epoch(report) => {
+                bar.set_position(u64::from(report.epoch));
+                bar.println(summary(&report));
+            }
+        }
+        if stop_fit.load(Ordering::Relaxed) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    });
+    bar.finish_and_clear();
+    let fit = fit.map_err(|e| grad_failure(&compiled.artifact, e))?;
+    let record = TrainingRecord {
+        model: file.to_owned(),
+        params: session
+            .names
+            .iter()
+            .zip(&fit.values)
+            .zip(&start)
+            .map(|((shown, value), start)| TrainedValue {
+                name: shown.name.clone(),
+                value: value / shown.scale,
+                unit: shown.unit.clone(),
+                start: start / shown.scale,
+            })
+            .collect(),
+        losses: fit.epochs.iter().map(|e| e.train.loss).collect(),
+        iterations: u64::from(data.epochs),
+        epochs: fit.epochs.iter().map(row).collect(),
+    };
+    let done = record.done();
+    let files = output::write_training(out_dir, &record, plots, stop_writing).map_err(|e| match e {
+        OutputError::Interrupted => Failure::Interrupted(format!(
+            "interrupted in epoch {} of {}, while writing the outputs; nothing written",
+            done + 1,
+            data.epochs
+        )),
+        e => Failure::Usage(e.to_string()),
+    })?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{file}: {done} epochs of {} samples (batches of {}), {:.3} s ({:.1} ms a sample)",
+        data.train.len(),
+        data.batch,
+        seconds,
+        1e3 * seconds / (done.max(1) * data.train.len().max(1)) as f64
+    );
+    if let Some(last) = fit.epochs.last() {
+        println!("  {}", summary(last));
+    }
+    println!("  wrote {}", files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    if fit.stopped {
+        return Err(Failure::Interrupted(format!("stopped in epoch {} of {} (Ctrl-C)", done + 1, data.epochs)));
+    }
+    Ok(())
+}
+
+fn row(e: &EpochReport) -> EpochRow {
+    EpochRow {
+        epoch: e.epoch,
+        train_loss: e.train.loss,
+        train_accuracy: e.train.accuracy,
+        test_loss: e.test.map(|t| t.loss),
+        test_accuracy: e.test.and_then(|t| t.accuracy),
+    }
+}
+
+/// `epoch 3: train loss 0.41, accuracy 75 %; test loss 0.52, accuracy 70 %`.
+fn summary(e: &EpochReport) -> String {
+    let score = |s: &Score| match s.accuracy {
+        Some(a) => format!("loss {}, accuracy {:.1} %", number(s.loss), 100.0 * a),
+        None => format!("loss {}", number(s.loss)),
+    };
+    let test = e.test.map(|t| format!("; test {}", score(&t))).unwrap_or_default();
+    format!("epoch {}: train {}{test}", e.epoch, score(&e.train))
+}

@@ -1,0 +1,193 @@
+//! Samples: the values a sample gives its inputs (stimulus parameters, or scales of a source's
+//! events), and the loss of a readout (a statistic of probes over a window of rows) against the
+//! sample's label.
+
+use std::ops::Range;
+
+use super::{GradError, Gradient, Problem, Use};
+use crate::plan::{Plan, ProbeSource};
+
+/// What one value of a sample sets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// Every event of artificial source `s` carries its connection's weight times the value.
+    Source(usize),
+    /// A parameter (in internal units), on every instance of the use.
+    Param(Use),
+}
+
+/// The mean of each probe over the recorded rows `rows` (internal units).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Readout {
+    pub probes: Vec<usize>,
+    pub rows: Range<usize>,
+}
+
+/// What a readout is compared with.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum Objective {
+    /// (r − target)², one probe.
+    Mse { target: f64 },
+    /// Cross-entropy of class `class` with logits (r − threshold)/scale: with one probe a
+    /// logistic (classes 0 and 1), with several a softmax over them.
+    CrossEntropy { class: usize, scale: f64, threshold: f64 },
+}
+
+/// A sample's loss, its readout and whether it is classified right (cross-entropy only).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SampleLoss {
+    pub loss: f64,
+    pub readout: Vec<f64>,
+    pub correct: Option<bool>,
+}
+
+impl Problem {
+    /// The plan with a sample's `values` (one per input, internal units) applied.
+    fn sample_plan(&self, values: &[f64]) -> Result<Plan, GradError> {
+        if values.len() != self.inputs.len() {
+            return Err(GradError::Loss(format!("{} values for {} inputs", values.len(), self.inputs.len())));
+        }
+        let mut plan = self.plan.clone();
+        let mut source_scale = vec![1.0; self.rule_source.iter().flatten().max().map_or(0, |m| m + 1)];
+        for (input, &x) in self.inputs.iter().zip(values) {
+            match input {
+                Input::Source(s) => {
+                    if let Some(scale) = source_scale.get_mut(*s) {
+                        *scale = x;
+                    }
+                }
+                Input::Param(u) => {
+                    let instances: Vec<usize> = u.instances(&plan).collect();
+                    let block = &mut plan.blocks[u.block];
+                    let (_, array) = block.params.iter_mut().find(|(p, _)| *p == u.param).expect("unfolded");
+                    for i in instances {
+                        array[i] = x;
+                    }
+                }
+            }
+        }
+        for (_, target) in &mut plan.source_events {
+            if let Some(s) = self.rule_source[target.connection as usize] {
+                target.weight *= source_scale[s];
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Per connection rule, what a sample's `values` scale its events' weights by.
+    fn rule_scales(&self, values: &[f64]) -> Vec<f64> {
+        self.rule_source
+            .iter()
+            .map(|source| {
+                let input = self.inputs.iter().position(|i| source.is_some_and(|s| *i == Input::Source(s)));
+                input.map_or(1.0, |k| values[k])
+            })
+            .collect()
+    }
+
+    /// The loss of a forward run of one sample.
+    pub fn sample_loss(
+        &self,
+        values: &[f64],
+        readout: &Readout,
+        objective: Objective,
+    ) -> Result<SampleLoss, GradError> {
+        let plan = self.sample_plan(values)?;
+        let run = super::forward::run(&plan, self.steps, None)?;
+        evaluate_readout(&plan, readout, objective, &run.rows).map(|(l, _)| l)
+    }
+
+    /// The loss of one sample and its gradient (default checkpoints).
+    pub fn sample_gradient(
+        &self,
+        values: &[f64],
+        readout: &Readout,
+        objective: Objective,
+    ) -> Result<(SampleLoss, Gradient), GradError> {
+        let plan = self.sample_plan(values)?;
+        let mut loss = None;
+        let gradient = self.gradient_of(&plan, &self.rule_scales(values), None, &mut |rows| {
+            let (l, cotangents) = evaluate_readout(&plan, readout, objective, rows)?;
+            let value = l.loss;
+            loss = Some(l);
+            Ok((value, cotangents))
+        })?;
+        Ok((loss.expect("evaluated"), gradient))
+    }
+}
+
+/// The readout of `rows`, its loss against `objective`, and the loss's derivative in each row's
+/// probe values.
+fn evaluate_readout(
+    plan: &Plan,
+    readout: &Readout,
+    objective: Objective,
+    rows: &[Vec<f64>],
+) -> Result<(SampleLoss, Vec<Vec<f64>>), GradError> {
+    let window = &readout.rows;
+    if window.is_empty() || window.end > rows.len() {
+        return Err(GradError::Loss(format!("the readout's rows {window:?} are not inside the run's {}", rows.len())));
+    }
+    for &p in &readout.probes {
+        match plan.probes.get(p) {
+            None => return Err(GradError::Loss(format!("no probe {p}"))),
+            Some(ProbeSource::Param { .. }) => {
+                return Err(GradError::NotDifferentiable(format!("probe {p} reads a parameter")));
+            }
+            Some(_) => {}
+        }
+    }
+    let n = window.len() as f64;
+    let r: Vec<f64> =
+        readout.probes.iter().map(|&p| rows[window.clone()].iter().map(|row| row[p]).sum::<f64>() / n).collect();
+    let (loss, d_r, correct) = objective_of(&r, objective)?;
+    let mut cotangents = vec![vec![0.0; plan.probes.len()]; rows.len()];
+    for row in &mut cotangents[window.clone()] {
+        for (&p, d) in readout.probes.iter().zip(&d_r) {
+            row[p] += d / n;
+        }
+    }
+    Ok((SampleLoss { loss, readout: r, correct }, cotangents))
+}
+
+/// The loss of readout `r`, its derivative in each entry, and whether the class is right.
+fn objective_of(r: &[f64], objective: Objective) -> Result<(f64, Vec<f64>, Option<bool>), GradError> {
+    match objective {
+        Objective::Mse { target } => match r {
+            [x] => Ok(((x - target).powi(2), vec![2.0 * (x - target)], None)),
+            _ => Err(GradError::Loss(format!("a squared error of {} readout values (one is needed)", r.len()))),
+        },
+        Objective::CrossEntropy { class, scale, threshold } => {
+            let z: Vec<f64> = r.iter().map(|x| (x - threshold) / scale).collect();
+            match z.as_slice() {
+                [] => Err(GradError::Loss("an empty readout".into())),
+                [z] if class <= 1 => {
+                    // −log σ(z) for class 1, −log(1 − σ(z)) for class 0: softplus(±z), stably.
+                    let y = class as f64;
+                    let loss = softplus(*z) - y * z;
+                    let sigma = 1.0 / (1.0 + (-z).exp());
+                    Ok((loss, vec![(sigma - y) / scale], Some((*z > 0.0) == (class == 1))))
+                }
+                _ if class < z.len() => {
+                    let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let sum: f64 = z.iter().map(|x| (x - max).exp()).sum();
+                    let loss = max + sum.ln() - z[class];
+                    let d = z
+                        .iter()
+                        .enumerate()
+                        .map(|(k, x)| ((x - max).exp() / sum - if k == class { 1.0 } else { 0.0 }) / scale)
+                        .collect();
+                    // The first largest logit is the prediction.
+                    let predicted = z.iter().enumerate().fold(0, |best, (k, x)| if *x > z[best] { k } else { best });
+                    Ok((loss, d, Some(predicted == class)))
+                }
+                _ => Err(GradError::Loss(format!("class {class} of a readout of {} values", z.len()))),
+            }
+        }
+    }
+}
+
+/// log(1 + e^z) without overflow.
+fn softplus(z: f64) -> f64 {
+    if z > 0.0 { z + (-z).exp().ln_1p() } else { z.exp().ln_1p() }
+}
