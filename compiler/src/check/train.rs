@@ -147,12 +147,15 @@ pub(crate) fn check(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Mode
         diags.push(missing("trainable parameter", "add `trainable MECHANISM.PARAMETER in REGION`"));
     }
     if samples.datasets.is_empty() {
-        train_data::report_without_data(diags, &samples);
-        if have_iterations.is_none() {
-            diags.push(missing("`iterations`", "add `iterations = 200`"));
-        }
-        if !block.members.iter().any(|m| matches!(m, ast::TrainMember::Target(_))) {
-            diags.push(missing("target", "add `target \"PROBE LABEL\" from \"FILE.csv\"`"));
+        // A block that describes samples but forgot `data` is told that, not what a fit to
+        // traces would need.
+        if !train_data::report_without_data(diags, &samples) {
+            if have_iterations.is_none() {
+                diags.push(missing("`iterations`", "add `iterations = 200`"));
+            }
+            if !block.members.iter().any(|m| matches!(m, ast::TrainMember::Target(_))) {
+                diags.push(missing("target", "add `target \"PROBE LABEL\" from \"FILE.csv\"`"));
+            }
         }
         if let Some(s) = loss {
             trace_loss(diags, s);

@@ -118,14 +118,14 @@ pub(crate) fn data(
 /// Samples per optimiser step when `batch` is not set.
 const DEFAULT_BATCH: u32 = 16;
 
-/// Reports what describes samples in a block without `data = …`.
-pub(crate) fn report_without_data(diags: &mut Diagnostics, members: &Members<'_>) {
-    if let Some(span) = members.first_span() {
-        diags.push(
-            Diagnostic::error(Code::InvalidData, span, "this describes samples, but the `train` block has no `data`")
-                .help("add `data = table(\"FILE.csv\")` (one sample per row), or remove it"),
-        );
-    }
+/// Reports what describes samples in a block without `data = …`; whether there was any.
+pub(crate) fn report_without_data(diags: &mut Diagnostics, members: &Members<'_>) -> bool {
+    let Some(span) = members.first_span() else { return false };
+    diags.push(
+        Diagnostic::error(Code::InvalidData, span, "this describes samples, but the `train` block has no `data`")
+            .help("add `data = table(\"FILE.csv\")` (one sample per row), or remove it"),
+    );
+    true
 }
 
 fn missing(span: Span, what: &str, help: &str) -> Diagnostic {
@@ -171,7 +171,10 @@ fn datasets(
     }
     let Some((train, _)) = train else {
         if members.datasets.iter().all(|d| d.key.name != "data") {
-            report_without_data(diags, members);
+            diags.push(
+                Diagnostic::error(Code::InvalidData, members.datasets[0].span, "a `test` set without `data`")
+                    .help("add `data = table(\"FILE.csv\")`: the samples to train on"),
+            );
         }
         return None;
     };

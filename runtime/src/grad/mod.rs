@@ -19,6 +19,8 @@ mod forward;
 mod reverse;
 mod sample;
 #[cfg(test)]
+mod sample_tests;
+#[cfg(test)]
 mod tests;
 
 use sylva_compiler::artifact::Artifact;

@@ -63,7 +63,7 @@ fn a_train_block_becomes_a_session_that_lowers_its_loss() {
     let (a, csv) = fit_hh();
     let mut session = session::Session::new(&a, &mut |path| {
         assert!(path.ends_with("fit_hh_target.csv"), "{path}");
-        Ok(csv.clone())
+        Ok(csv.clone().into_bytes())
     })
     .expect("a session");
     assert_eq!(session.names.iter().map(|n| n.name.as_str()).collect::<Vec<_>>()[0], "hh.gnabar in soma");
@@ -76,7 +76,7 @@ fn a_train_block_becomes_a_session_that_lowers_its_loss() {
 #[test]
 fn learned_values_written_back_give_the_trained_model() {
     let (a, csv) = fit_hh();
-    let session = session::Session::new(&a, &mut |_| Ok(csv.clone())).expect("a session");
+    let session = session::Session::new(&a, &mut |_| Ok(csv.clone().into_bytes())).expect("a session");
     let values = session.problem.values();
     let named: Vec<(String, f64)> = session.names.iter().map(|n| n.name.clone()).zip(values.iter().copied()).collect();
     let mut model = a.model.clone();
@@ -95,7 +95,7 @@ fn a_target_file_that_does_not_fit_is_located() {
     let training = a.model.training.as_ref().expect("train block");
     let column_span = training.targets[0].column_span;
     let renamed = csv.replacen("soma_v", "v", 1);
-    match session::Session::new(&a, &mut |_| Ok(renamed.clone())) {
+    match session::Session::new(&a, &mut |_| Ok(renamed.clone().into_bytes())) {
         Err(session::SessionError::Target { span, message }) => {
             assert_eq!(span, column_span);
             assert!(message.contains("no column `soma_v`"), "{message}");
@@ -103,7 +103,7 @@ fn a_target_file_that_does_not_fit_is_located() {
         other => panic!("{:?}", other.err()),
     }
     let short: String = csv.lines().take(10).map(|l| format!("{l}\n")).collect();
-    let err = session::Session::new(&a, &mut |_| Ok(short.clone())).err().expect("refused");
+    let err = session::Session::new(&a, &mut |_| Ok(short.clone().into_bytes())).err().expect("refused");
     assert!(err.to_string().contains("9 rows for the run's 321 times"), "{err}");
     let err = session::Session::new(&a, &mut |_| Err("no such file".into())).err().expect("refused");
     assert!(err.to_string().contains("cannot read target file"), "{err}");
