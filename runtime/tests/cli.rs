@@ -636,3 +636,82 @@ fn ctrl_c_stops_a_fit_and_keeps_what_it_learned() {
     assert!(out.join("loss.csv").exists() && out.join("loss.svg").exists());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `sylva train` on samples: a row per epoch in loss.csv with the accuracy, params.yaml with
+/// the connection weights, and the same bits for 1 and 2 threads.
+#[test]
+fn train_on_samples_writes_epochs_and_is_the_same_for_any_thread_count() {
+    let dir = scratch("train_samples");
+    let mut outputs = Vec::new();
+    for threads in ["1", "2"] {
+        let out = dir.join(format!("out{threads}"));
+        let result = sylva(&[
+            "train",
+            "tests/data/train/and_neuron.syl",
+            "--threads",
+            threads,
+            "-o",
+            out.to_str().expect("utf-8"),
+        ]);
+        let stdout = String::from_utf8_lossy(&result.stdout);
+        assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
+        assert!(stdout.contains(": 3 epochs of 4 samples (batches of 2)"), "{stdout}");
+        let loss = std::fs::read_to_string(out.join("loss.csv")).expect("loss.csv");
+        let params = std::fs::read_to_string(out.join("params.yaml")).expect("params.yaml");
+        outputs.push((loss, params));
+    }
+    let (loss, params) = &outputs[0];
+    assert_eq!(&outputs[1], &outputs[0], "1 and 2 threads");
+    let rows: Vec<&str> = loss.lines().collect();
+    assert_eq!(rows[0], "epoch,train_loss,train_accuracy,test_loss,test_accuracy");
+    assert_eq!(rows.len(), 5, "epochs 0 to 3: {loss}");
+    for row in &rows[1..] {
+        let cells: Vec<&str> = row.split(',').collect();
+        let accuracy: f64 = cells[2].parse().expect("an accuracy");
+        assert!(cells[1].parse::<f64>().expect("a loss") > 0.0 && (0.0..=1.0).contains(&accuracy), "{row}");
+    }
+    let learned = sylva_runtime::output::parse_params(params).expect("reads back");
+    assert_eq!(learned.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["exc_a.weight", "exc_b.weight"]);
+    assert!(learned.iter().all(|p| p.value > 0.001), "AND needs stronger synapses than the start: {params}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `sylva grad --check` on samples: the mean loss of the first batch and its gradient.
+#[test]
+fn grad_check_on_samples() {
+    let result = sylva(&["grad", "--check", "tests/data/train/and_neuron.syl"]);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
+    assert!(stdout.contains("the mean over the first 2 samples"), "{stdout}");
+    assert!(stdout.contains("exc_a.weight") && stdout.contains(": ok;"), "{stdout}");
+}
+
+/// A data file that does not fit is E0711 at the part of the model that names it: a missing
+/// column at the label, a file that is not there at the file's name.
+#[test]
+fn data_file_errors_are_located() {
+    let dir = scratch("data_errors");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let model = dir.join("m.syl");
+    let text = std::fs::read_to_string(repo().join("tests/data/train/and_neuron.syl")).expect("model");
+    std::fs::write(&model, &text).expect("model");
+    let line_of = |what: &str| text.lines().position(|l| l.contains(what)).expect("in the model") + 1;
+    let check = |csv: Option<&str>, line: usize, message: &str| {
+        match csv {
+            Some(csv) => std::fs::write(dir.join("and.csv"), csv).expect("data"),
+            None => {
+                let _ = std::fs::remove_file(dir.join("and.csv"));
+            }
+        }
+        let result = sylva(&["grad", "--color", "never", model.to_str().expect("utf-8")]);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("error[E0711]") && stderr.contains(message), "{stderr}");
+        assert!(stderr.contains(&format!("m.syl:{line}:")), "{stderr}");
+    };
+    check(Some("a,b,out\n0,0,0\n"), line_of("label = \"y\""), "has no column `y`");
+    check(None, line_of("table(\"and.csv\")"), "cannot read data file");
+    check(Some("a,b,y\n0,0,2\n"), line_of("table(\"and.csv\")"), "label 2 is not a class");
+    check(Some("a,b,y\n0,x,1\n"), line_of("table(\"and.csv\")"), "line 2: `x` in column `b`");
+    let _ = std::fs::remove_dir_all(dir);
+}
