@@ -715,3 +715,16 @@ fn data_file_errors_are_located() {
     check(Some("a,b,y\n0,x,1\n"), line_of("table(\"and.csv\")"), "line 2: `x` in column `b`");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `--threads` defaults to the machine's available parallelism, and the summary says so.
+#[test]
+fn threads_default_to_the_machines_cores() {
+    let dir = scratch("default_threads");
+    let result = sylva(&["run", "examples/neuron/hh_soma.syl", "--no-plots", "-o", dir.to_str().expect("utf-8")]);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(result.status.code(), Some(0), "{stdout}");
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let said = if cores == 1 { "CPU, 1 thread)".to_string() } else { format!("CPU, {cores} threads)") };
+    assert!(stdout.contains(&said), "{said} in {stdout}");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -34,7 +34,7 @@ for precision in f32 f64; do
         done
     done
 done
-run "ringtest rings=103 cpu f64 1 thread" examples/bench/ringtest.syl --set rings=103
+run "ringtest rings=103 cpu f64 1 thread" examples/bench/ringtest.syl --set rings=103 --threads 1
 if [ -n "$python" ]; then
     echo "neuron rings=103 1 thread | $("$python" tests/bench/nrn_ringtest.py --rings 103 2>/dev/null | tail -1)"
 fi

@@ -84,10 +84,11 @@ enum Command {
         /// an eighth of the cell's nodes as a power of two, 32 to 1024 as the device allows).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
         gpu_workgroup_size: Option<u32>,
-        /// Worker threads across cells; results are identical for any number. More than the
-        /// machine runs at once (its available parallelism) are reduced to that, with a warning.
-        #[arg(long, default_value_t = 1)]
-        threads: usize,
+        /// Worker threads across cells (default: the threads the machine runs at once, its
+        /// available parallelism); results are identical for any number. More than the machine
+        /// runs at once are reduced to that, with a warning.
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
         /// Do not draw trace.svg and raster.svg.
         #[arg(long)]
         no_plots: bool,
@@ -251,7 +252,7 @@ fn main() -> ExitCode {
             }),
             gpu_strategy: gpu_strategy.map(Strategy::from),
             gpu_workgroup_size: *gpu_workgroup_size,
-            threads: worker_threads(*threads),
+            threads: threads.map_or_else(available_threads, worker_threads),
             plots: !no_plots,
             interpret: *interpret,
             params: params.as_deref(),
@@ -289,17 +290,21 @@ fn main() -> ExitCode {
 /// `--threads`, at most what the machine runs at once: more never run faster (the step is
 /// bound by computation) and each costs a stack (`--threads 100000` spawned them all).
 fn worker_threads(asked: usize) -> usize {
-    let available = std::thread::available_parallelism().map_or(1, usize::from);
+    let available = available_threads();
     if asked > available {
         eprintln!("warning: --threads {asked}: using {available}, the threads this machine runs at once");
     }
     asked.clamp(1, available)
 }
 
+/// The threads the machine runs at once: `--threads`'s default.
+fn available_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// Runs `f` on a rayon pool of `--threads` threads (default: the machine's).
 fn with_pool(threads: Option<usize>, f: impl FnOnce() -> Result<(), Failure> + Send) -> Result<(), Failure> {
-    let available = std::thread::available_parallelism().map_or(1, usize::from);
-    let n = threads.map_or(available, worker_threads);
+    let n = threads.map_or_else(available_threads, worker_threads);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build()
