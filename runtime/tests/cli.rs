@@ -728,3 +728,32 @@ fn threads_default_to_the_machines_cores() {
     assert!(stdout.contains(&said), "{said} in {stdout}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `sylva train --resume PARAMS.yaml` starts from the values of an earlier training's
+/// params.yaml (its checkpoint); a name the block lacks is refused at its line.
+#[test]
+fn train_resumes_from_a_params_file() {
+    let dir = scratch("resume");
+    let first = dir.join("first");
+    let model = "tests/data/train/and_neuron.syl";
+    let result = sylva(&["train", model, "--threads", "1", "-o", first.to_str().expect("utf-8")]);
+    assert_eq!(result.status.code(), Some(0), "{}", String::from_utf8_lossy(&result.stderr));
+    let learned = sylva_runtime::output::load_params(&first.join("params.yaml")).expect("params");
+    let second = dir.join("second");
+    let params = first.join("params.yaml");
+    let result =
+        sylva(&["train", model, "--resume", params.to_str().expect("utf-8"), "-o", second.to_str().expect("utf-8")]);
+    assert_eq!(result.status.code(), Some(0), "{}", String::from_utf8_lossy(&result.stderr));
+    let text = std::fs::read_to_string(second.join("params.yaml")).expect("params");
+    let resumed = sylva_runtime::output::parse_params(&text).expect("reads back");
+    let starts: Vec<f64> = text.lines().filter_map(|l| l.trim().strip_prefix("start: ")?.parse().ok()).collect();
+    assert_eq!(starts, learned.iter().map(|p| p.value).collect::<Vec<_>>(), "{text}");
+    assert_ne!(resumed[0].value, learned[0].value, "it trained on");
+    std::fs::write(dir.join("bad.yaml"), "params:\n  - name: nope.weight\n    value: 1\n").expect("file");
+    let bad = dir.join("bad.yaml");
+    let result = sylva(&["train", model, "--resume", bad.to_str().expect("utf-8"), "-o", second.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("bad.yaml:2: the model's `train` block has no trainable `nope.weight`"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}

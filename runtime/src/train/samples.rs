@@ -58,10 +58,19 @@ pub struct EpochReport {
 }
 
 /// Where a training on samples is.
-#[derive(Copy, Clone, Debug)]
+#[derive(Clone, Debug)]
 pub enum Progress {
-    Batch { epoch: u32, batch: usize, batches: usize, loss: f64 },
-    Epoch(EpochReport),
+    Batch {
+        epoch: u32,
+        batch: usize,
+        batches: usize,
+        loss: f64,
+    },
+    /// An epoch's scores and the values after it (a checkpoint).
+    Epoch {
+        report: EpochReport,
+        values: Vec<f64>,
+    },
 }
 
 /// What a training on samples did.
@@ -87,7 +96,7 @@ pub fn fit_samples(
     let mut rng = Rng::new(data.seed);
     let start = EpochReport { epoch: 0, train: score(problem, data, &data.train)?, test: test_score(problem, data)? };
     let mut fit = SampleFit { epochs: vec![start], batch_losses: Vec::new(), values: Vec::new(), stopped: false };
-    let _ = progress(Progress::Epoch(start));
+    let _ = progress(Progress::Epoch { report: start, values: problem.values() });
     let batch = data.batch.max(1) as usize;
     'epochs: for epoch in 1..=data.epochs {
         let order = shuffled(data.train.len(), &mut rng);
@@ -109,7 +118,7 @@ pub fn fit_samples(
         }
         let report = EpochReport { epoch, train: mean_score(&losses), test: test_score(problem, data)? };
         fit.epochs.push(report);
-        if progress(Progress::Epoch(report)).is_break() {
+        if progress(Progress::Epoch { report, values: problem.values() }).is_break() {
             fit.stopped = epoch < data.epochs;
             break;
         }

@@ -125,6 +125,9 @@ enum Command {
         /// Do not draw loss.svg.
         #[arg(long)]
         no_plots: bool,
+        /// Start from the values of a params.yaml (a checkpoint of an earlier training).
+        #[arg(long, value_name = "PARAMS.YAML")]
+        resume: Option<PathBuf>,
         /// Threads for the samples of a batch (default: the machine's); results are identical
         /// for any number.
         #[arg(long, value_name = "N")]
@@ -261,8 +264,16 @@ fn main() -> ExitCode {
         Command::Grad { file, check, overrides, threads } => {
             with_pool(*threads, || train::grad(file, overrides, *check, colour))
         }
-        Command::Train { file, out, overrides, no_plots, threads } => {
-            with_pool(*threads, || train::train(file, out.as_deref(), overrides, !no_plots, colour))
+        Command::Train { file, out, overrides, no_plots, resume, threads } => {
+            let args = train::TrainArgs {
+                file,
+                out: out.as_deref(),
+                overrides,
+                resume: resume.as_deref(),
+                plots: !no_plots,
+                colour,
+            };
+            with_pool(*threads, || train::train(&args))
         }
         Command::Lsp => lsp::serve(),
         Command::Import { files, out } => import::import(files, out.as_deref(), colour),

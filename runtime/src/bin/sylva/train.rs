@@ -25,8 +25,16 @@ const CHECK_TOLERANCE: f64 = 1e-6;
 /// The session of the model's `train block`, its target files read from disk (paths as the
 /// compiler resolved them: relative to the model file, so to the current directory as SWC
 /// files are); what is wrong is reported at the model's text.
-fn session(file: &str, overrides: &[String], colour: bool) -> Result<(Compiled, Session), Failure> {
-    let compiled = compile_located(file, overrides, None, colour)?;
+fn session(
+    file: &str,
+    overrides: &[String],
+    resume: Option<&Path>,
+    colour: bool,
+) -> Result<(Compiled, Session), Failure> {
+    let mut compiled = compile_located(file, overrides, None, colour)?;
+    if let Some(path) = resume {
+        resume_from(&mut compiled.artifact, path)?;
+    }
     let at = |span: Span, message: &str, notes: &[String]| {
         report_at(&compiled.db, span, message, notes, colour);
         Failure::Model
@@ -71,7 +79,7 @@ pub(crate) fn number(x: f64) -> String {
 
 pub fn grad(file: &str, overrides: &[String], check: bool, colour: bool) -> Result<(), Failure> {
     let started = Instant::now();
-    let (compiled, mut session) = session(file, overrides, colour)?;
+    let (compiled, mut session) = session(file, overrides, None, colour)?;
     let artifact = &compiled.artifact;
     let steps = artifact.model.simulation.steps() as u64;
     let first = session.samples.as_ref().map(samples::first_batch).unwrap_or_default();
@@ -145,9 +153,21 @@ pub fn grad(file: &str, overrides: &[String], check: bool, colour: bool) -> Resu
     Ok(())
 }
 
-pub fn train(file: &str, out: Option<&Path>, overrides: &[String], plots: bool, colour: bool) -> Result<(), Failure> {
+/// What `sylva train` is asked for.
+pub struct TrainArgs<'a> {
+    pub file: &'a str,
+    pub out: Option<&'a Path>,
+    pub overrides: &'a [String],
+    /// A `params.yaml` whose values are the start values.
+    pub resume: Option<&'a Path>,
+    pub plots: bool,
+    pub colour: bool,
+}
+
+pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
+    let TrainArgs { file, out, overrides, resume, plots, colour } = *args;
     let started = Instant::now();
-    let (compiled, mut session) = session(file, overrides, colour)?;
+    let (compiled, mut session) = session(file, overrides, resume, colour)?;
     let artifact = &compiled.artifact;
     let out_dir: PathBuf = match out {
         Some(dir) => dir.to_path_buf(),
@@ -244,11 +264,32 @@ pub fn train(file: &str, out: Option<&Path>, overrides: &[String], plots: bool, 
 /// the unit beside it (the parameter's display unit without one), converted to internal units
 /// and written into the model's trainable of that name.
 pub fn with_params(artifact: Artifact, path: &Path) -> Result<Artifact, Failure> {
-    let entries = output::load_params(path).map_err(|e| Failure::Usage(e.to_string()))?;
     let mut model = artifact.model;
+    let values = learned_values(&model, path, "--params")?;
+    session::apply(&mut model, &values).map_err(|e| Failure::Usage(format!("--params `{}`: {e}", path.display())))?;
+    Ok(Artifact::new(model))
+}
+
+/// `sylva train --resume PARAMS.yaml`: the values of the file become the trainables' start
+/// values (those it leaves out keep theirs).
+fn resume_from(artifact: &mut Artifact, path: &Path) -> Result<(), Failure> {
+    let values = learned_values(&artifact.model, path, "--resume")?;
+    let training = artifact.model.training.as_mut().expect("checked by learned_values");
+    for (name, value) in values {
+        if let Some(t) = training.trainables.iter_mut().find(|t| t.name == name) {
+            t.init = value;
+        }
+    }
+    Ok(())
+}
+
+/// The entries of a `params.yaml` as (trainable name, value in internal units), each checked
+/// against the model's `train` block: a known name, once, a unit of its dimension, in its range.
+fn learned_values(model: &sylva_compiler::ir::Model, path: &Path, option: &str) -> Result<Vec<(String, f64)>, Failure> {
+    let entries = output::load_params(path).map_err(|e| Failure::Usage(e.to_string()))?;
     let Some(training) = &model.training else {
         return Err(Failure::Usage(format!(
-            "--params `{}`: the model has no `train` block to say which parameters the values are for",
+            "{option} `{}`: the model has no `train` block to say which parameters the values are for",
             path.display()
         )));
     };
@@ -303,6 +344,5 @@ pub fn with_params(artifact: Artifact, path: &Path) -> Result<Artifact, Failure>
         }
         values.push((entry.name.clone(), value));
     }
-    session::apply(&mut model, &values).map_err(|e| Failure::Usage(format!("--params `{}`: {e}", path.display())))?;
-    Ok(Artifact::new(model))
+    Ok(values)
 }

@@ -29,27 +29,12 @@ pub fn train(
     let started = Instant::now();
     let bar = ProgressBar::with_draw_target(Some(u64::from(data.epochs)), ProgressDrawTarget::stderr());
     bar.set_style(ProgressStyle::with_template("{bar:30} epoch {pos}/{len} {msg} eta {eta}").expect("valid template"));
-    let fit = fit_samples(&mut session.problem, &data, &session.transforms, session.optimizer, |p| {
-        match p {
-            Progress::Batch { epoch, batch, batches, loss } => {
-                bar.set_message(format!("batch {batch}/{batches} loss {}", number(loss)));
-                bar.set_position(u64::from(epoch - 1));
-            }
-            Progress::Epoch(report) => {
-                bar.set_position(u64::from(report.epoch));
-                bar.println(summary(&report));
-            }
-        }
-        if stop_fit.load(Ordering::Relaxed) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-    });
-    bar.finish_and_clear();
-    let fit = fit.map_err(|e| grad_failure(&compiled.artifact, e))?;
-    let record = TrainingRecord {
+    let names = session.names.clone();
+    let record_of = |values: &[f64], epochs: &[EpochReport]| TrainingRecord {
         model: file.to_owned(),
-        params: session
-            .names
+        params: names
             .iter()
-            .zip(&fit.values)
+            .zip(values)
             .zip(&start)
             .map(|((shown, value), start)| TrainedValue {
                 name: shown.name.clone(),
@@ -58,10 +43,38 @@ pub fn train(
                 start: start / shown.scale,
             })
             .collect(),
-        losses: fit.epochs.iter().map(|e| e.train.loss).collect(),
+        losses: epochs.iter().map(|e| e.train.loss).collect(),
         iterations: u64::from(data.epochs),
-        epochs: fit.epochs.iter().map(row).collect(),
+        epochs: epochs.iter().map(row).collect(),
     };
+    let mut reports = Vec::new();
+    let mut checkpoint_error = None;
+    let fit = fit_samples(&mut session.problem, &data, &session.transforms, session.optimizer, |p| {
+        match p {
+            Progress::Batch { epoch, batch, batches, loss } => {
+                bar.set_message(format!("batch {batch}/{batches} loss {}", number(loss)));
+                bar.set_position(u64::from(epoch - 1));
+            }
+            Progress::Epoch { report, values } => {
+                bar.set_position(u64::from(report.epoch));
+                bar.println(summary(&report));
+                reports.push(report);
+                // A checkpoint: params.yaml and loss.csv so far, written atomically.
+                let never = AtomicBool::new(false);
+                if let Err(e) = output::write_training(out_dir, &record_of(&values, &reports), false, &never) {
+                    checkpoint_error = Some(e.to_string());
+                    return ControlFlow::Break(());
+                }
+            }
+        }
+        if stop_fit.load(Ordering::Relaxed) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+    });
+    bar.finish_and_clear();
+    let fit = fit.map_err(|e| grad_failure(&compiled.artifact, e))?;
+    if let Some(e) = checkpoint_error {
+        return Err(Failure::Usage(format!("cannot write a checkpoint: {e}")));
+    }
+    let record = record_of(&fit.values, &fit.epochs);
     let done = record.done();
     let files = output::write_training(out_dir, &record, plots, stop_writing).map_err(|e| match e {
         OutputError::Interrupted => Failure::Interrupted(format!(
