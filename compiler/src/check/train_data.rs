@@ -60,7 +60,7 @@ pub(crate) fn data(
     loss: Option<&ast::TrainSetting>,
 ) -> Option<(ir::Data, ir::Loss)> {
     let (train, test) = datasets(globals, diags, members)?;
-    let inputs: Vec<ir::Input> = members.inputs.iter().filter_map(|i| input(diags, model, i)).collect();
+    let inputs: Vec<ir::Input> = members.inputs.iter().filter_map(|i| input(globals, diags, model, i)).collect();
     report_duplicate_inputs(diags, &inputs);
     let readout = match members.readouts.as_slice() {
         [r] => readout(globals, diags, model, r),
@@ -227,12 +227,28 @@ fn dataset(globals: &Globals<'_>, diags: &mut Diagnostics, d: &ast::Dataset) -> 
     }
 }
 
-/// `input "COLUMN" -> SOURCE` or `input "COLUMN" -> STIMULUS.PARAMETER`.
-fn input(diags: &mut Diagnostics, model: &Model<'_>, i: &ast::Input) -> Option<ir::Input> {
+/// `input "COLUMN" -> SOURCE`, `input "COLUMN" -> STIMULUS.PARAMETER` or `input "PATTERN" ->
+/// POPULATION.SYNAPSE.PARAMETER { init = … }`.
+fn input(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Model<'_>, i: &ast::Input) -> Option<ir::Input> {
     let network = model.network;
-    if i.column.value.is_empty() {
+    if i.column.value.is_empty() || i.column.value == "*" {
         diags.push(Diagnostic::error(Code::UnknownInput, i.column.span, "the column name is empty"));
         return None;
+    }
+    let pattern = i.column.value.strip_suffix('*');
+    if i.to.len() < 3 {
+        if pattern.is_some() || i.column.value.contains('*') {
+            diags.push(
+                Diagnostic::error(Code::UnknownInput, i.column.span, "several columns for one value")
+                    .label("a pattern of columns needs a dense projection")
+                    .help("a pattern (`\"pixel*\"`) feeds a population: `-> POPULATION.SYNAPSE.PARAMETER`"),
+            );
+            return None;
+        }
+        if let Some(p) = i.props.first() {
+            diags.push(unknown_setting(&p.key, "this input", &[]));
+            return None;
+        }
     }
     let to = match i.to.as_slice() {
         [source] => match network.sources.iter().position(|s| s.name == source.name) {
@@ -264,9 +280,94 @@ fn input(diags: &mut Diagnostics, model: &Model<'_>, i: &ast::Input) -> Option<i
             let scale = mechanism.params[p].dim.display_scale();
             ir::InputTarget::Stimulus { stimulus: StimulusId(k as u32), param: ParamId(p as u32), scale }
         }
+        [pop, syn, param] => dense(globals, diags, model, i, pop, syn, param)?,
         _ => return None,
     };
     Some(ir::Input { column: i.column.value.clone(), to, span: i.span, column_span: i.column.span })
+}
+
+/// `POPULATION.SYNAPSE.PARAMETER { init = … }`: a dense projection onto every cell of the
+/// population, which must be the only one of its cell type (the synapse's values are the type's).
+fn dense(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    model: &Model<'_>,
+    i: &ast::Input,
+    pop: &ast::Ident,
+    syn: &ast::Ident,
+    param: &ast::Ident,
+) -> Option<ir::InputTarget> {
+    let network = model.network;
+    let Some(k) = network.populations.iter().position(|p| p.name == pop.name) else {
+        let mut d = Diagnostic::error(Code::UnknownInput, pop.span, format!("no population `{}`", pop.name))
+            .label("a dense input feeds a synapse parameter of every cell of a population");
+        if let Some(s) = did_you_mean(&pop.name, network.populations.iter().map(|p| p.name.as_str())) {
+            d = d.help(format!("did you mean `{s}`?"));
+        }
+        diags.push(d);
+        return None;
+    };
+    let population = &network.populations[k];
+    if let Some(other) = network.populations.iter().find(|p| p.cell == population.cell && p.name != pop.name) {
+        diags.push(
+            Diagnostic::error(Code::UnknownInput, pop.span, "a dense input into a cell type two populations share")
+                .secondary(other.span, "another population of the same cell type")
+                .note("a synapse's values belong to its cell type: give this population a cell type of its own"),
+        );
+        return None;
+    }
+    let cell = &model.cells[population.cell.index()];
+    let Some(s) = cell.synapses.iter().position(|x| x.name == syn.name) else {
+        let mut d = Diagnostic::error(
+            Code::UnknownInput,
+            syn.span,
+            format!("cell `{}` has no synapse `{}`", cell.name, syn.name),
+        )
+        .label("not a synapse of the population's cell type");
+        if let Some(m) = did_you_mean(&syn.name, cell.synapses.iter().map(|x| x.name.as_str())) {
+            d = d.help(format!("did you mean `{m}`?"));
+        }
+        diags.push(d);
+        return None;
+    };
+    let mechanism = &model.mechanisms[cell.synapses[s].mechanism.index()];
+    let Some(p) = mechanism.params.iter().position(|x| x.name == param.name) else {
+        diags.push(
+            Diagnostic::error(
+                Code::UnknownInput,
+                param.span,
+                format!("`{}` has no parameter `{}`", mechanism.name, param.name),
+            )
+            .label("not a parameter of the synapse"),
+        );
+        return None;
+    };
+    let declared = &mechanism.params[p];
+    let mut init = declared.dim.display_scale();
+    for prop in &i.props {
+        if prop.key.name != "init" {
+            diags.push(unknown_setting(&prop.key, "a dense input", &["init"]));
+            return None;
+        }
+        let what = "the spread of the projection's start weights";
+        let (v, dim) = eval(globals, diags, &prop.value, what)?;
+        let dim = dim.unwrap_or(Dimension::NONE);
+        if dim != declared.dim {
+            diags.push(mismatch(prop.value.span, declared.dim, dim, what));
+            return None;
+        }
+        if !(v > 0.0 && v.is_finite()) {
+            diags.push(Diagnostic::error(Code::UnknownInput, prop.value.span, format!("{what} must be positive")));
+            return None;
+        }
+        init = v;
+    }
+    Some(ir::InputTarget::Dense {
+        population: ir::PopulationId(k as u32),
+        synapse: ir::SynapseId(s as u32),
+        param: ParamId(p as u32),
+        init,
+    })
 }
 
 fn unknown_input(model: &Model<'_>, name: &ast::Ident, what: &str) -> Diagnostic {

@@ -645,6 +645,11 @@ pub enum InputTarget {
     /// The stimulus's parameter is the column's value in the parameter's display unit (`scale`:
     /// internal units per display unit).
     Stimulus { stimulus: StimulusId, param: ParamId, scale: f64 },
+    /// A trained dense projection: on cell i of the population, the synapse's parameter is
+    /// Σⱼ Wᵢⱼ xⱼ + bᵢ over the input's columns xⱼ (the columns whose names start with the
+    /// pattern before its `*`, in file order). W starts uniform in ±init/√(columns), b at 0
+    /// (internal units of the parameter).
+    Dense { population: PopulationId, synapse: SynapseId, param: ParamId, init: f64 },
 }
 
 /// A statistic of probes over a time window: one value per probe.

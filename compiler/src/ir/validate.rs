@@ -385,6 +385,12 @@ fn data_valid(model: &Model, d: &Data) -> bool {
             let mech = network.stimuli.get(stimulus.index()).map(|s| &model.mechanisms[s.mechanism.index()]);
             mech.is_some_and(|m| param.index() < m.params.len()) && scale > 0.0
         }
+        InputTarget::Dense { population, synapse, param, init } => {
+            let cell = network.populations.get(population.index()).and_then(|p| model.cells.get(p.cell.index()));
+            let mech =
+                cell.and_then(|c| c.synapses.get(synapse.index())).map(|s| &model.mechanisms[s.mechanism.index()]);
+            mech.is_some_and(|m| param.index() < m.params.len()) && init > 0.0 && i.column != "*"
+        }
     };
     let Readout { statistic: _statistic, probes, from, to, dim, span: _readout_span } = readout;
     let probes_ok = !probes.is_empty()

@@ -515,12 +515,15 @@ pub enum TrainMember {
     Setting(TrainSetting),
 }
 
-/// `input "a" -> in_a` (a spike source) or `input "a" -> clamp.amp` (a stimulus parameter).
+/// `input "a" -> in_a` (a spike source), `input "a" -> clamp.amp` (a stimulus parameter) or
+/// `input "pixel*" -> hidden.drive.amp { init = 1 nA }` (a dense projection onto a population).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Input {
     pub column: StringLit,
-    /// One name (a source) or two (a stimulus and its parameter).
+    /// One name (a source), two (a stimulus and its parameter) or three (a population, its
+    /// synapse and the parameter).
     pub to: Vec<Ident>,
+    pub props: Vec<Property>,
     pub span: Span,
 }
 

@@ -27,7 +27,7 @@ use sylva_compiler::artifact::Artifact;
 
 use crate::host::blowup::Blowup;
 use crate::plan::{Plan, ProbeSource};
-pub use sample::{Input, Objective, Readout, SampleLoss};
+pub use sample::{Dense, Input, Objective, Readout, SampleLoss};
 
 /// A trainable parameter: one value shared by every [`Use`] (a mechanism's parameter in some
 /// regions of a cell type, a synapse's parameter on every cell of a type, a stimulus's) and by
@@ -119,6 +119,8 @@ pub struct Problem {
     inputs: Vec<Input>,
     /// The artificial source of each connection rule, if it comes from one.
     rule_source: Vec<Option<usize>>,
+    /// The trained W and b of each dense input, in input order (see [`Dense::weights`]).
+    dense: Vec<Vec<f64>>,
 }
 
 impl Problem {
@@ -130,6 +132,7 @@ impl Problem {
     pub fn with_inputs(artifact: &Artifact, trainables: &[Trainable], inputs: &[Input]) -> Result<Problem, GradError> {
         let input_params = inputs.iter().filter_map(|i| match i {
             Input::Param(u) => Some((u.block, u.param)),
+            Input::Dense(d) => Some((d.block, d.param)),
             Input::Source(_) => None,
         });
         let unfolded: Vec<(usize, u32)> =
@@ -169,6 +172,13 @@ impl Problem {
         if let Some(Input::Source(s)) = inputs.iter().find(|i| matches!(i, Input::Source(s) if *s >= sources)) {
             return Err(GradError::Loss(format!("no source {s}")));
         }
+        for i in inputs {
+            if let Input::Dense(d) = i
+                && d.instances.end > plan.blocks[d.block].len()
+            {
+                return Err(GradError::Loss(format!("placement {} has no instances {:?}", d.block, d.instances)));
+            }
+        }
         Ok(Problem {
             adjoints: reverse::BlockAdjoints::of_plan(&plan),
             plan,
@@ -176,6 +186,13 @@ impl Problem {
             steps: artifact.model.simulation.steps() as u64,
             weights: connections.iter().map(|c| c.weight).collect(),
             inputs: inputs.to_vec(),
+            dense: inputs
+                .iter()
+                .filter_map(|i| match i {
+                    Input::Dense(d) => Some(vec![0.0; d.weights()]),
+                    _ => None,
+                })
+                .collect(),
             rule_source: connections
                 .iter()
                 .map(|c| match c.source {
@@ -186,22 +203,28 @@ impl Problem {
         })
     }
 
-    /// The current value of each trainable parameter (its first use's).
+    /// The current value of each trainable parameter (its first use's), then the W and b of
+    /// each dense input.
     pub fn values(&self) -> Vec<f64> {
-        self.trainables
-            .iter()
-            .map(|t| match t.uses.first() {
-                Some(u) => {
-                    let first = u.instances(&self.plan).next().expect("checked in new");
-                    self.plan.blocks[u.block].param_value(u.param, first)
-                }
-                None => self.weights[t.weights[0] as usize],
-            })
-            .collect()
+        let trained = self.trainables.iter().map(|t| match t.uses.first() {
+            Some(u) => {
+                let first = u.instances(&self.plan).next().expect("checked in new");
+                self.plan.blocks[u.block].param_value(u.param, first)
+            }
+            None => self.weights[t.weights[0] as usize],
+        });
+        trained.chain(self.dense.iter().flatten().copied()).collect()
     }
 
-    /// Sets every instance of every use of each trainable parameter.
+    /// Sets every instance of every use of each trainable parameter, then the dense inputs' W and b.
     pub fn set_values(&mut self, values: &[f64]) {
+        let (values, dense) = values.split_at(self.trainables.len().min(values.len()));
+        let mut rest = dense;
+        for d in &mut self.dense {
+            let (mine, after) = rest.split_at(d.len().min(rest.len()));
+            d[..mine.len()].copy_from_slice(mine);
+            rest = after;
+        }
         let trainables = std::mem::take(&mut self.trainables);
         for (t, &x) in trainables.iter().zip(values) {
             for u in &t.uses {
@@ -253,6 +276,7 @@ impl Problem {
     pub fn gradient(&self, loss: &Loss, checkpoint_every: Option<u64>) -> Result<Gradient, GradError> {
         let scales = vec![1.0; self.weights.len()];
         self.gradient_of(&self.plan, &scales, checkpoint_every, &mut |rows| evaluate(&self.plan, loss, rows))
+            .map(|(g, _)| g)
     }
 
     /// The gradient of the loss `objective` gives of a forward run of `plan`, whose connection
@@ -263,7 +287,7 @@ impl Problem {
         rule_scales: &[f64],
         checkpoint_every: Option<u64>,
         objective: &mut dyn FnMut(&[Vec<f64>]) -> Result<(f64, Vec<Vec<f64>>), GradError>,
-    ) -> Result<Gradient, GradError> {
+    ) -> Result<(Gradient, Vec<Vec<Vec<f64>>>), GradError> {
         let k = checkpoint_every.unwrap_or_else(|| (self.steps as f64).sqrt().ceil() as u64).max(1);
         let run = forward::run(plan, self.steps, Some(k))?;
         let (value, row_cotangents) = objective(&run.rows)?;
@@ -285,7 +309,7 @@ impl Problem {
                     + t.weights.iter().map(|c| weights[*c as usize]).sum::<f64>()
             })
             .collect();
-        Ok(Gradient { loss: value, gradient, checkpoint_every: k })
+        Ok((Gradient { loss: value, gradient, checkpoint_every: k }, params))
     }
 }
 

@@ -7,13 +7,40 @@ use std::ops::Range;
 use super::{GradError, Gradient, Problem, Use};
 use crate::plan::{Plan, ProbeSource};
 
-/// What one value of a sample sets.
+/// What the values of a sample set (one value each, a dense input `features` values).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
     /// Every event of artificial source `s` carries its connection's weight times the value.
     Source(usize),
     /// A parameter (in internal units), on every instance of the use.
     Param(Use),
+    /// A trained projection: instance `instances.start + i` of the block gets Σⱼ Wᵢⱼ xⱼ + bᵢ.
+    Dense(Dense),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dense {
+    pub block: usize,
+    pub param: u32,
+    pub instances: Range<usize>,
+    pub features: usize,
+}
+
+impl Dense {
+    /// Its trained values: W (instances × features, row-major), then b.
+    pub fn weights(&self) -> usize {
+        self.instances.len() * (self.features + 1)
+    }
+}
+
+impl Input {
+    /// The sample values it takes.
+    pub fn width(&self) -> usize {
+        match self {
+            Input::Dense(d) => d.features,
+            Input::Source(_) | Input::Param(_) => 1,
+        }
+    }
 }
 
 /// The mean of each probe over the recorded rows `rows` (internal units).
@@ -44,24 +71,34 @@ pub struct SampleLoss {
 impl Problem {
     /// The plan with a sample's `values` (one per input, internal units) applied.
     fn sample_plan(&self, values: &[f64]) -> Result<Plan, GradError> {
-        if values.len() != self.inputs.len() {
-            return Err(GradError::Loss(format!("{} values for {} inputs", values.len(), self.inputs.len())));
+        let width: usize = self.inputs.iter().map(Input::width).sum();
+        if values.len() != width {
+            return Err(GradError::Loss(format!("{} values for inputs of {width}", values.len())));
         }
         let mut plan = self.plan.clone();
         let mut source_scale = vec![1.0; self.rule_source.iter().flatten().max().map_or(0, |m| m + 1)];
-        for (input, &x) in self.inputs.iter().zip(values) {
+        let mut dense = self.dense.iter();
+        for (input, x) in self.inputs.iter().zip(split(values, &self.inputs)) {
             match input {
                 Input::Source(s) => {
                     if let Some(scale) = source_scale.get_mut(*s) {
-                        *scale = x;
+                        *scale = x[0];
                     }
                 }
                 Input::Param(u) => {
                     let instances: Vec<usize> = u.instances(&plan).collect();
-                    let block = &mut plan.blocks[u.block];
-                    let (_, array) = block.params.iter_mut().find(|(p, _)| *p == u.param).expect("unfolded");
+                    let array = unfolded(&mut plan, u.block, u.param);
                     for i in instances {
-                        array[i] = x;
+                        array[i] = x[0];
+                    }
+                }
+                Input::Dense(d) => {
+                    let weights = dense.next().expect("one per dense input");
+                    let (w, b) = weights.split_at(d.instances.len() * d.features);
+                    let array = unfolded(&mut plan, d.block, d.param);
+                    for (k, i) in d.instances.clone().enumerate() {
+                        let row = &w[k * d.features..(k + 1) * d.features];
+                        array[i] = b[k] + row.iter().zip(x).map(|(w, x)| w * x).sum::<f64>();
                     }
                 }
             }
@@ -76,13 +113,29 @@ impl Problem {
 
     /// Per connection rule, what a sample's `values` scale its events' weights by.
     fn rule_scales(&self, values: &[f64]) -> Vec<f64> {
+        let per_input: Vec<&[f64]> = split(values, &self.inputs).collect();
         self.rule_source
             .iter()
             .map(|source| {
                 let input = self.inputs.iter().position(|i| source.is_some_and(|s| *i == Input::Source(s)));
-                input.map_or(1.0, |k| values[k])
+                input.map_or(1.0, |k| per_input[k][0])
             })
             .collect()
+    }
+
+    /// The derivatives of the dense inputs' W and b, from those of the parameters they set
+    /// (`params`: per block, per unfolded parameter, per instance).
+    fn dense_gradient(&self, values: &[f64], params: &[Vec<Vec<f64>>]) -> Vec<f64> {
+        let mut out = Vec::new();
+        for (input, x) in self.inputs.iter().zip(split(values, &self.inputs)) {
+            let Input::Dense(d) = input else { continue };
+            let slot = self.plan.blocks[d.block].params.iter().position(|(p, _)| *p == d.param).expect("unfolded");
+            let g = &params[d.block][slot][d.instances.clone()];
+            // ∂L/∂Wᵢⱼ = gᵢ xⱼ, row by row, then ∂L/∂bᵢ = gᵢ.
+            out.extend(g.iter().flat_map(|gi| x.iter().map(move |xj| gi * xj)));
+            out.extend_from_slice(g);
+        }
+        out
     }
 
     /// The loss of a forward run of one sample.
@@ -106,14 +159,30 @@ impl Problem {
     ) -> Result<(SampleLoss, Gradient), GradError> {
         let plan = self.sample_plan(values)?;
         let mut loss = None;
-        let gradient = self.gradient_of(&plan, &self.rule_scales(values), None, &mut |rows| {
+        let (mut gradient, params) = self.gradient_of(&plan, &self.rule_scales(values), None, &mut |rows| {
             let (l, cotangents) = evaluate_readout(&plan, readout, objective, rows)?;
             let value = l.loss;
             loss = Some(l);
             Ok((value, cotangents))
         })?;
+        gradient.gradient.extend(self.dense_gradient(values, &params));
         Ok((loss.expect("evaluated"), gradient))
     }
+}
+
+/// A sample's values cut into each input's.
+fn split<'v>(values: &'v [f64], inputs: &'v [Input]) -> impl Iterator<Item = &'v [f64]> {
+    inputs.iter().scan(0, move |at, input| {
+        let start = *at;
+        *at += input.width();
+        Some(&values[start..*at])
+    })
+}
+
+/// The per-instance array of an unfolded parameter.
+fn unfolded(plan: &mut Plan, block: usize, param: u32) -> &mut Vec<f64> {
+    let (_, array) = plan.blocks[block].params.iter_mut().find(|(p, _)| *p == param).expect("unfolded");
+    array
 }
 
 /// The readout of `rows`, its loss against `objective`, and the loss's derivative in each row's

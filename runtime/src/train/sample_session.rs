@@ -8,37 +8,156 @@ use sylva_compiler::source::Span;
 use super::data::{self, DataError, Samples};
 use super::samples::{SampleSet, SampleTraining};
 use super::session::SessionError;
-use crate::grad::{Input, Objective, Readout, Use};
+use crate::grad::{Dense, Input, Objective, Readout, Use};
 
 /// What a file reader gives: a file's bytes, or why it cannot be read.
 pub type ReadFile<'r> = dyn FnMut(&str) -> Result<Vec<u8>, String> + 'r;
 
-/// The inputs of the problem and the samples to train on.
+/// The inputs of the problem, the values the dense ones train, and the samples.
+pub struct SampleSetup {
+    pub inputs: Vec<Input>,
+    pub dense: Vec<DenseValue>,
+    pub training: SampleTraining,
+}
+
+/// One trained value of a dense input (a weight or a bias): how it is shown, its start value
+/// and the scale of its unbounded transform (internal units).
+#[derive(Clone, Debug)]
+pub struct DenseValue {
+    pub name: String,
+    pub unit: String,
+    pub display_scale: f64,
+    pub start: f64,
+    pub spread: f64,
+}
+
+/// The inputs of the problem and the samples to train on; dense inputs start from random
+/// weights drawn with the block's seed.
 pub fn sample_training(
     artifact: &Artifact,
     training: &ir::Training,
     d: &ir::Data,
     read: &mut ReadFile<'_>,
-) -> Result<(Vec<Input>, SampleTraining), SessionError> {
-    let inputs = d.inputs.iter().map(|i| input(artifact, i)).collect();
-    let train = samples(training, d, &d.train, read)?;
-    let test = d.test.as_ref().map(|t| samples(training, d, t, read)).transpose()?;
+) -> Result<SampleSetup, SessionError> {
+    let train_table = load(&d.train, read)?;
+    let columns = input_columns(d, &d.train, &train_table)?;
+    let train = samples(training, d, &d.train, &train_table, &columns)?;
+    let test = match &d.test {
+        Some(t) => {
+            let table = load(t, read)?;
+            let test_columns = input_columns(d, t, &table)?;
+            let names = |cols: &[Vec<usize>], tab: &Samples| -> Vec<Vec<String>> {
+                cols.iter().map(|c| c.iter().map(|k| tab.columns[*k].clone()).collect()).collect()
+            };
+            if names(&test_columns, &table) != names(&columns, &train_table) {
+                return Err(SessionError::Data {
+                    span: t.file_spans[0],
+                    message: format!("the test data `{}` has other input columns than the training data", file_name(t)),
+                });
+            }
+            Some(samples(training, d, t, &table, &test_columns)?)
+        }
+        None => None,
+    };
+    let mut rng = crate::plan::events::Rng::new(training.seed);
+    let mut inputs = Vec::new();
+    let mut dense = Vec::new();
+    for (i, cols) in d.inputs.iter().zip(&columns) {
+        let input = input(artifact, i, cols.len());
+        if let Input::Dense(x) = &input {
+            dense.extend(dense_values(artifact, i, x, cols, &train_table, &mut rng));
+        }
+        inputs.push(input);
+    }
     let readout = readout(artifact, &d.readout);
-    Ok((inputs, SampleTraining { train, test, readout, epochs: d.epochs, batch: d.batch, seed: training.seed }))
+    let training = SampleTraining { train, test, readout, epochs: d.epochs, batch: d.batch, seed: training.seed };
+    Ok(SampleSetup { inputs, dense, training })
 }
 
-fn input(artifact: &Artifact, i: &ir::Input) -> Input {
+fn input(artifact: &Artifact, i: &ir::Input, features: usize) -> Input {
+    let block_of = |placement: Placement| {
+        artifact.placements.iter().position(|p| p.placement == placement).expect("the artifact places every input")
+    };
     match i.to {
         InputTarget::Source(s) => Input::Source(s.index()),
         InputTarget::Stimulus { stimulus, param, scale: _ } => {
-            let block = artifact
-                .placements
-                .iter()
-                .position(|p| p.placement == Placement::Stimulus(stimulus))
-                .expect("the artifact places every stimulus");
-            Input::Param(Use::all(block, param.0))
+            Input::Param(Use::all(block_of(Placement::Stimulus(stimulus)), param.0))
+        }
+        InputTarget::Dense { population, synapse, param, init: _ } => {
+            let pop = &artifact.model.network.populations[population.index()];
+            // The population is its cell type's only one (checked): the block's instances are its cells.
+            let block = block_of(Placement::Synapse { cell: pop.cell, index: synapse });
+            Input::Dense(Dense { block, param: param.0, instances: 0..pop.count as usize, features })
         }
     }
+}
+
+/// W uniform in ±init/√features, b = 0; named after the columns and the cells.
+fn dense_values(
+    artifact: &Artifact,
+    i: &ir::Input,
+    d: &Dense,
+    columns: &[usize],
+    table: &Samples,
+    rng: &mut crate::plan::events::Rng,
+) -> Vec<DenseValue> {
+    let InputTarget::Dense { population, synapse, param, init } = i.to else { return Vec::new() };
+    let model = &artifact.model;
+    let pop = &model.network.populations[population.index()];
+    let syn = &model.cells[pop.cell.index()].synapses[synapse.index()];
+    let declared = &model.mechanisms[syn.mechanism.index()].params[param.index()];
+    let (unit, display_scale) = (declared.dim.display_unit(), declared.dim.display_scale());
+    let target = |k: usize| format!("{}[{k}].{}.{}", pop.name, syn.name, declared.name);
+    let spread = init / (columns.len().max(1) as f64).sqrt();
+    let mut out = Vec::with_capacity(d.weights());
+    for k in d.instances.clone() {
+        for c in columns {
+            let start = spread * (2.0 * rng.uniform() - 1.0);
+            out.push(DenseValue {
+                name: format!("{} -> {}", table.columns[*c], target(k)),
+                unit: unit.clone(),
+                display_scale,
+                start,
+                spread,
+            });
+        }
+    }
+    for k in d.instances.clone() {
+        out.push(DenseValue {
+            name: format!("bias -> {}", target(k)),
+            unit: unit.clone(),
+            display_scale,
+            start: 0.0,
+            spread,
+        });
+    }
+    out
+}
+
+/// The columns of each input: the one named, or those starting with a pattern's prefix (in file
+/// order).
+fn input_columns(d: &ir::Data, set: &ir::Dataset, table: &Samples) -> Result<Vec<Vec<usize>>, SessionError> {
+    d.inputs
+        .iter()
+        .map(|i| {
+            let found: Vec<usize> = match i.column.strip_suffix('*') {
+                Some(prefix) => (0..table.columns.len()).filter(|k| table.columns[*k].starts_with(prefix)).collect(),
+                None => table.column(&i.column).into_iter().collect(),
+            };
+            if found.is_empty() {
+                return Err(SessionError::Data {
+                    span: i.column_span,
+                    message: format!(
+                        "the data of `{}` has no column `{}` (its columns: {})",
+                        file_name(set),
+                        i.column,
+                        listed(table)
+                    ),
+                });
+            }
+            Ok(found)
+        })
+        .collect()
 }
 
 /// The recorded rows inside the readout's window (time n·dt of row n, as `trace.csv` has them).
@@ -60,36 +179,30 @@ fn samples(
     training: &ir::Training,
     d: &ir::Data,
     set: &ir::Dataset,
-    read: &mut ReadFile<'_>,
+    table: &Samples,
+    columns: &[Vec<usize>],
 ) -> Result<SampleSet, SessionError> {
-    let table = load(set, read)?;
     let at = |span: Span, message: String| SessionError::Data { span, message };
-    let first_file = set.file_spans[0];
-    let column = |name: &str, span: Span| {
-        table.column(name).ok_or_else(|| {
-            at(
-                span,
-                format!("the data of `{}` has no column `{name}` (its columns: {})", file_name(set), listed(&table)),
-            )
-        })
-    };
-    let columns: Vec<(usize, f64)> = d
+    let label = table.column(&d.label).ok_or_else(|| {
+        at(
+            d.label_span,
+            format!("the data of `{}` has no column `{}` (its columns: {})", file_name(set), d.label, listed(table)),
+        )
+    })?;
+    let scales: Vec<f64> = d
         .inputs
         .iter()
-        .map(|i| {
-            let scale = match i.to {
-                InputTarget::Source(_) => 1.0,
-                InputTarget::Stimulus { scale, .. } => scale,
-            };
-            column(&i.column, i.column_span).map(|c| (c, scale))
+        .map(|i| match i.to {
+            InputTarget::Stimulus { scale, .. } => scale,
+            InputTarget::Source(_) | InputTarget::Dense { .. } => 1.0,
         })
-        .collect::<Result<_, _>>()?;
-    let label = column(&d.label, d.label_span)?;
+        .collect();
     let mut out = SampleSet::default();
     for (k, row) in table.rows.iter().enumerate() {
-        out.values.push(columns.iter().map(|(c, scale)| row[*c] * scale).collect());
+        let values = columns.iter().zip(&scales).flat_map(|(cols, scale)| cols.iter().map(move |c| row[*c] * scale));
+        out.values.push(values.collect());
         let objective = objective(training.loss, &d.readout, row[label]).map_err(|message| {
-            at(first_file, format!("`{}`, sample {} (data row {}): {message}", file_name(set), k + 1, k + 1))
+            at(set.file_spans[0], format!("`{}`, sample {} (data row {}): {message}", file_name(set), k + 1, k + 1))
         })?;
         out.objectives.push(objective);
     }

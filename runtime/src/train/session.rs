@@ -79,15 +79,15 @@ impl Session {
     pub fn new(artifact: &Artifact, read: &mut ReadFile<'_>) -> Result<Session, SessionError> {
         let training = artifact.model.training.as_ref().ok_or(SessionError::NoTraining)?;
         let trainables: Vec<Trainable> = training.trainables.iter().map(|t| trainable(artifact, &t.param)).collect();
-        let (inputs, samples) = match &training.data {
+        let (inputs, dense, samples) = match &training.data {
             Some(d) => {
-                let (inputs, samples) = sample_training(artifact, training, d, read)?;
-                (inputs, Some(samples))
+                let setup = sample_training(artifact, training, d, read)?;
+                (setup.inputs, setup.dense, Some(setup.training))
             }
-            None => (Vec::new(), None),
+            None => (Vec::new(), Vec::new(), None),
         };
         let mut problem = Problem::with_inputs(artifact, &trainables, &inputs)?;
-        let start: Vec<f64> = training.trainables.iter().map(|t| t.init).collect();
+        let start: Vec<f64> = training.trainables.iter().map(|t| t.init).chain(dense.iter().map(|d| d.start)).collect();
         problem.set_values(&start);
         let transforms = training
             .trainables
@@ -98,6 +98,7 @@ impl Session {
                     message: format!("`{}`: {message}", t.name),
                 })
             })
+            .chain(dense.iter().map(|d| Ok(Transform::Scaled { scale: d.spread })))
             .collect::<Result<Vec<_>, _>>()?;
         let rows = artifact.model.simulation.steps() as usize + 1;
         let times: Vec<f64> = (0..rows as u64).map(|n| crate::host::time_of(artifact.model.simulation.dt, n)).collect();
@@ -113,6 +114,7 @@ impl Session {
             .trainables
             .iter()
             .map(|t| Shown { name: t.name.clone(), unit: t.dim.display_unit(), scale: t.dim.display_scale() })
+            .chain(dense.iter().map(|d| Shown { name: d.name.clone(), unit: d.unit.clone(), scale: d.display_scale }))
             .collect();
         Ok(Session { problem, transforms, loss, optimizer, iterations: u64::from(training.iterations), names, samples })
     }

@@ -718,15 +718,16 @@ impl Ctx<'_> {
                 Some(TrainMember::Target(Target { label, file, column: strings.next(), span }))
             }
             Rule::input => {
-                let (mut column, mut to) = (None, Vec::new());
+                let (mut column, mut to, mut props) = (None, Vec::new(), Vec::new());
                 for p in pair.into_inner() {
                     match p.as_rule() {
                         Rule::string => column = Some(self.string(&p)),
                         Rule::name => to.push(self.ident(&p)),
+                        Rule::properties => props = self.properties(p),
                         _ => {}
                     }
                 }
-                Some(TrainMember::Input(Input { column: column?, to, span }))
+                Some(TrainMember::Input(Input { column: column?, to, props, span }))
             }
             Rule::readout => {
                 let (mut statistic, mut probes, mut bounds) = (None, Vec::new(), Vec::new());

@@ -13,6 +13,7 @@ use sylva_compiler::source::Span;
 use sylva_compiler::units::parse_unit;
 use sylva_runtime::grad::GradError;
 use sylva_runtime::output::{self, OutputError, TrainedValue, TrainingRecord};
+use sylva_runtime::train::Transform;
 use sylva_runtime::train::samples;
 use sylva_runtime::train::session::{self, Session, SessionError};
 
@@ -104,6 +105,9 @@ pub fn grad(file: &str, overrides: &[String], check: bool, colour: bool) -> Resu
     let header = if check { "  central difference  relative error" } else { "" };
     println!("  {:width$}  {:>13} {:8}  {:>13}{header}", "trainable", "value", "unit", "dL/dθ");
     let mut worst: f64 = 0.0;
+    // A derivative that is exactly 0 (a value no readout sees) has a difference of the loss's
+    // rounding: errors are measured against 1e-8 of the largest derivative at least.
+    let floor = 1e-8 * gradient.iter().fold(1e-300f64, |m, g| m.max(g.abs()));
     for (i, (shown, &x)) in session.names.iter().zip(&values).enumerate() {
         let derivative = gradient[i] * shown.scale;
         let mut line = format!(
@@ -114,7 +118,12 @@ pub fn grad(file: &str, overrides: &[String], check: bool, colour: bool) -> Resu
             format!("{:.6e}", derivative)
         );
         if check {
-            let h = if x == 0.0 { 1e-3 } else { 1e-3 * x.abs() };
+            // 1e-3 of the value, or of its transform's scale when it is 0 (a dense input's bias).
+            let h = match (x, session.transforms[i]) {
+                (0.0, Transform::Scaled { scale }) => 1e-3 * scale,
+                (0.0, _) => 1e-3,
+                _ => 1e-3 * x.abs(),
+            };
             let mut at = |d: f64| {
                 let mut shifted = values.clone();
                 shifted[i] = x + d;
@@ -129,7 +138,9 @@ pub fn grad(file: &str, overrides: &[String], check: bool, colour: bool) -> Resu
             })()
             .map_err(|e| grad_failure(artifact, e))?;
             session.problem.set_values(&values);
-            let error = (gradient[i] - fd).abs() / gradient[i].abs().max(fd.abs()).max(1e-300);
+            // The difference's own noise: the loss's rounding over a run, amplified by 1/h.
+            let noise = 1e-10 * loss.abs() / h;
+            let error = (gradient[i] - fd).abs() / gradient[i].abs().max(fd.abs()).max(floor).max(noise);
             worst = worst.max(error);
             line += &format!("  {:>18}  {error:>14.1e}", format!("{:.6e}", fd * shown.scale));
         }
