@@ -137,3 +137,55 @@ fn cross_entropy_classifies_by_the_largest_logit() {
     // The two losses are −log of probabilities that sum to 1.
     assert!(((-first.loss).exp() + (-second.loss).exp() - 1.0).abs() < 1e-12);
 }
+
+/// Three one-compartment cells, each driven by a clamp whose amplitude a dense input sets.
+const DENSE: &str = r#"
+import hh
+import iclamp
+
+cell unit {
+    morphology { section soma { length = 20 um, diam = 20 um, nseg = 1 } }
+    insert hh in soma
+    synapse drive = iclamp at soma(0.5) { del = 1 ms, dur = 5 ms, amp = 0 nA }
+}
+
+network main {
+    population hidden = unit[3]
+    probe "h0" = v at hidden[0].soma(0.5)
+    probe "h1" = v at hidden[1].soma(0.5)
+    probe "h2" = v at hidden[2].soma(0.5)
+}
+
+simulation { dt = 0.025 ms, duration = 6 ms, temperature = 6.3 degC }
+"#;
+
+/// A dense input's W and b against central differences: cell i's amplitude is Σⱼ Wᵢⱼ xⱼ + bᵢ.
+#[test]
+fn dense_input_gradients_agree_with_central_differences() {
+    let artifact = test_models::compiled("dense.syl", DENSE);
+    let block = artifact
+        .placements
+        .iter()
+        .position(|p| matches!(p.placement, sylva_compiler::artifact::Placement::Synapse { .. }))
+        .expect("the drive is placed");
+    let dense = Dense { block, param: 2, instances: 0..3, features: 2 };
+    let amp = &artifact.model.mechanisms[artifact.placements[block].mechanism.index()].params[2];
+    assert_eq!(amp.name, "amp");
+    let mut p = Problem::with_inputs(&artifact, &[], &[Input::Dense(dense)]).expect("a problem");
+    // W (3 × 2) and b (3), in nA.
+    p.set_values(&[0.02, -0.01, 0.015, 0.03, -0.02, 0.01, 0.005, -0.004, 0.012]);
+    let readout = Readout { probes: vec![0, 1, 2], rows: 80..241 };
+    let objective = Objective::CrossEntropy { class: 2, scale: 3.0, threshold: -60.0 };
+    let values = [0.8, 0.3];
+    let (_, g) = p.sample_gradient(&values, &readout, objective).expect("gradient");
+    assert_eq!(g.gradient.len(), 9);
+    // b's derivative is the amplitude's; each W's is it times the feature.
+    for i in 0..3 {
+        let b = g.gradient[6 + i];
+        assert!(b != 0.0);
+        assert_eq!(g.gradient[2 * i], b * 0.8);
+        assert_eq!(g.gradient[2 * i + 1], b * 0.3);
+    }
+    let worst = worst_error(&mut p, &values, &readout, objective);
+    assert!(worst < 1e-6, "dense input: {worst:e}");
+}
