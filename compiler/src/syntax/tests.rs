@@ -770,3 +770,45 @@ fn a_train_block_parses_trainables_targets_and_settings() {
     assert_eq!(opt.settings.as_ref().map(Vec::len), Some(2));
     assert_eq!((iters.key.name.as_str(), seed.key.name.as_str()), ("iterations", "seed"));
 }
+
+#[test]
+fn a_train_block_parses_samples_and_named_connections() {
+    let text = "network n {\n    connect exc = in_a -> cells[0].syn { weight = 1 uS }\n    connect cells -> cells.syn\n}\ntrain t {\n    data = table(\"xor.csv\"), test = mnist(\"i.gz\", \"l.gz\")\n    input \"a\" -> in_a\n    input \"x\" -> clamp.amp\n    input \"pixel*\" -> hidden.drive.amp { init = 1 nA }\n    readout = mean \"o0\", \"o1\" in [5 ms, 10 ms]\n    label = \"y\"\n    loss = cross_entropy { scale = 1 mV }\n    epochs = 3, batch = 2\n}\n";
+    let (file, diags) = parse(FileId(0), text);
+    assert!(diags.is_empty(), "{diags:?}");
+    let Item::Network(n) = &file.items[0] else { panic!("{:?}", file.items) };
+    let [NetworkMember::Connect(named), NetworkMember::Connect(plain)] = n.members.as_slice() else {
+        panic!("{:?}", n.members)
+    };
+    assert_eq!((named.name.as_ref().map(|n| n.name.as_str()), named.synapse.name.as_str()), (Some("exc"), "syn"));
+    assert_eq!((plain.name.is_none(), plain.synapse.name.as_str()), (true, "syn"));
+    let Item::Train(t) = &file.items[1] else { panic!("{:?}", file.items) };
+    let [
+        TrainMember::Dataset(data),
+        TrainMember::Dataset(test),
+        TrainMember::Input(source),
+        TrainMember::Input(param),
+        TrainMember::Input(dense),
+        TrainMember::Readout(readout),
+        TrainMember::Text(label),
+        TrainMember::Setting(loss),
+        TrainMember::Setting(epochs),
+        TrainMember::Setting(batch),
+    ] = t.members.as_slice()
+    else {
+        panic!("{:?}", t.members)
+    };
+    assert_eq!((data.key.name.as_str(), data.format.name.as_str(), data.files.len()), ("data", "table", 1));
+    assert_eq!((test.key.name.as_str(), test.format.name.as_str(), test.files.len()), ("test", "mnist", 2));
+    let to = |i: &Input| i.to.iter().map(|x| x.name.as_str()).collect::<Vec<_>>().join(".");
+    assert_eq!((source.column.value.as_str(), to(source)), ("a", "in_a".to_string()));
+    assert_eq!(to(param), "clamp.amp");
+    assert_eq!(
+        (dense.column.value.as_str(), to(dense), dense.props.len()),
+        ("pixel*", "hidden.drive.amp".to_string(), 1)
+    );
+    assert_eq!((readout.statistic.name.as_str(), readout.probes.len()), ("mean", 2));
+    assert_eq!((label.key.name.as_str(), label.value.value.as_str()), ("label", "y"));
+    assert_eq!((loss.key.name.as_str(), loss.settings.as_ref().map(Vec::len)), ("loss", Some(1)));
+    assert_eq!((epochs.key.name.as_str(), batch.key.name.as_str()), ("epochs", "batch"));
+}
