@@ -374,7 +374,7 @@ fn unknown_input(model: &Model<'_>, name: &ast::Ident, what: &str) -> Diagnostic
     let network = model.network;
     let names = network.sources.iter().map(|s| s.name.as_str()).chain(network.stimuli.iter().map(|s| s.name.as_str()));
     let d = Diagnostic::error(Code::UnknownInput, name.span, format!("no {what} `{}`", name.name))
-        .label("an input sets a spike source (`-> SOURCE`) or a stimulus parameter (`-> STIMULUS.PARAMETER`)");
+        .label("an input sets a spike source (`-> SOURCE`), a stimulus parameter (`-> STIMULUS.PARAMETER`) or a synapse parameter of a population (`-> POPULATION.SYNAPSE.PARAMETER`)");
     match did_you_mean(&name.name, names) {
         Some(s) => d.help(format!("did you mean `{s}`?")),
         None => d,
