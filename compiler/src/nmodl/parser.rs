@@ -11,8 +11,6 @@ use super::ast::*;
 
 /// Blocks that are valid NMODL but that this translator does not handle.
 pub const UNSUPPORTED_BLOCKS: &[&str] = &[
-    "NET_RECEIVE",
-    "KINETIC",
     "LINEAR",
     "NONLINEAR",
     "DISCRETE",
@@ -211,6 +209,12 @@ impl Parser<'_> {
                         out.items.push(Item::Derivative(n, b, token.span));
                         Ok(())
                     }),
+                    "KINETIC" => self.name().and_then(|(n, _)| {
+                        let b = self.block()?;
+                        out.items.push(Item::Kinetic(n, b, token.span));
+                        Ok(())
+                    }),
+                    "NET_RECEIVE" => self.net_receive(token.span).map(|i| out.items.push(i)),
                     "PROCEDURE" | "FUNCTION" => {
                         self.function(word == "FUNCTION").map(|f| out.items.push(Item::Procedure(f)))
                     }
@@ -429,6 +433,16 @@ impl Parser<'_> {
 
     fn function(&mut self, is_function: bool) -> Result<Function, Fail> {
         let (name, span) = self.name()?;
+        let params = self.params()?;
+        if self.is_punct("(") {
+            self.paren_text()?;
+        }
+        let body = self.block()?;
+        Ok(Function { name, span, params, body, is_function })
+    }
+
+    /// `(a (unit), b, …)`: the parameters of a FUNCTION, PROCEDURE or NET_RECEIVE.
+    fn params(&mut self) -> Result<Vec<(String, Span, Option<String>)>, Fail> {
         self.expect("(")?;
         let mut params = Vec::new();
         while !self.is_punct(")") {
@@ -442,11 +456,13 @@ impl Parser<'_> {
             }
         }
         self.expect(")")?;
-        if self.is_punct("(") {
-            self.paren_text()?;
-        }
+        Ok(params)
+    }
+
+    fn net_receive(&mut self, span: Span) -> Result<Item, Fail> {
+        let params = self.params()?;
         let body = self.block()?;
-        Ok(Function { name, span, params, body, is_function })
+        Ok(Item::NetReceive { params, body, span })
     }
 
     fn block(&mut self) -> Result<Vec<Stmt>, Fail> {
@@ -503,6 +519,10 @@ impl Parser<'_> {
                     otherwise: Vec::new(),
                 }));
             }
+            Tok::Punct("~") => {
+                self.bump();
+                return self.reaction(token.span).map(Some);
+            }
             _ => {
                 let found = self.describe();
                 self.bump();
@@ -513,100 +533,187 @@ impl Parser<'_> {
         match word.as_str() {
             "UNITSON" | "UNITSOFF" => Ok(None),
             "LOCAL" => Ok(Some(Stmt::Local(self.names_list()))),
-            "SOLVE" => {
-                let (name, span) = self.name()?;
-                let mut method = None;
-                if self.is_word("METHOD") {
-                    self.bump();
-                    method = Some(self.name()?);
-                }
-                if self.is_word("STEADYSTATE") {
-                    self.bump();
-                    self.name()?;
-                }
-                Ok(Some(Stmt::Solve { name, span, method }))
+            "SOLVE" => self.solve(),
+            "TABLE" => self.table(token.span),
+            "if" => self.if_stmt(),
+            "CONSERVE" => self.conserve(token.span),
+            "COMPARTMENT" => self.compartment(token.span),
+            "while" | "FROM" | "FOR_NETCONS" | "WATCH" | "LONGITUDINAL_DIFFUSION" | "MATCH" | "SWEEP" | "net_send"
+            | "net_event" | "net_move" | "printf" | "VERBATIM" | "LAG" | "PROTECT" | "MUTEXLOCK" | "MUTEXUNLOCK" => {
+                Ok(Some(self.skipped_statement(word, &token)))
             }
-            "TABLE" => {
-                // TABLE names DEPEND names FROM lo TO hi WITH n
-                let mut end = token.span;
-                while !self.at_eof() && !self.is_word("WITH") && !self.is_punct("}") {
-                    end = self.bump().span;
-                }
-                if self.is_word("WITH") {
-                    self.bump();
-                    end = self.number()?.1;
-                }
-                Ok(Some(Stmt::Table(token.span.to(end))))
-            }
-            "if" => {
-                self.expect("(")?;
-                let cond = self.expr()?;
-                self.expect(")")?;
-                let then = self.block()?;
-                let mut otherwise = Vec::new();
-                if self.is_word("else") {
-                    self.bump();
-                    if self.is_word("if") {
-                        otherwise = self.stmt()?.into_iter().collect();
-                    } else {
-                        otherwise = self.block()?;
-                    }
-                }
-                Ok(Some(Stmt::If { cond, then, otherwise }))
-            }
-            "while"
-            | "FROM"
-            | "FOR_NETCONS"
-            | "WATCH"
-            | "CONSERVE"
-            | "COMPARTMENT"
-            | "LONGITUDINAL_DIFFUSION"
-            | "MATCH"
-            | "SWEEP"
-            | "net_send"
-            | "net_event"
-            | "net_move"
-            | "printf"
-            | "VERBATIM"
-            | "LAG"
-            | "PROTECT"
-            | "MUTEXLOCK"
-            | "MUTEXUNLOCK"
-            | "~" => {
-                let mut end = token.span;
-                let line = token.line;
-                while !self.at_eof() && !self.is_punct("}") && (self.token().line == line || self.is_punct("{")) {
-                    if self.is_punct("{") {
-                        let s = self.span();
-                        self.skip_braces();
-                        end = s;
-                    } else {
-                        end = self.bump().span;
-                    }
-                }
-                Ok(Some(Stmt::Unsupported(word, token.span.to(end))))
-            }
-            _ => {
-                if self.is_punct("'") {
-                    self.bump();
-                    self.expect("=")?;
-                    let value = self.expr()?;
-                    return Ok(Some(Stmt::Derivative { name: word, span: token.span, value }));
-                }
-                if self.is_punct("=") {
-                    self.bump();
-                    let value = self.expr()?;
-                    return Ok(Some(Stmt::Assign { name: word, span: token.span, value }));
-                }
-                if self.is_punct("(") {
-                    let args = self.args()?;
-                    return Ok(Some(Stmt::Call { name: word, span: token.span, args }));
-                }
-                let found = self.describe();
-                let span = self.span();
-                Err(self.error(span, format!("expected `=` or `(` after `{word}`, found {found}"), "expected `=`"))
+            _ => self.assignment_or_call(word, token.span),
+        }
+    }
+
+    fn solve(&mut self) -> Result<Option<Stmt>, Fail> {
+        let (name, span) = self.name()?;
+        let mut method = None;
+        let mut steady_state = false;
+        if self.is_word("METHOD") {
+            self.bump();
+            method = Some(self.name()?);
+        }
+        if self.is_word("STEADYSTATE") {
+            self.bump();
+            method = Some(self.name()?);
+            steady_state = true;
+        }
+        Ok(Some(Stmt::Solve { name, span, method, steady_state }))
+    }
+
+    /// `TABLE names DEPEND names FROM lo TO hi WITH n`.
+    fn table(&mut self, start: Span) -> Result<Option<Stmt>, Fail> {
+        let mut end = start;
+        while !self.at_eof() && !self.is_word("WITH") && !self.is_punct("}") {
+            end = self.bump().span;
+        }
+        if self.is_word("WITH") {
+            self.bump();
+            end = self.number()?.1;
+        }
+        Ok(Some(Stmt::Table(start.to(end))))
+    }
+
+    fn if_stmt(&mut self) -> Result<Option<Stmt>, Fail> {
+        self.expect("(")?;
+        let cond = self.expr()?;
+        self.expect(")")?;
+        let then = self.block()?;
+        let mut otherwise = Vec::new();
+        if self.is_word("else") {
+            self.bump();
+            if self.is_word("if") {
+                otherwise = self.stmt()?.into_iter().collect();
+            } else {
+                otherwise = self.block()?;
             }
         }
+        Ok(Some(Stmt::If { cond, then, otherwise }))
+    }
+
+    /// A statement read to the end of its line (and over a block it opens), kept as
+    /// `Unsupported` for the translator to report.
+    fn skipped_statement(&mut self, word: String, token: &Token) -> Stmt {
+        let mut end = token.span;
+        let line = token.line;
+        while !self.at_eof() && !self.is_punct("}") && (self.token().line == line || self.is_punct("{")) {
+            if self.is_punct("{") {
+                let s = self.span();
+                self.skip_braces();
+                end = s;
+            } else {
+                end = self.bump().span;
+            }
+        }
+        Stmt::Unsupported(word, token.span.to(end))
+    }
+
+    fn assignment_or_call(&mut self, word: String, span: Span) -> Result<Option<Stmt>, Fail> {
+        if self.is_punct("'") {
+            self.bump();
+            self.expect("=")?;
+            let value = self.expr()?;
+            return Ok(Some(Stmt::Derivative { name: word, span, value }));
+        }
+        if self.is_punct("=") {
+            self.bump();
+            let value = self.expr()?;
+            return Ok(Some(Stmt::Assign { name: word, span, value }));
+        }
+        if self.is_punct("(") {
+            let args = self.args()?;
+            return Ok(Some(Stmt::Call { name: word, span, args }));
+        }
+        let found = self.describe();
+        let at = self.span();
+        Err(self.error(at, format!("expected `=` or `(` after `{word}`, found {found}"), "expected `=`"))
+    }
+
+    /// After `~`: `A + 2 B <-> C (kf, kb)`, or a flux `A << (expr)`.
+    fn reaction(&mut self, start: Span) -> Result<Stmt, Fail> {
+        let lhs = self.reactants()?;
+        if self.is_punct("<<") {
+            self.bump();
+            self.expect("(")?;
+            self.expr()?;
+            let end = self.expect(")")?;
+            return Ok(Stmt::Flux(start.to(end)));
+        }
+        self.expect("<->")?;
+        let rhs = self.reactants()?;
+        self.expect("(")?;
+        let forward = self.expr()?;
+        self.expect(",")?;
+        let backward = self.expr()?;
+        let end = self.expect(")")?;
+        Ok(Stmt::Reaction(Reaction { lhs, rhs, forward, backward, span: start.to(end) }))
+    }
+
+    /// `A + 2 B`: names, each with an optional integer count before it.
+    fn reactants(&mut self) -> Result<Vec<Reactant>, Fail> {
+        let mut out = Vec::new();
+        loop {
+            let start = self.span();
+            let count = match self.peek() {
+                Tok::Number(n) => {
+                    let parsed = n.parse::<u32>().ok().filter(|c| (1..=16).contains(c));
+                    let n = n.clone();
+                    self.bump();
+                    match parsed {
+                        Some(c) => c,
+                        None => return Err(self.error(start, format!("`{n}` is not a reactant count"), "expected 1 to 16")),
+                    }
+                }
+                _ => 1,
+            };
+            let (name, span) = self.name()?;
+            out.push(Reactant { count, name, span: start.to(span) });
+            if !self.is_punct("+") {
+                return Ok(out);
+            }
+            self.bump();
+        }
+    }
+
+    /// `CONSERVE A + B = total` (a term other than a bare name makes it not `plain`).
+    fn conserve(&mut self, start: Span) -> Result<Option<Stmt>, Fail> {
+        let mut states = Vec::new();
+        let mut plain = true;
+        loop {
+            let term = self.binary(4)?;
+            match term {
+                Expr::Name(n, s) => states.push((n, s)),
+                _ => plain = false,
+            }
+            if !self.is_punct("+") {
+                break;
+            }
+            self.bump();
+        }
+        self.expect("=")?;
+        let total = self.expr()?;
+        let span = start.to(total.span());
+        Ok(Some(Stmt::Conserve { states, total, plain, span }))
+    }
+
+    /// `COMPARTMENT volume { names }` or `COMPARTMENT i, volume { names }`.
+    fn compartment(&mut self, start: Span) -> Result<Option<Stmt>, Fail> {
+        let mut volume = self.expr()?;
+        let mut indexed = false;
+        if self.is_punct(",") {
+            self.bump();
+            volume = self.expr()?;
+            indexed = true;
+        }
+        self.expect("{")?;
+        let mut states = Vec::new();
+        while let Tok::Name(n) = self.peek() {
+            let n = n.clone();
+            states.push((n, self.bump().span));
+        }
+        let end = self.expect("}")?;
+        Ok(Some(Stmt::Compartment { volume, states, indexed, span: start.to(end) }))
     }
 
     fn args(&mut self) -> Result<Vec<Expr>, Fail> {

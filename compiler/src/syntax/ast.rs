@@ -169,6 +169,8 @@ pub struct Let {
 pub struct Ode {
     pub state: Ident,
     pub rhs: Expr,
+    /// `x' = … by backward_euler`: backward Euler even when the equation is linear in `x`.
+    pub backward_euler: bool,
     pub span: Span,
 }
 

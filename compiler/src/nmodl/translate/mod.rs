@@ -17,7 +17,10 @@ use super::units::{UnitTable, constant};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 
+mod events;
 mod exec;
+mod kinetic;
+mod solve;
 
 /// Names Sylva reserves (keywords and built-ins with another meaning): a variable of that name
 /// gets a trailing `_`.
@@ -216,6 +219,8 @@ enum BlockKind {
     Initial,
     Breakpoint,
     Derivative,
+    Kinetic,
+    NetReceive,
 }
 
 enum FnState {
@@ -252,6 +257,10 @@ struct Tx<'a> {
     taken: HashSet<String>,
     latest: HashMap<String, Out>,
     fn_scope: Option<FnScope>,
+    /// PARAMETERs that INITIAL assigns (Exp2Syn's `tau1`): their value after INITIAL, read by
+    /// the other blocks.
+    shadows: HashMap<String, Out>,
+    scheme: kinetic::Scheme,
     branch: usize,
     call_depth: usize,
     block: BlockKind,
@@ -275,14 +284,19 @@ impl Interface {
     }
 }
 
-/// What the executed blocks give: the derivatives (and the DERIVATIVE blocks solved), the
-/// currents, the initial values.
+/// What the executed blocks give: the derivatives (and the DERIVATIVE and KINETIC blocks
+/// solved), the kinetic scheme's lines, the currents, the initial values, the event handler.
 #[derive(Default)]
 struct Blocks {
     derivatives: Vec<(String, Out)>,
+    /// States whose derivative NMODL integrates with `derivimplicit` (backward Euler).
+    implicit: HashSet<String>,
     solved: HashSet<String>,
+    kinetic: Vec<String>,
     currents: Vec<(String, Out)>,
     initial: Vec<(String, Out)>,
+    /// `on event(…) { … }`, from NET_RECEIVE.
+    event: Option<String>,
 }
 
 pub fn translate(
@@ -307,6 +321,8 @@ pub fn translate(
         taken: RESERVED.iter().map(|s| s.to_string()).collect(),
         latest: HashMap::new(),
         fn_scope: None,
+        shadows: HashMap::new(),
+        scheme: kinetic::Scheme::default(),
         branch: 0,
         call_depth: 0,
         block: BlockKind::Breakpoint,
@@ -353,8 +369,10 @@ impl<'a> Tx<'a> {
         let (params, states) = self.declarations();
         self.constants_as_lets();
         let mut blocks = Blocks::default();
+        self.parameter_shadows();
         self.breakpoint(&iface, &mut blocks);
         self.initial_and_unused(&states, &mut blocks);
+        blocks.event = self.net_receive(&iface);
         let text = self.text(&iface, &params, &states, &blocks);
         Some(Translated { name: iface.name, text })
     }
@@ -409,6 +427,8 @@ impl<'a> Tx<'a> {
                             if let Some(rhs) = d.rhs.first() {
                                 self.units.alias(&d.lhs, rhs);
                             }
+                        } else if d.lhs == "PI" {
+                            // Sylva's `PI` is the same number.
                         } else {
                             let value = match d.rhs.as_slice() {
                                 [a] if a.starts_with('#') => Some(a[1..].to_string()),
@@ -544,8 +564,8 @@ impl<'a> Tx<'a> {
             if let Item::Breakpoint(body, _) = item {
                 let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
                 for stmt in body {
-                    if let Stmt::Solve { name: target, span, method } = stmt {
-                        self.solve(target, *span, method.as_ref(), &mut blocks.derivatives, &mut blocks.solved);
+                    if let Stmt::Solve { name: target, span, method, .. } = stmt {
+                        self.solve(target, *span, method.as_ref(), blocks);
                         continue;
                     }
                     self.block = BlockKind::Breakpoint;
@@ -582,6 +602,7 @@ impl<'a> Tx<'a> {
                     for stmt in body {
                         self.stmt(stmt, &mut env);
                     }
+                    self.keep(&env);
                     for d in states {
                         if let Some(value) = env.globals.get(&d.name) {
                             blocks.initial.push((d.name.clone(), value.clone()));
@@ -595,11 +616,12 @@ impl<'a> Tx<'a> {
                         }
                     }
                 }
-                Item::Derivative(n, _, span) if !blocks.solved.contains(n) => {
+                Item::Derivative(n, _, span) | Item::Kinetic(n, _, span) if !blocks.solved.contains(n) => {
                     let n = n.clone();
+                    let kind = if matches!(item, Item::Kinetic(..)) { "KINETIC" } else { "DERIVATIVE" };
                     self.unsupported(
                         *span,
-                        format!("DERIVATIVE `{n}` is never solved"),
+                        format!("{kind} `{n}` is never solved"),
                         "no `SOLVE` in BREAKPOINT names it",
                     );
                 }
@@ -679,7 +701,9 @@ impl<'a> Tx<'a> {
         for f in &self.fn_texts {
             let _ = writeln!(out, "    {f}");
         }
-        let _ = writeln!(out);
+        if !self.lets.is_empty() {
+            let _ = writeln!(out);
+        }
         for (n, v) in &self.lets {
             let _ = writeln!(out, "    let {n} = {}", v.text);
         }
@@ -687,7 +711,15 @@ impl<'a> Tx<'a> {
             let _ = writeln!(out);
         }
         for (n, v) in &blocks.derivatives {
-            let _ = writeln!(out, "    {}' = {}", sylva_name(n), v.text);
+            let method = if blocks.implicit.contains(n) { " by backward_euler" } else { "" };
+            let _ = writeln!(out, "    {}' = {}{method}", sylva_name(n), v.text);
+        }
+        if !blocks.kinetic.is_empty() {
+            let _ = writeln!(out, "    kinetic {{");
+            for line in &blocks.kinetic {
+                let _ = writeln!(out, "        {line}");
+            }
+            let _ = writeln!(out, "    }}");
         }
         if !blocks.initial.is_empty() {
             let parts: Vec<String> =
@@ -699,72 +731,11 @@ impl<'a> Tx<'a> {
             let e = if iface.electrode.contains(n) { "electrode current " } else { "" };
             let _ = writeln!(out, "    {e}{} = {}", sylva_name(n), v.text);
         }
+        if let Some(event) = &blocks.event {
+            let _ = writeln!(out, "\n    {event}");
+        }
         let _ = writeln!(out, "}}");
         out
-    }
-
-    fn solve(
-        &mut self,
-        target: &str,
-        span: Span,
-        method: Option<&(String, Span)>,
-        derivatives: &mut Vec<(String, Out)>,
-        solved: &mut HashSet<String>,
-    ) {
-        match method {
-            Some((m, _)) if m == "cnexp" => {}
-            Some((m, _))
-                if m == "sparse"
-                    && self.file.items.iter().any(|i| matches!(i, Item::Unsupported(w, _) if w == "KINETIC")) =>
-            {
-                // The KINETIC block itself is reported.
-                return;
-            }
-            Some((m, s)) => {
-                let m = m.clone();
-                self.unsupported(*s, format!("`METHOD {m}` is not translated yet"), "only `cnexp` is");
-                return;
-            }
-            None => {
-                self.unsupported(span, "`SOLVE` without `METHOD` is not translated yet", "expected `METHOD cnexp`");
-                return;
-            }
-        }
-        let body = self.file.items.iter().find_map(|i| match i {
-            Item::Derivative(n, body, _) if n == target => Some(body.clone()),
-            _ => None,
-        });
-        let Some(body) = body else {
-            let kinetic = self.file.items.iter().any(|i| matches!(i, Item::Unsupported(w, _) if w == "KINETIC"));
-            if !kinetic {
-                self.diagnostics.push(
-                    Diagnostic::error(Code::NmodlName, span, format!("no DERIVATIVE block `{target}`"))
-                        .label("solved here"),
-                );
-            }
-            return;
-        };
-        solved.insert(target.to_string());
-        self.block = BlockKind::Derivative;
-        let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
-        for stmt in &body {
-            self.stmt(stmt, &mut env);
-        }
-        self.keep(&env);
-        let mut keys: Vec<_> = env.globals.keys().filter(|k| k.ends_with('\'')).cloned().collect();
-        keys.sort_by_key(|k| self.file_order(k.trim_end_matches('\'')));
-        for k in keys {
-            let n = k.trim_end_matches('\'').to_string();
-            let unit = self.vars.get(&n).map_or("1".to_string(), |v| v.unit.clone());
-            let rhs = &env.globals[&k];
-            let value = if unit == "1" {
-                Out { text: format!("{} / 1 ms", rhs.wrap(5)), prec: 5 }
-            } else {
-                let q = attach(rhs, &unit);
-                Out { text: format!("{} / 1 ms", q.wrap(5)), prec: 5 }
-            };
-            derivatives.push((n, value));
-        }
     }
 
     fn file_order(&self, name: &str) -> usize {

@@ -233,8 +233,9 @@ impl Ctx<'_> {
                 Member::Assign(CurrentAssign { electrode, target: target?, value: value?, span })
             }
             Rule::ode => {
+                let backward_euler = pair.clone().into_inner().any(|p| p.as_rule() == Rule::ode_method);
                 let (state, rhs) = self.name_and_expr(pair);
-                Member::Ode(Ode { state: state?, rhs: rhs?, span })
+                Member::Ode(Ode { state: state?, rhs: rhs?, backward_euler, span })
             }
             Rule::kinetic => {
                 let (mut reactions, mut conserves) = (Vec::new(), Vec::new());

@@ -1,0 +1,133 @@
+//! `SOLVE` in BREAKPOINT: a DERIVATIVE block with `METHOD cnexp` (Sylva's exact exponential
+//! update of a linear ODE, as NEURON's `cnexp`) or `METHOD derivimplicit` (backward Euler,
+//! `by backward_euler`), and a KINETIC block with `METHOD sparse` (a `kinetic` scheme).
+
+use super::*;
+
+impl Tx<'_> {
+    pub(super) fn solve(&mut self, target: &str, span: Span, method: Option<&(String, Span)>, blocks: &mut Blocks) {
+        let Some((m, method_span)) = method else {
+            self.unsupported(span, "`SOLVE` without `METHOD` is not translated yet", "expected `METHOD cnexp`");
+            return;
+        };
+        match m.as_str() {
+            "cnexp" => self.solve_derivative(target, span, false, blocks),
+            "derivimplicit" => self.solve_derivative(target, span, true, blocks),
+            "sparse" => self.solve_kinetic(target, span, blocks),
+            _ => {
+                let m = m.clone();
+                self.unsupported(
+                    *method_span,
+                    format!("`METHOD {m}` is not translated"),
+                    "`cnexp`, `derivimplicit` and `sparse` are",
+                );
+            }
+        }
+    }
+
+    fn find_block(&self, target: &str, kinetic: bool) -> Option<Vec<Stmt>> {
+        self.file.items.iter().find_map(|i| match i {
+            Item::Derivative(n, body, _) if n == target && !kinetic => Some(body.clone()),
+            Item::Kinetic(n, body, _) if n == target && kinetic => Some(body.clone()),
+            _ => None,
+        })
+    }
+
+    fn no_block(&mut self, target: &str, span: Span, kind: &str) {
+        self.diagnostics
+            .push(Diagnostic::error(Code::NmodlName, span, format!("no {kind} block `{target}`")).label("solved here"));
+    }
+
+    fn solve_derivative(&mut self, target: &str, span: Span, implicit: bool, blocks: &mut Blocks) {
+        let Some(body) = self.find_block(target, false) else {
+            self.no_block(target, span, "DERIVATIVE");
+            return;
+        };
+        blocks.solved.insert(target.to_string());
+        self.block = BlockKind::Derivative;
+        let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
+        self.stmts(&body, &mut env);
+        self.keep(&env);
+        let mut keys: Vec<_> = env.globals.keys().filter(|k| k.ends_with('\'')).cloned().collect();
+        keys.sort_by_key(|k| self.file_order(k.trim_end_matches('\'')));
+        let first = blocks.derivatives.len();
+        for k in keys {
+            let n = k.trim_end_matches('\'').to_string();
+            let unit = self.vars.get(&n).map_or("1".to_string(), |v| v.unit.clone());
+            let q = attach(&env.globals[&k], &unit);
+            blocks.derivatives.push((n, Out { text: format!("{} / 1 ms", q.wrap(5)), prec: 5 }));
+        }
+        if implicit {
+            self.check_uncoupled(&body, &blocks.derivatives[first..]);
+            blocks.implicit.extend(blocks.derivatives[first..].iter().map(|(n, _)| n.clone()));
+        }
+    }
+
+    /// NEURON's `derivimplicit` solves the block's equations together; Sylva advances each
+    /// state by its own backward Euler step, which is the same only when no equation reads
+    /// another state of the block (E0807 otherwise).
+    fn check_uncoupled(&mut self, body: &[Stmt], derivatives: &[(String, Out)]) {
+        let states: Vec<String> = derivatives.iter().map(|(n, _)| sylva_name(n)).collect();
+        for (n, value) in derivatives {
+            let reads = self.names_read(&value.text);
+            let own = sylva_name(n);
+            let Some(other) = states.iter().find(|s| **s != own && reads.contains(*s)) else { continue };
+            let span = body
+                .iter()
+                .find_map(|s| match s {
+                    Stmt::Derivative { name, span, .. } if name == n => Some(*span),
+                    _ => None,
+                })
+                .unwrap_or(Span { file: self.file_id, start: 0, end: 0 });
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::NmodlCoupledImplicit,
+                    span,
+                    format!("`{n}'` reads `{other}`, another state of this `derivimplicit` block"),
+                )
+                .label("coupled to another state")
+                .note("NEURON solves the coupled equations together by Newton's method; Sylva advances each state by its own backward Euler step, which differs when they are coupled"),
+            );
+        }
+    }
+
+    /// The names a text reads, through the `let`s it names.
+    pub(super) fn names_read(&self, text: &str) -> HashSet<String> {
+        let lets: HashMap<&str, &str> = self.lets.iter().map(|(n, v)| (n.as_str(), v.text.as_str())).collect();
+        let mut seen = HashSet::new();
+        let mut pending = vec![text];
+        while let Some(t) = pending.pop() {
+            for word in t.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if word.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && seen.insert(word.to_string()) {
+                    pending.extend(lets.get(word));
+                }
+            }
+        }
+        seen
+    }
+
+    fn solve_kinetic(&mut self, target: &str, span: Span, blocks: &mut Blocks) {
+        let Some(body) = self.find_block(target, true) else {
+            if self.find_block(target, false).is_some() {
+                self.unsupported(span, "`METHOD sparse` for a DERIVATIVE block is not translated", "use `cnexp` or `derivimplicit`");
+            } else {
+                self.no_block(target, span, "KINETIC");
+            }
+            return;
+        };
+        blocks.solved.insert(target.to_string());
+        self.block = BlockKind::Kinetic;
+        let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
+        self.stmts(&body, &mut env);
+        self.keep(&env);
+        let lines = self.scheme_lines();
+        if !blocks.kinetic.is_empty() {
+            self.diagnostics.push(
+                Diagnostic::error(Code::NmodlKinetic, span, "a second KINETIC scheme: a Sylva mechanism has one")
+                    .label("solved here"),
+            );
+            return;
+        }
+        blocks.kinetic = lines;
+    }
+}
