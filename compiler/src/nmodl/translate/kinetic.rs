@@ -193,7 +193,10 @@ impl Tx<'_> {
         let rate = |rate: &Out, order: u32| {
             let per_volume = volume.map_or_else(|| rate.clone(), |v| binary("/", rate, v));
             let mut text = attach(&per_volume, "1/ms");
-            for _ in 1..order {
+            for _ in 1..order.max(1) {
+                if units[0] == "1" {
+                    break;
+                }
                 text = Out { text: format!("{} / 1 {}", text.wrap(5), units[0]), prec: 5 };
             }
             text.text
