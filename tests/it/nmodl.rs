@@ -147,11 +147,7 @@ fn translated_derivimplicit_matches_neuron() {
     );
     run_case(
         "implicit_ca",
-        &[
-            "tests/data/nmodl/cad_implicit.mod",
-            "tests/data/neuron/mod/Ca_HVA.mod",
-            "tests/data/neuron/mod/SK_E2.mod",
-        ],
+        &["tests/data/nmodl/cad_implicit.mod", "tests/data/neuron/mod/Ca_HVA.mod", "tests/data/neuron/mod/SK_E2.mod"],
         "    insert pas in soma { g = 5e-4 S/cm2, e = -70 mV }\n    insert cad_implicit in soma\n    insert Ca_HVA in soma { gCa_HVAbar = 2e-4 S/cm2 }\n    insert SK_E2 in soma { gSK_E2bar = 1e-3 S/cm2 }\n",
         (10.0, 50.0, 0.3),
         150.0,

@@ -538,10 +538,22 @@ impl Parser<'_> {
             "if" => self.if_stmt(),
             "CONSERVE" => self.conserve(token.span),
             "COMPARTMENT" => self.compartment(token.span),
-            "while" | "FROM" | "FOR_NETCONS" | "WATCH" | "LONGITUDINAL_DIFFUSION" | "MATCH" | "SWEEP" | "net_send"
-            | "net_event" | "net_move" | "printf" | "VERBATIM" | "LAG" | "PROTECT" | "MUTEXLOCK" | "MUTEXUNLOCK" => {
-                Ok(Some(self.skipped_statement(word, &token)))
-            }
+            "while"
+            | "FROM"
+            | "FOR_NETCONS"
+            | "WATCH"
+            | "LONGITUDINAL_DIFFUSION"
+            | "MATCH"
+            | "SWEEP"
+            | "net_send"
+            | "net_event"
+            | "net_move"
+            | "printf"
+            | "VERBATIM"
+            | "LAG"
+            | "PROTECT"
+            | "MUTEXLOCK"
+            | "MUTEXUNLOCK" => Ok(Some(self.skipped_statement(word, &token))),
             _ => self.assignment_or_call(word, token.span),
         }
     }
@@ -662,7 +674,9 @@ impl Parser<'_> {
                     self.bump();
                     match parsed {
                         Some(c) => c,
-                        None => return Err(self.error(start, format!("`{n}` is not a reactant count"), "expected 1 to 16")),
+                        None => {
+                            return Err(self.error(start, format!("`{n}` is not a reactant count"), "expected 1 to 16"));
+                        }
                     }
                 }
                 _ => 1,

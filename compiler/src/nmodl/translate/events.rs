@@ -20,11 +20,8 @@ impl Tx<'_> {
         let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
         self.stmts(body, &mut env);
         self.diagnostics.truncate(saved);
-        let mut changed: Vec<(String, Out)> = env
-            .globals
-            .into_iter()
-            .filter(|(k, _)| self.vars.get(k).is_some_and(|v| v.kind == Kind::Param))
-            .collect();
+        let mut changed: Vec<(String, Out)> =
+            env.globals.into_iter().filter(|(k, _)| self.vars.get(k).is_some_and(|v| v.kind == Kind::Param)).collect();
         changed.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, value) in changed {
             let value = self.bind(&name, value);

@@ -68,7 +68,11 @@ impl Tx<'_> {
             }
             Stmt::Compartment { volume, states, indexed, span } => {
                 if *indexed {
-                    self.kinetic_error(*span, "an indexed COMPARTMENT (arrays of states) cannot be translated", "indexed");
+                    self.kinetic_error(
+                        *span,
+                        "an indexed COMPARTMENT (arrays of states) cannot be translated",
+                        "indexed",
+                    );
                     return;
                 }
                 if let Some(local) = local_in(volume, env) {
@@ -115,7 +119,10 @@ impl Tx<'_> {
             Some(Kind::IonState) => {
                 self.kinetic_error(
                     r.span,
-                    format!("`{}` is an ion's concentration: Sylva's kinetic schemes relate the mechanism's own states", r.name),
+                    format!(
+                        "`{}` is an ion's concentration: Sylva's kinetic schemes relate the mechanism's own states",
+                        r.name
+                    ),
                     "an ion concentration in a reaction",
                 );
                 false
@@ -184,9 +191,13 @@ impl Tx<'_> {
         let volume = volumes.get(names[0]);
         if names.iter().any(|n| volumes.get(*n).map(|v| &v.text) != volume.map(|v| &v.text)) {
             self.diagnostics.push(
-                Diagnostic::error(Code::NmodlKinetic, r.span, "the states of this reaction lie in COMPARTMENTs of different volumes")
-                    .label("one flux, different volumes")
-                    .note("Sylva's reactions change every state by the same flux; NMODL divides it by each state's volume"),
+                Diagnostic::error(
+                    Code::NmodlKinetic,
+                    r.span,
+                    "the states of this reaction lie in COMPARTMENTs of different volumes",
+                )
+                .label("one flux, different volumes")
+                .note("Sylva's reactions change every state by the same flux; NMODL divides it by each state's volume"),
             );
             return None;
         }
@@ -204,7 +215,11 @@ impl Tx<'_> {
         let order = |side: &[(u32, String)]| side.iter().map(|(c, _)| *c).sum::<u32>();
         let (fo, bo) = (order(&r.lhs), order(&r.rhs));
         if (fo > 1 || bo > 1) && units[0] != "1" && units[0].contains(['/', '*']) {
-            self.kinetic_error(r.span, "a reaction of order above 1 between states of a compound unit", "order above 1");
+            self.kinetic_error(
+                r.span,
+                "a reaction of order above 1 between states of a compound unit",
+                "order above 1",
+            );
             return None;
         }
         if fo > 1 || bo > 1 {

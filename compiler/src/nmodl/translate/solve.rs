@@ -109,7 +109,11 @@ impl Tx<'_> {
     fn solve_kinetic(&mut self, target: &str, span: Span, blocks: &mut Blocks) {
         let Some(body) = self.find_block(target, true) else {
             if self.find_block(target, false).is_some() {
-                self.unsupported(span, "`METHOD sparse` for a DERIVATIVE block is not translated", "use `cnexp` or `derivimplicit`");
+                self.unsupported(
+                    span,
+                    "`METHOD sparse` for a DERIVATIVE block is not translated",
+                    "use `cnexp` or `derivimplicit`",
+                );
             } else {
                 self.no_block(target, span, "KINETIC");
             }
