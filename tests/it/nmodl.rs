@@ -133,6 +133,21 @@ fn translated_kinetic_schemes_match_neuron() {
     );
 }
 
+/// `SOLVE kin STEADYSTATE sparse` in INITIAL (Sylva's `kinetic steady_state`): the five-state
+/// K scheme and kin3's scheme start at their steady state for v_init.
+#[test]
+fn translated_steady_states_match_neuron() {
+    run_case(
+        "steady",
+        &["tests/data/nmodl/hh2.mod", "tests/data/nmodl/kinss.mod", "tests/data/nmodl/kin3ss.mod"],
+        "    insert hh2 in soma { gkbar = 0 S/cm2, gnabar = 0.06 S/cm2 }\n    insert kinss in soma\n    insert kin3ss in soma { gbar = 0.06 S/cm2 }\n",
+        (5.0, 30.0, 0.3),
+        50.0,
+        -60.0,
+        &["6.3", "22"],
+    );
+}
+
 /// METHOD derivimplicit: hh2 and a calcium pool integrated by backward Euler.
 #[test]
 fn translated_derivimplicit_matches_neuron() {

@@ -675,7 +675,11 @@ impl Parser<'_> {
                     match parsed {
                         Some(c) => c,
                         None => {
-                            return Err(self.error(start, format!("`{n}` is not a reactant count"), "expected 1 to 16"));
+                            return Err(self.error(
+                                start,
+                                format!("`{n}` is not a reactant count"),
+                                "expected 1 to 16",
+                            ));
                         }
                     }
                 }

@@ -196,6 +196,8 @@ pub struct CurrentAssign {
 pub struct Kinetic {
     pub reactions: Vec<Reaction>,
     pub conserves: Vec<Conserve>,
+    /// `kinetic steady_state { … }`: the scheme starts at its steady state.
+    pub steady_state: bool,
     pub span: Span,
 }
 

@@ -27,12 +27,15 @@ impl Tx<'_> {
             Stmt::Derivative { name, span, value } => self.derivative_stmt(name, *span, value, env),
             Stmt::Call { name, span, args } => self.call_stmt(name, *span, args, env),
             Stmt::If { cond, then, otherwise } => self.if_stmt(cond, then, otherwise, env),
-            Stmt::Solve { span, steady_state, .. } => {
-                if *steady_state {
+            Stmt::Solve { name, span, method, steady_state } => {
+                let sparse = method.as_ref().is_some_and(|(m, _)| m == "sparse");
+                if *steady_state && sparse && self.block == BlockKind::Initial {
+                    self.steady_state = Some((name.clone(), *span));
+                } else if *steady_state {
                     self.unsupported(
                         *span,
-                        "`SOLVE … STEADYSTATE` is not translated yet",
-                        "give the states their initial values in INITIAL",
+                        "only `SOLVE … STEADYSTATE sparse` in INITIAL is translated",
+                        "not translated",
                     );
                 } else {
                     self.unsupported(*span, "`SOLVE` outside BREAKPOINT is not translated", "not translated");
@@ -194,6 +197,14 @@ impl Tx<'_> {
                 env.globals.insert(name.to_string(), v);
             }
             Kind::State | Kind::IonState if self.block == BlockKind::Initial => {
+                if let Some((scheme, _)) = &self.steady_state {
+                    let message = format!("`{name}` is assigned after `SOLVE {scheme} STEADYSTATE`");
+                    self.diagnostics.push(
+                        Diagnostic::error(Code::NmodlKinetic, span, message)
+                            .label("after the steady state")
+                            .note("Sylva's `kinetic steady_state` starts from the initial values, after all of them"),
+                    );
+                }
                 env.globals.insert(name.to_string(), attach(&value, &var.unit));
             }
             Kind::State if self.block == BlockKind::NetReceive => {

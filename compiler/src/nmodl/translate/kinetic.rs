@@ -134,10 +134,11 @@ impl Tx<'_> {
         }
     }
 
-    /// The scheme gathered from a KINETIC block as the lines of a Sylva `kinetic { … }`;
-    /// empties it for the next block.
-    pub(super) fn scheme_lines(&mut self) -> Vec<String> {
+    /// The scheme gathered from a KINETIC block as the lines of a Sylva `kinetic { … }`, and
+    /// whether it is linear in its states; empties it for the next block.
+    pub(super) fn scheme_lines(&mut self) -> (Vec<String>, bool) {
         let scheme = std::mem::take(&mut self.scheme);
+        let linear = scheme.reactions.iter().all(|r| order(&r.lhs) <= 1 && order(&r.rhs) <= 1);
         let mut lines = Vec::new();
         for r in &scheme.reactions {
             if let Some(line) = self.reaction_line(r, &scheme.volumes) {
@@ -147,7 +148,7 @@ impl Tx<'_> {
         if let Some(line) = self.conserve_line(&scheme) {
             lines.push(line);
         }
-        lines
+        (lines, linear)
     }
 
     /// `conserve A + B = total`. With a COMPARTMENT, NMODL conserves amounts (Σ volume ×
@@ -212,7 +213,6 @@ impl Tx<'_> {
             }
             text.text
         };
-        let order = |side: &[(u32, String)]| side.iter().map(|(c, _)| *c).sum::<u32>();
         let (fo, bo) = (order(&r.lhs), order(&r.rhs));
         if (fo > 1 || bo > 1) && units[0] != "1" && units[0].contains(['/', '*']) {
             self.kinetic_error(
@@ -249,4 +249,9 @@ fn local_in(e: &Expr, env: &Env) -> Option<String> {
         Expr::Unary(_, x) => local_in(x, env),
         Expr::Binary(_, a, b) => local_in(a, env).or_else(|| local_in(b, env)),
     }
+}
+
+/// The order of one side of a reaction.
+fn order(side: &[(u32, String)]) -> u32 {
+    side.iter().map(|(c, _)| *c).sum()
 }

@@ -261,6 +261,8 @@ struct Tx<'a> {
     /// the other blocks.
     shadows: HashMap<String, Out>,
     scheme: kinetic::Scheme,
+    /// `SOLVE name STEADYSTATE sparse` in INITIAL: the scheme's name and the statement.
+    steady_state: Option<(String, Span)>,
     branch: usize,
     call_depth: usize,
     block: BlockKind,
@@ -293,6 +295,10 @@ struct Blocks {
     implicit: HashSet<String>,
     solved: HashSet<String>,
     kinetic: Vec<String>,
+    /// The KINETIC block solved, and whether it is linear in its states.
+    kinetic_block: Option<(String, bool)>,
+    /// `kinetic steady_state`: INITIAL solves the scheme for its steady state.
+    steady_state: bool,
     currents: Vec<(String, Out)>,
     initial: Vec<(String, Out)>,
     /// `on event(…) { … }`, from NET_RECEIVE.
@@ -323,6 +329,7 @@ pub fn translate(
         fn_scope: None,
         shadows: HashMap::new(),
         scheme: kinetic::Scheme::default(),
+        steady_state: None,
         branch: 0,
         call_depth: 0,
         block: BlockKind::Breakpoint,
@@ -372,6 +379,7 @@ impl<'a> Tx<'a> {
         self.parameter_shadows();
         self.breakpoint(&iface, &mut blocks);
         self.initial_and_unused(&states, &mut blocks);
+        self.steady_state(&mut blocks);
         blocks.event = self.net_receive(&iface);
         let text = self.text(&iface, &params, &states, &blocks);
         Some(Translated { name: iface.name, text })
@@ -715,7 +723,8 @@ impl<'a> Tx<'a> {
             let _ = writeln!(out, "    {}' = {}{method}", sylva_name(n), v.text);
         }
         if !blocks.kinetic.is_empty() {
-            let _ = writeln!(out, "    kinetic {{");
+            let steady = if blocks.steady_state { " steady_state" } else { "" };
+            let _ = writeln!(out, "    kinetic{steady} {{");
             for line in &blocks.kinetic {
                 let _ = writeln!(out, "        {line}");
             }

@@ -124,8 +124,8 @@ impl Tx<'_> {
         let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
         self.stmts(&body, &mut env);
         self.keep(&env);
-        let lines = self.scheme_lines();
-        if !blocks.kinetic.is_empty() {
+        let (lines, linear) = self.scheme_lines();
+        if blocks.kinetic_block.is_some() {
             self.diagnostics.push(
                 Diagnostic::error(Code::NmodlKinetic, span, "a second KINETIC scheme: a Sylva mechanism has one")
                     .label("solved here"),
@@ -133,5 +133,25 @@ impl Tx<'_> {
             return;
         }
         blocks.kinetic = lines;
+        blocks.kinetic_block = Some((target.to_string(), linear));
+    }
+
+    /// `SOLVE kin STEADYSTATE sparse` in INITIAL: `kinetic steady_state` when `kin` is the
+    /// scheme BREAKPOINT solves and it is linear (Sylva's steady state is NEURON's one backward
+    /// Euler step of 1e9 ms, exact for linear schemes only).
+    pub(super) fn steady_state(&mut self, blocks: &mut Blocks) {
+        let Some((target, span)) = self.steady_state.take() else { return };
+        match &blocks.kinetic_block {
+            Some((name, true)) if *name == target => blocks.steady_state = true,
+            Some((name, false)) if *name == target => self.diagnostics.push(
+                Diagnostic::error(Code::NmodlKinetic, span, format!("STEADYSTATE of the nonlinear scheme `{target}`"))
+                    .label("a scheme with a reaction of order above 1")
+                    .note("NEURON iterates Newton's method towards the steady state of a nonlinear scheme; Sylva's `kinetic steady_state` is one backward Euler step, the steady state of linear schemes only"),
+            ),
+            _ => self.diagnostics.push(
+                Diagnostic::error(Code::NmodlName, span, format!("`{target}` is not the KINETIC block BREAKPOINT solves"))
+                    .label("solved for its steady state here"),
+            ),
+        }
     }
 }

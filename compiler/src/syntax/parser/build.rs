@@ -239,8 +239,10 @@ impl Ctx<'_> {
             }
             Rule::kinetic => {
                 let (mut reactions, mut conserves) = (Vec::new(), Vec::new());
+                let mut steady_state = false;
                 for p in pair.into_inner() {
                     match p.as_rule() {
+                        Rule::kw_steady_state => steady_state = true,
                         Rule::reaction => reactions.extend(self.reaction(p)),
                         Rule::conserve => {
                             let span = self.span(&p);
@@ -257,7 +259,7 @@ impl Ctx<'_> {
                         _ => {}
                     }
                 }
-                Member::Kinetic(Kinetic { reactions, conserves, span })
+                Member::Kinetic(Kinetic { reactions, conserves, steady_state, span })
             }
             Rule::on_event => {
                 let (mut weight, mut unit, mut body) = (None, None, Vec::new());
