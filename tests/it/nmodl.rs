@@ -259,6 +259,18 @@ const GARBAGE: &[&str] = &[
     "UNITSOFF",
     "FROM",
     "KINETIC {",
+    "~",
+    "<->",
+    "<<",
+    "+",
+    "2",
+    "CONSERVE",
+    "COMPARTMENT",
+    "NET_RECEIVE",
+    "STEADYSTATE",
+    "derivimplicit",
+    "sparse",
+    "net_send(1, 1)",
 ];
 
 /// Mutated `.mod` files (deleted, duplicated and swapped lines, truncations, inserted tokens and
