@@ -84,6 +84,7 @@ impl Tx<'_> {
                     return;
                 }
                 let volume = self.expr(volume, env);
+                let volume = self.bind("volume", volume);
                 for (n, _) in states {
                     self.scheme.volumes.insert(n.clone(), volume.clone());
                 }
