@@ -20,7 +20,6 @@ pub const UNSUPPORTED_BLOCKS: &[&str] = &[
     "AFTER",
     "CONSTRUCTOR",
     "DESTRUCTOR",
-    "INDEPENDENT",
     "STEPPED",
     "LAG",
 ];
@@ -167,7 +166,7 @@ impl Parser<'_> {
                     depth -= 1;
                     if depth == 0 {
                         let close = self.bump().span;
-                        let text: String = self.text[start..close.start as usize].split_whitespace().collect();
+                        let text = unit_text(&self.text[start..close.start as usize]);
                         return Ok((text, open.to(close)));
                     }
                 }
@@ -197,10 +196,24 @@ impl Parser<'_> {
                 self.bump();
                 let result = match word.as_str() {
                     "UNITSON" | "UNITSOFF" | "THREADSAFE" => Ok(()),
+                    // `INDEPENDENT { t FROM 0 TO 1 WITH 1 (ms) }` only names the time variable.
+                    "INDEPENDENT" => {
+                        self.skip_braces();
+                        Ok(())
+                    }
                     "NEURON" => self.neuron().map(|n| out.items.push(Item::Neuron(n))),
                     "UNITS" => self.units().map(|u| out.items.push(Item::Units(u))),
                     "PARAMETER" | "CONSTANT" => self.decls(true).map(|d| out.items.push(Item::Parameter(d))),
                     "ASSIGNED" => self.decls(false).map(|d| out.items.push(Item::Assigned(d))),
+                    // A file-level `LOCAL a, b`: variables shared by the blocks, as ASSIGNED.
+                    "LOCAL" => {
+                        let decls = self.names_list().into_iter().map(|(name, span)| {
+                            let line = self.tokens.iter().find(|t| t.span == span).map_or(0, |t| t.line);
+                            Decl { name, span, line, value: None, unit: None, range: None }
+                        });
+                        out.items.push(Item::Assigned(decls.collect()));
+                        Ok(())
+                    }
                     "STATE" => self.decls(false).map(|d| out.items.push(Item::State(d))),
                     "INITIAL" => self.block().map(|b| out.items.push(Item::Initial(b, token.span))),
                     "BREAKPOINT" => self.block().map(|b| out.items.push(Item::Breakpoint(b, token.span))),
@@ -857,6 +870,21 @@ impl Parser<'_> {
         }
         false
     }
+}
+
+/// A unit as written between parentheses, blanks removed; a blank between two names is NMODL's
+/// product (`/ms mM` is `/ms-mM`).
+fn unit_text(written: &str) -> String {
+    let mut out = String::new();
+    for word in written.split_whitespace() {
+        let glued =
+            out.ends_with(|c: char| c.is_ascii_alphanumeric()) && word.starts_with(|c: char| c.is_ascii_alphabetic());
+        if glued {
+            out.push('-');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 fn is_neuron_keyword(word: &str) -> bool {

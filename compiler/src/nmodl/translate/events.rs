@@ -1,42 +1,8 @@
-//! NET_RECEIVE to Sylva's `on event(w: unit) { … }`, and the PARAMETERs INITIAL changes
-//! (Exp2Syn moves `tau1` away from `tau2` there), which every other block reads changed.
+//! NET_RECEIVE to Sylva's `on event(w: unit) { … }`.
 
 use super::*;
 
 impl Tx<'_> {
-    /// Runs INITIAL once ahead when it assigns a PARAMETER, so that the blocks translated
-    /// before INITIAL read the changed value (a `let`); its diagnostics come from the real run.
-    pub(super) fn parameter_shadows(&mut self) {
-        let file = self.file;
-        let Some(body) = file.items.iter().find_map(|i| if let Item::Initial(b, _) = i { Some(b) } else { None })
-        else {
-            return;
-        };
-        if !self.assigns_parameter(body) {
-            return;
-        }
-        let saved = self.diagnostics.len();
-        self.block = BlockKind::Initial;
-        let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
-        self.stmts(body, &mut env);
-        self.diagnostics.truncate(saved);
-        let mut changed: Vec<(String, Out)> =
-            env.globals.into_iter().filter(|(k, _)| self.vars.get(k).is_some_and(|v| v.kind == Kind::Param)).collect();
-        changed.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, value) in changed {
-            let value = self.bind(&name, value);
-            self.shadows.insert(name, value);
-        }
-    }
-
-    fn assigns_parameter(&self, body: &[Stmt]) -> bool {
-        body.iter().any(|s| match s {
-            Stmt::Assign { name, .. } => self.vars.get(name).is_some_and(|v| v.kind == Kind::Param),
-            Stmt::If { then, otherwise, .. } => self.assigns_parameter(then) || self.assigns_parameter(otherwise),
-            _ => false,
-        })
-    }
-
     /// The NET_RECEIVE block as the text of an event handler (`None` without one).
     pub(super) fn net_receive(&mut self, iface: &Interface) -> Option<String> {
         let file = self.file;

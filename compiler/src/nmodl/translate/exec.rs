@@ -154,7 +154,11 @@ impl Tx<'_> {
             // ASSIGNED values and PARAMETERs that INITIAL changes are `let`s; states and
             // currents are stored with their unit.
             let kind = self.vars.get(&k).map(|v| v.kind);
-            let v = if matches!(kind, Some(Kind::Assigned | Kind::Param)) { self.bind(&k, merged) } else { merged };
+            let v = if matches!(kind, Some(Kind::Assigned | Kind::Param | Kind::Builtin)) {
+                self.bind(&k, merged)
+            } else {
+                merged
+            };
             env.globals.insert(k, v);
         }
     }
@@ -215,6 +219,12 @@ impl Tx<'_> {
             Kind::Param if self.block == BlockKind::Initial => {
                 env.globals.insert(name.to_string(), value);
             }
+            // NEURON's `v` in a block is a copy of the membrane potential: assigning it (Hay's
+            // `if (v == -27) { v = v + 0.0001 }`) changes what the rest of the block reads.
+            Kind::Builtin if name == "v" => {
+                let v = self.bind(name, value);
+                env.globals.insert(name.to_string(), v);
+            }
             Kind::Current if self.block == BlockKind::Breakpoint => {
                 env.globals.insert(name.to_string(), attach(&value, &var.unit));
             }
@@ -261,8 +271,11 @@ impl Tx<'_> {
             return Out::atom("0");
         };
         match var.kind {
-            Kind::Assigned => match self.latest.get(name) {
-                Some(v) => v.clone(),
+            Kind::Assigned => match self.latest.get(name).cloned() {
+                Some(v) => v,
+                None if self.block != BlockKind::Initial && self.initial_values.contains_key(name) => {
+                    self.initial_value(name, span).unwrap_or_else(|| Out::atom("0"))
+                }
                 None => {
                     if self.fn_scope.is_none() {
                         self.unsupported(

@@ -19,6 +19,7 @@ use crate::source::{FileId, Span};
 
 mod events;
 mod exec;
+mod initial;
 mod kinetic;
 mod solve;
 
@@ -260,6 +261,10 @@ struct Tx<'a> {
     /// PARAMETERs that INITIAL assigns (Exp2Syn's `tau1`): their value after INITIAL, read by
     /// the other blocks.
     shadows: HashMap<String, Out>,
+    /// ASSIGNED values INITIAL computes, for blocks that read them without computing them.
+    initial_values: HashMap<String, Out>,
+    /// The `let`s made by the run of INITIAL ahead (`initial::initial_prepass`).
+    prepass_lets: HashSet<String>,
     scheme: kinetic::Scheme,
     /// `SOLVE name STEADYSTATE sparse` in INITIAL: the scheme's name and the statement.
     steady_state: Option<(String, Span)>,
@@ -328,6 +333,8 @@ pub fn translate(
         latest: HashMap::new(),
         fn_scope: None,
         shadows: HashMap::new(),
+        initial_values: HashMap::new(),
+        prepass_lets: HashSet::new(),
         scheme: kinetic::Scheme::default(),
         steady_state: None,
         branch: 0,
@@ -376,11 +383,12 @@ impl<'a> Tx<'a> {
         let (params, states) = self.declarations();
         self.constants_as_lets();
         let mut blocks = Blocks::default();
-        self.parameter_shadows();
+        self.initial_prepass();
         self.breakpoint(&iface, &mut blocks);
         self.initial_and_unused(&states, &mut blocks);
         self.steady_state(&mut blocks);
         blocks.event = self.net_receive(&iface);
+        self.drop_unread_prepass_lets(&blocks);
         let text = self.text(&iface, &params, &states, &blocks);
         Some(Translated { name: iface.name, text })
     }
