@@ -115,6 +115,11 @@ const MATH: &[(&str, &str, usize)] = &[
     ("fmax", "max", 2),
 ];
 
+/// A mechanism's Sylva name: also not a species of the standard library (`SUFFIX na`).
+pub fn mechanism_name(name: &str) -> String {
+    if ["na", "k", "ca"].contains(&name) { format!("{name}_") } else { sylva_name(name) }
+}
+
 pub fn sylva_name(name: &str) -> String {
     if RESERVED.contains(&name) { format!("{name}_") } else { name.to_string() }
 }
@@ -674,7 +679,12 @@ impl<'a> Tx<'a> {
         if let Some(t) = &file.title {
             let _ = writeln!(out, "/// {t}");
         }
-        let _ = writeln!(out, "{} {} {{", if iface.point { "point" } else { "density" }, sylva_name(&iface.name));
+        let name = mechanism_name(&iface.name);
+        if name != iface.name {
+            let kind = if iface.point { "POINT_PROCESS" } else { "SUFFIX" };
+            let _ = writeln!(out, "// {kind} {} in NMODL: `{name}` in Sylva, where `{}` is taken.", iface.name, iface.name);
+        }
+        let _ = writeln!(out, "{} {name} {{", if iface.point { "point" } else { "density" });
         for (ion, _, read, write) in &iface.ions {
             let read: Vec<&String> = read.iter().filter(|r| !write.contains(r)).collect();
             let mut parts = Vec::new();
