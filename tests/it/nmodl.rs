@@ -118,6 +118,49 @@ fn translated_calcium_and_sk_match_neuron() {
     );
 }
 
+/// The constructs of older ModelDB files (oldstyle.mod: INDEPENDENT, a file-level LOCAL, tadj
+/// computed only in INITIAL, a block's copy of v changed, a unit with a blank, SUFFIX na).
+#[test]
+fn translated_old_style_file_matches_neuron() {
+    let (_, text) = translate("tests/data/nmodl/oldstyle.mod");
+    assert!(text.contains("density na_ {") && text.contains("let tadj = "), "{text}");
+    run_case(
+        "oldstyle",
+        &["tests/data/nmodl/oldstyle.mod", "tests/data/nmodl/kdr2.mod"],
+        "    insert na_ in soma\n    insert kdr2 in soma\n    insert pas in soma { g = 1e-4 S/cm2, e = -65 mV }\n",
+        (5.0, 30.0, 0.1),
+        50.0,
+        -65.0,
+        &["6.3", "34"],
+    );
+}
+
+/// Imports NMODL text; the rendered diagnostics.
+fn import_text(text: &str) -> String {
+    let mut db = SourceDb::new();
+    let id = db.add("old.mod", text.to_string());
+    render(&db, &nmodl::import(&db, id).diagnostics)
+}
+
+/// What older files do that Sylva cannot: a value INITIAL computes from the voltage and
+/// BREAKPOINT reads frozen, and states advanced by a PROCEDURE's assignments.
+#[test]
+fn old_style_refusals_are_located() {
+    let header = "NEURON { SUFFIX old NONSPECIFIC_CURRENT i }\nPARAMETER { g = 0.001 (S/cm2) }\nASSIGNED { v (mV) i (mA/cm2) v0 (mV) minf }\nSTATE { m }\n";
+    let frozen = format!(
+        "{header}INITIAL {{ v0 = v m = 0 }}\nBREAKPOINT {{ SOLVE s METHOD cnexp i = g*m*(v - v0) }}\nDERIVATIVE s {{ m' = -m }}\n"
+    );
+    let rendered = import_text(&frozen);
+    assert!(rendered.contains("error[E0802]: `v0` keeps the value INITIAL computed from `v`"), "{rendered}");
+    assert!(rendered.contains("old.mod:6:"), "{rendered}");
+    let procedure = format!(
+        "{header}BREAKPOINT {{\n    SOLVE states\n    i = g*m*v\n}}\nPROCEDURE states() {{ m = m + 0.1*(1 - m) }}\n"
+    );
+    let rendered = import_text(&procedure);
+    assert!(rendered.contains("`SOLVE states` of a PROCEDURE that assigns the states each step"), "{rendered}");
+    assert!(rendered.contains("old.mod:6:11"), "{rendered}");
+}
+
 /// KINETIC blocks with METHOD sparse: the five-state K scheme (CONSERVE) and kin3.mod's
 /// three-state Na scheme (COMPARTMENT, CONSERVE), beside hh2's sodium.
 #[test]

@@ -28,7 +28,7 @@ impl Tx<'_> {
         env.frames[0].insert(weight.clone(), strip(&sylva_name(weight), &unit));
         self.stmts(body, &mut env);
         let assigns = self.event_assignments(&env, span)?;
-        Some(format!("on event({}: {unit}) {{ {} }}", sylva_name(weight), assigns.join(", ")))
+        Some(format!("on event({}: {}) {{ {} }}", sylva_name(weight), unit_type(&unit), assigns.join(", ")))
     }
 
     fn event_error(&mut self, span: Span, message: &str, label: &str) {

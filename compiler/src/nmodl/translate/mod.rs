@@ -682,7 +682,8 @@ impl<'a> Tx<'a> {
         let name = mechanism_name(&iface.name);
         if name != iface.name {
             let kind = if iface.point { "POINT_PROCESS" } else { "SUFFIX" };
-            let _ = writeln!(out, "// {kind} {} in NMODL: `{name}` in Sylva, where `{}` is taken.", iface.name, iface.name);
+            let _ =
+                writeln!(out, "// {kind} {} in NMODL: `{name}` in Sylva, where `{}` is taken.", iface.name, iface.name);
         }
         let _ = writeln!(out, "{} {name} {{", if iface.point { "point" } else { "density" });
         for (ion, _, read, write) in &iface.ions {
@@ -713,13 +714,13 @@ impl<'a> Tx<'a> {
                 .range
                 .as_ref()
                 .map_or(String::new(), |(lo, hi)| format!(" in [{}, {}]", number(lo).text, number(hi).text));
-            let _ = writeln!(out, "    param {}: {unit} = {value}{range}", sylva_name(&d.name));
+            let _ = writeln!(out, "    param {}: {} = {value}{range}", sylva_name(&d.name), unit_type(unit));
         }
         for d in states {
             if let Some(c) = self.trailing_comment(d.line) {
                 let _ = writeln!(out, "    /// {c}");
             }
-            let _ = writeln!(out, "    state {}: {}", sylva_name(&d.name), self.vars[&d.name].unit);
+            let _ = writeln!(out, "    state {}: {}", sylva_name(&d.name), unit_type(&self.vars[&d.name].unit));
         }
         if !self.fn_texts.is_empty() {
             let _ = writeln!(out);
@@ -827,6 +828,15 @@ fn strip_out(v: &Out, unit: &str) -> Out {
         return v.clone();
     }
     Out { text: format!("{} / 1 {unit}", v.wrap(6)), prec: 5 }
+}
+
+/// A unit as a declaration writes it: Sylva's unit types have no parentheses, so `1/(ms*mM)`
+/// is `1/ms/mM`.
+fn unit_type(unit: &str) -> String {
+    match unit.split_once("/(") {
+        Some((num, den)) if den.ends_with(')') => format!("{num}/{}", den.trim_end_matches(')').replace('*', "/")),
+        _ => unit.to_string(),
+    }
 }
 
 fn ion_unit(ion: &str, name: &str, current_unit: &str) -> String {

@@ -7,7 +7,7 @@ use super::*;
 impl Tx<'_> {
     pub(super) fn solve(&mut self, target: &str, span: Span, method: Option<&(String, Span)>, blocks: &mut Blocks) {
         let Some((m, method_span)) = method else {
-            self.unsupported(span, "`SOLVE` without `METHOD` is not translated yet", "expected `METHOD cnexp`");
+            self.solve_without_method(target, span);
             return;
         };
         match m.as_str() {
@@ -23,6 +23,26 @@ impl Tx<'_> {
                 );
             }
         }
+    }
+
+    /// `SOLVE states` without METHOD: of a PROCEDURE that assigns the states each step (the
+    /// old `m = m + mexp*(minf - m)` style), or of a DERIVATIVE block with NEURON's default.
+    fn solve_without_method(&mut self, target: &str, span: Span) {
+        let procedure = self.procedures.get(target).is_some_and(|f| !f.is_function);
+        let d = if procedure {
+            Diagnostic::error(
+                Code::NmodlUnsupported,
+                span,
+                format!("`SOLVE {target}` of a PROCEDURE that assigns the states each step is not translated"),
+            )
+            .label("states advanced by assignments")
+            .help("write the equations as a DERIVATIVE block (`m' = (minf - m)/mtau`) solved with `METHOD cnexp`: that is the update `m = m + (1 - exp(-dt/mtau))*(minf - m)` such procedures usually compute")
+        } else {
+            Diagnostic::error(Code::NmodlUnsupported, span, "`SOLVE` without `METHOD` is not translated")
+                .label("no METHOD")
+                .help("name the method NEURON should use: `METHOD cnexp`, `derivimplicit` or `sparse`")
+        };
+        self.diagnostics.push(d);
     }
 
     fn find_block(&self, target: &str, kinetic: bool) -> Option<Vec<Stmt>> {
