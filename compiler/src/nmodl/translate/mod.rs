@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
-use super::ast::{Decl, Expr, Function, Item, ModFile, NeuronStmt, Stmt};
+use super::ast::{Decl, Expr, Function, Item, ModFile, NeuronStmt, Stmt, UnitDef};
 use super::parser::UNSUPPORTED_BLOCKS;
 use super::units::{UnitTable, constant};
 use crate::diagnostics::{Code, Diagnostic};
@@ -443,41 +443,7 @@ impl<'a> Tx<'a> {
                         }
                     }
                 }
-                Item::Units(defs) => {
-                    for d in defs {
-                        if d.lhs_is_unit {
-                            if let Some(rhs) = d.rhs.first() {
-                                self.units.alias(&d.lhs, rhs);
-                            }
-                        } else if d.lhs == "PI" {
-                            // Sylva's `PI` is the same number.
-                        } else {
-                            let value = match d.rhs.as_slice() {
-                                [a] if a.starts_with('#') => Some(a[1..].to_string()),
-                                [a, b] if a.starts_with('#') => {
-                                    let _ = b;
-                                    Some(a[1..].to_string())
-                                }
-                                [a, b] => constant(a, b).map(str::to_string),
-                                _ => None,
-                            };
-                            match value {
-                                Some(v) => {
-                                    self.constants.insert(d.lhs.clone(), v);
-                                }
-                                None => self.diagnostics.push(
-                                    Diagnostic::error(
-                                        Code::NmodlUnit,
-                                        d.span,
-                                        format!("the constant `{}` cannot be translated", d.lhs),
-                                    )
-                                    .label("unknown physical constant")
-                                    .help("Sylva knows `(faraday) (coulomb)`, `(faraday) (kilocoulombs)` and `(k-mole) (joule/degC)`"),
-                                ),
-                            }
-                        }
-                    }
-                }
+                Item::Units(defs) => self.units_block(defs),
                 _ => {}
             }
         }
@@ -490,6 +456,40 @@ impl<'a> Tx<'a> {
             return None;
         };
         Some(Interface { name, point, ions, nonspecific, electrode, globals })
+    }
+
+    /// A UNITS block: unit aliases for the unit mapping, and named constants.
+    fn units_block(&mut self, defs: &[UnitDef]) {
+        for d in defs {
+            if d.lhs_is_unit {
+                if let Some(rhs) = d.rhs.first() {
+                    self.units.alias(&d.lhs, rhs);
+                }
+                continue;
+            }
+            if d.lhs == "PI" {
+                continue; // Sylva's `PI` is the same number.
+            }
+            let value = match d.rhs.as_slice() {
+                [a] | [a, _] if a.starts_with('#') => Some(a[1..].to_string()),
+                [a, b] => constant(a, b).map(str::to_string),
+                _ => None,
+            };
+            match value {
+                Some(v) => {
+                    self.constants.insert(d.lhs.clone(), v);
+                }
+                None => self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::NmodlUnit,
+                        d.span,
+                        format!("the constant `{}` cannot be translated", d.lhs),
+                    )
+                    .label("unknown physical constant")
+                    .help("Sylva knows `(faraday) (coulomb)`, `(faraday) (kilocoulombs)`, `(k-mole) (joule/degC)`, `(e) (coulomb)` and `(pi) (1)`"),
+                ),
+            }
+        }
     }
 
     /// The builtins, ion variables and currents, with their units.
