@@ -3,9 +3,9 @@ TITLE oldstyle.mod   a sodium channel in the style of older ModelDB files
 COMMENT
 Written for Sylva's import tests: the constructs of older ModelDB files that the translation
 handles. INDEPENDENT, a file-level LOCAL shared by the procedures, a temperature factor tadj
-that only INITIAL computes (GLOBAL, read by the other blocks), a guard that changes the copy of
-v a block computes with (as in Hay et al. 2011's channels), a unit with a blank (/ms mM), and
-SUFFIX na, which is also the name of a species in Sylva.
+that only INITIAL computes (GLOBAL, read by the other blocks), a current INITIAL assigns, a
+guard that changes the copy of v a block computes with (as in Hay et al. 2011's channels), a
+unit with a blank (/ms mM), and SUFFIX na, which is also the name of a species in Sylva.
 ENDCOMMENT
 
 INDEPENDENT {t FROM 0 TO 1 WITH 1 (ms)}
@@ -55,6 +55,7 @@ INITIAL {
     rates()
     m = minf
     h = hinf
+    ina = (1e-4)*tadj*gbar*m*m*m*h*(v - ena)    : initial current value
 }
 
 BREAKPOINT {

@@ -225,6 +225,9 @@ impl Tx<'_> {
                 let v = self.bind(name, value);
                 env.globals.insert(name.to_string(), v);
             }
+            // NEURON computes the currents again (BREAKPOINT) before the first step, so a
+            // current INITIAL assigns ("initial Ca++ current value") has no effect.
+            Kind::Current if self.block == BlockKind::Initial => {}
             Kind::Current if self.block == BlockKind::Breakpoint => {
                 env.globals.insert(name.to_string(), attach(&value, &var.unit));
             }
