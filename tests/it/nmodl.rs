@@ -143,7 +143,7 @@ fn import_text(text: &str) -> String {
 }
 
 /// What older files do that Sylva cannot: a value INITIAL computes from the voltage and
-/// BREAKPOINT reads frozen, and states advanced by a PROCEDURE's assignments.
+/// BREAKPOINT reads frozen, and a state a PROCEDURE advances other than towards a target.
 #[test]
 fn old_style_refusals_are_located() {
     let header = "NEURON { SUFFIX old NONSPECIFIC_CURRENT i }\nPARAMETER { g = 0.001 (S/cm2) }\nASSIGNED { v (mV) i (mA/cm2) v0 (mV) minf }\nSTATE { m }\n";
@@ -153,12 +153,26 @@ fn old_style_refusals_are_located() {
     let rendered = import_text(&frozen);
     assert!(rendered.contains("error[E0802]: `v0` keeps the value INITIAL computed from `v`"), "{rendered}");
     assert!(rendered.contains("old.mod:6:"), "{rendered}");
-    let procedure = format!(
-        "{header}BREAKPOINT {{\n    SOLVE states\n    i = g*m*v\n}}\nPROCEDURE states() {{ m = m + 0.1*(1 - m) }}\n"
-    );
+    let procedure =
+        format!("{header}BREAKPOINT {{\n    SOLVE states\n    i = g*m*v\n}}\nPROCEDURE states() {{ m = m*m }}\n");
     let rendered = import_text(&procedure);
-    assert!(rendered.contains("`SOLVE states` of a PROCEDURE that assigns the states each step"), "{rendered}");
-    assert!(rendered.contains("old.mod:6:11"), "{rendered}");
+    assert!(rendered.contains("error[E0802]: `m` is not advanced as `m = m + a*(b - m)`"), "{rendered}");
+    assert!(rendered.contains("old.mod:9:22"), "{rendered}");
+}
+
+/// `SOLVE states` of a PROCEDURE that advances the gates by assignments (hh2p.mod, both
+/// forms `m = m + mexp*(minf - m)` and `h = hinf + (h - hinf)*hkeep`, `VERBATIM return 0;`).
+#[test]
+fn translated_procedure_updates_match_neuron() {
+    run_case(
+        "procedure",
+        &["tests/data/nmodl/hh2p.mod"],
+        "    insert hh2p in soma\n",
+        (5.0, 30.0, 0.15),
+        50.0,
+        -65.0,
+        &["6.3", "18.5"],
+    );
 }
 
 /// KINETIC blocks with METHOD sparse: the five-state K scheme (CONSERVE) and kin3.mod's

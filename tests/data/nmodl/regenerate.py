@@ -16,6 +16,7 @@ dt = 0.025 ms, cvode off, secondorder = 0), each at two temperatures:
             `SOLVE kin STEADYSTATE sparse`), as kinetic but v_init -60
     oldstyle  oldstyle.mod (SUFFIX na: INDEPENDENT, a file-level LOCAL, tadj only INITIAL computes,
             v changed in a block, a unit with a blank) + kdr2.mod + pas, as na_kdr
+    procedure  hh2p.mod (hh2 with `SOLVE states` of a PROCEDURE), as hh2
     implicit     hh2i.mod (hh2 with METHOD derivimplicit), as hh2
     implicit_ca  cad_implicit.mod (CaDynamics_E2 with METHOD derivimplicit) + Ca_HVA + SK_E2 +
             pas, as ca_sk
@@ -37,7 +38,7 @@ sys.dont_write_bytecode = True
 import regenerate as base  # noqa: E402  (section, iclamp, Run, neuron_init)
 
 MODS = [os.path.join(HERE, f) for f in ("hh2.mod", "na2.mod", "kdr2.mod", "kin3.mod", "hh2i.mod",
-                                        "kinss.mod", "kin3ss.mod", "oldstyle.mod",
+                                        "kinss.mod", "kin3ss.mod", "oldstyle.mod", "hh2p.mod",
                                         "cad_implicit.mod")] + [
     os.path.join(NEURON_DIR, "mod", f)
     for f in ("CaDynamics_E2.mod", "Ca_HVA.mod", "SK_E2.mod", "kinetic_k.mod")]
@@ -56,6 +57,7 @@ CASES = {
                              ("kin3ss", {"gbar": 0.06})], (5.0, 30.0, 0.3), 50.0, -60.0),
     "oldstyle": ((6.3, 34.0), [("na", {}), ("kdr2", {}), ("pas", {"g": 1e-4, "e": -65.0})],
                  (5.0, 30.0, 0.1), 50.0, -65.0),
+    "procedure": ((6.3, 18.5), [("hh2p", {})], (5.0, 30.0, 0.15), 50.0, -65.0),
     "implicit": ((6.3, 18.5), [("hh2i", {})], (5.0, 30.0, 0.15), 50.0, -65.0),
     "implicit_ca": ((34.0, 22.0), [("pas", {"g": 5e-4, "e": -70.0}), ("cad_implicit", {}),
                                    ("Ca_HVA", {"gCa_HVAbar": 2e-4}), ("SK_E2", {"gSK_E2bar": 1e-3})],

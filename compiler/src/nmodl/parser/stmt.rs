@@ -48,6 +48,9 @@ impl Parser<'_> {
             Tok::Name(w) => w.clone(),
             Tok::Verbatim => {
                 self.bump();
+                if self.is_return_zero(token.span) {
+                    return Ok(None);
+                }
                 return Ok(Some(Stmt::Unsupported("VERBATIM".into(), token.span)));
             }
             Tok::Punct("{") => {
@@ -272,5 +275,14 @@ impl Parser<'_> {
         }
         let end = self.expect("}")?;
         Ok(Some(Stmt::Compartment { volume, states, indexed, span: start.to(end) }))
+    }
+
+    /// `VERBATIM return 0; ENDVERBATIM`, the end of the old state procedures: NEURON's C
+    /// procedures return an error code, and this one says "none", so it is dropped.
+    fn is_return_zero(&self, span: Span) -> bool {
+        // The token's span is the keyword; its text runs to ENDVERBATIM.
+        let rest = &self.text[span.end as usize..];
+        let inner = rest.find("ENDVERBATIM").map_or(rest, |n| &rest[..n]);
+        inner.split_whitespace().collect::<String>() == "return0;"
     }
 }

@@ -20,6 +20,9 @@ impl Tx<'_> {
                     env.frames.last_mut().expect("a frame").insert(n.clone(), Out::atom("0"));
                 }
             }
+            Stmt::Assign { name, span, value } if self.is_state_update(name) => {
+                self.state_update(name, *span, value, env);
+            }
             Stmt::Assign { name, span, value } => {
                 let value = self.expr(value, env);
                 self.assign(name, *span, value, env);

@@ -228,6 +228,8 @@ enum BlockKind {
     Derivative,
     Kinetic,
     NetReceive,
+    /// A PROCEDURE solved without METHOD: it advances the states by assignments.
+    Update,
 }
 
 enum FnState {

@@ -7,7 +7,7 @@ use super::*;
 impl Tx<'_> {
     pub(super) fn solve(&mut self, target: &str, span: Span, method: Option<&(String, Span)>, blocks: &mut Blocks) {
         let Some((m, method_span)) = method else {
-            self.solve_without_method(target, span);
+            self.solve_without_method(target, span, blocks);
             return;
         };
         match m.as_str() {
@@ -25,24 +25,65 @@ impl Tx<'_> {
         }
     }
 
-    /// `SOLVE states` without METHOD: of a PROCEDURE that assigns the states each step (the
-    /// old `m = m + mexp*(minf - m)` style), or of a DERIVATIVE block with NEURON's default.
-    fn solve_without_method(&mut self, target: &str, span: Span) {
-        let procedure = self.procedures.get(target).is_some_and(|f| !f.is_function);
-        let d = if procedure {
-            Diagnostic::error(
-                Code::NmodlUnsupported,
-                span,
-                format!("`SOLVE {target}` of a PROCEDURE that assigns the states each step is not translated"),
-            )
-            .label("states advanced by assignments")
-            .help("write the equations as a DERIVATIVE block (`m' = (minf - m)/mtau`) solved with `METHOD cnexp`: that is the update `m = m + (1 - exp(-dt/mtau))*(minf - m)` such procedures usually compute")
-        } else {
-            Diagnostic::error(Code::NmodlUnsupported, span, "`SOLVE` without `METHOD` is not translated")
-                .label("no METHOD")
-                .help("name the method NEURON should use: `METHOD cnexp`, `derivimplicit` or `sparse`")
+    /// `SOLVE states` without METHOD: of a PROCEDURE that advances the states by assignments
+    /// each step (the old `m = m + mexp*(minf - m)` style), translated by `state_update`; of
+    /// anything else, refused.
+    fn solve_without_method(&mut self, target: &str, span: Span, blocks: &mut Blocks) {
+        let Some(f) = self.procedures.get(target).filter(|f| !f.is_function).cloned() else {
+            self.diagnostics.push(
+                Diagnostic::error(Code::NmodlUnsupported, span, "`SOLVE` without `METHOD` is not translated")
+                    .label("no METHOD")
+                    .help("name the method NEURON should use: `METHOD cnexp`, `derivimplicit` or `sparse`"),
+            );
+            return;
         };
-        self.diagnostics.push(d);
+        blocks.solved.insert(target.to_string());
+        self.block = BlockKind::Update;
+        let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
+        self.stmts(&f.body, &mut env);
+        self.keep(&env);
+        self.derivatives_of(&env, blocks);
+    }
+
+    pub(super) fn is_state_update(&self, name: &str) -> bool {
+        self.block == BlockKind::Update && self.vars.get(name).is_some_and(|v| v.kind == Kind::State)
+    }
+
+    /// `x = x + E*(I - x)` (or `x = I + (x - I)*F`, F = 1 - E) of a state, with E and I free of
+    /// x: NEURON's new x, the exact exponential update towards I with factor E. Sylva's
+    /// equation `x' = (I - x) * -log(1 - E)/dt` advances by that update (its exact exponential
+    /// step is x + (1 - exp(log(1 - E)))*(I - x), equal to rounding).
+    pub(super) fn state_update(&mut self, name: &str, span: Span, value: &Expr, env: &mut Env) {
+        let Some((factor, target)) = update_form(name, value) else {
+            self.diagnostics.push(
+                Diagnostic::error(
+                    Code::NmodlUnsupported,
+                    span,
+                    format!("`{name}` is not advanced as `{name} = {name} + a*(b - {name})`"),
+                )
+                .label("a state update Sylva cannot write as an equation")
+                .help("write the equation in a DERIVATIVE block solved with `METHOD cnexp`"),
+            );
+            return;
+        };
+        // The fraction of the gap to I that remains after the step: 1 - E, or F.
+        let keep = match factor {
+            Factor::Step(e) => {
+                let e = self.expr(e, env);
+                binary("-", &Out::atom("1"), &e)
+            }
+            Factor::Keep(f) => self.expr(f, env),
+        };
+        let i = self.expr(target, env);
+        let own = sylva_name(name);
+        if self.names_read(&keep.text).contains(&own) || self.names_read(&i.text).contains(&own) {
+            self.unsupported(span, format!("the update of `{name}` is not linear in `{name}`"), "not translated");
+            return;
+        }
+        let x = self.read(name, span, env);
+        let rate = Out { text: format!("-log({}) / (dt / 1 ms)", keep.text), prec: 5 };
+        let gap = binary("-", &i, &x);
+        env.globals.insert(format!("{name}'"), binary("*", &gap, &rate));
     }
 
     fn find_block(&self, target: &str, kinetic: bool) -> Option<Vec<Stmt>> {
@@ -68,18 +109,23 @@ impl Tx<'_> {
         let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
         self.stmts(&body, &mut env);
         self.keep(&env);
+        let first = blocks.derivatives.len();
+        self.derivatives_of(&env, blocks);
+        if implicit {
+            self.check_uncoupled(&body, &blocks.derivatives[first..]);
+            blocks.implicit.extend(blocks.derivatives[first..].iter().map(|(n, _)| n.clone()));
+        }
+    }
+
+    /// The equations a block gave (`x'` in `env`), in STATE order, with their units.
+    fn derivatives_of(&self, env: &Env, blocks: &mut Blocks) {
         let mut keys: Vec<_> = env.globals.keys().filter(|k| k.ends_with('\'')).cloned().collect();
         keys.sort_by_key(|k| self.file_order(k.trim_end_matches('\'')));
-        let first = blocks.derivatives.len();
         for k in keys {
             let n = k.trim_end_matches('\'').to_string();
             let unit = self.vars.get(&n).map_or("1".to_string(), |v| v.unit.clone());
             let q = attach(&env.globals[&k], &unit);
             blocks.derivatives.push((n, Out { text: format!("{} / 1 ms", q.wrap(5)), prec: 5 }));
-        }
-        if implicit {
-            self.check_uncoupled(&body, &blocks.derivatives[first..]);
-            blocks.implicit.extend(blocks.derivatives[first..].iter().map(|(n, _)| n.clone()));
         }
     }
 
@@ -173,5 +219,52 @@ impl Tx<'_> {
                     .label("solved for its steady state here"),
             ),
         }
+    }
+}
+
+/// The factor of an update towards a target: `E` in `x + E*(I - x)`, or `F` in `I + (x - I)*F`
+/// (E = 1 - F).
+enum Factor<'e> {
+    Step(&'e Expr),
+    Keep(&'e Expr),
+}
+
+/// `x + E*(I - x)`, `x + (I - x)*E`, `I + (x - I)*F` or `I + F*(x - I)`: the factor and `I`.
+fn update_form<'e>(x: &str, value: &'e Expr) -> Option<(Factor<'e>, &'e Expr)> {
+    let Expr::Binary("+", a, b) = value else { return None };
+    let is_x = |e: &Expr| matches!(e, Expr::Name(n, _) if n == x);
+    let product = |e: &'e Expr| match e {
+        Expr::Binary("*", p, q) => Some((p.as_ref(), q.as_ref())),
+        _ => None,
+    };
+    let difference = |e: &'e Expr| match e {
+        Expr::Binary("-", p, q) => Some((p.as_ref(), q.as_ref())),
+        _ => None,
+    };
+    // The factor of the product that is a difference passing `fits`, the other factor, and the
+    // difference's parts.
+    let split = |e: &'e Expr, fits: &dyn Fn(&Expr, &Expr) -> bool| {
+        let (p, q) = product(e)?;
+        let pick = |d: &'e Expr, other: &'e Expr| difference(d).filter(|(l, r)| fits(l, r)).map(|d| (other, d));
+        pick(p, q).or_else(|| pick(q, p))
+    };
+    if is_x(a) {
+        let (e, (i, _)) = split(b, &|_, r| is_x(r))?;
+        return Some((Factor::Step(e), i));
+    }
+    let (f, _) = split(b, &|l, r| is_x(l) && matches_expr(r, a))?;
+    Some((Factor::Keep(f), a.as_ref()))
+}
+
+/// Whether two expressions are written alike (names, numbers, operators; spans aside).
+fn matches_expr(a: &Expr, b: &Expr) -> bool {
+    match (a, b) {
+        (Expr::Number(x, _), Expr::Number(y, _)) | (Expr::Name(x, _), Expr::Name(y, _)) => x == y,
+        (Expr::Call(f, _, xs), Expr::Call(g, _, ys)) => {
+            f == g && xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| matches_expr(x, y))
+        }
+        (Expr::Unary(o, x), Expr::Unary(p, y)) => o == p && matches_expr(x, y),
+        (Expr::Binary(o, x1, x2), Expr::Binary(p, y1, y2)) => o == p && matches_expr(x1, y1) && matches_expr(x2, y2),
+        _ => false,
     }
 }
