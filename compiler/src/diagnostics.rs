@@ -97,6 +97,9 @@ codes! {
     NmodlUnsupported = "E0802": "an NMODL construct that is not translated",
     NmodlUnit = "E0803": "an NMODL unit or constant with no Sylva equivalent",
     NmodlName = "E0804": "an NMODL name that is not declared",
+    NmodlKinetic = "E0805": "an NMODL KINETIC construct that Sylva's kinetic schemes cannot express",
+    NmodlNetReceive = "E0806": "an NMODL NET_RECEIVE that Sylva's event handlers cannot express",
+    NmodlCoupledImplicit = "E0807": "coupled NMODL equations solved with `METHOD derivimplicit`",
     // Warnings (W0xxx).
     UnusedImport = "W0001": "an import that nothing uses",
     UnusedParameter = "W0002": "a parameter that nothing uses",
@@ -104,6 +107,7 @@ codes! {
     ConcentrationCycle = "W0004": "mechanisms that read concentrations written by each other",
     SuspiciousScale = "W0005": "a value far outside the usual biological range",
     NmodlTable = "W0006": "an NMODL TABLE that the translation ignores",
+    NmodlNewton = "W0010": "a nonlinear NMODL KINETIC scheme: one Newton step per time step",
     // Bugs in the compiler itself.
     InternalError = "E9999": "an internal compiler error",
 }

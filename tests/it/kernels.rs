@@ -11,3 +11,108 @@ fn kernel_snapshots_of_the_reference_examples() {
         insta::assert_snapshot!(format!("kernels_{case}"), sylva_compiler::artifact::print(&artifact));
     }
 }
+
+/// The one-state model of `backward_euler_*`: x' = -x/tau from x = 1, recorded every step.
+fn decay_model(method: &str) -> String {
+    format!(
+        "density decay {{
+    param tau: ms = 2 ms
+    state x: 1 = 1
+    x' = -x / tau{method}
+}}
+cell c {{
+    morphology {{ section soma {{ length = 20 um, diam = 20 um, nseg = 1 }} }}
+    insert decay in soma
+}}
+network main {{
+    population cells = c[1]
+    probe \"x\" = decay.x at cells[0].soma(0.5)
+}}
+simulation {{ dt = 0.1 ms, duration = 2 ms }}
+"
+    )
+}
+
+fn decay_trace(method: &str) -> Vec<f64> {
+    let (db, compilation) = sylva_tests::compile_text("decay.syl", &decay_model(method), &[]);
+    let rendered = sylva_tests::render(&db, &compilation.diagnostics);
+    let artifact = compilation.artifact.unwrap_or_else(|| panic!("{rendered}"));
+    let mut sim =
+        sylva_runtime::cpu::Simulation::new(&artifact, sylva_runtime::cpu::Options::default()).expect("builds");
+    sim.run(|_, _| {}).expect("runs");
+    sim.columns()[0].clone()
+}
+
+/// `x' = … by backward_euler` (NEURON's derivimplicit) advances a linear equation by backward
+/// Euler, x <- x / (1 + dt/tau); without it, by the exact exponential update (cnexp).
+#[test]
+fn backward_euler_advances_a_linear_equation_by_backward_euler() {
+    let (dt, tau) = (0.1_f64, 2.0_f64);
+    let implicit = decay_trace(" by backward_euler");
+    let exponential = decay_trace("");
+    assert_eq!(implicit.len(), 21);
+    for (n, (x, y)) in implicit.iter().zip(&exponential).enumerate() {
+        let euler = (1.0 / (1.0 + dt / tau)).powi(n as i32);
+        let exact = (-(n as f64) * dt / tau).exp();
+        assert!((x - euler).abs() <= 1e-14, "step {n}: {x} against backward Euler {euler}");
+        assert!((y - exact).abs() <= 1e-14, "step {n}: {y} against exp {exact}");
+    }
+    assert!((implicit[20] - exponential[20]).abs() > 1e-4, "the two methods differ");
+}
+
+/// Only `backward_euler` may follow `by`: anything else is a located syntax error.
+#[test]
+fn an_unknown_integration_method_is_a_syntax_error() {
+    let (db, compilation) = sylva_tests::compile_text("decay.syl", &decay_model(" by forward_euler"), &[]);
+    let rendered = sylva_tests::render(&db, &compilation.diagnostics);
+    assert!(compilation.has_errors(), "{rendered}");
+    assert_eq!(compilation.diagnostics[0].code.as_str(), "E0101", "{rendered}");
+    assert!(rendered.contains("decay.syl:4:") && rendered.contains("backward_euler"), "{rendered}");
+}
+
+/// A two-state scheme a <-> b (kf, kb) with a conserved total of 1, recorded at t = 0.
+fn two_state(reaction: &str) -> String {
+    format!(
+        "density pair {{
+    state a: 1 = 1
+    state b: 1
+    kinetic steady_state {{
+        {reaction}
+        conserve a + b = 1
+    }}
+}}
+cell c {{
+    morphology {{ section soma {{ length = 20 um, diam = 20 um, nseg = 1 }} }}
+    insert pair in soma
+}}
+network main {{
+    population cells = c[1]
+    probe \"a\" = pair.a at cells[0].soma(0.5)
+}}
+simulation {{ dt = 0.1 ms, duration = 0.1 ms }}
+"
+    )
+}
+
+/// `kinetic steady_state` starts at the scheme's steady state, kb/(kf + kb) for a, to the
+/// relative 1/(rate × 1e9 ms) of NEURON's one backward Euler step of 1e9 ms.
+#[test]
+fn a_steady_state_scheme_starts_at_its_steady_state() {
+    let (db, compilation) = sylva_tests::compile_text("pair.syl", &two_state("a <-> b (0.3 / ms, 0.1 / ms)"), &[]);
+    let rendered = sylva_tests::render(&db, &compilation.diagnostics);
+    let artifact = compilation.artifact.unwrap_or_else(|| panic!("{rendered}"));
+    let mut sim =
+        sylva_runtime::cpu::Simulation::new(&artifact, sylva_runtime::cpu::Options::default()).expect("builds");
+    sim.run(|_, _| {}).expect("runs");
+    let a0 = sim.columns()[0][0];
+    assert!((a0 - 0.25).abs() <= 1e-8, "a starts at {a0}, not 0.25");
+}
+
+/// A nonlinear scheme cannot start at its steady state by one step: a located error.
+#[test]
+fn a_nonlinear_steady_state_scheme_is_refused() {
+    let (db, compilation) = sylva_tests::compile_text("pair.syl", &two_state("2 a <-> b (0.3 / ms, 0.1 / ms)"), &[]);
+    let rendered = sylva_tests::render(&db, &compilation.diagnostics);
+    assert!(compilation.has_errors(), "{rendered}");
+    assert!(rendered.contains("pair.syl:5:9") && rendered.contains("must be linear"), "{rendered}");
+}

@@ -43,6 +43,12 @@ fn run_case(
     v_init: f64,
     temps: &[&str],
 ) -> f64 {
+    compare(case, mods, temps, &|celsius| model(inserts, clamp, duration, v_init, celsius))
+}
+
+/// Translates `mods`, appends `model(celsius)` and compares `soma_v` with NEURON's trace of
+/// `case` at each temperature; returns the largest |ΔV| (mV).
+fn compare(case: &str, mods: &[&str], temps: &[&str], model: &dyn Fn(f64) -> String) -> f64 {
     let mut text = String::new();
     for m in mods {
         let (_, syl) = translate(m);
@@ -50,7 +56,7 @@ fn run_case(
     }
     let mut worst: f64 = 0.0;
     for celsius in temps {
-        let source = format!("{text}\n{}", model(inserts, clamp, duration, v_init, celsius.parse().expect("number")));
+        let source = format!("{text}\n{}", model(celsius.parse().expect("number")));
         let (db, compilation) = compile_text(&format!("{case}.syl"), &source, &[]);
         assert!(compilation.diagnostics.is_empty(), "{case}: {}\n{source}", render(&db, &compilation.diagnostics));
         let artifact = compilation.artifact.expect("compiles");
@@ -112,6 +118,157 @@ fn translated_calcium_and_sk_match_neuron() {
     );
 }
 
+/// The constructs of older ModelDB files (oldstyle.mod: INDEPENDENT, a file-level LOCAL, tadj
+/// computed only in INITIAL, a block's copy of v changed, a unit with a blank, SUFFIX na).
+#[test]
+fn translated_old_style_file_matches_neuron() {
+    let (_, text) = translate("tests/data/nmodl/oldstyle.mod");
+    assert!(text.contains("density na_ {") && text.contains("let tadj = "), "{text}");
+    run_case(
+        "oldstyle",
+        &["tests/data/nmodl/oldstyle.mod", "tests/data/nmodl/kdr2.mod"],
+        "    insert na_ in soma\n    insert kdr2 in soma\n    insert pas in soma { g = 1e-4 S/cm2, e = -65 mV }\n",
+        (5.0, 30.0, 0.1),
+        50.0,
+        -65.0,
+        &["6.3", "34"],
+    );
+}
+
+/// Imports NMODL text; the rendered diagnostics.
+fn import_text(text: &str) -> String {
+    let mut db = SourceDb::new();
+    let id = db.add("old.mod", text.to_string());
+    render(&db, &nmodl::import(&db, id).diagnostics)
+}
+
+/// What older files do that Sylva cannot: a value INITIAL computes from the voltage and
+/// BREAKPOINT reads frozen, and a state a PROCEDURE advances other than towards a target.
+#[test]
+fn old_style_refusals_are_located() {
+    let header = "NEURON { SUFFIX old NONSPECIFIC_CURRENT i }\nPARAMETER { g = 0.001 (S/cm2) }\nASSIGNED { v (mV) i (mA/cm2) v0 (mV) minf }\nSTATE { m }\n";
+    let frozen = format!(
+        "{header}INITIAL {{ v0 = v m = 0 }}\nBREAKPOINT {{ SOLVE s METHOD cnexp i = g*m*(v - v0) }}\nDERIVATIVE s {{ m' = -m }}\n"
+    );
+    let rendered = import_text(&frozen);
+    assert!(rendered.contains("error[E0802]: `v0` keeps the value INITIAL computed from `v`"), "{rendered}");
+    assert!(rendered.contains("old.mod:6:"), "{rendered}");
+    let procedure =
+        format!("{header}BREAKPOINT {{\n    SOLVE states\n    i = g*m*v\n}}\nPROCEDURE states() {{ m = m*m }}\n");
+    let rendered = import_text(&procedure);
+    assert!(rendered.contains("error[E0802]: `m` is not advanced as `m = m + a*(b - m)`"), "{rendered}");
+    assert!(rendered.contains("old.mod:9:22"), "{rendered}");
+}
+
+/// `SOLVE states` of a PROCEDURE that advances the gates by assignments (hh2p.mod, both
+/// forms `m = m + mexp*(minf - m)` and `h = hinf + (h - hinf)*hkeep`, `VERBATIM return 0;`).
+#[test]
+fn translated_procedure_updates_match_neuron() {
+    run_case(
+        "procedure",
+        &["tests/data/nmodl/hh2p.mod"],
+        "    insert hh2p in soma\n",
+        (5.0, 30.0, 0.15),
+        50.0,
+        -65.0,
+        &["6.3", "18.5"],
+    );
+}
+
+/// KINETIC blocks with METHOD sparse: the five-state K scheme (CONSERVE) and kin3.mod's
+/// three-state Na scheme (COMPARTMENT, CONSERVE), beside hh2's sodium.
+#[test]
+fn translated_kinetic_schemes_match_neuron() {
+    run_case(
+        "kinetic",
+        &["tests/data/nmodl/hh2.mod", "tests/data/neuron/mod/kinetic_k.mod", "tests/data/nmodl/kin3.mod"],
+        "    insert hh2 in soma { gkbar = 0 S/cm2, gnabar = 0.06 S/cm2 }\n    insert kinetic_k in soma\n    insert kin3 in soma { gbar = 0.06 S/cm2 }\n",
+        (5.0, 30.0, 0.3),
+        50.0,
+        -65.0,
+        &["6.3", "22"],
+    );
+}
+
+/// `SOLVE kin STEADYSTATE sparse` in INITIAL (Sylva's `kinetic steady_state`): the five-state
+/// K scheme and kin3's scheme start at their steady state for v_init.
+#[test]
+fn translated_steady_states_match_neuron() {
+    run_case(
+        "steady",
+        &["tests/data/nmodl/hh2.mod", "tests/data/nmodl/kinss.mod", "tests/data/nmodl/kin3ss.mod"],
+        "    insert hh2 in soma { gkbar = 0 S/cm2, gnabar = 0.06 S/cm2 }\n    insert kinss in soma\n    insert kin3ss in soma { gbar = 0.06 S/cm2 }\n",
+        (5.0, 30.0, 0.3),
+        50.0,
+        -60.0,
+        &["6.3", "22"],
+    );
+}
+
+/// METHOD derivimplicit: hh2 and a calcium pool integrated by backward Euler.
+#[test]
+fn translated_derivimplicit_matches_neuron() {
+    run_case(
+        "implicit",
+        &["tests/data/nmodl/hh2i.mod"],
+        "    insert hh2i in soma\n",
+        (5.0, 30.0, 0.15),
+        50.0,
+        -65.0,
+        &["6.3", "18.5"],
+    );
+    run_case(
+        "implicit_ca",
+        &["tests/data/nmodl/cad_implicit.mod", "tests/data/neuron/mod/Ca_HVA.mod", "tests/data/neuron/mod/SK_E2.mod"],
+        "    insert pas in soma { g = 5e-4 S/cm2, e = -70 mV }\n    insert cad_implicit in soma\n    insert Ca_HVA in soma { gCa_HVAbar = 2e-4 S/cm2 }\n    insert SK_E2 in soma { gSK_E2bar = 1e-3 S/cm2 }\n",
+        (10.0, 50.0, 0.3),
+        150.0,
+        -70.0,
+        &["34", "22"],
+    );
+}
+
+/// The synapses of `regenerate.py`'s case "synapses": NEURON's own ExpSyn and Exp2Syn
+/// (NET_RECEIVE), one of them with tau1 = tau2 (Exp2Syn's INITIAL changes tau1), on hh2.
+fn synapse_model(celsius: f64) -> String {
+    format!(
+        "cell c {{
+    morphology {{ section soma {{ length = 20 um, diam = 20 um, nseg = 1 }} }}
+    cm = 1 uF/cm2
+    Ra = 100 ohm*cm
+    v_init = -65 mV
+    insert hh2 in soma
+    synapse fast = ExpSyn at soma(0.5) {{ tau = 2 ms, e_ = 0 mV }}
+    synapse slow = Exp2Syn at soma(0.5) {{ tau1 = 0.5 ms, tau2 = 3 ms, e_ = 0 mV }}
+    synapse alpha = Exp2Syn at soma(0.5) {{ tau1 = 2 ms, tau2 = 2 ms, e_ = -10 mV }}
+}}
+network main {{
+    population cells = c[1]
+    source a = spikes(2 ms, 12 ms, 12.5 ms, 30 ms)
+    source b = spikes(20 ms, 40 ms)
+    source d = spikes(48 ms)
+    connect a -> cells.fast all_to_all {{ weight = 0.004 uS, delay = 0 ms }}
+    connect b -> cells.slow all_to_all {{ weight = 0.006 uS, delay = 0 ms }}
+    connect d -> cells.alpha all_to_all {{ weight = 0.01 uS, delay = 0 ms }}
+    probe \"soma_v\" = v at cells[0].soma(0.5)
+}}
+simulation {{ dt = 0.025 ms, duration = 60 ms, temperature = {celsius} degC }}
+"
+    )
+}
+
+/// NET_RECEIVE: NEURON's expsyn.mod and exp2syn.mod translated, against NEURON's built-in
+/// ExpSyn and Exp2Syn (compiled from those files).
+#[test]
+fn translated_synapses_match_neuron() {
+    compare(
+        "synapses",
+        &["tests/data/nmodl/hh2.mod", "tests/data/nmodl/expsyn.mod", "tests/data/nmodl/exp2syn.mod"],
+        &["6.3", "18.5"],
+        &synapse_model,
+    );
+}
+
 /// Each E08xx/W0006 fixture `tests/data/diagnostics/<CODE>.mod` reports its code first.
 #[test]
 fn each_nmodl_fixture_reports_its_code_first() {
@@ -159,6 +316,18 @@ const GARBAGE: &[&str] = &[
     "UNITSOFF",
     "FROM",
     "KINETIC {",
+    "~",
+    "<->",
+    "<<",
+    "+",
+    "2",
+    "CONSERVE",
+    "COMPARTMENT",
+    "NET_RECEIVE",
+    "STEADYSTATE",
+    "derivimplicit",
+    "sparse",
+    "net_send(1, 1)",
 ];
 
 /// Mutated `.mod` files (deleted, duplicated and swapped lines, truncations, inserted tokens and

@@ -25,7 +25,21 @@ pub(crate) fn check(
         lower.diags.push(Diagnostic::error(Code::InvalidKinetic, k.span, "this kinetic scheme has no reactions"));
         ok = false;
     }
-    ok.then_some(ir::KineticScheme { states: members, reactions, conserve, span: k.span })
+    ok &= !k.steady_state || linear(lower, k);
+    ok.then_some(ir::KineticScheme { states: members, reactions, conserve, steady_state: k.steady_state, span: k.span })
+}
+
+/// A `steady_state` scheme must be linear in its states (one reactant on each side): its
+/// steady state is then one backward Euler step away, as in NEURON.
+fn linear(lower: &mut Lower<'_, '_>, k: &ast::Kinetic) -> bool {
+    let order = |side: &[ast::Reactant]| side.iter().map(|r| r.count).sum::<u32>();
+    let Some(r) = k.reactions.iter().find(|r| order(&r.lhs) > 1 || order(&r.rhs) > 1) else { return true };
+    lower.diags.push(
+        Diagnostic::error(Code::InvalidKinetic, r.span, "a `steady_state` scheme must be linear in its states")
+            .label("a reaction of order above 1")
+            .note("the steady state is one backward Euler step of 1e9 ms away only for a linear scheme"),
+    );
+    false
 }
 
 /// What the reactions of a scheme gather as they are checked.

@@ -86,10 +86,30 @@ pub fn lower(m: &Mechanism, stored: &Stored) -> Kernels {
 }
 
 fn init(m: &Mechanism) -> Kernel {
+    let mut a = m.exprs.clone();
+    let mut values: Vec<ExprId> = m.states.iter().map(|s| s.init).collect();
+    if let Some(k) = m.kinetic.as_ref().filter(|k| k.steady_state) {
+        steady_state(&mut a, k, &mut values);
+    }
     let mut writes: Vec<Write> =
-        m.states.iter().enumerate().map(|(i, s)| Write { target: Target::State(i as u32), value: s.init }).collect();
-    concentration_writes(m, &mut writes, |i| m.states[i].init);
-    compact(Kernel { stage: Stage::Init, exprs: m.exprs.clone(), writes })
+        values.iter().enumerate().map(|(i, v)| Write { target: Target::State(i as u32), value: *v }).collect();
+    concentration_writes(m, &mut writes, |i| values[i]);
+    compact(Kernel { stage: Stage::Init, exprs: a, writes })
+}
+
+/// A `kinetic steady_state` scheme's states after their initial values: one backward Euler
+/// step of `STEADY_STATE_DT` from them, as NEURON's `SOLVE … STEADYSTATE sparse` takes (the
+/// steady state for a linear scheme, to a relative 1/(rate × 1e9 ms)).
+fn steady_state(a: &mut ExprArena, k: &super::KineticScheme, values: &mut [ExprId]) {
+    let dt = a.constant_expr(super::STEADY_STATE_DT);
+    let step = kinetic_step(a, k, dt);
+    let initial = values.to_vec();
+    for (state, mut value) in step {
+        for (j, init) in initial.iter().enumerate() {
+            value = a.substitute(value, Expr::State(j as u32), *init);
+        }
+        values[state as usize] = value;
+    }
 }
 
 /// States that are ion concentrations also write the species' value at the node.
@@ -168,7 +188,7 @@ fn advance(m: &Mechanism) -> Kernel {
         };
     }
     if let Some(k) = &m.kinetic {
-        for (state, value) in kinetic_step(&mut a, k) {
+        for (state, value) in kinetic_step(&mut a, k, dt) {
             next[state as usize] = Some(value);
         }
     }
@@ -188,7 +208,7 @@ fn advance(m: &Mechanism) -> Kernel {
 /// eliminated symbolically (no pivoting: I - dt J is an M-matrix for mass-action schemes).
 // Dense elimination reads clearest with indices.
 #[allow(clippy::needless_range_loop)]
-fn kinetic_step(a: &mut ExprArena, k: &super::KineticScheme) -> Vec<(u32, ExprId)> {
+fn kinetic_step(a: &mut ExprArena, k: &super::KineticScheme, dt: ExprId) -> Vec<(u32, ExprId)> {
     let n = k.states.len();
     let position = |s: StateId| k.states.iter().position(|x| *x == s).expect("scheme state");
     let zero = a.constant_expr(0.0);
@@ -221,7 +241,6 @@ fn kinetic_step(a: &mut ExprArena, k: &super::KineticScheme) -> Vec<(u32, ExprId
             f[i] = a.add(f[i], t);
         }
     }
-    let dt = a.leaf(Expr::Builtin(Builtin::Dt));
     let one = a.constant_expr(1.0);
     // Matrix M = I - dt J and right-hand side b = dt f.
     let mut matrix = vec![vec![zero; n]; n];

@@ -254,8 +254,15 @@ pub struct KineticScheme {
     pub reactions: Vec<Reaction>,
     /// `sum of states = total`; at most one.
     pub conserve: Option<(Vec<StateId>, ExprId)>,
+    /// `kinetic steady_state`: at initialisation, after the initial values, one backward Euler
+    /// step of [`STEADY_STATE_DT`] ms (NEURON's `SOLVE … STEADYSTATE sparse`); linear schemes only.
+    pub steady_state: bool,
     pub span: Span,
 }
+
+/// The time step, in ms, of the backward Euler step that brings a `kinetic steady_state` scheme
+/// to its steady state (NEURON's `ss_dt` in scopmath's `_ss_sparse`).
+pub const STEADY_STATE_DT: f64 = 1e9;
 
 #[derive(Clone, Debug)]
 pub struct Reaction {

@@ -239,6 +239,9 @@ fn mechanism(out: &mut String, id: MechId, m: &Mechanism) {
             let names: Vec<&str> = states.iter().map(|s| m.states[s.index()].name.as_str()).collect();
             roots.push(format!("  conserve {} = {}", names.join(" + "), ssa.name(*total)));
         }
+        if k.steady_state {
+            roots.push("  kinetic starts at its steady state".to_string());
+        }
     }
     if let Some(e) = &m.event {
         for (s, v) in &e.assigns {

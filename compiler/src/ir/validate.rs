@@ -132,7 +132,7 @@ fn kinetic_scheme(
     expr_ok: &dyn Fn(ExprId) -> bool,
 ) {
     use ValidationError as E;
-    let KineticScheme { states, reactions, conserve, span: _span } = scheme;
+    let KineticScheme { states, reactions, conserve, steady_state: _, span: _span } = scheme;
     for &s in states {
         if !all_states.get(s.index()).is_some_and(|st| st.dynamics == Dynamics::Kinetic) {
             errors.push(E::NotAKineticState { mech: m, state: s.0 });

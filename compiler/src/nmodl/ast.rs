@@ -72,6 +72,14 @@ pub enum Item {
     Breakpoint(Vec<Stmt>, Span),
     Derivative(String, Vec<Stmt>, Span),
     Procedure(Function),
+    /// `KINETIC name { … }`: reactions, CONSERVE and COMPARTMENT among ordinary statements.
+    Kinetic(String, Vec<Stmt>, Span),
+    /// `NET_RECEIVE(weight (uS), …) { … }`: its arguments (name, span, unit) and body.
+    NetReceive {
+        params: Vec<(String, Span, Option<String>)>,
+        body: Vec<Stmt>,
+        span: Span,
+    },
     /// A block Sylva cannot translate: its keyword and span.
     Unsupported(String, Span),
 }
@@ -79,13 +87,70 @@ pub enum Item {
 #[derive(Clone, Debug)]
 pub enum Stmt {
     Local(Vec<(String, Span)>),
-    Assign { name: String, span: Span, value: Expr },
-    Derivative { name: String, span: Span, value: Expr },
-    Call { name: String, span: Span, args: Vec<Expr> },
-    If { cond: Expr, then: Vec<Stmt>, otherwise: Vec<Stmt> },
-    Solve { name: String, span: Span, method: Option<(String, Span)> },
+    Assign {
+        name: String,
+        span: Span,
+        value: Expr,
+    },
+    Derivative {
+        name: String,
+        span: Span,
+        value: Expr,
+    },
+    Call {
+        name: String,
+        span: Span,
+        args: Vec<Expr>,
+    },
+    If {
+        cond: Expr,
+        then: Vec<Stmt>,
+        otherwise: Vec<Stmt>,
+    },
+    /// `SOLVE name METHOD m` or `SOLVE name STEADYSTATE m` (`steady_state`).
+    Solve {
+        name: String,
+        span: Span,
+        method: Option<(String, Span)>,
+        steady_state: bool,
+    },
     Table(Span),
+    /// `~ A + 2 B <-> C (kf, kb)` of a KINETIC block.
+    Reaction(Reaction),
+    /// `~ A << (flux)` of a KINETIC block: a source term, which Sylva's schemes lack.
+    Flux(Span),
+    /// `CONSERVE A + B + C = total`; `plain` is false when a term is not a bare name.
+    Conserve {
+        states: Vec<(String, Span)>,
+        total: Expr,
+        plain: bool,
+        span: Span,
+    },
+    /// `COMPARTMENT volume { A B }` (or `COMPARTMENT i, volume { … }`, `indexed`).
+    Compartment {
+        volume: Expr,
+        states: Vec<(String, Span)>,
+        indexed: bool,
+        span: Span,
+    },
     Unsupported(String, Span),
+}
+
+/// One reactant of a reaction: its count (`2 A` counts 2) and name.
+#[derive(Clone, Debug)]
+pub struct Reactant {
+    pub count: u32,
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Reaction {
+    pub lhs: Vec<Reactant>,
+    pub rhs: Vec<Reactant>,
+    pub forward: Expr,
+    pub backward: Expr,
+    pub span: Span,
 }
 
 #[derive(Clone, Debug)]

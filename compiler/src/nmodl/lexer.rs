@@ -10,7 +10,7 @@ pub enum Tok {
     Name(String),
     /// A number as written (`.5`, `1e-3`).
     Number(String),
-    /// One of `{ } ( ) , = ' + - * / ^ < > <= >= == != && || ! ~ <->`.
+    /// One of `{ } ( ) , = ' + - * / ^ < > <= >= == != && || ! ~ <-> <<`.
     Punct(&'static str),
     /// The text of a `COMMENT … ENDCOMMENT` block.
     Comment(String),
@@ -44,8 +44,8 @@ pub struct Lexed {
 }
 
 const PUNCT: &[&str] = &[
-    "<->", "<=", ">=", "==", "!=", "&&", "||", "{", "}", "(", ")", ",", "=", "'", "+", "-", "*", "/", "^", "<", ">",
-    "!", "~", "[", "]", "@",
+    "<->", "<<", "<=", ">=", "==", "!=", "&&", "||", "{", "}", "(", ")", ",", "=", "'", "+", "-", "*", "/", "^", "<",
+    ">", "!", "~", "[", "]", "@",
 ];
 
 pub fn lex(file: FileId, text: &str, diagnostics: &mut Vec<Diagnostic>) -> Lexed {

@@ -162,6 +162,7 @@ pub fn constant(name: &str, unit: &str) -> Option<&'static str> {
         ("faraday", "kilocoulombs" | "kilocoulomb" | "kC") => Some("96.4853321233100184"),
         ("k-mole", "joule/degC" | "joule/kelvin" | "J/degC" | "J/K") => Some("8.31446261815324"),
         ("e", "coulomb" | "coulombs" | "coul") => Some("1.602176634e-19"),
+        ("pi", "1") => Some("3.141592653589793"),
         _ => None,
     }
 }

@@ -169,6 +169,8 @@ pub struct Let {
 pub struct Ode {
     pub state: Ident,
     pub rhs: Expr,
+    /// `x' = … by backward_euler`: backward Euler even when the equation is linear in `x`.
+    pub backward_euler: bool,
     pub span: Span,
 }
 
@@ -194,6 +196,8 @@ pub struct CurrentAssign {
 pub struct Kinetic {
     pub reactions: Vec<Reaction>,
     pub conserves: Vec<Conserve>,
+    /// `kinetic steady_state { … }`: the scheme starts at its steady state.
+    pub steady_state: bool,
     pub span: Span,
 }
 

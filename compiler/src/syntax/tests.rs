@@ -516,9 +516,9 @@ point syn {
     current i
     let g = B - A
     A' = -A / tau
-    B' = -B / tau, i = g * (v - 0 mV)
+    B' = -B / tau by backward_euler, i = g * (v - 0 mV)
     electrode current ie = 0 nA
-    kinetic {
+    kinetic steady_state {
         c1 <-> c2 (2 * a, b)
         2 c + d <-> o (kf, kb)
         conserve c1 + c2 + o = 1

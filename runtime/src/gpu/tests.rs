@@ -177,6 +177,14 @@ fn biophysics_cases_match_cpu() {
     }
 }
 
+/// `kinetic steady_state` (set by the interpreter's initialisation every engine starts from)
+/// and `by backward_euler`, the constructs `sylva import` writes for STEADYSTATE and
+/// derivimplicit.
+#[test]
+fn steady_state_and_backward_euler_match_cpu() {
+    check_model("steady_markov", &model("examples/nmodl/steady_markov.syl", &[], None), None);
+}
+
 #[test]
 fn syn_pair_matches_cpu() {
     check("syn_pair", &[], NEURON_FILES);

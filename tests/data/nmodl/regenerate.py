@@ -10,6 +10,19 @@ dt = 0.025 ms, cvode off, secondorder = 0), each at two temperatures:
     na_kdr  na2.mod + kdr2.mod + pas (GLOBAL and RANGE), IClamp 5 + 30 ms, 0.1 nA, 50 ms, v_init -65
     ca_sk   ../neuron/mod/{CaDynamics_E2,Ca_HVA,SK_E2}.mod + pas, IClamp 10 + 50 ms, 0.3 nA,
             150 ms, v_init -70 (the model of ../neuron/sk, with every mechanism translated)
+    kinetic hh2 (gkbar 0, gnabar 0.06) + ../neuron/mod/kinetic_k.mod + kin3.mod (KINETIC, METHOD
+            sparse, CONSERVE, COMPARTMENT), IClamp 5 + 30 ms, 0.3 nA, 50 ms, v_init -65
+    steady  hh2 (gkbar 0, gnabar 0.06) + kinss.mod + kin3ss.mod (kinetic_k and kin3 starting at
+            `SOLVE kin STEADYSTATE sparse`), as kinetic but v_init -60
+    oldstyle  oldstyle.mod (SUFFIX na: INDEPENDENT, a file-level LOCAL, tadj only INITIAL computes,
+            v changed in a block, a unit with a blank) + kdr2.mod + pas, as na_kdr
+    procedure  hh2p.mod (hh2 with `SOLVE states` of a PROCEDURE), as hh2
+    implicit     hh2i.mod (hh2 with METHOD derivimplicit), as hh2
+    implicit_ca  cad_implicit.mod (CaDynamics_E2 with METHOD derivimplicit) + Ca_HVA + SK_E2 +
+            pas, as ca_sk
+    synapses  hh2 + NEURON's own ExpSyn and Exp2Syn (built in, compiled from expsyn.mod and
+            exp2syn.mod, the files beside this script), events through NetCon.event at fixed
+            times, no IClamp, 60 ms, v_init -65
 The .mod files are compiled once with nrnivmodl in a temporary directory.
 """
 import os
@@ -24,8 +37,11 @@ sys.path.insert(0, NEURON_DIR)
 sys.dont_write_bytecode = True
 import regenerate as base  # noqa: E402  (section, iclamp, Run, neuron_init)
 
-MODS = [os.path.join(HERE, f) for f in ("hh2.mod", "na2.mod", "kdr2.mod")] + [
-    os.path.join(NEURON_DIR, "mod", f) for f in ("CaDynamics_E2.mod", "Ca_HVA.mod", "SK_E2.mod")]
+MODS = [os.path.join(HERE, f) for f in ("hh2.mod", "na2.mod", "kdr2.mod", "kin3.mod", "hh2i.mod",
+                                        "kinss.mod", "kin3ss.mod", "oldstyle.mod", "hh2p.mod",
+                                        "cad_implicit.mod")] + [
+    os.path.join(NEURON_DIR, "mod", f)
+    for f in ("CaDynamics_E2.mod", "Ca_HVA.mod", "SK_E2.mod", "kinetic_k.mod")]
 
 # case: (temperatures, mechanisms with parameters, (delay, dur, amp), tstop, v_init)
 CASES = {
@@ -35,7 +51,41 @@ CASES = {
     "ca_sk": ((34.0, 22.0), [("pas", {"g": 5e-4, "e": -70.0}), ("CaDynamics_E2", {}),
                              ("Ca_HVA", {"gCa_HVAbar": 2e-4}), ("SK_E2", {"gSK_E2bar": 1e-3})],
               (10.0, 50.0, 0.3), 150.0, -70.0),
+    "kinetic": ((6.3, 22.0), [("hh2", {"gkbar": 0.0, "gnabar": 0.06}), ("kinetic_k", {}),
+                              ("kin3", {"gbar": 0.06})], (5.0, 30.0, 0.3), 50.0, -65.0),
+    "steady": ((6.3, 22.0), [("hh2", {"gkbar": 0.0, "gnabar": 0.06}), ("kinss", {}),
+                             ("kin3ss", {"gbar": 0.06})], (5.0, 30.0, 0.3), 50.0, -60.0),
+    "oldstyle": ((6.3, 34.0), [("na", {}), ("kdr2", {}), ("pas", {"g": 1e-4, "e": -65.0})],
+                 (5.0, 30.0, 0.1), 50.0, -65.0),
+    "procedure": ((6.3, 18.5), [("hh2p", {})], (5.0, 30.0, 0.15), 50.0, -65.0),
+    "implicit": ((6.3, 18.5), [("hh2i", {})], (5.0, 30.0, 0.15), 50.0, -65.0),
+    "implicit_ca": ((34.0, 22.0), [("pas", {"g": 5e-4, "e": -70.0}), ("cad_implicit", {}),
+                                   ("Ca_HVA", {"gCa_HVAbar": 2e-4}), ("SK_E2", {"gSK_E2bar": 1e-3})],
+                    (10.0, 50.0, 0.3), 150.0, -70.0),
+    "synapses": ((6.3, 18.5), [("hh2", {})], (0.0, 0.0, 0.0), 60.0, -65.0),
 }
+
+# Synapses of the case "synapses": (class, parameters, weight in uS, event times in ms).
+SYNAPSES = [
+    ("ExpSyn", {"tau": 2.0, "e": 0.0}, 0.004, (2.0, 12.0, 12.5, 30.0)),
+    ("Exp2Syn", {"tau1": 0.5, "tau2": 3.0, "e": 0.0}, 0.006, (20.0, 40.0)),
+    # tau1 = tau2: Exp2Syn's INITIAL moves tau1 to 0.9999*tau2.
+    ("Exp2Syn", {"tau1": 2.0, "tau2": 2.0, "e": -10.0}, 0.01, (48.0,)),
+]
+
+
+def synapses(seg):
+    """The synapses of the case "synapses" at `seg`, and their NetCons (kept alive)."""
+    kept = []
+    for kind, params, weight, times in SYNAPSES:
+        syn = getattr(base.h, kind)(seg)
+        for key, value in params.items():
+            setattr(syn, key, value)
+        nc = base.h.NetCon(None, syn)
+        nc.weight[0] = weight
+        kept.append((syn, nc, times))
+    fih = base.h.FInitializeHandler(lambda: [nc.event(t) for _, nc, times in kept for t in times])
+    return kept, fih
 
 
 def compile_mods():
@@ -61,13 +111,14 @@ def run_case(name, celsius):
         for key, value in params.items():
             setattr(soma(0.5), "%s_%s" % (key, mech), value)
     stim = base.iclamp(soma(0.5), delay, dur, amp)
+    kept = synapses(soma(0.5)) if name == "synapses" else None
     r = base.Run()
     r.record("soma_v", soma(0.5)._ref_v)
     r.run(tstop, v_init=v_init)
     out = os.path.join(HERE, name)
     os.makedirs(out, exist_ok=True)
     r.write_trace(os.path.join(out, "trace_%g.csv" % celsius))
-    del stim, soma
+    del stim, soma, kept
 
 
 def main():

@@ -60,7 +60,11 @@ pub(super) fn lower_members<'m>(
                 let state = &states[index as usize];
                 let expected = state.dim.div(Dimension::TIME);
                 let rhs = lower.expect(&ode.rhs, expected, &format!("the equation of `{}`", state.name));
-                let dynamics = classify_ode(lower.arena, index, rhs.id);
+                let dynamics = if ode.backward_euler {
+                    Dynamics::Ode { rhs: rhs.id }
+                } else {
+                    classify_ode(lower.arena, index, rhs.id)
+                };
                 set_dynamics(lower, &mut states[index as usize], dynamics, ode.span);
             }
             ast::Member::Kinetic(k) => {

@@ -20,89 +20,29 @@ impl Tx<'_> {
                     env.frames.last_mut().expect("a frame").insert(n.clone(), Out::atom("0"));
                 }
             }
+            Stmt::Assign { name, span, value } if self.is_state_update(name) => {
+                self.state_update(name, *span, value, env);
+            }
             Stmt::Assign { name, span, value } => {
                 let value = self.expr(value, env);
                 self.assign(name, *span, value, env);
             }
-            Stmt::Derivative { name, span, value } => {
-                let value = self.expr(value, env);
-                let kind = self.vars.get(name).map(|v| v.kind);
-                if self.block != BlockKind::Derivative || !matches!(kind, Some(Kind::State | Kind::IonState)) {
+            Stmt::Derivative { name, span, value } => self.derivative_stmt(name, *span, value, env),
+            Stmt::Call { name, span, args } => self.call_stmt(name, *span, args, env),
+            Stmt::If { cond, then, otherwise } => self.if_stmt(cond, then, otherwise, env),
+            Stmt::Solve { name, span, method, steady_state } => {
+                let sparse = method.as_ref().is_some_and(|(m, _)| m == "sparse");
+                if *steady_state && sparse && self.block == BlockKind::Initial {
+                    self.steady_state = Some((name.clone(), *span));
+                } else if *steady_state {
                     self.unsupported(
                         *span,
-                        format!("`{name}'` outside a DERIVATIVE block or of a name that is not a STATE"),
+                        "only `SOLVE … STEADYSTATE sparse` in INITIAL is translated",
                         "not translated",
                     );
-                    return;
-                }
-                env.globals.insert(format!("{name}'"), value);
-            }
-            Stmt::Call { name, span, args } => {
-                let args: Vec<Out> = args.iter().map(|a| self.expr(a, env)).collect();
-                if self.procedures.get(name).is_some_and(|f| !f.is_function) {
-                    self.inline(name, *span, args, env);
-                } else if self.procedures.contains_key(name) {
-                    self.call(name, *span, args, env);
                 } else {
-                    self.diagnostics.push(
-                        Diagnostic::error(Code::NmodlName, *span, format!("no PROCEDURE `{name}`"))
-                            .label("called here"),
-                    );
+                    self.unsupported(*span, "`SOLVE` outside BREAKPOINT is not translated", "not translated");
                 }
-            }
-            Stmt::If { cond, then, otherwise } => {
-                let c = self.expr(cond, env);
-                if c.text == "1" && otherwise.is_empty() {
-                    self.stmts(then, env);
-                    return;
-                }
-                let mut a = env.clone();
-                let mut b = env.clone();
-                self.branch += 1;
-                self.stmts(then, &mut a);
-                self.stmts(otherwise, &mut b);
-                self.branch -= 1;
-                // Locals of the innermost frame, then the block's globals.
-                let frame = env.frames.len() - 1;
-                let mut keys: Vec<String> = a.frames[frame].keys().chain(b.frames[frame].keys()).cloned().collect();
-                keys.sort();
-                keys.dedup();
-                for k in keys {
-                    let (Some(x), Some(y)) = (a.frames[frame].get(&k), b.frames[frame].get(&k)) else { continue };
-                    if x != y {
-                        let merged =
-                            Out { text: format!("if {} {{ {} }} else {{ {} }}", c.text, x.text, y.text), prec: 0 };
-                        let v = self.bind(&k, merged);
-                        env.frames[frame].insert(k, v);
-                    }
-                }
-                let mut keys: Vec<String> = a.globals.keys().chain(b.globals.keys()).cloned().collect();
-                keys.sort();
-                keys.dedup();
-                for k in keys {
-                    let before = env.globals.get(&k).cloned().or_else(|| self.global_value(&k));
-                    let x = a.globals.get(&k).cloned().or_else(|| before.clone());
-                    let y = b.globals.get(&k).cloned().or_else(|| before.clone());
-                    let (Some(x), Some(y)) = (x, y) else {
-                        let span = cond.span();
-                        self.unsupported(span, format!("`{k}` is assigned in one branch only"), "in this `if`");
-                        continue;
-                    };
-                    if x == y {
-                        env.globals.insert(k, x);
-                        continue;
-                    }
-                    let merged = Out { text: format!("if {} {{ {} }} else {{ {} }}", c.text, x.text, y.text), prec: 0 };
-                    let v = if self.vars.get(&k).is_some_and(|v| v.kind == Kind::Assigned) {
-                        self.bind(&k, merged)
-                    } else {
-                        merged
-                    };
-                    env.globals.insert(k, v);
-                }
-            }
-            Stmt::Solve { span, .. } => {
-                self.unsupported(*span, "`SOLVE` outside BREAKPOINT is not translated", "not translated");
             }
             Stmt::Table(span) => {
                 self.diagnostics.push(
@@ -111,14 +51,118 @@ impl Tx<'_> {
                         .note("the results match NEURON's with `usetable_<suffix> = 0`, and differ from the interpolated table by its interpolation error"),
                 );
             }
-            Stmt::Unsupported(word, span) => {
-                let message = if word == "VERBATIM" {
-                    "VERBATIM (C code) cannot be translated".to_string()
-                } else {
-                    format!("`{word}` is not translated yet")
-                };
-                self.unsupported(*span, message, "skipped");
+            Stmt::Reaction(_) | Stmt::Flux(_) | Stmt::Conserve { .. } | Stmt::Compartment { .. } => {
+                self.kinetic_stmt(stmt, env);
             }
+            Stmt::Unsupported(word, span) => self.unsupported_stmt(word, *span),
+        }
+    }
+
+    fn derivative_stmt(&mut self, name: &str, span: Span, value: &Expr, env: &mut Env) {
+        let value = self.expr(value, env);
+        let kind = self.vars.get(name).map(|v| v.kind);
+        if self.block != BlockKind::Derivative || !matches!(kind, Some(Kind::State | Kind::IonState)) {
+            self.unsupported(
+                span,
+                format!("`{name}'` outside a DERIVATIVE block or of a name that is not a STATE"),
+                "not translated",
+            );
+            return;
+        }
+        env.globals.insert(format!("{name}'"), value);
+    }
+
+    fn call_stmt(&mut self, name: &str, span: Span, args: &[Expr], env: &mut Env) {
+        let args: Vec<Out> = args.iter().map(|a| self.expr(a, env)).collect();
+        if self.procedures.get(name).is_some_and(|f| !f.is_function) {
+            self.inline(name, span, args, env);
+        } else if self.procedures.contains_key(name) {
+            self.call(name, span, args, env);
+        } else {
+            self.diagnostics
+                .push(Diagnostic::error(Code::NmodlName, span, format!("no PROCEDURE `{name}`")).label("called here"));
+        }
+    }
+
+    fn unsupported_stmt(&mut self, word: &str, span: Span) {
+        const EVENTS: &[&str] = &["net_send", "net_event", "net_move", "WATCH", "FOR_NETCONS", "INITIAL"];
+        if self.block == BlockKind::NetReceive && EVENTS.contains(&word) {
+            self.diagnostics.push(
+                Diagnostic::error(Code::NmodlNetReceive, span, format!("`{word}` in NET_RECEIVE cannot be translated"))
+                    .label("not expressible in `on event`")
+                    .note("Sylva's event handler changes states by the weight of each event: it sends no events, watches no conditions and keeps no state per connection"),
+            );
+            return;
+        }
+        let message = if word == "VERBATIM" {
+            "VERBATIM (C code) cannot be translated".to_string()
+        } else {
+            format!("`{word}` is not translated yet")
+        };
+        self.unsupported(span, message, "skipped");
+    }
+
+    /// Both branches run on copies of the environment; each variable they leave different
+    /// becomes an `if` expression.
+    fn if_stmt(&mut self, cond: &Expr, then: &[Stmt], otherwise: &[Stmt], env: &mut Env) {
+        let c = self.expr(cond, env);
+        if c.text == "1" && otherwise.is_empty() {
+            self.stmts(then, env);
+            return;
+        }
+        let mut a = env.clone();
+        let mut b = env.clone();
+        self.branch += 1;
+        self.stmts(then, &mut a);
+        self.stmts(otherwise, &mut b);
+        self.branch -= 1;
+        self.merge_locals(&c, &a, &b, env);
+        self.merge_globals(&c, cond.span(), &a, &b, env);
+    }
+
+    /// Locals of the innermost frame.
+    fn merge_locals(&mut self, c: &Out, a: &Env, b: &Env, env: &mut Env) {
+        let frame = env.frames.len() - 1;
+        let mut keys: Vec<String> = a.frames[frame].keys().chain(b.frames[frame].keys()).cloned().collect();
+        keys.sort();
+        keys.dedup();
+        for k in keys {
+            let (Some(x), Some(y)) = (a.frames[frame].get(&k), b.frames[frame].get(&k)) else { continue };
+            if x != y {
+                let merged = Out { text: format!("if {} {{ {} }} else {{ {} }}", c.text, x.text, y.text), prec: 0 };
+                let v = self.bind(&k, merged);
+                env.frames[frame].insert(k, v);
+            }
+        }
+    }
+
+    /// The block's globals.
+    fn merge_globals(&mut self, c: &Out, cond: Span, a: &Env, b: &Env, env: &mut Env) {
+        let mut keys: Vec<String> = a.globals.keys().chain(b.globals.keys()).cloned().collect();
+        keys.sort();
+        keys.dedup();
+        for k in keys {
+            let before = env.globals.get(&k).cloned().or_else(|| self.global_value(&k));
+            let x = a.globals.get(&k).cloned().or_else(|| before.clone());
+            let y = b.globals.get(&k).cloned().or_else(|| before.clone());
+            let (Some(x), Some(y)) = (x, y) else {
+                self.unsupported(cond, format!("`{k}` is assigned in one branch only"), "in this `if`");
+                continue;
+            };
+            if x == y {
+                env.globals.insert(k, x);
+                continue;
+            }
+            let merged = Out { text: format!("if {} {{ {} }} else {{ {} }}", c.text, x.text, y.text), prec: 0 };
+            // ASSIGNED values and PARAMETERs that INITIAL changes are `let`s; states and
+            // currents are stored with their unit.
+            let kind = self.vars.get(&k).map(|v| v.kind);
+            let v = if matches!(kind, Some(Kind::Assigned | Kind::Param | Kind::Builtin)) {
+                self.bind(&k, merged)
+            } else {
+                merged
+            };
+            env.globals.insert(k, v);
         }
     }
 
@@ -160,14 +204,39 @@ impl Tx<'_> {
                 env.globals.insert(name.to_string(), v);
             }
             Kind::State | Kind::IonState if self.block == BlockKind::Initial => {
+                if let Some((scheme, _)) = &self.steady_state {
+                    let message = format!("`{name}` is assigned after `SOLVE {scheme} STEADYSTATE`");
+                    self.diagnostics.push(
+                        Diagnostic::error(Code::NmodlKinetic, span, message)
+                            .label("after the steady state")
+                            .note("Sylva's `kinetic steady_state` starts from the initial values, after all of them"),
+                    );
+                }
                 env.globals.insert(name.to_string(), attach(&value, &var.unit));
             }
+            Kind::State if self.block == BlockKind::NetReceive => {
+                env.globals.insert(name.to_string(), attach(&value, &var.unit));
+            }
+            // A PARAMETER INITIAL changes (Exp2Syn's guard on tau1): a plain value, which the
+            // other blocks read through `shadows`.
+            Kind::Param if self.block == BlockKind::Initial => {
+                env.globals.insert(name.to_string(), value);
+            }
+            // NEURON's `v` in a block is a copy of the membrane potential: assigning it (Hay's
+            // `if (v == -27) { v = v + 0.0001 }`) changes what the rest of the block reads.
+            Kind::Builtin if name == "v" => {
+                let v = self.bind(name, value);
+                env.globals.insert(name.to_string(), v);
+            }
+            // NEURON computes the currents again (BREAKPOINT) before the first step, so a
+            // current INITIAL assigns ("initial Ca++ current value") has no effect.
+            Kind::Current if self.block == BlockKind::Initial => {}
             Kind::Current if self.block == BlockKind::Breakpoint => {
                 env.globals.insert(name.to_string(), attach(&value, &var.unit));
             }
             _ => {
                 let what = match var.kind {
-                    Kind::Param => "a PARAMETER",
+                    Kind::Param => "a PARAMETER outside INITIAL",
                     Kind::State | Kind::IonState => "a STATE outside INITIAL",
                     Kind::Current => "a current outside BREAKPOINT",
                     _ => "a variable NEURON provides",
@@ -208,8 +277,11 @@ impl Tx<'_> {
             return Out::atom("0");
         };
         match var.kind {
-            Kind::Assigned => match self.latest.get(name) {
-                Some(v) => v.clone(),
+            Kind::Assigned => match self.latest.get(name).cloned() {
+                Some(v) => v,
+                None if self.block != BlockKind::Initial && self.initial_values.contains_key(name) => {
+                    self.initial_value(name, span).unwrap_or_else(|| Out::atom("0"))
+                }
                 None => {
                     if self.fn_scope.is_none() {
                         self.unsupported(
@@ -221,6 +293,9 @@ impl Tx<'_> {
                     Out::atom("0")
                 }
             },
+            Kind::Param if self.block != BlockKind::Initial && self.shadows.contains_key(name) => {
+                self.shadows[name].clone()
+            }
             _ => strip(&sylva_name(name), &var.unit),
         }
     }

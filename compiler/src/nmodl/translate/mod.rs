@@ -11,13 +11,18 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
-use super::ast::{Decl, Expr, Function, Item, ModFile, NeuronStmt, Stmt};
+use super::ast::{Decl, Expr, Function, Item, ModFile, NeuronStmt, Stmt, UnitDef};
 use super::parser::UNSUPPORTED_BLOCKS;
 use super::units::{UnitTable, constant};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 
+mod events;
 mod exec;
+mod initial;
+mod kinetic;
+mod solve;
+mod text;
 
 /// Names Sylva reserves (keywords and built-ins with another meaning): a variable of that name
 /// gets a trailing `_`.
@@ -110,6 +115,11 @@ const MATH: &[(&str, &str, usize)] = &[
     ("fmin", "min", 2),
     ("fmax", "max", 2),
 ];
+
+/// A mechanism's Sylva name: also not a species of the standard library (`SUFFIX na`).
+pub fn mechanism_name(name: &str) -> String {
+    if ["na", "k", "ca"].contains(&name) { format!("{name}_") } else { sylva_name(name) }
+}
 
 pub fn sylva_name(name: &str) -> String {
     if RESERVED.contains(&name) { format!("{name}_") } else { name.to_string() }
@@ -216,6 +226,10 @@ enum BlockKind {
     Initial,
     Breakpoint,
     Derivative,
+    Kinetic,
+    NetReceive,
+    /// A PROCEDURE solved without METHOD: it advances the states by assignments.
+    Update,
 }
 
 enum FnState {
@@ -252,6 +266,16 @@ struct Tx<'a> {
     taken: HashSet<String>,
     latest: HashMap<String, Out>,
     fn_scope: Option<FnScope>,
+    /// PARAMETERs that INITIAL assigns (Exp2Syn's `tau1`): their value after INITIAL, read by
+    /// the other blocks.
+    shadows: HashMap<String, Out>,
+    /// ASSIGNED values INITIAL computes, for blocks that read them without computing them.
+    initial_values: HashMap<String, Out>,
+    /// The `let`s made by the run of INITIAL ahead (`initial::initial_prepass`).
+    prepass_lets: HashSet<String>,
+    scheme: kinetic::Scheme,
+    /// `SOLVE name STEADYSTATE sparse` in INITIAL: the scheme's name and the statement.
+    steady_state: Option<(String, Span)>,
     branch: usize,
     call_depth: usize,
     block: BlockKind,
@@ -275,14 +299,23 @@ impl Interface {
     }
 }
 
-/// What the executed blocks give: the derivatives (and the DERIVATIVE blocks solved), the
-/// currents, the initial values.
+/// What the executed blocks give: the derivatives (and the DERIVATIVE and KINETIC blocks
+/// solved), the kinetic scheme's lines, the currents, the initial values, the event handler.
 #[derive(Default)]
 struct Blocks {
     derivatives: Vec<(String, Out)>,
+    /// States whose derivative NMODL integrates with `derivimplicit` (backward Euler).
+    implicit: HashSet<String>,
     solved: HashSet<String>,
+    kinetic: Vec<String>,
+    /// The KINETIC block solved, and whether it is linear in its states.
+    kinetic_block: Option<(String, bool)>,
+    /// `kinetic steady_state`: INITIAL solves the scheme for its steady state.
+    steady_state: bool,
     currents: Vec<(String, Out)>,
     initial: Vec<(String, Out)>,
+    /// `on event(…) { … }`, from NET_RECEIVE.
+    event: Option<String>,
 }
 
 pub fn translate(
@@ -307,6 +340,11 @@ pub fn translate(
         taken: RESERVED.iter().map(|s| s.to_string()).collect(),
         latest: HashMap::new(),
         fn_scope: None,
+        shadows: HashMap::new(),
+        initial_values: HashMap::new(),
+        prepass_lets: HashSet::new(),
+        scheme: kinetic::Scheme::default(),
+        steady_state: None,
         branch: 0,
         call_depth: 0,
         block: BlockKind::Breakpoint,
@@ -353,8 +391,12 @@ impl<'a> Tx<'a> {
         let (params, states) = self.declarations();
         self.constants_as_lets();
         let mut blocks = Blocks::default();
+        self.initial_prepass();
         self.breakpoint(&iface, &mut blocks);
         self.initial_and_unused(&states, &mut blocks);
+        self.steady_state(&mut blocks);
+        blocks.event = self.net_receive(&iface);
+        self.drop_unread_prepass_lets(&blocks);
         let text = self.text(&iface, &params, &states, &blocks);
         Some(Translated { name: iface.name, text })
     }
@@ -403,39 +445,7 @@ impl<'a> Tx<'a> {
                         }
                     }
                 }
-                Item::Units(defs) => {
-                    for d in defs {
-                        if d.lhs_is_unit {
-                            if let Some(rhs) = d.rhs.first() {
-                                self.units.alias(&d.lhs, rhs);
-                            }
-                        } else {
-                            let value = match d.rhs.as_slice() {
-                                [a] if a.starts_with('#') => Some(a[1..].to_string()),
-                                [a, b] if a.starts_with('#') => {
-                                    let _ = b;
-                                    Some(a[1..].to_string())
-                                }
-                                [a, b] => constant(a, b).map(str::to_string),
-                                _ => None,
-                            };
-                            match value {
-                                Some(v) => {
-                                    self.constants.insert(d.lhs.clone(), v);
-                                }
-                                None => self.diagnostics.push(
-                                    Diagnostic::error(
-                                        Code::NmodlUnit,
-                                        d.span,
-                                        format!("the constant `{}` cannot be translated", d.lhs),
-                                    )
-                                    .label("unknown physical constant")
-                                    .help("Sylva knows `(faraday) (coulomb)`, `(faraday) (kilocoulombs)` and `(k-mole) (joule/degC)`"),
-                                ),
-                            }
-                        }
-                    }
-                }
+                Item::Units(defs) => self.units_block(defs),
                 _ => {}
             }
         }
@@ -448,6 +458,40 @@ impl<'a> Tx<'a> {
             return None;
         };
         Some(Interface { name, point, ions, nonspecific, electrode, globals })
+    }
+
+    /// A UNITS block: unit aliases for the unit mapping, and named constants.
+    fn units_block(&mut self, defs: &[UnitDef]) {
+        for d in defs {
+            if d.lhs_is_unit {
+                if let Some(rhs) = d.rhs.first() {
+                    self.units.alias(&d.lhs, rhs);
+                }
+                continue;
+            }
+            if d.lhs == "PI" {
+                continue; // Sylva's `PI` is the same number.
+            }
+            let value = match d.rhs.as_slice() {
+                [a] | [a, _] if a.starts_with('#') => Some(a[1..].to_string()),
+                [a, b] => constant(a, b).map(str::to_string),
+                _ => None,
+            };
+            match value {
+                Some(v) => {
+                    self.constants.insert(d.lhs.clone(), v);
+                }
+                None => self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::NmodlUnit,
+                        d.span,
+                        format!("the constant `{}` cannot be translated", d.lhs),
+                    )
+                    .label("unknown physical constant")
+                    .help("Sylva knows `(faraday) (coulomb)`, `(faraday) (kilocoulombs)`, `(k-mole) (joule/degC)`, `(e) (coulomb)` and `(pi) (1)`"),
+                ),
+            }
+        }
     }
 
     /// The builtins, ion variables and currents, with their units.
@@ -544,8 +588,8 @@ impl<'a> Tx<'a> {
             if let Item::Breakpoint(body, _) = item {
                 let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
                 for stmt in body {
-                    if let Stmt::Solve { name: target, span, method } = stmt {
-                        self.solve(target, *span, method.as_ref(), &mut blocks.derivatives, &mut blocks.solved);
+                    if let Stmt::Solve { name: target, span, method, .. } = stmt {
+                        self.solve(target, *span, method.as_ref(), blocks);
                         continue;
                     }
                     self.block = BlockKind::Breakpoint;
@@ -582,6 +626,7 @@ impl<'a> Tx<'a> {
                     for stmt in body {
                         self.stmt(stmt, &mut env);
                     }
+                    self.keep(&env);
                     for d in states {
                         if let Some(value) = env.globals.get(&d.name) {
                             blocks.initial.push((d.name.clone(), value.clone()));
@@ -595,11 +640,12 @@ impl<'a> Tx<'a> {
                         }
                     }
                 }
-                Item::Derivative(n, _, span) if !blocks.solved.contains(n) => {
+                Item::Derivative(n, _, span) | Item::Kinetic(n, _, span) if !blocks.solved.contains(n) => {
                     let n = n.clone();
+                    let kind = if matches!(item, Item::Kinetic(..)) { "KINETIC" } else { "DERIVATIVE" };
                     self.unsupported(
                         *span,
-                        format!("DERIVATIVE `{n}` is never solved"),
+                        format!("{kind} `{n}` is never solved"),
                         "no `SOLVE` in BREAKPOINT names it",
                     );
                 }
@@ -615,155 +661,6 @@ impl<'a> Tx<'a> {
                 }
                 _ => {}
             }
-        }
-    }
-
-    /// The Sylva text of the mechanism.
-    fn text(&self, iface: &Interface, params: &[&Decl], states: &[&Decl], blocks: &Blocks) -> String {
-        let file = self.file;
-        let mut out = String::new();
-        let _ = writeln!(out, "// Translated by `sylva import` from {} (NMODL).", self.file_name);
-        if let Some(t) = &file.title {
-            let _ = writeln!(out, "// TITLE {t}");
-        }
-        for c in &file.comments {
-            let _ = writeln!(out, "//");
-            for line in c.trim_matches('\n').lines() {
-                let _ = writeln!(out, "// {}", line.trim_end()).map(|_| ());
-            }
-        }
-        let _ = writeln!(out);
-        if let Some(t) = &file.title {
-            let _ = writeln!(out, "/// {t}");
-        }
-        let _ = writeln!(out, "{} {} {{", if iface.point { "point" } else { "density" }, sylva_name(&iface.name));
-        for (ion, _, read, write) in &iface.ions {
-            let read: Vec<&String> = read.iter().filter(|r| !write.contains(r)).collect();
-            let mut parts = Vec::new();
-            if !read.is_empty() {
-                parts.push(format!("read {}", read.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
-            }
-            if !write.is_empty() {
-                parts.push(format!("write {}", write.join(", ")));
-            }
-            let _ = writeln!(out, "    ion {ion} {{ {} }}", parts.join(", "));
-        }
-        for n in &iface.nonspecific {
-            let _ = writeln!(out, "    current {}", sylva_name(n));
-        }
-        let _ = writeln!(out);
-        for d in params {
-            if let Some(c) = self.trailing_comment(d.line) {
-                let _ = writeln!(out, "    /// {c}");
-            }
-            if iface.globals.contains(&d.name) {
-                let _ = writeln!(out, "    /// (GLOBAL in NMODL: one value for every instance.)");
-            }
-            let unit = &self.vars[&d.name].unit;
-            let value = d.value.as_ref().map_or("0".to_string(), |(v, _)| number(v).text);
-            let range = d
-                .range
-                .as_ref()
-                .map_or(String::new(), |(lo, hi)| format!(" in [{}, {}]", number(lo).text, number(hi).text));
-            let _ = writeln!(out, "    param {}: {unit} = {value}{range}", sylva_name(&d.name));
-        }
-        for d in states {
-            if let Some(c) = self.trailing_comment(d.line) {
-                let _ = writeln!(out, "    /// {c}");
-            }
-            let _ = writeln!(out, "    state {}: {}", sylva_name(&d.name), self.vars[&d.name].unit);
-        }
-        if !self.fn_texts.is_empty() {
-            let _ = writeln!(out);
-        }
-        for f in &self.fn_texts {
-            let _ = writeln!(out, "    {f}");
-        }
-        let _ = writeln!(out);
-        for (n, v) in &self.lets {
-            let _ = writeln!(out, "    let {n} = {}", v.text);
-        }
-        if !blocks.derivatives.is_empty() {
-            let _ = writeln!(out);
-        }
-        for (n, v) in &blocks.derivatives {
-            let _ = writeln!(out, "    {}' = {}", sylva_name(n), v.text);
-        }
-        if !blocks.initial.is_empty() {
-            let parts: Vec<String> =
-                blocks.initial.iter().map(|(n, v)| format!("{} = {}", sylva_name(n), v.text)).collect();
-            let _ = writeln!(out, "    initial {{ {} }}", parts.join(", "));
-        }
-        let _ = writeln!(out);
-        for (n, v) in &blocks.currents {
-            let e = if iface.electrode.contains(n) { "electrode current " } else { "" };
-            let _ = writeln!(out, "    {e}{} = {}", sylva_name(n), v.text);
-        }
-        let _ = writeln!(out, "}}");
-        out
-    }
-
-    fn solve(
-        &mut self,
-        target: &str,
-        span: Span,
-        method: Option<&(String, Span)>,
-        derivatives: &mut Vec<(String, Out)>,
-        solved: &mut HashSet<String>,
-    ) {
-        match method {
-            Some((m, _)) if m == "cnexp" => {}
-            Some((m, _))
-                if m == "sparse"
-                    && self.file.items.iter().any(|i| matches!(i, Item::Unsupported(w, _) if w == "KINETIC")) =>
-            {
-                // The KINETIC block itself is reported.
-                return;
-            }
-            Some((m, s)) => {
-                let m = m.clone();
-                self.unsupported(*s, format!("`METHOD {m}` is not translated yet"), "only `cnexp` is");
-                return;
-            }
-            None => {
-                self.unsupported(span, "`SOLVE` without `METHOD` is not translated yet", "expected `METHOD cnexp`");
-                return;
-            }
-        }
-        let body = self.file.items.iter().find_map(|i| match i {
-            Item::Derivative(n, body, _) if n == target => Some(body.clone()),
-            _ => None,
-        });
-        let Some(body) = body else {
-            let kinetic = self.file.items.iter().any(|i| matches!(i, Item::Unsupported(w, _) if w == "KINETIC"));
-            if !kinetic {
-                self.diagnostics.push(
-                    Diagnostic::error(Code::NmodlName, span, format!("no DERIVATIVE block `{target}`"))
-                        .label("solved here"),
-                );
-            }
-            return;
-        };
-        solved.insert(target.to_string());
-        self.block = BlockKind::Derivative;
-        let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
-        for stmt in &body {
-            self.stmt(stmt, &mut env);
-        }
-        self.keep(&env);
-        let mut keys: Vec<_> = env.globals.keys().filter(|k| k.ends_with('\'')).cloned().collect();
-        keys.sort_by_key(|k| self.file_order(k.trim_end_matches('\'')));
-        for k in keys {
-            let n = k.trim_end_matches('\'').to_string();
-            let unit = self.vars.get(&n).map_or("1".to_string(), |v| v.unit.clone());
-            let rhs = &env.globals[&k];
-            let value = if unit == "1" {
-                Out { text: format!("{} / 1 ms", rhs.wrap(5)), prec: 5 }
-            } else {
-                let q = attach(rhs, &unit);
-                Out { text: format!("{} / 1 ms", q.wrap(5)), prec: 5 }
-            };
-            derivatives.push((n, value));
         }
     }
 
@@ -829,6 +726,15 @@ fn strip_out(v: &Out, unit: &str) -> Out {
         return v.clone();
     }
     Out { text: format!("{} / 1 {unit}", v.wrap(6)), prec: 5 }
+}
+
+/// A unit as a declaration writes it: Sylva's unit types have no parentheses, so `1/(ms*mM)`
+/// is `1/ms/mM`.
+fn unit_type(unit: &str) -> String {
+    match unit.split_once("/(") {
+        Some((num, den)) if den.ends_with(')') => format!("{num}/{}", den.trim_end_matches(')').replace('*', "/")),
+        _ => unit.to_string(),
+    }
 }
 
 fn ion_unit(ion: &str, name: &str, current_unit: &str) -> String {

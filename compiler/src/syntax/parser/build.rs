@@ -233,13 +233,16 @@ impl Ctx<'_> {
                 Member::Assign(CurrentAssign { electrode, target: target?, value: value?, span })
             }
             Rule::ode => {
+                let backward_euler = pair.clone().into_inner().any(|p| p.as_rule() == Rule::ode_method);
                 let (state, rhs) = self.name_and_expr(pair);
-                Member::Ode(Ode { state: state?, rhs: rhs?, span })
+                Member::Ode(Ode { state: state?, rhs: rhs?, backward_euler, span })
             }
             Rule::kinetic => {
                 let (mut reactions, mut conserves) = (Vec::new(), Vec::new());
+                let mut steady_state = false;
                 for p in pair.into_inner() {
                     match p.as_rule() {
+                        Rule::kw_steady_state => steady_state = true,
                         Rule::reaction => reactions.extend(self.reaction(p)),
                         Rule::conserve => {
                             let span = self.span(&p);
@@ -256,7 +259,7 @@ impl Ctx<'_> {
                         _ => {}
                     }
                 }
-                Member::Kinetic(Kinetic { reactions, conserves, span })
+                Member::Kinetic(Kinetic { reactions, conserves, steady_state, span })
             }
             Rule::on_event => {
                 let (mut weight, mut unit, mut body) = (None, None, Vec::new());

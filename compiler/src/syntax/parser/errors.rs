@@ -124,6 +124,8 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         kw_in | range => &["`in`"],
         kw_at => &["`at`"],
         kw_by => &["`by`"],
+        kw_backward_euler | ode_method => &["`backward_euler`"],
+        kw_steady_state => &["`steady_state`"],
         kw_if => &["`if`"],
         kw_else => &["`else`"],
         kw_train => &["`train`"],

@@ -9,10 +9,10 @@ use crate::source::{FileId, Span};
 
 use super::ast::*;
 
+mod stmt;
+
 /// Blocks that are valid NMODL but that this translator does not handle.
 pub const UNSUPPORTED_BLOCKS: &[&str] = &[
-    "NET_RECEIVE",
-    "KINETIC",
     "LINEAR",
     "NONLINEAR",
     "DISCRETE",
@@ -22,7 +22,6 @@ pub const UNSUPPORTED_BLOCKS: &[&str] = &[
     "AFTER",
     "CONSTRUCTOR",
     "DESTRUCTOR",
-    "INDEPENDENT",
     "STEPPED",
     "LAG",
 ];
@@ -169,7 +168,7 @@ impl Parser<'_> {
                     depth -= 1;
                     if depth == 0 {
                         let close = self.bump().span;
-                        let text: String = self.text[start..close.start as usize].split_whitespace().collect();
+                        let text = unit_text(&self.text[start..close.start as usize]);
                         return Ok((text, open.to(close)));
                     }
                 }
@@ -199,10 +198,24 @@ impl Parser<'_> {
                 self.bump();
                 let result = match word.as_str() {
                     "UNITSON" | "UNITSOFF" | "THREADSAFE" => Ok(()),
+                    // `INDEPENDENT { t FROM 0 TO 1 WITH 1 (ms) }` only names the time variable.
+                    "INDEPENDENT" => {
+                        self.skip_braces();
+                        Ok(())
+                    }
                     "NEURON" => self.neuron().map(|n| out.items.push(Item::Neuron(n))),
                     "UNITS" => self.units().map(|u| out.items.push(Item::Units(u))),
                     "PARAMETER" | "CONSTANT" => self.decls(true).map(|d| out.items.push(Item::Parameter(d))),
                     "ASSIGNED" => self.decls(false).map(|d| out.items.push(Item::Assigned(d))),
+                    // A file-level `LOCAL a, b`: variables shared by the blocks, as ASSIGNED.
+                    "LOCAL" => {
+                        let decls = self.names_list().into_iter().map(|(name, span)| {
+                            let line = self.tokens.iter().find(|t| t.span == span).map_or(0, |t| t.line);
+                            Decl { name, span, line, value: None, unit: None, range: None }
+                        });
+                        out.items.push(Item::Assigned(decls.collect()));
+                        Ok(())
+                    }
                     "STATE" => self.decls(false).map(|d| out.items.push(Item::State(d))),
                     "INITIAL" => self.block().map(|b| out.items.push(Item::Initial(b, token.span))),
                     "BREAKPOINT" => self.block().map(|b| out.items.push(Item::Breakpoint(b, token.span))),
@@ -211,6 +224,12 @@ impl Parser<'_> {
                         out.items.push(Item::Derivative(n, b, token.span));
                         Ok(())
                     }),
+                    "KINETIC" => self.name().and_then(|(n, _)| {
+                        let b = self.block()?;
+                        out.items.push(Item::Kinetic(n, b, token.span));
+                        Ok(())
+                    }),
+                    "NET_RECEIVE" => self.net_receive(token.span).map(|i| out.items.push(i)),
                     "PROCEDURE" | "FUNCTION" => {
                         self.function(word == "FUNCTION").map(|f| out.items.push(Item::Procedure(f)))
                     }
@@ -429,6 +448,16 @@ impl Parser<'_> {
 
     fn function(&mut self, is_function: bool) -> Result<Function, Fail> {
         let (name, span) = self.name()?;
+        let params = self.params()?;
+        if self.is_punct("(") {
+            self.paren_text()?;
+        }
+        let body = self.block()?;
+        Ok(Function { name, span, params, body, is_function })
+    }
+
+    /// `(a (unit), b, …)`: the parameters of a FUNCTION, PROCEDURE or NET_RECEIVE.
+    fn params(&mut self) -> Result<Vec<(String, Span, Option<String>)>, Fail> {
         self.expect("(")?;
         let mut params = Vec::new();
         while !self.is_punct(")") {
@@ -442,171 +471,13 @@ impl Parser<'_> {
             }
         }
         self.expect(")")?;
-        if self.is_punct("(") {
-            self.paren_text()?;
-        }
+        Ok(params)
+    }
+
+    fn net_receive(&mut self, span: Span) -> Result<Item, Fail> {
+        let params = self.params()?;
         let body = self.block()?;
-        Ok(Function { name, span, params, body, is_function })
-    }
-
-    fn block(&mut self) -> Result<Vec<Stmt>, Fail> {
-        self.expect("{")?;
-        self.depth += 1;
-        let mut out = Vec::new();
-        let result = loop {
-            if self.is_punct("}") {
-                self.bump();
-                break Ok(out);
-            }
-            if self.at_eof() {
-                let span = self.span();
-                break Err(self.error(span, "a block is not closed", "expected `}`"));
-            }
-            if self.depth > 64 {
-                let span = self.span();
-                break Err(self.error(span, "blocks nested too deeply", "more than 64 levels"));
-            }
-            match self.stmt() {
-                Ok(Some(s)) => out.push(s),
-                Ok(None) => {}
-                Err(Fail) => {
-                    // Recover at the next token on a new line of this block.
-                    let line = self.token().line;
-                    while !self.at_eof() && !self.is_punct("}") && self.token().line == line {
-                        if self.is_punct("{") {
-                            self.skip_braces();
-                        } else {
-                            self.bump();
-                        }
-                    }
-                }
-            }
-        };
-        self.depth -= 1;
-        result
-    }
-
-    fn stmt(&mut self) -> Result<Option<Stmt>, Fail> {
-        let token = self.token().clone();
-        let word = match &token.tok {
-            Tok::Name(w) => w.clone(),
-            Tok::Verbatim => {
-                self.bump();
-                return Ok(Some(Stmt::Unsupported("VERBATIM".into(), token.span)));
-            }
-            Tok::Punct("{") => {
-                // A nested block: its statements run in place.
-                let inner = self.block()?;
-                return Ok(Some(Stmt::If {
-                    cond: Expr::Number("1".into(), token.span),
-                    then: inner,
-                    otherwise: Vec::new(),
-                }));
-            }
-            _ => {
-                let found = self.describe();
-                self.bump();
-                return Err(self.error(token.span, format!("expected a statement, found {found}"), "not a statement"));
-            }
-        };
-        self.bump();
-        match word.as_str() {
-            "UNITSON" | "UNITSOFF" => Ok(None),
-            "LOCAL" => Ok(Some(Stmt::Local(self.names_list()))),
-            "SOLVE" => {
-                let (name, span) = self.name()?;
-                let mut method = None;
-                if self.is_word("METHOD") {
-                    self.bump();
-                    method = Some(self.name()?);
-                }
-                if self.is_word("STEADYSTATE") {
-                    self.bump();
-                    self.name()?;
-                }
-                Ok(Some(Stmt::Solve { name, span, method }))
-            }
-            "TABLE" => {
-                // TABLE names DEPEND names FROM lo TO hi WITH n
-                let mut end = token.span;
-                while !self.at_eof() && !self.is_word("WITH") && !self.is_punct("}") {
-                    end = self.bump().span;
-                }
-                if self.is_word("WITH") {
-                    self.bump();
-                    end = self.number()?.1;
-                }
-                Ok(Some(Stmt::Table(token.span.to(end))))
-            }
-            "if" => {
-                self.expect("(")?;
-                let cond = self.expr()?;
-                self.expect(")")?;
-                let then = self.block()?;
-                let mut otherwise = Vec::new();
-                if self.is_word("else") {
-                    self.bump();
-                    if self.is_word("if") {
-                        otherwise = self.stmt()?.into_iter().collect();
-                    } else {
-                        otherwise = self.block()?;
-                    }
-                }
-                Ok(Some(Stmt::If { cond, then, otherwise }))
-            }
-            "while"
-            | "FROM"
-            | "FOR_NETCONS"
-            | "WATCH"
-            | "CONSERVE"
-            | "COMPARTMENT"
-            | "LONGITUDINAL_DIFFUSION"
-            | "MATCH"
-            | "SWEEP"
-            | "net_send"
-            | "net_event"
-            | "net_move"
-            | "printf"
-            | "VERBATIM"
-            | "LAG"
-            | "PROTECT"
-            | "MUTEXLOCK"
-            | "MUTEXUNLOCK"
-            | "~" => {
-                let mut end = token.span;
-                let line = token.line;
-                while !self.at_eof() && !self.is_punct("}") && (self.token().line == line || self.is_punct("{")) {
-                    if self.is_punct("{") {
-                        let s = self.span();
-                        self.skip_braces();
-                        end = s;
-                    } else {
-                        end = self.bump().span;
-                    }
-                }
-                Ok(Some(Stmt::Unsupported(word, token.span.to(end))))
-            }
-            _ => {
-                if self.is_punct("'") {
-                    self.bump();
-                    self.expect("=")?;
-                    let value = self.expr()?;
-                    return Ok(Some(Stmt::Derivative { name: word, span: token.span, value }));
-                }
-                if self.is_punct("=") {
-                    self.bump();
-                    let value = self.expr()?;
-                    return Ok(Some(Stmt::Assign { name: word, span: token.span, value }));
-                }
-                if self.is_punct("(") {
-                    let args = self.args()?;
-                    return Ok(Some(Stmt::Call { name: word, span: token.span, args }));
-                }
-                let found = self.describe();
-                let span = self.span();
-                Err(self.error(span, format!("expected `=` or `(` after `{word}`, found {found}"), "expected `=`"))
-            }
-        }
+        Ok(Item::NetReceive { params, body, span })
     }
 
     fn args(&mut self) -> Result<Vec<Expr>, Fail> {
@@ -732,6 +603,21 @@ impl Parser<'_> {
         }
         false
     }
+}
+
+/// A unit as written between parentheses, blanks removed; a blank between two names is NMODL's
+/// product (`/ms mM` is `/ms-mM`).
+fn unit_text(written: &str) -> String {
+    let mut out = String::new();
+    for word in written.split_whitespace() {
+        let glued =
+            out.ends_with(|c: char| c.is_ascii_alphanumeric()) && word.starts_with(|c: char| c.is_ascii_alphabetic());
+        if glued {
+            out.push('-');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 fn is_neuron_keyword(word: &str) -> bool {
