@@ -611,7 +611,14 @@ pub(crate) fn morphology_names(m: &ast::Morphology) -> Vec<Decl<'_>> {
                 ast::MorphologyMember::Region(r) => Decl::Region(r),
             })
             .collect(),
-        ast::MorphologyBody::Swc { regions, .. } => regions.iter().map(Decl::Region).collect(),
+        ast::MorphologyBody::Swc { regions, edits, .. } => edits
+            .iter()
+            .filter_map(|e| match e {
+                ast::SwcEdit::Add(s) => Some(Decl::Section(s)),
+                ast::SwcEdit::Delete { .. } => None,
+            })
+            .chain(regions.iter().map(Decl::Region))
+            .collect(),
     }
 }
 

@@ -324,14 +324,7 @@ impl<'a> Walk<'a> {
             ast::MorphologyBody::Tree(members) => {
                 for member in members {
                     if let ast::MorphologyMember::Section(s) = member {
-                        self.decl(Decl::Section(s));
-                        if let Some(parent) = &s.parent {
-                            self.push(&parent.section, Role::Section(m));
-                            if let Some(x) = &parent.x {
-                                self.expr(x, &top);
-                            }
-                        }
-                        self.props(&s.props, &top);
+                        self.section(s, m);
                     }
                 }
                 members
@@ -342,8 +335,14 @@ impl<'a> Walk<'a> {
                     })
                     .collect::<Vec<_>>()
             }
-            ast::MorphologyBody::Swc { props, regions, .. } => {
+            ast::MorphologyBody::Swc { props, regions, edits, .. } => {
                 self.props(props, &top);
+                for edit in edits {
+                    match edit {
+                        ast::SwcEdit::Add(s) => self.section(s, m),
+                        ast::SwcEdit::Delete { names, .. } => names.iter().for_each(|n| self.push(n, Role::Section(m))),
+                    }
+                }
                 regions.iter().collect()
             }
         };
@@ -353,6 +352,18 @@ impl<'a> Walk<'a> {
                 self.push(part, Role::Section(m));
             }
         }
+    }
+
+    /// A section declared in a morphology (or added to an SWC one) and where it attaches.
+    fn section(&mut self, s: &'a ast::Section, m: &'a ast::Morphology) {
+        self.decl(Decl::Section(s));
+        if let Some(parent) = &s.parent {
+            self.push(&parent.section, Role::Section(m));
+            if let Some(x) = &parent.x {
+                self.expr(x, &Scope::default());
+            }
+        }
+        self.props(&s.props, &Scope::default());
     }
 
     fn location(&mut self, at: &'a ast::Location, role: Role<'a>) {
@@ -393,6 +404,7 @@ impl<'a> Walk<'a> {
                     self.location(&d.at, Role::Region(c));
                     self.expr(&d.threshold, &top);
                 }
+                ast::CellMember::DistanceOrigin(at) => self.location(at, Role::Region(c)),
             }
         }
     }

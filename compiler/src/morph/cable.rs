@@ -163,7 +163,8 @@ pub struct Node {
     pub section: u32,
     /// Position on `section`: `(i + 0.5)/nseg` for centres, 0 or 1 for end nodes.
     pub x: f64,
-    /// Path distance (µm) along the tree from the root section's midpoint (`root(0.5)`).
+    /// Path distance (µm) along the tree from the distance origin ([`CableTree::distance_origin`],
+    /// by default the root section's midpoint, `root(0.5)`).
     pub distance_um: f64,
 }
 
@@ -198,6 +199,9 @@ pub struct CableTree {
     pub section_order: Vec<u32>,
     /// Index of the root section.
     pub root: u32,
+    /// Where path distances are measured from: a section and x (NEURON's `h.distance(0, sec(x))`);
+    /// `(root, 0.5)` unless [`CableTree::set_distance_origin`] moved it.
+    pub distance_origin: (u32, f64),
 }
 
 impl CableTree {
@@ -227,14 +231,48 @@ impl CableTree {
         s.seg_diam_um[segment_index(x.clamp(0.0, 1.0), s.nseg)]
     }
 
-    /// Path distance (µm) from `root(0.5)` to the point x of a section, along the sections
-    /// (attachment at the exact parent location, not at the parent's node).
+    /// Path distance (µm) from the distance origin to the point x of a section, along the
+    /// sections (attachment at the exact parent location, not at the parent's node).
     pub fn path_distance_um(&self, section: usize, x: f64) -> f64 {
-        let s = &self.sections[section];
-        match s.parent {
-            None => (x - 0.5).abs() * s.length_um,
-            Some((p, px)) => self.path_distance_um(p as usize, px) + x * s.length_um,
+        let (origin, origin_x) = self.distance_origin;
+        self.distance_between((origin as usize, origin_x), (section, x))
+    }
+
+    /// Measures distances from `section(x)` from now on, every node's `distance_um` included.
+    pub fn set_distance_origin(&mut self, section: usize, x: f64) {
+        self.distance_origin = (section as u32, x);
+        set_distances(self);
+    }
+
+    /// The path length (µm) between two points `(section, x)`: up from each to the first
+    /// section both paths to the root pass, and along that section between where they enter
+    /// it. Summed from that section outwards, so that from `root(0.5)` it is
+    /// `|x − 0.5|·L_root + x₁·L₁ + …` in that order.
+    fn distance_between(&self, a: (usize, f64), b: (usize, f64)) -> f64 {
+        let up_a = self.path_to_root(a);
+        let up_b = self.path_to_root(b);
+        let (ia, ib) = up_a
+            .iter()
+            .enumerate()
+            .find_map(|(ia, &(s, _))| up_b.iter().position(|&(t, _)| t == s).map(|ib| (ia, ib)))
+            .expect("every section's path ends at the root");
+        let (meeting, xa) = up_a[ia];
+        let mut d = (xa - up_b[ib].1).abs() * self.sections[meeting].length_um;
+        for &(s, x) in up_a[..ia].iter().rev().chain(up_b[..ib].iter().rev()) {
+            d += x * self.sections[s].length_um;
         }
+        d
+    }
+
+    /// The sections from `(section, x)` to the root, each with the x where the path enters it.
+    fn path_to_root(&self, (section, x): (usize, f64)) -> Vec<(usize, f64)> {
+        let mut path = vec![(section, x)];
+        let mut here = section;
+        while let Some((p, px)) = self.sections[here].parent {
+            path.push((p as usize, px));
+            here = p as usize;
+        }
+        path
     }
 
     /// Total membrane area (µm²).
@@ -271,6 +309,7 @@ pub fn discretize(sections: &[SectionSpec]) -> Result<CableTree, Vec<MorphError>
         sections: layout,
         section_order: order.iter().map(|&s| s as u32).collect(),
         root: root as u32,
+        distance_origin: (root as u32, 0.5),
     };
     set_distances(&mut tree);
     Ok(tree)
@@ -415,7 +454,7 @@ fn number_section(spec: &SectionSpec, s: usize, g: &SegGeom, start: u32, nodes: 
     }
 }
 
-/// Each node's path distance from `root(0.5)`.
+/// Each node's path distance from the distance origin.
 fn set_distances(tree: &mut CableTree) {
     for i in 0..tree.nodes.len() {
         let (s, x) = (tree.nodes[i].section as usize, tree.nodes[i].x);
