@@ -8,6 +8,7 @@ mod fuzz;
 mod ir;
 mod kernels;
 mod limits;
+mod morphology_edits;
 mod network;
 mod nmodl;
 mod tutorials;
