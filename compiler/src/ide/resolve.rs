@@ -139,6 +139,7 @@ impl<'a> Index<'a> {
                 }
                 population(n, name).map(|d| Target::Decl(here, d)).or_else(|| self.global(name))
             }
+            Role::ProbePath(n, probe, k) => self.probe_path(n, probe, *k),
             Role::Unit(text) => Some(Target::Unit(text.to_string())),
             Role::Import(import) => {
                 let file_name = crate::check::import_name(self.db, import);
@@ -198,6 +199,33 @@ impl<'a> Index<'a> {
             let args = ["x", "y"][..*arity].join(", ");
             Target::Builtin(format!("```sylva\n{n}({args})\n```\nbuilt-in function"))
         })
+    }
+
+    /// The name at index `k` of a probe's path: in `cells[0].syn.g` the synapse `syn` of the
+    /// population's cell, then the member `g` of its mechanism; in `clamp.i` the member of the
+    /// stimulus's mechanism; in `hh.m` the member of the density mechanism.
+    fn probe_path(&self, n: &'a ast::Network, probe: &'a ast::Probe, k: usize) -> Option<Target<'a>> {
+        let head = probe.head.name.name.as_str();
+        let (mechanism, member_index) = if let Some(cell) = self.cell_of(n, head) {
+            let synapse_name = &probe.path.first()?.name;
+            let synapse = cell.members.iter().find_map(|m| match m {
+                ast::CellMember::Synapse(p) if p.name.name == *synapse_name => Some(p),
+                _ => None,
+            })?;
+            if k == 0 {
+                return Some(Target::Decl(self.file_of(cell.span), Decl::Placement(synapse)));
+            }
+            (synapse.mechanism.name.as_str(), 1)
+        } else if let Some(Decl::Stimulus(s)) = population(n, head) {
+            (s.mechanism.name.as_str(), 0)
+        } else {
+            (head, 0)
+        };
+        if k != member_index {
+            return None;
+        }
+        let m = self.mechanism(mechanism)?;
+        mechanism_member(m, &probe.path[k].name).map(|d| Target::Decl(self.file_of(m.span), d))
     }
 
     /// The cell of a population of a network.

@@ -101,6 +101,9 @@ pub(crate) enum Role<'a> {
     Synapse(&'a ast::Network, &'a ast::Ident),
     /// The first name of a probe (`v`, `hh`, `clamp`, `cells`).
     ProbeHead(&'a ast::Network),
+    /// The name at this index of a probe's path after its head: the synapse of `cells[0].syn.g`,
+    /// or a mechanism's member (`g` there, `i` of `clamp.i`, `m` of `hh.m`).
+    ProbePath(&'a ast::Network, &'a ast::Probe, usize),
     /// A unit as written (`S/cm2`, or the unit of a number).
     Unit(&'a str),
     Import(&'a ast::Import),
@@ -466,6 +469,9 @@ impl<'a> Walk<'a> {
                 }
                 ast::NetworkMember::Probe(p) => {
                     self.push(&p.head.name, Role::ProbeHead(n));
+                    for (k, part) in p.path.iter().enumerate() {
+                        self.push(part, Role::ProbePath(n, p, k));
+                    }
                     if let Some(at) = &p.at {
                         self.cell_location(at, n);
                     }
