@@ -11,5 +11,6 @@ mod limits;
 mod morphology_edits;
 mod network;
 mod nmodl;
+mod porting;
 mod tutorials;
 mod wgsl;
