@@ -41,9 +41,9 @@ fn neovim_runs_the_documented_setup() {
 
     // The documented `cmd = { 'sylva', 'lsp' }` finds the binary under test first on PATH.
     let bin = Path::new(env!("CARGO_BIN_EXE_sylva")).parent().expect("a directory").to_path_buf();
-    let path = std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
     .expect("PATH");
     let check = repo().join("runtime/tests/editors/neovim_setup_check.lua");
     let mut child = Command::new("nvim")

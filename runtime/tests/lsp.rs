@@ -418,7 +418,8 @@ fn definition_follows_each_part_of_a_probe_path() {
     let target = def["uri"].as_str().expect("a location");
     assert!(target.ends_with("/expsyn.syl"), "{def}");
     let std_text = std::fs::read_to_string(target.trim_start_matches("file://")).expect("the std file exists");
-    let g_line = std_text.lines().position(|l| l.trim_start().starts_with("let g ") || l.contains("state g")).expect("g");
+    let g_line =
+        std_text.lines().position(|l| l.trim_start().starts_with("let g ") || l.contains("state g")).expect("g");
     assert_eq!(def["range"]["start"]["line"], g_line, "{def}");
     client.shutdown();
 }

@@ -129,8 +129,5 @@ fn every_mistake_of_an_edit_or_an_origin_is_reported_at_its_place() {
     assert_eq!(origin("    distance from apic[7](0)"), error("E0507", "apic[7]"));
     assert_eq!(origin("    distance from apic[1](2)"), error("E0502", "2"));
     assert_eq!(origin("    distance from apic(distance = 2 um)"), error("E0211", "2 um"));
-    assert_eq!(
-        origin("    distance from soma(0.5)\n    distance from apic[0](0)"),
-        error("E0202", "apic[0](0)")
-    );
+    assert_eq!(origin("    distance from soma(0.5)\n    distance from apic[0](0)"), error("E0202", "apic[0](0)"));
 }

@@ -285,7 +285,12 @@ pub struct Morphology {
 pub enum MorphologyBody {
     Tree(Vec<MorphologyMember>),
     /// An SWC file, with the edits applied to its sections in the order written.
-    Swc { path: StringLit, props: Vec<Property>, regions: Vec<RegionDef>, edits: Vec<SwcEdit> },
+    Swc {
+        path: StringLit,
+        props: Vec<Property>,
+        regions: Vec<RegionDef>,
+        edits: Vec<SwcEdit>,
+    },
 }
 
 /// A change to an SWC morphology's sections, as published models make after loading one.

@@ -166,8 +166,9 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         fn_param => &["a parameter"],
         member | state | gate | ion | current_decl | electrode | ode | assignment | kinetic | cell_member
         | morphology_inline | morphology_ref | insert | synapse | detector | distance_origin | cell_property
-        | network_member
-        | population | connect | source | stimulus | probe | record | train_member | train_setting => &["a member"],
+        | network_member | population | connect | source | stimulus | probe | record | train_member | train_setting => {
+            &["a member"]
+        }
         reaction | reactants | reactant => &["a reaction"],
         statement => &["a statement"],
         arg => &["an argument"],
