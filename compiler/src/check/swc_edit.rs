@@ -65,10 +65,8 @@ fn delete(diags: &mut Diagnostics, out: &mut Sections, names: &[ast::Ident], spa
 /// Keeps the sections not `doomed`, their parents renumbered, and rebuilds the regions.
 fn keep_sections(out: &mut Sections, doomed: &[bool]) {
     let mut new_index = vec![usize::MAX; doomed.len()];
-    let mut next = 0;
-    for (i, _) in doomed.iter().enumerate().filter(|(_, d)| !**d) {
+    for (next, (i, _)) in doomed.iter().enumerate().filter(|(_, d)| !**d).enumerate() {
         new_index[i] = next;
-        next += 1;
     }
     let specs = std::mem::take(&mut out.specs);
     let spans = std::mem::take(&mut out.spans);

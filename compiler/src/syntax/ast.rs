@@ -295,6 +295,7 @@ pub enum MorphologyBody {
 
 /// A change to an SWC morphology's sections, as published models make after loading one.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // Few of them per file; boxing would only add noise.
 pub enum SwcEdit {
     /// `delete axon + dend[3]`: these regions or sections and every section attached below them.
     Delete { names: Vec<Ident>, span: Span },
