@@ -74,7 +74,7 @@ fn edits_apply_in_order_and_added_sections_join_their_type() {
 /// (100 µm) at its end and `b` (50 µm) at its start.
 #[test]
 fn distance_is_measured_from_the_chosen_origin() {
-    let tree = |origin: &str| {
+    let cell = |origin: &str| {
         let text = format!(
             "import pas\ncell c {{\n    morphology {{\n        section soma {{ length = 20 um, diam = 20 um }}\n        \
              section a at soma(1) {{ length = 100 um, diam = 2 um, nseg = 4 }}\n        \
@@ -82,8 +82,9 @@ fn distance_is_measured_from_the_chosen_origin() {
              insert pas in all\n}}\nnetwork main {{ population cells = c[1] }}\n\
              simulation {{ dt = 0.025 ms, duration = 1 ms }}\n"
         );
-        compile_cell(&text).expect("compiles").tree
+        compile_cell(&text).expect("compiles")
     };
+    let tree = |origin: &str| cell(origin).tree;
     let soma_middle = tree("");
     let from_a_end = tree("distance from a(1)");
     let from_b_start = tree("distance from b(0)");
@@ -104,6 +105,22 @@ fn distance_is_measured_from_the_chosen_origin() {
     for node in &from_a_end.nodes {
         assert_eq!(node.distance_um, from_a_end.path_distance_um(node.section as usize, node.x));
     }
+    // Locations by distance from a(1): on `a` itself, back towards the soma (a(0.75), segment 3
+    // of 4); on `b`, beyond the whole soma (b(0.2), segment 0 of 2).
+    let detector_at = |location: &str| {
+        let c = cell(&format!("distance from a(1)\n    detector at {location} threshold -20 mV"));
+        let node = &c.tree.nodes[c.detector.expect("a detector").node as usize];
+        (node.section, node.x)
+    };
+    assert_eq!(detector_at("a(distance = 25 um)"), (1, 0.875));
+    assert_eq!(detector_at("b(distance = 130 um)"), (2, 0.25));
+    assert_eq!(detector_at("soma(distance = 105 um)"), (0, 0.5));
+    let errors = compile_cell(&format!(
+        "import pas\ncell c {{\n    morphology {{ section soma {{ length = 20 um, diam = 20 um }} }}\n    \
+         distance from soma(0)\n    detector at soma(distance = 30 um) threshold -20 mV\n}}\n\
+         network main {{ population cells = c[1] }}\nsimulation {{ dt = 0.025 ms, duration = 1 ms }}\n"
+    ));
+    assert_eq!(errors.err(), Some(vec![("E0502".to_string(), "30 um".to_string())]));
 }
 
 #[test]

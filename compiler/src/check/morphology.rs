@@ -573,9 +573,11 @@ pub(crate) fn section_help<'n>(names: impl Iterator<Item = &'n str> + Clone, nam
     did_you_mean(name, names).map(|s| format!("a section with a similar name exists: `{s}`"))
 }
 
-/// The node at path distance `distance` from the root's middle on the first of `sections` (in
-/// their order) that reaches it: `x = (d - start) / length` on that section, then NEURON's
-/// `sec(x)` node.
+/// The node at path distance `distance` from the distance origin on the first of `sections` (in
+/// their order) that reaches it, then NEURON's `sec(x)` node. Along a section away from the
+/// origin that is `x = (d - start) / (end - start)`; on a section the origin's path to the root
+/// enters at `x0` (its own, or one it hangs below), the distance grows both ways from `x0`, and
+/// the point towards x = 1 is taken if there is one.
 pub(crate) fn node_at_distance(
     globals: &Globals<'_>,
     diags: &mut Diagnostics,
@@ -589,19 +591,34 @@ pub(crate) fn node_at_distance(
     let spans: Vec<(usize, f64, f64)> =
         sections.iter().map(|&s| (s, tree.path_distance_um(s, 0.0), tree.path_distance_um(s, 1.0))).collect();
     for &(s, start, end) in &spans {
-        if start <= d && d <= end && end > start {
-            return Some(tree.node_at(s, ((d - start) / (end - start)).clamp(0.0, 1.0)));
+        match tree.origin_entry(s) {
+            None if start <= d && d <= end && end > start => {
+                return Some(tree.node_at(s, ((d - start) / (end - start)).clamp(0.0, 1.0)));
+            }
+            Some(x0) if tree.section_length(s) > 0.0 => {
+                let away = (d - tree.path_distance_um(s, x0)) / tree.section_length(s);
+                let x = [x0 + away, x0 - away].into_iter().find(|x| away >= 0.0 && (0.0..=1.0).contains(x));
+                if let Some(x) = x {
+                    return Some(tree.node_at(s, x));
+                }
+            }
+            _ => {}
         }
     }
     let (lo, hi) = spans.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &(_, a, b)| (lo.min(a), hi.max(b)));
+    let (origin, origin_words) = if tree.distance_origin == (tree.root, 0.5) {
+        ("the soma", "the root's middle")
+    } else {
+        ("the distance origin", "the cell's `distance from` origin")
+    };
     diags.push(
         Diagnostic::error(
             Code::LocationOutOfRange,
             distance.span,
-            format!("no point of `{}` is {d} um from the soma", name.name),
+            format!("no point of `{}` is {d} um from {origin}", name.name),
         )
         .label("out of reach")
-        .note(format!("`{}` spans {lo:.1} to {hi:.1} um of path distance from the root's middle", name.name)),
+        .note(format!("`{}` spans {lo:.1} to {hi:.1} um of path distance from {origin_words}", name.name)),
     );
     None
 }

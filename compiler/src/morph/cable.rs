@@ -264,6 +264,14 @@ impl CableTree {
         d
     }
 
+    /// Where the path from the distance origin to the root enters `section` (the origin's own
+    /// x on its section), or `None` when it does not pass it: then distances grow along the
+    /// section from x = 0, else both ways from that x.
+    pub fn origin_entry(&self, section: usize) -> Option<f64> {
+        let (origin, x) = self.distance_origin;
+        self.path_to_root((origin as usize, x)).into_iter().find(|&(s, _)| s == section).map(|(_, x)| x)
+    }
+
     /// The sections from `(section, x)` to the root, each with the x where the path enters it.
     fn path_to_root(&self, (section, x): (usize, f64)) -> Vec<(usize, f64)> {
         let mut path = vec![(section, x)];
