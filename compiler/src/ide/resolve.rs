@@ -112,7 +112,8 @@ impl<'a> Index<'a> {
             Role::Section(m) => morphology_names(m)
                 .into_iter()
                 .find(|d| d.name().is_some_and(|n| n.name == name))
-                .map(|d| Target::Decl(self.file_of(m.span), d)),
+                .map(|d| Target::Decl(self.file_of(m.span), d))
+                .or_else(|| builtin_region(name)),
             Role::Population(n) => population(n, name).map(|d| Target::Decl(here, d)),
             Role::PopulationSection(n, pop) => self.region(self.cell_of(n, &pop.name)?, name),
             Role::Synapse(n, pop) => {
@@ -258,10 +259,7 @@ impl<'a> Index<'a> {
         {
             return Some(Target::Decl(m.span.file, d));
         }
-        BUILTIN_REGIONS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(n, words)| Target::Builtin(format!("region `{n}`: {words} (built in)")))
+        builtin_region(name)
     }
 
     /// The dimension the checker gave the expression exactly at `span`.
@@ -543,6 +541,14 @@ impl<'a> Index<'a> {
         }
         out
     }
+}
+
+/// A region every morphology has (`all`, `soma`, `axon`, `dend`, `apic`): its words.
+fn builtin_region(name: &str) -> Option<Target<'static>> {
+    BUILTIN_REGIONS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(n, words)| Target::Builtin(format!("region `{n}`: {words} (built in)")))
 }
 
 /// Hover words followed by a declaration's documentation, if it has any.

@@ -165,6 +165,35 @@ network main {
     assert_eq!(definition(&db, &c, root, cursor), None);
 }
 
+/// In an SWC morphology's edits: an added section is a declaration that its children and the
+/// cell's `distance from` go to, and a deleted type is the built-in region.
+#[test]
+fn swc_edits_and_the_distance_origin_resolve() {
+    let model = r#"
+import pas
+morphology m = swc("cell.swc") {
+    delete axon
+    section stub at soma(0.5) { length = 30 um, diam = 1 um }
+    section tip at stub(1) { length = 30 um, diam = 1 um }
+}
+cell c {
+    morphology = m
+    distance from tip(0)
+    insert pas in all
+}
+"#;
+    let (db, c, root, cursor) = setup(&with_cursor(model, "stub(1)", 1));
+    let span = definition(&db, &c, root, cursor).expect("the added section");
+    assert_eq!((db.text(span), span.start), ("stub", model.find("stub at").unwrap() as u32));
+    let (db, c, root, cursor) = setup(&with_cursor(model, "tip(0)", 1));
+    let span = definition(&db, &c, root, cursor).expect("the added section");
+    assert_eq!((db.text(span), span.start), ("tip", model.find("tip at").unwrap() as u32));
+    assert!(hover_at(&with_cursor(model, "axon\n", 1)).contains("region `axon`"));
+    let outline = symbols(&c.files[0].1);
+    let names: Vec<&str> = outline[1].children.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["stub", "tip"]);
+}
+
 #[test]
 fn symbols_outline_items_and_members() {
     let (_, c, _, _) = setup(&format!("$0{CHANNEL}"));
