@@ -234,8 +234,7 @@ impl CableTree {
     /// Path distance (µm) from the distance origin to the point x of a section, along the
     /// sections (attachment at the exact parent location, not at the parent's node).
     pub fn path_distance_um(&self, section: usize, x: f64) -> f64 {
-        let (origin, origin_x) = self.distance_origin;
-        self.distance_between((origin as usize, origin_x), (section, x))
+        self.distance_from(&OriginPath::of(self), (section, x))
     }
 
     /// Measures distances from `section(x)` from now on, every node's `distance_um` included.
@@ -244,21 +243,22 @@ impl CableTree {
         set_distances(self);
     }
 
-    /// The path length (µm) between two points `(section, x)`: up from each to the first
-    /// section both paths to the root pass, and along that section between where they enter
-    /// it. Summed from that section outwards, so that from `root(0.5)` it is
+    /// The path length (µm) from the origin to `(section, x)`: up from the point to the first
+    /// section of the origin's path to the root, and along that section between where the two
+    /// paths enter it. Summed from that section outwards, so that from `root(0.5)` it is
     /// `|x − 0.5|·L_root + x₁·L₁ + …` in that order.
-    fn distance_between(&self, a: (usize, f64), b: (usize, f64)) -> f64 {
-        let up_a = self.path_to_root(a);
-        let up_b = self.path_to_root(b);
-        let (ia, ib) = up_a
-            .iter()
-            .enumerate()
-            .find_map(|(ia, &(s, _))| up_b.iter().position(|&(t, _)| t == s).map(|ib| (ia, ib)))
-            .expect("every section's path ends at the root");
-        let (meeting, xa) = up_a[ia];
-        let mut d = (xa - up_b[ib].1).abs() * self.sections[meeting].length_um;
-        for &(s, x) in up_a[..ia].iter().rev().chain(up_b[..ib].iter().rev()) {
+    fn distance_from(&self, origin: &OriginPath, (section, x): (usize, f64)) -> f64 {
+        let mut up = vec![(section, x)];
+        let mut here = section;
+        while origin.index[here].is_none() {
+            let (p, px) = self.sections[here].parent.expect("the origin's path ends at the root");
+            up.push((p as usize, px));
+            here = p as usize;
+        }
+        let along = origin.index[here].expect("on the origin's path");
+        let (meeting, xa) = up[up.len() - 1];
+        let mut d = (xa - origin.path[along].1).abs() * self.sections[meeting].length_um;
+        for &(s, x) in up[..up.len() - 1].iter().rev().chain(origin.path[..along].iter().rev()) {
             d += x * self.sections[s].length_um;
         }
         d
@@ -268,24 +268,37 @@ impl CableTree {
     /// x on its section), or `None` when it does not pass it: then distances grow along the
     /// section from x = 0, else both ways from that x.
     pub fn origin_entry(&self, section: usize) -> Option<f64> {
-        let (origin, x) = self.distance_origin;
-        self.path_to_root((origin as usize, x)).into_iter().find(|&(s, _)| s == section).map(|(_, x)| x)
-    }
-
-    /// The sections from `(section, x)` to the root, each with the x where the path enters it.
-    fn path_to_root(&self, (section, x): (usize, f64)) -> Vec<(usize, f64)> {
-        let mut path = vec![(section, x)];
-        let mut here = section;
-        while let Some((p, px)) = self.sections[here].parent {
-            path.push((p as usize, px));
-            here = p as usize;
-        }
-        path
+        let origin = OriginPath::of(self);
+        origin.index[section].map(|i| origin.path[i].1)
     }
 
     /// Total membrane area (µm²).
     pub fn total_area_um2(&self) -> f64 {
         self.nodes.iter().map(|n| n.area_um2).sum()
+    }
+}
+
+/// The sections from the distance origin to the root, each with the x where the path enters
+/// it, and per section its place on that path (if on it): built once for many distances.
+struct OriginPath {
+    path: Vec<(usize, f64)>,
+    index: Vec<Option<usize>>,
+}
+
+impl OriginPath {
+    fn of(tree: &CableTree) -> OriginPath {
+        let (section, x) = (tree.distance_origin.0 as usize, tree.distance_origin.1);
+        let mut path = vec![(section, x)];
+        let mut here = section;
+        while let Some((p, px)) = tree.sections[here].parent {
+            path.push((p as usize, px));
+            here = p as usize;
+        }
+        let mut index = vec![None; tree.sections.len()];
+        for (i, &(s, _)) in path.iter().enumerate() {
+            index[s] = Some(i);
+        }
+        OriginPath { path, index }
     }
 }
 
@@ -464,9 +477,10 @@ fn number_section(spec: &SectionSpec, s: usize, g: &SegGeom, start: u32, nodes: 
 
 /// Each node's path distance from the distance origin.
 fn set_distances(tree: &mut CableTree) {
+    let origin = OriginPath::of(tree);
     for i in 0..tree.nodes.len() {
         let (s, x) = (tree.nodes[i].section as usize, tree.nodes[i].x);
-        tree.nodes[i].distance_um = tree.path_distance_um(s, x);
+        tree.nodes[i].distance_um = tree.distance_from(&origin, (s, x));
     }
 }
 
