@@ -115,11 +115,11 @@ fn distance_is_measured_from_the_chosen_origin() {
     assert_eq!(detector_at("a(distance = 25 um)"), (1, 0.875));
     assert_eq!(detector_at("b(distance = 130 um)"), (2, 0.25));
     assert_eq!(detector_at("soma(distance = 105 um)"), (0, 0.5));
-    let errors = compile_cell(&format!(
-        "import pas\ncell c {{\n    morphology {{ section soma {{ length = 20 um, diam = 20 um }} }}\n    \
-         distance from soma(0)\n    detector at soma(distance = 30 um) threshold -20 mV\n}}\n\
-         network main {{ population cells = c[1] }}\nsimulation {{ dt = 0.025 ms, duration = 1 ms }}\n"
-    ));
+    let errors = compile_cell(
+        "import pas\ncell c {\n    morphology { section soma { length = 20 um, diam = 20 um } }\n    \
+         distance from soma(0)\n    detector at soma(distance = 30 um) threshold -20 mV\n}\n\
+         network main { population cells = c[1] }\nsimulation { dt = 0.025 ms, duration = 1 ms }\n",
+    );
     assert_eq!(errors.err(), Some(vec![("E0502".to_string(), "30 um".to_string())]));
 }
 
