@@ -50,6 +50,8 @@ codes! {
     UnknownProperty = "E0207": "a property that does not exist here",
     MissingProperty = "E0208": "a required property is missing",
     ImportCycle = "E0209": "files that import each other",
+    SwcEdit = "E0210": "an edit of an SWC morphology that cannot be applied",
+    DistanceOrigin = "E0211": "a distance origin that is not a point `section(x)`",
     // Units and dimensions (E03xx).
     UnknownUnit = "E0301": "a unit that does not exist",
     DimensionMismatch = "E0302": "quantities of different dimensions",

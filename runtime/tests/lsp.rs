@@ -394,6 +394,36 @@ fn hover_definition_symbols_and_completion() {
     client.shutdown();
 }
 
+/// Go to definition on each part of `cells[0].noise_syn.g` in the third tutorial: the
+/// population, the synapse in the cell, and `g` of `expsyn` in the written-out standard library.
+#[test]
+fn definition_follows_each_part_of_a_probe_path() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tutorial/03_custom_channel.syl"),
+    )
+    .expect("the tutorial");
+    let dir = scratch("probe_path");
+    let file = uri(&dir.join("03_custom_channel.syl"));
+    let mut client = Client::start();
+    client.open(&file, &text);
+    client.diagnostics(&file, Some(1));
+    let probe = "cells[0].noise_syn.g ";
+    let def = client.at("textDocument/definition", &file, pos(&text, probe, 1));
+    assert_eq!(def["uri"], file.as_str());
+    assert_eq!(def["range"], range(pos(&text, "cells = bursty", 0), pos(&text, "cells = bursty", 5)));
+    let def = client.at("textDocument/definition", &file, pos(&text, "noise_syn.g", 2));
+    assert_eq!(def["uri"], file.as_str());
+    assert_eq!(def["range"], range(pos(&text, "noise_syn = expsyn", 0), pos(&text, "noise_syn = expsyn", 9)));
+    let def = client.at("textDocument/definition", &file, pos(&text, "noise_syn.g", 10));
+    let target = def["uri"].as_str().expect("a location");
+    assert!(target.ends_with("/expsyn.syl"), "{def}");
+    let std_text = std::fs::read_to_string(target.trim_start_matches("file://")).expect("the std file exists");
+    let g_line =
+        std_text.lines().position(|l| l.trim_start().starts_with("let g ") || l.contains("state g")).expect("g");
+    assert_eq!(def["range"]["start"]["line"], g_line, "{def}");
+    client.shutdown();
+}
+
 #[test]
 fn importers_are_rechecked_when_an_import_changes() {
     let dir = scratch("imports");

@@ -72,6 +72,14 @@ fn ca1_reconstruction_from_swc_matches_neuron() {
     check_case("ca1_swc", &[], "trace.csv", "spikes.csv");
 }
 
+/// A published model's edits of a reconstruction: the axon replaced by a two-section stub, a
+/// dendrite deleted with its subtree, and `distance` measured from apic[0](1) (the Ih density
+/// column differs by 5 % from the value with the soma as origin).
+#[test]
+fn edited_allen_reconstruction_matches_neuron() {
+    check_case("allen_stub", &[], "trace.csv", "spikes.csv");
+}
+
 #[test]
 fn syn_pair_strong_synapse_matches_neuron() {
     check_case("syn_pair", &["weight=0.05uS".to_string()], "trace_w0.05.csv", "spikes_w0.05.csv");

@@ -264,16 +264,29 @@ fn mutated_swc_files_never_panic_flood_or_leave_their_files() {
             (f, text)
         })
         .collect();
-    let props = ["", " { d_lambda = 0.1 }", " { units = nm }", " { nseg = 3, units = 2 um }"];
+    // Options, and the edits published models make (which may name sections a mutant lacks).
+    let props = [
+        "",
+        " { d_lambda = 0.1 }",
+        " { units = nm }",
+        " { nseg = 3, units = 2 um }",
+        " { delete axon }",
+        " { d_lambda = 0.1, delete axon, section axon[0] at soma(0.5) { length = 30 um, diam = 1 um } }",
+        " { delete dend[1] + apic, section extra at dend[0](0.3) { length = 5 um, diam = 0.5 um } }",
+        " { section tip at dend[2] { length = 5 um, diam = 0.5 um }, delete dend[2], delete soma }",
+    ];
+    let origins = ["", "distance from apic[0](0)", "distance from dend[3](1)", "distance from soma"];
     let mut rng = Rng(0x5C);
     let (mut with_errors, mut labels, mut slowest) = (0, 0, (Duration::ZERO, 0));
     for case in 0..cases {
         let (name, text) = &sources[rng.below(sources.len())];
         let mutated = mutate_swc(text, &mut rng);
         let model = format!(
-            "import pas\nmorphology m = swc(\"mutant.swc\"){}\ncell c {{\n    morphology = m\n    insert pas in all\n}}\n\
+            "import pas\nmorphology m = swc(\"mutant.swc\"){}\ncell c {{\n    morphology = m\n    {}\n    \
+             insert pas in all {{ g = 1e-4 S/cm2 * exp(-distance / 100 um) }}\n}}\n\
              network main {{ population cells = c[1] }}\nsimulation {{ dt = 0.025 ms, duration = 1 ms }}\n",
-            props[rng.below(props.len())]
+            props[rng.below(props.len())],
+            origins[rng.below(origins.len())]
         );
         let started = Instant::now();
         let result = std::panic::catch_unwind(|| {

@@ -138,10 +138,11 @@ pub(crate) fn check(
         return None;
     };
     let (v_init, cm) = membrane_properties(cell, globals, diags, &mut sections);
-    let Some(tree) = morphology::discretize(diags, &sections, cell.name.span) else {
+    let Some(mut tree) = morphology::discretize(diags, &sections, cell.name.span) else {
         check_placements_without_tree(cell, globals, diags, mechanisms);
         return None;
     };
+    set_distance_origin(cell, globals, diags, &sections, &mut tree);
     warn_many_compartments(cell, diags, &tree);
     let node_cm: Vec<f64> =
         tree.nodes.iter().map(|n| if n.area_um2 > 0.0 { cm[n.section as usize] } else { 0.0 }).collect();
@@ -571,6 +572,17 @@ pub(crate) fn location_node(
         };
         return morphology::node_at_distance(globals, diags, tree, candidates, &at.section, distance);
     }
+    let (section, x) = section_and_x(globals, diags, sections, at)?;
+    Some(tree.node_at(section, x))
+}
+
+/// The section and x of `section(x)` (x defaults to 0.5).
+fn section_and_x(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    sections: &Sections,
+    at: &ast::Location,
+) -> Option<(usize, f64)> {
     let Some(section) = sections.section(&at.section.name) else {
         let mut d = Diagnostic::error(
             Code::UnknownRegion,
@@ -588,7 +600,40 @@ pub(crate) fn location_node(
         Some(x) => location_x(globals, diags, x)?,
         None => 0.5,
     };
-    Some(tree.node_at(section, x))
+    Some((section, x))
+}
+
+/// Measures `distance` in this cell from its `distance from section(x)`, if it has one (NEURON's
+/// `h.distance(0, sec(x))`), instead of the middle of the root section.
+fn set_distance_origin(
+    cell: &ast::Cell,
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    sections: &Sections,
+    tree: &mut crate::morph::CableTree,
+) {
+    let mut origins = cell.members.iter().filter_map(|m| match m {
+        ast::CellMember::DistanceOrigin(at) => Some(at),
+        _ => None,
+    });
+    let Some(at) = origins.next() else { return };
+    for again in origins {
+        diags.push(
+            Diagnostic::error(Code::DuplicateName, again.span, "this cell's distance origin is given twice")
+                .secondary(at.span, "first given here"),
+        );
+    }
+    if let Some(distance) = &at.distance {
+        diags.push(
+            Diagnostic::error(Code::DistanceOrigin, distance.span, "the origin of distances is a point `section(x)`")
+                .label("a distance cannot define where distances start")
+                .help(format!("name the section and x, such as `distance from {}(0)`", at.section.name)),
+        );
+        return;
+    }
+    if let Some((section, x)) = section_and_x(globals, diags, sections, at) {
+        tree.set_distance_origin(section, x);
+    }
 }
 
 /// A density mechanism of a cell: its first `insert` and, per node, its parameter values.

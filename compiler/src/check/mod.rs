@@ -13,6 +13,7 @@ mod network;
 mod params;
 mod simulation;
 mod species;
+mod swc_edit;
 mod train;
 mod train_data;
 

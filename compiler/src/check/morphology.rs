@@ -47,8 +47,11 @@ pub(crate) fn sections(
 ) -> Option<Sections> {
     match &morphology.body {
         ast::MorphologyBody::Tree(members) => tree(globals, diags, morphology.span, members),
-        ast::MorphologyBody::Swc { path, props, regions } => {
-            let mut out = swc(globals, diags, path, props, swc_files)?;
+        ast::MorphologyBody::Swc { path, props, regions, edits } => {
+            let (mut out, nseg) = swc(globals, diags, path, props, swc_files)?;
+            if !super::swc_edit::apply(globals, diags, &mut out, edits, nseg) {
+                return None;
+            }
             add_regions(diags, &mut out, regions);
             Some(out)
         }
@@ -110,7 +113,8 @@ fn tree(
             };
             Some((p, x))
         });
-        specs.push(section_spec(globals, diags, s, parent));
+        let kind = if s.name.name == "soma" { SectionKind::Soma } else { SectionKind::Dend };
+        specs.push(section_spec(globals, diags, s, parent, SectionDefaults { nseg: Nseg::Fixed(1), kind }));
     }
     if diags.error_count() > errors_before {
         return None;
@@ -142,15 +146,22 @@ pub(crate) fn location_x(globals: &Globals<'_>, diags: &mut Diagnostics, x: &ast
     Some(value)
 }
 
-/// An inline section's spec: a cylinder with its segment count, NEURON's default `Ra` and
+/// What a section declared with `section` is when its properties do not say.
+pub(crate) struct SectionDefaults {
+    pub nseg: Nseg,
+    pub kind: SectionKind,
+}
+
+/// A declared section's spec: a cylinder with its segment count, NEURON's default `Ra` and
 /// `cm` (the cell's replace them).
-fn section_spec(
+pub(crate) fn section_spec(
     globals: &Globals<'_>,
     diags: &mut Diagnostics,
     s: &ast::Section,
     parent: Option<(usize, f64)>,
+    defaults: SectionDefaults,
 ) -> SectionSpec {
-    let props = section_props(globals, diags, s);
+    let props = section_props(globals, diags, s, defaults.kind);
     for (value, what) in [(props.length, "length"), (props.diam, "diam")] {
         if value.is_none() && !s.props.iter().any(|p| p.key.name == what) {
             diags.push(
@@ -166,7 +177,7 @@ fn section_spec(
     let nseg = match (props.nseg, props.d_lambda) {
         (Some(n), None) => Nseg::Fixed(n),
         (None, Some(d)) => Nseg::DLambda { d_lambda: d, frequency_hz: props.frequency },
-        (None, None) => Nseg::Fixed(1),
+        (None, None) => defaults.nseg,
         (Some(_), Some(_)) => {
             diags.push(Diagnostic::error(
                 Code::DuplicateName,
@@ -199,15 +210,8 @@ struct SectionProps {
 }
 
 /// Reads a section's properties, reporting values out of range and unknown properties.
-fn section_props(globals: &Globals<'_>, diags: &mut Diagnostics, s: &ast::Section) -> SectionProps {
-    let mut out = SectionProps {
-        length: None,
-        diam: None,
-        nseg: None,
-        d_lambda: None,
-        frequency: 100.0,
-        kind: if s.name.name == "soma" { SectionKind::Soma } else { SectionKind::Dend },
-    };
+fn section_props(globals: &Globals<'_>, diags: &mut Diagnostics, s: &ast::Section, kind: SectionKind) -> SectionProps {
+    let mut out = SectionProps { length: None, diam: None, nseg: None, d_lambda: None, frequency: 100.0, kind };
     let um = Unit { dim: Dimension::LENGTH, scale: 1.0 };
     for prop in &s.props {
         let key = prop.key.name.as_str();
@@ -321,7 +325,10 @@ fn kind_name(kind: SectionKind) -> Option<&'static str> {
     }
 }
 
-fn default_regions(out: &mut Sections) {
+/// The regions every morphology has (`all`, the types, each section, each array's base name),
+/// in place of any before.
+pub(crate) fn default_regions(out: &mut Sections) {
+    out.regions.clear();
     out.regions.insert("all".to_string(), (0..out.specs.len()).collect());
     for kind in ["soma", "axon", "dend", "apic"] {
         let list: Vec<usize> = (0..out.specs.len()).filter(|&i| kind_name(out.specs[i].kind) == Some(kind)).collect();
@@ -376,14 +383,15 @@ pub(crate) fn unknown_region<'n>(name: &ast::Ident, known: impl IntoIterator<Ite
 }
 
 /// An SWC morphology: the loaded file read and grouped into sections as NEURON's Import3d
-/// does, with the model's segment count and unit, and the default regions.
+/// does, with the model's segment count and unit, and the default regions; and that segment
+/// count, for the sections its edits add.
 fn swc(
     globals: &Globals<'_>,
     diags: &mut Diagnostics,
     path: &ast::StringLit,
     props: &[ast::Property],
     swc_files: &SwcFiles,
-) -> Option<Sections> {
+) -> Option<(Sections, Nseg)> {
     let file = loaded_swc_file(diags, path, swc_files)?;
     let (nseg, units) = swc_props(globals, diags, props);
     let text = &globals.sources.get(file).text;
@@ -419,7 +427,7 @@ fn swc(
     let spans = cell.sections.iter().map(|s| s.span).collect();
     let mut out = Sections { specs, spans, regions: HashMap::new() };
     default_regions(&mut out);
-    Some(out)
+    Some((out, nseg))
 }
 
 /// The file the driver loaded for an SWC path, or why it could not (reported).
@@ -565,9 +573,11 @@ pub(crate) fn section_help<'n>(names: impl Iterator<Item = &'n str> + Clone, nam
     did_you_mean(name, names).map(|s| format!("a section with a similar name exists: `{s}`"))
 }
 
-/// The node at path distance `distance` from the root's middle on the first of `sections` (in
-/// their order) that reaches it: `x = (d - start) / length` on that section, then NEURON's
-/// `sec(x)` node.
+/// The node at path distance `distance` from the distance origin on the first of `sections` (in
+/// their order) that reaches it, then NEURON's `sec(x)` node. Along a section away from the
+/// origin that is `x = (d - start) / (end - start)`; on a section the origin's path to the root
+/// enters at `x0` (its own, or one it hangs below), the distance grows both ways from `x0`, and
+/// the point towards x = 1 is taken if there is one.
 pub(crate) fn node_at_distance(
     globals: &Globals<'_>,
     diags: &mut Diagnostics,
@@ -581,19 +591,34 @@ pub(crate) fn node_at_distance(
     let spans: Vec<(usize, f64, f64)> =
         sections.iter().map(|&s| (s, tree.path_distance_um(s, 0.0), tree.path_distance_um(s, 1.0))).collect();
     for &(s, start, end) in &spans {
-        if start <= d && d <= end && end > start {
-            return Some(tree.node_at(s, ((d - start) / (end - start)).clamp(0.0, 1.0)));
+        match tree.origin_entry(s) {
+            None if start <= d && d <= end && end > start => {
+                return Some(tree.node_at(s, ((d - start) / (end - start)).clamp(0.0, 1.0)));
+            }
+            Some(x0) if tree.section_length(s) > 0.0 => {
+                let away = (d - tree.path_distance_um(s, x0)) / tree.section_length(s);
+                let x = [x0 + away, x0 - away].into_iter().find(|x| away >= 0.0 && (0.0..=1.0).contains(x));
+                if let Some(x) = x {
+                    return Some(tree.node_at(s, x));
+                }
+            }
+            _ => {}
         }
     }
     let (lo, hi) = spans.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &(_, a, b)| (lo.min(a), hi.max(b)));
+    let (origin, origin_words) = if tree.distance_origin == (tree.root, 0.5) {
+        ("the soma", "the root's middle")
+    } else {
+        ("the distance origin", "the cell's `distance from` origin")
+    };
     diags.push(
         Diagnostic::error(
             Code::LocationOutOfRange,
             distance.span,
-            format!("no point of `{}` is {d} um from the soma", name.name),
+            format!("no point of `{}` is {d} um from {origin}", name.name),
         )
         .label("out of reach")
-        .note(format!("`{}` spans {lo:.1} to {hi:.1} um of path distance from the root's middle", name.name)),
+        .note(format!("`{}` spans {lo:.1} to {hi:.1} um of path distance from {origin_words}", name.name)),
     );
     None
 }

@@ -112,7 +112,8 @@ impl<'a> Index<'a> {
             Role::Section(m) => morphology_names(m)
                 .into_iter()
                 .find(|d| d.name().is_some_and(|n| n.name == name))
-                .map(|d| Target::Decl(self.file_of(m.span), d)),
+                .map(|d| Target::Decl(self.file_of(m.span), d))
+                .or_else(|| builtin_region(name)),
             Role::Population(n) => population(n, name).map(|d| Target::Decl(here, d)),
             Role::PopulationSection(n, pop) => self.region(self.cell_of(n, &pop.name)?, name),
             Role::Synapse(n, pop) => {
@@ -139,6 +140,7 @@ impl<'a> Index<'a> {
                 }
                 population(n, name).map(|d| Target::Decl(here, d)).or_else(|| self.global(name))
             }
+            Role::ProbePath(n, probe, k) => self.probe_path(n, probe, *k),
             Role::Unit(text) => Some(Target::Unit(text.to_string())),
             Role::Import(import) => {
                 let file_name = crate::check::import_name(self.db, import);
@@ -200,6 +202,33 @@ impl<'a> Index<'a> {
         })
     }
 
+    /// The name at index `k` of a probe's path: in `cells[0].syn.g` the synapse `syn` of the
+    /// population's cell, then the member `g` of its mechanism; in `clamp.i` the member of the
+    /// stimulus's mechanism; in `hh.m` the member of the density mechanism.
+    fn probe_path(&self, n: &'a ast::Network, probe: &'a ast::Probe, k: usize) -> Option<Target<'a>> {
+        let head = probe.head.name.name.as_str();
+        let (mechanism, member_index) = if let Some(cell) = self.cell_of(n, head) {
+            let synapse_name = &probe.path.first()?.name;
+            let synapse = cell.members.iter().find_map(|m| match m {
+                ast::CellMember::Synapse(p) if p.name.name == *synapse_name => Some(p),
+                _ => None,
+            })?;
+            if k == 0 {
+                return Some(Target::Decl(self.file_of(cell.span), Decl::Placement(synapse)));
+            }
+            (synapse.mechanism.name.as_str(), 1)
+        } else if let Some(Decl::Stimulus(s)) = population(n, head) {
+            (s.mechanism.name.as_str(), 0)
+        } else {
+            (head, 0)
+        };
+        if k != member_index {
+            return None;
+        }
+        let m = self.mechanism(mechanism)?;
+        mechanism_member(m, &probe.path[k].name).map(|d| Target::Decl(self.file_of(m.span), d))
+    }
+
     /// The cell of a population of a network.
     fn cell_of(&self, n: &'a ast::Network, population_name: &str) -> Option<&'a ast::Cell> {
         let cell = n.members.iter().find_map(|m| match m {
@@ -230,10 +259,7 @@ impl<'a> Index<'a> {
         {
             return Some(Target::Decl(m.span.file, d));
         }
-        BUILTIN_REGIONS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(n, words)| Target::Builtin(format!("region `{n}`: {words} (built in)")))
+        builtin_region(name)
     }
 
     /// The dimension the checker gave the expression exactly at `span`.
@@ -517,6 +543,14 @@ impl<'a> Index<'a> {
     }
 }
 
+/// A region every morphology has (`all`, `soma`, `axon`, `dend`, `apic`): its words.
+fn builtin_region(name: &str) -> Option<Target<'static>> {
+    BUILTIN_REGIONS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(n, words)| Target::Builtin(format!("region `{n}`: {words} (built in)")))
+}
+
 /// Hover words followed by a declaration's documentation, if it has any.
 fn with_doc(mut head: String, doc: &Option<String>) -> String {
     if let Some(doc) = doc {
@@ -611,7 +645,14 @@ pub(crate) fn morphology_names(m: &ast::Morphology) -> Vec<Decl<'_>> {
                 ast::MorphologyMember::Region(r) => Decl::Region(r),
             })
             .collect(),
-        ast::MorphologyBody::Swc { regions, .. } => regions.iter().map(Decl::Region).collect(),
+        ast::MorphologyBody::Swc { regions, edits, .. } => edits
+            .iter()
+            .filter_map(|e| match e {
+                ast::SwcEdit::Add(s) => Some(Decl::Section(s)),
+                ast::SwcEdit::Delete { .. } => None,
+            })
+            .chain(regions.iter().map(Decl::Region))
+            .collect(),
     }
 }
 

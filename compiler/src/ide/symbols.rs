@@ -160,7 +160,12 @@ fn morphology(m: &ast::Morphology) -> Option<Symbol> {
                 });
             }
         }
-        ast::MorphologyBody::Swc { regions, .. } => {
+        ast::MorphologyBody::Swc { regions, edits, .. } => {
+            for edit in edits {
+                if let ast::SwcEdit::Add(s) = edit {
+                    children.push(leaf(&s.name, SymbolKind::Section, s.span, None));
+                }
+            }
             children.extend(regions.iter().map(|r| leaf(&r.name, SymbolKind::Region, r.span, None)))
         }
     }

@@ -118,6 +118,82 @@ fn definition_goes_to_declarations_here_and_in_the_standard_library() {
     assert_eq!(span.start, 0);
 }
 
+/// Each part of a probe's path goes to its own declaration: the population, the synapse of its
+/// cell, the member of the synapse's mechanism (here in the standard library); a stimulus's and
+/// a density mechanism's members likewise.
+#[test]
+fn definition_follows_each_part_of_a_probe_path() {
+    let model = r#"
+import pas
+import exp2syn
+import iclamp
+
+cell c {
+    morphology { section soma { length = 10 um, diam = 10 um } }
+    insert pas in soma
+    synapse noise_syn = exp2syn at soma(0.5)
+}
+
+network main {
+    population cells = c[2]
+    stimulus clamp = iclamp at cells[0].soma(0.5) { amp = 0.1 nA }
+    probe "g" = cells[0].noise_syn.g
+    probe "i" = clamp.i
+    probe "pas_i" = pas.i at cells[1].soma(0.5)
+}
+"#;
+    let definition_of = |needle: &str, shift: usize| {
+        let (db, c, root, cursor) = setup(&with_cursor(model, needle, shift));
+        let span = definition(&db, &c, root, cursor).unwrap_or_else(|| panic!("a definition at `{needle}`+{shift}"));
+        let line = db.get(span.file).text[..span.start as usize].lines().count();
+        (db.get(span.file).name.clone(), db.text(span).to_string(), line, span.file == root)
+    };
+    let (_, text, line, here) = definition_of("cells[0].noise_syn.g", 0);
+    assert_eq!((text.as_str(), line, here), ("cells", 13, true));
+    let (_, text, line, here) = definition_of("noise_syn.g", 3);
+    assert_eq!((text.as_str(), line, here), ("noise_syn", 9, true));
+    let (file, text, _, _) = definition_of("noise_syn.g", "noise_syn.".len());
+    assert_eq!((file.as_str(), text.as_str()), ("std/exp2syn.syl", "g"));
+    let (file, text, _, _) = definition_of("clamp.i", "clamp.".len());
+    assert_eq!((file.as_str(), text.as_str()), ("std/iclamp.syl", "i"));
+    let (file, text, _, _) = definition_of("pas.i at", "pas.".len());
+    assert_eq!((file.as_str(), text.as_str()), ("std/pas.syl", "i"));
+    // A synapse the cell does not have, or a member its mechanism does not have: nothing.
+    let (db, c, root, cursor) = setup(&with_cursor(&model.replace(".noise_syn.g", ".other.g"), "other.g", 6));
+    assert_eq!(definition(&db, &c, root, cursor), None);
+    let (db, c, root, cursor) = setup(&with_cursor(&model.replace("noise_syn.g", "noise_syn.q"), "syn.q", 4));
+    assert_eq!(definition(&db, &c, root, cursor), None);
+}
+
+/// In an SWC morphology's edits: an added section is a declaration that its children and the
+/// cell's `distance from` go to, and a deleted type is the built-in region.
+#[test]
+fn swc_edits_and_the_distance_origin_resolve() {
+    let model = r#"
+import pas
+morphology m = swc("cell.swc") {
+    delete axon
+    section stub at soma(0.5) { length = 30 um, diam = 1 um }
+    section tip at stub(1) { length = 30 um, diam = 1 um }
+}
+cell c {
+    morphology = m
+    distance from tip(0)
+    insert pas in all
+}
+"#;
+    let (db, c, root, cursor) = setup(&with_cursor(model, "stub(1)", 1));
+    let span = definition(&db, &c, root, cursor).expect("the added section");
+    assert_eq!((db.text(span), span.start), ("stub", model.find("stub at").unwrap() as u32));
+    let (db, c, root, cursor) = setup(&with_cursor(model, "tip(0)", 1));
+    let span = definition(&db, &c, root, cursor).expect("the added section");
+    assert_eq!((db.text(span), span.start), ("tip", model.find("tip at").unwrap() as u32));
+    assert!(hover_at(&with_cursor(model, "axon\n", 1)).contains("region `axon`"));
+    let outline = symbols(&c.files[0].1);
+    let names: Vec<&str> = outline[1].children.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["stub", "tip"]);
+}
+
 #[test]
 fn symbols_outline_items_and_members() {
     let (_, c, _, _) = setup(&format!("$0{CHANNEL}"));

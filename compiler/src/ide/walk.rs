@@ -101,6 +101,9 @@ pub(crate) enum Role<'a> {
     Synapse(&'a ast::Network, &'a ast::Ident),
     /// The first name of a probe (`v`, `hh`, `clamp`, `cells`).
     ProbeHead(&'a ast::Network),
+    /// The name at this index of a probe's path after its head: the synapse of `cells[0].syn.g`,
+    /// or a mechanism's member (`g` there, `i` of `clamp.i`, `m` of `hh.m`).
+    ProbePath(&'a ast::Network, &'a ast::Probe, usize),
     /// A unit as written (`S/cm2`, or the unit of a number).
     Unit(&'a str),
     Import(&'a ast::Import),
@@ -329,14 +332,7 @@ impl<'a> Walk<'a> {
             ast::MorphologyBody::Tree(members) => {
                 for member in members {
                     if let ast::MorphologyMember::Section(s) = member {
-                        self.decl(Decl::Section(s));
-                        if let Some(parent) = &s.parent {
-                            self.push(&parent.section, Role::Section(m));
-                            if let Some(x) = &parent.x {
-                                self.expr(x, &top);
-                            }
-                        }
-                        self.props(&s.props, &top);
+                        self.section(s, m);
                     }
                 }
                 members
@@ -347,8 +343,14 @@ impl<'a> Walk<'a> {
                     })
                     .collect::<Vec<_>>()
             }
-            ast::MorphologyBody::Swc { props, regions, .. } => {
+            ast::MorphologyBody::Swc { props, regions, edits, .. } => {
                 self.props(props, &top);
+                for edit in edits {
+                    match edit {
+                        ast::SwcEdit::Add(s) => self.section(s, m),
+                        ast::SwcEdit::Delete { names, .. } => names.iter().for_each(|n| self.push(n, Role::Section(m))),
+                    }
+                }
                 regions.iter().collect()
             }
         };
@@ -358,6 +360,18 @@ impl<'a> Walk<'a> {
                 self.push(part, Role::Section(m));
             }
         }
+    }
+
+    /// A section declared in a morphology (or added to an SWC one) and where it attaches.
+    fn section(&mut self, s: &'a ast::Section, m: &'a ast::Morphology) {
+        self.decl(Decl::Section(s));
+        if let Some(parent) = &s.parent {
+            self.push(&parent.section, Role::Section(m));
+            if let Some(x) = &parent.x {
+                self.expr(x, &Scope::default());
+            }
+        }
+        self.props(&s.props, &Scope::default());
     }
 
     fn location(&mut self, at: &'a ast::Location, role: Role<'a>) {
@@ -398,6 +412,7 @@ impl<'a> Walk<'a> {
                     self.location(&d.at, Role::Region(c));
                     self.expr(&d.threshold, &top);
                 }
+                ast::CellMember::DistanceOrigin(at) => self.location(at, Role::Region(c)),
             }
         }
     }
@@ -459,6 +474,9 @@ impl<'a> Walk<'a> {
                 }
                 ast::NetworkMember::Probe(p) => {
                     self.push(&p.head.name, Role::ProbeHead(n));
+                    for (k, part) in p.path.iter().enumerate() {
+                        self.push(part, Role::ProbePath(n, p, k));
+                    }
                     if let Some(at) = &p.at {
                         self.cell_location(at, n);
                     }

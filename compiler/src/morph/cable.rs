@@ -163,7 +163,8 @@ pub struct Node {
     pub section: u32,
     /// Position on `section`: `(i + 0.5)/nseg` for centres, 0 or 1 for end nodes.
     pub x: f64,
-    /// Path distance (µm) along the tree from the root section's midpoint (`root(0.5)`).
+    /// Path distance (µm) along the tree from the distance origin ([`CableTree::distance_origin`],
+    /// by default the root section's midpoint, `root(0.5)`).
     pub distance_um: f64,
 }
 
@@ -198,6 +199,9 @@ pub struct CableTree {
     pub section_order: Vec<u32>,
     /// Index of the root section.
     pub root: u32,
+    /// Where path distances are measured from: a section and x (NEURON's `h.distance(0, sec(x))`);
+    /// `(root, 0.5)` unless [`CableTree::set_distance_origin`] moved it.
+    pub distance_origin: (u32, f64),
 }
 
 impl CableTree {
@@ -227,19 +231,74 @@ impl CableTree {
         s.seg_diam_um[segment_index(x.clamp(0.0, 1.0), s.nseg)]
     }
 
-    /// Path distance (µm) from `root(0.5)` to the point x of a section, along the sections
-    /// (attachment at the exact parent location, not at the parent's node).
+    /// Path distance (µm) from the distance origin to the point x of a section, along the
+    /// sections (attachment at the exact parent location, not at the parent's node).
     pub fn path_distance_um(&self, section: usize, x: f64) -> f64 {
-        let s = &self.sections[section];
-        match s.parent {
-            None => (x - 0.5).abs() * s.length_um,
-            Some((p, px)) => self.path_distance_um(p as usize, px) + x * s.length_um,
+        self.distance_from(&OriginPath::of(self), (section, x))
+    }
+
+    /// Measures distances from `section(x)` from now on, every node's `distance_um` included.
+    pub fn set_distance_origin(&mut self, section: usize, x: f64) {
+        self.distance_origin = (section as u32, x);
+        set_distances(self);
+    }
+
+    /// The path length (µm) from the origin to `(section, x)`: up from the point to the first
+    /// section of the origin's path to the root, and along that section between where the two
+    /// paths enter it. Summed from that section outwards, so that from `root(0.5)` it is
+    /// `|x − 0.5|·L_root + x₁·L₁ + …` in that order.
+    fn distance_from(&self, origin: &OriginPath, (section, x): (usize, f64)) -> f64 {
+        let mut up = vec![(section, x)];
+        let mut here = section;
+        while origin.index[here].is_none() {
+            let (p, px) = self.sections[here].parent.expect("the origin's path ends at the root");
+            up.push((p as usize, px));
+            here = p as usize;
         }
+        let along = origin.index[here].expect("on the origin's path");
+        let (meeting, xa) = up[up.len() - 1];
+        let mut d = (xa - origin.path[along].1).abs() * self.sections[meeting].length_um;
+        for &(s, x) in up[..up.len() - 1].iter().rev().chain(origin.path[..along].iter().rev()) {
+            d += x * self.sections[s].length_um;
+        }
+        d
+    }
+
+    /// Where the path from the distance origin to the root enters `section` (the origin's own
+    /// x on its section), or `None` when it does not pass it: then distances grow along the
+    /// section from x = 0, else both ways from that x.
+    pub fn origin_entry(&self, section: usize) -> Option<f64> {
+        let origin = OriginPath::of(self);
+        origin.index[section].map(|i| origin.path[i].1)
     }
 
     /// Total membrane area (µm²).
     pub fn total_area_um2(&self) -> f64 {
         self.nodes.iter().map(|n| n.area_um2).sum()
+    }
+}
+
+/// The sections from the distance origin to the root, each with the x where the path enters
+/// it, and per section its place on that path (if on it): built once for many distances.
+struct OriginPath {
+    path: Vec<(usize, f64)>,
+    index: Vec<Option<usize>>,
+}
+
+impl OriginPath {
+    fn of(tree: &CableTree) -> OriginPath {
+        let (section, x) = (tree.distance_origin.0 as usize, tree.distance_origin.1);
+        let mut path = vec![(section, x)];
+        let mut here = section;
+        while let Some((p, px)) = tree.sections[here].parent {
+            path.push((p as usize, px));
+            here = p as usize;
+        }
+        let mut index = vec![None; tree.sections.len()];
+        for (i, &(s, _)) in path.iter().enumerate() {
+            index[s] = Some(i);
+        }
+        OriginPath { path, index }
     }
 }
 
@@ -271,6 +330,7 @@ pub fn discretize(sections: &[SectionSpec]) -> Result<CableTree, Vec<MorphError>
         sections: layout,
         section_order: order.iter().map(|&s| s as u32).collect(),
         root: root as u32,
+        distance_origin: (root as u32, 0.5),
     };
     set_distances(&mut tree);
     Ok(tree)
@@ -415,11 +475,12 @@ fn number_section(spec: &SectionSpec, s: usize, g: &SegGeom, start: u32, nodes: 
     }
 }
 
-/// Each node's path distance from `root(0.5)`.
+/// Each node's path distance from the distance origin.
 fn set_distances(tree: &mut CableTree) {
+    let origin = OriginPath::of(tree);
     for i in 0..tree.nodes.len() {
         let (s, x) = (tree.nodes[i].section as usize, tree.nodes[i].x);
-        tree.nodes[i].distance_um = tree.path_distance_um(s, x);
+        tree.nodes[i].distance_um = tree.distance_from(&origin, (s, x));
     }
 }
 

@@ -288,7 +288,23 @@ pub struct Morphology {
 #[derive(Clone, Debug, PartialEq)]
 pub enum MorphologyBody {
     Tree(Vec<MorphologyMember>),
-    Swc { path: StringLit, props: Vec<Property>, regions: Vec<RegionDef> },
+    /// An SWC file, with the edits applied to its sections in the order written.
+    Swc {
+        path: StringLit,
+        props: Vec<Property>,
+        regions: Vec<RegionDef>,
+        edits: Vec<SwcEdit>,
+    },
+}
+
+/// A change to an SWC morphology's sections, as published models make after loading one.
+#[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // Few of them per file; boxing would only add noise.
+pub enum SwcEdit {
+    /// `delete axon + dend[3]`: these regions or sections and every section attached below them.
+    Delete { names: Vec<Ident>, span: Span },
+    /// `section axon[0] at soma(0.5) { length = 30 um, diam = 1 um }`: a section added.
+    Add(Section),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -353,6 +369,8 @@ pub enum CellMember {
     Synapse(Placement),
     /// `detector at soma(0.5) threshold -20 mV`.
     Detector(Detector),
+    /// `distance from apic[0](0)`: the origin of `distance` in this cell.
+    DistanceOrigin(Location),
 }
 
 #[derive(Clone, Debug, PartialEq)]

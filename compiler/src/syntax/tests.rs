@@ -537,8 +537,14 @@ morphology tree {
 }
 morphology swcm = swc("a.swc") { d_lambda = 0.1, region basal = dend + apic }
 morphology bare = swc("b.swc")
+morphology edited = swc("e.swc") {
+    delete axon + dend[3]
+    section axon[0] at soma(0.5) { length = 30 um, diam = 1 um }
+    section axon[1] at axon[0]
+}
 cell c1 {
     morphology = tree
+    distance from dend[0](0)
     cm in dend = 2 uF/cm2
     insert hh in all { gnabar = 0.012 S/cm2 }
     insert pas in dend

@@ -171,8 +171,10 @@ fn y_tree_matches_cpu() {
 
 #[test]
 fn biophysics_cases_match_cpu() {
-    // Calcium channels and dynamics (Nernst), SK, Ih, a kinetic scheme, an SWC cell.
-    for case in ["cadyn", "ca_hva", "ca_hva_eca", "ca_sk", "sk", "ih", "kinetic_k", "ca1_swc", "pyramidal"] {
+    // Calcium channels and dynamics (Nernst), SK, Ih, a kinetic scheme, SWC cells (one edited).
+    let cases =
+        ["cadyn", "ca_hva", "ca_hva_eca", "ca_sk", "sk", "ih", "kinetic_k", "ca1_swc", "pyramidal", "allen_stub"];
+    for case in cases {
         check(case, &[], NEURON_FILES);
     }
 }

@@ -293,3 +293,34 @@ fn d_lambda_bounded_and_zero_diameters() {
     assert_eq!(nseg_for(&bare), 1);
     assert!(discretize(&[root, bare]).is_ok());
 }
+
+/// From the default origin, `root(0.5)`, path distances are the recursive formula
+/// `distance(parent, px) + x·L` bit for bit (what every model without `distance from` had), on
+/// every node and at three points of every section of the CA1 reconstruction; from another
+/// origin, the distance is symmetric: from a to b as from b to a.
+#[test]
+fn distances_from_the_default_origin_keep_their_bits() {
+    fn recursive(t: &CableTree, section: usize, x: f64) -> f64 {
+        let s = &t.sections[section];
+        match s.parent {
+            None => (x - 0.5).abs() * s.length_um,
+            Some((p, px)) => recursive(t, p as usize, px) + x * s.length_um,
+        }
+    }
+    let mut t = tree_of(&import("morph_ca1_n120.swc"));
+    for node in &t.nodes {
+        assert_eq!(node.distance_um.to_bits(), recursive(&t, node.section as usize, node.x).to_bits());
+    }
+    for s in 0..t.sections.len() {
+        for x in [0.0, 0.3, 1.0] {
+            assert_eq!(t.path_distance_um(s, x).to_bits(), recursive(&t, s, x).to_bits(), "section {s} at {x}");
+        }
+    }
+    let (a, b) = ((40, 0.25), (130, 0.75));
+    t.set_distance_origin(a.0, a.1);
+    let a_to_b = t.path_distance_um(b.0, b.1);
+    t.set_distance_origin(b.0, b.1);
+    let b_to_a = t.path_distance_um(a.0, a.1);
+    assert!((a_to_b - b_to_a).abs() <= 1e-12 * a_to_b && a_to_b > 0.0, "{a_to_b} vs {b_to_a}");
+    assert_eq!(t.path_distance_um(b.0, b.1), 0.0);
+}

@@ -419,16 +419,23 @@ impl Ctx<'_> {
                     body = Some(MorphologyBody::Tree(members));
                 }
                 Rule::swc => {
-                    let (mut path, mut props, mut regions) = (None, Vec::new(), Vec::new());
+                    let (mut path, mut props, mut regions, mut edits) = (None, Vec::new(), Vec::new(), Vec::new());
                     for m in p.into_inner() {
                         match m.as_rule() {
                             Rule::string => path = Some(self.string(&m)),
                             Rule::property => props.extend(self.property(m)),
                             Rule::region_def => regions.extend(self.region_def(m)),
+                            Rule::section => edits.extend(self.section(m).map(SwcEdit::Add)),
+                            Rule::delete => {
+                                let span = self.span(&m);
+                                let names = m.into_inner().filter(|q| q.as_rule() == Rule::section_name);
+                                let names = names.map(|q| self.section_name(q)).collect();
+                                edits.push(SwcEdit::Delete { names, span });
+                            }
                             _ => {}
                         }
                     }
-                    body = Some(MorphologyBody::Swc { path: path?, props, regions });
+                    body = Some(MorphologyBody::Swc { path: path?, props, regions, edits });
                 }
                 _ => {}
             }
@@ -442,12 +449,32 @@ impl Ctx<'_> {
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::name => name = Some(self.ident(&p)),
+                Rule::section_index => self.join_index(&mut name, &p),
                 Rule::location => parent = Some(self.location(p)?),
                 Rule::properties => props = self.properties(p),
                 _ => {}
             }
         }
         Some(Section { doc: self.doc(span), name: name?, parent, props, span })
+    }
+
+    /// `dend[3]` names one section of an SWC array: the index joins the name.
+    fn join_index(&mut self, name: &mut Option<Ident>, index: &Pair<Rule>) {
+        if let Some(s) = name.as_mut() {
+            s.name.push_str(index.as_str());
+            s.span = s.span.to(self.span(index));
+        }
+    }
+
+    /// A section or region name, with its index if it has one (`dend[3]`).
+    fn section_name(&mut self, pair: Pair<Rule>) -> Ident {
+        let mut inner = pair.into_inner();
+        let first = inner.next().expect("section_name starts with a name");
+        let mut name = Some(self.ident(&first));
+        if let Some(index) = inner.next() {
+            self.join_index(&mut name, &index);
+        }
+        name.expect("set above")
     }
 
     fn region_def(&mut self, pair: Pair<Rule>) -> Option<RegionDef> {
@@ -463,13 +490,7 @@ impl Ctx<'_> {
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::name => section = Some(self.ident(&p)),
-                Rule::section_index => {
-                    // `dend[3]` names one section of an SWC array: the index joins the name.
-                    if let Some(s) = section.as_mut() {
-                        s.name.push_str(p.as_str());
-                        s.span = s.span.to(self.span(&p));
-                    }
-                }
+                Rule::section_index => self.join_index(&mut section, &p),
                 Rule::expr => x = Some(self.expr(p, 0)),
                 Rule::distance_arg => {
                     distance = p.into_inner().find(|q| q.as_rule() == Rule::expr).map(|q| self.expr(q, 0))
@@ -499,6 +520,10 @@ impl Ctx<'_> {
             Rule::morphology_inline => CellMember::Morphology(self.morphology(pair)?),
             Rule::morphology_ref => CellMember::MorphologyRef(self.first_name(pair)?),
             Rule::species => CellMember::Species(self.species(pair)?),
+            Rule::distance_origin => {
+                let at = pair.into_inner().find(|p| p.as_rule() == Rule::location)?;
+                CellMember::DistanceOrigin(self.location(at)?)
+            }
             Rule::insert => {
                 let (mut names, mut props) = (Vec::new(), Vec::new());
                 for p in pair.into_inner() {

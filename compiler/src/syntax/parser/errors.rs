@@ -110,6 +110,8 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         kw_section | section => &["`section`"],
         kw_region | region_def => &["`region`"],
         kw_swc | swc => &["`swc`"],
+        kw_delete | delete => &["`delete`"],
+        section_name => &["a section name"],
         kw_insert => &["`insert`"],
         kw_synapse => &["`synapse`"],
         kw_detector => &["`detector`"],
@@ -169,8 +171,10 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         kw_distance => &["`distance`"],
         fn_param => &["a parameter"],
         member | state | gate | ion | current_decl | electrode | ode | assignment | kinetic | cell_member
-        | morphology_inline | morphology_ref | insert | synapse | detector | cell_property | network_member
-        | population | connect | source | stimulus | probe | record | train_member | train_setting => &["a member"],
+        | morphology_inline | morphology_ref | insert | synapse | detector | distance_origin | cell_property
+        | network_member | population | connect | source | stimulus | probe | record | train_member | train_setting => {
+            &["a member"]
+        }
         reaction | reactants | reactant => &["a reaction"],
         statement => &["a statement"],
         arg => &["an argument"],
