@@ -178,7 +178,8 @@ mod tests {
         }
         assert_eq!(mnist(&labels, &labels).unwrap_err().file, 0);
         assert_eq!(mnist(&images, &idx_file(0x801, &[3], &[1, 2, 3])).unwrap_err().message, "3 labels for 2 images");
-        assert!(mnist(&images[..10], &labels).unwrap_err().message.contains("data bytes"));
+        assert_eq!(mnist(&images[..10], &labels).unwrap_err().message, "the header ends early");
+        assert!(mnist(&images[..18], &labels).unwrap_err().message.contains("2 data bytes"));
         assert!(mnist(&[0x1f, 0x8b, 1, 2], &labels).unwrap_err().message.contains("gzip"));
     }
 }

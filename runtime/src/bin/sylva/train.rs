@@ -15,7 +15,7 @@ use sylva_runtime::grad::GradError;
 use sylva_runtime::output::{self, OutputError, TrainedValue, TrainingRecord};
 use sylva_runtime::train::Transform;
 use sylva_runtime::train::samples;
-use sylva_runtime::train::session::{self, Session, SessionError};
+use sylva_runtime::train::session::{self, Session, SessionError, Shown};
 
 use crate::{Compiled, Failure, compile_located, report_at, report_coded};
 
@@ -224,18 +224,7 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
 
     let record = TrainingRecord {
         model: file.to_owned(),
-        params: session
-            .names
-            .iter()
-            .zip(&fit.values)
-            .zip(&start)
-            .map(|((shown, value), start)| TrainedValue {
-                name: shown.name.clone(),
-                value: value / shown.scale,
-                unit: shown.unit.clone(),
-                start: start / shown.scale,
-            })
-            .collect(),
+        params: shown_values(&session.names, &fit.values, &start),
         losses: fit.losses.clone(),
         iterations,
         epochs: Vec::new(),
@@ -269,6 +258,21 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
         return Err(Failure::Interrupted(format!("stopped at iteration {done} of {iterations} (Ctrl-C)")));
     }
     Ok(())
+}
+
+/// The learned and start values of the trainables, in their shown units.
+pub(crate) fn shown_values(names: &[Shown], values: &[f64], start: &[f64]) -> Vec<TrainedValue> {
+    names
+        .iter()
+        .zip(values)
+        .zip(start)
+        .map(|((shown, value), start)| TrainedValue {
+            name: shown.name.clone(),
+            value: value / shown.scale,
+            unit: shown.unit.clone(),
+            start: start / shown.scale,
+        })
+        .collect()
 }
 
 /// The model with the learned values of a `params.yaml` (`sylva run --params`): each value, in

@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sylva_runtime::output::{self, EpochRow, OutputError, TrainedValue, TrainingRecord};
+use sylva_runtime::output::{self, EpochRow, OutputError, TrainingRecord};
 use sylva_runtime::train::samples::{EpochReport, Progress, Score, fit_samples};
 use sylva_runtime::train::session::Session;
 
-use crate::train::{grad_failure, number};
+use crate::train::{grad_failure, number, shown_values};
 use crate::{Compiled, Failure};
 
 pub fn train(
@@ -32,17 +32,7 @@ pub fn train(
     let names = session.names.clone();
     let record_of = |values: &[f64], epochs: &[EpochReport]| TrainingRecord {
         model: file.to_owned(),
-        params: names
-            .iter()
-            .zip(values)
-            .zip(&start)
-            .map(|((shown, value), start)| TrainedValue {
-                name: shown.name.clone(),
-                value: value / shown.scale,
-                unit: shown.unit.clone(),
-                start: start / shown.scale,
-            })
-            .collect(),
+        params: shown_values(&names, values, &start),
         losses: epochs.iter().map(|e| e.train.loss).collect(),
         iterations: u64::from(data.epochs),
         epochs: epochs.iter().map(row).collect(),
