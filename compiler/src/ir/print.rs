@@ -94,6 +94,7 @@ fn number(x: f64) -> String {
 pub(crate) fn builtin_name(b: Builtin) -> &'static str {
     match b {
         Builtin::V => "v",
+        Builtin::VPre => "v_pre",
         Builtin::T => "t",
         Builtin::Dt => "dt",
         Builtin::Celsius => "celsius",

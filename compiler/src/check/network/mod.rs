@@ -83,8 +83,10 @@ fn check_members(
     for member in &network.members {
         match member {
             ast::NetworkMember::Connect(c) => {
-                if let Some(connection) = connections::connect(globals, diags, mechanisms, cells, out, c) {
-                    out.connections.push(connection);
+                match connections::connect(globals, diags, mechanisms, cells, out, c) {
+                    Some(connections::Checked::Events(connection)) => out.connections.push(connection),
+                    Some(connections::Checked::Continuous(connection)) => out.continuous.push(connection),
+                    None => {}
                 }
             }
             ast::NetworkMember::Stimulus(s) => {
@@ -109,6 +111,7 @@ fn check_members(
             _ => {}
         }
     }
+    connections::report_presynaptic_cells(diags, mechanisms, cells, out);
     members
 }
 
