@@ -133,7 +133,8 @@ fn check_no_weight_or_delay(globals: &Globals<'_>, diags: &mut Diagnostics, c: &
 }
 
 /// Every synapse reading `v_pre` has at most one presynaptic cell (E0611 at the second
-/// connection); one that has none on some cells is warned about (W0007).
+/// connection); one that has none on some cells is warned about (W0007), unless a connection
+/// was refused (then the warning would repeat the error).
 pub(in crate::check::network) fn report_presynaptic_cells(
     diags: &mut Diagnostics,
     mechanisms: &Mechanisms<'_>,
@@ -156,6 +157,19 @@ pub(in crate::check::network) fn report_presynaptic_cells(
             );
         }
     }
+    if !diags.has_errors() {
+        report_unconnected(diags, mechanisms, cells, network, &driven);
+    }
+}
+
+/// W0007 per population and synapse reading `v_pre` with cells that nothing connects.
+fn report_unconnected(
+    diags: &mut Diagnostics,
+    mechanisms: &Mechanisms<'_>,
+    cells: &CellTypes<'_>,
+    network: &ir::Network,
+    driven: &HashMap<(u32, ir::SynapseId), Span>,
+) {
     for p in &network.populations {
         let cell = &cells.list[p.cell.index()];
         for (s, syn) in cell.synapses.iter().enumerate() {
@@ -173,7 +187,10 @@ pub(in crate::check::network) fn report_presynaptic_cells(
                     )
                     .label("not connected")
                     .note("there `v_pre` reads the cell's own voltage at the synapse: a gap junction carries no current, a graded synapse follows its own cell")
-                    .help(format!("connect them (`connect pre -> {}.{} one_to_one`) or use a cell type without it", p.name, syn.name)),
+                    .help(format!(
+                        "connect a presynaptic cell to each (`connect other -> {}.{}`), or place them on a cell type without `{}`",
+                        p.name, syn.name, syn.name
+                    )),
                 );
             }
         }
