@@ -147,7 +147,8 @@ fn connect_pre_voltages(
         for (pre, post) in c.pairs(net) {
             let (b, instance) = synapse_targets[&(post, c.synapse.0)];
             let detector = model.cells[cells.type_of_gid[pre as usize]].detector.as_ref().expect("validated");
-            blocks[b as usize].pre_node[instance as usize] = (cells.offset[pre as usize] + detector.node as usize) as u32;
+            blocks[b as usize].pre_node[instance as usize] =
+                (cells.offset[pre as usize] + detector.node as usize) as u32;
         }
     }
 }

@@ -117,7 +117,11 @@ fn synapse_mechanism<'m>(
 }
 
 /// The event handler a spike connection needs.
-fn event_handler<'m>(diags: &mut Diagnostics, c: &ast::Connect, mechanism: &'m ir::Mechanism) -> Option<&'m ir::EventHandler> {
+fn event_handler<'m>(
+    diags: &mut Diagnostics,
+    c: &ast::Connect,
+    mechanism: &'m ir::Mechanism,
+) -> Option<&'m ir::EventHandler> {
     let Some(event) = &mechanism.event else {
         diags.push(
             Diagnostic::error(

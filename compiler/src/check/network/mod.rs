@@ -82,13 +82,11 @@ fn check_members(
     let diags = &mut members;
     for member in &network.members {
         match member {
-            ast::NetworkMember::Connect(c) => {
-                match connections::connect(globals, diags, mechanisms, cells, out, c) {
-                    Some(connections::Checked::Events(connection)) => out.connections.push(connection),
-                    Some(connections::Checked::Continuous(connection)) => out.continuous.push(connection),
-                    None => {}
-                }
-            }
+            ast::NetworkMember::Connect(c) => match connections::connect(globals, diags, mechanisms, cells, out, c) {
+                Some(connections::Checked::Events(connection)) => out.connections.push(connection),
+                Some(connections::Checked::Continuous(connection)) => out.continuous.push(connection),
+                None => {}
+            },
             ast::NetworkMember::Stimulus(s) => {
                 if let Some(stimulus) = probes::stimulus(globals, diags, mechanisms, cells, out, s) {
                     out.stimuli.push(stimulus);

@@ -242,9 +242,7 @@ impl Memory {
                     Expr::Builtin(Builtin::Dt) => self.scalars[1],
                     Expr::Builtin(Builtin::Celsius) => self.scalars[2],
                     Expr::Weight => weight,
-                    Expr::Builtin(Builtin::VPre) => {
-                        self.arrays[&Slot::Voltage][self.pre_node_index[instance] as usize]
-                    }
+                    Expr::Builtin(Builtin::VPre) => self.arrays[&Slot::Voltage][self.pre_node_index[instance] as usize],
                     e => {
                         let s = leaf_slot(e).expect("a memory leaf");
                         self.arrays[&s][if is_per_node(s) { node } else { instance }]

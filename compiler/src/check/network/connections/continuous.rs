@@ -47,13 +47,7 @@ pub(super) fn connect(
         );
         return None;
     }
-    Some(ir::ContinuousConnection {
-        source,
-        target,
-        synapse: ir::SynapseId(synapse as u32),
-        rule,
-        span: c.span,
-    })
+    Some(ir::ContinuousConnection { source, target, synapse: ir::SynapseId(synapse as u32), rule, span: c.span })
 }
 
 /// The presynaptic cells; `v_pre` is read at their detector.
