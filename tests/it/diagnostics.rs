@@ -234,10 +234,8 @@ fn continuous_connection_mistakes_are_located() {
     let zero = format!("{pair}    connect cells -> cells.gap ring(2) {{ delay = 0 ms }}");
     assert_eq!(continuous_errors("", &zero), vec![]);
     // A second presynaptic cell for cell 1's junction, by a second connect.
-    let twice = format!(
-        "    population cells = c[3]\n    connect cells[0] -> cells[1].gap\n    connect cells[2] -> cells[1].gap\n    connect cells[1] -> cells[0 .. 3 by 2].gap"
-    );
-    assert_eq!(continuous_errors("", &twice), e("E0611", "connect cells[2] -> cells[1].gap"));
+    let twice = "    population cells = c[3]\n    connect cells[0] -> cells[1].gap\n    connect cells[2] -> cells[1].gap\n    connect cells[1] -> cells[0 .. 3 by 2].gap";
+    assert_eq!(continuous_errors("", twice), e("E0611", "connect cells[2] -> cells[1].gap"));
     // `random` may give a target several sources.
     let random = format!("{pair}    connect cells -> cells.gap random(p = 0.5, seed = 1)");
     assert_eq!(continuous_errors("", &random), e("E0611", "random(p = 0.5, seed = 1)"));
