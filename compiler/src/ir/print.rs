@@ -374,6 +374,16 @@ fn network(out: &mut String, model: &Model) {
             c.delay
         );
     }
+    for c in &net.continuous {
+        let _ = writeln!(
+            out,
+            "  connect {} -> {} synapse {} {:?} continuous (v_pre)",
+            cell_range(c.source),
+            cell_range(c.target),
+            c.synapse.0,
+            c.rule
+        );
+    }
     for s in &net.stimuli {
         let _ = writeln!(
             out,

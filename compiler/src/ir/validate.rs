@@ -338,6 +338,11 @@ fn continuous_connections(
             errors.push(ValidationError::PreVoltageMisplaced { what: format!("connection {i}") });
         }
     }
+    for m in &model.mechanisms {
+        if m.reads_pre_voltage() && (m.kind == MechanismKind::Density || m.event.is_some()) {
+            errors.push(ValidationError::PreVoltageMisplaced { what: format!("mechanism {}", m.name) });
+        }
+    }
     for s in &net.stimuli {
         if model.mechanisms.get(s.mechanism.index()).is_some_and(Mechanism::reads_pre_voltage) {
             errors.push(ValidationError::PreVoltageMisplaced { what: format!("stimulus {}", s.name) });
