@@ -191,3 +191,18 @@ fn reader_of_a_concentration_inserted_before_its_writer_matches_neuron() {
     let artifact = compilation.artifact.unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
     check_against("ca_sk (sk first)", &artifact, "ca_sk", ("trace.csv", "spikes.csv"));
 }
+
+/// A gap junction written as two connects, one per direction, is the same model as `ring(2)`:
+/// it matches NEURON's gap_pair too.
+#[test]
+fn gap_junction_as_two_connects_matches_neuron() {
+    let file = "examples/neuron/gap_pair.syl";
+    let text = std::fs::read_to_string(repo().join(file)).expect("gap_pair");
+    let ring = "    connect cells -> cells.gap ring(2)\n";
+    assert!(text.contains(ring), "gap_pair couples its cells with ring(2)");
+    let both_ways = "    connect cells[0] -> cells[1].gap\n    connect cells[1] -> cells[0].gap\n";
+    let (db, compilation) = compile_text(file, &text.replace(ring, both_ways), &[]);
+    let artifact = compilation.artifact.unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
+    assert!(compilation.diagnostics.is_empty(), "{}", render(&db, &compilation.diagnostics));
+    check_against("gap_pair (two connects)", &artifact, "gap_pair", ("trace.csv", "spikes.csv"));
+}
