@@ -459,6 +459,7 @@ impl ContinuousConnection {
                     group * n + (ti % n + n - 1) % n
                 }
                 Rule::AllToAll => 0,
+                // `Random` is refused for continuous connections (E0611).
                 Rule::OneToOne | Rule::Random { .. } => ti,
             };
             (gid(source, sources[si]), gid(target, k))
