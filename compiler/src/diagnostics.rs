@@ -82,6 +82,11 @@ codes! {
     InvalidSimulation = "E0605": "a simulation setting that is missing or invalid",
     InvalidOverride = "E0606": "a `--set` override that does not apply",
     TooLarge = "E0607": "a cell, network or run beyond Sylva's limits",
+    PreVoltageUnavailable = "E0608": "`v_pre` read where no presynaptic cell can be connected",
+    ContinuousWeightOrDelay = "E0609": "a weight or a delay on a continuous connection",
+    ContinuousFromSource = "E0610": "a graded synapse or gap junction driven by an artificial spike source",
+    SeveralPresynaptic = "E0611": "a graded synapse or gap junction with more than one presynaptic cell",
+    NoPresynapticLocation = "E0612": "a continuous connection without a presynaptic voltage to read",
     // Training (E07xx).
     UnknownTrainable = "E0701": "a trainable that names no parameter of the model",
     PerNodeTrainable = "E0702": "a trainable parameter whose value varies from node to node",
@@ -109,6 +114,7 @@ codes! {
     ConcentrationCycle = "W0004": "mechanisms that read concentrations written by each other",
     SuspiciousScale = "W0005": "a value far outside the usual biological range",
     NmodlTable = "W0006": "an NMODL TABLE that the translation ignores",
+    UnconnectedGraded = "W0007": "a graded synapse or gap junction that no connection drives",
     NmodlNewton = "W0010": "a nonlinear NMODL KINETIC scheme: one Newton step per time step",
     // Bugs in the compiler itself.
     InternalError = "E9999": "an internal compiler error",

@@ -13,6 +13,8 @@ const MODULES: &[(&str, &str)] = &[
     ("ca_hva", include_str!("../stdlib/ca_hva.syl")),
     ("sk", include_str!("../stdlib/sk.syl")),
     ("ih", include_str!("../stdlib/ih.syl")),
+    ("graded_syn", include_str!("../stdlib/graded_syn.syl")),
+    ("gap_junction", include_str!("../stdlib/gap_junction.syl")),
 ];
 
 /// The module every file imports implicitly.

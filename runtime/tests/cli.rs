@@ -756,4 +756,28 @@ fn train_resumes_from_a_params_file() {
     assert_eq!(result.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("bad.yaml:2: the model's `train` block has no trainable `nope.weight`"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
+
+/// Graded synapses and gap junctions run on the CPU only (the GPU engine gets them in the GPU
+/// training issue): a GPU run and `--emit wgsl` are refused up front, naming the mechanism,
+/// with no outputs written; the same model runs on the CPU.
+#[test]
+fn the_gpu_refuses_graded_synapses_and_gap_junctions_by_name() {
+    for (file, mechanism) in
+        [("examples/neuron/gap_pair.syl", "gap_junction"), ("examples/neuron/graded_pair.syl", "graded_syn")]
+    {
+        let out = scratch(&format!("gpu-{mechanism}"));
+        let out_arg = out.to_str().expect("utf-8");
+        let run = sylva(&["run", file, "--backend", "gpu", "-o", out_arg, "--no-plots"]);
+        let emit = sylva(&["compile", file, "--emit", "wgsl"]);
+        for (what, result) in [("run --backend gpu", &run), ("--emit wgsl", &emit)] {
+            let stderr = String::from_utf8_lossy(&result.stderr);
+            assert_eq!(result.status.code(), Some(2), "{file}, {what}: {stderr}");
+            assert!(stderr.contains(&format!("mechanism `{mechanism}` reads `v_pre`")), "{file}, {what}: {stderr}");
+            assert!(result.stdout.is_empty() || what != "--emit wgsl", "{file}: no WGSL printed");
+        }
+        assert!(!out.join("trace.csv").exists(), "{file}: the refused GPU run wrote a trace");
+        let cpu = sylva(&["run", file, "-o", out_arg, "--no-plots"]);
+        assert!(cpu.status.success(), "{file} on the CPU: {}", String::from_utf8_lossy(&cpu.stderr));
+        let _ = std::fs::remove_dir_all(out);
+    }
 }

@@ -208,3 +208,47 @@ fn circular_imports_are_an_error_at_the_closing_import() {
     assert_eq!(&b[error.primary.span.start as usize..error.primary.span.end as usize], "import \"a.syl\"");
     assert!(rendered.contains("`a.syl` → `b.syl` → `a.syl`"), "{rendered}");
 }
+
+/// The codes and the located text of the errors of a model whose network is `network` (cells
+/// `c` with a gap junction and a detector, `quiet` with neither).
+fn continuous_errors(mechanisms: &str, network: &str) -> Vec<(String, String)> {
+    let text = format!(
+        "import hh\nimport gap_junction\nimport iclamp\n{mechanisms}\ncell c {{\n    morphology {{ section soma {{ length = 20 um, diam = 20 um }} }}\n    insert hh in soma\n    synapse gap = gap_junction at soma(0.5)\n    detector at soma(0.5) threshold -20 mV\n}}\nnetwork main {{\n{network}\n}}\nsimulation {{ dt = 0.025 ms, duration = 1 ms }}\n"
+    );
+    let (db, compilation) = sylva_tests::compile_text("continuous.syl", &text, &[]);
+    compilation
+        .diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| (d.code.as_str().to_string(), db.text(d.primary.span).to_string()))
+        .collect()
+}
+
+/// The misuses of graded synapses and gap junctions the fixtures do not show, each at its text.
+#[test]
+fn continuous_connection_mistakes_are_located() {
+    let pair = "    population cells = c[2]\n";
+    let e = |code: &str, at: &str| vec![(code.to_string(), at.to_string())];
+    // A weight: the strength is the mechanism's conductance.
+    let weight = format!("{pair}    connect cells -> cells.gap ring(2) {{ weight = 0.1 uS }}");
+    assert_eq!(continuous_errors("", &weight), e("E0609", "weight"));
+    // `delay = 0 ms` is allowed.
+    let zero = format!("{pair}    connect cells -> cells.gap ring(2) {{ delay = 0 ms }}");
+    assert_eq!(continuous_errors("", &zero), vec![]);
+    // A second presynaptic cell for cell 1's junction, by a second connect.
+    let twice = "    population cells = c[3]\n    connect cells[0] -> cells[1].gap\n    connect cells[2] -> cells[1].gap\n    connect cells[1] -> cells[0 .. 3 by 2].gap";
+    assert_eq!(continuous_errors("", twice), e("E0611", "connect cells[2] -> cells[1].gap"));
+    // `random` may give a target several sources.
+    let random = format!("{pair}    connect cells -> cells.gap random(p = 0.5, seed = 1)");
+    assert_eq!(continuous_errors("", &random), e("E0611", "random(p = 0.5, seed = 1)"));
+    // A stimulus reading `v_pre` has no presynaptic cell.
+    let stimulus =
+        format!("{pair}    connect cells -> cells.gap ring(2)\n    stimulus s = gap_junction at cells[0].soma(0.5)");
+    assert_eq!(continuous_errors("", &stimulus), e("E0612", "gap_junction"));
+    // A point mechanism reading `v_pre` with an event handler.
+    let both = "point mixed {\n    current i\n    state g: uS = 0 uS\n    g' = -g / 1 ms\n    i = g * (v - v_pre)\n    on event(w: uS) { g += w }\n}";
+    let errors = continuous_errors(both, pair);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].0, "E0608");
+    assert!(errors[0].1.starts_with("on event"), "{errors:?}");
+}

@@ -60,6 +60,16 @@ fn standard_library_channels_match_neuron() {
     }
 }
 
+/// Continuous connections against NEURON with POINTER mod files (`tests/data/neuron/mod/`
+/// `graded_syn.mod`, `gap.mod`): a graded synapse driven by a spiking cell, and a gap junction
+/// coupling two cells both ways.
+#[test]
+fn graded_synapse_and_gap_junction_pairs_match_neuron() {
+    for case in ["graded_pair", "gap_pair"] {
+        check_case(case, &[], "trace.csv", "spikes.csv");
+    }
+}
+
 /// The issue's realistic example: the CA1 reconstruction with hh, Ih rising with distance,
 /// Ca_HVA with calcium dynamics and SK (`examples/neuron/pyramidal.syl`).
 #[test]
@@ -123,6 +133,54 @@ fn interpreter_and_jit_on_any_thread_count_agree_bit_for_bit() {
     }
 }
 
+/// Many cells coupled through `v_pre` across the chunks of 3 threads: a chain of gap junctions
+/// (each cell reads its neighbours' voltages, both ways) and graded synapses from every cell to
+/// the next. Every chunk must read the same time level, so the bits equal the interpreter's.
+#[test]
+fn coupled_cells_across_threads_agree_bit_for_bit() {
+    let text = r#"
+import hh
+import iclamp
+import gap_junction
+import graded_syn
+cell c {
+    morphology { section soma { length = 20 um, diam = 20 um, nseg = 1 } }
+    insert hh in soma
+    synapse left = gap_junction at soma(0.5) { g = 0.01 uS }
+    synapse right = gap_junction at soma(0.5) { g = 0.01 uS }
+    synapse chem = graded_syn at soma(0.5) { g = 0.005 uS }
+    detector at soma(0.5) threshold -20 mV
+}
+network chain {
+    population cells = c[24]
+    connect cells -> cells.right ring(24)
+    connect cells[1 .. 24] -> cells[0 .. 23].left
+    connect cells[0] -> cells[23].left
+    connect cells -> cells.chem ring(24)
+    stimulus kick = iclamp at cells[0].soma(0.5) { del = 1 ms, dur = 2 ms, amp = 0.5 nA }
+    probe "first" = v at cells[0].soma(0.5)
+    probe "middle" = v at cells[12].soma(0.5)
+    probe "last" = v at cells[23].soma(0.5)
+    record spikes
+}
+simulation { dt = 0.025 ms, duration = 30 ms }
+"#;
+    let (db, compilation) = compile_text("chain.syl", text, &[]);
+    let artifact = compilation.artifact.unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
+    let run = |options: Options| {
+        let mut sim = Simulation::new(&artifact, options).expect("compiles");
+        sim.run(|_, _| {}).expect("runs");
+        (bits(sim.columns()), sim.spikes().to_vec())
+    };
+    let reference = run(Options { threads: 1, interpret: true });
+    assert!(reference.1.len() >= 24, "the wave reaches every cell: {:?}", reference.1);
+    for threads in [1, 3] {
+        let jit = run(Options { threads, interpret: false });
+        assert!(jit.0 == reference.0, "traces differ with {threads} threads");
+        assert_eq!(jit.1, reference.1, "spikes differ with {threads} threads");
+    }
+}
+
 fn bits(columns: &[Vec<f64>]) -> Vec<Vec<u64>> {
     columns.iter().map(|col| col.iter().map(|x| x.to_bits()).collect()).collect()
 }
@@ -140,4 +198,19 @@ fn reader_of_a_concentration_inserted_before_its_writer_matches_neuron() {
     let (db, compilation) = compile_text(file, &swapped, &[]);
     let artifact = compilation.artifact.unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
     check_against("ca_sk (sk first)", &artifact, "ca_sk", ("trace.csv", "spikes.csv"));
+}
+
+/// A gap junction written as two connects, one per direction, is the same model as `ring(2)`:
+/// it matches NEURON's gap_pair too.
+#[test]
+fn gap_junction_as_two_connects_matches_neuron() {
+    let file = "examples/neuron/gap_pair.syl";
+    let text = std::fs::read_to_string(repo().join(file)).expect("gap_pair");
+    let ring = "    connect cells -> cells.gap ring(2)\n";
+    assert!(text.contains(ring), "gap_pair couples its cells with ring(2)");
+    let both_ways = "    connect cells[0] -> cells[1].gap\n    connect cells[1] -> cells[0].gap\n";
+    let (db, compilation) = compile_text(file, &text.replace(ring, both_ways), &[]);
+    let artifact = compilation.artifact.unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
+    assert!(compilation.diagnostics.is_empty(), "{}", render(&db, &compilation.diagnostics));
+    check_against("gap_pair (two connects)", &artifact, "gap_pair", ("trace.csv", "spikes.csv"));
 }

@@ -5,7 +5,7 @@ use sylva_tests::compile_file;
 
 #[test]
 fn ir_snapshots_of_the_reference_examples() {
-    for case in ["hh_soma", "passive_cable", "ball_and_stick", "y_tree", "syn_pair"] {
+    for case in ["hh_soma", "passive_cable", "ball_and_stick", "y_tree", "syn_pair", "gap_pair"] {
         let (_, compilation) = compile_file(&format!("examples/neuron/{case}.syl"), &[]);
         let model = compilation.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{case} compiles"));
         insta::assert_snapshot!(format!("ir_{case}"), sylva_compiler::ir::print(&model));

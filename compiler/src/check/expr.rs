@@ -213,6 +213,19 @@ impl<'a, 's> Lower<'a, 's> {
         if self.globals.is_broken(name) {
             return self.unknown();
         }
+        if name == "v_pre" && self.calls.is_empty() && self.scope.symbols.contains_key("v") {
+            // Inside a density mechanism: it has no presynaptic cell.
+            self.report(
+                Diagnostic::error(
+                    Code::PreVoltageUnavailable,
+                    ident.span,
+                    "`v_pre` (the presynaptic voltage) is read by point mechanisms only",
+                )
+                .label("in a density mechanism")
+                .help("declare the mechanism with `point` and connect it: `connect pre -> post.syn`"),
+            );
+            return self.unknown();
+        }
         let mut candidates: Vec<&str> = self.locals.iter().map(|(n, _)| n.as_str()).collect();
         if self.calls.is_empty() {
             candidates.extend(self.scope.symbols.keys().map(String::as_str));

@@ -40,6 +40,7 @@ pub(crate) const MECHANISM_BUILTINS: &[(&str, &str)] = &[
     ("celsius", "the temperature of the simulation (degC)"),
     ("diam", "the diameter of the segment (um)"),
     ("area", "the area of the segment (um2), in point mechanisms only"),
+    ("v_pre", "the presynaptic cell's voltage at its detector (mV), in point mechanisms connected continuously"),
 ];
 
 /// Regions every morphology has.

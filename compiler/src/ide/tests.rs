@@ -100,6 +100,13 @@ fn hover_on_units_builtins_and_regions() {
 }
 
 #[test]
+fn hover_on_the_presynaptic_voltage() {
+    let gap = "point gap {\n    current i\n    param g: uS = 0.001\n    i = g * (v - $0v_pre)\n}\n";
+    let text = hover_at(gap);
+    assert!(text.contains("the presynaptic cell's voltage at its detector"), "{text}");
+}
+
+#[test]
 fn definition_goes_to_declarations_here_and_in_the_standard_library() {
     let (db, c, root, cursor) = setup(&with_cursor(CHANNEL, "gk * w", 0));
     let span = definition(&db, &c, root, cursor).expect("a definition");

@@ -15,6 +15,9 @@ pub struct ExprId(pub u32);
 pub enum Builtin {
     /// Membrane voltage of the node (mV).
     V,
+    /// The presynaptic cell's voltage (mV) at its detector, for a point mechanism connected
+    /// continuously (graded synapses, gap junctions); read at the same time level as `V`.
+    VPre,
     /// Model time (ms); the midpoint of the step while currents are computed.
     T,
     Dt,

@@ -179,6 +179,14 @@ pub struct Mechanism {
     pub event: Option<EventHandler>,
 }
 
+impl Mechanism {
+    /// Whether the mechanism reads `v_pre`: a graded synapse or gap junction, connected to a
+    /// presynaptic cell's voltage instead of its spikes.
+    pub fn reads_pre_voltage(&self) -> bool {
+        self.exprs.iter().any(|(_, e)| e == expr::Expr::Builtin(expr::Builtin::VPre))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Param {
     pub name: String,
@@ -348,6 +356,8 @@ pub struct Network {
     pub populations: Vec<Population>,
     pub sources: Vec<SpikeSource>,
     pub connections: Vec<Connection>,
+    /// Connections to point mechanisms reading `v_pre`: no events, the presynaptic voltage.
+    pub continuous: Vec<ContinuousConnection>,
     pub stimuli: Vec<Stimulus>,
     pub probes: Vec<Probe>,
     pub record_spikes: bool,
@@ -429,6 +439,41 @@ pub struct Connection {
     pub weight: f64,
     pub delay: f64,
     pub span: Span,
+}
+
+/// `connect pre -> post.syn RULE` to a synapse whose mechanism reads `v_pre`: every target
+/// cell's synapse reads the voltage at its one presynaptic cell's detector node. The rule gives
+/// each target at most one source (checked: E0611).
+#[derive(Clone, Debug)]
+pub struct ContinuousConnection {
+    pub source: CellRange,
+    pub target: CellRange,
+    /// A synapse of the target cell type whose mechanism reads `v_pre`.
+    pub synapse: SynapseId,
+    /// `OneToOne`, `Ring(n)` or `AllToAll` from a single cell.
+    pub rule: Rule,
+    pub span: Span,
+}
+
+impl ContinuousConnection {
+    /// (presynaptic gid, postsynaptic gid) of every pair, in target order.
+    pub fn pairs<'a>(&self, network: &'a Network) -> impl Iterator<Item = (u32, u32)> + use<'a> {
+        let gid = move |r: CellRange, k: u32| network.populations[r.population.index()].first_gid + k;
+        let (source, target, rule) = (self.source, self.target, self.rule);
+        let sources: Vec<u32> = source.iter().collect();
+        target.iter().enumerate().map(move |(ti, k)| {
+            let si = match rule {
+                Rule::Ring(n) => {
+                    let (group, n) = (ti / n as usize, n as usize);
+                    group * n + (ti % n + n - 1) % n
+                }
+                Rule::AllToAll => 0,
+                // `Random` is refused for continuous connections (E0611).
+                Rule::OneToOne | Rule::Random { .. } => ti,
+            };
+            (gid(source, sources[si]), gid(target, k))
+        })
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -106,6 +106,7 @@ fn number(x: f64) -> String {
 pub(crate) fn builtin_name(b: Builtin) -> &'static str {
     match b {
         Builtin::V => "v",
+        Builtin::VPre => "v_pre",
         Builtin::T => "t",
         Builtin::Dt => "dt",
         Builtin::Celsius => "celsius",
@@ -386,6 +387,16 @@ fn network(out: &mut String, model: &Model) {
             c.rule,
             c.weight,
             c.delay
+        );
+    }
+    for c in &net.continuous {
+        let _ = writeln!(
+            out,
+            "  connect {} -> {} synapse {} {:?} continuous (v_pre)",
+            cell_range(c.source),
+            cell_range(c.target),
+            c.synapse.0,
+            c.rule
         );
     }
     for s in &net.stimuli {

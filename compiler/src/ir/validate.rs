@@ -228,8 +228,16 @@ fn cell(errors: &mut Vec<ValidationError>, model: &Model, c: CellId, cell: &Cell
 
 fn network(errors: &mut Vec<ValidationError>, model: &Model, net: &Network) {
     use ValidationError as E;
-    let Network { name: _name, populations, sources, connections, stimuli, probes, record_spikes: _record_spikes } =
-        net;
+    let Network {
+        name: _name,
+        populations,
+        sources,
+        connections,
+        continuous,
+        stimuli,
+        probes,
+        record_spikes: _record_spikes,
+    } = net;
     let mut gid = 0u32;
     for (i, Population { name, cell, first_gid, count, span: _span }) in populations.iter().enumerate() {
         if !(*first_gid == gid && cell.index() < model.cells.len()) {
@@ -266,6 +274,7 @@ fn network(errors: &mut Vec<ValidationError>, model: &Model, net: &Network) {
             errors.push(E::ConnectionDelay { connection });
         }
     }
+    continuous_connections(errors, model, continuous, connections);
     let cell_of = |gid: u32| model.locate_gid(gid).map(|(p, _)| &model.cells[p.cell.index()]);
     for (i, s) in stimuli.iter().enumerate() {
         let Stimulus { name, mechanism, gid, node, params, span: _span } = s;
@@ -290,6 +299,54 @@ fn network(errors: &mut Vec<ValidationError>, model: &Model, net: &Network) {
         };
         if !probe_target_ok(model, cell, *gid, *target) {
             errors.push(E::ProbeTarget { probe, label: label.clone() });
+        }
+    }
+}
+
+/// Continuous connections go from cells with a detector to a synapse reading `v_pre`, one
+/// source per target; spike connections and stimuli never use such a mechanism.
+fn continuous_connections(
+    errors: &mut Vec<ValidationError>,
+    model: &Model,
+    continuous: &[ContinuousConnection],
+    connections: &[Connection],
+) {
+    let net = &model.network;
+    let cell_of_range = |r: &CellRange| {
+        net.populations
+            .get(r.population.index())
+            .filter(|p| r.start <= r.end && r.end <= p.count && r.step > 0)
+            .map(|p| &model.cells[p.cell.index()])
+    };
+    let reads_pre = |cell: &Cell, s: SynapseId| {
+        cell.synapses.get(s.index()).is_some_and(|syn| model.mechanisms[syn.mechanism.index()].reads_pre_voltage())
+    };
+    for (i, c) in continuous.iter().enumerate() {
+        let ends = cell_of_range(&c.source).zip(cell_of_range(&c.target));
+        let rule_ok = match c.rule {
+            Rule::OneToOne => c.source.len() == c.target.len(),
+            Rule::Ring(n) => n > 0 && c.source == c.target && c.target.len() % n == 0,
+            Rule::AllToAll => c.source.len() == 1,
+            Rule::Random { .. } => false,
+        };
+        let ok = ends.is_some_and(|(pre, post)| pre.detector.is_some() && reads_pre(post, c.synapse)) && rule_ok;
+        if !ok {
+            errors.push(ValidationError::Continuous { connection: i as u32 });
+        }
+    }
+    for (i, c) in connections.iter().enumerate() {
+        if cell_of_range(&c.target).is_some_and(|cell| reads_pre(cell, c.synapse)) {
+            errors.push(ValidationError::PreVoltageMisplaced { what: format!("connection {i}") });
+        }
+    }
+    for m in &model.mechanisms {
+        if m.reads_pre_voltage() && (m.kind == MechanismKind::Density || m.event.is_some()) {
+            errors.push(ValidationError::PreVoltageMisplaced { what: format!("mechanism {}", m.name) });
+        }
+    }
+    for s in &net.stimuli {
+        if model.mechanisms.get(s.mechanism.index()).is_some_and(Mechanism::reads_pre_voltage) {
+            errors.push(ValidationError::PreVoltageMisplaced { what: format!("stimulus {}", s.name) });
         }
     }
 }

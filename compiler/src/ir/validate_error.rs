@@ -125,6 +125,14 @@ pub enum ValidationError {
     ConnectionDelay {
         connection: u32,
     },
+    /// A continuous connection whose ends, synapse or rule break its contract.
+    Continuous {
+        connection: u32,
+    },
+    /// A mechanism reading `v_pre` driven by events or placed as a stimulus.
+    PreVoltageMisplaced {
+        what: String,
+    },
     StimulusLocation {
         stimulus: u32,
         name: String,
@@ -213,6 +221,8 @@ impl fmt::Display for ValidationError {
             ConnectionTargetRange { connection } => write!(f, "connection {connection}: target range invalid"),
             ConnectionMissingSynapse { connection } => write!(f, "connection {connection}: missing synapse"),
             ConnectionDelay { connection } => write!(f, "connection {connection}: bad delay"),
+            Continuous { connection } => write!(f, "continuous connection {connection}: invalid"),
+            PreVoltageMisplaced { what } => write!(f, "{what} reads v_pre without a continuous connection"),
             StimulusLocation { name, .. } => write!(f, "stimulus {name} location invalid"),
             StimulusNotPoint { name, .. } => write!(f, "stimulus {name} is not a point mechanism"),
             StimulusParamCount { name, .. } => write!(f, "stimulus {name} has the wrong parameter count"),

@@ -11,7 +11,7 @@ use sylva_compiler::ir::kernel::Kernel;
 
 use super::jit::{self, JitError, JitKernel};
 use super::slots::Slot;
-use crate::plan::schedule::{self, Stage};
+use crate::plan::schedule::Stage;
 use crate::plan::{Block, Cable, IonArrays, Nodes, Plan};
 
 /// The compiled kernels of one block and its pointer table.
@@ -36,6 +36,9 @@ pub fn compile_block(block: &mut Block, nodes: &mut Nodes, ions: &mut [IonArrays
 /// The slots the kernels of this block use, in table order.
 pub fn slots(block: &Block) -> Vec<Slot> {
     let mut slots = vec![Slot::NodeIndex, Slot::Voltage, Slot::Rhs, Slot::Diagonal, Slot::Area, Slot::Diam];
+    if !block.pre_node.is_empty() {
+        slots.push(Slot::PreNodeIndex);
+    }
     slots.extend(block.params.iter().map(|(p, _)| Slot::Param(*p)));
     slots.extend((0..block.states.len() as u32).map(Slot::State));
     slots.extend(block.currents.iter().map(|(c, _)| Slot::Current(*c)));
@@ -59,6 +62,9 @@ fn table(block: &mut Block, nodes: &mut Nodes, ions: &mut [IonArrays]) -> Vec<*m
         nodes.area.as_mut_ptr().cast(),
         nodes.diam.as_mut_ptr().cast(),
     ];
+    if !block.pre_node.is_empty() {
+        table.push(block.pre_node.as_mut_ptr().cast());
+    }
     table.extend(block.params.iter_mut().map(|(_, v)| v.as_mut_ptr().cast::<u8>()));
     table.extend(block.states.iter_mut().map(|v| v.as_mut_ptr().cast::<u8>()));
     table.extend(block.currents.iter_mut().map(|(_, v)| v.as_mut_ptr().cast::<u8>()));
@@ -135,14 +141,14 @@ pub struct IonPointers {
 }
 
 impl Shared<'_> {
-    /// The per-cell stages of one time step (`schedule::STEP`, after event delivery) on one
-    /// chunk of cells: reversals, currents, solve, states.
+    /// Per-cell stages of one time step (`stages`: a pass of `schedule::per_cell_passes`) on
+    /// one chunk of cells.
     ///
     /// # Safety
     /// The pointers must be valid for all nodes, and no other thread may touch this chunk's
     /// nodes at the same time.
-    pub unsafe fn step_chunk(&self, chunk: &Chunk, scalars: &[f64; 3], celsius: f64) {
-        for stage in schedule::STEP.into_iter().filter(|s| s.is_per_cell()) {
+    pub unsafe fn step_chunk(&self, chunk: &Chunk, stages: &[Stage], scalars: &[f64; 3], celsius: f64) {
+        for &stage in stages {
             // SAFETY: forwarded from the caller.
             unsafe {
                 match stage {

@@ -51,6 +51,9 @@ pub struct CpuEngine {
     /// `None` when interpreting.
     compiled: Option<Vec<CompiledBlock>>,
     chunks: Vec<Chunk>,
+    /// The per-cell stages in passes that every chunk finishes before the next (several when
+    /// a mechanism reads another cell's voltage).
+    passes: Vec<Vec<Stage>>,
     pool: Option<rayon::ThreadPool>,
     /// Why the run is serial although several threads were asked for.
     pool_error: Option<String>,
@@ -96,7 +99,8 @@ impl CpuEngine {
             built => (built.and_then(Result::ok), None),
         };
         let above = std::mem::take(&mut plan.above);
-        Ok(CpuEngine { plan, compiled, chunks, pool, pool_error, threads_asked: threads, above })
+        let passes = schedule::per_cell_passes(plan.blocks.iter().any(|b| !b.pre_node.is_empty()));
+        Ok(CpuEngine { plan, compiled, chunks, passes, pool, pool_error, threads_asked: threads, above })
     }
 
     /// The threads the run uses: 1 when interpreting or when the pool could not be built.
@@ -183,14 +187,17 @@ impl CpuEngine {
         };
         let shared = Shared { blocks: self.compiled.as_deref().expect("compiled"), ions, arrays, cable: &p.cable };
         let chunks = &self.chunks;
-        // SAFETY: chunks cover disjoint whole cells; see `compiled`.
-        let run = |chunk: &Chunk| unsafe { shared.step_chunk(chunk, &scalars, celsius) };
-        match &self.pool {
-            Some(pool) => pool.install(|| {
-                use rayon::prelude::*;
-                chunks.par_iter().for_each(run);
-            }),
-            None => chunks.iter().for_each(run),
+        for stages in &self.passes {
+            // SAFETY: chunks cover disjoint whole cells and write only their own nodes; `v_pre`
+            // reads other cells' voltage only in passes that no chunk writes it in.
+            let run = |chunk: &Chunk| unsafe { shared.step_chunk(chunk, stages, &scalars, celsius) };
+            match &self.pool {
+                Some(pool) => pool.install(|| {
+                    use rayon::prelude::*;
+                    chunks.par_iter().for_each(run);
+                }),
+                None => chunks.iter().for_each(run),
+            }
         }
     }
 

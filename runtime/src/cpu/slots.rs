@@ -17,6 +17,8 @@ pub enum Slot {
     NodeIndex,
     /// Per node: membrane voltage (mV).
     Voltage,
+    /// `u32` per instance: the node whose voltage `v_pre` reads (`plan::Block::pre_node`).
+    PreNodeIndex,
     /// Per node: right-hand side accumulator (nA).
     Rhs,
     /// Per node: diagonal accumulator (µS).

@@ -201,10 +201,26 @@ fn validate(module: &naga::Module) -> Result<naga::valid::ModuleInfo, GpuError> 
 /// The generated WGSL (`sylva compile --emit wgsl`), for a device with WebGPU's default limits
 /// (16 KiB of workgroup memory, 256 invocations per workgroup).
 pub fn wgsl(artifact: &Artifact, precision: Precision, strategy: Strategy) -> Result<String, GpuError> {
+    refuse_pre_voltage(artifact)?;
     let fit = DeviceFit::of(&wgpu::Limits::default());
     let p = prepare(artifact, &Plan::new(artifact), precision, Options { strategy, ..Options::default() }, fit)?;
     naga::back::wgsl::write_string(&p.module, &p.info, naga::back::wgsl::WriterFlags::empty())
         .map_err(|e| GpuError::Shader(e.to_string()))
+}
+
+/// Graded synapses and gap junctions (mechanisms reading `v_pre`) couple cells within a step,
+/// which the GPU's one-invocation-per-cell step does not do yet: refused before anything runs.
+fn refuse_pre_voltage(artifact: &Artifact) -> Result<(), GpuError> {
+    let model = &artifact.model;
+    let used = |m: &sylva_compiler::ir::Mechanism| m.reads_pre_voltage();
+    let placed = model.cells.iter().flat_map(|c| &c.synapses).map(|s| &model.mechanisms[s.mechanism.index()]);
+    match placed.into_iter().find(|m| used(m)) {
+        Some(m) => Err(GpuError::Unsupported(format!(
+            "mechanism `{}` reads `v_pre` (a graded synapse or gap junction); run it with `backend = cpu`",
+            m.name
+        ))),
+        None => Ok(()),
+    }
 }
 
 pub struct GpuEngine {
@@ -247,6 +263,7 @@ impl crate::Simulation<GpuEngine> {
         precision: Precision,
         options: Options,
     ) -> Result<GpuSimulation, GpuError> {
+        refuse_pre_voltage(artifact)?;
         let p = prec(precision);
         let opened = device::open(p)?;
         let mut plan = Plan::new(artifact);

@@ -102,6 +102,8 @@ impl Cotangents {
             }
             Wrt::State(s) => Some(&mut self.states[b][s as usize][instance]),
             Wrt::V => Some(&mut self.v[node]),
+            // The presynaptic cell's voltage: the gradient crosses to that cell.
+            Wrt::VPre => Some(&mut self.v[block.pre_node[instance] as usize]),
             Wrt::Ion(u, var) => Some(&mut self.ions[block.species[u as usize]].get_mut(var)[node]),
             Wrt::Weight => None,
         }

@@ -2,7 +2,7 @@
 //! every partial of every stage, the transposed solve, Nernst, concentrations, kinetic
 //! schemes and events are on these paths.
 
-use sylva_compiler::artifact::Artifact;
+use sylva_compiler::artifact::{Artifact, Placement};
 
 use super::*;
 use crate::test_models;
@@ -112,6 +112,34 @@ fn syn_pair_connection_weight_through_its_events() {
     let worst = worst_error(&mut problem, &loss, None);
     assert!(worst <= 1e-6, "syn_pair weight: relative error {worst:.1e}");
     assert!(Problem::new(&a, &[Trainable { uses: Vec::new(), weights: vec![7] }]).is_err());
+}
+
+/// The graded synapse's conductance and two of its kinetic parameters, and the presynaptic
+/// cell's sodium density, with the loss on the postsynaptic cell's probes only: the driver's
+/// gnabar reaches the loss only through `v_pre`, so its gradient is the cotangent that crosses
+/// to the presynaptic cell (in the current kernel at v(t) and in the advance kernel at v(t + dt)).
+#[test]
+fn graded_synapse_through_the_presynaptic_voltage() {
+    // gid 0 spikes at 6.65 ms; its release opens s over the next few milliseconds.
+    let a = example("graded_pair", 10.0);
+    let params = [("graded_syn", "g"), ("graded_syn", "alpha"), ("graded_syn", "v_th"), ("hh", "gnabar")];
+    let trainables: Vec<Trainable> = params.iter().map(|(m, p)| trainable(&a, m, p)).collect();
+    let driver = &a.placements[trainables[3].uses[0].block];
+    assert!(matches!(driver.placement, Placement::Density { cell, .. } if cell.index() == 0), "the driver's hh");
+    let mut problem = Problem::new(&a, &trainables).expect("differentiable");
+    let mut loss = targets(&mut problem, 1.05);
+    let postsynaptic = |label: &str| label.starts_with("cell1_") && label.ends_with("_v") || label.ends_with("x0.5");
+    loss.targets.retain(|t| postsynaptic(&a.model.network.probes[t.probe].label));
+    assert_eq!(loss.targets.len(), 2, "cell 1's soma and dendrite voltages");
+    let worst = worst_error(&mut problem, &loss, None);
+    assert!(worst <= 1e-6, "graded_pair: relative error {worst:.1e}");
+}
+
+/// The gap junction's conductance (both sides share it) and a density of the coupled cells:
+/// each side's current reads the other cell's voltage.
+#[test]
+fn gap_junction_conductance() {
+    check("gap_pair", 10.0, &[("gap_junction", "g"), ("hh", "gkbar")], 1e-6);
 }
 
 #[test]

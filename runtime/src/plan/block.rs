@@ -74,6 +74,10 @@ pub struct Block {
     /// The cells the instances belong to, ascending; each has `per_cell` consecutive instances.
     pub gids: Vec<u32>,
     pub per_cell: usize,
+    /// Per instance, the node whose voltage `v_pre` reads (the presynaptic cell's detector);
+    /// empty when the mechanism does not read it. Every engine reads it at the time level of
+    /// `v`: all cells' currents before any solve, all solves before any advance.
+    pub pre_node: Vec<u32>,
 }
 
 impl Block {
@@ -187,6 +191,7 @@ impl Block {
             Expr::State(s) => self.states[s as usize][instance],
             Expr::Builtin(b) => match b {
                 Builtin::V => nodes.v[node],
+                Builtin::VPre => nodes.v[self.pre_node[instance] as usize],
                 Builtin::Area => nodes.area[node],
                 Builtin::Diam => nodes.diam[node],
                 Builtin::T => scalars[SCALAR_T],

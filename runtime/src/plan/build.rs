@@ -74,7 +74,7 @@ pub(super) fn build(artifact: &Artifact, dt: f64, celsius: f64, unfolded: &[(usi
         .map(|s| Species { name: s.name.clone(), charge: s.charge, nernst: s.reversal.is_nernst() })
         .collect();
     let ions = ion_arrays(model, &cells, &species, celsius);
-    let blocks: Vec<Block> = (0..artifact.placements.len())
+    let mut blocks: Vec<Block> = (0..artifact.placements.len())
         .map(|b| block(artifact, &cells, PlacementId(b as u32), dt, celsius, unfolded))
         .collect();
     let mut synapse_targets = HashMap::new();
@@ -85,6 +85,7 @@ pub(super) fn build(artifact: &Artifact, dt: f64, celsius: f64, unfolded: &[(usi
             }
         }
     }
+    connect_pre_voltages(model, &cells, &mut blocks, &synapse_targets);
     let probes = model.network.probes.iter().map(|p| probe_source(artifact, &cells, &species, &blocks, p)).collect();
     let detectors = cells
         .type_of_gid
@@ -124,6 +125,31 @@ pub(super) fn build(artifact: &Artifact, dt: f64, celsius: f64, unfolded: &[(usi
         above: Vec::new(),
         dt,
         celsius,
+    }
+}
+
+/// Where each instance of a mechanism reading `v_pre` reads it: the detector node of its
+/// presynaptic cell (the model's continuous connections), or its own node when nothing
+/// connects it (W0007), so that a gap junction there carries no current.
+fn connect_pre_voltages(
+    model: &Model,
+    cells: &Cells,
+    blocks: &mut [Block],
+    synapse_targets: &HashMap<(u32, u32), (u32, u32)>,
+) {
+    for block in blocks.iter_mut() {
+        if model.mechanisms[block.mechanism as usize].reads_pre_voltage() {
+            block.pre_node.clone_from(&block.node_index);
+        }
+    }
+    let net = &model.network;
+    for c in &net.continuous {
+        for (pre, post) in c.pairs(net) {
+            let (b, instance) = synapse_targets[&(post, c.synapse.0)];
+            let detector = model.cells[cells.type_of_gid[pre as usize]].detector.as_ref().expect("validated");
+            blocks[b as usize].pre_node[instance as usize] =
+                (cells.offset[pre as usize] + detector.node as usize) as u32;
+        }
     }
 }
 
@@ -259,6 +285,7 @@ fn block(
         constant_params,
         gids,
         per_cell: nodes_per_cell.len(),
+        pre_node: Vec::new(),
     }
 }
 

@@ -43,6 +43,26 @@ pub const STEP: [Stage; 7] = [
     Stage::Record,
 ];
 
+/// With continuous connections (a mechanism reading `v_pre`), the current and advance kernels
+/// read other cells' voltage: at v(t) in `Currents`, before any cell solves, and at v(t + dt)
+/// in `Advance`, after every cell has solved (NEURON's order: all currents, one solve, then
+/// the states with the new voltage). An engine that runs the per-cell stages per chunk of
+/// cells then waits for every chunk before each of these stages.
+pub const COUPLED_BARRIERS: [Stage; 2] = [Stage::Solve, Stage::Advance];
+
+/// The per-cell stages of [`STEP`] in passes that every cell finishes before the next starts:
+/// one pass, or with continuous connections a pass per [`COUPLED_BARRIERS`] boundary.
+pub fn per_cell_passes(coupled: bool) -> Vec<Vec<Stage>> {
+    let mut passes: Vec<Vec<Stage>> = vec![Vec::new()];
+    for stage in STEP.into_iter().filter(|s| s.is_per_cell()) {
+        if coupled && COUPLED_BARRIERS.contains(&stage) {
+            passes.push(Vec::new());
+        }
+        passes.last_mut().expect("one pass at least").push(stage);
+    }
+    passes
+}
+
 /// Stages of initialisation, each a stage of its own kind (`Plan::new` runs them).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum InitStage {
@@ -80,5 +100,13 @@ mod tests {
         let count = STEP.iter().filter(|s| s.is_per_cell()).count();
         assert!(STEP[first..first + count].iter().all(|s| s.is_per_cell()));
         assert_eq!(STEP[first - 1], Stage::DeliverEvents);
+    }
+
+    #[test]
+    fn coupled_passes_wait_before_solve_and_advance() {
+        let uncoupled = per_cell_passes(false);
+        assert_eq!(uncoupled, [vec![Stage::Reversals, Stage::Currents, Stage::Solve, Stage::Advance]]);
+        let coupled = per_cell_passes(true);
+        assert_eq!(coupled, [vec![Stage::Reversals, Stage::Currents], vec![Stage::Solve], vec![Stage::Advance]]);
     }
 }

@@ -5,7 +5,7 @@ usage:
     python regenerate_channels.py [--out DIR] [CASE ...]
     python regenerate.py --compare DIR_A DIR_B        (the comparison lives in regenerate.py)
 
-Cases: cadyn ca_hva ca_hva_eca sk ih kinetic_k ca_sk (default: all of them).
+Cases: cadyn ca_hva ca_hva_eca sk ih kinetic_k ca_sk graded_pair gap_pair (default: all of them).
 
 The mechanisms are the .mod files in mod/ beside this script (each states the published source
 of its equations in its COMMENT). They are compiled once per run with `nrnivmodl` in a fresh
@@ -40,7 +40,7 @@ sys.dont_write_bytecode = True  # no __pycache__ beside the references
 import regenerate as base  # noqa: E402  (helpers: section, iclamp, Run, neuron_init)
 
 MOD_DIR = os.path.join(HERE, "mod")
-CASES = ["cadyn", "ca_hva", "ca_hva_eca", "sk", "ih", "kinetic_k", "ca_sk"]
+CASES = ["cadyn", "ca_hva", "ca_hva_eca", "sk", "ih", "kinetic_k", "ca_sk", "graded_pair", "gap_pair"]
 
 
 def compile_mods():
@@ -174,6 +174,56 @@ def case_ca_sk(out):
     r.write_spikes(os.path.join(out, "spikes.csv"))
 
 
+def hh_soma(tag):
+    """The hh_soma compartment of regenerate.py (L = diam = 20 um, hh defaults)."""
+    soma = base.section("soma_%s" % tag, 20.0, 20.0, 1)
+    soma.insert("hh")
+    return soma
+
+
+def case_graded_pair(out):
+    """An hh soma (gid 0) under a current step drives ball_and_stick (gid 1) through GradedSyn
+    on dend(0.5), whose POINTER reads gid 0's soma(0.5) v (Sylva: v_pre at its detector)."""
+    soma0 = hh_soma("0")
+    soma1, dend1 = base.ball_and_stick("1")
+    stim = base.iclamp(soma0(0.5), 5.0, 30.0, 0.15)
+    syn = base.h.GradedSyn(dend1(0.5))
+    syn.g, syn.e, syn.alpha, syn.beta, syn.v_th, syn.delta = 0.02, 0.0, 2.0, 0.2, -30.0, 4.0
+    base.h.setpointer(soma0(0.5)._ref_v, "vpre", syn)
+    r = base.Run()
+    r.record("cell0_soma_v", soma0(0.5)._ref_v)
+    r.record("cell1_soma_v", soma1(0.5)._ref_v)
+    r.record("cell1_dend_v_x0.5", dend1(0.5)._ref_v)
+    r.record("cell1_syn_s", syn._ref_s)
+    r.record("cell1_syn_i", syn._ref_i)
+    r.detector(0, soma0(0.5))
+    r.detector(1, soma1(0.5))
+    r.run(50.0)
+    r.write_trace(os.path.join(out, "trace.csv"))
+    r.write_spikes(os.path.join(out, "spikes.csv"))
+
+
+def case_gap_pair(out):
+    """Two hh somata joined by a gap junction (a Gap on each, pointing at the other's v); a
+    current step on gid 0."""
+    soma0, soma1 = hh_soma("0"), hh_soma("1")
+    stim = base.iclamp(soma0(0.5), 5.0, 30.0, 0.3)
+    gap0, gap1 = base.h.Gap(soma0(0.5)), base.h.Gap(soma1(0.5))
+    gap0.g = gap1.g = 0.02
+    base.h.setpointer(soma1(0.5)._ref_v, "vgap", gap0)
+    base.h.setpointer(soma0(0.5)._ref_v, "vgap", gap1)
+    r = base.Run()
+    r.record("cell0_soma_v", soma0(0.5)._ref_v)
+    r.record("cell1_soma_v", soma1(0.5)._ref_v)
+    r.record("cell0_gap_i", gap0._ref_i)
+    r.record("cell1_gap_i", gap1._ref_i)
+    r.detector(0, soma0(0.5))
+    r.detector(1, soma1(0.5))
+    r.run(50.0)
+    r.write_trace(os.path.join(out, "trace.csv"))
+    r.write_spikes(os.path.join(out, "spikes.csv"))
+
+
 # case -> (function, celsius)
 JOBS = {
     "cadyn": (case_cadyn, 34.0),
@@ -183,6 +233,8 @@ JOBS = {
     "ih": (case_ih, 34.0),
     "kinetic_k": (case_kinetic_k, 6.3),
     "ca_sk": (case_ca_sk, 6.3),
+    "graded_pair": (case_graded_pair, 6.3),
+    "gap_pair": (case_gap_pair, 6.3),
 }
 
 

@@ -189,7 +189,7 @@ impl Collect<'_, '_, '_> {
                     .label(format!("{kind} redefined here"))
                     .secondary(*previous, format!("first defined here as a {previous_kind}")),
             );
-        } else if matches!(name.name.as_str(), "v" | "t" | "dt" | "celsius" | "diam" | "area") {
+        } else if matches!(name.name.as_str(), "v" | "v_pre" | "t" | "dt" | "celsius" | "diam" | "area") {
             self.diags.push(
                 Diagnostic::error(Code::DuplicateName, name.span, format!("`{}` is a built-in name", name.name))
                     .label("cannot be redefined")

@@ -278,7 +278,7 @@ fn not_a_state(name: &ast::Ident, states: &[ir::State]) -> Diagnostic {
 }
 
 fn not_a_current(name: &ast::Ident, currents: &HashMap<String, CurrentSlot>) -> Diagnostic {
-    let builtin = matches!(name.name.as_str(), "v" | "t" | "dt" | "celsius" | "diam" | "area");
+    let builtin = matches!(name.name.as_str(), "v" | "v_pre" | "t" | "dt" | "celsius" | "diam" | "area");
     let message = if builtin {
         format!("`{}` is read-only in a mechanism", name.name)
     } else {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::diagnostics::Diagnostics;
+use crate::diagnostics::{Code, Diagnostic, Diagnostics};
 use crate::ir;
 use crate::ir::expr::{Builtin, Expr, ExprArena, IonVar};
 use crate::source::Span;
@@ -33,6 +33,7 @@ fn builtins(kind: ast::MechanismKind) -> Vec<(&'static str, Builtin, Dimension)>
     ];
     if kind == ast::MechanismKind::Point {
         list.push(("area", Builtin::Area, Dimension::AREA));
+        list.push(("v_pre", Builtin::VPre, Dimension::VOLTAGE));
     }
     list
 }
@@ -70,7 +71,7 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
     report_states_without_dynamics(cx.diags, &states, &lowered.broken_gates, lowered.event.as_ref());
     let derived = lower_derived(&mut Lower::new(&mut arena, cx.diags, globals, &mut scope), m);
 
-    ir::Mechanism {
+    let mechanism = ir::Mechanism {
         name: m.name.name.clone(),
         kind: match m.kind {
             ast::MechanismKind::Density => ir::MechanismKind::Density,
@@ -86,6 +87,25 @@ pub(crate) fn check(m: &ast::Mechanism, globals: &Globals<'_>, diags: &mut Diagn
         currents: lowered.currents,
         kinetic: lowered.kinetic,
         event: lowered.event,
+    };
+    report_events_with_pre_voltage(cx.diags, &mechanism);
+    mechanism
+}
+
+/// A mechanism reading `v_pre` is connected continuously, so an event handler would never run.
+fn report_events_with_pre_voltage(diags: &mut Diagnostics, m: &ir::Mechanism) {
+    if let Some(event) = &m.event
+        && m.reads_pre_voltage()
+    {
+        diags.push(
+            Diagnostic::error(
+                Code::PreVoltageUnavailable,
+                event.span,
+                format!("point mechanism `{}` reads `v_pre` and handles events", m.name),
+            )
+            .label("never runs: a mechanism reading `v_pre` is connected continuously, without events")
+            .help("make two mechanisms: one driven by spikes, one by the presynaptic voltage"),
+        );
     }
 }
 

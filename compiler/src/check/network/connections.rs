@@ -13,6 +13,16 @@ use crate::units::{Dimension, Unit};
 use super::CellTypes;
 use super::select::{Selected, select};
 
+mod continuous;
+pub(super) use continuous::report_presynaptic_cells;
+
+/// A checked `connect`: spikes to an event handler, or a presynaptic voltage to a mechanism
+/// reading `v_pre`.
+pub(super) enum Checked {
+    Events(ir::Connection),
+    Continuous(ir::ContinuousConnection),
+}
+
 pub(super) fn connect(
     globals: &Globals<'_>,
     diags: &mut Diagnostics,
@@ -20,13 +30,19 @@ pub(super) fn connect(
     cells: &CellTypes<'_>,
     network: &ir::Network,
     c: &ast::Connect,
-) -> Option<ir::Connection> {
+) -> Option<Checked> {
     let (source, target) = connection_ends(globals, diags, network, c)?;
-    let (synapse, event) = target_synapse(diags, mechanisms, cells, network, c, target)?;
+    let synapse = target_synapse(diags, cells, network, c, target)?;
+    let mechanism = synapse_mechanism(mechanisms, cells, network, target, synapse);
+    if mechanism.reads_pre_voltage() {
+        return continuous::connect(globals, diags, cells, network, c, (source, target), synapse)
+            .map(Checked::Continuous);
+    }
+    let event = event_handler(diags, c, mechanism)?;
     let (weight, delay) = weight_and_delay(globals, diags, c, event);
     let presynaptic = presynaptic(diags, cells, network, c, source)?;
     let rule = rule(globals, diags, c, presynaptic, target)?;
-    Some(ir::Connection {
+    Some(Checked::Events(ir::Connection {
         name: c.name.as_ref().map(|n| n.name.clone()),
         source: presynaptic,
         target,
@@ -35,7 +51,7 @@ pub(super) fn connect(
         weight: weight?,
         delay: delay?,
         span: c.span,
-    })
+    }))
 }
 
 /// The source and the target selections; the target must be cells.
@@ -59,15 +75,14 @@ fn connection_ends(
     Some((source, target))
 }
 
-/// The index of the target cells' synapse and its mechanism's event handler.
-fn target_synapse<'m>(
+/// The index of the target cells' synapse.
+fn target_synapse(
     diags: &mut Diagnostics,
-    mechanisms: &Mechanisms<'m>,
     cells: &CellTypes<'_>,
     network: &ir::Network,
     c: &ast::Connect,
     target: CellRange,
-) -> Option<(usize, &'m ir::EventHandler)> {
+) -> Option<usize> {
     let cell = &cells.list[network.populations[target.population.index()].cell.index()];
     let Some(synapse) = cell.synapses.iter().position(|s| s.name == c.synapse.name) else {
         let mut d = Diagnostic::error(
@@ -87,7 +102,27 @@ fn target_synapse<'m>(
         diags.push(d);
         return None;
     };
-    let mechanism = &mechanisms.list[cell.synapses[synapse].mechanism.index()];
+    Some(synapse)
+}
+
+/// The mechanism of synapse `synapse` of the target cells.
+fn synapse_mechanism<'m>(
+    mechanisms: &Mechanisms<'m>,
+    cells: &CellTypes<'_>,
+    network: &ir::Network,
+    target: CellRange,
+    synapse: usize,
+) -> &'m ir::Mechanism {
+    let cell = &cells.list[network.populations[target.population.index()].cell.index()];
+    &mechanisms.list[cell.synapses[synapse].mechanism.index()]
+}
+
+/// The event handler a spike connection needs.
+fn event_handler<'m>(
+    diags: &mut Diagnostics,
+    c: &ast::Connect,
+    mechanism: &'m ir::Mechanism,
+) -> Option<&'m ir::EventHandler> {
     let Some(event) = &mechanism.event else {
         diags.push(
             Diagnostic::error(
@@ -95,11 +130,11 @@ fn target_synapse<'m>(
                 c.synapse.span,
                 format!("synapse `{}` ({}) has no event handler", c.synapse.name, mechanism.name),
             )
-            .help("a connection target needs `on event(w: …) { … }` in its mechanism"),
+            .help("a connection target needs `on event(w: …) { … }` in its mechanism, or `v_pre` for a graded synapse"),
         );
         return None;
     };
-    Some((synapse, event))
+    Some(event)
 }
 
 /// The `weight` (in the dimension of the event handler's weight) and the `delay`, each

@@ -97,8 +97,10 @@ fn check_members(
                     );
                     continue;
                 }
-                if let Some(connection) = connections::connect(globals, diags, mechanisms, cells, out, c) {
-                    out.connections.push(connection);
+                match connections::connect(globals, diags, mechanisms, cells, out, c) {
+                    Some(connections::Checked::Events(connection)) => out.connections.push(connection),
+                    Some(connections::Checked::Continuous(connection)) => out.continuous.push(connection),
+                    None => {}
                 }
             }
             ast::NetworkMember::Stimulus(s) => {
@@ -123,6 +125,7 @@ fn check_members(
             _ => {}
         }
     }
+    connections::report_presynaptic_cells(diags, mechanisms, cells, out);
     members
 }
 

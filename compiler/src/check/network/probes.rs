@@ -21,6 +21,18 @@ pub(super) fn stimulus(
     s: &ast::Stimulus,
 ) -> Option<ir::Stimulus> {
     let mechanism = mechanisms.expect(globals, diags, &s.mechanism, ir::MechanismKind::Point)?;
+    if mechanisms.list[mechanism.index()].reads_pre_voltage() {
+        diags.push(
+            Diagnostic::error(
+                Code::NoPresynapticLocation,
+                s.mechanism.span,
+                format!("`{}` reads `v_pre`, and a stimulus has no presynaptic cell", s.mechanism.name),
+            )
+            .label("reads the presynaptic voltage")
+            .help("declare it as a synapse of the cell (`synapse gap = gap_junction at soma(0.5)`) and `connect` a cell to it"),
+        );
+        return None;
+    }
     let (gid, node) = cell_location(globals, diags, cells, network, &s.at)?;
     let mut params: Vec<f64> = mechanisms.list[mechanism.index()].params.iter().map(|p| p.default).collect();
     mechanisms.param_values(globals, diags, mechanism, &s.props, &mut params, &[]);

@@ -18,6 +18,9 @@ pub enum Wrt {
     State(u32),
     /// The membrane voltage at the instance's node.
     V,
+    /// The presynaptic voltage of a continuously connected point mechanism: its gradient
+    /// flows to the presynaptic cell's node.
+    VPre,
     /// An ion value at the node, by the mechanism's ion use.
     Ion(u32, IonVar),
     /// The weight of the event (event kernels).
@@ -32,6 +35,7 @@ impl Wrt {
             Expr::Param(p) => Some(Wrt::Param(p)),
             Expr::State(s) => Some(Wrt::State(s)),
             Expr::Builtin(Builtin::V) => Some(Wrt::V),
+            Expr::Builtin(Builtin::VPre) => Some(Wrt::VPre),
             Expr::Ion(u, var) => Some(Wrt::Ion(u, var)),
             Expr::Weight => Some(Wrt::Weight),
             _ => None,
@@ -43,6 +47,7 @@ impl Wrt {
             Wrt::Param(p) => Expr::Param(p),
             Wrt::State(s) => Expr::State(s),
             Wrt::V => Expr::Builtin(Builtin::V),
+            Wrt::VPre => Expr::Builtin(Builtin::VPre),
             Wrt::Ion(u, var) => Expr::Ion(u, var),
             Wrt::Weight => Expr::Weight,
         }

@@ -48,6 +48,8 @@ import cadyn
 import ca_hva
 import sk
 import ih
+import graded_syn
+import gap_junction
 
 density cahva {
     ion ca { read eca, write ica }
@@ -81,6 +83,8 @@ cell c {
     insert ih in soma
     synapse s1 = expsyn at soma(0.5)
     synapse s2 = exp2syn at soma(0.5)
+    synapse s3 = graded_syn at soma(0.5)
+    synapse s4 = gap_junction at soma(0.5)
 }
 
 network main {
@@ -114,7 +118,7 @@ fn leaf_slot(e: Expr) -> Option<Slot> {
     match e {
         Expr::Param(i) => Some(Slot::Param(i)),
         Expr::State(i) => Some(Slot::State(i)),
-        Expr::Builtin(Builtin::V) => Some(Slot::Voltage),
+        Expr::Builtin(Builtin::V) | Expr::Builtin(Builtin::VPre) => Some(Slot::Voltage),
         Expr::Builtin(Builtin::Area) => Some(Slot::Area),
         Expr::Builtin(Builtin::Diam) => Some(Slot::Diam),
         Expr::Ion(u, v) => Some(Slot::Ion(u, v)),
@@ -151,6 +155,9 @@ fn slots_of(k: &Kernel, rng: &mut Rng) -> Vec<Slot> {
         if let Some(s) = leaf_slot(e) {
             add(s);
         }
+        if e == Expr::Builtin(Builtin::VPre) {
+            add(Slot::PreNodeIndex);
+        }
     }
     for w in &k.writes {
         add(target_slot(w.target).0);
@@ -166,6 +173,8 @@ fn slots_of(k: &Kernel, rng: &mut Rng) -> Vec<Slot> {
 #[derive(Clone)]
 struct Memory {
     node_index: Vec<u32>,
+    /// Where `v_pre` reads, any node (another cell's, in a network).
+    pre_node_index: Vec<u32>,
     arrays: HashMap<Slot, Vec<f64>>,
     scalars: [f64; SCALAR_COUNT],
 }
@@ -178,9 +187,10 @@ impl Memory {
             let j = rng.below(i + 1);
             node_index.swap(i, j);
         }
+        let pre_node_index = (0..instances).map(|_| rng.below(nodes) as u32).collect();
         let mut arrays = HashMap::new();
         for &s in slots {
-            if s == Slot::NodeIndex {
+            if matches!(s, Slot::NodeIndex | Slot::PreNodeIndex) {
                 continue;
             }
             let len = if is_per_node(s) { nodes } else { instances };
@@ -201,13 +211,13 @@ impl Memory {
                     Slot::Ion(_, IonVar::Inside) => rng.uniform(1e-5, 20.0),
                     Slot::Ion(_, IonVar::Outside) => rng.uniform(1.0, 150.0),
                     Slot::Ion(_, IonVar::Current) => rng.uniform(-1e-2, 1e-2),
-                    Slot::NodeIndex => unreachable!(),
+                    Slot::NodeIndex | Slot::PreNodeIndex => unreachable!(),
                 })
                 .collect();
             arrays.insert(s, values);
         }
         let scalars = [rng.uniform(0.0, 3.0), 0.025, rng.uniform(6.0, 37.0)];
-        Memory { node_index, arrays, scalars }
+        Memory { node_index, pre_node_index, arrays, scalars }
     }
 
     /// The pointer table in slot-list order.
@@ -216,6 +226,7 @@ impl Memory {
             .iter()
             .map(|s| match s {
                 Slot::NodeIndex => self.node_index.as_mut_ptr() as *mut u8,
+                Slot::PreNodeIndex => self.pre_node_index.as_mut_ptr() as *mut u8,
                 s => self.arrays.get_mut(s).expect("allocated").as_mut_ptr() as *mut u8,
             })
             .collect()
@@ -231,6 +242,7 @@ impl Memory {
                     Expr::Builtin(Builtin::Dt) => self.scalars[1],
                     Expr::Builtin(Builtin::Celsius) => self.scalars[2],
                     Expr::Weight => weight,
+                    Expr::Builtin(Builtin::VPre) => self.arrays[&Slot::Voltage][self.pre_node_index[instance] as usize],
                     e => {
                         let s = leaf_slot(e).expect("a memory leaf");
                         self.arrays[&s][if is_per_node(s) { node } else { instance }]
@@ -443,6 +455,7 @@ fn every_operator_matches_eval_on_special_values() {
     let instances = specials.len() * specials.len();
     let mut reference = Memory {
         node_index: vec![0; instances],
+        pre_node_index: vec![0; instances],
         arrays: slots.iter().map(|s| (*s, vec![0.0; instances])).collect(),
         scalars: [0.0, 0.025, 6.3],
     };

@@ -45,6 +45,10 @@ impl Cx<'_> {
                         let i = fb.add(o, at.node);
                         fb.read(g.shared, i)
                     }
+                    Builtin::VPre => {
+                        self.err = Some(GpuError::Internal("v_pre (refused before code generation)".into()));
+                        fb.f(f64::NAN)
+                    }
                     Builtin::T => at.t,
                     Builtin::Dt => fb.f(self.p.dt),
                     Builtin::Celsius => {

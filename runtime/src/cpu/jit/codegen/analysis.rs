@@ -15,6 +15,8 @@ use crate::cpu::slots::{SCALAR_CELSIUS, SCALAR_DT, SCALAR_T, Slot};
 pub(super) enum Index {
     Instance,
     Node,
+    /// Per node, at the instance's presynaptic node (`v_pre`); read only.
+    PreNode,
 }
 
 /// The slot a leaf reads, and whether it is per instance or per node.
@@ -23,6 +25,7 @@ pub(super) fn leaf_slot(expr: Expr) -> Option<(Slot, Index)> {
         Expr::Param(i) => (Slot::Param(i), Index::Instance),
         Expr::State(i) => (Slot::State(i), Index::Instance),
         Expr::Builtin(Builtin::V) => (Slot::Voltage, Index::Node),
+        Expr::Builtin(Builtin::VPre) => (Slot::Voltage, Index::PreNode),
         Expr::Builtin(Builtin::Area) => (Slot::Area, Index::Node),
         Expr::Builtin(Builtin::Diam) => (Slot::Diam, Index::Node),
         Expr::Ion(u, var) => (Slot::Ion(u, var), Index::Node),
@@ -92,8 +95,10 @@ pub(super) fn check(kernel: &Kernel, slots: &HashMap<Slot, usize>, live: &[bool]
                 }
             };
             need(slot)?;
-            if let Index::Node = index {
-                need(Slot::NodeIndex)?;
+            match index {
+                Index::Node => need(Slot::NodeIndex)?,
+                Index::PreNode => need(Slot::PreNodeIndex)?,
+                Index::Instance => {}
             }
         }
     }

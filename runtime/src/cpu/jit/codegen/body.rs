@@ -19,6 +19,8 @@ use crate::cpu::slots::Slot;
 struct Offsets {
     instance: Value,
     nodes: Vec<Value>,
+    /// Each lane's presynaptic node (`v_pre`), if the kernel reads it.
+    pre_nodes: Vec<Value>,
 }
 
 /// One pass of the body: loads, the DAG in id order, the writes in order, for instance `i`
@@ -35,7 +37,7 @@ pub(super) fn body(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes) {
 fn offsets(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes) -> Offsets {
     let flags = env.flags;
     let instance = b.ins().ishl_imm_u(i, 3);
-    let nodes: Vec<Value> = match env.node_index {
+    let mut node_offsets = |index: Option<Value>| match index {
         Some(nodes) => {
             let at = b.ins().ishl_imm_u(i, 2);
             let addr = b.ins().iadd(nodes, at);
@@ -49,7 +51,9 @@ fn offsets(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes) -> Offset
         }
         None => Vec::new(),
     };
-    Offsets { instance, nodes }
+    let nodes = node_offsets(env.node_index);
+    let pre_nodes = node_offsets(env.pre_node_index);
+    Offsets { instance, nodes, pre_nodes }
 }
 
 /// The live expressions in emission order, level by level (a node's level is one more than its
@@ -162,9 +166,10 @@ fn load_leaf(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, offsets: &Offsets
             let addr = b.ins().iadd(base, offsets.instance);
             b.ins().load(ft, env.vector_flags, addr, 0)
         }
-        (Index::Node, _) => {
+        (Index::Node | Index::PreNode, _) => {
+            let lane_offsets = if let Index::Node = index { &offsets.nodes } else { &offsets.pre_nodes };
             let mut v: Option<Value> = None;
-            for (lane, &offset) in offsets.nodes.iter().enumerate() {
+            for (lane, &offset) in lane_offsets.iter().enumerate() {
                 let addr = b.ins().iadd(base, offset);
                 let x = b.ins().load(F64, flags, addr, 0);
                 v = Some(match (lanes, v) {
@@ -243,6 +248,7 @@ fn write_results(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, offsets: &Off
                 let offset = match index {
                     Index::Instance => offsets.instance,
                     Index::Node => offsets.nodes[0],
+                    Index::PreNode => unreachable!("v_pre is never written"),
                 };
                 store(b, env, s, offset, value, accumulate);
             }

@@ -67,6 +67,8 @@ struct Env<'a> {
     scalars: HashMap<usize, Value>,
     math: HashMap<MathFn, FuncRef>,
     node_index: Option<Value>,
+    /// The presynaptic node index array, if the kernel reads `v_pre`.
+    pre_node_index: Option<Value>,
     /// The event weight (event kernels only).
     weight: Option<Value>,
     /// Scalar accesses (8-byte aligned, never trapping).
@@ -111,6 +113,7 @@ pub(super) fn build(
         scalars: loaded.scalars,
         math: math_refs,
         node_index: loaded.node_index,
+        pre_node_index: loaded.pre_node_index,
         weight: if event { Some(last) } else { None },
         flags,
         vector_flags,
@@ -172,6 +175,7 @@ struct EntryValues {
     pointers: HashMap<Slot, Value>,
     scalars: HashMap<usize, Value>,
     node_index: Option<Value>,
+    pre_node_index: Option<Value>,
 }
 
 /// Loads, in the entry block, the slot pointers and scalars the kernel uses, and the node
@@ -192,6 +196,7 @@ fn load_entry_values(
         })
     };
     let mut uses_node = false;
+    let mut uses_pre_node = false;
     let mut scalar_values: HashMap<usize, Value> = HashMap::new();
     for (id, e) in kernel.exprs.iter() {
         if !live[id.0 as usize] {
@@ -200,6 +205,7 @@ fn load_entry_values(
         if let Some((s, index)) = leaf_slot(e) {
             pointer(b, s);
             uses_node |= matches!(index, Index::Node);
+            uses_pre_node |= matches!(index, Index::PreNode);
         }
         if let Some(k) = scalar_index(e)
             && !scalar_values.contains_key(&k)
@@ -214,7 +220,8 @@ fn load_entry_values(
         uses_node |= matches!(index, Index::Node);
     }
     let node_index = if uses_node { Some(pointer(b, Slot::NodeIndex)) } else { None };
-    EntryValues { pointers, scalars: scalar_values, node_index }
+    let pre_node_index = if uses_pre_node { Some(pointer(b, Slot::PreNodeIndex)) } else { None };
+    EntryValues { pointers, scalars: scalar_values, node_index, pre_node_index }
 }
 
 /// The loop over instances `first..last` of a range kernel, two at a time, then one.
