@@ -756,6 +756,7 @@ fn train_resumes_from_a_params_file() {
     assert_eq!(result.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("bad.yaml:2: the model's `train` block has no trainable `nope.weight`"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
+}
 
 /// Graded synapses and gap junctions run on the CPU only (the GPU engine gets them in the GPU
 /// training issue): a GPU run and `--emit wgsl` are refused up front, naming the mechanism,
