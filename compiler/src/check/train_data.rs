@@ -151,7 +151,9 @@ fn datasets(
     diags: &mut Diagnostics,
     members: &Members<'_>,
 ) -> Option<(ir::Dataset, Option<ir::Dataset>)> {
-    let (mut train, mut test): (Option<(ir::Dataset, Span)>, Option<(ir::Dataset, Span)>) = (None, None);
+    // Each set with the span of its key, for "given twice".
+    type Given = Option<(ir::Dataset, Span)>;
+    let (mut train, mut test): (Given, Given) = (None, None);
     for d in &members.datasets {
         let slot = match d.key.name.as_str() {
             "data" => &mut train,
@@ -450,7 +452,7 @@ fn window(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Model<'_>, r: 
     let sim = model.simulation;
     let span = r.from.span.to(r.to.span);
     let holds_a_time = (from / sim.dt).ceil() * sim.dt <= to + 1e-9 * sim.dt;
-    if !(0.0 <= from && from <= to && to <= sim.duration) || !holds_a_time {
+    if !(0.0 <= from && from <= to && to <= sim.duration && holds_a_time) {
         diags.push(
             Diagnostic::error(Code::InvalidReadout, span, "the readout's window is not inside the run")
                 .label(format!("[{from}, {to}] ms"))

@@ -106,6 +106,12 @@ pub struct Gradient {
     pub checkpoint_every: u64,
 }
 
+/// A loss of recorded rows: its value and, per row, its derivative in each probe's value.
+type RowLoss<'o> = dyn FnMut(&[Vec<f64>]) -> Result<(f64, Vec<Vec<f64>>), GradError> + 'o;
+
+/// Per block, per unfolded parameter, per instance: the derivative of the loss.
+type ParamGradients = Vec<Vec<Vec<f64>>>;
+
 /// A model prepared for gradients: its plan with the trainable parameters kept as data.
 pub struct Problem {
     plan: Plan,
@@ -286,8 +292,8 @@ impl Problem {
         plan: &Plan,
         rule_scales: &[f64],
         checkpoint_every: Option<u64>,
-        objective: &mut dyn FnMut(&[Vec<f64>]) -> Result<(f64, Vec<Vec<f64>>), GradError>,
-    ) -> Result<(Gradient, Vec<Vec<Vec<f64>>>), GradError> {
+        objective: &mut RowLoss<'_>,
+    ) -> Result<(Gradient, ParamGradients), GradError> {
         let k = checkpoint_every.unwrap_or_else(|| (self.steps as f64).sqrt().ceil() as u64).max(1);
         let run = forward::run(plan, self.steps, Some(k))?;
         let (value, row_cotangents) = objective(&run.rows)?;

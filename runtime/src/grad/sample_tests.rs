@@ -39,7 +39,7 @@ simulation { dt = 0.025 ms, duration = 5 ms, temperature = 6.3 degC }
 
 fn problem() -> Problem {
     let artifact = test_models::compiled("two_cells.syl", TWO_CELLS);
-    let clamp = artifact.placements.iter().position(|p| a_stimulus(p)).expect("the clamp is placed");
+    let clamp = artifact.placements.iter().position(a_stimulus).expect("the clamp is placed");
     let amp = artifact.model.mechanisms[artifact.placements[clamp].mechanism.index()]
         .params
         .iter()
