@@ -5,6 +5,7 @@ mod diagnostics;
 mod examples;
 mod fidelity;
 mod fuzz;
+mod fuzz_data;
 mod ir;
 mod kernels;
 mod limits;

@@ -89,12 +89,18 @@ pub fn mnist(images: &[u8], labels: &[u8]) -> Result<Samples, DataError> {
     if image_dims[0] != label_dims[0] {
         return Err(error(1, format!("{} labels for {} images", label_dims[0], image_dims[0])));
     }
+    if image_dims[0] == 0 {
+        return Err(error(0, "the file holds no images".into()));
+    }
     let size = image_dims[1] * image_dims[2];
+    if size == 0 {
+        return Err(error(0, format!("images of {} × {} pixels", image_dims[1], image_dims[2])));
+    }
     let mut columns = vec!["label".to_string()];
     columns.extend((0..size).map(|k| format!("pixel{k}")));
     let rows = classes
         .iter()
-        .zip(pixels.chunks_exact(size.max(1)))
+        .zip(pixels.chunks_exact(size))
         .map(|(&class, image)| {
             let mut row = Vec::with_capacity(size + 1);
             row.push(f64::from(class));
@@ -181,5 +187,7 @@ mod tests {
         assert_eq!(mnist(&images[..10], &labels).unwrap_err().message, "the header ends early");
         assert!(mnist(&images[..18], &labels).unwrap_err().message.contains("2 data bytes"));
         assert!(mnist(&[0x1f, 0x8b, 1, 2], &labels).unwrap_err().message.contains("gzip"));
+        let none = mnist(&idx_file(0x803, &[0, 28, 28], &[]), &idx_file(0x801, &[0], &[])).unwrap_err();
+        assert_eq!(none.message, "the file holds no images", "found by tests/it/fuzz_data.rs");
     }
 }
