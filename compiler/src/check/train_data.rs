@@ -410,6 +410,24 @@ fn readout(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Model<'_>, r:
     let probes = &model.network.probes;
     let mut ids = Vec::new();
     for label in &r.probes {
+        if let Some(prefix) = label.value.strip_suffix('*') {
+            let matched: Vec<usize> = (0..probes.len()).filter(|k| probes[*k].label.starts_with(prefix)).collect();
+            if matched.is_empty() {
+                diags.push(
+                    Diagnostic::error(
+                        Code::InvalidReadout,
+                        label.span,
+                        format!("no probe's label starts with \"{prefix}\""),
+                    )
+                    .label("a pattern matches no probe"),
+                );
+                return None;
+            }
+            for k in matched {
+                add_probe(diags, probes, r, label, &mut ids, k)?;
+            }
+            continue;
+        }
         let Some(k) = probes.iter().position(|p| p.label == label.value) else {
             let mut d = Diagnostic::error(
                 Code::InvalidReadout,
@@ -423,25 +441,39 @@ fn readout(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Model<'_>, r:
             diags.push(d);
             return None;
         };
-        if let Some(first) = ids.iter().position(|p: &ProbeId| p.index() == k) {
-            diags.push(twice(label.span, r.probes[first].span, &format!("probe \"{}\"", label.value)));
-            return None;
-        }
-        let dim = probes[k].dim;
-        if let Some(first) = ids.first()
-            && probes[first.index()].dim != dim
-        {
-            diags.push(
-                Diagnostic::error(Code::InvalidReadout, label.span, "the readout's probes have different units")
-                    .label(format!("in {}", dim.display_unit()))
-                    .secondary(r.probes[0].span, format!("in {}", probes[first.index()].dim.display_unit())),
-            );
-            return None;
-        }
-        ids.push(ProbeId(k as u32));
+        add_probe(diags, probes, r, label, &mut ids, k)?;
     }
     let (from, to) = window(globals, diags, model, r)?;
     Some(ir::Readout { statistic, dim: probes[ids[0].index()].dim, probes: ids, from, to, span: r.span })
+}
+
+/// Probe `k` (named by `label`) joins the readout: once, in the unit of the first.
+fn add_probe(
+    diags: &mut Diagnostics,
+    probes: &[ir::Probe],
+    r: &ast::Readout,
+    label: &ast::StringLit,
+    ids: &mut Vec<ProbeId>,
+    k: usize,
+) -> Option<()> {
+    if ids.iter().any(|p| p.index() == k) {
+        let message = format!("probe \"{}\" is read out twice", probes[k].label);
+        diags.push(Diagnostic::error(Code::InvalidReadout, label.span, message));
+        return None;
+    }
+    let dim = probes[k].dim;
+    if let Some(first) = ids.first()
+        && probes[first.index()].dim != dim
+    {
+        diags.push(
+            Diagnostic::error(Code::InvalidReadout, label.span, "the readout's probes have different units")
+                .label(format!("in {}", dim.display_unit()))
+                .secondary(r.probes[0].span, format!("in {}", probes[first.index()].dim.display_unit())),
+        );
+        return None;
+    }
+    ids.push(ProbeId(k as u32));
+    Some(())
 }
 
 /// The readout's window `[FROM, TO]` in ms: inside the run and holding a recorded time.
@@ -479,13 +511,17 @@ fn readout_loss(
     match word(&s.value) {
         Some("mse") if s.settings.is_none() => Some(ir::Loss::Mse),
         Some("cross_entropy") => {
-            let (mut scale, mut threshold) = (readout.dim.display_scale(), 0.0);
+            let (mut scale, mut threshold, mut classes) = (readout.dim.display_scale(), 0.0, None);
             for prop in s.settings.iter().flatten() {
                 let slot = match prop.key.name.as_str() {
                     "scale" => &mut scale,
                     "threshold" => &mut threshold,
+                    "classes" => {
+                        classes = Some(integer(globals, diags, &prop.value, "`classes`", 1, 1e6)? as u32);
+                        continue;
+                    }
                     _ => {
-                        diags.push(unknown_setting(&prop.key, "`cross_entropy`", &["scale", "threshold"]));
+                        diags.push(unknown_setting(&prop.key, "`cross_entropy`", &["scale", "threshold", "classes"]));
                         continue;
                     }
                 };
@@ -507,7 +543,15 @@ fn readout_loss(
                 ));
                 return None;
             }
-            Some(ir::Loss::CrossEntropy { scale, threshold })
+            if classes == Some(1) {
+                diags.push(Diagnostic::error(
+                    Code::InvalidTraining,
+                    s.span,
+                    "a classification needs 2 classes or more",
+                ));
+                return None;
+            }
+            Some(ir::Loss::CrossEntropy { scale, threshold, classes })
         }
         _ => {
             diags.push(

@@ -645,7 +645,13 @@ pub enum Loss {
     /// With data: the cross-entropy of the sample's class, with logits (r − threshold)/scale
     /// (internal units of the readout) — one readout: a logistic with classes 0 and 1;
     /// several: a softmax over them, the label their index.
-    CrossEntropy { scale: f64, threshold: f64 },
+    CrossEntropy {
+        scale: f64,
+        threshold: f64,
+        /// `classes = N`: the logits are a trained linear map of the normalised readout (N
+        /// logits from any number of probes); without it, the normalised readout itself.
+        classes: Option<u32>,
+    },
 }
 
 /// Samples for training: each one sets the inputs and gives the label the readout is

@@ -419,7 +419,9 @@ fn training(errors: &mut Vec<ValidationError>, model: &Model, t: &Training) {
     }
     let loss_ok = match *loss {
         Loss::Mse => true,
-        Loss::CrossEntropy { scale, threshold } => scale > 0.0 && scale.is_finite() && threshold.is_finite(),
+        Loss::CrossEntropy { scale, threshold, classes } => {
+            scale > 0.0 && scale.is_finite() && threshold.is_finite() && classes.is_none_or(|c| c >= 2)
+        }
     };
     let data_ok = match data {
         Some(d) => data_valid(model, d) && targets.is_empty(),

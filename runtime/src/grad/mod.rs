@@ -16,6 +16,7 @@
 
 mod cotangent;
 mod forward;
+mod linear;
 mod reverse;
 mod sample;
 #[cfg(test)]
@@ -27,6 +28,7 @@ use sylva_compiler::artifact::Artifact;
 
 use crate::host::blowup::Blowup;
 use crate::plan::{Plan, ProbeSource};
+pub use linear::LinearReadout;
 pub use sample::{Dense, Input, Objective, Readout, SampleLoss};
 
 /// A trainable parameter: one value shared by every [`Use`] (a mechanism's parameter in some
@@ -127,6 +129,8 @@ pub struct Problem {
     rule_source: Vec<Option<usize>>,
     /// The trained W and b of each dense input, in input order (see [`Dense::weights`]).
     dense: Vec<Vec<f64>>,
+    /// A trained linear readout and its V and c (see [`LinearReadout::weights`]).
+    linear: Option<(LinearReadout, Vec<f64>)>,
 }
 
 impl Problem {
@@ -206,7 +210,14 @@ impl Problem {
                     sylva_compiler::ir::Presynaptic::Cells(_) => None,
                 })
                 .collect(),
+            linear: None,
         })
+    }
+
+    /// Adds a trained linear readout (its values start at 0; they come last in `values`).
+    pub fn set_linear_readout(&mut self, shape: LinearReadout) {
+        let n = shape.weights();
+        self.linear = Some((shape, vec![0.0; n]));
     }
 
     /// The current value of each trainable parameter (its first use's), then the W and b of
@@ -219,14 +230,15 @@ impl Problem {
             }
             None => self.weights[t.weights[0] as usize],
         });
-        trained.chain(self.dense.iter().flatten().copied()).collect()
+        let linear = self.linear.iter().flat_map(|(_, v)| v.iter().copied());
+        trained.chain(self.dense.iter().flatten().copied()).chain(linear).collect()
     }
 
     /// Sets every instance of every use of each trainable parameter, then the dense inputs' W and b.
     pub fn set_values(&mut self, values: &[f64]) {
         let (values, dense) = values.split_at(self.trainables.len().min(values.len()));
         let mut rest = dense;
-        for d in &mut self.dense {
+        for d in self.dense.iter_mut().chain(self.linear.iter_mut().map(|(_, v)| v)) {
             let (mine, after) = rest.split_at(d.len().min(rest.len()));
             d[..mine.len()].copy_from_slice(mine);
             rest = after;

@@ -4,6 +4,7 @@
 
 use std::ops::Range;
 
+use super::linear::LinearReadout;
 use super::{GradError, Gradient, Problem, Use};
 use crate::plan::{Plan, ProbeSource};
 
@@ -147,7 +148,7 @@ impl Problem {
     ) -> Result<SampleLoss, GradError> {
         let plan = self.sample_plan(values)?;
         let run = super::forward::run(&plan, self.steps, None)?;
-        evaluate_readout(&plan, readout, objective, &run.rows).map(|(l, _)| l)
+        evaluate_readout(&plan, readout, objective, &run.rows, self.linear_map()).map(|(l, _, _)| l)
     }
 
     /// The loss of one sample and its gradient (default checkpoints).
@@ -159,14 +160,22 @@ impl Problem {
     ) -> Result<(SampleLoss, Gradient), GradError> {
         let plan = self.sample_plan(values)?;
         let mut loss = None;
+        let mut map_gradient = Vec::new();
         let (mut gradient, params) = self.gradient_of(&plan, &self.rule_scales(values), None, &mut |rows| {
-            let (l, cotangents) = evaluate_readout(&plan, readout, objective, rows)?;
+            let (l, cotangents, map) = evaluate_readout(&plan, readout, objective, rows, self.linear_map())?;
             let value = l.loss;
             loss = Some(l);
+            map_gradient = map;
             Ok((value, cotangents))
         })?;
         gradient.gradient.extend(self.dense_gradient(values, &params));
+        gradient.gradient.extend(map_gradient);
         Ok((loss.expect("evaluated"), gradient))
+    }
+
+    /// The trained linear readout and its values, if there is one.
+    fn linear_map(&self) -> Option<(&LinearReadout, &[f64])> {
+        self.linear.as_ref().map(|(shape, values)| (shape, values.as_slice()))
     }
 }
 
@@ -187,12 +196,14 @@ fn unfolded(plan: &mut Plan, block: usize, param: u32) -> &mut Vec<f64> {
 
 /// The readout of `rows`, its loss against `objective`, and the loss's derivative in each row's
 /// probe values.
+#[allow(clippy::type_complexity)]
 fn evaluate_readout(
     plan: &Plan,
     readout: &Readout,
     objective: Objective,
     rows: &[Vec<f64>],
-) -> Result<(SampleLoss, Vec<Vec<f64>>), GradError> {
+    map: Option<(&LinearReadout, &[f64])>,
+) -> Result<(SampleLoss, Vec<Vec<f64>>, Vec<f64>), GradError> {
     let window = &readout.rows;
     if window.is_empty() || window.end > rows.len() {
         return Err(GradError::Loss(format!("the readout's rows {window:?} are not inside the run's {}", rows.len())));
@@ -209,14 +220,27 @@ fn evaluate_readout(
     let n = window.len() as f64;
     let r: Vec<f64> =
         readout.probes.iter().map(|&p| rows[window.clone()].iter().map(|row| row[p]).sum::<f64>() / n).collect();
-    let (loss, d_r, correct) = objective_of(&r, objective)?;
+    let (loss, d_r, correct, map_gradient) = match (map, objective) {
+        (Some((shape, values)), Objective::CrossEntropy { class, scale, threshold }) => {
+            let z: Vec<f64> = r.iter().map(|x| (x - threshold) / scale).collect();
+            let (loss, d_z, d_map, correct) = shape.cross_entropy(values, &z, class)?;
+            (loss, d_z.iter().map(|d| d / scale).collect(), Some(correct), d_map)
+        }
+        (Some(_), Objective::Mse { .. }) => {
+            return Err(GradError::Loss("a linear readout with a squared error".into()));
+        }
+        (None, _) => {
+            let (loss, d_r, correct) = objective_of(&r, objective)?;
+            (loss, d_r, correct, Vec::new())
+        }
+    };
     let mut cotangents = vec![vec![0.0; plan.probes.len()]; rows.len()];
     for row in &mut cotangents[window.clone()] {
         for (&p, d) in readout.probes.iter().zip(&d_r) {
             row[p] += d / n;
         }
     }
-    Ok((SampleLoss { loss, readout: r, correct }, cotangents))
+    Ok((SampleLoss { loss, readout: r, correct }, cotangents, map_gradient))
 }
 
 /// The loss of readout `r`, its derivative in each entry, and whether the class is right.

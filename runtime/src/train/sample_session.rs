@@ -8,7 +8,7 @@ use sylva_compiler::source::Span;
 use super::data::{self, DataError, Samples};
 use super::samples::{SampleSet, SampleTraining};
 use super::session::SessionError;
-use crate::grad::{Dense, Input, Objective, Readout, Use};
+use crate::grad::{Dense, Input, LinearReadout, Objective, Readout, Use};
 
 /// What a file reader gives: a file's bytes, or why it cannot be read.
 pub type ReadFile<'r> = dyn FnMut(&str) -> Result<Vec<u8>, String> + 'r;
@@ -16,7 +16,9 @@ pub type ReadFile<'r> = dyn FnMut(&str) -> Result<Vec<u8>, String> + 'r;
 /// The inputs of the problem, the values the dense ones train, and the samples.
 pub struct SampleSetup {
     pub inputs: Vec<Input>,
+    /// The dense inputs' trained values, then the linear readout's.
     pub dense: Vec<DenseValue>,
+    pub linear: Option<LinearReadout>,
     pub training: SampleTraining,
 }
 
@@ -69,9 +71,17 @@ pub fn sample_training(
         }
         inputs.push(input);
     }
+    let linear = match training.loss {
+        ir::Loss::CrossEntropy { classes: Some(classes), .. } => {
+            let shape = LinearReadout { classes: classes as usize, features: d.readout.probes.len() };
+            dense.extend(linear_values(artifact, &d.readout, &shape, &mut rng));
+            Some(shape)
+        }
+        _ => None,
+    };
     let readout = readout(artifact, &d.readout);
     let training = SampleTraining { train, test, readout, epochs: d.epochs, batch: d.batch, seed: training.seed };
-    Ok(SampleSetup { inputs, dense, training })
+    Ok(SampleSetup { inputs, dense, linear, training })
 }
 
 fn input(artifact: &Artifact, i: &ir::Input, features: usize) -> Input {
@@ -131,6 +141,27 @@ fn dense_values(
             spread,
         });
     }
+    out
+}
+
+/// V uniform in ±1/√probes, c = 0: dimensionless, named after the class and the probe.
+fn linear_values(
+    artifact: &Artifact,
+    r: &ir::Readout,
+    shape: &LinearReadout,
+    rng: &mut crate::plan::events::Rng,
+) -> Vec<DenseValue> {
+    let spread = 1.0 / (shape.features.max(1) as f64).sqrt();
+    let probes = &artifact.model.network.probes;
+    let value = |name: String, start: f64| DenseValue { name, unit: "1".into(), display_scale: 1.0, start, spread };
+    let mut out = Vec::with_capacity(shape.weights());
+    for k in 0..shape.classes {
+        for p in &r.probes {
+            let start = spread * (2.0 * rng.uniform() - 1.0);
+            out.push(value(format!("\"{}\" -> class {k}", probes[p.index()].label), start));
+        }
+    }
+    out.extend((0..shape.classes).map(|k| value(format!("bias -> class {k}"), 0.0)));
     out
 }
 
@@ -226,8 +257,8 @@ fn listed(s: &Samples) -> String {
 fn objective(loss: ir::Loss, readout: &ir::Readout, label: f64) -> Result<Objective, String> {
     match loss {
         ir::Loss::Mse => Ok(Objective::Mse { target: label * readout.dim.display_scale() }),
-        ir::Loss::CrossEntropy { scale, threshold } => {
-            let classes = readout.probes.len().max(2);
+        ir::Loss::CrossEntropy { scale, threshold, classes } => {
+            let classes = classes.map_or(readout.probes.len().max(2), |c| c as usize);
             if label.fract() != 0.0 || label < 0.0 || label >= classes as f64 {
                 return Err(format!("label {label} is not a class (a whole number from 0 to {})", classes - 1));
             }

@@ -79,14 +79,17 @@ impl Session {
     pub fn new(artifact: &Artifact, read: &mut ReadFile<'_>) -> Result<Session, SessionError> {
         let training = artifact.model.training.as_ref().ok_or(SessionError::NoTraining)?;
         let trainables: Vec<Trainable> = training.trainables.iter().map(|t| trainable(artifact, &t.param)).collect();
-        let (inputs, dense, samples) = match &training.data {
+        let (inputs, dense, linear, samples) = match &training.data {
             Some(d) => {
                 let setup = sample_training(artifact, training, d, read)?;
-                (setup.inputs, setup.dense, Some(setup.training))
+                (setup.inputs, setup.dense, setup.linear, Some(setup.training))
             }
-            None => (Vec::new(), Vec::new(), None),
+            None => (Vec::new(), Vec::new(), None, None),
         };
         let mut problem = Problem::with_inputs(artifact, &trainables, &inputs)?;
+        if let Some(shape) = linear {
+            problem.set_linear_readout(shape);
+        }
         let start: Vec<f64> = training.trainables.iter().map(|t| t.init).chain(dense.iter().map(|d| d.start)).collect();
         problem.set_values(&start);
         let transforms = training
