@@ -143,7 +143,9 @@ pub(crate) fn check(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Mode
     let missing = |what: &str, help: &str| {
         Diagnostic::error(Code::InvalidTraining, block.name.span, format!("the `train` block has no {what}")).help(help)
     };
-    if !block.members.iter().any(|m| matches!(m, ast::TrainMember::Trainable(_))) {
+    let trains_values = block.members.iter().any(|m| matches!(m, ast::TrainMember::Trainable(_)))
+        || train_data::trains_values(&samples, loss);
+    if !trains_values {
         diags.push(missing("trainable parameter", "add `trainable MECHANISM.PARAMETER in REGION`"));
     }
     if samples.datasets.is_empty() {

@@ -118,6 +118,14 @@ pub(crate) fn data(
 /// Samples per optimiser step when `batch` is not set.
 const DEFAULT_BATCH: u32 = 16;
 
+/// Whether the samples train values of their own: a dense input's projection or a linear
+/// readout (`classes`).
+pub(crate) fn trains_values(members: &Members<'_>, loss: Option<&ast::TrainSetting>) -> bool {
+    let dense = members.inputs.iter().any(|i| i.to.len() == 3);
+    let classes = loss.and_then(|l| l.settings.as_ref()).is_some_and(|p| p.iter().any(|p| p.key.name == "classes"));
+    dense || classes
+}
+
 /// Reports what describes samples in a block without `data = …`; whether there was any.
 pub(crate) fn report_without_data(diags: &mut Diagnostics, members: &Members<'_>) -> bool {
     let Some(span) = members.first_span() else { return false };
