@@ -782,3 +782,58 @@ fn the_gpu_refuses_graded_synapses_and_gap_junctions_by_name() {
         let _ = std::fs::remove_dir_all(out);
     }
 }
+
+/// An IDX file of unsigned bytes: magic, dimensions, data.
+fn idx_file(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut out = magic.to_be_bytes().to_vec();
+    dims.iter().for_each(|d| out.extend(d.to_be_bytes()));
+    out.extend(data);
+    out
+}
+
+/// `examples/train/mnist.syl` trained on generated 4 × 4 images (class 0 bright on the left,
+/// class 1 on the right), shortened to 3 ms: the pipeline of the MNIST benchmark in small (IDX
+/// files, a dense input into 16 cells, a linear readout to 10 classes, test scores); the loss
+/// falls and every trained value is written.
+#[test]
+fn mnist_example_trains_on_generated_images() {
+    let dir = scratch("mnist_small");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    for k in 0..12u8 {
+        let class = k % 2;
+        for p in 0..16u8 {
+            let left = p % 4 < 2;
+            pixels.push(if left == (class == 0) { 200 + 4 * k } else { 10 + k });
+        }
+        labels.push(class);
+    }
+    std::fs::write(dir.join("images.idx"), idx_file(0x803, &[12, 4, 4], &pixels)).expect("images");
+    std::fs::write(dir.join("labels.idx"), idx_file(0x801, &[12], &labels)).expect("labels");
+    let text = std::fs::read_to_string(repo().join("examples/train/mnist.syl")).expect("example");
+    let text = text
+        .replace("../../../shared/datasets/mnist/train-images-idx3-ubyte.gz", "images.idx")
+        .replace("../../../shared/datasets/mnist/train-labels-idx1-ubyte.gz", "labels.idx")
+        .replace("../../../shared/datasets/mnist/t10k-images-idx3-ubyte.gz", "images.idx")
+        .replace("../../../shared/datasets/mnist/t10k-labels-idx1-ubyte.gz", "labels.idx")
+        .replace("duration = 10 ms", "duration = 3 ms")
+        .replace("in [2 ms, 10 ms]", "in [1 ms, 3 ms]")
+        .replace("batch = 16", "batch = 4");
+    let model = dir.join("mnist.syl");
+    std::fs::write(&model, text).expect("model");
+    let out = dir.join("out");
+    let model_arg = model.to_str().expect("utf-8");
+    let result = sylva(&["train", model_arg, "--set", "n_epochs=2", "-o", out.to_str().expect("utf-8")]);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
+    let loss = std::fs::read_to_string(out.join("loss.csv")).expect("loss.csv");
+    let rows: Vec<Vec<f64>> =
+        loss.lines().skip(1).map(|l| l.split(',').map(|x| x.parse().expect("a number")).collect()).collect();
+    assert_eq!(rows.len(), 3, "epochs 0 to 2: {loss}");
+    assert!(rows[2][3] < rows[0][3], "the test loss falls: {loss}");
+    let params = sylva_runtime::output::load_params(&out.join("params.yaml")).expect("params");
+    assert_eq!(params.len(), 16 * (16 + 1) + 10 * (16 + 1), "W and b of the input, V and c of the readout");
+    let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+    assert!(names.contains(&"pixel15 -> hidden[15].drive.amp") && names.contains(&"\"h15\" -> class 9"), "{names:?}");
+    let _ = std::fs::remove_dir_all(dir);
+}
