@@ -5,6 +5,7 @@
 
 use sylva_compiler::nmodl;
 use sylva_compiler::source::SourceDb;
+use sylva_compiler::{Loader, compile};
 use sylva_runtime::cpu::{Options, Simulation};
 use sylva_tests::reference::Trace;
 use sylva_tests::{Rng, compile_text, files_with_extension, render, repo};
@@ -409,9 +410,41 @@ const GARBAGE: &[&str] = &[
     "net_send(1, 1)",
 ];
 
+/// Gives the model the text of the one `.mod` file it imports.
+struct MutantLoader<'a>(&'a str);
+
+impl Loader for MutantLoader<'_> {
+    fn read(&mut self, _path: &str) -> Result<String, String> {
+        Ok(self.0.to_string())
+    }
+}
+
+/// A model that imports the mutated file: the compiler does not panic, every label lies in a
+/// file, the diagnostics render, and the `.mod` file's own diagnostics are `import`'s.
+fn check_imported_mutant(case: usize, name: &str, mutated: &str, alone: &nmodl::Import) {
+    let mut db = SourceDb::new();
+    let root = db.add("model.syl", "import \"mutant.mod\"\n");
+    let compilation = compile(&mut db, root, &mut MutantLoader(mutated), &[]);
+    for d in &compilation.diagnostics {
+        for l in d.labels() {
+            assert!(db.contains(l.span), "case {case} ({name}) imported: label outside its file: {d:?}\n{mutated}");
+        }
+    }
+    render(&db, &compilation.diagnostics);
+    let in_mod: Vec<_> = compilation
+        .diagnostics
+        .iter()
+        .filter(|d| db.get(d.primary.span.file).name == "mutant.mod")
+        .map(|d| (d.code, d.primary.span.range()))
+        .collect();
+    let expected: Vec<_> = alone.diagnostics.iter().map(|d| (d.code, d.primary.span.range())).collect();
+    assert_eq!(in_mod, expected, "case {case} ({name}) imported:\n{mutated}");
+}
+
 /// Mutated `.mod` files (deleted, duplicated and swapped lines, truncations, inserted tokens and
 /// bytes): the import never panics, every label lies in the file on character boundaries, the
-/// diagnostics render, and whatever is translated without errors checks without errors.
+/// diagnostics render, and whatever is translated without errors checks without errors. Each
+/// goes through a model's `import "mutant.mod"` too.
 #[test]
 fn mutated_mod_files_never_panic() {
     let mut sources: Vec<(String, String)> = files_with_extension("tests/data/nmodl", "mod")
@@ -465,6 +498,7 @@ fn mutated_mod_files_never_panic() {
             }
         }
         let rendered = render(&db, &result.diagnostics);
+        check_imported_mutant(case, name, &mutated, &result);
         if !result.has_errors()
             && let Some(m) = result.mechanism
         {
