@@ -498,8 +498,11 @@ fn an_open_mod_file_gets_its_translation_diagnostics() {
 
     // Fixed: clean, the translation included.
     let fixed = BROKEN_MOD.replace("g*((v - e)", "g*(v - e)");
-    client.change(&mod_uri, 2, json!([{ "text": fixed }]));
+    client.change(&mod_uri, 2, json!([{ "text": fixed.clone() }]));
     assert_eq!(client.diagnostics(&mod_uri, Some(2)), Vec::<Value>::new());
+    // Hover and completion know Sylva, not NMODL: nothing, rather than Sylva's names.
+    assert_eq!(client.at("textDocument/hover", &mod_uri, pos(&fixed, "g*(v", 0)), Value::Null);
+    assert_eq!(client.at("textDocument/completion", &mod_uri, pos(&fixed, "g*(v", 1)), Value::Null);
 
     // A model importing it: clean; the broken file's error is reported at the import.
     std::fs::write(&file, BROKEN_MOD).expect("write");

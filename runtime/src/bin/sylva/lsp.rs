@@ -450,8 +450,14 @@ impl<'c> Server<'c> {
     }
 
     /// The analysis of an open document and the byte offset of a position in it.
+    /// The analysis of a Sylva document and the offset of `position` in it; `None` for a `.mod`
+    /// document, which gets diagnostics only (hover and completion know Sylva, not NMODL).
     fn at(&self, uri: &Uri, position: Position) -> Option<(&Analysis, u32)> {
-        let analysis = self.analyses.get(&self.name_of(uri))?;
+        let name = self.name_of(uri);
+        if sylva_compiler::driver::is_nmodl(&name) {
+            return None;
+        }
+        let analysis = self.analyses.get(&name)?;
         let offset = offset_of(&analysis.db.get(analysis.root).text, position);
         Some((analysis, offset as u32))
     }
