@@ -161,7 +161,7 @@ impl<'c> Server<'c> {
             "registrations": [{
                 "id": "sylva-watch",
                 "method": notif::DidChangeWatchedFiles::METHOD,
-                "registerOptions": { "watchers": [{ "globPattern": "**/*.syl" }, { "globPattern": "**/*.swc" }] },
+                "registerOptions": { "watchers": [{ "globPattern": "**/*.syl" }, { "globPattern": "**/*.swc" }, { "globPattern": "**/*.mod" }] },
             }]
         });
         let request = Request::new(
