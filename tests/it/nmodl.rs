@@ -212,7 +212,10 @@ fn a_broken_mod_import_is_reported_in_the_mod_file() {
     let expected: Vec<_> = alone.iter().filter(|d| d.is_error()).map(|d| located(&db, d)).collect();
     let got: Vec<_> = errors.iter().map(|d| located(&db2, d)).collect();
     assert_eq!(got, expected, "{rendered}");
-    assert!(got[0].0 == "E0802" && rendered.contains(&format!("{fixture}:{}:{}", got[0].1.0, got[0].1.1)), "{rendered}");
+    assert!(
+        got[0].0 == "E0802" && rendered.contains(&format!("{fixture}:{}:{}", got[0].1.0, got[0].1.1)),
+        "{rendered}"
+    );
 }
 
 /// Imports NMODL text; the rendered diagnostics.
