@@ -146,47 +146,48 @@ fn run_text(name: &str, source: &str) -> Vec<f64> {
     sim.columns()[0].clone()
 }
 
+/// Runs `body` (the model of case `case` at `celsius`) with `mods` (relative to
+/// tests/data/nmodl) imported and with their translations pasted in: bit for bit the same
+/// trace, within tolerance of NEURON's.
+fn compare_import_with_translation(case: &str, mods: &[&str], body: &str, celsius: &str) {
+    let imports: String = mods.iter().map(|m| format!("import \"{m}\"\n")).collect();
+    let imported = run_text(&format!("tests/data/nmodl/{case}_imports.syl"), &format!("{imports}{body}"));
+    let pasted: String = mods.iter().map(|m| translate(&format!("tests/data/nmodl/{m}")).1).collect();
+    let translated = run_text(&format!("tests/data/nmodl/{case}_pasted.syl"), &format!("{pasted}\n{body}"));
+    assert_eq!(imported.len(), translated.len(), "{case}: samples");
+    let differing = imported.iter().zip(&translated).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+    assert_eq!(differing, 0, "{case}: {differing} samples differ between the import and the translation");
+    let reference = Trace::read(&repo().join(format!("tests/data/nmodl/{case}/trace_{celsius}.csv")));
+    let expected = reference.column("soma_v").expect("soma_v");
+    let delta = imported.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    eprintln!("{case} imported at {celsius} degC: max |dV| = {delta:.3e} mV against NEURON");
+    assert!(delta <= TOLERANCE_MV, "{case}: max |dV| = {delta:e} mV");
+}
+
 /// `import "x.mod"` in a model runs the same translation as `sylva import`: the trace is the
 /// same bit for bit as the model with the translated text pasted in, and within tolerance of
 /// NEURON's trace of the original files.
 #[test]
 fn imported_mod_files_run_as_their_translations() {
-    let cases: [(&str, &[&str], &str, (f64, f64, f64), f64, f64, &str); 3] = [
-        ("hh2", &["hh2.mod"], "    insert hh2 in soma\n", (5.0, 30.0, 0.15), 50.0, -65.0, "18.5"),
-        (
-            "kinetic",
-            &["hh2.mod", "../neuron/mod/kinetic_k.mod", "kin3.mod"],
-            "    insert hh2 in soma { gkbar = 0 S/cm2, gnabar = 0.06 S/cm2 }\n    insert kinetic_k in soma\n    insert kin3 in soma { gbar = 0.06 S/cm2 }\n",
-            (5.0, 30.0, 0.3),
-            50.0,
-            -65.0,
-            "22",
-        ),
-        (
-            "ca_sk",
-            &["../neuron/mod/CaDynamics_E2.mod", "../neuron/mod/Ca_HVA.mod", "../neuron/mod/SK_E2.mod"],
-            "    insert pas in soma { g = 5e-4 S/cm2, e = -70 mV }\n    insert CaDynamics_E2 in soma\n    insert Ca_HVA in soma { gCa_HVAbar = 2e-4 S/cm2 }\n    insert SK_E2 in soma { gSK_E2bar = 1e-3 S/cm2 }\n",
-            (10.0, 50.0, 0.3),
-            150.0,
-            -70.0,
-            "34",
-        ),
-    ];
-    for (case, mods, inserts, clamp, duration, v_init, celsius) in cases {
-        let body = model(inserts, clamp, duration, v_init, celsius.parse().expect("number"));
-        let imports: String = mods.iter().map(|m| format!("import \"{m}\"\n")).collect();
-        let imported = run_text(&format!("tests/data/nmodl/{case}_imports.syl"), &format!("{imports}{body}"));
-        let pasted: String = mods.iter().map(|m| translate(&format!("tests/data/nmodl/{m}")).1).collect();
-        let translated = run_text(&format!("tests/data/nmodl/{case}_pasted.syl"), &format!("{pasted}\n{body}"));
-        assert_eq!(imported.len(), translated.len(), "{case}: samples");
-        let differing = imported.iter().zip(&translated).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
-        assert_eq!(differing, 0, "{case}: {differing} samples differ between the import and the translation");
-        let reference = Trace::read(&repo().join(format!("tests/data/nmodl/{case}/trace_{celsius}.csv")));
-        let expected = reference.column("soma_v").expect("soma_v");
-        let delta = imported.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-        eprintln!("{case} imported at {celsius} degC: max |dV| = {delta:.3e} mV against NEURON");
-        assert!(delta <= TOLERANCE_MV, "{case}: max |dV| = {delta:e} mV");
-    }
+    let hh2 = model("    insert hh2 in soma\n", (5.0, 30.0, 0.15), 50.0, -65.0, 18.5);
+    compare_import_with_translation("hh2", &["hh2.mod"], &hh2, "18.5");
+    let kinetic = model(
+        "    insert hh2 in soma { gkbar = 0 S/cm2, gnabar = 0.06 S/cm2 }\n    insert kinetic_k in soma\n    insert kin3 in soma { gbar = 0.06 S/cm2 }\n",
+        (5.0, 30.0, 0.3),
+        50.0,
+        -65.0,
+        22.0,
+    );
+    compare_import_with_translation("kinetic", &["hh2.mod", "../neuron/mod/kinetic_k.mod", "kin3.mod"], &kinetic, "22");
+    let ca_sk = model(
+        "    insert pas in soma { g = 5e-4 S/cm2, e = -70 mV }\n    insert CaDynamics_E2 in soma\n    insert Ca_HVA in soma { gCa_HVAbar = 2e-4 S/cm2 }\n    insert SK_E2 in soma { gSK_E2bar = 1e-3 S/cm2 }\n",
+        (10.0, 50.0, 0.3),
+        150.0,
+        -70.0,
+        34.0,
+    );
+    let ca_sk_mods = ["../neuron/mod/CaDynamics_E2.mod", "../neuron/mod/Ca_HVA.mod", "../neuron/mod/SK_E2.mod"];
+    compare_import_with_translation("ca_sk", &ca_sk_mods, &ca_sk, "34");
 }
 
 /// A model importing a `.mod` file that cannot be translated gets the E08xx at the `.mod`
