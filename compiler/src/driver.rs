@@ -237,13 +237,14 @@ fn resolve_import(
         }
         ast::ImportTarget::File(path) => {
             let resolved = resolve_relative(&db.get(import.span.file).name, &path.value);
-            if let Some(id) = db.find(&resolved) {
-                return Some(id);
-            }
+            // A `.mod` file already read is imported through its translation, never itself.
             if is_nmodl(&resolved)
                 && let Some(translated) = db.find(&translation_name(&resolved))
             {
                 return Some(translated);
+            }
+            if let Some(id) = db.find(&resolved) {
+                return Some(id);
             }
             match loader.read(&resolved) {
                 Ok(text) if is_nmodl(&resolved) => {
@@ -464,6 +465,27 @@ mod tests {
         assert_eq!(area(&model), area(&um));
         let (_, messages) = compile_with_swc(&in_nm.replace("= nm", "= 1 mV"), SWC_CELL);
         assert!(messages.iter().any(|m| m.starts_with("E0302")), "{messages:?}");
+    }
+
+    /// A `.mod` file imported by two files is translated once: its diagnostics come once, in
+    /// the `.mod`, and the mechanism is defined once.
+    #[test]
+    fn a_mod_file_imported_twice_is_translated_once() {
+        let leak = "NEURON { SUFFIX leakmod NONSPECIFIC_CURRENT i RANGE g }\nPARAMETER { g = 0.001 (S/cm2) }\nASSIGNED { v (mV) i (mA/cm2) }\nBREAKPOINT { i = g*(v + 70) : a comment\n}\nVERBATIM\nstatic int x;\nENDVERBATIM\n";
+        let lib = "import \"ch/leak.mod\"\n";
+        let model = "import \"ch/leak.mod\"\nimport \"lib.syl\"\ncell c {\n    morphology { section soma { length = 10 um, diam = 10 um } }\n    insert leakmod in soma\n}\n";
+        let mut db = SourceDb::new();
+        let root = db.add("m.syl", model);
+        let mut files = Files(HashMap::from([("ch/leak.mod", leak.to_string()), ("lib.syl", lib.to_string())]));
+        let c = compile(&mut db, root, &mut files, &[]);
+        let located: Vec<(&str, &str)> = c
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| (d.code.as_str(), db.get(d.primary.span.file).name.as_str()))
+            .collect();
+        assert_eq!(located, [("E0802", "ch/leak.mod")], "{:?}", c.diagnostics);
+        assert_eq!((0..db.len() as u32).filter(|&i| is_translation(&db.get(FileId(i)).name)).count(), 1);
     }
 
     #[test]
