@@ -8,6 +8,7 @@ use crate::artifact::{self, Artifact};
 use crate::check::{self, Override, SwcFiles};
 use crate::diagnostics::{Code, Diagnostic, Diagnostics, did_you_mean};
 use crate::ir;
+use crate::nmodl;
 use crate::source::{FileId, SourceDb, Span};
 use crate::stdlib;
 use crate::syntax::{self, ast};
@@ -62,6 +63,8 @@ pub fn compile_with_settings(
     let mut diags = Diagnostics::new();
     let mut files: Vec<(FileId, ast::File)> = Vec::new();
     let mut imports: Vec<Import> = Vec::new();
+    // A `.mod` root (`sylva check na.mod`, the editor) is checked through its translation.
+    let root = if is_nmodl(&db.get(root).name) { translate_nmodl(db, root, &mut diags) } else { root };
     let mut queue = vec![root];
     let prelude = stdlib_file(db, stdlib::PRELUDE).expect("the prelude exists");
     queue.push(prelude);
@@ -119,7 +122,24 @@ pub fn compile_with_settings(
         }
         Some(artifact)
     });
-    Compilation { artifact, diagnostics: diags.into_sorted(), files, expr_dims: expr_dims.into_inner() }
+    let diagnostics = without_cascades_of_broken_translations(db, diags.into_sorted());
+    Compilation { artifact, diagnostics, files, expr_dims: expr_dims.into_inner() }
+}
+
+/// Drops the diagnostics located in the translation of a `.mod` file that has errors of its
+/// own: they follow from what could not be translated, and the `.mod` errors say that.
+fn without_cascades_of_broken_translations(db: &SourceDb, diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let broken: Vec<String> = diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| &db.get(d.primary.span.file).name)
+        .filter(|name| is_nmodl(name))
+        .map(|name| translation_name(name))
+        .collect();
+    if broken.is_empty() {
+        return diagnostics;
+    }
+    diagnostics.into_iter().filter(|d| !broken.contains(&db.get(d.primary.span.file).name)).collect()
 }
 
 /// An import of one file by another, resolved.
@@ -217,10 +237,20 @@ fn resolve_import(
         }
         ast::ImportTarget::File(path) => {
             let resolved = resolve_relative(&db.get(import.span.file).name, &path.value);
+            // A `.mod` file already read is imported through its translation, never itself.
+            if is_nmodl(&resolved)
+                && let Some(translated) = db.find(&translation_name(&resolved))
+            {
+                return Some(translated);
+            }
             if let Some(id) = db.find(&resolved) {
                 return Some(id);
             }
             match loader.read(&resolved) {
+                Ok(text) if is_nmodl(&resolved) => {
+                    let file = db.add(resolved, text);
+                    Some(translate_nmodl(db, file, diags))
+                }
                 Ok(text) => Some(db.add(resolved, text)),
                 Err(why) => {
                     diags.push(
@@ -237,6 +267,32 @@ fn resolve_import(
             }
         }
     }
+}
+
+/// Whether the file named `name` is NMODL, imported through its translation.
+pub fn is_nmodl(name: &str) -> bool {
+    name.ends_with(".mod")
+}
+
+/// The name in the [`SourceDb`] of the Sylva translation of the NMODL file named `mod_name`
+/// (it has no file on disk; diagnostics of the translation itself point into the `.mod`).
+pub fn translation_name(mod_name: &str) -> String {
+    format!("{mod_name} (translated)")
+}
+
+/// Whether `name` is a translation made by [`translation_name`].
+pub fn is_translation(name: &str) -> bool {
+    name.ends_with(".mod (translated)")
+}
+
+/// Translates the NMODL file `file` into a new Sylva file of `db` and reports the
+/// translation's diagnostics (located in the `.mod`). A file that names no mechanism
+/// translates to nothing, so that importing it again reports nothing twice.
+fn translate_nmodl(db: &mut SourceDb, file: FileId, diags: &mut Diagnostics) -> FileId {
+    let import = nmodl::import(db, file);
+    diags.extend(import.diagnostics);
+    let text = import.mechanism.map(|m| m.text).unwrap_or_default();
+    db.add(translation_name(&db.get(file).name), text)
 }
 
 /// `path` relative to the directory of the file named `from` (already relative to the
@@ -409,6 +465,27 @@ mod tests {
         assert_eq!(area(&model), area(&um));
         let (_, messages) = compile_with_swc(&in_nm.replace("= nm", "= 1 mV"), SWC_CELL);
         assert!(messages.iter().any(|m| m.starts_with("E0302")), "{messages:?}");
+    }
+
+    /// A `.mod` file imported by two files is translated once: its diagnostics come once, in
+    /// the `.mod`, and the mechanism is defined once.
+    #[test]
+    fn a_mod_file_imported_twice_is_translated_once() {
+        let leak = "NEURON { SUFFIX leakmod NONSPECIFIC_CURRENT i RANGE g }\nPARAMETER { g = 0.001 (S/cm2) }\nASSIGNED { v (mV) i (mA/cm2) }\nBREAKPOINT { i = g*(v + 70) : a comment\n}\nVERBATIM\nstatic int x;\nENDVERBATIM\n";
+        let lib = "import \"ch/leak.mod\"\n";
+        let model = "import \"ch/leak.mod\"\nimport \"lib.syl\"\ncell c {\n    morphology { section soma { length = 10 um, diam = 10 um } }\n    insert leakmod in soma\n}\n";
+        let mut db = SourceDb::new();
+        let root = db.add("m.syl", model);
+        let mut files = Files(HashMap::from([("ch/leak.mod", leak.to_string()), ("lib.syl", lib.to_string())]));
+        let c = compile(&mut db, root, &mut files, &[]);
+        let located: Vec<(&str, &str)> = c
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .map(|d| (d.code.as_str(), db.get(d.primary.span.file).name.as_str()))
+            .collect();
+        assert_eq!(located, [("E0802", "ch/leak.mod")], "{:?}", c.diagnostics);
+        assert_eq!((0..db.len() as u32).filter(|&i| is_translation(&db.get(FileId(i)).name)).count(), 1);
     }
 
     #[test]

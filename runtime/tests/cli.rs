@@ -85,6 +85,21 @@ fn exit_codes_distinguish_model_errors_from_usage_errors() {
     let _ = std::fs::remove_file(file);
 }
 
+/// `sylva check x.mod` reports the translation's diagnostics at the `.mod` line, and checks a
+/// clean file's translation as Sylva.
+#[test]
+fn check_of_a_mod_file_reports_its_translation() {
+    let clean = sylva(&["check", "tests/data/nmodl/hh2.mod"]);
+    assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stderr));
+    assert!(String::from_utf8_lossy(&clean.stdout).contains("hh2.mod: ok (1 mechanisms)"));
+    let broken = sylva(&["check", "tests/data/diagnostics/E0801.mod", "--color", "never"]);
+    assert_eq!(broken.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&broken.stderr);
+    assert!(stderr.contains("error[E0801]") && stderr.contains("tests/data/diagnostics/E0801.mod:15:1"), "{stderr}");
+    // The partial translation would miss the current (E0208): that follows from E0801.
+    assert!(!stderr.contains("(translated)") && !stderr.contains("E0208"), "{stderr}");
+}
+
 /// A run file's `dt` and `duration` are not the compiler's to check: the run refuses them
 /// before allocating (it aborted allocating 80 GB for `dt: 1e-9 ms`).
 #[test]

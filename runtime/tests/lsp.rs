@@ -464,6 +464,61 @@ fn importers_are_rechecked_when_an_import_changes() {
     client.shutdown();
 }
 
+/// An NMODL file with an unbalanced parenthesis in its BREAKPOINT.
+const BROKEN_MOD: &str = "NEURON {
+    SUFFIX leakmod
+    NONSPECIFIC_CURRENT i
+    RANGE g, e
+}
+UNITS {
+    (mA) = (milliamp)
+    (mV) = (millivolt)
+}
+PARAMETER {
+    g = 0.001 (S/cm2)
+    e = -70 (mV)
+}
+ASSIGNED { v (mV) i (mA/cm2) }
+BREAKPOINT {
+    i = g*((v - e)
+}
+";
+
+#[test]
+fn an_open_mod_file_gets_its_translation_diagnostics() {
+    let dir = scratch("nmodl");
+    let file = dir.join("leakmod.mod");
+    let mod_uri = uri(&file);
+    let mut client = Client::start();
+    client.open(&mod_uri, BROKEN_MOD);
+    let diags = client.diagnostics(&mod_uri, Some(1));
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0]["code"], "E0801");
+    assert_eq!(diags[0]["range"]["start"]["line"], 16, "{diags:?}");
+
+    // Fixed: clean, the translation included.
+    let fixed = BROKEN_MOD.replace("g*((v - e)", "g*(v - e)");
+    client.change(&mod_uri, 2, json!([{ "text": fixed.clone() }]));
+    assert_eq!(client.diagnostics(&mod_uri, Some(2)), Vec::<Value>::new());
+    // Hover and completion know Sylva, not NMODL: nothing, rather than Sylva's names.
+    assert_eq!(client.at("textDocument/hover", &mod_uri, pos(&fixed, "g*(v", 0)), Value::Null);
+    assert_eq!(client.at("textDocument/completion", &mod_uri, pos(&fixed, "g*(v", 1)), Value::Null);
+
+    // A model importing it: clean; the broken file's error is reported at the import.
+    std::fs::write(&file, BROKEN_MOD).expect("write");
+    client.notify("textDocument/didClose", json!({ "textDocument": { "uri": mod_uri } }));
+    let main_uri = uri(&dir.join("main.syl"));
+    let main_text = "import \"leakmod.mod\"\n\ncell c {\n    morphology { section soma { length = 10 um, diam = 10 um } }\n    insert leakmod in soma\n}\n";
+    client.open(&main_uri, main_text);
+    let diags = client.diagnostics(&main_uri, Some(1));
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0]["code"], "E0801");
+    assert!(diags[0]["message"].as_str().unwrap().starts_with("`leakmod.mod` has 1 problem"), "{diags:?}");
+    assert_eq!(diags[0]["range"]["start"], json!({ "line": 0, "character": 0 }));
+    assert_eq!(diags[0]["relatedInformation"][0]["location"]["uri"], mod_uri.as_str());
+    client.shutdown();
+}
+
 #[test]
 fn a_message_that_is_not_json_rpc_is_logged_and_skipped() {
     let mut client = Client::start();

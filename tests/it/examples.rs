@@ -1,4 +1,5 @@
-//! Every example and every standard-library module compiles without errors or warnings.
+//! Every example (its `.mod` files included) and every standard-library module compiles
+//! without errors or warnings.
 
 use sylva_tests::{compile_file, files_with_extension, render};
 
@@ -14,6 +15,21 @@ fn every_example_checks_cleanly() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The NMODL files the examples import check cleanly on their own too (`sylva check x.mod`).
+#[test]
+fn every_example_mod_file_checks_cleanly() {
+    let files = files_with_extension("examples", "mod");
+    assert!(!files.is_empty(), "expected the .mod files of examples/nmodl");
+    for file in &files {
+        let (db, compilation) = compile_file(file, &[]);
+        assert!(
+            compilation.diagnostics.is_empty() && compilation.artifact.is_some(),
+            "{file}:\n{}",
+            render(&db, &compilation.diagnostics)
+        );
+    }
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 use sylva_compiler::nmodl;
 use sylva_compiler::source::SourceDb;
+use sylva_compiler::{Loader, compile};
 use sylva_runtime::cpu::{Options, Simulation};
 use sylva_tests::reference::Trace;
 use sylva_tests::{Rng, compile_text, files_with_extension, render, repo};
@@ -132,6 +133,89 @@ fn translated_old_style_file_matches_neuron() {
         50.0,
         -65.0,
         &["6.3", "34"],
+    );
+}
+
+/// Compiles `source` as the repository file `name` and runs it; the probe `soma_v`.
+fn run_text(name: &str, source: &str) -> Vec<f64> {
+    let (db, compilation) = compile_text(name, source, &[]);
+    assert!(compilation.diagnostics.is_empty(), "{name}: {}\n{source}", render(&db, &compilation.diagnostics));
+    let artifact = compilation.artifact.expect("compiles");
+    let mut sim = Simulation::new(&artifact, Options::default()).expect("builds");
+    sim.run(|_, _| {}).unwrap_or_else(|b| panic!("{name} blew up: {b:?}"));
+    sim.columns()[0].clone()
+}
+
+/// Runs `body` (the model of case `case` at `celsius`) with `mods` (relative to
+/// tests/data/nmodl) imported and with their translations pasted in: bit for bit the same
+/// trace, within tolerance of NEURON's.
+fn compare_import_with_translation(case: &str, mods: &[&str], body: &str, celsius: &str) {
+    let imports: String = mods.iter().map(|m| format!("import \"{m}\"\n")).collect();
+    let imported = run_text(&format!("tests/data/nmodl/{case}_imports.syl"), &format!("{imports}{body}"));
+    let pasted: String = mods.iter().map(|m| translate(&format!("tests/data/nmodl/{m}")).1).collect();
+    let translated = run_text(&format!("tests/data/nmodl/{case}_pasted.syl"), &format!("{pasted}\n{body}"));
+    assert_eq!(imported.len(), translated.len(), "{case}: samples");
+    let differing = imported.iter().zip(&translated).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+    assert_eq!(differing, 0, "{case}: {differing} samples differ between the import and the translation");
+    let reference = Trace::read(&repo().join(format!("tests/data/nmodl/{case}/trace_{celsius}.csv")));
+    let expected = reference.column("soma_v").expect("soma_v");
+    let delta = imported.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    eprintln!("{case} imported at {celsius} degC: max |dV| = {delta:.3e} mV against NEURON");
+    assert!(delta <= TOLERANCE_MV, "{case}: max |dV| = {delta:e} mV");
+}
+
+/// `import "x.mod"` in a model runs the same translation as `sylva import`: the trace is the
+/// same bit for bit as the model with the translated text pasted in, and within tolerance of
+/// NEURON's trace of the original files.
+#[test]
+fn imported_mod_files_run_as_their_translations() {
+    let hh2 = model("    insert hh2 in soma\n", (5.0, 30.0, 0.15), 50.0, -65.0, 18.5);
+    compare_import_with_translation("hh2", &["hh2.mod"], &hh2, "18.5");
+    let kinetic = model(
+        "    insert hh2 in soma { gkbar = 0 S/cm2, gnabar = 0.06 S/cm2 }\n    insert kinetic_k in soma\n    insert kin3 in soma { gbar = 0.06 S/cm2 }\n",
+        (5.0, 30.0, 0.3),
+        50.0,
+        -65.0,
+        22.0,
+    );
+    compare_import_with_translation("kinetic", &["hh2.mod", "../neuron/mod/kinetic_k.mod", "kin3.mod"], &kinetic, "22");
+    let ca_sk = model(
+        "    insert pas in soma { g = 5e-4 S/cm2, e = -70 mV }\n    insert CaDynamics_E2 in soma\n    insert Ca_HVA in soma { gCa_HVAbar = 2e-4 S/cm2 }\n    insert SK_E2 in soma { gSK_E2bar = 1e-3 S/cm2 }\n",
+        (10.0, 50.0, 0.3),
+        150.0,
+        -70.0,
+        34.0,
+    );
+    let ca_sk_mods = ["../neuron/mod/CaDynamics_E2.mod", "../neuron/mod/Ca_HVA.mod", "../neuron/mod/SK_E2.mod"];
+    compare_import_with_translation("ca_sk", &ca_sk_mods, &ca_sk, "34");
+}
+
+/// A model importing a `.mod` file that cannot be translated gets the E08xx at the `.mod`
+/// line, as `sylva import` reports it, and nothing from the partial translation.
+#[test]
+fn a_broken_mod_import_is_reported_in_the_mod_file() {
+    let fixture = "tests/data/diagnostics/E0802.mod";
+    let mut db = SourceDb::new();
+    let text = std::fs::read_to_string(repo().join(fixture)).expect("fixture");
+    let id = db.add(fixture, text);
+    let alone = nmodl::import(&db, id).diagnostics;
+    let source = "import \"../diagnostics/E0802.mod\"\ncell c {\n    morphology { section soma { length = 20 um, diam = 20 um } }\n}\n";
+    let (db2, compilation) = compile_text("tests/data/nmodl/broken_import.syl", source, &[]);
+    let rendered = render(&db2, &compilation.diagnostics);
+    let errors: Vec<_> = compilation.diagnostics.iter().filter(|d| d.is_error()).collect();
+    assert!(!errors.is_empty(), "{rendered}");
+    for d in &errors {
+        assert_eq!(db2.get(d.primary.span.file).name, fixture, "{rendered}");
+    }
+    let located = |db: &SourceDb, d: &sylva_compiler::diagnostics::Diagnostic| {
+        (d.code.as_str().to_string(), db.get(d.primary.span.file).line_col(d.primary.span.start as usize))
+    };
+    let expected: Vec<_> = alone.iter().filter(|d| d.is_error()).map(|d| located(&db, d)).collect();
+    let got: Vec<_> = errors.iter().map(|d| located(&db2, d)).collect();
+    assert_eq!(got, expected, "{rendered}");
+    assert!(
+        got[0].0 == "E0802" && rendered.contains(&format!("{fixture}:{}:{}", got[0].1.0, got[0].1.1)),
+        "{rendered}"
     );
 }
 
@@ -330,9 +414,41 @@ const GARBAGE: &[&str] = &[
     "net_send(1, 1)",
 ];
 
+/// Gives the model the text of the one `.mod` file it imports.
+struct MutantLoader<'a>(&'a str);
+
+impl Loader for MutantLoader<'_> {
+    fn read(&mut self, _path: &str) -> Result<String, String> {
+        Ok(self.0.to_string())
+    }
+}
+
+/// A model that imports the mutated file: the compiler does not panic, every label lies in a
+/// file, the diagnostics render, and the `.mod` file's own diagnostics are `import`'s.
+fn check_imported_mutant(case: usize, name: &str, mutated: &str, alone: &nmodl::Import) {
+    let mut db = SourceDb::new();
+    let root = db.add("model.syl", "import \"mutant.mod\"\n");
+    let compilation = compile(&mut db, root, &mut MutantLoader(mutated), &[]);
+    for d in &compilation.diagnostics {
+        for l in d.labels() {
+            assert!(db.contains(l.span), "case {case} ({name}) imported: label outside its file: {d:?}\n{mutated}");
+        }
+    }
+    render(&db, &compilation.diagnostics);
+    let in_mod: Vec<_> = compilation
+        .diagnostics
+        .iter()
+        .filter(|d| db.get(d.primary.span.file).name == "mutant.mod")
+        .map(|d| (d.code, d.primary.span.range()))
+        .collect();
+    let expected: Vec<_> = alone.diagnostics.iter().map(|d| (d.code, d.primary.span.range())).collect();
+    assert_eq!(in_mod, expected, "case {case} ({name}) imported:\n{mutated}");
+}
+
 /// Mutated `.mod` files (deleted, duplicated and swapped lines, truncations, inserted tokens and
 /// bytes): the import never panics, every label lies in the file on character boundaries, the
-/// diagnostics render, and whatever is translated without errors checks without errors.
+/// diagnostics render, and whatever is translated without errors checks without errors. Each
+/// goes through a model's `import "mutant.mod"` too.
 #[test]
 fn mutated_mod_files_never_panic() {
     let mut sources: Vec<(String, String)> = files_with_extension("tests/data/nmodl", "mod")
@@ -386,6 +502,7 @@ fn mutated_mod_files_never_panic() {
             }
         }
         let rendered = render(&db, &result.diagnostics);
+        check_imported_mutant(case, name, &mutated, &result);
         if !result.has_errors()
             && let Some(m) = result.mechanism
         {

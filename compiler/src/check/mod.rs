@@ -205,8 +205,15 @@ pub fn constants() -> &'static [(&'static str, f64, &'static str)] {
     expr::CONSTANTS
 }
 
-/// The name under which an import's file is in the database.
+/// The name under which an import's Sylva file is in the database: for a `.mod` file, its
+/// translation's.
 pub fn import_name(db: &SourceDb, import: &ast::Import) -> String {
+    let path = import_path(db, import);
+    if crate::driver::is_nmodl(&path) { crate::driver::translation_name(&path) } else { path }
+}
+
+/// The name of the file an import names (the `.mod` file itself for NMODL).
+pub fn import_path(db: &SourceDb, import: &ast::Import) -> String {
     match &import.target {
         ast::ImportTarget::Std(name) => crate::stdlib::file_name(&name.name),
         ast::ImportTarget::File(path) => crate::driver::resolve_relative(&db.get(import.span.file).name, &path.value),

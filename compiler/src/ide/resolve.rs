@@ -144,7 +144,7 @@ impl<'a> Index<'a> {
             Role::ProbePath(n, probe, k) => self.probe_path(n, probe, *k),
             Role::Unit(text) => Some(Target::Unit(text.to_string())),
             Role::Import(import) => {
-                let file_name = crate::check::import_name(self.db, import);
+                let file_name = crate::check::import_path(self.db, import);
                 self.db.find(&file_name).map(Target::Module)
             }
         }

@@ -161,7 +161,7 @@ impl<'c> Server<'c> {
             "registrations": [{
                 "id": "sylva-watch",
                 "method": notif::DidChangeWatchedFiles::METHOD,
-                "registerOptions": { "watchers": [{ "globPattern": "**/*.syl" }, { "globPattern": "**/*.swc" }] },
+                "registerOptions": { "watchers": [{ "globPattern": "**/*.syl" }, { "globPattern": "**/*.swc" }, { "globPattern": "**/*.mod" }] },
             }]
         });
         let request = Request::new(
@@ -450,8 +450,14 @@ impl<'c> Server<'c> {
     }
 
     /// The analysis of an open document and the byte offset of a position in it.
+    /// The analysis of a Sylva document and the offset of `position` in it; `None` for a `.mod`
+    /// document, which gets diagnostics only (hover and completion know Sylva, not NMODL).
     fn at(&self, uri: &Uri, position: Position) -> Option<(&Analysis, u32)> {
-        let analysis = self.analyses.get(&self.name_of(uri))?;
+        let name = self.name_of(uri);
+        if sylva_compiler::driver::is_nmodl(&name) {
+            return None;
+        }
+        let analysis = self.analyses.get(&name)?;
         let offset = offset_of(&analysis.db.get(analysis.root).text, position);
         Some((analysis, offset as u32))
     }
@@ -515,6 +521,10 @@ impl<'c> Server<'c> {
         if let Some(doc) = self.documents.get(name) {
             return Some(doc.uri.clone());
         }
+        // The translation of a `.mod` file exists only in memory.
+        if sylva_compiler::driver::is_translation(name) {
+            return None;
+        }
         let path = if stdlib::is_std_file(name) {
             self.std_dir.as_ref()?.join(name.trim_start_matches("std/")).to_string_lossy().into_owned()
         } else if name.starts_with('/') {
@@ -557,11 +567,15 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
         .unwrap_or_else(|| "a panic without a message".to_string())
 }
 
-/// The span of the root's import of the file named `name`, if it imports it directly.
+/// The span of the root's import of the file named `name` (a `.mod` file or its translation),
+/// if it imports it directly.
 fn import_span(a: &Analysis, name: &str) -> Option<Span> {
     let parsed = a.compilation.files.iter().find(|(f, _)| *f == a.root).map(|(_, p)| p)?;
     parsed.items.iter().find_map(|item| match item {
-        sylva_compiler::syntax::ast::Item::Import(i) if sylva_compiler::check::import_name(&a.db, i) == name => {
+        sylva_compiler::syntax::ast::Item::Import(i)
+            if sylva_compiler::check::import_name(&a.db, i) == name
+                || sylva_compiler::check::import_path(&a.db, i) == name =>
+        {
             Some(i.span)
         }
         _ => None,
