@@ -36,23 +36,26 @@ impl LinearReadout {
         let logits: Vec<f64> = (0..self.classes)
             .map(|k| c[k] + v[k * self.features..][..self.features].iter().zip(z).map(|(w, x)| w * x).sum::<f64>())
             .collect();
-        let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let sum: f64 = logits.iter().map(|x| (x - max).exp()).sum();
-        let loss = max + sum.ln() - logits[class];
-        // ∂L/∂logitₖ = softmaxₖ − [k = class].
-        let d_logits: Vec<f64> = logits
-            .iter()
-            .enumerate()
-            .map(|(k, x)| (x - max).exp() / sum - if k == class { 1.0 } else { 0.0 })
-            .collect();
+        let (loss, d_logits, correct) = softmax_cross_entropy(&logits, class);
         let mut d_values: Vec<f64> = d_logits.iter().flat_map(|d| z.iter().map(move |x| d * x)).collect();
         d_values.extend_from_slice(&d_logits);
         let d_z = (0..self.features)
             .map(|j| (0..self.classes).map(|k| v[k * self.features + j] * d_logits[k]).sum())
             .collect();
-        let predicted = logits.iter().enumerate().fold(0, |best, (k, x)| if *x > logits[best] { k } else { best });
-        Ok((loss, d_z, d_values, predicted == class))
+        Ok((loss, d_z, d_values, correct))
     }
+}
+
+/// −log softmax(logits)[class], without overflow; its derivative in each logit, softmaxₖ −
+/// [k = class]; and whether the first largest logit is the class's.
+pub(super) fn softmax_cross_entropy(logits: &[f64], class: usize) -> (f64, Vec<f64>, bool) {
+    let max = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let sum: f64 = logits.iter().map(|x| (x - max).exp()).sum();
+    let loss = max + sum.ln() - logits[class];
+    let d_logits =
+        logits.iter().enumerate().map(|(k, x)| (x - max).exp() / sum - if k == class { 1.0 } else { 0.0 }).collect();
+    let predicted = logits.iter().enumerate().fold(0, |best, (k, x)| if *x > logits[best] { k } else { best });
+    (loss, d_logits, predicted == class)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use super::linear::LinearReadout;
+use super::linear::{LinearReadout, softmax_cross_entropy};
 use super::{GradError, Gradient, Problem, Use};
 use crate::plan::{Plan, ProbeSource};
 
@@ -262,17 +262,8 @@ fn objective_of(r: &[f64], objective: Objective) -> Result<(f64, Vec<f64>, Optio
                     Ok((loss, vec![(sigma - y) / scale], Some((*z > 0.0) == (class == 1))))
                 }
                 _ if class < z.len() => {
-                    let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    let sum: f64 = z.iter().map(|x| (x - max).exp()).sum();
-                    let loss = max + sum.ln() - z[class];
-                    let d = z
-                        .iter()
-                        .enumerate()
-                        .map(|(k, x)| ((x - max).exp() / sum - if k == class { 1.0 } else { 0.0 }) / scale)
-                        .collect();
-                    // The first largest logit is the prediction.
-                    let predicted = z.iter().enumerate().fold(0, |best, (k, x)| if *x > z[best] { k } else { best });
-                    Ok((loss, d, Some(predicted == class)))
+                    let (loss, d_logits, correct) = softmax_cross_entropy(&z, class);
+                    Ok((loss, d_logits.iter().map(|d| d / scale).collect(), Some(correct)))
                 }
                 _ => Err(GradError::Loss(format!("class {class} of a readout of {} values", z.len()))),
             }

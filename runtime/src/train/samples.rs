@@ -139,7 +139,7 @@ fn batch_gradient(
         .par_iter()
         .map(|&i| problem.sample_gradient(&set.values[i], &data.readout, set.objectives[i]))
         .collect::<Result<_, _>>()?;
-    let mut sum = vec![0.0; problem.values().len()];
+    let mut sum = vec![0.0; results.first().map_or(0, |(_, g)| g.gradient.len())];
     let mut losses = Vec::with_capacity(results.len());
     for (loss, g) in results {
         for (s, d) in sum.iter_mut().zip(&g.gradient) {

@@ -341,18 +341,25 @@ impl Tx<'_> {
         }
     }
 
-    /// A FUNCTION call: a Sylva function when the body reads only its arguments, else inlined.
-    pub(super) fn call(&mut self, name: &str, span: Span, args: Vec<Out>, env: &mut Env) -> Out {
-        let Some(f) = self.procedures.get(name).cloned() else { return Out::atom("0") };
-        if args.len() != f.params.len() {
+    /// Whether a call passes the procedure's number of arguments; reported when not.
+    fn arity_ok(&mut self, name: &str, span: Span, expected: usize, found: usize) -> bool {
+        if expected != found {
             self.diagnostics.push(
                 Diagnostic::error(
                     Code::NmodlName,
                     span,
-                    format!("`{name}` takes {} argument(s), found {}", f.params.len(), args.len()),
+                    format!("`{name}` takes {expected} argument(s), found {found}"),
                 )
                 .label("this call"),
             );
+        }
+        expected == found
+    }
+
+    /// A FUNCTION call: a Sylva function when the body reads only its arguments, else inlined.
+    pub(super) fn call(&mut self, name: &str, span: Span, args: Vec<Out>, env: &mut Env) -> Out {
+        let Some(f) = self.procedures.get(name).cloned() else { return Out::atom("0") };
+        if !self.arity_ok(name, span, f.params.len(), args.len()) {
             return Out::atom("0");
         }
         if !self.fn_states.contains_key(name) && self.branch == 0 {
@@ -415,15 +422,7 @@ impl Tx<'_> {
         env: &mut Env,
     ) -> Option<HashMap<String, Out>> {
         let f = self.procedures.get(name).cloned()?;
-        if args.len() != f.params.len() {
-            self.diagnostics.push(
-                Diagnostic::error(
-                    Code::NmodlName,
-                    span,
-                    format!("`{name}` takes {} argument(s), found {}", f.params.len(), args.len()),
-                )
-                .label("this call"),
-            );
+        if !self.arity_ok(name, span, f.params.len(), args.len()) {
             return None;
         }
         if self.call_depth > 16 {
