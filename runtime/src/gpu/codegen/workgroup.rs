@@ -96,9 +96,8 @@ impl Cx<'_> {
                 fb.store(r_carry, rn);
             });
         });
-        // Substitution, a chain from its head down (the head's parent is in an earlier round);
-        // v += Δv, with the blow-up check.
-        let bad = self.bad_flag(fb);
+        // Substitution, a chain from its head down (the head's parent is in an earlier round):
+        // each node's Δv replaces its rhs. Only workgroup memory is on this serial path.
         let dv_above = fb.local(real, "dv_above");
         self.rounds(fb, substitution, |this, fb, head, last| {
             let p = this.parent_of(fb, head);
@@ -112,20 +111,29 @@ impl Cx<'_> {
                 fb.store(r_parent, rp);
             });
             let rp = fb.load(r_parent);
-            let dv = this.substitute(fb, head, c, Some(has), rp, bad);
+            let dv = this.substitute(fb, head, c, Some(has), rp);
             fb.store(dv_above, dv);
             let one = fb.u(1);
             let next = fb.add(head, one);
             fb.for_range(next, last, "link", |fb, j| {
                 let rp = fb.load(dv_above);
-                let dv = this.substitute(fb, j, c, None, rp, bad);
+                let dv = this.substitute(fb, j, c, None, rp);
                 fb.store(dv_above, dv);
             });
         });
-        if self.solve.is_some() {
-            // The rounds ordered workgroup memory only; the new voltages are in `data`.
-            fb.barrier();
-        }
+        // v += Δv over the lanes' own nodes, with the blow-up check: off the serial path, and
+        // the same addition per node as the serial solve.
+        let bad = self.bad_flag(fb);
+        split(fb, self.lane, zero, nn, "j", |fb, j| {
+            let dvp = self.solve_ptr(fb, RHS, j, c);
+            let dv = fb.load(dvp);
+            let vi = self.node_index(fb, ty.v, j, c);
+            let old = fb.read(g.data, vi);
+            let new = fb.add(old, dv);
+            fb.write(g.data, vi, new);
+            self.flag_if_bad(fb, bad, new);
+        });
+        fb.barrier();
         self.report_bad(fb, bad, s, spike_base);
     }
 
@@ -233,10 +241,8 @@ impl Cx<'_> {
     }
 
     /// `Δv_j = (rhs_j + g_j Δv_parent) / d_j` (just `rhs_j / d_j` at a root: `has_parent`
-    /// false), stored as the node's rhs and added to its voltage; returns Δv_j.
-    fn substitute(&mut self, fb: &mut Fb, j: H, c: H, has_parent: Option<H>, dv_parent: H, bad: H) -> H {
-        let g = self.g;
-        let ty = self.ty;
+    /// false), stored as the node's rhs; returns Δv_j.
+    fn substitute(&mut self, fb: &mut Fb, j: H, c: H, has_parent: Option<H>, dv_parent: H) -> H {
         let real = fb.types.real;
         let [dp, rp] = [DIAGONAL, RHS].map(|w| self.solve_ptr(fb, w, j, c));
         let num = fb.local(real, "num");
@@ -255,11 +261,6 @@ impl Cx<'_> {
         let d = fb.load(dp);
         let dv = fb.div(n, d);
         fb.store(rp, dv);
-        let vi = self.node_index(fb, ty.v, j, c);
-        let old = fb.read(g.data, vi);
-        let new = fb.add(old, dv);
-        fb.write(g.data, vi, new);
-        self.flag_if_bad(fb, bad, new);
         dv
     }
 }
