@@ -179,6 +179,43 @@ fn ion_probes_need_a_mechanism_of_the_ion() {
     assert!(text.contains("`vm` is not a quantity measured at a location"), "{text}");
 }
 
+/// A located probe on a population or a range of it is one probe per cell, labelled with the
+/// cell's index appended; an empty range, a clash of labels and a spike source are errors.
+#[test]
+fn a_probe_on_several_cells_is_one_probe_per_cell() {
+    let model = |probes: &str| {
+        format!(
+            "import hh\n\ncell c {{\n    morphology {{\n        section soma {{ length = 20 um, diam = 20 um }}\n        section dend at soma(1) {{ length = 100 um, diam = 1 um, nseg = 4 }}\n    }}\n    insert hh in all\n}}\n\nnetwork n {{\n    population p = c[5]\n    population q = c[2]\n    source kick = spikes(1 ms)\n    {probes}\n}}\n\nsimulation {{ dt = 0.025 ms, duration = 1 ms }}\n"
+        )
+    };
+    let probes = |text: &str| {
+        let (db, c) = compile_text("probes.syl", &model(text), &[]);
+        let a = c.artifact.unwrap_or_else(|| panic!("{text}: {}", sylva_tests::render(&db, &c.diagnostics)));
+        a.model.network.probes.iter().map(|p| (p.label.clone(), p.gid, format!("{:?}", p.target))).collect::<Vec<_>>()
+    };
+    let all = probes("probe \"h\" = v at q.dend(0.9)");
+    let one = probes("probe \"h\" = v at q[1].dend(0.9)");
+    assert_eq!(all.iter().map(|p| (p.0.as_str(), p.1)).collect::<Vec<_>>(), [("h0", 5), ("h1", 6)]);
+    // The same node as the single-cell form, on every cell.
+    assert_eq!((all[1].1, &all[1].2), (one[0].1, &one[0].2));
+    assert_eq!(one[0].0, "h");
+    let range = probes("probe \"m\" = hh.m at p[1 .. 5 by 2].soma(0.5)");
+    assert_eq!(range.iter().map(|p| (p.0.as_str(), p.1)).collect::<Vec<_>>(), [("m1", 1), ("m3", 3)]);
+    for (bad, message) in [
+        ("probe \"h\" = v at p[2 .. 2].soma(0.5)", "this range selects no cells"),
+        (
+            "probe \"h1\" = v at p[0].soma(0.5)\n    probe \"h\" = v at p.soma(0.5)",
+            "probe \"h1\" is defined more than once",
+        ),
+        ("probe \"h\" = v at kick.soma(0.5)", "a spike source has no location to probe"),
+        ("probe \"h\" = v at p[0 .. 9].soma(0.5)", "cell index out of range for population `p`"),
+    ] {
+        let (db, c) = compile_text("probes.syl", &model(bad), &[]);
+        let text = sylva_tests::render(&db, &c.diagnostics);
+        assert!(c.artifact.is_none() && text.contains(message), "{bad}: {text}");
+    }
+}
+
 /// Poisson sources fire at their rate, as a Poisson process, and every event reaches its
 /// synapse.
 #[test]

@@ -109,15 +109,15 @@ fn check_members(
                 }
             }
             ast::NetworkMember::Probe(p) => {
-                if out.probes.iter().any(|x| x.label == p.label.value) {
-                    diags.push(Diagnostic::error(
-                        Code::DuplicateName,
-                        p.label.span,
-                        format!("probe \"{}\" is defined more than once", p.label.value),
-                    ));
-                    continue;
-                }
-                if let Some(probe) = probes::probe(globals, diags, mechanisms, cells, out, p) {
+                for probe in probes::probe(globals, diags, mechanisms, cells, out, p).unwrap_or_default() {
+                    if out.probes.iter().any(|x| x.label == probe.label) {
+                        diags.push(Diagnostic::error(
+                            Code::DuplicateName,
+                            p.label.span,
+                            format!("probe \"{}\" is defined more than once", probe.label),
+                        ));
+                        break;
+                    }
                     out.probes.push(probe);
                 }
             }

@@ -10,7 +10,7 @@ use crate::syntax::ast;
 use crate::units::Dimension;
 
 use super::CellTypes;
-use super::select::{cell_location, cell_of, select, single};
+use super::select::{Selected, cell_location, cell_of, node_on, select, single};
 
 pub(super) fn stimulus(
     globals: &Globals<'_>,
@@ -39,6 +39,9 @@ pub(super) fn stimulus(
     Some(ir::Stimulus { name: s.name.name.clone(), mechanism, gid, node, params, span: s.span })
 }
 
+/// The probes one `probe` declares: one, or one per selected cell for a location on several
+/// cells (`v at hidden.soma(0.5)`, `v at hidden[0..8].soma(0.5)`), labelled with the cell's
+/// index in its population appended (`h0`, `h1`, …).
 pub(super) fn probe(
     globals: &Globals<'_>,
     diags: &mut Diagnostics,
@@ -46,21 +49,21 @@ pub(super) fn probe(
     cells: &CellTypes<'_>,
     network: &ir::Network,
     p: &ast::Probe,
-) -> Option<ir::Probe> {
+) -> Option<Vec<ir::Probe>> {
     // `v at …` and `mech.var at …`.
     if let Some(at) = &p.at {
-        return located_probe(globals, diags, mechanisms, cells, network, p, at);
+        return located_probes(globals, diags, mechanisms, cells, network, p, at);
     }
     // `stimulus.var`.
     if let Some(index) = network.stimuli.iter().position(|s| s.name == p.head.name.name) {
-        return stimulus_probe(diags, mechanisms, network, p, index);
+        return stimulus_probe(diags, mechanisms, network, p, index).map(|x| vec![x]);
     }
     // `pop[i].synapse.var`.
-    synapse_probe(globals, diags, mechanisms, cells, network, p)
+    synapse_probe(globals, diags, mechanisms, cells, network, p).map(|x| vec![x])
 }
 
-/// `v at …`, an ion variable (`eca at …`) or `mech.var at …`.
-fn located_probe(
+/// A located probe on one cell (`cells[0].soma(0.5)`) or on each cell of a population or range.
+fn located_probes(
     globals: &Globals<'_>,
     diags: &mut Diagnostics,
     mechanisms: &Mechanisms<'_>,
@@ -68,9 +71,49 @@ fn located_probe(
     network: &ir::Network,
     p: &ast::Probe,
     at: &ast::CellLocation,
+) -> Option<Vec<ir::Probe>> {
+    if matches!(at.cells.index, Some(ast::Index::One(_))) {
+        let (gid, node) = cell_location(globals, diags, cells, network, at)?;
+        let site = Site { label: p.label.value.clone(), gid, node };
+        return located_probe(diags, mechanisms, cells, network, p, at, site).map(|x| vec![x]);
+    }
+    let Selected::Cells(range) = select(globals, diags, network, &at.cells)? else {
+        diags.push(Diagnostic::error(Code::WrongKind, at.cells.span, "a spike source has no location to probe"));
+        return None;
+    };
+    if range.is_empty() {
+        diags.push(Diagnostic::error(Code::IndexOutOfRange, at.cells.span, "this range selects no cells"));
+        return None;
+    }
+    let first_gid = network.populations[range.population.index()].first_gid;
+    // Every cell of a population has the same type, so the same node.
+    let node = node_on(globals, diags, cells, network, first_gid + range.start, &at.at)?;
+    range
+        .iter()
+        .map(|i| {
+            let site = Site { label: format!("{}{i}", p.label.value), gid: first_gid + i, node };
+            located_probe(diags, mechanisms, cells, network, p, at, site)
+        })
+        .collect()
+}
+
+/// One located probe's label, cell and node.
+struct Site {
+    label: String,
+    gid: u32,
+    node: u32,
+}
+
+/// `v at …`, an ion variable (`eca at …`) or `mech.var at …`, at `site`.
+fn located_probe(
+    diags: &mut Diagnostics,
+    mechanisms: &Mechanisms<'_>,
+    cells: &CellTypes<'_>,
+    network: &ir::Network,
+    p: &ast::Probe,
+    at: &ast::CellLocation,
+    Site { label, gid, node }: Site,
 ) -> Option<ir::Probe> {
-    let label = p.label.value.clone();
-    let (gid, node) = cell_location(globals, diags, cells, network, at)?;
     let head = &p.head.name;
     if p.head.index.is_some() {
         diags.push(Diagnostic::error(

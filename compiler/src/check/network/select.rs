@@ -115,56 +115,62 @@ pub(super) fn cell_location(
 ) -> Option<(u32, u32)> {
     let selected = select(globals, diags, network, &at.cells)?;
     let gid = single(diags, network, selected, at.cells.span)?;
+    Some((gid, node_on(globals, diags, cells, network, gid, &at.at)?))
+}
+
+/// The node of cell `gid` at `at` (`soma(0.5)`, `apic(distance = 300 um)`).
+pub(super) fn node_on(
+    globals: &Globals<'_>,
+    diags: &mut Diagnostics,
+    cells: &CellTypes<'_>,
+    network: &ir::Network,
+    gid: u32,
+    at: &ast::Location,
+) -> Option<u32> {
     let cell = cell_of(cells, network, gid);
     let names = cell.section_names.iter().map(String::as_str);
-    if let Some(distance) = &at.at.distance {
+    if let Some(distance) = &at.distance {
         // A section, or every section of an array (`apic` for `apic[0]`, `apic[1]`, …).
-        let base = format!("{}[", at.at.section.name);
+        let base = format!("{}[", at.section.name);
         let candidates: Vec<usize> = names
             .clone()
             .enumerate()
-            .filter(|(_, n)| *n == at.at.section.name || n.starts_with(&base))
+            .filter(|(_, n)| *n == at.section.name || n.starts_with(&base))
             .map(|(i, _)| i)
             .collect();
         if candidates.is_empty() {
             diags.push(Diagnostic::error(
                 Code::UnknownRegion,
-                at.at.section.span,
-                format!("cell `{}` has no section `{}`", cell.name, at.at.section.name),
+                at.section.span,
+                format!("cell `{}` has no section `{}`", cell.name, at.section.name),
             ));
             return None;
         }
-        let node = crate::check::morphology::node_at_distance(
-            globals,
-            diags,
-            &cell.tree,
-            &candidates,
-            &at.at.section,
-            distance,
-        )?;
-        return Some((gid, node));
+        let node =
+            crate::check::morphology::node_at_distance(globals, diags, &cell.tree, &candidates, &at.section, distance)?;
+        return Some(node);
     }
-    let section = match crate::check::morphology::find_section(names.clone(), &at.at.section.name) {
+    let section = match crate::check::morphology::find_section(names.clone(), &at.section.name) {
         Some(s) => s,
         None => {
             let mut d = Diagnostic::error(
                 Code::UnknownRegion,
-                at.at.section.span,
-                format!("cell `{}` has no section `{}`", cell.name, at.at.section.name),
+                at.section.span,
+                format!("cell `{}` has no section `{}`", cell.name, at.section.name),
             )
             .label("unknown section");
-            if let Some(help) = crate::check::morphology::section_help(names, &at.at.section.name) {
+            if let Some(help) = crate::check::morphology::section_help(names, &at.section.name) {
                 d = d.help(help);
             }
             diags.push(d);
             return None;
         }
     };
-    let x = match &at.at.x {
+    let x = match &at.x {
         Some(x) => location_x(globals, diags, x)?,
         None => 0.5,
     };
-    Some((gid, cell.tree.node_at(section, x)))
+    Some(cell.tree.node_at(section, x))
 }
 
 pub(super) fn cell_of<'c>(cells: &CellTypes<'c>, network: &ir::Network, gid: u32) -> &'c ir::Cell {
