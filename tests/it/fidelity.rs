@@ -70,6 +70,30 @@ fn graded_synapse_and_gap_junction_pairs_match_neuron() {
     }
 }
 
+/// The same pairs with the POINTER mod files themselves imported (`import "mod/graded_syn.mod"`:
+/// the POINTER is the presynaptic voltage, `v_pre`) instead of the standard library's versions.
+#[test]
+fn imported_pointer_mod_files_match_neuron() {
+    for (case, stdlib, imported, rename) in [
+        ("graded_pair", "graded_syn", ("mod/graded_syn.mod", "GradedSyn"), ("e = 0 mV", "e_ = 0 mV")),
+        ("gap_pair", "gap_junction", ("mod/gap.mod", "Gap"), ("", "")),
+    ] {
+        let text = std::fs::read_to_string(repo().join(format!("examples/neuron/{case}.syl"))).expect("example");
+        let text = text
+            .replace(&format!("import {stdlib}\n"), &format!("import \"{}\"\n", imported.0))
+            .replace(&format!("= {stdlib} at"), &format!("= {} at", imported.1))
+            .replace(rename.0, rename.1);
+        assert!(
+            !text.contains(&format!("import {stdlib}\n")) && text.contains(&format!("= {} at", imported.1)),
+            "{case}: {text}"
+        );
+        let (db, compilation) = compile_text(&format!("tests/data/neuron/{case}_imported.syl"), &text, &[]);
+        let artifact =
+            compilation.artifact.unwrap_or_else(|| panic!("{case}: {}", render(&db, &compilation.diagnostics)));
+        check_against(&format!("{case} (imported)"), &artifact, case, ("trace.csv", "spikes.csv"));
+    }
+}
+
 /// The realistic example: the CA1 reconstruction with hh, Ih rising with distance,
 /// Ca_HVA with calcium dynamics and SK (`examples/neuron/pyramidal.syl`).
 #[test]

@@ -244,6 +244,35 @@ fn old_style_refusals_are_located() {
     assert!(rendered.contains("old.mod:9:22"), "{rendered}");
 }
 
+/// A POINTER is translated only as a point process's presynaptic voltage (`v_pre`): one in a
+/// density mechanism, a second one, or one in another unit (a transmitter) is E0802 at it.
+#[test]
+fn pointers_other_than_the_presynaptic_voltage_are_refused() {
+    let point = |pointers: &str, unit: &str| {
+        format!(
+            "NEURON {{ POINT_PROCESS syn {pointers} NONSPECIFIC_CURRENT i }}\nPARAMETER {{ g = 0.001 (uS) }}\nASSIGNED {{ v (mV) i (nA) pre ({unit}) other (mV) }}\nBREAKPOINT {{ i = g*(v - pre) }}\n"
+        )
+    };
+    let ok = import_text(&point("POINTER pre", "mV"));
+    assert!(!ok.contains("error"), "{ok}");
+    let two = import_text(&point("POINTER pre, other", "mV"));
+    assert!(
+        two.contains("error[E0802]: POINTER `pre`: Sylva translates a POINTER only as the presynaptic voltage"),
+        "{two}"
+    );
+    assert!(two.contains("old.mod:1:36"), "{two}");
+    let transmitter = import_text(&point("POINTER pre", "mM"));
+    assert!(
+        transmitter.contains("error[E0802]: POINTER `pre` is in (mM): the presynaptic voltage is in (mV)"),
+        "{transmitter}"
+    );
+    assert!(transmitter.contains("old.mod:3:"), "{transmitter}");
+    let density = import_text(
+        "NEURON { SUFFIX d POINTER p NONSPECIFIC_CURRENT i }\nASSIGNED { v (mV) i (mA/cm2) p (mV) }\nBREAKPOINT { i = 0.001*(v - p) }\n",
+    );
+    assert!(density.contains("error[E0802]: POINTER `p`: Sylva translates a POINTER only"), "{density}");
+}
+
 /// `SOLVE states` of a PROCEDURE that advances the gates by assignments (hh2p.mod, both
 /// forms `m = m + mexp*(minf - m)` and `h = hinf + (h - hinf)*hkeep`, `VERBATIM return 0;`).
 #[test]

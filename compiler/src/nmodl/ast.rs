@@ -39,7 +39,9 @@ pub enum NeuronStmt {
     ElectrodeCurrent(Vec<(String, Span)>),
     Range(Vec<(String, Span)>),
     Global(Vec<(String, Span)>),
-    /// Read but not translatable (POINTER, BBCOREPOINTER, THREADSAFE is fine and dropped).
+    /// `POINTER x`: translated as the presynaptic voltage `v_pre` of a point process.
+    Pointer(Vec<(String, Span)>),
+    /// Read but not translatable (BBCOREPOINTER, …; THREADSAFE is fine and dropped).
     Unsupported(String, Span),
 }
 

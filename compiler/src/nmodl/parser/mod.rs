@@ -331,6 +331,7 @@ impl Parser<'_> {
                 "ELECTRODE_CURRENT" => out.push(NeuronStmt::ElectrodeCurrent(self.names_list())),
                 "RANGE" => out.push(NeuronStmt::Range(self.names_list())),
                 "GLOBAL" => out.push(NeuronStmt::Global(self.names_list())),
+                "POINTER" => out.push(NeuronStmt::Pointer(self.names_list())),
                 "THREADSAFE" => {}
                 _ => {
                     out.push(NeuronStmt::Unsupported(word.clone(), span));

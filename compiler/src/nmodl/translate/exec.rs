@@ -175,7 +175,7 @@ impl Tx<'_> {
         match v.kind {
             Kind::Assigned => self.latest.get(name).cloned(),
             Kind::Current => None,
-            _ => Some(strip(&sylva_name(name), &v.unit)),
+            _ => Some(strip(&self.sylva_read_name(name), &v.unit)),
         }
     }
 
@@ -296,8 +296,13 @@ impl Tx<'_> {
             Kind::Param if self.block != BlockKind::Initial && self.shadows.contains_key(name) => {
                 self.shadows[name].clone()
             }
-            _ => strip(&sylva_name(name), &var.unit),
+            _ => strip(&self.sylva_read_name(name), &var.unit),
         }
+    }
+
+    /// The Sylva name a global read refers to: `v_pre` for the presynaptic-voltage POINTER.
+    fn sylva_read_name(&self, name: &str) -> String {
+        if self.pre_voltage.as_deref() == Some(name) { "v_pre".into() } else { sylva_name(name) }
     }
 
     pub(super) fn expr(&mut self, e: &Expr, env: &mut Env) -> Out {

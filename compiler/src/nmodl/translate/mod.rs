@@ -276,6 +276,8 @@ struct Tx<'a> {
     scheme: kinetic::Scheme,
     /// `SOLVE name STEADYSTATE sparse` in INITIAL: the scheme's name and the statement.
     steady_state: Option<(String, Span)>,
+    /// The POINTER that is the presynaptic voltage (`Interface::pre_voltage`), read as `v_pre`.
+    pre_voltage: Option<String>,
     branch: usize,
     call_depth: usize,
     block: BlockKind,
@@ -290,6 +292,8 @@ struct Interface {
     nonspecific: Vec<String>,
     electrode: Vec<String>,
     globals: HashSet<String>,
+    /// The POINTER read as the presynaptic voltage (`v_pre`).
+    pre_voltage: Option<(String, Span)>,
 }
 
 impl Interface {
@@ -345,6 +349,7 @@ pub fn translate(
         prepass_lets: HashSet::new(),
         scheme: kinetic::Scheme::default(),
         steady_state: None,
+        pre_voltage: None,
         branch: 0,
         call_depth: 0,
         block: BlockKind::Breakpoint,
@@ -411,6 +416,7 @@ impl<'a> Tx<'a> {
         let mut nonspecific = Vec::new();
         let mut electrode = Vec::new();
         let mut globals = HashSet::new();
+        let mut pointers: Vec<(String, Span)> = Vec::new();
         for item in &file.items {
             match item {
                 Item::Neuron(stmts) => {
@@ -438,6 +444,7 @@ impl<'a> Tx<'a> {
                             NeuronStmt::ElectrodeCurrent(v) => electrode.extend(v.iter().map(|(n, _)| n.clone())),
                             NeuronStmt::Global(v) => globals.extend(v.iter().map(|(n, _)| n.clone())),
                             NeuronStmt::Range(_) => {}
+                            NeuronStmt::Pointer(v) => pointers.extend(v.iter().cloned()),
                             NeuronStmt::Unsupported(w, span) => {
                                 let w = w.clone();
                                 self.unsupported(*span, format!("`{w}` is not translated yet"), "not translated");
@@ -457,7 +464,23 @@ impl<'a> Tx<'a> {
             );
             return None;
         };
-        Some(Interface { name, point, ions, nonspecific, electrode, globals })
+        let pre_voltage = self.pre_voltage(point, pointers);
+        Some(Interface { name, point, ions, nonspecific, electrode, globals, pre_voltage })
+    }
+
+    /// A point process's one POINTER is the presynaptic voltage (NEURON's `setpointer` to a
+    /// presynaptic `_ref_v`; Sylva's `v_pre`, from `connect`); any other POINTER is refused.
+    fn pre_voltage(&mut self, point: bool, mut pointers: Vec<(String, Span)>) -> Option<(String, Span)> {
+        if point && pointers.len() == 1 {
+            return pointers.pop();
+        }
+        for (name, span) in pointers {
+            let message = format!(
+                "POINTER `{name}`: Sylva translates a POINTER only as the presynaptic voltage (`v_pre`) of a POINT_PROCESS with one POINTER"
+            );
+            self.unsupported(span, message, "not translated");
+        }
+        None
     }
 
     /// A UNITS block: unit aliases for the unit mapping, and named constants.
@@ -507,6 +530,10 @@ impl<'a> Tx<'a> {
             };
             self.vars.insert(b.into(), Var { kind: Kind::Builtin, unit: unit.into() });
         }
+        if let Some((name, _)) = &iface.pre_voltage {
+            self.vars.insert(name.clone(), Var { kind: Kind::Builtin, unit: "mV".into() });
+            self.pre_voltage = Some(name.clone());
+        }
         for (ion, _, read, write) in &iface.ions {
             for n in read {
                 let unit = ion_unit(ion, n, current_unit);
@@ -539,7 +566,13 @@ impl<'a> Tx<'a> {
             for d in decls {
                 let unit = self.unit(d.unit.as_ref());
                 match self.vars.get_mut(&d.name) {
-                    Some(v) if v.kind == Kind::Builtin => {}
+                    Some(v) if v.kind == Kind::Builtin => {
+                        if self.pre_voltage.as_deref() == Some(d.name.as_str()) && d.unit.is_some() && unit != "mV" {
+                            let message =
+                                format!("POINTER `{}` is in ({unit}): the presynaptic voltage is in (mV)", d.name);
+                            self.unsupported(d.span, message, "not a voltage");
+                        }
+                    }
                     Some(v) => {
                         if d.unit.is_some() {
                             v.unit = unit;
