@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # GPU benchmark of the ringtest (both strategies), of one big cell and of the layer-5 cell
 # (examples/bench/l5pc.syl), with NEURON 9.0.2 single-threaded on the same machine's CPU for the
-# ratio. Used on the lent H100/H200 through
-# the device tool (see docs/performance.md for the exact call); any machine with a Vulkan GPU
-# works.
+# ratio. Used on the lent H100/H200 through the device tool (see docs/performance.md for the
+# exact call); any machine with a Vulkan GPU works.
 #
 # usage: tests/bench/gpu.sh SYLVA_BINARY [PYTHON_WITH_NEURON]
 # env:   SIZES="103 1031 10310" (rings; 10 cells of 97 compartments each), REPEAT=3,
