@@ -31,7 +31,7 @@ SWC = os.path.join(ROOT, "tests", "data", "swc", "morph_allen_485574832.swc")
 LONGEST_APICAL_PATH = 741.0  # um, the normaliser of the Ih density (as in the .syl)
 HOT_ZONE = (400.0, 600.0)  # um from soma(0.5): the apical Ca channels' hot zone
 
-# (mechanism, {parameter: value}) per region, in the .syl's order.
+# (mechanism, {parameter: value}) per region (NEURON runs them in its order of mechanism types).
 SOMATIC = [
     ("CaDynamics_E2", {"decay": 460, "gamma": 0.000501}),
     ("Ca_LVAst", {"gCa_LVAstbar": 0.00343}),
