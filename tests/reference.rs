@@ -33,6 +33,14 @@ pub struct Tolerances {
 /// digits), 1.5e-9 mV elsewhere; other columns ≤ 3e-12 of their range.
 pub const AGAINST_NEURON: Tolerances = Tolerances { voltage_mv: 1e-8, of_range: 1e-9, shift_steps: 0 };
 
+/// The realistic many-channel cell (`examples/bench/l5pc.syl`, 12 mechanism types, 1,689
+/// compartments) against NEURON 9.0.2: the bound, 1e-6 mV. Sylva's own `exp` differs
+/// from glibc's by 1 ulp on ~10 % of arguments, so each of the eleven channels alone already
+/// differs from NEURON in the last bit of v (1.4e-14 mV) once v moves; this cell's spikes
+/// amplify that ~25-fold per spike (5e-9, 1.2e-8, then 1.2e-7 mV on the somatic upstrokes of the
+/// tested 50 ms; between spikes ~1e-9 mV). Over 700 ms: 4.4e-6 mV, spikes identical.
+pub const MANY_CHANNELS_AGAINST_NEURON: Tolerances = Tolerances { voltage_mv: 1e-6, of_range: 1e-9, shift_steps: 0 };
+
 /// The GPU engine in f64 against the CPU engine: the same scheme in the same precision, apart
 /// from the order of a few sums and the software exp (measured ≤ 1.2e-11 mV).
 pub const GPU_F64_AGAINST_CPU: Tolerances = Tolerances { voltage_mv: 1e-9, of_range: 1e-9, shift_steps: 0 };

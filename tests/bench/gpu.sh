@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# GPU benchmark of the ringtest (both strategies) and of one big cell, with NEURON 9.0.2
-# single-threaded on the same machine's CPU for the ratio. Used on the lent H100/H200 through
-# the device tool (see docs/performance.md for the exact call); any machine with a Vulkan GPU
-# works.
+# GPU benchmark of the ringtest (both strategies), of one big cell and of the layer-5 cell
+# (examples/bench/l5pc.syl), with NEURON 9.0.2 single-threaded on the same machine's CPU for the
+# ratio. Used on the lent H100/H200 through the device tool (see docs/performance.md for the
+# exact call); any machine with a Vulkan GPU works.
 #
 # usage: tests/bench/gpu.sh SYLVA_BINARY [PYTHON_WITH_NEURON]
 # env:   SIZES="103 1031 10310" (rings; 10 cells of 97 compartments each), REPEAT=3,
@@ -27,6 +27,8 @@ run() {  # label, then sylva run arguments
 for precision in f32 f64; do
     run "bigcell 2033 compartments 1 s gpu $precision workgroup" examples/bench/bigcell.syl --backend gpu \
         --precision "$precision" --gpu-strategy workgroup
+    run "l5pc 1689 compartments 700 ms gpu $precision workgroup" examples/bench/l5pc.syl --backend gpu \
+        --precision "$precision" --gpu-strategy workgroup
     for rings in $sizes; do
         for strategy in $strategies; do
             run "ringtest rings=$rings gpu $precision $strategy" examples/bench/ringtest.syl --set rings="$rings" \
@@ -35,7 +37,10 @@ for precision in f32 f64; do
     done
 done
 run "ringtest rings=103 cpu f64 1 thread" examples/bench/ringtest.syl --set rings=103 --threads 1
+run "l5pc 1689 compartments 700 ms cpu f64 1 thread" examples/bench/l5pc.syl --threads 1
 if [ -n "$python" ]; then
     echo "neuron rings=103 1 thread | $("$python" tests/bench/nrn_ringtest.py --rings 103 2>/dev/null | tail -1)"
+    # Needs nrnivmodl and a C++ compiler on the machine (it compiles examples/bench/l5pc/*.mod).
+    echo "neuron l5pc 1 thread | $("$python" tests/bench/nrn_l5pc.py 2>&1 | tail -1)"
 fi
 rm -rf "$out"

@@ -4,25 +4,28 @@
 //! the reference's printed digits, and spikes on the same steps as NEURON's.
 
 use sylva_compiler::artifact::Artifact;
+use sylva_compiler::limits::cell_compartments;
 use sylva_runtime::cpu::{Options, Simulation};
-use sylva_tests::reference::{AGAINST_NEURON, Trace, check_spikes, check_trace, read_spikes};
+use sylva_tests::reference::{
+    AGAINST_NEURON, MANY_CHANNELS_AGAINST_NEURON, Tolerances, Trace, check_spikes, check_trace, read_spikes,
+};
 use sylva_tests::{compile_file, compile_text, files_with_extension, render, repo};
 
 /// Runs a case and checks its trace and spikes against NEURON's files.
 fn check_case(case: &str, overrides: &[String], trace: &str, spikes: &str) {
     let (_, compilation) = compile_file(&format!("examples/neuron/{case}.syl"), overrides);
     let artifact = compilation.artifact.unwrap_or_else(|| panic!("{case} compiles"));
-    check_against(case, &artifact, case, (trace, spikes));
+    check_against(case, &artifact, case, (trace, spikes), AGAINST_NEURON);
 }
 
 /// Runs `model` and checks it against the files `trace` and `spikes` of reference case `case`.
-fn check_against(what: &str, artifact: &Artifact, case: &str, (trace, spikes): (&str, &str)) {
+fn check_against(what: &str, artifact: &Artifact, case: &str, (trace, spikes): (&str, &str), bounds: Tolerances) {
     let model = &artifact.model;
     let mut sim = Simulation::new(artifact, Options::default()).expect("compiles");
     sim.run(|_, _| {}).unwrap_or_else(|b| panic!("{what} blew up: {b:?}"));
     let data = repo().join(format!("tests/data/neuron/{case}"));
     let reference = Trace::read(&data.join(trace));
-    check_trace(what, &model.network.probes, sim.times(), sim.columns(), &reference, AGAINST_NEURON);
+    check_trace(what, &model.network.probes, sim.times(), sim.columns(), &reference, bounds);
     check_spikes(what, sim.spikes(), &read_spikes(&data.join(spikes)), model.simulation.dt);
 }
 
@@ -99,6 +102,20 @@ fn imported_pointer_mod_files_match_neuron() {
 #[test]
 fn pyramidal_cell_matches_neuron() {
     check_case("pyramidal", &[], "trace.csv", "spikes.csv");
+}
+
+/// The benchmark's layer-5 pyramidal cell (`examples/bench/l5pc.syl`): eleven channel and pool
+/// types imported from their `.mod` files plus pas, on the Allen reconstruction, 1,689
+/// compartments. The first 50 ms with both steps moved early (4 somatic spikes, a dendritic Ca
+/// spike from 30 ms); NEURON runs the same files (`tests/bench/nrn_l5pc.py`).
+#[test]
+fn l5pc_cell_matches_neuron() {
+    let overrides = ["delay=5ms", "dend_delay=30ms", "duration=50ms"].map(String::from);
+    let (_, compilation) = compile_file("examples/bench/l5pc.syl", &overrides);
+    let artifact = compilation.artifact.expect("l5pc compiles");
+    let compartments = cell_compartments(&artifact.model.cells[0].tree);
+    assert_eq!(compartments, 1689, "NEURON's d_lambda segmentation of the cell (nrn_l5pc.py's ncomp)");
+    check_against("l5pc", &artifact, "l5pc", ("trace.csv", "spikes.csv"), MANY_CHANNELS_AGAINST_NEURON);
 }
 
 #[test]
@@ -221,7 +238,7 @@ fn reader_of_a_concentration_inserted_before_its_writer_matches_neuron() {
     let swapped = text.replace(sk, "").replace(cadyn, &format!("{sk}{cadyn}"));
     let (db, compilation) = compile_text(file, &swapped, &[]);
     let artifact = compilation.artifact.unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
-    check_against("ca_sk (sk first)", &artifact, "ca_sk", ("trace.csv", "spikes.csv"));
+    check_against("ca_sk (sk first)", &artifact, "ca_sk", ("trace.csv", "spikes.csv"), AGAINST_NEURON);
 }
 
 /// A gap junction written as two connects, one per direction, is the same model as `ring(2)`:
@@ -236,5 +253,5 @@ fn gap_junction_as_two_connects_matches_neuron() {
     let (db, compilation) = compile_text(file, &text.replace(ring, both_ways), &[]);
     let artifact = compilation.artifact.unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
     assert!(compilation.diagnostics.is_empty(), "{}", render(&db, &compilation.diagnostics));
-    check_against("gap_pair (two connects)", &artifact, "gap_pair", ("trace.csv", "spikes.csv"));
+    check_against("gap_pair (two connects)", &artifact, "gap_pair", ("trace.csv", "spikes.csv"), AGAINST_NEURON);
 }
