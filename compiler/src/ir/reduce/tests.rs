@@ -4,8 +4,7 @@ use crate::ir::kernel::{Stage, Target};
 
 /// A kernel writing `values` to states 0, 1, … (compacted, not reduced).
 fn kernel_of(exprs: ExprArena, values: &[ExprId]) -> Kernel {
-    let writes =
-        values.iter().enumerate().map(|(i, v)| Write { target: Target::State(i as u32), value: *v }).collect();
+    let writes = values.iter().enumerate().map(|(i, v)| Write { target: Target::State(i as u32), value: *v }).collect();
     kernel::fold_leaves(&Kernel { stage: Stage::Advance, exprs, writes }, &|_| None)
 }
 
