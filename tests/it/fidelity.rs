@@ -93,7 +93,7 @@ fn imported_pointer_mod_files_match_neuron() {
         let (db, compilation) = compile_text(&format!("tests/data/neuron/{case}_imported.syl"), &text, &[]);
         let artifact =
             compilation.artifact.unwrap_or_else(|| panic!("{case}: {}", render(&db, &compilation.diagnostics)));
-        check_against(&format!("{case} (imported)"), &artifact, case, ("trace.csv", "spikes.csv"));
+        check_against(&format!("{case} (imported)"), &artifact, case, ("trace.csv", "spikes.csv"), AGAINST_NEURON);
     }
 }
 

@@ -138,6 +138,17 @@ impl Expr {
         };
         a.into_iter().chain(b).chain(c)
     }
+
+    /// The same node with every operand mapped through `f`.
+    pub fn map_operands(self, mut f: impl FnMut(ExprId) -> ExprId) -> Expr {
+        match self {
+            Expr::Unary(op, a) => Expr::Unary(op, f(a)),
+            Expr::Binary(op, a, b) => Expr::Binary(op, f(a), f(b)),
+            Expr::Powi(a, n) => Expr::Powi(f(a), n),
+            Expr::Select(c, a, b) => Expr::Select(f(c), f(a), f(b)),
+            leaf => leaf,
+        }
+    }
 }
 
 /// The arena. Append-only; equal expressions get the same handle.
@@ -270,6 +281,18 @@ impl ExprArena {
         self.intern(Expr::Select(c, a, b))
     }
 
+    /// Adds `expr` (its operands already in this arena) through the folding constructors.
+    pub fn build(&mut self, expr: Expr) -> ExprId {
+        match expr {
+            Expr::Const(c) => self.constant_expr(c),
+            Expr::Unary(op, a) => self.unary(op, a),
+            Expr::Binary(op, a, b) => self.binary(op, a, b),
+            Expr::Powi(a, n) => self.powi(a, n),
+            Expr::Select(c, a, b) => self.select(c, a, b),
+            leaf => self.leaf(leaf),
+        }
+    }
+
     pub fn add(&mut self, a: ExprId, b: ExprId) -> ExprId {
         self.binary(BinaryOp::Add, a, b)
     }
@@ -313,26 +336,10 @@ impl ExprArena {
             return *done;
         }
         let result = match from.get(id) {
-            Expr::Const(c) => self.constant_expr(c),
             e @ (Expr::Param(_) | Expr::State(_) | Expr::Builtin(_) | Expr::Ion(..) | Expr::Weight) => leaf(self, e),
-            Expr::Unary(op, a) => {
-                let a = self.import_rec(from, a, leaf, map);
-                self.unary(op, a)
-            }
-            Expr::Binary(op, a, b) => {
-                let a = self.import_rec(from, a, leaf, map);
-                let b = self.import_rec(from, b, leaf, map);
-                self.binary(op, a, b)
-            }
-            Expr::Powi(a, n) => {
-                let a = self.import_rec(from, a, leaf, map);
-                self.powi(a, n)
-            }
-            Expr::Select(c, a, b) => {
-                let c = self.import_rec(from, c, leaf, map);
-                let a = self.import_rec(from, a, leaf, map);
-                let b = self.import_rec(from, b, leaf, map);
-                self.select(c, a, b)
+            e => {
+                let mapped = e.map_operands(|operand| self.import_rec(from, operand, leaf, map));
+                self.build(mapped)
             }
         };
         map.insert(id, result);

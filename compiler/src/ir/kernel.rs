@@ -301,14 +301,20 @@ fn kinetic_step(a: &mut ExprArena, k: &super::KineticScheme, dt: ExprId) -> Vec<
 }
 
 /// Keeps only the expressions the writes reach, renumbered in order (back ends and dumps see
-/// no dead code).
+/// no dead code), with the work reduced (`ir::reduce`).
 pub fn compact(kernel: Kernel) -> Kernel {
     specialize(&kernel, &|_| None)
 }
 
-/// Replaces leaves by constants (uniform parameters, `dt`, `celsius`) and folds, so the code a
-/// back end generates does per-instance work only.
+/// Replaces leaves by constants (uniform parameters, `dt`, `celsius`), folds, and reduces the
+/// work (`ir::reduce`), so the code a back end generates does per-instance work only.
 pub fn specialize(kernel: &Kernel, constant: &dyn Fn(Expr) -> Option<f64>) -> Kernel {
+    super::reduce::reduce(&fold_leaves(kernel, constant))
+}
+
+/// The expressions the writes reach, renumbered in order, with the leaves `constant` knows
+/// replaced by constants and folded.
+pub(super) fn fold_leaves(kernel: &Kernel, constant: &dyn Fn(Expr) -> Option<f64>) -> Kernel {
     let mut exprs = ExprArena::new();
     let mut map = std::collections::HashMap::new();
     let writes = kernel

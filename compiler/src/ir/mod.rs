@@ -14,6 +14,7 @@ pub mod expr;
 pub mod kernel;
 pub mod math;
 mod print;
+pub mod reduce;
 mod validate;
 mod validate_error;
 

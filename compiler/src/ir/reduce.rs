@@ -1,0 +1,224 @@
+//! Algebraic work reduction: a kernel rewritten to compute the same values with fewer
+//! divisions and exponentials. `kernel::specialize` (and so `kernel::compact`) ends with it, so
+//! the interpreter, the Cranelift JIT and the WGSL back end all execute the reduced kernel and
+//! still agree with each other bit for bit. Valid for every mechanism; three passes over the
+//! live expressions, each rebuilding the kernel in order:
+//!
+//! 1. Local rules, applied to every node a pass builds ([`simplify`]): a division by a constant
+//!    becomes a product with its reciprocal, x / (c / w) becomes (x / c) · w (a time constant
+//!    `tau = 1 / (q · s)` used as `-dt / tau` costs no division), and constant factors are
+//!    gathered: c1 · (c2 · w) → (c1 c2) · w, (−w) · c → (−c) · w.
+//! 2. [`share_reciprocals`]: n ≥ 2 divisions by one denominator d → r = 1/d once and x · r
+//!    each (one division and n products in place of n divisions).
+//! 3. [`share_exps`]: exps whose arguments are a·u + b with the same u and bit-identical slope a
+//!    (a family, as the rates of one gate: exp(−(v+40)/10), exp(−(v+35)/10)) →
+//!    e = exp(a·u + b1) once and e · exp(b2 − b1) for the others, the factor folded.
+//!
+//! Each rewrite may change the last bits of a value (a rounded reciprocal, a rounded factor);
+//! the NEURON reference cases stay within 1e-6 mV (`tests/it/fidelity.rs`). Two directions of
+//! the issue need nothing here: integer powers with a constant exponent are already `Powi`
+//! (square and multiply in every back end), and specialisation already folds every
+//! per-placement constant (uniform parameters, dt, the temperature, what is computed from them).
+
+use std::collections::HashMap;
+
+use super::expr::{BinaryOp, Expr, ExprArena, ExprId, UnaryOp};
+use super::kernel::{self, Kernel, Write};
+
+/// The largest |b2 − b1| within one exp family. The shared exp is then within e^16 of each
+/// member, so it overflows or underflows only where the member is beyond 1e±300 already.
+const FAMILY_SPAN: f64 = 16.0;
+
+/// The kernel with fewer divisions and exps (the passes above, in order).
+pub fn reduce(kernel: &Kernel) -> Kernel {
+    let simplified = rebuild(kernel, |_, _, _, _| None);
+    let reciprocals = share_reciprocals(&simplified);
+    share_exps(&reciprocals)
+}
+
+/// Rebuilds the kernel's expressions in order into a fresh arena, each node from its rebuilt
+/// operands by `rewrite` (given the arena, the old-to-new map so far, the old handle and the
+/// node with new operands) or, where it returns `None`, by [`simplify`]. Expressions the writes
+/// no longer reach are dropped.
+fn rebuild(
+    kernel: &Kernel,
+    mut rewrite: impl FnMut(&mut ExprArena, &[ExprId], ExprId, Expr) -> Option<ExprId>,
+) -> Kernel {
+    let mut to = ExprArena::new();
+    let mut map: Vec<ExprId> = Vec::with_capacity(kernel.exprs.len());
+    for (id, e) in kernel.exprs.iter() {
+        let mapped = e.map_operands(|operand| map[operand.0 as usize]);
+        let new = match rewrite(&mut to, &map, id, mapped) {
+            Some(new) => new,
+            None => simplify(&mut to, mapped),
+        };
+        map.push(new);
+    }
+    let writes = kernel.writes.iter().map(|w| Write { target: w.target, value: map[w.value.0 as usize] }).collect();
+    kernel::fold_leaves(&Kernel { stage: kernel.stage, exprs: to, writes }, &|_| None)
+}
+
+/// Adds `e` (operands in `to`) with the local rules of pass 1.
+fn simplify(to: &mut ExprArena, e: Expr) -> ExprId {
+    match e {
+        Expr::Binary(BinaryOp::Div, x, y) => divide(to, x, y),
+        Expr::Binary(BinaryOp::Mul, x, y) => multiply(to, x, y),
+        Expr::Unary(UnaryOp::Neg, x) => negate(to, x),
+        e => to.build(e),
+    }
+}
+
+/// x / y, as a product where y is a constant with a normal reciprocal, and x / (c / w) as
+/// (x / c) · w.
+fn divide(to: &mut ExprArena, x: ExprId, y: ExprId) -> ExprId {
+    match (to.constant(x), to.constant(y)) {
+        (Some(_), Some(_)) => return to.div(x, y),
+        (None, Some(c)) if (1.0 / c).is_normal() => {
+            let reciprocal = to.constant_expr(1.0 / c);
+            return multiply(to, reciprocal, x);
+        }
+        _ => {}
+    }
+    if let Expr::Binary(BinaryOp::Div, c, w) = to.get(y)
+        && to.constant(c).is_some()
+    {
+        let quotient = divide(to, x, c);
+        return multiply(to, quotient, w);
+    }
+    to.div(x, y)
+}
+
+/// x · y with constant factors gathered into one, written first.
+fn multiply(to: &mut ExprArena, x: ExprId, y: ExprId) -> ExprId {
+    let (c, w) = match (to.constant(x), to.constant(y)) {
+        (Some(c), None) => (c, y),
+        (None, Some(c)) => (c, x),
+        _ => return to.mul(x, y),
+    };
+    match to.get(w) {
+        Expr::Unary(UnaryOp::Neg, inner) => {
+            let c = to.constant_expr(-c);
+            return multiply(to, c, inner);
+        }
+        Expr::Binary(BinaryOp::Mul, p, q) => {
+            let inner = to.constant(p).map(|k| (k, q)).or_else(|| to.constant(q).map(|k| (k, p)));
+            if let Some((k, rest)) = inner
+                && (c * k).is_normal()
+            {
+                let product = to.constant_expr(c * k);
+                return to.mul(product, rest);
+            }
+        }
+        _ => {}
+    }
+    let c = to.constant_expr(c);
+    to.mul(c, w)
+}
+
+/// −x, folded into a constant factor of x where it has one.
+fn negate(to: &mut ExprArena, x: ExprId) -> ExprId {
+    if let Expr::Binary(BinaryOp::Mul, c, w) = to.get(x)
+        && let Some(k) = to.constant(c)
+    {
+        let minus = to.constant_expr(-k);
+        return to.mul(minus, w);
+    }
+    to.neg(x)
+}
+
+/// Pass 2: every non-constant denominator of at least two divisions is inverted once.
+fn share_reciprocals(kernel: &Kernel) -> Kernel {
+    let mut divisions: HashMap<ExprId, u32> = HashMap::new();
+    for (_, e) in kernel.exprs.iter() {
+        if let Expr::Binary(BinaryOp::Div, _, d) = e
+            && kernel.exprs.constant(d).is_none()
+        {
+            *divisions.entry(d).or_default() += 1;
+        }
+    }
+    rebuild(kernel, |to, _, old, mapped| {
+        let Expr::Binary(BinaryOp::Div, _, old_denominator) = kernel.exprs.get(old) else { return None };
+        let Expr::Binary(_, numerator, denominator) = mapped else { return None };
+        if divisions.get(&old_denominator).copied().unwrap_or(0) < 2 {
+            return None;
+        }
+        let one = to.constant_expr(1.0);
+        let reciprocal = to.div(one, denominator);
+        Some(multiply(to, numerator, reciprocal))
+    })
+}
+
+/// `slope · base + intercept`: how a node depends on another through constant shifts and
+/// scalings (every node is `1 · itself + 0`).
+#[derive(Copy, Clone, Debug)]
+struct Affine {
+    base: ExprId,
+    slope: f64,
+    intercept: f64,
+}
+
+impl Affine {
+    fn scaled(self, k: f64) -> Affine {
+        Affine { base: self.base, slope: self.slope * k, intercept: self.intercept * k }
+    }
+
+    fn shifted(self, c: f64) -> Affine {
+        Affine { intercept: self.intercept + c, ..self }
+    }
+}
+
+/// The affine form of every node of `a`, in order.
+fn affine_forms(a: &ExprArena) -> Vec<Affine> {
+    let mut forms: Vec<Affine> = Vec::with_capacity(a.len());
+    for (id, e) in a.iter() {
+        let of = |x: ExprId| forms[x.0 as usize];
+        let form = match e {
+            Expr::Unary(UnaryOp::Neg, x) => Some(of(x).scaled(-1.0)),
+            Expr::Binary(op, x, y) => match (op, a.constant(x), a.constant(y)) {
+                (BinaryOp::Add, Some(c), None) => Some(of(y).shifted(c)),
+                (BinaryOp::Add, None, Some(c)) => Some(of(x).shifted(c)),
+                (BinaryOp::Sub, None, Some(c)) => Some(of(x).shifted(-c)),
+                (BinaryOp::Sub, Some(c), None) => Some(of(y).scaled(-1.0).shifted(c)),
+                (BinaryOp::Mul, Some(c), None) => Some(of(y).scaled(c)),
+                (BinaryOp::Mul, None, Some(c)) => Some(of(x).scaled(c)),
+                _ => None,
+            },
+            _ => None,
+        };
+        forms.push(form.unwrap_or(Affine { base: id, slope: 1.0, intercept: 0.0 }));
+    }
+    forms
+}
+
+/// For each exp that joins the family of an earlier one: that exp (the family's shared one)
+/// and the shift b − b_shared of its argument.
+fn exp_shifts(a: &ExprArena) -> HashMap<ExprId, (ExprId, f64)> {
+    let forms = affine_forms(a);
+    let mut families: HashMap<(ExprId, u64), Vec<(ExprId, f64)>> = HashMap::new();
+    let mut shifts = HashMap::new();
+    for (id, e) in a.iter() {
+        let Expr::Unary(UnaryOp::Exp, argument) = e else { continue };
+        let form = forms[argument.0 as usize];
+        let shared = families.entry((form.base, form.slope.to_bits())).or_default();
+        match shared.iter().find(|(_, b)| (form.intercept - b).abs() <= FAMILY_SPAN) {
+            Some(&(exp, b)) => {
+                shifts.insert(id, (exp, form.intercept - b));
+            }
+            None => shared.push((id, form.intercept)),
+        }
+    }
+    shifts
+}
+
+/// Pass 3: each exp family computes one exp; the others are it times a constant factor.
+fn share_exps(kernel: &Kernel) -> Kernel {
+    let shifts = exp_shifts(&kernel.exprs);
+    rebuild(kernel, |to, map, old, _| {
+        let &(shared, shift) = shifts.get(&old)?;
+        let factor = to.constant_expr(super::math::exp(shift));
+        Some(multiply(to, factor, map[shared.0 as usize]))
+    })
+}
+
+#[cfg(test)]
+mod tests;

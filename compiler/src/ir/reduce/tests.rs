@@ -1,0 +1,145 @@
+use super::*;
+use crate::ir::expr::Builtin;
+use crate::ir::kernel::{Stage, Target};
+
+/// A kernel writing `values` to states 0, 1, … (compacted, not reduced).
+fn kernel_of(exprs: ExprArena, values: &[ExprId]) -> Kernel {
+    let writes = values.iter().enumerate().map(|(i, v)| Write { target: Target::State(i as u32), value: *v }).collect();
+    kernel::fold_leaves(&Kernel { stage: Stage::Advance, exprs, writes }, &|_| None)
+}
+
+fn count(k: &Kernel, what: fn(Expr) -> bool) -> usize {
+    k.exprs.iter().filter(|(_, e)| what(*e)).count()
+}
+
+fn is_exp(e: Expr) -> bool {
+    matches!(e, Expr::Unary(UnaryOp::Exp, _))
+}
+
+fn is_division(e: Expr) -> bool {
+    matches!(e, Expr::Binary(BinaryOp::Div, ..))
+}
+
+/// The written values with `v` and the states given.
+fn written(k: &Kernel, v: f64, states: &[f64]) -> Vec<f64> {
+    let leaf = |e: Expr| match e {
+        Expr::Builtin(Builtin::V) => v,
+        Expr::State(i) => states[i as usize],
+        other => panic!("unexpected leaf {other:?}"),
+    };
+    k.writes.iter().map(|w| k.exprs.eval(w.value, &leaf)).collect()
+}
+
+/// The reduced kernel computes the original's values to `ulps` units in the last place, for
+/// voltages across and beyond the physiological range (an exp of an argument rounded
+/// differently differs by up to |argument| ulps, about 20 here).
+fn assert_same_values(original: &Kernel, reduced: &Kernel, states: &[f64], ulps: f64) {
+    assert_eq!(original.writes.len(), reduced.writes.len());
+    for step in 0..=64 {
+        let v = -160.0 + 5.0 * f64::from(step);
+        let (want, got) = (written(original, v, states), written(reduced, v, states));
+        for (w, g) in want.iter().zip(&got) {
+            assert!((w - g).abs() <= ulps * f64::EPSILON * w.abs(), "v = {v}: {g} vs {w}");
+        }
+    }
+}
+
+/// exp(−(v + offset)/scale), written as hh writes it.
+fn rate_exp(a: &mut ExprArena, offset: f64, scale: f64) -> ExprId {
+    let v = a.leaf(Expr::Builtin(Builtin::V));
+    let c = a.constant_expr(offset);
+    let shifted = a.add(v, c);
+    let minus = a.neg(shifted);
+    let s = a.constant_expr(scale);
+    let argument = a.div(minus, s);
+    a.unary(UnaryOp::Exp, argument)
+}
+
+#[test]
+fn exps_of_one_family_share_one_exp() {
+    let mut a = ExprArena::new();
+    // Three of slope −1/10 (hh's alpha_m, beta_h, alpha_n) and one of slope −1/18 (beta_m).
+    let rates = [rate_exp(&mut a, 40.0, 10.0), rate_exp(&mut a, 35.0, 10.0), rate_exp(&mut a, 55.0, 10.0)];
+    let other = rate_exp(&mut a, 65.0, 18.0);
+    let k = kernel_of(a, &[rates[0], rates[1], rates[2], other]);
+    let reduced = reduce(&k);
+    assert_eq!(count(&k, is_exp), 4);
+    assert_eq!(count(&reduced, is_exp), 2);
+    assert_same_values(&k, &reduced, &[], 64.0);
+}
+
+#[test]
+fn exps_of_one_slope_far_apart_are_not_shared() {
+    let mut a = ExprArena::new();
+    let near = rate_exp(&mut a, 0.0, 1.0);
+    let far = rate_exp(&mut a, 20.0, 1.0);
+    let k = kernel_of(a, &[near, far]);
+    assert_eq!(count(&reduce(&k), is_exp), 2);
+}
+
+#[test]
+fn divisions_by_one_denominator_share_one_reciprocal() {
+    let mut a = ExprArena::new();
+    // inf = alpha / (alpha + beta), 1 / (alpha + beta), and a third x / (alpha + beta).
+    let (alpha, beta) = (rate_exp(&mut a, 40.0, 10.0), rate_exp(&mut a, 65.0, 18.0));
+    let sum = a.add(alpha, beta);
+    let inf = a.div(alpha, sum);
+    let one = a.constant_expr(1.0);
+    let inverse = a.div(one, sum);
+    let x = a.leaf(Expr::State(0));
+    let third = a.div(x, sum);
+    let k = kernel_of(a, &[inf, inverse, third]);
+    let reduced = reduce(&k);
+    assert_eq!(count(&k, is_division), 5);
+    assert_eq!(count(&reduced, is_division), 1);
+    assert_same_values(&k, &reduced, &[0.3], 64.0);
+}
+
+#[test]
+fn constant_divisors_and_a_reciprocal_time_constant_need_no_division() {
+    let mut a = ExprArena::new();
+    // exp(-dt / tau) with tau = 1 / (q10 · (alpha + beta)), dt and q10 folded.
+    let (alpha, beta) = (a.leaf(Expr::State(0)), a.leaf(Expr::State(1)));
+    let sum = a.add(alpha, beta);
+    let q10 = a.constant_expr(3.0_f64.powf(0.37));
+    let rate = a.mul(q10, sum);
+    let one = a.constant_expr(1.0);
+    let tau = a.div(one, rate);
+    let minus_dt = a.constant_expr(-0.025);
+    let ratio = a.div(minus_dt, tau);
+    let decay = a.unary(UnaryOp::Exp, ratio);
+    // −(v + 40) / 10 / 2: one product by −0.05.
+    let v = a.leaf(Expr::Builtin(Builtin::V));
+    let c = a.constant_expr(40.0);
+    let shifted = a.add(v, c);
+    let minus = a.neg(shifted);
+    let ten = a.constant_expr(10.0);
+    let tenth = a.div(minus, ten);
+    let two = a.constant_expr(2.0);
+    let half = a.div(tenth, two);
+    let k = kernel_of(a, &[decay, half]);
+    let reduced = reduce(&k);
+    assert_eq!(count(&k, is_division), 4);
+    assert_eq!(count(&reduced, is_division), 0);
+    let products = |k: &Kernel| count(k, |e| matches!(e, Expr::Binary(BinaryOp::Mul, ..)));
+    assert_eq!(products(&reduced), 2, "{:?}", reduced.exprs);
+    assert_same_values(&k, &reduced, &[0.7, 2.5], 8.0);
+}
+
+#[test]
+fn nothing_to_reduce_leaves_the_kernel_as_it_is() {
+    let mut a = ExprArena::new();
+    // Exps of different slopes, divisions by different denominators, constants already first.
+    let (x, y) = (a.leaf(Expr::State(0)), a.leaf(Expr::State(1)));
+    let v = a.leaf(Expr::Builtin(Builtin::V));
+    let e1 = a.unary(UnaryOp::Exp, v);
+    let three = a.constant_expr(3.0);
+    let v3 = a.mul(three, v);
+    let e2 = a.unary(UnaryOp::Exp, v3);
+    let q1 = a.div(e1, x);
+    let q2 = a.div(e2, y);
+    let k = kernel_of(a, &[q1, q2]);
+    let reduced = reduce(&k);
+    assert!(reduced.exprs.iter().eq(k.exprs.iter()), "{:?}", reduced.exprs);
+    assert_eq!(reduced.writes, k.writes);
+}
