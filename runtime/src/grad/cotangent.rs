@@ -88,6 +88,7 @@ impl Cotangents {
             Target::NodeDiagonal => &mut self.diagonal[node],
             Target::IonCurrent(u) => &mut self.ions[block.species[u as usize]].current[node],
             Target::IonConcentration(u, var) => &mut self.ions[block.species[u as usize]].get_mut(var)[node],
+            Target::Partial(_) => unreachable!("stage kernels write no partials (artifact::validate)"),
         }
     }
 
@@ -109,10 +110,11 @@ impl Cotangents {
         }
     }
 
-    /// The vector–Jacobian product of `kernel` at `instance` of block `b`, evaluated at the
-    /// plan's current values (those the kernel read): every written value's cotangent flows into
-    /// what it was computed from; a stored target's cotangent is consumed (the value before
-    /// the kernel is not what it wrote). Returns the cotangent of the event weight.
+    /// The vector–Jacobian product of `kernel` at `instance` of block `b`, with the partials of
+    /// its adjoint at the values the kernel read (`partials`: per partial, per instance; see
+    /// `kernels::Machine::partials`): every written value's cotangent flows into what it was
+    /// computed from; a stored target's cotangent is consumed (the value before the kernel is
+    /// not what it wrote). `written`: scratch. Returns the cotangent of the event weight.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn vjp(
         &mut self,
@@ -120,20 +122,14 @@ impl Cotangents {
         b: usize,
         kernel: &Kernel,
         adjoint: &AdjointKernel,
+        partials: &[Vec<f64>],
         instance: usize,
-        weight: f64,
-        t: f64,
-        values: &mut Vec<f64>,
+        written: &mut Vec<f64>,
     ) -> f64 {
-        let block = &p.blocks[b];
-        let node = block.node_index[instance] as usize;
-        // One scratch buffer, reused across calls: the adjoint's values, then the writes' cotangents.
-        let n = adjoint.exprs.len();
-        values.resize(n + kernel.writes.len(), 0.0);
-        let (values, written) = values.split_at_mut(n);
-        block.evaluate_at(&adjoint.exprs, values, &p.nodes, &p.ions, &p.scalars(t), instance, weight);
-        for (w, x) in kernel.writes.iter().zip(written.iter_mut()) {
-            *x = *self.target(p, b, w.target, instance, node);
+        let node = p.blocks[b].node_index[instance] as usize;
+        written.clear();
+        for w in &kernel.writes {
+            written.push(*self.target(p, b, w.target, instance, node));
         }
         for w in &kernel.writes {
             if !accumulates(w.target) {
@@ -141,8 +137,8 @@ impl Cotangents {
             }
         }
         let mut weight_cotangent = 0.0;
-        for partial in &adjoint.partials {
-            let contribution = written[partial.write as usize] * values[partial.value.0 as usize];
+        for (partial, values) in adjoint.partials.iter().zip(partials) {
+            let contribution = written[partial.write as usize] * values[instance];
             if contribution == 0.0 {
                 continue;
             }

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use super::expr::{Builtin, Expr, ExprArena, ExprId, IonVar};
-use super::kernel::Kernel;
+use super::kernel::{Kernel, Stage, Target, Write};
 
 /// A value a kernel reads that a gradient flows into.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -70,6 +70,21 @@ pub struct AdjointKernel {
     /// Compacted: only what the partials reach, operands first.
     pub exprs: ExprArena,
     pub partials: Vec<Partial>,
+}
+
+impl AdjointKernel {
+    /// A kernel of stage `stage` (that of the kernel this is the adjoint of) that computes
+    /// every partial at an instance and stores partial `k` into [`Target::Partial`]`(k)`: what
+    /// an engine compiles to evaluate the partials of a whole block in one call.
+    pub fn kernel(&self, stage: Stage) -> Kernel {
+        let writes = self
+            .partials
+            .iter()
+            .enumerate()
+            .map(|(k, p)| Write { target: Target::Partial(k as u32), value: p.value })
+            .collect();
+        Kernel { stage, exprs: self.exprs.clone(), writes }
+    }
 }
 
 /// The adjoint of `kernel` (usually a specialised kernel, whose folded constants have no

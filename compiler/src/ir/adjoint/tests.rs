@@ -173,3 +173,15 @@ fn the_event_weight_has_a_partial_in_event_kernels() {
     let adjoint = adjoint(event);
     assert!(adjoint.partials.iter().any(|p| p.wrt == Wrt::Weight), "{:?}", adjoint.partials);
 }
+
+#[test]
+fn the_partials_kernel_stores_every_partial_in_order() {
+    let all = kernels();
+    let (_, _, hh) = all.iter().find(|(n, ..)| n == "hh").expect("hh");
+    let adjoint = adjoint(&hh.advance);
+    let kernel = adjoint.kernel(crate::ir::kernel::Stage::Advance);
+    assert_eq!(kernel.writes.len(), adjoint.partials.len());
+    for (k, (w, p)) in kernel.writes.iter().zip(&adjoint.partials).enumerate() {
+        assert_eq!((w.target, w.value), (crate::ir::kernel::Target::Partial(k as u32), p.value));
+    }
+}
