@@ -46,9 +46,16 @@ impl BlockAdjoints {
             .chain(self.event.iter().map(|e| (Stage::Event, e)))
     }
 
-    /// The most partials of one adjoint: the per-instance arrays the block needs.
+    /// The first of the block's partial arrays that holds the partials of the `stage` kernel's
+    /// adjoint: the replay of a step computes the current and the advance kernels' partials
+    /// before the reverse run uses either, so those two have arrays of their own.
+    fn offset(&self, stage: Stage) -> usize {
+        if stage == Stage::Advance { self.current.partials.len() } else { 0 }
+    }
+
+    /// The partial arrays the block needs.
     fn width(&self) -> usize {
-        self.stages().map(|(_, a)| a.partials.len()).max().unwrap_or(0)
+        self.stages().map(|(stage, a)| self.offset(stage) + a.partials.len()).max().unwrap_or(0)
     }
 }
 
@@ -75,6 +82,9 @@ struct BlockCode {
     current: JitKernel,
     advance: JitKernel,
     event: Option<JitKernel>,
+    /// The current and advance kernels fused with their adjoints' partials (the replay).
+    current_and_partials: JitKernel,
+    advance_and_partials: JitKernel,
     /// The partials kernel of each adjoint, by the stage of its kernel.
     partials: Vec<(Stage, JitKernel)>,
 }
@@ -92,10 +102,16 @@ impl Code {
                 .map(|(stage, a)| Ok((stage, compile(&a.kernel(stage))?)))
                 .collect::<Result<Vec<_>, JitError>>()?;
             let k = &block.kernels;
+            let fused = |stage: Stage, a: &AdjointKernel| {
+                let kernel = kernel_of(k, stage).expect("a kernel of the stage");
+                compile(&a.fused(kernel, adjoints.offset(stage) as u32))
+            };
             Ok(BlockCode {
                 current: compile(&k.current)?,
                 advance: compile(&k.advance)?,
                 event: k.event.as_ref().map(compile).transpose()?,
+                current_and_partials: fused(Stage::Current, &adjoints.current)?,
+                advance_and_partials: fused(Stage::Advance, &adjoints.advance)?,
                 partials,
             })
         });
@@ -196,16 +212,45 @@ impl<'c> Machine<'c> {
     }
 
     /// The advance kernel of block `b` on all its instances, at model time `mid`.
-    pub(super) fn advance(&mut self, b: usize, mid: f64) {
+    fn advance(&mut self, b: usize, mid: f64) {
         match self.code.compiled {
             Some(_) => self.run(b, |c| &c.advance, mid),
+            None => self.interpret_advance(b, mid),
+        }
+    }
+
+    fn interpret_advance(&mut self, b: usize, mid: f64) {
+        let scalars = self.plan.scalars(mid);
+        let p = &mut self.plan;
+        let block = &mut p.blocks[b];
+        let kernels = std::sync::Arc::clone(&block.kernels);
+        let n = block.len();
+        block.interpret(&kernels.advance, &mut p.nodes, &mut p.ions, &scalars, 0, n);
+    }
+
+    /// [`schedule::Stage::Currents`] at model time `mid`, keeping every block's partials of its
+    /// current kernel (see [`Machine::partials`]).
+    pub(super) fn currents_and_partials(&mut self, mid: f64) {
+        match self.code.compiled {
+            Some(_) => {
+                self.plan.zero_accumulators();
+                (0..self.plan.blocks.len()).for_each(|b| self.run(b, |c| &c.current_and_partials, mid));
+            }
             None => {
-                let scalars = self.plan.scalars(mid);
-                let p = &mut self.plan;
-                let block = &mut p.blocks[b];
-                let kernels = std::sync::Arc::clone(&block.kernels);
-                let n = block.len();
-                block.interpret(&kernels.advance, &mut p.nodes, &mut p.ions, &scalars, 0, n);
+                // Nothing the current kernels read is written in the stage.
+                (0..self.plan.blocks.len()).for_each(|b| self.compute_partials(b, Stage::Current, mid, None));
+                self.plan.currents(mid);
+            }
+        }
+    }
+
+    /// The advance kernel of block `b` at model time `mid`, keeping its partials.
+    pub(super) fn advance_and_partials(&mut self, b: usize, mid: f64) {
+        match self.code.compiled {
+            Some(_) => self.run(b, |c| &c.advance_and_partials, mid),
+            None => {
+                self.compute_partials(b, Stage::Advance, mid, None);
+                self.interpret_advance(b, mid);
             }
         }
     }
@@ -237,27 +282,31 @@ impl<'c> Machine<'c> {
                 }
             }
             None => {
-                let adjoint = code.adjoints[b].of(stage).expect("an adjoint per kernel");
                 let instances = event.map_or(0..self.plan.blocks[b].len(), |(i, _)| i..i + 1);
                 for instance in instances {
-                    self.evaluate(b, adjoint, instance, event.map_or(0.0, |(_, w)| w), &scalars);
+                    self.evaluate(b, stage, instance, event.map_or(0.0, |(_, w)| w), &scalars);
                 }
             }
         }
     }
 
-    /// Per partial, per instance of block `b`: the partials last computed.
-    pub(super) fn partials(&self, b: usize) -> &[Vec<f64>] {
-        &self.partials[b]
+    /// Per partial, per instance of block `b`: the partials of its `stage` kernel's adjoint
+    /// last computed (by [`Machine::compute_partials`] or, for the current and advance kernels,
+    /// with the stage by the replay's [`Machine::currents_and_partials`] and
+    /// [`Machine::advance_and_partials`]).
+    pub(super) fn partials(&self, b: usize, stage: Stage) -> &[Vec<f64>] {
+        &self.partials[b][self.code.adjoints[b].offset(stage)..]
     }
 
     /// The partials of `adjoint` at one instance, interpreted.
-    fn evaluate(&mut self, b: usize, adjoint: &AdjointKernel, instance: usize, weight: f64, scalars: &[f64]) {
+    fn evaluate(&mut self, b: usize, stage: Stage, instance: usize, weight: f64, scalars: &[f64]) {
+        let adjoint = self.code.adjoints[b].of(stage).expect("an adjoint per kernel");
         let p = &self.plan;
         self.scratch.resize(adjoint.exprs.len(), 0.0);
         p.blocks[b].evaluate_at(&adjoint.exprs, &mut self.scratch, &p.nodes, &p.ions, scalars, instance, weight);
-        for (k, partial) in adjoint.partials.iter().enumerate() {
-            self.partials[b][k][instance] = self.scratch[partial.value.0 as usize];
+        let arrays = &mut self.partials[b][self.code.adjoints[b].offset(stage)..];
+        for (array, partial) in arrays.iter_mut().zip(&adjoint.partials) {
+            array[instance] = self.scratch[partial.value.0 as usize];
         }
     }
 }

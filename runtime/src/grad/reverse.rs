@@ -78,14 +78,18 @@ impl Reverse<'_> {
     /// left there.
     fn step(&mut self, m: &mut Machine, events: &[DueEvent], t: f64) {
         let tape = replay(m, events, t);
-        let mid = t + m.plan.dt / 2.0;
         for stage in STEP.into_iter().rev() {
             match stage {
                 Stage::Record | Stage::Detect => {}
-                Stage::Advance => self.blocks(m, &tape.advance, mid, KernelStage::Advance),
+                Stage::Advance => {
+                    for b in (0..m.plan.blocks.len()).rev() {
+                        tape.advance[b].restore(&mut m.plan, b);
+                        self.block(m, b, KernelStage::Advance);
+                    }
+                }
                 Stage::Solve => self.solve(&mut m.plan, &tape),
                 Stage::Currents => {
-                    self.currents(m, mid);
+                    self.currents(m);
                     self.cot.clear_accumulators();
                 }
                 Stage::Reversals => {
@@ -112,42 +116,43 @@ impl Reverse<'_> {
             match stage {
                 InitStage::DetectorFlags => {}
                 InitStage::Currents => {
-                    self.currents(m, 0.0);
+                    for b in 0..m.plan.blocks.len() {
+                        m.compute_partials(b, KernelStage::Current, 0.0, None);
+                    }
+                    self.currents(m);
                     self.cot.clear_accumulators();
                 }
                 InitStage::Reversals => self.reversals(&m.plan),
-                InitStage::InitKernels => self.blocks(m, &overwritten, 0.0, KernelStage::Init),
+                InitStage::InitKernels => {
+                    for b in (0..m.plan.blocks.len()).rev() {
+                        overwritten[b].restore(&mut m.plan, b);
+                        m.compute_partials(b, KernelStage::Init, 0.0, None);
+                        self.block(m, b, KernelStage::Init);
+                    }
+                }
             }
         }
     }
 
-    /// The adjoint of a stage that runs its `stage` kernel on every block in order, after
-    /// restoring, block by block in reverse, what each overwrote.
-    fn blocks(&mut self, m: &mut Machine, overwritten: &[Overwritten], t: f64, stage: KernelStage) {
+    /// The adjoint of the current stage, from the partials in the machine.
+    fn currents(&mut self, m: &Machine) {
         for b in (0..m.plan.blocks.len()).rev() {
-            overwritten[b].restore(&mut m.plan, b);
-            self.block(m, b, stage, t);
-        }
-    }
-
-    fn currents(&mut self, m: &mut Machine, mid: f64) {
-        for b in (0..m.plan.blocks.len()).rev() {
-            self.block(m, b, KernelStage::Current, mid);
+            self.block(m, b, KernelStage::Current);
         }
     }
 
     /// The vector–Jacobian product of block `b`'s `stage` kernel, instance by instance in
-    /// reverse, at the plan's values.
-    fn block(&mut self, m: &mut Machine, b: usize, stage: KernelStage, t: f64) {
+    /// reverse, from the partials in the machine (computed at the values the kernel read).
+    fn block(&mut self, m: &Machine, b: usize, stage: KernelStage) {
         let adjoint = self.code.adjoints[b].of(stage).expect("an adjoint per kernel");
-        m.compute_partials(b, stage, t, None);
         let p = &m.plan;
         let kernel = kernel_of(&p.blocks[b].kernels, stage).expect("a kernel of the stage");
-        let partials = m.partials(b);
+        let partials = m.partials(b, stage);
         for instance in (0..p.blocks[b].len()).rev() {
             self.cot.vjp(p, b, kernel, adjoint, partials, instance, &mut self.written);
         }
     }
+
     /// v' = v + M⁻¹(rhs − A v) with M = diag(d + C/dt) + A (A: the axial Laplacian,
     /// symmetric): μ = M⁻¹ λ_v', then λ_rhs = μ, λ_d = −μ ⊙ Δv, λ_v += −A μ.
     fn solve(&mut self, p: &mut Plan, tape: &StepTape) {
@@ -208,12 +213,13 @@ impl Reverse<'_> {
             let p = &m.plan;
             let kernel = p.blocks[b].kernels.event.as_ref().expect("an adjoint of the event kernel");
             self.weights[e.connection as usize] +=
-                self.cot.vjp(p, b, kernel, adjoint, m.partials(b), instance, &mut self.written);
+                self.cot.vjp(p, b, kernel, adjoint, m.partials(b, KernelStage::Event), instance, &mut self.written);
         }
     }
 }
 
-/// Runs step `n` forward from the state in the machine's plan, keeping what its adjoint needs.
+/// Runs step `n` forward from the state in the machine's plan, keeping what its adjoint needs:
+/// what each stage overwrote, and the partials of the current and advance kernels.
 fn replay(m: &mut Machine, events: &[DueEvent], t: f64) -> StepTape {
     let mid = t + m.plan.dt / 2.0;
     let mut tape = StepTape {
@@ -234,20 +240,21 @@ fn replay(m: &mut Machine, events: &[DueEvent], t: f64) -> StepTape {
             }
             Stage::Reversals => tape.reversals = m.plan.ions.iter().map(|i| i.reversal.clone()).collect(),
             Stage::Solve => tape.v_before_solve = m.plan.nodes.v.clone(),
+            Stage::Currents => {
+                m.currents_and_partials(mid);
+                tape.diagonal = m.plan.nodes.diagonal.clone();
+            }
             Stage::Advance => {
                 for b in 0..m.plan.blocks.len() {
                     let p = &m.plan;
                     tape.advance.push(Overwritten::before(p, &p.blocks[b], &p.blocks[b].kernels.advance));
-                    m.advance(b, mid);
+                    m.advance_and_partials(b, mid);
                 }
             }
-            Stage::Currents | Stage::Detect | Stage::Record => {}
+            Stage::Detect | Stage::Record => {}
         }
-        if !matches!(stage, Stage::DeliverEvents | Stage::Advance) {
+        if matches!(stage, Stage::Reversals | Stage::Solve) {
             m.stage(stage, events, t);
-        }
-        if stage == Stage::Currents {
-            tape.diagonal = m.plan.nodes.diagonal.clone();
         }
     }
     tape

@@ -77,13 +77,28 @@ impl AdjointKernel {
     /// every partial at an instance and stores partial `k` into [`Target::Partial`]`(k)`: what
     /// an engine compiles to evaluate the partials of a whole block in one call.
     pub fn kernel(&self, stage: Stage) -> Kernel {
-        let writes = self
-            .partials
+        let empty = Kernel { stage, exprs: ExprArena::new(), writes: Vec::new() };
+        self.fused(&empty, 0)
+    }
+
+    /// `kernel` (the kernel this is the adjoint of) that also stores partial `k` into
+    /// [`Target::Partial`]`(first + k)`, from the values the kernel reads (every value is
+    /// computed before the first write): one pass runs the stage and evaluates its partials,
+    /// sharing what they have in common. The expressions are imported as they are (the
+    /// arenas are already folded), so every value has the bits it has in either arena.
+    pub fn fused(&self, kernel: &Kernel, first: u32) -> Kernel {
+        let mut exprs = ExprArena::new();
+        let mut leaf = |arena: &mut ExprArena, e: Expr| arena.leaf(e);
+        let mut writes: Vec<Write> = kernel
+            .writes
             .iter()
-            .enumerate()
-            .map(|(k, p)| Write { target: Target::Partial(k as u32), value: p.value })
+            .map(|w| Write { target: w.target, value: exprs.import(&kernel.exprs, w.value, &mut leaf) })
             .collect();
-        Kernel { stage, exprs: self.exprs.clone(), writes }
+        for (k, p) in self.partials.iter().enumerate() {
+            let value = exprs.import(&self.exprs, p.value, &mut leaf);
+            writes.push(Write { target: Target::Partial(first + k as u32), value });
+        }
+        Kernel { stage: kernel.stage, exprs, writes }
     }
 }
 
