@@ -6,7 +6,7 @@ use sylva_compiler::ir::expr::{Expr, IonVar};
 use sylva_compiler::ir::kernel::{Kernel, Target};
 
 use super::GradError;
-use crate::plan::{IonArrays, Plan, ProbeSource};
+use crate::plan::{Block, IonArrays, Plan, ProbeSource};
 
 pub(super) struct Cotangents {
     pub v: Vec<f64>,
@@ -76,79 +76,137 @@ impl Cotangents {
         }
     }
 
-    /// The cotangent of a kernel's write target at `instance` (on `node`) of block `b`.
-    fn target(&mut self, p: &Plan, b: usize, target: Target, instance: usize, node: usize) -> &mut f64 {
-        let block = &p.blocks[b];
-        let slot = |list: &[(u32, Vec<f64>)], x: u32| list.iter().position(|(y, _)| *y == x).expect("stored");
-        match target {
-            Target::State(s) => &mut self.states[b][s as usize][instance],
-            Target::Current(c) => &mut self.currents[b][slot(&block.currents, c)][instance],
-            Target::Derived(d) => &mut self.derived[b][slot(&block.derived, d)][instance],
-            Target::NodeRhs => &mut self.rhs[node],
-            Target::NodeDiagonal => &mut self.diagonal[node],
-            Target::IonCurrent(u) => &mut self.ions[block.species[u as usize]].current[node],
-            Target::IonConcentration(u, var) => &mut self.ions[block.species[u as usize]].get_mut(var)[node],
-            Target::Partial(_) => unreachable!("stage kernels write no partials (artifact::validate)"),
-        }
-    }
-
-    /// The cotangent of a leaf a kernel read, or `None` for the run's constants (a parameter
-    /// folded into the kernel has none: it is a constant of the code).
-    fn leaf(&mut self, p: &Plan, b: usize, wrt: Wrt, instance: usize, node: usize) -> Option<&mut f64> {
-        let block = &p.blocks[b];
-        match wrt {
-            Wrt::Param(q) => {
-                let slot = block.params.iter().position(|(x, _)| *x == q)?;
-                Some(&mut self.params[b][slot][instance])
-            }
-            Wrt::State(s) => Some(&mut self.states[b][s as usize][instance]),
-            Wrt::V => Some(&mut self.v[node]),
+    /// The cotangent at `place` for `instance` of block `b` (on `node`).
+    fn at(&mut self, p: &Plan, b: usize, place: Place, instance: usize, node: usize) -> &mut f64 {
+        match place {
+            Place::State(s) => &mut self.states[b][s][instance],
+            Place::Current(slot) => &mut self.currents[b][slot][instance],
+            Place::Derived(slot) => &mut self.derived[b][slot][instance],
+            Place::Param(slot) => &mut self.params[b][slot][instance],
+            Place::Rhs => &mut self.rhs[node],
+            Place::Diagonal => &mut self.diagonal[node],
+            Place::V => &mut self.v[node],
             // The presynaptic cell's voltage: the gradient crosses to that cell.
-            Wrt::VPre => Some(&mut self.v[block.pre_node[instance] as usize]),
-            Wrt::Ion(u, var) => Some(&mut self.ions[block.species[u as usize]].get_mut(var)[node]),
-            Wrt::Weight => None,
+            Place::VPre => &mut self.v[p.blocks[b].pre_node[instance] as usize],
+            Place::Ion(species, var) => &mut self.ions[species].get_mut(var)[node],
         }
     }
 
-    /// The vector–Jacobian product of `kernel` at `instance` of block `b`, with the partials of
-    /// its adjoint at the values the kernel read (`partials`: per partial, per instance; see
-    /// `kernels::Machine::partials`): every written value's cotangent flows into what it was
-    /// computed from; a stored target's cotangent is consumed (the value before the kernel is
-    /// not what it wrote). `written`: scratch. Returns the cotangent of the event weight.
-    #[allow(clippy::too_many_arguments)]
+    /// The vector–Jacobian product of a kernel (`vjp`: its writes and its adjoint's partials,
+    /// resolved) at `instance` of block `b`, with the partials at the values the kernel read
+    /// (`partials`: per partial, per instance; see `kernels::Machine::partials`): every written
+    /// value's cotangent flows into what it was computed from; a stored target's cotangent is
+    /// consumed (the value before the kernel is not what it wrote). `written`: scratch.
+    /// Returns the cotangent of the event weight.
     pub(super) fn vjp(
         &mut self,
         p: &Plan,
         b: usize,
-        kernel: &Kernel,
-        adjoint: &AdjointKernel,
+        vjp: &Vjp,
         partials: &[Vec<f64>],
         instance: usize,
         written: &mut Vec<f64>,
     ) -> f64 {
         let node = p.blocks[b].node_index[instance] as usize;
         written.clear();
-        for w in &kernel.writes {
-            written.push(*self.target(p, b, w.target, instance, node));
+        for &(place, _) in &vjp.writes {
+            written.push(*self.at(p, b, place, instance, node));
         }
-        for w in &kernel.writes {
-            if !accumulates(w.target) {
-                *self.target(p, b, w.target, instance, node) = 0.0;
+        for &(place, accumulates) in &vjp.writes {
+            if !accumulates {
+                *self.at(p, b, place, instance, node) = 0.0;
             }
         }
         let mut weight_cotangent = 0.0;
-        for (partial, values) in adjoint.partials.iter().zip(partials) {
-            let contribution = written[partial.write as usize] * values[instance];
+        for (&(write, reach), values) in vjp.partials.iter().zip(partials) {
+            let contribution = written[write] * values[instance];
             if contribution == 0.0 {
                 continue;
             }
-            match self.leaf(p, b, partial.wrt, instance, node) {
-                Some(x) => *x += contribution,
-                None if partial.wrt == Wrt::Weight => weight_cotangent += contribution,
-                None => {}
+            match reach {
+                Reach::Place(place) => *self.at(p, b, place, instance, node) += contribution,
+                Reach::Weight => weight_cotangent += contribution,
+                Reach::Constant => {}
             }
         }
         weight_cotangent
+    }
+}
+
+/// An array of the adjoint state, resolved for a block: the block's own (by their index in
+/// [`Cotangents`]) or a node's.
+#[derive(Copy, Clone, Debug)]
+enum Place {
+    State(usize),
+    Current(usize),
+    Derived(usize),
+    Param(usize),
+    Rhs,
+    Diagonal,
+    V,
+    VPre,
+    Ion(usize, IonVar),
+}
+
+/// What a partial flows into.
+#[derive(Copy, Clone, Debug)]
+enum Reach {
+    Place(Place),
+    /// The event weight (the connection rule's gradient).
+    Weight,
+    /// A constant of the run (a parameter folded into the kernel): no gradient.
+    Constant,
+}
+
+/// A kernel's writes and its adjoint's partials, resolved for one block once, so that the
+/// product of an instance looks nothing up.
+pub(super) struct Vjp {
+    /// Per write: its cotangent's place, and whether the kernel accumulates into it.
+    writes: Vec<(Place, bool)>,
+    /// Per partial: its write and what it flows into.
+    partials: Vec<(usize, Reach)>,
+}
+
+impl Vjp {
+    pub(super) fn resolve(block: &Block, kernel: &Kernel, adjoint: &AdjointKernel) -> Vjp {
+        let slot = |list: &[(u32, Vec<f64>)], x: u32| list.iter().position(|(y, _)| *y == x).expect("stored");
+        let writes = kernel
+            .writes
+            .iter()
+            .map(|w| {
+                let place = match w.target {
+                    Target::State(s) => Place::State(s as usize),
+                    Target::Current(c) => Place::Current(slot(&block.currents, c)),
+                    Target::Derived(d) => Place::Derived(slot(&block.derived, d)),
+                    Target::NodeRhs => Place::Rhs,
+                    Target::NodeDiagonal => Place::Diagonal,
+                    Target::IonCurrent(u) => Place::Ion(block.species[u as usize], IonVar::Current),
+                    Target::IonConcentration(u, var) => Place::Ion(block.species[u as usize], var),
+                    Target::Partial(_) => unreachable!("stage kernels write no partials (artifact::validate)"),
+                };
+                (place, accumulates(w.target))
+            })
+            .collect();
+        let partials = adjoint
+            .partials
+            .iter()
+            .map(|partial| {
+                let reach = match partial.wrt {
+                    Wrt::Param(q) => block
+                        .params
+                        .iter()
+                        .position(|(x, _)| *x == q)
+                        .map_or(Reach::Constant, |slot| Reach::Place(Place::Param(slot))),
+                    Wrt::State(s) => Reach::Place(Place::State(s as usize)),
+                    Wrt::V => Reach::Place(Place::V),
+                    Wrt::VPre => Reach::Place(Place::VPre),
+                    Wrt::Ion(u, var) => Reach::Place(Place::Ion(block.species[u as usize], var)),
+                    Wrt::Weight => Reach::Weight,
+                };
+                (partial.write as usize, reach)
+            })
+            .collect();
+        Vjp { writes, partials }
     }
 }
 

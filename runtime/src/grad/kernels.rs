@@ -9,6 +9,7 @@
 use sylva_compiler::ir::adjoint::{AdjointKernel, adjoint};
 use sylva_compiler::ir::kernel::{Kernel, Kernels, Stage};
 
+use super::cotangent::Vjp;
 use crate::cpu::compiled;
 use crate::cpu::jit::{self, JitError, JitKernel};
 use crate::cpu::slots::Slot;
@@ -16,31 +17,45 @@ use crate::host::DueEvent;
 use crate::plan::schedule::{self, STEP};
 use crate::plan::{Block, Plan};
 
+/// The adjoint of one kernel of a block, and its vector–Jacobian product resolved for the block.
+pub(super) struct StageAdjoint {
+    pub adjoint: AdjointKernel,
+    pub vjp: Vjp,
+}
+
+impl StageAdjoint {
+    fn derive(block: &Block, kernel: &Kernel) -> StageAdjoint {
+        let adjoint = adjoint(kernel);
+        StageAdjoint { vjp: Vjp::resolve(block, kernel, &adjoint), adjoint }
+    }
+}
+
 /// The adjoint of every kernel of one block.
 pub(super) struct BlockAdjoints {
-    init: AdjointKernel,
-    current: AdjointKernel,
-    advance: AdjointKernel,
-    event: Option<AdjointKernel>,
+    init: StageAdjoint,
+    current: StageAdjoint,
+    advance: StageAdjoint,
+    event: Option<StageAdjoint>,
 }
 
 impl BlockAdjoints {
-    fn derive(k: &Kernels) -> BlockAdjoints {
+    fn derive(block: &Block) -> BlockAdjoints {
+        let k = &block.kernels;
         BlockAdjoints {
-            init: adjoint(&k.init),
-            current: adjoint(&k.current),
-            advance: adjoint(&k.advance),
-            event: k.event.as_ref().map(adjoint),
+            init: StageAdjoint::derive(block, &k.init),
+            current: StageAdjoint::derive(block, &k.current),
+            advance: StageAdjoint::derive(block, &k.advance),
+            event: k.event.as_ref().map(|e| StageAdjoint::derive(block, e)),
         }
     }
 
     /// The adjoint of the block's kernel of `stage`.
-    pub(super) fn of(&self, stage: Stage) -> Option<&AdjointKernel> {
+    pub(super) fn of(&self, stage: Stage) -> Option<&StageAdjoint> {
         self.stages().find(|(s, _)| *s == stage).map(|(_, a)| a)
     }
 
     /// Every adjoint with the stage of its kernel.
-    fn stages(&self) -> impl Iterator<Item = (Stage, &AdjointKernel)> {
+    fn stages(&self) -> impl Iterator<Item = (Stage, &StageAdjoint)> {
         [(Stage::Init, &self.init), (Stage::Current, &self.current), (Stage::Advance, &self.advance)]
             .into_iter()
             .chain(self.event.iter().map(|e| (Stage::Event, e)))
@@ -50,12 +65,12 @@ impl BlockAdjoints {
     /// adjoint: the replay of a step computes the current and the advance kernels' partials
     /// before the reverse run uses either, so those two have arrays of their own.
     fn offset(&self, stage: Stage) -> usize {
-        if stage == Stage::Advance { self.current.partials.len() } else { 0 }
+        if stage == Stage::Advance { self.current.adjoint.partials.len() } else { 0 }
     }
 
     /// The partial arrays the block needs.
     fn width(&self) -> usize {
-        self.stages().map(|(stage, a)| self.offset(stage) + a.partials.len()).max().unwrap_or(0)
+        self.stages().map(|(stage, a)| self.offset(stage) + a.adjoint.partials.len()).max().unwrap_or(0)
     }
 }
 
@@ -99,12 +114,12 @@ impl Code {
             let compile = |k: &Kernel| jit::compile(k, &slots);
             let partials = adjoints
                 .stages()
-                .map(|(stage, a)| Ok((stage, compile(&a.kernel(stage))?)))
+                .map(|(stage, a)| Ok((stage, compile(&a.adjoint.kernel(stage))?)))
                 .collect::<Result<Vec<_>, JitError>>()?;
             let k = &block.kernels;
-            let fused = |stage: Stage, a: &AdjointKernel| {
+            let fused = |stage: Stage, a: &StageAdjoint| {
                 let kernel = kernel_of(k, stage).expect("a kernel of the stage");
-                compile(&a.fused(kernel, adjoints.offset(stage) as u32))
+                compile(&a.adjoint.fused(kernel, adjoints.offset(stage) as u32))
             };
             Ok(BlockCode {
                 current: compile(&k.current)?,
@@ -121,7 +136,7 @@ impl Code {
 
     /// The adjoints of every block of `plan`, every kernel interpreted.
     pub(super) fn interpreted(plan: &Plan) -> Code {
-        Code { adjoints: plan.blocks.iter().map(|b| BlockAdjoints::derive(&b.kernels)).collect(), compiled: None }
+        Code { adjoints: plan.blocks.iter().map(BlockAdjoints::derive).collect(), compiled: None }
     }
 }
 
@@ -300,7 +315,7 @@ impl<'c> Machine<'c> {
 
     /// The partials of `adjoint` at one instance, interpreted.
     fn evaluate(&mut self, b: usize, stage: Stage, instance: usize, weight: f64, scalars: &[f64]) {
-        let adjoint = self.code.adjoints[b].of(stage).expect("an adjoint per kernel");
+        let adjoint = &self.code.adjoints[b].of(stage).expect("an adjoint per kernel").adjoint;
         let p = &self.plan;
         self.scratch.resize(adjoint.exprs.len(), 0.0);
         p.blocks[b].evaluate_at(&adjoint.exprs, &mut self.scratch, &p.nodes, &p.ions, scalars, instance, weight);

@@ -8,7 +8,7 @@ use sylva_compiler::ir::kernel::{Kernel, Stage as KernelStage, Target};
 use super::GradError;
 use super::cotangent::Cotangents;
 use super::forward::{Run, Snapshot};
-use super::kernels::{Code, Machine, kernel_of};
+use super::kernels::{Code, Machine};
 use crate::host::{DueEvent, time_of};
 use crate::plan::schedule::{INIT, InitStage, STEP, Stage};
 use crate::plan::solve::solve_tree;
@@ -144,12 +144,10 @@ impl Reverse<'_> {
     /// The vector–Jacobian product of block `b`'s `stage` kernel, instance by instance in
     /// reverse, from the partials in the machine (computed at the values the kernel read).
     fn block(&mut self, m: &Machine, b: usize, stage: KernelStage) {
-        let adjoint = self.code.adjoints[b].of(stage).expect("an adjoint per kernel");
-        let p = &m.plan;
-        let kernel = kernel_of(&p.blocks[b].kernels, stage).expect("a kernel of the stage");
+        let vjp = &self.code.adjoints[b].of(stage).expect("an adjoint per kernel").vjp;
         let partials = m.partials(b, stage);
-        for instance in (0..p.blocks[b].len()).rev() {
-            self.cot.vjp(p, b, kernel, adjoint, partials, instance, &mut self.written);
+        for instance in (0..m.plan.blocks[b].len()).rev() {
+            self.cot.vjp(&m.plan, b, vjp, partials, instance, &mut self.written);
         }
     }
 
@@ -210,10 +208,9 @@ impl Reverse<'_> {
             }
             let Some(adjoint) = self.code.adjoints[b].of(KernelStage::Event) else { continue };
             m.compute_partials(b, KernelStage::Event, t, Some((instance, e.weight)));
-            let p = &m.plan;
-            let kernel = p.blocks[b].kernels.event.as_ref().expect("an adjoint of the event kernel");
+            let partials = m.partials(b, KernelStage::Event);
             self.weights[e.connection as usize] +=
-                self.cot.vjp(p, b, kernel, adjoint, m.partials(b, KernelStage::Event), instance, &mut self.written);
+                self.cot.vjp(&m.plan, b, &adjoint.vjp, partials, instance, &mut self.written);
         }
     }
 }
