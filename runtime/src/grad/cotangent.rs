@@ -76,7 +76,9 @@ impl Cotangents {
         }
     }
 
-    /// The cotangent at `place` for `instance` of block `b` (on `node`).
+    /// The cotangent at `place` for `instance` of block `b` (on `node`). Inlined: it runs for
+    /// every write and partial of every instance.
+    #[inline(always)]
     fn at(&mut self, p: &Plan, b: usize, place: Place, instance: usize, node: usize) -> &mut f64 {
         match place {
             Place::State(s) => &mut self.states[b][s][instance],

@@ -99,7 +99,7 @@ pub(super) fn run(plan: &Plan, code: &Code, steps: u64, checkpoint_every: Option
     let mut above = std::mem::take(&mut p.above);
     let saved = saved_ion_arrays(&p);
     let mut run = Run { rows: vec![probe_row(&p)], events: Vec::new(), checkpoints: Vec::new(), steps, saved };
-    let mut m = Machine::new(p, code);
+    let mut m = Machine::new(p, code, false);
     for n in 0..steps {
         if checkpoint_every.is_some_and(|k| n % k == 0) {
             run.checkpoints.push((n, Snapshot::take(&m.plan, &run.saved)));

@@ -156,16 +156,20 @@ pub(super) struct Machine<'c> {
     code: &'c Code,
     /// Per block: the pointer table of [`slot_list`] (compiled code only).
     tables: Vec<Vec<*mut u8>>,
-    /// Per block, per partial, per instance.
+    /// Per block, per partial, per instance; empty arrays in a machine that keeps none.
     partials: Vec<Vec<Vec<f64>>>,
+    keeps_partials: bool,
     /// The interpreter's values of an adjoint's expressions.
     scratch: Vec<f64>,
 }
 
 impl<'c> Machine<'c> {
-    pub(super) fn new(mut plan: Plan, code: &'c Code) -> Machine<'c> {
+    /// A machine for `plan`; with `keeps_partials` it has the arrays for the adjoints'
+    /// partials (a reverse run), else it only steps (a forward run).
+    pub(super) fn new(mut plan: Plan, code: &'c Code, keeps_partials: bool) -> Machine<'c> {
+        let len = |b: &Block| if keeps_partials { b.len() } else { 0 };
         let mut partials: Vec<Vec<Vec<f64>>> =
-            plan.blocks.iter().zip(&code.adjoints).map(|(b, a)| vec![vec![0.0; b.len()]; a.width()]).collect();
+            plan.blocks.iter().zip(&code.adjoints).map(|(b, a)| vec![vec![0.0; len(b)]; a.width()]).collect();
         let tables = match code.compiled {
             Some(_) => {
                 let p = &mut plan;
@@ -181,7 +185,7 @@ impl<'c> Machine<'c> {
             }
             None => Vec::new(),
         };
-        Machine { plan, code, tables, partials, scratch: Vec::new() }
+        Machine { plan, code, tables, partials, keeps_partials, scratch: Vec::new() }
     }
 
     /// One step from time `t`, delivering `events`: every stage of [`STEP`] but detection and
@@ -207,7 +211,7 @@ impl<'c> Machine<'c> {
                 (0..self.plan.blocks.len()).for_each(|b| self.run(b, |c| &c.current, mid));
             }
             S::Solve => self.plan.solve(),
-            S::Advance => (0..self.plan.blocks.len()).for_each(|b| self.advance(b, mid)),
+            S::Advance => (0..self.plan.blocks.len()).for_each(|b| self.run(b, |c| &c.advance, mid)),
             S::Detect | S::Record => {}
         }
     }
@@ -226,14 +230,6 @@ impl<'c> Machine<'c> {
         }
     }
 
-    /// The advance kernel of block `b` on all its instances, at model time `mid`.
-    fn advance(&mut self, b: usize, mid: f64) {
-        match self.code.compiled {
-            Some(_) => self.run(b, |c| &c.advance, mid),
-            None => self.interpret_advance(b, mid),
-        }
-    }
-
     fn interpret_advance(&mut self, b: usize, mid: f64) {
         let scalars = self.plan.scalars(mid);
         let p = &mut self.plan;
@@ -246,6 +242,7 @@ impl<'c> Machine<'c> {
     /// [`schedule::Stage::Currents`] at model time `mid`, keeping every block's partials of its
     /// current kernel (see [`Machine::partials`]).
     pub(super) fn currents_and_partials(&mut self, mid: f64) {
+        self.check_keeps_partials();
         match self.code.compiled {
             Some(_) => {
                 self.plan.zero_accumulators();
@@ -261,6 +258,7 @@ impl<'c> Machine<'c> {
 
     /// The advance kernel of block `b` at model time `mid`, keeping its partials.
     pub(super) fn advance_and_partials(&mut self, b: usize, mid: f64) {
+        self.check_keeps_partials();
         match self.code.compiled {
             Some(_) => self.run(b, |c| &c.advance_and_partials, mid),
             None => {
@@ -268,6 +266,11 @@ impl<'c> Machine<'c> {
                 self.interpret_advance(b, mid);
             }
         }
+    }
+
+    /// Compiled code writes the partials through raw pointers: the arrays must be there.
+    fn check_keeps_partials(&self) {
+        assert!(self.keeps_partials, "a forward machine has no arrays for the partials");
     }
 
     /// A compiled range kernel of block `b` on all its instances.
@@ -282,6 +285,7 @@ impl<'c> Machine<'c> {
     /// (see [`Machine::partials`]): for every instance, or with `event` = (instance, weight)
     /// for that instance alone.
     pub(super) fn compute_partials(&mut self, b: usize, stage: Stage, t: f64, event: Option<(usize, f64)>) {
+        self.check_keeps_partials();
         let scalars = self.plan.scalars(t);
         let code = self.code;
         match &code.compiled {

@@ -27,7 +27,7 @@ pub(super) fn run(
     rows: &[Vec<f64>],
     connections: usize,
 ) -> Result<Gradients, GradError> {
-    let mut m = Machine::new(plan.clone(), code);
+    let mut m = Machine::new(plan.clone(), code, true);
     let dt = plan.dt;
     let mut cot = Cotangents::zeros(plan);
     let mut weights = vec![0.0; connections];
@@ -48,7 +48,7 @@ pub(super) fn run(
         }
     }
     reverse.cot.add_row(plan, &rows[0]);
-    reverse.init(&mut Machine::new(plan.clone(), code));
+    reverse.init(&mut Machine::new(plan.clone(), code, true));
     Ok((cot.params, weights))
 }
 
