@@ -257,7 +257,8 @@ fn the_loss_is_the_mean_over_its_targets() {
 /// concentrations and Nernst, with segments of several checkpoints.
 #[test]
 fn the_compiled_gradient_is_the_interpreted_one_bit_for_bit() {
-    let cases: [(&str, f64, &[(&str, &str)]); 5] = [
+    type Case<'a> = (&'a str, f64, &'a [(&'a str, &'a str)]);
+    let cases: [Case; 5] = [
         ("syn_pair", 14.0, &[("exp2syn", "tau1"), ("exp2syn", "e"), ("pas", "g")]),
         ("graded_pair", 10.0, &[("graded_syn", "g"), ("graded_syn", "alpha"), ("hh", "gnabar")]),
         ("gap_pair", 10.0, &[("gap_junction", "g"), ("hh", "gkbar")]),
