@@ -76,62 +76,120 @@ impl Cotangents {
         }
     }
 
-    /// The cotangent at `place` for `instance` of block `b` (on `node`). Inlined: it runs for
-    /// every write and partial of every instance.
-    #[inline(always)]
-    fn at(&mut self, p: &Plan, b: usize, place: Place, instance: usize, node: usize) -> &mut f64 {
-        match place {
-            Place::State(s) => &mut self.states[b][s][instance],
-            Place::Current(slot) => &mut self.currents[b][slot][instance],
-            Place::Derived(slot) => &mut self.derived[b][slot][instance],
-            Place::Param(slot) => &mut self.params[b][slot][instance],
-            Place::Rhs => &mut self.rhs[node],
-            Place::Diagonal => &mut self.diagonal[node],
-            Place::V => &mut self.v[node],
+    /// The array of the cotangents at `place` for block `b`, and how an instance indexes it.
+    fn column(&mut self, b: usize, place: Place) -> Column {
+        let (array, index) = match place {
+            Place::State(s) => (&mut self.states[b][s], Index::Instance),
+            Place::Current(slot) => (&mut self.currents[b][slot], Index::Instance),
+            Place::Derived(slot) => (&mut self.derived[b][slot], Index::Instance),
+            Place::Param(slot) => (&mut self.params[b][slot], Index::Instance),
+            Place::Rhs => (&mut self.rhs, Index::Node),
+            Place::Diagonal => (&mut self.diagonal, Index::Node),
+            Place::V => (&mut self.v, Index::Node),
             // The presynaptic cell's voltage: the gradient crosses to that cell.
-            Place::VPre => &mut self.v[p.blocks[b].pre_node[instance] as usize],
-            Place::Ion(species, var) => &mut self.ions[species].get_mut(var)[node],
-        }
+            Place::VPre => (&mut self.v, Index::PreNode),
+            Place::Ion(species, var) => (self.ions[species].get_mut(var), Index::Node),
+        };
+        // `as_mut_ptr` makes no reference to the elements, so columns of one array coexist.
+        Column { ptr: array.as_mut_ptr(), len: array.len(), index }
     }
 
     /// The vector–Jacobian product of a kernel (`vjp`: its writes and its adjoint's partials,
-    /// resolved) at `instance` of block `b`, with the partials at the values the kernel read
-    /// (`partials`: per partial, per instance; see `kernels::Machine::partials`): every written
-    /// value's cotangent flows into what it was computed from; a stored target's cotangent is
-    /// consumed (the value before the kernel is not what it wrote). `written`: scratch.
-    /// Returns the cotangent of the event weight.
+    /// resolved) at each of `instances` of block `b` in turn, with the partials at the values
+    /// the kernel read (`partials`: per partial, per instance; see `kernels::Machine::partials`):
+    /// every written value's cotangent flows into what it was computed from; a stored target's
+    /// cotangent is consumed (the value before the kernel is not what it wrote). `written`:
+    /// scratch. Returns the cotangent of the event weight (event kernels: one instance).
     pub(super) fn vjp(
         &mut self,
         p: &Plan,
         b: usize,
         vjp: &Vjp,
         partials: &[Vec<f64>],
-        instance: usize,
+        instances: impl Iterator<Item = usize>,
         written: &mut Vec<f64>,
     ) -> f64 {
-        let node = p.blocks[b].node_index[instance] as usize;
-        written.clear();
-        for &(place, _) in &vjp.writes {
-            written.push(*self.at(p, b, place, instance, node));
-        }
-        for &(place, accumulates) in &vjp.writes {
-            if !accumulates {
-                *self.at(p, b, place, instance, node) = 0.0;
-            }
-        }
+        let block = &p.blocks[b];
+        let writes: Vec<(Column, bool)> = vjp.writes.iter().map(|&(place, acc)| (self.column(b, place), acc)).collect();
+        let reaches: Vec<Option<Column>> = vjp
+            .partials
+            .iter()
+            .map(|&(_, reach)| match reach {
+                Reach::Place(place) => Some(self.column(b, place)),
+                Reach::Weight | Reach::Constant => None,
+            })
+            .collect();
         let mut weight_cotangent = 0.0;
-        for (&(write, reach), values) in vjp.partials.iter().zip(partials) {
-            let contribution = written[write] * values[instance];
-            if contribution == 0.0 {
-                continue;
+        for instance in instances {
+            let at = At {
+                instance,
+                node: block.node_index[instance] as usize,
+                pre_node: block.pre_node.get(instance).map_or(usize::MAX, |n| *n as usize),
+            };
+            written.clear();
+            // SAFETY (every `cell`): the columns point into this adjoint state's arrays, which
+            // no reference touches during the loop and which are never resized; `cell` checks
+            // the index against the length.
+            written.extend(writes.iter().map(|(column, _)| unsafe { *column.cell(&at) }));
+            for (column, accumulates) in &writes {
+                if !accumulates {
+                    unsafe { *column.cell(&at) = 0.0 };
+                }
             }
-            match reach {
-                Reach::Place(place) => *self.at(p, b, place, instance, node) += contribution,
-                Reach::Weight => weight_cotangent += contribution,
-                Reach::Constant => {}
+            for ((&(write, reach), values), column) in vjp.partials.iter().zip(partials).zip(&reaches) {
+                let contribution = written[write] * values[instance];
+                if contribution == 0.0 {
+                    continue;
+                }
+                match (reach, column) {
+                    (_, Some(column)) => unsafe { *column.cell(&at) += contribution },
+                    (Reach::Weight, None) => weight_cotangent += contribution,
+                    _ => {}
+                }
             }
         }
         weight_cotangent
+    }
+}
+
+/// Where an instance's cotangents are.
+struct At {
+    instance: usize,
+    node: usize,
+    pre_node: usize,
+}
+
+/// How an instance indexes a column.
+#[derive(Copy, Clone)]
+enum Index {
+    Instance,
+    Node,
+    PreNode,
+}
+
+/// One array of the adjoint state, as a raw pointer: the product of an instance reads and
+/// writes several, some of them the same array (a state written and read).
+struct Column {
+    ptr: *mut f64,
+    len: usize,
+    index: Index,
+}
+
+impl Column {
+    /// The cotangent of the instance `at` in this column.
+    ///
+    /// # Safety
+    /// The array must still be alive, not resized, and not borrowed.
+    #[inline(always)]
+    unsafe fn cell(&self, at: &At) -> *mut f64 {
+        let i = match self.index {
+            Index::Instance => at.instance,
+            Index::Node => at.node,
+            Index::PreNode => at.pre_node,
+        };
+        assert!(i < self.len, "a cotangent index out of range");
+        // SAFETY: in bounds, checked above; valid by the caller's guarantee.
+        unsafe { self.ptr.add(i) }
     }
 }
 

@@ -145,10 +145,8 @@ impl Reverse<'_> {
     /// reverse, from the partials in the machine (computed at the values the kernel read).
     fn block(&mut self, m: &Machine, b: usize, stage: KernelStage) {
         let vjp = &self.code.adjoints[b].of(stage).expect("an adjoint per kernel").vjp;
-        let partials = m.partials(b, stage);
-        for instance in (0..m.plan.blocks[b].len()).rev() {
-            self.cot.vjp(&m.plan, b, vjp, partials, instance, &mut self.written);
-        }
+        let instances = (0..m.plan.blocks[b].len()).rev();
+        self.cot.vjp(&m.plan, b, vjp, m.partials(b, stage), instances, &mut self.written);
     }
 
     /// v' = v + M⁻¹(rhs − A v) with M = diag(d + C/dt) + A (A: the axial Laplacian,
@@ -210,7 +208,7 @@ impl Reverse<'_> {
             m.compute_partials(b, KernelStage::Event, t, Some((instance, e.weight)));
             let partials = m.partials(b, KernelStage::Event);
             self.weights[e.connection as usize] +=
-                self.cot.vjp(&m.plan, b, &adjoint.vjp, partials, instance, &mut self.written);
+                self.cot.vjp(&m.plan, b, &adjoint.vjp, partials, instance..instance + 1, &mut self.written);
         }
     }
 }
