@@ -1,10 +1,12 @@
 //! The kernels a gradient runs on a plan's arrays: the compiled stage kernels of a step
-//! (current, advance, event; Cranelift, bit for bit the interpreter, `cpu::jit`) and, per
-//! adjoint kernel, a compiled kernel that stores every partial derivative of a block's
-//! instances in one call ([`AdjointKernel::kernel`], into per-instance [`Slot::Partial`]
-//! arrays). Without compiled code ([`Code::interpreted`]) the interpreter runs both: the reference the
-//! tests compare the compiled gradient with, bit for bit. Initialisation is always
-//! interpreted (`Plan::initialize`).
+//! (current, advance, event; Cranelift, bit for bit the interpreter, `cpu::jit`); the current
+//! and advance kernels fused with their adjoints' partials ([`AdjointKernel::fused`]), which the
+//! replay of a step runs so that one pass computes the stage and stores every partial
+//! derivative of a block's instances into per-instance [`Slot::Partial`] arrays; and the
+//! partials alone ([`AdjointKernel::kernel`]) for initialisation and events. Without compiled
+//! code ([`Code::interpreted`]) the interpreter runs all of them: the reference the tests
+//! compare the compiled gradient with, bit for bit. Initialisation is always interpreted
+//! (`Plan::initialize`).
 
 use sylva_compiler::ir::adjoint::{AdjointKernel, adjoint};
 use sylva_compiler::ir::kernel::{Kernel, Kernels, Stage};
