@@ -6,7 +6,8 @@
 //! usage: cargo run --release -p sylva-runtime --example grad_cost -- MODE [RINGS]
 //!   MODE: `forward` (the CPU engine, compiled kernels, one thread), `loss` (the gradient's own
 //!   forward run, interpreted), `gradient` (forward with checkpoints + reverse).
-//! Prints the wall time of the mode; run each under `/usr/bin/time -f %M` for its peak memory.
+//! Prints the wall and CPU time of the mode (CPU time: less sensitive to a loaded machine); run
+//! each under `/usr/bin/time -f %M` for its peak memory.
 
 use std::time::Instant;
 
@@ -68,6 +69,16 @@ fn trainables(a: &Artifact) -> Vec<Trainable> {
     out
 }
 
+/// CPU time (user + system) of this process so far, from `/proc/self/stat` (Linux; in units of
+/// USER_HZ, 100 per second on Linux's user ABI).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name: state is field 3, utime 14 and stime 15.
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "gradient".into());
@@ -75,7 +86,7 @@ fn main() {
     let a = ringtest(rings);
     let trainables = trainables(&a);
     let compartments: usize = Plan::new(&a).nodes.v.len();
-    let t0 = Instant::now();
+    let (t0, cpu0) = (Instant::now(), cpu_seconds());
     match mode.as_str() {
         "forward" => {
             let mut sim =
@@ -91,7 +102,7 @@ fn main() {
             let loss = Loss {
                 targets: trace.into_iter().enumerate().map(|(probe, values)| Target { probe, values }).collect(),
             };
-            let t1 = Instant::now();
+            let (t1, cpu1) = (Instant::now(), cpu_seconds());
             if mode == "loss" {
                 println!("loss {}", problem.loss(&loss).expect("runs"));
             } else {
@@ -104,14 +115,15 @@ fn main() {
                 );
             }
             println!(
-                "{mode}: {} trainables, {compartments} nodes: {:.3} s (target made in {:.3} s)",
+                "{mode}: {} trainables, {compartments} nodes: {:.3} s, CPU {:.3} s (target made in {:.3} s)",
                 trainables.len(),
                 t1.elapsed().as_secs_f64(),
+                cpu_seconds() - cpu1,
                 (t1 - t0).as_secs_f64()
             );
             return;
         }
         _ => panic!("mode: forward, loss or gradient"),
     }
-    println!("{mode}: {compartments} nodes: {:.3} s", t0.elapsed().as_secs_f64());
+    println!("{mode}: {compartments} nodes: {:.3} s, CPU {:.3} s", t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
 }

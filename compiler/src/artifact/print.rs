@@ -118,6 +118,7 @@ fn target(mech: &Mechanism, target: Target) -> String {
         Target::NodeDiagonal => "node.diagonal".to_string(),
         Target::IonCurrent(u) => ion_name(&mech.ions[u as usize].species, ir::expr::IonVar::Current),
         Target::IonConcentration(u, var) => ion_name(&mech.ions[u as usize].species, var),
+        Target::Partial(i) => format!("partial.{i}"),
     }
 }
 

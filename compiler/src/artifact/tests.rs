@@ -264,8 +264,11 @@ fn the_artifact_validator_names_what_is_broken() {
     let value = ExprId(0);
     current_kernel(&mut a, placement).writes.push(Write { target: Target::State(7), value });
     current_kernel(&mut a, placement).writes.push(Write { target: Target::Current(0), value });
+    current_kernel(&mut a, placement).writes.push(Write { target: Target::Partial(0), value });
     let errors = artifact_errors(&a);
     assert!(errors.contains(&ArtifactError::WriteTargetOutOfRange { placement, stage, target: Target::State(7) }));
+    // Only adjoint kernels write partials.
+    assert!(errors.contains(&ArtifactError::WriteTargetOutOfRange { placement, stage, target: Target::Partial(0) }));
     assert!(errors.contains(&ArtifactError::WriteNotStored { placement, stage, target: Target::Current(0) }));
 
     let mut a = valid.clone();

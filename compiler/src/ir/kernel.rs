@@ -40,6 +40,10 @@ pub enum Target {
     IonCurrent(u32),
     /// Store a concentration of the species of ion use `u` at the node (`Inside`/`Outside`).
     IonConcentration(u32, super::expr::IonVar),
+    /// Store partial derivative `i` of an adjoint kernel for the instance
+    /// ([`super::adjoint::AdjointKernel::kernel`]); no stage kernel writes it (the artifact's
+    /// validator refuses it there).
+    Partial(u32),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq)]

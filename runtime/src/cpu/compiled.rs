@@ -53,7 +53,7 @@ pub fn slots(block: &Block) -> Vec<Slot> {
 
 /// The pointer table for compiled kernels, in the order of [`slots`]. The pointers
 /// stay valid while no array is resized (arrays are sized once, when the block is built).
-fn table(block: &mut Block, nodes: &mut Nodes, ions: &mut [IonArrays]) -> Vec<*mut u8> {
+pub fn table(block: &mut Block, nodes: &mut Nodes, ions: &mut [IonArrays]) -> Vec<*mut u8> {
     let mut table: Vec<*mut u8> = vec![
         block.node_index.as_mut_ptr().cast(),
         nodes.v.as_mut_ptr().cast(),

@@ -37,4 +37,7 @@ pub enum Slot {
     Derived(u32),
     /// Per node: a variable of the species of the mechanism's ion use `u`.
     Ion(u32, IonVar),
+    /// Per instance: partial derivative `k` of an adjoint kernel (written by the kernels the
+    /// gradient compiles from `ir::adjoint`; see `grad::kernels`).
+    Partial(u32),
 }

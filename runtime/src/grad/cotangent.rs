@@ -6,7 +6,7 @@ use sylva_compiler::ir::expr::{Expr, IonVar};
 use sylva_compiler::ir::kernel::{Kernel, Target};
 
 use super::GradError;
-use crate::plan::{IonArrays, Plan, ProbeSource};
+use crate::plan::{Block, IonArrays, Plan, ProbeSource};
 
 pub(super) struct Cotangents {
     pub v: Vec<f64>,
@@ -76,83 +76,197 @@ impl Cotangents {
         }
     }
 
-    /// The cotangent of a kernel's write target at `instance` (on `node`) of block `b`.
-    fn target(&mut self, p: &Plan, b: usize, target: Target, instance: usize, node: usize) -> &mut f64 {
-        let block = &p.blocks[b];
-        let slot = |list: &[(u32, Vec<f64>)], x: u32| list.iter().position(|(y, _)| *y == x).expect("stored");
-        match target {
-            Target::State(s) => &mut self.states[b][s as usize][instance],
-            Target::Current(c) => &mut self.currents[b][slot(&block.currents, c)][instance],
-            Target::Derived(d) => &mut self.derived[b][slot(&block.derived, d)][instance],
-            Target::NodeRhs => &mut self.rhs[node],
-            Target::NodeDiagonal => &mut self.diagonal[node],
-            Target::IonCurrent(u) => &mut self.ions[block.species[u as usize]].current[node],
-            Target::IonConcentration(u, var) => &mut self.ions[block.species[u as usize]].get_mut(var)[node],
-        }
-    }
-
-    /// The cotangent of a leaf a kernel read, or `None` for the run's constants (a parameter
-    /// folded into the kernel has none: it is a constant of the code).
-    fn leaf(&mut self, p: &Plan, b: usize, wrt: Wrt, instance: usize, node: usize) -> Option<&mut f64> {
-        let block = &p.blocks[b];
-        match wrt {
-            Wrt::Param(q) => {
-                let slot = block.params.iter().position(|(x, _)| *x == q)?;
-                Some(&mut self.params[b][slot][instance])
-            }
-            Wrt::State(s) => Some(&mut self.states[b][s as usize][instance]),
-            Wrt::V => Some(&mut self.v[node]),
+    /// The array of the cotangents at `place` for block `b`, and how an instance indexes it.
+    fn column(&mut self, b: usize, place: Place) -> Column {
+        let (array, index) = match place {
+            Place::State(s) => (&mut self.states[b][s], Index::Instance),
+            Place::Current(slot) => (&mut self.currents[b][slot], Index::Instance),
+            Place::Derived(slot) => (&mut self.derived[b][slot], Index::Instance),
+            Place::Param(slot) => (&mut self.params[b][slot], Index::Instance),
+            Place::Rhs => (&mut self.rhs, Index::Node),
+            Place::Diagonal => (&mut self.diagonal, Index::Node),
+            Place::V => (&mut self.v, Index::Node),
             // The presynaptic cell's voltage: the gradient crosses to that cell.
-            Wrt::VPre => Some(&mut self.v[block.pre_node[instance] as usize]),
-            Wrt::Ion(u, var) => Some(&mut self.ions[block.species[u as usize]].get_mut(var)[node]),
-            Wrt::Weight => None,
-        }
+            Place::VPre => (&mut self.v, Index::PreNode),
+            Place::Ion(species, var) => (self.ions[species].get_mut(var), Index::Node),
+        };
+        // `as_mut_ptr` makes no reference to the elements, so columns of one array coexist.
+        Column { ptr: array.as_mut_ptr(), len: array.len(), index }
     }
 
-    /// The vector–Jacobian product of `kernel` at `instance` of block `b`, evaluated at the
-    /// plan's current values (those the kernel read): every written value's cotangent flows into
-    /// what it was computed from; a stored target's cotangent is consumed (the value before
-    /// the kernel is not what it wrote). Returns the cotangent of the event weight.
-    #[allow(clippy::too_many_arguments)]
+    /// The vector–Jacobian product of a kernel (`vjp`: its writes and its adjoint's partials,
+    /// resolved) at each of `instances` of block `b` in turn, with the partials at the values
+    /// the kernel read (`partials`: per partial, per instance; see `kernels::Machine::partials`):
+    /// every written value's cotangent flows into what it was computed from; a stored target's
+    /// cotangent is consumed (the value before the kernel is not what it wrote). `written`:
+    /// scratch. Returns the cotangent of the event weight (event kernels: one instance).
     pub(super) fn vjp(
         &mut self,
         p: &Plan,
         b: usize,
-        kernel: &Kernel,
-        adjoint: &AdjointKernel,
-        instance: usize,
-        weight: f64,
-        t: f64,
-        values: &mut Vec<f64>,
+        vjp: &Vjp,
+        partials: &[Vec<f64>],
+        instances: impl Iterator<Item = usize>,
+        written: &mut Vec<f64>,
     ) -> f64 {
         let block = &p.blocks[b];
-        let node = block.node_index[instance] as usize;
-        // One scratch buffer, reused across calls: the adjoint's values, then the writes' cotangents.
-        let n = adjoint.exprs.len();
-        values.resize(n + kernel.writes.len(), 0.0);
-        let (values, written) = values.split_at_mut(n);
-        block.evaluate_at(&adjoint.exprs, values, &p.nodes, &p.ions, &p.scalars(t), instance, weight);
-        for (w, x) in kernel.writes.iter().zip(written.iter_mut()) {
-            *x = *self.target(p, b, w.target, instance, node);
-        }
-        for w in &kernel.writes {
-            if !accumulates(w.target) {
-                *self.target(p, b, w.target, instance, node) = 0.0;
-            }
-        }
+        let writes: Vec<(Column, bool)> = vjp.writes.iter().map(|&(place, acc)| (self.column(b, place), acc)).collect();
+        let reaches: Vec<Option<Column>> = vjp
+            .partials
+            .iter()
+            .map(|&(_, reach)| match reach {
+                Reach::Place(place) => Some(self.column(b, place)),
+                Reach::Weight | Reach::Constant => None,
+            })
+            .collect();
         let mut weight_cotangent = 0.0;
-        for partial in &adjoint.partials {
-            let contribution = written[partial.write as usize] * values[partial.value.0 as usize];
-            if contribution == 0.0 {
-                continue;
+        for instance in instances {
+            let at = At {
+                instance,
+                node: block.node_index[instance] as usize,
+                pre_node: block.pre_node.get(instance).map_or(usize::MAX, |n| *n as usize),
+            };
+            written.clear();
+            // SAFETY (every `cell`): the columns point into this adjoint state's arrays, which
+            // no reference touches during the loop and which are never resized; `cell` checks
+            // the index against the length.
+            written.extend(writes.iter().map(|(column, _)| unsafe { *column.cell(&at) }));
+            for (column, accumulates) in &writes {
+                if !accumulates {
+                    unsafe { *column.cell(&at) = 0.0 };
+                }
             }
-            match self.leaf(p, b, partial.wrt, instance, node) {
-                Some(x) => *x += contribution,
-                None if partial.wrt == Wrt::Weight => weight_cotangent += contribution,
-                None => {}
+            for ((&(write, reach), values), column) in vjp.partials.iter().zip(partials).zip(&reaches) {
+                let contribution = written[write] * values[instance];
+                if contribution == 0.0 {
+                    continue;
+                }
+                match (reach, column) {
+                    (_, Some(column)) => unsafe { *column.cell(&at) += contribution },
+                    (Reach::Weight, None) => weight_cotangent += contribution,
+                    _ => {}
+                }
             }
         }
         weight_cotangent
+    }
+}
+
+/// Where an instance's cotangents are.
+struct At {
+    instance: usize,
+    node: usize,
+    pre_node: usize,
+}
+
+/// How an instance indexes a column.
+#[derive(Copy, Clone)]
+enum Index {
+    Instance,
+    Node,
+    PreNode,
+}
+
+/// One array of the adjoint state, as a raw pointer: the product of an instance reads and
+/// writes several, some of them the same array (a state written and read).
+struct Column {
+    ptr: *mut f64,
+    len: usize,
+    index: Index,
+}
+
+impl Column {
+    /// The cotangent of the instance `at` in this column.
+    ///
+    /// # Safety
+    /// The array must still be alive, not resized, and not borrowed.
+    #[inline(always)]
+    unsafe fn cell(&self, at: &At) -> *mut f64 {
+        let i = match self.index {
+            Index::Instance => at.instance,
+            Index::Node => at.node,
+            Index::PreNode => at.pre_node,
+        };
+        assert!(i < self.len, "a cotangent index out of range");
+        // SAFETY: in bounds, checked above; valid by the caller's guarantee.
+        unsafe { self.ptr.add(i) }
+    }
+}
+
+/// An array of the adjoint state, resolved for a block: the block's own (by their index in
+/// [`Cotangents`]) or a node's.
+#[derive(Copy, Clone, Debug)]
+enum Place {
+    State(usize),
+    Current(usize),
+    Derived(usize),
+    Param(usize),
+    Rhs,
+    Diagonal,
+    V,
+    VPre,
+    Ion(usize, IonVar),
+}
+
+/// What a partial flows into.
+#[derive(Copy, Clone, Debug)]
+enum Reach {
+    Place(Place),
+    /// The event weight (the connection rule's gradient).
+    Weight,
+    /// A constant of the run (a parameter folded into the kernel): no gradient.
+    Constant,
+}
+
+/// A kernel's writes and its adjoint's partials, resolved for one block once, so that the
+/// product of an instance looks nothing up.
+pub(super) struct Vjp {
+    /// Per write: its cotangent's place, and whether the kernel accumulates into it.
+    writes: Vec<(Place, bool)>,
+    /// Per partial: its write and what it flows into.
+    partials: Vec<(usize, Reach)>,
+}
+
+impl Vjp {
+    pub(super) fn resolve(block: &Block, kernel: &Kernel, adjoint: &AdjointKernel) -> Vjp {
+        let slot = |list: &[(u32, Vec<f64>)], x: u32| list.iter().position(|(y, _)| *y == x).expect("stored");
+        let writes = kernel
+            .writes
+            .iter()
+            .map(|w| {
+                let place = match w.target {
+                    Target::State(s) => Place::State(s as usize),
+                    Target::Current(c) => Place::Current(slot(&block.currents, c)),
+                    Target::Derived(d) => Place::Derived(slot(&block.derived, d)),
+                    Target::NodeRhs => Place::Rhs,
+                    Target::NodeDiagonal => Place::Diagonal,
+                    Target::IonCurrent(u) => Place::Ion(block.species[u as usize], IonVar::Current),
+                    Target::IonConcentration(u, var) => Place::Ion(block.species[u as usize], var),
+                    Target::Partial(_) => unreachable!("stage kernels write no partials (artifact::validate)"),
+                };
+                (place, accumulates(w.target))
+            })
+            .collect();
+        let partials = adjoint
+            .partials
+            .iter()
+            .map(|partial| {
+                let reach = match partial.wrt {
+                    Wrt::Param(q) => block
+                        .params
+                        .iter()
+                        .position(|(x, _)| *x == q)
+                        .map_or(Reach::Constant, |slot| Reach::Place(Place::Param(slot))),
+                    Wrt::State(s) => Reach::Place(Place::State(s as usize)),
+                    Wrt::V => Reach::Place(Place::V),
+                    Wrt::VPre => Reach::Place(Place::VPre),
+                    Wrt::Ion(u, var) => Reach::Place(Place::Ion(block.species[u as usize], var)),
+                    Wrt::Weight => Reach::Weight,
+                };
+                (partial.write as usize, reach)
+            })
+            .collect();
+        Vjp { writes, partials }
     }
 }
 

@@ -1,7 +1,8 @@
-//! The forward run of a gradient: the interpreter's step (the schedule's stages in order), the
+//! The forward run of a gradient: the compiled step (the schedule's stages in order), the
 //! probes' rows, the events each step delivered, and the state every K steps.
 
 use super::GradError;
+use super::kernels::{Code, Machine};
 use crate::host::blowup;
 use crate::host::{DueEvent, Host};
 use sylva_compiler::ir::expr::{Expr, IonVar};
@@ -68,8 +69,11 @@ impl Snapshot {
         for (s, var, values) in &self.ions {
             plan.ions[*s].get_mut(*var).copy_from_slice(values);
         }
+        // In place: compiled kernels hold pointers to these arrays.
         for (b, states) in plan.blocks.iter_mut().zip(&self.states) {
-            b.states.clone_from(states);
+            for (state, saved) in b.states.iter_mut().zip(states) {
+                state.copy_from_slice(saved);
+            }
         }
     }
 }
@@ -86,26 +90,28 @@ pub(super) struct Run {
     pub saved: Vec<(usize, IonVar)>,
 }
 
-/// Runs `plan` (uninitialised) for `steps` steps; `checkpoint_every`: keep the events and the
-/// state every so many steps (for the reverse run), or nothing but the rows.
-pub(super) fn run(plan: &Plan, steps: u64, checkpoint_every: Option<u64>) -> Result<Run, GradError> {
+/// Runs `plan` (uninitialised) for `steps` steps with `code`; `checkpoint_every`: keep the
+/// events and the state every so many steps (for the reverse run), or nothing but the rows.
+pub(super) fn run(plan: &Plan, code: &Code, steps: u64, checkpoint_every: Option<u64>) -> Result<Run, GradError> {
     let mut p = plan.clone();
     p.initialize();
     let mut host = Host::new(&mut p, steps);
     let mut above = std::mem::take(&mut p.above);
     let saved = saved_ion_arrays(&p);
     let mut run = Run { rows: vec![probe_row(&p)], events: Vec::new(), checkpoints: Vec::new(), steps, saved };
+    let mut m = Machine::new(p, code, false);
     for n in 0..steps {
         if checkpoint_every.is_some_and(|k| n % k == 0) {
-            run.checkpoints.push((n, Snapshot::take(&p, &run.saved)));
+            run.checkpoints.push((n, Snapshot::take(&m.plan, &run.saved)));
         }
         let mut events = Vec::new();
         while let Some(e) = host.pop_due(n) {
             events.push(e);
         }
-        p.interpret_step(&events, host.time_of(n));
+        m.step(&events, host.time_of(n));
+        let p = &m.plan;
         let t_next = host.time_of(n + 1);
-        check_finite(&p, n + 1, t_next)?;
+        check_finite(p, n + 1, t_next)?;
         for (d, was_above) in p.detectors.iter().zip(&mut above) {
             let now = p.nodes.v[d.node] >= d.threshold;
             if now && !*was_above {
@@ -113,7 +119,7 @@ pub(super) fn run(plan: &Plan, steps: u64, checkpoint_every: Option<u64>) -> Res
             }
             *was_above = now;
         }
-        run.rows.push(probe_row(&p));
+        run.rows.push(probe_row(p));
         host.finish_steps(1);
         if checkpoint_every.is_some() {
             run.events.push(events);

@@ -1,8 +1,9 @@
 //! Gradients of a simulation's loss with respect to its trainable parameters: the discrete
-//! adjoint of the CPU schedule (`docs/training.md`). The forward run is the interpreter's (the
-//! reference semantics, bit for bit the JIT's); the reverse run replays each step from a
+//! adjoint of the CPU schedule (`docs/training.md`). The forward run steps with the compiled
+//! kernels (bit for bit the interpreter, `kernels`); the reverse run replays each step from a
 //! checkpointed state and runs the adjoint of every stage in reverse order, with the adjoint
-//! kernels the compiler derives (`ir::adjoint`) and the transposed Hines solve. The result is
+//! kernels the compiler derives (`ir::adjoint`, their partials compiled too) and the transposed
+//! Hines solve. The result is
 //! the gradient of what Sylva computes, to rounding, so central differences of Sylva's own
 //! loss agree with it.
 //!
@@ -16,6 +17,7 @@
 
 mod cotangent;
 mod forward;
+mod kernels;
 mod linear;
 mod reverse;
 mod sample;
@@ -85,6 +87,8 @@ pub enum GradError {
     Loss(String),
     /// The model uses something the adjoint does not cover yet.
     NotDifferentiable(String),
+    /// Compiling the kernels failed (an internal error).
+    Jit(crate::cpu::jit::JitError),
 }
 
 impl std::fmt::Display for GradError {
@@ -93,6 +97,7 @@ impl std::fmt::Display for GradError {
             GradError::Diverged(b) => write!(f, "the simulation diverged at t = {} ms (cell {})", b.time, b.gid),
             GradError::Loss(m) => write!(f, "the loss does not fit the model: {m}"),
             GradError::NotDifferentiable(m) => write!(f, "not differentiable yet: {m}"),
+            GradError::Jit(e) => write!(f, "internal error: {e}"),
         }
     }
 }
@@ -121,8 +126,8 @@ pub struct Problem {
     steps: u64,
     /// The weight of each connection rule.
     weights: Vec<f64>,
-    /// The adjoint kernels of every block, derived once.
-    adjoints: Vec<reverse::BlockAdjoints>,
+    /// The adjoint kernels of every block, derived once, and the compiled kernels.
+    code: kernels::Code,
     /// What a sample's values set (none without samples).
     inputs: Vec<Input>,
     /// The artificial source of each connection rule, if it comes from one.
@@ -190,7 +195,7 @@ impl Problem {
             }
         }
         Ok(Problem {
-            adjoints: reverse::BlockAdjoints::of_plan(&plan),
+            code: kernels::Code::compile(&plan).map_err(GradError::Jit)?,
             plan,
             trainables: trainables.to_vec(),
             steps: artifact.model.simulation.steps() as u64,
@@ -212,6 +217,12 @@ impl Problem {
                 .collect(),
             linear: None,
         })
+    }
+
+    /// Runs every kernel with the interpreter from now on: the reference semantics, slow; the
+    /// compiled kernels give the same bits.
+    pub fn interpret(&mut self) {
+        self.code = kernels::Code::interpreted(&self.plan);
     }
 
     /// Adds a trained linear readout (its values start at 0; they come last in `values`).
@@ -278,7 +289,7 @@ impl Problem {
 
     /// The probes' columns of a forward run, in displayed units (targets from the model itself).
     pub fn trace(&self) -> Result<Vec<Vec<f64>>, GradError> {
-        let run = forward::run(&self.plan, self.steps, None)?;
+        let run = forward::run(&self.plan, &self.code, self.steps, None)?;
         Ok((0..self.plan.probes.len())
             .map(|probe| run.rows.iter().map(|row| row[probe] / self.plan.probe_scales[probe]).collect())
             .collect())
@@ -286,7 +297,7 @@ impl Problem {
 
     /// The loss of a forward run.
     pub fn loss(&self, loss: &Loss) -> Result<f64, GradError> {
-        let run = forward::run(&self.plan, self.steps, None)?;
+        let run = forward::run(&self.plan, &self.code, self.steps, None)?;
         evaluate(&self.plan, loss, &run.rows).map(|(l, _)| l)
     }
 
@@ -307,9 +318,9 @@ impl Problem {
         objective: &mut RowLoss<'_>,
     ) -> Result<(Gradient, ParamGradients), GradError> {
         let k = checkpoint_every.unwrap_or_else(|| (self.steps as f64).sqrt().ceil() as u64).max(1);
-        let run = forward::run(plan, self.steps, Some(k))?;
+        let run = forward::run(plan, &self.code, self.steps, Some(k))?;
         let (value, row_cotangents) = objective(&run.rows)?;
-        let (params, weights) = reverse::run(plan, &self.adjoints, &run, &row_cotangents, self.weights.len())?;
+        let (params, weights) = reverse::run(plan, &self.code, &run, &row_cotangents, self.weights.len())?;
         let weights: Vec<f64> = weights.iter().zip(rule_scales).map(|(g, s)| g * s).collect();
         let gradient = self
             .trainables

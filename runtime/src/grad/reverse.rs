@@ -1,40 +1,18 @@
 //! The reverse run: per checkpointed segment, the states recomputed forward, then every step's
-//! stages undone in the reverse order of `schedule::STEP`, each by its adjoint.
+//! stages undone in the reverse order of `schedule::STEP`, each by its adjoint. The
+//! recomputation and the replay run the compiled kernels (`kernels::Machine`), and so do the
+//! adjoints' partials, a block at a time.
 
-use sylva_compiler::ir::adjoint::{AdjointKernel, adjoint};
-use sylva_compiler::ir::kernel::{Kernel, Kernels, Target};
+use sylva_compiler::ir::kernel::{Kernel, Stage as KernelStage, Target};
 
 use super::GradError;
 use super::cotangent::Cotangents;
 use super::forward::{Run, Snapshot};
+use super::kernels::{Code, Machine};
 use crate::host::{DueEvent, time_of};
 use crate::plan::schedule::{INIT, InitStage, STEP, Stage};
 use crate::plan::solve::solve_tree;
 use crate::plan::{Plan, nernst_factor};
-
-/// The adjoint of every kernel of one block.
-pub(super) struct BlockAdjoints {
-    init: AdjointKernel,
-    current: AdjointKernel,
-    advance: AdjointKernel,
-    event: Option<AdjointKernel>,
-}
-
-impl BlockAdjoints {
-    /// The adjoints of every block of `plan` (derived once per problem).
-    pub(super) fn of_plan(plan: &Plan) -> Vec<BlockAdjoints> {
-        plan.blocks.iter().map(|b| BlockAdjoints::of(&b.kernels)).collect()
-    }
-
-    fn of(k: &Kernels) -> BlockAdjoints {
-        BlockAdjoints {
-            init: adjoint(&k.init),
-            current: adjoint(&k.current),
-            advance: adjoint(&k.advance),
-            event: k.event.as_ref().map(adjoint),
-        }
-    }
-}
 
 /// The gradients of the per-instance parameters (per block, per parameter, per instance) and of
 /// the connection rules' weights.
@@ -44,43 +22,41 @@ type Gradients = (Vec<Vec<Vec<f64>>>, Vec<f64>);
 /// derivatives `rows`.
 pub(super) fn run(
     plan: &Plan,
-    adjoints: &[BlockAdjoints],
+    code: &Code,
     run: &Run,
     rows: &[Vec<f64>],
     connections: usize,
 ) -> Result<Gradients, GradError> {
-    let mut p = plan.clone();
-    let dt = p.dt;
+    let mut m = Machine::new(plan.clone(), code, true);
+    let dt = plan.dt;
     let mut cot = Cotangents::zeros(plan);
-    let mut values = Vec::new();
     let mut weights = vec![0.0; connections];
-    let mut reverse = Reverse { adjoints, cot: &mut cot, values: &mut values, weights: &mut weights };
+    let mut reverse = Reverse { code, cot: &mut cot, written: Vec::new(), weights: &mut weights };
     for (c, (start, checkpoint)) in run.checkpoints.iter().enumerate().rev() {
         let end = run.checkpoints.get(c + 1).map_or(run.steps, |(s, _)| *s);
         // The segment's states, recomputed from its checkpoint.
-        checkpoint.restore(&mut p);
+        checkpoint.restore(&mut m.plan);
         let mut states = Vec::with_capacity((end - start) as usize);
         for n in *start..end {
-            states.push(Snapshot::take(&p, &run.saved));
-            p.interpret_step(&run.events[n as usize], time_of(dt, n));
+            states.push(Snapshot::take(&m.plan, &run.saved));
+            m.step(&run.events[n as usize], time_of(dt, n));
         }
         for n in (*start..end).rev() {
             reverse.cot.add_row(plan, &rows[n as usize + 1]);
-            states[(n - start) as usize].restore(&mut p);
-            reverse.step(&mut p, &run.events[n as usize], time_of(dt, n));
+            states[(n - start) as usize].restore(&mut m.plan);
+            reverse.step(&mut m, &run.events[n as usize], time_of(dt, n));
         }
     }
     reverse.cot.add_row(plan, &rows[0]);
-    let mut p = plan.clone();
-    reverse.init(&mut p);
+    reverse.init(&mut Machine::new(plan.clone(), code, true));
     Ok((cot.params, weights))
 }
 
 struct Reverse<'a> {
-    adjoints: &'a [BlockAdjoints],
+    code: &'a Code,
     cot: &'a mut Cotangents,
-    /// Scratch for an adjoint kernel's values and its writes' cotangents.
-    values: &'a mut Vec<f64>,
+    /// Scratch for a kernel's writes' cotangents.
+    written: Vec<f64>,
     /// Per connection rule, the gradient of its weight (the events it sent).
     weights: &'a mut [f64],
 }
@@ -98,32 +74,38 @@ struct StepTape {
 }
 
 impl Reverse<'_> {
-    /// Undoes step `n` (from time `t`); `p` holds the state at its start and is left there.
-    fn step(&mut self, p: &mut Plan, events: &[DueEvent], t: f64) {
-        let tape = replay(p, events, t);
-        let mid = t + p.dt / 2.0;
+    /// Undoes step `n` (from time `t`); the machine's plan holds the state at its start and is
+    /// left there.
+    fn step(&mut self, m: &mut Machine, events: &[DueEvent], t: f64) {
+        let tape = replay(m, events, t);
         for stage in STEP.into_iter().rev() {
             match stage {
                 Stage::Record | Stage::Detect => {}
-                Stage::Advance => self.blocks(p, &tape.advance, mid, |k| &k.advance, |a| &a.advance),
-                Stage::Solve => self.solve(p, &tape),
+                Stage::Advance => {
+                    for b in (0..m.plan.blocks.len()).rev() {
+                        tape.advance[b].restore(&mut m.plan, b);
+                        self.block(m, b, KernelStage::Advance);
+                    }
+                }
+                Stage::Solve => self.solve(&mut m.plan, &tape),
                 Stage::Currents => {
-                    self.currents(p, mid);
+                    self.currents(m);
                     self.cot.clear_accumulators();
                 }
                 Stage::Reversals => {
-                    self.reversals(p);
-                    for (ion, saved) in p.ions.iter_mut().zip(&tape.reversals) {
+                    self.reversals(&m.plan);
+                    for (ion, saved) in m.plan.ions.iter_mut().zip(&tape.reversals) {
                         ion.reversal.copy_from_slice(saved);
                     }
                 }
-                Stage::DeliverEvents => self.events(p, events, &tape.events, t),
+                Stage::DeliverEvents => self.events(m, events, &tape.events, t),
             }
         }
     }
 
-    /// Undoes initialisation (`schedule::INIT`) on the uninitialised plan `p`.
-    fn init(&mut self, p: &mut Plan) {
+    /// Undoes initialisation (`schedule::INIT`) on the machine's uninitialised plan.
+    fn init(&mut self, m: &mut Machine) {
+        let p = &mut m.plan;
         let overwritten = p.blocks.iter().map(|b| Overwritten::before(p, b, &b.kernels.init)).collect::<Vec<_>>();
         p.interpret(|k| &k.init, 0.0);
         p.update_reversals();
@@ -134,41 +116,37 @@ impl Reverse<'_> {
             match stage {
                 InitStage::DetectorFlags => {}
                 InitStage::Currents => {
-                    self.currents(p, 0.0);
+                    for b in 0..m.plan.blocks.len() {
+                        m.compute_partials(b, KernelStage::Current, 0.0, None);
+                    }
+                    self.currents(m);
                     self.cot.clear_accumulators();
                 }
-                InitStage::Reversals => self.reversals(p),
-                InitStage::InitKernels => self.blocks(p, &overwritten, 0.0, |k| &k.init, |a| &a.init),
+                InitStage::Reversals => self.reversals(&m.plan),
+                InitStage::InitKernels => {
+                    for b in (0..m.plan.blocks.len()).rev() {
+                        overwritten[b].restore(&mut m.plan, b);
+                        m.compute_partials(b, KernelStage::Init, 0.0, None);
+                        self.block(m, b, KernelStage::Init);
+                    }
+                }
             }
         }
     }
 
-    /// The adjoint of a stage that runs `kernel` on every block in order, after restoring, block
-    /// by block in reverse, what each overwrote.
-    fn blocks(
-        &mut self,
-        p: &mut Plan,
-        overwritten: &[Overwritten],
-        t: f64,
-        kernel: fn(&Kernels) -> &Kernel,
-        adjoint: fn(&BlockAdjoints) -> &AdjointKernel,
-    ) {
-        for b in (0..p.blocks.len()).rev() {
-            overwritten[b].restore(p, b);
-            let kernels = std::sync::Arc::clone(&p.blocks[b].kernels);
-            for instance in (0..p.blocks[b].len()).rev() {
-                self.cot.vjp(p, b, kernel(&kernels), adjoint(&self.adjoints[b]), instance, 0.0, t, self.values);
-            }
+    /// The adjoint of the current stage, from the partials in the machine.
+    fn currents(&mut self, m: &Machine) {
+        for b in (0..m.plan.blocks.len()).rev() {
+            self.block(m, b, KernelStage::Current);
         }
     }
 
-    fn currents(&mut self, p: &Plan, mid: f64) {
-        for b in (0..p.blocks.len()).rev() {
-            let kernels = std::sync::Arc::clone(&p.blocks[b].kernels);
-            for instance in (0..p.blocks[b].len()).rev() {
-                self.cot.vjp(p, b, &kernels.current, &self.adjoints[b].current, instance, 0.0, mid, self.values);
-            }
-        }
+    /// The vector–Jacobian product of block `b`'s `stage` kernel, instance by instance in
+    /// reverse, from the partials in the machine (computed at the values the kernel read).
+    fn block(&mut self, m: &Machine, b: usize, stage: KernelStage) {
+        let vjp = &self.code.adjoints[b].of(stage).expect("an adjoint per kernel").vjp;
+        let instances = (0..m.plan.blocks[b].len()).rev();
+        self.cot.vjp(&m.plan, b, vjp, m.partials(b, stage), instances, &mut self.written);
     }
 
     /// v' = v + M⁻¹(rhs − A v) with M = diag(d + C/dt) + A (A: the axial Laplacian,
@@ -220,23 +198,25 @@ impl Reverse<'_> {
         }
     }
 
-    fn events(&mut self, p: &mut Plan, events: &[DueEvent], before: &[Vec<f64>], t: f64) {
+    fn events(&mut self, m: &mut Machine, events: &[DueEvent], before: &[Vec<f64>], t: f64) {
         for (e, states) in events.iter().zip(before).rev() {
             let (b, instance) = (e.block as usize, e.instance as usize);
-            for (s, x) in p.blocks[b].states.iter_mut().zip(states) {
+            for (s, x) in m.plan.blocks[b].states.iter_mut().zip(states) {
                 s[instance] = *x;
             }
-            let kernels = std::sync::Arc::clone(&p.blocks[b].kernels);
-            let (Some(kernel), Some(adjoint)) = (&kernels.event, &self.adjoints[b].event) else { continue };
+            let Some(adjoint) = self.code.adjoints[b].of(KernelStage::Event) else { continue };
+            m.compute_partials(b, KernelStage::Event, t, Some((instance, e.weight)));
+            let partials = m.partials(b, KernelStage::Event);
             self.weights[e.connection as usize] +=
-                self.cot.vjp(p, b, kernel, adjoint, instance, e.weight, t, self.values);
+                self.cot.vjp(&m.plan, b, &adjoint.vjp, partials, instance..instance + 1, &mut self.written);
         }
     }
 }
 
-/// Runs step `n` forward from the state in `p`, keeping what its adjoint needs.
-fn replay(p: &mut Plan, events: &[DueEvent], t: f64) -> StepTape {
-    let mid = t + p.dt / 2.0;
+/// Runs step `n` forward from the state in the machine's plan, keeping what its adjoint needs:
+/// what each stage overwrote, and the partials of the current and advance kernels.
+fn replay(m: &mut Machine, events: &[DueEvent], t: f64) -> StepTape {
+    let mid = t + m.plan.dt / 2.0;
     let mut tape = StepTape {
         events: Vec::with_capacity(events.len()),
         reversals: Vec::new(),
@@ -249,33 +229,27 @@ fn replay(p: &mut Plan, events: &[DueEvent], t: f64) -> StepTape {
             Stage::DeliverEvents => {
                 for e in events {
                     let (b, instance) = (e.block as usize, e.instance as usize);
-                    tape.events.push(p.blocks[b].states.iter().map(|s| s[instance]).collect());
-                    p.interpret_event(e.block, e.instance, e.weight, t);
+                    tape.events.push(m.plan.blocks[b].states.iter().map(|s| s[instance]).collect());
+                    m.event(e, t);
                 }
             }
-            Stage::Reversals => {
-                tape.reversals = p.ions.iter().map(|i| i.reversal.clone()).collect();
-                p.update_reversals();
-            }
+            Stage::Reversals => tape.reversals = m.plan.ions.iter().map(|i| i.reversal.clone()).collect(),
+            Stage::Solve => tape.v_before_solve = m.plan.nodes.v.clone(),
             Stage::Currents => {
-                p.currents(mid);
-                tape.diagonal = p.nodes.diagonal.clone();
-            }
-            Stage::Solve => {
-                tape.v_before_solve = p.nodes.v.clone();
-                p.solve();
+                m.currents_and_partials(mid);
+                tape.diagonal = m.plan.nodes.diagonal.clone();
             }
             Stage::Advance => {
-                let scalars = p.scalars(mid);
-                for b in 0..p.blocks.len() {
+                for b in 0..m.plan.blocks.len() {
+                    let p = &m.plan;
                     tape.advance.push(Overwritten::before(p, &p.blocks[b], &p.blocks[b].kernels.advance));
-                    let kernels = std::sync::Arc::clone(&p.blocks[b].kernels);
-                    let block = &mut p.blocks[b];
-                    let n = block.len();
-                    block.interpret(&kernels.advance, &mut p.nodes, &mut p.ions, &scalars, 0, n);
+                    m.advance_and_partials(b, mid);
                 }
             }
             Stage::Detect | Stage::Record => {}
+        }
+        if matches!(stage, Stage::Reversals | Stage::Solve) {
+            m.stage(stage, events, t);
         }
     }
     tape
@@ -305,7 +279,10 @@ impl Overwritten {
     }
 
     fn restore(&self, p: &mut Plan, b: usize) {
-        p.blocks[b].states.clone_from(&self.states);
+        // In place: compiled kernels hold pointers to these arrays.
+        for (state, saved) in p.blocks[b].states.iter_mut().zip(&self.states) {
+            state.copy_from_slice(saved);
+        }
         for &(s, inside, node, value) in self.concentrations.iter().rev() {
             let ion = &mut p.ions[s];
             if inside { ion.inside[node] = value } else { ion.outside[node] = value }

@@ -147,7 +147,7 @@ impl Problem {
         objective: Objective,
     ) -> Result<SampleLoss, GradError> {
         let plan = self.sample_plan(values)?;
-        let run = super::forward::run(&plan, self.steps, None)?;
+        let run = super::forward::run(&plan, &self.code, self.steps, None)?;
         evaluate_readout(&plan, readout, objective, &run.rows, self.linear_map()).map(|(l, _, _)| l)
     }
 

@@ -29,7 +29,7 @@ fn trainable(a: &Artifact, mechanism: &str, param: &str) -> Trainable {
 fn targets(problem: &mut Problem, factor: f64) -> Loss {
     let values = problem.values();
     problem.set_values(&values.iter().map(|x| x * factor).collect::<Vec<_>>());
-    let run = forward::run(&problem.plan, problem.steps, None).expect("runs");
+    let run = forward::run(&problem.plan, &problem.code, problem.steps, None).expect("runs");
     problem.set_values(&values);
     let targets = (0..problem.plan.probes.len())
         .map(|probe| Target {
@@ -250,4 +250,34 @@ fn the_loss_is_the_mean_over_its_targets() {
     assert!(g1.loss > 0.0);
     assert!((g1.loss - g2.loss).abs() <= 1e-15 * g1.loss, "{} vs {}", g1.loss, g2.loss);
     assert!((g1.gradient[0] - g2.gradient[0]).abs() <= 1e-12 * g1.gradient[0].abs());
+}
+
+/// The compiled kernels (the step's and the adjoints' partials) give the interpreter's loss and
+/// gradient bit for bit, through events and weights, `v_pre`, gap junctions, kinetic schemes,
+/// concentrations and Nernst, with segments of several checkpoints.
+#[test]
+fn the_compiled_gradient_is_the_interpreted_one_bit_for_bit() {
+    type Case<'a> = (&'a str, f64, &'a [(&'a str, &'a str)]);
+    let cases: [Case; 5] = [
+        ("syn_pair", 14.0, &[("exp2syn", "tau1"), ("exp2syn", "e"), ("pas", "g")]),
+        ("graded_pair", 10.0, &[("graded_syn", "g"), ("graded_syn", "alpha"), ("hh", "gnabar")]),
+        ("gap_pair", 10.0, &[("gap_junction", "g"), ("hh", "gkbar")]),
+        ("kinetic_k", 8.0, &[("kinetic_k", "gkbar"), ("hh", "gnabar")]),
+        ("ca_sk", 8.0, &[("ca_hva", "gCa_HVAbar"), ("sk", "gSK_E2bar"), ("cadyn", "gamma"), ("cadyn", "decay")]),
+    ];
+    let bits = |g: &Gradient| (g.loss.to_bits(), g.gradient.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    for (name, duration, params) in cases {
+        let a = example(name, duration);
+        let mut trainables: Vec<Trainable> = params.iter().map(|(m, p)| trainable(&a, m, p)).collect();
+        if name == "syn_pair" {
+            trainables.push(Trainable { uses: Vec::new(), weights: vec![0] });
+        }
+        let mut problem = Problem::new(&a, &trainables).expect("differentiable");
+        let loss = targets(&mut problem, 1.05);
+        let compiled = problem.gradient(&loss, Some(7)).expect("gradient");
+        assert!(compiled.gradient.iter().all(|g| *g != 0.0), "{name}: {:?}", compiled.gradient);
+        problem.interpret();
+        let interpreted = problem.gradient(&loss, Some(7)).expect("gradient");
+        assert_eq!(bits(&compiled), bits(&interpreted), "{name}");
+    }
 }

@@ -166,6 +166,7 @@ impl Block {
                 Target::NodeDiagonal => nodes.diagonal[node] += value,
                 Target::IonCurrent(u) => ions[self.species[u as usize]].current[node] += value,
                 Target::IonConcentration(u, var) => ions[self.species[u as usize]].get_mut(var)[node] = value,
+                Target::Partial(_) => unreachable!("stage kernels write no partials (artifact::validate)"),
             }
         }
     }

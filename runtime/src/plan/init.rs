@@ -8,7 +8,7 @@ use sylva_compiler::ir::kernel::{Kernel, Kernels};
 use super::Plan;
 use super::block::SCALAR_COUNT;
 use super::events::Target;
-use super::schedule::{INIT, InitStage, STEP, Stage};
+use super::schedule::{INIT, InitStage, Stage};
 use super::solve::solve_range;
 
 impl Plan {
@@ -49,14 +49,6 @@ impl Plan {
         }
     }
 
-    /// One step from time `t` with the interpreter, delivering `events` (in order): every stage
-    /// of [`STEP`] but detection and recording, which are the caller's.
-    pub(crate) fn interpret_step(&mut self, events: &[Target], t: f64) {
-        for stage in STEP {
-            self.interpret_stage(stage, events, t);
-        }
-    }
-
     /// One stage of the step from time `t`, interpreted; `events` are delivered by
     /// [`Stage::DeliverEvents`]; [`Stage::Detect`] and [`Stage::Record`] do nothing here.
     pub(crate) fn interpret_stage(&mut self, stage: Stage, events: &[Target], t: f64) {
@@ -84,12 +76,17 @@ impl Plan {
 
     /// [`super::schedule::Stage::Currents`], interpreted.
     pub(crate) fn currents(&mut self, t: f64) {
+        self.zero_accumulators();
+        self.interpret(|k| &k.current, t);
+    }
+
+    /// What [`Stage::Currents`] sums into, zeroed: the node accumulators and the ion currents.
+    pub(crate) fn zero_accumulators(&mut self) {
         self.nodes.rhs.fill(0.0);
         self.nodes.diagonal.fill(0.0);
         for ion in &mut self.ions {
             ion.current.fill(0.0);
         }
-        self.interpret(|k| &k.current, t);
     }
 
     /// [`super::schedule::Stage::Reversals`].

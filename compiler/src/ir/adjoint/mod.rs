@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use super::expr::{Builtin, Expr, ExprArena, ExprId, IonVar};
-use super::kernel::Kernel;
+use super::kernel::{Kernel, Stage, Target, Write};
 
 /// A value a kernel reads that a gradient flows into.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -70,6 +70,36 @@ pub struct AdjointKernel {
     /// Compacted: only what the partials reach, operands first.
     pub exprs: ExprArena,
     pub partials: Vec<Partial>,
+}
+
+impl AdjointKernel {
+    /// A kernel of stage `stage` (that of the kernel this is the adjoint of) that computes
+    /// every partial at an instance and stores partial `k` into [`Target::Partial`]`(k)`: what
+    /// an engine compiles to evaluate the partials of a whole block in one call.
+    pub fn kernel(&self, stage: Stage) -> Kernel {
+        let empty = Kernel { stage, exprs: ExprArena::new(), writes: Vec::new() };
+        self.fused(&empty, 0)
+    }
+
+    /// `kernel` (the kernel this is the adjoint of) that also stores partial `k` into
+    /// [`Target::Partial`]`(first + k)`, from the values the kernel reads (every value is
+    /// computed before the first write): one pass runs the stage and evaluates its partials,
+    /// sharing what they have in common. The expressions are imported as they are (the
+    /// arenas are already folded), so every value has the bits it has in either arena.
+    pub fn fused(&self, kernel: &Kernel, first: u32) -> Kernel {
+        let mut exprs = ExprArena::new();
+        let mut leaf = |arena: &mut ExprArena, e: Expr| arena.leaf(e);
+        let mut writes: Vec<Write> = kernel
+            .writes
+            .iter()
+            .map(|w| Write { target: w.target, value: exprs.import(&kernel.exprs, w.value, &mut leaf) })
+            .collect();
+        for (k, p) in self.partials.iter().enumerate() {
+            let value = exprs.import(&self.exprs, p.value, &mut leaf);
+            writes.push(Write { target: Target::Partial(first + k as u32), value });
+        }
+        Kernel { stage: kernel.stage, exprs, writes }
+    }
 }
 
 /// The adjoint of `kernel` (usually a specialised kernel, whose folded constants have no

@@ -173,3 +173,32 @@ fn the_event_weight_has_a_partial_in_event_kernels() {
     let adjoint = adjoint(event);
     assert!(adjoint.partials.iter().any(|p| p.wrt == Wrt::Weight), "{:?}", adjoint.partials);
 }
+
+#[test]
+fn the_partials_kernel_stores_every_partial_in_order() {
+    let all = kernels();
+    let (_, _, hh) = all.iter().find(|(n, ..)| n == "hh").expect("hh");
+    let adjoint = adjoint(&hh.advance);
+    let kernel = adjoint.kernel(crate::ir::kernel::Stage::Advance);
+    assert_eq!(kernel.writes.len(), adjoint.partials.len());
+    for (k, (w, p)) in kernel.writes.iter().zip(&adjoint.partials).enumerate() {
+        assert_eq!((w.target, w.value), (crate::ir::kernel::Target::Partial(k as u32), p.value));
+    }
+}
+
+#[test]
+fn a_fused_kernel_keeps_the_kernel_and_stores_the_partials_after_it() {
+    let all = kernels();
+    let (_, _, hh) = all.iter().find(|(n, ..)| n == "hh").expect("hh");
+    let adjoint = adjoint(&hh.current);
+    let fused = adjoint.fused(&hh.current, 5);
+    let n = hh.current.writes.len();
+    assert_eq!(fused.writes.len(), n + adjoint.partials.len());
+    let targets: Vec<_> = fused.writes.iter().map(|w| w.target).collect();
+    assert_eq!(targets[..n], hh.current.writes.iter().map(|w| w.target).collect::<Vec<_>>()[..]);
+    for (k, w) in fused.writes[n..].iter().enumerate() {
+        assert_eq!(w.target, crate::ir::kernel::Target::Partial(5 + k as u32));
+    }
+    // Shared subexpressions (the gates' rates) appear once.
+    assert!(fused.exprs.len() < hh.current.exprs.len() + adjoint.exprs.len());
+}

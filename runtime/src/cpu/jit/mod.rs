@@ -72,6 +72,12 @@ pub struct JitKernel {
     stage: Stage,
 }
 
+// SAFETY: through `&JitKernel` nothing reaches the module (its symbol cache and memory
+// provider are not `Sync`): `run`, `run_event` and `stage` read only `entry`, a pointer to code
+// that is immutable once finalised, and `stage`. The module is touched only by `Drop`, which
+// owns the kernel. So threads may share a kernel (a gradient's samples run in parallel).
+unsafe impl Sync for JitKernel {}
+
 impl fmt::Debug for JitKernel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JitKernel").field("stage", &self.stage).finish_non_exhaustive()

@@ -136,6 +136,7 @@ fn target_slot(t: Target) -> (Slot, bool) {
         Target::NodeDiagonal => (Slot::Diagonal, true),
         Target::IonCurrent(u) => (Slot::Ion(u, IonVar::Current), true),
         Target::IonConcentration(u, v) => (Slot::Ion(u, v), false),
+        Target::Partial(k) => (Slot::Partial(k), false),
     }
 }
 
@@ -206,7 +207,7 @@ impl Memory {
                         x.clamp(min, max)
                     }
                     Slot::State(_) => rng.unit(),
-                    Slot::Current(_) | Slot::Derived(_) => rng.uniform(-5.0, 5.0),
+                    Slot::Current(_) | Slot::Derived(_) | Slot::Partial(_) => rng.uniform(-5.0, 5.0),
                     Slot::Ion(_, IonVar::Reversal) => rng.uniform(-90.0, 130.0),
                     Slot::Ion(_, IonVar::Inside) => rng.uniform(1e-5, 20.0),
                     Slot::Ion(_, IonVar::Outside) => rng.uniform(1.0, 150.0),
@@ -349,6 +350,23 @@ fn every_standard_mechanism_matches_eval_bit_for_bit() {
             for round in 0..3 {
                 check_kernel(&k, &params, &format!("{what} (round {round})"), &mut rng);
             }
+        }
+    }
+}
+
+/// The kernels of the adjoints' partials (`grad` compiles them), fused with their stage
+/// kernel: second derivatives of currents, derivatives of every gate and kinetic update,
+/// in every stage.
+#[test]
+fn every_adjoint_partials_kernel_matches_eval_bit_for_bit() {
+    let model = model();
+    let mut rng = Rng(0xad70);
+    for m in &model.mechanisms {
+        let params: Vec<(f64, f64, f64)> = m.params.iter().map(|p| (p.default, p.min, p.max)).collect();
+        for k in kernels_of(m) {
+            // The partials alone (`AdjointKernel::kernel`) are this with no stage writes.
+            let fused = sylva_compiler::ir::adjoint::adjoint(&k).fused(&k, 3);
+            check_kernel(&fused, &params, &format!("{} {:?} fused with its adjoint", m.name, k.stage), &mut rng);
         }
     }
 }

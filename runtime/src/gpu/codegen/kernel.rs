@@ -105,6 +105,7 @@ impl Cx<'_> {
                     let i = self.node_index(fb, ty.ions[b.species[u as usize]][ion_slot(var)], at.node, at.c);
                     fb.write(g.data, i, x);
                 }
+                Target::Partial(_) => unreachable!("stage kernels write no partials (artifact::validate)"),
             }
         }
     }

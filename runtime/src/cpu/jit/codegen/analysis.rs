@@ -43,6 +43,7 @@ pub(super) fn target_slot(target: Target) -> (Slot, Index, bool) {
         Target::NodeDiagonal => (Slot::Diagonal, Index::Node, true),
         Target::IonCurrent(u) => (Slot::Ion(u, IonVar::Current), Index::Node, true),
         Target::IonConcentration(u, var) => (Slot::Ion(u, var), Index::Node, false),
+        Target::Partial(k) => (Slot::Partial(k), Index::Instance, false),
     }
 }
 
