@@ -850,5 +850,17 @@ fn mnist_example_trains_on_generated_images() {
     assert_eq!(params.len(), 16 * (16 + 1) + 10 * (16 + 1), "W and b of the input, V and c of the readout");
     let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
     assert!(names.contains(&"pixel15 -> hidden[15].drive.amp") && names.contains(&"\"h15\" -> class 9"), "{names:?}");
+    // Resumed from the checkpoint: the test scores before its first epoch (row 0) are epoch 2's
+    // (the training columns of a row are the epoch's running mean), so the dense input's and the
+    // readout layer's values were read back, not only the trainables'.
+    let resumed = dir.join("resumed");
+    let checkpoint = out.join("params.yaml");
+    let args = ["--set", "n_epochs=1", "--resume", checkpoint.to_str().expect("utf-8")];
+    let result = sylva(&[&["train", model_arg, "-o", resumed.to_str().expect("utf-8")][..], &args[..]].concat());
+    assert_eq!(result.status.code(), Some(0), "{}", String::from_utf8_lossy(&result.stderr));
+    let again = std::fs::read_to_string(resumed.join("loss.csv")).expect("loss.csv");
+    let scores = |row: &str| row.split(',').skip(3).collect::<Vec<_>>().join(",");
+    let (first_again, last) = (again.lines().nth(1).expect("row 0"), loss.lines().last().expect("a row"));
+    assert_eq!(scores(first_again), scores(last), "resumed scores equal the checkpoint's: {again} / {loss}");
     let _ = std::fs::remove_dir_all(dir);
 }

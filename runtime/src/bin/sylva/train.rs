@@ -12,7 +12,7 @@ use sylva_compiler::artifact::Artifact;
 use sylva_compiler::source::Span;
 use sylva_compiler::units::parse_unit;
 use sylva_runtime::grad::GradError;
-use sylva_runtime::output::{self, OutputError, TrainedValue, TrainingRecord};
+use sylva_runtime::output::{self, OutputError, ParamEntry, TrainedValue, TrainingRecord};
 use sylva_runtime::train::Transform;
 use sylva_runtime::train::samples;
 use sylva_runtime::train::session::{self, Session, SessionError, Shown};
@@ -33,9 +33,10 @@ fn session(
     colour: bool,
 ) -> Result<(Compiled, Session), Failure> {
     let mut compiled = compile_located(file, overrides, None, colour)?;
-    if let Some(path) = resume {
-        resume_from(&mut compiled.artifact, path)?;
-    }
+    let layers = match resume {
+        Some(path) => resume_from(&mut compiled.artifact, path)?,
+        None => Vec::new(),
+    };
     let at = |span: Span, message: &str, notes: &[String]| {
         report_at(&compiled.db, span, message, notes, colour);
         Failure::Model
@@ -56,6 +57,10 @@ fn session(
         }
         Err(SessionError::Grad(e)) => return Err(grad_failure(&compiled.artifact, e)),
     };
+    let mut session = session;
+    if let Some(path) = resume {
+        resume_layers(&mut session, &compiled.artifact.model, path, &layers)?;
+    }
     Ok((compiled, session))
 }
 
@@ -280,27 +285,98 @@ pub(crate) fn shown_values(names: &[Shown], values: &[f64], start: &[f64]) -> Ve
 /// and written into the model's trainable of that name.
 pub fn with_params(artifact: Artifact, path: &Path) -> Result<Artifact, Failure> {
     let mut model = artifact.model;
-    let values = learned_values(&model, path, "--params")?;
+    let (values, others) = learned_values(&model, path, "--params")?;
+    if let Some(entry) = others.first() {
+        return Err(not_a_trainable(&model, path, entry));
+    }
     session::apply(&mut model, &values).map_err(|e| Failure::Usage(format!("--params `{}`: {e}", path.display())))?;
     Ok(Artifact::new(model))
 }
 
 /// `sylva train --resume PARAMS.yaml`: the values of the file become the trainables' start
-/// values (those it leaves out keep theirs).
-fn resume_from(artifact: &mut Artifact, path: &Path) -> Result<(), Failure> {
-    let values = learned_values(&artifact.model, path, "--resume")?;
+/// values (those it leaves out keep theirs); returns the entries that name no trainable, for
+/// [`resume_layers`].
+fn resume_from(artifact: &mut Artifact, path: &Path) -> Result<Vec<ParamEntry>, Failure> {
+    let (values, others) = learned_values(&artifact.model, path, "--resume")?;
     let training = artifact.model.training.as_mut().expect("checked by learned_values");
     for (name, value) in values {
         if let Some(t) = training.trainables.iter_mut().find(|t| t.name == name) {
             t.init = value;
         }
     }
+    Ok(others)
+}
+
+/// The rest of `--resume`: values of a dense input's W and b and of a linear readout's V and c,
+/// named as `params.yaml` names them (`pixel3 -> hidden[0].drive.amp`), set in the session.
+fn resume_layers(
+    session: &mut Session,
+    model: &sylva_compiler::ir::Model,
+    path: &Path,
+    entries: &[ParamEntry],
+) -> Result<(), Failure> {
+    let at = |line: usize, message: String| Failure::Usage(format!("{}:{line}: {message}", path.display()));
+    let mut values = session.problem.values();
+    let mut seen = vec![false; values.len()];
+    for entry in entries {
+        let Some(i) = session.names.iter().position(|n| n.name == entry.name) else {
+            return Err(not_a_trainable(model, path, entry));
+        };
+        if std::mem::replace(&mut seen[i], true) {
+            return Err(at(entry.line, format!("`{}` is given twice", entry.name)));
+        }
+        let shown = &session.names[i];
+        let scale = match &entry.unit {
+            None => shown.scale,
+            Some(unit) => {
+                let u =
+                    parse_unit(unit).map_err(|e| at(entry.line, format!("`{}`: unit `{unit}`: {e}", entry.name)))?;
+                let expected = parse_unit(&shown.unit).map(|e| e.dim).ok();
+                if expected != Some(u.dim) {
+                    return Err(at(
+                        entry.line,
+                        format!("`{}`: unit `{unit}` is not a unit of {}", entry.name, shown.unit),
+                    ));
+                }
+                u.scale
+            }
+        };
+        values[i] = entry.value * scale;
+        if !values[i].is_finite() {
+            return Err(at(entry.line, format!("`{}` is not a finite number", entry.name)));
+        }
+    }
+    session.problem.set_values(&values);
     Ok(())
 }
 
+/// The error for a `params.yaml` entry that names none of the model's trainables (nor, with
+/// samples, a value of a dense input or readout layer).
+fn not_a_trainable(model: &sylva_compiler::ir::Model, path: &Path, entry: &ParamEntry) -> Failure {
+    let training = model.training.as_ref();
+    let names: Vec<String> = training.iter().flat_map(|t| &t.trainables).map(|t| format!("`{}`", t.name)).collect();
+    let layers = if training.is_some_and(|t| t.data.is_some()) {
+        "; nor a value of its dense inputs or readout layer, named as in params.yaml"
+    } else {
+        ""
+    };
+    Failure::Usage(format!(
+        "{}:{}: the model's `train` block has no trainable `{}` (its trainables: {}){layers}",
+        path.display(),
+        entry.line,
+        entry.name,
+        names.join(", ")
+    ))
+}
+
 /// The entries of a `params.yaml` as (trainable name, value in internal units), each checked
-/// against the model's `train` block: a known name, once, a unit of its dimension, in its range.
-fn learned_values(model: &sylva_compiler::ir::Model, path: &Path, option: &str) -> Result<Vec<(String, f64)>, Failure> {
+/// against the model's `train` block: once, a unit of its dimension, in its range; and, apart,
+/// the entries that name no trainable.
+fn learned_values(
+    model: &sylva_compiler::ir::Model,
+    path: &Path,
+    option: &str,
+) -> Result<(Vec<(String, f64)>, Vec<ParamEntry>), Failure> {
     let entries = output::load_params(path).map_err(|e| Failure::Usage(e.to_string()))?;
     let Some(training) = &model.training else {
         return Err(Failure::Usage(format!(
@@ -310,17 +386,11 @@ fn learned_values(model: &sylva_compiler::ir::Model, path: &Path, option: &str) 
     };
     let at = |line: usize, message: String| Failure::Usage(format!("{}:{line}: {message}", path.display()));
     let mut values: Vec<(String, f64)> = Vec::new();
-    for entry in &entries {
+    let mut others = Vec::new();
+    for entry in entries {
         let Some(t) = training.trainables.iter().find(|t| t.name == entry.name) else {
-            let names: Vec<String> = training.trainables.iter().map(|t| format!("`{}`", t.name)).collect();
-            return Err(at(
-                entry.line,
-                format!(
-                    "the model's `train` block has no trainable `{}` (its trainables: {})",
-                    entry.name,
-                    names.join(", ")
-                ),
-            ));
+            others.push(entry);
+            continue;
         };
         if values.iter().any(|(name, _)| *name == entry.name) {
             return Err(at(entry.line, format!("`{}` is given twice", entry.name)));
@@ -359,5 +429,5 @@ fn learned_values(model: &sylva_compiler::ir::Model, path: &Path, option: &str) 
         }
         values.push((entry.name.clone(), value));
     }
-    Ok(values)
+    Ok((values, others))
 }
