@@ -185,9 +185,9 @@ train t {
     assert_eq!(
         places,
         [
-            &TrainedParam::Density { cell: a, instance: DensityId(1), param: ParamId(0), nodes: soma_d1 },
-            &TrainedParam::Density { cell: a, instance: DensityId(1), param: ParamId(0), nodes: centres(2) },
-            &TrainedParam::Density { cell: b, instance: DensityId(0), param: ParamId(0), nodes: vec![1] },
+            &TrainedParam::Density { cell: a, instance: DensityId(1), param: ParamId(0), nodes: soma_d1, profile: None },
+            &TrainedParam::Density { cell: a, instance: DensityId(1), param: ParamId(0), nodes: centres(2), profile: None },
+            &TrainedParam::Density { cell: b, instance: DensityId(0), param: ParamId(0), nodes: vec![1], profile: None },
             &TrainedParam::Synapse { cell: a, synapse: SynapseId(0), param: ParamId(1) },
             &TrainedParam::Stimulus { stimulus: StimulusId(0), param: ParamId(2) },
         ],

@@ -5,6 +5,7 @@ use sylva_compiler::ir::adjoint::{AdjointKernel, adjoint};
 use sylva_compiler::ir::kernel::{Kernel, Kernels, Target};
 
 use super::GradError;
+use super::cable::CableGradient;
 use super::cotangent::Cotangents;
 use super::forward::{Run, Snapshot};
 use crate::host::{DueEvent, time_of};
@@ -36,9 +37,9 @@ impl BlockAdjoints {
     }
 }
 
-/// The gradients of the per-instance parameters (per block, per parameter, per instance) and of
-/// the connection rules' weights.
-type Gradients = (Vec<Vec<Vec<f64>>>, Vec<f64>);
+/// The gradients of the per-instance parameters (per block, per parameter, per instance), of
+/// the connection rules' weights and of the cable's coefficients.
+type Gradients = (Vec<Vec<Vec<f64>>>, Vec<f64>, CableGradient);
 
 /// The reverse run of `run` (made by `forward::run` with checkpoints) with the loss's per-row
 /// derivatives `rows`.
@@ -73,7 +74,7 @@ pub(super) fn run(
     reverse.cot.add_row(plan, &rows[0]);
     let mut p = plan.clone();
     reverse.init(&mut p);
-    Ok((cot.params, weights))
+    Ok((cot.params, weights, cot.cable))
 }
 
 struct Reverse<'a> {
@@ -199,6 +200,7 @@ impl Reverse<'_> {
                 self.cot.v[i] -= flow;
             }
         }
+        self.cot.cable.add_solve(cable, &mu, &p.nodes.v, &tape.v_before_solve);
         p.nodes.v.copy_from_slice(&tape.v_before_solve);
     }
 

@@ -18,7 +18,7 @@ fn hh_densities_are_recovered_from_the_somatic_voltage() {
         .iter()
         .map(|n| Trainable {
             uses: vec![Use::all(hh, m.params.iter().position(|p| p.name == *n).expect("hh param") as u32)],
-            weights: Vec::new(),
+            ..Trainable::default()
         })
         .collect();
     let transforms: Vec<Transform> = names
