@@ -185,9 +185,27 @@ train t {
     assert_eq!(
         places,
         [
-            &TrainedParam::Density { cell: a, instance: DensityId(1), param: ParamId(0), nodes: soma_d1, profile: None },
-            &TrainedParam::Density { cell: a, instance: DensityId(1), param: ParamId(0), nodes: centres(2), profile: None },
-            &TrainedParam::Density { cell: b, instance: DensityId(0), param: ParamId(0), nodes: vec![1], profile: None },
+            &TrainedParam::Density {
+                cell: a,
+                instance: DensityId(1),
+                param: ParamId(0),
+                nodes: soma_d1,
+                profile: None
+            },
+            &TrainedParam::Density {
+                cell: a,
+                instance: DensityId(1),
+                param: ParamId(0),
+                nodes: centres(2),
+                profile: None
+            },
+            &TrainedParam::Density {
+                cell: b,
+                instance: DensityId(0),
+                param: ParamId(0),
+                nodes: vec![1],
+                profile: None
+            },
             &TrainedParam::Synapse { cell: a, synapse: SynapseId(0), param: ParamId(1) },
             &TrainedParam::Stimulus { stimulus: StimulusId(0), param: ParamId(2) },
         ],
@@ -363,7 +381,12 @@ train t {
     let rendered = sylva_tests::render(&db, &compilation.diagnostics);
     let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["E0702", "E0702", "E0701", "E0701"], "{rendered}");
-    for needle in ["inserts with different values at distance 0", "`cm` varies", "`Ra` is trained per region", "no region `nowhere`"] {
+    for needle in [
+        "inserts with different values at distance 0",
+        "`cm` varies",
+        "`Ra` is trained per region",
+        "no region `nowhere`",
+    ] {
         assert!(rendered.contains(needle), "{needle}:\n{rendered}");
     }
 }

@@ -491,7 +491,7 @@ fn init(
 }
 
 /// `message` about `name`, which is not found, with "did you mean" among `candidates`.
-pub(super) fn not_found<'n>(name: &ast::Ident, message: String, candidates: impl IntoIterator<Item = &'n str>) -> Diagnostic {
+fn not_found<'n>(name: &ast::Ident, message: String, candidates: impl IntoIterator<Item = &'n str>) -> Diagnostic {
     let candidates: Vec<&str> = candidates.into_iter().collect();
     let span = name.span;
     let name = name.name.as_str();
@@ -577,7 +577,13 @@ fn density(diags: &mut Diagnostics, model: &Model<'_>, t: &ast::Trainable) -> Op
         ir::ParamValue::Uniform(v) => (*v, None),
         ir::ParamValue::PerNode(values) => {
             let covered = |list: &[f64]| -> Vec<f64> {
-                instance.nodes.iter().zip(list).filter(|(n, _)| nodes.binary_search(n).is_ok()).map(|(_, v)| *v).collect()
+                instance
+                    .nodes
+                    .iter()
+                    .zip(list)
+                    .filter(|(n, _)| nodes.binary_search(n).is_ok())
+                    .map(|(_, v)| *v)
+                    .collect()
             };
             let here = covered(values);
             if here.iter().all(|v| v.to_bits() == here[0].to_bits()) {
@@ -665,7 +671,12 @@ fn amplitude_range(declared: &ir::Param, profile: Option<&[f64]>) -> ir::Param {
 }
 
 /// The one cell type the network's populations use, for `MECH.PARAM in REGION`.
-pub(super) fn only_cell_type(diags: &mut Diagnostics, model: &Model<'_>, span: Span, path: &[ast::Ident]) -> Option<CellId> {
+pub(super) fn only_cell_type(
+    diags: &mut Diagnostics,
+    model: &Model<'_>,
+    span: Span,
+    path: &[ast::Ident],
+) -> Option<CellId> {
     let mut used: Vec<CellId> = Vec::new();
     for p in &model.network.populations {
         if !used.contains(&p.cell) {

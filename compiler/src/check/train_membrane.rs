@@ -21,9 +21,13 @@ pub(super) fn resolve(diags: &mut Diagnostics, model: &Model<'_>, t: &ast::Train
     };
     if t.regions.is_empty() {
         diags.push(
-            Diagnostic::error(Code::UnknownTrainable, property.span, format!("`{}` is trained per region", property.name))
-                .label("no region")
-                .help(format!("write `trainable {} in all`, or name the regions: `in soma + dend`", property.name)),
+            Diagnostic::error(
+                Code::UnknownTrainable,
+                property.span,
+                format!("`{}` is trained per region", property.name),
+            )
+            .label("no region")
+            .help(format!("write `trainable {} in all`, or name the regions: `in soma + dend`", property.name)),
         );
         return None;
     }
@@ -111,14 +115,6 @@ pub(super) fn declared<'m>(
         ir::TrainedParam::AxialResistivity { cell, .. } => ("Ra", Dimension::SPECIFIC_RESISTANCE, cell),
         _ => unreachable!("a membrane property"),
     };
-    let param = ir::Param {
-        name: name.into(),
-        dim,
-        default: value,
-        min: 0.0,
-        max: f64::INFINITY,
-        doc: None,
-        span,
-    };
+    let param = ir::Param { name: name.into(), dim, default: value, min: 0.0, max: f64::INFINITY, doc: None, span };
     (param, model.cells[cell.index()].name.as_str())
 }

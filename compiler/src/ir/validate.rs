@@ -393,7 +393,8 @@ fn training(errors: &mut Vec<ValidationError>, model: &Model, t: &Training) {
             continue;
         }
         if let Some((cell, nodes, property)) = membrane_property(param) {
-            let places_ok = model.cells.get(cell.index()).is_some_and(|c| ascending_nodes_of(nodes, c.tree.nodes.len()));
+            let places_ok =
+                model.cells.get(cell.index()).is_some_and(|c| ascending_nodes_of(nodes, c.tree.nodes.len()));
             let factors_ok = match param {
                 TrainedParam::AxialResistivity { resistance, .. } => {
                     resistance.len() == nodes.len() && resistance.iter().all(|r| r.is_finite() && *r > 0.0)
@@ -482,7 +483,9 @@ fn trained_mechanism<'m>(model: &'m Model, param: &TrainedParam) -> Option<&'m M
             let ok = !nodes.is_empty()
                 && nodes.windows(2).all(|w| w[0] < w[1])
                 && nodes.iter().all(|n| d.nodes.binary_search(n).is_ok())
-                && profile.as_ref().is_none_or(|f| f.len() == nodes.len() && f.iter().all(|x| x.is_finite() && *x > 0.0));
+                && profile
+                    .as_ref()
+                    .is_none_or(|f| f.len() == nodes.len() && f.iter().all(|x| x.is_finite() && *x > 0.0));
             ok.then_some(d.mechanism)?
         }
         TrainedParam::Synapse { cell, synapse, param: _ } => {

@@ -327,8 +327,7 @@ impl Problem {
         let k = checkpoint_every.unwrap_or_else(|| (self.steps as f64).sqrt().ceil() as u64).max(1);
         let run = forward::run(plan, self.steps, Some(k))?;
         let (value, row_cotangents) = objective(&run.rows)?;
-        let (params, weights, cable) =
-            reverse::run(plan, &self.adjoints, &run, &row_cotangents, self.weights.len())?;
+        let (params, weights, cable) = reverse::run(plan, &self.adjoints, &run, &row_cotangents, self.weights.len())?;
         let weights: Vec<f64> = weights.iter().zip(rule_scales).map(|(g, s)| g * s).collect();
         let gradient = self
             .trainables

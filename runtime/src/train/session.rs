@@ -152,7 +152,10 @@ pub(crate) fn trainable(artifact: &Artifact, param: &TrainedParam) -> Trainable 
         }
         TrainedParam::AxialResistivity { cell, nodes, resistance } => {
             let property = CableProperty::AxialResistivity { resistance: resistance.clone() };
-            return Trainable { cable: vec![CableUse { cell: cell.0, nodes: nodes.clone(), property }], ..Trainable::default() };
+            return Trainable {
+                cable: vec![CableUse { cell: cell.0, nodes: nodes.clone(), property }],
+                ..Trainable::default()
+            };
         }
     };
     Trainable { uses: vec![used], ..Trainable::default() }
