@@ -403,7 +403,7 @@ fn training(errors: &mut Vec<ValidationError>, model: &Model, t: &Training) {
             };
             if !places_ok || !factors_ok {
                 errors.push(E::TrainableTarget { trainable, name: name.clone() });
-            } else if *dim != property || !(*min..=*max).contains(init) || *init <= 0.0 || !init.is_finite() {
+            } else if *dim != property || !(*min..=*max).contains(init) || !init.is_finite() {
                 errors.push(E::TrainableValue { trainable, name: name.clone() });
             }
             continue;
