@@ -57,14 +57,11 @@ fn trainables(a: &Artifact) -> Vec<Trainable> {
             }
         }
         for (_, positions) in groups.into_iter().filter(|(x, _)| *x != 0.0) {
-            out.push(Trainable {
-                uses: vec![Use { block: hh, param, positions: Some(positions) }],
-                weights: Vec::new(),
-            });
+            out.push(Trainable { uses: vec![Use::at(hh, param, positions)], ..Trainable::default() });
         }
     }
     for rule in 0..a.model.network.connections.len() as u32 {
-        out.push(Trainable { uses: Vec::new(), weights: vec![rule] });
+        out.push(Trainable { weights: vec![rule], ..Trainable::default() });
     }
     out
 }

@@ -185,9 +185,27 @@ train t {
     assert_eq!(
         places,
         [
-            &TrainedParam::Density { cell: a, instance: DensityId(1), param: ParamId(0), nodes: soma_d1 },
-            &TrainedParam::Density { cell: a, instance: DensityId(1), param: ParamId(0), nodes: centres(2) },
-            &TrainedParam::Density { cell: b, instance: DensityId(0), param: ParamId(0), nodes: vec![1] },
+            &TrainedParam::Density {
+                cell: a,
+                instance: DensityId(1),
+                param: ParamId(0),
+                nodes: soma_d1,
+                profile: None
+            },
+            &TrainedParam::Density {
+                cell: a,
+                instance: DensityId(1),
+                param: ParamId(0),
+                nodes: centres(2),
+                profile: None
+            },
+            &TrainedParam::Density {
+                cell: b,
+                instance: DensityId(0),
+                param: ParamId(0),
+                nodes: vec![1],
+                profile: None
+            },
             &TrainedParam::Synapse { cell: a, synapse: SynapseId(0), param: ParamId(1) },
             &TrainedParam::Stimulus { stimulus: StimulusId(0), param: ParamId(2) },
         ],
@@ -296,4 +314,79 @@ fn an_insert_covers_a_union_of_regions() {
     assert!(compilation.artifact.is_none());
     let rendered = sylva_tests::render(&db, &compilation.diagnostics);
     assert!(rendered.contains("dned") && rendered.contains("E0507"), "{rendered}");
+}
+
+/// `cm` and `Ra` per region, and a density set by an expression of `distance`, trained as its
+/// amplitude: where each value goes, the start values, and the mistakes (E0702, E0701).
+#[test]
+fn membrane_properties_and_distance_amplitudes_resolve() {
+    use sylva_compiler::ir::TrainedParam;
+    let text = r#"import pas
+import iclamp
+cell a {
+    morphology {
+        section soma { length = 20 um, diam = 20 um }
+        section dend at soma(1) { length = 300 um, diam = 1 um, nseg = 3 }
+    }
+    cm in dend = 2 uF/cm2
+    Ra = 150 ohm*cm
+    insert pas in all { g = 1e-4 S/cm2 }
+    insert pas in dend { g = 2e-4 S/cm2 * exp(distance / 100 um) }
+}
+network main {
+    population cells = a[1]
+    stimulus clamp = iclamp at cells[0].soma(0.5) { del = 1 ms, dur = 5 ms, amp = 0.1 nA }
+    probe "v" = v at cells[0].soma(0.5)
+}
+simulation { dt = 0.025 ms, duration = 10 ms }
+train t {
+    trainable pas.g in dend { init = 3e-4 S/cm2 }
+    trainable cm in dend
+    trainable a.Ra in soma + dend { init = 120 ohm*cm }
+    target "v" from "rec.csv"
+    iterations = 3
+}
+"#;
+    let (db, compilation) = sylva_tests::compile_text("models/t.syl", text, &[]);
+    let rendered = sylva_tests::render(&db, &compilation.diagnostics);
+    let model = compilation.artifact.map(|a| a.model).unwrap_or_else(|| panic!("{rendered}"));
+    let t = model.training.as_ref().expect("training");
+    let tree = &model.cells[0].tree;
+    let dend = tree.sections[1].centres.clone();
+    // The amplitude: 2e-4 S/cm2 (2e-6 uS/um2 internal), each node e^(distance/100 um) of it.
+    let TrainedParam::Density { nodes, profile: Some(profile), .. } = &t.trainables[0].param else {
+        panic!("a profile: {:?}", t.trainables[0].param)
+    };
+    assert_eq!(nodes, &dend);
+    for (n, f) in nodes.iter().zip(profile) {
+        let expected = (tree.nodes[*n as usize].distance_um / 100.0).exp();
+        assert!((f - expected).abs() < 1e-12 * expected, "node {n}: {f} vs {expected}");
+    }
+    assert!((t.trainables[0].init - 3e-6).abs() < 1e-20, "init {}", t.trainables[0].init);
+    assert_eq!(t.trainables[1].param, TrainedParam::Capacitance { cell: sylva_compiler::ir::CellId(0), nodes: dend });
+    assert!((t.trainables[1].init - 2e-5).abs() < 1e-20, "2 uF/cm2 = 2e-5 nF/um2: {}", t.trainables[1].init);
+    // Ra: every node with a parent, each resistance 1/150 ohm*cm of the model's.
+    let TrainedParam::AxialResistivity { nodes, resistance, .. } = &t.trainables[2].param else { panic!("Ra") };
+    assert_eq!(nodes.len(), tree.nodes.len() - 1);
+    for (n, r) in nodes.iter().zip(resistance) {
+        let model_r = tree.nodes[*n as usize].r_to_parent_mohm;
+        assert!((r * 150.0 * 1e-2 - model_r).abs() < 1e-12 * model_r, "node {n}");
+    }
+
+    let mistakes = text
+        .replace("trainable pas.g in dend { init = 3e-4 S/cm2 }", "trainable pas.g in all")
+        .replace("trainable cm in dend", "trainable cm in all\n    trainable Ra\n    trainable cm in nowhere")
+        .replace("trainable a.Ra in soma + dend { init = 120 ohm*cm }", "trainable Ra in all { init = 0 ohm*cm }");
+    let (db, compilation) = sylva_tests::compile_text("t.syl", &mistakes, &[]);
+    let rendered = sylva_tests::render(&db, &compilation.diagnostics);
+    let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["E0702", "E0702", "E0701", "E0701"], "{rendered}");
+    for needle in [
+        "inserts with different values at distance 0",
+        "`cm` varies",
+        "`Ra` is trained per region",
+        "no region `nowhere`",
+    ] {
+        assert!(rendered.contains(needle), "{needle}:\n{rendered}");
+    }
 }

@@ -122,8 +122,18 @@ impl Mechanisms<'_> {
 /// segment centre nodes, ascending: what a `trainable … in REGION` covers.
 pub(crate) type RegionNodes = HashMap<String, Vec<u32>>;
 
+/// What a `train` block needs of a checked cell besides its IR.
+pub(crate) struct CellFacts {
+    pub regions: RegionNodes,
+    /// The amplitudes of its density parameters (for a trained distance profile).
+    pub amplitudes: Amplitudes,
+    /// Per section, its axial resistivity `Ra` (internal units).
+    pub section_ra: Vec<f64>,
+}
+
 /// Checks a cell: its morphology, discretized; membrane properties; density mechanisms by
-/// region; species overrides; synapses and the spike detector. Also returns its regions' nodes.
+/// region; species overrides; synapses and the spike detector. Also returns what a `train`
+/// block needs of it.
 pub(crate) fn check(
     cell: &ast::Cell,
     globals: &Globals<'_>,
@@ -131,7 +141,7 @@ pub(crate) fn check(
     mechanisms: &Mechanisms<'_>,
     species: &[ir::Species],
     swc_files: &SwcFiles,
-) -> Option<(ir::Cell, RegionNodes)> {
+) -> Option<(ir::Cell, CellFacts)> {
     let morph = find_morphology(cell, globals, diags)?;
     let Some(mut sections) = morphology::sections(globals, diags, morph, swc_files) else {
         check_placements_without_tree(cell, globals, diags, mechanisms);
@@ -147,9 +157,11 @@ pub(crate) fn check(
     let node_cm: Vec<f64> =
         tree.nodes.iter().map(|n| if n.area_um2 > 0.0 { cm[n.section as usize] } else { 0.0 }).collect();
     let placed = place_density_mechanisms(cell, globals, diags, mechanisms, &sections, &tree);
-    let density = density_instances(mechanisms.list, placed, diags);
+    let (density, amplitudes) = density_instances(mechanisms.list, placed, diags);
     let cell_species = cell_species(cell, globals, diags, species);
     let (synapses, detector) = synapses_and_detector(cell, globals, diags, mechanisms, &sections, &tree);
+    let ohm_cm = crate::units::parse_unit("ohm*cm").expect("valid unit").scale;
+    let section_ra = sections.specs.iter().map(|s| s.ra_ohm_cm * ohm_cm).collect();
     let regions = sections
         .regions
         .iter()
@@ -173,7 +185,7 @@ pub(crate) fn check(
         synapses,
         detector,
     };
-    Some((cell, regions))
+    Some((cell, CellFacts { regions, amplitudes, section_ra }))
 }
 
 /// The cell's one morphology, named or inline; reports a name that is not a morphology, a
@@ -396,12 +408,8 @@ fn place_insert(
                 let distance_um = tree.nodes[node as usize].distance_um;
                 values_at_distance(globals, diags, mechanisms, id, insert, distance_um, &mut here, &mut clean);
             }
-            let values = placed[slot].2.entry(node).or_insert_with(|| defaults.clone());
-            for (v, o) in values.iter_mut().zip(&here) {
-                if !o.is_nan() {
-                    *v = *o;
-                }
-            }
+            let values = placed[slot].2.entry(node).or_insert_with(|| NodeValues::of(&defaults));
+            values.take(&here, &overrides);
         }
     }
 }
@@ -430,8 +438,12 @@ fn values_at_distance(
 }
 
 /// The density instances in the order they run (`concentration_order`), each parameter
-/// uniform where it has one value on all its nodes.
-fn density_instances(list: &[ir::Mechanism], placed: Vec<Placed>, diags: &mut Diagnostics) -> Vec<ir::DensityInstance> {
+/// uniform where it has one value on all its nodes, and their parameters' amplitudes.
+fn density_instances(
+    list: &[ir::Mechanism],
+    placed: Vec<Placed>,
+    diags: &mut Diagnostics,
+) -> (Vec<ir::DensityInstance>, Amplitudes) {
     let order = concentration_order(list, &placed, diags);
     let mut placed: Vec<Option<_>> = placed.into_iter().map(Some).collect();
     order
@@ -443,7 +455,7 @@ fn density_instances(list: &[ir::Mechanism], placed: Vec<Placed>, diags: &mut Di
             let count = list[mechanism.index()].params.len();
             let params = (0..count)
                 .map(|p| {
-                    let values: Vec<f64> = nodes.iter().map(|n| per_node[n][p]).collect();
+                    let values: Vec<f64> = nodes.iter().map(|n| per_node[n].value[p]).collect();
                     if values.iter().all(|v| v.to_bits() == values[0].to_bits()) {
                         ir::ParamValue::Uniform(values[0])
                     } else {
@@ -451,9 +463,10 @@ fn density_instances(list: &[ir::Mechanism], placed: Vec<Placed>, diags: &mut Di
                     }
                 })
                 .collect();
-            ir::DensityInstance { mechanism, nodes, params }
+            let amplitudes = (0..count).map(|p| nodes.iter().map(|n| per_node[n].amplitude[p]).collect()).collect();
+            (ir::DensityInstance { mechanism, nodes, params }, amplitudes)
         })
-        .collect()
+        .unzip()
 }
 
 /// Species: the global ones with this cell's overrides.
@@ -637,7 +650,37 @@ fn set_distance_origin(
 }
 
 /// A density mechanism of a cell: its first `insert` and, per node, its parameter values.
-type Placed = (MechId, Span, HashMap<u32, Vec<f64>>);
+/// A density mechanism placed on a cell: at its first insert, its values on every node it covers.
+type Placed = (MechId, Span, HashMap<u32, NodeValues>);
+
+/// A density mechanism's parameters on one node: their values and their amplitudes (the value
+/// of the expression that set each one with `distance` = 0, its value where none mentions
+/// `distance`).
+struct NodeValues {
+    value: Vec<f64>,
+    amplitude: Vec<f64>,
+}
+
+impl NodeValues {
+    fn of(defaults: &[f64]) -> NodeValues {
+        NodeValues { value: defaults.to_vec(), amplitude: defaults.to_vec() }
+    }
+
+    /// Takes what an insert sets here (`here`, NaN where it sets nothing) and its values at
+    /// distance 0.
+    fn take(&mut self, here: &[f64], at_origin: &[f64]) {
+        for (k, x) in here.iter().enumerate() {
+            if !x.is_nan() {
+                self.value[k] = *x;
+                self.amplitude[k] = at_origin[k];
+            }
+        }
+    }
+}
+
+/// Per density instance of a cell (in [`ir::Cell::density`]'s order), per parameter, per node
+/// of the instance: the amplitude of its value there (see [`NodeValues`]).
+pub(crate) type Amplitudes = Vec<Vec<Vec<f64>>>;
 
 /// The order in which a cell's density mechanisms run, as indices into `placed`: one that writes
 /// a concentration before those on the same nodes that read it, so that a reader (`sk`, of

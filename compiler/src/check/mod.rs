@@ -16,6 +16,7 @@ mod species;
 mod swc_edit;
 mod train;
 mod train_data;
+mod train_membrane;
 
 use std::collections::{HashMap, HashSet};
 
@@ -71,14 +72,14 @@ pub fn check(input: &Input<'_>, diags: &mut Diagnostics) -> Option<ir::Model> {
     let mechanism_table = cell::Mechanisms { list: &mechanisms, by_name };
 
     let mut cells = Vec::new();
-    let mut cell_regions = Vec::new();
+    let mut cell_facts = Vec::new();
     let mut cell_names = Vec::new();
     for item in &globals.order {
         if let globals::ItemRef::Cell(c) = item {
             let checked = cell::check(c, &globals, diags, &mechanism_table, &species, input.swc_files);
-            let id = checked.map(|(c, regions)| {
+            let id = checked.map(|(c, facts)| {
                 cells.push(c);
-                cell_regions.push(regions);
+                cell_facts.push(facts);
                 CellId(cells.len() as u32 - 1)
             });
             cell_names.push((c.name.name.clone(), id));
@@ -116,7 +117,7 @@ pub fn check(input: &Input<'_>, diags: &mut Diagnostics) -> Option<ir::Model> {
             mechanisms: &mechanisms,
             cells: &cells,
             cell_names: &cell_names,
-            regions: &cell_regions,
+            facts: &cell_facts,
             network: &network,
             simulation: &simulation,
         },

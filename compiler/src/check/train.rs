@@ -11,7 +11,7 @@ use crate::source::Span;
 use crate::syntax::ast;
 use crate::units::{Dimension, Unit};
 
-use super::cell::RegionNodes;
+use super::cell::CellFacts;
 use super::constant::{eval, eval_in_unit};
 use super::expr::mismatch;
 use super::globals::Globals;
@@ -23,8 +23,8 @@ pub(crate) struct Model<'m> {
     pub cells: &'m [ir::Cell],
     /// Every cell type by name, `None` where it did not check.
     pub cell_names: &'m [(String, Option<CellId>)],
-    /// Per checked cell type, its regions' nodes.
-    pub regions: &'m [RegionNodes],
+    /// Per checked cell type, its regions' nodes and what else a trainable needs of it.
+    pub facts: &'m [CellFacts],
     /// The network the simulation runs (empty without one).
     pub network: &'m ir::Network,
     pub simulation: &'m ir::Simulation,
@@ -213,11 +213,20 @@ fn report_run_members_with_data(diags: &mut Diagnostics, block: &ast::Train, ite
 fn overlaps(a: &ir::TrainedParam, b: &ir::TrainedParam) -> bool {
     use ir::TrainedParam as T;
     match (a, b) {
-        (T::Density { cell, instance, param, nodes }, T::Density { cell: c2, instance: i2, param: p2, nodes: n2 }) => {
-            (cell, instance, param) == (c2, i2, p2) && nodes.iter().any(|n| n2.binary_search(n).is_ok())
+        (
+            T::Density { cell, instance, param, nodes, .. },
+            T::Density { cell: c2, instance: i2, param: p2, nodes: n2, .. },
+        ) => (cell, instance, param) == (c2, i2, p2) && shares_a_node(nodes, n2),
+        (T::Capacitance { cell, nodes }, T::Capacitance { cell: c2, nodes: n2 })
+        | (T::AxialResistivity { cell, nodes, .. }, T::AxialResistivity { cell: c2, nodes: n2, .. }) => {
+            cell == c2 && shares_a_node(nodes, n2)
         }
         _ => a == b,
     }
+}
+
+fn shares_a_node(a: &[u32], b: &[u32]) -> bool {
+    a.iter().any(|n| b.binary_search(n).is_ok())
 }
 
 pub(super) fn word(expr: &ast::Expr) -> Option<&str> {
@@ -378,7 +387,9 @@ fn trainable(
     model: &Model<'_>,
     t: &ast::Trainable,
 ) -> Option<ir::Trainable> {
-    let (param, mech, value) = if !t.regions.is_empty() {
+    let (param, mech, value) = if membrane_property(model, t).is_some() {
+        super::train_membrane::resolve(diags, model, t)?
+    } else if !t.regions.is_empty() {
         density(diags, model, t)?
     } else {
         match t.path.as_slice() {
@@ -391,16 +402,18 @@ fn trainable(
             }
         }
     };
-    let (declared, owner) = match &param {
-        ir::TrainedParam::Density { param: id, .. }
-        | ir::TrainedParam::Synapse { param: id, .. }
-        | ir::TrainedParam::Stimulus { param: id, .. } => {
-            let mechanism = &model.mechanisms[mech.index()];
-            (mechanism.params[id.index()].clone(), mechanism.name.as_str())
+    let mechanism = mech.map(|m| &model.mechanisms[m.index()]);
+    let (declared, owner) = match (&param, mechanism) {
+        (ir::TrainedParam::Density { param: id, profile, .. }, Some(m)) => {
+            (amplitude_range(&m.params[id.index()], profile.as_deref()), m.name.as_str())
         }
-        ir::TrainedParam::Weight { connection } => {
-            (weight_param(model, *connection as usize, mech, value), t.path[0].name.as_str())
+        (ir::TrainedParam::Synapse { param: id, .. } | ir::TrainedParam::Stimulus { param: id, .. }, Some(m)) => {
+            (m.params[id.index()].clone(), m.name.as_str())
         }
+        (ir::TrainedParam::Weight { connection }, Some(m)) => {
+            (weight_param(model, *connection as usize, m, value), t.path[0].name.as_str())
+        }
+        _ => super::train_membrane::declared(model, &param, value, t.span),
     };
     let declared = &declared;
     let init = init(globals, diags, t, declared, owner).unwrap_or(value);
@@ -421,10 +434,21 @@ fn trainable(
     })
 }
 
+/// `cm` or `Ra` when the trainable names one (`cm in soma`, `CELL.Ra in dend`).
+pub(super) fn membrane_property<'t>(model: &Model<'_>, t: &'t ast::Trainable) -> Option<&'t ast::Ident> {
+    let is_cell = |name: &ast::Ident| model.cell_names.iter().any(|(n, _)| *n == name.name);
+    match t.path.as_slice() {
+        [property] | [_, property] if !matches!(property.name.as_str(), "cm" | "Ra") => None,
+        [property] => Some(property),
+        [cell, property] if is_cell(cell) => Some(property),
+        _ => None,
+    }
+}
+
 fn shape(t: &ast::Trainable) -> Diagnostic {
     let span = t.path.first().map_or(t.span, |f| f.span.to(t.path.last().expect("first").span));
     Diagnostic::error(Code::UnknownTrainable, span, "a trainable names a parameter in two or three parts")
-        .note("`MECHANISM.PARAMETER in REGION` or `CELL.MECHANISM.PARAMETER in REGION` for a density mechanism, `POPULATION.SYNAPSE.PARAMETER` for a synapse, `STIMULUS.PARAMETER` for a stimulus, `CONNECTION.weight` for a named `connect` rule")
+        .note("`MECHANISM.PARAMETER in REGION` or `CELL.MECHANISM.PARAMETER in REGION` for a density mechanism, `POPULATION.SYNAPSE.PARAMETER` for a synapse, `STIMULUS.PARAMETER` for a stimulus, `CONNECTION.weight` for a named `connect` rule, `cm in REGION` or `Ra in REGION` for the membrane")
 }
 
 /// `init = …`: the parameter's dimension, inside its range.
@@ -497,7 +521,9 @@ fn param_of(diags: &mut Diagnostics, mechanism: &ir::Mechanism, name: &ast::Iden
     }
 }
 
-type Resolved = (ir::TrainedParam, ir::MechId, f64);
+/// Where a trained value goes, the mechanism whose parameter it is (none for `cm` and `Ra`),
+/// and the model's value.
+pub(super) type Resolved = (ir::TrainedParam, Option<ir::MechId>, f64);
 
 /// `[CELL.]MECH.PARAM in REGION + …`.
 fn density(diags: &mut Diagnostics, model: &Model<'_>, t: &ast::Trainable) -> Option<Resolved> {
@@ -532,18 +558,8 @@ fn density(diags: &mut Diagnostics, model: &Model<'_>, t: &ast::Trainable) -> Op
     let instance = &c.density[k];
     let mechanism = inserted(instance.mechanism);
     let p = param_of(diags, mechanism, param)?;
-    let regions = &model.regions[cell.index()];
-    let mut wanted: Vec<u32> = Vec::new();
-    for r in &t.regions {
-        let Some(nodes) = regions.get(&r.name) else {
-            let mut names: Vec<&str> = regions.keys().map(String::as_str).collect();
-            names.sort_unstable();
-            diags.push(not_found(r, format!("cell `{}` has no region `{}`", c.name, r.name), names));
-            return None;
-        };
-        wanted.extend(nodes);
-    }
-    let nodes: Vec<u32> = instance.nodes.iter().copied().filter(|n| wanted.contains(n)).collect();
+    let wanted = region_nodes(diags, model, cell, t)?;
+    let nodes: Vec<u32> = instance.nodes.iter().copied().filter(|n| wanted.binary_search(n).is_ok()).collect();
     let regions_span = t.regions[0].span.to(t.regions[t.regions.len() - 1].span);
     if nodes.is_empty() {
         diags.push(
@@ -557,38 +573,110 @@ fn density(diags: &mut Diagnostics, model: &Model<'_>, t: &ast::Trainable) -> Op
         );
         return None;
     }
-    let value = match &instance.params[p.index()] {
-        ir::ParamValue::Uniform(v) => *v,
+    let (value, profile) = match &instance.params[p.index()] {
+        ir::ParamValue::Uniform(v) => (*v, None),
         ir::ParamValue::PerNode(values) => {
-            let here: Vec<f64> = instance
-                .nodes
-                .iter()
-                .zip(values)
-                .filter(|(n, _)| nodes.binary_search(n).is_ok())
-                .map(|(_, v)| *v)
-                .collect();
-            if !here.iter().all(|v| v.to_bits() == here[0].to_bits()) {
-                diags.push(
-                    Diagnostic::error(
-                        Code::PerNodeTrainable,
-                        param.span,
-                        format!("`{}.{}` varies from node to node here", mechanism.name, param.name),
-                    )
-                    .label("not one value in these regions")
-                    .note("a trainable is one value shared by all its nodes; a value that depends on `distance` cannot be trained this way yet")
-                    .help("train it in a region where it is uniform, or make it uniform"),
-                );
-                return None;
+            let covered = |list: &[f64]| -> Vec<f64> {
+                instance
+                    .nodes
+                    .iter()
+                    .zip(list)
+                    .filter(|(n, _)| nodes.binary_search(n).is_ok())
+                    .map(|(_, v)| *v)
+                    .collect()
+            };
+            let here = covered(values);
+            if here.iter().all(|v| v.to_bits() == here[0].to_bits()) {
+                (here[0], None)
+            } else {
+                let amplitudes = covered(&model.facts[cell.index()].amplitudes[k][p.index()]);
+                let what = format!("`{}.{}`", mechanism.name, param.name);
+                let (amplitude, profile) = distance_profile(diags, param.span, &what, &here, &amplitudes)?;
+                (amplitude, Some(profile))
             }
-            here[0]
         }
     };
-    let trained = ir::TrainedParam::Density { cell, instance: DensityId(k as u32), param: p, nodes };
-    Some((trained, instance.mechanism, value))
+    let trained = ir::TrainedParam::Density { cell, instance: DensityId(k as u32), param: p, nodes, profile };
+    Some((trained, Some(instance.mechanism), value))
+}
+
+/// The nodes of the trainable's regions (`in a + b`) in cell type `cell`, ascending.
+pub(super) fn region_nodes(
+    diags: &mut Diagnostics,
+    model: &Model<'_>,
+    cell: CellId,
+    t: &ast::Trainable,
+) -> Option<Vec<u32>> {
+    let regions = &model.facts[cell.index()].regions;
+    let mut wanted: Vec<u32> = Vec::new();
+    for r in &t.regions {
+        let Some(nodes) = regions.get(&r.name) else {
+            let mut names: Vec<&str> = regions.keys().map(String::as_str).collect();
+            names.sort_unstable();
+            let c = &model.cells[cell.index()];
+            diags.push(not_found(r, format!("cell `{}` has no region `{}`", c.name, r.name), names));
+            return None;
+        };
+        wanted.extend(nodes);
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    Some(wanted)
+}
+
+/// A parameter whose `values` differ between the covered nodes is trained as the amplitude of
+/// its distance profile: the one value its expression has at distance 0 (`amplitudes`, per
+/// node, from the insert that set it), with each node's value its multiple of it. Values from
+/// inserts with different amplitudes, or an amplitude of 0, have no such form (E0702).
+fn distance_profile(
+    diags: &mut Diagnostics,
+    span: Span,
+    what: &str,
+    values: &[f64],
+    amplitudes: &[f64],
+) -> Option<(f64, Vec<f64>)> {
+    let amplitude = amplitudes[0];
+    let varies = |note: &str, help: &str| {
+        Diagnostic::error(Code::PerNodeTrainable, span, format!("{what} varies from node to node here"))
+            .label("not one value, nor one amplitude, in these regions")
+            .note(note.to_string())
+            .help(help.to_string())
+    };
+    if amplitudes.iter().any(|a| a.to_bits() != amplitude.to_bits()) {
+        diags.push(varies(
+            "its nodes here take their values from inserts with different values at distance 0: one trainable scales one profile",
+            "train each insert's regions separately, or set it with one expression",
+        ));
+        return None;
+    }
+    let profile: Vec<f64> = values.iter().map(|v| v / amplitude).collect();
+    if !amplitude.is_finite() || amplitude == 0.0 || profile.iter().any(|f| !(f.is_finite() && *f > 0.0)) {
+        diags.push(varies(
+            "a value that depends on `distance` is trained as its amplitude, its value at distance 0, which must be nonzero and of the sign it has at every node",
+            "write it as an amplitude times a positive profile, such as `2e-5 S/cm2 * exp(distance / 300 um)`",
+        ));
+        return None;
+    }
+    Some((amplitude, profile))
+}
+
+/// The range of a profile's amplitude: every node's multiple of it stays in the parameter's.
+fn amplitude_range(declared: &ir::Param, profile: Option<&[f64]>) -> ir::Param {
+    let mut range = declared.clone();
+    for f in profile.unwrap_or_default() {
+        range.min = range.min.max(declared.min / f);
+        range.max = range.max.min(declared.max / f);
+    }
+    range
 }
 
 /// The one cell type the network's populations use, for `MECH.PARAM in REGION`.
-fn only_cell_type(diags: &mut Diagnostics, model: &Model<'_>, span: Span, path: &[ast::Ident]) -> Option<CellId> {
+pub(super) fn only_cell_type(
+    diags: &mut Diagnostics,
+    model: &Model<'_>,
+    span: Span,
+    path: &[ast::Ident],
+) -> Option<CellId> {
     let mut used: Vec<CellId> = Vec::new();
     for p in &model.network.populations {
         if !used.contains(&p.cell) {
@@ -650,7 +738,7 @@ fn synapse(
     let placed = &c.synapses[k];
     let p = param_of(diags, &model.mechanisms[placed.mechanism.index()], param)?;
     let trained = ir::TrainedParam::Synapse { cell, synapse: SynapseId(k as u32), param: p };
-    Some((trained, placed.mechanism, placed.params[p.index()]))
+    Some((trained, Some(placed.mechanism), placed.params[p.index()]))
 }
 
 /// `STIMULUS.PARAM`.
@@ -670,7 +758,7 @@ fn stimulus(diags: &mut Diagnostics, model: &Model<'_>, stim: &ast::Ident, param
     let s = &stimuli[k];
     let p = param_of(diags, &model.mechanisms[s.mechanism.index()], param)?;
     let trained = ir::TrainedParam::Stimulus { stimulus: StimulusId(k as u32), param: p };
-    Some((trained, s.mechanism, s.params[p.index()]))
+    Some((trained, Some(s.mechanism), s.params[p.index()]))
 }
 
 /// Whether `name` is a named `connect` rule and not a stimulus.
@@ -691,12 +779,12 @@ fn weight(diags: &mut Diagnostics, model: &Model<'_>, conn: &ast::Ident, param: 
     let c = &connections[k];
     let cell = model.network.populations[c.target.population.index()].cell;
     let mech = model.cells[cell.index()].synapses[c.synapse.index()].mechanism;
-    Some((ir::TrainedParam::Weight { connection: k as u32 }, mech, c.weight))
+    Some((ir::TrainedParam::Weight { connection: k as u32 }, Some(mech), c.weight))
 }
 
 /// A connection rule's weight as a parameter: the synapse's weight unit, unbounded.
-fn weight_param(model: &Model<'_>, connection: usize, mech: ir::MechId, value: f64) -> ir::Param {
-    let event = model.mechanisms[mech.index()].event.as_ref();
+fn weight_param(model: &Model<'_>, connection: usize, mechanism: &ir::Mechanism, value: f64) -> ir::Param {
+    let event = mechanism.event.as_ref();
     ir::Param {
         name: "weight".into(),
         dim: event.map_or(Dimension::NONE, |e| e.weight_dim),

@@ -132,8 +132,11 @@ impl<'c> Context<'c> {
                     detail: stdlib::file_name(name),
                 });
             }
-        } else if last == "insert" || (self.item_kind == "train" && last == "trainable") {
+        } else if last == "insert" {
             mechanisms(index, Some(ast::MechanismKind::Density), out);
+        } else if self.item_kind == "train" && last == "trainable" {
+            mechanisms(index, Some(ast::MechanismKind::Density), out);
+            keywords(&["cm", "Ra"], out);
         } else if self.item_kind == "train" && *words == ["optimizer", "="] {
             keywords(&["adam", "sgd"], out);
         } else if self.item_kind == "train" && *words == ["loss", "="] {

@@ -235,6 +235,10 @@ fn completion_offers_mechanisms_regions_parameters_and_units() {
     assert!(member.contains(&"gk".to_string()), "{member:?}");
     let import = labels("import e$0");
     assert_eq!(import, ["expsyn", "exp2syn"]);
+    let trainable = labels(&(CHANNEL.to_string() + "\ntrain t {\n    trainable $0\n}\n"));
+    for wanted in ["hh", "cm", "Ra"] {
+        assert!(trainable.contains(&wanted.to_string()), "{wanted}: {trainable:?}");
+    }
 }
 
 #[test]

@@ -174,13 +174,20 @@ impl<'a> Walk<'a> {
     }
 
     /// A `train` block: a density trainable's cell type and mechanism are global names and its
-    /// parameter is the mechanism's (hover shows its doc); the settings' values are expressions.
+    /// parameter is the mechanism's (hover shows its doc), a `cm` or `Ra` trainable's cell type
+    /// too; the settings' values are expressions.
     fn train(&mut self, t: &'a ast::Train) {
         let top = Scope::default();
         for member in &t.members {
             match member {
                 ast::TrainMember::Trainable(tr) if !tr.regions.is_empty() => {
-                    if let [names @ .., mech, param] = tr.path.as_slice() {
+                    let membrane = tr.path.last().is_some_and(|p| matches!(p.name.as_str(), "cm" | "Ra"));
+                    if membrane {
+                        // `[CELL.]cm in …`: the cell type is a global name, `cm` a keyword.
+                        for cell in &tr.path[..tr.path.len() - 1] {
+                            self.push(cell, Role::Global);
+                        }
+                    } else if let [names @ .., mech, param] = tr.path.as_slice() {
                         for n in names {
                             self.push(n, Role::Global);
                         }

@@ -607,12 +607,22 @@ pub struct Trainable {
 }
 
 /// Where a trained value goes.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum TrainedParam {
     /// Parameter `param` of density instance `instance` of cell type `cell`, on `nodes` (the
     /// instance's nodes in the trainable's regions; ascending, not empty, each one of the
-    /// instance's nodes). Other nodes of the instance keep their values.
-    Density { cell: CellId, instance: DensityId, param: ParamId, nodes: Vec<u32> },
+    /// instance's nodes). Other nodes of the instance keep their values. With a `profile` (a
+    /// value set by an expression of `distance`), the trained value is the expression's
+    /// amplitude and node `nodes[k]` has `profile[k]` times it.
+    Density { cell: CellId, instance: DensityId, param: ParamId, nodes: Vec<u32>, profile: Option<Vec<f64>> },
+    /// The specific capacitance `cm` of cell type `cell` at `nodes` (segment centres,
+    /// ascending, not empty): every cell of the type.
+    Capacitance { cell: CellId, nodes: Vec<u32> },
+    /// The axial resistivity `Ra` of cell type `cell` in some of its sections: `nodes` are the
+    /// nodes whose resistance to their parent lies in those sections (ascending, not empty), and
+    /// that resistance is `resistance[k]` times the trained value (MΩ per ohm·cm in internal
+    /// units). Every cell of the type.
+    AxialResistivity { cell: CellId, nodes: Vec<u32>, resistance: Vec<f64> },
     /// Parameter `param` of synapse `synapse` of cell type `cell`: every cell of the type.
     Synapse { cell: CellId, synapse: SynapseId, param: ParamId },
     /// Parameter `param` of a stimulus.

@@ -43,9 +43,21 @@ train {}",
     );
     for tr in &t.trainables {
         let (mech, place) = match &tr.param {
-            TrainedParam::Density { cell, instance, param, nodes } => {
+            TrainedParam::Density { cell, instance, param, nodes, profile } => {
                 let d = &model.cells[cell.index()].density[instance.index()];
-                (d.mechanism, format!("{cell} density {} {param} on nodes {}", instance.0, compress(nodes)))
+                let scaled = if profile.is_some() { " (the amplitude of a profile)" } else { "" };
+                (d.mechanism, format!("{cell} density {} {param} on nodes {}{scaled}", instance.0, compress(nodes)))
+            }
+            TrainedParam::Capacitance { cell, nodes } | TrainedParam::AxialResistivity { cell, nodes, .. } => {
+                let what = if matches!(tr.param, TrainedParam::Capacitance { .. }) { "cm" } else { "Ra" };
+                let _ = writeln!(
+                    out,
+                    "  trainable {:?} = {cell} {what} on nodes {}, init {}",
+                    tr.name,
+                    compress(nodes),
+                    quantity(tr.init, tr.dim)
+                );
+                continue;
             }
             TrainedParam::Synapse { cell, synapse, param } => {
                 let s = &model.cells[cell.index()].synapses[synapse.index()];

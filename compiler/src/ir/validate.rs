@@ -392,6 +392,22 @@ fn training(errors: &mut Vec<ValidationError>, model: &Model, t: &Training) {
             }
             continue;
         }
+        if let Some((cell, nodes, property)) = membrane_property(param) {
+            let places_ok =
+                model.cells.get(cell.index()).is_some_and(|c| ascending_nodes_of(nodes, c.tree.nodes.len()));
+            let factors_ok = match param {
+                TrainedParam::AxialResistivity { resistance, .. } => {
+                    resistance.len() == nodes.len() && resistance.iter().all(|r| r.is_finite() && *r > 0.0)
+                }
+                _ => true,
+            };
+            if !places_ok || !factors_ok {
+                errors.push(E::TrainableTarget { trainable, name: name.clone() });
+            } else if *dim != property || !(*min..=*max).contains(init) || !init.is_finite() {
+                errors.push(E::TrainableValue { trainable, name: name.clone() });
+            }
+            continue;
+        }
         let mech = trained_mechanism(model, param);
         let Some(p) = mech.and_then(|m| m.params.get(trained_param(param).index())) else {
             errors.push(E::TrainableTarget { trainable, name: name.clone() });
@@ -462,20 +478,39 @@ fn data_valid(model: &Model, d: &Data) -> bool {
 /// parameter, its nodes are the instance's, ascending and not empty).
 fn trained_mechanism<'m>(model: &'m Model, param: &TrainedParam) -> Option<&'m Mechanism> {
     let mech = match param {
-        TrainedParam::Density { cell, instance, param: _, nodes } => {
+        TrainedParam::Density { cell, instance, param: _, nodes, profile } => {
             let d = model.cells.get(cell.index())?.density.get(instance.index())?;
             let ok = !nodes.is_empty()
                 && nodes.windows(2).all(|w| w[0] < w[1])
-                && nodes.iter().all(|n| d.nodes.binary_search(n).is_ok());
+                && nodes.iter().all(|n| d.nodes.binary_search(n).is_ok())
+                && profile
+                    .as_ref()
+                    .is_none_or(|f| f.len() == nodes.len() && f.iter().all(|x| x.is_finite() && *x > 0.0));
             ok.then_some(d.mechanism)?
         }
         TrainedParam::Synapse { cell, synapse, param: _ } => {
             model.cells.get(cell.index())?.synapses.get(synapse.index())?.mechanism
         }
         TrainedParam::Stimulus { stimulus, param: _ } => model.network.stimuli.get(stimulus.index())?.mechanism,
-        TrainedParam::Weight { .. } => return None,
+        TrainedParam::Weight { .. } | TrainedParam::Capacitance { .. } | TrainedParam::AxialResistivity { .. } => {
+            return None;
+        }
     };
     model.mechanisms.get(mech.index())
+}
+
+/// A trained `cm` or `Ra`: its cell type, nodes and dimension.
+fn membrane_property(param: &TrainedParam) -> Option<(CellId, &[u32], Dimension)> {
+    match param {
+        TrainedParam::Capacitance { cell, nodes } => Some((*cell, nodes, Dimension::SPECIFIC_CAPACITANCE)),
+        TrainedParam::AxialResistivity { cell, nodes, .. } => Some((*cell, nodes, Dimension::SPECIFIC_RESISTANCE)),
+        _ => None,
+    }
+}
+
+/// Not empty, ascending and each one of the `count` nodes of a cell.
+fn ascending_nodes_of(nodes: &[u32], count: usize) -> bool {
+    !nodes.is_empty() && nodes.windows(2).all(|w| w[0] < w[1]) && nodes.iter().all(|n| (*n as usize) < count)
 }
 
 fn trained_param(param: &TrainedParam) -> ParamId {
@@ -483,6 +518,8 @@ fn trained_param(param: &TrainedParam) -> ParamId {
         TrainedParam::Density { param, .. }
         | TrainedParam::Synapse { param, .. }
         | TrainedParam::Stimulus { param, .. } => *param,
-        TrainedParam::Weight { .. } => unreachable!("a weight is no mechanism's parameter"),
+        TrainedParam::Weight { .. } | TrainedParam::Capacitance { .. } | TrainedParam::AxialResistivity { .. } => {
+            unreachable!("no mechanism's parameter")
+        }
     }
 }

@@ -6,6 +6,7 @@ use sylva_compiler::ir::expr::{Expr, IonVar};
 use sylva_compiler::ir::kernel::{Kernel, Target};
 
 use super::GradError;
+use super::cable::CableGradient;
 use crate::plan::{Block, IonArrays, Plan, ProbeSource};
 
 pub(super) struct Cotangents {
@@ -21,6 +22,8 @@ pub(super) struct Cotangents {
     /// Per block, per per-instance parameter (the block's `params` order), per instance: the
     /// gradient so far.
     pub params: Vec<Vec<Vec<f64>>>,
+    /// The gradient so far of every node's C/dt and axial conductance (see `cable`).
+    pub cable: CableGradient,
 }
 
 impl Cotangents {
@@ -46,6 +49,7 @@ impl Cotangents {
             currents: p.blocks.iter().map(|b| per_instance((0..b.currents.len()).collect(), b)).collect(),
             derived: p.blocks.iter().map(|b| per_instance((0..b.derived.len()).collect(), b)).collect(),
             params: p.blocks.iter().map(|b| per_instance((0..b.params.len()).collect(), b)).collect(),
+            cable: CableGradient::zeros(n),
         }
     }
 

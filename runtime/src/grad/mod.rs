@@ -15,6 +15,7 @@
 //! Memory: the state is saved every K steps (default ⌈√N⌉) and each segment's K states are
 //! recomputed in reverse: about (N/K + K) states, 2√N at the default.
 
+mod cable;
 mod cotangent;
 mod forward;
 mod kernels;
@@ -30,38 +31,57 @@ use sylva_compiler::artifact::Artifact;
 
 use crate::host::blowup::Blowup;
 use crate::plan::{Plan, ProbeSource};
+pub use cable::{CableProperty, CableUse};
 pub use linear::LinearReadout;
 pub use sample::{Dense, Input, Objective, Readout, SampleLoss};
 
 /// A trainable parameter: one value shared by every [`Use`] (a mechanism's parameter in some
-/// regions of a cell type, a synapse's parameter on every cell of a type, a stimulus's) and by
-/// the weight of every connection rule in `weights` (indices of the model's `connect` rules).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// regions of a cell type, a synapse's parameter on every cell of a type, a stimulus's), by
+/// every [`CableUse`] (`cm` or `Ra` of a cell type's nodes) and by the weight of every
+/// connection rule in `weights` (indices of the model's `connect` rules).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Trainable {
     pub uses: Vec<Use>,
     pub weights: Vec<u32>,
+    pub cable: Vec<CableUse>,
 }
 
 /// Parameter `param` of plan block (placement) `block`, at the instances `positions` within
-/// each cell (a density mechanism's compartments in a region), or at all its instances.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// each cell (a density mechanism's compartments in a region), or at all its instances. With a
+/// `profile` (one factor per position), the trained value is an amplitude and the instance at
+/// `positions[k]` has `profile[k]` times it.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Use {
     pub block: usize,
     pub param: u32,
     pub positions: Option<Vec<u32>>,
+    pub profile: Option<Vec<f64>>,
 }
 
 impl Use {
     /// Every instance of the block.
     pub fn all(block: usize, param: u32) -> Use {
-        Use { block, param, positions: None }
+        Use { block, param, positions: None, profile: None }
+    }
+
+    /// The instances at `positions` within each cell of the block.
+    pub fn at(block: usize, param: u32, positions: Vec<u32>) -> Use {
+        Use { block, param, positions: Some(positions), profile: None }
     }
 
     /// The block's instances this use covers.
     fn instances<'a>(&'a self, plan: &'a Plan) -> impl Iterator<Item = usize> + 'a {
+        self.scaled_instances(plan).map(|(i, _)| i)
+    }
+
+    /// The block's instances this use covers, each with its factor of the trained value.
+    fn scaled_instances<'a>(&'a self, plan: &'a Plan) -> impl Iterator<Item = (usize, f64)> + 'a {
         let block = &plan.blocks[self.block];
-        (0..block.len())
-            .filter(move |i| self.positions.as_ref().is_none_or(|p| p.contains(&((i % block.per_cell) as u32))))
+        (0..block.len()).filter_map(move |i| {
+            let Some(positions) = &self.positions else { return Some((i, 1.0)) };
+            let k = positions.iter().position(|p| *p == (i % block.per_cell) as u32)?;
+            Some((i, self.profile.as_ref().map_or(1.0, |f| f[k])))
+        })
     }
 }
 
@@ -123,6 +143,8 @@ type ParamGradients = Vec<Vec<Vec<f64>>>;
 pub struct Problem {
     plan: Plan,
     trainables: Vec<Trainable>,
+    /// Per trainable, its value where it is only `cm` or `Ra` (unused otherwise).
+    cable_values: Vec<f64>,
     steps: u64,
     /// The weight of each connection rule.
     weights: Vec<f64>,
@@ -161,7 +183,7 @@ impl Problem {
             }
         }
         let connections = &artifact.model.network.connections;
-        if trainables.iter().any(|t| t.uses.is_empty() && t.weights.is_empty()) {
+        if trainables.iter().any(|t| t.uses.is_empty() && t.weights.is_empty() && t.cable.is_empty()) {
             return Err(GradError::Loss("a trainable parameter with no placement or connection".into()));
         }
         if let Some(c) = trainables.iter().flat_map(|t| &t.weights).find(|c| **c as usize >= connections.len()) {
@@ -169,19 +191,9 @@ impl Problem {
         }
         let plan = Plan::uninitialized(artifact, &unfolded);
         for u in trainables.iter().flat_map(|t| &t.uses) {
-            let block = &plan.blocks[u.block];
-            let mut values = u.instances(&plan).map(|i| block.param_value(u.param, i));
-            let first = values.next();
-            if first.is_none() {
-                return Err(GradError::Loss(format!("placement {} has no instance at those positions", u.block)));
-            }
-            if values.any(|x| Some(x) != first) {
-                return Err(GradError::NotDifferentiable(format!(
-                    "parameter {} of placement {} varies over the compartments it is shared by",
-                    u.param, u.block
-                )));
-            }
+            check_use(&plan, u)?;
         }
+        let cable_values = cable::values(&plan, trainables)?;
         cotangent::check_differentiable(&plan)?;
         let sources = artifact.model.network.sources.len();
         if let Some(Input::Source(s)) = inputs.iter().find(|i| matches!(i, Input::Source(s) if *s >= sources)) {
@@ -198,6 +210,7 @@ impl Problem {
             code: kernels::Code::compile(&plan).map_err(GradError::Jit)?,
             plan,
             trainables: trainables.to_vec(),
+            cable_values,
             steps: artifact.model.simulation.steps() as u64,
             weights: connections.iter().map(|c| c.weight).collect(),
             inputs: inputs.to_vec(),
@@ -234,11 +247,12 @@ impl Problem {
     /// The current value of each trainable parameter (its first use's), then the W and b of
     /// each dense input.
     pub fn values(&self) -> Vec<f64> {
-        let trained = self.trainables.iter().map(|t| match t.uses.first() {
+        let trained = self.trainables.iter().zip(&self.cable_values).map(|(t, cable)| match t.uses.first() {
             Some(u) => {
-                let first = u.instances(&self.plan).next().expect("checked in new");
-                self.plan.blocks[u.block].param_value(u.param, first)
+                let (first, factor) = u.scaled_instances(&self.plan).next().expect("checked in new");
+                self.plan.blocks[u.block].param_value(u.param, first) / factor
             }
+            None if !t.cable.is_empty() => *cable,
             None => self.weights[t.weights[0] as usize],
         });
         let linear = self.linear.iter().flat_map(|(_, v)| v.iter().copied());
@@ -255,14 +269,18 @@ impl Problem {
             rest = after;
         }
         let trainables = std::mem::take(&mut self.trainables);
-        for (t, &x) in trainables.iter().zip(values) {
+        for ((k, t), &x) in trainables.iter().enumerate().zip(values) {
             for u in &t.uses {
-                let instances: Vec<usize> = u.instances(&self.plan).collect();
+                let instances: Vec<(usize, f64)> = u.scaled_instances(&self.plan).collect();
                 let block = &mut self.plan.blocks[u.block];
                 let (_, array) = block.params.iter_mut().find(|(p, _)| *p == u.param).expect("unfolded");
-                for i in instances {
-                    array[i] = x;
+                for (i, factor) in instances {
+                    array[i] = x * factor;
                 }
+            }
+            for c in &t.cable {
+                c.set(&mut self.plan, x);
+                self.cable_values[k] = x;
             }
             for &c in &t.weights {
                 self.set_weight(c, x);
@@ -320,26 +338,49 @@ impl Problem {
         let k = checkpoint_every.unwrap_or_else(|| (self.steps as f64).sqrt().ceil() as u64).max(1);
         let run = forward::run(plan, &self.code, self.steps, Some(k))?;
         let (value, row_cotangents) = objective(&run.rows)?;
-        let (params, weights) = reverse::run(plan, &self.code, &run, &row_cotangents, self.weights.len())?;
+        let (params, weights, cable) = reverse::run(plan, &self.code, &run, &row_cotangents, self.weights.len())?;
         let weights: Vec<f64> = weights.iter().zip(rule_scales).map(|(g, s)| g * s).collect();
         let gradient = self
             .trainables
             .iter()
-            .map(|t| {
+            .zip(&self.cable_values)
+            .map(|(t, &value)| {
                 // Shared by every use and instance: the sum of theirs, in use and instance order.
                 t.uses
                     .iter()
                     .map(|u| {
                         let slot = self.plan.blocks[u.block].params.iter().position(|(p, _)| *p == u.param);
                         let gradients = &params[u.block][slot.expect("unfolded")];
-                        u.instances(&self.plan).map(|i| gradients[i]).sum::<f64>()
+                        u.scaled_instances(&self.plan).map(|(i, factor)| gradients[i] * factor).sum::<f64>()
                     })
                     .sum::<f64>()
                     + t.weights.iter().map(|c| weights[*c as usize]).sum::<f64>()
+                    + t.cable.iter().map(|c| c.gradient(plan, &cable, value)).sum::<f64>()
             })
             .collect();
         Ok((Gradient { loss: value, gradient, checkpoint_every: k }, params))
     }
+}
+
+/// Whether a use covers instances of its block and, without a profile, they share one value (a
+/// profile's instances are each its factor times the amplitude).
+fn check_use(plan: &Plan, u: &Use) -> Result<(), GradError> {
+    let block = &plan.blocks[u.block];
+    if u.profile.as_ref().is_some_and(|f| Some(f.len()) != u.positions.as_ref().map(Vec::len)) {
+        return Err(GradError::Loss(format!("a profile of placement {} without one factor per position", u.block)));
+    }
+    let mut values = u.instances(plan).map(|i| block.param_value(u.param, i));
+    let first = values.next();
+    if first.is_none() {
+        return Err(GradError::Loss(format!("placement {} has no instance at those positions", u.block)));
+    }
+    if u.profile.is_none() && values.any(|x| Some(x) != first) {
+        return Err(GradError::NotDifferentiable(format!(
+            "parameter {} of placement {} varies over the compartments it is shared by",
+            u.param, u.block
+        )));
+    }
+    Ok(())
 }
 
 /// The loss of recorded `rows` (internal units, per row the value of every probe) and, per row,

@@ -6,6 +6,7 @@
 use sylva_compiler::ir::kernel::{Kernel, Stage as KernelStage, Target};
 
 use super::GradError;
+use super::cable::CableGradient;
 use super::cotangent::Cotangents;
 use super::forward::{Run, Snapshot};
 use super::kernels::{Code, Machine};
@@ -14,9 +15,9 @@ use crate::plan::schedule::{INIT, InitStage, STEP, Stage};
 use crate::plan::solve::solve_tree;
 use crate::plan::{Plan, nernst_factor};
 
-/// The gradients of the per-instance parameters (per block, per parameter, per instance) and of
-/// the connection rules' weights.
-type Gradients = (Vec<Vec<Vec<f64>>>, Vec<f64>);
+/// The gradients of the per-instance parameters (per block, per parameter, per instance), of
+/// the connection rules' weights and of the cable's coefficients.
+type Gradients = (Vec<Vec<Vec<f64>>>, Vec<f64>, CableGradient);
 
 /// The reverse run of `run` (made by `forward::run` with checkpoints) with the loss's per-row
 /// derivatives `rows`.
@@ -49,7 +50,7 @@ pub(super) fn run(
     }
     reverse.cot.add_row(plan, &rows[0]);
     reverse.init(&mut Machine::new(plan.clone(), code, true));
-    Ok((cot.params, weights))
+    Ok((cot.params, weights, cot.cable))
 }
 
 struct Reverse<'a> {
@@ -177,6 +178,7 @@ impl Reverse<'_> {
                 self.cot.v[i] -= flow;
             }
         }
+        self.cot.cable.add_solve(cable, &mu, &p.nodes.v, &tape.v_before_solve);
         p.nodes.v.copy_from_slice(&tape.v_before_solve);
     }
 

@@ -9,7 +9,7 @@ use super::{GradError, Gradient, Problem, Use};
 use crate::plan::{Plan, ProbeSource};
 
 /// What the values of a sample set (one value each, a dense input `features` values).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Input {
     /// Every event of artificial source `s` carries its connection's weight times the value.
     Source(usize),

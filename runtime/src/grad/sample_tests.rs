@@ -51,9 +51,9 @@ fn problem() -> Problem {
         .position(|p| artifact.model.mechanisms[p.mechanism.index()].name == "hh")
         .expect("hh");
     let trainables = [
-        Trainable { uses: Vec::new(), weights: vec![0] },
-        Trainable { uses: Vec::new(), weights: vec![1] },
-        Trainable { uses: vec![Use::all(hh, 1)], weights: Vec::new() },
+        Trainable { weights: vec![0], ..Trainable::default() },
+        Trainable { weights: vec![1], ..Trainable::default() },
+        Trainable { uses: vec![Use::all(hh, 1)], ..Trainable::default() },
     ];
     let inputs = [Input::Source(0), Input::Source(1), Input::Param(Use::all(clamp, amp))];
     Problem::with_inputs(&artifact, &trainables, &inputs).expect("a problem")

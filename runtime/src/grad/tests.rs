@@ -22,7 +22,7 @@ fn trainable(a: &Artifact, mechanism: &str, param: &str) -> Trainable {
         .unwrap_or_else(|| panic!("{mechanism} is placed"));
     let m = &a.model.mechanisms[a.placements[block].mechanism.index()];
     let param = m.params.iter().position(|p| p.name == param).unwrap_or_else(|| panic!("{mechanism}.{param}")) as u32;
-    Trainable { uses: vec![Use::all(block, param)], weights: Vec::new() }
+    Trainable { uses: vec![Use::all(block, param)], ..Trainable::default() }
 }
 
 /// The probes' traces with every trainable scaled by `factor`: targets the loss pulls toward.
@@ -105,13 +105,13 @@ fn syn_pair_connection_weight_through_its_events() {
     // The weight of cell 0's connection to cell 1, with the synapse's decay: the event kernel's
     // partial in the weight, summed over the events the connection delivered.
     let a = example("syn_pair", 14.0);
-    let weight = Trainable { uses: Vec::new(), weights: vec![0] };
+    let weight = Trainable { weights: vec![0], ..Trainable::default() };
     let trainables = [weight, trainable(&a, "exp2syn", "tau2")];
     let mut problem = Problem::new(&a, &trainables).expect("differentiable");
     let loss = targets(&mut problem, 1.05);
     let worst = worst_error(&mut problem, &loss, None);
     assert!(worst <= 1e-6, "syn_pair weight: relative error {worst:.1e}");
-    assert!(Problem::new(&a, &[Trainable { uses: Vec::new(), weights: vec![7] }]).is_err());
+    assert!(Problem::new(&a, &[Trainable { weights: vec![7], ..Trainable::default() }]).is_err());
 }
 
 /// The graded synapse's conductance and two of its kinetic parameters, and the presynaptic
@@ -218,8 +218,7 @@ fn pyramidal_parameters_per_region() {
         }
         // A conductance of zero (hh's leak in the dendrites) has no scale for a difference step.
         for (_, positions) in groups.into_iter().filter(|(x, _)| *x != 0.0) {
-            trainables
-                .push(Trainable { uses: vec![Use { block, param, positions: Some(positions) }], weights: Vec::new() });
+            trainables.push(Trainable { uses: vec![Use::at(block, param, positions)], ..Trainable::default() });
         }
     }
     assert!(trainables.len() >= 13, "{} trainables", trainables.len());
@@ -270,7 +269,7 @@ fn the_compiled_gradient_is_the_interpreted_one_bit_for_bit() {
         let a = example(name, duration);
         let mut trainables: Vec<Trainable> = params.iter().map(|(m, p)| trainable(&a, m, p)).collect();
         if name == "syn_pair" {
-            trainables.push(Trainable { uses: Vec::new(), weights: vec![0] });
+            trainables.push(Trainable { weights: vec![0], ..Trainable::default() });
         }
         let mut problem = Problem::new(&a, &trainables).expect("differentiable");
         let loss = targets(&mut problem, 1.05);
@@ -280,4 +279,42 @@ fn the_compiled_gradient_is_the_interpreted_one_bit_for_bit() {
         let interpreted = problem.gradient(&loss, Some(7)).expect("gradient");
         assert_eq!(bits(&compiled), bits(&interpreted), "{name}");
     }
+}
+
+/// The trainables of `path`'s `train` block (edited by `edit`), as the session builds them.
+fn block_trainables(path: &str, duration: f64, edit: impl FnOnce(String) -> String) -> (Artifact, Vec<Trainable>) {
+    let mut a = test_models::example_edited(path, &[], edit);
+    a.model.simulation.duration = duration;
+    let training = a.model.training.as_ref().expect("a train block");
+    let trainables = training.trainables.iter().map(|t| crate::train::session::trainable(&a, &t.param)).collect();
+    (a, trainables)
+}
+
+/// `cm` per region (the Hines diagonal's C/dt), `Ra` per region (the axial conductances), and the
+/// amplitude of a density that grows with distance, next to an hh density: the solve's adjoint
+/// in its matrix entries, −μ Δvᵀ on the tree's pattern, and a profile's sum of per-node
+/// gradients times their factors.
+#[test]
+fn cm_ra_and_a_distance_profile_per_region() {
+    let (a, trainables) = block_trainables("examples/neuron/ball_and_stick.syl", 8.0, |text| {
+        let text = text.replace("g = 1e-3 S/cm2, e", "g = 5e-4 S/cm2 * exp(distance / 200 um), e");
+        text + r#"
+train fit {
+    trainable pas.g in dend
+    trainable cm in soma
+    trainable cm in dend
+    trainable Ra in soma
+    trainable Ra in dend
+    trainable hh.gnabar in soma
+    target "soma_v" from "unread.csv"
+    iterations = 1
+}
+"#
+    });
+    assert!(matches!(&trainables[0].uses[0].profile, Some(f) if f.len() == 21 && f[20] > f[0]), "a profile");
+    let mut problem = Problem::new(&a, &trainables).expect("differentiable");
+    assert!((problem.values()[0] - 5e-6).abs() < 1e-18, "the amplitude, 5e-4 S/cm2, in uS/um2");
+    let loss = targets(&mut problem, 1.05);
+    let worst = worst_error(&mut problem, &loss, None);
+    assert!(worst <= 1e-6, "ball_and_stick cm, Ra, profile: relative error {worst:.1e}");
 }

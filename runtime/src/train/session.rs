@@ -9,7 +9,7 @@ use sylva_compiler::source::Span;
 use super::sample_session::{ReadFile, sample_training};
 use super::samples::SampleTraining;
 use super::{Fit, Optimizer, Transform, fit};
-use crate::grad::{GradError, Loss, Problem, Target, Trainable, Use};
+use crate::grad::{CableProperty, CableUse, GradError, Loss, Problem, Target, Trainable, Use};
 
 /// Why a training run cannot start.
 #[derive(Debug)]
@@ -130,27 +130,35 @@ impl Session {
 
 /// Where a trained parameter lives in the plan: the placement of the artifact, at the
 /// compartments the trainable covers.
-fn trainable(artifact: &Artifact, param: &TrainedParam) -> Trainable {
+pub(crate) fn trainable(artifact: &Artifact, param: &TrainedParam) -> Trainable {
     let block = |placement: Placement| {
         artifact.placements.iter().position(|p| p.placement == placement).expect("the artifact places every trainable")
     };
     let used = match param {
-        TrainedParam::Density { cell, instance, param, nodes } => {
+        TrainedParam::Density { cell, instance, param, nodes, profile } => {
             let all = &artifact.model.cells[cell.index()].density[instance.index()].nodes;
             let positions = nodes.iter().map(|n| all.partition_point(|x| x < n) as u32).collect();
-            Use {
-                block: block(Placement::Density { cell: *cell, instance: *instance }),
-                param: param.0,
-                positions: Some(positions),
-            }
+            let block = block(Placement::Density { cell: *cell, instance: *instance });
+            Use { profile: profile.clone(), ..Use::at(block, param.0, positions) }
         }
         TrainedParam::Synapse { cell, synapse, param } => {
             Use::all(block(Placement::Synapse { cell: *cell, index: *synapse }), param.0)
         }
         TrainedParam::Stimulus { stimulus, param } => Use::all(block(Placement::Stimulus(*stimulus)), param.0),
-        TrainedParam::Weight { connection } => return Trainable { uses: Vec::new(), weights: vec![*connection] },
+        TrainedParam::Weight { connection } => return Trainable { weights: vec![*connection], ..Trainable::default() },
+        TrainedParam::Capacitance { cell, nodes } => {
+            let cable = CableUse { cell: cell.0, nodes: nodes.clone(), property: CableProperty::Capacitance };
+            return Trainable { cable: vec![cable], ..Trainable::default() };
+        }
+        TrainedParam::AxialResistivity { cell, nodes, resistance } => {
+            let property = CableProperty::AxialResistivity { resistance: resistance.clone() };
+            return Trainable {
+                cable: vec![CableUse { cell: cell.0, nodes: nodes.clone(), property }],
+                ..Trainable::default()
+            };
+        }
     };
-    Trainable { uses: vec![used], weights: Vec::new() }
+    Trainable { uses: vec![used], ..Trainable::default() }
 }
 
 /// A target's column of its file, which must hold one row per recorded time of the run (the
@@ -205,21 +213,33 @@ pub fn apply(model: &mut ir::Model, values: &[(String, f64)]) -> Result<(), Stri
             .find(|t| t.name == *name)
             .ok_or_else(|| format!("the model's `train` block has no trainable `{name}`"))?;
         match &t.param {
-            TrainedParam::Density { cell, instance, param, nodes } => {
+            TrainedParam::Density { cell, instance, param, nodes, profile } => {
                 let d = &mut model.cells[cell.index()].density[instance.index()];
                 let all = d.nodes.clone();
                 let p = &mut d.params[param.index()];
                 if let ParamValue::Uniform(x) = *p {
-                    if nodes.len() == all.len() {
+                    if nodes.len() == all.len() && profile.is_none() {
                         *p = ParamValue::Uniform(*value);
                         continue;
                     }
                     *p = ParamValue::PerNode(vec![x; all.len()]);
                 }
                 if let ParamValue::PerNode(list) = p {
-                    for n in nodes {
-                        list[all.partition_point(|x| x < n)] = *value;
+                    for (k, n) in nodes.iter().enumerate() {
+                        list[all.partition_point(|x| x < n)] = *value * profile.as_ref().map_or(1.0, |f| f[k]);
                     }
+                }
+            }
+            TrainedParam::Capacitance { cell, nodes } => {
+                let cm = &mut model.cells[cell.index()].cm;
+                for n in nodes {
+                    cm[*n as usize] = *value;
+                }
+            }
+            TrainedParam::AxialResistivity { cell, nodes, resistance } => {
+                let tree = &mut model.cells[cell.index()].tree;
+                for (n, r) in nodes.iter().zip(resistance) {
+                    tree.nodes[*n as usize].r_to_parent_mohm = *value * r;
                 }
             }
             TrainedParam::Synapse { cell, synapse, param } => {

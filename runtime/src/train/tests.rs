@@ -18,7 +18,7 @@ fn hh_densities_are_recovered_from_the_somatic_voltage() {
         .iter()
         .map(|n| Trainable {
             uses: vec![Use::all(hh, m.params.iter().position(|p| p.name == *n).expect("hh param") as u32)],
-            weights: Vec::new(),
+            ..Trainable::default()
         })
         .collect();
     let transforms: Vec<Transform> = names
@@ -107,4 +107,73 @@ fn a_target_file_that_does_not_fit_is_located() {
     assert!(err.to_string().contains("9 rows for the run's 321 times"), "{err}");
     let err = session::Session::new(&a, &mut |_| Err("no such file".into())).err().expect("refused");
     assert!(err.to_string().contains("cannot read target file"), "{err}");
+}
+
+/// `examples/train/fit_pyramidal.syl` (its text changed by `edit`) cut to its first `ms`
+/// milliseconds, and its target file cut to the same rows.
+fn fit_pyramidal(ms: f64, edit: impl FnOnce(String) -> String) -> (sylva_compiler::artifact::Artifact, String) {
+    let mut a = test_models::example_edited("examples/train/fit_pyramidal.syl", &[], edit);
+    a.model.simulation.duration = ms;
+    let rows = a.model.simulation.steps() as usize + 1;
+    let path = test_models::repo().join("examples/train/fit_pyramidal_target.csv");
+    let text = std::fs::read_to_string(path).expect("the shipped target");
+    (a, text.lines().take(rows + 1).map(|l| format!("{l}\n")).collect())
+}
+
+/// The pyramidal fit (its first 6 ms: the hyperpolarising step opens Ih from 2 ms): twelve
+/// trainables, the Ih amplitude among them, each started 50 % off; its target is the model's own
+/// trace; learned values written back give the session's run, bit for bit (a profile, `cm`
+/// and `Ra` included); and the gradient at the start agrees with central differences.
+#[test]
+fn the_pyramidal_fit_starts_half_off_its_own_trace() {
+    let (a, csv) = fit_pyramidal(6.0, |text| text);
+    let training = a.model.training.as_ref().expect("train block");
+    let trainables: Vec<Trainable> = training.trainables.iter().map(|t| session::trainable(&a, &t.param)).collect();
+    assert!(trainables.len() >= 10 && trainables.iter().any(|t| t.uses[0].profile.is_some()));
+    let truth = Problem::new(&a, &trainables).expect("differentiable");
+    for (t, x) in training.trainables.iter().zip(truth.values()) {
+        assert!(((t.init / x - 1.0).abs() - 0.5).abs() < 1e-9, "{}: starts at {} for {x}", t.name, t.init);
+    }
+    let mut session = session::Session::new(&a, &mut |_| Ok(csv.clone().into_bytes())).expect("a session");
+    let own = truth.trace().expect("runs");
+    for (r, (want, got)) in session.loss.targets[0].values.iter().zip(&own[0]).enumerate() {
+        assert!((want - got).abs() < 1e-9, "row {r}: target {want}, model {got}");
+    }
+    // The Ih amplitude, the soma's gnabar and pas.g everywhere: the gradient against
+    // fourth-order central differences with h = 1e-3 of each value.
+    let g = session.problem.gradient(&session.loss, None).expect("gradient");
+    let start = session.problem.values();
+    for name in ["ih.gIhbar in apic", "hh.gnabar in soma", "pas.g in all"] {
+        let i = session.names.iter().position(|n| n.name == name).expect("trained");
+        let h = 1e-3 * start[i];
+        let mut at = |d: f64| {
+            let mut shifted = start.clone();
+            shifted[i] += d;
+            session.problem.set_values(&shifted);
+            session.problem.loss(&session.loss).expect("loss")
+        };
+        let fd = (-at(2.0 * h) + 8.0 * at(h) - 8.0 * at(-h) + at(-2.0 * h)) / (12.0 * h);
+        let error = (g.gradient[i] - fd).abs() / g.gradient[i].abs().max(fd.abs());
+        assert!(error < 1e-6, "{name}: adjoint {} vs {fd} ({error:.1e})", g.gradient[i]);
+    }
+    session.problem.set_values(&start);
+}
+
+/// Learned values of a distance amplitude, `cm` and `Ra` written back into the model give the
+/// session's own run, bit for bit.
+#[test]
+fn learned_profiles_and_cable_values_written_back_give_the_trained_model() {
+    let (a, csv) = fit_pyramidal(3.0, |text| {
+        let extra = "    trainable cm in dend { init = 1.2 uF/cm2 }\n    trainable Ra in apic { init = 80 ohm*cm }\n";
+        text.replace("    seed = 1\n", extra)
+    });
+    let session = session::Session::new(&a, &mut |_| Ok(csv.clone().into_bytes())).expect("a session");
+    let named: Vec<(String, f64)> =
+        session.names.iter().map(|n| n.name.clone()).zip(session.problem.values()).collect();
+    let mut model = a.model.clone();
+    session::apply(&mut model, &named).expect("applies");
+    let applied = sylva_compiler::artifact::Artifact::new(model);
+    let mut sim = crate::cpu::Simulation::new(&applied, crate::cpu::Options::default()).expect("builds");
+    sim.run(|_, _| {}).expect("runs");
+    assert_eq!(sim.columns()[0], session.problem.trace().expect("runs")[0]);
 }
