@@ -808,7 +808,7 @@ fn idx_file(magic: u32, dims: &[u32], data: &[u8]) -> Vec<u8> {
 
 /// `examples/train/mnist.syl` trained on generated 4 × 4 images (class 0 bright on the left,
 /// class 1 on the right), shortened to 3 ms: the pipeline of the MNIST benchmark in small (IDX
-/// files, a dense input into 16 cells, a linear readout to 10 classes, test scores); the loss
+/// files, a dense input into 16 cells (`n_hidden=16`), a linear readout to 10 classes, test scores); the loss
 /// falls and every trained value is written.
 #[test]
 fn mnist_example_trains_on_generated_images() {
@@ -838,7 +838,8 @@ fn mnist_example_trains_on_generated_images() {
     std::fs::write(&model, text).expect("model");
     let out = dir.join("out");
     let model_arg = model.to_str().expect("utf-8");
-    let result = sylva(&["train", model_arg, "--set", "n_epochs=2", "-o", out.to_str().expect("utf-8")]);
+    let result =
+        sylva(&["train", model_arg, "--set", "n_epochs=2", "--set", "n_hidden=16", "-o", out.to_str().expect("utf-8")]);
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
     let loss = std::fs::read_to_string(out.join("loss.csv")).expect("loss.csv");
@@ -855,7 +856,7 @@ fn mnist_example_trains_on_generated_images() {
     // readout layer's values were read back, not only the trainables'.
     let resumed = dir.join("resumed");
     let checkpoint = out.join("params.yaml");
-    let args = ["--set", "n_epochs=1", "--resume", checkpoint.to_str().expect("utf-8")];
+    let args = ["--set", "n_epochs=1", "--set", "n_hidden=16", "--resume", checkpoint.to_str().expect("utf-8")];
     let result = sylva(&[&["train", model_arg, "-o", resumed.to_str().expect("utf-8")][..], &args[..]].concat());
     assert_eq!(result.status.code(), Some(0), "{}", String::from_utf8_lossy(&result.stderr));
     let again = std::fs::read_to_string(resumed.join("loss.csv")).expect("loss.csv");
