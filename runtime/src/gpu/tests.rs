@@ -15,8 +15,10 @@ use super::{GpuError, GpuSimulation, Options as GpuOptions, Strategy, math, wgsl
 use crate::cpu::{Options, Simulation};
 use crate::test_models::{RepoLoader, example, repo};
 
-// The NEURON references and per-unit bounds of the fidelity tests (`tests/reference.rs`).
+// The NEURON references and per-unit bounds of the fidelity tests (`tests/reference.rs`); not
+// every bound there is one the GPU tests use.
 #[path = "../../../tests/reference.rs"]
+#[allow(dead_code)]
 mod reference;
 use reference::{
     AGAINST_NEURON, GPU_F64_AGAINST_CPU, Tolerances, Trace, check_runs, check_spikes, check_trace, read_spikes,

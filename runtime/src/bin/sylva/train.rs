@@ -369,6 +369,9 @@ fn not_a_trainable(model: &sylva_compiler::ir::Model, path: &Path, entry: &Param
     ))
 }
 
+/// (trainable name, value in internal units) pairs.
+type NamedValues = Vec<(String, f64)>;
+
 /// The entries of a `params.yaml` as (trainable name, value in internal units), each checked
 /// against the model's `train` block: once, a unit of its dimension, in its range; and, apart,
 /// the entries that name no trainable.
@@ -376,7 +379,7 @@ fn learned_values(
     model: &sylva_compiler::ir::Model,
     path: &Path,
     option: &str,
-) -> Result<(Vec<(String, f64)>, Vec<ParamEntry>), Failure> {
+) -> Result<(NamedValues, Vec<ParamEntry>), Failure> {
     let entries = output::load_params(path).map_err(|e| Failure::Usage(e.to_string()))?;
     let Some(training) = &model.training else {
         return Err(Failure::Usage(format!(
