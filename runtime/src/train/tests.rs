@@ -77,15 +77,7 @@ fn a_train_block_becomes_a_session_that_lowers_its_loss() {
 fn learned_values_written_back_give_the_trained_model() {
     let (a, csv) = fit_hh();
     let session = session::Session::new(&a, &mut |_| Ok(csv.clone().into_bytes())).expect("a session");
-    let values = session.problem.values();
-    let named: Vec<(String, f64)> = session.names.iter().map(|n| n.name.clone()).zip(values.iter().copied()).collect();
-    let mut model = a.model.clone();
-    session::apply(&mut model, &named).expect("applies");
-    // The model now holds the start values, so its run is the session's first trace.
-    let applied = sylva_compiler::artifact::Artifact::new(model);
-    let mut sim = crate::cpu::Simulation::new(&applied, crate::cpu::Options::default()).expect("builds");
-    sim.run(|_, _| {}).expect("runs");
-    assert_eq!(sim.columns()[0], session.problem.trace().expect("runs")[0]);
+    assert_applied_values_give_the_sessions_trace(&a, &session);
     assert!(session::apply(&mut a.model.clone(), &[("hh.nothing".into(), 1.0)]).is_err());
 }
 
@@ -168,6 +160,12 @@ fn learned_profiles_and_cable_values_written_back_give_the_trained_model() {
         text.replace("    seed = 1\n", extra)
     });
     let session = session::Session::new(&a, &mut |_| Ok(csv.clone().into_bytes())).expect("a session");
+    assert_applied_values_give_the_sessions_trace(&a, &session);
+}
+
+/// The session's values written into the model (`session::apply`) make a model whose run is the
+/// session's trace, bit for bit.
+fn assert_applied_values_give_the_sessions_trace(a: &sylva_compiler::artifact::Artifact, session: &session::Session) {
     let named: Vec<(String, f64)> =
         session.names.iter().map(|n| n.name.clone()).zip(session.problem.values()).collect();
     let mut model = a.model.clone();
