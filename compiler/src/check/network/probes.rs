@@ -72,11 +72,6 @@ fn located_probes(
     p: &ast::Probe,
     at: &ast::CellLocation,
 ) -> Option<Vec<ir::Probe>> {
-    if matches!(at.cells.index, Some(ast::Index::One(_))) {
-        let (gid, node) = cell_location(globals, diags, cells, network, at)?;
-        let site = Site { label: p.label.value.clone(), gid, node };
-        return located_probe(diags, mechanisms, cells, network, p, at, site).map(|x| vec![x]);
-    }
     let Selected::Cells(range) = select(globals, diags, network, &at.cells)? else {
         diags.push(Diagnostic::error(Code::WrongKind, at.cells.span, "a spike source has no location to probe"));
         return None;
@@ -85,13 +80,16 @@ fn located_probes(
         diags.push(Diagnostic::error(Code::IndexOutOfRange, at.cells.span, "this range selects no cells"));
         return None;
     }
+    // `cells[3]` keeps its label; a population or a range labels each cell by its index.
+    let one_cell = matches!(at.cells.index, Some(ast::Index::One(_)));
     let first_gid = network.populations[range.population.index()].first_gid;
     // Every cell of a population has the same type, so the same node.
     let node = node_on(globals, diags, cells, network, first_gid + range.start, &at.at)?;
     range
         .iter()
         .map(|i| {
-            let site = Site { label: format!("{}{i}", p.label.value), gid: first_gid + i, node };
+            let label = if one_cell { p.label.value.clone() } else { format!("{}{i}", p.label.value) };
+            let site = Site { label, gid: first_gid + i, node };
             located_probe(diags, mechanisms, cells, network, p, at, site)
         })
         .collect()
