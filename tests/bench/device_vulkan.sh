@@ -22,5 +22,5 @@ fi
 export VK_DRIVER_FILES=$icd
 if ls .whl/*.whl >/dev/null 2>&1; then
     python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl >/dev/null 2>&1
-    export PYTHONPATH=/tmp/site
+    export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH
 fi
