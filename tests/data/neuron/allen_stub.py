@@ -20,37 +20,22 @@ tests/data/neuron/mod (compiled by regenerate_channels.compile_mods).
 
 usage: python tests/data/neuron/allen_stub.py [--out DIR]
 """
-import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import regenerate_channels as channels  # noqa: E402
-from neuron import h  # noqa: E402
+import regenerate_channels as channels
+import swc_cell
+from neuron import h
 
-out = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else HERE
-case = os.path.join(out, "allen_stub")
-os.makedirs(case, exist_ok=True)
-
+case = swc_cell.output_dir(sys.argv, "allen_stub")
 _, library = channels.compile_mods()
 h.nrn_load_dll(library)
-h.load_file("stdrun.hoc")
-h.load_file("import3d.hoc")
-reader = h.Import3d_SWC_read()
-reader.input(os.path.join(HERE, "..", "swc", "morph_allen_485574832.swc"))
-h.Import3d_GUI(reader, False).instantiate(None)
-h.cvode_active(0)
-h.secondorder = 0
-h.usetable_hh = 0
-h.dt = 0.025
-h.steps_per_ms = 40
-h.celsius = 6.3
+swc_cell.load("morph_allen_485574832.swc", celsius=6.3)
 
 # The segment counts of the file's sections, before any edit (as Sylva's `d_lambda` does).
 for sec in h.allsec():
     sec.Ra = 100
     sec.cm = 1
-    sec.nseg = int((sec.L / (0.1 * h.lambda_f(100, sec=sec)) + 0.9) / 2) * 2 + 1
+    sec.nseg = swc_cell.d_lambda_nseg(sec)
 
 # Hay et al. 2011's delete_axon: the reconstructed axon replaced by a 60 um stub.
 for sec in list(h.axon):
@@ -80,24 +65,9 @@ for sec in h.apic:
 
 stim = h.IClamp(h.soma[0](0.5))
 stim.delay, stim.dur, stim.amp = 5, 40, 0.3
-t = h.Vector().record(h._ref_t)
 sites = [("soma_v", h.soma[0](0.5)._ref_v), ("axon1_v", h.axon[1](0.5)._ref_v),
          ("apic30_v", h.apic[30](0.5)._ref_v), ("dend5_v", h.dend[5](0.5)._ref_v),
          ("apic30_gIhbar", h.apic[30](0.5).Ih._ref_gIhbar)]
-traces = [h.Vector().record(ref) for _, ref in sites]
-spikes = h.Vector()
-nc = h.NetCon(h.soma[0](0.5)._ref_v, None, sec=h.soma[0])
-nc.threshold = -20
-nc.record(spikes)
-h.finitialize(-65)
-h.continuerun(50)
-with open(os.path.join(case, "trace.csv"), "w") as f:
-    f.write(",".join(["t"] + [name for name, _ in sites]) + "\n")
-    for i in range(len(t)):
-        f.write(",".join("%.12g" % x for x in [t[i]] + [v[i] for v in traces]) + "\n")
-with open(os.path.join(case, "spikes.csv"), "w") as f:
-    f.write("gid,time\n")
-    for s in spikes:
-        f.write("0,%.12g\n" % s)
+spikes = swc_cell.run_and_write(case, sites, -65, 50)
 print("allen_stub: sections", len(list(h.allsec())), "nseg", int(sum(s.nseg for s in h.allsec())),
-      "area", sum(seg.area() for s in h.allsec() for seg in s), "spikes", list(spikes))
+      "area", sum(seg.area() for s in h.allsec() for seg in s), "spikes", spikes)

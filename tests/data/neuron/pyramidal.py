@@ -15,31 +15,17 @@ regenerate_channels.compile_mods).
 
 usage: python tests/data/neuron/pyramidal.py [--out DIR]
 """
-import os
+import math
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import regenerate_channels as channels  # noqa: E402
-from neuron import h  # noqa: E402
+import regenerate_channels as channels
+import swc_cell
+from neuron import h
 
-out = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else HERE
-case = os.path.join(out, "pyramidal")
-os.makedirs(case, exist_ok=True)
-
+case = swc_cell.output_dir(sys.argv, "pyramidal")
 _, library = channels.compile_mods()
 h.nrn_load_dll(library)
-h.load_file("stdrun.hoc")
-h.load_file("import3d.hoc")
-reader = h.Import3d_SWC_read()
-reader.input(os.path.join(HERE, "..", "swc", "morph_ca1_n120.swc"))
-h.Import3d_GUI(reader, False).instantiate(None)
-h.cvode_active(0)
-h.secondorder = 0
-h.usetable_hh = 0
-h.dt = 0.025
-h.steps_per_ms = 40
-h.celsius = 6.3
+swc_cell.load("morph_ca1_n120.swc", celsius=6.3)
 
 soma = list(h.soma)
 dendrites = list(h.dend) + list(h.apic)
@@ -47,7 +33,7 @@ h.distance(0, soma[0](0.5))
 for sec in h.allsec():
     sec.Ra = 100
     sec.cm = 1
-    sec.nseg = int((sec.L / (0.1 * h.lambda_f(100, sec=sec)) + 0.9) / 2) * 2 + 1
+    sec.nseg = swc_cell.d_lambda_nseg(sec)
     sec.insert("pas")
     sec.insert("hh")
     for seg in sec:
@@ -69,30 +55,15 @@ for sec in h.apic:
         sec.insert(mech)
     for seg in sec:
         seg.Ca_HVA.gCa_HVAbar = 1e-4
-        seg.Ih.gIhbar = 1e-5 * __import__("math").exp(h.distance(seg) / 300)
+        seg.Ih.gIhbar = 1e-5 * math.exp(h.distance(seg) / 300)
 
 stim = h.IClamp(soma[0](0.5))
 stim.delay, stim.dur, stim.amp = 10, 100, 1.0
-t = h.Vector().record(h._ref_t)
 columns = [
     ("soma_v", soma[0](0.5)._ref_v),
     ("dend10_v", h.dend[10](0.5)._ref_v),
     ("apic20_v", h.apic[20](0.5)._ref_v),
     ("soma_cai", soma[0](0.5)._ref_cai),
 ]
-traces = [h.Vector().record(ref) for _, ref in columns]
-spikes = h.Vector()
-nc = h.NetCon(soma[0](0.5)._ref_v, None, sec=soma[0])
-nc.threshold = -20
-nc.record(spikes)
-h.finitialize(-65)
-h.continuerun(150)
-with open(os.path.join(case, "trace.csv"), "w") as f:
-    f.write(",".join(["t"] + [name for name, _ in columns]) + "\n")
-    for i in range(len(t)):
-        f.write(",".join("%.12g" % x for x in [t[i]] + [v[i] for v in traces]) + "\n")
-with open(os.path.join(case, "spikes.csv"), "w") as f:
-    f.write("gid,time\n")
-    for s in spikes:
-        f.write("0,%.12g\n" % s)
+spikes = swc_cell.run_and_write(case, columns, -65, 150)
 print("pyramidal: nseg", int(sum(s.nseg for s in h.allsec())), "spikes", len(spikes), [round(s, 3) for s in spikes])
