@@ -241,12 +241,14 @@ impl ExprArena {
         if let (Some(x), Some(y)) = (ca, cb) {
             return self.constant_expr(eval_binary(op, x, y));
         }
-        // Identities: exact in floating point, except that a product with zero is taken to be
-        // zero (the other factor is finite wherever the model is meaningful). The guards compare
-        // with `==` so that -0.0 counts as zero too.
+        // Identities: exact in floating point, except that a product with zero and zero divided
+        // by anything are taken to be zero (the other operand is finite, and a divisor non-zero,
+        // wherever the model is meaningful; derivatives make such terms often). The guards
+        // compare with `==` so that -0.0 counts as zero too.
         #[allow(clippy::redundant_guards)]
         match (op, ca, cb) {
             (BinaryOp::Mul, Some(z), _) | (BinaryOp::Mul, _, Some(z)) if z == 0.0 => return self.constant_expr(0.0),
+            (BinaryOp::Div, Some(z), _) if z == 0.0 => return self.constant_expr(0.0),
             (BinaryOp::Add, Some(z), _) if z == 0.0 => return b,
             (BinaryOp::Add | BinaryOp::Sub, _, Some(z)) if z == 0.0 => return a,
             (BinaryOp::Sub, Some(z), _) if z == 0.0 => return self.unary(UnaryOp::Neg, b),
@@ -625,6 +627,9 @@ mod tests {
         let x1 = a.add(v, six);
         let x2 = a.add(v, six);
         assert_eq!(x1, x2);
+        let zero = a.constant_expr(0.0);
+        let zero_over_v = a.div(zero, v);
+        assert_eq!(a.constant(zero_over_v), Some(0.0));
     }
 
     #[test]
