@@ -731,7 +731,8 @@ fn data_file_errors_are_located() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// `--threads` defaults to the machine's available parallelism, and the summary says so.
+/// `--threads` defaults to the machine's available parallelism, and the summary says so; a
+/// single cell runs on one of them (a thread per chunk of cells).
 #[test]
 fn threads_default_to_the_machines_cores() {
     let dir = scratch("default_threads");
@@ -739,7 +740,11 @@ fn threads_default_to_the_machines_cores() {
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert_eq!(result.status.code(), Some(0), "{stdout}");
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let said = if cores == 1 { "CPU, 1 thread)".to_string() } else { format!("CPU, {cores} threads)") };
+    let said = if cores == 1 {
+        "CPU, 1 thread)".to_string()
+    } else {
+        format!("CPU, 1 thread of {cores} asked for: one per chunk of cells)")
+    };
     assert!(stdout.contains(&said), "{said} in {stdout}");
     let _ = std::fs::remove_dir_all(dir);
 }
