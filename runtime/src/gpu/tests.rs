@@ -13,7 +13,7 @@ use sylva_compiler::source::SourceDb;
 use super::builder::{Fb, Prec, Types, storage};
 use super::{GpuError, GpuSimulation, Options as GpuOptions, Strategy, math, wgsl};
 use crate::cpu::{Options, Simulation};
-use crate::test_models::{RepoLoader, example, repo};
+use crate::test_models::{RepoLoader, example, example_edited, repo};
 
 // The NEURON references and per-unit bounds of the fidelity tests (`tests/reference.rs`); not
 // every bound there is one the GPU tests use.
@@ -197,6 +197,39 @@ fn syn_pair_matches_cpu() {
 #[test]
 fn syn_pair_strong_matches_cpu() {
     check("syn_pair", &["weight=0.05uS".to_string()], ("trace_w0.05.csv", "spikes_w0.05.csv"));
+}
+
+/// Continuous connections (`v_pre`): a graded synapse driven by a spiking cell, and a gap
+/// junction coupling two cells both ways, as a dispatch per pass of the step.
+#[test]
+fn graded_synapse_and_gap_junction_pairs_match_cpu() {
+    for case in ["graded_pair", "gap_pair"] {
+        check(case, &[], NEURON_FILES);
+    }
+}
+
+/// The same pairs with NEURON's POINTER mod files imported (`tests/data/neuron/mod/`) in place
+/// of the standard library's mechanisms, as `tests/it/fidelity.rs` runs them on the CPU.
+#[test]
+fn imported_pointer_mod_files_match_cpu() {
+    for (case, stdlib, (file, name), (from, to)) in [
+        ("graded_pair", "graded_syn", ("graded_syn.mod", "GradedSyn"), ("e = 0 mV", "e_ = 0 mV")),
+        ("gap_pair", "gap_junction", ("gap.mod", "Gap"), ("", "")),
+    ] {
+        let path = format!("examples/neuron/{case}.syl");
+        let artifact = example_edited(&path, &[], |text| {
+            let text = text
+                .replace(&format!("import {stdlib}\n"), &format!("import \"../../tests/data/neuron/mod/{file}\"\n"))
+                .replace(&format!("= {stdlib} at"), &format!("= {name} at"))
+                .replace(from, to);
+            assert!(text.contains(&format!("= {name} at")) && text.contains(file), "{case}: {text}");
+            text
+        });
+        let data = repo().join(format!("tests/data/neuron/{case}"));
+        let neuron =
+            Neuron { trace: Trace::read(&data.join("trace.csv")), spikes: read_spikes(&data.join("spikes.csv")) };
+        check_model(&format!("{case} (imported)"), &artifact, Some(&neuron));
+    }
 }
 
 #[test]
