@@ -232,42 +232,14 @@ fn imported_pointer_mod_files_match_cpu() {
     }
 }
 
-/// 24 cells of one type coupled through `v_pre` both ways: a ring of gap junctions to each
-/// neighbour and graded synapses from every cell to the next (the CPU engine's chain test in
-/// `tests/it/fidelity.rs`), so each instance's table entry points at another rank's voltage,
-/// interleaved (`thread`) and cell by cell (`workgroup`).
+/// 24 cells of one type coupled through `v_pre` both ways (`examples/bench/coupled_chain.syl`):
+/// a ring of gap junctions to each neighbour and graded synapses from every cell to the next,
+/// so each instance's table entry points at another rank's voltage, interleaved (`thread`) and
+/// cell by cell (`workgroup`).
 #[test]
 fn coupled_chain_matches_cpu() {
-    let text = r#"
-import hh
-import iclamp
-import gap_junction
-import graded_syn
-cell c {
-    morphology { section soma { length = 20 um, diam = 20 um, nseg = 1 } }
-    insert hh in soma
-    synapse left = gap_junction at soma(0.5) { g = 0.01 uS }
-    synapse right = gap_junction at soma(0.5) { g = 0.01 uS }
-    synapse chem = graded_syn at soma(0.5) { g = 0.005 uS }
-    detector at soma(0.5) threshold -20 mV
-}
-network chain {
-    population cells = c[24]
-    connect cells -> cells.right ring(24)
-    connect cells[1 .. 24] -> cells[0 .. 23].left
-    connect cells[0] -> cells[23].left
-    connect cells -> cells.chem ring(24)
-    stimulus kick = iclamp at cells[0].soma(0.5) { del = 1 ms, dur = 2 ms, amp = 0.5 nA }
-    probe "first" = v at cells[0].soma(0.5)
-    probe "middle" = v at cells[12].soma(0.5)
-    probe "last" = v at cells[23].soma(0.5)
-    probe "middle_s" = cells[12].chem.s
-    record spikes
-}
-simulation { dt = 0.025 ms, duration = 30 ms }
-"#;
-    let m = crate::test_models::compiled("chain.syl", text);
-    assert!(run_cpu(&m).spikes.len() >= 24, "the wave reaches every cell");
+    let m = model("examples/bench/coupled_chain.syl", &["cells=24".to_string()], Some(30.0));
+    assert_eq!(run_cpu(&m).spikes.len(), 24, "the wave reaches every cell");
     check_model("coupled chain", &m, None);
 }
 
