@@ -243,6 +243,52 @@ fn coupled_chain_matches_cpu() {
     check_model("coupled chain", &m, None);
 }
 
+/// Coupled cells that blow up (a current of 1 uS times the other cell's voltage, explicit in
+/// `v_pre`): each strategy stops at the CPU engine's step and names its cell, node and value.
+#[test]
+fn coupled_blowup_is_reported_as_on_the_cpu() {
+    let text = r#"
+import hh
+point feedback {
+    current i
+    param g: uS = 1 uS
+    i = -g * v_pre
+}
+cell c {
+    morphology { section soma { length = 20 um, diam = 20 um, nseg = 1 } }
+    insert hh in soma
+    synapse fb = feedback at soma(0.5)
+    detector at soma(0.5) threshold -20 mV
+}
+network pair {
+    population cells = c[2]
+    connect cells -> cells.fb ring(2)
+    probe "v0" = v at cells[0].soma(0.5)
+}
+simulation { dt = 0.025 ms, duration = 5 ms }
+"#;
+    let m = crate::test_models::compiled("feedback.syl", text);
+    let mut cpu = Simulation::new(&m, Options::default()).expect("cpu");
+    let Err(crate::simulation::RunError::Diverged(expected)) = cpu.run(|_, _| {}) else {
+        panic!("the CPU run diverges")
+    };
+    for strategy in [Strategy::Thread, Strategy::Workgroup] {
+        let mut gpu =
+            match GpuSimulation::with_options(&m, Precision::F64, GpuOptions { strategy, ..GpuOptions::default() }) {
+                Ok(g) => g,
+                Err(e) if no_gpu(&e) => return,
+                Err(e) => panic!("{e}"),
+            };
+        let Err(crate::simulation::RunError::Diverged(got)) = gpu.run(|_, _| {}) else {
+            panic!("{strategy:?}: the GPU run diverges")
+        };
+        // The value as such (a NaN's payload may differ between devices).
+        let key = |b: &crate::host::blowup::Blowup| (b.step, b.gid, b.node, b.suspects.clone());
+        assert_eq!(key(&got), key(&expected), "{strategy:?}: {got:?} vs {expected:?}");
+        assert!(got.value == expected.value || got.value.is_nan() && expected.value.is_nan(), "{got:?}");
+    }
+}
+
 #[test]
 fn ringtest_matches_cpu() {
     // The example records no traces: probe the soma and a distal dendrite node of every cell,
