@@ -331,19 +331,7 @@ impl Cx<'_> {
             self.barrier(fb);
         }
         fb.for_range(zero_u, nsteps, "s", |fb, s| {
-            let step = fb.add(step0, s);
-            let stepr = fb.real_of(step);
-            // The CPU engine's `time_of`: n / (1/dt) when 1/dt is whole, else n dt.
-            let per_ms = 1.0 / self.p.dt;
-            let t = if per_ms == per_ms.round() {
-                let k = fb.f(per_ms);
-                fb.div(stepr, k)
-            } else {
-                let dt = fb.f(self.p.dt);
-                fb.mul(stepr, dt)
-            };
-            let half = fb.f(self.p.dt / 2.0);
-            let mid = fb.add(t, half);
+            let (t, mid) = self.step_times(fb, step0, s);
             for &stage in pass.stages {
                 match stage {
                     Stage::DeliverEvents => {
@@ -382,6 +370,23 @@ impl Cx<'_> {
             let stopped = fb.bin(B::NotEqual, bad, zero_u);
             fb.if_(stopped, |fb| fb.brk());
         });
+    }
+
+    /// The time of step `step0 + s` and the step's midpoint, as the CPU engine's `time_of`:
+    /// n / (1/dt) when 1/dt is whole, else n dt.
+    fn step_times(&self, fb: &mut Fb, step0: H, s: H) -> (H, H) {
+        let step = fb.add(step0, s);
+        let stepr = fb.real_of(step);
+        let per_ms = 1.0 / self.p.dt;
+        let t = if per_ms == per_ms.round() {
+            let k = fb.f(per_ms);
+            fb.div(stepr, k)
+        } else {
+            let dt = fb.f(self.p.dt);
+            fb.mul(stepr, dt)
+        };
+        let half = fb.f(self.p.dt / 2.0);
+        (t, fb.add(t, half))
     }
 
     /// One stage kernel of every block of the type on the cell's instances, in block order.
