@@ -121,11 +121,6 @@ fn check_diagnostics(case: usize, name: &str, input: &str, db: &SourceDb, diagno
     labels
 }
 
-/// Whether a synapse of the model reads `v_pre` (refused by the GPU engine, by design).
-fn reads_pre_voltage(model: &Model) -> bool {
-    model.cells.iter().flat_map(|c| &c.synapses).any(|s| model.mechanisms[s.mechanism.index()].reads_pre_voltage())
-}
-
 #[test]
 fn mutated_examples_never_panic_and_spans_stay_in_their_files() {
     let cases = case_count("SYLVA_FUZZ_CASES", 1500);
@@ -166,19 +161,6 @@ fn mutated_examples_never_panic_and_spans_stay_in_their_files() {
             // cells (every standard-library module, examples whose network was cut) give the back
             // ends nothing to do, so they do not use up the back-end cases.
             generated += 1;
-            if reads_pre_voltage(&artifact.model) {
-                // Graded synapses and gap junctions run on the CPU only: the CPU engine's build
-                // and initialisation (and its JIT) instead.
-                let built = std::panic::catch_unwind(|| {
-                    sylva_runtime::cpu::Simulation::new(artifact, sylva_runtime::cpu::Options::default()).map(|_| ())
-                });
-                match built {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => panic!("case {case} of {name}: the CPU engine failed: {e}; input:\n{mutated}"),
-                    Err(_) => panic!("case {case} of {name}: the CPU engine panicked; input:\n{mutated}"),
-                }
-                continue;
-            }
             for strategy in [Strategy::Thread, Strategy::Workgroup] {
                 let result = std::panic::catch_unwind(|| sylva_runtime::gpu::wgsl(artifact, Precision::F64, strategy));
                 match result {

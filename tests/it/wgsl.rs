@@ -1,6 +1,7 @@
 //! Snapshots of the WGSL the GPU engine generates (built as naga modules, validated, then
-//! written by naga), for reference examples that cover the standard library's mechanisms, and
-//! for both GPU strategies.
+//! written by naga), for reference examples that cover the standard library's mechanisms, for
+//! both GPU strategies, and for cells coupled by a gap junction or a graded synapse (a step in
+//! three passes).
 
 use sylva_compiler::ir::Precision;
 use sylva_runtime::gpu::Strategy;
@@ -16,6 +17,9 @@ fn wgsl_snapshots() {
         ("ih", Precision::F64, Strategy::Thread),
         ("hh_soma", Precision::F32, Strategy::Thread),
         ("y_tree", Precision::F64, Strategy::Workgroup),
+        // Coupled through `v_pre`: an entry point per pass of the step.
+        ("gap_pair", Precision::F64, Strategy::Thread),
+        ("graded_pair", Precision::F32, Strategy::Workgroup),
     ] {
         let (_, compilation) = compile_file(&format!("examples/neuron/{case}.syl"), &[]);
         let artifact = compilation.artifact.unwrap_or_else(|| panic!("{case} compiles"));

@@ -9,7 +9,9 @@ use super::{GpuError, Prepared, codegen, layout};
 pub(super) struct Gpu {
     device: wgpu::Device,
     queue: wgpu::Queue,
-    /// Each cell type's pipeline and its grid of workgroups.
+    /// The pipelines in dispatch order (`codegen::entry_points`: per pass of the step, every
+    /// cell type's) and their grids of workgroups. WebGPU makes a dispatch's storage writes
+    /// visible to the next, so a pass sees every cell's previous one.
     pipelines: Vec<(wgpu::ComputePipeline, [u32; 2])>,
     layout: wgpu::BindGroupLayout,
     data: wgpu::Buffer,
@@ -169,21 +171,18 @@ impl Gpu {
             bind_group_layouts: &[Some(&layout)],
             ..Default::default()
         });
-        let pipelines = p
-            .layout
-            .types
-            .iter()
-            .enumerate()
-            .map(|(t, ty)| {
+        let pipelines = codegen::entry_points(&p.layout)
+            .into_iter()
+            .map(|(t, name)| {
                 let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(&codegen::entry_name(t)),
+                    label: Some(&name),
                     layout: Some(&pipeline_layout),
                     module: &module,
-                    entry_point: Some(&codegen::entry_name(t)),
+                    entry_point: Some(&name),
                     compilation_options: Default::default(),
                     cache: None,
                 });
-                (pipeline, groups(ty))
+                (pipeline, groups(&p.layout.types[t]))
             })
             .collect();
         if let Some(e) = pollster::block_on(scope.pop()) {

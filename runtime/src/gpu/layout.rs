@@ -50,6 +50,9 @@ pub struct BlockLayout {
     /// Two instances in a cell share a node: a workgroup runs the block on one invocation
     /// (their accumulations must not race).
     pub shares_nodes: bool,
+    /// A mechanism reading `v_pre`: the offset in `meta` of each instance's index in `data` of
+    /// the voltage it reads (another cell's, in the order of [`BlockLayout::slot`]).
+    pub pre_voltage: Option<u32>,
 }
 
 impl BlockLayout {
@@ -183,6 +186,9 @@ pub struct Layout {
     pub probe_pairs: u32,
     /// Per plan block: offset in `meta` of its instances' local nodes.
     pub node_tables: Vec<u32>,
+    /// Some mechanism reads `v_pre`, so cells read each other's voltages within a step: the
+    /// step runs as `schedule::step_passes(true)`, a dispatch per pass.
+    pub coupled: bool,
 }
 
 pub(super) fn alloc(v: &mut Vec<f64>, len: usize) -> u32 {
@@ -200,6 +206,7 @@ pub fn layout(
 ) -> Result<Layout, GpuError> {
     let model = &artifact.model;
     let ncells = plan.cell_offset.len();
+    let coupled = plan.blocks.iter().any(|b| !b.pre_node.is_empty());
     let mut b = Builder {
         plan,
         data: Vec::new(),
@@ -209,12 +216,14 @@ pub fn layout(
         block_home: vec![(usize::MAX, 0); plan.blocks.len()],
         node_tables: vec![0; plan.blocks.len()],
         member_of: vec![0; plan.blocks.len()],
+        coupled,
     };
     let mut types = Vec::new();
     for (ti, ty) in plan.types.iter().enumerate() {
         types.push(b.cell_type(artifact, ti, &ty.gids, options, fit, prec)?);
     }
     let (probes, gpu_probes, probe_offsets, probe_pairs) = b.probes(model, &types);
+    b.pre_voltages(&mut types);
     let nernst = plan
         .species
         .iter()
@@ -241,6 +250,7 @@ pub fn layout(
         probe_offsets,
         probe_pairs,
         node_tables,
+        coupled,
     })
 }
 
@@ -258,6 +268,8 @@ struct Builder<'a> {
     node_tables: Vec<u32>,
     /// Per plan block of a stimulus: its index in its group.
     member_of: Vec<u32>,
+    /// Some mechanism reads `v_pre` (`Layout::coupled`).
+    coupled: bool,
 }
 
 impl Builder<'_> {
@@ -281,9 +293,10 @@ impl Builder<'_> {
         let wg_size = options.strategy.workgroup_size(nn as u32, fit, options.lanes);
         let cell_major = wg_size.is_some();
         let v = alloc(&mut self.data, n * nn);
-        // A solve in workgroup memory needs no rhs and diagonal in `data`.
+        // A solve in workgroup memory needs no rhs and diagonal in `data`; coupled cells sum
+        // their currents and solve in different dispatches, which workgroup memory outlives not.
         let workgroup_reals = u64::from(fit.workgroup_memory) / prec.bytes();
-        let local_solve = cell_major && 2 * nn as u64 <= workgroup_reals;
+        let local_solve = cell_major && !self.coupled && 2 * nn as u64 <= workgroup_reals;
         let [rhs, diagonal] =
             if local_solve { [NOT_STORED; 2] } else { [(); 2].map(|_| alloc(&mut self.data, n * nn)) };
         let above = alloc(&mut self.data, n);
@@ -480,7 +493,39 @@ impl Builder<'_> {
             derived,
             species: block.species.clone(),
             shares_nodes,
+            pre_voltage: None,
         })
+    }
+
+    /// The table of each block reading `v_pre`: per instance (in the type's order), the index
+    /// in `data` of the voltage of the plan's `pre_node`, which may belong to another type.
+    fn pre_voltages(&mut self, types: &mut [TypeLayout]) {
+        let plan = self.plan;
+        let v_index = |node: u32| {
+            let gid = plan.cell_offset.partition_point(|first| *first <= node as usize) - 1;
+            let (ti, rank) = self.home[gid];
+            let ty = &types[ti];
+            ty.v + ty.node_slot(node - plan.cell_offset[gid] as u32, rank)
+        };
+        let mut tables = Vec::new();
+        for (ti, ty) in types.iter().enumerate() {
+            for (bi, b) in ty.blocks.iter().enumerate() {
+                let pre_node = &plan.blocks[b.block].pre_node;
+                if b.group.is_some() || pre_node.is_empty() {
+                    continue;
+                }
+                let mut table = vec![0; pre_node.len()];
+                for (i, node) in pre_node.iter().enumerate() {
+                    let (rank, k) = ((i / b.per_cell as usize) as u32, (i % b.per_cell as usize) as u32);
+                    table[b.slot(ty.ncells, ty.cell_major(), k, rank) as usize] = v_index(*node);
+                }
+                tables.push((ti, bi, table));
+            }
+        }
+        for (ti, bi, table) in tables {
+            types[ti].blocks[bi].pre_voltage = Some(self.meta.len() as u32);
+            self.meta.extend(table);
+        }
     }
 
     /// Where each probe reads, and the probe table by cell: (probes, GPU columns, offset of the

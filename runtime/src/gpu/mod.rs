@@ -3,7 +3,9 @@
 //! workgroup with an intra-cell parallel Hines solve (big cells); see [`Strategy`]. A dispatch
 //! advances every cell through a window of time steps without returning to the host; spikes
 //! come back after the window and become events of later windows (every connection delay is
-//! at least the window). See `docs/gpu.md`.
+//! at least the window). Cells coupled by graded synapses or gap junctions (`v_pre`) read each
+//! other's voltages within a step: their step runs as a dispatch per pass of
+//! `plan::schedule::step_passes`, a step per window. See `docs/gpu.md`.
 
 mod blowup;
 mod builder;
@@ -180,7 +182,11 @@ fn prepare(
     let layout = layout::layout(artifact, plan, options, fit, prec(precision))?;
     // The window: the shortest delay of a connection from a cell, in steps.
     let min_delay = plan.wiring.from_cell.iter().flatten().map(|c| c.delay).fold(f64::INFINITY, f64::min);
-    let window = if min_delay.is_finite() {
+    // Coupled cells read each other's voltages within a step: a step per window, its passes
+    // dispatched one after another.
+    let window = if layout.coupled {
+        1
+    } else if min_delay.is_finite() {
         ((min_delay / dt) * (1.0 + 1e-12)).floor().clamp(1.0, f64::from(window_cap)) as u32
     } else {
         window_cap
@@ -201,26 +207,10 @@ fn validate(module: &naga::Module) -> Result<naga::valid::ModuleInfo, GpuError> 
 /// The generated WGSL (`sylva compile --emit wgsl`), for a device with WebGPU's default limits
 /// (16 KiB of workgroup memory, 256 invocations per workgroup).
 pub fn wgsl(artifact: &Artifact, precision: Precision, strategy: Strategy) -> Result<String, GpuError> {
-    refuse_pre_voltage(artifact)?;
     let fit = DeviceFit::of(&wgpu::Limits::default());
     let p = prepare(artifact, &Plan::new(artifact), precision, Options { strategy, ..Options::default() }, fit)?;
     naga::back::wgsl::write_string(&p.module, &p.info, naga::back::wgsl::WriterFlags::empty())
         .map_err(|e| GpuError::Shader(e.to_string()))
-}
-
-/// Graded synapses and gap junctions (mechanisms reading `v_pre`) couple cells within a step,
-/// which the GPU's one-invocation-per-cell step does not do yet: refused before anything runs.
-fn refuse_pre_voltage(artifact: &Artifact) -> Result<(), GpuError> {
-    let model = &artifact.model;
-    let used = |m: &sylva_compiler::ir::Mechanism| m.reads_pre_voltage();
-    let placed = model.cells.iter().flat_map(|c| &c.synapses).map(|s| &model.mechanisms[s.mechanism.index()]);
-    match placed.into_iter().find(|m| used(m)) {
-        Some(m) => Err(GpuError::Unsupported(format!(
-            "mechanism `{}` reads `v_pre` (a graded synapse or gap junction); run it with `backend = cpu`",
-            m.name
-        ))),
-        None => Ok(()),
-    }
 }
 
 pub struct GpuEngine {
@@ -263,7 +253,6 @@ impl crate::Simulation<GpuEngine> {
         precision: Precision,
         options: Options,
     ) -> Result<GpuSimulation, GpuError> {
-        refuse_pre_voltage(artifact)?;
         let p = prec(precision);
         let opened = device::open(p)?;
         let mut plan = Plan::new(artifact);

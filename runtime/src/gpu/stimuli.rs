@@ -96,6 +96,7 @@ pub(super) fn group(
         derived,
         species: blocks[0].species.clone(),
         shares_nodes: true,
+        pre_voltage: None,
     };
     (block, indices)
 }

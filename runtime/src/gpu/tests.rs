@@ -13,7 +13,7 @@ use sylva_compiler::source::SourceDb;
 use super::builder::{Fb, Prec, Types, storage};
 use super::{GpuError, GpuSimulation, Options as GpuOptions, Strategy, math, wgsl};
 use crate::cpu::{Options, Simulation};
-use crate::test_models::{RepoLoader, example, repo};
+use crate::test_models::{RepoLoader, example, example_edited, repo};
 
 // The NEURON references and per-unit bounds of the fidelity tests (`tests/reference.rs`); not
 // every bound there is one the GPU tests use.
@@ -197,6 +197,96 @@ fn syn_pair_matches_cpu() {
 #[test]
 fn syn_pair_strong_matches_cpu() {
     check("syn_pair", &["weight=0.05uS".to_string()], ("trace_w0.05.csv", "spikes_w0.05.csv"));
+}
+
+/// Continuous connections (`v_pre`): a graded synapse driven by a spiking cell, and a gap
+/// junction coupling two cells both ways, as a dispatch per pass of the step.
+#[test]
+fn graded_synapse_and_gap_junction_pairs_match_cpu() {
+    for case in ["graded_pair", "gap_pair"] {
+        check(case, &[], NEURON_FILES);
+    }
+}
+
+/// The same pairs with NEURON's POINTER mod files imported (`tests/data/neuron/mod/`) in place
+/// of the standard library's mechanisms, as `tests/it/fidelity.rs` runs them on the CPU.
+#[test]
+fn imported_pointer_mod_files_match_cpu() {
+    for (case, stdlib, (file, name), (from, to)) in [
+        ("graded_pair", "graded_syn", ("graded_syn.mod", "GradedSyn"), ("e = 0 mV", "e_ = 0 mV")),
+        ("gap_pair", "gap_junction", ("gap.mod", "Gap"), ("", "")),
+    ] {
+        let path = format!("examples/neuron/{case}.syl");
+        let artifact = example_edited(&path, &[], |text| {
+            let text = text
+                .replace(&format!("import {stdlib}\n"), &format!("import \"../../tests/data/neuron/mod/{file}\"\n"))
+                .replace(&format!("= {stdlib} at"), &format!("= {name} at"))
+                .replace(from, to);
+            assert!(text.contains(&format!("= {name} at")) && text.contains(file), "{case}: {text}");
+            text
+        });
+        let data = repo().join(format!("tests/data/neuron/{case}"));
+        let neuron =
+            Neuron { trace: Trace::read(&data.join("trace.csv")), spikes: read_spikes(&data.join("spikes.csv")) };
+        check_model(&format!("{case} (imported)"), &artifact, Some(&neuron));
+    }
+}
+
+/// 24 cells of one type coupled through `v_pre` both ways (`examples/bench/coupled_chain.syl`):
+/// a ring of gap junctions to each neighbour and graded synapses from every cell to the next,
+/// so each instance's table entry points at another rank's voltage, interleaved (`thread`) and
+/// cell by cell (`workgroup`).
+#[test]
+fn coupled_chain_matches_cpu() {
+    let m = model("examples/bench/coupled_chain.syl", &["cells=24".to_string()], Some(30.0));
+    assert_eq!(run_cpu(&m).spikes.len(), 24, "the wave reaches every cell");
+    check_model("coupled chain", &m, None);
+}
+
+/// Coupled cells that blow up (a current of 1 uS times the other cell's voltage, explicit in
+/// `v_pre`): each strategy stops at the CPU engine's step and names its cell, node and value.
+#[test]
+fn coupled_blowup_is_reported_as_on_the_cpu() {
+    let text = r#"
+import hh
+point feedback {
+    current i
+    param g: uS = 1 uS
+    i = -g * v_pre
+}
+cell c {
+    morphology { section soma { length = 20 um, diam = 20 um, nseg = 1 } }
+    insert hh in soma
+    synapse fb = feedback at soma(0.5)
+    detector at soma(0.5) threshold -20 mV
+}
+network pair {
+    population cells = c[2]
+    connect cells -> cells.fb ring(2)
+    probe "v0" = v at cells[0].soma(0.5)
+}
+simulation { dt = 0.025 ms, duration = 5 ms }
+"#;
+    let m = crate::test_models::compiled("feedback.syl", text);
+    let mut cpu = Simulation::new(&m, Options::default()).expect("cpu");
+    let Err(crate::simulation::RunError::Diverged(expected)) = cpu.run(|_, _| {}) else {
+        panic!("the CPU run diverges")
+    };
+    for strategy in [Strategy::Thread, Strategy::Workgroup] {
+        let mut gpu =
+            match GpuSimulation::with_options(&m, Precision::F64, GpuOptions { strategy, ..GpuOptions::default() }) {
+                Ok(g) => g,
+                Err(e) if no_gpu(&e) => return,
+                Err(e) => panic!("{e}"),
+            };
+        let Err(crate::simulation::RunError::Diverged(got)) = gpu.run(|_, _| {}) else {
+            panic!("{strategy:?}: the GPU run diverges")
+        };
+        // The value as such (a NaN's payload may differ between devices).
+        let key = |b: &crate::host::blowup::Blowup| (b.step, b.gid, b.node, b.suspects.clone());
+        assert_eq!(key(&got), key(&expected), "{strategy:?}: {got:?} vs {expected:?}");
+        assert!(got.value == expected.value || got.value.is_nan() && expected.value.is_nan(), "{got:?}");
+    }
 }
 
 #[test]

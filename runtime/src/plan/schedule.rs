@@ -50,17 +50,23 @@ pub const STEP: [Stage; 7] = [
 /// cells then waits for every chunk before each of these stages.
 pub const COUPLED_BARRIERS: [Stage; 2] = [Stage::Solve, Stage::Advance];
 
-/// The per-cell stages of [`STEP`] in passes that every cell finishes before the next starts:
-/// one pass, or with continuous connections a pass per [`COUPLED_BARRIERS`] boundary.
-pub fn per_cell_passes(coupled: bool) -> Vec<Vec<Stage>> {
+/// The stages of [`STEP`] in passes that every cell finishes before the next starts: one pass,
+/// or with continuous connections a pass per [`COUPLED_BARRIERS`] boundary (the GPU runs a
+/// dispatch per pass).
+pub fn step_passes(coupled: bool) -> Vec<Vec<Stage>> {
     let mut passes: Vec<Vec<Stage>> = vec![Vec::new()];
-    for stage in STEP.into_iter().filter(|s| s.is_per_cell()) {
+    for stage in STEP {
         if coupled && COUPLED_BARRIERS.contains(&stage) {
             passes.push(Vec::new());
         }
         passes.last_mut().expect("one pass at least").push(stage);
     }
     passes
+}
+
+/// The per-cell stages of [`step_passes`] (the CPU engine runs the others on the host).
+pub fn per_cell_passes(coupled: bool) -> Vec<Vec<Stage>> {
+    step_passes(coupled).into_iter().map(|pass| pass.into_iter().filter(|s| s.is_per_cell()).collect()).collect()
 }
 
 /// Stages of initialisation, each a stage of its own kind (`Plan::new` runs them).
@@ -108,5 +114,14 @@ mod tests {
         assert_eq!(uncoupled, [vec![Stage::Reversals, Stage::Currents, Stage::Solve, Stage::Advance]]);
         let coupled = per_cell_passes(true);
         assert_eq!(coupled, [vec![Stage::Reversals, Stage::Currents], vec![Stage::Solve], vec![Stage::Advance]]);
+    }
+
+    #[test]
+    fn step_passes_keep_the_step_order() {
+        assert_eq!(step_passes(false), [STEP.to_vec()]);
+        let coupled = step_passes(true);
+        assert_eq!(coupled.concat(), STEP.to_vec());
+        assert_eq!(coupled[1], [Stage::Solve]);
+        assert_eq!(coupled[2].first(), Some(&Stage::Advance));
     }
 }

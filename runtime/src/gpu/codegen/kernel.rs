@@ -45,10 +45,18 @@ impl Cx<'_> {
                         let i = fb.add(o, at.node);
                         fb.read(g.shared, i)
                     }
-                    Builtin::VPre => {
-                        self.err = Some(GpuError::Internal("v_pre (refused before code generation)".into()));
-                        fb.f(f64::NAN)
-                    }
+                    Builtin::VPre => match b.pre_voltage {
+                        // Another cell's voltage: its index in `data` from the block's table.
+                        Some(table) => {
+                            let at_table = self.instance_index(fb, b, table, at);
+                            let i = fb.read(g.meta, at_table);
+                            fb.read(g.data, i)
+                        }
+                        None => {
+                            self.err = Some(GpuError::Internal("v_pre without a presynaptic table".into()));
+                            fb.f(f64::NAN)
+                        }
+                    },
                     Builtin::T => at.t,
                     Builtin::Dt => fb.f(self.p.dt),
                     Builtin::Celsius => {

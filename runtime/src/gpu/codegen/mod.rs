@@ -84,8 +84,25 @@ pub struct Params {
     pub spike_cap: u32,
 }
 
-pub fn entry_name(t: usize) -> String {
-    format!("cell_type_{t}")
+/// The entry point of cell type `t` for pass `pass` of a step split into `passes` dispatches
+/// (`schedule::step_passes`): `cell_type_<t>`, or `cell_type_<t>_pass_<p>` when coupled.
+pub fn entry_name(t: usize, pass: usize, passes: usize) -> String {
+    if passes == 1 { format!("cell_type_{t}") } else { format!("cell_type_{t}_pass_{pass}") }
+}
+
+/// The entry points in dispatch order, (cell type, name): every type's first pass, then every
+/// type's second, and so on, so that every cell finishes a pass before any starts the next.
+pub fn entry_points(layout: &Layout) -> Vec<(usize, String)> {
+    let passes = schedule::step_passes(layout.coupled).len();
+    (0..passes).flat_map(|p| (0..layout.types.len()).map(move |t| (t, entry_name(t, p, passes)))).collect()
+}
+
+/// Which stages of the step one entry point runs, and whether it opens the window (resets the
+/// cell's spike header) and closes each step (counts it done).
+struct Pass<'a> {
+    stages: &'a [Stage],
+    opens: bool,
+    closes: bool,
 }
 
 pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
@@ -101,70 +118,90 @@ pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
         probes: storage(&mut module.global_variables, "probes", B_PROBES, types.real_array, true),
     };
     let fns = math::add(&mut module, types, p.prec);
+    let passes = schedule::step_passes(layout.coupled);
     for (t, ty) in layout.types.iter().enumerate() {
-        let mut fb = Fb::new(p.prec, types, &entry_name(t));
-        let mut arg = |name: &str, ty, builtin| {
-            fb.func.arguments.push(naga::FunctionArgument {
-                name: Some(name.into()),
-                ty,
-                binding: Some(naga::Binding::BuiltIn(builtin)),
-            })
-        };
-        let size = match &ty.workgroup {
-            None => {
-                arg("global_id", types.uvec3, naga::BuiltIn::GlobalInvocationId);
-                WORKGROUP
+        let solve = solve_arrays(&mut module, types, ty, t, p.prec);
+        for (i, stages) in passes.iter().enumerate() {
+            let pass = Pass { stages, opens: i == 0, closes: i + 1 == passes.len() };
+            let mut fb = Fb::new(p.prec, types, &entry_name(t, i, passes.len()));
+            let size = entry_arguments(&mut fb, types, ty);
+            let mut cx = Cx { g, fns, layout, ty, p, lane: None, solve, err: None };
+            cx.entry(&mut fb, &pass);
+            if let Some(e) = cx.err {
+                return Err(e);
             }
-            Some(wg) => {
-                arg("lane", types.uint, naga::BuiltIn::LocalInvocationIndex);
-                arg("workgroup_id", types.uvec3, naga::BuiltIn::WorkGroupId);
-                wg.size
-            }
-        };
-        let solve = ty.workgroup.as_ref().filter(|w| w.local_solve).map(|_| {
-            let array = module.types.insert(
-                naga::Type {
-                    name: None,
-                    inner: naga::TypeInner::Array {
-                        base: types.real,
-                        size: naga::ArraySize::Constant(std::num::NonZeroU32::new(ty.nnodes).expect("nodes")),
-                        stride: p.prec.bytes() as u32,
-                    },
-                },
-                naga::Span::UNDEFINED,
-            );
-            ["solve_diagonal", "solve_rhs"].map(|name| {
-                module.global_variables.append(
-                    naga::GlobalVariable {
-                        name: Some(format!("{name}_{t}")),
-                        space: naga::AddressSpace::WorkGroup,
-                        binding: None,
-                        ty: array,
-                        init: None,
-                        memory_decorations: naga::MemoryDecorations::empty(),
-                    },
-                    naga::Span::UNDEFINED,
-                )
-            })
-        });
-        let mut cx = Cx { g, fns, layout, ty, p, lane: None, solve, err: None };
-        cx.entry(&mut fb);
-        if let Some(e) = cx.err {
-            return Err(e);
+            module.entry_points.push(naga::EntryPoint {
+                name: entry_name(t, i, passes.len()),
+                stage: naga::ShaderStage::Compute,
+                early_depth_test: None,
+                workgroup_size: [size, 1, 1],
+                workgroup_size_overrides: None,
+                function: fb.finish(),
+                mesh_info: None,
+                task_payload: None,
+                incoming_ray_payload: None,
+            });
         }
-        module.entry_points.push(naga::EntryPoint {
-            name: entry_name(t),
-            stage: naga::ShaderStage::Compute,
-            early_depth_test: None,
-            workgroup_size: [size, 1, 1],
-            workgroup_size_overrides: None,
-            function: fb.finish(),
-            mesh_info: None,
-            task_payload: None,
-            incoming_ray_payload: None,
-        });
     }
     Ok(module)
+}
+
+/// The built-in arguments of a type's entry points; returns the workgroup size.
+fn entry_arguments(fb: &mut Fb, types: Types, ty: &TypeLayout) -> u32 {
+    let mut arg = |name: &str, ty, builtin| {
+        fb.func.arguments.push(naga::FunctionArgument {
+            name: Some(name.into()),
+            ty,
+            binding: Some(naga::Binding::BuiltIn(builtin)),
+        })
+    };
+    match &ty.workgroup {
+        None => {
+            arg("global_id", types.uvec3, naga::BuiltIn::GlobalInvocationId);
+            WORKGROUP
+        }
+        Some(wg) => {
+            arg("lane", types.uint, naga::BuiltIn::LocalInvocationIndex);
+            arg("workgroup_id", types.uvec3, naga::BuiltIn::WorkGroupId);
+            wg.size
+        }
+    }
+}
+
+/// The solve's diagonal and rhs in workgroup memory, for a type that keeps them there.
+fn solve_arrays(
+    module: &mut Module,
+    types: Types,
+    ty: &TypeLayout,
+    t: usize,
+    prec: Prec,
+) -> Option<[Handle<naga::GlobalVariable>; 2]> {
+    ty.workgroup.as_ref().filter(|w| w.local_solve).map(|_| {
+        let array = module.types.insert(
+            naga::Type {
+                name: None,
+                inner: naga::TypeInner::Array {
+                    base: types.real,
+                    size: naga::ArraySize::Constant(std::num::NonZeroU32::new(ty.nnodes).expect("nodes")),
+                    stride: prec.bytes() as u32,
+                },
+            },
+            naga::Span::UNDEFINED,
+        );
+        ["solve_diagonal", "solve_rhs"].map(|name| {
+            module.global_variables.append(
+                naga::GlobalVariable {
+                    name: Some(format!("{name}_{t}")),
+                    space: naga::AddressSpace::WorkGroup,
+                    binding: None,
+                    ty: array,
+                    init: None,
+                    memory_decorations: naga::MemoryDecorations::empty(),
+                },
+                naga::Span::UNDEFINED,
+            )
+        })
+    })
 }
 
 struct Cx<'a> {
@@ -256,7 +293,8 @@ impl Cx<'_> {
         }
     }
 
-    fn entry(&mut self, fb: &mut Fb) {
+    /// The stages of `pass` for a window of steps of the invocation's cell.
+    fn entry(&mut self, fb: &mut Fb, pass: &Pass) {
         let ty = self.ty;
         let g = self.g;
         let c = self.cell(fb);
@@ -267,42 +305,37 @@ impl Cx<'_> {
         let one_u = fb.u(1);
         let step0 = fb.read(g.control, zero_u);
         let nsteps = fb.read(g.control, one_u);
-        let hdr = fb.u(CONTROL_HEADER);
-        let ev_at = fb.add(hdr, gid);
-        let ev_start = fb.read(g.control, ev_at);
-        let ev_at1 = fb.add(ev_at, one_u);
-        let ev_end = fb.read(g.control, ev_at1);
-        let ev = fb.local(fb.types.uint, "ev");
-        fb.store(ev, ev_start);
-        let records = fb.u(CONTROL_HEADER + self.layout.ncells + 1);
+        // The cell's events: the next one (`ev`), the end of its range, the records.
+        let events = pass.stages.contains(&Stage::DeliverEvents).then(|| {
+            let hdr = fb.u(CONTROL_HEADER);
+            let ev_at = fb.add(hdr, gid);
+            let ev_start = fb.read(g.control, ev_at);
+            let ev_at1 = fb.add(ev_at, one_u);
+            let ev_end = fb.read(g.control, ev_at1);
+            let ev = fb.local(fb.types.uint, "ev");
+            fb.store(ev, ev_start);
+            let records = fb.u(CONTROL_HEADER + self.layout.ncells + 1);
+            (ev, ev_end, records)
+        });
         let cap1 = fb.u(self.p.spike_cap + SPIKE_HEADER);
         let spike_base = fb.mul(gid, cap1);
         let two_u = fb.u(2);
         let done_at = fb.add(spike_base, two_u);
-        self.on_first(fb, |_, fb| {
-            let bad_at = fb.add(spike_base, one_u);
-            for at in [spike_base, bad_at, done_at] {
-                fb.write(g.spikes, at, zero_u);
-            }
-        });
-        self.barrier(fb);
+        if pass.opens {
+            self.on_first(fb, |_, fb| {
+                let bad_at = fb.add(spike_base, one_u);
+                for at in [spike_base, bad_at, done_at] {
+                    fb.write(g.spikes, at, zero_u);
+                }
+            });
+            self.barrier(fb);
+        }
         fb.for_range(zero_u, nsteps, "s", |fb, s| {
-            let step = fb.add(step0, s);
-            let stepr = fb.real_of(step);
-            // The CPU engine's `time_of`: n / (1/dt) when 1/dt is whole, else n dt.
-            let per_ms = 1.0 / self.p.dt;
-            let t = if per_ms == per_ms.round() {
-                let k = fb.f(per_ms);
-                fb.div(stepr, k)
-            } else {
-                let dt = fb.f(self.p.dt);
-                fb.mul(stepr, dt)
-            };
-            let half = fb.f(self.p.dt / 2.0);
-            let mid = fb.add(t, half);
-            for stage in schedule::STEP {
+            let (t, mid) = self.step_times(fb, step0, s);
+            for &stage in pass.stages {
                 match stage {
                     Stage::DeliverEvents => {
+                        let (ev, ev_end, records) = events.expect("set up for a pass delivering events");
                         self.on_first(fb, |this, fb| this.events(fb, c, s, ev, ev_end, records, t));
                         self.barrier(fb);
                     }
@@ -321,11 +354,13 @@ impl Cx<'_> {
                     Stage::Record => self.probes(fb, gid, s),
                 }
             }
-            self.on_first(fb, |_, fb| {
-                let one = fb.u(1);
-                let done = fb.add(s, one);
-                fb.write(g.spikes, done_at, done);
-            });
+            if pass.closes {
+                self.on_first(fb, |_, fb| {
+                    let one = fb.u(1);
+                    let done = fb.add(s, one);
+                    fb.write(g.spikes, done_at, done);
+                });
+            }
             // The next step's events change states that this step's probes read.
             self.barrier(fb);
             // A cell that diverged stops, so that the host finds the state of that step (as the
@@ -335,6 +370,23 @@ impl Cx<'_> {
             let stopped = fb.bin(B::NotEqual, bad, zero_u);
             fb.if_(stopped, |fb| fb.brk());
         });
+    }
+
+    /// The time of step `step0 + s` and the step's midpoint, as the CPU engine's `time_of`:
+    /// n / (1/dt) when 1/dt is whole, else n dt.
+    fn step_times(&self, fb: &mut Fb, step0: H, s: H) -> (H, H) {
+        let step = fb.add(step0, s);
+        let stepr = fb.real_of(step);
+        let per_ms = 1.0 / self.p.dt;
+        let t = if per_ms == per_ms.round() {
+            let k = fb.f(per_ms);
+            fb.div(stepr, k)
+        } else {
+            let dt = fb.f(self.p.dt);
+            fb.mul(stepr, dt)
+        };
+        let half = fb.f(self.p.dt / 2.0);
+        (t, fb.add(t, half))
     }
 
     /// One stage kernel of every block of the type on the cell's instances, in block order.
