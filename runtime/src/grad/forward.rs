@@ -64,6 +64,19 @@ impl Snapshot {
         }
     }
 
+    /// Overwrites this snapshot (of the same plan) with the plan's state, reusing its arrays.
+    pub(super) fn copy_from(&mut self, plan: &Plan) {
+        self.v.copy_from_slice(&plan.nodes.v);
+        for (s, var, values) in &mut self.ions {
+            values.copy_from_slice(plan.ions[*s].get(*var));
+        }
+        for (b, states) in plan.blocks.iter().zip(&mut self.states) {
+            for (state, saved) in b.states.iter().zip(states) {
+                saved.copy_from_slice(state);
+            }
+        }
+    }
+
     pub(super) fn restore(&self, plan: &mut Plan) {
         plan.nodes.v.copy_from_slice(&self.v);
         for (s, var, values) in &self.ions {

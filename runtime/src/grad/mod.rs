@@ -336,8 +336,10 @@ impl Problem {
         objective: &mut RowLoss<'_>,
     ) -> Result<(Gradient, ParamGradients), GradError> {
         let k = checkpoint_every.unwrap_or_else(|| (self.steps as f64).sqrt().ceil() as u64).max(1);
-        let run = forward::run(plan, &self.code, self.steps, Some(k))?;
+        let mut run = forward::run(plan, &self.code, self.steps, Some(k))?;
         let (value, row_cotangents) = objective(&run.rows)?;
+        // The reverse run reads the rows' cotangents, not the rows: free them first.
+        run.rows = Vec::new();
         let (params, weights, cable) = reverse::run(plan, &self.code, &run, &row_cotangents, self.weights.len())?;
         let weights: Vec<f64> = weights.iter().zip(rule_scales).map(|(g, s)| g * s).collect();
         let gradient = self

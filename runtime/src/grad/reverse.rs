@@ -32,14 +32,25 @@ pub(super) fn run(
     let dt = plan.dt;
     let mut cot = Cotangents::zeros(plan);
     let mut weights = vec![0.0; connections];
-    let mut reverse = Reverse { code, cot: &mut cot, written: Vec::new(), weights: &mut weights };
+    let mut reverse = Reverse {
+        code,
+        cot: &mut cot,
+        written: Vec::new(),
+        weights: &mut weights,
+        tape: StepTape::new(&m.plan),
+        solve: SolveScratch { mu: vec![0.0; plan.nodes.v.len()], diagonal: vec![0.0; plan.nodes.v.len()] },
+    };
+    // The segment's states, one buffer per step of the longest segment, reused by every segment.
+    let mut states: Vec<Snapshot> = Vec::new();
     for (c, (start, checkpoint)) in run.checkpoints.iter().enumerate().rev() {
         let end = run.checkpoints.get(c + 1).map_or(run.steps, |(s, _)| *s);
         // The segment's states, recomputed from its checkpoint.
         checkpoint.restore(&mut m.plan);
-        let mut states = Vec::with_capacity((end - start) as usize);
         for n in *start..end {
-            states.push(Snapshot::take(&m.plan, &run.saved));
+            match states.get_mut((n - start) as usize) {
+                Some(state) => state.copy_from(&m.plan),
+                None => states.push(Snapshot::take(&m.plan, &run.saved)),
+            }
             m.step(&run.events[n as usize], time_of(dt, n));
         }
         for n in (*start..end).rev() {
@@ -60,6 +71,15 @@ struct Reverse<'a> {
     written: Vec<f64>,
     /// Per connection rule, the gradient of its weight (the events it sent).
     weights: &'a mut [f64],
+    /// What the replay of the step being undone overwrote (its arrays reused step after step).
+    tape: StepTape,
+    solve: SolveScratch,
+}
+
+/// The transposed solve's arrays, reused step after step.
+struct SolveScratch {
+    mu: Vec<f64>,
+    diagonal: Vec<f64>,
 }
 
 /// What a stage overwrote, to put back before its adjoint reads the values its kernels read.
@@ -78,7 +98,8 @@ impl Reverse<'_> {
     /// Undoes step `n` (from time `t`); the machine's plan holds the state at its start and is
     /// left there.
     fn step(&mut self, m: &mut Machine, events: &[DueEvent], t: f64) {
-        let tape = replay(m, events, t);
+        let mut tape = std::mem::replace(&mut self.tape, StepTape::empty());
+        replay(m, events, t, &mut tape);
         for stage in STEP.into_iter().rev() {
             match stage {
                 Stage::Record | Stage::Detect => {}
@@ -102,6 +123,7 @@ impl Reverse<'_> {
                 Stage::DeliverEvents => self.events(m, events, &tape.events, t),
             }
         }
+        self.tape = tape;
     }
 
     /// Undoes initialisation (`schedule::INIT`) on the machine's uninitialised plan.
@@ -146,8 +168,7 @@ impl Reverse<'_> {
     /// reverse, from the partials in the machine (computed at the values the kernel read).
     fn block(&mut self, m: &Machine, b: usize, stage: KernelStage) {
         let vjp = &self.code.adjoints[b].of(stage).expect("an adjoint per kernel").vjp;
-        let instances = (0..m.plan.blocks[b].len()).rev();
-        self.cot.vjp(&m.plan, b, vjp, m.partials(b, stage), instances, &mut self.written);
+        self.cot.vjp_block(&m.plan, b, vjp, m.partials(b, stage), &mut self.written);
     }
 
     /// v' = v + M⁻¹(rhs − A v) with M = diag(d + C/dt) + A (A: the axial Laplacian,
@@ -155,7 +176,8 @@ impl Reverse<'_> {
     fn solve(&mut self, p: &mut Plan, tape: &StepTape) {
         let n = p.nodes.v.len();
         let cable = &p.cable;
-        let mut diagonal = tape.diagonal.clone();
+        let SolveScratch { mu, diagonal } = &mut self.solve;
+        diagonal.copy_from_slice(&tape.diagonal);
         for i in 0..n {
             diagonal[i] += cable.capacitance_dt[i];
             let parent = cable.parent[i];
@@ -164,8 +186,8 @@ impl Reverse<'_> {
                 diagonal[parent as usize] += cable.axial[i];
             }
         }
-        let mut mu = self.cot.v.clone();
-        solve_tree(&mut mu, &mut diagonal, cable, 0, 0..n);
+        mu.copy_from_slice(&self.cot.v);
+        solve_tree(mu, diagonal, cable, 0, 0..n);
         for i in 0..n {
             let dv = p.nodes.v[i] - tape.v_before_solve[i];
             self.cot.rhs[i] += mu[i];
@@ -178,7 +200,7 @@ impl Reverse<'_> {
                 self.cot.v[i] -= flow;
             }
         }
-        self.cot.cable.add_solve(cable, &mu, &p.nodes.v, &tape.v_before_solve);
+        self.cot.cable.add_solve(cable, mu, &p.nodes.v, &tape.v_before_solve);
         p.nodes.v.copy_from_slice(&tape.v_before_solve);
     }
 
@@ -215,17 +237,36 @@ impl Reverse<'_> {
     }
 }
 
-/// Runs step `n` forward from the state in the machine's plan, keeping what its adjoint needs:
-/// what each stage overwrote, and the partials of the current and advance kernels.
-fn replay(m: &mut Machine, events: &[DueEvent], t: f64) -> StepTape {
+impl StepTape {
+    /// A tape with arrays sized for `p`.
+    fn new(p: &Plan) -> StepTape {
+        StepTape {
+            events: Vec::new(),
+            reversals: p.ions.iter().map(|i| i.reversal.clone()).collect(),
+            diagonal: p.nodes.diagonal.clone(),
+            v_before_solve: p.nodes.v.clone(),
+            advance: p.blocks.iter().map(|b| Overwritten::before(p, b, &b.kernels.advance)).collect(),
+        }
+    }
+
+    /// A placeholder while the reverse run holds the tape.
+    fn empty() -> StepTape {
+        StepTape {
+            events: Vec::new(),
+            reversals: Vec::new(),
+            diagonal: Vec::new(),
+            v_before_solve: Vec::new(),
+            advance: Vec::new(),
+        }
+    }
+}
+
+/// Runs step `n` forward from the state in the machine's plan, keeping in `tape` what its
+/// adjoint needs (what each stage overwrote; the machine keeps the partials of the current and
+/// advance kernels).
+fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape) {
     let mid = t + m.plan.dt / 2.0;
-    let mut tape = StepTape {
-        events: Vec::with_capacity(events.len()),
-        reversals: Vec::new(),
-        diagonal: Vec::new(),
-        v_before_solve: Vec::new(),
-        advance: Vec::new(),
-    };
+    tape.events.clear();
     for stage in STEP {
         match stage {
             Stage::DeliverEvents => {
@@ -235,16 +276,20 @@ fn replay(m: &mut Machine, events: &[DueEvent], t: f64) -> StepTape {
                     m.event(e, t);
                 }
             }
-            Stage::Reversals => tape.reversals = m.plan.ions.iter().map(|i| i.reversal.clone()).collect(),
-            Stage::Solve => tape.v_before_solve = m.plan.nodes.v.clone(),
+            Stage::Reversals => {
+                for (saved, ion) in tape.reversals.iter_mut().zip(&m.plan.ions) {
+                    saved.copy_from_slice(&ion.reversal);
+                }
+            }
+            Stage::Solve => tape.v_before_solve.copy_from_slice(&m.plan.nodes.v),
             Stage::Currents => {
                 m.currents_and_partials(mid);
-                tape.diagonal = m.plan.nodes.diagonal.clone();
+                tape.diagonal.copy_from_slice(&m.plan.nodes.diagonal);
             }
             Stage::Advance => {
-                for b in 0..m.plan.blocks.len() {
+                for (b, overwritten) in tape.advance.iter_mut().enumerate() {
                     let p = &m.plan;
-                    tape.advance.push(Overwritten::before(p, &p.blocks[b], &p.blocks[b].kernels.advance));
+                    overwritten.save(p, &p.blocks[b], &p.blocks[b].kernels.advance);
                     m.advance_and_partials(b, mid);
                 }
             }
@@ -254,7 +299,6 @@ fn replay(m: &mut Machine, events: &[DueEvent], t: f64) -> StepTape {
             m.stage(stage, events, t);
         }
     }
-    tape
 }
 
 /// The values a block's kernel stores into (its states, the concentrations at its nodes),
@@ -267,17 +311,30 @@ struct Overwritten {
 
 impl Overwritten {
     fn before(p: &Plan, block: &crate::plan::Block, kernel: &Kernel) -> Overwritten {
-        let mut concentrations = Vec::new();
+        let mut overwritten = Overwritten { states: block.states.clone(), concentrations: Vec::new() };
+        overwritten.save_concentrations(p, block, kernel);
+        overwritten
+    }
+
+    /// Saves again, into the arrays of an earlier save of the same block.
+    fn save(&mut self, p: &Plan, block: &crate::plan::Block, kernel: &Kernel) {
+        for (saved, state) in self.states.iter_mut().zip(&block.states) {
+            saved.copy_from_slice(state);
+        }
+        self.save_concentrations(p, block, kernel);
+    }
+
+    fn save_concentrations(&mut self, p: &Plan, block: &crate::plan::Block, kernel: &Kernel) {
+        self.concentrations.clear();
         for w in &kernel.writes {
             if let Target::IonConcentration(u, var) = w.target {
                 let s = block.species[u as usize];
                 let inside = var == sylva_compiler::ir::expr::IonVar::Inside;
                 for &node in &block.node_index {
-                    concentrations.push((s, inside, node as usize, p.ions[s].get(var)[node as usize]));
+                    self.concentrations.push((s, inside, node as usize, p.ions[s].get(var)[node as usize]));
                 }
             }
         }
-        Overwritten { states: block.states.clone(), concentrations }
     }
 
     fn restore(&self, p: &mut Plan, b: usize) {

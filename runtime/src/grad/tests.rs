@@ -281,6 +281,32 @@ fn the_compiled_gradient_is_the_interpreted_one_bit_for_bit() {
     }
 }
 
+/// The vector–Jacobian products of blocks whose instances each have a node of their own run
+/// array by array over all instances; that adds to every cotangent in the order the product
+/// instance by instance does, so the gradient has the same bits: densities over a dendrite,
+/// concentrations and Nernst at the nodes, a synapse's events.
+#[test]
+fn the_products_over_whole_blocks_give_the_bits_of_instance_by_instance() {
+    type Case<'a> = (&'a str, f64, &'a [(&'a str, &'a str)]);
+    let cases: [Case; 3] = [
+        ("ball_and_stick", 8.0, &[("hh", "gnabar"), ("pas", "g"), ("pas", "e")]),
+        ("ca_sk", 8.0, &[("ca_hva", "gCa_HVAbar"), ("cadyn", "gamma"), ("cadyn", "decay")]),
+        ("syn_pair", 14.0, &[("exp2syn", "tau1"), ("pas", "g")]),
+    ];
+    let bits = |g: &Gradient| (g.loss.to_bits(), g.gradient.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    for (name, duration, params) in cases {
+        let a = example(name, duration);
+        let trainables: Vec<Trainable> = params.iter().map(|(m, p)| trainable(&a, m, p)).collect();
+        let mut problem = Problem::new(&a, &trainables).expect("differentiable");
+        let loss = targets(&mut problem, 1.05);
+        let whole_blocks = problem.gradient(&loss, Some(7)).expect("gradient");
+        assert!(whole_blocks.gradient.iter().all(|g| *g != 0.0), "{name}: {:?}", whole_blocks.gradient);
+        problem.code.instance_by_instance();
+        let one_by_one = problem.gradient(&loss, Some(7)).expect("gradient");
+        assert_eq!(bits(&whole_blocks), bits(&one_by_one), "{name}");
+    }
+}
+
 /// The trainables of `path`'s `train` block (edited by `edit`), as the session builds them.
 fn block_trainables(path: &str, duration: f64, edit: impl FnOnce(String) -> String) -> (Artifact, Vec<Trainable>) {
     let mut a = test_models::example_edited(path, &[], edit);
