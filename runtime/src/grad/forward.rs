@@ -77,6 +77,11 @@ impl Snapshot {
         }
     }
 
+    /// The saved voltages.
+    pub(super) fn v(&self) -> &[f64] {
+        &self.v
+    }
+
     pub(super) fn restore(&self, plan: &mut Plan) {
         plan.nodes.v.copy_from_slice(&self.v);
         for (s, var, values) in &self.ions {

@@ -40,23 +40,27 @@ pub(super) fn run(
         tape: StepTape::new(&m.plan),
         solve: SolveScratch { mu: vec![0.0; plan.nodes.v.len()], diagonal: vec![0.0; plan.nodes.v.len()] },
     };
-    // The segment's states, one buffer per step of the longest segment, reused by every segment.
+    // The segment's states and the one after it (one buffer per state of the longest segment,
+    // reused by every segment).
     let mut states: Vec<Snapshot> = Vec::new();
     for (c, (start, checkpoint)) in run.checkpoints.iter().enumerate().rev() {
         let end = run.checkpoints.get(c + 1).map_or(run.steps, |(s, _)| *s);
         // The segment's states, recomputed from its checkpoint.
         checkpoint.restore(&mut m.plan);
-        for n in *start..end {
+        for n in *start..=end {
             match states.get_mut((n - start) as usize) {
                 Some(state) => state.copy_from(&m.plan),
                 None => states.push(Snapshot::take(&m.plan, &run.saved)),
             }
-            m.step(&run.events[n as usize], time_of(dt, n));
+            if n < end {
+                m.step(&run.events[n as usize], time_of(dt, n));
+            }
         }
         for n in (*start..end).rev() {
             reverse.cot.add_row(plan, &rows[n as usize + 1]);
-            states[(n - start) as usize].restore(&mut m.plan);
-            reverse.step(&mut m, &run.events[n as usize], time_of(dt, n));
+            let i = (n - start) as usize;
+            states[i].restore(&mut m.plan);
+            reverse.step(&mut m, &run.events[n as usize], time_of(dt, n), states[i + 1].v());
         }
     }
     reverse.cot.add_row(plan, &rows[0]);
@@ -95,11 +99,11 @@ struct StepTape {
 }
 
 impl Reverse<'_> {
-    /// Undoes step `n` (from time `t`); the machine's plan holds the state at its start and is
-    /// left there.
-    fn step(&mut self, m: &mut Machine, events: &[DueEvent], t: f64) {
+    /// Undoes step `n` (from time `t`, ending with the voltages `v_after`); the machine's plan
+    /// holds the state at its start and is left there.
+    fn step(&mut self, m: &mut Machine, events: &[DueEvent], t: f64, v_after: &[f64]) {
         let mut tape = std::mem::replace(&mut self.tape, StepTape::empty());
-        replay(m, events, t, &mut tape);
+        replay(m, events, t, &mut tape, v_after);
         for stage in STEP.into_iter().rev() {
             match stage {
                 Stage::Record | Stage::Detect => {}
@@ -263,8 +267,9 @@ impl StepTape {
 
 /// Runs step `n` forward from the state in the machine's plan, keeping in `tape` what its
 /// adjoint needs (what each stage overwrote; the machine keeps the partials of the current and
-/// advance kernels).
-fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape) {
+/// advance kernels). The solve is not run again: its result is `v_after`, the voltages of the
+/// recomputed state after the step, which the same kernels and solve gave.
+fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape, v_after: &[f64]) {
     let mid = t + m.plan.dt / 2.0;
     tape.events.clear();
     for stage in STEP {
@@ -281,7 +286,10 @@ fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape) {
                     saved.copy_from_slice(&ion.reversal);
                 }
             }
-            Stage::Solve => tape.v_before_solve.copy_from_slice(&m.plan.nodes.v),
+            Stage::Solve => {
+                tape.v_before_solve.copy_from_slice(&m.plan.nodes.v);
+                m.plan.nodes.v.copy_from_slice(v_after);
+            }
             Stage::Currents => {
                 m.currents_and_partials(mid);
                 tape.diagonal.copy_from_slice(&m.plan.nodes.diagonal);
@@ -295,7 +303,7 @@ fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape) {
             }
             Stage::Detect | Stage::Record => {}
         }
-        if matches!(stage, Stage::Reversals | Stage::Solve) {
+        if stage == Stage::Reversals {
             m.stage(stage, events, t);
         }
     }
