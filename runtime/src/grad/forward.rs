@@ -55,6 +55,12 @@ pub(super) fn saved_ion_arrays(plan: &Plan) -> Vec<(usize, IonVar)> {
     saved
 }
 
+/// The bytes of a [`Snapshot`] of `plan` keeping the ion arrays `saved`.
+pub(super) fn state_bytes(plan: &Plan, saved: &[(usize, IonVar)]) -> usize {
+    let states: usize = plan.blocks.iter().map(|b| b.states.len() * b.len()).sum();
+    8 * (plan.nodes.v.len() * (1 + saved.len()) + states)
+}
+
 impl Snapshot {
     pub(super) fn take(plan: &Plan, ions: &[(usize, IonVar)]) -> Snapshot {
         Snapshot {

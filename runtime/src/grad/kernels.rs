@@ -71,7 +71,7 @@ impl BlockAdjoints {
     }
 
     /// The partial arrays the block needs.
-    fn width(&self) -> usize {
+    pub(super) fn width(&self) -> usize {
         self.stages().map(|(stage, a)| self.offset(stage) + a.adjoint.partials.len()).max().unwrap_or(0)
     }
 }
@@ -277,6 +277,24 @@ impl<'c> Machine<'c> {
             None => {
                 self.compute_partials(b, Stage::Advance, mid, None);
                 self.interpret_advance(b, mid);
+            }
+        }
+    }
+
+    /// Arrays for every partial of every block, shaped as the machine's.
+    pub(super) fn partials_like(&self) -> Vec<Vec<Vec<f64>>> {
+        self.partials.iter().map(|block| block.iter().map(|p| vec![0.0; p.len()]).collect()).collect()
+    }
+
+    /// Exchanges the machine's partial arrays with `other` (shaped by
+    /// [`Machine::partials_like`]): the kernels compute into them from now on.
+    pub(super) fn swap_partials(&mut self, other: &mut Vec<Vec<Vec<f64>>>) {
+        std::mem::swap(&mut self.partials, other);
+        for (table, partials) in self.tables.iter_mut().zip(&mut self.partials) {
+            // The partials are the table's last slots (`slot_list`).
+            let first = table.len() - partials.len();
+            for (slot, array) in table[first..].iter_mut().zip(partials) {
+                *slot = array.as_mut_ptr().cast::<u8>();
             }
         }
     }

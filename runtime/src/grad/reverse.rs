@@ -3,6 +3,9 @@
 //! recomputation and the replay run the compiled kernels (`kernels::Machine`), and so do the
 //! adjoints' partials, a block at a time.
 
+use std::ops::Range;
+
+use sylva_compiler::ir::expr::IonVar;
 use sylva_compiler::ir::kernel::{Kernel, Stage as KernelStage, Target};
 
 use super::GradError;
@@ -19,6 +22,17 @@ use crate::plan::{Plan, nernst_factor};
 /// the connection rules' weights and of the cable's coefficients.
 type Gradients = (Vec<Vec<Vec<f64>>>, Vec<f64>, CableGradient);
 
+/// How the reverse run gets each step's partials and tape.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub(super) enum Schedule {
+    /// The segment's states are recomputed, then each step is replayed from its state with the
+    /// fused kernels just before its adjoint: memory of one step's partials.
+    Replay,
+    /// The segment is recomputed once with the fused kernels, keeping every step's partials and
+    /// tape, then undone from them: one forward pass less, memory of a segment's partials.
+    Tapes,
+}
+
 /// The reverse run of `run` (made by `forward::run` with checkpoints) with the loss's per-row
 /// derivatives `rows`.
 pub(super) fn run(
@@ -27,9 +41,9 @@ pub(super) fn run(
     run: &Run,
     rows: &[Vec<f64>],
     connections: usize,
+    schedule: Schedule,
 ) -> Result<Gradients, GradError> {
     let mut m = Machine::new(plan.clone(), code, true);
-    let dt = plan.dt;
     let mut cot = Cotangents::zeros(plan);
     let mut weights = vec![0.0; connections];
     let mut reverse = Reverse {
@@ -40,32 +54,38 @@ pub(super) fn run(
         tape: StepTape::new(&m.plan),
         solve: SolveScratch { mu: vec![0.0; plan.nodes.v.len()], diagonal: vec![0.0; plan.nodes.v.len()] },
     };
-    // The segment's states and the one after it (one buffer per state of the longest segment,
-    // reused by every segment).
-    let mut states: Vec<Snapshot> = Vec::new();
+    // One buffer per step of the longest segment, reused by every segment.
+    let mut segment = Segment { states: Vec::new(), tapes: Vec::new() };
     for (c, (start, checkpoint)) in run.checkpoints.iter().enumerate().rev() {
         let end = run.checkpoints.get(c + 1).map_or(run.steps, |(s, _)| *s);
-        // The segment's states, recomputed from its checkpoint.
         checkpoint.restore(&mut m.plan);
-        for n in *start..=end {
-            match states.get_mut((n - start) as usize) {
-                Some(state) => state.copy_from(&m.plan),
-                None => states.push(Snapshot::take(&m.plan, &run.saved)),
-            }
-            if n < end {
-                m.step(&run.events[n as usize], time_of(dt, n));
-            }
-        }
-        for n in (*start..end).rev() {
-            reverse.cot.add_row(plan, &rows[n as usize + 1]);
-            let i = (n - start) as usize;
-            states[i].restore(&mut m.plan);
-            reverse.step(&mut m, &run.events[n as usize], time_of(dt, n), states[i + 1].v());
+        match schedule {
+            Schedule::Replay => reverse.segment_by_replay(&mut m, run, rows, *start..end, &mut segment.states),
+            Schedule::Tapes => reverse.segment_from_tapes(&mut m, run, rows, *start..end, &mut segment),
         }
     }
     reverse.cot.add_row(plan, &rows[0]);
     reverse.init(&mut Machine::new(plan.clone(), code, true));
     Ok((cot.params, weights, cot.cable))
+}
+
+/// Per block, per partial, per instance (see `kernels::Machine::partials`).
+type Partials = Vec<Vec<Vec<f64>>>;
+
+/// A segment's recomputed states (and the one after it) and, with [`Schedule::Tapes`], each
+/// step's tape and partials.
+struct Segment {
+    states: Vec<Snapshot>,
+    tapes: Vec<(StepTape, Partials)>,
+}
+
+/// The bytes [`Schedule::Tapes`] keeps per step beyond [`Schedule::Replay`]: the partials of
+/// the current and advance kernels and the step's tape.
+pub(super) fn tape_bytes(plan: &Plan, code: &Code) -> usize {
+    let values = |b: &crate::plan::Block| b.states.len() * b.len();
+    let partials: usize = plan.blocks.iter().zip(&code.adjoints).map(|(b, a)| a.width() * b.len()).sum();
+    let tape = (plan.ions.len() + 2) * plan.nodes.v.len() + plan.blocks.iter().map(values).sum::<usize>();
+    8 * (partials + tape)
 }
 
 struct Reverse<'a> {
@@ -78,6 +98,76 @@ struct Reverse<'a> {
     /// What the replay of the step being undone overwrote (its arrays reused step after step).
     tape: StepTape,
     solve: SolveScratch,
+}
+
+impl Reverse<'_> {
+    /// Undoes the steps `range` from the checkpoint in the machine: recomputes the segment's
+    /// states, then replays each step from its state just before undoing it.
+    fn segment_by_replay(
+        &mut self,
+        m: &mut Machine,
+        run: &Run,
+        rows: &[Vec<f64>],
+        range: Range<u64>,
+        states: &mut Vec<Snapshot>,
+    ) {
+        let (start, dt) = (range.start, m.plan.dt);
+        for n in range.start..=range.end {
+            keep_state(states, (n - start) as usize, &m.plan, &run.saved);
+            if n < range.end {
+                m.step(&run.events[n as usize], time_of(dt, n));
+            }
+        }
+        for n in range.rev() {
+            self.cot.add_row(&m.plan, &rows[n as usize + 1]);
+            let i = (n - start) as usize;
+            states[i].restore(&mut m.plan);
+            self.step(m, &run.events[n as usize], time_of(dt, n), states[i + 1].v());
+        }
+    }
+
+    /// Undoes the steps `range` from the checkpoint in the machine: recomputes the segment with
+    /// the fused kernels, keeping every step's tape and partials and the state after it, then
+    /// undoes the steps from them.
+    fn segment_from_tapes(
+        &mut self,
+        m: &mut Machine,
+        run: &Run,
+        rows: &[Vec<f64>],
+        range: Range<u64>,
+        segment: &mut Segment,
+    ) {
+        let (start, dt) = (range.start, m.plan.dt);
+        for n in range.clone() {
+            let i = (n - start) as usize;
+            if segment.tapes.len() == i {
+                segment.tapes.push((StepTape::new(&m.plan), m.partials_like()));
+            }
+            let (tape, partials) = &mut segment.tapes[i];
+            m.swap_partials(partials);
+            replay(m, &run.events[n as usize], time_of(dt, n), tape, None);
+            m.swap_partials(partials);
+            keep_state(&mut segment.states, i, &m.plan, &run.saved);
+        }
+        for n in range.rev() {
+            self.cot.add_row(&m.plan, &rows[n as usize + 1]);
+            let i = (n - start) as usize;
+            // The state after the step, as its replay left it.
+            segment.states[i].restore(&mut m.plan);
+            let (tape, partials) = &mut segment.tapes[i];
+            m.swap_partials(partials);
+            self.undo(m, &run.events[n as usize], time_of(dt, n), tape);
+            m.swap_partials(partials);
+        }
+    }
+}
+
+/// Saves the plan's state into `states[i]`, reusing its arrays (`i` at most `states.len()`).
+fn keep_state(states: &mut Vec<Snapshot>, i: usize, plan: &Plan, saved: &[(usize, IonVar)]) {
+    match states.get_mut(i) {
+        Some(state) => state.copy_from(plan),
+        None => states.push(Snapshot::take(plan, saved)),
+    }
 }
 
 /// The transposed solve's arrays, reused step after step.
@@ -103,7 +193,14 @@ impl Reverse<'_> {
     /// holds the state at its start and is left there.
     fn step(&mut self, m: &mut Machine, events: &[DueEvent], t: f64, v_after: &[f64]) {
         let mut tape = std::mem::replace(&mut self.tape, StepTape::empty());
-        replay(m, events, t, &mut tape, v_after);
+        replay(m, events, t, &mut tape, Some(v_after));
+        self.undo(m, events, t, &tape);
+        self.tape = tape;
+    }
+
+    /// Undoes step `n` (from time `t`) from its `tape`, the partials in the machine and its
+    /// plan as the replay of the step left it; leaves the plan at the step's start.
+    fn undo(&mut self, m: &mut Machine, events: &[DueEvent], t: f64, tape: &StepTape) {
         for stage in STEP.into_iter().rev() {
             match stage {
                 Stage::Record | Stage::Detect => {}
@@ -127,7 +224,6 @@ impl Reverse<'_> {
                 Stage::DeliverEvents => self.events(m, events, &tape.events, t),
             }
         }
-        self.tape = tape;
     }
 
     /// Undoes initialisation (`schedule::INIT`) on the machine's uninitialised plan.
@@ -267,9 +363,9 @@ impl StepTape {
 
 /// Runs step `n` forward from the state in the machine's plan, keeping in `tape` what its
 /// adjoint needs (what each stage overwrote; the machine keeps the partials of the current and
-/// advance kernels). The solve is not run again: its result is `v_after`, the voltages of the
-/// recomputed state after the step, which the same kernels and solve gave.
-fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape, v_after: &[f64]) {
+/// advance kernels). Given `v_after`, the voltages of the recomputed state after the step (which
+/// the same kernels and solve gave), the solve is not run again.
+fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape, v_after: Option<&[f64]>) {
     let mid = t + m.plan.dt / 2.0;
     tape.events.clear();
     for stage in STEP {
@@ -288,7 +384,10 @@ fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape, v_a
             }
             Stage::Solve => {
                 tape.v_before_solve.copy_from_slice(&m.plan.nodes.v);
-                m.plan.nodes.v.copy_from_slice(v_after);
+                match v_after {
+                    Some(v) => m.plan.nodes.v.copy_from_slice(v),
+                    None => m.stage(stage, events, t),
+                }
             }
             Stage::Currents => {
                 m.currents_and_partials(mid);

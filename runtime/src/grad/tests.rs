@@ -307,6 +307,40 @@ fn the_products_over_whole_blocks_give_the_bits_of_instance_by_instance() {
     }
 }
 
+/// Keeping every step's partials and tape for a segment (one forward pass less) gives the bits
+/// of replaying each step, at any checkpoint spacing, compiled and interpreted: through events,
+/// gap junctions, concentrations and Nernst.
+#[test]
+fn keeping_the_tapes_gives_the_bits_of_the_replay() {
+    type Case<'a> = (&'a str, f64, &'a [(&'a str, &'a str)], &'a [u64]);
+    let cases: [Case; 4] = [
+        ("hh_soma", 6.0, &[("hh", "gnabar"), ("hh", "gl")], &[1, 7, 240, 10_000]),
+        ("syn_pair", 14.0, &[("exp2syn", "tau1"), ("pas", "g")], &[7]),
+        ("gap_pair", 10.0, &[("gap_junction", "g"), ("hh", "gkbar")], &[7]),
+        ("ca_sk", 8.0, &[("ca_hva", "gCa_HVAbar"), ("cadyn", "gamma"), ("cadyn", "decay")], &[7]),
+    ];
+    let bits = |g: &Gradient| (g.loss.to_bits(), g.gradient.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    for (name, duration, params, spacings) in cases {
+        let a = example(name, duration);
+        let trainables: Vec<Trainable> = params.iter().map(|(m, p)| trainable(&a, m, p)).collect();
+        let mut problem = Problem::new(&a, &trainables).expect("differentiable");
+        let loss = targets(&mut problem, 1.05);
+        let replayed = problem.gradient(&loss, Some(1)).expect("gradient");
+        assert!(!replayed.kept_tapes && replayed.gradient.iter().all(|g| *g != 0.0), "{name}");
+        problem.keep_tapes_within(usize::MAX);
+        for interpret in [false, true] {
+            if interpret {
+                problem.interpret();
+            }
+            for &k in spacings {
+                let taped = problem.gradient(&loss, Some(k)).expect("gradient");
+                assert!(taped.kept_tapes, "{name}");
+                assert_eq!(bits(&taped), bits(&replayed), "{name}, K = {k}, interpreted: {interpret}");
+            }
+        }
+    }
+}
+
 /// The trainables of `path`'s `train` block (edited by `edit`), as the session builds them.
 fn block_trainables(path: &str, duration: f64, edit: impl FnOnce(String) -> String) -> (Artifact, Vec<Trainable>) {
     let mut a = test_models::example_edited(path, &[], edit);
