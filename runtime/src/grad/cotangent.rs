@@ -111,12 +111,12 @@ impl Cotangents {
         }
         let (n, nodes) = (block.len(), &block.node_index);
         let writes: Vec<(Column, bool)> = vjp.writes.iter().map(|&(place, acc)| (self.column(b, place), acc)).collect();
-        written.clear();
-        written.resize(writes.len() * n, 0.0);
+        // Every value is overwritten below: no need to clear the scratch.
+        written.resize(written.len().max(writes.len() * n), 0.0);
         // SAFETY (every column's `cells`): the columns point into this adjoint state's arrays,
         // alive and never resized; one column's slice at a time, and nothing else borrows them.
         // Every write's cotangent is read before any is consumed, as an instance reads them.
-        for ((column, _), out) in writes.iter().zip(written.chunks_mut(n.max(1))) {
+        for ((column, _), out) in writes.iter().zip(written[..writes.len() * n].chunks_mut(n.max(1))) {
             let cells = unsafe { column.cells() };
             column.index.each(n, nodes, |i, cell| out[i] = cells[cell]);
         }
@@ -128,12 +128,7 @@ impl Cotangents {
             let Reach::Place(place) = reach else { continue };
             let column = self.column(b, place);
             let (cells, cotangents) = (unsafe { column.cells() }, &written[write * n..(write + 1) * n]);
-            column.index.each(n, nodes, |i, cell| {
-                let contribution = cotangents[i] * values[i];
-                if contribution != 0.0 {
-                    cells[cell] += contribution;
-                }
-            });
+            accumulate(column.index, cells, nodes, cotangents, &values[..n]);
         }
     }
 
@@ -192,6 +187,23 @@ impl Cotangents {
             }
         }
         weight_cotangent
+    }
+}
+
+/// `cells[instance's cell] += cotangent · value` per instance, but for a zero product (as the
+/// product instance by instance skips it: adding 0 would turn a −0 into +0). A select rather
+/// than a branch, so that a block's own cells (one per instance, in order) take vector code.
+#[inline(always)]
+fn accumulate(index: Index, cells: &mut [f64], nodes: &[u32], cotangents: &[f64], values: &[f64]) {
+    let add = |cell: &mut f64, contribution: f64| *cell = if contribution != 0.0 { *cell + contribution } else { *cell };
+    match index {
+        Index::Instance => {
+            let cells = &mut cells[..values.len()];
+            for ((cell, w), x) in cells.iter_mut().zip(cotangents).zip(values) {
+                add(cell, w * x);
+            }
+        }
+        _ => index.each(values.len(), nodes, |i, cell| add(&mut cells[cell], cotangents[i] * values[i])),
     }
 }
 
