@@ -195,7 +195,8 @@ impl Cotangents {
 /// than a branch, so that a block's own cells (one per instance, in order) take vector code.
 #[inline(always)]
 fn accumulate(index: Index, cells: &mut [f64], nodes: &[u32], cotangents: &[f64], values: &[f64]) {
-    let add = |cell: &mut f64, contribution: f64| *cell = if contribution != 0.0 { *cell + contribution } else { *cell };
+    let add =
+        |cell: &mut f64, contribution: f64| *cell = if contribution != 0.0 { *cell + contribution } else { *cell };
     match index {
         Index::Instance => {
             let cells = &mut cells[..values.len()];

@@ -210,7 +210,7 @@ impl Reverse<'_> {
                         self.block(m, b, KernelStage::Advance);
                     }
                 }
-                Stage::Solve => self.solve(&mut m.plan, &tape),
+                Stage::Solve => self.solve(&mut m.plan, tape),
                 Stage::Currents => {
                     self.currents(m);
                     self.cot.clear_accumulators();
