@@ -136,17 +136,6 @@ impl Code {
         Ok(code)
     }
 
-    /// Makes every vector–Jacobian product run instance by instance (the reference order of
-    /// [`Cotangents::vjp_block`](super::cotangent::Cotangents::vjp_block)'s fast path).
-    #[cfg(test)]
-    pub(super) fn instance_by_instance(&mut self) {
-        for a in &mut self.adjoints {
-            for stage in [&mut a.init, &mut a.current, &mut a.advance].into_iter().chain(&mut a.event) {
-                stage.vjp.disjoint = false;
-            }
-        }
-    }
-
     /// The adjoints of every block of `plan`, every kernel interpreted.
     pub(super) fn interpreted(plan: &Plan) -> Code {
         Code { adjoints: plan.blocks.iter().map(BlockAdjoints::derive).collect(), compiled: None }
@@ -357,6 +346,19 @@ impl<'c> Machine<'c> {
         let arrays = &mut self.partials[b][self.code.adjoints[b].offset(stage)..];
         for (array, partial) in arrays.iter_mut().zip(&adjoint.partials) {
             array[instance] = self.scratch[partial.value.0 as usize];
+        }
+    }
+}
+
+#[cfg(test)]
+impl Code {
+    /// Makes every vector–Jacobian product run instance by instance (the reference order of
+    /// [`Cotangents::vjp_block`](super::cotangent::Cotangents::vjp_block)'s fast path).
+    pub(super) fn instance_by_instance(&mut self) {
+        for a in &mut self.adjoints {
+            for stage in [&mut a.init, &mut a.current, &mut a.advance].into_iter().chain(&mut a.event) {
+                stage.vjp.disjoint = false;
+            }
         }
     }
 }

@@ -13,7 +13,9 @@
 //! through everything continuous.
 //!
 //! Memory: the state is saved every K steps (default ⌈√N⌉) and each segment's K states are
-//! recomputed in reverse: about (N/K + K) states, 2√N at the default.
+//! recomputed in reverse: about (N/K + K) states, 2√N at the default. Within a tape budget
+//! ([`Problem::keep_tapes_within`]) a segment's partials and tapes are kept instead of
+//! replaying each step: one forward pass less, for more memory.
 
 mod cable;
 mod cotangent;

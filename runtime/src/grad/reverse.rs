@@ -1,7 +1,8 @@
 //! The reverse run: per checkpointed segment, the states recomputed forward, then every step's
-//! stages undone in the reverse order of `schedule::STEP`, each by its adjoint. The
-//! recomputation and the replay run the compiled kernels (`kernels::Machine`), and so do the
-//! adjoints' partials, a block at a time.
+//! stages undone in the reverse order of `schedule::STEP`, each by its adjoint, from the
+//! partials of a replay of the step ([`Schedule::Replay`]) or from those the recomputation kept
+//! ([`Schedule::Tapes`]). The recomputation and the replay run the compiled kernels
+//! (`kernels::Machine`), and so do the adjoints' partials, a block at a time.
 
 use std::ops::Range;
 
