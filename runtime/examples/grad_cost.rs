@@ -5,7 +5,9 @@
 //!
 //! usage: cargo run --release -p sylva-runtime --example grad_cost -- MODE [RINGS]
 //!   MODE: `forward` (the CPU engine, compiled kernels, one thread), `loss` (the gradient's own
-//!   forward run, interpreted), `gradient` (forward with checkpoints + reverse).
+//!   forward run, compiled), `gradient` (forward with checkpoints + reverse, each step
+//!   replayed), `gradient-tapes` (the reverse keeps a segment's partials and tapes instead of
+//!   replaying: one forward pass less, more memory).
 //! Prints the wall and CPU time of the mode (CPU time: less sensitive to a loaded machine); run
 //! each under `/usr/bin/time -f %M` for its peak memory.
 
@@ -90,7 +92,7 @@ fn main() {
                 sylva_runtime::cpu::Simulation::new(&a, sylva_runtime::cpu::Options::default()).expect("builds");
             sim.run(|_, _| {}).expect("runs");
         }
-        "loss" | "gradient" => {
+        "loss" | "gradient" | "gradient-tapes" => {
             let mut problem = Problem::new(&a, &trainables).expect("differentiable");
             let values = problem.values();
             problem.set_values(&values.iter().map(|x| x * 1.05).collect::<Vec<_>>());
@@ -103,11 +105,15 @@ fn main() {
             if mode == "loss" {
                 println!("loss {}", problem.loss(&loss).expect("runs"));
             } else {
+                if mode == "gradient-tapes" {
+                    problem.keep_tapes_within(usize::MAX);
+                }
                 let g = problem.gradient(&loss, None).expect("gradient");
                 println!(
-                    "loss {}, K = {}, |gradient|_inf {:e}",
+                    "loss {}, K = {}, tapes kept: {}, |gradient|_inf {:e}",
                     g.loss,
                     g.checkpoint_every,
+                    g.kept_tapes,
                     g.gradient.iter().fold(0.0f64, |m, x| m.max(x.abs()))
                 );
             }
@@ -120,7 +126,7 @@ fn main() {
             );
             return;
         }
-        _ => panic!("mode: forward, loss or gradient"),
+        _ => panic!("mode: forward, loss, gradient or gradient-tapes"),
     }
     println!("{mode}: {compartments} nodes: {:.3} s, CPU {:.3} s", t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
 }

@@ -98,6 +98,40 @@ impl Cotangents {
         Column { ptr: array.as_mut_ptr(), len: array.len(), index }
     }
 
+    /// The vector–Jacobian product of a range kernel at every instance of block `b` (as
+    /// [`Cotangents::vjp`] over the instances in reverse): where the block's instances touch
+    /// disjoint cotangents ([`Vjp::disjoint`]) write by write and partial by partial over all
+    /// instances, a tight loop per array that adds to every cell in the same order and so gives
+    /// the same bits.
+    pub(super) fn vjp_block(&mut self, p: &Plan, b: usize, vjp: &Vjp, partials: &[Vec<f64>], written: &mut Vec<f64>) {
+        let block = &p.blocks[b];
+        if !vjp.disjoint {
+            self.vjp(p, b, vjp, partials, (0..block.len()).rev(), written);
+            return;
+        }
+        let (n, nodes) = (block.len(), &block.node_index);
+        let writes: Vec<(Column, bool)> = vjp.writes.iter().map(|&(place, acc)| (self.column(b, place), acc)).collect();
+        // Every value is overwritten below: no need to clear the scratch.
+        written.resize(written.len().max(writes.len() * n), 0.0);
+        // SAFETY (every column's `cells`): the columns point into this adjoint state's arrays,
+        // alive and never resized; one column's slice at a time, and nothing else borrows them.
+        // Every write's cotangent is read before any is consumed, as an instance reads them.
+        for ((column, _), out) in writes.iter().zip(written[..writes.len() * n].chunks_mut(n.max(1))) {
+            let cells = unsafe { column.cells() };
+            column.index.each(n, nodes, |i, cell| out[i] = cells[cell]);
+        }
+        for (column, _) in writes.iter().filter(|(_, accumulates)| !accumulates) {
+            let cells = unsafe { column.cells() };
+            column.index.each(n, nodes, |_, cell| cells[cell] = 0.0);
+        }
+        for (&(write, reach), values) in vjp.partials.iter().zip(partials) {
+            let Reach::Place(place) = reach else { continue };
+            let column = self.column(b, place);
+            let (cells, cotangents) = (unsafe { column.cells() }, &written[write * n..(write + 1) * n]);
+            accumulate(column.index, cells, nodes, cotangents, &values[..n]);
+        }
+    }
+
     /// The vector–Jacobian product of a kernel (`vjp`: its writes and its adjoint's partials,
     /// resolved) at each of `instances` of block `b` in turn, with the partials at the values
     /// the kernel read (`partials`: per partial, per instance; see `kernels::Machine::partials`):
@@ -156,6 +190,24 @@ impl Cotangents {
     }
 }
 
+/// `cells[instance's cell] += cotangent · value` per instance, but for a zero product (as the
+/// product instance by instance skips it: adding 0 would turn a −0 into +0). A select rather
+/// than a branch, so that a block's own cells (one per instance, in order) take vector code.
+#[inline(always)]
+fn accumulate(index: Index, cells: &mut [f64], nodes: &[u32], cotangents: &[f64], values: &[f64]) {
+    let add =
+        |cell: &mut f64, contribution: f64| *cell = if contribution != 0.0 { *cell + contribution } else { *cell };
+    match index {
+        Index::Instance => {
+            let cells = &mut cells[..values.len()];
+            for ((cell, w), x) in cells.iter_mut().zip(cotangents).zip(values) {
+                add(cell, w * x);
+            }
+        }
+        _ => index.each(values.len(), nodes, |i, cell| add(&mut cells[cell], cotangents[i] * values[i])),
+    }
+}
+
 /// Where an instance's cotangents are.
 struct At {
     instance: usize,
@@ -164,11 +216,23 @@ struct At {
 }
 
 /// How an instance indexes a column.
-#[derive(Copy, Clone)]
+#[derive(Copy, Clone, PartialEq)]
 enum Index {
     Instance,
     Node,
     PreNode,
+}
+
+impl Index {
+    /// Calls `f(instance, cell)` for each of the `n` instances of a block at `nodes`, in order.
+    #[inline(always)]
+    fn each(self, n: usize, nodes: &[u32], mut f: impl FnMut(usize, usize)) {
+        match self {
+            Index::Instance => (0..n).for_each(|i| f(i, i)),
+            Index::Node => nodes[..n].iter().enumerate().for_each(|(i, node)| f(i, *node as usize)),
+            Index::PreNode => unreachable!("a block reading v_pre is not disjoint"),
+        }
+    }
 }
 
 /// One array of the adjoint state, as a raw pointer: the product of an instance reads and
@@ -194,6 +258,16 @@ impl Column {
         assert!(i < self.len, "a cotangent index out of range");
         // SAFETY: in bounds, checked above; valid by the caller's guarantee.
         unsafe { self.ptr.add(i) }
+    }
+
+    /// The whole array.
+    ///
+    /// # Safety
+    /// The array must still be alive, not resized, and not borrowed while the slice lives.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn cells(&self) -> &mut [f64] {
+        // SAFETY: by the caller's guarantee.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
     }
 }
 
@@ -229,6 +303,9 @@ pub(super) struct Vjp {
     writes: Vec<(Place, bool)>,
     /// Per partial: its write and what it flows into.
     partials: Vec<(usize, Reach)>,
+    /// Whether no two instances of the block touch the same cotangent: each at a node of its
+    /// own, none reading the presynaptic voltage or the event weight.
+    pub(super) disjoint: bool,
 }
 
 impl Vjp {
@@ -270,8 +347,17 @@ impl Vjp {
                 (partial.write as usize, reach)
             })
             .collect();
-        Vjp { writes, partials }
+        let disjoint =
+            own_nodes(block) && !adjoint.partials.iter().any(|partial| matches!(partial.wrt, Wrt::VPre | Wrt::Weight));
+        Vjp { writes, partials, disjoint }
     }
+}
+
+/// Whether every instance of the block is at a node of its own.
+fn own_nodes(block: &Block) -> bool {
+    let mut nodes = block.node_index.clone();
+    nodes.sort_unstable();
+    nodes.windows(2).all(|pair| pair[0] != pair[1])
 }
 
 fn accumulates(target: Target) -> bool {

@@ -55,6 +55,12 @@ pub(super) fn saved_ion_arrays(plan: &Plan) -> Vec<(usize, IonVar)> {
     saved
 }
 
+/// The bytes of a [`Snapshot`] of `plan` keeping the ion arrays `saved`.
+pub(super) fn state_bytes(plan: &Plan, saved: &[(usize, IonVar)]) -> usize {
+    let states: usize = plan.blocks.iter().map(|b| b.states.len() * b.len()).sum();
+    8 * (plan.nodes.v.len() * (1 + saved.len()) + states)
+}
+
 impl Snapshot {
     pub(super) fn take(plan: &Plan, ions: &[(usize, IonVar)]) -> Snapshot {
         Snapshot {
@@ -62,6 +68,24 @@ impl Snapshot {
             ions: ions.iter().map(|&(s, var)| (s, var, plan.ions[s].get(var).clone())).collect(),
             states: plan.blocks.iter().map(|b| b.states.clone()).collect(),
         }
+    }
+
+    /// Overwrites this snapshot (of the same plan) with the plan's state, reusing its arrays.
+    pub(super) fn copy_from(&mut self, plan: &Plan) {
+        self.v.copy_from_slice(&plan.nodes.v);
+        for (s, var, values) in &mut self.ions {
+            values.copy_from_slice(plan.ions[*s].get(*var));
+        }
+        for (b, states) in plan.blocks.iter().zip(&mut self.states) {
+            for (state, saved) in b.states.iter().zip(states) {
+                saved.copy_from_slice(state);
+            }
+        }
+    }
+
+    /// The saved voltages.
+    pub(super) fn v(&self) -> &[f64] {
+        &self.v
     }
 
     pub(super) fn restore(&self, plan: &mut Plan) {

@@ -71,7 +71,7 @@ impl BlockAdjoints {
     }
 
     /// The partial arrays the block needs.
-    fn width(&self) -> usize {
+    pub(super) fn width(&self) -> usize {
         self.stages().map(|(stage, a)| self.offset(stage) + a.adjoint.partials.len()).max().unwrap_or(0)
     }
 }
@@ -270,6 +270,24 @@ impl<'c> Machine<'c> {
         }
     }
 
+    /// Arrays for every partial of every block, shaped as the machine's.
+    pub(super) fn partials_like(&self) -> Vec<Vec<Vec<f64>>> {
+        self.partials.iter().map(|block| block.iter().map(|p| vec![0.0; p.len()]).collect()).collect()
+    }
+
+    /// Exchanges the machine's partial arrays with `other` (shaped by
+    /// [`Machine::partials_like`]): the kernels compute into them from now on.
+    pub(super) fn swap_partials(&mut self, other: &mut Vec<Vec<Vec<f64>>>) {
+        std::mem::swap(&mut self.partials, other);
+        for (table, partials) in self.tables.iter_mut().zip(&mut self.partials) {
+            // The partials are the table's last slots (`slot_list`).
+            let first = table.len() - partials.len();
+            for (slot, array) in table[first..].iter_mut().zip(partials) {
+                *slot = array.as_mut_ptr().cast::<u8>();
+            }
+        }
+    }
+
     /// Compiled code writes the partials through raw pointers: the arrays must be there.
     fn check_keeps_partials(&self) {
         assert!(self.keeps_partials, "a forward machine has no arrays for the partials");
@@ -328,6 +346,19 @@ impl<'c> Machine<'c> {
         let arrays = &mut self.partials[b][self.code.adjoints[b].offset(stage)..];
         for (array, partial) in arrays.iter_mut().zip(&adjoint.partials) {
             array[instance] = self.scratch[partial.value.0 as usize];
+        }
+    }
+}
+
+#[cfg(test)]
+impl Code {
+    /// Makes every vector–Jacobian product run instance by instance (the reference order of
+    /// [`Cotangents::vjp_block`](super::cotangent::Cotangents::vjp_block)'s fast path).
+    pub(super) fn instance_by_instance(&mut self) {
+        for a in &mut self.adjoints {
+            for stage in [&mut a.init, &mut a.current, &mut a.advance].into_iter().chain(&mut a.event) {
+                stage.vjp.disjoint = false;
+            }
         }
     }
 }

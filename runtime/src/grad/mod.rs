@@ -13,7 +13,9 @@
 //! through everything continuous.
 //!
 //! Memory: the state is saved every K steps (default ⌈√N⌉) and each segment's K states are
-//! recomputed in reverse: about (N/K + K) states, 2√N at the default.
+//! recomputed in reverse: about (N/K + K) states, 2√N at the default. Within a tape budget
+//! ([`Problem::keep_tapes_within`]) a segment's partials and tapes are kept instead of
+//! replaying each step: one forward pass less, for more memory.
 
 mod cable;
 mod cotangent;
@@ -131,6 +133,8 @@ pub struct Gradient {
     pub gradient: Vec<f64>,
     /// Steps between saved states.
     pub checkpoint_every: u64,
+    /// Whether the reverse run kept each step's partials and tape (see [`Problem::keep_tapes_within`]).
+    pub kept_tapes: bool,
 }
 
 /// A loss of recorded rows: its value and, per row, its derivative in each probe's value.
@@ -158,6 +162,8 @@ pub struct Problem {
     dense: Vec<Vec<f64>>,
     /// A trained linear readout and its V and c (see [`LinearReadout::weights`]).
     linear: Option<(LinearReadout, Vec<f64>)>,
+    /// Bytes the reverse run may spend on a segment's step tapes (see [`Problem::keep_tapes_within`]).
+    tape_budget: usize,
 }
 
 impl Problem {
@@ -229,7 +235,30 @@ impl Problem {
                 })
                 .collect(),
             linear: None,
+            tape_budget: 0,
         })
+    }
+
+    /// Lets the reverse run keep every step's partials and tape of a segment when they fit in
+    /// `bytes` (default 0: never), instead of replaying each step: one forward pass less, for
+    /// about (S + T)/S times the memory of a segment's states (S: a state's bytes, T: a step's
+    /// partials and tape; T ≈ 8 S for hh). Without a checkpoint spacing given, the segments are
+    /// then K = ⌈√(N·S/(S+T))⌉ steps, which makes ⌈N/K⌉·S + K·(S+T) least.
+    pub fn keep_tapes_within(&mut self, bytes: usize) {
+        self.tape_budget = bytes;
+    }
+
+    /// The steps between checkpoints and how the reverse run gets each step's partials: with
+    /// tapes where a segment's fit in the budget, else by replay with K = ⌈√N⌉ by default.
+    fn schedule(&self, checkpoint_every: Option<u64>) -> (u64, reverse::Schedule) {
+        let state = forward::state_bytes(&self.plan, &forward::saved_ion_arrays(&self.plan)) as f64;
+        let per_step = state + reverse::tape_bytes(&self.plan, &self.code) as f64;
+        let n = self.steps as f64;
+        let taped = checkpoint_every.unwrap_or_else(|| (n * state / per_step).sqrt().ceil() as u64).max(1);
+        if taped as f64 * per_step <= self.tape_budget as f64 {
+            return (taped, reverse::Schedule::Tapes);
+        }
+        (checkpoint_every.unwrap_or_else(|| n.sqrt().ceil() as u64).max(1), reverse::Schedule::Replay)
     }
 
     /// Runs every kernel with the interpreter from now on: the reference semantics, slow; the
@@ -335,10 +364,13 @@ impl Problem {
         checkpoint_every: Option<u64>,
         objective: &mut RowLoss<'_>,
     ) -> Result<(Gradient, ParamGradients), GradError> {
-        let k = checkpoint_every.unwrap_or_else(|| (self.steps as f64).sqrt().ceil() as u64).max(1);
-        let run = forward::run(plan, &self.code, self.steps, Some(k))?;
+        let (k, schedule) = self.schedule(checkpoint_every);
+        let mut run = forward::run(plan, &self.code, self.steps, Some(k))?;
         let (value, row_cotangents) = objective(&run.rows)?;
-        let (params, weights, cable) = reverse::run(plan, &self.code, &run, &row_cotangents, self.weights.len())?;
+        // The reverse run reads the rows' cotangents, not the rows: free them first.
+        run.rows = Vec::new();
+        let (params, weights, cable) =
+            reverse::run(plan, &self.code, &run, &row_cotangents, self.weights.len(), schedule)?;
         let weights: Vec<f64> = weights.iter().zip(rule_scales).map(|(g, s)| g * s).collect();
         let gradient = self
             .trainables
@@ -358,7 +390,10 @@ impl Problem {
                     + t.cable.iter().map(|c| c.gradient(plan, &cable, value)).sum::<f64>()
             })
             .collect();
-        Ok((Gradient { loss: value, gradient, checkpoint_every: k }, params))
+        Ok((
+            Gradient { loss: value, gradient, checkpoint_every: k, kept_tapes: schedule == reverse::Schedule::Tapes },
+            params,
+        ))
     }
 }
 

@@ -281,6 +281,66 @@ fn the_compiled_gradient_is_the_interpreted_one_bit_for_bit() {
     }
 }
 
+/// The vector–Jacobian products of blocks whose instances each have a node of their own run
+/// array by array over all instances; that adds to every cotangent in the order the product
+/// instance by instance does, so the gradient has the same bits: densities over a dendrite,
+/// concentrations and Nernst at the nodes, a synapse's events.
+#[test]
+fn the_products_over_whole_blocks_give_the_bits_of_instance_by_instance() {
+    type Case<'a> = (&'a str, f64, &'a [(&'a str, &'a str)]);
+    let cases: [Case; 3] = [
+        ("ball_and_stick", 8.0, &[("hh", "gnabar"), ("pas", "g"), ("pas", "e")]),
+        ("ca_sk", 8.0, &[("ca_hva", "gCa_HVAbar"), ("cadyn", "gamma"), ("cadyn", "decay")]),
+        ("syn_pair", 14.0, &[("exp2syn", "tau1"), ("pas", "g")]),
+    ];
+    let bits = |g: &Gradient| (g.loss.to_bits(), g.gradient.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    for (name, duration, params) in cases {
+        let a = example(name, duration);
+        let trainables: Vec<Trainable> = params.iter().map(|(m, p)| trainable(&a, m, p)).collect();
+        let mut problem = Problem::new(&a, &trainables).expect("differentiable");
+        let loss = targets(&mut problem, 1.05);
+        let whole_blocks = problem.gradient(&loss, Some(7)).expect("gradient");
+        assert!(whole_blocks.gradient.iter().all(|g| *g != 0.0), "{name}: {:?}", whole_blocks.gradient);
+        problem.code.instance_by_instance();
+        let one_by_one = problem.gradient(&loss, Some(7)).expect("gradient");
+        assert_eq!(bits(&whole_blocks), bits(&one_by_one), "{name}");
+    }
+}
+
+/// Keeping every step's partials and tape for a segment (one forward pass less) gives the bits
+/// of replaying each step, at any checkpoint spacing, compiled and interpreted: through events,
+/// gap junctions, concentrations and Nernst.
+#[test]
+fn keeping_the_tapes_gives_the_bits_of_the_replay() {
+    type Case<'a> = (&'a str, f64, &'a [(&'a str, &'a str)], &'a [u64]);
+    let cases: [Case; 4] = [
+        ("hh_soma", 6.0, &[("hh", "gnabar"), ("hh", "gl")], &[1, 7, 240, 10_000]),
+        ("syn_pair", 14.0, &[("exp2syn", "tau1"), ("pas", "g")], &[7]),
+        ("gap_pair", 10.0, &[("gap_junction", "g"), ("hh", "gkbar")], &[7]),
+        ("ca_sk", 8.0, &[("ca_hva", "gCa_HVAbar"), ("cadyn", "gamma"), ("cadyn", "decay")], &[7]),
+    ];
+    let bits = |g: &Gradient| (g.loss.to_bits(), g.gradient.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    for (name, duration, params, spacings) in cases {
+        let a = example(name, duration);
+        let trainables: Vec<Trainable> = params.iter().map(|(m, p)| trainable(&a, m, p)).collect();
+        let mut problem = Problem::new(&a, &trainables).expect("differentiable");
+        let loss = targets(&mut problem, 1.05);
+        let replayed = problem.gradient(&loss, Some(1)).expect("gradient");
+        assert!(!replayed.kept_tapes && replayed.gradient.iter().all(|g| *g != 0.0), "{name}");
+        problem.keep_tapes_within(usize::MAX);
+        for interpret in [false, true] {
+            if interpret {
+                problem.interpret();
+            }
+            for &k in spacings {
+                let taped = problem.gradient(&loss, Some(k)).expect("gradient");
+                assert!(taped.kept_tapes, "{name}");
+                assert_eq!(bits(&taped), bits(&replayed), "{name}, K = {k}, interpreted: {interpret}");
+            }
+        }
+    }
+}
+
 /// The trainables of `path`'s `train` block (edited by `edit`), as the session builds them.
 fn block_trainables(path: &str, duration: f64, edit: impl FnOnce(String) -> String) -> (Artifact, Vec<Trainable>) {
     let mut a = test_models::example_edited(path, &[], edit);
