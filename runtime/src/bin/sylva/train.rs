@@ -13,7 +13,8 @@ use sylva_compiler::source::Span;
 use sylva_compiler::units::parse_unit;
 use sylva_runtime::grad::GradError;
 use sylva_runtime::output::{self, OutputError, ParamEntry, TrainedValue, TrainingRecord};
-use sylva_runtime::train::Transform;
+use sylva_runtime::train::lbfgs::Converged;
+use sylva_runtime::train::{Fit, Transform};
 use sylva_runtime::train::samples;
 use sylva_runtime::train::session::{self, Session, SessionError, Shown};
 
@@ -247,7 +248,8 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
     let first = fit.losses.first().copied().unwrap_or(f64::NAN);
     let last = fit.losses.last().copied().unwrap_or(f64::NAN);
     println!(
-        "{file}: {done} iterations, loss {} -> {}; trained in {:.3} s ({:.1} ms an iteration); {:.3} s in all",
+        "{file}: {done} iterations{}, loss {} -> {}; trained in {:.3} s ({:.1} ms an iteration); {:.3} s in all",
+        evaluations_and_convergence(&fit),
         number(first),
         number(last),
         fit_time.as_secs_f64(),
@@ -263,6 +265,22 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
         return Err(Failure::Interrupted(format!("stopped at iteration {done} of {iterations} (Ctrl-C)")));
     }
     Ok(())
+}
+
+/// ` (N gradients; converged: …)` when the fit computed more gradients than it made iterations
+/// (L-BFGS's line search) or stopped on a tolerance.
+fn evaluations_and_convergence(fit: &Fit) -> String {
+    let mut notes = Vec::new();
+    if fit.evaluations + 1 != fit.losses.len() as u64 {
+        notes.push(format!("{} gradients", fit.evaluations));
+    }
+    match fit.converged {
+        Some(Converged::Gradient) => notes.push("converged: gradient within its tolerance".into()),
+        Some(Converged::Loss) => notes.push("converged: loss change within its tolerance".into()),
+        Some(Converged::LineSearch) => notes.push("converged: no lower loss along the search direction".into()),
+        None => {}
+    }
+    if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) }
 }
 
 /// The learned and start values of the trainables, in their shown units.
