@@ -234,6 +234,7 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
         losses: fit.losses.clone(),
         iterations,
         epochs: Vec::new(),
+        converged: fit.converged.map(convergence),
     };
     let done = record.done();
     let files = output::write_training(&out_dir, &record, plots, &STOP_WRITING).map_err(|e| match e {
@@ -274,13 +275,19 @@ fn evaluations_and_convergence(fit: &Fit) -> String {
     if fit.evaluations + 1 != fit.losses.len() as u64 {
         notes.push(format!("{} gradients", fit.evaluations));
     }
-    match fit.converged {
-        Some(Converged::Gradient) => notes.push("converged: gradient within its tolerance".into()),
-        Some(Converged::Loss) => notes.push("converged: loss change within its tolerance".into()),
-        Some(Converged::LineSearch) => notes.push("converged: no lower loss along the search direction".into()),
-        None => {}
+    if let Some(reason) = fit.converged {
+        notes.push(format!("converged: {}", convergence(reason)));
     }
     if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) }
+}
+
+/// Why L-BFGS ended, in words.
+fn convergence(reason: Converged) -> &'static str {
+    match reason {
+        Converged::Gradient => "gradient within its tolerance",
+        Converged::Loss => "loss change within its tolerance",
+        Converged::LineSearch => "no lower loss along the search direction",
+    }
 }
 
 /// The learned and start values of the trainables, in their shown units.
