@@ -72,6 +72,9 @@ def line(model, names, truth, params, scratch):
             name = entry[len("name: "):]
         elif entry.startswith("value: ") and name is not None:
             learned[name] = float(entry[len("value: "):])
+    missing = [n for n in names if n not in learned]
+    if missing:
+        sys.exit(f"{params} has no value for {', '.join(missing)}: it is not a fit of this model")
     start = np.log([learned[n] for n in names])
     end = np.log(truth)
     target = trace(model, names, truth, scratch)
