@@ -39,7 +39,8 @@ pub enum Converged {
     Gradient,
     /// The last iteration lowered the loss by at most `loss_tolerance` of it.
     Loss,
-    /// No point along the direction lowers the loss: it is at its rounding.
+    /// No point along the direction lowers the loss (it is at its rounding), or the gradient is
+    /// not finite.
     LineSearch,
 }
 
@@ -86,6 +87,10 @@ impl Minimizer {
     ) -> Result<Option<Converged>, E> {
         if self.gradient_converged() {
             return Ok(Some(Converged::Gradient));
+        }
+        if self.at.gradient.iter().any(|g| !g.is_finite()) {
+            // Nothing to search along; the point is as good as the loss can tell.
+            return Ok(Some(Converged::LineSearch));
         }
         let mut direction = self.direction();
         if dot(&direction, &self.at.gradient) >= 0.0 {
