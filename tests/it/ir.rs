@@ -309,7 +309,10 @@ fn lbfgs_settings_resolve_and_their_mistakes_are_located() {
     let optimizer = |text: &str| {
         let (db, compilation) = sylva_tests::compile_text("t.syl", text, &[]);
         let rendered = sylva_tests::render(&db, &compilation.diagnostics);
-        compilation.artifact.map(|a| a.model.training.expect("training").optimizer).unwrap_or_else(|| panic!("{rendered}"))
+        compilation
+            .artifact
+            .map(|a| a.model.training.expect("training").optimizer)
+            .unwrap_or_else(|| panic!("{rendered}"))
     };
     let defaults = Optimizer::Lbfgs { memory: 10, gradient_tolerance: 1e-8, loss_tolerance: 1e-12 };
     assert_eq!(optimizer(&model("lbfgs", false)), defaults);
@@ -335,7 +338,10 @@ fn lbfgs_settings_resolve_and_their_mistakes_are_located() {
     let rendered = sylva_tests::render(&db, &compilation.diagnostics);
     let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code.as_str()).collect();
     assert_eq!(codes, ["E0708"], "{rendered}");
-    assert!(rendered.contains("`lbfgs` in a `train` block with samples") && rendered.contains("t.syl:20:17"), "{rendered}");
+    assert!(
+        rendered.contains("`lbfgs` in a `train` block with samples") && rendered.contains("t.syl:20:17"),
+        "{rendered}"
+    );
 }
 
 /// `insert pas in soma + dend` places pas on the union of the regions: the same nodes and values

@@ -175,7 +175,11 @@ impl LineSearch<'_> {
     /// conditions or brackets such a step, then [`Self::zoom`]. Returns the step and its
     /// evaluation (or the best decrease seen, when the search runs out of evaluations; `None`
     /// when nothing lowered the loss) and the evaluations used.
-    fn run<E>(&self, first: f64, evaluate: &mut impl FnMut(&[f64]) -> Result<Evaluation, E>) -> Result<(Found, u64), E> {
+    fn run<E>(
+        &self,
+        first: f64,
+        evaluate: &mut impl FnMut(&[f64]) -> Result<Evaluation, E>,
+    ) -> Result<(Found, u64), E> {
         let slope0 = dot(&self.at.gradient, self.direction);
         let mut previous = Trial { step: 0.0, loss: self.at.loss, slope: slope0, evaluation: self.at.clone() };
         let mut step = first;

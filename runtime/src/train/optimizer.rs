@@ -4,8 +4,15 @@
 
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub enum Optimizer {
-    Sgd { learning_rate: f64 },
-    Adam { learning_rate: f64, beta1: f64, beta2: f64, epsilon: f64 },
+    Sgd {
+        learning_rate: f64,
+    },
+    Adam {
+        learning_rate: f64,
+        beta1: f64,
+        beta2: f64,
+        epsilon: f64,
+    },
     /// Fits to traces only: the checker refuses it with samples, whose batches change the loss
     /// from one step to the next.
     Lbfgs(super::lbfgs::Options),

@@ -14,9 +14,9 @@ use sylva_compiler::units::parse_unit;
 use sylva_runtime::grad::GradError;
 use sylva_runtime::output::{self, OutputError, ParamEntry, TrainedValue, TrainingRecord};
 use sylva_runtime::train::lbfgs::Converged;
-use sylva_runtime::train::{Fit, Transform};
 use sylva_runtime::train::samples;
 use sylva_runtime::train::session::{self, Session, SessionError, Shown};
+use sylva_runtime::train::{Fit, Transform};
 
 use crate::{Compiled, Failure, compile_located, report_at, report_coded};
 

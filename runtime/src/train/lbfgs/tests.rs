@@ -112,13 +112,20 @@ fn the_same_losses_give_the_same_bits() {
 
 #[test]
 fn it_stops_on_the_loss_tolerance_and_on_the_gradient_tolerance() {
-    // On x⁴ each quasi-Newton iteration lowers the loss by a fixed fraction (about 80 %).
-    let quartic = |x: &[f64]| Evaluation { loss: x[0].powi(4), gradient: vec![4.0 * x[0].powi(3)] };
-    let options = Options { loss_tolerance: 0.99, gradient_tolerance: 0.0, ..OPTIONS };
-    let (m, reason) = minimise(quartic, &[1.0], options, 200);
+    // Along Rosenbrock's curved valley some iterations lower the loss by less than half.
+    let options = Options { loss_tolerance: 0.5, gradient_tolerance: 0.0, ..OPTIONS };
+    let (m, reason) = minimise(rosenbrock, &[-1.2, 1.0], options, 200);
     assert_eq!(reason, Some(Converged::Loss), "{:?} {}", m.point, m.at.loss);
+    assert!(m.at.loss > 1e-6, "stopped before the minimum: {}", m.at.loss);
     let options = Options { gradient_tolerance: 1e-3, ..OPTIONS };
     let (m, reason) = minimise(rosenbrock, &[-1.2, 1.0], options, 200);
     assert_eq!(reason, Some(Converged::Gradient));
     assert!(norm_inf(&m.at.gradient) <= 1e-3);
+}
+
+#[test]
+fn a_gradient_that_is_not_finite_ends_the_search() {
+    let broken = |_: &[f64]| Evaluation { loss: 1.0, gradient: vec![f64::NAN, 1.0] };
+    let (m, reason) = minimise(broken, &[0.5, 0.5], OPTIONS, 10);
+    assert_eq!((reason, m.evaluations, m.point.as_slice()), (Some(Converged::LineSearch), 1, &[0.5, 0.5][..]));
 }
