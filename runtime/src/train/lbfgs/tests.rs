@@ -84,7 +84,7 @@ fn the_gradient_of_the_quadratic_is_its_derivative() {
     for i in [0, 7, 9] {
         // Central differences are exact on a quadratic but for rounding: a wide step.
         let h = 1e-2;
-        let mut shifted = |d: f64| {
+        let shifted = |d: f64| {
             let mut y = x.clone();
             y[i] += d;
             ill_conditioned(&y).loss
