@@ -36,7 +36,7 @@ fn rosenbrock_is_minimised_to_1e_8_from_its_classic_start() {
     let error = m.point.iter().map(|x| (x - 1.0).abs()).fold(0.0, f64::max);
     eprintln!("{reason:?} after {} evaluations: {:?}, loss {:e}", m.evaluations, m.point, m.at.loss);
     assert!(error <= 1e-8, "{:?}", m.point);
-    assert!(m.evaluations < 200, "{} evaluations", m.evaluations);
+    assert!(m.evaluations < 100, "{} evaluations", m.evaluations);
 }
 
 /// A 10-dimensional quadratic ½ Σ λᵢ (xᵢ − cᵢ)² rotated by a fixed orthogonal matrix (Givens
