@@ -575,6 +575,26 @@ fn train_writes_params_loss_and_plot() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// `sylva train` with L-BFGS stopped by its loss tolerance: it says so, with the gradients its
+/// line searches computed, and params.yaml's header does too.
+#[test]
+fn train_with_lbfgs_reports_its_convergence() {
+    let dir = scratch("train-lbfgs");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let text = std::fs::read_to_string(short_training(&dir, 100)).expect("model");
+    let model = dir.join("fit_hh.syl");
+    std::fs::write(&model, text.replace("adam { learning_rate = 0.01 }", "lbfgs { loss_tolerance = 0.05 }"))
+        .expect("model");
+    let out = dir.join("out");
+    let result = sylva(&["train", model.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8")]);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
+    assert!(stdout.contains(" gradients; converged: loss change within its tolerance), loss "), "{stdout}");
+    let params = std::fs::read_to_string(out.join("params.yaml")).expect("params.yaml");
+    assert!(params.contains("(converged: loss change within its tolerance; 100 asked)"), "{params}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// `sylva run --params`: the true values give the target trace bit for bit (the example's
 /// model made it), other values another trace; a name the `train` block lacks is refused at
 /// its line.

@@ -288,6 +288,62 @@ train t {
     }
 }
 
+/// `optimizer = lbfgs { … }`: its defaults, its settings, and each bad setting located (E0706);
+/// with samples it is refused at its name (E0708).
+#[test]
+fn lbfgs_settings_resolve_and_their_mistakes_are_located() {
+    use sylva_compiler::ir::Optimizer;
+    let model = |optimizer: &str, samples: bool| {
+        let fit = "    target \"v\" from \"r.csv\"\n    iterations = 5\n";
+        let data = "    data = table(\"d.csv\")\n    input \"x\" -> clamp.amp\n    readout = mean \"v\" in [1 ms, 2 ms]\n    \
+                    label = \"y\"\n    epochs = 2\n";
+        format!(
+            "import hh\nimport iclamp\ncell a {{\n    morphology {{ section soma {{ length = 20 um, diam = 20 um }} }}\n    \
+             insert hh in soma\n}}\nnetwork main {{\n    population cells = a[1]\n    \
+             stimulus clamp = iclamp at cells[0].soma(0.5) {{ amp = 0.1 nA }}\n    probe \"v\" = v at cells[0].soma(0.5)\n}}\n\
+             simulation {{ dt = 0.025 ms, duration = 3 ms }}\ntrain t {{\n    trainable hh.gnabar in soma\n{}    \
+             optimizer = {optimizer}\n}}\n",
+            if samples { data } else { fit }
+        )
+    };
+    let optimizer = |text: &str| {
+        let (db, compilation) = sylva_tests::compile_text("t.syl", text, &[]);
+        let rendered = sylva_tests::render(&db, &compilation.diagnostics);
+        compilation
+            .artifact
+            .map(|a| a.model.training.expect("training").optimizer)
+            .unwrap_or_else(|| panic!("{rendered}"))
+    };
+    let defaults = Optimizer::Lbfgs { memory: 10, gradient_tolerance: 1e-8, loss_tolerance: 1e-12 };
+    assert_eq!(optimizer(&model("lbfgs", false)), defaults);
+    assert_eq!(
+        optimizer(&model("lbfgs { memory = 4, gradient_tolerance = 0, loss_tolerance = 1e-9 }", false)),
+        Optimizer::Lbfgs { memory: 4, gradient_tolerance: 0.0, loss_tolerance: 1e-9 }
+    );
+    for (setting, message) in [
+        ("memory = 0", "`memory` must be a positive whole number"),
+        ("memory = 2.5", "`memory` must be a positive whole number"),
+        ("gradient_tolerance = -1e-3", "`gradient_tolerance` must be 0 or more"),
+        ("loss_tolerance = 1 ms", "mismatched dimensions in `loss_tolerance`"),
+        ("learning_rate = 0.1", "`lbfgs` has no setting `learning_rate`"),
+    ] {
+        let text = model(&format!("lbfgs {{ {setting} }}"), false);
+        let (db, compilation) = sylva_tests::compile_text("t.syl", &text, &[]);
+        let rendered = sylva_tests::render(&db, &compilation.diagnostics);
+        let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code.as_str()).collect();
+        assert!(codes.iter().all(|c| *c == "E0706" || *c == "E0302") && !codes.is_empty(), "{setting}: {rendered}");
+        assert!(rendered.contains(message) && rendered.contains("t.syl:17:"), "{setting}: {rendered}");
+    }
+    let (db, compilation) = sylva_tests::compile_text("t.syl", &model("lbfgs", true), &[]);
+    let rendered = sylva_tests::render(&db, &compilation.diagnostics);
+    let codes: Vec<&str> = compilation.diagnostics.iter().map(|d| d.code.as_str()).collect();
+    assert_eq!(codes, ["E0708"], "{rendered}");
+    assert!(
+        rendered.contains("`lbfgs` in a `train` block with samples") && rendered.contains("t.syl:20:17"),
+        "{rendered}"
+    );
+}
+
 /// `insert pas in soma + dend` places pas on the union of the regions: the same nodes and values
 /// as the two inserts written apart; an unknown region in the union is reported at its name.
 #[test]

@@ -33,6 +33,8 @@ pub(crate) struct Model<'m> {
 /// The defaults of the settings (documented in docs/language.md).
 const ADAM: ir::Optimizer = ir::Optimizer::Adam { learning_rate: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 };
 const SGD_LEARNING_RATE: f64 = 0.01;
+const LBFGS: ir::Optimizer = ir::Optimizer::Lbfgs { memory: 10, gradient_tolerance: 1e-8, loss_tolerance: 1e-12 };
+const OPTIMIZERS: [&str; 3] = ["adam", "sgd", "lbfgs"];
 const DEFAULT_SEED: u64 = 1;
 
 const SETTINGS: [&str; 9] = ["loss", "optimizer", "iterations", "seed", "epochs", "batch", "data", "test", "label"];
@@ -61,6 +63,7 @@ pub(crate) fn check(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Mode
     };
     let mut seen: HashMap<&str, Span> = HashMap::new();
     let mut have_iterations = None;
+    let mut lbfgs_at = None;
     let mut loss = None;
     let mut samples = train_data::Members::default();
     for member in &block.members {
@@ -123,6 +126,7 @@ pub(crate) fn check(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Mode
                     "optimizer" => {
                         if let Some(o) = optimizer(globals, diags, s) {
                             training.optimizer = o;
+                            lbfgs_at = matches!(o, ir::Optimizer::Lbfgs { .. }).then_some(s.value.span);
                         }
                     }
                     "iterations" => {
@@ -164,6 +168,10 @@ pub(crate) fn check(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Mode
         }
     } else {
         report_run_members_with_data(diags, block, have_iterations);
+        if let Some(span) = lbfgs_at {
+            diags.push(lbfgs_with_samples(span));
+            training.optimizer = ADAM;
+        }
         if let Some((data, loss)) = train_data::data(globals, diags, model, &samples, loss) {
             training.iterations = data.epochs;
             training.loss = loss;
@@ -171,6 +179,15 @@ pub(crate) fn check(globals: &Globals<'_>, diags: &mut Diagnostics, model: &Mode
         }
     }
     Some(training)
+}
+
+/// L-BFGS's line search compares losses of one function: a batch of samples changes the loss
+/// from one step to the next.
+fn lbfgs_with_samples(span: Span) -> Diagnostic {
+    Diagnostic::error(Code::InvalidData, span, "`lbfgs` in a `train` block with samples")
+        .label("L-BFGS fits target traces")
+        .note("its line search needs the same loss at every trial; each batch of samples is another loss")
+        .help("use `adam` or `sgd` with `data`")
 }
 
 /// `loss = mse`, the only loss of a fit to target traces.
@@ -271,17 +288,18 @@ pub(super) fn integer(
     Some(v as u64)
 }
 
-/// `adam`, `adam { … }`, `sgd { learning_rate = … }`.
+/// `adam`, `adam { … }`, `sgd { learning_rate = … }`, `lbfgs { memory = … }`.
 fn optimizer(globals: &Globals<'_>, diags: &mut Diagnostics, s: &ast::TrainSetting) -> Option<ir::Optimizer> {
     let name = word(&s.value);
     let (mut optimizer, valid): (ir::Optimizer, &[&str]) = match name {
         Some("adam") => (ADAM, &["learning_rate", "beta1", "beta2", "epsilon"]),
         Some("sgd") => (ir::Optimizer::Sgd { learning_rate: SGD_LEARNING_RATE }, &["learning_rate"]),
+        Some("lbfgs") => (LBFGS, &["memory", "gradient_tolerance", "loss_tolerance"]),
         _ => {
             let mut d = Diagnostic::error(Code::InvalidTraining, s.value.span, "unknown optimizer")
-                .label("the optimizers are `adam` and `sgd`");
+                .label("the optimizers are `adam`, `sgd` and `lbfgs`");
             if let Some(n) = name
-                && let Some(m) = did_you_mean(n, ["adam", "sgd"])
+                && let Some(m) = did_you_mean(n, OPTIMIZERS)
             {
                 d = d.help(format!("did you mean `{m}`?"));
             }
@@ -298,9 +316,18 @@ fn optimizer(globals: &Globals<'_>, diags: &mut Diagnostics, s: &ast::TrainSetti
             continue;
         }
         let what = format!("`{key}`");
+        if key == "memory" {
+            if let (Some(n), ir::Optimizer::Lbfgs { memory, .. }) =
+                (integer(globals, diags, &prop.value, &what, 1, u32::MAX as f64), &mut optimizer)
+            {
+                *memory = n as u32;
+            }
+            continue;
+        }
         let Some(v) = eval_in_unit(globals, diags, &prop.value, one, false, &what) else { continue };
         let (ok, rule) = match key {
             "beta1" | "beta2" => ((0.0..1.0).contains(&v), "in [0, 1)"),
+            "gradient_tolerance" | "loss_tolerance" => (v >= 0.0 && v.is_finite(), "0 or more"),
             _ => (v > 0.0, "positive"),
         };
         if !ok {
@@ -317,7 +344,9 @@ fn optimizer(globals: &Globals<'_>, diags: &mut Diagnostics, s: &ast::TrainSetti
             )
             | (ir::Optimizer::Adam { beta1: x, .. }, "beta1")
             | (ir::Optimizer::Adam { beta2: x, .. }, "beta2")
-            | (ir::Optimizer::Adam { epsilon: x, .. }, "epsilon") => *x = v,
+            | (ir::Optimizer::Adam { epsilon: x, .. }, "epsilon")
+            | (ir::Optimizer::Lbfgs { gradient_tolerance: x, .. }, "gradient_tolerance")
+            | (ir::Optimizer::Lbfgs { loss_tolerance: x, .. }, "loss_tolerance") => *x = v,
             _ => unreachable!("settings checked above"),
         }
     }

@@ -138,7 +138,7 @@ impl<'c> Context<'c> {
             mechanisms(index, Some(ast::MechanismKind::Density), out);
             keywords(&["cm", "Ra"], out);
         } else if self.item_kind == "train" && *words == ["optimizer", "="] {
-            keywords(&["adam", "sgd"], out);
+            keywords(&["adam", "sgd", "lbfgs"], out);
         } else if self.item_kind == "train" && *words == ["loss", "="] {
             keywords(&["mse"], out);
         } else if last == "=" && matches!(words.first(), Some(&"synapse" | &"stimulus")) {

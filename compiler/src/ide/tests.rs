@@ -239,6 +239,8 @@ fn completion_offers_mechanisms_regions_parameters_and_units() {
     for wanted in ["hh", "cm", "Ra"] {
         assert!(trainable.contains(&wanted.to_string()), "{wanted}: {trainable:?}");
     }
+    let optimizer = labels(&(CHANNEL.to_string() + "\ntrain t {\n    optimizer = $0\n}\n"));
+    assert_eq!(optimizer, ["adam", "sgd", "lbfgs"]);
 }
 
 #[test]

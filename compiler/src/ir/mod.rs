@@ -741,8 +741,21 @@ pub enum Statistic {
 
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub enum Optimizer {
-    Adam { learning_rate: f64, beta1: f64, beta2: f64, epsilon: f64 },
-    Sgd { learning_rate: f64 },
+    Adam {
+        learning_rate: f64,
+        beta1: f64,
+        beta2: f64,
+        epsilon: f64,
+    },
+    Sgd {
+        learning_rate: f64,
+    },
+    /// L-BFGS with a strong Wolfe line search; for fits to target traces only.
+    Lbfgs {
+        memory: u32,
+        gradient_tolerance: f64,
+        loss_tolerance: f64,
+    },
 }
 
 /// Absolute zero in °C: no temperature is below it.

@@ -429,6 +429,9 @@ fn training(errors: &mut Vec<ValidationError>, model: &Model, t: &Training) {
             learning_rate > 0.0 && (0.0..1.0).contains(&beta1) && (0.0..1.0).contains(&beta2) && epsilon > 0.0
         }
         Optimizer::Sgd { learning_rate } => learning_rate > 0.0,
+        Optimizer::Lbfgs { memory, gradient_tolerance, loss_tolerance } => {
+            memory >= 1 && gradient_tolerance >= 0.0 && loss_tolerance >= 0.0 && data.is_none()
+        }
     };
     if !optimizer_ok || *iterations == 0 {
         errors.push(E::TrainingSettings);

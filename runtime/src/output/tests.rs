@@ -467,6 +467,7 @@ fn params_yaml_reads_back_what_was_written() {
         losses: vec![2.0, 1.0],
         iterations: 1,
         epochs: Vec::new(),
+        converged: None,
     };
     let mut text = Vec::new();
     write_params_yaml(&mut text, &rec).expect("writes");
@@ -502,6 +503,7 @@ fn loss_csv_of_epochs() {
         losses: vec![0.5, 0.5],
         iterations: 3,
         epochs: vec![row(0, None), row(1, Some(0.25))],
+        converged: None,
     };
     let mut csv = Vec::new();
     write_loss_csv(&mut csv, &rec).expect("writes");

@@ -44,6 +44,8 @@ pub struct TrainingRecord {
     /// With samples: the scores after every epoch, from 0 (then `losses` is the training loss
     /// of each and `iterations` counts epochs).
     pub epochs: Vec<EpochRow>,
+    /// Why the optimiser ended before `iterations` when it converged (L-BFGS's tolerances).
+    pub converged: Option<&'static str>,
 }
 
 /// One epoch's scores in `loss.csv` (accuracies with a cross-entropy, test scores with a test set).
@@ -73,10 +75,10 @@ impl TrainingRecord {
 pub fn write_params_yaml(w: &mut dyn Write, rec: &TrainingRecord) -> io::Result<()> {
     let first = rec.losses.first().copied().unwrap_or(f64::NAN);
     let last = rec.losses.last().copied().unwrap_or(f64::NAN);
-    let stopped = if rec.done() < rec.iterations as usize {
-        format!(" (stopped; {} asked)", rec.iterations)
-    } else {
-        String::new()
+    let stopped = match rec.converged {
+        Some(reason) => format!(" (converged: {reason}; {} asked)", rec.iterations),
+        None if rec.done() < rec.iterations as usize => format!(" (stopped; {} asked)", rec.iterations),
+        None => String::new(),
     };
     writeln!(w, "# Trained by `sylva train {}`", rec.model.replace('\n', " "))?;
     let plural = if rec.done() == 1 { "" } else { "s" };

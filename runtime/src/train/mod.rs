@@ -1,8 +1,9 @@
-//! Fitting trainable parameters by gradient descent on the exact gradient (`grad`): each
-//! parameter moves as a free value through its range's transform, one optimiser step per
-//! gradient.
+//! Fitting trainable parameters on the exact gradient (`grad`): each parameter moves as a free
+//! value through its range's transform, by first-order steps (Adam, SGD: one per gradient) or
+//! by L-BFGS with a line search (`lbfgs`).
 
 pub mod data;
+pub mod lbfgs;
 pub mod optimizer;
 pub mod sample_session;
 pub mod samples;
@@ -15,16 +16,21 @@ use crate::grad::{GradError, Loss, Problem};
 pub use optimizer::Optimizer;
 pub use transform::Transform;
 
-/// What a fit did: the loss before every step and after the last one, and the final values.
+/// What a fit did: the loss before every iteration and after the last one, and the final values.
 #[derive(Clone, Debug)]
 pub struct Fit {
     pub losses: Vec<f64>,
     pub values: Vec<f64>,
     /// Whether `progress` stopped the fit before its iterations were done.
     pub stopped: bool,
+    /// Losses and gradients computed (one an iteration for Adam and SGD; L-BFGS's line
+    /// search may take more).
+    pub evaluations: u64,
+    /// Why L-BFGS stopped before its iterations were done, if it did.
+    pub converged: Option<lbfgs::Converged>,
 }
 
-/// Runs `iterations` optimiser steps from the problem's current values, calling
+/// Runs `iterations` optimiser iterations from the problem's current values, calling
 /// `progress(iteration, loss)` after each; it may stop the fit early with `Break`. The problem
 /// is left at the final values.
 pub fn fit(
@@ -33,26 +39,93 @@ pub fn fit(
     transforms: &[Transform],
     optimizer: Optimizer,
     iterations: u64,
+    progress: impl FnMut(u64, f64) -> ControlFlow<()>,
+) -> Result<Fit, GradError> {
+    match optimizer {
+        Optimizer::Lbfgs(options) => fit_lbfgs(problem, loss, transforms, options, iterations, progress),
+        first_order => fit_first_order(problem, loss, transforms, first_order, iterations, progress),
+    }
+}
+
+/// Adam or SGD: one step per gradient.
+fn fit_first_order(
+    problem: &mut Problem,
+    loss: &Loss,
+    transforms: &[Transform],
+    optimizer: Optimizer,
+    iterations: u64,
     mut progress: impl FnMut(u64, f64) -> ControlFlow<()>,
 ) -> Result<Fit, GradError> {
-    let mut u: Vec<f64> = problem.values().iter().zip(transforms).map(|(x, t)| t.free(*x)).collect();
+    let mut u = free_values(problem, transforms);
     let mut state = optimizer::State::new(optimizer, u.len());
     let mut losses = Vec::new();
     let mut stopped = false;
     for iteration in 1..=iterations {
         let g = problem.gradient(loss, None)?;
         losses.push(g.loss);
-        let free_gradient: Vec<f64> =
-            g.gradient.iter().zip(&u).zip(transforms).map(|((d, x), t)| d * t.slope(*x)).collect();
-        state.step(&mut u, &free_gradient);
-        problem.set_values(&u.iter().zip(transforms).map(|(x, t)| t.value(*x)).collect::<Vec<_>>());
+        let free = free_gradient(&g.gradient, &u, transforms);
+        state.step(&mut u, &free);
+        problem.set_values(&values_of(&u, transforms));
         if progress(iteration, g.loss).is_break() {
             stopped = iteration < iterations;
             break;
         }
     }
     losses.push(problem.loss(loss)?);
-    Ok(Fit { losses, values: problem.values(), stopped })
+    let evaluations = losses.len() as u64 - 1;
+    Ok(Fit { losses, values: problem.values(), stopped, evaluations, converged: None })
+}
+
+/// L-BFGS in the free values: a point where the run diverges counts as an infinite loss, which
+/// the line search steps back from.
+fn fit_lbfgs(
+    problem: &mut Problem,
+    loss: &Loss,
+    transforms: &[Transform],
+    options: lbfgs::Options,
+    iterations: u64,
+    mut progress: impl FnMut(u64, f64) -> ControlFlow<()>,
+) -> Result<Fit, GradError> {
+    let start = free_values(problem, transforms);
+    let first = problem.gradient(loss, None)?;
+    let first = lbfgs::Evaluation { loss: first.loss, gradient: free_gradient(&first.gradient, &start, transforms) };
+    let mut evaluate = |u: &[f64]| {
+        problem.set_values(&values_of(u, transforms));
+        match problem.gradient(loss, None) {
+            Ok(g) => Ok(lbfgs::Evaluation { loss: g.loss, gradient: free_gradient(&g.gradient, u, transforms) }),
+            Err(GradError::Diverged(_)) => Ok(lbfgs::Evaluation::diverged(u.len())),
+            Err(e) => Err(e),
+        }
+    };
+    let mut minimizer = lbfgs::Minimizer::new(options, start, first);
+    let mut losses = vec![minimizer.at.loss];
+    let (mut stopped, mut converged) = (false, None);
+    for iteration in 1..=iterations {
+        converged = minimizer.iterate(&mut evaluate)?;
+        losses.push(minimizer.at.loss);
+        if progress(iteration, minimizer.at.loss).is_break() {
+            stopped = iteration < iterations && converged.is_none();
+            break;
+        }
+        if converged.is_some() {
+            break;
+        }
+    }
+    problem.set_values(&values_of(&minimizer.point, transforms));
+    Ok(Fit { losses, values: problem.values(), stopped, evaluations: minimizer.evaluations, converged })
+}
+
+fn free_values(problem: &Problem, transforms: &[Transform]) -> Vec<f64> {
+    problem.values().iter().zip(transforms).map(|(x, t)| t.free(*x)).collect()
+}
+
+fn values_of(u: &[f64], transforms: &[Transform]) -> Vec<f64> {
+    u.iter().zip(transforms).map(|(x, t)| t.value(*x)).collect()
+}
+
+/// ∂L/∂u = ∂L/∂θ · θ'(u).
+fn free_gradient(gradient: &[f64], u: &[f64], transforms: &[Transform]) -> Vec<f64> {
+    gradient.iter().zip(u).zip(transforms).map(|((d, x), t)| d * t.slope(*x)).collect()
 }
 
 #[cfg(test)]

@@ -1,10 +1,21 @@
-//! First-order optimisers on the free values (`transform`): plain gradient descent and Adam
-//! (Kingma & Ba, with bias correction). Deterministic: the same gradients give the same steps.
+//! The optimisers, and the first-order ones' steps on the free values (`transform`): plain
+//! gradient descent and Adam (Kingma & Ba, with bias correction). Deterministic: the same
+//! gradients give the same steps. L-BFGS is `lbfgs`.
 
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub enum Optimizer {
-    Sgd { learning_rate: f64 },
-    Adam { learning_rate: f64, beta1: f64, beta2: f64, epsilon: f64 },
+    Sgd {
+        learning_rate: f64,
+    },
+    Adam {
+        learning_rate: f64,
+        beta1: f64,
+        beta2: f64,
+        epsilon: f64,
+    },
+    /// Fits to traces only: the checker refuses it with samples, whose batches change the loss
+    /// from one step to the next.
+    Lbfgs(super::lbfgs::Options),
 }
 
 /// An optimiser's memory between steps.
@@ -41,6 +52,7 @@ impl State {
                     u[i] -= learning_rate * m / (v.sqrt() + epsilon);
                 }
             }
+            Optimizer::Lbfgs(_) => unreachable!("validated models use L-BFGS on traces only"),
         }
     }
 }

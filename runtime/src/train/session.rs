@@ -112,6 +112,9 @@ impl Session {
                 Optimizer::Adam { learning_rate, beta1, beta2, epsilon }
             }
             ir::Optimizer::Sgd { learning_rate } => Optimizer::Sgd { learning_rate },
+            ir::Optimizer::Lbfgs { memory, gradient_tolerance, loss_tolerance } => {
+                Optimizer::Lbfgs(super::lbfgs::Options { memory: memory as usize, gradient_tolerance, loss_tolerance })
+            }
         };
         let names = training
             .trainables

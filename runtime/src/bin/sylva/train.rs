@@ -13,9 +13,10 @@ use sylva_compiler::source::Span;
 use sylva_compiler::units::parse_unit;
 use sylva_runtime::grad::GradError;
 use sylva_runtime::output::{self, OutputError, ParamEntry, TrainedValue, TrainingRecord};
-use sylva_runtime::train::Transform;
+use sylva_runtime::train::lbfgs::Converged;
 use sylva_runtime::train::samples;
 use sylva_runtime::train::session::{self, Session, SessionError, Shown};
+use sylva_runtime::train::{Fit, Transform};
 
 use crate::{Compiled, Failure, compile_located, report_at, report_coded};
 
@@ -233,6 +234,7 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
         losses: fit.losses.clone(),
         iterations,
         epochs: Vec::new(),
+        converged: fit.converged.map(convergence),
     };
     let done = record.done();
     let files = output::write_training(&out_dir, &record, plots, &STOP_WRITING).map_err(|e| match e {
@@ -247,7 +249,8 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
     let first = fit.losses.first().copied().unwrap_or(f64::NAN);
     let last = fit.losses.last().copied().unwrap_or(f64::NAN);
     println!(
-        "{file}: {done} iterations, loss {} -> {}; trained in {:.3} s ({:.1} ms an iteration); {:.3} s in all",
+        "{file}: {done} iterations{}, loss {} -> {}; trained in {:.3} s ({:.1} ms an iteration); {:.3} s in all",
+        evaluations_and_convergence(&fit),
         number(first),
         number(last),
         fit_time.as_secs_f64(),
@@ -263,6 +266,28 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
         return Err(Failure::Interrupted(format!("stopped at iteration {done} of {iterations} (Ctrl-C)")));
     }
     Ok(())
+}
+
+/// ` (N gradients; converged: …)` when the fit computed more gradients than it made iterations
+/// (L-BFGS's line search) or stopped on a tolerance.
+fn evaluations_and_convergence(fit: &Fit) -> String {
+    let mut notes = Vec::new();
+    if fit.evaluations + 1 != fit.losses.len() as u64 {
+        notes.push(format!("{} gradients", fit.evaluations));
+    }
+    if let Some(reason) = fit.converged {
+        notes.push(format!("converged: {}", convergence(reason)));
+    }
+    if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) }
+}
+
+/// Why L-BFGS ended, in words.
+fn convergence(reason: Converged) -> &'static str {
+    match reason {
+        Converged::Gradient => "gradient within its tolerance",
+        Converged::Loss => "loss change within its tolerance",
+        Converged::LineSearch => "no lower loss along the search direction",
+    }
 }
 
 /// The learned and start values of the trainables, in their shown units.

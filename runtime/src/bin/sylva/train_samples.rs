@@ -36,6 +36,7 @@ pub fn train(
         losses: epochs.iter().map(|e| e.train.loss).collect(),
         iterations: u64::from(data.epochs),
         epochs: epochs.iter().map(row).collect(),
+        converged: None,
     };
     let mut reports = Vec::new();
     let mut checkpoint_error = None;
