@@ -899,3 +899,24 @@ fn mnist_example_trains_on_generated_images() {
     assert_eq!(scores(first_again), scores(last), "resumed scores equal the checkpoint's: {again} / {loss}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Output into a pipe its reader closed ends the process by SIGPIPE, as other Unix tools end,
+/// not with a panic (exit 101) in `println!`.
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sylva"))
+        .args(["grad", "examples/train/fit_hh.syl"])
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.signal(), Some(libc::SIGPIPE), "{:?}: {stderr}", output.status);
+}

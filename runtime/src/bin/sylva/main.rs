@@ -210,6 +210,7 @@ pub enum Failure {
 }
 
 fn main() -> ExitCode {
+    end_quietly_on_a_closed_pipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -306,6 +307,17 @@ fn worker_threads(asked: usize) -> usize {
         eprintln!("warning: --threads {asked}: using {available}, the threads this machine runs at once");
     }
     asked.clamp(1, available)
+}
+
+/// Output into a pipe whose reader has gone (`sylva grad … | head -1`) ends the process as it
+/// ends other Unix tools, by SIGPIPE, instead of a panic in `println!` (Rust ignores SIGPIPE).
+fn end_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any other thread exists; restores the
+    // default disposition of one signal.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// The threads the machine runs at once: `--threads`'s default.
