@@ -13,6 +13,9 @@ pub(super) struct Gpu {
     /// cell type's) and their grids of workgroups. WebGPU makes a dispatch's storage writes
     /// visible to the next, so a pass sees every cell's previous one.
     pipelines: Vec<(wgpu::ComputePipeline, [u32; 2])>,
+    /// Coupled cells: the pipelines run once per step of the window, after the spike headers
+    /// are zeroed (`codegen`'s `coupled_step`).
+    per_step: bool,
     layout: wgpu::BindGroupLayout,
     data: wgpu::Buffer,
     shared: wgpu::Buffer,
@@ -200,7 +203,8 @@ impl Gpu {
             storage_buffer(&device, "control", 4 * (u64::from(p.layout.ncells) + 64), wgpu::BufferUsages::empty());
         let weights = storage_buffer(&device, "weights", 64 * b, wgpu::BufferUsages::empty());
         let spike_size = 4 * u64::from(p.layout.ncells) * u64::from(p.spike_cap + codegen::SPIKE_HEADER);
-        let spikes = storage_buffer(&device, "spikes", spike_size, wgpu::BufferUsages::COPY_SRC);
+        let spikes =
+            storage_buffer(&device, "spikes", spike_size, wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST);
         let probe_size = b * u64::from(p.window) * u64::from(p.layout.gpu_probes);
         let probes = storage_buffer(&device, "probes", probe_size, wgpu::BufferUsages::COPY_SRC);
         let readback = |label: &str, size: u64| {
@@ -218,6 +222,7 @@ impl Gpu {
             device,
             queue,
             pipelines,
+            per_step: p.layout.coupled,
             layout,
             data,
             shared,
@@ -281,13 +286,18 @@ impl Gpu {
         self.queue.write_buffer(&self.control, 0, control_bytes);
         self.queue.write_buffer(&self.weights, 0, &weight_bytes);
         let mut encoder = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("window") });
+        if self.per_step {
+            encoder.clear_buffer(&self.spikes, 0, None);
+        }
         {
             let mut pass =
                 encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
             pass.set_bind_group(0, &self.bind_group, &[]);
-            for (pipeline, [x, y]) in &self.pipelines {
-                pass.set_pipeline(pipeline);
-                pass.dispatch_workgroups(*x, *y, 1);
+            for _ in 0..if self.per_step { steps } else { 1 } {
+                for (pipeline, [x, y]) in &self.pipelines {
+                    pass.set_pipeline(pipeline);
+                    pass.dispatch_workgroups(*x, *y, 1);
+                }
             }
         }
         let probe_bytes = (prec.bytes() * u64::from(steps) * u64::from(cols)).next_multiple_of(4);

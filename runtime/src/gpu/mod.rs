@@ -5,7 +5,7 @@
 //! come back after the window and become events of later windows (every connection delay is
 //! at least the window). Cells coupled by graded synapses or gap junctions (`v_pre`) read each
 //! other's voltages within a step: their step runs as a dispatch per pass of
-//! `plan::schedule::step_passes`, a step per window. See `docs/gpu.md`.
+//! `plan::schedule::step_passes`, every step of the window in one submit. See `docs/gpu.md`.
 
 mod blowup;
 mod builder;
@@ -182,11 +182,9 @@ fn prepare(
     let layout = layout::layout(artifact, plan, options, fit, prec(precision))?;
     // The window: the shortest delay of a connection from a cell, in steps.
     let min_delay = plan.wiring.from_cell.iter().flatten().map(|c| c.delay).fold(f64::INFINITY, f64::min);
-    // Coupled cells read each other's voltages within a step: a step per window, its passes
-    // dispatched one after another.
-    let window = if layout.coupled {
-        1
-    } else if min_delay.is_finite() {
+    // Coupled cells read each other's voltages within a step: each step of the window is a
+    // dispatch per pass, one after another in one submit.
+    let window = if min_delay.is_finite() {
         ((min_delay / dt) * (1.0 + 1e-12)).floor().clamp(1.0, f64::from(window_cap)) as u32
     } else {
         window_cap

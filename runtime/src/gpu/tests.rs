@@ -243,6 +243,34 @@ fn coupled_chain_matches_cpu() {
     check_model("coupled chain", &m, None);
 }
 
+/// Coupled cells with an event-driven synapse too: the window is then the connection's delay
+/// (80 steps), each step a dispatch per pass in one submit, and a cell's events fall at
+/// several steps of a window (a dispatch finds its step's events past the earlier steps').
+#[test]
+fn coupled_cells_with_events_run_whole_windows() {
+    let ring = std::fs::read_to_string(repo().join("examples/bench/coupled_chain.syl"))
+        .expect("the example")
+        .replace("import hh", "import hh\nimport exp2syn")
+        .replace(
+            "    detector at",
+            "    synapse fast = exp2syn at soma(0.5) { tau1 = 0.5 ms, tau2 = 2 ms, e = 0 mV }\n    detector at",
+        )
+        .replace("param cells = 100", "param cells = 12")
+        .replace("duration = 100 ms", "duration = 30 ms");
+    let text = ring.replace(
+        "    record spikes",
+        "    connect ring[0 .. cells / 2] -> ring[cells / 2 .. cells].fast all_to_all { weight = 0.01 uS, delay = 2 ms }\n    record spikes",
+    );
+    let m = crate::test_models::compiled("coupled_events.syl", &text);
+    let plan = crate::plan::Plan::new(&m);
+    let without_events = run_cpu(&crate::test_models::compiled("coupled.syl", &ring));
+    assert_ne!(run_cpu(&m).spikes, without_events.spikes, "the events change when cells fire");
+    let fit = super::DeviceFit::of(&wgpu::Limits::default());
+    let p = super::prepare(&m, &plan, Precision::F64, GpuOptions::default(), fit).expect("prepares");
+    assert_eq!(p.window, 80, "a window of the connections' delay");
+    check_model("coupled cells with events", &m, None);
+}
+
 /// Coupled cells that blow up (a current of 1 uS times the other cell's voltage, explicit in
 /// `v_pre`): each strategy stops at the CPU engine's step and names its cell, node and value.
 #[test]

@@ -97,12 +97,14 @@ pub fn entry_points(layout: &Layout) -> Vec<(usize, String)> {
     (0..passes).flat_map(|p| (0..layout.types.len()).map(move |t| (t, entry_name(t, p, passes)))).collect()
 }
 
-/// Which stages of the step one entry point runs, and whether it opens the window (resets the
-/// cell's spike header) and closes each step (counts it done).
+/// Which stages of the step one entry point runs, whether it opens the window (resets the
+/// cell's spike header) and closes each step (counts it done), and whether an earlier pass of
+/// the step solves.
 struct Pass<'a> {
     stages: &'a [Stage],
     opens: bool,
     closes: bool,
+    after_solve: bool,
 }
 
 pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
@@ -122,7 +124,8 @@ pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
     for (t, ty) in layout.types.iter().enumerate() {
         let solve = solve_arrays(&mut module, types, ty, t, p.prec);
         for (i, stages) in passes.iter().enumerate() {
-            let pass = Pass { stages, opens: i == 0, closes: i + 1 == passes.len() };
+            let after_solve = passes[..i].iter().any(|earlier| earlier.contains(&Stage::Solve));
+            let pass = Pass { stages, opens: i == 0, closes: i + 1 == passes.len(), after_solve };
             let mut fb = Fb::new(p.prec, types, &entry_name(t, i, passes.len()));
             let size = entry_arguments(&mut fb, types, ty);
             let mut cx = Cx { g, fns, layout, ty, p, lane: None, solve, err: None };
@@ -305,32 +308,30 @@ impl Cx<'_> {
         let one_u = fb.u(1);
         let step0 = fb.read(g.control, zero_u);
         let nsteps = fb.read(g.control, one_u);
-        // The cell's events: the next one (`ev`), the end of its range, the records.
-        let events = pass.stages.contains(&Stage::DeliverEvents).then(|| {
-            let hdr = fb.u(CONTROL_HEADER);
-            let ev_at = fb.add(hdr, gid);
-            let ev_start = fb.read(g.control, ev_at);
-            let ev_at1 = fb.add(ev_at, one_u);
-            let ev_end = fb.read(g.control, ev_at1);
-            let ev = fb.local(fb.types.uint, "ev");
-            fb.store(ev, ev_start);
-            let records = fb.u(CONTROL_HEADER + self.layout.ncells + 1);
-            (ev, ev_end, records)
-        });
+        let wants_events = pass.stages.contains(&Stage::DeliverEvents);
+        let coupled = self.layout.coupled;
+        let mut events = (wants_events && !coupled).then(|| self.cell_events(fb, gid, one_u, None));
         let cap1 = fb.u(self.p.spike_cap + SPIKE_HEADER);
         let spike_base = fb.mul(gid, cap1);
         let two_u = fb.u(2);
         let done_at = fb.add(spike_base, two_u);
-        if pass.opens {
-            self.on_first(fb, |_, fb| {
-                let bad_at = fb.add(spike_base, one_u);
-                for at in [spike_base, bad_at, done_at] {
-                    fb.write(g.spikes, at, zero_u);
-                }
-            });
-            self.barrier(fb);
-        }
-        fb.for_range(zero_u, nsteps, "s", |fb, s| {
+        let (first, end) = if coupled {
+            let (first, end) = self.coupled_step(fb, nsteps, spike_base, pass.after_solve);
+            events = wants_events.then(|| self.cell_events(fb, gid, one_u, Some(first)));
+            (first, end)
+        } else {
+            if pass.opens {
+                self.on_first(fb, |_, fb| {
+                    let bad_at = fb.add(spike_base, one_u);
+                    for at in [spike_base, bad_at, done_at] {
+                        fb.write(g.spikes, at, zero_u);
+                    }
+                });
+                self.barrier(fb);
+            }
+            (zero_u, nsteps)
+        };
+        fb.for_range(first, end, "s", |fb, s| {
             let (t, mid) = self.step_times(fb, step0, s);
             for &stage in pass.stages {
                 match stage {
@@ -370,6 +371,51 @@ impl Cx<'_> {
             let stopped = fb.bin(B::NotEqual, bad, zero_u);
             fb.if_(stopped, |fb| fb.brk());
         });
+    }
+
+    /// The cell's events: the next one (`ev`), the end of its range, the records; with `skip_to`
+    /// (a coupled dispatch, which starts inside the window) `ev` past the records of steps
+    /// before it.
+    fn cell_events(&mut self, fb: &mut Fb, gid: H, one: H, skip_to: Option<H>) -> (H, H, H) {
+        let g = self.g;
+        let hdr = fb.u(CONTROL_HEADER);
+        let ev_at = fb.add(hdr, gid);
+        let ev_start = fb.read(g.control, ev_at);
+        let ev_at1 = fb.add(ev_at, one);
+        let ev_end = fb.read(g.control, ev_at1);
+        let ev = fb.local(fb.types.uint, "ev");
+        fb.store(ev, ev_start);
+        let records = fb.u(CONTROL_HEADER + self.layout.ncells + 1);
+        if let Some(step) = skip_to {
+            skip_events_before(fb, g, (ev, ev_end, records), step);
+        }
+        (ev, ev_end, records)
+    }
+
+    /// With coupled cells a window is a run of dispatches, one per pass and step, and each
+    /// runs one step: the cell's next (its count of steps done), unless the window is over or
+    /// the cell diverged, except that a pass after the solve still finishes the step whose
+    /// solve diverged (as the fused loop does). The host zeroes the spike headers before the
+    /// window. Returns the step range `[first, end)`, empty or one step.
+    fn coupled_step(&mut self, fb: &mut Fb, nsteps: H, spike_base: H, after_solve: bool) -> (H, H) {
+        let g = self.g;
+        let (zero, one, two) = (fb.u(0), fb.u(1), fb.u(2));
+        let done_at = fb.add(spike_base, two);
+        let step = fb.read(g.spikes, done_at);
+        let bad_at = fb.add(spike_base, one);
+        let bad = fb.read(g.spikes, bad_at);
+        // Every lane has read them before lane 0 counts the step done or reports it bad.
+        self.barrier(fb);
+        let next = fb.add(step, one);
+        let mut runs = fb.bin(B::Equal, bad, zero);
+        if after_solve {
+            let diverged_now = fb.bin(B::Equal, bad, next);
+            runs = fb.bin(B::LogicalOr, runs, diverged_now);
+        }
+        let in_window = fb.bin(B::Less, step, nsteps);
+        let go = fb.bin(B::LogicalAnd, runs, in_window);
+        let end = fb.select(go, next, step);
+        (step, end)
     }
 
     /// The time of step `step0 + s` and the step's midpoint, as the CPU engine's `time_of`:
@@ -697,4 +743,23 @@ fn split(fb: &mut Fb, lane: Option<Lane>, start: H, end: H, name: &str, body: im
             fb.for_step(first, end, lane.size, name, body);
         }
     }
+}
+
+/// Advances the cell's next event (`ev`, with the end of its range and the records) past the
+/// records of steps before `step`: a coupled dispatch starts inside the window.
+fn skip_events_before(fb: &mut Fb, g: Globals, (ev, ev_end, records): (H, H, H), step: H) {
+    fb.loop_(|fb| {
+        let e = fb.load(ev);
+        let done = fb.bin(B::GreaterEqual, e, ev_end);
+        fb.if_(done, |fb| fb.brk());
+        let three = fb.u(3);
+        let e3 = fb.mul(e, three);
+        let rec = fb.add(records, e3);
+        let record_step = fb.read(g.control, rec);
+        let reached = fb.bin(B::GreaterEqual, record_step, step);
+        fb.if_(reached, |fb| fb.brk());
+        let one = fb.u(1);
+        let next = fb.add(e, one);
+        fb.store(ev, next);
+    });
 }
