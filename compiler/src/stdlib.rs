@@ -6,6 +6,7 @@ const MODULES: &[(&str, &str)] = &[
     ("hh", include_str!("../stdlib/hh.syl")),
     ("pas", include_str!("../stdlib/pas.syl")),
     ("iclamp", include_str!("../stdlib/iclamp.syl")),
+    ("seclamp", include_str!("../stdlib/seclamp.syl")),
     ("expsyn", include_str!("../stdlib/expsyn.syl")),
     ("exp2syn", include_str!("../stdlib/exp2syn.syl")),
     ("kinetic_k", include_str!("../stdlib/kinetic_k.syl")),

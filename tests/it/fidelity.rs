@@ -44,6 +44,14 @@ fn ball_and_stick_matches_neuron() {
     check_case("ball_and_stick", &[], "trace.csv", "spikes.csv");
 }
 
+/// A voltage clamp (the standard library's `seclamp`, NEURON's SEClamp) stepping the soma of
+/// the ball-and-stick cell: the clamp's implicit conductance, its command levels at the step's
+/// midpoint, and hh's gates under steps.
+#[test]
+fn voltage_clamp_matches_neuron() {
+    check_case("vclamp", &[], "trace.csv", "spikes.csv");
+}
+
 #[test]
 fn y_tree_matches_neuron() {
     check_case("y_tree", &[], "trace.csv", "spikes.csv");

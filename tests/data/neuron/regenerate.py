@@ -31,7 +31,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CASES = ["hh_soma", "passive_cable", "ball_and_stick", "y_tree", "syn_pair", "ringtest"]
+CASES = ["hh_soma", "passive_cable", "ball_and_stick", "vclamp", "y_tree", "syn_pair", "ringtest"]
 
 # ----------------------------------------------------------------------------------------------
 # NEURON side. Imported lazily so that --compare runs without NEURON.
@@ -181,6 +181,22 @@ def case_ball_and_stick(out, dt):
         r.write_spikes(os.path.join(out, "spikes.csv"))
 
 
+def case_vclamp(out, dt):
+    soma, dend = ball_and_stick("0")
+    clamp = h.SEClamp(soma(0.5))
+    clamp.rs = 0.01
+    clamp.dur1, clamp.amp1, clamp.dur2, clamp.amp2, clamp.dur3, clamp.amp3 = 5, -65, 10, -10, 10, -90
+    r = Run()
+    r.record("soma_v", soma(0.5)._ref_v)
+    r.record("dend_v_x0.5", dend(0.5)._ref_v)
+    r.record("dend_v_x1", dend(1.0)._ref_v)
+    r.record("soma_m", soma(0.5)._ref_m_hh)
+    r.detector(0, soma(0.5))
+    r.run(30.0)
+    r.write_trace(os.path.join(out, "trace.csv"))
+    r.write_spikes(os.path.join(out, "spikes.csv"))
+
+
 def case_y_tree(out, dt):
     soma = section("soma", 20.0, 20.0, 1)
     trunk = section("trunk", 200.0, 3.0, 9, parent=soma(1))
@@ -285,6 +301,7 @@ JOBS = {
     "passive_cable": [("", lambda o: case_passive_cable(o, 0.025), 0.025)],
     "ball_and_stick": [("", lambda o: case_ball_and_stick(o, 0.025), 0.025),
                        ("dt0.001", lambda o: case_ball_and_stick(o, 0.001), 0.001)],
+    "vclamp": [("", lambda o: case_vclamp(o, 0.025), 0.025)],
     "y_tree": [("", lambda o: case_y_tree(o, 0.025), 0.025)],
     "syn_pair": [("", lambda o: case_syn_pair(o, 0.025, 0.01, ""), 0.025),
                  ("w0.05", lambda o: case_syn_pair(o, 0.025, 0.05, "_w0.05"), 0.025)],
