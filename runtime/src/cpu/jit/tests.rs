@@ -41,6 +41,7 @@ const MODEL: &str = r#"
 import hh
 import pas
 import iclamp
+import seclamp
 import expsyn
 import exp2syn
 import kinetic_k
@@ -90,6 +91,7 @@ cell c {
 network main {
     population cells = c[1]
     stimulus clamp = iclamp at cells[0].soma(0.5) { del = 1 ms, dur = 1 ms, amp = 0.1 nA }
+    stimulus hold = seclamp at cells[0].soma(0.5) { rs = 10 MOhm, dur1 = 0.5 ms, amp1 = -60 mV, dur2 = 0.3 ms, amp2 = -20 mV }
 }
 
 simulation {
