@@ -136,6 +136,24 @@ fn translated_old_style_file_matches_neuron() {
     );
 }
 
+/// ASSIGNED values only the solved DERIVATIVE block (and INITIAL) compute, read by BREAKPOINT
+/// (hh2m's `minf`, tlike's `gt`, as IT.mod's `m_inf`): states set at each step, so the
+/// conductance dI/dv holds them fixed as NEURON's nrn_cur does, and tlike's `gt` starts at 0.
+#[test]
+fn translated_values_held_from_the_state_update_match_neuron() {
+    let (_, text) = translate("tests/data/nmodl/tlike.mod");
+    assert!(text.contains("state gt: S/cm2") && text.contains("gt = 1 S/cm2 * gt_2 each step"), "{text}");
+    run_case(
+        "held",
+        &["tests/data/nmodl/hh2m.mod", "tests/data/nmodl/tlike.mod"],
+        "    insert hh2m in soma\n    insert tlike in soma\n",
+        (5.0, 30.0, 0.15),
+        50.0,
+        -65.0,
+        &["6.3", "18.5"],
+    );
+}
+
 /// Compiles `source` as the repository file `name` and runs it; the probe `soma_v`.
 fn run_text(name: &str, source: &str) -> Vec<f64> {
     let (db, compilation) = compile_text(name, source, &[]);

@@ -188,6 +188,7 @@ fn advance(m: &Mechanism) -> Kernel {
                 let step = a.div(num, den);
                 Some(a.add(x, step))
             }
+            Dynamics::Assign { value } => Some(value),
             Dynamics::Kinetic | Dynamics::Constant => None,
         };
     }

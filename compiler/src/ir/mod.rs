@@ -220,6 +220,10 @@ pub enum Dynamics {
     Exponential { inf: ExprId, tau: ExprId },
     /// A nonlinear ODE `x' = rhs`, advanced by one backward-Euler Newton step.
     Ode { rhs: ExprId },
+    /// `x = value each step`: set to `value` by every step's state update (with the new
+    /// voltage and the states before the update); whatever reads `x` reads the stored value,
+    /// so a current's dI/dv holds it fixed (NEURON's ASSIGNED computed in a DERIVATIVE block).
+    Assign { value: ExprId },
     /// Part of the mechanism's kinetic scheme.
     Kinetic,
     /// Changed only by events and initialisation.

@@ -222,6 +222,7 @@ fn mechanism(out: &mut String, id: MechId, m: &Mechanism) {
                 format!("exponential inf = {}, tau = {}", ssa.name(inf), ssa.name(tau))
             }
             Dynamics::Ode { rhs } => format!("ode rhs = {}", ssa.name(rhs)),
+            Dynamics::Assign { value } => format!("each step = {}", ssa.name(value)),
             Dynamics::Kinetic => "kinetic".to_string(),
             Dynamics::Constant => "constant".to_string(),
         };

@@ -85,6 +85,7 @@ fn mechanism(errors: &mut Vec<ValidationError>, m: MechId, mech: &Mechanism) {
         let ids: Vec<ExprId> = match *dynamics {
             Dynamics::Exponential { inf, tau } => vec![inf, tau],
             Dynamics::Ode { rhs } => vec![rhs],
+            Dynamics::Assign { value } => vec![value],
             Dynamics::Kinetic | Dynamics::Constant => vec![],
         };
         if !ids.into_iter().all(expr_ok) {

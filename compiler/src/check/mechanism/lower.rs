@@ -78,8 +78,9 @@ pub(super) fn lower_members<'m>(
                 }
                 kinetic = crate::check::kinetic::check(lower, k, states);
             }
+            ast::Member::Assign(a) if a.each_step => assign_each_step(lower, a, states),
             ast::Member::Assign(a) => {
-                if let Some(current) = assign_current(lower, a, currents, &out_currents, current_dim) {
+                if let Some(current) = assign_current(lower, a, currents, states, &out_currents, current_dim) {
                     out_currents.push(current);
                 }
             }
@@ -117,16 +118,38 @@ pub(super) fn lower_members<'m>(
     Lowered { currents: out_currents, kinetic, event, initial, broken_gates }
 }
 
+/// `x = value each step`: the state's value at every step ([`Dynamics::Assign`]).
+fn assign_each_step(lower: &mut Lower<'_, '_>, a: &ast::Assign, states: &mut [ir::State]) {
+    let Some(index) = state_index(states, &a.target) else {
+        let d = not_a_state(&a.target, states)
+            .note("`each step` sets a state; a current is assigned without it: `ina = …`");
+        lower.diags.push(d);
+        lower.lower(&a.value);
+        return;
+    };
+    let state = &states[index as usize];
+    let value = lower.expect(&a.value, state.dim, &format!("the value of `{}` at each step", state.name));
+    set_dynamics(lower, &mut states[index as usize], Dynamics::Assign { value: value.id }, a.span);
+}
+
 /// The current `a` assigns, with its conductance (dI/dv); `None` if reported.
 fn assign_current(
     lower: &mut Lower<'_, '_>,
-    a: &ast::CurrentAssign,
+    a: &ast::Assign,
     currents: &HashMap<String, CurrentSlot>,
+    states: &[ir::State],
     out_currents: &[ir::Current],
     current_dim: Dimension,
 ) -> Option<ir::Current> {
     let Some(slot) = currents.get(&a.target.name).copied() else {
-        lower.diags.push(not_a_current(&a.target, currents));
+        let mut d = not_a_current(&a.target, currents);
+        if state_index(states, &a.target).is_some() {
+            d = d.help(format!(
+                "`{0}` is a state: write its equation `{0}' = …`, or `{0} = … each step` to set it at every step",
+                a.target.name
+            ));
+        }
+        lower.diags.push(d);
         lower.lower(&a.value);
         return None;
     };

@@ -276,6 +276,9 @@ impl Tx<'_> {
             );
             return Out::atom("0");
         };
+        if let Some(stored) = self.read_held(name) {
+            return stored;
+        }
         match var.kind {
             Kind::Assigned => match self.latest.get(name).cloned() {
                 Some(v) => v,

@@ -8,7 +8,7 @@
 //! `let` (single assignment), procedures are inlined, `if` statements become `if` expressions,
 //! and functions that read only their arguments become Sylva functions.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 
 use super::ast::{Decl, Expr, Function, Item, ModFile, NeuronStmt, Stmt, UnitDef};
@@ -19,6 +19,7 @@ use crate::source::{FileId, Span};
 
 mod events;
 mod exec;
+mod held;
 mod initial;
 mod kinetic;
 mod solve;
@@ -278,6 +279,11 @@ struct Tx<'a> {
     steady_state: Option<(String, Span)>,
     /// The POINTER that is the presynaptic voltage (`Interface::pre_voltage`), read as `v_pre`.
     pre_voltage: Option<String>,
+    /// ASSIGNED variables BREAKPOINT may read as stored by the solved blocks (`held.rs`).
+    held_candidates: HashSet<String>,
+    /// Those BREAKPOINT read, with the value the solved blocks computed: states set at every
+    /// step.
+    held: BTreeMap<String, Out>,
     branch: usize,
     call_depth: usize,
     block: BlockKind,
@@ -320,6 +326,8 @@ struct Blocks {
     initial: Vec<(String, Out)>,
     /// `on event(…) { … }`, from NET_RECEIVE.
     event: Option<String>,
+    /// `x = … each step`: ASSIGNED values the solved blocks compute and BREAKPOINT reads.
+    held: Vec<(String, Out)>,
 }
 
 pub fn translate(
@@ -350,6 +358,8 @@ pub fn translate(
         scheme: kinetic::Scheme::default(),
         steady_state: None,
         pre_voltage: None,
+        held_candidates: HashSet::new(),
+        held: BTreeMap::new(),
         branch: 0,
         call_depth: 0,
         block: BlockKind::Breakpoint,
@@ -395,9 +405,11 @@ impl<'a> Tx<'a> {
         self.declare_builtins_and_ions(&iface);
         let (params, states) = self.declarations();
         self.constants_as_lets();
+        self.find_held();
         let mut blocks = Blocks::default();
         self.initial_prepass();
         self.breakpoint(&iface, &mut blocks);
+        self.held_updates(&mut blocks);
         self.initial_and_unused(&states, &mut blocks);
         self.steady_state(&mut blocks);
         blocks.event = self.net_receive(&iface);
@@ -663,6 +675,11 @@ impl<'a> Tx<'a> {
                     for d in states {
                         if let Some(value) = env.globals.get(&d.name) {
                             blocks.initial.push((d.name.clone(), value.clone()));
+                        }
+                    }
+                    for n in self.held.keys() {
+                        if let Some(value) = env.globals.get(n) {
+                            blocks.initial.push((n.clone(), attach(value, &self.vars[n].unit)));
                         }
                     }
                     for (n, v) in &self.vars {

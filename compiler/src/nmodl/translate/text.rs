@@ -10,6 +10,7 @@ impl Tx<'_> {
         self.header(&mut out, iface);
         interface_text(&mut out, iface);
         self.declarations_text(&mut out, iface, params, states);
+        self.held_states_text(&mut out);
         self.lets_text(&mut out);
         dynamics_text(&mut out, blocks);
         let _ = writeln!(out);
@@ -75,6 +76,21 @@ impl Tx<'_> {
         }
     }
 
+    /// The held ASSIGNED values (`held.rs`) as states.
+    fn held_states_text(&self, out: &mut String) {
+        for n in self.held.keys() {
+            let decl = self.file.items.iter().find_map(|i| match i {
+                Item::Assigned(d) => d.iter().find(|d| d.name == *n),
+                _ => None,
+            });
+            if let Some(c) = decl.and_then(|d| self.trailing_comment(d.line)) {
+                let _ = writeln!(out, "    /// {c}");
+            }
+            let _ = writeln!(out, "    /// ASSIGNED in NMODL: computed by the state update, read by the currents as stored.");
+            let _ = writeln!(out, "    state {}: {}", sylva_name(n), unit_type(&self.vars[n].unit));
+        }
+    }
+
     /// The Sylva functions, then the `let`s.
     fn lets_text(&self, out: &mut String) {
         if !self.fn_texts.is_empty() {
@@ -119,6 +135,9 @@ fn dynamics_text(out: &mut String, blocks: &Blocks) {
     for (n, v) in &blocks.derivatives {
         let method = if blocks.implicit.contains(n) { " by backward_euler" } else { "" };
         let _ = writeln!(out, "    {}' = {}{method}", sylva_name(n), v.text);
+    }
+    for (n, v) in &blocks.held {
+        let _ = writeln!(out, "    {} = {} each step", sylva_name(n), v.text);
     }
     if !blocks.kinetic.is_empty() {
         let steady = if blocks.steady_state { " steady_state" } else { "" };

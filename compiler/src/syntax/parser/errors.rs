@@ -128,6 +128,8 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         kw_by => &["`by`"],
         kw_backward_euler | ode_method => &["`backward_euler`"],
         kw_steady_state => &["`steady_state`"],
+        kw_each | each_step => &["`each step`"],
+        kw_step => &["`step`"],
         kw_if => &["`if`"],
         kw_else => &["`else`"],
         kw_train => &["`train`"],
