@@ -70,6 +70,64 @@ fn an_unknown_integration_method_is_a_syntax_error() {
     assert!(rendered.contains("decay.syl:4:") && rendered.contains("backward_euler"), "{rendered}");
 }
 
+/// `x` decaying from 1 and `y = 2 * x each step` from `y = 5`, both recorded every step.
+fn each_step_model(y: &str) -> String {
+    format!(
+        "density held {{
+    param tau: ms = 2 ms
+    state x: 1 = 1
+    state y: 1 = 5
+    x' = -x / tau
+    {y}
+}}
+cell c {{
+    morphology {{ section soma {{ length = 20 um, diam = 20 um, nseg = 1 }} }}
+    insert held in soma
+}}
+network main {{
+    population cells = c[1]
+    probe \"x\" = held.x at cells[0].soma(0.5)
+    probe \"y\" = held.y at cells[0].soma(0.5)
+}}
+simulation {{ dt = 0.1 ms, duration = 2 ms }}
+"
+    )
+}
+
+/// `y = e each step` stores e at every step, computed from the states before the step (as the
+/// right-hand sides of equations are), and keeps its initial value until the first step.
+#[test]
+fn each_step_stores_the_value_from_the_states_before_the_step() {
+    let (db, compilation) = sylva_tests::compile_text("held.syl", &each_step_model("y = 2 * x each step"), &[]);
+    let artifact = compilation.artifact.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let mut sim =
+        sylva_runtime::cpu::Simulation::new(&artifact, sylva_runtime::cpu::Options::default()).expect("builds");
+    sim.run(|_, _| {}).expect("runs");
+    let (x, y) = (&sim.columns()[0], &sim.columns()[1]);
+    assert_eq!(y.len(), 21);
+    assert_eq!(y[0], 5.0, "the initial value until the first step");
+    for n in 1..y.len() {
+        assert_eq!(y[n], 2.0 * x[n - 1], "step {n}: twice x before the step");
+    }
+}
+
+/// `each step` sets a state only, once; assigning a state without it says how to write it.
+#[test]
+fn each_step_of_a_non_state_or_twice_is_located() {
+    for (member, code, words) in [
+        ("z = 2 * x each step", "E0404", "`z` is not a state"),
+        ("x = 2 * x each step", "E0408", "more than one equation"),
+        ("y = 2 * x", "E0404", "`y = … each step`"),
+    ] {
+        let (db, compilation) = sylva_tests::compile_text("held.syl", &each_step_model(member), &[]);
+        let rendered = sylva_tests::render(&db, &compilation.diagnostics);
+        assert!(compilation.has_errors(), "{member}: {rendered}");
+        let found = compilation.diagnostics.iter().find(|d| d.code.as_str() == code);
+        assert!(found.is_some(), "{member}: {rendered}");
+        assert!(rendered.contains("held.syl:6:") && rendered.contains(words), "{member}: {rendered}");
+    }
+}
+
 /// A two-state scheme a <-> b (kf, kb) with a conserved total of 1, recorded at t = 0.
 fn two_state(reaction: &str) -> String {
     format!(
