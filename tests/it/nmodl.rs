@@ -154,6 +154,24 @@ fn translated_values_held_from_the_state_update_match_neuron() {
     );
 }
 
+/// Ions other than na, k and ca: each translation declares the new ion as a species with
+/// NEURON 9's defaults for it (charge from VALENCE, 1 mM inside and outside, reversal 0 mV);
+/// xchan and xpool declare the same `x`, which xpool's concentration drives by Nernst.
+#[test]
+fn translated_new_ions_match_neuron() {
+    let (_, text) = translate("tests/data/nmodl/xpool.mod");
+    assert!(text.contains("species x { charge = 2, reversal = 0 mV, inside = 1 mM, outside = 1 mM }"), "{text}");
+    run_case(
+        "ions",
+        &["tests/data/nmodl/hh2.mod", "tests/data/nmodl/hcur.mod", "tests/data/nmodl/xchan.mod", "tests/data/nmodl/xpool.mod"],
+        "    insert hh2 in soma\n    insert hcur in soma\n    insert xchan in soma\n    insert xpool in soma\n",
+        (5.0, 30.0, 0.15),
+        50.0,
+        -65.0,
+        &["6.3", "18.5"],
+    );
+}
+
 /// Compiles `source` as the repository file `name` and runs it; the probe `soma_v`.
 fn run_text(name: &str, source: &str) -> Vec<f64> {
     let (db, compilation) = compile_text(name, source, &[]);

@@ -265,8 +265,9 @@ pub struct KineticScheme {
     /// The states of the scheme, in declaration order.
     pub states: Vec<StateId>,
     pub reactions: Vec<Reaction>,
-    /// `sum of states = total`; at most one.
-    pub conserve: Option<(Vec<StateId>, ExprId)>,
+    /// `sum of states = total`, over disjoint sets of states; each replaces the equation of its
+    /// last state (in scheme order) in the backward Euler system.
+    pub conserve: Vec<(Vec<StateId>, ExprId)>,
     /// `kinetic steady_state`: at initialisation, after the initial values, one backward Euler
     /// step of [`STEADY_STATE_DT`] ms (NEURON's `SOLVE … STEADYSTATE sparse`); linear schemes only.
     pub steady_state: bool,

@@ -249,7 +249,7 @@ fn mechanism(out: &mut String, id: MechId, m: &Mechanism) {
             let (f, b) = (ssa.name(r.forward), ssa.name(r.backward));
             roots.push(format!("  reaction {} <-> {} ({f}, {b})", side(&r.lhs), side(&r.rhs)));
         }
-        if let Some((states, total)) = &k.conserve {
+        for (states, total) in &k.conserve {
             let names: Vec<&str> = states.iter().map(|s| m.states[s.index()].name.as_str()).collect();
             roots.push(format!("  conserve {} = {}", names.join(" + "), ssa.name(*total)));
         }

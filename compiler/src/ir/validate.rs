@@ -148,9 +148,7 @@ fn kinetic_scheme(
             errors.push(E::ReactionOutsideScheme { mech: m, reaction });
         }
     }
-    if let Some((members, total)) = conserve
-        && !(expr_ok(*total) && members.iter().all(|s| states.contains(s)))
-    {
+    if conserve.iter().any(|(members, total)| !(expr_ok(*total) && members.iter().all(|s| states.contains(s)))) {
         errors.push(E::ConserveOutOfRange { mech: m });
     }
 }

@@ -22,6 +22,8 @@ dt = 0.025 ms, cvode off, secondorder = 0), each at two temperatures:
             pas, as ca_sk
     held    hh2m.mod + tlike.mod (ASSIGNED values only the DERIVATIVE block and INITIAL compute,
             read by BREAKPOINT: minf, and gt, which starts at 0), as hh2
+    ions    hh2 + hcur.mod (a new ion h, VALENCE 1) + xchan.mod and xpool.mod (a new ion x,
+            VALENCE 2, whose xi the pool writes: ex by Nernst), as hh2
     synapses  hh2 + NEURON's own ExpSyn and Exp2Syn (built in, compiled from expsyn.mod and
             exp2syn.mod, the files beside this script), events through NetCon.event at fixed
             times, no IClamp, 60 ms, v_init -65
@@ -41,7 +43,8 @@ import regenerate as base  # noqa: E402  (section, iclamp, Run, neuron_init)
 
 MODS = [os.path.join(HERE, f) for f in ("hh2.mod", "na2.mod", "kdr2.mod", "kin3.mod", "hh2i.mod",
                                         "kinss.mod", "kin3ss.mod", "oldstyle.mod", "hh2p.mod",
-                                        "cad_implicit.mod", "hh2m.mod", "tlike.mod")] + [
+                                        "cad_implicit.mod", "hh2m.mod", "tlike.mod",
+                                        "hcur.mod", "xchan.mod", "xpool.mod")] + [
     os.path.join(NEURON_DIR, "mod", f)
     for f in ("CaDynamics_E2.mod", "Ca_HVA.mod", "SK_E2.mod", "kinetic_k.mod")]
 
@@ -65,6 +68,8 @@ CASES = {
                                    ("Ca_HVA", {"gCa_HVAbar": 2e-4}), ("SK_E2", {"gSK_E2bar": 1e-3})],
                     (10.0, 50.0, 0.3), 150.0, -70.0),
     "held": ((6.3, 18.5), [("hh2m", {}), ("tlike", {})], (5.0, 30.0, 0.15), 50.0, -65.0),
+    "ions": ((6.3, 18.5), [("hh2", {}), ("hcur", {}), ("xchan", {}), ("xpool", {})],
+             (5.0, 30.0, 0.15), 50.0, -65.0),
     "synapses": ((6.3, 18.5), [("hh2", {})], (0.0, 0.0, 0.0), 60.0, -65.0),
 }
 

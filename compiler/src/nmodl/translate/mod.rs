@@ -117,9 +117,12 @@ const MATH: &[(&str, &str, usize)] = &[
     ("fmax", "max", 2),
 ];
 
+/// The ion species of Sylva's standard library (`compiler/stdlib/ions.syl`).
+const STANDARD_SPECIES: &[&str] = &["na", "k", "ca"];
+
 /// A mechanism's Sylva name: also not a species of the standard library (`SUFFIX na`).
 pub fn mechanism_name(name: &str) -> String {
-    if ["na", "k", "ca"].contains(&name) { format!("{name}_") } else { sylva_name(name) }
+    if STANDARD_SPECIES.contains(&name) { format!("{name}_") } else { sylva_name(name) }
 }
 
 pub fn sylva_name(name: &str) -> String {
@@ -295,6 +298,9 @@ struct Interface {
     point: bool,
     /// (ion, span, read, written).
     ions: Vec<(String, Span, Vec<String>, Vec<String>)>,
+    /// Ions the standard library does not declare, with their charge (VALENCE): a `species`
+    /// with NEURON's defaults for a new ion.
+    species: Vec<(String, i32)>,
     nonspecific: Vec<String>,
     electrode: Vec<String>,
     globals: HashSet<String>,
@@ -429,6 +435,7 @@ impl<'a> Tx<'a> {
         let mut electrode = Vec::new();
         let mut globals = HashSet::new();
         let mut pointers: Vec<(String, Span)> = Vec::new();
+        let mut species: Vec<(String, i32)> = Vec::new();
         for item in &file.items {
             match item {
                 Item::Neuron(stmts) => {
@@ -439,15 +446,12 @@ impl<'a> Tx<'a> {
                                 name = Some(n.clone());
                                 point = true;
                             }
-                            NeuronStmt::UseIon { ion, span, read, write, .. } => {
-                                if !["na", "k", "ca"].contains(&ion.as_str()) {
-                                    self.unsupported(
-                                        *span,
-                                        format!(
-                                            "ion `{ion}`: Sylva's standard library has the species na, k and ca only"
-                                        ),
-                                        "no such species",
-                                    );
+                            NeuronStmt::UseIon { ion, span, read, write, valence } => {
+                                if !STANDARD_SPECIES.contains(&ion.as_str())
+                                    && !species.iter().any(|(s, _)| s == ion)
+                                    && let Some(charge) = self.new_species_charge(ion, *span, valence.as_deref())
+                                {
+                                    species.push((ion.clone(), charge));
                                 }
                                 let names = |v: &Vec<(String, Span)>| v.iter().map(|(n, _)| n.clone()).collect();
                                 ions.push((ion.clone(), *span, names(read), names(write)));
@@ -477,7 +481,25 @@ impl<'a> Tx<'a> {
             return None;
         };
         let pre_voltage = self.pre_voltage(point, pointers);
-        Some(Interface { name, point, ions, nonspecific, electrode, globals, pre_voltage })
+        Some(Interface { name, point, ions, species, nonspecific, electrode, globals, pre_voltage })
+    }
+
+    /// The charge of an ion the standard library does not declare: its VALENCE, which NEURON
+    /// requires for a new ion; `None` (reported) without one or with one that is not a charge.
+    fn new_species_charge(&mut self, ion: &str, span: Span, valence: Option<&str>) -> Option<i32> {
+        let charge = valence.and_then(|z| z.parse::<i32>().ok()).filter(|z| *z != 0 && z.abs() <= 8);
+        if charge.is_none() {
+            let message = match valence {
+                Some(z) => format!("ion `{ion}` has VALENCE {z}: a species' charge is a whole number from -8 to 8, not 0"),
+                None => format!("ion `{ion}` has no VALENCE: Sylva declares it as a new species with that charge, as NEURON does"),
+            };
+            self.diagnostics.push(
+                Diagnostic::error(Code::NmodlUnsupported, span, message)
+                    .label("a new ion")
+                    .help(format!("write `USEION {ion} … VALENCE z` with the ion's charge z")),
+            );
+        }
+        charge
     }
 
     /// A point process's one POINTER is the presynaptic voltage (NEURON's `setpointer` to a

@@ -39,6 +39,7 @@ impl Tx<'_> {
             }
         }
         let _ = writeln!(out);
+        species_text(out, iface);
         if let Some(t) = &file.title {
             let _ = writeln!(out, "/// {t}");
         }
@@ -105,6 +106,16 @@ impl Tx<'_> {
         for (n, v) in &self.lets {
             let _ = writeln!(out, "    let {n} = {}", v.text);
         }
+    }
+}
+
+/// A `species` for each ion the standard library does not declare, with NEURON 9's defaults
+/// for a new ion (`xi0_x_ion = xo0_x_ion = 1 mM`, `ex = 0 mV`, the charge its VALENCE).
+fn species_text(out: &mut String, iface: &Interface) {
+    for (ion, charge) in &iface.species {
+        let _ = writeln!(out, "/// USEION {ion} … VALENCE {charge} in NMODL: NEURON's defaults for a new ion.");
+        let _ = writeln!(out, "species {ion} {{ charge = {charge}, reversal = 0 mV, inside = 1 mM, outside = 1 mM }}");
+        let _ = writeln!(out);
     }
 }
 
