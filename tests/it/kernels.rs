@@ -166,6 +166,51 @@ fn a_steady_state_scheme_starts_at_its_steady_state() {
     assert!((a0 - 0.25).abs() <= 1e-8, "a starts at {a0}, not 0.25");
 }
 
+/// Two `conserve`s in one scheme: each replaces the equation of its own last state (with one
+/// row for the whole scheme, a + b = 1 replaced d's equation and the system was singular), so
+/// both totals hold and a follows backward Euler, a + dt (kb (1 − a) − kf a) at the new a.
+#[test]
+fn a_scheme_keeps_two_conserved_totals() {
+    let source = "density pairs {
+    state a: 1 = 1
+    state b: 1
+    state c: 1 = 2
+    state d: 1
+    kinetic {
+        a <-> b (0.3 / ms, 0.1 / ms)
+        c <-> d (0.2 / ms, 0.4 / ms)
+        conserve a + b = 1
+        conserve c + d = 2
+    }
+}
+cell cl {
+    morphology { section soma { length = 20 um, diam = 20 um, nseg = 1 } }
+    insert pairs in soma
+}
+network main {
+    population cells = cl[1]
+    probe \"a\" = pairs.a at cells[0].soma(0.5)
+    probe \"b\" = pairs.b at cells[0].soma(0.5)
+    probe \"c\" = pairs.c at cells[0].soma(0.5)
+    probe \"d\" = pairs.d at cells[0].soma(0.5)
+}
+simulation { dt = 0.1 ms, duration = 2 ms }
+";
+    let (db, compilation) = sylva_tests::compile_text("pairs.syl", source, &[]);
+    let artifact = compilation.artifact.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let mut sim =
+        sylva_runtime::cpu::Simulation::new(&artifact, sylva_runtime::cpu::Options::default()).expect("builds");
+    sim.run(|_, _| {}).expect("runs");
+    let [a, b, c, d] = [0, 1, 2, 3].map(|i| sim.columns()[i].clone());
+    let mut euler = 1.0_f64;
+    for n in 0..a.len() {
+        assert!((a[n] + b[n] - 1.0).abs() <= 1e-14 && (c[n] + d[n] - 2.0).abs() <= 1e-14, "step {n}");
+        assert!((a[n] - euler).abs() <= 1e-14, "step {n}: a = {} against backward Euler {euler}", a[n]);
+        euler = (euler + 0.1 * 0.1) / (1.0 + 0.1 * 0.4);
+    }
+    assert!((c[20] - 2.0).abs() > 0.1, "c moved");
+}
+
 /// A nonlinear scheme cannot start at its steady state by one step: a located error.
 #[test]
 fn a_nonlinear_steady_state_scheme_is_refused() {

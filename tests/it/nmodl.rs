@@ -172,6 +172,20 @@ fn translated_new_ions_match_neuron() {
     );
 }
 
+/// A new ion needs its VALENCE (NEURON requires it too), and two CONSERVEs may not share a
+/// state: both refused where they are written.
+#[test]
+fn new_ions_without_valence_and_overlapping_conserves_are_located() {
+    let ion = "NEURON {\n    SUFFIX hx\n    USEION h READ eh WRITE ih\n}\nASSIGNED { v (mV) eh (mV) ih (mA/cm2) }\nBREAKPOINT { ih = 0.001*(v - eh) }\n";
+    let rendered = import_text(ion);
+    assert!(rendered.contains("error[E0802]: ion `h` has no VALENCE"), "{rendered}");
+    assert!(rendered.contains("old.mod:3:12"), "{rendered}");
+    let conserves = "NEURON { SUFFIX kx NONSPECIFIC_CURRENT i }\nASSIGNED { v (mV) i (mA/cm2) }\nSTATE { a b c }\nBREAKPOINT { SOLVE kin METHOD sparse i = 0.001*b*v }\nKINETIC kin {\n    ~ a <-> b (1, 2)\n    ~ b <-> c (1, 2)\n    CONSERVE a + b = 1\n    CONSERVE b + c = 1\n}\n";
+    let rendered = import_text(conserves);
+    assert!(rendered.contains("error[E0805]: `b` is in two CONSERVE statements"), "{rendered}");
+    assert!(rendered.contains("old.mod:9:5"), "{rendered}");
+}
+
 /// Compiles `source` as the repository file `name` and runs it; the probe `soma_v`.
 fn run_text(name: &str, source: &str) -> Vec<f64> {
     let (db, compilation) = compile_text(name, source, &[]);
