@@ -20,13 +20,22 @@ impl Tx<'_> {
                     env.frames.last_mut().expect("a frame").insert(n.clone(), Out::atom("0"));
                 }
             }
-            Stmt::Assign { name, span, value } if self.is_state_update(name) => {
-                self.state_update(name, *span, value, env);
+            Stmt::Assign { name, span, index, value } => {
+                let name = match index {
+                    Some(index) => match self.element(name, *span, index, env) {
+                        Some(element) => element,
+                        None => return,
+                    },
+                    None => name.clone(),
+                };
+                if self.is_state_update(&name) {
+                    self.state_update(&name, *span, value, env);
+                } else {
+                    let value = self.expr(value, env);
+                    self.assign(&name, *span, value, env);
+                }
             }
-            Stmt::Assign { name, span, value } => {
-                let value = self.expr(value, env);
-                self.assign(name, *span, value, env);
-            }
+            Stmt::From { var, from, to, body, span } => self.from_loop(var, (from, to), body, *span, env),
             Stmt::Derivative { name, span, value } => self.derivative_stmt(name, *span, value, env),
             Stmt::Call { name, span, args } => self.call_stmt(name, *span, args, env),
             Stmt::If { cond, then, otherwise } => self.if_stmt(cond, then, otherwise, env),
@@ -312,6 +321,10 @@ impl Tx<'_> {
         match e {
             Expr::Number(n, _) => number(n),
             Expr::Name(n, span) => self.read(n, *span, env),
+            Expr::Index(n, span, index) => match self.element(n, *span, index, env) {
+                Some(element) => self.read(&element, *span, env),
+                None => Out::atom("0"),
+            },
             Expr::Unary(op, x) => {
                 let x = self.expr(x, env);
                 Out { text: format!("{op}{}", x.wrap(7)), prec: 6 }

@@ -20,6 +20,7 @@ impl Uses {
     fn stmts(&mut self, stmts: &[Stmt], procedures: &HashMap<String, Function>) {
         for s in stmts {
             match s {
+                Stmt::From { body, .. } => self.stmts(body, procedures),
                 Stmt::Assign { name, value, .. } | Stmt::Derivative { name, value, .. } => {
                     self.assigns.insert(name.clone());
                     self.expr(value, procedures);
@@ -52,7 +53,7 @@ impl Uses {
                 args.iter().for_each(|a| self.expr(a, procedures));
                 self.callee(name, procedures);
             }
-            Expr::Unary(_, x) => self.expr(x, procedures),
+            Expr::Unary(_, x) | Expr::Index(_, _, x) => self.expr(x, procedures),
             Expr::Binary(_, a, b) => {
                 self.expr(a, procedures);
                 self.expr(b, procedures);

@@ -282,6 +282,11 @@ impl Tx<'_> {
 fn local_in(e: &Expr, env: &Env) -> Option<String> {
     match e {
         Expr::Name(n, _) => env.frames.last().filter(|f| f.contains_key(n)).map(|_| n.clone()),
+        Expr::Index(n, _, index) => {
+            let element = format!("{n}[");
+            let local = env.frames.last().is_some_and(|f| f.keys().any(|k| k.starts_with(&element)));
+            if local { Some(n.clone()) } else { local_in(index, env) }
+        }
         Expr::Number(..) => None,
         Expr::Call(_, _, args) => args.iter().find_map(|a| local_in(a, env)),
         Expr::Unary(_, x) => local_in(x, env),

@@ -17,6 +17,7 @@ use super::units::{UnitTable, constant};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 
+mod arrays;
 mod events;
 mod exec;
 mod held;
@@ -125,7 +126,12 @@ pub fn mechanism_name(name: &str) -> String {
     if STANDARD_SPECIES.contains(&name) { format!("{name}_") } else { sylva_name(name) }
 }
 
+/// A variable's Sylva name: a reserved word gets a trailing `_`, an array's element `x[1]` is
+/// `x_1`.
 pub fn sylva_name(name: &str) -> String {
+    if let Some((array, rest)) = name.split_once('[') {
+        return format!("{array}_{}", rest.trim_end_matches(']'));
+    }
     if RESERVED.contains(&name) { format!("{name}_") } else { name.to_string() }
 }
 
