@@ -308,6 +308,9 @@ impl Tx<'_> {
             Kind::Param if self.block != BlockKind::Initial && self.shadows.contains_key(name) => {
                 self.shadows[name].clone()
             }
+            // NEURON sets a STATE to 0 before INITIAL runs (hha2.mod's INITIAL advances the
+            // gates from there); Sylva's own start value would be a gate's steady state.
+            Kind::State if self.block == BlockKind::Initial => Out::atom("0"),
             _ => strip(&self.sylva_read_name(name), &var.unit),
         }
     }
