@@ -186,6 +186,25 @@ fn new_ions_without_valence_and_overlapping_conserves_are_located() {
     assert!(rendered.contains("old.mod:9:5"), "{rendered}");
 }
 
+/// Arrays of constant size filled by FROM loops (hh2a.mod, in the style of ModelDB 20212's
+/// hha2.mod: ASSIGNED and LOCAL arrays, a FUNCTION selecting by index, an INITIAL that
+/// advances the gates from NEURON's start value 0): unrolled element by element.
+#[test]
+fn translated_arrays_and_loops_match_neuron() {
+    let (_, text) = translate("tests/data/nmodl/hh2a.mod");
+    assert!(text.contains("let fac_2 = ") && text.contains("initial { m = 0 + fac_0 * (inf_0 - 0)"), "{text}");
+    run_case("arrays", &["tests/data/nmodl/hh2a.mod"], "    insert hh2a in soma\n", (5.0, 30.0, 0.15), 50.0, -65.0, &["6.3", "18.5"]);
+}
+
+/// `METHOD euler` (hh2e.mod): NEURON's forward Euler from the states before the step at the
+/// step's new voltage, which is `x = x + dt * x' each step`.
+#[test]
+fn translated_euler_matches_neuron() {
+    let (_, text) = translate("tests/data/nmodl/hh2e.mod");
+    assert!(text.contains("m = m + dt / 1 ms * ((minf - m) / mtau) each step"), "{text}");
+    run_case("euler", &["tests/data/nmodl/hh2e.mod"], "    insert hh2e in soma\n", (5.0, 30.0, 0.15), 50.0, -65.0, &["6.3", "18.5"]);
+}
+
 /// Compiles `source` as the repository file `name` and runs it; the probe `soma_v`.
 fn run_text(name: &str, source: &str) -> Vec<f64> {
     let (db, compilation) = compile_text(name, source, &[]);

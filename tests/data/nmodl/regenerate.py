@@ -24,6 +24,9 @@ dt = 0.025 ms, cvode off, secondorder = 0), each at two temperatures:
             read by BREAKPOINT: minf, and gt, which starts at 0), as hh2
     ions    hh2 + hcur.mod (a new ion h, VALENCE 1) + xchan.mod and xpool.mod (a new ion x,
             VALENCE 2, whose xi the pool writes: ex by Nernst), as hh2
+    arrays  hh2a.mod (hh2 with ASSIGNED and LOCAL arrays filled by FROM loops, SOLVE of a
+            PROCEDURE, INITIAL advancing the gates from 0), as hh2
+    euler   hh2e.mod (hh2 with METHOD euler), as hh2
     synapses  hh2 + NEURON's own ExpSyn and Exp2Syn (built in, compiled from expsyn.mod and
             exp2syn.mod, the files beside this script), events through NetCon.event at fixed
             times, no IClamp, 60 ms, v_init -65
@@ -44,7 +47,8 @@ import regenerate as base  # noqa: E402  (section, iclamp, Run, neuron_init)
 MODS = [os.path.join(HERE, f) for f in ("hh2.mod", "na2.mod", "kdr2.mod", "kin3.mod", "hh2i.mod",
                                         "kinss.mod", "kin3ss.mod", "oldstyle.mod", "hh2p.mod",
                                         "cad_implicit.mod", "hh2m.mod", "tlike.mod",
-                                        "hcur.mod", "xchan.mod", "xpool.mod")] + [
+                                        "hcur.mod", "xchan.mod", "xpool.mod", "hh2a.mod",
+                                        "hh2e.mod")] + [
     os.path.join(NEURON_DIR, "mod", f)
     for f in ("CaDynamics_E2.mod", "Ca_HVA.mod", "SK_E2.mod", "kinetic_k.mod")]
 
@@ -70,6 +74,8 @@ CASES = {
     "held": ((6.3, 18.5), [("hh2m", {}), ("tlike", {})], (5.0, 30.0, 0.15), 50.0, -65.0),
     "ions": ((6.3, 18.5), [("hh2", {}), ("hcur", {}), ("xchan", {}), ("xpool", {})],
              (5.0, 30.0, 0.15), 50.0, -65.0),
+    "arrays": ((6.3, 18.5), [("hh2a", {})], (5.0, 30.0, 0.15), 50.0, -65.0),
+    "euler": ((6.3, 18.5), [("hh2e", {})], (5.0, 30.0, 0.15), 50.0, -65.0),
     "synapses": ((6.3, 18.5), [("hh2", {})], (0.0, 0.0, 0.0), 60.0, -65.0),
 }
 

@@ -413,10 +413,15 @@ impl Parser<'_> {
             if self.is_punct("<") {
                 self.bump();
                 let lo = self.number()?.0;
-                self.expect(",")?;
-                let hi = self.number()?.0;
-                self.expect(">")?;
-                decl.range = Some((lo, hi));
+                // `<1e-5>` after a STATE: CVODE's absolute tolerance, nothing to translate.
+                if self.is_punct(">") {
+                    self.bump();
+                } else {
+                    self.expect(",")?;
+                    let hi = self.number()?.0;
+                    self.expect(">")?;
+                    decl.range = Some((lo, hi));
+                }
             }
             // STATE's `FROM lo TO hi` and a start value `x = 0` of an ASSIGNED/STATE.
             if self.is_word("FROM") {

@@ -338,7 +338,8 @@ struct Blocks {
     initial: Vec<(String, Out)>,
     /// `on event(…) { … }`, from NET_RECEIVE.
     event: Option<String>,
-    /// `x = … each step`: ASSIGNED values the solved blocks compute and BREAKPOINT reads.
+    /// `x = … each step`: ASSIGNED values the solved blocks compute and BREAKPOINT reads, and
+    /// the states of a DERIVATIVE block solved by `METHOD euler`.
     held: Vec<(String, Out)>,
 }
 

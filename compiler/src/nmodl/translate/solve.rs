@@ -13,13 +13,14 @@ impl Tx<'_> {
         match m.as_str() {
             "cnexp" => self.solve_derivative(target, span, false, blocks),
             "derivimplicit" => self.solve_derivative(target, span, true, blocks),
+            "euler" => self.solve_euler(target, span, blocks),
             "sparse" => self.solve_kinetic(target, span, blocks),
             _ => {
                 let m = m.clone();
                 self.unsupported(
                     *method_span,
                     format!("`METHOD {m}` is not translated"),
-                    "`cnexp`, `derivimplicit` and `sparse` are",
+                    "`cnexp`, `derivimplicit`, `euler` and `sparse` are",
                 );
             }
         }
@@ -99,16 +100,37 @@ impl Tx<'_> {
             .push(Diagnostic::error(Code::NmodlName, span, format!("no {kind} block `{target}`")).label("solved here"));
     }
 
-    fn solve_derivative(&mut self, target: &str, span: Span, implicit: bool, blocks: &mut Blocks) {
+    /// The DERIVATIVE block `target` executed: its statements and what they computed.
+    fn execute_derivative(&mut self, target: &str, span: Span, blocks: &mut Blocks) -> Option<(Vec<Stmt>, Env)> {
         let Some(body) = self.find_block(target, false) else {
             self.no_block(target, span, "DERIVATIVE");
-            return;
+            return None;
         };
         blocks.solved.insert(target.to_string());
         self.block = BlockKind::Derivative;
         let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
         self.stmts(&body, &mut env);
         self.keep(&env);
+        Some((body, env))
+    }
+
+    /// `METHOD euler`: NEURON's forward Euler, x + dt·x' from the states before the step at
+    /// the step's new voltage, all derivatives first; that is `x = x + dt·x' each step`.
+    fn solve_euler(&mut self, target: &str, span: Span, blocks: &mut Blocks) {
+        let Some((_, env)) = self.execute_derivative(target, span, blocks) else { return };
+        let mut keys: Vec<_> = env.globals.keys().filter(|k| k.ends_with('\'')).cloned().collect();
+        keys.sort_by_key(|k| self.file_order(k.trim_end_matches('\'')));
+        for k in keys {
+            let n = k.trim_end_matches('\'').to_string();
+            let unit = self.vars.get(&n).map_or("1".to_string(), |v| v.unit.clone());
+            let x = strip(&sylva_name(&n), &unit);
+            let step = binary("*", &Out { text: "dt / 1 ms".into(), prec: 5 }, &env.globals[&k]);
+            blocks.held.push((n, attach(&binary("+", &x, &step), &unit)));
+        }
+    }
+
+    fn solve_derivative(&mut self, target: &str, span: Span, implicit: bool, blocks: &mut Blocks) {
+        let Some((body, env)) = self.execute_derivative(target, span, blocks) else { return };
         let first = blocks.derivatives.len();
         self.derivatives_of(&env, blocks);
         if implicit {
