@@ -205,6 +205,22 @@ fn translated_euler_matches_neuron() {
     run_case("euler", &["tests/data/nmodl/hh2e.mod"], "    insert hh2e in soma\n", (5.0, 30.0, 0.15), 50.0, -65.0, &["6.3", "18.5"]);
 }
 
+/// An index that is not a constant, one outside its array and an array too large are refused
+/// where they are written.
+#[test]
+fn array_indices_that_cannot_be_unrolled_are_located() {
+    let header = "NEURON { SUFFIX ar NONSPECIFIC_CURRENT i }\nASSIGNED { v (mV) i (mA/cm2) a[2] }\n";
+    let variable = format!("{header}BREAKPOINT {{\n    a[v] = 1\n    i = 0\n}}\n");
+    let rendered = import_text(&variable);
+    assert!(rendered.contains("error[E0802]: the index of `a` is not a constant") && rendered.contains("old.mod:4:7"), "{rendered}");
+    let outside = format!("{header}BREAKPOINT {{\n    FROM k = 0 TO 2 {{ a[k] = k }}\n    i = 0\n}}\n");
+    let rendered = import_text(&outside);
+    assert!(rendered.contains("error[E0804]: `a[2]` is outside the array `a`") && rendered.contains("old.mod:4:23"), "{rendered}");
+    let large = "NEURON { SUFFIX ar NONSPECIFIC_CURRENT i }\nASSIGNED { v (mV) i (mA/cm2) a[100] }\nBREAKPOINT { i = 0 }\n";
+    let rendered = import_text(large);
+    assert!(rendered.contains("error[E0802]: an array of 100 elements") && rendered.contains("old.mod:2:31"), "{rendered}");
+}
+
 /// Compiles `source` as the repository file `name` and runs it; the probe `soma_v`.
 fn run_text(name: &str, source: &str) -> Vec<f64> {
     let (db, compilation) = compile_text(name, source, &[]);
