@@ -99,7 +99,8 @@ simulation {{ dt = 0.1 ms, duration = 2 ms }}
 #[test]
 fn each_step_stores_the_value_from_the_states_before_the_step() {
     let (db, compilation) = sylva_tests::compile_text("held.syl", &each_step_model("y = 2 * x each step"), &[]);
-    let artifact = compilation.artifact.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let artifact =
+        compilation.artifact.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
     let mut sim =
         sylva_runtime::cpu::Simulation::new(&artifact, sylva_runtime::cpu::Options::default()).expect("builds");
     sim.run(|_, _| {}).expect("runs");
@@ -197,7 +198,8 @@ network main {
 simulation { dt = 0.1 ms, duration = 2 ms }
 ";
     let (db, compilation) = sylva_tests::compile_text("pairs.syl", source, &[]);
-    let artifact = compilation.artifact.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+    let artifact =
+        compilation.artifact.unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
     let mut sim =
         sylva_runtime::cpu::Simulation::new(&artifact, sylva_runtime::cpu::Options::default()).expect("builds");
     sim.run(|_, _| {}).expect("runs");

@@ -163,7 +163,12 @@ fn translated_new_ions_match_neuron() {
     assert!(text.contains("species x { charge = 2, reversal = 0 mV, inside = 1 mM, outside = 1 mM }"), "{text}");
     run_case(
         "ions",
-        &["tests/data/nmodl/hh2.mod", "tests/data/nmodl/hcur.mod", "tests/data/nmodl/xchan.mod", "tests/data/nmodl/xpool.mod"],
+        &[
+            "tests/data/nmodl/hh2.mod",
+            "tests/data/nmodl/hcur.mod",
+            "tests/data/nmodl/xchan.mod",
+            "tests/data/nmodl/xpool.mod",
+        ],
         "    insert hh2 in soma\n    insert hcur in soma\n    insert xchan in soma\n    insert xpool in soma\n",
         (5.0, 30.0, 0.15),
         50.0,
@@ -193,7 +198,15 @@ fn new_ions_without_valence_and_overlapping_conserves_are_located() {
 fn translated_arrays_and_loops_match_neuron() {
     let (_, text) = translate("tests/data/nmodl/hh2a.mod");
     assert!(text.contains("let fac_2 = ") && text.contains("initial { m = 0 + fac_0 * (inf_0 - 0)"), "{text}");
-    run_case("arrays", &["tests/data/nmodl/hh2a.mod"], "    insert hh2a in soma\n", (5.0, 30.0, 0.15), 50.0, -65.0, &["6.3", "18.5"]);
+    run_case(
+        "arrays",
+        &["tests/data/nmodl/hh2a.mod"],
+        "    insert hh2a in soma\n",
+        (5.0, 30.0, 0.15),
+        50.0,
+        -65.0,
+        &["6.3", "18.5"],
+    );
 }
 
 /// `METHOD euler` (hh2e.mod): NEURON's forward Euler from the states before the step at the
@@ -202,7 +215,15 @@ fn translated_arrays_and_loops_match_neuron() {
 fn translated_euler_matches_neuron() {
     let (_, text) = translate("tests/data/nmodl/hh2e.mod");
     assert!(text.contains("m = m + dt / 1 ms * ((minf - m) / mtau) each step"), "{text}");
-    run_case("euler", &["tests/data/nmodl/hh2e.mod"], "    insert hh2e in soma\n", (5.0, 30.0, 0.15), 50.0, -65.0, &["6.3", "18.5"]);
+    run_case(
+        "euler",
+        &["tests/data/nmodl/hh2e.mod"],
+        "    insert hh2e in soma\n",
+        (5.0, 30.0, 0.15),
+        50.0,
+        -65.0,
+        &["6.3", "18.5"],
+    );
 }
 
 /// An index that is not a constant, one outside its array and an array too large are refused
@@ -212,13 +233,23 @@ fn array_indices_that_cannot_be_unrolled_are_located() {
     let header = "NEURON { SUFFIX ar NONSPECIFIC_CURRENT i }\nASSIGNED { v (mV) i (mA/cm2) a[2] }\n";
     let variable = format!("{header}BREAKPOINT {{\n    a[v] = 1\n    i = 0\n}}\n");
     let rendered = import_text(&variable);
-    assert!(rendered.contains("error[E0802]: the index of `a` is not a constant") && rendered.contains("old.mod:4:7"), "{rendered}");
+    assert!(
+        rendered.contains("error[E0802]: the index of `a` is not a constant") && rendered.contains("old.mod:4:7"),
+        "{rendered}"
+    );
     let outside = format!("{header}BREAKPOINT {{\n    FROM k = 0 TO 2 {{ a[k] = k }}\n    i = 0\n}}\n");
     let rendered = import_text(&outside);
-    assert!(rendered.contains("error[E0804]: `a[2]` is outside the array `a`") && rendered.contains("old.mod:4:23"), "{rendered}");
-    let large = "NEURON { SUFFIX ar NONSPECIFIC_CURRENT i }\nASSIGNED { v (mV) i (mA/cm2) a[100] }\nBREAKPOINT { i = 0 }\n";
+    assert!(
+        rendered.contains("error[E0804]: `a[2]` is outside the array `a`") && rendered.contains("old.mod:4:23"),
+        "{rendered}"
+    );
+    let large =
+        "NEURON { SUFFIX ar NONSPECIFIC_CURRENT i }\nASSIGNED { v (mV) i (mA/cm2) a[100] }\nBREAKPOINT { i = 0 }\n";
     let rendered = import_text(large);
-    assert!(rendered.contains("error[E0802]: an array of 100 elements") && rendered.contains("old.mod:2:31"), "{rendered}");
+    assert!(
+        rendered.contains("error[E0802]: an array of 100 elements") && rendered.contains("old.mod:2:31"),
+        "{rendered}"
+    );
 }
 
 /// Compiles `source` as the repository file `name` and runs it; the probe `soma_v`.

@@ -111,7 +111,8 @@ impl<'a> Globals<'a> {
                     ast::Item::Network(n) => ItemRef::Network(n),
                 };
                 let name = item_ref.name();
-                if let (Some(ItemRef::Species(previous)), ItemRef::Species(again)) = (globals.items.get(&name.name), item_ref)
+                if let (Some(ItemRef::Species(previous)), ItemRef::Species(again)) =
+                    (globals.items.get(&name.name), item_ref)
                     && same_species(previous, again)
                 {
                     continue; // Two imported `.mod` files that use the same new ion.

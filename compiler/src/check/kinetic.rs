@@ -140,13 +140,11 @@ fn check_conserve(
             match states.iter().position(|st| st.name == s.name) {
                 Some(i) if conserve.iter().any(|(l, _)| l.contains(&StateId(i as u32))) => {
                     lower.diags.push(
-                        Diagnostic::error(
-                            Code::InvalidKinetic,
-                            s.span,
-                            format!("`{}` is in two `conserve`s", s.name),
-                        )
-                        .label("conserved already")
-                        .note("each `conserve` replaces the equation of one of its states: their states must differ"),
+                        Diagnostic::error(Code::InvalidKinetic, s.span, format!("`{}` is in two `conserve`s", s.name))
+                            .label("conserved already")
+                            .note(
+                                "each `conserve` replaces the equation of one of its states: their states must differ",
+                            ),
                     );
                     scheme.ok = false;
                 }

@@ -76,7 +76,7 @@ impl Parser<'_> {
         match word.as_str() {
             "UNITSON" | "UNITSOFF" => Ok(None),
             "LOCAL" => Ok(Some(Stmt::Local(self.local_names()?))),
-            "FROM" => self.from_loop(&token),
+            "FROM" => self.loop_stmt(&token),
             "SOLVE" => self.solve(),
             "TABLE" => self.table(token.span),
             "if" => self.if_stmt(),
@@ -191,7 +191,7 @@ impl Parser<'_> {
     }
 
     /// `FROM i = lo TO hi { … }`; with `BY`, read on as not translated.
-    fn from_loop(&mut self, token: &Token) -> Result<Option<Stmt>, Fail> {
+    fn loop_stmt(&mut self, token: &Token) -> Result<Option<Stmt>, Fail> {
         let start = self.pos;
         let (var, _) = self.name()?;
         self.expect("=")?;

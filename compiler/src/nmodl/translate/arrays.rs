@@ -35,13 +35,25 @@ impl Tx<'_> {
 
     /// `FROM var = from TO to { body }`: the body once for each value of `var`, which is a
     /// local of the innermost frame.
-    pub(super) fn from_loop(&mut self, var: &str, (from, to): (&Expr, &Expr), body: &[Stmt], span: Span, env: &mut Env) {
+    pub(super) fn unrolled_loop(
+        &mut self,
+        var: &str,
+        (from, to): (&Expr, &Expr),
+        body: &[Stmt],
+        span: Span,
+        env: &mut Env,
+    ) {
         let (Some(first), Some(last)) = (constant(from, env), constant(to, env)) else {
-            self.unsupported(span, "the bounds of `FROM` are not constants", "Sylva unrolls loops with constant bounds");
+            self.unsupported(
+                span,
+                "the bounds of `FROM` are not constants",
+                "Sylva unrolls loops with constant bounds",
+            );
             return;
         };
         if last - first >= MAX_ITERATIONS {
-            let message = format!("a `FROM` loop of {} iterations: Sylva unrolls at most {MAX_ITERATIONS}", last - first + 1);
+            let message =
+                format!("a `FROM` loop of {} iterations: Sylva unrolls at most {MAX_ITERATIONS}", last - first + 1);
             self.unsupported(span, message, "too many iterations");
             return;
         }

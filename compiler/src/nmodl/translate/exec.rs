@@ -35,7 +35,7 @@ impl Tx<'_> {
                     self.assign(&name, *span, value, env);
                 }
             }
-            Stmt::From { var, from, to, body, span } => self.from_loop(var, (from, to), body, *span, env),
+            Stmt::From { var, from, to, body, span } => self.unrolled_loop(var, (from, to), body, *span, env),
             Stmt::Derivative { name, span, value } => self.derivative_stmt(name, *span, value, env),
             Stmt::Call { name, span, args } => self.call_stmt(name, *span, args, env),
             Stmt::If { cond, then, otherwise } => self.if_stmt(cond, then, otherwise, env),

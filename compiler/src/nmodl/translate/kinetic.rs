@@ -68,7 +68,8 @@ impl Tx<'_> {
                 if let Some((n, _)) =
                     states.iter().find(|(n, _)| self.scheme.conserve.iter().any(|(c, _, _)| c.contains(n)))
                 {
-                    let message = format!("`{n}` is in two CONSERVE statements: Sylva's `conserve`s are over different states");
+                    let message =
+                        format!("`{n}` is in two CONSERVE statements: Sylva's `conserve`s are over different states");
                     self.kinetic_error(*span, message, "conserved already");
                     return;
                 }

@@ -497,8 +497,12 @@ impl<'a> Tx<'a> {
         let charge = valence.and_then(|z| z.parse::<i32>().ok()).filter(|z| *z != 0 && z.abs() <= 8);
         if charge.is_none() {
             let message = match valence {
-                Some(z) => format!("ion `{ion}` has VALENCE {z}: a species' charge is a whole number from -8 to 8, not 0"),
-                None => format!("ion `{ion}` has no VALENCE: Sylva declares it as a new species with that charge, as NEURON does"),
+                Some(z) => {
+                    format!("ion `{ion}` has VALENCE {z}: a species' charge is a whole number from -8 to 8, not 0")
+                }
+                None => format!(
+                    "ion `{ion}` has no VALENCE: Sylva declares it as a new species with that charge, as NEURON does"
+                ),
             };
             self.diagnostics.push(
                 Diagnostic::error(Code::NmodlUnsupported, span, message)

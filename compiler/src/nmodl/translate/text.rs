@@ -87,7 +87,10 @@ impl Tx<'_> {
             if let Some(c) = decl.and_then(|d| self.trailing_comment(d.line)) {
                 let _ = writeln!(out, "    /// {c}");
             }
-            let _ = writeln!(out, "    /// ASSIGNED in NMODL: computed by the state update, read by the currents as stored.");
+            let _ = writeln!(
+                out,
+                "    /// ASSIGNED in NMODL: computed by the state update, read by the currents as stored."
+            );
             let _ = writeln!(out, "    state {}: {}", sylva_name(n), unit_type(&self.vars[n].unit));
         }
     }
