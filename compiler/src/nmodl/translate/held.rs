@@ -101,6 +101,17 @@ impl Tx<'_> {
         }
     }
 
+    /// The names BREAKPOINT's own statements assign (SOLVE aside).
+    pub(super) fn breakpoint_assigns(&self) -> HashSet<String> {
+        let mut uses = Uses::default();
+        for item in &self.file.items {
+            if let Item::Breakpoint(body, _) = item {
+                uses.stmts(body, &HashMap::new());
+            }
+        }
+        uses.assigns
+    }
+
     fn solved_uses(&self, target: &str, uses: &mut Uses) {
         for item in &self.file.items {
             match item {

@@ -601,6 +601,7 @@ impl<'a> Tx<'a> {
         let file = self.file;
         let mut params: Vec<&Decl> = Vec::new();
         let mut states: Vec<&Decl> = Vec::new();
+        let computed = self.breakpoint_assigns();
         for item in &file.items {
             let (decls, kind) = match item {
                 Item::Parameter(d) => (d, Kind::Param),
@@ -624,6 +625,9 @@ impl<'a> Tx<'a> {
                         }
                     }
                     None => {
+                        // A PARAMETER BREAKPOINT computes (kca.mod's `gk = gbar*m*m*m`) is
+                        // overwritten at every step: an ASSIGNED value.
+                        let kind = if kind == Kind::Param && computed.contains(&d.name) { Kind::Assigned } else { kind };
                         self.vars.insert(d.name.clone(), Var { kind, unit });
                         match kind {
                             Kind::Param => params.push(d),
