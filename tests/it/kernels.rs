@@ -129,6 +129,30 @@ fn each_step_of_a_non_state_or_twice_is_located() {
     }
 }
 
+/// The conductance of `i = e by secant` is NEURON's (I(v + 0.001 mV) − I(v)) / 0.001 mV; without
+/// it, dI/dv. For I = g·exp(v/10 mV)·1 mV the two differ by the factor (e^0.0001 − 1)/0.0001.
+#[test]
+fn by_secant_gives_neurons_conductance() {
+    use sylva_compiler::ir::expr::{Builtin, Expr};
+    for (method, factor) in [(" by secant", (1e-4_f64.exp() - 1.0) / 1e-4), ("", 1.0)] {
+        let source = format!(
+            "density expo {{\n    current i\n    param g: S/cm2 = 0.001\n    i = g * exp(v / 10 mV) * 1 mV{method}\n}}\n"
+        );
+        let (db, compilation) = sylva_tests::compile_text("expo.syl", &source, &[]);
+        let model = compilation.model().unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+        let m = model.mechanisms.iter().find(|m| m.name == "expo").expect("expo");
+        let current = &m.currents[0];
+        let leaf = |e: Expr| match e {
+            Expr::Builtin(Builtin::V) => -30.0,
+            Expr::Param(_) => 1.0,
+            _ => panic!("unexpected leaf {e:?}"),
+        };
+        let (value, conductance) = (m.exprs.eval(current.value, &leaf), m.exprs.eval(current.conductance, &leaf));
+        let expected = value / 10.0 * factor;
+        assert!((conductance - expected).abs() <= 1e-9 * expected.abs(), "{method}: {conductance} against {expected}");
+    }
+}
+
 /// A two-state scheme a <-> b (kf, kb) with a conserved total of 1, recorded at t = 0.
 fn two_state(reaction: &str) -> String {
     format!(

@@ -353,11 +353,21 @@ fn old_style_refusals_are_located() {
     let rendered = import_text(&frozen);
     assert!(rendered.contains("error[E0802]: `v0` keeps the value INITIAL computed from `v`"), "{rendered}");
     assert!(rendered.contains("old.mod:6:"), "{rendered}");
+}
+
+/// A state assignment in a SOLVE'd PROCEDURE of another form than `m = m + a*(b - m)` sets
+/// the state each step (nap.mod of ModelDB 20212); NEURON's conductance is the secant.
+#[test]
+fn other_state_updates_set_the_state_each_step() {
+    let header = "NEURON { SUFFIX old NONSPECIFIC_CURRENT i }\nPARAMETER { g = 0.001 (S/cm2) }\nASSIGNED { v (mV) i (mA/cm2) }\nSTATE { m }\n";
     let procedure =
         format!("{header}BREAKPOINT {{\n    SOLVE states\n    i = g*m*v\n}}\nPROCEDURE states() {{ m = m*m }}\n");
-    let rendered = import_text(&procedure);
-    assert!(rendered.contains("error[E0802]: `m` is not advanced as `m = m + a*(b - m)`"), "{rendered}");
-    assert!(rendered.contains("old.mod:9:22"), "{rendered}");
+    let mut db = SourceDb::new();
+    let id = db.add("old.mod", procedure);
+    let result = nmodl::import(&db, id);
+    assert!(!result.has_errors(), "{}", render(&db, &result.diagnostics));
+    let text = result.mechanism.expect("a mechanism").text;
+    assert!(text.contains("    m = m * m each step\n") && text.contains("by secant\n"), "{text}");
 }
 
 /// A POINTER is translated only as a point process's presynaptic voltage (`v_pre`): one in a

@@ -254,7 +254,8 @@ pub struct Current {
     /// Outward current (density mechanisms: nA/µm²; point mechanisms: nA). Electrode
     /// currents are stored as written (injected, positive depolarizing).
     pub value: ExprId,
-    /// d(value)/dv, derived symbolically.
+    /// d(value)/dv, derived symbolically, or with `by secant` NEURON's secant
+    /// (value(v + 0.001 mV) − value(v)) / 0.001 mV.
     pub conductance: ExprId,
     pub electrode: bool,
     pub span: Span,

@@ -189,6 +189,8 @@ pub struct Assign {
     pub electrode: bool,
     /// `x = … each step`: a state set to the value at every step (`Dynamics::Assign`).
     pub each_step: bool,
+    /// `i = … by secant`: the conductance is NEURON's secant (I(v + 0.001 mV) − I(v)) / 0.001 mV.
+    pub secant: bool,
     pub target: Ident,
     pub value: Expr,
     pub span: Span,

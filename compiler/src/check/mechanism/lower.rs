@@ -165,7 +165,11 @@ fn assign_current(
         return None;
     }
     let value = lower.expect(&a.value, current_dim, &format!("current `{}`", a.target.name));
-    let conductance = lower.arena.derivative(value.id, Expr::Builtin(Builtin::V));
+    let conductance = if a.secant {
+        secant_conductance(lower.arena, value.id)
+    } else {
+        lower.arena.derivative(value.id, Expr::Builtin(Builtin::V))
+    };
     Some(ir::Current {
         name: a.target.name.clone(),
         ion: slot.ion,
@@ -174,6 +178,20 @@ fn assign_current(
         electrode: a.electrode,
         span: a.span,
     })
+}
+
+/// The step of NEURON's secant conductance, in mV (nrn_cur evaluates the current at v + 0.001).
+const SECANT_STEP_MV: f64 = 0.001;
+
+/// NEURON's conductance of a current: (I(v + 0.001 mV) − I(v)) / 0.001 mV, which differs from
+/// dI/dv for a current nonlinear in v (a GHK current) by about 0.0005 mV × d²I/dv².
+fn secant_conductance(arena: &mut ExprArena, current: ExprId) -> ExprId {
+    let v = arena.leaf(Expr::Builtin(Builtin::V));
+    let step = arena.constant_expr(SECANT_STEP_MV);
+    let shifted_v = arena.add(v, step);
+    let shifted = arena.substitute(current, Expr::Builtin(Builtin::V), shifted_v);
+    let difference = arena.sub(shifted, current);
+    arena.div(difference, step)
 }
 
 /// Currents declared as written but never assigned.

@@ -14,9 +14,14 @@ impl Tx<'_> {
         self.lets_text(&mut out);
         dynamics_text(&mut out, blocks);
         let _ = writeln!(out);
+        // NEURON's conductance is the secant over 0.001 mV (nrn_cur), not dI/dv.
         for (n, v) in &blocks.currents {
-            let e = if iface.electrode.contains(n) { "electrode current " } else { "" };
-            let _ = writeln!(out, "    {e}{} = {}", sylva_name(n), v.text);
+            let line = if iface.electrode.contains(n) {
+                format!("electrode current {} = {}", sylva_name(n), v.text)
+            } else {
+                format!("{} = {} by secant", sylva_name(n), v.text)
+            };
+            let _ = writeln!(out, "    {line}");
         }
         if let Some(event) = &blocks.event {
             let _ = writeln!(out, "\n    {event}");

@@ -130,6 +130,7 @@ fn describe(rule: Rule) -> &'static [&'static str] {
         kw_steady_state => &["`steady_state`"],
         kw_each | each_step => &["`each step`"],
         kw_step => &["`step`"],
+        kw_secant | secant => &["`secant`"],
         kw_if => &["`if`"],
         kw_else => &["`else`"],
         kw_train => &["`train`"],
