@@ -208,14 +208,13 @@ impl Parser<'_> {
                     "PARAMETER" | "CONSTANT" => self.decls(true).map(|d| out.items.push(Item::Parameter(d))),
                     "ASSIGNED" => self.decls(false).map(|d| out.items.push(Item::Assigned(d))),
                     // A file-level `LOCAL a, b`: variables shared by the blocks, as ASSIGNED.
-                    "LOCAL" => {
-                        let decls = self.names_list().into_iter().map(|(name, span)| {
+                    "LOCAL" => self.local_names().map(|names| {
+                        let decls = names.into_iter().map(|(name, span)| {
                             let line = self.tokens.iter().find(|t| t.span == span).map_or(0, |t| t.line);
                             Decl { name, span, line, value: None, unit: None, range: None }
                         });
                         out.items.push(Item::Assigned(decls.collect()));
-                        Ok(())
-                    }
+                    }),
                     "STATE" => self.decls(false).map(|d| out.items.push(Item::State(d))),
                     "INITIAL" => self.block().map(|b| out.items.push(Item::Initial(b, token.span))),
                     "BREAKPOINT" => self.block().map(|b| out.items.push(Item::Breakpoint(b, token.span))),

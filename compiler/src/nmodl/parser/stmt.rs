@@ -165,7 +165,7 @@ impl Parser<'_> {
     }
 
     /// `LOCAL a, b[2]`: an array's elements are locals of their own.
-    fn local_names(&mut self) -> Result<Vec<(String, Span)>, Fail> {
+    pub(super) fn local_names(&mut self) -> Result<Vec<(String, Span)>, Fail> {
         let mut names = Vec::new();
         while let Tok::Name(n) = self.peek() {
             let n = n.clone();
