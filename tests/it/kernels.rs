@@ -139,7 +139,8 @@ fn by_secant_gives_neurons_conductance() {
             "density expo {{\n    current i\n    param g: S/cm2 = 0.001\n    i = g * exp(v / 10 mV) * 1 mV{method}\n}}\n"
         );
         let (db, compilation) = sylva_tests::compile_text("expo.syl", &source, &[]);
-        let model = compilation.model().unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
+        let model =
+            compilation.model().unwrap_or_else(|| panic!("{}", sylva_tests::render(&db, &compilation.diagnostics)));
         let m = model.mechanisms.iter().find(|m| m.name == "expo").expect("expo");
         let current = &m.currents[0];
         let leaf = |e: Expr| match e {

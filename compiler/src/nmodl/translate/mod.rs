@@ -627,7 +627,8 @@ impl<'a> Tx<'a> {
                     None => {
                         // A PARAMETER BREAKPOINT computes (kca.mod's `gk = gbar*m*m*m`) is
                         // overwritten at every step: an ASSIGNED value.
-                        let kind = if kind == Kind::Param && computed.contains(&d.name) { Kind::Assigned } else { kind };
+                        let kind =
+                            if kind == Kind::Param && computed.contains(&d.name) { Kind::Assigned } else { kind };
                         self.vars.insert(d.name.clone(), Var { kind, unit });
                         match kind {
                             Kind::Param => params.push(d),
