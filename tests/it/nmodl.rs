@@ -177,6 +177,22 @@ fn translated_new_ions_match_neuron() {
     );
 }
 
+/// Two declarations of one species are one when they are identical (two translations of the
+/// same new ion), and still a located duplicate when they differ.
+#[test]
+fn identical_species_declarations_are_one() {
+    let species =
+        |charge: i32| format!("species x {{ charge = {charge}, reversal = 0 mV, inside = 1 mM, outside = 1 mM }}\n");
+    let (db, same) = compile_text("two.syl", &format!("{}{}", species(2), species(2)), &[]);
+    assert!(same.diagnostics.is_empty(), "{}", render(&db, &same.diagnostics));
+    let (db, different) = compile_text("two.syl", &format!("{}{}", species(2), species(-1)), &[]);
+    let rendered = render(&db, &different.diagnostics);
+    assert!(
+        rendered.contains("error[E0202]: `x` is defined more than once") && rendered.contains("two.syl:2:9"),
+        "{rendered}"
+    );
+}
+
 /// A new ion needs its VALENCE (NEURON requires it too), and two CONSERVEs may not share a
 /// state: both refused where they are written.
 #[test]
