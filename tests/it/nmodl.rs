@@ -136,6 +136,138 @@ fn translated_old_style_file_matches_neuron() {
     );
 }
 
+/// ASSIGNED values only the solved DERIVATIVE block (and INITIAL) compute, read by BREAKPOINT
+/// (hh2m's `minf`, tlike's `gt`, as IT.mod's `m_inf`): states set at each step, so the
+/// conductance dI/dv holds them fixed as NEURON's nrn_cur does, and tlike's `gt` starts at 0.
+#[test]
+fn translated_values_held_from_the_state_update_match_neuron() {
+    let (_, text) = translate("tests/data/nmodl/tlike.mod");
+    assert!(text.contains("state gt: S/cm2") && text.contains("gt = 1 S/cm2 * gt_2 each step"), "{text}");
+    run_case(
+        "held",
+        &["tests/data/nmodl/hh2m.mod", "tests/data/nmodl/tlike.mod"],
+        "    insert hh2m in soma\n    insert tlike in soma\n",
+        (5.0, 30.0, 0.15),
+        50.0,
+        -65.0,
+        &["6.3", "18.5"],
+    );
+}
+
+/// Ions other than na, k and ca: each translation declares the new ion as a species with
+/// NEURON 9's defaults for it (charge from VALENCE, 1 mM inside and outside, reversal 0 mV);
+/// xchan and xpool declare the same `x`, which xpool's concentration drives by Nernst.
+#[test]
+fn translated_new_ions_match_neuron() {
+    let (_, text) = translate("tests/data/nmodl/xpool.mod");
+    assert!(text.contains("species x { charge = 2, reversal = 0 mV, inside = 1 mM, outside = 1 mM }"), "{text}");
+    run_case(
+        "ions",
+        &[
+            "tests/data/nmodl/hh2.mod",
+            "tests/data/nmodl/hcur.mod",
+            "tests/data/nmodl/xchan.mod",
+            "tests/data/nmodl/xpool.mod",
+        ],
+        "    insert hh2 in soma\n    insert hcur in soma\n    insert xchan in soma\n    insert xpool in soma\n",
+        (5.0, 30.0, 0.15),
+        50.0,
+        -65.0,
+        &["6.3", "18.5"],
+    );
+}
+
+/// Two declarations of one species are one when they are identical (two translations of the
+/// same new ion), and still a located duplicate when they differ.
+#[test]
+fn identical_species_declarations_are_one() {
+    let species =
+        |charge: i32| format!("species x {{ charge = {charge}, reversal = 0 mV, inside = 1 mM, outside = 1 mM }}\n");
+    let (db, same) = compile_text("two.syl", &format!("{}{}", species(2), species(2)), &[]);
+    assert!(same.diagnostics.is_empty(), "{}", render(&db, &same.diagnostics));
+    let (db, different) = compile_text("two.syl", &format!("{}{}", species(2), species(-1)), &[]);
+    let rendered = render(&db, &different.diagnostics);
+    assert!(
+        rendered.contains("error[E0202]: `x` is defined more than once") && rendered.contains("two.syl:2:9"),
+        "{rendered}"
+    );
+}
+
+/// A new ion needs its VALENCE (NEURON requires it too), and two CONSERVEs may not share a
+/// state: both refused where they are written.
+#[test]
+fn new_ions_without_valence_and_overlapping_conserves_are_located() {
+    let ion = "NEURON {\n    SUFFIX hx\n    USEION h READ eh WRITE ih\n}\nASSIGNED { v (mV) eh (mV) ih (mA/cm2) }\nBREAKPOINT { ih = 0.001*(v - eh) }\n";
+    let rendered = import_text(ion);
+    assert!(rendered.contains("error[E0802]: ion `h` has no VALENCE"), "{rendered}");
+    assert!(rendered.contains("old.mod:3:12"), "{rendered}");
+    let conserves = "NEURON { SUFFIX kx NONSPECIFIC_CURRENT i }\nASSIGNED { v (mV) i (mA/cm2) }\nSTATE { a b c }\nBREAKPOINT { SOLVE kin METHOD sparse i = 0.001*b*v }\nKINETIC kin {\n    ~ a <-> b (1, 2)\n    ~ b <-> c (1, 2)\n    CONSERVE a + b = 1\n    CONSERVE b + c = 1\n}\n";
+    let rendered = import_text(conserves);
+    assert!(rendered.contains("error[E0805]: `b` is in two CONSERVE statements"), "{rendered}");
+    assert!(rendered.contains("old.mod:9:5"), "{rendered}");
+}
+
+/// Arrays of constant size filled by FROM loops (hh2a.mod, in the style of ModelDB 20212's
+/// hha2.mod: ASSIGNED and LOCAL arrays, a FUNCTION selecting by index, an INITIAL that
+/// advances the gates from NEURON's start value 0): unrolled element by element.
+#[test]
+fn translated_arrays_and_loops_match_neuron() {
+    let (_, text) = translate("tests/data/nmodl/hh2a.mod");
+    assert!(text.contains("let fac_2 = ") && text.contains("initial { m = 0 + fac_0 * (inf_0 - 0)"), "{text}");
+    run_case(
+        "arrays",
+        &["tests/data/nmodl/hh2a.mod"],
+        "    insert hh2a in soma\n",
+        (5.0, 30.0, 0.15),
+        50.0,
+        -65.0,
+        &["6.3", "18.5"],
+    );
+}
+
+/// `METHOD euler` (hh2e.mod): NEURON's forward Euler from the states before the step at the
+/// step's new voltage, which is `x = x + dt * x' each step`.
+#[test]
+fn translated_euler_matches_neuron() {
+    let (_, text) = translate("tests/data/nmodl/hh2e.mod");
+    assert!(text.contains("m = m + dt / 1 ms * ((minf - m) / mtau) each step"), "{text}");
+    run_case(
+        "euler",
+        &["tests/data/nmodl/hh2e.mod"],
+        "    insert hh2e in soma\n",
+        (5.0, 30.0, 0.15),
+        50.0,
+        -65.0,
+        &["6.3", "18.5"],
+    );
+}
+
+/// An index that is not a constant, one outside its array and an array too large are refused
+/// where they are written.
+#[test]
+fn array_indices_that_cannot_be_unrolled_are_located() {
+    let header = "NEURON { SUFFIX ar NONSPECIFIC_CURRENT i }\nASSIGNED { v (mV) i (mA/cm2) a[2] }\n";
+    let variable = format!("{header}BREAKPOINT {{\n    a[v] = 1\n    i = 0\n}}\n");
+    let rendered = import_text(&variable);
+    assert!(
+        rendered.contains("error[E0802]: the index of `a` is not a constant") && rendered.contains("old.mod:4:7"),
+        "{rendered}"
+    );
+    let outside = format!("{header}BREAKPOINT {{\n    FROM k = 0 TO 2 {{ a[k] = k }}\n    i = 0\n}}\n");
+    let rendered = import_text(&outside);
+    assert!(
+        rendered.contains("error[E0804]: `a[2]` is outside the array `a`") && rendered.contains("old.mod:4:23"),
+        "{rendered}"
+    );
+    let large =
+        "NEURON { SUFFIX ar NONSPECIFIC_CURRENT i }\nASSIGNED { v (mV) i (mA/cm2) a[100] }\nBREAKPOINT { i = 0 }\n";
+    let rendered = import_text(large);
+    assert!(
+        rendered.contains("error[E0802]: an array of 100 elements") && rendered.contains("old.mod:2:31"),
+        "{rendered}"
+    );
+}
+
 /// Compiles `source` as the repository file `name` and runs it; the probe `soma_v`.
 fn run_text(name: &str, source: &str) -> Vec<f64> {
     let (db, compilation) = compile_text(name, source, &[]);
@@ -237,11 +369,21 @@ fn old_style_refusals_are_located() {
     let rendered = import_text(&frozen);
     assert!(rendered.contains("error[E0802]: `v0` keeps the value INITIAL computed from `v`"), "{rendered}");
     assert!(rendered.contains("old.mod:6:"), "{rendered}");
+}
+
+/// A state assignment in a SOLVE'd PROCEDURE of another form than `m = m + a*(b - m)` sets
+/// the state each step (nap.mod of ModelDB 20212); NEURON's conductance is the secant.
+#[test]
+fn other_state_updates_set_the_state_each_step() {
+    let header = "NEURON { SUFFIX old NONSPECIFIC_CURRENT i }\nPARAMETER { g = 0.001 (S/cm2) }\nASSIGNED { v (mV) i (mA/cm2) }\nSTATE { m }\n";
     let procedure =
         format!("{header}BREAKPOINT {{\n    SOLVE states\n    i = g*m*v\n}}\nPROCEDURE states() {{ m = m*m }}\n");
-    let rendered = import_text(&procedure);
-    assert!(rendered.contains("error[E0802]: `m` is not advanced as `m = m + a*(b - m)`"), "{rendered}");
-    assert!(rendered.contains("old.mod:9:22"), "{rendered}");
+    let mut db = SourceDb::new();
+    let id = db.add("old.mod", procedure);
+    let result = nmodl::import(&db, id);
+    assert!(!result.has_errors(), "{}", render(&db, &result.diagnostics));
+    let text = result.mechanism.expect("a mechanism").text;
+    assert!(text.contains("    m = m * m each step\n") && text.contains("by secant\n"), "{text}");
 }
 
 /// A POINTER is translated only as a point process's presynaptic voltage (`v_pre`): one in a

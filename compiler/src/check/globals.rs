@@ -111,6 +111,12 @@ impl<'a> Globals<'a> {
                     ast::Item::Network(n) => ItemRef::Network(n),
                 };
                 let name = item_ref.name();
+                if let (Some(ItemRef::Species(previous)), ItemRef::Species(again)) =
+                    (globals.items.get(&name.name), item_ref)
+                    && same_species(previous, again)
+                {
+                    continue; // Two imported `.mod` files that use the same new ion.
+                }
                 if let Some(previous) = globals.items.get(&name.name) {
                     diags.push(
                         Diagnostic::error(
@@ -181,5 +187,24 @@ impl<'a> Globals<'a> {
     /// Names of items of one kind, for "did you mean".
     pub fn names_where(&self, keep: impl Fn(&ItemRef<'a>) -> bool) -> Vec<&str> {
         self.items.iter().filter(|(_, i)| keep(i)).map(|(n, _)| n.as_str()).collect()
+    }
+}
+
+/// Whether two species declarations write the same numbers and units, property by property:
+/// the translations of two `.mod` files that use one new ion each declare it, identically.
+fn same_species(a: &ast::Species, b: &ast::Species) -> bool {
+    a.props.len() == b.props.len()
+        && a.props.iter().zip(&b.props).all(|(p, q)| {
+            p.key.name == q.key.name && literal(&p.value).is_some() && literal(&p.value) == literal(&q.value)
+        })
+}
+
+/// A number with its unit, a negated one, or a name (`nernst`), without spans.
+fn literal(e: &ast::Expr) -> Option<(Option<f64>, Option<String>)> {
+    match &e.kind {
+        ast::ExprKind::Number { value, unit } => Some((Some(*value), unit.as_ref().map(|u| u.text.clone()))),
+        ast::ExprKind::Unary(ast::UnaryOp::Neg, x) => literal(x).and_then(|(v, u)| Some((Some(-v?), u))),
+        ast::ExprKind::Name(n) => Some((None, Some(n.name.clone()))),
+        _ => None,
     }
 }

@@ -125,26 +125,29 @@ fn side(
     out
 }
 
-/// The one `conserve` of a scheme, over states in its reactions, with a total in their unit.
+/// The `conserve`s of a scheme, each over states in its reactions that no other `conserve`
+/// names, with a total in their unit.
 fn check_conserve(
     lower: &mut Lower<'_, '_>,
     states: &[ir::State],
     k: &ast::Kinetic,
     scheme: &mut Members,
-) -> Option<(Vec<StateId>, ExprId)> {
-    let mut conserve = None;
+) -> Vec<(Vec<StateId>, ExprId)> {
+    let mut conserve: Vec<(Vec<StateId>, ExprId)> = Vec::new();
     for c in &k.conserves {
-        if conserve.is_some() {
-            lower.diags.push(Diagnostic::error(
-                Code::InvalidKinetic,
-                c.span,
-                "a kinetic scheme can conserve only one total",
-            ));
-            continue;
-        }
         let mut list = Vec::new();
         for s in &c.states {
             match states.iter().position(|st| st.name == s.name) {
+                Some(i) if conserve.iter().any(|(l, _)| l.contains(&StateId(i as u32))) => {
+                    lower.diags.push(
+                        Diagnostic::error(Code::InvalidKinetic, s.span, format!("`{}` is in two `conserve`s", s.name))
+                            .label("conserved already")
+                            .note(
+                                "each `conserve` replaces the equation of one of its states: their states must differ",
+                            ),
+                    );
+                    scheme.ok = false;
+                }
                 Some(i) if scheme.members.contains(&StateId(i as u32)) => list.push(StateId(i as u32)),
                 _ => {
                     lower.diags.push(
@@ -160,7 +163,7 @@ fn check_conserve(
             }
         }
         let total = lower.expect(&c.total, scheme.dim.unwrap_or(Dimension::NONE), "the conserved total");
-        conserve = Some((list, total.id));
+        conserve.push((list, total.id));
     }
     conserve
 }

@@ -188,6 +188,7 @@ fn advance(m: &Mechanism) -> Kernel {
                 let step = a.div(num, den);
                 Some(a.add(x, step))
             }
+            Dynamics::Assign { value } => Some(value),
             Dynamics::Kinetic | Dynamics::Constant => None,
         };
     }
@@ -214,7 +215,8 @@ fn advance(m: &Mechanism) -> Kernel {
 #[allow(clippy::needless_range_loop)]
 fn kinetic_step(a: &mut ExprArena, k: &super::KineticScheme, dt: ExprId) -> Vec<(u32, ExprId)> {
     let n = k.states.len();
-    let position = |s: StateId| k.states.iter().position(|x| *x == s).expect("scheme state");
+    let states = conserved_last(k);
+    let position = |s: StateId| states.iter().position(|x| *x == s).expect("scheme state");
     let zero = a.constant_expr(0.0);
     // f: the rate of change of each scheme state.
     let mut f = vec![zero; n];
@@ -251,26 +253,26 @@ fn kinetic_step(a: &mut ExprArena, k: &super::KineticScheme, dt: ExprId) -> Vec<
     let mut b = vec![zero; n];
     for i in 0..n {
         for j in 0..n {
-            let dij = a.derivative(f[i], Expr::State(k.states[j].0));
+            let dij = a.derivative(f[i], Expr::State(states[j].0));
             let t = a.mul(dt, dij);
             let identity = if i == j { one } else { zero };
             matrix[i][j] = a.sub(identity, t);
         }
         b[i] = a.mul(dt, f[i]);
     }
-    if let Some((states, total)) = &k.conserve {
-        // Σ (x + Δ) over the conserved states = total.
-        let last = n - 1;
+    for (members, total) in &k.conserve {
+        // Σ (x + Δ) over the conserved states = total, in the row of the last of them.
+        let Some(row) = members.iter().map(|s| position(*s)).max() else { continue };
         let mut sum = zero;
         for j in 0..n {
-            let member = states.contains(&k.states[j]);
-            matrix[last][j] = if member { one } else { zero };
+            let member = members.contains(&states[j]);
+            matrix[row][j] = if member { one } else { zero };
             if member {
-                let x = a.leaf(Expr::State(k.states[j].0));
+                let x = a.leaf(Expr::State(states[j].0));
                 sum = a.add(sum, x);
             }
         }
-        b[last] = a.sub(*total, sum);
+        b[row] = a.sub(*total, sum);
     }
     // Forward elimination and back substitution.
     for p in 0..n {
@@ -298,10 +300,21 @@ fn kinetic_step(a: &mut ExprArena, k: &super::KineticScheme, dt: ExprId) -> Vec<
     }
     (0..n)
         .map(|i| {
-            let x = a.leaf(Expr::State(k.states[i].0));
-            (k.states[i].0, a.add(x, delta[i]))
+            let x = a.leaf(Expr::State(states[i].0));
+            (states[i].0, a.add(x, delta[i]))
         })
         .collect()
+}
+
+/// The scheme's states with the last state of each `conserve` (whose equation the conservation
+/// law replaces) moved to the end, so that the elimination, which does not pivot, meets the
+/// rows of I - dt J before the conservation rows. The order is unchanged when the one
+/// conserved total ends with the scheme's last state.
+fn conserved_last(k: &super::KineticScheme) -> Vec<StateId> {
+    let last_of = |members: &Vec<StateId>| k.states.iter().rev().find(|s| members.contains(s)).copied();
+    let replaced: Vec<StateId> = k.conserve.iter().filter_map(|(members, _)| last_of(members)).collect();
+    let kept = k.states.iter().filter(|s| !replaced.contains(s)).copied();
+    kept.chain(replaced.iter().copied()).collect()
 }
 
 /// Keeps only the expressions the writes reach, renumbered in order (back ends and dumps see

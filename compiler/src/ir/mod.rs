@@ -220,6 +220,10 @@ pub enum Dynamics {
     Exponential { inf: ExprId, tau: ExprId },
     /// A nonlinear ODE `x' = rhs`, advanced by one backward-Euler Newton step.
     Ode { rhs: ExprId },
+    /// `x = value each step`: set to `value` by every step's state update (with the new
+    /// voltage and the states before the update); whatever reads `x` reads the stored value,
+    /// so a current's dI/dv holds it fixed (NEURON's ASSIGNED computed in a DERIVATIVE block).
+    Assign { value: ExprId },
     /// Part of the mechanism's kinetic scheme.
     Kinetic,
     /// Changed only by events and initialisation.
@@ -250,7 +254,8 @@ pub struct Current {
     /// Outward current (density mechanisms: nA/µm²; point mechanisms: nA). Electrode
     /// currents are stored as written (injected, positive depolarizing).
     pub value: ExprId,
-    /// d(value)/dv, derived symbolically.
+    /// d(value)/dv, derived symbolically, or with `by secant` NEURON's secant
+    /// (value(v + 0.001 mV) − value(v)) / 0.001 mV.
     pub conductance: ExprId,
     pub electrode: bool,
     pub span: Span,
@@ -261,8 +266,9 @@ pub struct KineticScheme {
     /// The states of the scheme, in declaration order.
     pub states: Vec<StateId>,
     pub reactions: Vec<Reaction>,
-    /// `sum of states = total`; at most one.
-    pub conserve: Option<(Vec<StateId>, ExprId)>,
+    /// `sum of states = total`, over disjoint sets of states; each replaces the equation of its
+    /// last state (in scheme order) in the backward Euler system.
+    pub conserve: Vec<(Vec<StateId>, ExprId)>,
     /// `kinetic steady_state`: at initialisation, after the initial values, one backward Euler
     /// step of [`STEADY_STATE_DT`] ms (NEURON's `SOLVE … STEADYSTATE sparse`); linear schemes only.
     pub steady_state: bool,

@@ -222,6 +222,7 @@ fn mechanism(out: &mut String, id: MechId, m: &Mechanism) {
                 format!("exponential inf = {}, tau = {}", ssa.name(inf), ssa.name(tau))
             }
             Dynamics::Ode { rhs } => format!("ode rhs = {}", ssa.name(rhs)),
+            Dynamics::Assign { value } => format!("each step = {}", ssa.name(value)),
             Dynamics::Kinetic => "kinetic".to_string(),
             Dynamics::Constant => "constant".to_string(),
         };
@@ -248,7 +249,7 @@ fn mechanism(out: &mut String, id: MechId, m: &Mechanism) {
             let (f, b) = (ssa.name(r.forward), ssa.name(r.backward));
             roots.push(format!("  reaction {} <-> {} ({f}, {b})", side(&r.lhs), side(&r.rhs)));
         }
-        if let Some((states, total)) = &k.conserve {
+        for (states, total) in &k.conserve {
             let names: Vec<&str> = states.iter().map(|s| m.states[s.index()].name.as_str()).collect();
             roots.push(format!("  conserve {} = {}", names.join(" + "), ssa.name(*total)));
         }

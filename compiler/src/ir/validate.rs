@@ -85,6 +85,7 @@ fn mechanism(errors: &mut Vec<ValidationError>, m: MechId, mech: &Mechanism) {
         let ids: Vec<ExprId> = match *dynamics {
             Dynamics::Exponential { inf, tau } => vec![inf, tau],
             Dynamics::Ode { rhs } => vec![rhs],
+            Dynamics::Assign { value } => vec![value],
             Dynamics::Kinetic | Dynamics::Constant => vec![],
         };
         if !ids.into_iter().all(expr_ok) {
@@ -147,9 +148,7 @@ fn kinetic_scheme(
             errors.push(E::ReactionOutsideScheme { mech: m, reaction });
         }
     }
-    if let Some((members, total)) = conserve
-        && !(expr_ok(*total) && members.iter().all(|s| states.contains(s)))
-    {
+    if conserve.iter().any(|(members, total)| !(expr_ok(*total) && members.iter().all(|s| states.contains(s)))) {
         errors.push(E::ConserveOutOfRange { mech: m });
     }
 }

@@ -92,6 +92,8 @@ pub enum Stmt {
     Assign {
         name: String,
         span: Span,
+        /// `x[index] = …` of an array's element.
+        index: Option<Expr>,
         value: Expr,
     },
     Derivative {
@@ -110,6 +112,14 @@ pub enum Stmt {
         otherwise: Vec<Stmt>,
     },
     /// `SOLVE name METHOD m` or `SOLVE name STEADYSTATE m` (`steady_state`).
+    /// `FROM var = from TO to { body }`.
+    From {
+        var: String,
+        from: Expr,
+        to: Expr,
+        body: Vec<Stmt>,
+        span: Span,
+    },
     Solve {
         name: String,
         span: Span,
@@ -160,6 +170,8 @@ pub enum Expr {
     Number(String, Span),
     Name(String, Span),
     Call(String, Span, Vec<Expr>),
+    /// `x[index]`, an element of an array.
+    Index(String, Span, Box<Expr>),
     Unary(&'static str, Box<Expr>),
     Binary(&'static str, Box<Expr>, Box<Expr>),
 }
@@ -167,7 +179,7 @@ pub enum Expr {
 impl Expr {
     pub fn span(&self) -> Span {
         match self {
-            Expr::Number(_, s) | Expr::Name(_, s) | Expr::Call(_, s, _) => *s,
+            Expr::Number(_, s) | Expr::Name(_, s) | Expr::Call(_, s, _) | Expr::Index(_, s, _) => *s,
             Expr::Unary(_, e) => e.span(),
             Expr::Binary(_, a, b) => a.span().to(b.span()),
         }

@@ -129,8 +129,8 @@ pub enum Member {
     Ion(IonUse),
     /// `current il`: declares a non-specific current.
     Current(Ident),
-    /// `ina = expr` or `electrode current i = expr`.
-    Assign(CurrentAssign),
+    /// `ina = expr`, `electrode current i = expr` or `x = expr each step`.
+    Assign(Assign),
     Kinetic(Kinetic),
     OnEvent(OnEvent),
     Initial(Initial),
@@ -184,9 +184,13 @@ pub struct IonUse {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct CurrentAssign {
+pub struct Assign {
     /// `electrode current i = …`: injected, positive depolarizing.
     pub electrode: bool,
+    /// `x = … each step`: a state set to the value at every step (`Dynamics::Assign`).
+    pub each_step: bool,
+    /// `i = … by secant`: the conductance is NEURON's secant (I(v + 0.001 mV) − I(v)) / 0.001 mV.
+    pub secant: bool,
     pub target: Ident,
     pub value: Expr,
     pub span: Span,

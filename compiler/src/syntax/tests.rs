@@ -517,6 +517,7 @@ point syn {
     let g = B - A
     A' = -A / tau
     B' = -B / tau by backward_euler, i = g * (v - 0 mV)
+    C = 2 * A each step, j = g * exp(v / 10 mV) * 1 mV by secant
     electrode current ie = 0 nA
     kinetic steady_state {
         c1 <-> c2 (2 * a, b)

@@ -8,7 +8,9 @@ the file, translated or refused, and the codes of its diagnostics (errors, then 
 with its count). A translated file is also checked with `sylva check`. With --neuron, every
 translated density mechanism is compared with NEURON 9.0.2 running the original file on one
 compartment (L = diam = 20 um, cm = 1 uF/cm2, pas g = 1e-4 S/cm2 e = -65 mV, the mechanism with
-its defaults, IClamp 5 ms + 20 ms of 0.1 nA, 40 ms, dt = 0.025 ms, 34 degC, v_init -65 mV):
+its defaults except that a conductance (a parameter in S/cm2) whose default is 0 is set to
+ZERO_CONDUCTANCE_SET in both, IClamp 5 ms + 20 ms of 0.1 nA, 40 ms, dt = 0.025 ms, 34 degC,
+v_init -65 mV):
 the largest |dV| over the run, "matches" within 1e-6 mV. Point processes are not compared (they
 need events). The corpus stays outside the repository; SOURCES lists where it came from.
 """
@@ -26,6 +28,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 TOLERANCE_MV = 1e-6
 CELSIUS = 34.0
+# Many ModelDB files ship their conductances as 0, set by the model's hoc code: a comparison
+# with 0 would not exercise the mechanism. Such a conductance is set to this value (S/cm2).
+ZERO_CONDUCTANCE_SET = 1e-3
 
 MODEL = """import iclamp
 import pas
@@ -36,7 +41,7 @@ cell c {{
     Ra = 100 ohm*cm
     v_init = -65 mV
     insert pas in soma {{ g = 1e-4 S/cm2, e = -65 mV }}
-    insert {name} in soma
+    insert {name} in soma{settings}
 }}
 network main {{
     population cells = c[1]
@@ -74,10 +79,18 @@ def mechanism(syl):
     return m.group(1), m.group(2), suffix.group(1) if suffix else m.group(2)
 
 
+def zero_conductances(syl):
+    """The parameters in S/cm2 with a default of 0 of a translated file."""
+    with open(syl) as f:
+        return re.findall(r"^\s*param (\w+): S/cm2 = 0(?:\.0*)?(?: in \[.*\])?$", f.read(), re.M)
+
+
 def sylva_trace(sylva, syl, name, work):
     model = os.path.join(work, "model.syl")
+    zeros = zero_conductances(syl)
+    settings = " { %s }" % ", ".join("%s = %g S/cm2" % (p, ZERO_CONDUCTANCE_SET) for p in zeros) if zeros else ""
     with open(model, "w") as f:
-        f.write(MODEL.format(syl=os.path.basename(syl), name=name, celsius=CELSIUS))
+        f.write(MODEL.format(syl=os.path.basename(syl), name=name, celsius=CELSIUS, settings=settings))
     out = os.path.join(work, "out")
     run = subprocess.run([sylva, "run", "--no-plots", model, "-o", out], capture_output=True, text=True)
     if run.returncode != 0:
@@ -86,7 +99,7 @@ def sylva_trace(sylva, syl, name, work):
         return [float(r["soma_v"]) for r in csv.DictReader(f)], None
 
 
-def neuron_trace(path, suffix, work):
+def neuron_trace(path, suffix, zeros, work):
     build = os.path.join(work, "nrn")
     os.makedirs(build, exist_ok=True)
     shutil.copy(path, build)
@@ -96,7 +109,7 @@ def neuron_trace(path, suffix, work):
     if log.returncode != 0 or library is None:
         return None, "nrnivmodl fails"
     out = os.path.join(work, "neuron.csv")
-    run = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", library, suffix, out],
+    run = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", library, suffix, out, ",".join(zeros)],
                          capture_output=True, text=True)
     if run.returncode != 0:
         return None, "NEURON fails: " + (run.stderr.strip().splitlines() or ["?"])[-1]
@@ -104,7 +117,7 @@ def neuron_trace(path, suffix, work):
         return [float(x) for x in f.read().split()], None
 
 
-def child(library, suffix, out):
+def child(library, suffix, out, zeros):
     """Runs in a fresh process: NEURON with the compiled .mod, the protocol of MODEL."""
     from neuron import h
     h.nrn_load_dll(library)
@@ -118,6 +131,11 @@ def child(library, suffix, out):
     soma(0.5).pas.g = 1e-4
     soma(0.5).pas.e = -65.0
     soma.insert(suffix)
+    for name in filter(None, zeros.split(",")):
+        try:
+            setattr(soma(0.5), "%s_%s" % (name, suffix), ZERO_CONDUCTANCE_SET)
+        except (AttributeError, LookupError, TypeError):
+            setattr(h, "%s_%s" % (name, suffix), ZERO_CONDUCTANCE_SET)  # a GLOBAL
     if hasattr(h, "usetable_" + suffix):
         setattr(h, "usetable_" + suffix, 0)   # Sylva computes TABLEs exactly (W0006)
     stim = h.IClamp(soma(0.5))
@@ -141,7 +159,7 @@ def compare(sylva, path, syl, work):
     ours, why = sylva_trace(sylva, syl, name, work)
     if ours is None:
         return why
-    theirs, why = neuron_trace(path, suffix, work)
+    theirs, why = neuron_trace(path, suffix, zero_conductances(syl), work)
     if theirs is None:
         return why
     if len(ours) != len(theirs):
@@ -151,7 +169,7 @@ def compare(sylva, path, syl, work):
 
 
 def main():
-    if len(sys.argv) == 5 and sys.argv[1] == "--child":
+    if len(sys.argv) == 6 and sys.argv[1] == "--child":
         child(*sys.argv[2:])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

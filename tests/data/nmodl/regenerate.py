@@ -2,7 +2,7 @@
 """NEURON references of `sylva import` (tests/it/nmodl.rs): each case runs the ORIGINAL .mod
 files in NEURON 9.0.2 and writes CASE/trace_<celsius>.csv beside this script.
 
-usage: python regenerate.py
+usage: python regenerate.py [CASE...]   (all cases by default)
 
 Cases (one compartment L = diam = 20 um, nseg = 1, cm = 1 uF/cm2, Ra = 100 ohm*cm, fixed step
 dt = 0.025 ms, cvode off, secondorder = 0), each at two temperatures:
@@ -20,6 +20,13 @@ dt = 0.025 ms, cvode off, secondorder = 0), each at two temperatures:
     implicit     hh2i.mod (hh2 with METHOD derivimplicit), as hh2
     implicit_ca  cad_implicit.mod (CaDynamics_E2 with METHOD derivimplicit) + Ca_HVA + SK_E2 +
             pas, as ca_sk
+    held    hh2m.mod + tlike.mod (ASSIGNED values only the DERIVATIVE block and INITIAL compute,
+            read by BREAKPOINT: minf, and gt, which starts at 0), as hh2
+    ions    hh2 + hcur.mod (a new ion h, VALENCE 1) + xchan.mod and xpool.mod (a new ion x,
+            VALENCE 2, whose xi the pool writes: ex by Nernst), as hh2
+    arrays  hh2a.mod (hh2 with ASSIGNED and LOCAL arrays filled by FROM loops, SOLVE of a
+            PROCEDURE, INITIAL advancing the gates from 0), as hh2
+    euler   hh2e.mod (hh2 with METHOD euler), as hh2
     synapses  hh2 + NEURON's own ExpSyn and Exp2Syn (built in, compiled from expsyn.mod and
             exp2syn.mod, the files beside this script), events through NetCon.event at fixed
             times, no IClamp, 60 ms, v_init -65
@@ -39,7 +46,9 @@ import regenerate as base  # noqa: E402  (section, iclamp, Run, neuron_init)
 
 MODS = [os.path.join(HERE, f) for f in ("hh2.mod", "na2.mod", "kdr2.mod", "kin3.mod", "hh2i.mod",
                                         "kinss.mod", "kin3ss.mod", "oldstyle.mod", "hh2p.mod",
-                                        "cad_implicit.mod")] + [
+                                        "cad_implicit.mod", "hh2m.mod", "tlike.mod",
+                                        "hcur.mod", "xchan.mod", "xpool.mod", "hh2a.mod",
+                                        "hh2e.mod")] + [
     os.path.join(NEURON_DIR, "mod", f)
     for f in ("CaDynamics_E2.mod", "Ca_HVA.mod", "SK_E2.mod", "kinetic_k.mod")]
 
@@ -62,6 +71,11 @@ CASES = {
     "implicit_ca": ((34.0, 22.0), [("pas", {"g": 5e-4, "e": -70.0}), ("cad_implicit", {}),
                                    ("Ca_HVA", {"gCa_HVAbar": 2e-4}), ("SK_E2", {"gSK_E2bar": 1e-3})],
                     (10.0, 50.0, 0.3), 150.0, -70.0),
+    "held": ((6.3, 18.5), [("hh2m", {}), ("tlike", {})], (5.0, 30.0, 0.15), 50.0, -65.0),
+    "ions": ((6.3, 18.5), [("hh2", {}), ("hcur", {}), ("xchan", {}), ("xpool", {})],
+             (5.0, 30.0, 0.15), 50.0, -65.0),
+    "arrays": ((6.3, 18.5), [("hh2a", {})], (5.0, 30.0, 0.15), 50.0, -65.0),
+    "euler": ((6.3, 18.5), [("hh2e", {})], (5.0, 30.0, 0.15), 50.0, -65.0),
     "synapses": ((6.3, 18.5), [("hh2", {})], (0.0, 0.0, 0.0), 60.0, -65.0),
 }
 
@@ -128,9 +142,14 @@ def main():
         name, celsius = sys.argv[2].split("@")
         run_case(name, float(celsius))
         return
+    unknown = [c for c in sys.argv[1:] if c not in CASES]
+    if unknown:
+        sys.exit("unknown case(s): %s (cases: %s)" % (", ".join(unknown), ", ".join(CASES)))
     build, library = compile_mods()
     try:
         for name, (temps, *_rest) in CASES.items():
+            if sys.argv[1:] and name not in sys.argv[1:]:
+                continue
             for celsius in temps:
                 print("%s at %g degC" % (name, celsius), flush=True)
                 subprocess.run([sys.executable, os.path.abspath(__file__), "--child",

@@ -78,8 +78,9 @@ pub(super) fn lower_members<'m>(
                 }
                 kinetic = crate::check::kinetic::check(lower, k, states);
             }
+            ast::Member::Assign(a) if a.each_step => assign_each_step(lower, a, states),
             ast::Member::Assign(a) => {
-                if let Some(current) = assign_current(lower, a, currents, &out_currents, current_dim) {
+                if let Some(current) = assign_current(lower, a, currents, states, &out_currents, current_dim) {
                     out_currents.push(current);
                 }
             }
@@ -117,16 +118,38 @@ pub(super) fn lower_members<'m>(
     Lowered { currents: out_currents, kinetic, event, initial, broken_gates }
 }
 
+/// `x = value each step`: the state's value at every step ([`Dynamics::Assign`]).
+fn assign_each_step(lower: &mut Lower<'_, '_>, a: &ast::Assign, states: &mut [ir::State]) {
+    let Some(index) = state_index(states, &a.target) else {
+        let d = not_a_state(&a.target, states)
+            .note("`each step` sets a state; a current is assigned without it: `ina = …`");
+        lower.diags.push(d);
+        lower.lower(&a.value);
+        return;
+    };
+    let state = &states[index as usize];
+    let value = lower.expect(&a.value, state.dim, &format!("the value of `{}` at each step", state.name));
+    set_dynamics(lower, &mut states[index as usize], Dynamics::Assign { value: value.id }, a.span);
+}
+
 /// The current `a` assigns, with its conductance (dI/dv); `None` if reported.
 fn assign_current(
     lower: &mut Lower<'_, '_>,
-    a: &ast::CurrentAssign,
+    a: &ast::Assign,
     currents: &HashMap<String, CurrentSlot>,
+    states: &[ir::State],
     out_currents: &[ir::Current],
     current_dim: Dimension,
 ) -> Option<ir::Current> {
     let Some(slot) = currents.get(&a.target.name).copied() else {
-        lower.diags.push(not_a_current(&a.target, currents));
+        let mut d = not_a_current(&a.target, currents);
+        if state_index(states, &a.target).is_some() {
+            d = d.help(format!(
+                "`{0}` is a state: write its equation `{0}' = …`, or `{0} = … each step` to set it at every step",
+                a.target.name
+            ));
+        }
+        lower.diags.push(d);
         lower.lower(&a.value);
         return None;
     };
@@ -142,7 +165,11 @@ fn assign_current(
         return None;
     }
     let value = lower.expect(&a.value, current_dim, &format!("current `{}`", a.target.name));
-    let conductance = lower.arena.derivative(value.id, Expr::Builtin(Builtin::V));
+    let conductance = if a.secant {
+        secant_conductance(lower.arena, value.id)
+    } else {
+        lower.arena.derivative(value.id, Expr::Builtin(Builtin::V))
+    };
     Some(ir::Current {
         name: a.target.name.clone(),
         ion: slot.ion,
@@ -151,6 +178,20 @@ fn assign_current(
         electrode: a.electrode,
         span: a.span,
     })
+}
+
+/// The step of NEURON's secant conductance, in mV (nrn_cur evaluates the current at v + 0.001).
+const SECANT_STEP_MV: f64 = 0.001;
+
+/// NEURON's conductance of a current: (I(v + 0.001 mV) − I(v)) / 0.001 mV, which differs from
+/// dI/dv for a current nonlinear in v (a GHK current) by about 0.0005 mV × d²I/dv².
+fn secant_conductance(arena: &mut ExprArena, current: ExprId) -> ExprId {
+    let v = arena.leaf(Expr::Builtin(Builtin::V));
+    let step = arena.constant_expr(SECANT_STEP_MV);
+    let shifted_v = arena.add(v, step);
+    let shifted = arena.substitute(current, Expr::Builtin(Builtin::V), shifted_v);
+    let difference = arena.sub(shifted, current);
+    arena.div(difference, step)
 }
 
 /// Currents declared as written but never assigned.

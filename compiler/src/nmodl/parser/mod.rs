@@ -208,14 +208,13 @@ impl Parser<'_> {
                     "PARAMETER" | "CONSTANT" => self.decls(true).map(|d| out.items.push(Item::Parameter(d))),
                     "ASSIGNED" => self.decls(false).map(|d| out.items.push(Item::Assigned(d))),
                     // A file-level `LOCAL a, b`: variables shared by the blocks, as ASSIGNED.
-                    "LOCAL" => {
-                        let decls = self.names_list().into_iter().map(|(name, span)| {
+                    "LOCAL" => self.local_names().map(|names| {
+                        let decls = names.into_iter().map(|(name, span)| {
                             let line = self.tokens.iter().find(|t| t.span == span).map_or(0, |t| t.line);
                             Decl { name, span, line, value: None, unit: None, range: None }
                         });
                         out.items.push(Item::Assigned(decls.collect()));
-                        Ok(())
-                    }
+                    }),
                     "STATE" => self.decls(false).map(|d| out.items.push(Item::State(d))),
                     "INITIAL" => self.block().map(|b| out.items.push(Item::Initial(b, token.span))),
                     "BREAKPOINT" => self.block().map(|b| out.items.push(Item::Breakpoint(b, token.span))),
@@ -402,17 +401,7 @@ impl Parser<'_> {
             let line = self.token().line;
             let (name, span) = self.name()?;
             let mut decl = Decl { name, span, line, value: None, unit: None, range: None };
-            if self.is_punct("[") {
-                let s = self.span();
-                self.diagnostics.push(
-                    Diagnostic::error(Code::NmodlUnsupported, s, "arrays are not translated yet")
-                        .label("an array declaration"),
-                );
-                while !self.at_eof() && !self.is_punct("]") {
-                    self.bump();
-                }
-                self.bump();
-            }
+            let size = self.array_size()?;
             if values && self.is_punct("=") {
                 self.bump();
                 decl.value = Some(self.number()?);
@@ -423,10 +412,15 @@ impl Parser<'_> {
             if self.is_punct("<") {
                 self.bump();
                 let lo = self.number()?.0;
-                self.expect(",")?;
-                let hi = self.number()?.0;
-                self.expect(">")?;
-                decl.range = Some((lo, hi));
+                // `<1e-5>` after a STATE: CVODE's absolute tolerance, nothing to translate.
+                if self.is_punct(">") {
+                    self.bump();
+                } else {
+                    self.expect(",")?;
+                    let hi = self.number()?.0;
+                    self.expect(">")?;
+                    decl.range = Some((lo, hi));
+                }
             }
             // STATE's `FROM lo TO hi` and a start value `x = 0` of an ASSIGNED/STATE.
             if self.is_word("FROM") {
@@ -441,10 +435,38 @@ impl Parser<'_> {
                 self.bump();
                 self.number()?;
             }
-            out.push(decl);
+            match size {
+                Some(n) => out.extend(elements(&decl.name, n).map(|name| Decl { name, ..decl.clone() })),
+                None => out.push(decl),
+            }
         }
         self.bump();
         Ok(out)
+    }
+
+    /// `[N]` after a declared name: an array of constant size, declared element by element
+    /// (`x[0]`, `x[1]`, …); `None` without brackets or (reported) with a size out of range.
+    pub(super) fn array_size(&mut self) -> Result<Option<usize>, Fail> {
+        if !self.is_punct("[") {
+            return Ok(None);
+        }
+        let start = self.bump().span;
+        let (n, _) = self.number()?;
+        let end = self.expect("]")?;
+        match n.parse::<usize>() {
+            Ok(size) if (1..=MAX_ARRAY).contains(&size) => Ok(Some(size)),
+            _ => {
+                self.diagnostics.push(
+                    Diagnostic::error(
+                        Code::NmodlUnsupported,
+                        start.to(end),
+                        format!("an array of {n} elements: Sylva translates arrays of 1 to {MAX_ARRAY} elements"),
+                    )
+                    .label("array size"),
+                );
+                Ok(None)
+            }
+        }
     }
 
     fn function(&mut self, is_function: bool) -> Result<Function, Fail> {
@@ -566,6 +588,11 @@ impl Parser<'_> {
             }
             Tok::Name(n) => {
                 self.bump();
+                if self.is_punct("[") {
+                    let index = self.index()?;
+                    let end = self.tokens[self.pos - 1].span;
+                    return Ok(Expr::Index(n.clone(), token.span.to(end), Box::new(index)));
+                }
                 if self.is_punct("(") {
                     let args = self.args()?;
                     let end = self.tokens[self.pos - 1].span;
@@ -608,6 +635,14 @@ impl Parser<'_> {
 
 /// A unit as written between parentheses, blanks removed; a blank between two names is NMODL's
 /// product (`/ms mM` is `/ms-mM`).
+/// The largest array Sylva translates (each element becomes a variable of its own).
+const MAX_ARRAY: usize = 64;
+
+/// The names of the elements of array `name`: `name[0]` … `name[size - 1]`.
+pub(super) fn elements(name: &str, size: usize) -> impl Iterator<Item = String> + '_ {
+    (0..size).map(move |k| format!("{name}[{k}]"))
+}
+
 fn unit_text(written: &str) -> String {
     let mut out = String::new();
     for word in written.split_whitespace() {

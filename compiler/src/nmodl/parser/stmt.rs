@@ -48,7 +48,7 @@ impl Parser<'_> {
             Tok::Name(w) => w.clone(),
             Tok::Verbatim => {
                 self.bump();
-                if self.is_return_zero(token.span) {
+                if self.is_dropped_verbatim(token.span) {
                     return Ok(None);
                 }
                 return Ok(Some(Stmt::Unsupported("VERBATIM".into(), token.span)));
@@ -75,14 +75,14 @@ impl Parser<'_> {
         self.bump();
         match word.as_str() {
             "UNITSON" | "UNITSOFF" => Ok(None),
-            "LOCAL" => Ok(Some(Stmt::Local(self.names_list()))),
+            "LOCAL" => Ok(Some(Stmt::Local(self.local_names()?))),
+            "FROM" => self.loop_stmt(&token),
             "SOLVE" => self.solve(),
             "TABLE" => self.table(token.span),
             "if" => self.if_stmt(),
             "CONSERVE" => self.conserve(token.span),
             "COMPARTMENT" => self.compartment(token.span),
             "while"
-            | "FROM"
             | "FOR_NETCONS"
             | "WATCH"
             | "LONGITUDINAL_DIFFUSION"
@@ -164,7 +164,61 @@ impl Parser<'_> {
         Stmt::Unsupported(word, token.span.to(end))
     }
 
+    /// `LOCAL a, b[2]`: an array's elements are locals of their own.
+    pub(super) fn local_names(&mut self) -> Result<Vec<(String, Span)>, Fail> {
+        let mut names = Vec::new();
+        while let Tok::Name(n) = self.peek() {
+            let n = n.clone();
+            let span = self.bump().span;
+            match self.array_size()? {
+                Some(size) => names.extend(elements(&n, size).map(|e| (e, span))),
+                None => names.push((n, span)),
+            }
+            if !self.is_punct(",") {
+                break;
+            }
+            self.bump();
+        }
+        Ok(names)
+    }
+
+    /// `[index]` after an array's name.
+    pub(super) fn index(&mut self) -> Result<Expr, Fail> {
+        self.expect("[")?;
+        let index = self.expr()?;
+        self.expect("]")?;
+        Ok(index)
+    }
+
+    /// `FROM i = lo TO hi { … }`; with `BY`, read on as not translated.
+    fn loop_stmt(&mut self, token: &Token) -> Result<Option<Stmt>, Fail> {
+        let start = self.pos;
+        let (var, _) = self.name()?;
+        self.expect("=")?;
+        let from = self.expr()?;
+        if !self.is_word("TO") {
+            let found = self.describe();
+            let at = self.span();
+            return Err(self.error(at, format!("expected `TO`, found {found}"), "expected `TO`"));
+        }
+        self.bump();
+        let to = self.expr()?;
+        if !self.is_punct("{") {
+            self.pos = start;
+            return Ok(Some(self.skipped_statement("FROM".into(), token)));
+        }
+        let span = token.span.to(self.tokens[self.pos - 1].span);
+        let body = self.block()?;
+        Ok(Some(Stmt::From { var, from, to, body, span }))
+    }
+
     fn assignment_or_call(&mut self, word: String, span: Span) -> Result<Option<Stmt>, Fail> {
+        if self.is_punct("[") {
+            let index = self.index()?;
+            self.expect("=")?;
+            let value = self.expr()?;
+            return Ok(Some(Stmt::Assign { name: word, span, index: Some(index), value }));
+        }
         if self.is_punct("'") {
             self.bump();
             self.expect("=")?;
@@ -174,7 +228,7 @@ impl Parser<'_> {
         if self.is_punct("=") {
             self.bump();
             let value = self.expr()?;
-            return Ok(Some(Stmt::Assign { name: word, span, value }));
+            return Ok(Some(Stmt::Assign { name: word, span, index: None, value }));
         }
         if self.is_punct("(") {
             let args = self.args()?;
@@ -277,12 +331,12 @@ impl Parser<'_> {
         Ok(Some(Stmt::Compartment { volume, states, indexed, span: start.to(end) }))
     }
 
-    /// `VERBATIM return 0; ENDVERBATIM`, the end of the old state procedures: NEURON's C
-    /// procedures return an error code, and this one says "none", so it is dropped.
-    fn is_return_zero(&self, span: Span) -> bool {
+    /// Whether a VERBATIM block is dropped: empty, or `return 0;`, the end of the old state
+    /// procedures (NEURON's C procedures return an error code, and this one says "none").
+    fn is_dropped_verbatim(&self, span: Span) -> bool {
         // The token's span is the keyword; its text runs to ENDVERBATIM.
         let rest = &self.text[span.end as usize..];
         let inner = rest.find("ENDVERBATIM").map_or(rest, |n| &rest[..n]);
-        inner.split_whitespace().collect::<String>() == "return0;"
+        matches!(inner.split_whitespace().collect::<String>().as_str(), "return0;" | "")
     }
 }

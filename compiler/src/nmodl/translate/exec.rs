@@ -20,13 +20,22 @@ impl Tx<'_> {
                     env.frames.last_mut().expect("a frame").insert(n.clone(), Out::atom("0"));
                 }
             }
-            Stmt::Assign { name, span, value } if self.is_state_update(name) => {
-                self.state_update(name, *span, value, env);
+            Stmt::Assign { name, span, index, value } => {
+                let name = match index {
+                    Some(index) => match self.element(name, *span, index, env) {
+                        Some(element) => element,
+                        None => return,
+                    },
+                    None => name.clone(),
+                };
+                if self.is_state_update(&name) {
+                    self.state_update(&name, *span, value, env);
+                } else {
+                    let value = self.expr(value, env);
+                    self.assign(&name, *span, value, env);
+                }
             }
-            Stmt::Assign { name, span, value } => {
-                let value = self.expr(value, env);
-                self.assign(name, *span, value, env);
-            }
+            Stmt::From { var, from, to, body, span } => self.unrolled_loop(var, (from, to), body, *span, env),
             Stmt::Derivative { name, span, value } => self.derivative_stmt(name, *span, value, env),
             Stmt::Call { name, span, args } => self.call_stmt(name, *span, args, env),
             Stmt::If { cond, then, otherwise } => self.if_stmt(cond, then, otherwise, env),
@@ -276,6 +285,9 @@ impl Tx<'_> {
             );
             return Out::atom("0");
         };
+        if let Some(stored) = self.read_held(name) {
+            return stored;
+        }
         match var.kind {
             Kind::Assigned => match self.latest.get(name).cloned() {
                 Some(v) => v,
@@ -296,6 +308,9 @@ impl Tx<'_> {
             Kind::Param if self.block != BlockKind::Initial && self.shadows.contains_key(name) => {
                 self.shadows[name].clone()
             }
+            // NEURON sets a STATE to 0 before INITIAL runs (hha2.mod's INITIAL advances the
+            // gates from there); Sylva's own start value would be a gate's steady state.
+            Kind::State if self.block == BlockKind::Initial => Out::atom("0"),
             _ => strip(&self.sylva_read_name(name), &var.unit),
         }
     }
@@ -309,6 +324,10 @@ impl Tx<'_> {
         match e {
             Expr::Number(n, _) => number(n),
             Expr::Name(n, span) => self.read(n, *span, env),
+            Expr::Index(n, span, index) => match self.element(n, *span, index, env) {
+                Some(element) => self.read(&element, *span, env),
+                None => Out::atom("0"),
+            },
             Expr::Unary(op, x) => {
                 let x = self.expr(x, env);
                 Out { text: format!("{op}{}", x.wrap(7)), prec: 6 }

@@ -70,6 +70,7 @@ impl Tx<'_> {
         outputs.extend(blocks.derivatives.iter().map(|(_, v)| v.text.as_str()));
         outputs.extend(blocks.currents.iter().map(|(_, v)| v.text.as_str()));
         outputs.extend(blocks.initial.iter().map(|(_, v)| v.text.as_str()));
+        outputs.extend(blocks.held.iter().map(|(_, v)| v.text.as_str()));
         outputs.extend(blocks.kinetic.iter().map(String::as_str));
         outputs.extend(blocks.event.iter().map(String::as_str));
         outputs.extend(self.lets.iter().filter(|(n, _)| !self.prepass_lets.contains(n)).map(|(_, v)| v.text.as_str()));

@@ -7,12 +7,15 @@
 use super::*;
 use crate::nmodl::ast::{Reactant, Reaction};
 
+/// W0010's note: what a nonlinear scheme costs.
+const NEWTON_NOTE: &str = "Sylva takes one Newton step of backward Euler per time step; NEURON's `sparse` iterates Newton's method to convergence, so the two differ by the Newton error, O(dt^2) per step";
+
 /// What the statements of a KINETIC block declare, turned into text when the block ends.
 #[derive(Default)]
 pub(super) struct Scheme {
     reactions: Vec<SchemeReaction>,
-    /// The conserved states and total (a plain number).
-    conserve: Option<(Vec<String>, Out, Span)>,
+    /// Each CONSERVE's states and total (a plain number).
+    conserve: Vec<(Vec<String>, Out, Span)>,
     /// The COMPARTMENT volume (plain) of each state that has one.
     volumes: HashMap<String, Out>,
 }
@@ -62,9 +65,17 @@ impl Tx<'_> {
                     );
                     return;
                 }
+                if let Some((n, _)) =
+                    states.iter().find(|(n, _)| self.scheme.conserve.iter().any(|(c, _, _)| c.contains(n)))
+                {
+                    let message =
+                        format!("`{n}` is in two CONSERVE statements: Sylva's `conserve`s are over different states");
+                    self.kinetic_error(*span, message, "conserved already");
+                    return;
+                }
                 let total = self.expr(total, env);
                 let names = states.iter().map(|(n, _)| n.clone()).collect();
-                self.scheme.conserve = Some((names, total, *span));
+                self.scheme.conserve.push((names, total, *span));
             }
             Stmt::Compartment { volume, states, indexed, span } => {
                 if *indexed {
@@ -139,31 +150,58 @@ impl Tx<'_> {
     /// whether it is linear in its states; empties it for the next block.
     pub(super) fn scheme_lines(&mut self) -> (Vec<String>, bool) {
         let scheme = std::mem::take(&mut self.scheme);
-        let linear = scheme.reactions.iter().all(|r| order(&r.lhs) <= 1 && order(&r.rhs) <= 1);
+        let orders_linear = scheme.reactions.iter().all(|r| order(&r.lhs) <= 1 && order(&r.rhs) <= 1);
+        let linear = orders_linear & self.rates_free_of_states(&scheme);
         let mut lines = Vec::new();
         for r in &scheme.reactions {
             if let Some(line) = self.reaction_line(r, &scheme.volumes) {
                 lines.push(line);
             }
         }
-        if let Some(line) = self.conserve_line(&scheme) {
-            lines.push(line);
+        for conserve in &scheme.conserve {
+            if let Some(line) = self.conserve_line(conserve, &scheme.volumes) {
+                lines.push(line);
+            }
         }
         (lines, linear)
     }
 
+    /// Whether no rate reads a state of the scheme (Ih.mod's `k3p = k4*(p1/Pc)^nexp`); each
+    /// that does is reported (W0010): the scheme is then nonlinear in its states.
+    fn rates_free_of_states(&mut self, scheme: &Scheme) -> bool {
+        let states: HashSet<String> =
+            scheme.reactions.iter().flat_map(|r| r.lhs.iter().chain(&r.rhs)).map(|(_, n)| sylva_name(n)).collect();
+        let mut free = true;
+        for r in &scheme.reactions {
+            let mut reads = self.names_read(&r.forward.text);
+            reads.extend(self.names_read(&r.backward.text));
+            let Some(state) = states.iter().filter(|s| reads.contains(*s)).min() else { continue };
+            free = false;
+            let message = format!("a rate reads `{state}`, a state of the scheme: the scheme is nonlinear");
+            self.diagnostics.push(
+                Diagnostic::warning(Code::NmodlNewton, r.span, message)
+                    .label("nonlinear in its states")
+                    .note(NEWTON_NOTE),
+            );
+        }
+        free
+    }
+
     /// `conserve A + B = total`. With a COMPARTMENT, NMODL conserves amounts (Σ volume ×
     /// state), so the total is divided by the states' common volume.
-    fn conserve_line(&mut self, scheme: &Scheme) -> Option<String> {
-        let (states, total, span) = scheme.conserve.as_ref()?;
+    fn conserve_line(
+        &mut self,
+        (states, total, span): &(Vec<String>, Out, Span),
+        volumes: &HashMap<String, Out>,
+    ) -> Option<String> {
         for s in states {
             if !matches!(self.vars.get(s).map(|v| v.kind), Some(Kind::State)) {
                 self.kinetic_error(*span, format!("`{s}` in CONSERVE is not a STATE of this mechanism"), "not a STATE");
                 return None;
             }
         }
-        let volume = scheme.volumes.get(&states[0]);
-        if states.iter().any(|s| scheme.volumes.get(s).map(|v| &v.text) != volume.map(|v| &v.text)) {
+        let volume = volumes.get(&states[0]);
+        if states.iter().any(|s| volumes.get(s).map(|v| &v.text) != volume.map(|v| &v.text)) {
             self.kinetic_error(
                 *span,
                 "CONSERVE over states in COMPARTMENTs of different volumes cannot be translated",
@@ -227,7 +265,7 @@ impl Tx<'_> {
             self.diagnostics.push(
                 Diagnostic::warning(Code::NmodlNewton, r.span, "a reaction of order above 1: the scheme is nonlinear")
                     .label("nonlinear in its states")
-                    .note("Sylva takes one Newton step of backward Euler per time step; NEURON's `sparse` iterates Newton's method to convergence, so the two differ by the Newton error, O(dt^2) per step"),
+                    .note(NEWTON_NOTE),
             );
         }
         let side = |v: &[(u32, String)]| {
@@ -245,6 +283,11 @@ impl Tx<'_> {
 fn local_in(e: &Expr, env: &Env) -> Option<String> {
     match e {
         Expr::Name(n, _) => env.frames.last().filter(|f| f.contains_key(n)).map(|_| n.clone()),
+        Expr::Index(n, _, index) => {
+            let element = format!("{n}[");
+            let local = env.frames.last().is_some_and(|f| f.keys().any(|k| k.starts_with(&element)));
+            if local { Some(n.clone()) } else { local_in(index, env) }
+        }
         Expr::Number(..) => None,
         Expr::Call(_, _, args) => args.iter().find_map(|a| local_in(a, env)),
         Expr::Unary(_, x) => local_in(x, env),

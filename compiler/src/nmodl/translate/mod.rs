@@ -8,7 +8,7 @@
 //! `let` (single assignment), procedures are inlined, `if` statements become `if` expressions,
 //! and functions that read only their arguments become Sylva functions.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 
 use super::ast::{Decl, Expr, Function, Item, ModFile, NeuronStmt, Stmt, UnitDef};
@@ -17,8 +17,10 @@ use super::units::{UnitTable, constant};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 
+mod arrays;
 mod events;
 mod exec;
+mod held;
 mod initial;
 mod kinetic;
 mod solve;
@@ -116,12 +118,20 @@ const MATH: &[(&str, &str, usize)] = &[
     ("fmax", "max", 2),
 ];
 
+/// The ion species of Sylva's standard library (`compiler/stdlib/ions.syl`).
+const STANDARD_SPECIES: &[&str] = &["na", "k", "ca"];
+
 /// A mechanism's Sylva name: also not a species of the standard library (`SUFFIX na`).
 pub fn mechanism_name(name: &str) -> String {
-    if ["na", "k", "ca"].contains(&name) { format!("{name}_") } else { sylva_name(name) }
+    if STANDARD_SPECIES.contains(&name) { format!("{name}_") } else { sylva_name(name) }
 }
 
+/// A variable's Sylva name: a reserved word gets a trailing `_`, an array's element `x[1]` is
+/// `x_1`.
 pub fn sylva_name(name: &str) -> String {
+    if let Some((array, rest)) = name.split_once('[') {
+        return format!("{array}_{}", rest.trim_end_matches(']'));
+    }
     if RESERVED.contains(&name) { format!("{name}_") } else { name.to_string() }
 }
 
@@ -278,6 +288,11 @@ struct Tx<'a> {
     steady_state: Option<(String, Span)>,
     /// The POINTER that is the presynaptic voltage (`Interface::pre_voltage`), read as `v_pre`.
     pre_voltage: Option<String>,
+    /// ASSIGNED variables BREAKPOINT may read as stored by the solved blocks (`held.rs`).
+    held_candidates: HashSet<String>,
+    /// Those BREAKPOINT read, with the value the solved blocks computed: states set at every
+    /// step.
+    held: BTreeMap<String, Out>,
     branch: usize,
     call_depth: usize,
     block: BlockKind,
@@ -289,6 +304,9 @@ struct Interface {
     point: bool,
     /// (ion, span, read, written).
     ions: Vec<(String, Span, Vec<String>, Vec<String>)>,
+    /// Ions the standard library does not declare, with their charge (VALENCE): a `species`
+    /// with NEURON's defaults for a new ion.
+    species: Vec<(String, i32)>,
     nonspecific: Vec<String>,
     electrode: Vec<String>,
     globals: HashSet<String>,
@@ -320,6 +338,9 @@ struct Blocks {
     initial: Vec<(String, Out)>,
     /// `on event(…) { … }`, from NET_RECEIVE.
     event: Option<String>,
+    /// `x = … each step`: ASSIGNED values the solved blocks compute and BREAKPOINT reads, and
+    /// the states of a DERIVATIVE block solved by `METHOD euler`.
+    held: Vec<(String, Out)>,
 }
 
 pub fn translate(
@@ -350,6 +371,8 @@ pub fn translate(
         scheme: kinetic::Scheme::default(),
         steady_state: None,
         pre_voltage: None,
+        held_candidates: HashSet::new(),
+        held: BTreeMap::new(),
         branch: 0,
         call_depth: 0,
         block: BlockKind::Breakpoint,
@@ -395,9 +418,11 @@ impl<'a> Tx<'a> {
         self.declare_builtins_and_ions(&iface);
         let (params, states) = self.declarations();
         self.constants_as_lets();
+        self.find_held();
         let mut blocks = Blocks::default();
         self.initial_prepass();
         self.breakpoint(&iface, &mut blocks);
+        self.held_updates(&mut blocks);
         self.initial_and_unused(&states, &mut blocks);
         self.steady_state(&mut blocks);
         blocks.event = self.net_receive(&iface);
@@ -417,6 +442,7 @@ impl<'a> Tx<'a> {
         let mut electrode = Vec::new();
         let mut globals = HashSet::new();
         let mut pointers: Vec<(String, Span)> = Vec::new();
+        let mut species: Vec<(String, i32)> = Vec::new();
         for item in &file.items {
             match item {
                 Item::Neuron(stmts) => {
@@ -427,15 +453,12 @@ impl<'a> Tx<'a> {
                                 name = Some(n.clone());
                                 point = true;
                             }
-                            NeuronStmt::UseIon { ion, span, read, write, .. } => {
-                                if !["na", "k", "ca"].contains(&ion.as_str()) {
-                                    self.unsupported(
-                                        *span,
-                                        format!(
-                                            "ion `{ion}`: Sylva's standard library has the species na, k and ca only"
-                                        ),
-                                        "no such species",
-                                    );
+                            NeuronStmt::UseIon { ion, span, read, write, valence } => {
+                                if !STANDARD_SPECIES.contains(&ion.as_str())
+                                    && !species.iter().any(|(s, _)| s == ion)
+                                    && let Some(charge) = self.new_species_charge(ion, *span, valence.as_deref())
+                                {
+                                    species.push((ion.clone(), charge));
                                 }
                                 let names = |v: &Vec<(String, Span)>| v.iter().map(|(n, _)| n.clone()).collect();
                                 ions.push((ion.clone(), *span, names(read), names(write)));
@@ -465,7 +488,29 @@ impl<'a> Tx<'a> {
             return None;
         };
         let pre_voltage = self.pre_voltage(point, pointers);
-        Some(Interface { name, point, ions, nonspecific, electrode, globals, pre_voltage })
+        Some(Interface { name, point, ions, species, nonspecific, electrode, globals, pre_voltage })
+    }
+
+    /// The charge of an ion the standard library does not declare: its VALENCE, which NEURON
+    /// requires for a new ion; `None` (reported) without one or with one that is not a charge.
+    fn new_species_charge(&mut self, ion: &str, span: Span, valence: Option<&str>) -> Option<i32> {
+        let charge = valence.and_then(|z| z.parse::<i32>().ok()).filter(|z| *z != 0 && z.abs() <= 8);
+        if charge.is_none() {
+            let message = match valence {
+                Some(z) => {
+                    format!("ion `{ion}` has VALENCE {z}: a species' charge is a whole number from -8 to 8, not 0")
+                }
+                None => format!(
+                    "ion `{ion}` has no VALENCE: Sylva declares it as a new species with that charge, as NEURON does"
+                ),
+            };
+            self.diagnostics.push(
+                Diagnostic::error(Code::NmodlUnsupported, span, message)
+                    .label("a new ion")
+                    .help(format!("write `USEION {ion} … VALENCE z` with the ion's charge z")),
+            );
+        }
+        charge
     }
 
     /// A point process's one POINTER is the presynaptic voltage (NEURON's `setpointer` to a
@@ -556,6 +601,7 @@ impl<'a> Tx<'a> {
         let file = self.file;
         let mut params: Vec<&Decl> = Vec::new();
         let mut states: Vec<&Decl> = Vec::new();
+        let computed = self.breakpoint_assigns();
         for item in &file.items {
             let (decls, kind) = match item {
                 Item::Parameter(d) => (d, Kind::Param),
@@ -579,6 +625,10 @@ impl<'a> Tx<'a> {
                         }
                     }
                     None => {
+                        // A PARAMETER BREAKPOINT computes (kca.mod's `gk = gbar*m*m*m`) is
+                        // overwritten at every step: an ASSIGNED value.
+                        let kind =
+                            if kind == Kind::Param && computed.contains(&d.name) { Kind::Assigned } else { kind };
                         self.vars.insert(d.name.clone(), Var { kind, unit });
                         match kind {
                             Kind::Param => params.push(d),
@@ -663,6 +713,11 @@ impl<'a> Tx<'a> {
                     for d in states {
                         if let Some(value) = env.globals.get(&d.name) {
                             blocks.initial.push((d.name.clone(), value.clone()));
+                        }
+                    }
+                    for n in self.held.keys() {
+                        if let Some(value) = env.globals.get(n) {
+                            blocks.initial.push((n.clone(), attach(value, &self.vars[n].unit)));
                         }
                     }
                     for (n, v) in &self.vars {

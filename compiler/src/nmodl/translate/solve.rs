@@ -13,13 +13,14 @@ impl Tx<'_> {
         match m.as_str() {
             "cnexp" => self.solve_derivative(target, span, false, blocks),
             "derivimplicit" => self.solve_derivative(target, span, true, blocks),
+            "euler" => self.solve_euler(target, span, blocks),
             "sparse" => self.solve_kinetic(target, span, blocks),
             _ => {
                 let m = m.clone();
                 self.unsupported(
                     *method_span,
                     format!("`METHOD {m}` is not translated"),
-                    "`cnexp`, `derivimplicit` and `sparse` are",
+                    "`cnexp`, `derivimplicit`, `euler` and `sparse` are",
                 );
             }
         }
@@ -43,6 +44,14 @@ impl Tx<'_> {
         self.stmts(&f.body, &mut env);
         self.keep(&env);
         self.derivatives_of(&env, blocks);
+        let mut set: Vec<(String, Out)> = env
+            .globals
+            .iter()
+            .filter(|(n, _)| self.vars.get(*n).is_some_and(|v| v.kind == Kind::State))
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        set.sort_by_key(|(n, _)| self.file_order(n));
+        blocks.held.extend(set);
     }
 
     pub(super) fn is_state_update(&self, name: &str) -> bool {
@@ -52,18 +61,11 @@ impl Tx<'_> {
     /// `x = x + E*(I - x)` (or `x = I + (x - I)*F`, F = 1 - E) of a state, with E and I free of
     /// x: NEURON's new x, the exact exponential update towards I with factor E. Sylva's
     /// equation `x' = (I - x) * -log(1 - E)/dt` advances by that update (its exact exponential
-    /// step is x + (1 - exp(log(1 - E)))*(I - x), equal to rounding).
+    /// step is x + (1 - exp(log(1 - E)))*(I - x), equal to rounding). Any other assignment
+    /// sets the state each step (`state_set_each_step`).
     pub(super) fn state_update(&mut self, name: &str, span: Span, value: &Expr, env: &mut Env) {
         let Some((factor, target)) = update_form(name, value) else {
-            self.diagnostics.push(
-                Diagnostic::error(
-                    Code::NmodlUnsupported,
-                    span,
-                    format!("`{name}` is not advanced as `{name} = {name} + a*(b - {name})`"),
-                )
-                .label("a state update Sylva cannot write as an equation")
-                .help("write the equation in a DERIVATIVE block solved with `METHOD cnexp`"),
-            );
+            self.state_set_each_step(name, value, env);
             return;
         };
         // The fraction of the gap to I that remains after the step: 1 - E, or F.
@@ -77,13 +79,21 @@ impl Tx<'_> {
         let i = self.expr(target, env);
         let own = sylva_name(name);
         if self.names_read(&keep.text).contains(&own) || self.names_read(&i.text).contains(&own) {
-            self.unsupported(span, format!("the update of `{name}` is not linear in `{name}`"), "not translated");
+            self.state_set_each_step(name, value, env);
             return;
         }
         let x = self.read(name, span, env);
         let rate = Out { text: format!("-log({}) / (dt / 1 ms)", keep.text), prec: 5 };
         let gap = binary("-", &i, &x);
         env.globals.insert(format!("{name}'"), binary("*", &gap, &rate));
+    }
+
+    /// Any other assignment of a state in such a PROCEDURE (nap.mod's `n = 1/(1 + exp(vhalf -
+    /// v)/K)`): the state's new value, set each step; the block's later statements read it.
+    fn state_set_each_step(&mut self, name: &str, value: &Expr, env: &mut Env) {
+        let value = self.expr(value, env);
+        let unit = self.vars[name].unit.clone();
+        env.globals.insert(name.to_string(), attach(&value, &unit));
     }
 
     fn find_block(&self, target: &str, kinetic: bool) -> Option<Vec<Stmt>> {
@@ -99,16 +109,37 @@ impl Tx<'_> {
             .push(Diagnostic::error(Code::NmodlName, span, format!("no {kind} block `{target}`")).label("solved here"));
     }
 
-    fn solve_derivative(&mut self, target: &str, span: Span, implicit: bool, blocks: &mut Blocks) {
+    /// The DERIVATIVE block `target` executed: its statements and what they computed.
+    fn execute_derivative(&mut self, target: &str, span: Span, blocks: &mut Blocks) -> Option<(Vec<Stmt>, Env)> {
         let Some(body) = self.find_block(target, false) else {
             self.no_block(target, span, "DERIVATIVE");
-            return;
+            return None;
         };
         blocks.solved.insert(target.to_string());
         self.block = BlockKind::Derivative;
         let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
         self.stmts(&body, &mut env);
         self.keep(&env);
+        Some((body, env))
+    }
+
+    /// `METHOD euler`: NEURON's forward Euler, x + dt·x' from the states before the step at
+    /// the step's new voltage, all derivatives first; that is `x = x + dt·x' each step`.
+    fn solve_euler(&mut self, target: &str, span: Span, blocks: &mut Blocks) {
+        let Some((_, env)) = self.execute_derivative(target, span, blocks) else { return };
+        let mut keys: Vec<_> = env.globals.keys().filter(|k| k.ends_with('\'')).cloned().collect();
+        keys.sort_by_key(|k| self.file_order(k.trim_end_matches('\'')));
+        for k in keys {
+            let n = k.trim_end_matches('\'').to_string();
+            let unit = self.vars.get(&n).map_or("1".to_string(), |v| v.unit.clone());
+            let x = strip(&sylva_name(&n), &unit);
+            let step = binary("*", &Out { text: "dt / 1 ms".into(), prec: 5 }, &env.globals[&k]);
+            blocks.held.push((n, attach(&binary("+", &x, &step), &unit)));
+        }
+    }
+
+    fn solve_derivative(&mut self, target: &str, span: Span, implicit: bool, blocks: &mut Blocks) {
+        let Some((body, env)) = self.execute_derivative(target, span, blocks) else { return };
         let first = blocks.derivatives.len();
         self.derivatives_of(&env, blocks);
         if implicit {

@@ -10,12 +10,18 @@ impl Tx<'_> {
         self.header(&mut out, iface);
         interface_text(&mut out, iface);
         self.declarations_text(&mut out, iface, params, states);
+        self.held_states_text(&mut out);
         self.lets_text(&mut out);
         dynamics_text(&mut out, blocks);
         let _ = writeln!(out);
+        // NEURON's conductance is the secant over 0.001 mV (nrn_cur), not dI/dv.
         for (n, v) in &blocks.currents {
-            let e = if iface.electrode.contains(n) { "electrode current " } else { "" };
-            let _ = writeln!(out, "    {e}{} = {}", sylva_name(n), v.text);
+            let line = if iface.electrode.contains(n) {
+                format!("electrode current {} = {}", sylva_name(n), v.text)
+            } else {
+                format!("{} = {} by secant", sylva_name(n), v.text)
+            };
+            let _ = writeln!(out, "    {line}");
         }
         if let Some(event) = &blocks.event {
             let _ = writeln!(out, "\n    {event}");
@@ -38,6 +44,7 @@ impl Tx<'_> {
             }
         }
         let _ = writeln!(out);
+        species_text(out, iface);
         if let Some(t) = &file.title {
             let _ = writeln!(out, "/// {t}");
         }
@@ -75,6 +82,24 @@ impl Tx<'_> {
         }
     }
 
+    /// The held ASSIGNED values (`held.rs`) as states.
+    fn held_states_text(&self, out: &mut String) {
+        for n in self.held.keys() {
+            let decl = self.file.items.iter().find_map(|i| match i {
+                Item::Assigned(d) => d.iter().find(|d| d.name == *n),
+                _ => None,
+            });
+            if let Some(c) = decl.and_then(|d| self.trailing_comment(d.line)) {
+                let _ = writeln!(out, "    /// {c}");
+            }
+            let _ = writeln!(
+                out,
+                "    /// ASSIGNED in NMODL: computed by the state update, read by the currents as stored."
+            );
+            let _ = writeln!(out, "    state {}: {}", sylva_name(n), unit_type(&self.vars[n].unit));
+        }
+    }
+
     /// The Sylva functions, then the `let`s.
     fn lets_text(&self, out: &mut String) {
         if !self.fn_texts.is_empty() {
@@ -89,6 +114,16 @@ impl Tx<'_> {
         for (n, v) in &self.lets {
             let _ = writeln!(out, "    let {n} = {}", v.text);
         }
+    }
+}
+
+/// A `species` for each ion the standard library does not declare, with NEURON 9's defaults
+/// for a new ion (`xi0_x_ion = xo0_x_ion = 1 mM`, `ex = 0 mV`, the charge its VALENCE).
+fn species_text(out: &mut String, iface: &Interface) {
+    for (ion, charge) in &iface.species {
+        let _ = writeln!(out, "/// USEION {ion} … VALENCE {charge} in NMODL: NEURON's defaults for a new ion.");
+        let _ = writeln!(out, "species {ion} {{ charge = {charge}, reversal = 0 mV, inside = 1 mM, outside = 1 mM }}");
+        let _ = writeln!(out);
     }
 }
 
@@ -119,6 +154,9 @@ fn dynamics_text(out: &mut String, blocks: &Blocks) {
     for (n, v) in &blocks.derivatives {
         let method = if blocks.implicit.contains(n) { " by backward_euler" } else { "" };
         let _ = writeln!(out, "    {}' = {}{method}", sylva_name(n), v.text);
+    }
+    for (n, v) in &blocks.held {
+        let _ = writeln!(out, "    {} = {} each step", sylva_name(n), v.text);
     }
     if !blocks.kinetic.is_empty() {
         let steady = if blocks.steady_state { " steady_state" } else { "" };

@@ -229,8 +229,10 @@ impl Ctx<'_> {
             Rule::current_decl => Member::Current(self.first_name(pair)?),
             Rule::electrode | Rule::assignment => {
                 let electrode = pair.as_rule() == Rule::electrode;
+                let each_step = pair.clone().into_inner().any(|p| p.as_rule() == Rule::each_step);
+                let secant = pair.clone().into_inner().any(|p| p.as_rule() == Rule::secant);
                 let (target, value) = self.name_and_expr(pair);
-                Member::Assign(CurrentAssign { electrode, target: target?, value: value?, span })
+                Member::Assign(Assign { electrode, each_step, secant, target: target?, value: value?, span })
             }
             Rule::ode => {
                 let backward_euler = pair.clone().into_inner().any(|p| p.as_rule() == Rule::ode_method);
