@@ -119,6 +119,37 @@ fn translated_calcium_and_sk_match_neuron() {
     );
 }
 
+/// The single compartment of `regenerate.py`'s voltage-clamp cases: `inserts` under NEURON's
+/// SEClamp (the standard library's `seclamp`, rs = 1 MOhm, so that v departs from the command
+/// by the membrane current times 1 MOhm) at three `levels` (mV, ms), and a voltage probe.
+fn voltage_clamp_model(inserts: &str, levels: [(f64, f64); 3], duration: f64, v_init: f64, celsius: f64) -> String {
+    let pas = if inserts.contains("insert pas") { "import pas\n" } else { "" };
+    let [(a1, d1), (a2, d2), (a3, d3)] = levels;
+    format!(
+        "import seclamp\n{pas}cell c {{\n    morphology {{ section soma {{ length = 20 um, diam = 20 um, nseg = 1 }} }}\n    cm = 1 uF/cm2\n    Ra = 100 ohm*cm\n    v_init = {v_init} mV\n{inserts}}}\nnetwork main {{\n    population cells = c[1]\n    stimulus clamp = seclamp at cells[0].soma(0.5) {{ rs = 1 MOhm, dur1 = {d1} ms, amp1 = {a1} mV, dur2 = {d2} ms, amp2 = {a2} mV, dur3 = {d3} ms, amp3 = {a3} mV }}\n    probe \"soma_v\" = v at cells[0].soma(0.5)\n}}\nsimulation {{ dt = 0.025 ms, duration = {duration} ms, temperature = {celsius} degC }}\n"
+    )
+}
+
+/// Voltage-step protocols: the translated hh2 and the calcium/SK set under a voltage clamp at
+/// two temperatures each (the clamp's current is the channels' current, seen in v through rs).
+#[test]
+fn translated_channels_under_voltage_steps_match_neuron() {
+    let levels = [(-65.0, 5.0), (-20.0, 10.0), (-80.0, 10.0)];
+    compare("vclamp_hh2", &["tests/data/nmodl/hh2.mod"], &["6.3", "18.5"], &|celsius| {
+        voltage_clamp_model("    insert hh2 in soma\n", levels, 30.0, -65.0, celsius)
+    });
+    let mods = [
+        "tests/data/neuron/mod/CaDynamics_E2.mod",
+        "tests/data/neuron/mod/Ca_HVA.mod",
+        "tests/data/neuron/mod/SK_E2.mod",
+    ];
+    let inserts = "    insert pas in soma { g = 5e-4 S/cm2, e = -70 mV }\n    insert CaDynamics_E2 in soma\n    insert Ca_HVA in soma { gCa_HVAbar = 2e-4 S/cm2 }\n    insert SK_E2 in soma { gSK_E2bar = 1e-3 S/cm2 }\n";
+    let levels = [(-70.0, 10.0), (-10.0, 50.0), (-70.0, 50.0)];
+    compare("vclamp_ca_sk", &mods, &["34", "22"], &|celsius| {
+        voltage_clamp_model(inserts, levels, 150.0, -70.0, celsius)
+    });
+}
+
 /// The constructs of older ModelDB files (oldstyle.mod: INDEPENDENT, a file-level LOCAL, tadj
 /// computed only in INITIAL, a block's copy of v changed, a unit with a blank, SUFFIX na).
 #[test]

@@ -27,6 +27,10 @@ dt = 0.025 ms, cvode off, secondorder = 0), each at two temperatures:
     arrays  hh2a.mod (hh2 with ASSIGNED and LOCAL arrays filled by FROM loops, SOLVE of a
             PROCEDURE, INITIAL advancing the gates from 0), as hh2
     euler   hh2e.mod (hh2 with METHOD euler), as hh2
+    vclamp_hh2    hh2 under a voltage clamp (SEClamp, rs 1 MOhm): -65 mV 5 ms, -20 mV 10 ms,
+            -80 mV 10 ms; 30 ms
+    vclamp_ca_sk  the model of ca_sk under a voltage clamp (rs 1 MOhm): -70 mV 10 ms, -10 mV
+            50 ms, -70 mV 50 ms; 150 ms
     synapses  hh2 + NEURON's own ExpSyn and Exp2Syn (built in, compiled from expsyn.mod and
             exp2syn.mod, the files beside this script), events through NetCon.event at fixed
             times, no IClamp, 60 ms, v_init -65
@@ -77,6 +81,10 @@ CASES = {
     "arrays": ((6.3, 18.5), [("hh2a", {})], (5.0, 30.0, 0.15), 50.0, -65.0),
     "euler": ((6.3, 18.5), [("hh2e", {})], (5.0, 30.0, 0.15), 50.0, -65.0),
     "synapses": ((6.3, 18.5), [("hh2", {})], (0.0, 0.0, 0.0), 60.0, -65.0),
+    "vclamp_hh2": ((6.3, 18.5), [("hh2", {})], (0.0, 0.0, 0.0), 30.0, -65.0),
+    "vclamp_ca_sk": ((34.0, 22.0), [("pas", {"g": 5e-4, "e": -70.0}), ("CaDynamics_E2", {}),
+                                    ("Ca_HVA", {"gCa_HVAbar": 2e-4}), ("SK_E2", {"gSK_E2bar": 1e-3})],
+                     (0.0, 0.0, 0.0), 150.0, -70.0),
 }
 
 # Synapses of the case "synapses": (class, parameters, weight in uS, event times in ms).
@@ -116,6 +124,22 @@ def compile_mods():
     sys.exit("nrnivmodl produced no libnrnmech.so in " + build)
 
 
+# Voltage-clamp cases: NEURON's SEClamp at the soma, rs = 1 MOhm (so that v departs from the
+# command by the membrane current times 1 MOhm, and the trace carries the channels' currents),
+# (level mV, duration ms) x 3; no IClamp.
+VOLTAGE_STEPS = {
+    "vclamp_hh2": ((-65.0, 5.0), (-20.0, 10.0), (-80.0, 10.0)),
+    "vclamp_ca_sk": ((-70.0, 10.0), (-10.0, 50.0), (-70.0, 50.0)),
+}
+
+
+def seclamp(seg, levels):
+    clamp = base.h.SEClamp(seg)
+    clamp.rs = 1.0
+    (clamp.amp1, clamp.dur1), (clamp.amp2, clamp.dur2), (clamp.amp3, clamp.dur3) = levels
+    return clamp
+
+
 def run_case(name, celsius):
     temps, mechanisms, (delay, dur, amp), tstop, v_init = CASES[name]
     base.h.celsius = celsius
@@ -124,7 +148,10 @@ def run_case(name, celsius):
         soma.insert(mech)
         for key, value in params.items():
             setattr(soma(0.5), "%s_%s" % (key, mech), value)
-    stim = base.iclamp(soma(0.5), delay, dur, amp)
+    if name in VOLTAGE_STEPS:
+        stim = seclamp(soma(0.5), VOLTAGE_STEPS[name])
+    else:
+        stim = base.iclamp(soma(0.5), delay, dur, amp)
     kept = synapses(soma(0.5)) if name == "synapses" else None
     r = base.Run()
     r.record("soma_v", soma(0.5)._ref_v)
