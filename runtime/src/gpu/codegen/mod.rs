@@ -505,13 +505,7 @@ impl Cx<'_> {
         let g = self.g;
         let with_events: Vec<&BlockLayout> = self.ty.blocks.iter().filter(|b| b.kernels.event.is_some()).collect();
         fb.loop_(|fb| {
-            let e = fb.load(ev);
-            let done = fb.bin(B::GreaterEqual, e, ev_end);
-            fb.if_(done, |fb| fb.brk());
-            let three = fb.u(3);
-            let e3 = fb.mul(e, three);
-            let rec = fb.add(records, e3);
-            let rs = fb.read(g.control, rec);
+            let (e, rec, rs) = next_event_record(fb, g, (ev, ev_end, records));
             let later = fb.bin(B::NotEqual, rs, s);
             fb.if_(later, |fb| fb.brk());
             let one = fb.u(1);
@@ -747,19 +741,27 @@ fn split(fb: &mut Fb, lane: Option<Lane>, start: H, end: H, name: &str, body: im
 
 /// Advances the cell's next event (`ev`, with the end of its range and the records) past the
 /// records of steps before `step`: a coupled dispatch starts inside the window.
-fn skip_events_before(fb: &mut Fb, g: Globals, (ev, ev_end, records): (H, H, H), step: H) {
+fn skip_events_before(fb: &mut Fb, g: Globals, events: (H, H, H), step: H) {
+    let ev = events.0;
     fb.loop_(|fb| {
-        let e = fb.load(ev);
-        let done = fb.bin(B::GreaterEqual, e, ev_end);
-        fb.if_(done, |fb| fb.brk());
-        let three = fb.u(3);
-        let e3 = fb.mul(e, three);
-        let rec = fb.add(records, e3);
-        let record_step = fb.read(g.control, rec);
+        let (e, _, record_step) = next_event_record(fb, g, events);
         let reached = fb.bin(B::GreaterEqual, record_step, step);
         fb.if_(reached, |fb| fb.brk());
         let one = fb.u(1);
         let next = fb.add(e, one);
         fb.store(ev, next);
     });
+}
+
+/// In a loop over the cell's events (`ev`, the end of its range, the records): leaves the loop
+/// when none is left, else gives the next event's index, its record's offset and its step.
+fn next_event_record(fb: &mut Fb, g: Globals, (ev, ev_end, records): (H, H, H)) -> (H, H, H) {
+    let e = fb.load(ev);
+    let done = fb.bin(B::GreaterEqual, e, ev_end);
+    fb.if_(done, |fb| fb.brk());
+    let three = fb.u(3);
+    let e3 = fb.mul(e, three);
+    let rec = fb.add(records, e3);
+    let step = fb.read(g.control, rec);
+    (e, rec, step)
 }
