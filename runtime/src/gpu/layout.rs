@@ -290,7 +290,8 @@ impl Builder<'_> {
         }
         let n = gids.len();
         let nn = cell.tree.nodes.len();
-        let wg_size = options.strategy.workgroup_size(nn as u32, fit, options.lanes);
+        let f64 = prec == Prec::F64;
+        let wg_size = options.strategy.workgroup_size(nn as u32, n as u32, f64, fit, options.lanes);
         let cell_major = wg_size.is_some();
         let v = alloc(&mut self.data, n * nn);
         // A solve in workgroup memory needs no rhs and diagonal in `data`; coupled cells sum

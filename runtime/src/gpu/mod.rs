@@ -33,6 +33,11 @@ use builder::Prec;
 use device::Gpu;
 use layout::{Layout, ProbeLoc};
 
+/// Invocations an NVIDIA H100 keeps resident (132 multiprocessors of 2,048): below this many,
+/// f64 cells get twice the lanes, whose extra warps hide the latency of the software math
+/// (`Strategy::workgroup_size`).
+const RESIDENT_INVOCATIONS: u64 = 1 << 18;
+
 /// Longest window (time steps per dispatch).
 pub const MAX_WINDOW: u32 = 400;
 
@@ -76,14 +81,27 @@ impl DeviceFit {
 }
 
 impl Strategy {
-    /// The workgroup size when the type's cells run a workgroup each (`None`: one invocation
-    /// per cell): `lanes` when given, else an eighth of the nodes as a power of two, between 32
-    /// (one NVIDIA warp: the barriers are cheapest) and the device's limit (at most 1024).
-    /// Measured on an H200: the ringtest's 105-node cells run fastest with 32 lanes (64 and
-    /// 128 are 1.5x slower), the 2,162-node binary tree with 512 (1024: the same, 128: 15%
-    /// slower); see docs/performance.md.
-    pub fn workgroup_size(self, nnodes: u32, fit: DeviceFit, lanes: Option<u32>) -> Option<u32> {
-        let size = lanes.unwrap_or_else(|| (nnodes / 8).next_power_of_two().clamp(32, fit.max_lanes.clamp(32, 1024)));
+    /// The workgroup size when the type's `ncells` cells of `nnodes` nodes run a workgroup each
+    /// (`None`: one invocation per cell): `lanes` when given, else an eighth of the nodes as a
+    /// power of two, between 32 (one NVIDIA warp: the barriers are cheapest) and the device's
+    /// limit (at most 1024); in f64 twice that while the cells with twice the lanes fit in
+    /// [`RESIDENT_INVOCATIONS`]. Measured (docs/performance.md): the ringtest's 105-node cells
+    /// run fastest with 32 lanes when they fill the GPU (64: 26 % slower in f64 at 1e7), the
+    /// 2,162-node binary tree with 512 in f32; in f64 twice the lanes were 3–28 % faster for
+    /// one to 1,030 cells of 105 to 2,162 nodes.
+    pub fn workgroup_size(
+        self,
+        nnodes: u32,
+        ncells: u32,
+        f64: bool,
+        fit: DeviceFit,
+        lanes: Option<u32>,
+    ) -> Option<u32> {
+        let limit = fit.max_lanes.clamp(32, 1024);
+        let eighth = (nnodes / 8).next_power_of_two().clamp(32, limit);
+        let twice = (2 * eighth).min(limit);
+        let idle = u64::from(ncells) * u64::from(twice) <= RESIDENT_INVOCATIONS;
+        let size = lanes.unwrap_or(if f64 && idle { twice } else { eighth });
         match self {
             Strategy::Thread => None,
             Strategy::Workgroup => Some(size),
