@@ -185,40 +185,15 @@ fn interpreter_and_jit_on_any_thread_count_agree_bit_for_bit() {
     }
 }
 
-/// Many cells coupled through `v_pre` across the chunks of 3 threads: a chain of gap junctions
-/// (each cell reads its neighbours' voltages, both ways) and graded synapses from every cell to
-/// the next. Every chunk must read the same time level, so the bits equal the interpreter's.
+/// Many cells coupled through `v_pre` across the chunks of 3 threads: 24 cells of
+/// `examples/bench/coupled_chain.syl`, a ring of gap junctions (each cell reads its neighbours'
+/// voltages, both ways) and graded synapses from every cell to the next, for 30 ms. Every chunk
+/// must read the same time level, so the bits equal the interpreter's.
 #[test]
 fn coupled_cells_across_threads_agree_bit_for_bit() {
-    let text = r#"
-import hh
-import iclamp
-import gap_junction
-import graded_syn
-cell c {
-    morphology { section soma { length = 20 um, diam = 20 um, nseg = 1 } }
-    insert hh in soma
-    synapse left = gap_junction at soma(0.5) { g = 0.01 uS }
-    synapse right = gap_junction at soma(0.5) { g = 0.01 uS }
-    synapse chem = graded_syn at soma(0.5) { g = 0.005 uS }
-    detector at soma(0.5) threshold -20 mV
-}
-network chain {
-    population cells = c[24]
-    connect cells -> cells.right ring(24)
-    connect cells[1 .. 24] -> cells[0 .. 23].left
-    connect cells[0] -> cells[23].left
-    connect cells -> cells.chem ring(24)
-    stimulus kick = iclamp at cells[0].soma(0.5) { del = 1 ms, dur = 2 ms, amp = 0.5 nA }
-    probe "first" = v at cells[0].soma(0.5)
-    probe "middle" = v at cells[12].soma(0.5)
-    probe "last" = v at cells[23].soma(0.5)
-    record spikes
-}
-simulation { dt = 0.025 ms, duration = 30 ms }
-"#;
-    let (db, compilation) = compile_text("chain.syl", text, &[]);
-    let artifact = compilation.artifact.unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
+    let (db, compilation) = compile_file("examples/bench/coupled_chain.syl", &["cells=24".to_string()]);
+    let mut artifact = compilation.artifact.unwrap_or_else(|| panic!("{}", render(&db, &compilation.diagnostics)));
+    artifact.model.simulation.duration = 30.0;
     let run = |options: Options| {
         let mut sim = Simulation::new(&artifact, options).expect("compiles");
         sim.run(|_, _| {}).expect("runs");
