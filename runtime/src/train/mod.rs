@@ -57,7 +57,7 @@ fn fit_first_order(
     mut progress: impl FnMut(u64, f64) -> ControlFlow<()>,
 ) -> Result<Fit, GradError> {
     let mut u = free_values(problem, transforms);
-    let mut state = optimizer::State::new(optimizer, u.len());
+    let mut state = optimizer::State::new(optimizer, u.len()).map_err(lbfgs_refused)?;
     let mut losses = Vec::new();
     let mut stopped = false;
     for iteration in 1..=iterations {
@@ -87,14 +87,13 @@ fn fit_lbfgs(
     mut progress: impl FnMut(u64, f64) -> ControlFlow<()>,
 ) -> Result<Fit, GradError> {
     let start = free_values(problem, transforms);
-    let first = problem.gradient(loss, None)?;
-    let first = lbfgs::Evaluation { loss: first.loss, gradient: free_gradient(&first.gradient, &start, transforms) };
+    // The start must run: there is no earlier point for the line search to step back to.
+    let first = evaluation(problem, loss, transforms, &start)?;
     let mut evaluate = |u: &[f64]| {
         problem.set_values(&values_of(u, transforms));
-        match problem.gradient(loss, None) {
-            Ok(g) => Ok(lbfgs::Evaluation { loss: g.loss, gradient: free_gradient(&g.gradient, u, transforms) }),
+        match evaluation(problem, loss, transforms, u) {
             Err(GradError::Diverged(_)) => Ok(lbfgs::Evaluation::diverged(u.len())),
-            Err(e) => Err(e),
+            result => result,
         }
     };
     let mut minimizer = lbfgs::Minimizer::new(options, start, first);
@@ -113,6 +112,24 @@ fn fit_lbfgs(
     }
     problem.set_values(&values_of(&minimizer.point, transforms));
     Ok(Fit { losses, values: problem.values(), stopped, evaluations: minimizer.evaluations, converged })
+}
+
+/// The loss and its gradient in the free values `u` at the problem's current values.
+fn evaluation(
+    problem: &mut Problem,
+    loss: &Loss,
+    transforms: &[Transform],
+    u: &[f64],
+) -> Result<lbfgs::Evaluation, GradError> {
+    let g = problem.gradient(loss, None)?;
+    Ok(lbfgs::Evaluation { loss: g.loss, gradient: free_gradient(&g.gradient, u, transforms) })
+}
+
+/// A first-order fit asked for with L-BFGS (the checker refuses it with samples).
+fn lbfgs_refused(_: optimizer::NotFirstOrder) -> GradError {
+    GradError::Loss(
+        "L-BFGS needs the same loss at every evaluation; batches of samples change it (use adam or sgd)".into(),
+    )
 }
 
 fn free_values(problem: &Problem, transforms: &[Transform]) -> Vec<f64> {

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::optimizer::{self, Optimizer};
 use super::transform::Transform;
+use super::{free_gradient, free_values, lbfgs_refused, values_of};
 use crate::grad::{GradError, Objective, Problem, Readout, SampleLoss};
 use crate::plan::events::Rng;
 
@@ -91,8 +92,8 @@ pub fn fit_samples(
     optimizer: Optimizer,
     mut progress: impl FnMut(Progress) -> ControlFlow<()>,
 ) -> Result<SampleFit, GradError> {
-    let mut u: Vec<f64> = problem.values().iter().zip(transforms).map(|(x, t)| t.free(*x)).collect();
-    let mut state = optimizer::State::new(optimizer, u.len());
+    let mut u = free_values(problem, transforms);
+    let mut state = optimizer::State::new(optimizer, u.len()).map_err(lbfgs_refused)?;
     let mut rng = Rng::new(data.seed);
     let start = EpochReport { epoch: 0, train: score(problem, data, &data.train)?, test: test_score(problem, data)? };
     let mut fit = SampleFit { epochs: vec![start], batch_losses: Vec::new(), values: Vec::new(), stopped: false };
@@ -104,9 +105,9 @@ pub fn fit_samples(
         let mut losses = Vec::with_capacity(order.len());
         for (b, chunk) in order.chunks(batch).enumerate() {
             let (results, gradient) = batch_gradient(problem, data, chunk)?;
-            let free: Vec<f64> = gradient.iter().zip(&u).zip(transforms).map(|((d, x), t)| d * t.slope(*x)).collect();
+            let free = free_gradient(&gradient, &u, transforms);
             state.step(&mut u, &free);
-            problem.set_values(&u.iter().zip(transforms).map(|(x, t)| t.value(*x)).collect::<Vec<_>>());
+            problem.set_values(&values_of(&u, transforms));
             let loss = results.iter().map(|r| r.loss).sum::<f64>() / results.len() as f64;
             fit.batch_losses.push(loss);
             losses.extend(results);
