@@ -12,6 +12,18 @@ pub struct ModFile {
     pub line_comments: Vec<LineComment>,
 }
 
+impl ModFile {
+    /// The statements of the BREAKPOINT block, if there is one.
+    pub fn breakpoint(&self) -> Option<&[Stmt]> {
+        self.items.iter().find_map(|i| if let Item::Breakpoint(b, _) = i { Some(b.as_slice()) } else { None })
+    }
+
+    /// The statements of the INITIAL block, if there is one.
+    pub fn initial(&self) -> Option<&[Stmt]> {
+        self.items.iter().find_map(|i| if let Item::Initial(b, _) = i { Some(b.as_slice()) } else { None })
+    }
+}
+
 /// A declaration of PARAMETER, ASSIGNED, STATE or CONSTANT.
 #[derive(Clone, Debug)]
 pub struct Decl {

@@ -76,10 +76,7 @@ impl Tx<'_> {
     /// the NMODL name.
     pub(super) fn find_held(&mut self) {
         let file = self.file;
-        let Some(body) = file.items.iter().find_map(|i| if let Item::Breakpoint(b, _) = i { Some(b) } else { None })
-        else {
-            return;
-        };
+        let Some(body) = file.breakpoint() else { return };
         let (mut breakpoint, mut solved) = (Uses::default(), Uses::default());
         for stmt in body {
             match stmt {

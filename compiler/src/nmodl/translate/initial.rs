@@ -12,10 +12,7 @@ impl Tx<'_> {
     /// (`initial_values`); the `let`s only this run made are in `prepass_lets`.
     pub(super) fn initial_prepass(&mut self) {
         let file = self.file;
-        let Some(body) = file.items.iter().find_map(|i| if let Item::Initial(b, _) = i { Some(b) } else { None })
-        else {
-            return;
-        };
+        let Some(body) = file.initial() else { return };
         let (saved, lets) = (self.diagnostics.len(), self.lets.len());
         self.block = BlockKind::Initial;
         let mut env = Env { frames: vec![HashMap::new()], globals: HashMap::new() };
