@@ -32,6 +32,7 @@ use crate::simulation::{Engine, RunError};
 use builder::Prec;
 use device::Gpu;
 use layout::{Layout, ProbeLoc};
+pub use schedule::Solve;
 
 /// Invocations an NVIDIA H100 keeps resident (132 multiprocessors of 2,048): below this many,
 /// f64 cells get twice the lanes, whose extra warps hide the latency of the software math
@@ -251,11 +252,13 @@ pub struct Options {
     pub lanes: Option<u32>,
     /// The most time steps per dispatch.
     pub window_cap: u32,
+    /// How workgroup types solve their tree (long chains split, or every chain on one lane).
+    pub solve: Solve,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { strategy: Strategy::Auto, lanes: None, window_cap: MAX_WINDOW }
+        Options { strategy: Strategy::Auto, lanes: None, window_cap: MAX_WINDOW, solve: Solve::Split }
     }
 }
 

@@ -1,14 +1,131 @@
 //! The intra-cell parallel Hines schedule (after DeepDendrite's DHS). The tree is cut into
 //! unbranched chains (a chain starts at the root and at every child of a branch point); one
 //! workgroup lane walks a chain serially, and the chains run in rounds with a barrier after
-//! each. The elimination takes, per round, at most `k` of the ready chains, deepest first; the
-//! back substitution runs root chain first, chain depth by chain depth.
+//! each. The elimination takes, per round, the ready chains deepest first, as many as the lanes
+//! allow; the back substitution runs root chain first, chain depth by chain depth.
 //!
 //! Walking a chain bottom-up, each node `p` gathers its children, highest index first:
 //! `f = g_c / d_c; d_p -= f g_c; rhs_p += f rhs_c` — exactly the updates `p` receives in the
 //! serial elimination (which walks nodes from the last to the first), in the same order, so the
 //! parallel solve gives the serial solve's bits. A chain is ready when the chains hanging from
 //! it are done. Chains cut the rounds from the tree's depth in nodes to its depth in branches.
+//!
+//! **Split chains** ([`Solve::Split`]; the partition method of Wang, 1981). A long chain is cut
+//! into pieces of `m` nodes, each walked by its own lane. A piece above another eliminates its
+//! nodes from its bottom up to its head as a chain does, except that its bottom couples to the
+//! next piece's head `a'` (not eliminated): each eliminated node `j` passes to the node above
+//! a fill coupling to `a'` (`w_{j-1} = g_j w_j / d_j`, starting from `g_{a'}`) and adds its
+//! share `w_j²/d_j`, `w_j rhs_j / d_j` to `a'` (kept apart, as `a'` is another lane's). What
+//! is left is a chain of the piece heads, coupled by the heads' fills: one lane eliminates it
+//! (the reduced system, one node per piece), after a barrier. The substitution mirrors it: one
+//! lane solves the heads, then every piece its nodes, `Δv_j = (rhs_j + g_j Δv_{j-1} + w_j
+//! Δv_{a'}) / d_j`. A chain of `L` nodes then costs about `m + L/m` dependent node updates in
+//! each direction instead of `L`, and a barrier more. The order of the arithmetic changes, so
+//! the results differ from the serial solve in the last bits.
+
+/// How a workgroup solves a cell's tree.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Solve {
+    /// Long chains cut into pieces solved concurrently (where that shortens the serial path).
+    #[default]
+    Split,
+    /// Every chain walked by one lane: the serial solve's order, and its bits.
+    Chains,
+}
+
+impl std::str::FromStr for Solve {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Solve, String> {
+        match s {
+            "split" => Ok(Solve::Split),
+            "chains" => Ok(Solve::Chains),
+            _ => Err(format!("GPU solve `{s}` is not `split` or `chains`")),
+        }
+    }
+}
+
+/// A barrier costs about this many dependent node updates (a division, a multiply-add and
+/// workgroup-memory traffic each): the price of a split in [`piece_length`].
+pub const BARRIER_COST: u32 = 2;
+
+/// A lane's work in one round of the solve.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Task {
+    /// Eliminates nodes `last - 1` up to `first + 1` into their parents. The bottom node
+    /// gathers its children first, or, for a piece above another (`below`: that piece's head),
+    /// starts the fill to it; the piece's share of `below` goes to fill slot `slot`.
+    Eliminate { first: u32, last: u32, below: Option<u32>, slot: u32 },
+    /// The reduced system of a split chain `head..end` cut into pieces of `piece` nodes: its
+    /// heads eliminated from the last up; the shares of piece `k` are at fill slot `slot + k`.
+    Reduce { head: u32, end: u32, piece: u32, slot: u32 },
+    /// Δv of nodes `first + 1 .. last` from the node above (and from `below`, the next piece's
+    /// head, for a piece above another); of `first` too from its parent when `from_parent`.
+    Substitute { first: u32, last: u32, below: Option<u32>, from_parent: bool },
+    /// Δv of the heads of a split chain: the chain's head from its parent, then head by head.
+    SubstituteHeads { head: u32, end: u32, piece: u32 },
+}
+
+/// The kind of a round's tasks, as the GPU code reads it.
+pub const ELIMINATE: u32 = 0;
+pub const REDUCE: u32 = 1;
+pub const SUBSTITUTE: u32 = 2;
+pub const SUBSTITUTE_HEADS: u32 = 3;
+
+impl Task {
+    pub fn kind(&self) -> u32 {
+        match self {
+            Task::Eliminate { .. } => ELIMINATE,
+            Task::Reduce { .. } => REDUCE,
+            Task::Substitute { .. } => SUBSTITUTE,
+            Task::SubstituteHeads { .. } => SUBSTITUTE_HEADS,
+        }
+    }
+
+    /// Four words for the GPU: the node range, then `below` (or `u32::MAX`) and the slot, or
+    /// the piece length and the slot, or `below` and `from_parent`.
+    pub fn words(&self) -> [u32; 4] {
+        let below = |b: Option<u32>| b.unwrap_or(u32::MAX);
+        match *self {
+            Task::Eliminate { first, last, below: b, slot } => [first, last, below(b), slot],
+            Task::Reduce { head, end, piece, slot } => [head, end, piece, slot],
+            Task::Substitute { first, last, below: b, from_parent } => [first, last, below(b), u32::from(from_parent)],
+            Task::SubstituteHeads { head, end, piece } => [head, end, piece, 0],
+        }
+    }
+
+    /// Dependent node updates on the task's path (`children`: of each node).
+    fn depth(&self, children: impl Fn(u32) -> u32) -> u32 {
+        let heads = |head: u32, end: u32, piece: u32| (end - head).div_ceil(piece);
+        match *self {
+            Task::Eliminate { first, last, below, .. } => {
+                last - first - 1 + if below.is_none() { children(last - 1) } else { 0 }
+            }
+            Task::Reduce { head, end, piece, .. } => heads(head, end, piece) - 1,
+            Task::Substitute { first, last, from_parent, .. } => last - first - 1 + u32::from(from_parent),
+            Task::SubstituteHeads { head, end, piece } => heads(head, end, piece),
+        }
+    }
+
+    /// Loop iterations of the task's walk (for llvmpipe's loop limiter).
+    pub fn steps(&self) -> u32 {
+        match *self {
+            Task::Eliminate { first, last, .. } | Task::Substitute { first, last, .. } => last - first,
+            Task::Reduce { head, end, piece, .. } | Task::SubstituteHeads { head, end, piece } => {
+                (end - head).div_ceil(piece)
+            }
+        }
+    }
+}
+
+/// One round: its tasks (all of one kind; lane `l` takes the `l`-th), then a barrier unless
+/// the next round can do without one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Round {
+    pub tasks: Vec<Task>,
+    /// `false` when this round and the next are one task each: lane 0 runs both, and program
+    /// order makes its writes visible to itself.
+    pub barrier_after: bool,
+}
 
 /// Children lists, chains and the rounds of one tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,18 +137,94 @@ pub struct TreeSchedule {
     /// The head of each chain, then the node count: chain `c` is the run of nodes
     /// `chain_start[c]..chain_start[c + 1]`, from its head down.
     pub chain_start: Vec<u32>,
-    /// Elimination rounds of chains: chains with a node that has children, each round after
-    /// the rounds of the chains hanging from it.
-    pub elimination: Vec<Vec<u32>>,
-    /// Substitution rounds of chains: every chain, each round after its parent chain's round.
-    pub substitution: Vec<Vec<u32>>,
+    /// Nodes per piece of each chain (its length when it is not split).
+    pub piece: Vec<u32>,
+    /// The elimination's rounds (chains with a node that has children, each after the chains
+    /// hanging from it), then the substitution's (every chain, after its parent chain).
+    pub rounds: Vec<Round>,
+    /// Fill slots: one per piece that has another piece below it.
+    pub slots: u32,
+}
+
+impl TreeSchedule {
+    /// Dependent node updates on the solve's longest path: each round's longest task, summed.
+    pub fn serial_depth(&self) -> u32 {
+        let children = |j: u32| self.child_start[j as usize + 1] - self.child_start[j as usize];
+        self.rounds.iter().map(|r| r.tasks.iter().map(|t| t.depth(children)).max().unwrap_or(0)).sum()
+    }
+
+    /// Barriers of the rounds (the solve adds one after assembly and one after `v += Δv`).
+    pub fn barriers(&self) -> u32 {
+        self.rounds.iter().filter(|r| r.barrier_after).count() as u32
+    }
+
+    /// Some chain is cut into pieces.
+    pub fn split(&self) -> bool {
+        self.slots > 0
+    }
+}
+
+/// The chains of a tree: runs of consecutive nodes along only children.
+struct Chains {
+    /// Each chain's head, then the node count.
+    start: Vec<u32>,
+    /// The chain of each chain's head's parent.
+    parent: Vec<Option<u32>>,
+    /// Depth in nodes of each chain's head.
+    head_depth: Vec<u32>,
+    /// The chain has a node with children (so it is eliminated).
+    inner: Vec<bool>,
+}
+
+impl Chains {
+    fn nodes(&self, c: usize) -> std::ops::Range<u32> {
+        self.start[c]..self.start[c + 1]
+    }
 }
 
 /// `parent[j] < j` for every non-root node (the engine's topological order); `None` marks a
-/// root. `k` is the most chains a round may take (the workgroup size).
-pub fn schedule(parent: &[Option<u32>], k: usize) -> TreeSchedule {
+/// root. `k` is the most lanes a round may take (the workgroup size).
+pub fn schedule(parent: &[Option<u32>], k: usize, solve: Solve) -> TreeSchedule {
+    let k = k.max(1) as u32;
+    let (child_start, children) = children_of(parent);
+    let chains = chains_of(parent, &child_start);
+    let nchains = chains.parent.len();
+    let piece: Vec<u32> = (0..nchains)
+        .map(|c| {
+            let len = chains.nodes(c).len() as u32;
+            if solve == Solve::Split { piece_length(len, k) } else { len }
+        })
+        .collect();
+    let pieces = |c: usize| (chains.nodes(c).len() as u32).div_ceil(piece[c]);
+    // Fill slots of each split chain's pieces but the last.
+    let mut slot = vec![0u32; nchains];
+    let mut slots = 0;
+    for c in 0..nchains {
+        slot[c] = slots;
+        slots += pieces(c) - 1;
+    }
+    let plan = Pieces { chains: &chains, piece: &piece, slot: &slot };
+    let mut rounds = plan.elimination(k);
+    rounds.extend(plan.substitution(k));
+    for r in 0..rounds.len() {
+        let single = |r: usize| rounds.get(r).is_some_and(|x: &Round| x.tasks.len() == 1);
+        rounds[r].barrier_after = !(single(r) && single(r + 1));
+    }
+    TreeSchedule { child_start, children, chain_start: chains.start, piece, rounds, slots }
+}
+
+/// Nodes per piece of a chain of `len` nodes on `k` lanes: the `m` that minimises `m +
+/// ⌈len/m⌉` (a piece's walk and the reduced system's; of equals the longest, which takes the
+/// fewest lanes), if that and a barrier beat `len`.
+pub fn piece_length(len: u32, k: u32) -> u32 {
+    let least = len.div_ceil(k.max(1)).max(1);
+    let best = (least..=len).min_by_key(|&m| (m + len.div_ceil(m), std::cmp::Reverse(m))).unwrap_or(len);
+    if best + len.div_ceil(best) + BARRIER_COST < len { best } else { len }
+}
+
+/// The children of each node as CSR: offsets, then the children ascending.
+fn children_of(parent: &[Option<u32>]) -> (Vec<u32>, Vec<u32>) {
     let n = parent.len();
-    let k = k.max(1);
     let mut count = vec![0u32; n];
     for p in parent.iter().flatten() {
         count[*p as usize] += 1;
@@ -51,19 +244,25 @@ pub fn schedule(parent: &[Option<u32>], k: usize) -> TreeSchedule {
             fill[*p as usize] += 1;
         }
     }
-    // Chains: a node continues its parent's chain when it is the parent's only child and the
-    // previous node. So the chains are the runs of consecutive nodes they cut 0..n into, which
-    // the GPU walks without reading a node list.
+    (child_start, children)
+}
+
+/// A node continues its parent's chain when it is the parent's only child and the next node.
+/// So the chains are the runs of consecutive nodes they cut 0..n into, which the GPU walks
+/// without reading a node list.
+fn chains_of(parent: &[Option<u32>], child_start: &[u32]) -> Chains {
+    let n = parent.len();
+    let count = |j: usize| child_start[j + 1] - child_start[j];
     let mut chain_of = vec![0u32; n];
-    let mut chain_start: Vec<u32> = Vec::new();
+    let mut start: Vec<u32> = Vec::new();
     let mut chain_parent: Vec<Option<u32>> = Vec::new();
     let mut depth = vec![0u32; n];
     for j in 0..n {
         match parent[j] {
-            Some(p) if count[p as usize] == 1 && p as usize + 1 == j => chain_of[j] = chain_of[p as usize],
+            Some(p) if count(p as usize) == 1 && p as usize + 1 == j => chain_of[j] = chain_of[p as usize],
             p => {
-                chain_of[j] = chain_start.len() as u32;
-                chain_start.push(j as u32);
+                chain_of[j] = start.len() as u32;
+                start.push(j as u32);
                 chain_parent.push(p.map(|p| chain_of[p as usize]));
             }
         }
@@ -71,49 +270,153 @@ pub fn schedule(parent: &[Option<u32>], k: usize) -> TreeSchedule {
             depth[j] = depth[p as usize] + 1;
         }
     }
-    let nchains = chain_start.len();
-    chain_start.push(n as u32);
-    let chain = |c: usize| chain_start[c] as usize..chain_start[c + 1] as usize;
-    let has_inner = |c: usize| chain(c).any(|j| count[j] > 0);
-    // Chains hanging from each chain that still need their elimination.
-    let mut pending = vec![0u32; nchains];
-    for (c, pc) in chain_parent.iter().enumerate() {
-        if let Some(pc) = pc
-            && has_inner(c)
-        {
-            pending[*pc as usize] += 1;
-        }
+    let head_depth = start.iter().map(|&h| depth[h as usize]).collect();
+    start.push(n as u32);
+    let inner = (0..chain_parent.len()).map(|c| (start[c]..start[c + 1]).any(|j| count(j as usize) > 0)).collect();
+    Chains { start, parent: chain_parent, head_depth, inner }
+}
+
+/// The chains with their pieces and fill slots: the tasks and rounds of the solve.
+struct Pieces<'a> {
+    chains: &'a Chains,
+    piece: &'a [u32],
+    slot: &'a [u32],
+}
+
+impl Pieces<'_> {
+    fn count(&self, c: usize) -> u32 {
+        (self.chains.nodes(c).len() as u32).div_ceil(self.piece[c])
     }
-    // Ready chains, deepest head first (ties: highest index first, so the order is fixed).
-    let head_depth = |c: usize| depth[chain_start[c] as usize];
-    let mut ready: std::collections::BinaryHeap<(u32, u32)> =
-        (0..nchains).filter(|&c| has_inner(c) && pending[c] == 0).map(|c| (head_depth(c), c as u32)).collect();
-    let mut elimination = Vec::new();
-    while !ready.is_empty() {
-        let round: Vec<u32> = (0..k).map_while(|_| ready.pop()).map(|(_, c)| c).collect();
-        for &c in &round {
-            if let Some(pc) = chain_parent[c as usize] {
-                pending[pc as usize] -= 1;
-                if pending[pc as usize] == 0 {
-                    ready.push((head_depth(pc as usize), pc));
+
+    /// The pieces of chain `c`: (index, first, last, the next piece's head).
+    fn of(&self, c: usize) -> impl Iterator<Item = (u32, u32, u32, Option<u32>)> + '_ {
+        let nodes = self.chains.nodes(c);
+        let m = self.piece[c];
+        (0..self.count(c)).map(move |i| {
+            let first = nodes.start + i * m;
+            let last = (first + m).min(nodes.end);
+            (i, first, last, (last < nodes.end).then_some(last))
+        })
+    }
+
+    fn split(&self, c: usize) -> bool {
+        self.count(c) > 1
+    }
+
+    /// Rounds of ready chains, deepest head first (ties: highest index first, so the order is
+    /// fixed), as many as `k` lanes take; a round of reduced systems after any split chain.
+    fn elimination(&self, k: u32) -> Vec<Round> {
+        let chains = self.chains;
+        let n = chains.parent.len();
+        let mut pending = vec![0u32; n];
+        for (c, pc) in chains.parent.iter().enumerate() {
+            if let Some(pc) = pc
+                && chains.inner[c]
+            {
+                pending[*pc as usize] += 1;
+            }
+        }
+        let mut ready: std::collections::BinaryHeap<(u32, u32)> =
+            (0..n).filter(|&c| chains.inner[c] && pending[c] == 0).map(|c| (chains.head_depth[c], c as u32)).collect();
+        let mut rounds = Vec::new();
+        while !ready.is_empty() {
+            let taken = take_lanes(&mut ready, k, |c| self.count(c as usize));
+            let walk = taken.iter().flat_map(|&c| {
+                let slot = self.slot[c as usize];
+                self.of(c as usize).map(move |(i, first, last, below)| Task::Eliminate { first, last, below, slot: slot + i })
+            });
+            rounds.push(Round { tasks: walk.collect(), barrier_after: true });
+            let split = taken.iter().map(|&c| c as usize).filter(|&c| self.split(c));
+            let reduce: Vec<Task> = split.map(|c| self.reduce(c)).collect();
+            if !reduce.is_empty() {
+                rounds.push(Round { tasks: reduce, barrier_after: true });
+            }
+            for &c in &taken {
+                if let Some(pc) = chains.parent[c as usize] {
+                    pending[pc as usize] -= 1;
+                    if pending[pc as usize] == 0 {
+                        ready.push((chains.head_depth[pc as usize], pc));
+                    }
                 }
             }
         }
-        elimination.push(round);
+        rounds
     }
-    let mut level = vec![0usize; nchains];
-    for c in 0..nchains {
-        if let Some(pc) = chain_parent[c] {
-            level[c] = level[pc as usize] + 1;
+
+    /// Rounds of chains level by level from the root chain, as many as `k` lanes take: the
+    /// heads of the split ones first, then every piece.
+    fn substitution(&self, k: u32) -> Vec<Round> {
+        let chains = self.chains;
+        let n = chains.parent.len();
+        let mut level = vec![0usize; n];
+        for c in 0..n {
+            if let Some(pc) = chains.parent[c] {
+                level[c] = level[pc as usize] + 1;
+            }
         }
+        let levels = level.iter().max().map_or(0, |l| l + 1);
+        let mut by_level: Vec<Vec<usize>> = vec![Vec::new(); levels];
+        for c in 0..n {
+            by_level[level[c]].push(c);
+        }
+        let mut rounds = Vec::new();
+        for list in &by_level {
+            let mut rest = &list[..];
+            while !rest.is_empty() {
+                let (taken, after) = rest.split_at(fitting(rest.iter().map(|&c| self.count(c)), k));
+                rest = after;
+                let heads: Vec<Task> = taken.iter().filter(|&&c| self.split(c)).map(|&c| self.heads(c)).collect();
+                if !heads.is_empty() {
+                    rounds.push(Round { tasks: heads, barrier_after: true });
+                }
+                let walk = taken.iter().flat_map(|&c| {
+                    let whole = !self.split(c);
+                    self.of(c).map(move |(_, first, last, below)| Task::Substitute { first, last, below, from_parent: whole })
+                });
+                rounds.push(Round { tasks: walk.collect(), barrier_after: true });
+            }
+        }
+        rounds
     }
-    let levels = level.iter().max().map_or(0, |l| l + 1);
-    let mut by_level: Vec<Vec<u32>> = vec![Vec::new(); levels];
-    for c in 0..nchains {
-        by_level[level[c]].push(c as u32);
+
+    fn heads(&self, c: usize) -> Task {
+        let nodes = self.chains.nodes(c);
+        Task::SubstituteHeads { head: nodes.start, end: nodes.end, piece: self.piece[c] }
     }
-    let substitution = by_level.iter().flat_map(|l| l.chunks(k).map(<[u32]>::to_vec)).collect();
-    TreeSchedule { child_start, children, chain_start, elimination, substitution }
+
+    fn reduce(&self, c: usize) -> Task {
+        let nodes = self.chains.nodes(c);
+        Task::Reduce { head: nodes.start, end: nodes.end, piece: self.piece[c], slot: self.slot[c] }
+    }
+}
+
+/// Pops chains off `ready` while their lanes (`lanes(c)` each) fit in `k`; at least one.
+fn take_lanes(ready: &mut std::collections::BinaryHeap<(u32, u32)>, k: u32, lanes: impl Fn(u32) -> u32) -> Vec<u32> {
+    let mut taken = Vec::new();
+    let mut used = 0;
+    while let Some(&(_, c)) = ready.peek() {
+        if !taken.is_empty() && used + lanes(c) > k {
+            break;
+        }
+        ready.pop();
+        used += lanes(c);
+        taken.push(c);
+    }
+    taken
+}
+
+/// How many of the leading items fit in `k` lanes (`lanes` each); at least one.
+fn fitting(lanes: impl Iterator<Item = u32>, k: u32) -> usize {
+    let mut used = 0;
+    let mut taken = 0;
+    for l in lanes {
+        if taken > 0 && used + l > k {
+            break;
+        }
+        used += l;
+        taken += 1;
+    }
+    taken
 }
 
 #[cfg(test)]
@@ -123,8 +426,9 @@ mod tests {
     /// Checks the invariants of a schedule: chains partition the nodes top-down along single
     /// children; every chain with an inner node is eliminated once, after the chains hanging
     /// from it; every chain is substituted once, after its parent chain; rounds are at most k.
-    fn check(parent: &[Option<u32>], k: usize) -> TreeSchedule {
-        let s = schedule(parent, k);
+    fn check(parent: &[Option<u32>], k: usize) -> Checked {
+        let s = schedule(parent, k, Solve::Chains);
+        let (elimination, substitution) = chain_rounds(&s);
         let n = parent.len();
         let kids = |j: usize| &s.children[s.child_start[j] as usize..s.child_start[j + 1] as usize];
         let nchains = s.chain_start.len() - 1;
@@ -149,7 +453,7 @@ mod tests {
         let parent_chain = |c: usize| parent[chain(c)[0] as usize].map(|p| chain_of[p as usize]);
         let inner = |c: usize| chain(c).iter().any(|&j| !kids(j as usize).is_empty());
         let mut round_of = vec![usize::MAX; nchains];
-        for (r, round) in s.elimination.iter().enumerate() {
+        for (r, round) in elimination.iter().enumerate() {
             assert!(!round.is_empty() && round.len() <= k);
             for &c in round {
                 assert_eq!(round_of[c as usize], usize::MAX, "chain {c} twice");
@@ -165,7 +469,7 @@ mod tests {
             }
         }
         let mut sub_of = vec![usize::MAX; nchains];
-        for (r, round) in s.substitution.iter().enumerate() {
+        for (r, round) in substitution.iter().enumerate() {
             assert!(!round.is_empty() && round.len() <= k);
             for &c in round {
                 assert_eq!(sub_of[c as usize], usize::MAX);
@@ -181,7 +485,27 @@ mod tests {
         for j in 0..n {
             assert!(kids(j).windows(2).all(|w| w[0] < w[1]));
         }
-        s
+        Checked { chain_start: s.chain_start, elimination, substitution }
+    }
+
+    /// A schedule of whole chains as chain indices: (elimination rounds, substitution rounds).
+    struct Checked {
+        chain_start: Vec<u32>,
+        elimination: Vec<Vec<u32>>,
+        substitution: Vec<Vec<u32>>,
+    }
+
+    fn chain_rounds(s: &TreeSchedule) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
+        let chain = |first: u32| s.chain_start.binary_search(&first).expect("a whole chain") as u32;
+        let (mut elimination, mut substitution) = (Vec::new(), Vec::new());
+        for round in &s.rounds {
+            let chains: Vec<u32> = round.tasks.iter().map(|t| chain(t.words()[0])).collect();
+            match round.tasks[0] {
+                Task::Eliminate { .. } => elimination.push(chains),
+                _ => substitution.push(chains),
+            }
+        }
+        (elimination, substitution)
     }
 
     #[test]
@@ -242,5 +566,265 @@ mod tests {
         assert!(s.elimination.is_empty());
         assert_eq!(s.substitution, vec![vec![0]]);
         check(&[None, Some(0), None, Some(2), Some(2)], 2);
+    }
+
+    /// A tree's system: parents, axial conductances, diagonal and rhs, diagonally dominant as
+    /// the cable's (C/dt plus the conductances of every edge at the node).
+    struct System {
+        parent: Vec<Option<u32>>,
+        g: Vec<f64>,
+        d: Vec<f64>,
+        r: Vec<f64>,
+    }
+
+    fn system(parent: Vec<Option<u32>>, seed: u64) -> System {
+        let mut rng = crate::plan::events::Rng::new(seed);
+        let n = parent.len();
+        let g: Vec<f64> = (0..n).map(|_| 0.5 + 4.0 * rng.uniform()).collect();
+        let mut d: Vec<f64> = (0..n).map(|_| 0.01 + 0.2 * rng.uniform()).collect();
+        for (j, p) in parent.iter().enumerate() {
+            if let Some(p) = p {
+                d[j] += g[j];
+                d[*p as usize] += g[j];
+            }
+        }
+        let r = (0..n).map(|_| rng.uniform() - 0.5).collect();
+        System { parent, g, d, r }
+    }
+
+    /// `plan::solve`'s elimination and substitution: Δv.
+    fn serial(sys: &System) -> Vec<f64> {
+        let (mut d, mut r) = (sys.d.clone(), sys.r.clone());
+        for i in (0..d.len()).rev() {
+            if let Some(p) = sys.parent[i] {
+                let f = sys.g[i] / d[i];
+                d[p as usize] -= f * sys.g[i];
+                r[p as usize] += f * r[i];
+            }
+        }
+        for i in 0..d.len() {
+            r[i] = match sys.parent[i] {
+                Some(p) => (r[i] + sys.g[i] * r[p as usize]) / d[i],
+                None => r[i] / d[i],
+            };
+        }
+        r
+    }
+
+    /// The schedule's tasks as the GPU runs them (`codegen::workgroup`), a round's tasks in
+    /// reverse order (they must not depend on each other): Δv.
+    fn emulate(s: &TreeSchedule, sys: &System) -> Vec<f64> {
+        let n = sys.d.len();
+        let mut e = Emulator { s, sys, d: sys.d.clone(), r: sys.r.clone(), fill: vec![f64::NAN; n + 2 * s.slots as usize] };
+        for round in &s.rounds {
+            for task in round.tasks.iter().rev() {
+                e.run(*task);
+            }
+        }
+        e.r
+    }
+
+    struct Emulator<'a> {
+        s: &'a TreeSchedule,
+        sys: &'a System,
+        d: Vec<f64>,
+        r: Vec<f64>,
+        fill: Vec<f64>,
+    }
+
+    impl Emulator<'_> {
+        fn low(&self, slot: u32) -> usize {
+            self.sys.d.len() + 2 * slot as usize
+        }
+
+        fn run(&mut self, task: Task) {
+            let g = &self.sys.g;
+            match task {
+                Task::Eliminate { first, last, below, slot } => {
+                    let b = (last - 1) as usize;
+                    let mut w = below.map_or(0.0, |a| g[a as usize]);
+                    if below.is_none() {
+                        let kids = &self.s.children[self.s.child_start[b] as usize..self.s.child_start[b + 1] as usize];
+                        for &c in kids.iter().rev() {
+                            let f = g[c as usize] / self.d[c as usize];
+                            self.d[b] -= f * g[c as usize];
+                            self.r[b] += f * self.r[c as usize];
+                        }
+                    }
+                    let (mut low_d, mut low_r) = (0.0, 0.0);
+                    for j in (first as usize + 1..=b).rev() {
+                        self.fill[j] = w;
+                        let (dj, rj) = (self.d[j], self.r[j]);
+                        let f = g[j] / dj;
+                        self.d[j - 1] -= f * g[j];
+                        self.r[j - 1] += f * rj;
+                        let fl = w / dj;
+                        low_d -= fl * w;
+                        low_r += fl * rj;
+                        w *= f;
+                    }
+                    self.fill[first as usize] = w;
+                    if below.is_some() {
+                        let at = self.low(slot);
+                        (self.fill[at], self.fill[at + 1]) = (low_d, low_r);
+                    }
+                }
+                Task::Reduce { head, end, piece, slot } => {
+                    let s = (end - head).div_ceil(piece);
+                    let a = |k: u32| (head + k * piece) as usize;
+                    for k in (0..s).rev() {
+                        if k + 1 < s {
+                            let w = self.fill[a(k)];
+                            let f = w / self.d[a(k + 1)];
+                            self.d[a(k)] -= f * w;
+                            self.r[a(k)] += f * self.r[a(k + 1)];
+                        }
+                        if k > 0 {
+                            let at = self.low(slot + k - 1);
+                            self.d[a(k)] += self.fill[at];
+                            self.r[a(k)] += self.fill[at + 1];
+                        }
+                    }
+                }
+                Task::SubstituteHeads { head, end, piece } => {
+                    self.from_parent(head as usize);
+                    for a in (head + piece..end).step_by(piece as usize).map(|a| a as usize) {
+                        self.r[a] = (self.r[a] + self.fill[a - piece as usize] * self.r[a - piece as usize]) / self.d[a];
+                    }
+                }
+                Task::Substitute { first, last, below, from_parent } => {
+                    if from_parent {
+                        self.from_parent(first as usize);
+                    }
+                    for j in first as usize + 1..last as usize {
+                        let mut num = self.r[j] + g[j] * self.r[j - 1];
+                        if let Some(b) = below {
+                            num += self.fill[j] * self.r[b as usize];
+                        }
+                        self.r[j] = num / self.d[j];
+                    }
+                }
+            }
+        }
+
+        fn from_parent(&mut self, j: usize) {
+            let coupled = self.sys.parent[j].map_or(0.0, |p| self.sys.g[j] * self.r[p as usize]);
+            self.r[j] = if self.sys.parent[j].is_some() { self.r[j] + coupled } else { self.r[j] } / self.d[j];
+        }
+    }
+
+    fn cable(n: u32) -> Vec<Option<u32>> {
+        (0..n).map(|j| j.checked_sub(1)).collect()
+    }
+
+    /// A root chain of `a` nodes forking into chains of `b` and `c` nodes.
+    fn y_tree(a: u32, b: u32, c: u32) -> Vec<Option<u32>> {
+        let mut parent = cable(a);
+        parent.extend((0..b).map(|i| Some(if i == 0 { a - 1 } else { a + i - 1 })));
+        parent.extend((0..c).map(|i| Some(if i == 0 { a - 1 } else { a + b + i - 1 })));
+        parent
+    }
+
+    /// The big cell's shape: a soma and a binary tree of 7 levels of `len`-node branches.
+    fn binary_tree(len: u32) -> Vec<Option<u32>> {
+        let mut parent = vec![None];
+        let mut ends = vec![0u32];
+        for _ in 0..7 {
+            let mut next = Vec::new();
+            for &e in &ends {
+                for _ in 0..2 {
+                    let head = parent.len() as u32;
+                    parent.extend((0..len).map(|i| Some(if i == 0 { e } else { head + i - 1 })));
+                    next.push(head + len - 1);
+                }
+            }
+            ends = next;
+        }
+        parent
+    }
+
+    #[test]
+    fn split_chains_solve_the_serial_system() {
+        let trees = [cable(200), y_tree(60, 150, 7), binary_tree(17), y_tree(3, 40, 40), cable(1), cable(9)];
+        for (i, parent) in trees.into_iter().enumerate() {
+            let sys = system(parent, i as u64 + 1);
+            let reference = serial(&sys);
+            for k in [1, 4, 32, 512] {
+                let chains = schedule(&sys.parent, k, Solve::Chains);
+                assert_eq!(emulate(&chains, &sys), reference, "tree {i}, {k} lanes: whole chains give the serial bits");
+                let split = schedule(&sys.parent, k, Solve::Split);
+                let got = emulate(&split, &sys);
+                let worst = got.iter().zip(&reference).map(|(a, b)| (a - b).abs() / b.abs().max(1e-3)).fold(0.0, f64::max);
+                assert!(worst <= 1e-12, "tree {i}, {k} lanes: {worst:e}");
+                for round in &split.rounds {
+                    let lanes = round.tasks.len();
+                    assert!(lanes <= k.max(1), "tree {i}: {lanes} tasks in a round of {k} lanes");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_chain_splits_into_pieces_of_about_its_square_root() {
+        // 200 nodes: m + ⌈200/m⌉ is least, 29, for m from 14 to 17; the longest pieces take
+        // the fewest lanes: 12 pieces of 17 (the last 13).
+        assert_eq!(piece_length(200, 64), 17);
+        assert_eq!(piece_length(100, 64), 10);
+        assert_eq!(piece_length(100, 4), 25, "at most 4 pieces on 4 lanes");
+        // Short chains stay whole: 8 nodes would take 3 + 3 and a barrier.
+        assert_eq!(piece_length(8, 64), 8);
+        assert_eq!(piece_length(12, 64), 4);
+    }
+
+    #[test]
+    fn cost_of_a_chain() {
+        // 100 nodes, whole: 99 eliminations and 100 substitutions, on lane 0 throughout, so
+        // only the last round ends in a barrier.
+        let chains = schedule(&cable(100), 64, Solve::Chains);
+        assert_eq!((chains.serial_depth(), chains.barriers()), (199, 1));
+        // Split into 10 pieces of 10: 9 eliminations a piece, 9 in the reduced system, 10
+        // heads, 9 substitutions a piece; barriers after the pieces' two rounds and after the
+        // heads (the reduced system and the heads run on lane 0 one after the other).
+        let split = schedule(&cable(100), 64, Solve::Split);
+        assert_eq!(split.rounds.iter().map(|r| r.tasks.len()).collect::<Vec<_>>(), vec![10, 1, 1, 10]);
+        assert_eq!((split.serial_depth(), split.barriers()), (9 + 9 + 10 + 9, 3));
+    }
+
+    #[test]
+    fn cost_of_a_y_tree() {
+        // A root chain of 30 nodes forking into 40 and 5: eliminate both daughters (39 and 4,
+        // one round: 39), the root chain (29 and its 2 children: 31); substitute the root
+        // chain (30), then both daughters (40 and 5: 40).
+        let parent = y_tree(30, 40, 5);
+        let chains = schedule(&parent, 64, Solve::Chains);
+        assert_eq!(chains.serial_depth(), 39 + 31 + 30 + 40);
+        // Barriers: after the daughters, (not between the root chain's two rounds,) after the
+        // root chain's substitution and after the daughters'.
+        assert_eq!(chains.barriers(), 3);
+        // Split: the 40 becomes 5 pieces of 8, the root chain 5 pieces of 6; the 5-node
+        // daughter stays whole.
+        let split = schedule(&parent, 64, Solve::Split);
+        assert_eq!((piece_length(40, 64), piece_length(30, 64), piece_length(5, 64)), (8, 6, 5));
+        let kinds: Vec<(u32, usize)> = split.rounds.iter().map(|r| (r.tasks[0].kind(), r.tasks.len())).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (ELIMINATE, 6),
+                (REDUCE, 1),
+                (ELIMINATE, 5),
+                (REDUCE, 1),
+                (SUBSTITUTE_HEADS, 1),
+                (SUBSTITUTE, 5),
+                (SUBSTITUTE_HEADS, 1),
+                (SUBSTITUTE, 6)
+            ]
+        );
+        // Eliminate: 7 a piece of 8 (the small daughter 4), 4 reduced; the root chain's pieces
+        // 5, its bottom piece 5 and the 2 daughters, 4 reduced. Substitute: 5 heads, 5 a
+        // piece; 5 heads, 7 a piece.
+        assert_eq!(split.serial_depth(), (7 + 4) + (7 + 4) + (5 + 5) + (5 + 7));
+        // After every round but the root chain's reduced system, which lane 0 follows with
+        // its heads.
+        assert_eq!(split.barriers(), 7);
     }
 }

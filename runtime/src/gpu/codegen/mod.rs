@@ -46,13 +46,13 @@ pub fn loop_cost(layout: &Layout, ty: &TypeLayout) -> u64 {
     let nernst = layout.nernst.iter().filter(|n| n.is_some()).count() as u64;
     let mut cost = 2 + share(nn) * (4 + nernst);
     if let Some(wg) = &ty.workgroup {
-        // Rounds of the solve (a chain each, a child loop per node), and assembly's child loops.
+        // Rounds of the solve (a task each, a child loop per node), and assembly's child loops.
         let widest = (0..ty.nnodes as usize)
             .map(|j| u64::from(meta[wg.child_start as usize + j + 1] - meta[wg.child_start as usize + j]))
             .max()
             .unwrap_or(0);
-        let chain = u64::from(wg.longest_chain) + 1;
-        cost += u64::from(wg.elimination.count + wg.substitution.count) * (1 + chain * (widest + 1))
+        let chain = u64::from(wg.longest_task) + 1;
+        cost += u64::from(wg.rounds.count) * (1 + chain * (widest + 1))
             + share(nn) * (widest + 1);
     }
     for b in &ty.blocks {
@@ -123,12 +123,13 @@ pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
     let passes = schedule::step_passes(layout.coupled);
     for (t, ty) in layout.types.iter().enumerate() {
         let solve = solve_arrays(&mut module, types, ty, t, p.prec);
+        let fill = workgroup::fill_array(&mut module, types, ty, t, p.prec);
         for (i, stages) in passes.iter().enumerate() {
             let after_solve = passes[..i].iter().any(|earlier| earlier.contains(&Stage::Solve));
             let pass = Pass { stages, opens: i == 0, closes: i + 1 == passes.len(), after_solve };
             let mut fb = Fb::new(p.prec, types, &entry_name(t, i, passes.len()));
             let size = entry_arguments(&mut fb, types, ty);
-            let mut cx = Cx { g, fns, layout, ty, p, lane: None, solve, err: None };
+            let mut cx = Cx { g, fns, layout, ty, p, lane: None, solve, fill, err: None };
             cx.entry(&mut fb, &pass);
             if let Some(e) = cx.err {
                 return Err(e);
@@ -179,32 +180,36 @@ fn solve_arrays(
     t: usize,
     prec: Prec,
 ) -> Option<[Handle<naga::GlobalVariable>; 2]> {
-    ty.workgroup.as_ref().filter(|w| w.local_solve).map(|_| {
-        let array = module.types.insert(
-            naga::Type {
-                name: None,
-                inner: naga::TypeInner::Array {
-                    base: types.real,
-                    size: naga::ArraySize::Constant(std::num::NonZeroU32::new(ty.nnodes).expect("nodes")),
-                    stride: prec.bytes() as u32,
-                },
+    ty.workgroup
+        .as_ref()
+        .filter(|w| w.local_solve)
+        .map(|_| ["solve_diagonal", "solve_rhs"].map(|name| workgroup_array(module, types, &format!("{name}_{t}"), ty.nnodes, prec)))
+}
+
+/// A workgroup-memory array of `len` reals.
+fn workgroup_array(module: &mut Module, types: Types, name: &str, len: u32, prec: Prec) -> Handle<naga::GlobalVariable> {
+    let array = module.types.insert(
+        naga::Type {
+            name: None,
+            inner: naga::TypeInner::Array {
+                base: types.real,
+                size: naga::ArraySize::Constant(std::num::NonZeroU32::new(len).expect("a length")),
+                stride: prec.bytes() as u32,
             },
-            naga::Span::UNDEFINED,
-        );
-        ["solve_diagonal", "solve_rhs"].map(|name| {
-            module.global_variables.append(
-                naga::GlobalVariable {
-                    name: Some(format!("{name}_{t}")),
-                    space: naga::AddressSpace::WorkGroup,
-                    binding: None,
-                    ty: array,
-                    init: None,
-                    memory_decorations: naga::MemoryDecorations::empty(),
-                },
-                naga::Span::UNDEFINED,
-            )
-        })
-    })
+        },
+        naga::Span::UNDEFINED,
+    );
+    module.global_variables.append(
+        naga::GlobalVariable {
+            name: Some(name.to_string()),
+            space: naga::AddressSpace::WorkGroup,
+            binding: None,
+            ty: array,
+            init: None,
+            memory_decorations: naga::MemoryDecorations::empty(),
+        },
+        naga::Span::UNDEFINED,
+    )
 }
 
 struct Cx<'a> {
@@ -217,6 +222,8 @@ struct Cx<'a> {
     lane: Option<Lane>,
     /// The solve's diagonal and rhs in workgroup memory (`WorkgroupLayout::local_solve`).
     solve: Option<[Handle<naga::GlobalVariable>; 2]>,
+    /// The fills of split chains in workgroup memory (`layout::Fill::local`).
+    fill: Option<Handle<naga::GlobalVariable>>,
     err: Option<GpuError>,
 }
 
