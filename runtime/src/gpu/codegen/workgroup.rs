@@ -8,6 +8,7 @@
 
 use naga::BinaryOperator as B;
 
+use super::sync::Work;
 use super::{Cx, DIAGONAL, RHS, split};
 use crate::gpu::builder::{Fb, H, Prec, Types};
 use crate::gpu::layout::{BARRIER_AFTER, NO_PARENT, TypeLayout};
@@ -30,9 +31,13 @@ type Words = [H; 4];
 
 impl Cx<'_> {
     pub(super) fn parallel_hines(&mut self, fb: &mut Fb, c: H, s: H, spike_base: H) {
+        self.sync_for(fb, Work::Nodes);
         self.assemble(fb, c);
         self.solve_barrier(fb);
         self.rounds(fb, c);
+        // The last round ends in a barrier; `v += Δv` touches every node on its lane, and
+        // whatever comes next waits for it where it must.
+        self.sync_for(fb, Work::Nodes);
         // v += Δv over the lanes' own nodes, with the blow-up check: off the serial path, and
         // the same addition per node as the serial solve.
         let ty = self.ty;
@@ -49,7 +54,6 @@ impl Cx<'_> {
             fb.write(g.data, vi, new);
             self.flag_if_bad(fb, bad, new);
         });
-        fb.barrier();
         self.report_bad(fb, bad, s, spike_base);
     }
 
@@ -141,8 +145,10 @@ impl Cx<'_> {
             let b = fb.u(BARRIER_AFTER);
             let flag = fb.bin(B::And, flags, b);
             let after = fb.bin(B::NotEqual, flag, zero);
-            fb.if_(after, |fb| self.solve_barrier(fb));
+            fb.if_(after, |fb| self.emit_solve_barrier(fb));
         });
+        // Emitted once, run after every round whose flag asks.
+        self.sync.borrow_mut().passed(wg.round_barriers);
     }
 
     /// One task of kind `kind`: without split chains only whole chains are eliminated and
@@ -417,6 +423,11 @@ impl Cx<'_> {
     /// A workgroup barrier when the solve's arrays are all in workgroup memory, else one for
     /// storage too.
     fn solve_barrier(&self, fb: &mut Fb) {
+        self.emit_solve_barrier(fb);
+        self.sync.borrow_mut().passed(1);
+    }
+
+    fn emit_solve_barrier(&self, fb: &mut Fb) {
         let fill_in_data = self.ty.workgroup.as_ref().and_then(|w| w.fill).is_some_and(|f| !f.local);
         if self.solve.is_some() && !fill_in_data { fb.workgroup_barrier() } else { fb.barrier() }
     }
