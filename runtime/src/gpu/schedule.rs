@@ -1,8 +1,9 @@
 //! The intra-cell parallel Hines schedule (after DeepDendrite's DHS). The tree is cut into
-//! unbranched chains (a chain starts at the root and at every child of a branch point); one
-//! workgroup lane walks a chain serially, and the chains run in rounds with a barrier after
-//! each. The elimination takes, per round, the ready chains deepest first, as many as the lanes
-//! allow; the back substitution runs root chain first, chain depth by chain depth.
+//! unbranched chains (a chain starts at the root and at every child of a branch point, so a
+//! chain's head hangs from the bottom node of its parent chain); one workgroup lane walks a
+//! chain serially, and the chains run in rounds with a barrier after each. The elimination
+//! takes, per round, the ready chains deepest first, as many as the lanes allow; the back
+//! substitution runs root chain first, chain depth by chain depth.
 //!
 //! Walking a chain bottom-up, each node `p` gathers its children, highest index first:
 //! `f = g_c / d_c; d_p -= f g_c; rhs_p += f rhs_c` — exactly the updates `p` receives in the
@@ -10,18 +11,21 @@
 //! parallel solve gives the serial solve's bits. A chain is ready when the chains hanging from
 //! it are done. Chains cut the rounds from the tree's depth in nodes to its depth in branches.
 //!
-//! **Split chains** ([`Solve::Split`]; the partition method of Wang, 1981). A long chain is cut
-//! into pieces of `m` nodes, each walked by its own lane. A piece above another eliminates its
+//! **Split chains** ([`Solve::Split`]; the partition method of Wang, 1981). A long chain keeps
+//! its bottom node (the branch point its children hang from) on the chain's own path and cuts
+//! the nodes above into pieces of `m`, each walked by a lane of its own. A piece eliminates its
 //! nodes from its bottom up to its head as a chain does, except that its bottom couples to the
-//! next piece's head `a'` (not eliminated): each eliminated node `j` passes to the node above
-//! a fill coupling to `a'` (`w_{j-1} = g_j w_j / d_j`, starting from `g_{a'}`) and adds its
-//! share `w_j²/d_j`, `w_j rhs_j / d_j` to `a'` (kept apart, as `a'` is another lane's). What
-//! is left is a chain of the piece heads, coupled by the heads' fills: one lane eliminates it
-//! (the reduced system, one node per piece), after a barrier. The substitution mirrors it: one
-//! lane solves the heads, then every piece its nodes, `Δv_j = (rhs_j + g_j Δv_{j-1} + w_j
-//! Δv_{a'}) / d_j`. A chain of `L` nodes then costs about `m + L/m` dependent node updates in
-//! each direction instead of `L`, and a barrier more. The order of the arithmetic changes, so
-//! the results differ from the serial solve in the last bits.
+//! next piece's head `a'` (or the chain's bottom node), which it does not eliminate: each
+//! eliminated node `j` passes to the node above a fill coupling to `a'` (`w_{j-1} = g_j w_j /
+//! d_j`, starting from `g_{a'}`) and adds its share `w_j²/d_j`, `w_j rhs_j / d_j` to `a'` (kept
+//! apart, as `a'` is another lane's). A piece depends on nothing below it, so every piece of
+//! every chain runs in the first rounds. What is left of a chain is the chain of its piece
+//! heads and its bottom node, coupled by the fills: when the chain is ready, one lane gathers
+//! the bottom's children and eliminates that reduced system, `⌈(L-1)/m⌉` nodes instead of `L`.
+//! The substitution mirrors it: per chain depth one lane solves the heads and the bottom, and
+//! the pieces' nodes follow in the last rounds, `Δv_j = (rhs_j + g_j Δv_{j-1} + w_j Δv_{a'}) /
+//! d_j`. The order of the arithmetic changes, so the results differ from the serial solve in
+//! the last bits. `m` is chosen per tree to minimise the step-cost model ([`TreeSchedule::cost`]).
 
 /// How a workgroup solves a cell's tree.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -44,74 +48,83 @@ impl std::str::FromStr for Solve {
     }
 }
 
-/// A barrier costs about this many dependent node updates (a division, a multiply-add and
-/// workgroup-memory traffic each): the price of a split in [`piece_length`].
+/// A barrier costs about this many dependent node updates (each a division, a multiply-add
+/// and workgroup-memory traffic) in the step-cost model that picks the piece length.
 pub const BARRIER_COST: u32 = 2;
 
 /// A lane's work in one round of the solve.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Task {
-    /// Eliminates nodes `last - 1` up to `first + 1` into their parents. The bottom node
-    /// gathers its children first, or, for a piece above another (`below`: that piece's head),
-    /// starts the fill to it; the piece's share of `below` goes to fill slot `slot`.
-    Eliminate { first: u32, last: u32, below: Option<u32>, slot: u32 },
-    /// The reduced system of a split chain `head..end` cut into pieces of `piece` nodes: its
-    /// heads eliminated from the last up; the shares of piece `k` are at fill slot `slot + k`.
-    Reduce { head: u32, end: u32, piece: u32, slot: u32 },
-    /// Δv of nodes `first + 1 .. last` from the node above (and from `below`, the next piece's
-    /// head, for a piece above another); of `first` too from its parent when `from_parent`.
-    Substitute { first: u32, last: u32, below: Option<u32>, from_parent: bool },
-    /// Δv of the heads of a split chain: the chain's head from its parent, then head by head.
-    SubstituteHeads { head: u32, end: u32, piece: u32 },
+    /// A piece `first..last` of a split chain: eliminates nodes `last - 1` up to `first + 1`
+    /// into their parents, with the fill to `last` (the next piece's head or the chain's
+    /// bottom); its shares of `last` go to fill slot `slot`.
+    EliminatePiece { first: u32, last: u32, slot: u32 },
+    /// Chain `head..end`: its bottom piece gathers the bottom node's children and is walked up
+    /// (the whole chain when `piece` covers it, else the bottom node alone), then the reduced
+    /// system of its piece heads (piece `k`'s shares at fill slot `slot + k`) is eliminated.
+    EliminateChain { head: u32, end: u32, piece: u32, slot: u32 },
+    /// Δv of a chain's head from its parent, of its piece heads through their fills, then of
+    /// its bottom piece's nodes.
+    SubstituteChain { head: u32, end: u32, piece: u32 },
+    /// Δv of a piece's nodes `first + 1 .. last` from the node above and from `last`.
+    SubstitutePiece { first: u32, last: u32 },
 }
 
 /// The kind of a round's tasks, as the GPU code reads it.
-pub const ELIMINATE: u32 = 0;
-pub const REDUCE: u32 = 1;
-pub const SUBSTITUTE: u32 = 2;
-pub const SUBSTITUTE_HEADS: u32 = 3;
+pub const ELIMINATE_PIECE: u32 = 0;
+pub const ELIMINATE_CHAIN: u32 = 1;
+pub const SUBSTITUTE_CHAIN: u32 = 2;
+pub const SUBSTITUTE_PIECE: u32 = 3;
+
+/// A chain `head..end` cut into pieces of `piece` nodes: the number of pieces (the bottom node
+/// alone the last) and the first node of the bottom piece.
+pub fn pieces(head: u32, end: u32, piece: u32) -> (u32, u32) {
+    let len = end - head;
+    if piece >= len { (1, head) } else { (1 + (len - 1).div_ceil(piece), end - 1) }
+}
 
 impl Task {
     pub fn kind(&self) -> u32 {
         match self {
-            Task::Eliminate { .. } => ELIMINATE,
-            Task::Reduce { .. } => REDUCE,
-            Task::Substitute { .. } => SUBSTITUTE,
-            Task::SubstituteHeads { .. } => SUBSTITUTE_HEADS,
+            Task::EliminatePiece { .. } => ELIMINATE_PIECE,
+            Task::EliminateChain { .. } => ELIMINATE_CHAIN,
+            Task::SubstituteChain { .. } => SUBSTITUTE_CHAIN,
+            Task::SubstitutePiece { .. } => SUBSTITUTE_PIECE,
         }
     }
 
-    /// Four words for the GPU: the node range, then `below` (or `u32::MAX`) and the slot, or
-    /// the piece length and the slot, or `below` and `from_parent`.
+    /// Four words for the GPU, in the order of the fields (unused ones 0).
     pub fn words(&self) -> [u32; 4] {
-        let below = |b: Option<u32>| b.unwrap_or(u32::MAX);
         match *self {
-            Task::Eliminate { first, last, below: b, slot } => [first, last, below(b), slot],
-            Task::Reduce { head, end, piece, slot } => [head, end, piece, slot],
-            Task::Substitute { first, last, below: b, from_parent } => [first, last, below(b), u32::from(from_parent)],
-            Task::SubstituteHeads { head, end, piece } => [head, end, piece, 0],
+            Task::EliminatePiece { first, last, slot } => [first, last, slot, 0],
+            Task::EliminateChain { head, end, piece, slot } => [head, end, piece, slot],
+            Task::SubstituteChain { head, end, piece } => [head, end, piece, 0],
+            Task::SubstitutePiece { first, last } => [first, last, 0, 0],
         }
     }
 
     /// Dependent node updates on the task's path (`children`: of each node).
     fn depth(&self, children: impl Fn(u32) -> u32) -> u32 {
-        let heads = |head: u32, end: u32, piece: u32| (end - head).div_ceil(piece);
         match *self {
-            Task::Eliminate { first, last, below, .. } => {
-                last - first - 1 + if below.is_none() { children(last - 1) } else { 0 }
+            Task::EliminatePiece { first, last, .. } | Task::SubstitutePiece { first, last } => last - first - 1,
+            Task::EliminateChain { head, end, piece, .. } => {
+                let (n, bottom) = pieces(head, end, piece);
+                children(end - 1) + (end - bottom - 1) + (n - 1)
             }
-            Task::Reduce { head, end, piece, .. } => heads(head, end, piece) - 1,
-            Task::Substitute { first, last, from_parent, .. } => last - first - 1 + u32::from(from_parent),
-            Task::SubstituteHeads { head, end, piece } => heads(head, end, piece),
+            Task::SubstituteChain { head, end, piece } => {
+                let (n, bottom) = pieces(head, end, piece);
+                n + (end - bottom - 1)
+            }
         }
     }
 
-    /// Loop iterations of the task's walk (for llvmpipe's loop limiter).
+    /// Loop iterations of the task's walks (for llvmpipe's loop limiter).
     pub fn steps(&self) -> u32 {
         match *self {
-            Task::Eliminate { first, last, .. } | Task::Substitute { first, last, .. } => last - first,
-            Task::Reduce { head, end, piece, .. } | Task::SubstituteHeads { head, end, piece } => {
-                (end - head).div_ceil(piece)
+            Task::EliminatePiece { first, last, .. } | Task::SubstitutePiece { first, last } => last - first,
+            Task::EliminateChain { head, end, piece, .. } | Task::SubstituteChain { head, end, piece } => {
+                let (n, bottom) = pieces(head, end, piece);
+                n + (end - bottom)
             }
         }
     }
@@ -137,12 +150,11 @@ pub struct TreeSchedule {
     /// The head of each chain, then the node count: chain `c` is the run of nodes
     /// `chain_start[c]..chain_start[c + 1]`, from its head down.
     pub chain_start: Vec<u32>,
-    /// Nodes per piece of each chain (its length when it is not split).
-    pub piece: Vec<u32>,
-    /// The elimination's rounds (chains with a node that has children, each after the chains
-    /// hanging from it), then the substitution's (every chain, after its parent chain).
+    /// Nodes per piece of the split chains (`u32::MAX`: none split).
+    pub piece: u32,
+    /// The rounds of the elimination, then of the substitution.
     pub rounds: Vec<Round>,
-    /// Fill slots: one per piece that has another piece below it.
+    /// Fill slots: one per piece of a split chain.
     pub slots: u32,
 }
 
@@ -153,9 +165,14 @@ impl TreeSchedule {
         self.rounds.iter().map(|r| r.tasks.iter().map(|t| t.depth(children)).max().unwrap_or(0)).sum()
     }
 
-    /// Barriers of the rounds (the solve adds one after assembly and one after `v += Δv`).
+    /// Barriers of the rounds (the solve adds one after assembly).
     pub fn barriers(&self) -> u32 {
         self.rounds.iter().filter(|r| r.barrier_after).count() as u32
+    }
+
+    /// The step-cost model of the solve: its serial depth, and [`BARRIER_COST`] per barrier.
+    pub fn cost(&self) -> u32 {
+        self.serial_depth() + BARRIER_COST * self.barriers()
     }
 
     /// Some chain is cut into pieces.
@@ -183,43 +200,48 @@ impl Chains {
 }
 
 /// `parent[j] < j` for every non-root node (the engine's topological order); `None` marks a
-/// root. `k` is the most lanes a round may take (the workgroup size).
+/// root. `k` is the most lanes a round may take (the workgroup size). With [`Solve::Split`]
+/// the piece length is the one of least [`TreeSchedule::cost`] (whole chains if none beats
+/// them).
 pub fn schedule(parent: &[Option<u32>], k: usize, solve: Solve) -> TreeSchedule {
     let k = k.max(1) as u32;
     let (child_start, children) = children_of(parent);
     let chains = chains_of(parent, &child_start);
-    let nchains = chains.parent.len();
-    let piece: Vec<u32> = (0..nchains)
-        .map(|c| {
-            let len = chains.nodes(c).len() as u32;
-            if solve == Solve::Split { piece_length(len, k) } else { len }
-        })
-        .collect();
-    let pieces = |c: usize| (chains.nodes(c).len() as u32).div_ceil(piece[c]);
-    // Fill slots of each split chain's pieces but the last.
-    let mut slot = vec![0u32; nchains];
-    let mut slots = 0;
-    for c in 0..nchains {
-        slot[c] = slots;
-        slots += pieces(c) - 1;
+    let whole = build(child_start.clone(), children.clone(), &chains, u32::MAX, k);
+    if solve == Solve::Chains {
+        return whole;
     }
-    let plan = Pieces { chains: &chains, piece: &piece, slot: &slot };
-    let mut rounds = plan.elimination(k);
-    rounds.extend(plan.substitution(k));
+    let longest = (0..chains.parent.len()).map(|c| chains.nodes(c).len() as u32).max().unwrap_or(0);
+    (1..longest)
+        .map(|m| build(child_start.clone(), children.clone(), &chains, m, k))
+        .fold(whole, |best, s| if s.cost() < best.cost() { s } else { best })
+}
+
+/// The schedule with pieces of `piece` nodes (chains longer than `piece + 1` are split).
+fn build(child_start: Vec<u32>, children: Vec<u32>, chains: &Chains, piece: u32, k: u32) -> TreeSchedule {
+    let n = chains.parent.len();
+    let cut = Cut { chains, piece, slot: slots_of(chains, piece) };
+    let mut rounds = cut.elimination(k);
+    rounds.extend(cut.substitution(k));
     for r in 0..rounds.len() {
         let single = |r: usize| rounds.get(r).is_some_and(|x: &Round| x.tasks.len() == 1);
         rounds[r].barrier_after = !(single(r) && single(r + 1));
     }
-    TreeSchedule { child_start, children, chain_start: chains.start, piece, rounds, slots }
+    let slots = (0..n).map(|c| cut.count(c) - 1).sum();
+    TreeSchedule { child_start, children, chain_start: chains.start.clone(), piece, rounds, slots }
 }
 
-/// Nodes per piece of a chain of `len` nodes on `k` lanes: the `m` that minimises `m +
-/// ⌈len/m⌉` (a piece's walk and the reduced system's; of equals the longest, which takes the
-/// fewest lanes), if that and a barrier beat `len`.
-pub fn piece_length(len: u32, k: u32) -> u32 {
-    let least = len.div_ceil(k.max(1)).max(1);
-    let best = (least..=len).min_by_key(|&m| (m + len.div_ceil(m), std::cmp::Reverse(m))).unwrap_or(len);
-    if best + len.div_ceil(best) + BARRIER_COST < len { best } else { len }
+/// The first fill slot of each chain's pieces.
+fn slots_of(chains: &Chains, piece: u32) -> Vec<u32> {
+    let mut next = 0;
+    (0..chains.parent.len())
+        .map(|c| {
+            let nodes = chains.nodes(c);
+            let first = next;
+            next += pieces(nodes.start, nodes.end, piece).0 - 1;
+            first
+        })
+        .collect()
 }
 
 /// The children of each node as CSR: offsets, then the children ascending.
@@ -276,37 +298,41 @@ fn chains_of(parent: &[Option<u32>], child_start: &[u32]) -> Chains {
     Chains { start, parent: chain_parent, head_depth, inner }
 }
 
-/// The chains with their pieces and fill slots: the tasks and rounds of the solve.
-struct Pieces<'a> {
+/// The chains cut into pieces of `piece` nodes, with their fill slots: the rounds.
+struct Cut<'a> {
     chains: &'a Chains,
-    piece: &'a [u32],
-    slot: &'a [u32],
+    piece: u32,
+    slot: Vec<u32>,
 }
 
-impl Pieces<'_> {
+impl Cut<'_> {
     fn count(&self, c: usize) -> u32 {
-        (self.chains.nodes(c).len() as u32).div_ceil(self.piece[c])
-    }
-
-    /// The pieces of chain `c`: (index, first, last, the next piece's head).
-    fn of(&self, c: usize) -> impl Iterator<Item = (u32, u32, u32, Option<u32>)> + '_ {
         let nodes = self.chains.nodes(c);
-        let m = self.piece[c];
-        (0..self.count(c)).map(move |i| {
-            let first = nodes.start + i * m;
-            let last = (first + m).min(nodes.end);
-            (i, first, last, (last < nodes.end).then_some(last))
-        })
+        pieces(nodes.start, nodes.end, self.piece).0
     }
 
-    fn split(&self, c: usize) -> bool {
-        self.count(c) > 1
+    /// The pieces above the bottom of every split chain: (first, last, fill slot).
+    fn pieces(&self) -> Vec<(u32, u32, u32)> {
+        let mut all = Vec::new();
+        for c in 0..self.chains.parent.len() {
+            let nodes = self.chains.nodes(c);
+            let bottom = pieces(nodes.start, nodes.end, self.piece).1;
+            let starts = (nodes.start..bottom).step_by(self.piece.max(1) as usize);
+            all.extend(starts.enumerate().map(|(i, first)| (first, (first + self.piece).min(bottom), self.slot[c] + i as u32)));
+        }
+        all
     }
 
-    /// Rounds of ready chains, deepest head first (ties: highest index first, so the order is
-    /// fixed), as many as `k` lanes take; a round of reduced systems after any split chain.
+    /// Every piece first (they depend on nothing below them), as many rounds as `k` lanes
+    /// need; then rounds of ready chains, deepest head first (ties: highest index first, so
+    /// the order is fixed), at most `k` a round.
     fn elimination(&self, k: u32) -> Vec<Round> {
         let chains = self.chains;
+        let mut rounds: Vec<Round> = self
+            .pieces()
+            .chunks(k as usize)
+            .map(|p| Round { tasks: p.iter().map(|&(first, last, slot)| Task::EliminatePiece { first, last, slot }).collect(), barrier_after: true })
+            .collect();
         let n = chains.parent.len();
         let mut pending = vec![0u32; n];
         for (c, pc) in chains.parent.iter().enumerate() {
@@ -318,21 +344,15 @@ impl Pieces<'_> {
         }
         let mut ready: std::collections::BinaryHeap<(u32, u32)> =
             (0..n).filter(|&c| chains.inner[c] && pending[c] == 0).map(|c| (chains.head_depth[c], c as u32)).collect();
-        let mut rounds = Vec::new();
         while !ready.is_empty() {
-            let taken = take_lanes(&mut ready, k, |c| self.count(c as usize));
-            let walk = taken.iter().flat_map(|&c| {
-                let slot = self.slot[c as usize];
-                self.of(c as usize).map(move |(i, first, last, below)| Task::Eliminate { first, last, below, slot: slot + i })
+            let taken: Vec<usize> = (0..k).map_while(|_| ready.pop()).map(|(_, c)| c as usize).collect();
+            let tasks = taken.iter().map(|&c| {
+                let nodes = chains.nodes(c);
+                Task::EliminateChain { head: nodes.start, end: nodes.end, piece: self.piece, slot: self.slot[c] }
             });
-            rounds.push(Round { tasks: walk.collect(), barrier_after: true });
-            let split = taken.iter().map(|&c| c as usize).filter(|&c| self.split(c));
-            let reduce: Vec<Task> = split.map(|c| self.reduce(c)).collect();
-            if !reduce.is_empty() {
-                rounds.push(Round { tasks: reduce, barrier_after: true });
-            }
+            rounds.push(Round { tasks: tasks.collect(), barrier_after: true });
             for &c in &taken {
-                if let Some(pc) = chains.parent[c as usize] {
+                if let Some(pc) = chains.parent[c] {
                     pending[pc as usize] -= 1;
                     if pending[pc as usize] == 0 {
                         ready.push((chains.head_depth[pc as usize], pc));
@@ -343,8 +363,9 @@ impl Pieces<'_> {
         rounds
     }
 
-    /// Rounds of chains level by level from the root chain, as many as `k` lanes take: the
-    /// heads of the split ones first, then every piece.
+    /// Rounds of chains level by level from the root chain, at most `k` a round (each solves
+    /// its head, piece heads and bottom piece); then every piece, as many rounds as `k` lanes
+    /// need.
     fn substitution(&self, k: u32) -> Vec<Round> {
         let chains = self.chains;
         let n = chains.parent.len();
@@ -359,64 +380,20 @@ impl Pieces<'_> {
         for c in 0..n {
             by_level[level[c]].push(c);
         }
-        let mut rounds = Vec::new();
-        for list in &by_level {
-            let mut rest = &list[..];
-            while !rest.is_empty() {
-                let (taken, after) = rest.split_at(fitting(rest.iter().map(|&c| self.count(c)), k));
-                rest = after;
-                let heads: Vec<Task> = taken.iter().filter(|&&c| self.split(c)).map(|&c| self.heads(c)).collect();
-                if !heads.is_empty() {
-                    rounds.push(Round { tasks: heads, barrier_after: true });
-                }
-                let walk = taken.iter().flat_map(|&c| {
-                    let whole = !self.split(c);
-                    self.of(c).map(move |(_, first, last, below)| Task::Substitute { first, last, below, from_parent: whole })
-                });
-                rounds.push(Round { tasks: walk.collect(), barrier_after: true });
-            }
-        }
+        let chain_task = |&c: &usize| {
+            let nodes = chains.nodes(c);
+            Task::SubstituteChain { head: nodes.start, end: nodes.end, piece: self.piece }
+        };
+        let mut rounds: Vec<Round> = by_level
+            .iter()
+            .flat_map(|l| l.chunks(k as usize).map(|r| Round { tasks: r.iter().map(chain_task).collect(), barrier_after: true }))
+            .collect();
+        rounds.extend(self.pieces().chunks(k as usize).map(|p| Round {
+            tasks: p.iter().map(|&(first, last, _)| Task::SubstitutePiece { first, last }).collect(),
+            barrier_after: true,
+        }));
         rounds
     }
-
-    fn heads(&self, c: usize) -> Task {
-        let nodes = self.chains.nodes(c);
-        Task::SubstituteHeads { head: nodes.start, end: nodes.end, piece: self.piece[c] }
-    }
-
-    fn reduce(&self, c: usize) -> Task {
-        let nodes = self.chains.nodes(c);
-        Task::Reduce { head: nodes.start, end: nodes.end, piece: self.piece[c], slot: self.slot[c] }
-    }
-}
-
-/// Pops chains off `ready` while their lanes (`lanes(c)` each) fit in `k`; at least one.
-fn take_lanes(ready: &mut std::collections::BinaryHeap<(u32, u32)>, k: u32, lanes: impl Fn(u32) -> u32) -> Vec<u32> {
-    let mut taken = Vec::new();
-    let mut used = 0;
-    while let Some(&(_, c)) = ready.peek() {
-        if !taken.is_empty() && used + lanes(c) > k {
-            break;
-        }
-        ready.pop();
-        used += lanes(c);
-        taken.push(c);
-    }
-    taken
-}
-
-/// How many of the leading items fit in `k` lanes (`lanes` each); at least one.
-fn fitting(lanes: impl Iterator<Item = u32>, k: u32) -> usize {
-    let mut used = 0;
-    let mut taken = 0;
-    for l in lanes {
-        if taken > 0 && used + l > k {
-            break;
-        }
-        used += l;
-        taken += 1;
-    }
-    taken
 }
 
 #[cfg(test)]
@@ -501,7 +478,7 @@ mod tests {
         for round in &s.rounds {
             let chains: Vec<u32> = round.tasks.iter().map(|t| chain(t.words()[0])).collect();
             match round.tasks[0] {
-                Task::Eliminate { .. } => elimination.push(chains),
+                Task::EliminateChain { .. } => elimination.push(chains),
                 _ => substitution.push(chains),
             }
         }
@@ -638,42 +615,15 @@ mod tests {
         }
 
         fn run(&mut self, task: Task) {
-            let g = &self.sys.g;
             match task {
-                Task::Eliminate { first, last, below, slot } => {
-                    let b = (last - 1) as usize;
-                    let mut w = below.map_or(0.0, |a| g[a as usize]);
-                    if below.is_none() {
-                        let kids = &self.s.children[self.s.child_start[b] as usize..self.s.child_start[b + 1] as usize];
-                        for &c in kids.iter().rev() {
-                            let f = g[c as usize] / self.d[c as usize];
-                            self.d[b] -= f * g[c as usize];
-                            self.r[b] += f * self.r[c as usize];
-                        }
-                    }
-                    let (mut low_d, mut low_r) = (0.0, 0.0);
-                    for j in (first as usize + 1..=b).rev() {
-                        self.fill[j] = w;
-                        let (dj, rj) = (self.d[j], self.r[j]);
-                        let f = g[j] / dj;
-                        self.d[j - 1] -= f * g[j];
-                        self.r[j - 1] += f * rj;
-                        let fl = w / dj;
-                        low_d -= fl * w;
-                        low_r += fl * rj;
-                        w *= f;
-                    }
-                    self.fill[first as usize] = w;
-                    if below.is_some() {
-                        let at = self.low(slot);
-                        (self.fill[at], self.fill[at + 1]) = (low_d, low_r);
-                    }
-                }
-                Task::Reduce { head, end, piece, slot } => {
-                    let s = (end - head).div_ceil(piece);
-                    let a = |k: u32| (head + k * piece) as usize;
-                    for k in (0..s).rev() {
-                        if k + 1 < s {
+                Task::EliminatePiece { first, last, slot } => self.eliminate(first, last, Some(slot)),
+                Task::EliminateChain { head, end, piece, slot } => {
+                    let (n, bottom) = pieces(head, end, piece);
+                    self.eliminate(bottom, end, None);
+                    // The reduced system: the bottom node (the last head) and the piece heads.
+                    let a = |k: u32| if k + 1 == n { end as usize - 1 } else { (head + k * piece) as usize };
+                    for k in (0..n).rev() {
+                        if k + 1 < n {
                             let w = self.fill[a(k)];
                             let f = w / self.d[a(k + 1)];
                             self.d[a(k)] -= f * w;
@@ -686,24 +636,64 @@ mod tests {
                         }
                     }
                 }
-                Task::SubstituteHeads { head, end, piece } => {
+                Task::SubstituteChain { head, end, piece } => {
+                    let (n, bottom) = pieces(head, end, piece);
                     self.from_parent(head as usize);
-                    for a in (head + piece..end).step_by(piece as usize).map(|a| a as usize) {
-                        self.r[a] = (self.r[a] + self.fill[a - piece as usize] * self.r[a - piece as usize]) / self.d[a];
+                    let mut above = head as usize;
+                    for k in 1..n {
+                        let a = if k + 1 == n { end as usize - 1 } else { (head + k * piece) as usize };
+                        self.r[a] = (self.r[a] + self.fill[above] * self.r[above]) / self.d[a];
+                        above = a;
                     }
+                    self.substitute(bottom, end, None);
                 }
-                Task::Substitute { first, last, below, from_parent } => {
-                    if from_parent {
-                        self.from_parent(first as usize);
-                    }
-                    for j in first as usize + 1..last as usize {
-                        let mut num = self.r[j] + g[j] * self.r[j - 1];
-                        if let Some(b) = below {
-                            num += self.fill[j] * self.r[b as usize];
-                        }
-                        self.r[j] = num / self.d[j];
-                    }
+                Task::SubstitutePiece { first, last } => self.substitute(first, last, Some(last)),
+            }
+        }
+
+        /// Nodes `last - 1 .. first + 1` into their parents: from the bottom's children, or
+        /// with the fill to `last` when the piece has a fill slot.
+        fn eliminate(&mut self, first: u32, last: u32, slot: Option<u32>) {
+            let g = &self.sys.g;
+            let b = (last - 1) as usize;
+            let mut w = slot.map_or(0.0, |_| g[last as usize]);
+            if slot.is_none() {
+                let kids = &self.s.children[self.s.child_start[b] as usize..self.s.child_start[b + 1] as usize];
+                for &c in kids.iter().rev() {
+                    let f = g[c as usize] / self.d[c as usize];
+                    self.d[b] -= f * g[c as usize];
+                    self.r[b] += f * self.r[c as usize];
                 }
+            }
+            let (mut low_d, mut low_r) = (0.0, 0.0);
+            for j in (first as usize + 1..=b).rev() {
+                self.fill[j] = w;
+                let (dj, rj) = (self.d[j], self.r[j]);
+                let f = g[j] / dj;
+                self.d[j - 1] -= f * g[j];
+                self.r[j - 1] += f * rj;
+                let fl = w / dj;
+                low_d -= fl * w;
+                low_r += fl * rj;
+                w *= f;
+            }
+            if let Some(slot) = slot {
+                self.fill[first as usize] = w;
+                let at = self.low(slot);
+                (self.fill[at], self.fill[at + 1]) = (low_d, low_r);
+            }
+        }
+
+        /// Δv of nodes `first + 1 .. last` from the one above, and through the fill from
+        /// `below`.
+        fn substitute(&mut self, first: u32, last: u32, below: Option<u32>) {
+            let g = &self.sys.g;
+            for j in first as usize + 1..last as usize {
+                let mut num = self.r[j] + g[j] * self.r[j - 1];
+                if let Some(b) = below {
+                    num += self.fill[j] * self.r[b as usize];
+                }
+                self.r[j] = num / self.d[j];
             }
         }
 
@@ -764,16 +754,23 @@ mod tests {
         }
     }
 
+    /// (kind, tasks) of each round.
+    fn shape(s: &TreeSchedule) -> Vec<(u32, usize)> {
+        s.rounds.iter().map(|r| (r.tasks[0].kind(), r.tasks.len())).collect()
+    }
+
     #[test]
-    fn a_long_chain_splits_into_pieces_of_about_its_square_root() {
-        // 200 nodes: m + ⌈200/m⌉ is least, 29, for m from 14 to 17; the longest pieces take
-        // the fewest lanes: 12 pieces of 17 (the last 13).
-        assert_eq!(piece_length(200, 64), 17);
-        assert_eq!(piece_length(100, 64), 10);
-        assert_eq!(piece_length(100, 4), 25, "at most 4 pieces on 4 lanes");
-        // Short chains stay whole: 8 nodes would take 3 + 3 and a barrier.
-        assert_eq!(piece_length(8, 64), 8);
-        assert_eq!(piece_length(12, 64), 4);
+    fn the_piece_length_is_the_cheapest() {
+        for parent in [cable(100), y_tree(30, 40, 5), binary_tree(17), y_tree(60, 150, 7)] {
+            let best = schedule(&parent, 64, Solve::Split);
+            let (child_start, children) = children_of(&parent);
+            let chains = chains_of(&parent, &child_start);
+            for m in 1..200 {
+                let other = build(child_start.clone(), children.clone(), &chains, m, 64);
+                assert!(best.cost() <= other.cost(), "pieces of {m}: {} < {}", other.cost(), best.cost());
+            }
+            assert!(best.cost() < schedule(&parent, 64, Solve::Chains).cost());
+        }
     }
 
     #[test]
@@ -782,12 +779,16 @@ mod tests {
         // only the last round ends in a barrier.
         let chains = schedule(&cable(100), 64, Solve::Chains);
         assert_eq!((chains.serial_depth(), chains.barriers()), (199, 1));
-        // Split into 10 pieces of 10: 9 eliminations a piece, 9 in the reduced system, 10
-        // heads, 9 substitutions a piece; barriers after the pieces' two rounds and after the
-        // heads (the reduced system and the heads run on lane 0 one after the other).
+        // Split: the 99 nodes above the bottom in 11 pieces of 9. Eliminate the pieces (8
+        // each), then the reduced chain of 12 (11); substitute it (12), then the pieces (8).
+        // 2 (m - 1) + 2 ⌈99/m⌉ + 1 is least, 39, for m = 9, 10, 11; the first is kept.
         let split = schedule(&cable(100), 64, Solve::Split);
-        assert_eq!(split.rounds.iter().map(|r| r.tasks.len()).collect::<Vec<_>>(), vec![10, 1, 1, 10]);
-        assert_eq!((split.serial_depth(), split.barriers()), (9 + 9 + 10 + 9, 3));
+        assert_eq!(split.piece, 9);
+        let kinds = [(ELIMINATE_PIECE, 11), (ELIMINATE_CHAIN, 1), (SUBSTITUTE_CHAIN, 1), (SUBSTITUTE_PIECE, 11)];
+        assert_eq!(shape(&split), kinds);
+        // Barriers after the pieces' rounds and after the reduced chain's substitution (lane
+        // 0 eliminates and substitutes it one after the other).
+        assert_eq!((split.serial_depth(), split.barriers()), (8 + 11 + 12 + 8, 3));
     }
 
     #[test]
@@ -801,30 +802,23 @@ mod tests {
         // Barriers: after the daughters, (not between the root chain's two rounds,) after the
         // root chain's substitution and after the daughters'.
         assert_eq!(chains.barriers(), 3);
-        // Split: the 40 becomes 5 pieces of 8, the root chain 5 pieces of 6; the 5-node
-        // daughter stays whole.
+        // Split into pieces of 8: the root chain's 29 nodes above its bottom in 4 pieces, the
+        // long daughter's 39 in 5; the short daughter stays whole.
         let split = schedule(&parent, 64, Solve::Split);
-        assert_eq!((piece_length(40, 64), piece_length(30, 64), piece_length(5, 64)), (8, 6, 5));
-        let kinds: Vec<(u32, usize)> = split.rounds.iter().map(|r| (r.tasks[0].kind(), r.tasks.len())).collect();
-        assert_eq!(
-            kinds,
-            vec![
-                (ELIMINATE, 6),
-                (REDUCE, 1),
-                (ELIMINATE, 5),
-                (REDUCE, 1),
-                (SUBSTITUTE_HEADS, 1),
-                (SUBSTITUTE, 5),
-                (SUBSTITUTE_HEADS, 1),
-                (SUBSTITUTE, 6)
-            ]
-        );
-        // Eliminate: 7 a piece of 8 (the small daughter 4), 4 reduced; the root chain's pieces
-        // 5, its bottom piece 5 and the 2 daughters, 4 reduced. Substitute: 5 heads, 5 a
-        // piece; 5 heads, 7 a piece.
-        assert_eq!(split.serial_depth(), (7 + 4) + (7 + 4) + (5 + 5) + (5 + 7));
-        // After every round but the root chain's reduced system, which lane 0 follows with
-        // its heads.
-        assert_eq!(split.barriers(), 7);
+        assert_eq!(split.piece, 8);
+        let kinds = [
+            (ELIMINATE_PIECE, 9),
+            (ELIMINATE_CHAIN, 2),
+            (ELIMINATE_CHAIN, 1),
+            (SUBSTITUTE_CHAIN, 1),
+            (SUBSTITUTE_CHAIN, 2),
+            (SUBSTITUTE_PIECE, 9),
+        ];
+        assert_eq!(shape(&split), kinds);
+        // Pieces 7; the daughters 5 (the long one's 6 heads) and 4; the root chain's bottom
+        // gathers 2, then 4 heads; substitute the root chain's 5 heads, the daughters' 6 and 5
+        // (whole); the pieces 7.
+        assert_eq!(split.serial_depth(), 7 + 5 + (2 + 4) + 5 + 6 + 7);
+        assert_eq!(split.barriers(), 5);
     }
 }

@@ -12,7 +12,7 @@ use super::sync::Work;
 use super::{Cx, DIAGONAL, RHS, split};
 use crate::gpu::builder::{Fb, H, Prec, Types};
 use crate::gpu::layout::{BARRIER_AFTER, NO_PARENT, TypeLayout};
-use crate::gpu::schedule::{ELIMINATE, REDUCE, SUBSTITUTE, SUBSTITUTE_HEADS};
+use crate::gpu::schedule::{ELIMINATE_CHAIN, ELIMINATE_PIECE, SUBSTITUTE_CHAIN, SUBSTITUTE_PIECE};
 
 /// The fills of split chains in workgroup memory, for a type that keeps them there.
 pub(super) fn fill_array(
@@ -151,72 +151,86 @@ impl Cx<'_> {
         self.sync.borrow_mut().passed(wg.round_barriers);
     }
 
-    /// One task of kind `kind`: without split chains only whole chains are eliminated and
-    /// substituted.
+    /// One task of kind `kind` (`schedule::Task`); without split chains only whole chains.
     fn task(&mut self, fb: &mut Fb, c: H, kind: H, words: Words, split: bool) {
         let is = |fb: &mut Fb, k: u32| {
             let k = fb.u(k);
             fb.bin(B::Equal, kind, k)
         };
-        let eliminate = is(fb, ELIMINATE);
+        let eliminate = is(fb, ELIMINATE_CHAIN);
         if !split {
-            fb.if_(eliminate, |fb| self.eliminate(fb, c, words, false));
+            fb.if_(eliminate, |fb| self.eliminate_chain(fb, c, words, false));
             let substitute = fb.not(eliminate);
-            return fb.if_(substitute, |fb| self.substitute(fb, c, words, false));
+            return fb.if_(substitute, |fb| self.substitute_chain(fb, c, words, false));
         }
-        let substitute = is(fb, SUBSTITUTE);
-        let reduce = is(fb, REDUCE);
-        let heads = is(fb, SUBSTITUTE_HEADS);
-        fb.if_(eliminate, |fb| self.eliminate(fb, c, words, true));
-        fb.if_(reduce, |fb| self.reduce(fb, c, words));
-        fb.if_(heads, |fb| self.substitute_heads(fb, c, words));
-        fb.if_(substitute, |fb| self.substitute(fb, c, words, true));
+        let [piece, substitute, substitute_piece] = [ELIMINATE_PIECE, SUBSTITUTE_CHAIN, SUBSTITUTE_PIECE].map(|k| is(fb, k));
+        fb.if_(piece, |fb| self.eliminate_piece(fb, c, words));
+        fb.if_(eliminate, |fb| self.eliminate_chain(fb, c, words, true));
+        fb.if_(substitute, |fb| self.substitute_chain(fb, c, words, true));
+        fb.if_(substitute_piece, |fb| self.substitute_piece(fb, c, words));
     }
 
-    /// Elimination of nodes `first..last` from the bottom up: the bottom node takes the rows of
-    /// all its children (heads of other chains), highest first; every other node has one child,
-    /// the next node, whose row is carried in registers. With `split`, a piece above another
-    /// (`below`) starts instead from its bottom's own row and carries its fill to `below`
-    /// (`schedule`): the fill of each node, the piece head's, and the shares of `below`.
-    fn eliminate(&mut self, fb: &mut Fb, c: H, [first, last, below, slot]: Words, split: bool) {
+    /// A piece `first..last` of a split chain: its bottom starts from its own row and a fill
+    /// to `last` (`schedule`); the walk leaves the fill of each node, the head's, and the
+    /// shares of `last` in the piece's slot.
+    fn eliminate_piece(&mut self, fb: &mut Fb, c: H, [first, last, slot, _]: Words) {
+        let real = fb.types.real;
+        let one = fb.u(1);
+        let bottom = fb.sub(last, one);
+        let carry = [fb.local(real, "d_below"), fb.local(real, "r_below")];
+        for (which, local) in [DIAGONAL, RHS].into_iter().zip(carry) {
+            let p = self.solve_ptr(fb, which, bottom, c);
+            let x = fb.load(p);
+            fb.store(local, x);
+        }
+        let w = fb.local(real, "fill");
+        let g_last = self.axial_of(fb, last);
+        fb.store(w, g_last);
+        let shares = [fb.local(real, "share_d"), fb.local(real, "share_r")];
+        let z = fb.f(0.0);
+        for s in shares {
+            fb.store(s, z);
+        }
+        self.walk_up(fb, c, first, bottom, carry, Some((w, shares)));
+        let wf = fb.load(w);
+        let fp = self.fill_ptr(fb, first, c);
+        fb.store(fp, wf);
+        for (i, share) in shares.into_iter().enumerate() {
+            let at = self.share_index(fb, slot, i as u32);
+            let p = self.fill_ptr(fb, at, c);
+            let x = fb.load(share);
+            fb.store(p, x);
+        }
+    }
+
+    /// Chain `head..end`: its bottom node takes the rows of all its children (heads of other
+    /// chains), highest first, then its bottom piece is walked up; with `split`, the reduced
+    /// system of the chain's piece heads follows (`reduce`).
+    fn eliminate_chain(&mut self, fb: &mut Fb, c: H, [head, end, piece, slot]: Words, split: bool) {
         let real = fb.types.real;
         let wg = self.ty.workgroup.as_ref().expect("a workgroup type");
         let (child_start, children) = (wg.child_start, wg.children);
         let one = fb.u(1);
-        let len = fb.sub(last, first);
-        let bottom = fb.sub(last, one);
-        let (d_carry, r_carry) = (fb.local(real, "d_below"), fb.local(real, "r_below"));
-        let gather = |this: &mut Self, fb: &mut Fb| {
-            let (db, rb) = this.gather(fb, bottom, c, child_start, children);
-            fb.store(d_carry, db);
-            fb.store(r_carry, rb);
-        };
-        let fill = split.then(|| {
-            let w = fb.local(real, "fill");
-            let z = fb.f(0.0);
-            fb.store(w, z);
-            let none = fb.u(NO_PARENT);
-            let has_below = fb.bin(B::NotEqual, below, none);
-            fb.if_(has_below, |fb| {
-                let [dp, rp] = [DIAGONAL, RHS].map(|a| self.solve_ptr(fb, a, bottom, c));
-                let db = fb.load(dp);
-                fb.store(d_carry, db);
-                let rb = fb.load(rp);
-                fb.store(r_carry, rb);
-                let gb = self.axial_of(fb, below);
-                fb.store(w, gb);
-            });
-            let bottom_piece = fb.not(has_below);
-            fb.if_(bottom_piece, |fb| gather(self, fb));
-            let shares = [fb.local(real, "share_d"), fb.local(real, "share_r")];
-            for s in shares {
-                fb.store(s, z);
-            }
-            (w, shares, has_below)
-        });
-        if fill.is_none() {
-            gather(self, fb);
+        let last = fb.sub(end, one);
+        let (count, bottom) = if split { pieces_of(fb, head, end, piece) } else { (one, head) };
+        let carry = [fb.local(real, "d_below"), fb.local(real, "r_below")];
+        let (db, rb) = self.gather(fb, last, c, child_start, children);
+        fb.store(carry[0], db);
+        fb.store(carry[1], rb);
+        self.walk_up(fb, c, bottom, last, carry, None);
+        if split {
+            self.reduce(fb, c, [head, end, piece, slot], count, carry);
         }
+    }
+
+    /// Eliminates nodes `bottom` up to `first + 1` into their parents, the row of the node
+    /// below carried in registers (`carry`, the bottom's at the start). With a fill (`w`, the
+    /// bottom's at the start, and the shares of the node below the piece), each eliminated
+    /// node also stores its fill, adds its shares and passes its fill to its parent.
+    fn walk_up(&mut self, fb: &mut Fb, c: H, first: H, bottom: H, [d_carry, r_carry]: [H; 2], fill: Option<(H, [H; 2])>) {
+        let one = fb.u(1);
+        let b1 = fb.add(bottom, one);
+        let len = fb.sub(b1, first);
         fb.for_range(one, len, "link", |fb, n| {
             // Chains are runs of consecutive nodes: no node list to read.
             let j = fb.sub(bottom, n);
@@ -236,9 +250,7 @@ impl Cx<'_> {
             fb.store(rp, rn);
             fb.store(d_carry, dn);
             fb.store(r_carry, rn);
-            if let Some((w, [share_d, share_r], _)) = fill {
-                // The eliminated child's fill to `below`, its shares of `below`, and the fill
-                // it passes to `j`.
+            if let Some((w, [share_d, share_r])) = fill {
                 let wc = fb.load(w);
                 let fp = self.fill_ptr(fb, child, c);
                 fb.store(fp, wc);
@@ -253,19 +265,6 @@ impl Cx<'_> {
                 fb.store(w, wn);
             }
         });
-        if let Some((w, shares, has_below)) = fill {
-            let wf = fb.load(w);
-            let fp = self.fill_ptr(fb, first, c);
-            fb.store(fp, wf);
-            fb.if_(has_below, |fb| {
-                for (i, share) in shares.into_iter().enumerate() {
-                    let at = self.share_index(fb, slot, i as u32);
-                    let p = self.fill_ptr(fb, at, c);
-                    let x = fb.load(share);
-                    fb.store(p, x);
-                }
-            });
-        }
     }
 
     /// The index in the fill array of the share `i` (0: diagonal, 1: rhs) kept in `slot`.
@@ -276,14 +275,13 @@ impl Cx<'_> {
         fb.add(base, s2)
     }
 
-    /// The reduced system of a split chain (its heads, coupled by their fills), eliminated
-    /// from the last head up; each head but the first takes the shares the piece above left.
-    fn reduce(&mut self, fb: &mut Fb, c: H, [head, end, piece, slot]: Words) {
-        let real = fb.types.real;
-        let (d_carry, r_carry) = (fb.local(real, "d_head"), fb.local(real, "r_head"));
+    /// The reduced system of a chain of `count` pieces (its heads and its bottom node, coupled
+    /// by their fills), eliminated from the bottom node (whose row is in `carry`) up; each
+    /// takes the shares the piece above it left.
+    fn reduce(&mut self, fb: &mut Fb, c: H, [head, end, piece, slot]: Words, count: H, [d_carry, r_carry]: [H; 2]) {
         let one = fb.u(1);
-        let pieces = pieces_of(fb, head, end, piece);
-        // Head k (k ≥ 1) takes the shares of piece k - 1, then is stored.
+        let zero = fb.u(0);
+        // Head k ≥ 1 takes the shares of piece k - 1 into its row, stored.
         let add_shares = |this: &mut Self, fb: &mut Fb, k: H, a: H| {
             let [dp, rp] = [DIAGONAL, RHS].map(|w| this.solve_ptr(fb, w, a, c));
             let s0 = fb.add(slot, k);
@@ -298,17 +296,16 @@ impl Cx<'_> {
                 fb.store(p, y);
             }
         };
-        let last = fb.sub(pieces, one);
-        let a_last = head_of(fb, head, piece, last);
-        let [dp, rp] = [DIAGONAL, RHS].map(|w| self.solve_ptr(fb, w, a_last, c));
-        let d0 = fb.load(dp);
-        fb.store(d_carry, d0);
-        let r0 = fb.load(rp);
-        fb.store(r_carry, r0);
-        add_shares(self, fb, last, a_last);
-        fb.for_range(one, pieces, "head", |fb, i| {
+        let last = fb.sub(count, one);
+        let split = fb.bin(B::Greater, last, zero);
+        fb.if_(split, |fb| {
+            let bottom = fb.sub(end, one);
+            add_shares(self, fb, last, bottom);
+        });
+        fb.for_range(one, count, "head", |fb, i| {
             let k = fb.sub(last, i);
-            let a = head_of(fb, head, piece, k);
+            let kp = fb.mul(k, piece);
+            let a = fb.add(head, kp);
             let wp = self.fill_ptr(fb, a, c);
             let w = fb.load(wp);
             let [dp, rp] = [DIAGONAL, RHS].map(|x| self.solve_ptr(fb, x, a, c));
@@ -325,7 +322,6 @@ impl Cx<'_> {
             fb.store(rp, rn);
             fb.store(d_carry, dn);
             fb.store(r_carry, rn);
-            let zero = fb.u(0);
             let inner = fb.bin(B::Greater, k, zero);
             fb.if_(inner, |fb| add_shares(self, fb, k, a));
         });
@@ -349,73 +345,65 @@ impl Cx<'_> {
         self.substitute_node(fb, head, c, Some(has), rp, None)
     }
 
-    /// Δv of a split chain's heads: the chain's head from its parent, then each from the one
-    /// above through its fill.
-    fn substitute_heads(&mut self, fb: &mut Fb, c: H, [head, end, piece, _]: Words) {
+    /// Substitution of chain `head..end` from its head down (the head's parent was solved in
+    /// an earlier round); with `split`, its piece heads and bottom node through their fills
+    /// first, the pieces' other nodes in later rounds. Each node's Δv replaces its rhs; only
+    /// workgroup memory is on this serial path.
+    fn substitute_chain(&mut self, fb: &mut Fb, c: H, [head, end, piece, _]: Words, split: bool) {
         let real = fb.types.real;
-        let dv_above = fb.local(real, "dv_head");
+        let dv_above = fb.local(real, "dv_above");
         let dv = self.head_from_parent(fb, c, head);
         fb.store(dv_above, dv);
         let one = fb.u(1);
-        let pieces = pieces_of(fb, head, end, piece);
-        fb.for_range(one, pieces, "head", |fb, k| {
-            let a = head_of(fb, head, piece, k);
-            let above = fb.sub(a, piece);
-            let wp = self.fill_ptr(fb, above, c);
-            let w = fb.load(wp);
-            let [dp, rp] = [DIAGONAL, RHS].map(|x| self.solve_ptr(fb, x, a, c));
-            let r0 = fb.load(rp);
-            let dva = fb.load(dv_above);
-            let wd = fb.mul(w, dva);
-            let num = fb.add(r0, wd);
-            let d = fb.load(dp);
-            let dv = fb.div(num, d);
-            fb.store(rp, dv);
+        let (count, bottom) = if split { pieces_of(fb, head, end, piece) } else { (one, head) };
+        if split {
+            let above = fb.local(fb.types.uint, "above");
+            fb.store(above, head);
+            let last = fb.sub(count, one);
+            let bottom_node = fb.sub(end, one);
+            fb.for_range(one, count, "head", |fb, k| {
+                let kp = fb.mul(k, piece);
+                let inner = fb.add(head, kp);
+                let is_last = fb.bin(B::Equal, k, last);
+                let a = fb.select(is_last, bottom_node, inner);
+                let up = fb.load(above);
+                let wp = self.fill_ptr(fb, up, c);
+                let w = fb.load(wp);
+                let [dp, rp] = [DIAGONAL, RHS].map(|x| self.solve_ptr(fb, x, a, c));
+                let r0 = fb.load(rp);
+                let dva = fb.load(dv_above);
+                let wd = fb.mul(w, dva);
+                let num = fb.add(r0, wd);
+                let d = fb.load(dp);
+                let dv = fb.div(num, d);
+                fb.store(rp, dv);
+                fb.store(dv_above, dv);
+                fb.store(above, a);
+            });
+        }
+        let next = fb.add(bottom, one);
+        fb.for_range(next, end, "link", |fb, j| {
+            let rp = fb.load(dv_above);
+            let dv = self.substitute_node(fb, j, c, None, rp, None);
             fb.store(dv_above, dv);
         });
     }
 
-    /// Substitution of nodes `first..last` from the head down (the head's parent, or with
-    /// split chains the head itself, solved in an earlier round): each node's Δv replaces its
-    /// rhs. Only workgroup memory is on this serial path.
-    fn substitute(&mut self, fb: &mut Fb, c: H, [first, last, below, from_parent]: Words, split: bool) {
+    /// Δv of a piece's nodes `first + 1 .. last` from the one above and, through their fills,
+    /// from `last` (the head and `last` were solved in earlier rounds).
+    fn substitute_piece(&mut self, fb: &mut Fb, c: H, [first, last, _, _]: Words) {
         let real = fb.types.real;
         let dv_above = fb.local(real, "dv_above");
-        let low = split.then(|| {
-            let dv_low = fb.local(real, "dv_below");
-            let z = fb.f(0.0);
-            fb.store(dv_low, z);
-            let none = fb.u(NO_PARENT);
-            let has_below = fb.bin(B::NotEqual, below, none);
-            fb.if_(has_below, |fb| {
-                let p = self.solve_ptr(fb, RHS, below, c);
-                let x = fb.load(p);
-                fb.store(dv_low, x);
-            });
-            let zero = fb.u(0);
-            let whole = fb.bin(B::NotEqual, from_parent, zero);
-            fb.if_(whole, |fb| {
-                let dv = self.head_from_parent(fb, c, first);
-                fb.store(dv_above, dv);
-            });
-            let solved = fb.not(whole);
-            fb.if_(solved, |fb| {
-                let p = self.solve_ptr(fb, RHS, first, c);
-                let dv = fb.load(p);
-                fb.store(dv_above, dv);
-            });
-            (has_below, dv_low)
-        });
-        if low.is_none() {
-            let dv = self.head_from_parent(fb, c, first);
-            fb.store(dv_above, dv);
-        }
+        let lp = self.solve_ptr(fb, RHS, last, c);
+        let dv_low = fb.load(lp);
+        let fp = self.solve_ptr(fb, RHS, first, c);
+        let dv = fb.load(fp);
+        fb.store(dv_above, dv);
         let one = fb.u(1);
         let next = fb.add(first, one);
         fb.for_range(next, last, "link", |fb, j| {
             let rp = fb.load(dv_above);
-            let low = low.map(|(has, dv_low)| (has, fb.load(dv_low)));
-            let dv = self.substitute_node(fb, j, c, None, rp, low);
+            let dv = self.substitute_node(fb, j, c, None, rp, Some(dv_low));
             fb.store(dv_above, dv);
         });
     }
@@ -502,8 +490,8 @@ impl Cx<'_> {
     }
 
     /// `Δv_j = (rhs_j + g_j Δv_parent [+ w_j Δv_below]) / d_j` (just `rhs_j / d_j` at a root:
-    /// `has_parent` false; the fill term where `low` = (has a node below, its Δv) says so),
-    /// stored as the node's rhs; returns Δv_j.
+    /// `has_parent` false; the fill term with `low`, Δv below the piece), stored as the node's
+    /// rhs; returns Δv_j.
     fn substitute_node(
         &mut self,
         fb: &mut Fb,
@@ -511,7 +499,7 @@ impl Cx<'_> {
         c: H,
         has_parent: Option<H>,
         dv_parent: H,
-        low: Option<(H, H)>,
+        low: Option<H>,
     ) -> H {
         let real = fb.types.real;
         let [dp, rp] = [DIAGONAL, RHS].map(|w| self.solve_ptr(fb, w, j, c));
@@ -527,13 +515,11 @@ impl Cx<'_> {
             Some(has) => fb.if_(has, coupled),
             None => coupled(fb),
         }
-        if let Some((has_below, dv_below)) = low {
-            fb.if_(has_below, |fb| {
-                let wp = self.fill_ptr(fb, j, c);
-                let w = fb.load(wp);
-                let wd = fb.mul(w, dv_below);
-                add_to(fb, num, wd);
-            });
+        if let Some(dv_below) = low {
+            let wp = self.fill_ptr(fb, j, c);
+            let w = fb.load(wp);
+            let wd = fb.mul(w, dv_below);
+            add_to(fb, num, wd);
         }
         let n = fb.load(num);
         let d = fb.load(dp);
@@ -559,19 +545,21 @@ impl Cx<'_> {
     }
 }
 
-/// The pieces of a chain `head..end` of `piece` nodes each: ⌈(end - head) / piece⌉.
-fn pieces_of(fb: &mut Fb, head: H, end: H, piece: H) -> H {
-    let len = fb.sub(end, head);
+/// `schedule::pieces` on the GPU: the pieces of chain `head..end` cut every `piece` nodes
+/// above its bottom node, and the first node of its bottom piece (the whole chain when
+/// `piece` covers it).
+fn pieces_of(fb: &mut Fb, head: H, end: H, piece: H) -> (H, H) {
     let one = fb.u(1);
+    let len = fb.sub(end, head);
+    let cut = fb.bin(B::Less, piece, len);
+    let above = fb.sub(len, one);
     let p1 = fb.sub(piece, one);
-    let up = fb.add(len, p1);
-    fb.div(up, piece)
-}
-
-/// The head of piece `k`: `head + k piece`.
-fn head_of(fb: &mut Fb, head: H, piece: H, k: H) -> H {
-    let kp = fb.mul(k, piece);
-    fb.add(head, kp)
+    let up = fb.add(above, p1);
+    let n = fb.div(up, piece);
+    let n1 = fb.add(n, one);
+    let count = fb.select(cut, n1, one);
+    let last = fb.sub(end, one);
+    (count, fb.select(cut, last, head))
 }
 
 /// `off + i`: an index into a table shared by the cells of a type.
