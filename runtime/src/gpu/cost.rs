@@ -11,8 +11,9 @@ use super::layout::Layout;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StepCost {
     pub lanes: u32,
-    /// Some chain is split into pieces (`schedule::Solve::Split` where it shortens the path).
-    pub split: bool,
+    /// Nodes per piece where chains are split (`schedule::Solve::Split`, where that shortens
+    /// the path).
+    pub piece: Option<u32>,
     /// Dependent node updates on the solve's longest path.
     pub solve_depth: u32,
     pub barriers: StepBarriers,
@@ -25,7 +26,7 @@ pub fn step_costs(layout: &Layout, barriers: &[StepBarriers]) -> Vec<Option<Step
         .iter()
         .zip(barriers)
         .map(|(ty, b)| {
-            ty.workgroup.as_ref().map(|w| StepCost { lanes: w.size, split: w.fill.is_some(), solve_depth: w.serial_depth, barriers: b.clone() })
+            ty.workgroup.as_ref().map(|w| StepCost { lanes: w.size, piece: w.fill.map(|_| w.piece), solve_depth: w.serial_depth, barriers: b.clone() })
         })
         .collect()
 }
@@ -81,9 +82,10 @@ mod tests {
                 let (chains, old) = cost(m, precision, Solve::Chains);
                 let (split, _) = cost(m, precision, Solve::Split);
                 eprintln!(
-                    "| {name} | {precision:?} | {} | {} | {old} → {} → {} | {:?} |",
+                    "| {name} | {precision:?} | {} | {:?} | {} | {old} → {} → {} | {:?} |",
                     split.lanes,
-                    if split.split {
+                    split.piece,
+                    if split.piece.is_some() {
                         format!("{} → {}", chains.solve_depth, split.solve_depth)
                     } else {
                         format!("{} (not split)", chains.solve_depth)

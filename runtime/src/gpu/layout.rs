@@ -83,6 +83,8 @@ pub struct WorkgroupLayout {
     pub rounds: Rounds,
     /// Where split chains keep their fills; `None` when no chain is split.
     pub fill: Option<Fill>,
+    /// Nodes per piece of the split chains (`TreeSchedule::piece`).
+    pub piece: u32,
     /// The most loop iterations of one task (a chain's walk, or a reduced system's heads).
     pub longest_task: u32,
     /// Dependent node updates on the solve's longest path (`TreeSchedule::serial_depth`).
@@ -396,6 +398,7 @@ impl Builder<'_> {
             children,
             rounds,
             fill,
+            piece: s.piece,
             longest_task: s.rounds.iter().flat_map(|r| &r.tasks).map(|t| t.steps()).max().unwrap_or(0),
             serial_depth: s.serial_depth(),
             round_barriers: s.barriers(),

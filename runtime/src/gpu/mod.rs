@@ -484,9 +484,9 @@ impl Engine for GpuEngine {
             .iter()
             .map(|cost| match cost {
                 Some(c) => format!(
-                    "a workgroup of {} per cell, {} solve: {} dependent node updates and {} barriers a step",
+                    "a workgroup of {} per cell, {}: {} dependent node updates and {} barriers a step",
                     c.lanes,
-                    if c.split { "split" } else { "chains" },
+                    c.piece.map_or("whole chains".to_string(), |m| format!("chains split every {m} nodes")),
                     c.solve_depth,
                     c.barriers.total()
                 ),
