@@ -26,7 +26,12 @@ pub fn step_costs(layout: &Layout, barriers: &[StepBarriers]) -> Vec<Option<Step
         .iter()
         .zip(barriers)
         .map(|(ty, b)| {
-            ty.workgroup.as_ref().map(|w| StepCost { lanes: w.size, piece: w.fill.map(|_| w.piece), solve_depth: w.serial_depth, barriers: b.clone() })
+            ty.workgroup.as_ref().map(|w| StepCost {
+                lanes: w.size,
+                piece: w.fill.map(|_| w.piece),
+                solve_depth: w.serial_depth,
+                barriers: b.clone(),
+            })
         })
         .collect()
 }

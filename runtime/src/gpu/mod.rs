@@ -31,10 +31,10 @@ use crate::host::{Host, time_of};
 use crate::plan::Plan;
 use crate::simulation::{Engine, RunError};
 use builder::Prec;
-use device::Gpu;
-use layout::{Layout, ProbeLoc};
 pub use codegen::StepBarriers;
 pub use cost::StepCost;
+use device::Gpu;
+use layout::{Layout, ProbeLoc};
 pub use schedule::Solve;
 
 /// Invocations an NVIDIA H100 keeps resident (132 multiprocessors of 2,048): below this many,

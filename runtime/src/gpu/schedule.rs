@@ -318,7 +318,9 @@ impl Cut<'_> {
             let nodes = self.chains.nodes(c);
             let bottom = pieces(nodes.start, nodes.end, self.piece).1;
             let starts = (nodes.start..bottom).step_by(self.piece.max(1) as usize);
-            all.extend(starts.enumerate().map(|(i, first)| (first, (first + self.piece).min(bottom), self.slot[c] + i as u32)));
+            all.extend(
+                starts.enumerate().map(|(i, first)| (first, (first + self.piece).min(bottom), self.slot[c] + i as u32)),
+            );
         }
         all
     }
@@ -331,7 +333,10 @@ impl Cut<'_> {
         let mut rounds: Vec<Round> = self
             .pieces()
             .chunks(k as usize)
-            .map(|p| Round { tasks: p.iter().map(|&(first, last, slot)| Task::EliminatePiece { first, last, slot }).collect(), barrier_after: true })
+            .map(|p| Round {
+                tasks: p.iter().map(|&(first, last, slot)| Task::EliminatePiece { first, last, slot }).collect(),
+                barrier_after: true,
+            })
             .collect();
         let n = chains.parent.len();
         let mut pending = vec![0u32; n];
@@ -386,7 +391,9 @@ impl Cut<'_> {
         };
         let mut rounds: Vec<Round> = by_level
             .iter()
-            .flat_map(|l| l.chunks(k as usize).map(|r| Round { tasks: r.iter().map(chain_task).collect(), barrier_after: true }))
+            .flat_map(|l| {
+                l.chunks(k as usize).map(|r| Round { tasks: r.iter().map(chain_task).collect(), barrier_after: true })
+            })
             .collect();
         rounds.extend(self.pieces().chunks(k as usize).map(|p| Round {
             tasks: p.iter().map(|&(first, last, _)| Task::SubstitutePiece { first, last }).collect(),
@@ -592,7 +599,8 @@ mod tests {
     /// reverse order (they must not depend on each other): Δv.
     fn emulate(s: &TreeSchedule, sys: &System) -> Vec<f64> {
         let n = sys.d.len();
-        let mut e = Emulator { s, sys, d: sys.d.clone(), r: sys.r.clone(), fill: vec![f64::NAN; n + 2 * s.slots as usize] };
+        let mut e =
+            Emulator { s, sys, d: sys.d.clone(), r: sys.r.clone(), fill: vec![f64::NAN; n + 2 * s.slots as usize] };
         for round in &s.rounds {
             for task in round.tasks.iter().rev() {
                 e.run(*task);
@@ -638,7 +646,7 @@ mod tests {
                 }
                 Task::SubstituteChain { head, end, piece } => {
                     let (n, bottom) = pieces(head, end, piece);
-                    self.from_parent(head as usize);
+                    self.head_from_parent(head as usize);
                     let mut above = head as usize;
                     for k in 1..n {
                         let a = if k + 1 == n { end as usize - 1 } else { (head + k * piece) as usize };
@@ -688,8 +696,8 @@ mod tests {
         /// `below`.
         fn substitute(&mut self, first: u32, last: u32, below: Option<u32>) {
             let g = &self.sys.g;
-            for j in first as usize + 1..last as usize {
-                let mut num = self.r[j] + g[j] * self.r[j - 1];
+            for (j, gj) in g.iter().enumerate().take(last as usize).skip(first as usize + 1) {
+                let mut num = self.r[j] + gj * self.r[j - 1];
                 if let Some(b) = below {
                     num += self.fill[j] * self.r[b as usize];
                 }
@@ -697,7 +705,7 @@ mod tests {
             }
         }
 
-        fn from_parent(&mut self, j: usize) {
+        fn head_from_parent(&mut self, j: usize) {
             let coupled = self.sys.parent[j].map_or(0.0, |p| self.sys.g[j] * self.r[p as usize]);
             self.r[j] = if self.sys.parent[j].is_some() { self.r[j] + coupled } else { self.r[j] } / self.d[j];
         }
@@ -744,7 +752,8 @@ mod tests {
                 assert_eq!(emulate(&chains, &sys), reference, "tree {i}, {k} lanes: whole chains give the serial bits");
                 let split = schedule(&sys.parent, k, Solve::Split);
                 let got = emulate(&split, &sys);
-                let worst = got.iter().zip(&reference).map(|(a, b)| (a - b).abs() / b.abs().max(1e-3)).fold(0.0, f64::max);
+                let worst =
+                    got.iter().zip(&reference).map(|(a, b)| (a - b).abs() / b.abs().max(1e-3)).fold(0.0, f64::max);
                 assert!(worst <= 1e-12, "tree {i}, {k} lanes: {worst:e}");
                 for round in &split.rounds {
                     let lanes = round.tasks.len();

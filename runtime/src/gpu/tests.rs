@@ -601,7 +601,10 @@ fn split_long_chains_match_cpu() {
         text.replace("nseg = 9", "nseg = 60")
             .replace("nseg = 11", "nseg = 200")
             .replace("nseg = 7", "nseg = 40")
-            .replace("cells[0].daughter1(1) { del = 2 ms, dur = 20 ms, amp = 0.3 nA }", "cells[0].soma(0.5) { del = 2 ms, dur = 20 ms, amp = 1 nA }")
+            .replace(
+                "cells[0].daughter1(1) { del = 2 ms, dur = 20 ms, amp = 0.3 nA }",
+                "cells[0].soma(0.5) { del = 2 ms, dur = 20 ms, amp = 1 nA }",
+            )
             .replace("duration = 40 ms", "duration = 25 ms")
     });
     assert!(!run_cpu(&m).spikes.is_empty(), "the clamp makes the soma fire");

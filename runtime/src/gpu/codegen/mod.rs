@@ -55,8 +55,7 @@ pub fn loop_cost(layout: &Layout, ty: &TypeLayout) -> u64 {
             .max()
             .unwrap_or(0);
         let chain = u64::from(wg.longest_task) + 1;
-        cost += u64::from(wg.rounds.count) * (1 + chain * (widest + 1))
-            + share(nn) * (widest + 1);
+        cost += u64::from(wg.rounds.count) * (1 + chain * (widest + 1)) + share(nn) * (widest + 1);
     }
     for b in &ty.blocks {
         if b.per_cell > 1 || b.group.is_some() {
@@ -189,14 +188,20 @@ fn solve_arrays(
     t: usize,
     prec: Prec,
 ) -> Option<[Handle<naga::GlobalVariable>; 2]> {
-    ty.workgroup
-        .as_ref()
-        .filter(|w| w.local_solve)
-        .map(|_| ["solve_diagonal", "solve_rhs"].map(|name| workgroup_array(module, types, &format!("{name}_{t}"), ty.nnodes, prec)))
+    ty.workgroup.as_ref().filter(|w| w.local_solve).map(|_| {
+        ["solve_diagonal", "solve_rhs"]
+            .map(|name| workgroup_array(module, types, &format!("{name}_{t}"), ty.nnodes, prec))
+    })
 }
 
 /// A workgroup-memory array of `len` reals.
-fn workgroup_array(module: &mut Module, types: Types, name: &str, len: u32, prec: Prec) -> Handle<naga::GlobalVariable> {
+fn workgroup_array(
+    module: &mut Module,
+    types: Types,
+    name: &str,
+    len: u32,
+    prec: Prec,
+) -> Handle<naga::GlobalVariable> {
     let array = module.types.insert(
         naga::Type {
             name: None,

@@ -163,7 +163,8 @@ impl Cx<'_> {
             let substitute = fb.not(eliminate);
             return fb.if_(substitute, |fb| self.substitute_chain(fb, c, words, false));
         }
-        let [piece, substitute, substitute_piece] = [ELIMINATE_PIECE, SUBSTITUTE_CHAIN, SUBSTITUTE_PIECE].map(|k| is(fb, k));
+        let [piece, substitute, substitute_piece] =
+            [ELIMINATE_PIECE, SUBSTITUTE_CHAIN, SUBSTITUTE_PIECE].map(|k| is(fb, k));
         fb.if_(piece, |fb| self.eliminate_piece(fb, c, words));
         fb.if_(eliminate, |fb| self.eliminate_chain(fb, c, words, true));
         fb.if_(substitute, |fb| self.substitute_chain(fb, c, words, true));
@@ -227,7 +228,15 @@ impl Cx<'_> {
     /// below carried in registers (`carry`, the bottom's at the start). With a fill (`w`, the
     /// bottom's at the start, and the shares of the node below the piece), each eliminated
     /// node also stores its fill, adds its shares and passes its fill to its parent.
-    fn walk_up(&mut self, fb: &mut Fb, c: H, first: H, bottom: H, [d_carry, r_carry]: [H; 2], fill: Option<(H, [H; 2])>) {
+    fn walk_up(
+        &mut self,
+        fb: &mut Fb,
+        c: H,
+        first: H,
+        bottom: H,
+        [d_carry, r_carry]: [H; 2],
+        fill: Option<(H, [H; 2])>,
+    ) {
         let one = fb.u(1);
         let b1 = fb.add(bottom, one);
         let len = fb.sub(b1, first);
@@ -492,15 +501,7 @@ impl Cx<'_> {
     /// `Δv_j = (rhs_j + g_j Δv_parent [+ w_j Δv_below]) / d_j` (just `rhs_j / d_j` at a root:
     /// `has_parent` false; the fill term with `low`, Δv below the piece), stored as the node's
     /// rhs; returns Δv_j.
-    fn substitute_node(
-        &mut self,
-        fb: &mut Fb,
-        j: H,
-        c: H,
-        has_parent: Option<H>,
-        dv_parent: H,
-        low: Option<H>,
-    ) -> H {
+    fn substitute_node(&mut self, fb: &mut Fb, j: H, c: H, has_parent: Option<H>, dv_parent: H, low: Option<H>) -> H {
         let real = fb.types.real;
         let [dp, rp] = [DIAGONAL, RHS].map(|w| self.solve_ptr(fb, w, j, c));
         let num = fb.local(real, "num");
