@@ -81,6 +81,7 @@ mod tests {
             ("big cell, nseg 4", nseg(4)),
             ("big cell, nseg 1", nseg(1)),
             ("l5pc", example("examples/bench/l5pc.syl", &[])),
+            ("ringtest cell, 10 cells", example("examples/bench/ringtest.syl", &["rings=1".to_string()])),
         ];
         for (name, m) in &cases {
             for precision in [Precision::F32, Precision::F64] {

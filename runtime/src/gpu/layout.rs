@@ -15,7 +15,7 @@ use sylva_compiler::ir::expr::IonVar;
 use sylva_compiler::ir::kernel::Kernels;
 
 use super::builder::Prec;
-use super::schedule::{Solve, TreeSchedule, schedule};
+use super::schedule::{ELIMINATE_PIECE, Solve, TreeSchedule, schedule};
 use super::stimuli;
 use super::{DeviceFit, GpuError, Options};
 use crate::plan::{Plan, ProbeSource, nernst_factor};
@@ -94,8 +94,8 @@ pub struct WorkgroupLayout {
 }
 
 /// The rounds of a solve in `meta`: `count + 1` offsets into the tasks (four words each,
-/// `schedule::Task::words`) at `tasks`, and per round its kind and, in bit 2, whether a
-/// barrier follows it, at `flags`.
+/// `schedule::Task::words`) at `tasks`, and per round its kind and its barrier
+/// ([`BARRIER_AFTER`], [`STORAGE_BARRIER`]) at `flags`.
 #[derive(Copy, Clone)]
 pub struct Rounds {
     pub count: u32,
@@ -106,6 +106,9 @@ pub struct Rounds {
 
 /// A round's flag: a barrier follows it.
 pub const BARRIER_AFTER: u32 = 4;
+/// A round's flag: the barrier after it is for storage too (it ends the fills' writes, when
+/// they are in `data` while the diagonal and rhs are in workgroup memory).
+pub const STORAGE_BARRIER: u32 = 8;
 
 /// The fills of split chains, per cell: the fill of each node of a piece, then two values (the
 /// shares of the next head) per fill slot.
@@ -118,7 +121,9 @@ pub struct Fill {
     pub offset: u32,
 }
 
-fn push_rounds(meta: &mut Vec<u32>, s: &TreeSchedule) -> Rounds {
+/// `fill_in_data`: the barrier after the last round of pieces' eliminations (the last that
+/// writes fills) is for storage too.
+fn push_rounds(meta: &mut Vec<u32>, s: &TreeSchedule, fill_in_data: bool) -> Rounds {
     let offsets = meta.len() as u32;
     let mut acc = 0u32;
     for r in &s.rounds {
@@ -127,7 +132,12 @@ fn push_rounds(meta: &mut Vec<u32>, s: &TreeSchedule) -> Rounds {
     }
     meta.push(acc);
     let flags = meta.len() as u32;
-    meta.extend(s.rounds.iter().map(|r| r.tasks[0].kind() | if r.barrier_after { BARRIER_AFTER } else { 0 }));
+    let last_fills = s.rounds.iter().rposition(|r| r.tasks[0].kind() == ELIMINATE_PIECE);
+    meta.extend(s.rounds.iter().enumerate().map(|(i, r)| {
+        let barrier = if r.barrier_after { BARRIER_AFTER } else { 0 };
+        let storage = if fill_in_data && Some(i) == last_fills { STORAGE_BARRIER } else { 0 };
+        r.tasks[0].kind() | barrier | storage
+    }));
     let tasks = meta.len() as u32;
     meta.extend(s.rounds.iter().flat_map(|r| r.tasks.iter().flat_map(|t| t.words())));
     Rounds { count: s.rounds.len() as u32, offsets, flags, tasks }
@@ -335,7 +345,14 @@ impl Builder<'_> {
         let gid = self.meta.len() as u32;
         self.meta.extend(gids);
         let spare = if local_solve { workgroup_reals - 2 * nn as u64 } else { 0 };
-        let workgroup = wg_size.map(|size| self.workgroup(parent, (n, nn), size, options.solve, (local_solve, spare)));
+        let workgroup = wg_size.map(|size| {
+            // Cells that fill the GPU hide a solve's latency behind each other's work, where the
+            // split's extra arithmetic would only cost throughput: split chains while the GPU
+            // idles (as the f64 lanes rule, `Strategy::workgroup_size`).
+            let fills_gpu = n as u64 * u64::from(size) > super::RESIDENT_INVOCATIONS;
+            let solve = if fills_gpu { Solve::Chains } else { options.solve };
+            self.workgroup(parent, (n, nn), size, solve, (local_solve, spare))
+        });
         let [area, diam, cdt, axial] =
             [&plan.nodes.area, &plan.nodes.diam, &plan.cable.capacitance_dt, &plan.cable.axial].map(|values| {
                 let off = self.shared.len() as u32;
@@ -384,13 +401,13 @@ impl Builder<'_> {
         meta.extend(&s.child_start);
         let children = meta.len() as u32;
         meta.extend(&s.children);
-        let rounds = push_rounds(meta, &s);
         let fill = s.split().then(|| {
             let len = nn as u32 + 2 * s.slots;
             let local = local_solve && u64::from(len) <= spare;
             let offset = if local { NOT_STORED } else { alloc(&mut self.data, n * len as usize) };
             Fill { len, local, offset }
         });
+        let rounds = push_rounds(&mut self.meta, &s, fill.is_some_and(|f| !f.local));
         WorkgroupLayout {
             size,
             local_solve,

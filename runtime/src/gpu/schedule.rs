@@ -52,6 +52,9 @@ impl std::str::FromStr for Solve {
 /// and workgroup-memory traffic) in the step-cost model that picks the piece length.
 pub const BARRIER_COST: u32 = 2;
 
+/// The longest piece the schedule considers.
+const MAX_PIECE: u32 = 256;
+
 /// A lane's work in one round of the solve.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Task {
@@ -211,8 +214,10 @@ pub fn schedule(parent: &[Option<u32>], k: usize, solve: Solve) -> TreeSchedule 
     if solve == Solve::Chains {
         return whole;
     }
+    // Pieces longer than a few hundred nodes would leave a long path anyway: the search stays
+    // short for cells of very long chains.
     let longest = (0..chains.parent.len()).map(|c| chains.nodes(c).len() as u32).max().unwrap_or(0);
-    (1..longest)
+    (1..longest.min(MAX_PIECE))
         .map(|m| build(child_start.clone(), children.clone(), &chains, m, k))
         .fold(whole, |best, s| if s.cost() < best.cost() { s } else { best })
 }

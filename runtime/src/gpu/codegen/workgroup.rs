@@ -11,7 +11,7 @@ use naga::BinaryOperator as B;
 use super::sync::Work;
 use super::{Cx, DIAGONAL, RHS, split};
 use crate::gpu::builder::{Fb, H, Prec, Types};
-use crate::gpu::layout::{BARRIER_AFTER, NO_PARENT, TypeLayout};
+use crate::gpu::layout::{BARRIER_AFTER, NO_PARENT, STORAGE_BARRIER, TypeLayout};
 use crate::gpu::schedule::{ELIMINATE_CHAIN, ELIMINATE_PIECE, SUBSTITUTE_CHAIN, SUBSTITUTE_PIECE};
 
 /// The fills of split chains in workgroup memory, for a type that keeps them there.
@@ -117,6 +117,9 @@ impl Cx<'_> {
         let lane = self.lane.expect("a workgroup type");
         let wg = self.ty.workgroup.as_ref().expect("a workgroup type");
         let (rounds, split) = (wg.rounds, wg.fill.is_some());
+        // Fills in `data` beside a diagonal and rhs in workgroup memory: the round that ends
+        // their writes ends in a storage barrier, every other in a workgroup barrier.
+        let fill_in_data = self.solve.is_some() && wg.fill.is_some_and(|f| !f.local);
         let zero = fb.u(0);
         let count = fb.u(rounds.count);
         fb.for_range(zero, count, "round", |fb, k| {
@@ -142,10 +145,21 @@ impl Cx<'_> {
                 let kind = fb.bin(B::And, flags, three);
                 self.task(fb, c, kind, words, split);
             });
-            let b = fb.u(BARRIER_AFTER);
-            let flag = fb.bin(B::And, flags, b);
-            let after = fb.bin(B::NotEqual, flag, zero);
-            fb.if_(after, |fb| self.emit_solve_barrier(fb));
+            let flag = |fb: &mut Fb, bit: u32| {
+                let b = fb.u(bit);
+                let masked = fb.bin(B::And, flags, b);
+                fb.bin(B::NotEqual, masked, zero)
+            };
+            let after = flag(fb, BARRIER_AFTER);
+            if fill_in_data {
+                let storage = flag(fb, STORAGE_BARRIER);
+                let workgroup = fb.not(storage);
+                let only_workgroup = fb.bin(B::LogicalAnd, after, workgroup);
+                fb.if_(storage, |fb| fb.barrier());
+                fb.if_(only_workgroup, |fb| fb.workgroup_barrier());
+            } else {
+                fb.if_(after, |fb| self.emit_solve_barrier(fb));
+            }
         });
         // Emitted once, run after every round whose flag asks.
         self.sync.borrow_mut().passed(wg.round_barriers);
@@ -417,16 +431,15 @@ impl Cx<'_> {
         });
     }
 
-    /// A workgroup barrier when the solve's arrays are all in workgroup memory, else one for
-    /// storage too.
+    /// A workgroup barrier when the solve's diagonal and rhs are in workgroup memory, else one
+    /// for storage too (fills in `data` are ordered by the round that ends their writes).
     fn solve_barrier(&self, fb: &mut Fb) {
         self.emit_solve_barrier(fb);
         self.sync.borrow_mut().passed(1);
     }
 
     fn emit_solve_barrier(&self, fb: &mut Fb) {
-        let fill_in_data = self.ty.workgroup.as_ref().and_then(|w| w.fill).is_some_and(|f| !f.local);
-        if self.solve.is_some() && !fill_in_data { fb.workgroup_barrier() } else { fb.barrier() }
+        if self.solve.is_some() { fb.workgroup_barrier() } else { fb.barrier() }
     }
 
     /// `data[off + node_slot(j, c)]`.
