@@ -616,6 +616,27 @@ fn split_long_chains_match_cpu() {
     check_model("long chains", &m, None);
 }
 
+/// The layer-5 cell (12 mechanism types, long d_lambda chains) for 5 ms: in f64 on lavapipe
+/// (32 KiB of workgroup memory) its diagonal and rhs fit in workgroup memory but its fills do
+/// not, so they go to `data` behind one storage barrier; against the CPU engine.
+#[test]
+fn l5pc_split_solve_matches_cpu() {
+    let m = model("examples/bench/l5pc.syl", &[], Some(5.0));
+    let options = GpuOptions { strategy: Strategy::Workgroup, ..GpuOptions::default() };
+    let gpu = match GpuSimulation::with_options(&m, Precision::F64, options) {
+        Ok(g) => g,
+        Err(e) if no_gpu(&e) => return,
+        Err(e) => panic!("{e}"),
+    };
+    let wg = gpu.engine().layout.types[0].workgroup.as_ref().expect("a workgroup type");
+    let fill = wg.fill.expect("long chains split");
+    eprintln!("l5pc f64: solve in workgroup memory {}, fills there {}", wg.local_solve, fill.local);
+    if gpu.engine().adapter().contains("llvmpipe") {
+        assert!(wg.local_solve && !fill.local, "the fills in data beside a local solve");
+    }
+    check_model("l5pc", &m, None);
+}
+
 #[test]
 fn storage_traffic_counts_what_a_step_touches() {
     // The ringtest cell: 105 nodes (97 with membrane, hh: m, h, n read and written, ena and ek
