@@ -746,9 +746,32 @@ mod tests {
         parent
     }
 
+    /// A forest of `n` nodes: mostly runs of nodes (long chains), branching to any earlier
+    /// node now and then (numbering jumps included), a new root rarely.
+    fn random_tree(n: u32, seed: u64) -> Vec<Option<u32>> {
+        let mut rng = crate::plan::events::Rng::new(seed);
+        (0..n)
+            .map(|j| match rng.uniform() {
+                _ if j == 0 => None,
+                u if u < 0.01 => None,
+                u if u < 0.1 => Some((rng.uniform() * f64::from(j)) as u32),
+                _ => Some(j - 1),
+            })
+            .collect()
+    }
+
     #[test]
     fn split_chains_solve_the_serial_system() {
-        let trees = [cable(200), y_tree(60, 150, 7), binary_tree(17), y_tree(3, 40, 40), cable(1), cable(9)];
+        let trees = [
+            cable(200),
+            y_tree(60, 150, 7),
+            binary_tree(17),
+            y_tree(3, 40, 40),
+            cable(1),
+            cable(9),
+            random_tree(300, 7),
+            random_tree(500, 8),
+        ];
         for (i, parent) in trees.into_iter().enumerate() {
             let sys = system(parent, i as u64 + 1);
             let reference = serial(&sys);

@@ -614,6 +614,14 @@ fn split_long_chains_match_cpu() {
     let wg = p.layout.types[0].workgroup.as_ref().expect("a workgroup type");
     assert!(wg.fill.is_some() && wg.longest_task < 60, "the long chains are cut: {} nodes a task", wg.longest_task);
     check_model("long chains", &m, None);
+    // On 8 lanes the pieces take several rounds, and the chains' rounds hold 8 at most.
+    let options = GpuOptions { strategy: Strategy::Workgroup, lanes: Some(8), ..GpuOptions::default() };
+    let mut gpu = GpuSimulation::with_options(&m, Precision::F64, options).expect("an adapter");
+    assert!(gpu.engine().layout.types[0].workgroup.as_ref().is_some_and(|w| w.fill.is_some()), "split on 8 lanes");
+    gpu.run(|_, _| {}).expect("runs");
+    let cpu = run_cpu(&m);
+    check_runs("long chains on 8 lanes", &m.model.network.probes, gpu.columns(), &cpu.columns, GPU_F64_AGAINST_CPU);
+    assert_eq!(gpu.spikes(), &cpu.spikes[..], "long chains on 8 lanes");
 }
 
 /// The layer-5 cell (12 mechanism types, long d_lambda chains) for 5 ms: in f64 on lavapipe
