@@ -682,10 +682,13 @@ mod tests {
             for j in (first as usize + 1..=b).rev() {
                 self.fill[j] = w;
                 let (dj, rj) = (self.d[j], self.r[j]);
-                let f = g[j] / dj;
+                // A piece multiplies by one reciprocal; a whole chain divides as the serial
+                // solve.
+                let inv = 1.0 / dj;
+                let f = if slot.is_some() { g[j] * inv } else { g[j] / dj };
                 self.d[j - 1] -= f * g[j];
                 self.r[j - 1] += f * rj;
-                let fl = w / dj;
+                let fl = w * inv;
                 low_d -= fl * w;
                 low_r += fl * rj;
                 w *= f;

@@ -261,7 +261,16 @@ impl Cx<'_> {
             let gc = self.axial_of(fb, child);
             let [dp, rp] = [DIAGONAL, RHS].map(|w| self.solve_ptr(fb, w, j, c));
             let dc = fb.load(d_carry);
-            let factor = fb.div(gc, dc);
+            // A piece's order is its own: one reciprocal serves both of its divisions. A whole
+            // chain divides as the serial solve does.
+            let inverse = fill.map(|_| {
+                let one = fb.f(1.0);
+                fb.div(one, dc)
+            });
+            let factor = match inverse {
+                Some(inv) => fb.mul(gc, inv),
+                None => fb.div(gc, dc),
+            };
             let fg = fb.mul(factor, gc);
             let d0 = fb.load(dp);
             let dn = fb.sub(d0, fg);
@@ -273,11 +282,11 @@ impl Cx<'_> {
             fb.store(rp, rn);
             fb.store(d_carry, dn);
             fb.store(r_carry, rn);
-            if let Some((w, [share_d, share_r])) = fill {
+            if let (Some((w, [share_d, share_r])), Some(inv)) = (fill, inverse) {
                 let wc = fb.load(w);
                 let fp = self.fill_ptr(fb, child, c);
                 fb.store(fp, wc);
-                let fl = fb.div(wc, dc);
+                let fl = fb.mul(wc, inv);
                 let flw = fb.mul(fl, wc);
                 let sd = fb.load(share_d);
                 let sd1 = fb.sub(sd, flw);
