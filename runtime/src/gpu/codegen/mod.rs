@@ -478,9 +478,6 @@ impl Cx<'_> {
         let ty = self.ty;
         for b in &ty.blocks {
             let k = pick(&b.kernels).clone();
-            if !k.writes.is_empty() {
-                self.sync_for(fb, sync::Work::Block(b));
-            }
             self.instances(fb, b, c, mid, &k);
         }
     }
@@ -586,12 +583,13 @@ impl Cx<'_> {
 
     /// Runs `kernel` for every instance of block `b` in this cell: in order on one invocation,
     /// or split across a workgroup's lanes when no two instances share a node; for a group of
-    /// stimuli, the cell's members in order on one invocation. Returns whether it emitted
-    /// anything.
-    fn instances(&mut self, fb: &mut Fb, b: &BlockLayout, c: H, t: H, kernel: &Kernel) -> bool {
+    /// stimuli, the cell's members in order on one invocation. A workgroup waits first where
+    /// another lane touched one of the block's nodes (`sync`).
+    fn instances(&mut self, fb: &mut Fb, b: &BlockLayout, c: H, t: H, kernel: &Kernel) {
         if kernel.writes.is_empty() {
-            return false;
+            return;
         }
+        self.sync_for(fb, sync::Work::Block(b));
         let run = |this: &mut Self, fb: &mut Fb, k: H| {
             let node = this.node_of(fb, b, k);
             this.kernel(fb, b, kernel, &At { c, k, node, t, weight: None });
@@ -621,7 +619,6 @@ impl Cx<'_> {
             };
             if b.shares_nodes { self.on_first(fb, body) } else { body(self, fb) }
         }
-        true
     }
 
     fn zero(&mut self, fb: &mut Fb, c: H) {
