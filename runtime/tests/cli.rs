@@ -360,6 +360,34 @@ fn gpu_workgroup_strategy_runs_and_matches_the_cpu() {
     }
 }
 
+/// `--gpu-solve split|chains`: the summary line names the solve and its step-cost model, and
+/// both match the CPU engine (f64, ≤ 1e-6 mV).
+#[test]
+fn gpu_solve_choice_is_named_and_matches_the_cpu() {
+    let cpu_out = scratch("gpu_solve_cpu");
+    let out_arg = |out: &PathBuf| out.to_str().expect("utf-8").to_string();
+    let cpu = sylva(&["run", "examples/neuron/y_tree.syl", "-o", &out_arg(&cpu_out), "--no-plots"]);
+    assert!(cpu.status.success(), "{}", String::from_utf8_lossy(&cpu.stderr));
+    for (solve, named) in [("split", "chains split every"), ("chains", "whole chains")] {
+        let out = scratch(&format!("gpu_solve_{solve}"));
+        let o = out_arg(&out);
+        let args = ["run", "examples/neuron/y_tree.syl", "-o", &o, "--no-plots", "--backend", "gpu"];
+        let result = sylva(&[&args[..], &["--gpu-strategy", "workgroup", "--gpu-solve", solve]].concat());
+        if no_gpu(&result) {
+            return;
+        }
+        let stdout = String::from_utf8_lossy(&result.stdout);
+        assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+        assert!(stdout.contains(named) && stdout.contains("dependent node updates"), "{stdout}");
+        let worst = max_trace_difference(&out.join("trace.csv"), &cpu_out.join("trace.csv"));
+        assert!(worst <= 1e-6, "--gpu-solve {solve} vs CPU: {worst} mV");
+        let _ = std::fs::remove_dir_all(out);
+    }
+    let bad = sylva(&["run", "examples/neuron/y_tree.syl", "--backend", "gpu", "--gpu-solve", "cyclic"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", String::from_utf8_lossy(&bad.stderr));
+    let _ = std::fs::remove_dir_all(cpu_out);
+}
+
 #[test]
 fn bad_gpu_strategy_settings_are_usage_errors() {
     let out = scratch("bad_strategy");

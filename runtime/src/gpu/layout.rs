@@ -15,7 +15,7 @@ use sylva_compiler::ir::expr::IonVar;
 use sylva_compiler::ir::kernel::Kernels;
 
 use super::builder::Prec;
-use super::schedule::{TreeSchedule, schedule};
+use super::schedule::{ELIMINATE_PIECE, Solve, TreeSchedule, schedule};
 use super::stimuli;
 use super::{DeviceFit, GpuError, Options};
 use crate::plan::{Plan, ProbeSource, nernst_factor};
@@ -79,35 +79,68 @@ pub struct WorkgroupLayout {
     /// `nnodes + 1` offsets, then the children (ascending) at `children`.
     pub child_start: u32,
     pub children: u32,
-    /// Each chain's head, then the node count: chain `c` is nodes `meta[chain_start + c]` to
-    /// `meta[chain_start + c + 1]` (`schedule::TreeSchedule::chain_start`).
-    pub chain_start: u32,
-    pub longest_chain: u32,
-    /// Rounds: `rounds + 1` offsets, then the chains at `nodes`.
-    pub elimination: Rounds,
-    pub substitution: Rounds,
+    /// The rounds of the solve (`schedule::TreeSchedule::rounds`).
+    pub rounds: Rounds,
+    /// Where split chains keep their fills; `None` when no chain is split.
+    pub fill: Option<Fill>,
+    /// Nodes per piece of the split chains (`TreeSchedule::piece`).
+    pub piece: u32,
+    /// The most loop iterations of one task (a chain's walk, or a reduced system's heads).
+    pub longest_task: u32,
+    /// Dependent node updates on the solve's longest path (`TreeSchedule::serial_depth`).
+    pub serial_depth: u32,
+    /// Barriers of the rounds (`TreeSchedule::barriers`).
+    pub round_barriers: u32,
 }
 
+/// The rounds of a solve in `meta`: `count + 1` offsets into the tasks (four words each,
+/// `schedule::Task::words`) at `tasks`, and per round its kind and its barrier
+/// ([`BARRIER_AFTER`], [`STORAGE_BARRIER`]) at `flags`.
 #[derive(Copy, Clone)]
 pub struct Rounds {
     pub count: u32,
     pub offsets: u32,
-    pub nodes: u32,
+    pub flags: u32,
+    pub tasks: u32,
 }
 
-fn push_rounds(meta: &mut Vec<u32>, rounds: &[Vec<u32>]) -> Rounds {
+/// A round's flag: a barrier follows it.
+pub const BARRIER_AFTER: u32 = 4;
+/// A round's flag: the barrier after it is for storage too (it ends the fills' writes, when
+/// they are in `data` while the diagonal and rhs are in workgroup memory).
+pub const STORAGE_BARRIER: u32 = 8;
+
+/// The fills of split chains, per cell: the fill of each node of a piece, then two values (the
+/// shares of the next head) per fill slot.
+#[derive(Copy, Clone)]
+pub struct Fill {
+    pub len: u32,
+    /// In workgroup memory (where it fits beside the diagonal and rhs), else in `data` at
+    /// `offset`, cell by cell.
+    pub local: bool,
+    pub offset: u32,
+}
+
+/// `fill_in_data`: the barrier after the last round of pieces' eliminations (the last that
+/// writes fills) is for storage too.
+fn push_rounds(meta: &mut Vec<u32>, s: &TreeSchedule, fill_in_data: bool) -> Rounds {
     let offsets = meta.len() as u32;
     let mut acc = 0u32;
-    for r in rounds {
+    for r in &s.rounds {
         meta.push(acc);
-        acc += r.len() as u32;
+        acc += r.tasks.len() as u32;
     }
     meta.push(acc);
-    let nodes = meta.len() as u32;
-    for r in rounds {
-        meta.extend(r);
-    }
-    Rounds { count: rounds.len() as u32, offsets, nodes }
+    let flags = meta.len() as u32;
+    let last_fills = s.rounds.iter().rposition(|r| r.tasks[0].kind() == ELIMINATE_PIECE);
+    meta.extend(s.rounds.iter().enumerate().map(|(i, r)| {
+        let barrier = if r.barrier_after { BARRIER_AFTER } else { 0 };
+        let storage = if fill_in_data && Some(i) == last_fills { STORAGE_BARRIER } else { 0 };
+        r.tasks[0].kind() | barrier | storage
+    }));
+    let tasks = meta.len() as u32;
+    meta.extend(s.rounds.iter().flat_map(|r| r.tasks.iter().flat_map(|t| t.words())));
+    Rounds { count: s.rounds.len() as u32, offsets, flags, tasks }
 }
 
 pub struct TypeLayout {
@@ -311,7 +344,15 @@ impl Builder<'_> {
         );
         let gid = self.meta.len() as u32;
         self.meta.extend(gids);
-        let workgroup = wg_size.map(|size| self.workgroup(parent, nn, size, local_solve));
+        let spare = if local_solve { workgroup_reals - 2 * nn as u64 } else { 0 };
+        let workgroup = wg_size.map(|size| {
+            // Cells that fill the GPU hide a solve's latency behind each other's work, where the
+            // split's extra arithmetic would only cost throughput: split chains while the GPU
+            // idles (as the f64 lanes rule, `Strategy::workgroup_size`).
+            let fills_gpu = n as u64 * u64::from(size) > super::RESIDENT_INVOCATIONS;
+            let solve = if fills_gpu { Solve::Chains } else { options.solve };
+            self.workgroup(parent, (n, nn), size, solve, (local_solve, spare))
+        });
         let [area, diam, cdt, axial] =
             [&plan.nodes.area, &plan.nodes.diam, &plan.cable.capacitance_dt, &plan.cable.axial].map(|values| {
                 let off = self.shared.len() as u32;
@@ -341,31 +382,43 @@ impl Builder<'_> {
         Ok(ty)
     }
 
-    /// The tables of the parallel solve of a type run by workgroups of `size` lanes.
-    fn workgroup(&mut self, parent: u32, nn: usize, size: u32, local_solve: bool) -> WorkgroupLayout {
+    /// The tables of the parallel solve of a type of `n` cells of `nn` nodes run by workgroups
+    /// of `size` lanes; `local`: whether the diagonal and rhs are in workgroup memory, and how
+    /// many reals of it are left.
+    fn workgroup(
+        &mut self,
+        parent: u32,
+        (n, nn): (usize, usize),
+        size: u32,
+        solve: Solve,
+        (local_solve, spare): (bool, u64),
+    ) -> WorkgroupLayout {
         let meta = &mut self.meta;
         let parents: Vec<Option<u32>> =
             meta[parent as usize..parent as usize + nn].iter().map(|p| (*p != NO_PARENT).then_some(*p)).collect();
-        let TreeSchedule { child_start: starts, children: kids, chain_start: chains, elimination, substitution } =
-            schedule(&parents, size as usize);
+        let s = schedule(&parents, size as usize, solve);
         let child_start = meta.len() as u32;
-        meta.extend(&starts);
+        meta.extend(&s.child_start);
         let children = meta.len() as u32;
-        meta.extend(&kids);
-        let longest_chain = chains.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-        let chain_start = meta.len() as u32;
-        meta.extend(&chains);
-        let elimination = push_rounds(meta, &elimination);
-        let substitution = push_rounds(meta, &substitution);
+        meta.extend(&s.children);
+        let fill = s.split().then(|| {
+            let len = nn as u32 + 2 * s.slots;
+            let local = local_solve && u64::from(len) <= spare;
+            let offset = if local { NOT_STORED } else { alloc(&mut self.data, n * len as usize) };
+            Fill { len, local, offset }
+        });
+        let rounds = push_rounds(&mut self.meta, &s, fill.is_some_and(|f| !f.local));
         WorkgroupLayout {
             size,
             local_solve,
             child_start,
             children,
-            chain_start,
-            longest_chain,
-            elimination,
-            substitution,
+            rounds,
+            fill,
+            piece: s.piece,
+            longest_task: s.rounds.iter().flat_map(|r| &r.tasks).map(|t| t.steps()).max().unwrap_or(0),
+            serial_depth: s.serial_depth(),
+            round_barriers: s.barriers(),
         }
     }
 

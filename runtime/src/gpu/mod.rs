@@ -10,6 +10,7 @@
 mod blowup;
 mod builder;
 mod codegen;
+mod cost;
 mod device;
 #[cfg(test)]
 mod dispatch_tests;
@@ -30,8 +31,11 @@ use crate::host::{Host, time_of};
 use crate::plan::Plan;
 use crate::simulation::{Engine, RunError};
 use builder::Prec;
+pub use codegen::StepBarriers;
+pub use cost::StepCost;
 use device::Gpu;
 use layout::{Layout, ProbeLoc};
+pub use schedule::Solve;
 
 /// Invocations an NVIDIA H100 keeps resident (132 multiprocessors of 2,048): below this many,
 /// f64 cells get twice the lanes, whose extra warps hide the latency of the software math
@@ -183,6 +187,8 @@ fn prec(p: Precision) -> Prec {
 struct Prepared {
     layout: Layout,
     module: naga::Module,
+    /// Barriers of a step of each type.
+    barriers: Vec<codegen::StepBarriers>,
     info: naga::valid::ModuleInfo,
     window: u32,
     spike_cap: u32,
@@ -209,9 +215,9 @@ fn prepare(
     };
     let spike_cap = window / 4 + 1;
     let params = codegen::Params { prec: prec(precision), dt, spike_cap };
-    let module = codegen::module(&layout, &params)?;
+    let (module, barriers) = codegen::module(&layout, &params)?;
     let info = validate(&module)?;
-    Ok(Prepared { layout, module, info, window, spike_cap })
+    Ok(Prepared { layout, module, barriers, info, window, spike_cap })
 }
 
 fn validate(module: &naga::Module) -> Result<naga::valid::ModuleInfo, GpuError> {
@@ -233,6 +239,8 @@ pub struct GpuEngine {
     prec: Prec,
     gpu: Gpu,
     layout: Layout,
+    /// Barriers of a step of each type.
+    barriers: Vec<codegen::StepBarriers>,
     /// Per plan block: its gids and instances per cell.
     blocks: Vec<(Vec<u32>, usize)>,
     dt: f64,
@@ -251,11 +259,13 @@ pub struct Options {
     pub lanes: Option<u32>,
     /// The most time steps per dispatch.
     pub window_cap: u32,
+    /// How workgroup types solve their tree (long chains split, or every chain on one lane).
+    pub solve: Solve,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { strategy: Strategy::Auto, lanes: None, window_cap: MAX_WINDOW }
+        Options { strategy: Strategy::Auto, lanes: None, window_cap: MAX_WINDOW, solve: Solve::Split }
     }
 }
 
@@ -275,7 +285,7 @@ impl crate::Simulation<GpuEngine> {
         let prepared = prepare(artifact, &plan, precision, options, DeviceFit::of(&opened.limits()))?;
         let mut host = Host::new(&mut plan, artifact.model.simulation.steps() as u64);
         let gpu = Gpu::new(opened, &prepared, p)?;
-        let Prepared { mut layout, mut window, spike_cap, .. } = prepared;
+        let Prepared { mut layout, mut window, spike_cap, barriers, .. } = prepared;
         if gpu.cpu_device {
             // llvmpipe's loop limiter: keep a window well inside 65535 iterations per cell.
             let cost = layout.types.iter().map(|t| codegen::loop_cost(&layout, t)).max().unwrap_or(1);
@@ -297,7 +307,8 @@ impl crate::Simulation<GpuEngine> {
         // The device holds the state now.
         layout.data = Vec::new();
         let blocks = plan.blocks.iter().map(|b| (b.gids.clone(), b.per_cell)).collect();
-        let engine = GpuEngine { prec: p, gpu, layout, blocks, dt: artifact.model.simulation.dt, window, spike_cap };
+        let dt = artifact.model.simulation.dt;
+        let engine = GpuEngine { prec: p, gpu, layout, barriers, blocks, dt, window, spike_cap };
         Ok(crate::Simulation::from_parts(engine, host))
     }
 }
@@ -321,6 +332,12 @@ impl GpuEngine {
             None => (Strategy::Thread, codegen::WORKGROUP),
         };
         self.layout.types.iter().map(strategy).collect()
+    }
+
+    /// The step-cost model of each cell type run by workgroups (`None`: one invocation per
+    /// cell): the solve's serial depth and the barriers of a step.
+    pub fn step_costs(&self) -> Vec<Option<StepCost>> {
+        cost::step_costs(&self.layout, &self.barriers)
     }
 
     /// One window of `n` steps from the host's current step: the due events go up with the
@@ -463,11 +480,17 @@ impl Engine for GpuEngine {
 
     fn describe(&self) -> String {
         let strategies: Vec<String> = self
-            .strategies()
+            .step_costs()
             .iter()
-            .map(|(strategy, size)| match strategy {
-                Strategy::Workgroup => format!("a workgroup of {size} per cell"),
-                _ => "a thread per cell".to_string(),
+            .map(|cost| match cost {
+                Some(c) => format!(
+                    "a workgroup of {} per cell, {}: {} dependent node updates and {} barriers a step",
+                    c.lanes,
+                    c.piece.map_or("whole chains".to_string(), |m| format!("chains split every {m} nodes")),
+                    c.solve_depth,
+                    c.barriers.total()
+                ),
+                None => "a thread per cell".to_string(),
             })
             .collect();
         format!("GPU: {}, {}", self.adapter(), strategies.join(" / "))

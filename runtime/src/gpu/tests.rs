@@ -11,7 +11,7 @@ use sylva_compiler::ir::Precision;
 use sylva_compiler::source::SourceDb;
 
 use super::builder::{Fb, Prec, Types, storage};
-use super::{GpuError, GpuSimulation, Options as GpuOptions, Strategy, math, wgsl};
+use super::{GpuError, GpuSimulation, Options as GpuOptions, Solve, Strategy, math, wgsl};
 use crate::cpu::{Options, Simulation};
 use crate::test_models::{RepoLoader, example, example_edited, repo};
 
@@ -551,29 +551,98 @@ fn windows_do_not_change_results() {
 
 #[test]
 fn strategies_agree_on_a_big_tree() {
-    // The 2,033-compartment binary tree of the single-cell benchmark, 5 ms with spikes: the
-    // parallel solve gathers every node's updates in the serial order, so the two strategies
-    // give the same bits.
+    // The 2,033-compartment binary tree of the single-cell benchmark, 15 ms with spikes. With
+    // whole chains the parallel solve gathers every node's updates in the serial order, so the
+    // two strategies give the same bits. Split chains (the default) reorder the arithmetic of
+    // each 17-node branch, which changes the last bits: within 1e-9 mV in f64 (as the GPU
+    // against the CPU engine), within the f32 bounds of `check_model` in f32, the same spikes.
     let m = model("examples/bench/bigcell.syl", &[], Some(15.0));
     for precision in [Precision::F64, Precision::F32] {
-        let run = |strategy| {
-            let mut sim = GpuSimulation::with_options(&m, precision, GpuOptions { strategy, ..GpuOptions::default() })?;
+        let run = |strategy, solve| {
+            let options = GpuOptions { strategy, solve, ..GpuOptions::default() };
+            let mut sim = GpuSimulation::with_options(&m, precision, options)?;
             sim.run(|_, _| {}).unwrap_or_else(|e| panic!("{strategy:?}: {e}"));
             Ok::<_, GpuError>(sim)
         };
-        let thread = match run(Strategy::Thread) {
+        let thread = match run(Strategy::Thread, Solve::Chains) {
             Ok(s) => s,
             Err(e) if no_gpu(&e) => return,
             Err(e) => panic!("{e}"),
         };
-        let workgroup = run(Strategy::Workgroup).expect("workgroup strategy runs");
-        assert!(matches!(workgroup.engine().strategies()[..], [(Strategy::Workgroup, lanes)] if lanes >= 32));
-        let local = workgroup.engine().layout.types[0].workgroup.as_ref().expect("workgroup").local_solve;
+        let chains = run(Strategy::Workgroup, Solve::Chains).expect("workgroup strategy runs");
+        assert!(matches!(chains.engine().strategies()[..], [(Strategy::Workgroup, lanes)] if lanes >= 32));
+        let local = chains.engine().layout.types[0].workgroup.as_ref().expect("workgroup").local_solve;
         eprintln!("{precision:?}: solve in {} memory", if local { "workgroup" } else { "storage" });
         assert!(!thread.spikes().is_empty(), "the step current makes the soma fire");
-        assert_eq!(thread.spikes(), workgroup.spikes(), "{precision:?}");
-        assert_eq!(thread.columns(), workgroup.columns(), "{precision:?}");
+        assert_eq!(thread.spikes(), chains.spikes(), "{precision:?}");
+        assert_eq!(thread.columns(), chains.columns(), "{precision:?}");
+        let split = run(Strategy::Workgroup, Solve::Split).expect("workgroup strategy runs");
+        assert!(split.engine().layout.types[0].workgroup.as_ref().expect("workgroup").fill.is_some(), "chains split");
+        let what = format!("big tree {precision:?}, split against whole chains");
+        let probes = &m.model.network.probes;
+        let bounds = match precision {
+            Precision::F64 => GPU_F64_AGAINST_CPU,
+            Precision::F32 => Tolerances { voltage_mv: 1e-3, ..GPU_F32_AGAINST_CPU },
+        };
+        check_runs(&what, probes, split.columns(), thread.columns(), bounds);
+        assert_eq!(thread.spikes().len(), split.spikes().len(), "{what}");
+        if precision == Precision::F64 {
+            assert_eq!(thread.spikes(), split.spikes(), "{what}");
+        }
     }
+}
+
+/// Long unbranched chains solved in pieces: a 200-node daughter, a 60-node trunk and a
+/// 40-node daughter (the y tree, finer), with a clamp at the soma that makes it fire; against
+/// the CPU engine as every case (f64 within 1e-9 mV and the same spikes).
+#[test]
+fn split_long_chains_match_cpu() {
+    let m = example_edited("examples/neuron/y_tree.syl", &[], |text| {
+        text.replace("nseg = 9", "nseg = 60")
+            .replace("nseg = 11", "nseg = 200")
+            .replace("nseg = 7", "nseg = 40")
+            .replace(
+                "cells[0].daughter1(1) { del = 2 ms, dur = 20 ms, amp = 0.3 nA }",
+                "cells[0].soma(0.5) { del = 2 ms, dur = 20 ms, amp = 1 nA }",
+            )
+            .replace("duration = 40 ms", "duration = 25 ms")
+    });
+    assert!(!run_cpu(&m).spikes.is_empty(), "the clamp makes the soma fire");
+    let fit = super::DeviceFit::of(&wgpu::Limits::default());
+    let options = GpuOptions { strategy: Strategy::Workgroup, ..GpuOptions::default() };
+    let p = super::prepare(&m, &crate::plan::Plan::new(&m), Precision::F64, options, fit).expect("prepares");
+    let wg = p.layout.types[0].workgroup.as_ref().expect("a workgroup type");
+    assert!(wg.fill.is_some() && wg.longest_task < 60, "the long chains are cut: {} nodes a task", wg.longest_task);
+    check_model("long chains", &m, None);
+    // On 8 lanes the pieces take several rounds, and the chains' rounds hold 8 at most.
+    let options = GpuOptions { strategy: Strategy::Workgroup, lanes: Some(8), ..GpuOptions::default() };
+    let mut gpu = GpuSimulation::with_options(&m, Precision::F64, options).expect("an adapter");
+    assert!(gpu.engine().layout.types[0].workgroup.as_ref().is_some_and(|w| w.fill.is_some()), "split on 8 lanes");
+    gpu.run(|_, _| {}).expect("runs");
+    let cpu = run_cpu(&m);
+    check_runs("long chains on 8 lanes", &m.model.network.probes, gpu.columns(), &cpu.columns, GPU_F64_AGAINST_CPU);
+    assert_eq!(gpu.spikes(), &cpu.spikes[..], "long chains on 8 lanes");
+}
+
+/// The layer-5 cell (12 mechanism types, long d_lambda chains) for 5 ms: in f64 on lavapipe
+/// (32 KiB of workgroup memory) its diagonal and rhs fit in workgroup memory but its fills do
+/// not, so they go to `data` behind one storage barrier; against the CPU engine.
+#[test]
+fn l5pc_split_solve_matches_cpu() {
+    let m = model("examples/bench/l5pc.syl", &[], Some(5.0));
+    let options = GpuOptions { strategy: Strategy::Workgroup, ..GpuOptions::default() };
+    let gpu = match GpuSimulation::with_options(&m, Precision::F64, options) {
+        Ok(g) => g,
+        Err(e) if no_gpu(&e) => return,
+        Err(e) => panic!("{e}"),
+    };
+    let wg = gpu.engine().layout.types[0].workgroup.as_ref().expect("a workgroup type");
+    let fill = wg.fill.expect("long chains split");
+    eprintln!("l5pc f64: solve in workgroup memory {}, fills there {}", wg.local_solve, fill.local);
+    if gpu.engine().adapter().contains("llvmpipe") {
+        assert!(wg.local_solve && !fill.local, "the fills in data beside a local solve");
+    }
+    check_model("l5pc", &m, None);
 }
 
 #[test]

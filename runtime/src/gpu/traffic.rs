@@ -1,6 +1,6 @@
 //! The least storage traffic of one time step: every element of `data` that a step's current
 //! and advance kernels, solve and Nernst update read is counted once, every element they write
-//! once. The solve's arrays when they live in workgroup memory, the shared tables (read-only,
+//! once. The solve's arrays (and the fills of split chains) when they live in workgroup memory, the shared tables (read-only,
 //! the same for every cell of a type, so they stay in cache), events and probes are not
 //! counted. Per compartment and set against a measured rate, it gives a lower bound of the
 //! bandwidth a run uses, hence of its fraction of the copy roofline.
@@ -21,6 +21,11 @@ pub fn bytes_per_step(layout: &Layout, prec: Prec) -> u64 {
         if !ty.workgroup.as_ref().is_some_and(|w| w.local_solve) {
             // rhs and diagonal in `data`: zeroed, summed into, read by the solve.
             elements += 4 * nodes;
+        }
+        if let Some(fill) = ty.workgroup.as_ref().and_then(|w| w.fill).filter(|f| !f.local) {
+            // The fills of split chains in `data`: written by the elimination, read by the
+            // substitution.
+            elements += 2 * u64::from(ty.ncells) * u64::from(fill.len);
         }
         // Per species and slot (reversal, inside, outside, current): read, written.
         let mut read = vec![[false; 4]; nspecies];

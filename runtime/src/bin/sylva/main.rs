@@ -19,7 +19,7 @@ use sylva_compiler::diagnostics::Diagnostic;
 use sylva_compiler::limits::Estimate;
 use sylva_compiler::source::{FileId, SourceDb, Span};
 use sylva_compiler::{Loader, Setting, artifact, compile, compile_with_settings, ir, render};
-use sylva_runtime::gpu::Strategy;
+use sylva_runtime::gpu::{Solve, Strategy};
 use sylva_runtime::output;
 pub use sylva_runtime::output::read_source;
 
@@ -85,6 +85,12 @@ enum Command {
         /// twice that in f64 for networks that leave the GPU idle).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
         gpu_workgroup_size: Option<u32>,
+        /// GPU only, cells that run a workgroup each: long unbranched chains of the tree cut
+        /// into pieces solved concurrently (`split`, the default: a shorter serial path, the
+        /// last bits differ from the CPU's), or every chain walked by one lane (`chains`: the
+        /// CPU engine's order of operations).
+        #[arg(long, value_enum)]
+        gpu_solve: Option<SolveArg>,
         /// Worker threads across cells (default: the threads the machine runs at once, its
         /// available parallelism); results are identical for any number. More than the machine
         /// runs at once are reduced to that, with a warning.
@@ -184,6 +190,12 @@ impl From<StrategyArg> for Strategy {
 }
 
 #[derive(Copy, Clone, ValueEnum)]
+enum SolveArg {
+    Split,
+    Chains,
+}
+
+#[derive(Copy, Clone, ValueEnum)]
 enum PrecisionArg {
     F64,
     F32,
@@ -238,6 +250,7 @@ fn main() -> ExitCode {
             precision,
             gpu_strategy,
             gpu_workgroup_size,
+            gpu_solve,
             threads,
             no_plots,
             interpret,
@@ -257,6 +270,10 @@ fn main() -> ExitCode {
             }),
             gpu_strategy: gpu_strategy.map(Strategy::from),
             gpu_workgroup_size: *gpu_workgroup_size,
+            gpu_solve: gpu_solve.map(|s| match s {
+                SolveArg::Split => Solve::Split,
+                SolveArg::Chains => Solve::Chains,
+            }),
             threads: threads.map_or_else(available_threads, worker_threads),
             plots: !no_plots,
             interpret: *interpret,

@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sylva_compiler::ir::{self, Backend, Precision};
 use sylva_compiler::limits::{self, Estimate};
 use sylva_runtime::cpu::{self, Options};
-use sylva_runtime::gpu::{self, GpuError, GpuSimulation, Strategy};
+use sylva_runtime::gpu::{self, GpuError, GpuSimulation, Solve, Strategy};
 use sylva_runtime::host::blowup::Blowup;
 use sylva_runtime::output::{self, OutputError, Recording};
 use sylva_runtime::{Engine, RunError, Simulation};
@@ -25,6 +25,7 @@ pub struct RunArgs<'a> {
     pub precision: Option<Precision>,
     pub gpu_strategy: Option<Strategy>,
     pub gpu_workgroup_size: Option<u32>,
+    pub gpu_solve: Option<Solve>,
     pub threads: usize,
     pub plots: bool,
     pub interpret: bool,
@@ -112,7 +113,8 @@ pub fn run(args: &RunArgs<'_>) -> Result<(), Failure> {
             sim.map_err(|e| Failure::Internal(format!("code generation failed: {e}")))?.boxed()
         }
         Backend::Gpu => {
-            let options = gpu::Options { strategy, lanes: args.gpu_workgroup_size, ..gpu::Options::default() };
+            let solve = args.gpu_solve.unwrap_or_default();
+            let options = gpu::Options { strategy, lanes: args.gpu_workgroup_size, solve, ..gpu::Options::default() };
             let sim = GpuSimulation::with_options(&artifact, model.simulation.precision, options);
             sim.map_err(gpu_failure)?.boxed()
         }

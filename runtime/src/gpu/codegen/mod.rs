@@ -3,8 +3,11 @@
 //! solve, states, Nernst, detection, probes).
 
 mod kernel;
+mod sync;
 mod thread;
 mod workgroup;
+
+pub use sync::StepBarriers;
 
 use naga::{BinaryOperator as B, Handle, MathFunction as M, Module};
 use sylva_compiler::ir::kernel::{Kernel, Kernels};
@@ -46,14 +49,13 @@ pub fn loop_cost(layout: &Layout, ty: &TypeLayout) -> u64 {
     let nernst = layout.nernst.iter().filter(|n| n.is_some()).count() as u64;
     let mut cost = 2 + share(nn) * (4 + nernst);
     if let Some(wg) = &ty.workgroup {
-        // Rounds of the solve (a chain each, a child loop per node), and assembly's child loops.
+        // Rounds of the solve (a task each, a child loop per node), and assembly's child loops.
         let widest = (0..ty.nnodes as usize)
             .map(|j| u64::from(meta[wg.child_start as usize + j + 1] - meta[wg.child_start as usize + j]))
             .max()
             .unwrap_or(0);
-        let chain = u64::from(wg.longest_chain) + 1;
-        cost += u64::from(wg.elimination.count + wg.substitution.count) * (1 + chain * (widest + 1))
-            + share(nn) * (widest + 1);
+        let chain = u64::from(wg.longest_task) + 1;
+        cost += u64::from(wg.rounds.count) * (1 + chain * (widest + 1)) + share(nn) * (widest + 1);
     }
     for b in &ty.blocks {
         if b.per_cell > 1 || b.group.is_some() {
@@ -107,7 +109,8 @@ struct Pass<'a> {
     after_solve: bool,
 }
 
-pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
+/// The module of every cell type's entry points, and the barriers of a step of each type.
+pub fn module(layout: &Layout, p: &Params) -> Result<(Module, Vec<StepBarriers>), GpuError> {
     let mut module = Module::default();
     let types = Types::new(&mut module, p.prec);
     let g = Globals {
@@ -121,18 +124,23 @@ pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
     };
     let fns = math::add(&mut module, types, p.prec);
     let passes = schedule::step_passes(layout.coupled);
+    let mut barriers = Vec::new();
     for (t, ty) in layout.types.iter().enumerate() {
+        let mut step = StepBarriers::default();
         let solve = solve_arrays(&mut module, types, ty, t, p.prec);
+        let fill = workgroup::fill_array(&mut module, types, ty, t, p.prec);
         for (i, stages) in passes.iter().enumerate() {
             let after_solve = passes[..i].iter().any(|earlier| earlier.contains(&Stage::Solve));
             let pass = Pass { stages, opens: i == 0, closes: i + 1 == passes.len(), after_solve };
             let mut fb = Fb::new(p.prec, types, &entry_name(t, i, passes.len()));
             let size = entry_arguments(&mut fb, types, ty);
-            let mut cx = Cx { g, fns, layout, ty, p, lane: None, solve, err: None };
+            let sync = std::cell::RefCell::new(sync::Sync::new(ty.nnodes));
+            let mut cx = Cx { g, fns, layout, ty, p, lane: None, solve, fill, sync, err: None };
             cx.entry(&mut fb, &pass);
             if let Some(e) = cx.err {
                 return Err(e);
             }
+            step.add_all(&cx.sync.into_inner().counted);
             module.entry_points.push(naga::EntryPoint {
                 name: entry_name(t, i, passes.len()),
                 stage: naga::ShaderStage::Compute,
@@ -145,8 +153,9 @@ pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
                 incoming_ray_payload: None,
             });
         }
+        barriers.push(step);
     }
-    Ok(module)
+    Ok((module, barriers))
 }
 
 /// The built-in arguments of a type's entry points; returns the workgroup size.
@@ -180,31 +189,41 @@ fn solve_arrays(
     prec: Prec,
 ) -> Option<[Handle<naga::GlobalVariable>; 2]> {
     ty.workgroup.as_ref().filter(|w| w.local_solve).map(|_| {
-        let array = module.types.insert(
-            naga::Type {
-                name: None,
-                inner: naga::TypeInner::Array {
-                    base: types.real,
-                    size: naga::ArraySize::Constant(std::num::NonZeroU32::new(ty.nnodes).expect("nodes")),
-                    stride: prec.bytes() as u32,
-                },
-            },
-            naga::Span::UNDEFINED,
-        );
-        ["solve_diagonal", "solve_rhs"].map(|name| {
-            module.global_variables.append(
-                naga::GlobalVariable {
-                    name: Some(format!("{name}_{t}")),
-                    space: naga::AddressSpace::WorkGroup,
-                    binding: None,
-                    ty: array,
-                    init: None,
-                    memory_decorations: naga::MemoryDecorations::empty(),
-                },
-                naga::Span::UNDEFINED,
-            )
-        })
+        ["solve_diagonal", "solve_rhs"]
+            .map(|name| workgroup_array(module, types, &format!("{name}_{t}"), ty.nnodes, prec))
     })
+}
+
+/// A workgroup-memory array of `len` reals.
+fn workgroup_array(
+    module: &mut Module,
+    types: Types,
+    name: &str,
+    len: u32,
+    prec: Prec,
+) -> Handle<naga::GlobalVariable> {
+    let array = module.types.insert(
+        naga::Type {
+            name: None,
+            inner: naga::TypeInner::Array {
+                base: types.real,
+                size: naga::ArraySize::Constant(std::num::NonZeroU32::new(len).expect("a length")),
+                stride: prec.bytes() as u32,
+            },
+        },
+        naga::Span::UNDEFINED,
+    );
+    module.global_variables.append(
+        naga::GlobalVariable {
+            name: Some(name.to_string()),
+            space: naga::AddressSpace::WorkGroup,
+            binding: None,
+            ty: array,
+            init: None,
+            memory_decorations: naga::MemoryDecorations::empty(),
+        },
+        naga::Span::UNDEFINED,
+    )
 }
 
 struct Cx<'a> {
@@ -217,6 +236,10 @@ struct Cx<'a> {
     lane: Option<Lane>,
     /// The solve's diagonal and rhs in workgroup memory (`WorkgroupLayout::local_solve`).
     solve: Option<[Handle<naga::GlobalVariable>; 2]>,
+    /// The fills of split chains in workgroup memory (`layout::Fill::local`).
+    fill: Option<Handle<naga::GlobalVariable>>,
+    /// The nodes each lane touched since the last barrier, and the barriers per step.
+    sync: std::cell::RefCell<sync::Sync>,
     err: Option<GpuError>,
 }
 
@@ -331,19 +354,22 @@ impl Cx<'_> {
             }
             (zero_u, nsteps)
         };
+        // No event kernel, no event for this type's cells: the stage and its barrier go.
+        let has_events = self.ty.blocks.iter().any(|b| b.kernels.event.is_some());
         fb.for_range(first, end, "s", |fb, s| {
             let (t, mid) = self.step_times(fb, step0, s);
             for &stage in pass.stages {
+                self.count_as(Some(stage_name(stage)));
                 match stage {
-                    Stage::DeliverEvents => {
+                    Stage::DeliverEvents if has_events => {
                         let (ev, ev_end, records) = events.expect("set up for a pass delivering events");
                         self.on_first(fb, |this, fb| this.events(fb, c, s, ev, ev_end, records, t));
                         self.barrier(fb);
                     }
+                    Stage::DeliverEvents => {}
                     Stage::Reversals => self.nernst(fb, c),
                     Stage::Currents => {
                         self.zero(fb, c);
-                        self.barrier(fb);
                         self.stage_kernels(fb, c, mid, |k| &k.current);
                     }
                     Stage::Solve => match self.lane {
@@ -351,10 +377,21 @@ impl Cx<'_> {
                         Some(_) => self.parallel_hines(fb, c, s, spike_base),
                     },
                     Stage::Advance => self.stage_kernels(fb, c, mid, |k| &k.advance),
-                    Stage::Detect => self.on_first(fb, |this, fb| this.detect(fb, c, s, spike_base)),
-                    Stage::Record => self.probes(fb, gid, s),
+                    Stage::Detect => {
+                        if let Some((node, _)) = self.ty.detector {
+                            self.sync_for(fb, sync::Work::FirstLane(node));
+                        }
+                        self.on_first(fb, |this, fb| this.detect(fb, c, s, spike_base))
+                    }
+                    Stage::Record => {
+                        if self.layout.gpu_probes > 0 {
+                            self.sync_all(fb);
+                        }
+                        self.probes(fb, gid, s)
+                    }
                 }
             }
+            self.count_as(Some("step end"));
             if pass.closes {
                 self.on_first(fb, |_, fb| {
                     let one = fb.u(1);
@@ -371,6 +408,7 @@ impl Cx<'_> {
             let stopped = fb.bin(B::NotEqual, bad, zero_u);
             fb.if_(stopped, |fb| fb.brk());
         });
+        self.count_as(None);
     }
 
     /// The cell's events: the next one (`ev`), the end of its range, the records; with `skip_to`
@@ -440,9 +478,7 @@ impl Cx<'_> {
         let ty = self.ty;
         for b in &ty.blocks {
             let k = pick(&b.kernels).clone();
-            if self.instances(fb, b, c, mid, &k) {
-                self.barrier(fb);
-            }
+            self.instances(fb, b, c, mid, &k);
         }
     }
 
@@ -461,6 +497,7 @@ impl Cx<'_> {
     fn barrier(&self, fb: &mut Fb) {
         if self.lane.is_some() {
             fb.barrier();
+            self.sync.borrow_mut().passed(1);
         }
     }
 
@@ -546,12 +583,13 @@ impl Cx<'_> {
 
     /// Runs `kernel` for every instance of block `b` in this cell: in order on one invocation,
     /// or split across a workgroup's lanes when no two instances share a node; for a group of
-    /// stimuli, the cell's members in order on one invocation. Returns whether it emitted
-    /// anything.
-    fn instances(&mut self, fb: &mut Fb, b: &BlockLayout, c: H, t: H, kernel: &Kernel) -> bool {
+    /// stimuli, the cell's members in order on one invocation. A workgroup waits first where
+    /// another lane touched one of the block's nodes (`sync`).
+    fn instances(&mut self, fb: &mut Fb, b: &BlockLayout, c: H, t: H, kernel: &Kernel) {
         if kernel.writes.is_empty() {
-            return false;
+            return;
         }
+        self.sync_for(fb, sync::Work::Block(b));
         let run = |this: &mut Self, fb: &mut Fb, k: H| {
             let node = this.node_of(fb, b, k);
             this.kernel(fb, b, kernel, &At { c, k, node, t, weight: None });
@@ -581,10 +619,10 @@ impl Cx<'_> {
             };
             if b.shares_nodes { self.on_first(fb, body) } else { body(self, fb) }
         }
-        true
     }
 
     fn zero(&mut self, fb: &mut Fb, c: H) {
+        self.sync_for(fb, sync::Work::Nodes);
         let ty = self.ty;
         let g = self.g;
         let zero = fb.u(0);
@@ -643,6 +681,7 @@ impl Cx<'_> {
         let g = self.g;
         for (s, factor) in self.layout.nernst.iter().enumerate() {
             let Some(factor) = *factor else { continue };
+            self.sync_for(fb, sync::Work::Nodes);
             let zero = fb.u(0);
             let nn = fb.u(ty.nnodes);
             let log = self.fns.log;
@@ -764,4 +803,17 @@ fn next_event_record(fb: &mut Fb, g: Globals, (ev, ev_end, records): (H, H, H)) 
     let rec = fb.add(records, e3);
     let step = fb.read(g.control, rec);
     (e, rec, step)
+}
+
+/// A stage's name in the barrier counts (`StepBarriers`).
+fn stage_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::DeliverEvents => "events",
+        Stage::Reversals => "reversals",
+        Stage::Currents => "currents",
+        Stage::Solve => "solve",
+        Stage::Advance => "advance",
+        Stage::Detect => "detect",
+        Stage::Record => "record",
+    }
 }
