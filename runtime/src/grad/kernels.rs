@@ -9,7 +9,8 @@
 //! (`Plan::initialize`).
 
 use sylva_compiler::ir::adjoint::{AdjointKernel, adjoint};
-use sylva_compiler::ir::kernel::{Kernel, Kernels, Stage};
+use sylva_compiler::ir::expr::ExprArena;
+use sylva_compiler::ir::kernel::{Kernel, Kernels, Stage, Target, Write};
 
 use super::cotangent::Vjp;
 use crate::cpu::compiled;
@@ -92,6 +93,9 @@ pub(super) struct Code {
     pub adjoints: Vec<BlockAdjoints>,
     /// Per block, its compiled kernels; `None`: the interpreter runs them (the reference).
     compiled: Option<Vec<BlockCode>>,
+    /// Whether the replay of a step may compute the advance kernels' partials without running
+    /// them: where no advance kernel writes a concentration, none reads what another wrote.
+    pub advance_partials_alone: bool,
 }
 
 /// The compiled kernels of one block.
@@ -99,10 +103,15 @@ struct BlockCode {
     current: JitKernel,
     advance: JitKernel,
     event: Option<JitKernel>,
-    /// The current and advance kernels fused with their adjoints' partials (the replay).
+    /// The current and advance kernels fused with their adjoints' partials (the replay that
+    /// keeps tapes).
     current_and_partials: JitKernel,
     advance_and_partials: JitKernel,
-    /// The partials kernel of each adjoint, by the stage of its kernel.
+    /// The current kernel's partials with only the writes a replay reads after it (see
+    /// [`replay_writes`]): the replay of each step.
+    replay_current: JitKernel,
+    /// The partials kernel of each adjoint, by the stage of its kernel, into the arrays
+    /// [`Machine::partials`] reads them from.
     partials: Vec<(Stage, JitKernel)>,
 }
 
@@ -116,7 +125,7 @@ impl Code {
             let compile = |k: &Kernel| jit::compile(k, &slots);
             let partials = adjoints
                 .stages()
-                .map(|(stage, a)| Ok((stage, compile(&a.adjoint.kernel(stage))?)))
+                .map(|(stage, a)| Ok((stage, compile(&partials_alone(adjoints, stage, a))?)))
                 .collect::<Result<Vec<_>, JitError>>()?;
             let k = &block.kernels;
             let fused = |stage: Stage, a: &StageAdjoint| {
@@ -129,6 +138,7 @@ impl Code {
                 event: k.event.as_ref().map(compile).transpose()?,
                 current_and_partials: fused(Stage::Current, &adjoints.current)?,
                 advance_and_partials: fused(Stage::Advance, &adjoints.advance)?,
+                replay_current: compile(&adjoints.current.adjoint.fused(&replay_writes(&k.current), 0))?,
                 partials,
             })
         });
@@ -138,7 +148,34 @@ impl Code {
 
     /// The adjoints of every block of `plan`, every kernel interpreted.
     pub(super) fn interpreted(plan: &Plan) -> Code {
-        Code { adjoints: plan.blocks.iter().map(BlockAdjoints::derive).collect(), compiled: None }
+        Code {
+            adjoints: plan.blocks.iter().map(BlockAdjoints::derive).collect(),
+            compiled: None,
+            advance_partials_alone: !plan
+                .blocks
+                .iter()
+                .any(|b| b.kernels.advance.writes.iter().any(|w| matches!(w.target, Target::IonConcentration(..)))),
+        }
+    }
+}
+
+/// The partials of `a` (block adjoints `adjoints`' of `stage`) alone, into the arrays where
+/// [`Machine::partials`] reads them.
+fn partials_alone(adjoints: &BlockAdjoints, stage: Stage, a: &StageAdjoint) -> Kernel {
+    let nothing = Kernel { stage, exprs: ExprArena::new(), writes: Vec::new() };
+    a.adjoint.fused(&nothing, adjoints.offset(stage) as u32)
+}
+
+/// The current kernel `kernel` with only the writes a replay of its step reads: the
+/// diagonal (the transposed solve's matrix) and the ion currents (an advance kernel may read
+/// them). Its right-hand side and stored values are left out: the replay takes the solve's
+/// result from the recomputed state, and the rows are recorded already.
+fn replay_writes(kernel: &Kernel) -> Kernel {
+    let kept = |w: &&Write| matches!(w.target, Target::NodeDiagonal | Target::IonCurrent(_));
+    Kernel {
+        stage: kernel.stage,
+        exprs: kernel.exprs.clone(),
+        writes: kernel.writes.iter().filter(kept).copied().collect(),
     }
 }
 
@@ -256,6 +293,27 @@ impl<'c> Machine<'c> {
                 self.plan.currents(mid);
             }
         }
+    }
+
+    /// [`schedule::Stage::Currents`] at model time `mid` for a replay that takes the state
+    /// after the step from elsewhere: every block's partials of its current kernel, and of its
+    /// writes only those the replay reads later ([`replay_writes`]; the interpreter makes them
+    /// all, the same bits).
+    pub(super) fn replay_currents(&mut self, mid: f64) {
+        match self.code.compiled {
+            Some(_) => {
+                self.check_keeps_partials();
+                self.plan.zero_accumulators();
+                (0..self.plan.blocks.len()).for_each(|b| self.run(b, |c| &c.replay_current, mid));
+            }
+            None => self.currents_and_partials(mid),
+        }
+    }
+
+    /// Whether a replay may compute the advance kernels' partials without running them
+    /// (see [`Code::advance_partials_alone`]).
+    pub(super) fn advance_partials_alone(&self) -> bool {
+        self.code.advance_partials_alone
     }
 
     /// The advance kernel of block `b` at model time `mid`, keeping its partials.

@@ -187,6 +187,9 @@ struct StepTape {
     v_before_solve: Vec<f64>,
     /// Per block: what its advance kernel overwrote.
     advance: Vec<Overwritten>,
+    /// Whether the replay ran the advance kernels (else it computed their partials alone and
+    /// `advance` is stale).
+    advanced: bool,
 }
 
 impl Reverse<'_> {
@@ -207,7 +210,9 @@ impl Reverse<'_> {
                 Stage::Record | Stage::Detect => {}
                 Stage::Advance => {
                     for b in (0..m.plan.blocks.len()).rev() {
-                        tape.advance[b].restore(&mut m.plan, b);
+                        if tape.advanced {
+                            tape.advance[b].restore(&mut m.plan, b);
+                        }
                         self.block(m, b, KernelStage::Advance);
                     }
                 }
@@ -347,6 +352,7 @@ impl StepTape {
             diagonal: p.nodes.diagonal.clone(),
             v_before_solve: p.nodes.v.clone(),
             advance: p.blocks.iter().map(|b| Overwritten::before(p, b, &b.kernels.advance)).collect(),
+            advanced: true,
         }
     }
 
@@ -358,6 +364,7 @@ impl StepTape {
             diagonal: Vec::new(),
             v_before_solve: Vec::new(),
             advance: Vec::new(),
+            advanced: true,
         }
     }
 }
@@ -365,7 +372,9 @@ impl StepTape {
 /// Runs step `n` forward from the state in the machine's plan, keeping in `tape` what its
 /// adjoint needs (what each stage overwrote; the machine keeps the partials of the current and
 /// advance kernels). Given `v_after`, the voltages of the recomputed state after the step (which
-/// the same kernels and solve gave), the solve is not run again.
+/// the same kernels and solve gave), the solve is not run again, the current kernels make only
+/// the writes the adjoint reads, and the advance kernels, where no other reads what one writes,
+/// only their partials: the recomputed state after the step holds what they would write.
 fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape, v_after: Option<&[f64]>) {
     let mid = t + m.plan.dt / 2.0;
     tape.events.clear();
@@ -391,11 +400,20 @@ fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape, v_a
                 }
             }
             Stage::Currents => {
-                m.currents_and_partials(mid);
+                match v_after {
+                    Some(_) => m.replay_currents(mid),
+                    None => m.currents_and_partials(mid),
+                }
                 tape.diagonal.copy_from_slice(&m.plan.nodes.diagonal);
             }
             Stage::Advance => {
+                // The recomputed state after the step holds the advance's writes already.
+                tape.advanced = v_after.is_none() || !m.advance_partials_alone();
                 for (b, overwritten) in tape.advance.iter_mut().enumerate() {
+                    if !tape.advanced {
+                        m.compute_partials(b, KernelStage::Advance, mid, None);
+                        continue;
+                    }
                     let p = &m.plan;
                     overwritten.save(p, &p.blocks[b], &p.blocks[b].kernels.advance);
                     m.advance_and_partials(b, mid);
