@@ -13,6 +13,7 @@ use sylva_compiler::ir::expr::ExprArena;
 use sylva_compiler::ir::kernel::{Kernel, Kernels, Stage, Target, Write};
 
 use super::cotangent::Vjp;
+use super::live::Live;
 use crate::cpu::compiled;
 use crate::cpu::jit::{self, JitError, JitKernel};
 use crate::cpu::slots::Slot;
@@ -27,8 +28,10 @@ pub(super) struct StageAdjoint {
 }
 
 impl StageAdjoint {
-    fn derive(block: &Block, kernel: &Kernel) -> StageAdjoint {
-        let adjoint = adjoint(kernel);
+    /// The adjoint of `kernel` of block `b` (`block`), with the partials that matter (`live`).
+    fn derive(b: usize, block: &Block, kernel: &Kernel, live: &Live) -> StageAdjoint {
+        let mut adjoint = adjoint(kernel);
+        adjoint.partials.retain(|p| live.matters(b, block, kernel, p));
         StageAdjoint { vjp: Vjp::resolve(block, kernel, &adjoint), adjoint }
     }
 }
@@ -42,13 +45,14 @@ pub(super) struct BlockAdjoints {
 }
 
 impl BlockAdjoints {
-    fn derive(block: &Block) -> BlockAdjoints {
+    fn derive(b: usize, block: &Block, live: &Live) -> BlockAdjoints {
         let k = &block.kernels;
+        let derive = |kernel: &Kernel| StageAdjoint::derive(b, block, kernel, live);
         BlockAdjoints {
-            init: StageAdjoint::derive(block, &k.init),
-            current: StageAdjoint::derive(block, &k.current),
-            advance: StageAdjoint::derive(block, &k.advance),
-            event: k.event.as_ref().map(|e| StageAdjoint::derive(block, e)),
+            init: derive(&k.init),
+            current: derive(&k.current),
+            advance: derive(&k.advance),
+            event: k.event.as_ref().map(derive),
         }
     }
 
@@ -91,6 +95,8 @@ pub(super) fn kernel_of(k: &Kernels, stage: Stage) -> Option<&Kernel> {
 pub(super) struct Code {
     /// Per block.
     pub adjoints: Vec<BlockAdjoints>,
+    /// What carries a cotangent to a trained value (the adjoints keep the partials between).
+    pub live: Live,
     /// Per block, its compiled kernels; `None`: the interpreter runs them (the reference).
     compiled: Option<Vec<BlockCode>>,
     /// Whether the replay of a step may compute the advance kernels' partials without running
@@ -116,10 +122,10 @@ struct BlockCode {
 }
 
 impl Code {
-    /// Derives the adjoints of every block of `plan` and compiles the step's kernels and the
-    /// adjoints' partials.
-    pub(super) fn compile(plan: &Plan) -> Result<Code, JitError> {
-        let mut code = Code::interpreted(plan);
+    /// Derives the adjoints of every block of `plan` (their partials that matter, `live`) and
+    /// compiles the step's kernels and the adjoints' partials.
+    pub(super) fn compile(plan: &Plan, live: Live) -> Result<Code, JitError> {
+        let mut code = Code::interpreted(plan, live);
         let blocks = plan.blocks.iter().zip(&code.adjoints).map(|(block, adjoints)| {
             let slots = slot_list(block, adjoints.width());
             let compile = |k: &Kernel| jit::compile(k, &slots);
@@ -146,10 +152,12 @@ impl Code {
         Ok(code)
     }
 
-    /// The adjoints of every block of `plan`, every kernel interpreted.
-    pub(super) fn interpreted(plan: &Plan) -> Code {
+    /// The adjoints of every block of `plan` (their partials that matter, `live`), every
+    /// kernel interpreted.
+    pub(super) fn interpreted(plan: &Plan, live: Live) -> Code {
         Code {
-            adjoints: plan.blocks.iter().map(BlockAdjoints::derive).collect(),
+            adjoints: plan.blocks.iter().enumerate().map(|(b, block)| BlockAdjoints::derive(b, block, &live)).collect(),
+            live,
             compiled: None,
             advance_partials_alone: !plan
                 .blocks

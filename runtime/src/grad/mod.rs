@@ -22,6 +22,7 @@ mod cotangent;
 mod forward;
 mod kernels;
 mod linear;
+mod live;
 mod reverse;
 mod sample;
 #[cfg(test)]
@@ -213,7 +214,7 @@ impl Problem {
             }
         }
         Ok(Problem {
-            code: kernels::Code::compile(&plan).map_err(GradError::Jit)?,
+            code: kernels::Code::compile(&plan, live::Live::new(&plan, &unfolded)).map_err(GradError::Jit)?,
             plan,
             trainables: trainables.to_vec(),
             cable_values,
@@ -264,7 +265,7 @@ impl Problem {
     /// Runs every kernel with the interpreter from now on: the reference semantics, slow; the
     /// compiled kernels give the same bits.
     pub fn interpret(&mut self) {
-        self.code = kernels::Code::interpreted(&self.plan);
+        self.code = kernels::Code::interpreted(&self.plan, self.code.live.clone());
     }
 
     /// Adds a trained linear readout (its values start at 0; they come last in `values`).
