@@ -2,7 +2,7 @@
 //! probes' rows, the events each step delivered, and the state every K steps.
 
 use super::GradError;
-use super::kernels::{Code, Machine};
+use super::kernels::{Cells, Code, Machine};
 use crate::host::blowup;
 use crate::host::{DueEvent, Host};
 use sylva_compiler::ir::expr::{Expr, IonVar};
@@ -70,15 +70,17 @@ impl Snapshot {
         }
     }
 
-    /// Overwrites this snapshot (of the same plan) with the plan's state, reusing its arrays.
-    pub(super) fn copy_from(&mut self, plan: &Plan) {
-        self.v.copy_from_slice(&plan.nodes.v);
+    /// Overwrites this snapshot (of the same plan) with the plan's state at `cells`, reusing
+    /// its arrays.
+    pub(super) fn copy_from(&mut self, plan: &Plan, cells: &Cells) {
+        let nodes = cells.nodes.clone();
+        self.v[nodes.clone()].copy_from_slice(&plan.nodes.v[nodes.clone()]);
         for (s, var, values) in &mut self.ions {
-            values.copy_from_slice(plan.ions[*s].get(*var));
+            values[nodes.clone()].copy_from_slice(&plan.ions[*s].get(*var)[nodes.clone()]);
         }
-        for (b, states) in plan.blocks.iter().zip(&mut self.states) {
+        for ((b, states), instances) in plan.blocks.iter().zip(&mut self.states).zip(&cells.instances) {
             for (state, saved) in b.states.iter().zip(states) {
-                saved.copy_from_slice(state);
+                saved[instances.clone()].copy_from_slice(&state[instances.clone()]);
             }
         }
     }
@@ -88,15 +90,17 @@ impl Snapshot {
         &self.v
     }
 
-    pub(super) fn restore(&self, plan: &mut Plan) {
-        plan.nodes.v.copy_from_slice(&self.v);
+    /// Puts the saved state of `cells` back into the plan.
+    pub(super) fn restore(&self, plan: &mut Plan, cells: &Cells) {
+        let nodes = cells.nodes.clone();
+        plan.nodes.v[nodes.clone()].copy_from_slice(&self.v[nodes.clone()]);
         for (s, var, values) in &self.ions {
-            plan.ions[*s].get_mut(*var).copy_from_slice(values);
+            plan.ions[*s].get_mut(*var)[nodes.clone()].copy_from_slice(&values[nodes.clone()]);
         }
         // In place: compiled kernels hold pointers to these arrays.
-        for (b, states) in plan.blocks.iter_mut().zip(&self.states) {
+        for ((b, states), instances) in plan.blocks.iter_mut().zip(&self.states).zip(&cells.instances) {
             for (state, saved) in b.states.iter_mut().zip(states) {
-                state.copy_from_slice(saved);
+                state[instances.clone()].copy_from_slice(&saved[instances.clone()]);
             }
         }
     }

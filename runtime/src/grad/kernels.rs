@@ -19,7 +19,9 @@ use crate::cpu::jit::{self, JitError, JitKernel};
 use crate::cpu::slots::Slot;
 use crate::host::DueEvent;
 use crate::plan::schedule::{self, STEP};
+use crate::plan::solve::solve_range;
 use crate::plan::{Block, Plan};
+use std::ops::Range;
 
 /// The adjoint of one kernel of a block, and its vector–Jacobian product resolved for the block.
 pub(super) struct StageAdjoint {
@@ -152,6 +154,11 @@ impl Code {
         Ok(code)
     }
 
+    /// Whether the kernels run compiled (else interpreted).
+    pub(super) fn is_compiled(&self) -> bool {
+        self.compiled.is_some()
+    }
+
     /// The adjoints of every block of `plan` (their partials that matter, `live`), every
     /// kernel interpreted.
     pub(super) fn interpreted(plan: &Plan, live: Live) -> Code {
@@ -194,6 +201,30 @@ fn slot_list(block: &Block, width: usize) -> Vec<Slot> {
     slots
 }
 
+/// Whole cells: their nodes and, per block, their instances.
+#[derive(Clone, Debug)]
+pub(super) struct Cells {
+    pub nodes: Range<usize>,
+    pub instances: Vec<Range<usize>>,
+}
+
+impl Cells {
+    pub(super) fn all(plan: &Plan) -> Cells {
+        Cells { nodes: 0..plan.nodes.v.len(), instances: plan.blocks.iter().map(|b| 0..b.len()).collect() }
+    }
+
+    /// The cells of `plan` in about `count` parts of similar node counts (as the CPU engine's
+    /// chunks).
+    pub(super) fn split(plan: &Plan, count: usize) -> Vec<Cells> {
+        compiled::chunks(plan, count).into_iter().map(|c| Cells { nodes: c.nodes, instances: c.instances }).collect()
+    }
+
+    /// Whether the event's target is one of these cells' instances.
+    pub(super) fn hold(&self, e: &DueEvent) -> bool {
+        self.instances[e.block as usize].contains(&(e.instance as usize))
+    }
+}
+
 /// A plan stepped by a gradient's kernels, with the per-instance arrays that hold the last
 /// partials computed for each block.
 pub(super) struct Machine<'c> {
@@ -203,6 +234,8 @@ pub(super) struct Machine<'c> {
     code: &'c Code,
     /// Per block: the pointer table of [`slot_list`] (compiled code only).
     tables: Vec<Vec<*mut u8>>,
+    /// The cells it runs (all but in a reverse run split by cells).
+    pub cells: Cells,
     /// Per block, per partial, per instance; empty arrays in a machine that keeps none.
     partials: Vec<Vec<Vec<f64>>>,
     keeps_partials: bool,
@@ -232,7 +265,14 @@ impl<'c> Machine<'c> {
             }
             None => Vec::new(),
         };
-        Machine { plan, code, tables, partials, keeps_partials, scratch: Vec::new() }
+        Machine { cells: Cells::all(&plan), plan, code, tables, partials, keeps_partials, scratch: Vec::new() }
+    }
+
+    /// A machine that runs only the kernels, solves and products of `cells` (compiled code:
+    /// the interpreter runs every cell).
+    pub(super) fn of_cells(plan: Plan, code: &'c Code, cells: Cells) -> Machine<'c> {
+        assert!(code.compiled.is_some() || cells.instances.iter().zip(&plan.blocks).all(|(r, b)| r.len() == b.len()));
+        Machine { cells, ..Machine::new(plan, code, true) }
     }
 
     /// One step from time `t`, delivering `events`: every stage of [`STEP`] but detection and
@@ -254,10 +294,14 @@ impl<'c> Machine<'c> {
             S::DeliverEvents => events.iter().for_each(|e| self.event(e, t)),
             S::Reversals => self.plan.update_reversals(),
             S::Currents => {
-                self.plan.zero_accumulators();
+                self.zero_accumulators();
                 (0..self.plan.blocks.len()).for_each(|b| self.run(b, |c| &c.current, mid));
             }
-            S::Solve => self.plan.solve(),
+            S::Solve => {
+                let nodes = &mut self.plan.nodes;
+                let cable = &self.plan.cable;
+                solve_range(&mut nodes.v, &mut nodes.rhs, &mut nodes.diagonal, cable, 0, self.cells.nodes.clone());
+            }
             S::Advance => (0..self.plan.blocks.len()).for_each(|b| self.run(b, |c| &c.advance, mid)),
             S::Detect | S::Record => {}
         }
@@ -292,7 +336,7 @@ impl<'c> Machine<'c> {
         self.check_keeps_partials();
         match self.code.compiled {
             Some(_) => {
-                self.plan.zero_accumulators();
+                self.zero_accumulators();
                 (0..self.plan.blocks.len()).for_each(|b| self.run(b, |c| &c.current_and_partials, mid));
             }
             None => {
@@ -311,7 +355,7 @@ impl<'c> Machine<'c> {
         match self.code.compiled {
             Some(_) => {
                 self.check_keeps_partials();
-                self.plan.zero_accumulators();
+                self.zero_accumulators();
                 (0..self.plan.blocks.len()).for_each(|b| self.run(b, |c| &c.replay_current, mid));
             }
             None => self.currents_and_partials(mid),
@@ -354,6 +398,16 @@ impl<'c> Machine<'c> {
         }
     }
 
+    /// What the current stage sums into, zeroed at the machine's cells' nodes.
+    fn zero_accumulators(&mut self) {
+        let (nodes, range) = (&mut self.plan.nodes, self.cells.nodes.clone());
+        nodes.rhs[range.clone()].fill(0.0);
+        nodes.diagonal[range.clone()].fill(0.0);
+        for ion in &mut self.plan.ions {
+            ion.current[range.clone()].fill(0.0);
+        }
+    }
+
     /// Compiled code writes the partials through raw pointers: the arrays must be there.
     fn check_keeps_partials(&self) {
         assert!(self.keeps_partials, "a forward machine has no arrays for the partials");
@@ -364,7 +418,8 @@ impl<'c> Machine<'c> {
         let blocks = self.code.compiled.as_ref().expect("compiled code only");
         let scalars = self.plan.scalars(t);
         // SAFETY: as in `event`, for every instance of the block.
-        unsafe { pick(&blocks[b]).run(self.tables[b].as_ptr(), scalars.as_ptr(), 0, self.plan.blocks[b].len()) };
+        let Range { start, end } = self.cells.instances[b];
+        unsafe { pick(&blocks[b]).run(self.tables[b].as_ptr(), scalars.as_ptr(), start, end) };
     }
 
     /// Computes the partials of block `b`'s adjoint of its `stage` kernel at the plan's values
@@ -382,12 +437,17 @@ impl<'c> Machine<'c> {
                 unsafe {
                     match event {
                         Some((instance, weight)) => kernel.run_event(table, scalars.as_ptr(), instance, weight),
-                        None => kernel.run(table, scalars.as_ptr(), 0, self.plan.blocks[b].len()),
+                        None => kernel.run(
+                            table,
+                            scalars.as_ptr(),
+                            self.cells.instances[b].start,
+                            self.cells.instances[b].end,
+                        ),
                     }
                 }
             }
             None => {
-                let instances = event.map_or(0..self.plan.blocks[b].len(), |(i, _)| i..i + 1);
+                let instances = event.map_or(self.cells.instances[b].clone(), |(i, _)| i..i + 1);
                 for instance in instances {
                     self.evaluate(b, stage, instance, event.map_or(0.0, |(_, w)| w), &scalars);
                 }

@@ -27,6 +27,7 @@ mod reverse;
 mod sample;
 #[cfg(test)]
 mod sample_tests;
+mod split;
 #[cfg(test)]
 mod tests;
 
@@ -165,6 +166,8 @@ pub struct Problem {
     linear: Option<(LinearReadout, Vec<f64>)>,
     /// Bytes the reverse run may spend on a segment's step tapes (see [`Problem::keep_tapes_within`]).
     tape_budget: usize,
+    /// Threads of the reverse run (see [`Problem::set_threads`]).
+    threads: usize,
 }
 
 impl Problem {
@@ -237,6 +240,7 @@ impl Problem {
                 .collect(),
             linear: None,
             tape_budget: 0,
+            threads: 1,
         })
     }
 
@@ -247,6 +251,13 @@ impl Problem {
     /// then K = ⌈√(N·S/(S+T))⌉ steps, which makes ⌈N/K⌉·S + K·(S+T) least.
     pub fn keep_tapes_within(&mut self, bytes: usize) {
         self.tape_budget = bytes;
+    }
+
+    /// Runs the reverse run of a gradient on up to `threads` threads (default 1), split by
+    /// cells: the same bits for any number. Models whose cells are coupled through `v_pre`, and
+    /// interpreted kernels, run on one.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
     }
 
     /// The steps between checkpoints and how the reverse run gets each step's partials: with
@@ -371,7 +382,7 @@ impl Problem {
         // The reverse run reads the rows' cotangents, not the rows: free them first.
         run.rows = Vec::new();
         let (params, weights, cable) =
-            reverse::run(plan, &self.code, &run, &row_cotangents, self.weights.len(), schedule)?;
+            reverse::run(plan, &self.code, &run, &row_cotangents, self.weights.len(), schedule, self.threads)?;
         let weights: Vec<f64> = weights.iter().zip(rule_scales).map(|(g, s)| g * s).collect();
         let gradient = self
             .trainables

@@ -307,6 +307,36 @@ fn the_products_over_whole_blocks_give_the_bits_of_instance_by_instance() {
     }
 }
 
+/// The reverse run split by cells on 3 threads gives the bits of one thread and of the
+/// interpreter, replaying each step or keeping the tapes: the ringtest's 10 cells (a probe on
+/// every soma), through their events, the synapses' parameters and both connection weights.
+#[test]
+fn the_reverse_run_on_three_threads_gives_the_bits_of_one() {
+    let probes: String = (0..10).map(|c| format!("    probe \"v{c}\" = v at cells[{c}].soma(0.5)\n")).collect();
+    let mut a = test_models::example_edited("examples/bench/ringtest.syl", &[], |text| {
+        text.replace("    record spikes\n", &format!("    record spikes\n{probes}"))
+    });
+    a.model.simulation.duration = 20.0;
+    let trainables = vec![
+        trainable(&a, "hh", "gkbar"),
+        trainable(&a, "exp2syn", "tau2"),
+        Trainable { weights: vec![0], ..Trainable::default() },
+        Trainable { weights: vec![1], ..Trainable::default() },
+    ];
+    let bits = |g: &Gradient| (g.loss.to_bits(), g.gradient.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    let mut problem = Problem::new(&a, &trainables).expect("differentiable");
+    let loss = targets(&mut problem, 1.05);
+    assert_eq!(super::split::cells(&problem.plan, &problem.code, 3).len(), 3);
+    let one = problem.gradient(&loss, Some(7)).expect("gradient");
+    assert!(one.gradient.iter().all(|g| *g != 0.0), "{:?}", one.gradient);
+    problem.set_threads(3);
+    assert_eq!(bits(&problem.gradient(&loss, Some(7)).expect("gradient")), bits(&one), "replayed");
+    problem.keep_tapes_within(usize::MAX);
+    assert_eq!(bits(&problem.gradient(&loss, Some(7)).expect("gradient")), bits(&one), "tapes kept");
+    problem.interpret();
+    assert_eq!(bits(&problem.gradient(&loss, Some(7)).expect("gradient")), bits(&one), "interpreted");
+}
+
 /// The adjoints keep only the partials that can reach a gradient (`live`): the gradient has
 /// the bits of keeping them all, and for hh the partials of i_na and i_k and those in e_na and
 /// e_k are gone.
