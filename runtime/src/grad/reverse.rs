@@ -152,7 +152,7 @@ impl<'a> Reverse<'a> {
             self.cot.add_row(&m.plan, &rows[n as usize + 1]);
             let i = (n - start) as usize;
             states[i].restore(&mut m.plan, &m.cells);
-            self.step(m, n as usize, time_of(dt, n), states[i + 1].v());
+            self.step(m, n as usize, time_of(dt, n), states[i + 1].v(&m.cells));
         }
     }
 
@@ -197,7 +197,7 @@ impl<'a> Reverse<'a> {
 fn keep_state(states: &mut Vec<Snapshot>, i: usize, m: &Machine, saved: &[(usize, IonVar)]) {
     match states.get_mut(i) {
         Some(state) => state.copy_from(&m.plan, &m.cells),
-        None => states.push(Snapshot::take(&m.plan, saved)),
+        None => states.push(Snapshot::take(&m.plan, saved, &m.cells)),
     }
 }
 
@@ -406,7 +406,7 @@ impl StepTape {
 
 /// Runs step `n` forward from the state in the machine's plan, keeping in `tape` what its
 /// adjoint needs (what each stage overwrote; the machine keeps the partials of the current and
-/// advance kernels). Given `v_after`, the voltages of the recomputed state after the step (which
+/// advance kernels). Given `v_after`, the voltages of the machine's cells in the recomputed state after the step (which
 /// the same kernels and solve gave), the solve is not run again, the current kernels make only
 /// the writes the adjoint reads, and the advance kernels, where no other reads what one writes,
 /// only their partials: the recomputed state after the step holds what they would write.
@@ -430,7 +430,7 @@ fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape, v_a
             Stage::Solve => {
                 tape.v_before_solve[nodes.clone()].copy_from_slice(&m.plan.nodes.v[nodes.clone()]);
                 match v_after {
-                    Some(v) => m.plan.nodes.v[nodes.clone()].copy_from_slice(&v[nodes.clone()]),
+                    Some(v) => m.plan.nodes.v[nodes.clone()].copy_from_slice(v),
                     None => m.stage(stage, events, t),
                 }
             }
