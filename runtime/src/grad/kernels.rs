@@ -380,20 +380,41 @@ impl<'c> Machine<'c> {
         }
     }
 
-    /// Arrays for every partial of every block, shaped as the machine's.
-    pub(super) fn partials_like(&self) -> Vec<Vec<Vec<f64>>> {
-        self.partials.iter().map(|block| block.iter().map(|p| vec![0.0; p.len()]).collect()).collect()
+    /// Arrays for the partials of every block's advance kernel, shaped as the machine's.
+    pub(super) fn advance_partials_like(&self) -> Vec<Vec<Vec<f64>>> {
+        let arrays = |b: usize| self.partials[b][self.code.adjoints[b].offset(Stage::Advance)..].iter();
+        (0..self.partials.len()).map(|b| arrays(b).map(|p| vec![0.0; p.len()]).collect()).collect()
     }
 
-    /// Exchanges the machine's partial arrays with `other` (shaped by
-    /// [`Machine::partials_like`]): the kernels compute into them from now on.
-    pub(super) fn swap_partials(&mut self, other: &mut Vec<Vec<Vec<f64>>>) {
-        std::mem::swap(&mut self.partials, other);
-        for (table, partials) in self.tables.iter_mut().zip(&mut self.partials) {
+    /// Exchanges the machine's arrays of the advance kernels' partials with `other` (shaped by
+    /// [`Machine::advance_partials_like`]): the kernels compute into them, and the adjoint
+    /// reads them, from now on.
+    pub(super) fn swap_advance_partials(&mut self, other: &mut [Vec<Vec<f64>>]) {
+        for (b, (table, partials)) in self.tables.iter_mut().zip(&mut self.partials).enumerate() {
+            let first = self.code.adjoints[b].offset(Stage::Advance);
             // The partials are the table's last slots (`slot_list`).
-            let first = table.len() - partials.len();
-            for (slot, array) in table[first..].iter_mut().zip(partials) {
-                *slot = array.as_mut_ptr().cast::<u8>();
+            let first_slot = table.len() - partials.len() + first;
+            for (k, array) in other[b].iter_mut().enumerate() {
+                std::mem::swap(&mut partials[first + k], array);
+                table[first_slot + k] = partials[first + k].as_mut_ptr().cast::<u8>();
+            }
+        }
+        if self.tables.is_empty() {
+            for (b, partials) in self.partials.iter_mut().enumerate() {
+                let first = self.code.adjoints[b].offset(Stage::Advance);
+                partials[first..].iter_mut().zip(other[b].iter_mut()).for_each(|(x, y)| std::mem::swap(x, y));
+            }
+        }
+    }
+
+    /// One step from time `t`, delivering `events`, that keeps the advance kernels' partials
+    /// (see [`Machine::partials`]).
+    pub(super) fn step_keeping_advance_partials(&mut self, events: &[DueEvent], t: f64) {
+        let mid = t + self.plan.dt / 2.0;
+        for stage in STEP {
+            match stage {
+                schedule::Stage::Advance => (0..self.plan.blocks.len()).for_each(|b| self.advance_and_partials(b, mid)),
+                _ => self.stage(stage, events, t),
             }
         }
     }

@@ -71,13 +71,13 @@ fn undo_steps(
     let mut m = Machine::of_cells(plan.clone(), code, cells);
     let mut reverse = Reverse::new(code, Cotangents::zeros(plan), events, &m);
     // One buffer per step of the longest segment, reused by every segment.
-    let mut segment = Segment { states: Vec::new(), tapes: Vec::new() };
+    let mut segment = Segment { states: Vec::new(), advance: Vec::new() };
     for (c, (start, checkpoint)) in run.checkpoints.iter().enumerate().rev() {
         let end = run.checkpoints.get(c + 1).map_or(run.steps, |(s, _)| *s);
         checkpoint.restore(&mut m.plan, &m.cells);
         match schedule {
             Schedule::Replay => reverse.segment_by_replay(&mut m, run, rows, *start..end, &mut segment.states),
-            Schedule::Tapes => reverse.segment_from_tapes(&mut m, run, rows, *start..end, &mut segment),
+            Schedule::Tapes => reverse.segment_keeping_advance_partials(&mut m, run, rows, *start..end, &mut segment),
         }
     }
     (reverse.cot, reverse.event_weights)
@@ -87,19 +87,19 @@ fn undo_steps(
 type Partials = Vec<Vec<Vec<f64>>>;
 
 /// A segment's recomputed states (and the one after it) and, with [`Schedule::Tapes`], each
-/// step's tape and partials.
+/// step's partials of the advance kernels.
 struct Segment {
     states: Vec<Snapshot>,
-    tapes: Vec<(StepTape, Partials)>,
+    advance: Vec<Partials>,
 }
 
 /// The bytes [`Schedule::Tapes`] keeps per step beyond [`Schedule::Replay`]: the partials of
-/// the current and advance kernels and the step's tape.
+/// the advance kernels.
 pub(super) fn tape_bytes(plan: &Plan, code: &Code) -> usize {
-    let values = |b: &crate::plan::Block| b.states.len() * b.len();
-    let partials: usize = plan.blocks.iter().zip(&code.adjoints).map(|(b, a)| a.width() * b.len()).sum();
-    let tape = (plan.ions.len() + 2) * plan.nodes.v.len() + plan.blocks.iter().map(values).sum::<usize>();
-    8 * (partials + tape)
+    let partials = |(b, a): (&crate::plan::Block, &super::kernels::BlockAdjoints)| {
+        a.of(KernelStage::Advance).map_or(0, |s| s.adjoint.partials.len()) * b.len()
+    };
+    8 * plan.blocks.iter().zip(&code.adjoints).map(partials).sum::<usize>()
 }
 
 struct Reverse<'a> {
@@ -152,14 +152,14 @@ impl<'a> Reverse<'a> {
             self.cot.add_row(&m.plan, &rows[n as usize + 1]);
             let i = (n - start) as usize;
             states[i].restore(&mut m.plan, &m.cells);
-            self.step(m, n as usize, time_of(dt, n), states[i + 1].v(&m.cells));
+            self.step(m, n as usize, time_of(dt, n), states[i + 1].v(&m.cells), false);
         }
     }
 
-    /// Undoes the steps `range` from the checkpoint in the machine: recomputes the segment with
-    /// the fused kernels, keeping every step's tape and partials and the state after it, then
-    /// undoes the steps from them.
-    fn segment_from_tapes(
+    /// Undoes the steps `range` from the checkpoint in the machine: recomputes the segment's
+    /// states with the advance kernels fused with their partials, keeping those, then replays
+    /// each step but its advance from its state just before undoing it.
+    fn segment_keeping_advance_partials(
         &mut self,
         m: &mut Machine,
         run: &Run,
@@ -168,26 +168,26 @@ impl<'a> Reverse<'a> {
         segment: &mut Segment,
     ) {
         let (start, dt) = (range.start, m.plan.dt);
-        for n in range.clone() {
+        for n in range.start..=range.end {
             let i = (n - start) as usize;
-            if segment.tapes.len() == i {
-                segment.tapes.push((StepTape::new(&m.plan), m.partials_like()));
-            }
-            let (tape, partials) = &mut segment.tapes[i];
-            m.swap_partials(partials);
-            replay(m, &self.events.steps[n as usize], time_of(dt, n), tape, None);
-            m.swap_partials(partials);
             keep_state(&mut segment.states, i, m, &run.saved);
+            if n == range.end {
+                break;
+            }
+            if segment.advance.len() == i {
+                segment.advance.push(m.advance_partials_like());
+            }
+            m.swap_advance_partials(&mut segment.advance[i]);
+            m.step_keeping_advance_partials(&self.events.steps[n as usize], time_of(dt, n));
+            m.swap_advance_partials(&mut segment.advance[i]);
         }
         for n in range.rev() {
             self.cot.add_row(&m.plan, &rows[n as usize + 1]);
             let i = (n - start) as usize;
-            // The state after the step, as its replay left it.
             segment.states[i].restore(&mut m.plan, &m.cells);
-            let (tape, partials) = &mut segment.tapes[i];
-            m.swap_partials(partials);
-            self.undo(m, n as usize, time_of(dt, n), tape);
-            m.swap_partials(partials);
+            m.swap_advance_partials(&mut segment.advance[i]);
+            self.step(m, n as usize, time_of(dt, n), segment.states[i + 1].v(&m.cells), true);
+            m.swap_advance_partials(&mut segment.advance[i]);
         }
     }
 }
@@ -223,11 +223,12 @@ struct StepTape {
 }
 
 impl Reverse<'_> {
-    /// Undoes step `n` (from time `t`, ending with the voltages `v_after`); the machine's plan
+    /// Undoes step `n` (from time `t`, ending with the voltages `v_after`; with
+    /// `advance_kept`, the machine holds its advance kernels' partials); the machine's plan
     /// holds the state at its start and is left there.
-    fn step(&mut self, m: &mut Machine, n: usize, t: f64, v_after: &[f64]) {
+    fn step(&mut self, m: &mut Machine, n: usize, t: f64, v_after: &[f64], advance_kept: bool) {
         let mut tape = std::mem::replace(&mut self.tape, StepTape::empty());
-        replay(m, &self.events.steps[n], t, &mut tape, Some(v_after));
+        replay(m, &self.events.steps[n], t, &mut tape, v_after, advance_kept);
         self.undo(m, n, t, &tape);
         self.tape = tape;
     }
@@ -404,13 +405,15 @@ impl StepTape {
     }
 }
 
-/// Runs step `n` forward from the state in the machine's plan, keeping in `tape` what its
-/// adjoint needs (what each stage overwrote; the machine keeps the partials of the current and
-/// advance kernels). Given `v_after`, the voltages of the machine's cells in the recomputed state after the step (which
-/// the same kernels and solve gave), the solve is not run again, the current kernels make only
-/// the writes the adjoint reads, and the advance kernels, where no other reads what one writes,
-/// only their partials: the recomputed state after the step holds what they would write.
-fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape, v_after: Option<&[f64]>) {
+/// Replays step `n` from the state in the machine's plan for its adjoint, keeping in `tape`
+/// what that needs (what each stage overwrote; the machine keeps the partials of the current
+/// and advance kernels). `v_after`: the voltages of the machine's cells in the recomputed state
+/// after the step (which the same kernels and solve gave), so that the solve is not run again;
+/// the current kernels make only the writes the adjoint reads; the advance kernels, where no
+/// other reads what one writes, compute only their partials (the recomputed state after the
+/// step holds what they would write), and nothing where the machine holds their partials
+/// already (`advance_kept`).
+fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape, v_after: &[f64], advance_kept: bool) {
     let (mid, nodes) = (t + m.plan.dt / 2.0, m.cells.nodes.clone());
     tape.events.clear();
     for stage in STEP {
@@ -426,39 +429,36 @@ fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape, v_a
                 for (saved, ion) in tape.reversals.iter_mut().zip(&m.plan.ions) {
                     saved[nodes.clone()].copy_from_slice(&ion.reversal[nodes.clone()]);
                 }
+                m.stage(stage, events, t);
             }
             Stage::Solve => {
                 tape.v_before_solve[nodes.clone()].copy_from_slice(&m.plan.nodes.v[nodes.clone()]);
-                match v_after {
-                    Some(v) => m.plan.nodes.v[nodes.clone()].copy_from_slice(v),
-                    None => m.stage(stage, events, t),
-                }
+                m.plan.nodes.v[nodes.clone()].copy_from_slice(v_after);
             }
             Stage::Currents => {
-                match v_after {
-                    Some(_) => m.replay_currents(mid),
-                    None => m.currents_and_partials(mid),
-                }
+                m.replay_currents(mid);
                 tape.diagonal[nodes.clone()].copy_from_slice(&m.plan.nodes.diagonal[nodes.clone()]);
             }
-            Stage::Advance => {
-                // The recomputed state after the step holds the advance's writes already.
-                tape.advanced = v_after.is_none() || !m.advance_partials_alone();
-                for (b, overwritten) in tape.advance.iter_mut().enumerate() {
-                    if !tape.advanced {
-                        m.compute_partials(b, KernelStage::Advance, mid, None);
-                        continue;
-                    }
-                    let p = &m.plan;
-                    overwritten.save(p, &p.blocks[b], &p.blocks[b].kernels.advance);
-                    m.advance_and_partials(b, mid);
-                }
-            }
+            Stage::Advance => replay_advance(m, tape, mid, advance_kept),
             Stage::Detect | Stage::Record => {}
         }
-        if stage == Stage::Reversals {
-            m.stage(stage, events, t);
+    }
+}
+
+/// The advance stage of [`replay`].
+fn replay_advance(m: &mut Machine, tape: &mut StepTape, mid: f64, advance_kept: bool) {
+    tape.advanced = !advance_kept && !m.advance_partials_alone();
+    if advance_kept {
+        return;
+    }
+    for (b, overwritten) in tape.advance.iter_mut().enumerate() {
+        if !tape.advanced {
+            m.compute_partials(b, KernelStage::Advance, mid, None);
+            continue;
         }
+        let p = &m.plan;
+        overwritten.save(p, &p.blocks[b], &p.blocks[b].kernels.advance);
+        m.advance_and_partials(b, mid);
     }
 }
 
