@@ -1,9 +1,12 @@
 //! The kernels a gradient runs on a plan's arrays: the compiled stage kernels of a step
 //! (current, advance, event; Cranelift, bit for bit the interpreter, `cpu::jit`); the current
-//! and advance kernels fused with their adjoints' partials ([`AdjointKernel::fused`]), which the
-//! replay of a step runs so that one pass computes the stage and stores every partial
-//! derivative of a block's instances into per-instance [`Slot::Partial`] arrays; and the
-//! partials alone ([`AdjointKernel::kernel`]) for initialisation and events. Without compiled
+//! and advance kernels fused with their adjoints' partials ([`AdjointKernel::fused`]), so that
+//! one pass computes the stage and stores every partial derivative of a block's instances into
+//! per-instance [`Slot::Partial`] arrays (the advance where a recomputation keeps its partials,
+//! the current kernels with only the writes a replay reads); and the partials alone for the
+//! replay's advance, initialisation and events. The adjoints keep only the partials that can
+//! reach a gradient (`live`). A machine may run only some cells (`Cells`: a part of the reverse
+//! run split by cells, `split`). Without compiled
 //! code ([`Code::interpreted`]) the interpreter runs all of them: the reference the tests
 //! compare the compiled gradient with, bit for bit. Initialisation is always interpreted
 //! (`Plan::initialize`).

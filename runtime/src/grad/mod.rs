@@ -14,8 +14,9 @@
 //!
 //! Memory: the state is saved every K steps (default ⌈√N⌉) and each segment's K states are
 //! recomputed in reverse: about (N/K + K) states, 2√N at the default. Within a tape budget
-//! ([`Problem::keep_tapes_within`]) a segment's partials and tapes are kept instead of
-//! replaying each step: one forward pass less, for more memory.
+//! ([`Problem::keep_tapes_within`]) a segment's advance partials are kept instead of computed
+//! again for each step: one pass of the advance kernels less, for more memory. The reverse run
+//! may split by cells onto threads ([`Problem::set_threads`]), with the same bits.
 
 mod cable;
 mod cotangent;
@@ -244,11 +245,12 @@ impl Problem {
         })
     }
 
-    /// Lets the reverse run keep every step's partials and tape of a segment when they fit in
-    /// `bytes` (default 0: never), instead of replaying each step: one forward pass less, for
-    /// about (S + T)/S times the memory of a segment's states (S: a state's bytes, T: a step's
-    /// partials and tape; T ≈ 8 S for hh). Without a checkpoint spacing given, the segments are
-    /// then K = ⌈√(N·S/(S+T))⌉ steps, which makes ⌈N/K⌉·S + K·(S+T) least.
+    /// Lets the reverse run keep every step's advance partials of a segment when they fit in
+    /// `bytes` (default 0: never), instead of computing them again in each step's replay: one
+    /// pass of the advance kernels less, for about (S + T)/S times the memory of a segment's
+    /// states (S: a state's bytes, T: a step's advance partials; T ≈ 1.5 S for hh). Without a
+    /// checkpoint spacing given, the segments are then K = ⌈√(N·S/(S+T))⌉ steps, which makes
+    /// ⌈N/K⌉·S + K·(S+T) least.
     pub fn keep_tapes_within(&mut self, bytes: usize) {
         self.tape_budget = bytes;
     }

@@ -1,8 +1,9 @@
 //! The reverse run: per checkpointed segment, the states recomputed forward, then every step's
 //! stages undone in the reverse order of `schedule::STEP`, each by its adjoint, from the
-//! partials of a replay of the step ([`Schedule::Replay`]) or from those the recomputation kept
-//! ([`Schedule::Tapes`]). The recomputation and the replay run the compiled kernels
-//! (`kernels::Machine`), and so do the adjoints' partials, a block at a time.
+//! partials of a replay of the step ([`Schedule::Replay`]), the advance kernels' from the
+//! recomputation where it kept them ([`Schedule::Tapes`]). The recomputation and the replay run
+//! the compiled kernels (`kernels::Machine`), and so do the adjoints' partials, a block at a
+//! time. A run split by cells (`split`) does all this for each part's cells.
 
 use std::ops::Range;
 
@@ -27,11 +28,12 @@ type Gradients = (Vec<Vec<Vec<f64>>>, Vec<f64>, CableGradient);
 /// How the reverse run gets each step's partials and tape.
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub(super) enum Schedule {
-    /// The segment's states are recomputed, then each step is replayed from its state with the
-    /// fused kernels just before its adjoint: memory of one step's partials.
+    /// The segment's states are recomputed, then each step is replayed from its state just
+    /// before its adjoint (its partials, what the adjoint reads): memory of one step's partials.
     Replay,
-    /// The segment is recomputed once with the fused kernels, keeping every step's partials and
-    /// tape, then undone from them: one forward pass less, memory of a segment's partials.
+    /// The segment is recomputed with the advance kernels fused with their partials, keeping
+    /// every step's, then each step is replayed but its advance: memory of a segment's advance
+    /// partials, for one advance kernel pass less (the costliest: rates and their derivatives).
     Tapes,
 }
 

@@ -52,7 +52,7 @@ impl CellEvents {
             let (mut events, mut ids) = (Vec::new(), Vec::new());
             for e in step {
                 if cells.hold(e) {
-                    events.push(e.clone());
+                    events.push(*e);
                     ids.push(out.in_run);
                 }
                 out.in_run += 1;

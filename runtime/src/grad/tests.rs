@@ -316,7 +316,7 @@ fn the_reverse_run_on_three_threads_gives_the_bits_of_one() {
     let mut a = test_models::example_edited("examples/bench/ringtest.syl", &[], |text| {
         text.replace("    record spikes\n", &format!("    record spikes\n{probes}"))
     });
-    a.model.simulation.duration = 20.0;
+    a.model.simulation.duration = 10.0;
     let trainables = vec![
         trainable(&a, "hh", "gkbar"),
         trainable(&a, "exp2syn", "tau2"),
