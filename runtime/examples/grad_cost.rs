@@ -6,9 +6,10 @@
 //! usage: cargo run --release -p sylva-runtime --example grad_cost -- MODE [RINGS [THREADS]]
 //!   MODE: `forward` (the CPU engine, compiled kernels, one thread), `loss` (the gradient's own
 //!   forward run, compiled), `gradient` (forward with checkpoints + reverse, each step
-//!   replayed), `gradient-tapes` (the reverse keeps a segment's partials and tapes instead of
-//!   replaying: one forward pass less, more memory). THREADS (default 1): the gradient's
-//!   reverse run split by cells on that many threads (its forward run stays on one).
+//!   replayed), `gradient-tapes` (the reverse keeps a segment's advance partials from its
+//!   recomputation instead of computing them again in each replay: faster, more memory).
+//!   THREADS (default 1): the gradient's reverse run split by cells on that many threads (its
+//!   forward run stays on one).
 //! Prints the wall and CPU time of the mode (CPU time: less sensitive to a loaded machine); run
 //! each under `/usr/bin/time -f %M` for its peak memory.
 
