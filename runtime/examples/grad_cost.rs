@@ -3,11 +3,13 @@
 //! density (per group of compartments sharing a value) and both connection weights trainable;
 //! the loss: every soma's voltage against the trace of the model with its parameters 5 % off.
 //!
-//! usage: cargo run --release -p sylva-runtime --example grad_cost -- MODE [RINGS]
+//! usage: cargo run --release -p sylva-runtime --example grad_cost -- MODE [RINGS [THREADS]]
 //!   MODE: `forward` (the CPU engine, compiled kernels, one thread), `loss` (the gradient's own
 //!   forward run, compiled), `gradient` (forward with checkpoints + reverse, each step
-//!   replayed), `gradient-tapes` (the reverse keeps a segment's partials and tapes instead of
-//!   replaying: one forward pass less, more memory).
+//!   replayed), `gradient-tapes` (the reverse keeps a segment's advance partials from its
+//!   recomputation instead of computing them again in each replay: faster, more memory).
+//!   THREADS (default 1): the gradient's reverse run split by cells on that many threads (its
+//!   forward run stays on one).
 //! Prints the wall and CPU time of the mode (CPU time: less sensitive to a loaded machine); run
 //! each under `/usr/bin/time -f %M` for its peak memory.
 
@@ -82,6 +84,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "gradient".into());
     let rings: u32 = args.next().map_or(1, |r| r.parse().expect("a number of rings"));
+    let threads: usize = args.next().map_or(1, |t| t.parse().expect("a number of threads"));
     let a = ringtest(rings);
     let trainables = trainables(&a);
     let compartments: usize = Plan::new(&a).nodes.v.len();
@@ -94,6 +97,7 @@ fn main() {
         }
         "loss" | "gradient" | "gradient-tapes" => {
             let mut problem = Problem::new(&a, &trainables).expect("differentiable");
+            problem.set_threads(threads);
             let values = problem.values();
             problem.set_values(&values.iter().map(|x| x * 1.05).collect::<Vec<_>>());
             let trace = problem.trace().expect("runs");

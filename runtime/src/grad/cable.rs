@@ -8,6 +8,8 @@
 //! −μ Δvᵀ on the sparsity pattern, so ∂L/∂(C/dt)ᵢ = −μᵢ Δvᵢ and, with the rhs terms,
 //! ∂L/∂gᵢ = (μᵢ − μₚ)(v'ₚ − v'ᵢ).
 
+use std::ops::Range;
+
 use super::GradError;
 use crate::plan::{Cable, Plan};
 
@@ -40,9 +42,17 @@ impl CableGradient {
         CableGradient { capacitance_dt: vec![0.0; nodes], axial: vec![0.0; nodes] }
     }
 
-    /// Adds one solve's share: `mu` = M⁻ᵀ λ_v', `v_after` = v', `v_before` = v.
-    pub(super) fn add_solve(&mut self, cable: &Cable, mu: &[f64], v_after: &[f64], v_before: &[f64]) {
-        for i in 0..mu.len() {
+    /// Adds one solve's share at the `nodes` (whole cells): `mu` = M⁻ᵀ λ_v', `v_after` = v',
+    /// `v_before` = v.
+    pub(super) fn add_solve(
+        &mut self,
+        cable: &Cable,
+        nodes: Range<usize>,
+        mu: &[f64],
+        v_after: &[f64],
+        v_before: &[f64],
+    ) {
+        for i in nodes {
             self.capacitance_dt[i] -= mu[i] * (v_after[i] - v_before[i]);
             let parent = cable.parent[i];
             if parent != u32::MAX {

@@ -1,6 +1,8 @@
 //! Cotangents (∂L/∂x for every value x of the state and of a step's intermediates) and the
 //! vector–Jacobian product of one kernel at one instance.
 
+use std::ops::Range;
+
 use sylva_compiler::ir::adjoint::{AdjointKernel, Wrt};
 use sylva_compiler::ir::expr::{Expr, IonVar};
 use sylva_compiler::ir::kernel::{Kernel, Target};
@@ -98,18 +100,26 @@ impl Cotangents {
         Column { ptr: array.as_mut_ptr(), len: array.len(), index }
     }
 
-    /// The vector–Jacobian product of a range kernel at every instance of block `b` (as
-    /// [`Cotangents::vjp`] over the instances in reverse): where the block's instances touch
+    /// The vector–Jacobian product of a range kernel at the `instances` of block `b` (as
+    /// [`Cotangents::vjp`] over them in reverse): where the block's instances touch
     /// disjoint cotangents ([`Vjp::disjoint`]) write by write and partial by partial over all
     /// instances, a tight loop per array that adds to every cell in the same order and so gives
     /// the same bits.
-    pub(super) fn vjp_block(&mut self, p: &Plan, b: usize, vjp: &Vjp, partials: &[Vec<f64>], written: &mut Vec<f64>) {
+    pub(super) fn vjp_block(
+        &mut self,
+        p: &Plan,
+        b: usize,
+        vjp: &Vjp,
+        partials: &[Vec<f64>],
+        instances: Range<usize>,
+        written: &mut Vec<f64>,
+    ) {
         let block = &p.blocks[b];
         if !vjp.disjoint {
-            self.vjp(p, b, vjp, partials, (0..block.len()).rev(), written);
+            self.vjp(p, b, vjp, partials, instances.rev(), written);
             return;
         }
-        let (n, nodes) = (block.len(), &block.node_index);
+        let (n, nodes) = (instances.len(), &block.node_index[instances.clone()]);
         let writes: Vec<(Column, bool)> = vjp.writes.iter().map(|&(place, acc)| (self.column(b, place), acc)).collect();
         // Every value is overwritten below: no need to clear the scratch.
         written.resize(written.len().max(writes.len() * n), 0.0);
@@ -118,17 +128,17 @@ impl Cotangents {
         // Every write's cotangent is read before any is consumed, as an instance reads them.
         for ((column, _), out) in writes.iter().zip(written[..writes.len() * n].chunks_mut(n.max(1))) {
             let cells = unsafe { column.cells() };
-            column.index.each(n, nodes, |i, cell| out[i] = cells[cell]);
+            column.index.each(instances.clone(), nodes, |k, cell| out[k] = cells[cell]);
         }
         for (column, _) in writes.iter().filter(|(_, accumulates)| !accumulates) {
             let cells = unsafe { column.cells() };
-            column.index.each(n, nodes, |_, cell| cells[cell] = 0.0);
+            column.index.each(instances.clone(), nodes, |_, cell| cells[cell] = 0.0);
         }
         for (&(write, reach), values) in vjp.partials.iter().zip(partials) {
             let Reach::Place(place) = reach else { continue };
             let column = self.column(b, place);
             let (cells, cotangents) = (unsafe { column.cells() }, &written[write * n..(write + 1) * n]);
-            accumulate(column.index, cells, nodes, cotangents, &values[..n]);
+            accumulate(column.index, cells, nodes, cotangents, &values[instances.clone()], instances.start);
         }
     }
 
@@ -190,21 +200,22 @@ impl Cotangents {
     }
 }
 
-/// `cells[instance's cell] += cotangent · value` per instance, but for a zero product (as the
+/// `cells[instance's cell] += cotangent · value` per instance (the block's from `first` on, at
+/// `nodes`), but for a zero product (as the
 /// product instance by instance skips it: adding 0 would turn a −0 into +0). A select rather
 /// than a branch, so that a block's own cells (one per instance, in order) take vector code.
 #[inline(always)]
-fn accumulate(index: Index, cells: &mut [f64], nodes: &[u32], cotangents: &[f64], values: &[f64]) {
+fn accumulate(index: Index, cells: &mut [f64], nodes: &[u32], cotangents: &[f64], values: &[f64], first: usize) {
     let add =
         |cell: &mut f64, contribution: f64| *cell = if contribution != 0.0 { *cell + contribution } else { *cell };
     match index {
         Index::Instance => {
-            let cells = &mut cells[..values.len()];
+            let cells = &mut cells[first..first + values.len()];
             for ((cell, w), x) in cells.iter_mut().zip(cotangents).zip(values) {
                 add(cell, w * x);
             }
         }
-        _ => index.each(values.len(), nodes, |i, cell| add(&mut cells[cell], cotangents[i] * values[i])),
+        _ => index.each(first..first + values.len(), nodes, |k, cell| add(&mut cells[cell], cotangents[k] * values[k])),
     }
 }
 
@@ -224,12 +235,12 @@ enum Index {
 }
 
 impl Index {
-    /// Calls `f(instance, cell)` for each of the `n` instances of a block at `nodes`, in order.
+    /// Calls `f(k, cell)` for the `k`-th of a block's `instances`, at `nodes` (theirs), in order.
     #[inline(always)]
-    fn each(self, n: usize, nodes: &[u32], mut f: impl FnMut(usize, usize)) {
+    fn each(self, instances: Range<usize>, nodes: &[u32], mut f: impl FnMut(usize, usize)) {
         match self {
-            Index::Instance => (0..n).for_each(|i| f(i, i)),
-            Index::Node => nodes[..n].iter().enumerate().for_each(|(i, node)| f(i, *node as usize)),
+            Index::Instance => instances.enumerate().for_each(|(k, i)| f(k, i)),
+            Index::Node => nodes[..instances.len()].iter().enumerate().for_each(|(k, node)| f(k, *node as usize)),
             Index::PreNode => unreachable!("a block reading v_pre is not disjoint"),
         }
     }

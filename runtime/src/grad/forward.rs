@@ -2,11 +2,13 @@
 //! probes' rows, the events each step delivered, and the state every K steps.
 
 use super::GradError;
-use super::kernels::{Code, Machine};
+use super::kernels::{Cells, Code, Machine};
 use crate::host::blowup;
 use crate::host::{DueEvent, Host};
 use sylva_compiler::ir::expr::{Expr, IonVar};
 use sylva_compiler::ir::kernel::Target;
+
+use std::ops::Range;
 
 use crate::plan::Plan;
 
@@ -17,6 +19,8 @@ use crate::plan::Plan;
 /// Stored currents and derived values are outputs no kernel reads.
 #[derive(Clone)]
 pub(super) struct Snapshot {
+    /// The cells it holds: its arrays start at their first node and instances.
+    cells: Cells,
     v: Vec<f64>,
     /// (species, which array, values).
     ions: Vec<(usize, IonVar, Vec<f64>)>,
@@ -62,41 +66,60 @@ pub(super) fn state_bytes(plan: &Plan, saved: &[(usize, IonVar)]) -> usize {
 }
 
 impl Snapshot {
-    pub(super) fn take(plan: &Plan, ions: &[(usize, IonVar)]) -> Snapshot {
+    /// The state of the plan's `cells`.
+    pub(super) fn take(plan: &Plan, ions: &[(usize, IonVar)], cells: &Cells) -> Snapshot {
+        let nodes = cells.nodes.clone();
+        let states = plan.blocks.iter().zip(&cells.instances);
         Snapshot {
-            v: plan.nodes.v.clone(),
-            ions: ions.iter().map(|&(s, var)| (s, var, plan.ions[s].get(var).clone())).collect(),
-            states: plan.blocks.iter().map(|b| b.states.clone()).collect(),
+            cells: cells.clone(),
+            v: plan.nodes.v[nodes.clone()].to_vec(),
+            ions: ions.iter().map(|&(s, var)| (s, var, plan.ions[s].get(var)[nodes.clone()].to_vec())).collect(),
+            states: states.map(|(b, i)| b.states.iter().map(|s| s[i.clone()].to_vec()).collect()).collect(),
         }
     }
 
-    /// Overwrites this snapshot (of the same plan) with the plan's state, reusing its arrays.
-    pub(super) fn copy_from(&mut self, plan: &Plan) {
-        self.v.copy_from_slice(&plan.nodes.v);
+    /// Where the values of `cells` (some of its own) are in its arrays: nodes, per block instances.
+    fn at(&self, cells: &Cells) -> (Range<usize>, Vec<Range<usize>>) {
+        let shift = |r: &Range<usize>, by: usize| r.start - by..r.end - by;
+        let nodes = shift(&cells.nodes, self.cells.nodes.start);
+        (nodes, cells.instances.iter().zip(&self.cells.instances).map(|(r, own)| shift(r, own.start)).collect())
+    }
+
+    /// Overwrites this snapshot's values of `cells` (some of its own) with the plan's state.
+    pub(super) fn copy_from(&mut self, plan: &Plan, cells: &Cells) {
+        let (nodes, instances) = self.at(cells);
+        let (here, there) = (nodes, cells.nodes.clone());
+        self.v[here.clone()].copy_from_slice(&plan.nodes.v[there.clone()]);
         for (s, var, values) in &mut self.ions {
-            values.copy_from_slice(plan.ions[*s].get(*var));
+            values[here.clone()].copy_from_slice(&plan.ions[*s].get(*var)[there.clone()]);
         }
-        for (b, states) in plan.blocks.iter().zip(&mut self.states) {
+        for (((b, states), mine), theirs) in
+            plan.blocks.iter().zip(&mut self.states).zip(instances).zip(&cells.instances)
+        {
             for (state, saved) in b.states.iter().zip(states) {
-                saved.copy_from_slice(state);
+                saved[mine.clone()].copy_from_slice(&state[theirs.clone()]);
             }
         }
     }
 
-    /// The saved voltages.
-    pub(super) fn v(&self) -> &[f64] {
-        &self.v
+    /// The saved voltages of `cells` (some of its own).
+    pub(super) fn v(&self, cells: &Cells) -> &[f64] {
+        &self.v[self.at(cells).0]
     }
 
-    pub(super) fn restore(&self, plan: &mut Plan) {
-        plan.nodes.v.copy_from_slice(&self.v);
+    /// Puts the saved state of `cells` (some of its own) back into the plan.
+    pub(super) fn restore(&self, plan: &mut Plan, cells: &Cells) {
+        let (here, instances) = self.at(cells);
+        let there = cells.nodes.clone();
+        plan.nodes.v[there.clone()].copy_from_slice(&self.v[here.clone()]);
         for (s, var, values) in &self.ions {
-            plan.ions[*s].get_mut(*var).copy_from_slice(values);
+            plan.ions[*s].get_mut(*var)[there.clone()].copy_from_slice(&values[here.clone()]);
         }
         // In place: compiled kernels hold pointers to these arrays.
-        for (b, states) in plan.blocks.iter_mut().zip(&self.states) {
+        let blocks = plan.blocks.iter_mut().zip(&self.states).zip(instances).zip(&cells.instances);
+        for (((b, states), mine), theirs) in blocks {
             for (state, saved) in b.states.iter_mut().zip(states) {
-                state.copy_from_slice(saved);
+                state[theirs.clone()].copy_from_slice(&saved[mine.clone()]);
             }
         }
     }
@@ -126,7 +149,7 @@ pub(super) fn run(plan: &Plan, code: &Code, steps: u64, checkpoint_every: Option
     let mut m = Machine::new(p, code, false);
     for n in 0..steps {
         if checkpoint_every.is_some_and(|k| n % k == 0) {
-            run.checkpoints.push((n, Snapshot::take(&m.plan, &run.saved)));
+            run.checkpoints.push((n, Snapshot::take(&m.plan, &run.saved, &m.cells)));
         }
         let mut events = Vec::new();
         while let Some(e) = host.pop_due(n) {

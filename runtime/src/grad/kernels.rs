@@ -1,23 +1,30 @@
 //! The kernels a gradient runs on a plan's arrays: the compiled stage kernels of a step
 //! (current, advance, event; Cranelift, bit for bit the interpreter, `cpu::jit`); the current
-//! and advance kernels fused with their adjoints' partials ([`AdjointKernel::fused`]), which the
-//! replay of a step runs so that one pass computes the stage and stores every partial
-//! derivative of a block's instances into per-instance [`Slot::Partial`] arrays; and the
-//! partials alone ([`AdjointKernel::kernel`]) for initialisation and events. Without compiled
+//! and advance kernels fused with their adjoints' partials ([`AdjointKernel::fused`]), so that
+//! one pass computes the stage and stores every partial derivative of a block's instances into
+//! per-instance [`Slot::Partial`] arrays (the advance where a recomputation keeps its partials,
+//! the current kernels with only the writes a replay reads); and the partials alone for the
+//! replay's advance, initialisation and events. The adjoints keep only the partials that can
+//! reach a gradient (`live`). A machine may run only some cells (`Cells`: a part of the reverse
+//! run split by cells, `split`). Without compiled
 //! code ([`Code::interpreted`]) the interpreter runs all of them: the reference the tests
 //! compare the compiled gradient with, bit for bit. Initialisation is always interpreted
 //! (`Plan::initialize`).
 
 use sylva_compiler::ir::adjoint::{AdjointKernel, adjoint};
-use sylva_compiler::ir::kernel::{Kernel, Kernels, Stage};
+use sylva_compiler::ir::expr::ExprArena;
+use sylva_compiler::ir::kernel::{Kernel, Kernels, Stage, Target, Write};
 
 use super::cotangent::Vjp;
+use super::live::Live;
 use crate::cpu::compiled;
 use crate::cpu::jit::{self, JitError, JitKernel};
 use crate::cpu::slots::Slot;
 use crate::host::DueEvent;
 use crate::plan::schedule::{self, STEP};
+use crate::plan::solve::solve_range;
 use crate::plan::{Block, Plan};
+use std::ops::Range;
 
 /// The adjoint of one kernel of a block, and its vector–Jacobian product resolved for the block.
 pub(super) struct StageAdjoint {
@@ -26,8 +33,10 @@ pub(super) struct StageAdjoint {
 }
 
 impl StageAdjoint {
-    fn derive(block: &Block, kernel: &Kernel) -> StageAdjoint {
-        let adjoint = adjoint(kernel);
+    /// The adjoint of `kernel` of block `b` (`block`), with the partials that matter (`live`).
+    fn derive(b: usize, block: &Block, kernel: &Kernel, live: &Live) -> StageAdjoint {
+        let mut adjoint = adjoint(kernel);
+        adjoint.partials.retain(|p| live.matters(b, block, kernel, p));
         StageAdjoint { vjp: Vjp::resolve(block, kernel, &adjoint), adjoint }
     }
 }
@@ -41,13 +50,14 @@ pub(super) struct BlockAdjoints {
 }
 
 impl BlockAdjoints {
-    fn derive(block: &Block) -> BlockAdjoints {
+    fn derive(b: usize, block: &Block, live: &Live) -> BlockAdjoints {
         let k = &block.kernels;
+        let derive = |kernel: &Kernel| StageAdjoint::derive(b, block, kernel, live);
         BlockAdjoints {
-            init: StageAdjoint::derive(block, &k.init),
-            current: StageAdjoint::derive(block, &k.current),
-            advance: StageAdjoint::derive(block, &k.advance),
-            event: k.event.as_ref().map(|e| StageAdjoint::derive(block, e)),
+            init: derive(&k.init),
+            current: derive(&k.current),
+            advance: derive(&k.advance),
+            event: k.event.as_ref().map(derive),
         }
     }
 
@@ -90,8 +100,13 @@ pub(super) fn kernel_of(k: &Kernels, stage: Stage) -> Option<&Kernel> {
 pub(super) struct Code {
     /// Per block.
     pub adjoints: Vec<BlockAdjoints>,
+    /// What carries a cotangent to a trained value (the adjoints keep the partials between).
+    pub live: Live,
     /// Per block, its compiled kernels; `None`: the interpreter runs them (the reference).
     compiled: Option<Vec<BlockCode>>,
+    /// Whether the replay of a step may compute the advance kernels' partials without running
+    /// them: where no advance kernel writes a concentration, none reads what another wrote.
+    pub advance_partials_alone: bool,
 }
 
 /// The compiled kernels of one block.
@@ -99,24 +114,29 @@ struct BlockCode {
     current: JitKernel,
     advance: JitKernel,
     event: Option<JitKernel>,
-    /// The current and advance kernels fused with their adjoints' partials (the replay).
+    /// The current and advance kernels fused with their adjoints' partials (the replay that
+    /// keeps tapes).
     current_and_partials: JitKernel,
     advance_and_partials: JitKernel,
-    /// The partials kernel of each adjoint, by the stage of its kernel.
+    /// The current kernel's partials with only the writes a replay reads after it (see
+    /// [`replay_writes`]): the replay of each step.
+    replay_current: JitKernel,
+    /// The partials kernel of each adjoint, by the stage of its kernel, into the arrays
+    /// [`Machine::partials`] reads them from.
     partials: Vec<(Stage, JitKernel)>,
 }
 
 impl Code {
-    /// Derives the adjoints of every block of `plan` and compiles the step's kernels and the
-    /// adjoints' partials.
-    pub(super) fn compile(plan: &Plan) -> Result<Code, JitError> {
-        let mut code = Code::interpreted(plan);
+    /// Derives the adjoints of every block of `plan` (their partials that matter, `live`) and
+    /// compiles the step's kernels and the adjoints' partials.
+    pub(super) fn compile(plan: &Plan, live: Live) -> Result<Code, JitError> {
+        let mut code = Code::interpreted(plan, live);
         let blocks = plan.blocks.iter().zip(&code.adjoints).map(|(block, adjoints)| {
             let slots = slot_list(block, adjoints.width());
             let compile = |k: &Kernel| jit::compile(k, &slots);
             let partials = adjoints
                 .stages()
-                .map(|(stage, a)| Ok((stage, compile(&a.adjoint.kernel(stage))?)))
+                .map(|(stage, a)| Ok((stage, compile(&partials_alone(adjoints, stage, a))?)))
                 .collect::<Result<Vec<_>, JitError>>()?;
             let k = &block.kernels;
             let fused = |stage: Stage, a: &StageAdjoint| {
@@ -129,6 +149,7 @@ impl Code {
                 event: k.event.as_ref().map(compile).transpose()?,
                 current_and_partials: fused(Stage::Current, &adjoints.current)?,
                 advance_and_partials: fused(Stage::Advance, &adjoints.advance)?,
+                replay_current: compile(&adjoints.current.adjoint.fused(&replay_writes(&k.current), 0))?,
                 partials,
             })
         });
@@ -136,9 +157,43 @@ impl Code {
         Ok(code)
     }
 
-    /// The adjoints of every block of `plan`, every kernel interpreted.
-    pub(super) fn interpreted(plan: &Plan) -> Code {
-        Code { adjoints: plan.blocks.iter().map(BlockAdjoints::derive).collect(), compiled: None }
+    /// Whether the kernels run compiled (else interpreted).
+    pub(super) fn is_compiled(&self) -> bool {
+        self.compiled.is_some()
+    }
+
+    /// The adjoints of every block of `plan` (their partials that matter, `live`), every
+    /// kernel interpreted.
+    pub(super) fn interpreted(plan: &Plan, live: Live) -> Code {
+        Code {
+            adjoints: plan.blocks.iter().enumerate().map(|(b, block)| BlockAdjoints::derive(b, block, &live)).collect(),
+            live,
+            compiled: None,
+            advance_partials_alone: !plan
+                .blocks
+                .iter()
+                .any(|b| b.kernels.advance.writes.iter().any(|w| matches!(w.target, Target::IonConcentration(..)))),
+        }
+    }
+}
+
+/// The partials of `a` (block adjoints `adjoints`' of `stage`) alone, into the arrays where
+/// [`Machine::partials`] reads them.
+fn partials_alone(adjoints: &BlockAdjoints, stage: Stage, a: &StageAdjoint) -> Kernel {
+    let nothing = Kernel { stage, exprs: ExprArena::new(), writes: Vec::new() };
+    a.adjoint.fused(&nothing, adjoints.offset(stage) as u32)
+}
+
+/// The current kernel `kernel` with only the writes a replay of its step reads: the
+/// diagonal (the transposed solve's matrix) and the ion currents (an advance kernel may read
+/// them). Its right-hand side and stored values are left out: the replay takes the solve's
+/// result from the recomputed state, and the rows are recorded already.
+fn replay_writes(kernel: &Kernel) -> Kernel {
+    let kept = |w: &&Write| matches!(w.target, Target::NodeDiagonal | Target::IonCurrent(_));
+    Kernel {
+        stage: kernel.stage,
+        exprs: kernel.exprs.clone(),
+        writes: kernel.writes.iter().filter(kept).copied().collect(),
     }
 }
 
@@ -147,6 +202,30 @@ fn slot_list(block: &Block, width: usize) -> Vec<Slot> {
     let mut slots = compiled::slots(block);
     slots.extend((0..width as u32).map(Slot::Partial));
     slots
+}
+
+/// Whole cells: their nodes and, per block, their instances.
+#[derive(Clone, Debug)]
+pub(super) struct Cells {
+    pub nodes: Range<usize>,
+    pub instances: Vec<Range<usize>>,
+}
+
+impl Cells {
+    pub(super) fn all(plan: &Plan) -> Cells {
+        Cells { nodes: 0..plan.nodes.v.len(), instances: plan.blocks.iter().map(|b| 0..b.len()).collect() }
+    }
+
+    /// The cells of `plan` in about `count` parts of similar node counts (as the CPU engine's
+    /// chunks).
+    pub(super) fn split(plan: &Plan, count: usize) -> Vec<Cells> {
+        compiled::chunks(plan, count).into_iter().map(|c| Cells { nodes: c.nodes, instances: c.instances }).collect()
+    }
+
+    /// Whether the event's target is one of these cells' instances.
+    pub(super) fn hold(&self, e: &DueEvent) -> bool {
+        self.instances[e.block as usize].contains(&(e.instance as usize))
+    }
 }
 
 /// A plan stepped by a gradient's kernels, with the per-instance arrays that hold the last
@@ -158,6 +237,8 @@ pub(super) struct Machine<'c> {
     code: &'c Code,
     /// Per block: the pointer table of [`slot_list`] (compiled code only).
     tables: Vec<Vec<*mut u8>>,
+    /// The cells it runs (all but in a reverse run split by cells).
+    pub cells: Cells,
     /// Per block, per partial, per instance; empty arrays in a machine that keeps none.
     partials: Vec<Vec<Vec<f64>>>,
     keeps_partials: bool,
@@ -187,7 +268,14 @@ impl<'c> Machine<'c> {
             }
             None => Vec::new(),
         };
-        Machine { plan, code, tables, partials, keeps_partials, scratch: Vec::new() }
+        Machine { cells: Cells::all(&plan), plan, code, tables, partials, keeps_partials, scratch: Vec::new() }
+    }
+
+    /// A machine that runs only the kernels, solves and products of `cells` (compiled code:
+    /// the interpreter runs every cell).
+    pub(super) fn of_cells(plan: Plan, code: &'c Code, cells: Cells) -> Machine<'c> {
+        assert!(code.compiled.is_some() || cells.instances.iter().zip(&plan.blocks).all(|(r, b)| r.len() == b.len()));
+        Machine { cells, ..Machine::new(plan, code, true) }
     }
 
     /// One step from time `t`, delivering `events`: every stage of [`STEP`] but detection and
@@ -209,10 +297,14 @@ impl<'c> Machine<'c> {
             S::DeliverEvents => events.iter().for_each(|e| self.event(e, t)),
             S::Reversals => self.plan.update_reversals(),
             S::Currents => {
-                self.plan.zero_accumulators();
+                self.zero_accumulators();
                 (0..self.plan.blocks.len()).for_each(|b| self.run(b, |c| &c.current, mid));
             }
-            S::Solve => self.plan.solve(),
+            S::Solve => {
+                let nodes = &mut self.plan.nodes;
+                let cable = &self.plan.cable;
+                solve_range(&mut nodes.v, &mut nodes.rhs, &mut nodes.diagonal, cable, 0, self.cells.nodes.clone());
+            }
             S::Advance => (0..self.plan.blocks.len()).for_each(|b| self.run(b, |c| &c.advance, mid)),
             S::Detect | S::Record => {}
         }
@@ -247,7 +339,7 @@ impl<'c> Machine<'c> {
         self.check_keeps_partials();
         match self.code.compiled {
             Some(_) => {
-                self.plan.zero_accumulators();
+                self.zero_accumulators();
                 (0..self.plan.blocks.len()).for_each(|b| self.run(b, |c| &c.current_and_partials, mid));
             }
             None => {
@@ -256,6 +348,27 @@ impl<'c> Machine<'c> {
                 self.plan.currents(mid);
             }
         }
+    }
+
+    /// [`schedule::Stage::Currents`] at model time `mid` for a replay that takes the state
+    /// after the step from elsewhere: every block's partials of its current kernel, and of its
+    /// writes only those the replay reads later ([`replay_writes`]; the interpreter makes them
+    /// all, the same bits).
+    pub(super) fn replay_currents(&mut self, mid: f64) {
+        match self.code.compiled {
+            Some(_) => {
+                self.check_keeps_partials();
+                self.zero_accumulators();
+                (0..self.plan.blocks.len()).for_each(|b| self.run(b, |c| &c.replay_current, mid));
+            }
+            None => self.currents_and_partials(mid),
+        }
+    }
+
+    /// Whether a replay may compute the advance kernels' partials without running them
+    /// (see [`Code::advance_partials_alone`]).
+    pub(super) fn advance_partials_alone(&self) -> bool {
+        self.code.advance_partials_alone
     }
 
     /// The advance kernel of block `b` at model time `mid`, keeping its partials.
@@ -270,21 +383,52 @@ impl<'c> Machine<'c> {
         }
     }
 
-    /// Arrays for every partial of every block, shaped as the machine's.
-    pub(super) fn partials_like(&self) -> Vec<Vec<Vec<f64>>> {
-        self.partials.iter().map(|block| block.iter().map(|p| vec![0.0; p.len()]).collect()).collect()
+    /// Arrays for the partials of every block's advance kernel, shaped as the machine's.
+    pub(super) fn advance_partials_like(&self) -> Vec<Vec<Vec<f64>>> {
+        let arrays = |b: usize| self.partials[b][self.code.adjoints[b].offset(Stage::Advance)..].iter();
+        (0..self.partials.len()).map(|b| arrays(b).map(|p| vec![0.0; p.len()]).collect()).collect()
     }
 
-    /// Exchanges the machine's partial arrays with `other` (shaped by
-    /// [`Machine::partials_like`]): the kernels compute into them from now on.
-    pub(super) fn swap_partials(&mut self, other: &mut Vec<Vec<Vec<f64>>>) {
-        std::mem::swap(&mut self.partials, other);
-        for (table, partials) in self.tables.iter_mut().zip(&mut self.partials) {
+    /// Exchanges the machine's arrays of the advance kernels' partials with `other` (shaped by
+    /// [`Machine::advance_partials_like`]): the kernels compute into them, and the adjoint
+    /// reads them, from now on.
+    pub(super) fn swap_advance_partials(&mut self, other: &mut [Vec<Vec<f64>>]) {
+        for (b, (table, partials)) in self.tables.iter_mut().zip(&mut self.partials).enumerate() {
+            let first = self.code.adjoints[b].offset(Stage::Advance);
             // The partials are the table's last slots (`slot_list`).
-            let first = table.len() - partials.len();
-            for (slot, array) in table[first..].iter_mut().zip(partials) {
-                *slot = array.as_mut_ptr().cast::<u8>();
+            let first_slot = table.len() - partials.len() + first;
+            for (k, array) in other[b].iter_mut().enumerate() {
+                std::mem::swap(&mut partials[first + k], array);
+                table[first_slot + k] = partials[first + k].as_mut_ptr().cast::<u8>();
             }
+        }
+        if self.tables.is_empty() {
+            for (b, partials) in self.partials.iter_mut().enumerate() {
+                let first = self.code.adjoints[b].offset(Stage::Advance);
+                partials[first..].iter_mut().zip(other[b].iter_mut()).for_each(|(x, y)| std::mem::swap(x, y));
+            }
+        }
+    }
+
+    /// One step from time `t`, delivering `events`, that keeps the advance kernels' partials
+    /// (see [`Machine::partials`]).
+    pub(super) fn step_keeping_advance_partials(&mut self, events: &[DueEvent], t: f64) {
+        let mid = t + self.plan.dt / 2.0;
+        for stage in STEP {
+            match stage {
+                schedule::Stage::Advance => (0..self.plan.blocks.len()).for_each(|b| self.advance_and_partials(b, mid)),
+                _ => self.stage(stage, events, t),
+            }
+        }
+    }
+
+    /// What the current stage sums into, zeroed at the machine's cells' nodes.
+    fn zero_accumulators(&mut self) {
+        let (nodes, range) = (&mut self.plan.nodes, self.cells.nodes.clone());
+        nodes.rhs[range.clone()].fill(0.0);
+        nodes.diagonal[range.clone()].fill(0.0);
+        for ion in &mut self.plan.ions {
+            ion.current[range.clone()].fill(0.0);
         }
     }
 
@@ -298,7 +442,8 @@ impl<'c> Machine<'c> {
         let blocks = self.code.compiled.as_ref().expect("compiled code only");
         let scalars = self.plan.scalars(t);
         // SAFETY: as in `event`, for every instance of the block.
-        unsafe { pick(&blocks[b]).run(self.tables[b].as_ptr(), scalars.as_ptr(), 0, self.plan.blocks[b].len()) };
+        let Range { start, end } = self.cells.instances[b];
+        unsafe { pick(&blocks[b]).run(self.tables[b].as_ptr(), scalars.as_ptr(), start, end) };
     }
 
     /// Computes the partials of block `b`'s adjoint of its `stage` kernel at the plan's values
@@ -316,12 +461,17 @@ impl<'c> Machine<'c> {
                 unsafe {
                     match event {
                         Some((instance, weight)) => kernel.run_event(table, scalars.as_ptr(), instance, weight),
-                        None => kernel.run(table, scalars.as_ptr(), 0, self.plan.blocks[b].len()),
+                        None => kernel.run(
+                            table,
+                            scalars.as_ptr(),
+                            self.cells.instances[b].start,
+                            self.cells.instances[b].end,
+                        ),
                     }
                 }
             }
             None => {
-                let instances = event.map_or(0..self.plan.blocks[b].len(), |(i, _)| i..i + 1);
+                let instances = event.map_or(self.cells.instances[b].clone(), |(i, _)| i..i + 1);
                 for instance in instances {
                     self.evaluate(b, stage, instance, event.map_or(0.0, |(_, w)| w), &scalars);
                 }

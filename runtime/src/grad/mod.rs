@@ -14,18 +14,21 @@
 //!
 //! Memory: the state is saved every K steps (default ⌈√N⌉) and each segment's K states are
 //! recomputed in reverse: about (N/K + K) states, 2√N at the default. Within a tape budget
-//! ([`Problem::keep_tapes_within`]) a segment's partials and tapes are kept instead of
-//! replaying each step: one forward pass less, for more memory.
+//! ([`Problem::keep_tapes_within`]) a segment's advance partials are kept instead of computed
+//! again for each step: one pass of the advance kernels less, for more memory. The reverse run
+//! may split by cells onto threads ([`Problem::set_threads`]), with the same bits.
 
 mod cable;
 mod cotangent;
 mod forward;
 mod kernels;
 mod linear;
+mod live;
 mod reverse;
 mod sample;
 #[cfg(test)]
 mod sample_tests;
+mod split;
 #[cfg(test)]
 mod tests;
 
@@ -164,6 +167,8 @@ pub struct Problem {
     linear: Option<(LinearReadout, Vec<f64>)>,
     /// Bytes the reverse run may spend on a segment's step tapes (see [`Problem::keep_tapes_within`]).
     tape_budget: usize,
+    /// Threads of the reverse run (see [`Problem::set_threads`]).
+    threads: usize,
 }
 
 impl Problem {
@@ -213,7 +218,7 @@ impl Problem {
             }
         }
         Ok(Problem {
-            code: kernels::Code::compile(&plan).map_err(GradError::Jit)?,
+            code: kernels::Code::compile(&plan, live::Live::new(&plan, &unfolded)).map_err(GradError::Jit)?,
             plan,
             trainables: trainables.to_vec(),
             cable_values,
@@ -236,16 +241,25 @@ impl Problem {
                 .collect(),
             linear: None,
             tape_budget: 0,
+            threads: 1,
         })
     }
 
-    /// Lets the reverse run keep every step's partials and tape of a segment when they fit in
-    /// `bytes` (default 0: never), instead of replaying each step: one forward pass less, for
-    /// about (S + T)/S times the memory of a segment's states (S: a state's bytes, T: a step's
-    /// partials and tape; T ≈ 8 S for hh). Without a checkpoint spacing given, the segments are
-    /// then K = ⌈√(N·S/(S+T))⌉ steps, which makes ⌈N/K⌉·S + K·(S+T) least.
+    /// Lets the reverse run keep every step's advance partials of a segment when they fit in
+    /// `bytes` (default 0: never), instead of computing them again in each step's replay: one
+    /// pass of the advance kernels less, for about (S + T)/S times the memory of a segment's
+    /// states (S: a state's bytes, T: a step's advance partials; T ≈ 1.5 S for hh). Without a
+    /// checkpoint spacing given, the segments are then K = ⌈√(N·S/(S+T))⌉ steps, which makes
+    /// ⌈N/K⌉·S + K·(S+T) least.
     pub fn keep_tapes_within(&mut self, bytes: usize) {
         self.tape_budget = bytes;
+    }
+
+    /// Runs the reverse run of a gradient on up to `threads` threads (default 1), split by
+    /// cells: the same bits for any number. Models whose cells are coupled through `v_pre`, and
+    /// interpreted kernels, run on one.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = threads.max(1);
     }
 
     /// The steps between checkpoints and how the reverse run gets each step's partials: with
@@ -264,7 +278,7 @@ impl Problem {
     /// Runs every kernel with the interpreter from now on: the reference semantics, slow; the
     /// compiled kernels give the same bits.
     pub fn interpret(&mut self) {
-        self.code = kernels::Code::interpreted(&self.plan);
+        self.code = kernels::Code::interpreted(&self.plan, self.code.live.clone());
     }
 
     /// Adds a trained linear readout (its values start at 0; they come last in `values`).
@@ -370,7 +384,7 @@ impl Problem {
         // The reverse run reads the rows' cotangents, not the rows: free them first.
         run.rows = Vec::new();
         let (params, weights, cable) =
-            reverse::run(plan, &self.code, &run, &row_cotangents, self.weights.len(), schedule)?;
+            reverse::run(plan, &self.code, &run, &row_cotangents, self.weights.len(), schedule, self.threads)?;
         let weights: Vec<f64> = weights.iter().zip(rule_scales).map(|(g, s)| g * s).collect();
         let gradient = self
             .trainables

@@ -1,8 +1,9 @@
 //! The reverse run: per checkpointed segment, the states recomputed forward, then every step's
 //! stages undone in the reverse order of `schedule::STEP`, each by its adjoint, from the
-//! partials of a replay of the step ([`Schedule::Replay`]) or from those the recomputation kept
-//! ([`Schedule::Tapes`]). The recomputation and the replay run the compiled kernels
-//! (`kernels::Machine`), and so do the adjoints' partials, a block at a time.
+//! partials of a replay of the step ([`Schedule::Replay`]), the advance kernels' from the
+//! recomputation where it kept them ([`Schedule::Tapes`]). The recomputation and the replay run
+//! the compiled kernels (`kernels::Machine`), and so do the adjoints' partials, a block at a
+//! time. A run split by cells (`split`) does all this for each part's cells.
 
 use std::ops::Range;
 
@@ -13,7 +14,8 @@ use super::GradError;
 use super::cable::CableGradient;
 use super::cotangent::Cotangents;
 use super::forward::{Run, Snapshot};
-use super::kernels::{Code, Machine};
+use super::kernels::{Cells, Code, Machine};
+use super::split::{self, CellEvents};
 use crate::host::{DueEvent, time_of};
 use crate::plan::schedule::{INIT, InitStage, STEP, Stage};
 use crate::plan::solve::solve_tree;
@@ -26,16 +28,17 @@ type Gradients = (Vec<Vec<Vec<f64>>>, Vec<f64>, CableGradient);
 /// How the reverse run gets each step's partials and tape.
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub(super) enum Schedule {
-    /// The segment's states are recomputed, then each step is replayed from its state with the
-    /// fused kernels just before its adjoint: memory of one step's partials.
+    /// The segment's states are recomputed, then each step is replayed from its state just
+    /// before its adjoint (its partials, what the adjoint reads): memory of one step's partials.
     Replay,
-    /// The segment is recomputed once with the fused kernels, keeping every step's partials and
-    /// tape, then undone from them: one forward pass less, memory of a segment's partials.
+    /// The segment is recomputed with the advance kernels fused with their partials, keeping
+    /// every step's, then each step is replayed but its advance: memory of a segment's advance
+    /// partials, for one advance kernel pass less (the costliest: rates and their derivatives).
     Tapes,
 }
 
 /// The reverse run of `run` (made by `forward::run` with checkpoints) with the loss's per-row
-/// derivatives `rows`.
+/// derivatives `rows`, its steps on up to `threads` threads by cells (`split`).
 pub(super) fn run(
     plan: &Plan,
     code: &Code,
@@ -43,65 +46,93 @@ pub(super) fn run(
     rows: &[Vec<f64>],
     connections: usize,
     schedule: Schedule,
+    threads: usize,
 ) -> Result<Gradients, GradError> {
+    let parts = split::cells(plan, code, threads);
+    let undone = split::each(parts, |cells| undo_steps(plan, code, run, rows, schedule, cells));
+    let (cot, event_weights) = split::merge(plan, undone);
+    let weights = split::weights(code, run, &event_weights, connections);
     let mut m = Machine::new(plan.clone(), code, true);
-    let mut cot = Cotangents::zeros(plan);
-    let mut weights = vec![0.0; connections];
-    let mut reverse = Reverse {
-        code,
-        cot: &mut cot,
-        written: Vec::new(),
-        weights: &mut weights,
-        tape: StepTape::new(&m.plan),
-        solve: SolveScratch { mu: vec![0.0; plan.nodes.v.len()], diagonal: vec![0.0; plan.nodes.v.len()] },
-    };
+    let mut reverse = Reverse::new(code, cot, CellEvents::none(), &m);
+    reverse.cot.add_row(plan, &rows[0]);
+    reverse.init(&mut m);
+    Ok((reverse.cot.params, weights, reverse.cot.cable))
+}
+
+/// Undoes every step of `run` at `cells`: their cotangents at the first step's start, and the
+/// cotangent of the weight of each of their events (by its index in the run).
+fn undo_steps(
+    plan: &Plan,
+    code: &Code,
+    run: &Run,
+    rows: &[Vec<f64>],
+    schedule: Schedule,
+    cells: Cells,
+) -> (Cotangents, Vec<f64>) {
+    let events = CellEvents::of(run, &cells);
+    let mut m = Machine::of_cells(plan.clone(), code, cells);
+    let mut reverse = Reverse::new(code, Cotangents::zeros(plan), events, &m);
     // One buffer per step of the longest segment, reused by every segment.
-    let mut segment = Segment { states: Vec::new(), tapes: Vec::new() };
+    let mut segment = Segment { states: Vec::new(), advance: Vec::new() };
     for (c, (start, checkpoint)) in run.checkpoints.iter().enumerate().rev() {
         let end = run.checkpoints.get(c + 1).map_or(run.steps, |(s, _)| *s);
-        checkpoint.restore(&mut m.plan);
+        checkpoint.restore(&mut m.plan, &m.cells);
         match schedule {
             Schedule::Replay => reverse.segment_by_replay(&mut m, run, rows, *start..end, &mut segment.states),
-            Schedule::Tapes => reverse.segment_from_tapes(&mut m, run, rows, *start..end, &mut segment),
+            Schedule::Tapes => reverse.segment_keeping_advance_partials(&mut m, run, rows, *start..end, &mut segment),
         }
     }
-    reverse.cot.add_row(plan, &rows[0]);
-    reverse.init(&mut Machine::new(plan.clone(), code, true));
-    Ok((cot.params, weights, cot.cable))
+    (reverse.cot, reverse.event_weights)
 }
 
 /// Per block, per partial, per instance (see `kernels::Machine::partials`).
 type Partials = Vec<Vec<Vec<f64>>>;
 
 /// A segment's recomputed states (and the one after it) and, with [`Schedule::Tapes`], each
-/// step's tape and partials.
+/// step's partials of the advance kernels.
 struct Segment {
     states: Vec<Snapshot>,
-    tapes: Vec<(StepTape, Partials)>,
+    advance: Vec<Partials>,
 }
 
 /// The bytes [`Schedule::Tapes`] keeps per step beyond [`Schedule::Replay`]: the partials of
-/// the current and advance kernels and the step's tape.
+/// the advance kernels.
 pub(super) fn tape_bytes(plan: &Plan, code: &Code) -> usize {
-    let values = |b: &crate::plan::Block| b.states.len() * b.len();
-    let partials: usize = plan.blocks.iter().zip(&code.adjoints).map(|(b, a)| a.width() * b.len()).sum();
-    let tape = (plan.ions.len() + 2) * plan.nodes.v.len() + plan.blocks.iter().map(values).sum::<usize>();
-    8 * (partials + tape)
+    let partials = |(b, a): (&crate::plan::Block, &super::kernels::BlockAdjoints)| {
+        a.of(KernelStage::Advance).map_or(0, |s| s.adjoint.partials.len()) * b.len()
+    };
+    8 * plan.blocks.iter().zip(&code.adjoints).map(partials).sum::<usize>()
 }
 
 struct Reverse<'a> {
     code: &'a Code,
-    cot: &'a mut Cotangents,
+    cot: Cotangents,
     /// Scratch for a kernel's writes' cotangents.
     written: Vec<f64>,
-    /// Per connection rule, the gradient of its weight (the events it sent).
-    weights: &'a mut [f64],
+    /// The events at the cells undone, per step.
+    events: CellEvents,
+    /// Per event of the run (by index), the cotangent of its weight where undone here.
+    event_weights: Vec<f64>,
     /// What the replay of the step being undone overwrote (its arrays reused step after step).
     tape: StepTape,
     solve: SolveScratch,
 }
 
-impl Reverse<'_> {
+impl<'a> Reverse<'a> {
+    /// A reverse run from the cotangents `cot` of the events `events`, with scratch for `m`.
+    fn new(code: &'a Code, cot: Cotangents, events: CellEvents, m: &Machine) -> Reverse<'a> {
+        let n = m.plan.nodes.v.len();
+        Reverse {
+            code,
+            cot,
+            written: Vec::new(),
+            event_weights: vec![0.0; events.in_run],
+            events,
+            tape: StepTape::new(&m.plan),
+            solve: SolveScratch { mu: vec![0.0; n], diagonal: vec![0.0; n] },
+        }
+    }
+
     /// Undoes the steps `range` from the checkpoint in the machine: recomputes the segment's
     /// states, then replays each step from its state just before undoing it.
     fn segment_by_replay(
@@ -114,23 +145,23 @@ impl Reverse<'_> {
     ) {
         let (start, dt) = (range.start, m.plan.dt);
         for n in range.start..=range.end {
-            keep_state(states, (n - start) as usize, &m.plan, &run.saved);
+            keep_state(states, (n - start) as usize, m, &run.saved);
             if n < range.end {
-                m.step(&run.events[n as usize], time_of(dt, n));
+                m.step(&self.events.steps[n as usize], time_of(dt, n));
             }
         }
         for n in range.rev() {
             self.cot.add_row(&m.plan, &rows[n as usize + 1]);
             let i = (n - start) as usize;
-            states[i].restore(&mut m.plan);
-            self.step(m, &run.events[n as usize], time_of(dt, n), states[i + 1].v());
+            states[i].restore(&mut m.plan, &m.cells);
+            self.step(m, n as usize, time_of(dt, n), states[i + 1].v(&m.cells), false);
         }
     }
 
-    /// Undoes the steps `range` from the checkpoint in the machine: recomputes the segment with
-    /// the fused kernels, keeping every step's tape and partials and the state after it, then
-    /// undoes the steps from them.
-    fn segment_from_tapes(
+    /// Undoes the steps `range` from the checkpoint in the machine: recomputes the segment's
+    /// states with the advance kernels fused with their partials, keeping those, then replays
+    /// each step but its advance from its state just before undoing it.
+    fn segment_keeping_advance_partials(
         &mut self,
         m: &mut Machine,
         run: &Run,
@@ -139,35 +170,36 @@ impl Reverse<'_> {
         segment: &mut Segment,
     ) {
         let (start, dt) = (range.start, m.plan.dt);
-        for n in range.clone() {
+        for n in range.start..=range.end {
             let i = (n - start) as usize;
-            if segment.tapes.len() == i {
-                segment.tapes.push((StepTape::new(&m.plan), m.partials_like()));
+            keep_state(&mut segment.states, i, m, &run.saved);
+            if n == range.end {
+                break;
             }
-            let (tape, partials) = &mut segment.tapes[i];
-            m.swap_partials(partials);
-            replay(m, &run.events[n as usize], time_of(dt, n), tape, None);
-            m.swap_partials(partials);
-            keep_state(&mut segment.states, i, &m.plan, &run.saved);
+            if segment.advance.len() == i {
+                segment.advance.push(m.advance_partials_like());
+            }
+            m.swap_advance_partials(&mut segment.advance[i]);
+            m.step_keeping_advance_partials(&self.events.steps[n as usize], time_of(dt, n));
+            m.swap_advance_partials(&mut segment.advance[i]);
         }
         for n in range.rev() {
             self.cot.add_row(&m.plan, &rows[n as usize + 1]);
             let i = (n - start) as usize;
-            // The state after the step, as its replay left it.
-            segment.states[i].restore(&mut m.plan);
-            let (tape, partials) = &mut segment.tapes[i];
-            m.swap_partials(partials);
-            self.undo(m, &run.events[n as usize], time_of(dt, n), tape);
-            m.swap_partials(partials);
+            segment.states[i].restore(&mut m.plan, &m.cells);
+            m.swap_advance_partials(&mut segment.advance[i]);
+            self.step(m, n as usize, time_of(dt, n), segment.states[i + 1].v(&m.cells), true);
+            m.swap_advance_partials(&mut segment.advance[i]);
         }
     }
 }
 
-/// Saves the plan's state into `states[i]`, reusing its arrays (`i` at most `states.len()`).
-fn keep_state(states: &mut Vec<Snapshot>, i: usize, plan: &Plan, saved: &[(usize, IonVar)]) {
+/// Saves the state of the machine's cells into `states[i]`, reusing its arrays (`i` at most
+/// `states.len()`).
+fn keep_state(states: &mut Vec<Snapshot>, i: usize, m: &Machine, saved: &[(usize, IonVar)]) {
     match states.get_mut(i) {
-        Some(state) => state.copy_from(plan),
-        None => states.push(Snapshot::take(plan, saved)),
+        Some(state) => state.copy_from(&m.plan, &m.cells),
+        None => states.push(Snapshot::take(&m.plan, saved, &m.cells)),
     }
 }
 
@@ -187,42 +219,49 @@ struct StepTape {
     v_before_solve: Vec<f64>,
     /// Per block: what its advance kernel overwrote.
     advance: Vec<Overwritten>,
+    /// Whether the replay ran the advance kernels (else it computed their partials alone and
+    /// `advance` is stale).
+    advanced: bool,
 }
 
 impl Reverse<'_> {
-    /// Undoes step `n` (from time `t`, ending with the voltages `v_after`); the machine's plan
+    /// Undoes step `n` (from time `t`, ending with the voltages `v_after`; with
+    /// `advance_kept`, the machine holds its advance kernels' partials); the machine's plan
     /// holds the state at its start and is left there.
-    fn step(&mut self, m: &mut Machine, events: &[DueEvent], t: f64, v_after: &[f64]) {
+    fn step(&mut self, m: &mut Machine, n: usize, t: f64, v_after: &[f64], advance_kept: bool) {
         let mut tape = std::mem::replace(&mut self.tape, StepTape::empty());
-        replay(m, events, t, &mut tape, Some(v_after));
-        self.undo(m, events, t, &tape);
+        replay(m, &self.events.steps[n], t, &mut tape, v_after, advance_kept);
+        self.undo(m, n, t, &tape);
         self.tape = tape;
     }
 
     /// Undoes step `n` (from time `t`) from its `tape`, the partials in the machine and its
     /// plan as the replay of the step left it; leaves the plan at the step's start.
-    fn undo(&mut self, m: &mut Machine, events: &[DueEvent], t: f64, tape: &StepTape) {
+    fn undo(&mut self, m: &mut Machine, n: usize, t: f64, tape: &StepTape) {
         for stage in STEP.into_iter().rev() {
             match stage {
                 Stage::Record | Stage::Detect => {}
                 Stage::Advance => {
                     for b in (0..m.plan.blocks.len()).rev() {
-                        tape.advance[b].restore(&mut m.plan, b);
+                        if tape.advanced {
+                            tape.advance[b].restore(&mut m.plan, b);
+                        }
                         self.block(m, b, KernelStage::Advance);
                     }
                 }
-                Stage::Solve => self.solve(&mut m.plan, tape),
+                Stage::Solve => self.solve(m, tape),
                 Stage::Currents => {
                     self.currents(m);
                     self.cot.clear_accumulators();
                 }
                 Stage::Reversals => {
-                    self.reversals(&m.plan);
+                    self.reversals(&m.plan, m.cells.nodes.clone());
+                    let nodes = m.cells.nodes.clone();
                     for (ion, saved) in m.plan.ions.iter_mut().zip(&tape.reversals) {
-                        ion.reversal.copy_from_slice(saved);
+                        ion.reversal[nodes.clone()].copy_from_slice(&saved[nodes.clone()]);
                     }
                 }
-                Stage::DeliverEvents => self.events(m, events, &tape.events, t),
+                Stage::DeliverEvents => self.events(m, n, &tape.events, t),
             }
         }
     }
@@ -246,7 +285,7 @@ impl Reverse<'_> {
                     self.currents(m);
                     self.cot.clear_accumulators();
                 }
-                InitStage::Reversals => self.reversals(&m.plan),
+                InitStage::Reversals => self.reversals(&m.plan, m.cells.nodes.clone()),
                 InitStage::InitKernels => {
                     for b in (0..m.plan.blocks.len()).rev() {
                         overwritten[b].restore(&mut m.plan, b);
@@ -269,17 +308,18 @@ impl Reverse<'_> {
     /// reverse, from the partials in the machine (computed at the values the kernel read).
     fn block(&mut self, m: &Machine, b: usize, stage: KernelStage) {
         let vjp = &self.code.adjoints[b].of(stage).expect("an adjoint per kernel").vjp;
-        self.cot.vjp_block(&m.plan, b, vjp, m.partials(b, stage), &mut self.written);
+        let instances = m.cells.instances[b].clone();
+        self.cot.vjp_block(&m.plan, b, vjp, m.partials(b, stage), instances, &mut self.written);
     }
 
     /// v' = v + M⁻¹(rhs − A v) with M = diag(d + C/dt) + A (A: the axial Laplacian,
     /// symmetric): μ = M⁻¹ λ_v', then λ_rhs = μ, λ_d = −μ ⊙ Δv, λ_v += −A μ.
-    fn solve(&mut self, p: &mut Plan, tape: &StepTape) {
-        let n = p.nodes.v.len();
+    fn solve(&mut self, m: &mut Machine, tape: &StepTape) {
+        let (p, nodes) = (&mut m.plan, m.cells.nodes.clone());
         let cable = &p.cable;
         let SolveScratch { mu, diagonal } = &mut self.solve;
-        diagonal.copy_from_slice(&tape.diagonal);
-        for i in 0..n {
+        diagonal[nodes.clone()].copy_from_slice(&tape.diagonal[nodes.clone()]);
+        for i in nodes.clone() {
             diagonal[i] += cable.capacitance_dt[i];
             let parent = cable.parent[i];
             if parent != u32::MAX {
@@ -287,9 +327,9 @@ impl Reverse<'_> {
                 diagonal[parent as usize] += cable.axial[i];
             }
         }
-        mu.copy_from_slice(&self.cot.v);
-        solve_tree(mu, diagonal, cable, 0, 0..n);
-        for i in 0..n {
+        mu[nodes.clone()].copy_from_slice(&self.cot.v[nodes.clone()]);
+        solve_tree(mu, diagonal, cable, 0, nodes.clone());
+        for i in nodes.clone() {
             let dv = p.nodes.v[i] - tape.v_before_solve[i];
             self.cot.rhs[i] += mu[i];
             self.cot.diagonal[i] -= mu[i] * dv;
@@ -301,19 +341,19 @@ impl Reverse<'_> {
                 self.cot.v[i] -= flow;
             }
         }
-        self.cot.cable.add_solve(cable, mu, &p.nodes.v, &tape.v_before_solve);
-        p.nodes.v.copy_from_slice(&tape.v_before_solve);
+        self.cot.cable.add_solve(cable, nodes.clone(), mu, &p.nodes.v, &tape.v_before_solve);
+        p.nodes.v[nodes.clone()].copy_from_slice(&tape.v_before_solve[nodes]);
     }
 
     /// e = (RT/zF) ln(c_o/c_i) where a species follows Nernst (and c_i > 0).
-    fn reversals(&mut self, p: &Plan) {
+    fn reversals(&mut self, p: &Plan, nodes: Range<usize>) {
         for (s, species) in p.species.iter().enumerate() {
             if !species.nernst {
                 continue;
             }
             let k = nernst_factor(species.charge, p.celsius);
             let (ion, cot) = (&p.ions[s], &mut self.cot.ions[s]);
-            for n in 0..ion.reversal.len() {
+            for n in nodes.clone() {
                 let d = std::mem::take(&mut cot.reversal[n]);
                 if ion.inside[n] > 0.0 && d != 0.0 {
                     cot.inside[n] -= d * k / ion.inside[n];
@@ -323,8 +363,11 @@ impl Reverse<'_> {
         }
     }
 
-    fn events(&mut self, m: &mut Machine, events: &[DueEvent], before: &[Vec<f64>], t: f64) {
-        for (e, states) in events.iter().zip(before).rev() {
+    /// Undoes the events of step `n` at the machine's cells (`before`: their targets' states
+    /// before each), keeping the cotangent of each one's weight.
+    fn events(&mut self, m: &mut Machine, n: usize, before: &[Vec<f64>], t: f64) {
+        let (events, ids) = (&self.events.steps[n], &self.events.ids[n]);
+        for ((e, states), &id) in events.iter().zip(before).zip(ids).rev() {
             let (b, instance) = (e.block as usize, e.instance as usize);
             for (s, x) in m.plan.blocks[b].states.iter_mut().zip(states) {
                 s[instance] = *x;
@@ -332,7 +375,7 @@ impl Reverse<'_> {
             let Some(adjoint) = self.code.adjoints[b].of(KernelStage::Event) else { continue };
             m.compute_partials(b, KernelStage::Event, t, Some((instance, e.weight)));
             let partials = m.partials(b, KernelStage::Event);
-            self.weights[e.connection as usize] +=
+            self.event_weights[id] =
                 self.cot.vjp(&m.plan, b, &adjoint.vjp, partials, instance..instance + 1, &mut self.written);
         }
     }
@@ -347,6 +390,7 @@ impl StepTape {
             diagonal: p.nodes.diagonal.clone(),
             v_before_solve: p.nodes.v.clone(),
             advance: p.blocks.iter().map(|b| Overwritten::before(p, b, &b.kernels.advance)).collect(),
+            advanced: true,
         }
     }
 
@@ -358,16 +402,21 @@ impl StepTape {
             diagonal: Vec::new(),
             v_before_solve: Vec::new(),
             advance: Vec::new(),
+            advanced: true,
         }
     }
 }
 
-/// Runs step `n` forward from the state in the machine's plan, keeping in `tape` what its
-/// adjoint needs (what each stage overwrote; the machine keeps the partials of the current and
-/// advance kernels). Given `v_after`, the voltages of the recomputed state after the step (which
-/// the same kernels and solve gave), the solve is not run again.
-fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape, v_after: Option<&[f64]>) {
-    let mid = t + m.plan.dt / 2.0;
+/// Replays step `n` from the state in the machine's plan for its adjoint, keeping in `tape`
+/// what that needs (what each stage overwrote; the machine keeps the partials of the current
+/// and advance kernels). `v_after`: the voltages of the machine's cells in the recomputed state
+/// after the step (which the same kernels and solve gave), so that the solve is not run again;
+/// the current kernels make only the writes the adjoint reads; the advance kernels, where no
+/// other reads what one writes, compute only their partials (the recomputed state after the
+/// step holds what they would write), and nothing where the machine holds their partials
+/// already (`advance_kept`).
+fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape, v_after: &[f64], advance_kept: bool) {
+    let (mid, nodes) = (t + m.plan.dt / 2.0, m.cells.nodes.clone());
     tape.events.clear();
     for stage in STEP {
         match stage {
@@ -380,32 +429,38 @@ fn replay(m: &mut Machine, events: &[DueEvent], t: f64, tape: &mut StepTape, v_a
             }
             Stage::Reversals => {
                 for (saved, ion) in tape.reversals.iter_mut().zip(&m.plan.ions) {
-                    saved.copy_from_slice(&ion.reversal);
+                    saved[nodes.clone()].copy_from_slice(&ion.reversal[nodes.clone()]);
                 }
+                m.stage(stage, events, t);
             }
             Stage::Solve => {
-                tape.v_before_solve.copy_from_slice(&m.plan.nodes.v);
-                match v_after {
-                    Some(v) => m.plan.nodes.v.copy_from_slice(v),
-                    None => m.stage(stage, events, t),
-                }
+                tape.v_before_solve[nodes.clone()].copy_from_slice(&m.plan.nodes.v[nodes.clone()]);
+                m.plan.nodes.v[nodes.clone()].copy_from_slice(v_after);
             }
             Stage::Currents => {
-                m.currents_and_partials(mid);
-                tape.diagonal.copy_from_slice(&m.plan.nodes.diagonal);
+                m.replay_currents(mid);
+                tape.diagonal[nodes.clone()].copy_from_slice(&m.plan.nodes.diagonal[nodes.clone()]);
             }
-            Stage::Advance => {
-                for (b, overwritten) in tape.advance.iter_mut().enumerate() {
-                    let p = &m.plan;
-                    overwritten.save(p, &p.blocks[b], &p.blocks[b].kernels.advance);
-                    m.advance_and_partials(b, mid);
-                }
-            }
+            Stage::Advance => replay_advance(m, tape, mid, advance_kept),
             Stage::Detect | Stage::Record => {}
         }
-        if stage == Stage::Reversals {
-            m.stage(stage, events, t);
+    }
+}
+
+/// The advance stage of [`replay`].
+fn replay_advance(m: &mut Machine, tape: &mut StepTape, mid: f64, advance_kept: bool) {
+    tape.advanced = !advance_kept && !m.advance_partials_alone();
+    if advance_kept {
+        return;
+    }
+    for (b, overwritten) in tape.advance.iter_mut().enumerate() {
+        if !tape.advanced {
+            m.compute_partials(b, KernelStage::Advance, mid, None);
+            continue;
         }
+        let p = &m.plan;
+        overwritten.save(p, &p.blocks[b], &p.blocks[b].kernels.advance);
+        m.advance_and_partials(b, mid);
     }
 }
 

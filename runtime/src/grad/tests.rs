@@ -307,6 +307,67 @@ fn the_products_over_whole_blocks_give_the_bits_of_instance_by_instance() {
     }
 }
 
+/// The reverse run split by cells on 3 threads gives the bits of one thread and of the
+/// interpreter, replaying each step or keeping the tapes: the ringtest's 10 cells (a probe on
+/// every soma), through their events, the synapses' parameters and both connection weights.
+#[test]
+fn the_reverse_run_on_three_threads_gives_the_bits_of_one() {
+    let probes: String = (0..10).map(|c| format!("    probe \"v{c}\" = v at cells[{c}].soma(0.5)\n")).collect();
+    let mut a = test_models::example_edited("examples/bench/ringtest.syl", &[], |text| {
+        text.replace("    record spikes\n", &format!("    record spikes\n{probes}"))
+    });
+    a.model.simulation.duration = 10.0;
+    let trainables = vec![
+        trainable(&a, "hh", "gkbar"),
+        trainable(&a, "exp2syn", "tau2"),
+        Trainable { weights: vec![0], ..Trainable::default() },
+        Trainable { weights: vec![1], ..Trainable::default() },
+    ];
+    let bits = |g: &Gradient| (g.loss.to_bits(), g.gradient.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    let mut problem = Problem::new(&a, &trainables).expect("differentiable");
+    let loss = targets(&mut problem, 1.05);
+    assert_eq!(super::split::cells(&problem.plan, &problem.code, 3).len(), 3);
+    let one = problem.gradient(&loss, Some(7)).expect("gradient");
+    assert!(one.gradient.iter().all(|g| *g != 0.0), "{:?}", one.gradient);
+    problem.set_threads(3);
+    assert_eq!(bits(&problem.gradient(&loss, Some(7)).expect("gradient")), bits(&one), "replayed");
+    problem.keep_tapes_within(usize::MAX);
+    assert_eq!(bits(&problem.gradient(&loss, Some(7)).expect("gradient")), bits(&one), "tapes kept");
+    problem.interpret();
+    assert_eq!(bits(&problem.gradient(&loss, Some(7)).expect("gradient")), bits(&one), "interpreted");
+}
+
+/// The adjoints keep only the partials that can reach a gradient (`live`): the gradient has
+/// the bits of keeping them all, and for hh the partials of i_na and i_k and those in e_na and
+/// e_k are gone.
+#[test]
+fn leaving_out_the_partials_that_reach_nothing_keeps_the_bits() {
+    type Case<'a> = (&'a str, f64, &'a [(&'a str, &'a str)]);
+    let cases: [Case; 4] = [
+        ("hh_soma", 6.0, &[("hh", "gnabar"), ("hh", "gl")]),
+        ("syn_pair", 14.0, &[("exp2syn", "tau1"), ("pas", "g")]),
+        ("graded_pair", 10.0, &[("graded_syn", "g"), ("hh", "gnabar")]),
+        ("ca_sk", 8.0, &[("ca_hva", "gCa_HVAbar"), ("cadyn", "gamma"), ("cadyn", "decay")]),
+    ];
+    let bits = |g: &Gradient| (g.loss.to_bits(), g.gradient.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    for (name, duration, params) in cases {
+        let a = example(name, duration);
+        let trainables: Vec<Trainable> = params.iter().map(|(m, p)| trainable(&a, m, p)).collect();
+        let mut problem = Problem::new(&a, &trainables).expect("differentiable");
+        let loss = targets(&mut problem, 1.05);
+        let pruned = problem.gradient(&loss, Some(7)).expect("gradient");
+        let widths = |code: &super::kernels::Code| code.adjoints.iter().map(|a| a.width()).sum::<usize>();
+        let pruned_width = widths(&problem.code);
+        problem.code = super::kernels::Code::compile(&problem.plan, super::live::Live::everything(&problem.plan))
+            .expect("compiles");
+        let every = problem.gradient(&loss, Some(7)).expect("gradient");
+        assert_eq!(bits(&pruned), bits(&every), "{name}");
+        if name == "hh_soma" {
+            assert!(pruned_width < widths(&problem.code), "{name}: {pruned_width}");
+        }
+    }
+}
+
 /// Keeping every step's partials and tape for a segment (one forward pass less) gives the bits
 /// of replaying each step, at any checkpoint spacing, compiled and interpreted: through events,
 /// gap junctions, concentrations and Nernst.

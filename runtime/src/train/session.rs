@@ -87,6 +87,11 @@ impl Session {
             None => (Vec::new(), Vec::new(), None, None),
         };
         let mut problem = Problem::with_inputs(artifact, &trainables, &inputs)?;
+        if samples.is_none() {
+            // A fit to traces runs one gradient at a time: its reverse run splits by cells on
+            // the pool's threads (`--threads`), the same bits for any number.
+            problem.set_threads(rayon::current_num_threads());
+        }
         if let Some(shape) = linear {
             problem.set_linear_readout(shape);
         }

@@ -115,8 +115,8 @@ enum Command {
         check: bool,
         #[arg(long = "set", value_name = "NAME=VALUE")]
         overrides: Vec<String>,
-        /// Threads for the samples of a batch (default: the machine's); results are identical
-        /// for any number.
+        /// Threads for the samples of a batch, or without samples for the gradient's reverse
+        /// run split by cells (default: the machine's); results are identical for any number.
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
     },
@@ -135,8 +135,8 @@ enum Command {
         /// Start from the values of a params.yaml (a checkpoint of an earlier training).
         #[arg(long, value_name = "PARAMS.YAML")]
         resume: Option<PathBuf>,
-        /// Threads for the samples of a batch (default: the machine's); results are identical
-        /// for any number.
+        /// Threads for the samples of a batch, or without samples for the gradient's reverse
+        /// run split by cells (default: the machine's); results are identical for any number.
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
     },
