@@ -13,6 +13,7 @@ mod codegen;
 mod device;
 #[cfg(test)]
 mod dispatch_tests;
+pub mod grad;
 mod layout;
 mod math;
 mod schedule;
@@ -26,7 +27,7 @@ use std::fmt;
 use sylva_compiler::artifact::Artifact;
 use sylva_compiler::ir::Precision;
 
-use crate::host::{Host, time_of};
+use crate::host::{DueEvent, Host, time_of};
 use crate::plan::Plan;
 use crate::simulation::{Engine, RunError};
 use builder::Prec;
@@ -269,9 +270,31 @@ impl crate::Simulation<GpuEngine> {
         precision: Precision,
         options: Options,
     ) -> Result<GpuSimulation, GpuError> {
+        GpuSimulation::from_plan(artifact, Plan::new(artifact), precision, options)
+    }
+
+    /// A run of `plan` (initialised; made from `artifact`, perhaps with parameters kept as data).
+    pub(crate) fn from_plan(
+        artifact: &Artifact,
+        plan: Plan,
+        precision: Precision,
+        options: Options,
+    ) -> Result<GpuSimulation, GpuError> {
+        let (engine, host) = GpuEngine::with_host(artifact, plan, precision, options)?;
+        Ok(crate::Simulation::from_parts(engine, host))
+    }
+}
+
+impl GpuEngine {
+    /// The engine of a run of `plan` (initialised) and its host, row 0 recorded.
+    fn with_host(
+        artifact: &Artifact,
+        mut plan: Plan,
+        precision: Precision,
+        options: Options,
+    ) -> Result<(GpuEngine, Host), GpuError> {
         let p = prec(precision);
         let opened = device::open(p)?;
-        let mut plan = Plan::new(artifact);
         let prepared = prepare(artifact, &plan, precision, options, DeviceFit::of(&opened.limits()))?;
         let mut host = Host::new(&mut plan, artifact.model.simulation.steps() as u64);
         let gpu = Gpu::new(opened, &prepared, p)?;
@@ -298,11 +321,9 @@ impl crate::Simulation<GpuEngine> {
         layout.data = Vec::new();
         let blocks = plan.blocks.iter().map(|b| (b.gids.clone(), b.per_cell)).collect();
         let engine = GpuEngine { prec: p, gpu, layout, blocks, dt: artifact.model.simulation.dt, window, spike_cap };
-        Ok(crate::Simulation::from_parts(engine, host))
+        Ok((engine, host))
     }
-}
 
-impl GpuEngine {
     /// Time steps per dispatch.
     pub fn window(&self) -> u32 {
         self.window
@@ -324,11 +345,17 @@ impl GpuEngine {
     }
 
     /// One window of `n` steps from the host's current step: the due events go up with the
-    /// dispatch, the probes' rows and the spikes come back.
-    fn window_once(&mut self, host: &mut Host, n: u32) -> Result<(), RunError> {
+    /// dispatch, the probes' rows and the spikes come back. With `delivered`, each step's
+    /// events are appended to it in delivery order (a gradient replays them).
+    fn window_once(
+        &mut self,
+        host: &mut Host,
+        n: u32,
+        delivered: Option<&mut Vec<Vec<DueEvent>>>,
+    ) -> Result<Vec<Vec<f64>>, RunError> {
         let step0 = host.step();
         let dt = self.dt;
-        let events = self.window_events(host, n);
+        let events = self.window_events(host, n, delivered);
         let control = self.control(step0, n, &events);
         let mut weights: Vec<f64> = events.iter().map(|e| e.4).collect();
         if weights.is_empty() {
@@ -338,12 +365,17 @@ impl GpuEngine {
         let (spike_bytes, probe_values) = self.gpu.dispatch(self.prec, &control, &weights, n, cols)?;
         let spk: Vec<u32> = bytemuck::cast_slice(&spike_bytes).to_vec();
         self.check_cells(&spk, step0, n)?;
-        for s in 0..n as usize {
-            let row = self.layout.probes.iter().map(|p| match *p {
-                ProbeLoc::Gpu { col, .. } => probe_values[s * cols as usize + col as usize],
-                ProbeLoc::Constant(v) => v,
-            });
-            host.record(time_of(dt, step0 + s as u64 + 1), row);
+        let rows: Vec<Vec<f64>> = (0..n as usize)
+            .map(|s| {
+                let row = self.layout.probes.iter().map(|p| match *p {
+                    ProbeLoc::Gpu { col, .. } => probe_values[s * cols as usize + col as usize],
+                    ProbeLoc::Constant(v) => v,
+                });
+                row.collect()
+            })
+            .collect();
+        for (s, row) in rows.iter().enumerate() {
+            host.record(time_of(dt, step0 + s as u64 + 1), row.iter().copied());
         }
         let fired = self.fired(&spk, step0)?;
         let last_due = time_of(dt, step0 + u64::from(n) - 1) + dt / 2.0;
@@ -356,16 +388,27 @@ impl GpuEngine {
             }
         }
         host.finish_steps(u64::from(n));
-        Ok(())
+        Ok(rows)
     }
 
     /// The events of the next `n` steps, in delivery order, then grouped by cell (a stable
     /// sort keeps each cell's order): (gid, step in the window, block, instance in the cell,
-    /// weight).
-    fn window_events(&self, host: &mut Host, n: u32) -> Vec<(u32, u32, u32, u32, f64)> {
+    /// weight); each step's also appended to `delivered` when given.
+    fn window_events(
+        &self,
+        host: &mut Host,
+        n: u32,
+        mut delivered: Option<&mut Vec<Vec<DueEvent>>>,
+    ) -> Vec<(u32, u32, u32, u32, f64)> {
         let mut events = Vec::new();
         for s in 0..n {
+            if let Some(d) = delivered.as_deref_mut() {
+                d.push(Vec::new());
+            }
             while let Some(e) = host.pop_due(host.step() + u64::from(s)) {
+                if let Some(step) = delivered.as_deref_mut().and_then(|d| d.last_mut()) {
+                    step.push(e);
+                }
                 let (gids, per) = &self.blocks[e.block as usize];
                 let gid = gids[e.instance as usize / per];
                 let k = e.instance as usize % per;
@@ -451,7 +494,7 @@ impl Engine for GpuEngine {
         let mut left = steps.min(host.steps_left());
         while left > 0 {
             let n = left.min(u64::from(self.window)) as u32;
-            self.window_once(host, n)?;
+            self.window_once(host, n, None)?;
             left -= u64::from(n);
         }
         Ok(())

@@ -20,7 +20,7 @@ use crate::plan::schedule::{self, STEP};
 use crate::plan::{Block, Plan};
 
 /// The adjoint of one kernel of a block, and its vector–Jacobian product resolved for the block.
-pub(super) struct StageAdjoint {
+pub(crate) struct StageAdjoint {
     pub adjoint: AdjointKernel,
     pub vjp: Vjp,
 }
@@ -33,7 +33,7 @@ impl StageAdjoint {
 }
 
 /// The adjoint of every kernel of one block.
-pub(super) struct BlockAdjoints {
+pub(crate) struct BlockAdjoints {
     init: StageAdjoint,
     current: StageAdjoint,
     advance: StageAdjoint,
@@ -52,7 +52,7 @@ impl BlockAdjoints {
     }
 
     /// The adjoint of the block's kernel of `stage`.
-    pub(super) fn of(&self, stage: Stage) -> Option<&StageAdjoint> {
+    pub(crate) fn of(&self, stage: Stage) -> Option<&StageAdjoint> {
         self.stages().find(|(s, _)| *s == stage).map(|(_, a)| a)
     }
 
@@ -66,18 +66,18 @@ impl BlockAdjoints {
     /// The first of the block's partial arrays that holds the partials of the `stage` kernel's
     /// adjoint: the replay of a step computes the current and the advance kernels' partials
     /// before the reverse run uses either, so those two have arrays of their own.
-    fn offset(&self, stage: Stage) -> usize {
+    pub(crate) fn offset(&self, stage: Stage) -> usize {
         if stage == Stage::Advance { self.current.adjoint.partials.len() } else { 0 }
     }
 
     /// The partial arrays the block needs.
-    pub(super) fn width(&self) -> usize {
+    pub(crate) fn width(&self) -> usize {
         self.stages().map(|(stage, a)| self.offset(stage) + a.adjoint.partials.len()).max().unwrap_or(0)
     }
 }
 
 /// The kernel of `stage` of a block's kernels.
-pub(super) fn kernel_of(k: &Kernels, stage: Stage) -> Option<&Kernel> {
+pub(crate) fn kernel_of(k: &Kernels, stage: Stage) -> Option<&Kernel> {
     match stage {
         Stage::Init => Some(&k.init),
         Stage::Current => Some(&k.current),
@@ -87,7 +87,7 @@ pub(super) fn kernel_of(k: &Kernels, stage: Stage) -> Option<&Kernel> {
 }
 
 /// What a gradient runs: the adjoints, derived once per problem, and the compiled kernels.
-pub(super) struct Code {
+pub(crate) struct Code {
     /// Per block.
     pub adjoints: Vec<BlockAdjoints>,
     /// Per block, its compiled kernels; `None`: the interpreter runs them (the reference).

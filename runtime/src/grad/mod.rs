@@ -18,16 +18,16 @@
 //! replaying each step: one forward pass less, for more memory.
 
 mod cable;
-mod cotangent;
+pub(crate) mod cotangent;
 mod forward;
-mod kernels;
+pub(crate) mod kernels;
 mod linear;
-mod reverse;
+pub(crate) mod reverse;
 mod sample;
 #[cfg(test)]
 mod sample_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use sylva_compiler::artifact::Artifact;
 
@@ -77,7 +77,7 @@ impl Use {
     }
 
     /// The block's instances this use covers, each with its factor of the trained value.
-    fn scaled_instances<'a>(&'a self, plan: &'a Plan) -> impl Iterator<Item = (usize, f64)> + 'a {
+    pub(crate) fn scaled_instances<'a>(&'a self, plan: &'a Plan) -> impl Iterator<Item = (usize, f64)> + 'a {
         let block = &plan.blocks[self.block];
         (0..block.len()).filter_map(move |i| {
             let Some(positions) = &self.positions else { return Some((i, 1.0)) };
@@ -111,6 +111,8 @@ pub enum GradError {
     NotDifferentiable(String),
     /// Compiling the kernels failed (an internal error).
     Jit(crate::cpu::jit::JitError),
+    /// The GPU could not run the gradient (no adapter, a device error, too little memory).
+    Gpu(crate::gpu::GpuError),
 }
 
 impl std::fmt::Display for GradError {
@@ -120,6 +122,7 @@ impl std::fmt::Display for GradError {
             GradError::Loss(m) => write!(f, "the loss does not fit the model: {m}"),
             GradError::NotDifferentiable(m) => write!(f, "not differentiable yet: {m}"),
             GradError::Jit(e) => write!(f, "internal error: {e}"),
+            GradError::Gpu(e) => write!(f, "{e}"),
         }
     }
 }
@@ -141,7 +144,7 @@ pub struct Gradient {
 type RowLoss<'o> = dyn FnMut(&[Vec<f64>]) -> Result<(f64, Vec<Vec<f64>>), GradError> + 'o;
 
 /// Per block, per unfolded parameter, per instance: the derivative of the loss.
-type ParamGradients = Vec<Vec<Vec<f64>>>;
+pub(crate) type ParamGradients = Vec<Vec<Vec<f64>>>;
 
 /// A model prepared for gradients: its plan with the trainable parameters kept as data.
 pub struct Problem {
@@ -372,8 +375,25 @@ impl Problem {
         let (params, weights, cable) =
             reverse::run(plan, &self.code, &run, &row_cotangents, self.weights.len(), schedule)?;
         let weights: Vec<f64> = weights.iter().zip(rule_scales).map(|(g, s)| g * s).collect();
-        let gradient = self
-            .trainables
+        let gradient = self.fold(plan, &params, &weights, &cable);
+        Ok((
+            Gradient { loss: value, gradient, checkpoint_every: k, kept_tapes: schedule == reverse::Schedule::Tapes },
+            params,
+        ))
+    }
+}
+
+impl Problem {
+    /// Each trainable's gradient from those of the per-instance parameters, the connection
+    /// rules' weights and the cable's coefficients.
+    pub(crate) fn fold(
+        &self,
+        plan: &Plan,
+        params: &ParamGradients,
+        weights: &[f64],
+        cable: &cable::CableGradient,
+    ) -> Vec<f64> {
+        self.trainables
             .iter()
             .zip(&self.cable_values)
             .map(|(t, &value)| {
@@ -387,13 +407,25 @@ impl Problem {
                     })
                     .sum::<f64>()
                     + t.weights.iter().map(|c| weights[*c as usize]).sum::<f64>()
-                    + t.cable.iter().map(|c| c.gradient(plan, &cable, value)).sum::<f64>()
+                    + t.cable.iter().map(|c| c.gradient(plan, cable, value)).sum::<f64>()
             })
-            .collect();
-        Ok((
-            Gradient { loss: value, gradient, checkpoint_every: k, kept_tapes: schedule == reverse::Schedule::Tapes },
-            params,
-        ))
+            .collect()
+    }
+
+    /// The plan (uninitialised), its compiled code and the steps of a run: what the GPU's
+    /// gradient (`gpu::grad`) runs.
+    pub(crate) fn parts(&self) -> (&Plan, &kernels::Code, u64) {
+        (&self.plan, &self.code, self.steps)
+    }
+
+    pub(crate) fn trainables(&self) -> &[Trainable] {
+        &self.trainables
+    }
+
+    /// Whether samples' inputs, dense inputs or a linear readout take part (only
+    /// [`Problem::gradient`]'s loss runs on the GPU).
+    pub(crate) fn has_inputs(&self) -> bool {
+        !self.inputs.is_empty() || self.linear.is_some()
     }
 }
 
@@ -420,7 +452,7 @@ fn check_use(plan: &Plan, u: &Use) -> Result<(), GradError> {
 
 /// The loss of recorded `rows` (internal units, per row the value of every probe) and, per row,
 /// its derivative in each probe's internal-unit value.
-fn evaluate(plan: &Plan, loss: &Loss, rows: &[Vec<f64>]) -> Result<(f64, Vec<Vec<f64>>), GradError> {
+pub(crate) fn evaluate(plan: &Plan, loss: &Loss, rows: &[Vec<f64>]) -> Result<(f64, Vec<Vec<f64>>), GradError> {
     let mut value = 0.0;
     let mut cotangents = vec![vec![0.0; plan.probes.len()]; rows.len()];
     for target in &loss.targets {

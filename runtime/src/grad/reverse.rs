@@ -21,7 +21,7 @@ use crate::plan::{Plan, nernst_factor};
 
 /// The gradients of the per-instance parameters (per block, per parameter, per instance), of
 /// the connection rules' weights and of the cable's coefficients.
-type Gradients = (Vec<Vec<Vec<f64>>>, Vec<f64>, CableGradient);
+pub(crate) type Gradients = (Vec<Vec<Vec<f64>>>, Vec<f64>, CableGradient);
 
 /// How the reverse run gets each step's partials and tape.
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -68,6 +68,22 @@ pub(super) fn run(
     reverse.cot.add_row(plan, &rows[0]);
     reverse.init(&mut Machine::new(plan.clone(), code, true));
     Ok((cot.params, weights, cot.cable))
+}
+
+/// Undoes initialisation from the cotangents `cot` at the end of a reverse run (made
+/// elsewhere: the GPU's) and the loss's derivatives at row 0; returns the gradients.
+pub(crate) fn undo_init(plan: &Plan, code: &Code, mut cot: Cotangents, row: &[f64], weights: Vec<f64>) -> Gradients {
+    cot.add_row(plan, row);
+    let mut reverse = Reverse {
+        code,
+        cot: &mut cot,
+        written: Vec::new(),
+        weights: &mut [],
+        tape: StepTape::empty(),
+        solve: SolveScratch { mu: Vec::new(), diagonal: Vec::new() },
+    };
+    reverse.init(&mut Machine::new(plan.clone(), code, true));
+    (cot.params, weights, cot.cable)
 }
 
 /// Per block, per partial, per instance (see `kernels::Machine::partials`).

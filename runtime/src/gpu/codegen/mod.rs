@@ -3,8 +3,11 @@
 //! solve, states, Nernst, detection, probes).
 
 mod kernel;
+mod reverse;
 mod thread;
 mod workgroup;
+
+pub use reverse::{REVERSE_BINDINGS, reverse_entry_name, reverse_module};
 
 use naga::{BinaryOperator as B, Handle, MathFunction as M, Module};
 use sylva_compiler::ir::kernel::{Kernel, Kernels};
@@ -107,10 +110,9 @@ struct Pass<'a> {
     after_solve: bool,
 }
 
-pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
-    let mut module = Module::default();
-    let types = Types::new(&mut module, p.prec);
-    let g = Globals {
+/// The storage buffers of the forward step, at their bindings.
+fn globals(module: &mut Module, types: Types) -> Globals {
+    Globals {
         data: storage(&mut module.global_variables, "data", B_DATA, types.real_array, true),
         shared: storage(&mut module.global_variables, "shared", B_SHARED, types.real_array, false),
         meta: storage(&mut module.global_variables, "meta", B_META, types.uint_array, false),
@@ -118,7 +120,13 @@ pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
         weights: storage(&mut module.global_variables, "weights", B_WEIGHTS, types.real_array, false),
         spikes: storage(&mut module.global_variables, "spikes", B_SPIKES, types.uint_array, true),
         probes: storage(&mut module.global_variables, "probes", B_PROBES, types.real_array, true),
-    };
+    }
+}
+
+pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
+    let mut module = Module::default();
+    let types = Types::new(&mut module, p.prec);
+    let g = globals(&mut module, types);
     let fns = math::add(&mut module, types, p.prec);
     let passes = schedule::step_passes(layout.coupled);
     for (t, ty) in layout.types.iter().enumerate() {
@@ -128,7 +136,7 @@ pub fn module(layout: &Layout, p: &Params) -> Result<Module, GpuError> {
             let pass = Pass { stages, opens: i == 0, closes: i + 1 == passes.len(), after_solve };
             let mut fb = Fb::new(p.prec, types, &entry_name(t, i, passes.len()));
             let size = entry_arguments(&mut fb, types, ty);
-            let mut cx = Cx { g, fns, layout, ty, p, lane: None, solve, err: None };
+            let mut cx = Cx { g, fns, layout, ty, p, lane: None, solve, err: None, grad: None };
             cx.entry(&mut fb, &pass);
             if let Some(e) = cx.err {
                 return Err(e);
@@ -218,6 +226,8 @@ struct Cx<'a> {
     /// The solve's diagonal and rhs in workgroup memory (`WorkgroupLayout::local_solve`).
     solve: Option<[Handle<naga::GlobalVariable>; 2]>,
     err: Option<GpuError>,
+    /// Set in the reverse kernel of a gradient: where partials and cotangents go.
+    grad: Option<reverse::GradCx<'a>>,
 }
 
 /// This invocation's index in its workgroup, and the workgroup size.

@@ -1,0 +1,107 @@
+//! The reverse kernel's copies: a step's state between `data` and `work`, the solve's tape, and
+//! the cotangents the current stage clears.
+
+use super::super::{At, Cx};
+use crate::gpu::builder::{Fb, H};
+use crate::gpu::layout::BlockLayout;
+
+impl Cx<'_> {
+    /// Saves the cell's state (what a step reads that it does not compute first: v, the ion
+    /// arrays, the blocks' states) into step `s`'s copy of `data` in `work`.
+    pub(super) fn save_state(&self, fb: &mut Fb, c: H, s: H) {
+        self.copy_state(fb, c, s, true);
+    }
+
+    /// Puts back the cell's state saved at step `s`.
+    pub(super) fn restore_state(&self, fb: &mut Fb, c: H, s: H) {
+        self.copy_state(fb, c, s, false);
+    }
+
+    /// The offset in `work` of step `s`'s copy of `data`.
+    pub(super) fn saved_base(&self, fb: &mut Fb, s: H) -> H {
+        let len = fb.u(self.grad().layout.data_len);
+        fb.mul(s, len)
+    }
+
+    fn copy_state(&self, fb: &mut Fb, c: H, s: H, save: bool) {
+        let (ty, g, work) = (self.ty, self.g, self.grad().work);
+        let base = self.saved_base(fb, s);
+        let copy = |fb: &mut Fb, i: H| {
+            let saved = fb.add(base, i);
+            if save {
+                let x = fb.read(g.data, i);
+                fb.write(work, saved, x);
+            } else {
+                let x = fb.read(work, saved);
+                fb.write(g.data, i, x);
+            }
+        };
+        let node_arrays: Vec<u32> = std::iter::once(ty.v).chain(ty.ions.iter().flatten().copied()).collect();
+        let (zero, nn) = (fb.u(0), fb.u(ty.nnodes));
+        fb.for_range(zero, nn, "j", |fb, j| {
+            for &off in &node_arrays {
+                let i = self.node_index(fb, off, j, c);
+                copy(fb, i);
+            }
+        });
+        for b in ty.blocks.iter().filter(|b| b.group.is_none() && !b.states.is_empty()) {
+            let end = fb.u(b.per_cell);
+            fb.for_range(zero, end, "k", |fb, k| {
+                let at = instance(fb, c, k);
+                for &off in &b.states {
+                    let i = self.instance_index(fb, b, off, &at);
+                    copy(fb, i);
+                }
+            });
+        }
+    }
+
+    /// Keeps what the solve's adjoint reads of the replay: the diagonal the current kernels
+    /// summed, and v before the solve.
+    pub(super) fn keep_solve_tape(&self, fb: &mut Fb, c: H) {
+        let (ty, g, grad) = (self.ty, self.g, self.grad());
+        let [diagonal, v] = grad.layout.tape[self.type_index()];
+        let (zero, nn) = (fb.u(0), fb.u(ty.nnodes));
+        fb.for_range(zero, nn, "j", |fb, j| {
+            for (from, to) in [(ty.diagonal, diagonal), (ty.v, v)] {
+                let i = self.node_index(fb, from, j, c);
+                let x = fb.read(g.data, i);
+                let o = self.node_index(fb, to, j, c);
+                fb.write(grad.work, o, x);
+            }
+        });
+    }
+
+    /// Zeroes the cotangents of what the current stage starts by clearing (the node
+    /// accumulators and the ion currents): nothing before it reaches them.
+    pub(super) fn clear_accumulators(&self, fb: &mut Fb, c: H) {
+        let (ty, adj) = (self.ty, self.grad().adj);
+        let cleared: Vec<u32> = [ty.rhs, ty.diagonal].into_iter().chain(ty.ions.iter().map(|a| a[3])).collect();
+        let (zero, nn) = (fb.u(0), fb.u(ty.nnodes));
+        fb.for_range(zero, nn, "j", |fb, j| {
+            let z = fb.f(0.0);
+            for &off in &cleared {
+                let i = self.node_index(fb, off, j, c);
+                fb.write(adj, i, z);
+            }
+        });
+    }
+
+    /// The index of this context's cell type in the layout.
+    pub(super) fn type_index(&self) -> usize {
+        self.layout.types.iter().position(|t| std::ptr::eq(t, self.ty)).expect("a type of the layout")
+    }
+
+    /// The node of instance `k` of block `b` and the place of that instance in the cell `c`.
+    pub(super) fn instance_at(&self, fb: &mut Fb, b: &BlockLayout, c: H, k: H) -> At {
+        let node = self.node_of(fb, b, k);
+        let t = fb.f(0.0);
+        At { c, k, node, t, weight: None }
+    }
+}
+
+/// An instance's place for indexing alone (no node, time or weight).
+fn instance(fb: &mut Fb, c: H, k: H) -> At {
+    let t = fb.f(0.0);
+    At { c, k, node: k, t, weight: None }
+}

@@ -1,0 +1,102 @@
+//! Where the reverse kernel keeps what it needs beyond the forward layout (`gpu::layout`): the
+//! cotangents (`adj`, a mirror of `data`: the cotangent of `data[i]` is `adj[i]`), the `work`
+//! buffer (each step's state of a segment, the row cotangents, the solve's tape, the partials)
+//! and the `grads` buffer (per-instance parameter gradients, each event record's weight
+//! gradient). Every per-cell array is interleaved across cells (element `(i, c)` at
+//! `i * ncells + c`), as the forward's, so that neighbouring invocations touch neighbouring
+//! words.
+
+use sylva_compiler::ir::adjoint::Wrt;
+use sylva_compiler::ir::kernel::{Kernel, Target};
+
+use crate::gpu::layout::{BlockLayout, Layout};
+
+/// A kernel's vector–Jacobian product: its writes, and its adjoint's partials (the write each
+/// differentiates and the leaf), stored from partial array `first` of the block.
+pub struct Vjp {
+    pub writes: Vec<Target>,
+    pub partials: Vec<(u32, Wrt)>,
+    pub first: u32,
+}
+
+/// What the reverse kernel runs for one plan block: the replay's kernels fused with their
+/// adjoints' partials, the event kernel's partials alone, and the products of each.
+pub struct BlockGrad {
+    pub current: Kernel,
+    pub advance: Kernel,
+    pub event: Option<Kernel>,
+    pub current_vjp: Vjp,
+    pub advance_vjp: Vjp,
+    pub event_vjp: Option<Vjp>,
+    /// Partial arrays per instance.
+    pub width: u32,
+}
+
+/// Offsets of the reverse kernel's arrays (in reals).
+pub struct GradLayout {
+    /// The most steps of a segment.
+    pub steps: u32,
+    /// Reals of `data` (and of `adj`): a saved state is a mirror of `data` in `work`.
+    pub data_len: u32,
+    /// In `work`: the loss's derivative in each GPU probe column after each step of the
+    /// segment (`steps` × columns).
+    pub rows: u32,
+    /// In `work`, per cell type: the diagonal after the current kernels and v before the solve
+    /// (node arrays).
+    pub tape: Vec<[u32; 2]>,
+    /// In `work`, per plan block (a group of stimuli: its first member's): the first partial
+    /// array (`u32::MAX`: none).
+    pub partials: Vec<u32>,
+    /// In `grads`, per plan block: the gradient of its first per-instance parameter.
+    pub param_grads: Vec<u32>,
+    /// In `grads`: the weight gradient of each event record of the segment.
+    pub event_grads: u32,
+    pub work_len: u64,
+    /// Reals of `grads` before the event records.
+    pub grads_len: u64,
+}
+
+/// Elements of one per-instance array of block `b` in a type of `ncells` cells.
+pub fn instance_stride(b: &BlockLayout, ncells: u32) -> u32 {
+    if b.group.is_some() { b.per_cell } else { b.per_cell * ncells }
+}
+
+impl GradLayout {
+    /// The layout for `layout` (whose `data` holds `data_len` reals) with segments of at most
+    /// `steps` steps and, per plan block, the block's reverse code.
+    pub fn new(layout: &Layout, data_len: u64, grads: &[Option<BlockGrad>], steps: u32) -> GradLayout {
+        let blocks = grads.len();
+        let mut work = data_len * u64::from(steps);
+        let rows = work as u32;
+        work += u64::from(steps) * u64::from(layout.gpu_probes.max(1));
+        let mut tape = Vec::new();
+        let mut partials = vec![u32::MAX; blocks];
+        let mut param_grads = vec![u32::MAX; blocks];
+        let mut grads_len = 0u64;
+        for ty in &layout.types {
+            let nodes = u64::from(ty.nnodes) * u64::from(ty.ncells);
+            tape.push([work as u32, (work + nodes) as u32]);
+            work += 2 * nodes;
+            for b in &ty.blocks {
+                let stride = u64::from(instance_stride(b, ty.ncells));
+                if let Some(g) = &grads[b.block] {
+                    partials[b.block] = work as u32;
+                    work += u64::from(g.width) * stride;
+                }
+                param_grads[b.block] = grads_len as u32;
+                grads_len += b.params.len() as u64 * stride;
+            }
+        }
+        GradLayout {
+            steps,
+            data_len: data_len as u32,
+            rows,
+            tape,
+            partials,
+            param_grads,
+            event_grads: grads_len as u32,
+            work_len: work.max(1),
+            grads_len,
+        }
+    }
+}

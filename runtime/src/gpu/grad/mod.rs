@@ -1,0 +1,258 @@
+//! Gradients on the GPU: the loss of a [`Problem`] and its exact gradient, with the forward
+//! run and the reverse run on the device, one invocation per cell (`docs/training.md`, "On the
+//! GPU"). The forward run is the engine's windows, cut every K steps where `data` is copied
+//! into a checkpoint buffer in device memory. The reverse run is one dispatch per segment, from
+//! the last: each invocation restores its cell's checkpoint, recomputes the segment's K states
+//! into per-cell scratch, then undoes the steps from the last, each replayed with the current
+//! and advance kernels fused with their adjoints' partials (`codegen::reverse_module`).
+//! Initialisation's adjoint, the sums of the event records' weight gradients and the folding
+//! into trainables run on the host with the CPU gradient's own code.
+
+mod device;
+mod forward;
+mod host;
+pub(in crate::gpu) mod layout;
+#[cfg(test)]
+mod tests;
+
+use sylva_compiler::artifact::{Artifact, Placement};
+use sylva_compiler::ir::Precision;
+use sylva_compiler::ir::kernel::{Stage, Target};
+
+use super::codegen::{self, SPIKE_HEADER};
+use super::layout::ProbeLoc;
+use super::{GpuEngine, GpuError, LLVMPIPE_LOOP_BUDGET, Options, Strategy, round};
+use crate::grad::kernels::{Code, kernel_of};
+use crate::grad::{GradError, Gradient, Loss, Problem};
+use crate::plan::Plan;
+use device::{Reverse, SegmentInput};
+use forward::Forward;
+use host::RecordIndex;
+use layout::{BlockGrad, GradLayout, Vjp};
+
+/// The loss `loss` of `problem` (made from `artifact`) and its gradient, computed on the GPU
+/// in `precision`; `checkpoint_every`: steps between saved states (default ⌈√N⌉).
+pub fn gradient(
+    artifact: &Artifact,
+    problem: &Problem,
+    loss: &Loss,
+    precision: Precision,
+    checkpoint_every: Option<u64>,
+) -> Result<Gradient, GradError> {
+    let (plan, code, steps) = problem.parts();
+    check_supported(artifact, problem, plan)?;
+    let mut initial = plan.clone();
+    initial.initialize();
+    let prec = super::prec(precision);
+    let row0: Vec<f64> = initial.probes.iter().map(|p| round(prec, initial.probe_value(p))).collect();
+    let options = Options { strategy: Strategy::Thread, ..Options::default() };
+    let (mut engine, mut host) = GpuEngine::with_host(artifact, initial, precision, options).map_err(GradError::Gpu)?;
+    let k = spacing(&engine, steps, checkpoint_every)?;
+    let forward = forward::run(&mut engine, &mut host, row0, steps, k)?;
+    let (value, row_cotangents) = crate::grad::evaluate(plan, loss, &forward.rows)?;
+    let blocks = block_grads(plan, code);
+    let data_len = engine.gpu.data.size() / engine.prec.bytes();
+    let grad = GradLayout::new(&engine.layout, data_len, &blocks, k as u32);
+    let (results, records) = reverse(&engine, &forward, &row_cotangents, &grad, &blocks).map_err(GradError::Gpu)?;
+    let connections = artifact.model.network.connections.len();
+    let (params, weights, cable) = host::gradients(
+        plan,
+        code,
+        &engine.layout,
+        &grad,
+        &results,
+        &row_cotangents[0],
+        &forward.events,
+        &records,
+        connections,
+    );
+    let gradient = problem.fold(plan, &params, &weights, &cable);
+    Ok(Gradient { loss: value, gradient, checkpoint_every: k, kept_tapes: false })
+}
+
+/// Refuses what the GPU's reverse run does not cover yet, with what to use instead.
+fn check_supported(artifact: &Artifact, problem: &Problem, plan: &Plan) -> Result<(), GradError> {
+    let refuse = |what: &str| {
+        Err(GradError::NotDifferentiable(format!("{what} on the GPU (the CPU computes it: `--backend cpu`)")))
+    };
+    if problem.has_inputs() {
+        return refuse("a loss over samples (inputs, dense inputs, a linear readout)");
+    }
+    if plan.blocks.iter().any(|b| !b.pre_node.is_empty()) {
+        return refuse("the gradient of graded synapses and gap junctions (`v_pre`)");
+    }
+    if problem.trainables().iter().any(|t| !t.cable.is_empty()) {
+        return refuse("the gradient of `cm` or `Ra`");
+    }
+    let stimulus = |b: usize| matches!(plan.blocks[b].placement, Placement::Stimulus(_));
+    if problem.trainables().iter().flat_map(|t| &t.uses).any(|u| stimulus(u.block)) {
+        return refuse("the gradient of a stimulus's parameter");
+    }
+    if (0..plan.blocks.len()).any(|b| stimulus(b) && !plan.blocks[b].states.is_empty()) {
+        return refuse("a stimulus with states");
+    }
+    let writes_concentration = |b: &crate::plan::Block| {
+        let event = b.kernels.event.iter().flat_map(|k| &k.writes);
+        event.into_iter().any(|w| matches!(w.target, Target::IonConcentration(..)))
+    };
+    if plan.blocks.iter().any(writes_concentration) {
+        return refuse("an event kernel that writes a concentration");
+    }
+    let _ = artifact;
+    Ok(())
+}
+
+/// Steps between checkpoints: `given`, else ⌈√N⌉; on llvmpipe at most what one invocation
+/// may loop through in a segment.
+fn spacing(engine: &GpuEngine, steps: u64, given: Option<u64>) -> Result<u64, GradError> {
+    let n = steps.max(1);
+    let k = given.unwrap_or((n as f64).sqrt().ceil() as u64).clamp(1, n);
+    if !engine.gpu.cpu_device {
+        return Ok(k);
+    }
+    let fit = (LLVMPIPE_LOOP_BUDGET / reverse_loop_cost(engine)).max(1);
+    match given {
+        Some(k) if k > fit => Err(GradError::Gpu(GpuError::Unsupported(format!(
+            "a segment of {k} steps needs more loop iterations than llvmpipe allows one invocation; \
+             save the state at most every {fit} steps"
+        )))),
+        _ => Ok(k.min(fit)),
+    }
+}
+
+/// Loop iterations of one step of the reverse kernel, bounded from above: the recomputation
+/// and the replay (a forward step each, with the state's copies and the tape), the products,
+/// the solve's adjoint and the cleared accumulators.
+fn reverse_loop_cost(engine: &GpuEngine) -> u64 {
+    let layout = &engine.layout;
+    let probes = u64::from(layout.gpu_probes) + 1;
+    let cost = |ty: &super::layout::TypeLayout| {
+        let nodes = u64::from(ty.nnodes) + 1;
+        let instances: u64 = ty.blocks.iter().map(|b| u64::from(b.per_cell) + 1).sum();
+        3 * codegen::loop_cost(layout, ty) + 12 * nodes + 6 * instances + probes
+    };
+    layout.types.iter().map(cost).max().unwrap_or(1)
+}
+
+/// Each plan block's reverse code: the replay's fused kernels and every kernel's product.
+fn block_grads(plan: &Plan, code: &Code) -> Vec<Option<BlockGrad>> {
+    plan.blocks
+        .iter()
+        .zip(&code.adjoints)
+        .map(|(block, adjoints)| {
+            let kernels = &block.kernels;
+            let vjp = |stage: Stage| {
+                let (kernel, adjoint) = (kernel_of(kernels, stage)?, &adjoints.of(stage)?.adjoint);
+                Some(Vjp {
+                    writes: kernel.writes.iter().map(|w| w.target).collect(),
+                    partials: adjoint.partials.iter().map(|p| (p.write, p.wrt)).collect(),
+                    first: adjoints.offset(stage) as u32,
+                })
+            };
+            let fused = |stage: Stage| {
+                let kernel = kernel_of(kernels, stage).expect("a kernel of the stage");
+                adjoints.of(stage).expect("an adjoint per kernel").adjoint.fused(kernel, adjoints.offset(stage) as u32)
+            };
+            Some(BlockGrad {
+                current: fused(Stage::Current),
+                advance: fused(Stage::Advance),
+                event: adjoints.of(Stage::Event).map(|a| a.adjoint.kernel(Stage::Event)),
+                current_vjp: vjp(Stage::Current).expect("a current kernel"),
+                advance_vjp: vjp(Stage::Advance).expect("an advance kernel"),
+                event_vjp: vjp(Stage::Event),
+                width: adjoints.width() as u32,
+            })
+        })
+        .collect()
+}
+
+/// The reverse run on the device, segment by segment from the last; returns what it left and
+/// each event's record index.
+fn reverse(
+    engine: &GpuEngine,
+    forward: &Forward,
+    row_cotangents: &[Vec<f64>],
+    grad: &GradLayout,
+    blocks: &[Option<BlockGrad>],
+) -> Result<(device::Results, RecordIndex), GpuError> {
+    let params = codegen::Params { prec: engine.prec, dt: engine.dt, spike_cap: engine.spike_cap };
+    let module = codegen::reverse_module(&engine.layout, &params, grad, blocks)?;
+    super::validate(&module)?;
+    let mut records: RecordIndex = forward.events.iter().map(|step| vec![0; step.len()]).collect();
+    let segments: Vec<(u64, SegmentInput)> = (0..forward.bounds.len() - 1)
+        .rev()
+        .map(|i| (i as u64, segment_input(engine, forward, row_cotangents, i)))
+        .collect();
+    let max_records = segments.iter().map(|(_, s)| s.records).max().unwrap_or(0);
+    let total: u64 = segments.iter().map(|(_, s)| s.records).sum();
+    let mut reverse = Reverse::new(engine, module, grad, max_records, total)?;
+    let mut base = 0;
+    for (i, input) in &segments {
+        number_records(forward, *i as usize, base, &mut records, engine);
+        base += input.records;
+        let offset = i * engine.gpu.data.size();
+        reverse.segment(&engine.gpu, grad, &forward.checkpoints, offset, input);
+    }
+    let (results, spikes) = reverse.results(&engine.gpu, grad)?;
+    check_undone(engine, &spikes, *forward.bounds.last().expect("bounds"))?;
+    Ok((results, records))
+}
+
+/// The events of segment `i` as records grouped by cell (the forward's control words), in
+/// delivery order within a cell: (gid, step in the segment, block, instance in the cell,
+/// weight), with the step and delivery index of each.
+fn segment_records(engine: &GpuEngine, forward: &Forward, i: usize) -> Vec<((u32, u32, u32, u32, f64), usize, usize)> {
+    let (start, end) = (forward.bounds[i] as usize, forward.bounds[i + 1] as usize);
+    let mut list = Vec::new();
+    for (s, step) in forward.events[start..end].iter().enumerate() {
+        for (d, e) in step.iter().enumerate() {
+            let (gids, per) = &engine.blocks[e.block as usize];
+            let gid = gids[e.instance as usize / per];
+            let k = (e.instance as usize % per) as u32;
+            list.push(((gid, s as u32, e.block, k, e.weight), start + s, d));
+        }
+    }
+    // Stable: each cell's events stay in delivery order.
+    list.sort_by_key(|(record, _, _)| record.0);
+    list
+}
+
+/// Numbers segment `i`'s records from `base` (the records of the segments undone before it).
+fn number_records(forward: &Forward, i: usize, base: u64, records: &mut RecordIndex, engine: &GpuEngine) {
+    for (r, (_, step, d)) in segment_records(engine, forward, i).into_iter().enumerate() {
+        records[step][d] = base + r as u64;
+    }
+}
+
+/// What segment `i`'s dispatch reads: its events and the loss's derivatives after its steps.
+fn segment_input(engine: &GpuEngine, forward: &Forward, row_cotangents: &[Vec<f64>], i: usize) -> SegmentInput {
+    let (start, end) = (forward.bounds[i], forward.bounds[i + 1]);
+    let records: Vec<(u32, u32, u32, u32, f64)> =
+        segment_records(engine, forward, i).into_iter().map(|(record, _, _)| record).collect();
+    let control = engine.control(start, (end - start) as u32, &records);
+    let cols = engine.layout.gpu_probes as usize;
+    let mut rows = vec![0.0; (end - start) as usize * cols];
+    for (s, row) in row_cotangents[start as usize + 1..=end as usize].iter().enumerate() {
+        for (probe, &d) in engine.layout.probes.iter().zip(row) {
+            if let ProbeLoc::Gpu { col, .. } = *probe {
+                rows[s * cols + col as usize] = d;
+            }
+        }
+    }
+    SegmentInput { control, weights: records.iter().map(|r| r.4).collect(), rows, records: records.len() as u64 }
+}
+
+/// Every cell undid every step (llvmpipe stops an invocation after 65535 loop iterations).
+fn check_undone(engine: &GpuEngine, spikes: &[u32], steps: u64) -> Result<(), GpuError> {
+    let stride = (engine.spike_cap + SPIKE_HEADER) as usize;
+    for gid in 0..engine.layout.ncells as usize {
+        let undone = spikes[gid * stride + 2];
+        if u64::from(undone) != steps {
+            return Err(GpuError::Device(format!(
+                "the reverse run undid {undone} of {steps} steps of cell {gid} (llvmpipe ends an invocation \
+                 after 65535 loop iterations: save the state more often)"
+            )));
+        }
+    }
+    Ok(())
+}

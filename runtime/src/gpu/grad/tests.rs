@@ -1,0 +1,133 @@
+//! The GPU's gradient against the CPU's, on lavapipe (`VK_DRIVER_FILES=/usr/share/vulkan/icd.d/
+//! lvp_icd.x86_64.json XDG_RUNTIME_DIR=/tmp`): f64 within 1e-9 relative per parameter, f32
+//! within 1e-3 on well-conditioned models. Without an adapter the tests fail when `CI` is set
+//! and return early otherwise (`gpu::tests::no_gpu`).
+
+use sylva_compiler::artifact::Artifact;
+use sylva_compiler::ir::Precision;
+
+use super::gradient;
+use crate::gpu::tests::no_gpu;
+use crate::grad::tests::{example, targets, trainable};
+use crate::grad::{GradError, Gradient, Loss, Problem, Trainable};
+
+/// A model's problem over `params` ((mechanism, parameter)) and a loss toward its traces with
+/// every value 5 % larger.
+fn problem(a: &Artifact, params: &[(&str, &str)]) -> (Problem, Loss) {
+    let trainables: Vec<Trainable> = params.iter().map(|(m, p)| trainable(a, m, p)).collect();
+    with_trainables(a, &trainables)
+}
+
+fn with_trainables(a: &Artifact, trainables: &[Trainable]) -> (Problem, Loss) {
+    let mut problem = Problem::new(a, trainables).expect("differentiable");
+    let loss = targets(&mut problem, 1.05);
+    (problem, loss)
+}
+
+/// The GPU's gradient, or `None` without an adapter outside CI.
+fn on_gpu(a: &Artifact, problem: &Problem, loss: &Loss, precision: Precision, k: Option<u64>) -> Option<Gradient> {
+    match gradient(a, problem, loss, precision, k) {
+        Ok(g) => Some(g),
+        Err(GradError::Gpu(e)) if no_gpu(&e) => None,
+        Err(e) => panic!("GPU gradient: {e}"),
+    }
+}
+
+/// The largest relative difference between two gradients, parameter by parameter.
+fn worst(gpu: &[f64], cpu: &[f64]) -> f64 {
+    assert_eq!(gpu.len(), cpu.len());
+    gpu.iter()
+        .zip(cpu)
+        .map(|(g, c)| {
+            let error = (g - c).abs() / g.abs().max(c.abs()).max(1e-300);
+            eprintln!("GPU {g:.15e}, CPU {c:.15e}, relative difference {error:.1e}");
+            error
+        })
+        .fold(0.0, f64::max)
+}
+
+/// The GPU's gradient in `precision` is the CPU's within `bound` relative, and so is the loss.
+fn agree(a: &Artifact, problem: &Problem, loss: &Loss, precision: Precision, bound: f64) {
+    let cpu = problem.gradient(loss, None).expect("CPU gradient");
+    let Some(gpu) = on_gpu(a, problem, loss, precision, None) else { return };
+    assert_eq!(gpu.checkpoint_every, cpu.checkpoint_every.min(gpu.checkpoint_every));
+    let loss_error = (gpu.loss - cpu.loss).abs() / cpu.loss.abs().max(1e-300);
+    assert!(loss_error <= bound, "loss: GPU {} CPU {} ({loss_error:.1e})", gpu.loss, cpu.loss);
+    let error = worst(&gpu.gradient, &cpu.gradient);
+    assert!(error <= bound, "GPU gradient {error:.1e} from the CPU's (bound {bound:.0e})");
+}
+
+fn check(name: &str, duration: f64, params: &[(&str, &str)], precision: Precision, bound: f64) {
+    let a = example(name, duration);
+    let (problem, loss) = problem(&a, params);
+    agree(&a, &problem, &loss, precision, bound);
+}
+
+const HH: [(&str, &str); 4] = [("hh", "gnabar"), ("hh", "gkbar"), ("hh", "gl"), ("hh", "el")];
+const BALL_AND_STICK: [(&str, &str); 3] = [("hh", "gnabar"), ("pas", "g"), ("pas", "e")];
+
+#[test]
+fn gpu_gradient_f64_hh_soma() {
+    check("hh_soma", 10.0, &HH, Precision::F64, 1e-9);
+}
+
+#[test]
+fn gpu_gradient_f64_ball_and_stick() {
+    check("ball_and_stick", 8.0, &BALL_AND_STICK, Precision::F64, 1e-9);
+}
+
+#[test]
+fn gpu_gradient_f64_syn_pair_weight_and_synapse() {
+    let a = example("syn_pair", 14.0);
+    let weight = Trainable { weights: vec![0], ..Trainable::default() };
+    let trainables =
+        [weight, trainable(&a, "exp2syn", "tau1"), trainable(&a, "exp2syn", "tau2"), trainable(&a, "pas", "g")];
+    let (problem, loss) = with_trainables(&a, &trainables);
+    agree(&a, &problem, &loss, Precision::F64, 1e-9);
+}
+
+#[test]
+fn gpu_gradient_f64_kinetic_scheme() {
+    check("kinetic_k", 8.0, &[("kinetic_k", "gkbar"), ("hh", "gnabar")], Precision::F64, 1e-9);
+}
+
+#[test]
+fn gpu_gradient_f64_calcium_and_nernst() {
+    let params = [("ca_hva", "gCa_HVAbar"), ("sk", "gSK_E2bar"), ("cadyn", "gamma"), ("cadyn", "decay")];
+    check("ca_sk", 8.0, &params, Precision::F64, 1e-9);
+}
+
+#[test]
+fn gpu_gradient_f32_hh_soma() {
+    check("hh_soma", 10.0, &HH, Precision::F32, 1e-3);
+}
+
+#[test]
+fn gpu_gradient_f32_ball_and_stick() {
+    check("ball_and_stick", 8.0, &BALL_AND_STICK, Precision::F32, 1e-3);
+}
+
+#[test]
+fn gpu_checkpoint_spacing_does_not_change_the_gradient() {
+    let a = example("hh_soma", 6.0);
+    let (problem, loss) = problem(&a, &[("hh", "gnabar"), ("hh", "gl")]);
+    let Some(reference) = on_gpu(&a, &problem, &loss, Precision::F64, Some(1)) else { return };
+    for k in [7, 16, 240] {
+        let g = on_gpu(&a, &problem, &loss, Precision::F64, Some(k)).expect("an adapter");
+        assert_eq!(g.checkpoint_every, k);
+        assert_eq!(g.loss, reference.loss);
+        let error = worst(&g.gradient, &reference.gradient);
+        assert!(error <= 1e-12, "K = {k}: {error:.1e} from K = 1");
+    }
+}
+
+#[test]
+fn gpu_gradient_refuses_graded_synapses() {
+    let a = example("gap_pair", 10.0);
+    let (problem, loss) = problem(&a, &[("gap_junction", "g")]);
+    match gradient(&a, &problem, &loss, Precision::F64, None) {
+        Err(GradError::NotDifferentiable(m)) => assert!(m.contains("v_pre") && m.contains("--backend cpu"), "{m}"),
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(_) => panic!("a gap junction's gradient on the GPU"),
+    }
+}
