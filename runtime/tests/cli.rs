@@ -509,6 +509,48 @@ fn grad_check_agrees_with_central_differences_on_the_training_example() {
     assert!(stdout.contains("largest relative error") && stdout.contains(": ok;"), "{stdout}");
 }
 
+/// `sylva grad --check --backend gpu`: the GPU's gradient (f64) against central differences of
+/// the loss within 1e-6, and in f32 within the f32 bound, 1e-3; `--precision f32` without the
+/// GPU and `train --backend gpu` are refused as usage errors.
+#[test]
+fn grad_check_on_the_gpu() {
+    let result = sylva(&["grad", "--check", "--backend", "gpu", "examples/train/fit_hh.syl"]);
+    if no_gpu(&result) {
+        return;
+    }
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
+    assert!(stdout.contains("on the GPU in F64"), "{stdout}");
+    assert!(stdout.contains("(tolerance 1e-6): ok;"), "{stdout}");
+    let result = sylva(&["grad", "--check", "--backend", "gpu", "--precision", "f32", "examples/train/fit_hh.syl"]);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
+    assert!(stdout.contains("on the GPU in F32") && stdout.contains("(tolerance 1e-3): ok;"), "{stdout}");
+    let result = sylva(&["grad", "--precision", "f32", "examples/train/fit_hh.syl"]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the CPU computes gradients in f64"), "{stderr}");
+    let result = sylva(&["train", "--backend", "gpu", "examples/train/fit_hh.syl"]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`sylva train --backend gpu` is not supported yet"), "{stderr}");
+}
+
+/// The GPU's gradient refuses what its reverse run does not cover yet, saying what to use.
+#[test]
+fn grad_on_the_gpu_refuses_samples() {
+    let result = sylva(&["grad", "--backend", "gpu", "tests/data/train/and_neuron.syl"]);
+    if no_gpu(&result) {
+        return;
+    }
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("not differentiable yet: a loss over samples") && stderr.contains("--backend cpu"),
+        "{stderr}"
+    );
+}
+
 /// What keeps a gradient from being computed is located in the model, as the compiler's
 /// diagnostics are: no `train` block, a target file that cannot be read.
 #[test]

@@ -113,6 +113,12 @@ enum Command {
         /// for any number.
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
+        /// Where the gradient is computed (default: the CPU). The GPU runs one invocation per
+        /// cell, in the model's precision or `--precision`.
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+        #[arg(long, value_enum)]
+        precision: Option<PrecisionArg>,
     },
     /// Fit the trainable parameters of the model's `train` block; write params.yaml, loss.csv
     /// and loss.svg.
@@ -133,6 +139,10 @@ enum Command {
         /// for any number.
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
+        /// Only the CPU trains for now (`sylva grad --backend gpu` computes one gradient on
+        /// the GPU).
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
     },
     /// Run the language server on stdin/stdout (for editors; see docs/editors.md).
     Lsp,
@@ -263,10 +273,27 @@ fn main() -> ExitCode {
             params: params.as_deref(),
             colour,
         }),
-        Command::Grad { file, check, overrides, threads } => {
-            with_pool(*threads, || train::grad(file, overrides, *check, colour))
+        Command::Grad { file, check, overrides, threads, backend, precision } => {
+            let precision = precision.map(|p| match p {
+                PrecisionArg::F64 => ir::Precision::F64,
+                PrecisionArg::F32 => ir::Precision::F32,
+            });
+            match (backend, precision) {
+                (Some(BackendArg::Gpu), _) => {
+                    with_pool(*threads, || train::grad(file, overrides, *check, train::Device::Gpu(precision), colour))
+                }
+                (_, Some(ir::Precision::F32)) => Err(Failure::Usage(
+                    "the CPU computes gradients in f64 (it is the reference); use `--backend gpu` for f32".into(),
+                )),
+                _ => with_pool(*threads, || train::grad(file, overrides, *check, train::Device::Cpu, colour)),
+            }
         }
-        Command::Train { file, out, overrides, no_plots, resume, threads } => {
+        Command::Train { backend: Some(BackendArg::Gpu), .. } => Err(Failure::Usage(
+            "`sylva train --backend gpu` is not supported yet: training runs on the CPU (`sylva grad --backend \
+             gpu` computes one gradient on the GPU; see docs/training.md, \"On the GPU\")"
+                .into(),
+        )),
+        Command::Train { file, out, overrides, no_plots, resume, threads, backend: _ } => {
             let args = train::TrainArgs {
                 file,
                 out: out.as_deref(),
