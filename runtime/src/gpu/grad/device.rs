@@ -52,16 +52,6 @@ impl Reverse {
     ) -> Result<Reverse, GpuError> {
         let (gpu, prec) = (&engine.gpu, engine.prec);
         let b = prec.bytes();
-        let limits = gpu.device.limits();
-        let work_bytes = grad.work_len * b;
-        let binding_limit = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
-        if work_bytes > binding_limit {
-            return Err(GpuError::Unsupported(format!(
-                "the reverse run needs {work_bytes} bytes of per-cell scratch (states of a segment of {} steps, \
-                 partials, tape), more than the {binding_limit} bytes '{}' binds; save the state more often",
-                grad.steps, gpu.adapter
-            )));
-        }
         let layout = bind_group_layout(&gpu.device);
         let pipelines = pipelines(gpu, &engine.layout, module, &layout)?;
         // Each cell's count of steps undone, summed over the segments, in its spike header.

@@ -3,7 +3,7 @@
 //! trip); the probes' rows and the events the host fed each step come back as the engine's
 //! windows bring them.
 
-use super::super::{GpuEngine, GpuError};
+use super::super::GpuEngine;
 use crate::grad::GradError;
 use crate::host::{DueEvent, Host};
 use crate::simulation::RunError;
@@ -25,7 +25,7 @@ pub(super) fn checkpoint_bytes(engine: &GpuEngine, steps: u64, k: u64) -> u64 {
 }
 
 /// Runs `steps` steps from the engine's initial state (whose probe row is `row0`), saving the
-/// state every `k` steps.
+/// state every `k` steps (the checkpoints' size checked by the caller).
 pub(super) fn run(
     engine: &mut GpuEngine,
     host: &mut Host,
@@ -35,15 +35,6 @@ pub(super) fn run(
 ) -> Result<Forward, GradError> {
     let data_bytes = engine.gpu.data.size();
     let bytes = checkpoint_bytes(engine, steps, k);
-    let limit = engine.gpu.device.limits().max_buffer_size;
-    if bytes > limit {
-        return Err(GradError::Gpu(GpuError::Unsupported(format!(
-            "the checkpoints need {bytes} bytes ({} states of {data_bytes} bytes), more than the {limit} bytes \
-             '{}' allows in one buffer; save the state less often (a larger checkpoint spacing)",
-            bytes / data_bytes,
-            engine.gpu.adapter
-        ))));
-    }
     let checkpoints = engine.gpu.device.create_buffer(&wgpu::BufferDescriptor {
         label: Some("checkpoints"),
         size: bytes,

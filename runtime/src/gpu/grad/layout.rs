@@ -34,8 +34,6 @@ pub struct BlockGrad {
 
 /// Offsets of the reverse kernel's arrays (in reals).
 pub struct GradLayout {
-    /// The most steps of a segment.
-    pub steps: u32,
     /// Reals of `data` (and of `adj`): a saved state is a mirror of `data` in `work`.
     pub data_len: u32,
     /// In `work`: the loss's derivative in each GPU probe column after each step of the
@@ -45,7 +43,7 @@ pub struct GradLayout {
     /// (node arrays).
     pub tape: Vec<[u32; 2]>,
     /// In `work`, per plan block (a group of stimuli: its first member's): the first partial
-    /// array (`u32::MAX`: none).
+    /// array (`u32::MAX`: the other members').
     pub partials: Vec<u32>,
     /// In `grads`, per plan block: the gradient of its first per-instance parameter.
     pub param_grads: Vec<u32>,
@@ -64,7 +62,7 @@ pub fn instance_stride(b: &BlockLayout, ncells: u32) -> u32 {
 impl GradLayout {
     /// The layout for `layout` (whose `data` holds `data_len` reals) with segments of at most
     /// `steps` steps and, per plan block, the block's reverse code.
-    pub fn new(layout: &Layout, data_len: u64, grads: &[Option<BlockGrad>], steps: u32) -> GradLayout {
+    pub fn new(layout: &Layout, data_len: u64, grads: &[BlockGrad], steps: u32) -> GradLayout {
         let blocks = grads.len();
         let mut work = data_len * u64::from(steps);
         let rows = work as u32;
@@ -79,16 +77,13 @@ impl GradLayout {
             work += 2 * nodes;
             for b in &ty.blocks {
                 let stride = u64::from(instance_stride(b, ty.ncells));
-                if let Some(g) = &grads[b.block] {
-                    partials[b.block] = work as u32;
-                    work += u64::from(g.width) * stride;
-                }
+                partials[b.block] = work as u32;
+                work += u64::from(grads[b.block].width) * stride;
                 param_grads[b.block] = grads_len as u32;
                 grads_len += b.params.len() as u64 * stride;
             }
         }
         GradLayout {
-            steps,
             data_len: data_len as u32,
             rows,
             tape,

@@ -30,17 +30,34 @@ use forward::Forward;
 use host::RecordIndex;
 use layout::{BlockGrad, GradLayout, Vjp};
 
-/// The loss `loss` of `problem` (made from `artifact`) and its gradient, computed on the GPU
-/// in `precision`; `checkpoint_every`: steps between saved states (default ⌈√N⌉).
+/// Choices of a gradient on the GPU.
+#[derive(Copy, Clone, Debug)]
+pub struct Settings {
+    pub precision: Precision,
+    /// Steps between saved states (default ⌈√N⌉).
+    pub checkpoint_every: Option<u64>,
+    /// Bytes of device memory the checkpoints and the reverse run's scratch may take together
+    /// (default: no limit but the device's per buffer).
+    pub memory_budget: Option<u64>,
+}
+
+impl Settings {
+    /// The defaults in `precision`.
+    pub fn new(precision: Precision) -> Settings {
+        Settings { precision, checkpoint_every: None, memory_budget: None }
+    }
+}
+
+/// The loss `loss` of `problem` (made from `artifact`) and its gradient, computed on the GPU.
 pub fn gradient(
     artifact: &Artifact,
     problem: &Problem,
     loss: &Loss,
-    precision: Precision,
-    checkpoint_every: Option<u64>,
+    settings: Settings,
 ) -> Result<Gradient, GradError> {
+    let Settings { precision, checkpoint_every, memory_budget } = settings;
     let (plan, code, steps) = problem.parts();
-    check_supported(artifact, problem, plan)?;
+    check_supported(problem, plan)?;
     let mut initial = plan.clone();
     initial.initialize();
     let prec = super::prec(precision);
@@ -48,11 +65,12 @@ pub fn gradient(
     let options = Options { strategy: Strategy::Thread, ..Options::default() };
     let (mut engine, mut host) = GpuEngine::with_host(artifact, initial, precision, options).map_err(GradError::Gpu)?;
     let k = spacing(&engine, steps, checkpoint_every)?;
-    let forward = forward::run(&mut engine, &mut host, row0, steps, k)?;
-    let (value, row_cotangents) = crate::grad::evaluate(plan, loss, &forward.rows)?;
     let blocks = block_grads(plan, code);
     let data_len = engine.gpu.data.size() / engine.prec.bytes();
     let grad = GradLayout::new(&engine.layout, data_len, &blocks, k as u32);
+    check_memory(&engine, &grad, steps, k, memory_budget).map_err(GradError::Gpu)?;
+    let forward = forward::run(&mut engine, &mut host, row0, steps, k)?;
+    let (value, row_cotangents) = crate::grad::evaluate(plan, loss, &forward.rows)?;
     let (results, records) = reverse(&engine, &forward, &row_cotangents, &grad, &blocks).map_err(GradError::Gpu)?;
     let connections = artifact.model.network.connections.len();
     let (params, weights, cable) = host::gradients(
@@ -70,8 +88,40 @@ pub fn gradient(
     Ok(Gradient { loss: value, gradient, checkpoint_every: k, kept_tapes: false })
 }
 
+/// The WGSL of the reverse kernel of `problem`'s gradient (made from `artifact`) in
+/// `precision`, for a device with WebGPU's default limits, with the state saved every ⌈√N⌉
+/// steps (`sylva compile --emit wgsl` shows the forward's).
+pub fn reverse_wgsl(artifact: &Artifact, problem: &Problem, precision: Precision) -> Result<String, GradError> {
+    let (plan, code, steps) = problem.parts();
+    check_supported(problem, plan)?;
+    let mut initial = plan.clone();
+    initial.initialize();
+    let options = Options { strategy: Strategy::Thread, ..Options::default() };
+    let fit = super::DeviceFit::of(&wgpu::Limits::default());
+    let prepared = super::prepare(artifact, &initial, precision, options, fit).map_err(GradError::Gpu)?;
+    let blocks = block_grads(plan, code);
+    let k = (steps.max(1) as f64).sqrt().ceil() as u32;
+    let grad = GradLayout::new(&prepared.layout, prepared.layout.data.len() as u64, &blocks, k);
+    let params = codegen::Params { prec: super::prec(precision), dt: plan.dt, spike_cap: prepared.spike_cap };
+    let (module, info) = reverse_module(&prepared.layout, &params, &grad, &blocks).map_err(GradError::Gpu)?;
+    naga::back::wgsl::write_string(&module, &info, naga::back::wgsl::WriterFlags::empty())
+        .map_err(|e| GradError::Gpu(GpuError::Shader(e.to_string())))
+}
+
+/// The reverse kernel's module, validated.
+fn reverse_module(
+    layout: &super::layout::Layout,
+    params: &codegen::Params,
+    grad: &GradLayout,
+    blocks: &[BlockGrad],
+) -> Result<(naga::Module, naga::valid::ModuleInfo), GpuError> {
+    let module = codegen::reverse_module(layout, params, grad, blocks)?;
+    let info = super::validate(&module)?;
+    Ok((module, info))
+}
+
 /// Refuses what the GPU's reverse run does not cover yet, with what to use instead.
-fn check_supported(artifact: &Artifact, problem: &Problem, plan: &Plan) -> Result<(), GradError> {
+fn check_supported(problem: &Problem, plan: &Plan) -> Result<(), GradError> {
     let refuse = |what: &str| {
         Err(GradError::NotDifferentiable(format!("{what} on the GPU (the CPU computes it: `--backend cpu`)")))
     };
@@ -98,7 +148,48 @@ fn check_supported(artifact: &Artifact, problem: &Problem, plan: &Plan) -> Resul
     if plan.blocks.iter().any(writes_concentration) {
         return refuse("an event kernel that writes a concentration");
     }
-    let _ = artifact;
+    Ok(())
+}
+
+/// Refuses, before the forward run, a gradient whose checkpoints or per-cell scratch do not
+/// fit the device's buffers or together the `budget`, with the figures.
+fn check_memory(
+    engine: &GpuEngine,
+    grad: &GradLayout,
+    steps: u64,
+    k: u64,
+    budget: Option<u64>,
+) -> Result<(), GpuError> {
+    let gpu = &engine.gpu;
+    let limits = gpu.device.limits();
+    let data = gpu.data.size();
+    let checkpoints = forward::checkpoint_bytes(engine, steps, k);
+    let scratch = grad.work_len * engine.prec.bytes();
+    if let Some(budget) = budget.filter(|b| checkpoints + scratch > *b) {
+        return Err(GpuError::Unsupported(format!(
+            "the gradient needs {} bytes of device memory beyond the run's ({checkpoints} for {} checkpoints of \
+             {data} bytes, {scratch} for the reverse run's per-cell scratch), more than its budget of {budget} bytes",
+            checkpoints + scratch,
+            checkpoints / data
+        )));
+    }
+    if checkpoints > limits.max_buffer_size {
+        return Err(GpuError::Unsupported(format!(
+            "the checkpoints need {checkpoints} bytes ({} states of {data} bytes), more than the {} bytes '{}' \
+             allows in one buffer; save the state less often (a larger checkpoint spacing)",
+            checkpoints / data,
+            limits.max_buffer_size,
+            gpu.adapter
+        )));
+    }
+    let binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+    if scratch > binding || grad.work_len > u64::from(u32::MAX) {
+        return Err(GpuError::Unsupported(format!(
+            "the reverse run needs {scratch} bytes of per-cell scratch ({k} states of {data} bytes, the partials \
+             and the solve's tape), more than the {binding} bytes '{}' binds; save the state more often",
+            gpu.adapter
+        )));
+    }
     Ok(())
 }
 
@@ -135,7 +226,7 @@ fn reverse_loop_cost(engine: &GpuEngine) -> u64 {
 }
 
 /// Each plan block's reverse code: the replay's fused kernels and every kernel's product.
-fn block_grads(plan: &Plan, code: &Code) -> Vec<Option<BlockGrad>> {
+fn block_grads(plan: &Plan, code: &Code) -> Vec<BlockGrad> {
     plan.blocks
         .iter()
         .zip(&code.adjoints)
@@ -153,7 +244,7 @@ fn block_grads(plan: &Plan, code: &Code) -> Vec<Option<BlockGrad>> {
                 let kernel = kernel_of(kernels, stage).expect("a kernel of the stage");
                 adjoints.of(stage).expect("an adjoint per kernel").adjoint.fused(kernel, adjoints.offset(stage) as u32)
             };
-            Some(BlockGrad {
+            BlockGrad {
                 current: fused(Stage::Current),
                 advance: fused(Stage::Advance),
                 event: adjoints.of(Stage::Event).map(|a| a.adjoint.kernel(Stage::Event)),
@@ -161,7 +252,7 @@ fn block_grads(plan: &Plan, code: &Code) -> Vec<Option<BlockGrad>> {
                 advance_vjp: vjp(Stage::Advance).expect("an advance kernel"),
                 event_vjp: vjp(Stage::Event),
                 width: adjoints.width() as u32,
-            })
+            }
         })
         .collect()
 }
@@ -173,11 +264,10 @@ fn reverse(
     forward: &Forward,
     row_cotangents: &[Vec<f64>],
     grad: &GradLayout,
-    blocks: &[Option<BlockGrad>],
+    blocks: &[BlockGrad],
 ) -> Result<(device::Results, RecordIndex), GpuError> {
     let params = codegen::Params { prec: engine.prec, dt: engine.dt, spike_cap: engine.spike_cap };
-    let module = codegen::reverse_module(&engine.layout, &params, grad, blocks)?;
-    super::validate(&module)?;
+    let (module, _) = reverse_module(&engine.layout, &params, grad, blocks)?;
     let mut records: RecordIndex = forward.events.iter().map(|step| vec![0; step.len()]).collect();
     let segments: Vec<(u64, SegmentInput)> = (0..forward.bounds.len() - 1)
         .rev()

@@ -6,7 +6,8 @@
 use sylva_compiler::artifact::Artifact;
 use sylva_compiler::ir::Precision;
 
-use super::gradient;
+use super::{Settings, gradient};
+use crate::gpu::GpuError;
 use crate::gpu::tests::no_gpu;
 use crate::grad::tests::{example, targets, trainable};
 use crate::grad::{GradError, Gradient, Loss, Problem, Trainable};
@@ -26,7 +27,8 @@ fn with_trainables(a: &Artifact, trainables: &[Trainable]) -> (Problem, Loss) {
 
 /// The GPU's gradient, or `None` without an adapter outside CI.
 fn on_gpu(a: &Artifact, problem: &Problem, loss: &Loss, precision: Precision, k: Option<u64>) -> Option<Gradient> {
-    match gradient(a, problem, loss, precision, k) {
+    let settings = Settings { checkpoint_every: k, ..Settings::new(precision) };
+    match gradient(a, problem, loss, settings) {
         Ok(g) => Some(g),
         Err(GradError::Gpu(e)) if no_gpu(&e) => None,
         Err(e) => panic!("GPU gradient: {e}"),
@@ -125,9 +127,24 @@ fn gpu_checkpoint_spacing_does_not_change_the_gradient() {
 fn gpu_gradient_refuses_graded_synapses() {
     let a = example("gap_pair", 10.0);
     let (problem, loss) = problem(&a, &[("gap_junction", "g")]);
-    match gradient(&a, &problem, &loss, Precision::F64, None) {
+    match gradient(&a, &problem, &loss, Settings::new(Precision::F64)) {
         Err(GradError::NotDifferentiable(m)) => assert!(m.contains("v_pre") && m.contains("--backend cpu"), "{m}"),
         Err(e) => panic!("refused for another reason: {e}"),
         Ok(_) => panic!("a gap junction's gradient on the GPU"),
+    }
+}
+
+#[test]
+fn gpu_gradient_refuses_what_exceeds_its_memory_budget() {
+    let a = example("hh_soma", 10.0);
+    let (problem, loss) = problem(&a, &[("hh", "gnabar")]);
+    let settings = Settings { memory_budget: Some(4096), ..Settings::new(Precision::F64) };
+    match gradient(&a, &problem, &loss, settings) {
+        Err(GradError::Gpu(GpuError::Unsupported(m))) => {
+            assert!(m.contains("bytes of device memory") && m.contains("budget of 4096 bytes"), "{m}")
+        }
+        Err(GradError::Gpu(e)) if no_gpu(&e) => {}
+        Err(e) => panic!("refused for another reason: {e}"),
+        Ok(_) => panic!("a gradient beyond its budget"),
     }
 }

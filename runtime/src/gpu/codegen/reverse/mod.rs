@@ -40,7 +40,7 @@ pub(super) struct GradCx<'a> {
     grads: Handle<naga::GlobalVariable>,
     layout: &'a GradLayout,
     /// Per plan block.
-    blocks: &'a [Option<BlockGrad>],
+    blocks: &'a [BlockGrad],
 }
 
 /// The reverse kernels of every cell type (one invocation per cell).
@@ -48,7 +48,7 @@ pub fn reverse_module(
     layout: &Layout,
     p: &Params,
     grad: &GradLayout,
-    blocks: &[Option<BlockGrad>],
+    blocks: &[BlockGrad],
 ) -> Result<Module, GpuError> {
     let mut module = Module::default();
     let types = Types::new(&mut module, p.prec);
@@ -110,7 +110,7 @@ impl<'a> Cx<'a> {
 impl Cx<'_> {
     /// The block's reverse code.
     fn block_grad(&self, b: &BlockLayout) -> &BlockGrad {
-        self.grad().blocks[b.block].as_ref().expect("every block has its adjoints")
+        &self.grad().blocks[b.block]
     }
 
     /// Stores partial `j` of block `b` at the instance `at` (the fused kernels' extra writes).

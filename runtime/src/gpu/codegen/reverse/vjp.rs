@@ -35,7 +35,7 @@ impl Cx<'_> {
             let k = fb.sub(last, r);
             let at = self.instance_at(fb, b, c, k);
             let grad = self.grad();
-            let vjp = pick(grad.blocks[b.block].as_ref().expect("every block has its adjoints"));
+            let vjp = pick(&grad.blocks[b.block]);
             self.vjp(fb, b, vjp, &at, None);
         });
     }
@@ -152,7 +152,7 @@ impl Cx<'_> {
             fb.store(weight, z);
             self.event_record(fb, c, e, events.records, t, |this, fb, b, at| {
                 let grad = this.grad();
-                let code = grad.blocks[b.block].as_ref().expect("every block has its adjoints");
+                let code = &grad.blocks[b.block];
                 let (Some(kernel), Some(vjp)) = (&code.event, &code.event_vjp) else { return };
                 this.kernel(fb, b, kernel, at);
                 this.vjp(fb, b, vjp, at, Some(weight));
