@@ -148,3 +148,26 @@ fn gpu_gradient_refuses_what_exceeds_its_memory_budget() {
         Ok(_) => panic!("a gradient beyond its budget"),
     }
 }
+
+/// A network: the ringtest's ten cells of 97 nodes (one type, interleaved), events from the
+/// cells and from an artificial source, the weights of both connection rules, hh's densities,
+/// and probes on three cells (the kick reaches the loss through cell 0 only: spike times are
+/// held fixed).
+#[test]
+fn gpu_gradient_f64_ring_network() {
+    let mut a = crate::test_models::example_edited("examples/bench/ringtest.syl", &[], |text| {
+        text.replace(
+            "    record spikes",
+            "    record spikes\n    probe \"v0\" = v at cells[0].soma(0.5)\n    probe \"v3\" = v at cells[3].soma(0.5)\n    probe \"d7\" = v at cells[7].dend2(0.5)",
+        )
+    });
+    a.model.simulation.duration = 12.0;
+    let ring = Trainable { weights: vec![0], ..Trainable::default() };
+    let kick = Trainable { weights: vec![1], ..Trainable::default() };
+    // hh's gnabar differs between the soma (instance 0 of each cell) and the dendrites.
+    let mut soma_gnabar = trainable(&a, "hh", "gnabar");
+    soma_gnabar.uses[0].positions = Some(vec![0]);
+    let trainables = [ring, kick, soma_gnabar, trainable(&a, "hh", "gkbar"), trainable(&a, "exp2syn", "tau2")];
+    let (problem, loss) = with_trainables(&a, &trainables);
+    agree(&a, &problem, &loss, Precision::F64, 1e-9);
+}
