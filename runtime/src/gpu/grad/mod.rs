@@ -14,6 +14,7 @@ mod host;
 pub(in crate::gpu) mod layout;
 #[cfg(test)]
 mod tests;
+mod traffic;
 
 use sylva_compiler::artifact::{Artifact, Placement};
 use sylva_compiler::ir::Precision;
@@ -29,6 +30,7 @@ use device::{Reverse, SegmentInput};
 use forward::Forward;
 use host::RecordIndex;
 use layout::{BlockGrad, GradLayout, Vjp};
+pub use traffic::Footprint;
 
 /// Choices of a gradient on the GPU.
 #[derive(Copy, Clone, Debug)]
@@ -88,24 +90,49 @@ pub fn gradient(
     Ok(Gradient { loss: value, gradient, checkpoint_every: k, kept_tapes: false })
 }
 
+/// The forward layout, the reverse code and its layout of a gradient, for a device with
+/// WebGPU's default limits, with the state saved every ⌈√N⌉ steps.
+struct Offline {
+    prepared: super::Prepared,
+    blocks: Vec<BlockGrad>,
+    grad: GradLayout,
+    params: codegen::Params,
+    steps: u64,
+    k: u64,
+}
+
+impl Offline {
+    fn new(artifact: &Artifact, problem: &Problem, precision: Precision) -> Result<Offline, GradError> {
+        let (plan, code, steps) = problem.parts();
+        check_supported(problem, plan)?;
+        let mut initial = plan.clone();
+        initial.initialize();
+        let options = Options { strategy: Strategy::Thread, ..Options::default() };
+        let fit = super::DeviceFit::of(&wgpu::Limits::default());
+        let prepared = super::prepare(artifact, &initial, precision, options, fit).map_err(GradError::Gpu)?;
+        let blocks = block_grads(plan, code);
+        let k = (steps.max(1) as f64).sqrt().ceil() as u64;
+        let grad = GradLayout::new(&prepared.layout, prepared.layout.data.len() as u64, &blocks, k as u32);
+        let params = codegen::Params { prec: super::prec(precision), dt: plan.dt, spike_cap: prepared.spike_cap };
+        Ok(Offline { prepared, blocks, grad, params, steps, k })
+    }
+}
+
 /// The WGSL of the reverse kernel of `problem`'s gradient (made from `artifact`) in
 /// `precision`, for a device with WebGPU's default limits, with the state saved every ⌈√N⌉
 /// steps (`sylva compile --emit wgsl` shows the forward's).
 pub fn reverse_wgsl(artifact: &Artifact, problem: &Problem, precision: Precision) -> Result<String, GradError> {
-    let (plan, code, steps) = problem.parts();
-    check_supported(problem, plan)?;
-    let mut initial = plan.clone();
-    initial.initialize();
-    let options = Options { strategy: Strategy::Thread, ..Options::default() };
-    let fit = super::DeviceFit::of(&wgpu::Limits::default());
-    let prepared = super::prepare(artifact, &initial, precision, options, fit).map_err(GradError::Gpu)?;
-    let blocks = block_grads(plan, code);
-    let k = (steps.max(1) as f64).sqrt().ceil() as u32;
-    let grad = GradLayout::new(&prepared.layout, prepared.layout.data.len() as u64, &blocks, k);
-    let params = codegen::Params { prec: super::prec(precision), dt: plan.dt, spike_cap: prepared.spike_cap };
-    let (module, info) = reverse_module(&prepared.layout, &params, &grad, &blocks).map_err(GradError::Gpu)?;
+    let o = Offline::new(artifact, problem, precision)?;
+    let (module, info) = reverse_module(&o.prepared.layout, &o.params, &o.grad, &o.blocks).map_err(GradError::Gpu)?;
     naga::back::wgsl::write_string(&module, &info, naga::back::wgsl::WriterFlags::empty())
         .map_err(|e| GradError::Gpu(GpuError::Shader(e.to_string())))
+}
+
+/// The device memory and the storage traffic per step of `problem`'s gradient in `precision`,
+/// with the state saved every ⌈√N⌉ steps (`traffic::Footprint`).
+pub fn footprint(artifact: &Artifact, problem: &Problem, precision: Precision) -> Result<Footprint, GradError> {
+    let o = Offline::new(artifact, problem, precision)?;
+    Ok(Footprint::new(&o.prepared.layout, &o.grad, &o.blocks, o.steps, o.k, o.params.prec))
 }
 
 /// The reverse kernel's module, validated.

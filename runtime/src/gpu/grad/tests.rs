@@ -171,3 +171,42 @@ fn gpu_gradient_f64_ring_network() {
     let (problem, loss) = with_trainables(&a, &trainables);
     agree(&a, &problem, &loss, Precision::F64, 1e-9);
 }
+
+/// The traffic model and memory of the ringtest's gradient (10 cells of 105 nodes, every
+/// hh density of the soma and both weights trained; no device needed): the figures of
+/// docs/training.md, "On the GPU".
+#[test]
+fn footprint_of_the_ringtest_gradient() {
+    let mut a = crate::test_models::example_edited("examples/bench/ringtest.syl", &[], |text| {
+        text.replace("    record spikes", "    record spikes\n    probe \"v0\" = v at cells[0].soma(0.5)")
+    });
+    a.model.simulation.duration = 100.0;
+    let mut trainables = vec![Trainable { weights: vec![0], ..Trainable::default() }];
+    for param in ["gnabar", "gkbar", "gl", "el"] {
+        let mut soma = trainable(&a, "hh", param);
+        soma.uses[0].positions = Some(vec![0]);
+        trainables.push(soma);
+    }
+    let problem = Problem::new(&a, &trainables).expect("differentiable");
+    for precision in [Precision::F64, Precision::F32] {
+        let f = super::footprint(&a, &problem, precision).expect("a footprint");
+        let per = |bytes: u64| bytes as f64 / f.compartments as f64;
+        eprintln!(
+            "{precision:?}: {} compartments, data {} B, K = {}, checkpoints {} B, scratch {} B; \
+             per compartment-step forward {:.1} B, backward {:.1} B ({:.2}x)",
+            f.compartments,
+            f.data_bytes,
+            f.checkpoint_every,
+            f.checkpoint_bytes,
+            f.scratch_bytes,
+            per(f.forward_bytes_per_step),
+            per(f.backward_bytes_per_step),
+            f.backward_bytes_per_step as f64 / f.forward_bytes_per_step as f64
+        );
+        assert_eq!(f.compartments, 1050, "ten cells of 105 nodes");
+        assert_eq!(f.checkpoint_every, 64, "⌈√4000⌉");
+        assert_eq!(f.checkpoint_bytes, 4000u64.div_ceil(64) * f.data_bytes);
+        assert!(f.scratch_bytes > 64 * f.data_bytes, "K states of data and more");
+        assert!(f.backward_bytes_per_step > 2 * f.forward_bytes_per_step, "two forward steps and the adjoint");
+    }
+}
