@@ -39,6 +39,10 @@ use layout::{Layout, ProbeLoc};
 /// (`Strategy::workgroup_size`).
 const RESIDENT_INVOCATIONS: u64 = 1 << 18;
 
+/// An event of a window as the device reads it: (gid, step in the window, block, instance in
+/// the cell, weight).
+type EventRecord = (u32, u32, u32, u32, f64);
+
 /// Longest window (time steps per dispatch).
 pub const MAX_WINDOW: u32 = 400;
 
@@ -399,7 +403,7 @@ impl GpuEngine {
         host: &mut Host,
         n: u32,
         mut delivered: Option<&mut Vec<Vec<DueEvent>>>,
-    ) -> Vec<(u32, u32, u32, u32, f64)> {
+    ) -> Vec<EventRecord> {
         let mut events = Vec::new();
         for s in 0..n {
             if let Some(d) = delivered.as_deref_mut() {
@@ -421,7 +425,7 @@ impl GpuEngine {
 
     /// The control buffer of a window: first step, steps, each cell's range of events (CSR),
     /// then (step, block, instance) per event.
-    fn control(&self, step0: u64, n: u32, events: &[(u32, u32, u32, u32, f64)]) -> Vec<u32> {
+    fn control(&self, step0: u64, n: u32, events: &[EventRecord]) -> Vec<u32> {
         let mut control: Vec<u32> = vec![step0 as u32, n];
         let mut count = vec![0u32; self.layout.ncells as usize];
         for e in events {

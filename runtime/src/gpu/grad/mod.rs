@@ -22,7 +22,7 @@ use sylva_compiler::ir::kernel::{Stage, Target};
 
 use super::codegen::{self, SPIKE_HEADER};
 use super::layout::ProbeLoc;
-use super::{GpuEngine, GpuError, LLVMPIPE_LOOP_BUDGET, Options, Strategy, round};
+use super::{EventRecord, GpuEngine, GpuError, LLVMPIPE_LOOP_BUDGET, Options, Strategy, round};
 use crate::grad::kernels::{Code, kernel_of};
 use crate::grad::{GradError, Gradient, Loss, Problem};
 use crate::plan::Plan;
@@ -318,7 +318,7 @@ fn reverse(
 /// The events of segment `i` as records grouped by cell (the forward's control words), in
 /// delivery order within a cell: (gid, step in the segment, block, instance in the cell,
 /// weight), with the step and delivery index of each.
-fn segment_records(engine: &GpuEngine, forward: &Forward, i: usize) -> Vec<((u32, u32, u32, u32, f64), usize, usize)> {
+fn segment_records(engine: &GpuEngine, forward: &Forward, i: usize) -> Vec<(EventRecord, usize, usize)> {
     let (start, end) = (forward.bounds[i] as usize, forward.bounds[i + 1] as usize);
     let mut list = Vec::new();
     for (s, step) in forward.events[start..end].iter().enumerate() {
@@ -344,7 +344,7 @@ fn number_records(forward: &Forward, i: usize, base: u64, records: &mut RecordIn
 /// What segment `i`'s dispatch reads: its events and the loss's derivatives after its steps.
 fn segment_input(engine: &GpuEngine, forward: &Forward, row_cotangents: &[Vec<f64>], i: usize) -> SegmentInput {
     let (start, end) = (forward.bounds[i], forward.bounds[i + 1]);
-    let records: Vec<(u32, u32, u32, u32, f64)> =
+    let records: Vec<EventRecord> =
         segment_records(engine, forward, i).into_iter().map(|(record, _, _)| record).collect();
     let control = engine.control(start, (end - start) as u32, &records);
     let cols = engine.layout.gpu_probes as usize;
