@@ -19,7 +19,7 @@
 
 mod cable;
 pub(crate) mod cotangent;
-mod forward;
+pub(crate) mod forward;
 pub(crate) mod kernels;
 mod linear;
 pub(crate) mod reverse;

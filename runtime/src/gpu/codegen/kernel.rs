@@ -125,7 +125,8 @@ impl Cx<'_> {
                     let i = self.node_index(fb, ty.ions[b.species[u as usize]][ion_slot(var)], at.node, at.c);
                     fb.write(g.data, i, x);
                 }
-                Target::Partial(_) => unreachable!("stage kernels write no partials (artifact::validate)"),
+                // Only the reverse kernel of a gradient runs a kernel fused with its partials.
+                Target::Partial(j) => self.store_partial(fb, b, j, at, x),
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Where the reverse kernel keeps what it needs beyond the forward layout (`gpu::layout`): the
 //! cotangents (`adj`, a mirror of `data`: the cotangent of `data[i]` is `adj[i]`), the `work`
-//! buffer (each step's state of a segment, the row cotangents, the solve's tape, the partials)
+//! buffer (each step's state of a segment, the row cotangents, the solve's tape, the advance
+//! kernels' partials)
 //! and the `grads` buffer (per-instance parameter gradients, each event record's weight
 //! gradient). Every per-cell array is interleaved across cells (element `(i, c)` at
 //! `i * ncells + c`), as the forward's, so that neighbouring invocations touch neighbouring
@@ -12,23 +13,28 @@ use sylva_compiler::ir::kernel::{Kernel, Target};
 use crate::gpu::layout::{BlockLayout, Layout};
 
 /// A kernel's vector–Jacobian product: its writes, and its adjoint's partials (the write each
-/// differentiates and the leaf), stored from partial array `first` of the block.
+/// differentiates and the leaf).
 pub struct Vjp {
     pub writes: Vec<Target>,
     pub partials: Vec<(u32, Wrt)>,
-    pub first: u32,
 }
 
-/// What the reverse kernel runs for one plan block: the replay's kernels fused with their
-/// adjoints' partials, the event kernel's partials alone, and the products of each.
+/// An adjoint whose partials the reverse kernel evaluates where it forms the product (kept in
+/// registers): the kernel of the partials (`AdjointKernel::kernel`) and the product.
+pub struct Product {
+    pub partials: Kernel,
+    pub vjp: Vjp,
+}
+
+/// What the reverse kernel runs for one plan block: the advance kernel fused with its adjoint's
+/// partials (the replay stores them, from array 0), and the current and event kernels' adjoints
+/// (evaluated with their products, from the state the kernels read).
 pub struct BlockGrad {
-    pub current: Kernel,
     pub advance: Kernel,
-    pub event: Option<Kernel>,
-    pub current_vjp: Vjp,
     pub advance_vjp: Vjp,
-    pub event_vjp: Option<Vjp>,
-    /// Partial arrays per instance.
+    pub current: Product,
+    pub event: Option<Product>,
+    /// Partial arrays per instance: the advance kernel's.
     pub width: u32,
 }
 
@@ -39,9 +45,11 @@ pub struct GradLayout {
     /// In `work`: the loss's derivative in each GPU probe column after each step of the
     /// segment (`steps` × columns).
     pub rows: u32,
-    /// In `work`, per cell type: the diagonal after the current kernels and v before the solve
-    /// (node arrays).
-    pub tape: Vec<[u32; 2]>,
+    /// In `work`, per cell type: the diagonal after the current kernels (a node array).
+    pub tape: Vec<u32>,
+    /// The ion arrays a step's state holds ((species, slot): what a step reads before it
+    /// computes it, as the CPU's checkpoints: `grad::forward::saved_ion_arrays`).
+    pub saved_ions: Vec<(usize, usize)>,
     /// In `work`, per plan block (a group of stimuli: its first member's): the first partial
     /// array (`u32::MAX`: the other members').
     pub partials: Vec<u32>,
@@ -62,7 +70,13 @@ pub fn instance_stride(b: &BlockLayout, ncells: u32) -> u32 {
 impl GradLayout {
     /// The layout for `layout` (whose `data` holds `data_len` reals) with segments of at most
     /// `steps` steps and, per plan block, the block's reverse code.
-    pub fn new(layout: &Layout, data_len: u64, grads: &[BlockGrad], steps: u32) -> GradLayout {
+    pub fn new(
+        layout: &Layout,
+        data_len: u64,
+        grads: &[BlockGrad],
+        steps: u32,
+        saved_ions: Vec<(usize, usize)>,
+    ) -> GradLayout {
         let blocks = grads.len();
         let mut work = data_len * u64::from(steps);
         let rows = work as u32;
@@ -73,8 +87,8 @@ impl GradLayout {
         let mut grads_len = 0u64;
         for ty in &layout.types {
             let nodes = u64::from(ty.nnodes) * u64::from(ty.ncells);
-            tape.push([work as u32, (work + nodes) as u32]);
-            work += 2 * nodes;
+            tape.push(work as u32);
+            work += nodes;
             for b in &ty.blocks {
                 let stride = u64::from(instance_stride(b, ty.ncells));
                 partials[b.block] = work as u32;
@@ -84,6 +98,7 @@ impl GradLayout {
             }
         }
         GradLayout {
+            saved_ions,
             data_len: data_len as u32,
             rows,
             tape,

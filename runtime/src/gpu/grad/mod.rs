@@ -29,7 +29,7 @@ use crate::plan::Plan;
 use device::{Reverse, SegmentInput};
 use forward::Forward;
 use host::RecordIndex;
-use layout::{BlockGrad, GradLayout, Vjp};
+use layout::{BlockGrad, GradLayout, Product, Vjp};
 pub use traffic::Footprint;
 
 /// Choices of a gradient on the GPU.
@@ -69,7 +69,7 @@ pub fn gradient(
     let k = spacing(&engine, steps, checkpoint_every)?;
     let blocks = block_grads(plan, code);
     let data_len = engine.gpu.data.size() / engine.prec.bytes();
-    let grad = GradLayout::new(&engine.layout, data_len, &blocks, k as u32);
+    let grad = GradLayout::new(&engine.layout, data_len, &blocks, k as u32, saved_ions(plan));
     check_memory(&engine, &grad, steps, k, memory_budget).map_err(GradError::Gpu)?;
     let forward = forward::run(&mut engine, &mut host, row0, steps, k)?;
     let (value, row_cotangents) = crate::grad::evaluate(plan, loss, &forward.rows)?;
@@ -112,7 +112,8 @@ impl Offline {
         let prepared = super::prepare(artifact, &initial, precision, options, fit).map_err(GradError::Gpu)?;
         let blocks = block_grads(plan, code);
         let k = (steps.max(1) as f64).sqrt().ceil() as u64;
-        let grad = GradLayout::new(&prepared.layout, prepared.layout.data.len() as u64, &blocks, k as u32);
+        let data_len = prepared.layout.data.len() as u64;
+        let grad = GradLayout::new(&prepared.layout, data_len, &blocks, k as u32, saved_ions(plan));
         let params = codegen::Params { prec: super::prec(precision), dt: plan.dt, spike_cap: prepared.spike_cap };
         Ok(Offline { prepared, blocks, grad, params, steps, k })
     }
@@ -252,6 +253,12 @@ fn reverse_loop_cost(engine: &GpuEngine) -> u64 {
     layout.types.iter().map(cost).max().unwrap_or(1)
 }
 
+/// The ion arrays of a step's state, (species, slot in `TypeLayout::ions`).
+fn saved_ions(plan: &Plan) -> Vec<(usize, usize)> {
+    let saved = crate::grad::forward::saved_ion_arrays(plan);
+    saved.into_iter().map(|(species, var)| (species, super::layout::ion_slot(var))).collect()
+}
+
 /// Each plan block's reverse code: the replay's fused kernels and every kernel's product.
 fn block_grads(plan: &Plan, code: &Code) -> Vec<BlockGrad> {
     plan.blocks
@@ -264,21 +271,19 @@ fn block_grads(plan: &Plan, code: &Code) -> Vec<BlockGrad> {
                 Some(Vjp {
                     writes: kernel.writes.iter().map(|w| w.target).collect(),
                     partials: adjoint.partials.iter().map(|p| (p.write, p.wrt)).collect(),
-                    first: adjoints.offset(stage) as u32,
                 })
             };
-            let fused = |stage: Stage| {
-                let kernel = kernel_of(kernels, stage).expect("a kernel of the stage");
-                adjoints.of(stage).expect("an adjoint per kernel").adjoint.fused(kernel, adjoints.offset(stage) as u32)
+            let product = |stage: Stage| {
+                let partials = adjoints.of(stage)?.adjoint.kernel(stage);
+                Some(Product { partials, vjp: vjp(stage)? })
             };
+            let advance = &adjoints.of(Stage::Advance).expect("an adjoint per kernel").adjoint;
             BlockGrad {
-                current: fused(Stage::Current),
-                advance: fused(Stage::Advance),
-                event: adjoints.of(Stage::Event).map(|a| a.adjoint.kernel(Stage::Event)),
-                current_vjp: vjp(Stage::Current).expect("a current kernel"),
+                advance: advance.fused(&kernels.advance, 0),
                 advance_vjp: vjp(Stage::Advance).expect("an advance kernel"),
-                event_vjp: vjp(Stage::Event),
-                width: adjoints.width() as u32,
+                current: product(Stage::Current).expect("a current kernel"),
+                event: product(Stage::Event),
+                width: advance.partials.len() as u32,
             }
         })
         .collect()

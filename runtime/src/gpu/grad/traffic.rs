@@ -24,7 +24,7 @@ pub struct Footprint {
     /// partials), `adj` (one more `data`) and the per-instance parameter gradients.
     pub scratch_bytes: u64,
     /// Least storage traffic of a forward step and of a step of the reverse run (which
-    /// recomputes and replays the step: two forward steps, then its adjoint).
+    /// recomputes and replays the step, two forward steps, then undoes it).
     pub forward_bytes_per_step: u64,
     pub backward_bytes_per_step: u64,
 }
@@ -41,7 +41,7 @@ impl Footprint {
         let b = prec.bytes();
         let data_bytes = layout.data.len() as u64 * b;
         let forward = crate::gpu::traffic::bytes_per_step(layout, prec);
-        let adjoint: u64 = layout.types.iter().map(|ty| adjoint_elements(layout, ty, blocks)).sum();
+        let adjoint: u64 = layout.types.iter().map(|ty| adjoint_elements(layout, grad, ty, blocks)).sum();
         Footprint {
             compartments: layout.types.iter().map(|t| u64::from(t.ncells) * u64::from(t.nnodes)).sum(),
             data_bytes,
@@ -55,10 +55,12 @@ impl Footprint {
 }
 
 /// Elements a step of the reverse run moves for the cells of `ty` beyond its two forward
-/// steps: the state saved, restored; the partials written by the replay and read by the
-/// products; the cotangents the products, the solve's adjoint, the cleared accumulators and
-/// Nernst's adjoint read and write.
-fn adjoint_elements(layout: &Layout, ty: &TypeLayout, blocks: &[BlockGrad]) -> u64 {
+/// steps (the recomputation and the replay): the state saved once and restored twice (for the
+/// replay and for the current kernels' products, with Nernst run again); the advance kernels'
+/// partials written by the replay and read by their products; the current kernels' leaves read
+/// again for their partials (kept in registers); the cotangents every product, the solve's
+/// adjoint, the cleared accumulators and Nernst's adjoint read and write.
+fn adjoint_elements(layout: &Layout, grad: &GradLayout, ty: &TypeLayout, blocks: &[BlockGrad]) -> u64 {
     let cells = u64::from(ty.ncells);
     let nodes = cells * u64::from(ty.nnodes);
     let species = ty.ions.len() as u64;
@@ -66,23 +68,33 @@ fn adjoint_elements(layout: &Layout, ty: &TypeLayout, blocks: &[BlockGrad]) -> u
         |b: &BlockLayout| if b.group.is_some() { u64::from(b.per_cell) } else { cells * u64::from(b.per_cell) };
     let states: u64 =
         ty.blocks.iter().filter(|b| b.group.is_none()).map(|b| instances(b) * b.states.len() as u64).sum();
-    let state = nodes * (1 + 4 * species) + states;
-    let mut elements = 3 * state;
+    let state = nodes * (1 + grad.saved_ions.len() as u64) + states;
+    let mut elements = 5 * state;
     for b in &ty.blocks {
         let code = &blocks[b.block];
-        for vjp in [&code.current_vjp, &code.advance_vjp] {
-            // Written by the replay, read by the product; each cotangent read and written.
-            elements += instances(b) * (2 * vjp.partials.len() as u64 + 2 * cotangents(vjp));
+        let advance = 2 * code.advance_vjp.partials.len() as u64 + 2 * cotangents(&code.advance_vjp);
+        let current = leaves(&code.current.vjp) + 2 * cotangents(&code.current.vjp);
+        elements += instances(b) * (advance + current);
+    }
+    // The solve's adjoint: the tape written and read (2), M's diagonal and μ in `data` (written,
+    // read in the elimination and substitution: 6), v after and before the solve (2), the
+    // cotangents of v, rhs and the diagonal read and written (6).
+    elements += 16 * nodes;
+    // The accumulators' cotangents cleared; Nernst again (3) and its adjoint: the
+    // concentrations read, the reversal's and the concentrations' cotangents read and written.
+    let nernst = layout.nernst.iter().filter(|n| n.is_some()).count() as u64;
+    elements + (2 + species) * nodes + 9 * nernst * nodes
+}
+
+/// The distinct values of `data` an instance's partials read (not the parameters: shared).
+fn leaves(vjp: &Vjp) -> u64 {
+    let mut distinct: Vec<Wrt> = Vec::new();
+    for &(_, wrt) in &vjp.partials {
+        if !matches!(wrt, Wrt::Param(_)) && !distinct.contains(&wrt) {
+            distinct.push(wrt);
         }
     }
-    // The solve's adjoint: the tape written and read (2 + 2), M's diagonal and μ in `data`
-    // (written, read in the elimination and substitution: 6), v read, the cotangents of v, rhs
-    // and the diagonal read and written (6).
-    elements += 15 * nodes;
-    // The accumulators' cotangents cleared; Nernst's: the reversal's, the concentrations' and
-    // the saved concentrations.
-    let nernst = layout.nernst.iter().filter(|n| n.is_some()).count() as u64;
-    elements + (2 + species) * nodes + 8 * nernst * nodes
+    distinct.len() as u64
 }
 
 /// The distinct cotangents (and parameter gradients) one instance's product touches.

@@ -1,10 +1,11 @@
 //! The reverse kernel of a gradient (`gpu::grad`): per cell type one entry point, one
 //! invocation per cell, run once per checkpointed segment. From the segment's checkpoint in
 //! `data` it recomputes the segment's states into `work`, then undoes the steps from the last:
-//! the step's state restored, the step replayed with the current and advance kernels fused
-//! with their adjoints' partials (`ir::adjoint`), then every stage's adjoint in the reverse
-//! order of `schedule::STEP`, as the CPU's reverse run (`grad::reverse`) does it: the advance
-//! kernels' products, the transposed Hines solve, the current kernels' products, Nernst, the
+//! the step's state restored, the step replayed with the advance kernels fused with their
+//! adjoints' partials (`ir::adjoint`), then every stage's adjoint in the reverse order of
+//! `schedule::STEP`, as the CPU's reverse run (`grad::reverse`) does it: the advance kernels'
+//! products, the transposed Hines solve, the current kernels' products (from the step's state
+//! restored again, its events and Nernst: their partials stay in registers), Nernst, the
 //! events'. Cotangents live in `adj`, a mirror of `data`.
 
 mod solve;
@@ -20,6 +21,14 @@ use crate::gpu::builder::{Fb, H, Types, storage};
 use crate::gpu::grad::layout::{BlockGrad, GradLayout, instance_stride};
 use crate::gpu::layout::{BlockLayout, Layout};
 use crate::gpu::math;
+
+/// Where a product finds its partials: stored by the replay (the advance kernels'), or
+/// evaluated with it at the values in `data` (the current and event kernels').
+#[derive(Copy, Clone, PartialEq)]
+enum Partials {
+    Stored,
+    Evaluated,
+}
 
 /// Bindings of the reverse kernel beyond the forward's seven (`codegen::BINDINGS`).
 pub const B_ADJ: u32 = 7;
@@ -124,7 +133,7 @@ impl Cx<'_> {
     }
 
     /// Index in `work` of partial `j` of block `b` at the instance `at`.
-    fn partial_index(&self, fb: &mut Fb, b: &BlockLayout, j: u32, at: &super::At) -> H {
+    pub(super) fn partial_index(&self, fb: &mut Fb, b: &BlockLayout, j: u32, at: &super::At) -> H {
         let off = self.grad().layout.partials[b.block] + j * instance_stride(b, self.ty.ncells);
         self.instance_index(fb, b, off, at)
     }
@@ -160,7 +169,7 @@ impl Cx<'_> {
             self.restore_state(fb, c, s);
             self.seek_events(fb, events, s);
             self.replay(fb, c, s, (t, mid), events, spike_base, true);
-            self.undo(fb, c, s, t, events);
+            self.undo(fb, c, s, (t, mid), events);
             let done = fb.add(i, one);
             fb.store(undone, done);
         });
@@ -179,50 +188,59 @@ impl Cx<'_> {
         skip_events_before(fb, self.g, events.cursor(), s);
     }
 
-    /// Step `s` from the state in `data` (its events next in `events`); `fused`: with the
-    /// current and advance kernels' partials, and the solve's tape kept.
+    /// Step `s` from the state in `data` (its events next in `events`); `for_undo`: with the
+    /// advance kernels' partials and the solve's tape kept.
     #[allow(clippy::too_many_arguments)]
-    fn replay(&mut self, fb: &mut Fb, c: H, s: H, (t, mid): (H, H), events: Events, spike_base: H, fused: bool) {
-        self.events(fb, c, s, events.ev, events.end, events.records, t);
-        self.nernst(fb, c);
+    fn replay(&mut self, fb: &mut Fb, c: H, s: H, (t, mid): (H, H), events: Events, spike_base: H, for_undo: bool) {
+        self.up_to_currents(fb, c, s, t, events);
         self.zero(fb, c);
-        self.block_kernels(fb, c, mid, fused, |k| &k.current, |g| &g.current);
-        if fused {
+        self.block_kernels(fb, c, mid, |k| &k.current);
+        if for_undo {
             self.keep_solve_tape(fb, c);
         }
         self.hines(fb, c, s, spike_base);
-        self.block_kernels(fb, c, mid, fused, |k| &k.advance, |g| &g.advance);
+        if for_undo {
+            for b in &self.ty.blocks {
+                let kernel = self.block_grad(b).advance.clone();
+                self.instances(fb, b, c, mid, &kernel);
+            }
+        } else {
+            self.block_kernels(fb, c, mid, |k| &k.advance);
+        }
     }
 
-    /// One stage's kernel of every block in order: the stage kernel, or fused with its partials.
-    fn block_kernels(
-        &mut self,
-        fb: &mut Fb,
-        c: H,
-        mid: H,
-        fused: bool,
-        plain: fn(&Kernels) -> &Kernel,
-        with_partials: fn(&BlockGrad) -> &Kernel,
-    ) {
+    /// The stages of step `s` before the currents: its events (next in `events`), Nernst.
+    fn up_to_currents(&mut self, fb: &mut Fb, c: H, s: H, t: H, events: Events) {
+        self.events(fb, c, s, events.ev, events.end, events.records, t);
+        self.nernst(fb, c);
+    }
+
+    /// One stage's kernel of every block in order.
+    fn block_kernels(&mut self, fb: &mut Fb, c: H, mid: H, pick: fn(&Kernels) -> &Kernel) {
         let ty = self.ty;
         for b in &ty.blocks {
-            let kernel = if fused { with_partials(self.block_grad(b)).clone() } else { plain(&b.kernels).clone() };
+            let kernel = pick(&b.kernels).clone();
             self.instances(fb, b, c, mid, &kernel);
         }
     }
 
-    /// The adjoint of step `s` (from time `t`), its replay's partials in `work`.
-    fn undo(&mut self, fb: &mut Fb, c: H, s: H, t: H, events: Events) {
+    /// The adjoint of step `s` (from time `t`, its midpoint `mid`), its replay's advance
+    /// partials in `work`. The current kernels' products evaluate their partials where the
+    /// kernels read: the step's state restored, its events and Nernst run again.
+    fn undo(&mut self, fb: &mut Fb, c: H, s: H, (t, mid): (H, H), events: Events) {
         let ty = self.ty;
         for b in ty.blocks.iter().rev() {
-            self.block_vjp(fb, b, c, |g| &g.advance_vjp);
+            self.block_vjp(fb, b, c, mid, Partials::Stored);
         }
-        self.solve_adjoint(fb, c);
+        self.solve_adjoint(fb, c, s);
+        self.restore_state(fb, c, s);
+        self.seek_events(fb, events, s);
+        self.up_to_currents(fb, c, s, t, events);
         for b in ty.blocks.iter().rev() {
-            self.block_vjp(fb, b, c, |g| &g.current_vjp);
+            self.block_vjp(fb, b, c, mid, Partials::Evaluated);
         }
         self.clear_accumulators(fb, c);
-        self.nernst_adjoint(fb, c, s);
+        self.nernst_adjoint(fb, c);
         self.events_adjoint(fb, c, s, t, events);
     }
 

@@ -10,8 +10,8 @@ use crate::gpu::layout::NO_PARENT;
 impl Cx<'_> {
     /// v' = v + M⁻¹(rhs − A v) with M = diag(d + C/dt) + A: μ = M⁻¹ λ_v', then λ_rhs += μ,
     /// λ_d −= μ ⊙ Δv, λ_v += −A μ. `data`'s diagonal and rhs (dead after the replay) hold M's
-    /// diagonal and μ.
-    pub(super) fn solve_adjoint(&mut self, fb: &mut Fb, c: H) {
+    /// diagonal and μ; v before the solve is step `s`'s saved v.
+    pub(super) fn solve_adjoint(&mut self, fb: &mut Fb, c: H, s: H) {
         self.assemble_diagonal(fb, c);
         let (ty, g, adj) = (self.ty, self.g, self.grad().adj);
         let (zero, nn) = (fb.u(0), fb.u(ty.nnodes));
@@ -23,14 +23,14 @@ impl Cx<'_> {
         });
         self.eliminate_mu(fb, c);
         self.substitute_mu(fb, c);
-        self.solve_products(fb, c);
+        self.solve_products(fb, c, s);
     }
 
     /// M's diagonal: the tape's current diagonal plus C/dt and the axial conductances, in the
     /// forward solve's order.
     fn assemble_diagonal(&mut self, fb: &mut Fb, c: H) {
         let (ty, g, grad) = (self.ty, self.g, self.grad());
-        let tape = grad.layout.tape[self.type_index()][0];
+        let tape = grad.layout.tape[self.type_index()];
         let (zero, nn, root) = (fb.u(0), fb.u(ty.nnodes), fb.u(NO_PARENT));
         fb.for_range(zero, nn, "j", |fb, j| {
             let taped = self.node_index(fb, tape, j, c);
@@ -114,17 +114,17 @@ impl Cx<'_> {
     }
 
     /// λ_rhs += μ, λ_d −= μ Δv and the axial terms' −A μ, node by node.
-    fn solve_products(&mut self, fb: &mut Fb, c: H) {
+    fn solve_products(&mut self, fb: &mut Fb, c: H, s: H) {
         let (ty, g, grad) = (self.ty, self.g, self.grad());
-        let before = grad.layout.tape[self.type_index()][1];
+        let base = self.saved_base(fb, s);
         let (zero, nn, root) = (fb.u(0), fb.u(ty.nnodes), fb.u(NO_PARENT));
         fb.for_range(zero, nn, "j", |fb, j| {
             let rj = self.node_index(fb, ty.rhs, j, c);
             let mu = fb.read(g.data, rj);
             let vj = self.node_index(fb, ty.v, j, c);
             let after = fb.read(g.data, vj);
-            let taped = self.node_index(fb, before, j, c);
-            let v0 = fb.read(grad.work, taped);
+            let saved = fb.add(base, vj);
+            let v0 = fb.read(grad.work, saved);
             let dv = fb.sub(after, v0);
             let old = fb.read(grad.adj, rj);
             let new = fb.add(old, mu);
@@ -154,10 +154,9 @@ impl Cx<'_> {
     }
 
     /// e = (RT/zF) ln(c_o/c_i) where a species follows Nernst (and c_i > 0), at the
-    /// concentrations of step `s`'s state.
-    pub(super) fn nernst_adjoint(&mut self, fb: &mut Fb, c: H, s: H) {
-        let (ty, grad) = (self.ty, self.grad());
-        let base = self.saved_base(fb, s);
+    /// concentrations in `data` (the step's, restored for the current kernels' products).
+    pub(super) fn nernst_adjoint(&mut self, fb: &mut Fb, c: H) {
+        let (ty, g, grad) = (self.ty, self.g, self.grad());
         for (species, factor) in self.layout.nernst.iter().enumerate() {
             let Some(factor) = *factor else { continue };
             let [reversal, inside, outside, _] = ty.ions[species];
@@ -168,15 +167,13 @@ impl Cx<'_> {
                 let z = fb.f(0.0);
                 fb.write(grad.adj, ir, z);
                 let ii = self.node_index(fb, inside, j, c);
-                let saved = fb.add(base, ii);
-                let ci = fb.read(grad.work, saved);
+                let ci = fb.read(g.data, ii);
                 let positive = fb.bin(B::Greater, ci, z);
                 let nonzero = fb.bin(B::NotEqual, d, z);
                 let both = fb.bin(B::LogicalAnd, positive, nonzero);
                 fb.if_(both, |fb| {
                     let io = self.node_index(fb, outside, j, c);
-                    let saved = fb.add(base, io);
-                    let co = fb.read(grad.work, saved);
+                    let co = fb.read(g.data, io);
                     let k = fb.f(factor);
                     let dk = fb.mul(d, k);
                     let old = fb.read(grad.adj, ii);

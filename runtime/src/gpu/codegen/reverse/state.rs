@@ -7,7 +7,8 @@ use crate::gpu::layout::BlockLayout;
 
 impl Cx<'_> {
     /// Saves the cell's state (what a step reads that it does not compute first: v, the ion
-    /// arrays, the blocks' states) into step `s`'s copy of `data` in `work`.
+    /// arrays of `GradLayout::saved_ions`, the blocks' states) into step `s`'s copy of `data`
+    /// in `work`.
     pub(super) fn save_state(&self, fb: &mut Fb, c: H, s: H) {
         self.copy_state(fb, c, s, true);
     }
@@ -36,7 +37,8 @@ impl Cx<'_> {
                 fb.write(g.data, i, x);
             }
         };
-        let node_arrays: Vec<u32> = std::iter::once(ty.v).chain(ty.ions.iter().flatten().copied()).collect();
+        let ions = self.grad().layout.saved_ions.iter().map(|&(species, slot)| ty.ions[species][slot]);
+        let node_arrays: Vec<u32> = std::iter::once(ty.v).chain(ions).collect();
         let (zero, nn) = (fb.u(0), fb.u(ty.nnodes));
         fb.for_range(zero, nn, "j", |fb, j| {
             for &off in &node_arrays {
@@ -56,19 +58,17 @@ impl Cx<'_> {
         }
     }
 
-    /// Keeps what the solve's adjoint reads of the replay: the diagonal the current kernels
-    /// summed, and v before the solve.
+    /// Keeps what the solve's adjoint reads of the replay and cannot find in the step's
+    /// saved state: the diagonal the current kernels summed.
     pub(super) fn keep_solve_tape(&self, fb: &mut Fb, c: H) {
         let (ty, g, grad) = (self.ty, self.g, self.grad());
-        let [diagonal, v] = grad.layout.tape[self.type_index()];
+        let tape = grad.layout.tape[self.type_index()];
         let (zero, nn) = (fb.u(0), fb.u(ty.nnodes));
         fb.for_range(zero, nn, "j", |fb, j| {
-            for (from, to) in [(ty.diagonal, diagonal), (ty.v, v)] {
-                let i = self.node_index(fb, from, j, c);
-                let x = fb.read(g.data, i);
-                let o = self.node_index(fb, to, j, c);
-                fb.write(grad.work, o, x);
-            }
+            let i = self.node_index(fb, ty.diagonal, j, c);
+            let x = fb.read(g.data, i);
+            let o = self.node_index(fb, tape, j, c);
+            fb.write(grad.work, o, x);
         });
     }
 

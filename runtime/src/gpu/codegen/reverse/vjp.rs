@@ -3,19 +3,20 @@
 
 use naga::BinaryOperator as B;
 use sylva_compiler::ir::adjoint::Wrt;
-use sylva_compiler::ir::kernel::Target;
+use sylva_compiler::ir::kernel::{Kernel, Target};
 
 use super::super::{At, Cx, next_event_record};
-use super::{Events, add_unless_zero};
+use super::{Events, Partials, add_unless_zero};
 use crate::gpu::GpuError;
 use crate::gpu::builder::{Fb, H};
-use crate::gpu::grad::layout::{BlockGrad, Vjp, instance_stride};
+use crate::gpu::grad::layout::{Vjp, instance_stride};
 use crate::gpu::layout::{BlockLayout, ion_slot};
 
 impl Cx<'_> {
-    /// The product of block `b`'s kernel (`pick` of its reverse code) at each of the cell's
-    /// instances, the last first (as the CPU's instance by instance).
-    pub(super) fn block_vjp(&mut self, fb: &mut Fb, b: &BlockLayout, c: H, pick: fn(&BlockGrad) -> &Vjp) {
+    /// The product of block `b`'s advance kernel (its partials stored) or current kernel (its
+    /// partials evaluated at time `t`) at each of the cell's instances, the last first (as the
+    /// CPU's instance by instance).
+    pub(super) fn block_vjp(&mut self, fb: &mut Fb, b: &BlockLayout, c: H, t: H, partials: Partials) {
         let meta = self.g.meta;
         let (start, end) = match b.group {
             Some(table) => {
@@ -33,17 +34,43 @@ impl Cx<'_> {
             let one = fb.u(1);
             let last = fb.sub(end, one);
             let k = fb.sub(last, r);
-            let at = self.instance_at(fb, b, c, k);
-            let grad = self.grad();
-            let vjp = pick(&grad.blocks[b.block]);
-            self.vjp(fb, b, vjp, &at, None);
+            let at = super::super::At { t, ..self.instance_at(fb, b, c, k) };
+            let code = &self.grad().blocks[b.block];
+            match partials {
+                Partials::Stored => {
+                    let values = self.stored_partials(fb, b, code.advance_vjp.partials.len(), &at);
+                    self.vjp(fb, b, &code.advance_vjp, &at, &values, None);
+                }
+                Partials::Evaluated => {
+                    let values = self.partial_values(fb, b, &code.current.partials, &at);
+                    self.vjp(fb, b, &code.current.vjp, &at, &values, None);
+                }
+            }
         });
     }
 
-    /// The product at one instance: every written value's cotangent flows into what it was
-    /// computed from, a stored target's cotangent consumed; the weight's share is added to
-    /// the local `weight` (an event's kernel).
-    fn vjp(&mut self, fb: &mut Fb, b: &BlockLayout, vjp: &Vjp, at: &At, weight: Option<H>) {
+    /// The first `n` partials the replay stored for the instance `at`.
+    fn stored_partials(&mut self, fb: &mut Fb, b: &BlockLayout, n: usize, at: &At) -> Vec<H> {
+        let work = self.grad().work;
+        (0..n as u32)
+            .map(|j| {
+                let i = self.partial_index(fb, b, j, at);
+                fb.read(work, i)
+            })
+            .collect()
+    }
+
+    /// The partials of an adjoint's `kernel` (`AdjointKernel::kernel`) at the instance `at`,
+    /// from the values in `data`.
+    fn partial_values(&mut self, fb: &mut Fb, b: &BlockLayout, kernel: &Kernel, at: &At) -> Vec<H> {
+        let values = self.values(fb, b, kernel, at);
+        kernel.writes.iter().map(|w| values[w.value.0 as usize]).collect()
+    }
+
+    /// The product at one instance with the adjoint's `partials`: every written value's
+    /// cotangent flows into what it was computed from, a stored target's cotangent consumed;
+    /// the weight's share is added to the local `weight` (an event's kernel).
+    fn vjp(&mut self, fb: &mut Fb, b: &BlockLayout, vjp: &Vjp, at: &At, partials: &[H], weight: Option<H>) {
         let adj = self.grad().adj;
         let targets: Vec<H> = vjp.writes.iter().map(|w| self.cotangent_index(fb, b, *w, at)).collect();
         let written: Vec<H> = targets.iter().map(|i| fb.read(adj, *i)).collect();
@@ -53,9 +80,7 @@ impl Cx<'_> {
                 fb.write(adj, *i, z);
             }
         }
-        for (j, &(write, wrt)) in vjp.partials.iter().enumerate() {
-            let from = self.partial_index(fb, b, vjp.first + j as u32, at);
-            let partial = fb.read(self.grad().work, from);
+        for (&(write, wrt), &partial) in vjp.partials.iter().zip(partials) {
             let contribution = fb.mul(written[write as usize], partial);
             self.flow(fb, b, wrt, at, contribution, weight);
         }
@@ -152,10 +177,9 @@ impl Cx<'_> {
             fb.store(weight, z);
             self.event_record(fb, c, e, events.records, t, |this, fb, b, at| {
                 let grad = this.grad();
-                let code = &grad.blocks[b.block];
-                let (Some(kernel), Some(vjp)) = (&code.event, &code.event_vjp) else { return };
-                this.kernel(fb, b, kernel, at);
-                this.vjp(fb, b, vjp, at, Some(weight));
+                let Some(product) = &grad.blocks[b.block].event else { return };
+                let values = this.partial_values(fb, b, &product.partials, at);
+                this.vjp(fb, b, &product.vjp, at, &values, Some(weight));
             });
             let slots = fb.u(self.grad().layout.event_grads);
             let slot = fb.add(slots, e);
