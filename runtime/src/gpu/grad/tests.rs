@@ -210,3 +210,27 @@ fn footprint_of_the_ringtest_gradient() {
         assert!(f.backward_bytes_per_step > 2 * f.forward_bytes_per_step, "two forward steps and the adjoint");
     }
 }
+
+/// The CA1 pyramidal (a reconstructed tree, Ca, SK, Ih and hh by region): parameters per
+/// group of compartments sharing a value, as `grad`'s test trains them, on a cell of hundreds
+/// of nodes in one invocation.
+#[test]
+fn gpu_gradient_f64_pyramidal_per_region() {
+    let mut a = crate::test_models::example_edited("examples/neuron/pyramidal.syl", &[], |text| {
+        text.replace("del = 10 ms", "del = 1 ms")
+    });
+    a.model.simulation.duration = 3.0;
+    let plan = crate::plan::Plan::uninitialized(&a, &[]);
+    let mut trainables = Vec::new();
+    for (mechanism, param) in [("pas", "g"), ("hh", "gnabar"), ("cadyn", "gamma"), ("sk", "gSK_E2bar"), ("ih", "ehcn")] {
+        let Trainable { uses, .. } = trainable(&a, mechanism, param);
+        let (block, param) = (uses[0].block, uses[0].param);
+        let b = &plan.blocks[block];
+        // The first group of positions sharing a value.
+        let first = b.param_value(param, 0);
+        let positions = (0..b.per_cell as u32).filter(|k| b.param_value(param, *k as usize) == first).collect();
+        trainables.push(Trainable { uses: vec![crate::grad::Use::at(block, param, positions)], ..Trainable::default() });
+    }
+    let (problem, loss) = with_trainables(&a, &trainables);
+    agree(&a, &problem, &loss, Precision::F64, 1e-9);
+}
