@@ -239,6 +239,12 @@ impl Gpu {
         })
     }
 
+    /// Uploads a new initial state and parameters (a layout of the same shape).
+    pub(super) fn upload_state(&self, prec: Prec, data: &[f64], shared: &[f64]) {
+        upload(&self.queue, &self.data, prec, data);
+        upload(&self.queue, &self.shared, prec, shared);
+    }
+
     /// The whole `data` buffer (for a divergence report).
     pub(super) fn read_data(&self, prec: Prec) -> Result<Vec<f64>, GpuError> {
         let size = self.data.size();

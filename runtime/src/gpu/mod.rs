@@ -243,6 +243,9 @@ pub struct GpuEngine {
     dt: f64,
     window: u32,
     spike_cap: u32,
+    /// What the layout was made with (`GpuEngine::restart` makes it again).
+    options: Options,
+    fit: DeviceFit,
 }
 
 /// A run on the GPU.
@@ -299,7 +302,8 @@ impl GpuEngine {
     ) -> Result<(GpuEngine, Host), GpuError> {
         let p = prec(precision);
         let opened = device::open(p)?;
-        let prepared = prepare(artifact, &plan, precision, options, DeviceFit::of(&opened.limits()))?;
+        let fit = DeviceFit::of(&opened.limits());
+        let prepared = prepare(artifact, &plan, precision, options, fit)?;
         let mut host = Host::new(&mut plan, artifact.model.simulation.steps() as u64);
         let gpu = Gpu::new(opened, &prepared, p)?;
         let Prepared { mut layout, mut window, spike_cap, .. } = prepared;
@@ -315,17 +319,27 @@ impl GpuEngine {
             }
             window = window.min(fit as u32);
         }
-        // Row 0: the state after initialisation (the layout holds it).
-        let row = layout.probes.iter().map(|probe| match *probe {
-            ProbeLoc::Gpu { index, .. } => round(p, layout.data[index as usize]),
-            ProbeLoc::Constant(v) => v,
-        });
-        host.record(0.0, row);
-        // The device holds the state now.
-        layout.data = Vec::new();
+        record_row0(&mut host, &mut layout, p);
         let blocks = plan.blocks.iter().map(|b| (b.gids.clone(), b.per_cell)).collect();
-        let engine = GpuEngine { prec: p, gpu, layout, blocks, dt: artifact.model.simulation.dt, window, spike_cap };
+        let dt = artifact.model.simulation.dt;
+        let engine = GpuEngine { prec: p, gpu, layout, blocks, dt, window, spike_cap, options, fit };
         Ok((engine, host))
+    }
+
+    /// Starts again from `plan` (initialised; the plan this engine was made from, with other
+    /// parameter values): its state and parameters uploaded into the same buffers, the same
+    /// pipelines. Returns the run's host, row 0 recorded.
+    fn restart(&mut self, artifact: &Artifact, mut plan: Plan) -> Result<Host, GpuError> {
+        let mut layout = layout::layout(artifact, &plan, self.options, self.fit, self.prec)?;
+        let bytes = |reals: usize| reals as u64 * self.prec.bytes();
+        if bytes(layout.data.len()) > self.gpu.data.size() || bytes(layout.shared.len()) > self.gpu.shared.size() {
+            return Err(GpuError::Internal("a restart with a plan of another shape".into()));
+        }
+        self.gpu.upload_state(self.prec, &layout.data, &layout.shared);
+        let mut host = Host::new(&mut plan, artifact.model.simulation.steps() as u64);
+        record_row0(&mut host, &mut layout, self.prec);
+        self.layout = layout;
+        Ok(host)
     }
 
     /// Time steps per dispatch.
@@ -523,6 +537,17 @@ impl Engine for GpuEngine {
     fn storage_bytes_per_step(&self) -> Option<u64> {
         Some(traffic::bytes_per_step(&self.layout, self.prec))
     }
+}
+
+/// Records row 0, the state after initialisation that the layout holds, then drops the
+/// layout's copy of that state (the device holds it now).
+fn record_row0(host: &mut Host, layout: &mut Layout, p: Prec) {
+    let row = layout.probes.iter().map(|probe| match *probe {
+        ProbeLoc::Gpu { index, .. } => round(p, layout.data[index as usize]),
+        ProbeLoc::Constant(v) => v,
+    });
+    host.record(0.0, row);
+    layout.data = Vec::new();
 }
 
 /// A value as the GPU stores it.

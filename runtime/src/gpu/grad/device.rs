@@ -43,21 +43,11 @@ pub(super) struct Results {
 }
 
 impl Reverse {
-    pub(super) fn new(
-        engine: &GpuEngine,
-        module: naga::Module,
-        grad: &GradLayout,
-        max_records: u64,
-        total_records: u64,
-    ) -> Result<Reverse, GpuError> {
+    pub(super) fn new(engine: &GpuEngine, module: naga::Module, grad: &GradLayout) -> Result<Reverse, GpuError> {
         let (gpu, prec) = (&engine.gpu, engine.prec);
         let b = prec.bytes();
         let layout = bind_group_layout(&gpu.device);
         let pipelines = pipelines(gpu, &engine.layout, module, &layout)?;
-        // Each cell's count of steps undone, summed over the segments, in its spike header.
-        let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("zero") });
-        encoder.clear_buffer(&gpu.spikes, 0, None);
-        gpu.queue.submit([encoder.finish()]);
         let copies = wgpu::BufferUsages::COPY_SRC;
         let rw = |label: &str, reals: u64| storage_buffer(&gpu.device, label, reals * b, copies);
         Ok(Reverse {
@@ -67,11 +57,36 @@ impl Reverse {
             weights: rw("reverse weights", 64),
             adj: rw("adj", u64::from(grad.data_len)),
             work: rw("work", grad.work_len),
-            grads: rw("grads", grad.grads_len + max_records.max(1)),
-            event_grads: rw("event gradients", total_records.max(1)),
+            grads: rw("grads", grad.grads_len + 1),
+            event_grads: rw("event gradients", 1),
             records_done: 0,
             prec,
         })
+    }
+
+    /// Prepares a reverse run of segments of at most `max_records` event records, `total` in
+    /// all: the buffers grown where they are too small, the cotangents, gradients and each
+    /// cell's count of steps undone (summed over the segments, in its spike header) zeroed.
+    pub(super) fn start(&mut self, gpu: &Gpu, grad: &GradLayout, max_records: u64, total: u64) {
+        let b = self.prec.bytes();
+        if (grad.grads_len + max_records.max(1)) * b > self.grads.size() {
+            self.grads = storage_buffer(
+                &gpu.device,
+                "grads",
+                2 * (grad.grads_len + max_records) * b,
+                wgpu::BufferUsages::COPY_SRC,
+            );
+        }
+        if total.max(1) * b > self.event_grads.size() {
+            self.event_grads =
+                storage_buffer(&gpu.device, "event gradients", 2 * total * b, wgpu::BufferUsages::COPY_SRC);
+        }
+        let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("zero") });
+        for buffer in [&self.adj, &self.grads, &gpu.spikes] {
+            encoder.clear_buffer(buffer, 0, None);
+        }
+        gpu.queue.submit([encoder.finish()]);
+        self.records_done = 0;
     }
 
     /// Undoes one segment whose checkpoint is at `offset` in `checkpoints`.

@@ -57,37 +57,87 @@ pub fn gradient(
     loss: &Loss,
     settings: Settings,
 ) -> Result<Gradient, GradError> {
-    let Settings { precision, checkpoint_every, memory_budget } = settings;
-    let (plan, code, steps) = problem.parts();
-    check_supported(problem, plan)?;
+    GpuGradient::new(artifact, problem, settings)?.gradient(problem, loss)
+}
+
+/// Gradients of one problem on the GPU, its device, pipelines and buffers kept from one to the
+/// next (a fit: `sylva train --backend gpu`); each gradient uploads the problem's current
+/// values and initial state.
+pub struct GpuGradient {
+    artifact: Artifact,
+    engine: GpuEngine,
+    reverse: Reverse,
+    grad: GradLayout,
+    /// Steps between checkpoints.
+    k: u64,
+}
+
+impl GpuGradient {
+    /// The device's code and buffers for `problem`'s gradients (made from `artifact`), its
+    /// memory checked.
+    pub fn new(artifact: &Artifact, problem: &Problem, settings: Settings) -> Result<GpuGradient, GradError> {
+        let Settings { precision, checkpoint_every, memory_budget } = settings;
+        let (plan, code, steps) = problem.parts();
+        check_supported(problem, plan)?;
+        let options = Options { strategy: Strategy::Thread, ..Options::default() };
+        let (engine, _) =
+            GpuEngine::with_host(artifact, initialized(plan), precision, options).map_err(GradError::Gpu)?;
+        let k = spacing(&engine, steps, checkpoint_every)?;
+        let blocks = block_grads(plan, code);
+        let data_len = engine.gpu.data.size() / engine.prec.bytes();
+        let grad = GradLayout::new(&engine.layout, data_len, &blocks, k as u32, saved_ions(plan));
+        check_memory(&engine, &grad, steps, k, memory_budget).map_err(GradError::Gpu)?;
+        let params = codegen::Params { prec: engine.prec, dt: engine.dt, spike_cap: engine.spike_cap };
+        let (module, _) = reverse_module(&engine.layout, &params, &grad, &blocks).map_err(GradError::Gpu)?;
+        let reverse = Reverse::new(&engine, module, &grad).map_err(GradError::Gpu)?;
+        Ok(GpuGradient { artifact: artifact.clone(), engine, reverse, grad, k })
+    }
+
+    /// The loss and its gradient at `problem`'s current values (the problem this was made for).
+    pub fn gradient(&mut self, problem: &Problem, loss: &Loss) -> Result<Gradient, GradError> {
+        let (plan, code, _) = problem.parts();
+        let forward = self.forward(problem, self.k)?;
+        let (value, row_cotangents) = crate::grad::evaluate(plan, loss, &forward.rows)?;
+        let (results, records) = self.reverse(&forward, &row_cotangents).map_err(GradError::Gpu)?;
+        let connections = self.artifact.model.network.connections.len();
+        let (params, weights, cable) = host::gradients(
+            plan,
+            code,
+            &self.engine.layout,
+            &self.grad,
+            &results,
+            &row_cotangents[0],
+            &forward.events,
+            &records,
+            connections,
+        );
+        let gradient = problem.fold(plan, &params, &weights, &cable);
+        Ok(Gradient { loss: value, gradient, checkpoint_every: self.k, kept_tapes: false })
+    }
+
+    /// The loss of a forward run on the GPU at `problem`'s current values.
+    pub fn loss(&mut self, problem: &Problem, loss: &Loss) -> Result<f64, GradError> {
+        let (plan, _, steps) = problem.parts();
+        let forward = self.forward(problem, steps.max(1))?;
+        crate::grad::evaluate(plan, loss, &forward.rows).map(|(value, _)| value)
+    }
+
+    /// The forward run from `problem`'s initial state, its state saved every `k` steps.
+    fn forward(&mut self, problem: &Problem, k: u64) -> Result<Forward, GradError> {
+        let (plan, _, steps) = problem.parts();
+        let initial = initialized(plan);
+        let prec = self.engine.prec;
+        let row0: Vec<f64> = initial.probes.iter().map(|p| round(prec, initial.probe_value(p))).collect();
+        let mut host = self.engine.restart(&self.artifact, initial).map_err(GradError::Gpu)?;
+        forward::run(&mut self.engine, &mut host, row0, steps, k)
+    }
+}
+
+/// `plan` initialised.
+fn initialized(plan: &Plan) -> Plan {
     let mut initial = plan.clone();
     initial.initialize();
-    let prec = super::prec(precision);
-    let row0: Vec<f64> = initial.probes.iter().map(|p| round(prec, initial.probe_value(p))).collect();
-    let options = Options { strategy: Strategy::Thread, ..Options::default() };
-    let (mut engine, mut host) = GpuEngine::with_host(artifact, initial, precision, options).map_err(GradError::Gpu)?;
-    let k = spacing(&engine, steps, checkpoint_every)?;
-    let blocks = block_grads(plan, code);
-    let data_len = engine.gpu.data.size() / engine.prec.bytes();
-    let grad = GradLayout::new(&engine.layout, data_len, &blocks, k as u32, saved_ions(plan));
-    check_memory(&engine, &grad, steps, k, memory_budget).map_err(GradError::Gpu)?;
-    let forward = forward::run(&mut engine, &mut host, row0, steps, k)?;
-    let (value, row_cotangents) = crate::grad::evaluate(plan, loss, &forward.rows)?;
-    let (results, records) = reverse(&engine, &forward, &row_cotangents, &grad, &blocks).map_err(GradError::Gpu)?;
-    let connections = artifact.model.network.connections.len();
-    let (params, weights, cable) = host::gradients(
-        plan,
-        code,
-        &engine.layout,
-        &grad,
-        &results,
-        &row_cotangents[0],
-        &forward.events,
-        &records,
-        connections,
-    );
-    let gradient = problem.fold(plan, &params, &weights, &cable);
-    Ok(Gradient { loss: value, gradient, checkpoint_every: k, kept_tapes: false })
+    initial
 }
 
 /// The forward layout, the reverse code and its layout of a gradient, for a device with
@@ -105,11 +155,9 @@ impl Offline {
     fn new(artifact: &Artifact, problem: &Problem, precision: Precision) -> Result<Offline, GradError> {
         let (plan, code, steps) = problem.parts();
         check_supported(problem, plan)?;
-        let mut initial = plan.clone();
-        initial.initialize();
         let options = Options { strategy: Strategy::Thread, ..Options::default() };
         let fit = super::DeviceFit::of(&wgpu::Limits::default());
-        let prepared = super::prepare(artifact, &initial, precision, options, fit).map_err(GradError::Gpu)?;
+        let prepared = super::prepare(artifact, &initialized(plan), precision, options, fit).map_err(GradError::Gpu)?;
         let blocks = block_grads(plan, code);
         let k = (steps.max(1) as f64).sqrt().ceil() as u64;
         let data_len = prepared.layout.data.len() as u64;
@@ -289,35 +337,34 @@ fn block_grads(plan: &Plan, code: &Code) -> Vec<BlockGrad> {
         .collect()
 }
 
-/// The reverse run on the device, segment by segment from the last; returns what it left and
-/// each event's record index.
-fn reverse(
-    engine: &GpuEngine,
-    forward: &Forward,
-    row_cotangents: &[Vec<f64>],
-    grad: &GradLayout,
-    blocks: &[BlockGrad],
-) -> Result<(device::Results, RecordIndex), GpuError> {
-    let params = codegen::Params { prec: engine.prec, dt: engine.dt, spike_cap: engine.spike_cap };
-    let (module, _) = reverse_module(&engine.layout, &params, grad, blocks)?;
-    let mut records: RecordIndex = forward.events.iter().map(|step| vec![0; step.len()]).collect();
-    let segments: Vec<(u64, SegmentInput)> = (0..forward.bounds.len() - 1)
-        .rev()
-        .map(|i| (i as u64, segment_input(engine, forward, row_cotangents, i)))
-        .collect();
-    let max_records = segments.iter().map(|(_, s)| s.records).max().unwrap_or(0);
-    let total: u64 = segments.iter().map(|(_, s)| s.records).sum();
-    let mut reverse = Reverse::new(engine, module, grad, max_records, total)?;
-    let mut base = 0;
-    for (i, input) in &segments {
-        number_records(forward, *i as usize, base, &mut records, engine);
-        base += input.records;
-        let offset = i * engine.gpu.data.size();
-        reverse.segment(&engine.gpu, grad, &forward.checkpoints, offset, input);
+impl GpuGradient {
+    /// The reverse run on the device, segment by segment from the last; returns what it left
+    /// and each event's record index.
+    fn reverse(
+        &mut self,
+        forward: &Forward,
+        row_cotangents: &[Vec<f64>],
+    ) -> Result<(device::Results, RecordIndex), GpuError> {
+        let engine = &self.engine;
+        let mut records: RecordIndex = forward.events.iter().map(|step| vec![0; step.len()]).collect();
+        let segments: Vec<(u64, SegmentInput)> = (0..forward.bounds.len() - 1)
+            .rev()
+            .map(|i| (i as u64, segment_input(engine, forward, row_cotangents, i)))
+            .collect();
+        let max_records = segments.iter().map(|(_, s)| s.records).max().unwrap_or(0);
+        let total: u64 = segments.iter().map(|(_, s)| s.records).sum();
+        self.reverse.start(&engine.gpu, &self.grad, max_records, total);
+        let mut base = 0;
+        for (i, input) in &segments {
+            number_records(forward, *i as usize, base, &mut records, engine);
+            base += input.records;
+            let offset = i * engine.gpu.data.size();
+            self.reverse.segment(&engine.gpu, &self.grad, &forward.checkpoints, offset, input);
+        }
+        let (results, spikes) = self.reverse.results(&engine.gpu, &self.grad)?;
+        check_undone(engine, &spikes, *forward.bounds.last().expect("bounds"))?;
+        Ok((results, records))
     }
-    let (results, spikes) = reverse.results(&engine.gpu, grad)?;
-    check_undone(engine, &spikes, *forward.bounds.last().expect("bounds"))?;
-    Ok((results, records))
 }
 
 /// The events of segment `i` as records grouped by cell (the forward's control words), in

@@ -222,15 +222,43 @@ fn gpu_gradient_f64_pyramidal_per_region() {
     a.model.simulation.duration = 3.0;
     let plan = crate::plan::Plan::uninitialized(&a, &[]);
     let mut trainables = Vec::new();
-    for (mechanism, param) in [("pas", "g"), ("hh", "gnabar"), ("cadyn", "gamma"), ("sk", "gSK_E2bar"), ("ih", "ehcn")] {
+    for (mechanism, param) in [("pas", "g"), ("hh", "gnabar"), ("cadyn", "gamma"), ("sk", "gSK_E2bar"), ("ih", "ehcn")]
+    {
         let Trainable { uses, .. } = trainable(&a, mechanism, param);
         let (block, param) = (uses[0].block, uses[0].param);
         let b = &plan.blocks[block];
         // The first group of positions sharing a value.
         let first = b.param_value(param, 0);
         let positions = (0..b.per_cell as u32).filter(|k| b.param_value(param, *k as usize) == first).collect();
-        trainables.push(Trainable { uses: vec![crate::grad::Use::at(block, param, positions)], ..Trainable::default() });
+        trainables
+            .push(Trainable { uses: vec![crate::grad::Use::at(block, param, positions)], ..Trainable::default() });
     }
     let (problem, loss) = with_trainables(&a, &trainables);
     agree(&a, &problem, &loss, Precision::F64, 1e-9);
+}
+
+/// One `GpuGradient` for several values (a fit's iterations): each gradient is the one a
+/// fresh device computes, bit for bit, and the CPU's within 1e-9; its forward-only loss is the
+/// gradient's. syn_pair: the events (hence the records' buffers) change with the weight.
+#[test]
+fn gpu_gradient_reused_across_values() {
+    let a = example("syn_pair", 14.0);
+    let weight = Trainable { weights: vec![0], ..Trainable::default() };
+    let (mut problem, loss) = with_trainables(&a, &[weight, trainable(&a, "exp2syn", "tau2")]);
+    let settings = Settings::new(Precision::F64);
+    let mut reused = match super::GpuGradient::new(&a, &problem, settings) {
+        Ok(g) => g,
+        Err(GradError::Gpu(e)) if no_gpu(&e) => return,
+        Err(e) => panic!("GPU gradient: {e}"),
+    };
+    let start = problem.values();
+    for factor in [0.5, 2.0] {
+        problem.set_values(&start.iter().map(|x| x * factor).collect::<Vec<_>>());
+        let g = reused.gradient(&problem, &loss).expect("a gradient");
+        let fresh = gradient(&a, &problem, &loss, settings).expect("a gradient");
+        assert_eq!((g.loss, &g.gradient), (fresh.loss, &fresh.gradient), "factor {factor}");
+        assert_eq!(reused.loss(&problem, &loss).expect("a loss"), g.loss);
+        let cpu = problem.gradient(&loss, None).expect("CPU gradient");
+        assert!(worst(&g.gradient, &cpu.gradient) <= 1e-9, "factor {factor}");
+    }
 }
