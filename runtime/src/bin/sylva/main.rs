@@ -139,10 +139,12 @@ enum Command {
         /// for any number.
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
-        /// Only the CPU trains for now (`sylva grad --backend gpu` computes one gradient on
-        /// the GPU).
+        /// Where the losses and gradients are computed (default: the CPU). The GPU runs one
+        /// invocation per cell, in the model's precision or `--precision`; not over samples.
         #[arg(long, value_enum)]
         backend: Option<BackendArg>,
+        #[arg(long, value_enum)]
+        precision: Option<PrecisionArg>,
     },
     /// Run the language server on stdin/stdout (for editors; see docs/editors.md).
     Lsp,
@@ -197,6 +199,21 @@ impl From<StrategyArg> for Strategy {
 enum PrecisionArg {
     F64,
     F32,
+}
+
+/// Where `sylva grad` and `sylva train` compute gradients: the CPU (f64 only), or the GPU.
+fn gradient_device(backend: Option<BackendArg>, precision: Option<PrecisionArg>) -> Result<train::Device, Failure> {
+    let precision = precision.map(|p| match p {
+        PrecisionArg::F64 => ir::Precision::F64,
+        PrecisionArg::F32 => ir::Precision::F32,
+    });
+    match (backend, precision) {
+        (Some(BackendArg::Gpu), _) => Ok(train::Device::Gpu(precision)),
+        (_, Some(ir::Precision::F32)) => Err(Failure::Usage(
+            "the CPU computes gradients in f64 (it is the reference); use `--backend gpu` for f32".into(),
+        )),
+        _ => Ok(train::Device::Cpu),
+    }
 }
 
 /// Reads model, import and SWC files from disk.
@@ -273,36 +290,21 @@ fn main() -> ExitCode {
             params: params.as_deref(),
             colour,
         }),
-        Command::Grad { file, check, overrides, threads, backend, precision } => {
-            let precision = precision.map(|p| match p {
-                PrecisionArg::F64 => ir::Precision::F64,
-                PrecisionArg::F32 => ir::Precision::F32,
-            });
-            match (backend, precision) {
-                (Some(BackendArg::Gpu), _) => {
-                    with_pool(*threads, || train::grad(file, overrides, *check, train::Device::Gpu(precision), colour))
-                }
-                (_, Some(ir::Precision::F32)) => Err(Failure::Usage(
-                    "the CPU computes gradients in f64 (it is the reference); use `--backend gpu` for f32".into(),
-                )),
-                _ => with_pool(*threads, || train::grad(file, overrides, *check, train::Device::Cpu, colour)),
-            }
-        }
-        Command::Train { backend: Some(BackendArg::Gpu), .. } => Err(Failure::Usage(
-            "`sylva train --backend gpu` is not supported yet: training runs on the CPU (`sylva grad --backend \
-             gpu` computes one gradient on the GPU; see docs/training.md, \"On the GPU\")"
-                .into(),
-        )),
-        Command::Train { file, out, overrides, no_plots, resume, threads, backend: _ } => {
-            let args = train::TrainArgs {
-                file,
-                out: out.as_deref(),
-                overrides,
-                resume: resume.as_deref(),
-                plots: !no_plots,
-                colour,
-            };
-            with_pool(*threads, || train::train(&args))
+        Command::Grad { file, check, overrides, threads, backend, precision } => gradient_device(*backend, *precision)
+            .and_then(|device| with_pool(*threads, || train::grad(file, overrides, *check, device, colour))),
+        Command::Train { file, out, overrides, no_plots, resume, threads, backend, precision } => {
+            gradient_device(*backend, *precision).and_then(|device| {
+                let args = train::TrainArgs {
+                    file,
+                    out: out.as_deref(),
+                    overrides,
+                    resume: resume.as_deref(),
+                    plots: !no_plots,
+                    colour,
+                    device,
+                };
+                with_pool(*threads, || train::train(&args))
+            })
         }
         Command::Lsp => lsp::serve(),
         Command::Import { files, out } => import::import(files, out.as_deref(), colour),

@@ -210,13 +210,27 @@ pub struct TrainArgs<'a> {
     pub resume: Option<&'a Path>,
     pub plots: bool,
     pub colour: bool,
+    /// Where the losses and gradients are computed.
+    pub device: Device,
 }
 
 pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
-    let TrainArgs { file, out, overrides, resume, plots, colour } = *args;
+    let TrainArgs { file, out, overrides, resume, plots, colour, device } = *args;
     let started = Instant::now();
     let (compiled, mut session) = session(file, overrides, resume, colour)?;
     let artifact = &compiled.artifact;
+    // The device's code and buffers, made once for every iteration (a loss over samples is
+    // refused here: the GPU does not run it yet).
+    let mut on_gpu = match device {
+        Device::Gpu(precision) => {
+            let settings = gpu::grad::Settings::new(precision.unwrap_or(artifact.model.simulation.precision));
+            Some(
+                gpu::grad::GpuGradient::new(artifact, &session.problem, settings)
+                    .map_err(|e| grad_failure(artifact, e))?,
+            )
+        }
+        Device::Cpu => None,
+    };
     let out_dir: PathBuf = match out {
         Some(dir) => dir.to_path_buf(),
         None => {
@@ -246,7 +260,7 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
     progress.set_style(
         ProgressStyle::with_template("{bar:40} iteration {pos}/{len} loss {msg} eta {eta}").expect("valid template"),
     );
-    let fit = session.fit(|iteration, loss| {
+    let report = |iteration, loss| {
         // Only fits longer than about a second show a bar.
         if progress.is_hidden() && fit_started.elapsed() > Duration::from_secs(1) && iteration < iterations {
             progress.set_draw_target(ProgressDrawTarget::stderr());
@@ -254,7 +268,11 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
         progress.set_position(iteration);
         progress.set_message(number(loss));
         if STOP_FIT.load(Ordering::Relaxed) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-    });
+    };
+    let fit = match &mut on_gpu {
+        Some(gpu) => session.fit_on(gpu, report),
+        None => session.fit(report),
+    };
     progress.finish_and_clear();
     let fit = fit.map_err(|e| grad_failure(artifact, e))?;
     let fit_time = fit_started.elapsed();
@@ -279,8 +297,9 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
 
     let first = fit.losses.first().copied().unwrap_or(f64::NAN);
     let last = fit.losses.last().copied().unwrap_or(f64::NAN);
+    let place = if on_gpu.is_some() { " on the GPU" } else { "" };
     println!(
-        "{file}: {done} iterations{}, loss {} -> {}; trained in {:.3} s ({:.1} ms an iteration); {:.3} s in all",
+        "{file}: {done} iterations{}, loss {} -> {}; trained{place} in {:.3} s ({:.1} ms an iteration); {:.3} s in all",
         evaluations_and_convergence(&fit),
         number(first),
         number(last),

@@ -425,3 +425,13 @@ fn check_undone(engine: &GpuEngine, spikes: &[u32], steps: u64) -> Result<(), Gp
     }
     Ok(())
 }
+
+impl crate::train::Objective for GpuGradient {
+    fn gradient(&mut self, problem: &Problem, loss: &Loss) -> Result<Gradient, GradError> {
+        GpuGradient::gradient(self, problem, loss)
+    }
+
+    fn loss(&mut self, problem: &Problem, loss: &Loss) -> Result<f64, GradError> {
+        GpuGradient::loss(self, problem, loss)
+    }
+}
