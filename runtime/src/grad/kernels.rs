@@ -66,12 +66,12 @@ impl BlockAdjoints {
     /// The first of the block's partial arrays that holds the partials of the `stage` kernel's
     /// adjoint: the replay of a step computes the current and the advance kernels' partials
     /// before the reverse run uses either, so those two have arrays of their own.
-    pub(crate) fn offset(&self, stage: Stage) -> usize {
+    fn offset(&self, stage: Stage) -> usize {
         if stage == Stage::Advance { self.current.adjoint.partials.len() } else { 0 }
     }
 
     /// The partial arrays the block needs.
-    pub(crate) fn width(&self) -> usize {
+    pub(super) fn width(&self) -> usize {
         self.stages().map(|(stage, a)| self.offset(stage) + a.adjoint.partials.len()).max().unwrap_or(0)
     }
 }

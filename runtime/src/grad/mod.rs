@@ -77,7 +77,7 @@ impl Use {
     }
 
     /// The block's instances this use covers, each with its factor of the trained value.
-    pub(crate) fn scaled_instances<'a>(&'a self, plan: &'a Plan) -> impl Iterator<Item = (usize, f64)> + 'a {
+    fn scaled_instances<'a>(&'a self, plan: &'a Plan) -> impl Iterator<Item = (usize, f64)> + 'a {
         let block = &plan.blocks[self.block];
         (0..block.len()).filter_map(move |i| {
             let Some(positions) = &self.positions else { return Some((i, 1.0)) };
