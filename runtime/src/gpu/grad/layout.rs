@@ -1,7 +1,7 @@
 //! Where the reverse kernel keeps what it needs beyond the forward layout (`gpu::layout`): the
 //! cotangents (`adj`, a mirror of `data`: the cotangent of `data[i]` is `adj[i]`), the `work`
-//! buffer (each step's state of a segment, the row cotangents, the solve's tape, the advance
-//! kernels' partials)
+//! buffer (each step's state of a segment, its arrays packed as `data`'s, the row cotangents,
+//! the solve's tape, the advance kernels' partials)
 //! and the `grads` buffer (per-instance parameter gradients, each event record's weight
 //! gradient). Every per-cell array is interleaved across cells (element `(i, c)` at
 //! `i * ncells + c`), as the forward's, so that neighbouring invocations touch neighbouring
@@ -40,8 +40,15 @@ pub struct BlockGrad {
 
 /// Offsets of the reverse kernel's arrays (in reals).
 pub struct GradLayout {
-    /// Reals of `data` (and of `adj`): a saved state is a mirror of `data` in `work`.
+    /// Reals of `data` (and of `adj`).
     pub data_len: u32,
+    /// Reals of one step's state in `work` (step `s`'s from `s × state_len`).
+    pub state_len: u32,
+    /// Within a step's state, per cell type: its node arrays, v then each of `saved_ions`.
+    pub state_nodes: Vec<u32>,
+    /// Within a step's state, per plan block: its first state array (`u32::MAX`: a group of
+    /// stimuli, which keeps none).
+    pub state_blocks: Vec<u32>,
     /// In `work`: the loss's derivative in each GPU probe column after each step of the
     /// segment (`steps` × columns).
     pub rows: u32,
@@ -78,7 +85,8 @@ impl GradLayout {
         saved_ions: Vec<(usize, usize)>,
     ) -> GradLayout {
         let blocks = grads.len();
-        let mut work = data_len * u64::from(steps);
+        let (state_nodes, state_blocks, state_len) = state_layout(layout, blocks, saved_ions.len() as u64);
+        let mut work = state_len * u64::from(steps);
         let rows = work as u32;
         work += u64::from(steps) * u64::from(layout.gpu_probes.max(1));
         let mut tape = Vec::new();
@@ -100,6 +108,9 @@ impl GradLayout {
         GradLayout {
             saved_ions,
             data_len: data_len as u32,
+            state_len: state_len as u32,
+            state_nodes,
+            state_blocks,
             rows,
             tape,
             partials,
@@ -109,4 +120,21 @@ impl GradLayout {
             grads_len,
         }
     }
+}
+
+/// Where a step's state packs each type's node arrays (v and `ions` ion arrays) and each
+/// block's states, and its reals.
+fn state_layout(layout: &Layout, blocks: usize, ions: u64) -> (Vec<u32>, Vec<u32>, u64) {
+    let mut len = 0u64;
+    let mut nodes = Vec::new();
+    let mut states = vec![u32::MAX; blocks];
+    for ty in &layout.types {
+        nodes.push(len as u32);
+        len += (1 + ions) * u64::from(ty.nnodes) * u64::from(ty.ncells);
+        for b in ty.blocks.iter().filter(|b| b.group.is_none()) {
+            states[b.block] = len as u32;
+            len += b.states.len() as u64 * u64::from(instance_stride(b, ty.ncells));
+        }
+    }
+    (nodes, states, len.max(1))
 }

@@ -192,10 +192,11 @@ fn footprint_of_the_ringtest_gradient() {
         let f = super::footprint(&a, &problem, precision).expect("a footprint");
         let per = |bytes: u64| bytes as f64 / f.compartments as f64;
         eprintln!(
-            "{precision:?}: {} compartments, data {} B, K = {}, checkpoints {} B, scratch {} B; \
+            "{precision:?}: {} compartments, data {} B, state {} B, K = {}, checkpoints {} B, scratch {} B; \
              per compartment-step forward {:.1} B, backward {:.1} B ({:.2}x)",
             f.compartments,
             f.data_bytes,
+            f.state_bytes,
             f.checkpoint_every,
             f.checkpoint_bytes,
             f.scratch_bytes,
@@ -206,7 +207,11 @@ fn footprint_of_the_ringtest_gradient() {
         assert_eq!(f.compartments, 1050, "ten cells of 105 nodes");
         assert_eq!(f.checkpoint_every, 64, "⌈√4000⌉");
         assert_eq!(f.checkpoint_bytes, 4000u64.div_ceil(64) * f.data_bytes);
-        assert!(f.scratch_bytes > 64 * f.data_bytes, "K states of data and more");
+        // v at 1,050 nodes, hh's three gates at 970 compartments, exp2syn's two states per cell.
+        let real = if precision == Precision::F64 { 8 } else { 4 };
+        assert_eq!(f.state_bytes, (1050 + 3 * 970 + 2 * 10) * real);
+        assert!(f.scratch_bytes > 64 * f.state_bytes, "K states and more");
+        assert!(f.scratch_bytes < f.checkpoint_bytes, "packed states, not copies of data");
         assert!(f.backward_bytes_per_step > 2 * f.forward_bytes_per_step, "two forward steps and the adjoint");
     }
 }

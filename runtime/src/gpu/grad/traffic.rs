@@ -17,11 +17,14 @@ pub struct Footprint {
     pub compartments: u64,
     /// Bytes of `data`, what each checkpoint copies.
     pub data_bytes: u64,
+    /// Bytes of a step's state in the reverse run's scratch (v, the ion arrays a step reads
+    /// before it computes them, the mechanisms' states).
+    pub state_bytes: u64,
     pub checkpoint_every: u64,
     /// ⌈N/K⌉ checkpoints of `data`.
     pub checkpoint_bytes: u64,
     /// The reverse run's buffers: `work` (K states, the row derivatives, the tape, the
-    /// partials), `adj` (one more `data`) and the per-instance parameter gradients.
+    /// advance partials), `adj` (one more `data`) and the per-instance parameter gradients.
     pub scratch_bytes: u64,
     /// Least storage traffic of a forward step and of a step of the reverse run (which
     /// recomputes and replays the step, two forward steps, then undoes it).
@@ -45,6 +48,7 @@ impl Footprint {
         Footprint {
             compartments: layout.types.iter().map(|t| u64::from(t.ncells) * u64::from(t.nnodes)).sum(),
             data_bytes,
+            state_bytes: u64::from(grad.state_len) * b,
             checkpoint_every: k,
             checkpoint_bytes: steps.div_ceil(k).max(1) * data_bytes,
             scratch_bytes: (grad.work_len + grad.grads_len) * b + data_bytes,

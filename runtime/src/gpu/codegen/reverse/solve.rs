@@ -123,7 +123,8 @@ impl Cx<'_> {
             let mu = fb.read(g.data, rj);
             let vj = self.node_index(fb, ty.v, j, c);
             let after = fb.read(g.data, vj);
-            let saved = fb.add(base, vj);
+            let packed = self.node_index(fb, self.saved_node_array(0), j, c);
+            let saved = fb.add(base, packed);
             let v0 = fb.read(grad.work, saved);
             let dv = fb.sub(after, v0);
             let old = fb.read(grad.adj, rj);

@@ -3,12 +3,12 @@
 
 use super::super::{At, Cx};
 use crate::gpu::builder::{Fb, H};
+use crate::gpu::grad::layout::instance_stride;
 use crate::gpu::layout::BlockLayout;
 
 impl Cx<'_> {
     /// Saves the cell's state (what a step reads that it does not compute first: v, the ion
-    /// arrays of `GradLayout::saved_ions`, the blocks' states) into step `s`'s copy of `data`
-    /// in `work`.
+    /// arrays of `GradLayout::saved_ions`, the blocks' states) into step `s`'s state in `work`.
     pub(super) fn save_state(&self, fb: &mut Fb, c: H, s: H) {
         self.copy_state(fb, c, s, true);
     }
@@ -18,17 +18,24 @@ impl Cx<'_> {
         self.copy_state(fb, c, s, false);
     }
 
-    /// The offset in `work` of step `s`'s copy of `data`.
+    /// The offset in `work` of step `s`'s state.
     pub(super) fn saved_base(&self, fb: &mut Fb, s: H) -> H {
-        let len = fb.u(self.grad().layout.data_len);
+        let len = fb.u(self.grad().layout.state_len);
         fb.mul(s, len)
+    }
+
+    /// The offset within a step's state of the type's node array `a` (0: v, then each of
+    /// `GradLayout::saved_ions`).
+    pub(super) fn saved_node_array(&self, a: u32) -> u32 {
+        let grad = self.grad().layout;
+        grad.state_nodes[self.type_index()] + a * self.ty.nnodes * self.ty.ncells
     }
 
     fn copy_state(&self, fb: &mut Fb, c: H, s: H, save: bool) {
         let (ty, g, work) = (self.ty, self.g, self.grad().work);
         let base = self.saved_base(fb, s);
-        let copy = |fb: &mut Fb, i: H| {
-            let saved = fb.add(base, i);
+        let copy = |fb: &mut Fb, i: H, packed: H| {
+            let saved = fb.add(base, packed);
             if save {
                 let x = fb.read(g.data, i);
                 fb.write(work, saved, x);
@@ -41,18 +48,21 @@ impl Cx<'_> {
         let node_arrays: Vec<u32> = std::iter::once(ty.v).chain(ions).collect();
         let (zero, nn) = (fb.u(0), fb.u(ty.nnodes));
         fb.for_range(zero, nn, "j", |fb, j| {
-            for &off in &node_arrays {
+            for (a, &off) in node_arrays.iter().enumerate() {
                 let i = self.node_index(fb, off, j, c);
-                copy(fb, i);
+                let packed = self.node_index(fb, self.saved_node_array(a as u32), j, c);
+                copy(fb, i, packed);
             }
         });
         for b in ty.blocks.iter().filter(|b| b.group.is_none() && !b.states.is_empty()) {
+            let (first, stride) = (self.grad().layout.state_blocks[b.block], instance_stride(b, ty.ncells));
             let end = fb.u(b.per_cell);
             fb.for_range(zero, end, "k", |fb, k| {
                 let at = instance(fb, c, k);
-                for &off in &b.states {
+                for (s, &off) in b.states.iter().enumerate() {
                     let i = self.instance_index(fb, b, off, &at);
-                    copy(fb, i);
+                    let packed = self.instance_index(fb, b, first + s as u32 * stride, &at);
+                    copy(fb, i, packed);
                 }
             });
         }
