@@ -7,7 +7,7 @@ mod reverse;
 mod thread;
 mod workgroup;
 
-pub use reverse::{REVERSE_BINDINGS, reverse_entry_name, reverse_module};
+pub use reverse::{REVERSE_BINDINGS, checkpoint_entry_name, reverse_entry_name, reverse_module};
 
 use naga::{BinaryOperator as B, Handle, MathFunction as M, Module};
 use sylva_compiler::ir::kernel::{Kernel, Kernels};

@@ -1,17 +1,23 @@
-//! The reverse kernel on the device: its pipelines and buffers, one submit per segment
-//! (checkpoint into `data`, the segment's events and row cotangents, the dispatch, the event
-//! records' weight gradients kept), and the read-back at the end.
+//! The reverse kernel on the device: its pipelines and buffers, the checkpoints saved during
+//! the forward run (a dispatch that packs each cell's state), one submit per segment (its
+//! checkpoint restored into `data`, the segment's events and row cotangents, the dispatch, the
+//! event records' weight gradients kept), and the read-back at the end.
 
 use std::borrow::Cow;
 
 use super::super::builder::Prec;
-use super::super::codegen::{self, REVERSE_BINDINGS, reverse_entry_name};
+use super::super::codegen::{self, REVERSE_BINDINGS, checkpoint_entry_name, reverse_entry_name};
 use super::super::device::{Gpu, from_bytes, read, storage_buffer, to_bytes};
 use super::super::{GpuEngine, GpuError, layout};
 use super::layout::GradLayout;
 
 pub(super) struct Reverse {
+    /// Per cell type, with its count of workgroups.
     pipelines: Vec<(wgpu::ComputePipeline, u32)>,
+    savers: Vec<(wgpu::ComputePipeline, u32)>,
+    restorers: Vec<(wgpu::ComputePipeline, u32)>,
+    /// Every segment's state at its start, packed (`GradLayout::state_len` reals each).
+    checkpoints: wgpu::Buffer,
     layout: wgpu::BindGroupLayout,
     control: wgpu::Buffer,
     weights: wgpu::Buffer,
@@ -43,15 +49,31 @@ pub(super) struct Results {
 }
 
 impl Reverse {
-    pub(super) fn new(engine: &GpuEngine, module: naga::Module, grad: &GradLayout) -> Result<Reverse, GpuError> {
+    /// The pipelines of `module` and the buffers of a run of `segments` segments.
+    pub(super) fn new(
+        engine: &GpuEngine,
+        module: naga::Module,
+        grad: &GradLayout,
+        segments: u64,
+    ) -> Result<Reverse, GpuError> {
         let (gpu, prec) = (&engine.gpu, engine.prec);
         let b = prec.bytes();
         let layout = bind_group_layout(&gpu.device);
-        let pipelines = pipelines(gpu, &engine.layout, module, &layout)?;
+        let ntypes = engine.layout.types.len();
+        let names = (0..ntypes)
+            .map(reverse_entry_name)
+            .chain((0..ntypes).map(|t| checkpoint_entry_name(t, true)))
+            .chain((0..ntypes).map(|t| checkpoint_entry_name(t, false)));
+        let mut all = pipelines(gpu, &engine.layout, module, &layout, names.collect())?;
+        let restorers = all.split_off(2 * ntypes);
+        let savers = all.split_off(ntypes);
         let copies = wgpu::BufferUsages::COPY_SRC;
         let rw = |label: &str, reals: u64| storage_buffer(&gpu.device, label, reals * b, copies);
         Ok(Reverse {
-            pipelines,
+            pipelines: all,
+            savers,
+            restorers,
+            checkpoints: rw("checkpoints", segments * u64::from(grad.state_len)),
             layout,
             control: rw("reverse control", 4 * (u64::from(engine.layout.ncells) + 64)),
             weights: rw("reverse weights", 64),
@@ -89,15 +111,17 @@ impl Reverse {
         self.records_done = 0;
     }
 
-    /// Undoes one segment whose checkpoint is at `offset` in `checkpoints`.
-    pub(super) fn segment(
-        &mut self,
-        gpu: &Gpu,
-        grad: &GradLayout,
-        checkpoints: &wgpu::Buffer,
-        offset: u64,
-        input: &SegmentInput,
-    ) {
+    /// Saves the state in `data` as the checkpoint of the segment starting at step `start`.
+    pub(super) fn save_checkpoint(&self, gpu: &Gpu, start: u64) {
+        gpu.queue.write_buffer(&self.control, 0, bytemuck::cast_slice(&[start as u32, 0]));
+        let bind_group = self.bind_group(gpu);
+        let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("save") });
+        dispatch_all(&mut encoder, &bind_group, &self.savers);
+        gpu.queue.submit([encoder.finish()]);
+    }
+
+    /// Undoes one segment: its checkpoint restored, then the reverse kernels.
+    pub(super) fn segment(&mut self, gpu: &Gpu, grad: &GradLayout, input: &SegmentInput) {
         let b = self.prec.bytes();
         let control: &[u8] = bytemuck::cast_slice(&input.control);
         let weights = to_bytes(self.prec, if input.weights.is_empty() { &[0.0] } else { &input.weights });
@@ -114,18 +138,11 @@ impl Reverse {
         gpu.queue.write_buffer(&self.work, u64::from(grad.rows) * b, &to_bytes(self.prec, &input.rows));
         let bind_group = self.bind_group(gpu);
         let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("segment") });
-        encoder.copy_buffer_to_buffer(checkpoints, offset, &gpu.data, 0, gpu.data.size());
         let events_at = u64::from(grad.event_grads) * b;
         encoder.clear_buffer(&self.grads, events_at, None);
-        {
-            let mut pass =
-                encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
-            pass.set_bind_group(0, &bind_group, &[]);
-            for (pipeline, groups) in &self.pipelines {
-                pass.set_pipeline(pipeline);
-                pass.dispatch_workgroups(*groups, 1, 1);
-            }
-        }
+        // The restores' writes are visible to the reverse kernels' dispatches after them.
+        dispatch_all(&mut encoder, &bind_group, &self.restorers);
+        dispatch_all(&mut encoder, &bind_group, &self.pipelines);
         if input.records > 0 {
             let bytes = input.records * b;
             encoder.copy_buffer_to_buffer(&self.grads, events_at, &self.event_grads, self.records_done * b, bytes);
@@ -180,6 +197,7 @@ impl Reverse {
             &self.adj,
             &self.work,
             &self.grads,
+            &self.checkpoints,
         ];
         let entries: Vec<wgpu::BindGroupEntry> = buffers
             .iter()
@@ -216,12 +234,28 @@ fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
     device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: Some("reverse"), entries: &entries })
 }
 
-/// One pipeline per cell type, with its count of workgroups.
+/// One compute pass running `pipelines` one after another.
+fn dispatch_all(
+    encoder: &mut wgpu::CommandEncoder,
+    bind_group: &wgpu::BindGroup,
+    pipelines: &[(wgpu::ComputePipeline, u32)],
+) {
+    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+    pass.set_bind_group(0, bind_group, &[]);
+    for (pipeline, groups) in pipelines {
+        pass.set_pipeline(pipeline);
+        pass.dispatch_workgroups(*groups, 1, 1);
+    }
+}
+
+/// The pipelines of the entry points `names` (the `i`-th of cell type `i % types`), each with
+/// its count of workgroups.
 fn pipelines(
     gpu: &Gpu,
     layout: &layout::Layout,
     module: naga::Module,
     bind: &wgpu::BindGroupLayout,
+    names: Vec<String>,
 ) -> Result<Vec<(wgpu::ComputePipeline, u32)>, GpuError> {
     let device = &gpu.device;
     let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -234,17 +268,16 @@ fn pipelines(
         bind_group_layouts: &[Some(bind)],
         ..Default::default()
     });
-    let pipelines = layout
-        .types
+    let pipelines = names
         .iter()
         .enumerate()
-        .map(|(t, ty)| {
-            let name = reverse_entry_name(t);
+        .map(|(i, name)| {
+            let ty = &layout.types[i % layout.types.len()];
             let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(&name),
+                label: Some(name),
                 layout: Some(&pipeline_layout),
                 module: &module,
-                entry_point: Some(&name),
+                entry_point: Some(name),
                 compilation_options: Default::default(),
                 cache: None,
             });

@@ -42,8 +42,11 @@ pub struct BlockGrad {
 pub struct GradLayout {
     /// Reals of `data` (and of `adj`).
     pub data_len: u32,
-    /// Reals of one step's state in `work` (step `s`'s from `s × state_len`).
+    /// Reals of one step's state in `work` (step `s`'s from `s × state_len`), and of a
+    /// segment's checkpoint (segment `i`'s from `i × state_len`).
     pub state_len: u32,
+    /// Steps between checkpoints: segment `i` starts at step `i × checkpoint_every`.
+    pub checkpoint_every: u32,
     /// Within a step's state, per cell type: its node arrays, v then each of `saved_ions`.
     pub state_nodes: Vec<u32>,
     /// Within a step's state, per plan block: its first state array (`u32::MAX`: a group of
@@ -109,6 +112,7 @@ impl GradLayout {
             saved_ions,
             data_len: data_len as u32,
             state_len: state_len as u32,
+            checkpoint_every: steps,
             state_nodes,
             state_blocks,
             rows,

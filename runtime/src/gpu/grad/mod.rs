@@ -88,14 +88,14 @@ impl GpuGradient {
         check_memory(&engine, &grad, steps, k, memory_budget).map_err(GradError::Gpu)?;
         let params = codegen::Params { prec: engine.prec, dt: engine.dt, spike_cap: engine.spike_cap };
         let (module, _) = reverse_module(&engine.layout, &params, &grad, &blocks).map_err(GradError::Gpu)?;
-        let reverse = Reverse::new(&engine, module, &grad).map_err(GradError::Gpu)?;
+        let reverse = Reverse::new(&engine, module, &grad, steps.div_ceil(k).max(1)).map_err(GradError::Gpu)?;
         Ok(GpuGradient { artifact: artifact.clone(), engine, reverse, grad, k })
     }
 
     /// The loss and its gradient at `problem`'s current values (the problem this was made for).
     pub fn gradient(&mut self, problem: &Problem, loss: &Loss) -> Result<Gradient, GradError> {
         let (plan, code, _) = problem.parts();
-        let forward = self.forward(problem, self.k)?;
+        let forward = self.forward(problem, true)?;
         let (value, row_cotangents) = crate::grad::evaluate(plan, loss, &forward.rows)?;
         let (results, records) = self.undo_segments(&forward, &row_cotangents).map_err(GradError::Gpu)?;
         let connections = self.artifact.model.network.connections.len();
@@ -116,19 +116,26 @@ impl GpuGradient {
 
     /// The loss of a forward run on the GPU at `problem`'s current values.
     pub fn loss(&mut self, problem: &Problem, loss: &Loss) -> Result<f64, GradError> {
-        let (plan, _, steps) = problem.parts();
-        let forward = self.forward(problem, steps.max(1))?;
+        let (plan, _, _) = problem.parts();
+        let forward = self.forward(problem, false)?;
         crate::grad::evaluate(plan, loss, &forward.rows).map(|(value, _)| value)
     }
 
-    /// The forward run from `problem`'s initial state, its state saved every `k` steps.
-    fn forward(&mut self, problem: &Problem, k: u64) -> Result<Forward, GradError> {
+    /// The forward run from `problem`'s initial state, with `checkpoints` its state saved every
+    /// K steps.
+    fn forward(&mut self, problem: &Problem, checkpoints: bool) -> Result<Forward, GradError> {
         let (plan, _, steps) = problem.parts();
         let initial = initialized(plan);
         let prec = self.engine.prec;
         let row0: Vec<f64> = initial.probes.iter().map(|p| round(prec, initial.probe_value(p))).collect();
         let mut host = self.engine.restart(&self.artifact, initial).map_err(GradError::Gpu)?;
-        forward::run(&mut self.engine, &mut host, row0, steps, k)
+        let reverse = &self.reverse;
+        let mut save = |engine: &GpuEngine, start: u64| {
+            if checkpoints {
+                reverse.save_checkpoint(&engine.gpu, start);
+            }
+        };
+        forward::run(&mut self.engine, &mut host, row0, (steps, self.k), &mut save)
     }
 }
 
@@ -237,30 +244,29 @@ fn check_memory(
 ) -> Result<(), GpuError> {
     let gpu = &engine.gpu;
     let limits = gpu.device.limits();
-    let data = gpu.data.size();
-    let checkpoints = forward::checkpoint_bytes(engine, steps, k);
+    let state = u64::from(grad.state_len) * engine.prec.bytes();
+    let segments = steps.div_ceil(k).max(1);
+    let checkpoints = segments * state;
     let scratch = grad.work_len * engine.prec.bytes();
     if let Some(budget) = budget.filter(|b| checkpoints + scratch > *b) {
         return Err(GpuError::Unsupported(format!(
-            "the gradient needs {} bytes of device memory beyond the run's ({checkpoints} for {} checkpoints of \
-             {data} bytes, {scratch} for the reverse run's per-cell scratch), more than its budget of {budget} bytes",
-            checkpoints + scratch,
-            checkpoints / data
-        )));
-    }
-    if checkpoints > limits.max_buffer_size {
-        return Err(GpuError::Unsupported(format!(
-            "the checkpoints need {checkpoints} bytes ({} states of {data} bytes), more than the {} bytes '{}' \
-             allows in one buffer; save the state less often (a larger checkpoint spacing)",
-            checkpoints / data,
-            limits.max_buffer_size,
-            gpu.adapter
+            "the gradient needs {} bytes of device memory beyond the run's ({checkpoints} for {segments} \
+             checkpoints of {state} bytes, {scratch} for the reverse run's per-cell scratch), more than its budget \
+             of {budget} bytes",
+            checkpoints + scratch
         )));
     }
     let binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+    if checkpoints > binding {
+        return Err(GpuError::Unsupported(format!(
+            "the checkpoints need {checkpoints} bytes ({segments} states of {state} bytes), more than the {binding} \
+             bytes '{}' binds; save the state less often (a larger checkpoint spacing)",
+            gpu.adapter
+        )));
+    }
     if scratch > binding || grad.work_len > u64::from(u32::MAX) {
         return Err(GpuError::Unsupported(format!(
-            "the reverse run needs {scratch} bytes of per-cell scratch ({k} states of {data} bytes, the partials \
+            "the reverse run needs {scratch} bytes of per-cell scratch ({k} states of {state} bytes, the partials \
              and the solve's tape), more than the {binding} bytes '{}' binds; save the state more often",
             gpu.adapter
         )));

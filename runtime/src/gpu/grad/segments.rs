@@ -31,8 +31,7 @@ impl GpuGradient {
         for (i, input) in &segments {
             number_records(forward, *i as usize, base, &mut records, engine);
             base += input.records;
-            let offset = i * engine.gpu.data.size();
-            self.reverse.segment(&engine.gpu, &self.grad, &forward.checkpoints, offset, input);
+            self.reverse.segment(&engine.gpu, &self.grad, input);
         }
         let (results, spikes) = self.reverse.results(&engine.gpu, &self.grad)?;
         check_undone(engine, &spikes, *forward.bounds.last().expect("bounds"))?;

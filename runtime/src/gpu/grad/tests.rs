@@ -137,10 +137,10 @@ fn gpu_gradient_refuses_graded_synapses() {
 fn gpu_gradient_refuses_what_exceeds_its_memory_budget() {
     let a = example("hh_soma", 10.0);
     let (problem, loss) = problem(&a, &[("hh", "gnabar")]);
-    let settings = Settings { memory_budget: Some(4096), ..Settings::new(Precision::F64) };
+    let settings = Settings { memory_budget: Some(256), ..Settings::new(Precision::F64) };
     match gradient(&a, &problem, &loss, settings) {
         Err(GradError::Gpu(GpuError::Unsupported(m))) => {
-            assert!(m.contains("bytes of device memory") && m.contains("budget of 4096 bytes"), "{m}")
+            assert!(m.contains("bytes of device memory") && m.contains("budget of 256 bytes"), "{m}")
         }
         Err(GradError::Gpu(e)) if no_gpu(&e) => {}
         Err(e) => panic!("refused for another reason: {e}"),
@@ -205,12 +205,12 @@ fn footprint_of_the_ringtest_gradient() {
         );
         assert_eq!(f.compartments, 1050, "ten cells of 105 nodes");
         assert_eq!(f.checkpoint_every, 64, "⌈√4000⌉");
-        assert_eq!(f.checkpoint_bytes, 4000u64.div_ceil(64) * f.data_bytes);
+        assert_eq!(f.checkpoint_bytes, 4000u64.div_ceil(64) * f.state_bytes);
         // v at 1,050 nodes, hh's three gates at 970 compartments, exp2syn's two states per cell.
         let real = if precision == Precision::F64 { 8 } else { 4 };
         assert_eq!(f.state_bytes, (1050 + 3 * 970 + 2 * 10) * real);
         assert!(f.scratch_bytes > 64 * f.state_bytes, "K states and more");
-        assert!(f.scratch_bytes < f.checkpoint_bytes, "packed states, not copies of data");
+        assert!(f.state_bytes * 3 < f.data_bytes, "packed states, not copies of data");
         assert!(f.backward_bytes_per_step > 2 * f.forward_bytes_per_step, "two forward steps and the adjoint");
     }
 }

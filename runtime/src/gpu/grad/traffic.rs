@@ -15,13 +15,13 @@ use crate::gpu::layout::{BlockLayout, Layout, TypeLayout};
 pub struct Footprint {
     /// Nodes of every cell.
     pub compartments: u64,
-    /// Bytes of `data`, what each checkpoint copies.
+    /// Bytes of `data`.
     pub data_bytes: u64,
     /// Bytes of a step's state in the reverse run's scratch (v, the ion arrays a step reads
     /// before it computes them, the mechanisms' states).
     pub state_bytes: u64,
     pub checkpoint_every: u64,
-    /// ⌈N/K⌉ checkpoints of `data`.
+    /// ⌈N/K⌉ checkpoints of a state.
     pub checkpoint_bytes: u64,
     /// The reverse run's buffers: `work` (K states, the row derivatives, the tape, the
     /// advance partials), `adj` (one more `data`) and the per-instance parameter gradients.
@@ -50,7 +50,7 @@ impl Footprint {
             data_bytes,
             state_bytes: u64::from(grad.state_len) * b,
             checkpoint_every: k,
-            checkpoint_bytes: steps.div_ceil(k).max(1) * data_bytes,
+            checkpoint_bytes: steps.div_ceil(k).max(1) * u64::from(grad.state_len) * b,
             scratch_bytes: (grad.work_len + grad.grads_len) * b + data_bytes,
             forward_bytes_per_step: forward,
             backward_bytes_per_step: 2 * forward + adjoint * b,

@@ -34,11 +34,18 @@ enum Partials {
 pub const B_ADJ: u32 = 7;
 pub const B_WORK: u32 = 8;
 pub const B_GRADS: u32 = 9;
-pub const REVERSE_BINDINGS: u32 = 10;
+pub const B_CHECKPOINTS: u32 = 10;
+pub const REVERSE_BINDINGS: u32 = 11;
 
 /// The reverse kernel's entry point of cell type `t`.
 pub fn reverse_entry_name(t: usize) -> String {
     format!("reverse_cell_type_{t}")
+}
+
+/// The entry point of cell type `t` that saves its cells' state into the checkpoint of the
+/// segment starting at `control[0]` (`save`), or restores it from there.
+pub fn checkpoint_entry_name(t: usize, save: bool) -> String {
+    format!("{}_checkpoint_cell_type_{t}", if save { "save" } else { "restore" })
 }
 
 /// What the reverse kernel adds to the forward's context.
@@ -47,12 +54,14 @@ pub(super) struct GradCx<'a> {
     adj: Handle<naga::GlobalVariable>,
     work: Handle<naga::GlobalVariable>,
     grads: Handle<naga::GlobalVariable>,
+    checkpoints: Handle<naga::GlobalVariable>,
     layout: &'a GradLayout,
     /// Per plan block.
     blocks: &'a [BlockGrad],
 }
 
-/// The reverse kernels of every cell type (one invocation per cell).
+/// The reverse kernels of every cell type (one invocation per cell), and the entry points
+/// that save and restore a segment's checkpoint.
 pub fn reverse_module(
     layout: &Layout,
     p: &Params,
@@ -65,31 +74,41 @@ pub fn reverse_module(
     let mut buffer =
         |name: &str, binding: u32| storage(&mut module.global_variables, name, binding, types.real_array, true);
     let (adj, work, grads) = (buffer("adj", B_ADJ), buffer("work", B_WORK), buffer("grads", B_GRADS));
+    let checkpoints = buffer("checkpoints", B_CHECKPOINTS);
     let fns = math::add(&mut module, types, p.prec);
+    let gcx = GradCx { adj, work, grads, checkpoints, layout: grad, blocks };
     for (t, ty) in layout.types.iter().enumerate() {
         if ty.workgroup.is_some() {
             return Err(GpuError::Unsupported("the gradient runs one invocation per cell (strategy thread)".into()));
         }
-        let name = reverse_entry_name(t);
-        let mut fb = Fb::new(p.prec, types, &name);
-        let size = entry_arguments(&mut fb, types, ty);
-        let grad = Some(GradCx { adj, work, grads, layout: grad, blocks });
-        let mut cx = Cx { g, fns, layout, ty, p, lane: None, solve: None, err: None, grad };
-        cx.reverse_entry(&mut fb);
-        if let Some(e) = cx.err {
-            return Err(e);
+        let entries: [(String, Option<bool>); 3] = [
+            (reverse_entry_name(t), None),
+            (checkpoint_entry_name(t, true), Some(true)),
+            (checkpoint_entry_name(t, false), Some(false)),
+        ];
+        for (name, checkpoint) in entries {
+            let mut fb = Fb::new(p.prec, types, &name);
+            let size = entry_arguments(&mut fb, types, ty);
+            let mut cx = Cx { g, fns, layout, ty, p, lane: None, solve: None, err: None, grad: Some(gcx) };
+            match checkpoint {
+                None => cx.reverse_entry(&mut fb),
+                Some(save) => cx.checkpoint_entry(&mut fb, save),
+            }
+            if let Some(e) = cx.err {
+                return Err(e);
+            }
+            module.entry_points.push(naga::EntryPoint {
+                name,
+                stage: naga::ShaderStage::Compute,
+                early_depth_test: None,
+                workgroup_size: [size, 1, 1],
+                workgroup_size_overrides: None,
+                function: fb.finish(),
+                mesh_info: None,
+                task_payload: None,
+                incoming_ray_payload: None,
+            });
         }
-        module.entry_points.push(naga::EntryPoint {
-            name,
-            stage: naga::ShaderStage::Compute,
-            early_depth_test: None,
-            workgroup_size: [size, 1, 1],
-            workgroup_size_overrides: None,
-            function: fb.finish(),
-            mesh_info: None,
-            task_payload: None,
-            incoming_ray_payload: None,
-        });
     }
     Ok(module)
 }
@@ -180,6 +199,18 @@ impl Cx<'_> {
         let now = fb.load(undone);
         let done = fb.add(before, now);
         fb.write(g.spikes, done_at, done);
+    }
+
+    /// Saves the cell's state into, or restores it from, the checkpoint of the segment that
+    /// starts at step `control[0]` (segments start every `GradLayout::checkpoint_every` steps).
+    fn checkpoint_entry(&mut self, fb: &mut Fb, save: bool) {
+        let c = self.cell(fb);
+        let zero = fb.u(0);
+        let start = fb.read(self.g.control, zero);
+        let every = fb.u(self.grad().layout.checkpoint_every);
+        let index = fb.div(start, every);
+        let base = self.saved_base(fb, index);
+        self.copy_state(fb, c, self.grad().checkpoints, base, save);
     }
 
     /// Puts the cell's next event at its first of step `s` or later.

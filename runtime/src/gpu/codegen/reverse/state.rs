@@ -1,6 +1,8 @@
 //! The reverse kernel's copies: a step's state between `data` and `work`, the solve's tape, and
 //! the cotangents the current stage clears.
 
+use naga::Handle;
+
 use super::super::{At, Cx};
 use crate::gpu::builder::{Fb, H};
 use crate::gpu::grad::layout::instance_stride;
@@ -10,15 +12,17 @@ impl Cx<'_> {
     /// Saves the cell's state (what a step reads that it does not compute first: v, the ion
     /// arrays of `GradLayout::saved_ions`, the blocks' states) into step `s`'s state in `work`.
     pub(super) fn save_state(&self, fb: &mut Fb, c: H, s: H) {
-        self.copy_state(fb, c, s, true);
+        let base = self.saved_base(fb, s);
+        self.copy_state(fb, c, self.grad().work, base, true);
     }
 
     /// Puts back the cell's state saved at step `s`.
     pub(super) fn restore_state(&self, fb: &mut Fb, c: H, s: H) {
-        self.copy_state(fb, c, s, false);
+        let base = self.saved_base(fb, s);
+        self.copy_state(fb, c, self.grad().work, base, false);
     }
 
-    /// The offset in `work` of step `s`'s state.
+    /// The offset of the `s`-th state in `work` (a step's) or in `checkpoints` (a segment's).
     pub(super) fn saved_base(&self, fb: &mut Fb, s: H) -> H {
         let len = fb.u(self.grad().layout.state_len);
         fb.mul(s, len)
@@ -31,9 +35,9 @@ impl Cx<'_> {
         grad.state_nodes[self.type_index()] + a * self.ty.nnodes * self.ty.ncells
     }
 
-    fn copy_state(&self, fb: &mut Fb, c: H, s: H, save: bool) {
-        let (ty, g, work) = (self.ty, self.g, self.grad().work);
-        let base = self.saved_base(fb, s);
+    /// Copies the cell's state from `data` into `buffer` at `base` (`save`), or back.
+    pub(super) fn copy_state(&self, fb: &mut Fb, c: H, buffer: Handle<naga::GlobalVariable>, base: H, save: bool) {
+        let (ty, g, work) = (self.ty, self.g, buffer);
         let copy = |fb: &mut Fb, i: H, packed: H| {
             let saved = fb.add(base, packed);
             if save {
