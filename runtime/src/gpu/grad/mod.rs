@@ -1,10 +1,11 @@
 //! Gradients on the GPU: the loss of a [`Problem`] and its exact gradient, with the forward
 //! run and the reverse run on the device, one invocation per cell (`docs/training.md`, "On the
-//! GPU"). The forward run is the engine's windows, cut every K steps where `data` is copied
-//! into a checkpoint buffer in device memory. The reverse run is one dispatch per segment, from
+//! GPU"). The forward run is the engine's windows, cut every K steps where each cell's state is
+//! packed into a checkpoint in device memory. The reverse run is one dispatch per segment, from
 //! the last: each invocation restores its cell's checkpoint, recomputes the segment's K states
-//! into per-cell scratch, then undoes the steps from the last, each replayed with the current
-//! and advance kernels fused with their adjoints' partials (`codegen::reverse_module`).
+//! into per-cell scratch, then undoes the steps from the last, each replayed with the advance
+//! kernels fused with their adjoints' partials, the current and event kernels' partials
+//! evaluated with their products (`codegen::reverse_module`).
 //! Initialisation's adjoint, the sums of the event records' weight gradients and the folding
 //! into trainables run on the host with the CPU gradient's own code.
 

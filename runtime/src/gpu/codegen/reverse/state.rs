@@ -1,4 +1,5 @@
-//! The reverse kernel's copies: a step's state between `data` and `work`, the solve's tape, and
+//! The reverse kernel's copies: a cell's state between `data` and `work` (a step's) or
+//! `checkpoints` (a segment's), packed; the solve's tape; and
 //! the cotangents the current stage clears.
 
 use naga::Handle;
