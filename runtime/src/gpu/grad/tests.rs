@@ -266,3 +266,28 @@ fn gpu_gradient_reused_across_values() {
         assert!(worst(&g.gradient, &cpu.gradient) <= 1e-9, "factor {factor}");
     }
 }
+
+/// Two cell types (a one-compartment driver and syn_pair's ball-and-stick cells, each type its
+/// own entry point and arrays), the driver's spikes crossing to the other type.
+#[test]
+fn gpu_gradient_f64_two_cell_types() {
+    let mut a = crate::test_models::example_edited("examples/neuron/syn_pair.syl", &[], |text| {
+        let driver = "cell driver {\n    morphology {\n        section soma { length = 20 um, diam = 20 um, nseg = 1 }\n    }\n    \
+                      v_init = -65 mV\n    insert hh in soma\n    detector at soma(0.5) threshold -20 mV\n}\n\nnetwork main {";
+        text.replace("network main {", driver)
+            .replace(
+                "population cells = ball_and_stick[2]",
+                "population drivers = driver[1]\n    population cells = ball_and_stick[2]",
+            )
+            .replace("iclamp at cells[0].soma(0.5)", "iclamp at drivers[0].soma(0.5)")
+            .replace("connect cells[0] -> cells[1].syn", "connect drivers[0] -> cells[1].syn")
+            .replace("v at cells[0].soma(0.5)", "v at drivers[0].soma(0.5)")
+            .replace("{ weight = weight,", "{ weight = 0.05 uS,")
+    });
+    a.model.simulation.duration = 14.0;
+    let weight = Trainable { weights: vec![0], ..Trainable::default() };
+    let trainables =
+        [weight, trainable(&a, "exp2syn", "tau2"), trainable(&a, "pas", "g"), trainable(&a, "hh", "gkbar")];
+    let (problem, loss) = with_trainables(&a, &trainables);
+    agree(&a, &problem, &loss, Precision::F64, 1e-9);
+}
