@@ -277,23 +277,14 @@ impl crate::Simulation<GpuEngine> {
         precision: Precision,
         options: Options,
     ) -> Result<GpuSimulation, GpuError> {
-        GpuSimulation::from_plan(artifact, Plan::new(artifact), precision, options)
-    }
-
-    /// A run of `plan` (initialised; made from `artifact`, perhaps with parameters kept as data).
-    pub(crate) fn from_plan(
-        artifact: &Artifact,
-        plan: Plan,
-        precision: Precision,
-        options: Options,
-    ) -> Result<GpuSimulation, GpuError> {
-        let (engine, host) = GpuEngine::with_host(artifact, plan, precision, options)?;
+        let (engine, host) = GpuEngine::with_host(artifact, Plan::new(artifact), precision, options)?;
         Ok(crate::Simulation::from_parts(engine, host))
     }
 }
 
 impl GpuEngine {
-    /// The engine of a run of `plan` (initialised) and its host, row 0 recorded.
+    /// The engine of a run of `plan` (initialised; made from `artifact`, perhaps with
+    /// parameters kept as data: a gradient's) and its host, row 0 recorded.
     fn with_host(
         artifact: &Artifact,
         mut plan: Plan,
