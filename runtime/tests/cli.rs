@@ -520,12 +520,12 @@ fn grad_check_on_the_gpu() {
     }
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
-    assert!(stdout.contains("on the GPU in F64"), "{stdout}");
+    assert!(stdout.contains("on the GPU in f64"), "{stdout}");
     assert!(stdout.contains("(tolerance 1e-6): ok;"), "{stdout}");
     let result = sylva(&["grad", "--check", "--backend", "gpu", "--precision", "f32", "examples/train/fit_hh.syl"]);
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
-    assert!(stdout.contains("on the GPU in F32") && stdout.contains("(tolerance 1e-3): ok;"), "{stdout}");
+    assert!(stdout.contains("on the GPU in f32") && stdout.contains("(tolerance 1e-3): ok;"), "{stdout}");
     let result = sylva(&["grad", "--precision", "f32", "examples/train/fit_hh.syl"]);
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert_eq!(result.status.code(), Some(2), "{stderr}");

@@ -111,15 +111,12 @@ pub fn grad(file: &str, overrides: &[String], check: bool, device: Device, colou
     };
     let (loss, gradient, what) = match (&session.samples, precision) {
         (_, Some(precision)) => {
-            gpu::grad::gradient(artifact, &session.problem, &session.loss, gpu::grad::Settings::new(precision)).map(
-                |g| {
-                    (
-                        g.loss,
-                        g.gradient,
-                        format!("a state saved every {} steps, on the GPU in {precision:?}", g.checkpoint_every),
-                    )
-                },
-            )
+            let settings = gpu::grad::Settings::new(precision);
+            let shown = if precision == Precision::F32 { "f32" } else { "f64" };
+            gpu::grad::gradient(artifact, &session.problem, &session.loss, settings).map(|g| {
+                let what = format!("a state saved every {} steps, on the GPU in {shown}", g.checkpoint_every);
+                (g.loss, g.gradient, what)
+            })
         }
         (Some(data), None) => samples::batch_loss_and_gradient(&session.problem, data, &first)
             .map(|(l, g)| (l, g, format!("the mean over the first {} samples", first.len()))),
