@@ -34,7 +34,7 @@ impl Cx<'_> {
             let one = fb.u(1);
             let last = fb.sub(end, one);
             let k = fb.sub(last, r);
-            let at = super::super::At { t, ..self.instance_at(fb, b, c, k) };
+            let at = At { t, ..self.instance_at(fb, b, c, k) };
             let code = &self.grad().blocks[b.block];
             match partials {
                 Partials::Stored => {
