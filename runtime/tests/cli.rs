@@ -537,6 +537,98 @@ fn grad_check_agrees_with_central_differences_on_the_training_example() {
     assert!(stdout.contains("largest relative error") && stdout.contains(": ok;"), "{stdout}");
 }
 
+/// `sylva grad --check --backend gpu`: the GPU's gradient (f64) against central differences of
+/// the loss within 1e-6, and in f32 within the f32 bound, 1e-3; `--precision f32` without the
+/// GPU is refused as a usage error.
+#[test]
+fn grad_check_on_the_gpu() {
+    let result = sylva(&["grad", "--check", "--backend", "gpu", "examples/train/fit_hh.syl"]);
+    if no_gpu(&result) {
+        return;
+    }
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
+    assert!(stdout.contains("on the GPU in f64"), "{stdout}");
+    assert!(stdout.contains("(tolerance 1e-6): ok;"), "{stdout}");
+    let result = sylva(&["grad", "--check", "--backend", "gpu", "--precision", "f32", "examples/train/fit_hh.syl"]);
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
+    assert!(stdout.contains("on the GPU in f32") && stdout.contains("(tolerance 1e-3): ok;"), "{stdout}");
+    let result = sylva(&["grad", "--precision", "f32", "examples/train/fit_hh.syl"]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the CPU computes gradients in f64"), "{stderr}");
+}
+
+/// `sylva train --backend gpu`: five Adam steps of `fit_hh` give the CPU's losses within 1e-9
+/// (f64), and the same learned values as written (to the 16 digits of params.yaml).
+#[test]
+fn train_on_the_gpu_follows_the_cpu() {
+    let dir = scratch("train_gpu");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let text = std::fs::read_to_string(repo().join("examples/train/fit_hh.syl")).expect("example");
+    let target = repo().join("examples/train/fit_hh_target.csv");
+    let text = text
+        .replace("\"fit_hh_target.csv\"", &format!("\"{}\"", target.display()))
+        .replace("iterations = 1000", "iterations = 5");
+    let model = dir.join("fit5.syl");
+    std::fs::write(&model, text).expect("model");
+    let train = |out: &str, extra: &[&str]| {
+        let out = dir.join(out);
+        let mut args = vec!["train", model.to_str().expect("utf-8"), "-o", out.to_str().expect("utf-8"), "--no-plots"];
+        args.extend(extra);
+        (sylva(&args), out)
+    };
+    let (gpu, gpu_out) = train("gpu", &["--backend", "gpu"]);
+    if no_gpu(&gpu) {
+        return;
+    }
+    let stdout = String::from_utf8_lossy(&gpu.stdout);
+    assert_eq!(gpu.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&gpu.stderr));
+    assert!(stdout.contains("5 iterations, loss 804.262 -> ") && stdout.contains("trained on the GPU in"), "{stdout}");
+    let (cpu, cpu_out) = train("cpu", &[]);
+    assert_eq!(cpu.status.code(), Some(0), "{}", String::from_utf8_lossy(&cpu.stderr));
+    let losses = |out: &PathBuf| -> Vec<f64> {
+        let text = std::fs::read_to_string(out.join("loss.csv")).expect("loss.csv");
+        text.lines().skip(1).map(|l| l.split(',').nth(1).expect("a loss").parse().expect("a number")).collect()
+    };
+    let (on_gpu, on_cpu) = (losses(&gpu_out), losses(&cpu_out));
+    assert_eq!(on_gpu.len(), 6, "the start and five steps");
+    for (g, c) in on_gpu.iter().zip(&on_cpu) {
+        assert!((g - c).abs() <= 1e-9 * c.abs(), "GPU {g}, CPU {c}");
+    }
+    // The learned values (not the header's losses, which differ in their last bits).
+    let params = |out: &PathBuf| {
+        let text = std::fs::read_to_string(out.join("params.yaml")).expect("params.yaml");
+        text.lines().filter(|l| !l.starts_with('#')).map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert_eq!(params(&gpu_out), params(&cpu_out));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The GPU's gradient and training refuse what its reverse run does not cover yet (samples),
+/// saying what to use, before writing anything.
+#[test]
+fn grad_on_the_gpu_refuses_samples() {
+    let result = sylva(&["grad", "--backend", "gpu", "tests/data/train/and_neuron.syl"]);
+    if no_gpu(&result) {
+        return;
+    }
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("not differentiable yet: a loss over samples") && stderr.contains("--backend cpu"),
+        "{stderr}"
+    );
+    let out = scratch("train_gpu_samples");
+    let result =
+        sylva(&["train", "--backend", "gpu", "tests/data/train/and_neuron.syl", "-o", out.to_str().expect("utf-8")]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not differentiable yet: a loss over samples"), "{stderr}");
+    assert!(!out.exists(), "nothing written");
+}
+
 /// What keeps a gradient from being computed is located in the model, as the compiler's
 /// diagnostics are: no `train` block, a target file that cannot be read.
 #[test]

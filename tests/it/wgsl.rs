@@ -1,7 +1,7 @@
 //! Snapshots of the WGSL the GPU engine generates (built as naga modules, validated, then
 //! written by naga), for reference examples that cover the standard library's mechanisms, for
 //! both GPU strategies, and for cells coupled by a gap junction or a graded synapse (a step in
-//! three passes).
+//! three passes), and the reverse kernel of a gradient.
 
 use sylva_compiler::ir::Precision;
 use sylva_runtime::gpu::Strategy;
@@ -36,4 +36,31 @@ fn wgsl_snapshots() {
         };
         insta::assert_snapshot!(name, text);
     }
+}
+
+/// The reverse kernel of a gradient on the GPU (`gpu::grad`): hh_soma with two of hh's
+/// densities trained, in f64, validated by naga as written and as read back.
+#[test]
+fn reverse_wgsl_snapshot() {
+    use sylva_runtime::grad::{Problem, Trainable, Use};
+    let (_, compilation) = compile_file("examples/neuron/hh_soma.syl", &[]);
+    let artifact = compilation.artifact.expect("hh_soma compiles");
+    let hh = artifact
+        .placements
+        .iter()
+        .position(|p| artifact.model.mechanisms[p.mechanism.index()].name == "hh")
+        .expect("hh is placed");
+    let params = &artifact.model.mechanisms[artifact.placements[hh].mechanism.index()].params;
+    let trainable = |name: &str| Trainable {
+        uses: vec![Use::all(hh, params.iter().position(|p| p.name == name).expect("a parameter of hh") as u32)],
+        ..Trainable::default()
+    };
+    let problem = Problem::new(&artifact, &[trainable("gnabar"), trainable("gl")]).expect("differentiable");
+    let text = sylva_runtime::gpu::grad::reverse_wgsl(&artifact, &problem, Precision::F64).expect("the reverse kernel");
+    let module = naga::front::wgsl::parse_str(&text).unwrap_or_else(|e| panic!("{}", e.emit_to_string(&text)));
+    let mut validator =
+        naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all());
+    validator.validate(&module).unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(text.contains("fn reverse_cell_type_0_("), "one entry point per cell type");
+    insta::assert_snapshot!("wgsl_reverse_hh_soma_F64", text);
 }

@@ -7,8 +7,8 @@ use super::builder::Prec;
 use super::{GpuError, Prepared, codegen, layout};
 
 pub(super) struct Gpu {
-    device: wgpu::Device,
-    queue: wgpu::Queue,
+    pub(super) device: wgpu::Device,
+    pub(super) queue: wgpu::Queue,
     /// The pipelines in dispatch order (`codegen::entry_points`: per pass of the step, every
     /// cell type's) and their grids of workgroups. WebGPU makes a dispatch's storage writes
     /// visible to the next, so a pass sees every cell's previous one.
@@ -17,13 +17,13 @@ pub(super) struct Gpu {
     /// are zeroed (`codegen`'s `coupled_step`).
     per_step: bool,
     layout: wgpu::BindGroupLayout,
-    data: wgpu::Buffer,
-    shared: wgpu::Buffer,
-    meta: wgpu::Buffer,
+    pub(super) data: wgpu::Buffer,
+    pub(super) shared: wgpu::Buffer,
+    pub(super) meta: wgpu::Buffer,
     control: wgpu::Buffer,
     weights: wgpu::Buffer,
-    spikes: wgpu::Buffer,
-    probes: wgpu::Buffer,
+    pub(super) spikes: wgpu::Buffer,
+    pub(super) probes: wgpu::Buffer,
     spikes_back: wgpu::Buffer,
     probes_back: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
@@ -98,7 +98,7 @@ pub(super) fn from_bytes(prec: Prec, bytes: &[u8]) -> Vec<f64> {
     }
 }
 
-fn storage_buffer(device: &wgpu::Device, label: &str, size: u64, extra: wgpu::BufferUsages) -> wgpu::Buffer {
+pub(super) fn storage_buffer(device: &wgpu::Device, label: &str, size: u64, extra: wgpu::BufferUsages) -> wgpu::Buffer {
     device.create_buffer(&wgpu::BufferDescriptor {
         label: Some(label),
         size: size.max(16).next_multiple_of(8),
@@ -237,6 +237,12 @@ impl Gpu {
             adapter: name,
             cpu_device,
         })
+    }
+
+    /// Uploads a new initial state and parameters (a layout of the same shape).
+    pub(super) fn upload_state(&self, prec: Prec, data: &[f64], shared: &[f64]) {
+        upload(&self.queue, &self.data, prec, data);
+        upload(&self.queue, &self.shared, prec, shared);
     }
 
     /// The whole `data` buffer (for a divergence report).

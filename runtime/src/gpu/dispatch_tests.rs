@@ -37,7 +37,7 @@ fn a_truncated_dispatch_is_an_error() {
     }
     let window = sim.engine.window();
     assert!(window < MAX_WINDOW, "the engine shortens the window on lavapipe");
-    sim.engine.window_once(&mut sim.host, window).expect("a window the engine fits runs whole");
+    sim.engine.window_once(&mut sim.host, window, None).expect("a window the engine fits runs whole");
     let rows = sim.times().len();
     let step = sim.host.step();
     sim.engine.window = MAX_WINDOW;

@@ -14,6 +14,7 @@ mod cost;
 mod device;
 #[cfg(test)]
 mod dispatch_tests;
+pub mod grad;
 mod layout;
 mod math;
 mod schedule;
@@ -27,7 +28,7 @@ use std::fmt;
 use sylva_compiler::artifact::Artifact;
 use sylva_compiler::ir::Precision;
 
-use crate::host::{Host, time_of};
+use crate::host::{DueEvent, Host, time_of};
 use crate::plan::Plan;
 use crate::simulation::{Engine, RunError};
 use builder::Prec;
@@ -41,6 +42,10 @@ pub use schedule::Solve;
 /// f64 cells get twice the lanes, whose extra warps hide the latency of the software math
 /// (`Strategy::workgroup_size`).
 const RESIDENT_INVOCATIONS: u64 = 1 << 18;
+
+/// An event of a window as the device reads it: (gid, step in the window, block, instance in
+/// the cell, weight).
+type EventRecord = (u32, u32, u32, u32, f64);
 
 /// Longest window (time steps per dispatch).
 pub const MAX_WINDOW: u32 = 400;
@@ -246,6 +251,9 @@ pub struct GpuEngine {
     dt: f64,
     window: u32,
     spike_cap: u32,
+    /// What the layout was made with (`GpuEngine::restart` makes it again).
+    options: Options,
+    fit: DeviceFit,
 }
 
 /// A run on the GPU.
@@ -279,10 +287,24 @@ impl crate::Simulation<GpuEngine> {
         precision: Precision,
         options: Options,
     ) -> Result<GpuSimulation, GpuError> {
+        let (engine, host) = GpuEngine::with_host(artifact, Plan::new(artifact), precision, options)?;
+        Ok(crate::Simulation::from_parts(engine, host))
+    }
+}
+
+impl GpuEngine {
+    /// The engine of a run of `plan` (initialised; made from `artifact`, perhaps with
+    /// parameters kept as data: a gradient's) and its host, row 0 recorded.
+    fn with_host(
+        artifact: &Artifact,
+        mut plan: Plan,
+        precision: Precision,
+        options: Options,
+    ) -> Result<(GpuEngine, Host), GpuError> {
         let p = prec(precision);
         let opened = device::open(p)?;
-        let mut plan = Plan::new(artifact);
-        let prepared = prepare(artifact, &plan, precision, options, DeviceFit::of(&opened.limits()))?;
+        let fit = DeviceFit::of(&opened.limits());
+        let prepared = prepare(artifact, &plan, precision, options, fit)?;
         let mut host = Host::new(&mut plan, artifact.model.simulation.steps() as u64);
         let gpu = Gpu::new(opened, &prepared, p)?;
         let Prepared { mut layout, mut window, spike_cap, barriers, .. } = prepared;
@@ -298,22 +320,29 @@ impl crate::Simulation<GpuEngine> {
             }
             window = window.min(fit as u32);
         }
-        // Row 0: the state after initialisation (the layout holds it).
-        let row = layout.probes.iter().map(|probe| match *probe {
-            ProbeLoc::Gpu { index, .. } => round(p, layout.data[index as usize]),
-            ProbeLoc::Constant(v) => v,
-        });
-        host.record(0.0, row);
-        // The device holds the state now.
-        layout.data = Vec::new();
+        record_row0(&mut host, &mut layout, p);
         let blocks = plan.blocks.iter().map(|b| (b.gids.clone(), b.per_cell)).collect();
         let dt = artifact.model.simulation.dt;
-        let engine = GpuEngine { prec: p, gpu, layout, barriers, blocks, dt, window, spike_cap };
-        Ok(crate::Simulation::from_parts(engine, host))
+        let engine = GpuEngine { prec: p, gpu, layout, barriers, blocks, dt, window, spike_cap, options, fit };
+        Ok((engine, host))
     }
-}
 
-impl GpuEngine {
+    /// Starts again from `plan` (initialised; the plan this engine was made from, with other
+    /// parameter values): its state and parameters uploaded into the same buffers, the same
+    /// pipelines. Returns the run's host, row 0 recorded.
+    fn restart(&mut self, artifact: &Artifact, mut plan: Plan) -> Result<Host, GpuError> {
+        let mut layout = layout::layout(artifact, &plan, self.options, self.fit, self.prec)?;
+        let bytes = |reals: usize| reals as u64 * self.prec.bytes();
+        if bytes(layout.data.len()) > self.gpu.data.size() || bytes(layout.shared.len()) > self.gpu.shared.size() {
+            return Err(GpuError::Internal("a restart with a plan of another shape".into()));
+        }
+        self.gpu.upload_state(self.prec, &layout.data, &layout.shared);
+        let mut host = Host::new(&mut plan, artifact.model.simulation.steps() as u64);
+        record_row0(&mut host, &mut layout, self.prec);
+        self.layout = layout;
+        Ok(host)
+    }
+
     /// Time steps per dispatch.
     pub fn window(&self) -> u32 {
         self.window
@@ -341,11 +370,17 @@ impl GpuEngine {
     }
 
     /// One window of `n` steps from the host's current step: the due events go up with the
-    /// dispatch, the probes' rows and the spikes come back.
-    fn window_once(&mut self, host: &mut Host, n: u32) -> Result<(), RunError> {
+    /// dispatch, the probes' rows and the spikes come back. With `delivered`, each step's
+    /// events are appended to it in delivery order (a gradient replays them).
+    fn window_once(
+        &mut self,
+        host: &mut Host,
+        n: u32,
+        delivered: Option<&mut Vec<Vec<DueEvent>>>,
+    ) -> Result<Vec<Vec<f64>>, RunError> {
         let step0 = host.step();
         let dt = self.dt;
-        let events = self.window_events(host, n);
+        let events = self.window_events(host, n, delivered);
         let control = self.control(step0, n, &events);
         let mut weights: Vec<f64> = events.iter().map(|e| e.4).collect();
         if weights.is_empty() {
@@ -355,12 +390,17 @@ impl GpuEngine {
         let (spike_bytes, probe_values) = self.gpu.dispatch(self.prec, &control, &weights, n, cols)?;
         let spk: Vec<u32> = bytemuck::cast_slice(&spike_bytes).to_vec();
         self.check_cells(&spk, step0, n)?;
-        for s in 0..n as usize {
-            let row = self.layout.probes.iter().map(|p| match *p {
-                ProbeLoc::Gpu { col, .. } => probe_values[s * cols as usize + col as usize],
-                ProbeLoc::Constant(v) => v,
-            });
-            host.record(time_of(dt, step0 + s as u64 + 1), row);
+        let rows: Vec<Vec<f64>> = (0..n as usize)
+            .map(|s| {
+                let row = self.layout.probes.iter().map(|p| match *p {
+                    ProbeLoc::Gpu { col, .. } => probe_values[s * cols as usize + col as usize],
+                    ProbeLoc::Constant(v) => v,
+                });
+                row.collect()
+            })
+            .collect();
+        for (s, row) in rows.iter().enumerate() {
+            host.record(time_of(dt, step0 + s as u64 + 1), row.iter().copied());
         }
         let fired = self.fired(&spk, step0)?;
         let last_due = time_of(dt, step0 + u64::from(n) - 1) + dt / 2.0;
@@ -373,16 +413,27 @@ impl GpuEngine {
             }
         }
         host.finish_steps(u64::from(n));
-        Ok(())
+        Ok(rows)
     }
 
     /// The events of the next `n` steps, in delivery order, then grouped by cell (a stable
     /// sort keeps each cell's order): (gid, step in the window, block, instance in the cell,
-    /// weight).
-    fn window_events(&self, host: &mut Host, n: u32) -> Vec<(u32, u32, u32, u32, f64)> {
+    /// weight); each step's also appended to `delivered` when given.
+    fn window_events(
+        &self,
+        host: &mut Host,
+        n: u32,
+        mut delivered: Option<&mut Vec<Vec<DueEvent>>>,
+    ) -> Vec<EventRecord> {
         let mut events = Vec::new();
         for s in 0..n {
+            if let Some(d) = delivered.as_deref_mut() {
+                d.push(Vec::new());
+            }
             while let Some(e) = host.pop_due(host.step() + u64::from(s)) {
+                if let Some(step) = delivered.as_deref_mut().and_then(|d| d.last_mut()) {
+                    step.push(e);
+                }
                 let (gids, per) = &self.blocks[e.block as usize];
                 let gid = gids[e.instance as usize / per];
                 let k = e.instance as usize % per;
@@ -395,7 +446,7 @@ impl GpuEngine {
 
     /// The control buffer of a window: first step, steps, each cell's range of events (CSR),
     /// then (step, block, instance) per event.
-    fn control(&self, step0: u64, n: u32, events: &[(u32, u32, u32, u32, f64)]) -> Vec<u32> {
+    fn control(&self, step0: u64, n: u32, events: &[EventRecord]) -> Vec<u32> {
         let mut control: Vec<u32> = vec![step0 as u32, n];
         let mut count = vec![0u32; self.layout.ncells as usize];
         for e in events {
@@ -468,7 +519,7 @@ impl Engine for GpuEngine {
         let mut left = steps.min(host.steps_left());
         while left > 0 {
             let n = left.min(u64::from(self.window)) as u32;
-            self.window_once(host, n)?;
+            self.window_once(host, n, None)?;
             left -= u64::from(n);
         }
         Ok(())
@@ -499,6 +550,17 @@ impl Engine for GpuEngine {
     fn storage_bytes_per_step(&self) -> Option<u64> {
         Some(traffic::bytes_per_step(&self.layout, self.prec))
     }
+}
+
+/// Records row 0, the state after initialisation that the layout holds, then drops the
+/// layout's copy of that state (the device holds it now).
+fn record_row0(host: &mut Host, layout: &mut Layout, p: Prec) {
+    let row = layout.probes.iter().map(|probe| match *probe {
+        ProbeLoc::Gpu { index, .. } => round(p, layout.data[index as usize]),
+        ProbeLoc::Constant(v) => v,
+    });
+    host.record(0.0, row);
+    layout.data = Vec::new();
 }
 
 /// A value as the GPU stores it.

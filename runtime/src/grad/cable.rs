@@ -32,7 +32,7 @@ pub enum CableProperty {
 }
 
 /// The derivative of the loss in every node's C/dt and axial conductance, summed over the steps.
-pub(super) struct CableGradient {
+pub(crate) struct CableGradient {
     pub capacitance_dt: Vec<f64>,
     pub axial: Vec<f64>,
 }

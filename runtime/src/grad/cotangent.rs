@@ -11,7 +11,7 @@ use super::GradError;
 use super::cable::CableGradient;
 use crate::plan::{Block, IonArrays, Plan, ProbeSource};
 
-pub(super) struct Cotangents {
+pub(crate) struct Cotangents {
     pub v: Vec<f64>,
     pub rhs: Vec<f64>,
     pub diagonal: Vec<f64>,
@@ -29,7 +29,7 @@ pub(super) struct Cotangents {
 }
 
 impl Cotangents {
-    pub(super) fn zeros(p: &Plan) -> Cotangents {
+    pub(crate) fn zeros(p: &Plan) -> Cotangents {
         let n = p.nodes.v.len();
         let per_instance =
             |lists: Vec<usize>, b: &crate::plan::Block| lists.into_iter().map(|_| vec![0.0; b.len()]).collect();
@@ -309,7 +309,7 @@ enum Reach {
 
 /// A kernel's writes and its adjoint's partials, resolved for one block once, so that the
 /// product of an instance looks nothing up.
-pub(super) struct Vjp {
+pub(crate) struct Vjp {
     /// Per write: its cotangent's place, and whether the kernel accumulates into it.
     writes: Vec<(Place, bool)>,
     /// Per partial: its write and what it flows into.

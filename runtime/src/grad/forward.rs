@@ -28,7 +28,7 @@ pub(super) struct Snapshot {
 }
 
 /// The ion arrays a snapshot of `plan` keeps (see [`Snapshot`]).
-pub(super) fn saved_ion_arrays(plan: &Plan) -> Vec<(usize, IonVar)> {
+pub(crate) fn saved_ion_arrays(plan: &Plan) -> Vec<(usize, IonVar)> {
     let mut saved = Vec::new();
     for (s, species) in plan.species.iter().enumerate() {
         if species.nernst {

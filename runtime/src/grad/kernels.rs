@@ -27,7 +27,7 @@ use crate::plan::{Block, Plan};
 use std::ops::Range;
 
 /// The adjoint of one kernel of a block, and its vector–Jacobian product resolved for the block.
-pub(super) struct StageAdjoint {
+pub(crate) struct StageAdjoint {
     pub adjoint: AdjointKernel,
     pub vjp: Vjp,
 }
@@ -42,7 +42,7 @@ impl StageAdjoint {
 }
 
 /// The adjoint of every kernel of one block.
-pub(super) struct BlockAdjoints {
+pub(crate) struct BlockAdjoints {
     init: StageAdjoint,
     current: StageAdjoint,
     advance: StageAdjoint,
@@ -62,7 +62,7 @@ impl BlockAdjoints {
     }
 
     /// The adjoint of the block's kernel of `stage`.
-    pub(super) fn of(&self, stage: Stage) -> Option<&StageAdjoint> {
+    pub(crate) fn of(&self, stage: Stage) -> Option<&StageAdjoint> {
         self.stages().find(|(s, _)| *s == stage).map(|(_, a)| a)
     }
 
@@ -87,7 +87,7 @@ impl BlockAdjoints {
 }
 
 /// The kernel of `stage` of a block's kernels.
-pub(super) fn kernel_of(k: &Kernels, stage: Stage) -> Option<&Kernel> {
+pub(crate) fn kernel_of(k: &Kernels, stage: Stage) -> Option<&Kernel> {
     match stage {
         Stage::Init => Some(&k.init),
         Stage::Current => Some(&k.current),
@@ -97,11 +97,11 @@ pub(super) fn kernel_of(k: &Kernels, stage: Stage) -> Option<&Kernel> {
 }
 
 /// What a gradient runs: the adjoints, derived once per problem, and the compiled kernels.
-pub(super) struct Code {
+pub(crate) struct Code {
     /// Per block.
     pub adjoints: Vec<BlockAdjoints>,
     /// What carries a cotangent to a trained value (the adjoints keep the partials between).
-    pub live: Live,
+    pub(super) live: Live,
     /// Per block, its compiled kernels; `None`: the interpreter runs them (the reference).
     compiled: Option<Vec<BlockCode>>,
     /// Whether the replay of a step may compute the advance kernels' partials without running

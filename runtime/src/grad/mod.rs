@@ -19,18 +19,18 @@
 //! may split by cells onto threads ([`Problem::set_threads`]), with the same bits.
 
 mod cable;
-mod cotangent;
-mod forward;
-mod kernels;
+pub(crate) mod cotangent;
+pub(crate) mod forward;
+pub(crate) mod kernels;
 mod linear;
 mod live;
-mod reverse;
+pub(crate) mod reverse;
 mod sample;
 #[cfg(test)]
 mod sample_tests;
 mod split;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use sylva_compiler::artifact::Artifact;
 
@@ -114,6 +114,8 @@ pub enum GradError {
     NotDifferentiable(String),
     /// Compiling the kernels failed (an internal error).
     Jit(crate::cpu::jit::JitError),
+    /// The GPU could not run the gradient (no adapter, a device error, too little memory).
+    Gpu(crate::gpu::GpuError),
 }
 
 impl std::fmt::Display for GradError {
@@ -123,6 +125,7 @@ impl std::fmt::Display for GradError {
             GradError::Loss(m) => write!(f, "the loss does not fit the model: {m}"),
             GradError::NotDifferentiable(m) => write!(f, "not differentiable yet: {m}"),
             GradError::Jit(e) => write!(f, "internal error: {e}"),
+            GradError::Gpu(e) => write!(f, "{e}"),
         }
     }
 }
@@ -144,7 +147,7 @@ pub struct Gradient {
 type RowLoss<'o> = dyn FnMut(&[Vec<f64>]) -> Result<(f64, Vec<Vec<f64>>), GradError> + 'o;
 
 /// Per block, per unfolded parameter, per instance: the derivative of the loss.
-type ParamGradients = Vec<Vec<Vec<f64>>>;
+pub(crate) type ParamGradients = Vec<Vec<Vec<f64>>>;
 
 /// A model prepared for gradients: its plan with the trainable parameters kept as data.
 pub struct Problem {
@@ -386,8 +389,25 @@ impl Problem {
         let (params, weights, cable) =
             reverse::run(plan, &self.code, &run, &row_cotangents, self.weights.len(), schedule, self.threads)?;
         let weights: Vec<f64> = weights.iter().zip(rule_scales).map(|(g, s)| g * s).collect();
-        let gradient = self
-            .trainables
+        let gradient = self.fold(plan, &params, &weights, &cable);
+        Ok((
+            Gradient { loss: value, gradient, checkpoint_every: k, kept_tapes: schedule == reverse::Schedule::Tapes },
+            params,
+        ))
+    }
+}
+
+impl Problem {
+    /// Each trainable's gradient from those of the per-instance parameters, the connection
+    /// rules' weights and the cable's coefficients.
+    pub(crate) fn fold(
+        &self,
+        plan: &Plan,
+        params: &ParamGradients,
+        weights: &[f64],
+        cable: &cable::CableGradient,
+    ) -> Vec<f64> {
+        self.trainables
             .iter()
             .zip(&self.cable_values)
             .map(|(t, &value)| {
@@ -401,13 +421,25 @@ impl Problem {
                     })
                     .sum::<f64>()
                     + t.weights.iter().map(|c| weights[*c as usize]).sum::<f64>()
-                    + t.cable.iter().map(|c| c.gradient(plan, &cable, value)).sum::<f64>()
+                    + t.cable.iter().map(|c| c.gradient(plan, cable, value)).sum::<f64>()
             })
-            .collect();
-        Ok((
-            Gradient { loss: value, gradient, checkpoint_every: k, kept_tapes: schedule == reverse::Schedule::Tapes },
-            params,
-        ))
+            .collect()
+    }
+
+    /// The plan (uninitialised), its compiled code and the steps of a run: what the GPU's
+    /// gradient (`gpu::grad`) runs.
+    pub(crate) fn parts(&self) -> (&Plan, &kernels::Code, u64) {
+        (&self.plan, &self.code, self.steps)
+    }
+
+    pub(crate) fn trainables(&self) -> &[Trainable] {
+        &self.trainables
+    }
+
+    /// Whether samples' inputs, dense inputs or a linear readout take part (only
+    /// [`Problem::gradient`]'s loss runs on the GPU).
+    pub(crate) fn has_inputs(&self) -> bool {
+        !self.inputs.is_empty() || self.linear.is_some()
     }
 }
 
@@ -434,7 +466,7 @@ fn check_use(plan: &Plan, u: &Use) -> Result<(), GradError> {
 
 /// The loss of recorded `rows` (internal units, per row the value of every probe) and, per row,
 /// its derivative in each probe's internal-unit value.
-fn evaluate(plan: &Plan, loss: &Loss, rows: &[Vec<f64>]) -> Result<(f64, Vec<Vec<f64>>), GradError> {
+pub(crate) fn evaluate(plan: &Plan, loss: &Loss, rows: &[Vec<f64>]) -> Result<(f64, Vec<Vec<f64>>), GradError> {
     let mut value = 0.0;
     let mut cotangents = vec![vec![0.0; plan.probes.len()]; rows.len()];
     for target in &loss.targets {

@@ -23,7 +23,7 @@ use crate::plan::{Plan, nernst_factor};
 
 /// The gradients of the per-instance parameters (per block, per parameter, per instance), of
 /// the connection rules' weights and of the cable's coefficients.
-type Gradients = (Vec<Vec<Vec<f64>>>, Vec<f64>, CableGradient);
+pub(crate) type Gradients = (Vec<Vec<Vec<f64>>>, Vec<f64>, CableGradient);
 
 /// How the reverse run gets each step's partials and tape.
 #[derive(Copy, Clone, Debug, PartialEq)]
@@ -52,11 +52,7 @@ pub(super) fn run(
     let undone = split::each(parts, |cells| undo_steps(plan, code, run, rows, schedule, cells));
     let (cot, event_weights) = split::merge(plan, undone);
     let weights = split::weights(code, run, &event_weights, connections);
-    let mut m = Machine::new(plan.clone(), code, true);
-    let mut reverse = Reverse::new(code, cot, CellEvents::none(), &m);
-    reverse.cot.add_row(plan, &rows[0]);
-    reverse.init(&mut m);
-    Ok((reverse.cot.params, weights, reverse.cot.cable))
+    Ok(undo_init(plan, code, cot, &rows[0], weights))
 }
 
 /// Undoes every step of `run` at `cells`: their cotangents at the first step's start, and the
@@ -83,6 +79,16 @@ fn undo_steps(
         }
     }
     (reverse.cot, reverse.event_weights)
+}
+
+/// Undoes initialisation from the cotangents `cot` at the start of the first step (the CPU's
+/// reverse run's or the GPU's) and the loss's derivatives at row 0; returns the gradients.
+pub(crate) fn undo_init(plan: &Plan, code: &Code, cot: Cotangents, row: &[f64], weights: Vec<f64>) -> Gradients {
+    let mut m = Machine::new(plan.clone(), code, true);
+    let mut reverse = Reverse::new(code, cot, CellEvents::none(), &m);
+    reverse.cot.add_row(plan, row);
+    reverse.init(&mut m);
+    (reverse.cot.params, weights, reverse.cot.cable)
 }
 
 /// Per block, per partial, per instance (see `kernels::Machine::partials`).

@@ -7,14 +7,14 @@ use sylva_compiler::artifact::{Artifact, Placement};
 use super::*;
 use crate::test_models;
 
-fn example(name: &str, duration: f64) -> Artifact {
+pub(crate) fn example(name: &str, duration: f64) -> Artifact {
     let mut artifact = test_models::example(&format!("examples/neuron/{name}.syl"), &[]);
     artifact.model.simulation.duration = duration;
     artifact
 }
 
 /// Parameter `param` of the first placement of mechanism `mechanism`.
-fn trainable(a: &Artifact, mechanism: &str, param: &str) -> Trainable {
+pub(crate) fn trainable(a: &Artifact, mechanism: &str, param: &str) -> Trainable {
     let block = a
         .placements
         .iter()
@@ -26,7 +26,7 @@ fn trainable(a: &Artifact, mechanism: &str, param: &str) -> Trainable {
 }
 
 /// The probes' traces with every trainable scaled by `factor`: targets the loss pulls toward.
-fn targets(problem: &mut Problem, factor: f64) -> Loss {
+pub(crate) fn targets(problem: &mut Problem, factor: f64) -> Loss {
     let values = problem.values();
     problem.set_values(&values.iter().map(|x| x * factor).collect::<Vec<_>>());
     let run = forward::run(&problem.plan, &problem.code, problem.steps, None).expect("runs");

@@ -12,7 +12,7 @@ pub mod transform;
 
 use std::ops::ControlFlow;
 
-use crate::grad::{GradError, Loss, Problem};
+use crate::grad::{GradError, Gradient, Loss, Problem};
 pub use optimizer::Optimizer;
 pub use transform::Transform;
 
@@ -30,6 +30,25 @@ pub struct Fit {
     pub converged: Option<lbfgs::Converged>,
 }
 
+/// Where a fit gets its losses and gradients.
+pub trait Objective {
+    fn gradient(&mut self, problem: &Problem, loss: &Loss) -> Result<Gradient, GradError>;
+    fn loss(&mut self, problem: &Problem, loss: &Loss) -> Result<f64, GradError>;
+}
+
+/// The CPU's: [`Problem::gradient`] (the state saved every ⌈√N⌉ steps) and [`Problem::loss`].
+pub struct Cpu;
+
+impl Objective for Cpu {
+    fn gradient(&mut self, problem: &Problem, loss: &Loss) -> Result<Gradient, GradError> {
+        problem.gradient(loss, None)
+    }
+
+    fn loss(&mut self, problem: &Problem, loss: &Loss) -> Result<f64, GradError> {
+        problem.loss(loss)
+    }
+}
+
 /// Runs `iterations` optimiser iterations from the problem's current values, calling
 /// `progress(iteration, loss)` after each; it may stop the fit early with `Break`. The problem
 /// is left at the final values.
@@ -41,27 +60,48 @@ pub fn fit(
     iterations: u64,
     progress: impl FnMut(u64, f64) -> ControlFlow<()>,
 ) -> Result<Fit, GradError> {
-    match optimizer {
-        Optimizer::Lbfgs(options) => fit_lbfgs(problem, loss, transforms, options, iterations, progress),
-        first_order => fit_first_order(problem, loss, transforms, first_order, iterations, progress),
-    }
+    fit_on(&mut Cpu, problem, loss, transforms, optimizer, iterations, progress)
 }
 
-/// Adam or SGD: one step per gradient.
-fn fit_first_order(
+/// [`fit`] with the losses and gradients of `objective` (the GPU's: `gpu::grad::GpuGradient`).
+pub fn fit_on(
+    objective: &mut dyn Objective,
     problem: &mut Problem,
     loss: &Loss,
     transforms: &[Transform],
     optimizer: Optimizer,
     iterations: u64,
+    progress: impl FnMut(u64, f64) -> ControlFlow<()>,
+) -> Result<Fit, GradError> {
+    let run = Run { objective, loss, transforms, iterations };
+    match optimizer {
+        Optimizer::Lbfgs(options) => fit_lbfgs(run, problem, options, progress),
+        first_order => fit_first_order(run, problem, first_order, progress),
+    }
+}
+
+/// What a fit runs with.
+struct Run<'a> {
+    objective: &'a mut dyn Objective,
+    loss: &'a Loss,
+    transforms: &'a [Transform],
+    iterations: u64,
+}
+
+/// Adam or SGD: one step per gradient.
+fn fit_first_order(
+    run: Run<'_>,
+    problem: &mut Problem,
+    optimizer: Optimizer,
     mut progress: impl FnMut(u64, f64) -> ControlFlow<()>,
 ) -> Result<Fit, GradError> {
+    let Run { objective, loss, transforms, iterations } = run;
     let mut u = free_values(problem, transforms);
     let mut state = optimizer::State::new(optimizer, u.len()).map_err(lbfgs_refused)?;
     let mut losses = Vec::new();
     let mut stopped = false;
     for iteration in 1..=iterations {
-        let g = problem.gradient(loss, None)?;
+        let g = objective.gradient(problem, loss)?;
         losses.push(g.loss);
         let free = free_gradient(&g.gradient, &u, transforms);
         state.step(&mut u, &free);
@@ -71,7 +111,7 @@ fn fit_first_order(
             break;
         }
     }
-    losses.push(problem.loss(loss)?);
+    losses.push(objective.loss(problem, loss)?);
     let evaluations = losses.len() as u64 - 1;
     Ok(Fit { losses, values: problem.values(), stopped, evaluations, converged: None })
 }
@@ -79,19 +119,18 @@ fn fit_first_order(
 /// L-BFGS in the free values: a point where the run diverges counts as an infinite loss, which
 /// the line search steps back from.
 fn fit_lbfgs(
+    run: Run<'_>,
     problem: &mut Problem,
-    loss: &Loss,
-    transforms: &[Transform],
     options: lbfgs::Options,
-    iterations: u64,
     mut progress: impl FnMut(u64, f64) -> ControlFlow<()>,
 ) -> Result<Fit, GradError> {
+    let Run { objective, loss, transforms, iterations } = run;
     let start = free_values(problem, transforms);
     // The start must run: there is no earlier point for the line search to step back to.
-    let first = evaluation(problem, loss, transforms, &start)?;
+    let first = evaluation(objective, problem, loss, transforms, &start)?;
     let mut evaluate = |u: &[f64]| {
         problem.set_values(&values_of(u, transforms));
-        match evaluation(problem, loss, transforms, u) {
+        match evaluation(objective, problem, loss, transforms, u) {
             Err(GradError::Diverged(_)) => Ok(lbfgs::Evaluation::diverged(u.len())),
             result => result,
         }
@@ -114,14 +153,15 @@ fn fit_lbfgs(
     Ok(Fit { losses, values: problem.values(), stopped, evaluations: minimizer.evaluations, converged })
 }
 
-/// The loss and its gradient in the free values `u` at the problem's current values.
+/// The objective's loss and gradient in the free values `u` at the problem's current values.
 fn evaluation(
+    objective: &mut dyn Objective,
     problem: &mut Problem,
     loss: &Loss,
     transforms: &[Transform],
     u: &[f64],
 ) -> Result<lbfgs::Evaluation, GradError> {
-    let g = problem.gradient(loss, None)?;
+    let g = objective.gradient(problem, loss)?;
     Ok(lbfgs::Evaluation { loss: g.loss, gradient: free_gradient(&g.gradient, u, transforms) })
 }
 

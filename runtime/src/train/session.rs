@@ -8,7 +8,7 @@ use sylva_compiler::source::Span;
 
 use super::sample_session::{ReadFile, sample_training};
 use super::samples::SampleTraining;
-use super::{Fit, Optimizer, Transform, fit};
+use super::{Fit, Objective, Optimizer, Transform, fit, fit_on};
 use crate::grad::{CableProperty, CableUse, GradError, Loss, Problem, Target, Trainable, Use};
 
 /// Why a training run cannot start.
@@ -133,6 +133,16 @@ impl Session {
     /// Runs the optimiser (see [`fit`]).
     pub fn fit(&mut self, progress: impl FnMut(u64, f64) -> std::ops::ControlFlow<()>) -> Result<Fit, GradError> {
         fit(&mut self.problem, &self.loss, &self.transforms, self.optimizer, self.iterations, progress)
+    }
+
+    /// Runs the optimiser on the losses and gradients of `objective` (see [`fit_on`]).
+    pub fn fit_on(
+        &mut self,
+        objective: &mut dyn Objective,
+        progress: impl FnMut(u64, f64) -> std::ops::ControlFlow<()>,
+    ) -> Result<Fit, GradError> {
+        let (problem, loss, transforms) = (&mut self.problem, &self.loss, &self.transforms);
+        fit_on(objective, problem, loss, transforms, self.optimizer, self.iterations, progress)
     }
 }
 

@@ -119,6 +119,12 @@ enum Command {
         /// run split by cells (default: the machine's); results are identical for any number.
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
+        /// Where the gradient is computed (default: the CPU). The GPU runs one invocation per
+        /// cell, in the model's precision or `--precision`.
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+        #[arg(long, value_enum)]
+        precision: Option<PrecisionArg>,
     },
     /// Fit the trainable parameters of the model's `train` block; write params.yaml, loss.csv
     /// and loss.svg.
@@ -139,6 +145,12 @@ enum Command {
         /// run split by cells (default: the machine's); results are identical for any number.
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
+        /// Where the losses and gradients are computed (default: the CPU). The GPU runs one
+        /// invocation per cell, in the model's precision or `--precision`; not over samples.
+        #[arg(long, value_enum)]
+        backend: Option<BackendArg>,
+        #[arg(long, value_enum)]
+        precision: Option<PrecisionArg>,
     },
     /// Run the language server on stdin/stdout (for editors; see docs/editors.md).
     Lsp,
@@ -199,6 +211,21 @@ enum SolveArg {
 enum PrecisionArg {
     F64,
     F32,
+}
+
+/// Where `sylva grad` and `sylva train` compute gradients: the CPU (f64 only), or the GPU.
+fn gradient_device(backend: Option<BackendArg>, precision: Option<PrecisionArg>) -> Result<train::Device, Failure> {
+    let precision = precision.map(|p| match p {
+        PrecisionArg::F64 => ir::Precision::F64,
+        PrecisionArg::F32 => ir::Precision::F32,
+    });
+    match (backend, precision) {
+        (Some(BackendArg::Gpu), _) => Ok(train::Device::Gpu(precision)),
+        (_, Some(ir::Precision::F32)) => Err(Failure::Usage(
+            "the CPU computes gradients in f64 (it is the reference); use `--backend gpu` for f32".into(),
+        )),
+        _ => Ok(train::Device::Cpu),
+    }
 }
 
 /// Reads model, import and SWC files from disk.
@@ -280,19 +307,21 @@ fn main() -> ExitCode {
             params: params.as_deref(),
             colour,
         }),
-        Command::Grad { file, check, overrides, threads } => {
-            with_pool(*threads, || train::grad(file, overrides, *check, colour))
-        }
-        Command::Train { file, out, overrides, no_plots, resume, threads } => {
-            let args = train::TrainArgs {
-                file,
-                out: out.as_deref(),
-                overrides,
-                resume: resume.as_deref(),
-                plots: !no_plots,
-                colour,
-            };
-            with_pool(*threads, || train::train(&args))
+        Command::Grad { file, check, overrides, threads, backend, precision } => gradient_device(*backend, *precision)
+            .and_then(|device| with_pool(*threads, || train::grad(file, overrides, *check, device, colour))),
+        Command::Train { file, out, overrides, no_plots, resume, threads, backend, precision } => {
+            gradient_device(*backend, *precision).and_then(|device| {
+                let args = train::TrainArgs {
+                    file,
+                    out: out.as_deref(),
+                    overrides,
+                    resume: resume.as_deref(),
+                    plots: !no_plots,
+                    colour,
+                    device,
+                };
+                with_pool(*threads, || train::train(&args))
+            })
         }
         Command::Lsp => lsp::serve(),
         Command::Import { files, out } => import::import(files, out.as_deref(), colour),

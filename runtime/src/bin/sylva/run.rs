@@ -277,7 +277,7 @@ fn run_failure(model: &ir::Model, e: RunError) -> Failure {
 }
 
 /// A GPU error as the exit code it deserves: the machine or the model, or a bug.
-fn gpu_failure(e: GpuError) -> Failure {
+pub(crate) fn gpu_failure(e: GpuError) -> Failure {
     match e {
         GpuError::NoAdapter | GpuError::NoF64 { .. } | GpuError::Unsupported(_) => Failure::Usage(e.to_string()),
         GpuError::Shader(_) | GpuError::Device(_) | GpuError::SpikeOverflow { .. } | GpuError::Internal(_) => {

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sylva_compiler::artifact::Artifact;
+use sylva_compiler::ir::Precision;
 use sylva_compiler::source::Span;
 use sylva_compiler::units::parse_unit;
+use sylva_runtime::gpu;
 use sylva_runtime::grad::GradError;
 use sylva_runtime::output::{self, OutputError, ParamEntry, TrainedValue, TrainingRecord};
 use sylva_runtime::train::lbfgs::Converged;
@@ -23,6 +25,18 @@ use crate::{Compiled, Failure, compile_located, report_at, report_coded};
 /// The largest relative difference between a derivative and its central difference that
 /// `grad --check` accepts.
 const CHECK_TOLERANCE: f64 = 1e-6;
+
+/// What `grad --check` accepts of a gradient the GPU computed in f32 (the issue's bound for f32
+/// against f64: about 1e-5 on the reference models).
+const F32_CHECK_TOLERANCE: f64 = 1e-3;
+
+/// Where `sylva grad` computes the gradient: the CPU, or the GPU in a precision (default: the
+/// model's).
+#[derive(Copy, Clone)]
+pub enum Device {
+    Cpu,
+    Gpu(Option<Precision>),
+}
 
 /// The session of the model's `train block`, its target files read from disk (paths as the
 /// compiler resolved them: relative to the model file, so to the current directory as SWC
@@ -70,6 +84,7 @@ fn session(
 pub(crate) fn grad_failure(artifact: &Artifact, e: GradError) -> Failure {
     match e {
         GradError::Diverged(b) => eprintln!("{}", crate::run::describe_blowup(&artifact.model, &b)),
+        GradError::Gpu(e) => return crate::run::gpu_failure(e),
         e => eprintln!("error: {e}"),
     }
     Failure::Model
@@ -84,21 +99,34 @@ pub(crate) fn number(x: f64) -> String {
     if x == 0.0 || (1e-3..1e6).contains(&x.abs()) { format!("{rounded}") } else { format!("{rounded:e}") }
 }
 
-pub fn grad(file: &str, overrides: &[String], check: bool, colour: bool) -> Result<(), Failure> {
+pub fn grad(file: &str, overrides: &[String], check: bool, device: Device, colour: bool) -> Result<(), Failure> {
     let started = Instant::now();
     let (compiled, mut session) = session(file, overrides, None, colour)?;
     let artifact = &compiled.artifact;
     let steps = artifact.model.simulation.steps() as u64;
     let first = session.samples.as_ref().map(samples::first_batch).unwrap_or_default();
-    let (loss, gradient) = match &session.samples {
-        Some(data) => samples::batch_loss_and_gradient(&session.problem, data, &first),
-        None => session.problem.gradient(&session.loss, None).map(|g| (g.loss, g.gradient)),
+    let precision = match device {
+        Device::Gpu(precision) => Some(precision.unwrap_or(artifact.model.simulation.precision)),
+        Device::Cpu => None,
+    };
+    let (loss, gradient, what) = match (&session.samples, precision) {
+        (_, Some(precision)) => {
+            let settings = gpu::grad::Settings::new(precision);
+            let shown = if precision == Precision::F32 { "f32" } else { "f64" };
+            gpu::grad::gradient(artifact, &session.problem, &session.loss, settings).map(|g| {
+                let what = format!("a state saved every {} steps, on the GPU in {shown}", g.checkpoint_every);
+                (g.loss, g.gradient, what)
+            })
+        }
+        (Some(data), None) => samples::batch_loss_and_gradient(&session.problem, data, &first)
+            .map(|(l, g)| (l, g, format!("the mean over the first {} samples", first.len()))),
+        (None, None) => session
+            .problem
+            .gradient(&session.loss, None)
+            .map(|g| (g.loss, g.gradient, format!("a state saved every {} steps", g.checkpoint_every))),
     }
     .map_err(|e| grad_failure(artifact, e))?;
-    let what = match &session.samples {
-        Some(_) => format!("the mean over the first {} samples", first.len()),
-        None => format!("a state saved every {} steps", (steps as f64).sqrt().ceil()),
-    };
+    let tolerance = if precision == Some(Precision::F32) { F32_CHECK_TOLERANCE } else { CHECK_TOLERANCE };
     println!(
         "{file}: loss {} at the start values ({} trainables, {steps} steps, {what}; {:.3} s)",
         number(loss),
@@ -153,15 +181,15 @@ pub fn grad(file: &str, overrides: &[String], check: bool, colour: bool) -> Resu
         println!("{line}");
     }
     if check {
-        let verdict = if worst <= CHECK_TOLERANCE { "ok" } else { "FAILED" };
+        let verdict = if worst <= tolerance { "ok" } else { "FAILED" };
         println!(
-            "  largest relative error {worst:.1e} (tolerance {CHECK_TOLERANCE:.0e}): {verdict}; {:.3} s in all",
+            "  largest relative error {worst:.1e} (tolerance {tolerance:.0e}): {verdict}; {:.3} s in all",
             started.elapsed().as_secs_f64()
         );
-        if worst > CHECK_TOLERANCE {
+        if worst > tolerance {
             eprintln!(
                 "error: the gradient differs from the central differences of the loss by {worst:.1e} (relative), \
-                 more than {CHECK_TOLERANCE:.0e}\n  help: this is a bug in Sylva's adjoint if the loss is smooth here; \
+                 more than {tolerance:.0e}\n  help: this is a bug in Sylva's adjoint if the loss is smooth here; \
                  please report it with the model"
             );
             return Err(Failure::Model);
@@ -179,13 +207,27 @@ pub struct TrainArgs<'a> {
     pub resume: Option<&'a Path>,
     pub plots: bool,
     pub colour: bool,
+    /// Where the losses and gradients are computed.
+    pub device: Device,
 }
 
 pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
-    let TrainArgs { file, out, overrides, resume, plots, colour } = *args;
+    let TrainArgs { file, out, overrides, resume, plots, colour, device } = *args;
     let started = Instant::now();
     let (compiled, mut session) = session(file, overrides, resume, colour)?;
     let artifact = &compiled.artifact;
+    // The device's code and buffers, made once for every iteration (a loss over samples is
+    // refused here: the GPU does not run it yet).
+    let mut on_gpu = match device {
+        Device::Gpu(precision) => {
+            let settings = gpu::grad::Settings::new(precision.unwrap_or(artifact.model.simulation.precision));
+            Some(
+                gpu::grad::GpuGradient::new(artifact, &session.problem, settings)
+                    .map_err(|e| grad_failure(artifact, e))?,
+            )
+        }
+        Device::Cpu => None,
+    };
     let out_dir: PathBuf = match out {
         Some(dir) => dir.to_path_buf(),
         None => {
@@ -215,7 +257,7 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
     progress.set_style(
         ProgressStyle::with_template("{bar:40} iteration {pos}/{len} loss {msg} eta {eta}").expect("valid template"),
     );
-    let fit = session.fit(|iteration, loss| {
+    let report = |iteration, loss| {
         // Only fits longer than about a second show a bar.
         if progress.is_hidden() && fit_started.elapsed() > Duration::from_secs(1) && iteration < iterations {
             progress.set_draw_target(ProgressDrawTarget::stderr());
@@ -223,7 +265,11 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
         progress.set_position(iteration);
         progress.set_message(number(loss));
         if STOP_FIT.load(Ordering::Relaxed) { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
-    });
+    };
+    let fit = match &mut on_gpu {
+        Some(gpu) => session.fit_on(gpu, report),
+        None => session.fit(report),
+    };
     progress.finish_and_clear();
     let fit = fit.map_err(|e| grad_failure(artifact, e))?;
     let fit_time = fit_started.elapsed();
@@ -248,8 +294,9 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
 
     let first = fit.losses.first().copied().unwrap_or(f64::NAN);
     let last = fit.losses.last().copied().unwrap_or(f64::NAN);
+    let place = if on_gpu.is_some() { " on the GPU" } else { "" };
     println!(
-        "{file}: {done} iterations{}, loss {} -> {}; trained in {:.3} s ({:.1} ms an iteration); {:.3} s in all",
+        "{file}: {done} iterations{}, loss {} -> {}; trained{place} in {:.3} s ({:.1} ms an iteration); {:.3} s in all",
         evaluations_and_convergence(&fit),
         number(first),
         number(last),

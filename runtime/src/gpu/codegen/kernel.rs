@@ -13,6 +13,12 @@ use crate::gpu::layout::{BlockLayout, ion_slot};
 impl Cx<'_> {
     /// Evaluates a kernel's DAG, then performs its writes in order.
     pub(super) fn kernel(&mut self, fb: &mut Fb, b: &BlockLayout, kernel: &Kernel, at: &At) {
+        let values = self.values(fb, b, kernel, at);
+        self.writes(fb, b, kernel, at, &values);
+    }
+
+    /// The value of every expression of a kernel's DAG at the instance `at`.
+    pub(super) fn values(&mut self, fb: &mut Fb, b: &BlockLayout, kernel: &Kernel, at: &At) -> Vec<H> {
         let g = self.g;
         let ty = self.ty;
         let mut values: Vec<H> = Vec::with_capacity(kernel.exprs.len());
@@ -81,6 +87,12 @@ impl Cx<'_> {
             };
             values.push(h);
         }
+        values
+    }
+
+    /// A kernel's writes in order, of the DAG's `values`.
+    fn writes(&mut self, fb: &mut Fb, b: &BlockLayout, kernel: &Kernel, at: &At, values: &[H]) {
+        let (g, ty) = (self.g, self.ty);
         for w in &kernel.writes {
             let x = values[w.value.0 as usize];
             match w.target {
@@ -113,7 +125,8 @@ impl Cx<'_> {
                     let i = self.node_index(fb, ty.ions[b.species[u as usize]][ion_slot(var)], at.node, at.c);
                     fb.write(g.data, i, x);
                 }
-                Target::Partial(_) => unreachable!("stage kernels write no partials (artifact::validate)"),
+                // Only the reverse kernel of a gradient runs a kernel fused with its partials.
+                Target::Partial(j) => self.store_partial(fb, b, j, at, x),
             }
         }
     }

@@ -3,10 +3,12 @@
 //! solve, states, Nernst, detection, probes).
 
 mod kernel;
+mod reverse;
 mod sync;
 mod thread;
 mod workgroup;
 
+pub use reverse::{REVERSE_BINDINGS, checkpoint_entry_name, reverse_entry_name, reverse_module};
 pub use sync::StepBarriers;
 
 use naga::{BinaryOperator as B, Handle, MathFunction as M, Module};
@@ -109,11 +111,9 @@ struct Pass<'a> {
     after_solve: bool,
 }
 
-/// The module of every cell type's entry points, and the barriers of a step of each type.
-pub fn module(layout: &Layout, p: &Params) -> Result<(Module, Vec<StepBarriers>), GpuError> {
-    let mut module = Module::default();
-    let types = Types::new(&mut module, p.prec);
-    let g = Globals {
+/// The storage buffers of the forward step, at their bindings.
+fn globals(module: &mut Module, types: Types) -> Globals {
+    Globals {
         data: storage(&mut module.global_variables, "data", B_DATA, types.real_array, true),
         shared: storage(&mut module.global_variables, "shared", B_SHARED, types.real_array, false),
         meta: storage(&mut module.global_variables, "meta", B_META, types.uint_array, false),
@@ -121,7 +121,14 @@ pub fn module(layout: &Layout, p: &Params) -> Result<(Module, Vec<StepBarriers>)
         weights: storage(&mut module.global_variables, "weights", B_WEIGHTS, types.real_array, false),
         spikes: storage(&mut module.global_variables, "spikes", B_SPIKES, types.uint_array, true),
         probes: storage(&mut module.global_variables, "probes", B_PROBES, types.real_array, true),
-    };
+    }
+}
+
+/// The module of every cell type's entry points, and the barriers of a step of each type.
+pub fn module(layout: &Layout, p: &Params) -> Result<(Module, Vec<StepBarriers>), GpuError> {
+    let mut module = Module::default();
+    let types = Types::new(&mut module, p.prec);
+    let g = globals(&mut module, types);
     let fns = math::add(&mut module, types, p.prec);
     let passes = schedule::step_passes(layout.coupled);
     let mut barriers = Vec::new();
@@ -135,7 +142,7 @@ pub fn module(layout: &Layout, p: &Params) -> Result<(Module, Vec<StepBarriers>)
             let mut fb = Fb::new(p.prec, types, &entry_name(t, i, passes.len()));
             let size = entry_arguments(&mut fb, types, ty);
             let sync = std::cell::RefCell::new(sync::Sync::new(ty.nnodes));
-            let mut cx = Cx { g, fns, layout, ty, p, lane: None, solve, fill, sync, err: None };
+            let mut cx = Cx { g, fns, layout, ty, p, lane: None, solve, fill, sync, err: None, grad: None };
             cx.entry(&mut fb, &pass);
             if let Some(e) = cx.err {
                 return Err(e);
@@ -241,6 +248,8 @@ struct Cx<'a> {
     /// The nodes each lane touched since the last barrier, and the barriers per step.
     sync: std::cell::RefCell<sync::Sync>,
     err: Option<GpuError>,
+    /// Set in the reverse kernel of a gradient: where partials and cotangents go.
+    grad: Option<reverse::GradCx<'a>>,
 }
 
 /// This invocation's index in its workgroup, and the workgroup size.

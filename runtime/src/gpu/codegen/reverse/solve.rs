@@ -1,0 +1,192 @@
+//! The adjoints of the solve and of Nernst for one cell, by one invocation, in the operation
+//! order of the CPU's reverse run (`grad::reverse`).
+
+use naga::BinaryOperator as B;
+
+use super::super::Cx;
+use crate::gpu::builder::{Fb, H};
+use crate::gpu::layout::NO_PARENT;
+
+impl Cx<'_> {
+    /// v' = v + M⁻¹(rhs − A v) with M = diag(d + C/dt) + A: μ = M⁻¹ λ_v', then λ_rhs += μ,
+    /// λ_d −= μ ⊙ Δv, λ_v += −A μ. `data`'s diagonal and rhs (dead after the replay) hold M's
+    /// diagonal and μ; v before the solve is step `s`'s saved v.
+    pub(super) fn solve_adjoint(&mut self, fb: &mut Fb, c: H, s: H) {
+        self.assemble_diagonal(fb, c);
+        let (ty, g, adj) = (self.ty, self.g, self.grad().adj);
+        let (zero, nn) = (fb.u(0), fb.u(ty.nnodes));
+        fb.for_range(zero, nn, "j", |fb, j| {
+            let from = self.node_index(fb, ty.v, j, c);
+            let to = self.node_index(fb, ty.rhs, j, c);
+            let x = fb.read(adj, from);
+            fb.write(g.data, to, x);
+        });
+        self.eliminate_mu(fb, c);
+        self.substitute_mu(fb, c);
+        self.solve_products(fb, c, s);
+    }
+
+    /// M's diagonal: the tape's current diagonal plus C/dt and the axial conductances, in the
+    /// forward solve's order.
+    fn assemble_diagonal(&mut self, fb: &mut Fb, c: H) {
+        let (ty, g, grad) = (self.ty, self.g, self.grad());
+        let tape = grad.layout.tape[self.type_index()];
+        let (zero, nn, root) = (fb.u(0), fb.u(ty.nnodes), fb.u(NO_PARENT));
+        fb.for_range(zero, nn, "j", |fb, j| {
+            let taped = self.node_index(fb, tape, j, c);
+            let d = fb.read(grad.work, taped);
+            let cdt_at = fb.u(ty.cdt);
+            let cdt_at = fb.add(cdt_at, j);
+            let cdt = fb.read(g.shared, cdt_at);
+            let d = fb.add(d, cdt);
+            let di = self.node_index(fb, ty.diagonal, j, c);
+            fb.write(g.data, di, d);
+            let p = self.parent_of(fb, j);
+            let has = fb.bin(B::NotEqual, p, root);
+            fb.if_(has, |fb| {
+                let gg = self.axial_of(fb, j);
+                let dp = self.node_index(fb, ty.diagonal, p, c);
+                self.accumulate(fb, di, gg);
+                self.accumulate(fb, dp, gg);
+            });
+        });
+    }
+
+    /// `plan::solve::solve_tree`'s elimination, children from the last node up.
+    fn eliminate_mu(&mut self, fb: &mut Fb, c: H) {
+        let (ty, g) = (self.ty, self.g);
+        let (zero, nn, root) = (fb.u(0), fb.u(ty.nnodes), fb.u(NO_PARENT));
+        fb.for_range(zero, nn, "i", |fb, i| {
+            let last = fb.u(ty.nnodes - 1);
+            let j = fb.sub(last, i);
+            let p = self.parent_of(fb, j);
+            let has = fb.bin(B::NotEqual, p, root);
+            fb.if_(has, |fb| {
+                let gg = self.axial_of(fb, j);
+                let [dj, dp, rj, rp] = [(ty.diagonal, j), (ty.diagonal, p), (ty.rhs, j), (ty.rhs, p)]
+                    .map(|(off, node)| self.node_index(fb, off, node, c));
+                let d = fb.read(g.data, dj);
+                let factor = fb.div(gg, d);
+                let fg = fb.mul(factor, gg);
+                let old = fb.read(g.data, dp);
+                let new = fb.sub(old, fg);
+                fb.write(g.data, dp, new);
+                let r = fb.read(g.data, rj);
+                let fr = fb.mul(factor, r);
+                self.accumulate(fb, rp, fr);
+            });
+        });
+    }
+
+    /// `plan::solve::solve_tree`'s substitution, parents first: μ in the rhs array.
+    fn substitute_mu(&mut self, fb: &mut Fb, c: H) {
+        let (ty, g) = (self.ty, self.g);
+        let (zero, nn, root) = (fb.u(0), fb.u(ty.nnodes), fb.u(NO_PARENT));
+        fb.for_range(zero, nn, "j", |fb, j| {
+            let p = self.parent_of(fb, j);
+            let has = fb.bin(B::NotEqual, p, root);
+            let rj = self.node_index(fb, ty.rhs, j, c);
+            let dj = self.node_index(fb, ty.diagonal, j, c);
+            let value = fb.local(fb.types.real, "mu");
+            fb.if_else(
+                has,
+                |fb| {
+                    let gg = self.axial_of(fb, j);
+                    let rp = self.node_index(fb, ty.rhs, p, c);
+                    let parent = fb.read(g.data, rp);
+                    let own = fb.read(g.data, rj);
+                    let gr = fb.mul(gg, parent);
+                    let num = fb.add(own, gr);
+                    let d = fb.read(g.data, dj);
+                    let q = fb.div(num, d);
+                    fb.store(value, q);
+                },
+                |fb| {
+                    let own = fb.read(g.data, rj);
+                    let d = fb.read(g.data, dj);
+                    let q = fb.div(own, d);
+                    fb.store(value, q);
+                },
+            );
+            let x = fb.load(value);
+            fb.write(g.data, rj, x);
+        });
+    }
+
+    /// λ_rhs += μ, λ_d −= μ Δv and the axial terms' −A μ, node by node.
+    fn solve_products(&mut self, fb: &mut Fb, c: H, s: H) {
+        let (ty, g, grad) = (self.ty, self.g, self.grad());
+        let base = self.saved_base(fb, s);
+        let (zero, nn, root) = (fb.u(0), fb.u(ty.nnodes), fb.u(NO_PARENT));
+        fb.for_range(zero, nn, "j", |fb, j| {
+            let rj = self.node_index(fb, ty.rhs, j, c);
+            let mu = fb.read(g.data, rj);
+            let vj = self.node_index(fb, ty.v, j, c);
+            let after = fb.read(g.data, vj);
+            let packed = self.node_index(fb, self.saved_node_array(0), j, c);
+            let saved = fb.add(base, packed);
+            let v0 = fb.read(grad.work, saved);
+            let dv = fb.sub(after, v0);
+            let old = fb.read(grad.adj, rj);
+            let new = fb.add(old, mu);
+            fb.write(grad.adj, rj, new);
+            let dj = self.node_index(fb, ty.diagonal, j, c);
+            let old = fb.read(grad.adj, dj);
+            let product = fb.mul(mu, dv);
+            let new = fb.sub(old, product);
+            fb.write(grad.adj, dj, new);
+            let p = self.parent_of(fb, j);
+            let has = fb.bin(B::NotEqual, p, root);
+            fb.if_(has, |fb| {
+                let gg = self.axial_of(fb, j);
+                let rp = self.node_index(fb, ty.rhs, p, c);
+                let mu_p = fb.read(g.data, rp);
+                let diff = fb.sub(mu, mu_p);
+                let flow = fb.mul(gg, diff);
+                let vp = self.node_index(fb, ty.v, p, c);
+                let old = fb.read(grad.adj, vp);
+                let new = fb.add(old, flow);
+                fb.write(grad.adj, vp, new);
+                let old = fb.read(grad.adj, vj);
+                let new = fb.sub(old, flow);
+                fb.write(grad.adj, vj, new);
+            });
+        });
+    }
+
+    /// e = (RT/zF) ln(c_o/c_i) where a species follows Nernst (and c_i > 0), at the
+    /// concentrations in `data` (the step's, restored for the current kernels' products).
+    pub(super) fn nernst_adjoint(&mut self, fb: &mut Fb, c: H) {
+        let (ty, g, grad) = (self.ty, self.g, self.grad());
+        for (species, factor) in self.layout.nernst.iter().enumerate() {
+            let Some(factor) = *factor else { continue };
+            let [reversal, inside, outside, _] = ty.ions[species];
+            let (zero, nn) = (fb.u(0), fb.u(ty.nnodes));
+            fb.for_range(zero, nn, "j", |fb, j| {
+                let ir = self.node_index(fb, reversal, j, c);
+                let d = fb.read(grad.adj, ir);
+                let z = fb.f(0.0);
+                fb.write(grad.adj, ir, z);
+                let ii = self.node_index(fb, inside, j, c);
+                let ci = fb.read(g.data, ii);
+                let positive = fb.bin(B::Greater, ci, z);
+                let nonzero = fb.bin(B::NotEqual, d, z);
+                let both = fb.bin(B::LogicalAnd, positive, nonzero);
+                fb.if_(both, |fb| {
+                    let io = self.node_index(fb, outside, j, c);
+                    let co = fb.read(g.data, io);
+                    let k = fb.f(factor);
+                    let dk = fb.mul(d, k);
+                    let old = fb.read(grad.adj, ii);
+                    let q = fb.div(dk, ci);
+                    let new = fb.sub(old, q);
+                    fb.write(grad.adj, ii, new);
+                    let old = fb.read(grad.adj, io);
+                    let q = fb.div(dk, co);
+                    let new = fb.add(old, q);
+                    fb.write(grad.adj, io, new);
+                });
+            });
+        }
+    }
+}
