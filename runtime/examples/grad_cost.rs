@@ -16,8 +16,10 @@
 use std::time::Instant;
 
 use sylva_compiler::artifact::Artifact;
+use sylva_compiler::ir::Precision;
 use sylva_compiler::source::SourceDb;
 use sylva_compiler::{Loader, compile};
+use sylva_runtime::gpu;
 use sylva_runtime::grad::{Loss, Problem, Target, Trainable, Use};
 use sylva_runtime::plan::Plan;
 
@@ -70,6 +72,56 @@ fn trainables(a: &Artifact) -> Vec<Trainable> {
     out
 }
 
+/// The problem of every trainable, and the loss toward the trace of the model with every
+/// trained value 5 % larger.
+fn problem_and_loss(a: &Artifact, trainables: &[Trainable], threads: usize) -> (Problem, Loss) {
+    let mut problem = Problem::new(a, trainables).expect("differentiable");
+    problem.set_threads(threads);
+    let values = problem.values();
+    problem.set_values(&values.iter().map(|x| x * 1.05).collect::<Vec<_>>());
+    let trace = problem.trace().expect("runs");
+    problem.set_values(&values);
+    let loss =
+        Loss { targets: trace.into_iter().enumerate().map(|(probe, values)| Target { probe, values }).collect() };
+    (problem, loss)
+}
+
+fn precision_of(mode: &str) -> Precision {
+    if mode.ends_with("-f32") { Precision::F32 } else { Precision::F64 }
+}
+
+/// Three gradients on the GPU, each timed after the device, its pipelines and buffers are set
+/// up; in f64 (up to 2e4 compartments), the largest relative difference of the last from the
+/// CPU's gradient.
+fn gpu_gradients(a: &Artifact, trainables: &[Trainable], mode: &str, threads: usize) {
+    let (problem, loss) = problem_and_loss(a, trainables, threads);
+    let precision = precision_of(mode);
+    let t0 = Instant::now();
+    let mut device = gpu::grad::GpuGradient::new(a, &problem, gpu::grad::Settings::new(precision)).expect("a GPU");
+    println!("{mode}: set up in {:.3} s", t0.elapsed().as_secs_f64());
+    let mut last = None;
+    for _ in 0..3 {
+        let t = Instant::now();
+        let g = device.gradient(&problem, &loss).expect("gradient");
+        println!("{mode}: loss {}, K = {}: {:.3} s", g.loss, g.checkpoint_every, t.elapsed().as_secs_f64());
+        last = Some(g);
+    }
+    // The CPU's gradient takes minutes beyond 1e4 compartments on one thread.
+    let compartments = Plan::new(a).nodes.v.len();
+    if precision == Precision::F64 && compartments <= 20_000 {
+        let (gpu, t) = (last.expect("three gradients"), Instant::now());
+        let cpu = problem.gradient(&loss, None).expect("CPU gradient");
+        let worst =
+            gpu.gradient.iter().zip(&cpu.gradient).map(|(g, c)| (g - c).abs() / g.abs().max(c.abs()).max(1e-300));
+        println!(
+            "{mode}: largest relative difference from the CPU's gradient {:.1e} over {} trainables (CPU gradient {:.3} s)",
+            worst.fold(0.0, f64::max),
+            trainables.len(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+}
+
 /// CPU time (user + system) of this process so far, from `/proc/self/stat` (Linux; in units of
 /// USER_HZ, 100 per second on Linux's user ABI).
 fn cpu_seconds() -> f64 {
@@ -96,15 +148,7 @@ fn main() {
             sim.run(|_, _| {}).expect("runs");
         }
         "loss" | "gradient" | "gradient-tapes" => {
-            let mut problem = Problem::new(&a, &trainables).expect("differentiable");
-            problem.set_threads(threads);
-            let values = problem.values();
-            problem.set_values(&values.iter().map(|x| x * 1.05).collect::<Vec<_>>());
-            let trace = problem.trace().expect("runs");
-            problem.set_values(&values);
-            let loss = Loss {
-                targets: trace.into_iter().enumerate().map(|(probe, values)| Target { probe, values }).collect(),
-            };
+            let (mut problem, loss) = problem_and_loss(&a, &trainables, threads);
             let (t1, cpu1) = (Instant::now(), cpu_seconds());
             if mode == "loss" {
                 println!("loss {}", problem.loss(&loss).expect("runs"));
@@ -130,7 +174,13 @@ fn main() {
             );
             return;
         }
-        _ => panic!("mode: forward, loss, gradient or gradient-tapes"),
+        "forward-gpu" | "forward-gpu-f32" => {
+            let options = gpu::Options { strategy: gpu::Strategy::Thread, ..gpu::Options::default() };
+            let mut sim = gpu::GpuSimulation::with_options(&a, precision_of(&mode), options).expect("a GPU");
+            sim.run(|_, _| {}).expect("runs");
+        }
+        "gradient-gpu" | "gradient-gpu-f32" => return gpu_gradients(&a, &trainables, &mode, threads),
+        _ => panic!("mode: forward, loss, gradient, gradient-tapes, forward-gpu[-f32] or gradient-gpu[-f32]"),
     }
     println!("{mode}: {compartments} nodes: {:.3} s, CPU {:.3} s", t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
 }
