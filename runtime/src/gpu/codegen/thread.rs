@@ -52,67 +52,14 @@ impl Cx<'_> {
                 self.accumulate(fb, dp, gg);
             });
         });
-        // Elimination from the last node up.
-        fb.for_range(zero, nn, "i", |fb, i| {
-            let last = fb.u(ty.nnodes - 1);
-            let j = fb.sub(last, i);
-            let p = self.parent_of(fb, j);
-            let has = fb.bin(B::NotEqual, p, root);
-            fb.if_(has, |fb| {
-                let gg = self.axial_of(fb, j);
-                let ij = self.node_index(fb, 0, j, c);
-                let ip = self.node_index(fb, 0, p, c);
-                let dgo = fb.u(ty.diagonal);
-                let ro = fb.u(ty.rhs);
-                let di = fb.add(dgo, ij);
-                let dp = fb.add(dgo, ip);
-                let ri = fb.add(ro, ij);
-                let rp = fb.add(ro, ip);
-                let dii = fb.read(g.data, di);
-                let factor = fb.div(gg, dii);
-                let fg = fb.mul(factor, gg);
-                let dpp = fb.read(g.data, dp);
-                let nd = fb.sub(dpp, fg);
-                fb.write(g.data, dp, nd);
-                let rii = fb.read(g.data, ri);
-                let fr = fb.mul(factor, rii);
-                self.accumulate(fb, rp, fr);
-            });
-        });
+        self.serial_elimination(fb, c);
         // Substitution, parents first; v += Δv, with a blow-up check.
         let bad = self.bad_flag(fb);
         fb.for_range(zero, nn, "j", |fb, j| {
             let p = self.parent_of(fb, j);
-            let ij = self.node_index(fb, 0, j, c);
-            let dgo = fb.u(ty.diagonal);
-            let ro = fb.u(ty.rhs);
-            let di = fb.add(dgo, ij);
-            let ri = fb.add(ro, ij);
             let has = fb.bin(B::NotEqual, p, root);
-            let dvv = fb.local(fb.types.real, "dv");
-            fb.if_else(
-                has,
-                |fb| {
-                    let gg = self.axial_of(fb, j);
-                    let ip = self.node_index(fb, 0, p, c);
-                    let rp = fb.add(ro, ip);
-                    let rpp = fb.read(g.data, rp);
-                    let rii = fb.read(g.data, ri);
-                    let gr = fb.mul(gg, rpp);
-                    let num = fb.add(rii, gr);
-                    let d = fb.read(g.data, di);
-                    let q = fb.div(num, d);
-                    fb.store(dvv, q);
-                },
-                |fb| {
-                    let rii = fb.read(g.data, ri);
-                    let d = fb.read(g.data, di);
-                    let q = fb.div(rii, d);
-                    fb.store(dvv, q);
-                },
-            );
-            let dv = fb.load(dvv);
-            fb.write(g.data, ri, dv);
+            let dv = self.serial_substitution_at(fb, j, p, has, c);
+            let ij = self.node_index(fb, 0, j, c);
             let vo = fb.u(ty.v);
             let vi = fb.add(vo, ij);
             let old = fb.read(g.data, vi);
@@ -121,5 +68,65 @@ impl Cx<'_> {
             self.flag_if_bad(fb, bad, new);
         });
         self.report_bad(fb, bad, s, spike_base);
+    }
+
+    /// `plan::solve::solve_tree`'s elimination, children from the last node up: each node `j`
+    /// into its parent `p`, f = g_j / d_j, d_p −= f g_j, rhs_p += f rhs_j.
+    pub(super) fn serial_elimination(&mut self, fb: &mut Fb, c: H) {
+        let (ty, g) = (self.ty, self.g);
+        let (zero, nn, root) = (fb.u(0), fb.u(ty.nnodes), fb.u(NO_PARENT));
+        fb.for_range(zero, nn, "i", |fb, i| {
+            let last = fb.u(ty.nnodes - 1);
+            let j = fb.sub(last, i);
+            let p = self.parent_of(fb, j);
+            let has = fb.bin(B::NotEqual, p, root);
+            fb.if_(has, |fb| {
+                let gg = self.axial_of(fb, j);
+                let [dj, dp, rj, rp] = [(ty.diagonal, j), (ty.diagonal, p), (ty.rhs, j), (ty.rhs, p)]
+                    .map(|(off, node)| self.node_index(fb, off, node, c));
+                let d = fb.read(g.data, dj);
+                let factor = fb.div(gg, d);
+                let fg = fb.mul(factor, gg);
+                let old = fb.read(g.data, dp);
+                let new = fb.sub(old, fg);
+                fb.write(g.data, dp, new);
+                let r = fb.read(g.data, rj);
+                let fr = fb.mul(factor, r);
+                self.accumulate(fb, rp, fr);
+            });
+        });
+    }
+
+    /// The substitution at node `j` after its parent `p` (`has`: whether it has one):
+    /// x_j = (rhs_j + g_j x_p) / d_j, with x_p in the parent's rhs, written over rhs_j and
+    /// returned.
+    pub(super) fn serial_substitution_at(&mut self, fb: &mut Fb, j: H, p: H, has: H, c: H) -> H {
+        let (ty, g) = (self.ty, self.g);
+        let rj = self.node_index(fb, ty.rhs, j, c);
+        let dj = self.node_index(fb, ty.diagonal, j, c);
+        let value = fb.local(fb.types.real, "solved");
+        fb.if_else(
+            has,
+            |fb| {
+                let gg = self.axial_of(fb, j);
+                let rp = self.node_index(fb, ty.rhs, p, c);
+                let parent = fb.read(g.data, rp);
+                let own = fb.read(g.data, rj);
+                let gr = fb.mul(gg, parent);
+                let num = fb.add(own, gr);
+                let d = fb.read(g.data, dj);
+                let q = fb.div(num, d);
+                fb.store(value, q);
+            },
+            |fb| {
+                let own = fb.read(g.data, rj);
+                let d = fb.read(g.data, dj);
+                let q = fb.div(own, d);
+                fb.store(value, q);
+            },
+        );
+        let x = fb.load(value);
+        fb.write(g.data, rj, x);
+        x
     }
 }

@@ -21,7 +21,7 @@ impl Cx<'_> {
             let x = fb.read(adj, from);
             fb.write(g.data, to, x);
         });
-        self.eliminate_mu(fb, c);
+        self.serial_elimination(fb, c);
         self.substitute_mu(fb, c);
         self.solve_products(fb, c, s);
     }
@@ -52,64 +52,13 @@ impl Cx<'_> {
         });
     }
 
-    /// `plan::solve::solve_tree`'s elimination, children from the last node up.
-    fn eliminate_mu(&mut self, fb: &mut Fb, c: H) {
-        let (ty, g) = (self.ty, self.g);
-        let (zero, nn, root) = (fb.u(0), fb.u(ty.nnodes), fb.u(NO_PARENT));
-        fb.for_range(zero, nn, "i", |fb, i| {
-            let last = fb.u(ty.nnodes - 1);
-            let j = fb.sub(last, i);
-            let p = self.parent_of(fb, j);
-            let has = fb.bin(B::NotEqual, p, root);
-            fb.if_(has, |fb| {
-                let gg = self.axial_of(fb, j);
-                let [dj, dp, rj, rp] = [(ty.diagonal, j), (ty.diagonal, p), (ty.rhs, j), (ty.rhs, p)]
-                    .map(|(off, node)| self.node_index(fb, off, node, c));
-                let d = fb.read(g.data, dj);
-                let factor = fb.div(gg, d);
-                let fg = fb.mul(factor, gg);
-                let old = fb.read(g.data, dp);
-                let new = fb.sub(old, fg);
-                fb.write(g.data, dp, new);
-                let r = fb.read(g.data, rj);
-                let fr = fb.mul(factor, r);
-                self.accumulate(fb, rp, fr);
-            });
-        });
-    }
-
     /// `plan::solve::solve_tree`'s substitution, parents first: μ in the rhs array.
     fn substitute_mu(&mut self, fb: &mut Fb, c: H) {
-        let (ty, g) = (self.ty, self.g);
-        let (zero, nn, root) = (fb.u(0), fb.u(ty.nnodes), fb.u(NO_PARENT));
+        let (zero, nn, root) = (fb.u(0), fb.u(self.ty.nnodes), fb.u(NO_PARENT));
         fb.for_range(zero, nn, "j", |fb, j| {
             let p = self.parent_of(fb, j);
             let has = fb.bin(B::NotEqual, p, root);
-            let rj = self.node_index(fb, ty.rhs, j, c);
-            let dj = self.node_index(fb, ty.diagonal, j, c);
-            let value = fb.local(fb.types.real, "mu");
-            fb.if_else(
-                has,
-                |fb| {
-                    let gg = self.axial_of(fb, j);
-                    let rp = self.node_index(fb, ty.rhs, p, c);
-                    let parent = fb.read(g.data, rp);
-                    let own = fb.read(g.data, rj);
-                    let gr = fb.mul(gg, parent);
-                    let num = fb.add(own, gr);
-                    let d = fb.read(g.data, dj);
-                    let q = fb.div(num, d);
-                    fb.store(value, q);
-                },
-                |fb| {
-                    let own = fb.read(g.data, rj);
-                    let d = fb.read(g.data, dj);
-                    let q = fb.div(own, d);
-                    fb.store(value, q);
-                },
-            );
-            let x = fb.load(value);
-            fb.write(g.data, rj, x);
+            self.serial_substitution_at(fb, j, p, has, c);
         });
     }
 
