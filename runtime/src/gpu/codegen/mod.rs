@@ -148,21 +148,26 @@ pub fn module(layout: &Layout, p: &Params) -> Result<(Module, Vec<StepBarriers>)
                 return Err(e);
             }
             step.add_all(&cx.sync.into_inner().counted);
-            module.entry_points.push(naga::EntryPoint {
-                name: entry_name(t, i, passes.len()),
-                stage: naga::ShaderStage::Compute,
-                early_depth_test: None,
-                workgroup_size: [size, 1, 1],
-                workgroup_size_overrides: None,
-                function: fb.finish(),
-                mesh_info: None,
-                task_payload: None,
-                incoming_ray_payload: None,
-            });
+            module.entry_points.push(compute_entry(entry_name(t, i, passes.len()), size, fb));
         }
         barriers.push(step);
     }
     Ok((module, barriers))
+}
+
+/// A compute entry point of `size` lanes a workgroup running `fb`'s function.
+fn compute_entry(name: String, size: u32, fb: Fb) -> naga::EntryPoint {
+    naga::EntryPoint {
+        name,
+        stage: naga::ShaderStage::Compute,
+        early_depth_test: None,
+        workgroup_size: [size, 1, 1],
+        workgroup_size_overrides: None,
+        function: fb.finish(),
+        mesh_info: None,
+        task_payload: None,
+        incoming_ray_payload: None,
+    }
 }
 
 /// The built-in arguments of a type's entry points; returns the workgroup size.

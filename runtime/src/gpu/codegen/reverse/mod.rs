@@ -15,7 +15,7 @@ mod vjp;
 use naga::{BinaryOperator as B, Handle, Module};
 use sylva_compiler::ir::kernel::{Kernel, Kernels};
 
-use super::{Cx, Params, SPIKE_HEADER, entry_arguments, globals, skip_events_before};
+use super::{Cx, Params, SPIKE_HEADER, compute_entry, entry_arguments, globals, skip_events_before};
 use crate::gpu::GpuError;
 use crate::gpu::builder::{Fb, H, Types, storage};
 use crate::gpu::grad::layout::{BlockGrad, GradLayout, instance_stride};
@@ -100,17 +100,7 @@ pub fn reverse_module(
             if let Some(e) = cx.err {
                 return Err(e);
             }
-            module.entry_points.push(naga::EntryPoint {
-                name,
-                stage: naga::ShaderStage::Compute,
-                early_depth_test: None,
-                workgroup_size: [size, 1, 1],
-                workgroup_size_overrides: None,
-                function: fb.finish(),
-                mesh_info: None,
-                task_payload: None,
-                incoming_ray_payload: None,
-            });
+            module.entry_points.push(compute_entry(name, size, fb));
         }
     }
     Ok(module)
