@@ -13,6 +13,11 @@ pub(crate) fn example(name: &str, duration: f64) -> Artifact {
     artifact
 }
 
+/// The loss's and the gradient's bits, for comparisons that must be exact.
+fn bits(g: &Gradient) -> (u64, Vec<u64>) {
+    (g.loss.to_bits(), g.gradient.iter().map(|x| x.to_bits()).collect())
+}
+
 /// Parameter `param` of the first placement of mechanism `mechanism`.
 pub(crate) fn trainable(a: &Artifact, mechanism: &str, param: &str) -> Trainable {
     let block = a
@@ -264,7 +269,6 @@ fn the_compiled_gradient_is_the_interpreted_one_bit_for_bit() {
         ("kinetic_k", 8.0, &[("kinetic_k", "gkbar"), ("hh", "gnabar")]),
         ("ca_sk", 8.0, &[("ca_hva", "gCa_HVAbar"), ("sk", "gSK_E2bar"), ("cadyn", "gamma"), ("cadyn", "decay")]),
     ];
-    let bits = |g: &Gradient| (g.loss.to_bits(), g.gradient.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
     for (name, duration, params) in cases {
         let a = example(name, duration);
         let mut trainables: Vec<Trainable> = params.iter().map(|(m, p)| trainable(&a, m, p)).collect();
@@ -293,7 +297,6 @@ fn the_products_over_whole_blocks_give_the_bits_of_instance_by_instance() {
         ("ca_sk", 8.0, &[("ca_hva", "gCa_HVAbar"), ("cadyn", "gamma"), ("cadyn", "decay")]),
         ("syn_pair", 14.0, &[("exp2syn", "tau1"), ("pas", "g")]),
     ];
-    let bits = |g: &Gradient| (g.loss.to_bits(), g.gradient.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
     for (name, duration, params) in cases {
         let a = example(name, duration);
         let trainables: Vec<Trainable> = params.iter().map(|(m, p)| trainable(&a, m, p)).collect();
@@ -323,7 +326,6 @@ fn the_reverse_run_on_three_threads_gives_the_bits_of_one() {
         Trainable { weights: vec![0], ..Trainable::default() },
         Trainable { weights: vec![1], ..Trainable::default() },
     ];
-    let bits = |g: &Gradient| (g.loss.to_bits(), g.gradient.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
     let mut problem = Problem::new(&a, &trainables).expect("differentiable");
     let loss = targets(&mut problem, 1.05);
     assert_eq!(super::split::cells(&problem.plan, &problem.code, 3).len(), 3);
@@ -349,7 +351,6 @@ fn leaving_out_the_partials_that_reach_nothing_keeps_the_bits() {
         ("graded_pair", 10.0, &[("graded_syn", "g"), ("hh", "gnabar")]),
         ("ca_sk", 8.0, &[("ca_hva", "gCa_HVAbar"), ("cadyn", "gamma"), ("cadyn", "decay")]),
     ];
-    let bits = |g: &Gradient| (g.loss.to_bits(), g.gradient.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
     for (name, duration, params) in cases {
         let a = example(name, duration);
         let trainables: Vec<Trainable> = params.iter().map(|(m, p)| trainable(&a, m, p)).collect();
@@ -380,7 +381,6 @@ fn keeping_the_tapes_gives_the_bits_of_the_replay() {
         ("gap_pair", 10.0, &[("gap_junction", "g"), ("hh", "gkbar")], &[7]),
         ("ca_sk", 8.0, &[("ca_hva", "gCa_HVAbar"), ("cadyn", "gamma"), ("cadyn", "decay")], &[7]),
     ];
-    let bits = |g: &Gradient| (g.loss.to_bits(), g.gradient.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
     for (name, duration, params, spacings) in cases {
         let a = example(name, duration);
         let trainables: Vec<Trainable> = params.iter().map(|(m, p)| trainable(&a, m, p)).collect();
