@@ -144,7 +144,7 @@ pub struct Gradient {
 }
 
 /// A loss of recorded rows: its value and, per row, its derivative in each probe's value.
-type RowLoss<'o> = dyn FnMut(&[Vec<f64>]) -> Result<(f64, Vec<Vec<f64>>), GradError> + 'o;
+pub(crate) type RowLoss<'o> = dyn FnMut(&[Vec<f64>]) -> Result<(f64, Vec<Vec<f64>>), GradError> + 'o;
 
 /// Per block, per unfolded parameter, per instance: the derivative of the loss.
 pub(crate) type ParamGradients = Vec<Vec<Vec<f64>>>;
@@ -388,8 +388,7 @@ impl Problem {
         run.rows = Vec::new();
         let (params, weights, cable) =
             reverse::run(plan, &self.code, &run, &row_cotangents, self.weights.len(), schedule, self.threads)?;
-        let weights: Vec<f64> = weights.iter().zip(rule_scales).map(|(g, s)| g * s).collect();
-        let gradient = self.fold(plan, &params, &weights, &cable);
+        let gradient = self.fold(plan, &params, &weights, rule_scales, &cable);
         Ok((
             Gradient { loss: value, gradient, checkpoint_every: k, kept_tapes: schedule == reverse::Schedule::Tapes },
             params,
@@ -399,14 +398,17 @@ impl Problem {
 
 impl Problem {
     /// Each trainable's gradient from those of the per-instance parameters, the connection
-    /// rules' weights and the cable's coefficients.
+    /// rules' weights (of events that carried them times `rule_scales`) and the cable's
+    /// coefficients.
     pub(crate) fn fold(
         &self,
         plan: &Plan,
         params: &ParamGradients,
         weights: &[f64],
+        rule_scales: &[f64],
         cable: &cable::CableGradient,
     ) -> Vec<f64> {
+        let weights: Vec<f64> = weights.iter().zip(rule_scales).map(|(g, s)| g * s).collect();
         self.trainables
             .iter()
             .zip(&self.cable_values)
