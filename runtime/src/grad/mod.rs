@@ -27,7 +27,7 @@ mod live;
 pub(crate) mod reverse;
 mod sample;
 #[cfg(test)]
-mod sample_tests;
+pub(crate) mod sample_tests;
 mod split;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -203,7 +203,10 @@ impl Problem {
         if let Some(c) = trainables.iter().flat_map(|t| &t.weights).find(|c| **c as usize >= connections.len()) {
             return Err(GradError::Loss(format!("no connection rule {c}")));
         }
-        let plan = Plan::uninitialized(artifact, &unfolded);
+        let mut plan = Plan::uninitialized(artifact, &unfolded);
+        for d in inputs.iter().filter_map(|i| if let Input::Dense(d) = i { Some(d) } else { None }) {
+            plan.blocks[d.block].varying.push(d.param);
+        }
         for u in trainables.iter().flat_map(|t| &t.uses) {
             check_use(&plan, u)?;
         }

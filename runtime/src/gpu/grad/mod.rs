@@ -14,6 +14,8 @@ mod forward;
 mod host;
 pub(in crate::gpu) mod layout;
 mod sample;
+#[cfg(test)]
+mod sample_tests;
 mod segments;
 #[cfg(test)]
 mod tests;
