@@ -67,6 +67,9 @@ pub enum Objective {
 pub(crate) type SampleRun<'r> =
     dyn FnMut(&Plan, &[f64], &mut RowLoss<'_>) -> Result<(Gradient, ParamGradients), GradError> + 'r;
 
+/// The forward run of a sample's plan: its recorded rows.
+pub(crate) type ForwardRows<'r> = dyn FnMut(&Plan) -> Result<Vec<Vec<f64>>, GradError> + 'r;
+
 /// A sample's loss, its readout and whether it is classified right (cross-entropy only).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SampleLoss {
@@ -164,7 +167,7 @@ impl Problem {
         values: &[f64],
         readout: &Readout,
         objective: Objective,
-        run: &mut dyn FnMut(&Plan) -> Result<Vec<Vec<f64>>, GradError>,
+        run: &mut ForwardRows<'_>,
     ) -> Result<SampleLoss, GradError> {
         let plan = self.sample_plan(values)?;
         let rows = run(&plan)?;
