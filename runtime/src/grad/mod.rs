@@ -441,8 +441,8 @@ impl Problem {
         &self.trainables
     }
 
-    /// Whether samples' inputs, dense inputs or a linear readout take part (only
-    /// [`Problem::gradient`]'s loss runs on the GPU).
+    /// Whether samples' inputs, dense inputs or a linear readout take part (the GPU runs such a
+    /// problem's samples, not a loss over its plan's traces).
     pub(crate) fn has_inputs(&self) -> bool {
         !self.inputs.is_empty() || self.linear.is_some()
     }

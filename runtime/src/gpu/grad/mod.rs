@@ -7,7 +7,8 @@
 //! kernels fused with their adjoints' partials, the current and event kernels' partials
 //! evaluated with their products (`codegen::reverse_module`).
 //! Initialisation's adjoint, the sums of the event records' weight gradients and the folding
-//! into trainables run on the host with the CPU gradient's own code.
+//! into trainables run on the host with the CPU gradient's own code. A loss over samples runs
+//! each sample's plan through the same device (`sample.rs`).
 
 mod device;
 mod forward;
