@@ -621,6 +621,26 @@ fn grad_check_of_samples_on_the_gpu() {
     assert!(stdout.contains("): ok;"), "{stdout}");
 }
 
+/// What the GPU's reverse run does not cover yet is refused before anything is written, saying
+/// what to use: the logic neuron's samples train a stimulus's parameter.
+#[test]
+fn train_on_the_gpu_refuses_a_stimulus_parameter_before_writing() {
+    let out = scratch("train_gpu_refused");
+    let result =
+        sylva(&["train", "--backend", "gpu", "examples/train/logic_neuron.syl", "-o", out.to_str().expect("utf-8")]);
+    if no_gpu(&result) {
+        return;
+    }
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("not differentiable yet: the gradient of a stimulus's parameter on the GPU")
+            && stderr.contains("--backend cpu"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "nothing written");
+}
+
 /// `sylva train --backend gpu` on `examples/train/mnist.syl` (`small_mnist`, one epoch of three
 /// batches): the samples run on the GPU one after another give the CPU's losses within 1e-9
 /// relative and its learned values (f64); in f32 the losses are within 1e-3.
