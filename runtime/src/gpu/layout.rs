@@ -40,6 +40,9 @@ pub struct BlockLayout {
     pub nodes: Vec<u32>,
     /// Per-instance parameters: (parameter, offset in `shared`).
     pub params: Vec<(u32, u32)>,
+    /// Parameters of `params` stored for every instance (in the order of [`BlockLayout::slot`]),
+    /// not once for the type's cells: the plan's `Block::varying`.
+    pub varying: Vec<u32>,
     pub states: Vec<u32>,
     /// Stored currents: (current index, offset).
     pub currents: Vec<(u32, u32)>,
@@ -228,6 +231,17 @@ pub(super) fn alloc(v: &mut Vec<f64>, len: usize) -> u32 {
     let off = v.len();
     v.resize(off + len, 0.0);
     off as u32
+}
+
+/// A per-instance array (instance i = rank · per_cell + k) in a type's order: cell-major, or
+/// instance k of every cell together.
+fn instance_order(values: &[f64], per_cell: usize, ncells: usize, cell_major: bool) -> Vec<f64> {
+    let mut out = vec![0.0; ncells * per_cell];
+    for (i, x) in values.iter().enumerate() {
+        let (rank, k) = (i / per_cell, i % per_cell);
+        out[if cell_major { rank * per_cell + k } else { k * ncells + rank }] = *x;
+    }
+    out
 }
 
 pub fn layout(
@@ -508,8 +522,15 @@ impl Builder<'_> {
         };
         self.node_tables[b] = self.meta.len() as u32;
         self.meta.extend(&nodes);
+        let (n, cell_major) = (ty.ncells as usize, ty.cell_major());
         let mut params = Vec::new();
         for (p, values) in &block.params {
+            if block.varying.contains(p) {
+                let off = self.shared.len() as u32;
+                self.shared.extend(instance_order(values, per_cell, n, cell_major));
+                params.push((*p, off));
+                continue;
+            }
             if (0..values.len()).any(|i| values[i] != values[i % per_cell]) {
                 return Err(GpuError::Internal(format!(
                     "parameter {p} of block {b} differs between cells of type {name}"
@@ -519,16 +540,10 @@ impl Builder<'_> {
             self.shared.extend(&values[..per_cell]);
             params.push((*p, off));
         }
-        let (n, cell_major) = (ty.ncells as usize, ty.cell_major());
-        // Copy of a per-instance array in the type's order: instance i = rank * per_cell + k.
         let data = &mut self.data;
         let mut per_instance = |src: &Vec<f64>| {
             let off = alloc(data, n * per_cell);
-            for (i, x) in src.iter().enumerate() {
-                let (rank, k) = (i / per_cell, i % per_cell);
-                let at = if cell_major { rank * per_cell + k } else { k * n + rank };
-                data[off as usize + at] = *x;
-            }
+            data[off as usize..].copy_from_slice(&instance_order(src, per_cell, n, cell_major));
             off
         };
         let states = block.states.iter().map(&mut per_instance).collect();
@@ -542,6 +557,7 @@ impl Builder<'_> {
             group: None,
             nodes,
             params,
+            varying: block.varying.clone(),
             states,
             currents,
             derived,

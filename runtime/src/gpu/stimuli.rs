@@ -33,10 +33,12 @@ pub(super) fn group(
     let mechanism = blocks[0].mechanism;
     let model = &artifact.model;
     let m = &model.mechanisms[mechanism as usize];
-    // A stimulus block folds every parameter; the group keeps those that differ as data.
-    let value = |b: &Block, p: u32| b.constant_params.iter().find(|(q, _)| *q == p).map_or(f64::NAN, |(_, v)| *v);
+    // A stimulus block folds every parameter but those a gradient's problem keeps as data (a
+    // sample may set them); the group keeps those, and those that differ, as data.
+    let value = |b: &Block, p: u32| b.param_value(p, 0);
+    let kept = |b: &Block, p: u32| b.params.iter().any(|(q, _)| *q == p);
     let varying: Vec<u32> = (0..m.params.len() as u32)
-        .filter(|&p| blocks.iter().any(|b| value(b, p).to_bits() != value(blocks[0], p).to_bits()))
+        .filter(|&p| blocks.iter().any(|b| kept(b, p) || value(b, p).to_bits() != value(blocks[0], p).to_bits()))
         .collect();
     // The artifact gives the stimuli of one mechanism one stored set (for probes) and so one
     // kernel, specialised here to the parameters every member shares.
@@ -91,6 +93,7 @@ pub(super) fn group(
         group: Some(group),
         nodes,
         params,
+        varying: Vec::new(),
         states,
         currents,
         derived,

@@ -27,7 +27,7 @@ mod live;
 pub(crate) mod reverse;
 mod sample;
 #[cfg(test)]
-mod sample_tests;
+pub(crate) mod sample_tests;
 mod split;
 #[cfg(test)]
 pub(crate) mod tests;
@@ -144,7 +144,7 @@ pub struct Gradient {
 }
 
 /// A loss of recorded rows: its value and, per row, its derivative in each probe's value.
-type RowLoss<'o> = dyn FnMut(&[Vec<f64>]) -> Result<(f64, Vec<Vec<f64>>), GradError> + 'o;
+pub(crate) type RowLoss<'o> = dyn FnMut(&[Vec<f64>]) -> Result<(f64, Vec<Vec<f64>>), GradError> + 'o;
 
 /// Per block, per unfolded parameter, per instance: the derivative of the loss.
 pub(crate) type ParamGradients = Vec<Vec<Vec<f64>>>;
@@ -203,7 +203,10 @@ impl Problem {
         if let Some(c) = trainables.iter().flat_map(|t| &t.weights).find(|c| **c as usize >= connections.len()) {
             return Err(GradError::Loss(format!("no connection rule {c}")));
         }
-        let plan = Plan::uninitialized(artifact, &unfolded);
+        let mut plan = Plan::uninitialized(artifact, &unfolded);
+        for d in inputs.iter().filter_map(|i| if let Input::Dense(d) = i { Some(d) } else { None }) {
+            plan.blocks[d.block].varying.push(d.param);
+        }
         for u in trainables.iter().flat_map(|t| &t.uses) {
             check_use(&plan, u)?;
         }
@@ -388,8 +391,7 @@ impl Problem {
         run.rows = Vec::new();
         let (params, weights, cable) =
             reverse::run(plan, &self.code, &run, &row_cotangents, self.weights.len(), schedule, self.threads)?;
-        let weights: Vec<f64> = weights.iter().zip(rule_scales).map(|(g, s)| g * s).collect();
-        let gradient = self.fold(plan, &params, &weights, &cable);
+        let gradient = self.fold(plan, &params, &weights, rule_scales, &cable);
         Ok((
             Gradient { loss: value, gradient, checkpoint_every: k, kept_tapes: schedule == reverse::Schedule::Tapes },
             params,
@@ -399,14 +401,17 @@ impl Problem {
 
 impl Problem {
     /// Each trainable's gradient from those of the per-instance parameters, the connection
-    /// rules' weights and the cable's coefficients.
+    /// rules' weights (of events that carried them times `rule_scales`) and the cable's
+    /// coefficients.
     pub(crate) fn fold(
         &self,
         plan: &Plan,
         params: &ParamGradients,
         weights: &[f64],
+        rule_scales: &[f64],
         cable: &cable::CableGradient,
     ) -> Vec<f64> {
+        let weights: Vec<f64> = weights.iter().zip(rule_scales).map(|(g, s)| g * s).collect();
         self.trainables
             .iter()
             .zip(&self.cable_values)
@@ -436,8 +441,8 @@ impl Problem {
         &self.trainables
     }
 
-    /// Whether samples' inputs, dense inputs or a linear readout take part (only
-    /// [`Problem::gradient`]'s loss runs on the GPU).
+    /// Whether samples' inputs, dense inputs or a linear readout take part (the GPU runs such a
+    /// problem's samples, not a loss over its plan's traces).
     pub(crate) fn has_inputs(&self) -> bool {
         !self.inputs.is_empty() || self.linear.is_some()
     }

@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use super::linear::{LinearReadout, softmax_cross_entropy};
-use super::{GradError, Gradient, Problem, Use};
+use super::{GradError, Gradient, ParamGradients, Problem, RowLoss, Use};
 use crate::plan::{Plan, ProbeSource};
 
 /// What the values of a sample set (one value each, a dense input `features` values).
@@ -60,6 +60,15 @@ pub enum Objective {
     /// logistic (classes 0 and 1), with several a softmax over them.
     CrossEntropy { class: usize, scale: f64, threshold: f64 },
 }
+
+/// The forward and reverse runs of a sample's plan whose connection rules' events carry their
+/// weight times the given scales: the gradient of the loss the rows' objective gives, with the
+/// per-instance parameters' derivatives.
+pub(crate) type SampleRun<'r> =
+    dyn FnMut(&Plan, &[f64], &mut RowLoss<'_>) -> Result<(Gradient, ParamGradients), GradError> + 'r;
+
+/// The forward run of a sample's plan: its recorded rows.
+pub(crate) type ForwardRows<'r> = dyn FnMut(&Plan) -> Result<Vec<Vec<f64>>, GradError> + 'r;
 
 /// A sample's loss, its readout and whether it is classified right (cross-entropy only).
 #[derive(Clone, Debug, PartialEq)]
@@ -146,9 +155,23 @@ impl Problem {
         readout: &Readout,
         objective: Objective,
     ) -> Result<SampleLoss, GradError> {
+        self.sample_loss_with(values, readout, objective, &mut |plan| {
+            super::forward::run(plan, &self.code, self.steps, None).map(|run| run.rows)
+        })
+    }
+
+    /// The loss of one sample whose plan `run` runs forward, giving the recorded rows (the
+    /// CPU's run, or the GPU's: `gpu::grad`).
+    pub(crate) fn sample_loss_with(
+        &self,
+        values: &[f64],
+        readout: &Readout,
+        objective: Objective,
+        run: &mut ForwardRows<'_>,
+    ) -> Result<SampleLoss, GradError> {
         let plan = self.sample_plan(values)?;
-        let run = super::forward::run(&plan, &self.code, self.steps, None)?;
-        evaluate_readout(&plan, readout, objective, &run.rows, self.linear_map()).map(|(l, _, _)| l)
+        let rows = run(&plan)?;
+        evaluate_readout(&plan, readout, objective, &rows, self.linear_map()).map(|(l, _, _)| l)
     }
 
     /// The loss of one sample and its gradient (default checkpoints).
@@ -158,10 +181,25 @@ impl Problem {
         readout: &Readout,
         objective: Objective,
     ) -> Result<(SampleLoss, Gradient), GradError> {
+        self.sample_gradient_with(values, readout, objective, &mut |plan, rule_scales, loss| {
+            self.gradient_of(plan, rule_scales, None, loss)
+        })
+    }
+
+    /// The loss of one sample and its gradient, with `run` the forward and reverse runs of the
+    /// sample's plan (the CPU's, or the GPU's: `gpu::grad`); the readout's loss, the dense
+    /// inputs' and the linear readout's gradients are this code's on both.
+    pub(crate) fn sample_gradient_with(
+        &self,
+        values: &[f64],
+        readout: &Readout,
+        objective: Objective,
+        run: &mut SampleRun<'_>,
+    ) -> Result<(SampleLoss, Gradient), GradError> {
         let plan = self.sample_plan(values)?;
         let mut loss = None;
         let mut map_gradient = Vec::new();
-        let (mut gradient, params) = self.gradient_of(&plan, &self.rule_scales(values), None, &mut |rows| {
+        let (mut gradient, params) = run(&plan, &self.rule_scales(values), &mut |rows| {
             let (l, cotangents, map) = evaluate_readout(&plan, readout, objective, rows, self.linear_map())?;
             let value = l.loss;
             loss = Some(l);

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::test_models;
+use sylva_compiler::artifact::Artifact;
 
 /// Two cells, each with a synapse driven by its own source and a clamp on the first: the
 /// readouts are the two somata's mean voltages.
@@ -38,6 +39,12 @@ simulation { dt = 0.025 ms, duration = 5 ms, temperature = 6.3 degC }
 "#;
 
 fn problem() -> Problem {
+    two_cells_problem().1
+}
+
+/// The problem of `TWO_CELLS`: both sources' events scaled and the clamp's amplitude set by a
+/// sample, both weights and hh's parameter 1 trained.
+pub(crate) fn two_cells_problem() -> (Artifact, Problem) {
     let artifact = test_models::compiled("two_cells.syl", TWO_CELLS);
     let clamp = artifact.placements.iter().position(a_stimulus).expect("the clamp is placed");
     let amp = artifact.model.mechanisms[artifact.placements[clamp].mechanism.index()]
@@ -56,7 +63,8 @@ fn problem() -> Problem {
         Trainable { uses: vec![Use::all(hh, 1)], ..Trainable::default() },
     ];
     let inputs = [Input::Source(0), Input::Source(1), Input::Param(Use::all(clamp, amp))];
-    Problem::with_inputs(&artifact, &trainables, &inputs).expect("a problem")
+    let problem = Problem::with_inputs(&artifact, &trainables, &inputs).expect("a problem");
+    (artifact, problem)
 }
 
 fn a_stimulus(p: &sylva_compiler::artifact::PlacementKernels) -> bool {
@@ -159,9 +167,9 @@ network main {
 simulation { dt = 0.025 ms, duration = 6 ms, temperature = 6.3 degC }
 "#;
 
-/// A dense input's W and b against central differences: cell i's amplitude is Σⱼ Wᵢⱼ xⱼ + bᵢ.
-#[test]
-fn dense_input_gradients_agree_with_central_differences() {
+/// The problem of `DENSE`: a dense input of two features into the three cells' amplitudes, at
+/// set W and b, with a softmax cross-entropy of class 2 over the three cells' mean voltages.
+pub(crate) fn dense_problem() -> (Artifact, Problem, Readout, Objective) {
     let artifact = test_models::compiled("dense.syl", DENSE);
     let block = artifact
         .placements
@@ -176,6 +184,13 @@ fn dense_input_gradients_agree_with_central_differences() {
     p.set_values(&[0.02, -0.01, 0.015, 0.03, -0.02, 0.01, 0.005, -0.004, 0.012]);
     let readout = Readout { probes: vec![0, 1, 2], rows: 80..241 };
     let objective = Objective::CrossEntropy { class: 2, scale: 3.0, threshold: -60.0 };
+    (artifact, p, readout, objective)
+}
+
+/// A dense input's W and b against central differences: cell i's amplitude is Σⱼ Wᵢⱼ xⱼ + bᵢ.
+#[test]
+fn dense_input_gradients_agree_with_central_differences() {
+    let (_, mut p, readout, objective) = dense_problem();
     let values = [0.8, 0.3];
     let (_, g) = p.sample_gradient(&values, &readout, objective).expect("gradient");
     assert_eq!(g.gradient.len(), 9);

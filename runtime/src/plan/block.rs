@@ -60,6 +60,10 @@ pub struct Block {
     pub node_index: Vec<u32>,
     /// Per-instance parameters that are not constants in the kernels: (parameter, values).
     pub params: Vec<(u32, Vec<f64>)>,
+    /// Parameters of `params` whose values may differ between the cells of a type from one run
+    /// to the next (a dense input's, set per sample): a GPU keeps them per instance, not once
+    /// per cell type.
+    pub varying: Vec<u32>,
     /// Constant parameters (baked into the kernels), for probes.
     pub constant_params: Vec<(u32, f64)>,
     pub states: Vec<Vec<f64>>,

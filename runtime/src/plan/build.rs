@@ -283,6 +283,7 @@ fn block(
         species: artifact.ion_species[placed.mechanism.index()].iter().map(|s| s.index()).collect(),
         kernels: std::sync::Arc::new(artifact.specialize(id, &constant_params, dt, celsius)),
         constant_params,
+        varying: Vec::new(),
         gids,
         per_cell: nodes_per_cell.len(),
         pre_node: Vec::new(),

@@ -1,6 +1,7 @@
-//! Training on samples: epochs of shuffled batches; the samples of a batch run on the threads
-//! of the current rayon pool, and their gradients are summed in the batch's order, so the
-//! result is the same, bit for bit, for any number of threads.
+//! Training on samples: epochs of shuffled batches; the samples of a batch run where a
+//! [`SampleRuns`] runs them (the CPU's: on the threads of the current rayon pool; the GPU's:
+//! one after another on the device), and their gradients are summed in the batch's order, so
+//! the result is the same, bit for bit, for any number of threads.
 
 use std::ops::ControlFlow;
 
@@ -8,8 +9,8 @@ use rayon::prelude::*;
 
 use super::optimizer::{self, Optimizer};
 use super::transform::Transform;
-use super::{free_gradient, free_values, lbfgs_refused, values_of};
-use crate::grad::{GradError, Objective, Problem, Readout, SampleLoss};
+use super::{Cpu, free_gradient, free_values, lbfgs_refused, values_of};
+use crate::grad::{GradError, Gradient, Objective, Problem, Readout, SampleLoss};
 use crate::plan::events::Rng;
 
 /// Samples ready to run: per sample, the value of each input (internal units) and what its
@@ -39,6 +40,50 @@ pub struct SampleTraining {
     pub epochs: u32,
     pub batch: u32,
     pub seed: u64,
+}
+
+/// Where a training on samples runs its samples' forward and reverse runs.
+pub trait SampleRuns {
+    /// The loss and gradient of each sample `indices` of `set`, in that order.
+    fn gradients(
+        &mut self,
+        problem: &Problem,
+        set: &SampleSet,
+        readout: &Readout,
+        indices: &[usize],
+    ) -> Result<Vec<(SampleLoss, Gradient)>, GradError>;
+
+    /// The loss of each sample `indices` of `set` (forward runs), in that order.
+    fn losses(
+        &mut self,
+        problem: &Problem,
+        set: &SampleSet,
+        readout: &Readout,
+        indices: &[usize],
+    ) -> Result<Vec<SampleLoss>, GradError>;
+}
+
+/// The CPU's: the samples in parallel on the current rayon pool.
+impl SampleRuns for Cpu {
+    fn gradients(
+        &mut self,
+        problem: &Problem,
+        set: &SampleSet,
+        readout: &Readout,
+        indices: &[usize],
+    ) -> Result<Vec<(SampleLoss, Gradient)>, GradError> {
+        indices.par_iter().map(|&i| problem.sample_gradient(&set.values[i], readout, set.objectives[i])).collect()
+    }
+
+    fn losses(
+        &mut self,
+        problem: &Problem,
+        set: &SampleSet,
+        readout: &Readout,
+        indices: &[usize],
+    ) -> Result<Vec<SampleLoss>, GradError> {
+        indices.par_iter().map(|&i| problem.sample_loss(&set.values[i], readout, set.objectives[i])).collect()
+    }
 }
 
 /// The mean loss over samples and the fraction classified right (cross-entropy only).
@@ -84,8 +129,22 @@ pub struct SampleFit {
     pub stopped: bool,
 }
 
-/// Runs the epochs from the problem's current values; `progress` may stop after any batch.
+/// Runs the epochs from the problem's current values on the CPU; `progress` may stop after any
+/// batch.
 pub fn fit_samples(
+    problem: &mut Problem,
+    data: &SampleTraining,
+    transforms: &[Transform],
+    optimizer: Optimizer,
+    progress: impl FnMut(Progress) -> ControlFlow<()>,
+) -> Result<SampleFit, GradError> {
+    fit_samples_on(&mut Cpu, problem, data, transforms, optimizer, progress)
+}
+
+/// Runs the epochs from the problem's current values, the samples run by `runs`; `progress`
+/// may stop after any batch.
+pub fn fit_samples_on(
+    runs: &mut dyn SampleRuns,
     problem: &mut Problem,
     data: &SampleTraining,
     transforms: &[Transform],
@@ -95,7 +154,8 @@ pub fn fit_samples(
     let mut u = free_values(problem, transforms);
     let mut state = optimizer::State::new(optimizer, u.len()).map_err(lbfgs_refused)?;
     let mut rng = Rng::new(data.seed);
-    let start = EpochReport { epoch: 0, train: score(problem, data, &data.train)?, test: test_score(problem, data)? };
+    let train = score(runs, problem, data, &data.train)?;
+    let start = EpochReport { epoch: 0, train, test: test_score(runs, problem, data)? };
     let mut fit = SampleFit { epochs: vec![start], batch_losses: Vec::new(), values: Vec::new(), stopped: false };
     let _ = progress(Progress::Epoch { report: start, values: problem.values() });
     let batch = data.batch.max(1) as usize;
@@ -104,7 +164,7 @@ pub fn fit_samples(
         let batches = order.len().div_ceil(batch);
         let mut losses = Vec::with_capacity(order.len());
         for (b, chunk) in order.chunks(batch).enumerate() {
-            let (results, gradient) = batch_gradient(problem, data, chunk)?;
+            let (results, gradient) = batch_gradient(runs, problem, data, chunk)?;
             let free = free_gradient(&gradient, &u, transforms);
             state.step(&mut u, &free);
             problem.set_values(&values_of(&u, transforms));
@@ -117,7 +177,7 @@ pub fn fit_samples(
                 break 'epochs;
             }
         }
-        let report = EpochReport { epoch, train: mean_score(&losses), test: test_score(problem, data)? };
+        let report = EpochReport { epoch, train: mean_score(&losses), test: test_score(runs, problem, data)? };
         fit.epochs.push(report);
         if progress(Progress::Epoch { report, values: problem.values() }).is_break() {
             fit.stopped = epoch < data.epochs;
@@ -128,18 +188,15 @@ pub fn fit_samples(
     Ok(fit)
 }
 
-/// The samples `chunk` of the training set, run in parallel: their losses and the mean of their
+/// The samples `chunk` of the training set, run by `runs`: their losses and the mean of their
 /// gradients, summed in the chunk's order.
 fn batch_gradient(
+    runs: &mut dyn SampleRuns,
     problem: &Problem,
     data: &SampleTraining,
     chunk: &[usize],
 ) -> Result<(Vec<SampleLoss>, Vec<f64>), GradError> {
-    let set = &data.train;
-    let results: Vec<_> = chunk
-        .par_iter()
-        .map(|&i| problem.sample_gradient(&set.values[i], &data.readout, set.objectives[i]))
-        .collect::<Result<_, _>>()?;
+    let results = runs.gradients(problem, &data.train, &data.readout, chunk)?;
     let mut sum = vec![0.0; results.first().map_or(0, |(_, g)| g.gradient.len())];
     let mut losses = Vec::with_capacity(results.len());
     for (loss, g) in results {
@@ -152,17 +209,19 @@ fn batch_gradient(
     Ok((losses, sum.into_iter().map(|s| s / n).collect()))
 }
 
-fn test_score(problem: &Problem, data: &SampleTraining) -> Result<Option<Score>, GradError> {
-    data.test.as_ref().map(|set| score(problem, data, set)).transpose()
+fn test_score(runs: &mut dyn SampleRuns, problem: &Problem, data: &SampleTraining) -> Result<Option<Score>, GradError> {
+    data.test.as_ref().map(|set| score(runs, problem, data, set)).transpose()
 }
 
-/// The score of every sample of `set` at the problem's values (forward runs in parallel).
-pub fn score(problem: &Problem, data: &SampleTraining, set: &SampleSet) -> Result<Score, GradError> {
-    let losses: Vec<SampleLoss> = (0..set.len())
-        .into_par_iter()
-        .map(|i| problem.sample_loss(&set.values[i], &data.readout, set.objectives[i]))
-        .collect::<Result<_, _>>()?;
-    Ok(mean_score(&losses))
+/// The score of every sample of `set` at the problem's values (forward runs by `runs`).
+pub fn score(
+    runs: &mut dyn SampleRuns,
+    problem: &Problem,
+    data: &SampleTraining,
+    set: &SampleSet,
+) -> Result<Score, GradError> {
+    let all: Vec<usize> = (0..set.len()).collect();
+    Ok(mean_score(&runs.losses(problem, set, &data.readout, &all)?))
 }
 
 fn mean_score(losses: &[SampleLoss]) -> Score {
@@ -188,22 +247,23 @@ pub fn first_batch(data: &SampleTraining) -> Vec<usize> {
     (0..data.train.len().min(data.batch.max(1) as usize)).collect()
 }
 
-/// The mean loss of the training samples `indices` and its gradient.
+/// The mean loss of the training samples `indices` and its gradient, the samples run by `runs`.
 pub fn batch_loss_and_gradient(
+    runs: &mut dyn SampleRuns,
     problem: &Problem,
     data: &SampleTraining,
     indices: &[usize],
 ) -> Result<(f64, Vec<f64>), GradError> {
-    let (losses, gradient) = batch_gradient(problem, data, indices)?;
+    let (losses, gradient) = batch_gradient(runs, problem, data, indices)?;
     Ok((mean_score(&losses).loss, gradient))
 }
 
-/// The mean loss of the training samples `indices` (forward runs).
-pub fn batch_loss(problem: &Problem, data: &SampleTraining, indices: &[usize]) -> Result<f64, GradError> {
-    let set = &data.train;
-    let losses: Vec<SampleLoss> = indices
-        .par_iter()
-        .map(|&i| problem.sample_loss(&set.values[i], &data.readout, set.objectives[i]))
-        .collect::<Result<_, _>>()?;
-    Ok(mean_score(&losses).loss)
+/// The mean loss of the training samples `indices` (forward runs by `runs`).
+pub fn batch_loss(
+    runs: &mut dyn SampleRuns,
+    problem: &Problem,
+    data: &SampleTraining,
+    indices: &[usize],
+) -> Result<f64, GradError> {
+    Ok(mean_score(&runs.losses(problem, &data.train, &data.readout, indices)?).loss)
 }

@@ -146,7 +146,8 @@ enum Command {
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
         /// Where the losses and gradients are computed (default: the CPU). The GPU runs one
-        /// invocation per cell, in the model's precision or `--precision`; not over samples.
+        /// invocation per cell, in the model's precision or `--precision`; a batch's samples one
+        /// after another.
         #[arg(long, value_enum)]
         backend: Option<BackendArg>,
         #[arg(long, value_enum)]

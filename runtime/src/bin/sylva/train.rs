@@ -18,7 +18,7 @@ use sylva_runtime::output::{self, OutputError, ParamEntry, TrainedValue, Trainin
 use sylva_runtime::train::lbfgs::Converged;
 use sylva_runtime::train::samples;
 use sylva_runtime::train::session::{self, Session, SessionError, Shown};
-use sylva_runtime::train::{Fit, Transform};
+use sylva_runtime::train::{Cpu, Fit, Transform};
 
 use crate::{Compiled, Failure, compile_located, report_at, report_coded};
 
@@ -113,12 +113,10 @@ pub fn grad(file: &str, overrides: &[String], check: bool, device: Device, colou
         (_, Some(precision)) => {
             let settings = gpu::grad::Settings::new(precision);
             let shown = if precision == Precision::F32 { "f32" } else { "f64" };
-            gpu::grad::gradient(artifact, &session.problem, &session.loss, settings).map(|g| {
-                let what = format!("a state saved every {} steps, on the GPU in {shown}", g.checkpoint_every);
-                (g.loss, g.gradient, what)
-            })
+            gpu_gradient(artifact, &session, &first, settings)
+                .map(|(loss, gradient, what)| (loss, gradient, format!("{what}, on the GPU in {shown}")))
         }
-        (Some(data), None) => samples::batch_loss_and_gradient(&session.problem, data, &first)
+        (Some(data), None) => samples::batch_loss_and_gradient(&mut Cpu, &session.problem, data, &first)
             .map(|(l, g)| (l, g, format!("the mean over the first {} samples", first.len()))),
         (None, None) => session
             .problem
@@ -163,7 +161,7 @@ pub fn grad(file: &str, overrides: &[String], check: bool, device: Device, colou
                 shifted[i] = x + d;
                 session.problem.set_values(&shifted);
                 match &session.samples {
-                    Some(data) => samples::batch_loss(&session.problem, data, &first),
+                    Some(data) => samples::batch_loss(&mut Cpu, &session.problem, data, &first),
                     None => session.problem.loss(&session.loss),
                 }
             };
@@ -198,6 +196,27 @@ pub fn grad(file: &str, overrides: &[String], check: bool, device: Device, colou
     Ok(())
 }
 
+/// The loss and gradient `sylva grad --backend gpu` shows (over the first samples of a block
+/// with samples), and what they are.
+fn gpu_gradient(
+    artifact: &Artifact,
+    session: &Session,
+    first: &[usize],
+    settings: gpu::grad::Settings,
+) -> Result<(f64, Vec<f64>, String), GradError> {
+    let mut on_gpu = gpu::grad::GpuGradient::new(artifact, &session.problem, settings)?;
+    match &session.samples {
+        Some(data) => {
+            let (loss, gradient) = samples::batch_loss_and_gradient(&mut on_gpu, &session.problem, data, first)?;
+            Ok((loss, gradient, format!("the mean over the first {} samples", first.len())))
+        }
+        None => {
+            let g = on_gpu.gradient(&session.problem, &session.loss)?;
+            Ok((g.loss, g.gradient, format!("a state saved every {} steps", g.checkpoint_every)))
+        }
+    }
+}
+
 /// What `sylva train` is asked for.
 pub struct TrainArgs<'a> {
     pub file: &'a str,
@@ -216,8 +235,7 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
     let started = Instant::now();
     let (compiled, mut session) = session(file, overrides, resume, colour)?;
     let artifact = &compiled.artifact;
-    // The device's code and buffers, made once for every iteration (a loss over samples is
-    // refused here: the GPU does not run it yet).
+    // The device's code and buffers, made once for every iteration or sample.
     let mut on_gpu = match device {
         Device::Gpu(precision) => {
             let settings = gpu::grad::Settings::new(precision.unwrap_or(artifact.model.simulation.precision));
@@ -247,7 +265,8 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
     .map_err(|e| Failure::Internal(format!("cannot handle Ctrl-C: {e}")))?;
     let _lock = output::prepare_dir(&out_dir).map_err(|e| Failure::Usage(e.to_string()))?;
     if session.samples.is_some() {
-        return crate::train_samples::train(file, &out_dir, &compiled, &mut session, plots, &STOP_FIT, &STOP_WRITING);
+        let stops = crate::train_samples::Stops { fit: &STOP_FIT, writing: &STOP_WRITING };
+        return crate::train_samples::train(file, &out_dir, &compiled, &mut session, plots, on_gpu.as_mut(), stops);
     }
 
     let start = session.problem.values();

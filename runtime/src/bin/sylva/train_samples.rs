@@ -8,22 +8,38 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use sylva_runtime::gpu::grad::GpuGradient;
 use sylva_runtime::output::{self, EpochRow, OutputError, TrainingRecord};
-use sylva_runtime::train::samples::{EpochReport, Progress, Score, fit_samples};
+use sylva_runtime::train::Cpu;
+use sylva_runtime::train::samples::{EpochReport, Progress, SampleRuns, Score, fit_samples_on};
 use sylva_runtime::train::session::Session;
 
 use crate::train::{grad_failure, number, shown_values};
 use crate::{Compiled, Failure};
 
+/// What stops a training: the first Ctrl-C the fit, a second one the writing too.
+pub struct Stops<'a> {
+    pub fit: &'a AtomicBool,
+    pub writing: &'a AtomicBool,
+}
+
+/// Trains on the samples of the session, on the GPU where `on_gpu` is given (the samples of a
+/// batch one after another there), else on the CPU's threads.
 pub fn train(
     file: &str,
     out_dir: &Path,
     compiled: &Compiled,
     session: &mut Session,
     plots: bool,
-    stop_fit: &AtomicBool,
-    stop_writing: &AtomicBool,
+    on_gpu: Option<&mut GpuGradient>,
+    stops: Stops<'_>,
 ) -> Result<(), Failure> {
+    let Stops { fit: stop_fit, writing: stop_writing } = stops;
+    let place = if on_gpu.is_some() { " on the GPU" } else { "" };
+    let runs: &mut dyn SampleRuns = match on_gpu {
+        Some(gpu) => gpu,
+        None => &mut Cpu,
+    };
     let data = session.samples.clone().expect("a block with samples");
     let start = session.problem.values();
     let started = Instant::now();
@@ -40,7 +56,7 @@ pub fn train(
     };
     let mut reports = Vec::new();
     let mut checkpoint_error = None;
-    let fit = fit_samples(&mut session.problem, &data, &session.transforms, session.optimizer, |p| {
+    let fit = fit_samples_on(runs, &mut session.problem, &data, &session.transforms, session.optimizer, |p| {
         match p {
             Progress::Batch { epoch, batch, batches, loss } => {
                 bar.set_message(format!("batch {batch}/{batches} loss {}", number(loss)));
@@ -77,7 +93,7 @@ pub fn train(
     })?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "{file}: {done} epochs of {} samples (batches of {}), {:.3} s ({:.1} ms a sample)",
+        "{file}: {done} epochs of {} samples (batches of {}){place}, {:.3} s ({:.1} ms a sample)",
         data.train.len(),
         data.batch,
         seconds,

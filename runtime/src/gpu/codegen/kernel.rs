@@ -27,6 +27,10 @@ impl Cx<'_> {
             let h = match e {
                 Expr::Const(x) => fb.f(x),
                 Expr::Param(p) => match b.params.iter().find(|(q, _)| *q == p) {
+                    Some((_, off)) if b.varying.contains(&p) => {
+                        let i = self.instance_index(fb, b, *off, at);
+                        fb.read(g.shared, i)
+                    }
                     Some((_, off)) => {
                         let o = fb.u(*off);
                         let i = fb.add(o, at.k);

@@ -7,12 +7,16 @@
 //! kernels fused with their adjoints' partials, the current and event kernels' partials
 //! evaluated with their products (`codegen::reverse_module`).
 //! Initialisation's adjoint, the sums of the event records' weight gradients and the folding
-//! into trainables run on the host with the CPU gradient's own code.
+//! into trainables run on the host with the CPU gradient's own code. A loss over samples runs
+//! each sample's plan through the same device (`sample.rs`).
 
 mod device;
 mod forward;
 mod host;
 pub(in crate::gpu) mod layout;
+mod sample;
+#[cfg(test)]
+mod sample_tests;
 mod segments;
 #[cfg(test)]
 mod tests;
@@ -25,7 +29,7 @@ use sylva_compiler::ir::kernel::{Stage, Target};
 use super::codegen;
 use super::{GpuEngine, GpuError, LLVMPIPE_LOOP_BUDGET, Options, Strategy, round};
 use crate::grad::kernels::{Code, kernel_of};
-use crate::grad::{GradError, Gradient, Loss, Problem};
+use crate::grad::{GradError, Gradient, Loss, ParamGradients, Problem, RowLoss};
 use crate::plan::Plan;
 use device::Reverse;
 use forward::Forward;
@@ -68,6 +72,8 @@ pub struct GpuGradient {
     engine: GpuEngine,
     reverse: Reverse,
     grad: GradLayout,
+    /// Steps of a run.
+    steps: u64,
     /// Steps between checkpoints.
     k: u64,
 }
@@ -90,14 +96,38 @@ impl GpuGradient {
         let params = codegen::Params { prec: engine.prec, dt: engine.dt, spike_cap: engine.spike_cap };
         let (module, _) = reverse_module(&engine.layout, &params, &grad, &blocks).map_err(GradError::Gpu)?;
         let reverse = Reverse::new(&engine, module, &grad, steps.div_ceil(k).max(1)).map_err(GradError::Gpu)?;
-        Ok(GpuGradient { artifact: artifact.clone(), engine, reverse, grad, k })
+        Ok(GpuGradient { artifact: artifact.clone(), engine, reverse, grad, steps, k })
     }
 
     /// The loss and its gradient at `problem`'s current values (the problem this was made for).
     pub fn gradient(&mut self, problem: &Problem, loss: &Loss) -> Result<Gradient, GradError> {
-        let (plan, code, _) = problem.parts();
-        let forward = self.forward(problem, true)?;
-        let (value, row_cotangents) = crate::grad::evaluate(plan, loss, &forward.rows)?;
+        refuse_inputs(problem)?;
+        let (plan, _, _) = problem.parts();
+        let scales = vec![1.0; self.artifact.model.network.connections.len()];
+        self.gradient_of(problem, plan, &scales, &mut |rows| crate::grad::evaluate(plan, loss, rows)).map(|(g, _)| g)
+    }
+
+    /// The loss of a forward run on the GPU at `problem`'s current values.
+    pub fn loss(&mut self, problem: &Problem, loss: &Loss) -> Result<f64, GradError> {
+        refuse_inputs(problem)?;
+        let (plan, _, _) = problem.parts();
+        let forward = self.forward(plan, false)?;
+        crate::grad::evaluate(plan, loss, &forward.rows).map(|(value, _)| value)
+    }
+
+    /// The gradient of the loss `objective` gives of a run of `plan` (`problem`'s, or one of its
+    /// samples'), whose connection rules' events carry their weight times `rule_scales`: the
+    /// GPU's counterpart of the CPU's `Problem::gradient_of`.
+    fn gradient_of(
+        &mut self,
+        problem: &Problem,
+        plan: &Plan,
+        rule_scales: &[f64],
+        objective: &mut RowLoss<'_>,
+    ) -> Result<(Gradient, ParamGradients), GradError> {
+        let (_, code, _) = problem.parts();
+        let forward = self.forward(plan, true)?;
+        let (value, row_cotangents) = objective(&forward.rows)?;
         let (results, records) = self.undo_segments(&forward, &row_cotangents).map_err(GradError::Gpu)?;
         let connections = self.artifact.model.network.connections.len();
         let (params, weights, cable) = host::gradients(
@@ -111,21 +141,13 @@ impl GpuGradient {
             &records,
             connections,
         );
-        let gradient = problem.fold(plan, &params, &weights, &cable);
-        Ok(Gradient { loss: value, gradient, checkpoint_every: self.k, kept_tapes: false })
+        let gradient = problem.fold(plan, &params, &weights, rule_scales, &cable);
+        Ok((Gradient { loss: value, gradient, checkpoint_every: self.k, kept_tapes: false }, params))
     }
 
-    /// The loss of a forward run on the GPU at `problem`'s current values.
-    pub fn loss(&mut self, problem: &Problem, loss: &Loss) -> Result<f64, GradError> {
-        let (plan, _, _) = problem.parts();
-        let forward = self.forward(problem, false)?;
-        crate::grad::evaluate(plan, loss, &forward.rows).map(|(value, _)| value)
-    }
-
-    /// The forward run from `problem`'s initial state, with `checkpoints` its state saved every
-    /// K steps.
-    fn forward(&mut self, problem: &Problem, checkpoints: bool) -> Result<Forward, GradError> {
-        let (plan, _, steps) = problem.parts();
+    /// The forward run from `plan`'s initial state (the problem's plan or a sample's, of the
+    /// same shape), with `checkpoints` its state saved every K steps.
+    fn forward(&mut self, plan: &Plan, checkpoints: bool) -> Result<Forward, GradError> {
         let initial = initialized(plan);
         let prec = self.engine.prec;
         let row0: Vec<f64> = initial.probes.iter().map(|p| round(prec, initial.probe_value(p))).collect();
@@ -136,8 +158,19 @@ impl GpuGradient {
                 reverse.save_checkpoint(&engine.gpu, start);
             }
         };
-        forward::run(&mut self.engine, &mut host, row0, (steps, self.k), &mut save)
+        forward::run(&mut self.engine, &mut host, row0, (self.steps, self.k), &mut save)
     }
+}
+
+/// Refuses a loss over rows of a problem with samples: its samples' losses run on the GPU
+/// (`GpuGradient::sample_gradient`), a loss over the rows of its plan alone does not.
+fn refuse_inputs(problem: &Problem) -> Result<(), GradError> {
+    if problem.has_inputs() {
+        return Err(GradError::NotDifferentiable(
+            "a loss over the rows of a model with samples on the GPU (its samples' losses run there)".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// `plan` initialised.
@@ -208,9 +241,6 @@ fn check_supported(problem: &Problem, plan: &Plan) -> Result<(), GradError> {
     let refuse = |what: &str| {
         Err(GradError::NotDifferentiable(format!("{what} on the GPU (the CPU computes it: `--backend cpu`)")))
     };
-    if problem.has_inputs() {
-        return refuse("a loss over samples (inputs, dense inputs, a linear readout)");
-    }
     if plan.blocks.iter().any(|b| !b.pre_node.is_empty()) {
         return refuse("the gradient of graded synapses and gap junctions (`v_pre`)");
     }
