@@ -103,26 +103,32 @@ def connect_rings(jx, net, ncell, synapse):
                net.cell([g - N_PER_RING + 1 for g in last]).branch(0).comp(0), synapse)
 
 
+def ring_synapse(IonotropicSynapse):
+    """The ring's synapse with its parameters set before connecting (every edge copies them,
+    which is much cheaper than setting them on the network's edge table afterwards)."""
+    synapse = IonotropicSynapse()
+    name = synapse._name
+    synapse.synapse_params.update({f"{name}_gS": SYNAPSE_GS, f"{name}_e_syn": 0.0,
+                                   f"{name}_k_minus": 0.5, f"{name}_v_th": SPIKE_THRESHOLD,
+                                   f"{name}_delta": 2.0})
+    synapse.synapse_states[f"{name}_s"] = 0.0
+    return synapse
+
+
 def build_network(jx, a, t0):
     from jaxley.channels import HH
     from jaxley.synapses import IonotropicSynapse
 
     ncell = a.rings * N_PER_RING
     cell = build_cell(jx, HH)
+    # v and the gates' steady states are set on the one cell, which the network copies.
+    cell.set("v", -65.0)
+    cell.init_states()
     log(f"cell built ({cell.nodes.shape[0]} compartments); building {ncell} cells", t0)
     net = jx.Network([cell] * ncell)
     log("network built; connecting rings", t0)
-    synapse = IonotropicSynapse()
-    connect_rings(jx, net, ncell, synapse)
-    net.set("IonotropicSynapse_gS", SYNAPSE_GS)
-    net.set("IonotropicSynapse_e_syn", 0.0)
-    net.set("IonotropicSynapse_k_minus", 0.5)
-    net.set("IonotropicSynapse_v_th", SPIKE_THRESHOLD)
-    net.set("IonotropicSynapse_delta", 2.0)
-    net.set("IonotropicSynapse_s", 0.0)
-    net.set("v", -65.0)
-    net.init_states()
-    log("synapses set, states initialized; stimuli and recordings", t0)
+    connect_rings(jx, net, ncell, ring_synapse(IonotropicSynapse))
+    log("rings connected; stimuli and recordings", t0)
     kick = jx.step_current(i_delay=1.0, i_dur=1.0, i_amp=1.0, delta_t=a.dt, t_max=a.tstop)
     starts = list(range(0, ncell, N_PER_RING))
     net.cell(starts).branch(0).comp(0).stimulate(kick, verbose=False)

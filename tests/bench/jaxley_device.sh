@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Jaxley 0.14's ringtest on the lent GPU machine (issue 15), for the ratio against Sylva's
+# tests/bench/gpu.sh on the same card. The machine has jax 0.11.2 + its CUDA 13 plugin, numpy,
+# pandas, matplotlib, scipy and networkx; jaxley and tridiax travel as wheels in .whl/
+# (tests/bench/jaxley_wheels.txt lists them; download them as tests/bench/jaxley_ringtest.py's
+# header says). One device call (carry [".whl"], limit 600 s):
+#   bash tests/bench/jaxley_device.sh
+# env: SIZES="10 103 1031" (rings of 10 cells x 97 compartments: 9,700 / 99,910 / 1,000,070
+#      compartments), PRECISIONS="f32 f64", REPEATS=3, BUDGET_S=560 (no run starts, and a
+#      running one is stopped, once the call has used this many seconds: the build-time cap),
+#      REQUIRE_GPU=1 (0: a dry run on a machine without one, e.g. SIZES=1 REQUIRE_GPU=0).
+# A run that the budget stops (its network still building or compiling) skips the sizes above
+# it with a message. Writes versions.txt, ringtest_<rings>_<precision>.json (one JSON line) and
+# .log (progress) under $OUT (or a temporary folder), and prints every result line.
+set -u
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH=/tmp/site || exit
+sizes=${SIZES:-"10 103 1031"}
+precisions=${PRECISIONS:-"f32 f64"}
+repeats=${REPEATS:-3}
+budget=${BUDGET_S:-560}
+out=${OUT:-$(mktemp -d)}
+start=$SECONDS
+
+{
+    echo "machine: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader 2>/dev/null || echo no nvidia-smi); $(lscpu | sed -n 's/^Model name: *//p')"
+    python3 -c 'import sys, jax, jaxlib, jaxley, tridiax, numpy, pandas, matplotlib, networkx
+print("python", sys.version.split()[0], "jax", jax.__version__, "jaxlib", jaxlib.__version__,
+      "jaxley", jaxley.__version__, "numpy", numpy.__version__, "pandas", pandas.__version__,
+      "matplotlib", matplotlib.__version__, "networkx", networkx.__version__)
+print("backend", jax.default_backend(), "devices", jax.devices())'
+} 2>&1 | tee "$out/versions.txt"
+grep -q "^backend" "$out/versions.txt" || { echo "jaxley does not import: stopping"; exit 1; }
+if [ "${REQUIRE_GPU:-1}" = 1 ] && ! grep -q "^backend gpu" "$out/versions.txt"; then
+    echo "jax has no GPU backend: stopping"
+    exit 1
+fi
+
+# ringtest RINGS PRECISION: one timed run within what is left of the budget; fails if stopped.
+ringtest() {
+    local rings=$1 precision=$2 name="$out/ringtest_$1_$2"
+    local left=$((budget - (SECONDS - start)))
+    if [ "$left" -le 10 ]; then
+        echo "ringtest rings=$rings $precision: skipped, $left s of the ${budget} s budget left"
+        return 1
+    fi
+    timeout "$left" python3 tests/bench/jaxley_ringtest.py --rings "$rings" --precision "$precision" \
+        --repeats "$repeats" >"$name.json" 2>"$name.log"
+    local rc=$?
+    if [ "$rc" -ne 0 ]; then
+        echo "ringtest rings=$rings $precision: stopped (exit $rc) after $left s, the rest of the ${budget} s budget; last progress:"
+        tail -n 3 "$name.log"
+        return 1
+    fi
+    echo "ringtest rings=$rings $precision | $(cat "$name.json")"
+}
+
+for rings in $sizes; do
+    for precision in $precisions; do
+        ringtest "$rings" "$precision" || { echo "larger sizes skipped"; exit 0; }
+    done
+done
