@@ -8,10 +8,13 @@
 # env: SIZES="10 103 1031" (rings of 10 cells x 97 compartments: 9,700 / 99,910 / 1,000,070
 #      compartments), PRECISIONS="f32 f64", REPEATS=3, BUDGET_S=560 (no run starts, and a
 #      running one is stopped, once the call has used this many seconds: the build-time cap),
+#      MNIST="" (precisions of tests/bench/jaxley_mnist_step.py's timed training step, batch 16,
+#      run after the ringtests; a call of its own: SIZES="" MNIST="f32 f64"),
 #      REQUIRE_GPU=1 (0: a dry run on a machine without one, e.g. SIZES=1 REQUIRE_GPU=0).
 # A run that the budget stops (its network still building or compiling) skips the sizes above
-# it with a message. Writes versions.txt, ringtest_<rings>_<precision>.json (one JSON line) and
-# .log (progress) under $OUT (or a temporary folder), and prints every result line.
+# it with a message. Writes versions.txt, ringtest_<rings>_<precision>.json and
+# mnist_step_<precision>.json (one JSON line each) and .log (progress) under $OUT (or a
+# temporary folder), and prints every result line.
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
     && export PYTHONPATH=/tmp/site || exit
@@ -19,6 +22,7 @@ sizes=${SIZES:-"10 103 1031"}
 precisions=${PRECISIONS:-"f32 f64"}
 repeats=${REPEATS:-3}
 budget=${BUDGET_S:-560}
+mnist=${MNIST:-}
 out=${OUT:-$(mktemp -d)}
 start=$SECONDS
 
@@ -36,27 +40,36 @@ if [ "${REQUIRE_GPU:-1}" = 1 ] && ! grep -q "^backend gpu" "$out/versions.txt"; 
     exit 1
 fi
 
-# ringtest RINGS PRECISION: one timed run within what is left of the budget; fails if stopped.
-ringtest() {
-    local rings=$1 precision=$2 name="$out/ringtest_$1_$2"
+# timed NAME COMMAND...: one run within what is left of the budget, its JSON line to NAME.json
+# and its progress to NAME.log; fails if it was skipped or stopped.
+timed() {
+    local name=$1; shift
     local left=$((budget - (SECONDS - start)))
     if [ "$left" -le 10 ]; then
-        echo "ringtest rings=$rings $precision: skipped, $left s of the ${budget} s budget left"
+        echo "$name: skipped, $left s of the ${budget} s budget left"
         return 1
     fi
-    timeout "$left" python3 tests/bench/jaxley_ringtest.py --rings "$rings" --precision "$precision" \
-        --repeats "$repeats" >"$name.json" 2>"$name.log"
+    timeout "$left" "$@" >"$out/$name.json" 2>"$out/$name.log"
     local rc=$?
     if [ "$rc" -ne 0 ]; then
-        echo "ringtest rings=$rings $precision: stopped (exit $rc) after $left s, the rest of the ${budget} s budget; last progress:"
-        tail -n 3 "$name.log"
+        echo "$name: stopped (exit $rc) after at most $left s, the rest of the ${budget} s budget; last progress:"
+        tail -n 3 "$out/$name.log"
         return 1
     fi
-    echo "ringtest rings=$rings $precision | $(cat "$name.json")"
+    echo "$name | $(cat "$out/$name.json")"
 }
 
-for rings in $sizes; do
-    for precision in $precisions; do
-        ringtest "$rings" "$precision" || { echo "larger sizes skipped"; exit 0; }
+ringtests() {
+    for rings in $sizes; do
+        for precision in $precisions; do
+            timed "ringtest_${rings}_$precision" python3 tests/bench/jaxley_ringtest.py --rings "$rings" \
+                --precision "$precision" --repeats "$repeats" || { echo "larger sizes skipped"; return; }
+        done
     done
+}
+
+ringtests
+for precision in $mnist; do
+    timed "mnist_step_$precision" python3 tests/bench/jaxley_mnist_step.py --batch 16 --steps "$repeats" \
+        --precision "$precision"
 done

@@ -21,6 +21,11 @@ images (the step's time does not depend on the pixels).
   The gradient is `jax.value_and_grad` through `jx.integrate` over the batch (`jax.vmap`),
   without checkpointing (`checkpoint_lengths`), as Jaxley's default.
 
+On the dev VM's CPU (jax 0.10.2, batch 2, 10 ms): a step 10.6 s in f32, 23.8 s in f64; the
+loss falls in both (2.435 -> 2.242 -> 2.132 -> 2.076 in f64), but in f32 it became NaN at the
+third step (f64 did not), so an f32 result reports `finite: false` when it does; the step's
+work, and so its time, is the same.
+
 usage: python jaxley_mnist_step.py [--batch 16] [--steps 3] [--precision f32|f64] [--tmax 10]
 prints progress to stderr and one JSON line: build_s, compile_s (first step: tracing, compile
 and one step), step_s (median of `steps` later steps, each ended by block_until_ready),
