@@ -2,8 +2,10 @@
 # Jaxley 0.14's ringtest on the lent GPU machine (issue 15), for the ratio against Sylva's
 # tests/bench/gpu.sh on the same card. The machine has jax 0.11.2 + its CUDA 13 plugin, numpy,
 # pandas, matplotlib, scipy and networkx; jaxley and tridiax travel as wheels in .whl/
-# (tests/bench/jaxley_wheels.txt lists them; download them as tests/bench/jaxley_ringtest.py's
-# header says). One device call (carry [".whl"], limit 600 s):
+# (tests/bench/jaxley_wheels.txt lists them, 268 KB; pure Python). Download them with
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux2014_x86_64 -d .whl -r tests/bench/jaxley_wheels.txt
+# One device call (carry [".whl"], limit 600 s):
 #   bash tests/bench/jaxley_device.sh
 # env: SIZES="10 103 1031" (rings of 10 cells x 97 compartments: 9,700 / 99,910 / 1,000,070
 #      compartments), PRECISIONS="f32 f64", REPEATS=3, BUDGET_S=560 (no run starts, and a
