@@ -49,7 +49,7 @@ fn ringtest(rings: u32) -> Artifact {
 /// connection rules' weights.
 fn trainables(a: &Artifact) -> Vec<Trainable> {
     let plan = Plan::new(a);
-    let hh = a.placements.iter().position(|p| a.model.mechanisms[p.mechanism.index()].name == "hh").expect("hh");
+    let hh = a.first_placement_of("hh").expect("hh");
     let mechanism = &a.model.mechanisms[a.placements[hh].mechanism.index()];
     let block = &plan.blocks[hh];
     let mut out = Vec::new();

@@ -256,11 +256,7 @@ fn hh_advance_computes_seven_exps_and_six_divisions() {
     use sylva_compiler::ir::expr::{BinaryOp, Expr, UnaryOp};
     let (_, compilation) = compile_file("examples/neuron/hh_soma.syl", &[]);
     let artifact = compilation.artifact.expect("hh_soma compiles");
-    let hh = artifact
-        .placements
-        .iter()
-        .position(|p| artifact.model.mechanisms[p.mechanism.index()].name == "hh")
-        .expect("an hh placement");
+    let hh = artifact.first_placement_of("hh").expect("an hh placement");
     let kernels = artifact.specialize(sylva_compiler::artifact::PlacementId(hh as u32), &[], 0.025, 6.3);
     let count = |what: fn(&Expr) -> bool| kernels.advance.exprs.iter().filter(|(_, e)| what(e)).count();
     assert_eq!(count(|e| matches!(e, Expr::Unary(UnaryOp::Exp, _))), 7);

@@ -45,11 +45,7 @@ fn reverse_wgsl_snapshot() {
     use sylva_runtime::grad::{Problem, Trainable, Use};
     let (_, compilation) = compile_file("examples/neuron/hh_soma.syl", &[]);
     let artifact = compilation.artifact.expect("hh_soma compiles");
-    let hh = artifact
-        .placements
-        .iter()
-        .position(|p| artifact.model.mechanisms[p.mechanism.index()].name == "hh")
-        .expect("hh is placed");
+    let hh = artifact.first_placement_of("hh").expect("hh is placed");
     let params = &artifact.model.mechanisms[artifact.placements[hh].mechanism.index()].params;
     let trainable = |name: &str| Trainable {
         uses: vec![Use::all(hh, params.iter().position(|p| p.name == name).expect("a parameter of hh") as u32)],

@@ -118,6 +118,11 @@ impl Artifact {
         Artifact { model, species, ion_species, placements }
     }
 
+    /// The index of the first placement of the mechanism named `mechanism`, if it is placed.
+    pub fn first_placement_of(&self, mechanism: &str) -> Option<usize> {
+        self.placements.iter().position(|p| self.model.mechanisms[p.mechanism.index()].name == mechanism)
+    }
+
     /// The kernels of `placement` with `constant_params` (uniform parameters), `dt` and the
     /// temperature folded in, so that generated code does per-instance work only.
     pub fn specialize(&self, placement: PlacementId, constant_params: &[(u32, f64)], dt: f64, celsius: f64) -> Kernels {

@@ -66,7 +66,7 @@ fn species<'a>(a: &'a Artifact, name: &str) -> &'a ResolvedSpecies {
 }
 
 fn placement_of<'a>(a: &'a Artifact, mech: &str) -> &'a PlacementKernels {
-    a.placements.iter().find(|p| a.model.mechanisms[p.mechanism.index()].name == mech).expect("placed")
+    &a.placements[a.first_placement_of(mech).expect("placed")]
 }
 
 #[test]

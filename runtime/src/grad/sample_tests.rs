@@ -52,11 +52,7 @@ pub(crate) fn two_cells_problem() -> (Artifact, Problem) {
         .iter()
         .position(|p| p.name == "amp")
         .expect("amp") as u32;
-    let hh = artifact
-        .placements
-        .iter()
-        .position(|p| artifact.model.mechanisms[p.mechanism.index()].name == "hh")
-        .expect("hh");
+    let hh = artifact.first_placement_of("hh").expect("hh");
     let trainables = [
         Trainable { weights: vec![0], ..Trainable::default() },
         Trainable { weights: vec![1], ..Trainable::default() },

@@ -20,11 +20,7 @@ fn bits(g: &Gradient) -> (u64, Vec<u64>) {
 
 /// Parameter `param` of the first placement of mechanism `mechanism`.
 pub(crate) fn trainable(a: &Artifact, mechanism: &str, param: &str) -> Trainable {
-    let block = a
-        .placements
-        .iter()
-        .position(|p| a.model.mechanisms[p.mechanism.index()].name == mechanism)
-        .unwrap_or_else(|| panic!("{mechanism} is placed"));
+    let block = a.first_placement_of(mechanism).unwrap_or_else(|| panic!("{mechanism} is placed"));
     let m = &a.model.mechanisms[a.placements[block].mechanism.index()];
     let param = m.params.iter().position(|p| p.name == param).unwrap_or_else(|| panic!("{mechanism}.{param}")) as u32;
     Trainable { uses: vec![Use::all(block, param)], ..Trainable::default() }

@@ -11,7 +11,7 @@ use crate::test_models;
 fn hh_densities_are_recovered_from_the_somatic_voltage() {
     let mut a = test_models::example("examples/neuron/hh_soma.syl", &[]);
     a.model.simulation.duration = 10.0;
-    let hh = a.placements.iter().position(|p| a.model.mechanisms[p.mechanism.index()].name == "hh").expect("hh");
+    let hh = a.first_placement_of("hh").expect("hh");
     let m = &a.model.mechanisms[a.placements[hh].mechanism.index()];
     let names = ["gnabar", "gkbar", "gl", "el"];
     let trainables: Vec<Trainable> = names
