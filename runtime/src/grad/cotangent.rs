@@ -120,17 +120,19 @@ impl Cotangents {
             return;
         }
         let (n, nodes) = (instances.len(), &block.node_index[instances.clone()]);
-        let writes: Vec<(Column, bool)> = vjp.writes.iter().map(|&(place, acc)| (self.column(b, place), acc)).collect();
+        let writes = vjp.writes.len();
         // Every value is overwritten below: no need to clear the scratch.
-        written.resize(written.len().max(writes.len() * n), 0.0);
+        written.resize(written.len().max(writes * n), 0.0);
         // SAFETY (every column's `cells`): the columns point into this adjoint state's arrays,
         // alive and never resized; one column's slice at a time, and nothing else borrows them.
         // Every write's cotangent is read before any is consumed, as an instance reads them.
-        for ((column, _), out) in writes.iter().zip(written[..writes.len() * n].chunks_mut(n.max(1))) {
+        for (&(place, _), out) in vjp.writes.iter().zip(written[..writes * n].chunks_mut(n.max(1))) {
+            let column = self.column(b, place);
             let cells = unsafe { column.cells() };
             column.index.each(instances.clone(), nodes, |k, cell| out[k] = cells[cell]);
         }
-        for (column, _) in writes.iter().filter(|(_, accumulates)| !accumulates) {
+        for &(place, _) in vjp.writes.iter().filter(|(_, accumulates)| !accumulates) {
+            let column = self.column(b, place);
             let cells = unsafe { column.cells() };
             column.index.each(instances.clone(), nodes, |_, cell| cells[cell] = 0.0);
         }
