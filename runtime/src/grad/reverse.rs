@@ -216,6 +216,7 @@ struct SolveScratch {
 }
 
 /// What a stage overwrote, to put back before its adjoint reads the values its kernels read.
+#[derive(Default)]
 struct StepTape {
     /// Per event: the target instance's states before it.
     events: Vec<Vec<f64>>,
@@ -235,7 +236,7 @@ impl Reverse<'_> {
     /// `advance_kept`, the machine holds its advance kernels' partials); the machine's plan
     /// holds the state at its start and is left there.
     fn step(&mut self, m: &mut Machine, n: usize, t: f64, v_after: &[f64], advance_kept: bool) {
-        let mut tape = std::mem::replace(&mut self.tape, StepTape::empty());
+        let mut tape = std::mem::take(&mut self.tape);
         replay(m, &self.events.steps[n], t, &mut tape, v_after, advance_kept);
         self.undo(m, n, t, &tape);
         self.tape = tape;
@@ -396,18 +397,6 @@ impl StepTape {
             diagonal: p.nodes.diagonal.clone(),
             v_before_solve: p.nodes.v.clone(),
             advance: p.blocks.iter().map(|b| Overwritten::before(p, b, &b.kernels.advance)).collect(),
-            advanced: true,
-        }
-    }
-
-    /// A placeholder while the reverse run holds the tape.
-    fn empty() -> StepTape {
-        StepTape {
-            events: Vec::new(),
-            reversals: Vec::new(),
-            diagonal: Vec::new(),
-            v_before_solve: Vec::new(),
-            advance: Vec::new(),
             advanced: true,
         }
     }
