@@ -271,17 +271,7 @@ impl Cx<'_> {
                 Some(inv) => fb.mul(gc, inv),
                 None => fb.div(gc, dc),
             };
-            let fg = fb.mul(factor, gc);
-            let d0 = fb.load(dp);
-            let dn = fb.sub(d0, fg);
-            let rc = fb.load(r_carry);
-            let fr = fb.mul(factor, rc);
-            let r0 = fb.load(rp);
-            let rn = fb.add(r0, fr);
-            fb.store(dp, dn);
-            fb.store(rp, rn);
-            fb.store(d_carry, dn);
-            fb.store(r_carry, rn);
+            let rc = eliminate_into([dp, rp], factor, gc, [d_carry, r_carry], fb);
             if let (Some((w, [share_d, share_r])), Some(inv)) = (fill, inverse) {
                 let wc = fb.load(w);
                 let fp = self.fill_ptr(fb, child, c);
@@ -343,17 +333,7 @@ impl Cx<'_> {
             let [dp, rp] = [DIAGONAL, RHS].map(|x| self.solve_ptr(fb, x, a, c));
             let dc = fb.load(d_carry);
             let factor = fb.div(w, dc);
-            let fw = fb.mul(factor, w);
-            let d0 = fb.load(dp);
-            let dn = fb.sub(d0, fw);
-            let rc = fb.load(r_carry);
-            let fr = fb.mul(factor, rc);
-            let r0 = fb.load(rp);
-            let rn = fb.add(r0, fr);
-            fb.store(dp, dn);
-            fb.store(rp, rn);
-            fb.store(d_carry, dn);
-            fb.store(r_carry, rn);
+            eliminate_into([dp, rp], factor, w, [d_carry, r_carry], fb);
             let inner = fb.bin(B::Greater, k, zero);
             fb.if_(inner, |fb| add_shares(self, fb, k, a));
         });
@@ -596,4 +576,22 @@ fn add_to(fb: &mut Fb, local: H, x: H) {
     let old = fb.load(local);
     let new = fb.add(old, x);
     fb.store(local, new);
+}
+
+/// One elimination into the row at `[dp, rp]` from the row below, carried in registers:
+/// d −= f·g, rhs += f·rhs_below, stored in the row and carried on as the next row below.
+/// Returns rhs_below.
+fn eliminate_into([dp, rp]: [H; 2], factor: H, coupling: H, [d_carry, r_carry]: [H; 2], fb: &mut Fb) -> H {
+    let fg = fb.mul(factor, coupling);
+    let d0 = fb.load(dp);
+    let dn = fb.sub(d0, fg);
+    let rc = fb.load(r_carry);
+    let fr = fb.mul(factor, rc);
+    let r0 = fb.load(rp);
+    let rn = fb.add(r0, fr);
+    fb.store(dp, dn);
+    fb.store(rp, rn);
+    fb.store(d_carry, dn);
+    fb.store(r_carry, rn);
+    rc
 }
