@@ -19,7 +19,11 @@ images (the step's time does not depend on the pixels).
 * Trained: W (50,176) and the 640 synaptic conductances (as their logarithms, so that they
   stay positive); Adam (optax), learning rate 1e-3.
   The gradient is `jax.value_and_grad` through `jx.integrate` over the batch (`jax.vmap`),
-  without checkpointing (`checkpoint_lengths`), as Jaxley's default.
+  with two levels of checkpointing (`checkpoint_lengths` [21, 20] for the 401 time points of
+  10 ms), as Jaxley's paper trains; `--checkpoint-lengths none` is Jaxley's default (no
+  checkpointing), which needed 70.8 GiB for batch 16 on an H100 and did not fit (2026-12-06).
+  On the dev VM (jax 0.10.2, CPU, f32, batch 1, 1 ms) both give the same losses within 3e-5
+  relative (1.805615 and 1.805571: XLA orders the sums differently) and gradient norms.
 
 On the dev VM's CPU (jax 0.10.2, batch 2, 10 ms): a step 10.6 s in f32, 23.8 s in f64; the
 loss falls in both (2.435 -> 2.242 -> 2.132 -> 2.076 in f64), but in f32 it became NaN at the
@@ -27,6 +31,7 @@ third step (f64 did not), so an f32 result reports `finite: false` when it does;
 work, and so its time, is the same.
 
 usage: python jaxley_mnist_step.py [--batch 16] [--steps 3] [--precision f32|f64] [--tmax 10]
+                                  [--checkpoint-lengths auto|none|L1,L2,...]
 prints progress to stderr and one JSON line: build_s, compile_s (first step: tracing, compile
 and one step), step_s (median of `steps` later steps, each ended by block_until_ready),
 ncomp, per-image and per-epoch (8,000 images, Sylva's training split) estimates, the losses and
@@ -35,6 +40,7 @@ Needs optax (on the lent machine; `pip install optax` locally).
 """
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -59,7 +65,23 @@ def parse_args():
     p.add_argument("--precision", choices=["f32", "f64"], default="f32")
     p.add_argument("--tmax", type=float, default=10.0)
     p.add_argument("--dt", type=float, default=0.025)
+    p.add_argument("--checkpoint-lengths", default="auto",
+                   help="auto: two levels of about sqrt(steps) each; none: no checkpointing; or L1,L2,...")
     return p.parse_args()
+
+
+def checkpoint_lengths(a):
+    """The nested checkpoint lengths for `jx.integrate`: their product covers the time points."""
+    points = int(round(a.tmax / a.dt)) + 1
+    if a.checkpoint_lengths == "none":
+        return None
+    if a.checkpoint_lengths == "auto":
+        outer = math.ceil(math.sqrt(points))
+        return [outer, math.ceil(points / outer)]
+    lengths = [int(x) for x in a.checkpoint_lengths.split(",")]
+    if math.prod(lengths) < points:
+        sys.exit(f"--checkpoint-lengths {a.checkpoint_lengths}: the product must be at least {points}")
+    return lengths
 
 
 def build_network(jx):
@@ -105,12 +127,14 @@ def make_loss(jax, jnp, jx, net, somata, a):
     conductances stay positive under Adam's steps)."""
     steps = int(round(a.tmax / a.dt)) + 1
     soma_view = net.select(nodes=somata)
+    lengths = checkpoint_lengths(a)
 
     def image_loss(w, syn_params, image, label):
         amps = image @ w  # nA, one per hidden cell
         currents = jnp.broadcast_to(amps[:, None], (N_HIDDEN, steps))
         stimuli = soma_view.data_stimulate(currents, None)
-        v = jx.integrate(net, params=syn_params, data_stimuli=stimuli, delta_t=a.dt, t_max=a.tmax)
+        v = jx.integrate(net, params=syn_params, data_stimuli=stimuli, delta_t=a.dt, t_max=a.tmax,
+                         checkpoint_lengths=lengths)
         logits = v.mean(axis=1) + 65.0
         return -jax.nn.log_softmax(logits)[label]
 
@@ -172,6 +196,7 @@ def main():
         sim="jaxley", what="mnist training step", jaxley_version=jx.__version__,
         jax_version=jax.__version__, backend=jax.default_backend(), device=str(jax.devices()[0]),
         precision=a.precision, batch=a.batch, tmax_ms=a.tmax, dt=a.dt, ncomp=ncomp,
+        checkpoint_lengths=checkpoint_lengths(a),
         build_s=build_s, compile_s=times[0], step_s=step_s, steps_s=times[1:],
         image_s=step_s / a.batch, epoch_s_estimate=step_s * EPOCH_IMAGES / a.batch,
         losses=losses, grad_norms=grad_norms,
