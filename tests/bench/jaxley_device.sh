@@ -20,8 +20,8 @@
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
     && export PYTHONPATH=/tmp/site || exit
-sizes=${SIZES:-"10 103 1031"}
-precisions=${PRECISIONS:-"f32 f64"}
+sizes=${SIZES-"10 103 1031"}
+precisions=${PRECISIONS-"f32 f64"}
 repeats=${REPEATS:-3}
 budget=${BUDGET_S:-560}
 mnist=${MNIST:-}
