@@ -11,6 +11,8 @@
 //! each sample's plan through the same device (`sample.rs`).
 
 mod batch;
+#[cfg(test)]
+mod batch_tests;
 mod device;
 mod forward;
 mod host;
