@@ -87,7 +87,15 @@ impl GpuGradient {
                 reverse.save_checkpoint(&engine.gpu, start);
             }
         };
-        let forward = forward::run(&mut self.engine, &mut host, row0, (self.steps, self.k), &mut save)?;
+        let forward = forward::run(&mut self.engine, &mut host, row0, (self.steps, self.k), &mut save);
+        // A divergence names the cell of the sample's own network.
+        let forward = forward.map_err(|e| match e {
+            GradError::Diverged(mut blowup) => {
+                blowup.gid = replicas.local_gid(blowup.gid);
+                GradError::Diverged(blowup)
+            }
+            e => e,
+        })?;
         Ok((forward, replicas))
     }
 }
