@@ -227,16 +227,14 @@ impl Problem {
                 .collect();
             run(&plans, &rule_scales, &mut objectives)?
         };
-        let finish = |(((mut gradient, params), evaluated), (values, _)): (
-            ((Gradient, ParamGradients), Option<(SampleLoss, Vec<f64>)>),
-            &SampleOf<'_>,
-        )| {
+        let mut out = Vec::with_capacity(samples.len());
+        for (((mut gradient, params), evaluated), (values, _)) in results.into_iter().zip(evaluated).zip(samples) {
             let (loss, map_gradient) = evaluated.expect("evaluated");
             gradient.gradient.extend(self.dense_gradient(values, &params));
             gradient.gradient.extend(map_gradient);
-            (loss, gradient)
-        };
-        Ok(results.into_iter().zip(evaluated).zip(samples).map(finish).collect())
+            out.push((loss, gradient));
+        }
+        Ok(out)
     }
 
     /// The plans of a batch's samples.
