@@ -7,8 +7,9 @@
 //! kernels fused with their adjoints' partials, the current and event kernels' partials
 //! evaluated with their products (`codegen::reverse_module`).
 //! Initialisation's adjoint, the sums of the event records' weight gradients and the folding
-//! into trainables run on the host with the CPU gradient's own code. A loss over samples runs
-//! each sample's plan through the same device (`sample.rs`).
+//! into trainables run on the host with the CPU gradient's own code. A batch of samples runs
+//! at once, its plans as replicas of the network in one engine (`batch.rs`, `sample.rs`), each
+//! sample's results mapped back to its own plan (`host.rs`).
 
 mod batch;
 #[cfg(test)]
