@@ -607,8 +607,8 @@ fn train_on_the_gpu_follows_the_cpu() {
 }
 
 /// `sylva grad --check --backend gpu` on a model with samples (inputs that scale sources'
-/// events, trained weights): the mean gradient over the first batch, run on the GPU sample by
-/// sample, agrees with central differences of the CPU's loss.
+/// events, trained weights): the mean gradient over the first batch, its two samples run at
+/// once on the GPU, agrees with central differences of the CPU's loss.
 #[test]
 fn grad_check_of_samples_on_the_gpu() {
     let result = sylva(&["grad", "--check", "--backend", "gpu", "tests/data/train/and_neuron.syl"]);
@@ -617,7 +617,7 @@ fn grad_check_of_samples_on_the_gpu() {
     }
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
-    assert!(stdout.contains("the mean over the first 2 samples, on the GPU in f64"), "{stdout}");
+    assert!(stdout.contains("the mean over the first 2 samples, 2 at once, on the GPU in f64"), "{stdout}");
     assert!(stdout.contains("): ok;"), "{stdout}");
 }
 
@@ -642,8 +642,9 @@ fn train_on_the_gpu_refuses_a_stimulus_parameter_before_writing() {
 }
 
 /// `sylva train --backend gpu` on `examples/train/mnist.syl` (`small_mnist`, one epoch of three
-/// batches): the samples run on the GPU one after another give the CPU's losses within 1e-9
-/// relative and its learned values (f64); in f32 the losses are within 1e-3.
+/// batches): each batch's four samples run at once on the GPU, as replicas of the network, and
+/// give the CPU's losses within 1e-9 relative and its learned values (f64); in f32 the losses
+/// are within 1e-3.
 #[test]
 fn mnist_trains_on_the_gpu_as_on_the_cpu() {
     let dir = scratch("mnist_gpu");
@@ -661,7 +662,7 @@ fn mnist_trains_on_the_gpu_as_on_the_cpu() {
     }
     let stdout = String::from_utf8_lossy(&gpu.stdout);
     assert_eq!(gpu.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&gpu.stderr));
-    assert!(stdout.contains("1 epochs of 12 samples (batches of 4) on the GPU"), "{stdout}");
+    assert!(stdout.contains("1 epochs of 12 samples (batches of 4) on the GPU, 4 samples at once"), "{stdout}");
     let (cpu, cpu_out) = train("cpu", &[]);
     assert_eq!(cpu.status.code(), Some(0), "{}", String::from_utf8_lossy(&cpu.stderr));
     let (f32_run, f32_out) = train("f32", &["--backend", "gpu", "--precision", "f32"]);

@@ -4,6 +4,8 @@
 pub mod compiled;
 pub mod engine;
 pub mod jit;
+#[cfg(test)]
+mod replica_tests;
 pub mod slots;
 
 pub use engine::{CpuEngine, Options, Simulation};

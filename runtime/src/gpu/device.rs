@@ -44,6 +44,15 @@ impl Opened {
     pub(super) fn limits(&self) -> wgpu::Limits {
         self.device.limits()
     }
+
+    /// A CPU implementation (llvmpipe).
+    pub(super) fn cpu_device(&self) -> bool {
+        self.cpu_device
+    }
+
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 /// Opens the best adapter with every limit it offers (and f64 when asked).

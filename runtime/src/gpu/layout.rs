@@ -10,7 +10,6 @@
 //! * `meta` (read-only u32): parents, instance nodes, gids of each type, the probe table.
 
 use sylva_compiler::artifact::{Artifact, Placement};
-use sylva_compiler::ir::Model;
 use sylva_compiler::ir::expr::IonVar;
 use sylva_compiler::ir::kernel::Kernels;
 
@@ -251,7 +250,6 @@ pub fn layout(
     fit: DeviceFit,
     prec: Prec,
 ) -> Result<Layout, GpuError> {
-    let model = &artifact.model;
     let ncells = plan.cell_offset.len();
     let coupled = plan.blocks.iter().any(|b| !b.pre_node.is_empty());
     let mut b = Builder {
@@ -269,7 +267,7 @@ pub fn layout(
     for (ti, ty) in plan.types.iter().enumerate() {
         types.push(b.cell_type(artifact, ti, &ty.gids, options, fit, prec)?);
     }
-    let (probes, gpu_probes, probe_offsets, probe_pairs) = b.probes(model, &types);
+    let (probes, gpu_probes, probe_offsets, probe_pairs) = b.probes(&types);
     b.pre_voltages(&mut types);
     let nernst = plan
         .species
@@ -600,15 +598,16 @@ impl Builder<'_> {
 
     /// Where each probe reads, and the probe table by cell: (probes, GPU columns, offset of the
     /// CSR's offsets, offset of its (column, index) pairs).
-    fn probes(&mut self, model: &Model, types: &[TypeLayout]) -> (Vec<ProbeLoc>, u32, u32, u32) {
+    fn probes(&mut self, types: &[TypeLayout]) -> (Vec<ProbeLoc>, u32, u32, u32) {
         let plan = self.plan;
         let mut per_gid: Vec<Vec<(u32, u32)>> = vec![Vec::new(); plan.cell_offset.len()];
         let mut probes = Vec::new();
         let mut cols = 0u32;
-        for (p, source) in model.network.probes.iter().zip(&plan.probes) {
-            match self.probe_index(types, p.gid, source) {
+        for source in &plan.probes {
+            let gid = plan.probe_gid(source);
+            match self.probe_index(types, gid, source) {
                 Ok(index) => {
-                    per_gid[p.gid as usize].push((cols, index));
+                    per_gid[gid as usize].push((cols, index));
                     probes.push(ProbeLoc::Gpu { col: cols, index });
                     cols += 1;
                 }

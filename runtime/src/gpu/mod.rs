@@ -297,12 +297,23 @@ impl GpuEngine {
     /// parameters kept as data: a gradient's) and its host, row 0 recorded.
     fn with_host(
         artifact: &Artifact,
+        plan: Plan,
+        precision: Precision,
+        options: Options,
+    ) -> Result<(GpuEngine, Host), GpuError> {
+        GpuEngine::on_device(device::open(prec(precision))?, artifact, plan, precision, options)
+    }
+
+    /// [`GpuEngine::with_host`] on a device already open (a gradient sizes its batch by the
+    /// device's limits first).
+    fn on_device(
+        opened: device::Opened,
+        artifact: &Artifact,
         mut plan: Plan,
         precision: Precision,
         options: Options,
     ) -> Result<(GpuEngine, Host), GpuError> {
         let p = prec(precision);
-        let opened = device::open(p)?;
         let fit = DeviceFit::of(&opened.limits());
         let prepared = prepare(artifact, &plan, precision, options, fit)?;
         let mut host = Host::new(&mut plan, artifact.model.simulation.steps() as u64);

@@ -32,12 +32,13 @@ mod split;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use sylva_compiler::artifact::Artifact;
+use sylva_compiler::artifact::{Artifact, Placement};
 
 use crate::host::blowup::Blowup;
 use crate::plan::{Plan, ProbeSource};
 pub use cable::{CableProperty, CableUse};
 pub use linear::LinearReadout;
+pub(crate) use sample::SampleOf;
 pub use sample::{Dense, Input, Objective, Readout, SampleLoss};
 
 /// A trainable parameter: one value shared by every [`Use`] (a mechanism's parameter in some
@@ -186,6 +187,7 @@ impl Problem {
             Input::Dense(d) => Some((d.block, d.param)),
             Input::Source(_) => None,
         });
+        let input_count = input_params.clone().count();
         let unfolded: Vec<(usize, u32)> =
             trainables.iter().flat_map(|t| t.uses.iter().map(|u| (u.block, u.param))).chain(input_params).collect();
         for &(block, param) in &unfolded {
@@ -204,8 +206,12 @@ impl Problem {
             return Err(GradError::Loss(format!("no connection rule {c}")));
         }
         let mut plan = Plan::uninitialized(artifact, &unfolded);
-        for d in inputs.iter().filter_map(|i| if let Input::Dense(d) = i { Some(d) } else { None }) {
-            plan.blocks[d.block].varying.push(d.param);
+        // What a sample sets differs from sample to sample, and so from replica to replica of a
+        // batch (`plan::replicas`): a GPU keeps it per instance. A stimulus keeps it anyway.
+        for (block, param) in unfolded[unfolded.len() - input_count..].iter().copied() {
+            if !matches!(plan.blocks[block].placement, Placement::Stimulus(_)) {
+                plan.blocks[block].varying.push(param);
+            }
         }
         for u in trainables.iter().flat_map(|t| &t.uses) {
             check_use(&plan, u)?;

@@ -61,14 +61,18 @@ pub enum Objective {
     CrossEntropy { class: usize, scale: f64, threshold: f64 },
 }
 
-/// The forward and reverse runs of a sample's plan whose connection rules' events carry their
-/// weight times the given scales: the gradient of the loss the rows' objective gives, with the
-/// per-instance parameters' derivatives.
-pub(crate) type SampleRun<'r> =
-    dyn FnMut(&Plan, &[f64], &mut RowLoss<'_>) -> Result<(Gradient, ParamGradients), GradError> + 'r;
+/// The forward and reverse runs of a batch's sample plans, each with the scales its connection
+/// rules' events carry their weight times and the objective of its rows: per sample, the
+/// gradient of the loss its objective gives, with the per-instance parameters' derivatives.
+pub(crate) type BatchRun<'r> =
+    dyn FnMut(&[Plan], &[Vec<f64>], &mut [Box<RowLoss<'_>>]) -> Result<Vec<(Gradient, ParamGradients)>, GradError> + 'r;
 
-/// The forward run of a sample's plan: its recorded rows.
-pub(crate) type ForwardRows<'r> = dyn FnMut(&Plan) -> Result<Vec<Vec<f64>>, GradError> + 'r;
+/// The forward runs of a batch's sample plans: each one's recorded rows.
+pub(crate) type BatchRows<'r> = dyn FnMut(&[Plan]) -> Result<Vec<Vec<Vec<f64>>>, GradError> + 'r;
+
+/// A sample of a batch: its values (one per input, internal units) and what its readout is
+/// compared with.
+pub(crate) type SampleOf<'v> = (&'v [f64], Objective);
 
 /// A sample's loss, its readout and whether it is classified right (cross-entropy only).
 #[derive(Clone, Debug, PartialEq)]
@@ -155,23 +159,26 @@ impl Problem {
         readout: &Readout,
         objective: Objective,
     ) -> Result<SampleLoss, GradError> {
-        self.sample_loss_with(values, readout, objective, &mut |plan| {
-            super::forward::run(plan, &self.code, self.steps, None).map(|run| run.rows)
-        })
+        let mut losses = self.sample_losses_with(&[(values, objective)], readout, &mut |plans| {
+            plans.iter().map(|plan| super::forward::run(plan, &self.code, self.steps, None).map(|r| r.rows)).collect()
+        })?;
+        Ok(losses.remove(0))
     }
 
-    /// The loss of one sample whose plan `run` runs forward, giving the recorded rows (the
-    /// CPU's run, or the GPU's: `gpu::grad`).
-    pub(crate) fn sample_loss_with(
+    /// The loss of each sample of a batch whose plans `run` runs forward, giving each one's
+    /// recorded rows (the CPU's runs, or the GPU's: `gpu::grad`).
+    pub(crate) fn sample_losses_with(
         &self,
-        values: &[f64],
+        samples: &[SampleOf<'_>],
         readout: &Readout,
-        objective: Objective,
-        run: &mut ForwardRows<'_>,
-    ) -> Result<SampleLoss, GradError> {
-        let plan = self.sample_plan(values)?;
-        let rows = run(&plan)?;
-        evaluate_readout(&plan, readout, objective, &rows, self.linear_map()).map(|(l, _, _)| l)
+        run: &mut BatchRows<'_>,
+    ) -> Result<Vec<SampleLoss>, GradError> {
+        let plans = self.sample_plans(samples)?;
+        let rows = run(&plans)?;
+        let evaluate = |((plan, rows), (_, objective)): ((&Plan, &Vec<Vec<f64>>), &SampleOf<'_>)| {
+            evaluate_readout(plan, readout, *objective, rows, self.linear_map()).map(|(l, _, _)| l)
+        };
+        plans.iter().zip(&rows).zip(samples).map(evaluate).collect()
     }
 
     /// The loss of one sample and its gradient (default checkpoints).
@@ -181,34 +188,58 @@ impl Problem {
         readout: &Readout,
         objective: Objective,
     ) -> Result<(SampleLoss, Gradient), GradError> {
-        self.sample_gradient_with(values, readout, objective, &mut |plan, rule_scales, loss| {
-            self.gradient_of(plan, rule_scales, None, loss)
-        })
+        let mut results =
+            self.sample_gradients_with(&[(values, objective)], readout, &mut |plans, rule_scales, objectives| {
+                let runs = plans.iter().zip(rule_scales).zip(objectives);
+                runs.map(|((plan, scales), objective)| self.gradient_of(plan, scales, None, objective.as_mut()))
+                    .collect()
+            })?;
+        Ok(results.remove(0))
     }
 
-    /// The loss of one sample and its gradient, with `run` the forward and reverse runs of the
-    /// sample's plan (the CPU's, or the GPU's: `gpu::grad`); the readout's loss, the dense
-    /// inputs' and the linear readout's gradients are this code's on both.
-    pub(crate) fn sample_gradient_with(
+    /// The loss and gradient of each sample of a batch, with `run` the forward and reverse runs
+    /// of the samples' plans (the CPU's, or the GPU's all at once: `gpu::grad`); the readouts'
+    /// losses, the dense inputs' and the linear readout's gradients are this code's on both.
+    pub(crate) fn sample_gradients_with(
         &self,
-        values: &[f64],
+        samples: &[SampleOf<'_>],
         readout: &Readout,
-        objective: Objective,
-        run: &mut SampleRun<'_>,
-    ) -> Result<(SampleLoss, Gradient), GradError> {
-        let plan = self.sample_plan(values)?;
-        let mut loss = None;
-        let mut map_gradient = Vec::new();
-        let (mut gradient, params) = run(&plan, &self.rule_scales(values), &mut |rows| {
-            let (l, cotangents, map) = evaluate_readout(&plan, readout, objective, rows, self.linear_map())?;
-            let value = l.loss;
-            loss = Some(l);
-            map_gradient = map;
-            Ok((value, cotangents))
-        })?;
-        gradient.gradient.extend(self.dense_gradient(values, &params));
-        gradient.gradient.extend(map_gradient);
-        Ok((loss.expect("evaluated"), gradient))
+        run: &mut BatchRun<'_>,
+    ) -> Result<Vec<(SampleLoss, Gradient)>, GradError> {
+        let plans = self.sample_plans(samples)?;
+        let rule_scales: Vec<Vec<f64>> = samples.iter().map(|(values, _)| self.rule_scales(values)).collect();
+        // Per sample, its readout's loss and the linear readout's gradient, once evaluated.
+        let mut evaluated: Vec<Option<(SampleLoss, Vec<f64>)>> = vec![None; samples.len()];
+        let results = {
+            let mut objectives: Vec<Box<RowLoss<'_>>> = plans
+                .iter()
+                .zip(samples)
+                .zip(evaluated.iter_mut())
+                .map(|((plan, (_, objective)), slot)| {
+                    Box::new(move |rows: &[Vec<f64>]| {
+                        let (l, cotangents, map) =
+                            evaluate_readout(plan, readout, *objective, rows, self.linear_map())?;
+                        let value = l.loss;
+                        *slot = Some((l, map));
+                        Ok((value, cotangents))
+                    }) as Box<RowLoss<'_>>
+                })
+                .collect();
+            run(&plans, &rule_scales, &mut objectives)?
+        };
+        let mut out = Vec::with_capacity(samples.len());
+        for (((mut gradient, params), evaluated), (values, _)) in results.into_iter().zip(evaluated).zip(samples) {
+            let (loss, map_gradient) = evaluated.expect("evaluated");
+            gradient.gradient.extend(self.dense_gradient(values, &params));
+            gradient.gradient.extend(map_gradient);
+            out.push((loss, gradient));
+        }
+        Ok(out)
+    }
+
+    /// The plans of a batch's samples.
+    fn sample_plans(&self, samples: &[SampleOf<'_>]) -> Result<Vec<Plan>, GradError> {
+        samples.iter().map(|(values, _)| self.sample_plan(values)).collect()
     }
 
     /// The trained linear readout and its values, if there is one.

@@ -12,6 +12,7 @@ pub mod block;
 mod build;
 pub mod events;
 mod init;
+pub mod replicas;
 pub mod schedule;
 pub mod solve;
 
@@ -95,6 +96,21 @@ impl Plan {
             }
         }
         plan
+    }
+
+    /// The gid of the cell a probe reads.
+    pub fn probe_gid(&self, probe: &ProbeSource) -> u32 {
+        let of_node = |node: usize| (self.cell_offset.partition_point(|first| *first <= node) - 1) as u32;
+        match *probe {
+            ProbeSource::Voltage(node) | ProbeSource::Ion { node, .. } => of_node(node),
+            ProbeSource::State { block, instance, .. }
+            | ProbeSource::Current { block, instance, .. }
+            | ProbeSource::Derived { block, instance, .. }
+            | ProbeSource::Param { block, instance, .. } => {
+                let b = &self.blocks[block];
+                b.gids[instance / b.per_cell]
+            }
+        }
     }
 
     /// A probe's value in internal units, read from the plan's arrays.

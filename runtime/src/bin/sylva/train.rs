@@ -204,16 +204,33 @@ fn gpu_gradient(
     first: &[usize],
     settings: gpu::grad::Settings,
 ) -> Result<(f64, Vec<f64>, String), GradError> {
-    let mut on_gpu = gpu::grad::GpuGradient::new(artifact, &session.problem, settings)?;
+    let mut on_gpu = gpu_gradients(artifact, session, settings)?;
     match &session.samples {
         Some(data) => {
             let (loss, gradient) = samples::batch_loss_and_gradient(&mut on_gpu, &session.problem, data, first)?;
-            Ok((loss, gradient, format!("the mean over the first {} samples", first.len())))
+            let at_once = on_gpu.replicas();
+            Ok((loss, gradient, format!("the mean over the first {} samples, {at_once} at once", first.len())))
         }
         None => {
             let g = on_gpu.gradient(&session.problem, &session.loss)?;
             Ok((g.loss, g.gradient, format!("a state saved every {} steps", g.checkpoint_every)))
         }
+    }
+}
+
+/// The device's code and buffers for the session's gradients: for a block with samples, a
+/// batch's samples at once (as many as fit the device).
+fn gpu_gradients(
+    artifact: &Artifact,
+    session: &Session,
+    settings: gpu::grad::Settings,
+) -> Result<gpu::grad::GpuGradient, GradError> {
+    match &session.samples {
+        Some(data) => {
+            let batch = (data.batch as usize).min(data.train.len()).max(1);
+            gpu::grad::GpuGradient::for_batches(artifact, &session.problem, settings, batch)
+        }
+        None => gpu::grad::GpuGradient::new(artifact, &session.problem, settings),
     }
 }
 
@@ -239,10 +256,7 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
     let mut on_gpu = match device {
         Device::Gpu(precision) => {
             let settings = gpu::grad::Settings::new(precision.unwrap_or(artifact.model.simulation.precision));
-            Some(
-                gpu::grad::GpuGradient::new(artifact, &session.problem, settings)
-                    .map_err(|e| grad_failure(artifact, e))?,
-            )
+            Some(gpu_gradients(artifact, &session, settings).map_err(|e| grad_failure(artifact, e))?)
         }
         Device::Cpu => None,
     };

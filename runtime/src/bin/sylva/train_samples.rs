@@ -23,8 +23,8 @@ pub struct Stops<'a> {
     pub writing: &'a AtomicBool,
 }
 
-/// Trains on the samples of the session, on the GPU where `on_gpu` is given (the samples of a
-/// batch one after another there), else on the CPU's threads.
+/// Trains on the samples of the session, on the GPU where `on_gpu` is given (a batch's samples
+/// at once there, as replicas of the network), else on the CPU's threads.
 pub fn train(
     file: &str,
     out_dir: &Path,
@@ -35,7 +35,7 @@ pub fn train(
     stops: Stops<'_>,
 ) -> Result<(), Failure> {
     let Stops { fit: stop_fit, writing: stop_writing } = stops;
-    let place = if on_gpu.is_some() { " on the GPU" } else { "" };
+    let place = on_gpu.as_ref().map_or(String::new(), |g| format!(" on the GPU, {} samples at once", g.replicas()));
     let runs: &mut dyn SampleRuns = match on_gpu {
         Some(gpu) => gpu,
         None => &mut Cpu,

@@ -7,13 +7,18 @@
 //! kernels fused with their adjoints' partials, the current and event kernels' partials
 //! evaluated with their products (`codegen::reverse_module`).
 //! Initialisation's adjoint, the sums of the event records' weight gradients and the folding
-//! into trainables run on the host with the CPU gradient's own code. A loss over samples runs
-//! each sample's plan through the same device (`sample.rs`).
+//! into trainables run on the host with the CPU gradient's own code. A batch of samples runs
+//! at once, its plans as replicas of the network in one engine (`batch.rs`, `sample.rs`), each
+//! sample's results mapped back to its own plan (`host.rs`).
 
+mod batch;
+#[cfg(test)]
+mod batch_tests;
 mod device;
 mod forward;
 mod host;
 pub(in crate::gpu) mod layout;
+mod memory;
 mod sample;
 #[cfg(test)]
 mod sample_tests;
@@ -27,14 +32,19 @@ use sylva_compiler::ir::Precision;
 use sylva_compiler::ir::kernel::{Stage, Target};
 
 use super::codegen;
-use super::{GpuEngine, GpuError, LLVMPIPE_LOOP_BUDGET, Options, Strategy, round};
+use super::{GpuEngine, GpuError, LLVMPIPE_LOOP_BUDGET, Options, Strategy};
 use crate::grad::kernels::{Code, kernel_of};
-use crate::grad::{GradError, Gradient, Loss, ParamGradients, Problem, RowLoss};
+use crate::grad::{GradError, Gradient, Loss, Problem, RowLoss};
 use crate::plan::Plan;
+use crate::plan::replicas::Replicas;
 use device::Reverse;
-use forward::Forward;
 use layout::{BlockGrad, GradLayout, Product, Vjp};
+use memory::{Limits, Memory};
 pub use traffic::Footprint;
+
+/// The engine of a gradient: one invocation per cell (the reverse kernel's strategy).
+const OPTIONS: Options =
+    Options { strategy: Strategy::Thread, lanes: None, window_cap: super::MAX_WINDOW, solve: super::Solve::Split };
 
 /// Choices of a gradient on the GPU.
 #[derive(Copy, Clone, Debug)]
@@ -66,7 +76,8 @@ pub fn gradient(
 
 /// Gradients of one problem on the GPU, its device, pipelines and buffers kept from one to the
 /// next (a fit: `sylva train --backend gpu`); each gradient uploads the problem's current
-/// values and initial state.
+/// values and initial state. Made for batches of samples, it runs a batch's samples at once,
+/// as replicas of the network in one engine (`batch.rs`).
 pub struct GpuGradient {
     artifact: Artifact,
     engine: GpuEngine,
@@ -76,27 +87,57 @@ pub struct GpuGradient {
     steps: u64,
     /// Steps between checkpoints.
     k: u64,
+    /// Samples run at once (1 for a problem without samples).
+    replicas: usize,
 }
 
 impl GpuGradient {
     /// The device's code and buffers for `problem`'s gradients (made from `artifact`), its
     /// memory checked.
     pub fn new(artifact: &Artifact, problem: &Problem, settings: Settings) -> Result<GpuGradient, GradError> {
+        GpuGradient::for_batches(artifact, problem, settings, 1)
+    }
+
+    /// The device's code and buffers for the gradients of `problem`'s samples, `batch` at once
+    /// as replicas of the network, or as many as fit the device and `settings.memory_budget`
+    /// (a batch then runs in parts, [`GpuGradient::replicas`] samples each); refused with the
+    /// figures when not even one sample fits.
+    pub fn for_batches(
+        artifact: &Artifact,
+        problem: &Problem,
+        settings: Settings,
+        batch: usize,
+    ) -> Result<GpuGradient, GradError> {
         let Settings { precision, checkpoint_every, memory_budget } = settings;
         let (plan, code, steps) = problem.parts();
         check_supported(problem, plan)?;
-        let options = Options { strategy: Strategy::Thread, ..Options::default() };
-        let (engine, _) =
-            GpuEngine::with_host(artifact, initialized(plan), precision, options).map_err(GradError::Gpu)?;
-        let k = spacing(&engine, steps, checkpoint_every)?;
+        let gpu = GradError::Gpu;
+        let opened = super::device::open(super::prec(precision)).map_err(gpu)?;
+        let limits = opened.limits();
+        let one = initialized(plan);
+        let p = super::prec(precision);
+        let single = super::layout::layout(artifact, &one, OPTIONS, super::DeviceFit::of(&limits), p).map_err(gpu)?;
+        let k = spacing(opened.cpu_device(), &single, steps, checkpoint_every)?;
         let blocks = block_grads(plan, code);
-        let data_len = engine.gpu.data.size() / engine.prec.bytes();
-        let grad = GradLayout::new(&engine.layout, data_len, &blocks, k as u32, saved_ions(plan));
-        check_memory(&engine, &grad, steps, k, memory_budget).map_err(GradError::Gpu)?;
+        let grad_of = |layout: &super::layout::Layout, data_len: u64| {
+            GradLayout::new(layout, data_len, &blocks, k as u32, saved_ions(plan))
+        };
+        let binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+        let fit = Limits { budget: memory_budget, binding, adapter: opened.name(), prec: p };
+        let one_memory = Memory::of(&grad_of(&single, single.data.len() as u64), steps, k, p);
+        let replicas = one_memory.replicas_that_fit(batch, &fit).map_err(gpu)?;
+        let plan = Replicas::of(&one, replicas).plan(&vec![one; replicas]);
+        let (engine, _) = GpuEngine::on_device(opened, artifact, plan, precision, OPTIONS).map_err(gpu)?;
+        let grad = grad_of(&engine.layout, engine.gpu.data.size() / engine.prec.bytes());
         let params = codegen::Params { prec: engine.prec, dt: engine.dt, spike_cap: engine.spike_cap };
-        let (module, _) = reverse_module(&engine.layout, &params, &grad, &blocks).map_err(GradError::Gpu)?;
-        let reverse = Reverse::new(&engine, module, &grad, steps.div_ceil(k).max(1)).map_err(GradError::Gpu)?;
-        Ok(GpuGradient { artifact: artifact.clone(), engine, reverse, grad, steps, k })
+        let (module, _) = reverse_module(&engine.layout, &params, &grad, &blocks).map_err(gpu)?;
+        let reverse = Reverse::new(&engine, module, &grad, steps.div_ceil(k).max(1)).map_err(gpu)?;
+        Ok(GpuGradient { artifact: artifact.clone(), engine, reverse, grad, steps, k, replicas })
+    }
+
+    /// Samples run at once.
+    pub fn replicas(&self) -> usize {
+        self.replicas
     }
 
     /// The loss and its gradient at `problem`'s current values (the problem this was made for).
@@ -104,61 +145,17 @@ impl GpuGradient {
         refuse_inputs(problem)?;
         let (plan, _, _) = problem.parts();
         let scales = vec![1.0; self.artifact.model.network.connections.len()];
-        self.gradient_of(problem, plan, &scales, &mut |rows| crate::grad::evaluate(plan, loss, rows)).map(|(g, _)| g)
+        let objective: Box<RowLoss<'_>> = Box::new(|rows| crate::grad::evaluate(plan, loss, rows));
+        let mut results = self.gradients_of(problem, std::slice::from_ref(plan), &[scales], &mut [objective])?;
+        Ok(results.remove(0).0)
     }
 
     /// The loss of a forward run on the GPU at `problem`'s current values.
     pub fn loss(&mut self, problem: &Problem, loss: &Loss) -> Result<f64, GradError> {
         refuse_inputs(problem)?;
         let (plan, _, _) = problem.parts();
-        let forward = self.forward(plan, false)?;
-        crate::grad::evaluate(plan, loss, &forward.rows).map(|(value, _)| value)
-    }
-
-    /// The gradient of the loss `objective` gives of a run of `plan` (`problem`'s, or one of its
-    /// samples'), whose connection rules' events carry their weight times `rule_scales`: the
-    /// GPU's counterpart of the CPU's `Problem::gradient_of`.
-    fn gradient_of(
-        &mut self,
-        problem: &Problem,
-        plan: &Plan,
-        rule_scales: &[f64],
-        objective: &mut RowLoss<'_>,
-    ) -> Result<(Gradient, ParamGradients), GradError> {
-        let (_, code, _) = problem.parts();
-        let forward = self.forward(plan, true)?;
-        let (value, row_cotangents) = objective(&forward.rows)?;
-        let (results, records) = self.undo_segments(&forward, &row_cotangents).map_err(GradError::Gpu)?;
-        let connections = self.artifact.model.network.connections.len();
-        let (params, weights, cable) = host::gradients(
-            plan,
-            code,
-            &self.engine.layout,
-            &self.grad,
-            &results,
-            &row_cotangents[0],
-            &forward.events,
-            &records,
-            connections,
-        );
-        let gradient = problem.fold(plan, &params, &weights, rule_scales, &cable);
-        Ok((Gradient { loss: value, gradient, checkpoint_every: self.k, kept_tapes: false }, params))
-    }
-
-    /// The forward run from `plan`'s initial state (the problem's plan or a sample's, of the
-    /// same shape), with `checkpoints` its state saved every K steps.
-    fn forward(&mut self, plan: &Plan, checkpoints: bool) -> Result<Forward, GradError> {
-        let initial = initialized(plan);
-        let prec = self.engine.prec;
-        let row0: Vec<f64> = initial.probes.iter().map(|p| round(prec, initial.probe_value(p))).collect();
-        let mut host = self.engine.restart(&self.artifact, initial).map_err(GradError::Gpu)?;
-        let reverse = &self.reverse;
-        let mut save = |engine: &GpuEngine, start: u64| {
-            if checkpoints {
-                reverse.save_checkpoint(&engine.gpu, start);
-            }
-        };
-        forward::run(&mut self.engine, &mut host, row0, (self.steps, self.k), &mut save)
+        let rows = self.rows_of(std::slice::from_ref(plan))?.remove(0);
+        crate::grad::evaluate(plan, loss, &rows).map(|(value, _)| value)
     }
 }
 
@@ -195,9 +192,8 @@ impl Offline {
     fn new(artifact: &Artifact, problem: &Problem, precision: Precision) -> Result<Offline, GradError> {
         let (plan, code, steps) = problem.parts();
         check_supported(problem, plan)?;
-        let options = Options { strategy: Strategy::Thread, ..Options::default() };
         let fit = super::DeviceFit::of(&wgpu::Limits::default());
-        let prepared = super::prepare(artifact, &initialized(plan), precision, options, fit).map_err(GradError::Gpu)?;
+        let prepared = super::prepare(artifact, &initialized(plan), precision, OPTIONS, fit).map_err(GradError::Gpu)?;
         let blocks = block_grads(plan, code);
         let k = (steps.max(1) as f64).sqrt().ceil() as u64;
         let data_len = prepared.layout.data.len() as u64;
@@ -264,56 +260,15 @@ fn check_supported(problem: &Problem, plan: &Plan) -> Result<(), GradError> {
     Ok(())
 }
 
-/// Refuses, before the forward run, a gradient whose checkpoints or per-cell scratch do not
-/// fit the device's buffers or together the `budget`, with the figures.
-fn check_memory(
-    engine: &GpuEngine,
-    grad: &GradLayout,
-    steps: u64,
-    k: u64,
-    budget: Option<u64>,
-) -> Result<(), GpuError> {
-    let gpu = &engine.gpu;
-    let limits = gpu.device.limits();
-    let state = u64::from(grad.state_len) * engine.prec.bytes();
-    let segments = steps.div_ceil(k).max(1);
-    let checkpoints = segments * state;
-    let scratch = grad.work_len * engine.prec.bytes();
-    if let Some(budget) = budget.filter(|b| checkpoints + scratch > *b) {
-        return Err(GpuError::Unsupported(format!(
-            "the gradient needs {} bytes of device memory beyond the run's ({checkpoints} for {segments} \
-             checkpoints of {state} bytes, {scratch} for the reverse run's per-cell scratch), more than its budget \
-             of {budget} bytes",
-            checkpoints + scratch
-        )));
-    }
-    let binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
-    if checkpoints > binding {
-        return Err(GpuError::Unsupported(format!(
-            "the checkpoints need {checkpoints} bytes ({segments} states of {state} bytes), more than the {binding} \
-             bytes '{}' binds; save the state less often (a larger checkpoint spacing)",
-            gpu.adapter
-        )));
-    }
-    if scratch > binding || grad.work_len > u64::from(u32::MAX) {
-        return Err(GpuError::Unsupported(format!(
-            "the reverse run needs {scratch} bytes of per-cell scratch ({k} states of {state} bytes, the partials \
-             and the solve's tape), more than the {binding} bytes '{}' binds; save the state more often",
-            gpu.adapter
-        )));
-    }
-    Ok(())
-}
-
 /// Steps between checkpoints: `given`, else ⌈√N⌉; on llvmpipe at most what one invocation
 /// may loop through in a segment.
-fn spacing(engine: &GpuEngine, steps: u64, given: Option<u64>) -> Result<u64, GradError> {
+fn spacing(cpu_device: bool, layout: &super::layout::Layout, steps: u64, given: Option<u64>) -> Result<u64, GradError> {
     let n = steps.max(1);
     let k = given.unwrap_or((n as f64).sqrt().ceil() as u64).clamp(1, n);
-    if !engine.gpu.cpu_device {
+    if !cpu_device {
         return Ok(k);
     }
-    let fit = (LLVMPIPE_LOOP_BUDGET / reverse_loop_cost(engine)).max(1);
+    let fit = (LLVMPIPE_LOOP_BUDGET / reverse_loop_cost(layout)).max(1);
     match given {
         Some(k) if k > fit => Err(GradError::Gpu(GpuError::Unsupported(format!(
             "a segment of {k} steps needs more loop iterations than llvmpipe allows one invocation; \
@@ -326,8 +281,7 @@ fn spacing(engine: &GpuEngine, steps: u64, given: Option<u64>) -> Result<u64, Gr
 /// Loop iterations of one step of the reverse kernel, bounded from above: the recomputation
 /// and the replay (a forward step each, with the state's copies and the tape), the products,
 /// the solve's adjoint and the cleared accumulators.
-fn reverse_loop_cost(engine: &GpuEngine) -> u64 {
-    let layout = &engine.layout;
+fn reverse_loop_cost(layout: &super::layout::Layout) -> u64 {
     let probes = u64::from(layout.gpu_probes) + 1;
     let cost = |ty: &super::layout::TypeLayout| {
         let nodes = u64::from(ty.nnodes) + 1;
