@@ -52,7 +52,9 @@ fn reverse_wgsl_snapshot() {
         ..Trainable::default()
     };
     let problem = Problem::new(&artifact, &[trainable("gnabar"), trainable("gl")]).expect("differentiable");
-    let text = sylva_runtime::gpu::grad::reverse_wgsl(&artifact, &problem, Precision::F64).expect("the reverse kernel");
+    let thread = sylva_runtime::gpu::Options { strategy: Strategy::Thread, ..Default::default() };
+    let text =
+        sylva_runtime::gpu::grad::reverse_wgsl(&artifact, &problem, Precision::F64, thread).expect("the reverse kernel");
     let module = naga::front::wgsl::parse_str(&text).unwrap_or_else(|e| panic!("{}", e.emit_to_string(&text)));
     let mut validator =
         naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all());

@@ -60,7 +60,7 @@ fn cotangents_from_device(plan: &Plan, layout: &Layout, grad: &GradLayout, resul
             for b in ty.blocks.iter().filter(|b| b.group.is_none()) {
                 let stride = instance_stride(b, ty.ncells);
                 for k in 0..b.per_cell {
-                    let (i, at) = ((rank * b.per_cell + k) as usize, b.slot(ty.ncells, false, k, rank));
+                    let (i, at) = ((rank * b.per_cell + k) as usize, b.slot(ty.ncells, ty.cell_major(), k, rank));
                     for (s, off) in b.states.iter().enumerate() {
                         cot.states[b.block][s][i] = adj[(off + at) as usize];
                     }

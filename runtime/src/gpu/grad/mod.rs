@@ -27,7 +27,7 @@ use sylva_compiler::ir::Precision;
 use sylva_compiler::ir::kernel::{Stage, Target};
 
 use super::codegen;
-use super::{GpuEngine, GpuError, LLVMPIPE_LOOP_BUDGET, Options, Strategy, round};
+use super::{GpuEngine, GpuError, LLVMPIPE_LOOP_BUDGET, Options, round};
 use crate::grad::kernels::{Code, kernel_of};
 use crate::grad::{GradError, Gradient, Loss, ParamGradients, Problem, RowLoss};
 use crate::plan::Plan;
@@ -45,12 +45,15 @@ pub struct Settings {
     /// Bytes of device memory the checkpoints and the reverse run's scratch may take together
     /// (default: no limit but the device's per buffer).
     pub memory_budget: Option<u64>,
+    /// How cells map onto the GPU, forward and reverse alike (default: the engine's, a
+    /// workgroup per cell for big cells).
+    pub options: Options,
 }
 
 impl Settings {
     /// The defaults in `precision`.
     pub fn new(precision: Precision) -> Settings {
-        Settings { precision, checkpoint_every: None, memory_budget: None }
+        Settings { precision, checkpoint_every: None, memory_budget: None, options: Options::default() }
     }
 }
 
@@ -82,10 +85,9 @@ impl GpuGradient {
     /// The device's code and buffers for `problem`'s gradients (made from `artifact`), its
     /// memory checked.
     pub fn new(artifact: &Artifact, problem: &Problem, settings: Settings) -> Result<GpuGradient, GradError> {
-        let Settings { precision, checkpoint_every, memory_budget } = settings;
+        let Settings { precision, checkpoint_every, memory_budget, options } = settings;
         let (plan, code, steps) = problem.parts();
         check_supported(problem, plan)?;
-        let options = Options { strategy: Strategy::Thread, ..Options::default() };
         let (engine, _) =
             GpuEngine::with_host(artifact, initialized(plan), precision, options).map_err(GradError::Gpu)?;
         let k = spacing(&engine, steps, checkpoint_every)?;
@@ -192,10 +194,9 @@ struct Offline {
 }
 
 impl Offline {
-    fn new(artifact: &Artifact, problem: &Problem, precision: Precision) -> Result<Offline, GradError> {
+    fn new(artifact: &Artifact, problem: &Problem, precision: Precision, options: Options) -> Result<Offline, GradError> {
         let (plan, code, steps) = problem.parts();
         check_supported(problem, plan)?;
-        let options = Options { strategy: Strategy::Thread, ..Options::default() };
         let fit = super::DeviceFit::of(&wgpu::Limits::default());
         let prepared = super::prepare(artifact, &initialized(plan), precision, options, fit).map_err(GradError::Gpu)?;
         let blocks = block_grads(plan, code);
@@ -208,19 +209,29 @@ impl Offline {
 }
 
 /// The WGSL of the reverse kernel of `problem`'s gradient (made from `artifact`) in
-/// `precision`, for a device with WebGPU's default limits, with the state saved every ⌈√N⌉
-/// steps (`sylva compile --emit wgsl` shows the forward's).
-pub fn reverse_wgsl(artifact: &Artifact, problem: &Problem, precision: Precision) -> Result<String, GradError> {
-    let o = Offline::new(artifact, problem, precision)?;
+/// `precision` with `options`, for a device with WebGPU's default limits, with the state saved
+/// every ⌈√N⌉ steps (`sylva compile --emit wgsl` shows the forward's).
+pub fn reverse_wgsl(
+    artifact: &Artifact,
+    problem: &Problem,
+    precision: Precision,
+    options: Options,
+) -> Result<String, GradError> {
+    let o = Offline::new(artifact, problem, precision, options)?;
     let (module, info) = reverse_module(&o.prepared.layout, &o.params, &o.grad, &o.blocks).map_err(GradError::Gpu)?;
     naga::back::wgsl::write_string(&module, &info, naga::back::wgsl::WriterFlags::empty())
         .map_err(|e| GradError::Gpu(GpuError::Shader(e.to_string())))
 }
 
-/// The device memory and the storage traffic per step of `problem`'s gradient in `precision`,
-/// with the state saved every ⌈√N⌉ steps (`traffic::Footprint`).
-pub fn footprint(artifact: &Artifact, problem: &Problem, precision: Precision) -> Result<Footprint, GradError> {
-    let o = Offline::new(artifact, problem, precision)?;
+/// The device memory and the storage traffic per step of `problem`'s gradient in `precision`
+/// with `options`, with the state saved every ⌈√N⌉ steps (`traffic::Footprint`).
+pub fn footprint(
+    artifact: &Artifact,
+    problem: &Problem,
+    precision: Precision,
+    options: Options,
+) -> Result<Footprint, GradError> {
+    let o = Offline::new(artifact, problem, precision, options)?;
     Ok(Footprint::new(&o.prepared.layout, &o.grad, &o.blocks, o.steps, o.k, o.params.prec))
 }
 

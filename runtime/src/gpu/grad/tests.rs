@@ -1,13 +1,14 @@
 //! The GPU's gradient against the CPU's, on lavapipe (`VK_DRIVER_FILES=/usr/share/vulkan/icd.d/
 //! lvp_icd.x86_64.json XDG_RUNTIME_DIR=/tmp`): f64 within 1e-9 relative per parameter, f32
-//! within 1e-3 on well-conditioned models. Without an adapter the tests fail when `CI` is set
-//! and return early otherwise (`gpu::tests::no_gpu`).
+//! within 1e-3 on well-conditioned models, with each strategy (one invocation per cell, one
+//! workgroup per cell). Without an adapter the tests fail when `CI` is set and return early
+//! otherwise (`gpu::tests::no_gpu`).
 
 use sylva_compiler::artifact::Artifact;
 use sylva_compiler::ir::Precision;
 
 use super::{Settings, gradient};
-use crate::gpu::GpuError;
+use crate::gpu::{GpuError, Options, Strategy};
 use crate::gpu::tests::no_gpu;
 use crate::grad::tests::{example, targets, trainable};
 use crate::grad::{GradError, Gradient, Loss, Problem, Trainable};
@@ -25,9 +26,14 @@ fn with_trainables(a: &Artifact, trainables: &[Trainable]) -> (Problem, Loss) {
     (problem, loss)
 }
 
+/// The settings of a gradient in `precision` with `strategy` and checkpoints every `k` steps.
+fn settings(precision: Precision, strategy: Strategy, k: Option<u64>) -> Settings {
+    let options = Options { strategy, ..Options::default() };
+    Settings { checkpoint_every: k, options, ..Settings::new(precision) }
+}
+
 /// The GPU's gradient, or `None` without an adapter outside CI.
-fn on_gpu(a: &Artifact, problem: &Problem, loss: &Loss, precision: Precision, k: Option<u64>) -> Option<Gradient> {
-    let settings = Settings { checkpoint_every: k, ..Settings::new(precision) };
+fn on_gpu(a: &Artifact, problem: &Problem, loss: &Loss, settings: Settings) -> Option<Gradient> {
     match gradient(a, problem, loss, settings) {
         Ok(g) => Some(g),
         Err(GradError::Gpu(e)) if no_gpu(&e) => None,
@@ -48,10 +54,19 @@ fn worst(gpu: &[f64], cpu: &[f64]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// The GPU's gradient in `precision` is the CPU's within `bound` relative, and so is the loss.
+/// The GPU's gradient in `precision` with each strategy is the CPU's within `bound` relative,
+/// and so is the loss.
 fn agree(a: &Artifact, problem: &Problem, loss: &Loss, precision: Precision, bound: f64) {
     let cpu = problem.gradient(loss, None).expect("CPU gradient");
-    let Some(gpu) = on_gpu(a, problem, loss, precision, None) else { return };
+    for strategy in [Strategy::Thread, Strategy::Workgroup] {
+        eprintln!("strategy {strategy:?}");
+        let Some(gpu) = on_gpu(a, problem, loss, settings(precision, strategy, None)) else { return };
+        agree_with_cpu(&gpu, &cpu, bound);
+    }
+}
+
+/// The loss and every parameter's gradient within `bound` relative of the CPU's.
+fn agree_with_cpu(gpu: &Gradient, cpu: &Gradient, bound: f64) {
     assert_eq!(gpu.checkpoint_every, cpu.checkpoint_every.min(gpu.checkpoint_every));
     let loss_error = (gpu.loss - cpu.loss).abs() / cpu.loss.abs().max(1e-300);
     assert!(loss_error <= bound, "loss: GPU {} CPU {} ({loss_error:.1e})", gpu.loss, cpu.loss);
@@ -113,9 +128,23 @@ fn gpu_gradient_f32_ball_and_stick() {
 fn gpu_checkpoint_spacing_does_not_change_the_gradient() {
     let a = example("hh_soma", 6.0);
     let (problem, loss) = problem(&a, &[("hh", "gnabar"), ("hh", "gl")]);
-    let Some(reference) = on_gpu(&a, &problem, &loss, Precision::F64, Some(1)) else { return };
-    for k in [7, 16, 240] {
-        let g = on_gpu(&a, &problem, &loss, Precision::F64, Some(k)).expect("an adapter");
+    same_bits_for_any_spacing(&a, &problem, &loss, Strategy::Thread, &[7, 16, 240]);
+}
+
+/// With a workgroup per cell (ball_and_stick: lanes over its nodes and instances, the solve in
+/// rounds) the checkpoints' spacing does not change the bits either.
+#[test]
+fn gpu_workgroup_checkpoint_spacing_does_not_change_the_gradient() {
+    let a = example("ball_and_stick", 4.0);
+    let (problem, loss) = problem(&a, &[("hh", "gnabar"), ("pas", "g")]);
+    same_bits_for_any_spacing(&a, &problem, &loss, Strategy::Workgroup, &[7, 40]);
+}
+
+fn same_bits_for_any_spacing(a: &Artifact, problem: &Problem, loss: &Loss, strategy: Strategy, spacings: &[u64]) {
+    let on = |k| on_gpu(a, problem, loss, settings(Precision::F64, strategy, Some(k)));
+    let Some(reference) = on(1) else { return };
+    for &k in spacings {
+        let g = on(k).expect("an adapter");
         assert_eq!(g.checkpoint_every, k);
         assert_eq!(g.loss, reference.loss);
         assert_eq!(g.gradient, reference.gradient, "K = {k}: the bits of K = 1");
@@ -188,7 +217,8 @@ fn footprint_of_the_ringtest_gradient() {
     }
     let problem = Problem::new(&a, &trainables).expect("differentiable");
     for precision in [Precision::F64, Precision::F32] {
-        let f = super::footprint(&a, &problem, precision).expect("a footprint");
+        let thread = Options { strategy: Strategy::Thread, ..Options::default() };
+        let f = super::footprint(&a, &problem, precision, thread).expect("a footprint");
         let per = |bytes: u64| bytes as f64 / f.compartments as f64;
         eprintln!(
             "{precision:?}: {} compartments, data {} B, state {} B, K = {}, checkpoints {} B, scratch {} B; \
@@ -291,3 +321,4 @@ fn gpu_gradient_f64_two_cell_types() {
     let (problem, loss) = with_trainables(&a, &trainables);
     agree(&a, &problem, &loss, Precision::F64, 1e-9);
 }
+

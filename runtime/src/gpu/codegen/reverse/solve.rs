@@ -3,23 +3,32 @@
 
 use naga::BinaryOperator as B;
 
-use super::super::Cx;
+use super::super::sync::Work;
+use super::super::{Cx, DIAGONAL, RHS, split};
 use crate::gpu::builder::{Fb, H};
 use crate::gpu::layout::NO_PARENT;
 
 impl Cx<'_> {
     /// v' = v + M⁻¹(rhs − A v) with M = diag(d + C/dt) + A: μ = M⁻¹ λ_v', then λ_rhs += μ,
-    /// λ_d −= μ ⊙ Δv, λ_v += −A μ. `data`'s diagonal and rhs (dead after the replay) hold M's
-    /// diagonal and μ; v before the solve is step `s`'s saved v.
+    /// λ_d −= μ ⊙ Δv, λ_v += −A μ. The solve's diagonal and rhs (dead after the replay; in
+    /// `data` or in workgroup memory) hold M's diagonal and μ; v before the solve is step `s`'s
+    /// saved v. M is symmetric: μ is the forward's solve of M and λ_v'.
     pub(super) fn solve_adjoint(&mut self, fb: &mut Fb, c: H, s: H) {
+        self.barrier(fb);
+        self.on_first(fb, |this, fb| this.serial_solve_adjoint(fb, c, s));
+        self.barrier(fb);
+    }
+
+    /// The solve's adjoint by one invocation, in the CPU's order.
+    fn serial_solve_adjoint(&mut self, fb: &mut Fb, c: H, s: H) {
         self.assemble_diagonal(fb, c);
-        let (ty, g, adj) = (self.ty, self.g, self.grad().adj);
+        let (ty, adj) = (self.ty, self.grad().adj);
         let (zero, nn) = (fb.u(0), fb.u(ty.nnodes));
         fb.for_range(zero, nn, "j", |fb, j| {
             let from = self.node_index(fb, ty.v, j, c);
-            let to = self.node_index(fb, ty.rhs, j, c);
+            let to = self.solve_ptr(fb, RHS, j, c);
             let x = fb.read(adj, from);
-            fb.write(g.data, to, x);
+            fb.store(to, x);
         });
         self.serial_elimination(fb, c);
         self.substitute_mu(fb, c);
@@ -39,15 +48,15 @@ impl Cx<'_> {
             let cdt_at = fb.add(cdt_at, j);
             let cdt = fb.read(g.shared, cdt_at);
             let d = fb.add(d, cdt);
-            let di = self.node_index(fb, ty.diagonal, j, c);
-            fb.write(g.data, di, d);
+            let di = self.solve_ptr(fb, DIAGONAL, j, c);
+            fb.store(di, d);
             let p = self.parent_of(fb, j);
             let has = fb.bin(B::NotEqual, p, root);
             fb.if_(has, |fb| {
                 let gg = self.axial_of(fb, j);
-                let dp = self.node_index(fb, ty.diagonal, p, c);
-                self.accumulate(fb, di, gg);
-                self.accumulate(fb, dp, gg);
+                let dp = self.solve_ptr(fb, DIAGONAL, p, c);
+                add_at(fb, di, gg);
+                add_at(fb, dp, gg);
             });
         });
     }
@@ -65,21 +74,23 @@ impl Cx<'_> {
     /// λ_rhs += μ, λ_d −= μ Δv and the axial terms' −A μ, node by node.
     fn solve_products(&mut self, fb: &mut Fb, c: H, s: H) {
         let (ty, g, grad) = (self.ty, self.g, self.grad());
+        let [diagonal, rhs] = self.accumulators();
         let base = self.saved_base(fb, s);
         let (zero, nn, root) = (fb.u(0), fb.u(ty.nnodes), fb.u(NO_PARENT));
         fb.for_range(zero, nn, "j", |fb, j| {
-            let rj = self.node_index(fb, ty.rhs, j, c);
-            let mu = fb.read(g.data, rj);
+            let mu_at = self.solve_ptr(fb, RHS, j, c);
+            let mu = fb.load(mu_at);
             let vj = self.node_index(fb, ty.v, j, c);
             let after = fb.read(g.data, vj);
             let packed = self.node_index(fb, self.saved_node_array(0), j, c);
             let saved = fb.add(base, packed);
             let v0 = fb.read(grad.work, saved);
             let dv = fb.sub(after, v0);
+            let rj = self.node_index(fb, rhs, j, c);
             let old = fb.read(grad.adj, rj);
             let new = fb.add(old, mu);
             fb.write(grad.adj, rj, new);
-            let dj = self.node_index(fb, ty.diagonal, j, c);
+            let dj = self.node_index(fb, diagonal, j, c);
             let old = fb.read(grad.adj, dj);
             let product = fb.mul(mu, dv);
             let new = fb.sub(old, product);
@@ -88,8 +99,8 @@ impl Cx<'_> {
             let has = fb.bin(B::NotEqual, p, root);
             fb.if_(has, |fb| {
                 let gg = self.axial_of(fb, j);
-                let rp = self.node_index(fb, ty.rhs, p, c);
-                let mu_p = fb.read(g.data, rp);
+                let mu_p_at = self.solve_ptr(fb, RHS, p, c);
+                let mu_p = fb.load(mu_p_at);
                 let diff = fb.sub(mu, mu_p);
                 let flow = fb.mul(gg, diff);
                 let vp = self.node_index(fb, ty.v, p, c);
@@ -110,8 +121,9 @@ impl Cx<'_> {
         for (species, factor) in self.layout.nernst.iter().enumerate() {
             let Some(factor) = *factor else { continue };
             let [reversal, inside, outside, _] = ty.ions[species];
+            self.sync_for(fb, Work::Nodes);
             let (zero, nn) = (fb.u(0), fb.u(ty.nnodes));
-            fb.for_range(zero, nn, "j", |fb, j| {
+            split(fb, self.lane, zero, nn, "j", |fb, j| {
                 let ir = self.node_index(fb, reversal, j, c);
                 let d = fb.read(grad.adj, ir);
                 let z = fb.f(0.0);
@@ -138,4 +150,11 @@ impl Cx<'_> {
             });
         }
     }
+}
+
+/// `*pointer += x`.
+fn add_at(fb: &mut Fb, pointer: H, x: H) {
+    let old = fb.load(pointer);
+    let new = fb.add(old, x);
+    fb.store(pointer, new);
 }
