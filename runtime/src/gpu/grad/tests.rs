@@ -8,7 +8,7 @@ use sylva_compiler::artifact::Artifact;
 use sylva_compiler::ir::Precision;
 
 use super::{Settings, gradient};
-use crate::gpu::{GpuError, Options, Strategy};
+use crate::gpu::{GpuError, Options, Solve, Strategy};
 use crate::gpu::tests::no_gpu;
 use crate::grad::tests::{example, targets, trainable};
 use crate::grad::{GradError, Gradient, Loss, Problem, Trainable};
@@ -201,8 +201,8 @@ fn gpu_gradient_f64_ring_network() {
 }
 
 /// The traffic model and memory of the ringtest's gradient (10 cells of 105 nodes, every
-/// hh density of the soma and both weights trained; no device needed): the figures of
-/// docs/training.md, "On the GPU".
+/// hh density of the soma and both weights trained; no device needed), with each strategy: the
+/// figures of docs/training.md, "On the GPU".
 #[test]
 fn footprint_of_the_ringtest_gradient() {
     let mut a = crate::test_models::example_edited("examples/bench/ringtest.syl", &[], |text| {
@@ -217,22 +217,14 @@ fn footprint_of_the_ringtest_gradient() {
     }
     let problem = Problem::new(&a, &trainables).expect("differentiable");
     for precision in [Precision::F64, Precision::F32] {
-        let thread = Options { strategy: Strategy::Thread, ..Options::default() };
-        let f = super::footprint(&a, &problem, precision, thread).expect("a footprint");
-        let per = |bytes: u64| bytes as f64 / f.compartments as f64;
-        eprintln!(
-            "{precision:?}: {} compartments, data {} B, state {} B, K = {}, checkpoints {} B, scratch {} B; \
-             per compartment-step forward {:.1} B, backward {:.1} B ({:.2}x)",
-            f.compartments,
-            f.data_bytes,
-            f.state_bytes,
-            f.checkpoint_every,
-            f.checkpoint_bytes,
-            f.scratch_bytes,
-            per(f.forward_bytes_per_step),
-            per(f.backward_bytes_per_step),
-            f.backward_bytes_per_step as f64 / f.forward_bytes_per_step as f64
-        );
+        let of = |strategy| {
+            let f = super::footprint(&a, &problem, precision, Options { strategy, ..Options::default() });
+            let f = f.expect("a footprint");
+            show(precision, strategy, &f);
+            f
+        };
+        let (thread, workgroup) = (of(Strategy::Thread), of(Strategy::Workgroup));
+        let f = thread;
         assert_eq!(f.compartments, 1050, "ten cells of 105 nodes");
         assert_eq!(f.checkpoint_every, 64, "⌈√4000⌉");
         assert_eq!(f.checkpoint_bytes, 4000u64.div_ceil(64) * f.state_bytes);
@@ -242,7 +234,29 @@ fn footprint_of_the_ringtest_gradient() {
         assert!(f.scratch_bytes > 64 * f.state_bytes, "K states and more");
         assert!(f.state_bytes * 3 < f.data_bytes, "packed states, not copies of data");
         assert!(f.backward_bytes_per_step > 2 * f.forward_bytes_per_step, "two forward steps and the adjoint");
+        // A workgroup per cell saves the same state; its solves (forward and transposed) keep
+        // their arrays in workgroup memory, so each step moves less.
+        assert_eq!((workgroup.state_bytes, workgroup.checkpoint_bytes), (f.state_bytes, f.checkpoint_bytes));
+        assert!(workgroup.forward_bytes_per_step < f.forward_bytes_per_step);
+        assert!(workgroup.backward_bytes_per_step < f.backward_bytes_per_step);
     }
+}
+
+fn show(precision: Precision, strategy: Strategy, f: &super::Footprint) {
+    let per = |bytes: u64| bytes as f64 / f.compartments as f64;
+    eprintln!(
+        "{precision:?} {strategy:?}: {} compartments, data {} B, state {} B, K = {}, checkpoints {} B, \
+         scratch {} B; per compartment-step forward {:.1} B, backward {:.1} B ({:.2}x)",
+        f.compartments,
+        f.data_bytes,
+        f.state_bytes,
+        f.checkpoint_every,
+        f.checkpoint_bytes,
+        f.scratch_bytes,
+        per(f.forward_bytes_per_step),
+        per(f.backward_bytes_per_step),
+        f.backward_bytes_per_step as f64 / f.forward_bytes_per_step as f64
+    );
 }
 
 /// The CA1 pyramidal (a reconstructed tree, Ca, SK, Ih and hh by region): parameters per
@@ -322,3 +336,17 @@ fn gpu_gradient_f64_two_cell_types() {
     agree(&a, &problem, &loss, Precision::F64, 1e-9);
 }
 
+
+/// With every chain walked by one lane (`Solve::Chains`, the serial solve's order) the
+/// workgroup strategy's transposed solve, like its forward solve, has the serial bits: its
+/// gradient is the thread strategy's, bit for bit.
+#[test]
+fn gpu_workgroup_gradient_with_whole_chains_has_the_thread_bits() {
+    let a = example("ball_and_stick", 4.0);
+    let (problem, loss) = problem(&a, &BALL_AND_STICK);
+    let Some(thread) = on_gpu(&a, &problem, &loss, settings(Precision::F64, Strategy::Thread, None)) else { return };
+    let chains = Options { strategy: Strategy::Workgroup, solve: Solve::Chains, ..Options::default() };
+    let workgroup = Settings { options: chains, ..Settings::new(Precision::F64) };
+    let g = on_gpu(&a, &problem, &loss, workgroup).expect("an adapter");
+    assert_eq!((g.loss, &g.gradient), (thread.loss, &thread.gradient));
+}
