@@ -3,7 +3,7 @@
 
 use naga::BinaryOperator as B;
 
-use super::{Cx, DIAGONAL, RHS};
+use super::Cx;
 use crate::gpu::builder::{Fb, H};
 use crate::gpu::layout::NO_PARENT;
 
@@ -71,10 +71,9 @@ impl Cx<'_> {
     }
 
     /// `plan::solve::solve_tree`'s elimination, children from the last node up: each node `j`
-    /// into its parent `p`, f = g_j / d_j, d_p −= f g_j, rhs_p += f rhs_j (in `data`, or in
-    /// workgroup memory for the reverse kernel of a workgroup type).
+    /// into its parent `p`, f = g_j / d_j, d_p −= f g_j, rhs_p += f rhs_j.
     pub(super) fn serial_elimination(&mut self, fb: &mut Fb, c: H) {
-        let ty = self.ty;
+        let (ty, g) = (self.ty, self.g);
         let (zero, nn, root) = (fb.u(0), fb.u(ty.nnodes), fb.u(NO_PARENT));
         fb.for_range(zero, nn, "i", |fb, i| {
             let last = fb.u(ty.nnodes - 1);
@@ -83,19 +82,17 @@ impl Cx<'_> {
             let has = fb.bin(B::NotEqual, p, root);
             fb.if_(has, |fb| {
                 let gg = self.axial_of(fb, j);
-                let [dj, dp, rj, rp] = [(DIAGONAL, j), (DIAGONAL, p), (RHS, j), (RHS, p)]
-                    .map(|(which, node)| self.solve_ptr(fb, which, node, c));
-                let d = fb.load(dj);
+                let [dj, dp, rj, rp] = [(ty.diagonal, j), (ty.diagonal, p), (ty.rhs, j), (ty.rhs, p)]
+                    .map(|(off, node)| self.node_index(fb, off, node, c));
+                let d = fb.read(g.data, dj);
                 let factor = fb.div(gg, d);
                 let fg = fb.mul(factor, gg);
-                let old = fb.load(dp);
+                let old = fb.read(g.data, dp);
                 let new = fb.sub(old, fg);
-                fb.store(dp, new);
-                let r = fb.load(rj);
+                fb.write(g.data, dp, new);
+                let r = fb.read(g.data, rj);
                 let fr = fb.mul(factor, r);
-                let old = fb.load(rp);
-                let new = fb.add(old, fr);
-                fb.store(rp, new);
+                self.accumulate(fb, rp, fr);
             });
         });
     }
@@ -104,31 +101,32 @@ impl Cx<'_> {
     /// x_j = (rhs_j + g_j x_p) / d_j, with x_p in the parent's rhs, written over rhs_j and
     /// returned.
     pub(super) fn serial_substitution_at(&mut self, fb: &mut Fb, j: H, p: H, has: H, c: H) -> H {
-        let rj = self.solve_ptr(fb, RHS, j, c);
-        let dj = self.solve_ptr(fb, DIAGONAL, j, c);
+        let (ty, g) = (self.ty, self.g);
+        let rj = self.node_index(fb, ty.rhs, j, c);
+        let dj = self.node_index(fb, ty.diagonal, j, c);
         let value = fb.local(fb.types.real, "solved");
         fb.if_else(
             has,
             |fb| {
                 let gg = self.axial_of(fb, j);
-                let rp = self.solve_ptr(fb, RHS, p, c);
-                let parent = fb.load(rp);
-                let own = fb.load(rj);
+                let rp = self.node_index(fb, ty.rhs, p, c);
+                let parent = fb.read(g.data, rp);
+                let own = fb.read(g.data, rj);
                 let gr = fb.mul(gg, parent);
                 let num = fb.add(own, gr);
-                let d = fb.load(dj);
+                let d = fb.read(g.data, dj);
                 let q = fb.div(num, d);
                 fb.store(value, q);
             },
             |fb| {
-                let own = fb.load(rj);
-                let d = fb.load(dj);
+                let own = fb.read(g.data, rj);
+                let d = fb.read(g.data, dj);
                 let q = fb.div(own, d);
                 fb.store(value, q);
             },
         );
         let x = fb.load(value);
-        fb.store(rj, x);
+        fb.write(g.data, rj, x);
         x
     }
 }

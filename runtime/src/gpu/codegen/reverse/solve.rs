@@ -103,16 +103,17 @@ impl Cx<'_> {
         });
     }
 
-    /// The solve's adjoint by one invocation, in the CPU's order.
+    /// The solve's adjoint by one invocation per cell (whose solve arrays are in `data`), in
+    /// the CPU's order.
     fn serial_solve_adjoint(&mut self, fb: &mut Fb, c: H, s: H) {
         self.assemble_diagonal(fb, c);
-        let (ty, adj) = (self.ty, self.grad().adj);
+        let (ty, g, adj) = (self.ty, self.g, self.grad().adj);
         let (zero, nn) = (fb.u(0), fb.u(ty.nnodes));
         fb.for_range(zero, nn, "j", |fb, j| {
             let from = self.node_index(fb, ty.v, j, c);
-            let to = self.solve_ptr(fb, RHS, j, c);
+            let to = self.node_index(fb, ty.rhs, j, c);
             let x = fb.read(adj, from);
-            fb.store(to, x);
+            fb.write(g.data, to, x);
         });
         self.serial_elimination(fb, c);
         self.substitute_mu(fb, c);
@@ -132,15 +133,15 @@ impl Cx<'_> {
             let cdt_at = fb.add(cdt_at, j);
             let cdt = fb.read(g.shared, cdt_at);
             let d = fb.add(d, cdt);
-            let di = self.solve_ptr(fb, DIAGONAL, j, c);
-            fb.store(di, d);
+            let di = self.node_index(fb, ty.diagonal, j, c);
+            fb.write(g.data, di, d);
             let p = self.parent_of(fb, j);
             let has = fb.bin(B::NotEqual, p, root);
             fb.if_(has, |fb| {
                 let gg = self.axial_of(fb, j);
-                let dp = self.solve_ptr(fb, DIAGONAL, p, c);
-                add_at(fb, di, gg);
-                add_at(fb, dp, gg);
+                let dp = self.node_index(fb, ty.diagonal, p, c);
+                self.accumulate(fb, di, gg);
+                self.accumulate(fb, dp, gg);
             });
         });
     }
