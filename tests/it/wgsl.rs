@@ -49,10 +49,13 @@ fn reverse_wgsl_snapshot() {
         ("y_tree", "gkbar", Strategy::Workgroup, "wgsl_reverse_y_tree_F64_workgroup"),
     ] {
         let text = reverse_wgsl(case, [density, "gl"], strategy);
-        let entry = format!("fn reverse_cell_type_0_(@builtin({}", match strategy {
-            Strategy::Workgroup => "local_invocation_index) lane",
-            _ => "global_invocation_id) global_id",
-        });
+        let entry = format!(
+            "fn reverse_cell_type_0_(@builtin({}",
+            match strategy {
+                Strategy::Workgroup => "local_invocation_index) lane",
+                _ => "global_invocation_id) global_id",
+            }
+        );
         assert!(text.contains(&entry), "{case}: one entry point per cell type, of {strategy:?}");
         insta::assert_snapshot!(name, text);
     }

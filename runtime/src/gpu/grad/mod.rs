@@ -194,7 +194,12 @@ struct Offline {
 }
 
 impl Offline {
-    fn new(artifact: &Artifact, problem: &Problem, precision: Precision, options: Options) -> Result<Offline, GradError> {
+    fn new(
+        artifact: &Artifact,
+        problem: &Problem,
+        precision: Precision,
+        options: Options,
+    ) -> Result<Offline, GradError> {
         let (plan, code, steps) = problem.parts();
         check_supported(problem, plan)?;
         let fit = super::DeviceFit::of(&wgpu::Limits::default());

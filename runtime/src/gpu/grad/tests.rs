@@ -8,8 +8,8 @@ use sylva_compiler::artifact::Artifact;
 use sylva_compiler::ir::Precision;
 
 use super::{Settings, gradient};
-use crate::gpu::{GpuError, Options, Solve, Strategy};
 use crate::gpu::tests::no_gpu;
+use crate::gpu::{GpuError, Options, Solve, Strategy};
 use crate::grad::tests::{example, targets, trainable};
 use crate::grad::{GradError, Gradient, Loss, Problem, Trainable};
 
@@ -335,7 +335,6 @@ fn gpu_gradient_f64_two_cell_types() {
     let (problem, loss) = with_trainables(&a, &trainables);
     agree(&a, &problem, &loss, Precision::F64, 1e-9);
 }
-
 
 /// With every chain walked by one lane (`Solve::Chains`, the serial solve's order) the
 /// workgroup strategy's transposed solve, like its forward solve, has the serial bits: its
