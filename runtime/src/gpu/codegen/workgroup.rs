@@ -572,7 +572,7 @@ fn shared_at(fb: &mut Fb, off: u32, i: H) -> H {
 }
 
 /// `*local += x`.
-fn add_to(fb: &mut Fb, local: H, x: H) {
+pub(super) fn add_to(fb: &mut Fb, local: H, x: H) {
     let old = fb.load(local);
     let new = fb.add(old, x);
     fb.store(local, new);

@@ -5,6 +5,7 @@
 use naga::BinaryOperator as B;
 
 use super::super::sync::Work;
+use super::super::workgroup::add_to;
 use super::super::{Cx, DIAGONAL, RHS, split};
 use crate::gpu::builder::{Fb, H};
 use crate::gpu::layout::NO_PARENT;
@@ -54,11 +55,11 @@ impl Cx<'_> {
             let has = fb.bin(B::NotEqual, p, root);
             fb.if_(has, |fb| {
                 let gg = self.axial_of(fb, j);
-                add_at(fb, d, gg);
+                add_to(fb, d, gg);
             });
             self.children(fb, child_start, children, j, false, |this, fb, ch| {
                 let gc = this.axial_of(fb, ch);
-                add_at(fb, d, gc);
+                add_to(fb, d, gc);
             });
             let dn = fb.load(d);
             let dp = self.solve_ptr(fb, DIAGONAL, j, c);
@@ -96,7 +97,7 @@ impl Cx<'_> {
             self.children(fb, child_start, children, j, false, |this, fb, ch| {
                 let mu_ch = this.mu_at(fb, ch, c);
                 let flow = this.axial_flow(fb, ch, mu_ch, mu);
-                add_at(fb, lambda, flow);
+                add_to(fb, lambda, flow);
             });
             let l = fb.load(lambda);
             fb.write(adj, vj, l);
@@ -253,11 +254,4 @@ impl Cx<'_> {
             });
         }
     }
-}
-
-/// `*pointer += x`.
-fn add_at(fb: &mut Fb, pointer: H, x: H) {
-    let old = fb.load(pointer);
-    let new = fb.add(old, x);
-    fb.store(pointer, new);
 }
