@@ -239,10 +239,13 @@ impl Cx<'_> {
     }
 
     /// The stages of step `s` before the currents: its events (next in `events`; on the first
-    /// lane, after the state's copy that precedes them, then a barrier), Nernst.
+    /// lane, after the barrier of the state's copy that precedes them, then a barrier where
+    /// the type has event kernels), Nernst.
     fn up_to_currents(&mut self, fb: &mut Fb, c: H, s: H, t: H, events: Events) {
         self.on_first(fb, |this, fb| this.events(fb, c, s, events.ev, events.end, events.records, t));
-        self.barrier(fb);
+        if self.ty.blocks.iter().any(|b| b.kernels.event.is_some()) {
+            self.barrier(fb);
+        }
         self.nernst(fb, c);
     }
 

@@ -38,7 +38,8 @@ impl Cx<'_> {
     }
 
     /// Copies the cell's state from `data` into `buffer` at `base` (`save`), or back; a
-    /// workgroup's lanes wait for every lane before and after (the copy touches everything).
+    /// workgroup's lanes wait for every lane before and after (the copy touches everything, on
+    /// other lanes than some of the kernels that read and write it).
     pub(super) fn copy_state(&self, fb: &mut Fb, c: H, buffer: Handle<naga::GlobalVariable>, base: H, save: bool) {
         self.barrier(fb);
         self.copy_state_here(fb, c, buffer, base, save);
