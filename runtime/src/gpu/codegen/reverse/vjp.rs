@@ -19,6 +19,11 @@ impl Cx<'_> {
     /// CPU's instance by instance); a workgroup splits the instances over its lanes as the
     /// forward's kernels do where no two share a node (their products touch disjoint places).
     pub(super) fn block_vjp(&mut self, fb: &mut Fb, b: &BlockLayout, c: H, t: H, partials: Partials) {
+        let code = &self.grad().blocks[b.block];
+        let vjp = if partials == Partials::Stored { &code.advance_vjp } else { &code.current.vjp };
+        if vjp.writes.is_empty() {
+            return;
+        }
         self.sync_for(fb, Work::Block(b));
         let product = |this: &mut Self, fb: &mut Fb, k: H| {
             let at = At { t, ..this.instance_at(fb, b, c, k) };
