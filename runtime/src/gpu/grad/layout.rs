@@ -4,9 +4,9 @@
 //! buffer (each step's state of a segment, its arrays packed as `data`'s, the row cotangents,
 //! the solve's tape, the advance kernels' partials)
 //! and the `grads` buffer (per-instance parameter gradients, each event record's weight
-//! gradient). Every per-cell array is interleaved across cells (element `(i, c)` at
-//! `i * ncells + c`), as the forward's, so that neighbouring invocations touch neighbouring
-//! words.
+//! gradient). Every per-cell array is laid out as the forward's: interleaved across cells
+//! (element `(i, c)` at `i * ncells + c`) so that neighbouring invocations touch neighbouring
+//! words, or cell by cell for a type that runs a workgroup per cell, whose lanes do.
 
 use sylva_compiler::ir::adjoint::Wrt;
 use sylva_compiler::ir::kernel::{Kernel, Target};

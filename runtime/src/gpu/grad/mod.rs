@@ -1,8 +1,9 @@
 //! Gradients on the GPU: the loss of a [`Problem`] and its exact gradient, with the forward
-//! run and the reverse run on the device, one invocation per cell (`docs/training.md`, "On the
-//! GPU"). The forward run is the engine's windows, cut every K steps where each cell's state is
-//! packed into a checkpoint in device memory. The reverse run is one dispatch per segment, from
-//! the last: each invocation restores its cell's checkpoint, recomputes the segment's K states
+//! run and the reverse run on the device, one invocation or one workgroup per cell as the
+//! engine's strategy gives each cell type (`docs/training.md`, "On the GPU"). The forward run is
+//! the engine's windows, cut every K steps where each cell's state is packed into a checkpoint
+//! in device memory. The reverse run is one dispatch per segment, from the last: each cell's
+//! invocation or workgroup restores its checkpoint, recomputes the segment's K states
 //! into per-cell scratch, then undoes the steps from the last, each replayed with the advance
 //! kernels fused with their adjoints' partials, the current and event kernels' partials
 //! evaluated with their products (`codegen::reverse_module`).

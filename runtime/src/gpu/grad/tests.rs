@@ -261,7 +261,7 @@ fn show(precision: Precision, strategy: Strategy, f: &super::Footprint) {
 
 /// The CA1 pyramidal (a reconstructed tree, Ca, SK, Ih and hh by region): parameters per
 /// group of compartments sharing a value, as `grad`'s test trains them, on a cell of hundreds
-/// of nodes in one invocation.
+/// of nodes in one invocation, then in one workgroup.
 #[test]
 fn gpu_gradient_f64_pyramidal_per_region() {
     let mut a = crate::test_models::example_edited("examples/neuron/pyramidal.syl", &[], |text| {
