@@ -349,3 +349,27 @@ fn gpu_workgroup_gradient_with_whole_chains_has_the_thread_bits() {
     let g = on_gpu(&a, &problem, &loss, workgroup).expect("an adapter");
     assert_eq!((g.loss, &g.gradient), (thread.loss, &thread.gradient));
 }
+
+/// A cell too big for its solve's diagonal and rhs to fit workgroup memory (ball_and_stick's
+/// dendrite in 4,201 segments, 0.5 ms): with a workgroup per cell they stay in `data`, with
+/// the fills of split chains, and the gradient is still the CPU's within 1e-9.
+#[test]
+fn gpu_workgroup_gradient_with_the_solve_in_storage() {
+    let mut a = crate::test_models::example_edited("examples/neuron/ball_and_stick.syl", &[], |text| {
+        text.replace("nseg = 21", "nseg = 4201")
+    });
+    a.model.simulation.duration = 0.5;
+    let (problem, loss) = problem(&a, &BALL_AND_STICK);
+    let settings = settings(Precision::F64, Strategy::Workgroup, None);
+    let on_device = match super::GpuGradient::new(&a, &problem, settings) {
+        Ok(g) => g,
+        Err(GradError::Gpu(e)) if no_gpu(&e) => return,
+        Err(e) => panic!("GPU gradient: {e}"),
+    };
+    let workgroup = on_device.engine.layout.types[0].workgroup.as_ref().expect("a workgroup per cell");
+    assert!(!workgroup.local_solve, "the diagonal and rhs in `data`");
+    assert!(workgroup.fill.is_some_and(|f| !f.local), "split chains, their fills in `data`");
+    let cpu = problem.gradient(&loss, None).expect("CPU gradient");
+    let gpu = gradient(&a, &problem, &loss, settings).expect("a gradient");
+    agree_with_cpu(&gpu, &cpu, 1e-9);
+}
