@@ -9,7 +9,9 @@
 //!   replayed), `gradient-tapes` (the reverse keeps a segment's advance partials from its
 //!   recomputation instead of computing them again in each replay: faster, more memory).
 //!   THREADS (default 1): the gradient's reverse run split by cells on that many threads (its
-//!   forward run stays on one).
+//!   forward run stays on one). On the GPU: `forward-gpu[-f32][-workgroup]` (the GPU engine)
+//!   and `gradient-gpu[-f32][-workgroup]` (three gradients on the GPU), one invocation per cell
+//!   or, with `-workgroup`, one workgroup per cell (forward and reverse).
 //! Prints the wall and CPU time of the mode (CPU time: less sensitive to a loaded machine); run
 //! each under `/usr/bin/time -f %M` for its peak memory.
 
@@ -87,7 +89,13 @@ fn problem_and_loss(a: &Artifact, trainables: &[Trainable], threads: usize) -> (
 }
 
 fn precision_of(mode: &str) -> Precision {
-    if mode.ends_with("-f32") { Precision::F32 } else { Precision::F64 }
+    if mode.contains("-f32") { Precision::F32 } else { Precision::F64 }
+}
+
+/// A GPU mode's options: one workgroup per cell with `-workgroup`, else one invocation per cell.
+fn options_of(mode: &str) -> gpu::Options {
+    let strategy = if mode.ends_with("-workgroup") { gpu::Strategy::Workgroup } else { gpu::Strategy::Thread };
+    gpu::Options { strategy, ..gpu::Options::default() }
 }
 
 /// Three gradients on the GPU, each timed after the device, its pipelines and buffers are set
@@ -97,7 +105,8 @@ fn gpu_gradients(a: &Artifact, trainables: &[Trainable], mode: &str, threads: us
     let (problem, loss) = problem_and_loss(a, trainables, threads);
     let precision = precision_of(mode);
     let t0 = Instant::now();
-    let mut device = gpu::grad::GpuGradient::new(a, &problem, gpu::grad::Settings::new(precision)).expect("a GPU");
+    let settings = gpu::grad::Settings { options: options_of(mode), ..gpu::grad::Settings::new(precision) };
+    let mut device = gpu::grad::GpuGradient::new(a, &problem, settings).expect("a GPU");
     println!("{mode}: set up in {:.3} s", t0.elapsed().as_secs_f64());
     let mut last = None;
     for _ in 0..3 {
@@ -130,6 +139,13 @@ fn cpu_seconds() -> f64 {
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(f64::NAN);
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Whether `mode` is `base` with the optional `-f32` and `-workgroup`.
+fn is_gpu_mode(mode: &str, base: &str) -> bool {
+    let rest = mode.strip_prefix(base);
+    let rest = rest.map(|r| r.strip_prefix("-f32").unwrap_or(r));
+    rest.is_some_and(|r| r.is_empty() || r == "-workgroup")
 }
 
 fn main() {
@@ -174,13 +190,15 @@ fn main() {
             );
             return;
         }
-        "forward-gpu" | "forward-gpu-f32" => {
-            let options = gpu::Options { strategy: gpu::Strategy::Thread, ..gpu::Options::default() };
-            let mut sim = gpu::GpuSimulation::with_options(&a, precision_of(&mode), options).expect("a GPU");
+        m if is_gpu_mode(m, "forward-gpu") => {
+            let mut sim = gpu::GpuSimulation::with_options(&a, precision_of(m), options_of(m)).expect("a GPU");
             sim.run(|_, _| {}).expect("runs");
         }
-        "gradient-gpu" | "gradient-gpu-f32" => return gpu_gradients(&a, &trainables, &mode, threads),
-        _ => panic!("mode: forward, loss, gradient, gradient-tapes, forward-gpu[-f32] or gradient-gpu[-f32]"),
+        m if is_gpu_mode(m, "gradient-gpu") => return gpu_gradients(&a, &trainables, m, threads),
+        _ => panic!(
+            "mode: forward, loss, gradient, gradient-tapes, forward-gpu[-f32][-workgroup] or \
+             gradient-gpu[-f32][-workgroup]"
+        ),
     }
     println!("{mode}: {compartments} nodes: {:.3} s, CPU {:.3} s", t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
 }

@@ -560,6 +560,25 @@ fn grad_check_on_the_gpu() {
     assert!(stderr.contains("the CPU computes gradients in f64"), "{stderr}");
 }
 
+/// `sylva grad --check --backend gpu --gpu-strategy workgroup`: the gradient with one workgroup
+/// per cell against central differences within 1e-6; `--gpu-strategy` without the GPU is
+/// refused as a usage error.
+#[test]
+fn grad_check_on_the_gpu_with_a_workgroup_per_cell() {
+    let args = ["grad", "--check", "--backend", "gpu", "--gpu-strategy", "workgroup", "examples/train/fit_hh.syl"];
+    let result = sylva(&args);
+    if no_gpu(&result) {
+        return;
+    }
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
+    assert!(stdout.contains("on the GPU in f64") && stdout.contains("(tolerance 1e-6): ok;"), "{stdout}");
+    let result = sylva(&["grad", "--gpu-strategy", "workgroup", "examples/train/fit_hh.syl"]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("`--gpu-strategy` needs `--backend gpu`"), "{stderr}");
+}
+
 /// `sylva train --backend gpu`: five Adam steps of `fit_hh` give the CPU's losses within 1e-9
 /// (f64), and the same learned values as written (to the 16 digits of params.yaml).
 #[test]

@@ -38,25 +38,48 @@ fn wgsl_snapshots() {
     }
 }
 
-/// The reverse kernel of a gradient on the GPU (`gpu::grad`): hh_soma with two of hh's
-/// densities trained, in f64, validated by naga as written and as read back.
+/// The reverse kernel of a gradient on the GPU (`gpu::grad`) in f64 with two of hh's densities
+/// trained, validated by naga as written and as read back: hh_soma's with one invocation per
+/// cell, y_tree's with one workgroup per cell (lanes over the nodes, the transposed solve in
+/// the forward's rounds; its gnabar differs by region, so gkbar is trained).
 #[test]
 fn reverse_wgsl_snapshot() {
+    for (case, density, strategy, name) in [
+        ("hh_soma", "gnabar", Strategy::Thread, "wgsl_reverse_hh_soma_F64"),
+        ("y_tree", "gkbar", Strategy::Workgroup, "wgsl_reverse_y_tree_F64_workgroup"),
+    ] {
+        let text = reverse_wgsl(case, [density, "gl"], strategy);
+        let entry = format!(
+            "fn reverse_cell_type_0_(@builtin({}",
+            match strategy {
+                Strategy::Workgroup => "local_invocation_index) lane",
+                _ => "global_invocation_id) global_id",
+            }
+        );
+        assert!(text.contains(&entry), "{case}: one entry point per cell type, of {strategy:?}");
+        insta::assert_snapshot!(name, text);
+    }
+}
+
+/// The validated WGSL of `examples/neuron/<case>.syl`'s reverse kernel with hh's `densities`
+/// trained, with `strategy`.
+fn reverse_wgsl(case: &str, densities: [&str; 2], strategy: Strategy) -> String {
     use sylva_runtime::grad::{Problem, Trainable, Use};
-    let (_, compilation) = compile_file("examples/neuron/hh_soma.syl", &[]);
-    let artifact = compilation.artifact.expect("hh_soma compiles");
+    let (_, compilation) = compile_file(&format!("examples/neuron/{case}.syl"), &[]);
+    let artifact = compilation.artifact.unwrap_or_else(|| panic!("{case} compiles"));
     let hh = artifact.first_placement_of("hh").expect("hh is placed");
     let params = &artifact.model.mechanisms[artifact.placements[hh].mechanism.index()].params;
     let trainable = |name: &str| Trainable {
         uses: vec![Use::all(hh, params.iter().position(|p| p.name == name).expect("a parameter of hh") as u32)],
         ..Trainable::default()
     };
-    let problem = Problem::new(&artifact, &[trainable("gnabar"), trainable("gl")]).expect("differentiable");
-    let text = sylva_runtime::gpu::grad::reverse_wgsl(&artifact, &problem, Precision::F64).expect("the reverse kernel");
+    let problem = Problem::new(&artifact, &densities.map(trainable)).expect("differentiable");
+    let options = sylva_runtime::gpu::Options { strategy, ..Default::default() };
+    let text = sylva_runtime::gpu::grad::reverse_wgsl(&artifact, &problem, Precision::F64, options)
+        .unwrap_or_else(|e| panic!("{case}: {e}"));
     let module = naga::front::wgsl::parse_str(&text).unwrap_or_else(|e| panic!("{}", e.emit_to_string(&text)));
     let mut validator =
         naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::all());
-    validator.validate(&module).unwrap_or_else(|e| panic!("{e:?}"));
-    assert!(text.contains("fn reverse_cell_type_0_("), "one entry point per cell type");
-    insta::assert_snapshot!("wgsl_reverse_hh_soma_F64", text);
+    validator.validate(&module).unwrap_or_else(|e| panic!("{case}: {e:?}"));
+    text
 }

@@ -137,10 +137,7 @@ impl Gpu {
                 "the model needs a {largest}-byte buffer; '{name}' binds at most {binding_limit} bytes"
             )));
         }
-        let groups = |t: &layout::TypeLayout| match t.workgroup {
-            Some(_) => [t.ncells.min(layout::GRID_X), t.ncells.div_ceil(layout::GRID_X)],
-            None => [t.ncells.div_ceil(codegen::WORKGROUP), 1],
-        };
+        let groups = workgroup_grid;
         let too_many =
             |t: &&layout::TypeLayout| groups(t).iter().any(|g| *g > limits.max_compute_workgroups_per_dimension);
         if let Some(t) = p.layout.types.iter().find(too_many) {
@@ -358,4 +355,13 @@ pub(super) fn read(
     let bytes = slice.get_mapped_range().map_err(|e| GpuError::Device(format!("{e:?}")))?.to_vec();
     buffer.unmap();
     Ok(bytes)
+}
+
+/// The grid of workgroups of a dispatch of a type's cells: one workgroup per cell in rows of
+/// `GRID_X`, or cells in workgroups of `codegen::WORKGROUP` invocations.
+pub(in crate::gpu) fn workgroup_grid(t: &layout::TypeLayout) -> [u32; 2] {
+    match t.workgroup {
+        Some(_) => [t.ncells.min(layout::GRID_X), t.ncells.div_ceil(layout::GRID_X)],
+        None => [t.ncells.div_ceil(codegen::WORKGROUP), 1],
+    }
 }

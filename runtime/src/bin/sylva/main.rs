@@ -119,12 +119,17 @@ enum Command {
         /// run split by cells (default: the machine's); results are identical for any number.
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
-        /// Where the gradient is computed (default: the CPU). The GPU runs one invocation per
-        /// cell, in the model's precision or `--precision`.
+        /// Where the gradient is computed (default: the CPU). The GPU runs in the model's
+        /// precision or `--precision`.
         #[arg(long, value_enum)]
         backend: Option<BackendArg>,
         #[arg(long, value_enum)]
         precision: Option<PrecisionArg>,
+        /// GPU only: one invocation per cell (`thread`), one workgroup per cell (`workgroup`),
+        /// or chosen per cell type (`auto`, the default: workgroups for big cells), forward and
+        /// reverse alike (see `run --gpu-strategy`).
+        #[arg(long, value_enum)]
+        gpu_strategy: Option<StrategyArg>,
     },
     /// Fit the trainable parameters of the model's `train` block; write params.yaml, loss.csv
     /// and loss.svg.
@@ -145,13 +150,15 @@ enum Command {
         /// run split by cells (default: the machine's); results are identical for any number.
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
-        /// Where the losses and gradients are computed (default: the CPU). The GPU runs one
-        /// invocation per cell, in the model's precision or `--precision`; a batch's samples one
-        /// after another.
+        /// Where the losses and gradients are computed (default: the CPU). The GPU runs in the
+        /// model's precision or `--precision`; a batch's samples one after another.
         #[arg(long, value_enum)]
         backend: Option<BackendArg>,
         #[arg(long, value_enum)]
         precision: Option<PrecisionArg>,
+        /// GPU only: how cells map onto it, as `grad --gpu-strategy`.
+        #[arg(long, value_enum)]
+        gpu_strategy: Option<StrategyArg>,
     },
     /// Run the language server on stdin/stdout (for editors; see docs/editors.md).
     Lsp,
@@ -215,16 +222,23 @@ enum PrecisionArg {
 }
 
 /// Where `sylva grad` and `sylva train` compute gradients: the CPU (f64 only), or the GPU.
-fn gradient_device(backend: Option<BackendArg>, precision: Option<PrecisionArg>) -> Result<train::Device, Failure> {
+fn gradient_device(
+    backend: Option<BackendArg>,
+    precision: Option<PrecisionArg>,
+    strategy: Option<StrategyArg>,
+) -> Result<train::Device, Failure> {
     let precision = precision.map(|p| match p {
         PrecisionArg::F64 => ir::Precision::F64,
         PrecisionArg::F32 => ir::Precision::F32,
     });
-    match (backend, precision) {
-        (Some(BackendArg::Gpu), _) => Ok(train::Device::Gpu(precision)),
-        (_, Some(ir::Precision::F32)) => Err(Failure::Usage(
+    match (backend, precision, strategy) {
+        (Some(BackendArg::Gpu), _, _) => {
+            Ok(train::Device::Gpu(precision, strategy.map_or(Strategy::Auto, Strategy::from)))
+        }
+        (_, Some(ir::Precision::F32), _) => Err(Failure::Usage(
             "the CPU computes gradients in f64 (it is the reference); use `--backend gpu` for f32".into(),
         )),
+        (_, _, Some(_)) => Err(Failure::Usage("`--gpu-strategy` needs `--backend gpu`".into())),
         _ => Ok(train::Device::Cpu),
     }
 }
@@ -308,10 +322,12 @@ fn main() -> ExitCode {
             params: params.as_deref(),
             colour,
         }),
-        Command::Grad { file, check, overrides, threads, backend, precision } => gradient_device(*backend, *precision)
-            .and_then(|device| with_pool(*threads, || train::grad(file, overrides, *check, device, colour))),
-        Command::Train { file, out, overrides, no_plots, resume, threads, backend, precision } => {
-            gradient_device(*backend, *precision).and_then(|device| {
+        Command::Grad { file, check, overrides, threads, backend, precision, gpu_strategy } => {
+            gradient_device(*backend, *precision, *gpu_strategy)
+                .and_then(|device| with_pool(*threads, || train::grad(file, overrides, *check, device, colour)))
+        }
+        Command::Train { file, out, overrides, no_plots, resume, threads, backend, precision, gpu_strategy } => {
+            gradient_device(*backend, *precision, *gpu_strategy).and_then(|device| {
                 let args = train::TrainArgs {
                     file,
                     out: out.as_deref(),

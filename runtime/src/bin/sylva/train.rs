@@ -31,11 +31,21 @@ const CHECK_TOLERANCE: f64 = 1e-6;
 const F32_CHECK_TOLERANCE: f64 = 1e-3;
 
 /// Where `sylva grad` computes the gradient: the CPU, or the GPU in a precision (default: the
-/// model's).
+/// model's) with a strategy (`--gpu-strategy`, default: the engine's choice per cell type).
 #[derive(Copy, Clone)]
 pub enum Device {
     Cpu,
-    Gpu(Option<Precision>),
+    Gpu(Option<Precision>, gpu::Strategy),
+}
+
+impl Device {
+    /// The GPU gradient's settings (`None` on the CPU), in the model's `precision` unless one
+    /// was asked for.
+    fn gpu_settings(self, precision: Precision) -> Option<gpu::grad::Settings> {
+        let Device::Gpu(asked, strategy) = self else { return None };
+        let options = gpu::Options { strategy, ..gpu::Options::default() };
+        Some(gpu::grad::Settings { options, ..gpu::grad::Settings::new(asked.unwrap_or(precision)) })
+    }
 }
 
 /// The session of the model's `train block`, its target files read from disk (paths as the
@@ -105,14 +115,10 @@ pub fn grad(file: &str, overrides: &[String], check: bool, device: Device, colou
     let artifact = &compiled.artifact;
     let steps = artifact.model.simulation.steps() as u64;
     let first = session.samples.as_ref().map(samples::first_batch).unwrap_or_default();
-    let precision = match device {
-        Device::Gpu(precision) => Some(precision.unwrap_or(artifact.model.simulation.precision)),
-        Device::Cpu => None,
-    };
-    let (loss, gradient, what) = match (&session.samples, precision) {
-        (_, Some(precision)) => {
-            let settings = gpu::grad::Settings::new(precision);
-            let shown = if precision == Precision::F32 { "f32" } else { "f64" };
+    let settings = device.gpu_settings(artifact.model.simulation.precision);
+    let (loss, gradient, what) = match (&session.samples, settings) {
+        (_, Some(settings)) => {
+            let shown = if settings.precision == Precision::F32 { "f32" } else { "f64" };
             gpu_gradient(artifact, &session, &first, settings)
                 .map(|(loss, gradient, what)| (loss, gradient, format!("{what}, on the GPU in {shown}")))
         }
@@ -124,7 +130,8 @@ pub fn grad(file: &str, overrides: &[String], check: bool, device: Device, colou
             .map(|g| (g.loss, g.gradient, format!("a state saved every {} steps", g.checkpoint_every))),
     }
     .map_err(|e| grad_failure(artifact, e))?;
-    let tolerance = if precision == Some(Precision::F32) { F32_CHECK_TOLERANCE } else { CHECK_TOLERANCE };
+    let f32 = settings.is_some_and(|s| s.precision == Precision::F32);
+    let tolerance = if f32 { F32_CHECK_TOLERANCE } else { CHECK_TOLERANCE };
     println!(
         "{file}: loss {} at the start values ({} trainables, {steps} steps, {what}; {:.3} s)",
         number(loss),
@@ -253,12 +260,9 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
     let (compiled, mut session) = session(file, overrides, resume, colour)?;
     let artifact = &compiled.artifact;
     // The device's code and buffers, made once for every iteration or sample.
-    let mut on_gpu = match device {
-        Device::Gpu(precision) => {
-            let settings = gpu::grad::Settings::new(precision.unwrap_or(artifact.model.simulation.precision));
-            Some(gpu_gradients(artifact, &session, settings).map_err(|e| grad_failure(artifact, e))?)
-        }
-        Device::Cpu => None,
+    let mut on_gpu = match device.gpu_settings(artifact.model.simulation.precision) {
+        Some(settings) => Some(gpu_gradients(artifact, &session, settings).map_err(|e| grad_failure(artifact, e))?),
+        None => None,
     };
     let out_dir: PathBuf = match out {
         Some(dir) => dir.to_path_buf(),

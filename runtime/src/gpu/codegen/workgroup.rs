@@ -112,7 +112,7 @@ impl Cx<'_> {
     /// The rounds of the solve, elimination then substitution: lane `l` takes the round's
     /// `l`-th task (rounds are at most a workgroup wide), of the round's kind, which every lane
     /// reads alike; then a barrier, where the round's flag asks for one.
-    fn rounds(&mut self, fb: &mut Fb, c: H) {
+    pub(super) fn rounds(&mut self, fb: &mut Fb, c: H) {
         let g = self.g;
         let lane = self.lane.expect("a workgroup type");
         let wg = self.ty.workgroup.as_ref().expect("a workgroup type");
@@ -422,7 +422,7 @@ impl Cx<'_> {
 
     /// A workgroup barrier when the solve's diagonal and rhs are in workgroup memory, else one
     /// for storage too (fills in `data` are ordered by the round that ends their writes).
-    fn solve_barrier(&self, fb: &mut Fb) {
+    pub(super) fn solve_barrier(&self, fb: &mut Fb) {
         self.emit_solve_barrier(fb);
         self.sync.borrow_mut().passed(1);
     }
@@ -438,7 +438,7 @@ impl Cx<'_> {
     }
 
     /// Runs `body` for each child of node `j`, ascending or (`descending`) from the last.
-    fn children(
+    pub(super) fn children(
         &mut self,
         fb: &mut Fb,
         child_start: u32,
@@ -572,7 +572,7 @@ fn shared_at(fb: &mut Fb, off: u32, i: H) -> H {
 }
 
 /// `*local += x`.
-fn add_to(fb: &mut Fb, local: H, x: H) {
+pub(super) fn add_to(fb: &mut Fb, local: H, x: H) {
     let old = fb.load(local);
     let new = fb.add(old, x);
     fb.store(local, new);

@@ -7,15 +7,15 @@ use std::borrow::Cow;
 
 use super::super::builder::Prec;
 use super::super::codegen::{self, REVERSE_BINDINGS, checkpoint_entry_name, reverse_entry_name};
-use super::super::device::{Gpu, from_bytes, read, storage_buffer, to_bytes};
+use super::super::device::{Gpu, from_bytes, read, storage_buffer, to_bytes, workgroup_grid};
 use super::super::{GpuEngine, GpuError, layout};
 use super::layout::GradLayout;
 
 pub(super) struct Reverse {
-    /// Per cell type, with its count of workgroups.
-    pipelines: Vec<(wgpu::ComputePipeline, u32)>,
-    savers: Vec<(wgpu::ComputePipeline, u32)>,
-    restorers: Vec<(wgpu::ComputePipeline, u32)>,
+    /// Per cell type, with its grid of workgroups.
+    pipelines: Vec<(wgpu::ComputePipeline, [u32; 2])>,
+    savers: Vec<(wgpu::ComputePipeline, [u32; 2])>,
+    restorers: Vec<(wgpu::ComputePipeline, [u32; 2])>,
     /// Every segment's state at its start, packed (`GradLayout::state_len` reals each).
     checkpoints: wgpu::Buffer,
     layout: wgpu::BindGroupLayout,
@@ -77,7 +77,7 @@ impl Reverse {
             layout,
             control: rw("reverse control", 4 * (u64::from(engine.layout.ncells) + 64)),
             weights: rw("reverse weights", 64),
-            adj: rw("adj", u64::from(grad.data_len)),
+            adj: rw("adj", u64::from(grad.adj_len)),
             work: rw("work", grad.work_len),
             grads: rw("grads", grad.grads_len + 1),
             event_grads: rw("event gradients", 1),
@@ -238,25 +238,25 @@ fn bind_group_layout(device: &wgpu::Device) -> wgpu::BindGroupLayout {
 fn dispatch_all(
     encoder: &mut wgpu::CommandEncoder,
     bind_group: &wgpu::BindGroup,
-    pipelines: &[(wgpu::ComputePipeline, u32)],
+    pipelines: &[(wgpu::ComputePipeline, [u32; 2])],
 ) {
     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
     pass.set_bind_group(0, bind_group, &[]);
-    for (pipeline, groups) in pipelines {
+    for (pipeline, [x, y]) in pipelines {
         pass.set_pipeline(pipeline);
-        pass.dispatch_workgroups(*groups, 1, 1);
+        pass.dispatch_workgroups(*x, *y, 1);
     }
 }
 
 /// The pipelines of the entry points `names` (the `i`-th of cell type `i % types`), each with
-/// its count of workgroups.
+/// its grid of workgroups.
 fn pipelines(
     gpu: &Gpu,
     layout: &layout::Layout,
     module: naga::Module,
     bind: &wgpu::BindGroupLayout,
     names: Vec<String>,
-) -> Result<Vec<(wgpu::ComputePipeline, u32)>, GpuError> {
+) -> Result<Vec<(wgpu::ComputePipeline, [u32; 2])>, GpuError> {
     let device = &gpu.device;
     let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
@@ -281,7 +281,7 @@ fn pipelines(
                 compilation_options: Default::default(),
                 cache: None,
             });
-            (pipeline, ty.ncells.div_ceil(codegen::WORKGROUP))
+            (pipeline, workgroup_grid(ty))
         })
         .collect();
     if let Some(e) = pollster::block_on(scope.pop()) {

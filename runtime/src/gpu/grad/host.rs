@@ -94,7 +94,7 @@ fn cotangents_from_device(
                 let stride = instance_stride(b, ty.ncells);
                 let (_, replica_first) = replicas.block(r, b.block);
                 for k in 0..b.per_cell {
-                    let (i, at) = ((rank * b.per_cell + k) as usize, b.slot(ty.ncells, false, k, rank));
+                    let (i, at) = ((rank * b.per_cell + k) as usize, b.slot(ty.ncells, ty.cell_major(), k, rank));
                     let i = i - replica_first;
                     for (s, off) in b.states.iter().enumerate() {
                         cot.states[b.block][s][i] = adj[(off + at) as usize];

@@ -1,16 +1,17 @@
 //! Where the reverse kernel keeps what it needs beyond the forward layout (`gpu::layout`): the
-//! cotangents (`adj`, a mirror of `data`: the cotangent of `data[i]` is `adj[i]`), the `work`
+//! cotangents (`adj`, a mirror of `data`: the cotangent of `data[i]` is `adj[i]`, then those of
+//! the diagonal and rhs of types that keep them in workgroup memory), the `work`
 //! buffer (each step's state of a segment, its arrays packed as `data`'s, the row cotangents,
 //! the solve's tape, the advance kernels' partials)
 //! and the `grads` buffer (per-instance parameter gradients, each event record's weight
-//! gradient). Every per-cell array is interleaved across cells (element `(i, c)` at
-//! `i * ncells + c`), as the forward's, so that neighbouring invocations touch neighbouring
-//! words.
+//! gradient). Every per-cell array is laid out as the forward's: interleaved across cells
+//! (element `(i, c)` at `i * ncells + c`) so that neighbouring invocations touch neighbouring
+//! words, or cell by cell for a type that runs a workgroup per cell, whose lanes do.
 
 use sylva_compiler::ir::adjoint::Wrt;
 use sylva_compiler::ir::kernel::{Kernel, Target};
 
-use crate::gpu::layout::{BlockLayout, Layout};
+use crate::gpu::layout::{BlockLayout, Layout, NOT_STORED};
 
 /// A kernel's vector–Jacobian product: its writes, and its adjoint's partials (the write each
 /// differentiates and the leaf).
@@ -40,8 +41,13 @@ pub struct BlockGrad {
 
 /// Offsets of the reverse kernel's arrays (in reals).
 pub struct GradLayout {
-    /// Reals of `data` (and of `adj`).
+    /// Reals of `data`.
     pub data_len: u32,
+    /// Reals of `adj`: `data`'s, then per type without a diagonal and rhs in `data` (a
+    /// workgroup type that solves in workgroup memory) their cotangents.
+    pub adj_len: u32,
+    /// In `adj`, per cell type: the cotangents of the node diagonal and rhs (node arrays).
+    pub accumulators: Vec<[u32; 2]>,
     /// Reals of one step's state in `work` (step `s`'s from `s × state_len`), and of a
     /// segment's checkpoint (segment `i`'s from `i × state_len`).
     pub state_len: u32,
@@ -88,6 +94,7 @@ impl GradLayout {
         saved_ions: Vec<(usize, usize)>,
     ) -> GradLayout {
         let blocks = grads.len();
+        let (accumulators, adj_len) = accumulator_layout(layout, data_len);
         let (state_nodes, state_blocks, state_len) = state_layout(layout, blocks, saved_ions.len() as u64);
         let mut work = state_len * u64::from(steps);
         let rows = work as u32;
@@ -111,6 +118,8 @@ impl GradLayout {
         GradLayout {
             saved_ions,
             data_len: data_len as u32,
+            adj_len: adj_len as u32,
+            accumulators,
             state_len: state_len as u32,
             checkpoint_every: steps,
             state_nodes,
@@ -124,6 +133,26 @@ impl GradLayout {
             grads_len,
         }
     }
+}
+
+/// Where `adj` keeps each type's cotangents of the node diagonal and rhs: where `data` keeps
+/// them, or after `data`'s `data_len` reals where the type keeps them in workgroup memory
+/// (`gpu::layout::NOT_STORED`); and the reals of `adj`.
+fn accumulator_layout(layout: &Layout, data_len: u64) -> (Vec<[u32; 2]>, u64) {
+    let mut len = data_len;
+    let mut offsets = Vec::new();
+    for ty in &layout.types {
+        let mut place = |off: u32| {
+            if off != NOT_STORED {
+                return off;
+            }
+            let at = len as u32;
+            len += u64::from(ty.nnodes) * u64::from(ty.ncells);
+            at
+        };
+        offsets.push([place(ty.diagonal), place(ty.rhs)]);
+    }
+    (offsets, len.max(1))
 }
 
 /// Where a step's state packs each type's node arrays (v and `ions` ion arrays) and each

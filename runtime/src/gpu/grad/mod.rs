@@ -1,8 +1,9 @@
 //! Gradients on the GPU: the loss of a [`Problem`] and its exact gradient, with the forward
-//! run and the reverse run on the device, one invocation per cell (`docs/training.md`, "On the
-//! GPU"). The forward run is the engine's windows, cut every K steps where each cell's state is
-//! packed into a checkpoint in device memory. The reverse run is one dispatch per segment, from
-//! the last: each invocation restores its cell's checkpoint, recomputes the segment's K states
+//! run and the reverse run on the device, one invocation or one workgroup per cell as the
+//! engine's strategy gives each cell type (`docs/training.md`, "On the GPU"). The forward run is
+//! the engine's windows, cut every K steps where each cell's state is packed into a checkpoint
+//! in device memory. The reverse run is one dispatch per segment, from the last: each cell's
+//! invocation or workgroup restores its checkpoint, recomputes the segment's K states
 //! into per-cell scratch, then undoes the steps from the last, each replayed with the advance
 //! kernels fused with their adjoints' partials, the current and event kernels' partials
 //! evaluated with their products (`codegen::reverse_module`).
@@ -32,7 +33,7 @@ use sylva_compiler::ir::Precision;
 use sylva_compiler::ir::kernel::{Stage, Target};
 
 use super::codegen;
-use super::{GpuEngine, GpuError, LLVMPIPE_LOOP_BUDGET, Options, Strategy};
+use super::{GpuEngine, GpuError, LLVMPIPE_LOOP_BUDGET, Options};
 use crate::grad::kernels::{Code, kernel_of};
 use crate::grad::{GradError, Gradient, Loss, Problem, RowLoss};
 use crate::plan::Plan;
@@ -41,10 +42,6 @@ use device::Reverse;
 use layout::{BlockGrad, GradLayout, Product, Vjp};
 use memory::{Limits, Memory};
 pub use traffic::Footprint;
-
-/// The engine of a gradient: one invocation per cell (the reverse kernel's strategy).
-const OPTIONS: Options =
-    Options { strategy: Strategy::Thread, lanes: None, window_cap: super::MAX_WINDOW, solve: super::Solve::Split };
 
 /// Choices of a gradient on the GPU.
 #[derive(Copy, Clone, Debug)]
@@ -55,12 +52,15 @@ pub struct Settings {
     /// Bytes of device memory the checkpoints and the reverse run's scratch may take together
     /// (default: no limit but the device's per buffer).
     pub memory_budget: Option<u64>,
+    /// How cells map onto the GPU, forward and reverse alike (default: the engine's, a
+    /// workgroup per cell for big cells).
+    pub options: Options,
 }
 
 impl Settings {
     /// The defaults in `precision`.
     pub fn new(precision: Precision) -> Settings {
-        Settings { precision, checkpoint_every: None, memory_budget: None }
+        Settings { precision, checkpoint_every: None, memory_budget: None, options: Options::default() }
     }
 }
 
@@ -108,7 +108,7 @@ impl GpuGradient {
         settings: Settings,
         batch: usize,
     ) -> Result<GpuGradient, GradError> {
-        let Settings { precision, checkpoint_every, memory_budget } = settings;
+        let Settings { precision, checkpoint_every, memory_budget, options } = settings;
         let (plan, code, steps) = problem.parts();
         check_supported(problem, plan)?;
         let gpu = GradError::Gpu;
@@ -116,7 +116,7 @@ impl GpuGradient {
         let limits = opened.limits();
         let one = initialized(plan);
         let p = super::prec(precision);
-        let single = super::layout::layout(artifact, &one, OPTIONS, super::DeviceFit::of(&limits), p).map_err(gpu)?;
+        let single = super::layout::layout(artifact, &one, options, super::DeviceFit::of(&limits), p).map_err(gpu)?;
         let k = spacing(opened.cpu_device(), &single, steps, checkpoint_every)?;
         let blocks = block_grads(plan, code);
         let grad_of = |layout: &super::layout::Layout, data_len: u64| {
@@ -127,7 +127,7 @@ impl GpuGradient {
         let one_memory = Memory::of(&grad_of(&single, single.data.len() as u64), steps, k, p);
         let replicas = one_memory.replicas_that_fit(batch, &fit).map_err(gpu)?;
         let plan = Replicas::of(&one, replicas).plan(&vec![one; replicas]);
-        let (engine, _) = GpuEngine::on_device(opened, artifact, plan, precision, OPTIONS).map_err(gpu)?;
+        let (engine, _) = GpuEngine::on_device(opened, artifact, plan, precision, options).map_err(gpu)?;
         let grad = grad_of(&engine.layout, engine.gpu.data.size() / engine.prec.bytes());
         let params = codegen::Params { prec: engine.prec, dt: engine.dt, spike_cap: engine.spike_cap };
         let (module, _) = reverse_module(&engine.layout, &params, &grad, &blocks).map_err(gpu)?;
@@ -189,11 +189,16 @@ struct Offline {
 }
 
 impl Offline {
-    fn new(artifact: &Artifact, problem: &Problem, precision: Precision) -> Result<Offline, GradError> {
+    fn new(
+        artifact: &Artifact,
+        problem: &Problem,
+        precision: Precision,
+        options: Options,
+    ) -> Result<Offline, GradError> {
         let (plan, code, steps) = problem.parts();
         check_supported(problem, plan)?;
         let fit = super::DeviceFit::of(&wgpu::Limits::default());
-        let prepared = super::prepare(artifact, &initialized(plan), precision, OPTIONS, fit).map_err(GradError::Gpu)?;
+        let prepared = super::prepare(artifact, &initialized(plan), precision, options, fit).map_err(GradError::Gpu)?;
         let blocks = block_grads(plan, code);
         let k = (steps.max(1) as f64).sqrt().ceil() as u64;
         let data_len = prepared.layout.data.len() as u64;
@@ -204,19 +209,29 @@ impl Offline {
 }
 
 /// The WGSL of the reverse kernel of `problem`'s gradient (made from `artifact`) in
-/// `precision`, for a device with WebGPU's default limits, with the state saved every ⌈√N⌉
-/// steps (`sylva compile --emit wgsl` shows the forward's).
-pub fn reverse_wgsl(artifact: &Artifact, problem: &Problem, precision: Precision) -> Result<String, GradError> {
-    let o = Offline::new(artifact, problem, precision)?;
+/// `precision` with `options`, for a device with WebGPU's default limits, with the state saved
+/// every ⌈√N⌉ steps (`sylva compile --emit wgsl` shows the forward's).
+pub fn reverse_wgsl(
+    artifact: &Artifact,
+    problem: &Problem,
+    precision: Precision,
+    options: Options,
+) -> Result<String, GradError> {
+    let o = Offline::new(artifact, problem, precision, options)?;
     let (module, info) = reverse_module(&o.prepared.layout, &o.params, &o.grad, &o.blocks).map_err(GradError::Gpu)?;
     naga::back::wgsl::write_string(&module, &info, naga::back::wgsl::WriterFlags::empty())
         .map_err(|e| GradError::Gpu(GpuError::Shader(e.to_string())))
 }
 
-/// The device memory and the storage traffic per step of `problem`'s gradient in `precision`,
-/// with the state saved every ⌈√N⌉ steps (`traffic::Footprint`).
-pub fn footprint(artifact: &Artifact, problem: &Problem, precision: Precision) -> Result<Footprint, GradError> {
-    let o = Offline::new(artifact, problem, precision)?;
+/// The device memory and the storage traffic per step of `problem`'s gradient in `precision`
+/// with `options`, with the state saved every ⌈√N⌉ steps (`traffic::Footprint`).
+pub fn footprint(
+    artifact: &Artifact,
+    problem: &Problem,
+    precision: Precision,
+    options: Options,
+) -> Result<Footprint, GradError> {
+    let o = Offline::new(artifact, problem, precision, options)?;
     Ok(Footprint::new(&o.prepared.layout, &o.grad, &o.blocks, o.steps, o.k, o.params.prec))
 }
 

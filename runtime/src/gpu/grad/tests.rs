@@ -1,14 +1,15 @@
 //! The GPU's gradient against the CPU's, on lavapipe (`VK_DRIVER_FILES=/usr/share/vulkan/icd.d/
 //! lvp_icd.x86_64.json XDG_RUNTIME_DIR=/tmp`): f64 within 1e-9 relative per parameter, f32
-//! within 1e-3 on well-conditioned models. Without an adapter the tests fail when `CI` is set
-//! and return early otherwise (`gpu::tests::no_gpu`).
+//! within 1e-3 on well-conditioned models, with each strategy (one invocation per cell, one
+//! workgroup per cell). Without an adapter the tests fail when `CI` is set and return early
+//! otherwise (`gpu::tests::no_gpu`).
 
 use sylva_compiler::artifact::Artifact;
 use sylva_compiler::ir::Precision;
 
 use super::{Settings, gradient};
-use crate::gpu::GpuError;
 use crate::gpu::tests::no_gpu;
+use crate::gpu::{GpuError, Options, Solve, Strategy};
 use crate::grad::tests::{example, targets, trainable};
 use crate::grad::{GradError, Gradient, Loss, Problem, Trainable};
 
@@ -25,9 +26,14 @@ fn with_trainables(a: &Artifact, trainables: &[Trainable]) -> (Problem, Loss) {
     (problem, loss)
 }
 
+/// The settings of a gradient in `precision` with `strategy` and checkpoints every `k` steps.
+fn settings(precision: Precision, strategy: Strategy, k: Option<u64>) -> Settings {
+    let options = Options { strategy, ..Options::default() };
+    Settings { checkpoint_every: k, options, ..Settings::new(precision) }
+}
+
 /// The GPU's gradient, or `None` without an adapter outside CI.
-fn on_gpu(a: &Artifact, problem: &Problem, loss: &Loss, precision: Precision, k: Option<u64>) -> Option<Gradient> {
-    let settings = Settings { checkpoint_every: k, ..Settings::new(precision) };
+fn on_gpu(a: &Artifact, problem: &Problem, loss: &Loss, settings: Settings) -> Option<Gradient> {
     match gradient(a, problem, loss, settings) {
         Ok(g) => Some(g),
         Err(GradError::Gpu(e)) if no_gpu(&e) => None,
@@ -48,10 +54,19 @@ fn worst(gpu: &[f64], cpu: &[f64]) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// The GPU's gradient in `precision` is the CPU's within `bound` relative, and so is the loss.
+/// The GPU's gradient in `precision` with each strategy is the CPU's within `bound` relative,
+/// and so is the loss.
 fn agree(a: &Artifact, problem: &Problem, loss: &Loss, precision: Precision, bound: f64) {
     let cpu = problem.gradient(loss, None).expect("CPU gradient");
-    let Some(gpu) = on_gpu(a, problem, loss, precision, None) else { return };
+    for strategy in [Strategy::Thread, Strategy::Workgroup] {
+        eprintln!("strategy {strategy:?}");
+        let Some(gpu) = on_gpu(a, problem, loss, settings(precision, strategy, None)) else { return };
+        agree_with_cpu(&gpu, &cpu, bound);
+    }
+}
+
+/// The loss and every parameter's gradient within `bound` relative of the CPU's.
+fn agree_with_cpu(gpu: &Gradient, cpu: &Gradient, bound: f64) {
     assert_eq!(gpu.checkpoint_every, cpu.checkpoint_every.min(gpu.checkpoint_every));
     let loss_error = (gpu.loss - cpu.loss).abs() / cpu.loss.abs().max(1e-300);
     assert!(loss_error <= bound, "loss: GPU {} CPU {} ({loss_error:.1e})", gpu.loss, cpu.loss);
@@ -113,9 +128,23 @@ fn gpu_gradient_f32_ball_and_stick() {
 fn gpu_checkpoint_spacing_does_not_change_the_gradient() {
     let a = example("hh_soma", 6.0);
     let (problem, loss) = problem(&a, &[("hh", "gnabar"), ("hh", "gl")]);
-    let Some(reference) = on_gpu(&a, &problem, &loss, Precision::F64, Some(1)) else { return };
-    for k in [7, 16, 240] {
-        let g = on_gpu(&a, &problem, &loss, Precision::F64, Some(k)).expect("an adapter");
+    same_bits_for_any_spacing(&a, &problem, &loss, Strategy::Thread, &[7, 16, 240]);
+}
+
+/// With a workgroup per cell (ball_and_stick: lanes over its nodes and instances, the solve in
+/// rounds) the checkpoints' spacing does not change the bits either.
+#[test]
+fn gpu_workgroup_checkpoint_spacing_does_not_change_the_gradient() {
+    let a = example("ball_and_stick", 4.0);
+    let (problem, loss) = problem(&a, &[("hh", "gnabar"), ("pas", "g")]);
+    same_bits_for_any_spacing(&a, &problem, &loss, Strategy::Workgroup, &[7, 40]);
+}
+
+fn same_bits_for_any_spacing(a: &Artifact, problem: &Problem, loss: &Loss, strategy: Strategy, spacings: &[u64]) {
+    let on = |k| on_gpu(a, problem, loss, settings(Precision::F64, strategy, Some(k)));
+    let Some(reference) = on(1) else { return };
+    for &k in spacings {
+        let g = on(k).expect("an adapter");
         assert_eq!(g.checkpoint_every, k);
         assert_eq!(g.loss, reference.loss);
         assert_eq!(g.gradient, reference.gradient, "K = {k}: the bits of K = 1");
@@ -172,8 +201,8 @@ fn gpu_gradient_f64_ring_network() {
 }
 
 /// The traffic model and memory of the ringtest's gradient (10 cells of 105 nodes, every
-/// hh density of the soma and both weights trained; no device needed): the figures of
-/// docs/training.md, "On the GPU".
+/// hh density of the soma and both weights trained; no device needed), with each strategy: the
+/// figures of docs/training.md, "On the GPU".
 #[test]
 fn footprint_of_the_ringtest_gradient() {
     let mut a = crate::test_models::example_edited("examples/bench/ringtest.syl", &[], |text| {
@@ -188,21 +217,14 @@ fn footprint_of_the_ringtest_gradient() {
     }
     let problem = Problem::new(&a, &trainables).expect("differentiable");
     for precision in [Precision::F64, Precision::F32] {
-        let f = super::footprint(&a, &problem, precision).expect("a footprint");
-        let per = |bytes: u64| bytes as f64 / f.compartments as f64;
-        eprintln!(
-            "{precision:?}: {} compartments, data {} B, state {} B, K = {}, checkpoints {} B, scratch {} B; \
-             per compartment-step forward {:.1} B, backward {:.1} B ({:.2}x)",
-            f.compartments,
-            f.data_bytes,
-            f.state_bytes,
-            f.checkpoint_every,
-            f.checkpoint_bytes,
-            f.scratch_bytes,
-            per(f.forward_bytes_per_step),
-            per(f.backward_bytes_per_step),
-            f.backward_bytes_per_step as f64 / f.forward_bytes_per_step as f64
-        );
+        let of = |strategy| {
+            let f = super::footprint(&a, &problem, precision, Options { strategy, ..Options::default() });
+            let f = f.expect("a footprint");
+            show(precision, strategy, &f);
+            f
+        };
+        let (thread, workgroup) = (of(Strategy::Thread), of(Strategy::Workgroup));
+        let f = thread;
         assert_eq!(f.compartments, 1050, "ten cells of 105 nodes");
         assert_eq!(f.checkpoint_every, 64, "⌈√4000⌉");
         assert_eq!(f.checkpoint_bytes, 4000u64.div_ceil(64) * f.state_bytes);
@@ -212,12 +234,34 @@ fn footprint_of_the_ringtest_gradient() {
         assert!(f.scratch_bytes > 64 * f.state_bytes, "K states and more");
         assert!(f.state_bytes * 3 < f.data_bytes, "packed states, not copies of data");
         assert!(f.backward_bytes_per_step > 2 * f.forward_bytes_per_step, "two forward steps and the adjoint");
+        // A workgroup per cell saves the same state; its solves (forward and transposed) keep
+        // their arrays in workgroup memory, so each step moves less.
+        assert_eq!((workgroup.state_bytes, workgroup.checkpoint_bytes), (f.state_bytes, f.checkpoint_bytes));
+        assert!(workgroup.forward_bytes_per_step < f.forward_bytes_per_step);
+        assert!(workgroup.backward_bytes_per_step < f.backward_bytes_per_step);
     }
+}
+
+fn show(precision: Precision, strategy: Strategy, f: &super::Footprint) {
+    let per = |bytes: u64| bytes as f64 / f.compartments as f64;
+    eprintln!(
+        "{precision:?} {strategy:?}: {} compartments, data {} B, state {} B, K = {}, checkpoints {} B, \
+         scratch {} B; per compartment-step forward {:.1} B, backward {:.1} B ({:.2}x)",
+        f.compartments,
+        f.data_bytes,
+        f.state_bytes,
+        f.checkpoint_every,
+        f.checkpoint_bytes,
+        f.scratch_bytes,
+        per(f.forward_bytes_per_step),
+        per(f.backward_bytes_per_step),
+        f.backward_bytes_per_step as f64 / f.forward_bytes_per_step as f64
+    );
 }
 
 /// The CA1 pyramidal (a reconstructed tree, Ca, SK, Ih and hh by region): parameters per
 /// group of compartments sharing a value, as `grad`'s test trains them, on a cell of hundreds
-/// of nodes in one invocation.
+/// of nodes in one invocation, then in one workgroup.
 #[test]
 fn gpu_gradient_f64_pyramidal_per_region() {
     let mut a = crate::test_models::example_edited("examples/neuron/pyramidal.syl", &[], |text| {
@@ -290,4 +334,42 @@ fn gpu_gradient_f64_two_cell_types() {
         [weight, trainable(&a, "exp2syn", "tau2"), trainable(&a, "pas", "g"), trainable(&a, "hh", "gkbar")];
     let (problem, loss) = with_trainables(&a, &trainables);
     agree(&a, &problem, &loss, Precision::F64, 1e-9);
+}
+
+/// With every chain walked by one lane (`Solve::Chains`, the serial solve's order) the
+/// workgroup strategy's transposed solve, like its forward solve, has the serial bits: its
+/// gradient is the thread strategy's, bit for bit.
+#[test]
+fn gpu_workgroup_gradient_with_whole_chains_has_the_thread_bits() {
+    let a = example("ball_and_stick", 4.0);
+    let (problem, loss) = problem(&a, &BALL_AND_STICK);
+    let Some(thread) = on_gpu(&a, &problem, &loss, settings(Precision::F64, Strategy::Thread, None)) else { return };
+    let chains = Options { strategy: Strategy::Workgroup, solve: Solve::Chains, ..Options::default() };
+    let workgroup = Settings { options: chains, ..Settings::new(Precision::F64) };
+    let g = on_gpu(&a, &problem, &loss, workgroup).expect("an adapter");
+    assert_eq!((g.loss, &g.gradient), (thread.loss, &thread.gradient));
+}
+
+/// A cell too big for its solve's diagonal and rhs to fit workgroup memory (ball_and_stick's
+/// dendrite in 4,201 segments, 0.5 ms): with a workgroup per cell they stay in `data`, with
+/// the fills of split chains, and the gradient is still the CPU's within 1e-9.
+#[test]
+fn gpu_workgroup_gradient_with_the_solve_in_storage() {
+    let mut a = crate::test_models::example_edited("examples/neuron/ball_and_stick.syl", &[], |text| {
+        text.replace("nseg = 21", "nseg = 4201")
+    });
+    a.model.simulation.duration = 0.5;
+    let (problem, loss) = problem(&a, &BALL_AND_STICK);
+    let settings = settings(Precision::F64, Strategy::Workgroup, None);
+    let on_device = match super::GpuGradient::new(&a, &problem, settings) {
+        Ok(g) => g,
+        Err(GradError::Gpu(e)) if no_gpu(&e) => return,
+        Err(e) => panic!("GPU gradient: {e}"),
+    };
+    let workgroup = on_device.engine.layout.types[0].workgroup.as_ref().expect("a workgroup per cell");
+    assert!(!workgroup.local_solve, "the diagonal and rhs in `data`");
+    assert!(workgroup.fill.is_some_and(|f| !f.local), "split chains, their fills in `data`");
+    let cpu = problem.gradient(&loss, None).expect("CPU gradient");
+    let gpu = gradient(&a, &problem, &loss, settings).expect("a gradient");
+    agree_with_cpu(&gpu, &cpu, 1e-9);
 }

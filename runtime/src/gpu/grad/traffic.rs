@@ -24,7 +24,8 @@ pub struct Footprint {
     /// ⌈N/K⌉ checkpoints of a state.
     pub checkpoint_bytes: u64,
     /// The reverse run's buffers: `work` (K states, the row derivatives, the tape, the
-    /// advance partials), `adj` (one more `data`) and the per-instance parameter gradients.
+    /// advance partials), `adj` (one more `data`, and the cotangents of the diagonal and rhs a
+    /// workgroup keeps in workgroup memory) and the per-instance parameter gradients.
     pub scratch_bytes: u64,
     /// Least storage traffic of a forward step and of a step of the reverse run (which
     /// recomputes and replays the step, two forward steps, then undoes it).
@@ -51,7 +52,7 @@ impl Footprint {
             state_bytes: u64::from(grad.state_len) * b,
             checkpoint_every: k,
             checkpoint_bytes: steps.div_ceil(k).max(1) * u64::from(grad.state_len) * b,
-            scratch_bytes: (grad.work_len + grad.grads_len) * b + data_bytes,
+            scratch_bytes: (grad.work_len + grad.grads_len + u64::from(grad.adj_len)) * b,
             forward_bytes_per_step: forward,
             backward_bytes_per_step: 2 * forward + adjoint * b,
         }
@@ -80,14 +81,25 @@ fn adjoint_elements(layout: &Layout, grad: &GradLayout, ty: &TypeLayout, blocks:
         let current = leaves(&code.current.vjp) + 2 * cotangents(&code.current.vjp);
         elements += instances(b) * (advance + current);
     }
-    // The solve's adjoint: the tape written and read (2), M's diagonal and μ in `data` (written,
-    // read in the elimination and substitution: 6), v after and before the solve (2), the
-    // cotangents of v, rhs and the diagonal read and written (6).
-    elements += 16 * nodes;
+    // The solve's adjoint: the tape written and read (2), v after and before the solve (2), the
+    // cotangents of v, rhs and the diagonal read and written (6), and M's diagonal and μ where
+    // the forward's solve keeps its arrays.
+    elements += 10 * nodes + solve_arrays(ty);
     // The accumulators' cotangents cleared; Nernst again (3) and its adjoint: the
     // concentrations read, the reversal's and the concentrations' cotangents read and written.
     let nernst = layout.nernst.iter().filter(|n| n.is_some()).count() as u64;
     elements + (2 + species) * nodes + 9 * nernst * nodes
+}
+
+/// Elements of the transposed solve's own arrays in storage: M's diagonal and μ in `data`
+/// (written, read in the elimination and the substitution: 6 per node) unless a workgroup
+/// keeps them in workgroup memory, and the fills of split chains in `data` (written, read).
+fn solve_arrays(ty: &TypeLayout) -> u64 {
+    let nodes = u64::from(ty.ncells) * u64::from(ty.nnodes);
+    let workgroup = ty.workgroup.as_ref();
+    let diagonal_and_mu = if workgroup.is_some_and(|w| w.local_solve) { 0 } else { 6 * nodes };
+    let fills = workgroup.and_then(|w| w.fill).filter(|f| !f.local);
+    diagonal_and_mu + fills.map_or(0, |f| 2 * u64::from(ty.ncells) * u64::from(f.len))
 }
 
 /// The distinct values of `data` an instance's partials read (not the parameters: shared).

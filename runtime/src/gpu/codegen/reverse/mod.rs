@@ -1,12 +1,14 @@
-//! The reverse kernel of a gradient (`gpu::grad`): per cell type one entry point, one
-//! invocation per cell, run once per checkpointed segment. From the segment's checkpoint in
-//! `data` it recomputes the segment's states into `work`, then undoes the steps from the last:
-//! the step's state restored, the step replayed with the advance kernels fused with their
-//! adjoints' partials (`ir::adjoint`), then every stage's adjoint in the reverse order of
-//! `schedule::STEP`, as the CPU's reverse run (`grad::reverse`) does it: the advance kernels'
-//! products, the transposed Hines solve, the current kernels' products (from the step's state
-//! restored again, its events and Nernst: their partials stay in registers), Nernst, the
-//! events'. Cotangents live in `adj`, a mirror of `data`.
+//! The reverse kernel of a gradient (`gpu::grad`): per cell type one entry point, run once
+//! per checkpointed segment, by one invocation per cell (strategy thread) or one workgroup per
+//! cell (strategy workgroup: lanes over the cell's nodes and instances as in the forward step,
+//! barriers between the phases that share a node or the whole state). From the segment's
+//! checkpoint in `data` it recomputes the segment's states into `work`, then undoes the steps
+//! from the last: the step's state restored, the step replayed with the advance kernels fused
+//! with their adjoints' partials (`ir::adjoint`), then every stage's adjoint in the reverse
+//! order of `schedule::STEP`, as the CPU's reverse run (`grad::reverse`) does it: the advance
+//! kernels' products, the transposed Hines solve, the current kernels' products (from the
+//! step's state restored again, its events and Nernst: their partials stay in registers),
+//! Nernst, the events'. Cotangents live in `adj`, a mirror of `data`.
 
 mod solve;
 mod state;
@@ -60,8 +62,8 @@ pub(super) struct GradCx<'a> {
     blocks: &'a [BlockGrad],
 }
 
-/// The reverse kernels of every cell type (one invocation per cell), and the entry points
-/// that save and restore a segment's checkpoint.
+/// The reverse kernels of every cell type (one invocation or one workgroup per cell, as the
+/// forward's), and the entry points that save and restore a segment's checkpoint.
 pub fn reverse_module(
     layout: &Layout,
     p: &Params,
@@ -78,9 +80,9 @@ pub fn reverse_module(
     let fns = math::add(&mut module, types, p.prec);
     let gcx = GradCx { adj, work, grads, checkpoints, layout: grad, blocks };
     for (t, ty) in layout.types.iter().enumerate() {
-        if ty.workgroup.is_some() {
-            return Err(GpuError::Unsupported("the gradient runs one invocation per cell (strategy thread)".into()));
-        }
+        // The forward step's arrays in workgroup memory, for the recomputation and the replay.
+        let solve = super::solve_arrays(&mut module, types, ty, t, p.prec);
+        let fill = super::workgroup::fill_array(&mut module, types, ty, t, p.prec);
         let entries: [(String, Option<bool>); 3] = [
             (reverse_entry_name(t), None),
             (checkpoint_entry_name(t, true), Some(true)),
@@ -89,10 +91,8 @@ pub fn reverse_module(
         for (name, checkpoint) in entries {
             let mut fb = Fb::new(p.prec, types, &name);
             let size = entry_arguments(&mut fb, types, ty);
-            // One invocation per cell (`Strategy::Thread`): no workgroup solve, fills or barriers.
             let sync = std::cell::RefCell::new(super::sync::Sync::new(ty.nnodes));
-            let mut cx =
-                Cx { g, fns, layout, ty, p, lane: None, solve: None, fill: None, sync, err: None, grad: Some(gcx) };
+            let mut cx = Cx { g, fns, layout, ty, p, lane: None, solve, fill, sync, err: None, grad: Some(gcx) };
             match checkpoint {
                 None => cx.reverse_entry(&mut fb),
                 Some(save) => cx.checkpoint_entry(&mut fb, save),
@@ -185,13 +185,15 @@ impl Cx<'_> {
             let done = fb.add(i, one);
             fb.store(undone, done);
         });
-        // Summed over the segments (the host zeroes it first).
-        let two = fb.u(2);
-        let done_at = fb.add(spike_base, two);
-        let before = fb.read(g.spikes, done_at);
-        let now = fb.load(undone);
-        let done = fb.add(before, now);
-        fb.write(g.spikes, done_at, done);
+        // Summed over the segments (the host zeroes it first), by one lane.
+        self.on_first(fb, |_, fb| {
+            let two = fb.u(2);
+            let done_at = fb.add(spike_base, two);
+            let before = fb.read(g.spikes, done_at);
+            let now = fb.load(undone);
+            let done = fb.add(before, now);
+            fb.write(g.spikes, done_at, done);
+        });
     }
 
     /// Saves the cell's state into, or restores it from, the checkpoint of the segment that
@@ -222,7 +224,10 @@ impl Cx<'_> {
         if for_undo {
             self.keep_solve_tape(fb, c);
         }
-        self.hines(fb, c, s, spike_base);
+        match self.lane {
+            None => self.hines(fb, c, s, spike_base),
+            Some(_) => self.parallel_hines(fb, c, s, spike_base),
+        }
         if for_undo {
             for b in &self.ty.blocks {
                 let kernel = self.block_grad(b).advance.clone();
@@ -233,9 +238,14 @@ impl Cx<'_> {
         }
     }
 
-    /// The stages of step `s` before the currents: its events (next in `events`), Nernst.
+    /// The stages of step `s` before the currents: its events (next in `events`; on the first
+    /// lane, after the barrier of the state's copy that precedes them, then a barrier where
+    /// the type has event kernels), Nernst.
     fn up_to_currents(&mut self, fb: &mut Fb, c: H, s: H, t: H, events: Events) {
-        self.events(fb, c, s, events.ev, events.end, events.records, t);
+        self.on_first(fb, |this, fb| this.events(fb, c, s, events.ev, events.end, events.records, t));
+        if self.ty.blocks.iter().any(|b| b.kernels.event.is_some()) {
+            self.barrier(fb);
+        }
         self.nernst(fb, c);
     }
 
@@ -268,12 +278,18 @@ impl Cx<'_> {
         self.events_adjoint(fb, c, s, t, events);
     }
 
-    /// Adds the loss's derivative in each of the cell's probe columns after step `s`.
-    fn add_rows(&self, fb: &mut Fb, gid: H, s: H) {
-        let cols = self.layout.gpu_probes;
-        if cols == 0 {
+    /// Adds the loss's derivative in each of the cell's probe columns after step `s`, on the
+    /// first lane between barriers (a probe may read any node or instance).
+    fn add_rows(&mut self, fb: &mut Fb, gid: H, s: H) {
+        if self.layout.gpu_probes == 0 {
             return;
         }
+        self.sync_all(fb);
+        self.on_first(fb, |this, fb| this.add_rows_here(fb, gid, s));
+        self.barrier(fb);
+    }
+
+    fn add_rows_here(&self, fb: &mut Fb, gid: H, s: H) {
         let (g, grad) = (self.g, self.grad());
         let po = fb.u(self.layout.probe_offsets);
         let a = fb.add(po, gid);
@@ -282,7 +298,7 @@ impl Cx<'_> {
         let a1 = fb.add(a, one);
         let end = fb.read(g.meta, a1);
         let pairs = fb.u(self.layout.probe_pairs);
-        let cols = fb.u(cols);
+        let cols = fb.u(self.layout.gpu_probes);
         let rows = fb.u(grad.layout.rows);
         let row = fb.mul(s, cols);
         let row = fb.add(rows, row);

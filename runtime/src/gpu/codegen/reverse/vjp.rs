@@ -5,7 +5,8 @@ use naga::BinaryOperator as B;
 use sylva_compiler::ir::adjoint::Wrt;
 use sylva_compiler::ir::kernel::{Kernel, Target};
 
-use super::super::{At, Cx, next_event_record};
+use super::super::sync::Work;
+use super::super::{At, Cx, next_event_record, split};
 use super::{Events, Partials, add_unless_zero};
 use crate::gpu::GpuError;
 use crate::gpu::builder::{Fb, H};
@@ -15,38 +16,59 @@ use crate::gpu::layout::{BlockLayout, ion_slot};
 impl Cx<'_> {
     /// The product of block `b`'s advance kernel (its partials stored) or current kernel (its
     /// partials evaluated at time `t`) at each of the cell's instances, the last first (as the
-    /// CPU's instance by instance).
+    /// CPU's instance by instance); a workgroup splits the instances over its lanes as the
+    /// forward's kernels do where no two share a node (their products touch disjoint places).
     pub(super) fn block_vjp(&mut self, fb: &mut Fb, b: &BlockLayout, c: H, t: H, partials: Partials) {
-        let meta = self.g.meta;
-        let (start, end) = match b.group {
+        let code = &self.grad().blocks[b.block];
+        let vjp = if partials == Partials::Stored { &code.advance_vjp } else { &code.current.vjp };
+        if vjp.writes.is_empty() {
+            return;
+        }
+        self.sync_for(fb, Work::Block(b));
+        let product = |this: &mut Self, fb: &mut Fb, k: H| {
+            let at = At { t, ..this.instance_at(fb, b, c, k) };
+            let code = &this.grad().blocks[b.block];
+            match partials {
+                Partials::Stored => {
+                    let values = this.stored_partials(fb, b, code.advance_vjp.partials.len(), &at);
+                    this.vjp(fb, b, &code.advance_vjp, &at, &values, None);
+                }
+                Partials::Evaluated => {
+                    let values = this.partial_values(fb, b, &code.current.partials, &at);
+                    this.vjp(fb, b, &code.current.vjp, &at, &values, None);
+                }
+            }
+        };
+        let lanes = self.lane.filter(|_| b.group.is_none() && b.per_cell > 1 && !b.shares_nodes);
+        if lanes.is_some() {
+            let (zero, end) = (fb.u(0), fb.u(b.per_cell));
+            return split(fb, lanes, zero, end, "k", |fb, k| product(self, fb, k));
+        }
+        self.on_first(fb, |this, fb| {
+            let (start, end) = this.instance_range(fb, b, c);
+            let count = fb.sub(end, start);
+            let zero = fb.u(0);
+            fb.for_range(zero, count, "r", |fb, r| {
+                let one = fb.u(1);
+                let last = fb.sub(end, one);
+                let k = fb.sub(last, r);
+                product(this, fb, k);
+            });
+        });
+    }
+
+    /// The cell's instances of block `b`: a group's members from its table, else all.
+    fn instance_range(&self, fb: &mut Fb, b: &BlockLayout, c: H) -> (H, H) {
+        match b.group {
             Some(table) => {
                 let at = fb.u(table);
                 let i = fb.add(at, c);
                 let one = fb.u(1);
                 let i1 = fb.add(i, one);
-                (fb.read(meta, i), fb.read(meta, i1))
+                (fb.read(self.g.meta, i), fb.read(self.g.meta, i1))
             }
             None => (fb.u(0), fb.u(b.per_cell)),
-        };
-        let count = fb.sub(end, start);
-        let zero = fb.u(0);
-        fb.for_range(zero, count, "r", |fb, r| {
-            let one = fb.u(1);
-            let last = fb.sub(end, one);
-            let k = fb.sub(last, r);
-            let at = At { t, ..self.instance_at(fb, b, c, k) };
-            let code = &self.grad().blocks[b.block];
-            match partials {
-                Partials::Stored => {
-                    let values = self.stored_partials(fb, b, code.advance_vjp.partials.len(), &at);
-                    self.vjp(fb, b, &code.advance_vjp, &at, &values, None);
-                }
-                Partials::Evaluated => {
-                    let values = self.partial_values(fb, b, &code.current.partials, &at);
-                    self.vjp(fb, b, &code.current.vjp, &at, &values, None);
-                }
-            }
-        });
+        }
     }
 
     /// The first `n` partials the replay stored for the instance `at`.
@@ -131,8 +153,11 @@ impl Cx<'_> {
                 let off = list.iter().find(|(e, _)| *e == k).expect("stored").1;
                 self.instance_index(fb, b, off, at)
             }
-            Target::NodeRhs => self.node_index(fb, ty.rhs, at.node, at.c),
-            Target::NodeDiagonal => self.node_index(fb, ty.diagonal, at.node, at.c),
+            Target::NodeRhs | Target::NodeDiagonal => {
+                let [diagonal, rhs] = self.accumulators();
+                let off = if target == Target::NodeRhs { rhs } else { diagonal };
+                self.node_index(fb, off, at.node, at.c)
+            }
             Target::IonCurrent(u) => self.node_index(fb, ty.ions[b.species[u as usize]][3], at.node, at.c),
             Target::IonConcentration(u, var) => {
                 self.node_index(fb, ty.ions[b.species[u as usize]][ion_slot(var)], at.node, at.c)
@@ -143,7 +168,7 @@ impl Cx<'_> {
 
     /// Undoes step `s`'s events, the last first: each from the state it met (the step's
     /// state, then the events before it), its kernel's partials, its product, and its weight's
-    /// share into its record's slot of `grads`.
+    /// share into its record's slot of `grads`; a workgroup's first lane runs the events.
     pub(super) fn events_adjoint(&mut self, fb: &mut Fb, c: H, s: H, t: H, events: Events) {
         if !self.ty.blocks.iter().any(|b| b.kernels.event.is_some()) {
             return;
@@ -166,26 +191,32 @@ impl Cx<'_> {
             let last = fb.sub(end, one);
             let e = fb.sub(last, r);
             self.restore_state(fb, c, s);
-            fb.for_range(first, e, "before", |fb, earlier| {
-                self.event_record(fb, c, earlier, events.records, t, |this, fb, b, at| {
-                    let kernel = b.kernels.event.clone().expect("a block with events");
-                    this.kernel(fb, b, &kernel, at);
-                });
-            });
-            let weight = fb.local(fb.types.real, "weight_cotangent");
-            let z = fb.f(0.0);
-            fb.store(weight, z);
-            self.event_record(fb, c, e, events.records, t, |this, fb, b, at| {
-                let grad = this.grad();
-                let Some(product) = &grad.blocks[b.block].event else { return };
-                let values = this.partial_values(fb, b, &product.partials, at);
-                this.vjp(fb, b, &product.vjp, at, &values, Some(weight));
-            });
-            let slots = fb.u(self.grad().layout.event_grads);
-            let slot = fb.add(slots, e);
-            let w = fb.load(weight);
-            fb.write(self.grad().grads, slot, w);
+            self.on_first(fb, |this, fb| this.event_adjoint(fb, c, (first, e), t, events));
+            self.barrier(fb);
         });
+    }
+
+    /// The adjoint of event `e`, the events from `first` before it run again first.
+    fn event_adjoint(&mut self, fb: &mut Fb, c: H, (first, e): (H, H), t: H, events: Events) {
+        fb.for_range(first, e, "before", |fb, earlier| {
+            self.event_record(fb, c, earlier, events.records, t, |this, fb, b, at| {
+                let kernel = b.kernels.event.clone().expect("a block with events");
+                this.kernel(fb, b, &kernel, at);
+            });
+        });
+        let weight = fb.local(fb.types.real, "weight_cotangent");
+        let z = fb.f(0.0);
+        fb.store(weight, z);
+        self.event_record(fb, c, e, events.records, t, |this, fb, b, at| {
+            let grad = this.grad();
+            let Some(product) = &grad.blocks[b.block].event else { return };
+            let values = this.partial_values(fb, b, &product.partials, at);
+            this.vjp(fb, b, &product.vjp, at, &values, Some(weight));
+        });
+        let slots = fb.u(self.grad().layout.event_grads);
+        let slot = fb.add(slots, e);
+        let w = fb.load(weight);
+        fb.write(self.grad().grads, slot, w);
     }
 
     /// Runs `body` for event record `e` of the cell: its block (one with an event kernel) and
