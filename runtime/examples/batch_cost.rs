@@ -5,8 +5,9 @@
 //! replicas, as `sylva train --backend gpu` runs them), each timed after its device, pipelines
 //! and buffers are set up; the two must give the same bits in f64.
 //!
-//! usage: cargo run --release -p sylva-runtime --example batch_cost -- MODEL [f64|f32 [NAME=VALUE …]]
+//! usage: cargo run --release -p sylva-runtime --example batch_cost -- MODEL [f64|f32 [--at-once] [NAME=VALUE …]]
 //!   MODEL: a model with samples whose inputs are `pixel*` (e.g. examples/train/mnist.syl);
+//!   --at-once: only all at once (one at a time takes minutes for mnist_large.syl);
 //!   NAME=VALUE: `--set` overrides (e.g. n_hidden=16). Run from the repository's root.
 
 use std::time::Instant;
@@ -83,15 +84,19 @@ fn main() {
         Some("f32") => Precision::F32,
         _ => Precision::F64,
     };
-    let overrides: Vec<String> = args.collect();
+    let (flags, overrides): (Vec<String>, Vec<String>) = args.partition(|a| a == "--at-once");
+    let at_once_only = !flags.is_empty();
     let a = compiled(&model, &overrides);
     let batch = a.model.training.as_ref().and_then(|t| t.data.as_ref()).map_or(16, |d| d.batch.max(1));
     let (images, labels) = generated_images(batch);
     let mut read = |path: &str| Ok(if path.contains("labels") { labels.clone() } else { images.clone() });
     let session = Session::new(&a, &mut read).unwrap_or_else(|e| panic!("{model}: {e:?}"));
     let data = session.samples.clone().expect("a model with samples");
-    let one = timed(&a, &session, &data, precision, 1);
     let all = timed(&a, &session, &data, precision, batch as usize);
+    if at_once_only {
+        return;
+    }
+    let one = timed(&a, &session, &data, precision, 1);
     let same = one.iter().zip(&all).all(|(x, y)| x.to_bits() == y.to_bits());
     let worst = one.iter().zip(&all).map(|(x, y)| (x - y).abs() / x.abs().max(y.abs()).max(1e-300)).fold(0.0, f64::max);
     println!("one at a time and all at once: the same bits: {same} (largest relative difference {worst:.1e})");

@@ -1,7 +1,7 @@
 //! Training on samples: epochs of shuffled batches; the samples of a batch run where a
 //! [`SampleRuns`] runs them (the CPU's: on the threads of the current rayon pool; the GPU's:
-//! one after another on the device), and their gradients are summed in the batch's order, so
-//! the result is the same, bit for bit, for any number of threads.
+//! at once on the device, as replicas of the network), and their gradients are summed in the
+//! batch's order, so the result is the same, bit for bit, for any number of threads.
 
 use std::ops::ControlFlow;
 

@@ -151,7 +151,7 @@ enum Command {
         #[arg(long, value_name = "N")]
         threads: Option<usize>,
         /// Where the losses and gradients are computed (default: the CPU). The GPU runs in the
-        /// model's precision or `--precision`; a batch's samples one after another.
+        /// model's precision or `--precision`; a batch's samples at once, as replicas of the network.
         #[arg(long, value_enum)]
         backend: Option<BackendArg>,
         #[arg(long, value_enum)]
