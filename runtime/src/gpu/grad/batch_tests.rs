@@ -57,6 +57,20 @@ fn same_bits(
     assert_eq!(bits(&losses), bits(&one.iter().map(|(l, _)| l.loss).collect::<Vec<_>>()), "forward runs' losses");
 }
 
+/// The first `n` (at most 5) samples of the two-cell problem: its three inputs and a softmax
+/// over both somata on rows 80 to 200, and that readout.
+fn two_cell_samples(n: usize) -> (SampleSet, Readout) {
+    let softmax = |class| Objective::CrossEntropy { class, scale: 2.0, threshold: -60.0 };
+    let all = [
+        (vec![1.0, 0.5, 0.3], softmax(1)),
+        (vec![0.2, 1.5, 0.0], softmax(0)),
+        (vec![2.0, 0.0, 0.1], softmax(1)),
+        (vec![0.7, 0.9, 0.2], softmax(0)),
+        (vec![1.3, 0.1, 0.05], softmax(1)),
+    ];
+    (set(&all[..n]), Readout { probes: vec![0, 1], rows: 80..201 })
+}
+
 /// `samples` of `problem` one at a time and `batch` at once (a last part padded).
 fn batched_equals_sequential(a: &Artifact, problem: &Problem, set: &SampleSet, readout: &Readout, batch: usize) {
     let Some(mut sequential) = on_gpu(a, problem, 1, None) else { return };
@@ -77,15 +91,7 @@ fn set(samples: &[(Vec<f64>, Objective)]) -> SampleSet {
 #[test]
 fn batched_two_cell_samples_give_the_sequential_bits() {
     let (a, problem) = two_cells_problem();
-    let readout = Readout { probes: vec![0, 1], rows: 80..201 };
-    let softmax = |class| Objective::CrossEntropy { class, scale: 2.0, threshold: -60.0 };
-    let samples = set(&[
-        (vec![1.0, 0.5, 0.3], softmax(1)),
-        (vec![0.2, 1.5, 0.0], softmax(0)),
-        (vec![2.0, 0.0, 0.1], softmax(1)),
-        (vec![0.7, 0.9, 0.2], softmax(0)),
-        (vec![1.3, 0.1, 0.05], softmax(1)),
-    ]);
+    let (samples, readout) = two_cell_samples(5);
     batched_equals_sequential(&a, &problem, &samples, &readout, 3);
 }
 
@@ -189,13 +195,6 @@ fn a_batch_beyond_the_budget_runs_in_parts_that_fit() {
     let mut parts = on_gpu(&a, &problem, 4, Some(budget)).expect("two replicas fit");
     assert_eq!(parts.replicas(), 2, "three replicas need more than {budget} bytes");
     assert_eq!(Memory::of(&parts.grad, parts.steps, parts.k, parts.engine.prec), two, "twice one replica's memory");
-    let readout = Readout { probes: vec![0, 1], rows: 80..201 };
-    let softmax = |class| Objective::CrossEntropy { class, scale: 2.0, threshold: -60.0 };
-    let samples = set(&[
-        (vec![1.0, 0.5, 0.3], softmax(1)),
-        (vec![0.2, 1.5, 0.0], softmax(0)),
-        (vec![2.0, 0.0, 0.1], softmax(1)),
-        (vec![0.7, 0.9, 0.2], softmax(0)),
-    ]);
+    let (samples, readout) = two_cell_samples(4);
     same_bits(&problem, &samples, &readout, &mut sequential, &mut parts);
 }

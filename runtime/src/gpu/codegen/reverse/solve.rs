@@ -37,19 +37,13 @@ impl Cx<'_> {
     /// Node `j`'s row of M (the tape's diagonal, C/dt, the axial conductance of its own
     /// segment, then its children's in ascending order: the serial sum's order) and λ_v'.
     fn assemble_adjoint(&mut self, fb: &mut Fb, c: H) {
-        let (ty, g, grad) = (self.ty, self.g, self.grad());
+        let (ty, grad) = (self.ty, self.grad());
         let wg = ty.workgroup.as_ref().expect("a workgroup type");
         let (child_start, children) = (wg.child_start, wg.children);
-        let tape = grad.layout.tape[self.type_index()];
         let (zero, nn, root) = (fb.u(0), fb.u(ty.nnodes), fb.u(NO_PARENT));
         split(fb, self.lane, zero, nn, "j", |fb, j| {
             let d = fb.local(fb.types.real, "d");
-            let taped = self.node_index(fb, tape, j, c);
-            let current = fb.read(grad.work, taped);
-            let cdt_at = fb.u(ty.cdt);
-            let cdt_at = fb.add(cdt_at, j);
-            let cdt = fb.read(g.shared, cdt_at);
-            let d0 = fb.add(current, cdt);
+            let d0 = self.diagonal_before_axial(fb, j, c);
             fb.store(d, d0);
             let p = self.parent_of(fb, j);
             let has = fb.bin(B::NotEqual, p, root);
@@ -124,16 +118,10 @@ impl Cx<'_> {
     /// M's diagonal: the tape's current diagonal plus C/dt and the axial conductances, in the
     /// forward solve's order.
     fn assemble_diagonal(&mut self, fb: &mut Fb, c: H) {
-        let (ty, g, grad) = (self.ty, self.g, self.grad());
-        let tape = grad.layout.tape[self.type_index()];
+        let (ty, g) = (self.ty, self.g);
         let (zero, nn, root) = (fb.u(0), fb.u(ty.nnodes), fb.u(NO_PARENT));
         fb.for_range(zero, nn, "j", |fb, j| {
-            let taped = self.node_index(fb, tape, j, c);
-            let d = fb.read(grad.work, taped);
-            let cdt_at = fb.u(ty.cdt);
-            let cdt_at = fb.add(cdt_at, j);
-            let cdt = fb.read(g.shared, cdt_at);
-            let d = fb.add(d, cdt);
+            let d = self.diagonal_before_axial(fb, j, c);
             let di = self.node_index(fb, ty.diagonal, j, c);
             fb.write(g.data, di, d);
             let p = self.parent_of(fb, j);
@@ -145,6 +133,17 @@ impl Cx<'_> {
                 self.accumulate(fb, dp, gg);
             });
         });
+    }
+
+    /// Node `j`'s diagonal before the axial conductances: the tape's current diagonal plus C/dt.
+    fn diagonal_before_axial(&mut self, fb: &mut Fb, j: H, c: H) -> H {
+        let (ty, g, grad) = (self.ty, self.g, self.grad());
+        let taped = self.node_index(fb, grad.layout.tape[self.type_index()], j, c);
+        let current = fb.read(grad.work, taped);
+        let cdt_at = fb.u(ty.cdt);
+        let cdt_at = fb.add(cdt_at, j);
+        let cdt = fb.read(g.shared, cdt_at);
+        fb.add(current, cdt)
     }
 
     /// `plan::solve::solve_tree`'s substitution, parents first: μ in the rhs array.
