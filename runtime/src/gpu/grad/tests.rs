@@ -151,14 +151,38 @@ fn same_bits_for_any_spacing(a: &Artifact, problem: &Problem, loss: &Loss, strat
     }
 }
 
+/// A graded synapse: its cotangent of `v_pre` crosses from the postsynaptic cell to the
+/// presynaptic one (slots gathered between dispatches), in the current and advance kernels.
 #[test]
-fn gpu_gradient_refuses_graded_synapses() {
+fn gpu_gradient_of_a_graded_synapse_is_the_cpus() {
+    let params = [("graded_syn", "g"), ("graded_syn", "alpha"), ("graded_syn", "v_th"), ("hh", "gnabar")];
+    for (precision, bound) in [(Precision::F64, 1e-9), (Precision::F32, 1e-3)] {
+        let a = example("graded_pair", 10.0);
+        let (problem, loss) = problem(&a, &params);
+        agree(&a, &problem, &loss, precision, bound);
+    }
+}
+
+/// A gap junction: each cell's current reads the other's voltage.
+#[test]
+fn gpu_gradient_of_a_gap_junction_is_the_cpus() {
+    for (precision, bound) in [(Precision::F64, 1e-9), (Precision::F32, 1e-3)] {
+        let a = example("gap_pair", 10.0);
+        let (problem, loss) = problem(&a, &[("gap_junction", "g"), ("hh", "gkbar")]);
+        agree(&a, &problem, &loss, precision, bound);
+    }
+}
+
+/// Coupled cells save the state after every step: a larger spacing is refused, with why.
+#[test]
+fn gpu_gradient_of_coupled_cells_refuses_a_spacing_above_one() {
     let a = example("gap_pair", 10.0);
     let (problem, loss) = problem(&a, &[("gap_junction", "g")]);
-    match gradient(&a, &problem, &loss, Settings::new(Precision::F64)) {
-        Err(GradError::NotDifferentiable(m)) => assert!(m.contains("v_pre") && m.contains("--backend cpu"), "{m}"),
+    match gradient(&a, &problem, &loss, settings(Precision::F64, Strategy::Thread, Some(4))) {
+        Err(GradError::Gpu(GpuError::Unsupported(m))) => assert!(m.contains("every step"), "{m}"),
+        Err(GradError::Gpu(e)) if no_gpu(&e) => {}
         Err(e) => panic!("refused for another reason: {e}"),
-        Ok(_) => panic!("a gap junction's gradient on the GPU"),
+        Ok(_) => panic!("a spacing of 4 steps for coupled cells"),
     }
 }
 
