@@ -560,6 +560,29 @@ fn grad_check_on_the_gpu() {
     assert!(stderr.contains("the CPU computes gradients in f64"), "{stderr}");
 }
 
+/// `sylva grad --check --backend gpu` through a gap junction (cells coupled through `v_pre`):
+/// the junction's conductance and gkbar against central differences, in f64 within 1e-6 with
+/// either strategy and in f32 within 1e-3 (a subthreshold run: well conditioned), the state
+/// saved after every step.
+#[test]
+fn grad_check_on_the_gpu_through_a_gap_junction() {
+    let model = "tests/data/train/gap_pair_fit.syl";
+    for (args, tolerance) in [
+        (&["--gpu-strategy", "thread"][..], "(tolerance 1e-6): ok;"),
+        (&["--gpu-strategy", "workgroup"][..], "(tolerance 1e-6): ok;"),
+        (&["--precision", "f32"][..], "(tolerance 1e-3): ok;"),
+    ] {
+        let result = sylva(&[&["grad", "--check", "--backend", "gpu", model][..], args].concat());
+        if no_gpu(&result) {
+            return;
+        }
+        let stdout = String::from_utf8_lossy(&result.stdout);
+        assert_eq!(result.status.code(), Some(0), "{args:?}: {stdout}{}", String::from_utf8_lossy(&result.stderr));
+        assert!(stdout.contains("a state saved after every step, on the GPU"), "{stdout}");
+        assert!(stdout.contains("cells.gap.g") && stdout.contains(tolerance), "{args:?}: {stdout}");
+    }
+}
+
 /// `sylva grad --check --backend gpu --gpu-strategy workgroup`: the gradient with one workgroup
 /// per cell against central differences within 1e-6; `--gpu-strategy` without the GPU is
 /// refused as a usage error.
