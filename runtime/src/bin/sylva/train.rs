@@ -124,10 +124,9 @@ pub fn grad(file: &str, overrides: &[String], check: bool, device: Device, colou
         }
         (Some(data), None) => samples::batch_loss_and_gradient(&mut Cpu, &session.problem, data, &first)
             .map(|(l, g)| (l, g, format!("the mean over the first {} samples", first.len()))),
-        (None, None) => session
-            .problem
-            .gradient(&session.loss, None)
-            .map(|g| (g.loss, g.gradient, saved_every(g.checkpoint_every))),
+        (None, None) => {
+            session.problem.gradient(&session.loss, None).map(|g| (g.loss, g.gradient, saved_every(g.checkpoint_every)))
+        }
     }
     .map_err(|e| grad_failure(artifact, e))?;
     let f32 = settings.is_some_and(|s| s.precision == Precision::F32);
