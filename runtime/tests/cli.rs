@@ -606,14 +606,36 @@ fn grad_check_on_the_gpu_with_a_workgroup_per_cell() {
 /// (f64), and the same learned values as written (to the 16 digits of params.yaml).
 #[test]
 fn train_on_the_gpu_follows_the_cpu() {
-    let dir = scratch("train_gpu");
+    let fit = Fit { dir: "train_gpu", model: "examples/train/fit_hh.syl", target: "fit_hh_target.csv" };
+    gpu_training_follows_the_cpu(&fit, ("iterations = 1000", 5), "5 iterations, loss 804.262 -> ");
+}
+
+/// `sylva train --backend gpu` through a gap junction (cells coupled through `v_pre`): ten Adam
+/// steps of the junction's conductance and gkbar give the CPU's losses and learned values.
+#[test]
+fn train_on_the_gpu_through_a_gap_junction_follows_the_cpu() {
+    let fit = Fit { dir: "train_gpu_gap", model: "tests/data/train/gap_pair_fit.syl", target: "gap_pair_target.csv" };
+    gpu_training_follows_the_cpu(&fit, ("iterations = 10", 10), "10 iterations, loss 6.14005 -> ");
+}
+
+/// A fit to a trace: its scratch directory's name, its model and the target file beside it.
+struct Fit {
+    dir: &'static str,
+    model: &'static str,
+    target: &'static str,
+}
+
+/// `fit` with its `iterations` line set to `n` steps, trained on the GPU (whose summary starts
+/// with `summary`) and on the CPU: the same losses within 1e-9 and the same learned values.
+fn gpu_training_follows_the_cpu(fit: &Fit, (iterations, n): (&str, usize), summary: &str) {
+    let dir = scratch(fit.dir);
     std::fs::create_dir_all(&dir).expect("dir");
-    let text = std::fs::read_to_string(repo().join("examples/train/fit_hh.syl")).expect("example");
-    let target = repo().join("examples/train/fit_hh_target.csv");
+    let text = std::fs::read_to_string(repo().join(fit.model)).expect("example");
+    let target = repo().join(fit.model).with_file_name(fit.target);
     let text = text
-        .replace("\"fit_hh_target.csv\"", &format!("\"{}\"", target.display()))
-        .replace("iterations = 1000", "iterations = 5");
-    let model = dir.join("fit5.syl");
+        .replace(&format!("\"{}\"", fit.target), &format!("\"{}\"", target.display()))
+        .replace(iterations, &format!("iterations = {n}"));
+    let model = dir.join("fit.syl");
     std::fs::write(&model, text).expect("model");
     let train = |out: &str, extra: &[&str]| {
         let out = dir.join(out);
@@ -627,7 +649,7 @@ fn train_on_the_gpu_follows_the_cpu() {
     }
     let stdout = String::from_utf8_lossy(&gpu.stdout);
     assert_eq!(gpu.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&gpu.stderr));
-    assert!(stdout.contains("5 iterations, loss 804.262 -> ") && stdout.contains("trained on the GPU in"), "{stdout}");
+    assert!(stdout.contains(summary) && stdout.contains("trained on the GPU in"), "{stdout}");
     let (cpu, cpu_out) = train("cpu", &[]);
     assert_eq!(cpu.status.code(), Some(0), "{}", String::from_utf8_lossy(&cpu.stderr));
     let losses = |out: &PathBuf| -> Vec<f64> {
@@ -635,7 +657,7 @@ fn train_on_the_gpu_follows_the_cpu() {
         text.lines().skip(1).map(|l| l.split(',').nth(1).expect("a loss").parse().expect("a number")).collect()
     };
     let (on_gpu, on_cpu) = (losses(&gpu_out), losses(&cpu_out));
-    assert_eq!(on_gpu.len(), 6, "the start and five steps");
+    assert_eq!(on_gpu.len(), n + 1, "the start and {n} steps");
     for (g, c) in on_gpu.iter().zip(&on_cpu) {
         assert!((g - c).abs() <= 1e-9 * c.abs(), "GPU {g}, CPU {c}");
     }

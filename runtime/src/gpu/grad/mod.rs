@@ -178,7 +178,7 @@ fn initialized(plan: &Plan) -> Plan {
 }
 
 /// The forward layout, the reverse code and its layout of a gradient, for a device with
-/// WebGPU's default limits, with the state saved every ⌈√N⌉ steps.
+/// WebGPU's default limits, with the state saved every ⌈√N⌉ steps (coupled cells: every step).
 struct Offline {
     prepared: super::Prepared,
     blocks: Vec<BlockGrad>,

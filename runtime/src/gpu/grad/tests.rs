@@ -227,6 +227,18 @@ fn gpu_gradient_f64_ring_network() {
 /// The traffic model and memory of the ringtest's gradient (10 cells of 105 nodes, every
 /// hh density of the soma and both weights trained; no device needed), with each strategy: the
 /// figures of docs/training.md, "On the GPU".
+/// Coupled cells save the state after every step: N + 1 checkpoints, and a reverse step that
+/// replays once and moves the cotangent slots (two per pair of cells: one junction each).
+#[test]
+fn footprint_of_a_gap_junction_gradient() {
+    let a = example("gap_pair", 10.0);
+    let (problem, _) = problem(&a, &[("gap_junction", "g")]);
+    let f = super::footprint(&a, &problem, Precision::F64, Options::default()).expect("a footprint");
+    assert_eq!(f.checkpoint_every, 1);
+    assert_eq!(f.checkpoint_bytes, 401 * f.state_bytes, "400 steps and the last state");
+    assert!(f.backward_bytes_per_step > f.forward_bytes_per_step, "{f:?}");
+}
+
 #[test]
 fn footprint_of_the_ringtest_gradient() {
     let mut a = crate::test_models::example_edited("examples/bench/ringtest.syl", &[], |text| {
