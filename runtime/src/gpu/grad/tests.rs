@@ -173,6 +173,19 @@ fn gpu_gradient_of_a_gap_junction_is_the_cpus() {
     }
 }
 
+/// A ring of 70 coupled cells (two invocation workgroups): each cell's voltage is read by three
+/// instances of its neighbours (two gap junctions and a graded synapse), so its gather sums
+/// three slots, across workgroups at the ring's seam.
+#[test]
+fn gpu_gradient_of_a_coupled_ring_is_the_cpus() {
+    let overrides = ["cells=70".to_string()];
+    let mut a = crate::test_models::example_edited("examples/bench/coupled_chain.syl", &overrides, |t| t);
+    a.model.simulation.duration = 5.0;
+    let params = [("gap_junction", "g"), ("graded_syn", "g"), ("hh", "gkbar")];
+    let (problem, loss) = problem(&a, &params);
+    agree(&a, &problem, &loss, Precision::F64, 1e-9);
+}
+
 /// Coupled cells save the state after every step: a larger spacing is refused, with why.
 #[test]
 fn gpu_gradient_of_coupled_cells_refuses_a_spacing_above_one() {
