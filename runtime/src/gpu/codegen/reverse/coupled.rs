@@ -58,12 +58,12 @@ impl Cx<'_> {
         fb.add(slots, slot)
     }
 
-    /// Makes the `v_pre` leaf read the state of step `step` (absolute), or `data` (`None`).
-    fn read_v_pre_at(&mut self, fb: &mut Fb, step: Option<H>) {
-        let from = step.map(|s| self.saved_base(fb, s));
+    /// Makes the `v_pre` leaf read the checkpoint of step `step` (absolute: a segment is a step).
+    fn read_v_pre_at(&mut self, fb: &mut Fb, step: H) {
+        let from = self.saved_base(fb, step);
         if let Some(grad) = &mut self.grad {
-            grad.v_pre_step = step;
-            grad.v_pre_from = from;
+            grad.v_pre_step = Some(step);
+            grad.v_pre_from = Some(from);
         }
     }
 
@@ -75,9 +75,9 @@ impl Cx<'_> {
         };
         let one = fb.u(1);
         let next = fb.add(step, one);
-        self.read_v_pre_at(fb, Some(next));
+        self.read_v_pre_at(fb, next);
         body(self, fb);
-        self.read_v_pre_at(fb, Some(step));
+        self.read_v_pre_at(fb, step);
     }
 
     /// Pass `pass` of the step of a segment of coupled cells (one step, `control[0]`):
@@ -86,12 +86,11 @@ impl Cx<'_> {
     pub(super) fn coupled_entry(&mut self, fb: &mut Fb, pass: usize) {
         let segment = self.segment_start(fb);
         let (c, s) = (segment.c, fb.u(0));
-        self.read_v_pre_at(fb, Some(segment.step0));
+        self.read_v_pre_at(fb, segment.step0);
         let (t, mid) = self.step_times(fb, segment.step0, s);
         if pass == 0 {
             self.save_state(fb, c, s);
             self.add_rows(fb, segment.gid, s);
-            self.seek_events(fb, segment.events, s);
             self.replay(fb, c, s, (t, mid), segment.events, segment.spike_base, true);
             for b in self.ty.blocks.iter().rev() {
                 self.block_vjp(fb, b, c, mid, Partials::Stored);

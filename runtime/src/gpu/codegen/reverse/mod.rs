@@ -63,16 +63,16 @@ pub fn gather_entry_name(t: usize) -> String {
     format!("gather_pre_cell_type_{t}")
 }
 
-/// The reverse kernel's entry points of cell type `t`, in the order of a segment's dispatches
-/// (every type's first, then every type's second, …): one, or for coupled cells each pass
-/// followed by the gather.
+/// The reverse kernel's dispatches of a segment, in order, each an entry point per cell type:
+/// the reverse entry, or for coupled cells each pass followed by the gather.
 pub fn reverse_dispatch_names(layout: &Layout) -> Vec<Vec<String>> {
-    let per_type = |name: fn(usize) -> String| (0..layout.types.len()).map(name).collect::<Vec<_>>();
+    let per_type = |name: &dyn Fn(usize) -> String| (0..layout.types.len()).map(name).collect::<Vec<_>>();
     if !layout.coupled {
-        return vec![per_type(reverse_entry_name)];
+        return vec![per_type(&reverse_entry_name)];
     }
-    let pass = |p: usize| (0..layout.types.len()).map(|t| reverse_pass_name(t, p)).collect::<Vec<_>>();
-    vec![pass(0), per_type(gather_entry_name), pass(1), per_type(gather_entry_name)]
+    let gather = per_type(&gather_entry_name);
+    let pass = |p: usize| per_type(&|t| reverse_pass_name(t, p));
+    vec![pass(0), gather.clone(), pass(1), gather]
 }
 
 /// What an entry point of the reverse module runs.
