@@ -560,6 +560,29 @@ fn grad_check_on_the_gpu() {
     assert!(stderr.contains("the CPU computes gradients in f64"), "{stderr}");
 }
 
+/// `sylva grad --check --backend gpu` through a gap junction (cells coupled through `v_pre`):
+/// the junction's conductance and gkbar against central differences, in f64 within 1e-6 with
+/// either strategy and in f32 within 1e-3 (a subthreshold run: well conditioned), the state
+/// saved after every step.
+#[test]
+fn grad_check_on_the_gpu_through_a_gap_junction() {
+    let model = "tests/data/train/gap_pair_fit.syl";
+    for (args, tolerance) in [
+        (&["--gpu-strategy", "thread"][..], "(tolerance 1e-6): ok;"),
+        (&["--gpu-strategy", "workgroup"][..], "(tolerance 1e-6): ok;"),
+        (&["--precision", "f32"][..], "(tolerance 1e-3): ok;"),
+    ] {
+        let result = sylva(&[&["grad", "--check", "--backend", "gpu", model][..], args].concat());
+        if no_gpu(&result) {
+            return;
+        }
+        let stdout = String::from_utf8_lossy(&result.stdout);
+        assert_eq!(result.status.code(), Some(0), "{args:?}: {stdout}{}", String::from_utf8_lossy(&result.stderr));
+        assert!(stdout.contains("a state saved after every step, on the GPU"), "{stdout}");
+        assert!(stdout.contains("cells.gap.g") && stdout.contains(tolerance), "{args:?}: {stdout}");
+    }
+}
+
 /// `sylva grad --check --backend gpu --gpu-strategy workgroup`: the gradient with one workgroup
 /// per cell against central differences within 1e-6; `--gpu-strategy` without the GPU is
 /// refused as a usage error.
@@ -583,14 +606,36 @@ fn grad_check_on_the_gpu_with_a_workgroup_per_cell() {
 /// (f64), and the same learned values as written (to the 16 digits of params.yaml).
 #[test]
 fn train_on_the_gpu_follows_the_cpu() {
-    let dir = scratch("train_gpu");
+    let fit = Fit { dir: "train_gpu", model: "examples/train/fit_hh.syl", target: "fit_hh_target.csv" };
+    gpu_training_follows_the_cpu(&fit, ("iterations = 1000", 5), "5 iterations, loss 804.262 -> ");
+}
+
+/// `sylva train --backend gpu` through a gap junction (cells coupled through `v_pre`): ten Adam
+/// steps of the junction's conductance and gkbar give the CPU's losses and learned values.
+#[test]
+fn train_on_the_gpu_through_a_gap_junction_follows_the_cpu() {
+    let fit = Fit { dir: "train_gpu_gap", model: "tests/data/train/gap_pair_fit.syl", target: "gap_pair_target.csv" };
+    gpu_training_follows_the_cpu(&fit, ("iterations = 10", 10), "10 iterations, loss 6.14005 -> ");
+}
+
+/// A fit to a trace: its scratch directory's name, its model and the target file beside it.
+struct Fit {
+    dir: &'static str,
+    model: &'static str,
+    target: &'static str,
+}
+
+/// `fit` with its `iterations` line set to `n` steps, trained on the GPU (whose summary starts
+/// with `summary`) and on the CPU: the same losses within 1e-9 and the same learned values.
+fn gpu_training_follows_the_cpu(fit: &Fit, (iterations, n): (&str, usize), summary: &str) {
+    let dir = scratch(fit.dir);
     std::fs::create_dir_all(&dir).expect("dir");
-    let text = std::fs::read_to_string(repo().join("examples/train/fit_hh.syl")).expect("example");
-    let target = repo().join("examples/train/fit_hh_target.csv");
+    let text = std::fs::read_to_string(repo().join(fit.model)).expect("example");
+    let target = repo().join(fit.model).with_file_name(fit.target);
     let text = text
-        .replace("\"fit_hh_target.csv\"", &format!("\"{}\"", target.display()))
-        .replace("iterations = 1000", "iterations = 5");
-    let model = dir.join("fit5.syl");
+        .replace(&format!("\"{}\"", fit.target), &format!("\"{}\"", target.display()))
+        .replace(iterations, &format!("iterations = {n}"));
+    let model = dir.join("fit.syl");
     std::fs::write(&model, text).expect("model");
     let train = |out: &str, extra: &[&str]| {
         let out = dir.join(out);
@@ -604,7 +649,7 @@ fn train_on_the_gpu_follows_the_cpu() {
     }
     let stdout = String::from_utf8_lossy(&gpu.stdout);
     assert_eq!(gpu.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&gpu.stderr));
-    assert!(stdout.contains("5 iterations, loss 804.262 -> ") && stdout.contains("trained on the GPU in"), "{stdout}");
+    assert!(stdout.contains(summary) && stdout.contains("trained on the GPU in"), "{stdout}");
     let (cpu, cpu_out) = train("cpu", &[]);
     assert_eq!(cpu.status.code(), Some(0), "{}", String::from_utf8_lossy(&cpu.stderr));
     let losses = |out: &PathBuf| -> Vec<f64> {
@@ -612,7 +657,7 @@ fn train_on_the_gpu_follows_the_cpu() {
         text.lines().skip(1).map(|l| l.split(',').nth(1).expect("a loss").parse().expect("a number")).collect()
     };
     let (on_gpu, on_cpu) = (losses(&gpu_out), losses(&cpu_out));
-    assert_eq!(on_gpu.len(), 6, "the start and five steps");
+    assert_eq!(on_gpu.len(), n + 1, "the start and {n} steps");
     for (g, c) in on_gpu.iter().zip(&on_cpu) {
         assert!((g - c).abs() <= 1e-9 * c.abs(), "GPU {g}, CPU {c}");
     }

@@ -83,3 +83,16 @@ fn reverse_wgsl(case: &str, densities: [&str; 2], strategy: Strategy) -> String 
     validator.validate(&module).unwrap_or_else(|e| panic!("{case}: {e:?}"));
     text
 }
+
+/// The reverse kernel of cells coupled by a gap junction (gap_pair, one invocation per cell):
+/// two entry points per cell type, the step's replay with its advance products and the rest of
+/// its adjoint, and the gather of the presynaptic voltages' cotangents from their slots.
+#[test]
+fn reverse_wgsl_snapshot_of_coupled_cells() {
+    let text = reverse_wgsl("gap_pair", ["gkbar", "gl"], Strategy::Thread);
+    for entry in ["fn reverse_cell_type_0_pass_0_(", "fn reverse_cell_type_0_pass_1_(", "fn gather_pre_cell_type_0_("] {
+        assert!(text.contains(entry), "gap_pair: {entry}");
+    }
+    assert!(!text.contains("fn reverse_cell_type_0_("), "no single reverse entry point for coupled cells");
+    insta::assert_snapshot!("wgsl_reverse_gap_pair_F64", text);
+}

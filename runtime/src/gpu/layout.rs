@@ -224,6 +224,23 @@ pub struct Layout {
     /// Some mechanism reads `v_pre`, so cells read each other's voltages within a step: the
     /// step runs as `schedule::step_passes(true)`, a dispatch per pass.
     pub coupled: bool,
+    /// Where the reverse run of a gradient gathers the cotangents of presynaptic voltages.
+    pub pre_gather: PreGather,
+}
+
+/// The `v_pre` tables as the reverse run of a gradient sees them: every instance reading
+/// `v_pre` has a slot (its entry's place among the tables, which lie one after another in
+/// `meta`), where its products leave the cotangent of the presynaptic voltage; the cell owning
+/// that voltage adds its slots into its cotangent (`gpu::grad`, "Coupled cells").
+#[derive(Default)]
+pub struct PreGather {
+    /// Offset in `meta` of the first table, and the slots (entries of all tables).
+    pub tables: u32,
+    pub slots: u32,
+    /// Per cell type: offset in `meta` of its CSR (ncells + 1 offsets of pairs, counted from
+    /// `pairs`; `pairs` at `offsets + ncells + 1`), each pair (index in `data` of a voltage of
+    /// the cell, slot), by voltage then slot.
+    pub per_type: Vec<u32>,
 }
 
 pub(super) fn alloc(v: &mut Vec<f64>, len: usize) -> u32 {
@@ -268,7 +285,7 @@ pub fn layout(
         types.push(b.cell_type(artifact, ti, &ty.gids, options, fit, prec)?);
     }
     let (probes, gpu_probes, probe_offsets, probe_pairs) = b.probes(&types);
-    b.pre_voltages(&mut types);
+    let pre_gather = b.pre_voltages(&mut types);
     let nernst = plan
         .species
         .iter()
@@ -296,6 +313,7 @@ pub fn layout(
         probe_pairs,
         node_tables,
         coupled,
+        pre_gather,
     })
 }
 
@@ -566,16 +584,19 @@ impl Builder<'_> {
     }
 
     /// The table of each block reading `v_pre`: per instance (in the type's order), the index
-    /// in `data` of the voltage of the plan's `pre_node`, which may belong to another type.
-    fn pre_voltages(&mut self, types: &mut [TypeLayout]) {
+    /// in `data` of the voltage of the plan's `pre_node`, which may belong to another type;
+    /// then the tables of the cells whose voltages they read (`PreGather`).
+    fn pre_voltages(&mut self, types: &mut [TypeLayout]) -> PreGather {
         let plan = self.plan;
+        // Per presynaptic node: its index in `data`, and its cell's type and rank.
         let v_index = |node: u32| {
             let gid = plan.cell_offset.partition_point(|first| *first <= node as usize) - 1;
             let (ti, rank) = self.home[gid];
             let ty = &types[ti];
-            ty.v + ty.node_slot(node - plan.cell_offset[gid] as u32, rank)
+            (ty.v + ty.node_slot(node - plan.cell_offset[gid] as u32, rank), ti, rank)
         };
         let mut tables = Vec::new();
+        let mut owners = Vec::new();
         for (ti, ty) in types.iter().enumerate() {
             for (bi, b) in ty.blocks.iter().enumerate() {
                 let pre_node = &plan.blocks[b.block].pre_node;
@@ -583,17 +604,49 @@ impl Builder<'_> {
                     continue;
                 }
                 let mut table = vec![0; pre_node.len()];
+                let mut owner = vec![(0, 0); pre_node.len()];
                 for (i, node) in pre_node.iter().enumerate() {
                     let (rank, k) = ((i / b.per_cell as usize) as u32, (i % b.per_cell as usize) as u32);
-                    table[b.slot(ty.ncells, ty.cell_major(), k, rank) as usize] = v_index(*node);
+                    let slot = b.slot(ty.ncells, ty.cell_major(), k, rank) as usize;
+                    let (index, pre_type, pre_rank) = v_index(*node);
+                    table[slot] = index;
+                    owner[slot] = (pre_type, pre_rank);
                 }
                 tables.push((ti, bi, table));
+                owners.extend(owner);
             }
         }
+        if owners.is_empty() {
+            return PreGather::default();
+        }
+        let first = self.meta.len() as u32;
         for (ti, bi, table) in tables {
             types[ti].blocks[bi].pre_voltage = Some(self.meta.len() as u32);
             self.meta.extend(table);
         }
+        let slots = self.meta.len() as u32 - first;
+        let per_type = (0..types.len()).map(|ti| self.gather_table(types[ti].ncells, ti, first, &owners)).collect();
+        PreGather { tables: first, slots, per_type }
+    }
+
+    /// Type `ti`'s CSR of `PreGather::per_type`, from each slot's owner (type, rank).
+    fn gather_table(&mut self, ncells: u32, ti: usize, first: u32, owners: &[(usize, u32)]) -> u32 {
+        let mut per_cell: Vec<Vec<(u32, u32)>> = vec![Vec::new(); ncells as usize];
+        for (slot, &(owner_type, rank)) in owners.iter().enumerate() {
+            if owner_type == ti {
+                per_cell[rank as usize].push((self.meta[first as usize + slot], slot as u32));
+            }
+        }
+        let at = self.meta.len() as u32;
+        let mut count = 0;
+        self.meta.push(0);
+        for pairs in &mut per_cell {
+            pairs.sort_unstable();
+            count += pairs.len() as u32;
+            self.meta.push(count);
+        }
+        self.meta.extend(per_cell.into_iter().flatten().flat_map(|(index, slot)| [index, slot]));
+        at
     }
 
     /// Where each probe reads, and the probe table by cell: (probes, GPU columns, offset of the

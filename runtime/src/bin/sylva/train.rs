@@ -124,10 +124,9 @@ pub fn grad(file: &str, overrides: &[String], check: bool, device: Device, colou
         }
         (Some(data), None) => samples::batch_loss_and_gradient(&mut Cpu, &session.problem, data, &first)
             .map(|(l, g)| (l, g, format!("the mean over the first {} samples", first.len()))),
-        (None, None) => session
-            .problem
-            .gradient(&session.loss, None)
-            .map(|g| (g.loss, g.gradient, format!("a state saved every {} steps", g.checkpoint_every))),
+        (None, None) => {
+            session.problem.gradient(&session.loss, None).map(|g| (g.loss, g.gradient, saved_every(g.checkpoint_every)))
+        }
     }
     .map_err(|e| grad_failure(artifact, e))?;
     let f32 = settings.is_some_and(|s| s.precision == Precision::F32);
@@ -220,7 +219,7 @@ fn gpu_gradient(
         }
         None => {
             let g = on_gpu.gradient(&session.problem, &session.loss)?;
-            Ok((g.loss, g.gradient, format!("a state saved every {} steps", g.checkpoint_every)))
+            Ok((g.loss, g.gradient, saved_every(g.checkpoint_every)))
         }
     }
 }
@@ -542,4 +541,9 @@ fn learned_values(
         values.push((entry.name.clone(), value));
     }
     Ok((values, others))
+}
+
+/// How often the gradient's forward run saved the state, as the summary line says it.
+fn saved_every(k: u64) -> String {
+    if k == 1 { "a state saved after every step".into() } else { format!("a state saved every {k} steps") }
 }

@@ -60,7 +60,7 @@ impl Cx<'_> {
                         Some(table) => {
                             let at_table = self.instance_index(fb, b, table, at);
                             let i = fb.read(g.meta, at_table);
-                            fb.read(g.data, i)
+                            self.pre_voltage(fb, i)
                         }
                         None => {
                             self.err = Some(GpuError::Internal("v_pre without a presynaptic table".into()));

@@ -8,7 +8,7 @@ mod sync;
 mod thread;
 mod workgroup;
 
-pub use reverse::{REVERSE_BINDINGS, checkpoint_entry_name, reverse_entry_name, reverse_module};
+pub use reverse::{REVERSE_BINDINGS, checkpoint_entry_name, reverse_dispatch_names, reverse_module};
 pub use sync::StepBarriers;
 
 use naga::{BinaryOperator as B, Handle, MathFunction as M, Module};

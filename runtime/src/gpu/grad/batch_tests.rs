@@ -124,6 +124,35 @@ fn batched_ring_samples_keep_their_events_apart() {
     batched_equals_sequential(&a, &problem, &samples, &readout, 3);
 }
 
+/// gap_pair's two coupled cells with the clamp's amplitude set per sample: each replica's
+/// junction reads its own replica's voltages (the gather's slots stay within the replica), the
+/// batch gives the sequential bits, and each sample's gradient is the CPU's within 1e-9.
+#[test]
+fn batched_gap_junction_samples_give_the_sequential_bits_and_the_cpus_gradient() {
+    let a = crate::grad::tests::example("gap_pair", 8.0);
+    let clamp = a.first_placement_of("iclamp").expect("the clamp");
+    let amp = a.model.mechanisms[a.placements[clamp].mechanism.index()].params.iter().position(|p| p.name == "amp");
+    let input = Input::Param(crate::grad::Use::all(clamp, amp.expect("amp") as u32));
+    let trainables =
+        [crate::grad::tests::trainable(&a, "gap_junction", "g"), crate::grad::tests::trainable(&a, "hh", "gkbar")];
+    let problem = Problem::with_inputs(&a, &trainables, &[input]).expect("a problem");
+    // Cell 1's voltage: the clamp drives cell 0, whose voltage reaches cell 1 through the junction.
+    let readout = Readout { probes: vec![1], rows: 160..321 };
+    let mse = |target| Objective::Mse { target };
+    let samples = set(&[(vec![0.1], mse(-60.0)), (vec![0.3], mse(-50.0)), (vec![0.6], mse(-40.0))]);
+    let Some(mut sequential) = on_gpu(&a, &problem, 1, None) else { return };
+    let mut batched = on_gpu(&a, &problem, 3, None).expect("the device opened once");
+    same_bits(&problem, &samples, &readout, &mut sequential, &mut batched);
+    let gpu = batched.gradients(&problem, &samples, &readout, &[0, 1, 2]).expect("batched gradients");
+    for (k, (_, g)) in gpu.iter().enumerate() {
+        let (_, cpu) = problem.sample_gradient(&samples.values[k], &readout, samples.objectives[k]).expect("CPU");
+        for (x, y) in g.gradient.iter().zip(&cpu.gradient) {
+            let error = (x - y).abs() / x.abs().max(y.abs()).max(1e-300);
+            assert!(error <= 1e-9, "sample {k}: GPU {x:e}, CPU {y:e} ({error:.1e})");
+        }
+    }
+}
+
 /// Twelve generated 4 × 4 images (class 0 bright on the left, class 1 on the right), as IDX
 /// files: (images, labels).
 fn generated_mnist() -> (Vec<u8>, Vec<u8>) {

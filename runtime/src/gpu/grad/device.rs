@@ -6,13 +6,14 @@
 use std::borrow::Cow;
 
 use super::super::builder::Prec;
-use super::super::codegen::{self, REVERSE_BINDINGS, checkpoint_entry_name, reverse_entry_name};
+use super::super::codegen::{self, REVERSE_BINDINGS, checkpoint_entry_name, reverse_dispatch_names};
 use super::super::device::{Gpu, from_bytes, read, storage_buffer, to_bytes, workgroup_grid};
 use super::super::{GpuEngine, GpuError, layout};
 use super::layout::GradLayout;
 
 pub(super) struct Reverse {
-    /// Per cell type, with its grid of workgroups.
+    /// The reverse kernel's dispatches of a segment, in order (per cell type a pass, or for
+    /// coupled cells each pass and the gather after it), each with its grid of workgroups.
     pipelines: Vec<(wgpu::ComputePipeline, [u32; 2])>,
     savers: Vec<(wgpu::ComputePipeline, [u32; 2])>,
     restorers: Vec<(wgpu::ComputePipeline, [u32; 2])>,
@@ -49,7 +50,8 @@ pub(super) struct Results {
 }
 
 impl Reverse {
-    /// The pipelines of `module` and the buffers of a run of `segments` segments.
+    /// The pipelines of `module` and the buffers of a run of `segments` segments (coupled
+    /// cells keep the run's last state as one more checkpoint).
     pub(super) fn new(
         engine: &GpuEngine,
         module: naga::Module,
@@ -60,20 +62,22 @@ impl Reverse {
         let b = prec.bytes();
         let layout = bind_group_layout(&gpu.device);
         let ntypes = engine.layout.types.len();
-        let names = (0..ntypes)
-            .map(reverse_entry_name)
+        let names = reverse_dispatch_names(&engine.layout)
+            .into_iter()
+            .flatten()
             .chain((0..ntypes).map(|t| checkpoint_entry_name(t, true)))
             .chain((0..ntypes).map(|t| checkpoint_entry_name(t, false)));
         let mut all = pipelines(gpu, &engine.layout, module, &layout, names.collect())?;
-        let restorers = all.split_off(2 * ntypes);
-        let savers = all.split_off(ntypes);
+        let restorers = all.split_off(all.len() - ntypes);
+        let savers = all.split_off(all.len() - ntypes);
+        let checkpoints = segments + u64::from(grad.coupled);
         let copies = wgpu::BufferUsages::COPY_SRC;
         let rw = |label: &str, reals: u64| storage_buffer(&gpu.device, label, reals * b, copies);
         Ok(Reverse {
             pipelines: all,
             savers,
             restorers,
-            checkpoints: rw("checkpoints", segments * u64::from(grad.state_len)),
+            checkpoints: rw("checkpoints", checkpoints * u64::from(grad.state_len)),
             layout,
             control: rw("reverse control", 4 * (u64::from(engine.layout.ncells) + 64)),
             weights: rw("reverse weights", 64),
@@ -104,7 +108,8 @@ impl Reverse {
                 storage_buffer(&gpu.device, "event gradients", 2 * total * b, wgpu::BufferUsages::COPY_SRC);
         }
         let mut encoder = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("zero") });
-        for buffer in [&self.adj, &self.grads, &gpu.spikes] {
+        // `work`: the presynaptic voltages' slots start empty (the rest is written before read).
+        for buffer in [&self.adj, &self.grads, &gpu.spikes, &self.work] {
             encoder.clear_buffer(buffer, 0, None);
         }
         gpu.queue.submit([encoder.finish()]);

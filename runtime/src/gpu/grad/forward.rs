@@ -21,7 +21,8 @@ pub(super) struct Forward {
 pub(super) type Save<'a> = dyn FnMut(&GpuEngine, u64) + 'a;
 
 /// Runs `steps` steps from the engine's initial state (whose probe row is `row0`), calling
-/// `save` at the start of every segment of `k` steps.
+/// `save` at the start of every segment of `k` steps, and for coupled cells at the end too
+/// (their reverse run's `v_pre` reads the state after each step).
 pub(super) fn run(
     engine: &mut GpuEngine,
     host: &mut Host,
@@ -45,6 +46,9 @@ pub(super) fn run(
             left -= u64::from(n);
         }
         start = (start + k).min(steps);
+    }
+    if engine.layout.coupled {
+        save(engine, steps);
     }
     forward.bounds.push(steps);
     Ok(forward)

@@ -53,6 +53,9 @@ pub struct GradLayout {
     pub state_len: u32,
     /// Steps between checkpoints: segment `i` starts at step `i × checkpoint_every`.
     pub checkpoint_every: u32,
+    /// Cells read each other's voltages (`Layout::coupled`): the run's last state is a
+    /// checkpoint too.
+    pub coupled: bool,
     /// Within a step's state, per cell type: its node arrays, v then each of `saved_ions`.
     pub state_nodes: Vec<u32>,
     /// Within a step's state, per plan block: its first state array (`u32::MAX`: a group of
@@ -69,6 +72,8 @@ pub struct GradLayout {
     /// In `work`, per plan block (a group of stimuli: its first member's): the first partial
     /// array (`u32::MAX`: the other members').
     pub partials: Vec<u32>,
+    /// In `work`: the slots of the presynaptic voltages' cotangents (`layout::PreGather`).
+    pub pre_slots: u32,
     /// In `grads`, per plan block: the gradient of its first per-instance parameter.
     pub param_grads: Vec<u32>,
     /// In `grads`: the weight gradient of each event record of the segment.
@@ -115,13 +120,17 @@ impl GradLayout {
                 grads_len += b.params.len() as u64 * stride;
             }
         }
+        let pre_slots = work as u32;
+        work += u64::from(layout.pre_gather.slots);
         GradLayout {
             saved_ions,
+            pre_slots,
             data_len: data_len as u32,
             adj_len: adj_len as u32,
             accumulators,
             state_len: state_len as u32,
             checkpoint_every: steps,
+            coupled: layout.coupled,
             state_nodes,
             state_blocks,
             rows,

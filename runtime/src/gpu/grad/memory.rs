@@ -1,5 +1,5 @@
 //! The device memory a gradient needs beyond its run's buffers, checked before the forward run:
-//! the checkpoints (⌈N/K⌉ states) and the reverse run's per-cell scratch. Both grow with the
+//! the checkpoints (⌈N/K⌉ states, one more for coupled cells) and the reverse run's per-cell scratch. Both grow with the
 //! cells, so a batch of B replicas needs B times one replica's; a batch that does not fit is
 //! split into the most replicas that do (`docs/training.md`, "Batched replicas on the GPU").
 
@@ -32,7 +32,7 @@ impl Memory {
     pub fn of(grad: &GradLayout, steps: u64, k: u64, prec: Prec) -> Memory {
         let b = prec.bytes();
         Memory {
-            segments: steps.div_ceil(k).max(1),
+            segments: steps.div_ceil(k).max(1) + u64::from(grad.coupled),
             state: u64::from(grad.state_len) * b,
             scratch: grad.work_len * b,
             k,

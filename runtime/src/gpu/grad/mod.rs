@@ -178,7 +178,7 @@ fn initialized(plan: &Plan) -> Plan {
 }
 
 /// The forward layout, the reverse code and its layout of a gradient, for a device with
-/// WebGPU's default limits, with the state saved every ⌈√N⌉ steps.
+/// WebGPU's default limits, with the state saved every ⌈√N⌉ steps (coupled cells: every step).
 struct Offline {
     prepared: super::Prepared,
     blocks: Vec<BlockGrad>,
@@ -200,7 +200,7 @@ impl Offline {
         let fit = super::DeviceFit::of(&wgpu::Limits::default());
         let prepared = super::prepare(artifact, &initialized(plan), precision, options, fit).map_err(GradError::Gpu)?;
         let blocks = block_grads(plan, code);
-        let k = (steps.max(1) as f64).sqrt().ceil() as u64;
+        let k = spacing(false, &prepared.layout, steps, None)?;
         let data_len = prepared.layout.data.len() as u64;
         let grad = GradLayout::new(&prepared.layout, data_len, &blocks, k as u32, saved_ions(plan));
         let params = codegen::Params { prec: super::prec(precision), dt: plan.dt, spike_cap: prepared.spike_cap };
@@ -252,9 +252,6 @@ fn check_supported(problem: &Problem, plan: &Plan) -> Result<(), GradError> {
     let refuse = |what: &str| {
         Err(GradError::NotDifferentiable(format!("{what} on the GPU (the CPU computes it: `--backend cpu`)")))
     };
-    if plan.blocks.iter().any(|b| !b.pre_node.is_empty()) {
-        return refuse("the gradient of graded synapses and gap junctions (`v_pre`)");
-    }
     if problem.trainables().iter().any(|t| !t.cable.is_empty()) {
         return refuse("the gradient of `cm` or `Ra`");
     }
@@ -278,6 +275,9 @@ fn check_supported(problem: &Problem, plan: &Plan) -> Result<(), GradError> {
 /// Steps between checkpoints: `given`, else ⌈√N⌉; on llvmpipe at most what one invocation
 /// may loop through in a segment.
 fn spacing(cpu_device: bool, layout: &super::layout::Layout, steps: u64, given: Option<u64>) -> Result<u64, GradError> {
+    if layout.coupled {
+        return coupled_spacing(given);
+    }
     let n = steps.max(1);
     let k = given.unwrap_or((n as f64).sqrt().ceil() as u64).clamp(1, n);
     if !cpu_device {
@@ -290,6 +290,18 @@ fn spacing(cpu_device: bool, layout: &super::layout::Layout, steps: u64, given: 
              save the state at most every {fit} steps"
         )))),
         _ => Ok(k.min(fit)),
+    }
+}
+
+/// Coupled cells save the state after every step: a cell's replay reads other cells'
+/// voltages, which one dispatch cannot recompute (`codegen::reverse`, `coupled.rs`).
+fn coupled_spacing(given: Option<u64>) -> Result<u64, GradError> {
+    match given {
+        Some(k) if k > 1 => Err(GradError::Gpu(GpuError::Unsupported(format!(
+            "saving the state every {k} steps with graded synapses or gap junctions (`v_pre`): on the GPU \
+             their gradient saves it after every step"
+        )))),
+        _ => Ok(1),
     }
 }
 

@@ -151,14 +151,51 @@ fn same_bits_for_any_spacing(a: &Artifact, problem: &Problem, loss: &Loss, strat
     }
 }
 
+/// A graded synapse: its cotangent of `v_pre` crosses from the postsynaptic cell to the
+/// presynaptic one (slots gathered between dispatches), in the current and advance kernels.
 #[test]
-fn gpu_gradient_refuses_graded_synapses() {
+fn gpu_gradient_of_a_graded_synapse_is_the_cpus() {
+    let params = [("graded_syn", "g"), ("graded_syn", "alpha"), ("graded_syn", "v_th"), ("hh", "gnabar")];
+    for (precision, bound) in [(Precision::F64, 1e-9), (Precision::F32, 1e-3)] {
+        let a = example("graded_pair", 10.0);
+        let (problem, loss) = problem(&a, &params);
+        agree(&a, &problem, &loss, precision, bound);
+    }
+}
+
+/// A gap junction: each cell's current reads the other's voltage.
+#[test]
+fn gpu_gradient_of_a_gap_junction_is_the_cpus() {
+    for (precision, bound) in [(Precision::F64, 1e-9), (Precision::F32, 1e-3)] {
+        let a = example("gap_pair", 10.0);
+        let (problem, loss) = problem(&a, &[("gap_junction", "g"), ("hh", "gkbar")]);
+        agree(&a, &problem, &loss, precision, bound);
+    }
+}
+
+/// A ring of 70 coupled cells (two invocation workgroups): each cell's voltage is read by three
+/// instances of its neighbours (two gap junctions and a graded synapse), so its gather sums
+/// three slots, across workgroups at the ring's seam.
+#[test]
+fn gpu_gradient_of_a_coupled_ring_is_the_cpus() {
+    let overrides = ["cells=70".to_string()];
+    let mut a = crate::test_models::example_edited("examples/bench/coupled_chain.syl", &overrides, |t| t);
+    a.model.simulation.duration = 5.0;
+    let params = [("gap_junction", "g"), ("graded_syn", "g"), ("hh", "gkbar")];
+    let (problem, loss) = problem(&a, &params);
+    agree(&a, &problem, &loss, Precision::F64, 1e-9);
+}
+
+/// Coupled cells save the state after every step: a larger spacing is refused, with why.
+#[test]
+fn gpu_gradient_of_coupled_cells_refuses_a_spacing_above_one() {
     let a = example("gap_pair", 10.0);
     let (problem, loss) = problem(&a, &[("gap_junction", "g")]);
-    match gradient(&a, &problem, &loss, Settings::new(Precision::F64)) {
-        Err(GradError::NotDifferentiable(m)) => assert!(m.contains("v_pre") && m.contains("--backend cpu"), "{m}"),
+    match gradient(&a, &problem, &loss, settings(Precision::F64, Strategy::Thread, Some(4))) {
+        Err(GradError::Gpu(GpuError::Unsupported(m))) => assert!(m.contains("every step"), "{m}"),
+        Err(GradError::Gpu(e)) if no_gpu(&e) => {}
         Err(e) => panic!("refused for another reason: {e}"),
-        Ok(_) => panic!("a gap junction's gradient on the GPU"),
+        Ok(_) => panic!("a spacing of 4 steps for coupled cells"),
     }
 }
 
@@ -203,6 +240,18 @@ fn gpu_gradient_f64_ring_network() {
 /// The traffic model and memory of the ringtest's gradient (10 cells of 105 nodes, every
 /// hh density of the soma and both weights trained; no device needed), with each strategy: the
 /// figures of docs/training.md, "On the GPU".
+/// Coupled cells save the state after every step: N + 1 checkpoints, and a reverse step that
+/// replays once and moves the cotangent slots (two per pair of cells: one junction each).
+#[test]
+fn footprint_of_a_gap_junction_gradient() {
+    let a = example("gap_pair", 10.0);
+    let (problem, _) = problem(&a, &[("gap_junction", "g")]);
+    let f = super::footprint(&a, &problem, Precision::F64, Options::default()).expect("a footprint");
+    assert_eq!(f.checkpoint_every, 1);
+    assert_eq!(f.checkpoint_bytes, 401 * f.state_bytes, "400 steps and the last state");
+    assert!(f.backward_bytes_per_step > f.forward_bytes_per_step, "{f:?}");
+}
+
 #[test]
 fn footprint_of_the_ringtest_gradient() {
     let mut a = crate::test_models::example_edited("examples/bench/ringtest.syl", &[], |text| {

@@ -21,14 +21,17 @@ pub struct Footprint {
     /// before it computes them, the mechanisms' states).
     pub state_bytes: u64,
     pub checkpoint_every: u64,
-    /// ⌈N/K⌉ checkpoints of a state.
+    /// ⌈N/K⌉ checkpoints of a state (coupled cells: K = 1 and N + 1).
     pub checkpoint_bytes: u64,
     /// The reverse run's buffers: `work` (K states, the row derivatives, the tape, the
     /// advance partials), `adj` (one more `data`, and the cotangents of the diagonal and rhs a
     /// workgroup keeps in workgroup memory) and the per-instance parameter gradients.
     pub scratch_bytes: u64,
     /// Least storage traffic of a forward step and of a step of the reverse run (which
-    /// recomputes and replays the step, two forward steps, then undoes it).
+    /// recomputes and replays the step, two forward steps, then undoes it; coupled cells
+    /// replay it once, from the checkpoint, and move each `v_pre` instance's cotangent slot).
+    /// The checkpoints the `v_pre` leaf reads are not counted, as the forward's `v_pre` reads
+    /// are not.
     pub forward_bytes_per_step: u64,
     pub backward_bytes_per_step: u64,
 }
@@ -46,18 +49,28 @@ impl Footprint {
         let data_bytes = layout.data.len() as u64 * b;
         let forward = crate::gpu::traffic::bytes_per_step(layout, prec);
         let adjoint: u64 = layout.types.iter().map(|ty| adjoint_elements(layout, grad, ty, blocks)).sum();
+        let backward = if grad.coupled {
+            forward + (adjoint + SLOT_ELEMENTS * u64::from(layout.pre_gather.slots)) * b
+        } else {
+            2 * forward + adjoint * b
+        };
         Footprint {
             compartments: layout.types.iter().map(|t| u64::from(t.ncells) * u64::from(t.nnodes)).sum(),
             data_bytes,
             state_bytes: u64::from(grad.state_len) * b,
             checkpoint_every: k,
-            checkpoint_bytes: steps.div_ceil(k).max(1) * u64::from(grad.state_len) * b,
+            checkpoint_bytes: (steps.div_ceil(k).max(1) + u64::from(grad.coupled)) * u64::from(grad.state_len) * b,
             scratch_bytes: (grad.work_len + grad.grads_len + u64::from(grad.adj_len)) * b,
             forward_bytes_per_step: forward,
-            backward_bytes_per_step: 2 * forward + adjoint * b,
+            backward_bytes_per_step: backward,
         }
     }
 }
+
+/// Elements a `v_pre` instance's cotangent slot moves per step: in each of the two passes,
+/// its product reads and writes it, the gather reads and clears it and reads and writes the
+/// cotangent it adds to.
+const SLOT_ELEMENTS: u64 = 2 * 6;
 
 /// Elements a step of the reverse run moves for the cells of `ty` beyond its two forward
 /// steps (the recomputation and the replay): the state saved once and restored twice (for the

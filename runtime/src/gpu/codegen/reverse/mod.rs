@@ -10,6 +10,7 @@
 //! step's state restored again, its events and Nernst: their partials stay in registers),
 //! Nernst, the events'. Cotangents live in `adj`, a mirror of `data`.
 
+mod coupled;
 mod solve;
 mod state;
 mod vjp;
@@ -50,6 +51,42 @@ pub fn checkpoint_entry_name(t: usize, save: bool) -> String {
     format!("{}_checkpoint_cell_type_{t}", if save { "save" } else { "restore" })
 }
 
+/// The reverse kernel's entry point of cell type `t` for pass `pass` (0 or 1) of a step of
+/// coupled cells (`coupled.rs`).
+pub fn reverse_pass_name(t: usize, pass: usize) -> String {
+    format!("reverse_cell_type_{t}_pass_{pass}")
+}
+
+/// The entry point of cell type `t` that gathers the cotangents of its voltages that other
+/// cells' `v_pre` products left in their slots (`coupled.rs`).
+pub fn gather_entry_name(t: usize) -> String {
+    format!("gather_pre_cell_type_{t}")
+}
+
+/// The reverse kernel's dispatches of a segment, in order, each an entry point per cell type:
+/// the reverse entry, or for coupled cells each pass followed by the gather.
+pub fn reverse_dispatch_names(layout: &Layout) -> Vec<Vec<String>> {
+    let per_type = |name: &dyn Fn(usize) -> String| (0..layout.types.len()).map(name).collect::<Vec<_>>();
+    if !layout.coupled {
+        return vec![per_type(&reverse_entry_name)];
+    }
+    let gather = per_type(&gather_entry_name);
+    let pass = |p: usize| per_type(&|t| reverse_pass_name(t, p));
+    vec![pass(0), gather.clone(), pass(1), gather]
+}
+
+/// What an entry point of the reverse module runs.
+#[derive(Copy, Clone)]
+enum Entry {
+    /// A segment's recomputation and undoing.
+    Reverse,
+    /// A pass of a coupled step's undoing.
+    Pass(usize),
+    Gather,
+    /// Saves (`true`) or restores a checkpoint.
+    Checkpoint(bool),
+}
+
 /// What the reverse kernel adds to the forward's context.
 #[derive(Copy, Clone)]
 pub(super) struct GradCx<'a> {
@@ -60,6 +97,10 @@ pub(super) struct GradCx<'a> {
     layout: &'a GradLayout,
     /// Per plan block.
     blocks: &'a [BlockGrad],
+    /// Coupled cells: the step whose state the `v_pre` leaf reads, and that state's offset in
+    /// `checkpoints` (`coupled.rs`).
+    v_pre_step: Option<H>,
+    v_pre_from: Option<H>,
 }
 
 /// The reverse kernels of every cell type (one invocation or one workgroup per cell, as the
@@ -78,24 +119,21 @@ pub fn reverse_module(
     let (adj, work, grads) = (buffer("adj", B_ADJ), buffer("work", B_WORK), buffer("grads", B_GRADS));
     let checkpoints = buffer("checkpoints", B_CHECKPOINTS);
     let fns = math::add(&mut module, types, p.prec);
-    let gcx = GradCx { adj, work, grads, checkpoints, layout: grad, blocks };
+    let gcx = GradCx { adj, work, grads, checkpoints, layout: grad, blocks, v_pre_step: None, v_pre_from: None };
     for (t, ty) in layout.types.iter().enumerate() {
         // The forward step's arrays in workgroup memory, for the recomputation and the replay.
         let solve = super::solve_arrays(&mut module, types, ty, t, p.prec);
         let fill = super::workgroup::fill_array(&mut module, types, ty, t, p.prec);
-        let entries: [(String, Option<bool>); 3] = [
-            (reverse_entry_name(t), None),
-            (checkpoint_entry_name(t, true), Some(true)),
-            (checkpoint_entry_name(t, false), Some(false)),
-        ];
-        for (name, checkpoint) in entries {
+        for (name, entry) in entry_points(layout, t) {
             let mut fb = Fb::new(p.prec, types, &name);
             let size = entry_arguments(&mut fb, types, ty);
             let sync = std::cell::RefCell::new(super::sync::Sync::new(ty.nnodes));
             let mut cx = Cx { g, fns, layout, ty, p, lane: None, solve, fill, sync, err: None, grad: Some(gcx) };
-            match checkpoint {
-                None => cx.reverse_entry(&mut fb),
-                Some(save) => cx.checkpoint_entry(&mut fb, save),
+            match entry {
+                Entry::Reverse => cx.reverse_entry(&mut fb),
+                Entry::Pass(pass) => cx.coupled_entry(&mut fb, pass),
+                Entry::Gather => cx.gather_entry(&mut fb),
+                Entry::Checkpoint(save) => cx.checkpoint_entry(&mut fb, save),
             }
             if let Some(e) = cx.err {
                 return Err(e);
@@ -104,6 +142,33 @@ pub fn reverse_module(
         }
     }
     Ok(module)
+}
+
+/// The entry points of cell type `t`, named.
+fn entry_points(layout: &Layout, t: usize) -> Vec<(String, Entry)> {
+    let mut entries = if layout.coupled {
+        vec![
+            (reverse_pass_name(t, 0), Entry::Pass(0)),
+            (reverse_pass_name(t, 1), Entry::Pass(1)),
+            (gather_entry_name(t), Entry::Gather),
+        ]
+    } else {
+        vec![(reverse_entry_name(t), Entry::Reverse)]
+    };
+    entries.push((checkpoint_entry_name(t, true), Entry::Checkpoint(true)));
+    entries.push((checkpoint_entry_name(t, false), Entry::Checkpoint(false)));
+    entries
+}
+
+/// What every reverse entry point of a segment starts from: the invocation's cell, its gid,
+/// the segment's first step and its steps, the cell's events and its spike header.
+struct Segment {
+    c: H,
+    gid: H,
+    step0: H,
+    nsteps: H,
+    events: Events,
+    spike_base: H,
 }
 
 /// The cell's event records: the next one's index (a local), the end of its range, where the
@@ -153,19 +218,8 @@ impl Cx<'_> {
     /// The segment's recomputation, then its steps undone from the last; the count of steps
     /// undone is added to the cell's spike header (llvmpipe may stop an invocation early).
     fn reverse_entry(&mut self, fb: &mut Fb) {
-        let g = self.g;
-        let c = self.cell(fb);
-        let goff = fb.u(self.ty.gid);
-        let gi = fb.add(goff, c);
-        let gid = fb.read(g.meta, gi);
+        let Segment { c, gid, step0, nsteps, events, spike_base } = self.segment_start(fb);
         let (zero, one) = (fb.u(0), fb.u(1));
-        let step0 = fb.read(g.control, zero);
-        let nsteps = fb.read(g.control, one);
-        let (ev, end, records) = self.cell_events(fb, gid, one, None);
-        let start = fb.load(ev);
-        let events = Events { ev, end, records, start };
-        let cap1 = fb.u(self.p.spike_cap + SPIKE_HEADER);
-        let spike_base = fb.mul(gid, cap1);
         fb.for_range(zero, nsteps, "s", |fb, s| {
             self.save_state(fb, c, s);
             let (t, mid) = self.step_times(fb, step0, s);
@@ -185,13 +239,37 @@ impl Cx<'_> {
             let done = fb.add(i, one);
             fb.store(undone, done);
         });
-        // Summed over the segments (the host zeroes it first), by one lane.
+        let now = fb.load(undone);
+        self.count_undone(fb, spike_base, now);
+    }
+
+    /// The invocation's cell, its segment and events (`Segment`).
+    fn segment_start(&mut self, fb: &mut Fb) -> Segment {
+        let g = self.g;
+        let c = self.cell(fb);
+        let goff = fb.u(self.ty.gid);
+        let gi = fb.add(goff, c);
+        let gid = fb.read(g.meta, gi);
+        let (zero, one) = (fb.u(0), fb.u(1));
+        let step0 = fb.read(g.control, zero);
+        let nsteps = fb.read(g.control, one);
+        let (ev, end, records) = self.cell_events(fb, gid, one, None);
+        let start = fb.load(ev);
+        let events = Events { ev, end, records, start };
+        let cap1 = fb.u(self.p.spike_cap + SPIKE_HEADER);
+        let spike_base = fb.mul(gid, cap1);
+        Segment { c, gid, step0, nsteps, events, spike_base }
+    }
+
+    /// Adds `undone` steps to the cell's count in its spike header (summed over the segments:
+    /// the host zeroes it first), by one lane.
+    fn count_undone(&mut self, fb: &mut Fb, spike_base: H, undone: H) {
+        let g = self.g;
         self.on_first(fb, |_, fb| {
             let two = fb.u(2);
             let done_at = fb.add(spike_base, two);
             let before = fb.read(g.spikes, done_at);
-            let now = fb.load(undone);
-            let done = fb.add(before, now);
+            let done = fb.add(before, undone);
             fb.write(g.spikes, done_at, done);
         });
     }
@@ -228,14 +306,16 @@ impl Cx<'_> {
             None => self.hines(fb, c, s, spike_base),
             Some(_) => self.parallel_hines(fb, c, s, spike_base),
         }
-        if for_undo {
-            for b in &self.ty.blocks {
-                let kernel = self.block_grad(b).advance.clone();
-                self.instances(fb, b, c, mid, &kernel);
+        self.with_v_pre_after(fb, |this, fb| {
+            if for_undo {
+                for b in &this.ty.blocks {
+                    let kernel = this.block_grad(b).advance.clone();
+                    this.instances(fb, b, c, mid, &kernel);
+                }
+            } else {
+                this.block_kernels(fb, c, mid, |k| &k.advance);
             }
-        } else {
-            self.block_kernels(fb, c, mid, |k| &k.advance);
-        }
+        });
     }
 
     /// The stages of step `s` before the currents: its events (next in `events`; on the first
@@ -262,10 +342,16 @@ impl Cx<'_> {
     /// partials in `work`. The current kernels' products evaluate their partials where the
     /// kernels read: the step's state restored, its events and Nernst run again.
     fn undo(&mut self, fb: &mut Fb, c: H, s: H, (t, mid): (H, H), events: Events) {
-        let ty = self.ty;
-        for b in ty.blocks.iter().rev() {
+        for b in self.ty.blocks.iter().rev() {
             self.block_vjp(fb, b, c, mid, Partials::Stored);
         }
+        self.undo_after_advance(fb, c, s, (t, mid), events);
+    }
+
+    /// The adjoint of step `s` after its advance products: the solve's, the current
+    /// products, Nernst's and the events'.
+    fn undo_after_advance(&mut self, fb: &mut Fb, c: H, s: H, (t, mid): (H, H), events: Events) {
+        let ty = self.ty;
         self.solve_adjoint(fb, c, s);
         self.restore_state(fb, c, s);
         self.seek_events(fb, events, s);

@@ -8,7 +8,6 @@ use sylva_compiler::ir::kernel::{Kernel, Target};
 use super::super::sync::Work;
 use super::super::{At, Cx, next_event_record, split};
 use super::{Events, Partials, add_unless_zero};
-use crate::gpu::GpuError;
 use crate::gpu::builder::{Fb, H};
 use crate::gpu::grad::layout::{Vjp, instance_stride};
 use crate::gpu::layout::{BlockLayout, ion_slot};
@@ -135,10 +134,7 @@ impl Cx<'_> {
                 fb.store(acc, new);
                 return;
             }
-            Wrt::VPre => {
-                self.err = Some(GpuError::Unsupported("the gradient of v_pre (graded synapses, gap junctions)".into()));
-                return;
-            }
+            Wrt::VPre => (grad.work, self.pre_slot(fb, b, at)),
         };
         add_unless_zero(fb, buffer, index, contribution);
     }
