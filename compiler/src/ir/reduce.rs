@@ -203,30 +203,36 @@ enum Member {
     Over(f64),
 }
 
+/// An exp that other exps of its family are computed from, and its argument's form.
+struct SharedExp {
+    exp: ExprId,
+    form: Affine,
+}
+
 /// For each exp that joins the family of an earlier one: that exp (the family's shared one)
 /// and how the member follows from it. A family is a base and a slope up to its sign.
 fn exp_members(a: &ExprArena) -> HashMap<ExprId, (ExprId, Member)> {
     let forms = affine_forms(a);
-    // (base, |slope|) → the family's shared exps: (exp, slope, intercept).
-    let mut families: HashMap<(ExprId, u64), Vec<(ExprId, f64, f64)>> = HashMap::new();
+    // (base, |slope|) → the family's shared exps.
+    let mut families: HashMap<(ExprId, u64), Vec<SharedExp>> = HashMap::new();
     let mut members = HashMap::new();
     for (id, e) in a.iter() {
         let Expr::Unary(UnaryOp::Exp, argument) = e else { continue };
         let form = forms[argument.0 as usize];
         let shared = families.entry((form.base, form.slope.abs().to_bits())).or_default();
-        let member = shared.iter().find_map(|&(exp, slope, b)| {
-            let (member, shift) = if slope.to_bits() == form.slope.to_bits() {
-                (Member::Times(form.intercept - b), form.intercept - b)
+        let member = shared.iter().find_map(|s| {
+            let (member, shift) = if s.form.slope.to_bits() == form.slope.to_bits() {
+                (Member::Times(form.intercept - s.form.intercept), form.intercept - s.form.intercept)
             } else {
-                (Member::Over(form.intercept + b), form.intercept + b)
+                (Member::Over(form.intercept + s.form.intercept), form.intercept + s.form.intercept)
             };
-            (shift.abs() <= FAMILY_SPAN).then_some((exp, member))
+            (shift.abs() <= FAMILY_SPAN).then_some((s.exp, member))
         });
         match member {
             Some(member) => {
                 members.insert(id, member);
             }
-            None => shared.push((id, form.slope, form.intercept)),
+            None => shared.push(SharedExp { exp: id, form }),
         }
     }
     members
