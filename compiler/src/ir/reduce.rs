@@ -12,7 +12,9 @@
 //!    each (one division and n products in place of n divisions).
 //! 3. [`share_exps`]: exps whose arguments are a·u + b with the same u and bit-identical slope a
 //!    (a family, as the rates of one gate: exp(−(v+40)/10), exp(−(v+35)/10)) →
-//!    e = exp(a·u + b1) once and e · exp(b2 − b1) for the others, the factor folded.
+//!    e = exp(a·u + b1) once and e · exp(b2 − b1) for the others, the factor folded; an exp of
+//!    the opposite slope, −a·u + b2 (the other rate of a gate written as exp((v+38)/6)), is
+//!    exp(b2 + b1) / e: a division in place of an exp.
 //!
 //! Each rewrite may change the last bits of a value (a rounded reciprocal, a rounded factor);
 //! the NEURON reference cases stay within 1e-6 mV (`tests/it/fidelity.rs`). Two directions of
@@ -25,8 +27,9 @@ use std::collections::HashMap;
 use super::expr::{BinaryOp, Expr, ExprArena, ExprId, UnaryOp};
 use super::kernel::{self, Kernel, Write};
 
-/// The largest |b2 − b1| within one exp family. The shared exp is then within e^16 of each
-/// member, so it overflows or underflows only where the member is beyond 1e±300 already.
+/// The largest |b2 − b1| (|b2 + b1| for opposite slopes) within one exp family. The shared exp
+/// is then within e^16 of each member (or of its reciprocal), so it overflows or underflows
+/// only where the member is beyond 1e±300 already.
 const FAMILY_SPAN: f64 = 16.0;
 
 /// The kernel with fewer divisions and exps (the passes above, in order).
@@ -190,33 +193,68 @@ fn affine_forms(a: &ExprArena) -> Vec<Affine> {
     forms
 }
 
+/// How an exp is computed from the shared exp e of its family.
+#[derive(Copy, Clone)]
+enum Member {
+    /// Same slope: e · exp(shift).
+    Times(f64),
+    /// Opposite slope (as the two rates of a gate, exp(−(v+38)/6) and exp((v+38)/6)):
+    /// exp(shift) / e.
+    Over(f64),
+}
+
+/// An exp that other exps of its family are computed from, and its argument's form.
+struct SharedExp {
+    exp: ExprId,
+    form: Affine,
+}
+
 /// For each exp that joins the family of an earlier one: that exp (the family's shared one)
-/// and the shift b − b_shared of its argument.
-fn exp_shifts(a: &ExprArena) -> HashMap<ExprId, (ExprId, f64)> {
+/// and how the member follows from it. A family is a base and a slope up to its sign.
+fn exp_members(a: &ExprArena) -> HashMap<ExprId, (ExprId, Member)> {
     let forms = affine_forms(a);
-    let mut families: HashMap<(ExprId, u64), Vec<(ExprId, f64)>> = HashMap::new();
-    let mut shifts = HashMap::new();
+    // (base, |slope|) → the family's shared exps.
+    let mut families: HashMap<(ExprId, u64), Vec<SharedExp>> = HashMap::new();
+    let mut members = HashMap::new();
     for (id, e) in a.iter() {
         let Expr::Unary(UnaryOp::Exp, argument) = e else { continue };
         let form = forms[argument.0 as usize];
-        let shared = families.entry((form.base, form.slope.to_bits())).or_default();
-        match shared.iter().find(|(_, b)| (form.intercept - b).abs() <= FAMILY_SPAN) {
-            Some(&(exp, b)) => {
-                shifts.insert(id, (exp, form.intercept - b));
+        let shared = families.entry((form.base, form.slope.abs().to_bits())).or_default();
+        let member = shared.iter().find_map(|s| {
+            let (member, shift) = if s.form.slope.to_bits() == form.slope.to_bits() {
+                (Member::Times(form.intercept - s.form.intercept), form.intercept - s.form.intercept)
+            } else {
+                (Member::Over(form.intercept + s.form.intercept), form.intercept + s.form.intercept)
+            };
+            (shift.abs() <= FAMILY_SPAN).then_some((s.exp, member))
+        });
+        match member {
+            Some(member) => {
+                members.insert(id, member);
             }
-            None => shared.push((id, form.intercept)),
+            None => shared.push(SharedExp { exp: id, form }),
         }
     }
-    shifts
+    members
 }
 
-/// Pass 3: each exp family computes one exp; the others are it times a constant factor.
+/// Pass 3: each exp family computes one exp; the others are it times a constant factor, or
+/// a constant factor over it.
 fn share_exps(kernel: &Kernel) -> Kernel {
-    let shifts = exp_shifts(&kernel.exprs);
+    let members = exp_members(&kernel.exprs);
     rebuild(kernel, |to, map, old, _| {
-        let &(shared, shift) = shifts.get(&old)?;
-        let factor = to.constant_expr(super::math::exp(shift));
-        Some(multiply(to, factor, map[shared.0 as usize]))
+        let &(shared, member) = members.get(&old)?;
+        let shared = map[shared.0 as usize];
+        Some(match member {
+            Member::Times(shift) => {
+                let factor = to.constant_expr(super::math::exp(shift));
+                multiply(to, factor, shared)
+            }
+            Member::Over(shift) => {
+                let factor = to.constant_expr(super::math::exp(shift));
+                to.div(factor, shared)
+            }
+        })
     })
 }
 

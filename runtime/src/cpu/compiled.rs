@@ -80,6 +80,8 @@ pub fn table(block: &mut Block, nodes: &mut Nodes, ions: &mut [IonArrays]) -> Ve
 /// A range of whole cells and, per block, the instances that belong to them.
 pub struct Chunk {
     pub nodes: Range<usize>,
+    /// The node range of each of its cells (the Hines solve takes several side by side).
+    pub cells: Vec<Range<usize>>,
     pub instances: Vec<Range<usize>>,
 }
 
@@ -99,6 +101,7 @@ pub fn chunks(built: &Plan, count: usize) -> Vec<Chunk> {
         let gids = first as u32..last as u32;
         out.push(Chunk {
             nodes: built.cell_offset[first]..end_of(last - 1),
+            cells: (first..last).map(|gid| built.cell_offset[gid]..end_of(gid)).collect(),
             instances: built.blocks.iter().map(|b| b.instances_of(gids.clone())).collect(),
         });
         first = last;
@@ -154,7 +157,7 @@ impl Shared<'_> {
                 match stage {
                     Stage::Reversals => self.reversals(chunk.nodes.clone(), celsius),
                     Stage::Currents => self.currents(chunk, scalars),
-                    Stage::Solve => self.solve(chunk.nodes.clone()),
+                    Stage::Solve => self.solve(chunk),
                     Stage::Advance => self.run(chunk, scalars, |b| &b.advance),
                     Stage::DeliverEvents | Stage::Detect | Stage::Record => {
                         unreachable!("not a per-cell stage")
@@ -206,7 +209,8 @@ impl Shared<'_> {
         }
     }
 
-    unsafe fn solve(&self, range: Range<usize>) {
+    unsafe fn solve(&self, chunk: &Chunk) {
+        let range = chunk.nodes.clone();
         let len = range.len();
         // SAFETY: as above; the slices end before the next kernel runs.
         let (v, rhs, diagonal) = unsafe {
@@ -216,6 +220,6 @@ impl Shared<'_> {
                 std::slice::from_raw_parts_mut(self.arrays.diagonal.add(range.start), len),
             )
         };
-        crate::plan::solve::solve_range(v, rhs, diagonal, self.cable, range.start, range);
+        crate::plan::solve::solve_cells(v, rhs, diagonal, self.cable, range.start, &chunk.cells);
     }
 }

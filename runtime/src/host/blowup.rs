@@ -25,6 +25,11 @@ pub fn is_bad(v: f64) -> bool {
 /// the bad nodes with membrane (where mechanisms are), or all bad nodes when none has any, the
 /// first non-finite one, else the largest |v|.
 pub fn worst_node(v: &[f64], area: &[f64]) -> Option<usize> {
+    // Engines check every step: one branch-free pass (`!(|v| <= 1e6)` holds for NaN too) to
+    // find that nothing is bad costs a few µs per 1e4 nodes; the search below, 5 % of a step.
+    if v.iter().fold(true, |good, x| good & (x.abs() <= 1e6)) {
+        return None;
+    }
     let bad = |n: usize| is_bad(v[n]);
     let membrane: Vec<usize> = (0..v.len()).filter(|&n| area[n] > 0.0 && bad(n)).collect();
     let candidates = if membrane.is_empty() { (0..v.len()).filter(|&n| bad(n)).collect() } else { membrane };

@@ -69,6 +69,28 @@ fn exps_of_one_family_share_one_exp() {
 }
 
 #[test]
+fn exps_of_opposite_slopes_share_one_exp() {
+    let mut a = ExprArena::new();
+    // NaTa_t's two rates of one gate: exp(−(v + 38)/6) and exp(−(−v − 38)/6), and a shifted
+    // one, exp((v − 30)/6).
+    let forward = rate_exp(&mut a, 38.0, 6.0);
+    let v = a.leaf(Expr::Builtin(Builtin::V));
+    let minus_v = a.neg(v);
+    let c = a.constant_expr(38.0);
+    let shifted = a.sub(minus_v, c);
+    let minus = a.neg(shifted);
+    let six = a.constant_expr(6.0);
+    let argument = a.div(minus, six);
+    let backward = a.unary(UnaryOp::Exp, argument);
+    let far = rate_exp(&mut a, -30.0, -6.0);
+    let k = kernel_of(a, &[forward, backward, far]);
+    let reduced = reduce(&k);
+    assert_eq!(count(&k, is_exp), 3);
+    assert_eq!(count(&reduced, is_exp), 1, "{:?}", reduced.exprs);
+    assert_same_values(&k, &reduced, &[], 64.0);
+}
+
+#[test]
 fn exps_of_one_slope_far_apart_are_not_shared() {
     let mut a = ExprArena::new();
     let near = rate_exp(&mut a, 0.0, 1.0);

@@ -23,14 +23,21 @@ struct Offsets {
     pre_nodes: Vec<Value>,
 }
 
-/// One pass of the body: loads, the DAG in id order, the writes in order, for instance `i`
-/// (or `i` and `i + 1`). With two lanes, per-instance writes are vector stores (the lanes'
-/// addresses differ and no other slot aliases them); per-node writes go lane 0 first, then
-/// lane 1, so two instances on one node accumulate in instance order, as in the scalar loop.
-pub(super) fn body(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes) {
-    let offsets = offsets(b, env, i, lanes);
+/// One pass of the body: loads, the DAG in id order, the writes in order, for the instances
+/// from each of `starts` (one, or two lanes from each: `i`, `i + 1`), the groups' instructions
+/// interleaved so that their chains overlap. With two lanes, per-instance writes are vector
+/// stores (the lanes' addresses differ and no other slot aliases them); per-node writes go
+/// instance by instance, so two instances on one node accumulate in instance order, as in the
+/// scalar loop. The starts must be in increasing order, each `lanes.count()` after the last.
+pub(super) fn body(b: &mut FunctionBuilder, env: &Env, starts: &[Value], lanes: Lanes) {
+    let offsets: Vec<Offsets> = starts.iter().map(|&i| offsets(b, env, i, lanes)).collect();
     let values = lower_dag(b, env, lanes, &offsets);
-    write_results(b, env, lanes, &offsets, &values);
+    for (offsets, values) in offsets.iter().zip(&values) {
+        write_instance_results(b, env, lanes, offsets, values);
+    }
+    for (offsets, values) in offsets.iter().zip(&values) {
+        write_node_results(b, env, lanes, offsets, values);
+    }
 }
 
 /// The offsets of instance `i` and of its lanes' nodes.
@@ -71,14 +78,14 @@ fn dag_order(kernel: &Kernel, live: &[bool]) -> (Vec<u32>, Vec<ExprId>) {
     (level, order)
 }
 
-/// The value of every live expression (`None` for the others).
-fn lower_dag(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, offsets: &Offsets) -> Vec<Option<Value>> {
+/// The value of every live expression (`None` for the others) in each group of instances.
+fn lower_dag(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, groups: &[Offsets]) -> Vec<Vec<Option<Value>>> {
     let kernel = env.kernel;
     // The DAG, level by level, so that independent chains (the gates of a channel) interleave
     // and the processor overlaps their latencies; the function is compiled without the e-graph
     // pass, which would re-sequence the code depth first from the stores.
     let (level, order) = dag_order(kernel, env.live);
-    let mut values: Vec<Option<Value>> = vec![None; kernel.exprs.len()];
+    let mut values: Vec<Vec<Option<Value>>> = vec![vec![None; kernel.exprs.len()]; groups.len()];
     // The exps of a level, emitted in groups once the level's other nodes are done.
     let mut pending_exps: Vec<ExprId> = Vec::new();
     let mut current_level = 0;
@@ -92,31 +99,48 @@ fn lower_dag(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, offsets: &Offsets
             pending_exps.push(id);
             continue;
         }
-        let v = lower_expr(b, env, lanes, offsets, &values, e);
-        values[id.0 as usize] = Some(v);
+        if is_uniform(e) {
+            // The same value for every instance: computed once for all groups.
+            let v = lower_expr(b, env, lanes, &groups[0], &values[0], e);
+            values.iter_mut().for_each(|group| group[id.0 as usize] = Some(v));
+            continue;
+        }
+        for (offsets, values) in groups.iter().zip(values.iter_mut()) {
+            let v = lower_expr(b, env, lanes, offsets, values, e);
+            values[id.0 as usize] = Some(v);
+        }
     }
     flush_exps(b, kernel, lanes, &mut pending_exps, &mut values);
     values
 }
 
-/// Emits the pending exps in groups of `EXP_GROUP`, their instructions interleaved.
+/// Whether `e` has one value for every instance of a call (a constant or a scalar).
+fn is_uniform(e: Expr) -> bool {
+    matches!(e, Expr::Const(_) | Expr::Weight | Expr::Builtin(Builtin::T | Builtin::Dt | Builtin::Celsius))
+}
+
+/// Emits the pending exps of every group of instances, `EXP_GROUP` in lockstep (their
+/// instructions interleaved).
 fn flush_exps(
     b: &mut FunctionBuilder,
     kernel: &Kernel,
     lanes: Lanes,
     pending: &mut Vec<ExprId>,
-    values: &mut [Option<Value>],
+    values: &mut [Vec<Option<Value>>],
 ) {
-    for group in pending.chunks(EXP_GROUP) {
-        let xs: Vec<Value> = group
+    // (group of instances, expression) pairs, each expression in every group in turn.
+    let jobs: Vec<(usize, ExprId)> =
+        pending.iter().flat_map(|&id| (0..values.len()).map(move |group| (group, id))).collect();
+    for lockstep in jobs.chunks(EXP_GROUP) {
+        let xs: Vec<Value> = lockstep
             .iter()
-            .map(|id| match kernel.exprs.get(*id) {
-                Expr::Unary(UnaryOp::Exp, a) => values[a.0 as usize].expect("operands come first"),
+            .map(|&(group, id)| match kernel.exprs.get(id) {
+                Expr::Unary(UnaryOp::Exp, a) => values[group][a.0 as usize].expect("operands come first"),
                 _ => unreachable!("only exps are pending"),
             })
             .collect();
-        for (id, v) in group.iter().zip(exp_group(b, lanes, &xs)) {
-            values[id.0 as usize] = Some(v);
+        for (&(group, id), v) in lockstep.iter().zip(exp_group(b, lanes, &xs)) {
+            values[group][id.0 as usize] = Some(v);
         }
     }
     pending.clear();
@@ -237,41 +261,35 @@ fn lower_binary(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, e: Expr, op: B
     }
 }
 
-/// The writes, in order: per-instance ones at once, per-node ones lane by lane.
-fn write_results(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, offsets: &Offsets, values: &[Option<Value>]) {
-    let kernel = env.kernel;
-    match lanes {
-        Lanes::One => {
-            for w in &kernel.writes {
-                let value = values[w.value.0 as usize].expect("written values are live");
-                let (s, index, accumulate) = target_slot(w.target);
-                let offset = match index {
-                    Index::Instance => offsets.instance,
-                    Index::Node => offsets.nodes[0],
-                    Index::PreNode => unreachable!("v_pre is never written"),
-                };
-                store(b, env, s, offset, value, accumulate);
-            }
+/// The per-instance writes of one group, in order (a vector store each with two lanes).
+fn write_instance_results(
+    b: &mut FunctionBuilder,
+    env: &Env,
+    lanes: Lanes,
+    offsets: &Offsets,
+    values: &[Option<Value>],
+) {
+    for w in &env.kernel.writes {
+        let (s, index, accumulate) = target_slot(w.target);
+        if let Index::Instance = index {
+            debug_assert!(!accumulate);
+            let value = values[w.value.0 as usize].expect("written values are live");
+            let addr = b.ins().iadd(env.pointers[&s], offsets.instance);
+            let flags = if lanes == Lanes::Two { env.vector_flags } else { env.flags };
+            b.ins().store(flags, value, addr, 0);
         }
-        Lanes::Two => {
-            for w in &kernel.writes {
-                let (s, index, accumulate) = target_slot(w.target);
-                if let Index::Instance = index {
-                    debug_assert!(!accumulate);
-                    let value = values[w.value.0 as usize].expect("written values are live");
-                    let addr = b.ins().iadd(env.pointers[&s], offsets.instance);
-                    b.ins().store(env.vector_flags, value, addr, 0);
-                }
-            }
-            for (lane, &offset) in offsets.nodes.iter().enumerate() {
-                for w in &kernel.writes {
-                    let (s, index, accumulate) = target_slot(w.target);
-                    if let Index::Node = index {
-                        let value = values[w.value.0 as usize].expect("written values are live");
-                        let value = b.ins().extractlane(value, lane as u8);
-                        store(b, env, s, offset, value, accumulate);
-                    }
-                }
+    }
+}
+
+/// The per-node writes of one group, instance by instance (lane 0 first), each in order.
+fn write_node_results(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, offsets: &Offsets, values: &[Option<Value>]) {
+    for (lane, &offset) in offsets.nodes.iter().enumerate() {
+        for w in &env.kernel.writes {
+            let (s, index, accumulate) = target_slot(w.target);
+            if let Index::Node = index {
+                let value = values[w.value.0 as usize].expect("written values are live");
+                let value = if lanes == Lanes::Two { b.ins().extractlane(value, lane as u8) } else { value };
+                store(b, env, s, offset, value, accumulate);
             }
         }
     }

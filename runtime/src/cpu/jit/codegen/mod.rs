@@ -4,10 +4,13 @@
 //!
 //! ```text
 //! entry(table, scalars, start, end):  load the slot pointers and scalars the kernel uses
-//! head(i):   if i + 2 <= end goto pair(i) else goto tail(i)
-//! pair(i):   instances i and i + 1 in the two lanes of F64X2 vectors; goto head(i + 2)
-//! tail(i):   if i < end goto one(i) else exit
-//! one(i):    instance i alone (scalar); goto head(i + 1)
+//! head4(i):  if i + 4 <= end goto quad(i) else goto head2(i)
+//! quad(i):   instances i, i + 1 and i + 2, i + 3 in the lanes of two F64X2 groups, their
+//!            instructions interleaved; goto head4(i + 4)
+//! head2(i):  if i + 2 <= end goto pair(i) else goto head1(i)
+//! pair(i):   instances i and i + 1 in the two lanes of F64X2 vectors; goto head4(i + 2)
+//! head1(i):  if i + 1 <= end goto one(i) else exit
+//! one(i):    instance i alone (scalar); goto head4(i + 1)
 //! ```
 //!
 //! The event kernel has no loop: `(table, scalars, instance, weight)`, one scalar body.
@@ -16,14 +19,14 @@
 //! lane), evaluates the DAG in id order (vector arithmetic, comparisons as lane masks, `exp`
 //! inline; calls of other functions once per lane), then writes. Every leaf is loaded before the
 //! first store, so each instance sees the memory as it was before its writes (the kernel
-//! semantics of `sylva_compiler::ir::kernel`). Per-node writes go lane 0 first, then lane 1, so
-//! two instances on one node accumulate in instance order, exactly as the scalar loop does.
+//! semantics of `sylva_compiler::ir::kernel`). Per-node writes go instance by instance, so
+//! instances on one node accumulate in instance order, exactly as the scalar loop does.
 //! The one case where the lanes could differ from one instance at a time — a kernel that reads
-//! a per-node value it also writes (an ion variable), with both instances on one node — is
-//! checked at run time and runs through the scalar body instead.
+//! a per-node value it also writes (an ion variable), with two instances on one node — runs
+//! two instances at most (no `quad`), and a pair on one node runs through the scalar body.
 //!
 //! The parts: `analysis` (slots, live expressions, checks), `body` (one pass of the body: the
-//! expression DAG lowered lane-wise, and the writes), `lanes` (one- or two-lane values),
+//! expression DAG lowered lane-wise for one or two groups of instances, and the writes), `lanes` (one- or two-lane values),
 //! `inline_math` (`exp` and `powi` emitted inline); this file builds the function around them.
 
 mod analysis;
@@ -34,7 +37,9 @@ mod lanes;
 use std::collections::HashMap;
 
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{AbiParam, BlockArg, FuncRef, InstBuilder, MemFlagsData, Signature, Type, Value, types};
+use cranelift_codegen::ir::{
+    AbiParam, Block, BlockArg, FuncRef, InstBuilder, MemFlagsData, Signature, Type, Value, types,
+};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::{FuncId, Linkage, Module};
 use sylva_compiler::ir::kernel::{Kernel, Stage};
@@ -120,7 +125,7 @@ pub(super) fn build(
     };
 
     if event {
-        body(&mut b, &env, first, Lanes::One);
+        body(&mut b, &env, &[first], Lanes::One);
         b.ins().return_(&[]);
     } else {
         instance_loop(&mut b, &env, first, last);
@@ -224,64 +229,88 @@ fn load_entry_values(
     EntryValues { pointers, scalars: scalar_values, node_index, pre_node_index }
 }
 
-/// The loop over instances `first..last` of a range kernel, two at a time, then one.
-fn instance_loop(b: &mut FunctionBuilder, env: &Env, first: Value, last: Value) {
-    // head(i):   if i + 2 <= end goto pair(i) else goto tail(i)
-    // pair(i):   [kernels with a cross-instance hazard: if node[i] == node[i+1] goto one(i)]
-    //            two instances; goto head(i + 2)
-    // tail(i):   if i < end goto one(i) else exit
-    // one(i):    one instance; goto head(i + 1)
-    let head = b.create_block();
-    b.append_block_param(head, types::I64);
-    let pair = b.create_block();
-    b.append_block_param(pair, types::I64);
-    let tail = b.create_block();
-    b.append_block_param(tail, types::I64);
-    let one = b.create_block();
-    b.append_block_param(one, types::I64);
-    let exit = b.create_block();
-    b.ins().jump(head, &[BlockArg::Value(first)]);
+/// How many instances one iteration of an instance loop computes, widest first.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Width {
+    /// Two groups of two lanes (instances `i..i + 4`), their chains interleaved.
+    Four,
+    /// Two lanes.
+    Two,
+    /// The scalar body.
+    One,
+}
 
-    b.switch_to_block(head);
-    let i = b.block_params(head)[0];
-    let i2 = b.ins().iadd_imm_s(i, 2);
-    let two = b.ins().icmp(IntCC::SignedLessThanOrEqual, i2, last);
-    if cross_instance_hazard(env.kernel, env.live) {
-        let check = b.create_block();
-        b.append_block_param(check, types::I64);
-        b.ins().brif(two, check, &[BlockArg::Value(i)], tail, &[BlockArg::Value(i)]);
-        b.switch_to_block(check);
-        let i = b.block_params(check)[0];
-        let nodes = env.node_index.expect("ion leaves use the node index");
-        let at = b.ins().ishl_imm_u(i, 2);
-        let addr = b.ins().iadd(nodes, at);
-        let n0 = b.ins().load(types::I32, env.flags, addr, 0);
-        let n1 = b.ins().load(types::I32, env.flags, addr, 4);
-        let distinct = b.ins().icmp(IntCC::NotEqual, n0, n1);
-        b.ins().brif(distinct, pair, &[BlockArg::Value(i)], one, &[BlockArg::Value(i)]);
-    } else {
-        b.ins().brif(two, pair, &[BlockArg::Value(i)], tail, &[BlockArg::Value(i)]);
+impl Width {
+    fn count(self) -> i64 {
+        match self {
+            Width::Four => 4,
+            Width::Two => 2,
+            Width::One => 1,
+        }
     }
+}
 
-    b.switch_to_block(pair);
-    let i = b.block_params(pair)[0];
-    body(b, env, i, Lanes::Two);
-    let next = b.ins().iadd_imm_s(i, 2);
-    b.ins().jump(head, &[BlockArg::Value(next)]);
-
-    b.switch_to_block(tail);
-    let i = b.block_params(tail)[0];
-    let more = b.ins().icmp(IntCC::SignedLessThan, i, last);
-    b.ins().brif(more, one, &[BlockArg::Value(i)], exit, &[]);
-
-    b.switch_to_block(one);
-    let i = b.block_params(one)[0];
-    body(b, env, i, Lanes::One);
-    let next = b.ins().iadd_imm_s(i, 1);
-    b.ins().jump(head, &[BlockArg::Value(next)]);
-
+/// The loop over instances `first..last` of a range kernel, four at a time, then two, then one.
+/// A kernel with a cross-instance hazard runs two at a time at most, and one at a time where
+/// the two share a node.
+fn instance_loop(b: &mut FunctionBuilder, env: &Env, first: Value, last: Value) {
+    // head(w, i): if i + w <= end goto run(w, i) else goto head(next width, i) (or exit)
+    // run(w, i):  w instances from i; goto head(widest, i + w)
+    let hazard = cross_instance_hazard(env.kernel, env.live);
+    let widths: &[Width] = if hazard { &[Width::Two, Width::One] } else { &[Width::Four, Width::Two, Width::One] };
+    let block_per_width = |b: &mut FunctionBuilder| -> Vec<Block> {
+        widths
+            .iter()
+            .map(|_| {
+                let block = b.create_block();
+                b.append_block_param(block, types::I64);
+                block
+            })
+            .collect()
+    };
+    let heads = block_per_width(b);
+    let runs = block_per_width(b);
+    let exit = b.create_block();
+    b.ins().jump(heads[0], &[BlockArg::Value(first)]);
+    for (k, &width) in widths.iter().enumerate() {
+        b.switch_to_block(heads[k]);
+        let i = b.block_params(heads[k])[0];
+        let end = b.ins().iadd_imm_s(i, width.count());
+        let fits = b.ins().icmp(IntCC::SignedLessThanOrEqual, end, last);
+        match heads.get(k + 1) {
+            Some(&next) => b.ins().brif(fits, runs[k], &[BlockArg::Value(i)], next, &[BlockArg::Value(i)]),
+            None => b.ins().brif(fits, runs[k], &[BlockArg::Value(i)], exit, &[]),
+        };
+        b.switch_to_block(runs[k]);
+        let i = b.block_params(runs[k])[0];
+        if hazard && width == Width::Two {
+            let one = runs[k + 1];
+            split_on_shared_node(b, env, i, one);
+        }
+        let starts = match width {
+            Width::Four => vec![i, b.ins().iadd_imm_s(i, 2)],
+            Width::Two | Width::One => vec![i],
+        };
+        body(b, env, &starts, if width == Width::One { Lanes::One } else { Lanes::Two });
+        let next = b.ins().iadd_imm_s(i, width.count());
+        b.ins().jump(heads[0], &[BlockArg::Value(next)]);
+    }
     b.switch_to_block(exit);
     b.ins().return_(&[]);
+}
+
+/// Ends the current block with a branch to `one(i)` if instances `i` and `i + 1` share a node,
+/// and continues in a new block where they do not.
+fn split_on_shared_node(b: &mut FunctionBuilder, env: &Env, i: Value, one: Block) {
+    let nodes = env.node_index.expect("ion leaves use the node index");
+    let at = b.ins().ishl_imm_u(i, 2);
+    let addr = b.ins().iadd(nodes, at);
+    let n0 = b.ins().load(types::I32, env.flags, addr, 0);
+    let n1 = b.ins().load(types::I32, env.flags, addr, 4);
+    let distinct = b.ins().icmp(IntCC::NotEqual, n0, n1);
+    let pair = b.create_block();
+    b.ins().brif(distinct, pair, &[], one, &[BlockArg::Value(i)]);
+    b.switch_to_block(pair);
 }
 
 /// Declares the math functions in the module (imports resolved by the JIT builder's symbols).
