@@ -14,7 +14,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use sylva_compiler::diagnostics::Diagnostic;
 use sylva_compiler::limits::Estimate;
 use sylva_compiler::source::{FileId, SourceDb, Span};
@@ -115,21 +115,8 @@ enum Command {
         check: bool,
         #[arg(long = "set", value_name = "NAME=VALUE")]
         overrides: Vec<String>,
-        /// Threads for the samples of a batch, or without samples for the gradient's reverse
-        /// run split by cells (default: the machine's); results are identical for any number.
-        #[arg(long, value_name = "N")]
-        threads: Option<usize>,
-        /// Where the gradient is computed (default: the CPU). The GPU runs in the model's
-        /// precision or `--precision`.
-        #[arg(long, value_enum)]
-        backend: Option<BackendArg>,
-        #[arg(long, value_enum)]
-        precision: Option<PrecisionArg>,
-        /// GPU only: one invocation per cell (`thread`), one workgroup per cell (`workgroup`),
-        /// or chosen per cell type (`auto`, the default: workgroups for big cells), forward and
-        /// reverse alike (see `run --gpu-strategy`).
-        #[arg(long, value_enum)]
-        gpu_strategy: Option<StrategyArg>,
+        #[command(flatten)]
+        device: GradientDeviceArgs,
     },
     /// Fit the trainable parameters of the model's `train` block; write params.yaml, loss.csv
     /// and loss.svg.
@@ -146,19 +133,8 @@ enum Command {
         /// Start from the values of a params.yaml (a checkpoint of an earlier training).
         #[arg(long, value_name = "PARAMS.YAML")]
         resume: Option<PathBuf>,
-        /// Threads for the samples of a batch, or without samples for the gradient's reverse
-        /// run split by cells (default: the machine's); results are identical for any number.
-        #[arg(long, value_name = "N")]
-        threads: Option<usize>,
-        /// Where the losses and gradients are computed (default: the CPU). The GPU runs in the
-        /// model's precision or `--precision`; a batch's samples at once, as replicas of the network.
-        #[arg(long, value_enum)]
-        backend: Option<BackendArg>,
-        #[arg(long, value_enum)]
-        precision: Option<PrecisionArg>,
-        /// GPU only: how cells map onto it, as `grad --gpu-strategy`.
-        #[arg(long, value_enum)]
-        gpu_strategy: Option<StrategyArg>,
+        #[command(flatten)]
+        device: GradientDeviceArgs,
     },
     /// Run the language server on stdin/stdout (for editors; see docs/editors.md).
     Lsp,
@@ -170,6 +146,26 @@ enum Command {
         #[arg(short, long)]
         out: Option<PathBuf>,
     },
+}
+
+/// Where `sylva grad` and `sylva train` compute losses and gradients.
+#[derive(Args)]
+struct GradientDeviceArgs {
+    /// Threads for the samples of a batch, or without samples for the gradient's reverse
+    /// run split by cells (default: the machine's); results are identical for any number.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Where the losses and gradients are computed (default: the CPU). The GPU runs in the
+    /// model's precision or `--precision`; a batch's samples at once, as replicas of the network.
+    #[arg(long, value_enum)]
+    backend: Option<BackendArg>,
+    #[arg(long, value_enum)]
+    precision: Option<PrecisionArg>,
+    /// GPU only: one invocation per cell (`thread`), one workgroup per cell (`workgroup`),
+    /// or chosen per cell type (`auto`, the default: workgroups for big cells), forward and
+    /// reverse alike (see `run --gpu-strategy`).
+    #[arg(long, value_enum)]
+    gpu_strategy: Option<StrategyArg>,
 }
 
 #[derive(Copy, Clone, ValueEnum)]
@@ -222,24 +218,23 @@ enum PrecisionArg {
 }
 
 /// Where `sylva grad` and `sylva train` compute gradients: the CPU (f64 only), or the GPU.
-fn gradient_device(
-    backend: Option<BackendArg>,
-    precision: Option<PrecisionArg>,
-    strategy: Option<StrategyArg>,
-) -> Result<train::Device, Failure> {
-    let precision = precision.map(|p| match p {
-        PrecisionArg::F64 => ir::Precision::F64,
-        PrecisionArg::F32 => ir::Precision::F32,
-    });
-    match (backend, precision, strategy) {
-        (Some(BackendArg::Gpu), _, _) => {
-            Ok(train::Device::Gpu(precision, strategy.map_or(Strategy::Auto, Strategy::from)))
+impl GradientDeviceArgs {
+    /// The device asked for; f32 and a GPU strategy need `--backend gpu`.
+    fn device(&self) -> Result<train::Device, Failure> {
+        let precision = self.precision.map(|p| match p {
+            PrecisionArg::F64 => ir::Precision::F64,
+            PrecisionArg::F32 => ir::Precision::F32,
+        });
+        match (self.backend, precision, self.gpu_strategy) {
+            (Some(BackendArg::Gpu), _, strategy) => {
+                Ok(train::Device::Gpu(precision, strategy.map_or(Strategy::Auto, Strategy::from)))
+            }
+            (_, Some(ir::Precision::F32), _) => Err(Failure::Usage(
+                "the CPU computes gradients in f64 (it is the reference); use `--backend gpu` for f32".into(),
+            )),
+            (_, _, Some(_)) => Err(Failure::Usage("`--gpu-strategy` needs `--backend gpu`".into())),
+            _ => Ok(train::Device::Cpu),
         }
-        (_, Some(ir::Precision::F32), _) => Err(Failure::Usage(
-            "the CPU computes gradients in f64 (it is the reference); use `--backend gpu` for f32".into(),
-        )),
-        (_, _, Some(_)) => Err(Failure::Usage("`--gpu-strategy` needs `--backend gpu`".into())),
-        _ => Ok(train::Device::Cpu),
     }
 }
 
@@ -322,24 +317,21 @@ fn main() -> ExitCode {
             params: params.as_deref(),
             colour,
         }),
-        Command::Grad { file, check, overrides, threads, backend, precision, gpu_strategy } => {
-            gradient_device(*backend, *precision, *gpu_strategy)
-                .and_then(|device| with_pool(*threads, || train::grad(file, overrides, *check, device, colour)))
-        }
-        Command::Train { file, out, overrides, no_plots, resume, threads, backend, precision, gpu_strategy } => {
-            gradient_device(*backend, *precision, *gpu_strategy).and_then(|device| {
-                let args = train::TrainArgs {
-                    file,
-                    out: out.as_deref(),
-                    overrides,
-                    resume: resume.as_deref(),
-                    plots: !no_plots,
-                    colour,
-                    device,
-                };
-                with_pool(*threads, || train::train(&args))
-            })
-        }
+        Command::Grad { file, check, overrides, device: asked } => asked
+            .device()
+            .and_then(|device| with_pool(asked.threads, || train::grad(file, overrides, *check, device, colour))),
+        Command::Train { file, out, overrides, no_plots, resume, device: asked } => asked.device().and_then(|device| {
+            let args = train::TrainArgs {
+                file,
+                out: out.as_deref(),
+                overrides,
+                resume: resume.as_deref(),
+                plots: !no_plots,
+                colour,
+                device,
+            };
+            with_pool(asked.threads, || train::train(&args))
+        }),
         Command::Lsp => lsp::serve(),
         Command::Import { files, out } => import::import(files, out.as_deref(), colour),
     };

@@ -1,7 +1,8 @@
 //! The device memory a gradient needs beyond its run's buffers, checked before the forward run:
-//! the checkpoints (⌈N/K⌉ states, one more for coupled cells) and the reverse run's per-cell scratch. Both grow with the
-//! cells, so a batch of B replicas needs B times one replica's; a batch that does not fit is
-//! split into the most replicas that do (`docs/training.md`, "Batched replicas on the GPU").
+//! the checkpoints (⌈N/K⌉ states, one more for coupled cells) and the reverse run's per-cell
+//! scratch. Both grow with the cells, so a batch of B replicas needs B times one replica's; a
+//! batch that does not fit is split into the most replicas that do (`docs/training.md`,
+//! "Batched replicas on the GPU").
 
 use super::super::GpuError;
 use super::super::builder::Prec;
