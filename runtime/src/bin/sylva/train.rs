@@ -210,7 +210,7 @@ fn gpu_gradient(
     first: &[usize],
     settings: gpu::grad::Settings,
 ) -> Result<(f64, Vec<f64>, String), GradError> {
-    let mut on_gpu = gpu_gradients(artifact, session, settings)?;
+    let mut on_gpu = open_gpu_gradient(artifact, session, settings)?;
     match &session.samples {
         Some(data) => {
             let (loss, gradient) = samples::batch_loss_and_gradient(&mut on_gpu, &session.problem, data, first)?;
@@ -226,7 +226,7 @@ fn gpu_gradient(
 
 /// The device's code and buffers for the session's gradients: for a block with samples, a
 /// batch's samples at once (as many as fit the device).
-fn gpu_gradients(
+fn open_gpu_gradient(
     artifact: &Artifact,
     session: &Session,
     settings: gpu::grad::Settings,
@@ -259,10 +259,11 @@ pub fn train(args: &TrainArgs<'_>) -> Result<(), Failure> {
     let (compiled, mut session) = session(file, overrides, resume, colour)?;
     let artifact = &compiled.artifact;
     // The device's code and buffers, made once for every iteration or sample.
-    let mut on_gpu = match device.gpu_settings(artifact.model.simulation.precision) {
-        Some(settings) => Some(gpu_gradients(artifact, &session, settings).map_err(|e| grad_failure(artifact, e))?),
-        None => None,
-    };
+    let mut on_gpu = device
+        .gpu_settings(artifact.model.simulation.precision)
+        .map(|settings| open_gpu_gradient(artifact, &session, settings))
+        .transpose()
+        .map_err(|e| grad_failure(artifact, e))?;
     let out_dir: PathBuf = match out {
         Some(dir) => dir.to_path_buf(),
         None => {
