@@ -17,6 +17,8 @@ pub(super) struct Memory {
     /// Bytes of the reverse run's per-cell scratch.
     pub scratch: u64,
     pub k: u64,
+    /// Cells coupled through `v_pre` save their state after every step (K = 1).
+    pub coupled: bool,
 }
 
 /// What the device and the settings allow.
@@ -37,6 +39,7 @@ impl Memory {
             state: u64::from(grad.state_len) * b,
             scratch: grad.work_len * b,
             k,
+            coupled: grad.coupled,
         }
     }
 
@@ -51,7 +54,7 @@ impl Memory {
 
     /// Why it does not fit, with the figures (`None`: it fits).
     pub fn refusal(&self, limits: &Limits<'_>) -> Option<String> {
-        let Memory { segments, state, scratch, k } = *self;
+        let Memory { segments, state, scratch, k, coupled } = *self;
         let checkpoints = self.checkpoints();
         if let Some(budget) = limits.budget.filter(|b| checkpoints + scratch > *b) {
             return Some(format!(
@@ -63,9 +66,14 @@ impl Memory {
         }
         let (binding, adapter) = (limits.binding, limits.adapter);
         if checkpoints > binding {
+            let help = if coupled {
+                "cells coupled through `v_pre` save it after every step: a shorter run fits"
+            } else {
+                "save the state less often (a larger checkpoint spacing)"
+            };
             return Some(format!(
                 "the checkpoints need {checkpoints} bytes ({segments} states of {state} bytes), more than the \
-                 {binding} bytes '{adapter}' binds; save the state less often (a larger checkpoint spacing)"
+                 {binding} bytes '{adapter}' binds; {help}"
             ));
         }
         if scratch > binding || scratch / limits.prec.bytes() > u64::from(u32::MAX) {
