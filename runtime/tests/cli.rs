@@ -29,6 +29,17 @@ fn no_gpu(result: &std::process::Output) -> bool {
     false
 }
 
+/// The standard output of a `sylva` command on the GPU that must succeed; `None` (skipped) where
+/// there is no adapter, as [`no_gpu`] says.
+fn gpu_stdout(result: &std::process::Output) -> Option<String> {
+    if no_gpu(result) {
+        return None;
+    }
+    let stdout = String::from_utf8_lossy(&result.stdout).into_owned();
+    assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
+    Some(stdout)
+}
+
 #[test]
 fn run_writes_traces_spikes_and_plots() {
     let out = scratch("hh");
@@ -373,11 +384,7 @@ fn gpu_solve_choice_is_named_and_matches_the_cpu() {
         let o = out_arg(&out);
         let args = ["run", "examples/neuron/y_tree.syl", "-o", &o, "--no-plots", "--backend", "gpu"];
         let result = sylva(&[&args[..], &["--gpu-strategy", "workgroup", "--gpu-solve", solve]].concat());
-        if no_gpu(&result) {
-            return;
-        }
-        let stdout = String::from_utf8_lossy(&result.stdout);
-        assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+        let Some(stdout) = gpu_stdout(&result) else { return };
         assert!(stdout.contains(named) && stdout.contains("dependent node updates"), "{stdout}");
         let worst = max_trace_difference(&out.join("trace.csv"), &cpu_out.join("trace.csv"));
         assert!(worst <= 1e-9, "--gpu-solve {solve} vs CPU: {worst} mV");
@@ -543,11 +550,7 @@ fn grad_check_agrees_with_central_differences_on_the_training_example() {
 #[test]
 fn grad_check_on_the_gpu() {
     let result = sylva(&["grad", "--check", "--backend", "gpu", "examples/train/fit_hh.syl"]);
-    if no_gpu(&result) {
-        return;
-    }
-    let stdout = String::from_utf8_lossy(&result.stdout);
-    assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
+    let Some(stdout) = gpu_stdout(&result) else { return };
     assert!(stdout.contains("on the GPU in f64"), "{stdout}");
     assert!(stdout.contains("(tolerance 1e-6): ok;"), "{stdout}");
     let result = sylva(&["grad", "--check", "--backend", "gpu", "--precision", "f32", "examples/train/fit_hh.syl"]);
@@ -573,11 +576,7 @@ fn grad_check_on_the_gpu_through_a_gap_junction() {
         (&["--precision", "f32"][..], "(tolerance 1e-3): ok;"),
     ] {
         let result = sylva(&[&["grad", "--check", "--backend", "gpu", model][..], args].concat());
-        if no_gpu(&result) {
-            return;
-        }
-        let stdout = String::from_utf8_lossy(&result.stdout);
-        assert_eq!(result.status.code(), Some(0), "{args:?}: {stdout}{}", String::from_utf8_lossy(&result.stderr));
+        let Some(stdout) = gpu_stdout(&result) else { return };
         assert!(stdout.contains("a state saved after every step, on the GPU"), "{stdout}");
         assert!(stdout.contains("cells.gap.g") && stdout.contains(tolerance), "{args:?}: {stdout}");
     }
@@ -590,11 +589,7 @@ fn grad_check_on_the_gpu_through_a_gap_junction() {
 fn grad_check_on_the_gpu_with_a_workgroup_per_cell() {
     let args = ["grad", "--check", "--backend", "gpu", "--gpu-strategy", "workgroup", "examples/train/fit_hh.syl"];
     let result = sylva(&args);
-    if no_gpu(&result) {
-        return;
-    }
-    let stdout = String::from_utf8_lossy(&result.stdout);
-    assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
+    let Some(stdout) = gpu_stdout(&result) else { return };
     assert!(stdout.contains("on the GPU in f64") && stdout.contains("(tolerance 1e-6): ok;"), "{stdout}");
     let result = sylva(&["grad", "--gpu-strategy", "workgroup", "examples/train/fit_hh.syl"]);
     let stderr = String::from_utf8_lossy(&result.stderr);
@@ -676,11 +671,7 @@ fn gpu_training_follows_the_cpu(fit: &Fit, (iterations, n): (&str, usize), summa
 #[test]
 fn grad_check_of_samples_on_the_gpu() {
     let result = sylva(&["grad", "--check", "--backend", "gpu", "tests/data/train/and_neuron.syl"]);
-    if no_gpu(&result) {
-        return;
-    }
-    let stdout = String::from_utf8_lossy(&result.stdout);
-    assert_eq!(result.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&result.stderr));
+    let Some(stdout) = gpu_stdout(&result) else { return };
     assert!(stdout.contains("the mean over the first 2 samples, 2 at once, on the GPU in f64"), "{stdout}");
     assert!(stdout.contains("): ok;"), "{stdout}");
 }
