@@ -11,6 +11,7 @@
 //! [`ExprArena::eval`]: sylva_compiler::ir::expr::ExprArena::eval
 
 mod codegen;
+mod exp_block;
 mod math;
 #[cfg(test)]
 mod tests;
@@ -147,6 +148,7 @@ fn new_module() -> Result<JITModule, JitError> {
     for f in math::MathFn::ALL {
         builder.symbol(f.symbol(), f.address());
     }
+    builder.symbol(exp_block::SYMBOL, exp_block::address());
     Ok(JITModule::new(builder))
 }
 
@@ -160,7 +162,7 @@ fn build(module: &mut JITModule, kernel: &Kernel, slots: &[Slot]) -> Result<Buil
     ctx.func.name = UserFuncName::user(0, id.as_u32());
     let calls = codegen::build(module, &mut ctx.func, kernel, slots, &math)?
         .into_iter()
-        .map(|f| (math[&f].as_u32(), f.symbol()))
+        .map(|(f, s)| (f.as_u32(), s))
         .collect();
     Ok(Built { ctx, id, calls })
 }

@@ -574,6 +574,51 @@ fn reads_after_writes_on_shared_nodes_follow_instance_order() {
     }
 }
 
+/// Phased blocks (exps in batches): values kept across phases (one computed in phase 0 and
+/// used in phases 0 and 2 and written), exps of exps, a per-node sum of a phase-2 value, and a
+/// chain of exps too deep for phases (it takes the quad body) — all against `eval`, on ranges
+/// of one to several blocks, with instances that share nodes.
+#[test]
+fn phased_blocks_match_eval_with_nested_exps_and_kept_values() {
+    let mut a = ExprArena::new();
+    let s0 = a.leaf(Expr::State(0));
+    let s1 = a.leaf(Expr::State(1));
+    let v = a.leaf(Expr::Builtin(Builtin::V));
+    let tenth = a.constant_expr(0.1);
+    let kept = a.mul(s0, tenth);
+    let e1 = a.unary(UnaryOp::Exp, kept);
+    let scaled = a.mul(e1, v);
+    let small = a.constant_expr(-0.01);
+    let arg2 = a.mul(scaled, small);
+    let e2 = a.unary(UnaryOp::Exp, arg2);
+    let sum = a.add(e2, kept);
+    let e3 = a.unary(UnaryOp::Exp, sum);
+    let new_s1 = a.add(e3, s1);
+    let mut deep = s1;
+    for _ in 0..40 {
+        let t = a.mul(deep, tenth);
+        deep = a.unary(UnaryOp::Exp, t);
+    }
+    let nested = Kernel {
+        stage: Stage::Advance,
+        writes: vec![
+            Write { target: Target::State(0), value: kept },
+            Write { target: Target::State(1), value: new_s1 },
+            Write { target: Target::NodeRhs, value: sum },
+        ],
+        exprs: a.clone(),
+    };
+    let too_deep =
+        Kernel { stage: Stage::Advance, writes: vec![Write { target: Target::State(2), value: deep }], exprs: a };
+    let mut rng = Rng(17);
+    for nodes in [3, 120] {
+        check_kernel_on(&nested, &[], &format!("nested exps, {nodes} nodes"), nodes, &mut rng);
+        check_kernel_on(&too_deep, &[], &format!("41 nested exps, {nodes} nodes"), nodes, &mut rng);
+    }
+    let text = clif_text(&too_deep, &[Slot::State(1), Slot::State(2)]).expect("builds");
+    assert!(!text.contains("sylva_exp_block"), "{text}");
+}
+
 #[test]
 fn missing_slot_is_an_error_not_a_panic() {
     let mut a = ExprArena::new();
@@ -600,9 +645,10 @@ fn clif_text_shows_the_function() {
         assert!(text.contains("function"), "{text}");
         match k.stage {
             Stage::Current => assert!(text.contains("sylva_pow"), "{text}"),
-            // exp is inline, in two lanes and in the scalar body.
+            // Blocks of instances batch their exps through the native exp_block; the instances
+            // after the last block have exp inline, in two lanes and in the scalar body.
             Stage::Advance => {
-                assert!(!text.contains("sylva_exp"), "{text}");
+                assert!(text.contains("sylva_exp_block") && text.contains("explicit_slot"), "{text}");
                 assert!(text.contains("f64x2") && text.contains("i64x2"), "{text}");
             }
             _ => {}

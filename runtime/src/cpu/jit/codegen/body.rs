@@ -16,7 +16,7 @@ use crate::cpu::slots::Slot;
 /// Where the instances of one pass live: the byte offset of instance `i` in per-instance
 /// arrays, and the byte offset of each lane's node in per-node arrays (none if the kernel uses
 /// no per-node slot).
-struct Offsets {
+pub(super) struct Offsets {
     instance: Value,
     nodes: Vec<Value>,
     /// Each lane's presynaptic node (`v_pre`), if the kernel reads it.
@@ -41,7 +41,7 @@ pub(super) fn body(b: &mut FunctionBuilder, env: &Env, starts: &[Value], lanes: 
 }
 
 /// The offsets of instance `i` and of its lanes' nodes.
-fn offsets(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes) -> Offsets {
+pub(super) fn offsets(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes) -> Offsets {
     let flags = env.flags;
     let instance = b.ins().ishl_imm_u(i, 3);
     let mut node_offsets = |index: Option<Value>| match index {
@@ -65,7 +65,7 @@ fn offsets(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes) -> Offset
 
 /// The live expressions in emission order, level by level (a node's level is one more than its
 /// operands' highest), and the level of every expression.
-fn dag_order(kernel: &Kernel, live: &[bool]) -> (Vec<u32>, Vec<ExprId>) {
+pub(super) fn dag_order(kernel: &Kernel, live: &[bool]) -> (Vec<u32>, Vec<ExprId>) {
     let mut level = vec![0u32; kernel.exprs.len()];
     let mut order: Vec<ExprId> = Vec::new();
     for (id, e) in kernel.exprs.iter() {
@@ -115,7 +115,7 @@ fn lower_dag(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, groups: &[Offsets
 }
 
 /// Whether `e` has one value for every instance of a call (a constant or a scalar).
-fn is_uniform(e: Expr) -> bool {
+pub(super) fn is_uniform(e: Expr) -> bool {
     matches!(e, Expr::Const(_) | Expr::Weight | Expr::Builtin(Builtin::T | Builtin::Dt | Builtin::Celsius))
 }
 
@@ -147,7 +147,7 @@ fn flush_exps(
 }
 
 /// One expression other than `exp`, its operands already in `values`.
-fn lower_expr(
+pub(super) fn lower_expr(
     b: &mut FunctionBuilder,
     env: &Env,
     lanes: Lanes,
@@ -262,7 +262,7 @@ fn lower_binary(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, e: Expr, op: B
 }
 
 /// The per-instance writes of one group, in order (a vector store each with two lanes).
-fn write_instance_results(
+pub(super) fn write_instance_results(
     b: &mut FunctionBuilder,
     env: &Env,
     lanes: Lanes,
@@ -282,7 +282,13 @@ fn write_instance_results(
 }
 
 /// The per-node writes of one group, instance by instance (lane 0 first), each in order.
-fn write_node_results(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, offsets: &Offsets, values: &[Option<Value>]) {
+pub(super) fn write_node_results(
+    b: &mut FunctionBuilder,
+    env: &Env,
+    lanes: Lanes,
+    offsets: &Offsets,
+    values: &[Option<Value>],
+) {
     for (lane, &offset) in offsets.nodes.iter().enumerate() {
         for w in &env.kernel.writes {
             let (s, index, accumulate) = target_slot(w.target);

@@ -25,20 +25,26 @@
 //! a per-node value it also writes (an ion variable), with two instances on one node — runs
 //! two instances at most (no `quad`), and a pair on one node runs through the scalar body.
 //!
+//! A kernel with exps and no cross-instance hazard first runs blocks of `phased::BLOCK`
+//! instances whose exps go in batches to the native `exp_block` (`phased`), then the widths
+//! above for what is left.
+//!
 //! The parts: `analysis` (slots, live expressions, checks), `body` (one pass of the body: the
-//! expression DAG lowered lane-wise for one or two groups of instances, and the writes), `lanes` (one- or two-lane values),
-//! `inline_math` (`exp` and `powi` emitted inline); this file builds the function around them.
+//! expression DAG lowered lane-wise for one or two groups of instances, and the writes),
+//! `phased` (the blocks with batched exps), `lanes` (one- or two-lane values), `inline_math`
+//! (`exp` and `powi` emitted inline); this file builds the function around them.
 
 mod analysis;
 mod body;
 mod inline_math;
 mod lanes;
+mod phased;
 
 use std::collections::HashMap;
 
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
-    AbiParam, Block, BlockArg, FuncRef, InstBuilder, MemFlagsData, Signature, Type, Value, types,
+    AbiParam, Block, BlockArg, FuncRef, InstBuilder, MemFlagsData, Signature, StackSlot, Type, Value, types,
 };
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_module::{FuncId, Linkage, Module};
@@ -47,7 +53,9 @@ use sylva_compiler::ir::kernel::{Kernel, Stage};
 use self::analysis::{Index, check, cross_instance_hazard, leaf_slot, math_fn, reachable, scalar_index, target_slot};
 use self::body::body;
 use self::lanes::Lanes;
+use self::phased::PhasePlan;
 use super::JitError;
+use super::exp_block;
 use super::math::MathFn;
 use crate::cpu::slots::Slot;
 
@@ -83,14 +91,14 @@ struct Env<'a> {
 }
 
 /// Builds the function of `kernel` into `func` (already given its signature and name).
-/// Returns the math functions it calls.
+/// Returns the functions it calls, with their symbols.
 pub(super) fn build(
     module: &mut dyn Module,
     func: &mut cranelift_codegen::ir::Function,
     kernel: &Kernel,
     slot_list: &[Slot],
     math: &HashMap<MathFn, FuncId>,
-) -> Result<Vec<MathFn>, JitError> {
+) -> Result<Vec<(FuncId, &'static str)>, JitError> {
     let slots = first_slots(slot_list);
     let live = reachable(kernel);
     check(kernel, &slots, &live)?;
@@ -104,6 +112,18 @@ pub(super) fn build(
 
     let used_math = used_math(kernel, &live);
     let math_refs = import_math(module, &mut b, &used_math, math);
+    let mut calls: Vec<(FuncId, &'static str)> = used_math.iter().map(|f| (math[f], f.symbol())).collect();
+    let phases = if event || cross_instance_hazard(kernel, &live) { None } else { PhasePlan::new(kernel, &live) };
+    let phased = match phases {
+        Some(plan) => {
+            let id = declare_exp_block(module)?;
+            calls.push((id, exp_block::SYMBOL));
+            let exp_block = module.declare_func_in_func(id, b.func);
+            let scratch = phased::scratch_slot(&mut b, &plan);
+            Some(Phased { plan, scratch, exp_block })
+        }
+        None => None,
+    };
 
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
@@ -128,11 +148,26 @@ pub(super) fn build(
         body(&mut b, &env, &[first], Lanes::One);
         b.ins().return_(&[]);
     } else {
-        instance_loop(&mut b, &env, first, last);
+        instance_loop(&mut b, &env, phased.as_ref(), first, last);
     }
     b.seal_all_blocks();
     b.finalize(module.target_config());
-    Ok(used_math)
+    Ok(calls)
+}
+
+/// The phased blocks of a kernel that has them: the plan, the scratch rows and `exp_block`.
+struct Phased {
+    plan: PhasePlan,
+    scratch: StackSlot,
+    exp_block: FuncRef,
+}
+
+/// Declares the native `exp_block(values, count)` in the module.
+fn declare_exp_block(module: &mut dyn Module) -> Result<FuncId, JitError> {
+    let mut sig = module.make_signature();
+    sig.params.push(AbiParam::new(module.target_config().pointer_type()));
+    sig.params.push(AbiParam::new(types::I64));
+    module.declare_function(exp_block::SYMBOL, Linkage::Import, &sig).map_err(|e| JitError::Module(e.to_string()))
 }
 
 /// The index of every slot in the table; the first occurrence of a slot wins.
@@ -232,6 +267,8 @@ fn load_entry_values(
 /// How many instances one iteration of an instance loop computes, widest first.
 #[derive(Copy, Clone, PartialEq, Eq)]
 enum Width {
+    /// `phased::BLOCK` instances, their exps in batches.
+    Block,
     /// Two groups of two lanes (instances `i..i + 4`), their chains interleaved.
     Four,
     /// Two lanes.
@@ -243,6 +280,7 @@ enum Width {
 impl Width {
     fn count(self) -> i64 {
         match self {
+            Width::Block => phased::BLOCK as i64,
             Width::Four => 4,
             Width::Two => 2,
             Width::One => 1,
@@ -250,14 +288,20 @@ impl Width {
     }
 }
 
-/// The loop over instances `first..last` of a range kernel, four at a time, then two, then one.
-/// A kernel with a cross-instance hazard runs two at a time at most, and one at a time where
-/// the two share a node.
-fn instance_loop(b: &mut FunctionBuilder, env: &Env, first: Value, last: Value) {
+/// The loop over instances `first..last` of a range kernel: phased blocks if it has them, then
+/// four at a time, then two, then one. A kernel with a cross-instance hazard runs two at a time
+/// at most, and one at a time where the two share a node.
+fn instance_loop(b: &mut FunctionBuilder, env: &Env, phased: Option<&Phased>, first: Value, last: Value) {
     // head(w, i): if i + w <= end goto run(w, i) else goto head(next width, i) (or exit)
     // run(w, i):  w instances from i; goto head(widest, i + w)
     let hazard = cross_instance_hazard(env.kernel, env.live);
-    let widths: &[Width] = if hazard { &[Width::Two, Width::One] } else { &[Width::Four, Width::Two, Width::One] };
+    let widths: &[Width] = if hazard {
+        &[Width::Two, Width::One]
+    } else if phased.is_some() {
+        &[Width::Block, Width::Four, Width::Two, Width::One]
+    } else {
+        &[Width::Four, Width::Two, Width::One]
+    };
     let block_per_width = |b: &mut FunctionBuilder| -> Vec<Block> {
         widths
             .iter()
@@ -287,11 +331,15 @@ fn instance_loop(b: &mut FunctionBuilder, env: &Env, first: Value, last: Value) 
             let one = runs[k + 1];
             split_on_shared_node(b, env, i, one);
         }
-        let starts = match width {
-            Width::Four => vec![i, b.ins().iadd_imm_s(i, 2)],
-            Width::Two | Width::One => vec![i],
-        };
-        body(b, env, &starts, if width == Width::One { Lanes::One } else { Lanes::Two });
+        match (width, phased) {
+            (Width::Block, Some(p)) => phased::block(b, env, &p.plan, (p.scratch, p.exp_block), i),
+            (Width::Four, _) => {
+                let second = b.ins().iadd_imm_s(i, 2);
+                body(b, env, &[i, second], Lanes::Two)
+            }
+            (Width::Two, _) => body(b, env, &[i], Lanes::Two),
+            _ => body(b, env, &[i], Lanes::One),
+        }
         let next = b.ins().iadd_imm_s(i, width.count());
         b.ins().jump(heads[0], &[BlockArg::Value(next)]);
     }
