@@ -281,7 +281,9 @@ pub(super) fn write_instance_results(
     }
 }
 
-/// The per-node writes of one group, instance by instance (lane 0 first), each in order.
+/// The per-node writes of one group, instance by instance (lane 0 first). An instance's writes
+/// to one slot are folded in write order and stored once: `((old + a) + b)` is what a load, add
+/// and store per write computes, without each write waiting for the last one's store.
 pub(super) fn write_node_results(
     b: &mut FunctionBuilder,
     env: &Env,
@@ -290,26 +292,30 @@ pub(super) fn write_node_results(
     values: &[Option<Value>],
 ) {
     for (lane, &offset) in offsets.nodes.iter().enumerate() {
+        // (slot, its address, the value it will hold), in order of first write.
+        let mut folded: Vec<(Slot, Value, Value)> = Vec::new();
         for w in &env.kernel.writes {
             let (s, index, accumulate) = target_slot(w.target);
             if let Index::Node = index {
                 let value = values[w.value.0 as usize].expect("written values are live");
                 let value = if lanes == Lanes::Two { b.ins().extractlane(value, lane as u8) } else { value };
-                store(b, env, s, offset, value, accumulate);
+                match folded.iter_mut().find(|(slot, ..)| *slot == s) {
+                    Some((_, _, held)) => *held = if accumulate { b.ins().fadd(*held, value) } else { value },
+                    None => {
+                        let addr = b.ins().iadd(env.pointers[&s], offset);
+                        let held = if accumulate {
+                            let old = b.ins().load(F64, env.flags, addr, 0);
+                            b.ins().fadd(old, value)
+                        } else {
+                            value
+                        };
+                        folded.push((s, addr, held));
+                    }
+                }
             }
         }
+        for (_, addr, held) in folded {
+            b.ins().store(env.flags, held, addr, 0);
+        }
     }
-}
-
-/// Stores `value` at `offset` in the slot's array (adds it to what is there if `accumulate`).
-fn store(b: &mut FunctionBuilder, env: &Env, slot: Slot, offset: Value, value: Value, accumulate: bool) {
-    let flags = env.flags;
-    let addr = b.ins().iadd(env.pointers[&slot], offset);
-    let value = if accumulate {
-        let old = b.ins().load(F64, flags, addr, 0);
-        b.ins().fadd(old, value)
-    } else {
-        value
-    };
-    b.ins().store(flags, value, addr, 0);
 }
