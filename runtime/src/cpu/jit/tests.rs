@@ -183,13 +183,16 @@ struct Memory {
 }
 
 impl Memory {
-    fn random(slots: &[Slot], params: &[(f64, f64, f64)], instances: usize, nodes: usize, rng: &mut Rng) -> Memory {
+    fn random(slots: &[Slot], params: &[(f64, f64, f64)], instances: usize, nodes: Nodes, rng: &mut Rng) -> Memory {
         // Every node gets at least one instance when there are enough; the rest share nodes.
-        let mut node_index: Vec<u32> = (0..instances).map(|i| (i % nodes) as u32).collect();
-        for i in (1..instances).rev() {
-            let j = rng.below(i + 1);
-            node_index.swap(i, j);
+        let mut node_index: Vec<u32> = (0..instances).map(|i| (i % nodes.count) as u32).collect();
+        if !nodes.in_order {
+            for i in (1..instances).rev() {
+                let j = rng.below(i + 1);
+                node_index.swap(i, j);
+            }
         }
+        let nodes = nodes.count;
         let pre_node_index = (0..instances).map(|_| rng.below(nodes) as u32).collect();
         let mut arrays = HashMap::new();
         for &s in slots {
@@ -281,11 +284,25 @@ impl Memory {
     }
 }
 
+/// How many nodes the instances sit on, and whether instance `i` is on node `i % count` (runs
+/// of consecutive nodes, as density mechanisms have) or on a shuffled one.
+#[derive(Copy, Clone)]
+struct Nodes {
+    count: usize,
+    in_order: bool,
+}
+
+const fn shuffled(count: usize) -> Nodes {
+    Nodes { count, in_order: false }
+}
+
 /// Runs `k` through the JIT and through the reference on the same random memory; compares.
 fn check_kernel(k: &Kernel, params: &[(f64, f64, f64)], what: &str, rng: &mut Rng) {
-    check_kernel_on(k, params, what, 120, rng);
+    check_kernel_on(k, params, what, shuffled(120), rng);
     // Few nodes: neighbouring instances (the two lanes of one pass) often share a node.
-    check_kernel_on(k, params, &format!("{what}, 3 nodes"), 3, rng);
+    check_kernel_on(k, params, &format!("{what}, 3 nodes"), shuffled(3), rng);
+    // Runs of 37 consecutive nodes: passes on consecutive nodes, and passes across a run's end.
+    check_kernel_on(k, params, &format!("{what}, nodes in order"), Nodes { count: 37, in_order: true }, rng);
 }
 
 /// Ranges of every length modulo 4, starting at even and odd instances, empty and of one
@@ -294,7 +311,7 @@ fn check_kernel(k: &Kernel, params: &[(f64, f64, f64)], what: &str, rng: &mut Rn
 const RANGES: [(usize, usize); 11] =
     [(0, 1), (1, 2), (2, 5), (5, 5), (5, 8), (8, 37), (37, 100), (100, 299), (299, 300), (40, 46), (51, 58)];
 
-fn check_kernel_on(k: &Kernel, params: &[(f64, f64, f64)], what: &str, nodes: usize, rng: &mut Rng) {
+fn check_kernel_on(k: &Kernel, params: &[(f64, f64, f64)], what: &str, nodes: Nodes, rng: &mut Rng) {
     const INSTANCES: usize = 300;
     let slots = slots_of(k, rng);
     let jit = compile(k, &slots).unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -570,7 +587,7 @@ fn reads_after_writes_on_shared_nodes_follow_instance_order() {
     };
     let mut rng = Rng(11);
     for nodes in [1, 2, 3, 50] {
-        check_kernel_on(&k, &[], &format!("ion hazard, {nodes} nodes"), nodes, &mut rng);
+        check_kernel_on(&k, &[], &format!("ion hazard, {nodes} nodes"), shuffled(nodes), &mut rng);
     }
 }
 
@@ -611,9 +628,10 @@ fn phased_blocks_match_eval_with_nested_exps_and_kept_values() {
     let too_deep =
         Kernel { stage: Stage::Advance, writes: vec![Write { target: Target::State(2), value: deep }], exprs: a };
     let mut rng = Rng(17);
-    for nodes in [3, 120] {
-        check_kernel_on(&nested, &[], &format!("nested exps, {nodes} nodes"), nodes, &mut rng);
-        check_kernel_on(&too_deep, &[], &format!("41 nested exps, {nodes} nodes"), nodes, &mut rng);
+    for nodes in [shuffled(3), shuffled(120), Nodes { count: 37, in_order: true }] {
+        let n = nodes.count;
+        check_kernel_on(&nested, &[], &format!("nested exps, {n} nodes"), nodes, &mut rng);
+        check_kernel_on(&too_deep, &[], &format!("41 nested exps, {n} nodes"), nodes, &mut rng);
     }
     let text = clif_text(&too_deep, &[Slot::State(1), Slot::State(2)]).expect("builds");
     assert!(!text.contains("sylva_exp_block"), "{text}");

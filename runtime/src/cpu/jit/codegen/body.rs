@@ -1,7 +1,7 @@
 //! One pass of the body: the leaves loaded, the expression DAG lowered level by level in one or
 //! two lanes, then the writes.
 
-use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{InstBuilder, Value, types};
 use cranelift_frontend::FunctionBuilder;
 use sylva_compiler::ir::expr::{BinaryOp, Builtin, Expr, ExprId, UnaryOp};
@@ -13,12 +13,23 @@ use super::lanes::{Lanes, call_lanes, choose, fconst, splat, truth};
 use super::{Env, F64};
 use crate::cpu::slots::Slot;
 
+/// How a pass reaches its lanes' per-node values.
+#[derive(Copy, Clone, PartialEq, Eq)]
+pub(super) enum NodeLayout {
+    /// Each lane's node from the node index: a load per lane (lanes may share a node).
+    Gather,
+    /// The lanes sit on consecutive nodes (checked before the pass, see [`by_node_layout`]):
+    /// one vector access at the first lane's node.
+    Run,
+}
+
 /// Where the instances of one pass live: the byte offset of instance `i` in per-instance
 /// arrays, and the byte offset of each lane's node in per-node arrays (none if the kernel uses
-/// no per-node slot).
+/// no per-node slot; only the first lane's for [`NodeLayout::Run`]).
 pub(super) struct Offsets {
     instance: Value,
     nodes: Vec<Value>,
+    layout: NodeLayout,
     /// Each lane's presynaptic node (`v_pre`), if the kernel reads it.
     pre_nodes: Vec<Value>,
 }
@@ -29,8 +40,8 @@ pub(super) struct Offsets {
 /// stores (the lanes' addresses differ and no other slot aliases them); per-node writes go
 /// instance by instance, so two instances on one node accumulate in instance order, as in the
 /// scalar loop. The starts must be in increasing order, each `lanes.count()` after the last.
-pub(super) fn body(b: &mut FunctionBuilder, env: &Env, starts: &[Value], lanes: Lanes) {
-    let offsets: Vec<Offsets> = starts.iter().map(|&i| offsets(b, env, i, lanes)).collect();
+pub(super) fn body(b: &mut FunctionBuilder, env: &Env, starts: &[Value], lanes: Lanes, layout: NodeLayout) {
+    let offsets: Vec<Offsets> = starts.iter().map(|&i| offsets(b, env, i, lanes, layout)).collect();
     let values = lower_dag(b, env, lanes, &offsets);
     for (offsets, values) in offsets.iter().zip(&values) {
         write_instance_results(b, env, lanes, offsets, values);
@@ -40,15 +51,51 @@ pub(super) fn body(b: &mut FunctionBuilder, env: &Env, starts: &[Value], lanes: 
     }
 }
 
+/// Emits the pass `emit` twice, for instances `i..i + count` on consecutive nodes and for the
+/// others, after a check of the node index; continues after both. Kernels without per-node
+/// slots get the gathering pass only (it loads no node).
+pub(super) fn by_node_layout(
+    b: &mut FunctionBuilder,
+    env: &Env,
+    i: Value,
+    count: usize,
+    mut emit: impl FnMut(&mut FunctionBuilder, NodeLayout),
+) {
+    let Some(nodes) = env.node_index else {
+        emit(b, NodeLayout::Gather);
+        return;
+    };
+    let at = b.ins().ishl_imm_u(i, 2);
+    let addr = b.ins().iadd(nodes, at);
+    let first = b.ins().load(types::I32, env.flags, addr, 0);
+    let mut consecutive: Option<Value> = None;
+    for k in 1..count {
+        let node = b.ins().load(types::I32, env.flags, addr, 4 * k as i32);
+        let want = b.ins().iadd_imm_s(first, k as i64);
+        let same = b.ins().icmp(IntCC::Equal, node, want);
+        consecutive = Some(consecutive.map_or(same, |c| b.ins().band(c, same)));
+    }
+    let consecutive = consecutive.expect("a pass of several instances");
+    let (run, gather, after) = (b.create_block(), b.create_block(), b.create_block());
+    b.ins().brif(consecutive, run, &[], gather, &[]);
+    for (block, layout) in [(run, NodeLayout::Run), (gather, NodeLayout::Gather)] {
+        b.switch_to_block(block);
+        emit(b, layout);
+        b.ins().jump(after, &[]);
+    }
+    b.switch_to_block(after);
+}
+
 /// The offsets of instance `i` and of its lanes' nodes.
-pub(super) fn offsets(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes) -> Offsets {
+pub(super) fn offsets(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes, layout: NodeLayout) -> Offsets {
     let flags = env.flags;
     let instance = b.ins().ishl_imm_u(i, 3);
-    let mut node_offsets = |index: Option<Value>| match index {
+    let mut node_offsets = |index: Option<Value>, layout: NodeLayout| match index {
         Some(nodes) => {
             let at = b.ins().ishl_imm_u(i, 2);
             let addr = b.ins().iadd(nodes, at);
-            (0..lanes.count())
+            let reached = if layout == NodeLayout::Run { 1 } else { lanes.count() };
+            (0..reached)
                 .map(|lane| {
                     let node = b.ins().load(types::I32, flags, addr, 4 * lane as i32);
                     let node = b.ins().uextend(types::I64, node);
@@ -58,9 +105,9 @@ pub(super) fn offsets(b: &mut FunctionBuilder, env: &Env, i: Value, lanes: Lanes
         }
         None => Vec::new(),
     };
-    let nodes = node_offsets(env.node_index);
-    let pre_nodes = node_offsets(env.pre_node_index);
-    Offsets { instance, nodes, pre_nodes }
+    let nodes = node_offsets(env.node_index, layout);
+    let pre_nodes = node_offsets(env.pre_node_index, NodeLayout::Gather);
+    Offsets { instance, nodes, layout, pre_nodes }
 }
 
 /// The live expressions in emission order, level by level (a node's level is one more than its
@@ -190,6 +237,10 @@ fn load_leaf(b: &mut FunctionBuilder, env: &Env, lanes: Lanes, offsets: &Offsets
             let addr = b.ins().iadd(base, offsets.instance);
             b.ins().load(ft, env.vector_flags, addr, 0)
         }
+        (Index::Node, Lanes::Two) if offsets.layout == NodeLayout::Run => {
+            let addr = b.ins().iadd(base, offsets.nodes[0]);
+            b.ins().load(ft, env.vector_flags, addr, 0)
+        }
         (Index::Node | Index::PreNode, _) => {
             let lane_offsets = if let Index::Node = index { &offsets.nodes } else { &offsets.pre_nodes };
             let mut v: Option<Value> = None;
@@ -291,6 +342,13 @@ pub(super) fn write_node_results(
     offsets: &Offsets,
     values: &[Option<Value>],
 ) {
+    // Consecutive nodes: all lanes at once (no two share a node); otherwise lane by lane.
+    let (ty, lane_values) = match (lanes, offsets.layout) {
+        (Lanes::Two, NodeLayout::Run) => (lanes.float(), None),
+        (Lanes::Two, NodeLayout::Gather) => (F64, Some(lanes)),
+        (Lanes::One, _) => (F64, None),
+    };
+    let flags = if ty == F64 { env.flags } else { env.vector_flags };
     for (lane, &offset) in offsets.nodes.iter().enumerate() {
         // (slot, its address, the value it will hold), in order of first write.
         let mut folded: Vec<(Slot, Value, Value)> = Vec::new();
@@ -298,13 +356,13 @@ pub(super) fn write_node_results(
             let (s, index, accumulate) = target_slot(w.target);
             if let Index::Node = index {
                 let value = values[w.value.0 as usize].expect("written values are live");
-                let value = if lanes == Lanes::Two { b.ins().extractlane(value, lane as u8) } else { value };
+                let value = if lane_values.is_some() { b.ins().extractlane(value, lane as u8) } else { value };
                 match folded.iter_mut().find(|(slot, ..)| *slot == s) {
                     Some((_, _, held)) => *held = if accumulate { b.ins().fadd(*held, value) } else { value },
                     None => {
                         let addr = b.ins().iadd(env.pointers[&s], offset);
                         let held = if accumulate {
-                            let old = b.ins().load(F64, env.flags, addr, 0);
+                            let old = b.ins().load(ty, flags, addr, 0);
                             b.ins().fadd(old, value)
                         } else {
                             value
@@ -315,7 +373,7 @@ pub(super) fn write_node_results(
             }
         }
         for (_, addr, held) in folded {
-            b.ins().store(env.flags, held, addr, 0);
+            b.ins().store(flags, held, addr, 0);
         }
     }
 }

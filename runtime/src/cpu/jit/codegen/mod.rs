@@ -51,7 +51,7 @@ use cranelift_module::{FuncId, Linkage, Module};
 use sylva_compiler::ir::kernel::{Kernel, Stage};
 
 use self::analysis::{Index, check, cross_instance_hazard, leaf_slot, math_fn, reachable, scalar_index, target_slot};
-use self::body::body;
+use self::body::{NodeLayout, body, by_node_layout};
 use self::lanes::Lanes;
 use self::phased::PhasePlan;
 use super::JitError;
@@ -145,7 +145,7 @@ pub(super) fn build(
     };
 
     if event {
-        body(&mut b, &env, &[first], Lanes::One);
+        body(&mut b, &env, &[first], Lanes::One, NodeLayout::Gather);
         b.ins().return_(&[]);
     } else {
         instance_loop(&mut b, &env, phased.as_ref(), first, last);
@@ -335,10 +335,10 @@ fn instance_loop(b: &mut FunctionBuilder, env: &Env, phased: Option<&Phased>, fi
             (Width::Block, Some(p)) => phased::block(b, env, &p.plan, (p.scratch, p.exp_block), i),
             (Width::Four, _) => {
                 let second = b.ins().iadd_imm_s(i, 2);
-                body(b, env, &[i, second], Lanes::Two)
+                by_node_layout(b, env, i, 4, |b, layout| body(b, env, &[i, second], Lanes::Two, layout));
             }
-            (Width::Two, _) => body(b, env, &[i], Lanes::Two),
-            _ => body(b, env, &[i], Lanes::One),
+            (Width::Two, _) => body(b, env, &[i], Lanes::Two, NodeLayout::Gather),
+            _ => body(b, env, &[i], Lanes::One, NodeLayout::Gather),
         }
         let next = b.ins().iadd_imm_s(i, width.count());
         b.ins().jump(heads[0], &[BlockArg::Value(next)]);

@@ -30,7 +30,10 @@ use sylva_compiler::ir::expr::{Expr, ExprId, UnaryOp};
 use sylva_compiler::ir::kernel::Kernel;
 
 use super::Env;
-use super::body::{Offsets, dag_order, is_uniform, lower_expr, offsets, write_instance_results, write_node_results};
+use super::body::{
+    NodeLayout, Offsets, by_node_layout, dag_order, is_uniform, lower_expr, offsets, write_instance_results,
+    write_node_results,
+};
 use super::lanes::Lanes;
 
 /// Instances per block (a multiple of four). Each `exp_block` call then takes at least 32
@@ -172,7 +175,7 @@ pub(super) fn block(
         let rows = b.ins().iadd(base, at);
         let first = b.ins().iadd(i, j);
         let second = b.ins().iadd_imm_s(first, 2);
-        phase_body(b, env, plan, phase, &[first, second], rows);
+        by_node_layout(b, env, first, 4, |b, layout| phase_body(b, env, plan, phase, (&[first, second], layout), rows));
         let next = b.ins().iadd_imm_s(j, 4);
         let more = b.ins().icmp_imm_s(IntCC::SignedLessThan, next, BLOCK as i64);
         b.ins().brif(more, body, &[BlockArg::Value(next)], after, &[]);
@@ -193,8 +196,15 @@ fn row_offset(row: u32, group: usize) -> i32 {
 
 /// One phase for the two groups of instances from `starts`; `rows` is the scratch address of
 /// the first group's first lane.
-fn phase_body(b: &mut FunctionBuilder, env: &Env, plan: &PhasePlan, phase: u32, starts: &[Value], rows: Value) {
-    let groups: Vec<Offsets> = starts.iter().map(|&i| offsets(b, env, i, Lanes::Two)).collect();
+fn phase_body(
+    b: &mut FunctionBuilder,
+    env: &Env,
+    plan: &PhasePlan,
+    phase: u32,
+    (starts, layout): (&[Value], NodeLayout),
+    rows: Value,
+) {
+    let groups: Vec<Offsets> = starts.iter().map(|&i| offsets(b, env, i, Lanes::Two, layout)).collect();
     let values = lower_phase(b, env, plan, phase, &groups, rows);
     store_rows(b, env, plan, phase, &values, rows);
     if phase == plan.last {
