@@ -6,13 +6,13 @@
 
 use std::ops::Range;
 
-use sylva_compiler::ir::expr::IonVar;
-use sylva_compiler::ir::kernel::Kernel;
+use sylva_compiler::ir::expr::{Expr, IonVar};
+use sylva_compiler::ir::kernel::{Kernel, Target};
 
 use super::jit::{self, JitError, JitKernel};
 use super::slots::Slot;
 use crate::plan::schedule::Stage;
-use crate::plan::{Block, Cable, IonArrays, Nodes, Plan};
+use crate::plan::{Block, Cable, IonArrays, Nodes, Plan, ProbeSource};
 
 /// The compiled kernels of one block and its pointer table.
 pub struct CompiledBlock {
@@ -22,15 +22,49 @@ pub struct CompiledBlock {
     pub table: Vec<*mut u8>,
 }
 
-pub fn compile_block(block: &mut Block, nodes: &mut Nodes, ions: &mut [IonArrays]) -> Result<CompiledBlock, JitError> {
+/// Compiles the block's kernels; `unread_currents[s]`: species `s`'s current is read by no
+/// kernel and no probe, so the kernels skip accumulating it (half the per-node writes of a
+/// channel like hh; the array stays zero).
+pub fn compile_block(
+    block: &mut Block,
+    nodes: &mut Nodes,
+    ions: &mut [IonArrays],
+    unread_currents: &[bool],
+) -> Result<CompiledBlock, JitError> {
     let slots = slots(block);
-    let compile = |k: &Kernel| jit::compile(k, &slots);
+    let species = &block.species;
+    let compile = |k: &Kernel| {
+        let mut k = k.clone();
+        k.writes.retain(|w| !matches!(w.target, Target::IonCurrent(u) if unread_currents[species[u as usize]]));
+        jit::compile(&k, &slots)
+    };
     Ok(CompiledBlock {
         current: compile(&block.kernels.current)?,
         advance: compile(&block.kernels.advance)?,
         event: block.kernels.event.as_ref().map(compile).transpose()?,
         table: table(block, nodes, ions),
     })
+}
+
+/// For each species of the plan: whether no kernel reads its current and no probe records it.
+pub fn unread_currents(plan: &Plan) -> Vec<bool> {
+    let mut unread = vec![true; plan.species.len()];
+    for block in &plan.blocks {
+        let k = &block.kernels;
+        for kernel in [&k.init, &k.current, &k.advance].into_iter().chain(&k.event) {
+            for (_, e) in kernel.exprs.iter() {
+                if let Expr::Ion(u, IonVar::Current) = e {
+                    unread[block.species[u as usize]] = false;
+                }
+            }
+        }
+    }
+    for probe in &plan.probes {
+        if let ProbeSource::Ion { species, var: IonVar::Current, .. } = *probe {
+            unread[species] = false;
+        }
+    }
+    unread
 }
 
 /// The slots the kernels of this block use, in table order.
@@ -141,6 +175,9 @@ pub struct IonPointers {
     pub outside: *const f64,
     pub charge: i32,
     pub nernst: bool,
+    /// Whether a kernel or probe reads the current (else no kernel writes it: see
+    /// [`unread_currents`], and it is not zeroed either).
+    pub current_read: bool,
 }
 
 impl Shared<'_> {
@@ -192,7 +229,7 @@ impl Shared<'_> {
         unsafe {
             std::ptr::write_bytes(self.arrays.rhs.add(range.start), 0, len);
             std::ptr::write_bytes(self.arrays.diagonal.add(range.start), 0, len);
-            for ion in &self.ions {
+            for ion in self.ions.iter().filter(|ion| ion.current_read) {
                 std::ptr::write_bytes(ion.current.add(range.start), 0, len);
             }
             self.run(chunk, scalars, |b| &b.current);

@@ -60,6 +60,8 @@ pub struct CpuEngine {
     threads_asked: usize,
     /// Whether each detector's voltage was at or above threshold at the last check.
     above: Vec<bool>,
+    /// Per species: no kernel or probe reads its current, so the compiled kernels skip it.
+    unread_currents: Vec<bool>,
 }
 
 /// A run on the CPU.
@@ -79,6 +81,7 @@ impl crate::Simulation<CpuEngine> {
 impl CpuEngine {
     /// The engine that steps `plan`'s arrays from their initial state.
     pub fn new(mut plan: Plan, options: Options) -> Result<CpuEngine, JitError> {
+        let unread_currents = compiled::unread_currents(&plan);
         let compiled = if options.interpret {
             None
         } else {
@@ -86,7 +89,7 @@ impl CpuEngine {
             Some(
                 p.blocks
                     .iter_mut()
-                    .map(|block| compiled::compile_block(block, &mut p.nodes, &mut p.ions))
+                    .map(|block| compiled::compile_block(block, &mut p.nodes, &mut p.ions, &unread_currents))
                     .collect::<Result<Vec<_>, _>>()?,
             )
         };
@@ -103,7 +106,7 @@ impl CpuEngine {
         };
         let above = std::mem::take(&mut plan.above);
         let passes = schedule::per_cell_passes(plan.blocks.iter().any(|b| !b.pre_node.is_empty()));
-        Ok(CpuEngine { plan, compiled, chunks, passes, pool, pool_error, threads_asked: asked, above })
+        Ok(CpuEngine { plan, compiled, chunks, passes, pool, pool_error, threads_asked: asked, above, unread_currents })
     }
 
     /// The threads the run uses: 1 when interpreting or when the pool could not be built.
@@ -174,13 +177,15 @@ impl CpuEngine {
             .ions
             .iter_mut()
             .zip(&p.species)
-            .map(|(ion, species)| IonPointers {
+            .zip(&self.unread_currents)
+            .map(|((ion, species), &unread)| IonPointers {
                 current: ion.current.as_mut_ptr(),
                 reversal: ion.reversal.as_mut_ptr(),
                 inside: ion.inside.as_ptr(),
                 outside: ion.outside.as_ptr(),
                 charge: species.charge,
                 nernst: species.nernst,
+                current_read: !unread,
             })
             .collect();
         let arrays = Arrays {
@@ -278,6 +283,30 @@ mod tests {
         assert!(sim.columns()[0].iter().all(|g| *g == 1e-3), "{:?}", sim.columns()[0]);
         assert!(sim.columns()[1].iter().all(|g| (g - 2e-4).abs() <= 1e-18), "{:?}", sim.columns()[1]);
         assert!(sim.columns()[2].iter().all(|e| *e == -70.0), "{:?}", sim.columns()[2]);
+    }
+
+    /// hh's sodium and potassium currents: nothing reads them in `MODEL` (the compiled
+    /// kernels skip them); a probe records `ina` in `probed` (the compiled run then records
+    /// what the interpreter does, and it is not zero), while `ik` stays unread.
+    #[test]
+    fn ion_currents_are_skipped_only_where_nothing_reads_them() {
+        let unread = compiled::unread_currents(&Plan::new(&compiled("pool.syl", MODEL)));
+        assert_eq!(unread, [true, true]);
+        let probed =
+            MODEL.replace("population p = c[4]", "population p = c[4]\n    probe \"ina\" = ina at p[1].soma(0.5)");
+        let artifact = compiled("probed.syl", &probed);
+        let plan = Plan::new(&artifact);
+        let na = plan.species.iter().position(|s| s.name == "na").expect("hh uses na");
+        let unread = compiled::unread_currents(&plan);
+        assert!(!unread[na] && unread[1 - na], "{unread:?}");
+        let run = |interpret: bool| {
+            let mut sim = Simulation::new(&artifact, Options { interpret, ..Options::default() }).expect("builds");
+            sim.run(|_, _| {}).expect("runs");
+            sim.columns()[0].clone()
+        };
+        let (jit, interpreted) = (run(false), run(true));
+        assert!(jit.iter().skip(1).all(|i| *i != 0.0), "{jit:?}");
+        assert_eq!(jit, interpreted);
     }
 
     #[test]
