@@ -33,10 +33,12 @@ pub fn compile_block(
 ) -> Result<CompiledBlock, JitError> {
     let slots = slots(block);
     let species = &block.species;
+    let mechanism = block.mechanism;
     let compile = |k: &Kernel| {
         let mut k = k.clone();
         k.writes.retain(|w| !matches!(w.target, Target::IonCurrent(u) if unread_currents[species[u as usize]]));
-        jit::compile(&k, &slots)
+        // Named as `--emit kernels` numbers the mechanisms.
+        jit::compile_named(&k, &slots, &format!("mech{mechanism}_{:?}", k.stage))
     };
     Ok(CompiledBlock {
         current: compile(&block.kernels.current)?,

@@ -152,11 +152,11 @@ fn new_module() -> Result<JITModule, JitError> {
     Ok(JITModule::new(builder))
 }
 
-/// Declares and builds the kernel's function in `module`.
-fn build(module: &mut JITModule, kernel: &Kernel, slots: &[Slot]) -> Result<Built, JitError> {
+/// Declares and builds the kernel's function, called `name`, in `module`.
+fn build(module: &mut JITModule, kernel: &Kernel, slots: &[Slot], name: &str) -> Result<Built, JitError> {
     let math = codegen::declare_math(module)?;
     let sig = codegen::signature(module, kernel.stage);
-    let id = module.declare_function("kernel", Linkage::Export, &sig).map_err(|e| JitError::Module(e.to_string()))?;
+    let id = module.declare_function(name, Linkage::Export, &sig).map_err(|e| JitError::Module(e.to_string()))?;
     let mut ctx = module.make_context();
     ctx.func.signature = sig;
     ctx.func.name = UserFuncName::user(0, id.as_u32());
@@ -176,8 +176,14 @@ struct Built {
 
 /// Compiles a kernel for the slot list `slots` (the order of the pointer table).
 pub fn compile(kernel: &Kernel, slots: &[Slot]) -> Result<JitKernel, JitError> {
+    compile_named(kernel, slots, "kernel")
+}
+
+/// [`compile`], the function called `name` (what `perf` shows for its code when it writes a
+/// perf map, e.g. `perf record`).
+pub fn compile_named(kernel: &Kernel, slots: &[Slot], name: &str) -> Result<JitKernel, JitError> {
     let mut module = new_module()?;
-    let Built { mut ctx, id, .. } = build(&mut module, kernel, slots)?;
+    let Built { mut ctx, id, .. } = build(&mut module, kernel, slots, name)?;
     module.define_function(id, &mut ctx).map_err(|e| JitError::Codegen(format!("{e:?}")))?;
     module.clear_context(&mut ctx);
     module.finalize_definitions().map_err(|e| JitError::Module(e.to_string()))?;
@@ -197,7 +203,7 @@ pub fn compile(kernel: &Kernel, slots: &[Slot]) -> Result<JitKernel, JitError> {
 /// after comment lines naming the table entries and the called functions.
 pub fn clif_text(kernel: &Kernel, slots: &[Slot]) -> Result<String, JitError> {
     let mut module = new_module()?;
-    let built = build(&mut module, kernel, slots)?;
+    let built = build(&mut module, kernel, slots, "kernel")?;
     let mut text = format!(
         "; {:?} kernel: (table, scalars, {})\n",
         kernel.stage,
