@@ -542,7 +542,7 @@ pub fn eval_unary(op: UnaryOp, x: f64) -> f64 {
         UnaryOp::Not => f64::from(u8::from(x == 0.0)),
         // Sylva's own exp: the JIT reproduces it bit for bit (`ir::math`).
         UnaryOp::Exp => super::math::exp(x),
-        UnaryOp::Log => x.ln(),
+        UnaryOp::Log => super::math::ln(x),
         UnaryOp::Log10 => x.log10(),
         UnaryOp::Sqrt => x.sqrt(),
         UnaryOp::Abs => x.abs(),

@@ -24,6 +24,17 @@
 //!
 //! Accuracy against glibc's `exp` (itself correctly rounded in all but rare cases): see the test
 //! `exp_matches_std_within_one_ulp` (at most 1 ulp apart over [-745, 709]).
+//!
+//! # `ln`
+//!
+//! fdlibm's `log` (Sun Microsystems' freely distributable libm), without branches so that it
+//! vectorises: a subnormal `x` is first scaled by 2^54; `x = 2^k · m` with `m` in
+//! [√½, √2) read from the bits (the offset of √½'s bits puts the boundary there);
+//! `f = m − 1`, `s = f / (2 + f)`, ln(1 + f) = f − (f²/2 − s (f²/2 + R(s²))) with fdlibm's
+//! minimax `R`, plus `k · ln 2` in two parts. Special values are selected at the end: ln 0 = −∞,
+//! ln of a negative number is NaN, ln ∞ = ∞, NaN stays. At most 1 ulp from glibc's `log`
+//! (`ln_matches_std_within_one_ulp`). Nernst reversals and the kernels' `log` use it, so the
+//! interpreter, the JIT (inline calls and `ln_block`) agree bit for bit.
 
 /// `ln 2`, high part: its last 21 bits are zero, so `k·LN2_HI` is exact for |k| < 2^21.
 pub const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
@@ -51,6 +62,53 @@ pub const EXP_COEFFS: [f64; 12] = [
     1.0 / 479001600.0,
     1.0 / 6227020800.0,
 ];
+
+/// fdlibm's coefficients of `R(z) = Σ LG_i z^i` for ln(1 + f), kept as published.
+#[allow(clippy::excessive_precision)]
+const LG: [f64; 7] = [
+    6.666_666_666_666_735_130e-1,
+    3.999_999_999_940_941_908e-1,
+    2.857_142_874_366_239_149e-1,
+    2.222_219_843_214_978_396e-1,
+    1.818_357_216_161_805_012e-1,
+    1.531_383_769_920_937_332e-1,
+    1.479_819_860_511_658_591e-1,
+];
+/// The bits of √½: subtracting them leaves the exponent of x / √½ in the top bits.
+const SQRT_HALF_BITS: u64 = 0x3fe6_a09e_667f_3bcd;
+/// 2^54: scales a subnormal into the normal range.
+const TWO_54: f64 = 18_014_398_509_481_984.0;
+
+/// The natural logarithm, reproducible bit for bit by every back end (see the module
+/// documentation).
+pub fn ln(x: f64) -> f64 {
+    let subnormal = x < f64::MIN_POSITIVE;
+    let scaled = if subnormal { x * TWO_54 } else { x };
+    let bits = scaled.to_bits();
+    let offset = bits.wrapping_sub(SQRT_HALF_BITS);
+    let k = ((offset as i64) >> 52) - if subnormal { 54 } else { 0 };
+    let m = f64::from_bits(bits.wrapping_sub(offset & (0xfff << 52)));
+    let f = m - 1.0;
+    let hfsq = 0.5 * f * f;
+    let s = f / (2.0 + f);
+    let z = s * s;
+    let w = z * z;
+    let t1 = w * (LG[1] + w * (LG[3] + w * LG[5]));
+    let t2 = z * (LG[0] + w * (LG[2] + w * (LG[4] + w * LG[6])));
+    let r = t2 + t1;
+    let dk = k as f64;
+    let y = dk * LN2_HI - ((hfsq - (s * (hfsq + r) + dk * LN2_LO)) - f);
+    if x > 0.0 && x < f64::INFINITY {
+        y
+    } else if x == 0.0 {
+        f64::NEG_INFINITY
+    } else if x < 0.0 {
+        f64::NAN
+    } else {
+        // +∞ and NaN.
+        x
+    }
+}
 
 /// `e^x`, reproducible bit for bit by every back end (see the module documentation).
 pub fn exp(x: f64) -> f64 {
@@ -141,6 +199,47 @@ mod tests {
         }
         eprintln!("exp: max {} ulp from f64::exp (at x = {:e}); {differ} of {} points differ", worst.0, worst.1, 2 * N);
         assert!(worst.0 <= 1, "max {} ulp at {:e}", worst.0, worst.1);
+    }
+
+    #[test]
+    fn ln_matches_std_within_one_ulp() {
+        let mut state = 0x8765_4321;
+        let mut worst = (0u64, 0.0f64);
+        let mut differ = 0usize;
+        const N: usize = 1_000_000;
+        for i in 0..N {
+            // Every binade from subnormals to the largest, and the ranges models use.
+            let xs = [
+                f64::from_bits(1 + (rng(&mut state) * f64::MAX.to_bits() as f64) as u64),
+                0.5 + rng(&mut state),
+                1e-6 + 200.0 * (i as f64 / N as f64),
+            ];
+            for x in xs {
+                let d = ulps(ln(x).abs(), x.ln().abs())
+                    + u64::from(ln(x).is_sign_negative() != x.ln().is_sign_negative() && x != 1.0);
+                if d > 0 {
+                    differ += 1;
+                }
+                if d > worst.0 {
+                    worst = (d, x);
+                }
+            }
+        }
+        eprintln!("ln: max {} ulp from f64::ln (at x = {:e}); {differ} of {} points differ", worst.0, worst.1, 3 * N);
+        assert!(worst.0 <= 1, "max {} ulp at {:e}", worst.0, worst.1);
+    }
+
+    #[test]
+    fn ln_special_values() {
+        assert_eq!(ln(1.0).to_bits(), 0);
+        assert_eq!(ln(0.0), f64::NEG_INFINITY);
+        assert_eq!(ln(-0.0), f64::NEG_INFINITY);
+        assert!(ln(-1.0).is_nan() && ln(f64::NEG_INFINITY).is_nan() && ln(f64::NAN).is_nan());
+        assert_eq!(ln(f64::INFINITY), f64::INFINITY);
+        assert_eq!(ln(std::f64::consts::E), 1.0);
+        for x in [f64::MIN_POSITIVE, 5e-324, 1e-310, f64::MAX, 2.0, 0.5, std::f64::consts::SQRT_2] {
+            assert!(ulps(ln(x).abs(), x.ln().abs()) <= 1, "{x:e}: {} vs {}", ln(x), x.ln());
+        }
     }
 
     #[test]

@@ -209,14 +209,12 @@ impl Shared<'_> {
     /// Nernst reversals of the nodes `range`.
     unsafe fn reversals(&self, range: Range<usize>, celsius: f64) {
         for ion in self.ions.iter().filter(|i| i.nernst) {
-            for n in range.clone() {
-                // SAFETY: n is in this chunk's range.
-                unsafe {
-                    let inside = *ion.inside.add(n);
-                    if inside > 0.0 {
-                        *ion.reversal.add(n) = crate::plan::nernst(ion.charge, celsius, inside, *ion.outside.add(n));
-                    }
-                }
+            let factor = crate::plan::nernst_factor(ion.charge, celsius);
+            // SAFETY: the range is this chunk's; no kernel runs while the slices live.
+            unsafe {
+                let at = |p: *const f64| std::slice::from_raw_parts(p.add(range.start), range.len());
+                let reversal = std::slice::from_raw_parts_mut(ion.reversal.add(range.start), range.len());
+                jit::nernst_rows(reversal, at(ion.inside), at(ion.outside), factor);
             }
         }
     }

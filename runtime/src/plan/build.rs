@@ -332,7 +332,7 @@ fn probe_source(
 
 /// The Nernst potential (mV) at `celsius` for concentrations in mM.
 pub fn nernst(charge: i32, celsius: f64, inside: f64, outside: f64) -> f64 {
-    nernst_factor(charge, celsius) * (outside / inside).ln()
+    nernst_factor(charge, celsius) * sylva_compiler::ir::math::ln(outside / inside)
 }
 
 /// RT/(zF) in mV, with the 2019 SI values NEURON uses: [`nernst`] is this times

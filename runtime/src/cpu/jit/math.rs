@@ -1,12 +1,13 @@
 //! The functions generated code calls: thin `extern "C"` wrappers around the Rust standard
-//! library (not `exp`: the code generator emits Sylva's own `exp` inline), so that the JIT
+//! library or Sylva's own `ln` (not `exp`: the code generator emits Sylva's own `exp` inline),
+//! so that the JIT
 //! computes exactly what [`ExprArena::eval`] computes (the same
 //! libm entry points, the same NaN and signed-zero rules for `min`/`max`).
 //!
 //! [`ExprArena::eval`]: sylva_compiler::ir::expr::ExprArena::eval
 
 extern "C" fn ln(x: f64) -> f64 {
-    x.ln()
+    sylva_compiler::ir::math::ln(x)
 }
 
 extern "C" fn log10(x: f64) -> f64 {

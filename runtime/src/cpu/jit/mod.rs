@@ -10,11 +10,13 @@
 //!
 //! [`ExprArena::eval`]: sylva_compiler::ir::expr::ExprArena::eval
 
+mod batch;
 mod codegen;
-mod exp_block;
 mod math;
 #[cfg(test)]
 mod tests;
+
+pub(crate) use batch::nernst_rows;
 
 use std::fmt;
 
@@ -148,7 +150,9 @@ fn new_module() -> Result<JITModule, JitError> {
     for f in math::MathFn::ALL {
         builder.symbol(f.symbol(), f.address());
     }
-    builder.symbol(exp_block::SYMBOL, exp_block::address());
+    for f in batch::Batched::ALL {
+        builder.symbol(f.symbol(), f.address());
+    }
     Ok(JITModule::new(builder))
 }
 

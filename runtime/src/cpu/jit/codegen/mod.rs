@@ -25,9 +25,9 @@
 //! a per-node value it also writes (an ion variable), with two instances on one node — runs
 //! two instances at most (no `quad`), and a pair on one node runs through the scalar body.
 //!
-//! A kernel with exps and no cross-instance hazard first runs blocks of `phased::BLOCK`
-//! instances whose exps go in batches to the native `exp_block` (`phased`), then the widths
-//! above for what is left.
+//! A kernel with exps or logs and no cross-instance hazard first runs blocks of
+//! `phased::BLOCK` instances whose exps and logs go in batches to native functions (`phased`),
+//! then the widths above for what is left.
 //!
 //! The parts: `analysis` (slots, live expressions, checks), `body` (one pass of the body: the
 //! expression DAG lowered lane-wise for one or two groups of instances, and the writes),
@@ -55,7 +55,7 @@ use self::body::{NodeLayout, body, by_node_layout};
 use self::lanes::Lanes;
 use self::phased::PhasePlan;
 use super::JitError;
-use super::exp_block;
+use super::batch::Batched;
 use super::math::MathFn;
 use crate::cpu::slots::Slot;
 
@@ -116,11 +116,14 @@ pub(super) fn build(
     let phases = if event || cross_instance_hazard(kernel, &live) { None } else { PhasePlan::new(kernel, &live) };
     let phased = match phases {
         Some(plan) => {
-            let id = declare_exp_block(module)?;
-            calls.push((id, exp_block::SYMBOL));
-            let exp_block = module.declare_func_in_func(id, b.func);
+            let mut functions = Vec::new();
+            for f in phased::batched_functions(&plan) {
+                let id = declare_batched(module, f)?;
+                calls.push((id, f.symbol()));
+                functions.push((f, module.declare_func_in_func(id, b.func)));
+            }
             let scratch = phased::scratch_slot(&mut b, &plan);
-            Some(Phased { plan, scratch, exp_block })
+            Some(Phased { plan, scratch, functions })
         }
         None => None,
     };
@@ -155,19 +158,20 @@ pub(super) fn build(
     Ok(calls)
 }
 
-/// The phased blocks of a kernel that has them: the plan, the scratch rows and `exp_block`.
+/// The phased blocks of a kernel that has them: the plan, the scratch rows and the batched
+/// functions they call.
 struct Phased {
     plan: PhasePlan,
     scratch: StackSlot,
-    exp_block: FuncRef,
+    functions: Vec<(Batched, FuncRef)>,
 }
 
-/// Declares the native `exp_block(values, count)` in the module.
-fn declare_exp_block(module: &mut dyn Module) -> Result<FuncId, JitError> {
+/// Declares the native `f(values, count)` in the module.
+fn declare_batched(module: &mut dyn Module, f: Batched) -> Result<FuncId, JitError> {
     let mut sig = module.make_signature();
     sig.params.push(AbiParam::new(module.target_config().pointer_type()));
     sig.params.push(AbiParam::new(types::I64));
-    module.declare_function(exp_block::SYMBOL, Linkage::Import, &sig).map_err(|e| JitError::Module(e.to_string()))
+    module.declare_function(f.symbol(), Linkage::Import, &sig).map_err(|e| JitError::Module(e.to_string()))
 }
 
 /// The index of every slot in the table; the first occurrence of a slot wins.
@@ -332,7 +336,7 @@ fn instance_loop(b: &mut FunctionBuilder, env: &Env, phased: Option<&Phased>, fi
             split_on_shared_node(b, env, i, one);
         }
         match (width, phased) {
-            (Width::Block, Some(p)) => phased::block(b, env, &p.plan, (p.scratch, p.exp_block), i),
+            (Width::Block, Some(p)) => phased::block(b, env, &p.plan, (p.scratch, &p.functions), i),
             (Width::Four, _) => {
                 let second = b.ins().iadd_imm_s(i, 2);
                 by_node_layout(b, env, i, 4, |b, layout| body(b, env, &[i, second], Lanes::Two, layout));

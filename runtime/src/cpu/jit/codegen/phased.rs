@@ -1,16 +1,18 @@
-//! The phased body: a block of [`BLOCK`] instances whose `exp`s run in batches through the
-//! native `exp_block` (`jit::exp_block`: eight f64 lanes with AVX-512 where Cranelift's vectors
-//! have two; inline, one exp cost about half of a ringtest step).
+//! The phased body: a block of [`BLOCK`] instances whose `exp`s and `ln`s run in batches
+//! through native functions (`jit::batch`: eight f64 lanes with AVX-512 where Cranelift's
+//! vectors have two; inline, the exps cost about half of a ringtest step).
 //!
-//! The kernel's DAG is cut at its exps. Phase 0 computes what needs no exp result and stores
-//! into scratch rows on the stack the arguments of the exps it can start and the values a later
-//! phase uses; one call of `exp_block` then replaces the phase's argument rows by their exps;
-//! phase 1 computes what needs those, and so on; the last phase also writes. Each phase runs
+//! The kernel's DAG is cut at its batched functions ("exps" below, `ln` alike). Phase 0
+//! computes what needs no exp result and stores into scratch rows on the stack the arguments of
+//! the exps it can start and the values a later phase uses; one call of `exp_block` (and one of
+//! `ln_block`) then replaces the phase's argument rows by their results; phase 1 computes what
+//! needs those, and so on; the last phase also writes. Each phase runs
 //! over the block four instances at a time (two `F64X2` groups, as the quad body). Leaves and
 //! constants are loaded again in every phase that uses them: nothing writes them before the
 //! last phase's writes, and a kernel with a cross-instance hazard never takes this path.
 //!
-//! Every expression gets the quad body's operations and `exp_block` gives `math::exp`'s bits,
+//! Every expression gets the quad body's operations and the batched functions give
+//! `math::exp`'s and `math::ln`'s bits,
 //! so the results are the other bodies' bit for bit; instances are written in order, so
 //! per-node sums accumulate in instance order.
 //!
@@ -18,7 +20,7 @@
 //! block(i):      scratch = the stack slot
 //! phase_p(j):    instances i + j .. i + j + 4: the phase's expressions, its stores; j += 4;
 //!                if j < BLOCK goto phase_p(j)
-//! after_p:       exp_block(rows of phase p's exps); goto phase_{p+1}(0)
+//! after_p:       exp_block(rows of phase p's exps); ln_block(its lns); goto phase_{p+1}(0)
 //! ```
 
 use std::ops::Range;
@@ -26,9 +28,10 @@ use std::ops::Range;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{BlockArg, FuncRef, InstBuilder, StackSlot, StackSlotData, StackSlotKind, Value, types};
 use cranelift_frontend::FunctionBuilder;
-use sylva_compiler::ir::expr::{Expr, ExprId, UnaryOp};
+use sylva_compiler::ir::expr::{Expr, ExprId};
 use sylva_compiler::ir::kernel::Kernel;
 
+use super::super::batch::Batched;
 use super::Env;
 use super::body::{
     NodeLayout, Offsets, by_node_layout, dag_order, is_uniform, lower_expr, offsets, write_instance_results,
@@ -36,8 +39,8 @@ use super::body::{
 };
 use super::lanes::Lanes;
 
-/// Instances per block (a multiple of four). Each `exp_block` call then takes at least 32
-/// values, enough to hide the call; the scratch rows stay in the L1 cache.
+/// Instances per block (a multiple of four). Each batched call then takes at least 32 values,
+/// enough to hide the call; the scratch rows stay in the L1 cache.
 pub(super) const BLOCK: usize = 32;
 
 /// Kernels whose exps nest deeper take the quad body (the phases are a bit set in a `u32`).
@@ -56,16 +59,16 @@ pub(super) struct PhasePlan {
     /// The scratch row of every exp (its argument, then its result) and of every other value
     /// a later phase uses. Leaves have none.
     row: Vec<Option<u32>>,
-    /// The rows of the exps each phase starts, contiguous, for one `exp_block` call.
-    exp_rows: Vec<Range<u32>>,
+    /// The rows of the exps, then of the lns, each phase starts: contiguous, one call each.
+    batch_rows: Vec<Vec<(Batched, Range<u32>)>>,
     rows: u32,
     /// The phase that writes.
     last: u32,
 }
 
 impl PhasePlan {
-    /// The plan of a kernel with at least one live exp (`None` without, or with exps nested
-    /// `MAX_PHASES` deep).
+    /// The plan of a kernel with at least one live exp or log (`None` without, or with them
+    /// nested `MAX_PHASES` deep).
     pub(super) fn new(kernel: &Kernel, live: &[bool]) -> Option<PhasePlan> {
         let (compute, available) = phases(kernel, live)?;
         let last = kernel.writes.iter().map(|w| available[w.value.0 as usize]).max().unwrap_or(0);
@@ -75,22 +78,29 @@ impl PhasePlan {
         let used_in = uses(kernel, live, &compute, last);
         let (_, order) = dag_order(kernel, live);
         let mut plan =
-            PhasePlan { order, compute, used_in, row: vec![None; live.len()], exp_rows: Vec::new(), rows: 0, last };
+            PhasePlan { order, compute, used_in, row: vec![None; live.len()], batch_rows: Vec::new(), rows: 0, last };
         plan.assign_rows(kernel);
         Some(plan)
     }
 
-    /// Rows for the exps, phase by phase, then for the values kept for a later phase.
+    /// Rows for the batched functions, phase by phase and function by function, then for the
+    /// values kept for a later phase.
     fn assign_rows(&mut self, kernel: &Kernel) {
         for phase in 0..self.last {
-            let start = self.rows;
-            for &id in &self.order {
-                if is_exp(kernel.exprs.get(id)) && self.compute[id.0 as usize] == phase {
-                    self.row[id.0 as usize] = Some(self.rows);
-                    self.rows += 1;
+            let mut calls = Vec::new();
+            for f in Batched::ALL {
+                let start = self.rows;
+                for &id in &self.order {
+                    if Batched::of(kernel.exprs.get(id)) == Some(f) && self.compute[id.0 as usize] == phase {
+                        self.row[id.0 as usize] = Some(self.rows);
+                        self.rows += 1;
+                    }
+                }
+                if self.rows > start {
+                    calls.push((f, start..self.rows));
                 }
             }
-            self.exp_rows.push(start..self.rows);
+            self.batch_rows.push(calls);
         }
         for &id in &self.order {
             let k = id.0 as usize;
@@ -105,7 +115,7 @@ impl PhasePlan {
 }
 
 fn is_exp(e: Expr) -> bool {
-    matches!(e, Expr::Unary(UnaryOp::Exp, _))
+    Batched::of(e).is_some()
 }
 
 fn is_leaf(e: Expr) -> bool {
@@ -128,6 +138,11 @@ fn phases(kernel: &Kernel, live: &[bool]) -> Option<(Vec<u32>, Vec<u32>)> {
         any_exp |= is_exp(e);
     }
     any_exp.then_some((compute, available))
+}
+
+/// The batched functions a kernel's phases call (in [`Batched::ALL`]'s order).
+pub(super) fn batched_functions(plan: &PhasePlan) -> Vec<Batched> {
+    Batched::ALL.into_iter().filter(|f| plan.batch_rows.iter().flatten().any(|(g, _)| g == f)).collect()
 }
 
 /// The phases that use each expression's value.
@@ -153,12 +168,13 @@ pub(super) fn scratch_slot(b: &mut FunctionBuilder, plan: &PhasePlan) -> StackSl
     b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, bytes, 4))
 }
 
-/// The phases of the instances `i..i + BLOCK`; `exp_block` the imported native function.
+/// The phases of the instances `i..i + BLOCK`; `functions` the imported native functions, for
+/// each of [`batched_functions`].
 pub(super) fn block(
     b: &mut FunctionBuilder,
     env: &Env,
     plan: &PhasePlan,
-    (scratch, exp_block): (StackSlot, FuncRef),
+    (scratch, functions): (StackSlot, &[(Batched, FuncRef)]),
     i: Value,
 ) {
     let ptr = types::I64;
@@ -180,11 +196,11 @@ pub(super) fn block(
         let more = b.ins().icmp_imm_s(IntCC::SignedLessThan, next, BLOCK as i64);
         b.ins().brif(more, body, &[BlockArg::Value(next)], after, &[]);
         b.switch_to_block(after);
-        if phase < plan.last {
-            let exps = &plan.exp_rows[phase as usize];
-            let at = b.ins().iadd_imm_s(base, (exps.start as usize * BLOCK * 8) as i64);
-            let count = b.ins().iconst(types::I64, (exps.len() * BLOCK) as i64);
-            b.ins().call(exp_block, &[at, count]);
+        for (f, rows) in plan.batch_rows.get(phase as usize).into_iter().flatten() {
+            let at = b.ins().iadd_imm_s(base, (rows.start as usize * BLOCK * 8) as i64);
+            let count = b.ins().iconst(types::I64, (rows.len() * BLOCK) as i64);
+            let function = functions.iter().find(|(g, _)| g == f).expect("every batched function imported").1;
+            b.ins().call(function, &[at, count]);
         }
     }
 }
@@ -272,10 +288,8 @@ fn store_rows(
     for &id in &plan.order {
         let k = id.0 as usize;
         let (Some(row), true) = (plan.row[k], plan.compute[k] == phase) else { continue };
-        let stored = match env.kernel.exprs.get(id) {
-            Expr::Unary(UnaryOp::Exp, argument) => argument,
-            _ => id,
-        };
+        let e = env.kernel.exprs.get(id);
+        let stored = if is_exp(e) { e.operands().next().expect("a function of one argument") } else { id };
         for (g, group) in values.iter().enumerate() {
             let v = group[stored.0 as usize].expect("stored values are computed or loaded in their phase");
             b.ins().store(env.vector_flags, v, rows, row_offset(row, g));
