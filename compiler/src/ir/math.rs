@@ -9,18 +9,21 @@
 //!    underflows to `+0` anyway; above, it overflows to `+inf`; `±inf` therefore give `+0` and
 //!    `+inf`. NaN is returned unchanged (the final step, so that the integer operations need no
 //!    special case).
-//! 2. Reduction (Cody–Waite): `k = round(x / ln 2)` by the shift trick
-//!    (`t = x·(1/ln 2) + 1.5·2^52`, `k` is in the low bits of `t`, `kd = t − 1.5·2^52`), then
-//!    `hi = x − kd·LN2_HI` (exact: `LN2_HI` has 32 significant bits and |k| ≤ 1076 has 11, and
-//!    the subtraction is exact by Sterbenz), `lo = kd·LN2_LO`, `r = hi − lo`, |r| ≤ 0.3466.
-//! 3. `exp(r) ≈ 1 + (hi + (r²·q(r) − lo))` with `q(r) = Σ_{n=2}^{13} rⁿ⁻²/n!` (the Taylor
-//!    series to degree 13, truncation error below 5e-18 relative; Estrin's scheme, for a short
-//!    dependency chain). Keeping `hi` exact
-//!    and folding `lo` into the small term avoids the rounding error of `r`.
-//! 4. Reconstruction: `p · 2^k1 · 2^k2` with `k1 = ⌊k/2⌋`, `k2 = k − k1`, the powers of two
+//! 2. Reduction (Cody–Waite, by ln 2 / 16): `m = round(x · 16 / ln 2)` by the shift trick
+//!    (`t = x·(16/ln 2) + 1.5·2^52`, `m` is in the low bits of `t`, `md = t − 1.5·2^52`), then
+//!    `hi = x − md·(LN2_HI/16)` (exact: `LN2_HI` has 32 significant bits and |m| ≤ 17221 has
+//!    15, and the subtraction is exact by Sterbenz), `lo = md·(LN2_LO/16)`, `r = hi − lo`,
+//!    |r| ≤ ln 2 / 32 ≈ 0.0217. With `m = 16 k + j` (0 ≤ j < 16): e^x = 2^k · 2^(j/16) · e^r.
+//! 3. `e^r − 1 ≈ p = hi + (r²·q(r) − lo)` with `q(r) = Σ_{n=2}^{7} rⁿ⁻²/n!` (the Taylor
+//!    series to degree 7, truncation error below 2e-18 relative; Estrin's scheme, for a short
+//!    dependency chain). Keeping `hi` exact and folding `lo` into the small term avoids the
+//!    rounding error of `r`.
+//! 4. `2^(j/16) · e^r ≈ T + (T·p + T_lo)`, with 2^(j/16) = T + T_lo to twice double precision
+//!    from a table of 16 pairs (T_lo · p, below 1e-18 relative, is left out).
+//! 5. Reconstruction: `y · 2^k1 · 2^k2` with `k1 = ⌊k/2⌋`, `k2 = k − k1`, the powers of two
 //!    built by writing `k1 + 1023` and `k2 + 1023` into the exponent field. Both are normal for
-//!    every `k` in `[-1076, 1024]`, the first product is exact, and the second rounds once: so
-//!    overflow gives `+inf` and subnormal results are rounded (not flushed) correctly from `p`.
+//!    every `k` in `[-1077, 1024]`, the first product is exact, and the second rounds once: so
+//!    overflow gives `+inf` and subnormal results are rounded (not flushed) correctly from `y`.
 //!
 //! Accuracy against glibc's `exp` (itself correctly rounded in all but rare cases): see the test
 //! `exp_matches_std_within_one_ulp` (at most 1 ulp apart over [-745, 709]).
@@ -40,27 +43,55 @@
 pub const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
 /// `ln 2 − LN2_HI`.
 pub const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
-/// `1 / ln 2`.
-pub const INV_LN2: f64 = f64::from_bits(0x3ff7_1547_652b_82fe);
+/// `16 / ln 2` (16 times the double nearest 1 / ln 2).
+pub const EXP_INV_STEP: f64 = 16.0 * f64::from_bits(0x3ff7_1547_652b_82fe);
+/// `(ln 2) / 16` in two parts, `LN2_HI / 16` and `LN2_LO / 16` (exact divisions).
+pub const EXP_STEP_HI: f64 = LN2_HI / 16.0;
+pub const EXP_STEP_LO: f64 = LN2_LO / 16.0;
 /// `1.5 · 2^52`: adding it rounds to an integer, kept in the low bits of the significand.
 pub const ROUND_SHIFT: f64 = f64::from_bits(0x4338_0000_0000_0000);
 /// Arguments are clamped to `[EXP_MIN_ARG, EXP_MAX_ARG]` (results `+0` and `+inf` there).
 pub const EXP_MIN_ARG: f64 = -746.0;
 pub const EXP_MAX_ARG: f64 = 710.0;
-/// `1/n!` for `n = 2..=13`: the coefficients of `q`, lowest degree first.
-pub const EXP_COEFFS: [f64; 12] = [
-    1.0 / 2.0,
-    1.0 / 6.0,
-    1.0 / 24.0,
-    1.0 / 120.0,
-    1.0 / 720.0,
-    1.0 / 5040.0,
-    1.0 / 40320.0,
-    1.0 / 362880.0,
-    1.0 / 3628800.0,
-    1.0 / 39916800.0,
-    1.0 / 479001600.0,
-    1.0 / 6227020800.0,
+/// `1/n!` for `n = 2..=7`: the coefficients of `q`, lowest degree first.
+pub const EXP_COEFFS: [f64; 6] = [1.0 / 2.0, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0, 1.0 / 5040.0];
+/// `2^(j/16)` rounded to double, for `j = 0..16` (computed to 60 digits, then rounded).
+pub const EXP_TABLE_HI: [f64; 16] = [
+    f64::from_bits(0x3ff0_0000_0000_0000),
+    f64::from_bits(0x3ff0_b558_6cf9_890f),
+    f64::from_bits(0x3ff1_72b8_3c7d_517b),
+    f64::from_bits(0x3ff2_387a_6e75_6238),
+    f64::from_bits(0x3ff3_06fe_0a31_b715),
+    f64::from_bits(0x3ff3_dea6_4c12_3422),
+    f64::from_bits(0x3ff4_bfda_d536_2a27),
+    f64::from_bits(0x3ff5_ab07_dd48_5429),
+    f64::from_bits(0x3ff6_a09e_667f_3bcd),
+    f64::from_bits(0x3ff7_a114_73eb_0187),
+    f64::from_bits(0x3ff8_ace5_422a_a0db),
+    f64::from_bits(0x3ff9_c491_82a3_f090),
+    f64::from_bits(0x3ffa_e89f_995a_d3ad),
+    f64::from_bits(0x3ffc_199b_dd85_529c),
+    f64::from_bits(0x3ffd_5818_dcfb_a487),
+    f64::from_bits(0x3ffe_a4af_a2a4_90da),
+];
+/// `2^(j/16) − EXP_TABLE_HI[j]`, rounded to double.
+pub const EXP_TABLE_LO: [f64; 16] = [
+    0.0,
+    f64::from_bits(0x3c98_a62e_4adc_610b),
+    f64::from_bits(0xbc81_9041_b9d7_8a76),
+    f64::from_bits(0x3c99_b07e_b6c7_0573),
+    f64::from_bits(0x3c86_f46a_d231_82e4),
+    f64::from_bits(0x3c8a_da09_11f0_9ebc),
+    f64::from_bits(0x3c7d_4397_afec_42e2),
+    f64::from_bits(0x3c96_324c_0546_47ad),
+    f64::from_bits(0xbc9b_dd34_13b2_6456),
+    f64::from_bits(0xbc84_1577_ee04_992f),
+    f64::from_bits(0x3c96_e9f1_5686_4b27),
+    f64::from_bits(0x3c7c_7c46_b071_f2be),
+    f64::from_bits(0x3c97_a1cd_345d_cc81),
+    f64::from_bits(0x3c81_1065_8950_48dd),
+    f64::from_bits(0x3c82_ed02_d75b_3707),
+    f64::from_bits(0xbc9e_9c23_179c_2893),
 ];
 
 /// fdlibm's coefficients of `R(z) = Σ LG_i z^i` for ln(1 + f), kept as published.
@@ -117,40 +148,36 @@ pub fn exp(x: f64) -> f64 {
     }
     let x = if x < EXP_MIN_ARG { EXP_MIN_ARG } else { x };
     let x = if x > EXP_MAX_ARG { EXP_MAX_ARG } else { x };
-    let t = x * INV_LN2 + ROUND_SHIFT;
-    let kd = t - ROUND_SHIFT;
-    // k in [-1076, 1024], as the difference of the bit patterns (same exponent).
-    let k = t.to_bits().wrapping_sub(ROUND_SHIFT.to_bits());
-    let hi = x - kd * LN2_HI;
-    let lo = kd * LN2_LO;
+    let t = x * EXP_INV_STEP + ROUND_SHIFT;
+    let md = t - ROUND_SHIFT;
+    // m in [-17221, 16389], as the difference of the bit patterns (same exponent).
+    let m = t.to_bits().wrapping_sub(ROUND_SHIFT.to_bits());
+    let hi = x - md * EXP_STEP_HI;
+    let lo = md * EXP_STEP_LO;
     let r = hi - lo;
     let r2 = r * r;
-    let q = exp_poly(r, r2);
-    let p = 1.0 + (hi + (r2 * q - lo));
-    // a = k1 + 1024 with k1 = floor(k / 2) (an unsigned shift of a positive number).
+    let p = hi + (r2 * exp_poly(r, r2) - lo);
+    let j = (m & 15) as usize;
+    let y = EXP_TABLE_HI[j] + (EXP_TABLE_HI[j] * p + EXP_TABLE_LO[j]);
+    // k = floor(m / 16) (an arithmetic shift); a = k1 + 1024 with k1 = floor(k / 2) (an
+    // unsigned shift of a positive number).
+    let k = ((m as i64) >> 4) as u64;
     let a = k.wrapping_add(2048) >> 1;
     let s1 = f64::from_bits(a.wrapping_sub(1) << 52);
     let s2 = f64::from_bits(k.wrapping_sub(a).wrapping_add(2047) << 52);
-    p * s1 * s2
+    y * s1 * s2
 }
 
-/// `q(r) = Σ c_j r^j` by Estrin's scheme (a short dependency chain: the JIT's instance loop is
-/// bound by latency, not throughput). The JIT emits exactly these operations in this order.
+/// `q(r) = Σ c_j r^j` by Estrin's scheme (a short dependency chain). The JIT emits exactly
+/// these operations in this order.
 fn exp_poly(r: f64, r2: f64) -> f64 {
     let c = EXP_COEFFS;
     let r4 = r2 * r2;
-    let r8 = r4 * r4;
     let p01 = c[0] + c[1] * r;
     let p23 = c[2] + c[3] * r;
     let p45 = c[4] + c[5] * r;
-    let p67 = c[6] + c[7] * r;
-    let p89 = c[8] + c[9] * r;
-    let p1011 = c[10] + c[11] * r;
     let q03 = p01 + p23 * r2;
-    let q47 = p45 + p67 * r2;
-    let q811 = p89 + p1011 * r2;
-    let q07 = q03 + q47 * r4;
-    q07 + q811 * r8
+    q03 + p45 * r4
 }
 
 #[cfg(test)]

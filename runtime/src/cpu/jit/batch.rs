@@ -18,9 +18,10 @@ pub(crate) enum Batched {
 /// The signature of every variant: `values[0..count] = f(values[0..count])`.
 type RowFn = unsafe extern "C" fn(values: *mut f64, count: usize);
 
-/// The baseline, AVX2 and AVX-512 variants of `$name` applying `$f` to each value.
+/// The baseline and AVX2 variants of `$name` applying `$f` to each value, and the AVX-512
+/// variant unless the function has its own (`exp_avx512`).
 macro_rules! row_variants {
-    ($name:ident, $f:path) => {
+    ($name:ident, $f:path $(, $avx512:ident)?) => {
         mod $name {
             /// # Safety
             /// `values` must be valid for reads and writes of `count` values.
@@ -38,20 +39,98 @@ macro_rules! row_variants {
                 unsafe { std::slice::from_raw_parts_mut(values, count) }.iter_mut().for_each(|x| *x = $f(*x));
             }
 
+            $(
             /// # Safety
             /// As [`baseline`]; the processor must have AVX-512 F and DQ.
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx512f,avx512dq")]
-            pub(super) unsafe extern "C" fn avx512(values: *mut f64, count: usize) {
+            pub(super) unsafe extern "C" fn $avx512(values: *mut f64, count: usize) {
                 // SAFETY: forwarded from the caller.
                 unsafe { std::slice::from_raw_parts_mut(values, count) }.iter_mut().for_each(|x| *x = $f(*x));
             }
+            )?
         }
     };
 }
 
 row_variants!(exp_rows, sylva_compiler::ir::math::exp);
-row_variants!(ln_rows, sylva_compiler::ir::math::ln);
+row_variants!(ln_rows, sylva_compiler::ir::math::ln, avx512);
+
+/// `math::exp` with AVX-512 intrinsics, operation for operation: the compiler turns the
+/// table's indexing into gathers, here two permutations of the table held in registers.
+#[cfg(target_arch = "x86_64")]
+mod exp_avx512 {
+    use std::arch::x86_64::*;
+
+    use sylva_compiler::ir::math::{
+        EXP_COEFFS as C, EXP_INV_STEP, EXP_MAX_ARG, EXP_MIN_ARG, EXP_STEP_HI, EXP_STEP_LO, EXP_TABLE_HI, EXP_TABLE_LO,
+        ROUND_SHIFT,
+    };
+
+    /// `math::exp` of eight values; `table` the table's high and low halves, each in two registers.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn exp8(x: __m512d, table: [__m512d; 4]) -> __m512d {
+        let c = _mm512_set1_pd;
+        let nan = _mm512_cmp_pd_mask::<_CMP_UNORD_Q>(x, x);
+        let xc = _mm512_min_pd(_mm512_max_pd(x, c(EXP_MIN_ARG)), c(EXP_MAX_ARG));
+        let t = _mm512_add_pd(_mm512_mul_pd(xc, c(EXP_INV_STEP)), c(ROUND_SHIFT));
+        let md = _mm512_sub_pd(t, c(ROUND_SHIFT));
+        let m = _mm512_sub_epi64(_mm512_castpd_si512(t), _mm512_set1_epi64(ROUND_SHIFT.to_bits() as i64));
+        let hi = _mm512_sub_pd(xc, _mm512_mul_pd(md, c(EXP_STEP_HI)));
+        let lo = _mm512_mul_pd(md, c(EXP_STEP_LO));
+        let r = _mm512_sub_pd(hi, lo);
+        let r2 = _mm512_mul_pd(r, r);
+        let r4 = _mm512_mul_pd(r2, r2);
+        let p01 = _mm512_add_pd(c(C[0]), _mm512_mul_pd(c(C[1]), r));
+        let p23 = _mm512_add_pd(c(C[2]), _mm512_mul_pd(c(C[3]), r));
+        let p45 = _mm512_add_pd(c(C[4]), _mm512_mul_pd(c(C[5]), r));
+        let q = _mm512_add_pd(_mm512_add_pd(p01, _mm512_mul_pd(p23, r2)), _mm512_mul_pd(p45, r4));
+        let p = _mm512_add_pd(hi, _mm512_sub_pd(_mm512_mul_pd(r2, q), lo));
+        // The permutations read the low 4 bits of each index: j = m & 15.
+        let t_hi = _mm512_permutex2var_pd(table[0], m, table[1]);
+        let t_lo = _mm512_permutex2var_pd(table[2], m, table[3]);
+        let y = _mm512_add_pd(t_hi, _mm512_add_pd(_mm512_mul_pd(t_hi, p), t_lo));
+        let k = _mm512_srai_epi64::<4>(m);
+        let a = _mm512_srli_epi64::<1>(_mm512_add_epi64(k, _mm512_set1_epi64(2048)));
+        let s1 = _mm512_slli_epi64::<52>(_mm512_sub_epi64(a, _mm512_set1_epi64(1)));
+        let s2 = _mm512_slli_epi64::<52>(_mm512_add_epi64(_mm512_sub_epi64(k, a), _mm512_set1_epi64(2047)));
+        let y = _mm512_mul_pd(_mm512_mul_pd(y, _mm512_castsi512_pd(s1)), _mm512_castsi512_pd(s2));
+        _mm512_mask_blend_pd(nan, y, x)
+    }
+
+    /// # Safety
+    /// `values` must be valid for reads and writes of `count` values; the processor must have
+    /// AVX-512 F and DQ.
+    #[target_feature(enable = "avx512f,avx512dq")]
+    pub(super) unsafe extern "C" fn rows(values: *mut f64, count: usize) {
+        // SAFETY: forwarded from the caller.
+        let values = unsafe { std::slice::from_raw_parts_mut(values, count) };
+        // SAFETY: each table holds 16 values.
+        let table = unsafe {
+            [
+                _mm512_loadu_pd(EXP_TABLE_HI.as_ptr()),
+                _mm512_loadu_pd(EXP_TABLE_HI.as_ptr().add(8)),
+                _mm512_loadu_pd(EXP_TABLE_LO.as_ptr()),
+                _mm512_loadu_pd(EXP_TABLE_LO.as_ptr().add(8)),
+            ]
+        };
+        // Two vectors at a time, so that their chains overlap.
+        let mut pairs = values.chunks_exact_mut(16);
+        for pair in &mut pairs {
+            let p = pair.as_mut_ptr();
+            // SAFETY: the chunk holds 16 values.
+            unsafe {
+                let (a, b) = (exp8(_mm512_loadu_pd(p), table), exp8(_mm512_loadu_pd(p.add(8)), table));
+                _mm512_storeu_pd(p, a);
+                _mm512_storeu_pd(p.add(8), b);
+            }
+        }
+        for x in pairs.into_remainder() {
+            *x = sylva_compiler::ir::math::exp(*x);
+        }
+    }
+}
 
 impl Batched {
     pub(crate) const ALL: [Batched; 2] = [Batched::Exp, Batched::Ln];
@@ -79,7 +158,7 @@ impl Batched {
         #[cfg(target_arch = "x86_64")]
         {
             let (avx2, avx512): (RowFn, RowFn) = match self {
-                Batched::Exp => (exp_rows::avx2, exp_rows::avx512),
+                Batched::Exp => (exp_rows::avx2, exp_avx512::rows),
                 Batched::Ln => (ln_rows::avx2, ln_rows::avx512),
             };
             if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512dq") {
