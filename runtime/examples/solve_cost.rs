@@ -5,10 +5,11 @@
 //!
 //! usage: cargo run --release -p sylva-runtime --example solve_cost -- [RINGS [ROUNDS]]
 //! Prints per model and arrangement the median over ROUNDS (default 15) of the time per node
-//! and solve, each round the mean over enough solves to take about 50 ms.
+//! and solve, each round the mean over enough solves to take about 50 ms. Times are the
+//! thread's CPU time, not wall time, so that other work on a shared machine counts less.
 
 use std::ops::Range;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sylva_compiler::source::SourceDb;
 use sylva_compiler::{Loader, compile};
@@ -52,14 +53,23 @@ fn time_solves(plan: &Plan, cells: &SolveCells) -> Duration {
         diagonal.copy_from_slice(&diagonal0);
         solve_cells(&mut v, &mut rhs, &mut diagonal, &plan.cable, 0, cells);
     };
-    let warm = Instant::now();
+    let warm = thread_cpu_time();
     solve();
-    let count = (Duration::from_millis(50).as_secs_f64() / warm.elapsed().as_secs_f64()).clamp(1.0, 1e6) as u32;
-    let start = Instant::now();
+    let count = (0.05 / (thread_cpu_time() - warm).as_secs_f64()).clamp(1.0, 1e6) as u32;
+    let start = thread_cpu_time();
     for _ in 0..count {
         solve();
     }
-    start.elapsed() / count
+    (thread_cpu_time() - start) / count
+}
+
+/// The CPU time this thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `t` is a valid timespec to write.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    assert_eq!(status, 0, "clock_gettime");
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {
