@@ -110,6 +110,7 @@ struct Node {
     rhs: Lanes,
     diagonal: Lanes,
     axial: Lanes,
+    capacitance_dt: Lanes,
 }
 
 thread_local! {
@@ -145,7 +146,7 @@ fn solve_groups(mut arrays: Arrays, groups: &Groups, scratch: &mut Vec<Node>) {
         let shape = &groups.shapes[group.shape];
         scratch.resize(shape.len(), Node::default());
         let mut cells = arrays.cells(group.start, shape.len());
-        assemble(&mut cells, &shape.parent, scratch);
+        assemble(&cells, &shape.parent, scratch);
         eliminate(&shape.parent, scratch);
         substitute(&mut cells, &shape.parent, scratch);
     }
@@ -161,58 +162,86 @@ struct Arrays<'a> {
 }
 
 impl Arrays<'_> {
-    /// The arrays of the group of cells from node `start`, `n` nodes each, split by lane.
+    /// The arrays of the group of cells from node `start`, `n` nodes each.
     #[inline(always)]
     fn cells(&mut self, start: usize, n: usize) -> Cells<'_> {
         let (local, global) = (start - self.offset..start - self.offset + LANES * n, start..start + LANES * n);
         Cells {
-            v: by_lane(&mut self.v[local.clone()], n),
-            rhs: by_lane(&mut self.rhs[local.clone()], n),
-            diagonal: by_lane(&mut self.diagonal[local], n),
-            axial: by_lane_read(&self.cable.axial[global.clone()], n),
-            capacitance_dt: by_lane_read(&self.cable.capacitance_dt[global], n),
+            v: &mut self.v[local.clone()],
+            rhs: &mut self.rhs[local.clone()],
+            diagonal: &mut self.diagonal[local],
+            axial: &self.cable.axial[global.clone()],
+            capacitance_dt: &self.cable.capacitance_dt[global],
         }
     }
 }
 
-/// A group's node arrays by lane: `v[l][k]` is node k of cell l; every slice is n long.
+/// A group's node arrays: cell after cell, `LANES · n` values each.
 struct Cells<'a> {
-    v: [&'a mut [f64]; LANES],
-    rhs: [&'a mut [f64]; LANES],
-    diagonal: [&'a mut [f64]; LANES],
-    axial: [&'a [f64]; LANES],
-    capacitance_dt: [&'a [f64]; LANES],
+    v: &'a mut [f64],
+    rhs: &'a mut [f64],
+    diagonal: &'a mut [f64],
+    axial: &'a [f64],
+    capacitance_dt: &'a [f64],
 }
 
+/// Nodes gathered and scattered at a time: each lane's four consecutive nodes are one load
+/// or store, and the transposition is done in registers.
+const BLOCK: usize = 4;
+
+/// `field` of every node of `scratch` from `cells` (cell after cell): node k of lane l is
+/// `cells[l·n + k]`.
 #[inline(always)]
-fn by_lane(nodes: &mut [f64], n: usize) -> [&mut [f64]; LANES] {
-    let mut cells = nodes.chunks_exact_mut(n);
-    std::array::from_fn(|_| cells.next().expect("LANES cells of n nodes"))
+fn gather(cells: &[f64], scratch: &mut [Node], field: impl Fn(&mut Node) -> &mut Lanes) {
+    let n = scratch.len();
+    let lanes: [&[f64]; LANES] = std::array::from_fn(|l| &cells[l * n..(l + 1) * n]);
+    let mut blocks = scratch.chunks_exact_mut(BLOCK);
+    for (b, block) in (&mut blocks).enumerate() {
+        let rows: [[f64; BLOCK]; LANES] =
+            std::array::from_fn(|l| lanes[l][b * BLOCK..(b + 1) * BLOCK].try_into().expect("a block"));
+        for (j, node) in block.iter_mut().enumerate() {
+            *field(node) = Lanes(std::array::from_fn(|l| rows[l][j]));
+        }
+    }
+    let first = n - blocks.into_remainder().len();
+    for (k, node) in scratch.iter_mut().enumerate().skip(first) {
+        *field(node) = Lanes(std::array::from_fn(|l| lanes[l][k]));
+    }
 }
 
+/// [`gather`] backwards: `field` of every node of `scratch` into `cells`.
 #[inline(always)]
-fn by_lane_read(nodes: &[f64], n: usize) -> [&[f64]; LANES] {
-    let mut cells = nodes.chunks_exact(n);
-    std::array::from_fn(|_| cells.next().expect("LANES cells of n nodes"))
+fn scatter(scratch: &[Node], cells: &mut [f64], field: impl Fn(&Node) -> &Lanes) {
+    let n = scratch.len();
+    let mut lanes = cells.chunks_exact_mut(n);
+    let mut lanes: [&mut [f64]; LANES] = std::array::from_fn(|_| lanes.next().expect("LANES cells of n nodes"));
+    let blocks = scratch.chunks_exact(BLOCK);
+    let first = n - blocks.remainder().len();
+    for (b, block) in blocks.enumerate() {
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            let row: [f64; BLOCK] = std::array::from_fn(|j| field(&block[j]).0[l]);
+            lane[b * BLOCK..(b + 1) * BLOCK].copy_from_slice(&row);
+        }
+    }
+    for (k, node) in scratch.iter().enumerate().skip(first) {
+        for (l, lane) in lanes.iter_mut().enumerate() {
+            lane[k] = field(node).0[l];
+        }
+    }
 }
 
-/// Node `k` of every lane.
-#[inline(always)]
-fn gather(lanes: &[impl AsRef<[f64]>; LANES], k: usize) -> Lanes {
-    Lanes(std::array::from_fn(|l| lanes[l].as_ref()[k]))
-}
-
-/// Gathers every node into `scratch` and assembles it as [`super::solve_range`] does: C/dt on
+/// Gathers the group into `scratch` and assembles it as [`super::solve_range`] does: C/dt on
 /// the diagonal, then per edge the axial current and conductance into the child and its parent.
 #[inline(always)]
-fn assemble(cells: &mut Cells, parent: &[u32], scratch: &mut [Node]) {
+fn assemble(cells: &Cells, parent: &[u32], scratch: &mut [Node]) {
+    gather(cells.v, scratch, |node| &mut node.v);
+    gather(cells.rhs, scratch, |node| &mut node.rhs);
+    gather(cells.diagonal, scratch, |node| &mut node.diagonal);
+    gather(cells.capacitance_dt, scratch, |node| &mut node.capacitance_dt);
+    gather(cells.axial, scratch, |node| &mut node.axial);
     for (k, &p) in parent.iter().enumerate() {
-        let mut node = Node {
-            v: gather(&cells.v, k),
-            rhs: gather(&cells.rhs, k),
-            diagonal: gather(&cells.diagonal, k) + gather(&cells.capacitance_dt, k),
-            axial: gather(&cells.axial, k),
-        };
+        let mut node = scratch[k];
+        node.diagonal = node.diagonal + node.capacitance_dt;
         if k > 0 {
             let (g, parent) = (node.axial, &mut scratch[p as usize]);
             let current = g * (parent.v - node.v);
@@ -237,8 +266,8 @@ fn eliminate(parent: &[u32], scratch: &mut [Node]) {
     }
 }
 
-/// Substitutes down from the root and scatters each node as it is solved: rhs becomes Δv,
-/// v += Δv, and the diagonal is left eliminated, as [`super::solve_range`] leaves them.
+/// Substitutes down from the root (rhs becomes Δv, v += Δv), then scatters v, rhs and the
+/// eliminated diagonal back, as [`super::solve_range`] leaves them.
 #[inline(always)]
 fn substitute(cells: &mut Cells, parent: &[u32], scratch: &mut [Node]) {
     for (k, &p) in parent.iter().enumerate() {
@@ -249,12 +278,11 @@ fn substitute(cells: &mut Cells, parent: &[u32], scratch: &mut [Node]) {
             (node.rhs + node.axial * scratch[p as usize].rhs) / node.diagonal
         };
         scratch[k].rhs = dv;
-        for l in 0..LANES {
-            cells.rhs[l][k] = dv.0[l];
-            cells.v[l][k] = node.v.0[l] + dv.0[l];
-            cells.diagonal[l][k] = node.diagonal.0[l];
-        }
+        scratch[k].v = node.v + dv;
     }
+    scatter(scratch, cells.v, |node| &node.v);
+    scatter(scratch, cells.rhs, |node| &node.rhs);
+    scatter(scratch, cells.diagonal, |node| &node.diagonal);
 }
 
 #[cfg(test)]
