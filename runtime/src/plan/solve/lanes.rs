@@ -13,7 +13,7 @@ use std::ops::{Add, Div, Mul, Range, Sub};
 use super::Cable;
 
 /// Cells per group: four f64 lanes fill an AVX register (two SSE2 registers without AVX).
-pub(super) const LANES: usize = 8;
+pub(super) const LANES: usize = 4;
 
 /// A cell's tree relative to its first node: node 0 its only root, `parent[k] < k` for the
 /// others (`parent[0]` is unused).
