@@ -128,7 +128,7 @@ pub(super) fn solve(v: &mut [f64], rhs: &mut [f64], diagonal: &mut [f64], cable:
             // SAFETY: the processor has AVX.
             return unsafe { solve_with_avx(arrays, groups, scratch) };
         }
-        solve_groups(arrays, groups, scratch);
+        solve_groups::<false>(arrays, groups, scratch);
     });
 }
 
@@ -136,19 +136,20 @@ pub(super) fn solve(v: &mut [f64], rhs: &mut [f64], diagonal: &mut [f64], cable:
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
 unsafe fn solve_with_avx(arrays: Arrays, groups: &Groups, scratch: &mut Vec<Node>) {
-    solve_groups(arrays, groups, scratch);
+    solve_groups::<true>(arrays, groups, scratch);
 }
 
-/// [`solve`] without the choice of instructions (the tests run it to check both paths).
+/// [`solve`] without the choice of instructions (the tests run it to check both paths);
+/// `AVX` only where compiled for AVX.
 #[inline(always)]
-fn solve_groups(mut arrays: Arrays, groups: &Groups, scratch: &mut Vec<Node>) {
+fn solve_groups<const AVX: bool>(mut arrays: Arrays, groups: &Groups, scratch: &mut Vec<Node>) {
     for group in &groups.groups {
         let shape = &groups.shapes[group.shape];
         scratch.resize(shape.len(), Node::default());
         let mut cells = arrays.cells(group.start, shape.len());
-        assemble(&cells, &shape.parent, scratch);
+        assemble::<AVX>(&cells, &shape.parent, scratch);
         eliminate(&shape.parent, scratch);
-        substitute(&mut cells, &shape.parent, scratch);
+        substitute::<AVX>(&mut cells, &shape.parent, scratch);
     }
 }
 
@@ -185,22 +186,63 @@ struct Cells<'a> {
     capacitance_dt: &'a [f64],
 }
 
-/// Nodes gathered and scattered at a time: each lane's four consecutive nodes are one load
-/// or store, and the transposition is done in registers.
-const BLOCK: usize = 4;
+/// Nodes gathered and scattered at a time: each lane's consecutive nodes are one load or
+/// store, and a transposition in registers makes them lane vectors.
+const BLOCK: usize = LANES;
+
+/// Rows to columns of a block: the lanes' nodes to the nodes' lanes and back.
+#[inline(always)]
+fn transpose<const AVX: bool>(rows: [[f64; BLOCK]; LANES]) -> [[f64; LANES]; BLOCK] {
+    #[cfg(target_arch = "x86_64")]
+    if AVX {
+        // SAFETY: `AVX` is only true in code compiled for AVX, which runs where the processor
+        // has it (`solve`).
+        return unsafe { avx::transpose(rows) };
+    }
+    std::array::from_fn(|j| std::array::from_fn(|l| rows[l][j]))
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx {
+    use std::arch::x86_64::{
+        _mm256_loadu_pd, _mm256_permute2f128_pd, _mm256_storeu_pd, _mm256_unpackhi_pd, _mm256_unpacklo_pd,
+    };
+
+    /// [`super::transpose`] of a 4×4 block in AVX registers (what LLVM does not find itself).
+    #[inline]
+    #[target_feature(enable = "avx")]
+    pub(super) fn transpose(rows: [[f64; 4]; 4]) -> [[f64; 4]; 4] {
+        // SAFETY: every pointer is to four f64.
+        let [r0, r1, r2, r3] = unsafe { [0, 1, 2, 3].map(|l| _mm256_loadu_pd(rows[l].as_ptr())) };
+        // [r0[0], r1[0], r0[2], r1[2]], [r0[1], r1[1], r0[3], r1[3]], and so for r2, r3.
+        let (low01, high01) = (_mm256_unpacklo_pd(r0, r1), _mm256_unpackhi_pd(r0, r1));
+        let (low23, high23) = (_mm256_unpacklo_pd(r2, r3), _mm256_unpackhi_pd(r2, r3));
+        let columns = [
+            _mm256_permute2f128_pd::<0x20>(low01, low23),
+            _mm256_permute2f128_pd::<0x20>(high01, high23),
+            _mm256_permute2f128_pd::<0x31>(low01, low23),
+            _mm256_permute2f128_pd::<0x31>(high01, high23),
+        ];
+        let mut out = [[0.0; 4]; 4];
+        for (column, out) in columns.into_iter().zip(&mut out) {
+            // SAFETY: `out` holds four f64.
+            unsafe { _mm256_storeu_pd(out.as_mut_ptr(), column) };
+        }
+        out
+    }
+}
 
 /// `field` of every node of `scratch` from `cells` (cell after cell): node k of lane l is
 /// `cells[l·n + k]`.
 #[inline(always)]
-fn gather(cells: &[f64], scratch: &mut [Node], field: impl Fn(&mut Node) -> &mut Lanes) {
+fn gather<const AVX: bool>(cells: &[f64], scratch: &mut [Node], field: impl Fn(&mut Node) -> &mut Lanes) {
     let n = scratch.len();
     let lanes: [&[f64]; LANES] = std::array::from_fn(|l| &cells[l * n..(l + 1) * n]);
     let mut blocks = scratch.chunks_exact_mut(BLOCK);
     for (b, block) in (&mut blocks).enumerate() {
-        let rows: [[f64; BLOCK]; LANES] =
-            std::array::from_fn(|l| lanes[l][b * BLOCK..(b + 1) * BLOCK].try_into().expect("a block"));
-        for (j, node) in block.iter_mut().enumerate() {
-            *field(node) = Lanes(std::array::from_fn(|l| rows[l][j]));
+        let rows = std::array::from_fn(|l| lanes[l][b * BLOCK..(b + 1) * BLOCK].try_into().expect("a block"));
+        for (node, column) in block.iter_mut().zip(transpose::<AVX>(rows)) {
+            field(node).0 = column;
         }
     }
     let first = n - blocks.into_remainder().len();
@@ -211,15 +253,15 @@ fn gather(cells: &[f64], scratch: &mut [Node], field: impl Fn(&mut Node) -> &mut
 
 /// [`gather`] backwards: `field` of every node of `scratch` into `cells`.
 #[inline(always)]
-fn scatter(scratch: &[Node], cells: &mut [f64], field: impl Fn(&Node) -> &Lanes) {
+fn scatter<const AVX: bool>(scratch: &[Node], cells: &mut [f64], field: impl Fn(&Node) -> &Lanes) {
     let n = scratch.len();
     let mut lanes = cells.chunks_exact_mut(n);
     let mut lanes: [&mut [f64]; LANES] = std::array::from_fn(|_| lanes.next().expect("LANES cells of n nodes"));
     let blocks = scratch.chunks_exact(BLOCK);
     let first = n - blocks.remainder().len();
     for (b, block) in blocks.enumerate() {
-        for (l, lane) in lanes.iter_mut().enumerate() {
-            let row: [f64; BLOCK] = std::array::from_fn(|j| field(&block[j]).0[l]);
+        let columns = std::array::from_fn(|j| field(&block[j]).0);
+        for (lane, row) in lanes.iter_mut().zip(transpose::<AVX>(columns)) {
             lane[b * BLOCK..(b + 1) * BLOCK].copy_from_slice(&row);
         }
     }
@@ -233,12 +275,12 @@ fn scatter(scratch: &[Node], cells: &mut [f64], field: impl Fn(&Node) -> &Lanes)
 /// Gathers the group into `scratch` and assembles it as [`super::solve_range`] does: C/dt on
 /// the diagonal, then per edge the axial current and conductance into the child and its parent.
 #[inline(always)]
-fn assemble(cells: &Cells, parent: &[u32], scratch: &mut [Node]) {
-    gather(cells.v, scratch, |node| &mut node.v);
-    gather(cells.rhs, scratch, |node| &mut node.rhs);
-    gather(cells.diagonal, scratch, |node| &mut node.diagonal);
-    gather(cells.capacitance_dt, scratch, |node| &mut node.capacitance_dt);
-    gather(cells.axial, scratch, |node| &mut node.axial);
+fn assemble<const AVX: bool>(cells: &Cells, parent: &[u32], scratch: &mut [Node]) {
+    gather::<AVX>(cells.v, scratch, |node| &mut node.v);
+    gather::<AVX>(cells.rhs, scratch, |node| &mut node.rhs);
+    gather::<AVX>(cells.diagonal, scratch, |node| &mut node.diagonal);
+    gather::<AVX>(cells.capacitance_dt, scratch, |node| &mut node.capacitance_dt);
+    gather::<AVX>(cells.axial, scratch, |node| &mut node.axial);
     for (k, &p) in parent.iter().enumerate() {
         let mut node = scratch[k];
         node.diagonal = node.diagonal + node.capacitance_dt;
@@ -269,7 +311,7 @@ fn eliminate(parent: &[u32], scratch: &mut [Node]) {
 /// Substitutes down from the root (rhs becomes Δv, v += Δv), then scatters v, rhs and the
 /// eliminated diagonal back, as [`super::solve_range`] leaves them.
 #[inline(always)]
-fn substitute(cells: &mut Cells, parent: &[u32], scratch: &mut [Node]) {
+fn substitute<const AVX: bool>(cells: &mut Cells, parent: &[u32], scratch: &mut [Node]) {
     for (k, &p) in parent.iter().enumerate() {
         let node = scratch[k];
         let dv = if k == 0 {
@@ -280,13 +322,13 @@ fn substitute(cells: &mut Cells, parent: &[u32], scratch: &mut [Node]) {
         scratch[k].rhs = dv;
         scratch[k].v = node.v + dv;
     }
-    scatter(scratch, cells.v, |node| &node.v);
-    scatter(scratch, cells.rhs, |node| &node.rhs);
-    scatter(scratch, cells.diagonal, |node| &node.diagonal);
+    scatter::<AVX>(scratch, cells.v, |node| &node.v);
+    scatter::<AVX>(scratch, cells.rhs, |node| &node.rhs);
+    scatter::<AVX>(scratch, cells.diagonal, |node| &node.diagonal);
 }
 
 #[cfg(test)]
 pub(super) fn solve_portably(v: &mut [f64], rhs: &mut [f64], diagonal: &mut [f64], cable: &Cable, offset: usize, groups: &Groups) {
     let arrays = Arrays { v, rhs, diagonal, cable, offset };
-    solve_groups(arrays, groups, &mut Vec::new());
+    solve_groups::<false>(arrays, groups, &mut Vec::new());
 }
