@@ -87,7 +87,8 @@ fn main() {
     ];
     for (name, plan) in &models {
         let cells = cells(plan);
-        let arrangements = [("side-by-side", SolveCells::side_by_side(&cells)), ("lanes", SolveCells::new(&plan.cable, &cells))];
+        let arrangements =
+            [("side-by-side", SolveCells::side_by_side(&cells)), ("lanes", SolveCells::new(&plan.cable, &cells))];
         let mut times = vec![Vec::new(); arrangements.len()];
         for _ in 0..rounds {
             for (times, (_, arranged)) in times.iter_mut().zip(&arrangements) {
@@ -98,7 +99,10 @@ fn main() {
         println!("{name}: {} cells, {nodes} nodes", cells.len());
         for (times, (label, arranged)) in times.into_iter().zip(&arrangements) {
             let per_node = median(times).as_secs_f64() * 1e9 / nodes as f64;
-            println!("  {label:>12}: {per_node:.2} ns per node and solve ({} groups in lanes)", arranged.laned_groups());
+            println!(
+                "  {label:>12}: {per_node:.2} ns per node and solve ({} groups in lanes)",
+                arranged.laned_groups()
+            );
         }
     }
 }

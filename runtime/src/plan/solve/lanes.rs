@@ -120,7 +120,14 @@ thread_local! {
 
 /// Solves the cells of `groups` ([`super::solve_range`]'s bits), with AVX where the processor
 /// has it, else with the baseline instructions (SSE2 on x86-64).
-pub(super) fn solve(v: &mut [f64], rhs: &mut [f64], diagonal: &mut [f64], cable: &Cable, offset: usize, groups: &Groups) {
+pub(super) fn solve(
+    v: &mut [f64],
+    rhs: &mut [f64],
+    diagonal: &mut [f64],
+    cable: &Cable,
+    offset: usize,
+    groups: &Groups,
+) {
     let arrays = Arrays { v, rhs, diagonal, cable, offset };
     SCRATCH.with_borrow_mut(|scratch| {
         #[cfg(target_arch = "x86_64")]
@@ -328,7 +335,14 @@ fn substitute<const AVX: bool>(cells: &mut Cells, parent: &[u32], scratch: &mut 
 }
 
 #[cfg(test)]
-pub(super) fn solve_portably(v: &mut [f64], rhs: &mut [f64], diagonal: &mut [f64], cable: &Cable, offset: usize, groups: &Groups) {
+pub(super) fn solve_portably(
+    v: &mut [f64],
+    rhs: &mut [f64],
+    diagonal: &mut [f64],
+    cable: &Cable,
+    offset: usize,
+    groups: &Groups,
+) {
     let arrays = Arrays { v, rhs, diagonal, cable, offset };
     solve_groups::<false>(arrays, groups, &mut Vec::new());
 }

@@ -11,6 +11,7 @@ const STAR: Tree = &[None, Some(0), Some(0), Some(0), Some(0)];
 const ONE: Tree = &[None];
 const TWO_BRANCHES: Tree = &[None, Some(0), Some(1), Some(0), Some(3), Some(4), Some(5), Some(2), Some(7)];
 const SHORT: Tree = &[None, Some(0), Some(1)];
+const EIGHT: Tree = &[None, Some(0), Some(1), Some(1), Some(0), Some(4), Some(5), Some(5)];
 /// The fork's length, another tree.
 const OTHER_FORK: Tree = &[None, Some(0), Some(0), Some(1), Some(3), Some(2)];
 /// Two roots in one cell's range: never in lanes.
@@ -71,6 +72,11 @@ fn assert_same_bits(trees: &[Tree], from: usize) {
     }
 }
 
+/// Each tree as many times as it says, in order.
+fn repeated(runs: &[(Tree, usize)]) -> Vec<Tree> {
+    runs.iter().flat_map(|&(tree, count)| std::iter::repeat_n(tree, count)).collect()
+}
+
 fn laned_groups(trees: &[Tree]) -> usize {
     let (cells, cable) = cells_and_cable(trees);
     SolveCells::new(&cable, &cells).laned_groups()
@@ -91,10 +97,18 @@ fn cells_side_by_side_give_the_bits_of_one_range() {
 fn cells_in_lanes_give_the_bits_of_one_range() {
     // Five forks (a group and one left over), four of the two-branch tree, three cables (an odd
     // count, none in lanes), a fork of another tree between forks, a forest, single cells.
-    let trees = [
-        FORK, FORK, FORK, FORK, FORK, TWO_BRANCHES, TWO_BRANCHES, TWO_BRANCHES, TWO_BRANCHES, CABLE, CABLE, CABLE,
-        FORK, OTHER_FORK, FORK, FORK, ONE, FOREST, FOREST, FOREST, FOREST, ONE, ONE, ONE, ONE, STAR,
-    ];
+    let trees = repeated(&[
+        (FORK, 5),
+        (TWO_BRANCHES, 4),
+        (CABLE, 3),
+        (FORK, 1),
+        (OTHER_FORK, 1),
+        (FORK, 2),
+        (ONE, 1),
+        (FOREST, 4),
+        (ONE, 4),
+        (STAR, 1),
+    ]);
     assert_eq!(laned_groups(&trees), 3, "the forks, the two-branch trees and four single nodes");
     // From node 0; from the second cell (the first group starts a cell later); from the cables
     // on.
@@ -105,12 +119,15 @@ fn cells_in_lanes_give_the_bits_of_one_range() {
 
 #[test]
 fn cells_of_one_shape_give_the_bits_of_one_range() {
-    // The ringtest's case, all cells alike: 4, 8 and 9 of them (one left over), and one alone.
-    for count in [4, 8, 9] {
-        let trees = vec![TWO_BRANCHES; count];
-        assert_eq!(laned_groups(&trees), count / lanes::LANES);
-        assert_same_bits(&trees, 0);
+    // The ringtest's case, all cells alike: 4, 8 and 9 of them (one left over), and one alone;
+    // trees of 9, 3 and 8 nodes (the gathers' blocks of four nodes with 1, 3 and 0 left).
+    for tree in [TWO_BRANCHES, SHORT, EIGHT] {
+        for count in [4, 8, 9] {
+            let trees = vec![tree; count];
+            assert_eq!(laned_groups(&trees), count / lanes::LANES);
+            assert_same_bits(&trees, 0);
+        }
+        assert_eq!(laned_groups(&[tree]), 0);
+        assert_same_bits(&[tree], 0);
     }
-    assert_eq!(laned_groups(&[TWO_BRANCHES]), 0);
-    assert_same_bits(&[TWO_BRANCHES], 0);
 }
