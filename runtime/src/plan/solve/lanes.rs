@@ -4,8 +4,8 @@
 //! divsd), so the bits are those of [`super::solve_range`]; what is shared is the instruction,
 //! above all the divisions, which bound the scalar solve.
 //!
-//! The group's nodes are gathered into a scratch array of lane vectors while they are
-//! assembled, solved there, and scattered back as the substitution finds them.
+//! The group's nodes are gathered into a scratch array of lane vectors, assembled and solved
+//! there, and scattered back; both moves take four nodes of a cell at a time.
 
 use std::cell::RefCell;
 use std::ops::{Add, Div, Mul, Range, Sub};
@@ -49,6 +49,7 @@ impl Shape {
 #[derive(Debug)]
 struct Group {
     start: usize,
+    /// Its index in [`Groups::shapes`].
     shape: usize,
 }
 
@@ -114,7 +115,7 @@ struct Node {
 }
 
 thread_local! {
-    /// The scratch array, kept from step to step (each chunk runs on one thread at a time).
+    /// The scratch array, one per thread and kept from step to step: no allocation per solve.
     static SCRATCH: RefCell<Vec<Node>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -128,6 +129,9 @@ pub(super) fn solve(
     offset: usize,
     groups: &Groups,
 ) {
+    if groups.groups.is_empty() {
+        return;
+    }
     let arrays = Arrays { v, rhs, diagonal, cable, offset };
     SCRATCH.with_borrow_mut(|scratch| {
         #[cfg(target_arch = "x86_64")]
