@@ -12,6 +12,7 @@ use sylva_compiler::ir::kernel::{Kernel, Target};
 use super::jit::{self, JitError, JitKernel};
 use super::slots::Slot;
 use crate::plan::schedule::Stage;
+use crate::plan::solve::SolveCells;
 use crate::plan::{Block, Cable, IonArrays, Nodes, Plan, ProbeSource};
 
 /// The compiled kernels of one block and its pointer table.
@@ -116,8 +117,8 @@ pub fn table(block: &mut Block, nodes: &mut Nodes, ions: &mut [IonArrays]) -> Ve
 /// A range of whole cells and, per block, the instances that belong to them.
 pub struct Chunk {
     pub nodes: Range<usize>,
-    /// The node range of each of its cells (the Hines solve takes several side by side).
-    pub cells: Vec<Range<usize>>,
+    /// Its cells arranged for the Hines solve (same-shape cells in SIMD lanes).
+    pub cells: SolveCells,
     pub instances: Vec<Range<usize>>,
 }
 
@@ -127,6 +128,7 @@ pub fn chunks(built: &Plan, count: usize) -> Vec<Chunk> {
     let total = built.nodes.v.len();
     let end_of = |gid: usize| if gid + 1 < cells { built.cell_offset[gid + 1] } else { total };
     let target = total.div_ceil(count.max(1)).max(1);
+    let cells_of = |gids: Range<usize>| gids.map(|gid| built.cell_offset[gid]..end_of(gid)).collect::<Vec<_>>();
     let mut out = Vec::new();
     let mut first = 0;
     while first < cells {
@@ -137,7 +139,7 @@ pub fn chunks(built: &Plan, count: usize) -> Vec<Chunk> {
         let gids = first as u32..last as u32;
         out.push(Chunk {
             nodes: built.cell_offset[first]..end_of(last - 1),
-            cells: (first..last).map(|gid| built.cell_offset[gid]..end_of(gid)).collect(),
+            cells: SolveCells::new(&built.cable, &cells_of(first..last)),
             instances: built.blocks.iter().map(|b| b.instances_of(gids.clone())).collect(),
         });
         first = last;

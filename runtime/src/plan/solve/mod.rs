@@ -5,7 +5,9 @@ use std::ops::Range;
 
 use super::Cable;
 
-/// How many cells [`solve_cells`] eliminates and substitutes side by side. Each cell's
+mod lanes;
+
+/// How many cells [`solve_side_by_side`] eliminates and substitutes side by side. Each cell's
 /// elimination is one serial chain (a division, a product and a difference per node, each
 /// waiting for the last); a few cells at a time let the processor overlap their chains.
 const SIDE_BY_SIDE: usize = 4;
@@ -22,14 +24,62 @@ pub fn solve_range(
     offset: usize,
     range: Range<usize>,
 ) {
-    solve_cells(v, rhs, diagonal, cable, offset, &[range]);
+    solve_side_by_side(v, rhs, diagonal, cable, offset, &[range]);
 }
 
-/// [`solve_range`] for the cells `cells` (each the node range of whole cells; their union is
-/// what the slices from `offset` hold), several cells side by side. Every node sees the same
+/// The cells of a chunk arranged for the solve, once when the chunk is made: adjacent cells
+/// of one shape in groups of [`lanes::LANES`] solved in SIMD lanes, the others side by side.
+#[derive(Default, Debug)]
+pub struct SolveCells {
+    laned: lanes::Groups,
+    side_by_side: Vec<Range<usize>>,
+}
+
+impl SolveCells {
+    /// `cells`: the node range of each cell, in order.
+    pub fn new(cable: &Cable, cells: &[Range<usize>]) -> SolveCells {
+        let mut arranged = SolveCells::default();
+        let mut first = 0;
+        while first < cells.len() {
+            if arranged.laned.take(cable, &cells[first..]) {
+                first += lanes::LANES;
+            } else {
+                arranged.side_by_side.push(cells[first].clone());
+                first += 1;
+            }
+        }
+        arranged
+    }
+
+    /// `cells` all side by side, none in lanes (what the lanes are measured against).
+    pub fn side_by_side(cells: &[Range<usize>]) -> SolveCells {
+        SolveCells { laned: lanes::Groups::default(), side_by_side: cells.to_vec() }
+    }
+
+    /// How many groups of cells are solved in lanes.
+    pub fn laned_groups(&self) -> usize {
+        self.laned.len()
+    }
+}
+
+/// [`solve_range`] for the cells `cells` (whose union is what the slices from `offset` hold):
+/// same-shape cells in SIMD lanes, the others several side by side. Every node sees the same
 /// operations in the same order as in [`solve_range`] (cells share no node), so the bits are
 /// the same.
 pub fn solve_cells(
+    v: &mut [f64],
+    rhs: &mut [f64],
+    diagonal: &mut [f64],
+    cable: &Cable,
+    offset: usize,
+    cells: &SolveCells,
+) {
+    lanes::solve(v, rhs, diagonal, cable, offset, &cells.laned);
+    solve_side_by_side(v, rhs, diagonal, cable, offset, &cells.side_by_side);
+}
+
+/// [`solve_range`] for the cells `cells`, several side by side.
+fn solve_side_by_side(
     v: &mut [f64],
     rhs: &mut [f64],
     diagonal: &mut [f64],
@@ -137,59 +187,4 @@ fn substitute_side_by_side(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Cells of different lengths and shapes (an unbranched cable, a fork, a star, one node),
-    /// side by side from node 0, with a deterministic spread of values.
-    fn cells_and_cable() -> (Vec<Range<usize>>, Cable) {
-        let shapes: [&[Option<usize>]; 6] = [
-            &[None, Some(0), Some(1), Some(2), Some(3), Some(4), Some(5)],
-            &[None, Some(0), Some(1), Some(1), Some(3), Some(2)],
-            &[None, Some(0), Some(0), Some(0), Some(0)],
-            &[None],
-            &[None, Some(0), Some(1), Some(0), Some(3), Some(4), Some(5), Some(2), Some(7)],
-            &[None, Some(0), Some(1)],
-        ];
-        let (mut cells, mut cable) = (Vec::new(), Cable::default());
-        for shape in shapes {
-            let first = cable.parent.len();
-            for (k, parent) in shape.iter().enumerate() {
-                let i = first + k;
-                cable.parent.push(parent.map_or(u32::MAX, |p| (first + p) as u32));
-                cable.axial.push(0.3 + 0.01 * (i * 7 % 11) as f64);
-                cable.capacitance_dt.push(1.7 + 0.13 * (i * 5 % 13) as f64);
-            }
-            cells.push(first..cable.parent.len());
-        }
-        (cells, cable)
-    }
-
-    /// The bits of v and rhs after solving the nodes from the first of `cells` on.
-    fn solved(cable: &Cable, cells: &[Range<usize>], side_by_side: bool) -> (Vec<u64>, Vec<u64>) {
-        let (offset, end) = (cells[0].start, cable.parent.len());
-        let mut v: Vec<f64> = (offset..end).map(|i| -65.0 + 3.1 * (i * 3 % 17) as f64).collect();
-        let mut rhs: Vec<f64> = (offset..end).map(|i| 0.01 * (i * 13 % 19) as f64 - 0.07).collect();
-        let mut diagonal: Vec<f64> = (offset..end).map(|i| 0.05 + 0.002 * (i % 5) as f64).collect();
-        if side_by_side {
-            solve_cells(&mut v, &mut rhs, &mut diagonal, cable, offset, cells);
-        } else {
-            solve_range(&mut v, &mut rhs, &mut diagonal, cable, offset, offset..end);
-        }
-        let bits = |x: &[f64]| x.iter().map(|x| x.to_bits()).collect();
-        (bits(&v), bits(&rhs))
-    }
-
-    #[test]
-    fn cells_side_by_side_give_the_bits_of_one_range() {
-        let (cells, cable) = cells_and_cable();
-        // A group of four and one of two; then, from the second cell, a chunk that does not
-        // start at node 0.
-        for from in [0, 1] {
-            let (v, rhs) = solved(&cable, &cells[from..], true);
-            let before = -65.0 + 3.1 * (cells[from].start * 3 % 17) as f64;
-            assert_ne!(v[0], f64::to_bits(before), "the solve moves v");
-            assert_eq!((v, rhs), solved(&cable, &cells[from..], false), "from cell {from}");
-        }
-    }
-}
+mod tests;

@@ -1,0 +1,133 @@
+//! The arranged solve (lanes and side by side) against [`solve_range`] over all the nodes, bit
+//! for bit.
+
+use super::*;
+
+type Tree = &'static [Option<usize>];
+
+const CABLE: Tree = &[None, Some(0), Some(1), Some(2), Some(3), Some(4), Some(5)];
+const FORK: Tree = &[None, Some(0), Some(1), Some(1), Some(3), Some(2)];
+const STAR: Tree = &[None, Some(0), Some(0), Some(0), Some(0)];
+const ONE: Tree = &[None];
+const TWO_BRANCHES: Tree = &[None, Some(0), Some(1), Some(0), Some(3), Some(4), Some(5), Some(2), Some(7)];
+const SHORT: Tree = &[None, Some(0), Some(1)];
+const EIGHT: Tree = &[None, Some(0), Some(1), Some(1), Some(0), Some(4), Some(5), Some(5)];
+/// The fork's length, another tree.
+const OTHER_FORK: Tree = &[None, Some(0), Some(0), Some(1), Some(3), Some(2)];
+/// Two roots in one cell's range: never in lanes.
+const FOREST: Tree = &[None, Some(0), None, Some(2)];
+
+/// The cells `trees` side by side from node 0, with a deterministic spread of values.
+fn cells_and_cable(trees: &[Tree]) -> (Vec<Range<usize>>, Cable) {
+    let (mut cells, mut cable) = (Vec::new(), Cable::default());
+    for tree in trees {
+        let first = cable.parent.len();
+        for (k, parent) in tree.iter().enumerate() {
+            let i = first + k;
+            cable.parent.push(parent.map_or(u32::MAX, |p| (first + p) as u32));
+            cable.axial.push(0.3 + 0.01 * (i * 7 % 11) as f64);
+            cable.capacitance_dt.push(1.7 + 0.13 * (i * 5 % 13) as f64);
+        }
+        cells.push(first..cable.parent.len());
+    }
+    (cells, cable)
+}
+
+/// How the nodes from the first of `cells` on are solved.
+#[derive(Copy, Clone, Debug)]
+enum Solve {
+    OneRange,
+    Arranged,
+    /// Arranged, the lanes without the choice of instructions (no AVX).
+    ArrangedPortably,
+}
+
+/// The bits of v and rhs after solving the nodes from the first of `cells` on.
+fn solved(cable: &Cable, cells: &[Range<usize>], how: Solve) -> (Vec<u64>, Vec<u64>) {
+    let (offset, end) = (cells[0].start, cable.parent.len());
+    let mut v: Vec<f64> = (offset..end).map(|i| -65.0 + 3.1 * (i * 3 % 17) as f64).collect();
+    let mut rhs: Vec<f64> = (offset..end).map(|i| 0.01 * (i * 13 % 19) as f64 - 0.07).collect();
+    let mut diagonal: Vec<f64> = (offset..end).map(|i| 0.05 + 0.002 * (i % 5) as f64).collect();
+    let arranged = SolveCells::new(cable, cells);
+    match how {
+        Solve::OneRange => solve_range(&mut v, &mut rhs, &mut diagonal, cable, offset, offset..end),
+        Solve::Arranged => solve_cells(&mut v, &mut rhs, &mut diagonal, cable, offset, &arranged),
+        Solve::ArrangedPortably => {
+            lanes::solve_portably(&mut v, &mut rhs, &mut diagonal, cable, offset, &arranged.laned);
+            solve_side_by_side(&mut v, &mut rhs, &mut diagonal, cable, offset, &arranged.side_by_side);
+        }
+    }
+    let bits = |x: &[f64]| x.iter().map(|x| x.to_bits()).collect();
+    (bits(&v), bits(&rhs))
+}
+
+/// Both arranged solves of the cells from `from` on give the bits of one range.
+fn assert_same_bits(trees: &[Tree], from: usize) {
+    let (cells, cable) = cells_and_cable(trees);
+    let reference = solved(&cable, &cells[from..], Solve::OneRange);
+    let before = -65.0 + 3.1 * (cells[from].start * 3 % 17) as f64;
+    assert_ne!(reference.0[0], f64::to_bits(before), "the solve moves v");
+    for how in [Solve::Arranged, Solve::ArrangedPortably] {
+        assert_eq!(solved(&cable, &cells[from..], how), reference, "{how:?} from cell {from}");
+    }
+}
+
+/// Each tree as many times as it says, in order.
+fn repeated(runs: &[(Tree, usize)]) -> Vec<Tree> {
+    runs.iter().flat_map(|&(tree, count)| std::iter::repeat_n(tree, count)).collect()
+}
+
+fn laned_groups(trees: &[Tree]) -> usize {
+    let (cells, cable) = cells_and_cable(trees);
+    SolveCells::new(&cable, &cells).laned_groups()
+}
+
+#[test]
+fn cells_side_by_side_give_the_bits_of_one_range() {
+    let trees = [CABLE, FORK, STAR, ONE, TWO_BRANCHES, SHORT];
+    assert_eq!(laned_groups(&trees), 0);
+    // A group of four and one of two; then, from the second cell, a chunk that does not start
+    // at node 0.
+    for from in [0, 1] {
+        assert_same_bits(&trees, from);
+    }
+}
+
+#[test]
+fn cells_in_lanes_give_the_bits_of_one_range() {
+    // Five forks (a group and one left over), four of the two-branch tree, three cables (an odd
+    // count, none in lanes), a fork of another tree between forks, a forest, single cells.
+    let trees = repeated(&[
+        (FORK, 5),
+        (TWO_BRANCHES, 4),
+        (CABLE, 3),
+        (FORK, 1),
+        (OTHER_FORK, 1),
+        (FORK, 2),
+        (ONE, 1),
+        (FOREST, 4),
+        (ONE, 4),
+        (STAR, 1),
+    ]);
+    assert_eq!(laned_groups(&trees), 3, "the forks, the two-branch trees and four single nodes");
+    // From node 0; from the second cell (the first group starts a cell later); from the cables
+    // on.
+    for from in [0, 1, 9] {
+        assert_same_bits(&trees, from);
+    }
+}
+
+#[test]
+fn cells_of_one_shape_give_the_bits_of_one_range() {
+    // The ringtest's case, all cells alike: 4, 8 and 9 of them (one left over), and one alone;
+    // trees of 9, 3 and 8 nodes (the gathers' blocks of four nodes with 1, 3 and 0 left).
+    for tree in [TWO_BRANCHES, SHORT, EIGHT] {
+        for count in [4, 8, 9] {
+            let trees = vec![tree; count];
+            assert_eq!(laned_groups(&trees), count / lanes::LANES);
+            assert_same_bits(&trees, 0);
+        }
+        assert_eq!(laned_groups(&[tree]), 0);
+        assert_same_bits(&[tree], 0);
+    }
+}
