@@ -11,21 +11,21 @@
 //! 2. [`share_reciprocals`]: n ≥ 2 divisions by one denominator d → r = 1/d once and x · r
 //!    each (one division and n products in place of n divisions).
 //! 3. [`share_exps`]: exps whose arguments are a·u + b with the same u and slopes a equal up to
-//!    their sign and a power of two 2^n, n ≤ 3 (a family, as hh's exp(−(v+65)/80),
-//!    exp(−(v+65)/20), exp(−(v+40)/10), exp(−(v+35)/10)) → one exp, the anchor
+//!    their sign and a power of two 2^n, n ≤ 2 (a family, as hh's exp(−(v+65)/80) and
+//!    exp(−(v+65)/20), or exp(−(v+40)/10) and exp(−(v+35)/10)) → one exp, the anchor
 //!    e = exp(s·u + b) of the smallest |slope| s, and from it each member exp(±2^n·s·u + b2) as
 //!    e^(2^n) · exp(b2 − 2^n·b) (same sign) or exp(b2 + 2^n·b) / e^(2^n) (opposite sign, the other
 //!    rate of a gate written as exp((v+38)/6)): n squarings (e², e⁴ shared by the family) and a
 //!    product or a division in place of an exp, the factor folded. An anchor that comes after a
-//!    member is built at the first member from its affine form, s·u + b.
+//!    member is rebuilt ahead, at the first member.
 //!
 //! Each rewrite may change the last bits of a value (a rounded reciprocal, a rounded factor).
 //! An exp family's member carries its anchor's relative error 2^n times: the anchor's argument
 //! rounds differently from the member's (about |argument| ulps of the member either way), the
 //! anchor's exp rounds (≤ 1 ulp, so 2^n after n squarings), the squarings add (2^n − 1)/2 ulps
 //! between them, and the factor and its product one more: about |argument| + 1.5·2^n + 1 ulps,
-//! at most |argument| + 13 (`reduce/tests.rs` checks 64 ulps across −160..160 mV).
-//! [`MAX_SQUARINGS`] bounds 2^n by 8, and [`FAMILY_SPAN`] bounds the factor so that no shared
+//! at most |argument| + 7 (`reduce/tests.rs` checks 16 ulps across −160..160 mV).
+//! [`MAX_SQUARINGS`] bounds 2^n by 4, and [`FAMILY_SPAN`] bounds the factor so that no shared
 //! value overflows or underflows where its member does not.
 //! The NEURON reference cases stay within 1e-6 mV (`tests/it/fidelity.rs`). Two directions of
 //! the issue need nothing here: integer powers with a constant exponent are already `Powi`
@@ -204,10 +204,11 @@ fn affine_forms(a: &ExprArena) -> Vec<Affine> {
     forms
 }
 
-/// The most squarings of a shared exp: a member's slope is at most 2^3 = 8 times its anchor's.
-/// Each squaring doubles the relative error the shared exp carries, so this keeps a member within
-/// about 8 times the anchor's error (see the module doc).
-const MAX_SQUARINGS: u32 = 3;
+/// The most squarings of a shared exp: a member's |slope| is at most 2^2 = 4 times its anchor's.
+/// Each squaring doubles the relative error the shared exp carries. With 3 (hh's
+/// exp(−(v+40)/10) as 12.18 · exp(−(v+65)/80)^8) the error of the vtrap quotients
+/// (v+40)/(exp(…) − 1) near 0 moved hh's f32 GPU gradient 5e-3 from the CPU's (1e-5 with 2).
+const MAX_SQUARINGS: u32 = 2;
 
 /// How a member exp follows from e^(2^n), n squarings of its family's anchor e.
 #[derive(Copy, Clone)]
@@ -222,9 +223,7 @@ enum Relation {
 /// An exp computed from its family's anchor: exp(±2^n · s · u + b2) from e = exp(s · u + b).
 #[derive(Copy, Clone)]
 struct Member {
-    /// The anchor exp, and its argument's form (to build it early where it comes later).
     anchor: ExprId,
-    anchor_form: Affine,
     /// n: the member's |slope| is 2^n times the anchor's.
     squarings: u32,
     relation: Relation,
@@ -294,12 +293,12 @@ fn joined(anchor: &FamilyExp, exp: &FamilyExp) -> Option<Member> {
         Relation::Over(exp.form.intercept + intercept)
     };
     let (Relation::Times(shift) | Relation::Over(shift)) = relation;
-    (shift.abs() <= FAMILY_SPAN).then_some(Member { anchor: anchor.exp, anchor_form: anchor.form, squarings, relation })
+    (shift.abs() <= FAMILY_SPAN).then_some(Member { anchor: anchor.exp, squarings, relation })
 }
 
 /// Pass 3: each exp family computes one exp (its anchor); the others are a power of it times a
 /// constant factor, or a constant factor over such a power. An anchor that comes after one of its
-/// members is built at the first member, from its affine form, and stands for the original.
+/// members is rebuilt ahead, at the first member, and stands for the original.
 fn share_exps(kernel: &Kernel) -> Kernel {
     let members = exp_members(&kernel.exprs);
     // Anchors built ahead of their place: the original exp → its early rebuild.
@@ -311,19 +310,22 @@ fn share_exps(kernel: &Kernel) -> Kernel {
         let member = members.get(&old)?;
         let anchor = match map.get(member.anchor.0 as usize) {
             Some(&anchor) => anchor,
-            None => *early.entry(member.anchor).or_insert_with(|| exp_of_affine(to, map, member.anchor_form)),
+            None => *early.entry(member.anchor).or_insert_with(|| rebuild_ahead(&kernel.exprs, to, map, member.anchor)),
         };
         Some(member_of(to, anchor, member))
     })
 }
 
-/// exp(slope · u + intercept), u rebuilt already.
-fn exp_of_affine(to: &mut ExprArena, map: &[ExprId], form: Affine) -> ExprId {
-    let slope = to.constant_expr(form.slope);
-    let scaled = multiply(to, slope, map[form.base.0 as usize]);
-    let intercept = to.constant_expr(form.intercept);
-    let argument = to.add(scaled, intercept);
-    to.unary(UnaryOp::Exp, argument)
+/// Node `id` of `from` rebuilt (with [`simplify`]) before its place: its operands not rebuilt yet
+/// first. The anchor's argument is rebuilt as written, slope · (u + c) say, not from its affine
+/// form: s · u + s · c cancels where the argument is near 0 (badly in f32). Rebuilding the same
+/// node at its place later gives the same handle, the arena being hash-consed.
+fn rebuild_ahead(from: &ExprArena, to: &mut ExprArena, map: &[ExprId], id: ExprId) -> ExprId {
+    if let Some(&done) = map.get(id.0 as usize) {
+        return done;
+    }
+    let mapped = from.get(id).map_operands(|operand| rebuild_ahead(from, to, map, operand));
+    simplify(to, mapped)
 }
 
 /// The member's value from its (rebuilt) anchor: n squarings (shared with the family's other
