@@ -11,14 +11,24 @@
 //!    exponent that is not a whole number is exp(c · ln x) ([`power`]).
 //! 2. [`share_reciprocals`]: n ≥ 2 divisions by one denominator d → r = 1/d once and x · r
 //!    each (one division and n products in place of n divisions).
-//! 3. [`share_exps`]: exps whose arguments are a·u + b with the same u and bit-identical slope a
-//!    (a family, as the rates of one gate: exp(−(v+40)/10), exp(−(v+35)/10)) →
-//!    e = exp(a·u + b1) once and e · exp(b2 − b1) for the others, the factor folded; an exp of
-//!    the opposite slope, −a·u + b2 (the other rate of a gate written as exp((v+38)/6)), is
-//!    exp(b2 + b1) / e: a division in place of an exp.
+//! 3. [`share_exps`]: exps whose arguments are a·u + b with the same u and slopes a equal up to
+//!    their sign and a power of two 2^n, n ≤ 2 (a family, as hh's exp(−(v+65)/80) and
+//!    exp(−(v+65)/20), or exp(−(v+40)/10) and exp(−(v+35)/10)) → one exp, the anchor
+//!    e = exp(s·u + b) of the smallest |slope| s, and from it each member exp(±2^n·s·u + b2) as
+//!    e^(2^n) · exp(b2 − 2^n·b) (same sign) or exp(b2 + 2^n·b) / e^(2^n) (opposite sign, the other
+//!    rate of a gate written as exp((v+38)/6)): n squarings (e², e⁴ shared by the family) and a
+//!    product or a division in place of an exp, the factor folded. An anchor that comes after a
+//!    member is rebuilt ahead, at the first member.
 //!
-//! Each rewrite may change the last bits of a value (a rounded reciprocal, a rounded factor);
-//! the NEURON reference cases stay within 1e-6 mV (`tests/it/fidelity.rs`). Two directions of
+//! Each rewrite may change the last bits of a value (a rounded reciprocal, a rounded factor).
+//! An exp family's member carries its anchor's relative error 2^n times: the anchor's argument
+//! rounds differently from the member's (about |argument| ulps of the member either way), the
+//! anchor's exp rounds (≤ 1 ulp, so 2^n after n squarings), the squarings add (2^n − 1)/2 ulps
+//! between them, and the factor and its product one more: about |argument| + 1.5·2^n + 1 ulps,
+//! at most |argument| + 7 (`reduce/tests.rs` checks 16 ulps across −160..160 mV).
+//! [`MAX_SQUARINGS`] bounds 2^n by 4, and [`FAMILY_SPAN`] bounds the factor so that no shared
+//! value overflows or underflows where its member does not.
+//! The NEURON reference cases stay within 1e-6 mV (`tests/it/fidelity.rs`). Two directions of
 //! the issue need nothing here: integer powers with a constant exponent are already `Powi`
 //! (square and multiply in every back end), and specialisation already folds every
 //! per-placement constant (uniform parameters, dt, the temperature, what is computed from them).
@@ -28,9 +38,10 @@ use std::collections::HashMap;
 use super::expr::{BinaryOp, Expr, ExprArena, ExprId, UnaryOp};
 use super::kernel::{self, Kernel, Write};
 
-/// The largest |b2 − b1| (|b2 + b1| for opposite slopes) within one exp family. The shared exp
-/// is then within e^16 of each member (or of its reciprocal), so it overflows or underflows
-/// only where the member is beyond 1e±300 already.
+/// The largest |shift| of an exp family's constant factor exp(shift) (b2 − 2^n·b, or b2 + 2^n·b
+/// for opposite slopes). The shared power e^(2^n) is then within e^16 of each member (or of its
+/// reciprocal), and e, e², … lie between 1 and it, so none overflows or underflows where the
+/// member is not beyond 1e±300 already.
 const FAMILY_SPAN: f64 = 16.0;
 
 /// The kernel with fewer divisions and exps (the passes above, in order).
@@ -214,69 +225,144 @@ fn affine_forms(a: &ExprArena) -> Vec<Affine> {
     forms
 }
 
-/// How an exp is computed from the shared exp e of its family.
+/// The most squarings of a shared exp: a member's |slope| is at most 2^2 = 4 times its anchor's.
+/// Each squaring doubles the relative error the shared exp carries. With 3 (hh's
+/// exp(−(v+40)/10) as 12.18 · exp(−(v+65)/80)^8) the error of the vtrap quotients
+/// (v+40)/(exp(…) − 1) near 0 moved hh's f32 GPU gradient 5e-3 from the CPU's (1e-5 with 2).
+const MAX_SQUARINGS: u32 = 2;
+
+/// How a member exp follows from e^(2^n), n squarings of its family's anchor e.
 #[derive(Copy, Clone)]
-enum Member {
-    /// Same slope: e · exp(shift).
+enum Relation {
+    /// Same sign of slope: e^(2^n) · exp(shift).
     Times(f64),
-    /// Opposite slope (as the two rates of a gate, exp(−(v+38)/6) and exp((v+38)/6)):
-    /// exp(shift) / e.
+    /// Opposite sign (as the two rates of a gate, exp(−(v+38)/6) and exp((v+38)/6)):
+    /// exp(shift) / e^(2^n).
     Over(f64),
 }
 
-/// An exp that other exps of its family are computed from, and its argument's form.
-struct SharedExp {
+/// An exp computed from its family's anchor: exp(±2^n · s · u + b2) from e = exp(s · u + b).
+#[derive(Copy, Clone)]
+struct Member {
+    anchor: ExprId,
+    /// n: the member's |slope| is 2^n times the anchor's.
+    squarings: u32,
+    relation: Relation,
+}
+
+/// An exp of a family, with its slope's binary exponent (the family fixes the significand).
+#[derive(Copy, Clone)]
+struct FamilyExp {
+    exponent: i32,
     exp: ExprId,
     form: Affine,
 }
 
-/// For each exp that joins the family of an earlier one: that exp (the family's shared one)
-/// and how the member follows from it. A family is a base and a slope up to its sign.
-fn exp_members(a: &ExprArena) -> HashMap<ExprId, (ExprId, Member)> {
+/// A slope's significand and binary exponent: slopes whose significands agree differ by a power
+/// of two. A slope that is not normal gets a significand of its own (bit 63 set, which no |slope|
+/// has) and joins only exps of the same |slope|.
+fn significand_and_exponent(slope: f64) -> (u64, i32) {
+    const SIGNIFICAND: u64 = (1 << 52) - 1;
+    let bits = slope.abs().to_bits();
+    if !slope.is_normal() {
+        return (bits | 1 << 63, 0);
+    }
+    (bits & SIGNIFICAND, (bits >> 52) as i32)
+}
+
+/// For each exp that is computed from another (its family's anchor): how. A family is a base
+/// and a slope up to its sign and a power of two; its exps are taken in order of |slope| (then of
+/// id), so an anchor is always the smallest |slope| of those it serves (squaring up, never roots).
+fn exp_members(a: &ExprArena) -> HashMap<ExprId, Member> {
     let forms = affine_forms(a);
-    // (base, |slope|) → the family's shared exps.
-    let mut families: HashMap<(ExprId, u64), Vec<SharedExp>> = HashMap::new();
-    let mut members = HashMap::new();
+    // (base, significand of |slope|) → the family's exps.
+    let mut families: HashMap<(ExprId, u64), Vec<FamilyExp>> = HashMap::new();
     for (id, e) in a.iter() {
         let Expr::Unary(UnaryOp::Exp, argument) = e else { continue };
         let form = forms[argument.0 as usize];
-        let shared = families.entry((form.base, form.slope.abs().to_bits())).or_default();
-        let member = shared.iter().find_map(|s| {
-            let (member, shift) = if s.form.slope.to_bits() == form.slope.to_bits() {
-                (Member::Times(form.intercept - s.form.intercept), form.intercept - s.form.intercept)
-            } else {
-                (Member::Over(form.intercept + s.form.intercept), form.intercept + s.form.intercept)
-            };
-            (shift.abs() <= FAMILY_SPAN).then_some((s.exp, member))
-        });
-        match member {
-            Some(member) => {
-                members.insert(id, member);
+        let (significand, exponent) = significand_and_exponent(form.slope);
+        families.entry((form.base, significand)).or_default().push(FamilyExp { exponent, exp: id, form });
+    }
+    let mut members = HashMap::new();
+    for mut family in families.into_values() {
+        family.sort_by_key(|f| (f.exponent, f.exp));
+        let mut anchors: Vec<FamilyExp> = Vec::new();
+        for exp in family {
+            match anchors.iter().find_map(|anchor| joined(anchor, &exp)) {
+                Some(member) => {
+                    members.insert(exp.exp, member);
+                }
+                None => anchors.push(exp),
             }
-            None => shared.push(SharedExp { exp: id, form }),
         }
     }
     members
 }
 
-/// Pass 3: each exp family computes one exp; the others are it times a constant factor, or
-/// a constant factor over it.
+/// How `exp` follows from `anchor` (of its family, |slope| no larger), if it is within
+/// [`MAX_SQUARINGS`] and its constant factor within [`FAMILY_SPAN`].
+fn joined(anchor: &FamilyExp, exp: &FamilyExp) -> Option<Member> {
+    let squarings = u32::try_from(exp.exponent - anchor.exponent).ok()?;
+    if squarings > MAX_SQUARINGS {
+        return None;
+    }
+    // e^(2^n) = exp(2^n · s · u + 2^n · b): the member's argument is ± that plus the shift.
+    let intercept = anchor.form.intercept * f64::from(1u32 << squarings);
+    let relation = if exp.form.slope.is_sign_negative() == anchor.form.slope.is_sign_negative() {
+        Relation::Times(exp.form.intercept - intercept)
+    } else {
+        Relation::Over(exp.form.intercept + intercept)
+    };
+    let (Relation::Times(shift) | Relation::Over(shift)) = relation;
+    (shift.abs() <= FAMILY_SPAN).then_some(Member { anchor: anchor.exp, squarings, relation })
+}
+
+/// Pass 3: each exp family computes one exp (its anchor); the others are a power of it times a
+/// constant factor, or a constant factor over such a power. An anchor that comes after one of its
+/// members is rebuilt ahead, at the first member, and stands for the original.
 fn share_exps(kernel: &Kernel) -> Kernel {
     let members = exp_members(&kernel.exprs);
+    // Anchors built ahead of their place: the original exp → its early rebuild.
+    let mut early: HashMap<ExprId, ExprId> = HashMap::new();
     rebuild(kernel, |to, map, old, _| {
-        let &(shared, member) = members.get(&old)?;
-        let shared = map[shared.0 as usize];
-        Some(match member {
-            Member::Times(shift) => {
-                let factor = to.constant_expr(super::math::exp(shift));
-                multiply(to, factor, shared)
-            }
-            Member::Over(shift) => {
-                let factor = to.constant_expr(super::math::exp(shift));
-                to.div(factor, shared)
-            }
-        })
+        if let Some(&anchor) = early.get(&old) {
+            return Some(anchor);
+        }
+        let member = members.get(&old)?;
+        let anchor = match map.get(member.anchor.0 as usize) {
+            Some(&anchor) => anchor,
+            None => *early.entry(member.anchor).or_insert_with(|| rebuild_ahead(&kernel.exprs, to, map, member.anchor)),
+        };
+        Some(member_of(to, anchor, member))
     })
+}
+
+/// Node `id` of `from` rebuilt (with [`simplify`]) before its place: its operands not rebuilt yet
+/// first. The anchor's argument is rebuilt as written, slope · (u + c) say, not from its affine
+/// form: s · u + s · c cancels where the argument is near 0 (badly in f32). Rebuilding the same
+/// node at its place later gives the same handle, the arena being hash-consed.
+fn rebuild_ahead(from: &ExprArena, to: &mut ExprArena, map: &[ExprId], id: ExprId) -> ExprId {
+    if let Some(&done) = map.get(id.0 as usize) {
+        return done;
+    }
+    let mapped = from.get(id).map_operands(|operand| rebuild_ahead(from, to, map, operand));
+    simplify(to, mapped)
+}
+
+/// The member's value from its (rebuilt) anchor: n squarings (shared with the family's other
+/// members of that power, the arena being hash-consed), then the constant factor.
+fn member_of(to: &mut ExprArena, anchor: ExprId, member: &Member) -> ExprId {
+    let power = (0..member.squarings).fold(anchor, |p, _| to.mul(p, p));
+    match member.relation {
+        Relation::Times(shift) => {
+            let factor = to.constant_expr(super::math::exp(shift));
+            multiply(to, factor, power)
+        }
+        Relation::Over(shift) => {
+            let factor = to.constant_expr(super::math::exp(shift));
+            to.div(factor, power)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -90,6 +90,81 @@ fn exps_of_opposite_slopes_share_one_exp() {
     assert_same_values(&k, &reduced, &[], 64.0);
 }
 
+fn is_square(e: Expr) -> bool {
+    matches!(e, Expr::Binary(BinaryOp::Mul, x, y) if x == y)
+}
+
+/// The number of exps of the reduced kernel writing `rates`.
+fn exps_after_reduce(a: ExprArena, rates: &[ExprId]) -> usize {
+    count(&reduce(&kernel_of(a, rates)), is_exp)
+}
+
+#[test]
+fn exps_whose_slopes_differ_by_a_power_of_two_share_one_exp() {
+    let mut a = ExprArena::new();
+    // hh's rates in hh's order: slopes −1/10 (twice, a family of their own: 8 · (−1/80) is
+    // beyond the squarings allowed), −1/20 = 4 · (−1/80), −1/80 (the anchor, after its member),
+    // and an opposite one, exp((v + 65)/40), 2 · (1/80) with the other sign.
+    let rates = [
+        rate_exp(&mut a, 40.0, 10.0),
+        rate_exp(&mut a, 65.0, 20.0),
+        rate_exp(&mut a, 35.0, 10.0),
+        rate_exp(&mut a, 65.0, 80.0),
+        rate_exp(&mut a, 65.0, -40.0),
+    ];
+    let k = kernel_of(a, &rates);
+    let reduced = reduce(&k);
+    assert_eq!(count(&k, is_exp), 5);
+    assert_eq!(count(&reduced, is_exp), 2, "{:?}", reduced.exprs);
+    // e² and e⁴ once each, shared by the members of those powers.
+    assert_eq!(count(&reduced, is_square), 2, "{:?}", reduced.exprs);
+    // Within the bound of the module doc, |argument| + 7 ulps (6 measured).
+    assert_same_values(&k, &reduced, &[], 16.0);
+}
+
+#[test]
+fn an_anchor_after_its_member_is_built_at_the_member() {
+    let mut a = ExprArena::new();
+    let member = rate_exp(&mut a, 40.0, 10.0);
+    let x = a.leaf(Expr::State(0));
+    let unrelated = a.mul(x, member);
+    let anchor = rate_exp(&mut a, 40.0, 40.0);
+    let k = kernel_of(a, &[unrelated, anchor, member]);
+    let reduced = reduce(&k);
+    assert_eq!(count(&reduced, is_exp), 1, "{:?}", reduced.exprs);
+    // The one exp comes before every use of it, the member's included.
+    let (exp, _) = reduced.exprs.iter().find(|(_, e)| is_exp(*e)).unwrap();
+    let first_use = reduced.exprs.iter().find(|(_, e)| e.operands().any(|o| o == exp)).unwrap();
+    assert!(is_square(first_use.1), "{:?}", reduced.exprs);
+    assert_same_values(&k, &reduced, &[0.3], 16.0);
+}
+
+#[test]
+fn exps_whose_slopes_differ_by_8_or_a_non_power_are_not_shared() {
+    // n = 3 (−1/10 and −1/80, no shift between them) would multiply the error by 8.
+    let mut a = ExprArena::new();
+    let rates = [rate_exp(&mut a, 40.0, 10.0), rate_exp(&mut a, 40.0, 80.0)];
+    assert_eq!(exps_after_reduce(a, &rates), 2);
+    // −1/18 and −1/20: a ratio of 10/9.
+    let mut a = ExprArena::new();
+    let rates = [rate_exp(&mut a, 65.0, 18.0), rate_exp(&mut a, 65.0, 20.0)];
+    assert_eq!(exps_after_reduce(a, &rates), 2);
+}
+
+#[test]
+fn a_power_of_the_anchor_is_shared_only_within_the_span() {
+    // exp(−(v + 65)/40)^4 = exp(−(v + 65)/10): the factor of exp(−(v + offset)/10) is
+    // exp(6.5 − offset/10), e^15.5 at −90 mV, e^16.5 at −100 mV.
+    for (offset, exps) in [(-90.0, 1), (-100.0, 2)] {
+        let mut a = ExprArena::new();
+        let rates = [rate_exp(&mut a, 65.0, 40.0), rate_exp(&mut a, offset, 10.0)];
+        let k = kernel_of(a, &rates);
+        let reduced = reduce(&k);
+        assert_eq!(count(&reduced, is_exp), exps, "offset {offset}");
+        assert_same_values(&k, &reduced, &[], 16.0);
+    }
+}
+
 #[test]
 fn exps_of_one_slope_far_apart_are_not_shared() {
     let mut a = ExprArena::new();
