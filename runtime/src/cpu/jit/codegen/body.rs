@@ -343,10 +343,10 @@ pub(super) fn write_node_results(
     values: &[Option<Value>],
 ) {
     // Consecutive nodes: all lanes at once (no two share a node); otherwise lane by lane.
-    let (ty, lane_values) = match (lanes, offsets.layout) {
-        (Lanes::Two, NodeLayout::Run) => (lanes.float(), None),
-        (Lanes::Two, NodeLayout::Gather) => (F64, Some(lanes)),
-        (Lanes::One, _) => (F64, None),
+    let (ty, per_lane) = match (lanes, offsets.layout) {
+        (Lanes::Two, NodeLayout::Run) => (lanes.float(), false),
+        (Lanes::Two, NodeLayout::Gather) => (F64, true),
+        (Lanes::One, _) => (F64, false),
     };
     let flags = if ty == F64 { env.flags } else { env.vector_flags };
     for (lane, &offset) in offsets.nodes.iter().enumerate() {
@@ -356,7 +356,7 @@ pub(super) fn write_node_results(
             let (s, index, accumulate) = target_slot(w.target);
             if let Index::Node = index {
                 let value = values[w.value.0 as usize].expect("written values are live");
-                let value = if lane_values.is_some() { b.ins().extractlane(value, lane as u8) } else { value };
+                let value = if per_lane { b.ins().extractlane(value, lane as u8) } else { value };
                 match folded.iter_mut().find(|(slot, ..)| *slot == s) {
                     Some((_, _, held)) => *held = if accumulate { b.ins().fadd(*held, value) } else { value },
                     None => {

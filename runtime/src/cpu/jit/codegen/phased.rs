@@ -106,7 +106,7 @@ impl PhasePlan {
             let k = id.0 as usize;
             let e = kernel.exprs.get(id);
             let later = self.used_in[k] >> self.compute[k] >> 1;
-            if !is_leaf(e) && !is_exp(e) && later != 0 {
+            if !is_leaf(e) && !is_batched(e) && later != 0 {
                 self.row[k] = Some(self.rows);
                 self.rows += 1;
             }
@@ -114,7 +114,8 @@ impl PhasePlan {
     }
 }
 
-fn is_exp(e: Expr) -> bool {
+/// An exp or a log: computed in batches between phases.
+fn is_batched(e: Expr) -> bool {
     Batched::of(e).is_some()
 }
 
@@ -127,17 +128,17 @@ fn is_leaf(e: Expr) -> bool {
 fn phases(kernel: &Kernel, live: &[bool]) -> Option<(Vec<u32>, Vec<u32>)> {
     let mut compute = vec![0u32; live.len()];
     let mut available = vec![0u32; live.len()];
-    let mut any_exp = false;
+    let mut any_batched = false;
     for (id, e) in kernel.exprs.iter() {
         let k = id.0 as usize;
         if !live[k] {
             continue;
         }
         compute[k] = e.operands().map(|o| available[o.0 as usize]).max().unwrap_or(0);
-        available[k] = compute[k] + u32::from(is_exp(e));
-        any_exp |= is_exp(e);
+        available[k] = compute[k] + u32::from(is_batched(e));
+        any_batched |= is_batched(e);
     }
-    any_exp.then_some((compute, available))
+    any_batched.then_some((compute, available))
 }
 
 /// The batched functions a kernel's phases call (in [`Batched::ALL`]'s order).
@@ -258,7 +259,7 @@ fn lower_phase(
                 values.iter_mut().for_each(|group| group[k] = Some(v));
                 continue;
             }
-        } else if is_exp(e) || plan.compute[k] != phase {
+        } else if is_batched(e) || plan.compute[k] != phase {
             // A result of an earlier phase, if this one uses it.
             if used_here(k) {
                 let row = plan.row[k].expect("values used in a later phase have a row");
@@ -289,7 +290,7 @@ fn store_rows(
         let k = id.0 as usize;
         let (Some(row), true) = (plan.row[k], plan.compute[k] == phase) else { continue };
         let e = env.kernel.exprs.get(id);
-        let stored = if is_exp(e) { e.operands().next().expect("a function of one argument") } else { id };
+        let stored = if is_batched(e) { e.operands().next().expect("a function of one argument") } else { id };
         for (g, group) in values.iter().enumerate() {
             let v = group[stored.0 as usize].expect("stored values are computed or loaded in their phase");
             b.ins().store(env.vector_flags, v, rows, row_offset(row, g));
