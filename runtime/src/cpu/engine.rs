@@ -6,6 +6,7 @@ use sylva_compiler::artifact::Artifact;
 
 use super::compiled::{self, Arrays, Chunk, CompiledBlock, IonPointers, Shared};
 use super::jit::JitError;
+use super::team::Team;
 use crate::host::Host;
 use crate::host::blowup;
 use crate::plan::Plan;
@@ -27,22 +28,6 @@ impl Default for Options {
     }
 }
 
-#[cfg(test)]
-thread_local! {
-    /// Set by a test to make the pool's threads fail to start.
-    static REFUSE_THREADS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// A pool of `threads` workers for the chunks of cells.
-fn worker_pool(threads: usize) -> Result<rayon::ThreadPool, rayon::ThreadPoolBuildError> {
-    let builder = rayon::ThreadPoolBuilder::new().num_threads(threads);
-    #[cfg(test)]
-    if REFUSE_THREADS.get() {
-        return builder.spawn_handler(|_| Err(std::io::Error::other("refused by the test"))).build();
-    }
-    builder.build()
-}
-
 /// Steps between progress reports.
 const STRIDE: u64 = 256;
 
@@ -54,9 +39,9 @@ pub struct CpuEngine {
     /// The per-cell stages in passes that every chunk finishes before the next (several when
     /// a mechanism reads another cell's voltage).
     passes: Vec<Vec<Stage>>,
-    pool: Option<rayon::ThreadPool>,
+    team: Option<Team>,
     /// Why the run is serial although several threads were asked for.
-    pool_error: Option<String>,
+    team_error: Option<String>,
     threads_asked: usize,
     /// Whether each detector's voltage was at or above threshold at the last check.
     above: Vec<bool>,
@@ -98,26 +83,26 @@ impl CpuEngine {
         // A thread without a chunk of cells only waits for the others at every pass: one cell on
         // 8 threads ran 1.6 times slower than on one (docs/performance.md).
         let threads = asked.min(chunks.len());
-        // Without a pool the run is serial and gives the same bits, only slower: a warning,
+        // Without the team the run is serial and gives the same bits, only slower: a warning,
         // not an error.
-        let (pool, pool_error) = match (threads > 1 && !options.interpret).then(|| worker_pool(threads)) {
+        let (team, team_error) = match (threads > 1 && !options.interpret).then(|| Team::new(threads)) {
             Some(Err(e)) => (None, Some(e.to_string())),
             built => (built.and_then(Result::ok), None),
         };
         let above = std::mem::take(&mut plan.above);
         let passes = schedule::per_cell_passes(plan.blocks.iter().any(|b| !b.pre_node.is_empty()));
-        Ok(CpuEngine { plan, compiled, chunks, passes, pool, pool_error, threads_asked: asked, above, unread_currents })
+        Ok(CpuEngine { plan, compiled, chunks, passes, team, team_error, threads_asked: asked, above, unread_currents })
     }
 
-    /// The threads the run uses: 1 when interpreting or when the pool could not be built.
+    /// The threads the run uses: 1 when interpreting or when the team of threads could not be started.
     pub fn threads(&self) -> usize {
-        self.pool.as_ref().map_or(1, rayon::ThreadPool::current_num_threads)
+        self.team.as_ref().map_or(1, Team::size)
     }
 
     /// Why the run is serial although several threads were asked for (the system refused
-    /// the pool's threads).
-    pub fn pool_error(&self) -> Option<&str> {
-        self.pool_error.as_deref()
+    /// the team's threads).
+    pub fn team_error(&self) -> Option<&str> {
+        self.team_error.as_deref()
     }
 
     /// One step of the schedule, from the host's current step.
@@ -199,11 +184,8 @@ impl CpuEngine {
             // SAFETY: chunks cover disjoint whole cells and write only their own nodes; `v_pre`
             // reads other cells' voltage only in passes that no chunk writes it in.
             let run = |chunk: &Chunk| unsafe { shared.step_chunk(chunk, stages, &scalars, celsius) };
-            match &self.pool {
-                Some(pool) => pool.install(|| {
-                    use rayon::prelude::*;
-                    chunks.par_iter().for_each(run);
-                }),
+            match &self.team {
+                Some(team) => team.run(chunks.len(), &|c| run(&chunks[c])),
                 None => chunks.iter().for_each(run),
             }
         }
@@ -245,7 +227,7 @@ impl Engine for CpuEngine {
     fn describe(&self) -> String {
         let used = self.threads();
         let mut text = format!("CPU, {used} thread{}", if used == 1 { "" } else { "s" });
-        if let Some(e) = &self.pool_error {
+        if let Some(e) = &self.team_error {
             text += &format!(" (warning: {} asked for, but the thread pool failed: {e})", self.threads_asked);
         } else if self.chunks.len() < self.threads_asked {
             text += &format!(" of {} asked for: one per chunk of cells", self.threads_asked);
@@ -324,18 +306,18 @@ mod tests {
     }
 
     #[test]
-    fn a_pool_that_cannot_start_is_reported() {
+    fn a_team_that_cannot_start_is_reported() {
         let model = compiled("pool.syl", MODEL);
         let options = Options { threads: 3, interpret: false };
         let sim = Simulation::new(&model, options).expect("builds");
-        assert_eq!((sim.engine().threads(), sim.engine().pool_error()), (3, None));
-        REFUSE_THREADS.set(true);
+        assert_eq!((sim.engine().threads(), sim.engine().team_error()), (3, None));
+        crate::cpu::team::REFUSE_THREADS.set(true);
         let serial = Simulation::new(&model, options);
-        REFUSE_THREADS.set(false);
+        crate::cpu::team::REFUSE_THREADS.set(false);
         let serial = serial.expect("builds");
         let serial = serial.engine();
         assert_eq!(serial.threads(), 1);
-        assert!(serial.pool_error().is_some_and(|e| e.contains("refused by the test")), "{:?}", serial.pool_error());
+        assert!(serial.team_error().is_some_and(|e| e.contains("refused by the test")), "{:?}", serial.team_error());
         assert!(serial.describe().contains("3 asked for, but the thread pool failed"), "{}", serial.describe());
     }
 

@@ -7,6 +7,7 @@ pub mod jit;
 #[cfg(test)]
 mod replica_tests;
 pub mod slots;
+mod team;
 
 pub use engine::{CpuEngine, Options, Simulation};
 
