@@ -11,6 +11,7 @@ use sylva_compiler::ir::kernel::{Kernel, Target};
 
 use super::jit::{self, JitError, JitKernel};
 use super::slots::Slot;
+use crate::host::blowup;
 use crate::plan::schedule::Stage;
 use crate::plan::solve::SolveCells;
 use crate::plan::{Block, Cable, IonArrays, Nodes, Plan, ProbeSource};
@@ -122,27 +123,36 @@ pub struct Chunk {
     pub instances: Vec<Range<usize>>,
 }
 
-/// Splits the cells into about `count` chunks of similar node counts.
+/// Splits the cells into about `count` chunks of similar node counts, cut only between the
+/// solve's runs of cells ([`SolveCells::runs`]) where there are `count` runs (else between
+/// cells): a run goes to the chunk in whose share of the nodes its middle lies.
 pub fn chunks(built: &Plan, count: usize) -> Vec<Chunk> {
-    let cells = built.cell_offset.len();
     let total = built.nodes.v.len();
-    let end_of = |gid: usize| if gid + 1 < cells { built.cell_offset[gid + 1] } else { total };
-    let target = total.div_ceil(count.max(1)).max(1);
-    let cells_of = |gids: Range<usize>| gids.map(|gid| built.cell_offset[gid]..end_of(gid)).collect::<Vec<_>>();
-    let mut out = Vec::new();
-    let mut first = 0;
-    while first < cells {
-        let mut last = first + 1;
-        while last < cells && end_of(last - 1) - built.cell_offset[first] < target {
-            last += 1;
-        }
+    let cells: Vec<Range<usize>> = (0..built.cell_offset.len())
+        .map(|gid| built.cell_offset[gid]..built.cell_offset.get(gid + 1).copied().unwrap_or(total))
+        .collect();
+    let chunk = |first: usize, last: usize| {
         let gids = first as u32..last as u32;
-        out.push(Chunk {
-            nodes: built.cell_offset[first]..end_of(last - 1),
-            cells: SolveCells::new(&built.cable, &cells_of(first..last)),
+        Chunk {
+            nodes: cells[first].start..cells[last - 1].end,
+            cells: SolveCells::new(&built.cable, &cells[first..last]),
             instances: built.blocks.iter().map(|b| b.instances_of(gids.clone())).collect(),
-        });
-        first = last;
+        }
+    };
+    let share_of = |first: usize, last: usize| (cells[first].start + cells[last - 1].end) * count / (2 * total.max(1));
+    let mut out = Vec::new();
+    let (mut first, mut last) = (0, 0);
+    let runs = SolveCells::runs(&built.cable, &cells);
+    let runs = if runs.len() >= count { runs } else { vec![1; cells.len()] };
+    for run in runs {
+        if last > first && share_of(last, last + run) != share_of(first, last) {
+            out.push(chunk(first, last));
+            first = last;
+        }
+        last += run;
+    }
+    if first < last {
+        out.push(chunk(first, last));
     }
     out
 }
@@ -206,6 +216,15 @@ impl Shared<'_> {
                 }
             }
         }
+    }
+
+    /// Whether the chunk's voltages are all good ([`blowup::all_good`]).
+    ///
+    /// # Safety
+    /// No kernel of the chunk may be running.
+    pub unsafe fn voltages_good(&self, chunk: &Chunk) -> bool {
+        // SAFETY: the chunk's nodes are in the array, and nothing writes them now.
+        blowup::all_good(unsafe { std::slice::from_raw_parts(self.arrays.v.add(chunk.nodes.start), chunk.nodes.len()) })
     }
 
     /// Nernst reversals of the nodes `range`.

@@ -2,6 +2,8 @@
 //! chunk of whole cells in parallel) or by the reference interpreter. Runs the stages of
 //! [`schedule::STEP`] in order.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use sylva_compiler::artifact::Artifact;
 
 use super::compiled::{self, Arrays, Chunk, CompiledBlock, IonPointers, Shared};
@@ -111,15 +113,15 @@ impl CpuEngine {
         let t = host.time_of(step);
         let mid = t + self.plan.dt / 2.0;
         let t_next = host.time_of(step + 1);
-        // The compiled step runs every per-cell stage per chunk of cells, in schedule order.
-        let mut per_cell_done = false;
+        // The compiled step runs every per-cell stage per chunk of cells, in schedule order,
+        // and tells whether the chunks' voltages are all good.
+        let mut compiled_good = None;
         for stage in schedule::STEP {
             match stage {
                 Stage::DeliverEvents => self.deliver_events(host, step, t),
                 _ if stage.is_per_cell() && self.compiled.is_some() => {
-                    if !per_cell_done {
-                        self.step_compiled(mid);
-                        per_cell_done = true;
+                    if compiled_good.is_none() {
+                        compiled_good = Some(self.step_compiled(mid));
                     }
                 }
                 Stage::Reversals | Stage::Currents | Stage::Solve | Stage::Advance => {
@@ -127,7 +129,9 @@ impl CpuEngine {
                 }
                 Stage::Detect => {
                     // A diverged step is reported before its spikes and its row.
-                    self.check_finite(step + 1, t_next)?;
+                    if compiled_good != Some(true) {
+                        self.check_finite(step + 1, t_next)?;
+                    }
                     self.detect(host, t_next);
                 }
                 Stage::Record => host.record(t_next, self.probe_values()),
@@ -154,7 +158,9 @@ impl CpuEngine {
         }
     }
 
-    fn step_compiled(&mut self, mid: f64) {
+    /// The per-cell passes of a step; whether every voltage is good after them (each chunk
+    /// checks its own while they are in its cache).
+    fn step_compiled(&mut self, mid: f64) -> bool {
         let scalars = self.plan.scalars(mid);
         let celsius = self.plan.celsius;
         let p = &mut self.plan;
@@ -180,15 +186,24 @@ impl CpuEngine {
         };
         let shared = Shared { blocks: self.compiled.as_deref().expect("compiled"), ions, arrays, cable: &p.cable };
         let chunks = &self.chunks;
-        for stages in &self.passes {
-            // SAFETY: chunks cover disjoint whole cells and write only their own nodes; `v_pre`
-            // reads other cells' voltage only in passes that no chunk writes it in.
-            let run = |chunk: &Chunk| unsafe { shared.step_chunk(chunk, stages, &scalars, celsius) };
+        let good = AtomicBool::new(true);
+        for (k, stages) in self.passes.iter().enumerate() {
+            let last = k + 1 == self.passes.len();
+            let run = |chunk: &Chunk| {
+                // SAFETY: chunks cover disjoint whole cells and write only their own nodes;
+                // `v_pre` reads other cells' voltage only in passes that no chunk writes it in.
+                unsafe { shared.step_chunk(chunk, stages, &scalars, celsius) };
+                // SAFETY: the chunk's own nodes, after its kernels.
+                if last && !unsafe { shared.voltages_good(chunk) } {
+                    good.store(false, Ordering::Relaxed);
+                }
+            };
             match &self.team {
                 Some(team) => team.run(chunks.len(), &|c| run(&chunks[c])),
                 None => chunks.iter().for_each(run),
             }
         }
+        good.into_inner()
     }
 
     /// The divergence report of the first cell with a bad voltage, after step `step`.
@@ -256,6 +271,21 @@ mod tests {
                           probe \"g_dend\" = pas.g at p[0].dend(0.9)\n    \
                           probe \"e_dend\" = pas.e at p[0].dend(0.9)\n}\n\n\
                           simulation { dt = 0.03 ms, duration = 0.3 ms }\n";
+
+    /// 13 alike cells in 3 chunks: every chunk holds whole groups of four (none is split, which
+    /// would leave cells to the slower lone solve), the one cell left over goes to the last;
+    /// in 12, one or two cells each.
+    #[test]
+    fn chunks_keep_the_solve_groups_whole() {
+        let model = MODEL.replace("c[4]", "c[13]");
+        let plan = Plan::new(&compiled("chunks.syl", &model));
+        let chunks = compiled::chunks(&plan, 3);
+        let cells_of = |c: &Chunk| c.nodes.len() / (plan.nodes.v.len() / 13);
+        assert_eq!(chunks.iter().map(cells_of).collect::<Vec<_>>(), [4, 4, 5]);
+        assert_eq!(chunks.iter().map(|c| c.cells.laned_groups()).collect::<Vec<_>>(), [1, 1, 1]);
+        // Fewer groups than chunks asked for: cut between cells (threads for few big cells).
+        assert_eq!(compiled::chunks(&plan, 12).len(), 12);
+    }
 
     #[test]
     fn parameter_probes_read_the_placed_values() {

@@ -38,17 +38,33 @@ pub struct SolveCells {
 impl SolveCells {
     /// `cells`: the node range of each cell, in order.
     pub fn new(cable: &Cable, cells: &[Range<usize>]) -> SolveCells {
+        SolveCells::arrange(cable, cells).0
+    }
+
+    /// The arrangement of `cells` and the number of cells in each of its runs, in order: a
+    /// group of [`lanes::LANES`] solved in lanes, or one cell.
+    fn arrange(cable: &Cable, cells: &[Range<usize>]) -> (SolveCells, Vec<usize>) {
         let mut arranged = SolveCells::default();
+        let mut runs = Vec::new();
         let mut first = 0;
         while first < cells.len() {
-            if arranged.laned.take(cable, &cells[first..]) {
-                first += lanes::LANES;
+            let run = if arranged.laned.take(cable, &cells[first..]) {
+                lanes::LANES
             } else {
                 arranged.side_by_side.push(cells[first].clone());
-                first += 1;
-            }
+                1
+            };
+            runs.push(run);
+            first += run;
         }
-        arranged
+        (arranged, runs)
+    }
+
+    /// How [`SolveCells::new`] would split `cells` into runs: the number of cells in each, in
+    /// order. Splitting the cells between runs keeps every group of lanes whole (a cell left
+    /// over from a group is solved alone at several times the cost per node).
+    pub fn runs(cable: &Cable, cells: &[Range<usize>]) -> Vec<usize> {
+        SolveCells::arrange(cable, cells).1
     }
 
     /// `cells` all side by side, none in lanes (what the lanes are measured against).

@@ -131,3 +131,10 @@ fn cells_of_one_shape_give_the_bits_of_one_range() {
         assert_same_bits(&[tree], 0);
     }
 }
+
+#[test]
+fn runs_are_the_groups_in_lanes_and_the_single_cells() {
+    let trees = repeated(&[(FORK, 5), (CABLE, 2), (FORK, 4)]);
+    let (cells, cable) = cells_and_cable(&trees);
+    assert_eq!(SolveCells::runs(&cable, &cells), [4, 1, 1, 1, 4]);
+}
