@@ -306,8 +306,8 @@ fn check_kernel(k: &Kernel, params: &[(f64, f64, f64)], what: &str, rng: &mut Rn
 }
 
 /// Ranges of every length modulo 4, starting at even and odd instances, empty and of one
-/// instance, so that the four-instance body, the two-lane body, the scalar tail and their mixes
-/// all run.
+/// instance, so that the four-instance body, the two-lane body, the scalar tail, whole and
+/// partial phased blocks and their mixes all run.
 const RANGES: [(usize, usize); 11] =
     [(0, 1), (1, 2), (2, 5), (5, 5), (5, 8), (8, 37), (37, 100), (100, 299), (299, 300), (40, 46), (51, 58)];
 

@@ -271,7 +271,7 @@ fn load_entry_values(
 /// How many instances one iteration of an instance loop computes, widest first.
 #[derive(Copy, Clone, PartialEq, Eq)]
 enum Width {
-    /// `phased::BLOCK` instances, their exps in batches.
+    /// Up to `phased::BLOCK` instances (a multiple of four), their exps in batches.
     Block,
     /// Two groups of two lanes (instances `i..i + 4`), their chains interleaved.
     Four,
@@ -282,10 +282,10 @@ enum Width {
 }
 
 impl Width {
-    fn count(self) -> i64 {
+    /// The fewest instances one iteration takes (a block takes up to `phased::BLOCK`).
+    fn least(self) -> i64 {
         match self {
-            Width::Block => phased::BLOCK as i64,
-            Width::Four => 4,
+            Width::Block | Width::Four => 4,
             Width::Two => 2,
             Width::One => 1,
         }
@@ -302,7 +302,8 @@ fn instance_loop(b: &mut FunctionBuilder, env: &Env, phased: Option<&Phased>, fi
     let widths: &[Width] = if hazard {
         &[Width::Two, Width::One]
     } else if phased.is_some() {
-        &[Width::Block, Width::Four, Width::Two, Width::One]
+        // Blocks take every multiple of four instances (the last one partial).
+        &[Width::Block, Width::Two, Width::One]
     } else {
         &[Width::Four, Width::Two, Width::One]
     };
@@ -323,7 +324,7 @@ fn instance_loop(b: &mut FunctionBuilder, env: &Env, phased: Option<&Phased>, fi
     for (k, &width) in widths.iter().enumerate() {
         b.switch_to_block(heads[k]);
         let i = b.block_params(heads[k])[0];
-        let end = b.ins().iadd_imm_s(i, width.count());
+        let end = b.ins().iadd_imm_s(i, width.least());
         let fits = b.ins().icmp(IntCC::SignedLessThanOrEqual, end, last);
         match heads.get(k + 1) {
             Some(&next) => b.ins().brif(fits, runs[k], &[BlockArg::Value(i)], next, &[BlockArg::Value(i)]),
@@ -331,12 +332,22 @@ fn instance_loop(b: &mut FunctionBuilder, env: &Env, phased: Option<&Phased>, fi
         };
         b.switch_to_block(runs[k]);
         let i = b.block_params(runs[k])[0];
+        let count = match width {
+            // A block runs min(BLOCK, the remaining instances rounded down to four).
+            Width::Block => {
+                let remaining = b.ins().isub(last, i);
+                let whole = b.ins().band_imm_s(remaining, !3);
+                let full = b.ins().iconst(types::I64, phased::BLOCK as i64);
+                b.ins().smin(whole, full)
+            }
+            _ => b.ins().iconst(types::I64, width.least()),
+        };
         if hazard && width == Width::Two {
             let one = runs[k + 1];
             split_on_shared_node(b, env, i, one);
         }
         match (width, phased) {
-            (Width::Block, Some(p)) => phased::block(b, env, &p.plan, (p.scratch, &p.functions), i),
+            (Width::Block, Some(p)) => phased::block(b, env, &p.plan, (p.scratch, &p.functions), i, count),
             (Width::Four, _) => {
                 let second = b.ins().iadd_imm_s(i, 2);
                 by_node_layout(b, env, i, 4, |b, layout| body(b, env, &[i, second], Lanes::Two, layout));
@@ -344,7 +355,7 @@ fn instance_loop(b: &mut FunctionBuilder, env: &Env, phased: Option<&Phased>, fi
             (Width::Two, _) => body(b, env, &[i], Lanes::Two, NodeLayout::Gather),
             _ => body(b, env, &[i], Lanes::One, NodeLayout::Gather),
         }
-        let next = b.ins().iadd_imm_s(i, width.count());
+        let next = b.ins().iadd(i, count);
         b.ins().jump(heads[0], &[BlockArg::Value(next)]);
     }
     b.switch_to_block(exit);

@@ -169,14 +169,15 @@ pub(super) fn scratch_slot(b: &mut FunctionBuilder, plan: &PhasePlan) -> StackSl
     b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, bytes, 4))
 }
 
-/// The phases of the instances `i..i + BLOCK`; `functions` the imported native functions, for
-/// each of [`batched_functions`].
+/// The phases of the instances `i..i + count` (`count` a multiple of four, at most `BLOCK`);
+/// `functions` the imported native functions, for each of [`batched_functions`].
 pub(super) fn block(
     b: &mut FunctionBuilder,
     env: &Env,
     plan: &PhasePlan,
     (scratch, functions): (StackSlot, &[(Batched, FuncRef)]),
     i: Value,
+    count: Value,
 ) {
     let ptr = types::I64;
     let base = b.ins().stack_addr(ptr, scratch, 0);
@@ -194,14 +195,16 @@ pub(super) fn block(
         let second = b.ins().iadd_imm_s(first, 2);
         by_node_layout(b, env, first, 4, |b, layout| phase_body(b, env, plan, phase, (&[first, second], layout), rows));
         let next = b.ins().iadd_imm_s(j, 4);
-        let more = b.ins().icmp_imm_s(IntCC::SignedLessThan, next, BLOCK as i64);
+        let more = b.ins().icmp(IntCC::SignedLessThan, next, count);
         b.ins().brif(more, body, &[BlockArg::Value(next)], after, &[]);
         b.switch_to_block(after);
         for (f, rows) in plan.batch_rows.get(phase as usize).into_iter().flatten() {
             let at = b.ins().iadd_imm_s(base, (rows.start as usize * BLOCK * 8) as i64);
-            let count = b.ins().iconst(types::I64, (rows.len() * BLOCK) as i64);
+            // Up to the last row's `count` values (a partial block leaves the lanes after
+            // `count` of the other rows unused: computed, never read).
+            let values = b.ins().iadd_imm_s(count, ((rows.len() - 1) * BLOCK) as i64);
             let function = functions.iter().find(|(g, _)| g == f).expect("every batched function imported").1;
-            b.ins().call(function, &[at, count]);
+            b.ins().call(function, &[at, values]);
         }
     }
 }
