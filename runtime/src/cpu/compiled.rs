@@ -14,7 +14,7 @@ use super::slots::Slot;
 use crate::host::blowup;
 use crate::plan::schedule::Stage;
 use crate::plan::solve::SolveCells;
-use crate::plan::{Block, Cable, IonArrays, Nodes, Plan, ProbeSource};
+use crate::plan::{Block, Cable, IonArrays, Nodes, Plan, ProbeSource, Species};
 
 /// The compiled kernels of one block and its pointer table.
 pub struct CompiledBlock {
@@ -180,6 +180,36 @@ pub struct Shared<'a> {
 // SAFETY: as for `Arrays`.
 unsafe impl Sync for Shared<'_> {}
 
+impl<'a> Shared<'a> {
+    /// Views of the plan's arrays for the compiled blocks `blocks` (`unread_currents` as
+    /// [`unread_currents`] finds them). Takes the plan's fields one by one so that the caller
+    /// may read the others meanwhile.
+    pub fn new(
+        (nodes, ions, species): (&mut Nodes, &mut [IonArrays], &[Species]),
+        cable: &'a Cable,
+        blocks: &'a [CompiledBlock],
+        unread_currents: &[bool],
+    ) -> Shared<'a> {
+        let ions = ions
+            .iter_mut()
+            .zip(species)
+            .zip(unread_currents)
+            .map(|((ion, species), &unread)| IonPointers {
+                current: ion.current.as_mut_ptr(),
+                reversal: ion.reversal.as_mut_ptr(),
+                inside: ion.inside.as_ptr(),
+                outside: ion.outside.as_ptr(),
+                charge: species.charge,
+                nernst: species.nernst,
+                current_read: !unread,
+            })
+            .collect();
+        let arrays =
+            Arrays { v: nodes.v.as_mut_ptr(), rhs: nodes.rhs.as_mut_ptr(), diagonal: nodes.diagonal.as_mut_ptr() };
+        Shared { blocks, ions, arrays, cable }
+    }
+}
+
 /// Pointers to one species' arrays, and whether its reversal follows the Nernst equation.
 #[derive(Copy, Clone)]
 pub struct IonPointers {
@@ -215,6 +245,19 @@ impl Shared<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// Delivers an event to an instance of block `block` (`scalars` at the step's start).
+    ///
+    /// # Safety
+    /// The instance is in range, and no other thread runs a kernel of its chunk.
+    pub unsafe fn deliver(&self, block: usize, instance: usize, weight: f64, scalars: &[f64; 3]) {
+        let c = &self.blocks[block];
+        if let Some(kernel) = &c.event {
+            // SAFETY: the table was built from this block's arrays, which never resize; the
+            // caller guarantees the rest.
+            unsafe { kernel.run_event(c.table.as_ptr(), scalars.as_ptr(), instance, weight) };
         }
     }
 

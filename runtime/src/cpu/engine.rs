@@ -2,11 +2,13 @@
 //! chunk of whole cells in parallel) or by the reference interpreter. Runs the stages of
 //! [`schedule::STEP`] in order.
 
+mod window;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use sylva_compiler::artifact::Artifact;
 
-use super::compiled::{self, Arrays, Chunk, CompiledBlock, IonPointers, Shared};
+use super::compiled::{self, Chunk, CompiledBlock, Shared};
 use super::jit::JitError;
 use super::team::Team;
 use crate::host::Host;
@@ -45,8 +47,11 @@ pub struct CpuEngine {
     /// Why the run is serial although several threads were asked for.
     team_error: Option<String>,
     threads_asked: usize,
-    /// Whether each detector's voltage was at or above threshold at the last check.
-    above: Vec<bool>,
+    /// Whether each detector's voltage was at or above threshold at the last check (atomic:
+    /// in windows, each chunk's task updates its own detectors').
+    above: Vec<AtomicBool>,
+    /// The windows of steps the chunks run on their own, where the model allows them.
+    windows: Option<window::Windows>,
     /// Per species: no kernel or probe reads its current, so the compiled kernels skip it.
     unread_currents: Vec<bool>,
 }
@@ -91,9 +96,21 @@ impl CpuEngine {
             Some(Err(e)) => (None, Some(e.to_string())),
             built => (built.and_then(Result::ok), None),
         };
-        let above = std::mem::take(&mut plan.above);
+        let above = std::mem::take(&mut plan.above).into_iter().map(AtomicBool::new).collect();
         let passes = schedule::per_cell_passes(plan.blocks.iter().any(|b| !b.pre_node.is_empty()));
-        Ok(CpuEngine { plan, compiled, chunks, passes, team, team_error, threads_asked: asked, above, unread_currents })
+        let windows = compiled.is_some().then(|| window::Windows::new(&plan, &chunks, passes.len())).flatten();
+        Ok(CpuEngine {
+            plan,
+            compiled,
+            chunks,
+            passes,
+            team,
+            team_error,
+            threads_asked: asked,
+            above,
+            windows,
+            unread_currents,
+        })
     }
 
     /// The threads the run uses: 1 when interpreting or when the team of threads could not be started.
@@ -164,27 +181,8 @@ impl CpuEngine {
         let scalars = self.plan.scalars(mid);
         let celsius = self.plan.celsius;
         let p = &mut self.plan;
-        let ions = p
-            .ions
-            .iter_mut()
-            .zip(&p.species)
-            .zip(&self.unread_currents)
-            .map(|((ion, species), &unread)| IonPointers {
-                current: ion.current.as_mut_ptr(),
-                reversal: ion.reversal.as_mut_ptr(),
-                inside: ion.inside.as_ptr(),
-                outside: ion.outside.as_ptr(),
-                charge: species.charge,
-                nernst: species.nernst,
-                current_read: !unread,
-            })
-            .collect();
-        let arrays = Arrays {
-            v: p.nodes.v.as_mut_ptr(),
-            rhs: p.nodes.rhs.as_mut_ptr(),
-            diagonal: p.nodes.diagonal.as_mut_ptr(),
-        };
-        let shared = Shared { blocks: self.compiled.as_deref().expect("compiled"), ions, arrays, cable: &p.cable };
+        let compiled = self.compiled.as_deref().expect("compiled");
+        let shared = Shared::new((&mut p.nodes, &mut p.ions, &p.species), &p.cable, compiled, &self.unread_currents);
         let chunks = &self.chunks;
         let good = AtomicBool::new(true);
         for (k, stages) in self.passes.iter().enumerate() {
@@ -217,20 +215,28 @@ impl CpuEngine {
 
     /// Upward threshold crossings at the grid point, as NEURON's NetCon reports them.
     fn detect(&mut self, host: &mut Host, t: f64) {
-        for (d, above_before) in self.plan.detectors.iter().zip(&mut self.above) {
+        for (d, above_before) in self.plan.detectors.iter().zip(&self.above) {
             let above = self.plan.nodes.v[d.node] >= d.threshold;
-            if above && !*above_before {
+            if above && !above_before.load(Ordering::Relaxed) {
                 host.spike(d.gid, t);
             }
-            *above_before = above;
+            above_before.store(above, Ordering::Relaxed);
         }
     }
 }
 
 impl Engine for CpuEngine {
     fn advance(&mut self, host: &mut Host, steps: u64) -> Result<(), RunError> {
-        for _ in 0..steps.min(host.steps_left()) {
-            self.step(host)?;
+        let mut left = steps.min(host.steps_left());
+        match self.windows.as_ref().and_then(|_| window::window_steps(host.min_delay(), self.plan.dt)) {
+            Some(window) => {
+                while left > 0 {
+                    let n = left.min(window);
+                    self.run_window(host, n)?;
+                    left -= n;
+                }
+            }
+            None => (0..left).try_for_each(|_| self.step(host))?,
         }
         Ok(())
     }

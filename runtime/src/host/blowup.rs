@@ -83,7 +83,13 @@ pub fn report(
 /// The report of the first cell with a bad voltage in the plan's arrays (an engine that steps
 /// them in place), after step `step`.
 pub fn of_plan(p: &Plan, step: u64, time: f64) -> Option<Blowup> {
-    let node = worst_node(&p.nodes.v, &p.nodes.area)?;
+    of_plan_voltages(p, &p.nodes.v, step, time)
+}
+
+/// [`of_plan`] with the cell found among the voltages `v` (the plan's, or a copy in which
+/// nodes that a step-by-step run would have found good are set to a good value).
+pub fn of_plan_voltages(p: &Plan, v: &[f64], step: u64, time: f64) -> Option<Blowup> {
+    let node = worst_node(v, &p.nodes.area)?;
     let gid = p.cell_offset.partition_point(|&o| o <= node) as u32 - 1;
     let first = p.cell_offset[gid as usize];
     let end = p.cell_offset.get(gid as usize + 1).copied().unwrap_or(p.nodes.v.len());

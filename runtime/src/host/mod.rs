@@ -32,6 +32,8 @@ pub struct Host {
     step: u64,
     steps: u64,
     recording: Recording,
+    /// The shortest delay of a connection from a cell (infinite without any).
+    min_delay: f64,
 }
 
 impl Host {
@@ -42,9 +44,11 @@ impl Host {
         for (time, target) in std::mem::take(&mut plan.source_events) {
             queue.push(time, target);
         }
+        let wiring = std::mem::take(&mut plan.wiring);
         Host {
             queue,
-            wiring: std::mem::take(&mut plan.wiring),
+            min_delay: wiring.from_cell.iter().flatten().map(|c| c.delay).fold(f64::INFINITY, f64::min),
+            wiring,
             synapse_targets: std::mem::take(&mut plan.synapse_targets),
             probe_scales: plan.probe_scales.clone(),
             dt: plan.dt,
@@ -67,6 +71,12 @@ impl Host {
 
     pub fn steps(&self) -> u64 {
         self.steps
+    }
+
+    /// The shortest delay of a connection from a cell (infinite without any): a spike's
+    /// events are due at least this long after it.
+    pub fn min_delay(&self) -> f64 {
+        self.min_delay
     }
 
     /// Steps not run yet.
