@@ -32,6 +32,10 @@ impl Default for Options {
     }
 }
 
+/// Nodes per chunk, at most about, where windows may run: about 600 KB of arrays at ~150 bytes
+/// per node, well inside a 2 MB L2 cache.
+const WINDOW_CHUNK_NODES: usize = 4000;
+
 /// Steps between progress reports.
 const STRIDE: u64 = 256;
 
@@ -86,7 +90,13 @@ impl CpuEngine {
             )
         };
         let asked = options.threads.max(1);
-        let chunks = compiled::chunks(&plan, if asked == 1 { 1 } else { asked * 4 });
+        let passes = schedule::per_cell_passes(plan.blocks.iter().any(|b| !b.pre_node.is_empty()));
+        // Four chunks per thread balance the threads; where windows may run (one pass), chunks
+        // of at most about `WINDOW_CHUNK_NODES` keep their arrays in the core's cache for the
+        // whole window (ringtest 1e5 on one thread: 10 % faster in 25 chunks than in one).
+        let balanced = if asked == 1 { 1 } else { asked * 4 };
+        let cached = if passes.len() == 1 { plan.nodes.v.len() / WINDOW_CHUNK_NODES } else { 1 };
+        let chunks = compiled::chunks(&plan, balanced.max(cached));
         // A thread without a chunk of cells only waits for the others at every pass: one cell on
         // 8 threads ran 1.6 times slower than on one (docs/performance.md).
         let threads = asked.min(chunks.len());
@@ -97,7 +107,6 @@ impl CpuEngine {
             built => (built.and_then(Result::ok), None),
         };
         let above = std::mem::take(&mut plan.above).into_iter().map(AtomicBool::new).collect();
-        let passes = schedule::per_cell_passes(plan.blocks.iter().any(|b| !b.pre_node.is_empty()));
         let windows = compiled.is_some().then(|| window::Windows::new(&plan, &chunks, passes.len())).flatten();
         Ok(CpuEngine {
             plan,
