@@ -122,7 +122,8 @@ impl CpuEngine {
         })
     }
 
-    /// The threads the run uses: 1 when interpreting or when the team of threads could not be started.
+    /// The threads the run uses: 1 when interpreting or when the team of threads could not be
+    /// started.
     pub fn threads(&self) -> usize {
         self.team.as_ref().map_or(1, Team::size)
     }
