@@ -153,6 +153,19 @@ impl CpuEngine {
         }
         let outcomes: Vec<Outcome> =
             outcomes.into_iter().map(|o| o.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner)).collect();
+        self.hand_over(host, (step0, n), &rows, &outcomes)
+    }
+
+    /// Hands the host the window's rows and spikes up to the first step that left a voltage
+    /// bad (all `n` steps when none did), then that step's report.
+    fn hand_over(
+        &self,
+        host: &mut Host,
+        (step0, n): (u64, u64),
+        rows: &[f64],
+        outcomes: &[Outcome],
+    ) -> Result<(), RunError> {
+        let (dt, probes) = (self.plan.dt, self.plan.probes.len());
         let done = outcomes.iter().filter_map(|o| o.bad).min().unwrap_or(n);
         for s in 0..done as usize {
             host.record(time_of(dt, step0 + s as u64 + 1), rows[s * probes..(s + 1) * probes].iter().copied());
@@ -167,7 +180,7 @@ impl CpuEngine {
         }
         host.finish_steps(done);
         if done < n {
-            return Err(RunError::Diverged(self.window_blowup(&outcomes, done, step0)));
+            return Err(RunError::Diverged(self.window_blowup(outcomes, done, step0)));
         }
         Ok(())
     }
