@@ -1,7 +1,7 @@
 //! A team of threads for the per-cell work of every step (or window of steps): the calling
 //! thread and `size − 1` workers started once, with the engine. A pass hands the team a job
-//! (tasks `0..n`) and returns when every task has run; tasks touch disjoint cells, so the results are the same
-//! whichever member runs which task.
+//! (tasks `0..n`) and returns when every task has run; tasks touch disjoint cells, so the
+//! results are the same whichever member runs which task.
 //!
 //! Each member owns a contiguous share of the tasks (the same chunks of cells every step, so
 //! their arrays stay in that core's cache) and claims them one by one; a member with nothing
