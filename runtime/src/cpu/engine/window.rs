@@ -327,13 +327,15 @@ mod tests {
         }
     }
 
+    const BLAST: &str = "stimulus blast = iclamp at cells[1].soma(0.5) { del = 7.5 ms, dur = 10 ms, amp = 1e12 nA }";
+
     /// A cell whose voltage runs away in the middle of a window (a huge current from 7.5 ms
     /// on): the same report, rows and spikes as a step-by-step run.
     #[test]
     fn a_divergence_inside_a_window_is_reported_as_step_by_step() {
         let text = RING
             .replace("import hh\n", "import hh\nimport iclamp\n")
-            .replace("network n {", "network n {\n    stimulus blast = iclamp at cells[1].soma(0.5) { del = 7.5 ms, dur = 10 ms, amp = 1e12 nA }")
+            .replace("network n {", &format!("network n {{\n    {BLAST}"))
             .replace("duration = 30 ms", "duration = 20 ms");
         let reference = recording(&text, Options { threads: 1, interpret: true });
         let step = reference.1.as_ref().expect("diverges").0;
