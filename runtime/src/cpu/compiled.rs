@@ -24,6 +24,21 @@ pub struct CompiledBlock {
     pub table: Vec<*mut u8>,
 }
 
+impl CompiledBlock {
+    /// Delivers an event of weight `weight` to instance `instance` (`scalars` at the step's
+    /// start); nothing where the mechanism has no event handler.
+    ///
+    /// # Safety
+    /// The instance is in range, and no other thread runs a kernel on its cell meanwhile.
+    pub unsafe fn deliver(&self, instance: usize, weight: f64, scalars: &[f64; 3]) {
+        if let Some(kernel) = &self.event {
+            // SAFETY: the table was built from this block's arrays, which never resize; the
+            // caller guarantees the rest.
+            unsafe { kernel.run_event(self.table.as_ptr(), scalars.as_ptr(), instance, weight) };
+        }
+    }
+}
+
 /// Compiles the block's kernels; `unread_currents[s]`: species `s`'s current is read by no
 /// kernel and no probe, so the kernels skip accumulating it (half the per-node writes of a
 /// channel like hh; the array stays zero).
@@ -245,19 +260,6 @@ impl Shared<'_> {
                     }
                 }
             }
-        }
-    }
-
-    /// Delivers an event to an instance of block `block` (`scalars` at the step's start).
-    ///
-    /// # Safety
-    /// The instance is in range, and no other thread runs a kernel of its chunk.
-    pub unsafe fn deliver(&self, block: usize, instance: usize, weight: f64, scalars: &[f64; 3]) {
-        let c = &self.blocks[block];
-        if let Some(kernel) = &c.event {
-            // SAFETY: the table was built from this block's arrays, which never resize; the
-            // caller guarantees the rest.
-            unsafe { kernel.run_event(c.table.as_ptr(), scalars.as_ptr(), instance, weight) };
         }
     }
 

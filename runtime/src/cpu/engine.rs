@@ -13,8 +13,8 @@ use super::jit::JitError;
 use super::team::Team;
 use crate::host::Host;
 use crate::host::blowup;
-use crate::plan::Plan;
 use crate::plan::schedule::{self, Stage};
+use crate::plan::{Detector, Plan};
 use crate::simulation::{Engine, RunError};
 
 /// How to run.
@@ -171,15 +171,10 @@ impl CpuEngine {
     fn deliver_events(&mut self, host: &mut Host, step: u64, t: f64) {
         while let Some(e) = host.pop_due(step) {
             match &self.compiled {
-                Some(compiled) => {
-                    let c = &compiled[e.block as usize];
-                    if let Some(kernel) = &c.event {
-                        let scalars = self.plan.scalars(t);
-                        // SAFETY: the table was built from this block's arrays, which never
-                        // resize; the instance is in range.
-                        unsafe { kernel.run_event(c.table.as_ptr(), scalars.as_ptr(), e.instance as usize, e.weight) };
-                    }
-                }
+                // SAFETY: the instance is in range; no kernel runs meanwhile.
+                Some(compiled) => unsafe {
+                    compiled[e.block as usize].deliver(e.instance as usize, e.weight, &self.plan.scalars(t))
+                },
                 None => self.plan.interpret_event(e.block, e.instance, e.weight, t),
             }
         }
@@ -225,14 +220,19 @@ impl CpuEngine {
 
     /// Upward threshold crossings at the grid point, as NEURON's NetCon reports them.
     fn detect(&mut self, host: &mut Host, t: f64) {
-        for (d, above_before) in self.plan.detectors.iter().zip(&self.above) {
-            let above = self.plan.nodes.v[d.node] >= d.threshold;
-            if above && !above_before.load(Ordering::Relaxed) {
+        for (d, above) in self.plan.detectors.iter().zip(&self.above) {
+            if crossed(d, self.plan.nodes.v[d.node], above) {
                 host.spike(d.gid, t);
             }
-            above_before.store(above, Ordering::Relaxed);
         }
     }
+}
+
+/// Whether the detector's voltage, now `v`, crossed its threshold upwards since the last check
+/// (`above`: whether it was at or above then; updated).
+fn crossed(detector: &Detector, v: f64, above: &AtomicBool) -> bool {
+    let now = v >= detector.threshold;
+    !above.swap(now, Ordering::Relaxed) && now
 }
 
 impl Engine for CpuEngine {

@@ -209,15 +209,10 @@ fn prepare(
     let dt = artifact.model.simulation.dt;
     let window_cap = options.window_cap.max(1);
     let layout = layout::layout(artifact, plan, options, fit, prec(precision))?;
-    // The window: the shortest delay of a connection from a cell, in steps.
-    let min_delay = plan.wiring.from_cell.iter().flatten().map(|c| c.delay).fold(f64::INFINITY, f64::min);
-    // Coupled cells read each other's voltages within a step: each step of the window is a
-    // dispatch per pass, one after another in one submit.
-    let window = if min_delay.is_finite() {
-        ((min_delay / dt) * (1.0 + 1e-12)).floor().clamp(1.0, f64::from(window_cap)) as u32
-    } else {
-        window_cap
-    };
+    // The window: the shortest delay of a connection from a cell, in steps. Coupled cells read
+    // each other's voltages within a step: each step of the window is a dispatch per pass, one
+    // after another in one submit.
+    let window = crate::plan::events::steps_within(plan.wiring.min_delay(), dt, u64::from(window_cap)) as u32;
     let spike_cap = window / 4 + 1;
     let params = codegen::Params { prec: prec(precision), dt, spike_cap };
     let (module, barriers) = codegen::module(&layout, &params)?;

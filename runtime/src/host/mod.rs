@@ -47,7 +47,7 @@ impl Host {
         let wiring = std::mem::take(&mut plan.wiring);
         Host {
             queue,
-            min_delay: wiring.from_cell.iter().flatten().map(|c| c.delay).fold(f64::INFINITY, f64::min),
+            min_delay: wiring.min_delay(),
             wiring,
             synapse_targets: std::mem::take(&mut plan.synapse_targets),
             probe_scales: plan.probe_scales.clone(),

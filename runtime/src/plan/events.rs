@@ -145,6 +145,21 @@ pub struct Wiring {
     pub from_source: Vec<Vec<Connection>>,
 }
 
+impl Wiring {
+    /// The shortest delay of a connection from a cell (infinite without any): a spike's events
+    /// are due at least this long after it.
+    pub fn min_delay(&self) -> f64 {
+        self.from_cell.iter().flatten().map(|c| c.delay).fold(f64::INFINITY, f64::min)
+    }
+}
+
+/// How many steps of `dt` fit in `min_delay` (infinite: `cap`), between 1 and `cap`: the
+/// longest window of steps whose events are all queued before it starts. The tolerance keeps a
+/// delay of exactly k steps at k despite rounding.
+pub fn steps_within(min_delay: f64, dt: f64, cap: u64) -> u64 {
+    if min_delay.is_finite() { ((min_delay / dt) * (1.0 + 1e-12)).floor().clamp(1.0, cap as f64) as u64 } else { cap }
+}
+
 #[derive(Copy, Clone, Debug)]
 pub struct Connection {
     /// The `connect` rule it comes from (index into the model's connections).

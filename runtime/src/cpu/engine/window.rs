@@ -12,11 +12,11 @@
 //! step-by-step run does, and the report names the cell a step-by-step run names.
 
 use std::sync::Mutex;
-use std::sync::atomic::Ordering;
 
 use super::CpuEngine;
 use crate::cpu::compiled::{Chunk, Shared};
 use crate::host::{Host, blowup, time_of};
+use crate::plan::events::steps_within;
 use crate::plan::{Detector, Plan, ProbeSource};
 use crate::simulation::RunError;
 
@@ -70,13 +70,7 @@ unsafe impl Sync for ProbeAddress {}
 /// The steps of a window with connections of delay at least `min_delay` (infinite: none), or
 /// `None` below two.
 pub(super) fn window_steps(min_delay: f64, dt: f64) -> Option<u64> {
-    // The tolerance keeps a delay of exactly k steps at k despite rounding (as the GPU's).
-    let steps = if min_delay.is_finite() {
-        ((min_delay / dt) * (1.0 + 1e-12)).floor().min(LONGEST as f64) as u64
-    } else {
-        LONGEST
-    };
-    (steps >= 2).then_some(steps)
+    Some(steps_within(min_delay, dt, LONGEST)).filter(|&steps| steps >= 2)
 }
 
 impl Windows {
@@ -251,7 +245,7 @@ impl ChunkWindow {
             let at_start = [t, self.dt, self.celsius];
             while let Some(e) = events.next_if(|e| e.step == s) {
                 // SAFETY: the event's instance is in this chunk (`window_events`).
-                unsafe { shared.deliver(e.block, e.instance, e.weight, &at_start) };
+                unsafe { shared.blocks[e.block].deliver(e.instance, e.weight, &at_start) };
             }
             let mid = [t + self.dt / 2.0, self.dt, self.celsius];
             // SAFETY: forwarded from the caller.
@@ -264,11 +258,9 @@ impl ChunkWindow {
             for &d in mine.detectors {
                 // SAFETY: the detector's node is in this chunk.
                 let v = unsafe { *shared.arrays.v.add(detectors[d].node) };
-                let is_above = v >= detectors[d].threshold;
-                if is_above && !above[d].load(Ordering::Relaxed) {
+                if super::crossed(&detectors[d], v, &above[d]) {
                     outcome.spikes.push((s, d));
                 }
-                above[d].store(is_above, Ordering::Relaxed);
             }
             for &(p, ProbeAddress(value)) in mine.probes {
                 // SAFETY: the value is this chunk's; the row element is this probe's.
