@@ -211,6 +211,27 @@ pub(crate) fn nernst_rows(reversal: &mut [f64], inside: &[f64], outside: &[f64],
     each(reversal, inside, outside, factor);
 }
 
+/// Arguments every exp and ln must treat as `ir::math` does: signed zeros, subnormals, exp's
+/// last finite and first zero result, the extremes, infinities, quiet NaNs of both signs and a
+/// signalling NaN.
+#[cfg(test)]
+pub(super) const SPECIAL_ARGUMENTS: [f64; 14] = [
+    0.0,
+    -0.0,
+    1e-310,
+    -1e-310,
+    5e-324,
+    -745.1332191019412,
+    709.782712893384,
+    f64::MAX,
+    f64::MIN,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::NAN,
+    -f64::NAN,
+    f64::from_bits(0x7ff0_0000_0000_0001),
+];
+
 #[cfg(test)]
 mod tests {
     use sylva_compiler::ir::math;
@@ -230,20 +251,7 @@ mod tests {
         let mut xs: Vec<f64> = (0..40_000).map(|i| -760.0 + 1480.0 * f64::from(i) / 40_000.0).collect();
         xs.extend((0..4_000).map(|i| -2.0 + f64::from(i) / 1_000.0));
         xs.extend((1..4_000u64).map(|i| f64::from_bits(i * (f64::MAX.to_bits() / 4_000))));
-        xs.extend([
-            0.0,
-            -0.0,
-            1e-310,
-            5e-324,
-            -745.1332191019412,
-            709.782712893384,
-            f64::MAX,
-            f64::MIN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NAN,
-            -f64::NAN,
-        ]);
+        xs.extend(SPECIAL_ARGUMENTS);
         for f in Batched::ALL {
             for (name, variant) in f.variants() {
                 // An odd count, so that the vector loop's remainder runs too.

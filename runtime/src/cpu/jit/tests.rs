@@ -537,21 +537,7 @@ fn inline_exp_matches_math_exp_bit_for_bit() {
             _ => rng.uniform(700.0, 711.0),
         })
         .collect();
-    xs.extend([
-        0.0,
-        -0.0,
-        1e-310,
-        -1e-310,
-        709.782712893384,
-        -745.1332191019412,
-        f64::MAX,
-        f64::MIN,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NAN,
-        -f64::NAN,
-        f64::from_bits(0x7ff0_0000_0000_0001),
-    ]);
+    xs.extend(super::batch::SPECIAL_ARGUMENTS);
     let mut out = vec![0.0f64; xs.len()];
     let table = [xs.as_mut_ptr() as *mut u8, out.as_mut_ptr() as *mut u8];
     let scalars = [0.0; SCALAR_COUNT];
