@@ -20,6 +20,14 @@ pub(super) const LANES: usize = 4;
 #[derive(PartialEq, Debug)]
 struct Shape {
     parent: Vec<u32>,
+    /// The nodes but the root, deepest first (ties: the higher index first). Node after node,
+    /// each elimination would wait for the one before in its chain (a division, a product, a
+    /// difference), and each substitution likewise; by depth, the chains of the branches
+    /// alternate and overlap. Eliminated in this order, every node still comes after its
+    /// children and the children of a node still in descending index order, so every parent
+    /// takes its children's terms in [`super::solve_range`]'s order; substituted in the
+    /// reverse order, every node comes after its parent: the bits are `solve_range`'s.
+    by_depth: Vec<u32>,
 }
 
 impl Shape {
@@ -37,12 +45,25 @@ impl Shape {
             }
             parent[k] = (p - cell.start) as u32;
         }
-        Some(Shape { parent })
+        let by_depth = by_depth(&parent);
+        Some(Shape { parent, by_depth })
     }
 
     fn len(&self) -> usize {
         self.parent.len()
     }
+}
+
+/// The nodes but the root of the tree `parent`, deepest first, the higher index first among
+/// nodes of one depth.
+fn by_depth(parent: &[u32]) -> Vec<u32> {
+    let mut depth = vec![0u32; parent.len()];
+    for k in 1..parent.len() {
+        depth[k] = depth[parent[k] as usize] + 1;
+    }
+    let mut order: Vec<u32> = (1..parent.len() as u32).collect();
+    order.sort_unstable_by_key(|&k| std::cmp::Reverse((depth[k as usize], k)));
+    order
 }
 
 /// [`LANES`] adjacent cells of one shape: cell `l` holds the nodes from `start + l·n` on.
@@ -159,8 +180,8 @@ fn solve_groups<const AVX: bool>(mut arrays: Arrays, groups: &Groups, scratch: &
         scratch.resize(shape.len(), Node::default());
         let mut cells = arrays.cells(group.start, shape.len());
         assemble::<AVX>(&cells, &shape.parent, scratch);
-        eliminate(&shape.parent, scratch);
-        substitute::<AVX>(&mut cells, &shape.parent, scratch);
+        eliminate(shape, scratch);
+        substitute::<AVX>(&mut cells, shape, scratch);
     }
 }
 
@@ -307,31 +328,31 @@ fn assemble<const AVX: bool>(cells: &Cells, parent: &[u32], scratch: &mut [Node]
     }
 }
 
-/// Every node but the root eliminated into its parent, from the last node up.
+/// Every node but the root eliminated into its parent, deepest first ([`Shape::by_depth`]).
 #[inline(always)]
-fn eliminate(parent: &[u32], scratch: &mut [Node]) {
-    for k in (1..parent.len()).rev() {
-        let node = scratch[k];
-        let parent = &mut scratch[parent[k] as usize];
+fn eliminate(shape: &Shape, scratch: &mut [Node]) {
+    for &k in &shape.by_depth {
+        let node = scratch[k as usize];
+        let parent = &mut scratch[shape.parent[k as usize] as usize];
         let factor = node.axial / node.diagonal;
         parent.diagonal = parent.diagonal - factor * node.axial;
         parent.rhs = parent.rhs + factor * node.rhs;
     }
 }
 
-/// Substitutes down from the root (rhs becomes Δv, v += Δv), then scatters v, rhs and the
-/// eliminated diagonal back, as [`super::solve_range`] leaves them.
+/// Substitutes down from the root, shallowest first ([`Shape::by_depth`] reversed): rhs
+/// becomes Δv, v += Δv; then scatters v, rhs and the eliminated diagonal back, as
+/// [`super::solve_range`] leaves them.
 #[inline(always)]
-fn substitute<const AVX: bool>(cells: &mut Cells, parent: &[u32], scratch: &mut [Node]) {
-    for (k, &p) in parent.iter().enumerate() {
-        let node = scratch[k];
-        let dv = if k == 0 {
-            node.rhs / node.diagonal
-        } else {
-            (node.rhs + node.axial * scratch[p as usize].rhs) / node.diagonal
-        };
-        scratch[k].rhs = dv;
-        scratch[k].v = node.v + dv;
+fn substitute<const AVX: bool>(cells: &mut Cells, shape: &Shape, scratch: &mut [Node]) {
+    let root = scratch[0];
+    scratch[0].rhs = root.rhs / root.diagonal;
+    scratch[0].v = root.v + scratch[0].rhs;
+    for &k in shape.by_depth.iter().rev() {
+        let node = scratch[k as usize];
+        let dv = (node.rhs + node.axial * scratch[shape.parent[k as usize] as usize].rhs) / node.diagonal;
+        scratch[k as usize].rhs = dv;
+        scratch[k as usize].v = node.v + dv;
     }
     scatter::<AVX>(scratch, cells.v, |node| &node.v);
     scatter::<AVX>(scratch, cells.rhs, |node| &node.rhs);
