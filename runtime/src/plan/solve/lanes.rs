@@ -72,9 +72,30 @@ struct Group {
     start: usize,
     /// Its index in [`Groups::shapes`].
     shape: usize,
+    /// The cable's constants of its nodes in lanes, node k of cell l in lane l of entry k:
+    /// gathered once here, not at every step.
+    constants: Vec<Constants>,
 }
 
-/// The groups of a set of cells, found once when the cells are split into chunks.
+/// A node's cable constants in every lane of a group.
+#[derive(Copy, Clone, Debug)]
+struct Constants {
+    axial: Lanes,
+    capacitance_dt: Lanes,
+}
+
+impl Constants {
+    /// The constants of the `n` nodes of each of the [`LANES`] cells from node `start`.
+    fn of(cable: &Cable, start: usize, n: usize) -> Vec<Constants> {
+        let lanes = |values: &[f64], k: usize| Lanes(std::array::from_fn(|l| values[start + l * n + k]));
+        (0..n)
+            .map(|k| Constants { axial: lanes(&cable.axial, k), capacitance_dt: lanes(&cable.capacitance_dt, k) })
+            .collect()
+    }
+}
+
+/// The groups of a set of cells, found once when the cells are split into chunks (for the
+/// cable they are found on: they hold its constants).
 #[derive(Default, Debug)]
 pub(super) struct Groups {
     shapes: Vec<Shape>,
@@ -92,11 +113,13 @@ impl Groups {
         if !run[1..].iter().all(|cell| Shape::of(cable, cell.clone()).as_ref() == Some(&shape)) {
             return false;
         }
+        let shape_len = shape.len();
         let index = self.shapes.iter().position(|s| *s == shape).unwrap_or(self.shapes.len());
         if index == self.shapes.len() {
             self.shapes.push(shape);
         }
-        self.groups.push(Group { start: run[0].start, shape: index });
+        let constants = Constants::of(cable, run[0].start, shape_len);
+        self.groups.push(Group { start: run[0].start, shape: index, constants });
         true
     }
 
@@ -106,7 +129,7 @@ impl Groups {
 }
 
 /// One f64 per lane; the operators work lane by lane (LLVM makes them vector instructions).
-#[derive(Copy, Clone, Default)]
+#[derive(Copy, Clone, Default, Debug)]
 struct Lanes([f64; LANES]);
 
 macro_rules! lane_by_lane {
@@ -131,8 +154,6 @@ struct Node {
     v: Lanes,
     rhs: Lanes,
     diagonal: Lanes,
-    axial: Lanes,
-    capacitance_dt: Lanes,
 }
 
 thread_local! {
@@ -140,20 +161,20 @@ thread_local! {
     static SCRATCH: RefCell<Vec<Node>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Solves the cells of `groups` ([`super::solve_range`]'s bits), with AVX where the processor
-/// has it, else with the baseline instructions (SSE2 on x86-64).
+/// Solves the cells of `groups` ([`super::solve_range`]'s bits on the cable the groups were
+/// found on), with AVX where the processor has it, else with the baseline instructions (SSE2
+/// on x86-64).
 pub(super) fn solve(
     v: &mut [f64],
     rhs: &mut [f64],
     diagonal: &mut [f64],
-    cable: &Cable,
     offset: usize,
     groups: &Groups,
 ) {
     if groups.groups.is_empty() {
         return;
     }
-    let arrays = Arrays { v, rhs, diagonal, cable, offset };
+    let arrays = Arrays { v, rhs, diagonal, offset };
     SCRATCH.with_borrow_mut(|scratch| {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx") {
@@ -179,9 +200,9 @@ fn solve_groups<const AVX: bool>(mut arrays: Arrays, groups: &Groups, scratch: &
         let shape = &groups.shapes[group.shape];
         scratch.resize(shape.len(), Node::default());
         let mut cells = arrays.cells(group.start, shape.len());
-        assemble::<AVX>(&cells, &shape.parent, scratch);
-        eliminate(shape, scratch);
-        substitute::<AVX>(&mut cells, shape, scratch);
+        assemble::<AVX>(&cells, &shape.parent, &group.constants, scratch);
+        eliminate(shape, &group.constants, scratch);
+        substitute::<AVX>(&mut cells, shape, &group.constants, scratch);
     }
 }
 
@@ -190,7 +211,6 @@ struct Arrays<'a> {
     v: &'a mut [f64],
     rhs: &'a mut [f64],
     diagonal: &'a mut [f64],
-    cable: &'a Cable,
     offset: usize,
 }
 
@@ -198,14 +218,8 @@ impl Arrays<'_> {
     /// The arrays of the group of cells from node `start`, `n` nodes each.
     #[inline(always)]
     fn cells(&mut self, start: usize, n: usize) -> Cells<'_> {
-        let (local, global) = (start - self.offset..start - self.offset + LANES * n, start..start + LANES * n);
-        Cells {
-            v: &mut self.v[local.clone()],
-            rhs: &mut self.rhs[local.clone()],
-            diagonal: &mut self.diagonal[local],
-            axial: &self.cable.axial[global.clone()],
-            capacitance_dt: &self.cable.capacitance_dt[global],
-        }
+        let local = start - self.offset..start - self.offset + LANES * n;
+        Cells { v: &mut self.v[local.clone()], rhs: &mut self.rhs[local.clone()], diagonal: &mut self.diagonal[local] }
     }
 }
 
@@ -214,8 +228,6 @@ struct Cells<'a> {
     v: &'a mut [f64],
     rhs: &'a mut [f64],
     diagonal: &'a mut [f64],
-    axial: &'a [f64],
-    capacitance_dt: &'a [f64],
 }
 
 /// Nodes gathered and scattered at a time: each lane's consecutive nodes are one load or
@@ -307,17 +319,15 @@ fn scatter<const AVX: bool>(scratch: &[Node], cells: &mut [f64], field: impl Fn(
 /// Gathers the group into `scratch` and assembles it as [`super::solve_range`] does: C/dt on
 /// the diagonal, then per edge the axial current and conductance into the child and its parent.
 #[inline(always)]
-fn assemble<const AVX: bool>(cells: &Cells, parent: &[u32], scratch: &mut [Node]) {
+fn assemble<const AVX: bool>(cells: &Cells, parent: &[u32], constants: &[Constants], scratch: &mut [Node]) {
     gather::<AVX>(cells.v, scratch, |node| &mut node.v);
     gather::<AVX>(cells.rhs, scratch, |node| &mut node.rhs);
     gather::<AVX>(cells.diagonal, scratch, |node| &mut node.diagonal);
-    gather::<AVX>(cells.capacitance_dt, scratch, |node| &mut node.capacitance_dt);
-    gather::<AVX>(cells.axial, scratch, |node| &mut node.axial);
-    for (k, &p) in parent.iter().enumerate() {
+    for ((k, &p), constant) in parent.iter().enumerate().zip(constants) {
         let mut node = scratch[k];
-        node.diagonal = node.diagonal + node.capacitance_dt;
+        node.diagonal = node.diagonal + constant.capacitance_dt;
         if k > 0 {
-            let (g, parent) = (node.axial, &mut scratch[p as usize]);
+            let (g, parent) = (constant.axial, &mut scratch[p as usize]);
             let current = g * (parent.v - node.v);
             node.rhs = node.rhs + current;
             parent.rhs = parent.rhs - current;
@@ -330,12 +340,12 @@ fn assemble<const AVX: bool>(cells: &Cells, parent: &[u32], scratch: &mut [Node]
 
 /// Every node but the root eliminated into its parent, deepest first ([`Shape::by_depth`]).
 #[inline(always)]
-fn eliminate(shape: &Shape, scratch: &mut [Node]) {
+fn eliminate(shape: &Shape, constants: &[Constants], scratch: &mut [Node]) {
     for &k in &shape.by_depth {
-        let node = scratch[k as usize];
+        let (node, g) = (scratch[k as usize], constants[k as usize].axial);
         let parent = &mut scratch[shape.parent[k as usize] as usize];
-        let factor = node.axial / node.diagonal;
-        parent.diagonal = parent.diagonal - factor * node.axial;
+        let factor = g / node.diagonal;
+        parent.diagonal = parent.diagonal - factor * g;
         parent.rhs = parent.rhs + factor * node.rhs;
     }
 }
@@ -344,13 +354,14 @@ fn eliminate(shape: &Shape, scratch: &mut [Node]) {
 /// becomes Δv, v += Δv; then scatters v, rhs and the eliminated diagonal back, as
 /// [`super::solve_range`] leaves them.
 #[inline(always)]
-fn substitute<const AVX: bool>(cells: &mut Cells, shape: &Shape, scratch: &mut [Node]) {
+fn substitute<const AVX: bool>(cells: &mut Cells, shape: &Shape, constants: &[Constants], scratch: &mut [Node]) {
     let root = scratch[0];
     scratch[0].rhs = root.rhs / root.diagonal;
     scratch[0].v = root.v + scratch[0].rhs;
     for &k in shape.by_depth.iter().rev() {
         let node = scratch[k as usize];
-        let dv = (node.rhs + node.axial * scratch[shape.parent[k as usize] as usize].rhs) / node.diagonal;
+        let g = constants[k as usize].axial;
+        let dv = (node.rhs + g * scratch[shape.parent[k as usize] as usize].rhs) / node.diagonal;
         scratch[k as usize].rhs = dv;
         scratch[k as usize].v = node.v + dv;
     }
@@ -364,10 +375,9 @@ pub(super) fn solve_portably(
     v: &mut [f64],
     rhs: &mut [f64],
     diagonal: &mut [f64],
-    cable: &Cable,
     offset: usize,
     groups: &Groups,
 ) {
-    let arrays = Arrays { v, rhs, diagonal, cable, offset };
+    let arrays = Arrays { v, rhs, diagonal, offset };
     solve_groups::<false>(arrays, groups, &mut Vec::new());
 }

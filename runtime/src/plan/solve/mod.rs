@@ -78,7 +78,7 @@ impl SolveCells {
     }
 }
 
-/// [`solve_range`] for the cells `cells` (whose union is what the slices from `offset` hold):
+/// [`solve_range`] for the cells `cells` (arranged on `cable`; their union is what the slices from `offset` hold):
 /// same-shape cells in SIMD lanes, the others several side by side. Every node sees the same
 /// operations in the same order as in [`solve_range`] (cells share no node), so the bits are
 /// the same.
@@ -90,7 +90,7 @@ pub fn solve_cells(
     offset: usize,
     cells: &SolveCells,
 ) {
-    lanes::solve(v, rhs, diagonal, cable, offset, &cells.laned);
+    lanes::solve(v, rhs, diagonal, offset, &cells.laned);
     solve_side_by_side(v, rhs, diagonal, cable, offset, &cells.side_by_side);
 }
 

@@ -53,7 +53,7 @@ fn solved(cable: &Cable, cells: &[Range<usize>], how: Solve) -> (Vec<u64>, Vec<u
         Solve::OneRange => solve_range(&mut v, &mut rhs, &mut diagonal, cable, offset, offset..end),
         Solve::Arranged => solve_cells(&mut v, &mut rhs, &mut diagonal, cable, offset, &arranged),
         Solve::ArrangedPortably => {
-            lanes::solve_portably(&mut v, &mut rhs, &mut diagonal, cable, offset, &arranged.laned);
+            lanes::solve_portably(&mut v, &mut rhs, &mut diagonal, offset, &arranged.laned);
             solve_side_by_side(&mut v, &mut rhs, &mut diagonal, cable, offset, &arranged.side_by_side);
         }
     }
