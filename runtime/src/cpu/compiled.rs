@@ -285,7 +285,9 @@ impl Shared<'_> {
         }
     }
 
-    /// Zeroes the chunk's accumulators, then runs the current kernels.
+    /// Zeroes the chunk's ion currents, then runs the current kernels. The node accumulators
+    /// (rhs, diagonal) are zero already: the engine starts with them zero and every step's
+    /// solve leaves them zero ([`crate::plan::solve::solve_cells`]).
     unsafe fn currents(&self, chunk: &Chunk, scalars: &[f64; 3]) {
         let range = chunk.nodes.clone();
         let len = range.len();
@@ -293,8 +295,6 @@ impl Shared<'_> {
         // while they run: zero through pointers, and borrow slices only for the solve.
         // SAFETY: the caller guarantees the pointers and the exclusive node range.
         unsafe {
-            std::ptr::write_bytes(self.arrays.rhs.add(range.start), 0, len);
-            std::ptr::write_bytes(self.arrays.diagonal.add(range.start), 0, len);
             for ion in self.ions.iter().filter(|ion| ion.current_read) {
                 std::ptr::write_bytes(ion.current.add(range.start), 0, len);
             }

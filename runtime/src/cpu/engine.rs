@@ -77,6 +77,10 @@ impl crate::Simulation<CpuEngine> {
 impl CpuEngine {
     /// The engine that steps `plan`'s arrays from their initial state.
     pub fn new(mut plan: Plan, options: Options) -> Result<CpuEngine, JitError> {
+        // The compiled steps sum currents into these without clearing them first (every step's
+        // solve leaves them zero): clear what the initialisation's solve left.
+        plan.nodes.rhs.fill(0.0);
+        plan.nodes.diagonal.fill(0.0);
         let unread_currents = compiled::unread_currents(&plan);
         let compiled = if options.interpret {
             None

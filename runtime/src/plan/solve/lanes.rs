@@ -351,8 +351,8 @@ fn eliminate(shape: &Shape, constants: &[Constants], scratch: &mut [Node]) {
 }
 
 /// Substitutes down from the root, shallowest first ([`Shape::by_depth`] reversed): rhs
-/// becomes Δv, v += Δv; then scatters v, rhs and the eliminated diagonal back, as
-/// [`super::solve_range`] leaves them.
+/// becomes Δv, v += Δv; then scatters v back and zeroes rhs and diagonal
+/// ([`super::solve_cells`]).
 #[inline(always)]
 fn substitute<const AVX: bool>(cells: &mut Cells, shape: &Shape, constants: &[Constants], scratch: &mut [Node]) {
     let root = scratch[0];
@@ -366,8 +366,8 @@ fn substitute<const AVX: bool>(cells: &mut Cells, shape: &Shape, constants: &[Co
         scratch[k as usize].v = node.v + dv;
     }
     scatter::<AVX>(scratch, cells.v, |node| &node.v);
-    scatter::<AVX>(scratch, cells.rhs, |node| &node.rhs);
-    scatter::<AVX>(scratch, cells.diagonal, |node| &node.diagonal);
+    cells.rhs.fill(0.0);
+    cells.diagonal.fill(0.0);
 }
 
 #[cfg(test)]

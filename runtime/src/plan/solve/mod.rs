@@ -80,8 +80,10 @@ impl SolveCells {
 
 /// [`solve_range`] for the cells `cells` (arranged on `cable`; their union is what the slices from `offset` hold):
 /// same-shape cells in SIMD lanes, the others several side by side. Every node sees the same
-/// operations in the same order as in [`solve_range`] (cells share no node), so the bits are
-/// the same.
+/// operations in the same order as in [`solve_range`] (cells share no node), so the bits of v
+/// are the same. Unlike `solve_range` it leaves `rhs` and `diagonal` zero, ready to accumulate
+/// the next step's currents (the lanes store zeros where they would scatter Δv and the
+/// eliminated diagonal back, and no step has to clear them first).
 pub fn solve_cells(
     v: &mut [f64],
     rhs: &mut [f64],
@@ -90,8 +92,27 @@ pub fn solve_cells(
     offset: usize,
     cells: &SolveCells,
 ) {
-    lanes::solve(v, rhs, diagonal, offset, &cells.laned);
+    solve_arranged(v, rhs, diagonal, cable, offset, cells, lanes::solve);
+}
+
+/// [`solve_cells`] with the lanes solved by `lanes` ([`lanes::solve`], or in the tests the same
+/// without the choice of instructions).
+fn solve_arranged(
+    v: &mut [f64],
+    rhs: &mut [f64],
+    diagonal: &mut [f64],
+    cable: &Cable,
+    offset: usize,
+    cells: &SolveCells,
+    lanes: fn(&mut [f64], &mut [f64], &mut [f64], usize, &lanes::Groups),
+) {
+    lanes(v, rhs, diagonal, offset, &cells.laned);
     solve_side_by_side(v, rhs, diagonal, cable, offset, &cells.side_by_side);
+    for cell in &cells.side_by_side {
+        let local = cell.start - offset..cell.end - offset;
+        rhs[local.clone()].fill(0.0);
+        diagonal[local].fill(0.0);
+    }
 }
 
 /// [`solve_range`] for the cells `cells`, several side by side.

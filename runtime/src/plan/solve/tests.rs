@@ -42,8 +42,8 @@ enum Solve {
     ArrangedPortably,
 }
 
-/// The bits of v and rhs after solving the nodes from the first of `cells` on.
-fn solved(cable: &Cable, cells: &[Range<usize>], how: Solve) -> (Vec<u64>, Vec<u64>) {
+/// The bits of v, rhs and the diagonal after solving the nodes from the first of `cells` on.
+fn solved(cable: &Cable, cells: &[Range<usize>], how: Solve) -> [Vec<u64>; 3] {
     let (offset, end) = (cells[0].start, cable.parent.len());
     let mut v: Vec<f64> = (offset..end).map(|i| -65.0 + 3.1 * (i * 3 % 17) as f64).collect();
     let mut rhs: Vec<f64> = (offset..end).map(|i| 0.01 * (i * 13 % 19) as f64 - 0.07).collect();
@@ -53,22 +53,25 @@ fn solved(cable: &Cable, cells: &[Range<usize>], how: Solve) -> (Vec<u64>, Vec<u
         Solve::OneRange => solve_range(&mut v, &mut rhs, &mut diagonal, cable, offset, offset..end),
         Solve::Arranged => solve_cells(&mut v, &mut rhs, &mut diagonal, cable, offset, &arranged),
         Solve::ArrangedPortably => {
-            lanes::solve_portably(&mut v, &mut rhs, &mut diagonal, offset, &arranged.laned);
-            solve_side_by_side(&mut v, &mut rhs, &mut diagonal, cable, offset, &arranged.side_by_side);
+            solve_arranged(&mut v, &mut rhs, &mut diagonal, cable, offset, &arranged, lanes::solve_portably)
         }
     }
     let bits = |x: &[f64]| x.iter().map(|x| x.to_bits()).collect();
-    (bits(&v), bits(&rhs))
+    [bits(&v), bits(&rhs), bits(&diagonal)]
 }
 
-/// Both arranged solves of the cells from `from` on give the bits of one range.
+/// Both arranged solves of the cells from `from` on give the bits of v of one range, and leave
+/// rhs and the diagonal zero.
 fn assert_same_bits(trees: &[Tree], from: usize) {
     let (cells, cable) = cells_and_cable(trees);
-    let reference = solved(&cable, &cells[from..], Solve::OneRange);
+    let [reference, _, _] = solved(&cable, &cells[from..], Solve::OneRange);
     let before = -65.0 + 3.1 * (cells[from].start * 3 % 17) as f64;
-    assert_ne!(reference.0[0], f64::to_bits(before), "the solve moves v");
+    assert_ne!(reference[0], f64::to_bits(before), "the solve moves v");
+    let zeros = vec![0; reference.len()];
     for how in [Solve::Arranged, Solve::ArrangedPortably] {
-        assert_eq!(solved(&cable, &cells[from..], how), reference, "{how:?} from cell {from}");
+        let [v, rhs, diagonal] = solved(&cable, &cells[from..], how);
+        assert_eq!(v, reference, "{how:?} from cell {from}");
+        assert_eq!((rhs, diagonal), (zeros.clone(), zeros.clone()), "{how:?} from cell {from}: accumulators zero");
     }
 }
 
