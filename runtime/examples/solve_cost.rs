@@ -87,8 +87,10 @@ fn main() {
     ];
     for (name, plan) in &models {
         let cells = cells(plan);
-        let arrangements =
-            [("side-by-side", SolveCells::side_by_side(&cells)), ("lanes", SolveCells::new(&plan.cable, &cells))];
+        let arrangements = [
+            ("side-by-side", SolveCells::side_by_side(&plan.cable, &cells)),
+            ("lanes", SolveCells::new(&plan.cable, &cells)),
+        ];
         let mut times = vec![Vec::new(); arrangements.len()];
         for _ in 0..rounds {
             for (times, (_, arranged)) in times.iter_mut().zip(&arrangements) {

@@ -20,13 +20,8 @@ pub(super) const LANES: usize = 4;
 #[derive(PartialEq, Debug)]
 struct Shape {
     parent: Vec<u32>,
-    /// The nodes but the root, deepest first (ties: the higher index first). Node after node,
-    /// each elimination would wait for the one before in its chain (a division, a product, a
-    /// difference), and each substitution likewise; by depth, the chains of the branches
-    /// alternate and overlap. Eliminated in this order, every node still comes after its
-    /// children and the children of a node still in descending index order, so every parent
-    /// takes its children's terms in [`super::solve_range`]'s order; substituted in the
-    /// reverse order, every node comes after its parent: the bits are `solve_range`'s.
+    /// The nodes but the root in [`super::by_depth`]'s order: eliminated in it, substituted
+    /// in reverse, the branches' chains overlap.
     by_depth: Vec<u32>,
 }
 
@@ -54,15 +49,11 @@ impl Shape {
     }
 }
 
-/// The nodes but the root of the tree `parent`, deepest first, the higher index first among
-/// nodes of one depth.
+/// The nodes but the root of the tree `parent` in [`super::by_depth`]'s order.
 fn by_depth(parent: &[u32]) -> Vec<u32> {
-    let mut depth = vec![0u32; parent.len()];
-    for k in 1..parent.len() {
-        depth[k] = depth[parent[k] as usize] + 1;
-    }
-    let mut order: Vec<u32> = (1..parent.len() as u32).collect();
-    order.sort_unstable_by_key(|&k| std::cmp::Reverse((depth[k as usize], k)));
+    let mut order = super::by_depth(parent.len(), |k| (k > 0).then(|| parent[k] as usize));
+    // The only root, node 0, is last.
+    order.pop();
     order
 }
 
@@ -164,13 +155,7 @@ thread_local! {
 /// Solves the cells of `groups` ([`super::solve_range`]'s bits on the cable the groups were
 /// found on), with AVX where the processor has it, else with the baseline instructions (SSE2
 /// on x86-64).
-pub(super) fn solve(
-    v: &mut [f64],
-    rhs: &mut [f64],
-    diagonal: &mut [f64],
-    offset: usize,
-    groups: &Groups,
-) {
+pub(super) fn solve(v: &mut [f64], rhs: &mut [f64], diagonal: &mut [f64], offset: usize, groups: &Groups) {
     if groups.groups.is_empty() {
         return;
     }
@@ -371,13 +356,7 @@ fn substitute<const AVX: bool>(cells: &mut Cells, shape: &Shape, constants: &[Co
 }
 
 #[cfg(test)]
-pub(super) fn solve_portably(
-    v: &mut [f64],
-    rhs: &mut [f64],
-    diagonal: &mut [f64],
-    offset: usize,
-    groups: &Groups,
-) {
+pub(super) fn solve_portably(v: &mut [f64], rhs: &mut [f64], diagonal: &mut [f64], offset: usize, groups: &Groups) {
     let arrays = Arrays { v, rhs, diagonal, offset };
     solve_groups::<false>(arrays, groups, &mut Vec::new());
 }

@@ -28,11 +28,75 @@ pub fn solve_range(
 }
 
 /// The cells of a chunk arranged for the solve, once when the chunk is made: adjacent cells
-/// of one shape in groups of [`lanes::LANES`] solved in SIMD lanes, the others side by side.
+/// of one shape in groups of [`lanes::LANES`] solved in SIMD lanes, the others side by side,
+/// each in its order by depth.
 #[derive(Default, Debug)]
 pub struct SolveCells {
     laned: lanes::Groups,
-    side_by_side: Vec<Range<usize>>,
+    side_by_side: Vec<ByDepth>,
+}
+
+/// A cell's nodes in an order of elimination; substituted in the reverse order.
+trait EliminationOrder {
+    fn nodes(&self) -> Range<usize>;
+    /// The `j`-th node eliminated.
+    fn nth(&self, j: usize) -> usize;
+
+    /// The `j`-th node substituted.
+    #[inline(always)]
+    fn nth_substituted(&self, j: usize) -> usize {
+        self.nth(self.nodes().len() - 1 - j)
+    }
+}
+
+/// From the last node to the first ([`solve_range`]'s order).
+impl EliminationOrder for Range<usize> {
+    fn nodes(&self) -> Range<usize> {
+        self.clone()
+    }
+
+    #[inline(always)]
+    fn nth(&self, j: usize) -> usize {
+        self.end - 1 - j
+    }
+}
+
+/// A cell with its nodes [`by_depth`].
+#[derive(Debug)]
+struct ByDepth {
+    nodes: Range<usize>,
+    /// Relative to the first node.
+    order: Vec<u32>,
+}
+
+impl EliminationOrder for ByDepth {
+    fn nodes(&self) -> Range<usize> {
+        self.nodes.clone()
+    }
+
+    #[inline(always)]
+    fn nth(&self, j: usize) -> usize {
+        self.nodes.start + self.order[j] as usize
+    }
+}
+
+/// The nodes `0..n` of a tree whose node k has the parent `parent(k) < k` (roots `None`), the
+/// deepest first, the higher index first among nodes of one depth (the roots last).
+///
+/// Node after node, each elimination into a parent would wait for the one before it in its
+/// chain (a division, a product, a difference), and each substitution likewise; by depth, the
+/// chains of the branches alternate and overlap. Eliminated in this order, every node still
+/// comes after its children and the children of a node still in descending index order, so
+/// every parent takes its children's terms in [`solve_range`]'s order; substituted in the
+/// reverse order, every node comes after its parent: the bits are `solve_range`'s.
+fn by_depth(n: usize, parent: impl Fn(usize) -> Option<usize>) -> Vec<u32> {
+    let mut depth = vec![0u32; n];
+    for k in 0..n {
+        depth[k] = parent(k).map_or(0, |p| depth[p] + 1);
+    }
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.sort_unstable_by_key(|&k| std::cmp::Reverse((depth[k as usize], k)));
+    order
 }
 
 impl SolveCells {
@@ -51,7 +115,7 @@ impl SolveCells {
             let run = if arranged.laned.take(cable, &cells[first..]) {
                 lanes::LANES
             } else {
-                arranged.side_by_side.push(cells[first].clone());
+                arranged.push_side_by_side(cable, cells[first].clone());
                 1
             };
             runs.push(run);
@@ -68,8 +132,19 @@ impl SolveCells {
     }
 
     /// `cells` all side by side, none in lanes (what the lanes are measured against).
-    pub fn side_by_side(cells: &[Range<usize>]) -> SolveCells {
-        SolveCells { laned: lanes::Groups::default(), side_by_side: cells.to_vec() }
+    pub fn side_by_side(cable: &Cable, cells: &[Range<usize>]) -> SolveCells {
+        let mut arranged = SolveCells::default();
+        cells.iter().for_each(|cell| arranged.push_side_by_side(cable, cell.clone()));
+        arranged
+    }
+
+    fn push_side_by_side(&mut self, cable: &Cable, cell: Range<usize>) {
+        let parent = |k: usize| match cable.parent[cell.start + k] {
+            u32::MAX => None,
+            p => Some(p as usize - cell.start),
+        };
+        let order = by_depth(cell.len(), parent);
+        self.side_by_side.push(ByDepth { nodes: cell, order });
     }
 
     /// How many groups of cells are solved in lanes.
@@ -78,10 +153,11 @@ impl SolveCells {
     }
 }
 
-/// [`solve_range`] for the cells `cells` (arranged on `cable`; their union is what the slices from `offset` hold):
-/// same-shape cells in SIMD lanes, the others several side by side. Every node sees the same
-/// operations in the same order as in [`solve_range`] (cells share no node), so the bits of v
-/// are the same. Unlike `solve_range` it leaves `rhs` and `diagonal` zero, ready to accumulate
+/// [`solve_range`] for the cells `cells` (arranged on `cable`; their union is what the slices
+/// from `offset` hold): same-shape cells in SIMD lanes, the others several side by side, each
+/// in its order by depth. Every node sees the same operations in the same order as in
+/// [`solve_range`] (cells share no node, and [`by_depth`] keeps each parent's terms in order),
+/// so the bits of v are the same. Unlike `solve_range` it leaves `rhs` and `diagonal` zero, ready to accumulate
 /// the next step's currents (the lanes store zeros where they would scatter Δv and the
 /// eliminated diagonal back, and no step has to clear them first).
 pub fn solve_cells(
@@ -109,23 +185,23 @@ fn solve_arranged(
     lanes(v, rhs, diagonal, offset, &cells.laned);
     solve_side_by_side(v, rhs, diagonal, cable, offset, &cells.side_by_side);
     for cell in &cells.side_by_side {
-        let local = cell.start - offset..cell.end - offset;
+        let local = cell.nodes.start - offset..cell.nodes.end - offset;
         rhs[local.clone()].fill(0.0);
         diagonal[local].fill(0.0);
     }
 }
 
-/// [`solve_range`] for the cells `cells`, several side by side.
+/// [`solve_range`] for the cells `cells`, several side by side, each in its order.
 fn solve_side_by_side(
     v: &mut [f64],
     rhs: &mut [f64],
     diagonal: &mut [f64],
     cable: &Cable,
     offset: usize,
-    cells: &[Range<usize>],
+    cells: &[impl EliminationOrder],
 ) {
     for cell in cells {
-        assemble(v, rhs, diagonal, cable, offset, cell.clone());
+        assemble(v, rhs, diagonal, cable, offset, cell.nodes());
     }
     for group in cells.chunks(SIDE_BY_SIDE) {
         eliminate_side_by_side(rhs, diagonal, cable, offset, group);
@@ -160,18 +236,24 @@ pub fn solve_tree(rhs: &mut [f64], diagonal: &mut [f64], cable: &Cable, offset: 
     substitute_side_by_side(rhs, diagonal, cable, offset, &cells, |_, _| {});
 }
 
-/// Eliminates every node of the cells `group` into its parent, from each cell's last node up:
-/// the last nodes of all of them in lockstep, then what the longer ones have left.
-fn eliminate_side_by_side(rhs: &mut [f64], diagonal: &mut [f64], cable: &Cable, offset: usize, group: &[Range<usize>]) {
-    let common = group.iter().map(Range::len).min().unwrap_or(0);
-    for from_end in 1..=common {
+/// Eliminates every node of the cells `group` into its parent, in each cell's order: the first
+/// nodes of all of them in lockstep, then what the longer ones have left.
+fn eliminate_side_by_side(
+    rhs: &mut [f64],
+    diagonal: &mut [f64],
+    cable: &Cable,
+    offset: usize,
+    group: &[impl EliminationOrder],
+) {
+    let common = group.iter().map(|cell| cell.nodes().len()).min().unwrap_or(0);
+    for j in 0..common {
         for cell in group {
-            eliminate(rhs, diagonal, cable, offset, cell.end - from_end);
+            eliminate(rhs, diagonal, cable, offset, cell.nth(j));
         }
     }
     for cell in group {
-        for i in (cell.start..cell.end - common).rev() {
-            eliminate(rhs, diagonal, cable, offset, i);
+        for j in common..cell.nodes().len() {
+            eliminate(rhs, diagonal, cable, offset, cell.nth(j));
         }
     }
 }
@@ -190,18 +272,18 @@ fn eliminate(rhs: &mut [f64], diagonal: &mut [f64], cable: &Cable, offset: usize
     rhs[lp] += factor * rhs[li];
 }
 
-/// After the elimination: `rhs` becomes the solution, parents first (they have smaller
-/// indices), the first nodes of the cells `group` in lockstep, then what the longer ones have
+/// After the elimination: `rhs` becomes the solution, in each cell's order reversed (parents
+/// first), the first nodes of the cells `group` in lockstep, then what the longer ones have
 /// left; calls `solved(local node, value)` as each node's solution is found.
 fn substitute_side_by_side(
     rhs: &mut [f64],
     diagonal: &[f64],
     cable: &Cable,
     offset: usize,
-    group: &[Range<usize>],
+    group: &[impl EliminationOrder],
     mut solved: impl FnMut(usize, f64),
 ) {
-    let common = group.iter().map(Range::len).min().unwrap_or(0);
+    let common = group.iter().map(|cell| cell.nodes().len()).min().unwrap_or(0);
     let mut substitute = |i: usize| {
         let p = cable.parent[i];
         let li = i - offset;
@@ -213,13 +295,13 @@ fn substitute_side_by_side(
         rhs[li] = x;
         solved(li, x);
     };
-    for from_start in 0..common {
+    for j in 0..common {
         for cell in group {
-            substitute(cell.start + from_start);
+            substitute(cell.nth_substituted(j));
         }
     }
     for cell in group {
-        (cell.start + common..cell.end).for_each(&mut substitute);
+        (common..cell.nodes().len()).for_each(|j| substitute(cell.nth_substituted(j)));
     }
 }
 

@@ -17,6 +17,15 @@ const OTHER_FORK: Tree = &[None, Some(0), Some(0), Some(1), Some(3), Some(2)];
 /// Two roots in one cell's range: never in lanes.
 const FOREST: Tree = &[None, Some(0), None, Some(2)];
 
+/// A deterministic value in [0, 1) for node `i` and the quantity `salt`, with all the bits of
+/// its mantissa in use (sums of such values in another order rarely round alike).
+fn spread(i: usize, salt: u64) -> f64 {
+    let mut z = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ salt.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z ^= z >> 31;
+    z = z.wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// The cells `trees` side by side from node 0, with a deterministic spread of values.
 fn cells_and_cable(trees: &[Tree]) -> (Vec<Range<usize>>, Cable) {
     let (mut cells, mut cable) = (Vec::new(), Cable::default());
@@ -25,8 +34,10 @@ fn cells_and_cable(trees: &[Tree]) -> (Vec<Range<usize>>, Cable) {
         for (k, parent) in tree.iter().enumerate() {
             let i = first + k;
             cable.parent.push(parent.map_or(u32::MAX, |p| (first + p) as u32));
-            cable.axial.push(0.3 + 0.01 * (i * 7 % 11) as f64);
-            cable.capacitance_dt.push(1.7 + 0.13 * (i * 5 % 13) as f64);
+            cable.axial.push(0.3 + 0.2 * spread(i, 1));
+            // Small beside the axial conductances, so that a parent's diagonal is mostly its
+            // children's terms, whose order then shows in its last bits.
+            cable.capacitance_dt.push(0.02 + 0.03 * spread(i, 2));
         }
         cells.push(first..cable.parent.len());
     }
@@ -42,12 +53,30 @@ enum Solve {
     ArrangedPortably,
 }
 
+/// The voltages before a solve: a spread (every axial current differs), or zero everywhere,
+/// where v after the solve is Δv to the last bit (a spread of v around −65 mV rounds off the last
+/// bits of Δv, which would hide a term summed in another order).
+#[derive(Copy, Clone, Debug)]
+enum Before {
+    Spread,
+    Zero,
+}
+
+impl Before {
+    fn v(self, i: usize) -> f64 {
+        match self {
+            Before::Spread => -65.0 + 3.1 * (i * 3 % 17) as f64,
+            Before::Zero => 0.0,
+        }
+    }
+}
+
 /// The bits of v, rhs and the diagonal after solving the nodes from the first of `cells` on.
-fn solved(cable: &Cable, cells: &[Range<usize>], how: Solve) -> [Vec<u64>; 3] {
+fn solved(cable: &Cable, cells: &[Range<usize>], how: Solve, before: Before) -> [Vec<u64>; 3] {
     let (offset, end) = (cells[0].start, cable.parent.len());
-    let mut v: Vec<f64> = (offset..end).map(|i| -65.0 + 3.1 * (i * 3 % 17) as f64).collect();
-    let mut rhs: Vec<f64> = (offset..end).map(|i| 0.01 * (i * 13 % 19) as f64 - 0.07).collect();
-    let mut diagonal: Vec<f64> = (offset..end).map(|i| 0.05 + 0.002 * (i % 5) as f64).collect();
+    let mut v: Vec<f64> = (offset..end).map(|i| before.v(i)).collect();
+    let mut rhs: Vec<f64> = (offset..end).map(|i| 0.18 * spread(i, 3) - 0.07).collect();
+    let mut diagonal: Vec<f64> = (offset..end).map(|i| 0.05 + 0.01 * spread(i, 4)).collect();
     let arranged = SolveCells::new(cable, cells);
     match how {
         Solve::OneRange => solve_range(&mut v, &mut rhs, &mut diagonal, cable, offset, offset..end),
@@ -60,18 +89,23 @@ fn solved(cable: &Cable, cells: &[Range<usize>], how: Solve) -> [Vec<u64>; 3] {
     [bits(&v), bits(&rhs), bits(&diagonal)]
 }
 
-/// Both arranged solves of the cells from `from` on give the bits of v of one range, and leave
-/// rhs and the diagonal zero.
+/// Both arranged solves of the cells from `from` on give the bits of v of one range (from
+/// either voltages before), and leave rhs and the diagonal zero.
 fn assert_same_bits(trees: &[Tree], from: usize) {
     let (cells, cable) = cells_and_cable(trees);
-    let [reference, _, _] = solved(&cable, &cells[from..], Solve::OneRange);
-    let before = -65.0 + 3.1 * (cells[from].start * 3 % 17) as f64;
-    assert_ne!(reference[0], f64::to_bits(before), "the solve moves v");
-    let zeros = vec![0; reference.len()];
-    for how in [Solve::Arranged, Solve::ArrangedPortably] {
-        let [v, rhs, diagonal] = solved(&cable, &cells[from..], how);
-        assert_eq!(v, reference, "{how:?} from cell {from}");
-        assert_eq!((rhs, diagonal), (zeros.clone(), zeros.clone()), "{how:?} from cell {from}: accumulators zero");
+    for before in [Before::Spread, Before::Zero] {
+        let [reference, delta, _] = solved(&cable, &cells[from..], Solve::OneRange, before);
+        assert_ne!(reference[0], before.v(cells[from].start).to_bits(), "the solve moves v");
+        if let Before::Zero = before {
+            assert_eq!(reference, delta, "from zero, v after the solve is Δv");
+        }
+        let zeros = vec![0; reference.len()];
+        for how in [Solve::Arranged, Solve::ArrangedPortably] {
+            let [v, rhs, diagonal] = solved(&cable, &cells[from..], how, before);
+            assert_eq!(v, reference, "{how:?} from cell {from}, {before:?}");
+            let accumulators = (rhs, diagonal);
+            assert_eq!(accumulators, (zeros.clone(), zeros.clone()), "{how:?} from cell {from}: accumulators zero");
+        }
     }
 }
 
