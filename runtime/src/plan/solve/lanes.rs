@@ -1,11 +1,13 @@
 //! Cells of one shape solved in SIMD lanes: [`LANES`] adjacent cells with the same tree go
 //! through assembly, elimination and substitution together, lane `l` holding cell `l`'s node.
 //! Every lane does the scalar solve's IEEE operations in its order (a lane's divpd is its
-//! divsd), so the bits are those of [`super::solve_range`]; what is shared is the instruction,
-//! above all the divisions, which bound the scalar solve.
+//! divsd), so the bits of v are those of [`super::solve_range`]; what is shared is the
+//! instruction, above all the divisions, which bound the scalar solve.
 //!
-//! The group's nodes are gathered into a scratch array of lane vectors, assembled and solved
-//! there, and scattered back; both moves take four nodes of a cell at a time.
+//! The group's v, rhs and diagonal are gathered into a scratch array of lane vectors (its cable
+//! constants are in lanes already, since the group was found), assembled and solved there in
+//! the order by depth, and v is scattered back; both moves take four nodes of a cell at a time.
+//! rhs and the diagonal are left zero for the next step ([`super::solve_cells`]).
 
 use std::cell::RefCell;
 use std::ops::{Add, Div, Mul, Range, Sub};
