@@ -138,21 +138,45 @@ pub struct Chunk {
     pub instances: Vec<Range<usize>>,
 }
 
-/// Splits the cells into about `count` chunks of similar node counts, cut only between the
-/// solve's runs of cells ([`SolveCells::runs`]) where there are `count` runs (else between
-/// cells): a run goes to the chunk in whose share of the nodes its middle lies.
-pub fn chunks(built: &Plan, count: usize) -> Vec<Chunk> {
+/// A chunk's cells before they are arranged for the solve.
+pub struct Part {
+    /// The cells' gids.
+    pub gids: Range<usize>,
+    pub nodes: Range<usize>,
+    pub instances: Vec<Range<usize>>,
+}
+
+/// Every cell's node range, by gid.
+fn cell_nodes(built: &Plan) -> Vec<Range<usize>> {
     let total = built.nodes.v.len();
-    let cells: Vec<Range<usize>> = (0..built.cell_offset.len())
+    (0..built.cell_offset.len())
         .map(|gid| built.cell_offset[gid]..built.cell_offset.get(gid + 1).copied().unwrap_or(total))
-        .collect();
-    let chunk = |first: usize, last: usize| {
-        let gids = first as u32..last as u32;
-        Chunk {
-            nodes: cells[first].start..cells[last - 1].end,
-            cells: SolveCells::new(&built.cable, &cells[first..last]),
-            instances: built.blocks.iter().map(|b| b.instances_of(gids.clone())).collect(),
-        }
+        .collect()
+}
+
+/// [`parts`], each with its cells arranged for the solve.
+pub fn chunks(built: &Plan, count: usize) -> Vec<Chunk> {
+    let cells = cell_nodes(built);
+    parts(built, count)
+        .into_iter()
+        .map(|part| Chunk {
+            cells: SolveCells::new(&built.cable, &cells[part.gids]),
+            nodes: part.nodes,
+            instances: part.instances,
+        })
+        .collect()
+}
+
+/// Splits the cells into about `count` parts of similar node counts, cut only between the
+/// solve's runs of cells ([`SolveCells::runs`]) where there are `count` runs (else between
+/// cells): a run goes to the part in whose share of the nodes its middle lies.
+pub fn parts(built: &Plan, count: usize) -> Vec<Part> {
+    let total = built.nodes.v.len();
+    let cells = cell_nodes(built);
+    let part = |first: usize, last: usize| Part {
+        gids: first..last,
+        nodes: cells[first].start..cells[last - 1].end,
+        instances: built.blocks.iter().map(|b| b.instances_of(first as u32..last as u32)).collect(),
     };
     let share_of = |first: usize, last: usize| (cells[first].start + cells[last - 1].end) * count / (2 * total.max(1));
     let mut out = Vec::new();
@@ -161,13 +185,13 @@ pub fn chunks(built: &Plan, count: usize) -> Vec<Chunk> {
     let runs = if runs.len() >= count { runs } else { vec![1; cells.len()] };
     for run in runs {
         if last > first && share_of(last, last + run) != share_of(first, last) {
-            out.push(chunk(first, last));
+            out.push(part(first, last));
             first = last;
         }
         last += run;
     }
     if first < last {
-        out.push(chunk(first, last));
+        out.push(part(first, last));
     }
     out
 }

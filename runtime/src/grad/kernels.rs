@@ -219,7 +219,7 @@ impl Cells {
     /// The cells of `plan` in about `count` parts of similar node counts (as the CPU engine's
     /// chunks).
     pub(super) fn split(plan: &Plan, count: usize) -> Vec<Cells> {
-        compiled::chunks(plan, count).into_iter().map(|c| Cells { nodes: c.nodes, instances: c.instances }).collect()
+        compiled::parts(plan, count).into_iter().map(|p| Cells { nodes: p.nodes, instances: p.instances }).collect()
     }
 
     /// Whether the event's target is one of these cells' instances.

@@ -19,7 +19,7 @@ pub(super) const LANES: usize = 4;
 
 /// A cell's tree relative to its first node: node 0 its only root, `parent[k] < k` for the
 /// others (`parent[0]` is unused).
-#[derive(PartialEq, Debug)]
+#[derive(Debug)]
 struct Shape {
     parent: Vec<u32>,
     /// The nodes but the root in [`super::by_depth`]'s order: eliminated in it, substituted
@@ -28,27 +28,42 @@ struct Shape {
 }
 
 impl Shape {
-    /// `None` for an empty cell or one with a root besides its first node.
-    fn of(cable: &Cable, cell: Range<usize>) -> Option<Shape> {
-        if cell.is_empty() || cable.parent[cell.start] != u32::MAX {
-            return None;
-        }
-        let mut parent = vec![0; cell.len()];
-        for (k, i) in cell.clone().enumerate().skip(1) {
-            // A root's u32::MAX is never below i.
-            let p = cable.parent[i] as usize;
-            if !(cell.start..i).contains(&p) {
-                return None;
-            }
-            parent[k] = (p - cell.start) as u32;
-        }
+    fn new(parent: Vec<u32>) -> Shape {
         let by_depth = by_depth(&parent);
-        Some(Shape { parent, by_depth })
+        Shape { parent, by_depth }
     }
 
     fn len(&self) -> usize {
         self.parent.len()
     }
+}
+
+/// The tree of `cell` relative to its first node; `None` for an empty cell or one with a root
+/// besides its first node.
+fn parents(cable: &Cable, cell: Range<usize>) -> Option<Vec<u32>> {
+    if cell.is_empty() || cable.parent[cell.start] != u32::MAX {
+        return None;
+    }
+    let mut parent = vec![0; cell.len()];
+    for (k, i) in cell.clone().enumerate().skip(1) {
+        // A root's u32::MAX is never below i.
+        let p = cable.parent[i] as usize;
+        if !(cell.start..i).contains(&p) {
+            return None;
+        }
+        parent[k] = (p - cell.start) as u32;
+    }
+    Some(parent)
+}
+
+/// The tree shared by `cells[..LANES]` if they make a group: adjacent and of one shape.
+fn group_parents(cable: &Cable, cells: &[Range<usize>]) -> Option<Vec<u32>> {
+    let run = cells.get(..LANES)?;
+    if !run.windows(2).all(|w| w[0].end == w[1].start) {
+        return None;
+    }
+    let parent = parents(cable, run[0].clone())?;
+    run[1..].iter().all(|cell| parents(cable, cell.clone()).as_ref() == Some(&parent)).then_some(parent)
 }
 
 /// The nodes but the root of the tree `parent` in [`super::by_depth`]'s order.
@@ -96,23 +111,23 @@ pub(super) struct Groups {
 }
 
 impl Groups {
-    /// Takes `cells[..LANES]` as a group if they are adjacent and of one shape.
+    /// Whether `cells[..LANES]` make a group: adjacent and of one shape.
+    pub(super) fn fit(cable: &Cable, cells: &[Range<usize>]) -> bool {
+        group_parents(cable, cells).is_some()
+    }
+
+    /// Takes `cells[..LANES]` as a group if they make one.
     pub(super) fn take(&mut self, cable: &Cable, cells: &[Range<usize>]) -> bool {
-        let Some(run) = cells.get(..LANES) else { return false };
-        if !run.windows(2).all(|w| w[0].end == w[1].start) {
-            return false;
-        }
-        let Some(shape) = Shape::of(cable, run[0].clone()) else { return false };
-        if !run[1..].iter().all(|cell| Shape::of(cable, cell.clone()).as_ref() == Some(&shape)) {
-            return false;
-        }
-        let shape_len = shape.len();
-        let index = self.shapes.iter().position(|s| *s == shape).unwrap_or(self.shapes.len());
-        if index == self.shapes.len() {
-            self.shapes.push(shape);
-        }
-        let constants = Constants::of(cable, run[0].start, shape_len);
-        self.groups.push(Group { start: run[0].start, shape: index, constants });
+        let Some(parent) = group_parents(cable, cells) else { return false };
+        let constants = Constants::of(cable, cells[0].start, parent.len());
+        let index = match self.shapes.iter().position(|s| s.parent == parent) {
+            Some(index) => index,
+            None => {
+                self.shapes.push(Shape::new(parent));
+                self.shapes.len() - 1
+            }
+        };
+        self.groups.push(Group { start: cells[0].start, shape: index, constants });
         true
     }
 

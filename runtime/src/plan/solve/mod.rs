@@ -102,33 +102,32 @@ fn by_depth(n: usize, parent: impl Fn(usize) -> Option<usize>) -> Vec<u32> {
 impl SolveCells {
     /// `cells`: the node range of each cell, in order.
     pub fn new(cable: &Cable, cells: &[Range<usize>]) -> SolveCells {
-        SolveCells::arrange(cable, cells).0
-    }
-
-    /// The arrangement of `cells` and the number of cells in each of its runs, in order: a
-    /// group of [`lanes::LANES`] solved in lanes, or one cell.
-    fn arrange(cable: &Cable, cells: &[Range<usize>]) -> (SolveCells, Vec<usize>) {
         let mut arranged = SolveCells::default();
-        let mut runs = Vec::new();
         let mut first = 0;
         while first < cells.len() {
-            let run = if arranged.laned.take(cable, &cells[first..]) {
+            first += if arranged.laned.take(cable, &cells[first..]) {
                 lanes::LANES
             } else {
                 arranged.push_side_by_side(cable, cells[first].clone());
                 1
             };
+        }
+        arranged
+    }
+
+    /// How [`SolveCells::new`] would split `cells` into runs (a group of [`lanes::LANES`]
+    /// solved in lanes, or one cell): the number of cells in each, in order, found without
+    /// arranging them. Splitting the cells between runs keeps every group of lanes whole (a
+    /// cell left over from a group is solved alone at several times the cost per node).
+    pub fn runs(cable: &Cable, cells: &[Range<usize>]) -> Vec<usize> {
+        let mut runs = Vec::new();
+        let mut first = 0;
+        while first < cells.len() {
+            let run = if lanes::Groups::fit(cable, &cells[first..]) { lanes::LANES } else { 1 };
             runs.push(run);
             first += run;
         }
-        (arranged, runs)
-    }
-
-    /// How [`SolveCells::new`] would split `cells` into runs: the number of cells in each, in
-    /// order. Splitting the cells between runs keeps every group of lanes whole (a cell left
-    /// over from a group is solved alone at several times the cost per node).
-    pub fn runs(cable: &Cable, cells: &[Range<usize>]) -> Vec<usize> {
-        SolveCells::arrange(cable, cells).1
+        runs
     }
 
     /// `cells` all side by side, none in lanes (what the lanes are measured against).
