@@ -137,10 +137,15 @@ impl SolveCells {
         arranged
     }
 
+    /// Adds `cell` in its order by depth. A cell's nodes are a forest of their own, each parent
+    /// before its children (the plan's cells, one tree each, are).
     fn push_side_by_side(&mut self, cable: &Cable, cell: Range<usize>) {
         let parent = |k: usize| match cable.parent[cell.start + k] {
             u32::MAX => None,
-            p => Some(p as usize - cell.start),
+            p => {
+                debug_assert!((cell.start..cell.start + k).contains(&(p as usize)), "a parent within the cell");
+                Some(p as usize - cell.start)
+            }
         };
         let order = by_depth(cell.len(), parent);
         self.side_by_side.push(ByDepth { nodes: cell, order });
@@ -156,9 +161,9 @@ impl SolveCells {
 /// from `offset` hold): same-shape cells in SIMD lanes, the others several side by side, each
 /// in its order by depth. Every node sees the same operations in the same order as in
 /// [`solve_range`] (cells share no node, and [`by_depth`] keeps each parent's terms in order),
-/// so the bits of v are the same. Unlike `solve_range` it leaves `rhs` and `diagonal` zero, ready to accumulate
-/// the next step's currents (the lanes store zeros where they would scatter Δv and the
-/// eliminated diagonal back, and no step has to clear them first).
+/// so the bits of v are the same. Unlike `solve_range` it leaves `rhs` and `diagonal` zero,
+/// ready to accumulate the next step's currents (the lanes store zeros where they would scatter
+/// Δv and the eliminated diagonal back, and no step has to clear them first).
 pub fn solve_cells(
     v: &mut [f64],
     rhs: &mut [f64],
