@@ -157,7 +157,7 @@ fn cell_nodes(built: &Plan) -> Vec<Range<usize>> {
 /// [`parts`], each with its cells arranged for the solve.
 pub fn chunks(built: &Plan, count: usize) -> Vec<Chunk> {
     let cells = cell_nodes(built);
-    parts(built, count)
+    split(built, &cells, count)
         .into_iter()
         .map(|part| Chunk {
             cells: SolveCells::new(&built.cable, &cells[part.gids]),
@@ -171,8 +171,12 @@ pub fn chunks(built: &Plan, count: usize) -> Vec<Chunk> {
 /// solve's runs of cells ([`SolveCells::runs`]) where there are `count` runs (else between
 /// cells): a run goes to the part in whose share of the nodes its middle lies.
 pub fn parts(built: &Plan, count: usize) -> Vec<Part> {
+    split(built, &cell_nodes(built), count)
+}
+
+/// [`parts`] of the cells whose node ranges are `cells`.
+fn split(built: &Plan, cells: &[Range<usize>], count: usize) -> Vec<Part> {
     let total = built.nodes.v.len();
-    let cells = cell_nodes(built);
     let part = |first: usize, last: usize| Part {
         gids: first..last,
         nodes: cells[first].start..cells[last - 1].end,
@@ -181,7 +185,7 @@ pub fn parts(built: &Plan, count: usize) -> Vec<Part> {
     let share_of = |first: usize, last: usize| (cells[first].start + cells[last - 1].end) * count / (2 * total.max(1));
     let mut out = Vec::new();
     let (mut first, mut last) = (0, 0);
-    let runs = SolveCells::runs(&built.cable, &cells);
+    let runs = SolveCells::runs(&built.cable, cells);
     let runs = if runs.len() >= count { runs } else { vec![1; cells.len()] };
     for run in runs {
         if last > first && share_of(last, last + run) != share_of(first, last) {

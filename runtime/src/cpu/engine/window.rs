@@ -73,6 +73,11 @@ pub(super) fn window_steps(min_delay: f64, dt: f64) -> Option<u64> {
     Some(steps_within(min_delay, dt, LONGEST)).filter(|&steps| steps >= 2)
 }
 
+/// The chunk that holds instance `instance` of block `block`.
+fn chunk_of_instance(chunks: &[Chunk], block: usize, instance: usize) -> usize {
+    chunks.partition_point(|c| c.instances[block].end <= instance)
+}
+
 impl Windows {
     /// The routes of `plan`'s detectors and probes to `chunks`, or `None` where a mechanism
     /// reads another cell's voltage (`passes` > 1): the engine then runs step by step.
@@ -81,7 +86,7 @@ impl Windows {
             return None;
         }
         let chunk_of_node = |node: usize| chunks.partition_point(|c| c.nodes.end <= node);
-        let chunk_of_instance = |block: usize, i: usize| chunks.partition_point(|c| c.instances[block].end <= i);
+        let chunk_of_instance = |block: usize, i: usize| chunk_of_instance(chunks, block, i);
         let mut detectors = vec![Vec::new(); chunks.len()];
         for (d, detector) in plan.detectors.iter().enumerate() {
             detectors[chunk_of_node(detector.node)].push(d);
@@ -185,7 +190,7 @@ impl CpuEngine {
         for step in 0..n {
             while let Some(e) = host.pop_due(step0 + step) {
                 let (block, instance) = (e.block as usize, e.instance as usize);
-                let chunk = self.chunks.partition_point(|c| c.instances[block].end <= instance);
+                let chunk = chunk_of_instance(&self.chunks, block, instance);
                 events[chunk].push(WindowEvent { step, block, instance, weight: e.weight });
             }
         }
@@ -343,5 +348,9 @@ mod tests {
         assert_eq!(window_steps(0.05, 0.025), Some(2));
         assert_eq!(window_steps(f64::INFINITY, 0.025), Some(LONGEST));
         assert_eq!(window_steps(1e9, 0.025), Some(LONGEST));
+        // A gap junction reads the other cell's voltage within a step: no windows.
+        let coupled = crate::test_models::example("examples/neuron/gap_pair.syl", &[]);
+        let sim = Simulation::new(&coupled, Options { threads: 2, interpret: false }).expect("builds");
+        assert!(sim.engine().windows.is_none(), "coupled cells run step by step");
     }
 }
